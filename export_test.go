@@ -1,0 +1,5 @@
+package ohem
+
+// raceEnabled for the internal tests.
+const RaceOn = raceOn
+const raceEnabled = raceOn

@@ -1,0 +1,40 @@
+package ohem
+
+// A kernelSet is one implementation of the hot loops. Every set computes the same functions; the
+// generic set (ohem_generic.go) is the reference the others are tested against. The drivers in
+// loss.go and select.go validate their input, so a kernel may assume what its comment states.
+//
+// Conventions shared by every set:
+//   - Targets are < c; a negative target marks an ignored sample.
+//   - A valid sample whose logits hold a NaN or +Inf, or are all −Inf, gets a NaN loss (or
+//     log-sum-exp); the driver turns that into ErrNonFinite.
+//   - mx and ls receive, per valid sample, the row maximum m and log Σ_j exp(z_j − m); the gradient
+//     kernels read them back. They may be nil when no gradient follows.
+//   - Selection uses the order of the package: IEEE, −0 == +0, NaN above +Inf and equal to NaN.
+type kernelSet struct {
+	name string
+
+	// ceRows: row-major [len(t)][c] logits x. loss[i] is sample i's cross-entropy, smoothed by eps;
+	// 0 for an ignored sample.
+	ceRows func(loss, mx, ls, x []float32, t []int32, c int, eps float32)
+	// lseRows: dst[i] = log Σ_j exp(x[i*c+j]) for the len(dst) rows of x.
+	lseRows func(dst, x []float32, c int)
+	// cePlanar: len(t) positions of a planar image; class j of position p is x[j*stride+p].
+	cePlanar func(loss, mx, ls, x []float32, t []int32, c, stride int, eps float32)
+	// lsePlanar: dst[p] = log Σ_j exp(x[j*stride+p]) for the len(dst) positions.
+	lsePlanar func(dst, x []float32, c, stride int)
+	// gradRows: g[i*c+j] = scale[i]·(softmax_ij − q_ij) for every row with scale[i] != 0 and a
+	// valid target, 0 for every other row; q = (1−eps)·onehot(t) + eps/c.
+	gradRows func(g, x []float32, t []int32, mx, ls, scale []float32, c int, eps float32)
+	// gradPlanar: as gradRows, in the planar layout of cePlanar (g has the layout of x).
+	gradPlanar func(g, x []float32, t []int32, mx, ls, scale []float32, c, stride int, eps float32)
+
+	// countAtLeast returns how many x[i] >= t.
+	countAtLeast func(x []float32, t float32) int
+	// band requires lo <= hi, neither NaN. It returns how many x[i] are above hi (NaN included) and
+	// how many lie in [lo, hi]; the first len(buf) of the latter are copied to buf in order.
+	band func(buf, x []float32, lo, hi float32) (above, inBand int)
+	// indicesAtLeast writes base+i for every x[i] >= t, ascending, to dst, which has room for all,
+	// and returns their count.
+	indicesAtLeast func(dst []int32, x []float32, t float32, base int32) int
+}

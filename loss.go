@@ -1,0 +1,395 @@
+package ohem
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+)
+
+// Loss holds a Config and reusable scratch memory: after the first call on a batch shape,
+// successful calls allocate nothing, Workers > 1 included. Results are deterministic: the same
+// inputs give the same bits whatever Workers is. A Loss is not safe for concurrent use; use one per
+// goroutine.
+type Loss struct {
+	cfg  Config
+	ks   *kernelSet
+	rule rule
+	sel  selector
+
+	n        int
+	losses   []float32
+	mx, ls   []float32 // per-sample maximum and log-sum, for the gradient
+	rank     []float32 // selection candidates: ignored samples −Inf, NegPosRatio's positives NaN
+	selected []int32
+	scale    []float32 // per-sample gradient scale w_i / W, 0 for samples not kept
+
+	// The parallel phases: workers claim chunks of samples through next.
+	job struct {
+		b        Batch
+		sh       shape
+		grad     []float32
+		backward bool
+		chunks   int
+	}
+	next   atomic.Int64
+	wg     sync.WaitGroup
+	worker func()
+}
+
+type rule int
+
+const (
+	ruleAll rule = iota
+	ruleKeep
+	ruleRatio
+	ruleProb
+	ruleNegPos
+)
+
+// New checks cfg and returns a Loss for it. Errors wrap ErrConfig and name the field.
+func New(cfg Config) (*Loss, error) {
+	r, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	ks := active
+	if cfg.Kernel != "" {
+		if ks = lookupSet(cfg.Kernel); ks == nil {
+			return nil, fmt.Errorf("%w: Kernel %q is not available on this CPU (have %s)", ErrConfig, cfg.Kernel, setNames())
+		}
+	}
+	if cfg.ClassWeights != nil {
+		cfg.ClassWeights = append([]float32(nil), cfg.ClassWeights...)
+	}
+	l := &Loss{cfg: cfg, ks: ks, rule: r}
+	l.sel.ks = ks
+	l.worker = l.work
+	return l, nil
+}
+
+func (cfg *Config) check() (rule, error) {
+	bad := func(format string, a ...any) (rule, error) {
+		return 0, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
+	}
+	r, set := ruleAll, 0
+	if cfg.Keep != 0 {
+		r, set = ruleKeep, set+1
+	}
+	if cfg.KeepRatio != 0 {
+		r, set = ruleRatio, set+1
+	}
+	if cfg.ProbThreshold != 0 {
+		r, set = ruleProb, set+1
+	}
+	if cfg.NegPosRatio != 0 {
+		r, set = ruleNegPos, set+1
+	}
+	switch {
+	case set > 1:
+		return bad("%d selection rules set (Keep, KeepRatio, ProbThreshold, NegPosRatio), want at most one", set)
+	case cfg.Keep < 0:
+		return bad("Keep = %d, want >= 0", cfg.Keep)
+	case !(cfg.KeepRatio >= 0 && cfg.KeepRatio <= 1):
+		return bad("KeepRatio = %v, want 0 < KeepRatio <= 1", cfg.KeepRatio)
+	case !(cfg.ProbThreshold >= 0 && cfg.ProbThreshold <= 1):
+		return bad("ProbThreshold = %v, want 0 < ProbThreshold <= 1", cfg.ProbThreshold)
+	case !(cfg.NegPosRatio >= 0 && cfg.NegPosRatio <= math.MaxFloat64):
+		return bad("NegPosRatio = %v, want a finite ratio > 0", cfg.NegPosRatio)
+	case cfg.MinKept < 0:
+		return bad("MinKept = %d, want >= 0", cfg.MinKept)
+	case cfg.MinKept != 0 && r != ruleProb && r != ruleNegPos:
+		return bad("MinKept = %d is only meaningful with ProbThreshold or NegPosRatio", cfg.MinKept)
+	case r == ruleNegPos && cfg.Background < 0:
+		return bad("Background = %d, want a class index >= 0", cfg.Background)
+	case cfg.Workers < 0:
+		return bad("Workers = %d, want >= 0", cfg.Workers)
+	case !(cfg.LabelSmoothing >= 0 && cfg.LabelSmoothing < 1):
+		return bad("LabelSmoothing = %v, want 0 <= LabelSmoothing < 1", cfg.LabelSmoothing)
+	case r == ruleProb && cfg.LabelSmoothing != 0:
+		return bad("ProbThreshold with LabelSmoothing = %v: the smoothed loss is not a function of the target probability", cfg.LabelSmoothing)
+	case cfg.Reduction < MeanKept || cfg.Reduction > Sum:
+		return bad("Reduction = %d, want MeanKept, MeanValid or Sum", int(cfg.Reduction))
+	}
+	for j, w := range cfg.ClassWeights {
+		if !(w >= 0 && w <= math.MaxFloat32) {
+			return bad("ClassWeights[%d] = %v, want finite and >= 0", j, w)
+		}
+	}
+	return r, nil
+}
+
+// Forward computes the per-sample losses, selects the hard samples and reduces them.
+func (l *Loss) Forward(b Batch) (Result, error) { return l.run(nil, b, false) }
+
+// ForwardBackward does what Forward does and also overwrites grad[:len(b.Logits)] (same layout as
+// b.Logits) with ∂Result.Loss/∂Logits, the selection held fixed: w_i/W · (softmax_i − q_i) for a
+// kept sample i (q_i the smoothed target distribution, W the reduction's denominator), 0 elsewhere.
+// On error grad[:len(b.Logits)] holds no meaningful values; nothing past it is written.
+func (l *Loss) ForwardBackward(grad []float32, b Batch) (Result, error) {
+	if len(grad) < len(b.Logits) {
+		return Result{}, fmt.Errorf("%w: len(grad) = %d, want >= len(Logits) = %d", ErrShape, len(grad), len(b.Logits))
+	}
+	return l.run(grad[:len(b.Logits)], b, true)
+}
+
+// Losses returns the per-sample losses of the last call (0 for ignored samples). It stays valid
+// until the next call.
+func (l *Loss) Losses() []float32 { return l.losses[:l.n] }
+
+// Selected returns the indices of the samples the last call kept, ascending. It stays valid until
+// the next call.
+func (l *Loss) Selected() []int32 { return l.selected }
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
+	l.n, l.selected = 0, l.selected[:0]
+	sh, err := b.shape(true)
+	if err != nil {
+		return Result{}, err
+	}
+	if w := l.cfg.ClassWeights; w != nil && len(w) != sh.c {
+		return Result{}, fmt.Errorf("%w: len(ClassWeights) = %d, want Classes = %d", ErrConfig, len(w), sh.c)
+	}
+	if l.rule == ruleNegPos && int(l.cfg.Background) >= sh.c {
+		return Result{}, fmt.Errorf("%w: Background = %d, want < Classes = %d", ErrConfig, l.cfg.Background, sh.c)
+	}
+	if err := checkTargets(b.Targets, sh); err != nil {
+		return Result{}, err
+	}
+	n := sh.n
+	l.losses = grow(l.losses, n)
+	l.rank = grow(l.rank, n)
+	if cap(l.selected) < n {
+		l.selected = make([]int32, 0, n)
+	}
+	if backward {
+		l.mx, l.ls, l.scale = grow(l.mx, n), grow(l.ls, n), grow(l.scale, n)
+	}
+	l.parallel(b, sh, nil, backward)
+	if i := firstNaN(l.losses[:n]); i >= 0 {
+		clear(l.losses[:n])
+		return Result{}, nonFinite(b.Logits, sh, i)
+	}
+	l.n = n
+
+	// Selection, per image or over the whole batch.
+	groups, per := 1, n
+	if l.cfg.PerImage {
+		groups, per = sh.images, sh.per
+	}
+	sel := l.selected[:0]
+	valid := 0
+	for g := range groups {
+		lo := g * per
+		var v int
+		sel, v = l.choose(sel, l.losses[lo:lo+per], l.rank[lo:lo+per], b.Targets[lo:lo+per], int32(lo))
+		valid += v
+	}
+	l.selected = sel
+
+	// Reduction, in index order with four float64 accumulators: the same bits whatever Workers is.
+	res := Result{Kept: len(sel), Valid: valid}
+	var num, den [4]float64
+	w := l.cfg.ClassWeights
+	thr := float32(math.Inf(1))
+	for k, i := range sel {
+		v := l.losses[i]
+		thr = min(thr, v)
+		wi := 1.0
+		if w != nil {
+			wi = float64(w[b.Targets[i]])
+		}
+		if wi != 0 {
+			num[k&3] += wi * float64(v)
+			den[k&3] += wi
+		}
+	}
+	if len(sel) > 0 {
+		res.Threshold = thr
+	}
+	total := (num[0] + num[1]) + (num[2] + num[3])
+	var denom float64
+	switch l.cfg.Reduction {
+	case MeanKept:
+		denom = (den[0] + den[1]) + (den[2] + den[3])
+	case MeanValid:
+		denom = float64(valid)
+		if w != nil {
+			var d [4]float64
+			for i, t := range b.Targets {
+				if t >= 0 {
+					d[i&3] += float64(w[t])
+				}
+			}
+			denom = (d[0] + d[1]) + (d[2] + d[3])
+		}
+	case Sum:
+		denom = 1
+	}
+	if denom > 0 && len(sel) > 0 {
+		res.Loss = float32(total / denom)
+	}
+	if backward {
+		clear(l.scale[:n])
+		if denom > 0 {
+			for _, i := range sel {
+				wi := 1.0
+				if w != nil {
+					wi = float64(w[b.Targets[i]])
+				}
+				l.scale[i] = float32(wi / denom)
+			}
+		}
+		l.parallel(b, sh, grad, backward)
+	}
+	return res, nil
+}
+
+// choose appends the kept indices of one group (losses, targets and rank scratch of equal length,
+// starting at sample base) to sel and returns it with the group's count of valid samples.
+func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) ([]int32, int) {
+	valid, pos := 0, 0
+	for _, ti := range t {
+		if ti >= 0 {
+			valid++
+			if ti != l.cfg.Background {
+				pos++
+			}
+		}
+	}
+	cfg := &l.cfg
+	k := valid
+	switch l.rule {
+	case ruleKeep:
+		k = min(cfg.Keep, valid)
+	case ruleRatio:
+		k = int(math.Floor(cfg.KeepRatio * float64(valid)))
+		if k < 1 && valid > 0 {
+			k = 1
+		}
+		k = min(k, valid)
+	case ruleProb:
+		// p < t ⇔ float64(l) > −ln t ⇔ l >= f, f the least float32 above −ln t. Ignored samples
+		// have loss 0 < f, so the raw losses serve as candidates.
+		lim := -math.Log(float64(cfg.ProbThreshold))
+		f := float32(lim)
+		if float64(f) <= lim {
+			f = math.Nextafter32(f, float32(math.Inf(1)))
+		}
+		k = min(cfg.MinKept, valid)
+		if l.ks.countAtLeast(loss, f) >= k {
+			n := l.ks.indicesAtLeast(sel[len(sel):cap(sel)], loss, f, base)
+			return sel[:len(sel)+n], valid
+		}
+	case ruleNegPos:
+		neg := valid - pos
+		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
+		if kneg == neg {
+			k = valid
+			break
+		}
+		k = pos + kneg
+		nan := float32(math.NaN())
+		for i, ti := range t {
+			switch {
+			case ti < 0:
+				rank[i] = float32(math.Inf(-1))
+			case ti != cfg.Background:
+				rank[i] = nan
+			default:
+				rank[i] = loss[i]
+			}
+		}
+		sel, _ = l.sel.topK(sel, rank, k, base, cfg.KeepTies)
+		return sel, valid
+	}
+	if k == 0 {
+		return sel, valid
+	}
+	if k == valid {
+		for i, ti := range t {
+			if ti >= 0 {
+				sel = append(sel, base+int32(i))
+			}
+		}
+		return sel, valid
+	}
+	cand := loss
+	if valid < len(t) {
+		for i, ti := range t {
+			if ti < 0 {
+				rank[i] = float32(math.Inf(-1))
+			} else {
+				rank[i] = loss[i]
+			}
+		}
+		cand = rank
+	}
+	sel, _ = l.sel.topK(sel, cand, k, base, cfg.KeepTies)
+	return sel, valid
+}
+
+// parallelMin is the least number of logits per worker worth a goroutine.
+const parallelMin = 1 << 15
+
+// parallel runs the loss phase (grad == nil) or the gradient phase over every sample, split across
+// Workers goroutines when the batch is large enough.
+func (l *Loss) parallel(b Batch, sh shape, grad []float32, backward bool) {
+	workers := min(max(l.cfg.Workers, 1), sh.n*sh.c/parallelMin, sh.n)
+	j := &l.job
+	j.b, j.sh, j.grad, j.backward = b, sh, grad, backward
+	if workers <= 1 {
+		j.chunks = 1
+		l.chunk(0)
+		j.b, j.grad = Batch{}, nil
+		return
+	}
+	j.chunks = 4 * workers
+	l.next.Store(0)
+	l.wg.Add(workers - 1)
+	for range workers - 1 {
+		go l.worker()
+	}
+	l.claim()
+	l.wg.Wait()
+	j.b, j.grad = Batch{}, nil
+}
+
+func (l *Loss) work() {
+	l.claim()
+	l.wg.Done()
+}
+
+func (l *Loss) claim() {
+	for {
+		c := int(l.next.Add(1) - 1)
+		if c >= l.job.chunks {
+			return
+		}
+		l.chunk(c)
+	}
+}
+
+// chunk computes chunk c of the current phase.
+func (l *Loss) chunk(c int) {
+	j := &l.job
+	n := j.sh.n
+	lo, hi := c*n/j.chunks, (c+1)*n/j.chunks
+	eps := l.cfg.LabelSmoothing
+	if j.grad != nil {
+		gradRange(l.ks, j.grad, l.mx, l.ls, l.scale, &j.b, j.sh, lo, hi, eps)
+		return
+	}
+	var mx, ls []float32
+	if j.backward {
+		mx, ls = l.mx, l.ls
+	}
+	ceRange(l.ks, l.losses, mx, ls, &j.b, j.sh, lo, hi, eps)
+}

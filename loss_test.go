@@ -1,0 +1,528 @@
+package ohem_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ohem-go/ohem"
+	"github.com/ohem-go/ohem/internal/ref"
+)
+
+// batchSpec describes a random test batch.
+type batchSpec struct {
+	n, c      int     // samples, classes (row-major); for planar n = images*spatial
+	spatial   int     // 0: row-major
+	images    int     // row-major Images, or planar image count
+	ignore    float64 // fraction of ignored samples
+	levels    int     // > 0: logits drawn from this many values, so losses tie
+	scale     float64 // logit scale
+	confident float64 // fraction of samples whose target logit leads by a wide margin
+}
+
+func makeBatch(r *rand.Rand, s batchSpec) ohem.Batch {
+	n := s.n
+	if s.spatial > 0 {
+		n = s.images * s.spatial
+	}
+	b := ohem.Batch{Logits: make([]float32, n*s.c), Targets: make([]int32, n), Classes: s.c, Spatial: s.spatial}
+	if s.spatial == 0 {
+		b.Images = s.images
+	}
+	scale := s.scale
+	if scale == 0 {
+		scale = 1
+	}
+	for i := range b.Logits {
+		if s.levels > 0 {
+			b.Logits[i] = float32(r.IntN(s.levels)) * float32(scale)
+		} else {
+			b.Logits[i] = float32(r.NormFloat64() * scale)
+		}
+	}
+	for i := range b.Targets {
+		b.Targets[i] = int32(r.IntN(s.c))
+		if r.Float64() < s.ignore {
+			b.Targets[i] = -1 - int32(r.IntN(100))
+		}
+		if r.Float64() < s.confident && b.Targets[i] >= 0 {
+			b.Logits[ref.Index(s.c, s.spatial, i, int(b.Targets[i]))] += float32(10 + 20*r.Float64())
+		}
+	}
+	return b
+}
+
+func refConfig(cfg ohem.Config) ref.Config {
+	return ref.Config{
+		Keep: cfg.Keep, KeepRatio: cfg.KeepRatio, ProbThreshold: cfg.ProbThreshold,
+		NegPosRatio: cfg.NegPosRatio, Background: cfg.Background, MinKept: cfg.MinKept,
+		KeepTies: cfg.KeepTies, PerImage: cfg.PerImage, ClassWeights: cfg.ClassWeights,
+		LabelSmoothing: cfg.LabelSmoothing, Reduction: int(cfg.Reduction),
+	}
+}
+
+// ruleConfigs is every selection rule with its variants.
+func ruleConfigs() []ohem.Config {
+	base := []ohem.Config{
+		{},
+		{Keep: 1}, {Keep: 10}, {Keep: 100000},
+		{KeepRatio: 0.7}, {KeepRatio: 0.01}, {KeepRatio: 1},
+		{ProbThreshold: 0.7}, {ProbThreshold: 0.7, MinKept: 5}, {ProbThreshold: 0.3, MinKept: 100000}, {ProbThreshold: 1},
+		{ProbThreshold: 1e-30, MinKept: 3},
+		{NegPosRatio: 3}, {NegPosRatio: 3, MinKept: 5}, {NegPosRatio: 0.5, MinKept: 100000}, {NegPosRatio: 1, Background: 1},
+	}
+	var out []ohem.Config
+	for _, cfg := range base {
+		for _, perImage := range []bool{false, true} {
+			for _, ties := range []bool{false, true} {
+				c := cfg
+				c.PerImage, c.KeepTies = perImage, ties
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func configName(cfg ohem.Config) string {
+	var parts []string
+	add := func(cond bool, f string, a ...any) {
+		if cond {
+			parts = append(parts, fmt.Sprintf(f, a...))
+		}
+	}
+	add(cfg.Keep != 0, "Keep=%d", cfg.Keep)
+	add(cfg.KeepRatio != 0, "KeepRatio=%v", cfg.KeepRatio)
+	add(cfg.ProbThreshold != 0, "Prob=%v", cfg.ProbThreshold)
+	add(cfg.NegPosRatio != 0, "NegPos=%v,Bg=%d", cfg.NegPosRatio, cfg.Background)
+	add(cfg.MinKept != 0, "MinKept=%d", cfg.MinKept)
+	add(cfg.KeepTies, "Ties")
+	add(cfg.PerImage, "PerImage")
+	add(cfg.ClassWeights != nil, "Weights")
+	add(cfg.LabelSmoothing != 0, "Smooth=%v", cfg.LabelSmoothing)
+	add(cfg.Reduction != 0, "%v", cfg.Reduction)
+	if len(parts) == 0 {
+		return "all"
+	}
+	return strings.Join(parts, ",")
+}
+
+// checkLoss runs Forward and ForwardBackward of cfg on b with every kernel set and compares each
+// with the float64 reference: losses within the API bound, the selection exactly the rule applied
+// to the computed losses, the reduced loss and the gradient within their bounds.
+func checkLoss(t *testing.T, cfg ohem.Config, b ohem.Batch) {
+	t.Helper()
+	rc := refConfig(cfg)
+	images := b.Images
+	wantLoss := ref.Losses(b.Logits, b.Targets, b.Classes, b.Spatial, float64(cfg.LabelSmoothing))
+	for _, ks := range ohem.KernelSets() {
+		cfg.Kernel = ks.Name()
+		l, err := ohem.New(cfg)
+		if err != nil {
+			t.Fatalf("%s: New(%s): %v", ks.Name(), configName(cfg), err)
+		}
+		res, err := l.Forward(b)
+		if err != nil {
+			t.Fatalf("%s: Forward: %v", ks.Name(), err)
+		}
+		losses := slices.Clone(l.Losses())
+		for i, got := range losses {
+			if want := wantLoss[i]; !ceClose(got, want) {
+				t.Fatalf("%s: loss[%d] = %v, want %v", ks.Name(), i, got, want)
+			}
+		}
+		sel := slices.Clone(l.Selected())
+		wantSel, wantThr := ref.Select(rc, losses, b.Targets, b.Spatial, images)
+		if !slices.Equal(sel, wantSel) {
+			t.Fatalf("%s %s: selected %d samples %v,\nwant %d: %v", ks.Name(), configName(cfg), len(sel), head(sel), len(wantSel), head(wantSel))
+		}
+		if res.Kept != len(wantSel) || !ref.Equal(res.Threshold, wantThr) {
+			t.Fatalf("%s %s: Kept %d Threshold %v, want %d %v", ks.Name(), configName(cfg), res.Kept, res.Threshold, len(wantSel), wantThr)
+		}
+		want := ref.Evaluate(rc, b.Logits, b.Targets, b.Classes, b.Spatial, sel)
+		if res.Valid != want.Valid {
+			t.Fatalf("%s: Valid = %d, want %d", ks.Name(), res.Valid, want.Valid)
+		}
+		if !relClose(float64(res.Loss), want.Loss, 1e-5) {
+			t.Fatalf("%s %s: Loss = %v, want %v", ks.Name(), configName(cfg), res.Loss, want.Loss)
+		}
+		grad := make([]float32, len(b.Logits)+1)
+		grad[len(b.Logits)] = 42
+		for i := range b.Logits {
+			grad[i] = float32(math.NaN()) // every element must be overwritten
+		}
+		res2, err := l.ForwardBackward(grad, b)
+		if err != nil {
+			t.Fatalf("%s: ForwardBackward: %v", ks.Name(), err)
+		}
+		if res2 != res || !slices.Equal(l.Selected(), sel) {
+			t.Fatalf("%s: ForwardBackward gave %+v, Forward %+v", ks.Name(), res2, res)
+		}
+		if grad[len(b.Logits)] != 42 {
+			t.Fatalf("%s: ForwardBackward wrote past len(Logits)", ks.Name())
+		}
+		checkGrad(t, ks.Name(), grad[:len(b.Logits)], want.Grad)
+	}
+}
+
+func head(s []int32) []int32 { return s[:min(len(s), 20)] }
+
+// ceClose is the API's cross-entropy bound: |got − want| <= 1e-5·|want| + 1e-30.
+func ceClose(got float32, want float64) bool {
+	if math.IsInf(want, 1) {
+		return math.IsInf(float64(got), 1)
+	}
+	return math.Abs(float64(got)-want) <= 1e-5*math.Abs(want)+1e-30
+}
+
+func relClose(got, want, tol float64) bool {
+	if math.IsInf(want, 0) || math.IsNaN(want) {
+		return got == want || (math.IsNaN(got) && math.IsNaN(want))
+	}
+	return math.Abs(got-want) <= tol*math.Abs(want)
+}
+
+// checkGrad applies the API's gradient bound: |got − ref| <= 1e-5·max|ref| + 1e-6·|ref|.
+func checkGrad(t *testing.T, name string, got []float32, want []float64) {
+	t.Helper()
+	peak := 0.0
+	for _, w := range want {
+		peak = max(peak, math.Abs(w))
+	}
+	for i, g := range got {
+		if d := math.Abs(float64(g) - want[i]); !(d <= 1e-5*peak+1e-6*math.Abs(want[i])) {
+			t.Fatalf("%s: grad[%d] = %v, want %v (max |grad| %v)", name, i, g, want[i], peak)
+		}
+	}
+}
+
+func TestLossRules(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	specs := []batchSpec{
+		{n: 200, c: 2, ignore: 0.2, confident: 0.3},
+		{n: 240, c: 5, images: 4, ignore: 0.1, levels: 3},
+		{n: 300, c: 21, images: 3, ignore: 0.3, confident: 0.5},
+		{c: 3, spatial: 37, images: 3, ignore: 0.2, confident: 0.2},
+		{c: 4, spatial: 50, images: 2, ignore: 0.1, levels: 2},
+	}
+	for _, s := range specs {
+		b := makeBatch(r, s)
+		for _, cfg := range ruleConfigs() {
+			name := fmt.Sprintf("C%d,S%d,I%d/%s", s.c, s.spatial, s.images, configName(cfg))
+			t.Run(name, func(t *testing.T) { checkLoss(t, cfg, b) })
+		}
+	}
+}
+
+func TestLossWeightsSmoothingReductions(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	b := makeBatch(r, batchSpec{n: 256, c: 6, images: 2, ignore: 0.15, confident: 0.3})
+	weights := []float32{1, 0.5, 2, 0, 3, 1.25}
+	for _, rule := range []ohem.Config{{}, {Keep: 20, PerImage: true}, {KeepRatio: 0.5}, {NegPosRatio: 2, Background: 3}, {ProbThreshold: 0.5, MinKept: 10}} {
+		for _, w := range [][]float32{nil, weights} {
+			for _, eps := range []float32{0, 0.1} {
+				if eps != 0 && rule.ProbThreshold != 0 {
+					continue
+				}
+				for _, red := range []ohem.Reduction{ohem.MeanKept, ohem.MeanValid, ohem.Sum} {
+					cfg := rule
+					cfg.ClassWeights, cfg.LabelSmoothing, cfg.Reduction = w, eps, red
+					t.Run(configName(cfg), func(t *testing.T) { checkLoss(t, cfg, b) })
+				}
+			}
+		}
+	}
+}
+
+// TestLossExtremes covers wide logit ranges, tiny losses, −Inf classes and large C.
+func TestLossExtremes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, s := range []batchSpec{
+		{n: 64, c: 2, scale: 1e4, confident: 0.5},
+		{n: 64, c: 7, scale: 30, confident: 0.9},
+		{n: 16, c: 1000, scale: 3, confident: 0.5},
+		{n: 3, c: 65536, scale: 2, confident: 0.7},
+		{c: 2, spatial: 30, images: 2, scale: 1e3, confident: 0.5},
+	} {
+		b := makeBatch(r, s)
+		for i := 0; i < len(b.Logits); i += 7 {
+			if r.IntN(3) == 0 {
+				b.Logits[i] = float32(math.Inf(-1)) // a masked class; a masked target gives +Inf
+			}
+		}
+		for i := range b.Targets { // keep every row with a finite logit
+			row := make([]float32, b.Classes)
+			for j := range row {
+				row[j] = ref.Logit(b.Logits, b.Classes, b.Spatial, i, j)
+			}
+			if slices.Max(row) == float32(math.Inf(-1)) {
+				b.Logits[ref.Index(b.Classes, b.Spatial, i, 0)] = 0
+			}
+		}
+		for _, cfg := range []ohem.Config{{}, {Keep: 5}, {KeepRatio: 0.5, LabelSmoothing: 0.2}, {ProbThreshold: 0.9, MinKept: 2}} {
+			t.Run(fmt.Sprintf("C%d,S%d,scale%v/%s", s.c, s.spatial, s.scale, configName(cfg)), func(t *testing.T) {
+				checkLoss(t, cfg, b)
+			})
+		}
+	}
+}
+
+// TestGradientFiniteDifference checks the reference's analytic gradient, which the other tests
+// trust, and the package's against a central difference of the float64 loss.
+func TestGradientFiniteDifference(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, s := range []batchSpec{{n: 12, c: 4, ignore: 0.2}, {c: 3, spatial: 5, images: 2, ignore: 0.2}} {
+		b := makeBatch(r, s)
+		for _, cfg := range []ohem.Config{
+			{Keep: 5},
+			{KeepRatio: 0.5, LabelSmoothing: 0.1, ClassWeights: []float32{1, 2, 0.5, 1}[:s.c], Reduction: ohem.MeanValid},
+			{NegPosRatio: 1, Reduction: ohem.Sum},
+		} {
+			l, err := ohem.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			grad := make([]float32, len(b.Logits))
+			if _, err := l.ForwardBackward(grad, b); err != nil {
+				t.Fatal(err)
+			}
+			sel := slices.Clone(l.Selected())
+			rc := refConfig(cfg)
+			z := slices.Clone(b.Logits)
+			peak := 0.0
+			fd := make([]float64, len(z))
+			for k := range z {
+				const h = 1.0 / 512 // exact in float32 around logits of order 1
+				orig := z[k]
+				z[k] = orig + h
+				up := ref.Evaluate(rc, z, b.Targets, b.Classes, b.Spatial, sel).Loss
+				z[k] = orig - h
+				down := ref.Evaluate(rc, z, b.Targets, b.Classes, b.Spatial, sel).Loss
+				z[k] = orig
+				fd[k] = (up - down) / (2 * h)
+				peak = max(peak, math.Abs(fd[k]))
+			}
+			analytic := ref.Evaluate(rc, b.Logits, b.Targets, b.Classes, b.Spatial, sel).Grad
+			for k := range z {
+				if math.Abs(analytic[k]-fd[k]) > 1e-4*peak {
+					t.Fatalf("%s: reference grad[%d] = %v, central difference %v", configName(cfg), k, analytic[k], fd[k])
+				}
+				if math.Abs(float64(grad[k])-fd[k]) > 1e-4*peak {
+					t.Fatalf("%s: grad[%d] = %v, central difference %v", configName(cfg), k, grad[k], fd[k])
+				}
+			}
+		}
+	}
+}
+
+// transpose turns a planar batch into the equivalent row-major one.
+func transpose(b ohem.Batch) ohem.Batch {
+	n := len(b.Targets)
+	out := ohem.Batch{Logits: make([]float32, len(b.Logits)), Targets: b.Targets, Classes: b.Classes, Images: n / b.Spatial}
+	for i := range n {
+		for j := range b.Classes {
+			out.Logits[i*b.Classes+j] = ref.Logit(b.Logits, b.Classes, b.Spatial, i, j)
+		}
+	}
+	return out
+}
+
+func TestPlanarEqualsTransposed(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, c := range []int{1, 2, 3, 19} {
+		p := makeBatch(r, batchSpec{c: c, spatial: 97, images: 3, ignore: 0.1, confident: 0.3})
+		q := transpose(p)
+		for _, cfg := range []ohem.Config{{Keep: 30, PerImage: true}, {ProbThreshold: 0.6, MinKept: 20}, {LabelSmoothing: 0.1, KeepRatio: 0.3}} {
+			for _, ks := range ohem.KernelSets() {
+				cfg.Kernel = ks.Name()
+				lp, _ := ohem.New(cfg)
+				lq, _ := ohem.New(cfg)
+				gp := make([]float32, len(p.Logits))
+				gq := make([]float32, len(q.Logits))
+				rp, err1 := lp.ForwardBackward(gp, p)
+				rq, err2 := lq.ForwardBackward(gq, q)
+				if err1 != nil || err2 != nil {
+					t.Fatal(err1, err2)
+				}
+				for i, v := range lp.Losses() {
+					if w := lq.Losses()[i]; math.Abs(float64(v-w)) > 1e-6*math.Abs(float64(w)) {
+						t.Fatalf("C=%d %s: planar loss[%d] = %v, row-major %v", c, ks.Name(), i, v, w)
+					}
+				}
+				if !slices.Equal(lp.Selected(), lq.Selected()) || rp.Kept != rq.Kept || !relClose(float64(rp.Loss), float64(rq.Loss), 1e-6) {
+					t.Fatalf("C=%d %s %s: planar %+v, row-major %+v", c, ks.Name(), configName(cfg), rp, rq)
+				}
+				gt := transpose(ohem.Batch{Logits: gp, Targets: p.Targets, Classes: c, Spatial: p.Spatial})
+				want := make([]float64, len(gq))
+				for i, v := range gq {
+					want[i] = float64(v)
+				}
+				checkGrad(t, ks.Name(), gt.Logits, want)
+			}
+		}
+	}
+}
+
+// TestWorkersDeterministic checks that Workers changes no bit of any result.
+func TestWorkersDeterministic(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	n := 40000
+	if testing.Short() {
+		n = 12000
+	}
+	for _, s := range []batchSpec{{n: n, c: 10, images: 4, ignore: 0.1}, {c: 5, spatial: n / 2, images: 2, ignore: 0.1}} {
+		b := makeBatch(r, s)
+		for _, ks := range ohem.KernelSets() {
+			var first ohem.Result
+			var losses []float32
+			var sel []int32
+			var grad0 []float32
+			for _, w := range []int{1, 2, 3, 8} {
+				l, err := ohem.New(ohem.Config{KeepRatio: 0.3, LabelSmoothing: 0.05, Workers: w, Kernel: ks.Name()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				grad := make([]float32, len(b.Logits))
+				res, err := l.ForwardBackward(grad, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if w == 1 {
+					first, losses, sel, grad0 = res, slices.Clone(l.Losses()), slices.Clone(l.Selected()), grad
+					continue
+				}
+				if res != first || !bitsEqual(l.Losses(), losses) || !slices.Equal(l.Selected(), sel) || !bitsEqual(grad, grad0) {
+					t.Fatalf("%s: Workers = %d changed the result: %+v vs %+v", ks.Name(), w, res, first)
+				}
+			}
+		}
+	}
+}
+
+func bitsEqual(a, b []float32) bool {
+	return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
+}
+
+func TestNoAllocsWhenWarm(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, s := range []batchSpec{{n: 50000, c: 4, images: 2, ignore: 0.1}, {c: 3, spatial: 30000, images: 2}} {
+		b := makeBatch(r, s)
+		grad := make([]float32, len(b.Logits))
+		for _, cfg := range []ohem.Config{{Keep: 100, PerImage: true}, {KeepRatio: 0.7, Workers: 4}, {ProbThreshold: 0.7, MinKept: 1000, Workers: 2}, {NegPosRatio: 3, KeepTies: true}} {
+			l, err := ohem.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.ForwardBackward(grad, b); err != nil {
+				t.Fatal(err)
+			}
+			if a := testing.AllocsPerRun(5, func() { l.Forward(b) }); a != 0 {
+				t.Errorf("%s: Forward allocates %v times per call", configName(cfg), a)
+			}
+			if a := testing.AllocsPerRun(5, func() { l.ForwardBackward(grad, b) }); a != 0 {
+				t.Errorf("%s: ForwardBackward allocates %v times per call", configName(cfg), a)
+			}
+		}
+	}
+}
+
+// TestEmptySelections: an empty batch, an all-ignored batch and all-zero weights reduce to 0, keep
+// nothing where nothing is valid, and zero the gradient; no NaN anywhere.
+func TestEmptySelections(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	allIgnored := makeBatch(r, batchSpec{n: 50, c: 3})
+	for i := range allIgnored.Targets {
+		allIgnored.Targets[i] = -100
+	}
+	cases := []struct {
+		name string
+		b    ohem.Batch
+		w    []float32
+	}{
+		{"empty", ohem.Batch{Classes: 3}, nil},
+		{"empty planar", ohem.Batch{Classes: 3, Spatial: 4}, nil},
+		{"all ignored", allIgnored, nil},
+		{"zero weights", makeBatch(r, batchSpec{n: 50, c: 3}), []float32{0, 0, 0}},
+	}
+	for _, tc := range cases {
+		for _, cfg := range ruleConfigs() {
+			for _, red := range []ohem.Reduction{ohem.MeanKept, ohem.MeanValid, ohem.Sum} {
+				cfg.Reduction, cfg.ClassWeights = red, tc.w
+				l, err := ohem.New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				grad := make([]float32, len(tc.b.Logits))
+				for i := range grad {
+					grad[i] = 7
+				}
+				res, err := l.ForwardBackward(grad, tc.b)
+				if err != nil {
+					t.Fatalf("%s %s: %v", tc.name, configName(cfg), err)
+				}
+				if res.Loss != 0 || (tc.w == nil && (res.Kept != 0 || res.Threshold != 0)) {
+					t.Fatalf("%s %s: %+v, want a zero Loss and nothing kept", tc.name, configName(cfg), res)
+				}
+				for i, g := range grad {
+					if g != 0 {
+						t.Fatalf("%s %s: grad[%d] = %v, want 0", tc.name, configName(cfg), i, g)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestInfiniteLoss: a −Inf target logit gives +Inf, which ranks first and makes the loss +Inf;
+// with weight 0 it adds nothing.
+func TestInfiniteLoss(t *testing.T) {
+	b := ohem.Batch{Logits: []float32{0, 1, float32(math.Inf(-1)), 2, 3, 0}, Targets: []int32{0, 0, 1}, Classes: 2}
+	l, _ := ohem.New(ohem.Config{Keep: 1})
+	res, err := l.Forward(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsInf(float64(res.Loss), 1) || !slices.Equal(l.Selected(), []int32{1}) {
+		t.Fatalf("got %+v selected %v, want +Inf from sample 1", res, l.Selected())
+	}
+	l, _ = ohem.New(ohem.Config{ClassWeights: []float32{1, 0}, Keep: 2})
+	b.Targets = []int32{0, 1, 1}
+	b.Logits[2], b.Logits[3] = 5, float32(math.Inf(-1)) // sample 1, target 1: +Inf loss, weight 0
+	res, err = l.Forward(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.IsNaN(float64(res.Loss)) || math.IsInf(float64(res.Loss), 0) {
+		t.Fatalf("got %+v, want a finite loss when the infinite term has weight 0", res)
+	}
+}
+
+func TestKernelEnvironment(t *testing.T) {
+	if os.Getenv("OHEM_TEST_CHILD") != "" {
+		fmt.Println(ohem.Kernel())
+		return
+	}
+	best := ohem.KernelSets()[0].Name()
+	for _, tc := range []struct{ env, want string }{{"generic", "generic"}, {"no-such-set", best}, {"", best}} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestKernelEnvironment$")
+		cmd.Env = append(os.Environ(), "OHEM_TEST_CHILD=1", "OHEM_KERNEL="+tc.env)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.SplitN(string(out), "\n", 2)[0]; got != tc.want {
+			t.Errorf("OHEM_KERNEL=%q: Kernel() = %q, want %q", tc.env, got, tc.want)
+		}
+	}
+	if sets := ohem.KernelSets(); sets[len(sets)-1].Name() != "generic" {
+		t.Errorf("the last kernel set is %q, want generic", sets[len(sets)-1].Name())
+	}
+}

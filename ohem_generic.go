@@ -1,0 +1,354 @@
+package ohem
+
+import "math"
+
+// The generic kernel set: portable Go, compiled on every platform. It is the production path
+// where no assembly exists and the reference the assembly is tested against.
+var genericSet = &kernelSet{
+	name:           "generic",
+	ceRows:         ceRowsGeneric,
+	lseRows:        lseRowsGeneric,
+	cePlanar:       cePlanarGeneric,
+	lsePlanar:      lsePlanarGeneric,
+	gradRows:       gradRowsGeneric,
+	gradPlanar:     gradPlanarGeneric,
+	countAtLeast:   countAtLeastGeneric,
+	band:           bandGeneric,
+	indicesAtLeast: indicesAtLeastGeneric,
+}
+
+// exp32 returns e^x for x <= 0 within 2 ulp on [−87.3, 0] (tested exhaustively), and 0 below
+// −87.33654, where e^x is no longer a normal float32. It is XNNPACK's rr2_p5 scheme: x = n·ln2 + r
+// with n rounded by a magic bias, a degree-5 minimax polynomial for e^r, and 2^n built in the
+// exponent bits. Portable Go has no float32 FMA, so the reduction and the polynomial run in float64,
+// which costs nothing in scalar code and leaves one rounding at the end. x must not be NaN.
+func exp32(x float32) float32 {
+	const (
+		log2e     = 0x1.71547652b82fep+0
+		ln2       = 0x1.62e42fefa39efp-1
+		magicBias = 0x1.8p52 // adding it rounds to an integer held in the low mantissa bits
+		c5        = 0x1.0F9F9Cp-7
+		c4        = 0x1.573A1Ap-5
+		c3        = 0x1.555A80p-3
+		c2        = 0x1.FFFDC6p-2
+		c1        = 0x1.FFFFF6p-1
+		cutoff    = -0x1.5D589Ep6 // ln of the smallest normal float32
+	)
+	if x < cutoff {
+		return 0
+	}
+	xd := float64(x)
+	n := xd*log2e + magicBias
+	k := int64(math.Float64bits(n) - math.Float64bits(magicBias)) // round(x·log2e)
+	n -= magicBias
+	t := xd - n*ln2
+	p := (((c5*t+c4)*t+c3)*t+c2)*t + c1
+	s := math.Float64frombits(uint64(k+1023) << 52) // 2^n
+	return float32((t*p)*s + s)
+}
+
+// finishCE turns one sample's reductions into its loss: m is the row maximum, zt the target logit,
+// others = Σ_{j≠t} exp(z_j − m), spread = Σ_j (m − z_j) (only read when eps > 0). It returns the
+// (smoothed) loss and log Σ_j exp(z_j − m). When the target holds the maximum the loss is
+// log1p(others), which keeps tiny losses exact.
+func finishCE(others float64, m, zt float32, spread float64, c int, eps float32) (loss, lsum float32) {
+	var ls, ce float64
+	if zt == m {
+		ls = math.Log1p(others)
+		ce = ls
+	} else {
+		ls = math.Log(others + math.Exp(float64(zt)-float64(m)))
+		ce = ls + (float64(m) - float64(zt))
+	}
+	if eps != 0 {
+		e := float64(eps)
+		ce = (1-e)*ce + e*(ls+spread/float64(c))
+	}
+	return float32(ce), float32(ls)
+}
+
+func ceRowsGeneric(loss, mx, ls, x []float32, t []int32, c int, eps float32) {
+	if c == 2 && eps == 0 {
+		ce2RowsGeneric(loss, mx, ls, x, t)
+		return
+	}
+	for i, ti := range t {
+		if ti < 0 {
+			loss[i] = 0
+			if mx != nil {
+				mx[i], ls[i] = 0, 0
+			}
+			continue
+		}
+		row := x[i*c : i*c+c : i*c+c]
+		m := row[0]
+		for _, v := range row[1:] {
+			if v > m {
+				m = v
+			}
+		}
+		var others, spread float64
+		bad := false
+		for j, v := range row {
+			d := v - m
+			if !(d <= 0) { // NaN in the row, +Inf as the maximum, or all −Inf
+				bad = true
+				break
+			}
+			if j != int(ti) {
+				others += float64(exp32(d))
+			}
+			spread -= float64(d)
+		}
+		if bad {
+			loss[i] = float32(math.NaN())
+			continue
+		}
+		l, s := finishCE(others, m, row[ti], spread, c, eps)
+		loss[i] = l
+		if mx != nil {
+			mx[i], ls[i] = m, s
+		}
+	}
+}
+
+// ce2RowsGeneric is C = 2 without smoothing: the loss is softplus(d), d = z_other − z_target,
+// evaluated as max(d, 0) + log1p(exp(−|d|)).
+func ce2RowsGeneric(loss, mx, ls, x []float32, t []int32) {
+	for i, ti := range t {
+		if ti < 0 {
+			loss[i] = 0
+			if mx != nil {
+				mx[i], ls[i] = 0, 0
+			}
+			continue
+		}
+		zt, zo := x[2*i+int(ti)], x[2*i+1-int(ti)]
+		m := max(zt, zo)
+		lo := min(zt, zo)
+		if !(m-m == 0) { // NaN, +Inf, or both −Inf
+			loss[i] = float32(math.NaN())
+			continue
+		}
+		d := float64(zo) - float64(zt)
+		l1 := math.Log1p(math.Exp(float64(lo) - float64(m)))
+		loss[i] = float32(max(d, 0) + l1)
+		if mx != nil {
+			mx[i], ls[i] = m, float32(l1)
+		}
+	}
+}
+
+func lseRowsGeneric(dst, x []float32, c int) {
+	for i := range dst {
+		row := x[i*c : i*c+c : i*c+c]
+		m := row[0]
+		for _, v := range row[1:] {
+			if v > m {
+				m = v
+			}
+		}
+		var s float64
+		for _, v := range row {
+			d := v - m
+			if !(d <= 0) {
+				s = math.NaN()
+				break
+			}
+			s += float64(exp32(d))
+		}
+		dst[i] = float32(float64(m) + math.Log(s))
+	}
+}
+
+// planarBlock is how many positions the planar kernels reduce at a time: the block's running
+// maxima and sums stay in L1 while every class plane streams past.
+const planarBlock = 256
+
+func cePlanarGeneric(loss, mx, ls, x []float32, t []int32, c, stride int, eps float32) {
+	var (
+		mb     [planarBlock]float32
+		others [planarBlock]float64
+		spread [planarBlock]float64
+	)
+	for p0 := 0; p0 < len(t); p0 += planarBlock {
+		nb := min(planarBlock, len(t)-p0)
+		tb := t[p0 : p0+nb]
+		copy(mb[:nb], x[p0:p0+nb])
+		for j := 1; j < c; j++ {
+			plane := x[j*stride+p0 : j*stride+p0+nb]
+			for q, v := range plane {
+				if v > mb[q] {
+					mb[q] = v
+				}
+			}
+		}
+		clear(others[:nb])
+		clear(spread[:nb])
+		for j := 0; j < c; j++ {
+			plane := x[j*stride+p0 : j*stride+p0+nb]
+			for q, v := range plane {
+				d := v - mb[q]
+				if !(d <= 0) {
+					others[q] = math.NaN()
+					continue
+				}
+				if int(tb[q]) != j {
+					others[q] += float64(exp32(d))
+				}
+				spread[q] -= float64(d)
+			}
+		}
+		for q, ti := range tb {
+			p := p0 + q
+			if ti < 0 {
+				loss[p] = 0
+				if mx != nil {
+					mx[p], ls[p] = 0, 0
+				}
+				continue
+			}
+			if others[q] != others[q] {
+				loss[p] = float32(math.NaN())
+				continue
+			}
+			l, s := finishCE(others[q], mb[q], x[int(ti)*stride+p], spread[q], c, eps)
+			loss[p] = l
+			if mx != nil {
+				mx[p], ls[p] = mb[q], s
+			}
+		}
+	}
+}
+
+func lsePlanarGeneric(dst, x []float32, c, stride int) {
+	var (
+		mb [planarBlock]float32
+		sb [planarBlock]float64
+	)
+	for p0 := 0; p0 < len(dst); p0 += planarBlock {
+		nb := min(planarBlock, len(dst)-p0)
+		copy(mb[:nb], x[p0:p0+nb])
+		for j := 1; j < c; j++ {
+			for q, v := range x[j*stride+p0 : j*stride+p0+nb] {
+				if v > mb[q] {
+					mb[q] = v
+				}
+			}
+		}
+		clear(sb[:nb])
+		for j := 0; j < c; j++ {
+			for q, v := range x[j*stride+p0 : j*stride+p0+nb] {
+				d := v - mb[q]
+				if !(d <= 0) {
+					sb[q] = math.NaN()
+					continue
+				}
+				sb[q] += float64(exp32(d))
+			}
+		}
+		for q := range nb {
+			dst[p0+q] = float32(float64(mb[q]) + math.Log(sb[q]))
+		}
+	}
+}
+
+// targetGrad is p_t − q_t for the target logit zt of a sample with maximum m and log-sum ls:
+// expm1 keeps it exact when p_t is close to 1.
+func targetGrad(zt, m, ls float32, c int, eps float32) float64 {
+	e := float64(eps)
+	return math.Expm1(float64(zt)-float64(m)-float64(ls)) + e - e/float64(c)
+}
+
+func gradRowsGeneric(g, x []float32, t []int32, mx, ls, scale []float32, c int, eps float32) {
+	q := eps / float32(c)
+	for i, ti := range t {
+		grow := g[i*c : i*c+c : i*c+c]
+		sc := scale[i]
+		if ti < 0 || sc == 0 {
+			clear(grow)
+			continue
+		}
+		row := x[i*c : i*c+c : i*c+c]
+		m, l := mx[i], ls[i]
+		for j, v := range row {
+			grow[j] = sc * (exp32((v-m)-l) - q)
+		}
+		grow[ti] = float32(float64(sc) * targetGrad(row[ti], m, l, c, eps))
+	}
+}
+
+func gradPlanarGeneric(g, x []float32, t []int32, mx, ls, scale []float32, c, stride int, eps float32) {
+	q := eps / float32(c)
+	n := len(t)
+	for j := 0; j < c; j++ {
+		gp := g[j*stride : j*stride+n]
+		xp := x[j*stride : j*stride+n]
+		for p, v := range xp {
+			sc := scale[p]
+			if sc == 0 || t[p] < 0 {
+				gp[p] = 0
+				continue
+			}
+			gp[p] = sc * (exp32((v-mx[p])-ls[p]) - q)
+		}
+	}
+	for p, ti := range t {
+		if sc := scale[p]; sc != 0 && ti >= 0 {
+			k := int(ti)*stride + p
+			g[k] = float32(float64(sc) * targetGrad(x[k], mx[p], ls[p], c, eps))
+		}
+	}
+}
+
+func countAtLeastGeneric(x []float32, t float32) int {
+	n := 0
+	if t != t {
+		for _, v := range x {
+			if v != v {
+				n++
+			}
+		}
+		return n
+	}
+	for _, v := range x {
+		if !(v < t) { // v >= t, or v is NaN
+			n++
+		}
+	}
+	return n
+}
+
+func bandGeneric(buf, x []float32, lo, hi float32) (above, inBand int) {
+	for _, v := range x {
+		if !(v <= hi) { // above hi, or NaN
+			above++
+		} else if v >= lo {
+			if inBand < len(buf) {
+				buf[inBand] = v
+			}
+			inBand++
+		}
+	}
+	return above, inBand
+}
+
+func indicesAtLeastGeneric(dst []int32, x []float32, t float32, base int32) int {
+	n := 0
+	if t != t {
+		for i, v := range x {
+			if v != v {
+				dst[n] = base + int32(i)
+				n++
+			}
+		}
+		return n
+	}
+	for i, v := range x {
+		if !(v < t) {
+			dst[n] = base + int32(i)
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package ohem
+
+const raceOn = true
