@@ -3,6 +3,7 @@ package ohem
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -24,17 +25,7 @@ type Loss struct {
 	selected []int32
 	scale    []float32 // per-sample gradient scale w_i / W, 0 for samples not kept
 
-	// The parallel phases: workers claim chunks of samples through next.
-	job struct {
-		b        Batch
-		sh       shape
-		grad     []float32
-		backward bool
-		chunks   int
-	}
-	next   atomic.Int64
-	wg     sync.WaitGroup
-	worker func()
+	pool *pool // the worker goroutines of Workers > 1, started on first use
 }
 
 type rule int
@@ -64,7 +55,11 @@ func New(cfg Config) (*Loss, error) {
 	}
 	l := &Loss{cfg: cfg, ks: ks, rule: r}
 	l.sel.ks = ks
-	l.worker = l.work
+	if cfg.Workers > 1 {
+		l.pool = &pool{start: make(chan struct{})}
+		// The workers hold the pool, never the Loss: when the Loss becomes unreachable they exit.
+		runtime.AddCleanup(l, func(p *pool) { close(p.start) }, l.pool)
+	}
 	return l, nil
 }
 
@@ -340,56 +335,83 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 const parallelMin = 1 << 15
 
 // parallel runs the loss phase (grad == nil) or the gradient phase over every sample, split across
-// Workers goroutines when the batch is large enough.
+// Workers goroutines when the batch is large enough. Each sample's result depends on that sample
+// alone, so the split changes no bit.
 func (l *Loss) parallel(b Batch, sh shape, grad []float32, backward bool) {
 	workers := min(max(l.cfg.Workers, 1), sh.n*sh.c/parallelMin, sh.n)
-	j := &l.job
-	j.b, j.sh, j.grad, j.backward = b, sh, grad, backward
+	j := job{ks: l.ks, b: b, sh: sh, eps: l.cfg.LabelSmoothing, losses: l.losses, grad: grad, scale: l.scale, chunks: 1}
+	if backward {
+		j.mx, j.ls = l.mx, l.ls
+	}
 	if workers <= 1 {
-		j.chunks = 1
-		l.chunk(0)
-		j.b, j.grad = Batch{}, nil
+		j.chunk(0)
 		return
 	}
 	j.chunks = 4 * workers
-	l.next.Store(0)
-	l.wg.Add(workers - 1)
-	for range workers - 1 {
-		go l.worker()
-	}
-	l.claim()
-	l.wg.Wait()
-	j.b, j.grad = Batch{}, nil
+	l.pool.run(j, workers)
 }
 
-func (l *Loss) work() {
-	l.claim()
-	l.wg.Done()
+// job is one phase of a call: the loss phase computes losses (and mx, ls when they are set), the
+// gradient phase (grad set) the gradient.
+type job struct {
+	ks                    *kernelSet
+	b                     Batch
+	sh                    shape
+	eps                   float32
+	losses, mx, ls, scale []float32
+	grad                  []float32
+	chunks                int
 }
 
-func (l *Loss) claim() {
-	for {
-		c := int(l.next.Add(1) - 1)
-		if c >= l.job.chunks {
-			return
-		}
-		l.chunk(c)
-	}
-}
-
-// chunk computes chunk c of the current phase.
-func (l *Loss) chunk(c int) {
-	j := &l.job
+// chunk computes chunk c of chunks.
+func (j *job) chunk(c int) {
 	n := j.sh.n
 	lo, hi := c*n/j.chunks, (c+1)*n/j.chunks
-	eps := l.cfg.LabelSmoothing
 	if j.grad != nil {
-		gradRange(l.ks, j.grad, l.mx, l.ls, l.scale, &j.b, j.sh, lo, hi, eps)
+		gradRange(j.ks, j.grad, j.mx, j.ls, j.scale, &j.b, j.sh, lo, hi, j.eps)
 		return
 	}
-	var mx, ls []float32
-	if j.backward {
-		mx, ls = l.mx, l.ls
+	ceRange(j.ks, j.losses, j.mx, j.ls, &j.b, j.sh, lo, hi, j.eps)
+}
+
+// pool holds persistent worker goroutines; they wait on start and claim chunks through next.
+// Starting goroutines per call would allocate now and then; waking parked ones never does.
+type pool struct {
+	start   chan struct{}
+	job     job
+	next    atomic.Int64
+	done    sync.WaitGroup
+	started int
+}
+
+func (p *pool) run(j job, workers int) {
+	for ; p.started < workers-1; p.started++ {
+		go p.loop()
 	}
-	ceRange(l.ks, l.losses, mx, ls, &j.b, j.sh, lo, hi, eps)
+	p.job = j
+	p.next.Store(0)
+	p.done.Add(workers - 1)
+	for range workers - 1 {
+		p.start <- struct{}{}
+	}
+	p.claim()
+	p.done.Wait()
+	p.job = job{}
+}
+
+func (p *pool) loop() {
+	for range p.start {
+		p.claim()
+		p.done.Done()
+	}
+}
+
+func (p *pool) claim() {
+	for {
+		c := int(p.next.Add(1) - 1)
+		if c >= p.job.chunks {
+			return
+		}
+		p.job.chunk(c)
+	}
 }

@@ -131,7 +131,7 @@ func ce2RowsGeneric(loss, mx, ls, x []float32, t []int32) {
 			continue
 		}
 		d := float64(zo) - float64(zt)
-		l1 := math.Log1p(math.Exp(float64(lo) - float64(m)))
+		l1 := math.Log1p(float64(exp32(lo - m)))
 		loss[i] = float32(max(d, 0) + l1)
 		if mx != nil {
 			mx[i], ls[i] = m, float32(l1)

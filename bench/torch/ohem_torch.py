@@ -3,7 +3,7 @@
 
 Measures the usual PyTorch OHEM recipes, float32 on the CPU with one thread:
 
-  rpn       8 images x 8192 anchors, C=2, keep 256 per image (CE + topk per image + mean)
+  rpn       8 images x 8192 anchors, C=2, 25% ignored (-1), keep 256 per image (CE + topk per image + mean)
   cls       4096 x 1000, keep ratio 0.7 (CE + topk + mean)
   seg       NCHW [2,19,512,1024], ~5% ignore (255), HRNet OhemCrossEntropy(thres=0.7, min_kept=100000)
   lm        256 x 32000, keep ratio 0.7 (as cls)
@@ -69,7 +69,7 @@ def gen(offset=0):
 
 def ohem_topk_per_image(logits, targets, images, keep):
     """RPN: per-anchor CE, top `keep` per image, mean of the kept."""
-    losses = F.cross_entropy(logits, targets, reduction="none")
+    losses = F.cross_entropy(logits, targets, reduction="none", ignore_index=-1)
     kept, _ = torch.topk(losses.view(images, -1), k=keep, dim=1)
     return kept.mean()
 
@@ -148,18 +148,20 @@ def loss_workload(make_inputs, loss_fn, reps):
     return {"forward_ms": f_ms, "forward_backward_ms": fb_ms}, max(f_reps, fb_reps)
 
 
-def rows(n, c, offset):
+def rows(n, c, offset, ignore=0.0):
     g = gen(offset)
     logits = torch.randn(n, c, generator=g, dtype=torch.float32)
     targets = torch.randint(0, c, (n,), generator=g, dtype=torch.int64)
+    if ignore > 0:
+        targets[torch.rand(n, generator=g) < ignore] = -1  # an RPN's neutral anchors
     return logits, targets
 
 
-RPN_IMAGES, RPN_ANCHORS, RPN_KEEP = 8, 8192, 256
+RPN_IMAGES, RPN_ANCHORS, RPN_KEEP, RPN_IGNORE = 8, 8192, 256, 0.25
 
 
 def w_rpn(reps):
-    return loss_workload(lambda: rows(RPN_IMAGES * RPN_ANCHORS, 2, 10),
+    return loss_workload(lambda: rows(RPN_IMAGES * RPN_ANCHORS, 2, 10, RPN_IGNORE),
                          lambda x, t: ohem_topk_per_image(x, t, RPN_IMAGES, RPN_KEEP), reps)
 
 
@@ -187,14 +189,14 @@ def w_seg(reps):
 
 
 def w_ce_rpn(reps):
-    logits, targets = rows(RPN_IMAGES * RPN_ANCHORS, 2, 10)
-    ms, r = measure(lambda: F.cross_entropy(logits, targets, reduction="none"), reps)
+    logits, targets = rows(RPN_IMAGES * RPN_ANCHORS, 2, 10, RPN_IGNORE)
+    ms, r = measure(lambda: F.cross_entropy(logits, targets, reduction="none", ignore_index=-1), reps)
     return {"ms": ms}, r
 
 
 def w_topk_rpn(reps):
-    logits, targets = rows(RPN_IMAGES * RPN_ANCHORS, 2, 10)
-    losses = F.cross_entropy(logits, targets, reduction="none").view(RPN_IMAGES, RPN_ANCHORS).contiguous()
+    logits, targets = rows(RPN_IMAGES * RPN_ANCHORS, 2, 10, RPN_IGNORE)
+    losses = F.cross_entropy(logits, targets, reduction="none", ignore_index=-1).view(RPN_IMAGES, RPN_ANCHORS).contiguous()
     ms, r = measure(lambda: torch.topk(losses, k=RPN_KEEP, dim=1), reps)
     return {"ms": ms}, r
 

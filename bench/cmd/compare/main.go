@@ -1,0 +1,153 @@
+// Command compare prints the side-by-side table of bench/compare.sh: the median ms of
+// `ohem bench -json` for each kernel set next to those of bench/torch/ohem_torch.py --json, and the
+// speedup torch ms / ohem ms.
+//
+//	go run ./bench/cmd/compare -ohem ohem.json [-torch torch.json]
+//
+// Without -torch (PyTorch unavailable) it prints the ohem figures alone.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// ohemReport is the part of `ohem bench -json` (cmd/ohem's Report) that is compared.
+type ohemReport struct {
+	Kernel    string                                   `json:"kernel"`
+	GoVersion string                                   `json:"go_version"`
+	GOOS      string                                   `json:"goos"`
+	GOARCH    string                                   `json:"goarch"`
+	Workers   int                                      `json:"workers"`
+	Sets      []string                                 `json:"sets"`
+	Workloads []string                                 `json:"workloads"`
+	Results   map[string]map[string]map[string]float64 `json:"results"` // set -> workload -> field -> ms
+}
+
+// torchReport is the output of ohem_torch.py --json.
+type torchReport struct {
+	TorchVersion string                        `json:"torch_version"`
+	Threads      int                           `json:"threads"`
+	Malloc       string                        `json:"malloc"`
+	Results      map[string]map[string]float64 `json:"results"` // workload -> field -> ms
+}
+
+// A row compares one ohem figure with one torch figure; either may be missing.
+type row struct {
+	label                 string
+	ohemWork, ohemField   string
+	torchWork, torchField string
+}
+
+func main() {
+	ohemPath := flag.String("ohem", "", "JSON of `ohem bench -json` (required)")
+	torchPath := flag.String("torch", "", "JSON of `ohem_torch.py --json` (optional)")
+	flag.Parse()
+	if *ohemPath == "" || flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	var o ohemReport
+	if err := load(*ohemPath, &o); err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+	var t *torchReport
+	if *torchPath != "" {
+		t = new(torchReport)
+		if err := load(*torchPath, t); err != nil {
+			fmt.Fprintln(os.Stderr, "compare:", err)
+			os.Exit(1)
+		}
+	}
+	printTable(os.Stdout, &o, t)
+}
+
+func load(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// rows lists what is compared, in the order of the ohem workloads.
+func rows(o *ohemReport, t *torchReport) []row {
+	var rs []row
+	for _, w := range o.Workloads {
+		if strings.HasPrefix(w, "kth_") {
+			rs = append(rs, row{w + " KthLargest", w, "ms", w, "ms"})
+			continue
+		}
+		rs = append(rs,
+			row{w + " forward", w, "forward_ms", w, "forward_ms"},
+			row{w + " fwd+bwd", w, "forward_backward_ms", w, "forward_backward_ms"})
+		if w == "rpn" { // the torch script times rpn's cross-entropy and top-k alone too
+			rs = append(rs, row{"rpn CE only", w, "cross_entropy_ms", "ce_rpn", "ms"})
+			if t != nil && t.Results["topk_rpn"] != nil {
+				rs = append(rs, row{"rpn top-k only", "", "", "topk_rpn", "ms"})
+			}
+		}
+	}
+	return rs
+}
+
+func printTable(out io.Writer, o *ohemReport, t *torchReport) {
+	fmt.Fprintf(out, "ohem: %s %s/%s, kernel %s, workers %d", o.GoVersion, o.GOOS, o.GOARCH, o.Kernel, o.Workers)
+	if t != nil {
+		fmt.Fprintf(out, "; PyTorch %s, %d thread(s), %s malloc", t.TorchVersion, t.Threads, t.Malloc)
+	}
+	fmt.Fprint(out, "\nmedian ms per call")
+	if t != nil {
+		fmt.Fprint(out, "; speedup = torch ms / ohem ms")
+	}
+	fmt.Fprintln(out)
+
+	fmt.Fprintf(out, "%-20s", "workload")
+	if t != nil {
+		fmt.Fprintf(out, " %10s", "torch")
+	}
+	for _, s := range o.Sets {
+		fmt.Fprintf(out, " %10s", s)
+		if t != nil {
+			fmt.Fprintf(out, " %8s", "speedup")
+		}
+	}
+	fmt.Fprintln(out)
+	for _, r := range rows(o, t) {
+		tv, tok := 0.0, false
+		if t != nil {
+			tv, tok = t.Results[r.torchWork][r.torchField]
+		}
+		fmt.Fprintf(out, "%-20s", r.label)
+		if t != nil {
+			fmt.Fprintf(out, " %10s", ms(tv, tok))
+		}
+		for _, s := range o.Sets {
+			ov, ook := o.Results[s][r.ohemWork][r.ohemField]
+			fmt.Fprintf(out, " %10s", ms(ov, ook))
+			if t != nil {
+				sp := "-"
+				if tok && ook && ov > 0 {
+					sp = fmt.Sprintf("%.2fx", tv/ov)
+				}
+				fmt.Fprintf(out, " %8s", sp)
+			}
+		}
+		fmt.Fprintln(out)
+	}
+}
+
+func ms(v float64, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", v)
+}

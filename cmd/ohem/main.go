@@ -1,0 +1,286 @@
+// Command ohem reports the kernel sets this machine runs and benchmarks them.
+//
+//	ohem info
+//	ohem bench [-all] [-json] [-only rpn,cls] [-time 1s] [-workers N]
+//
+// The workloads are those of bench/ and bench/torch/ohem_torch.py (internal/workload).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/cpu"
+
+	"github.com/ohem-go/ohem"
+	"github.com/ohem-go/ohem/internal/workload"
+)
+
+const usage = `usage: ohem <command> [flags]
+
+commands:
+  info    Go version, platform, CPU features, the kernel in use and every kernel set available
+  bench   time the benchmark workloads: median ms per Forward, ForwardBackward and CrossEntropy
+          (KthLargest for kth_*), and Gelem/s (logits per second / 1e9) of Forward
+  help    print this message
+
+bench flags:
+  -all         every kernel set (default: the kernel in use)
+  -json        print JSON instead of a table
+  -only list   comma-separated workloads (default: all): %s
+  -time d      time per measurement, at least 3 repetitions (default 1s)
+  -workers n   Config.Workers (default 0: the calling goroutine only)
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printUsage(stdout)
+		return 0
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		printUsage(stdout)
+		return 0
+	case "info":
+		info(stdout)
+		return 0
+	case "bench":
+		return bench(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "ohem: unknown command %q\n", args[0])
+	printUsage(stderr)
+	return 2
+}
+
+func printUsage(w io.Writer) { fmt.Fprintf(w, usage, strings.Join(workload.Names(), ",")) }
+
+func info(w io.Writer) {
+	env, ok := os.LookupEnv("OHEM_KERNEL")
+	if !ok {
+		env = "(unset)"
+	}
+	var sets []string
+	for _, s := range ohem.KernelSets() {
+		sets = append(sets, s.Name())
+	}
+	fmt.Fprintf(w, "go:           %s\n", runtime.Version())
+	fmt.Fprintf(w, "platform:     %s/%s, %d CPUs, GOMAXPROCS %d\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "cpu features: %s\n", strings.Join(cpuFeatures(), " "))
+	fmt.Fprintf(w, "OHEM_KERNEL:  %s\n", env)
+	fmt.Fprintf(w, "kernel:       %s\n", ohem.Kernel())
+	fmt.Fprintf(w, "kernel sets:  %s\n", strings.Join(sets, ", "))
+}
+
+// cpuFeatures lists the CPU features relevant to the kernels that golang.org/x/sys/cpu detected.
+func cpuFeatures() []string {
+	type feature struct {
+		name string
+		has  bool
+	}
+	var fs []feature
+	switch runtime.GOARCH {
+	case "amd64", "386":
+		x := &cpu.X86
+		fs = []feature{
+			{"SSE4.1", x.HasSSE41}, {"SSE4.2", x.HasSSE42}, {"POPCNT", x.HasPOPCNT},
+			{"AVX", x.HasAVX}, {"AVX2", x.HasAVX2}, {"FMA", x.HasFMA}, {"F16C", x.HasF16C},
+			{"BMI1", x.HasBMI1}, {"BMI2", x.HasBMI2}, {"LZCNT", x.HasLZCNT}, {"OSXSAVE", x.HasOSXSAVE},
+			{"AVX512F", x.HasAVX512F}, {"AVX512DQ", x.HasAVX512DQ}, {"AVX512BW", x.HasAVX512BW},
+			{"AVX512VL", x.HasAVX512VL}, {"AVX512CD", x.HasAVX512CD}, {"AVX512VBMI", x.HasAVX512VBMI},
+			{"AVX512VBMI2", x.HasAVX512VBMI2}, {"AVX512BF16", x.HasAVX512BF16}, {"AVX512VNNI", x.HasAVX512VNNI},
+		}
+	case "arm64":
+		a := &cpu.ARM64
+		fs = []feature{
+			{"FP", a.HasFP}, {"ASIMD", a.HasASIMD}, {"FPHP", a.HasFPHP}, {"ASIMDHP", a.HasASIMDHP},
+			{"ASIMDDP", a.HasASIMDDP}, {"ASIMDRDM", a.HasASIMDRDM}, {"ASIMDFHM", a.HasASIMDFHM},
+			{"I8MM", a.HasI8MM}, {"ATOMICS", a.HasATOMICS}, {"SVE", a.HasSVE}, {"SVE2", a.HasSVE2},
+		}
+	}
+	var out []string
+	for _, f := range fs {
+		if f.has {
+			out = append(out, f.name)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"(none)"}
+	}
+	return out
+}
+
+// Result is one workload's measurement on one kernel set, in ms (medians). Loss workloads fill
+// the first four fields, kth workloads MS.
+type Result struct {
+	ForwardMS         float64 `json:"forward_ms,omitempty"`
+	ForwardBackwardMS float64 `json:"forward_backward_ms,omitempty"`
+	GelemS            float64 `json:"gelem_s,omitempty"`
+	CrossEntropyMS    float64 `json:"cross_entropy_ms,omitempty"`
+	MS                float64 `json:"ms,omitempty"`
+}
+
+// Report is the -json output.
+type Report struct {
+	Kernel    string                       `json:"kernel"`
+	GoVersion string                       `json:"go_version"`
+	GOOS      string                       `json:"goos"`
+	GOARCH    string                       `json:"goarch"`
+	Workers   int                          `json:"workers"`
+	TimeS     float64                      `json:"time_s"`
+	Sets      []string                     `json:"sets"`
+	Workloads []string                     `json:"workloads"`
+	Results   map[string]map[string]Result `json:"results"` // set -> workload -> result
+}
+
+func bench(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("ohem bench", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() { printUsage(stderr) }
+	all := fl.Bool("all", false, "every kernel set")
+	asJSON := fl.Bool("json", false, "print JSON")
+	only := fl.String("only", "", "comma-separated workloads")
+	budget := fl.Duration("time", time.Second, "time per measurement")
+	workers := fl.Int("workers", 0, "Config.Workers")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(stderr, "ohem bench: unexpected arguments %q\n", fl.Args())
+		return 2
+	}
+	names := workload.Names()
+	if *only != "" {
+		names = nil
+		for _, n := range strings.Split(*only, ",") {
+			if n = strings.TrimSpace(n); n == "" || slices.Contains(names, n) {
+				continue
+			}
+			if workload.Desc(n) == "" {
+				fmt.Fprintf(stderr, "ohem bench: unknown workload %q (have %s)\n", n, strings.Join(workload.Names(), ","))
+				return 2
+			}
+			names = append(names, n)
+		}
+	}
+	if *workers < 0 || *budget < 0 {
+		fmt.Fprintln(stderr, "ohem bench: -workers and -time must be >= 0")
+		return 2
+	}
+
+	sets := ohem.KernelSets()
+	if !*all {
+		s, err := ohem.LookupKernelSet(ohem.Kernel())
+		if err != nil {
+			fmt.Fprintln(stderr, "ohem bench:", err)
+			return 1
+		}
+		sets = []ohem.KernelSet{s}
+	}
+	rep := Report{
+		Kernel: ohem.Kernel(), GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
+		Workers: *workers, TimeS: budget.Seconds(), Workloads: names,
+		Results: make(map[string]map[string]Result),
+	}
+	if !*asJSON {
+		fmt.Fprintf(stdout, "ohem bench: %s %s/%s, kernel %s, workers %d, %v per measurement, median\n",
+			rep.GoVersion, rep.GOOS, rep.GOARCH, rep.Kernel, rep.Workers, *budget)
+		fmt.Fprintf(stdout, "%-8s %-8s %12s %12s %10s %12s\n", "set", "workload", "forward ms", "fwd+bwd ms", "Gelem/s", "ce/kth ms")
+	}
+	for _, s := range sets {
+		rep.Sets = append(rep.Sets, s.Name())
+		rep.Results[s.Name()] = make(map[string]Result)
+		for _, name := range names {
+			w, err := workload.Get(name)
+			if err != nil {
+				fmt.Fprintln(stderr, "ohem bench:", err)
+				return 1
+			}
+			r, err := measureWorkload(s, w, *workers, *budget)
+			if err != nil {
+				fmt.Fprintf(stderr, "ohem bench: %s/%s: %v\n", s.Name(), name, err)
+				return 1
+			}
+			rep.Results[s.Name()][name] = r
+			if !*asJSON {
+				if w.IsKth() {
+					fmt.Fprintf(stdout, "%-8s %-8s %12s %12s %10s %12.3f\n", s.Name(), name, "-", "-", "-", r.MS)
+				} else {
+					fmt.Fprintf(stdout, "%-8s %-8s %12.3f %12.3f %10.3f %12.3f\n", s.Name(), name,
+						r.ForwardMS, r.ForwardBackwardMS, r.GelemS, r.CrossEntropyMS)
+				}
+			}
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "ohem bench:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func measureWorkload(s ohem.KernelSet, w workload.Workload, workers int, budget time.Duration) (Result, error) {
+	if w.IsKth() {
+		ms, err := measure(budget, func() error { _, err := s.KthLargest(w.X, w.K); return err })
+		return Result{MS: ms}, err
+	}
+	cfg := w.Config
+	cfg.Kernel, cfg.Workers = s.Name(), workers
+	l, err := ohem.New(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	var r Result
+	if r.ForwardMS, err = measure(budget, func() error { _, err := l.Forward(w.Batch); return err }); err != nil {
+		return r, err
+	}
+	grad := make([]float32, len(w.Batch.Logits))
+	if r.ForwardBackwardMS, err = measure(budget, func() error { _, err := l.ForwardBackward(grad, w.Batch); return err }); err != nil {
+		return r, err
+	}
+	dst := make([]float32, w.Samples())
+	if r.CrossEntropyMS, err = measure(budget, func() error { return s.CrossEntropy(dst, w.Batch) }); err != nil {
+		return r, err
+	}
+	r.GelemS = float64(len(w.Batch.Logits)) / (r.ForwardMS * 1e-3) / 1e9
+	return r, nil
+}
+
+// measure calls f once to warm up, then until budget has elapsed and at least 3 times, and returns
+// the median time of a call in ms.
+func measure(budget time.Duration, f func() error) (float64, error) {
+	if err := f(); err != nil {
+		return 0, err
+	}
+	runtime.GC() // not the garbage of building a workload during the measurement
+	var times []time.Duration
+	start := time.Now()
+	for len(times) < 3 || (time.Since(start) < budget && len(times) < 1e6) {
+		t0 := time.Now()
+		err := f()
+		times = append(times, time.Since(t0))
+		if err != nil {
+			return 0, err
+		}
+	}
+	slices.Sort(times)
+	n := len(times)
+	med := (times[(n-1)/2] + times[n/2]) / 2
+	return float64(med) / 1e6, nil
+}
