@@ -78,9 +78,14 @@ func (sh shape) logit(x []float32, i, j int) float32 {
 	return x[i*sh.c+j]
 }
 
+var nan32 = float32(math.NaN())
+
 // checkTargets returns an ErrTarget error for the first target >= Classes.
-func checkTargets(t []int32, sh shape) error {
+func checkTargets(ks *kernelSet, t []int32, sh shape) error {
 	c := int32(sh.c)
+	if ks.maxTarget(t) < c {
+		return nil
+	}
 	for i, v := range t {
 		if v >= c {
 			return fmt.Errorf("%w: %s has target %d, want < Classes = %d (or negative to ignore it)", ErrTarget, sh.sampleName(i), v, sh.c)
@@ -113,41 +118,33 @@ func firstNaN(x []float32) int {
 	return -1
 }
 
-// ceRange computes the losses (and, with mx non-nil, the gradient's per-sample statistics) of
+// ceRange computes the losses (and, when st is on, the gradient's per-sample statistics) of
 // samples [lo, hi) of a validated batch.
-func ceRange(ks *kernelSet, loss, mx, ls []float32, b *Batch, sh shape, lo, hi int, eps float32) {
+func ceRange(ks *kernelSet, loss []float32, st stats, b *Batch, sh shape, lo, hi int, eps, fill float32) {
 	if !sh.planar() {
-		var m, l []float32
-		if mx != nil {
-			m, l = mx[lo:hi], ls[lo:hi]
-		}
-		ks.ceRows(loss[lo:hi], m, l, b.Logits[lo*sh.c:hi*sh.c], b.Targets[lo:hi], sh.c, eps)
+		ks.ceRows(loss[lo:hi], st.slice(lo, hi), b.Logits[lo*sh.c:hi*sh.c], b.Targets[lo:hi], sh.c, eps, fill)
 		return
 	}
 	for lo < hi {
 		img, p := lo/sh.s, lo%sh.s
 		end := min(hi, (img+1)*sh.s)
-		var m, l []float32
-		if mx != nil {
-			m, l = mx[lo:end], ls[lo:end]
-		}
 		x := b.Logits[img*sh.c*sh.s+p : (img+1)*sh.c*sh.s]
-		ks.cePlanar(loss[lo:end], m, l, x, b.Targets[lo:end], sh.c, sh.s, eps)
+		ks.cePlanar(loss[lo:end], st.slice(lo, end), x, b.Targets[lo:end], sh.c, sh.s, eps, fill)
 		lo = end
 	}
 }
 
 // gradRange writes the gradient of samples [lo, hi) of a validated batch.
-func gradRange(ks *kernelSet, g, mx, ls, scale []float32, b *Batch, sh shape, lo, hi int, eps float32) {
+func gradRange(ks *kernelSet, g []float32, st stats, scale []float32, b *Batch, sh shape, lo, hi int, eps float32) {
 	if !sh.planar() {
-		ks.gradRows(g[lo*sh.c:hi*sh.c], b.Logits[lo*sh.c:hi*sh.c], b.Targets[lo:hi], mx[lo:hi], ls[lo:hi], scale[lo:hi], sh.c, eps)
+		ks.gradRows(g[lo*sh.c:hi*sh.c], b.Logits[lo*sh.c:hi*sh.c], b.Targets[lo:hi], st.slice(lo, hi), scale[lo:hi], sh.c, eps)
 		return
 	}
 	for lo < hi {
 		img, p := lo/sh.s, lo%sh.s
 		end := min(hi, (img+1)*sh.s)
 		from, to := img*sh.c*sh.s+p, (img+1)*sh.c*sh.s
-		ks.gradPlanar(g[from:to], b.Logits[from:to], b.Targets[lo:end], mx[lo:end], ls[lo:end], scale[lo:end], sh.c, sh.s, eps)
+		ks.gradPlanar(g[from:to], b.Logits[from:to], b.Targets[lo:end], st.slice(lo, end), scale[lo:end], sh.c, sh.s, eps)
 		lo = end
 	}
 }
@@ -160,11 +157,12 @@ func crossEntropy(ks *kernelSet, dst []float32, b Batch) error {
 	if len(dst) < sh.n {
 		return fmt.Errorf("%w: len(dst) = %d, want >= %d samples", ErrShape, len(dst), sh.n)
 	}
-	if err := checkTargets(b.Targets, sh); err != nil {
+	if err := checkTargets(ks, b.Targets, sh); err != nil {
 		return err
 	}
-	ceRange(ks, dst, nil, nil, &b, sh, 0, sh.n, 0)
-	if i := firstNaN(dst[:sh.n]); i >= 0 {
+	ceRange(ks, dst, stats{}, &b, sh, 0, sh.n, 0, 0)
+	if ks.countAtLeast(dst[:sh.n], nan32) > 0 {
+		i := firstNaN(dst[:sh.n])
 		return nonFinite(b.Logits, sh, i)
 	}
 	return nil
@@ -185,8 +183,8 @@ func logSumExp(ks *kernelSet, dst []float32, b Batch) error {
 			ks.lsePlanar(dst[img*sh.s:(img+1)*sh.s], b.Logits[img*sh.c*sh.s:(img+1)*sh.c*sh.s], sh.c, sh.s)
 		}
 	}
-	if i := firstNaN(dst[:sh.n]); i >= 0 {
-		return nonFinite(b.Logits, sh, i)
+	if ks.countAtLeast(dst[:sh.n], nan32) > 0 {
+		return nonFinite(b.Logits, sh, firstNaN(dst[:sh.n]))
 	}
 	return nil
 }

@@ -8,26 +8,30 @@ package ohem
 //   - Targets are < c; a negative target marks an ignored sample.
 //   - A valid sample whose logits hold a NaN or +Inf, or are all −Inf, gets a NaN loss (or
 //     log-sum-exp); the driver turns that into ErrNonFinite.
-//   - mx and ls receive, per valid sample, the row maximum m and log Σ_j exp(z_j − m); the gradient
-//     kernels read them back. They may be nil when no gradient follows.
+//   - st receives, per valid sample, what the gradient needs (see stats); it is empty when no
+//     gradient follows.
 //   - Selection uses the order of the package: IEEE, −0 == +0, NaN above +Inf and equal to NaN.
 type kernelSet struct {
 	name string
 
 	// ceRows: row-major [len(t)][c] logits x. loss[i] is sample i's cross-entropy, smoothed by eps;
-	// 0 for an ignored sample.
-	ceRows func(loss, mx, ls, x []float32, t []int32, c int, eps float32)
+	// fill for an ignored sample (0 for CrossEntropy; −Inf inside a Loss, which keeps ignored
+	// samples below every candidate of the selection).
+	ceRows func(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32)
 	// lseRows: dst[i] = log Σ_j exp(x[i*c+j]) for the len(dst) rows of x.
 	lseRows func(dst, x []float32, c int)
 	// cePlanar: len(t) positions of a planar image; class j of position p is x[j*stride+p].
-	cePlanar func(loss, mx, ls, x []float32, t []int32, c, stride int, eps float32)
+	cePlanar func(loss []float32, st stats, x []float32, t []int32, c, stride int, eps, fill float32)
 	// lsePlanar: dst[p] = log Σ_j exp(x[j*stride+p]) for the len(dst) positions.
 	lsePlanar func(dst, x []float32, c, stride int)
 	// gradRows: g[i*c+j] = scale[i]·(softmax_ij − q_ij) for every row with scale[i] != 0 and a
 	// valid target, 0 for every other row; q = (1−eps)·onehot(t) + eps/c.
-	gradRows func(g, x []float32, t []int32, mx, ls, scale []float32, c int, eps float32)
+	gradRows func(g, x []float32, t []int32, st stats, scale []float32, c int, eps float32)
 	// gradPlanar: as gradRows, in the planar layout of cePlanar (g has the layout of x).
-	gradPlanar func(g, x []float32, t []int32, mx, ls, scale []float32, c, stride int, eps float32)
+	gradPlanar func(g, x []float32, t []int32, st stats, scale []float32, c, stride int, eps float32)
+
+	// maxTarget returns the largest element of t, or −1 when t is empty.
+	maxTarget func(t []int32) int32
 
 	// countAtLeast returns how many x[i] >= t.
 	countAtLeast func(x []float32, t float32) int
@@ -37,4 +41,27 @@ type kernelSet struct {
 	// indicesAtLeast writes base+i for every x[i] >= t, ascending, to dst, which has room for all,
 	// and returns their count.
 	indicesAtLeast func(dst []int32, x []float32, t float32, base int32) int
+}
+
+// stats holds, per sample, what the gradient needs from the forward pass: the maximum logit m, the
+// log-sum ls = log Σ_j exp(z_j − m), and pt = p_t − 1 = −Σ_{j≠t} exp(z_j − m) / Σ_j exp(z_j − m),
+// the target's softmax minus one, which stays exact when p_t is close to 1. Empty (nil slices) when
+// no gradient follows.
+type stats struct{ m, ls, pt []float32 }
+
+func (s stats) on() bool { return s.m != nil }
+
+// slice returns the statistics of samples [lo, hi).
+func (s stats) slice(lo, hi int) stats {
+	if s.m == nil {
+		return s
+	}
+	return stats{s.m[lo:hi], s.ls[lo:hi], s.pt[lo:hi]}
+}
+
+// set stores sample i's statistics, if any are kept.
+func (s stats) set(i int, m, ls, pt float32) {
+	if s.m != nil {
+		s.m[i], s.ls[i], s.pt[i] = m, ls, pt
+	}
 }

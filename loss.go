@@ -19,9 +19,10 @@ type Loss struct {
 	sel  selector
 
 	n        int
-	losses   []float32
-	mx, ls   []float32 // per-sample maximum and log-sum, for the gradient
-	rank     []float32 // selection candidates: ignored samples −Inf, NegPosRatio's positives NaN
+	losses   []float32 // per-sample losses; −Inf for ignored samples until Losses zeroes them
+	zeroed   bool      // Losses has replaced the −Inf of ignored samples by 0
+	st       stats     // per-sample statistics for the gradient
+	rank     []float32 // NegPosRatio's candidates: ignored samples −Inf, positives NaN
 	selected []int32
 	scale    []float32 // per-sample gradient scale w_i / W, 0 for samples not kept
 
@@ -130,7 +131,20 @@ func (l *Loss) ForwardBackward(grad []float32, b Batch) (Result, error) {
 
 // Losses returns the per-sample losses of the last call (0 for ignored samples). It stays valid
 // until the next call.
-func (l *Loss) Losses() []float32 { return l.losses[:l.n] }
+func (l *Loss) Losses() []float32 {
+	x := l.losses[:l.n]
+	if !l.zeroed {
+		// Inside a call ignored samples hold −Inf, below every loss, so the selection needs no
+		// mask; the caller sees the documented 0.
+		for i, v := range x {
+			if v < 0 {
+				x[i] = 0
+			}
+		}
+		l.zeroed = true
+	}
+	return x
+}
 
 // Selected returns the indices of the samples the last call kept, ascending. It stays valid until
 // the next call.
@@ -144,7 +158,7 @@ func grow[T any](s []T, n int) []T {
 }
 
 func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
-	l.n, l.selected = 0, l.selected[:0]
+	l.n, l.selected, l.zeroed = 0, l.selected[:0], true
 	sh, err := b.shape(true)
 	if err != nil {
 		return Result{}, err
@@ -155,24 +169,26 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	if l.rule == ruleNegPos && int(l.cfg.Background) >= sh.c {
 		return Result{}, fmt.Errorf("%w: Background = %d, want < Classes = %d", ErrConfig, l.cfg.Background, sh.c)
 	}
-	if err := checkTargets(b.Targets, sh); err != nil {
+	if err := checkTargets(l.ks, b.Targets, sh); err != nil {
 		return Result{}, err
 	}
 	n := sh.n
 	l.losses = grow(l.losses, n)
-	l.rank = grow(l.rank, n)
+	if l.rule == ruleNegPos {
+		l.rank = grow(l.rank, n)
+	}
 	if cap(l.selected) < n {
 		l.selected = make([]int32, 0, n)
 	}
 	if backward {
-		l.mx, l.ls, l.scale = grow(l.mx, n), grow(l.ls, n), grow(l.scale, n)
+		l.st = stats{grow(l.st.m, n), grow(l.st.ls, n), grow(l.st.pt, n)}
+		l.scale = grow(l.scale, n)
 	}
 	l.parallel(b, sh, nil, backward)
-	if i := firstNaN(l.losses[:n]); i >= 0 {
-		clear(l.losses[:n])
-		return Result{}, nonFinite(b.Logits, sh, i)
+	if l.ks.countAtLeast(l.losses[:n], nan32) > 0 {
+		return Result{}, nonFinite(b.Logits, sh, firstNaN(l.losses[:n]))
 	}
-	l.n = n
+	l.n, l.zeroed = n, false
 
 	// Selection, per image or over the whole batch.
 	groups, per := 1, n
@@ -184,7 +200,11 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	for g := range groups {
 		lo := g * per
 		var v int
-		sel, v = l.choose(sel, l.losses[lo:lo+per], l.rank[lo:lo+per], b.Targets[lo:lo+per], int32(lo))
+		var rank []float32
+		if l.rank != nil {
+			rank = l.rank[lo : lo+per]
+		}
+		sel, v = l.choose(sel, l.losses[lo:lo+per], rank, b.Targets[lo:lo+per], int32(lo))
 		valid += v
 	}
 	l.selected = sel
@@ -247,18 +267,12 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	return res, nil
 }
 
-// choose appends the kept indices of one group (losses, targets and rank scratch of equal length,
-// starting at sample base) to sel and returns it with the group's count of valid samples.
+// choose appends the kept indices of one group to sel and returns it with the group's count of
+// valid samples. loss holds the group's losses, −Inf for ignored samples; t its targets; rank is
+// NegPosRatio's scratch; base the index of the group's first sample.
 func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) ([]int32, int) {
-	valid, pos := 0, 0
-	for _, ti := range t {
-		if ti >= 0 {
-			valid++
-			if ti != l.cfg.Background {
-				pos++
-			}
-		}
-	}
+	const lowest = -math.MaxFloat32 // every loss is >= it, −Inf is not
+	valid := l.ks.countAtLeast(loss, lowest)
 	cfg := &l.cfg
 	k := valid
 	switch l.rule {
@@ -271,8 +285,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 		}
 		k = min(k, valid)
 	case ruleProb:
-		// p < t ⇔ float64(l) > −ln t ⇔ l >= f, f the least float32 above −ln t. Ignored samples
-		// have loss 0 < f, so the raw losses serve as candidates.
+		// p < t ⇔ float64(l) > −ln t ⇔ l >= f, f the least float32 above −ln t.
 		lim := -math.Log(float64(cfg.ProbThreshold))
 		f := float32(lim)
 		if float64(f) <= lim {
@@ -284,13 +297,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 			return sel[:len(sel)+n], valid
 		}
 	case ruleNegPos:
-		neg := valid - pos
-		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
-		if kneg == neg {
-			k = valid
-			break
-		}
-		k = pos + kneg
+		pos := 0
 		nan := float32(math.NaN())
 		for i, ti := range t {
 			switch {
@@ -298,36 +305,26 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 				rank[i] = float32(math.Inf(-1))
 			case ti != cfg.Background:
 				rank[i] = nan
+				pos++
 			default:
 				rank[i] = loss[i]
 			}
 		}
-		sel, _ = l.sel.topK(sel, rank, k, base, cfg.KeepTies)
-		return sel, valid
+		neg := valid - pos
+		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
+		if kneg < neg {
+			sel, _ = l.sel.topK(sel, rank, pos+kneg, base, cfg.KeepTies)
+			return sel, valid
+		}
 	}
 	if k == 0 {
 		return sel, valid
 	}
 	if k == valid {
-		for i, ti := range t {
-			if ti >= 0 {
-				sel = append(sel, base+int32(i))
-			}
-		}
-		return sel, valid
+		n := l.ks.indicesAtLeast(sel[len(sel):cap(sel)], loss, lowest, base)
+		return sel[:len(sel)+n], valid
 	}
-	cand := loss
-	if valid < len(t) {
-		for i, ti := range t {
-			if ti < 0 {
-				rank[i] = float32(math.Inf(-1))
-			} else {
-				rank[i] = loss[i]
-			}
-		}
-		cand = rank
-	}
-	sel, _ = l.sel.topK(sel, cand, k, base, cfg.KeepTies)
+	sel, _ = l.sel.topK(sel, loss, k, base, cfg.KeepTies)
 	return sel, valid
 }
 
@@ -339,9 +336,9 @@ const parallelMin = 1 << 15
 // alone, so the split changes no bit.
 func (l *Loss) parallel(b Batch, sh shape, grad []float32, backward bool) {
 	workers := min(max(l.cfg.Workers, 1), sh.n*sh.c/parallelMin, sh.n)
-	j := job{ks: l.ks, b: b, sh: sh, eps: l.cfg.LabelSmoothing, losses: l.losses, grad: grad, scale: l.scale, chunks: 1}
+	j := job{ks: l.ks, b: b, sh: sh, eps: l.cfg.LabelSmoothing, fill: float32(math.Inf(-1)), losses: l.losses, grad: grad, scale: l.scale, chunks: 1}
 	if backward {
-		j.mx, j.ls = l.mx, l.ls
+		j.st = l.st
 	}
 	if workers <= 1 {
 		j.chunk(0)
@@ -351,16 +348,17 @@ func (l *Loss) parallel(b Batch, sh shape, grad []float32, backward bool) {
 	l.pool.run(j, workers)
 }
 
-// job is one phase of a call: the loss phase computes losses (and mx, ls when they are set), the
+// job is one phase of a call: the loss phase computes losses (and st when it is on), the
 // gradient phase (grad set) the gradient.
 type job struct {
-	ks                    *kernelSet
-	b                     Batch
-	sh                    shape
-	eps                   float32
-	losses, mx, ls, scale []float32
-	grad                  []float32
-	chunks                int
+	ks            *kernelSet
+	b             Batch
+	sh            shape
+	eps, fill     float32
+	st            stats
+	losses, scale []float32
+	grad          []float32
+	chunks        int
 }
 
 // chunk computes chunk c of chunks.
@@ -368,10 +366,10 @@ func (j *job) chunk(c int) {
 	n := j.sh.n
 	lo, hi := c*n/j.chunks, (c+1)*n/j.chunks
 	if j.grad != nil {
-		gradRange(j.ks, j.grad, j.mx, j.ls, j.scale, &j.b, j.sh, lo, hi, j.eps)
+		gradRange(j.ks, j.grad, j.st, j.scale, &j.b, j.sh, lo, hi, j.eps)
 		return
 	}
-	ceRange(j.ks, j.losses, j.mx, j.ls, &j.b, j.sh, lo, hi, j.eps)
+	ceRange(j.ks, j.losses, j.st, &j.b, j.sh, lo, hi, j.eps, j.fill)
 }
 
 // pool holds persistent worker goroutines; they wait on start and claim chunks through next.

@@ -12,6 +12,7 @@ var genericSet = &kernelSet{
 	lsePlanar:      lsePlanarGeneric,
 	gradRows:       gradRowsGeneric,
 	gradPlanar:     gradPlanarGeneric,
+	maxTarget:      maxTargetGeneric,
 	countAtLeast:   countAtLeastGeneric,
 	band:           bandGeneric,
 	indicesAtLeast: indicesAtLeastGeneric,
@@ -49,35 +50,35 @@ func exp32(x float32) float32 {
 
 // finishCE turns one sample's reductions into its loss: m is the row maximum, zt the target logit,
 // others = Σ_{j≠t} exp(z_j − m), spread = Σ_j (m − z_j) (only read when eps > 0). It returns the
-// (smoothed) loss and log Σ_j exp(z_j − m). When the target holds the maximum the loss is
+// (smoothed) loss, log Σ_j exp(z_j − m) and p_t − 1. When the target holds the maximum the loss is
 // log1p(others), which keeps tiny losses exact.
-func finishCE(others float64, m, zt float32, spread float64, c int, eps float32) (loss, lsum float32) {
-	var ls, ce float64
+func finishCE(others float64, m, zt float32, spread float64, c int, eps float32) (loss, lsum, pt float32) {
+	var ls, ce, total float64
 	if zt == m {
 		ls = math.Log1p(others)
 		ce = ls
+		total = 1 + others
 	} else {
-		ls = math.Log(others + math.Exp(float64(zt)-float64(m)))
+		total = others + math.Exp(float64(zt)-float64(m))
+		ls = math.Log(total)
 		ce = ls + (float64(m) - float64(zt))
 	}
 	if eps != 0 {
 		e := float64(eps)
 		ce = (1-e)*ce + e*(ls+spread/float64(c))
 	}
-	return float32(ce), float32(ls)
+	return float32(ce), float32(ls), float32(-others / total)
 }
 
-func ceRowsGeneric(loss, mx, ls, x []float32, t []int32, c int, eps float32) {
+func ceRowsGeneric(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
 	if c == 2 && eps == 0 {
-		ce2RowsGeneric(loss, mx, ls, x, t)
+		ce2RowsGeneric(loss, st, x, t, fill)
 		return
 	}
 	for i, ti := range t {
 		if ti < 0 {
-			loss[i] = 0
-			if mx != nil {
-				mx[i], ls[i] = 0, 0
-			}
+			loss[i] = fill
+			st.set(i, 0, 0, 0)
 			continue
 		}
 		row := x[i*c : i*c+c : i*c+c]
@@ -104,23 +105,19 @@ func ceRowsGeneric(loss, mx, ls, x []float32, t []int32, c int, eps float32) {
 			loss[i] = float32(math.NaN())
 			continue
 		}
-		l, s := finishCE(others, m, row[ti], spread, c, eps)
+		l, s, pt := finishCE(others, m, row[ti], spread, c, eps)
 		loss[i] = l
-		if mx != nil {
-			mx[i], ls[i] = m, s
-		}
+		st.set(i, m, s, pt)
 	}
 }
 
 // ce2RowsGeneric is C = 2 without smoothing: the loss is softplus(d), d = z_other − z_target,
 // evaluated as max(d, 0) + log1p(exp(−|d|)).
-func ce2RowsGeneric(loss, mx, ls, x []float32, t []int32) {
+func ce2RowsGeneric(loss []float32, st stats, x []float32, t []int32, fill float32) {
 	for i, ti := range t {
 		if ti < 0 {
-			loss[i] = 0
-			if mx != nil {
-				mx[i], ls[i] = 0, 0
-			}
+			loss[i] = fill
+			st.set(i, 0, 0, 0)
 			continue
 		}
 		zt, zo := x[2*i+int(ti)], x[2*i+1-int(ti)]
@@ -131,11 +128,14 @@ func ce2RowsGeneric(loss, mx, ls, x []float32, t []int32) {
 			continue
 		}
 		d := float64(zo) - float64(zt)
-		l1 := math.Log1p(float64(exp32(lo - m)))
+		u := float64(exp32(lo - m)) // the smaller of the two terms e^{z−m}; the larger is 1
+		l1 := math.Log1p(u)
 		loss[i] = float32(max(d, 0) + l1)
-		if mx != nil {
-			mx[i], ls[i] = m, float32(l1)
+		pt := -1 / (1 + u) // p_t − 1 = −p_other
+		if zt >= zo {
+			pt = -u / (1 + u)
 		}
+		st.set(i, m, float32(l1), float32(pt))
 	}
 }
 
@@ -165,7 +165,7 @@ func lseRowsGeneric(dst, x []float32, c int) {
 // maxima and sums stay in L1 while every class plane streams past.
 const planarBlock = 256
 
-func cePlanarGeneric(loss, mx, ls, x []float32, t []int32, c, stride int, eps float32) {
+func cePlanarGeneric(loss []float32, st stats, x []float32, t []int32, c, stride int, eps, fill float32) {
 	var (
 		mb     [planarBlock]float32
 		others [planarBlock]float64
@@ -202,21 +202,17 @@ func cePlanarGeneric(loss, mx, ls, x []float32, t []int32, c, stride int, eps fl
 		for q, ti := range tb {
 			p := p0 + q
 			if ti < 0 {
-				loss[p] = 0
-				if mx != nil {
-					mx[p], ls[p] = 0, 0
-				}
+				loss[p] = fill
+				st.set(p, 0, 0, 0)
 				continue
 			}
 			if others[q] != others[q] {
 				loss[p] = float32(math.NaN())
 				continue
 			}
-			l, s := finishCE(others[q], mb[q], x[int(ti)*stride+p], spread[q], c, eps)
+			l, s, pt := finishCE(others[q], mb[q], x[int(ti)*stride+p], spread[q], c, eps)
 			loss[p] = l
-			if mx != nil {
-				mx[p], ls[p] = mb[q], s
-			}
+			st.set(p, mb[q], s, pt)
 		}
 	}
 }
@@ -253,14 +249,7 @@ func lsePlanarGeneric(dst, x []float32, c, stride int) {
 	}
 }
 
-// targetGrad is p_t − q_t for the target logit zt of a sample with maximum m and log-sum ls:
-// expm1 keeps it exact when p_t is close to 1.
-func targetGrad(zt, m, ls float32, c int, eps float32) float64 {
-	e := float64(eps)
-	return math.Expm1(float64(zt)-float64(m)-float64(ls)) + e - e/float64(c)
-}
-
-func gradRowsGeneric(g, x []float32, t []int32, mx, ls, scale []float32, c int, eps float32) {
+func gradRowsGeneric(g, x []float32, t []int32, st stats, scale []float32, c int, eps float32) {
 	q := eps / float32(c)
 	for i, ti := range t {
 		grow := g[i*c : i*c+c : i*c+c]
@@ -269,36 +258,39 @@ func gradRowsGeneric(g, x []float32, t []int32, mx, ls, scale []float32, c int, 
 			clear(grow)
 			continue
 		}
-		row := x[i*c : i*c+c : i*c+c]
-		m, l := mx[i], ls[i]
-		for j, v := range row {
+		m, l := st.m[i], st.ls[i]
+		for j, v := range x[i*c : i*c+c : i*c+c] {
 			grow[j] = sc * (exp32((v-m)-l) - q)
 		}
-		grow[ti] = float32(float64(sc) * targetGrad(row[ti], m, l, c, eps))
+		grow[ti] = sc * (st.pt[i] + (eps - q))
 	}
 }
 
-func gradPlanarGeneric(g, x []float32, t []int32, mx, ls, scale []float32, c, stride int, eps float32) {
+func gradPlanarGeneric(g, x []float32, t []int32, st stats, scale []float32, c, stride int, eps float32) {
 	q := eps / float32(c)
 	n := len(t)
 	for j := 0; j < c; j++ {
 		gp := g[j*stride : j*stride+n]
-		xp := x[j*stride : j*stride+n]
-		for p, v := range xp {
+		for p, v := range x[j*stride : j*stride+n] {
 			sc := scale[p]
-			if sc == 0 || t[p] < 0 {
+			switch {
+			case sc == 0 || t[p] < 0:
 				gp[p] = 0
-				continue
+			case int(t[p]) == j:
+				gp[p] = sc * (st.pt[p] + (eps - q))
+			default:
+				gp[p] = sc * (exp32((v-st.m[p])-st.ls[p]) - q)
 			}
-			gp[p] = sc * (exp32((v-mx[p])-ls[p]) - q)
 		}
 	}
-	for p, ti := range t {
-		if sc := scale[p]; sc != 0 && ti >= 0 {
-			k := int(ti)*stride + p
-			g[k] = float32(float64(sc) * targetGrad(x[k], mx[p], ls[p], c, eps))
-		}
+}
+
+func maxTargetGeneric(t []int32) int32 {
+	m := int32(-1)
+	for _, v := range t {
+		m = max(m, v)
 	}
+	return m
 }
 
 func countAtLeastGeneric(x []float32, t float32) int {

@@ -107,7 +107,7 @@ func (s *selector) kth(x []float32, k int) float32 {
 		q := float64(k) / float64(n)
 		pos := int(float64(n-k) * float64(m) / float64(n))
 		spread := int(3*math.Sqrt(float64(m)*q*(1-q))) + 3
-		loKey, hiKey := uint32(0), uint32(math.MaxUint32)
+		loKey, hiKey := orderKey(float32(math.Inf(-1))), uint32(math.MaxUint32)
 		if i := pos - spread; i >= 0 {
 			loKey = keys[i]
 		}
@@ -129,8 +129,8 @@ func (s *selector) kth(x []float32, k int) float32 {
 			return s.radix(in, k) // the band missed the k-th
 		case lo == hi:
 			return lo
-		case inBand > len(out):
-			return s.radix(in, k) // too many survivors to keep
+		case inBand > len(out) || 2*inBand > n:
+			return s.radix(in, k) // too many survivors to keep, or too few dropped to go on
 		}
 		in, k = out[:inBand], k-above
 		out, spare = spare, out
