@@ -17,60 +17,108 @@ func ulpError(got float32, want float64) float64 {
 	return math.Abs(float64(got)-want) / ulp
 }
 
-// TestExp32Exhaustive checks exp32 against math.Exp on every float32 in [−87.3, 0].
-func TestExp32Exhaustive(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("exhaustive: about 1.1e9 evaluations")
-	}
-	lo := math.Float32bits(-0.0)
-	hi := math.Float32bits(-87.3)
-	workers := runtime.GOMAXPROCS(0)
+// sweep applies every usable kernel set's f to the float32s with bits in [lo, hi] (stepping by
+// step), in chunks over all CPUs, and returns per set the worst error as errf measures it.
+func sweep(lo, hi, step uint32, f func(*kernelSet) func(dst, x []float32), errf func(x, got float32) float64) (worst []float64, at []float32) {
+	const chunk = 1 << 14
+	worst, at = make([]float64, len(usable)), make([]float32, len(usable))
 	var mu sync.Mutex
-	worst, worstX := 0.0, float32(0)
 	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bad, badX := 0.0, float32(0)
-			for b := lo + uint32(w); b <= hi; b += uint32(workers) {
-				x := math.Float32frombits(b)
-				if e := ulpError(exp32(x), math.Exp(float64(x))); e > bad {
-					bad, badX = e, x
+			x, got := make([]float32, chunk), make([]float32, chunk)
+			bad, badAt := make([]float64, len(usable)), make([]float32, len(usable))
+			for start := uint64(lo) + uint64(w)*chunk*uint64(step); start <= uint64(hi); start += uint64(workers) * chunk * uint64(step) {
+				n := 0
+				for b := start; b <= uint64(hi) && n < chunk; b += uint64(step) {
+					x[n] = math.Float32frombits(uint32(b))
+					n++
+				}
+				for s, ks := range usable {
+					f(ks)(got[:n], x[:n])
+					for i, v := range got[:n] {
+						if e := errf(x[i], v); !(e <= bad[s]) {
+							bad[s], badAt[s] = e, x[i]
+						}
+					}
 				}
 			}
 			mu.Lock()
-			if bad > worst {
-				worst, worstX = bad, badX
+			for s := range usable {
+				if !(bad[s] <= worst[s]) {
+					worst[s], at[s] = bad[s], badAt[s]
+				}
 			}
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	t.Logf("exp32: worst error %.3f ulp at x = %v", worst, worstX)
-	if worst > 2 {
-		t.Fatalf("exp32(%v) is %.3f ulp from exp, want <= 2", worstX, worst)
+	return worst, at
+}
+
+func expErr(x, got float32) float64 { return ulpError(got, math.Exp(float64(x))) }
+
+// TestExpExhaustive checks every kernel set's exp against math.Exp on every float32 in [−87.3, 0].
+func TestExpExhaustive(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("exhaustive: about 1.1e9 evaluations per kernel set")
+	}
+	worst, at := sweep(math.Float32bits(-0.0), math.Float32bits(-87.3), 1, func(ks *kernelSet) func(dst, x []float32) { return ks.expf }, expErr)
+	for s, ks := range usable {
+		t.Logf("%s exp: worst error %.3f ulp at x = %v", ks.name, worst[s], at[s])
+		if !(worst[s] <= 2) {
+			t.Errorf("%s: exp(%v) is %.3f ulp from exp, want <= 2", ks.name, at[s], worst[s])
+		}
 	}
 }
 
-// TestExp32Edges checks the underflow cut-off, −Inf and the float32 values around it.
-func TestExp32Edges(t *testing.T) {
-	if got := exp32(float32(math.Inf(-1))); got != 0 {
-		t.Errorf("exp32(-Inf) = %v, want 0", got)
-	}
-	for _, x := range []float32{-87.34, -88, -100, -1e30, -math.MaxFloat32} {
-		if got := exp32(x); got < 0 || got > math.SmallestNonzeroFloat32*(1<<23) {
-			t.Errorf("exp32(%v) = %v, want 0 or a subnormal", x, got)
+// TestExpSampled checks a spread of [−87.3, 0] on every build (the exhaustive test skips with
+// -short), and the edges: 0, the underflow, −Inf and NaN.
+func TestExpSampled(t *testing.T) {
+	worst, at := sweep(math.Float32bits(-0.0), math.Float32bits(-87.3), 997, func(ks *kernelSet) func(dst, x []float32) { return ks.expf }, expErr)
+	for s, ks := range usable {
+		if !(worst[s] <= 2) {
+			t.Errorf("%s: exp(%v) is %.3f ulp from exp, want <= 2", ks.name, at[s], worst[s])
+		}
+		x := []float32{0, -87.34, -88, -100, -104, -1e30, -math.MaxFloat32, float32(math.Inf(-1)), float32(math.NaN())}
+		got := make([]float32, len(x))
+		ks.expf(got, x)
+		if got[0] != 1 {
+			t.Errorf("%s: exp(0) = %v, want 1", ks.name, got[0])
+		}
+		for i, v := range got[1 : len(x)-1] {
+			if !(v >= 0 && v < 0x1p-125) {
+				t.Errorf("%s: exp(%v) = %v, want 0 or a subnormal", ks.name, x[i+1], v)
+			}
+		}
+		if v := got[len(x)-1]; v == v {
+			t.Errorf("%s: exp(NaN) = %v, want NaN", ks.name, v)
 		}
 	}
-	if got := exp32(0); got != 1 {
-		t.Errorf("exp32(0) = %v, want 1", got)
+}
+
+// TestLog1p checks every kernel set's log1p against math.Log1p on a dense sample of the float32s
+// >= 0 (every 61st), and at 0, +Inf and NaN.
+func TestLog1p(t *testing.T) {
+	step := uint32(61)
+	if testing.Short() || raceEnabled {
+		step = 6007
 	}
-	// Spot checks across the range, every build (the exhaustive test skips with -short).
-	for b := math.Float32bits(-0.0); b <= math.Float32bits(-87.3); b += 9973 {
-		x := math.Float32frombits(b)
-		if e := ulpError(exp32(x), math.Exp(float64(x))); e > 2 {
-			t.Fatalf("exp32(%v) is %.3f ulp from exp", x, e)
+	worst, at := sweep(0, math.Float32bits(math.MaxFloat32), step, func(ks *kernelSet) func(dst, x []float32) { return ks.log1pf },
+		func(x, got float32) float64 { return ulpError(got, math.Log1p(float64(x))) })
+	for s, ks := range usable {
+		t.Logf("%s log1p: worst error %.3f ulp at x = %v", ks.name, worst[s], at[s])
+		if !(worst[s] <= 4) {
+			t.Errorf("%s: log1p(%v) is %.3f ulp from log1p, want <= 4", ks.name, at[s], worst[s])
+		}
+		x := []float32{0, float32(math.Inf(1)), float32(math.NaN()), 1e-40}
+		got := make([]float32, len(x))
+		ks.log1pf(got, x)
+		if got[0] != 0 || !math.IsInf(float64(got[1]), 1) || got[2] == got[2] || got[3] != 1e-40 {
+			t.Errorf("%s: log1p(0, +Inf, NaN, 1e-40) = %v", ks.name, got)
 		}
 	}
 }

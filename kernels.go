@@ -30,6 +30,10 @@ type kernelSet struct {
 	// gradPlanar: as gradRows, in the planar layout of cePlanar (g has the layout of x).
 	gradPlanar func(g, x []float32, t []int32, st stats, scale []float32, c, stride int, eps float32)
 
+	// expf sets dst[i] = e^x[i] for x[i] <= 0, and log1pf dst[i] = log(1 + x[i]) for x[i] >= 0:
+	// the sequences the other kernels inline, exposed for the tests.
+	expf, log1pf func(dst, x []float32)
+
 	// maxTarget returns the largest element of t, or −1 when t is empty.
 	maxTarget func(t []int32) int32
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -51,9 +52,7 @@ func New(cfg Config) (*Loss, error) {
 			return nil, fmt.Errorf("%w: Kernel %q is not available on this CPU (have %s)", ErrConfig, cfg.Kernel, setNames())
 		}
 	}
-	if cfg.ClassWeights != nil {
-		cfg.ClassWeights = append([]float32(nil), cfg.ClassWeights...)
-	}
+	cfg.ClassWeights = slices.Clone(cfg.ClassWeights) // nil stays nil, empty stays empty (an error at Forward)
 	l := &Loss{cfg: cfg, ks: ks, rule: r}
 	l.sel.ks = ks
 	if cfg.Workers > 1 {

@@ -12,6 +12,8 @@ var genericSet = &kernelSet{
 	lsePlanar:      lsePlanarGeneric,
 	gradRows:       gradRowsGeneric,
 	gradPlanar:     gradPlanarGeneric,
+	expf:           expGeneric,
+	log1pf:         log1pGeneric,
 	maxTarget:      maxTargetGeneric,
 	countAtLeast:   countAtLeastGeneric,
 	band:           bandGeneric,
@@ -46,6 +48,18 @@ func exp32(x float32) float32 {
 	p := (((c5*t+c4)*t+c3)*t+c2)*t + c1
 	s := math.Float64frombits(uint64(k+1023) << 52) // 2^n
 	return float32((t*p)*s + s)
+}
+
+func expGeneric(dst, x []float32) {
+	for i, v := range x {
+		dst[i] = exp32(v)
+	}
+}
+
+func log1pGeneric(dst, x []float32) {
+	for i, v := range x {
+		dst[i] = float32(math.Log1p(float64(v)))
+	}
 }
 
 // finishCE turns one sample's reductions into its loss: m is the row maximum, zt the target logit,

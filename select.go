@@ -258,6 +258,18 @@ func (s *selector) minOf(x []float32) float32 {
 	return m
 }
 
+// above returns the least float32 above v, which is not NaN, in the package's order: NaN above
+// +Inf.
+func above(v float32) float32 {
+	switch {
+	case v == float32(math.Inf(1)):
+		return float32(math.NaN())
+	case v == 0:
+		return math.SmallestNonzeroFloat32
+	}
+	return math.Nextafter32(v, float32(math.Inf(1)))
+}
+
 // trimTies removes the last excess indices whose element equals v from idx (ascending indices
 // into x, offset by base) and returns the new length.
 func trimTies(idx []int32, x []float32, v float32, excess int, base int32) int {
@@ -300,11 +312,31 @@ func topK(ks *kernelSet, dst []int32, x []float32, k int) ([]int32, error) {
 	s := selectors.Get().(*selector)
 	s.ks = ks
 	v := s.kth(x, k)
-	n := ks.countAtLeast(x, v)
-	dst = slices.Grow(dst[:0], n)[:n]
-	ks.indicesAtLeast(dst, x, v, 0)
-	if n > k {
-		dst = dst[:trimTies(dst, x, v, n-k, 0)]
+	if n := ks.countAtLeast(x, v); n <= cap(dst) {
+		dst = dst[:n]
+		ks.indicesAtLeast(dst, x, v, 0)
+		if n > k {
+			dst = dst[:trimTies(dst, x, v, n-k, 0)]
+		}
+	} else {
+		// Ties beyond dst's capacity: take the elements above v and the first k − above that
+		// equal it in one pass, so dst grows to k and no further.
+		need := k
+		if v == v {
+			need -= ks.countAtLeast(x, above(v))
+		}
+		dst = slices.Grow(dst[:0], k)
+		for i, e := range x {
+			switch {
+			case sameOrder(e, v):
+				if need > 0 {
+					dst = append(dst, int32(i))
+					need--
+				}
+			case orderKey(e) > orderKey(v):
+				dst = append(dst, int32(i))
+			}
+		}
 	}
 	selectors.Put(s)
 	return dst, nil

@@ -1,3 +1,5 @@
+//go:build purego || !amd64
+
 package ohem
 
 // archSets returns the assembly kernel sets of this build that the CPU can run, best first. This

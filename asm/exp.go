@@ -1,0 +1,188 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// expConsts are the registers the exp sequence reads; load them once, outside the loops.
+type expConsts struct {
+	log2e, magic, ln2hi, ln2lo, c5, c4, c3, c2, c1, cutoff, one Op
+}
+
+func (t tier) loadExpConsts() expConsts {
+	c := expConsts{
+		log2e: t.cf("expLog2e", 0x1.715476p+0),
+		ln2hi: t.cf("expMinusLn2Hi", -0x1.62E400p-1),
+		ln2lo: t.cf("expMinusLn2Lo", -0x1.7F7D1Cp-20),
+		c5:    t.cf("expC5", 0x1.0F9F9Cp-7),
+		c4:    t.cf("expC4", 0x1.573A1Ap-5),
+		c3:    t.cf("expC3", 0x1.555A80p-3),
+		c2:    t.cf("expC2", 0x1.FFFDC6p-2),
+		c1:    t.cf("expC1", 0x1.FFFFF6p-1),
+	}
+	if t.zmm {
+		c.cutoff = t.cf("expClamp", -0x1.9FE368p6) // −104: below it e^x is 0 in float32
+		c.one = t.cf("one", 1)
+	} else {
+		c.magic = t.cf("expMagicBias", 0x1.8000FEp23) // 1.5·2^23 + 127
+		c.cutoff = t.cf("expCutoff", -0x1.5D589Ep6)   // ln of the smallest normal float32
+	}
+	return c
+}
+
+// exp sets d = e^x for x <= 0 (or NaN, which stays NaN), XNNPACK's rr2_p5 scheme: n = round(x/ln2),
+// r = x − n·ln2 with ln2 in two parts, e^r = 1 + r·p(r) with a degree-5 minimax p, times 2^n.
+// AVX2 builds 2^n in the exponent bits from a magic-bias rounding and flushes results below the
+// smallest normal to 0; AVX-512 rounds with VRNDSCALEPS and scales with VSCALEFPS, which also
+// produces the subnormals. x is left unchanged; d must differ from x.
+func (t tier) exp(c expConsts, x, d reg.VecVirtual) {
+	n, r, p := t.vec(), t.vec(), t.vec()
+	if t.zmm {
+		Comment("exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2")
+		xc := t.vec()
+		VMAXPS(x, c.cutoff, xc) // the second source is returned for NaN: x
+		VMULPS(c.log2e, xc, n)
+		VRNDSCALEPS(U8(0), n, n)
+		VMOVAPS(xc, r)
+	} else {
+		Comment("exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2")
+		VMOVAPS(c.magic, n)
+		VFMADD231PS(c.log2e, x, n)
+		VPSLLD(U8(23), n, d) // d = s = 2^n
+		VSUBPS(c.magic, n, n)
+		VMOVAPS(x, r)
+	}
+	VFMADD231PS(c.ln2hi, n, r)
+	VFMADD231PS(c.ln2lo, n, r)
+	Comment("p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))")
+	VMOVAPS(c.c5, p)
+	VFMADD213PS(c.c4, r, p)
+	VFMADD213PS(c.c3, r, p)
+	VFMADD213PS(c.c2, r, p)
+	VFMADD213PS(c.c1, r, p)
+	if t.zmm {
+		Comment("e^x = (1 + r·p)·2^n")
+		VFMADD213PS(c.one, r, p)
+		VSCALEFPS(n, p, d)
+	} else {
+		Comment("e^x = s + (r·s)·p, flushed to 0 below the cut-off")
+		VMULPS(d, r, r)
+		VFMADD231PS(r, p, d)
+		m := t.vec()
+		VCMPPS(U8(1), c.cutoff, x, m) // x < cutoff (false for NaN)
+		VANDNPS(d, m, d)
+	}
+}
+
+// logConsts are the registers the log1p sequence reads.
+type logConsts struct {
+	one, sqrtHalf, ln2hi, ln2lo, half, inf Op
+	p                                      [9]Op
+}
+
+func (t tier) loadLogConsts() logConsts {
+	c := logConsts{
+		one:      t.cf("one", 1),
+		sqrtHalf: t.cu("logSqrtHalfBits", 0x3f3504f3),
+		ln2hi:    t.cf("logLn2Hi", 0.693359375),
+		ln2lo:    t.cf("logLn2Lo", -2.12194440e-4),
+		half:     t.cf("half", 0.5),
+		inf:      t.cu("posInf", 0x7f800000),
+	}
+	// Cephes logf: log(1+r) = r − r²/2 + r³·P(r) for r in [√½−1, √2−1].
+	for i, v := range []float32{7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
+		1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1} {
+		c.p[i] = t.cf(constName("logP", i), v)
+	}
+	return c
+}
+
+func constName(prefix string, i int) string { return prefix + string(rune('0'+i)) }
+
+// log1p sets d = log(1 + u) for u >= 0 (NaN stays NaN, +Inf gives +Inf), within a few ulp:
+// w = 1 + u is split as 2^k·f with f in [√½, √2), log f comes from the Cephes polynomial, and the
+// rounding error c = (1 + u) − w, found exactly by Fast2Sum, is added back as c/w. u is left
+// unchanged; d must differ from u.
+func (t tier) log1p(c logConsts, u, d reg.VecVirtual) {
+	w, k, f, z, y, cw := t.vec(), t.vec(), t.vec(), t.vec(), t.vec(), t.vec()
+	Comment("log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)")
+	VADDPS(c.one, u, w)
+	big, small := t.vec(), t.vec()
+	VMAXPS(c.one, u, big)
+	VMINPS(c.one, u, small)
+	VSUBPS(big, w, cw)
+	VSUBPS(cw, small, cw)
+	Comment("cw = cw / w, a correction far below an ulp of the result")
+	VDIVPS(w, cw, cw)
+	Comment("w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½")
+	VPSUBD(c.sqrtHalf, w, k)
+	VPSRAD(U8(23), k, k)
+	VPSLLD(U8(23), k, f)
+	VPSUBD(f, w, f)
+	VCVTDQ2PS(k, k)
+	VSUBPS(c.one, f, f)
+	Comment("log f = f − f²/2 + f³·P(f)")
+	VMULPS(f, f, z)
+	VMOVAPS(c.p[0], y)
+	for i := 1; i < 9; i++ {
+		VFMADD213PS(c.p[i], f, y)
+	}
+	VMULPS(f, y, y)
+	VMULPS(z, y, y)
+	VFMADD231PS(c.ln2lo, k, y)
+	VFNMADD231PS(c.half, z, y)
+	VADDPS(cw, y, y)
+	VADDPS(f, y, y)
+	VMOVAPS(y, d)
+	VFMADD231PS(c.ln2hi, k, d)
+	Comment("log1p(+Inf) = +Inf (the split above makes it NaN)")
+	if t.zmm {
+		m := K()
+		VCMPPS(U8(0), c.inf, u, m)
+		VMOVAPS(c.inf, m, d)
+	} else {
+		m := t.vec()
+		VCMPPS(U8(0), c.inf, u, m)
+		VBLENDVPS(m, c.inf, d, d)
+	}
+}
+
+// genMath emits exp and log1p over slices for the tests: they check every float32 of the range.
+func genMath(t tier) {
+	for _, fn := range []struct {
+		name, doc string
+		body      func(x, d reg.VecVirtual)
+	}{
+		{"expf", "sets dst[i] = e^x[i] for x[i] <= 0, len(dst) == len(x) a multiple of the lanes.", nil},
+		{"log1pf", "sets dst[i] = log(1 + x[i]) for x[i] >= 0, len(dst) == len(x) a multiple of the lanes.", nil},
+	} {
+		t.text(fn.name, "func(dst, x []float32)", fn.doc)
+		dst := Load(Param("dst").Base(), GP64())
+		src := Load(Param("x").Base(), GP64())
+		n := Load(Param("x").Len(), GP64())
+		var body func(x, d reg.VecVirtual)
+		if fn.name == "expf" {
+			c := t.loadExpConsts()
+			body = func(x, d reg.VecVirtual) { t.exp(c, x, d) }
+		} else {
+			c := t.loadLogConsts()
+			body = func(x, d reg.VecVirtual) { t.log1p(c, x, d) }
+		}
+		Label(fn.name + t.suffix + "Loop")
+		CMPQ(n, U32(t.lanes))
+		JB(LabelRef(fn.name + t.suffix + "Done"))
+		x, d := t.vec(), t.vec()
+		VMOVUPS(Mem{Base: src}, x)
+		body(x, d)
+		VMOVUPS(d, Mem{Base: dst})
+		ADDQ(U32(t.bytes()), src)
+		ADDQ(U32(t.bytes()), dst)
+		SUBQ(U32(t.lanes), n)
+		JMP(LabelRef(fn.name + t.suffix + "Loop"))
+		Label(fn.name + t.suffix + "Done")
+		VZEROUPPER()
+		RET()
+	}
+}

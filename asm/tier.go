@@ -1,0 +1,225 @@
+package main
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// A tier is one amd64 kernel set: AVX2+FMA on 256-bit YMM registers, or AVX-512 on 512-bit ZMM
+// registers with opmask registers for tails and compares. Every kernel is written once against
+// the tier's helpers and emitted for both tiers; its assembly name carries the tier's suffix.
+//
+// Operand order follows Go's assembler (and avo): sources first, destination last, so
+// VSUBPS(a, b, d) computes d = b − a and VFMADD231PS(a, b, d) computes d += a·b.
+type tier struct {
+	suffix string // "AVX2" or "AVX512"
+	lanes  int    // float32 lanes per vector
+	zmm    bool   // AVX-512
+}
+
+var (
+	avx2   = tier{suffix: "AVX2", lanes: 8}
+	avx512 = tier{suffix: "AVX512", lanes: 16, zmm: true}
+	tiers  = []tier{avx2, avx512}
+)
+
+// vec allocates a vector register of the tier's width.
+func (t tier) vec() reg.VecVirtual {
+	if t.zmm {
+		return ZMM()
+	}
+	return YMM()
+}
+
+// bytes is the width of a vector in bytes.
+func (t tier) bytes() int { return 4 * t.lanes }
+
+// text starts a kernel named name+suffix with the given Go signature and documentation.
+func (t tier) text(name, signature string, doc ...string) {
+	TEXT(name+t.suffix, NOSPLIT, signature)
+	for i, d := range doc {
+		if i == 0 {
+			d = name + t.suffix + " " + d
+		}
+		Doc(d)
+	}
+}
+
+// consts holds the DATA symbols emitted so far, so each constant is emitted once.
+var consts = map[string]Mem{}
+
+// constMem returns the 4-byte DATA symbol holding bits, emitted on first use.
+func constMem(name string, bits uint32) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := ConstData(name, U32(bits))
+	consts[name] = m
+	return m
+}
+
+// f32 broadcasts the float32 constant v (named for the DATA symbol) into a new register.
+func (t tier) f32(name string, v float32) reg.VecVirtual { return t.u32(name, math.Float32bits(v)) }
+
+// u32 broadcasts the 32-bit constant bits into a new register.
+func (t tier) u32(name string, bits uint32) reg.VecVirtual {
+	r := t.vec()
+	VBROADCASTSS(constMem(name, bits), r)
+	return r
+}
+
+// cf is the float32 constant v as an operand for the first (source) position of an instruction:
+// a register on AVX-512, which has 32 of them; a full-width vector in memory on AVX2, which has
+// 16 registers and needs them for data.
+func (t tier) cf(name string, v float32) Op { return t.cu(name, math.Float32bits(v)) }
+
+// cu is cf for a 32-bit pattern.
+func (t tier) cu(name string, bits uint32) Op {
+	if t.zmm {
+		return t.u32(name, bits)
+	}
+	key := name + "Vec"
+	if m, ok := consts[key]; ok {
+		return m
+	}
+	m := GLOBL(key, RODATA|NOPTR)
+	for i := range 8 {
+		DATA(4*i, U32(bits))
+	}
+	consts[key] = m
+	return m
+}
+
+// broadcastF32 broadcasts the float32 in the low lane of x (an XMM register) to a new register.
+func (t tier) broadcastF32(x reg.VecVirtual) reg.VecVirtual {
+	r := t.vec()
+	VBROADCASTSS(x, r)
+	return r
+}
+
+// zero returns a new register holding zeros.
+func (t tier) zero() reg.VecVirtual {
+	r := t.vec()
+	VXORPS(r, r, r)
+	return r
+}
+
+// tailMask prepares a masked access of the first n lanes (0 < n < lanes, n in a 64-bit GP
+// register that is left unchanged). AVX-512 returns an opmask register; AVX2 a vector whose lanes
+// below n are all ones, for VMASKMOVPS and VBLENDVPS.
+func (t tier) tailMask(r reg.Register) Op {
+	n := r.(reg.GPVirtual)
+	if t.zmm {
+		ones, bits := GP32(), GP32()
+		MOVL(U32(0xFFFF), ones)
+		BZHIL(n.As32(), ones, bits)
+		k := K()
+		KMOVW(bits, k)
+		return k
+	}
+	iota := t.vec()
+	VMOVDQU(constIota(), iota)
+	cnt := t.vec()
+	MOVQ(n, cnt.AsX())
+	VPBROADCASTD(cnt.AsX(), cnt)
+	VPCMPGTD(iota, cnt, cnt) // n > lane index
+	return cnt
+}
+
+// constIota is the 8 int32 lane indices 0..7, for AVX2 tail masks.
+func constIota() Mem {
+	if m, ok := consts["iota"]; ok {
+		return m
+	}
+	m := GLOBL("iota", RODATA|NOPTR)
+	for i := range 8 {
+		DATA(4*i, U32(i))
+	}
+	consts["iota"] = m
+	return m
+}
+
+// loadTail loads the first lanes of mask from m into a new register, zeroing the others; no byte
+// past them is read (masked loads do not fault on masked-off lanes).
+func (t tier) loadTail(m Mem, mask Op) reg.VecVirtual {
+	r := t.vec()
+	if t.zmm {
+		VMOVUPS_Z(m, mask, r)
+	} else {
+		VMASKMOVPS(m, mask, r)
+	}
+	return r
+}
+
+// storeTail stores the lanes of mask of r to m.
+func (t tier) storeTail(r reg.VecVirtual, m Mem, mask Op) {
+	if t.zmm {
+		VMOVUPS(r, mask, m)
+	} else {
+		VMASKMOVPS(r, mask, m)
+	}
+}
+
+// selectLanes sets d to a where mask is set and to b elsewhere (mask from tailMask or a compare).
+func (t tier) selectLanes(mask Op, a, b, d reg.VecVirtual) {
+	if t.zmm {
+		VBLENDMPS(a, b, mask, d)
+	} else {
+		VBLENDVPS(mask, a, b, d)
+	}
+}
+
+// hmax reduces v to its largest lane, left in every lane of v's low XMM part (lane 0 is read).
+// NaN lanes may or may not survive; the kernels detect NaN elsewhere.
+func (t tier) hmax(v reg.VecVirtual) {
+	if t.zmm {
+		hi := YMM()
+		VEXTRACTF32X8(U8(1), v, hi)
+		VMAXPS(hi, v.AsY(), v.AsY())
+	}
+	hi := XMM()
+	VEXTRACTF128(U8(1), v.AsY(), hi)
+	VMAXPS(hi, v.AsX(), v.AsX())
+	VMOVHLPS(v.AsX(), hi, hi)
+	VMAXPS(hi, v.AsX(), v.AsX())
+	VMOVSHDUP(v.AsX(), hi)
+	VMAXSS(hi, v.AsX(), v.AsX())
+}
+
+// hsumPD adds the float32 lanes of v into the two float64 lanes of acc (an XMM register), exactly
+// apart from the final roundings: lanes are widened to float64 before they are added.
+func (t tier) hsumPD(v reg.VecVirtual, acc reg.VecVirtual) {
+	lo := YMM()
+	if t.zmm {
+		hi := YMM()
+		VEXTRACTF32X8(U8(1), v, hi)
+		w := ZMM()
+		VCVTPS2PD(hi, w)
+		x := ZMM()
+		VCVTPS2PD(v.AsY(), x)
+		VADDPD(w, x, x)
+		VEXTRACTF64X4(U8(1), x, lo)
+		VADDPD(lo, x.AsY(), lo)
+	} else {
+		hi := XMM()
+		VEXTRACTF128(U8(1), v, hi)
+		w := YMM()
+		VCVTPS2PD(hi, w)
+		VCVTPS2PD(v.AsX(), lo)
+		VADDPD(w, lo, lo)
+	}
+	hi := XMM()
+	VEXTRACTF128(U8(1), lo, hi)
+	VADDPD(hi, lo.AsX(), lo.AsX())
+	VADDPD(lo.AsX(), acc, acc)
+}
+
+func check(cond bool, format string, a ...any) {
+	if !cond {
+		panic(fmt.Sprintf(format, a...))
+	}
+}

@@ -1,0 +1,99 @@
+//go:build !purego
+
+package ohem
+
+import "golang.org/x/sys/cpu"
+
+// x86Features are the CPU features the generated kernels may require, by the names avo writes in
+// each kernel's "// Requires:" line in ohem_amd64.s.
+var x86Features = map[string]bool{
+	"SSE":      true, // part of amd64
+	"SSE2":     true,
+	"AVX":      cpu.X86.HasAVX,
+	"AVX2":     cpu.X86.HasAVX2,
+	"FMA3":     cpu.X86.HasFMA,
+	"BMI2":     cpu.X86.HasBMI2,
+	"AVX512F":  cpu.X86.HasAVX512F,
+	"AVX512DQ": cpu.X86.HasAVX512DQ,
+	"AVX512BW": cpu.X86.HasAVX512BW,
+	"AVX512VL": cpu.X86.HasAVX512VL,
+}
+
+// tierFeatures lists, per tier, exactly the features its kernels require; a test checks them
+// against the Requires lines of the generated assembly.
+var tierFeatures = map[string][]string{
+	"avx512": {"AVX", "AVX2", "AVX512DQ", "AVX512F", "BMI2", "SSE"},
+	"avx2":   {"AVX", "AVX2", "FMA3", "SSE", "SSE2"},
+}
+
+func hasAll(features []string) bool {
+	for _, f := range features {
+		if !x86Features[f] {
+			return false
+		}
+	}
+	return true
+}
+
+// archSets returns the amd64 kernel sets this CPU can run, best first.
+func archSets() []*kernelSet {
+	var sets []*kernelSet
+	if hasAll(tierFeatures["avx512"]) {
+		sets = append(sets, avx512Set())
+	}
+	if hasAll(tierFeatures["avx2"]) {
+		sets = append(sets, avx2Set())
+	}
+	return sets
+}
+
+// newArchSet starts a set from the generic one; the tier's kernels then replace its fields.
+func newArchSet(name string) *kernelSet {
+	ks := *genericSet
+	ks.name = name
+	return &ks
+}
+
+func avx2Set() *kernelSet {
+	ks := newArchSet("avx2")
+	ks.expf = lanewise(8, expfAVX2)
+	ks.log1pf = lanewise(8, log1pfAVX2)
+	ks.maxTarget = maxTargetAVX2
+	ks.countAtLeast = counter(countAtLeastAVX2, countNaNAVX2)
+	return ks
+}
+
+func avx512Set() *kernelSet {
+	ks := newArchSet("avx512")
+	ks.expf = lanewise(16, expfAVX512)
+	ks.log1pf = lanewise(16, log1pfAVX512)
+	ks.maxTarget = maxTargetAVX512
+	ks.countAtLeast = counter(countAtLeastAVX512, countNaNAVX512)
+	return ks
+}
+
+// lanewise wraps a kernel that takes whole vectors: the tail goes through a padded buffer.
+func lanewise(lanes int, f func(dst, x []float32)) func(dst, x []float32) {
+	return func(dst, x []float32) {
+		n := len(x) / lanes * lanes
+		if n > 0 {
+			f(dst[:n], x[:n])
+		}
+		if n < len(x) {
+			var in, out [16]float32
+			copy(in[:], x[n:])
+			f(out[:lanes], in[:lanes])
+			copy(dst[n:len(x)], out[:])
+		}
+	}
+}
+
+// counter joins the two count kernels: NaN as the threshold counts the NaNs.
+func counter(atLeast, nans func([]float32, float32) int) func([]float32, float32) int {
+	return func(x []float32, t float32) int {
+		if t != t {
+			return nans(x, t)
+		}
+		return atLeast(x, t)
+	}
+}
