@@ -60,6 +60,9 @@ func avx2Set() *kernelSet {
 	ks.log1pf = lanewise(8, log1pfAVX2)
 	ks.maxTarget = maxTargetAVX2
 	ks.countAtLeast = counter(countAtLeastAVX2, countNaNAVX2)
+	selectAVX2(ks)
+	ceAVX2(ks)
+	gradAVX2(ks)
 	return ks
 }
 
@@ -69,6 +72,9 @@ func avx512Set() *kernelSet {
 	ks.log1pf = lanewise(16, log1pfAVX512)
 	ks.maxTarget = maxTargetAVX512
 	ks.countAtLeast = counter(countAtLeastAVX512, countNaNAVX512)
+	selectAVX512(ks)
+	ceAVX512(ks)
+	gradAVX512(ks)
 	return ks
 }
 

@@ -17,6 +17,8 @@ func main() {
 	for _, t := range tiers {
 		genMath(t)
 		genSelect(t)
+		genCE(t)
+		genGrad(t)
 	}
 	Generate()
 }

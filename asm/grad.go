@@ -1,0 +1,4 @@
+package main
+
+// genGrad emits the gradient kernels of tier t.
+func genGrad(t tier) {}

