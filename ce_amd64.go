@@ -2,7 +2,7 @@
 
 package ohem
 
-// ceAVX2 and ceAVX512 install the tier's ceRows, lseRows, cePlanar, lsePlanar kernels in ks; fields left alone keep
+// ceAVX2 and ceAVX512 install the tier's ceRows and lseRows kernels in ks; fields left alone keep
 // the generic implementation.
 func ceAVX2(ks *kernelSet) {}
 

@@ -62,6 +62,7 @@ func avx2Set() *kernelSet {
 	ks.countAtLeast = counter(countAtLeastAVX2, countNaNAVX2)
 	selectAVX2(ks)
 	ceAVX2(ks)
+	planarAVX2(ks)
 	gradAVX2(ks)
 	return ks
 }
@@ -74,6 +75,7 @@ func avx512Set() *kernelSet {
 	ks.countAtLeast = counter(countAtLeastAVX512, countNaNAVX512)
 	selectAVX512(ks)
 	ceAVX512(ks)
+	planarAVX512(ks)
 	gradAVX512(ks)
 	return ks
 }

@@ -7,7 +7,8 @@
 //
 // One file per concern: tier.go (the helpers every kernel shares), exp.go (the exp and log1p
 // sequences, written once and used by every kernel that needs them), select.go (counting and
-// compaction for the selection), ce.go (cross-entropy and log-sum-exp), grad.go (the gradient).
+// compaction for the selection), ce.go (row-major cross-entropy and log-sum-exp), planar.go (the
+// same for planar batches), grad.go (the gradient).
 package main
 
 import . "github.com/mmcloughlin/avo/build"
@@ -18,6 +19,7 @@ func main() {
 		genMath(t)
 		genSelect(t)
 		genCE(t)
+		genPlanar(t)
 		genGrad(t)
 	}
 	Generate()
