@@ -113,7 +113,7 @@ func ceRowsGeneric(loss []float32, st stats, x []float32, t []int32, c int, eps,
 			if j != int(ti) {
 				others += float64(exp32(d))
 			}
-			spread -= float64(d)
+			spread += float64(m) - float64(v) // in float64: m − v can overflow float32
 		}
 		if bad {
 			loss[i] = float32(math.NaN())
@@ -210,7 +210,7 @@ func cePlanarGeneric(loss []float32, st stats, x []float32, t []int32, c, stride
 				if int(tb[q]) != j {
 					others[q] += float64(exp32(d))
 				}
-				spread[q] -= float64(d)
+				spread[q] += float64(mb[q]) - float64(v)
 			}
 		}
 		for q, ti := range tb {
