@@ -2,8 +2,252 @@
 
 package ohem
 
+import "math"
+
 // ceAVX2 and ceAVX512 install the tier's ceRows and lseRows kernels in ks; fields left alone keep
 // the generic implementation.
-func ceAVX2(ks *kernelSet) {}
+func ceAVX2(ks *kernelSet) {
+	ks.ceRows = func(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
+		ceRowsAsm(false, loss, st, x, t, c, eps, fill)
+	}
+	ks.lseRows = func(dst, x []float32, c int) { lseRowsAsm(false, dst, x, c) }
+}
 
-func ceAVX512(ks *kernelSet) {}
+func ceAVX512(ks *kernelSet) {
+	ks.ceRows = func(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
+		ceRowsAsm(true, loss, st, x, t, c, eps, fill)
+	}
+	ks.lseRows = func(dst, x []float32, c int) { lseRowsAsm(true, dst, x, c) }
+}
+
+// The kernels are called directly, never through func values, so that their //go:noescape lets
+// the scratch arrays below stay on the stack.
+
+// rowBlock is how many rows a large-C kernel reduces per call; their reductions wait on the stack
+// for ceFinish (or, for the log-sum-exp, for Go).
+const rowBlock = 64
+
+// ceRowsAsm picks the kernel by C: the C = 2 kernel across rows, the small-C kernel across rows
+// (gathers), or the row-at-a-time kernel.
+func ceRowsAsm(z bool, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
+	switch {
+	case c == 2 && eps == 0:
+		cePairs(z, loss, st, x, t, fill)
+	case c <= smallMax:
+		ceSmall(z, loss, st, x, t, c, eps, fill)
+	default:
+		ceRowsLarge(z, loss, st, x, t, c, eps, fill)
+	}
+}
+
+// cePairs is C = 2 without smoothing: whole vectors of rows in the kernel, the last rows through a
+// padded copy whose extra rows are ignored.
+func cePairs(z bool, loss []float32, st stats, x []float32, t []int32, fill float32) {
+	lanes := 8
+	if z {
+		lanes = 16
+	}
+	n := len(t) / lanes * lanes
+	if n > 0 {
+		ce2Block(z, loss[:n], st.slice(0, n), x[:2*n], t[:n], fill)
+	}
+	if n == len(t) {
+		return
+	}
+	var (
+		xb              [32]float32
+		tb              [16]int32
+		lb, mb, lb2, pb [16]float32
+	)
+	copy(xb[:], x[2*n:2*len(t)])
+	r := copy(tb[:], t[n:])
+	for i := r; i < lanes; i++ {
+		tb[i] = -1
+	}
+	sb := stats{}
+	if st.on() {
+		sb = stats{mb[:lanes], lb2[:lanes], pb[:lanes]}
+	}
+	ce2Block(z, lb[:lanes], sb, xb[:2*lanes], tb[:lanes], fill)
+	copy(loss[n:], lb[:r])
+	if st.on() {
+		copy(st.m[n:], mb[:r])
+		copy(st.ls[n:], lb2[:r])
+		copy(st.pt[n:], pb[:r])
+	}
+}
+
+// ce2Block runs the tier's C = 2 kernel on a whole number of vectors of rows.
+func ce2Block(z bool, loss []float32, st stats, x []float32, t []int32, fill float32) {
+	switch {
+	case z && st.on():
+		ce2RowsStatsAVX512(loss, st.m, st.ls, st.pt, x, t, fill)
+	case z:
+		ce2RowsAVX512(loss, x, t, fill)
+	case st.on():
+		ce2RowsStatsAVX2(loss, st.m, st.ls, st.pt, x, t, fill)
+	default:
+		ce2RowsAVX2(loss, x, t, fill)
+	}
+}
+
+// ceRowsLarge runs the row-at-a-time kernel over blocks of rows, which leaves per row the
+// maximum m, s = Σ_{j≠t} e^{z_j−m}, the target logit and (with smoothing) ε/C·Σ_j (z_j − m), and then
+// ceFinish, which turns a vector of rows at a time into losses and statistics.
+func ceRowsLarge(z bool, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
+	var (
+		s, zt, neg, mx  [rowBlock]float32
+		lb, mb, lb2, pb [rowBlock]float32
+		tb              [rowBlock]int32
+		scratch         [16 * 16]float32
+	)
+	lanes := 8
+	if z {
+		lanes = 16
+	}
+	k := float32(2 * float64(eps) / float64(c)) // the spread's weight per half difference
+	for lo := 0; lo < len(t); lo += rowBlock {
+		hi := min(lo+rowBlock, len(t))
+		xb := x[lo*c : hi*c]
+		tf := t[lo:hi] // the targets ceFinish reads: a whole number of vectors
+		if r := hi - lo; r%lanes != 0 {
+			copy(tb[:], tf)
+			w := (r + lanes - 1) / lanes * lanes
+			for i := r; i < w; i++ {
+				tb[i] = -1
+			}
+			tf = tb[:w]
+		}
+		switch {
+		case z && eps == 0:
+			ceRowsLargeAVX512(s[:], zt[:], neg[:], mx[:], xb, t[lo:hi], c, k)
+		case z:
+			ceRowsLargeSpreadAVX512(s[:], zt[:], neg[:], mx[:], xb, t[lo:hi], c, k)
+		case eps == 0:
+			ceRowsLargeAVX2(s[:], zt[:], neg[:], mx[:], xb, t[lo:hi], c, k)
+		default:
+			ceRowsLargeSpreadAVX2(s[:], zt[:], neg[:], mx[:], xb, t[lo:hi], c, k)
+		}
+		w := len(tf)
+		var sm, sl, sp []float32
+		if st.on() {
+			sm, sl, sp = mb[:w], lb2[:w], pb[:w]
+		}
+		if z {
+			ceFinishAVX512(lb[:w], sm, sl, sp, s[:], mx[:], zt[:], neg[:], tf, scratch[:], c, eps, fill)
+		} else {
+			ceFinishAVX2(lb[:w], sm, sl, sp, s[:], mx[:], zt[:], neg[:], tf, scratch[:], c, eps, fill)
+		}
+		copy(loss[lo:hi], lb[:])
+		if st.on() {
+			copy(st.m[lo:hi], mb[:])
+			copy(st.ls[lo:hi], lb2[:])
+			copy(st.pt[lo:hi], pb[:])
+		}
+	}
+}
+
+// lseRowsAsm is lseRows: C = 2 across rows, every other C with the row-at-a-time kernel, each row
+// finished in Go (log Σ, NaN for a row whose maximum is not finite).
+func lseRowsAsm(z bool, dst, x []float32, c int) {
+	if c == 2 {
+		lsePairs(z, dst, x)
+		return
+	}
+	var sum, mx [rowBlock]float32
+	for lo := 0; lo < len(dst); lo += rowBlock {
+		hi := min(lo+rowBlock, len(dst))
+		if z {
+			lseRowsLargeAVX512(sum[:hi-lo], mx[:hi-lo], x[lo*c:hi*c], c)
+		} else {
+			lseRowsLargeAVX2(sum[:hi-lo], mx[:hi-lo], x[lo*c:hi*c], c)
+		}
+		for r := range hi - lo {
+			m, s := mx[r], sum[r]
+			if m-m != 0 { // +Inf or all −Inf (NaN logits make s NaN)
+				s = nan32
+			}
+			dst[lo+r] = float32(float64(m) + math.Log(float64(s)))
+		}
+	}
+}
+
+// lsePairs is lseRows for C = 2, across rows as cePairs.
+func lsePairs(z bool, dst, x []float32) {
+	lanes := 8
+	if z {
+		lanes = 16
+	}
+	n := len(dst) / lanes * lanes
+	if n > 0 {
+		if z {
+			lse2RowsAVX512(dst[:n], x[:2*n])
+		} else {
+			lse2RowsAVX2(dst[:n], x[:2*n])
+		}
+	}
+	if n == len(dst) {
+		return
+	}
+	var (
+		xb [32]float32
+		db [16]float32
+	)
+	copy(xb[:], x[2*n:2*len(dst)])
+	if z {
+		lse2RowsAVX512(db[:lanes], xb[:2*lanes])
+	} else {
+		lse2RowsAVX2(db[:lanes], xb[:2*lanes])
+	}
+	copy(dst[n:], db[:len(dst)-n])
+}
+
+// smallMax is the largest C that ceSmall takes: above it, the row-at-a-time kernel is faster
+// (measured on Zen 4: the crossover lies between 24 and 32 classes).
+const smallMax = 24
+
+// ceSmall runs the across-rows kernel for small C on whole vectors of rows, and the last rows
+// through a padded copy whose extra rows are ignored.
+func ceSmall(z bool, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
+	lanes := 8
+	if z {
+		lanes = 16
+	}
+	var scratch [(smallMax + 16) * 16]float32
+	n := len(t) / lanes * lanes
+	if n > 0 {
+		ceSmallBlock(z, loss[:n], st.slice(0, n), x[:n*c], t[:n], scratch[:], c, eps, fill)
+	}
+	if n == len(t) {
+		return
+	}
+	var (
+		xb              [smallMax * 16]float32
+		tb              [16]int32
+		lb, mb, lb2, pb [16]float32
+	)
+	copy(xb[:], x[n*c:])
+	r := copy(tb[:], t[n:])
+	for i := r; i < lanes; i++ {
+		tb[i] = -1
+	}
+	sb := stats{}
+	if st.on() {
+		sb = stats{mb[:lanes], lb2[:lanes], pb[:lanes]}
+	}
+	ceSmallBlock(z, lb[:lanes], sb, xb[:lanes*c], tb[:lanes], scratch[:], c, eps, fill)
+	copy(loss[n:], lb[:r])
+	if st.on() {
+		copy(st.m[n:], mb[:r])
+		copy(st.ls[n:], lb2[:r])
+		copy(st.pt[n:], pb[:r])
+	}
+}
+
+func ceSmallBlock(z bool, loss []float32, st stats, x []float32, t []int32, scratch []float32, c int, eps, fill float32) {
+	if z {
+		ceSmallAVX512(loss, st.m, st.ls, st.pt, x, t, scratch, c, eps, fill)
+	} else {
+		ceSmallAVX2(loss, st.m, st.ls, st.pt, x, t, scratch, c, eps, fill)
+	}
+}

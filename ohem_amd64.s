@@ -556,6 +556,6342 @@ maxTargetAVX2Done:
 DATA allOnes<>+0(SB)/4, $0xffffffff
 GLOBL allOnes<>(SB), RODATA|NOPTR, $4
 
+// func bandAVX2(buf []float32, x []float32, lo float32, hi float32) (above int, inBand int)
+// Requires: AVX, AVX2, POPCNT, SSE, SSE2
+TEXT ·bandAVX2(SB), NOSPLIT, $0-72
+	MOVQ         buf_base+0(FP), AX
+	MOVQ         buf_len+8(FP), CX
+	MOVQ         x_base+24(FP), DX
+	MOVQ         x_len+32(FP), BX
+	MOVSS        lo+48(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        hi+52(FP), X1
+	VBROADCASTSS X1, Y1
+	VXORPS       Y2, Y2, Y2
+	LEAQ         compact<>+0(SB), SI
+	MOVQ         AX, DI
+	LEAQ         -64(AX)(CX*4), R8
+
+	// Fast loop: two vectors a step while buf has room for two whole vectors, each packed vector stored whole.
+bandAVX2Fast:
+	CMPQ      BX, $0x00000010
+	JB        bandAVX2Edge
+	CMPQ      AX, R8
+	JG        bandAVX2Edge
+	VMOVUPS   (DX), Y3
+	VCMPPS    $0x06, Y1, Y3, Y4
+	VCMPPS    $0x0d, Y0, Y3, Y5
+	VPSUBD    Y4, Y2, Y2
+	VANDNPS   Y5, Y4, Y5
+	VMOVMSKPS Y5, R9
+	VPMOVZXBD (SI)(R9*8), Y4
+	VPERMPS   Y3, Y4, Y3
+	POPCNTL   R9, R9
+	VMOVUPS   Y3, (AX)
+	LEAQ      (AX)(R9*4), AX
+	VMOVUPS   32(DX), Y3
+	VCMPPS    $0x06, Y1, Y3, Y4
+	VCMPPS    $0x0d, Y0, Y3, Y5
+	VPSUBD    Y4, Y2, Y2
+	VANDNPS   Y5, Y4, Y5
+	VMOVMSKPS Y5, R9
+	VPMOVZXBD (SI)(R9*8), Y4
+	VPERMPS   Y3, Y4, Y3
+	POPCNTL   R9, R9
+	VMOVUPS   Y3, (AX)
+	LEAQ      (AX)(R9*4), AX
+	ADDQ      $0x00000040, DX
+	SUBQ      $0x00000010, BX
+	JMP       bandAVX2Fast
+
+	// Edge: cnt counts the lanes in band, rem the room left in buf; each store takes min(passed, rem) lanes.
+bandAVX2Edge:
+	MOVQ AX, R8
+	SUBQ DI, R8
+	SHRQ $0x02, R8
+	SUBQ R8, CX
+
+bandAVX2EdgeLoop:
+	CMPQ         BX, $0x00000008
+	JB           bandAVX2Tail
+	VMOVUPS      (DX), Y3
+	VCMPPS       $0x06, Y1, Y3, Y4
+	VCMPPS       $0x0d, Y0, Y3, Y5
+	VPSUBD       Y4, Y2, Y2
+	VANDNPS      Y5, Y4, Y5
+	VMOVMSKPS    Y5, DI
+	VPMOVZXBD    (SI)(DI*8), Y4
+	VPERMPS      Y3, Y4, Y3
+	POPCNTL      DI, DI
+	MOVQ         DI, R10
+	SUBQ         CX, R10
+	MOVQ         R10, R9
+	SARQ         $0x3f, R9
+	ANDQ         R10, R9
+	ADDQ         CX, R9
+	TESTQ        R9, R9
+	JZ           storeCountAVX21
+	VMOVDQU      iota<>+0(SB), Y4
+	MOVQ         R9, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     Y4, Y5, Y5
+	VMASKMOVPS   Y3, Y5, (AX)
+
+storeCountAVX21:
+	LEAQ (AX)(R9*4), AX
+	SUBQ R9, CX
+	ADDQ DI, R8
+	ADDQ $0x00000020, DX
+	SUBQ $0x00000008, BX
+	JMP  bandAVX2EdgeLoop
+
+	// Tail: the last n < lanes elements, through a mask.
+bandAVX2Tail:
+	TESTQ        BX, BX
+	JZ           bandAVX2Done
+	VMOVDQU      iota<>+0(SB), Y3
+	MOVQ         BX, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   (DX), Y4, Y3
+	VCMPPS       $0x06, Y1, Y3, Y1
+	VCMPPS       $0x0d, Y0, Y3, Y0
+	VANDPS       Y4, Y1, Y1
+	VANDPS       Y4, Y0, Y0
+	VPSUBD       Y1, Y2, Y2
+	VANDNPS      Y0, Y1, Y0
+	VMOVMSKPS    Y0, DX
+	VPMOVZXBD    (SI)(DX*8), Y0
+	VPERMPS      Y3, Y0, Y0
+	POPCNTL      DX, DX
+	MOVQ         DX, SI
+	SUBQ         CX, SI
+	MOVQ         SI, BX
+	SARQ         $0x3f, BX
+	ANDQ         SI, BX
+	ADDQ         CX, BX
+	TESTQ        BX, BX
+	JZ           storeCountAVX22
+	VMOVDQU      iota<>+0(SB), Y1
+	MOVQ         BX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y1, Y3, Y3
+	VMASKMOVPS   Y0, Y3, (AX)
+
+storeCountAVX22:
+	LEAQ (AX)(BX*4), AX
+	SUBQ BX, CX
+	ADDQ DX, R8
+
+bandAVX2Done:
+	VEXTRACTI128 $0x01, Y2, X0
+	VPADDD       X0, X2, X2
+	VPSHUFD      $0x0e, X2, X0
+	VPADDD       X0, X2, X2
+	VPSHUFD      $0x01, X2, X0
+	VPADDD       X0, X2, X2
+	VMOVD        X2, AX
+	MOVQ         AX, above+56(FP)
+	MOVQ         R8, inBand+64(FP)
+	VZEROUPPER
+	RET
+
+DATA compact<>+0(SB)/8, $0x0000000000000000
+DATA compact<>+8(SB)/8, $0x0000000000000000
+DATA compact<>+16(SB)/8, $0x0000000000000001
+DATA compact<>+24(SB)/8, $0x0000000000000100
+DATA compact<>+32(SB)/8, $0x0000000000000002
+DATA compact<>+40(SB)/8, $0x0000000000000200
+DATA compact<>+48(SB)/8, $0x0000000000000201
+DATA compact<>+56(SB)/8, $0x0000000000020100
+DATA compact<>+64(SB)/8, $0x0000000000000003
+DATA compact<>+72(SB)/8, $0x0000000000000300
+DATA compact<>+80(SB)/8, $0x0000000000000301
+DATA compact<>+88(SB)/8, $0x0000000000030100
+DATA compact<>+96(SB)/8, $0x0000000000000302
+DATA compact<>+104(SB)/8, $0x0000000000030200
+DATA compact<>+112(SB)/8, $0x0000000000030201
+DATA compact<>+120(SB)/8, $0x0000000003020100
+DATA compact<>+128(SB)/8, $0x0000000000000004
+DATA compact<>+136(SB)/8, $0x0000000000000400
+DATA compact<>+144(SB)/8, $0x0000000000000401
+DATA compact<>+152(SB)/8, $0x0000000000040100
+DATA compact<>+160(SB)/8, $0x0000000000000402
+DATA compact<>+168(SB)/8, $0x0000000000040200
+DATA compact<>+176(SB)/8, $0x0000000000040201
+DATA compact<>+184(SB)/8, $0x0000000004020100
+DATA compact<>+192(SB)/8, $0x0000000000000403
+DATA compact<>+200(SB)/8, $0x0000000000040300
+DATA compact<>+208(SB)/8, $0x0000000000040301
+DATA compact<>+216(SB)/8, $0x0000000004030100
+DATA compact<>+224(SB)/8, $0x0000000000040302
+DATA compact<>+232(SB)/8, $0x0000000004030200
+DATA compact<>+240(SB)/8, $0x0000000004030201
+DATA compact<>+248(SB)/8, $0x0000000403020100
+DATA compact<>+256(SB)/8, $0x0000000000000005
+DATA compact<>+264(SB)/8, $0x0000000000000500
+DATA compact<>+272(SB)/8, $0x0000000000000501
+DATA compact<>+280(SB)/8, $0x0000000000050100
+DATA compact<>+288(SB)/8, $0x0000000000000502
+DATA compact<>+296(SB)/8, $0x0000000000050200
+DATA compact<>+304(SB)/8, $0x0000000000050201
+DATA compact<>+312(SB)/8, $0x0000000005020100
+DATA compact<>+320(SB)/8, $0x0000000000000503
+DATA compact<>+328(SB)/8, $0x0000000000050300
+DATA compact<>+336(SB)/8, $0x0000000000050301
+DATA compact<>+344(SB)/8, $0x0000000005030100
+DATA compact<>+352(SB)/8, $0x0000000000050302
+DATA compact<>+360(SB)/8, $0x0000000005030200
+DATA compact<>+368(SB)/8, $0x0000000005030201
+DATA compact<>+376(SB)/8, $0x0000000503020100
+DATA compact<>+384(SB)/8, $0x0000000000000504
+DATA compact<>+392(SB)/8, $0x0000000000050400
+DATA compact<>+400(SB)/8, $0x0000000000050401
+DATA compact<>+408(SB)/8, $0x0000000005040100
+DATA compact<>+416(SB)/8, $0x0000000000050402
+DATA compact<>+424(SB)/8, $0x0000000005040200
+DATA compact<>+432(SB)/8, $0x0000000005040201
+DATA compact<>+440(SB)/8, $0x0000000504020100
+DATA compact<>+448(SB)/8, $0x0000000000050403
+DATA compact<>+456(SB)/8, $0x0000000005040300
+DATA compact<>+464(SB)/8, $0x0000000005040301
+DATA compact<>+472(SB)/8, $0x0000000504030100
+DATA compact<>+480(SB)/8, $0x0000000005040302
+DATA compact<>+488(SB)/8, $0x0000000504030200
+DATA compact<>+496(SB)/8, $0x0000000504030201
+DATA compact<>+504(SB)/8, $0x0000050403020100
+DATA compact<>+512(SB)/8, $0x0000000000000006
+DATA compact<>+520(SB)/8, $0x0000000000000600
+DATA compact<>+528(SB)/8, $0x0000000000000601
+DATA compact<>+536(SB)/8, $0x0000000000060100
+DATA compact<>+544(SB)/8, $0x0000000000000602
+DATA compact<>+552(SB)/8, $0x0000000000060200
+DATA compact<>+560(SB)/8, $0x0000000000060201
+DATA compact<>+568(SB)/8, $0x0000000006020100
+DATA compact<>+576(SB)/8, $0x0000000000000603
+DATA compact<>+584(SB)/8, $0x0000000000060300
+DATA compact<>+592(SB)/8, $0x0000000000060301
+DATA compact<>+600(SB)/8, $0x0000000006030100
+DATA compact<>+608(SB)/8, $0x0000000000060302
+DATA compact<>+616(SB)/8, $0x0000000006030200
+DATA compact<>+624(SB)/8, $0x0000000006030201
+DATA compact<>+632(SB)/8, $0x0000000603020100
+DATA compact<>+640(SB)/8, $0x0000000000000604
+DATA compact<>+648(SB)/8, $0x0000000000060400
+DATA compact<>+656(SB)/8, $0x0000000000060401
+DATA compact<>+664(SB)/8, $0x0000000006040100
+DATA compact<>+672(SB)/8, $0x0000000000060402
+DATA compact<>+680(SB)/8, $0x0000000006040200
+DATA compact<>+688(SB)/8, $0x0000000006040201
+DATA compact<>+696(SB)/8, $0x0000000604020100
+DATA compact<>+704(SB)/8, $0x0000000000060403
+DATA compact<>+712(SB)/8, $0x0000000006040300
+DATA compact<>+720(SB)/8, $0x0000000006040301
+DATA compact<>+728(SB)/8, $0x0000000604030100
+DATA compact<>+736(SB)/8, $0x0000000006040302
+DATA compact<>+744(SB)/8, $0x0000000604030200
+DATA compact<>+752(SB)/8, $0x0000000604030201
+DATA compact<>+760(SB)/8, $0x0000060403020100
+DATA compact<>+768(SB)/8, $0x0000000000000605
+DATA compact<>+776(SB)/8, $0x0000000000060500
+DATA compact<>+784(SB)/8, $0x0000000000060501
+DATA compact<>+792(SB)/8, $0x0000000006050100
+DATA compact<>+800(SB)/8, $0x0000000000060502
+DATA compact<>+808(SB)/8, $0x0000000006050200
+DATA compact<>+816(SB)/8, $0x0000000006050201
+DATA compact<>+824(SB)/8, $0x0000000605020100
+DATA compact<>+832(SB)/8, $0x0000000000060503
+DATA compact<>+840(SB)/8, $0x0000000006050300
+DATA compact<>+848(SB)/8, $0x0000000006050301
+DATA compact<>+856(SB)/8, $0x0000000605030100
+DATA compact<>+864(SB)/8, $0x0000000006050302
+DATA compact<>+872(SB)/8, $0x0000000605030200
+DATA compact<>+880(SB)/8, $0x0000000605030201
+DATA compact<>+888(SB)/8, $0x0000060503020100
+DATA compact<>+896(SB)/8, $0x0000000000060504
+DATA compact<>+904(SB)/8, $0x0000000006050400
+DATA compact<>+912(SB)/8, $0x0000000006050401
+DATA compact<>+920(SB)/8, $0x0000000605040100
+DATA compact<>+928(SB)/8, $0x0000000006050402
+DATA compact<>+936(SB)/8, $0x0000000605040200
+DATA compact<>+944(SB)/8, $0x0000000605040201
+DATA compact<>+952(SB)/8, $0x0000060504020100
+DATA compact<>+960(SB)/8, $0x0000000006050403
+DATA compact<>+968(SB)/8, $0x0000000605040300
+DATA compact<>+976(SB)/8, $0x0000000605040301
+DATA compact<>+984(SB)/8, $0x0000060504030100
+DATA compact<>+992(SB)/8, $0x0000000605040302
+DATA compact<>+1000(SB)/8, $0x0000060504030200
+DATA compact<>+1008(SB)/8, $0x0000060504030201
+DATA compact<>+1016(SB)/8, $0x0006050403020100
+DATA compact<>+1024(SB)/8, $0x0000000000000007
+DATA compact<>+1032(SB)/8, $0x0000000000000700
+DATA compact<>+1040(SB)/8, $0x0000000000000701
+DATA compact<>+1048(SB)/8, $0x0000000000070100
+DATA compact<>+1056(SB)/8, $0x0000000000000702
+DATA compact<>+1064(SB)/8, $0x0000000000070200
+DATA compact<>+1072(SB)/8, $0x0000000000070201
+DATA compact<>+1080(SB)/8, $0x0000000007020100
+DATA compact<>+1088(SB)/8, $0x0000000000000703
+DATA compact<>+1096(SB)/8, $0x0000000000070300
+DATA compact<>+1104(SB)/8, $0x0000000000070301
+DATA compact<>+1112(SB)/8, $0x0000000007030100
+DATA compact<>+1120(SB)/8, $0x0000000000070302
+DATA compact<>+1128(SB)/8, $0x0000000007030200
+DATA compact<>+1136(SB)/8, $0x0000000007030201
+DATA compact<>+1144(SB)/8, $0x0000000703020100
+DATA compact<>+1152(SB)/8, $0x0000000000000704
+DATA compact<>+1160(SB)/8, $0x0000000000070400
+DATA compact<>+1168(SB)/8, $0x0000000000070401
+DATA compact<>+1176(SB)/8, $0x0000000007040100
+DATA compact<>+1184(SB)/8, $0x0000000000070402
+DATA compact<>+1192(SB)/8, $0x0000000007040200
+DATA compact<>+1200(SB)/8, $0x0000000007040201
+DATA compact<>+1208(SB)/8, $0x0000000704020100
+DATA compact<>+1216(SB)/8, $0x0000000000070403
+DATA compact<>+1224(SB)/8, $0x0000000007040300
+DATA compact<>+1232(SB)/8, $0x0000000007040301
+DATA compact<>+1240(SB)/8, $0x0000000704030100
+DATA compact<>+1248(SB)/8, $0x0000000007040302
+DATA compact<>+1256(SB)/8, $0x0000000704030200
+DATA compact<>+1264(SB)/8, $0x0000000704030201
+DATA compact<>+1272(SB)/8, $0x0000070403020100
+DATA compact<>+1280(SB)/8, $0x0000000000000705
+DATA compact<>+1288(SB)/8, $0x0000000000070500
+DATA compact<>+1296(SB)/8, $0x0000000000070501
+DATA compact<>+1304(SB)/8, $0x0000000007050100
+DATA compact<>+1312(SB)/8, $0x0000000000070502
+DATA compact<>+1320(SB)/8, $0x0000000007050200
+DATA compact<>+1328(SB)/8, $0x0000000007050201
+DATA compact<>+1336(SB)/8, $0x0000000705020100
+DATA compact<>+1344(SB)/8, $0x0000000000070503
+DATA compact<>+1352(SB)/8, $0x0000000007050300
+DATA compact<>+1360(SB)/8, $0x0000000007050301
+DATA compact<>+1368(SB)/8, $0x0000000705030100
+DATA compact<>+1376(SB)/8, $0x0000000007050302
+DATA compact<>+1384(SB)/8, $0x0000000705030200
+DATA compact<>+1392(SB)/8, $0x0000000705030201
+DATA compact<>+1400(SB)/8, $0x0000070503020100
+DATA compact<>+1408(SB)/8, $0x0000000000070504
+DATA compact<>+1416(SB)/8, $0x0000000007050400
+DATA compact<>+1424(SB)/8, $0x0000000007050401
+DATA compact<>+1432(SB)/8, $0x0000000705040100
+DATA compact<>+1440(SB)/8, $0x0000000007050402
+DATA compact<>+1448(SB)/8, $0x0000000705040200
+DATA compact<>+1456(SB)/8, $0x0000000705040201
+DATA compact<>+1464(SB)/8, $0x0000070504020100
+DATA compact<>+1472(SB)/8, $0x0000000007050403
+DATA compact<>+1480(SB)/8, $0x0000000705040300
+DATA compact<>+1488(SB)/8, $0x0000000705040301
+DATA compact<>+1496(SB)/8, $0x0000070504030100
+DATA compact<>+1504(SB)/8, $0x0000000705040302
+DATA compact<>+1512(SB)/8, $0x0000070504030200
+DATA compact<>+1520(SB)/8, $0x0000070504030201
+DATA compact<>+1528(SB)/8, $0x0007050403020100
+DATA compact<>+1536(SB)/8, $0x0000000000000706
+DATA compact<>+1544(SB)/8, $0x0000000000070600
+DATA compact<>+1552(SB)/8, $0x0000000000070601
+DATA compact<>+1560(SB)/8, $0x0000000007060100
+DATA compact<>+1568(SB)/8, $0x0000000000070602
+DATA compact<>+1576(SB)/8, $0x0000000007060200
+DATA compact<>+1584(SB)/8, $0x0000000007060201
+DATA compact<>+1592(SB)/8, $0x0000000706020100
+DATA compact<>+1600(SB)/8, $0x0000000000070603
+DATA compact<>+1608(SB)/8, $0x0000000007060300
+DATA compact<>+1616(SB)/8, $0x0000000007060301
+DATA compact<>+1624(SB)/8, $0x0000000706030100
+DATA compact<>+1632(SB)/8, $0x0000000007060302
+DATA compact<>+1640(SB)/8, $0x0000000706030200
+DATA compact<>+1648(SB)/8, $0x0000000706030201
+DATA compact<>+1656(SB)/8, $0x0000070603020100
+DATA compact<>+1664(SB)/8, $0x0000000000070604
+DATA compact<>+1672(SB)/8, $0x0000000007060400
+DATA compact<>+1680(SB)/8, $0x0000000007060401
+DATA compact<>+1688(SB)/8, $0x0000000706040100
+DATA compact<>+1696(SB)/8, $0x0000000007060402
+DATA compact<>+1704(SB)/8, $0x0000000706040200
+DATA compact<>+1712(SB)/8, $0x0000000706040201
+DATA compact<>+1720(SB)/8, $0x0000070604020100
+DATA compact<>+1728(SB)/8, $0x0000000007060403
+DATA compact<>+1736(SB)/8, $0x0000000706040300
+DATA compact<>+1744(SB)/8, $0x0000000706040301
+DATA compact<>+1752(SB)/8, $0x0000070604030100
+DATA compact<>+1760(SB)/8, $0x0000000706040302
+DATA compact<>+1768(SB)/8, $0x0000070604030200
+DATA compact<>+1776(SB)/8, $0x0000070604030201
+DATA compact<>+1784(SB)/8, $0x0007060403020100
+DATA compact<>+1792(SB)/8, $0x0000000000070605
+DATA compact<>+1800(SB)/8, $0x0000000007060500
+DATA compact<>+1808(SB)/8, $0x0000000007060501
+DATA compact<>+1816(SB)/8, $0x0000000706050100
+DATA compact<>+1824(SB)/8, $0x0000000007060502
+DATA compact<>+1832(SB)/8, $0x0000000706050200
+DATA compact<>+1840(SB)/8, $0x0000000706050201
+DATA compact<>+1848(SB)/8, $0x0000070605020100
+DATA compact<>+1856(SB)/8, $0x0000000007060503
+DATA compact<>+1864(SB)/8, $0x0000000706050300
+DATA compact<>+1872(SB)/8, $0x0000000706050301
+DATA compact<>+1880(SB)/8, $0x0000070605030100
+DATA compact<>+1888(SB)/8, $0x0000000706050302
+DATA compact<>+1896(SB)/8, $0x0000070605030200
+DATA compact<>+1904(SB)/8, $0x0000070605030201
+DATA compact<>+1912(SB)/8, $0x0007060503020100
+DATA compact<>+1920(SB)/8, $0x0000000007060504
+DATA compact<>+1928(SB)/8, $0x0000000706050400
+DATA compact<>+1936(SB)/8, $0x0000000706050401
+DATA compact<>+1944(SB)/8, $0x0000070605040100
+DATA compact<>+1952(SB)/8, $0x0000000706050402
+DATA compact<>+1960(SB)/8, $0x0000070605040200
+DATA compact<>+1968(SB)/8, $0x0000070605040201
+DATA compact<>+1976(SB)/8, $0x0007060504020100
+DATA compact<>+1984(SB)/8, $0x0000000706050403
+DATA compact<>+1992(SB)/8, $0x0000070605040300
+DATA compact<>+2000(SB)/8, $0x0000070605040301
+DATA compact<>+2008(SB)/8, $0x0007060504030100
+DATA compact<>+2016(SB)/8, $0x0000070605040302
+DATA compact<>+2024(SB)/8, $0x0007060504030200
+DATA compact<>+2032(SB)/8, $0x0007060504030201
+DATA compact<>+2040(SB)/8, $0x0706050403020100
+DATA compact<>+2048(SB)/8, $0x0302020102010100
+DATA compact<>+2056(SB)/8, $0x0403030203020201
+DATA compact<>+2064(SB)/8, $0x0403030203020201
+DATA compact<>+2072(SB)/8, $0x0504040304030302
+DATA compact<>+2080(SB)/8, $0x0403030203020201
+DATA compact<>+2088(SB)/8, $0x0504040304030302
+DATA compact<>+2096(SB)/8, $0x0504040304030302
+DATA compact<>+2104(SB)/8, $0x0605050405040403
+DATA compact<>+2112(SB)/8, $0x0403030203020201
+DATA compact<>+2120(SB)/8, $0x0504040304030302
+DATA compact<>+2128(SB)/8, $0x0504040304030302
+DATA compact<>+2136(SB)/8, $0x0605050405040403
+DATA compact<>+2144(SB)/8, $0x0504040304030302
+DATA compact<>+2152(SB)/8, $0x0605050405040403
+DATA compact<>+2160(SB)/8, $0x0605050405040403
+DATA compact<>+2168(SB)/8, $0x0706060506050504
+DATA compact<>+2176(SB)/8, $0x0403030203020201
+DATA compact<>+2184(SB)/8, $0x0504040304030302
+DATA compact<>+2192(SB)/8, $0x0504040304030302
+DATA compact<>+2200(SB)/8, $0x0605050405040403
+DATA compact<>+2208(SB)/8, $0x0504040304030302
+DATA compact<>+2216(SB)/8, $0x0605050405040403
+DATA compact<>+2224(SB)/8, $0x0605050405040403
+DATA compact<>+2232(SB)/8, $0x0706060506050504
+DATA compact<>+2240(SB)/8, $0x0504040304030302
+DATA compact<>+2248(SB)/8, $0x0605050405040403
+DATA compact<>+2256(SB)/8, $0x0605050405040403
+DATA compact<>+2264(SB)/8, $0x0706060506050504
+DATA compact<>+2272(SB)/8, $0x0605050405040403
+DATA compact<>+2280(SB)/8, $0x0706060506050504
+DATA compact<>+2288(SB)/8, $0x0706060506050504
+DATA compact<>+2296(SB)/8, $0x0807070607060605
+GLOBL compact<>(SB), RODATA|NOPTR, $2304
+
+// func indicesAtLeastAVX2(dst []int32, x []float32, v float32, base int32) int
+// Requires: AVX, AVX2, POPCNT, SSE, SSE2
+TEXT ·indicesAtLeastAVX2(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         x_base+24(FP), DX
+	MOVQ         x_len+32(FP), BX
+	MOVSS        v+48(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVL         base+52(FP), SI
+	VMOVD        SI, X1
+	VPBROADCASTD X1, Y1
+	VPADDD       iota<>+0(SB), Y1, Y1
+	LEAQ         compact<>+0(SB), SI
+	MOVQ         AX, DI
+	LEAQ         -64(AX)(CX*4), CX
+
+	// Fast loop: two vectors a step while dst has room for two whole vectors, each packed vector stored whole.
+indicesAtLeastAVX2Fast:
+	CMPQ      BX, $0x00000010
+	JB        indicesAtLeastAVX2Edge
+	CMPQ      AX, CX
+	JG        indicesAtLeastAVX2Edge
+	VCMPPS    $0x0a, (DX), Y0, Y2
+	VMOVMSKPS Y2, R8
+	VPMOVZXBD (SI)(R8*8), Y2
+	VPERMD    Y1, Y2, Y2
+	POPCNTL   R8, R8
+	VMOVUPS   Y2, (AX)
+	LEAQ      (AX)(R8*4), AX
+	VPADDD    eightVec<>+0(SB), Y1, Y1
+	VCMPPS    $0x0a, 32(DX), Y0, Y2
+	VMOVMSKPS Y2, R8
+	VPMOVZXBD (SI)(R8*8), Y2
+	VPERMD    Y1, Y2, Y2
+	POPCNTL   R8, R8
+	VMOVUPS   Y2, (AX)
+	LEAQ      (AX)(R8*4), AX
+	VPADDD    eightVec<>+0(SB), Y1, Y1
+	ADDQ      $0x00000040, DX
+	SUBQ      $0x00000010, BX
+	JMP       indicesAtLeastAVX2Fast
+
+	// Edge: whole vectors, each packed vector stored through a mask of as many lanes as passed.
+indicesAtLeastAVX2Edge:
+	CMPQ         BX, $0x00000008
+	JB           indicesAtLeastAVX2Tail
+	VCMPPS       $0x0a, (DX), Y0, Y2
+	VMOVMSKPS    Y2, CX
+	VPMOVZXBD    (SI)(CX*8), Y2
+	VPERMD       Y1, Y2, Y2
+	POPCNTL      CX, CX
+	TESTQ        CX, CX
+	JZ           storeCountAVX23
+	VMOVDQU      iota<>+0(SB), Y3
+	MOVQ         CX, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   Y2, Y4, (AX)
+
+storeCountAVX23:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD eightVec<>+0(SB), Y1, Y1
+	ADDQ   $0x00000020, DX
+	SUBQ   $0x00000008, BX
+	JMP    indicesAtLeastAVX2Edge
+
+	// Tail: the last n < lanes elements, through a mask.
+indicesAtLeastAVX2Tail:
+	TESTQ        BX, BX
+	JZ           indicesAtLeastAVX2Done
+	VMOVDQU      iota<>+0(SB), Y2
+	MOVQ         BX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (DX), Y3, Y2
+	VCMPPS       $0x05, Y0, Y2, Y0
+	VANDPS       Y3, Y0, Y0
+	VMOVMSKPS    Y0, CX
+	VPMOVZXBD    (SI)(CX*8), Y0
+	VPERMD       Y1, Y0, Y0
+	POPCNTL      CX, CX
+	TESTQ        CX, CX
+	JZ           storeCountAVX24
+	VMOVDQU      iota<>+0(SB), Y2
+	MOVQ         CX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   Y0, Y3, (AX)
+
+storeCountAVX24:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD eightVec<>+0(SB), Y1, Y1
+
+indicesAtLeastAVX2Done:
+	SUBQ DI, AX
+	SHRQ $0x02, AX
+	MOVQ AX, ret+56(FP)
+	VZEROUPPER
+	RET
+
+DATA eightVec<>+0(SB)/4, $0x00000008
+DATA eightVec<>+4(SB)/4, $0x00000008
+DATA eightVec<>+8(SB)/4, $0x00000008
+DATA eightVec<>+12(SB)/4, $0x00000008
+DATA eightVec<>+16(SB)/4, $0x00000008
+DATA eightVec<>+20(SB)/4, $0x00000008
+DATA eightVec<>+24(SB)/4, $0x00000008
+DATA eightVec<>+28(SB)/4, $0x00000008
+GLOBL eightVec<>(SB), RODATA|NOPTR, $32
+
+// func indicesNaNAVX2(dst []int32, x []float32, v float32, base int32) int
+// Requires: AVX, AVX2, POPCNT, SSE2
+TEXT ·indicesNaNAVX2(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         x_base+24(FP), DX
+	MOVQ         x_len+32(FP), BX
+	MOVL         base+52(FP), SI
+	VMOVD        SI, X0
+	VPBROADCASTD X0, Y0
+	VPADDD       iota<>+0(SB), Y0, Y0
+	LEAQ         compact<>+0(SB), SI
+	MOVQ         AX, DI
+	LEAQ         -64(AX)(CX*4), CX
+
+	// Fast loop: two vectors a step while dst has room for two whole vectors, each packed vector stored whole.
+indicesNaNAVX2Fast:
+	CMPQ      BX, $0x00000010
+	JB        indicesNaNAVX2Edge
+	CMPQ      AX, CX
+	JG        indicesNaNAVX2Edge
+	VMOVUPS   (DX), Y1
+	VCMPPS    $0x03, Y1, Y1, Y1
+	VMOVMSKPS Y1, R8
+	VPMOVZXBD (SI)(R8*8), Y1
+	VPERMD    Y0, Y1, Y1
+	POPCNTL   R8, R8
+	VMOVUPS   Y1, (AX)
+	LEAQ      (AX)(R8*4), AX
+	VPADDD    eightVec<>+0(SB), Y0, Y0
+	VMOVUPS   32(DX), Y1
+	VCMPPS    $0x03, Y1, Y1, Y1
+	VMOVMSKPS Y1, R8
+	VPMOVZXBD (SI)(R8*8), Y1
+	VPERMD    Y0, Y1, Y1
+	POPCNTL   R8, R8
+	VMOVUPS   Y1, (AX)
+	LEAQ      (AX)(R8*4), AX
+	VPADDD    eightVec<>+0(SB), Y0, Y0
+	ADDQ      $0x00000040, DX
+	SUBQ      $0x00000010, BX
+	JMP       indicesNaNAVX2Fast
+
+	// Edge: whole vectors, each packed vector stored through a mask of as many lanes as passed.
+indicesNaNAVX2Edge:
+	CMPQ         BX, $0x00000008
+	JB           indicesNaNAVX2Tail
+	VMOVUPS      (DX), Y1
+	VCMPPS       $0x03, Y1, Y1, Y1
+	VMOVMSKPS    Y1, CX
+	VPMOVZXBD    (SI)(CX*8), Y1
+	VPERMD       Y0, Y1, Y1
+	POPCNTL      CX, CX
+	TESTQ        CX, CX
+	JZ           storeCountAVX25
+	VMOVDQU      iota<>+0(SB), Y2
+	MOVQ         CX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   Y1, Y3, (AX)
+
+storeCountAVX25:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD eightVec<>+0(SB), Y0, Y0
+	ADDQ   $0x00000020, DX
+	SUBQ   $0x00000008, BX
+	JMP    indicesNaNAVX2Edge
+
+	// Tail: the last n < lanes elements, through a mask.
+indicesNaNAVX2Tail:
+	TESTQ        BX, BX
+	JZ           indicesNaNAVX2Done
+	VMOVDQU      iota<>+0(SB), Y1
+	MOVQ         BX, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     Y1, Y2, Y2
+	VMASKMOVPS   (DX), Y2, Y1
+	VCMPPS       $0x03, Y1, Y1, Y1
+	VANDPS       Y2, Y1, Y1
+	VMOVMSKPS    Y1, CX
+	VPMOVZXBD    (SI)(CX*8), Y1
+	VPERMD       Y0, Y1, Y1
+	POPCNTL      CX, CX
+	TESTQ        CX, CX
+	JZ           storeCountAVX26
+	VMOVDQU      iota<>+0(SB), Y2
+	MOVQ         CX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   Y1, Y3, (AX)
+
+storeCountAVX26:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD eightVec<>+0(SB), Y0, Y0
+
+indicesNaNAVX2Done:
+	SUBQ DI, AX
+	SHRQ $0x02, AX
+	MOVQ AX, ret+56(FP)
+	VZEROUPPER
+	RET
+
+// func ceRowsLargeAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·ceRowsLargeAVX2(SB), NOSPLIT, $0-156
+	MOVQ s_base+0(FP), AX
+	MOVQ mx_base+72(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ c+144(FP), BX
+	SHLQ $0x02, BX
+	MOVQ t_len+128(FP), SI
+	MOVQ t_base+120(FP), DI
+	MOVQ zt_base+24(FP), R8
+
+ceRowsLargeAVX2Row:
+	TESTQ SI, SI
+	JZ    ceRowsLargeAVX2Done
+
+	// an ignored row (t < 0) is skipped: its logits are never read
+	MOVLQSX (DI), R11
+	TESTQ   R11, R11
+	JS      ceRowsLargeAVX2Next
+
+	// m = max of the row: four accumulators, then one vector at a time, then a masked tail
+	MOVQ    DX, R9
+	MOVQ    BX, R10
+	SHRQ    $0x02, R10
+	VMOVUPS negInfVec<>+0(SB), Y0
+	VMOVUPS negInfVec<>+0(SB), Y1
+	VMOVUPS negInfVec<>+0(SB), Y2
+	VMOVUPS negInfVec<>+0(SB), Y3
+
+ceRowsLargeAVX2Max4:
+	CMPQ   R10, $0x00000020
+	JB     ceRowsLargeAVX2Max1
+	VMAXPS (R9), Y0, Y0
+	VMAXPS 32(R9), Y1, Y1
+	VMAXPS 64(R9), Y2, Y2
+	VMAXPS 96(R9), Y3, Y3
+	ADDQ   $0x00000080, R9
+	SUBQ   $0x00000020, R10
+	JMP    ceRowsLargeAVX2Max4
+
+ceRowsLargeAVX2Max1:
+	CMPQ   R10, $0x00000008
+	JB     ceRowsLargeAVX2MaxTail
+	VMAXPS (R9), Y0, Y0
+	ADDQ   $0x00000020, R9
+	SUBQ   $0x00000008, R10
+	JMP    ceRowsLargeAVX2Max1
+
+ceRowsLargeAVX2MaxTail:
+	TESTQ        R10, R10
+	JZ           ceRowsLargeAVX2MaxDone
+	VMOVDQU      iota<>+0(SB), Y4
+	MOVQ         R10, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     Y4, Y5, Y5
+	VMASKMOVPS   (R9), Y5, Y4
+	VBLENDVPS    Y5, Y4, Y1, Y4
+	VMAXPS       Y4, Y1, Y1
+
+ceRowsLargeAVX2MaxDone:
+	VMAXPS       Y1, Y0, Y0
+	VMAXPS       Y3, Y2, Y2
+	VMAXPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VMAXPS       X1, X0, X0
+	VMOVHLPS     X0, X1, X1
+	VMAXPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VMAXSS       X1, X0, X0
+	VMOVSS       X0, (CX)
+	VBROADCASTSS X0, Y0
+	VMOVSS       (DX)(R11*4), X1
+	VMOVSS       X1, (R8)
+
+	// the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64
+	VXORPS Y5, Y5, Y5
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   DX, R9
+
+	// first range: [0, t)
+	MOVQ R11, R10
+
+ceRowsLargeAVX2Range:
+	CMPQ R10, $0x00000020
+	JB   ceRowsLargeAVX2Exp1
+	MOVL $0x00000008, R12
+
+ceRowsLargeAVX2Exp4:
+	PREFETCHT1 (R9)(BX*1)
+	VMOVUPS    (R9), Y6
+	VSUBPS     Y0, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y1, Y1
+	VMOVUPS     32(R9), Y6
+	VSUBPS      Y0, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y2, Y2
+	PREFETCHT1  64(R9)(BX*1)
+	VMOVUPS     64(R9), Y6
+	VSUBPS      Y0, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y3, Y3
+	VMOVUPS     96(R9), Y6
+	VSUBPS      Y0, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y4, Y4
+	ADDQ        $0x00000080, R9
+	SUBQ        $0x00000020, R10
+	DECL        R12
+	JZ          ceRowsLargeAVX2Flush
+	CMPQ        R10, $0x00000020
+	JAE         ceRowsLargeAVX2Exp4
+
+ceRowsLargeAVX2Flush:
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y3, Y1, Y1
+	VCVTPS2PD    X1, Y2
+	VADDPD       Y2, Y5, Y5
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       Y2, Y5, Y5
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	JMP          ceRowsLargeAVX2Range
+
+ceRowsLargeAVX2Exp1:
+	CMPQ    R10, $0x00000008
+	JB      ceRowsLargeAVX2ExpTail
+	VMOVUPS (R9), Y6
+	VSUBPS  Y0, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y1, Y1
+	ADDQ        $0x00000020, R9
+	SUBQ        $0x00000008, R10
+	JMP         ceRowsLargeAVX2Exp1
+
+ceRowsLargeAVX2ExpTail:
+	TESTQ        R10, R10
+	JZ           ceRowsLargeAVX2RangeDone
+	VMOVDQU      iota<>+0(SB), Y6
+	MOVQ         R10, X7
+	VPBROADCASTD X7, Y7
+	VPCMPGTD     Y6, Y7, Y7
+	VMASKMOVPS   (R9), Y7, Y8
+	VSUBPS       Y0, Y8, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
+	VPSLLD      $0x17, Y9, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y8, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y10, Y10
+	VFMADD231PS Y10, Y9, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y6, Y8, Y6
+	VANDPS      Y7, Y6, Y6
+	VADDPS      Y6, Y2, Y2
+
+ceRowsLargeAVX2RangeDone:
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y3, Y1, Y1
+	VCVTPS2PD    X1, Y2
+	VADDPD       Y2, Y5, Y5
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       Y2, Y5, Y5
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+
+	// second range: (t, c); tg = −1 marks it as started
+	TESTQ R11, R11
+	JS    ceRowsLargeAVX2Store
+	LEAQ  4(DX)(R11*4), R9
+	MOVQ  BX, R10
+	SHRQ  $0x02, R10
+	SUBQ  R11, R10
+	DECQ  R10
+	MOVQ  $-1, R11
+	JMP   ceRowsLargeAVX2Range
+
+ceRowsLargeAVX2Store:
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPD       X0, X5, X5
+	VUNPCKHPD    X5, X5, X0
+	VADDSD       X0, X5, X5
+	VCVTSD2SS    X5, X5, X5
+	VMOVSS       X5, (AX)
+
+ceRowsLargeAVX2Next:
+	ADDQ BX, DX
+	ADDQ $0x04, AX
+	ADDQ $0x04, CX
+	ADDQ $0x04, DI
+	ADDQ $0x04, R8
+	DECQ SI
+	JMP  ceRowsLargeAVX2Row
+
+ceRowsLargeAVX2Done:
+	VZEROUPPER
+	RET
+
+DATA negInfVec<>+0(SB)/4, $0xff800000
+DATA negInfVec<>+4(SB)/4, $0xff800000
+DATA negInfVec<>+8(SB)/4, $0xff800000
+DATA negInfVec<>+12(SB)/4, $0xff800000
+DATA negInfVec<>+16(SB)/4, $0xff800000
+DATA negInfVec<>+20(SB)/4, $0xff800000
+DATA negInfVec<>+24(SB)/4, $0xff800000
+DATA negInfVec<>+28(SB)/4, $0xff800000
+GLOBL negInfVec<>(SB), RODATA|NOPTR, $32
+
+// func ceRowsLargeSpreadAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·ceRowsLargeSpreadAVX2(SB), NOSPLIT, $32-156
+	MOVQ s_base+0(FP), AX
+	MOVQ mx_base+72(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ c+144(FP), BX
+	SHLQ $0x02, BX
+	MOVQ t_len+128(FP), SI
+	MOVQ t_base+120(FP), DI
+	MOVQ zt_base+24(FP), R9
+	MOVQ neg_base+48(FP), R8
+
+ceRowsLargeSpreadAVX2Row:
+	TESTQ SI, SI
+	JZ    ceRowsLargeSpreadAVX2Done
+
+	// an ignored row (t < 0) is skipped: its logits are never read
+	MOVLQSX (DI), R12
+	TESTQ   R12, R12
+	JS      ceRowsLargeSpreadAVX2Next
+
+	// m = max of the row: four accumulators, then one vector at a time, then a masked tail
+	MOVQ    DX, R10
+	MOVQ    BX, R11
+	SHRQ    $0x02, R11
+	VMOVUPS negInfVec<>+0(SB), Y0
+	VMOVUPS negInfVec<>+0(SB), Y1
+	VMOVUPS negInfVec<>+0(SB), Y2
+	VMOVUPS negInfVec<>+0(SB), Y3
+
+ceRowsLargeSpreadAVX2Max4:
+	CMPQ   R11, $0x00000020
+	JB     ceRowsLargeSpreadAVX2Max1
+	VMAXPS (R10), Y0, Y0
+	VMAXPS 32(R10), Y1, Y1
+	VMAXPS 64(R10), Y2, Y2
+	VMAXPS 96(R10), Y3, Y3
+	ADDQ   $0x00000080, R10
+	SUBQ   $0x00000020, R11
+	JMP    ceRowsLargeSpreadAVX2Max4
+
+ceRowsLargeSpreadAVX2Max1:
+	CMPQ   R11, $0x00000008
+	JB     ceRowsLargeSpreadAVX2MaxTail
+	VMAXPS (R10), Y0, Y0
+	ADDQ   $0x00000020, R10
+	SUBQ   $0x00000008, R11
+	JMP    ceRowsLargeSpreadAVX2Max1
+
+ceRowsLargeSpreadAVX2MaxTail:
+	TESTQ        R11, R11
+	JZ           ceRowsLargeSpreadAVX2MaxDone
+	VMOVDQU      iota<>+0(SB), Y4
+	MOVQ         R11, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     Y4, Y5, Y5
+	VMASKMOVPS   (R10), Y5, Y4
+	VBLENDVPS    Y5, Y4, Y1, Y4
+	VMAXPS       Y4, Y1, Y1
+
+ceRowsLargeSpreadAVX2MaxDone:
+	VMAXPS       Y1, Y0, Y0
+	VMAXPS       Y3, Y2, Y2
+	VMAXPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VMAXPS       X1, X0, X0
+	VMOVHLPS     X0, X1, X1
+	VMAXPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VMAXSS       X1, X0, X0
+	VMOVSS       X0, (CX)
+	VBROADCASTSS X0, Y1
+	VMOVSS       (DX)(R12*4), X2
+	VMOVSS       X2, (R9)
+
+	// the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64
+	VXORPS Y3, Y3, Y3
+
+	// the spread starts with the target's term k·(zt − m)/2, in float64
+	VCVTSS2SD    X2, X6, X6
+	VCVTSS2SD    X0, X7, X7
+	VSUBSD       X7, X6, X6
+	VMOVSS       k+152(FP), X0
+	VMULSS       half<>+0(SB), X0, X0
+	VCVTSS2SD    X0, X0, X0
+	VMULSD       X0, X6, X6
+	VXORPS       Y0, Y0, Y0
+	VMOVSD       X6, X0, X0
+	VMULPS       halfVec<>+0(SB), Y1, Y9
+	VBROADCASTSS k+152(FP), Y1
+	VMOVUPS      Y1, (SP)
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y8, Y8, Y8
+	MOVQ         DX, R10
+
+	// first range: [0, t)
+	MOVQ R12, R11
+
+ceRowsLargeSpreadAVX2Range:
+	CMPQ R11, $0x00000020
+	JB   ceRowsLargeSpreadAVX2Exp1
+	MOVL $0x00000008, R13
+
+ceRowsLargeSpreadAVX2Exp4:
+	PREFETCHT1  (R10)(BX*1)
+	VMOVUPS     (R10), Y10
+	VFMSUB132PS halfVec<>+0(SB), Y9, Y10
+	VADDPS      Y10, Y10, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y14, Y14
+	VFMADD231PS Y14, Y13, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS     Y11, Y12, Y11
+	VADDPS      Y11, Y1, Y1
+	VFMADD231PS (SP), Y10, Y8
+	VMOVUPS     32(R10), Y10
+	VFMSUB132PS halfVec<>+0(SB), Y9, Y10
+	VADDPS      Y10, Y10, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y14, Y14
+	VFMADD231PS Y14, Y13, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS     Y11, Y12, Y11
+	VADDPS      Y11, Y2, Y2
+	VFMADD231PS (SP), Y10, Y8
+	PREFETCHT1  64(R10)(BX*1)
+	VMOVUPS     64(R10), Y10
+	VFMSUB132PS halfVec<>+0(SB), Y9, Y10
+	VADDPS      Y10, Y10, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y14, Y14
+	VFMADD231PS Y14, Y13, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS     Y11, Y12, Y11
+	VADDPS      Y11, Y4, Y4
+	VFMADD231PS (SP), Y10, Y8
+	VMOVUPS     96(R10), Y10
+	VFMSUB132PS halfVec<>+0(SB), Y9, Y10
+	VADDPS      Y10, Y10, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y14, Y14
+	VFMADD231PS Y14, Y13, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS     Y11, Y12, Y11
+	VADDPS      Y11, Y5, Y5
+	VFMADD231PS (SP), Y10, Y8
+	ADDQ        $0x00000080, R10
+	SUBQ        $0x00000020, R11
+	DECL        R13
+	JZ          ceRowsLargeSpreadAVX2Flush
+	CMPQ        R11, $0x00000020
+	JAE         ceRowsLargeSpreadAVX2Exp4
+
+ceRowsLargeSpreadAVX2Flush:
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y4, Y1, Y1
+	VCVTPS2PD    X1, Y2
+	VADDPD       Y2, Y3, Y3
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       Y2, Y3, Y3
+	VCVTPS2PD    X8, Y1
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y8, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       Y1, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y8, Y8, Y8
+	JMP          ceRowsLargeSpreadAVX2Range
+
+ceRowsLargeSpreadAVX2Exp1:
+	CMPQ        R11, $0x00000008
+	JB          ceRowsLargeSpreadAVX2ExpTail
+	VMOVUPS     (R10), Y10
+	VFMSUB132PS halfVec<>+0(SB), Y9, Y10
+	VADDPS      Y10, Y10, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y14, Y14
+	VFMADD231PS Y14, Y13, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS     Y11, Y12, Y11
+	VADDPS      Y11, Y1, Y1
+	VFMADD231PS (SP), Y10, Y8
+	ADDQ        $0x00000020, R10
+	SUBQ        $0x00000008, R11
+	JMP         ceRowsLargeSpreadAVX2Exp1
+
+ceRowsLargeSpreadAVX2ExpTail:
+	TESTQ        R11, R11
+	JZ           ceRowsLargeSpreadAVX2RangeDone
+	VMOVDQU      iota<>+0(SB), Y10
+	MOVQ         R11, X11
+	VPBROADCASTD X11, Y11
+	VPCMPGTD     Y10, Y11, Y11
+	VMASKMOVPS   (R10), Y11, Y12
+	VFMSUB132PS  halfVec<>+0(SB), Y9, Y12
+	VADDPS       Y12, Y12, Y13
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
+	VFMADD231PS expLog2eVec<>+0(SB), Y13, Y14
+	VPSLLD      $0x17, Y14, Y10
+	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
+	VMOVAPS     Y13, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y14, Y15
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y14
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y10, Y15, Y15
+	VFMADD231PS Y15, Y14, Y10
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y13, Y13
+	VANDNPS     Y10, Y13, Y10
+	VANDPS      Y11, Y10, Y10
+	VADDPS      Y10, Y2, Y2
+	VANDPS      Y11, Y12, Y12
+	VFMADD231PS (SP), Y12, Y8
+
+ceRowsLargeSpreadAVX2RangeDone:
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y4, Y1, Y1
+	VCVTPS2PD    X1, Y2
+	VADDPD       Y2, Y3, Y3
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       Y2, Y3, Y3
+	VCVTPS2PD    X8, Y1
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y8, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       Y1, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y8, Y8, Y8
+
+	// second range: (t, c); tg = −1 marks it as started
+	TESTQ R12, R12
+	JS    ceRowsLargeSpreadAVX2Store
+	LEAQ  4(DX)(R12*4), R10
+	MOVQ  BX, R11
+	SHRQ  $0x02, R11
+	SUBQ  R12, R11
+	DECQ  R11
+	MOVQ  $-1, R12
+	JMP   ceRowsLargeSpreadAVX2Range
+
+ceRowsLargeSpreadAVX2Store:
+	VEXTRACTF128 $0x01, Y3, X1
+	VADDPD       X1, X3, X3
+	VUNPCKHPD    X3, X3, X1
+	VADDSD       X1, X3, X3
+	VCVTSD2SS    X3, X3, X3
+	VMOVSS       X3, (AX)
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VCVTSD2SS    X0, X0, X0
+	VMOVSS       X0, (R8)
+
+ceRowsLargeSpreadAVX2Next:
+	ADDQ BX, DX
+	ADDQ $0x04, AX
+	ADDQ $0x04, CX
+	ADDQ $0x04, DI
+	ADDQ $0x04, R9
+	ADDQ $0x04, R8
+	DECQ SI
+	JMP  ceRowsLargeSpreadAVX2Row
+
+ceRowsLargeSpreadAVX2Done:
+	VZEROUPPER
+	RET
+
+DATA half<>+0(SB)/4, $0x3f000000
+GLOBL half<>(SB), RODATA|NOPTR, $4
+
+// func lseRowsLargeAVX2(s []float32, mx []float32, x []float32, c int)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·lseRowsLargeAVX2(SB), NOSPLIT, $0-80
+	MOVQ s_base+0(FP), AX
+	MOVQ mx_base+24(FP), CX
+	MOVQ x_base+48(FP), DX
+	MOVQ c+72(FP), BX
+	SHLQ $0x02, BX
+	MOVQ mx_len+32(FP), SI
+
+lseRowsLargeAVX2Row:
+	TESTQ SI, SI
+	JZ    lseRowsLargeAVX2Done
+
+	// m = max of the row: four accumulators, then one vector at a time, then a masked tail
+	MOVQ    DX, DI
+	MOVQ    BX, R8
+	SHRQ    $0x02, R8
+	VMOVUPS negInfVec<>+0(SB), Y0
+	VMOVUPS negInfVec<>+0(SB), Y1
+	VMOVUPS negInfVec<>+0(SB), Y2
+	VMOVUPS negInfVec<>+0(SB), Y3
+
+lseRowsLargeAVX2Max4:
+	CMPQ   R8, $0x00000020
+	JB     lseRowsLargeAVX2Max1
+	VMAXPS (DI), Y0, Y0
+	VMAXPS 32(DI), Y1, Y1
+	VMAXPS 64(DI), Y2, Y2
+	VMAXPS 96(DI), Y3, Y3
+	ADDQ   $0x00000080, DI
+	SUBQ   $0x00000020, R8
+	JMP    lseRowsLargeAVX2Max4
+
+lseRowsLargeAVX2Max1:
+	CMPQ   R8, $0x00000008
+	JB     lseRowsLargeAVX2MaxTail
+	VMAXPS (DI), Y0, Y0
+	ADDQ   $0x00000020, DI
+	SUBQ   $0x00000008, R8
+	JMP    lseRowsLargeAVX2Max1
+
+lseRowsLargeAVX2MaxTail:
+	TESTQ        R8, R8
+	JZ           lseRowsLargeAVX2MaxDone
+	VMOVDQU      iota<>+0(SB), Y4
+	MOVQ         R8, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     Y4, Y5, Y5
+	VMASKMOVPS   (DI), Y5, Y4
+	VBLENDVPS    Y5, Y4, Y1, Y4
+	VMAXPS       Y4, Y1, Y1
+
+lseRowsLargeAVX2MaxDone:
+	VMAXPS       Y1, Y0, Y0
+	VMAXPS       Y3, Y2, Y2
+	VMAXPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VMAXPS       X1, X0, X0
+	VMOVHLPS     X0, X1, X1
+	VMAXPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VMAXSS       X1, X0, X0
+	VMOVSS       X0, (CX)
+	VBROADCASTSS X0, Y0
+
+	// the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64
+	VXORPS Y5, Y5, Y5
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   DX, DI
+	MOVQ   BX, R8
+	SHRQ   $0x02, R8
+
+lseRowsLargeAVX2Range:
+	CMPQ R8, $0x00000020
+	JB   lseRowsLargeAVX2Exp1
+	MOVL $0x00000008, R9
+
+lseRowsLargeAVX2Exp4:
+	PREFETCHT1 (DI)(BX*1)
+	VMOVUPS    (DI), Y6
+	VSUBPS     Y0, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y1, Y1
+	VMOVUPS     32(DI), Y6
+	VSUBPS      Y0, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y2, Y2
+	PREFETCHT1  64(DI)(BX*1)
+	VMOVUPS     64(DI), Y6
+	VSUBPS      Y0, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y3, Y3
+	VMOVUPS     96(DI), Y6
+	VSUBPS      Y0, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y4, Y4
+	ADDQ        $0x00000080, DI
+	SUBQ        $0x00000020, R8
+	DECL        R9
+	JZ          lseRowsLargeAVX2Flush
+	CMPQ        R8, $0x00000020
+	JAE         lseRowsLargeAVX2Exp4
+
+lseRowsLargeAVX2Flush:
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y3, Y1, Y1
+	VCVTPS2PD    X1, Y2
+	VADDPD       Y2, Y5, Y5
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       Y2, Y5, Y5
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	JMP          lseRowsLargeAVX2Range
+
+lseRowsLargeAVX2Exp1:
+	CMPQ    R8, $0x00000008
+	JB      lseRowsLargeAVX2ExpTail
+	VMOVUPS (DI), Y6
+	VSUBPS  Y0, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y1, Y1
+	ADDQ        $0x00000020, DI
+	SUBQ        $0x00000008, R8
+	JMP         lseRowsLargeAVX2Exp1
+
+lseRowsLargeAVX2ExpTail:
+	TESTQ        R8, R8
+	JZ           lseRowsLargeAVX2RangeDone
+	VMOVDQU      iota<>+0(SB), Y6
+	MOVQ         R8, X7
+	VPBROADCASTD X7, Y7
+	VPCMPGTD     Y6, Y7, Y7
+	VMASKMOVPS   (DI), Y7, Y6
+	VSUBPS       Y0, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y0
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y0, Y9, Y9
+	VFMADD231PS Y9, Y8, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y0, Y6, Y0
+	VANDPS      Y7, Y0, Y0
+	VADDPS      Y0, Y2, Y2
+
+lseRowsLargeAVX2RangeDone:
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y3, Y1, Y1
+	VCVTPS2PD    X1, Y0
+	VADDPD       Y0, Y5, Y5
+	VEXTRACTF128 $0x01, Y1, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y0, Y5, Y5
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPD       X0, X5, X5
+	VUNPCKHPD    X5, X5, X0
+	VADDSD       X0, X5, X5
+	VCVTSD2SS    X5, X5, X5
+	VMOVSS       X5, (AX)
+	ADDQ         BX, DX
+	ADDQ         $0x04, AX
+	ADDQ         $0x04, CX
+	DECQ         SI
+	JMP          lseRowsLargeAVX2Row
+
+lseRowsLargeAVX2Done:
+	VZEROUPPER
+	RET
+
+// func ce2RowsAVX2(loss []float32, x []float32, t []int32, fill float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·ce2RowsAVX2(SB), NOSPLIT, $0-76
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         loss_len+8(FP), CX
+	MOVQ         x_base+24(FP), DX
+	MOVQ         t_base+48(FP), BX
+	VBROADCASTSS fill+72(FP), Y0
+	VXORPS       Y1, Y1, Y1
+
+ce2RowsAVX2Loop:
+	CMPQ CX, $0x00000010
+	JB   ce2RowsAVX2One
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS (DX), Y3
+	VSHUFPS $0x88, 32(DX), Y3, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VSHUFPS $0xdd, 32(DX), Y3, Y3
+	VPERMPD $0xd8, Y3, Y3
+	VSUBPS  Y2, Y3, Y4
+	VMAXPS  Y3, Y2, Y2
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Y2, Y2, Y2
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU  (BX), Y3
+	VPCMPEQD oneIntVec<>+0(SB), Y3, Y5
+	VANDPS   signBitVec<>+0(SB), Y5, Y5
+	VXORPS   Y5, Y4, Y4
+
+	// loss += max(d, 0)
+	VMAXPS Y1, Y4, Y5
+	VADDPS Y5, Y2, Y2
+	VORPS  signBitVec<>+0(SB), Y4, Y4
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS 64(DX), Y6
+	VSHUFPS $0x88, 96(DX), Y6, Y5
+	VPERMPD $0xd8, Y5, Y5
+	VSHUFPS $0xdd, 96(DX), Y6, Y6
+	VPERMPD $0xd8, Y6, Y6
+	VSUBPS  Y5, Y6, Y7
+	VMAXPS  Y6, Y5, Y5
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Y5, Y5, Y5
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU  32(BX), Y6
+	VPCMPEQD oneIntVec<>+0(SB), Y6, Y8
+	VANDPS   signBitVec<>+0(SB), Y8, Y8
+	VXORPS   Y8, Y7, Y7
+
+	// loss += max(d, 0)
+	VMAXPS Y1, Y7, Y8
+	VADDPS Y8, Y5, Y5
+	VORPS  signBitVec<>+0(SB), Y7, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y4, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y8, Y4, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
+	VPSLLD      $0x17, Y9, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y7, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y4, Y10, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y4, Y7, Y4
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y8, Y7
+	VMAXPS oneVec<>+0(SB), Y8, Y10
+	VMINPS oneVec<>+0(SB), Y8, Y9
+	VSUBPS Y10, Y7, Y11
+	VSUBPS Y11, Y9, Y11
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y7, Y11, Y11
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y7, Y9
+	VPSRAD    $0x17, Y9, Y9
+	VPSLLD    $0x17, Y9, Y10
+	VPSUBD    Y10, Y7, Y10
+	VCVTDQ2PS Y9, Y9
+	VSUBPS    oneVec<>+0(SB), Y10, Y10
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y10, Y10, Y7
+	VMOVAPS      logP0Vec<>+0(SB), Y12
+	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y7, Y12, Y12
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y12
+	VFNMADD231PS halfVec<>+0(SB), Y7, Y12
+	VADDPS       Y11, Y12, Y12
+	VADDPS       Y10, Y12, Y12
+	VMOVAPS      Y12, Y7
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y7
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y8, Y8
+	VBLENDVPS Y8, posInfVec<>+0(SB), Y7, Y7
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y4, Y8
+	VMAXPS oneVec<>+0(SB), Y4, Y10
+	VMINPS oneVec<>+0(SB), Y4, Y9
+	VSUBPS Y10, Y8, Y11
+	VSUBPS Y11, Y9, Y11
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y8, Y11, Y11
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y8, Y9
+	VPSRAD    $0x17, Y9, Y9
+	VPSLLD    $0x17, Y9, Y10
+	VPSUBD    Y10, Y8, Y10
+	VCVTDQ2PS Y9, Y9
+	VSUBPS    oneVec<>+0(SB), Y10, Y10
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y10, Y10, Y8
+	VMOVAPS      logP0Vec<>+0(SB), Y12
+	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y8, Y12, Y12
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y12
+	VFNMADD231PS halfVec<>+0(SB), Y8, Y12
+	VADDPS       Y11, Y12, Y12
+	VADDPS       Y10, Y12, Y12
+	VMOVAPS      Y12, Y8
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y8
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
+	VBLENDVPS Y4, posInfVec<>+0(SB), Y8, Y8
+	VADDPS    Y7, Y2, Y2
+	VBLENDVPS Y3, Y0, Y2, Y2
+	VMOVUPS   Y2, (AX)
+	VADDPS    Y8, Y5, Y5
+	VBLENDVPS Y6, Y0, Y5, Y5
+	VMOVUPS   Y5, 32(AX)
+	ADDQ      $0x00000080, DX
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, BX
+	SUBQ      $0x00000010, CX
+	JMP       ce2RowsAVX2Loop
+
+ce2RowsAVX2One:
+	TESTQ CX, CX
+	JZ    ce2RowsAVX2Done
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS (DX), Y3
+	VSHUFPS $0x88, 32(DX), Y3, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VSHUFPS $0xdd, 32(DX), Y3, Y3
+	VPERMPD $0xd8, Y3, Y3
+	VSUBPS  Y2, Y3, Y4
+	VMAXPS  Y3, Y2, Y2
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Y2, Y2, Y2
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU  (BX), Y3
+	VPCMPEQD oneIntVec<>+0(SB), Y3, Y5
+	VANDPS   signBitVec<>+0(SB), Y5, Y5
+	VXORPS   Y5, Y4, Y4
+
+	// loss += max(d, 0)
+	VMAXPS Y1, Y4, Y5
+	VADDPS Y5, Y2, Y2
+	VORPS  signBitVec<>+0(SB), Y4, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y7, Y7
+	VFMADD231PS Y7, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y5, Y4
+	VMAXPS oneVec<>+0(SB), Y5, Y7
+	VMINPS oneVec<>+0(SB), Y5, Y6
+	VSUBPS Y7, Y4, Y8
+	VSUBPS Y8, Y6, Y8
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y4, Y8, Y8
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y6
+	VPSRAD    $0x17, Y6, Y6
+	VPSLLD    $0x17, Y6, Y7
+	VPSUBD    Y7, Y4, Y7
+	VCVTDQ2PS Y6, Y6
+	VSUBPS    oneVec<>+0(SB), Y7, Y7
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y7, Y7, Y4
+	VMOVAPS      logP0Vec<>+0(SB), Y9
+	VFMADD213PS  logP1Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP2Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP3Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP4Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP5Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP6Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP7Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP8Vec<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y4, Y9, Y9
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y6, Y9
+	VFNMADD231PS halfVec<>+0(SB), Y4, Y9
+	VADDPS       Y8, Y9, Y9
+	VADDPS       Y7, Y9, Y9
+	VMOVAPS      Y9, Y4
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y4
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y5, Y5
+	VBLENDVPS Y5, posInfVec<>+0(SB), Y4, Y4
+	VADDPS    Y4, Y2, Y2
+	VBLENDVPS Y3, Y0, Y2, Y2
+	VMOVUPS   Y2, (AX)
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, BX
+	SUBQ      $0x00000008, CX
+	JMP       ce2RowsAVX2One
+
+ce2RowsAVX2Done:
+	VZEROUPPER
+	RET
+
+DATA signBitVec<>+0(SB)/4, $0x80000000
+DATA signBitVec<>+4(SB)/4, $0x80000000
+DATA signBitVec<>+8(SB)/4, $0x80000000
+DATA signBitVec<>+12(SB)/4, $0x80000000
+DATA signBitVec<>+16(SB)/4, $0x80000000
+DATA signBitVec<>+20(SB)/4, $0x80000000
+DATA signBitVec<>+24(SB)/4, $0x80000000
+DATA signBitVec<>+28(SB)/4, $0x80000000
+GLOBL signBitVec<>(SB), RODATA|NOPTR, $32
+
+DATA oneIntVec<>+0(SB)/4, $0x00000001
+DATA oneIntVec<>+4(SB)/4, $0x00000001
+DATA oneIntVec<>+8(SB)/4, $0x00000001
+DATA oneIntVec<>+12(SB)/4, $0x00000001
+DATA oneIntVec<>+16(SB)/4, $0x00000001
+DATA oneIntVec<>+20(SB)/4, $0x00000001
+DATA oneIntVec<>+24(SB)/4, $0x00000001
+DATA oneIntVec<>+28(SB)/4, $0x00000001
+GLOBL oneIntVec<>(SB), RODATA|NOPTR, $32
+
+// func ce2RowsStatsAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·ce2RowsStatsAVX2(SB), NOSPLIT, $0-148
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         loss_len+8(FP), CX
+	MOVQ         x_base+96(FP), DX
+	MOVQ         t_base+120(FP), BX
+	VBROADCASTSS fill+144(FP), Y0
+	MOVQ         m_base+24(FP), SI
+	MOVQ         ls_base+48(FP), DI
+	MOVQ         pt_base+72(FP), R8
+	VXORPS       Y1, Y1, Y1
+
+ce2RowsStatsAVX2Loop:
+	CMPQ CX, $0x00000010
+	JB   ce2RowsStatsAVX2One
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS (DX), Y3
+	VSHUFPS $0x88, 32(DX), Y3, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VSHUFPS $0xdd, 32(DX), Y3, Y3
+	VPERMPD $0xd8, Y3, Y3
+	VSUBPS  Y2, Y3, Y4
+	VMAXPS  Y3, Y2, Y2
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Y2, Y2, Y3
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU  (BX), Y5
+	VPCMPEQD oneIntVec<>+0(SB), Y5, Y6
+	VANDPS   signBitVec<>+0(SB), Y6, Y6
+	VXORPS   Y6, Y4, Y4
+
+	// loss += max(d, 0)
+	VMAXPS Y1, Y4, Y6
+	VADDPS Y6, Y3, Y3
+
+	// statistics: m (0 for an ignored row)
+	VBLENDVPS Y5, Y1, Y2, Y2
+	VMOVUPS   Y2, (SI)
+	VORPS     signBitVec<>+0(SB), Y4, Y2
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS 64(DX), Y7
+	VSHUFPS $0x88, 96(DX), Y7, Y6
+	VPERMPD $0xd8, Y6, Y6
+	VSHUFPS $0xdd, 96(DX), Y7, Y7
+	VPERMPD $0xd8, Y7, Y7
+	VSUBPS  Y6, Y7, Y8
+	VMAXPS  Y7, Y6, Y6
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Y6, Y6, Y7
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU  32(BX), Y9
+	VPCMPEQD oneIntVec<>+0(SB), Y9, Y10
+	VANDPS   signBitVec<>+0(SB), Y10, Y10
+	VXORPS   Y10, Y8, Y8
+
+	// loss += max(d, 0)
+	VMAXPS Y1, Y8, Y10
+	VADDPS Y10, Y7, Y7
+
+	// statistics: m (0 for an ignored row)
+	VBLENDVPS Y9, Y1, Y6, Y6
+	VMOVUPS   Y6, 32(SI)
+	VORPS     signBitVec<>+0(SB), Y8, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y11
+	VPSLLD      $0x17, Y11, Y10
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y2, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y10, Y12, Y12
+	VFMADD231PS Y12, Y11, Y10
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y10, Y2, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y11
+	VPSLLD      $0x17, Y11, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y6, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y12, Y12
+	VFMADD231PS Y12, Y11, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y2, Y6, Y2
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y10, Y6
+	VMAXPS oneVec<>+0(SB), Y10, Y12
+	VMINPS oneVec<>+0(SB), Y10, Y11
+	VSUBPS Y12, Y6, Y13
+	VSUBPS Y13, Y11, Y13
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y6, Y13, Y13
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y11
+	VPSRAD    $0x17, Y11, Y11
+	VPSLLD    $0x17, Y11, Y12
+	VPSUBD    Y12, Y6, Y12
+	VCVTDQ2PS Y11, Y11
+	VSUBPS    oneVec<>+0(SB), Y12, Y12
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y12, Y12, Y6
+	VMOVAPS      logP0Vec<>+0(SB), Y14
+	VFMADD213PS  logP1Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP2Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP3Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP4Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP5Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP6Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP7Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP8Vec<>+0(SB), Y12, Y14
+	VMULPS       Y12, Y14, Y14
+	VMULPS       Y6, Y14, Y14
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y11, Y14
+	VFNMADD231PS halfVec<>+0(SB), Y6, Y14
+	VADDPS       Y13, Y14, Y14
+	VADDPS       Y12, Y14, Y14
+	VMOVAPS      Y14, Y6
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y11, Y6
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y10, Y11
+	VBLENDVPS Y11, posInfVec<>+0(SB), Y6, Y6
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y2, Y11
+	VMAXPS oneVec<>+0(SB), Y2, Y13
+	VMINPS oneVec<>+0(SB), Y2, Y12
+	VSUBPS Y13, Y11, Y14
+	VSUBPS Y14, Y12, Y14
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y11, Y14, Y14
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y11, Y12
+	VPSRAD    $0x17, Y12, Y12
+	VPSLLD    $0x17, Y12, Y13
+	VPSUBD    Y13, Y11, Y13
+	VCVTDQ2PS Y12, Y12
+	VSUBPS    oneVec<>+0(SB), Y13, Y13
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y13, Y13, Y11
+	VMOVAPS      logP0Vec<>+0(SB), Y15
+	VFMADD213PS  logP1Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP2Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP3Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP4Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP5Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP6Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP7Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP8Vec<>+0(SB), Y13, Y15
+	VMULPS       Y13, Y15, Y15
+	VMULPS       Y11, Y15, Y15
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y12, Y15
+	VFNMADD231PS halfVec<>+0(SB), Y11, Y15
+	VADDPS       Y14, Y15, Y15
+	VADDPS       Y13, Y15, Y15
+	VMOVAPS      Y15, Y11
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y12, Y11
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y12
+	VBLENDVPS Y12, posInfVec<>+0(SB), Y11, Y11
+	VADDPS    Y6, Y3, Y3
+	VBLENDVPS Y5, Y0, Y3, Y3
+	VMOVUPS   Y3, (AX)
+
+	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
+	VBLENDVPS Y5, Y1, Y6, Y6
+	VMOVUPS   Y6, (DI)
+	VMOVUPS   oneVec<>+0(SB), Y3
+	VADDPS    oneVec<>+0(SB), Y10, Y6
+	VDIVPS    Y6, Y3, Y3
+	VXORPS    signBitVec<>+0(SB), Y3, Y3
+	VCMPPS    $0x02, Y1, Y4, Y4
+	VMULPS    Y10, Y3, Y10
+	VBLENDVPS Y4, Y10, Y3, Y3
+	VBLENDVPS Y5, Y1, Y3, Y3
+	VMOVUPS   Y3, (R8)
+	VADDPS    Y11, Y7, Y7
+	VBLENDVPS Y9, Y0, Y7, Y7
+	VMOVUPS   Y7, 32(AX)
+
+	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
+	VBLENDVPS Y9, Y1, Y11, Y11
+	VMOVUPS   Y11, 32(DI)
+	VMOVUPS   oneVec<>+0(SB), Y3
+	VADDPS    oneVec<>+0(SB), Y2, Y4
+	VDIVPS    Y4, Y3, Y3
+	VXORPS    signBitVec<>+0(SB), Y3, Y3
+	VCMPPS    $0x02, Y1, Y8, Y4
+	VMULPS    Y2, Y3, Y2
+	VBLENDVPS Y4, Y2, Y3, Y3
+	VBLENDVPS Y9, Y1, Y3, Y3
+	VMOVUPS   Y3, 32(R8)
+	ADDQ      $0x00000080, DX
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, BX
+	ADDQ      $0x00000040, SI
+	ADDQ      $0x00000040, DI
+	ADDQ      $0x00000040, R8
+	SUBQ      $0x00000010, CX
+	JMP       ce2RowsStatsAVX2Loop
+
+ce2RowsStatsAVX2One:
+	TESTQ CX, CX
+	JZ    ce2RowsStatsAVX2Done
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS (DX), Y3
+	VSHUFPS $0x88, 32(DX), Y3, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VSHUFPS $0xdd, 32(DX), Y3, Y3
+	VPERMPD $0xd8, Y3, Y3
+	VSUBPS  Y2, Y3, Y4
+	VMAXPS  Y3, Y2, Y2
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Y2, Y2, Y3
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU  (BX), Y5
+	VPCMPEQD oneIntVec<>+0(SB), Y5, Y6
+	VANDPS   signBitVec<>+0(SB), Y6, Y6
+	VXORPS   Y6, Y4, Y4
+
+	// loss += max(d, 0)
+	VMAXPS Y1, Y4, Y6
+	VADDPS Y6, Y3, Y3
+
+	// statistics: m (0 for an ignored row)
+	VBLENDVPS Y5, Y1, Y2, Y2
+	VMOVUPS   Y2, (SI)
+	VORPS     signBitVec<>+0(SB), Y4, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y2, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y8, Y8
+	VFMADD231PS Y8, Y7, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y6, Y2, Y6
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y6, Y2
+	VMAXPS oneVec<>+0(SB), Y6, Y8
+	VMINPS oneVec<>+0(SB), Y6, Y7
+	VSUBPS Y8, Y2, Y9
+	VSUBPS Y9, Y7, Y9
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y2, Y9, Y9
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y8
+	VPSUBD    Y8, Y2, Y8
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y8, Y8
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y8, Y8, Y2
+	VMOVAPS      logP0Vec<>+0(SB), Y10
+	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y2, Y10, Y10
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y10
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y10
+	VADDPS       Y9, Y10, Y10
+	VADDPS       Y8, Y10, Y10
+	VMOVAPS      Y10, Y2
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y6, Y7
+	VBLENDVPS Y7, posInfVec<>+0(SB), Y2, Y2
+	VADDPS    Y2, Y3, Y3
+	VBLENDVPS Y5, Y0, Y3, Y3
+	VMOVUPS   Y3, (AX)
+
+	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
+	VBLENDVPS Y5, Y1, Y2, Y2
+	VMOVUPS   Y2, (DI)
+	VMOVUPS   oneVec<>+0(SB), Y2
+	VADDPS    oneVec<>+0(SB), Y6, Y3
+	VDIVPS    Y3, Y2, Y2
+	VXORPS    signBitVec<>+0(SB), Y2, Y2
+	VCMPPS    $0x02, Y1, Y4, Y3
+	VMULPS    Y6, Y2, Y6
+	VBLENDVPS Y3, Y6, Y2, Y2
+	VBLENDVPS Y5, Y1, Y2, Y2
+	VMOVUPS   Y2, (R8)
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, BX
+	ADDQ      $0x00000020, SI
+	ADDQ      $0x00000020, DI
+	ADDQ      $0x00000020, R8
+	SUBQ      $0x00000008, CX
+	JMP       ce2RowsStatsAVX2One
+
+ce2RowsStatsAVX2Done:
+	VZEROUPPER
+	RET
+
+// func lse2RowsAVX2(dst []float32, x []float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·lse2RowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ   dst_base+0(FP), AX
+	MOVQ   dst_len+8(FP), CX
+	MOVQ   x_base+24(FP), DX
+	VXORPS Y0, Y0, Y0
+
+lse2RowsAVX2Loop:
+	CMPQ CX, $0x00000010
+	JB   lse2RowsAVX2One
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS (DX), Y1
+	VSHUFPS $0x88, 32(DX), Y1, Y0
+	VPERMPD $0xd8, Y0, Y0
+	VSHUFPS $0xdd, 32(DX), Y1, Y1
+	VPERMPD $0xd8, Y1, Y1
+	VSUBPS  Y0, Y1, Y2
+	VMAXPS  Y1, Y0, Y0
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Y0, Y0, Y1
+
+	// lse = m + (m − m) + log1p(e^{−|z1 − z0|})
+	VADDPS Y0, Y1, Y1
+	VORPS  signBitVec<>+0(SB), Y2, Y0
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS 64(DX), Y3
+	VSHUFPS $0x88, 96(DX), Y3, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VSHUFPS $0xdd, 96(DX), Y3, Y3
+	VPERMPD $0xd8, Y3, Y3
+	VSUBPS  Y2, Y3, Y4
+	VMAXPS  Y3, Y2, Y2
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Y2, Y2, Y3
+
+	// lse = m + (m − m) + log1p(e^{−|z1 − z0|})
+	VADDPS Y2, Y3, Y3
+	VORPS  signBitVec<>+0(SB), Y4, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y0, Y5
+	VPSLLD      $0x17, Y5, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y0, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y4, Y6, Y6
+	VFMADD231PS Y6, Y5, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y0, Y0
+	VANDNPS     Y4, Y0, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y5
+	VPSLLD      $0x17, Y5, Y0
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y2, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y0, Y6, Y6
+	VFMADD231PS Y6, Y5, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y0, Y2, Y0
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y4, Y2
+	VMAXPS oneVec<>+0(SB), Y4, Y6
+	VMINPS oneVec<>+0(SB), Y4, Y5
+	VSUBPS Y6, Y2, Y7
+	VSUBPS Y7, Y5, Y7
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y2, Y7, Y7
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y5
+	VPSRAD    $0x17, Y5, Y5
+	VPSLLD    $0x17, Y5, Y6
+	VPSUBD    Y6, Y2, Y6
+	VCVTDQ2PS Y5, Y5
+	VSUBPS    oneVec<>+0(SB), Y6, Y6
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y6, Y6, Y2
+	VMOVAPS      logP0Vec<>+0(SB), Y8
+	VFMADD213PS  logP1Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP2Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP3Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP4Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP5Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP6Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP7Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP8Vec<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y2, Y8, Y8
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y5, Y8
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y8
+	VADDPS       Y7, Y8, Y8
+	VADDPS       Y6, Y8, Y8
+	VMOVAPS      Y8, Y2
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y5, Y2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
+	VBLENDVPS Y4, posInfVec<>+0(SB), Y2, Y2
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y0, Y4
+	VMAXPS oneVec<>+0(SB), Y0, Y6
+	VMINPS oneVec<>+0(SB), Y0, Y5
+	VSUBPS Y6, Y4, Y7
+	VSUBPS Y7, Y5, Y7
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y4, Y7, Y7
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y5
+	VPSRAD    $0x17, Y5, Y5
+	VPSLLD    $0x17, Y5, Y6
+	VPSUBD    Y6, Y4, Y6
+	VCVTDQ2PS Y5, Y5
+	VSUBPS    oneVec<>+0(SB), Y6, Y6
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y6, Y6, Y4
+	VMOVAPS      logP0Vec<>+0(SB), Y8
+	VFMADD213PS  logP1Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP2Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP3Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP4Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP5Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP6Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP7Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP8Vec<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y4, Y8, Y8
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y5, Y8
+	VFNMADD231PS halfVec<>+0(SB), Y4, Y8
+	VADDPS       Y7, Y8, Y8
+	VADDPS       Y6, Y8, Y8
+	VMOVAPS      Y8, Y4
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y5, Y4
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y0, Y0
+	VBLENDVPS Y0, posInfVec<>+0(SB), Y4, Y4
+	VADDPS    Y2, Y1, Y1
+	VMOVUPS   Y1, (AX)
+	VADDPS    Y4, Y3, Y3
+	VMOVUPS   Y3, 32(AX)
+	ADDQ      $0x00000080, DX
+	ADDQ      $0x00000040, AX
+	SUBQ      $0x00000010, CX
+	JMP       lse2RowsAVX2Loop
+
+lse2RowsAVX2One:
+	TESTQ CX, CX
+	JZ    lse2RowsAVX2Done
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS (DX), Y1
+	VSHUFPS $0x88, 32(DX), Y1, Y0
+	VPERMPD $0xd8, Y0, Y0
+	VSHUFPS $0xdd, 32(DX), Y1, Y1
+	VPERMPD $0xd8, Y1, Y1
+	VSUBPS  Y0, Y1, Y2
+	VMAXPS  Y1, Y0, Y0
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Y0, Y0, Y1
+
+	// lse = m + (m − m) + log1p(e^{−|z1 − z0|})
+	VADDPS Y0, Y1, Y1
+	VORPS  signBitVec<>+0(SB), Y2, Y0
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y3
+	VFMADD231PS expLog2eVec<>+0(SB), Y0, Y3
+	VPSLLD      $0x17, Y3, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y3, Y3
+	VMOVAPS     Y0, Y4
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y3, Y4
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y3, Y4
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y3
+	VFMADD213PS expC4Vec<>+0(SB), Y4, Y3
+	VFMADD213PS expC3Vec<>+0(SB), Y4, Y3
+	VFMADD213PS expC2Vec<>+0(SB), Y4, Y3
+	VFMADD213PS expC1Vec<>+0(SB), Y4, Y3
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y4, Y4
+	VFMADD231PS Y4, Y3, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y0, Y0
+	VANDNPS     Y2, Y0, Y2
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y2, Y0
+	VMAXPS oneVec<>+0(SB), Y2, Y4
+	VMINPS oneVec<>+0(SB), Y2, Y3
+	VSUBPS Y4, Y0, Y5
+	VSUBPS Y5, Y3, Y5
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y0, Y5, Y5
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y0, Y3
+	VPSRAD    $0x17, Y3, Y3
+	VPSLLD    $0x17, Y3, Y4
+	VPSUBD    Y4, Y0, Y4
+	VCVTDQ2PS Y3, Y3
+	VSUBPS    oneVec<>+0(SB), Y4, Y4
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y4, Y4, Y0
+	VMOVAPS      logP0Vec<>+0(SB), Y6
+	VFMADD213PS  logP1Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP2Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP3Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP4Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP5Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP6Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP7Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP8Vec<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y6, Y6
+	VMULPS       Y0, Y6, Y6
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y3, Y6
+	VFNMADD231PS halfVec<>+0(SB), Y0, Y6
+	VADDPS       Y5, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVAPS      Y6, Y0
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y0
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
+	VBLENDVPS Y2, posInfVec<>+0(SB), Y0, Y0
+	VADDPS    Y0, Y1, Y1
+	VMOVUPS   Y1, (AX)
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000020, AX
+	SUBQ      $0x00000008, CX
+	JMP       lse2RowsAVX2One
+
+lse2RowsAVX2Done:
+	VZEROUPPER
+	RET
+
+// func ceSmallAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·ceSmallAVX2(SB), NOSPLIT, $8-184
+	MOVQ loss_base+0(FP), AX
+	MOVQ loss_len+8(FP), CX
+	MOVQ m_base+24(FP), DX
+	MOVQ ls_base+48(FP), BX
+	MOVQ pt_base+72(FP), SI
+	MOVQ x_base+96(FP), DI
+	MOVQ t_base+120(FP), R8
+	MOVQ scratch_base+144(FP), R9
+	MOVQ c+168(FP), R10
+
+	// constant slots after the planar block
+	MOVQ         R10, R11
+	IMUL3Q       $0x00000020, R11, R11
+	ADDQ         R9, R11
+	VXORPS       Y0, Y0, Y0
+	VBROADCASTSS fill+180(FP), Y1
+	VMOVSS       eps+176(FP), X2
+	MOVL         eps+176(FP), R12
+	VMOVSS       one<>+0(SB), X3
+	VCVTSI2SSQ   R10, X4, X4
+	VADDSS       X2, X2, X5
+	VDIVSS       X4, X5, X4
+	VSUBSS       X3, X2, X3
+	VADDSS       X3, X3, X3
+	VBROADCASTSS X3, Y2
+	VMOVUPS      Y2, (R11)
+	VBROADCASTSS X4, Y2
+	VMOVUPS      Y2, 32(R11)
+	SHLQ         $0x01, R12
+
+	// idx = lane·C, the gather indices of class 0; blk = bytes per vector of rows
+	VMOVQ        R10, X2
+	VPBROADCASTD X2, Y2
+	VPMULLD      iota16<>+0(SB), Y2, Y2
+	MOVQ         R10, R13
+	IMUL3Q       $0x00000020, R13, R13
+
+ceSmallAVX2Block:
+	TESTQ   CX, CX
+	JZ      ceSmallAVX2Done
+	VMOVUPS negInfVec<>+0(SB), Y3
+	MOVQ    DI, R14
+	MOVQ    R9, R15
+	MOVQ    R10, BP
+
+	// pass 1: gather class j of the rows into the scratch, m = running maximum
+ceSmallAVX2Max:
+	VPCMPEQD   Y4, Y4, Y4
+	VGATHERDPS Y4, (R14)(Y2*4), Y6
+	VPXOR      Y4, Y4, Y4
+	VMOVUPS    Y6, (R15)
+	VMAXPS     Y6, Y3, Y3
+	ADDQ       $0x04, R14
+	ADDQ       $0x00000020, R15
+	DECQ       BP
+	JNZ        ceSmallAVX2Max
+
+	// zt = the target logits (class 0 for an ignored row)
+	VMOVDQU    (R8), Y4
+	VPMAXSD    Y0, Y4, Y5
+	VPADDD     Y2, Y5, Y5
+	VPCMPEQD   Y8, Y8, Y8
+	VGATHERDPS Y8, (DI)(Y5*4), Y7
+	VPXOR      Y8, Y8, Y8
+	VPXOR      Y5, Y5, Y5
+
+	// pass 2: s = Σ_{j≠t} e^{z_j−m}; with smoothing also neg = 2ε/C·Σ_j (z_j/2 − m/2)
+	VXORPS Y5, Y5, Y5
+	VXORPS Y8, Y8, Y8
+	VPXOR  Y9, Y9, Y9
+	VMULPS halfVec<>+0(SB), Y3, Y10
+	TESTQ  R12, R12
+	JNZ    ceSmallAVX2ExpSmooth
+	MOVQ   R9, R15
+	MOVQ   R10, BP
+
+ceSmallAVX2Exp:
+	VMOVUPS (R15), Y10
+	VSUBPS  Y3, Y10, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y12
+	VPSLLD      $0x17, Y12, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y10, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y13, Y13
+	VFMADD231PS Y13, Y12, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y11, Y10, Y11
+	VPCMPEQD    Y9, Y4, Y10
+	VANDNPS     Y11, Y10, Y11
+	VADDPS      Y11, Y5, Y5
+	VPSUBD      allOnesVec<>+0(SB), Y9, Y9
+	ADDQ        $0x00000020, R15
+	DECQ        BP
+	JNZ         ceSmallAVX2Exp
+	JMP         ceSmallAVX2Finish
+
+ceSmallAVX2ExpSmooth:
+	MOVQ R9, R15
+	MOVQ R10, BP
+
+ceSmallAVX2ExpSmoothLoop:
+	VMOVUPS     (R15), Y11
+	VFMSUB132PS halfVec<>+0(SB), Y10, Y11
+	VADDPS      Y11, Y11, Y13
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
+	VFMADD231PS expLog2eVec<>+0(SB), Y13, Y14
+	VPSLLD      $0x17, Y14, Y12
+	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
+	VMOVAPS     Y13, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y14, Y15
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y14
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y12, Y15, Y15
+	VFMADD231PS Y15, Y14, Y12
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y13, Y13
+	VANDNPS     Y12, Y13, Y12
+	VFMADD231PS 32(R11), Y11, Y8
+	VPCMPEQD    Y9, Y4, Y11
+	VANDNPS     Y12, Y11, Y12
+	VADDPS      Y12, Y5, Y5
+	VPSUBD      allOnesVec<>+0(SB), Y9, Y9
+	ADDQ        $0x00000020, R15
+	DECQ        BP
+	JNZ         ceSmallAVX2ExpSmoothLoop
+
+ceSmallAVX2Finish:
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Y3, Y7, Y9
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y11
+	VPSLLD      $0x17, Y11, Y10
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y9, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y10, Y12, Y12
+	VFMADD231PS Y12, Y11, Y10
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y10, Y9, Y10
+	VSUBPS      oneVec<>+0(SB), Y10, Y10
+	VADDPS      Y5, Y10, Y10
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y10, Y11
+	VMAXPS oneVec<>+0(SB), Y10, Y12
+	VMINPS oneVec<>+0(SB), Y10, Y9
+	VSUBPS Y12, Y11, Y13
+	VSUBPS Y13, Y9, Y13
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y11, Y13, Y13
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y11, Y9
+	VPSRAD    $0x17, Y9, Y9
+	VPSLLD    $0x17, Y9, Y12
+	VPSUBD    Y12, Y11, Y12
+	VCVTDQ2PS Y9, Y9
+	VSUBPS    oneVec<>+0(SB), Y12, Y12
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y12, Y12, Y11
+	VMOVAPS      logP0Vec<>+0(SB), Y14
+	VFMADD213PS  logP1Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP2Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP3Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP4Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP5Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP6Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP7Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP8Vec<>+0(SB), Y12, Y14
+	VMULPS       Y12, Y14, Y14
+	VMULPS       Y11, Y14, Y14
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y14
+	VFNMADD231PS halfVec<>+0(SB), Y11, Y14
+	VADDPS       Y13, Y14, Y14
+	VADDPS       Y12, Y14, Y14
+	VMOVAPS      Y14, Y11
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y11
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y10, Y9
+	VBLENDVPS Y9, posInfVec<>+0(SB), Y11, Y11
+	VSUBPS    Y7, Y3, Y9
+	VADDPS    Y11, Y9, Y12
+
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	TESTQ       R12, R12
+	JZ          ceSmallAVX2Plain
+	VSUBPS      Y8, Y11, Y8
+	VMULPS      halfVec<>+0(SB), Y3, Y12
+	VMOVAPS     Y7, Y9
+	VFMSUB132PS halfVec<>+0(SB), Y12, Y9
+	VFMADD231PS (R11), Y9, Y8
+	VMOVAPS     Y8, Y12
+
+ceSmallAVX2Plain:
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS    Y3, Y3, Y9
+	VADDPS    Y9, Y12, Y12
+	VBLENDVPS Y4, Y1, Y12, Y12
+	VMOVUPS   Y12, (AX)
+
+	// statistics, when len(m) > 0
+	MOVQ  m_len+32(FP), R14
+	TESTQ R14, R14
+	JZ    ceSmallAVX2Next
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS    oneVec<>+0(SB), Y10, Y8
+	VDIVPS    Y8, Y5, Y5
+	VXORPS    signBitVec<>+0(SB), Y5, Y5
+	VBLENDVPS Y4, Y0, Y3, Y3
+	VMOVUPS   Y3, (DX)
+	VBLENDVPS Y4, Y0, Y11, Y11
+	VMOVUPS   Y11, (BX)
+	VBLENDVPS Y4, Y0, Y5, Y5
+	VMOVUPS   Y5, (SI)
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	ADDQ      $0x00000020, SI
+
+ceSmallAVX2Next:
+	ADDQ R13, DI
+	ADDQ $0x00000020, R8
+	ADDQ $0x00000020, AX
+	SUBQ $0x00000008, CX
+	JMP  ceSmallAVX2Block
+
+ceSmallAVX2Done:
+	VZEROUPPER
+	RET
+
+DATA one<>+0(SB)/4, $0x3f800000
+GLOBL one<>(SB), RODATA|NOPTR, $4
+
+DATA iota16<>+0(SB)/4, $0x00000000
+DATA iota16<>+4(SB)/4, $0x00000001
+DATA iota16<>+8(SB)/4, $0x00000002
+DATA iota16<>+12(SB)/4, $0x00000003
+DATA iota16<>+16(SB)/4, $0x00000004
+DATA iota16<>+20(SB)/4, $0x00000005
+DATA iota16<>+24(SB)/4, $0x00000006
+DATA iota16<>+28(SB)/4, $0x00000007
+DATA iota16<>+32(SB)/4, $0x00000008
+DATA iota16<>+36(SB)/4, $0x00000009
+DATA iota16<>+40(SB)/4, $0x0000000a
+DATA iota16<>+44(SB)/4, $0x0000000b
+DATA iota16<>+48(SB)/4, $0x0000000c
+DATA iota16<>+52(SB)/4, $0x0000000d
+DATA iota16<>+56(SB)/4, $0x0000000e
+DATA iota16<>+60(SB)/4, $0x0000000f
+GLOBL iota16<>(SB), RODATA|NOPTR, $64
+
+DATA allOnesVec<>+0(SB)/4, $0xffffffff
+DATA allOnesVec<>+4(SB)/4, $0xffffffff
+DATA allOnesVec<>+8(SB)/4, $0xffffffff
+DATA allOnesVec<>+12(SB)/4, $0xffffffff
+DATA allOnesVec<>+16(SB)/4, $0xffffffff
+DATA allOnesVec<>+20(SB)/4, $0xffffffff
+DATA allOnesVec<>+24(SB)/4, $0xffffffff
+DATA allOnesVec<>+28(SB)/4, $0xffffffff
+GLOBL allOnesVec<>(SB), RODATA|NOPTR, $32
+
+// func ceFinishAVX2(loss []float32, m []float32, ls []float32, pt []float32, s []float32, mx []float32, zt []float32, neg []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·ceFinishAVX2(SB), NOSPLIT, $0-256
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         loss_len+8(FP), CX
+	MOVQ         m_base+24(FP), DX
+	MOVQ         ls_base+48(FP), BX
+	MOVQ         pt_base+72(FP), SI
+	MOVQ         s_base+96(FP), DI
+	MOVQ         mx_base+120(FP), R8
+	MOVQ         zt_base+144(FP), R9
+	MOVQ         neg_base+168(FP), R10
+	MOVQ         t_base+192(FP), R11
+	MOVQ         scratch_base+216(FP), R12
+	MOVQ         c+240(FP), R13
+	VXORPS       Y0, Y0, Y0
+	VBROADCASTSS fill+252(FP), Y1
+	VMOVSS       eps+248(FP), X2
+	MOVL         eps+248(FP), R14
+	VMOVSS       one<>+0(SB), X3
+	VCVTSI2SSQ   R13, X4, X4
+	VADDSS       X2, X2, X5
+	VDIVSS       X4, X5, X4
+	VSUBSS       X3, X2, X3
+	VADDSS       X3, X3, X3
+	VBROADCASTSS X3, Y2
+	VMOVUPS      Y2, (R12)
+	VBROADCASTSS X4, Y2
+	VMOVUPS      Y2, 32(R12)
+	SHLQ         $0x01, R14
+	MOVQ         m_len+32(FP), R13
+
+ceFinishAVX2Loop:
+	TESTQ   CX, CX
+	JZ      ceFinishAVX2Done
+	VMOVUPS (DI), Y2
+	VMOVUPS (R8), Y3
+	VMOVUPS (R9), Y4
+	VMOVUPS (R10), Y5
+	VMOVDQU (R11), Y6
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Y3, Y4, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y7, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y8, Y7, Y8
+	VSUBPS      oneVec<>+0(SB), Y8, Y8
+	VADDPS      Y2, Y8, Y8
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y8, Y9
+	VMAXPS oneVec<>+0(SB), Y8, Y10
+	VMINPS oneVec<>+0(SB), Y8, Y7
+	VSUBPS Y10, Y9, Y11
+	VSUBPS Y11, Y7, Y11
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y9, Y11, Y11
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y9, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y10
+	VPSUBD    Y10, Y9, Y10
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y10, Y10
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y10, Y10, Y9
+	VMOVAPS      logP0Vec<>+0(SB), Y12
+	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y9, Y12, Y12
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y12
+	VFNMADD231PS halfVec<>+0(SB), Y9, Y12
+	VADDPS       Y11, Y12, Y12
+	VADDPS       Y10, Y12, Y12
+	VMOVAPS      Y12, Y9
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y9
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y8, Y7
+	VBLENDVPS Y7, posInfVec<>+0(SB), Y9, Y9
+	VSUBPS    Y4, Y3, Y7
+	VADDPS    Y9, Y7, Y10
+
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	TESTQ       R14, R14
+	JZ          ceFinishAVX2Plain
+	VSUBPS      Y5, Y9, Y5
+	VMULPS      halfVec<>+0(SB), Y3, Y10
+	VMOVAPS     Y4, Y7
+	VFMSUB132PS halfVec<>+0(SB), Y10, Y7
+	VFMADD231PS (R12), Y7, Y5
+	VMOVAPS     Y5, Y10
+
+ceFinishAVX2Plain:
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS    Y3, Y3, Y7
+	VADDPS    Y7, Y10, Y10
+	VBLENDVPS Y6, Y1, Y10, Y10
+	VMOVUPS   Y10, (AX)
+	TESTQ     R13, R13
+	JZ        ceFinishAVX2Next
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS    oneVec<>+0(SB), Y8, Y4
+	VDIVPS    Y4, Y2, Y2
+	VXORPS    signBitVec<>+0(SB), Y2, Y2
+	VBLENDVPS Y6, Y0, Y3, Y3
+	VMOVUPS   Y3, (DX)
+	VBLENDVPS Y6, Y0, Y9, Y9
+	VMOVUPS   Y9, (BX)
+	VBLENDVPS Y6, Y0, Y2, Y2
+	VMOVUPS   Y2, (SI)
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	ADDQ      $0x00000020, SI
+
+ceFinishAVX2Next:
+	ADDQ $0x00000020, AX
+	ADDQ $0x00000020, DI
+	ADDQ $0x00000020, R8
+	ADDQ $0x00000020, R9
+	ADDQ $0x00000020, R10
+	ADDQ $0x00000020, R11
+	SUBQ $0x00000008, CX
+	JMP  ceFinishAVX2Loop
+
+ceFinishAVX2Done:
+	VZEROUPPER
+	RET
+
+// func cePlanarAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·cePlanarAVX2(SB), $9600-120
+	MOVQ         x_base+48(FP), AX
+	MOVQ         c+96(FP), CX
+	MOVQ         stride+104(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         loss_base+0(FP), BX
+	MOVQ         t_base+72(FP), SI
+	MOVQ         t_len+80(FP), DI
+	XORQ         R8, R8
+	MOVSS        fill+116(FP), X0
+	VBROADCASTSS X0, Y0
+	VMOVUPS      Y0, 9536(SP)
+	CMPQ         CX, $0x00000020
+	JA           cePlanarAVX2Loop
+
+cePlanarAVX2BlockLoop:
+	CMPQ DI, $0x00000040
+	JB   cePlanarAVX2Loop
+
+	// Block max pass: m_u = max_j x[j*stride+p], the planes copied to the slots
+	LEAQ    (AX)(R8*1), R9
+	LEAQ    64(SP), R10
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, 160(R10)
+	VMOVUPS 32(R9), Y2
+	VMOVUPS Y2, 1344(R10)
+	VMOVUPS 64(R9), Y3
+	VMOVUPS Y3, 2528(R10)
+	VMOVUPS 96(R9), Y4
+	VMOVUPS Y4, 3712(R10)
+	VMOVUPS 128(R9), Y5
+	VMOVUPS Y5, 4896(R10)
+	VMOVUPS 160(R9), Y6
+	VMOVUPS Y6, 6080(R10)
+	VMOVUPS 192(R9), Y7
+	VMOVUPS Y7, 7264(R10)
+	VMOVUPS 224(R9), Y8
+	VMOVUPS Y8, 8448(R10)
+	MOVQ    CX, R11
+	DECQ    R11
+	JZ      cePlanarAVX2BlockMaxDone
+
+cePlanarAVX2BlockMaxLoop:
+	ADDQ    DX, R9
+	ADDQ    $0x00000020, R10
+	VMOVUPS (R9), Y9
+	VMAXPS  Y9, Y0, Y0
+	VMOVUPS Y9, 160(R10)
+	VMOVUPS 32(R9), Y9
+	VMAXPS  Y9, Y2, Y2
+	VMOVUPS Y9, 1344(R10)
+	VMOVUPS 64(R9), Y9
+	VMAXPS  Y9, Y3, Y3
+	VMOVUPS Y9, 2528(R10)
+	VMOVUPS 96(R9), Y9
+	VMAXPS  Y9, Y4, Y4
+	VMOVUPS Y9, 3712(R10)
+	VMOVUPS 128(R9), Y9
+	VMAXPS  Y9, Y5, Y5
+	VMOVUPS Y9, 4896(R10)
+	VMOVUPS 160(R9), Y9
+	VMAXPS  Y9, Y6, Y6
+	VMOVUPS Y9, 6080(R10)
+	VMOVUPS 192(R9), Y9
+	VMAXPS  Y9, Y7, Y7
+	VMOVUPS Y9, 7264(R10)
+	VMOVUPS 224(R9), Y9
+	VMAXPS  Y9, Y8, Y8
+	VMOVUPS Y9, 8448(R10)
+	DECQ    R11
+	JNZ     cePlanarAVX2BlockMaxLoop
+
+cePlanarAVX2BlockMaxDone:
+	LEAQ    64(SP), R10
+	VMOVUPS Y0, (R10)
+	VMOVUPS Y2, 1184(R10)
+	VMOVUPS Y3, 2368(R10)
+	VMOVUPS Y4, 3552(R10)
+	VMOVUPS Y5, 4736(R10)
+	VMOVUPS Y6, 5920(R10)
+	VMOVUPS Y7, 7104(R10)
+	VMOVUPS Y8, 8288(R10)
+
+	// Block exp pass, one vector u at a time; pf prefetches plane j of the next block
+	MOVQ $0x00000008, R9
+
+cePlanarAVX2BlockExp:
+	VMOVUPS (R10), Y0
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVDQU (SI)(R8*1), Y4
+	LEAQ    160(R10), R12
+	LEAQ    256(AX)(R8*1), R13
+	MOVQ    CX, R11
+
+cePlanarAVX2BlockClass:
+	PREFETCHT0 (R13)
+	VMOVUPS    (R12), Y5
+	VSUBPS     Y0, Y5, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y5, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y8, Y8
+	VFMADD231PS Y8, Y7, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y7
+	VANDNPS     Y6, Y7, Y6
+	VPCMPEQD    zeroVec<>+0(SB), Y4, Y7
+	VANDNPS     Y6, Y7, Y6
+	VADDPS      Y6, Y2, Y2
+	VBLENDVPS   Y7, Y5, Y3, Y3
+	VPADDD      allOnesVec<>+0(SB), Y4, Y4
+	ADDQ        $0x00000020, R12
+	ADDQ        DX, R13
+	DECQ        R11
+	JNZ         cePlanarAVX2BlockClass
+	VMOVUPS     Y2, 32(R10)
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y2
+	VPSLLD      $0x17, Y2, Y0
+	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
+	VMOVAPS     Y3, Y4
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y4
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y4
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y2
+	VFMADD213PS expC4Vec<>+0(SB), Y4, Y2
+	VFMADD213PS expC3Vec<>+0(SB), Y4, Y2
+	VFMADD213PS expC2Vec<>+0(SB), Y4, Y2
+	VFMADD213PS expC1Vec<>+0(SB), Y4, Y2
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y0, Y4, Y4
+	VFMADD231PS Y4, Y2, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y2
+	VANDNPS     Y0, Y2, Y0
+	VMOVUPS     Y3, 64(R10)
+	VMOVUPS     Y0, 96(R10)
+	ADDQ        $0x00000020, R8
+	ADDQ        $0x000004a0, R10
+	DECQ        R9
+	JNZ         cePlanarAVX2BlockExp
+
+	// Block finish, one vector u at a time
+	SUBQ $0x00000100, R8
+	LEAQ 64(SP), R10
+	MOVQ $0x00000008, R9
+
+cePlanarAVX2BlockFinish:
+	VMOVUPS (R10), Y0
+	VMOVUPS 32(R10), Y2
+	VMOVUPS 64(R10), Y3
+	VMOVUPS 96(R10), Y4
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Y2, Y4, Y5
+	VSUBPS oneVec<>+0(SB), Y4, Y4
+	VADDPS Y2, Y4, Y4
+	VDIVPS Y5, Y2, Y2
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y4, Y5
+	VMAXPS oneVec<>+0(SB), Y4, Y7
+	VMINPS oneVec<>+0(SB), Y4, Y6
+	VSUBPS Y7, Y5, Y8
+	VSUBPS Y8, Y6, Y8
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y5, Y8, Y8
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y5, Y6
+	VPSRAD    $0x17, Y6, Y6
+	VPSLLD    $0x17, Y6, Y7
+	VPSUBD    Y7, Y5, Y7
+	VCVTDQ2PS Y6, Y6
+	VSUBPS    oneVec<>+0(SB), Y7, Y7
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y7, Y7, Y5
+	VMOVAPS      logP0Vec<>+0(SB), Y9
+	VFMADD213PS  logP1Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP2Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP3Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP4Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP5Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP6Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP7Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP8Vec<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y5, Y9, Y9
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y6, Y9
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y9
+	VADDPS       Y8, Y9, Y9
+	VADDPS       Y7, Y9, Y9
+	VMOVAPS      Y9, Y5
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y5
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
+	VBLENDVPS Y4, posInfVec<>+0(SB), Y5, Y5
+	VSUBPS    Y3, Y5, Y3
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU   (SI)(R8*1), Y4
+	VBLENDVPS Y4, 9536(SP), Y3, Y3
+	VMOVUPS   Y3, (BX)(R8*1)
+	MOVQ      m+24(FP), R11
+	TESTQ     R11, R11
+	JZ        cePlanarAVX2BlockNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	VPSRAD  $0x1f, Y4, Y4
+	VANDNPS Y0, Y4, Y0
+	VMOVUPS Y0, (R11)(R8*1)
+	VANDNPS Y5, Y4, Y5
+	MOVQ    ls+32(FP), R11
+	VMOVUPS Y5, (R11)(R8*1)
+	VXORPS  signBitVec<>+0(SB), Y2, Y2
+	VANDNPS Y2, Y4, Y2
+	MOVQ    pt+40(FP), R11
+	VMOVUPS Y2, (R11)(R8*1)
+
+cePlanarAVX2BlockNoStats:
+	ADDQ $0x00000020, R8
+	ADDQ $0x000004a0, R10
+	DECQ R9
+	JNZ  cePlanarAVX2BlockFinish
+	SUBQ $0x00000040, DI
+	JMP  cePlanarAVX2BlockLoop
+
+cePlanarAVX2Loop:
+	CMPQ DI, $0x00000008
+	JB   cePlanarAVX2Tail
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ    (AX)(R8*1), R9
+	LEAQ    64(SP), R10
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R10)
+	VMOVAPS Y0, Y2
+	ADDQ    DX, R9
+	ADDQ    $0x00000020, R10
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R11
+	CMPQ R11, $0x00000080
+	JBE  cePlanarAVX2FullCopyLen
+	MOVQ $0x00000080, R11
+
+cePlanarAVX2FullCopyLen:
+	DECQ    R11
+	TESTQ   $0x00000001, R11
+	JZ      cePlanarAVX2FullMaxPairs
+	VMOVUPS (R9), Y3
+	VMAXPS  Y3, Y2, Y2
+	VMOVUPS Y3, (R10)
+	ADDQ    DX, R9
+	ADDQ    $0x00000020, R10
+
+cePlanarAVX2FullMaxPairs:
+	SHRQ $0x01, R11
+	JZ   cePlanarAVX2FullMaxRest
+
+cePlanarAVX2FullMaxLoop:
+	VMOVUPS (R9), Y3
+	VMAXPS  Y3, Y0, Y0
+	VMOVUPS Y3, (R10)
+	VMOVUPS (R9)(DX*1), Y3
+	VMAXPS  Y3, Y2, Y2
+	VMOVUPS Y3, 32(R10)
+	LEAQ    (R9)(DX*2), R9
+	ADDQ    $0x00000040, R10
+	DECQ    R11
+	JNZ     cePlanarAVX2FullMaxLoop
+
+cePlanarAVX2FullMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R11
+	SUBQ $0x00000080, R11
+	JBE  cePlanarAVX2FullMaxDone
+
+cePlanarAVX2FullMaxRestLoop:
+	VMAXPS (R9), Y0, Y0
+	ADDQ   DX, R9
+	DECQ   R11
+	JNZ    cePlanarAVX2FullMaxRestLoop
+
+cePlanarAVX2FullMaxDone:
+	VMAXPS Y2, Y0, Y0
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	LEAQ    64(SP), R9
+	MOVQ    $0x00000020, R10
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVDQU (SI)(R8*1), Y4
+	MOVQ    CX, R12
+	CMPQ    CX, $0x00000020
+	JBE     cePlanarAVX2FullChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Y5, Y5, Y5
+	VMOVUPD Y5, (SP)
+	VMOVUPD Y5, 32(SP)
+
+cePlanarAVX2FullChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R11
+	SUBQ R12, R11
+	CMPQ R11, $0x00000080
+	JNE  cePlanarAVX2FullChunkLen
+	LEAQ (AX)(R8*1), R9
+	MOVQ DX, R10
+	SHLQ $0x07, R10
+	ADDQ R10, R9
+	MOVQ DX, R10
+
+cePlanarAVX2FullChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R12, R11
+	CMPQ R12, $0x00000020
+	JBE  cePlanarAVX2FullClass
+	MOVQ $0x00000020, R11
+
+cePlanarAVX2FullClass:
+	SUBQ R11, R12
+
+cePlanarAVX2FullClassLoop:
+	VMOVUPS (R9), Y5
+	VSUBPS  Y0, Y5, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y5, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y8, Y8
+	VFMADD231PS Y8, Y7, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y7
+	VANDNPS     Y6, Y7, Y6
+	VPCMPEQD    zeroVec<>+0(SB), Y4, Y7
+	VANDNPS     Y6, Y7, Y6
+	VADDPS      Y6, Y2, Y2
+	VBLENDVPS   Y7, Y5, Y3, Y3
+	VPADDD      allOnesVec<>+0(SB), Y4, Y4
+	ADDQ        R10, R9
+	DECQ        R11
+	JNZ         cePlanarAVX2FullClassLoop
+	TESTQ       R12, R12
+	JZ          cePlanarAVX2FullChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD    X2, Y5
+	VEXTRACTF128 $0x01, Y2, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       (SP), Y5, Y5
+	VADDPD       32(SP), Y2, Y2
+	VMOVUPD      Y5, (SP)
+	VMOVUPD      Y2, 32(SP)
+	VXORPS       Y2, Y2, Y2
+	JMP          cePlanarAVX2FullChunk
+
+cePlanarAVX2FullChunks:
+	CMPQ CX, $0x00000020
+	JBE  cePlanarAVX2FullFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD    X2, Y4
+	VEXTRACTF128 $0x01, Y2, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       (SP), Y4, Y4
+	VADDPD       32(SP), Y2, Y2
+	VMOVUPD      Y4, (SP)
+	VMOVUPD      Y2, 32(SP)
+	VCVTPD2PSY   (SP), X1
+	VCVTPD2PSY   32(SP), X2
+	VINSERTF128  $0x01, X2, Y1, Y2
+
+cePlanarAVX2FullFinish:
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
+	VPSLLD      $0x17, Y5, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y3, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y4, Y6, Y6
+	VFMADD231PS Y6, Y5, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y5
+	VANDNPS     Y4, Y5, Y4
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Y2, Y4, Y5
+	VSUBPS oneVec<>+0(SB), Y4, Y4
+	VADDPS Y2, Y4, Y4
+	VDIVPS Y5, Y2, Y2
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y4, Y5
+	VMAXPS oneVec<>+0(SB), Y4, Y7
+	VMINPS oneVec<>+0(SB), Y4, Y6
+	VSUBPS Y7, Y5, Y8
+	VSUBPS Y8, Y6, Y8
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y5, Y8, Y8
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y5, Y6
+	VPSRAD    $0x17, Y6, Y6
+	VPSLLD    $0x17, Y6, Y7
+	VPSUBD    Y7, Y5, Y7
+	VCVTDQ2PS Y6, Y6
+	VSUBPS    oneVec<>+0(SB), Y7, Y7
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y7, Y7, Y5
+	VMOVAPS      logP0Vec<>+0(SB), Y9
+	VFMADD213PS  logP1Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP2Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP3Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP4Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP5Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP6Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP7Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP8Vec<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y5, Y9, Y9
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y6, Y9
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y9
+	VADDPS       Y8, Y9, Y9
+	VADDPS       Y7, Y9, Y9
+	VMOVAPS      Y9, Y5
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y5
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
+	VBLENDVPS Y4, posInfVec<>+0(SB), Y5, Y5
+	VSUBPS    Y3, Y5, Y3
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU   (SI)(R8*1), Y4
+	VBLENDVPS Y4, 9536(SP), Y3, Y3
+	VMOVUPS   Y3, (BX)(R8*1)
+	MOVQ      m+24(FP), R9
+	TESTQ     R9, R9
+	JZ        cePlanarAVX2FullNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	VPSRAD  $0x1f, Y4, Y4
+	VANDNPS Y0, Y4, Y0
+	VMOVUPS Y0, (R9)(R8*1)
+	VANDNPS Y5, Y4, Y5
+	MOVQ    ls+32(FP), R9
+	VMOVUPS Y5, (R9)(R8*1)
+	VXORPS  signBitVec<>+0(SB), Y2, Y2
+	VANDNPS Y2, Y4, Y2
+	MOVQ    pt+40(FP), R9
+	VMOVUPS Y2, (R9)(R8*1)
+
+cePlanarAVX2FullNoStats:
+	ADDQ $0x00000020, R8
+	SUBQ $0x00000008, DI
+	JMP  cePlanarAVX2Loop
+
+cePlanarAVX2Tail:
+	TESTQ        DI, DI
+	JZ           cePlanarAVX2Done
+	VMOVDQU      iota<>+0(SB), Y0
+	MOVQ         DI, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     Y0, Y2, Y2
+	VMOVDQU      Y2, 9568(SP)
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ       (AX)(R8*1), DI
+	LEAQ       64(SP), R9
+	VMOVDQU    9568(SP), Y0
+	VMASKMOVPS (DI), Y0, Y0
+	VMOVUPS    Y0, (R9)
+	VMOVAPS    Y0, Y2
+	ADDQ       DX, DI
+	ADDQ       $0x00000020, R9
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R10
+	CMPQ R10, $0x00000080
+	JBE  cePlanarAVX2TailCopyLen
+	MOVQ $0x00000080, R10
+
+cePlanarAVX2TailCopyLen:
+	DECQ       R10
+	TESTQ      $0x00000001, R10
+	JZ         cePlanarAVX2TailMaxPairs
+	VMOVDQU    9568(SP), Y3
+	VMASKMOVPS (DI), Y3, Y3
+	VMAXPS     Y3, Y2, Y2
+	VMOVUPS    Y3, (R9)
+	ADDQ       DX, DI
+	ADDQ       $0x00000020, R9
+
+cePlanarAVX2TailMaxPairs:
+	SHRQ $0x01, R10
+	JZ   cePlanarAVX2TailMaxRest
+
+cePlanarAVX2TailMaxLoop:
+	VMOVDQU    9568(SP), Y3
+	VMASKMOVPS (DI), Y3, Y3
+	VMAXPS     Y3, Y0, Y0
+	VMOVUPS    Y3, (R9)
+	VMOVDQU    9568(SP), Y3
+	VMASKMOVPS (DI)(DX*1), Y3, Y3
+	VMAXPS     Y3, Y2, Y2
+	VMOVUPS    Y3, 32(R9)
+	LEAQ       (DI)(DX*2), DI
+	ADDQ       $0x00000040, R9
+	DECQ       R10
+	JNZ        cePlanarAVX2TailMaxLoop
+
+cePlanarAVX2TailMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R10
+	SUBQ $0x00000080, R10
+	JBE  cePlanarAVX2TailMaxDone
+
+cePlanarAVX2TailMaxRestLoop:
+	VMOVDQU    9568(SP), Y3
+	VMASKMOVPS (DI), Y3, Y3
+	VMAXPS     Y3, Y0, Y0
+	ADDQ       DX, DI
+	DECQ       R10
+	JNZ        cePlanarAVX2TailMaxRestLoop
+
+cePlanarAVX2TailMaxDone:
+	VMAXPS Y2, Y0, Y0
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	LEAQ       64(SP), DI
+	MOVQ       $0x00000020, R9
+	VXORPS     Y2, Y2, Y2
+	VXORPS     Y3, Y3, Y3
+	VMOVDQU    9568(SP), Y4
+	VPMASKMOVD (SI)(R8*1), Y4, Y4
+	MOVQ       CX, R11
+	CMPQ       CX, $0x00000020
+	JBE        cePlanarAVX2TailChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Y5, Y5, Y5
+	VMOVUPD Y5, (SP)
+	VMOVUPD Y5, 32(SP)
+
+cePlanarAVX2TailChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R10
+	SUBQ R11, R10
+	CMPQ R10, $0x00000080
+	JNE  cePlanarAVX2TailChunkLen
+	LEAQ (AX)(R8*1), DI
+	MOVQ DX, R9
+	SHLQ $0x07, R9
+	ADDQ R9, DI
+	MOVQ DX, R9
+
+cePlanarAVX2TailChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R11, R10
+	CMPQ R11, $0x00000020
+	JBE  cePlanarAVX2TailClass
+	MOVQ $0x00000020, R10
+
+cePlanarAVX2TailClass:
+	SUBQ R10, R11
+
+cePlanarAVX2TailClassLoop:
+	VMOVDQU    9568(SP), Y5
+	VMASKMOVPS (DI), Y5, Y5
+	VSUBPS     Y0, Y5, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y5, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y8, Y8
+	VFMADD231PS Y8, Y7, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y7
+	VANDNPS     Y6, Y7, Y6
+	VPCMPEQD    zeroVec<>+0(SB), Y4, Y7
+	VANDNPS     Y6, Y7, Y6
+	VADDPS      Y6, Y2, Y2
+	VBLENDVPS   Y7, Y5, Y3, Y3
+	VPADDD      allOnesVec<>+0(SB), Y4, Y4
+	ADDQ        R9, DI
+	DECQ        R10
+	JNZ         cePlanarAVX2TailClassLoop
+	TESTQ       R11, R11
+	JZ          cePlanarAVX2TailChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD    X2, Y5
+	VEXTRACTF128 $0x01, Y2, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       (SP), Y5, Y5
+	VADDPD       32(SP), Y2, Y2
+	VMOVUPD      Y5, (SP)
+	VMOVUPD      Y2, 32(SP)
+	VXORPS       Y2, Y2, Y2
+	JMP          cePlanarAVX2TailChunk
+
+cePlanarAVX2TailChunks:
+	CMPQ CX, $0x00000020
+	JBE  cePlanarAVX2TailFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD    X2, Y4
+	VEXTRACTF128 $0x01, Y2, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       (SP), Y4, Y4
+	VADDPD       32(SP), Y2, Y2
+	VMOVUPD      Y4, (SP)
+	VMOVUPD      Y2, 32(SP)
+	VCVTPD2PSY   (SP), X1
+	VCVTPD2PSY   32(SP), X2
+	VINSERTF128  $0x01, X2, Y1, Y2
+
+cePlanarAVX2TailFinish:
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y4
+	VPSLLD      $0x17, Y4, Y1
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y3, Y5
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y5
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y5
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y5, Y4
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y1, Y5, Y5
+	VFMADD231PS Y5, Y4, Y1
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y4
+	VANDNPS     Y1, Y4, Y1
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Y2, Y1, Y4
+	VSUBPS oneVec<>+0(SB), Y1, Y1
+	VADDPS Y2, Y1, Y1
+	VDIVPS Y4, Y2, Y2
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y1, Y4
+	VMAXPS oneVec<>+0(SB), Y1, Y6
+	VMINPS oneVec<>+0(SB), Y1, Y5
+	VSUBPS Y6, Y4, Y7
+	VSUBPS Y7, Y5, Y7
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y4, Y7, Y7
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y5
+	VPSRAD    $0x17, Y5, Y5
+	VPSLLD    $0x17, Y5, Y6
+	VPSUBD    Y6, Y4, Y6
+	VCVTDQ2PS Y5, Y5
+	VSUBPS    oneVec<>+0(SB), Y6, Y6
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y6, Y6, Y4
+	VMOVAPS      logP0Vec<>+0(SB), Y8
+	VFMADD213PS  logP1Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP2Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP3Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP4Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP5Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP6Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP7Vec<>+0(SB), Y6, Y8
+	VFMADD213PS  logP8Vec<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y4, Y8, Y8
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y5, Y8
+	VFNMADD231PS halfVec<>+0(SB), Y4, Y8
+	VADDPS       Y7, Y8, Y8
+	VADDPS       Y6, Y8, Y8
+	VMOVAPS      Y8, Y4
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y5, Y4
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y1, Y1
+	VBLENDVPS Y1, posInfVec<>+0(SB), Y4, Y4
+	VSUBPS    Y3, Y4, Y1
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU    9568(SP), Y3
+	VPMASKMOVD (SI)(R8*1), Y3, Y3
+	VBLENDVPS  Y3, 9536(SP), Y1, Y1
+	VMOVDQU    9568(SP), Y5
+	VMASKMOVPS Y1, Y5, (BX)(R8*1)
+	MOVQ       m+24(FP), AX
+	TESTQ      AX, AX
+	JZ         cePlanarAVX2TailNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	VPSRAD     $0x1f, Y3, Y3
+	VANDNPS    Y0, Y3, Y0
+	VMOVDQU    9568(SP), Y1
+	VMASKMOVPS Y0, Y1, (AX)(R8*1)
+	VANDNPS    Y4, Y3, Y4
+	MOVQ       ls+32(FP), AX
+	VMOVDQU    9568(SP), Y0
+	VMASKMOVPS Y4, Y0, (AX)(R8*1)
+	VXORPS     signBitVec<>+0(SB), Y2, Y2
+	VANDNPS    Y2, Y3, Y2
+	MOVQ       pt+40(FP), AX
+	VMOVDQU    9568(SP), Y0
+	VMASKMOVPS Y2, Y0, (AX)(R8*1)
+
+cePlanarAVX2TailNoStats:
+cePlanarAVX2Done:
+	VZEROUPPER
+	RET
+
+DATA zeroVec<>+0(SB)/4, $0x00000000
+DATA zeroVec<>+4(SB)/4, $0x00000000
+DATA zeroVec<>+8(SB)/4, $0x00000000
+DATA zeroVec<>+12(SB)/4, $0x00000000
+DATA zeroVec<>+16(SB)/4, $0x00000000
+DATA zeroVec<>+20(SB)/4, $0x00000000
+DATA zeroVec<>+24(SB)/4, $0x00000000
+DATA zeroVec<>+28(SB)/4, $0x00000000
+GLOBL zeroVec<>(SB), RODATA|NOPTR, $32
+
+// func cePlanarSmoothAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·cePlanarSmoothAVX2(SB), $9792-120
+	MOVQ         x_base+48(FP), AX
+	MOVQ         c+96(FP), CX
+	MOVQ         stride+104(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         loss_base+0(FP), BX
+	MOVQ         t_base+72(FP), SI
+	MOVQ         t_len+80(FP), DI
+	XORQ         R8, R8
+	MOVSS        fill+116(FP), X0
+	VBROADCASTSS X0, Y0
+	VMOVUPS      Y0, 9600(SP)
+
+	// 1 − eps, eps, 2·eps and 0.5/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,
+	// spread = Σ_j (0.5/c)·(m − z_j)
+	MOVSS        eps+112(FP), X1
+	VMOVSS       one<>+0(SB), X0
+	VSUBSS       X1, X0, X0
+	VADDSS       X1, X1, X2
+	VXORPS       X4, X4, X4
+	VCVTSI2SSQ   CX, X4, X4
+	VMOVSS       half<>+0(SB), X3
+	VDIVSS       X4, X3, X3
+	VBROADCASTSS X0, Y0
+	VMOVUPS      Y0, 9632(SP)
+	VBROADCASTSS X1, Y0
+	VMOVUPS      Y0, 9664(SP)
+	VBROADCASTSS X2, Y0
+	VMOVUPS      Y0, 9696(SP)
+	VBROADCASTSS X3, Y0
+	VMOVUPS      Y0, 9728(SP)
+	CMPQ         CX, $0x00000020
+	JA           cePlanarSmoothAVX2Loop
+
+cePlanarSmoothAVX2BlockLoop:
+	CMPQ DI, $0x00000040
+	JB   cePlanarSmoothAVX2Loop
+
+	// Block max pass: m_u = max_j x[j*stride+p], the planes copied to the slots
+	LEAQ    (AX)(R8*1), R9
+	LEAQ    128(SP), R10
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, 160(R10)
+	VMOVUPS 32(R9), Y2
+	VMOVUPS Y2, 1344(R10)
+	VMOVUPS 64(R9), Y3
+	VMOVUPS Y3, 2528(R10)
+	VMOVUPS 96(R9), Y4
+	VMOVUPS Y4, 3712(R10)
+	VMOVUPS 128(R9), Y5
+	VMOVUPS Y5, 4896(R10)
+	VMOVUPS 160(R9), Y6
+	VMOVUPS Y6, 6080(R10)
+	VMOVUPS 192(R9), Y7
+	VMOVUPS Y7, 7264(R10)
+	VMOVUPS 224(R9), Y8
+	VMOVUPS Y8, 8448(R10)
+	MOVQ    CX, R11
+	DECQ    R11
+	JZ      cePlanarSmoothAVX2BlockMaxDone
+
+cePlanarSmoothAVX2BlockMaxLoop:
+	ADDQ    DX, R9
+	ADDQ    $0x00000020, R10
+	VMOVUPS (R9), Y9
+	VMAXPS  Y9, Y0, Y0
+	VMOVUPS Y9, 160(R10)
+	VMOVUPS 32(R9), Y9
+	VMAXPS  Y9, Y2, Y2
+	VMOVUPS Y9, 1344(R10)
+	VMOVUPS 64(R9), Y9
+	VMAXPS  Y9, Y3, Y3
+	VMOVUPS Y9, 2528(R10)
+	VMOVUPS 96(R9), Y9
+	VMAXPS  Y9, Y4, Y4
+	VMOVUPS Y9, 3712(R10)
+	VMOVUPS 128(R9), Y9
+	VMAXPS  Y9, Y5, Y5
+	VMOVUPS Y9, 4896(R10)
+	VMOVUPS 160(R9), Y9
+	VMAXPS  Y9, Y6, Y6
+	VMOVUPS Y9, 6080(R10)
+	VMOVUPS 192(R9), Y9
+	VMAXPS  Y9, Y7, Y7
+	VMOVUPS Y9, 7264(R10)
+	VMOVUPS 224(R9), Y9
+	VMAXPS  Y9, Y8, Y8
+	VMOVUPS Y9, 8448(R10)
+	DECQ    R11
+	JNZ     cePlanarSmoothAVX2BlockMaxLoop
+
+cePlanarSmoothAVX2BlockMaxDone:
+	LEAQ    128(SP), R10
+	VMOVUPS Y0, (R10)
+	VMOVUPS Y2, 1184(R10)
+	VMOVUPS Y3, 2368(R10)
+	VMOVUPS Y4, 3552(R10)
+	VMOVUPS Y5, 4736(R10)
+	VMOVUPS Y6, 5920(R10)
+	VMOVUPS Y7, 7104(R10)
+	VMOVUPS Y8, 8288(R10)
+
+	// Block exp pass, one vector u at a time; pf prefetches plane j of the next block
+	MOVQ $0x00000008, R9
+
+cePlanarSmoothAVX2BlockExp:
+	VMOVUPS (R10), Y0
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVDQU (SI)(R8*1), Y4
+	VXORPS  Y5, Y5, Y5
+	VMULPS  9728(SP), Y0, Y6
+	LEAQ    160(R10), R12
+	LEAQ    256(AX)(R8*1), R13
+	MOVQ    CX, R11
+
+cePlanarSmoothAVX2BlockClass:
+	PREFETCHT0   (R13)
+	VMOVUPS      (R12), Y7
+	VMOVAPS      Y6, Y8
+	VFNMADD231PS 9728(SP), Y7, Y8
+	VADDPS       Y8, Y5, Y5
+	VSUBPS       Y0, Y7, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y7, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y9
+	VANDNPS     Y8, Y9, Y8
+	VPCMPEQD    zeroVec<>+0(SB), Y4, Y9
+	VANDNPS     Y8, Y9, Y8
+	VADDPS      Y8, Y2, Y2
+	VBLENDVPS   Y9, Y7, Y3, Y3
+	VPADDD      allOnesVec<>+0(SB), Y4, Y4
+	ADDQ        $0x00000020, R12
+	ADDQ        DX, R13
+	DECQ        R11
+	JNZ         cePlanarSmoothAVX2BlockClass
+	VMOVUPS     Y2, 32(R10)
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y2
+	VPSLLD      $0x17, Y2, Y0
+	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
+	VMOVAPS     Y3, Y4
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y4
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y4
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y2
+	VFMADD213PS expC4Vec<>+0(SB), Y4, Y2
+	VFMADD213PS expC3Vec<>+0(SB), Y4, Y2
+	VFMADD213PS expC2Vec<>+0(SB), Y4, Y2
+	VFMADD213PS expC1Vec<>+0(SB), Y4, Y2
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y0, Y4, Y4
+	VFMADD231PS Y4, Y2, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y2
+	VANDNPS     Y0, Y2, Y0
+	VMOVUPS     Y3, 64(R10)
+	VMOVUPS     Y0, 96(R10)
+	VMOVUPS     Y5, 128(R10)
+	ADDQ        $0x00000020, R8
+	ADDQ        $0x000004a0, R10
+	DECQ        R9
+	JNZ         cePlanarSmoothAVX2BlockExp
+
+	// Block finish, one vector u at a time
+	SUBQ $0x00000100, R8
+	LEAQ 128(SP), R10
+	MOVQ $0x00000008, R9
+
+cePlanarSmoothAVX2BlockFinish:
+	VMOVUPS (R10), Y0
+	VMOVUPS 32(R10), Y2
+	VMOVUPS 64(R10), Y3
+	VMOVUPS 96(R10), Y4
+	VMOVUPS 128(R10), Y5
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Y2, Y4, Y6
+	VSUBPS oneVec<>+0(SB), Y4, Y4
+	VADDPS Y2, Y4, Y4
+	VDIVPS Y6, Y2, Y2
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y4, Y6
+	VMAXPS oneVec<>+0(SB), Y4, Y8
+	VMINPS oneVec<>+0(SB), Y4, Y7
+	VSUBPS Y8, Y6, Y9
+	VSUBPS Y9, Y7, Y9
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y6, Y9, Y9
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y8
+	VPSUBD    Y8, Y6, Y8
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y8, Y8
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y8, Y8, Y6
+	VMOVAPS      logP0Vec<>+0(SB), Y10
+	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y6, Y10, Y10
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y10
+	VFNMADD231PS halfVec<>+0(SB), Y6, Y10
+	VADDPS       Y9, Y10, Y10
+	VADDPS       Y8, Y10, Y10
+	VMOVAPS      Y10, Y6
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y6
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
+	VBLENDVPS Y4, posInfVec<>+0(SB), Y6, Y6
+	VSUBPS    Y3, Y6, Y3
+
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	VMULPS      9632(SP), Y3, Y3
+	VFMADD231PS 9664(SP), Y6, Y3
+	VFMADD231PS 9696(SP), Y5, Y3
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU   (SI)(R8*1), Y4
+	VBLENDVPS Y4, 9600(SP), Y3, Y3
+	VMOVUPS   Y3, (BX)(R8*1)
+	MOVQ      m+24(FP), R11
+	TESTQ     R11, R11
+	JZ        cePlanarSmoothAVX2BlockNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	VPSRAD  $0x1f, Y4, Y4
+	VANDNPS Y0, Y4, Y0
+	VMOVUPS Y0, (R11)(R8*1)
+	VANDNPS Y6, Y4, Y6
+	MOVQ    ls+32(FP), R11
+	VMOVUPS Y6, (R11)(R8*1)
+	VXORPS  signBitVec<>+0(SB), Y2, Y2
+	VANDNPS Y2, Y4, Y2
+	MOVQ    pt+40(FP), R11
+	VMOVUPS Y2, (R11)(R8*1)
+
+cePlanarSmoothAVX2BlockNoStats:
+	ADDQ $0x00000020, R8
+	ADDQ $0x000004a0, R10
+	DECQ R9
+	JNZ  cePlanarSmoothAVX2BlockFinish
+	SUBQ $0x00000040, DI
+	JMP  cePlanarSmoothAVX2BlockLoop
+
+cePlanarSmoothAVX2Loop:
+	CMPQ DI, $0x00000008
+	JB   cePlanarSmoothAVX2Tail
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ    (AX)(R8*1), R9
+	LEAQ    128(SP), R10
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R10)
+	VMOVAPS Y0, Y2
+	ADDQ    DX, R9
+	ADDQ    $0x00000020, R10
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R11
+	CMPQ R11, $0x00000080
+	JBE  cePlanarSmoothAVX2FullCopyLen
+	MOVQ $0x00000080, R11
+
+cePlanarSmoothAVX2FullCopyLen:
+	DECQ    R11
+	TESTQ   $0x00000001, R11
+	JZ      cePlanarSmoothAVX2FullMaxPairs
+	VMOVUPS (R9), Y3
+	VMAXPS  Y3, Y2, Y2
+	VMOVUPS Y3, (R10)
+	ADDQ    DX, R9
+	ADDQ    $0x00000020, R10
+
+cePlanarSmoothAVX2FullMaxPairs:
+	SHRQ $0x01, R11
+	JZ   cePlanarSmoothAVX2FullMaxRest
+
+cePlanarSmoothAVX2FullMaxLoop:
+	VMOVUPS (R9), Y3
+	VMAXPS  Y3, Y0, Y0
+	VMOVUPS Y3, (R10)
+	VMOVUPS (R9)(DX*1), Y3
+	VMAXPS  Y3, Y2, Y2
+	VMOVUPS Y3, 32(R10)
+	LEAQ    (R9)(DX*2), R9
+	ADDQ    $0x00000040, R10
+	DECQ    R11
+	JNZ     cePlanarSmoothAVX2FullMaxLoop
+
+cePlanarSmoothAVX2FullMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R11
+	SUBQ $0x00000080, R11
+	JBE  cePlanarSmoothAVX2FullMaxDone
+
+cePlanarSmoothAVX2FullMaxRestLoop:
+	VMAXPS (R9), Y0, Y0
+	ADDQ   DX, R9
+	DECQ   R11
+	JNZ    cePlanarSmoothAVX2FullMaxRestLoop
+
+cePlanarSmoothAVX2FullMaxDone:
+	VMAXPS Y2, Y0, Y0
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	LEAQ    128(SP), R9
+	MOVQ    $0x00000020, R10
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVDQU (SI)(R8*1), Y4
+	VXORPS  Y5, Y5, Y5
+	VMULPS  9728(SP), Y0, Y6
+	MOVQ    CX, R12
+	CMPQ    CX, $0x00000020
+	JBE     cePlanarSmoothAVX2FullChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Y7, Y7, Y7
+	VMOVUPD Y7, (SP)
+	VMOVUPD Y7, 32(SP)
+	VMOVUPD Y7, 64(SP)
+	VMOVUPD Y7, 96(SP)
+
+cePlanarSmoothAVX2FullChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R11
+	SUBQ R12, R11
+	CMPQ R11, $0x00000080
+	JNE  cePlanarSmoothAVX2FullChunkLen
+	LEAQ (AX)(R8*1), R9
+	MOVQ DX, R10
+	SHLQ $0x07, R10
+	ADDQ R10, R9
+	MOVQ DX, R10
+
+cePlanarSmoothAVX2FullChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R12, R11
+	CMPQ R12, $0x00000020
+	JBE  cePlanarSmoothAVX2FullClass
+	MOVQ $0x00000020, R11
+
+cePlanarSmoothAVX2FullClass:
+	SUBQ R11, R12
+
+cePlanarSmoothAVX2FullClassLoop:
+	VMOVUPS      (R9), Y7
+	VMOVAPS      Y6, Y8
+	VFNMADD231PS 9728(SP), Y7, Y8
+	VADDPS       Y8, Y5, Y5
+	VSUBPS       Y0, Y7, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y7, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y9
+	VANDNPS     Y8, Y9, Y8
+	VPCMPEQD    zeroVec<>+0(SB), Y4, Y9
+	VANDNPS     Y8, Y9, Y8
+	VADDPS      Y8, Y2, Y2
+	VBLENDVPS   Y9, Y7, Y3, Y3
+	VPADDD      allOnesVec<>+0(SB), Y4, Y4
+	ADDQ        R10, R9
+	DECQ        R11
+	JNZ         cePlanarSmoothAVX2FullClassLoop
+	TESTQ       R12, R12
+	JZ          cePlanarSmoothAVX2FullChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD    X2, Y7
+	VEXTRACTF128 $0x01, Y2, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       (SP), Y7, Y7
+	VADDPD       32(SP), Y2, Y2
+	VMOVUPD      Y7, (SP)
+	VMOVUPD      Y2, 32(SP)
+	VXORPS       Y2, Y2, Y2
+	VCVTPS2PD    X5, Y7
+	VEXTRACTF128 $0x01, Y5, X1
+	VCVTPS2PD    X1, Y5
+	VADDPD       64(SP), Y7, Y7
+	VADDPD       96(SP), Y5, Y5
+	VMOVUPD      Y7, 64(SP)
+	VMOVUPD      Y5, 96(SP)
+	VXORPS       Y5, Y5, Y5
+	JMP          cePlanarSmoothAVX2FullChunk
+
+cePlanarSmoothAVX2FullChunks:
+	CMPQ CX, $0x00000020
+	JBE  cePlanarSmoothAVX2FullFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD    X2, Y4
+	VEXTRACTF128 $0x01, Y2, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       (SP), Y4, Y4
+	VADDPD       32(SP), Y2, Y2
+	VMOVUPD      Y4, (SP)
+	VMOVUPD      Y2, 32(SP)
+	VCVTPD2PSY   (SP), X1
+	VCVTPD2PSY   32(SP), X2
+	VINSERTF128  $0x01, X2, Y1, Y2
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X1
+	VCVTPS2PD    X1, Y5
+	VADDPD       64(SP), Y4, Y4
+	VADDPD       96(SP), Y5, Y5
+	VMOVUPD      Y4, 64(SP)
+	VMOVUPD      Y5, 96(SP)
+	VCVTPD2PSY   64(SP), X1
+	VCVTPD2PSY   96(SP), X4
+	VINSERTF128  $0x01, X4, Y1, Y5
+
+cePlanarSmoothAVX2FullFinish:
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y6
+	VPSLLD      $0x17, Y6, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y3, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y4, Y7, Y7
+	VFMADD231PS Y7, Y6, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y6
+	VANDNPS     Y4, Y6, Y4
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Y2, Y4, Y6
+	VSUBPS oneVec<>+0(SB), Y4, Y4
+	VADDPS Y2, Y4, Y4
+	VDIVPS Y6, Y2, Y2
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y4, Y6
+	VMAXPS oneVec<>+0(SB), Y4, Y8
+	VMINPS oneVec<>+0(SB), Y4, Y7
+	VSUBPS Y8, Y6, Y9
+	VSUBPS Y9, Y7, Y9
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y6, Y9, Y9
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y8
+	VPSUBD    Y8, Y6, Y8
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y8, Y8
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y8, Y8, Y6
+	VMOVAPS      logP0Vec<>+0(SB), Y10
+	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y6, Y10, Y10
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y10
+	VFNMADD231PS halfVec<>+0(SB), Y6, Y10
+	VADDPS       Y9, Y10, Y10
+	VADDPS       Y8, Y10, Y10
+	VMOVAPS      Y10, Y6
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y6
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
+	VBLENDVPS Y4, posInfVec<>+0(SB), Y6, Y6
+	VSUBPS    Y3, Y6, Y3
+
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	VMULPS      9632(SP), Y3, Y3
+	VFMADD231PS 9664(SP), Y6, Y3
+	VFMADD231PS 9696(SP), Y5, Y3
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU   (SI)(R8*1), Y4
+	VBLENDVPS Y4, 9600(SP), Y3, Y3
+	VMOVUPS   Y3, (BX)(R8*1)
+	MOVQ      m+24(FP), R9
+	TESTQ     R9, R9
+	JZ        cePlanarSmoothAVX2FullNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	VPSRAD  $0x1f, Y4, Y4
+	VANDNPS Y0, Y4, Y0
+	VMOVUPS Y0, (R9)(R8*1)
+	VANDNPS Y6, Y4, Y6
+	MOVQ    ls+32(FP), R9
+	VMOVUPS Y6, (R9)(R8*1)
+	VXORPS  signBitVec<>+0(SB), Y2, Y2
+	VANDNPS Y2, Y4, Y2
+	MOVQ    pt+40(FP), R9
+	VMOVUPS Y2, (R9)(R8*1)
+
+cePlanarSmoothAVX2FullNoStats:
+	ADDQ $0x00000020, R8
+	SUBQ $0x00000008, DI
+	JMP  cePlanarSmoothAVX2Loop
+
+cePlanarSmoothAVX2Tail:
+	TESTQ        DI, DI
+	JZ           cePlanarSmoothAVX2Done
+	VMOVDQU      iota<>+0(SB), Y0
+	MOVQ         DI, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     Y0, Y2, Y2
+	VMOVDQU      Y2, 9760(SP)
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ       (AX)(R8*1), DI
+	LEAQ       128(SP), R9
+	VMOVDQU    9760(SP), Y0
+	VMASKMOVPS (DI), Y0, Y0
+	VMOVUPS    Y0, (R9)
+	VMOVAPS    Y0, Y2
+	ADDQ       DX, DI
+	ADDQ       $0x00000020, R9
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R10
+	CMPQ R10, $0x00000080
+	JBE  cePlanarSmoothAVX2TailCopyLen
+	MOVQ $0x00000080, R10
+
+cePlanarSmoothAVX2TailCopyLen:
+	DECQ       R10
+	TESTQ      $0x00000001, R10
+	JZ         cePlanarSmoothAVX2TailMaxPairs
+	VMOVDQU    9760(SP), Y3
+	VMASKMOVPS (DI), Y3, Y3
+	VMAXPS     Y3, Y2, Y2
+	VMOVUPS    Y3, (R9)
+	ADDQ       DX, DI
+	ADDQ       $0x00000020, R9
+
+cePlanarSmoothAVX2TailMaxPairs:
+	SHRQ $0x01, R10
+	JZ   cePlanarSmoothAVX2TailMaxRest
+
+cePlanarSmoothAVX2TailMaxLoop:
+	VMOVDQU    9760(SP), Y3
+	VMASKMOVPS (DI), Y3, Y3
+	VMAXPS     Y3, Y0, Y0
+	VMOVUPS    Y3, (R9)
+	VMOVDQU    9760(SP), Y3
+	VMASKMOVPS (DI)(DX*1), Y3, Y3
+	VMAXPS     Y3, Y2, Y2
+	VMOVUPS    Y3, 32(R9)
+	LEAQ       (DI)(DX*2), DI
+	ADDQ       $0x00000040, R9
+	DECQ       R10
+	JNZ        cePlanarSmoothAVX2TailMaxLoop
+
+cePlanarSmoothAVX2TailMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R10
+	SUBQ $0x00000080, R10
+	JBE  cePlanarSmoothAVX2TailMaxDone
+
+cePlanarSmoothAVX2TailMaxRestLoop:
+	VMOVDQU    9760(SP), Y3
+	VMASKMOVPS (DI), Y3, Y3
+	VMAXPS     Y3, Y0, Y0
+	ADDQ       DX, DI
+	DECQ       R10
+	JNZ        cePlanarSmoothAVX2TailMaxRestLoop
+
+cePlanarSmoothAVX2TailMaxDone:
+	VMAXPS Y2, Y0, Y0
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	LEAQ       128(SP), DI
+	MOVQ       $0x00000020, R9
+	VXORPS     Y2, Y2, Y2
+	VXORPS     Y3, Y3, Y3
+	VMOVDQU    9760(SP), Y4
+	VPMASKMOVD (SI)(R8*1), Y4, Y4
+	VXORPS     Y5, Y5, Y5
+	VMULPS     9728(SP), Y0, Y6
+	MOVQ       CX, R11
+	CMPQ       CX, $0x00000020
+	JBE        cePlanarSmoothAVX2TailChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Y7, Y7, Y7
+	VMOVUPD Y7, (SP)
+	VMOVUPD Y7, 32(SP)
+	VMOVUPD Y7, 64(SP)
+	VMOVUPD Y7, 96(SP)
+
+cePlanarSmoothAVX2TailChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R10
+	SUBQ R11, R10
+	CMPQ R10, $0x00000080
+	JNE  cePlanarSmoothAVX2TailChunkLen
+	LEAQ (AX)(R8*1), DI
+	MOVQ DX, R9
+	SHLQ $0x07, R9
+	ADDQ R9, DI
+	MOVQ DX, R9
+
+cePlanarSmoothAVX2TailChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R11, R10
+	CMPQ R11, $0x00000020
+	JBE  cePlanarSmoothAVX2TailClass
+	MOVQ $0x00000020, R10
+
+cePlanarSmoothAVX2TailClass:
+	SUBQ R10, R11
+
+cePlanarSmoothAVX2TailClassLoop:
+	VMOVDQU      9760(SP), Y7
+	VMASKMOVPS   (DI), Y7, Y7
+	VMOVAPS      Y6, Y8
+	VFNMADD231PS 9728(SP), Y7, Y8
+	VADDPS       Y8, Y5, Y5
+	VSUBPS       Y0, Y7, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y7, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y9
+	VANDNPS     Y8, Y9, Y8
+	VPCMPEQD    zeroVec<>+0(SB), Y4, Y9
+	VANDNPS     Y8, Y9, Y8
+	VADDPS      Y8, Y2, Y2
+	VBLENDVPS   Y9, Y7, Y3, Y3
+	VPADDD      allOnesVec<>+0(SB), Y4, Y4
+	ADDQ        R9, DI
+	DECQ        R10
+	JNZ         cePlanarSmoothAVX2TailClassLoop
+	TESTQ       R11, R11
+	JZ          cePlanarSmoothAVX2TailChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD    X2, Y7
+	VEXTRACTF128 $0x01, Y2, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       (SP), Y7, Y7
+	VADDPD       32(SP), Y2, Y2
+	VMOVUPD      Y7, (SP)
+	VMOVUPD      Y2, 32(SP)
+	VXORPS       Y2, Y2, Y2
+	VCVTPS2PD    X5, Y7
+	VEXTRACTF128 $0x01, Y5, X1
+	VCVTPS2PD    X1, Y5
+	VADDPD       64(SP), Y7, Y7
+	VADDPD       96(SP), Y5, Y5
+	VMOVUPD      Y7, 64(SP)
+	VMOVUPD      Y5, 96(SP)
+	VXORPS       Y5, Y5, Y5
+	JMP          cePlanarSmoothAVX2TailChunk
+
+cePlanarSmoothAVX2TailChunks:
+	CMPQ CX, $0x00000020
+	JBE  cePlanarSmoothAVX2TailFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD    X2, Y4
+	VEXTRACTF128 $0x01, Y2, X1
+	VCVTPS2PD    X1, Y2
+	VADDPD       (SP), Y4, Y4
+	VADDPD       32(SP), Y2, Y2
+	VMOVUPD      Y4, (SP)
+	VMOVUPD      Y2, 32(SP)
+	VCVTPD2PSY   (SP), X1
+	VCVTPD2PSY   32(SP), X2
+	VINSERTF128  $0x01, X2, Y1, Y2
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X1
+	VCVTPS2PD    X1, Y5
+	VADDPD       64(SP), Y4, Y4
+	VADDPD       96(SP), Y5, Y5
+	VMOVUPD      Y4, 64(SP)
+	VMOVUPD      Y5, 96(SP)
+	VCVTPD2PSY   64(SP), X1
+	VCVTPD2PSY   96(SP), X4
+	VINSERTF128  $0x01, X4, Y1, Y5
+
+cePlanarSmoothAVX2TailFinish:
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y4
+	VPSLLD      $0x17, Y4, Y1
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y3, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y6
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y4
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y1, Y6, Y6
+	VFMADD231PS Y6, Y4, Y1
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y4
+	VANDNPS     Y1, Y4, Y1
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Y2, Y1, Y4
+	VSUBPS oneVec<>+0(SB), Y1, Y1
+	VADDPS Y2, Y1, Y1
+	VDIVPS Y4, Y2, Y2
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y1, Y4
+	VMAXPS oneVec<>+0(SB), Y1, Y7
+	VMINPS oneVec<>+0(SB), Y1, Y6
+	VSUBPS Y7, Y4, Y8
+	VSUBPS Y8, Y6, Y8
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y4, Y8, Y8
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y6
+	VPSRAD    $0x17, Y6, Y6
+	VPSLLD    $0x17, Y6, Y7
+	VPSUBD    Y7, Y4, Y7
+	VCVTDQ2PS Y6, Y6
+	VSUBPS    oneVec<>+0(SB), Y7, Y7
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y7, Y7, Y4
+	VMOVAPS      logP0Vec<>+0(SB), Y9
+	VFMADD213PS  logP1Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP2Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP3Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP4Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP5Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP6Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP7Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP8Vec<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y4, Y9, Y9
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y6, Y9
+	VFNMADD231PS halfVec<>+0(SB), Y4, Y9
+	VADDPS       Y8, Y9, Y9
+	VADDPS       Y7, Y9, Y9
+	VMOVAPS      Y9, Y4
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y4
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y1, Y1
+	VBLENDVPS Y1, posInfVec<>+0(SB), Y4, Y4
+	VSUBPS    Y3, Y4, Y1
+
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	VMULPS      9632(SP), Y1, Y1
+	VFMADD231PS 9664(SP), Y4, Y1
+	VFMADD231PS 9696(SP), Y5, Y1
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU    9760(SP), Y3
+	VPMASKMOVD (SI)(R8*1), Y3, Y3
+	VBLENDVPS  Y3, 9600(SP), Y1, Y1
+	VMOVDQU    9760(SP), Y5
+	VMASKMOVPS Y1, Y5, (BX)(R8*1)
+	MOVQ       m+24(FP), AX
+	TESTQ      AX, AX
+	JZ         cePlanarSmoothAVX2TailNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	VPSRAD     $0x1f, Y3, Y3
+	VANDNPS    Y0, Y3, Y0
+	VMOVDQU    9760(SP), Y1
+	VMASKMOVPS Y0, Y1, (AX)(R8*1)
+	VANDNPS    Y4, Y3, Y4
+	MOVQ       ls+32(FP), AX
+	VMOVDQU    9760(SP), Y0
+	VMASKMOVPS Y4, Y0, (AX)(R8*1)
+	VXORPS     signBitVec<>+0(SB), Y2, Y2
+	VANDNPS    Y2, Y3, Y2
+	MOVQ       pt+40(FP), AX
+	VMOVDQU    9760(SP), Y0
+	VMASKMOVPS Y2, Y0, (AX)(R8*1)
+
+cePlanarSmoothAVX2TailNoStats:
+cePlanarSmoothAVX2Done:
+	VZEROUPPER
+	RET
+
+// func lsePlanarAVX2(dst []float32, x []float32, c int, stride int)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·lsePlanarAVX2(SB), $9568-64
+	MOVQ x_base+24(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ stride+56(FP), DX
+	SHLQ $0x02, DX
+	MOVQ dst_base+0(FP), BX
+	MOVQ dst_len+8(FP), SI
+	XORQ DI, DI
+	CMPQ CX, $0x00000020
+	JA   lsePlanarAVX2Loop
+
+lsePlanarAVX2BlockLoop:
+	CMPQ SI, $0x00000040
+	JB   lsePlanarAVX2Loop
+
+	// Block max pass: m_u = max_j x[j*stride+p], the planes copied to the slots
+	LEAQ    (AX)(DI*1), R8
+	LEAQ    64(SP), R9
+	VMOVUPS (R8), Y0
+	VMOVUPS Y0, 160(R9)
+	VMOVUPS 32(R8), Y1
+	VMOVUPS Y1, 1344(R9)
+	VMOVUPS 64(R8), Y2
+	VMOVUPS Y2, 2528(R9)
+	VMOVUPS 96(R8), Y3
+	VMOVUPS Y3, 3712(R9)
+	VMOVUPS 128(R8), Y4
+	VMOVUPS Y4, 4896(R9)
+	VMOVUPS 160(R8), Y5
+	VMOVUPS Y5, 6080(R9)
+	VMOVUPS 192(R8), Y6
+	VMOVUPS Y6, 7264(R9)
+	VMOVUPS 224(R8), Y7
+	VMOVUPS Y7, 8448(R9)
+	MOVQ    CX, R10
+	DECQ    R10
+	JZ      lsePlanarAVX2BlockMaxDone
+
+lsePlanarAVX2BlockMaxLoop:
+	ADDQ    DX, R8
+	ADDQ    $0x00000020, R9
+	VMOVUPS (R8), Y8
+	VMAXPS  Y8, Y0, Y0
+	VMOVUPS Y8, 160(R9)
+	VMOVUPS 32(R8), Y8
+	VMAXPS  Y8, Y1, Y1
+	VMOVUPS Y8, 1344(R9)
+	VMOVUPS 64(R8), Y8
+	VMAXPS  Y8, Y2, Y2
+	VMOVUPS Y8, 2528(R9)
+	VMOVUPS 96(R8), Y8
+	VMAXPS  Y8, Y3, Y3
+	VMOVUPS Y8, 3712(R9)
+	VMOVUPS 128(R8), Y8
+	VMAXPS  Y8, Y4, Y4
+	VMOVUPS Y8, 4896(R9)
+	VMOVUPS 160(R8), Y8
+	VMAXPS  Y8, Y5, Y5
+	VMOVUPS Y8, 6080(R9)
+	VMOVUPS 192(R8), Y8
+	VMAXPS  Y8, Y6, Y6
+	VMOVUPS Y8, 7264(R9)
+	VMOVUPS 224(R8), Y8
+	VMAXPS  Y8, Y7, Y7
+	VMOVUPS Y8, 8448(R9)
+	DECQ    R10
+	JNZ     lsePlanarAVX2BlockMaxLoop
+
+lsePlanarAVX2BlockMaxDone:
+	LEAQ    64(SP), R9
+	VMOVUPS Y0, (R9)
+	VMOVUPS Y1, 1184(R9)
+	VMOVUPS Y2, 2368(R9)
+	VMOVUPS Y3, 3552(R9)
+	VMOVUPS Y4, 4736(R9)
+	VMOVUPS Y5, 5920(R9)
+	VMOVUPS Y6, 7104(R9)
+	VMOVUPS Y7, 8288(R9)
+
+	// Block exp pass, one vector u at a time; pf prefetches plane j of the next block
+	MOVQ $0x00000008, R8
+
+lsePlanarAVX2BlockExp:
+	VMOVUPS (R9), Y0
+	VXORPS  Y1, Y1, Y1
+	LEAQ    160(R9), R11
+	LEAQ    256(AX)(DI*1), R12
+	MOVQ    CX, R10
+
+lsePlanarAVX2BlockClass:
+	PREFETCHT0 (R12)
+	VMOVUPS    (R11), Y2
+	VSUBPS     Y0, Y2, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y4
+	VPSLLD      $0x17, Y4, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y2, Y5
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y5
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y5
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y5, Y4
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y5, Y5
+	VFMADD231PS Y5, Y4, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y3, Y2, Y3
+	VADDPS      Y3, Y1, Y1
+	ADDQ        $0x00000020, R11
+	ADDQ        DX, R12
+	DECQ        R10
+	JNZ         lsePlanarAVX2BlockClass
+	VMOVUPS     Y1, 32(R9)
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x000004a0, R9
+	DECQ        R8
+	JNZ         lsePlanarAVX2BlockExp
+
+	// Block finish, one vector u at a time
+	SUBQ $0x00000100, DI
+	LEAQ 64(SP), R9
+	MOVQ $0x00000008, R8
+
+lsePlanarAVX2BlockFinish:
+	VMOVUPS (R9), Y0
+	VMOVUPS 32(R9), Y1
+
+	// Finish: dst = m + log1p(S − 1)
+	VSUBPS oneVec<>+0(SB), Y1, Y1
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y1, Y2
+	VMAXPS oneVec<>+0(SB), Y1, Y4
+	VMINPS oneVec<>+0(SB), Y1, Y3
+	VSUBPS Y4, Y2, Y5
+	VSUBPS Y5, Y3, Y5
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y2, Y5, Y5
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y3
+	VPSRAD    $0x17, Y3, Y3
+	VPSLLD    $0x17, Y3, Y4
+	VPSUBD    Y4, Y2, Y4
+	VCVTDQ2PS Y3, Y3
+	VSUBPS    oneVec<>+0(SB), Y4, Y4
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y4, Y4, Y2
+	VMOVAPS      logP0Vec<>+0(SB), Y6
+	VFMADD213PS  logP1Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP2Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP3Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP4Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP5Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP6Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP7Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP8Vec<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y6, Y6
+	VMULPS       Y2, Y6, Y6
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y3, Y6
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y6
+	VADDPS       Y5, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVAPS      Y6, Y2
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y1, Y1
+	VBLENDVPS Y1, posInfVec<>+0(SB), Y2, Y2
+	VADDPS    Y0, Y2, Y2
+	VMOVUPS   Y2, (BX)(DI*1)
+	ADDQ      $0x00000020, DI
+	ADDQ      $0x000004a0, R9
+	DECQ      R8
+	JNZ       lsePlanarAVX2BlockFinish
+	SUBQ      $0x00000040, SI
+	JMP       lsePlanarAVX2BlockLoop
+
+lsePlanarAVX2Loop:
+	CMPQ SI, $0x00000008
+	JB   lsePlanarAVX2Tail
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ    (AX)(DI*1), R8
+	LEAQ    64(SP), R9
+	VMOVUPS (R8), Y0
+	VMOVUPS Y0, (R9)
+	VMOVAPS Y0, Y1
+	ADDQ    DX, R8
+	ADDQ    $0x00000020, R9
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R10
+	CMPQ R10, $0x00000080
+	JBE  lsePlanarAVX2FullCopyLen
+	MOVQ $0x00000080, R10
+
+lsePlanarAVX2FullCopyLen:
+	DECQ    R10
+	TESTQ   $0x00000001, R10
+	JZ      lsePlanarAVX2FullMaxPairs
+	VMOVUPS (R8), Y2
+	VMAXPS  Y2, Y1, Y1
+	VMOVUPS Y2, (R9)
+	ADDQ    DX, R8
+	ADDQ    $0x00000020, R9
+
+lsePlanarAVX2FullMaxPairs:
+	SHRQ $0x01, R10
+	JZ   lsePlanarAVX2FullMaxRest
+
+lsePlanarAVX2FullMaxLoop:
+	VMOVUPS (R8), Y2
+	VMAXPS  Y2, Y0, Y0
+	VMOVUPS Y2, (R9)
+	VMOVUPS (R8)(DX*1), Y2
+	VMAXPS  Y2, Y1, Y1
+	VMOVUPS Y2, 32(R9)
+	LEAQ    (R8)(DX*2), R8
+	ADDQ    $0x00000040, R9
+	DECQ    R10
+	JNZ     lsePlanarAVX2FullMaxLoop
+
+lsePlanarAVX2FullMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R10
+	SUBQ $0x00000080, R10
+	JBE  lsePlanarAVX2FullMaxDone
+
+lsePlanarAVX2FullMaxRestLoop:
+	VMAXPS (R8), Y0, Y0
+	ADDQ   DX, R8
+	DECQ   R10
+	JNZ    lsePlanarAVX2FullMaxRestLoop
+
+lsePlanarAVX2FullMaxDone:
+	VMAXPS Y1, Y0, Y0
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	LEAQ   64(SP), R8
+	MOVQ   $0x00000020, R9
+	VXORPS Y1, Y1, Y1
+	MOVQ   CX, R11
+	CMPQ   CX, $0x00000020
+	JBE    lsePlanarAVX2FullChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Y2, Y2, Y2
+	VMOVUPD Y2, (SP)
+	VMOVUPD Y2, 32(SP)
+
+lsePlanarAVX2FullChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R10
+	SUBQ R11, R10
+	CMPQ R10, $0x00000080
+	JNE  lsePlanarAVX2FullChunkLen
+	LEAQ (AX)(DI*1), R8
+	MOVQ DX, R9
+	SHLQ $0x07, R9
+	ADDQ R9, R8
+	MOVQ DX, R9
+
+lsePlanarAVX2FullChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R11, R10
+	CMPQ R11, $0x00000020
+	JBE  lsePlanarAVX2FullClass
+	MOVQ $0x00000020, R10
+
+lsePlanarAVX2FullClass:
+	SUBQ R10, R11
+
+lsePlanarAVX2FullClassLoop:
+	VMOVUPS (R8), Y2
+	VSUBPS  Y0, Y2, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y4
+	VPSLLD      $0x17, Y4, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y2, Y5
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y5
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y5
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y5, Y4
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y5, Y5
+	VFMADD231PS Y5, Y4, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y3, Y2, Y3
+	VADDPS      Y3, Y1, Y1
+	ADDQ        R9, R8
+	DECQ        R10
+	JNZ         lsePlanarAVX2FullClassLoop
+	TESTQ       R11, R11
+	JZ          lsePlanarAVX2FullChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD    X1, Y2
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       (SP), Y2, Y2
+	VADDPD       32(SP), Y1, Y1
+	VMOVUPD      Y2, (SP)
+	VMOVUPD      Y1, 32(SP)
+	VXORPS       Y1, Y1, Y1
+	JMP          lsePlanarAVX2FullChunk
+
+lsePlanarAVX2FullChunks:
+	CMPQ CX, $0x00000020
+	JBE  lsePlanarAVX2FullFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD    X1, Y2
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       (SP), Y2, Y2
+	VADDPD       32(SP), Y1, Y1
+	VMOVUPD      Y2, (SP)
+	VMOVUPD      Y1, 32(SP)
+	VCVTPD2PSY   (SP), X9
+	VCVTPD2PSY   32(SP), X1
+	VINSERTF128  $0x01, X1, Y9, Y1
+
+lsePlanarAVX2FullFinish:
+	// Finish: dst = m + log1p(S − 1)
+	VSUBPS oneVec<>+0(SB), Y1, Y1
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y1, Y2
+	VMAXPS oneVec<>+0(SB), Y1, Y4
+	VMINPS oneVec<>+0(SB), Y1, Y3
+	VSUBPS Y4, Y2, Y5
+	VSUBPS Y5, Y3, Y5
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y2, Y5, Y5
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y3
+	VPSRAD    $0x17, Y3, Y3
+	VPSLLD    $0x17, Y3, Y4
+	VPSUBD    Y4, Y2, Y4
+	VCVTDQ2PS Y3, Y3
+	VSUBPS    oneVec<>+0(SB), Y4, Y4
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y4, Y4, Y2
+	VMOVAPS      logP0Vec<>+0(SB), Y6
+	VFMADD213PS  logP1Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP2Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP3Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP4Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP5Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP6Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP7Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP8Vec<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y6, Y6
+	VMULPS       Y2, Y6, Y6
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y3, Y6
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y6
+	VADDPS       Y5, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVAPS      Y6, Y2
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y1, Y1
+	VBLENDVPS Y1, posInfVec<>+0(SB), Y2, Y2
+	VADDPS    Y0, Y2, Y2
+	VMOVUPS   Y2, (BX)(DI*1)
+	ADDQ      $0x00000020, DI
+	SUBQ      $0x00000008, SI
+	JMP       lsePlanarAVX2Loop
+
+lsePlanarAVX2Tail:
+	TESTQ        SI, SI
+	JZ           lsePlanarAVX2Done
+	VMOVDQU      iota<>+0(SB), Y0
+	MOVQ         SI, X1
+	VPBROADCASTD X1, Y1
+	VPCMPGTD     Y0, Y1, Y1
+	VMOVDQU      Y1, 9536(SP)
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ       (AX)(DI*1), SI
+	LEAQ       64(SP), R8
+	VMOVDQU    9536(SP), Y0
+	VMASKMOVPS (SI), Y0, Y0
+	VMOVUPS    Y0, (R8)
+	VMOVAPS    Y0, Y1
+	ADDQ       DX, SI
+	ADDQ       $0x00000020, R8
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R9
+	CMPQ R9, $0x00000080
+	JBE  lsePlanarAVX2TailCopyLen
+	MOVQ $0x00000080, R9
+
+lsePlanarAVX2TailCopyLen:
+	DECQ       R9
+	TESTQ      $0x00000001, R9
+	JZ         lsePlanarAVX2TailMaxPairs
+	VMOVDQU    9536(SP), Y2
+	VMASKMOVPS (SI), Y2, Y2
+	VMAXPS     Y2, Y1, Y1
+	VMOVUPS    Y2, (R8)
+	ADDQ       DX, SI
+	ADDQ       $0x00000020, R8
+
+lsePlanarAVX2TailMaxPairs:
+	SHRQ $0x01, R9
+	JZ   lsePlanarAVX2TailMaxRest
+
+lsePlanarAVX2TailMaxLoop:
+	VMOVDQU    9536(SP), Y2
+	VMASKMOVPS (SI), Y2, Y2
+	VMAXPS     Y2, Y0, Y0
+	VMOVUPS    Y2, (R8)
+	VMOVDQU    9536(SP), Y2
+	VMASKMOVPS (SI)(DX*1), Y2, Y2
+	VMAXPS     Y2, Y1, Y1
+	VMOVUPS    Y2, 32(R8)
+	LEAQ       (SI)(DX*2), SI
+	ADDQ       $0x00000040, R8
+	DECQ       R9
+	JNZ        lsePlanarAVX2TailMaxLoop
+
+lsePlanarAVX2TailMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R9
+	SUBQ $0x00000080, R9
+	JBE  lsePlanarAVX2TailMaxDone
+
+lsePlanarAVX2TailMaxRestLoop:
+	VMOVDQU    9536(SP), Y2
+	VMASKMOVPS (SI), Y2, Y2
+	VMAXPS     Y2, Y0, Y0
+	ADDQ       DX, SI
+	DECQ       R9
+	JNZ        lsePlanarAVX2TailMaxRestLoop
+
+lsePlanarAVX2TailMaxDone:
+	VMAXPS Y1, Y0, Y0
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	LEAQ   64(SP), SI
+	MOVQ   $0x00000020, R8
+	VXORPS Y1, Y1, Y1
+	MOVQ   CX, R10
+	CMPQ   CX, $0x00000020
+	JBE    lsePlanarAVX2TailChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Y2, Y2, Y2
+	VMOVUPD Y2, (SP)
+	VMOVUPD Y2, 32(SP)
+
+lsePlanarAVX2TailChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R9
+	SUBQ R10, R9
+	CMPQ R9, $0x00000080
+	JNE  lsePlanarAVX2TailChunkLen
+	LEAQ (AX)(DI*1), SI
+	MOVQ DX, R8
+	SHLQ $0x07, R8
+	ADDQ R8, SI
+	MOVQ DX, R8
+
+lsePlanarAVX2TailChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R10, R9
+	CMPQ R10, $0x00000020
+	JBE  lsePlanarAVX2TailClass
+	MOVQ $0x00000020, R9
+
+lsePlanarAVX2TailClass:
+	SUBQ R9, R10
+
+lsePlanarAVX2TailClassLoop:
+	VMOVDQU    9536(SP), Y2
+	VMASKMOVPS (SI), Y2, Y2
+	VSUBPS     Y0, Y2, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y4
+	VPSLLD      $0x17, Y4, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y2, Y5
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y5
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y5
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y5, Y4
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y5, Y5
+	VFMADD231PS Y5, Y4, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y3, Y2, Y3
+	VADDPS      Y3, Y1, Y1
+	ADDQ        R8, SI
+	DECQ        R9
+	JNZ         lsePlanarAVX2TailClassLoop
+	TESTQ       R10, R10
+	JZ          lsePlanarAVX2TailChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD    X1, Y2
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       (SP), Y2, Y2
+	VADDPD       32(SP), Y1, Y1
+	VMOVUPD      Y2, (SP)
+	VMOVUPD      Y1, 32(SP)
+	VXORPS       Y1, Y1, Y1
+	JMP          lsePlanarAVX2TailChunk
+
+lsePlanarAVX2TailChunks:
+	CMPQ CX, $0x00000020
+	JBE  lsePlanarAVX2TailFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD    X1, Y2
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       (SP), Y2, Y2
+	VADDPD       32(SP), Y1, Y1
+	VMOVUPD      Y2, (SP)
+	VMOVUPD      Y1, 32(SP)
+	VCVTPD2PSY   (SP), X9
+	VCVTPD2PSY   32(SP), X1
+	VINSERTF128  $0x01, X1, Y9, Y1
+
+lsePlanarAVX2TailFinish:
+	// Finish: dst = m + log1p(S − 1)
+	VSUBPS oneVec<>+0(SB), Y1, Y1
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y1, Y2
+	VMAXPS oneVec<>+0(SB), Y1, Y4
+	VMINPS oneVec<>+0(SB), Y1, Y3
+	VSUBPS Y4, Y2, Y5
+	VSUBPS Y5, Y3, Y5
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y2, Y5, Y5
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y3
+	VPSRAD    $0x17, Y3, Y3
+	VPSLLD    $0x17, Y3, Y4
+	VPSUBD    Y4, Y2, Y4
+	VCVTDQ2PS Y3, Y3
+	VSUBPS    oneVec<>+0(SB), Y4, Y4
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y4, Y4, Y2
+	VMOVAPS      logP0Vec<>+0(SB), Y6
+	VFMADD213PS  logP1Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP2Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP3Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP4Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP5Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP6Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP7Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP8Vec<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y6, Y6
+	VMULPS       Y2, Y6, Y6
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y3, Y6
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y6
+	VADDPS       Y5, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVAPS      Y6, Y2
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS     $0x00, posInfVec<>+0(SB), Y1, Y1
+	VBLENDVPS  Y1, posInfVec<>+0(SB), Y2, Y2
+	VADDPS     Y0, Y2, Y2
+	VMOVDQU    9536(SP), Y0
+	VMASKMOVPS Y2, Y0, (BX)(DI*1)
+
+lsePlanarAVX2Done:
+	VZEROUPPER
+	RET
+
+// func gradRowsAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·gradRowsAVX2(SB), NOSPLIT, $0-184
+	MOVQ         g_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         t_base+48(FP), DX
+	MOVQ         t_len+56(FP), BX
+	MOVQ         m_base+72(FP), SI
+	MOVQ         ls_base+96(FP), DI
+	MOVQ         pt_base+120(FP), R8
+	MOVQ         scale_base+144(FP), R9
+	MOVQ         c+168(FP), R10
+	SHLQ         $0x02, R10
+	VBROADCASTSS q+176(FP), Y0
+	XORQ         R11, R11
+
+gradRowsAVX2Row:
+	CMPQ  R11, BX
+	JAE   gradRowsAVX2Done
+	MOVL  (DX)(R11*4), R12
+	TESTL R12, R12
+	JS    gradRowsAVX2Drop
+	TESTL $0x7fffffff, (R9)(R11*4)
+	JZ    gradRowsAVX2Drop
+
+	// A kept row: −m, ls, scale and −scale·q in every lane
+	VBROADCASTSS (SI)(R11*4), Y1
+	VXORPS       signBitVec<>+0(SB), Y1, Y1
+	VBROADCASTSS (DI)(R11*4), Y2
+	VBROADCASTSS (R9)(R11*4), Y3
+	VMULPS       Y0, Y3, Y4
+	VXORPS       signBitVec<>+0(SB), Y4, Y4
+	MOVQ         R10, R12
+
+gradRowsAVX2LoopU:
+	CMPQ   R12, $0x00000040
+	JB     gradRowsAVX2Loop1
+	VADDPS (CX), Y1, Y5
+	VSUBPS Y2, Y5, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y5, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y8, Y8
+	VFMADD231PS Y8, Y7, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y6, Y5, Y6
+	VFMADD213PS Y4, Y3, Y6
+	VMOVUPS     Y6, (AX)
+	VADDPS      32(CX), Y1, Y5
+	VSUBPS      Y2, Y5, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y5, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y8, Y8
+	VFMADD231PS Y8, Y7, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y6, Y5, Y6
+	VFMADD213PS Y4, Y3, Y6
+	VMOVUPS     Y6, 32(AX)
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x00000040, AX
+	SUBQ        $0x00000040, R12
+	JMP         gradRowsAVX2LoopU
+
+gradRowsAVX2Loop1:
+	CMPQ   R12, $0x00000020
+	JB     gradRowsAVX2Tail
+	VADDPS (CX), Y1, Y5
+	VSUBPS Y2, Y5, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y5, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y8, Y8
+	VFMADD231PS Y8, Y7, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y6, Y5, Y6
+	VFMADD213PS Y4, Y3, Y6
+	VMOVUPS     Y6, (AX)
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, AX
+	SUBQ        $0x00000020, R12
+	JMP         gradRowsAVX2Loop1
+
+gradRowsAVX2Tail:
+	TESTQ R12, R12
+	JZ    gradRowsAVX2Target
+
+	// The last elements of the row, masked
+	SHRQ         $0x02, R12
+	VMOVDQU      iota<>+0(SB), Y5
+	MOVQ         R12, X6
+	VPBROADCASTD X6, Y6
+	VPCMPGTD     Y5, Y6, Y6
+	VMASKMOVPS   (CX), Y6, Y5
+	VADDPS       Y5, Y1, Y1
+	VSUBPS       Y2, Y1, Y1
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y1, Y5
+	VPSLLD      $0x17, Y5, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y1, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y5
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y7, Y7
+	VFMADD231PS Y7, Y5, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y1, Y1
+	VANDNPS     Y2, Y1, Y2
+	VFMADD213PS Y4, Y3, Y2
+	VMASKMOVPS  Y2, Y6, (AX)
+	SHLQ        $0x02, R12
+	ADDQ        R12, CX
+	ADDQ        R12, AX
+
+gradRowsAVX2Target:
+	// g_t = scale·(pt + tq), over the value the vector loop left there; gp is at the row's end
+	MOVLQSX (DX)(R11*4), R12
+	SHLQ    $0x02, R12
+	SUBQ    R10, R12
+	VMOVSS  tq+180(FP), X1
+	VADDSS  (R8)(R11*4), X1, X1
+	VMULSS  (R9)(R11*4), X1, X1
+	VMOVSS  X1, (AX)(R12*1)
+	INCQ    R11
+	JMP     gradRowsAVX2Row
+
+gradRowsAVX2Drop:
+	// A run of dropped rows: one zero fill
+	MOVQ R11, R12
+
+gradRowsAVX2DropNext:
+	INCQ  R11
+	CMPQ  R11, BX
+	JAE   gradRowsAVX2Fill
+	MOVL  (DX)(R11*4), R13
+	TESTL R13, R13
+	JS    gradRowsAVX2DropNext
+	TESTL $0x7fffffff, (R9)(R11*4)
+	JZ    gradRowsAVX2DropNext
+
+gradRowsAVX2Fill:
+	MOVQ   R11, R13
+	SUBQ   R12, R13
+	IMULQ  R10, R13
+	ADDQ   R13, CX
+	VXORPS Y1, Y1, Y1
+
+gradRowsAVX2Zero4:
+	CMPQ    R13, $0x00000080
+	JB      gradRowsAVX2Zero1
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y1, 64(AX)
+	VMOVUPS Y1, 96(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000080, R13
+	JMP     gradRowsAVX2Zero4
+
+gradRowsAVX2Zero1:
+	CMPQ    R13, $0x00000020
+	JB      gradRowsAVX2ZeroTail
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000020, R13
+	JMP     gradRowsAVX2Zero1
+
+gradRowsAVX2ZeroTail:
+	TESTQ        R13, R13
+	JZ           gradRowsAVX2ZeroDone
+	SHRQ         $0x02, R13
+	VMOVDQU      iota<>+0(SB), Y2
+	MOVQ         R13, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   Y1, Y3, (AX)
+	SHLQ         $0x02, R13
+	ADDQ         R13, AX
+
+gradRowsAVX2ZeroDone:
+	JMP gradRowsAVX2Row
+
+gradRowsAVX2Done:
+	VZEROUPPER
+	RET
+
+// func gradPairsAVX2(g []float32, t []int32, pt []float32, scale []float32, q float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·gradPairsAVX2(SB), NOSPLIT, $0-100
+	MOVQ         g_base+0(FP), AX
+	MOVQ         t_base+24(FP), CX
+	MOVQ         t_len+32(FP), DX
+	MOVQ         pt_base+48(FP), BX
+	MOVQ         scale_base+72(FP), SI
+	VBROADCASTSS q+96(FP), Y0
+	VXORPS       Y1, Y1, Y1
+
+gradPairsAVX2Loop:
+	CMPQ    DX, $0x00000008
+	JB      gradPairsAVX2Tail
+	VMOVDQU (CX), Y2
+
+	// dropped = t < 0 || scale == 0; a = scale·(pt + q)
+	VPSRAD $0x1f, Y2, Y4
+	VCMPPS $0x00, (SI), Y1, Y3
+	VPOR   Y3, Y4, Y4
+	VADDPS (BX), Y0, Y3
+	VMULPS (SI), Y3, Y3
+
+	// class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite; 0 where dropped
+	VPSLLD  $0x1f, Y2, Y2
+	VXORPS  Y2, Y3, Y2
+	VANDNPS Y2, Y4, Y2
+	VXORPS  signBitVec<>+0(SB), Y2, Y3
+	VANDNPS Y3, Y4, Y3
+
+	// interleave: row i's pair is (v0[i], v1[i])
+	VUNPCKLPS  Y3, Y2, Y4
+	VUNPCKHPS  Y3, Y2, Y2
+	VPERM2F128 $0x20, Y2, Y4, Y3
+	VPERM2F128 $0x31, Y2, Y4, Y2
+	VMOVUPS    Y3, (AX)
+	VMOVUPS    Y2, 32(AX)
+	ADDQ       $0x00000020, CX
+	ADDQ       $0x00000020, BX
+	ADDQ       $0x00000020, SI
+	ADDQ       $0x00000040, AX
+	SUBQ       $0x00000008, DX
+	JMP        gradPairsAVX2Loop
+
+gradPairsAVX2Tail:
+	TESTQ DX, DX
+	JZ    gradPairsAVX2Done
+
+	// The last n < lanes rows: masked loads, and stores of their 2n elements
+	VMOVDQU      iota<>+0(SB), Y2
+	MOVQ         DX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (CX), Y3, Y2
+	VMASKMOVPS   (BX), Y3, Y4
+	VMASKMOVPS   (SI), Y3, Y3
+	LEAQ         (DX)(DX*1), CX
+	MOVQ         CX, X5
+	VPBROADCASTD X5, Y5
+	VMOVDQU      iota<>+0(SB), Y6
+	VPCMPGTD     Y6, Y5, Y7
+	VPSUBD       gradEightVec<>+0(SB), Y5, Y5
+	VPCMPGTD     Y6, Y5, Y5
+
+	// dropped = t < 0 || scale == 0; a = scale·(pt + q)
+	VPSRAD $0x1f, Y2, Y6
+	VCMPPS $0x00, Y3, Y1, Y1
+	VPOR   Y1, Y6, Y6
+	VADDPS Y4, Y0, Y0
+	VMULPS Y3, Y0, Y0
+
+	// class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite; 0 where dropped
+	VPSLLD  $0x1f, Y2, Y1
+	VXORPS  Y1, Y0, Y0
+	VANDNPS Y0, Y6, Y0
+	VXORPS  signBitVec<>+0(SB), Y0, Y1
+	VANDNPS Y1, Y6, Y1
+
+	// interleave: row i's pair is (v0[i], v1[i])
+	VUNPCKLPS  Y1, Y0, Y2
+	VUNPCKHPS  Y1, Y0, Y0
+	VPERM2F128 $0x20, Y0, Y2, Y1
+	VPERM2F128 $0x31, Y0, Y2, Y0
+	VMASKMOVPS Y1, Y7, (AX)
+	VMASKMOVPS Y0, Y5, 32(AX)
+
+gradPairsAVX2Done:
+	VZEROUPPER
+	RET
+
+DATA gradEightVec<>+0(SB)/4, $0x00000008
+DATA gradEightVec<>+4(SB)/4, $0x00000008
+DATA gradEightVec<>+8(SB)/4, $0x00000008
+DATA gradEightVec<>+12(SB)/4, $0x00000008
+DATA gradEightVec<>+16(SB)/4, $0x00000008
+DATA gradEightVec<>+20(SB)/4, $0x00000008
+DATA gradEightVec<>+24(SB)/4, $0x00000008
+DATA gradEightVec<>+28(SB)/4, $0x00000008
+GLOBL gradEightVec<>(SB), RODATA|NOPTR, $32
+
+// func gradFlatAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, tab []int32, c int, q float32, tq float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·gradFlatAVX2(SB), NOSPLIT, $0-208
+	MOVQ         g_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         t_base+48(FP), DX
+	MOVQ         t_len+56(FP), BX
+	MOVQ         m_base+72(FP), SI
+	MOVQ         ls_base+96(FP), DI
+	MOVQ         pt_base+120(FP), R8
+	MOVQ         scale_base+144(FP), R9
+	VBROADCASTSS q+200(FP), Y0
+	VBROADCASTSS tq+204(FP), Y1
+
+gradFlatAVX2Block:
+	CMPQ    BX, $0x00000008
+	JB      gradFlatAVX2Tail
+	VMOVUPS (DX), Y2
+	VMOVUPS (R9), Y3
+	VMOVUPS (SI), Y4
+	VMOVUPS (DI), Y5
+	VMOVUPS (R8), Y6
+	MOVQ    tab_base+168(FP), R10
+
+	// T = t for a kept row, −1 for a dropped one (t < 0 or scale = 0)
+	VXORPS    Y7, Y7, Y7
+	VCMPPS    $0x00, Y3, Y7, Y7
+	VPSRAD    $0x1f, Y2, Y8
+	VPOR      Y7, Y8, Y8
+	VPOR      Y8, Y2, Y2
+	VMOVMSKPS Y2, R11
+	CMPL      R11, $0x000000ff
+	JE        gradFlatAVX2Drop
+
+	// −m, and the target's gradient scale·(pt + tq)
+	VXORPS signBitVec<>+0(SB), Y4, Y4
+	VADDPS Y6, Y1, Y6
+	VMULPS Y3, Y6, Y6
+	MOVQ   c+192(FP), R11
+
+gradFlatAVX2Vec:
+	VMOVDQU (R10), Y7
+
+	// each lane's row: d = (x − m) − ls, e = scale·(exp(d) − q)
+	VPERMPS Y4, Y7, Y8
+	VADDPS  (CX), Y8, Y9
+	VPERMPS Y5, Y7, Y8
+	VSUBPS  Y8, Y9, Y9
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y8
+	VPSLLD      $0x17, Y8, Y10
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y9, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y10, Y11, Y11
+	VFMADD231PS Y11, Y8, Y10
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y8
+	VANDNPS     Y10, Y8, Y10
+	VSUBPS      Y0, Y10, Y10
+	VPERMD      Y2, Y7, Y9
+	VPERMPS     Y3, Y7, Y8
+	VMULPS      Y8, Y10, Y10
+
+	// 0 in a dropped row; the target's gradient in the target column
+	VPSRAD    $0x1f, Y9, Y8
+	VANDNPS   Y10, Y8, Y10
+	VPCMPEQD  32(R10), Y9, Y9
+	VPERMPS   Y6, Y7, Y8
+	VBLENDVPS Y9, Y8, Y10, Y10
+	VMOVUPS   Y10, (AX)
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000040, R10
+	DECQ      R11
+	JNZ       gradFlatAVX2Vec
+
+gradFlatAVX2Next:
+	ADDQ $0x00000020, DX
+	ADDQ $0x00000020, R9
+	ADDQ $0x00000020, SI
+	ADDQ $0x00000020, DI
+	ADDQ $0x00000020, R8
+	SUBQ $0x00000008, BX
+	JMP  gradFlatAVX2Block
+
+gradFlatAVX2Drop:
+	// Every row of the block dropped: zeros
+	MOVQ   c+192(FP), R10
+	SHLQ   $0x05, R10
+	ADDQ   R10, CX
+	VXORPS Y2, Y2, Y2
+
+gradFlatAVX2Zero4:
+	CMPQ    R10, $0x00000080
+	JB      gradFlatAVX2Zero1
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y2, 96(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000080, R10
+	JMP     gradFlatAVX2Zero4
+
+gradFlatAVX2Zero1:
+	CMPQ    R10, $0x00000020
+	JB      gradFlatAVX2ZeroTail
+	VMOVUPS Y2, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000020, R10
+	JMP     gradFlatAVX2Zero1
+
+gradFlatAVX2ZeroTail:
+	TESTQ        R10, R10
+	JZ           gradFlatAVX2ZeroDone
+	SHRQ         $0x02, R10
+	VMOVDQU      iota<>+0(SB), Y3
+	MOVQ         R10, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   Y2, Y4, (AX)
+	SHLQ         $0x02, R10
+	ADDQ         R10, AX
+
+gradFlatAVX2ZeroDone:
+	JMP gradFlatAVX2Next
+
+gradFlatAVX2Tail:
+	TESTQ        BX, BX
+	JZ           gradFlatAVX2Done
+	VMOVDQU      iota<>+0(SB), Y2
+	MOVQ         BX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (DX), Y3, Y2
+	VMASKMOVPS   (R9), Y3, Y4
+	VMASKMOVPS   (SI), Y3, Y5
+	VMASKMOVPS   (DI), Y3, Y6
+	VMASKMOVPS   (R8), Y3, Y3
+	MOVQ         tab_base+168(FP), DX
+
+	// T = t for a kept row, −1 for a dropped one (t < 0 or scale = 0)
+	VXORPS Y7, Y7, Y7
+	VCMPPS $0x00, Y4, Y7, Y7
+	VPSRAD $0x1f, Y2, Y8
+	VPOR   Y7, Y8, Y8
+	VPOR   Y8, Y2, Y2
+
+	// −m, and the target's gradient scale·(pt + tq)
+	VXORPS signBitVec<>+0(SB), Y5, Y5
+	VADDPS Y3, Y1, Y1
+	VMULPS Y4, Y1, Y1
+
+	// The last rows: rows·C elements, the last vector masked
+	MOVQ  c+192(FP), SI
+	IMULQ BX, SI
+
+gradFlatAVX2TailVec:
+	CMPQ    SI, $0x00000008
+	JB      gradFlatAVX2TailPart
+	VMOVDQU (DX), Y3
+
+	// each lane's row: d = (x − m) − ls, e = scale·(exp(d) − q)
+	VPERMPS Y5, Y3, Y7
+	VADDPS  (CX), Y7, Y8
+	VPERMPS Y6, Y3, Y7
+	VSUBPS  Y7, Y8, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y7
+	VPSLLD      $0x17, Y7, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y8, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y9, Y10, Y10
+	VFMADD231PS Y10, Y7, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y7
+	VANDNPS     Y9, Y7, Y9
+	VSUBPS      Y0, Y9, Y9
+	VPERMD      Y2, Y3, Y8
+	VPERMPS     Y4, Y3, Y7
+	VMULPS      Y7, Y9, Y9
+
+	// 0 in a dropped row; the target's gradient in the target column
+	VPSRAD    $0x1f, Y8, Y7
+	VANDNPS   Y9, Y7, Y9
+	VPCMPEQD  32(DX), Y8, Y8
+	VPERMPS   Y1, Y3, Y7
+	VBLENDVPS Y8, Y7, Y9, Y9
+	VMOVUPS   Y9, (AX)
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000040, DX
+	SUBQ      $0x00000008, SI
+	JMP       gradFlatAVX2TailVec
+
+gradFlatAVX2TailPart:
+	TESTQ        SI, SI
+	JZ           gradFlatAVX2Done
+	VMOVDQU      iota<>+0(SB), Y3
+	MOVQ         SI, X7
+	VPBROADCASTD X7, Y7
+	VPCMPGTD     Y3, Y7, Y7
+	VMASKMOVPS   (CX), Y7, Y3
+	VMOVDQU      (DX), Y8
+
+	// each lane's row: d = (x − m) − ls, e = scale·(exp(d) − q)
+	VPERMPS Y5, Y8, Y5
+	VADDPS  Y3, Y5, Y3
+	VPERMPS Y6, Y8, Y5
+	VSUBPS  Y5, Y3, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
+	VPSLLD      $0x17, Y5, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y3, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y5
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y9, Y9
+	VFMADD231PS Y9, Y5, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS     Y6, Y3, Y6
+	VSUBPS      Y0, Y6, Y6
+	VPERMD      Y2, Y8, Y0
+	VPERMPS     Y4, Y8, Y5
+	VMULPS      Y5, Y6, Y6
+
+	// 0 in a dropped row; the target's gradient in the target column
+	VPSRAD     $0x1f, Y0, Y2
+	VANDNPS    Y6, Y2, Y6
+	VPCMPEQD   32(DX), Y0, Y0
+	VPERMPS    Y1, Y8, Y5
+	VBLENDVPS  Y0, Y5, Y6, Y6
+	VMASKMOVPS Y6, Y7, (AX)
+
+gradFlatAVX2Done:
+	VZEROUPPER
+	RET
+
+// func gradPlanarAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·gradPlanarAVX2(SB), NOSPLIT, $0-192
+	MOVQ         g_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         t_base+48(FP), DX
+	MOVQ         t_len+56(FP), BX
+	MOVQ         m_base+72(FP), SI
+	MOVQ         ls_base+96(FP), DI
+	MOVQ         pt_base+120(FP), R8
+	MOVQ         scale_base+144(FP), R9
+	MOVQ         c+168(FP), R10
+	MOVQ         stride+176(FP), R11
+	SHLQ         $0x02, R11
+	VBROADCASTSS q+184(FP), Y0
+	VBROADCASTSS tq+188(FP), Y1
+	VXORPS       Y2, Y2, Y2
+
+	// full = the bytes of the unmasked vectors of a plane
+	SHLQ $0x02, BX
+	ANDQ $0xffffffe0, BX
+
+gradPlanarAVX2Pairs:
+	CMPQ   R10, $0x02
+	JB     gradPlanarAVX2Last
+	VPADDD gradOne32Vec<>+0(SB), Y2, Y3
+	XORQ   R12, R12
+	LEAQ   (CX)(R11*2), R13
+
+gradPlanarAVX2Vec2:
+	CMPQ       R12, BX
+	JAE        gradPlanarAVX2Tail2
+	PREFETCHT0 (R13)
+	VMOVUPS    (CX), Y4
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS (SI)(R12*1), Y4, Y4
+	VSUBPS (DI)(R12*1), Y4, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y7, Y7
+	VFMADD231PS Y7, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+	VSUBPS      Y0, Y5, Y5
+	VMULPS      (R9)(R12*1), Y5, Y5
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VMOVDQU    (DX)(R12*1), Y4
+	VPSRAD     $0x1f, Y4, Y6
+	VANDNPS    Y5, Y6, Y5
+	VPCMPEQD   Y2, Y4, Y6
+	VADDPS     (R8)(R12*1), Y1, Y4
+	VMULPS     (R9)(R12*1), Y4, Y4
+	VBLENDVPS  Y6, Y4, Y5, Y5
+	VMOVUPS    Y5, (AX)
+	PREFETCHT0 (R13)(R11*1)
+	VMOVUPS    (CX)(R11*1), Y4
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS (SI)(R12*1), Y4, Y4
+	VSUBPS (DI)(R12*1), Y4, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y7, Y7
+	VFMADD231PS Y7, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+	VSUBPS      Y0, Y5, Y5
+	VMULPS      (R9)(R12*1), Y5, Y5
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VMOVDQU   (DX)(R12*1), Y4
+	VPSRAD    $0x1f, Y4, Y6
+	VANDNPS   Y5, Y6, Y5
+	VPCMPEQD  Y3, Y4, Y6
+	VADDPS    (R8)(R12*1), Y1, Y4
+	VMULPS    (R9)(R12*1), Y4, Y4
+	VBLENDVPS Y6, Y4, Y5, Y5
+	VMOVUPS   Y5, (AX)(R11*1)
+	ADDQ      $0x00000020, R12
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, R13
+	JMP       gradPlanarAVX2Vec2
+
+gradPlanarAVX2Tail2:
+	// The planes' last positions, masked
+	MOVQ         t_len+56(FP), R13
+	ANDQ         $0x00000007, R13
+	JZ           gradPlanarAVX2Next2
+	VMOVDQU      iota<>+0(SB), Y4
+	MOVQ         R13, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     Y4, Y5, Y5
+	VMASKMOVPS   (DX)(R12*1), Y5, Y4
+	VMASKMOVPS   (SI)(R12*1), Y5, Y6
+	VMASKMOVPS   (DI)(R12*1), Y5, Y7
+	VMASKMOVPS   (R9)(R12*1), Y5, Y8
+	VMASKMOVPS   (R8)(R12*1), Y5, Y9
+	VMASKMOVPS   (CX), Y5, Y10
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS Y6, Y10, Y10
+	VSUBPS Y7, Y10, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y12
+	VPSLLD      $0x17, Y12, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y10, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y13, Y13
+	VFMADD231PS Y13, Y12, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y11, Y10, Y11
+	VSUBPS      Y0, Y11, Y11
+	VMULPS      Y8, Y11, Y11
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VPSRAD     $0x1f, Y4, Y12
+	VANDNPS    Y11, Y12, Y11
+	VPCMPEQD   Y2, Y4, Y12
+	VADDPS     Y9, Y1, Y10
+	VMULPS     Y8, Y10, Y10
+	VBLENDVPS  Y12, Y10, Y11, Y11
+	VMASKMOVPS Y11, Y5, (AX)
+	VMASKMOVPS (CX)(R11*1), Y5, Y10
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS Y6, Y10, Y6
+	VSUBPS Y7, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y10
+	VPSLLD      $0x17, Y10, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y6, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y11, Y11
+	VFMADD231PS Y11, Y10, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VSUBPS      Y0, Y7, Y7
+	VMULPS      Y8, Y7, Y7
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VPSRAD     $0x1f, Y4, Y6
+	VANDNPS    Y7, Y6, Y7
+	VPCMPEQD   Y3, Y4, Y6
+	VADDPS     Y9, Y1, Y3
+	VMULPS     Y8, Y3, Y3
+	VBLENDVPS  Y6, Y3, Y7, Y7
+	VMASKMOVPS Y7, Y5, (AX)(R11*1)
+
+gradPlanarAVX2Next2:
+	// back to the block's start, on to the next planes
+	SUBQ   R12, CX
+	SUBQ   R12, AX
+	ADDQ   R11, CX
+	ADDQ   R11, AX
+	VPADDD gradOne32Vec<>+0(SB), Y2, Y2
+	ADDQ   R11, CX
+	ADDQ   R11, AX
+	VPADDD gradOne32Vec<>+0(SB), Y2, Y2
+	SUBQ   $0x02, R10
+	JMP    gradPlanarAVX2Pairs
+
+gradPlanarAVX2Last:
+	// An odd class count leaves one plane
+	TESTQ R10, R10
+	JZ    gradPlanarAVX2Done
+	XORQ  R12, R12
+	LEAQ  (CX)(R11*1), R10
+
+gradPlanarAVX2Vec1:
+	CMPQ       R12, BX
+	JAE        gradPlanarAVX2Tail1
+	PREFETCHT0 (R10)
+	VMOVUPS    (CX), Y3
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS (SI)(R12*1), Y3, Y3
+	VSUBPS (DI)(R12*1), Y3, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
+	VPSLLD      $0x17, Y5, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y3, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y4, Y6, Y6
+	VFMADD231PS Y6, Y5, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS     Y4, Y3, Y4
+	VSUBPS      Y0, Y4, Y4
+	VMULPS      (R9)(R12*1), Y4, Y4
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VMOVDQU   (DX)(R12*1), Y3
+	VPSRAD    $0x1f, Y3, Y5
+	VANDNPS   Y4, Y5, Y4
+	VPCMPEQD  Y2, Y3, Y5
+	VADDPS    (R8)(R12*1), Y1, Y3
+	VMULPS    (R9)(R12*1), Y3, Y3
+	VBLENDVPS Y5, Y3, Y4, Y4
+	VMOVUPS   Y4, (AX)
+	ADDQ      $0x00000020, R12
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, R10
+	JMP       gradPlanarAVX2Vec1
+
+gradPlanarAVX2Tail1:
+	// The planes' last positions, masked
+	MOVQ         t_len+56(FP), BX
+	ANDQ         $0x00000007, BX
+	JZ           gradPlanarAVX2Next1
+	VMOVDQU      iota<>+0(SB), Y3
+	MOVQ         BX, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   (DX)(R12*1), Y4, Y3
+	VMASKMOVPS   (SI)(R12*1), Y4, Y5
+	VMASKMOVPS   (DI)(R12*1), Y4, Y6
+	VMASKMOVPS   (R9)(R12*1), Y4, Y7
+	VMASKMOVPS   (R8)(R12*1), Y4, Y8
+	VMASKMOVPS   (CX), Y4, Y9
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS Y5, Y9, Y5
+	VSUBPS Y6, Y5, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y9
+	VPSLLD      $0x17, Y9, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y5, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y10, Y10
+	VFMADD231PS Y10, Y9, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y6, Y5, Y6
+	VSUBPS      Y0, Y6, Y6
+	VMULPS      Y7, Y6, Y6
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VPSRAD     $0x1f, Y3, Y0
+	VANDNPS    Y6, Y0, Y6
+	VPCMPEQD   Y2, Y3, Y0
+	VADDPS     Y8, Y1, Y1
+	VMULPS     Y7, Y1, Y1
+	VBLENDVPS  Y0, Y1, Y6, Y6
+	VMASKMOVPS Y6, Y4, (AX)
+
+gradPlanarAVX2Next1:
+	// back to the block's start, on to the next planes
+	SUBQ   R12, CX
+	SUBQ   R12, AX
+	ADDQ   R11, CX
+	ADDQ   R11, AX
+	VPADDD gradOne32Vec<>+0(SB), Y2, Y2
+
+gradPlanarAVX2Done:
+	VZEROUPPER
+	RET
+
+DATA gradOne32Vec<>+0(SB)/4, $0x00000001
+DATA gradOne32Vec<>+4(SB)/4, $0x00000001
+DATA gradOne32Vec<>+8(SB)/4, $0x00000001
+DATA gradOne32Vec<>+12(SB)/4, $0x00000001
+DATA gradOne32Vec<>+16(SB)/4, $0x00000001
+DATA gradOne32Vec<>+20(SB)/4, $0x00000001
+DATA gradOne32Vec<>+24(SB)/4, $0x00000001
+DATA gradOne32Vec<>+28(SB)/4, $0x00000001
+GLOBL gradOne32Vec<>(SB), RODATA|NOPTR, $32
+
 // func expfAVX512(dst []float32, x []float32)
 // Requires: AVX, AVX512F
 TEXT ·expfAVX512(SB), NOSPLIT, $0-48
@@ -632,9 +6968,6 @@ GLOBL expC1<>(SB), RODATA|NOPTR, $4
 
 DATA expClamp<>+0(SB)/4, $0xc2cff1b4
 GLOBL expClamp<>(SB), RODATA|NOPTR, $4
-
-DATA one<>+0(SB)/4, $0x3f800000
-GLOBL one<>(SB), RODATA|NOPTR, $4
 
 // func log1pfAVX512(dst []float32, x []float32)
 // Requires: AVX, AVX512F
@@ -722,9 +7055,6 @@ GLOBL logLn2Hi<>(SB), RODATA|NOPTR, $4
 
 DATA logLn2Lo<>+0(SB)/4, $0xb95e8083
 GLOBL logLn2Lo<>(SB), RODATA|NOPTR, $4
-
-DATA half<>+0(SB)/4, $0x3f000000
-GLOBL half<>(SB), RODATA|NOPTR, $4
 
 DATA posInf<>+0(SB)/4, $0x7f800000
 GLOBL posInf<>(SB), RODATA|NOPTR, $4
@@ -941,3 +7271,6745 @@ maxTargetAVX512Done:
 	MOVL          AX, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func bandAVX512(buf []float32, x []float32, lo float32, hi float32) (above int, inBand int)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, BMI2, POPCNT, SSE
+TEXT ·bandAVX512(SB), NOSPLIT, $0-72
+	MOVQ         buf_base+0(FP), AX
+	MOVQ         buf_len+8(FP), CX
+	MOVQ         x_base+24(FP), DX
+	MOVQ         x_len+32(FP), BX
+	MOVSS        lo+48(FP), X0
+	VBROADCASTSS X0, Z0
+	MOVSS        hi+52(FP), X1
+	VBROADCASTSS X1, Z1
+	VXORPS       Z2, Z2, Z2
+	VBROADCASTSS allOnes<>+0(SB), Z3
+	LEAQ         compact<>+0(SB), SI
+	MOVQ         AX, SI
+	LEAQ         -128(AX)(CX*4), DI
+
+	// Fast loop: two vectors a step while buf has room for two whole vectors, each packed vector stored whole.
+bandAVX512Fast:
+	CMPQ          BX, $0x00000020
+	JB            bandAVX512Edge
+	CMPQ          AX, DI
+	JG            bandAVX512Edge
+	VMOVUPS       (DX), Z4
+	VCMPPS        $0x06, Z1, Z4, K1
+	VCMPPS        $0x0d, Z0, Z4, K2
+	VPSUBD        Z3, Z2, K1, Z2
+	VCMPPS        $0x02, Z1, Z4, K2, K2
+	VCOMPRESSPS.Z Z4, K2, Z4
+	KMOVW         K2, R8
+	POPCNTL       R8, R8
+	VMOVUPS       Z4, (AX)
+	LEAQ          (AX)(R8*4), AX
+	VMOVUPS       64(DX), Z4
+	VCMPPS        $0x06, Z1, Z4, K1
+	VCMPPS        $0x0d, Z0, Z4, K2
+	VPSUBD        Z3, Z2, K1, Z2
+	VCMPPS        $0x02, Z1, Z4, K2, K2
+	VCOMPRESSPS.Z Z4, K2, Z4
+	KMOVW         K2, R8
+	POPCNTL       R8, R8
+	VMOVUPS       Z4, (AX)
+	LEAQ          (AX)(R8*4), AX
+	ADDQ          $0x00000080, DX
+	SUBQ          $0x00000020, BX
+	JMP           bandAVX512Fast
+
+	// Edge: cnt counts the lanes in band, rem the room left in buf; each store takes min(passed, rem) lanes.
+bandAVX512Edge:
+	MOVQ AX, DI
+	SUBQ SI, DI
+	SHRQ $0x02, DI
+	SUBQ DI, CX
+
+bandAVX512EdgeLoop:
+	CMPQ          BX, $0x00000010
+	JB            bandAVX512Tail
+	VMOVUPS       (DX), Z4
+	VCMPPS        $0x06, Z1, Z4, K1
+	VCMPPS        $0x0d, Z0, Z4, K2
+	VPSUBD        Z3, Z2, K1, Z2
+	VCMPPS        $0x02, Z1, Z4, K2, K2
+	VCOMPRESSPS.Z Z4, K2, Z4
+	KMOVW         K2, SI
+	POPCNTL       SI, SI
+	MOVQ          SI, R9
+	SUBQ          CX, R9
+	MOVQ          R9, R8
+	SARQ          $0x3f, R8
+	ANDQ          R9, R8
+	ADDQ          CX, R8
+	TESTQ         R8, R8
+	JZ            storeCountAVX5127
+	MOVL          $0x0000ffff, R9
+	BZHIL         R8, R9, R9
+	KMOVW         R9, K1
+	VMOVUPS       Z4, K1, (AX)
+
+storeCountAVX5127:
+	LEAQ (AX)(R8*4), AX
+	SUBQ R8, CX
+	ADDQ SI, DI
+	ADDQ $0x00000040, DX
+	SUBQ $0x00000010, BX
+	JMP  bandAVX512EdgeLoop
+
+	// Tail: the last n < lanes elements, through a mask.
+bandAVX512Tail:
+	TESTQ         BX, BX
+	JZ            bandAVX512Done
+	MOVL          $0x0000ffff, SI
+	BZHIL         BX, SI, BX
+	KMOVW         BX, K1
+	VMOVUPS.Z     (DX), K1, Z4
+	VCMPPS        $0x06, Z1, Z4, K1, K2
+	VCMPPS        $0x0d, Z0, Z4, K1, K1
+	VPSUBD        Z3, Z2, K2, Z2
+	VCMPPS        $0x02, Z1, Z4, K1, K1
+	VCOMPRESSPS.Z Z4, K1, Z0
+	KMOVW         K1, DX
+	POPCNTL       DX, DX
+	MOVQ          DX, SI
+	SUBQ          CX, SI
+	MOVQ          SI, BX
+	SARQ          $0x3f, BX
+	ANDQ          SI, BX
+	ADDQ          CX, BX
+	TESTQ         BX, BX
+	JZ            storeCountAVX5128
+	MOVL          $0x0000ffff, SI
+	BZHIL         BX, SI, SI
+	KMOVW         SI, K1
+	VMOVUPS       Z0, K1, (AX)
+
+storeCountAVX5128:
+	LEAQ (AX)(BX*4), AX
+	SUBQ BX, CX
+	ADDQ DX, DI
+
+bandAVX512Done:
+	VEXTRACTI32X8 $0x01, Z2, Y0
+	VPADDD        Y0, Y2, Y2
+	VEXTRACTI128  $0x01, Y2, X0
+	VPADDD        X0, X2, X2
+	VPSHUFD       $0x0e, X2, X0
+	VPADDD        X0, X2, X2
+	VPSHUFD       $0x01, X2, X0
+	VPADDD        X0, X2, X2
+	VMOVD         X2, AX
+	MOVQ          AX, above+56(FP)
+	MOVQ          DI, inBand+64(FP)
+	VZEROUPPER
+	RET
+
+// func indicesAtLeastAVX512(dst []int32, x []float32, v float32, base int32) int
+// Requires: AVX, AVX512F, BMI2, POPCNT, SSE
+TEXT ·indicesAtLeastAVX512(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         x_base+24(FP), DX
+	MOVQ         x_len+32(FP), BX
+	MOVSS        v+48(FP), X0
+	VBROADCASTSS X0, Z0
+	MOVL         base+52(FP), SI
+	VMOVD        SI, X1
+	VPBROADCASTD X1, Z1
+	VPADDD       iota16<>+0(SB), Z1, Z1
+	VBROADCASTSS sixteen<>+0(SB), Z2
+	LEAQ         compact<>+0(SB), SI
+	MOVQ         AX, SI
+	LEAQ         -128(AX)(CX*4), CX
+
+	// Fast loop: two vectors a step while dst has room for two whole vectors, each packed vector stored whole.
+indicesAtLeastAVX512Fast:
+	CMPQ          BX, $0x00000020
+	JB            indicesAtLeastAVX512Edge
+	CMPQ          AX, CX
+	JG            indicesAtLeastAVX512Edge
+	VCMPPS        $0x0a, (DX), Z0, K1
+	VPCOMPRESSD.Z Z1, K1, Z3
+	KMOVW         K1, DI
+	POPCNTL       DI, DI
+	VMOVUPS       Z3, (AX)
+	LEAQ          (AX)(DI*4), AX
+	VPADDD        Z2, Z1, Z1
+	VCMPPS        $0x0a, 64(DX), Z0, K1
+	VPCOMPRESSD.Z Z1, K1, Z3
+	KMOVW         K1, DI
+	POPCNTL       DI, DI
+	VMOVUPS       Z3, (AX)
+	LEAQ          (AX)(DI*4), AX
+	VPADDD        Z2, Z1, Z1
+	ADDQ          $0x00000080, DX
+	SUBQ          $0x00000020, BX
+	JMP           indicesAtLeastAVX512Fast
+
+	// Edge: whole vectors, each packed vector stored through a mask of as many lanes as passed.
+indicesAtLeastAVX512Edge:
+	CMPQ          BX, $0x00000010
+	JB            indicesAtLeastAVX512Tail
+	VCMPPS        $0x0a, (DX), Z0, K1
+	VPCOMPRESSD.Z Z1, K1, Z3
+	KMOVW         K1, CX
+	POPCNTL       CX, CX
+	TESTQ         CX, CX
+	JZ            storeCountAVX5129
+	MOVL          $0x0000ffff, DI
+	BZHIL         CX, DI, DI
+	KMOVW         DI, K1
+	VMOVUPS       Z3, K1, (AX)
+
+storeCountAVX5129:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD Z2, Z1, Z1
+	ADDQ   $0x00000040, DX
+	SUBQ   $0x00000010, BX
+	JMP    indicesAtLeastAVX512Edge
+
+	// Tail: the last n < lanes elements, through a mask.
+indicesAtLeastAVX512Tail:
+	TESTQ         BX, BX
+	JZ            indicesAtLeastAVX512Done
+	MOVL          $0x0000ffff, CX
+	BZHIL         BX, CX, CX
+	KMOVW         CX, K1
+	VMOVUPS.Z     (DX), K1, Z3
+	VCMPPS        $0x05, Z0, Z3, K1, K1
+	VPCOMPRESSD.Z Z1, K1, Z0
+	KMOVW         K1, CX
+	POPCNTL       CX, CX
+	TESTQ         CX, CX
+	JZ            storeCountAVX51210
+	MOVL          $0x0000ffff, DX
+	BZHIL         CX, DX, DX
+	KMOVW         DX, K1
+	VMOVUPS       Z0, K1, (AX)
+
+storeCountAVX51210:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD Z2, Z1, Z1
+
+indicesAtLeastAVX512Done:
+	SUBQ SI, AX
+	SHRQ $0x02, AX
+	MOVQ AX, ret+56(FP)
+	VZEROUPPER
+	RET
+
+DATA sixteen<>+0(SB)/4, $0x00000010
+GLOBL sixteen<>(SB), RODATA|NOPTR, $4
+
+// func indicesNaNAVX512(dst []int32, x []float32, v float32, base int32) int
+// Requires: AVX, AVX512F, BMI2, POPCNT
+TEXT ·indicesNaNAVX512(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         x_base+24(FP), DX
+	MOVQ         x_len+32(FP), BX
+	MOVL         base+52(FP), SI
+	VMOVD        SI, X0
+	VPBROADCASTD X0, Z0
+	VPADDD       iota16<>+0(SB), Z0, Z0
+	VBROADCASTSS sixteen<>+0(SB), Z1
+	LEAQ         compact<>+0(SB), SI
+	MOVQ         AX, SI
+	LEAQ         -128(AX)(CX*4), CX
+
+	// Fast loop: two vectors a step while dst has room for two whole vectors, each packed vector stored whole.
+indicesNaNAVX512Fast:
+	CMPQ          BX, $0x00000020
+	JB            indicesNaNAVX512Edge
+	CMPQ          AX, CX
+	JG            indicesNaNAVX512Edge
+	VMOVUPS       (DX), Z2
+	VCMPPS        $0x03, Z2, Z2, K1
+	VPCOMPRESSD.Z Z0, K1, Z2
+	KMOVW         K1, DI
+	POPCNTL       DI, DI
+	VMOVUPS       Z2, (AX)
+	LEAQ          (AX)(DI*4), AX
+	VPADDD        Z1, Z0, Z0
+	VMOVUPS       64(DX), Z2
+	VCMPPS        $0x03, Z2, Z2, K1
+	VPCOMPRESSD.Z Z0, K1, Z2
+	KMOVW         K1, DI
+	POPCNTL       DI, DI
+	VMOVUPS       Z2, (AX)
+	LEAQ          (AX)(DI*4), AX
+	VPADDD        Z1, Z0, Z0
+	ADDQ          $0x00000080, DX
+	SUBQ          $0x00000020, BX
+	JMP           indicesNaNAVX512Fast
+
+	// Edge: whole vectors, each packed vector stored through a mask of as many lanes as passed.
+indicesNaNAVX512Edge:
+	CMPQ          BX, $0x00000010
+	JB            indicesNaNAVX512Tail
+	VMOVUPS       (DX), Z2
+	VCMPPS        $0x03, Z2, Z2, K1
+	VPCOMPRESSD.Z Z0, K1, Z2
+	KMOVW         K1, CX
+	POPCNTL       CX, CX
+	TESTQ         CX, CX
+	JZ            storeCountAVX51211
+	MOVL          $0x0000ffff, DI
+	BZHIL         CX, DI, DI
+	KMOVW         DI, K1
+	VMOVUPS       Z2, K1, (AX)
+
+storeCountAVX51211:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD Z1, Z0, Z0
+	ADDQ   $0x00000040, DX
+	SUBQ   $0x00000010, BX
+	JMP    indicesNaNAVX512Edge
+
+	// Tail: the last n < lanes elements, through a mask.
+indicesNaNAVX512Tail:
+	TESTQ         BX, BX
+	JZ            indicesNaNAVX512Done
+	MOVL          $0x0000ffff, CX
+	BZHIL         BX, CX, CX
+	KMOVW         CX, K1
+	VMOVUPS.Z     (DX), K1, Z2
+	VCMPPS        $0x03, Z2, Z2, K1, K1
+	VPCOMPRESSD.Z Z0, K1, Z2
+	KMOVW         K1, CX
+	POPCNTL       CX, CX
+	TESTQ         CX, CX
+	JZ            storeCountAVX51212
+	MOVL          $0x0000ffff, DX
+	BZHIL         CX, DX, DX
+	KMOVW         DX, K1
+	VMOVUPS       Z2, K1, (AX)
+
+storeCountAVX51212:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD Z1, Z0, Z0
+
+indicesNaNAVX512Done:
+	SUBQ SI, AX
+	SHRQ $0x02, AX
+	MOVQ AX, ret+56(FP)
+	VZEROUPPER
+	RET
+
+// func ceRowsLargeAVX512(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL, BMI2, SSE
+TEXT ·ceRowsLargeAVX512(SB), NOSPLIT, $0-156
+	MOVQ         s_base+0(FP), AX
+	MOVQ         mx_base+72(FP), CX
+	MOVQ         x_base+96(FP), DX
+	MOVQ         c+144(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         t_len+128(FP), SI
+	MOVQ         t_base+120(FP), DI
+	MOVQ         zt_base+24(FP), R8
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS negInf<>+0(SB), Z10
+
+ceRowsLargeAVX512Row:
+	TESTQ SI, SI
+	JZ    ceRowsLargeAVX512Done
+
+	// an ignored row (t < 0) is skipped: its logits are never read
+	MOVLQSX (DI), R11
+	TESTQ   R11, R11
+	JS      ceRowsLargeAVX512Next
+
+	// m = max of the row: four accumulators, then one vector at a time, then a masked tail
+	MOVQ    DX, R9
+	MOVQ    BX, R10
+	SHRQ    $0x02, R10
+	VMOVUPS Z10, Z11
+	VMOVUPS Z10, Z12
+	VMOVUPS Z10, Z13
+	VMOVUPS Z10, Z14
+
+ceRowsLargeAVX512Max4:
+	CMPQ   R10, $0x00000040
+	JB     ceRowsLargeAVX512Max1
+	VMAXPS (R9), Z11, Z11
+	VMAXPS 64(R9), Z12, Z12
+	VMAXPS 128(R9), Z13, Z13
+	VMAXPS 192(R9), Z14, Z14
+	ADDQ   $0x00000100, R9
+	SUBQ   $0x00000040, R10
+	JMP    ceRowsLargeAVX512Max4
+
+ceRowsLargeAVX512Max1:
+	CMPQ   R10, $0x00000010
+	JB     ceRowsLargeAVX512MaxTail
+	VMAXPS (R9), Z11, Z11
+	ADDQ   $0x00000040, R9
+	SUBQ   $0x00000010, R10
+	JMP    ceRowsLargeAVX512Max1
+
+ceRowsLargeAVX512MaxTail:
+	TESTQ  R10, R10
+	JZ     ceRowsLargeAVX512MaxDone
+	MOVL   $0x0000ffff, R12
+	BZHIL  R10, R12, R10
+	KMOVW  R10, K1
+	VMAXPS (R9), Z12, K1, Z12
+
+ceRowsLargeAVX512MaxDone:
+	VMAXPS        Z12, Z11, Z11
+	VMAXPS        Z14, Z13, Z13
+	VMAXPS        Z13, Z11, Z11
+	VEXTRACTF32X8 $0x01, Z11, Y12
+	VMAXPS        Y12, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VMAXPS        X12, X11, X11
+	VMOVHLPS      X11, X12, X12
+	VMAXPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VMAXSS        X12, X11, X11
+	VMOVSS        X11, (CX)
+	VBROADCASTSS  X11, Z11
+	VMOVSS        (DX)(R11*4), X12
+	VMOVSS        X12, (R8)
+
+	// the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64
+	VXORPS Z16, Z16, Z16
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	MOVQ   DX, R9
+
+	// first range: [0, t)
+	MOVQ R11, R10
+
+ceRowsLargeAVX512Range:
+	CMPQ R10, $0x00000040
+	JB   ceRowsLargeAVX512Exp1
+	MOVL $0x00000008, R12
+
+ceRowsLargeAVX512Exp4:
+	PREFETCHT1 (R9)(BX*1)
+	VMOVUPS    (R9), Z17
+	VSUBPS     Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z18
+	VMULPS      Z0, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z1, Z17, Z18
+	VFMADD231PS Z2, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z18, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VADDPS      Z17, Z12, Z12
+	PREFETCHT1  64(R9)(BX*1)
+	VMOVUPS     64(R9), Z17
+	VSUBPS      Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z18
+	VMULPS      Z0, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z1, Z17, Z18
+	VFMADD231PS Z2, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z18, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VADDPS      Z17, Z13, Z13
+	PREFETCHT1  128(R9)(BX*1)
+	VMOVUPS     128(R9), Z17
+	VSUBPS      Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z18
+	VMULPS      Z0, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z1, Z17, Z18
+	VFMADD231PS Z2, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z18, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VADDPS      Z17, Z14, Z14
+	PREFETCHT1  192(R9)(BX*1)
+	VMOVUPS     192(R9), Z17
+	VSUBPS      Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z18
+	VMULPS      Z0, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z1, Z17, Z18
+	VFMADD231PS Z2, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z18, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VADDPS      Z17, Z15, Z15
+	ADDQ        $0x00000100, R9
+	SUBQ        $0x00000040, R10
+	DECL        R12
+	JZ          ceRowsLargeAVX512Flush
+	CMPQ        R10, $0x00000040
+	JAE         ceRowsLargeAVX512Exp4
+
+ceRowsLargeAVX512Flush:
+	VADDPS        Z13, Z12, Z12
+	VADDPS        Z15, Z14, Z14
+	VADDPS        Z14, Z12, Z12
+	VCVTPS2PD     Y12, Z13
+	VADDPD        Z13, Z16, Z16
+	VEXTRACTF32X8 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z13
+	VADDPD        Z13, Z16, Z16
+	VXORPS        Z12, Z12, Z12
+	VXORPS        Z13, Z13, Z13
+	VXORPS        Z14, Z14, Z14
+	VXORPS        Z15, Z15, Z15
+	JMP           ceRowsLargeAVX512Range
+
+ceRowsLargeAVX512Exp1:
+	CMPQ    R10, $0x00000010
+	JB      ceRowsLargeAVX512ExpTail
+	VMOVUPS (R9), Z17
+	VSUBPS  Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z18
+	VMULPS      Z0, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z1, Z17, Z18
+	VFMADD231PS Z2, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z18, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VADDPS      Z17, Z12, Z12
+	ADDQ        $0x00000040, R9
+	SUBQ        $0x00000010, R10
+	JMP         ceRowsLargeAVX512Exp1
+
+ceRowsLargeAVX512ExpTail:
+	TESTQ     R10, R10
+	JZ        ceRowsLargeAVX512RangeDone
+	MOVL      $0x0000ffff, R12
+	BZHIL     R10, R12, R10
+	KMOVW     R10, K1
+	VMOVUPS.Z (R9), K1, Z17
+	VSUBPS    Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z18
+	VMULPS      Z0, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z1, Z17, Z18
+	VFMADD231PS Z2, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z18, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VADDPS      Z17, Z13, K1, Z13
+
+ceRowsLargeAVX512RangeDone:
+	VADDPS        Z13, Z12, Z12
+	VADDPS        Z15, Z14, Z14
+	VADDPS        Z14, Z12, Z12
+	VCVTPS2PD     Y12, Z13
+	VADDPD        Z13, Z16, Z16
+	VEXTRACTF32X8 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z13
+	VADDPD        Z13, Z16, Z16
+	VXORPS        Z12, Z12, Z12
+	VXORPS        Z13, Z13, Z13
+	VXORPS        Z14, Z14, Z14
+	VXORPS        Z15, Z15, Z15
+
+	// second range: (t, c); tg = −1 marks it as started
+	TESTQ R11, R11
+	JS    ceRowsLargeAVX512Store
+	LEAQ  4(DX)(R11*4), R9
+	MOVQ  BX, R10
+	SHRQ  $0x02, R10
+	SUBQ  R11, R10
+	DECQ  R10
+	MOVQ  $-1, R11
+	JMP   ceRowsLargeAVX512Range
+
+ceRowsLargeAVX512Store:
+	VEXTRACTF64X4 $0x01, Z16, Y11
+	VADDPD        Y11, Y16, Y16
+	VEXTRACTF64X2 $0x01, Y16, X11
+	VADDPD        X11, X16, X16
+	VUNPCKHPD     X16, X16, X11
+	VADDSD        X11, X16, X16
+	VCVTSD2SS     X16, X16, X16
+	VMOVSS        X16, (AX)
+
+ceRowsLargeAVX512Next:
+	ADDQ BX, DX
+	ADDQ $0x04, AX
+	ADDQ $0x04, CX
+	ADDQ $0x04, DI
+	ADDQ $0x04, R8
+	DECQ SI
+	JMP  ceRowsLargeAVX512Row
+
+ceRowsLargeAVX512Done:
+	VZEROUPPER
+	RET
+
+DATA negInf<>+0(SB)/4, $0xff800000
+GLOBL negInf<>(SB), RODATA|NOPTR, $4
+
+// func ceRowsLargeSpreadAVX512(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL, BMI2, SSE
+TEXT ·ceRowsLargeSpreadAVX512(SB), NOSPLIT, $0-156
+	MOVQ         s_base+0(FP), AX
+	MOVQ         mx_base+72(FP), CX
+	MOVQ         x_base+96(FP), DX
+	MOVQ         c+144(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         t_len+128(FP), SI
+	MOVQ         t_base+120(FP), DI
+	MOVQ         zt_base+24(FP), R9
+	MOVQ         neg_base+48(FP), R8
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS negInf<>+0(SB), Z10
+
+ceRowsLargeSpreadAVX512Row:
+	TESTQ SI, SI
+	JZ    ceRowsLargeSpreadAVX512Done
+
+	// an ignored row (t < 0) is skipped: its logits are never read
+	MOVLQSX (DI), R12
+	TESTQ   R12, R12
+	JS      ceRowsLargeSpreadAVX512Next
+
+	// m = max of the row: four accumulators, then one vector at a time, then a masked tail
+	MOVQ    DX, R10
+	MOVQ    BX, R11
+	SHRQ    $0x02, R11
+	VMOVUPS Z10, Z11
+	VMOVUPS Z10, Z12
+	VMOVUPS Z10, Z13
+	VMOVUPS Z10, Z14
+
+ceRowsLargeSpreadAVX512Max4:
+	CMPQ   R11, $0x00000040
+	JB     ceRowsLargeSpreadAVX512Max1
+	VMAXPS (R10), Z11, Z11
+	VMAXPS 64(R10), Z12, Z12
+	VMAXPS 128(R10), Z13, Z13
+	VMAXPS 192(R10), Z14, Z14
+	ADDQ   $0x00000100, R10
+	SUBQ   $0x00000040, R11
+	JMP    ceRowsLargeSpreadAVX512Max4
+
+ceRowsLargeSpreadAVX512Max1:
+	CMPQ   R11, $0x00000010
+	JB     ceRowsLargeSpreadAVX512MaxTail
+	VMAXPS (R10), Z11, Z11
+	ADDQ   $0x00000040, R10
+	SUBQ   $0x00000010, R11
+	JMP    ceRowsLargeSpreadAVX512Max1
+
+ceRowsLargeSpreadAVX512MaxTail:
+	TESTQ  R11, R11
+	JZ     ceRowsLargeSpreadAVX512MaxDone
+	MOVL   $0x0000ffff, R13
+	BZHIL  R11, R13, R11
+	KMOVW  R11, K1
+	VMAXPS (R10), Z12, K1, Z12
+
+ceRowsLargeSpreadAVX512MaxDone:
+	VMAXPS        Z12, Z11, Z11
+	VMAXPS        Z14, Z13, Z13
+	VMAXPS        Z13, Z11, Z11
+	VEXTRACTF32X8 $0x01, Z11, Y12
+	VMAXPS        Y12, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VMAXPS        X12, X11, X11
+	VMOVHLPS      X11, X12, X12
+	VMAXPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VMAXSS        X12, X11, X11
+	VMOVSS        X11, (CX)
+	VBROADCASTSS  X11, Z12
+	VMOVSS        (DX)(R12*4), X13
+	VMOVSS        X13, (R9)
+
+	// the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64
+	VXORPS Z14, Z14, Z14
+
+	// the spread starts with the target's term k·(zt − m)/2, in float64
+	VCVTSS2SD    X13, X15, X15
+	VCVTSS2SD    X11, X16, X16
+	VSUBSD       X16, X15, X15
+	VMOVSS       k+152(FP), X11
+	VMULSS       half<>+0(SB), X11, X11
+	VCVTSS2SD    X11, X11, X11
+	VMULSD       X11, X15, X15
+	VXORPS       Z11, Z11, Z11
+	VMOVSD       X15, X11, X11
+	VBROADCASTSS half<>+0(SB), Z13
+	VMULPS       Z13, Z12, Z22
+	VBROADCASTSS k+152(FP), Z23
+	VXORPS       Z12, Z12, Z12
+	VXORPS       Z17, Z17, Z17
+	VXORPS       Z18, Z18, Z18
+	VXORPS       Z19, Z19, Z19
+	VXORPS       Z20, Z20, Z20
+	VXORPS       Z21, Z21, Z21
+	MOVQ         DX, R10
+
+	// first range: [0, t)
+	MOVQ R12, R11
+
+ceRowsLargeSpreadAVX512Range:
+	CMPQ R11, $0x00000040
+	JB   ceRowsLargeSpreadAVX512Exp1
+	MOVL $0x00000008, R13
+
+ceRowsLargeSpreadAVX512Exp4:
+	PREFETCHT1  (R10)(BX*1)
+	VMOVUPS     (R10), Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z25, Z8, Z26
+	VMULPS      Z0, Z26, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z26, Z26
+	VFMADD231PS Z1, Z25, Z26
+	VFMADD231PS Z2, Z25, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z26, Z27
+	VFMADD213PS Z5, Z26, Z27
+	VFMADD213PS Z6, Z26, Z27
+	VFMADD213PS Z7, Z26, Z27
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z26, Z27
+	VSCALEFPS   Z25, Z27, Z25
+	VADDPS      Z25, Z12, Z12
+	VFMADD231PS Z23, Z24, Z20
+	PREFETCHT1  64(R10)(BX*1)
+	VMOVUPS     64(R10), Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z25, Z8, Z26
+	VMULPS      Z0, Z26, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z26, Z26
+	VFMADD231PS Z1, Z25, Z26
+	VFMADD231PS Z2, Z25, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z26, Z27
+	VFMADD213PS Z5, Z26, Z27
+	VFMADD213PS Z6, Z26, Z27
+	VFMADD213PS Z7, Z26, Z27
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z26, Z27
+	VSCALEFPS   Z25, Z27, Z25
+	VADDPS      Z25, Z17, Z17
+	VFMADD231PS Z23, Z24, Z21
+	PREFETCHT1  128(R10)(BX*1)
+	VMOVUPS     128(R10), Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z25, Z8, Z26
+	VMULPS      Z0, Z26, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z26, Z26
+	VFMADD231PS Z1, Z25, Z26
+	VFMADD231PS Z2, Z25, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z26, Z27
+	VFMADD213PS Z5, Z26, Z27
+	VFMADD213PS Z6, Z26, Z27
+	VFMADD213PS Z7, Z26, Z27
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z26, Z27
+	VSCALEFPS   Z25, Z27, Z25
+	VADDPS      Z25, Z18, Z18
+	VFMADD231PS Z23, Z24, Z20
+	PREFETCHT1  192(R10)(BX*1)
+	VMOVUPS     192(R10), Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z25, Z8, Z26
+	VMULPS      Z0, Z26, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z26, Z26
+	VFMADD231PS Z1, Z25, Z26
+	VFMADD231PS Z2, Z25, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z26, Z27
+	VFMADD213PS Z5, Z26, Z27
+	VFMADD213PS Z6, Z26, Z27
+	VFMADD213PS Z7, Z26, Z27
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z26, Z27
+	VSCALEFPS   Z25, Z27, Z25
+	VADDPS      Z25, Z19, Z19
+	VFMADD231PS Z23, Z24, Z21
+	ADDQ        $0x00000100, R10
+	SUBQ        $0x00000040, R11
+	DECL        R13
+	JZ          ceRowsLargeSpreadAVX512Flush
+	CMPQ        R11, $0x00000040
+	JAE         ceRowsLargeSpreadAVX512Exp4
+
+ceRowsLargeSpreadAVX512Flush:
+	VADDPS        Z17, Z12, Z12
+	VADDPS        Z19, Z18, Z18
+	VADDPS        Z18, Z12, Z12
+	VCVTPS2PD     Y12, Z17
+	VADDPD        Z17, Z14, Z14
+	VEXTRACTF32X8 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z17
+	VADDPD        Z17, Z14, Z14
+	VADDPS        Z21, Z20, Z20
+	VCVTPS2PD     Y20, Z12
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF32X8 $0x01, Z20, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z12, Z11, Z11
+	VXORPS        Z12, Z12, Z12
+	VXORPS        Z17, Z17, Z17
+	VXORPS        Z18, Z18, Z18
+	VXORPS        Z19, Z19, Z19
+	VXORPS        Z20, Z20, Z20
+	VXORPS        Z21, Z21, Z21
+	JMP           ceRowsLargeSpreadAVX512Range
+
+ceRowsLargeSpreadAVX512Exp1:
+	CMPQ        R11, $0x00000010
+	JB          ceRowsLargeSpreadAVX512ExpTail
+	VMOVUPS     (R10), Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z25, Z8, Z26
+	VMULPS      Z0, Z26, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z26, Z26
+	VFMADD231PS Z1, Z25, Z26
+	VFMADD231PS Z2, Z25, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z26, Z27
+	VFMADD213PS Z5, Z26, Z27
+	VFMADD213PS Z6, Z26, Z27
+	VFMADD213PS Z7, Z26, Z27
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z26, Z27
+	VSCALEFPS   Z25, Z27, Z25
+	VADDPS      Z25, Z12, Z12
+	VFMADD231PS Z23, Z24, Z20
+	ADDQ        $0x00000040, R10
+	SUBQ        $0x00000010, R11
+	JMP         ceRowsLargeSpreadAVX512Exp1
+
+ceRowsLargeSpreadAVX512ExpTail:
+	TESTQ       R11, R11
+	JZ          ceRowsLargeSpreadAVX512RangeDone
+	MOVL        $0x0000ffff, R13
+	BZHIL       R11, R13, R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (R10), K1, Z25
+	VFMSUB132PS Z13, Z22, Z25
+	VADDPS      Z25, Z25, Z24
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z24, Z8, Z26
+	VMULPS      Z0, Z26, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VMOVAPS     Z26, Z26
+	VFMADD231PS Z1, Z24, Z26
+	VFMADD231PS Z2, Z24, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z26, Z27
+	VFMADD213PS Z5, Z26, Z27
+	VFMADD213PS Z6, Z26, Z27
+	VFMADD213PS Z7, Z26, Z27
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z26, Z27
+	VSCALEFPS   Z24, Z27, Z24
+	VADDPS      Z24, Z17, K1, Z17
+	VFMADD231PS Z23, Z25, K1, Z21
+
+ceRowsLargeSpreadAVX512RangeDone:
+	VADDPS        Z17, Z12, Z12
+	VADDPS        Z19, Z18, Z18
+	VADDPS        Z18, Z12, Z12
+	VCVTPS2PD     Y12, Z17
+	VADDPD        Z17, Z14, Z14
+	VEXTRACTF32X8 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z17
+	VADDPD        Z17, Z14, Z14
+	VADDPS        Z21, Z20, Z20
+	VCVTPS2PD     Y20, Z12
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF32X8 $0x01, Z20, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z12, Z11, Z11
+	VXORPS        Z12, Z12, Z12
+	VXORPS        Z17, Z17, Z17
+	VXORPS        Z18, Z18, Z18
+	VXORPS        Z19, Z19, Z19
+	VXORPS        Z20, Z20, Z20
+	VXORPS        Z21, Z21, Z21
+
+	// second range: (t, c); tg = −1 marks it as started
+	TESTQ R12, R12
+	JS    ceRowsLargeSpreadAVX512Store
+	LEAQ  4(DX)(R12*4), R10
+	MOVQ  BX, R11
+	SHRQ  $0x02, R11
+	SUBQ  R12, R11
+	DECQ  R11
+	MOVQ  $-1, R12
+	JMP   ceRowsLargeSpreadAVX512Range
+
+ceRowsLargeSpreadAVX512Store:
+	VEXTRACTF64X4 $0x01, Z14, Y12
+	VADDPD        Y12, Y14, Y14
+	VEXTRACTF64X2 $0x01, Y14, X12
+	VADDPD        X12, X14, X14
+	VUNPCKHPD     X14, X14, X12
+	VADDSD        X12, X14, X14
+	VCVTSD2SS     X14, X14, X14
+	VMOVSS        X14, (AX)
+	VEXTRACTF64X4 $0x01, Z11, Y12
+	VADDPD        Y12, Y11, Y11
+	VEXTRACTF64X2 $0x01, Y11, X12
+	VADDPD        X12, X11, X11
+	VUNPCKHPD     X11, X11, X12
+	VADDSD        X12, X11, X11
+	VCVTSD2SS     X11, X11, X11
+	VMOVSS        X11, (R8)
+
+ceRowsLargeSpreadAVX512Next:
+	ADDQ BX, DX
+	ADDQ $0x04, AX
+	ADDQ $0x04, CX
+	ADDQ $0x04, DI
+	ADDQ $0x04, R9
+	ADDQ $0x04, R8
+	DECQ SI
+	JMP  ceRowsLargeSpreadAVX512Row
+
+ceRowsLargeSpreadAVX512Done:
+	VZEROUPPER
+	RET
+
+// func lseRowsLargeAVX512(s []float32, mx []float32, x []float32, c int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL, BMI2, SSE
+TEXT ·lseRowsLargeAVX512(SB), NOSPLIT, $0-80
+	MOVQ         s_base+0(FP), AX
+	MOVQ         mx_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         c+72(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         mx_len+32(FP), SI
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS negInf<>+0(SB), Z10
+
+lseRowsLargeAVX512Row:
+	TESTQ SI, SI
+	JZ    lseRowsLargeAVX512Done
+
+	// m = max of the row: four accumulators, then one vector at a time, then a masked tail
+	MOVQ    DX, DI
+	MOVQ    BX, R8
+	SHRQ    $0x02, R8
+	VMOVUPS Z10, Z11
+	VMOVUPS Z10, Z12
+	VMOVUPS Z10, Z13
+	VMOVUPS Z10, Z14
+
+lseRowsLargeAVX512Max4:
+	CMPQ   R8, $0x00000040
+	JB     lseRowsLargeAVX512Max1
+	VMAXPS (DI), Z11, Z11
+	VMAXPS 64(DI), Z12, Z12
+	VMAXPS 128(DI), Z13, Z13
+	VMAXPS 192(DI), Z14, Z14
+	ADDQ   $0x00000100, DI
+	SUBQ   $0x00000040, R8
+	JMP    lseRowsLargeAVX512Max4
+
+lseRowsLargeAVX512Max1:
+	CMPQ   R8, $0x00000010
+	JB     lseRowsLargeAVX512MaxTail
+	VMAXPS (DI), Z11, Z11
+	ADDQ   $0x00000040, DI
+	SUBQ   $0x00000010, R8
+	JMP    lseRowsLargeAVX512Max1
+
+lseRowsLargeAVX512MaxTail:
+	TESTQ  R8, R8
+	JZ     lseRowsLargeAVX512MaxDone
+	MOVL   $0x0000ffff, R9
+	BZHIL  R8, R9, R8
+	KMOVW  R8, K1
+	VMAXPS (DI), Z12, K1, Z12
+
+lseRowsLargeAVX512MaxDone:
+	VMAXPS        Z12, Z11, Z11
+	VMAXPS        Z14, Z13, Z13
+	VMAXPS        Z13, Z11, Z11
+	VEXTRACTF32X8 $0x01, Z11, Y12
+	VMAXPS        Y12, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VMAXPS        X12, X11, X11
+	VMOVHLPS      X11, X12, X12
+	VMAXPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VMAXSS        X12, X11, X11
+	VMOVSS        X11, (CX)
+	VBROADCASTSS  X11, Z11
+
+	// the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64
+	VXORPS Z16, Z16, Z16
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	MOVQ   DX, DI
+	MOVQ   BX, R8
+	SHRQ   $0x02, R8
+
+lseRowsLargeAVX512Range:
+	CMPQ R8, $0x00000040
+	JB   lseRowsLargeAVX512Exp1
+	MOVL $0x00000008, R9
+
+lseRowsLargeAVX512Exp4:
+	PREFETCHT1 (DI)(BX*1)
+	VMOVUPS    (DI), Z17
+	VSUBPS     Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z18
+	VMULPS      Z0, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z1, Z17, Z18
+	VFMADD231PS Z2, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z18, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VADDPS      Z17, Z12, Z12
+	PREFETCHT1  64(DI)(BX*1)
+	VMOVUPS     64(DI), Z17
+	VSUBPS      Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z18
+	VMULPS      Z0, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z1, Z17, Z18
+	VFMADD231PS Z2, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z18, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VADDPS      Z17, Z13, Z13
+	PREFETCHT1  128(DI)(BX*1)
+	VMOVUPS     128(DI), Z17
+	VSUBPS      Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z18
+	VMULPS      Z0, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z1, Z17, Z18
+	VFMADD231PS Z2, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z18, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VADDPS      Z17, Z14, Z14
+	PREFETCHT1  192(DI)(BX*1)
+	VMOVUPS     192(DI), Z17
+	VSUBPS      Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z18
+	VMULPS      Z0, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z1, Z17, Z18
+	VFMADD231PS Z2, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z18, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VADDPS      Z17, Z15, Z15
+	ADDQ        $0x00000100, DI
+	SUBQ        $0x00000040, R8
+	DECL        R9
+	JZ          lseRowsLargeAVX512Flush
+	CMPQ        R8, $0x00000040
+	JAE         lseRowsLargeAVX512Exp4
+
+lseRowsLargeAVX512Flush:
+	VADDPS        Z13, Z12, Z12
+	VADDPS        Z15, Z14, Z14
+	VADDPS        Z14, Z12, Z12
+	VCVTPS2PD     Y12, Z13
+	VADDPD        Z13, Z16, Z16
+	VEXTRACTF32X8 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z13
+	VADDPD        Z13, Z16, Z16
+	VXORPS        Z12, Z12, Z12
+	VXORPS        Z13, Z13, Z13
+	VXORPS        Z14, Z14, Z14
+	VXORPS        Z15, Z15, Z15
+	JMP           lseRowsLargeAVX512Range
+
+lseRowsLargeAVX512Exp1:
+	CMPQ    R8, $0x00000010
+	JB      lseRowsLargeAVX512ExpTail
+	VMOVUPS (DI), Z17
+	VSUBPS  Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z18
+	VMULPS      Z0, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z1, Z17, Z18
+	VFMADD231PS Z2, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z18, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VADDPS      Z17, Z12, Z12
+	ADDQ        $0x00000040, DI
+	SUBQ        $0x00000010, R8
+	JMP         lseRowsLargeAVX512Exp1
+
+lseRowsLargeAVX512ExpTail:
+	TESTQ     R8, R8
+	JZ        lseRowsLargeAVX512RangeDone
+	MOVL      $0x0000ffff, R9
+	BZHIL     R8, R9, R8
+	KMOVW     R8, K1
+	VMOVUPS.Z (DI), K1, Z17
+	VSUBPS    Z11, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z17
+	VMULPS      Z0, Z17, Z11
+	VRNDSCALEPS $0x00, Z11, Z11
+	VMOVAPS     Z17, Z17
+	VFMADD231PS Z1, Z11, Z17
+	VFMADD231PS Z2, Z11, Z17
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z17, Z18
+	VFMADD213PS Z5, Z17, Z18
+	VFMADD213PS Z6, Z17, Z18
+	VFMADD213PS Z7, Z17, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z17, Z18
+	VSCALEFPS   Z11, Z18, Z11
+	VADDPS      Z11, Z13, K1, Z13
+
+lseRowsLargeAVX512RangeDone:
+	VADDPS        Z13, Z12, Z12
+	VADDPS        Z15, Z14, Z14
+	VADDPS        Z14, Z12, Z12
+	VCVTPS2PD     Y12, Z11
+	VADDPD        Z11, Z16, Z16
+	VEXTRACTF32X8 $0x01, Z12, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z11, Z16, Z16
+	VXORPS        Z12, Z12, Z12
+	VXORPS        Z13, Z13, Z13
+	VXORPS        Z14, Z14, Z14
+	VXORPS        Z15, Z15, Z15
+	VEXTRACTF64X4 $0x01, Z16, Y11
+	VADDPD        Y11, Y16, Y16
+	VEXTRACTF64X2 $0x01, Y16, X11
+	VADDPD        X11, X16, X16
+	VUNPCKHPD     X16, X16, X11
+	VADDSD        X11, X16, X16
+	VCVTSD2SS     X16, X16, X16
+	VMOVSS        X16, (AX)
+	ADDQ          BX, DX
+	ADDQ          $0x04, AX
+	ADDQ          $0x04, CX
+	DECQ          SI
+	JMP           lseRowsLargeAVX512Row
+
+lseRowsLargeAVX512Done:
+	VZEROUPPER
+	RET
+
+// func ce2RowsAVX512(loss []float32, x []float32, t []int32, fill float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·ce2RowsAVX512(SB), NOSPLIT, $768-76
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         loss_len+8(FP), CX
+	MOVQ         x_base+24(FP), DX
+	MOVQ         t_base+48(FP), BX
+	VBROADCASTSS fill+72(FP), Z0
+	VBROADCASTSS expLog2e<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z2
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z3
+	VBROADCASTSS expC5<>+0(SB), Z4
+	VBROADCASTSS expC4<>+0(SB), Z5
+	VBROADCASTSS expC3<>+0(SB), Z6
+	VBROADCASTSS expC2<>+0(SB), Z7
+	VBROADCASTSS expC1<>+0(SB), Z8
+	VBROADCASTSS expClamp<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS one<>+0(SB), Z11
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z11
+	VBROADCASTSS logLn2Hi<>+0(SB), Z12
+	VBROADCASTSS logLn2Lo<>+0(SB), Z13
+	VBROADCASTSS half<>+0(SB), Z14
+	VBROADCASTSS posInf<>+0(SB), Z15
+	VBROADCASTSS logP0<>+0(SB), Z16
+	VBROADCASTSS logP1<>+0(SB), Z17
+	VBROADCASTSS logP2<>+0(SB), Z18
+	VBROADCASTSS logP3<>+0(SB), Z19
+	VBROADCASTSS logP4<>+0(SB), Z20
+	VBROADCASTSS logP5<>+0(SB), Z21
+	VBROADCASTSS logP6<>+0(SB), Z22
+	VBROADCASTSS logP7<>+0(SB), Z23
+	VBROADCASTSS logP8<>+0(SB), Z24
+	LEAQ         (SP), SI
+	VMOVUPS      Z17, (SI)
+	VMOVUPS      Z18, 64(SI)
+	VMOVUPS      Z19, 128(SI)
+	VMOVUPS      Z20, 192(SI)
+	VMOVUPS      Z21, 256(SI)
+	VMOVUPS      Z22, 320(SI)
+	VMOVUPS      Z23, 384(SI)
+	VMOVUPS      Z24, 448(SI)
+	VMOVUPS      Z12, 512(SI)
+	VMOVUPS      Z13, 576(SI)
+	VMOVUPS      Z14, 640(SI)
+	VMOVUPS      Z11, 704(SI)
+	VBROADCASTSS signBit<>+0(SB), Z11
+	VXORPS       Z12, Z12, Z12
+	VBROADCASTSS oneInt<>+0(SB), Z13
+
+ce2RowsAVX512Loop:
+	CMPQ CX, $0x00000040
+	JB   ce2RowsAVX512One
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   (DX), Z18
+	VMOVDQU32 pairsEven<>+0(SB), Z14
+	VPERMI2PS 64(DX), Z18, Z14
+	VMOVDQU32 pairsOdd<>+0(SB), Z17
+	VPERMI2PS 64(DX), Z18, Z17
+	VSUBPS    Z14, Z17, Z18
+	VMAXPS    Z17, Z14, Z14
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z14, Z14, Z14
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU32 (BX), Z17
+	VPCMPEQD  Z13, Z17, K1
+	VXORPS    Z11, Z18, K1, Z18
+	VPMOVD2M  Z17, K1
+
+	// loss += max(d, 0)
+	VMAXPS Z12, Z18, Z17
+	VADDPS Z17, Z14, Z14
+	VORPS  Z11, Z18, Z17
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   128(DX), Z20
+	VMOVDQU32 pairsEven<>+0(SB), Z18
+	VPERMI2PS 192(DX), Z20, Z18
+	VMOVDQU32 pairsOdd<>+0(SB), Z19
+	VPERMI2PS 192(DX), Z20, Z19
+	VSUBPS    Z18, Z19, Z20
+	VMAXPS    Z19, Z18, Z18
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z18, Z18, Z18
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU32 64(BX), Z19
+	VPCMPEQD  Z13, Z19, K2
+	VXORPS    Z11, Z20, K2, Z20
+	VPMOVD2M  Z19, K2
+
+	// loss += max(d, 0)
+	VMAXPS Z12, Z20, Z19
+	VADDPS Z19, Z18, Z18
+	VORPS  Z11, Z20, Z19
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   256(DX), Z22
+	VMOVDQU32 pairsEven<>+0(SB), Z20
+	VPERMI2PS 320(DX), Z22, Z20
+	VMOVDQU32 pairsOdd<>+0(SB), Z21
+	VPERMI2PS 320(DX), Z22, Z21
+	VSUBPS    Z20, Z21, Z22
+	VMAXPS    Z21, Z20, Z20
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z20, Z20, Z20
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU32 128(BX), Z21
+	VPCMPEQD  Z13, Z21, K3
+	VXORPS    Z11, Z22, K3, Z22
+	VPMOVD2M  Z21, K3
+
+	// loss += max(d, 0)
+	VMAXPS Z12, Z22, Z21
+	VADDPS Z21, Z20, Z20
+	VORPS  Z11, Z22, Z21
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   384(DX), Z24
+	VMOVDQU32 pairsEven<>+0(SB), Z22
+	VPERMI2PS 448(DX), Z24, Z22
+	VMOVDQU32 pairsOdd<>+0(SB), Z23
+	VPERMI2PS 448(DX), Z24, Z23
+	VSUBPS    Z22, Z23, Z24
+	VMAXPS    Z23, Z22, Z22
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z22, Z22, Z22
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU32 192(BX), Z23
+	VPCMPEQD  Z13, Z23, K4
+	VXORPS    Z11, Z24, K4, Z24
+	VPMOVD2M  Z23, K4
+
+	// loss += max(d, 0)
+	VMAXPS Z12, Z24, Z23
+	VADDPS Z23, Z22, Z22
+	VORPS  Z11, Z24, Z23
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z9, Z24
+	VMULPS      Z1, Z24, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z24, Z24
+	VFMADD231PS Z2, Z17, Z24
+	VFMADD231PS Z3, Z17, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z25
+	VFMADD213PS Z5, Z24, Z25
+	VFMADD213PS Z6, Z24, Z25
+	VFMADD213PS Z7, Z24, Z25
+	VFMADD213PS Z8, Z24, Z25
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z24, Z25
+	VSCALEFPS   Z17, Z25, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z19, Z9, Z24
+	VMULPS      Z1, Z24, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z24, Z24
+	VFMADD231PS Z2, Z19, Z24
+	VFMADD231PS Z3, Z19, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z25
+	VFMADD213PS Z5, Z24, Z25
+	VFMADD213PS Z6, Z24, Z25
+	VFMADD213PS Z7, Z24, Z25
+	VFMADD213PS Z8, Z24, Z25
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z24, Z25
+	VSCALEFPS   Z19, Z25, Z19
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z21, Z9, Z24
+	VMULPS      Z1, Z24, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z24, Z24
+	VFMADD231PS Z2, Z21, Z24
+	VFMADD231PS Z3, Z21, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z25
+	VFMADD213PS Z5, Z24, Z25
+	VFMADD213PS Z6, Z24, Z25
+	VFMADD213PS Z7, Z24, Z25
+	VFMADD213PS Z8, Z24, Z25
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z24, Z25
+	VSCALEFPS   Z21, Z25, Z21
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z23, Z9, Z24
+	VMULPS      Z1, Z24, Z23
+	VRNDSCALEPS $0x00, Z23, Z23
+	VMOVAPS     Z24, Z24
+	VFMADD231PS Z2, Z23, Z24
+	VFMADD231PS Z3, Z23, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z25
+	VFMADD213PS Z5, Z24, Z25
+	VFMADD213PS Z6, Z24, Z25
+	VFMADD213PS Z7, Z24, Z25
+	VFMADD213PS Z8, Z24, Z25
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z24, Z25
+	VSCALEFPS   Z23, Z25, Z23
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z10, Z17, Z24
+	VMAXPS Z10, Z17, Z26
+	VMINPS Z10, Z17, Z25
+	VSUBPS Z26, Z24, Z27
+	VSUBPS Z27, Z25, Z27
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z24, Z27, Z27
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z24, Z25
+	VPSRAD    $0x17, Z25, Z25
+	VPSLLD    $0x17, Z25, Z26
+	VPSUBD    Z26, Z24, Z26
+	VCVTDQ2PS Z25, Z25
+	VSUBPS    Z10, Z26, Z26
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z26, Z26, Z24
+	VMOVAPS      Z16, Z28
+	VFMADD213PS  (SI), Z26, Z28
+	VFMADD213PS  64(SI), Z26, Z28
+	VFMADD213PS  128(SI), Z26, Z28
+	VFMADD213PS  192(SI), Z26, Z28
+	VFMADD213PS  256(SI), Z26, Z28
+	VFMADD213PS  320(SI), Z26, Z28
+	VFMADD213PS  384(SI), Z26, Z28
+	VFMADD213PS  448(SI), Z26, Z28
+	VMULPS       Z26, Z28, Z28
+	VMULPS       Z24, Z28, Z28
+	VFMADD231PS  576(SI), Z25, Z28
+	VFNMADD231PS 640(SI), Z24, Z28
+	VADDPS       Z27, Z28, Z28
+	VADDPS       Z26, Z28, Z28
+	VMOVAPS      Z28, Z24
+	VFMADD231PS  512(SI), Z25, Z24
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z17, K5
+	VMOVAPS Z15, K5, Z24
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z10, Z19, Z17
+	VMAXPS Z10, Z19, Z26
+	VMINPS Z10, Z19, Z25
+	VSUBPS Z26, Z17, Z27
+	VSUBPS Z27, Z25, Z27
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z17, Z27, Z27
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z17, Z25
+	VPSRAD    $0x17, Z25, Z25
+	VPSLLD    $0x17, Z25, Z26
+	VPSUBD    Z26, Z17, Z26
+	VCVTDQ2PS Z25, Z25
+	VSUBPS    Z10, Z26, Z26
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z26, Z26, Z17
+	VMOVAPS      Z16, Z28
+	VFMADD213PS  (SI), Z26, Z28
+	VFMADD213PS  64(SI), Z26, Z28
+	VFMADD213PS  128(SI), Z26, Z28
+	VFMADD213PS  192(SI), Z26, Z28
+	VFMADD213PS  256(SI), Z26, Z28
+	VFMADD213PS  320(SI), Z26, Z28
+	VFMADD213PS  384(SI), Z26, Z28
+	VFMADD213PS  448(SI), Z26, Z28
+	VMULPS       Z26, Z28, Z28
+	VMULPS       Z17, Z28, Z28
+	VFMADD231PS  576(SI), Z25, Z28
+	VFNMADD231PS 640(SI), Z17, Z28
+	VADDPS       Z27, Z28, Z28
+	VADDPS       Z26, Z28, Z28
+	VMOVAPS      Z28, Z17
+	VFMADD231PS  512(SI), Z25, Z17
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z19, K5
+	VMOVAPS Z15, K5, Z17
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z10, Z21, Z19
+	VMAXPS Z10, Z21, Z26
+	VMINPS Z10, Z21, Z25
+	VSUBPS Z26, Z19, Z27
+	VSUBPS Z27, Z25, Z27
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z19, Z27, Z27
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z19, Z25
+	VPSRAD    $0x17, Z25, Z25
+	VPSLLD    $0x17, Z25, Z26
+	VPSUBD    Z26, Z19, Z26
+	VCVTDQ2PS Z25, Z25
+	VSUBPS    Z10, Z26, Z26
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z26, Z26, Z19
+	VMOVAPS      Z16, Z28
+	VFMADD213PS  (SI), Z26, Z28
+	VFMADD213PS  64(SI), Z26, Z28
+	VFMADD213PS  128(SI), Z26, Z28
+	VFMADD213PS  192(SI), Z26, Z28
+	VFMADD213PS  256(SI), Z26, Z28
+	VFMADD213PS  320(SI), Z26, Z28
+	VFMADD213PS  384(SI), Z26, Z28
+	VFMADD213PS  448(SI), Z26, Z28
+	VMULPS       Z26, Z28, Z28
+	VMULPS       Z19, Z28, Z28
+	VFMADD231PS  576(SI), Z25, Z28
+	VFNMADD231PS 640(SI), Z19, Z28
+	VADDPS       Z27, Z28, Z28
+	VADDPS       Z26, Z28, Z28
+	VMOVAPS      Z28, Z19
+	VFMADD231PS  512(SI), Z25, Z19
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z21, K5
+	VMOVAPS Z15, K5, Z19
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z10, Z23, Z21
+	VMAXPS Z10, Z23, Z26
+	VMINPS Z10, Z23, Z25
+	VSUBPS Z26, Z21, Z27
+	VSUBPS Z27, Z25, Z27
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z21, Z27, Z27
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z21, Z25
+	VPSRAD    $0x17, Z25, Z25
+	VPSLLD    $0x17, Z25, Z26
+	VPSUBD    Z26, Z21, Z26
+	VCVTDQ2PS Z25, Z25
+	VSUBPS    Z10, Z26, Z26
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z26, Z26, Z21
+	VMOVAPS      Z16, Z28
+	VFMADD213PS  (SI), Z26, Z28
+	VFMADD213PS  64(SI), Z26, Z28
+	VFMADD213PS  128(SI), Z26, Z28
+	VFMADD213PS  192(SI), Z26, Z28
+	VFMADD213PS  256(SI), Z26, Z28
+	VFMADD213PS  320(SI), Z26, Z28
+	VFMADD213PS  384(SI), Z26, Z28
+	VFMADD213PS  448(SI), Z26, Z28
+	VMULPS       Z26, Z28, Z28
+	VMULPS       Z21, Z28, Z28
+	VFMADD231PS  576(SI), Z25, Z28
+	VFNMADD231PS 640(SI), Z21, Z28
+	VADDPS       Z27, Z28, Z28
+	VADDPS       Z26, Z28, Z28
+	VMOVAPS      Z28, Z21
+	VFMADD231PS  512(SI), Z25, Z21
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z23, K5
+	VMOVAPS Z15, K5, Z21
+	VADDPS  Z24, Z14, Z14
+	VMOVAPS Z0, K1, Z14
+	VMOVUPS Z14, (AX)
+	VADDPS  Z17, Z18, Z18
+	VMOVAPS Z0, K2, Z18
+	VMOVUPS Z18, 64(AX)
+	VADDPS  Z19, Z20, Z20
+	VMOVAPS Z0, K3, Z20
+	VMOVUPS Z20, 128(AX)
+	VADDPS  Z21, Z22, Z22
+	VMOVAPS Z0, K4, Z22
+	VMOVUPS Z22, 192(AX)
+	ADDQ    $0x00000200, DX
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, BX
+	SUBQ    $0x00000040, CX
+	JMP     ce2RowsAVX512Loop
+
+ce2RowsAVX512One:
+	TESTQ CX, CX
+	JZ    ce2RowsAVX512Done
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   (DX), Z18
+	VMOVDQU32 pairsEven<>+0(SB), Z14
+	VPERMI2PS 64(DX), Z18, Z14
+	VMOVDQU32 pairsOdd<>+0(SB), Z17
+	VPERMI2PS 64(DX), Z18, Z17
+	VSUBPS    Z14, Z17, Z18
+	VMAXPS    Z17, Z14, Z14
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z14, Z14, Z14
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU32 (BX), Z17
+	VPCMPEQD  Z13, Z17, K1
+	VXORPS    Z11, Z18, K1, Z18
+	VPMOVD2M  Z17, K1
+
+	// loss += max(d, 0)
+	VMAXPS Z12, Z18, Z17
+	VADDPS Z17, Z14, Z14
+	VORPS  Z11, Z18, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z9, Z18
+	VMULPS      Z1, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z2, Z17, Z18
+	VFMADD231PS Z3, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z19
+	VFMADD213PS Z5, Z18, Z19
+	VFMADD213PS Z6, Z18, Z19
+	VFMADD213PS Z7, Z18, Z19
+	VFMADD213PS Z8, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z10, Z17, Z18
+	VMAXPS Z10, Z17, Z20
+	VMINPS Z10, Z17, Z19
+	VSUBPS Z20, Z18, Z21
+	VSUBPS Z21, Z19, Z21
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z18, Z21, Z21
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z18, Z19
+	VPSRAD    $0x17, Z19, Z19
+	VPSLLD    $0x17, Z19, Z20
+	VPSUBD    Z20, Z18, Z20
+	VCVTDQ2PS Z19, Z19
+	VSUBPS    Z10, Z20, Z20
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z20, Z20, Z18
+	VMOVAPS      Z16, Z22
+	VFMADD213PS  (SI), Z20, Z22
+	VFMADD213PS  64(SI), Z20, Z22
+	VFMADD213PS  128(SI), Z20, Z22
+	VFMADD213PS  192(SI), Z20, Z22
+	VFMADD213PS  256(SI), Z20, Z22
+	VFMADD213PS  320(SI), Z20, Z22
+	VFMADD213PS  384(SI), Z20, Z22
+	VFMADD213PS  448(SI), Z20, Z22
+	VMULPS       Z20, Z22, Z22
+	VMULPS       Z18, Z22, Z22
+	VFMADD231PS  576(SI), Z19, Z22
+	VFNMADD231PS 640(SI), Z18, Z22
+	VADDPS       Z21, Z22, Z22
+	VADDPS       Z20, Z22, Z22
+	VMOVAPS      Z22, Z18
+	VFMADD231PS  512(SI), Z19, Z18
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z17, K2
+	VMOVAPS Z15, K2, Z18
+	VADDPS  Z18, Z14, Z14
+	VMOVAPS Z0, K1, Z14
+	VMOVUPS Z14, (AX)
+	ADDQ    $0x00000080, DX
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000010, CX
+	JMP     ce2RowsAVX512One
+
+ce2RowsAVX512Done:
+	VZEROUPPER
+	RET
+
+DATA signBit<>+0(SB)/4, $0x80000000
+GLOBL signBit<>(SB), RODATA|NOPTR, $4
+
+DATA oneInt<>+0(SB)/4, $0x00000001
+GLOBL oneInt<>(SB), RODATA|NOPTR, $4
+
+DATA pairsEven<>+0(SB)/4, $0x00000000
+DATA pairsEven<>+4(SB)/4, $0x00000002
+DATA pairsEven<>+8(SB)/4, $0x00000004
+DATA pairsEven<>+12(SB)/4, $0x00000006
+DATA pairsEven<>+16(SB)/4, $0x00000008
+DATA pairsEven<>+20(SB)/4, $0x0000000a
+DATA pairsEven<>+24(SB)/4, $0x0000000c
+DATA pairsEven<>+28(SB)/4, $0x0000000e
+DATA pairsEven<>+32(SB)/4, $0x00000010
+DATA pairsEven<>+36(SB)/4, $0x00000012
+DATA pairsEven<>+40(SB)/4, $0x00000014
+DATA pairsEven<>+44(SB)/4, $0x00000016
+DATA pairsEven<>+48(SB)/4, $0x00000018
+DATA pairsEven<>+52(SB)/4, $0x0000001a
+DATA pairsEven<>+56(SB)/4, $0x0000001c
+DATA pairsEven<>+60(SB)/4, $0x0000001e
+GLOBL pairsEven<>(SB), RODATA|NOPTR, $64
+
+DATA pairsOdd<>+0(SB)/4, $0x00000001
+DATA pairsOdd<>+4(SB)/4, $0x00000003
+DATA pairsOdd<>+8(SB)/4, $0x00000005
+DATA pairsOdd<>+12(SB)/4, $0x00000007
+DATA pairsOdd<>+16(SB)/4, $0x00000009
+DATA pairsOdd<>+20(SB)/4, $0x0000000b
+DATA pairsOdd<>+24(SB)/4, $0x0000000d
+DATA pairsOdd<>+28(SB)/4, $0x0000000f
+DATA pairsOdd<>+32(SB)/4, $0x00000011
+DATA pairsOdd<>+36(SB)/4, $0x00000013
+DATA pairsOdd<>+40(SB)/4, $0x00000015
+DATA pairsOdd<>+44(SB)/4, $0x00000017
+DATA pairsOdd<>+48(SB)/4, $0x00000019
+DATA pairsOdd<>+52(SB)/4, $0x0000001b
+DATA pairsOdd<>+56(SB)/4, $0x0000001d
+DATA pairsOdd<>+60(SB)/4, $0x0000001f
+GLOBL pairsOdd<>(SB), RODATA|NOPTR, $64
+
+// func ce2RowsStatsAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·ce2RowsStatsAVX512(SB), NOSPLIT, $768-148
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         loss_len+8(FP), CX
+	MOVQ         x_base+96(FP), DX
+	MOVQ         t_base+120(FP), BX
+	VBROADCASTSS fill+144(FP), Z0
+	MOVQ         m_base+24(FP), SI
+	MOVQ         ls_base+48(FP), DI
+	MOVQ         pt_base+72(FP), R8
+	VBROADCASTSS expLog2e<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z2
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z3
+	VBROADCASTSS expC5<>+0(SB), Z4
+	VBROADCASTSS expC4<>+0(SB), Z5
+	VBROADCASTSS expC3<>+0(SB), Z6
+	VBROADCASTSS expC2<>+0(SB), Z7
+	VBROADCASTSS expC1<>+0(SB), Z8
+	VBROADCASTSS expClamp<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS one<>+0(SB), Z11
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z11
+	VBROADCASTSS logLn2Hi<>+0(SB), Z12
+	VBROADCASTSS logLn2Lo<>+0(SB), Z13
+	VBROADCASTSS half<>+0(SB), Z14
+	VBROADCASTSS posInf<>+0(SB), Z15
+	VBROADCASTSS logP0<>+0(SB), Z16
+	VBROADCASTSS logP1<>+0(SB), Z17
+	VBROADCASTSS logP2<>+0(SB), Z18
+	VBROADCASTSS logP3<>+0(SB), Z19
+	VBROADCASTSS logP4<>+0(SB), Z20
+	VBROADCASTSS logP5<>+0(SB), Z21
+	VBROADCASTSS logP6<>+0(SB), Z22
+	VBROADCASTSS logP7<>+0(SB), Z23
+	VBROADCASTSS logP8<>+0(SB), Z24
+	LEAQ         (SP), R9
+	VMOVUPS      Z17, (R9)
+	VMOVUPS      Z18, 64(R9)
+	VMOVUPS      Z19, 128(R9)
+	VMOVUPS      Z20, 192(R9)
+	VMOVUPS      Z21, 256(R9)
+	VMOVUPS      Z22, 320(R9)
+	VMOVUPS      Z23, 384(R9)
+	VMOVUPS      Z24, 448(R9)
+	VMOVUPS      Z12, 512(R9)
+	VMOVUPS      Z13, 576(R9)
+	VMOVUPS      Z14, 640(R9)
+	VMOVUPS      Z11, 704(R9)
+	VBROADCASTSS signBit<>+0(SB), Z11
+	VXORPS       Z12, Z12, Z12
+	VBROADCASTSS oneInt<>+0(SB), Z13
+
+ce2RowsStatsAVX512Loop:
+	CMPQ CX, $0x00000030
+	JB   ce2RowsStatsAVX512One
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   (DX), Z18
+	VMOVDQU32 pairsEven<>+0(SB), Z14
+	VPERMI2PS 64(DX), Z18, Z14
+	VMOVDQU32 pairsOdd<>+0(SB), Z17
+	VPERMI2PS 64(DX), Z18, Z17
+	VSUBPS    Z14, Z17, Z18
+	VMAXPS    Z17, Z14, Z14
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z14, Z14, Z17
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU32 (BX), Z19
+	VPCMPEQD  Z13, Z19, K1
+	VXORPS    Z11, Z18, K1, Z18
+	VPMOVD2M  Z19, K1
+
+	// loss += max(d, 0)
+	VMAXPS Z12, Z18, Z19
+	VADDPS Z19, Z17, Z17
+
+	// statistics: m (0 for an ignored row)
+	VMOVAPS Z12, K1, Z14
+	VMOVUPS Z14, (SI)
+	VORPS   Z11, Z18, Z14
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   128(DX), Z21
+	VMOVDQU32 pairsEven<>+0(SB), Z19
+	VPERMI2PS 192(DX), Z21, Z19
+	VMOVDQU32 pairsOdd<>+0(SB), Z20
+	VPERMI2PS 192(DX), Z21, Z20
+	VSUBPS    Z19, Z20, Z21
+	VMAXPS    Z20, Z19, Z19
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z19, Z19, Z20
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU32 64(BX), Z22
+	VPCMPEQD  Z13, Z22, K2
+	VXORPS    Z11, Z21, K2, Z21
+	VPMOVD2M  Z22, K2
+
+	// loss += max(d, 0)
+	VMAXPS Z12, Z21, Z22
+	VADDPS Z22, Z20, Z20
+
+	// statistics: m (0 for an ignored row)
+	VMOVAPS Z12, K2, Z19
+	VMOVUPS Z19, 64(SI)
+	VORPS   Z11, Z21, Z19
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   256(DX), Z24
+	VMOVDQU32 pairsEven<>+0(SB), Z22
+	VPERMI2PS 320(DX), Z24, Z22
+	VMOVDQU32 pairsOdd<>+0(SB), Z23
+	VPERMI2PS 320(DX), Z24, Z23
+	VSUBPS    Z22, Z23, Z24
+	VMAXPS    Z23, Z22, Z22
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z22, Z22, Z23
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU32 128(BX), Z25
+	VPCMPEQD  Z13, Z25, K3
+	VXORPS    Z11, Z24, K3, Z24
+	VPMOVD2M  Z25, K3
+
+	// loss += max(d, 0)
+	VMAXPS Z12, Z24, Z25
+	VADDPS Z25, Z23, Z23
+
+	// statistics: m (0 for an ignored row)
+	VMOVAPS Z12, K3, Z22
+	VMOVUPS Z22, 128(SI)
+	VORPS   Z11, Z24, Z22
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z14, Z9, Z25
+	VMULPS      Z1, Z25, Z14
+	VRNDSCALEPS $0x00, Z14, Z14
+	VMOVAPS     Z25, Z25
+	VFMADD231PS Z2, Z14, Z25
+	VFMADD231PS Z3, Z14, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z26
+	VFMADD213PS Z5, Z25, Z26
+	VFMADD213PS Z6, Z25, Z26
+	VFMADD213PS Z7, Z25, Z26
+	VFMADD213PS Z8, Z25, Z26
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z25, Z26
+	VSCALEFPS   Z14, Z26, Z14
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z19, Z9, Z25
+	VMULPS      Z1, Z25, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z25, Z25
+	VFMADD231PS Z2, Z19, Z25
+	VFMADD231PS Z3, Z19, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z26
+	VFMADD213PS Z5, Z25, Z26
+	VFMADD213PS Z6, Z25, Z26
+	VFMADD213PS Z7, Z25, Z26
+	VFMADD213PS Z8, Z25, Z26
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z25, Z26
+	VSCALEFPS   Z19, Z26, Z19
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z22, Z9, Z25
+	VMULPS      Z1, Z25, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z25, Z25
+	VFMADD231PS Z2, Z22, Z25
+	VFMADD231PS Z3, Z22, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z26
+	VFMADD213PS Z5, Z25, Z26
+	VFMADD213PS Z6, Z25, Z26
+	VFMADD213PS Z7, Z25, Z26
+	VFMADD213PS Z8, Z25, Z26
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z25, Z26
+	VSCALEFPS   Z22, Z26, Z22
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z10, Z14, Z25
+	VMAXPS Z10, Z14, Z27
+	VMINPS Z10, Z14, Z26
+	VSUBPS Z27, Z25, Z28
+	VSUBPS Z28, Z26, Z28
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z25, Z28, Z28
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(R9), Z25, Z26
+	VPSRAD    $0x17, Z26, Z26
+	VPSLLD    $0x17, Z26, Z27
+	VPSUBD    Z27, Z25, Z27
+	VCVTDQ2PS Z26, Z26
+	VSUBPS    Z10, Z27, Z27
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z27, Z27, Z25
+	VMOVAPS      Z16, Z29
+	VFMADD213PS  (R9), Z27, Z29
+	VFMADD213PS  64(R9), Z27, Z29
+	VFMADD213PS  128(R9), Z27, Z29
+	VFMADD213PS  192(R9), Z27, Z29
+	VFMADD213PS  256(R9), Z27, Z29
+	VFMADD213PS  320(R9), Z27, Z29
+	VFMADD213PS  384(R9), Z27, Z29
+	VFMADD213PS  448(R9), Z27, Z29
+	VMULPS       Z27, Z29, Z29
+	VMULPS       Z25, Z29, Z29
+	VFMADD231PS  576(R9), Z26, Z29
+	VFNMADD231PS 640(R9), Z25, Z29
+	VADDPS       Z28, Z29, Z29
+	VADDPS       Z27, Z29, Z29
+	VMOVAPS      Z29, Z25
+	VFMADD231PS  512(R9), Z26, Z25
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z14, K4
+	VMOVAPS Z15, K4, Z25
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z10, Z19, Z26
+	VMAXPS Z10, Z19, Z28
+	VMINPS Z10, Z19, Z27
+	VSUBPS Z28, Z26, Z29
+	VSUBPS Z29, Z27, Z29
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z26, Z29, Z29
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(R9), Z26, Z27
+	VPSRAD    $0x17, Z27, Z27
+	VPSLLD    $0x17, Z27, Z28
+	VPSUBD    Z28, Z26, Z28
+	VCVTDQ2PS Z27, Z27
+	VSUBPS    Z10, Z28, Z28
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z28, Z28, Z26
+	VMOVAPS      Z16, Z30
+	VFMADD213PS  (R9), Z28, Z30
+	VFMADD213PS  64(R9), Z28, Z30
+	VFMADD213PS  128(R9), Z28, Z30
+	VFMADD213PS  192(R9), Z28, Z30
+	VFMADD213PS  256(R9), Z28, Z30
+	VFMADD213PS  320(R9), Z28, Z30
+	VFMADD213PS  384(R9), Z28, Z30
+	VFMADD213PS  448(R9), Z28, Z30
+	VMULPS       Z28, Z30, Z30
+	VMULPS       Z26, Z30, Z30
+	VFMADD231PS  576(R9), Z27, Z30
+	VFNMADD231PS 640(R9), Z26, Z30
+	VADDPS       Z29, Z30, Z30
+	VADDPS       Z28, Z30, Z30
+	VMOVAPS      Z30, Z26
+	VFMADD231PS  512(R9), Z27, Z26
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z19, K4
+	VMOVAPS Z15, K4, Z26
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z10, Z22, Z27
+	VMAXPS Z10, Z22, Z29
+	VMINPS Z10, Z22, Z28
+	VSUBPS Z29, Z27, Z30
+	VSUBPS Z30, Z28, Z30
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z27, Z30, Z30
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(R9), Z27, Z28
+	VPSRAD    $0x17, Z28, Z28
+	VPSLLD    $0x17, Z28, Z29
+	VPSUBD    Z29, Z27, Z29
+	VCVTDQ2PS Z28, Z28
+	VSUBPS    Z10, Z29, Z29
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z29, Z29, Z27
+	VMOVAPS      Z16, Z31
+	VFMADD213PS  (R9), Z29, Z31
+	VFMADD213PS  64(R9), Z29, Z31
+	VFMADD213PS  128(R9), Z29, Z31
+	VFMADD213PS  192(R9), Z29, Z31
+	VFMADD213PS  256(R9), Z29, Z31
+	VFMADD213PS  320(R9), Z29, Z31
+	VFMADD213PS  384(R9), Z29, Z31
+	VFMADD213PS  448(R9), Z29, Z31
+	VMULPS       Z29, Z31, Z31
+	VMULPS       Z27, Z31, Z31
+	VFMADD231PS  576(R9), Z28, Z31
+	VFNMADD231PS 640(R9), Z27, Z31
+	VADDPS       Z30, Z31, Z31
+	VADDPS       Z29, Z31, Z31
+	VMOVAPS      Z31, Z27
+	VFMADD231PS  512(R9), Z28, Z27
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z22, K4
+	VMOVAPS Z15, K4, Z27
+	VADDPS  Z25, Z17, Z17
+	VMOVAPS Z0, K1, Z17
+	VMOVUPS Z17, (AX)
+
+	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
+	VMOVAPS Z12, K1, Z25
+	VMOVUPS Z25, (DI)
+	VMOVUPS Z10, Z17
+	VADDPS  Z10, Z14, Z25
+	VDIVPS  Z25, Z17, Z17
+	VXORPS  Z11, Z17, Z17
+	VCMPPS  $0x02, Z12, Z18, K4
+	VMULPS  Z14, Z17, K4, Z17
+	VMOVAPS Z12, K1, Z17
+	VMOVUPS Z17, (R8)
+	VADDPS  Z26, Z20, Z20
+	VMOVAPS Z0, K2, Z20
+	VMOVUPS Z20, 64(AX)
+
+	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
+	VMOVAPS Z12, K2, Z26
+	VMOVUPS Z26, 64(DI)
+	VMOVUPS Z10, Z14
+	VADDPS  Z10, Z19, Z17
+	VDIVPS  Z17, Z14, Z14
+	VXORPS  Z11, Z14, Z14
+	VCMPPS  $0x02, Z12, Z21, K1
+	VMULPS  Z19, Z14, K1, Z14
+	VMOVAPS Z12, K2, Z14
+	VMOVUPS Z14, 64(R8)
+	VADDPS  Z27, Z23, Z23
+	VMOVAPS Z0, K3, Z23
+	VMOVUPS Z23, 128(AX)
+
+	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
+	VMOVAPS Z12, K3, Z27
+	VMOVUPS Z27, 128(DI)
+	VMOVUPS Z10, Z14
+	VADDPS  Z10, Z22, Z17
+	VDIVPS  Z17, Z14, Z14
+	VXORPS  Z11, Z14, Z14
+	VCMPPS  $0x02, Z12, Z24, K1
+	VMULPS  Z22, Z14, K1, Z14
+	VMOVAPS Z12, K3, Z14
+	VMOVUPS Z14, 128(R8)
+	ADDQ    $0x00000180, DX
+	ADDQ    $0x000000c0, AX
+	ADDQ    $0x000000c0, BX
+	ADDQ    $0x000000c0, SI
+	ADDQ    $0x000000c0, DI
+	ADDQ    $0x000000c0, R8
+	SUBQ    $0x00000030, CX
+	JMP     ce2RowsStatsAVX512Loop
+
+ce2RowsStatsAVX512One:
+	TESTQ CX, CX
+	JZ    ce2RowsStatsAVX512Done
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   (DX), Z18
+	VMOVDQU32 pairsEven<>+0(SB), Z14
+	VPERMI2PS 64(DX), Z18, Z14
+	VMOVDQU32 pairsOdd<>+0(SB), Z17
+	VPERMI2PS 64(DX), Z18, Z17
+	VSUBPS    Z14, Z17, Z18
+	VMAXPS    Z17, Z14, Z14
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z14, Z14, Z17
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU32 (BX), Z19
+	VPCMPEQD  Z13, Z19, K1
+	VXORPS    Z11, Z18, K1, Z18
+	VPMOVD2M  Z19, K1
+
+	// loss += max(d, 0)
+	VMAXPS Z12, Z18, Z19
+	VADDPS Z19, Z17, Z17
+
+	// statistics: m (0 for an ignored row)
+	VMOVAPS Z12, K1, Z14
+	VMOVUPS Z14, (SI)
+	VORPS   Z11, Z18, Z14
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z14, Z9, Z19
+	VMULPS      Z1, Z19, Z14
+	VRNDSCALEPS $0x00, Z14, Z14
+	VMOVAPS     Z19, Z19
+	VFMADD231PS Z2, Z14, Z19
+	VFMADD231PS Z3, Z14, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z20
+	VFMADD213PS Z5, Z19, Z20
+	VFMADD213PS Z6, Z19, Z20
+	VFMADD213PS Z7, Z19, Z20
+	VFMADD213PS Z8, Z19, Z20
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z19, Z20
+	VSCALEFPS   Z14, Z20, Z14
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z10, Z14, Z19
+	VMAXPS Z10, Z14, Z21
+	VMINPS Z10, Z14, Z20
+	VSUBPS Z21, Z19, Z22
+	VSUBPS Z22, Z20, Z22
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z19, Z22, Z22
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(R9), Z19, Z20
+	VPSRAD    $0x17, Z20, Z20
+	VPSLLD    $0x17, Z20, Z21
+	VPSUBD    Z21, Z19, Z21
+	VCVTDQ2PS Z20, Z20
+	VSUBPS    Z10, Z21, Z21
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z21, Z21, Z19
+	VMOVAPS      Z16, Z23
+	VFMADD213PS  (R9), Z21, Z23
+	VFMADD213PS  64(R9), Z21, Z23
+	VFMADD213PS  128(R9), Z21, Z23
+	VFMADD213PS  192(R9), Z21, Z23
+	VFMADD213PS  256(R9), Z21, Z23
+	VFMADD213PS  320(R9), Z21, Z23
+	VFMADD213PS  384(R9), Z21, Z23
+	VFMADD213PS  448(R9), Z21, Z23
+	VMULPS       Z21, Z23, Z23
+	VMULPS       Z19, Z23, Z23
+	VFMADD231PS  576(R9), Z20, Z23
+	VFNMADD231PS 640(R9), Z19, Z23
+	VADDPS       Z22, Z23, Z23
+	VADDPS       Z21, Z23, Z23
+	VMOVAPS      Z23, Z19
+	VFMADD231PS  512(R9), Z20, Z19
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z14, K2
+	VMOVAPS Z15, K2, Z19
+	VADDPS  Z19, Z17, Z17
+	VMOVAPS Z0, K1, Z17
+	VMOVUPS Z17, (AX)
+
+	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
+	VMOVAPS Z12, K1, Z19
+	VMOVUPS Z19, (DI)
+	VMOVUPS Z10, Z17
+	VADDPS  Z10, Z14, Z19
+	VDIVPS  Z19, Z17, Z17
+	VXORPS  Z11, Z17, Z17
+	VCMPPS  $0x02, Z12, Z18, K2
+	VMULPS  Z14, Z17, K2, Z17
+	VMOVAPS Z12, K1, Z17
+	VMOVUPS Z17, (R8)
+	ADDQ    $0x00000080, DX
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, BX
+	ADDQ    $0x00000040, SI
+	ADDQ    $0x00000040, DI
+	ADDQ    $0x00000040, R8
+	SUBQ    $0x00000010, CX
+	JMP     ce2RowsStatsAVX512One
+
+ce2RowsStatsAVX512Done:
+	VZEROUPPER
+	RET
+
+// func lse2RowsAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·lse2RowsAVX512(SB), NOSPLIT, $768-48
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         x_base+24(FP), DX
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z11
+	VBROADCASTSS logLn2Lo<>+0(SB), Z12
+	VBROADCASTSS half<>+0(SB), Z13
+	VBROADCASTSS posInf<>+0(SB), Z14
+	VBROADCASTSS logP0<>+0(SB), Z15
+	VBROADCASTSS logP1<>+0(SB), Z16
+	VBROADCASTSS logP2<>+0(SB), Z17
+	VBROADCASTSS logP3<>+0(SB), Z18
+	VBROADCASTSS logP4<>+0(SB), Z19
+	VBROADCASTSS logP5<>+0(SB), Z20
+	VBROADCASTSS logP6<>+0(SB), Z21
+	VBROADCASTSS logP7<>+0(SB), Z22
+	VBROADCASTSS logP8<>+0(SB), Z23
+	LEAQ         (SP), BX
+	VMOVUPS      Z16, (BX)
+	VMOVUPS      Z17, 64(BX)
+	VMOVUPS      Z18, 128(BX)
+	VMOVUPS      Z19, 192(BX)
+	VMOVUPS      Z20, 256(BX)
+	VMOVUPS      Z21, 320(BX)
+	VMOVUPS      Z22, 384(BX)
+	VMOVUPS      Z23, 448(BX)
+	VMOVUPS      Z11, 512(BX)
+	VMOVUPS      Z12, 576(BX)
+	VMOVUPS      Z13, 640(BX)
+	VMOVUPS      Z10, 704(BX)
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z11, Z11, Z11
+
+lse2RowsAVX512Loop:
+	CMPQ CX, $0x00000040
+	JB   lse2RowsAVX512One
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   (DX), Z13
+	VMOVDQU32 pairsEven<>+0(SB), Z11
+	VPERMI2PS 64(DX), Z13, Z11
+	VMOVDQU32 pairsOdd<>+0(SB), Z12
+	VPERMI2PS 64(DX), Z13, Z12
+	VSUBPS    Z11, Z12, Z13
+	VMAXPS    Z12, Z11, Z11
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z11, Z11, Z12
+
+	// lse = m + (m − m) + log1p(e^{−|z1 − z0|})
+	VADDPS Z11, Z12, Z12
+	VORPS  Z10, Z13, Z11
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   128(DX), Z17
+	VMOVDQU32 pairsEven<>+0(SB), Z13
+	VPERMI2PS 192(DX), Z17, Z13
+	VMOVDQU32 pairsOdd<>+0(SB), Z16
+	VPERMI2PS 192(DX), Z17, Z16
+	VSUBPS    Z13, Z16, Z17
+	VMAXPS    Z16, Z13, Z13
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z13, Z13, Z16
+
+	// lse = m + (m − m) + log1p(e^{−|z1 − z0|})
+	VADDPS Z13, Z16, Z16
+	VORPS  Z10, Z17, Z13
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   256(DX), Z19
+	VMOVDQU32 pairsEven<>+0(SB), Z17
+	VPERMI2PS 320(DX), Z19, Z17
+	VMOVDQU32 pairsOdd<>+0(SB), Z18
+	VPERMI2PS 320(DX), Z19, Z18
+	VSUBPS    Z17, Z18, Z19
+	VMAXPS    Z18, Z17, Z17
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z17, Z17, Z18
+
+	// lse = m + (m − m) + log1p(e^{−|z1 − z0|})
+	VADDPS Z17, Z18, Z18
+	VORPS  Z10, Z19, Z17
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   384(DX), Z21
+	VMOVDQU32 pairsEven<>+0(SB), Z19
+	VPERMI2PS 448(DX), Z21, Z19
+	VMOVDQU32 pairsOdd<>+0(SB), Z20
+	VPERMI2PS 448(DX), Z21, Z20
+	VSUBPS    Z19, Z20, Z21
+	VMAXPS    Z20, Z19, Z19
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z19, Z19, Z20
+
+	// lse = m + (m − m) + log1p(e^{−|z1 − z0|})
+	VADDPS Z19, Z20, Z20
+	VORPS  Z10, Z21, Z19
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z11, Z8, Z21
+	VMULPS      Z0, Z21, Z11
+	VRNDSCALEPS $0x00, Z11, Z11
+	VMOVAPS     Z21, Z21
+	VFMADD231PS Z1, Z11, Z21
+	VFMADD231PS Z2, Z11, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z21, Z22
+	VFMADD213PS Z5, Z21, Z22
+	VFMADD213PS Z6, Z21, Z22
+	VFMADD213PS Z7, Z21, Z22
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z21, Z22
+	VSCALEFPS   Z11, Z22, Z11
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z13, Z8, Z21
+	VMULPS      Z0, Z21, Z13
+	VRNDSCALEPS $0x00, Z13, Z13
+	VMOVAPS     Z21, Z21
+	VFMADD231PS Z1, Z13, Z21
+	VFMADD231PS Z2, Z13, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z21, Z22
+	VFMADD213PS Z5, Z21, Z22
+	VFMADD213PS Z6, Z21, Z22
+	VFMADD213PS Z7, Z21, Z22
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z21, Z22
+	VSCALEFPS   Z13, Z22, Z13
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z8, Z21
+	VMULPS      Z0, Z21, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z21, Z21
+	VFMADD231PS Z1, Z17, Z21
+	VFMADD231PS Z2, Z17, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z21, Z22
+	VFMADD213PS Z5, Z21, Z22
+	VFMADD213PS Z6, Z21, Z22
+	VFMADD213PS Z7, Z21, Z22
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z21, Z22
+	VSCALEFPS   Z17, Z22, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z19, Z8, Z21
+	VMULPS      Z0, Z21, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z21, Z21
+	VFMADD231PS Z1, Z19, Z21
+	VFMADD231PS Z2, Z19, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z21, Z22
+	VFMADD213PS Z5, Z21, Z22
+	VFMADD213PS Z6, Z21, Z22
+	VFMADD213PS Z7, Z21, Z22
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z21, Z22
+	VSCALEFPS   Z19, Z22, Z19
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z11, Z21
+	VMAXPS Z9, Z11, Z23
+	VMINPS Z9, Z11, Z22
+	VSUBPS Z23, Z21, Z24
+	VSUBPS Z24, Z22, Z24
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z21, Z24, Z24
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z21, Z22
+	VPSRAD    $0x17, Z22, Z22
+	VPSLLD    $0x17, Z22, Z23
+	VPSUBD    Z23, Z21, Z23
+	VCVTDQ2PS Z22, Z22
+	VSUBPS    Z9, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z21
+	VMOVAPS      Z15, Z25
+	VFMADD213PS  (BX), Z23, Z25
+	VFMADD213PS  64(BX), Z23, Z25
+	VFMADD213PS  128(BX), Z23, Z25
+	VFMADD213PS  192(BX), Z23, Z25
+	VFMADD213PS  256(BX), Z23, Z25
+	VFMADD213PS  320(BX), Z23, Z25
+	VFMADD213PS  384(BX), Z23, Z25
+	VFMADD213PS  448(BX), Z23, Z25
+	VMULPS       Z23, Z25, Z25
+	VMULPS       Z21, Z25, Z25
+	VFMADD231PS  576(BX), Z22, Z25
+	VFNMADD231PS 640(BX), Z21, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z23, Z25, Z25
+	VMOVAPS      Z25, Z21
+	VFMADD231PS  512(BX), Z22, Z21
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z11, K1
+	VMOVAPS Z14, K1, Z21
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z13, Z11
+	VMAXPS Z9, Z13, Z23
+	VMINPS Z9, Z13, Z22
+	VSUBPS Z23, Z11, Z24
+	VSUBPS Z24, Z22, Z24
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z11, Z24, Z24
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z11, Z22
+	VPSRAD    $0x17, Z22, Z22
+	VPSLLD    $0x17, Z22, Z23
+	VPSUBD    Z23, Z11, Z23
+	VCVTDQ2PS Z22, Z22
+	VSUBPS    Z9, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z11
+	VMOVAPS      Z15, Z25
+	VFMADD213PS  (BX), Z23, Z25
+	VFMADD213PS  64(BX), Z23, Z25
+	VFMADD213PS  128(BX), Z23, Z25
+	VFMADD213PS  192(BX), Z23, Z25
+	VFMADD213PS  256(BX), Z23, Z25
+	VFMADD213PS  320(BX), Z23, Z25
+	VFMADD213PS  384(BX), Z23, Z25
+	VFMADD213PS  448(BX), Z23, Z25
+	VMULPS       Z23, Z25, Z25
+	VMULPS       Z11, Z25, Z25
+	VFMADD231PS  576(BX), Z22, Z25
+	VFNMADD231PS 640(BX), Z11, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z23, Z25, Z25
+	VMOVAPS      Z25, Z11
+	VFMADD231PS  512(BX), Z22, Z11
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z13, K1
+	VMOVAPS Z14, K1, Z11
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z17, Z13
+	VMAXPS Z9, Z17, Z23
+	VMINPS Z9, Z17, Z22
+	VSUBPS Z23, Z13, Z24
+	VSUBPS Z24, Z22, Z24
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z13, Z24, Z24
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z13, Z22
+	VPSRAD    $0x17, Z22, Z22
+	VPSLLD    $0x17, Z22, Z23
+	VPSUBD    Z23, Z13, Z23
+	VCVTDQ2PS Z22, Z22
+	VSUBPS    Z9, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z13
+	VMOVAPS      Z15, Z25
+	VFMADD213PS  (BX), Z23, Z25
+	VFMADD213PS  64(BX), Z23, Z25
+	VFMADD213PS  128(BX), Z23, Z25
+	VFMADD213PS  192(BX), Z23, Z25
+	VFMADD213PS  256(BX), Z23, Z25
+	VFMADD213PS  320(BX), Z23, Z25
+	VFMADD213PS  384(BX), Z23, Z25
+	VFMADD213PS  448(BX), Z23, Z25
+	VMULPS       Z23, Z25, Z25
+	VMULPS       Z13, Z25, Z25
+	VFMADD231PS  576(BX), Z22, Z25
+	VFNMADD231PS 640(BX), Z13, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z23, Z25, Z25
+	VMOVAPS      Z25, Z13
+	VFMADD231PS  512(BX), Z22, Z13
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z17, K1
+	VMOVAPS Z14, K1, Z13
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z19, Z17
+	VMAXPS Z9, Z19, Z23
+	VMINPS Z9, Z19, Z22
+	VSUBPS Z23, Z17, Z24
+	VSUBPS Z24, Z22, Z24
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z17, Z24, Z24
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z17, Z22
+	VPSRAD    $0x17, Z22, Z22
+	VPSLLD    $0x17, Z22, Z23
+	VPSUBD    Z23, Z17, Z23
+	VCVTDQ2PS Z22, Z22
+	VSUBPS    Z9, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z17
+	VMOVAPS      Z15, Z25
+	VFMADD213PS  (BX), Z23, Z25
+	VFMADD213PS  64(BX), Z23, Z25
+	VFMADD213PS  128(BX), Z23, Z25
+	VFMADD213PS  192(BX), Z23, Z25
+	VFMADD213PS  256(BX), Z23, Z25
+	VFMADD213PS  320(BX), Z23, Z25
+	VFMADD213PS  384(BX), Z23, Z25
+	VFMADD213PS  448(BX), Z23, Z25
+	VMULPS       Z23, Z25, Z25
+	VMULPS       Z17, Z25, Z25
+	VFMADD231PS  576(BX), Z22, Z25
+	VFNMADD231PS 640(BX), Z17, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z23, Z25, Z25
+	VMOVAPS      Z25, Z17
+	VFMADD231PS  512(BX), Z22, Z17
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z19, K1
+	VMOVAPS Z14, K1, Z17
+	VADDPS  Z21, Z12, Z12
+	VMOVUPS Z12, (AX)
+	VADDPS  Z11, Z16, Z16
+	VMOVUPS Z16, 64(AX)
+	VADDPS  Z13, Z18, Z18
+	VMOVUPS Z18, 128(AX)
+	VADDPS  Z17, Z20, Z20
+	VMOVUPS Z20, 192(AX)
+	ADDQ    $0x00000200, DX
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x00000040, CX
+	JMP     lse2RowsAVX512Loop
+
+lse2RowsAVX512One:
+	TESTQ CX, CX
+	JZ    lse2RowsAVX512Done
+
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   (DX), Z13
+	VMOVDQU32 pairsEven<>+0(SB), Z11
+	VPERMI2PS 64(DX), Z13, Z11
+	VMOVDQU32 pairsOdd<>+0(SB), Z12
+	VPERMI2PS 64(DX), Z13, Z12
+	VSUBPS    Z11, Z12, Z13
+	VMAXPS    Z12, Z11, Z11
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z11, Z11, Z12
+
+	// lse = m + (m − m) + log1p(e^{−|z1 − z0|})
+	VADDPS Z11, Z12, Z12
+	VORPS  Z10, Z13, Z11
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z11, Z8, Z13
+	VMULPS      Z0, Z13, Z11
+	VRNDSCALEPS $0x00, Z11, Z11
+	VMOVAPS     Z13, Z13
+	VFMADD231PS Z1, Z11, Z13
+	VFMADD231PS Z2, Z11, Z13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z16
+	VFMADD213PS Z4, Z13, Z16
+	VFMADD213PS Z5, Z13, Z16
+	VFMADD213PS Z6, Z13, Z16
+	VFMADD213PS Z7, Z13, Z16
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z13, Z16
+	VSCALEFPS   Z11, Z16, Z11
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z11, Z13
+	VMAXPS Z9, Z11, Z17
+	VMINPS Z9, Z11, Z16
+	VSUBPS Z17, Z13, Z18
+	VSUBPS Z18, Z16, Z18
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z13, Z18, Z18
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z13, Z16
+	VPSRAD    $0x17, Z16, Z16
+	VPSLLD    $0x17, Z16, Z17
+	VPSUBD    Z17, Z13, Z17
+	VCVTDQ2PS Z16, Z16
+	VSUBPS    Z9, Z17, Z17
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z17, Z17, Z13
+	VMOVAPS      Z15, Z19
+	VFMADD213PS  (BX), Z17, Z19
+	VFMADD213PS  64(BX), Z17, Z19
+	VFMADD213PS  128(BX), Z17, Z19
+	VFMADD213PS  192(BX), Z17, Z19
+	VFMADD213PS  256(BX), Z17, Z19
+	VFMADD213PS  320(BX), Z17, Z19
+	VFMADD213PS  384(BX), Z17, Z19
+	VFMADD213PS  448(BX), Z17, Z19
+	VMULPS       Z17, Z19, Z19
+	VMULPS       Z13, Z19, Z19
+	VFMADD231PS  576(BX), Z16, Z19
+	VFNMADD231PS 640(BX), Z13, Z19
+	VADDPS       Z18, Z19, Z19
+	VADDPS       Z17, Z19, Z19
+	VMOVAPS      Z19, Z13
+	VFMADD231PS  512(BX), Z16, Z13
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z11, K1
+	VMOVAPS Z14, K1, Z13
+	VADDPS  Z13, Z12, Z12
+	VMOVUPS Z12, (AX)
+	ADDQ    $0x00000080, DX
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     lse2RowsAVX512One
+
+lse2RowsAVX512Done:
+	VZEROUPPER
+	RET
+
+// func ceSmallAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·ceSmallAVX512(SB), NOSPLIT, $8-184
+	MOVQ loss_base+0(FP), AX
+	MOVQ loss_len+8(FP), CX
+	MOVQ m_base+24(FP), DX
+	MOVQ ls_base+48(FP), BX
+	MOVQ pt_base+72(FP), SI
+	MOVQ x_base+96(FP), DI
+	MOVQ t_base+120(FP), R8
+	MOVQ scratch_base+144(FP), R9
+	MOVQ c+168(FP), R10
+
+	// constant slots after the planar block
+	MOVQ         R10, R11
+	IMUL3Q       $0x00000040, R11, R11
+	ADDQ         R9, R11
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z15
+	VBROADCASTSS logLn2Lo<>+0(SB), Z16
+	VBROADCASTSS half<>+0(SB), Z17
+	VBROADCASTSS posInf<>+0(SB), Z18
+	VBROADCASTSS logP0<>+0(SB), Z19
+	VBROADCASTSS logP1<>+0(SB), Z20
+	VBROADCASTSS logP2<>+0(SB), Z21
+	VBROADCASTSS logP3<>+0(SB), Z22
+	VBROADCASTSS logP4<>+0(SB), Z23
+	VBROADCASTSS logP5<>+0(SB), Z24
+	VBROADCASTSS logP6<>+0(SB), Z25
+	VBROADCASTSS logP7<>+0(SB), Z26
+	VBROADCASTSS logP8<>+0(SB), Z27
+	VMOVUPS      Z20, (R11)
+	VMOVUPS      Z21, 64(R11)
+	VMOVUPS      Z22, 128(R11)
+	VMOVUPS      Z23, 192(R11)
+	VMOVUPS      Z24, 256(R11)
+	VMOVUPS      Z25, 320(R11)
+	VMOVUPS      Z26, 384(R11)
+	VMOVUPS      Z27, 448(R11)
+	VMOVUPS      Z15, 512(R11)
+	VMOVUPS      Z16, 576(R11)
+	VMOVUPS      Z17, 640(R11)
+	VMOVUPS      Z10, 704(R11)
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z15, Z15, Z15
+	VBROADCASTSS fill+180(FP), Z16
+	VMOVSS       eps+176(FP), X17
+	MOVL         eps+176(FP), R12
+	VMOVSS       one<>+0(SB), X20
+	VCVTSI2SSQ   R10, X11, X11
+	VADDSS       X17, X17, X21
+	VDIVSS       X11, X21, X11
+	VSUBSS       X20, X17, X20
+	VADDSS       X20, X20, X20
+	VBROADCASTSS X20, Z17
+	VMOVUPS      Z17, 768(R11)
+	VBROADCASTSS X11, Z11
+	VMOVUPS      Z11, 832(R11)
+	SHLQ         $0x01, R12
+
+	// idx = lane·C, the gather indices of class 0; blk = bytes per vector of rows
+	VMOVQ        R10, X11
+	VPBROADCASTD X11, Z11
+	VPMULLD      iota16<>+0(SB), Z11, Z11
+	MOVQ         R10, R13
+	IMUL3Q       $0x00000040, R13, R13
+	VBROADCASTSS negInf<>+0(SB), Z17
+
+ceSmallAVX512Block:
+	TESTQ   CX, CX
+	JZ      ceSmallAVX512Done
+	VMOVUPS Z17, Z20
+	MOVQ    DI, R14
+	MOVQ    R9, R15
+	MOVQ    R10, BP
+
+	// pass 1: gather class j of the rows into the scratch, m = running maximum
+ceSmallAVX512Max:
+	KXNORW     K1, K1, K1
+	VGATHERDPS (R14)(Z11*4), K1, Z12
+	VMOVUPS    Z12, (R15)
+	VMAXPS     Z12, Z20, Z20
+	ADDQ       $0x04, R14
+	ADDQ       $0x00000040, R15
+	DECQ       BP
+	JNZ        ceSmallAVX512Max
+
+	// zt = the target logits (class 0 for an ignored row)
+	VMOVDQU32  (R8), Z21
+	VPMAXSD    Z15, Z21, Z22
+	VPADDD     Z11, Z22, Z22
+	KXNORW     K2, K2, K2
+	VGATHERDPS (DI)(Z22*4), K2, Z13
+	VPXORD     Z22, Z22, Z22
+
+	// pass 2: s = Σ_{j≠t} e^{z_j−m}; with smoothing also neg = 2ε/C·Σ_j (z_j/2 − m/2)
+	VXORPS       Z22, Z22, Z22
+	VXORPS       Z23, Z23, Z23
+	VPXORD       Z14, Z14, Z14
+	VBROADCASTSS half<>+0(SB), Z24
+	VMULPS       Z24, Z20, Z25
+	TESTQ        R12, R12
+	JNZ          ceSmallAVX512ExpSmooth
+	MOVQ         R9, R15
+	MOVQ         R10, BP
+
+ceSmallAVX512Exp:
+	VMOVUPS (R15), Z24
+	VSUBPS  Z20, Z24, Z24
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z24, Z8, Z25
+	VMULPS      Z0, Z25, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VMOVAPS     Z25, Z25
+	VFMADD231PS Z1, Z24, Z25
+	VFMADD231PS Z2, Z24, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z26
+	VFMADD213PS Z4, Z25, Z26
+	VFMADD213PS Z5, Z25, Z26
+	VFMADD213PS Z6, Z25, Z26
+	VFMADD213PS Z7, Z25, Z26
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS  Z9, Z25, Z26
+	VSCALEFPS    Z24, Z26, Z24
+	VPCMPD       $0x04, Z14, Z21, K3
+	VADDPS       Z24, Z22, K3, Z22
+	VBROADCASTSS allOnes<>+0(SB), Z24
+	VPSUBD       Z24, Z14, Z14
+	ADDQ         $0x00000040, R15
+	DECQ         BP
+	JNZ          ceSmallAVX512Exp
+	JMP          ceSmallAVX512Finish
+
+ceSmallAVX512ExpSmooth:
+	MOVQ R9, R15
+	MOVQ R10, BP
+
+ceSmallAVX512ExpSmoothLoop:
+	VMOVUPS     (R15), Z26
+	VFMSUB132PS Z24, Z25, Z26
+	VADDPS      Z26, Z26, Z27
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z27, Z8, Z28
+	VMULPS      Z0, Z28, Z27
+	VRNDSCALEPS $0x00, Z27, Z27
+	VMOVAPS     Z28, Z28
+	VFMADD231PS Z1, Z27, Z28
+	VFMADD231PS Z2, Z27, Z28
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z29
+	VFMADD213PS Z4, Z28, Z29
+	VFMADD213PS Z5, Z28, Z29
+	VFMADD213PS Z6, Z28, Z29
+	VFMADD213PS Z7, Z28, Z29
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS  Z9, Z28, Z29
+	VSCALEFPS    Z27, Z29, Z27
+	VFMADD231PS  832(R11), Z26, Z23
+	VPCMPD       $0x04, Z14, Z21, K3
+	VADDPS       Z27, Z22, K3, Z22
+	VBROADCASTSS allOnes<>+0(SB), Z26
+	VPSUBD       Z26, Z14, Z14
+	ADDQ         $0x00000040, R15
+	DECQ         BP
+	JNZ          ceSmallAVX512ExpSmoothLoop
+
+ceSmallAVX512Finish:
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Z20, Z13, Z24
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z24, Z8, Z25
+	VMULPS      Z0, Z25, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VMOVAPS     Z25, Z25
+	VFMADD231PS Z1, Z24, Z25
+	VFMADD231PS Z2, Z24, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z26
+	VFMADD213PS Z4, Z25, Z26
+	VFMADD213PS Z5, Z25, Z26
+	VFMADD213PS Z6, Z25, Z26
+	VFMADD213PS Z7, Z25, Z26
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z25, Z26
+	VSCALEFPS   Z24, Z26, Z24
+	VSUBPS      Z9, Z24, Z25
+	VADDPS      Z22, Z25, Z25
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z25, Z26
+	VMAXPS Z9, Z25, Z27
+	VMINPS Z9, Z25, Z24
+	VSUBPS Z27, Z26, Z28
+	VSUBPS Z28, Z24, Z28
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z26, Z28, Z28
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(R11), Z26, Z24
+	VPSRAD    $0x17, Z24, Z24
+	VPSLLD    $0x17, Z24, Z27
+	VPSUBD    Z27, Z26, Z27
+	VCVTDQ2PS Z24, Z24
+	VSUBPS    Z9, Z27, Z27
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z27, Z27, Z26
+	VMOVAPS      Z19, Z29
+	VFMADD213PS  (R11), Z27, Z29
+	VFMADD213PS  64(R11), Z27, Z29
+	VFMADD213PS  128(R11), Z27, Z29
+	VFMADD213PS  192(R11), Z27, Z29
+	VFMADD213PS  256(R11), Z27, Z29
+	VFMADD213PS  320(R11), Z27, Z29
+	VFMADD213PS  384(R11), Z27, Z29
+	VFMADD213PS  448(R11), Z27, Z29
+	VMULPS       Z27, Z29, Z29
+	VMULPS       Z26, Z29, Z29
+	VFMADD231PS  576(R11), Z24, Z29
+	VFNMADD231PS 640(R11), Z26, Z29
+	VADDPS       Z28, Z29, Z29
+	VADDPS       Z27, Z29, Z29
+	VMOVAPS      Z29, Z26
+	VFMADD231PS  512(R11), Z24, Z26
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z18, Z25, K3
+	VMOVAPS Z18, K3, Z26
+	VSUBPS  Z13, Z20, Z24
+	VADDPS  Z26, Z24, Z27
+
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	TESTQ       R12, R12
+	JZ          ceSmallAVX512Plain
+	VSUBPS      Z23, Z26, Z23
+	VMULPS      640(R11), Z20, Z27
+	VMOVAPS     Z13, Z24
+	VFMSUB132PS 640(R11), Z27, Z24
+	VFMADD231PS 768(R11), Z24, Z23
+	VMOVAPS     Z23, Z27
+
+ceSmallAVX512Plain:
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS   Z20, Z20, Z24
+	VADDPS   Z24, Z27, Z27
+	VPMOVD2M Z21, K3
+	VMOVAPS  Z16, K3, Z27
+	VMOVUPS  Z27, (AX)
+
+	// statistics, when len(m) > 0
+	MOVQ  m_len+32(FP), R14
+	TESTQ R14, R14
+	JZ    ceSmallAVX512Next
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS   Z9, Z25, Z23
+	VDIVPS   Z23, Z22, Z22
+	VXORPS   Z10, Z22, Z22
+	VPMOVD2M Z21, K3
+	VMOVAPS  Z15, K3, Z20
+	VMOVUPS  Z20, (DX)
+	VMOVAPS  Z15, K3, Z26
+	VMOVUPS  Z26, (BX)
+	VMOVAPS  Z15, K3, Z22
+	VMOVUPS  Z22, (SI)
+	ADDQ     $0x00000040, DX
+	ADDQ     $0x00000040, BX
+	ADDQ     $0x00000040, SI
+
+ceSmallAVX512Next:
+	ADDQ R13, DI
+	ADDQ $0x00000040, R8
+	ADDQ $0x00000040, AX
+	SUBQ $0x00000010, CX
+	JMP  ceSmallAVX512Block
+
+ceSmallAVX512Done:
+	VZEROUPPER
+	RET
+
+// func ceFinishAVX512(loss []float32, m []float32, ls []float32, pt []float32, s []float32, mx []float32, zt []float32, neg []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·ceFinishAVX512(SB), NOSPLIT, $0-256
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         loss_len+8(FP), CX
+	MOVQ         m_base+24(FP), DX
+	MOVQ         ls_base+48(FP), BX
+	MOVQ         pt_base+72(FP), SI
+	MOVQ         s_base+96(FP), DI
+	MOVQ         mx_base+120(FP), R8
+	MOVQ         zt_base+144(FP), R9
+	MOVQ         neg_base+168(FP), R10
+	MOVQ         t_base+192(FP), R11
+	MOVQ         scratch_base+216(FP), R12
+	MOVQ         c+240(FP), R13
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z12
+	VBROADCASTSS logLn2Lo<>+0(SB), Z13
+	VBROADCASTSS half<>+0(SB), Z14
+	VBROADCASTSS posInf<>+0(SB), Z15
+	VBROADCASTSS logP0<>+0(SB), Z16
+	VBROADCASTSS logP1<>+0(SB), Z17
+	VBROADCASTSS logP2<>+0(SB), Z18
+	VBROADCASTSS logP3<>+0(SB), Z19
+	VBROADCASTSS logP4<>+0(SB), Z20
+	VBROADCASTSS logP5<>+0(SB), Z21
+	VBROADCASTSS logP6<>+0(SB), Z22
+	VBROADCASTSS logP7<>+0(SB), Z23
+	VBROADCASTSS logP8<>+0(SB), Z24
+	VMOVUPS      Z17, (R12)
+	VMOVUPS      Z18, 64(R12)
+	VMOVUPS      Z19, 128(R12)
+	VMOVUPS      Z20, 192(R12)
+	VMOVUPS      Z21, 256(R12)
+	VMOVUPS      Z22, 320(R12)
+	VMOVUPS      Z23, 384(R12)
+	VMOVUPS      Z24, 448(R12)
+	VMOVUPS      Z12, 512(R12)
+	VMOVUPS      Z13, 576(R12)
+	VMOVUPS      Z14, 640(R12)
+	VMOVUPS      Z10, 704(R12)
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z12, Z12, Z12
+	VBROADCASTSS fill+252(FP), Z13
+	VMOVSS       eps+248(FP), X14
+	MOVL         eps+248(FP), R14
+	VMOVSS       one<>+0(SB), X17
+	VCVTSI2SSQ   R13, X11, X11
+	VADDSS       X14, X14, X18
+	VDIVSS       X11, X18, X11
+	VSUBSS       X17, X14, X17
+	VADDSS       X17, X17, X17
+	VBROADCASTSS X17, Z14
+	VMOVUPS      Z14, 768(R12)
+	VBROADCASTSS X11, Z11
+	VMOVUPS      Z11, 832(R12)
+	SHLQ         $0x01, R14
+	MOVQ         m_len+32(FP), R13
+
+ceFinishAVX512Loop:
+	TESTQ     CX, CX
+	JZ        ceFinishAVX512Done
+	VMOVUPS   (DI), Z11
+	VMOVUPS   (R8), Z14
+	VMOVUPS   (R9), Z17
+	VMOVUPS   (R10), Z18
+	VMOVDQU32 (R11), Z19
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Z14, Z17, Z20
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z20, Z8, Z21
+	VMULPS      Z0, Z21, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z21, Z21
+	VFMADD231PS Z1, Z20, Z21
+	VFMADD231PS Z2, Z20, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z21, Z22
+	VFMADD213PS Z5, Z21, Z22
+	VFMADD213PS Z6, Z21, Z22
+	VFMADD213PS Z7, Z21, Z22
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z9, Z21, Z22
+	VSCALEFPS   Z20, Z22, Z20
+	VSUBPS      Z9, Z20, Z21
+	VADDPS      Z11, Z21, Z21
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z21, Z22
+	VMAXPS Z9, Z21, Z23
+	VMINPS Z9, Z21, Z20
+	VSUBPS Z23, Z22, Z24
+	VSUBPS Z24, Z20, Z24
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z22, Z24, Z24
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(R12), Z22, Z20
+	VPSRAD    $0x17, Z20, Z20
+	VPSLLD    $0x17, Z20, Z23
+	VPSUBD    Z23, Z22, Z23
+	VCVTDQ2PS Z20, Z20
+	VSUBPS    Z9, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z22
+	VMOVAPS      Z16, Z25
+	VFMADD213PS  (R12), Z23, Z25
+	VFMADD213PS  64(R12), Z23, Z25
+	VFMADD213PS  128(R12), Z23, Z25
+	VFMADD213PS  192(R12), Z23, Z25
+	VFMADD213PS  256(R12), Z23, Z25
+	VFMADD213PS  320(R12), Z23, Z25
+	VFMADD213PS  384(R12), Z23, Z25
+	VFMADD213PS  448(R12), Z23, Z25
+	VMULPS       Z23, Z25, Z25
+	VMULPS       Z22, Z25, Z25
+	VFMADD231PS  576(R12), Z20, Z25
+	VFNMADD231PS 640(R12), Z22, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z23, Z25, Z25
+	VMOVAPS      Z25, Z22
+	VFMADD231PS  512(R12), Z20, Z22
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z21, K1
+	VMOVAPS Z15, K1, Z22
+	VSUBPS  Z17, Z14, Z20
+	VADDPS  Z22, Z20, Z23
+
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	TESTQ       R14, R14
+	JZ          ceFinishAVX512Plain
+	VSUBPS      Z18, Z22, Z18
+	VMULPS      640(R12), Z14, Z23
+	VMOVAPS     Z17, Z20
+	VFMSUB132PS 640(R12), Z23, Z20
+	VFMADD231PS 768(R12), Z20, Z18
+	VMOVAPS     Z18, Z23
+
+ceFinishAVX512Plain:
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS   Z14, Z14, Z20
+	VADDPS   Z20, Z23, Z23
+	VPMOVD2M Z19, K1
+	VMOVAPS  Z13, K1, Z23
+	VMOVUPS  Z23, (AX)
+	TESTQ    R13, R13
+	JZ       ceFinishAVX512Next
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS   Z9, Z21, Z17
+	VDIVPS   Z17, Z11, Z11
+	VXORPS   Z10, Z11, Z11
+	VPMOVD2M Z19, K1
+	VMOVAPS  Z12, K1, Z14
+	VMOVUPS  Z14, (DX)
+	VMOVAPS  Z12, K1, Z22
+	VMOVUPS  Z22, (BX)
+	VMOVAPS  Z12, K1, Z11
+	VMOVUPS  Z11, (SI)
+	ADDQ     $0x00000040, DX
+	ADDQ     $0x00000040, BX
+	ADDQ     $0x00000040, SI
+
+ceFinishAVX512Next:
+	ADDQ $0x00000040, AX
+	ADDQ $0x00000040, DI
+	ADDQ $0x00000040, R8
+	ADDQ $0x00000040, R9
+	ADDQ $0x00000040, R10
+	ADDQ $0x00000040, R11
+	SUBQ $0x00000010, CX
+	JMP  ceFinishAVX512Loop
+
+ceFinishAVX512Done:
+	VZEROUPPER
+	RET
+
+// func cePlanarAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·cePlanarAVX512(SB), $19136-120
+	MOVQ         x_base+48(FP), AX
+	MOVQ         c+96(FP), CX
+	MOVQ         stride+104(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         loss_base+0(FP), BX
+	MOVQ         t_base+72(FP), SI
+	MOVQ         t_len+80(FP), DI
+	XORQ         R8, R8
+	VBROADCASTSS allOnes<>+0(SB), Z0
+	MOVSS        fill+116(FP), X1
+	VBROADCASTSS X1, Z1
+	VMOVUPS      Z1, 19072(SP)
+	CMPQ         CX, $0x00000020
+	JA           cePlanarAVX512Loop
+
+cePlanarAVX512BlockLoop:
+	CMPQ DI, $0x00000080
+	JB   cePlanarAVX512Loop
+
+	// Block max pass: m_u = max_j x[j*stride+p], the planes copied to the slots
+	LEAQ    (AX)(R8*1), R9
+	LEAQ    128(SP), R10
+	VMOVUPS (R9), Z1
+	VMOVUPS Z1, 320(R10)
+	VMOVUPS 64(R9), Z3
+	VMOVUPS Z3, 2688(R10)
+	VMOVUPS 128(R9), Z4
+	VMOVUPS Z4, 5056(R10)
+	VMOVUPS 192(R9), Z5
+	VMOVUPS Z5, 7424(R10)
+	VMOVUPS 256(R9), Z6
+	VMOVUPS Z6, 9792(R10)
+	VMOVUPS 320(R9), Z7
+	VMOVUPS Z7, 12160(R10)
+	VMOVUPS 384(R9), Z8
+	VMOVUPS Z8, 14528(R10)
+	VMOVUPS 448(R9), Z9
+	VMOVUPS Z9, 16896(R10)
+	MOVQ    CX, R11
+	DECQ    R11
+	JZ      cePlanarAVX512BlockMaxDone
+
+cePlanarAVX512BlockMaxLoop:
+	ADDQ    DX, R9
+	ADDQ    $0x00000040, R10
+	VMOVUPS (R9), Z10
+	VMAXPS  Z10, Z1, Z1
+	VMOVUPS Z10, 320(R10)
+	VMOVUPS 64(R9), Z10
+	VMAXPS  Z10, Z3, Z3
+	VMOVUPS Z10, 2688(R10)
+	VMOVUPS 128(R9), Z10
+	VMAXPS  Z10, Z4, Z4
+	VMOVUPS Z10, 5056(R10)
+	VMOVUPS 192(R9), Z10
+	VMAXPS  Z10, Z5, Z5
+	VMOVUPS Z10, 7424(R10)
+	VMOVUPS 256(R9), Z10
+	VMAXPS  Z10, Z6, Z6
+	VMOVUPS Z10, 9792(R10)
+	VMOVUPS 320(R9), Z10
+	VMAXPS  Z10, Z7, Z7
+	VMOVUPS Z10, 12160(R10)
+	VMOVUPS 384(R9), Z10
+	VMAXPS  Z10, Z8, Z8
+	VMOVUPS Z10, 14528(R10)
+	VMOVUPS 448(R9), Z10
+	VMAXPS  Z10, Z9, Z9
+	VMOVUPS Z10, 16896(R10)
+	DECQ    R11
+	JNZ     cePlanarAVX512BlockMaxLoop
+
+cePlanarAVX512BlockMaxDone:
+	LEAQ    128(SP), R10
+	VMOVUPS Z1, (R10)
+	VMOVUPS Z3, 2368(R10)
+	VMOVUPS Z4, 4736(R10)
+	VMOVUPS Z5, 7104(R10)
+	VMOVUPS Z6, 9472(R10)
+	VMOVUPS Z7, 11840(R10)
+	VMOVUPS Z8, 14208(R10)
+	VMOVUPS Z9, 16576(R10)
+
+	// Block exp pass, one vector u at a time; pf prefetches plane j of the next block
+	MOVQ $0x00000008, R9
+
+cePlanarAVX512BlockExp:
+	VMOVUPS      (R10), Z1
+	VBROADCASTSS expLog2e<>+0(SB), Z3
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z4
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z5
+	VBROADCASTSS expC5<>+0(SB), Z6
+	VBROADCASTSS expC4<>+0(SB), Z7
+	VBROADCASTSS expC3<>+0(SB), Z8
+	VBROADCASTSS expC2<>+0(SB), Z9
+	VBROADCASTSS expC1<>+0(SB), Z10
+	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS one<>+0(SB), Z12
+	VXORPS       Z13, Z13, Z13
+	VXORPS       Z14, Z14, Z14
+	VMOVDQU32    (SI)(R8*1), Z15
+	LEAQ         320(R10), R12
+	LEAQ         512(AX)(R8*1), R13
+	MOVQ         CX, R11
+
+cePlanarAVX512BlockClass:
+	PREFETCHT0 (R13)
+	VMOVUPS    (R12), Z16
+	VSUBPS     Z1, Z16, Z16
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z16, Z11, Z18
+	VMULPS      Z3, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z4, Z17, Z18
+	VFMADD231PS Z5, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z19
+	VFMADD213PS Z7, Z18, Z19
+	VFMADD213PS Z8, Z18, Z19
+	VFMADD213PS Z9, Z18, Z19
+	VFMADD213PS Z10, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z12, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VPTESTNMD   Z15, Z15, K1
+	VPTESTMD    Z15, Z15, K2
+	VADDPS      Z17, Z13, K2, Z13
+	VMOVAPS     Z16, K1, Z14
+	VPADDD      Z0, Z15, Z15
+	ADDQ        $0x00000040, R12
+	ADDQ        DX, R13
+	DECQ        R11
+	JNZ         cePlanarAVX512BlockClass
+	VMOVUPS     Z13, 64(R10)
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z14, Z11, Z1
+	VMULPS      Z3, Z1, Z3
+	VRNDSCALEPS $0x00, Z3, Z3
+	VMOVAPS     Z1, Z1
+	VFMADD231PS Z4, Z3, Z1
+	VFMADD231PS Z5, Z3, Z1
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z4
+	VFMADD213PS Z7, Z1, Z4
+	VFMADD213PS Z8, Z1, Z4
+	VFMADD213PS Z9, Z1, Z4
+	VFMADD213PS Z10, Z1, Z4
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z12, Z1, Z4
+	VSCALEFPS   Z3, Z4, Z1
+	VMOVUPS     Z14, 128(R10)
+	VMOVUPS     Z1, 192(R10)
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000940, R10
+	DECQ        R9
+	JNZ         cePlanarAVX512BlockExp
+
+	// Block finish, one vector u at a time
+	SUBQ         $0x00000200, R8
+	LEAQ         128(SP), R10
+	MOVQ         $0x00000008, R9
+	VBROADCASTSS one<>+0(SB), Z1
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z3
+	VBROADCASTSS logLn2Hi<>+0(SB), Z4
+	VBROADCASTSS logLn2Lo<>+0(SB), Z5
+	VBROADCASTSS half<>+0(SB), Z6
+	VBROADCASTSS posInf<>+0(SB), Z7
+	VBROADCASTSS logP0<>+0(SB), Z8
+	VBROADCASTSS logP1<>+0(SB), Z9
+	VBROADCASTSS logP2<>+0(SB), Z10
+	VBROADCASTSS logP3<>+0(SB), Z11
+	VBROADCASTSS logP4<>+0(SB), Z12
+	VBROADCASTSS logP5<>+0(SB), Z13
+	VBROADCASTSS logP6<>+0(SB), Z14
+	VBROADCASTSS logP7<>+0(SB), Z15
+	VBROADCASTSS logP8<>+0(SB), Z16
+
+cePlanarAVX512BlockFinish:
+	VMOVUPS (R10), Z17
+	VMOVUPS 64(R10), Z18
+	VMOVUPS 128(R10), Z19
+	VMOVUPS 192(R10), Z20
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Z18, Z20, Z21
+	VSUBPS Z1, Z20, Z20
+	VADDPS Z18, Z20, Z20
+	VDIVPS Z21, Z18, Z18
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z1, Z20, Z21
+	VMAXPS Z1, Z20, Z23
+	VMINPS Z1, Z20, Z22
+	VSUBPS Z23, Z21, Z24
+	VSUBPS Z24, Z22, Z24
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z21, Z24, Z24
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    Z3, Z21, Z22
+	VPSRAD    $0x17, Z22, Z22
+	VPSLLD    $0x17, Z22, Z23
+	VPSUBD    Z23, Z21, Z23
+	VCVTDQ2PS Z22, Z22
+	VSUBPS    Z1, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z21
+	VMOVAPS      Z8, Z25
+	VFMADD213PS  Z9, Z23, Z25
+	VFMADD213PS  Z10, Z23, Z25
+	VFMADD213PS  Z11, Z23, Z25
+	VFMADD213PS  Z12, Z23, Z25
+	VFMADD213PS  Z13, Z23, Z25
+	VFMADD213PS  Z14, Z23, Z25
+	VFMADD213PS  Z15, Z23, Z25
+	VFMADD213PS  Z16, Z23, Z25
+	VMULPS       Z23, Z25, Z25
+	VMULPS       Z21, Z25, Z25
+	VFMADD231PS  Z5, Z22, Z25
+	VFNMADD231PS Z6, Z21, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z23, Z25, Z25
+	VMOVAPS      Z25, Z21
+	VFMADD231PS  Z4, Z22, Z21
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z7, Z20, K1
+	VMOVAPS Z7, K1, Z21
+	VSUBPS  Z19, Z21, Z19
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU32 (SI)(R8*1), Z20
+	VPMOVD2M  Z20, K1
+	VMOVUPS   19072(SP), K1, Z19
+	VMOVUPS   Z19, (BX)(R8*1)
+	MOVQ      m+24(FP), R11
+	TESTQ     R11, R11
+	JZ        cePlanarAVX512BlockNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	KNOTW        K1, K1
+	VMOVAPS.Z    Z17, K1, Z17
+	VMOVUPS      Z17, (R11)(R8*1)
+	VMOVAPS.Z    Z21, K1, Z21
+	MOVQ         ls+32(FP), R11
+	VMOVUPS      Z21, (R11)(R8*1)
+	VBROADCASTSS signBit<>+0(SB), Z17
+	VXORPS.Z     Z17, Z18, K1, Z18
+	MOVQ         pt+40(FP), R11
+	VMOVUPS      Z18, (R11)(R8*1)
+
+cePlanarAVX512BlockNoStats:
+	ADDQ $0x00000040, R8
+	ADDQ $0x00000940, R10
+	DECQ R9
+	JNZ  cePlanarAVX512BlockFinish
+	SUBQ $0x00000080, DI
+	JMP  cePlanarAVX512BlockLoop
+
+cePlanarAVX512Loop:
+	CMPQ DI, $0x00000010
+	JB   cePlanarAVX512Tail
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ    (AX)(R8*1), R9
+	LEAQ    128(SP), R10
+	VMOVUPS (R9), Z1
+	VMOVUPS Z1, (R10)
+	VMOVAPS Z1, Z3
+	ADDQ    DX, R9
+	ADDQ    $0x00000040, R10
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R11
+	CMPQ R11, $0x00000080
+	JBE  cePlanarAVX512FullCopyLen
+	MOVQ $0x00000080, R11
+
+cePlanarAVX512FullCopyLen:
+	DECQ    R11
+	TESTQ   $0x00000001, R11
+	JZ      cePlanarAVX512FullMaxPairs
+	VMOVUPS (R9), Z4
+	VMAXPS  Z4, Z3, Z3
+	VMOVUPS Z4, (R10)
+	ADDQ    DX, R9
+	ADDQ    $0x00000040, R10
+
+cePlanarAVX512FullMaxPairs:
+	SHRQ $0x01, R11
+	JZ   cePlanarAVX512FullMaxRest
+
+cePlanarAVX512FullMaxLoop:
+	VMOVUPS (R9), Z4
+	VMAXPS  Z4, Z1, Z1
+	VMOVUPS Z4, (R10)
+	VMOVUPS (R9)(DX*1), Z4
+	VMAXPS  Z4, Z3, Z3
+	VMOVUPS Z4, 64(R10)
+	LEAQ    (R9)(DX*2), R9
+	ADDQ    $0x00000080, R10
+	DECQ    R11
+	JNZ     cePlanarAVX512FullMaxLoop
+
+cePlanarAVX512FullMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R11
+	SUBQ $0x00000080, R11
+	JBE  cePlanarAVX512FullMaxDone
+
+cePlanarAVX512FullMaxRestLoop:
+	VMAXPS (R9), Z1, Z1
+	ADDQ   DX, R9
+	DECQ   R11
+	JNZ    cePlanarAVX512FullMaxRestLoop
+
+cePlanarAVX512FullMaxDone:
+	VMAXPS Z3, Z1, Z1
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	VBROADCASTSS expLog2e<>+0(SB), Z3
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z4
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z5
+	VBROADCASTSS expC5<>+0(SB), Z6
+	VBROADCASTSS expC4<>+0(SB), Z7
+	VBROADCASTSS expC3<>+0(SB), Z8
+	VBROADCASTSS expC2<>+0(SB), Z9
+	VBROADCASTSS expC1<>+0(SB), Z10
+	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS one<>+0(SB), Z12
+	LEAQ         128(SP), R9
+	MOVQ         $0x00000040, R10
+	VXORPS       Z13, Z13, Z13
+	VXORPS       Z14, Z14, Z14
+	VMOVDQU32    (SI)(R8*1), Z15
+	MOVQ         CX, R12
+	CMPQ         CX, $0x00000020
+	JBE          cePlanarAVX512FullChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Z16, Z16, Z16
+	VMOVUPD Z16, (SP)
+	VMOVUPD Z16, 64(SP)
+
+cePlanarAVX512FullChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R11
+	SUBQ R12, R11
+	CMPQ R11, $0x00000080
+	JNE  cePlanarAVX512FullChunkLen
+	LEAQ (AX)(R8*1), R9
+	MOVQ DX, R10
+	SHLQ $0x07, R10
+	ADDQ R10, R9
+	MOVQ DX, R10
+
+cePlanarAVX512FullChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R12, R11
+	CMPQ R12, $0x00000020
+	JBE  cePlanarAVX512FullClass
+	MOVQ $0x00000020, R11
+
+cePlanarAVX512FullClass:
+	SUBQ R11, R12
+
+cePlanarAVX512FullClassLoop:
+	VMOVUPS (R9), Z16
+	VSUBPS  Z1, Z16, Z16
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z16, Z11, Z18
+	VMULPS      Z3, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z4, Z17, Z18
+	VFMADD231PS Z5, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z19
+	VFMADD213PS Z7, Z18, Z19
+	VFMADD213PS Z8, Z18, Z19
+	VFMADD213PS Z9, Z18, Z19
+	VFMADD213PS Z10, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z12, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VPTESTNMD   Z15, Z15, K1
+	VPTESTMD    Z15, Z15, K2
+	VADDPS      Z17, Z13, K2, Z13
+	VMOVAPS     Z16, K1, Z14
+	VPADDD      Z0, Z15, Z15
+	ADDQ        R10, R9
+	DECQ        R11
+	JNZ         cePlanarAVX512FullClassLoop
+	TESTQ       R12, R12
+	JZ          cePlanarAVX512FullChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD     Y13, Z16
+	VEXTRACTF32X8 $0x01, Z13, Y2
+	VCVTPS2PD     Y2, Z13
+	VADDPD        (SP), Z16, Z16
+	VADDPD        64(SP), Z13, Z13
+	VMOVUPD       Z16, (SP)
+	VMOVUPD       Z13, 64(SP)
+	VXORPS        Z13, Z13, Z13
+	JMP           cePlanarAVX512FullChunk
+
+cePlanarAVX512FullChunks:
+	CMPQ CX, $0x00000020
+	JBE  cePlanarAVX512FullFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD     Y13, Z15
+	VEXTRACTF32X8 $0x01, Z13, Y2
+	VCVTPS2PD     Y2, Z13
+	VADDPD        (SP), Z15, Z15
+	VADDPD        64(SP), Z13, Z13
+	VMOVUPD       Z15, (SP)
+	VMOVUPD       Z13, 64(SP)
+	VCVTPD2PS     (SP), Y2
+	VCVTPD2PS     64(SP), Y13
+	VINSERTF32X8  $0x01, Y13, Z2, Z13
+
+cePlanarAVX512FullFinish:
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z14, Z11, Z11
+	VMULPS      Z3, Z11, Z3
+	VRNDSCALEPS $0x00, Z3, Z3
+	VMOVAPS     Z11, Z11
+	VFMADD231PS Z4, Z3, Z11
+	VFMADD231PS Z5, Z3, Z11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z4
+	VFMADD213PS Z7, Z11, Z4
+	VFMADD213PS Z8, Z11, Z4
+	VFMADD213PS Z9, Z11, Z4
+	VFMADD213PS Z10, Z11, Z4
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS  Z12, Z11, Z4
+	VSCALEFPS    Z3, Z4, Z3
+	VBROADCASTSS one<>+0(SB), Z4
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z5
+	VBROADCASTSS logLn2Hi<>+0(SB), Z6
+	VBROADCASTSS logLn2Lo<>+0(SB), Z7
+	VBROADCASTSS half<>+0(SB), Z8
+	VBROADCASTSS posInf<>+0(SB), Z9
+	VBROADCASTSS logP0<>+0(SB), Z10
+	VBROADCASTSS logP1<>+0(SB), Z11
+	VBROADCASTSS logP2<>+0(SB), Z12
+	VBROADCASTSS logP3<>+0(SB), Z15
+	VBROADCASTSS logP4<>+0(SB), Z16
+	VBROADCASTSS logP5<>+0(SB), Z17
+	VBROADCASTSS logP6<>+0(SB), Z18
+	VBROADCASTSS logP7<>+0(SB), Z19
+	VBROADCASTSS logP8<>+0(SB), Z20
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Z13, Z3, Z21
+	VSUBPS Z4, Z3, Z3
+	VADDPS Z13, Z3, Z3
+	VDIVPS Z21, Z13, Z13
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z4, Z3, Z21
+	VMAXPS Z4, Z3, Z22
+	VMINPS Z4, Z3, Z23
+	VSUBPS Z22, Z21, Z22
+	VSUBPS Z22, Z23, Z22
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z21, Z22, Z22
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    Z5, Z21, Z5
+	VPSRAD    $0x17, Z5, Z5
+	VPSLLD    $0x17, Z5, Z23
+	VPSUBD    Z23, Z21, Z23
+	VCVTDQ2PS Z5, Z5
+	VSUBPS    Z4, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z4
+	VMOVAPS      Z10, Z10
+	VFMADD213PS  Z11, Z23, Z10
+	VFMADD213PS  Z12, Z23, Z10
+	VFMADD213PS  Z15, Z23, Z10
+	VFMADD213PS  Z16, Z23, Z10
+	VFMADD213PS  Z17, Z23, Z10
+	VFMADD213PS  Z18, Z23, Z10
+	VFMADD213PS  Z19, Z23, Z10
+	VFMADD213PS  Z20, Z23, Z10
+	VMULPS       Z23, Z10, Z10
+	VMULPS       Z4, Z10, Z10
+	VFMADD231PS  Z7, Z5, Z10
+	VFNMADD231PS Z8, Z4, Z10
+	VADDPS       Z22, Z10, Z10
+	VADDPS       Z23, Z10, Z10
+	VMOVAPS      Z10, Z4
+	VFMADD231PS  Z6, Z5, Z4
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z9, Z3, K1
+	VMOVAPS Z9, K1, Z4
+	VSUBPS  Z14, Z4, Z3
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU32 (SI)(R8*1), Z5
+	VPMOVD2M  Z5, K1
+	VMOVUPS   19072(SP), K1, Z3
+	VMOVUPS   Z3, (BX)(R8*1)
+	MOVQ      m+24(FP), R9
+	TESTQ     R9, R9
+	JZ        cePlanarAVX512FullNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	KNOTW        K1, K1
+	VMOVAPS.Z    Z1, K1, Z1
+	VMOVUPS      Z1, (R9)(R8*1)
+	VMOVAPS.Z    Z4, K1, Z4
+	MOVQ         ls+32(FP), R9
+	VMOVUPS      Z4, (R9)(R8*1)
+	VBROADCASTSS signBit<>+0(SB), Z1
+	VXORPS.Z     Z1, Z13, K1, Z13
+	MOVQ         pt+40(FP), R9
+	VMOVUPS      Z13, (R9)(R8*1)
+
+cePlanarAVX512FullNoStats:
+	ADDQ $0x00000040, R8
+	SUBQ $0x00000010, DI
+	JMP  cePlanarAVX512Loop
+
+cePlanarAVX512Tail:
+	TESTQ DI, DI
+	JZ    cePlanarAVX512Done
+	MOVL  $0x0000ffff, R9
+	BZHIL DI, R9, DI
+	KMOVW DI, K1
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ      (AX)(R8*1), DI
+	LEAQ      128(SP), R9
+	VMOVUPS.Z (DI), K1, Z1
+	VMOVUPS   Z1, (R9)
+	VMOVAPS   Z1, Z3
+	ADDQ      DX, DI
+	ADDQ      $0x00000040, R9
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R10
+	CMPQ R10, $0x00000080
+	JBE  cePlanarAVX512TailCopyLen
+	MOVQ $0x00000080, R10
+
+cePlanarAVX512TailCopyLen:
+	DECQ      R10
+	TESTQ     $0x00000001, R10
+	JZ        cePlanarAVX512TailMaxPairs
+	VMOVUPS.Z (DI), K1, Z4
+	VMAXPS    Z4, Z3, Z3
+	VMOVUPS   Z4, (R9)
+	ADDQ      DX, DI
+	ADDQ      $0x00000040, R9
+
+cePlanarAVX512TailMaxPairs:
+	SHRQ $0x01, R10
+	JZ   cePlanarAVX512TailMaxRest
+
+cePlanarAVX512TailMaxLoop:
+	VMOVUPS.Z (DI), K1, Z4
+	VMAXPS    Z4, Z1, Z1
+	VMOVUPS   Z4, (R9)
+	VMOVUPS.Z (DI)(DX*1), K1, Z4
+	VMAXPS    Z4, Z3, Z3
+	VMOVUPS   Z4, 64(R9)
+	LEAQ      (DI)(DX*2), DI
+	ADDQ      $0x00000080, R9
+	DECQ      R10
+	JNZ       cePlanarAVX512TailMaxLoop
+
+cePlanarAVX512TailMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R10
+	SUBQ $0x00000080, R10
+	JBE  cePlanarAVX512TailMaxDone
+
+cePlanarAVX512TailMaxRestLoop:
+	VMAXPS (DI), Z1, K1, Z1
+	ADDQ   DX, DI
+	DECQ   R10
+	JNZ    cePlanarAVX512TailMaxRestLoop
+
+cePlanarAVX512TailMaxDone:
+	VMAXPS Z3, Z1, Z1
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	VBROADCASTSS expLog2e<>+0(SB), Z3
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z4
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z5
+	VBROADCASTSS expC5<>+0(SB), Z6
+	VBROADCASTSS expC4<>+0(SB), Z7
+	VBROADCASTSS expC3<>+0(SB), Z8
+	VBROADCASTSS expC2<>+0(SB), Z9
+	VBROADCASTSS expC1<>+0(SB), Z10
+	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS one<>+0(SB), Z12
+	LEAQ         128(SP), DI
+	MOVQ         $0x00000040, R9
+	VXORPS       Z13, Z13, Z13
+	VXORPS       Z14, Z14, Z14
+	VMOVDQU32.Z  (SI)(R8*1), K1, Z15
+	MOVQ         CX, R11
+	CMPQ         CX, $0x00000020
+	JBE          cePlanarAVX512TailChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Z16, Z16, Z16
+	VMOVUPD Z16, (SP)
+	VMOVUPD Z16, 64(SP)
+
+cePlanarAVX512TailChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R10
+	SUBQ R11, R10
+	CMPQ R10, $0x00000080
+	JNE  cePlanarAVX512TailChunkLen
+	LEAQ (AX)(R8*1), DI
+	MOVQ DX, R9
+	SHLQ $0x07, R9
+	ADDQ R9, DI
+	MOVQ DX, R9
+
+cePlanarAVX512TailChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R11, R10
+	CMPQ R11, $0x00000020
+	JBE  cePlanarAVX512TailClass
+	MOVQ $0x00000020, R10
+
+cePlanarAVX512TailClass:
+	SUBQ R10, R11
+
+cePlanarAVX512TailClassLoop:
+	VMOVUPS.Z (DI), K1, Z16
+	VSUBPS    Z1, Z16, Z16
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z16, Z11, Z18
+	VMULPS      Z3, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z4, Z17, Z18
+	VFMADD231PS Z5, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z19
+	VFMADD213PS Z7, Z18, Z19
+	VFMADD213PS Z8, Z18, Z19
+	VFMADD213PS Z9, Z18, Z19
+	VFMADD213PS Z10, Z18, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z12, Z18, Z19
+	VSCALEFPS   Z17, Z19, Z17
+	VPTESTNMD   Z15, Z15, K2
+	VPTESTMD    Z15, Z15, K3
+	VADDPS      Z17, Z13, K3, Z13
+	VMOVAPS     Z16, K2, Z14
+	VPADDD      Z0, Z15, Z15
+	ADDQ        R9, DI
+	DECQ        R10
+	JNZ         cePlanarAVX512TailClassLoop
+	TESTQ       R11, R11
+	JZ          cePlanarAVX512TailChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD     Y13, Z16
+	VEXTRACTF32X8 $0x01, Z13, Y2
+	VCVTPS2PD     Y2, Z13
+	VADDPD        (SP), Z16, Z16
+	VADDPD        64(SP), Z13, Z13
+	VMOVUPD       Z16, (SP)
+	VMOVUPD       Z13, 64(SP)
+	VXORPS        Z13, Z13, Z13
+	JMP           cePlanarAVX512TailChunk
+
+cePlanarAVX512TailChunks:
+	CMPQ CX, $0x00000020
+	JBE  cePlanarAVX512TailFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD     Y13, Z0
+	VEXTRACTF32X8 $0x01, Z13, Y2
+	VCVTPS2PD     Y2, Z13
+	VADDPD        (SP), Z0, Z0
+	VADDPD        64(SP), Z13, Z13
+	VMOVUPD       Z0, (SP)
+	VMOVUPD       Z13, 64(SP)
+	VCVTPD2PS     (SP), Y2
+	VCVTPD2PS     64(SP), Y0
+	VINSERTF32X8  $0x01, Y0, Z2, Z13
+
+cePlanarAVX512TailFinish:
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z14, Z11, Z0
+	VMULPS      Z3, Z0, Z2
+	VRNDSCALEPS $0x00, Z2, Z2
+	VMOVAPS     Z0, Z0
+	VFMADD231PS Z4, Z2, Z0
+	VFMADD231PS Z5, Z2, Z0
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z3
+	VFMADD213PS Z7, Z0, Z3
+	VFMADD213PS Z8, Z0, Z3
+	VFMADD213PS Z9, Z0, Z3
+	VFMADD213PS Z10, Z0, Z3
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS  Z12, Z0, Z3
+	VSCALEFPS    Z2, Z3, Z0
+	VBROADCASTSS one<>+0(SB), Z2
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z3
+	VBROADCASTSS logLn2Hi<>+0(SB), Z4
+	VBROADCASTSS logLn2Lo<>+0(SB), Z5
+	VBROADCASTSS half<>+0(SB), Z6
+	VBROADCASTSS posInf<>+0(SB), Z7
+	VBROADCASTSS logP0<>+0(SB), Z8
+	VBROADCASTSS logP1<>+0(SB), Z9
+	VBROADCASTSS logP2<>+0(SB), Z10
+	VBROADCASTSS logP3<>+0(SB), Z11
+	VBROADCASTSS logP4<>+0(SB), Z12
+	VBROADCASTSS logP5<>+0(SB), Z15
+	VBROADCASTSS logP6<>+0(SB), Z16
+	VBROADCASTSS logP7<>+0(SB), Z17
+	VBROADCASTSS logP8<>+0(SB), Z18
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Z13, Z0, Z19
+	VSUBPS Z2, Z0, Z0
+	VADDPS Z13, Z0, Z0
+	VDIVPS Z19, Z13, Z13
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z2, Z0, Z19
+	VMAXPS Z2, Z0, Z20
+	VMINPS Z2, Z0, Z21
+	VSUBPS Z20, Z19, Z20
+	VSUBPS Z20, Z21, Z20
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z19, Z20, Z20
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    Z3, Z19, Z3
+	VPSRAD    $0x17, Z3, Z3
+	VPSLLD    $0x17, Z3, Z21
+	VPSUBD    Z21, Z19, Z21
+	VCVTDQ2PS Z3, Z3
+	VSUBPS    Z2, Z21, Z21
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z21, Z21, Z2
+	VMOVAPS      Z8, Z8
+	VFMADD213PS  Z9, Z21, Z8
+	VFMADD213PS  Z10, Z21, Z8
+	VFMADD213PS  Z11, Z21, Z8
+	VFMADD213PS  Z12, Z21, Z8
+	VFMADD213PS  Z15, Z21, Z8
+	VFMADD213PS  Z16, Z21, Z8
+	VFMADD213PS  Z17, Z21, Z8
+	VFMADD213PS  Z18, Z21, Z8
+	VMULPS       Z21, Z8, Z8
+	VMULPS       Z2, Z8, Z8
+	VFMADD231PS  Z5, Z3, Z8
+	VFNMADD231PS Z6, Z2, Z8
+	VADDPS       Z20, Z8, Z8
+	VADDPS       Z21, Z8, Z8
+	VMOVAPS      Z8, Z2
+	VFMADD231PS  Z4, Z3, Z2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z7, Z0, K2
+	VMOVAPS Z7, K2, Z2
+	VSUBPS  Z14, Z2, Z0
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU32.Z (SI)(R8*1), K1, Z3
+	VPMOVD2M    Z3, K2
+	VMOVUPS     19072(SP), K2, Z0
+	VMOVUPS     Z0, K1, (BX)(R8*1)
+	MOVQ        m+24(FP), AX
+	TESTQ       AX, AX
+	JZ          cePlanarAVX512TailNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	KNOTW        K2, K2
+	VMOVAPS.Z    Z1, K2, Z1
+	VMOVUPS      Z1, K1, (AX)(R8*1)
+	VMOVAPS.Z    Z2, K2, Z2
+	MOVQ         ls+32(FP), AX
+	VMOVUPS      Z2, K1, (AX)(R8*1)
+	VBROADCASTSS signBit<>+0(SB), Z0
+	VXORPS.Z     Z0, Z13, K2, Z13
+	MOVQ         pt+40(FP), AX
+	VMOVUPS      Z13, K1, (AX)(R8*1)
+
+cePlanarAVX512TailNoStats:
+cePlanarAVX512Done:
+	VZEROUPPER
+	RET
+
+// func cePlanarSmoothAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·cePlanarSmoothAVX512(SB), $19520-120
+	MOVQ         x_base+48(FP), AX
+	MOVQ         c+96(FP), CX
+	MOVQ         stride+104(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         loss_base+0(FP), BX
+	MOVQ         t_base+72(FP), SI
+	MOVQ         t_len+80(FP), DI
+	XORQ         R8, R8
+	VBROADCASTSS allOnes<>+0(SB), Z0
+	MOVSS        fill+116(FP), X1
+	VBROADCASTSS X1, Z1
+	VMOVUPS      Z1, 19200(SP)
+
+	// 1 − eps, eps, 2·eps and 0.5/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,
+	// spread = Σ_j (0.5/c)·(m − z_j)
+	MOVSS        eps+112(FP), X2
+	VMOVSS       one<>+0(SB), X1
+	VSUBSS       X2, X1, X1
+	VADDSS       X2, X2, X3
+	VXORPS       X5, X5, X5
+	VCVTSI2SSQ   CX, X5, X5
+	VMOVSS       half<>+0(SB), X4
+	VDIVSS       X5, X4, X4
+	VBROADCASTSS X1, Z1
+	VMOVUPS      Z1, 19264(SP)
+	VBROADCASTSS X2, Z1
+	VMOVUPS      Z1, 19328(SP)
+	VBROADCASTSS X3, Z1
+	VMOVUPS      Z1, 19392(SP)
+	VBROADCASTSS X4, Z1
+	VMOVUPS      Z1, 19456(SP)
+	CMPQ         CX, $0x00000020
+	JA           cePlanarSmoothAVX512Loop
+
+cePlanarSmoothAVX512BlockLoop:
+	CMPQ DI, $0x00000080
+	JB   cePlanarSmoothAVX512Loop
+
+	// Block max pass: m_u = max_j x[j*stride+p], the planes copied to the slots
+	LEAQ    (AX)(R8*1), R9
+	LEAQ    256(SP), R10
+	VMOVUPS (R9), Z1
+	VMOVUPS Z1, 320(R10)
+	VMOVUPS 64(R9), Z3
+	VMOVUPS Z3, 2688(R10)
+	VMOVUPS 128(R9), Z4
+	VMOVUPS Z4, 5056(R10)
+	VMOVUPS 192(R9), Z5
+	VMOVUPS Z5, 7424(R10)
+	VMOVUPS 256(R9), Z6
+	VMOVUPS Z6, 9792(R10)
+	VMOVUPS 320(R9), Z7
+	VMOVUPS Z7, 12160(R10)
+	VMOVUPS 384(R9), Z8
+	VMOVUPS Z8, 14528(R10)
+	VMOVUPS 448(R9), Z9
+	VMOVUPS Z9, 16896(R10)
+	MOVQ    CX, R11
+	DECQ    R11
+	JZ      cePlanarSmoothAVX512BlockMaxDone
+
+cePlanarSmoothAVX512BlockMaxLoop:
+	ADDQ    DX, R9
+	ADDQ    $0x00000040, R10
+	VMOVUPS (R9), Z10
+	VMAXPS  Z10, Z1, Z1
+	VMOVUPS Z10, 320(R10)
+	VMOVUPS 64(R9), Z10
+	VMAXPS  Z10, Z3, Z3
+	VMOVUPS Z10, 2688(R10)
+	VMOVUPS 128(R9), Z10
+	VMAXPS  Z10, Z4, Z4
+	VMOVUPS Z10, 5056(R10)
+	VMOVUPS 192(R9), Z10
+	VMAXPS  Z10, Z5, Z5
+	VMOVUPS Z10, 7424(R10)
+	VMOVUPS 256(R9), Z10
+	VMAXPS  Z10, Z6, Z6
+	VMOVUPS Z10, 9792(R10)
+	VMOVUPS 320(R9), Z10
+	VMAXPS  Z10, Z7, Z7
+	VMOVUPS Z10, 12160(R10)
+	VMOVUPS 384(R9), Z10
+	VMAXPS  Z10, Z8, Z8
+	VMOVUPS Z10, 14528(R10)
+	VMOVUPS 448(R9), Z10
+	VMAXPS  Z10, Z9, Z9
+	VMOVUPS Z10, 16896(R10)
+	DECQ    R11
+	JNZ     cePlanarSmoothAVX512BlockMaxLoop
+
+cePlanarSmoothAVX512BlockMaxDone:
+	LEAQ    256(SP), R10
+	VMOVUPS Z1, (R10)
+	VMOVUPS Z3, 2368(R10)
+	VMOVUPS Z4, 4736(R10)
+	VMOVUPS Z5, 7104(R10)
+	VMOVUPS Z6, 9472(R10)
+	VMOVUPS Z7, 11840(R10)
+	VMOVUPS Z8, 14208(R10)
+	VMOVUPS Z9, 16576(R10)
+
+	// Block exp pass, one vector u at a time; pf prefetches plane j of the next block
+	MOVQ $0x00000008, R9
+
+cePlanarSmoothAVX512BlockExp:
+	VMOVUPS      (R10), Z1
+	VBROADCASTSS expLog2e<>+0(SB), Z3
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z4
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z5
+	VBROADCASTSS expC5<>+0(SB), Z6
+	VBROADCASTSS expC4<>+0(SB), Z7
+	VBROADCASTSS expC3<>+0(SB), Z8
+	VBROADCASTSS expC2<>+0(SB), Z9
+	VBROADCASTSS expC1<>+0(SB), Z10
+	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS one<>+0(SB), Z12
+	VXORPS       Z13, Z13, Z13
+	VXORPS       Z14, Z14, Z14
+	VMOVDQU32    (SI)(R8*1), Z15
+	VXORPS       Z16, Z16, Z16
+	VMULPS       19456(SP), Z1, Z17
+	LEAQ         320(R10), R12
+	LEAQ         512(AX)(R8*1), R13
+	MOVQ         CX, R11
+
+cePlanarSmoothAVX512BlockClass:
+	PREFETCHT0   (R13)
+	VMOVUPS      (R12), Z18
+	VMOVAPS      Z17, Z19
+	VFNMADD231PS 19456(SP), Z18, Z19
+	VADDPS       Z19, Z16, Z16
+	VSUBPS       Z1, Z18, Z18
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z18, Z11, Z20
+	VMULPS      Z3, Z20, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z20, Z20
+	VFMADD231PS Z4, Z19, Z20
+	VFMADD231PS Z5, Z19, Z20
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z21
+	VFMADD213PS Z7, Z20, Z21
+	VFMADD213PS Z8, Z20, Z21
+	VFMADD213PS Z9, Z20, Z21
+	VFMADD213PS Z10, Z20, Z21
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z12, Z20, Z21
+	VSCALEFPS   Z19, Z21, Z19
+	VPTESTNMD   Z15, Z15, K1
+	VPTESTMD    Z15, Z15, K2
+	VADDPS      Z19, Z13, K2, Z13
+	VMOVAPS     Z18, K1, Z14
+	VPADDD      Z0, Z15, Z15
+	ADDQ        $0x00000040, R12
+	ADDQ        DX, R13
+	DECQ        R11
+	JNZ         cePlanarSmoothAVX512BlockClass
+	VMOVUPS     Z13, 64(R10)
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z14, Z11, Z1
+	VMULPS      Z3, Z1, Z3
+	VRNDSCALEPS $0x00, Z3, Z3
+	VMOVAPS     Z1, Z1
+	VFMADD231PS Z4, Z3, Z1
+	VFMADD231PS Z5, Z3, Z1
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z4
+	VFMADD213PS Z7, Z1, Z4
+	VFMADD213PS Z8, Z1, Z4
+	VFMADD213PS Z9, Z1, Z4
+	VFMADD213PS Z10, Z1, Z4
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z12, Z1, Z4
+	VSCALEFPS   Z3, Z4, Z1
+	VMOVUPS     Z14, 128(R10)
+	VMOVUPS     Z1, 192(R10)
+	VMOVUPS     Z16, 256(R10)
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000940, R10
+	DECQ        R9
+	JNZ         cePlanarSmoothAVX512BlockExp
+
+	// Block finish, one vector u at a time
+	SUBQ         $0x00000200, R8
+	LEAQ         256(SP), R10
+	MOVQ         $0x00000008, R9
+	VBROADCASTSS one<>+0(SB), Z1
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z3
+	VBROADCASTSS logLn2Hi<>+0(SB), Z4
+	VBROADCASTSS logLn2Lo<>+0(SB), Z5
+	VBROADCASTSS half<>+0(SB), Z6
+	VBROADCASTSS posInf<>+0(SB), Z7
+	VBROADCASTSS logP0<>+0(SB), Z8
+	VBROADCASTSS logP1<>+0(SB), Z9
+	VBROADCASTSS logP2<>+0(SB), Z10
+	VBROADCASTSS logP3<>+0(SB), Z11
+	VBROADCASTSS logP4<>+0(SB), Z12
+	VBROADCASTSS logP5<>+0(SB), Z13
+	VBROADCASTSS logP6<>+0(SB), Z14
+	VBROADCASTSS logP7<>+0(SB), Z15
+	VBROADCASTSS logP8<>+0(SB), Z16
+
+cePlanarSmoothAVX512BlockFinish:
+	VMOVUPS (R10), Z17
+	VMOVUPS 64(R10), Z18
+	VMOVUPS 128(R10), Z19
+	VMOVUPS 192(R10), Z20
+	VMOVUPS 256(R10), Z21
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Z18, Z20, Z22
+	VSUBPS Z1, Z20, Z20
+	VADDPS Z18, Z20, Z20
+	VDIVPS Z22, Z18, Z18
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z1, Z20, Z22
+	VMAXPS Z1, Z20, Z24
+	VMINPS Z1, Z20, Z23
+	VSUBPS Z24, Z22, Z25
+	VSUBPS Z25, Z23, Z25
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z22, Z25, Z25
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    Z3, Z22, Z23
+	VPSRAD    $0x17, Z23, Z23
+	VPSLLD    $0x17, Z23, Z24
+	VPSUBD    Z24, Z22, Z24
+	VCVTDQ2PS Z23, Z23
+	VSUBPS    Z1, Z24, Z24
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z24, Z24, Z22
+	VMOVAPS      Z8, Z26
+	VFMADD213PS  Z9, Z24, Z26
+	VFMADD213PS  Z10, Z24, Z26
+	VFMADD213PS  Z11, Z24, Z26
+	VFMADD213PS  Z12, Z24, Z26
+	VFMADD213PS  Z13, Z24, Z26
+	VFMADD213PS  Z14, Z24, Z26
+	VFMADD213PS  Z15, Z24, Z26
+	VFMADD213PS  Z16, Z24, Z26
+	VMULPS       Z24, Z26, Z26
+	VMULPS       Z22, Z26, Z26
+	VFMADD231PS  Z5, Z23, Z26
+	VFNMADD231PS Z6, Z22, Z26
+	VADDPS       Z25, Z26, Z26
+	VADDPS       Z24, Z26, Z26
+	VMOVAPS      Z26, Z22
+	VFMADD231PS  Z4, Z23, Z22
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z7, Z20, K1
+	VMOVAPS Z7, K1, Z22
+	VSUBPS  Z19, Z22, Z19
+
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	VMULPS      19264(SP), Z19, Z19
+	VFMADD231PS 19328(SP), Z22, Z19
+	VFMADD231PS 19392(SP), Z21, Z19
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU32 (SI)(R8*1), Z20
+	VPMOVD2M  Z20, K1
+	VMOVUPS   19200(SP), K1, Z19
+	VMOVUPS   Z19, (BX)(R8*1)
+	MOVQ      m+24(FP), R11
+	TESTQ     R11, R11
+	JZ        cePlanarSmoothAVX512BlockNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	KNOTW        K1, K1
+	VMOVAPS.Z    Z17, K1, Z17
+	VMOVUPS      Z17, (R11)(R8*1)
+	VMOVAPS.Z    Z22, K1, Z22
+	MOVQ         ls+32(FP), R11
+	VMOVUPS      Z22, (R11)(R8*1)
+	VBROADCASTSS signBit<>+0(SB), Z17
+	VXORPS.Z     Z17, Z18, K1, Z18
+	MOVQ         pt+40(FP), R11
+	VMOVUPS      Z18, (R11)(R8*1)
+
+cePlanarSmoothAVX512BlockNoStats:
+	ADDQ $0x00000040, R8
+	ADDQ $0x00000940, R10
+	DECQ R9
+	JNZ  cePlanarSmoothAVX512BlockFinish
+	SUBQ $0x00000080, DI
+	JMP  cePlanarSmoothAVX512BlockLoop
+
+cePlanarSmoothAVX512Loop:
+	CMPQ DI, $0x00000010
+	JB   cePlanarSmoothAVX512Tail
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ    (AX)(R8*1), R9
+	LEAQ    256(SP), R10
+	VMOVUPS (R9), Z1
+	VMOVUPS Z1, (R10)
+	VMOVAPS Z1, Z3
+	ADDQ    DX, R9
+	ADDQ    $0x00000040, R10
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R11
+	CMPQ R11, $0x00000080
+	JBE  cePlanarSmoothAVX512FullCopyLen
+	MOVQ $0x00000080, R11
+
+cePlanarSmoothAVX512FullCopyLen:
+	DECQ    R11
+	TESTQ   $0x00000001, R11
+	JZ      cePlanarSmoothAVX512FullMaxPairs
+	VMOVUPS (R9), Z4
+	VMAXPS  Z4, Z3, Z3
+	VMOVUPS Z4, (R10)
+	ADDQ    DX, R9
+	ADDQ    $0x00000040, R10
+
+cePlanarSmoothAVX512FullMaxPairs:
+	SHRQ $0x01, R11
+	JZ   cePlanarSmoothAVX512FullMaxRest
+
+cePlanarSmoothAVX512FullMaxLoop:
+	VMOVUPS (R9), Z4
+	VMAXPS  Z4, Z1, Z1
+	VMOVUPS Z4, (R10)
+	VMOVUPS (R9)(DX*1), Z4
+	VMAXPS  Z4, Z3, Z3
+	VMOVUPS Z4, 64(R10)
+	LEAQ    (R9)(DX*2), R9
+	ADDQ    $0x00000080, R10
+	DECQ    R11
+	JNZ     cePlanarSmoothAVX512FullMaxLoop
+
+cePlanarSmoothAVX512FullMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R11
+	SUBQ $0x00000080, R11
+	JBE  cePlanarSmoothAVX512FullMaxDone
+
+cePlanarSmoothAVX512FullMaxRestLoop:
+	VMAXPS (R9), Z1, Z1
+	ADDQ   DX, R9
+	DECQ   R11
+	JNZ    cePlanarSmoothAVX512FullMaxRestLoop
+
+cePlanarSmoothAVX512FullMaxDone:
+	VMAXPS Z3, Z1, Z1
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	VBROADCASTSS expLog2e<>+0(SB), Z3
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z4
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z5
+	VBROADCASTSS expC5<>+0(SB), Z6
+	VBROADCASTSS expC4<>+0(SB), Z7
+	VBROADCASTSS expC3<>+0(SB), Z8
+	VBROADCASTSS expC2<>+0(SB), Z9
+	VBROADCASTSS expC1<>+0(SB), Z10
+	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS one<>+0(SB), Z12
+	LEAQ         256(SP), R9
+	MOVQ         $0x00000040, R10
+	VXORPS       Z13, Z13, Z13
+	VXORPS       Z14, Z14, Z14
+	VMOVDQU32    (SI)(R8*1), Z15
+	VXORPS       Z16, Z16, Z16
+	VMULPS       19456(SP), Z1, Z17
+	MOVQ         CX, R12
+	CMPQ         CX, $0x00000020
+	JBE          cePlanarSmoothAVX512FullChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Z18, Z18, Z18
+	VMOVUPD Z18, (SP)
+	VMOVUPD Z18, 64(SP)
+	VMOVUPD Z18, 128(SP)
+	VMOVUPD Z18, 192(SP)
+
+cePlanarSmoothAVX512FullChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R11
+	SUBQ R12, R11
+	CMPQ R11, $0x00000080
+	JNE  cePlanarSmoothAVX512FullChunkLen
+	LEAQ (AX)(R8*1), R9
+	MOVQ DX, R10
+	SHLQ $0x07, R10
+	ADDQ R10, R9
+	MOVQ DX, R10
+
+cePlanarSmoothAVX512FullChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R12, R11
+	CMPQ R12, $0x00000020
+	JBE  cePlanarSmoothAVX512FullClass
+	MOVQ $0x00000020, R11
+
+cePlanarSmoothAVX512FullClass:
+	SUBQ R11, R12
+
+cePlanarSmoothAVX512FullClassLoop:
+	VMOVUPS      (R9), Z18
+	VMOVAPS      Z17, Z19
+	VFNMADD231PS 19456(SP), Z18, Z19
+	VADDPS       Z19, Z16, Z16
+	VSUBPS       Z1, Z18, Z18
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z18, Z11, Z20
+	VMULPS      Z3, Z20, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z20, Z20
+	VFMADD231PS Z4, Z19, Z20
+	VFMADD231PS Z5, Z19, Z20
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z21
+	VFMADD213PS Z7, Z20, Z21
+	VFMADD213PS Z8, Z20, Z21
+	VFMADD213PS Z9, Z20, Z21
+	VFMADD213PS Z10, Z20, Z21
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z12, Z20, Z21
+	VSCALEFPS   Z19, Z21, Z19
+	VPTESTNMD   Z15, Z15, K1
+	VPTESTMD    Z15, Z15, K2
+	VADDPS      Z19, Z13, K2, Z13
+	VMOVAPS     Z18, K1, Z14
+	VPADDD      Z0, Z15, Z15
+	ADDQ        R10, R9
+	DECQ        R11
+	JNZ         cePlanarSmoothAVX512FullClassLoop
+	TESTQ       R12, R12
+	JZ          cePlanarSmoothAVX512FullChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD     Y13, Z18
+	VEXTRACTF32X8 $0x01, Z13, Y2
+	VCVTPS2PD     Y2, Z13
+	VADDPD        (SP), Z18, Z18
+	VADDPD        64(SP), Z13, Z13
+	VMOVUPD       Z18, (SP)
+	VMOVUPD       Z13, 64(SP)
+	VXORPS        Z13, Z13, Z13
+	VCVTPS2PD     Y16, Z18
+	VEXTRACTF32X8 $0x01, Z16, Y2
+	VCVTPS2PD     Y2, Z16
+	VADDPD        128(SP), Z18, Z18
+	VADDPD        192(SP), Z16, Z16
+	VMOVUPD       Z18, 128(SP)
+	VMOVUPD       Z16, 192(SP)
+	VXORPS        Z16, Z16, Z16
+	JMP           cePlanarSmoothAVX512FullChunk
+
+cePlanarSmoothAVX512FullChunks:
+	CMPQ CX, $0x00000020
+	JBE  cePlanarSmoothAVX512FullFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD     Y13, Z15
+	VEXTRACTF32X8 $0x01, Z13, Y2
+	VCVTPS2PD     Y2, Z13
+	VADDPD        (SP), Z15, Z15
+	VADDPD        64(SP), Z13, Z13
+	VMOVUPD       Z15, (SP)
+	VMOVUPD       Z13, 64(SP)
+	VCVTPD2PS     (SP), Y2
+	VCVTPD2PS     64(SP), Y13
+	VINSERTF32X8  $0x01, Y13, Z2, Z13
+	VCVTPS2PD     Y16, Z15
+	VEXTRACTF32X8 $0x01, Z16, Y2
+	VCVTPS2PD     Y2, Z16
+	VADDPD        128(SP), Z15, Z15
+	VADDPD        192(SP), Z16, Z16
+	VMOVUPD       Z15, 128(SP)
+	VMOVUPD       Z16, 192(SP)
+	VCVTPD2PS     128(SP), Y2
+	VCVTPD2PS     192(SP), Y15
+	VINSERTF32X8  $0x01, Y15, Z2, Z16
+
+cePlanarSmoothAVX512FullFinish:
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z14, Z11, Z11
+	VMULPS      Z3, Z11, Z3
+	VRNDSCALEPS $0x00, Z3, Z3
+	VMOVAPS     Z11, Z11
+	VFMADD231PS Z4, Z3, Z11
+	VFMADD231PS Z5, Z3, Z11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z4
+	VFMADD213PS Z7, Z11, Z4
+	VFMADD213PS Z8, Z11, Z4
+	VFMADD213PS Z9, Z11, Z4
+	VFMADD213PS Z10, Z11, Z4
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS  Z12, Z11, Z4
+	VSCALEFPS    Z3, Z4, Z3
+	VBROADCASTSS one<>+0(SB), Z4
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z5
+	VBROADCASTSS logLn2Hi<>+0(SB), Z6
+	VBROADCASTSS logLn2Lo<>+0(SB), Z7
+	VBROADCASTSS half<>+0(SB), Z8
+	VBROADCASTSS posInf<>+0(SB), Z9
+	VBROADCASTSS logP0<>+0(SB), Z10
+	VBROADCASTSS logP1<>+0(SB), Z11
+	VBROADCASTSS logP2<>+0(SB), Z12
+	VBROADCASTSS logP3<>+0(SB), Z15
+	VBROADCASTSS logP4<>+0(SB), Z17
+	VBROADCASTSS logP5<>+0(SB), Z18
+	VBROADCASTSS logP6<>+0(SB), Z19
+	VBROADCASTSS logP7<>+0(SB), Z20
+	VBROADCASTSS logP8<>+0(SB), Z21
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Z13, Z3, Z22
+	VSUBPS Z4, Z3, Z3
+	VADDPS Z13, Z3, Z3
+	VDIVPS Z22, Z13, Z13
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z4, Z3, Z22
+	VMAXPS Z4, Z3, Z23
+	VMINPS Z4, Z3, Z24
+	VSUBPS Z23, Z22, Z23
+	VSUBPS Z23, Z24, Z23
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z22, Z23, Z23
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    Z5, Z22, Z5
+	VPSRAD    $0x17, Z5, Z5
+	VPSLLD    $0x17, Z5, Z24
+	VPSUBD    Z24, Z22, Z24
+	VCVTDQ2PS Z5, Z5
+	VSUBPS    Z4, Z24, Z24
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z24, Z24, Z4
+	VMOVAPS      Z10, Z10
+	VFMADD213PS  Z11, Z24, Z10
+	VFMADD213PS  Z12, Z24, Z10
+	VFMADD213PS  Z15, Z24, Z10
+	VFMADD213PS  Z17, Z24, Z10
+	VFMADD213PS  Z18, Z24, Z10
+	VFMADD213PS  Z19, Z24, Z10
+	VFMADD213PS  Z20, Z24, Z10
+	VFMADD213PS  Z21, Z24, Z10
+	VMULPS       Z24, Z10, Z10
+	VMULPS       Z4, Z10, Z10
+	VFMADD231PS  Z7, Z5, Z10
+	VFNMADD231PS Z8, Z4, Z10
+	VADDPS       Z23, Z10, Z10
+	VADDPS       Z24, Z10, Z10
+	VMOVAPS      Z10, Z4
+	VFMADD231PS  Z6, Z5, Z4
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z9, Z3, K1
+	VMOVAPS Z9, K1, Z4
+	VSUBPS  Z14, Z4, Z3
+
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	VMULPS      19264(SP), Z3, Z3
+	VFMADD231PS 19328(SP), Z4, Z3
+	VFMADD231PS 19392(SP), Z16, Z3
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU32 (SI)(R8*1), Z5
+	VPMOVD2M  Z5, K1
+	VMOVUPS   19200(SP), K1, Z3
+	VMOVUPS   Z3, (BX)(R8*1)
+	MOVQ      m+24(FP), R9
+	TESTQ     R9, R9
+	JZ        cePlanarSmoothAVX512FullNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	KNOTW        K1, K1
+	VMOVAPS.Z    Z1, K1, Z1
+	VMOVUPS      Z1, (R9)(R8*1)
+	VMOVAPS.Z    Z4, K1, Z4
+	MOVQ         ls+32(FP), R9
+	VMOVUPS      Z4, (R9)(R8*1)
+	VBROADCASTSS signBit<>+0(SB), Z1
+	VXORPS.Z     Z1, Z13, K1, Z13
+	MOVQ         pt+40(FP), R9
+	VMOVUPS      Z13, (R9)(R8*1)
+
+cePlanarSmoothAVX512FullNoStats:
+	ADDQ $0x00000040, R8
+	SUBQ $0x00000010, DI
+	JMP  cePlanarSmoothAVX512Loop
+
+cePlanarSmoothAVX512Tail:
+	TESTQ DI, DI
+	JZ    cePlanarSmoothAVX512Done
+	MOVL  $0x0000ffff, R9
+	BZHIL DI, R9, DI
+	KMOVW DI, K1
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ      (AX)(R8*1), DI
+	LEAQ      256(SP), R9
+	VMOVUPS.Z (DI), K1, Z1
+	VMOVUPS   Z1, (R9)
+	VMOVAPS   Z1, Z3
+	ADDQ      DX, DI
+	ADDQ      $0x00000040, R9
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R10
+	CMPQ R10, $0x00000080
+	JBE  cePlanarSmoothAVX512TailCopyLen
+	MOVQ $0x00000080, R10
+
+cePlanarSmoothAVX512TailCopyLen:
+	DECQ      R10
+	TESTQ     $0x00000001, R10
+	JZ        cePlanarSmoothAVX512TailMaxPairs
+	VMOVUPS.Z (DI), K1, Z4
+	VMAXPS    Z4, Z3, Z3
+	VMOVUPS   Z4, (R9)
+	ADDQ      DX, DI
+	ADDQ      $0x00000040, R9
+
+cePlanarSmoothAVX512TailMaxPairs:
+	SHRQ $0x01, R10
+	JZ   cePlanarSmoothAVX512TailMaxRest
+
+cePlanarSmoothAVX512TailMaxLoop:
+	VMOVUPS.Z (DI), K1, Z4
+	VMAXPS    Z4, Z1, Z1
+	VMOVUPS   Z4, (R9)
+	VMOVUPS.Z (DI)(DX*1), K1, Z4
+	VMAXPS    Z4, Z3, Z3
+	VMOVUPS   Z4, 64(R9)
+	LEAQ      (DI)(DX*2), DI
+	ADDQ      $0x00000080, R9
+	DECQ      R10
+	JNZ       cePlanarSmoothAVX512TailMaxLoop
+
+cePlanarSmoothAVX512TailMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R10
+	SUBQ $0x00000080, R10
+	JBE  cePlanarSmoothAVX512TailMaxDone
+
+cePlanarSmoothAVX512TailMaxRestLoop:
+	VMAXPS (DI), Z1, K1, Z1
+	ADDQ   DX, DI
+	DECQ   R10
+	JNZ    cePlanarSmoothAVX512TailMaxRestLoop
+
+cePlanarSmoothAVX512TailMaxDone:
+	VMAXPS Z3, Z1, Z1
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	VBROADCASTSS expLog2e<>+0(SB), Z3
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z4
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z5
+	VBROADCASTSS expC5<>+0(SB), Z6
+	VBROADCASTSS expC4<>+0(SB), Z7
+	VBROADCASTSS expC3<>+0(SB), Z8
+	VBROADCASTSS expC2<>+0(SB), Z9
+	VBROADCASTSS expC1<>+0(SB), Z10
+	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS one<>+0(SB), Z12
+	LEAQ         256(SP), DI
+	MOVQ         $0x00000040, R9
+	VXORPS       Z13, Z13, Z13
+	VXORPS       Z14, Z14, Z14
+	VMOVDQU32.Z  (SI)(R8*1), K1, Z15
+	VXORPS       Z16, Z16, Z16
+	VMULPS       19456(SP), Z1, Z17
+	MOVQ         CX, R11
+	CMPQ         CX, $0x00000020
+	JBE          cePlanarSmoothAVX512TailChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Z18, Z18, Z18
+	VMOVUPD Z18, (SP)
+	VMOVUPD Z18, 64(SP)
+	VMOVUPD Z18, 128(SP)
+	VMOVUPD Z18, 192(SP)
+
+cePlanarSmoothAVX512TailChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R10
+	SUBQ R11, R10
+	CMPQ R10, $0x00000080
+	JNE  cePlanarSmoothAVX512TailChunkLen
+	LEAQ (AX)(R8*1), DI
+	MOVQ DX, R9
+	SHLQ $0x07, R9
+	ADDQ R9, DI
+	MOVQ DX, R9
+
+cePlanarSmoothAVX512TailChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R11, R10
+	CMPQ R11, $0x00000020
+	JBE  cePlanarSmoothAVX512TailClass
+	MOVQ $0x00000020, R10
+
+cePlanarSmoothAVX512TailClass:
+	SUBQ R10, R11
+
+cePlanarSmoothAVX512TailClassLoop:
+	VMOVUPS.Z    (DI), K1, Z18
+	VMOVAPS      Z17, Z19
+	VFNMADD231PS 19456(SP), Z18, Z19
+	VADDPS       Z19, Z16, Z16
+	VSUBPS       Z1, Z18, Z18
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z18, Z11, Z20
+	VMULPS      Z3, Z20, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z20, Z20
+	VFMADD231PS Z4, Z19, Z20
+	VFMADD231PS Z5, Z19, Z20
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z21
+	VFMADD213PS Z7, Z20, Z21
+	VFMADD213PS Z8, Z20, Z21
+	VFMADD213PS Z9, Z20, Z21
+	VFMADD213PS Z10, Z20, Z21
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z12, Z20, Z21
+	VSCALEFPS   Z19, Z21, Z19
+	VPTESTNMD   Z15, Z15, K2
+	VPTESTMD    Z15, Z15, K3
+	VADDPS      Z19, Z13, K3, Z13
+	VMOVAPS     Z18, K2, Z14
+	VPADDD      Z0, Z15, Z15
+	ADDQ        R9, DI
+	DECQ        R10
+	JNZ         cePlanarSmoothAVX512TailClassLoop
+	TESTQ       R11, R11
+	JZ          cePlanarSmoothAVX512TailChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD     Y13, Z18
+	VEXTRACTF32X8 $0x01, Z13, Y2
+	VCVTPS2PD     Y2, Z13
+	VADDPD        (SP), Z18, Z18
+	VADDPD        64(SP), Z13, Z13
+	VMOVUPD       Z18, (SP)
+	VMOVUPD       Z13, 64(SP)
+	VXORPS        Z13, Z13, Z13
+	VCVTPS2PD     Y16, Z18
+	VEXTRACTF32X8 $0x01, Z16, Y2
+	VCVTPS2PD     Y2, Z16
+	VADDPD        128(SP), Z18, Z18
+	VADDPD        192(SP), Z16, Z16
+	VMOVUPD       Z18, 128(SP)
+	VMOVUPD       Z16, 192(SP)
+	VXORPS        Z16, Z16, Z16
+	JMP           cePlanarSmoothAVX512TailChunk
+
+cePlanarSmoothAVX512TailChunks:
+	CMPQ CX, $0x00000020
+	JBE  cePlanarSmoothAVX512TailFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD     Y13, Z0
+	VEXTRACTF32X8 $0x01, Z13, Y2
+	VCVTPS2PD     Y2, Z13
+	VADDPD        (SP), Z0, Z0
+	VADDPD        64(SP), Z13, Z13
+	VMOVUPD       Z0, (SP)
+	VMOVUPD       Z13, 64(SP)
+	VCVTPD2PS     (SP), Y2
+	VCVTPD2PS     64(SP), Y0
+	VINSERTF32X8  $0x01, Y0, Z2, Z13
+	VCVTPS2PD     Y16, Z0
+	VEXTRACTF32X8 $0x01, Z16, Y2
+	VCVTPS2PD     Y2, Z15
+	VADDPD        128(SP), Z0, Z0
+	VADDPD        192(SP), Z15, Z15
+	VMOVUPD       Z0, 128(SP)
+	VMOVUPD       Z15, 192(SP)
+	VCVTPD2PS     128(SP), Y2
+	VCVTPD2PS     192(SP), Y0
+	VINSERTF32X8  $0x01, Y0, Z2, Z16
+
+cePlanarSmoothAVX512TailFinish:
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z14, Z11, Z0
+	VMULPS      Z3, Z0, Z2
+	VRNDSCALEPS $0x00, Z2, Z2
+	VMOVAPS     Z0, Z0
+	VFMADD231PS Z4, Z2, Z0
+	VFMADD231PS Z5, Z2, Z0
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z6, Z3
+	VFMADD213PS Z7, Z0, Z3
+	VFMADD213PS Z8, Z0, Z3
+	VFMADD213PS Z9, Z0, Z3
+	VFMADD213PS Z10, Z0, Z3
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS  Z12, Z0, Z3
+	VSCALEFPS    Z2, Z3, Z0
+	VBROADCASTSS one<>+0(SB), Z2
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z3
+	VBROADCASTSS logLn2Hi<>+0(SB), Z4
+	VBROADCASTSS logLn2Lo<>+0(SB), Z5
+	VBROADCASTSS half<>+0(SB), Z6
+	VBROADCASTSS posInf<>+0(SB), Z7
+	VBROADCASTSS logP0<>+0(SB), Z8
+	VBROADCASTSS logP1<>+0(SB), Z9
+	VBROADCASTSS logP2<>+0(SB), Z10
+	VBROADCASTSS logP3<>+0(SB), Z11
+	VBROADCASTSS logP4<>+0(SB), Z12
+	VBROADCASTSS logP5<>+0(SB), Z15
+	VBROADCASTSS logP6<>+0(SB), Z17
+	VBROADCASTSS logP7<>+0(SB), Z18
+	VBROADCASTSS logP8<>+0(SB), Z19
+
+	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	VADDPS Z13, Z0, Z20
+	VSUBPS Z2, Z0, Z0
+	VADDPS Z13, Z0, Z0
+	VDIVPS Z20, Z13, Z13
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z2, Z0, Z20
+	VMAXPS Z2, Z0, Z21
+	VMINPS Z2, Z0, Z22
+	VSUBPS Z21, Z20, Z21
+	VSUBPS Z21, Z22, Z21
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z20, Z21, Z21
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    Z3, Z20, Z3
+	VPSRAD    $0x17, Z3, Z3
+	VPSLLD    $0x17, Z3, Z22
+	VPSUBD    Z22, Z20, Z22
+	VCVTDQ2PS Z3, Z3
+	VSUBPS    Z2, Z22, Z22
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z22, Z22, Z2
+	VMOVAPS      Z8, Z8
+	VFMADD213PS  Z9, Z22, Z8
+	VFMADD213PS  Z10, Z22, Z8
+	VFMADD213PS  Z11, Z22, Z8
+	VFMADD213PS  Z12, Z22, Z8
+	VFMADD213PS  Z15, Z22, Z8
+	VFMADD213PS  Z17, Z22, Z8
+	VFMADD213PS  Z18, Z22, Z8
+	VFMADD213PS  Z19, Z22, Z8
+	VMULPS       Z22, Z8, Z8
+	VMULPS       Z2, Z8, Z8
+	VFMADD231PS  Z5, Z3, Z8
+	VFNMADD231PS Z6, Z2, Z8
+	VADDPS       Z21, Z8, Z8
+	VADDPS       Z22, Z8, Z8
+	VMOVAPS      Z8, Z2
+	VFMADD231PS  Z4, Z3, Z2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z7, Z0, K2
+	VMOVAPS Z7, K2, Z2
+	VSUBPS  Z14, Z2, Z0
+
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	VMULPS      19264(SP), Z0, Z0
+	VFMADD231PS 19328(SP), Z2, Z0
+	VFMADD231PS 19392(SP), Z16, Z0
+
+	// Ignored positions (t < 0) get fill
+	VMOVDQU32.Z (SI)(R8*1), K1, Z3
+	VPMOVD2M    Z3, K2
+	VMOVUPS     19200(SP), K2, Z0
+	VMOVUPS     Z0, K1, (BX)(R8*1)
+	MOVQ        m+24(FP), AX
+	TESTQ       AX, AX
+	JZ          cePlanarSmoothAVX512TailNoStats
+
+	// Statistics m, ls, pt; zero for ignored positions
+	KNOTW        K2, K2
+	VMOVAPS.Z    Z1, K2, Z1
+	VMOVUPS      Z1, K1, (AX)(R8*1)
+	VMOVAPS.Z    Z2, K2, Z2
+	MOVQ         ls+32(FP), AX
+	VMOVUPS      Z2, K1, (AX)(R8*1)
+	VBROADCASTSS signBit<>+0(SB), Z0
+	VXORPS.Z     Z0, Z13, K2, Z13
+	MOVQ         pt+40(FP), AX
+	VMOVUPS      Z13, K1, (AX)(R8*1)
+
+cePlanarSmoothAVX512TailNoStats:
+cePlanarSmoothAVX512Done:
+	VZEROUPPER
+	RET
+
+// func lsePlanarAVX512(dst []float32, x []float32, c int, stride int)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·lsePlanarAVX512(SB), $19072-64
+	MOVQ x_base+24(FP), AX
+	MOVQ c+48(FP), CX
+	MOVQ stride+56(FP), DX
+	SHLQ $0x02, DX
+	MOVQ dst_base+0(FP), BX
+	MOVQ dst_len+8(FP), SI
+	XORQ DI, DI
+	CMPQ CX, $0x00000020
+	JA   lsePlanarAVX512Loop
+
+lsePlanarAVX512BlockLoop:
+	CMPQ SI, $0x00000080
+	JB   lsePlanarAVX512Loop
+
+	// Block max pass: m_u = max_j x[j*stride+p], the planes copied to the slots
+	LEAQ    (AX)(DI*1), R8
+	LEAQ    128(SP), R9
+	VMOVUPS (R8), Z0
+	VMOVUPS Z0, 320(R9)
+	VMOVUPS 64(R8), Z1
+	VMOVUPS Z1, 2688(R9)
+	VMOVUPS 128(R8), Z2
+	VMOVUPS Z2, 5056(R9)
+	VMOVUPS 192(R8), Z3
+	VMOVUPS Z3, 7424(R9)
+	VMOVUPS 256(R8), Z4
+	VMOVUPS Z4, 9792(R9)
+	VMOVUPS 320(R8), Z5
+	VMOVUPS Z5, 12160(R9)
+	VMOVUPS 384(R8), Z6
+	VMOVUPS Z6, 14528(R9)
+	VMOVUPS 448(R8), Z7
+	VMOVUPS Z7, 16896(R9)
+	MOVQ    CX, R10
+	DECQ    R10
+	JZ      lsePlanarAVX512BlockMaxDone
+
+lsePlanarAVX512BlockMaxLoop:
+	ADDQ    DX, R8
+	ADDQ    $0x00000040, R9
+	VMOVUPS (R8), Z8
+	VMAXPS  Z8, Z0, Z0
+	VMOVUPS Z8, 320(R9)
+	VMOVUPS 64(R8), Z8
+	VMAXPS  Z8, Z1, Z1
+	VMOVUPS Z8, 2688(R9)
+	VMOVUPS 128(R8), Z8
+	VMAXPS  Z8, Z2, Z2
+	VMOVUPS Z8, 5056(R9)
+	VMOVUPS 192(R8), Z8
+	VMAXPS  Z8, Z3, Z3
+	VMOVUPS Z8, 7424(R9)
+	VMOVUPS 256(R8), Z8
+	VMAXPS  Z8, Z4, Z4
+	VMOVUPS Z8, 9792(R9)
+	VMOVUPS 320(R8), Z8
+	VMAXPS  Z8, Z5, Z5
+	VMOVUPS Z8, 12160(R9)
+	VMOVUPS 384(R8), Z8
+	VMAXPS  Z8, Z6, Z6
+	VMOVUPS Z8, 14528(R9)
+	VMOVUPS 448(R8), Z8
+	VMAXPS  Z8, Z7, Z7
+	VMOVUPS Z8, 16896(R9)
+	DECQ    R10
+	JNZ     lsePlanarAVX512BlockMaxLoop
+
+lsePlanarAVX512BlockMaxDone:
+	LEAQ    128(SP), R9
+	VMOVUPS Z0, (R9)
+	VMOVUPS Z1, 2368(R9)
+	VMOVUPS Z2, 4736(R9)
+	VMOVUPS Z3, 7104(R9)
+	VMOVUPS Z4, 9472(R9)
+	VMOVUPS Z5, 11840(R9)
+	VMOVUPS Z6, 14208(R9)
+	VMOVUPS Z7, 16576(R9)
+
+	// Block exp pass, one vector u at a time; pf prefetches plane j of the next block
+	MOVQ $0x00000008, R8
+
+lsePlanarAVX512BlockExp:
+	VMOVUPS      (R9), Z0
+	VBROADCASTSS expLog2e<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z2
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z3
+	VBROADCASTSS expC5<>+0(SB), Z4
+	VBROADCASTSS expC4<>+0(SB), Z5
+	VBROADCASTSS expC3<>+0(SB), Z6
+	VBROADCASTSS expC2<>+0(SB), Z7
+	VBROADCASTSS expC1<>+0(SB), Z8
+	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS one<>+0(SB), Z11
+	VXORPS       Z12, Z12, Z12
+	LEAQ         320(R9), R11
+	LEAQ         512(AX)(DI*1), R12
+	MOVQ         CX, R10
+
+lsePlanarAVX512BlockClass:
+	PREFETCHT0 (R12)
+	VMOVUPS    (R11), Z13
+	VSUBPS     Z0, Z13, Z13
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z13, Z10, Z14
+	VMULPS      Z1, Z14, Z13
+	VRNDSCALEPS $0x00, Z13, Z13
+	VMOVAPS     Z14, Z14
+	VFMADD231PS Z2, Z13, Z14
+	VFMADD231PS Z3, Z13, Z14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z15
+	VFMADD213PS Z5, Z14, Z15
+	VFMADD213PS Z6, Z14, Z15
+	VFMADD213PS Z7, Z14, Z15
+	VFMADD213PS Z8, Z14, Z15
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z14, Z15
+	VSCALEFPS   Z13, Z15, Z13
+	VADDPS      Z13, Z12, Z12
+	ADDQ        $0x00000040, R11
+	ADDQ        DX, R12
+	DECQ        R10
+	JNZ         lsePlanarAVX512BlockClass
+	VMOVUPS     Z12, 64(R9)
+	ADDQ        $0x00000040, DI
+	ADDQ        $0x00000940, R9
+	DECQ        R8
+	JNZ         lsePlanarAVX512BlockExp
+
+	// Block finish, one vector u at a time
+	SUBQ         $0x00000200, DI
+	LEAQ         128(SP), R9
+	MOVQ         $0x00000008, R8
+	VBROADCASTSS one<>+0(SB), Z0
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z1
+	VBROADCASTSS logLn2Hi<>+0(SB), Z2
+	VBROADCASTSS logLn2Lo<>+0(SB), Z3
+	VBROADCASTSS half<>+0(SB), Z4
+	VBROADCASTSS posInf<>+0(SB), Z5
+	VBROADCASTSS logP0<>+0(SB), Z6
+	VBROADCASTSS logP1<>+0(SB), Z7
+	VBROADCASTSS logP2<>+0(SB), Z8
+	VBROADCASTSS logP3<>+0(SB), Z10
+	VBROADCASTSS logP4<>+0(SB), Z11
+	VBROADCASTSS logP5<>+0(SB), Z12
+	VBROADCASTSS logP6<>+0(SB), Z13
+	VBROADCASTSS logP7<>+0(SB), Z14
+	VBROADCASTSS logP8<>+0(SB), Z15
+
+lsePlanarAVX512BlockFinish:
+	VMOVUPS (R9), Z16
+	VMOVUPS 64(R9), Z17
+
+	// Finish: dst = m + log1p(S − 1)
+	VSUBPS Z0, Z17, Z17
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z0, Z17, Z18
+	VMAXPS Z0, Z17, Z20
+	VMINPS Z0, Z17, Z19
+	VSUBPS Z20, Z18, Z21
+	VSUBPS Z21, Z19, Z21
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z18, Z21, Z21
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    Z1, Z18, Z19
+	VPSRAD    $0x17, Z19, Z19
+	VPSLLD    $0x17, Z19, Z20
+	VPSUBD    Z20, Z18, Z20
+	VCVTDQ2PS Z19, Z19
+	VSUBPS    Z0, Z20, Z20
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z20, Z20, Z18
+	VMOVAPS      Z6, Z22
+	VFMADD213PS  Z7, Z20, Z22
+	VFMADD213PS  Z8, Z20, Z22
+	VFMADD213PS  Z10, Z20, Z22
+	VFMADD213PS  Z11, Z20, Z22
+	VFMADD213PS  Z12, Z20, Z22
+	VFMADD213PS  Z13, Z20, Z22
+	VFMADD213PS  Z14, Z20, Z22
+	VFMADD213PS  Z15, Z20, Z22
+	VMULPS       Z20, Z22, Z22
+	VMULPS       Z18, Z22, Z22
+	VFMADD231PS  Z3, Z19, Z22
+	VFNMADD231PS Z4, Z18, Z22
+	VADDPS       Z21, Z22, Z22
+	VADDPS       Z20, Z22, Z22
+	VMOVAPS      Z22, Z18
+	VFMADD231PS  Z2, Z19, Z18
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z5, Z17, K1
+	VMOVAPS Z5, K1, Z18
+	VADDPS  Z16, Z18, Z18
+	VMOVUPS Z18, (BX)(DI*1)
+	ADDQ    $0x00000040, DI
+	ADDQ    $0x00000940, R9
+	DECQ    R8
+	JNZ     lsePlanarAVX512BlockFinish
+	SUBQ    $0x00000080, SI
+	JMP     lsePlanarAVX512BlockLoop
+
+lsePlanarAVX512Loop:
+	CMPQ SI, $0x00000010
+	JB   lsePlanarAVX512Tail
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ    (AX)(DI*1), R8
+	LEAQ    128(SP), R9
+	VMOVUPS (R8), Z0
+	VMOVUPS Z0, (R9)
+	VMOVAPS Z0, Z1
+	ADDQ    DX, R8
+	ADDQ    $0x00000040, R9
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R10
+	CMPQ R10, $0x00000080
+	JBE  lsePlanarAVX512FullCopyLen
+	MOVQ $0x00000080, R10
+
+lsePlanarAVX512FullCopyLen:
+	DECQ    R10
+	TESTQ   $0x00000001, R10
+	JZ      lsePlanarAVX512FullMaxPairs
+	VMOVUPS (R8), Z2
+	VMAXPS  Z2, Z1, Z1
+	VMOVUPS Z2, (R9)
+	ADDQ    DX, R8
+	ADDQ    $0x00000040, R9
+
+lsePlanarAVX512FullMaxPairs:
+	SHRQ $0x01, R10
+	JZ   lsePlanarAVX512FullMaxRest
+
+lsePlanarAVX512FullMaxLoop:
+	VMOVUPS (R8), Z2
+	VMAXPS  Z2, Z0, Z0
+	VMOVUPS Z2, (R9)
+	VMOVUPS (R8)(DX*1), Z2
+	VMAXPS  Z2, Z1, Z1
+	VMOVUPS Z2, 64(R9)
+	LEAQ    (R8)(DX*2), R8
+	ADDQ    $0x00000080, R9
+	DECQ    R10
+	JNZ     lsePlanarAVX512FullMaxLoop
+
+lsePlanarAVX512FullMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R10
+	SUBQ $0x00000080, R10
+	JBE  lsePlanarAVX512FullMaxDone
+
+lsePlanarAVX512FullMaxRestLoop:
+	VMAXPS (R8), Z0, Z0
+	ADDQ   DX, R8
+	DECQ   R10
+	JNZ    lsePlanarAVX512FullMaxRestLoop
+
+lsePlanarAVX512FullMaxDone:
+	VMAXPS Z1, Z0, Z0
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	VBROADCASTSS expLog2e<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z2
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z3
+	VBROADCASTSS expC5<>+0(SB), Z4
+	VBROADCASTSS expC4<>+0(SB), Z5
+	VBROADCASTSS expC3<>+0(SB), Z6
+	VBROADCASTSS expC2<>+0(SB), Z7
+	VBROADCASTSS expC1<>+0(SB), Z8
+	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS one<>+0(SB), Z11
+	LEAQ         128(SP), R8
+	MOVQ         $0x00000040, R9
+	VXORPS       Z12, Z12, Z12
+	MOVQ         CX, R11
+	CMPQ         CX, $0x00000020
+	JBE          lsePlanarAVX512FullChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Z13, Z13, Z13
+	VMOVUPD Z13, (SP)
+	VMOVUPD Z13, 64(SP)
+
+lsePlanarAVX512FullChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R10
+	SUBQ R11, R10
+	CMPQ R10, $0x00000080
+	JNE  lsePlanarAVX512FullChunkLen
+	LEAQ (AX)(DI*1), R8
+	MOVQ DX, R9
+	SHLQ $0x07, R9
+	ADDQ R9, R8
+	MOVQ DX, R9
+
+lsePlanarAVX512FullChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R11, R10
+	CMPQ R11, $0x00000020
+	JBE  lsePlanarAVX512FullClass
+	MOVQ $0x00000020, R10
+
+lsePlanarAVX512FullClass:
+	SUBQ R10, R11
+
+lsePlanarAVX512FullClassLoop:
+	VMOVUPS (R8), Z13
+	VSUBPS  Z0, Z13, Z13
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z13, Z10, Z14
+	VMULPS      Z1, Z14, Z13
+	VRNDSCALEPS $0x00, Z13, Z13
+	VMOVAPS     Z14, Z14
+	VFMADD231PS Z2, Z13, Z14
+	VFMADD231PS Z3, Z13, Z14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z15
+	VFMADD213PS Z5, Z14, Z15
+	VFMADD213PS Z6, Z14, Z15
+	VFMADD213PS Z7, Z14, Z15
+	VFMADD213PS Z8, Z14, Z15
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z14, Z15
+	VSCALEFPS   Z13, Z15, Z13
+	VADDPS      Z13, Z12, Z12
+	ADDQ        R9, R8
+	DECQ        R10
+	JNZ         lsePlanarAVX512FullClassLoop
+	TESTQ       R11, R11
+	JZ          lsePlanarAVX512FullChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF32X8 $0x01, Z12, Y9
+	VCVTPS2PD     Y9, Z12
+	VADDPD        (SP), Z13, Z13
+	VADDPD        64(SP), Z12, Z12
+	VMOVUPD       Z13, (SP)
+	VMOVUPD       Z12, 64(SP)
+	VXORPS        Z12, Z12, Z12
+	JMP           lsePlanarAVX512FullChunk
+
+lsePlanarAVX512FullChunks:
+	CMPQ CX, $0x00000020
+	JBE  lsePlanarAVX512FullFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD     Y12, Z1
+	VEXTRACTF32X8 $0x01, Z12, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        (SP), Z1, Z1
+	VADDPD        64(SP), Z2, Z2
+	VMOVUPD       Z1, (SP)
+	VMOVUPD       Z2, 64(SP)
+	VCVTPD2PS     (SP), Y9
+	VCVTPD2PS     64(SP), Y1
+	VINSERTF32X8  $0x01, Y1, Z9, Z12
+
+lsePlanarAVX512FullFinish:
+	VBROADCASTSS one<>+0(SB), Z1
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z2
+	VBROADCASTSS logLn2Hi<>+0(SB), Z3
+	VBROADCASTSS logLn2Lo<>+0(SB), Z4
+	VBROADCASTSS half<>+0(SB), Z5
+	VBROADCASTSS posInf<>+0(SB), Z6
+	VBROADCASTSS logP0<>+0(SB), Z7
+	VBROADCASTSS logP1<>+0(SB), Z8
+	VBROADCASTSS logP2<>+0(SB), Z10
+	VBROADCASTSS logP3<>+0(SB), Z11
+	VBROADCASTSS logP4<>+0(SB), Z13
+	VBROADCASTSS logP5<>+0(SB), Z14
+	VBROADCASTSS logP6<>+0(SB), Z15
+	VBROADCASTSS logP7<>+0(SB), Z16
+	VBROADCASTSS logP8<>+0(SB), Z17
+
+	// Finish: dst = m + log1p(S − 1)
+	VSUBPS Z1, Z12, Z12
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z1, Z12, Z18
+	VMAXPS Z1, Z12, Z19
+	VMINPS Z1, Z12, Z20
+	VSUBPS Z19, Z18, Z19
+	VSUBPS Z19, Z20, Z19
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z18, Z19, Z19
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    Z2, Z18, Z2
+	VPSRAD    $0x17, Z2, Z2
+	VPSLLD    $0x17, Z2, Z20
+	VPSUBD    Z20, Z18, Z20
+	VCVTDQ2PS Z2, Z2
+	VSUBPS    Z1, Z20, Z20
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z20, Z20, Z1
+	VMOVAPS      Z7, Z7
+	VFMADD213PS  Z8, Z20, Z7
+	VFMADD213PS  Z10, Z20, Z7
+	VFMADD213PS  Z11, Z20, Z7
+	VFMADD213PS  Z13, Z20, Z7
+	VFMADD213PS  Z14, Z20, Z7
+	VFMADD213PS  Z15, Z20, Z7
+	VFMADD213PS  Z16, Z20, Z7
+	VFMADD213PS  Z17, Z20, Z7
+	VMULPS       Z20, Z7, Z7
+	VMULPS       Z1, Z7, Z7
+	VFMADD231PS  Z4, Z2, Z7
+	VFNMADD231PS Z5, Z1, Z7
+	VADDPS       Z19, Z7, Z7
+	VADDPS       Z20, Z7, Z7
+	VMOVAPS      Z7, Z1
+	VFMADD231PS  Z3, Z2, Z1
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z6, Z12, K1
+	VMOVAPS Z6, K1, Z1
+	VADDPS  Z0, Z1, Z1
+	VMOVUPS Z1, (BX)(DI*1)
+	ADDQ    $0x00000040, DI
+	SUBQ    $0x00000010, SI
+	JMP     lsePlanarAVX512Loop
+
+lsePlanarAVX512Tail:
+	TESTQ SI, SI
+	JZ    lsePlanarAVX512Done
+	MOVL  $0x0000ffff, R8
+	BZHIL SI, R8, SI
+	KMOVW SI, K1
+
+	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
+	// copied to the scratch block, where the exp pass finds them in L1
+	LEAQ      (AX)(DI*1), SI
+	LEAQ      128(SP), R8
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS   Z0, (R8)
+	VMOVAPS   Z0, Z1
+	ADDQ      DX, SI
+	ADDQ      $0x00000040, R8
+
+	// cnt = min(c, planarCopy) − 1 planes to copy after the first
+	MOVQ CX, R9
+	CMPQ R9, $0x00000080
+	JBE  lsePlanarAVX512TailCopyLen
+	MOVQ $0x00000080, R9
+
+lsePlanarAVX512TailCopyLen:
+	DECQ      R9
+	TESTQ     $0x00000001, R9
+	JZ        lsePlanarAVX512TailMaxPairs
+	VMOVUPS.Z (SI), K1, Z2
+	VMAXPS    Z2, Z1, Z1
+	VMOVUPS   Z2, (R8)
+	ADDQ      DX, SI
+	ADDQ      $0x00000040, R8
+
+lsePlanarAVX512TailMaxPairs:
+	SHRQ $0x01, R9
+	JZ   lsePlanarAVX512TailMaxRest
+
+lsePlanarAVX512TailMaxLoop:
+	VMOVUPS.Z (SI), K1, Z2
+	VMAXPS    Z2, Z0, Z0
+	VMOVUPS   Z2, (R8)
+	VMOVUPS.Z (SI)(DX*1), K1, Z2
+	VMAXPS    Z2, Z1, Z1
+	VMOVUPS   Z2, 64(R8)
+	LEAQ      (SI)(DX*2), SI
+	ADDQ      $0x00000080, R8
+	DECQ      R9
+	JNZ       lsePlanarAVX512TailMaxLoop
+
+lsePlanarAVX512TailMaxRest:
+	// The planes past planarCopy, if any, are only reduced
+	MOVQ CX, R9
+	SUBQ $0x00000080, R9
+	JBE  lsePlanarAVX512TailMaxDone
+
+lsePlanarAVX512TailMaxRestLoop:
+	VMAXPS (SI), Z0, K1, Z0
+	ADDQ   DX, SI
+	DECQ   R9
+	JNZ    lsePlanarAVX512TailMaxRestLoop
+
+lsePlanarAVX512TailMaxDone:
+	VMAXPS Z1, Z0, Z0
+
+	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
+	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
+	VBROADCASTSS expLog2e<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z2
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z3
+	VBROADCASTSS expC5<>+0(SB), Z4
+	VBROADCASTSS expC4<>+0(SB), Z5
+	VBROADCASTSS expC3<>+0(SB), Z6
+	VBROADCASTSS expC2<>+0(SB), Z7
+	VBROADCASTSS expC1<>+0(SB), Z8
+	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS one<>+0(SB), Z11
+	LEAQ         128(SP), SI
+	MOVQ         $0x00000040, R8
+	VXORPS       Z12, Z12, Z12
+	MOVQ         CX, R10
+	CMPQ         CX, $0x00000020
+	JBE          lsePlanarAVX512TailChunk
+
+	// C > planarChunk: clear the float64 accumulators
+	VXORPS  Z13, Z13, Z13
+	VMOVUPD Z13, (SP)
+	VMOVUPD Z13, 64(SP)
+
+lsePlanarAVX512TailChunk:
+	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
+	MOVQ CX, R9
+	SUBQ R10, R9
+	CMPQ R9, $0x00000080
+	JNE  lsePlanarAVX512TailChunkLen
+	LEAQ (AX)(DI*1), SI
+	MOVQ DX, R8
+	SHLQ $0x07, R8
+	ADDQ R8, SI
+	MOVQ DX, R8
+
+lsePlanarAVX512TailChunkLen:
+	// cnt = min(jrem, planarChunk) classes in this chunk
+	MOVQ R10, R9
+	CMPQ R10, $0x00000020
+	JBE  lsePlanarAVX512TailClass
+	MOVQ $0x00000020, R9
+
+lsePlanarAVX512TailClass:
+	SUBQ R9, R10
+
+lsePlanarAVX512TailClassLoop:
+	VMOVUPS.Z (SI), K1, Z13
+	VSUBPS    Z0, Z13, Z13
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z13, Z10, Z14
+	VMULPS      Z1, Z14, Z13
+	VRNDSCALEPS $0x00, Z13, Z13
+	VMOVAPS     Z14, Z14
+	VFMADD231PS Z2, Z13, Z14
+	VFMADD231PS Z3, Z13, Z14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z15
+	VFMADD213PS Z5, Z14, Z15
+	VFMADD213PS Z6, Z14, Z15
+	VFMADD213PS Z7, Z14, Z15
+	VFMADD213PS Z8, Z14, Z15
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z14, Z15
+	VSCALEFPS   Z13, Z15, Z13
+	VADDPS      Z13, Z12, Z12
+	ADDQ        R8, SI
+	DECQ        R9
+	JNZ         lsePlanarAVX512TailClassLoop
+	TESTQ       R10, R10
+	JZ          lsePlanarAVX512TailChunks
+
+	// Another chunk follows: move the float32 partial sums into the float64 accumulators
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF32X8 $0x01, Z12, Y9
+	VCVTPS2PD     Y9, Z12
+	VADDPD        (SP), Z13, Z13
+	VADDPD        64(SP), Z12, Z12
+	VMOVUPD       Z13, (SP)
+	VMOVUPD       Z12, 64(SP)
+	VXORPS        Z12, Z12, Z12
+	JMP           lsePlanarAVX512TailChunk
+
+lsePlanarAVX512TailChunks:
+	CMPQ CX, $0x00000020
+	JBE  lsePlanarAVX512TailFinish
+
+	// C > planarChunk: add the last chunk and round the float64 sums to float32
+	VCVTPS2PD     Y12, Z1
+	VEXTRACTF32X8 $0x01, Z12, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        (SP), Z1, Z1
+	VADDPD        64(SP), Z2, Z2
+	VMOVUPD       Z1, (SP)
+	VMOVUPD       Z2, 64(SP)
+	VCVTPD2PS     (SP), Y9
+	VCVTPD2PS     64(SP), Y1
+	VINSERTF32X8  $0x01, Y1, Z9, Z12
+
+lsePlanarAVX512TailFinish:
+	VBROADCASTSS one<>+0(SB), Z1
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z2
+	VBROADCASTSS logLn2Hi<>+0(SB), Z3
+	VBROADCASTSS logLn2Lo<>+0(SB), Z4
+	VBROADCASTSS half<>+0(SB), Z5
+	VBROADCASTSS posInf<>+0(SB), Z6
+	VBROADCASTSS logP0<>+0(SB), Z7
+	VBROADCASTSS logP1<>+0(SB), Z8
+	VBROADCASTSS logP2<>+0(SB), Z9
+	VBROADCASTSS logP3<>+0(SB), Z10
+	VBROADCASTSS logP4<>+0(SB), Z11
+	VBROADCASTSS logP5<>+0(SB), Z13
+	VBROADCASTSS logP6<>+0(SB), Z14
+	VBROADCASTSS logP7<>+0(SB), Z15
+	VBROADCASTSS logP8<>+0(SB), Z16
+
+	// Finish: dst = m + log1p(S − 1)
+	VSUBPS Z1, Z12, Z12
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z1, Z12, Z17
+	VMAXPS Z1, Z12, Z18
+	VMINPS Z1, Z12, Z19
+	VSUBPS Z18, Z17, Z18
+	VSUBPS Z18, Z19, Z18
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z17, Z18, Z18
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    Z2, Z17, Z2
+	VPSRAD    $0x17, Z2, Z2
+	VPSLLD    $0x17, Z2, Z19
+	VPSUBD    Z19, Z17, Z19
+	VCVTDQ2PS Z2, Z2
+	VSUBPS    Z1, Z19, Z19
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z19, Z19, Z1
+	VMOVAPS      Z7, Z7
+	VFMADD213PS  Z8, Z19, Z7
+	VFMADD213PS  Z9, Z19, Z7
+	VFMADD213PS  Z10, Z19, Z7
+	VFMADD213PS  Z11, Z19, Z7
+	VFMADD213PS  Z13, Z19, Z7
+	VFMADD213PS  Z14, Z19, Z7
+	VFMADD213PS  Z15, Z19, Z7
+	VFMADD213PS  Z16, Z19, Z7
+	VMULPS       Z19, Z7, Z7
+	VMULPS       Z1, Z7, Z7
+	VFMADD231PS  Z4, Z2, Z7
+	VFNMADD231PS Z5, Z1, Z7
+	VADDPS       Z18, Z7, Z7
+	VADDPS       Z19, Z7, Z7
+	VMOVAPS      Z7, Z1
+	VFMADD231PS  Z3, Z2, Z1
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z6, Z12, K2
+	VMOVAPS Z6, K2, Z1
+	VADDPS  Z0, Z1, Z1
+	VMOVUPS Z1, K1, (BX)(DI*1)
+
+lsePlanarAVX512Done:
+	VZEROUPPER
+	RET
+
+// func gradRowsAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·gradRowsAVX512(SB), NOSPLIT, $0-184
+	MOVQ         g_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         t_base+48(FP), DX
+	MOVQ         t_len+56(FP), BX
+	MOVQ         m_base+72(FP), SI
+	MOVQ         ls_base+96(FP), DI
+	MOVQ         pt_base+120(FP), R8
+	MOVQ         scale_base+144(FP), R9
+	MOVQ         c+168(FP), R10
+	SHLQ         $0x02, R10
+	VBROADCASTSS q+176(FP), Z0
+	VBROADCASTSS expLog2e<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z2
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z3
+	VBROADCASTSS expC5<>+0(SB), Z4
+	VBROADCASTSS expC4<>+0(SB), Z5
+	VBROADCASTSS expC3<>+0(SB), Z6
+	VBROADCASTSS expC2<>+0(SB), Z7
+	VBROADCASTSS expC1<>+0(SB), Z8
+	VBROADCASTSS expClamp<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS signBit<>+0(SB), Z11
+	XORQ         R11, R11
+
+gradRowsAVX512Row:
+	CMPQ  R11, BX
+	JAE   gradRowsAVX512Done
+	MOVL  (DX)(R11*4), R12
+	TESTL R12, R12
+	JS    gradRowsAVX512Drop
+	TESTL $0x7fffffff, (R9)(R11*4)
+	JZ    gradRowsAVX512Drop
+
+	// A kept row: −m, ls, scale and −scale·q in every lane
+	VBROADCASTSS (SI)(R11*4), Z12
+	VXORPS       Z11, Z12, Z12
+	VBROADCASTSS (DI)(R11*4), Z13
+	VBROADCASTSS (R9)(R11*4), Z14
+	VMULPS       Z0, Z14, Z15
+	VXORPS       Z11, Z15, Z15
+	MOVQ         R10, R12
+
+gradRowsAVX512LoopU:
+	CMPQ   R12, $0x00000100
+	JB     gradRowsAVX512Loop1
+	VADDPS (CX), Z12, Z16
+	VSUBPS Z13, Z16, Z16
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z16, Z9, Z17
+	VMULPS      Z1, Z17, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z17, Z17
+	VFMADD231PS Z2, Z16, Z17
+	VFMADD231PS Z3, Z16, Z17
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z18
+	VFMADD213PS Z5, Z17, Z18
+	VFMADD213PS Z6, Z17, Z18
+	VFMADD213PS Z7, Z17, Z18
+	VFMADD213PS Z8, Z17, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z17, Z18
+	VSCALEFPS   Z16, Z18, Z16
+	VFMADD213PS Z15, Z14, Z16
+	VMOVUPS     Z16, (AX)
+	VADDPS      64(CX), Z12, Z16
+	VSUBPS      Z13, Z16, Z16
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z16, Z9, Z17
+	VMULPS      Z1, Z17, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z17, Z17
+	VFMADD231PS Z2, Z16, Z17
+	VFMADD231PS Z3, Z16, Z17
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z18
+	VFMADD213PS Z5, Z17, Z18
+	VFMADD213PS Z6, Z17, Z18
+	VFMADD213PS Z7, Z17, Z18
+	VFMADD213PS Z8, Z17, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z17, Z18
+	VSCALEFPS   Z16, Z18, Z16
+	VFMADD213PS Z15, Z14, Z16
+	VMOVUPS     Z16, 64(AX)
+	VADDPS      128(CX), Z12, Z16
+	VSUBPS      Z13, Z16, Z16
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z16, Z9, Z17
+	VMULPS      Z1, Z17, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z17, Z17
+	VFMADD231PS Z2, Z16, Z17
+	VFMADD231PS Z3, Z16, Z17
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z18
+	VFMADD213PS Z5, Z17, Z18
+	VFMADD213PS Z6, Z17, Z18
+	VFMADD213PS Z7, Z17, Z18
+	VFMADD213PS Z8, Z17, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z17, Z18
+	VSCALEFPS   Z16, Z18, Z16
+	VFMADD213PS Z15, Z14, Z16
+	VMOVUPS     Z16, 128(AX)
+	VADDPS      192(CX), Z12, Z16
+	VSUBPS      Z13, Z16, Z16
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z16, Z9, Z17
+	VMULPS      Z1, Z17, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z17, Z17
+	VFMADD231PS Z2, Z16, Z17
+	VFMADD231PS Z3, Z16, Z17
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z18
+	VFMADD213PS Z5, Z17, Z18
+	VFMADD213PS Z6, Z17, Z18
+	VFMADD213PS Z7, Z17, Z18
+	VFMADD213PS Z8, Z17, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z17, Z18
+	VSCALEFPS   Z16, Z18, Z16
+	VFMADD213PS Z15, Z14, Z16
+	VMOVUPS     Z16, 192(AX)
+	ADDQ        $0x00000100, CX
+	ADDQ        $0x00000100, AX
+	SUBQ        $0x00000100, R12
+	JMP         gradRowsAVX512LoopU
+
+gradRowsAVX512Loop1:
+	CMPQ   R12, $0x00000040
+	JB     gradRowsAVX512Tail
+	VADDPS (CX), Z12, Z16
+	VSUBPS Z13, Z16, Z16
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z16, Z9, Z17
+	VMULPS      Z1, Z17, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z17, Z17
+	VFMADD231PS Z2, Z16, Z17
+	VFMADD231PS Z3, Z16, Z17
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z18
+	VFMADD213PS Z5, Z17, Z18
+	VFMADD213PS Z6, Z17, Z18
+	VFMADD213PS Z7, Z17, Z18
+	VFMADD213PS Z8, Z17, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z17, Z18
+	VSCALEFPS   Z16, Z18, Z16
+	VFMADD213PS Z15, Z14, Z16
+	VMOVUPS     Z16, (AX)
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x00000040, AX
+	SUBQ        $0x00000040, R12
+	JMP         gradRowsAVX512Loop1
+
+gradRowsAVX512Tail:
+	TESTQ R12, R12
+	JZ    gradRowsAVX512Target
+
+	// The last elements of the row, masked
+	SHRQ      $0x02, R12
+	MOVL      $0x0000ffff, R13
+	BZHIL     R12, R13, R13
+	KMOVW     R13, K1
+	VMOVUPS.Z (CX), K1, Z16
+	VADDPS    Z16, Z12, Z12
+	VSUBPS    Z13, Z12, Z12
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z12, Z9, Z13
+	VMULPS      Z1, Z13, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
+	VMOVAPS     Z13, Z13
+	VFMADD231PS Z2, Z12, Z13
+	VFMADD231PS Z3, Z12, Z13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z16
+	VFMADD213PS Z5, Z13, Z16
+	VFMADD213PS Z6, Z13, Z16
+	VFMADD213PS Z7, Z13, Z16
+	VFMADD213PS Z8, Z13, Z16
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z10, Z13, Z16
+	VSCALEFPS   Z12, Z16, Z12
+	VFMADD213PS Z15, Z14, Z12
+	VMOVUPS     Z12, K1, (AX)
+	SHLQ        $0x02, R12
+	ADDQ        R12, CX
+	ADDQ        R12, AX
+
+gradRowsAVX512Target:
+	// g_t = scale·(pt + tq), over the value the vector loop left there; gp is at the row's end
+	MOVLQSX (DX)(R11*4), R12
+	SHLQ    $0x02, R12
+	SUBQ    R10, R12
+	VMOVSS  tq+180(FP), X12
+	VADDSS  (R8)(R11*4), X12, X12
+	VMULSS  (R9)(R11*4), X12, X12
+	VMOVSS  X12, (AX)(R12*1)
+	INCQ    R11
+	JMP     gradRowsAVX512Row
+
+gradRowsAVX512Drop:
+	// A run of dropped rows: one zero fill
+	MOVQ R11, R12
+
+gradRowsAVX512DropNext:
+	INCQ  R11
+	CMPQ  R11, BX
+	JAE   gradRowsAVX512Fill
+	MOVL  (DX)(R11*4), R13
+	TESTL R13, R13
+	JS    gradRowsAVX512DropNext
+	TESTL $0x7fffffff, (R9)(R11*4)
+	JZ    gradRowsAVX512DropNext
+
+gradRowsAVX512Fill:
+	MOVQ   R11, R13
+	SUBQ   R12, R13
+	IMULQ  R10, R13
+	ADDQ   R13, CX
+	VXORPS Z12, Z12, Z12
+
+gradRowsAVX512Zero4:
+	CMPQ    R13, $0x00000100
+	JB      gradRowsAVX512Zero1
+	VMOVUPS Z12, (AX)
+	VMOVUPS Z12, 64(AX)
+	VMOVUPS Z12, 128(AX)
+	VMOVUPS Z12, 192(AX)
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x00000100, R13
+	JMP     gradRowsAVX512Zero4
+
+gradRowsAVX512Zero1:
+	CMPQ    R13, $0x00000040
+	JB      gradRowsAVX512ZeroTail
+	VMOVUPS Z12, (AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000040, R13
+	JMP     gradRowsAVX512Zero1
+
+gradRowsAVX512ZeroTail:
+	TESTQ   R13, R13
+	JZ      gradRowsAVX512ZeroDone
+	SHRQ    $0x02, R13
+	MOVL    $0x0000ffff, R12
+	BZHIL   R13, R12, R12
+	KMOVW   R12, K1
+	VMOVUPS Z12, K1, (AX)
+	SHLQ    $0x02, R13
+	ADDQ    R13, AX
+
+gradRowsAVX512ZeroDone:
+	JMP gradRowsAVX512Row
+
+gradRowsAVX512Done:
+	VZEROUPPER
+	RET
+
+// func gradPairsAVX512(g []float32, t []int32, pt []float32, scale []float32, q float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·gradPairsAVX512(SB), NOSPLIT, $0-100
+	MOVQ         g_base+0(FP), AX
+	MOVQ         t_base+24(FP), CX
+	MOVQ         t_len+32(FP), DX
+	MOVQ         pt_base+48(FP), BX
+	MOVQ         scale_base+72(FP), SI
+	VBROADCASTSS q+96(FP), Z0
+	VBROADCASTSS signBit<>+0(SB), Z1
+	VXORPS       Z2, Z2, Z2
+	VMOVDQU32    gradPairLo<>+0(SB), Z3
+	VMOVDQU32    gradPairHi<>+0(SB), Z4
+
+gradPairsAVX512Loop:
+	CMPQ      DX, $0x00000010
+	JB        gradPairsAVX512Tail
+	VMOVDQU32 (CX), Z5
+
+	// kept = t >= 0 && scale != 0; a = scale·(pt + q), 0 where dropped
+	VPCMPD   $0x05, Z2, Z5, K1
+	VCMPPS   $0x04, (SI), Z2, K1, K1
+	VADDPS   (BX), Z0, Z6
+	VMULPS.Z (SI), Z6, K1, Z6
+
+	// class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite
+	VPSLLD   $0x1f, Z5, Z5
+	VPXORD.Z Z5, Z6, K1, Z5
+	VPXORD.Z Z1, Z5, K1, Z6
+
+	// interleave: row i's pair is (v0[i], v1[i])
+	VMOVAPS   Z5, Z7
+	VPERMT2PS Z6, Z3, Z7
+	VPERMT2PS Z6, Z4, Z5
+	VMOVUPS   Z7, (AX)
+	VMOVUPS   Z5, 64(AX)
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, BX
+	ADDQ      $0x00000040, SI
+	ADDQ      $0x00000080, AX
+	SUBQ      $0x00000010, DX
+	JMP       gradPairsAVX512Loop
+
+gradPairsAVX512Tail:
+	TESTQ DX, DX
+	JZ    gradPairsAVX512Done
+
+	// The last n < lanes rows: masked loads, and stores of their 2n elements
+	MOVL      $0x0000ffff, DI
+	BZHIL     DX, DI, DI
+	KMOVW     DI, K1
+	VMOVUPS.Z (CX), K1, Z5
+	VMOVUPS.Z (BX), K1, Z6
+	VMOVUPS.Z (SI), K1, Z7
+	LEAQ      (DX)(DX*1), CX
+	MOVL      $0xffffffff, DX
+	BZHIL     CX, DX, DX
+	KMOVW     DX, K1
+	SHRL      $0x10, DX
+	KMOVW     DX, K2
+
+	// kept = t >= 0 && scale != 0; a = scale·(pt + q), 0 where dropped
+	VPCMPD   $0x05, Z2, Z5, K3
+	VCMPPS   $0x04, Z7, Z2, K3, K3
+	VADDPS   Z6, Z0, Z0
+	VMULPS.Z Z7, Z0, K3, Z0
+
+	// class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite
+	VPSLLD   $0x1f, Z5, Z2
+	VPXORD.Z Z2, Z0, K3, Z0
+	VPXORD.Z Z1, Z0, K3, Z1
+
+	// interleave: row i's pair is (v0[i], v1[i])
+	VMOVAPS   Z0, Z2
+	VPERMT2PS Z1, Z3, Z2
+	VPERMT2PS Z1, Z4, Z0
+	VMOVUPS   Z2, K1, (AX)
+	VMOVUPS   Z0, K2, 64(AX)
+
+gradPairsAVX512Done:
+	VZEROUPPER
+	RET
+
+DATA gradPairLo<>+0(SB)/4, $0x00000000
+DATA gradPairLo<>+4(SB)/4, $0x00000010
+DATA gradPairLo<>+8(SB)/4, $0x00000001
+DATA gradPairLo<>+12(SB)/4, $0x00000011
+DATA gradPairLo<>+16(SB)/4, $0x00000002
+DATA gradPairLo<>+20(SB)/4, $0x00000012
+DATA gradPairLo<>+24(SB)/4, $0x00000003
+DATA gradPairLo<>+28(SB)/4, $0x00000013
+DATA gradPairLo<>+32(SB)/4, $0x00000004
+DATA gradPairLo<>+36(SB)/4, $0x00000014
+DATA gradPairLo<>+40(SB)/4, $0x00000005
+DATA gradPairLo<>+44(SB)/4, $0x00000015
+DATA gradPairLo<>+48(SB)/4, $0x00000006
+DATA gradPairLo<>+52(SB)/4, $0x00000016
+DATA gradPairLo<>+56(SB)/4, $0x00000007
+DATA gradPairLo<>+60(SB)/4, $0x00000017
+GLOBL gradPairLo<>(SB), RODATA|NOPTR, $64
+
+DATA gradPairHi<>+0(SB)/4, $0x00000008
+DATA gradPairHi<>+4(SB)/4, $0x00000018
+DATA gradPairHi<>+8(SB)/4, $0x00000009
+DATA gradPairHi<>+12(SB)/4, $0x00000019
+DATA gradPairHi<>+16(SB)/4, $0x0000000a
+DATA gradPairHi<>+20(SB)/4, $0x0000001a
+DATA gradPairHi<>+24(SB)/4, $0x0000000b
+DATA gradPairHi<>+28(SB)/4, $0x0000001b
+DATA gradPairHi<>+32(SB)/4, $0x0000000c
+DATA gradPairHi<>+36(SB)/4, $0x0000001c
+DATA gradPairHi<>+40(SB)/4, $0x0000000d
+DATA gradPairHi<>+44(SB)/4, $0x0000001d
+DATA gradPairHi<>+48(SB)/4, $0x0000000e
+DATA gradPairHi<>+52(SB)/4, $0x0000001e
+DATA gradPairHi<>+56(SB)/4, $0x0000000f
+DATA gradPairHi<>+60(SB)/4, $0x0000001f
+GLOBL gradPairHi<>(SB), RODATA|NOPTR, $64
+
+// func gradFlatAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, tab []int32, c int, q float32, tq float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·gradFlatAVX512(SB), NOSPLIT, $0-208
+	MOVQ         g_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         t_base+48(FP), DX
+	MOVQ         t_len+56(FP), BX
+	MOVQ         m_base+72(FP), SI
+	MOVQ         ls_base+96(FP), DI
+	MOVQ         pt_base+120(FP), R8
+	MOVQ         scale_base+144(FP), R9
+	VBROADCASTSS q+200(FP), Z0
+	VBROADCASTSS tq+204(FP), Z1
+	VBROADCASTSS expLog2e<>+0(SB), Z2
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z3
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z4
+	VBROADCASTSS expC5<>+0(SB), Z5
+	VBROADCASTSS expC4<>+0(SB), Z6
+	VBROADCASTSS expC3<>+0(SB), Z7
+	VBROADCASTSS expC2<>+0(SB), Z8
+	VBROADCASTSS expC1<>+0(SB), Z9
+	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS one<>+0(SB), Z11
+	VBROADCASTSS signBit<>+0(SB), Z12
+	VXORPS       Z13, Z13, Z13
+	VBROADCASTSS allOnes<>+0(SB), Z14
+
+gradFlatAVX512Block:
+	CMPQ    BX, $0x00000010
+	JB      gradFlatAVX512Tail
+	VMOVUPS (DX), Z15
+	VMOVUPS (R9), Z16
+	VMOVUPS (SI), Z17
+	VMOVUPS (DI), Z18
+	VMOVUPS (R8), Z19
+	MOVQ    tab_base+168(FP), R10
+
+	// T = t for a kept row, −1 for a dropped one (t < 0 or scale = 0)
+	VPCMPD    $0x05, Z13, Z15, K1
+	VCMPPS    $0x04, Z16, Z13, K1, K1
+	KORTESTW  K1, K1
+	JZ        gradFlatAVX512Drop
+	VPBLENDMD Z15, Z14, K1, Z20
+
+	// −m, and the target's gradient scale·(pt + tq)
+	VXORPS Z12, Z17, Z17
+	VADDPS Z19, Z1, Z15
+	VMULPS Z16, Z15, Z15
+	MOVQ   c+192(FP), R11
+
+gradFlatAVX512Vec:
+	VMOVDQU32 (R10), Z19
+
+	// each lane's row: d = (x − m) − ls, e = scale·(exp(d) − q)
+	VPERMPS Z17, Z19, Z22
+	VADDPS  (CX), Z22, Z23
+	VPERMPS Z18, Z19, Z22
+	VSUBPS  Z22, Z23, Z23
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z23, Z10, Z23
+	VMULPS      Z2, Z23, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z23, Z23
+	VFMADD231PS Z3, Z22, Z23
+	VFMADD231PS Z4, Z22, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z24
+	VFMADD213PS Z6, Z23, Z24
+	VFMADD213PS Z7, Z23, Z24
+	VFMADD213PS Z8, Z23, Z24
+	VFMADD213PS Z9, Z23, Z24
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z23, Z24
+	VSCALEFPS   Z22, Z24, Z23
+	VSUBPS      Z0, Z23, Z23
+	VPERMD      Z20, Z19, Z24
+	VPERMPS     Z16, Z19, Z22
+
+	// 0 in a dropped row; the target's gradient in the target column
+	VPCMPD   $0x05, Z13, Z24, K1
+	VMULPS.Z Z22, Z23, K1, Z23
+	VPCMPEQD 64(R10), Z24, K1
+	VPERMPS  Z15, Z19, K1, Z23
+	VMOVUPS  Z23, (AX)
+	ADDQ     $0x00000040, CX
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000080, R10
+	DECQ     R11
+	JNZ      gradFlatAVX512Vec
+
+gradFlatAVX512Next:
+	ADDQ $0x00000040, DX
+	ADDQ $0x00000040, R9
+	ADDQ $0x00000040, SI
+	ADDQ $0x00000040, DI
+	ADDQ $0x00000040, R8
+	SUBQ $0x00000010, BX
+	JMP  gradFlatAVX512Block
+
+gradFlatAVX512Drop:
+	// Every row of the block dropped: zeros
+	MOVQ   c+192(FP), R10
+	SHLQ   $0x06, R10
+	ADDQ   R10, CX
+	VXORPS Z15, Z15, Z15
+
+gradFlatAVX512Zero4:
+	CMPQ    R10, $0x00000100
+	JB      gradFlatAVX512Zero1
+	VMOVUPS Z15, (AX)
+	VMOVUPS Z15, 64(AX)
+	VMOVUPS Z15, 128(AX)
+	VMOVUPS Z15, 192(AX)
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x00000100, R10
+	JMP     gradFlatAVX512Zero4
+
+gradFlatAVX512Zero1:
+	CMPQ    R10, $0x00000040
+	JB      gradFlatAVX512ZeroTail
+	VMOVUPS Z15, (AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000040, R10
+	JMP     gradFlatAVX512Zero1
+
+gradFlatAVX512ZeroTail:
+	TESTQ   R10, R10
+	JZ      gradFlatAVX512ZeroDone
+	SHRQ    $0x02, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R11
+	KMOVW   R11, K1
+	VMOVUPS Z15, K1, (AX)
+	SHLQ    $0x02, R10
+	ADDQ    R10, AX
+
+gradFlatAVX512ZeroDone:
+	JMP gradFlatAVX512Next
+
+gradFlatAVX512Tail:
+	TESTQ     BX, BX
+	JZ        gradFlatAVX512Done
+	MOVL      $0x0000ffff, R10
+	BZHIL     BX, R10, R10
+	KMOVW     R10, K1
+	VMOVUPS.Z (DX), K1, Z15
+	VMOVUPS.Z (R9), K1, Z16
+	VMOVUPS.Z (SI), K1, Z17
+	VMOVUPS.Z (DI), K1, Z18
+	VMOVUPS.Z (R8), K1, Z19
+	MOVQ      tab_base+168(FP), DX
+
+	// T = t for a kept row, −1 for a dropped one (t < 0 or scale = 0)
+	VPCMPD    $0x05, Z13, Z15, K1
+	VCMPPS    $0x04, Z16, Z13, K1, K1
+	VPBLENDMD Z15, Z14, K1, Z21
+
+	// −m, and the target's gradient scale·(pt + tq)
+	VXORPS Z12, Z17, Z17
+	VADDPS Z19, Z1, Z1
+	VMULPS Z16, Z1, Z1
+
+	// The last rows: rows·C elements, the last vector masked
+	MOVQ  c+192(FP), SI
+	IMULQ BX, SI
+
+gradFlatAVX512TailVec:
+	CMPQ      SI, $0x00000010
+	JB        gradFlatAVX512TailPart
+	VMOVDQU32 (DX), Z12
+
+	// each lane's row: d = (x − m) − ls, e = scale·(exp(d) − q)
+	VPERMPS Z17, Z12, Z14
+	VADDPS  (CX), Z14, Z15
+	VPERMPS Z18, Z12, Z14
+	VSUBPS  Z14, Z15, Z15
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z15, Z10, Z15
+	VMULPS      Z2, Z15, Z14
+	VRNDSCALEPS $0x00, Z14, Z14
+	VMOVAPS     Z15, Z15
+	VFMADD231PS Z3, Z14, Z15
+	VFMADD231PS Z4, Z14, Z15
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z19
+	VFMADD213PS Z6, Z15, Z19
+	VFMADD213PS Z7, Z15, Z19
+	VFMADD213PS Z8, Z15, Z19
+	VFMADD213PS Z9, Z15, Z19
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z15, Z19
+	VSCALEFPS   Z14, Z19, Z15
+	VSUBPS      Z0, Z15, Z15
+	VPERMD      Z21, Z12, Z19
+	VPERMPS     Z16, Z12, Z14
+
+	// 0 in a dropped row; the target's gradient in the target column
+	VPCMPD   $0x05, Z13, Z19, K1
+	VMULPS.Z Z14, Z15, K1, Z15
+	VPCMPEQD 64(DX), Z19, K1
+	VPERMPS  Z1, Z12, K1, Z15
+	VMOVUPS  Z15, (AX)
+	ADDQ     $0x00000040, CX
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000080, DX
+	SUBQ     $0x00000010, SI
+	JMP      gradFlatAVX512TailVec
+
+gradFlatAVX512TailPart:
+	TESTQ     SI, SI
+	JZ        gradFlatAVX512Done
+	MOVL      $0x0000ffff, BX
+	BZHIL     SI, BX, BX
+	KMOVW     BX, K1
+	VMOVUPS.Z (CX), K1, Z12
+	VMOVDQU32 (DX), Z14
+
+	// each lane's row: d = (x − m) − ls, e = scale·(exp(d) − q)
+	VPERMPS Z17, Z14, Z15
+	VADDPS  Z12, Z15, Z12
+	VPERMPS Z18, Z14, Z15
+	VSUBPS  Z15, Z12, Z12
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z12, Z10, Z10
+	VMULPS      Z2, Z10, Z2
+	VRNDSCALEPS $0x00, Z2, Z2
+	VMOVAPS     Z10, Z10
+	VFMADD231PS Z3, Z2, Z10
+	VFMADD231PS Z4, Z2, Z10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z3
+	VFMADD213PS Z6, Z10, Z3
+	VFMADD213PS Z7, Z10, Z3
+	VFMADD213PS Z8, Z10, Z3
+	VFMADD213PS Z9, Z10, Z3
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z10, Z3
+	VSCALEFPS   Z2, Z3, Z2
+	VSUBPS      Z0, Z2, Z2
+	VPERMD      Z21, Z14, Z0
+	VPERMPS     Z16, Z14, Z15
+
+	// 0 in a dropped row; the target's gradient in the target column
+	VPCMPD   $0x05, Z13, Z0, K2
+	VMULPS.Z Z15, Z2, K2, Z2
+	VPCMPEQD 64(DX), Z0, K2
+	VPERMPS  Z1, Z14, K2, Z2
+	VMOVUPS  Z2, K1, (AX)
+
+gradFlatAVX512Done:
+	VZEROUPPER
+	RET
+
+// func gradPlanarAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·gradPlanarAVX512(SB), NOSPLIT, $0-192
+	MOVQ         g_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         t_base+48(FP), DX
+	MOVQ         t_len+56(FP), BX
+	MOVQ         m_base+72(FP), SI
+	MOVQ         ls_base+96(FP), DI
+	MOVQ         pt_base+120(FP), R8
+	MOVQ         scale_base+144(FP), R9
+	MOVQ         c+168(FP), R10
+	MOVQ         stride+176(FP), R11
+	SHLQ         $0x02, R11
+	VBROADCASTSS q+184(FP), Z0
+	VBROADCASTSS tq+188(FP), Z1
+	VBROADCASTSS expLog2e<>+0(SB), Z2
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z3
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z4
+	VBROADCASTSS expC5<>+0(SB), Z5
+	VBROADCASTSS expC4<>+0(SB), Z6
+	VBROADCASTSS expC3<>+0(SB), Z7
+	VBROADCASTSS expC2<>+0(SB), Z8
+	VBROADCASTSS expC1<>+0(SB), Z9
+	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS one<>+0(SB), Z11
+	VXORPS       Z12, Z12, Z12
+	VXORPS       Z13, Z13, Z13
+	VBROADCASTSS gradOne32<>+0(SB), Z14
+
+	// full = the bytes of the unmasked vectors of a plane
+	SHLQ $0x02, BX
+	ANDQ $0xffffffc0, BX
+
+gradPlanarAVX512Pairs:
+	CMPQ   R10, $0x02
+	JB     gradPlanarAVX512Last
+	VPADDD Z14, Z12, Z15
+	XORQ   R12, R12
+	LEAQ   (CX)(R11*2), R13
+
+gradPlanarAVX512Vec2:
+	CMPQ       R12, BX
+	JAE        gradPlanarAVX512Tail2
+	PREFETCHT0 (R13)
+	VMOVUPS    (CX), Z16
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS (SI)(R12*1), Z16, Z16
+	VSUBPS (DI)(R12*1), Z16, Z16
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z16, Z10, Z17
+	VMULPS      Z2, Z17, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z17, Z17
+	VFMADD231PS Z3, Z16, Z17
+	VFMADD231PS Z4, Z16, Z17
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z18
+	VFMADD213PS Z6, Z17, Z18
+	VFMADD213PS Z7, Z17, Z18
+	VFMADD213PS Z8, Z17, Z18
+	VFMADD213PS Z9, Z17, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z17, Z18
+	VSCALEFPS   Z16, Z18, Z16
+	VSUBPS      Z0, Z16, Z16
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VPCMPD     $0x02, (DX)(R12*1), Z13, K1
+	VMULPS.Z   (R9)(R12*1), Z16, K1, Z16
+	VPCMPEQD   (DX)(R12*1), Z12, K1
+	VADDPS     (R8)(R12*1), Z1, Z17
+	VMULPS     (R9)(R12*1), Z17, K1, Z16
+	VMOVUPS    Z16, (AX)
+	PREFETCHT0 (R13)(R11*1)
+	VMOVUPS    (CX)(R11*1), Z16
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS (SI)(R12*1), Z16, Z16
+	VSUBPS (DI)(R12*1), Z16, Z16
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z16, Z10, Z17
+	VMULPS      Z2, Z17, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z17, Z17
+	VFMADD231PS Z3, Z16, Z17
+	VFMADD231PS Z4, Z16, Z17
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z18
+	VFMADD213PS Z6, Z17, Z18
+	VFMADD213PS Z7, Z17, Z18
+	VFMADD213PS Z8, Z17, Z18
+	VFMADD213PS Z9, Z17, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z17, Z18
+	VSCALEFPS   Z16, Z18, Z16
+	VSUBPS      Z0, Z16, Z16
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VPCMPD   $0x02, (DX)(R12*1), Z13, K1
+	VMULPS.Z (R9)(R12*1), Z16, K1, Z16
+	VPCMPEQD (DX)(R12*1), Z15, K1
+	VADDPS   (R8)(R12*1), Z1, Z17
+	VMULPS   (R9)(R12*1), Z17, K1, Z16
+	VMOVUPS  Z16, (AX)(R11*1)
+	ADDQ     $0x00000040, R12
+	ADDQ     $0x00000040, CX
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, R13
+	JMP      gradPlanarAVX512Vec2
+
+gradPlanarAVX512Tail2:
+	// The planes' last positions, masked
+	MOVQ      t_len+56(FP), R13
+	ANDQ      $0x0000000f, R13
+	JZ        gradPlanarAVX512Next2
+	MOVL      $0x0000ffff, R14
+	BZHIL     R13, R14, R13
+	KMOVW     R13, K1
+	VMOVUPS.Z (DX)(R12*1), K1, Z16
+	VMOVUPS.Z (SI)(R12*1), K1, Z17
+	VMOVUPS.Z (DI)(R12*1), K1, Z18
+	VMOVUPS.Z (R9)(R12*1), K1, Z19
+	VMOVUPS.Z (R8)(R12*1), K1, Z20
+	VMOVUPS.Z (CX), K1, Z21
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS Z17, Z21, Z21
+	VSUBPS Z18, Z21, Z21
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z21, Z10, Z22
+	VMULPS      Z2, Z22, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z22, Z22
+	VFMADD231PS Z3, Z21, Z22
+	VFMADD231PS Z4, Z21, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z23
+	VFMADD213PS Z6, Z22, Z23
+	VFMADD213PS Z7, Z22, Z23
+	VFMADD213PS Z8, Z22, Z23
+	VFMADD213PS Z9, Z22, Z23
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z22, Z23
+	VSCALEFPS   Z21, Z23, Z21
+	VSUBPS      Z0, Z21, Z21
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VPCMPD    $0x02, Z16, Z13, K2
+	VMULPS.Z  Z19, Z21, K2, Z21
+	VPCMPEQD  Z16, Z12, K2
+	VADDPS    Z20, Z1, Z22
+	VMULPS    Z19, Z22, K2, Z21
+	VMOVUPS   Z21, K1, (AX)
+	VMOVUPS.Z (CX)(R11*1), K1, Z21
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS Z17, Z21, Z17
+	VSUBPS Z18, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z10, Z18
+	VMULPS      Z2, Z18, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z18, Z18
+	VFMADD231PS Z3, Z17, Z18
+	VFMADD231PS Z4, Z17, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z21
+	VFMADD213PS Z6, Z18, Z21
+	VFMADD213PS Z7, Z18, Z21
+	VFMADD213PS Z8, Z18, Z21
+	VFMADD213PS Z9, Z18, Z21
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z18, Z21
+	VSCALEFPS   Z17, Z21, Z17
+	VSUBPS      Z0, Z17, Z17
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VPCMPD   $0x02, Z16, Z13, K2
+	VMULPS.Z Z19, Z17, K2, Z17
+	VPCMPEQD Z16, Z15, K2
+	VADDPS   Z20, Z1, Z15
+	VMULPS   Z19, Z15, K2, Z17
+	VMOVUPS  Z17, K1, (AX)(R11*1)
+
+gradPlanarAVX512Next2:
+	// back to the block's start, on to the next planes
+	SUBQ   R12, CX
+	SUBQ   R12, AX
+	ADDQ   R11, CX
+	ADDQ   R11, AX
+	VPADDD Z14, Z12, Z12
+	ADDQ   R11, CX
+	ADDQ   R11, AX
+	VPADDD Z14, Z12, Z12
+	SUBQ   $0x02, R10
+	JMP    gradPlanarAVX512Pairs
+
+gradPlanarAVX512Last:
+	// An odd class count leaves one plane
+	TESTQ R10, R10
+	JZ    gradPlanarAVX512Done
+	XORQ  R12, R12
+	LEAQ  (CX)(R11*1), R10
+
+gradPlanarAVX512Vec1:
+	CMPQ       R12, BX
+	JAE        gradPlanarAVX512Tail1
+	PREFETCHT0 (R10)
+	VMOVUPS    (CX), Z15
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS (SI)(R12*1), Z15, Z15
+	VSUBPS (DI)(R12*1), Z15, Z15
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z15, Z10, Z16
+	VMULPS      Z2, Z16, Z15
+	VRNDSCALEPS $0x00, Z15, Z15
+	VMOVAPS     Z16, Z16
+	VFMADD231PS Z3, Z15, Z16
+	VFMADD231PS Z4, Z15, Z16
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z17
+	VFMADD213PS Z6, Z16, Z17
+	VFMADD213PS Z7, Z16, Z17
+	VFMADD213PS Z8, Z16, Z17
+	VFMADD213PS Z9, Z16, Z17
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z16, Z17
+	VSCALEFPS   Z15, Z17, Z15
+	VSUBPS      Z0, Z15, Z15
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VPCMPD   $0x02, (DX)(R12*1), Z13, K1
+	VMULPS.Z (R9)(R12*1), Z15, K1, Z15
+	VPCMPEQD (DX)(R12*1), Z12, K1
+	VADDPS   (R8)(R12*1), Z1, Z16
+	VMULPS   (R9)(R12*1), Z16, K1, Z15
+	VMOVUPS  Z15, (AX)
+	ADDQ     $0x00000040, R12
+	ADDQ     $0x00000040, CX
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, R10
+	JMP      gradPlanarAVX512Vec1
+
+gradPlanarAVX512Tail1:
+	// The planes' last positions, masked
+	MOVQ      t_len+56(FP), BX
+	ANDQ      $0x0000000f, BX
+	JZ        gradPlanarAVX512Next1
+	MOVL      $0x0000ffff, R10
+	BZHIL     BX, R10, BX
+	KMOVW     BX, K1
+	VMOVUPS.Z (DX)(R12*1), K1, Z15
+	VMOVUPS.Z (SI)(R12*1), K1, Z16
+	VMOVUPS.Z (DI)(R12*1), K1, Z17
+	VMOVUPS.Z (R9)(R12*1), K1, Z18
+	VMOVUPS.Z (R8)(R12*1), K1, Z19
+	VMOVUPS.Z (CX), K1, Z20
+
+	// e = scale·(exp((x − m) − ls) − q)
+	VSUBPS Z16, Z20, Z16
+	VSUBPS Z17, Z16, Z16
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z16, Z10, Z10
+	VMULPS      Z2, Z10, Z2
+	VRNDSCALEPS $0x00, Z2, Z2
+	VMOVAPS     Z10, Z10
+	VFMADD231PS Z3, Z2, Z10
+	VFMADD231PS Z4, Z2, Z10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z3
+	VFMADD213PS Z6, Z10, Z3
+	VFMADD213PS Z7, Z10, Z3
+	VFMADD213PS Z8, Z10, Z3
+	VFMADD213PS Z9, Z10, Z3
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z10, Z3
+	VSCALEFPS   Z2, Z3, Z2
+	VSUBPS      Z0, Z2, Z2
+
+	// 0 where t < 0; scale·(pt + tq) where t is this class
+	VPCMPD   $0x02, Z15, Z13, K2
+	VMULPS.Z Z18, Z2, K2, Z2
+	VPCMPEQD Z15, Z12, K2
+	VADDPS   Z19, Z1, Z0
+	VMULPS   Z18, Z0, K2, Z2
+	VMOVUPS  Z2, K1, (AX)
+
+gradPlanarAVX512Next1:
+	// back to the block's start, on to the next planes
+	SUBQ   R12, CX
+	SUBQ   R12, AX
+	ADDQ   R11, CX
+	ADDQ   R11, AX
+	VPADDD Z14, Z12, Z12
+
+gradPlanarAVX512Done:
+	VZEROUPPER
+	RET
+
+DATA gradOne32<>+0(SB)/4, $0x00000001
+GLOBL gradOne32<>(SB), RODATA|NOPTR, $4

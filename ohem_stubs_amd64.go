@@ -5,31 +5,227 @@
 package ohem
 
 // expfAVX2 sets dst[i] = e^x[i] for x[i] <= 0, len(dst) == len(x) a multiple of the lanes.
+//
+//go:noescape
 func expfAVX2(dst []float32, x []float32)
 
 // log1pfAVX2 sets dst[i] = log(1 + x[i]) for x[i] >= 0, len(dst) == len(x) a multiple of the lanes.
+//
+//go:noescape
 func log1pfAVX2(dst []float32, x []float32)
 
 // countAtLeastAVX2 returns how many x[i] >= v, NaNs included (v must not be NaN).
+//
+//go:noescape
 func countAtLeastAVX2(x []float32, v float32) int
 
 // countNaNAVX2 returns how many x[i] are NaN (v is not read).
+//
+//go:noescape
 func countNaNAVX2(x []float32, v float32) int
 
 // maxTargetAVX2 returns the largest element of t, or −1 when t is empty.
+//
+//go:noescape
 func maxTargetAVX2(t []int32) int32
 
+// most len(buf) of them, still counting the rest (lo <= hi, neither NaN).
+//
+//go:noescape
+func bandAVX2(buf []float32, x []float32, lo float32, hi float32) (above int, inBand int)
+
+// indicesAtLeastAVX2 writes base+i for every x[i] >= v, NaNs included, ascending to dst and returns their count (v must not be NaN; dst has room for all).
+//
+//go:noescape
+func indicesAtLeastAVX2(dst []int32, x []float32, v float32, base int32) int
+
+// indicesNaNAVX2 writes base+i for every NaN x[i], ascending to dst and returns their count (v is not read; dst has room for all).
+//
+//go:noescape
+func indicesNaNAVX2(dst []int32, x []float32, v float32, base int32) int
+
+// rows with t[i] < 0 are skipped. neg and k are not used.
+//
+//go:noescape
+//go:noescape
+func ceRowsLargeAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+
+// Each term is k·(x/2 − m/2), which cannot overflow.
+//
+//go:noescape
+//go:noescape
+func ceRowsLargeSpreadAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+
+// mx[i] = m = max_j x[i][j] and s[i] = Σ_j e^{x[i][j]−m}.
+//
+//go:noescape
+//go:noescape
+func lseRowsLargeAVX2(s []float32, mx []float32, x []float32, c int)
+
+// where t[i] < 0 and NaN for a row with a NaN or +Inf or two −Inf; len(t) is a multiple of the lanes.
+//
+//go:noescape
+//go:noescape
+func ce2RowsAVX2(loss []float32, x []float32, t []int32, fill float32)
+
+// where t[i] < 0).
+//
+//go:noescape
+//go:noescape
+func ce2RowsStatsAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32)
+
+// len(dst) rows of x; len(dst) is a multiple of the lanes.
+//
+//go:noescape
+//go:noescape
+func lse2RowsAVX2(dst []float32, x []float32)
+
+// len(t) is a multiple of the lanes; scratch holds (c + 16)·lanes floats.
+//
+//go:noescape
+//go:noescape
+func ceSmallAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
+
+// scratch holds 16·lanes floats.
+//
+//go:noescape
+//go:noescape
+func ceFinishAVX2(loss []float32, m []float32, ls []float32, pt []float32, s []float32, mx []float32, zt []float32, neg []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
+
+// receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+func cePlanarAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+
+// receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+func cePlanarSmoothAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+
+// lsePlanarAVX2 sets dst[p] = log Σ_j exp(x[j*stride+p]) for the len(dst) >= 1 positions.
+func lsePlanarAVX2(dst []float32, x []float32, c int, stride int)
+
+// gradRowsAVX2 writes the gradient of the len(t) rows of x, c classes each, to g: for a kept row (t[i] >= 0,
+// scale[i] != 0) g_j = scale·(exp((x_j − m) − ls) − q) and g_t = scale·(pt + tq); 0 for the others.
+func gradRowsAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
+
+// gradPairsAVX2 writes the gradient of the len(t) two-class rows to g: for a kept row (t[i] >= 0, scale[i] != 0)
+// g_t = scale·(pt + q) and g_other = −g_t (q = eps/2 = eps − eps/2, p_other = −pt); 0 for the others.
+func gradPairsAVX2(g []float32, t []int32, pt []float32, scale []float32, q float32)
+
+// gradFlatAVX2 writes the gradient of the len(t) rows of x, c classes each, to g as gradRows does; tab holds,
+// for each k < c, the row and the column of the lanes of the k-th vector of a block of rows.
+func gradFlatAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, tab []int32, c int, q float32, tq float32)
+
+// gradPlanarAVX2 writes the gradient of the len(t) positions of the planar x (class j of position p at
+// x[j·stride + p]) to g, in the same layout: as gradRows, per position.
+func gradPlanarAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
+
 // expfAVX512 sets dst[i] = e^x[i] for x[i] <= 0, len(dst) == len(x) a multiple of the lanes.
+//
+//go:noescape
 func expfAVX512(dst []float32, x []float32)
 
 // log1pfAVX512 sets dst[i] = log(1 + x[i]) for x[i] >= 0, len(dst) == len(x) a multiple of the lanes.
+//
+//go:noescape
 func log1pfAVX512(dst []float32, x []float32)
 
 // countAtLeastAVX512 returns how many x[i] >= v, NaNs included (v must not be NaN).
+//
+//go:noescape
 func countAtLeastAVX512(x []float32, v float32) int
 
 // countNaNAVX512 returns how many x[i] are NaN (v is not read).
+//
+//go:noescape
 func countNaNAVX512(x []float32, v float32) int
 
 // maxTargetAVX512 returns the largest element of t, or −1 when t is empty.
+//
+//go:noescape
 func maxTargetAVX512(t []int32) int32
+
+// most len(buf) of them, still counting the rest (lo <= hi, neither NaN).
+//
+//go:noescape
+func bandAVX512(buf []float32, x []float32, lo float32, hi float32) (above int, inBand int)
+
+// indicesAtLeastAVX512 writes base+i for every x[i] >= v, NaNs included, ascending to dst and returns their count (v must not be NaN; dst has room for all).
+//
+//go:noescape
+func indicesAtLeastAVX512(dst []int32, x []float32, v float32, base int32) int
+
+// indicesNaNAVX512 writes base+i for every NaN x[i], ascending to dst and returns their count (v is not read; dst has room for all).
+//
+//go:noescape
+func indicesNaNAVX512(dst []int32, x []float32, v float32, base int32) int
+
+// rows with t[i] < 0 are skipped. neg and k are not used.
+//
+//go:noescape
+//go:noescape
+func ceRowsLargeAVX512(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+
+// Each term is k·(x/2 − m/2), which cannot overflow.
+//
+//go:noescape
+//go:noescape
+func ceRowsLargeSpreadAVX512(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+
+// mx[i] = m = max_j x[i][j] and s[i] = Σ_j e^{x[i][j]−m}.
+//
+//go:noescape
+//go:noescape
+func lseRowsLargeAVX512(s []float32, mx []float32, x []float32, c int)
+
+// where t[i] < 0 and NaN for a row with a NaN or +Inf or two −Inf; len(t) is a multiple of the lanes.
+//
+//go:noescape
+//go:noescape
+func ce2RowsAVX512(loss []float32, x []float32, t []int32, fill float32)
+
+// where t[i] < 0).
+//
+//go:noescape
+//go:noescape
+func ce2RowsStatsAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32)
+
+// len(dst) rows of x; len(dst) is a multiple of the lanes.
+//
+//go:noescape
+//go:noescape
+func lse2RowsAVX512(dst []float32, x []float32)
+
+// len(t) is a multiple of the lanes; scratch holds (c + 16)·lanes floats.
+//
+//go:noescape
+//go:noescape
+func ceSmallAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
+
+// scratch holds 16·lanes floats.
+//
+//go:noescape
+//go:noescape
+func ceFinishAVX512(loss []float32, m []float32, ls []float32, pt []float32, s []float32, mx []float32, zt []float32, neg []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
+
+// receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+func cePlanarAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+
+// receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+func cePlanarSmoothAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+
+// lsePlanarAVX512 sets dst[p] = log Σ_j exp(x[j*stride+p]) for the len(dst) >= 1 positions.
+func lsePlanarAVX512(dst []float32, x []float32, c int, stride int)
+
+// gradRowsAVX512 writes the gradient of the len(t) rows of x, c classes each, to g: for a kept row (t[i] >= 0,
+// scale[i] != 0) g_j = scale·(exp((x_j − m) − ls) − q) and g_t = scale·(pt + tq); 0 for the others.
+func gradRowsAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
+
+// gradPairsAVX512 writes the gradient of the len(t) two-class rows to g: for a kept row (t[i] >= 0, scale[i] != 0)
+// g_t = scale·(pt + q) and g_other = −g_t (q = eps/2 = eps − eps/2, p_other = −pt); 0 for the others.
+func gradPairsAVX512(g []float32, t []int32, pt []float32, scale []float32, q float32)
+
+// gradFlatAVX512 writes the gradient of the len(t) rows of x, c classes each, to g as gradRows does; tab holds,
+// for each k < c, the row and the column of the lanes of the k-th vector of a block of rows.
+func gradFlatAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, tab []int32, c int, q float32, tq float32)
+
+// gradPlanarAVX512 writes the gradient of the len(t) positions of the planar x (class j of position p at
+// x[j·stride + p]) to g, in the same layout: as gradRows, per position.
+func gradPlanarAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)

@@ -4,6 +4,50 @@ package ohem
 
 // planarAVX2 and planarAVX512 install the tier's cePlanar and lsePlanar kernels in ks; fields
 // left alone keep the generic implementation.
-func planarAVX2(ks *kernelSet) {}
+func planarAVX2(ks *kernelSet) {
+	ks.cePlanar = cePlanarAsm(cePlanarAVX2, cePlanarSmoothAVX2)
+	ks.lsePlanar = lsePlanarAsm(lsePlanarAVX2)
+}
 
-func planarAVX512(ks *kernelSet) {}
+func planarAVX512(ks *kernelSet) {
+	ks.cePlanar = cePlanarAsm(cePlanarAVX512, cePlanarSmoothAVX512)
+	ks.lsePlanar = lsePlanarAsm(lsePlanarAVX512)
+}
+
+type cePlanarKernel func(loss []float32, m, ls, pt *float32, x []float32, t []int32, c, stride int, eps, fill float32)
+
+// cePlanarAsm adapts a tier's two planar cross-entropy kernels (without and with label smoothing)
+// to the kernelSet signature: the statistics travel as three pointers, nil when they are off.
+func cePlanarAsm(plain, smooth cePlanarKernel) func(loss []float32, st stats, x []float32, t []int32, c, stride int, eps, fill float32) {
+	return func(loss []float32, st stats, x []float32, t []int32, c, stride int, eps, fill float32) {
+		n := len(t)
+		if n == 0 {
+			return
+		}
+		// The kernels read x[j*stride+p] for p < n, j < c and write loss[:n] (and st[:n]).
+		_ = loss[n-1]
+		_ = x[(c-1)*stride+n-1]
+		var m, ls, pt *float32
+		if st.on() {
+			_, _, _ = st.m[n-1], st.ls[n-1], st.pt[n-1]
+			m, ls, pt = &st.m[0], &st.ls[0], &st.pt[0]
+		}
+		if eps == 0 {
+			plain(loss, m, ls, pt, x, t, c, stride, eps, fill)
+		} else {
+			smooth(loss, m, ls, pt, x, t, c, stride, eps, fill)
+		}
+	}
+}
+
+// lsePlanarAsm adapts a tier's planar log-sum-exp kernel: it checks the bounds the kernel relies on.
+func lsePlanarAsm(k func(dst, x []float32, c, stride int)) func(dst, x []float32, c, stride int) {
+	return func(dst, x []float32, c, stride int) {
+		n := len(dst)
+		if n == 0 {
+			return
+		}
+		_ = x[(c-1)*stride+n-1]
+		k(dst, x, c, stride)
+	}
+}

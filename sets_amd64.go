@@ -13,6 +13,7 @@ var x86Features = map[string]bool{
 	"AVX2":     cpu.X86.HasAVX2,
 	"FMA3":     cpu.X86.HasFMA,
 	"BMI2":     cpu.X86.HasBMI2,
+	"POPCNT":   cpu.X86.HasPOPCNT,
 	"AVX512F":  cpu.X86.HasAVX512F,
 	"AVX512DQ": cpu.X86.HasAVX512DQ,
 	"AVX512BW": cpu.X86.HasAVX512BW,
@@ -22,8 +23,8 @@ var x86Features = map[string]bool{
 // tierFeatures lists, per tier, exactly the features its kernels require; a test checks them
 // against the Requires lines of the generated assembly.
 var tierFeatures = map[string][]string{
-	"avx512": {"AVX", "AVX2", "AVX512DQ", "AVX512F", "BMI2", "SSE"},
-	"avx2":   {"AVX", "AVX2", "FMA3", "SSE", "SSE2"},
+	"avx512": {"AVX", "AVX2", "AVX512DQ", "AVX512F", "AVX512VL", "BMI2", "POPCNT", "SSE"},
+	"avx2":   {"AVX", "AVX2", "FMA3", "POPCNT", "SSE", "SSE2"},
 }
 
 func hasAll(features []string) bool {

@@ -1,4 +1,1028 @@
 package main
 
+import (
+	"github.com/mmcloughlin/avo/x86"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
 // genCE emits the cross-entropy and log-sum-exp kernels of tier t.
-func genCE(t tier) {}
+func genCE(t tier) {
+	genRowsLarge(t, rowsCE)
+	genRowsLarge(t, rowsCESpread)
+	genRowsLarge(t, rowsLSE)
+	genPairs(t, pairsCE)
+	genPairs(t, pairsCEStats)
+	genPairs(t, pairsLSE)
+	genSmall(t)
+	genFinish(t)
+}
+
+// rowsKind selects what genRowsLarge sums along each row.
+type rowsKind int
+
+const (
+	rowsCE       rowsKind = iota // Σ_{j≠t} e^{z_j−m}
+	rowsCESpread                 // the same, and k·Σ_j (z_j − m)/2
+	rowsLSE                      // Σ_j e^{z_j−m}
+)
+
+// genRowsLarge emits the row-at-a-time reductions for large C: per row a max pass (four
+// accumulators, masked tail), then an exp-sum pass over the row with the target excluded: the two
+// ranges [0, t) and (t, C) are summed one after the other, so a tiny loss is never the difference of
+// two sums. Every exp is added into one of four float32 accumulators, which are flushed into
+// float64 lanes every 32 vectors and at the end of a range: each float32 partial sum holds at most 8
+// terms, so the row sum is exact to a few float32 roundings whatever C is; it is rounded to float32
+// once, at the end. The exp pass, which is bound by arithmetic, prefetches the same lines of the
+// next row into L2, so that the next max pass does not wait on memory (this halved the time of
+// 256 × 32,000 logits). ceFinish then finishes the rows a vector at a time.
+func genRowsLarge(t tier, kind rowsKind) {
+	var name string
+	switch kind {
+	case rowsCE:
+		name = "ceRowsLarge"
+		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32)",
+			"sets, for each row i of the row-major [len(t)][c] logits x with t[i] >= 0,",
+			"mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m} and zt[i] = x[i][t[i]];",
+			"rows with t[i] < 0 are skipped. neg and k are not used.")
+	case rowsCESpread:
+		name = "ceRowsLargeSpread"
+		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32)",
+			"is ceRowsLarge that also sets neg[i] = k·Σ_j (x[i][j] − m)/2, −ε/C times the spread for k = 2ε/C.",
+			"Each term is k·(x/2 − m/2), which cannot overflow.")
+	case rowsLSE:
+		name = "lseRowsLarge"
+		t.text(name, "func(s, mx []float32, x []float32, c int)",
+			"sets, for each of the len(mx) rows of the row-major [len(mx)][c] logits x,",
+			"mx[i] = m = max_j x[i][j] and s[i] = Σ_j e^{x[i][j]−m}.")
+	}
+	Pragma("noescape")
+	lbl := name + t.suffix
+	spread := kind == rowsCESpread
+
+	sumP := Load(Param("s").Base(), GP64())
+	mxP := Load(Param("mx").Base(), GP64())
+	row := Load(Param("x").Base(), GP64())
+	stride := Load(Param("c"), GP64())
+	SHLQ(U8(2), stride) // bytes per row
+	rows, tP, spP, ztP := GP64(), GP64(), GP64(), GP64()
+	if kind == rowsLSE {
+		Load(Param("mx").Len(), rows)
+	} else {
+		Load(Param("t").Len(), rows)
+		Load(Param("t").Base(), tP)
+		Load(Param("zt").Base(), ztP)
+	}
+	if spread {
+		Load(Param("neg").Base(), spP)
+	}
+
+	ec := t.loadExpConsts()
+	negInf := t.cu("negInf", 0xff800000)
+	p, n, tg := GP64(), GP64(), GP64()
+
+	Label(lbl + "Row")
+	TESTQ(rows, rows)
+	JZ(LabelRef(lbl + "Done"))
+	if kind != rowsLSE {
+		Comment("an ignored row (t < 0) is skipped: its logits are never read")
+		MOVLQSX(Mem{Base: tP}, tg)
+		TESTQ(tg, tg)
+		JS(LabelRef(lbl + "Next"))
+	}
+
+	Comment("m = max of the row: four accumulators, then one vector at a time, then a masked tail")
+	MOVQ(row, p)
+	MOVQ(stride, n)
+	SHRQ(U8(2), n)
+	mx := [4]reg.VecVirtual{t.vec(), t.vec(), t.vec(), t.vec()}
+	for _, a := range mx {
+		VMOVUPS(negInf, a)
+	}
+	Label(lbl + "Max4")
+	CMPQ(n, U32(4*t.lanes))
+	JB(LabelRef(lbl + "Max1"))
+	for i, a := range mx {
+		VMAXPS(Mem{Base: p, Disp: i * t.bytes()}, a, a)
+	}
+	ADDQ(U32(4*t.bytes()), p)
+	SUBQ(U32(4*t.lanes), n)
+	JMP(LabelRef(lbl + "Max4"))
+	Label(lbl + "Max1")
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(lbl + "MaxTail"))
+	VMAXPS(Mem{Base: p}, mx[0], mx[0])
+	ADDQ(U32(t.bytes()), p)
+	SUBQ(U32(t.lanes), n)
+	JMP(LabelRef(lbl + "Max1"))
+	Label(lbl + "MaxTail")
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "MaxDone"))
+	{
+		mask := t.tailMask(n)
+		if t.zmm {
+			VMAXPS(Mem{Base: p}, mx[1], mask, mx[1]) // masked-off lanes keep mx[1] and are not read
+		} else {
+			x := t.loadTail(Mem{Base: p}, mask)
+			VBLENDVPS(mask, x, mx[1], x) // masked-off lanes take mx[1]
+			VMAXPS(x, mx[1], mx[1])
+		}
+	}
+	Label(lbl + "MaxDone")
+	VMAXPS(mx[1], mx[0], mx[0])
+	VMAXPS(mx[3], mx[2], mx[2])
+	VMAXPS(mx[2], mx[0], mx[0])
+	t.hmax(mx[0])
+	VMOVSS(mx[0].AsX(), Mem{Base: mxP})
+	m := t.broadcastF32(mx[0].AsX().(reg.VecVirtual))
+	var zt reg.VecVirtual
+	if kind != rowsLSE {
+		zt = XMM()
+		VMOVSS(Mem{Base: row, Index: tg, Scale: 4}, zt)
+		VMOVSS(zt, Mem{Base: ztP})
+	}
+
+	Comment("the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64")
+	acc := [4]reg.VecVirtual{t.vec(), t.vec(), t.vec(), t.vec()}
+	sum64 := t.vec()
+	VXORPS(sum64, sum64, sum64)
+	var sp []reg.VecVirtual
+	var sp64, mhalf reg.VecVirtual
+	var kf, half Op
+	if spread {
+		sp = []reg.VecVirtual{t.vec()}
+		if t.zmm {
+			sp = append(sp, t.vec())
+		}
+		sp64 = t.vec()
+		Comment("the spread starts with the target's term k·(zt − m)/2, in float64")
+		zd, md, kd := XMM(), XMM(), XMM()
+		VCVTSS2SD(zt, zd, zd)
+		VCVTSS2SD(mx[0].AsX(), md, md)
+		VSUBSD(md, zd, zd)
+		VMOVSS(paramAddr("k"), kd)
+		VMULSS(constMem("half", 0x3f000000), kd, kd)
+		VCVTSS2SD(kd, kd, kd)
+		VMULSD(kd, zd, zd)
+		VXORPS(sp64, sp64, sp64)
+		VMOVSD(zd, sp64.AsX(), sp64.AsX())
+		half = t.cf("half", 0.5)
+		mhalf = t.vec()
+		VMULPS(half, m, mhalf)
+		if t.zmm {
+			kr := t.vec()
+			VBROADCASTSS(paramAddr("k"), kr)
+			kf = kr
+		} else {
+			kk := t.vec()
+			VBROADCASTSS(paramAddr("k"), kk)
+			km := AllocLocal(t.bytes())
+			VMOVUPS(kk, km)
+			kf = km
+		}
+	}
+	zeroAcc := func() {
+		for _, a := range acc {
+			VXORPS(a, a, a)
+		}
+		if spread {
+			for _, a := range sp {
+				VXORPS(a, a, a)
+			}
+		}
+	}
+	// widenAdd adds the float32 lanes of v (clobbered) into the float64 lanes of d.
+	widenAdd := func(v, d reg.VecVirtual) {
+		if t.zmm {
+			w := ZMM()
+			VCVTPS2PD(v.AsY(), w)
+			VADDPD(w, d, d)
+			hi := YMM()
+			VEXTRACTF32X8(U8(1), v, hi)
+			VCVTPS2PD(hi, w)
+			VADDPD(w, d, d)
+		} else {
+			w := YMM()
+			VCVTPS2PD(v.AsX(), w)
+			VADDPD(w, d, d)
+			hi := XMM()
+			VEXTRACTF128(U8(1), v, hi)
+			VCVTPS2PD(hi, w)
+			VADDPD(w, d, d)
+		}
+	}
+	flush := func() {
+		VADDPS(acc[1], acc[0], acc[0])
+		VADDPS(acc[3], acc[2], acc[2])
+		VADDPS(acc[2], acc[0], acc[0])
+		widenAdd(acc[0], sum64)
+		if spread {
+			for _, a := range sp[1:] {
+				VADDPS(a, sp[0], sp[0])
+			}
+			widenAdd(sp[0], sp64)
+		}
+		zeroAcc()
+	}
+	// term adds e^{x−m} of the vector at src into acc[a] (and k·(x − m)/2 into an sp); mask, if
+	// not nil, keeps only the lanes of a tail. With the spread, x − m is computed as 2·(x/2 − m/2):
+	// the same value (halving is exact), and the half difference cannot overflow.
+	term := func(src Mem, a int, mask Op) {
+		x, e := t.vec(), t.vec()
+		if mask == nil {
+			VMOVUPS(src, x)
+		} else {
+			x = t.loadTail(src, mask)
+		}
+		d := x
+		if spread {
+			VFMSUB132PS(half, mhalf, x) // x/2 − m/2
+			d = t.vec()
+			VADDPS(x, x, d)
+		} else {
+			VSUBPS(m, x, x)
+		}
+		t.exp(ec, d, e)
+		var s reg.VecVirtual
+		if spread {
+			s = sp[a%len(sp)]
+		}
+		switch {
+		case mask == nil:
+			VADDPS(e, acc[a], acc[a])
+			if spread {
+				VFMADD231PS(kf, x, s)
+			}
+		case t.zmm:
+			VADDPS(e, acc[a], mask, acc[a])
+			if spread {
+				VFMADD231PS(kf, x, mask, s)
+			}
+		default:
+			VANDPS(mask, e, e)
+			VADDPS(e, acc[a], acc[a])
+			if spread {
+				VANDPS(mask, x, x)
+				VFMADD231PS(kf, x, s)
+			}
+		}
+	}
+	zeroAcc()
+	MOVQ(row, p)
+	if kind == rowsLSE {
+		MOVQ(stride, n)
+		SHRQ(U8(2), n)
+	} else {
+		Comment("first range: [0, t)")
+		MOVQ(tg, n)
+	}
+	cnt := GP64()
+	Label(lbl + "Range")
+	CMPQ(n, U32(4*t.lanes))
+	JB(LabelRef(lbl + "Exp1"))
+	MOVL(U32(8), cnt.As32())
+	Label(lbl + "Exp4")
+	for i := range 4 {
+		if i*t.bytes()%64 == 0 {
+			// the same line of the next row, into L2: its max pass then does not wait on memory
+			prefetchL2(Mem{Base: p, Index: stride, Scale: 1, Disp: i * t.bytes()})
+		}
+		term(Mem{Base: p, Disp: i * t.bytes()}, i, nil)
+	}
+	ADDQ(U32(4*t.bytes()), p)
+	SUBQ(U32(4*t.lanes), n)
+	DECL(cnt.As32())
+	JZ(LabelRef(lbl + "Flush"))
+	CMPQ(n, U32(4*t.lanes))
+	JAE(LabelRef(lbl + "Exp4"))
+	Label(lbl + "Flush")
+	flush()
+	JMP(LabelRef(lbl + "Range"))
+	Label(lbl + "Exp1")
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(lbl + "ExpTail"))
+	term(Mem{Base: p}, 0, nil)
+	ADDQ(U32(t.bytes()), p)
+	SUBQ(U32(t.lanes), n)
+	JMP(LabelRef(lbl + "Exp1"))
+	Label(lbl + "ExpTail")
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "RangeDone"))
+	term(Mem{Base: p}, 1, t.tailMask(n))
+	Label(lbl + "RangeDone")
+	flush()
+	if kind != rowsLSE {
+		Comment("second range: (t, c); tg = −1 marks it as started")
+		TESTQ(tg, tg)
+		JS(LabelRef(lbl + "Store"))
+		LEAQ(Mem{Base: row, Index: tg, Scale: 4, Disp: 4}, p)
+		MOVQ(stride, n)
+		SHRQ(U8(2), n)
+		SUBQ(tg, n)
+		DECQ(n)
+		MOVQ(I32(-1), tg)
+		JMP(LabelRef(lbl + "Range"))
+	}
+
+	Label(lbl + "Store")
+	t.hsum64(sum64)
+	VCVTSD2SS(sum64.AsX(), sum64.AsX(), sum64.AsX())
+	VMOVSS(sum64.AsX(), Mem{Base: sumP})
+	if spread {
+		t.hsum64(sp64)
+		VCVTSD2SS(sp64.AsX(), sp64.AsX(), sp64.AsX())
+		VMOVSS(sp64.AsX(), Mem{Base: spP})
+	}
+
+	Label(lbl + "Next")
+	ADDQ(stride, row)
+	ADDQ(U8(4), sumP)
+	ADDQ(U8(4), mxP)
+	if kind != rowsLSE {
+		ADDQ(U8(4), tP)
+	}
+	if kind != rowsLSE {
+		ADDQ(U8(4), ztP)
+	}
+	if spread {
+		ADDQ(U8(4), spP)
+	}
+	DECQ(rows)
+	JMP(LabelRef(lbl + "Row"))
+
+	Label(lbl + "Done")
+	VZEROUPPER()
+	RET()
+}
+
+// hsum64 adds the float64 lanes of v into its low lane.
+func (t tier) hsum64(v reg.VecVirtual) {
+	if t.zmm {
+		hi := YMM()
+		VEXTRACTF64X4(U8(1), v, hi)
+		VADDPD(hi, v.AsY(), v.AsY())
+	}
+	hi := XMM()
+	if t.zmm {
+		VEXTRACTF64X2(U8(1), v.AsY(), hi) // EVEX: v may be one of Y16–Y31
+	} else {
+		VEXTRACTF128(U8(1), v.AsY(), hi)
+	}
+	VADDPD(hi, v.AsX(), v.AsX())
+	VUNPCKHPD(v.AsX(), v.AsX(), hi)
+	VADDSD(hi, v.AsX(), v.AsX())
+}
+
+// pairsKind selects what genPairs computes for each row of a C = 2 batch.
+type pairsKind int
+
+const (
+	pairsCE      pairsKind = iota // the loss
+	pairsCEStats                  // the loss and the gradient's statistics
+	pairsLSE                      // log(e^{z_0} + e^{z_1})
+)
+
+// genPairs emits the C = 2 kernels, vectorised across rows: vectors of rows (8 or 16 rows each),
+// their logits deinterleaved into z0 and z1 (VSHUFPS and VPERMPD on AVX2, two VPERMI2PS on
+// AVX-512). An iteration takes 2 vectors (AVX2) or 4 (AVX-512; 3 with the statistics), emitted
+// phase by phase, so that the core has independent exp and log1p chains side by side. With d = z_other − z_target (negating z1 − z0 where the target is 1), the loss is
+// softplus(d) = max(d, 0) + log1p(e^{−|d|}), with the shared exp and log1p sequences; adding
+// m − m (m = max(z0, z1): 0, or NaN when m is ±Inf or NaN) makes a bad row NaN, and ignored rows
+// (t < 0) get fill. No scalar work is done per row. The row count must be a multiple of the lanes:
+// the Go wrapper runs the last rows through a padded copy.
+func genPairs(t tier, kind pairsKind) {
+	var name string
+	switch kind {
+	case pairsCE:
+		name = "ce2Rows"
+		t.text(name, "func(loss []float32, x []float32, t []int32, fill float32)",
+			"sets loss[i] to the cross-entropy of row i of the row-major [len(t)][2] logits x, fill",
+			"where t[i] < 0 and NaN for a row with a NaN or +Inf or two −Inf; len(t) is a multiple of the lanes.")
+	case pairsCEStats:
+		name = "ce2RowsStats"
+		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, fill float32)",
+			"is ce2Rows that also sets m[i], ls[i] = log(Σ_j e^{x_ij − m_i}) and pt[i] = p_t − 1 (0, 0, 0",
+			"where t[i] < 0).")
+	case pairsLSE:
+		name = "lse2Rows"
+		t.text(name, "func(dst []float32, x []float32)",
+			"sets dst[i] = log(e^{x[2i]} + e^{x[2i+1]}) (NaN for a NaN, a +Inf or two −Inf) for the",
+			"len(dst) rows of x; len(dst) is a multiple of the lanes.")
+	}
+	Pragma("noescape")
+	lbl := name + t.suffix
+	ce, st := kind != pairsLSE, kind == pairsCEStats
+
+	var dst, n reg.GPVirtual
+	if ce {
+		dst = Load(Param("loss").Base(), GP64()).(reg.GPVirtual)
+		n = Load(Param("loss").Len(), GP64()).(reg.GPVirtual)
+	} else {
+		dst = Load(Param("dst").Base(), GP64()).(reg.GPVirtual)
+		n = Load(Param("dst").Len(), GP64()).(reg.GPVirtual)
+	}
+	xp := Load(Param("x").Base(), GP64())
+	var tp, mP, lsP, ptP reg.GPVirtual
+	var fill reg.VecVirtual
+	if ce {
+		tp = Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+		fill = t.vec()
+		VBROADCASTSS(paramAddr("fill"), fill)
+	}
+	if st {
+		mP = Load(Param("m").Base(), GP64()).(reg.GPVirtual)
+		lsP = Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
+		ptP = Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
+	}
+	ec := t.loadExpConsts()
+	lc := t.sharedLogConsts(ec)
+	if t.zmm {
+		slots := GP64() // 12 vector slots on the stack
+		LEAQ(AllocLocal(12*t.bytes()), slots)
+		t.spillLogConsts(&lc, slots, 0)
+	}
+	sign := t.cu("signBit", 0x80000000)
+	zero := t.zero()
+	var oneI Op
+	if ce {
+		oneI = t.cu("oneInt", 1)
+	}
+
+	// body emits the computation of g vectors of rows, phase by phase, so that the out-of-order
+	// core sees g independent chains side by side.
+	body := func(g int) {
+		type rows struct {
+			z0, z1, d, m, loss, tv, na, e, l1 reg.VecVirtual
+			kIgn                              reg.Register
+		}
+		rs := make([]rows, g)
+		xm := func(i, half int) Mem { return Mem{Base: xp, Disp: (2*i + half) * t.bytes()} }
+		for i := range rs {
+			r := &rs[i]
+			Comment("z0, z1 = the first and second logits of the rows")
+			r.z0, r.z1 = t.vec(), t.vec()
+			a := t.vec()
+			VMOVUPS(xm(i, 0), a)
+			if t.zmm {
+				VMOVDQU32(pairIndex("pairsEven", 0), r.z0)
+				VPERMI2PS(xm(i, 1), a, r.z0)
+				VMOVDQU32(pairIndex("pairsOdd", 1), r.z1)
+				VPERMI2PS(xm(i, 1), a, r.z1)
+			} else {
+				VSHUFPS(U8(0x88), xm(i, 1), a, r.z0) // rows 0 1 4 5 | 2 3 6 7
+				VPERMPD(U8(0xD8), r.z0, r.z0)
+				VSHUFPS(U8(0xDD), xm(i, 1), a, r.z1)
+				VPERMPD(U8(0xD8), r.z1, r.z1)
+			}
+			r.d, r.m, r.loss = t.vec(), t.vec(), t.vec()
+			VSUBPS(r.z0, r.z1, r.d) // z1 − z0
+			VMAXPS(r.z1, r.z0, r.m)
+			Comment("loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN")
+			VSUBPS(r.m, r.m, r.loss)
+			if ce {
+				Comment("d = z_other − z_target: negate z1 − z0 where the target is 1")
+				r.tv = t.vec()
+				tm := Mem{Base: tp, Disp: i * t.bytes()}
+				if t.zmm {
+					VMOVDQU32(tm, r.tv)
+					k1 := K()
+					VPCMPEQD(oneI, r.tv, k1)
+					VXORPS(sign, r.d, k1, r.d)
+					r.kIgn = K()
+					VPMOVD2M(r.tv, r.kIgn)
+				} else {
+					VMOVDQU(tm, r.tv)
+					s := t.vec()
+					VPCMPEQD(oneI, r.tv, s)
+					VANDPS(sign, s, s)
+					VXORPS(s, r.d, r.d)
+				}
+				Comment("loss += max(d, 0)")
+				mx := t.vec()
+				VMAXPS(zero, r.d, mx)
+				VADDPS(mx, r.loss, r.loss)
+			} else {
+				Comment("lse = m + (m − m) + log1p(e^{−|z1 − z0|})")
+				VADDPS(r.m, r.loss, r.loss)
+			}
+			if st {
+				Comment("statistics: m (0 for an ignored row)")
+				t.zeroIgnored(r.tv, r.kIgn, zero, r.m)
+				VMOVUPS(r.m, Mem{Base: mP, Disp: i * t.bytes()})
+			}
+			r.na = t.vec()
+			VORPS(sign, r.d, r.na) // −|d|
+		}
+		for i := range rs {
+			rs[i].e = t.vec()
+			t.exp(ec, rs[i].na, rs[i].e)
+		}
+		for i := range rs {
+			rs[i].l1 = t.vec()
+			t.log1p(lc, rs[i].e, rs[i].l1)
+		}
+		for i := range rs {
+			r := &rs[i]
+			VADDPS(r.l1, r.loss, r.loss)
+			if ce {
+				if t.zmm {
+					VMOVAPS(fill, r.kIgn, r.loss)
+				} else {
+					VBLENDVPS(r.tv, fill, r.loss, r.loss) // fill where t < 0
+				}
+			}
+			VMOVUPS(r.loss, Mem{Base: dst, Disp: i * t.bytes()})
+			if st {
+				Comment("ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger")
+				t.zeroIgnored(r.tv, r.kIgn, zero, r.l1)
+				VMOVUPS(r.l1, Mem{Base: lsP, Disp: i * t.bytes()})
+				q := t.vec()
+				VMOVUPS(lc.one, q)
+				w := t.vec()
+				VADDPS(lc.one, r.e, w)
+				VDIVPS(w, q, q)
+				VXORPS(sign, q, q)
+				if t.zmm {
+					le := K()
+					VCMPPS(U8(cmpLE), zero, r.d, le)
+					VMULPS(r.e, q, le, q)
+				} else {
+					le := t.vec()
+					VCMPPS(U8(cmpLE), zero, r.d, le)
+					VMULPS(r.e, q, r.e)
+					VBLENDVPS(le, r.e, q, q)
+				}
+				t.zeroIgnored(r.tv, r.kIgn, zero, q)
+				VMOVUPS(q, Mem{Base: ptP, Disp: i * t.bytes()})
+			}
+		}
+		ADDQ(U32(2*g*t.bytes()), xp)
+		ADDQ(U32(g*t.bytes()), dst)
+		if ce {
+			ADDQ(U32(g*t.bytes()), tp)
+		}
+		if st {
+			ADDQ(U32(g*t.bytes()), mP)
+			ADDQ(U32(g*t.bytes()), lsP)
+			ADDQ(U32(g*t.bytes()), ptP)
+		}
+		SUBQ(U32(g*t.lanes), n)
+	}
+	groups := 2
+	if t.zmm {
+		groups = 4
+		if st {
+			groups = 3
+		}
+	}
+	Label(lbl + "Loop")
+	CMPQ(n, U32(groups*t.lanes))
+	JB(LabelRef(lbl + "One"))
+	body(groups)
+	JMP(LabelRef(lbl + "Loop"))
+	Label(lbl + "One")
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "Done"))
+	body(1)
+	JMP(LabelRef(lbl + "One"))
+	Label(lbl + "Done")
+	VZEROUPPER()
+	RET()
+}
+
+// zeroIgnored zeroes the lanes of v whose target (tv on AVX2, the opmask kIgn on AVX-512) is negative.
+func (t tier) zeroIgnored(tv reg.VecVirtual, kIgn reg.Register, zero, v reg.VecVirtual) {
+	if t.zmm {
+		VMOVAPS(zero, kIgn, v)
+	} else {
+		VBLENDVPS(tv, zero, v, v)
+	}
+}
+
+// pairIndex is the 64-byte VPERMI2PS index vector 2i + first, i = 0..15: the even or odd elements of
+// two concatenated vectors.
+func pairIndex(name string, first int) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := GLOBL(name, RODATA|NOPTR)
+	for i := range 16 {
+		DATA(4*i, U32(2*i+first))
+	}
+	consts[name] = m
+	return m
+}
+
+// intTable is a 64-byte table of the int32 values f(i), i = 0..15 (AVX2 reads the first 8).
+func intTable(name string, f func(i int) int) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := GLOBL(name, RODATA|NOPTR)
+	for i := range 16 {
+		DATA(4*i, U32(uint32(f(i))))
+	}
+	consts[name] = m
+	return m
+}
+
+// spillLogConsts moves the log1p constants that are only ever a first (memory-capable) operand to
+// the vector slots at base, base+1 vector, ...: on AVX-512 the exp and log1p constants and a
+// kernel's state do not fit in the 32 registers together. AVX2 constants are in memory already.
+func (t tier) spillLogConsts(lc *logConsts, base reg.GPVirtual, first int) int {
+	if !t.zmm {
+		return first
+	}
+	slot := func(op *Op) {
+		m := Mem{Base: base, Disp: first * t.bytes()}
+		VMOVUPS(*op, m)
+		*op = m
+		first++
+	}
+	for i := 1; i < len(lc.p); i++ {
+		slot(&lc.p[i])
+	}
+	slot(&lc.ln2hi)
+	slot(&lc.ln2lo)
+	slot(&lc.half)
+	slot(&lc.sqrtHalf)
+	return first
+}
+
+// finishConsts are what finishRows reads besides the exp and log1p constants.
+type finishConsts struct {
+	sign, fill Op
+	gapW, k    Op // smoothing: −2(1 − ε), 2ε/C (memory)
+	zero       reg.VecVirtual
+}
+
+// finishRows turns a vector of rows' reductions into their losses, the vector form of finishCE:
+// s = Σ_{j≠t} e^{z_j−m}, m the maximum, zt the target logit, neg = ε/C·Σ_j (z_j − m) (read only
+// when smoothFlag != 0), tv the targets.
+//
+//	u = e^{zt−m} (1 when the target holds the maximum), a = s + (u − 1) = Σ_j e^{z_j−m} − 1,
+//	ls = log1p(a), loss = ls + (m − zt), with smoothing (1−ε)·loss + ε·ls − neg,
+//
+// where the smoothed form takes m − zt as 2·(m/2 − zt/2), which cannot overflow when (1−ε)·(m − zt)
+// is finite,
+//
+// plus m − m (NaN when m is not finite); fill where t < 0. a is exact when the target holds the
+// maximum (u − 1 = 0), so a tiny loss log1p(s) keeps its digits; otherwise s >= 1 and nothing
+// cancels. It returns loss, ls, and a for the statistics (pt = −s/(1 + a)).
+func (t tier) finishRows(ec expConsts, lc logConsts, fc finishConsts, s, m, zt, neg, tv reg.VecVirtual, smoothFlag reg.GPVirtual, lbl string) (loss, ls, a reg.VecVirtual) {
+	Comment("finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)")
+	g, u := t.vec(), t.vec()
+	VSUBPS(m, zt, g) // zt − m
+	t.exp(ec, g, u)
+	a = t.vec()
+	VSUBPS(lc.one, u, a)
+	VADDPS(s, a, a)
+	ls = t.vec()
+	t.log1p(lc, a, ls)
+	loss = t.vec()
+	VSUBPS(zt, m, g) // m − zt
+	VADDPS(ls, g, loss)
+	if smoothFlag != nil {
+		Comment("smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)")
+		TESTQ(smoothFlag, smoothFlag)
+		JZ(LabelRef(lbl))
+		sm, mh := t.vec(), t.vec()
+		VSUBPS(neg, ls, sm)
+		VMULPS(lc.half, m, mh)
+		VMOVAPS(zt, g)
+		VFMSUB132PS(lc.half, mh, g) // zt/2 − m/2
+		VFMADD231PS(fc.gapW, g, sm)
+		VMOVAPS(sm, loss)
+		Label(lbl)
+	}
+	Comment("loss += m − m (NaN for a bad row); fill where t < 0")
+	VSUBPS(m, m, g)
+	VADDPS(g, loss, loss)
+	if t.zmm {
+		k := K()
+		VPMOVD2M(tv, k)
+		VMOVAPS(fc.fill, k, loss)
+	} else {
+		VBLENDVPS(tv, fc.fill, loss, loss)
+	}
+	return loss, ls, a
+}
+
+// storeStats stores m, ls and pt = −s/(1 + a), zeroed where t < 0, to the slots at mP, lsP, ptP.
+func (t tier) storeStats(lc logConsts, fc finishConsts, m, ls, s, a, tv reg.VecVirtual, mP, lsP, ptP reg.GPVirtual) {
+	Comment("statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0")
+	w, pt := t.vec(), t.vec()
+	VADDPS(lc.one, a, w)
+	VDIVPS(w, s, pt)
+	VXORPS(fc.sign, pt, pt)
+	var k reg.Register
+	if t.zmm {
+		k = K()
+		VPMOVD2M(tv, k)
+	}
+	for _, st := range []struct {
+		v reg.VecVirtual
+		p reg.GPVirtual
+	}{{m, mP}, {ls, lsP}, {pt, ptP}} {
+		t.zeroIgnored(tv, k, fc.zero, st.v)
+		VMOVUPS(st.v, Mem{Base: st.p})
+	}
+}
+
+// genSmall emits the kernel for small C (up to a few dozen classes), vectorised across rows like
+// the planar layout: for each vector of rows (8 or 16), one gather per class (indices row·C + j)
+// transposes the rows into a planar scratch [C][lanes] while the maximum is taken; a second pass
+// over the scratch sums e^{z_j−m} with the target lane masked out (and the spread for smoothing); a
+// gather picks the target logits, and finishRows finishes every lane at once.
+func genSmall(t tier) {
+	name := "ceSmall"
+	t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, c int, eps, fill float32)",
+		"sets loss[i] to the cross-entropy of row i of the row-major [len(t)][c] logits x, smoothed",
+		"by eps, fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].",
+		"len(t) is a multiple of the lanes; scratch holds (c + 16)·lanes floats.")
+	Pragma("noescape")
+	lbl := name + t.suffix
+	L, B := t.lanes, t.bytes()
+
+	dst := Load(Param("loss").Base(), GP64()).(reg.GPVirtual)
+	n := Load(Param("loss").Len(), GP64()).(reg.GPVirtual)
+	mP := Load(Param("m").Base(), GP64()).(reg.GPVirtual)
+	lsP := Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
+	ptP := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
+	xp := Load(Param("x").Base(), GP64()).(reg.GPVirtual)
+	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+	scr := Load(Param("scratch").Base(), GP64()).(reg.GPVirtual)
+	c := Load(Param("c"), GP64()).(reg.GPVirtual)
+
+	Comment("constant slots after the planar block")
+	cs := GP64()
+	MOVQ(c, cs)
+	IMUL3Q(U32(B), cs, cs)
+	ADDQ(scr, cs)
+	ec, lc, fc, smooth := t.ceSetup(cs, c)
+
+	Comment("idx = lane·C, the gather indices of class 0; blk = bytes per vector of rows")
+	idx := t.vec()
+	cv := t.vec()
+	VMOVQ(c, cv.AsX())
+	VPBROADCASTD(cv.AsX(), cv)
+	VPMULLD(intTable("iota16", func(i int) int { return i }), cv, idx)
+	blk := GP64()
+	MOVQ(c, blk)
+	IMUL3Q(U32(B), blk, blk)
+	negInf := t.cu("negInf", 0xff800000)
+	p, q, j := GP64(), GP64(), GP64()
+
+	Label(lbl + "Block")
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "Done"))
+	m := t.vec()
+	VMOVUPS(negInf, m)
+	MOVQ(xp, p)
+	MOVQ(scr, q)
+	MOVQ(c, j)
+	Comment("pass 1: gather class j of the rows into the scratch, m = running maximum")
+	Label(lbl + "Max")
+	v := t.vec()
+	t.gather(Mem{Base: p, Index: idx, Scale: 4}, v)
+	VMOVUPS(v, Mem{Base: q})
+	VMAXPS(v, m, m)
+	ADDQ(U8(4), p)
+	ADDQ(U32(B), q)
+	DECQ(j)
+	JNZ(LabelRef(lbl + "Max"))
+
+	Comment("zt = the target logits (class 0 for an ignored row)")
+	tv, zt := t.vec(), t.vec()
+	t.loadInt(Mem{Base: tp}, tv)
+	ti := t.vec()
+	VPMAXSD(fc.zero, tv, ti)
+	VPADDD(idx, ti, ti)
+	t.gather(Mem{Base: xp, Index: ti, Scale: 4}, zt)
+	t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
+
+	Comment("pass 2: s = Σ_{j≠t} e^{z_j−m}; with smoothing also neg = 2ε/C·Σ_j (z_j/2 − m/2)")
+	s, neg, jv := t.vec(), t.vec(), t.vec()
+	VXORPS(s, s, s)
+	VXORPS(neg, neg, neg)
+	t.zeroInt(jv)
+	half := t.cf("half", 0.5)
+	mhalf := t.vec()
+	VMULPS(half, m, mhalf)
+	// pass2 emits the class loop; with smoothing, x − m is 2·(x/2 − m/2) (the same value: halving
+	// is exact), and the half difference, which cannot overflow, feeds neg.
+	pass2 := func(sm bool, loop string) {
+		MOVQ(scr, q)
+		MOVQ(c, j)
+		Label(loop)
+		x, e := t.vec(), t.vec()
+		VMOVUPS(Mem{Base: q}, x)
+		d := x
+		if sm {
+			VFMSUB132PS(half, mhalf, x)
+			d = t.vec()
+			VADDPS(x, x, d)
+		} else {
+			VSUBPS(m, x, x)
+		}
+		t.exp(ec, d, e)
+		if sm {
+			VFMADD231PS(fc.k, x, neg)
+		}
+		if t.zmm {
+			k := K()
+			VPCMPD(U8(4), jv, tv, k) // t != j
+			VADDPS(e, s, k, s)
+		} else {
+			eq := t.vec()
+			VPCMPEQD(jv, tv, eq)
+			VANDNPS(e, eq, e)
+			VADDPS(e, s, s)
+		}
+		VPSUBD(t.cu("allOnes", 0xFFFFFFFF), jv, jv) // j + 1
+		ADDQ(U32(B), q)
+		DECQ(j)
+		JNZ(LabelRef(loop))
+	}
+	TESTQ(smooth, smooth)
+	JNZ(LabelRef(lbl + "ExpSmooth"))
+	pass2(false, lbl+"Exp")
+	JMP(LabelRef(lbl + "Finish"))
+	Label(lbl + "ExpSmooth")
+	pass2(true, lbl+"ExpSmoothLoop")
+	Label(lbl + "Finish")
+	loss, ls, a := t.finishRows(ec, lc, fc, s, m, zt, neg, tv, smooth, lbl+"Plain")
+	VMOVUPS(loss, Mem{Base: dst})
+	Comment("statistics, when len(m) > 0")
+	stn := Load(Param("m").Len(), GP64()).(reg.GPVirtual)
+	TESTQ(stn, stn)
+	JZ(LabelRef(lbl + "Next"))
+	t.storeStats(lc, fc, m, ls, s, a, tv, mP, lsP, ptP)
+	ADDQ(U32(B), mP)
+	ADDQ(U32(B), lsP)
+	ADDQ(U32(B), ptP)
+	Label(lbl + "Next")
+	ADDQ(blk, xp)
+	ADDQ(U32(B), tp)
+	ADDQ(U32(B), dst)
+	SUBQ(U32(L), n)
+	JMP(LabelRef(lbl + "Block"))
+	Label(lbl + "Done")
+	VZEROUPPER()
+	RET()
+}
+
+// gather loads the lanes at src (a vector-indexed memory operand, every lane valid) into d.
+func (t tier) gather(src Mem, d reg.VecVirtual) {
+	if t.zmm {
+		k := K()
+		KXNORW(k, k, k)
+		VGATHERDPS(src, k, d)
+		return
+	}
+	mask := t.vec()
+	VPCMPEQD(mask, mask, mask)
+	VGATHERDPS(mask, src, d)
+	t.zeroInt(mask) // keeps mask live past the gather: its register must differ from d's
+}
+
+// sharedLogConsts returns the log1p constants for a kernel that also holds the exp constants: on
+// AVX-512 the exp's register of 1 is shared, and the caller moves what it must to memory with
+// spillLogConsts.
+func (t tier) sharedLogConsts(ec expConsts) logConsts {
+	lc := t.loadLogConsts()
+	if t.zmm {
+		lc.one = ec.one
+	}
+	return lc
+}
+
+// loadInt loads a vector of int32s.
+func (t tier) loadInt(src Mem, d reg.VecVirtual) {
+	if t.zmm {
+		VMOVDQU32(src, d)
+	} else {
+		VMOVDQU(src, d)
+	}
+}
+
+// zeroInt zeroes v with an integer instruction.
+func (t tier) zeroInt(v reg.VecVirtual) {
+	if t.zmm {
+		VPXORD(v, v, v)
+	} else {
+		VPXOR(v, v, v)
+	}
+}
+
+// paramAddr is the stack address of the named scalar argument, for VEX/EVEX loads (Load uses SSE
+// moves, which cannot reach X16–X31).
+func paramAddr(name string) Mem {
+	b, err := Param(name).Resolve()
+	check(err == nil, "param %s: %v", name, err)
+	return b.Addr
+}
+
+// ceSetup loads what finishRows reads: the exp and log1p constants (on AVX-512 the log1p ones
+// that fit a memory operand go to the vector slots at cs, then −2(1 − ε) and 2ε/C follow them; 16
+// slots in all), and returns smooth, nonzero when ε != 0. c holds C.
+func (t tier) ceSetup(cs, c reg.GPVirtual) (ec expConsts, lc logConsts, fc finishConsts, smooth reg.GPVirtual) {
+	ec = t.loadExpConsts()
+	lc = t.sharedLogConsts(ec)
+	next := t.spillLogConsts(&lc, cs, 0)
+	fc = finishConsts{sign: t.cu("signBit", 0x80000000), zero: t.zero()}
+	fill := t.vec()
+	VBROADCASTSS(paramAddr("fill"), fill)
+	fc.fill = fill
+	smooth = GP64()
+	{
+		e := XMM()
+		VMOVSS(paramAddr("eps"), e)
+		MOVL(paramAddr("eps"), smooth.As32())
+		one, cf := XMM(), XMM()
+		VMOVSS(constMem("one", 0x3f800000), one)
+		VCVTSI2SSQ(c, cf, cf)
+		k := XMM()
+		VADDSS(e, e, k)
+		VDIVSS(cf, k, cf)   // 2ε/C
+		VSUBSS(one, e, one) // ε − 1
+		VADDSS(one, one, one)
+		for i, v := range []reg.VecVirtual{one, cf} {
+			b := t.broadcastF32(v)
+			mm := Mem{Base: cs, Disp: (next + i) * t.bytes()}
+			VMOVUPS(b, mm)
+			if i == 0 {
+				fc.gapW = mm
+			} else {
+				fc.k = mm
+			}
+		}
+	}
+	SHLQ(U8(1), smooth) // ε = ±0 counts as no smoothing
+	return ec, lc, fc, smooth
+}
+
+// genFinish emits ceFinish, which finishes the rows that ceRowsLarge reduced, a vector at a time,
+// with finishRows.
+func genFinish(t tier) {
+	name := "ceFinish"
+	t.text(name, "func(loss, m, ls, pt []float32, s, mx, zt, neg []float32, t []int32, scratch []float32, c int, eps, fill float32)",
+		"sets loss[i] (and, with len(m) > 0, m[i], ls[i], pt[i]) from the reductions s, mx, zt and",
+		"neg of ceRowsLarge (neg read only when eps != 0). len(loss) is a multiple of the lanes;",
+		"scratch holds 16·lanes floats.")
+	Pragma("noescape")
+	lbl := name + t.suffix
+	B := t.bytes()
+	dst := Load(Param("loss").Base(), GP64()).(reg.GPVirtual)
+	n := Load(Param("loss").Len(), GP64()).(reg.GPVirtual)
+	mP := Load(Param("m").Base(), GP64()).(reg.GPVirtual)
+	lsP := Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
+	ptP := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
+	sP := Load(Param("s").Base(), GP64()).(reg.GPVirtual)
+	mxP := Load(Param("mx").Base(), GP64()).(reg.GPVirtual)
+	ztP := Load(Param("zt").Base(), GP64()).(reg.GPVirtual)
+	negP := Load(Param("neg").Base(), GP64()).(reg.GPVirtual)
+	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+	cs := Load(Param("scratch").Base(), GP64()).(reg.GPVirtual)
+	c := Load(Param("c"), GP64()).(reg.GPVirtual)
+	ec, lc, fc, smooth := t.ceSetup(cs, c)
+	stn := Load(Param("m").Len(), GP64()).(reg.GPVirtual)
+
+	Label(lbl + "Loop")
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "Done"))
+	s, m, zt, neg, tv := t.vec(), t.vec(), t.vec(), t.vec(), t.vec()
+	VMOVUPS(Mem{Base: sP}, s)
+	VMOVUPS(Mem{Base: mxP}, m)
+	VMOVUPS(Mem{Base: ztP}, zt)
+	VMOVUPS(Mem{Base: negP}, neg)
+	t.loadInt(Mem{Base: tp}, tv)
+	loss, ls, a := t.finishRows(ec, lc, fc, s, m, zt, neg, tv, smooth, lbl+"Plain")
+	VMOVUPS(loss, Mem{Base: dst})
+	TESTQ(stn, stn)
+	JZ(LabelRef(lbl + "Next"))
+	t.storeStats(lc, fc, m, ls, s, a, tv, mP, lsP, ptP)
+	ADDQ(U32(B), mP)
+	ADDQ(U32(B), lsP)
+	ADDQ(U32(B), ptP)
+	Label(lbl + "Next")
+	for _, r := range []reg.GPVirtual{dst, sP, mxP, ztP, negP, tp} {
+		ADDQ(U32(B), r)
+	}
+	SUBQ(U32(t.lanes), n)
+	JMP(LabelRef(lbl + "Loop"))
+	Label(lbl + "Done")
+	VZEROUPPER()
+	RET()
+}
+
+// prefetchL2 emits PREFETCHT1 m. avo files it under AMD's "MMX+"; it is an SSE instruction (Intel
+// lists it there, and every amd64 CPU has it), so it is recorded as such.
+func prefetchL2(m Mem) {
+	i, err := x86.PREFETCHT1(m)
+	check(err == nil, "PREFETCHT1: %v", err)
+	i.ISA = []string{"SSE"}
+	Instruction(i)
+}

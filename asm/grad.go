@@ -1,4 +1,701 @@
 package main
 
-// genGrad emits the gradient kernels of tier t.
-func genGrad(t tier) {}
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+	"github.com/mmcloughlin/avo/x86"
+)
+
+// The gradient kernels: g = scale·(softmax − q) for a kept sample, q = (1−eps)·onehot(t) + eps/C,
+// from the statistics of the forward pass (m the row maximum, ls = log Σ exp(z − m), pt = p_t − 1),
+// and 0 for every other sample. A non-target element is scale·(exp((z − m) − ls) − eps/C), the
+// target element scale·(pt + (eps − eps/C)): p_t − 1 comes exact from the forward pass, so the
+// target never cancels. A sample is kept when its target is >= 0 and its scale is not ±0; the
+// logits of the others are never trusted (an ignored sample's may be NaN): they are masked, not
+// multiplied by 0.
+//
+// Four kernels, chosen by the Go glue (grad_amd64.go) from the layout and C:
+//   - gradRows, row-major C > lanes: along each row with the shared exp sequence, a masked tail,
+//     then the target element patched with a scalar store; a run of dropped rows is one zero fill.
+//   - gradPairs, row-major C = 2: across rows, no exp at all: with q = eps/2 the two elements are
+//     ±scale·(pt + eps/2) (p_other = −pt), deinterleaved in registers and interleaved by shuffles.
+//   - gradFlat, row-major C = 1 or 3 <= C <= lanes: lanes rows at a time, the block's C vectors
+//     streamed as they lie in memory; each lane fetches its row's statistics with VPERMPS from a
+//     table of row indices (and compares a table of column indices with its row's target).
+//   - gradPlanar, planar: across positions, one block of positions at a time, every class plane
+//     in turn; the statistics are memory operands, the target lanes blended in by a compare with
+//     the class index.
+
+func genGrad(t tier) {
+	genGradRows(t)
+	genGradPairs(t)
+	genGradFlat(t)
+	genGradPlanar(t)
+}
+
+// gradVecTable returns a DATA symbol holding the 32-bit values vals (one full vector).
+func gradVecTable(name string, vals []uint32) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := GLOBL(name, RODATA|NOPTR)
+	for i, v := range vals {
+		DATA(4*i, U32(v))
+	}
+	consts[name] = m
+	return m
+}
+
+// gradText starts a kernel like t.text, with a documentation of several lines (avo's Doc keeps
+// only the lines of its last call).
+func gradText(t tier, name, signature string, doc ...string) {
+	TEXT(name+t.suffix, NOSPLIT, signature)
+	doc[0] = name + t.suffix + " " + doc[0]
+	Doc(doc...)
+}
+
+// paramMem is the frame slot of the parameter name.
+func paramMem(name string) Mem {
+	b, err := Param(name).Resolve()
+	check(err == nil, "%v", err)
+	return b.Addr
+}
+
+// loadParamF32 broadcasts the float32 parameter name into a new register (VBROADCASTSS from the
+// frame: unlike MOVSS it reaches the 32 registers of AVX-512).
+func (t tier) loadParamF32(name string) reg.VecVirtual {
+	r := t.vec()
+	VBROADCASTSS(paramMem(name), r)
+	return r
+}
+
+// zeroFill stores zeros over the nb bytes at p (nb a multiple of 4), four vectors at a time, then
+// one, then a masked tail. p is advanced past them; nb is consumed.
+func (t tier) zeroFill(prefix string, p, nb reg.GPVirtual) {
+	z := t.zero()
+	loop4, loop1, tail, done := prefix+"Zero4", prefix+"Zero1", prefix+"ZeroTail", prefix+"ZeroDone"
+	Label(loop4)
+	CMPQ(nb, U32(4*t.bytes()))
+	JB(LabelRef(loop1))
+	for i := range 4 {
+		VMOVUPS(z, Mem{Base: p, Disp: i * t.bytes()})
+	}
+	ADDQ(U32(4*t.bytes()), p)
+	SUBQ(U32(4*t.bytes()), nb)
+	JMP(LabelRef(loop4))
+	Label(loop1)
+	CMPQ(nb, U32(t.bytes()))
+	JB(LabelRef(tail))
+	VMOVUPS(z, Mem{Base: p})
+	ADDQ(U32(t.bytes()), p)
+	SUBQ(U32(t.bytes()), nb)
+	JMP(LabelRef(loop1))
+	Label(tail)
+	TESTQ(nb, nb)
+	JZ(LabelRef(done))
+	SHRQ(U8(2), nb)
+	mask := t.tailMask(nb)
+	t.storeTail(z, Mem{Base: p}, mask)
+	SHLQ(U8(2), nb)
+	ADDQ(nb, p)
+	Label(done)
+}
+
+// jumpIfDropped jumps to label when row i is not kept: t[i] < 0 or scale[i] is ±0.
+func jumpIfDropped(tp, sp, i reg.GPVirtual, label string) {
+	ti := GP32()
+	MOVL(Mem{Base: tp, Index: i, Scale: 4}, ti)
+	TESTL(ti, ti)
+	JS(LabelRef(label))
+	TESTL(U32(0x7FFFFFFF), Mem{Base: sp, Index: i, Scale: 4})
+	JZ(LabelRef(label))
+}
+
+// genGradRows emits gradRows: row-major, C > lanes (C >= 1 works, but smaller C has faster kernels).
+func genGradRows(t tier) {
+	name := "gradRows"
+	lbl := func(s string) string { return name + t.suffix + s }
+	gradText(t, name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c int, q, tq float32)",
+		"writes the gradient of the len(t) rows of x, c classes each, to g: for a kept row (t[i] >= 0,",
+		"scale[i] != 0) g_j = scale·(exp((x_j − m) − ls) − q) and g_t = scale·(pt + tq); 0 for the others.")
+	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
+	xp := Load(Param("x").Base(), GP64()).(reg.GPVirtual)
+	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+	n := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
+	mp := Load(Param("m").Base(), GP64()).(reg.GPVirtual)
+	lp := Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
+	pp := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
+	sp := Load(Param("scale").Base(), GP64()).(reg.GPVirtual)
+	c4 := Load(Param("c"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), c4) // bytes per row
+	qv := t.loadParamF32("q")
+	ec := t.loadExpConsts()
+	sign := t.cu("signBit", 0x80000000)
+	i := GP64()
+	XORQ(i, i)
+
+	// Unrolled by unroll vectors; the exp sequences of consecutive iterations overlap out of order.
+	unroll := 2
+	if t.zmm {
+		unroll = 4
+	}
+	Label(lbl("Row"))
+	CMPQ(i, n)
+	JAE(LabelRef(lbl("Done")))
+	jumpIfDropped(tp, sp, i, lbl("Drop"))
+
+	Comment("A kept row: −m, ls, scale and −scale·q in every lane")
+	negm, lv, sv, nsq := t.vec(), t.vec(), t.vec(), t.vec()
+	VBROADCASTSS(Mem{Base: mp, Index: i, Scale: 4}, negm)
+	VXORPS(sign, negm, negm)
+	VBROADCASTSS(Mem{Base: lp, Index: i, Scale: 4}, lv)
+	VBROADCASTSS(Mem{Base: sp, Index: i, Scale: 4}, sv)
+	VMULPS(qv, sv, nsq)
+	VXORPS(sign, nsq, nsq)
+	left := GP64()
+	MOVQ(c4, left)
+	// body computes one vector: g = scale·exp((x − m) − ls) − scale·q. x + (−m) is x − m exactly.
+	body := func(x Op) reg.VecVirtual {
+		d, e := t.vec(), t.vec()
+		VADDPS(x, negm, d)
+		VSUBPS(lv, d, d)
+		t.exp(ec, d, e)
+		VFMADD213PS(nsq, sv, e)
+		return e
+	}
+	Label(lbl("LoopU"))
+	CMPQ(left, U32(unroll*t.bytes()))
+	JB(LabelRef(lbl("Loop1")))
+	for u := range unroll {
+		e := body(Mem{Base: xp, Disp: u * t.bytes()})
+		VMOVUPS(e, Mem{Base: gp, Disp: u * t.bytes()})
+	}
+	ADDQ(U32(unroll*t.bytes()), xp)
+	ADDQ(U32(unroll*t.bytes()), gp)
+	SUBQ(U32(unroll*t.bytes()), left)
+	JMP(LabelRef(lbl("LoopU")))
+	Label(lbl("Loop1"))
+	CMPQ(left, U32(t.bytes()))
+	JB(LabelRef(lbl("Tail")))
+	e := body(Mem{Base: xp})
+	VMOVUPS(e, Mem{Base: gp})
+	ADDQ(U32(t.bytes()), xp)
+	ADDQ(U32(t.bytes()), gp)
+	SUBQ(U32(t.bytes()), left)
+	JMP(LabelRef(lbl("Loop1")))
+	Label(lbl("Tail"))
+	TESTQ(left, left)
+	JZ(LabelRef(lbl("Target")))
+	Comment("The last elements of the row, masked")
+	SHRQ(U8(2), left)
+	mask := t.tailMask(left)
+	x := t.loadTail(Mem{Base: xp}, mask)
+	e = body(x)
+	t.storeTail(e, Mem{Base: gp}, mask)
+	SHLQ(U8(2), left)
+	ADDQ(left, xp)
+	ADDQ(left, gp)
+
+	Label(lbl("Target"))
+	Comment("g_t = scale·(pt + tq), over the value the vector loop left there; gp is at the row's end")
+	off := GP64()
+	MOVLQSX(Mem{Base: tp, Index: i, Scale: 4}, off)
+	SHLQ(U8(2), off)
+	SUBQ(c4, off)
+	v := XMM()
+	VMOVSS(paramMem("tq"), v)
+	VADDSS(Mem{Base: pp, Index: i, Scale: 4}, v, v)
+	VMULSS(Mem{Base: sp, Index: i, Scale: 4}, v, v)
+	VMOVSS(v, Mem{Base: gp, Index: off, Scale: 1})
+	INCQ(i)
+	JMP(LabelRef(lbl("Row")))
+
+	Label(lbl("Drop"))
+	Comment("A run of dropped rows: one zero fill")
+	first := GP64()
+	MOVQ(i, first)
+	Label(lbl("DropNext"))
+	INCQ(i)
+	CMPQ(i, n)
+	JAE(LabelRef(lbl("Fill")))
+	jumpIfDropped(tp, sp, i, lbl("DropNext"))
+	Label(lbl("Fill"))
+	nb := GP64()
+	MOVQ(i, nb)
+	SUBQ(first, nb)
+	IMULQ(c4, nb)
+	ADDQ(nb, xp)
+	t.zeroFill(lbl(""), gp, nb)
+	JMP(LabelRef(lbl("Row")))
+
+	Label(lbl("Done"))
+	VZEROUPPER()
+	RET()
+}
+
+// genGradPairs emits gradPairs: row-major C = 2, lanes rows at a time.
+func genGradPairs(t tier) {
+	name := "gradPairs"
+	lbl := func(s string) string { return name + t.suffix + s }
+	gradText(t, name, "func(g []float32, t []int32, pt, scale []float32, q float32)",
+		"writes the gradient of the len(t) two-class rows to g: for a kept row (t[i] >= 0, scale[i] != 0)",
+		"g_t = scale·(pt + q) and g_other = −g_t (q = eps/2 = eps − eps/2, p_other = −pt); 0 for the others.")
+	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
+	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+	n := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
+	pp := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
+	sp := Load(Param("scale").Base(), GP64()).(reg.GPVirtual)
+	qv := t.loadParamF32("q")
+	sign := t.cu("signBit", 0x80000000)
+	zero := t.zero()
+
+	var idxLo, idxHi Op
+	if t.zmm {
+		lo, hi := make([]uint32, 16), make([]uint32, 16)
+		for l := range 16 {
+			lo[l] = uint32(l/2 + 16*(l%2))
+			hi[l] = uint32(8 + l/2 + 16*(l%2))
+		}
+		idxLo, idxHi = t.vec(), t.vec()
+		VMOVDQU32(gradVecTable("gradPairLo", lo), idxLo)
+		VMOVDQU32(gradVecTable("gradPairHi", hi), idxHi)
+	}
+
+	// block computes lanes rows from tv, pt and scale (registers or memory), and stores their 2·lanes
+	// gradient elements at g (masked by the two store masks when they are not nil).
+	block := func(tv reg.VecVirtual, ptOp, scOp Op, store0, store1 Op) {
+		a, s, v0, v1 := t.vec(), t.vec(), t.vec(), t.vec()
+		if t.zmm {
+			Comment("kept = t >= 0 && scale != 0; a = scale·(pt + q), 0 where dropped")
+			k := K()
+			VPCMPD(U8(5), zero, tv, k) // t >= 0
+			VCMPPS(U8(4), scOp, zero, k, k)
+			VADDPS(ptOp, qv, a)
+			VMULPS_Z(scOp, a, k, a)
+			Comment("class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite")
+			VPSLLD(U8(31), tv, s)
+			VPXORD_Z(s, a, k, v0)
+			VPXORD_Z(sign, v0, k, v1)
+			Comment("interleave: row i's pair is (v0[i], v1[i])")
+			o0, o1 := t.vec(), v0
+			VMOVAPS(v0, o0)
+			VPERMT2PS(v1, idxLo, o0)
+			VPERMT2PS(v1, idxHi, o1)
+			if store0 == nil {
+				VMOVUPS(o0, Mem{Base: gp})
+				VMOVUPS(o1, Mem{Base: gp, Disp: t.bytes()})
+			} else {
+				VMOVUPS(o0, store0, Mem{Base: gp})
+				VMOVUPS(o1, store1, Mem{Base: gp, Disp: t.bytes()})
+			}
+			return
+		}
+		Comment("dropped = t < 0 || scale == 0; a = scale·(pt + q)")
+		dead, z := t.vec(), t.vec()
+		VPSRAD(U8(31), tv, dead)
+		VCMPPS(U8(0), scOp, zero, z)
+		VPOR(z, dead, dead)
+		VADDPS(ptOp, qv, a)
+		VMULPS(scOp, a, a)
+		Comment("class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite; 0 where dropped")
+		VPSLLD(U8(31), tv, s)
+		VXORPS(s, a, v0)
+		VANDNPS(v0, dead, v0)
+		VXORPS(sign, v0, v1)
+		VANDNPS(v1, dead, v1)
+		Comment("interleave: row i's pair is (v0[i], v1[i])")
+		lo, hi, o0, o1 := t.vec(), t.vec(), t.vec(), t.vec()
+		VUNPCKLPS(v1, v0, lo) // rows 0, 1 | 4, 5
+		VUNPCKHPS(v1, v0, hi) // rows 2, 3 | 6, 7
+		VPERM2F128(U8(0x20), hi, lo, o0)
+		VPERM2F128(U8(0x31), hi, lo, o1)
+		if store0 == nil {
+			VMOVUPS(o0, Mem{Base: gp})
+			VMOVUPS(o1, Mem{Base: gp, Disp: t.bytes()})
+		} else {
+			VMASKMOVPS(o0, store0, Mem{Base: gp})
+			VMASKMOVPS(o1, store1, Mem{Base: gp, Disp: t.bytes()})
+		}
+	}
+
+	Label(lbl("Loop"))
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(lbl("Tail")))
+	tv := t.vec()
+	if t.zmm {
+		VMOVDQU32(Mem{Base: tp}, tv)
+	} else {
+		VMOVDQU(Mem{Base: tp}, tv)
+	}
+	block(tv, Mem{Base: pp}, Mem{Base: sp}, nil, nil)
+	ADDQ(U32(t.bytes()), tp)
+	ADDQ(U32(t.bytes()), pp)
+	ADDQ(U32(t.bytes()), sp)
+	ADDQ(U32(2*t.bytes()), gp)
+	SUBQ(U32(t.lanes), n)
+	JMP(LabelRef(lbl("Loop")))
+
+	Label(lbl("Tail"))
+	TESTQ(n, n)
+	JZ(LabelRef(lbl("Done")))
+	Comment("The last n < lanes rows: masked loads, and stores of their 2n elements")
+	mask := t.tailMask(n)
+	tv = t.loadTail(Mem{Base: tp}, mask)
+	ptv := t.loadTail(Mem{Base: pp}, mask)
+	scv := t.loadTail(Mem{Base: sp}, mask)
+	n2 := GP64()
+	LEAQ(Mem{Base: n, Index: n, Scale: 1}, n2)
+	var s0, s1 Op
+	if t.zmm {
+		bits := GP32()
+		MOVL(U32(0xFFFFFFFF), bits)
+		BZHIL(n2.As32(), bits, bits)
+		k0, k1 := K(), K()
+		KMOVW(bits, k0)
+		SHRL(U8(16), bits)
+		KMOVW(bits, k1)
+		s0, s1 = k0, k1
+	} else {
+		cnt, iota, m0, m1 := t.vec(), t.vec(), t.vec(), t.vec()
+		MOVQ(n2, cnt.AsX())
+		VPBROADCASTD(cnt.AsX(), cnt)
+		VMOVDQU(constIota(), iota)
+		VPCMPGTD(iota, cnt, m0) // 2n > lane
+		VPSUBD(t.cu("gradEight", 8), cnt, cnt)
+		VPCMPGTD(iota, cnt, m1) // 2n − 8 > lane
+		s0, s1 = m0, m1
+	}
+	block(tv, ptv, scv, s0, s1)
+
+	Label(lbl("Done"))
+	VZEROUPPER()
+	RET()
+}
+
+// genGradFlat emits gradFlat: row-major, C = 1 or 3 <= C <= lanes, lanes rows (lanes·C elements,
+// C vectors) at a time. Lane l of the block's vector k holds element k·lanes + l, which belongs to
+// row (k·lanes + l)/C and column (k·lanes + l) mod C: tab holds, per k, the row indices (VPERMPS
+// picks the row's statistics with them) and the column indices (compared with the row's target).
+func genGradFlat(t tier) {
+	name := "gradFlat"
+	lbl := func(s string) string { return name + t.suffix + s }
+	gradText(t, name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, tab []int32, c int, q, tq float32)",
+		"writes the gradient of the len(t) rows of x, c classes each, to g as gradRows does; tab holds,",
+		"for each k < c, the row and the column of the lanes of the k-th vector of a block of rows.")
+	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
+	xp := Load(Param("x").Base(), GP64()).(reg.GPVirtual)
+	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+	n := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
+	mp := Load(Param("m").Base(), GP64()).(reg.GPVirtual)
+	lp := Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
+	pp := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
+	sp := Load(Param("scale").Base(), GP64()).(reg.GPVirtual)
+	qv := t.loadParamF32("q")
+	tqv := t.loadParamF32("tq")
+	ec := t.loadExpConsts()
+	sign := t.cu("signBit", 0x80000000)
+	var zero, minus1 reg.VecVirtual
+	if t.zmm {
+		zero = t.zero()
+		minus1 = t.u32("allOnes", 0xFFFFFFFF)
+	}
+
+	// block computes the rows whose t, scale, m, ls, pt are in the given registers: every vector of
+	// the block when rows is nil, else the first rows·C elements (rows < lanes).
+	block := func(tv, sv, mv, lv, ptv reg.VecVirtual, rows reg.GPVirtual) {
+		tab := Load(Param("tab").Base(), GP64()).(reg.GPVirtual)
+		Comment("T = t for a kept row, −1 for a dropped one (t < 0 or scale = 0)")
+		T := t.vec()
+		if t.zmm {
+			kl := K()
+			VPCMPD(U8(5), zero, tv, kl) // t >= 0
+			VCMPPS(U8(4), sv, zero, kl, kl)
+			if rows == nil {
+				KORTESTW(kl, kl)
+				JZ(LabelRef(lbl("Drop")))
+			}
+			VPBLENDMD(tv, minus1, kl, T)
+		} else {
+			z, dead := t.vec(), t.vec()
+			VXORPS(z, z, z)
+			VCMPPS(U8(0), sv, z, z)
+			VPSRAD(U8(31), tv, dead)
+			VPOR(z, dead, dead)
+			VPOR(dead, tv, T)
+			if rows == nil {
+				all := GP32()
+				VMOVMSKPS(T, all)
+				CMPL(all, U32(0xFF))
+				JE(LabelRef(lbl("Drop")))
+			}
+		}
+		Comment("−m, and the target's gradient scale·(pt + tq)")
+		VXORPS(sign, mv, mv)
+		gt := t.vec()
+		VADDPS(ptv, tqv, gt)
+		VMULPS(sv, gt, gt)
+
+		// vec computes the vector at x whose row and column indices are at tab, into a new register.
+		vec := func(x Op) reg.VecVirtual {
+			idx, p, d, e, tt := t.vec(), t.vec(), t.vec(), t.vec(), t.vec()
+			if t.zmm {
+				VMOVDQU32(Mem{Base: tab}, idx)
+			} else {
+				VMOVDQU(Mem{Base: tab}, idx)
+			}
+			Comment("each lane's row: d = (x − m) − ls, e = scale·(exp(d) − q)")
+			VPERMPS(mv, idx, p)
+			VADDPS(x, p, d)
+			VPERMPS(lv, idx, p)
+			VSUBPS(p, d, d)
+			t.exp(ec, d, e)
+			VSUBPS(qv, e, e)
+			VPERMD(T, idx, tt)
+			VPERMPS(sv, idx, p)
+			if t.zmm {
+				Comment("0 in a dropped row; the target's gradient in the target column")
+				kl, kt := K(), K()
+				VPCMPD(U8(5), zero, tt, kl)
+				VMULPS_Z(p, e, kl, e)
+				VPCMPEQD(Mem{Base: tab, Disp: t.bytes()}, tt, kt)
+				VPERMPS(gt, idx, kt, e)
+				return e
+			}
+			VMULPS(p, e, e)
+			Comment("0 in a dropped row; the target's gradient in the target column")
+			dead := t.vec()
+			VPSRAD(U8(31), tt, dead)
+			VANDNPS(e, dead, e)
+			VPCMPEQD(Mem{Base: tab, Disp: t.bytes()}, tt, tt)
+			VPERMPS(gt, idx, p)
+			VBLENDVPS(tt, p, e, e)
+			return e
+		}
+		next := func() {
+			ADDQ(U32(t.bytes()), xp)
+			ADDQ(U32(t.bytes()), gp)
+			ADDQ(U32(2*t.bytes()), tab)
+		}
+		if rows == nil {
+			k := Load(Param("c"), GP64()).(reg.GPVirtual)
+			Label(lbl("Vec"))
+			e := vec(Mem{Base: xp})
+			VMOVUPS(e, Mem{Base: gp})
+			next()
+			DECQ(k)
+			JNZ(LabelRef(lbl("Vec")))
+			return
+		}
+		Comment("The last rows: rows·C elements, the last vector masked")
+		left := Load(Param("c"), GP64()).(reg.GPVirtual)
+		IMULQ(rows, left)
+		Label(lbl("TailVec"))
+		CMPQ(left, U32(t.lanes))
+		JB(LabelRef(lbl("TailPart")))
+		e := vec(Mem{Base: xp})
+		VMOVUPS(e, Mem{Base: gp})
+		next()
+		SUBQ(U32(t.lanes), left)
+		JMP(LabelRef(lbl("TailVec")))
+		Label(lbl("TailPart"))
+		TESTQ(left, left)
+		JZ(LabelRef(lbl("Done")))
+		mask := t.tailMask(left)
+		x := t.loadTail(Mem{Base: xp}, mask)
+		e = vec(x)
+		t.storeTail(e, Mem{Base: gp}, mask)
+	}
+
+	load := func(m Mem) reg.VecVirtual {
+		r := t.vec()
+		VMOVUPS(m, r)
+		return r
+	}
+	Label(lbl("Block"))
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(lbl("Tail")))
+	block(load(Mem{Base: tp}), load(Mem{Base: sp}), load(Mem{Base: mp}), load(Mem{Base: lp}), load(Mem{Base: pp}), nil)
+	Label(lbl("Next"))
+	for _, p := range []reg.GPVirtual{tp, sp, mp, lp, pp} {
+		ADDQ(U32(t.bytes()), p)
+	}
+	SUBQ(U32(t.lanes), n)
+	JMP(LabelRef(lbl("Block")))
+
+	Label(lbl("Drop"))
+	Comment("Every row of the block dropped: zeros")
+	nb := Load(Param("c"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(map[int]uint8{8: 5, 16: 6}[t.lanes]), nb) // c vectors
+	ADDQ(nb, xp)
+	t.zeroFill(lbl(""), gp, nb)
+	JMP(LabelRef(lbl("Next")))
+
+	Label(lbl("Tail"))
+	TESTQ(n, n)
+	JZ(LabelRef(lbl("Done")))
+	mask := t.tailMask(n)
+	ld := func(p reg.GPVirtual) reg.VecVirtual { return t.loadTail(Mem{Base: p}, mask) }
+	block(ld(tp), ld(sp), ld(mp), ld(lp), ld(pp), n)
+
+	Label(lbl("Done"))
+	VZEROUPPER()
+	RET()
+}
+
+// genGradPlanar emits gradPlanar: one block of len(t) positions of a planar image (the Go glue
+// cuts an image into blocks, so that the block's statistics stay in L1), lanes positions a vector,
+// the last vector of each plane masked. The class planes are far apart (stride), so every plane's
+// part of the block is a short stream of its own: two planes are walked at once, and the next
+// two planes' logits are prefetched, one plane pair ahead.
+func genGradPlanar(t tier) {
+	name := "gradPlanar"
+	lbl := func(s string) string { return name + t.suffix + s }
+	gradText(t, name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c, stride int, q, tq float32)",
+		"writes the gradient of the len(t) positions of the planar x (class j of position p at",
+		"x[j·stride + p]) to g, in the same layout: as gradRows, per position.")
+	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
+	xp := Load(Param("x").Base(), GP64()).(reg.GPVirtual)
+	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+	full := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
+	mp := Load(Param("m").Base(), GP64()).(reg.GPVirtual)
+	lp := Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
+	pp := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
+	sp := Load(Param("scale").Base(), GP64()).(reg.GPVirtual)
+	jc := Load(Param("c"), GP64()).(reg.GPVirtual) // classes left
+	stride := Load(Param("stride"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), stride)
+	qv := t.loadParamF32("q")
+	tqv := t.loadParamF32("tq")
+	ec := t.loadExpConsts()
+	jv := t.zero() // the class index, in every lane
+	var zero reg.VecVirtual
+	if t.zmm {
+		zero = t.zero()
+	}
+	ones := t.cu("gradOne32", 1)
+	Comment("full = the bytes of the unmasked vectors of a plane")
+	SHLQ(U8(2), full)
+	ANDQ(U32(^uint32(t.bytes()-1)), full)
+
+	// vec computes lanes positions of class jv from their logits x (in a register) and their
+	// statistics (memory operands, or registers in the tail).
+	vec := func(x reg.VecVirtual, T, M, L, S, P Op, jv reg.VecVirtual) reg.VecVirtual {
+		d, e, tmp := t.vec(), t.vec(), t.vec()
+		Comment("e = scale·(exp((x − m) − ls) − q)")
+		VSUBPS(M, x, d)
+		VSUBPS(L, d, d)
+		t.exp(ec, d, e)
+		VSUBPS(qv, e, e)
+		if t.zmm {
+			Comment("0 where t < 0; scale·(pt + tq) where t is this class")
+			kl, kt := K(), K()
+			VPCMPD(U8(2), T, zero, kl) // 0 <= t
+			VMULPS_Z(S, e, kl, e)
+			VPCMPEQD(T, jv, kt)
+			VADDPS(P, tqv, tmp)
+			VMULPS(S, tmp, kt, e)
+			return e
+		}
+		VMULPS(S, e, e)
+		Comment("0 where t < 0; scale·(pt + tq) where t is this class")
+		tv, m := t.vec(), t.vec()
+		if mem, ok := T.(Mem); ok {
+			VMOVDQU(mem, tv)
+		} else {
+			tv = T.(reg.VecVirtual)
+		}
+		VPSRAD(U8(31), tv, m)
+		VANDNPS(e, m, e)
+		VPCMPEQD(jv, tv, m)
+		VADDPS(P, tqv, tmp)
+		VMULPS(S, tmp, tmp)
+		VBLENDVPS(m, tmp, e, e)
+		return e
+	}
+
+	// pass emits the loop over the block for the planes (1 or 2) of consecutive classes from jv on,
+	// at xo and gO, and leaves xo, gO and jv at the planes after them.
+	o := GP64()
+	xo, gO := xp, gp
+	pass := func(planes int) {
+		sfx := string(rune('0' + planes))
+		jvs := []reg.VecVirtual{jv}
+		if planes == 2 {
+			j1 := t.vec()
+			VPADDD(ones, jv, j1)
+			jvs = append(jvs, j1)
+		}
+		plane := func(base reg.GPVirtual, k int) Mem {
+			if k == 0 {
+				return Mem{Base: base}
+			}
+			return Mem{Base: base, Index: stride, Scale: 1}
+		}
+		at := func(p reg.GPVirtual) Mem { return Mem{Base: p, Index: o, Scale: 1} }
+		XORQ(o, o)
+		xn := GP64()
+		LEAQ(Mem{Base: xo, Index: stride, Scale: uint8(planes)}, xn)
+		Label(lbl("Vec" + sfx))
+		CMPQ(o, full)
+		JAE(LabelRef(lbl("Tail" + sfx)))
+		for k := range planes {
+			prefetch(plane(xn, k))
+			x := t.vec()
+			VMOVUPS(plane(xo, k), x)
+			e := vec(x, at(tp), at(mp), at(lp), at(sp), at(pp), jvs[k])
+			VMOVUPS(e, plane(gO, k))
+		}
+		for _, r := range []reg.GPVirtual{o, xo, gO, xn} {
+			ADDQ(U32(t.bytes()), r)
+		}
+		JMP(LabelRef(lbl("Vec" + sfx)))
+
+		Label(lbl("Tail" + sfx))
+		Comment("The planes' last positions, masked")
+		rem := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
+		ANDQ(U32(t.lanes-1), rem)
+		JZ(LabelRef(lbl("Next" + sfx)))
+		mask := t.tailMask(rem)
+		ld := func(m Mem) reg.VecVirtual { return t.loadTail(m, mask) }
+		T, M, L, S, P := ld(at(tp)), ld(at(mp)), ld(at(lp)), ld(at(sp)), ld(at(pp))
+		for k := range planes {
+			e := vec(ld(plane(xo, k)), T, M, L, S, P, jvs[k])
+			t.storeTail(e, plane(gO, k), mask)
+		}
+
+		Label(lbl("Next" + sfx))
+		Comment("back to the block's start, on to the next planes")
+		SUBQ(o, xo)
+		SUBQ(o, gO)
+		for range planes {
+			ADDQ(stride, xo)
+			ADDQ(stride, gO)
+			VPADDD(ones, jv, jv)
+		}
+	}
+	Label(lbl("Pairs"))
+	CMPQ(jc, U8(2))
+	JB(LabelRef(lbl("Last")))
+	pass(2)
+	SUBQ(U8(2), jc)
+	JMP(LabelRef(lbl("Pairs")))
+	Label(lbl("Last"))
+	Comment("An odd class count leaves one plane")
+	TESTQ(jc, jc)
+	JZ(LabelRef(lbl("Done")))
+	pass(1)
+	Label(lbl("Done"))
+	VZEROUPPER()
+	RET()
+}
+
+// prefetch emits PREFETCHT0 m. avo files PREFETCHh under AMD's "MMX+" extensions; Intel's manuals
+// list it with SSE, and every amd64 CPU has it, so it is declared as SSE, which dispatch checks for
+// both tiers already (a prefetch never faults, so the address may lie past the slices' ends).
+func prefetch(m Mem) {
+	i, err := x86.PREFETCHT0(m)
+	check(err == nil, "%v", err)
+	i.ISA = []string{"SSE"}
+	Instruction(i)
+}

@@ -1,5 +1,736 @@
 package main
 
+import (
+	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/gotypes"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+	"github.com/mmcloughlin/avo/x86"
+)
+
 // genPlanar emits the planar ([images][classes][positions]) cross-entropy and log-sum-exp kernels
 // of tier t.
-func genPlanar(t tier) {}
+//
+// Planar logits put every class in a contiguous plane, so the kernels vectorise across positions.
+// For a vector of positions, a max pass takes the vertical VMAXPS of the c planes, then an exp
+// pass keeps, per lane, S = the sum of e^(z_j − m) over the other classes, dt = z_t − m (picked by
+// comparing the lane's target with the class index: a mask, never a subtraction, so tiny losses
+// stay exact) and, with label smoothing, Σ_j (m − z_j)/c. A finish turns these into losses with
+// vector code only: log1p, the smoothing, the ignored samples, the gradient's statistics.
+//
+// Two things decide the speed. The exp pass must not read the planes a second time: their stride
+// is usually a multiple of 4 KiB (a 512×1024 image's is 2 MiB), so the c lines of one vector of
+// positions share an L1 set, which holds 12 of them, and the second reading misses. The max pass
+// therefore copies what it reads to a scratch block on the stack. And the finish, a long chain of
+// dependent instructions, must not stand between two exp passes, which are otherwise independent
+// and keep the FMA units busy: with C <= planarChunk (Cityscapes' 19, VOC's 21) positions go in
+// blocks of planarBlock vectors, whose max passes read long runs of each plane, whose exp passes
+// run back to back (prefetching the next block's planes) and whose finishes come last, together.
+// Larger C goes one vector at a time, its first planarCopy classes from the scratch block. The
+// last positions go through masked loads and stores: no byte past them is read or written.
+func genPlanar(t tier) {
+	genPlanarKernel(t, planarCE)
+	genPlanarKernel(t, planarCESmooth)
+	genPlanarKernel(t, planarLSE)
+}
+
+type planarMode int
+
+const (
+	planarCE       planarMode = iota // cross-entropy, no smoothing
+	planarCESmooth                   // cross-entropy with label smoothing (eps > 0)
+	planarLSE                        // log-sum-exp
+)
+
+// planarChunk is how many classes a lane sums in float32 before it adds the partial sum into a
+// float64 accumulator: a float32 sum of k positive terms is within (k−1)·2^-24 of the exact
+// value, far inside the 1e-5 bound for 32 terms whatever C is. C <= planarChunk never touches the
+// float64 accumulators.
+const planarChunk = 32
+
+// planarCopy is how many class planes the one-vector path copies to the scratch block (a
+// multiple of planarChunk); the exp pass reads the classes past it from the planes again.
+const (
+	planarCopy     = 1 << planarCopyLog2
+	planarCopyLog2 = 7
+)
+
+// planarBlock is how many vectors of positions a block holds (C <= planarChunk).
+const planarBlock = 8
+
+// A block's scratch slot per vector: m, S, dt, e^dt, spread, then the planarChunk class vectors.
+const (
+	slotM = iota
+	slotS
+	slotDt
+	slotE
+	slotSpread
+	slotClasses
+	slotVecs = slotClasses + planarChunk
+)
+
+// planarGen holds the state of one kernel being generated.
+type planarGen struct {
+	t     tier
+	mode  planarMode
+	name  string        // kernel name with the tier suffix, for labels
+	lossp reg.GPVirtual // loss (or dst) base
+	xp    reg.GPVirtual // x base
+	tp    reg.GPVirtual // targets base (CE)
+	off   reg.GPVirtual // byte offset of the current vector within loss, t and every plane
+	n     reg.GPVirtual // positions left
+	c     reg.GPVirtual // classes
+	sb    reg.GPVirtual // stride in bytes
+
+	// Constants of the exp pass: registers on AVX-512, memory operands on AVX2.
+	allOnes, zeroVec Op
+	// Broadcast parameters, on the stack.
+	fill, oneMinusEps, eps, twoEps, halfOverC Mem
+
+	scratch Mem // the block's slots, or the one-vector path's planarCopy class vectors
+	acc64   Mem // float64 accumulators of S (and the spread): 2 vectors each
+}
+
+func (g *planarGen) ce() bool     { return g.mode != planarLSE }
+func (g *planarGen) smooth() bool { return g.mode == planarCESmooth }
+
+func genPlanarKernel(t tier, mode planarMode) {
+	g := &planarGen{t: t, mode: mode}
+	switch mode {
+	case planarCE, planarCESmooth:
+		name := "cePlanar"
+		doc := "is cePlanar for eps == 0 (eps is not read)."
+		if mode == planarCESmooth {
+			name = "cePlanarSmooth"
+			doc = "is cePlanar for eps > 0."
+		}
+		g.name = name + t.suffix
+		planarText(t, name, "func(loss []float32, m, ls, pt *float32, x []float32, t []int32, c, stride int, eps, fill float32)",
+			doc,
+			"len(t) positions of a planar image: class j of position p is x[j*stride+p]; m, ls and pt",
+			"receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.")
+	case planarLSE:
+		g.name = "lsePlanar" + t.suffix
+		planarText(t, "lsePlanar", "func(dst, x []float32, c, stride int)",
+			"sets dst[p] = log Σ_j exp(x[j*stride+p]) for the len(dst) >= 1 positions.")
+	}
+	g.prologue()
+	g.body()
+}
+
+// planarText is tier.text without NOSPLIT: the scratch block makes the frame larger than a
+// NOSPLIT function may have, so the kernels let the runtime grow the stack.
+func planarText(t tier, name, signature string, doc ...string) {
+	TEXT(name+t.suffix, 0, signature)
+	for i, d := range doc {
+		if i == 0 {
+			d = name + t.suffix + " " + d
+		}
+		Doc(d)
+	}
+}
+
+func (g *planarGen) label(s string) string { return g.name + s }
+
+func (g *planarGen) labelRef(s string) LabelRef { return LabelRef(g.label(s)) }
+
+// loadGP loads a scalar parameter component into a new 64-bit register.
+func loadGP(c gotypes.Component) reg.GPVirtual { return Load(c, GP64()).(reg.GPVirtual) }
+
+// prologue loads the parameters. The exp and log1p constants are loaded where they are used
+// (AVX-512 broadcasts them into registers, AVX2 reads them from memory): AVX-512 has registers
+// for one set or the other, not for both.
+func (g *planarGen) prologue() {
+	t := g.t
+	g.xp = loadGP(Param("x").Base())
+	g.c = loadGP(Param("c"))
+	g.sb = loadGP(Param("stride"))
+	SHLQ(U8(2), g.sb)
+	if g.ce() {
+		g.lossp = loadGP(Param("loss").Base())
+		g.tp = loadGP(Param("t").Base())
+		g.n = loadGP(Param("t").Len())
+	} else {
+		g.lossp = loadGP(Param("dst").Base())
+		g.n = loadGP(Param("dst").Len())
+	}
+	g.off = GP64()
+	XORQ(g.off, g.off)
+	g.acc64 = AllocLocal(g.accVecs() * t.bytes())
+	g.scratch = AllocLocal(max(planarCopy, planarBlock*slotVecs) * t.bytes())
+	if g.ce() {
+		g.allOnes = t.cu("allOnes", 0xFFFFFFFF)
+		if !t.zmm {
+			g.zeroVec = t.cu("zero", 0)
+		}
+		g.fill = g.broadcastToStack(Load(Param("fill"), XMM()).(reg.VecVirtual))
+	}
+	if g.smooth() {
+		Comment("1 − eps, eps, 2·eps and 0.5/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,",
+			"spread = Σ_j (0.5/c)·(m − z_j)")
+		e := Load(Param("eps"), XMM()).(reg.VecVirtual)
+		ome := XMM()
+		VMOVSS(constMem("one", 0x3f800000), ome)
+		VSUBSS(e, ome, ome)
+		e2 := XMM()
+		VADDSS(e, e, e2)
+		cf := XMM()
+		VXORPS(cf, cf, cf)
+		VCVTSI2SSQ(g.c, cf, cf)
+		hoc := XMM()
+		VMOVSS(constMem("half", 0x3f000000), hoc)
+		VDIVSS(cf, hoc, hoc)
+		g.oneMinusEps = g.broadcastToStack(ome)
+		g.eps = g.broadcastToStack(e)
+		g.twoEps = g.broadcastToStack(e2)
+		g.halfOverC = g.broadcastToStack(hoc)
+	}
+}
+
+// broadcastToStack broadcasts the low float32 of x into a vector-wide stack slot: the finish reads
+// it as a memory operand, which costs no register.
+func (g *planarGen) broadcastToStack(x reg.VecVirtual) Mem {
+	v := g.t.broadcastF32(x)
+	m := AllocLocal(g.t.bytes())
+	VMOVUPS(v, m)
+	return m
+}
+
+// mem returns the operand at base + off.
+func (g *planarGen) mem(base reg.GPVirtual) Mem {
+	return Mem{Base: base, Index: g.off, Scale: 1}
+}
+
+// body emits the loops: blocks while C <= planarChunk, then single vectors, then one masked
+// vector for the last positions.
+func (g *planarGen) body() {
+	t := g.t
+	CMPQ(g.c, U32(planarChunk))
+	JA(g.labelRef("Loop"))
+	Label(g.label("BlockLoop"))
+	CMPQ(g.n, U32(planarBlock*t.lanes))
+	JB(g.labelRef("Loop"))
+	g.block()
+	SUBQ(U32(planarBlock*t.lanes), g.n)
+	JMP(g.labelRef("BlockLoop"))
+
+	Label(g.label("Loop"))
+	CMPQ(g.n, U32(t.lanes))
+	JB(g.labelRef("Tail"))
+	g.vector(nil)
+	ADDQ(U32(t.bytes()), g.off)
+	SUBQ(U32(t.lanes), g.n)
+	JMP(g.labelRef("Loop"))
+
+	Label(g.label("Tail"))
+	TESTQ(g.n, g.n)
+	JZ(g.labelRef("Done"))
+	mask := t.tailMask(g.n)
+	if t.zmm {
+		g.vector(mask)
+	} else {
+		// The AVX2 mask waits on the stack, reloaded where it is used: the vector needs the registers.
+		m := AllocLocal(32)
+		VMOVDQU(mask, m)
+		g.vector(m)
+	}
+	Label(g.label("Done"))
+	VZEROUPPER()
+	RET()
+}
+
+// tmask returns the tail mask as a register operand (an opmask on AVX-512, a vector reloaded from
+// the stack on AVX2).
+func (g *planarGen) tmask(tail Op) Op {
+	if g.t.zmm {
+		return tail
+	}
+	r := g.t.vec()
+	VMOVDQU(tail, r)
+	return r
+}
+
+// load loads a vector from m, through the tail mask when there is one (masked-off lanes read as 0
+// and are not touched).
+func (g *planarGen) load(m Mem, tail Op) reg.VecVirtual {
+	if tail == nil {
+		r := g.t.vec()
+		VMOVUPS(m, r)
+		return r
+	}
+	return g.t.loadTail(m, g.tmask(tail))
+}
+
+// loadInt loads int32 targets, through the tail mask when there is one.
+func (g *planarGen) loadInt(m Mem, tail Op) reg.VecVirtual {
+	r := g.t.vec()
+	switch {
+	case tail == nil && g.t.zmm:
+		VMOVDQU32(m, r)
+	case tail == nil:
+		VMOVDQU(m, r)
+	case g.t.zmm:
+		VMOVDQU32_Z(m, tail, r)
+	default:
+		VPMASKMOVD(m, g.tmask(tail), r)
+	}
+	return r
+}
+
+// store stores v to m, through the tail mask when there is one.
+func (g *planarGen) store(v reg.VecVirtual, m Mem, tail Op) {
+	if tail == nil {
+		VMOVUPS(v, m)
+		return
+	}
+	g.t.storeTail(v, m, g.tmask(tail))
+}
+
+// prefetchT0 emits PREFETCHT0 m. avo files it under "MMX+", AMD's name for the prefetches its
+// K7 added with the MMX extensions; Intel's manual and CPUID put it in SSE, which every amd64 CPU
+// has, and that is what the kernel's Requires line says.
+func prefetchT0(m Mem) {
+	i, err := x86.PREFETCHT0(m)
+	check(err == nil, "PREFETCHT0: %v", err)
+	i.ISA = []string{"SSE"}
+	Instruction(i)
+}
+
+// reductions are one vector's lane reductions in the exp pass.
+type reductions struct {
+	S, dt, tv  reg.VecVirtual // dt, tv: cross-entropy only
+	spread, hm reg.VecVirtual // smoothing only; hm = (0.5/c)·m
+}
+
+// startReductions zeroes the reductions and loads the targets at g.off into tv (m: the maxima).
+func (g *planarGen) startReductions(tail Op, m reg.VecVirtual) reductions {
+	t := g.t
+	r := reductions{S: t.zero()}
+	if g.ce() {
+		r.dt = t.zero()
+		r.tv = g.loadInt(g.mem(g.tp), tail)
+	}
+	if g.smooth() {
+		r.spread = t.zero()
+		r.hm = t.vec()
+		VMULPS(g.halfOverC, m, r.hm)
+	}
+	return r
+}
+
+// classStep adds class j's logits x (a register it overwrites) to the reductions:
+// S += e^(x − m) where the target is not j (everywhere for log-sum-exp), dt = x − m where it is,
+// spread += (0.5/c)·m − (0.5/c)·x, which stays finite where x − m overflows (logits of opposite
+// signs near the largest float) as long as the smoothed loss does; tv (t − j, 0 on the target
+// class) steps to the next class.
+func (g *planarGen) classStep(ec expConsts, x, m reg.VecVirtual, r reductions) {
+	t := g.t
+	if g.smooth() {
+		h := t.vec()
+		VMOVAPS(r.hm, h)
+		VFNMADD231PS(g.halfOverC, x, h) // h = hm − (0.5/c)·x, rounded once
+		VADDPS(h, r.spread, r.spread)
+	}
+	VSUBPS(m, x, x) // d = z_j − m <= 0 (NaN for a NaN logit, a +Inf maximum or an all −Inf position)
+	e := t.vec()
+	t.exp(ec, x, e)
+	switch {
+	case !g.ce():
+		VADDPS(e, r.S, r.S)
+	case t.zmm:
+		keq, kne := K(), K()
+		VPTESTNMD(r.tv, r.tv, keq)
+		VPTESTMD(r.tv, r.tv, kne)
+		VADDPS(e, r.S, kne, r.S) // S += e on the lanes whose target is not j
+		VMOVAPS(x, keq, r.dt)    // dt = z_j − m on the lanes whose target is j
+		VPADDD(g.allOnes, r.tv, r.tv)
+	default:
+		keq := t.vec()
+		VPCMPEQD(g.zeroVec, r.tv, keq)
+		VANDNPS(e, keq, e) // e = 0 on the lanes whose target is j
+		VADDPS(e, r.S, r.S)
+		VBLENDVPS(keq, x, r.dt, r.dt) // dt = z_j − m there
+		VPADDD(g.allOnes, r.tv, r.tv)
+	}
+}
+
+// block emits one block of planarBlock vectors of positions at g.off, for C <= planarChunk, and
+// advances g.off past it:
+//   - the max pass reads planarBlock consecutive vectors of every plane, keeps their maxima in
+//     registers and copies them to the vectors' scratch slots;
+//   - the exp pass of each vector reads its slot and leaves S, dt, e^dt and the spread there,
+//     prefetching plane j of the next block as it goes;
+//   - the finish of each vector reads them back, with the log1p constants loaded once.
+func (g *planarGen) block() {
+	t := g.t
+	const U = planarBlock
+	slot := slotVecs * t.bytes()
+	sv := func(s reg.GPVirtual, u, i int) Mem { return Mem{Base: s, Disp: u*slot + i*t.bytes()} }
+
+	Comment("Block max pass: m_u = max_j x[j*stride+p], the planes copied to the slots")
+	q, s, cnt := GP64(), GP64(), GP64()
+	LEAQ(g.mem(g.xp), q)
+	LEAQ(g.scratch, s)
+	var ms [U]reg.VecVirtual
+	for u := range U {
+		ms[u] = t.vec()
+		VMOVUPS(Mem{Base: q, Disp: u * t.bytes()}, ms[u])
+		VMOVUPS(ms[u], sv(s, u, slotClasses))
+	}
+	MOVQ(g.c, cnt)
+	DECQ(cnt)
+	JZ(g.labelRef("BlockMaxDone"))
+	Label(g.label("BlockMaxLoop"))
+	ADDQ(g.sb, q)
+	ADDQ(U32(t.bytes()), s)
+	for u := range U {
+		x := t.vec()
+		VMOVUPS(Mem{Base: q, Disp: u * t.bytes()}, x)
+		VMAXPS(x, ms[u], ms[u])
+		VMOVUPS(x, sv(s, u, slotClasses))
+	}
+	DECQ(cnt)
+	JNZ(g.labelRef("BlockMaxLoop"))
+	Label(g.label("BlockMaxDone"))
+	LEAQ(g.scratch, s)
+	for u := range U {
+		VMOVUPS(ms[u], sv(s, u, slotM))
+	}
+
+	Comment("Block exp pass, one vector u at a time; pf prefetches plane j of the next block")
+	ub := GP64()
+	MOVQ(U32(U), ub)
+	Label(g.label("BlockExp"))
+	m := t.vec()
+	VMOVUPS(sv(s, 0, slotM), m)
+	ec := t.loadExpConsts()
+	r := g.startReductions(nil, m)
+	qq, pf := GP64(), GP64()
+	LEAQ(sv(s, 0, slotClasses), qq)
+	LEAQ(Mem{Base: g.xp, Index: g.off, Scale: 1, Disp: U * t.bytes()}, pf)
+	MOVQ(g.c, cnt)
+	Label(g.label("BlockClass"))
+	prefetchT0(Mem{Base: pf})
+	x := t.vec()
+	VMOVUPS(Mem{Base: qq}, x)
+	g.classStep(ec, x, m, r)
+	ADDQ(U32(t.bytes()), qq)
+	ADDQ(g.sb, pf)
+	DECQ(cnt)
+	JNZ(g.labelRef("BlockClass"))
+	VMOVUPS(r.S, sv(s, 0, slotS))
+	if g.ce() {
+		e := t.vec()
+		t.exp(ec, r.dt, e)
+		VMOVUPS(r.dt, sv(s, 0, slotDt))
+		VMOVUPS(e, sv(s, 0, slotE))
+	}
+	if g.smooth() {
+		VMOVUPS(r.spread, sv(s, 0, slotSpread))
+	}
+	ADDQ(U32(t.bytes()), g.off)
+	ADDQ(U32(slot), s)
+	DECQ(ub)
+	JNZ(g.labelRef("BlockExp"))
+
+	Comment("Block finish, one vector u at a time")
+	SUBQ(U32(U*t.bytes()), g.off)
+	LEAQ(g.scratch, s)
+	MOVQ(U32(U), ub)
+	lc := t.loadLogConsts()
+	Label(g.label("BlockFinish"))
+	m = t.vec()
+	VMOVUPS(sv(s, 0, slotM), m)
+	S := t.vec()
+	VMOVUPS(sv(s, 0, slotS), S)
+	if g.ce() {
+		dt, e := t.vec(), t.vec()
+		VMOVUPS(sv(s, 0, slotDt), dt)
+		VMOVUPS(sv(s, 0, slotE), e)
+		var spread reg.VecVirtual
+		if g.smooth() {
+			spread = t.vec()
+			VMOVUPS(sv(s, 0, slotSpread), spread)
+		}
+		g.finishCE(nil, lc, m, S, dt, e, spread, "Block")
+	} else {
+		g.finishLSE(nil, lc, m, S)
+	}
+	ADDQ(U32(t.bytes()), g.off)
+	ADDQ(U32(slot), s)
+	DECQ(ub)
+	JNZ(g.labelRef("BlockFinish"))
+}
+
+// vector emits the whole computation of one vector of positions at g.off (tail: its mask, or nil
+// for a full vector), for any C.
+func (g *planarGen) vector(tail Op) {
+	t := g.t
+	sfx := "Full"
+	if tail != nil {
+		sfx = "Tail"
+	}
+	lbl := func(s string) LabelRef { return LabelRef(g.label(sfx + s)) }
+	label := func(s string) { Label(g.label(sfx + s)) }
+
+	Comment("Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are",
+		"copied to the scratch block, where the exp pass finds them in L1")
+	q, s, cnt := GP64(), GP64(), GP64()
+	LEAQ(g.mem(g.xp), q)
+	LEAQ(g.scratch, s)
+	m0 := g.load(Mem{Base: q}, tail)
+	VMOVUPS(m0, Mem{Base: s})
+	m1 := t.vec()
+	VMOVAPS(m0, m1)
+	ADDQ(g.sb, q)
+	ADDQ(U32(t.bytes()), s)
+	Comment("cnt = min(c, planarCopy) − 1 planes to copy after the first")
+	MOVQ(g.c, cnt)
+	CMPQ(cnt, U32(planarCopy))
+	JBE(lbl("CopyLen"))
+	MOVQ(U32(planarCopy), cnt)
+	label("CopyLen")
+	DECQ(cnt)
+	copyPlane := func(m Mem, acc reg.VecVirtual, dst Mem) {
+		x := g.load(m, tail)
+		VMAXPS(x, acc, acc)
+		VMOVUPS(x, dst)
+	}
+	TESTQ(U32(1), cnt)
+	JZ(lbl("MaxPairs"))
+	copyPlane(Mem{Base: q}, m1, Mem{Base: s})
+	ADDQ(g.sb, q)
+	ADDQ(U32(t.bytes()), s)
+	label("MaxPairs")
+	SHRQ(U8(1), cnt)
+	JZ(lbl("MaxRest"))
+	label("MaxLoop")
+	copyPlane(Mem{Base: q}, m0, Mem{Base: s})
+	copyPlane(Mem{Base: q, Index: g.sb, Scale: 1}, m1, Mem{Base: s, Disp: t.bytes()})
+	LEAQ(Mem{Base: q, Index: g.sb, Scale: 2}, q)
+	ADDQ(U32(2*t.bytes()), s)
+	DECQ(cnt)
+	JNZ(lbl("MaxLoop"))
+	label("MaxRest")
+	Comment("The planes past planarCopy, if any, are only reduced")
+	MOVQ(g.c, cnt)
+	SUBQ(U32(planarCopy), cnt)
+	JBE(lbl("MaxDone"))
+	label("MaxRestLoop")
+	switch {
+	case tail == nil:
+		VMAXPS(Mem{Base: q}, m0, m0)
+	case t.zmm:
+		VMAXPS(Mem{Base: q}, m0, tail, m0) // masked-off lanes keep 0 and are not read
+	default:
+		VMAXPS(g.load(Mem{Base: q}, tail), m0, m0)
+	}
+	ADDQ(g.sb, q)
+	DECQ(cnt)
+	JNZ(lbl("MaxRestLoop"))
+	label("MaxDone")
+	m := m0
+	VMAXPS(m1, m, m)
+
+	Comment("Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy",
+		"(step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk")
+	ec := t.loadExpConsts()
+	step := GP64()
+	LEAQ(g.scratch, q)
+	MOVQ(U32(t.bytes()), step)
+	r := g.startReductions(tail, m)
+	jrem := GP64()
+	MOVQ(g.c, jrem)
+	CMPQ(g.c, U32(planarChunk))
+	JBE(lbl("Chunk"))
+	Comment("C > planarChunk: clear the float64 accumulators")
+	z := t.zero()
+	for i := 0; i < g.accVecs(); i++ {
+		VMOVUPD(z, g.acc(i))
+	}
+	label("Chunk")
+	Comment("After planarCopy classes (a multiple of planarChunk), switch q to the planes")
+	MOVQ(g.c, cnt)
+	SUBQ(jrem, cnt)
+	CMPQ(cnt, U32(planarCopy))
+	JNE(lbl("ChunkLen"))
+	LEAQ(g.mem(g.xp), q)
+	MOVQ(g.sb, step)
+	SHLQ(U8(planarCopyLog2), step)
+	ADDQ(step, q)
+	MOVQ(g.sb, step)
+	label("ChunkLen")
+	Comment("cnt = min(jrem, planarChunk) classes in this chunk")
+	MOVQ(jrem, cnt)
+	CMPQ(jrem, U32(planarChunk))
+	JBE(lbl("Class"))
+	MOVQ(U32(planarChunk), cnt)
+	label("Class")
+	SUBQ(cnt, jrem)
+	label("ClassLoop")
+	g.classStep(ec, g.load(Mem{Base: q}, tail), m, r)
+	ADDQ(step, q)
+	DECQ(cnt)
+	JNZ(lbl("ClassLoop"))
+	TESTQ(jrem, jrem)
+	JZ(lbl("Chunks"))
+	Comment("Another chunk follows: move the float32 partial sums into the float64 accumulators")
+	g.flush(r.S, 0)
+	VXORPS(r.S, r.S, r.S)
+	if g.smooth() {
+		g.flush(r.spread, 2)
+		VXORPS(r.spread, r.spread, r.spread)
+	}
+	JMP(lbl("Chunk"))
+	label("Chunks")
+	CMPQ(g.c, U32(planarChunk))
+	JBE(lbl("Finish"))
+	Comment("C > planarChunk: add the last chunk and round the float64 sums to float32")
+	g.flush(r.S, 0)
+	g.unflush(r.S, 0)
+	if g.smooth() {
+		g.flush(r.spread, 2)
+		g.unflush(r.spread, 2)
+	}
+	label("Finish")
+	if g.ce() {
+		e := t.vec()
+		t.exp(ec, r.dt, e)
+		g.finishCE(tail, t.loadLogConsts(), m, r.S, r.dt, e, r.spread, sfx)
+	} else {
+		g.finishLSE(tail, t.loadLogConsts(), m, r.S)
+	}
+}
+
+// accVecs is how many float64 vectors the accumulators take: S and, when smoothing, the spread.
+func (g *planarGen) accVecs() int {
+	if g.smooth() {
+		return 4
+	}
+	return 2
+}
+
+// acc is float64 accumulator vector i.
+func (g *planarGen) acc(i int) Mem { return g.acc64.Offset(i * g.t.bytes()) }
+
+// flush adds the float32 lanes of v into float64 accumulator vectors i and i+1.
+func (g *planarGen) flush(v reg.VecVirtual, i int) {
+	lo, hi := g.t.vec(), g.t.vec()
+	if g.t.zmm {
+		h := YMM()
+		VCVTPS2PD(v.AsY(), lo)
+		VEXTRACTF32X8(U8(1), v, h)
+		VCVTPS2PD(h, hi)
+	} else {
+		h := XMM()
+		VCVTPS2PD(v.AsX(), lo)
+		VEXTRACTF128(U8(1), v, h)
+		VCVTPS2PD(h, hi)
+	}
+	VADDPD(g.acc(i), lo, lo)
+	VADDPD(g.acc(i+1), hi, hi)
+	VMOVUPD(lo, g.acc(i))
+	VMOVUPD(hi, g.acc(i+1))
+}
+
+// unflush sets v to float64 accumulator vectors i and i+1 rounded to float32.
+func (g *planarGen) unflush(v reg.VecVirtual, i int) {
+	lo := g.t.vec()
+	if g.t.zmm {
+		hi := YMM()
+		VCVTPD2PS(g.acc(i), lo.AsY())
+		VCVTPD2PS(g.acc(i+1), hi)
+		VINSERTF32X8(U8(1), hi, lo, v)
+		return
+	}
+	hi := XMM()
+	VCVTPD2PSY(g.acc(i), lo.AsX())
+	VCVTPD2PSY(g.acc(i+1), hi)
+	VINSERTF128(U8(1), hi, lo, v)
+}
+
+// finishCE turns one vector's reductions into losses and statistics, given e = e^dt (exactly 1
+// when the target holds the maximum, dt = 0):
+//
+//	ls = log1p(S + (e − 1)): log1p(S) when dt = 0, which keeps tiny losses exact; otherwise the
+//	     maximum is another class's, so S >= 1 and the loss is above log 2: the rounding of e − 1
+//	     does not matter
+//	loss = ls − dt, smoothed to (1−eps)·loss + eps·ls + 2·eps·spread (spread: Σ_j (0.5/c)·(m − z_j))
+//	pt = −S / (S + e)
+//
+// A NaN logit, a +Inf maximum or an all −Inf position made some z_j − m NaN, which reached S (or
+// dt, on the target class), and so the loss. Ignored positions (t < 0) get fill and zero
+// statistics. sfx makes the labels unique.
+func (g *planarGen) finishCE(tail Op, lc logConsts, m, S, dt, e, spread reg.VecVirtual, sfx string) {
+	t := g.t
+	Comment("Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)")
+	total := t.vec()
+	VADDPS(S, e, total)
+	u := t.vec()
+	VSUBPS(lc.one, e, u)
+	VADDPS(S, u, u)
+	pt := t.vec()
+	VDIVPS(total, S, pt) // negated with the statistics
+	ls := t.vec()
+	t.log1p(lc, u, ls)
+	loss := t.vec()
+	VSUBPS(dt, ls, loss)
+	if g.smooth() {
+		Comment("loss = (1 − eps)·loss + eps·ls + 2·eps·spread")
+		VMULPS(g.oneMinusEps, loss, loss)
+		VFMADD231PS(g.eps, ls, loss)
+		VFMADD231PS(g.twoEps, spread, loss)
+	}
+	Comment("Ignored positions (t < 0) get fill")
+	tg := g.loadInt(g.mem(g.tp), tail)
+	noStats := g.label(sfx + "NoStats")
+	if t.zmm {
+		inv, valid := K(), K()
+		VPMOVD2M(tg, inv)
+		VMOVUPS(g.fill, inv, loss)
+		g.store(loss, g.mem(g.lossp), tail)
+		mp := loadGP(Param("m"))
+		TESTQ(mp, mp)
+		JZ(LabelRef(noStats))
+		Comment("Statistics m, ls, pt; zero for ignored positions")
+		KNOTW(inv, valid)
+		VMOVAPS_Z(m, valid, m)
+		g.store(m, g.mem(mp), tail)
+		VMOVAPS_Z(ls, valid, ls)
+		lsp := loadGP(Param("ls"))
+		g.store(ls, g.mem(lsp), tail)
+		VXORPS_Z(t.cu("signBit", 0x80000000), pt, valid, pt)
+		ptp := loadGP(Param("pt"))
+		g.store(pt, g.mem(ptp), tail)
+	} else {
+		VBLENDVPS(tg, g.fill, loss, loss) // loss = fill where the sign bit of t is set
+		g.store(loss, g.mem(g.lossp), tail)
+		mp := loadGP(Param("m"))
+		TESTQ(mp, mp)
+		JZ(LabelRef(noStats))
+		Comment("Statistics m, ls, pt; zero for ignored positions")
+		VPSRAD(U8(31), tg, tg) // all ones where t < 0
+		VANDNPS(m, tg, m)
+		g.store(m, g.mem(mp), tail)
+		VANDNPS(ls, tg, ls)
+		lsp := loadGP(Param("ls"))
+		g.store(ls, g.mem(lsp), tail)
+		VXORPS(t.cu("signBit", 0x80000000), pt, pt)
+		VANDNPS(pt, tg, pt)
+		ptp := loadGP(Param("pt"))
+		g.store(pt, g.mem(ptp), tail)
+	}
+	Label(noStats)
+}
+
+// finishLSE stores m + log1p(S − 1): S >= 1 holds the maximum's e^0 = 1 (NaN for a bad position).
+func (g *planarGen) finishLSE(tail Op, lc logConsts, m, S reg.VecVirtual) {
+	t := g.t
+	Comment("Finish: dst = m + log1p(S − 1)")
+	u := t.vec()
+	VSUBPS(lc.one, S, u)
+	ls := t.vec()
+	t.log1p(lc, u, ls)
+	VADDPS(m, ls, ls)
+	g.store(ls, g.mem(g.lossp), tail)
+}

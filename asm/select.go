@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -14,6 +16,7 @@ const (
 	cmpUNORD = 3  // either is NaN
 	cmpNLT   = 5  // not less than: >=, or either is NaN
 	cmpNLE   = 6  // not less or equal: >, or either is NaN
+	cmpNGT   = 10 // not greater than: <=, or either is NaN
 	cmpGE    = 13 // ordered, greater or equal
 )
 
@@ -23,6 +26,11 @@ func genSelect(t tier) {
 	genCount(t, "countNaN", cmpUNORD, true,
 		"returns how many x[i] are NaN (v is not read).")
 	genMaxTarget(t)
+	genBand(t)
+	genIndices(t, "indicesAtLeast", false,
+		"writes base+i for every x[i] >= v, NaNs included, ascending to dst and returns their count (v must not be NaN; dst has room for all).")
+	genIndices(t, "indicesNaN", true,
+		"writes base+i for every NaN x[i], ascending to dst and returns their count (v is not read; dst has room for all).")
 }
 
 // hsumD returns the sum of the int32 lanes of v in a new 64-bit register.
@@ -188,4 +196,385 @@ func VMOVDQA32orA(t tier, src, dst reg.VecVirtual) {
 	} else {
 		VMOVDQA(src, dst)
 	}
+}
+
+// Compaction: the selection's second kernel family writes the lanes that pass a compare, left-packed,
+// to an output that advances by their number.
+//
+// AVX-512 packs a vector with VCOMPRESSPS / VPCOMPRESSD into a register (compress straight to memory
+// is microcoded on Zen 4). AVX2 has no compress: VMOVMSKPS turns the compare into an 8-bit mask that
+// picks, from compactTable, the VPERMPS permutation that moves the passing lanes to the bottom.
+// While a whole vector of output room is left for each vector of the step, the packed vector is
+// stored whole (the lanes past the count are overwritten later, or lie past the result); the last
+// ones go through a store masked to the count, which is skipped when nothing passed.
+
+// usePOPCNT counts the passing lanes with POPCNT (dispatch checks the feature) instead of the
+// byte counts of compactTable, which cost one load for the 8-bit masks of AVX2 and five
+// instructions instead of one for the 16-bit masks of AVX-512.
+const usePOPCNT = true
+
+// compactPop is the offset in compactTable of the population counts of the bytes 0..255.
+const compactPop = 256 * 8
+
+// compactTable is, for every 8-bit mask, the lane indices of its set bits in ascending order as 8
+// bytes (unused bytes 0), for VPMOVZXBD and VPERMPS; then at compactPop the population count of
+// every byte.
+func compactTable() Mem {
+	if m, ok := consts["compact"]; ok {
+		return m
+	}
+	m := GLOBL("compact", RODATA|NOPTR)
+	var pop [256]byte
+	for mask := range 256 {
+		var e uint64
+		j := 0
+		for i := range 8 {
+			if mask>>i&1 != 0 {
+				e |= uint64(i) << (8 * j)
+				j++
+			}
+		}
+		pop[mask] = byte(j)
+		DATA(8*mask, U64(e))
+	}
+	for i := 0; i < 256; i += 8 {
+		var e uint64
+		for j := range 8 {
+			e |= uint64(pop[i+j]) << (8 * j)
+		}
+		DATA(compactPop+i, U64(e))
+	}
+	consts["compact"] = m
+	return m
+}
+
+// constIota16 is the 16 int32 lane indices 0..15, for the index vectors of AVX-512.
+func constIota16() Mem {
+	if m, ok := consts["iota16"]; ok {
+		return m
+	}
+	m := GLOBL("iota16", RODATA|NOPTR)
+	for i := range 16 {
+		DATA(4*i, U32(i))
+	}
+	consts["iota16"] = m
+	return m
+}
+
+// popcount returns in a new register the number of set bits of the lane mask r (8 bits on AVX2, 16
+// on AVX-512; r is clobbered), looked up in compactTable at tbl.
+func (t tier) popcount(tbl, r reg.GPVirtual) reg.GPVirtual {
+	c := GP64()
+	switch {
+	case usePOPCNT:
+		POPCNTL(r.As32(), c.As32())
+	case !t.zmm:
+		MOVBLZX(Mem{Base: tbl, Index: r, Scale: 1, Disp: compactPop}, c.As32())
+	default: // the two bytes of the mask
+		lo := GP64()
+		MOVBLZX(r.As8(), lo.As32())
+		SHRL(U8(8), r.As32())
+		MOVBLZX(Mem{Base: tbl, Index: lo, Scale: 1, Disp: compactPop}, c.As32())
+		MOVBLZX(Mem{Base: tbl, Index: r, Scale: 1, Disp: compactPop}, lo.As32())
+		ADDL(lo.As32(), c.As32())
+	}
+	return c
+}
+
+// pack left-packs the lanes of v selected by the compare result m (a K register on AVX-512, a vector
+// of all-ones lanes on AVX2) into a new register, whose other lanes are zero on AVX-512 and
+// unspecified on AVX2, and returns it with the number of those lanes. ints: v holds int32 lanes.
+func (t tier) pack(v reg.VecVirtual, m Op, tbl reg.GPVirtual, ints bool) (reg.VecVirtual, reg.GPVirtual) {
+	z := t.vec()
+	r := GP64()
+	if t.zmm {
+		// Zeroing, not merging: a merge would chain each iteration to the last one's z.
+		if ints {
+			VPCOMPRESSD_Z(v, m, z)
+		} else {
+			VCOMPRESSPS_Z(v, m, z)
+		}
+		KMOVW(m, r.As32())
+	} else {
+		VMOVMSKPS(m, r.As32())
+		perm := t.vec()
+		VPMOVZXBD(Mem{Base: tbl, Index: r, Scale: 8}, perm) // the set lanes' indices, ascending
+		if ints {
+			VPERMD(v, perm, z)
+		} else {
+			VPERMPS(v, perm, z)
+		}
+	}
+	return z, t.popcount(tbl, r)
+}
+
+// storeLabels numbers the labels of code emitted more than once in a kernel.
+var storeLabels int
+
+// storeCount stores the first c lanes of z to out, and no more, unless c is 0.
+func (t tier) storeCount(z reg.VecVirtual, out, c reg.GPVirtual) {
+	storeLabels++
+	skip := fmt.Sprintf("storeCount%s%d", t.suffix, storeLabels)
+	TESTQ(c, c)
+	JZ(LabelRef(skip))
+	t.storeTail(z, Mem{Base: out}, t.tailMask(c))
+	Label(skip)
+}
+
+// genBand emits band(buf, x []float32, lo, hi float32) (above, inBand int): one pass that counts
+// the x[i] above hi (NaN included) and copies those in [lo, hi] to buf in order, at most len(buf)
+// of them, counting the rest.
+//
+// Three loops: the fast one, two vectors a step, while two whole vectors of buf are left (the
+// count in band is then the distance the output pointer has moved); the edge one, which stores
+// min(passed, room) lanes through a mask and keeps counting once buf is full; the masked tail of
+// fewer than a vector.
+func genBand(t tier) {
+	name := "band"
+	t.text(name, "func(buf, x []float32, lo, hi float32) (above, inBand int)",
+		"counts the x[i] above hi (NaN included) and copies the x[i] in [lo, hi] to buf in order, at",
+		"most len(buf) of them, still counting the rest (lo <= hi, neither NaN).")
+	out, room, p, n := GP64(), GP64(), GP64(), GP64()
+	Load(Param("buf").Base(), out)
+	Load(Param("buf").Len(), room)
+	Load(Param("x").Base(), p)
+	Load(Param("x").Len(), n)
+	lo := t.broadcastF32(Load(Param("lo"), XMM()).(reg.VecVirtual))
+	hi := t.broadcastF32(Load(Param("hi"), XMM()).(reg.VecVirtual))
+	above := t.zero() // per lane, the count of lanes above hi
+	var ones Op
+	if t.zmm {
+		ones = t.u32("allOnes", 0xFFFFFFFF)
+	}
+	tbl := GP64()
+	LEAQ(compactTable(), tbl)
+	start := GP64()
+	MOVQ(out, start)
+	limit := GP64() // the last output position that leaves room for two whole vectors (signed: buf may be nil)
+	LEAQ(Mem{Base: out, Index: room, Scale: 4, Disp: -2 * t.bytes()}, limit)
+
+	// vector classifies x (tail: a lane mask, or nil): counts the lanes above hi into above, and
+	// returns the lanes in [lo, hi], left-packed, with their number.
+	vector := func(x reg.VecVirtual, tail Op) (reg.VecVirtual, reg.GPVirtual) {
+		if t.zmm {
+			up, in := K(), K()
+			if tail != nil {
+				VCMPPS(U8(cmpNLE), hi, x, tail, up)
+				VCMPPS(U8(cmpGE), lo, x, tail, in)
+			} else {
+				VCMPPS(U8(cmpNLE), hi, x, up)
+				VCMPPS(U8(cmpGE), lo, x, in)
+			}
+			VPSUBD(ones, above, up, above)
+			VCMPPS(U8(cmpLE), hi, x, in, in) // lo <= x <= hi
+			return t.pack(x, in, tbl, false)
+		}
+		up, in := t.vec(), t.vec()
+		VCMPPS(U8(cmpNLE), hi, x, up)
+		VCMPPS(U8(cmpGE), lo, x, in)
+		if tail != nil {
+			VANDPS(tail, up, up)
+			VANDPS(tail, in, in)
+		}
+		VPSUBD(up, above, above) // a true lane is −1
+		VANDNPS(in, up, in)      // lo <= x and not above hi
+		return t.pack(x, in, tbl, false)
+	}
+
+	fast, edge, edgeLoop, tail, done := name+t.suffix+"Fast", name+t.suffix+"Edge", name+t.suffix+"EdgeLoop", name+t.suffix+"Tail", name+t.suffix+"Done"
+	Comment("Fast loop: two vectors a step while buf has room for two whole vectors, each packed vector stored whole.")
+	Label(fast)
+	CMPQ(n, U32(2*t.lanes))
+	JB(LabelRef(edge))
+	CMPQ(out, limit)
+	JG(LabelRef(edge))
+	for i := range 2 {
+		x := t.vec()
+		VMOVUPS(Mem{Base: p, Disp: i * t.bytes()}, x)
+		z, c := vector(x, nil)
+		VMOVUPS(z, Mem{Base: out})
+		LEAQ(Mem{Base: out, Index: c, Scale: 4}, out)
+	}
+	ADDQ(U32(2*t.bytes()), p)
+	SUBQ(U32(2*t.lanes), n)
+	JMP(LabelRef(fast))
+
+	Comment("Edge: cnt counts the lanes in band, rem the room left in buf; each store takes min(passed, rem) lanes.")
+	Label(edge)
+	cnt, rem := GP64(), GP64()
+	MOVQ(out, cnt)
+	SUBQ(start, cnt)
+	SHRQ(U8(2), cnt)
+	MOVQ(room, rem)
+	SUBQ(cnt, rem)
+	// partial stores the first min(c, rem) lanes of z and advances the counts.
+	partial := func(z reg.VecVirtual, c reg.GPVirtual) {
+		w, d := GP64(), GP64() // w = min(c, rem) = rem + min(c − rem, 0), without CMOV (not in dispatch's list)
+		MOVQ(c, d)
+		SUBQ(rem, d)
+		MOVQ(d, w)
+		SARQ(U8(63), w)
+		ANDQ(d, w)
+		ADDQ(rem, w)
+		t.storeCount(z, out, w)
+		LEAQ(Mem{Base: out, Index: w, Scale: 4}, out)
+		SUBQ(w, rem)
+		ADDQ(c, cnt)
+	}
+	Label(edgeLoop)
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(tail))
+	x := t.vec()
+	VMOVUPS(Mem{Base: p}, x)
+	partial(vector(x, nil))
+	ADDQ(U32(t.bytes()), p)
+	SUBQ(U32(t.lanes), n)
+	JMP(LabelRef(edgeLoop))
+
+	Comment("Tail: the last n < lanes elements, through a mask.")
+	Label(tail)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	mask := t.tailMask(n)
+	x = t.loadTail(Mem{Base: p}, mask)
+	partial(vector(x, mask))
+
+	Label(done)
+	Store(t.hsumD(above), ReturnIndex(0))
+	Store(cnt, ReturnIndex(1))
+	VZEROUPPER()
+	RET()
+}
+
+// genIndices emits name(dst []int32, x []float32, v float32, base int32) int: base+i for every
+// x[i] >= v (NaN included; nan: every NaN x[i]) written ascending to dst, which has room for all,
+// and their count. The index vector base+i+lane advances by a vector each step. The loops are
+// band's: two vectors a step with whole stores while dst has room for two whole vectors, then
+// stores masked to the count.
+func genIndices(t tier, name string, nan bool, doc string) {
+	t.text(name, "func(dst []int32, x []float32, v float32, base int32) int", doc)
+	out, room, p, n := GP64(), GP64(), GP64(), GP64()
+	Load(Param("dst").Base(), out)
+	Load(Param("dst").Len(), room)
+	Load(Param("x").Base(), p)
+	Load(Param("x").Len(), n)
+	var v reg.VecVirtual
+	if !nan {
+		v = t.broadcastF32(Load(Param("v"), XMM()).(reg.VecVirtual))
+	}
+	b := Load(Param("base"), GP32())
+	idx := t.vec() // base + i + lane
+	VMOVD(b, idx.AsX())
+	VPBROADCASTD(idx.AsX(), idx)
+	var step Op
+	if t.zmm {
+		VPADDD(constIota16(), idx, idx)
+		step = t.u32("sixteen", 16)
+	} else {
+		VPADDD(constIota(), idx, idx)
+		step = t.cu("eight", 8)
+	}
+	tbl := GP64()
+	LEAQ(compactTable(), tbl)
+	start := GP64()
+	MOVQ(out, start)
+	limit := GP64() // the last output position that leaves room for two whole vectors (signed)
+	LEAQ(Mem{Base: out, Index: room, Scale: 4, Disp: -2 * t.bytes()}, limit)
+
+	// vector packs the indices of the passing lanes of the elements at p+disp (tail: a lane mask,
+	// or nil), stores them (whole when full, else exactly their number) and advances idx.
+	vector := func(disp int, tail Op, full bool) {
+		at := Mem{Base: p, Disp: disp}
+		var m Op
+		if t.zmm {
+			k := K()
+			m = k
+			switch {
+			case tail != nil || nan:
+				x := t.vec()
+				if tail != nil {
+					VMOVUPS_Z(at, tail, x)
+				} else {
+					VMOVUPS(at, x)
+				}
+				pred, other := U8(cmpNLT), Op(v)
+				if nan {
+					pred, other = U8(cmpUNORD), x
+				}
+				if tail != nil {
+					VCMPPS(pred, other, x, tail, k)
+				} else {
+					VCMPPS(pred, other, x, k)
+				}
+			default:
+				VCMPPS(U8(cmpNGT), at, v, k) // not v > x: x >= v or NaN
+			}
+		} else {
+			mv := t.vec()
+			m = mv
+			switch {
+			case tail != nil || nan:
+				var x reg.VecVirtual
+				if tail != nil {
+					x = t.loadTail(at, tail)
+				} else {
+					x = t.vec()
+					VMOVUPS(at, x)
+				}
+				if nan {
+					VCMPPS(U8(cmpUNORD), x, x, mv)
+				} else {
+					VCMPPS(U8(cmpNLT), v, x, mv)
+				}
+				if tail != nil {
+					VANDPS(tail, mv, mv)
+				}
+			default:
+				VCMPPS(U8(cmpNGT), at, v, mv) // not v > x: x >= v or NaN
+			}
+		}
+		z, c := t.pack(idx, m, tbl, true)
+		if full {
+			VMOVUPS(z, Mem{Base: out})
+		} else {
+			t.storeCount(z, out, c)
+		}
+		LEAQ(Mem{Base: out, Index: c, Scale: 4}, out)
+		VPADDD(step, idx, idx)
+	}
+
+	fast, edge, tail, done := name+t.suffix+"Fast", name+t.suffix+"Edge", name+t.suffix+"Tail", name+t.suffix+"Done"
+	Comment("Fast loop: two vectors a step while dst has room for two whole vectors, each packed vector stored whole.")
+	Label(fast)
+	CMPQ(n, U32(2*t.lanes))
+	JB(LabelRef(edge))
+	CMPQ(out, limit)
+	JG(LabelRef(edge))
+	vector(0, nil, true)
+	vector(t.bytes(), nil, true)
+	ADDQ(U32(2*t.bytes()), p)
+	SUBQ(U32(2*t.lanes), n)
+	JMP(LabelRef(fast))
+
+	Comment("Edge: whole vectors, each packed vector stored through a mask of as many lanes as passed.")
+	Label(edge)
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(tail))
+	vector(0, nil, false)
+	ADDQ(U32(t.bytes()), p)
+	SUBQ(U32(t.lanes), n)
+	JMP(LabelRef(edge))
+
+	Comment("Tail: the last n < lanes elements, through a mask.")
+	Label(tail)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	vector(0, t.tailMask(n), false)
+
+	Label(done)
+	SUBQ(start, out)
+	SHRQ(U8(2), out)
+	Store(out, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
 }

@@ -41,6 +41,7 @@ func (t tier) bytes() int { return 4 * t.lanes }
 // text starts a kernel named name+suffix with the given Go signature and documentation.
 func (t tier) text(name, signature string, doc ...string) {
 	TEXT(name+t.suffix, NOSPLIT, signature)
+	Pragma("noescape") // no kernel keeps a pointer it is given
 	for i, d := range doc {
 		if i == 0 {
 			d = name + t.suffix + " " + d
@@ -173,49 +174,24 @@ func (t tier) selectLanes(mask Op, a, b, d reg.VecVirtual) {
 	}
 }
 
-// hmax reduces v to its largest lane, left in every lane of v's low XMM part (lane 0 is read).
-// NaN lanes may or may not survive; the kernels detect NaN elsewhere.
+// hmax reduces v to its largest lane, left in lane 0 of v's XMM part. On AVX-512 it uses EVEX
+// forms throughout, since v may be one of Z16–Z31, which VEX instructions cannot encode. NaN lanes
+// may or may not survive; the kernels detect NaN elsewhere.
 func (t tier) hmax(v reg.VecVirtual) {
+	h := XMM()
 	if t.zmm {
 		hi := YMM()
 		VEXTRACTF32X8(U8(1), v, hi)
 		VMAXPS(hi, v.AsY(), v.AsY())
-	}
-	hi := XMM()
-	VEXTRACTF128(U8(1), v.AsY(), hi)
-	VMAXPS(hi, v.AsX(), v.AsX())
-	VMOVHLPS(v.AsX(), hi, hi)
-	VMAXPS(hi, v.AsX(), v.AsX())
-	VMOVSHDUP(v.AsX(), hi)
-	VMAXSS(hi, v.AsX(), v.AsX())
-}
-
-// hsumPD adds the float32 lanes of v into the two float64 lanes of acc (an XMM register), exactly
-// apart from the final roundings: lanes are widened to float64 before they are added.
-func (t tier) hsumPD(v reg.VecVirtual, acc reg.VecVirtual) {
-	lo := YMM()
-	if t.zmm {
-		hi := YMM()
-		VEXTRACTF32X8(U8(1), v, hi)
-		w := ZMM()
-		VCVTPS2PD(hi, w)
-		x := ZMM()
-		VCVTPS2PD(v.AsY(), x)
-		VADDPD(w, x, x)
-		VEXTRACTF64X4(U8(1), x, lo)
-		VADDPD(lo, x.AsY(), lo)
+		VEXTRACTF32X4(U8(1), v.AsY(), h)
 	} else {
-		hi := XMM()
-		VEXTRACTF128(U8(1), v, hi)
-		w := YMM()
-		VCVTPS2PD(hi, w)
-		VCVTPS2PD(v.AsX(), lo)
-		VADDPD(w, lo, lo)
+		VEXTRACTF128(U8(1), v.AsY(), h)
 	}
-	hi := XMM()
-	VEXTRACTF128(U8(1), lo, hi)
-	VADDPD(hi, lo.AsX(), lo.AsX())
-	VADDPD(lo.AsX(), acc, acc)
+	VMAXPS(h, v.AsX(), v.AsX())
+	VMOVHLPS(v.AsX(), h, h)
+	VMAXPS(h, v.AsX(), v.AsX())
+	VMOVSHDUP(v.AsX(), h)
+	VMAXSS(h, v.AsX(), v.AsX())
 }
 
 func check(cond bool, format string, a ...any) {
