@@ -10,12 +10,13 @@ import (
 
 // Selection finds the k-th largest element in expected linear time, without sorting the input:
 //
-//  1. A deterministic, evenly spread sample of about 4·√n elements is sorted; two sample elements a
-//     few standard deviations either side of the k-th's expected place bound a narrow band [lo, hi].
+//  1. In a deterministic, evenly spread sample of about 4·√n elements, the two a few standard
+//     deviations either side of the k-th's expected place (found by quickselect) bound a narrow band
+//     [lo, hi].
 //  2. One pass of the kernel counts the elements above hi and copies those inside the band to a
 //     scratch buffer (a few percent of n).
-//  3. If the k-th lies in the band, the same steps run again on the buffer, down to a few hundred
-//     survivors that are selected exactly.
+//  3. If the k-th lies in the band, the same steps run again on the buffer, down to at most
+//     smallSelect survivors, which quickselect finishes exactly.
 //  4. If the band missed (an unlucky or adversarial sample), a three-pass radix select over the
 //     order-preserving keys finishes the job, so the worst case stays O(n).
 //
@@ -52,7 +53,7 @@ func fromKey(k uint32) float32 {
 func sameOrder(a, b float32) bool { return a == b || (a != a && b != b) }
 
 const (
-	smallSelect  = 512 // at most this many elements are selected directly
+	smallSelect  = 2048 // at most this many elements are selected directly
 	radixBits    = 11
 	radixBuckets = 1 << radixBits
 )
@@ -101,18 +102,19 @@ func (s *selector) kth(x []float32, k int) float32 {
 			keys = append(keys, orderKey(in[int((2*uint64(j)+1)*uint64(n)/(2*uint64(m)))]))
 		}
 		s.keys = keys
-		slices.Sort(keys)
 		// The k-th largest is at ascending rank n−k; its sample rank is about (n−k)·m/n, give or
-		// take √(m·q·(1−q)), q = k/n.
+		// take √(m·q·(1−q)), q = k/n. Two quickselects find the sample elements that bound the
+		// band (the sample is never sorted).
 		q := float64(k) / float64(n)
 		pos := int(float64(n-k) * float64(m) / float64(n))
 		spread := int(3*math.Sqrt(float64(m)*q*(1-q))) + 3
 		loKey, hiKey := orderKey(float32(math.Inf(-1))), uint32(math.MaxUint32)
+		below := 0 // keys[:below] are <= loKey after the first quickselect
 		if i := pos - spread; i >= 0 {
-			loKey = keys[i]
+			loKey, below = quickselect(keys, i), i
 		}
 		if i := pos + spread; i < m {
-			hiKey = keys[i]
+			hiKey = quickselect(keys[below:], i-below)
 		}
 		if loKey == math.MaxUint32 { // the band would hold only NaNs
 			return s.radix(in, k)
