@@ -213,16 +213,31 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	var num, den [4]float64
 	w := l.cfg.ClassWeights
 	thr := float32(math.Inf(1))
-	for k, i := range sel {
-		v := l.losses[i]
-		thr = min(thr, v)
-		wi := 1.0
-		if w != nil {
-			wi = float64(w[b.Targets[i]])
+	losses := l.losses[:n]
+	if w == nil {
+		k := 0
+		for ; k+4 <= len(sel); k += 4 {
+			v0, v1, v2, v3 := losses[sel[k]], losses[sel[k+1]], losses[sel[k+2]], losses[sel[k+3]]
+			thr = min(thr, min(v0, v1), min(v2, v3)) // losses are never NaN here
+			num[0] += float64(v0)
+			num[1] += float64(v1)
+			num[2] += float64(v2)
+			num[3] += float64(v3)
 		}
-		if wi != 0 {
-			num[k&3] += wi * float64(v)
-			den[k&3] += wi
+		for ; k < len(sel); k++ {
+			v := losses[sel[k]]
+			thr = min(thr, v)
+			num[k&3] += float64(v)
+		}
+		den[0] = float64(len(sel))
+	} else {
+		for k, i := range sel {
+			v := losses[i]
+			thr = min(thr, v)
+			if wi := float64(w[b.Targets[i]]); wi != 0 {
+				num[k&3] += wi * float64(v)
+				den[k&3] += wi
+			}
 		}
 	}
 	if len(sel) > 0 {
@@ -252,13 +267,16 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	}
 	if backward {
 		clear(l.scale[:n])
-		if denom > 0 {
+		switch {
+		case denom <= 0:
+		case w == nil:
+			sc := float32(1 / denom)
 			for _, i := range sel {
-				wi := 1.0
-				if w != nil {
-					wi = float64(w[b.Targets[i]])
-				}
-				l.scale[i] = float32(wi / denom)
+				l.scale[i] = sc
+			}
+		default:
+			for _, i := range sel {
+				l.scale[i] = float32(float64(w[b.Targets[i]]) / denom)
 			}
 		}
 		l.parallel(b, sh, grad, backward)

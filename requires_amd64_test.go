@@ -53,3 +53,26 @@ func TestRequires(t *testing.T) {
 		}
 	}
 }
+
+// TestAVX2Registers checks that no AVX2 kernel names a vector register an AVX2 CPU lacks (X16–X31,
+// Y16–Y31, any Z or K register): avo hands them out when more than 16 values are live, and the
+// instruction then needs AVX-512 encoding.
+func TestAVX2Registers(t *testing.T) {
+	src, err := os.ReadFile("ohem_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := regexp.MustCompile(`\b([XY](1[6-9]|2[0-9]|3[01])|Z[0-9]+|K[0-7])\b`)
+	fn := ""
+	for i, line := range strings.Split(string(src), "\n") {
+		if name, ok := strings.CutPrefix(line, "TEXT ·"); ok {
+			fn = name[:strings.Index(name, "(")]
+			continue
+		}
+		if strings.HasSuffix(fn, "AVX2") && !strings.HasPrefix(strings.TrimSpace(line), "//") {
+			if r := high.FindString(line); r != "" {
+				t.Errorf("ohem_amd64.s:%d: %s uses %s: %s", i+1, fn, r, strings.TrimSpace(line))
+			}
+		}
+	}
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/mmcloughlin/avo/x86"
-
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -287,7 +285,7 @@ func genRowsLarge(t tier, kind rowsKind) {
 	for i := range 4 {
 		if i*t.bytes()%64 == 0 {
 			// the same line of the next row, into L2: its max pass then does not wait on memory
-			prefetchL2(Mem{Base: p, Index: stride, Scale: 1, Disp: i * t.bytes()})
+			prefetchT1(Mem{Base: p, Index: stride, Scale: 1, Disp: i * t.bytes()})
 		}
 		term(Mem{Base: p, Disp: i * t.bytes()}, i, nil)
 	}
@@ -1016,13 +1014,4 @@ func genFinish(t tier) {
 	Label(lbl + "Done")
 	VZEROUPPER()
 	RET()
-}
-
-// prefetchL2 emits PREFETCHT1 m. avo files it under AMD's "MMX+"; it is an SSE instruction (Intel
-// lists it there, and every amd64 CPU has it), so it is recorded as such.
-func prefetchL2(m Mem) {
-	i, err := x86.PREFETCHT1(m)
-	check(err == nil, "PREFETCHT1: %v", err)
-	i.ISA = []string{"SSE"}
-	Instruction(i)
 }

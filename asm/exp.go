@@ -38,20 +38,22 @@ func (t tier) loadExpConsts() expConsts {
 // smallest normal to 0; AVX-512 rounds with VRNDSCALEPS and scales with VSCALEFPS, which also
 // produces the subnormals. x is left unchanged; d must differ from x.
 func (t tier) exp(c expConsts, x, d reg.VecVirtual) {
-	n, r, p := t.vec(), t.vec(), t.vec()
+	n, p := t.vec(), t.vec()
+	var r reg.VecVirtual // the reduced argument, updated in place
 	if t.zmm {
 		Comment("exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2")
 		xc := t.vec()
 		VMAXPS(x, c.cutoff, xc) // the second source is returned for NaN: x
 		VMULPS(c.log2e, xc, n)
 		VRNDSCALEPS(U8(0), n, n)
-		VMOVAPS(xc, r)
+		r = xc
 	} else {
 		Comment("exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2")
 		VMOVAPS(c.magic, n)
 		VFMADD231PS(c.log2e, x, n)
 		VPSLLD(U8(23), n, d) // d = s = 2^n
 		VSUBPS(c.magic, n, n)
+		r = t.vec()
 		VMOVAPS(x, r)
 	}
 	VFMADD231PS(c.ln2hi, n, r)

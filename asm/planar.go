@@ -5,7 +5,6 @@ import (
 	"github.com/mmcloughlin/avo/gotypes"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
-	"github.com/mmcloughlin/avo/x86"
 )
 
 // genPlanar emits the planar ([images][classes][positions]) cross-entropy and log-sum-exp kernels
@@ -24,8 +23,9 @@ import (
 // therefore copies what it reads to a scratch block on the stack. And the finish, a long chain of
 // dependent instructions, must not stand between two exp passes, which are otherwise independent
 // and keep the FMA units busy: with C <= planarChunk (Cityscapes' 19, VOC's 21) positions go in
-// blocks of planarBlock vectors, whose max passes read long runs of each plane, whose exp passes
-// run back to back (prefetching the next block's planes) and whose finishes come last, together.
+// blocks of planarBlock vectors: a max pass reads a run of planarBlock vectors from every plane,
+// the exp passes run back to back (prefetching the next block's planes) and the finishes come
+// last, together.
 // Larger C goes one vector at a time, its first planarCopy classes from the scratch block. The
 // last positions go through masked loads and stores: no byte past them is read or written.
 func genPlanar(t tier) {
@@ -284,16 +284,6 @@ func (g *planarGen) store(v reg.VecVirtual, m Mem, tail Op) {
 		return
 	}
 	g.t.storeTail(v, m, g.tmask(tail))
-}
-
-// prefetchT0 emits PREFETCHT0 m. avo files it under "MMX+", AMD's name for the prefetches its
-// K7 added with the MMX extensions; Intel's manual and CPUID put it in SSE, which every amd64 CPU
-// has, and that is what the kernel's Requires line says.
-func prefetchT0(m Mem) {
-	i, err := x86.PREFETCHT0(m)
-	check(err == nil, "PREFETCHT0: %v", err)
-	i.ISA = []string{"SSE"}
-	Instruction(i)
 }
 
 // reductions are one vector's lane reductions in the exp pass.

@@ -5,8 +5,10 @@ import (
 	"math"
 
 	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/ir"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
+	"github.com/mmcloughlin/avo/x86"
 )
 
 // A tier is one amd64 kernel set: AVX2+FMA on 256-bit YMM registers, or AVX-512 on 512-bit ZMM
@@ -192,6 +194,19 @@ func (t tier) hmax(v reg.VecVirtual) {
 	VMAXPS(h, v.AsX(), v.AsX())
 	VMOVSHDUP(v.AsX(), h)
 	VMAXSS(h, v.AsX(), v.AsX())
+}
+
+// prefetchT0 and prefetchT1 emit PREFETCHT0 and PREFETCHT1 m (a prefetch never faults, so m may
+// lie past a slice's end). avo files them under AMD's "MMX+"; Intel's manual and CPUID put them in
+// SSE, which every amd64 CPU has, so that is what the kernels' Requires lines say.
+func prefetchT0(m Mem) { prefetchAs(x86.PREFETCHT0, m) }
+func prefetchT1(m Mem) { prefetchAs(x86.PREFETCHT1, m) }
+
+func prefetchAs(op func(Op) (*ir.Instruction, error), m Mem) {
+	i, err := op(m)
+	check(err == nil, "prefetch: %v", err)
+	i.ISA = []string{"SSE"}
+	Instruction(i)
 }
 
 func check(cond bool, format string, a ...any) {
