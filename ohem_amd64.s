@@ -6569,93 +6569,87 @@ gradPlanarAVX2Pairs:
 	LEAQ   (CX)(R11*2), R13
 
 gradPlanarAVX2Vec2:
-	CMPQ       R12, BX
-	JAE        gradPlanarAVX2Tail2
-	PREFETCHT0 (R13)
-	VMOVUPS    (CX), Y4
+	CMPQ R12, BX
+	JAE  gradPlanarAVX2Tail2
 
-	// e = scale·(exp((x − m) − ls) − q)
-	VSUBPS (SI)(R12*1), Y4, Y4
-	VSUBPS (DI)(R12*1), Y4, Y4
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
-	VPSLLD      $0x17, Y6, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y4, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y7, Y7
-	VFMADD231PS Y7, Y6, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
-	VANDNPS     Y5, Y4, Y5
-	VSUBPS      Y0, Y5, Y5
-	VMULPS      (R9)(R12*1), Y5, Y5
-
-	// 0 where t < 0; scale·(pt + tq) where t is this class
-	VMOVDQU    (DX)(R12*1), Y4
-	VPSRAD     $0x1f, Y4, Y6
-	VANDNPS    Y5, Y6, Y5
-	VPCMPEQD   Y2, Y4, Y6
+	// the target's gradient scale·(pt + tq); the lanes of t < 0
 	VADDPS     (R8)(R12*1), Y1, Y4
 	VMULPS     (R9)(R12*1), Y4, Y4
-	VBLENDVPS  Y6, Y4, Y5, Y5
-	VMOVUPS    Y5, (AX)
-	PREFETCHT0 (R13)(R11*1)
-	VMOVUPS    (CX)(R11*1), Y4
+	VMOVDQU    (DX)(R12*1), Y5
+	VPSRAD     $0x1f, Y5, Y6
+	PREFETCHT0 (R13)
+	VMOVUPS    (CX), Y7
 
-	// e = scale·(exp((x − m) − ls) − q)
-	VSUBPS (SI)(R12*1), Y4, Y4
-	VSUBPS (DI)(R12*1), Y4, Y4
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
+	VSUBPS (SI)(R12*1), Y7, Y7
+	VSUBPS (DI)(R12*1), Y7, Y7
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
-	VPSLLD      $0x17, Y6, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y4, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y7, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y7, Y7
-	VFMADD231PS Y7, Y6, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
-	VANDNPS     Y5, Y4, Y5
-	VSUBPS      Y0, Y5, Y5
-	VMULPS      (R9)(R12*1), Y5, Y5
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y8, Y7, Y8
+	VSUBPS      Y0, Y8, Y8
+	VMULPS      (R9)(R12*1), Y8, Y8
+	VANDNPS     Y8, Y6, Y8
+	VPCMPEQD    Y2, Y5, Y7
+	VBLENDVPS   Y7, Y4, Y8, Y8
+	VMOVUPS     Y8, (AX)
+	PREFETCHT0  (R13)(R11*1)
+	VMOVUPS     (CX)(R11*1), Y7
 
-	// 0 where t < 0; scale·(pt + tq) where t is this class
-	VMOVDQU   (DX)(R12*1), Y4
-	VPSRAD    $0x1f, Y4, Y6
-	VANDNPS   Y5, Y6, Y5
-	VPCMPEQD  Y3, Y4, Y6
-	VADDPS    (R8)(R12*1), Y1, Y4
-	VMULPS    (R9)(R12*1), Y4, Y4
-	VBLENDVPS Y6, Y4, Y5, Y5
-	VMOVUPS   Y5, (AX)(R11*1)
-	ADDQ      $0x00000020, R12
-	ADDQ      $0x00000020, CX
-	ADDQ      $0x00000020, AX
-	ADDQ      $0x00000020, R13
-	JMP       gradPlanarAVX2Vec2
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
+	VSUBPS (SI)(R12*1), Y7, Y7
+	VSUBPS (DI)(R12*1), Y7, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y7, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y8, Y7, Y8
+	VSUBPS      Y0, Y8, Y8
+	VMULPS      (R9)(R12*1), Y8, Y8
+	VANDNPS     Y8, Y6, Y8
+	VPCMPEQD    Y3, Y5, Y5
+	VBLENDVPS   Y5, Y4, Y8, Y8
+	VMOVUPS     Y8, (AX)(R11*1)
+	ADDQ        $0x00000020, R12
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, R13
+	JMP         gradPlanarAVX2Vec2
 
 gradPlanarAVX2Tail2:
 	// The planes' last positions, masked
@@ -6671,82 +6665,77 @@ gradPlanarAVX2Tail2:
 	VMASKMOVPS   (DI)(R12*1), Y5, Y7
 	VMASKMOVPS   (R9)(R12*1), Y5, Y8
 	VMASKMOVPS   (R8)(R12*1), Y5, Y9
-	VMASKMOVPS   (CX), Y5, Y10
 
-	// e = scale·(exp((x − m) − ls) − q)
-	VSUBPS Y6, Y10, Y10
-	VSUBPS Y7, Y10, Y10
+	// the target's gradient scale·(pt + tq); the lanes of t < 0
+	VADDPS     Y9, Y1, Y9
+	VMULPS     Y8, Y9, Y9
+	VPSRAD     $0x1f, Y4, Y10
+	VMASKMOVPS (CX), Y5, Y11
+
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
+	VSUBPS Y6, Y11, Y11
+	VSUBPS Y7, Y11, Y11
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
-	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y12
-	VPSLLD      $0x17, Y12, Y11
-	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
-	VMOVAPS     Y10, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y11, Y13
+	VPSLLD      $0x17, Y13, Y12
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y11, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y12
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y11, Y13, Y13
-	VFMADD231PS Y13, Y12, Y11
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
-	VANDNPS     Y11, Y10, Y11
-	VSUBPS      Y0, Y11, Y11
-	VMULPS      Y8, Y11, Y11
+	VMULPS      Y12, Y14, Y14
+	VFMADD231PS Y14, Y13, Y12
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y11, Y11
+	VANDNPS     Y12, Y11, Y12
+	VSUBPS      Y0, Y12, Y12
+	VMULPS      Y8, Y12, Y12
+	VANDNPS     Y12, Y10, Y12
+	VPCMPEQD    Y2, Y4, Y11
+	VBLENDVPS   Y11, Y9, Y12, Y12
+	VMASKMOVPS  Y12, Y5, (AX)
+	VMASKMOVPS  (CX)(R11*1), Y5, Y11
 
-	// 0 where t < 0; scale·(pt + tq) where t is this class
-	VPSRAD     $0x1f, Y4, Y12
-	VANDNPS    Y11, Y12, Y11
-	VPCMPEQD   Y2, Y4, Y12
-	VADDPS     Y9, Y1, Y10
-	VMULPS     Y8, Y10, Y10
-	VBLENDVPS  Y12, Y10, Y11, Y11
-	VMASKMOVPS Y11, Y5, (AX)
-	VMASKMOVPS (CX)(R11*1), Y5, Y10
-
-	// e = scale·(exp((x − m) − ls) − q)
-	VSUBPS Y6, Y10, Y6
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
+	VSUBPS Y6, Y11, Y6
 	VSUBPS Y7, Y6, Y6
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y10
-	VPSLLD      $0x17, Y10, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
-	VMOVAPS     Y6, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y11
+	VPSLLD      $0x17, Y11, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y6, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y10
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y7, Y11, Y11
-	VFMADD231PS Y11, Y10, Y7
+	VMULPS      Y7, Y12, Y12
+	VFMADD231PS Y12, Y11, Y7
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
 	VANDNPS     Y7, Y6, Y7
 	VSUBPS      Y0, Y7, Y7
 	VMULPS      Y8, Y7, Y7
-
-	// 0 where t < 0; scale·(pt + tq) where t is this class
-	VPSRAD     $0x1f, Y4, Y6
-	VANDNPS    Y7, Y6, Y7
-	VPCMPEQD   Y3, Y4, Y6
-	VADDPS     Y9, Y1, Y3
-	VMULPS     Y8, Y3, Y3
-	VBLENDVPS  Y6, Y3, Y7, Y7
-	VMASKMOVPS Y7, Y5, (AX)(R11*1)
+	VANDNPS     Y7, Y10, Y7
+	VPCMPEQD    Y3, Y4, Y3
+	VBLENDVPS   Y3, Y9, Y7, Y7
+	VMASKMOVPS  Y7, Y5, (AX)(R11*1)
 
 gradPlanarAVX2Next2:
 	// back to the block's start, on to the next planes
@@ -6769,53 +6758,53 @@ gradPlanarAVX2Last:
 	LEAQ  (CX)(R11*1), R10
 
 gradPlanarAVX2Vec1:
-	CMPQ       R12, BX
-	JAE        gradPlanarAVX2Tail1
-	PREFETCHT0 (R10)
-	VMOVUPS    (CX), Y3
+	CMPQ R12, BX
+	JAE  gradPlanarAVX2Tail1
 
-	// e = scale·(exp((x − m) − ls) − q)
-	VSUBPS (SI)(R12*1), Y3, Y3
-	VSUBPS (DI)(R12*1), Y3, Y3
+	// the target's gradient scale·(pt + tq); the lanes of t < 0
+	VADDPS     (R8)(R12*1), Y1, Y3
+	VMULPS     (R9)(R12*1), Y3, Y3
+	VMOVDQU    (DX)(R12*1), Y4
+	VPSRAD     $0x1f, Y4, Y5
+	PREFETCHT0 (R10)
+	VMOVUPS    (CX), Y6
+
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
+	VSUBPS (SI)(R12*1), Y6, Y6
+	VSUBPS (DI)(R12*1), Y6, Y6
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
-	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
-	VPSLLD      $0x17, Y5, Y4
-	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
-	VMOVAPS     Y3, Y6
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y5
-	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y4, Y6, Y6
-	VFMADD231PS Y6, Y5, Y4
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
-	VANDNPS     Y4, Y3, Y4
-	VSUBPS      Y0, Y4, Y4
-	VMULPS      (R9)(R12*1), Y4, Y4
-
-	// 0 where t < 0; scale·(pt + tq) where t is this class
-	VMOVDQU   (DX)(R12*1), Y3
-	VPSRAD    $0x1f, Y3, Y5
-	VANDNPS   Y4, Y5, Y4
-	VPCMPEQD  Y2, Y3, Y5
-	VADDPS    (R8)(R12*1), Y1, Y3
-	VMULPS    (R9)(R12*1), Y3, Y3
-	VBLENDVPS Y5, Y3, Y4, Y4
-	VMOVUPS   Y4, (AX)
-	ADDQ      $0x00000020, R12
-	ADDQ      $0x00000020, CX
-	ADDQ      $0x00000020, AX
-	ADDQ      $0x00000020, R10
-	JMP       gradPlanarAVX2Vec1
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VSUBPS      Y0, Y7, Y7
+	VMULPS      (R9)(R12*1), Y7, Y7
+	VANDNPS     Y7, Y5, Y7
+	VPCMPEQD    Y2, Y4, Y4
+	VBLENDVPS   Y4, Y3, Y7, Y7
+	VMOVUPS     Y7, (AX)
+	ADDQ        $0x00000020, R12
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, R10
+	JMP         gradPlanarAVX2Vec1
 
 gradPlanarAVX2Tail1:
 	// The planes' last positions, masked
@@ -6831,9 +6820,14 @@ gradPlanarAVX2Tail1:
 	VMASKMOVPS   (DI)(R12*1), Y4, Y6
 	VMASKMOVPS   (R9)(R12*1), Y4, Y7
 	VMASKMOVPS   (R8)(R12*1), Y4, Y8
-	VMASKMOVPS   (CX), Y4, Y9
 
-	// e = scale·(exp((x − m) − ls) − q)
+	// the target's gradient scale·(pt + tq); the lanes of t < 0
+	VADDPS     Y8, Y1, Y1
+	VMULPS     Y7, Y1, Y1
+	VPSRAD     $0x1f, Y3, Y8
+	VMASKMOVPS (CX), Y4, Y9
+
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
 	VSUBPS Y5, Y9, Y5
 	VSUBPS Y6, Y5, Y5
 
@@ -6860,15 +6854,10 @@ gradPlanarAVX2Tail1:
 	VANDNPS     Y6, Y5, Y6
 	VSUBPS      Y0, Y6, Y6
 	VMULPS      Y7, Y6, Y6
-
-	// 0 where t < 0; scale·(pt + tq) where t is this class
-	VPSRAD     $0x1f, Y3, Y0
-	VANDNPS    Y6, Y0, Y6
-	VPCMPEQD   Y2, Y3, Y0
-	VADDPS     Y8, Y1, Y1
-	VMULPS     Y7, Y1, Y1
-	VBLENDVPS  Y0, Y1, Y6, Y6
-	VMASKMOVPS Y6, Y4, (AX)
+	VANDNPS     Y6, Y8, Y6
+	VPCMPEQD    Y2, Y3, Y0
+	VBLENDVPS   Y0, Y1, Y6, Y6
+	VMASKMOVPS  Y6, Y4, (AX)
 
 gradPlanarAVX2Next1:
 	// back to the block's start, on to the next planes
@@ -13672,79 +13661,76 @@ gradPlanarAVX512Pairs:
 	LEAQ   (CX)(R11*2), R13
 
 gradPlanarAVX512Vec2:
-	CMPQ       R12, BX
-	JAE        gradPlanarAVX512Tail2
-	PREFETCHT0 (R13)
-	VMOVUPS    (CX), Z16
+	CMPQ R12, BX
+	JAE  gradPlanarAVX512Tail2
 
-	// e = scale·(exp((x − m) − ls) − q)
-	VSUBPS (SI)(R12*1), Z16, Z16
-	VSUBPS (DI)(R12*1), Z16, Z16
-
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z10, Z18
-	VMULPS      Z2, Z18, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VFMADD231PS Z3, Z16, Z18
-	VFMADD231PS Z4, Z16, Z18
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
-	VFMADD213PS Z8, Z18, Z17
-	VFMADD213PS Z9, Z18, Z17
-
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z18, Z17
-	VSCALEFPS   Z16, Z17, Z16
-	VSUBPS      Z0, Z16, Z16
-
-	// 0 where t < 0; scale·(pt + tq) where t is this class
+	// the target's gradient scale·(pt + tq); the lanes of t < 0
+	VADDPS     (R8)(R12*1), Z1, Z16
+	VMULPS     (R9)(R12*1), Z16, Z16
 	VPCMPD     $0x02, (DX)(R12*1), Z13, K1
-	VMULPS.Z   (R9)(R12*1), Z16, K1, Z16
-	VPCMPEQD   (DX)(R12*1), Z12, K1
-	VADDPS     (R8)(R12*1), Z1, Z17
-	VMULPS     (R9)(R12*1), Z17, K1, Z16
-	VMOVUPS    Z16, (AX)
-	PREFETCHT0 (R13)(R11*1)
-	VMOVUPS    (CX)(R11*1), Z16
+	PREFETCHT0 (R13)
+	VMOVUPS    (CX), Z17
 
-	// e = scale·(exp((x − m) − ls) − q)
-	VSUBPS (SI)(R12*1), Z16, Z16
-	VSUBPS (DI)(R12*1), Z16, Z16
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
+	VSUBPS (SI)(R12*1), Z17, Z17
+	VSUBPS (DI)(R12*1), Z17, Z17
 
 	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z10, Z18
-	VMULPS      Z2, Z18, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VFMADD231PS Z3, Z16, Z18
-	VFMADD231PS Z4, Z16, Z18
+	VMAXPS      Z17, Z10, Z19
+	VMULPS      Z2, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VFMADD231PS Z3, Z17, Z19
+	VFMADD231PS Z4, Z17, Z19
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
-	VFMADD213PS Z8, Z18, Z17
-	VFMADD213PS Z9, Z18, Z17
+	VMOVAPS     Z5, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
+	VFMADD213PS Z9, Z19, Z18
 
 	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z18, Z17
-	VSCALEFPS   Z16, Z17, Z16
-	VSUBPS      Z0, Z16, Z16
+	VFMADD213PS Z11, Z19, Z18
+	VSCALEFPS   Z17, Z18, Z17
+	VSUBPS      Z0, Z17, Z17
+	VMULPS.Z    (R9)(R12*1), Z17, K1, Z17
+	VPCMPEQD    (DX)(R12*1), Z12, K2
+	VMOVAPS     Z16, K2, Z17
+	VMOVUPS     Z17, (AX)
+	PREFETCHT0  (R13)(R11*1)
+	VMOVUPS     (CX)(R11*1), Z17
 
-	// 0 where t < 0; scale·(pt + tq) where t is this class
-	VPCMPD   $0x02, (DX)(R12*1), Z13, K1
-	VMULPS.Z (R9)(R12*1), Z16, K1, Z16
-	VPCMPEQD (DX)(R12*1), Z15, K1
-	VADDPS   (R8)(R12*1), Z1, Z17
-	VMULPS   (R9)(R12*1), Z17, K1, Z16
-	VMOVUPS  Z16, (AX)(R11*1)
-	ADDQ     $0x00000040, R12
-	ADDQ     $0x00000040, CX
-	ADDQ     $0x00000040, AX
-	ADDQ     $0x00000040, R13
-	JMP      gradPlanarAVX512Vec2
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
+	VSUBPS (SI)(R12*1), Z17, Z17
+	VSUBPS (DI)(R12*1), Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z10, Z19
+	VMULPS      Z2, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VFMADD231PS Z3, Z17, Z19
+	VFMADD231PS Z4, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
+	VFMADD213PS Z9, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z19, Z18
+	VSCALEFPS   Z17, Z18, Z17
+	VSUBPS      Z0, Z17, Z17
+	VMULPS.Z    (R9)(R12*1), Z17, K1, Z17
+	VPCMPEQD    (DX)(R12*1), Z15, K1
+	VMOVAPS     Z16, K1, Z17
+	VMOVUPS     Z17, (AX)(R11*1)
+	ADDQ        $0x00000040, R12
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, R13
+	JMP         gradPlanarAVX512Vec2
 
 gradPlanarAVX512Tail2:
 	// The planes' last positions, masked
@@ -13759,9 +13745,14 @@ gradPlanarAVX512Tail2:
 	VMOVUPS.Z (DI)(R12*1), K1, Z18
 	VMOVUPS.Z (R9)(R12*1), K1, Z19
 	VMOVUPS.Z (R8)(R12*1), K1, Z20
+
+	// the target's gradient scale·(pt + tq); the lanes of t < 0
+	VADDPS    Z20, Z1, Z20
+	VMULPS    Z19, Z20, Z20
+	VPCMPD    $0x02, Z16, Z13, K2
 	VMOVUPS.Z (CX), K1, Z21
 
-	// e = scale·(exp((x − m) − ls) − q)
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
 	VSUBPS Z17, Z21, Z21
 	VSUBPS Z18, Z21, Z21
 
@@ -13783,17 +13774,13 @@ gradPlanarAVX512Tail2:
 	VFMADD213PS Z11, Z23, Z22
 	VSCALEFPS   Z21, Z22, Z21
 	VSUBPS      Z0, Z21, Z21
+	VMULPS.Z    Z19, Z21, K2, Z21
+	VPCMPEQD    Z16, Z12, K3
+	VMOVAPS     Z20, K3, Z21
+	VMOVUPS     Z21, K1, (AX)
+	VMOVUPS.Z   (CX)(R11*1), K1, Z21
 
-	// 0 where t < 0; scale·(pt + tq) where t is this class
-	VPCMPD    $0x02, Z16, Z13, K2
-	VMULPS.Z  Z19, Z21, K2, Z21
-	VPCMPEQD  Z16, Z12, K2
-	VADDPS    Z20, Z1, Z22
-	VMULPS    Z19, Z22, K2, Z21
-	VMOVUPS   Z21, K1, (AX)
-	VMOVUPS.Z (CX)(R11*1), K1, Z21
-
-	// e = scale·(exp((x − m) − ls) − q)
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
 	VSUBPS Z17, Z21, Z17
 	VSUBPS Z18, Z17, Z17
 
@@ -13815,14 +13802,10 @@ gradPlanarAVX512Tail2:
 	VFMADD213PS Z11, Z21, Z18
 	VSCALEFPS   Z17, Z18, Z17
 	VSUBPS      Z0, Z17, Z17
-
-	// 0 where t < 0; scale·(pt + tq) where t is this class
-	VPCMPD   $0x02, Z16, Z13, K2
-	VMULPS.Z Z19, Z17, K2, Z17
-	VPCMPEQD Z16, Z15, K2
-	VADDPS   Z20, Z1, Z15
-	VMULPS   Z19, Z15, K2, Z17
-	VMOVUPS  Z17, K1, (AX)(R11*1)
+	VMULPS.Z    Z19, Z17, K2, Z17
+	VPCMPEQD    Z16, Z15, K2
+	VMOVAPS     Z20, K2, Z17
+	VMOVUPS     Z17, K1, (AX)(R11*1)
 
 gradPlanarAVX512Next2:
 	// back to the block's start, on to the next planes
@@ -13845,46 +13828,47 @@ gradPlanarAVX512Last:
 	LEAQ  (CX)(R11*1), R10
 
 gradPlanarAVX512Vec1:
-	CMPQ       R12, BX
-	JAE        gradPlanarAVX512Tail1
-	PREFETCHT0 (R10)
-	VMOVUPS    (CX), Z15
+	CMPQ R12, BX
+	JAE  gradPlanarAVX512Tail1
 
-	// e = scale·(exp((x − m) − ls) − q)
-	VSUBPS (SI)(R12*1), Z15, Z15
-	VSUBPS (DI)(R12*1), Z15, Z15
+	// the target's gradient scale·(pt + tq); the lanes of t < 0
+	VADDPS     (R8)(R12*1), Z1, Z15
+	VMULPS     (R9)(R12*1), Z15, Z15
+	VPCMPD     $0x02, (DX)(R12*1), Z13, K1
+	PREFETCHT0 (R10)
+	VMOVUPS    (CX), Z16
+
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
+	VSUBPS (SI)(R12*1), Z16, Z16
+	VSUBPS (DI)(R12*1), Z16, Z16
 
 	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z15, Z10, Z17
-	VMULPS      Z2, Z17, Z15
-	VRNDSCALEPS $0x00, Z15, Z15
-	VFMADD231PS Z3, Z15, Z17
-	VFMADD231PS Z4, Z15, Z17
+	VMAXPS      Z16, Z10, Z18
+	VMULPS      Z2, Z18, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VFMADD231PS Z3, Z16, Z18
+	VFMADD231PS Z4, Z16, Z18
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z16
-	VFMADD213PS Z6, Z17, Z16
-	VFMADD213PS Z7, Z17, Z16
-	VFMADD213PS Z8, Z17, Z16
-	VFMADD213PS Z9, Z17, Z16
+	VMOVAPS     Z5, Z17
+	VFMADD213PS Z6, Z18, Z17
+	VFMADD213PS Z7, Z18, Z17
+	VFMADD213PS Z8, Z18, Z17
+	VFMADD213PS Z9, Z18, Z17
 
 	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z17, Z16
-	VSCALEFPS   Z15, Z16, Z15
-	VSUBPS      Z0, Z15, Z15
-
-	// 0 where t < 0; scale·(pt + tq) where t is this class
-	VPCMPD   $0x02, (DX)(R12*1), Z13, K1
-	VMULPS.Z (R9)(R12*1), Z15, K1, Z15
-	VPCMPEQD (DX)(R12*1), Z12, K1
-	VADDPS   (R8)(R12*1), Z1, Z16
-	VMULPS   (R9)(R12*1), Z16, K1, Z15
-	VMOVUPS  Z15, (AX)
-	ADDQ     $0x00000040, R12
-	ADDQ     $0x00000040, CX
-	ADDQ     $0x00000040, AX
-	ADDQ     $0x00000040, R10
-	JMP      gradPlanarAVX512Vec1
+	VFMADD213PS Z11, Z18, Z17
+	VSCALEFPS   Z16, Z17, Z16
+	VSUBPS      Z0, Z16, Z16
+	VMULPS.Z    (R9)(R12*1), Z16, K1, Z16
+	VPCMPEQD    (DX)(R12*1), Z12, K1
+	VMOVAPS     Z15, K1, Z16
+	VMOVUPS     Z16, (AX)
+	ADDQ        $0x00000040, R12
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, R10
+	JMP         gradPlanarAVX512Vec1
 
 gradPlanarAVX512Tail1:
 	// The planes' last positions, masked
@@ -13899,14 +13883,19 @@ gradPlanarAVX512Tail1:
 	VMOVUPS.Z (DI)(R12*1), K1, Z17
 	VMOVUPS.Z (R9)(R12*1), K1, Z18
 	VMOVUPS.Z (R8)(R12*1), K1, Z19
-	VMOVUPS.Z (CX), K1, Z20
 
-	// e = scale·(exp((x − m) − ls) − q)
-	VSUBPS Z16, Z20, Z16
-	VSUBPS Z17, Z16, Z16
+	// the target's gradient scale·(pt + tq); the lanes of t < 0
+	VADDPS    Z19, Z1, Z1
+	VMULPS    Z18, Z1, Z1
+	VPCMPD    $0x02, Z15, Z13, K2
+	VMOVUPS.Z (CX), K1, Z13
+
+	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
+	VSUBPS Z16, Z13, Z13
+	VSUBPS Z17, Z13, Z13
 
 	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z10, Z10
+	VMAXPS      Z13, Z10, Z10
 	VMULPS      Z2, Z10, Z2
 	VRNDSCALEPS $0x00, Z2, Z2
 	VFMADD231PS Z3, Z2, Z10
@@ -13923,14 +13912,10 @@ gradPlanarAVX512Tail1:
 	VFMADD213PS Z11, Z10, Z3
 	VSCALEFPS   Z2, Z3, Z2
 	VSUBPS      Z0, Z2, Z2
-
-	// 0 where t < 0; scale·(pt + tq) where t is this class
-	VPCMPD   $0x02, Z15, Z13, K2
-	VMULPS.Z Z18, Z2, K2, Z2
-	VPCMPEQD Z15, Z12, K2
-	VADDPS   Z19, Z1, Z0
-	VMULPS   Z18, Z0, K2, Z2
-	VMOVUPS  Z2, K1, (AX)
+	VMULPS.Z    Z18, Z2, K2, Z2
+	VPCMPEQD    Z15, Z12, K2
+	VMOVAPS     Z1, K2, Z2
+	VMOVUPS     Z2, K1, (AX)
 
 gradPlanarAVX512Next1:
 	// back to the block's start, on to the next planes

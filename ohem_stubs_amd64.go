@@ -29,6 +29,7 @@ func countNaNAVX2(x []float32, v float32) int
 //go:noescape
 func maxTargetAVX2(t []int32) int32
 
+// bandAVX2 counts the x[i] above hi (NaN included) and copies the x[i] in [lo, hi] to buf in order, at
 // most len(buf) of them, still counting the rest (lo <= hi, neither NaN).
 //
 //go:noescape
@@ -44,77 +45,98 @@ func indicesAtLeastAVX2(dst []int32, x []float32, v float32, base int32) int
 //go:noescape
 func indicesNaNAVX2(dst []int32, x []float32, v float32, base int32) int
 
+// ceRowsLargeAVX2 sets, for each row i of the row-major [len(t)][c] logits x with t[i] >= 0,
+// mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m} and zt[i] = x[i][t[i]];
 // rows with t[i] < 0 are skipped. neg and k are not used.
 //
 //go:noescape
-//go:noescape
 func ceRowsLargeAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
 
+// ceRowsLargeSpreadAVX2 is ceRowsLarge that also sets neg[i] = k·Σ_j (x[i][j] − m)/2, −ε/C times the spread for k = 2ε/C.
 // Each term is k·(x/2 − m/2), which cannot overflow.
 //
 //go:noescape
-//go:noescape
 func ceRowsLargeSpreadAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
 
+// lseRowsLargeAVX2 sets, for each of the len(mx) rows of the row-major [len(mx)][c] logits x,
 // mx[i] = m = max_j x[i][j] and s[i] = Σ_j e^{x[i][j]−m}.
 //
 //go:noescape
-//go:noescape
 func lseRowsLargeAVX2(s []float32, mx []float32, x []float32, c int)
 
+// ce2RowsAVX2 sets loss[i] to the cross-entropy of row i of the row-major [len(t)][2] logits x, fill
 // where t[i] < 0 and NaN for a row with a NaN or +Inf or two −Inf; len(t) is a multiple of the lanes.
 //
 //go:noescape
-//go:noescape
 func ce2RowsAVX2(loss []float32, x []float32, t []int32, fill float32)
 
+// ce2RowsStatsAVX2 is ce2Rows that also sets m[i], ls[i] = log(Σ_j e^{x_ij − m_i}) and pt[i] = p_t − 1 (0, 0, 0
 // where t[i] < 0).
 //
 //go:noescape
-//go:noescape
 func ce2RowsStatsAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32)
 
+// lse2RowsAVX2 sets dst[i] = log(e^{x[2i]} + e^{x[2i+1]}) (NaN for a NaN, a +Inf or two −Inf) for the
 // len(dst) rows of x; len(dst) is a multiple of the lanes.
 //
 //go:noescape
-//go:noescape
 func lse2RowsAVX2(dst []float32, x []float32)
 
+// ceSmallAVX2 sets loss[i] to the cross-entropy of row i of the row-major [len(t)][c] logits x, smoothed
+// by eps, fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].
 // len(t) is a multiple of the lanes; scratch holds (c + 16)·lanes floats.
 //
 //go:noescape
-//go:noescape
 func ceSmallAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
 
+// ceFinishAVX2 sets loss[i] (and, with len(m) > 0, m[i], ls[i], pt[i]) from the reductions s, mx, zt and
+// neg of ceRowsLarge (neg read only when eps != 0). len(loss) is a multiple of the lanes;
 // scratch holds 16·lanes floats.
 //
 //go:noescape
-//go:noescape
 func ceFinishAVX2(loss []float32, m []float32, ls []float32, pt []float32, s []float32, mx []float32, zt []float32, neg []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
 
+// cePlanarAVX2 is cePlanar for eps == 0 (eps is not read).
+// len(t) positions of a planar image: class j of position p is x[j*stride+p]; m, ls and pt
 // receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+//
+//go:noescape
 func cePlanarAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 
+// cePlanarSmoothAVX2 is cePlanar for eps > 0.
+// len(t) positions of a planar image: class j of position p is x[j*stride+p]; m, ls and pt
 // receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+//
+//go:noescape
 func cePlanarSmoothAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 
 // lsePlanarAVX2 sets dst[p] = log Σ_j exp(x[j*stride+p]) for the len(dst) >= 1 positions.
+//
+//go:noescape
 func lsePlanarAVX2(dst []float32, x []float32, c int, stride int)
 
 // gradRowsAVX2 writes the gradient of the len(t) rows of x, c classes each, to g: for a kept row (t[i] >= 0,
 // scale[i] != 0) g_j = scale·(exp((x_j − m) − ls) − q) and g_t = scale·(pt + tq); 0 for the others.
+//
+//go:noescape
 func gradRowsAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
 
 // gradPairsAVX2 writes the gradient of the len(t) two-class rows to g: for a kept row (t[i] >= 0, scale[i] != 0)
 // g_t = scale·(pt + q) and g_other = −g_t (q = eps/2 = eps − eps/2, p_other = −pt); 0 for the others.
+//
+//go:noescape
 func gradPairsAVX2(g []float32, t []int32, pt []float32, scale []float32, q float32)
 
 // gradFlatAVX2 writes the gradient of the len(t) rows of x, c classes each, to g as gradRows does; tab holds,
 // for each k < c, the row and the column of the lanes of the k-th vector of a block of rows.
+//
+//go:noescape
 func gradFlatAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, tab []int32, c int, q float32, tq float32)
 
 // gradPlanarAVX2 writes the gradient of the len(t) positions of the planar x (class j of position p at
 // x[j·stride + p]) to g, in the same layout: as gradRows, per position.
+//
+//go:noescape
 func gradPlanarAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
 
 // expfAVX512 sets dst[i] = e^x[i] for x[i] <= 0, len(dst) == len(x) a multiple of the lanes.
@@ -142,6 +164,7 @@ func countNaNAVX512(x []float32, v float32) int
 //go:noescape
 func maxTargetAVX512(t []int32) int32
 
+// bandAVX512 counts the x[i] above hi (NaN included) and copies the x[i] in [lo, hi] to buf in order, at
 // most len(buf) of them, still counting the rest (lo <= hi, neither NaN).
 //
 //go:noescape
@@ -157,75 +180,96 @@ func indicesAtLeastAVX512(dst []int32, x []float32, v float32, base int32) int
 //go:noescape
 func indicesNaNAVX512(dst []int32, x []float32, v float32, base int32) int
 
+// ceRowsLargeAVX512 sets, for each row i of the row-major [len(t)][c] logits x with t[i] >= 0,
+// mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m} and zt[i] = x[i][t[i]];
 // rows with t[i] < 0 are skipped. neg and k are not used.
 //
 //go:noescape
-//go:noescape
 func ceRowsLargeAVX512(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
 
+// ceRowsLargeSpreadAVX512 is ceRowsLarge that also sets neg[i] = k·Σ_j (x[i][j] − m)/2, −ε/C times the spread for k = 2ε/C.
 // Each term is k·(x/2 − m/2), which cannot overflow.
 //
 //go:noescape
-//go:noescape
 func ceRowsLargeSpreadAVX512(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
 
+// lseRowsLargeAVX512 sets, for each of the len(mx) rows of the row-major [len(mx)][c] logits x,
 // mx[i] = m = max_j x[i][j] and s[i] = Σ_j e^{x[i][j]−m}.
 //
 //go:noescape
-//go:noescape
 func lseRowsLargeAVX512(s []float32, mx []float32, x []float32, c int)
 
+// ce2RowsAVX512 sets loss[i] to the cross-entropy of row i of the row-major [len(t)][2] logits x, fill
 // where t[i] < 0 and NaN for a row with a NaN or +Inf or two −Inf; len(t) is a multiple of the lanes.
 //
 //go:noescape
-//go:noescape
 func ce2RowsAVX512(loss []float32, x []float32, t []int32, fill float32)
 
+// ce2RowsStatsAVX512 is ce2Rows that also sets m[i], ls[i] = log(Σ_j e^{x_ij − m_i}) and pt[i] = p_t − 1 (0, 0, 0
 // where t[i] < 0).
 //
 //go:noescape
-//go:noescape
 func ce2RowsStatsAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32)
 
+// lse2RowsAVX512 sets dst[i] = log(e^{x[2i]} + e^{x[2i+1]}) (NaN for a NaN, a +Inf or two −Inf) for the
 // len(dst) rows of x; len(dst) is a multiple of the lanes.
 //
 //go:noescape
-//go:noescape
 func lse2RowsAVX512(dst []float32, x []float32)
 
+// ceSmallAVX512 sets loss[i] to the cross-entropy of row i of the row-major [len(t)][c] logits x, smoothed
+// by eps, fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].
 // len(t) is a multiple of the lanes; scratch holds (c + 16)·lanes floats.
 //
 //go:noescape
-//go:noescape
 func ceSmallAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
 
+// ceFinishAVX512 sets loss[i] (and, with len(m) > 0, m[i], ls[i], pt[i]) from the reductions s, mx, zt and
+// neg of ceRowsLarge (neg read only when eps != 0). len(loss) is a multiple of the lanes;
 // scratch holds 16·lanes floats.
 //
 //go:noescape
-//go:noescape
 func ceFinishAVX512(loss []float32, m []float32, ls []float32, pt []float32, s []float32, mx []float32, zt []float32, neg []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
 
+// cePlanarAVX512 is cePlanar for eps == 0 (eps is not read).
+// len(t) positions of a planar image: class j of position p is x[j*stride+p]; m, ls and pt
 // receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+//
+//go:noescape
 func cePlanarAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 
+// cePlanarSmoothAVX512 is cePlanar for eps > 0.
+// len(t) positions of a planar image: class j of position p is x[j*stride+p]; m, ls and pt
 // receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+//
+//go:noescape
 func cePlanarSmoothAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 
 // lsePlanarAVX512 sets dst[p] = log Σ_j exp(x[j*stride+p]) for the len(dst) >= 1 positions.
+//
+//go:noescape
 func lsePlanarAVX512(dst []float32, x []float32, c int, stride int)
 
 // gradRowsAVX512 writes the gradient of the len(t) rows of x, c classes each, to g: for a kept row (t[i] >= 0,
 // scale[i] != 0) g_j = scale·(exp((x_j − m) − ls) − q) and g_t = scale·(pt + tq); 0 for the others.
+//
+//go:noescape
 func gradRowsAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
 
 // gradPairsAVX512 writes the gradient of the len(t) two-class rows to g: for a kept row (t[i] >= 0, scale[i] != 0)
 // g_t = scale·(pt + q) and g_other = −g_t (q = eps/2 = eps − eps/2, p_other = −pt); 0 for the others.
+//
+//go:noescape
 func gradPairsAVX512(g []float32, t []int32, pt []float32, scale []float32, q float32)
 
 // gradFlatAVX512 writes the gradient of the len(t) rows of x, c classes each, to g as gradRows does; tab holds,
 // for each k < c, the row and the column of the lanes of the k-th vector of a block of rows.
+//
+//go:noescape
 func gradFlatAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, tab []int32, c int, q float32, tq float32)
 
 // gradPlanarAVX512 writes the gradient of the len(t) positions of the planar x (class j of position p at
 // x[j·stride + p]) to g, in the same layout: as gradRows, per position.
+//
+//go:noescape
 func gradPlanarAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)

@@ -56,7 +56,6 @@ func genRowsLarge(t tier, kind rowsKind) {
 			"sets, for each of the len(mx) rows of the row-major [len(mx)][c] logits x,",
 			"mx[i] = m = max_j x[i][j] and s[i] = Σ_j e^{x[i][j]−m}.")
 	}
-	Pragma("noescape")
 	lbl := name + t.suffix
 	spread := kind == rowsCESpread
 
@@ -409,7 +408,6 @@ func genPairs(t tier, kind pairsKind) {
 			"sets dst[i] = log(e^{x[2i]} + e^{x[2i+1]}) (NaN for a NaN, a +Inf or two −Inf) for the",
 			"len(dst) rows of x; len(dst) is a multiple of the lanes.")
 	}
-	Pragma("noescape")
 	lbl := name + t.suffix
 	ce, st := kind != pairsLSE, kind == pairsCEStats
 
@@ -740,7 +738,6 @@ func genSmall(t tier) {
 		"sets loss[i] to the cross-entropy of row i of the row-major [len(t)][c] logits x, smoothed",
 		"by eps, fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].",
 		"len(t) is a multiple of the lanes; scratch holds (c + 16)·lanes floats.")
-	Pragma("noescape")
 	lbl := name + t.suffix
 	L, B := t.lanes, t.bytes()
 
@@ -915,14 +912,6 @@ func (t tier) zeroInt(v reg.VecVirtual) {
 	}
 }
 
-// paramAddr is the stack address of the named scalar argument, for VEX/EVEX loads (Load uses SSE
-// moves, which cannot reach X16–X31).
-func paramAddr(name string) Mem {
-	b, err := Param(name).Resolve()
-	check(err == nil, "param %s: %v", name, err)
-	return b.Addr
-}
-
 // ceSetup loads what finishRows reads: the exp and log1p constants (on AVX-512 the log1p ones
 // that fit a memory operand go to the vector slots at cs, then −2(1 − ε) and 2ε/C follow them; 16
 // slots in all), and returns smooth, nonzero when ε != 0. c holds C.
@@ -970,7 +959,6 @@ func genFinish(t tier) {
 		"sets loss[i] (and, with len(m) > 0, m[i], ls[i], pt[i]) from the reductions s, mx, zt and",
 		"neg of ceRowsLarge (neg read only when eps != 0). len(loss) is a multiple of the lanes;",
 		"scratch holds 16·lanes floats.")
-	Pragma("noescape")
 	lbl := name + t.suffix
 	B := t.bytes()
 	dst := Load(Param("loss").Base(), GP64()).(reg.GPVirtual)

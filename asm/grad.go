@@ -16,17 +16,20 @@ import (
 // multiplied by 0.
 //
 // Four kernels, chosen by the Go glue (grad_amd64.go) from the layout and C:
-//   - gradRows, row-major C > lanes: along each row with the shared exp sequence, a masked tail,
+//   - gradRows, row-major larger C: along each row with the shared exp sequence, a masked tail,
 //     then the target element patched with a scalar store; a run of dropped rows is one zero fill.
-//   - gradPairs, row-major C = 2: across rows, no exp at all: with q = eps/2 the two elements are
-//     ±scale·(pt + eps/2) (p_other = −pt), deinterleaved in registers and interleaved by shuffles.
-//   - gradFlat, row-major C = 1 or 3 <= C <= lanes: lanes rows at a time, the block's C vectors
-//     streamed as they lie in memory; each lane fetches its row's statistics with VPERMPS from a
-//     table of row indices (and compares a table of column indices with its row's target).
-//   - gradPlanar, planar: across positions, one block of positions at a time, every class plane
-//     in turn; the statistics are memory operands, the target lanes blended in by a compare with
-//     the class index.
+//   - gradPairs, row-major C = 2: across rows, no exp and no logit read at all: with q = eps/2 the
+//     two elements are ±scale·(pt + eps/2) (p_other = −pt), interleaved by VPERMT2PS (AVX-512) or
+//     VUNPCKLPS/VUNPCKHPS/VPERM2F128 (AVX2) into 2·lanes elements.
+//   - gradFlat, row-major small C (1 and 3..16 on AVX-512, 1 and 3..15 on AVX2): lanes rows at a
+//     time, the block's C vectors streamed as they lie in memory; each lane fetches its row's
+//     statistics with VPERMPS from a table of row indices (and compares a table of column indices
+//     with its row's target). Every C works; the glue has tables for these.
+//   - gradPlanar, planar: across positions, one block of positions at a time, two class planes at
+//     a time with the next two prefetched; the statistics are memory operands, the target lanes
+//     blended in by a compare with the class index.
 
+// genGrad emits the gradient kernels of tier t.
 func genGrad(t tier) {
 	genGradRows(t)
 	genGradPairs(t)
@@ -47,26 +50,11 @@ func gradVecTable(name string, vals []uint32) Mem {
 	return m
 }
 
-// gradText starts a kernel like t.text, with a documentation of several lines (avo's Doc keeps
-// only the lines of its last call).
-func gradText(t tier, name, signature string, doc ...string) {
-	TEXT(name+t.suffix, NOSPLIT, signature)
-	doc[0] = name + t.suffix + " " + doc[0]
-	Doc(doc...)
-}
-
-// paramMem is the frame slot of the parameter name.
-func paramMem(name string) Mem {
-	b, err := Param(name).Resolve()
-	check(err == nil, "%v", err)
-	return b.Addr
-}
-
 // loadParamF32 broadcasts the float32 parameter name into a new register (VBROADCASTSS from the
 // frame: unlike MOVSS it reaches the 32 registers of AVX-512).
 func (t tier) loadParamF32(name string) reg.VecVirtual {
 	r := t.vec()
-	VBROADCASTSS(paramMem(name), r)
+	VBROADCASTSS(paramAddr(name), r)
 	return r
 }
 
@@ -112,11 +100,12 @@ func jumpIfDropped(tp, sp, i reg.GPVirtual, label string) {
 	JZ(LabelRef(label))
 }
 
-// genGradRows emits gradRows: row-major, C > lanes (C >= 1 works, but smaller C has faster kernels).
+// genGradRows emits gradRows: row-major, one row at a time, for the C the other row-major kernels
+// do not take (any C >= 1 works).
 func genGradRows(t tier) {
 	name := "gradRows"
 	lbl := func(s string) string { return name + t.suffix + s }
-	gradText(t, name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c int, q, tq float32)",
+	t.text(name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c int, q, tq float32)",
 		"writes the gradient of the len(t) rows of x, c classes each, to g: for a kept row (t[i] >= 0,",
 		"scale[i] != 0) g_j = scale·(exp((x_j − m) − ls) − q) and g_t = scale·(pt + tq); 0 for the others.")
 	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
@@ -204,7 +193,7 @@ func genGradRows(t tier) {
 	SHLQ(U8(2), off)
 	SUBQ(c4, off)
 	v := XMM()
-	VMOVSS(paramMem("tq"), v)
+	VMOVSS(paramAddr("tq"), v)
 	VADDSS(Mem{Base: pp, Index: i, Scale: 4}, v, v)
 	VMULSS(Mem{Base: sp, Index: i, Scale: 4}, v, v)
 	VMOVSS(v, Mem{Base: gp, Index: off, Scale: 1})
@@ -238,7 +227,7 @@ func genGradRows(t tier) {
 func genGradPairs(t tier) {
 	name := "gradPairs"
 	lbl := func(s string) string { return name + t.suffix + s }
-	gradText(t, name, "func(g []float32, t []int32, pt, scale []float32, q float32)",
+	t.text(name, "func(g []float32, t []int32, pt, scale []float32, q float32)",
 		"writes the gradient of the len(t) two-class rows to g: for a kept row (t[i] >= 0, scale[i] != 0)",
 		"g_t = scale·(pt + q) and g_other = −g_t (q = eps/2 = eps − eps/2, p_other = −pt); 0 for the others.")
 	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
@@ -373,14 +362,14 @@ func genGradPairs(t tier) {
 	RET()
 }
 
-// genGradFlat emits gradFlat: row-major, C = 1 or 3 <= C <= lanes, lanes rows (lanes·C elements,
-// C vectors) at a time. Lane l of the block's vector k holds element k·lanes + l, which belongs to
+// genGradFlat emits gradFlat: row-major, small C, lanes rows (lanes·C elements, C vectors) at a
+// time; a block of dropped rows is only zeros. Lane l of the block's vector k holds element k·lanes + l, which belongs to
 // row (k·lanes + l)/C and column (k·lanes + l) mod C: tab holds, per k, the row indices (VPERMPS
 // picks the row's statistics with them) and the column indices (compared with the row's target).
 func genGradFlat(t tier) {
 	name := "gradFlat"
 	lbl := func(s string) string { return name + t.suffix + s }
-	gradText(t, name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, tab []int32, c int, q, tq float32)",
+	t.text(name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, tab []int32, c int, q, tq float32)",
 		"writes the gradient of the len(t) rows of x, c classes each, to g as gradRows does; tab holds,",
 		"for each k < c, the row and the column of the lanes of the k-th vector of a block of rows.")
 	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
@@ -551,7 +540,7 @@ func genGradFlat(t tier) {
 func genGradPlanar(t tier) {
 	name := "gradPlanar"
 	lbl := func(s string) string { return name + t.suffix + s }
-	gradText(t, name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c, stride int, q, tq float32)",
+	t.text(name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c, stride int, q, tq float32)",
 		"writes the gradient of the len(t) positions of the planar x (class j of position p at",
 		"x[j·stride + p]) to g, in the same layout: as gradRows, per position.")
 	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
@@ -578,39 +567,58 @@ func genGradPlanar(t tier) {
 	SHLQ(U8(2), full)
 	ANDQ(U32(^uint32(t.bytes()-1)), full)
 
+	// shared holds what every plane of a vector of positions needs: the target's gradient
+	// scale·(pt + tq), and the targets with the lanes to zero (t < 0).
+	type shared struct {
+		gt   reg.VecVirtual
+		tv   Op // the targets (AVX-512: as they were given, memory or register)
+		live Op // AVX-512: the opmask of t >= 0; AVX2: the vector of t < 0
+	}
+	prep := func(T, S, P Op) shared {
+		sh := shared{gt: t.vec()}
+		Comment("the target's gradient scale·(pt + tq); the lanes of t < 0")
+		VADDPS(P, tqv, sh.gt)
+		VMULPS(S, sh.gt, sh.gt)
+		if t.zmm {
+			sh.tv = T // compared from memory
+			k := K()
+			VPCMPD(U8(2), T, zero, k) // 0 <= t
+			sh.live = k
+			return sh
+		}
+		tv := t.vec()
+		if m, ok := T.(Mem); ok {
+			VMOVDQU(m, tv)
+		} else {
+			tv = T.(reg.VecVirtual)
+		}
+		sh.tv = tv
+		dead := t.vec()
+		VPSRAD(U8(31), tv, dead)
+		sh.live = dead
+		return sh
+	}
 	// vec computes lanes positions of class jv from their logits x (in a register) and their
 	// statistics (memory operands, or registers in the tail).
-	vec := func(x reg.VecVirtual, T, M, L, S, P Op, jv reg.VecVirtual) reg.VecVirtual {
-		d, e, tmp := t.vec(), t.vec(), t.vec()
-		Comment("e = scale·(exp((x − m) − ls) − q)")
+	vec := func(x reg.VecVirtual, M, L, S Op, sh shared, jv reg.VecVirtual) reg.VecVirtual {
+		d, e := t.vec(), t.vec()
+		Comment("e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j")
 		VSUBPS(M, x, d)
 		VSUBPS(L, d, d)
 		t.exp(ec, d, e)
 		VSUBPS(qv, e, e)
 		if t.zmm {
-			Comment("0 where t < 0; scale·(pt + tq) where t is this class")
-			kl, kt := K(), K()
-			VPCMPD(U8(2), T, zero, kl) // 0 <= t
-			VMULPS_Z(S, e, kl, e)
-			VPCMPEQD(T, jv, kt)
-			VADDPS(P, tqv, tmp)
-			VMULPS(S, tmp, kt, e)
+			VMULPS_Z(S, e, sh.live, e)
+			kt := K()
+			VPCMPEQD(sh.tv, jv, kt)
+			VMOVAPS(sh.gt, kt, e)
 			return e
 		}
 		VMULPS(S, e, e)
-		Comment("0 where t < 0; scale·(pt + tq) where t is this class")
-		tv, m := t.vec(), t.vec()
-		if mem, ok := T.(Mem); ok {
-			VMOVDQU(mem, tv)
-		} else {
-			tv = T.(reg.VecVirtual)
-		}
-		VPSRAD(U8(31), tv, m)
-		VANDNPS(e, m, e)
-		VPCMPEQD(jv, tv, m)
-		VADDPS(P, tqv, tmp)
-		VMULPS(S, tmp, tmp)
-		VBLENDVPS(m, tmp, e, e)
+		VANDNPS(e, sh.live, e)
+		m := t.vec()
+		VPCMPEQD(jv, sh.tv, m)
+		VBLENDVPS(m, sh.gt, e, e)
 		return e
 	}
 
@@ -639,11 +647,12 @@ func genGradPlanar(t tier) {
 		Label(lbl("Vec" + sfx))
 		CMPQ(o, full)
 		JAE(LabelRef(lbl("Tail" + sfx)))
+		sh := prep(at(tp), at(sp), at(pp))
 		for k := range planes {
 			prefetch(plane(xn, k))
 			x := t.vec()
 			VMOVUPS(plane(xo, k), x)
-			e := vec(x, at(tp), at(mp), at(lp), at(sp), at(pp), jvs[k])
+			e := vec(x, at(mp), at(lp), at(sp), sh, jvs[k])
 			VMOVUPS(e, plane(gO, k))
 		}
 		for _, r := range []reg.GPVirtual{o, xo, gO, xn} {
@@ -659,8 +668,9 @@ func genGradPlanar(t tier) {
 		mask := t.tailMask(rem)
 		ld := func(m Mem) reg.VecVirtual { return t.loadTail(m, mask) }
 		T, M, L, S, P := ld(at(tp)), ld(at(mp)), ld(at(lp)), ld(at(sp)), ld(at(pp))
+		sh = prep(T, S, P)
 		for k := range planes {
-			e := vec(ld(plane(xo, k)), T, M, L, S, P, jvs[k])
+			e := vec(ld(plane(xo, k)), M, L, S, sh, jvs[k])
 			t.storeTail(e, plane(gO, k), mask)
 		}
 

@@ -105,29 +105,17 @@ func genPlanarKernel(t tier, mode planarMode) {
 			doc = "is cePlanar for eps > 0."
 		}
 		g.name = name + t.suffix
-		planarText(t, name, "func(loss []float32, m, ls, pt *float32, x []float32, t []int32, c, stride int, eps, fill float32)",
+		t.textFrame(0, name, "func(loss []float32, m, ls, pt *float32, x []float32, t []int32, c, stride int, eps, fill float32)",
 			doc,
 			"len(t) positions of a planar image: class j of position p is x[j*stride+p]; m, ls and pt",
 			"receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.")
 	case planarLSE:
 		g.name = "lsePlanar" + t.suffix
-		planarText(t, "lsePlanar", "func(dst, x []float32, c, stride int)",
+		t.textFrame(0, "lsePlanar", "func(dst, x []float32, c, stride int)",
 			"sets dst[p] = log Σ_j exp(x[j*stride+p]) for the len(dst) >= 1 positions.")
 	}
 	g.prologue()
 	g.body()
-}
-
-// planarText is tier.text without NOSPLIT: the scratch block makes the frame larger than a
-// NOSPLIT function may have, so the kernels let the runtime grow the stack.
-func planarText(t tier, name, signature string, doc ...string) {
-	TEXT(name+t.suffix, 0, signature)
-	for i, d := range doc {
-		if i == 0 {
-			d = name + t.suffix + " " + d
-		}
-		Doc(d)
-	}
 }
 
 func (g *planarGen) label(s string) string { return g.name + s }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/mmcloughlin/avo/attr"
 	. "github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/ir"
 	. "github.com/mmcloughlin/avo/operand"
@@ -40,16 +41,28 @@ func (t tier) vec() reg.VecVirtual {
 // bytes is the width of a vector in bytes.
 func (t tier) bytes() int { return 4 * t.lanes }
 
-// text starts a kernel named name+suffix with the given Go signature and documentation.
+// text starts a kernel named name+suffix with the given Go signature and documentation (the
+// first line starts with the kernel's name), declared noescape: no kernel keeps a pointer it is
+// given.
 func (t tier) text(name, signature string, doc ...string) {
-	TEXT(name+t.suffix, NOSPLIT, signature)
-	Pragma("noescape") // no kernel keeps a pointer it is given
-	for i, d := range doc {
-		if i == 0 {
-			d = name + t.suffix + " " + d
-		}
-		Doc(d)
-	}
+	t.textFrame(NOSPLIT, name, signature, doc...)
+}
+
+// textFrame is text with the given frame attribute: 0 for a kernel whose frame is too large for
+// NOSPLIT, so that the runtime grows the stack before it runs.
+func (t tier) textFrame(a attr.Attribute, name, signature string, doc ...string) {
+	TEXT(name+t.suffix, a, signature)
+	Pragma("noescape")
+	lines := append([]string{name + t.suffix + " " + doc[0]}, doc[1:]...)
+	Doc(lines...) // Doc replaces, so all lines go in one call
+}
+
+// paramAddr is the frame slot of the parameter name, for instructions that read it directly
+// (VBROADCASTSS from the frame reaches all 32 registers of AVX-512; MOVSS does not).
+func paramAddr(name string) Mem {
+	b, err := Param(name).Resolve()
+	check(err == nil, "%v", err)
+	return b.Addr
 }
 
 // consts holds the DATA symbols emitted so far, so each constant is emitted once.
