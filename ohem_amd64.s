@@ -4447,16 +4447,16 @@ TEXT ·cePlanarSmoothAVX2(SB), $9792-120
 	VBROADCASTSS X0, Y0
 	VMOVUPS      Y0, 9600(SP)
 
-	// 1 − eps, eps, 2·eps and 0.5/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,
-	// spread = Σ_j (0.5/c)·(m − z_j)
+	// 1 − eps, eps, 2·eps/c and 0.5, for the smoothed loss (1−eps)·ce + eps·ls + (2·eps/c)·spread,
+	// spread = Σ_j (0.5·m − 0.5·z_j): the halvings are exact, so equal logits give exactly 0
 	MOVSS        eps+112(FP), X1
 	VMOVSS       one<>+0(SB), X0
 	VSUBSS       X1, X0, X0
+	VXORPS       X3, X3, X3
+	VCVTSI2SSQ   CX, X3, X3
 	VADDSS       X1, X1, X2
-	VXORPS       X4, X4, X4
-	VCVTSI2SSQ   CX, X4, X4
+	VDIVSS       X3, X2, X2
 	VMOVSS       half<>+0(SB), X3
-	VDIVSS       X4, X3, X3
 	VBROADCASTSS X0, Y0
 	VMOVUPS      Y0, 9632(SP)
 	VBROADCASTSS X1, Y0
@@ -4680,7 +4680,7 @@ cePlanarSmoothAVX2BlockFinish:
 	VBLENDVPS Y4, posInfVec<>+0(SB), Y6, Y6
 	VSUBPS    Y3, Y6, Y3
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
 	VMULPS      9632(SP), Y3, Y3
 	VFMADD231PS 9664(SP), Y6, Y3
 	VFMADD231PS 9696(SP), Y5, Y3
@@ -4972,7 +4972,7 @@ cePlanarSmoothAVX2FullFinish:
 	VBLENDVPS Y4, posInfVec<>+0(SB), Y6, Y6
 	VSUBPS    Y3, Y6, Y3
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
 	VMULPS      9632(SP), Y3, Y3
 	VFMADD231PS 9664(SP), Y6, Y3
 	VFMADD231PS 9696(SP), Y5, Y3
@@ -5274,7 +5274,7 @@ cePlanarSmoothAVX2TailFinish:
 	VBLENDVPS Y1, posInfVec<>+0(SB), Y4, Y4
 	VSUBPS    Y3, Y4, Y1
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
 	VMULPS      9632(SP), Y1, Y1
 	VFMADD231PS 9664(SP), Y4, Y1
 	VFMADD231PS 9696(SP), Y5, Y1
@@ -11390,16 +11390,16 @@ TEXT ·cePlanarSmoothAVX512(SB), $19520-120
 	VBROADCASTSS X1, Z1
 	VMOVUPS      Z1, 19200(SP)
 
-	// 1 − eps, eps, 2·eps and 0.5/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,
-	// spread = Σ_j (0.5/c)·(m − z_j)
+	// 1 − eps, eps, 2·eps/c and 0.5, for the smoothed loss (1−eps)·ce + eps·ls + (2·eps/c)·spread,
+	// spread = Σ_j (0.5·m − 0.5·z_j): the halvings are exact, so equal logits give exactly 0
 	MOVSS        eps+112(FP), X2
 	VMOVSS       one<>+0(SB), X1
 	VSUBSS       X2, X1, X1
+	VXORPS       X4, X4, X4
+	VCVTSI2SSQ   CX, X4, X4
 	VADDSS       X2, X2, X3
-	VXORPS       X5, X5, X5
-	VCVTSI2SSQ   CX, X5, X5
+	VDIVSS       X4, X3, X3
 	VMOVSS       half<>+0(SB), X4
-	VDIVSS       X5, X4, X4
 	VBROADCASTSS X1, Z1
 	VMOVUPS      Z1, 19264(SP)
 	VBROADCASTSS X2, Z1
@@ -11640,7 +11640,7 @@ cePlanarSmoothAVX512BlockFinish:
 	VMOVAPS Z7, K1, Z22
 	VSUBPS  Z19, Z22, Z19
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
 	VMULPS      19264(SP), Z19, Z19
 	VFMADD231PS 19328(SP), Z22, Z19
 	VFMADD231PS 19392(SP), Z21, Z19
@@ -11950,7 +11950,7 @@ cePlanarSmoothAVX512FullFinish:
 	VMOVAPS Z9, K1, Z4
 	VSUBPS  Z14, Z4, Z3
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
 	VMULPS      19264(SP), Z3, Z3
 	VFMADD231PS 19328(SP), Z4, Z3
 	VFMADD231PS 19392(SP), Z16, Z3
@@ -12260,7 +12260,7 @@ cePlanarSmoothAVX512TailFinish:
 	VMOVAPS Z7, K2, Z2
 	VSUBPS  Z14, Z2, Z0
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
+	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
 	VMULPS      19264(SP), Z0, Z0
 	VFMADD231PS 19328(SP), Z2, Z0
 	VFMADD231PS 19392(SP), Z16, Z0
