@@ -4434,7 +4434,7 @@ GLOBL zeroVec<>(SB), RODATA|NOPTR, $32
 
 // func cePlanarSmoothAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 // Requires: AVX, AVX2, FMA3, SSE, SSE2
-TEXT ·cePlanarSmoothAVX2(SB), $9792-120
+TEXT ·cePlanarSmoothAVX2(SB), $9824-120
 	MOVQ         x_base+48(FP), AX
 	MOVQ         c+96(FP), CX
 	MOVQ         stride+104(FP), DX
@@ -4447,16 +4447,18 @@ TEXT ·cePlanarSmoothAVX2(SB), $9792-120
 	VBROADCASTSS X0, Y0
 	VMOVUPS      Y0, 9600(SP)
 
-	// 1 − eps, eps, 2·eps/c and 0.5, for the smoothed loss (1−eps)·ce + eps·ls + (2·eps/c)·spread,
-	// spread = Σ_j (0.5·m − 0.5·z_j): the halvings are exact, so equal logits give exactly 0
+	// 1 − eps, eps, 2·eps, 0.5 and 1/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,
+	// spread = Σ_j (0.5·m − 0.5·z_j)/c: the halvings are exact, so equal logits give exactly 0,
+	// and the terms are at most the largest float, so a finite loss never overflows on the way
 	MOVSS        eps+112(FP), X1
 	VMOVSS       one<>+0(SB), X0
 	VSUBSS       X1, X0, X0
-	VXORPS       X3, X3, X3
-	VCVTSI2SSQ   CX, X3, X3
+	VXORPS       X5, X5, X5
+	VCVTSI2SSQ   CX, X5, X5
 	VADDSS       X1, X1, X2
-	VDIVSS       X3, X2, X2
 	VMOVSS       half<>+0(SB), X3
+	VMOVSS       one<>+0(SB), X4
+	VDIVSS       X5, X4, X4
 	VBROADCASTSS X0, Y0
 	VMOVUPS      Y0, 9632(SP)
 	VBROADCASTSS X1, Y0
@@ -4465,6 +4467,8 @@ TEXT ·cePlanarSmoothAVX2(SB), $9792-120
 	VMOVUPS      Y0, 9696(SP)
 	VBROADCASTSS X3, Y0
 	VMOVUPS      Y0, 9728(SP)
+	VBROADCASTSS X4, Y0
+	VMOVUPS      Y0, 9760(SP)
 	CMPQ         CX, $0x00000020
 	JA           cePlanarSmoothAVX2Loop
 
@@ -4555,7 +4559,7 @@ cePlanarSmoothAVX2BlockClass:
 	VMOVUPS      (R12), Y7
 	VMOVAPS      Y6, Y8
 	VFNMADD231PS 9728(SP), Y7, Y8
-	VADDPS       Y8, Y5, Y5
+	VFMADD231PS  9760(SP), Y8, Y5
 	VSUBPS       Y0, Y7, Y7
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
@@ -4680,7 +4684,7 @@ cePlanarSmoothAVX2BlockFinish:
 	VBLENDVPS Y4, posInfVec<>+0(SB), Y6, Y6
 	VSUBPS    Y3, Y6, Y3
 
-	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
 	VMULPS      9632(SP), Y3, Y3
 	VFMADD231PS 9664(SP), Y6, Y3
 	VFMADD231PS 9696(SP), Y5, Y3
@@ -4820,7 +4824,7 @@ cePlanarSmoothAVX2FullClassLoop:
 	VMOVUPS      (R9), Y7
 	VMOVAPS      Y6, Y8
 	VFNMADD231PS 9728(SP), Y7, Y8
-	VADDPS       Y8, Y5, Y5
+	VFMADD231PS  9760(SP), Y8, Y5
 	VSUBPS       Y0, Y7, Y7
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
@@ -4972,7 +4976,7 @@ cePlanarSmoothAVX2FullFinish:
 	VBLENDVPS Y4, posInfVec<>+0(SB), Y6, Y6
 	VSUBPS    Y3, Y6, Y3
 
-	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
 	VMULPS      9632(SP), Y3, Y3
 	VFMADD231PS 9664(SP), Y6, Y3
 	VFMADD231PS 9696(SP), Y5, Y3
@@ -5009,13 +5013,13 @@ cePlanarSmoothAVX2Tail:
 	MOVQ         DI, X2
 	VPBROADCASTD X2, Y2
 	VPCMPGTD     Y0, Y2, Y2
-	VMOVDQU      Y2, 9760(SP)
+	VMOVDQU      Y2, 9792(SP)
 
 	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
 	// copied to the scratch block, where the exp pass finds them in L1
 	LEAQ       (AX)(R8*1), DI
 	LEAQ       128(SP), R9
-	VMOVDQU    9760(SP), Y0
+	VMOVDQU    9792(SP), Y0
 	VMASKMOVPS (DI), Y0, Y0
 	VMOVUPS    Y0, (R9)
 	VMOVAPS    Y0, Y2
@@ -5032,7 +5036,7 @@ cePlanarSmoothAVX2TailCopyLen:
 	DECQ       R10
 	TESTQ      $0x00000001, R10
 	JZ         cePlanarSmoothAVX2TailMaxPairs
-	VMOVDQU    9760(SP), Y3
+	VMOVDQU    9792(SP), Y3
 	VMASKMOVPS (DI), Y3, Y3
 	VMAXPS     Y3, Y2, Y2
 	VMOVUPS    Y3, (R9)
@@ -5044,11 +5048,11 @@ cePlanarSmoothAVX2TailMaxPairs:
 	JZ   cePlanarSmoothAVX2TailMaxRest
 
 cePlanarSmoothAVX2TailMaxLoop:
-	VMOVDQU    9760(SP), Y3
+	VMOVDQU    9792(SP), Y3
 	VMASKMOVPS (DI), Y3, Y3
 	VMAXPS     Y3, Y0, Y0
 	VMOVUPS    Y3, (R9)
-	VMOVDQU    9760(SP), Y3
+	VMOVDQU    9792(SP), Y3
 	VMASKMOVPS (DI)(DX*1), Y3, Y3
 	VMAXPS     Y3, Y2, Y2
 	VMOVUPS    Y3, 32(R9)
@@ -5064,7 +5068,7 @@ cePlanarSmoothAVX2TailMaxRest:
 	JBE  cePlanarSmoothAVX2TailMaxDone
 
 cePlanarSmoothAVX2TailMaxRestLoop:
-	VMOVDQU    9760(SP), Y3
+	VMOVDQU    9792(SP), Y3
 	VMASKMOVPS (DI), Y3, Y3
 	VMAXPS     Y3, Y0, Y0
 	ADDQ       DX, DI
@@ -5080,7 +5084,7 @@ cePlanarSmoothAVX2TailMaxDone:
 	MOVQ       $0x00000020, R9
 	VXORPS     Y2, Y2, Y2
 	VXORPS     Y3, Y3, Y3
-	VMOVDQU    9760(SP), Y4
+	VMOVDQU    9792(SP), Y4
 	VPMASKMOVD (SI)(R8*1), Y4, Y4
 	VXORPS     Y5, Y5, Y5
 	VMULPS     9728(SP), Y0, Y6
@@ -5118,11 +5122,11 @@ cePlanarSmoothAVX2TailClass:
 	SUBQ R10, R11
 
 cePlanarSmoothAVX2TailClassLoop:
-	VMOVDQU      9760(SP), Y7
+	VMOVDQU      9792(SP), Y7
 	VMASKMOVPS   (DI), Y7, Y7
 	VMOVAPS      Y6, Y8
 	VFNMADD231PS 9728(SP), Y7, Y8
-	VADDPS       Y8, Y5, Y5
+	VFMADD231PS  9760(SP), Y8, Y5
 	VSUBPS       Y0, Y7, Y7
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
@@ -5274,16 +5278,16 @@ cePlanarSmoothAVX2TailFinish:
 	VBLENDVPS Y1, posInfVec<>+0(SB), Y4, Y4
 	VSUBPS    Y3, Y4, Y1
 
-	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
 	VMULPS      9632(SP), Y1, Y1
 	VFMADD231PS 9664(SP), Y4, Y1
 	VFMADD231PS 9696(SP), Y5, Y1
 
 	// Ignored positions (t < 0) get fill
-	VMOVDQU    9760(SP), Y3
+	VMOVDQU    9792(SP), Y3
 	VPMASKMOVD (SI)(R8*1), Y3, Y3
 	VBLENDVPS  Y3, 9600(SP), Y1, Y1
-	VMOVDQU    9760(SP), Y5
+	VMOVDQU    9792(SP), Y5
 	VMASKMOVPS Y1, Y5, (BX)(R8*1)
 	MOVQ       m+24(FP), AX
 	TESTQ      AX, AX
@@ -5292,16 +5296,16 @@ cePlanarSmoothAVX2TailFinish:
 	// Statistics m, ls, pt; zero for ignored positions
 	VPSRAD     $0x1f, Y3, Y3
 	VANDNPS    Y0, Y3, Y0
-	VMOVDQU    9760(SP), Y1
+	VMOVDQU    9792(SP), Y1
 	VMASKMOVPS Y0, Y1, (AX)(R8*1)
 	VANDNPS    Y4, Y3, Y4
 	MOVQ       ls+32(FP), AX
-	VMOVDQU    9760(SP), Y0
+	VMOVDQU    9792(SP), Y0
 	VMASKMOVPS Y4, Y0, (AX)(R8*1)
 	VXORPS     signBitVec<>+0(SB), Y2, Y2
 	VANDNPS    Y2, Y3, Y2
 	MOVQ       pt+40(FP), AX
-	VMOVDQU    9760(SP), Y0
+	VMOVDQU    9792(SP), Y0
 	VMASKMOVPS Y2, Y0, (AX)(R8*1)
 
 cePlanarSmoothAVX2TailNoStats:
@@ -11376,7 +11380,7 @@ cePlanarAVX512Done:
 
 // func cePlanarSmoothAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
-TEXT ·cePlanarSmoothAVX512(SB), $19520-120
+TEXT ·cePlanarSmoothAVX512(SB), $19584-120
 	MOVQ         x_base+48(FP), AX
 	MOVQ         c+96(FP), CX
 	MOVQ         stride+104(FP), DX
@@ -11390,16 +11394,18 @@ TEXT ·cePlanarSmoothAVX512(SB), $19520-120
 	VBROADCASTSS X1, Z1
 	VMOVUPS      Z1, 19200(SP)
 
-	// 1 − eps, eps, 2·eps/c and 0.5, for the smoothed loss (1−eps)·ce + eps·ls + (2·eps/c)·spread,
-	// spread = Σ_j (0.5·m − 0.5·z_j): the halvings are exact, so equal logits give exactly 0
+	// 1 − eps, eps, 2·eps, 0.5 and 1/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,
+	// spread = Σ_j (0.5·m − 0.5·z_j)/c: the halvings are exact, so equal logits give exactly 0,
+	// and the terms are at most the largest float, so a finite loss never overflows on the way
 	MOVSS        eps+112(FP), X2
 	VMOVSS       one<>+0(SB), X1
 	VSUBSS       X2, X1, X1
-	VXORPS       X4, X4, X4
-	VCVTSI2SSQ   CX, X4, X4
+	VXORPS       X6, X6, X6
+	VCVTSI2SSQ   CX, X6, X6
 	VADDSS       X2, X2, X3
-	VDIVSS       X4, X3, X3
 	VMOVSS       half<>+0(SB), X4
+	VMOVSS       one<>+0(SB), X5
+	VDIVSS       X6, X5, X5
 	VBROADCASTSS X1, Z1
 	VMOVUPS      Z1, 19264(SP)
 	VBROADCASTSS X2, Z1
@@ -11408,6 +11414,8 @@ TEXT ·cePlanarSmoothAVX512(SB), $19520-120
 	VMOVUPS      Z1, 19392(SP)
 	VBROADCASTSS X4, Z1
 	VMOVUPS      Z1, 19456(SP)
+	VBROADCASTSS X5, Z1
+	VMOVUPS      Z1, 19520(SP)
 	CMPQ         CX, $0x00000020
 	JA           cePlanarSmoothAVX512Loop
 
@@ -11508,7 +11516,7 @@ cePlanarSmoothAVX512BlockClass:
 	VMOVUPS      (R12), Z18
 	VMOVAPS      Z17, Z19
 	VFNMADD231PS 19456(SP), Z18, Z19
-	VADDPS       Z19, Z16, Z16
+	VFMADD231PS  19520(SP), Z19, Z16
 	VSUBPS       Z1, Z18, Z18
 
 	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
@@ -11640,7 +11648,7 @@ cePlanarSmoothAVX512BlockFinish:
 	VMOVAPS Z7, K1, Z22
 	VSUBPS  Z19, Z22, Z19
 
-	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
 	VMULPS      19264(SP), Z19, Z19
 	VFMADD231PS 19328(SP), Z22, Z19
 	VFMADD231PS 19392(SP), Z21, Z19
@@ -11791,7 +11799,7 @@ cePlanarSmoothAVX512FullClassLoop:
 	VMOVUPS      (R9), Z18
 	VMOVAPS      Z17, Z19
 	VFNMADD231PS 19456(SP), Z18, Z19
-	VADDPS       Z19, Z16, Z16
+	VFMADD231PS  19520(SP), Z19, Z16
 	VSUBPS       Z1, Z18, Z18
 
 	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
@@ -11950,7 +11958,7 @@ cePlanarSmoothAVX512FullFinish:
 	VMOVAPS Z9, K1, Z4
 	VSUBPS  Z14, Z4, Z3
 
-	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
 	VMULPS      19264(SP), Z3, Z3
 	VFMADD231PS 19328(SP), Z4, Z3
 	VFMADD231PS 19392(SP), Z16, Z3
@@ -12101,7 +12109,7 @@ cePlanarSmoothAVX512TailClassLoop:
 	VMOVUPS.Z    (DI), K1, Z18
 	VMOVAPS      Z17, Z19
 	VFNMADD231PS 19456(SP), Z18, Z19
-	VADDPS       Z19, Z16, Z16
+	VFMADD231PS  19520(SP), Z19, Z16
 	VSUBPS       Z1, Z18, Z18
 
 	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
@@ -12260,7 +12268,7 @@ cePlanarSmoothAVX512TailFinish:
 	VMOVAPS Z7, K2, Z2
 	VSUBPS  Z14, Z2, Z0
 
-	// loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread
+	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
 	VMULPS      19264(SP), Z0, Z0
 	VFMADD231PS 19328(SP), Z2, Z0
 	VFMADD231PS 19392(SP), Z16, Z0

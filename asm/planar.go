@@ -85,7 +85,7 @@ type planarGen struct {
 	// Constants of the exp pass: registers on AVX-512, memory operands on AVX2.
 	allOnes, zeroVec Op
 	// Broadcast parameters, on the stack.
-	fill, oneMinusEps, eps, twoEpsOverC, half Mem
+	fill, oneMinusEps, eps, twoEps, half, invC Mem
 
 	scratch Mem // the block's slots, or the one-vector path's planarCopy class vectors
 	acc64   Mem // float64 accumulators of S (and the spread): 2 vectors each
@@ -154,8 +154,9 @@ func (g *planarGen) prologue() {
 		g.fill = g.broadcastToStack(Load(Param("fill"), XMM()).(reg.VecVirtual))
 	}
 	if g.smooth() {
-		Comment("1 − eps, eps, 2·eps/c and 0.5, for the smoothed loss (1−eps)·ce + eps·ls + (2·eps/c)·spread,",
-			"spread = Σ_j (0.5·m − 0.5·z_j): the halvings are exact, so equal logits give exactly 0")
+		Comment("1 − eps, eps, 2·eps, 0.5 and 1/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,",
+			"spread = Σ_j (0.5·m − 0.5·z_j)/c: the halvings are exact, so equal logits give exactly 0,",
+			"and the terms are at most the largest float, so a finite loss never overflows on the way")
 		e := Load(Param("eps"), XMM()).(reg.VecVirtual)
 		ome := XMM()
 		VMOVSS(constMem("one", 0x3f800000), ome)
@@ -165,13 +166,16 @@ func (g *planarGen) prologue() {
 		VCVTSI2SSQ(g.c, cf, cf)
 		e2 := XMM()
 		VADDSS(e, e, e2)
-		VDIVSS(cf, e2, e2)
 		hoc := XMM()
 		VMOVSS(constMem("half", 0x3f000000), hoc)
+		ic := XMM()
+		VMOVSS(constMem("one", 0x3f800000), ic)
+		VDIVSS(cf, ic, ic)
 		g.oneMinusEps = g.broadcastToStack(ome)
 		g.eps = g.broadcastToStack(e)
-		g.twoEpsOverC = g.broadcastToStack(e2)
+		g.twoEps = g.broadcastToStack(e2)
 		g.half = g.broadcastToStack(hoc)
+		g.invC = g.broadcastToStack(ic)
 	}
 }
 
@@ -298,8 +302,8 @@ func (g *planarGen) startReductions(tail Op, m reg.VecVirtual) reductions {
 
 // classStep adds class j's logits x (a register it overwrites) to the reductions:
 // S += e^(x − m) where the target is not j (everywhere for log-sum-exp), dt = x − m where it is,
-// spread += 0.5·m − 0.5·x, which stays finite where x − m overflows (logits of opposite signs near
-// the largest float) and, the halvings being exact, is exactly 0 for equal logits; tv (t − j, 0 on the target
+// spread += (0.5·m − 0.5·x)/c, which stays finite where x − m overflows (logits of opposite signs
+// near the largest float) and, the halvings being exact, is exactly 0 for equal logits; tv (t − j, 0 on the target
 // class) steps to the next class.
 func (g *planarGen) classStep(ec expConsts, x, m reg.VecVirtual, r reductions) {
 	t := g.t
@@ -307,7 +311,7 @@ func (g *planarGen) classStep(ec expConsts, x, m reg.VecVirtual, r reductions) {
 		h := t.vec()
 		VMOVAPS(r.hm, h)
 		VFNMADD231PS(g.half, x, h) // h = hm − 0.5·x, rounded once
-		VADDPS(h, r.spread, r.spread)
+		VFMADD231PS(g.invC, h, r.spread)
 	}
 	VSUBPS(m, x, x) // d = z_j − m <= 0 (NaN for a NaN logit, a +Inf maximum or an all −Inf position)
 	e := t.vec()
@@ -633,7 +637,7 @@ func (g *planarGen) unflush(v reg.VecVirtual, i int) {
 //	ls = log1p(S + (e − 1)): log1p(S) when dt = 0, which keeps tiny losses exact; otherwise the
 //	     maximum is another class's, so S >= 1 and the loss is above log 2: the rounding of e − 1
 //	     does not matter
-//	loss = ls − dt, smoothed to (1−eps)·loss + eps·ls + (2·eps/c)·spread (spread: Σ_j (0.5·m − 0.5·z_j))
+//	loss = ls − dt, smoothed to (1−eps)·loss + eps·ls + 2·eps·spread (spread: Σ_j (0.5·m − 0.5·z_j)/c)
 //	pt = −S / (S + e)
 //
 // A NaN logit, a +Inf maximum or an all −Inf position made some z_j − m NaN, which reached S (or
@@ -654,10 +658,10 @@ func (g *planarGen) finishCE(tail Op, lc logConsts, m, S, dt, e, spread reg.VecV
 	loss := t.vec()
 	VSUBPS(dt, ls, loss)
 	if g.smooth() {
-		Comment("loss = (1 − eps)·loss + eps·ls + (2·eps/c)·spread")
+		Comment("loss = (1 − eps)·loss + eps·ls + 2·eps·spread")
 		VMULPS(g.oneMinusEps, loss, loss)
 		VFMADD231PS(g.eps, ls, loss)
-		VFMADD231PS(g.twoEpsOverC, spread, loss)
+		VFMADD231PS(g.twoEps, spread, loss)
 	}
 	Comment("Ignored positions (t < 0) get fill")
 	tg := g.loadInt(g.mem(g.tp), tail)
