@@ -571,3 +571,31 @@ func TestKernelEnvironment(t *testing.T) {
 		t.Errorf("the last kernel set is %q, want generic", sets[len(sets)-1].Name())
 	}
 }
+
+// TestSmoothingWideLogits: with label smoothing, logits that span more than the float32 range
+// still give the finite smoothed loss, on every set and in both layouts (FuzzLoss found a planar
+// kernel returning +Inf here).
+func TestSmoothingWideLogits(t *testing.T) {
+	z := []float32{5.968750264542124e+30, -1.112499961960855e+31, -3.5000001282239955e+30, 6.77953247474172e+35, math.MaxFloat32}
+	const eps = 0.1
+	row := ohem.Batch{Logits: z, Targets: []int32{1}, Classes: len(z)}
+	planar := ohem.Batch{Logits: z, Targets: []int32{1}, Classes: len(z), Spatial: 1}
+	want := ref.CrossEntropy(z, len(z), 0, 0, 1, eps)
+	if math.IsInf(want, 0) || want > math.MaxFloat32 {
+		t.Fatalf("reference %v: the case needs a finite loss", want)
+	}
+	for _, ks := range ohem.KernelSets() {
+		for _, b := range []ohem.Batch{row, planar} {
+			l, err := ohem.New(ohem.Config{LabelSmoothing: eps, Kernel: ks.Name()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Forward(b); err != nil {
+				t.Fatal(err)
+			}
+			if got := l.Losses()[0]; !ceClose(got, want) {
+				t.Errorf("%s, Spatial %d: loss %v, want %v", ks.Name(), b.Spatial, got, want)
+			}
+		}
+	}
+}
