@@ -51,57 +51,6 @@ func setNames(sets []ohem.KernelSet) []string {
 
 func seededRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x0e4e)) }
 
-// ---- accuracy bounds of API.md ----
-
-// ceTol is the CrossEntropy bound around a finite reference value.
-func ceTol(want float64) float64 { return 1e-5*math.Abs(want) + 1e-30 }
-
-// ceOK reports whether got is within the CrossEntropy bound of the float64 reference. An infinite
-// reference (a −Inf target logit) wants exactly that infinity; a finite reference too large for a
-// float32 also accepts the float32 overflow to ±Inf.
-func ceOK(got float32, want float64) bool {
-	g := float64(got)
-	switch {
-	case math.IsNaN(want) || math.IsNaN(g):
-		return false
-	case math.IsInf(want, 0):
-		return g == want
-	case math.Abs(want) > math.MaxFloat32 && math.IsInf(g, int(math.Copysign(1, want))):
-		return true
-	}
-	return math.Abs(g-want) <= ceTol(want)
-}
-
-// lseTol is the LogSumExp bound around ref with row maximum maxZ.
-func lseTol(want, maxZ float64) float64 { return 1e-5 * (1 + math.Abs(maxZ) + math.Abs(want)) }
-
-func lseOK(got float32, want, maxZ float64) bool {
-	g := float64(got)
-	switch {
-	case math.IsNaN(want) || math.IsNaN(g):
-		return false
-	case math.IsInf(want, 0):
-		return g == want
-	case math.Abs(want) > math.MaxFloat32 && math.IsInf(g, int(math.Copysign(1, want))):
-		return true
-	}
-	return math.Abs(g-want) <= lseTol(want, maxZ)
-}
-
-// closeToGeneric: two sets that each meet a bound of width tol around the reference are within
-// 2·tol of each other. Infinities must match, except where the reference itself is beyond float32
-// (ceOK and lseOK have checked each value against it).
-func closeToGeneric(got, gen float32, tol float64) bool {
-	if got == gen {
-		return true
-	}
-	const big = math.MaxFloat32 * (1 - 2e-5)
-	if math.IsInf(float64(got), 0) || math.IsInf(float64(gen), 0) {
-		return math.Abs(float64(got)) >= big && math.Abs(float64(gen)) >= big
-	}
-	return math.Abs(float64(got)-float64(gen)) <= 2*tol
-}
-
 // ---- batches ----
 
 // A sampleKind says how one sample's logits are drawn.
@@ -289,11 +238,11 @@ func checkCE(t *testing.T, what string, sets []ohem.KernelSet, generic ohem.Kern
 			case b.Targets[i] < 0 && got != 0:
 				t.Errorf("%s: %s: ignored sample %d has loss %v, want 0", what, set.Name(), i, got)
 				bad++
-			case !ceOK(got, want[i]):
+			case !ref.CEWithin(got, want[i]):
 				t.Errorf("%s: %s: sample %d (target %d, logits %v): loss %v, want %v (|err| %.3g > %.3g)",
-					what, set.Name(), i, b.Targets[i], shortRow(b, i), got, want[i], math.Abs(float64(got)-want[i]), ceTol(want[i]))
+					what, set.Name(), i, b.Targets[i], shortRow(b, i), got, want[i], math.Abs(float64(got)-want[i]), ref.CETol(want[i]))
 				bad++
-			case !closeToGeneric(got, genOut[i], ceTol(want[i])):
+			case !ref.BothWithin(got, genOut[i], ref.CETol(want[i])):
 				t.Errorf("%s: %s: sample %d: loss %v, generic %v", what, set.Name(), i, got, genOut[i])
 				bad++
 			}
@@ -337,11 +286,11 @@ func checkLSE(t *testing.T, what string, sets []ohem.KernelSet, generic ohem.Ker
 		for i := 0; i < n && bad < errLimit; i++ {
 			got := dst[i]
 			switch {
-			case !lseOK(got, want[i], maxZ[i]):
+			case !ref.LSEWithin(got, want[i], maxZ[i]):
 				t.Errorf("%s: %s: sample %d (logits %v): lse %v, want %v (|err| %.3g > %.3g)",
-					what, set.Name(), i, shortRow(b, i), got, want[i], math.Abs(float64(got)-want[i]), lseTol(want[i], maxZ[i]))
+					what, set.Name(), i, shortRow(b, i), got, want[i], math.Abs(float64(got)-want[i]), ref.LSETol(want[i], maxZ[i]))
 				bad++
-			case !closeToGeneric(got, genOut[i], lseTol(want[i], maxZ[i])):
+			case !ref.BothWithin(got, genOut[i], ref.LSETol(want[i], maxZ[i])):
 				t.Errorf("%s: %s: sample %d: lse %v, generic %v", what, set.Name(), i, got, genOut[i])
 				bad++
 			}

@@ -134,7 +134,7 @@ func checkLoss(t *testing.T, cfg ohem.Config, b ohem.Batch) {
 		}
 		losses := slices.Clone(l.Losses())
 		for i, got := range losses {
-			if want := wantLoss[i]; !ceClose(got, want) {
+			if want := wantLoss[i]; !ref.CEWithin(got, want) {
 				t.Fatalf("%s: loss[%d] = %v, want %v", ks.Name(), i, got, want)
 			}
 		}
@@ -173,14 +173,6 @@ func checkLoss(t *testing.T, cfg ohem.Config, b ohem.Batch) {
 }
 
 func head(s []int32) []int32 { return s[:min(len(s), 20)] }
-
-// ceClose is the API's cross-entropy bound: |got − want| <= 1e-5·|want| + 1e-30.
-func ceClose(got float32, want float64) bool {
-	if math.IsInf(want, 1) {
-		return math.IsInf(float64(got), 1)
-	}
-	return math.Abs(float64(got)-want) <= 1e-5*math.Abs(want)+1e-30
-}
 
 func relClose(got, want, tol float64) bool {
 	if math.IsInf(want, 0) || math.IsNaN(want) {
@@ -593,7 +585,7 @@ func TestSmoothingWideLogits(t *testing.T) {
 			if _, err := l.Forward(b); err != nil {
 				t.Fatal(err)
 			}
-			if got := l.Losses()[0]; !ceClose(got, want) {
+			if got := l.Losses()[0]; !ref.CEWithin(got, want) {
 				t.Errorf("%s, Spatial %d: loss %v, want %v", ks.Name(), b.Spatial, got, want)
 			}
 		}

@@ -349,7 +349,7 @@ func genGradPairs(t tier) {
 		cnt, iota, m0, m1 := t.vec(), t.vec(), t.vec(), t.vec()
 		MOVQ(n2, cnt.AsX())
 		VPBROADCASTD(cnt.AsX(), cnt)
-		VMOVDQU(constIota(), iota)
+		VMOVDQU(constIota(8), iota)
 		VPCMPGTD(iota, cnt, m0) // 2n > lane
 		VPSUBD(t.cu("gradEight", 8), cnt, cnt)
 		VPCMPGTD(iota, cnt, m1) // 2n − 8 > lane

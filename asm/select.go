@@ -248,19 +248,6 @@ func compactTable() Mem {
 	return m
 }
 
-// constIota16 is the 16 int32 lane indices 0..15, for the index vectors of AVX-512.
-func constIota16() Mem {
-	if m, ok := consts["iota16"]; ok {
-		return m
-	}
-	m := GLOBL("iota16", RODATA|NOPTR)
-	for i := range 16 {
-		DATA(4*i, U32(i))
-	}
-	consts["iota16"] = m
-	return m
-}
-
 // popcount returns in a new register the number of set bits of the lane mask r (8 bits on AVX2, 16
 // on AVX-512; r is clobbered), looked up in compactTable at tbl.
 func (t tier) popcount(tbl, r reg.GPVirtual) reg.GPVirtual {
@@ -468,10 +455,10 @@ func genIndices(t tier, name string, nan bool, doc string) {
 	VPBROADCASTD(idx.AsX(), idx)
 	var step Op
 	if t.zmm {
-		VPADDD(constIota16(), idx, idx)
+		VPADDD(constIota(16), idx, idx)
 		step = t.u32("sixteen", 16)
 	} else {
-		VPADDD(constIota(), idx, idx)
+		VPADDD(constIota(8), idx, idx)
 		step = t.cu("eight", 8)
 	}
 	tbl := GP64()

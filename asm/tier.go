@@ -138,7 +138,7 @@ func (t tier) tailMask(r reg.Register) Op {
 		return k
 	}
 	iota := t.vec()
-	VMOVDQU(constIota(), iota)
+	VMOVDQU(constIota(8), iota)
 	cnt := t.vec()
 	MOVQ(n, cnt.AsX())
 	VPBROADCASTD(cnt.AsX(), cnt)
@@ -146,16 +146,20 @@ func (t tier) tailMask(r reg.Register) Op {
 	return cnt
 }
 
-// constIota is the 8 int32 lane indices 0..7, for AVX2 tail masks.
-func constIota() Mem {
-	if m, ok := consts["iota"]; ok {
+// constIota is the int32 lane indices 0..lanes−1 (8 or 16), for tail masks and index vectors.
+func constIota(lanes int) Mem {
+	name := "iota"
+	if lanes == 16 {
+		name = "iota16"
+	}
+	if m, ok := consts[name]; ok {
 		return m
 	}
-	m := GLOBL("iota", RODATA|NOPTR)
-	for i := range 8 {
+	m := GLOBL(name, RODATA|NOPTR)
+	for i := range lanes {
 		DATA(4*i, U32(i))
 	}
-	consts["iota"] = m
+	consts[name] = m
 	return m
 }
 

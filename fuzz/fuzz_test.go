@@ -275,53 +275,6 @@ func checkErr(t *testing.T, what string, err error, allowed []error) bool {
 	return false
 }
 
-// ---- bounds of API.md ----
-
-func ceTol(want float64) float64 { return 1e-5*math.Abs(want) + 1e-30 }
-
-// ceOK: the CrossEntropy and Losses() bound; an infinite reference wants that infinity, and a
-// finite one within the bound of float32's overflow threshold (> MaxFloat32·(1 − 1e-5)) also
-// accepts +Inf: a float32 result there may round either way (README, Accuracy).
-func ceOK(got float32, want float64) bool {
-	g := float64(got)
-	switch {
-	case math.IsNaN(g) || math.IsNaN(want):
-		return false
-	case math.IsInf(want, 0):
-		return g == want
-	case want > math.MaxFloat32*(1-1e-5) && math.IsInf(g, 1):
-		return true
-	}
-	return math.Abs(g-want) <= ceTol(want)
-}
-
-func lseTol(want, maxZ float64) float64 { return 1e-5 * (1 + math.Abs(maxZ) + math.Abs(want)) }
-
-func lseOK(got float32, want, maxZ float64) bool {
-	g := float64(got)
-	switch {
-	case math.IsNaN(g) || math.IsNaN(want):
-		return false
-	case math.IsInf(want, 0):
-		return g == want
-	case math.Abs(want) > math.MaxFloat32 && math.IsInf(g, int(math.Copysign(1, want))):
-		return true
-	}
-	return math.Abs(g-want) <= lseTol(want, maxZ)
-}
-
-// nearGeneric: two values each within tol of the reference are within 2·tol of each other.
-func nearGeneric(got, gen float32, tol float64) bool {
-	if got == gen {
-		return true
-	}
-	const big = math.MaxFloat32 * (1 - 2e-5)
-	if math.IsInf(float64(got), 0) || math.IsInf(float64(gen), 0) {
-		return math.Abs(float64(got)) >= big && math.Abs(float64(gen)) >= big
-	}
-	return math.Abs(float64(got)-float64(gen)) <= 2*tol
-}
-
 // ---- hangs ----
 
 const hangTimeout = 10 * time.Second
@@ -406,10 +359,10 @@ func checkCrossEntropy(t *testing.T, sets []ohem.KernelSet, generic ohem.KernelS
 			switch {
 			case b.Targets[i] < 0 && got != 0:
 				t.Fatalf("%s: ignored sample %d: loss %v, want 0", what, i, got)
-			case !ceOK(got, want[i]):
+			case !ref.CEWithin(got, want[i]):
 				t.Fatalf("%s: sample %d (target %d, logits %v): loss %v, want %v (|err| %.3g > %.3g)",
-					what, i, b.Targets[i], ref.Row(b.Logits, b.Classes, b.Spatial, i), got, want[i], math.Abs(float64(got)-want[i]), ceTol(want[i]))
-			case !nearGeneric(got, gen[i], ceTol(want[i])):
+					what, i, b.Targets[i], ref.Row(b.Logits, b.Classes, b.Spatial, i), got, want[i], math.Abs(float64(got)-want[i]), ref.CETol(want[i]))
+			case !ref.BothWithin(got, gen[i], ref.CETol(want[i])):
 				t.Fatalf("%s: sample %d: loss %v, generic %v", what, i, got, gen[i])
 			}
 		}
@@ -438,9 +391,9 @@ func checkLogSumExp(t *testing.T, sets []ohem.KernelSet, generic ohem.KernelSet,
 		if checkErr(t, what, err, allowed) {
 			for i, got := range dst {
 				switch {
-				case !lseOK(got, want[i], maxZ[i]):
+				case !ref.LSEWithin(got, want[i], maxZ[i]):
 					t.Fatalf("%s: sample %d (logits %v): %v, want %v", what, i, ref.Row(b.Logits, b.Classes, b.Spatial, i), got, want[i])
-				case !nearGeneric(got, gen[i], lseTol(want[i], maxZ[i])):
+				case !ref.BothWithin(got, gen[i], ref.LSETol(want[i], maxZ[i])):
 					t.Fatalf("%s: sample %d: %v, generic %v", what, i, got, gen[i])
 				}
 			}
@@ -869,7 +822,7 @@ func FuzzLoss(f *testing.F) {
 				}
 				want := ref.Losses(bt.b.Logits, bt.b.Targets, bt.c, bt.b.Spatial, float64(cfgs[si].LabelSmoothing))
 				for i, v := range l.Losses() {
-					if !nearGeneric(v, genLosses[i], ceTol(want[i])) {
+					if !ref.BothWithin(v, genLosses[i], ref.CETol(want[i])) {
 						t.Fatalf("%s: Losses()[%d] = %v, generic %v", set.Name(), i, v, genLosses[i])
 					}
 				}
@@ -927,7 +880,7 @@ func checkLoss(t *testing.T, set ohem.KernelSet, cfg ohem.Config, bt batch) []fl
 		t.Fatalf("%s: %d losses, want %d", what, len(losses), bt.n)
 	}
 	for i, v := range losses {
-		if b.Targets[i] < 0 && v != 0 || !ceOK(v, wantLosses[i]) {
+		if b.Targets[i] < 0 && v != 0 || !ref.CEWithin(v, wantLosses[i]) {
 			t.Fatalf("%s: Losses()[%d] = %v, want %v (target %d, logits %v)", what, i, v, wantLosses[i], b.Targets[i], ref.Row(b.Logits, bt.c, b.Spatial, i))
 		}
 	}
