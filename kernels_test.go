@@ -716,22 +716,9 @@ var distributions = []distribution{
 	}},
 }
 
-// refOrder returns the indices of x from largest to smallest in the selection order of
-// internal/ref, ties toward the lower index, and each index's rank in that order.
+// refOrder returns ref.Order(x) and each index's rank in that order.
 func refOrder(x []float32) (ord, rank []int) {
-	ord = make([]int, len(x))
-	for i := range ord {
-		ord[i] = i
-	}
-	slices.SortStableFunc(ord, func(i, j int) int {
-		switch {
-		case ref.Less(x[j], x[i]):
-			return -1
-		case ref.Less(x[i], x[j]):
-			return 1
-		}
-		return 0
-	})
+	ord = ref.Order(x)
 	rank = make([]int, len(x))
 	for p, i := range ord {
 		rank[i] = p

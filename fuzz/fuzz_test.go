@@ -557,7 +557,7 @@ func FuzzSelect(f *testing.F) {
 				ks = append(ks, kk)
 			}
 		}
-		ord := refOrder(x)
+		ord := ref.Order(x)
 		for _, k := range ks {
 			// The k-th of the order, and the first k of it ascending; ref's own functions (a sort
 			// per call) are asked directly only for small inputs, to keep the executions fast.
@@ -592,25 +592,6 @@ func FuzzSelect(f *testing.F) {
 			t.Fatalf("selection modified its input")
 		}
 	})
-}
-
-// refOrder returns the indices of x from largest to smallest in ref's selection order, ties
-// toward the lower index (what ref.KthLargest and ref.TopK sort by).
-func refOrder(x []float32) []int {
-	ord := make([]int, len(x))
-	for i := range ord {
-		ord[i] = i
-	}
-	slices.SortStableFunc(ord, func(i, j int) int {
-		switch {
-		case ref.Less(x[j], x[i]):
-			return -1
-		case ref.Less(x[i], x[j]):
-			return 1
-		}
-		return 0
-	})
-	return ord
 }
 
 func head(x []int32) []int32 { return x[:min(len(x), 16)] }

@@ -55,6 +55,10 @@ func rankOrder(x []float64, idx []int) []int {
 	return ord
 }
 
+// Order returns the indices of x from largest to smallest in the selection order, ties toward the
+// lower index: what KthLargest and TopK read off.
+func Order(x []float32) []int { return rankOrder(widen(x), indices(len(x))) }
+
 func indices(n int) []int {
 	idx := make([]int, n)
 	for i := range idx {
