@@ -48,13 +48,6 @@ func archSets() []*kernelSet {
 	return sets
 }
 
-// newArchSet starts a set from the generic one; the tier's kernels then replace its fields.
-func newArchSet(name string) *kernelSet {
-	ks := *genericSet
-	ks.name = name
-	return &ks
-}
-
 func avx2Set() *kernelSet {
 	ks := newArchSet("avx2")
 	ks.expf = lanewise(8, expfAVX2)
@@ -79,30 +72,4 @@ func avx512Set() *kernelSet {
 	planarAVX512(ks)
 	gradAVX512(ks)
 	return ks
-}
-
-// lanewise wraps a kernel that takes whole vectors: the tail goes through a padded buffer.
-func lanewise(lanes int, f func(dst, x []float32)) func(dst, x []float32) {
-	return func(dst, x []float32) {
-		n := len(x) / lanes * lanes
-		if n > 0 {
-			f(dst[:n], x[:n])
-		}
-		if n < len(x) {
-			var in, out [16]float32
-			copy(in[:], x[n:])
-			f(out[:lanes], in[:lanes])
-			copy(dst[n:len(x)], out[:])
-		}
-	}
-}
-
-// counter joins the two count kernels: NaN as the threshold counts the NaNs.
-func counter(atLeast, nans func([]float32, float32) int) func([]float32, float32) int {
-	return func(x []float32, t float32) int {
-		if t != t {
-			return nans(x, t)
-		}
-		return atLeast(x, t)
-	}
 }

@@ -1,17 +1,31 @@
-// Command asm generates ohem's amd64 kernels with avo: every kernel in two tiers, AVX2+FMA and
-// AVX-512, into ../ohem_amd64.s and their Go declarations into ../ohem_amd64_stubs.go.
+// Command asm generates ohem's kernels: the amd64 ones with avo, every kernel in two tiers,
+// AVX2+FMA and AVX-512, into ../ohem_amd64.s and their Go declarations into ../ohem_stubs_amd64.go;
+// the arm64 NEON ones with the emitter of neon.go into ../ohem_arm64.s and ../ohem_stubs_arm64.go.
 //
 // Run it through `go generate` at the repository root (see gen.go there), or by hand:
 //
-//	go run . -out ../ohem_amd64.s -stubs ../ohem_stubs_amd64.go -pkg ohem
+//	go run . -out ../ohem_amd64.s -stubs ../ohem_stubs_amd64.go -pkg ohem \
+//		-arm64 ../ohem_arm64.s -arm64stubs ../ohem_stubs_arm64.go
 //
-// One file per concern: tier.go (the helpers every kernel shares), exp.go (the exp and log1p
-// sequences, written once and used by every kernel that needs them), select.go (counting and
-// compaction for the selection), ce.go (row-major cross-entropy and log-sum-exp), planar.go (the
-// same for planar batches), grad.go (the gradient).
+// One file per concern: tier.go (the helpers every amd64 kernel shares), exp.go (the exp and
+// log1p sequences, written once and used by every kernel that needs them), select.go (counting
+// and compaction for the selection), ce.go (row-major cross-entropy and log-sum-exp), planar.go
+// (the same for planar batches), grad.go (the gradient). For arm64: neon.go (the emitter),
+// neon_enc.go (the encoder of the instructions Go's assembler lacks), neon_math.go (exp),
+// neon_select.go, neon_ce.go, neon_planar.go and neon_grad.go.
 package main
 
-import . "github.com/mmcloughlin/avo/build"
+import (
+	"flag"
+	"log"
+
+	. "github.com/mmcloughlin/avo/build"
+)
+
+var (
+	arm64Out   = flag.String("arm64", "", "file for the arm64 NEON assembly")
+	arm64Stubs = flag.String("arm64stubs", "", "file for the arm64 Go declarations")
+)
 
 func main() {
 	ConstraintExpr("!purego")
@@ -22,5 +36,20 @@ func main() {
 		genPlanar(t)
 		genGrad(t)
 	}
-	Generate()
+	Generate() // parses the flags
+	if *arm64Out != "" {
+		f := genNEON()
+		cmd := "go run . -arm64 " + *arm64Out + " -arm64stubs " + *arm64Stubs
+		if err := f.write(*arm64Out, *arm64Stubs, cmd); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// genNEON emits every arm64 kernel.
+func genNEON() *neonFile {
+	f := newNEON()
+	genMathNEON(f)
+	genSelectNEON(f)
+	return f
 }

@@ -1,0 +1,21 @@
+//go:build !purego
+
+package ohem
+
+import "golang.org/x/sys/cpu"
+
+// archSets returns the arm64 kernel sets this CPU can run: "neon" (Advanced SIMD, part of every
+// ARMv8-A core, reported by the kernel as ASIMD).
+func archSets() []*kernelSet {
+	if !cpu.ARM64.HasASIMD {
+		return nil
+	}
+	return []*kernelSet{neonSet()}
+}
+
+func neonSet() *kernelSet {
+	ks := newArchSet("neon")
+	ks.expf = lanewise(4, expfNEON)
+	selectNEON(ks)
+	return ks
+}
