@@ -23,10 +23,6 @@ func ceAVX512(ks *kernelSet) {
 // The kernels are called directly, never through func values, so that their //go:noescape lets
 // the scratch arrays below stay on the stack.
 
-// rowBlock is how many rows a large-C kernel reduces per call; their reductions wait on the stack
-// for ceFinish (or, for the log-sum-exp, for Go).
-const rowBlock = 64
-
 // ceRowsAsm picks the kernel by C: the C = 2 kernel across rows, the small-C kernel across rows
 // (gathers), or the row-at-a-time kernel.
 func ceRowsAsm(z bool, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {

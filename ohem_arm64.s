@@ -399,3 +399,1201 @@ idxNext:
 done:
 	MOVD R4, n+56(FP)
 	RET
+
+// func ceRowsLargeNEON(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+TEXT ·ceRowsLargeNEON(SB), NOSPLIT, $0-156
+	MOVD s_base+0(FP), R0
+	MOVD mx_base+72(FP), R3
+	MOVD x_base+96(FP), R4
+	MOVD c+144(FP), R7
+	MOVD zt_base+24(FP), R1
+	MOVD neg_base+48(FP), R2
+	MOVD t_base+120(FP), R5
+	MOVD t_len+128(FP), R6
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+row:
+	CBZ R6, done
+	MOVW (R5), R8
+	CMP $0, R8
+	BLT next
+	// max pass: four accumulators, the last 1–3 elements from a vector ending at the row's end
+	MOVD R4, R9
+	MOVD R7, R10
+	VLD1 (R9), [V16.S4]
+	VORR V16.B16, V16.B16, V17.B16
+	VORR V16.B16, V16.B16, V18.B16
+	VORR V16.B16, V16.B16, V19.B16
+max16:
+	CMP $16, R10
+	BLT max4
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e21f631 // fmax v17.4s, v17.4s, v1.4s
+	WORD $0x4e22f652 // fmax v18.4s, v18.4s, v2.4s
+	WORD $0x4e23f673 // fmax v19.4s, v19.4s, v3.4s
+	SUB $16, R10
+	B max16
+	// loop above: 7 instructions per 16 elements (0.44 per element)
+max4:
+	CMP $4, R10
+	BLT maxTail
+	VLD1.P 16(R9), [V0.S4]
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	SUB $4, R10
+	B max4
+maxTail:
+	CBZ R10, maxDone
+	ADD R7<<2, R4, R11
+	SUB $16, R11
+	VLD1 (R11), [V0.S4]
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+maxDone:
+	WORD $0x4e31f610 // fmax v16.4s, v16.4s, v17.4s
+	WORD $0x4e33f652 // fmax v18.4s, v18.4s, v19.4s
+	WORD $0x4e32f610 // fmax v16.4s, v16.4s, v18.4s
+	WORD $0x6e30fa10 // fmaxv s16, v16.4s
+	VDUP V16.S[0], V26.S4
+	FMOVS F16, (R3)
+	// exp pass
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	MOVD ZR, R14
+	ADD R8<<2, R4, R11
+	FMOVS (R11), F0
+	FMOVS F0, (R1)
+	// [0, t)
+	MOVD R4, R9
+	MOVD R8, R10
+	ADD R10<<2, R9, R13
+a16:
+	CMP $16, R10
+	BLT a4
+	ADD $1, R14
+	CMP $64, R14
+	BLT aBody
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
+	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
+	WORD $0x4e60d718 // fadd v24.2d, v24.2d, v0.2d
+	WORD $0x4e61d718 // fadd v24.2d, v24.2d, v1.2d
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	MOVD ZR, R14
+aBody:
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	WORD $0x4ebad421 // fsub v1.4s, v1.4s, v26.4s
+	WORD $0x6ea1e7f1 // fcmgt v17.4s, v31.4s, v1.4s
+	VORR V28.B16, V28.B16, V9.B16
+	WORD $0x4f9e1029 // fmla v9.4s, v1.4s, v30.s[0]
+	VSHL $23, V9.S4, V5.S4
+	WORD $0x4ebcd529 // fsub v9.4s, v9.4s, v28.4s
+	WORD $0x4fbe1121 // fmla v1.4s, v9.4s, v30.s[1]
+	WORD $0x4f9e1921 // fmla v1.4s, v9.4s, v30.s[2]
+	VDUP V29.S[0], V13.S4
+	WORD $0x4fbe182d // fmla v13.4s, v1.4s, v30.s[3]
+	VDUP V29.S[1], V9.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VDUP V29.S[2], V13.S4
+	VFMLA V1.S4, V9.S4, V13.S4
+	VDUP V29.S[3], V9.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	VFMLA V9.S4, V1.S4, V5.S4
+	WORD $0x4e711ca5 // bic v5.16b, v5.16b, v17.16b
+	WORD $0x4e25d6b5 // fadd v21.4s, v21.4s, v5.4s
+	WORD $0x4ebad442 // fsub v2.4s, v2.4s, v26.4s
+	WORD $0x6ea2e7f2 // fcmgt v18.4s, v31.4s, v2.4s
+	VORR V28.B16, V28.B16, V10.B16
+	WORD $0x4f9e104a // fmla v10.4s, v2.4s, v30.s[0]
+	VSHL $23, V10.S4, V6.S4
+	WORD $0x4ebcd54a // fsub v10.4s, v10.4s, v28.4s
+	WORD $0x4fbe1142 // fmla v2.4s, v10.4s, v30.s[1]
+	WORD $0x4f9e1942 // fmla v2.4s, v10.4s, v30.s[2]
+	VDUP V29.S[0], V14.S4
+	WORD $0x4fbe184e // fmla v14.4s, v2.4s, v30.s[3]
+	VDUP V29.S[1], V10.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VDUP V29.S[2], V14.S4
+	VFMLA V2.S4, V10.S4, V14.S4
+	VDUP V29.S[3], V10.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	VFMLA V10.S4, V2.S4, V6.S4
+	WORD $0x4e721cc6 // bic v6.16b, v6.16b, v18.16b
+	WORD $0x4e26d694 // fadd v20.4s, v20.4s, v6.4s
+	WORD $0x4ebad463 // fsub v3.4s, v3.4s, v26.4s
+	WORD $0x6ea3e7f3 // fcmgt v19.4s, v31.4s, v3.4s
+	VORR V28.B16, V28.B16, V11.B16
+	WORD $0x4f9e106b // fmla v11.4s, v3.4s, v30.s[0]
+	VSHL $23, V11.S4, V7.S4
+	WORD $0x4ebcd56b // fsub v11.4s, v11.4s, v28.4s
+	WORD $0x4fbe1163 // fmla v3.4s, v11.4s, v30.s[1]
+	WORD $0x4f9e1963 // fmla v3.4s, v11.4s, v30.s[2]
+	VDUP V29.S[0], V15.S4
+	WORD $0x4fbe186f // fmla v15.4s, v3.4s, v30.s[3]
+	VDUP V29.S[1], V11.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	VDUP V29.S[2], V15.S4
+	VFMLA V3.S4, V11.S4, V15.S4
+	VDUP V29.S[3], V11.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	VFMLA V11.S4, V3.S4, V7.S4
+	WORD $0x4e731ce7 // bic v7.16b, v7.16b, v19.16b
+	WORD $0x4e27d6b5 // fadd v21.4s, v21.4s, v7.4s
+	SUB $16, R10
+	B a16
+	// loop above: 83 instructions per 16 elements (5.19 per element)
+a4:
+	CMP $4, R10
+	BLT aTail
+	VLD1.P 16(R9), [V0.S4]
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	SUB $4, R10
+	B a4
+aTail:
+	CBZ R10, aDone
+	// the last R10 elements: a vector at q = max(end − 16 bytes, row), lanes in [end − 4·R10, end)
+	SUB $16, R13, R11
+	CMP R4, R11
+	CSEL LT, R4, R11, R11
+	VLD1 (R11), [V0.S4]
+	MOVD $0x0000000400000000, R15
+	VMOV R15, V6.D[0]
+	MOVD $0x0000000c00000008, R15
+	VMOV R15, V6.D[1]
+	SUB R10<<2, R13, R12
+	SUB R12, R11, R12
+	VDUP R12, V7.S4
+	VADD V6.S4, V7.S4, V7.S4
+	SUB R13, R11, R12
+	VDUP R12, V9.S4
+	VADD V6.S4, V9.S4, V9.S4
+	VEOR V10.B16, V10.B16, V10.B16
+	WORD $0x4eaa3ce5 // cmge v5.4s, v7.4s, v10.4s
+	WORD $0x4ea93549 // cmgt v9.4s, v10.4s, v9.4s
+	VAND V9.B16, V5.B16, V5.B16
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	VAND V5.B16, V4.B16, V4.B16
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+aDone:
+	// (t, C)
+	ADD $1, R8, R11
+	ADD R11<<2, R4, R9
+	SUB R11, R7, R10
+	ADD R10<<2, R9, R13
+b16:
+	CMP $16, R10
+	BLT b4
+	ADD $1, R14
+	CMP $64, R14
+	BLT bBody
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
+	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
+	WORD $0x4e60d718 // fadd v24.2d, v24.2d, v0.2d
+	WORD $0x4e61d718 // fadd v24.2d, v24.2d, v1.2d
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	MOVD ZR, R14
+bBody:
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	WORD $0x4ebad421 // fsub v1.4s, v1.4s, v26.4s
+	WORD $0x6ea1e7f1 // fcmgt v17.4s, v31.4s, v1.4s
+	VORR V28.B16, V28.B16, V9.B16
+	WORD $0x4f9e1029 // fmla v9.4s, v1.4s, v30.s[0]
+	VSHL $23, V9.S4, V5.S4
+	WORD $0x4ebcd529 // fsub v9.4s, v9.4s, v28.4s
+	WORD $0x4fbe1121 // fmla v1.4s, v9.4s, v30.s[1]
+	WORD $0x4f9e1921 // fmla v1.4s, v9.4s, v30.s[2]
+	VDUP V29.S[0], V13.S4
+	WORD $0x4fbe182d // fmla v13.4s, v1.4s, v30.s[3]
+	VDUP V29.S[1], V9.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VDUP V29.S[2], V13.S4
+	VFMLA V1.S4, V9.S4, V13.S4
+	VDUP V29.S[3], V9.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	VFMLA V9.S4, V1.S4, V5.S4
+	WORD $0x4e711ca5 // bic v5.16b, v5.16b, v17.16b
+	WORD $0x4e25d6b5 // fadd v21.4s, v21.4s, v5.4s
+	WORD $0x4ebad442 // fsub v2.4s, v2.4s, v26.4s
+	WORD $0x6ea2e7f2 // fcmgt v18.4s, v31.4s, v2.4s
+	VORR V28.B16, V28.B16, V10.B16
+	WORD $0x4f9e104a // fmla v10.4s, v2.4s, v30.s[0]
+	VSHL $23, V10.S4, V6.S4
+	WORD $0x4ebcd54a // fsub v10.4s, v10.4s, v28.4s
+	WORD $0x4fbe1142 // fmla v2.4s, v10.4s, v30.s[1]
+	WORD $0x4f9e1942 // fmla v2.4s, v10.4s, v30.s[2]
+	VDUP V29.S[0], V14.S4
+	WORD $0x4fbe184e // fmla v14.4s, v2.4s, v30.s[3]
+	VDUP V29.S[1], V10.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VDUP V29.S[2], V14.S4
+	VFMLA V2.S4, V10.S4, V14.S4
+	VDUP V29.S[3], V10.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	VFMLA V10.S4, V2.S4, V6.S4
+	WORD $0x4e721cc6 // bic v6.16b, v6.16b, v18.16b
+	WORD $0x4e26d694 // fadd v20.4s, v20.4s, v6.4s
+	WORD $0x4ebad463 // fsub v3.4s, v3.4s, v26.4s
+	WORD $0x6ea3e7f3 // fcmgt v19.4s, v31.4s, v3.4s
+	VORR V28.B16, V28.B16, V11.B16
+	WORD $0x4f9e106b // fmla v11.4s, v3.4s, v30.s[0]
+	VSHL $23, V11.S4, V7.S4
+	WORD $0x4ebcd56b // fsub v11.4s, v11.4s, v28.4s
+	WORD $0x4fbe1163 // fmla v3.4s, v11.4s, v30.s[1]
+	WORD $0x4f9e1963 // fmla v3.4s, v11.4s, v30.s[2]
+	VDUP V29.S[0], V15.S4
+	WORD $0x4fbe186f // fmla v15.4s, v3.4s, v30.s[3]
+	VDUP V29.S[1], V11.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	VDUP V29.S[2], V15.S4
+	VFMLA V3.S4, V11.S4, V15.S4
+	VDUP V29.S[3], V11.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	VFMLA V11.S4, V3.S4, V7.S4
+	WORD $0x4e731ce7 // bic v7.16b, v7.16b, v19.16b
+	WORD $0x4e27d6b5 // fadd v21.4s, v21.4s, v7.4s
+	SUB $16, R10
+	B b16
+	// loop above: 83 instructions per 16 elements (5.19 per element)
+b4:
+	CMP $4, R10
+	BLT bTail
+	VLD1.P 16(R9), [V0.S4]
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	SUB $4, R10
+	B b4
+bTail:
+	CBZ R10, bDone
+	// the last R10 elements: a vector at q = max(end − 16 bytes, row), lanes in [end − 4·R10, end)
+	SUB $16, R13, R11
+	CMP R4, R11
+	CSEL LT, R4, R11, R11
+	VLD1 (R11), [V0.S4]
+	MOVD $0x0000000400000000, R15
+	VMOV R15, V6.D[0]
+	MOVD $0x0000000c00000008, R15
+	VMOV R15, V6.D[1]
+	SUB R10<<2, R13, R12
+	SUB R12, R11, R12
+	VDUP R12, V7.S4
+	VADD V6.S4, V7.S4, V7.S4
+	SUB R13, R11, R12
+	VDUP R12, V9.S4
+	VADD V6.S4, V9.S4, V9.S4
+	VEOR V10.B16, V10.B16, V10.B16
+	WORD $0x4eaa3ce5 // cmge v5.4s, v7.4s, v10.4s
+	WORD $0x4ea93549 // cmgt v9.4s, v10.4s, v9.4s
+	VAND V9.B16, V5.B16, V5.B16
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	VAND V5.B16, V4.B16, V4.B16
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+bDone:
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
+	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
+	WORD $0x4e60d718 // fadd v24.2d, v24.2d, v0.2d
+	WORD $0x4e61d718 // fadd v24.2d, v24.2d, v1.2d
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	// s = the float64 sum, rounded once
+	WORD $0x7e70db18 // faddp d24, v24.2d
+	FMOVD F24, F0
+	FCVTDS F0, F0
+	FMOVS F0, (R0)
+next:
+	ADD R7<<2, R4, R4
+	ADD $4, R0
+	ADD $4, R3
+	ADD $4, R1
+	ADD $4, R2
+	ADD $4, R5
+	SUB $1, R6
+	B row
+done:
+	RET
+
+// func ceRowsLargeSpreadNEON(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+TEXT ·ceRowsLargeSpreadNEON(SB), NOSPLIT, $0-156
+	MOVD s_base+0(FP), R0
+	MOVD mx_base+72(FP), R3
+	MOVD x_base+96(FP), R4
+	MOVD c+144(FP), R7
+	MOVD zt_base+24(FP), R1
+	MOVD neg_base+48(FP), R2
+	MOVD t_base+120(FP), R5
+	MOVD t_len+128(FP), R6
+	FMOVS k+152(FP), F27
+	VDUP V27.S[0], V27.S4
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+row:
+	CBZ R6, done
+	MOVW (R5), R8
+	CMP $0, R8
+	BLT next
+	// max pass: four accumulators, the last 1–3 elements from a vector ending at the row's end
+	MOVD R4, R9
+	MOVD R7, R10
+	VLD1 (R9), [V16.S4]
+	VORR V16.B16, V16.B16, V17.B16
+	VORR V16.B16, V16.B16, V18.B16
+	VORR V16.B16, V16.B16, V19.B16
+max16:
+	CMP $16, R10
+	BLT max4
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e21f631 // fmax v17.4s, v17.4s, v1.4s
+	WORD $0x4e22f652 // fmax v18.4s, v18.4s, v2.4s
+	WORD $0x4e23f673 // fmax v19.4s, v19.4s, v3.4s
+	SUB $16, R10
+	B max16
+	// loop above: 7 instructions per 16 elements (0.44 per element)
+max4:
+	CMP $4, R10
+	BLT maxTail
+	VLD1.P 16(R9), [V0.S4]
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	SUB $4, R10
+	B max4
+maxTail:
+	CBZ R10, maxDone
+	ADD R7<<2, R4, R11
+	SUB $16, R11
+	VLD1 (R11), [V0.S4]
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+maxDone:
+	WORD $0x4e31f610 // fmax v16.4s, v16.4s, v17.4s
+	WORD $0x4e33f652 // fmax v18.4s, v18.4s, v19.4s
+	WORD $0x4e32f610 // fmax v16.4s, v16.4s, v18.4s
+	WORD $0x6e30fa10 // fmaxv s16, v16.4s
+	VDUP V16.S[0], V26.S4
+	FMOVS F16, (R3)
+	// exp pass
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	MOVD ZR, R14
+	ADD R8<<2, R4, R11
+	FMOVS (R11), F0
+	FMOVS F0, (R1)
+	// [0, t)
+	MOVD R4, R9
+	MOVD R8, R10
+	ADD R10<<2, R9, R13
+a16:
+	CMP $16, R10
+	BLT a4
+	ADD $1, R14
+	CMP $64, R14
+	BLT aBody
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
+	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
+	WORD $0x4e60d718 // fadd v24.2d, v24.2d, v0.2d
+	WORD $0x4e61d718 // fadd v24.2d, v24.2d, v1.2d
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	WORD $0x4e37d6d6 // fadd v22.4s, v22.4s, v23.4s
+	WORD $0x0e617ac0 // fcvtl v0.2d, v22.2s
+	WORD $0x4e617ac1 // fcvtl2 v1.2d, v22.4s
+	WORD $0x4e60d739 // fadd v25.2d, v25.2d, v0.2d
+	WORD $0x4e61d739 // fadd v25.2d, v25.2d, v1.2d
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	MOVD ZR, R14
+aBody:
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	VFMLA V27.S4, V0.S4, V22.S4
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	WORD $0x4ebad421 // fsub v1.4s, v1.4s, v26.4s
+	VFMLA V27.S4, V1.S4, V23.S4
+	WORD $0x6ea1e7f1 // fcmgt v17.4s, v31.4s, v1.4s
+	VORR V28.B16, V28.B16, V9.B16
+	WORD $0x4f9e1029 // fmla v9.4s, v1.4s, v30.s[0]
+	VSHL $23, V9.S4, V5.S4
+	WORD $0x4ebcd529 // fsub v9.4s, v9.4s, v28.4s
+	WORD $0x4fbe1121 // fmla v1.4s, v9.4s, v30.s[1]
+	WORD $0x4f9e1921 // fmla v1.4s, v9.4s, v30.s[2]
+	VDUP V29.S[0], V13.S4
+	WORD $0x4fbe182d // fmla v13.4s, v1.4s, v30.s[3]
+	VDUP V29.S[1], V9.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VDUP V29.S[2], V13.S4
+	VFMLA V1.S4, V9.S4, V13.S4
+	VDUP V29.S[3], V9.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	VFMLA V9.S4, V1.S4, V5.S4
+	WORD $0x4e711ca5 // bic v5.16b, v5.16b, v17.16b
+	WORD $0x4e25d6b5 // fadd v21.4s, v21.4s, v5.4s
+	WORD $0x4ebad442 // fsub v2.4s, v2.4s, v26.4s
+	VFMLA V27.S4, V2.S4, V22.S4
+	WORD $0x6ea2e7f2 // fcmgt v18.4s, v31.4s, v2.4s
+	VORR V28.B16, V28.B16, V10.B16
+	WORD $0x4f9e104a // fmla v10.4s, v2.4s, v30.s[0]
+	VSHL $23, V10.S4, V6.S4
+	WORD $0x4ebcd54a // fsub v10.4s, v10.4s, v28.4s
+	WORD $0x4fbe1142 // fmla v2.4s, v10.4s, v30.s[1]
+	WORD $0x4f9e1942 // fmla v2.4s, v10.4s, v30.s[2]
+	VDUP V29.S[0], V14.S4
+	WORD $0x4fbe184e // fmla v14.4s, v2.4s, v30.s[3]
+	VDUP V29.S[1], V10.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VDUP V29.S[2], V14.S4
+	VFMLA V2.S4, V10.S4, V14.S4
+	VDUP V29.S[3], V10.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	VFMLA V10.S4, V2.S4, V6.S4
+	WORD $0x4e721cc6 // bic v6.16b, v6.16b, v18.16b
+	WORD $0x4e26d694 // fadd v20.4s, v20.4s, v6.4s
+	WORD $0x4ebad463 // fsub v3.4s, v3.4s, v26.4s
+	VFMLA V27.S4, V3.S4, V23.S4
+	WORD $0x6ea3e7f3 // fcmgt v19.4s, v31.4s, v3.4s
+	VORR V28.B16, V28.B16, V11.B16
+	WORD $0x4f9e106b // fmla v11.4s, v3.4s, v30.s[0]
+	VSHL $23, V11.S4, V7.S4
+	WORD $0x4ebcd56b // fsub v11.4s, v11.4s, v28.4s
+	WORD $0x4fbe1163 // fmla v3.4s, v11.4s, v30.s[1]
+	WORD $0x4f9e1963 // fmla v3.4s, v11.4s, v30.s[2]
+	VDUP V29.S[0], V15.S4
+	WORD $0x4fbe186f // fmla v15.4s, v3.4s, v30.s[3]
+	VDUP V29.S[1], V11.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	VDUP V29.S[2], V15.S4
+	VFMLA V3.S4, V11.S4, V15.S4
+	VDUP V29.S[3], V11.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	VFMLA V11.S4, V3.S4, V7.S4
+	WORD $0x4e731ce7 // bic v7.16b, v7.16b, v19.16b
+	WORD $0x4e27d6b5 // fadd v21.4s, v21.4s, v7.4s
+	SUB $16, R10
+	B a16
+	// loop above: 87 instructions per 16 elements (5.44 per element)
+a4:
+	CMP $4, R10
+	BLT aTail
+	VLD1.P 16(R9), [V0.S4]
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	VFMLA V27.S4, V0.S4, V22.S4
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	SUB $4, R10
+	B a4
+aTail:
+	CBZ R10, aDone
+	// the last R10 elements: a vector at q = max(end − 16 bytes, row), lanes in [end − 4·R10, end)
+	SUB $16, R13, R11
+	CMP R4, R11
+	CSEL LT, R4, R11, R11
+	VLD1 (R11), [V0.S4]
+	MOVD $0x0000000400000000, R15
+	VMOV R15, V6.D[0]
+	MOVD $0x0000000c00000008, R15
+	VMOV R15, V6.D[1]
+	SUB R10<<2, R13, R12
+	SUB R12, R11, R12
+	VDUP R12, V7.S4
+	VADD V6.S4, V7.S4, V7.S4
+	SUB R13, R11, R12
+	VDUP R12, V9.S4
+	VADD V6.S4, V9.S4, V9.S4
+	VEOR V10.B16, V10.B16, V10.B16
+	WORD $0x4eaa3ce5 // cmge v5.4s, v7.4s, v10.4s
+	WORD $0x4ea93549 // cmgt v9.4s, v10.4s, v9.4s
+	VAND V9.B16, V5.B16, V5.B16
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	VAND V5.B16, V0.B16, V4.B16
+	VFMLA V27.S4, V4.S4, V22.S4
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	VAND V5.B16, V4.B16, V4.B16
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+aDone:
+	// (t, C)
+	ADD $1, R8, R11
+	ADD R11<<2, R4, R9
+	SUB R11, R7, R10
+	ADD R10<<2, R9, R13
+b16:
+	CMP $16, R10
+	BLT b4
+	ADD $1, R14
+	CMP $64, R14
+	BLT bBody
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
+	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
+	WORD $0x4e60d718 // fadd v24.2d, v24.2d, v0.2d
+	WORD $0x4e61d718 // fadd v24.2d, v24.2d, v1.2d
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	WORD $0x4e37d6d6 // fadd v22.4s, v22.4s, v23.4s
+	WORD $0x0e617ac0 // fcvtl v0.2d, v22.2s
+	WORD $0x4e617ac1 // fcvtl2 v1.2d, v22.4s
+	WORD $0x4e60d739 // fadd v25.2d, v25.2d, v0.2d
+	WORD $0x4e61d739 // fadd v25.2d, v25.2d, v1.2d
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	MOVD ZR, R14
+bBody:
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	VFMLA V27.S4, V0.S4, V22.S4
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	WORD $0x4ebad421 // fsub v1.4s, v1.4s, v26.4s
+	VFMLA V27.S4, V1.S4, V23.S4
+	WORD $0x6ea1e7f1 // fcmgt v17.4s, v31.4s, v1.4s
+	VORR V28.B16, V28.B16, V9.B16
+	WORD $0x4f9e1029 // fmla v9.4s, v1.4s, v30.s[0]
+	VSHL $23, V9.S4, V5.S4
+	WORD $0x4ebcd529 // fsub v9.4s, v9.4s, v28.4s
+	WORD $0x4fbe1121 // fmla v1.4s, v9.4s, v30.s[1]
+	WORD $0x4f9e1921 // fmla v1.4s, v9.4s, v30.s[2]
+	VDUP V29.S[0], V13.S4
+	WORD $0x4fbe182d // fmla v13.4s, v1.4s, v30.s[3]
+	VDUP V29.S[1], V9.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VDUP V29.S[2], V13.S4
+	VFMLA V1.S4, V9.S4, V13.S4
+	VDUP V29.S[3], V9.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	VFMLA V9.S4, V1.S4, V5.S4
+	WORD $0x4e711ca5 // bic v5.16b, v5.16b, v17.16b
+	WORD $0x4e25d6b5 // fadd v21.4s, v21.4s, v5.4s
+	WORD $0x4ebad442 // fsub v2.4s, v2.4s, v26.4s
+	VFMLA V27.S4, V2.S4, V22.S4
+	WORD $0x6ea2e7f2 // fcmgt v18.4s, v31.4s, v2.4s
+	VORR V28.B16, V28.B16, V10.B16
+	WORD $0x4f9e104a // fmla v10.4s, v2.4s, v30.s[0]
+	VSHL $23, V10.S4, V6.S4
+	WORD $0x4ebcd54a // fsub v10.4s, v10.4s, v28.4s
+	WORD $0x4fbe1142 // fmla v2.4s, v10.4s, v30.s[1]
+	WORD $0x4f9e1942 // fmla v2.4s, v10.4s, v30.s[2]
+	VDUP V29.S[0], V14.S4
+	WORD $0x4fbe184e // fmla v14.4s, v2.4s, v30.s[3]
+	VDUP V29.S[1], V10.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VDUP V29.S[2], V14.S4
+	VFMLA V2.S4, V10.S4, V14.S4
+	VDUP V29.S[3], V10.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	VFMLA V10.S4, V2.S4, V6.S4
+	WORD $0x4e721cc6 // bic v6.16b, v6.16b, v18.16b
+	WORD $0x4e26d694 // fadd v20.4s, v20.4s, v6.4s
+	WORD $0x4ebad463 // fsub v3.4s, v3.4s, v26.4s
+	VFMLA V27.S4, V3.S4, V23.S4
+	WORD $0x6ea3e7f3 // fcmgt v19.4s, v31.4s, v3.4s
+	VORR V28.B16, V28.B16, V11.B16
+	WORD $0x4f9e106b // fmla v11.4s, v3.4s, v30.s[0]
+	VSHL $23, V11.S4, V7.S4
+	WORD $0x4ebcd56b // fsub v11.4s, v11.4s, v28.4s
+	WORD $0x4fbe1163 // fmla v3.4s, v11.4s, v30.s[1]
+	WORD $0x4f9e1963 // fmla v3.4s, v11.4s, v30.s[2]
+	VDUP V29.S[0], V15.S4
+	WORD $0x4fbe186f // fmla v15.4s, v3.4s, v30.s[3]
+	VDUP V29.S[1], V11.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	VDUP V29.S[2], V15.S4
+	VFMLA V3.S4, V11.S4, V15.S4
+	VDUP V29.S[3], V11.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	VFMLA V11.S4, V3.S4, V7.S4
+	WORD $0x4e731ce7 // bic v7.16b, v7.16b, v19.16b
+	WORD $0x4e27d6b5 // fadd v21.4s, v21.4s, v7.4s
+	SUB $16, R10
+	B b16
+	// loop above: 87 instructions per 16 elements (5.44 per element)
+b4:
+	CMP $4, R10
+	BLT bTail
+	VLD1.P 16(R9), [V0.S4]
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	VFMLA V27.S4, V0.S4, V22.S4
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	SUB $4, R10
+	B b4
+bTail:
+	CBZ R10, bDone
+	// the last R10 elements: a vector at q = max(end − 16 bytes, row), lanes in [end − 4·R10, end)
+	SUB $16, R13, R11
+	CMP R4, R11
+	CSEL LT, R4, R11, R11
+	VLD1 (R11), [V0.S4]
+	MOVD $0x0000000400000000, R15
+	VMOV R15, V6.D[0]
+	MOVD $0x0000000c00000008, R15
+	VMOV R15, V6.D[1]
+	SUB R10<<2, R13, R12
+	SUB R12, R11, R12
+	VDUP R12, V7.S4
+	VADD V6.S4, V7.S4, V7.S4
+	SUB R13, R11, R12
+	VDUP R12, V9.S4
+	VADD V6.S4, V9.S4, V9.S4
+	VEOR V10.B16, V10.B16, V10.B16
+	WORD $0x4eaa3ce5 // cmge v5.4s, v7.4s, v10.4s
+	WORD $0x4ea93549 // cmgt v9.4s, v10.4s, v9.4s
+	VAND V9.B16, V5.B16, V5.B16
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	VAND V5.B16, V0.B16, V4.B16
+	VFMLA V27.S4, V4.S4, V22.S4
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	VAND V5.B16, V4.B16, V4.B16
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+bDone:
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
+	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
+	WORD $0x4e60d718 // fadd v24.2d, v24.2d, v0.2d
+	WORD $0x4e61d718 // fadd v24.2d, v24.2d, v1.2d
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	WORD $0x4e37d6d6 // fadd v22.4s, v22.4s, v23.4s
+	WORD $0x0e617ac0 // fcvtl v0.2d, v22.2s
+	WORD $0x4e617ac1 // fcvtl2 v1.2d, v22.4s
+	WORD $0x4e60d739 // fadd v25.2d, v25.2d, v0.2d
+	WORD $0x4e61d739 // fadd v25.2d, v25.2d, v1.2d
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	// s = the float64 sum, rounded once
+	WORD $0x7e70db18 // faddp d24, v24.2d
+	FMOVD F24, F0
+	FCVTDS F0, F0
+	FMOVS F0, (R0)
+	WORD $0x7e70db39 // faddp d25, v25.2d
+	FMOVD F25, F0
+	FCVTDS F0, F0
+	FMOVS F0, (R2)
+next:
+	ADD R7<<2, R4, R4
+	ADD $4, R0
+	ADD $4, R3
+	ADD $4, R1
+	ADD $4, R2
+	ADD $4, R5
+	SUB $1, R6
+	B row
+done:
+	RET
+
+// func lseRowsLargeNEON(s []float32, mx []float32, x []float32, c int)
+TEXT ·lseRowsLargeNEON(SB), NOSPLIT, $0-80
+	MOVD s_base+0(FP), R0
+	MOVD mx_base+24(FP), R3
+	MOVD x_base+48(FP), R4
+	MOVD c+72(FP), R7
+	MOVD mx_len+32(FP), R6
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+row:
+	CBZ R6, done
+	// max pass: four accumulators, the last 1–3 elements from a vector ending at the row's end
+	MOVD R4, R9
+	MOVD R7, R10
+	VLD1 (R9), [V16.S4]
+	VORR V16.B16, V16.B16, V17.B16
+	VORR V16.B16, V16.B16, V18.B16
+	VORR V16.B16, V16.B16, V19.B16
+max16:
+	CMP $16, R10
+	BLT max4
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e21f631 // fmax v17.4s, v17.4s, v1.4s
+	WORD $0x4e22f652 // fmax v18.4s, v18.4s, v2.4s
+	WORD $0x4e23f673 // fmax v19.4s, v19.4s, v3.4s
+	SUB $16, R10
+	B max16
+	// loop above: 7 instructions per 16 elements (0.44 per element)
+max4:
+	CMP $4, R10
+	BLT maxTail
+	VLD1.P 16(R9), [V0.S4]
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	SUB $4, R10
+	B max4
+maxTail:
+	CBZ R10, maxDone
+	ADD R7<<2, R4, R11
+	SUB $16, R11
+	VLD1 (R11), [V0.S4]
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+maxDone:
+	WORD $0x4e31f610 // fmax v16.4s, v16.4s, v17.4s
+	WORD $0x4e33f652 // fmax v18.4s, v18.4s, v19.4s
+	WORD $0x4e32f610 // fmax v16.4s, v16.4s, v18.4s
+	WORD $0x6e30fa10 // fmaxv s16, v16.4s
+	VDUP V16.S[0], V26.S4
+	FMOVS F16, (R3)
+	// exp pass
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	MOVD ZR, R14
+	MOVD R4, R9
+	MOVD R7, R10
+	ADD R10<<2, R9, R13
+a16:
+	CMP $16, R10
+	BLT a4
+	ADD $1, R14
+	CMP $64, R14
+	BLT aBody
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
+	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
+	WORD $0x4e60d718 // fadd v24.2d, v24.2d, v0.2d
+	WORD $0x4e61d718 // fadd v24.2d, v24.2d, v1.2d
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	MOVD ZR, R14
+aBody:
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	WORD $0x4ebad421 // fsub v1.4s, v1.4s, v26.4s
+	WORD $0x6ea1e7f1 // fcmgt v17.4s, v31.4s, v1.4s
+	VORR V28.B16, V28.B16, V9.B16
+	WORD $0x4f9e1029 // fmla v9.4s, v1.4s, v30.s[0]
+	VSHL $23, V9.S4, V5.S4
+	WORD $0x4ebcd529 // fsub v9.4s, v9.4s, v28.4s
+	WORD $0x4fbe1121 // fmla v1.4s, v9.4s, v30.s[1]
+	WORD $0x4f9e1921 // fmla v1.4s, v9.4s, v30.s[2]
+	VDUP V29.S[0], V13.S4
+	WORD $0x4fbe182d // fmla v13.4s, v1.4s, v30.s[3]
+	VDUP V29.S[1], V9.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VDUP V29.S[2], V13.S4
+	VFMLA V1.S4, V9.S4, V13.S4
+	VDUP V29.S[3], V9.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	VFMLA V9.S4, V1.S4, V5.S4
+	WORD $0x4e711ca5 // bic v5.16b, v5.16b, v17.16b
+	WORD $0x4e25d6b5 // fadd v21.4s, v21.4s, v5.4s
+	WORD $0x4ebad442 // fsub v2.4s, v2.4s, v26.4s
+	WORD $0x6ea2e7f2 // fcmgt v18.4s, v31.4s, v2.4s
+	VORR V28.B16, V28.B16, V10.B16
+	WORD $0x4f9e104a // fmla v10.4s, v2.4s, v30.s[0]
+	VSHL $23, V10.S4, V6.S4
+	WORD $0x4ebcd54a // fsub v10.4s, v10.4s, v28.4s
+	WORD $0x4fbe1142 // fmla v2.4s, v10.4s, v30.s[1]
+	WORD $0x4f9e1942 // fmla v2.4s, v10.4s, v30.s[2]
+	VDUP V29.S[0], V14.S4
+	WORD $0x4fbe184e // fmla v14.4s, v2.4s, v30.s[3]
+	VDUP V29.S[1], V10.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VDUP V29.S[2], V14.S4
+	VFMLA V2.S4, V10.S4, V14.S4
+	VDUP V29.S[3], V10.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	VFMLA V10.S4, V2.S4, V6.S4
+	WORD $0x4e721cc6 // bic v6.16b, v6.16b, v18.16b
+	WORD $0x4e26d694 // fadd v20.4s, v20.4s, v6.4s
+	WORD $0x4ebad463 // fsub v3.4s, v3.4s, v26.4s
+	WORD $0x6ea3e7f3 // fcmgt v19.4s, v31.4s, v3.4s
+	VORR V28.B16, V28.B16, V11.B16
+	WORD $0x4f9e106b // fmla v11.4s, v3.4s, v30.s[0]
+	VSHL $23, V11.S4, V7.S4
+	WORD $0x4ebcd56b // fsub v11.4s, v11.4s, v28.4s
+	WORD $0x4fbe1163 // fmla v3.4s, v11.4s, v30.s[1]
+	WORD $0x4f9e1963 // fmla v3.4s, v11.4s, v30.s[2]
+	VDUP V29.S[0], V15.S4
+	WORD $0x4fbe186f // fmla v15.4s, v3.4s, v30.s[3]
+	VDUP V29.S[1], V11.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	VDUP V29.S[2], V15.S4
+	VFMLA V3.S4, V11.S4, V15.S4
+	VDUP V29.S[3], V11.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	VFMLA V11.S4, V3.S4, V7.S4
+	WORD $0x4e731ce7 // bic v7.16b, v7.16b, v19.16b
+	WORD $0x4e27d6b5 // fadd v21.4s, v21.4s, v7.4s
+	SUB $16, R10
+	B a16
+	// loop above: 83 instructions per 16 elements (5.19 per element)
+a4:
+	CMP $4, R10
+	BLT aTail
+	VLD1.P 16(R9), [V0.S4]
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	SUB $4, R10
+	B a4
+aTail:
+	CBZ R10, aDone
+	// the last R10 elements: a vector at q = max(end − 16 bytes, row), lanes in [end − 4·R10, end)
+	SUB $16, R13, R11
+	CMP R4, R11
+	CSEL LT, R4, R11, R11
+	VLD1 (R11), [V0.S4]
+	MOVD $0x0000000400000000, R15
+	VMOV R15, V6.D[0]
+	MOVD $0x0000000c00000008, R15
+	VMOV R15, V6.D[1]
+	SUB R10<<2, R13, R12
+	SUB R12, R11, R12
+	VDUP R12, V7.S4
+	VADD V6.S4, V7.S4, V7.S4
+	SUB R13, R11, R12
+	VDUP R12, V9.S4
+	VADD V6.S4, V9.S4, V9.S4
+	VEOR V10.B16, V10.B16, V10.B16
+	WORD $0x4eaa3ce5 // cmge v5.4s, v7.4s, v10.4s
+	WORD $0x4ea93549 // cmgt v9.4s, v10.4s, v9.4s
+	VAND V9.B16, V5.B16, V5.B16
+	WORD $0x4ebad400 // fsub v0.4s, v0.4s, v26.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	VAND V5.B16, V4.B16, V4.B16
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+aDone:
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x0e617a80 // fcvtl v0.2d, v20.2s
+	WORD $0x4e617a81 // fcvtl2 v1.2d, v20.4s
+	WORD $0x4e60d718 // fadd v24.2d, v24.2d, v0.2d
+	WORD $0x4e61d718 // fadd v24.2d, v24.2d, v1.2d
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	// s = the float64 sum, rounded once
+	WORD $0x7e70db18 // faddp d24, v24.2d
+	FMOVD F24, F0
+	FCVTDS F0, F0
+	FMOVS F0, (R0)
+next:
+	ADD R7<<2, R4, R4
+	ADD $4, R0
+	ADD $4, R3
+	SUB $1, R6
+	B row
+done:
+	RET

@@ -41,3 +41,22 @@ func indicesAtLeastNEON(dst []int32, x []float32, v float32, base int32) (n int)
 //
 //go:noescape
 func indicesNaNNEON(dst []int32, x []float32, v float32, base int32) (n int)
+
+// ceRowsLargeNEON sets, for each row i of the row-major [len(t)][c] logits x with t[i] >= 0 (c >= 4),
+// mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m} and zt[i] = x[i][t[i]];
+// rows with t[i] < 0 are skipped. neg and k are not used.
+//
+//go:noescape
+func ceRowsLargeNEON(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+
+// ceRowsLargeSpreadNEON is ceRowsLargeNEON that also sets neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m), −ε/C times the spread but
+// for the target's term when k = ε/C (−Inf when x − m overflows float32: the caller recomputes the row).
+//
+//go:noescape
+func ceRowsLargeSpreadNEON(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+
+// lseRowsLargeNEON sets, for each of the len(mx) rows of the row-major [len(mx)][c] logits x (c >= 4),
+// mx[i] = m = max_j x[i][j] and s[i] = Σ_j e^{x[i][j]−m}.
+//
+//go:noescape
+func lseRowsLargeNEON(s []float32, mx []float32, x []float32, c int)

@@ -17,5 +17,6 @@ func neonSet() *kernelSet {
 	ks := newArchSet("neon")
 	ks.expf = lanewise(4, expfNEON)
 	selectNEON(ks)
+	ceNEON(ks)
 	return ks
 }

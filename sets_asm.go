@@ -4,6 +4,10 @@ package ohem
 
 // Helpers shared by the assembly kernel sets of every architecture.
 
+// rowBlock is how many rows a large-C kernel reduces per call; their reductions wait on the stack
+// for ceFinish (or, for the log-sum-exp, for Go).
+const rowBlock = 64
+
 // newArchSet starts a set from the generic one; the tier's kernels then replace its fields.
 func newArchSet(name string) *kernelSet {
 	ks := *genericSet

@@ -51,5 +51,6 @@ func genNEON() *neonFile {
 	f := newNEON()
 	genMathNEON(f)
 	genSelectNEON(f)
+	genCENEON(f)
 	return f
 }

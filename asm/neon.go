@@ -61,7 +61,9 @@ func (f *neonFile) text(name string, args, results []param, doc ...string) {
 	for _, p := range args {
 		slot(p)
 	}
-	off = (off + 7) / 8 * 8
+	if len(results) > 0 {
+		off = (off + 7) / 8 * 8 // results start at a word boundary
+	}
 	for _, p := range results {
 		slot(p)
 	}

@@ -1,0 +1,83 @@
+//go:build !purego
+
+package ohem
+
+import "math"
+
+// ceNEON installs the NEON row-major kernels: they reduce each row (ohem_arm64.s), and Go
+// finishes it with one log (finishCE, the generic code's own finish).
+func ceNEON(ks *kernelSet) {
+	ks.ceRows = ceRowsNEON
+	ks.lseRows = lseRowsNEON
+}
+
+func ceRowsNEON(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
+	if c < 4 {
+		ceRowsGeneric(loss, st, x, t, c, eps, fill)
+		return
+	}
+	var s, zt, neg, mx [rowBlock]float32
+	k := eps / float32(c)
+	for lo := 0; lo < len(t); lo += rowBlock {
+		hi := min(lo+rowBlock, len(t))
+		xb, tb := x[lo*c:hi*c], t[lo:hi]
+		if eps == 0 {
+			ceRowsLargeNEON(s[:], zt[:], neg[:], mx[:], xb, tb, c, k)
+		} else {
+			ceRowsLargeSpreadNEON(s[:], zt[:], neg[:], mx[:], xb, tb, c, k)
+		}
+		for r, ti := range tb {
+			i := lo + r
+			if ti < 0 {
+				loss[i] = fill
+				st.set(i, 0, 0, 0)
+				continue
+			}
+			if !finishNEON(loss, st, i, mx[r], s[r], zt[r], neg[r], c, eps) {
+				ceRowsGeneric(loss[i:i+1], st.slice(i, i+1), x[i*c:(i+1)*c], t[i:i+1], c, eps, fill)
+			}
+		}
+	}
+}
+
+// finishNEON turns sample i's reductions into its loss and statistics: m the maximum, s the sum
+// of e^{z_j−m} over j ≠ t, zt the target logit, neg = ε/C·Σ_{j≠t} (z_j − m). A row whose maximum is not
+// finite (a NaN, +Inf, or all −Inf) gets a NaN loss. It returns false when neg overflowed (the
+// logits span more than float32 can subtract), for the caller to recompute the sample in float64.
+func finishNEON(loss []float32, st stats, i int, m, s, zt, neg float32, c int, eps float32) bool {
+	if m-m != 0 {
+		loss[i] = nan32
+		return true
+	}
+	var spread float64
+	if eps != 0 {
+		if math.IsInf(float64(neg), 0) {
+			return false
+		}
+		// Σ_j (m − z_j): the kernel's sum leaves the target out
+		spread = -float64(neg)*float64(c)/float64(eps) + (float64(m) - float64(zt))
+	}
+	l, ls, pt := finishCE(float64(s), m, zt, spread, c, eps)
+	loss[i] = l
+	st.set(i, m, ls, pt)
+	return true
+}
+
+func lseRowsNEON(dst, x []float32, c int) {
+	if c < 4 {
+		lseRowsGeneric(dst, x, c)
+		return
+	}
+	var sum, mx [rowBlock]float32
+	for lo := 0; lo < len(dst); lo += rowBlock {
+		hi := min(lo+rowBlock, len(dst))
+		lseRowsLargeNEON(sum[:hi-lo], mx[:hi-lo], x[lo*c:hi*c], c)
+		for r := range hi - lo {
+			m, s := mx[r], sum[r]
+			if m-m != 0 {
+				s = nan32
+			}
+			dst[lo+r] = float32(float64(m) + math.Log(float64(s)))
+		}
+	}
+}
