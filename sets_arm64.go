@@ -18,5 +18,7 @@ func neonSet() *kernelSet {
 	ks.expf = lanewise(4, expfNEON)
 	selectNEON(ks)
 	ceNEON(ks)
+	planarNEON(ks)
+	gradNEON(ks)
 	return ks
 }

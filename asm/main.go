@@ -52,5 +52,7 @@ func genNEON() *neonFile {
 	genMathNEON(f)
 	genSelectNEON(f)
 	genCENEON(f)
+	genPlanarNEON(f)
+	genGradNEON(f)
 	return f
 }

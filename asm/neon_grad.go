@@ -1,0 +1,4 @@
+package main
+
+// genGradNEON emits the gradient kernels.
+func genGradNEON(f *neonFile) {}

@@ -1,0 +1,6 @@
+//go:build !purego
+
+package ohem
+
+// gradNEON installs the NEON gradient kernels.
+func gradNEON(ks *kernelSet) {}
