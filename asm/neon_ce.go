@@ -254,4 +254,93 @@ func (f *neonFile) expSegment(tag string, spread bool) {
 	f.label(tag + "Done")
 }
 
-func genSmallNEON(f *neonFile) {}
+// genSmallNEON emits ceSmallNEON: 4 rows a vector, each class's 4 logits loaded lane by lane
+// from the 4 rows (a max pass, then an exp pass that picks the target's logit by comparing the
+// class index with the targets).
+//
+// R0 s, R1 zt, R2 neg, R3 mx, R4 the group's first row, R5 t, R6 rows left, R7 C, R8 4·C,
+// R9–R12 the 4 rows' pointers, R13 the class counter. V16 the maxima, V17 the targets, V18 the
+// class index, V19 ones, V20 the sum, V21 z_t, V22 the spread, V27 k, V28–V31 exp.
+func genSmallNEON(f *neonFile) {
+	f.text("ceSmallNEON", []param{{"s", "[]float32"}, {"zt", "[]float32"}, {"neg", "[]float32"}, {"mx", "[]float32"},
+		{"x", "[]float32"}, {"t", "[]int32"}, {"c", "int"}, {"k", "float32"}}, nil,
+		"sets, for every row i of the row-major [len(t)][c] logits x (len(t) a multiple of 4, c >= 1),",
+		"mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m}, zt[i] = x[i][t[i]] and",
+		"neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m); what it writes for a row with t[i] < 0 means nothing.")
+	f.ldArg("s", "R0")
+	f.ldArg("zt", "R1")
+	f.ldArg("neg", "R2")
+	f.ldArg("mx", "R3")
+	f.ldArg("x", "R4")
+	f.ldArg("t", "R5")
+	f.ldLen("t", "R6")
+	f.ldArg("c", "R7")
+	f.op("LSL $2, R7, R8")
+	f.ldF("k", vK)
+	f.dupLane(vK, vK, 0)
+	f.op("MOVW $1, R13")
+	f.dupR(19, "R13")
+	f.expConstsNEON()
+	rows := []string{"R9", "R10", "R11", "R12"}
+	// load4 loads class j of the 4 rows into lane l of v and advances the row pointers.
+	load4 := func(v vreg) {
+		for l, r := range rows {
+			f.op("VLD1.P 4(%s), V%d.S[%d]", r, v, l)
+		}
+	}
+	setRows := func() {
+		f.op("MOVD R4, R9")
+		f.op("ADD R8, R9, R10")
+		f.op("ADD R8, R10, R11")
+		f.op("ADD R8, R11, R12")
+	}
+	f.label("group")
+	f.op("CBZ R6, done")
+	f.comment("max pass")
+	setRows()
+	load4(16)
+	f.op("SUB $1, R7, R13")
+	f.label("max")
+	f.op("CBZ R13, maxDone")
+	mark := f.count
+	load4(0)
+	f.w(fmax(16, 16, 0))
+	f.op("SUB $1, R13")
+	f.op("B max")
+	f.loopNote(mark, 4)
+	f.label("maxDone")
+	f.comment("exp pass")
+	setRows()
+	f.op("VLD1 (R5), [V17.S4]")
+	for _, v := range []vreg{18, 20, 21, 22} {
+		f.zero(v)
+	}
+	f.op("MOVD R7, R13")
+	f.label("exp")
+	f.op("CBZ R13, expDone")
+	mark = f.count
+	load4(0)
+	f.cmeq(5, 18, 17)   // the target's lanes
+	f.bit(21, 0, 5)     // z_t
+	f.w(fsub(0, 0, 16)) // x − m
+	f.w(bic(6, 0, 5))
+	f.fmla(22, 6, vK)
+	f.exp(0, 1, 2, 3, 4)
+	f.w(bic(1, 1, 5))
+	f.w(fadd(20, 20, 1))
+	f.addS(18, 18, 19)
+	f.op("SUB $1, R13")
+	f.op("B exp")
+	f.loopNote(mark, 4)
+	f.label("expDone")
+	f.op("VST1.P [V20.S4], 16(R0)")
+	f.op("VST1.P [V21.S4], 16(R1)")
+	f.op("VST1.P [V22.S4], 16(R2)")
+	f.op("VST1.P [V16.S4], 16(R3)")
+	f.op("ADD $16, R5")
+	f.op("ADD R8<<2, R4, R4")
+	f.op("SUB $4, R6")
+	f.op("B group")
+	f.label("done")
+	f.op("RET")
+}
