@@ -101,15 +101,31 @@ func finishNEON(loss []float32, st stats, i int, m, s, zt, neg float32, c int, e
 	return true
 }
 
+// lseRowsNEON reduces each row with lseRowsLargeNEON, or for small C with ceSmallNEON and no
+// target (t = −1 matches no class, so s sums every class), and finishes it in Go.
 func lseRowsNEON(dst, x []float32, c int) {
-	if c < 4 {
-		lseRowsGeneric(dst, x, c)
-		return
+	var (
+		sum, mx, zt, neg [rowBlock]float32
+		none             [rowBlock]int32
+		xb               [4 * smallMaxNEON]float32
+	)
+	if c <= smallMaxNEON {
+		for i := range none {
+			none[i] = -1
+		}
 	}
-	var sum, mx [rowBlock]float32
 	for lo := 0; lo < len(dst); lo += rowBlock {
 		hi := min(lo+rowBlock, len(dst))
-		lseRowsLargeNEON(sum[:hi-lo], mx[:hi-lo], x[lo*c:hi*c], c)
+		if c > smallMaxNEON {
+			lseRowsLargeNEON(sum[:hi-lo], mx[:hi-lo], x[lo*c:hi*c], c)
+		} else {
+			n := (hi - lo) &^ 3
+			ceSmallNEON(sum[:n], zt[:n], neg[:n], mx[:n], x[lo*c:(lo+n)*c], none[:n], c, 0)
+			if hi-lo > n {
+				copy(xb[:], x[(lo+n)*c:hi*c])
+				ceSmallNEON(sum[n:n+4], zt[n:n+4], neg[n:n+4], mx[n:n+4], xb[:4*c], none[:4], c, 0)
+			}
+		}
 		for r := range hi - lo {
 			m, s := mx[r], sum[r]
 			if m-m != 0 {
