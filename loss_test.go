@@ -1,21 +1,19 @@
 package ohem_test
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ohem-go/ohem"
 	"github.com/ohem-go/ohem/internal/ref"
+	"github.com/ohem-go/ohem/internal/testexec"
 )
 
 // batchSpec describes a random test batch.
@@ -556,7 +554,7 @@ func TestKernelEnvironment(t *testing.T) {
 	}
 	best := ohem.KernelSets()[0].Name()
 	for _, tc := range []struct{ env, want string }{{"generic", "generic"}, {"no-such-set", best}, {"", best}} {
-		out, err := runChild(os.Args[0], "-test.run=^TestKernelEnvironment$", "OHEM_TEST_CHILD=1", "OHEM_KERNEL="+tc.env)
+		out, err := testexec.Output(false, []string{"OHEM_TEST_CHILD=1", "OHEM_KERNEL=" + tc.env}, os.Args[0], "-test.run=^TestKernelEnvironment$")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -567,25 +565,6 @@ func TestKernelEnvironment(t *testing.T) {
 	if sets := ohem.KernelSets(); sets[len(sets)-1].Name() != "generic" {
 		t.Errorf("the last kernel set is %q, want generic", sets[len(sets)-1].Name())
 	}
-}
-
-// runChild runs the test binary again with extra environment variables. Under user-mode
-// emulation (`go test -exec qemu-aarch64` on another architecture) the kernel cannot start the
-// binary itself: then it goes through the same emulator, found on PATH.
-func runChild(bin, arg string, env ...string) ([]byte, error) {
-	cmd := exec.Command(bin, arg)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.Output()
-	if !errors.Is(err, syscall.ENOEXEC) {
-		return out, err
-	}
-	qemu := map[string]string{"arm64": "qemu-aarch64", "amd64": "qemu-x86_64"}[runtime.GOARCH]
-	if qemu == "" {
-		return out, err
-	}
-	cmd = exec.Command(qemu, bin, arg)
-	cmd.Env = append(os.Environ(), env...)
-	return cmd.Output()
 }
 
 // TestSmoothingWideLogits: with label smoothing, logits that span more than the float32 range

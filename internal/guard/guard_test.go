@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/ohem-go/ohem/internal/testexec"
 )
 
 var sizes = []int{0, 1, 2, 3, 7, 15, 16, 17, 31, 1023, 1024, 1025, 4096, 100003}
@@ -195,9 +197,7 @@ func TestFaultSubprocess(t *testing.T) {
 		t.Skip("no executable:", err)
 	}
 	for _, kind := range []string{"in-bounds", "read-tail", "write-tail", "read-front"} {
-		cmd := exec.Command(exe, "-test.run=^TestFaultChild$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), childEnv+"="+kind)
-		out, err := cmd.CombinedOutput()
+		out, err := testexec.Output(true, []string{childEnv + "=" + kind}, exe, "-test.run=^TestFaultChild$", "-test.v", "-test.count=1")
 		s := string(out)
 		if !strings.Contains(s, "guard: touching "+kind) {
 			t.Fatalf("%s: child did not reach the access (err %v):\n%s", kind, err, s)
