@@ -175,6 +175,21 @@ func (f *neonFile) compact(tag string) {
 	f.label(tag + "Next")
 }
 
+// compactFast appends the lanes of V(v) selected by the mask bits in V(bits) to the buffer at R0,
+// R4 of them used, with a whole-vector store (the caller made sure 4 lanes fit). Scratch: V(tab),
+// V(out), R7–R9, R11.
+func (f *neonFile) compactFast(v, bits, tab, out vreg) {
+	f.addv(bits, bits)
+	f.toR("R7", bits)
+	f.op("ADD R7<<4, R5, R8")
+	f.op("VLD1 (R8), [V%d.B16]", tab)
+	f.op("VTBL V%d.B16, [V%d.B16], V%d.B16", tab, v, out)
+	f.op("MOVBU (R6)(R7), R9")
+	f.op("ADD R4<<2, R0, R11")
+	f.op("VST1 [V%d.S4], (R11)", out)
+	f.op("ADD R9, R4, R4")
+}
+
 func genBandNEON(f *neonFile) {
 	f.text("bandNEON", []param{{"buf", "[]float32"}, {"x", "[]float32"}, {"lo", "float32"}, {"hi", "float32"}},
 		[]param{{"above", "int"}, {"inBand", "int"}},
@@ -192,9 +207,30 @@ func genBandNEON(f *neonFile) {
 	f.zero(2) // −(how many x[i] <= hi)
 	f.op("MOVD ZR, R4")
 	f.compactInit()
+	f.comment("16 elements at a time while 16 fit in buf: whole-vector stores only")
+	f.label("fast")
+	f.op("CMP $16, R3")
+	f.op("BLT loop")
+	f.op("SUB R4, R1, R10")
+	f.op("CMP $16, R10")
+	f.op("BLT loop")
+	mark := f.count
+	f.op("VLD1.P 64(R2), [V16.S4, V17.S4, V18.S4, V19.S4]")
+	for k := vreg(0); k < 4; k++ {
+		f.w(fcmge(20+k, 1, 16+k)) // x <= hi
+		f.addS(2, 2, 20+k)
+		f.w(fcmge(24+k, 16+k, 0)) // x >= lo
+		f.and(24+k, 24+k, 20+k)
+		f.and(24+k, 24+k, 3)
+		f.compactFast(16+k, 24+k, 8+k, 12+k)
+	}
+	f.op("SUB $16, R3")
+	f.op("B fast")
+	f.loopNote(mark, 16)
+	f.comment("then a vector at a time")
 	f.label("loop")
 	f.op("CBZ R3, done")
-	mark := f.count
+	mark = f.count
 	f.op("VLD1.P 16(R2), [V4.S4]")
 	f.w(fcmge(5, 1, 4)) // x <= hi
 	f.addS(2, 2, 5)
@@ -234,9 +270,32 @@ func genIndicesNEON(f *neonFile, name string, nan bool, doc ...string) {
 	f.dupR(11, "R7")
 	f.op("MOVD ZR, R4")
 	f.compactInit()
+	f.comment("16 elements at a time while 16 fit in dst: whole-vector stores only")
+	f.label("fast")
+	f.op("CMP $16, R3")
+	f.op("BLT loop")
+	f.op("SUB R4, R1, R10")
+	f.op("CMP $16, R10")
+	f.op("BLT loop")
+	mark := f.count
+	f.op("VLD1.P 64(R2), [V16.S4, V17.S4, V18.S4, V19.S4]")
+	for k := vreg(0); k < 4; k++ {
+		if nan {
+			f.w(fcmeq(20+k, 16+k, 16+k)) // not NaN
+		} else {
+			f.w(fcmgt(20+k, 0, 16+k)) // v > x: false for NaN
+		}
+		f.w(bic(24+k, 3, 20+k))
+		f.compactFast(10, 24+k, 4+k, 12+k) // V10, V11 hold the indices and their step
+		f.addS(10, 10, 11)
+	}
+	f.op("SUB $16, R3")
+	f.op("B fast")
+	f.loopNote(mark, 16)
+	f.comment("then a vector at a time")
 	f.label("loop")
 	f.op("CBZ R3, done")
-	mark := f.count
+	mark = f.count
 	f.op("VLD1.P 16(R2), [V12.S4]")
 	if nan {
 		f.w(fcmeq(5, 12, 12)) // not NaN
