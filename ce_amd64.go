@@ -27,6 +27,8 @@ func ceAVX512(ks *kernelSet) {
 // (gathers), or the row-at-a-time kernel.
 func ceRowsAsm(z bool, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
 	switch {
+	case tinySmoothing(eps, c):
+		ceRowsGeneric(loss, st, x, t, c, eps, fill)
 	case c == 2 && eps == 0:
 		cePairs(z, loss, st, x, t, fill)
 	case c <= smallMax:

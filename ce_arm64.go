@@ -20,14 +20,13 @@ func ceRowsNEON(loss []float32, st stats, x []float32, t []int32, c int, eps, fi
 		return
 	}
 	var s, zt, neg, mx [rowBlock]float32
-	k := eps / float32(c)
 	for lo := 0; lo < len(t); lo += rowBlock {
 		hi := min(lo+rowBlock, len(t))
 		xb, tb := x[lo*c:hi*c], t[lo:hi]
 		if eps == 0 {
-			ceRowsLargeNEON(s[:], zt[:], neg[:], mx[:], xb, tb, c, k)
+			ceRowsLargeNEON(s[:], zt[:], neg[:], mx[:], xb, tb, c, 1)
 		} else {
-			ceRowsLargeSpreadNEON(s[:], zt[:], neg[:], mx[:], xb, tb, c, k)
+			ceRowsLargeSpreadNEON(s[:], zt[:], neg[:], mx[:], xb, tb, c, 1)
 		}
 		for r, ti := range tb {
 			i := lo + r
@@ -51,18 +50,17 @@ func ceSmallRowsNEON(loss []float32, st stats, x []float32, t []int32, c int, ep
 		xb             [4 * smallMaxNEON]float32
 		tb             [4]int32
 	)
-	k := eps / float32(c)
 	for lo := 0; lo < len(t); lo += rowBlock {
 		hi := min(lo+rowBlock, len(t))
 		n := (hi - lo) &^ 3
-		ceSmallNEON(s[:n], zt[:n], neg[:n], mx[:n], x[lo*c:(lo+n)*c], t[lo:lo+n], c, k)
+		ceSmallNEON(s[:n], zt[:n], neg[:n], mx[:n], x[lo*c:(lo+n)*c], t[lo:lo+n], c, 1)
 		if r := hi - lo - n; r > 0 {
 			copy(xb[:], x[(lo+n)*c:hi*c])
 			copy(tb[:], t[lo+n:hi])
 			for i := r; i < 4; i++ {
 				tb[i] = -1
 			}
-			ceSmallNEON(s[n:n+4], zt[n:n+4], neg[n:n+4], mx[n:n+4], xb[:4*c], tb[:], c, k)
+			ceSmallNEON(s[n:n+4], zt[n:n+4], neg[n:n+4], mx[n:n+4], xb[:4*c], tb[:], c, 1)
 		}
 		for r, ti := range t[lo:hi] {
 			i := lo + r
@@ -79,21 +77,21 @@ func ceSmallRowsNEON(loss []float32, st stats, x []float32, t []int32, c int, ep
 }
 
 // finishNEON turns sample i's reductions into its loss and statistics: m the maximum, s the sum
-// of e^{z_j−m} over j ≠ t, zt the target logit, neg = ε/C·Σ_{j≠t} (z_j − m). A row whose maximum is not
-// finite (a NaN, +Inf, or all −Inf) gets a NaN loss. It returns false when neg overflowed (the
-// logits span more than float32 can subtract), for the caller to recompute the sample in float64.
-func finishNEON(loss []float32, st stats, i int, m, s, zt, neg float32, c int, eps float32) bool {
+// of e^{z_j−m} over j ≠ t, zt the target logit, sum = Σ_{j≠t} (z_j − m) (read only when eps != 0).
+// A sample whose maximum is not finite (a NaN, +Inf, or all −Inf) gets a NaN loss. It returns
+// false when sum overflowed (the logits span more than float32 can subtract), for the caller to
+// recompute the sample in float64.
+func finishNEON(loss []float32, st stats, i int, m, s, zt, sum float32, c int, eps float32) bool {
 	if m-m != 0 {
 		loss[i] = nan32
 		return true
 	}
 	var spread float64
 	if eps != 0 {
-		if math.IsInf(float64(neg), 0) {
+		if math.IsInf(float64(sum), 0) {
 			return false
 		}
-		// Σ_j (m − z_j): the kernel's sum leaves the target out
-		spread = -float64(neg)*float64(c)/float64(eps) + (float64(m) - float64(zt))
+		spread = -float64(sum) + (float64(m) - float64(zt)) // Σ_j (m − z_j), the target's term too
 	}
 	l, ls, pt := finishCE(float64(s), m, zt, spread, c, eps)
 	loss[i] = l

@@ -571,25 +571,44 @@ func TestKernelEnvironment(t *testing.T) {
 // still give the finite smoothed loss, on every set and in both layouts (FuzzLoss found a planar
 // kernel returning +Inf here).
 func TestSmoothingWideLogits(t *testing.T) {
-	z := []float32{5.968750264542124e+30, -1.112499961960855e+31, -3.5000001282239955e+30, 6.77953247474172e+35, math.MaxFloat32}
-	const eps = 0.1
-	row := ohem.Batch{Logits: z, Targets: []int32{1}, Classes: len(z)}
-	planar := ohem.Batch{Logits: z, Targets: []int32{1}, Classes: len(z), Spatial: 1}
-	want := ref.CrossEntropy(z, len(z), 0, 0, 1, eps)
-	if math.IsInf(want, 0) || want > math.MaxFloat32 {
-		t.Fatalf("reference %v: the case needs a finite loss", want)
-	}
-	for _, ks := range ohem.KernelSets() {
-		for _, b := range []ohem.Batch{row, planar} {
-			l, err := ohem.New(ohem.Config{LabelSmoothing: eps, Kernel: ks.Name()})
-			if err != nil {
-				t.Fatal(err)
+	const n = 6 // samples: more than one vector of positions on every set
+	for _, tc := range []struct {
+		z   []float32
+		eps float32
+	}{
+		{[]float32{5.968750264542124e+30, -1.112499961960855e+31, -3.5000001282239955e+30, 6.77953247474172e+35, math.MaxFloat32}, 0.1},
+		// ε/C underflows float32 and the spread is +Inf: the loss is +Inf, not NaN.
+		{[]float32{0, 1, float32(math.Inf(-1)), 2, 0.5, 3, 1, 0}, math.SmallestNonzeroFloat32},
+	} {
+		c := len(tc.z)
+		want := ref.CrossEntropy(tc.z, c, 0, 0, 1, float64(tc.eps))
+		if math.IsNaN(want) || tc.eps == 0.1 && (math.IsInf(want, 0) || want > math.MaxFloat32) {
+			t.Fatalf("reference %v: the case needs a finite loss", want)
+		}
+		rows := make([]float32, 0, n*c)
+		planar := make([]float32, n*c)
+		targets := make([]int32, n)
+		for i := range n {
+			rows = append(rows, tc.z...)
+			targets[i] = 1
+			for j, v := range tc.z {
+				planar[j*n+i] = v
 			}
-			if _, err := l.Forward(b); err != nil {
-				t.Fatal(err)
-			}
-			if got := l.Losses()[0]; !ref.CEWithin(got, want) {
-				t.Errorf("%s, Spatial %d: loss %v, want %v", ks.Name(), b.Spatial, got, want)
+		}
+		for _, ks := range ohem.KernelSets() {
+			for _, b := range []ohem.Batch{{Logits: rows, Targets: targets, Classes: c}, {Logits: planar, Targets: targets, Classes: c, Spatial: n}} {
+				l, err := ohem.New(ohem.Config{LabelSmoothing: tc.eps, Kernel: ks.Name()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := l.Forward(b); err != nil {
+					t.Fatalf("%s, Spatial %d, eps %v: %v", ks.Name(), b.Spatial, tc.eps, err)
+				}
+				for i, got := range l.Losses() {
+					if !(ref.CEWithin(got, want) || math.IsInf(want, 1) && math.IsInf(float64(got), 1)) {
+						t.Errorf("%s, Spatial %d, eps %v: loss[%d] %v, want %v", ks.Name(), b.Spatial, tc.eps, i, got, want)
+					}
+				}
 			}
 		}
 	}

@@ -1894,3 +1894,974 @@ expDone:
 	B group
 done:
 	RET
+
+// func cePlanarBlockNEON(s []float64, zt []float32, neg []float64, mx []float32, x []float32, t []int32, c int, stride int, scratch []float32)
+TEXT ·cePlanarBlockNEON(SB), NOSPLIT, $0-184
+	MOVD s_base+0(FP), R0
+	MOVD mx_base+72(FP), R3
+	MOVD x_base+96(FP), R4
+	MOVD c+144(FP), R7
+	MOVD stride+152(FP), R8
+	LSL $2, R8
+	MOVD zt_base+24(FP), R1
+	MOVD t_base+120(FP), R5
+	MOVD t_len+128(FP), R6
+	MOVW $0x00000001, R15
+	VDUP R15, V27.S4
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+loop8:
+	CMP $8, R6
+	BLT loop4
+	// 8 positions: max pass, the planes copied to the scratch block when C <= 128
+	MOVD $64, R13
+	CMP $128, R7
+	CSEL HI, ZR, R13, R13
+	MOVD R4, R9
+	MOVD scratch_base+160(FP), R11
+	VLD1.P (R9)(R8), [V16.S4, V17.S4]
+	VST1 [V16.S4, V17.S4], (R11)
+	ADD R13>>1, R11, R11
+	VORR V16.B16, V16.B16, V18.B16
+	VORR V17.B16, V17.B16, V19.B16
+	SUB $1, R7, R10
+	TBZ $0, R10, v8maxPairs
+	VLD1.P (R9)(R8), [V0.S4, V1.S4]
+	VST1 [V0.S4, V1.S4], (R11)
+	ADD R13>>1, R11, R11
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e21f631 // fmax v17.4s, v17.4s, v1.4s
+	SUB $1, R10
+v8maxPairs:
+	CBZ R10, v8maxDone
+v8maxLoop:
+	VLD1.P (R9)(R8), [V0.S4, V1.S4]
+	VLD1.P (R9)(R8), [V2.S4, V3.S4]
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], (R11)(R13)
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e22f652 // fmax v18.4s, v18.4s, v2.4s
+	WORD $0x4e21f631 // fmax v17.4s, v17.4s, v1.4s
+	WORD $0x4e23f673 // fmax v19.4s, v19.4s, v3.4s
+	SUB $2, R10
+	CBNZ R10, v8maxLoop
+	// loop above: 9 instructions per 16 elements (0.56 per element)
+v8maxDone:
+	WORD $0x4e32f610 // fmax v16.4s, v16.4s, v18.4s
+	WORD $0x4e33f631 // fmax v17.4s, v17.4s, v19.4s
+	VST1.P [V16.S4, V17.S4], 32(R3)
+	// exp pass: R9 walks the copy (step a class's vectors) or, C > 128, the planes
+	MOVD scratch_base+160(FP), R9
+	MOVD $32, R12
+	CMP $128, R7
+	CSEL HI, R4, R9, R9
+	CSEL HI, R8, R12, R12
+	VLD1.P 32(R5), [V24.S4, V25.S4]
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	CMP $64, R7
+	BLS v8chunk0
+	// C > 64: clear the float64 sums
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VST1 [V0.D2, V1.D2, V2.D2, V3.D2], (R0)
+v8chunk0:
+	MOVD R7, R10
+	VEOR V26.B16, V26.B16, V26.B16
+v8chunk:
+	MOVD $64, R11
+	CMP R11, R10
+	CSEL LT, R10, R11, R11
+	SUB R11, R10, R10
+v8class:
+	VLD1.P (R9)(R12), [V0.S4, V1.S4]
+	VCMEQ V26.S4, V24.S4, V10.S4
+	VBIT V10.B16, V0.B16, V22.B16
+	WORD $0x4eb0d400 // fsub v0.4s, v0.4s, v16.4s
+	WORD $0x6ea0e7e8 // fcmgt v8.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V4.B16
+	WORD $0x4f9e1004 // fmla v4.4s, v0.4s, v30.s[0]
+	VSHL $23, V4.S4, V2.S4
+	WORD $0x4ebcd484 // fsub v4.4s, v4.4s, v28.4s
+	WORD $0x4fbe1080 // fmla v0.4s, v4.4s, v30.s[1]
+	WORD $0x4f9e1880 // fmla v0.4s, v4.4s, v30.s[2]
+	VDUP V29.S[0], V6.S4
+	WORD $0x4fbe1806 // fmla v6.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	VDUP V29.S[2], V6.S4
+	VFMLA V0.S4, V4.S4, V6.S4
+	VDUP V29.S[3], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	VFMLA V4.S4, V0.S4, V2.S4
+	WORD $0x4e681c42 // bic v2.16b, v2.16b, v8.16b
+	WORD $0x4e6a1c42 // bic v2.16b, v2.16b, v10.16b
+	WORD $0x4e22d652 // fadd v18.4s, v18.4s, v2.4s
+	VCMEQ V26.S4, V25.S4, V11.S4
+	VBIT V11.B16, V1.B16, V23.B16
+	WORD $0x4eb1d421 // fsub v1.4s, v1.4s, v17.4s
+	WORD $0x6ea1e7e9 // fcmgt v9.4s, v31.4s, v1.4s
+	VORR V28.B16, V28.B16, V5.B16
+	WORD $0x4f9e1025 // fmla v5.4s, v1.4s, v30.s[0]
+	VSHL $23, V5.S4, V3.S4
+	WORD $0x4ebcd4a5 // fsub v5.4s, v5.4s, v28.4s
+	WORD $0x4fbe10a1 // fmla v1.4s, v5.4s, v30.s[1]
+	WORD $0x4f9e18a1 // fmla v1.4s, v5.4s, v30.s[2]
+	VDUP V29.S[0], V7.S4
+	WORD $0x4fbe1827 // fmla v7.4s, v1.4s, v30.s[3]
+	VDUP V29.S[1], V5.S4
+	VFMLA V1.S4, V7.S4, V5.S4
+	VDUP V29.S[2], V7.S4
+	VFMLA V1.S4, V5.S4, V7.S4
+	VDUP V29.S[3], V5.S4
+	VFMLA V1.S4, V7.S4, V5.S4
+	WORD $0x6e23dc21 // fmul v1.4s, v1.4s, v3.4s
+	VFMLA V5.S4, V1.S4, V3.S4
+	WORD $0x4e691c63 // bic v3.16b, v3.16b, v9.16b
+	WORD $0x4e6b1c63 // bic v3.16b, v3.16b, v11.16b
+	WORD $0x4e23d673 // fadd v19.4s, v19.4s, v3.4s
+	VADD V27.S4, V26.S4, V26.S4
+	SUB $1, R11
+	CBNZ R11, v8class
+	// loop above: 50 instructions per 8 elements (6.25 per element)
+	CBZ R10, v8sums
+	// another chunk follows: add the float32 sums to the float64 ones
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	WORD $0x0e617a66 // fcvtl v6.2d, v19.2s
+	WORD $0x4e617a67 // fcvtl2 v7.2d, v19.4s
+	VLD1 (R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4e62d4c6 // fadd v6.2d, v6.2d, v2.2d
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R0)
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	B v8chunk
+v8sums:
+	CMP $64, R7
+	BHI v8sumsAdd
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	WORD $0x0e617a66 // fcvtl v6.2d, v19.2s
+	WORD $0x4e617a67 // fcvtl2 v7.2d, v19.4s
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R0)
+	B v8stored
+v8sumsAdd:
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	WORD $0x0e617a66 // fcvtl v6.2d, v19.2s
+	WORD $0x4e617a67 // fcvtl2 v7.2d, v19.4s
+	VLD1 (R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4e62d4c6 // fadd v6.2d, v6.2d, v2.2d
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R0)
+v8stored:
+	ADD $64, R0
+	VST1.P [V22.S4, V23.S4], 32(R1)
+	ADD $32, R4
+	SUB $8, R6
+	B loop8
+loop4:
+	CMP $4, R6
+	BLT tail
+	// 4 positions: max pass, the planes copied to the scratch block when C <= 128
+	MOVD $32, R13
+	CMP $128, R7
+	CSEL HI, ZR, R13, R13
+	MOVD R4, R9
+	MOVD scratch_base+160(FP), R11
+	VLD1.P (R9)(R8), [V16.S4]
+	VST1 [V16.S4], (R11)
+	ADD R13>>1, R11, R11
+	VORR V16.B16, V16.B16, V18.B16
+	SUB $1, R7, R10
+	TBZ $0, R10, v4maxPairs
+	VLD1.P (R9)(R8), [V0.S4]
+	VST1 [V0.S4], (R11)
+	ADD R13>>1, R11, R11
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	SUB $1, R10
+v4maxPairs:
+	CBZ R10, v4maxDone
+v4maxLoop:
+	VLD1.P (R9)(R8), [V0.S4]
+	VLD1.P (R9)(R8), [V1.S4]
+	VST1.P [V0.S4, V1.S4], (R11)(R13)
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e21f652 // fmax v18.4s, v18.4s, v1.4s
+	SUB $2, R10
+	CBNZ R10, v4maxLoop
+	// loop above: 7 instructions per 8 elements (0.88 per element)
+v4maxDone:
+	WORD $0x4e32f610 // fmax v16.4s, v16.4s, v18.4s
+	VST1.P [V16.S4], 16(R3)
+	// exp pass: R9 walks the copy (step a class's vectors) or, C > 128, the planes
+	MOVD scratch_base+160(FP), R9
+	MOVD $16, R12
+	CMP $128, R7
+	CSEL HI, R4, R9, R9
+	CSEL HI, R8, R12, R12
+	VLD1.P 16(R5), [V24.S4]
+	VEOR V18.B16, V18.B16, V18.B16
+	CMP $64, R7
+	BLS v4chunk0
+	// C > 64: clear the float64 sums
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VST1 [V0.D2, V1.D2], (R0)
+v4chunk0:
+	MOVD R7, R10
+	VEOR V26.B16, V26.B16, V26.B16
+v4chunk:
+	MOVD $64, R11
+	CMP R11, R10
+	CSEL LT, R10, R11, R11
+	SUB R11, R10, R10
+v4class:
+	VLD1.P (R9)(R12), [V0.S4]
+	VCMEQ V26.S4, V24.S4, V10.S4
+	VBIT V10.B16, V0.B16, V22.B16
+	WORD $0x4eb0d400 // fsub v0.4s, v0.4s, v16.4s
+	WORD $0x6ea0e7e8 // fcmgt v8.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V4.B16
+	WORD $0x4f9e1004 // fmla v4.4s, v0.4s, v30.s[0]
+	VSHL $23, V4.S4, V2.S4
+	WORD $0x4ebcd484 // fsub v4.4s, v4.4s, v28.4s
+	WORD $0x4fbe1080 // fmla v0.4s, v4.4s, v30.s[1]
+	WORD $0x4f9e1880 // fmla v0.4s, v4.4s, v30.s[2]
+	VDUP V29.S[0], V6.S4
+	WORD $0x4fbe1806 // fmla v6.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	VDUP V29.S[2], V6.S4
+	VFMLA V0.S4, V4.S4, V6.S4
+	VDUP V29.S[3], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	VFMLA V4.S4, V0.S4, V2.S4
+	WORD $0x4e681c42 // bic v2.16b, v2.16b, v8.16b
+	WORD $0x4e6a1c42 // bic v2.16b, v2.16b, v10.16b
+	WORD $0x4e22d652 // fadd v18.4s, v18.4s, v2.4s
+	VADD V27.S4, V26.S4, V26.S4
+	SUB $1, R11
+	CBNZ R11, v4class
+	// loop above: 27 instructions per 4 elements (6.75 per element)
+	CBZ R10, v4sums
+	// another chunk follows: add the float32 sums to the float64 ones
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	VLD1 (R0), [V0.D2, V1.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	VST1 [V4.D2, V5.D2], (R0)
+	VEOR V18.B16, V18.B16, V18.B16
+	B v4chunk
+v4sums:
+	CMP $64, R7
+	BHI v4sumsAdd
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	VST1 [V4.D2, V5.D2], (R0)
+	B v4stored
+v4sumsAdd:
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	VLD1 (R0), [V0.D2, V1.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	VST1 [V4.D2, V5.D2], (R0)
+v4stored:
+	ADD $32, R0
+	VST1.P [V22.S4], 16(R1)
+	ADD $16, R4
+	SUB $4, R6
+tail:
+	CBZ R6, done
+	// 1–3 positions left: step back to the last 4 positions and redo that vector
+	MOVD $4, R11
+	SUB R6, R11, R11
+	SUB R11<<3, R0, R0
+	SUB R11<<2, R3, R3
+	SUB R11<<2, R4, R4
+	SUB R11<<2, R1, R1
+	SUB R11<<2, R5, R5
+	MOVD $4, R6
+	B loop4
+done:
+	RET
+
+// func cePlanarBlockSpreadNEON(s []float64, zt []float32, neg []float64, mx []float32, x []float32, t []int32, c int, stride int, scratch []float32)
+TEXT ·cePlanarBlockSpreadNEON(SB), NOSPLIT, $0-184
+	MOVD s_base+0(FP), R0
+	MOVD mx_base+72(FP), R3
+	MOVD x_base+96(FP), R4
+	MOVD c+144(FP), R7
+	MOVD stride+152(FP), R8
+	LSL $2, R8
+	MOVD zt_base+24(FP), R1
+	MOVD t_base+120(FP), R5
+	MOVD t_len+128(FP), R6
+	MOVD neg_base+48(FP), R2
+	MOVW $0x00000001, R15
+	VDUP R15, V27.S4
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+loop8:
+	CMP $8, R6
+	BLT loop4
+	// 8 positions: max pass, the planes copied to the scratch block when C <= 128
+	MOVD $64, R13
+	CMP $128, R7
+	CSEL HI, ZR, R13, R13
+	MOVD R4, R9
+	MOVD scratch_base+160(FP), R11
+	VLD1.P (R9)(R8), [V16.S4, V17.S4]
+	VST1 [V16.S4, V17.S4], (R11)
+	ADD R13>>1, R11, R11
+	VORR V16.B16, V16.B16, V18.B16
+	VORR V17.B16, V17.B16, V19.B16
+	SUB $1, R7, R10
+	TBZ $0, R10, v8maxPairs
+	VLD1.P (R9)(R8), [V0.S4, V1.S4]
+	VST1 [V0.S4, V1.S4], (R11)
+	ADD R13>>1, R11, R11
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e21f631 // fmax v17.4s, v17.4s, v1.4s
+	SUB $1, R10
+v8maxPairs:
+	CBZ R10, v8maxDone
+v8maxLoop:
+	VLD1.P (R9)(R8), [V0.S4, V1.S4]
+	VLD1.P (R9)(R8), [V2.S4, V3.S4]
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], (R11)(R13)
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e22f652 // fmax v18.4s, v18.4s, v2.4s
+	WORD $0x4e21f631 // fmax v17.4s, v17.4s, v1.4s
+	WORD $0x4e23f673 // fmax v19.4s, v19.4s, v3.4s
+	SUB $2, R10
+	CBNZ R10, v8maxLoop
+	// loop above: 9 instructions per 16 elements (0.56 per element)
+v8maxDone:
+	WORD $0x4e32f610 // fmax v16.4s, v16.4s, v18.4s
+	WORD $0x4e33f631 // fmax v17.4s, v17.4s, v19.4s
+	VST1.P [V16.S4, V17.S4], 32(R3)
+	// exp pass: R9 walks the copy (step a class's vectors) or, C > 128, the planes
+	MOVD scratch_base+160(FP), R9
+	MOVD $32, R12
+	CMP $128, R7
+	CSEL HI, R4, R9, R9
+	CSEL HI, R8, R12, R12
+	VLD1.P 32(R5), [V24.S4, V25.S4]
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	CMP $64, R7
+	BLS v8chunk0
+	// C > 64: clear the float64 sums
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VST1 [V0.D2, V1.D2, V2.D2, V3.D2], (R0)
+	VST1 [V0.D2, V1.D2, V2.D2, V3.D2], (R2)
+v8chunk0:
+	MOVD R7, R10
+	VEOR V26.B16, V26.B16, V26.B16
+v8chunk:
+	MOVD $64, R11
+	CMP R11, R10
+	CSEL LT, R10, R11, R11
+	SUB R11, R10, R10
+v8class:
+	VLD1.P (R9)(R12), [V0.S4, V1.S4]
+	VCMEQ V26.S4, V24.S4, V10.S4
+	VBIT V10.B16, V0.B16, V22.B16
+	WORD $0x4eb0d400 // fsub v0.4s, v0.4s, v16.4s
+	WORD $0x4e6a1c04 // bic v4.16b, v0.16b, v10.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	WORD $0x6ea0e7e8 // fcmgt v8.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V4.B16
+	WORD $0x4f9e1004 // fmla v4.4s, v0.4s, v30.s[0]
+	VSHL $23, V4.S4, V2.S4
+	WORD $0x4ebcd484 // fsub v4.4s, v4.4s, v28.4s
+	WORD $0x4fbe1080 // fmla v0.4s, v4.4s, v30.s[1]
+	WORD $0x4f9e1880 // fmla v0.4s, v4.4s, v30.s[2]
+	VDUP V29.S[0], V6.S4
+	WORD $0x4fbe1806 // fmla v6.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	VDUP V29.S[2], V6.S4
+	VFMLA V0.S4, V4.S4, V6.S4
+	VDUP V29.S[3], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	VFMLA V4.S4, V0.S4, V2.S4
+	WORD $0x4e681c42 // bic v2.16b, v2.16b, v8.16b
+	WORD $0x4e6a1c42 // bic v2.16b, v2.16b, v10.16b
+	WORD $0x4e22d652 // fadd v18.4s, v18.4s, v2.4s
+	VCMEQ V26.S4, V25.S4, V11.S4
+	VBIT V11.B16, V1.B16, V23.B16
+	WORD $0x4eb1d421 // fsub v1.4s, v1.4s, v17.4s
+	WORD $0x4e6b1c25 // bic v5.16b, v1.16b, v11.16b
+	WORD $0x4e25d6b5 // fadd v21.4s, v21.4s, v5.4s
+	WORD $0x6ea1e7e9 // fcmgt v9.4s, v31.4s, v1.4s
+	VORR V28.B16, V28.B16, V5.B16
+	WORD $0x4f9e1025 // fmla v5.4s, v1.4s, v30.s[0]
+	VSHL $23, V5.S4, V3.S4
+	WORD $0x4ebcd4a5 // fsub v5.4s, v5.4s, v28.4s
+	WORD $0x4fbe10a1 // fmla v1.4s, v5.4s, v30.s[1]
+	WORD $0x4f9e18a1 // fmla v1.4s, v5.4s, v30.s[2]
+	VDUP V29.S[0], V7.S4
+	WORD $0x4fbe1827 // fmla v7.4s, v1.4s, v30.s[3]
+	VDUP V29.S[1], V5.S4
+	VFMLA V1.S4, V7.S4, V5.S4
+	VDUP V29.S[2], V7.S4
+	VFMLA V1.S4, V5.S4, V7.S4
+	VDUP V29.S[3], V5.S4
+	VFMLA V1.S4, V7.S4, V5.S4
+	WORD $0x6e23dc21 // fmul v1.4s, v1.4s, v3.4s
+	VFMLA V5.S4, V1.S4, V3.S4
+	WORD $0x4e691c63 // bic v3.16b, v3.16b, v9.16b
+	WORD $0x4e6b1c63 // bic v3.16b, v3.16b, v11.16b
+	WORD $0x4e23d673 // fadd v19.4s, v19.4s, v3.4s
+	VADD V27.S4, V26.S4, V26.S4
+	SUB $1, R11
+	CBNZ R11, v8class
+	// loop above: 54 instructions per 8 elements (6.75 per element)
+	CBZ R10, v8sums
+	// another chunk follows: add the float32 sums to the float64 ones
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	WORD $0x0e617a66 // fcvtl v6.2d, v19.2s
+	WORD $0x4e617a67 // fcvtl2 v7.2d, v19.4s
+	VLD1 (R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4e62d4c6 // fadd v6.2d, v6.2d, v2.2d
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R0)
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	WORD $0x0e617a84 // fcvtl v4.2d, v20.2s
+	WORD $0x4e617a85 // fcvtl2 v5.2d, v20.4s
+	WORD $0x0e617aa6 // fcvtl v6.2d, v21.2s
+	WORD $0x4e617aa7 // fcvtl2 v7.2d, v21.4s
+	VLD1 (R2), [V0.D2, V1.D2, V2.D2, V3.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4e62d4c6 // fadd v6.2d, v6.2d, v2.2d
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R2)
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	B v8chunk
+v8sums:
+	CMP $64, R7
+	BHI v8sumsAdd
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	WORD $0x0e617a66 // fcvtl v6.2d, v19.2s
+	WORD $0x4e617a67 // fcvtl2 v7.2d, v19.4s
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R0)
+	WORD $0x0e617a84 // fcvtl v4.2d, v20.2s
+	WORD $0x4e617a85 // fcvtl2 v5.2d, v20.4s
+	WORD $0x0e617aa6 // fcvtl v6.2d, v21.2s
+	WORD $0x4e617aa7 // fcvtl2 v7.2d, v21.4s
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R2)
+	B v8stored
+v8sumsAdd:
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	WORD $0x0e617a66 // fcvtl v6.2d, v19.2s
+	WORD $0x4e617a67 // fcvtl2 v7.2d, v19.4s
+	VLD1 (R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4e62d4c6 // fadd v6.2d, v6.2d, v2.2d
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R0)
+	WORD $0x0e617a84 // fcvtl v4.2d, v20.2s
+	WORD $0x4e617a85 // fcvtl2 v5.2d, v20.4s
+	WORD $0x0e617aa6 // fcvtl v6.2d, v21.2s
+	WORD $0x4e617aa7 // fcvtl2 v7.2d, v21.4s
+	VLD1 (R2), [V0.D2, V1.D2, V2.D2, V3.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4e62d4c6 // fadd v6.2d, v6.2d, v2.2d
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R2)
+v8stored:
+	ADD $64, R0
+	VST1.P [V22.S4, V23.S4], 32(R1)
+	ADD $64, R2
+	ADD $32, R4
+	SUB $8, R6
+	B loop8
+loop4:
+	CMP $4, R6
+	BLT tail
+	// 4 positions: max pass, the planes copied to the scratch block when C <= 128
+	MOVD $32, R13
+	CMP $128, R7
+	CSEL HI, ZR, R13, R13
+	MOVD R4, R9
+	MOVD scratch_base+160(FP), R11
+	VLD1.P (R9)(R8), [V16.S4]
+	VST1 [V16.S4], (R11)
+	ADD R13>>1, R11, R11
+	VORR V16.B16, V16.B16, V18.B16
+	SUB $1, R7, R10
+	TBZ $0, R10, v4maxPairs
+	VLD1.P (R9)(R8), [V0.S4]
+	VST1 [V0.S4], (R11)
+	ADD R13>>1, R11, R11
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	SUB $1, R10
+v4maxPairs:
+	CBZ R10, v4maxDone
+v4maxLoop:
+	VLD1.P (R9)(R8), [V0.S4]
+	VLD1.P (R9)(R8), [V1.S4]
+	VST1.P [V0.S4, V1.S4], (R11)(R13)
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e21f652 // fmax v18.4s, v18.4s, v1.4s
+	SUB $2, R10
+	CBNZ R10, v4maxLoop
+	// loop above: 7 instructions per 8 elements (0.88 per element)
+v4maxDone:
+	WORD $0x4e32f610 // fmax v16.4s, v16.4s, v18.4s
+	VST1.P [V16.S4], 16(R3)
+	// exp pass: R9 walks the copy (step a class's vectors) or, C > 128, the planes
+	MOVD scratch_base+160(FP), R9
+	MOVD $16, R12
+	CMP $128, R7
+	CSEL HI, R4, R9, R9
+	CSEL HI, R8, R12, R12
+	VLD1.P 16(R5), [V24.S4]
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	CMP $64, R7
+	BLS v4chunk0
+	// C > 64: clear the float64 sums
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VST1 [V0.D2, V1.D2], (R0)
+	VST1 [V0.D2, V1.D2], (R2)
+v4chunk0:
+	MOVD R7, R10
+	VEOR V26.B16, V26.B16, V26.B16
+v4chunk:
+	MOVD $64, R11
+	CMP R11, R10
+	CSEL LT, R10, R11, R11
+	SUB R11, R10, R10
+v4class:
+	VLD1.P (R9)(R12), [V0.S4]
+	VCMEQ V26.S4, V24.S4, V10.S4
+	VBIT V10.B16, V0.B16, V22.B16
+	WORD $0x4eb0d400 // fsub v0.4s, v0.4s, v16.4s
+	WORD $0x4e6a1c04 // bic v4.16b, v0.16b, v10.16b
+	WORD $0x4e24d694 // fadd v20.4s, v20.4s, v4.4s
+	WORD $0x6ea0e7e8 // fcmgt v8.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V4.B16
+	WORD $0x4f9e1004 // fmla v4.4s, v0.4s, v30.s[0]
+	VSHL $23, V4.S4, V2.S4
+	WORD $0x4ebcd484 // fsub v4.4s, v4.4s, v28.4s
+	WORD $0x4fbe1080 // fmla v0.4s, v4.4s, v30.s[1]
+	WORD $0x4f9e1880 // fmla v0.4s, v4.4s, v30.s[2]
+	VDUP V29.S[0], V6.S4
+	WORD $0x4fbe1806 // fmla v6.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	VDUP V29.S[2], V6.S4
+	VFMLA V0.S4, V4.S4, V6.S4
+	VDUP V29.S[3], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	VFMLA V4.S4, V0.S4, V2.S4
+	WORD $0x4e681c42 // bic v2.16b, v2.16b, v8.16b
+	WORD $0x4e6a1c42 // bic v2.16b, v2.16b, v10.16b
+	WORD $0x4e22d652 // fadd v18.4s, v18.4s, v2.4s
+	VADD V27.S4, V26.S4, V26.S4
+	SUB $1, R11
+	CBNZ R11, v4class
+	// loop above: 29 instructions per 4 elements (7.25 per element)
+	CBZ R10, v4sums
+	// another chunk follows: add the float32 sums to the float64 ones
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	VLD1 (R0), [V0.D2, V1.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	VST1 [V4.D2, V5.D2], (R0)
+	VEOR V18.B16, V18.B16, V18.B16
+	WORD $0x0e617a84 // fcvtl v4.2d, v20.2s
+	WORD $0x4e617a85 // fcvtl2 v5.2d, v20.4s
+	VLD1 (R2), [V0.D2, V1.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	VST1 [V4.D2, V5.D2], (R2)
+	VEOR V20.B16, V20.B16, V20.B16
+	B v4chunk
+v4sums:
+	CMP $64, R7
+	BHI v4sumsAdd
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	VST1 [V4.D2, V5.D2], (R0)
+	WORD $0x0e617a84 // fcvtl v4.2d, v20.2s
+	WORD $0x4e617a85 // fcvtl2 v5.2d, v20.4s
+	VST1 [V4.D2, V5.D2], (R2)
+	B v4stored
+v4sumsAdd:
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	VLD1 (R0), [V0.D2, V1.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	VST1 [V4.D2, V5.D2], (R0)
+	WORD $0x0e617a84 // fcvtl v4.2d, v20.2s
+	WORD $0x4e617a85 // fcvtl2 v5.2d, v20.4s
+	VLD1 (R2), [V0.D2, V1.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	VST1 [V4.D2, V5.D2], (R2)
+v4stored:
+	ADD $32, R0
+	VST1.P [V22.S4], 16(R1)
+	ADD $32, R2
+	ADD $16, R4
+	SUB $4, R6
+tail:
+	CBZ R6, done
+	// 1–3 positions left: step back to the last 4 positions and redo that vector
+	MOVD $4, R11
+	SUB R6, R11, R11
+	SUB R11<<3, R0, R0
+	SUB R11<<2, R3, R3
+	SUB R11<<2, R4, R4
+	SUB R11<<2, R1, R1
+	SUB R11<<2, R5, R5
+	SUB R11<<3, R2, R2
+	MOVD $4, R6
+	B loop4
+done:
+	RET
+
+// func lsePlanarBlockNEON(s []float64, mx []float32, x []float32, c int, stride int, scratch []float32)
+TEXT ·lsePlanarBlockNEON(SB), NOSPLIT, $0-112
+	MOVD s_base+0(FP), R0
+	MOVD mx_base+24(FP), R3
+	MOVD x_base+48(FP), R4
+	MOVD c+72(FP), R7
+	MOVD stride+80(FP), R8
+	LSL $2, R8
+	MOVD mx_len+32(FP), R6
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+loop8:
+	CMP $8, R6
+	BLT loop4
+	// 8 positions: max pass, the planes copied to the scratch block when C <= 128
+	MOVD $64, R13
+	CMP $128, R7
+	CSEL HI, ZR, R13, R13
+	MOVD R4, R9
+	MOVD scratch_base+88(FP), R11
+	VLD1.P (R9)(R8), [V16.S4, V17.S4]
+	VST1 [V16.S4, V17.S4], (R11)
+	ADD R13>>1, R11, R11
+	VORR V16.B16, V16.B16, V18.B16
+	VORR V17.B16, V17.B16, V19.B16
+	SUB $1, R7, R10
+	TBZ $0, R10, v8maxPairs
+	VLD1.P (R9)(R8), [V0.S4, V1.S4]
+	VST1 [V0.S4, V1.S4], (R11)
+	ADD R13>>1, R11, R11
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e21f631 // fmax v17.4s, v17.4s, v1.4s
+	SUB $1, R10
+v8maxPairs:
+	CBZ R10, v8maxDone
+v8maxLoop:
+	VLD1.P (R9)(R8), [V0.S4, V1.S4]
+	VLD1.P (R9)(R8), [V2.S4, V3.S4]
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], (R11)(R13)
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e22f652 // fmax v18.4s, v18.4s, v2.4s
+	WORD $0x4e21f631 // fmax v17.4s, v17.4s, v1.4s
+	WORD $0x4e23f673 // fmax v19.4s, v19.4s, v3.4s
+	SUB $2, R10
+	CBNZ R10, v8maxLoop
+	// loop above: 9 instructions per 16 elements (0.56 per element)
+v8maxDone:
+	WORD $0x4e32f610 // fmax v16.4s, v16.4s, v18.4s
+	WORD $0x4e33f631 // fmax v17.4s, v17.4s, v19.4s
+	VST1.P [V16.S4, V17.S4], 32(R3)
+	// exp pass: R9 walks the copy (step a class's vectors) or, C > 128, the planes
+	MOVD scratch_base+88(FP), R9
+	MOVD $32, R12
+	CMP $128, R7
+	CSEL HI, R4, R9, R9
+	CSEL HI, R8, R12, R12
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	CMP $64, R7
+	BLS v8chunk0
+	// C > 64: clear the float64 sums
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VST1 [V0.D2, V1.D2, V2.D2, V3.D2], (R0)
+v8chunk0:
+	MOVD R7, R10
+v8chunk:
+	MOVD $64, R11
+	CMP R11, R10
+	CSEL LT, R10, R11, R11
+	SUB R11, R10, R10
+v8class:
+	VLD1.P (R9)(R12), [V0.S4, V1.S4]
+	WORD $0x4eb0d400 // fsub v0.4s, v0.4s, v16.4s
+	WORD $0x6ea0e7e8 // fcmgt v8.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V4.B16
+	WORD $0x4f9e1004 // fmla v4.4s, v0.4s, v30.s[0]
+	VSHL $23, V4.S4, V2.S4
+	WORD $0x4ebcd484 // fsub v4.4s, v4.4s, v28.4s
+	WORD $0x4fbe1080 // fmla v0.4s, v4.4s, v30.s[1]
+	WORD $0x4f9e1880 // fmla v0.4s, v4.4s, v30.s[2]
+	VDUP V29.S[0], V6.S4
+	WORD $0x4fbe1806 // fmla v6.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	VDUP V29.S[2], V6.S4
+	VFMLA V0.S4, V4.S4, V6.S4
+	VDUP V29.S[3], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	VFMLA V4.S4, V0.S4, V2.S4
+	WORD $0x4e681c42 // bic v2.16b, v2.16b, v8.16b
+	WORD $0x4e22d652 // fadd v18.4s, v18.4s, v2.4s
+	WORD $0x4eb1d421 // fsub v1.4s, v1.4s, v17.4s
+	WORD $0x6ea1e7e9 // fcmgt v9.4s, v31.4s, v1.4s
+	VORR V28.B16, V28.B16, V5.B16
+	WORD $0x4f9e1025 // fmla v5.4s, v1.4s, v30.s[0]
+	VSHL $23, V5.S4, V3.S4
+	WORD $0x4ebcd4a5 // fsub v5.4s, v5.4s, v28.4s
+	WORD $0x4fbe10a1 // fmla v1.4s, v5.4s, v30.s[1]
+	WORD $0x4f9e18a1 // fmla v1.4s, v5.4s, v30.s[2]
+	VDUP V29.S[0], V7.S4
+	WORD $0x4fbe1827 // fmla v7.4s, v1.4s, v30.s[3]
+	VDUP V29.S[1], V5.S4
+	VFMLA V1.S4, V7.S4, V5.S4
+	VDUP V29.S[2], V7.S4
+	VFMLA V1.S4, V5.S4, V7.S4
+	VDUP V29.S[3], V5.S4
+	VFMLA V1.S4, V7.S4, V5.S4
+	WORD $0x6e23dc21 // fmul v1.4s, v1.4s, v3.4s
+	VFMLA V5.S4, V1.S4, V3.S4
+	WORD $0x4e691c63 // bic v3.16b, v3.16b, v9.16b
+	WORD $0x4e23d673 // fadd v19.4s, v19.4s, v3.4s
+	SUB $1, R11
+	CBNZ R11, v8class
+	// loop above: 43 instructions per 8 elements (5.38 per element)
+	CBZ R10, v8sums
+	// another chunk follows: add the float32 sums to the float64 ones
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	WORD $0x0e617a66 // fcvtl v6.2d, v19.2s
+	WORD $0x4e617a67 // fcvtl2 v7.2d, v19.4s
+	VLD1 (R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4e62d4c6 // fadd v6.2d, v6.2d, v2.2d
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R0)
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	B v8chunk
+v8sums:
+	CMP $64, R7
+	BHI v8sumsAdd
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	WORD $0x0e617a66 // fcvtl v6.2d, v19.2s
+	WORD $0x4e617a67 // fcvtl2 v7.2d, v19.4s
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R0)
+	B v8stored
+v8sumsAdd:
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	WORD $0x0e617a66 // fcvtl v6.2d, v19.2s
+	WORD $0x4e617a67 // fcvtl2 v7.2d, v19.4s
+	VLD1 (R0), [V0.D2, V1.D2, V2.D2, V3.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	WORD $0x4e62d4c6 // fadd v6.2d, v6.2d, v2.2d
+	WORD $0x4e63d4e7 // fadd v7.2d, v7.2d, v3.2d
+	VST1 [V4.D2, V5.D2, V6.D2, V7.D2], (R0)
+v8stored:
+	ADD $64, R0
+	ADD $32, R4
+	SUB $8, R6
+	B loop8
+loop4:
+	CMP $4, R6
+	BLT tail
+	// 4 positions: max pass, the planes copied to the scratch block when C <= 128
+	MOVD $32, R13
+	CMP $128, R7
+	CSEL HI, ZR, R13, R13
+	MOVD R4, R9
+	MOVD scratch_base+88(FP), R11
+	VLD1.P (R9)(R8), [V16.S4]
+	VST1 [V16.S4], (R11)
+	ADD R13>>1, R11, R11
+	VORR V16.B16, V16.B16, V18.B16
+	SUB $1, R7, R10
+	TBZ $0, R10, v4maxPairs
+	VLD1.P (R9)(R8), [V0.S4]
+	VST1 [V0.S4], (R11)
+	ADD R13>>1, R11, R11
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	SUB $1, R10
+v4maxPairs:
+	CBZ R10, v4maxDone
+v4maxLoop:
+	VLD1.P (R9)(R8), [V0.S4]
+	VLD1.P (R9)(R8), [V1.S4]
+	VST1.P [V0.S4, V1.S4], (R11)(R13)
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e21f652 // fmax v18.4s, v18.4s, v1.4s
+	SUB $2, R10
+	CBNZ R10, v4maxLoop
+	// loop above: 7 instructions per 8 elements (0.88 per element)
+v4maxDone:
+	WORD $0x4e32f610 // fmax v16.4s, v16.4s, v18.4s
+	VST1.P [V16.S4], 16(R3)
+	// exp pass: R9 walks the copy (step a class's vectors) or, C > 128, the planes
+	MOVD scratch_base+88(FP), R9
+	MOVD $16, R12
+	CMP $128, R7
+	CSEL HI, R4, R9, R9
+	CSEL HI, R8, R12, R12
+	VEOR V18.B16, V18.B16, V18.B16
+	CMP $64, R7
+	BLS v4chunk0
+	// C > 64: clear the float64 sums
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VST1 [V0.D2, V1.D2], (R0)
+v4chunk0:
+	MOVD R7, R10
+v4chunk:
+	MOVD $64, R11
+	CMP R11, R10
+	CSEL LT, R10, R11, R11
+	SUB R11, R10, R10
+v4class:
+	VLD1.P (R9)(R12), [V0.S4]
+	WORD $0x4eb0d400 // fsub v0.4s, v0.4s, v16.4s
+	WORD $0x6ea0e7e8 // fcmgt v8.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V4.B16
+	WORD $0x4f9e1004 // fmla v4.4s, v0.4s, v30.s[0]
+	VSHL $23, V4.S4, V2.S4
+	WORD $0x4ebcd484 // fsub v4.4s, v4.4s, v28.4s
+	WORD $0x4fbe1080 // fmla v0.4s, v4.4s, v30.s[1]
+	WORD $0x4f9e1880 // fmla v0.4s, v4.4s, v30.s[2]
+	VDUP V29.S[0], V6.S4
+	WORD $0x4fbe1806 // fmla v6.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	VDUP V29.S[2], V6.S4
+	VFMLA V0.S4, V4.S4, V6.S4
+	VDUP V29.S[3], V4.S4
+	VFMLA V0.S4, V6.S4, V4.S4
+	WORD $0x6e22dc00 // fmul v0.4s, v0.4s, v2.4s
+	VFMLA V4.S4, V0.S4, V2.S4
+	WORD $0x4e681c42 // bic v2.16b, v2.16b, v8.16b
+	WORD $0x4e22d652 // fadd v18.4s, v18.4s, v2.4s
+	SUB $1, R11
+	CBNZ R11, v4class
+	// loop above: 23 instructions per 4 elements (5.75 per element)
+	CBZ R10, v4sums
+	// another chunk follows: add the float32 sums to the float64 ones
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	VLD1 (R0), [V0.D2, V1.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	VST1 [V4.D2, V5.D2], (R0)
+	VEOR V18.B16, V18.B16, V18.B16
+	B v4chunk
+v4sums:
+	CMP $64, R7
+	BHI v4sumsAdd
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	VST1 [V4.D2, V5.D2], (R0)
+	B v4stored
+v4sumsAdd:
+	WORD $0x0e617a44 // fcvtl v4.2d, v18.2s
+	WORD $0x4e617a45 // fcvtl2 v5.2d, v18.4s
+	VLD1 (R0), [V0.D2, V1.D2]
+	WORD $0x4e60d484 // fadd v4.2d, v4.2d, v0.2d
+	WORD $0x4e61d4a5 // fadd v5.2d, v5.2d, v1.2d
+	VST1 [V4.D2, V5.D2], (R0)
+v4stored:
+	ADD $32, R0
+	ADD $16, R4
+	SUB $4, R6
+tail:
+	CBZ R6, done
+	// 1–3 positions left: step back to the last 4 positions and redo that vector
+	MOVD $4, R11
+	SUB R6, R11, R11
+	SUB R11<<3, R0, R0
+	SUB R11<<2, R3, R3
+	SUB R11<<2, R4, R4
+	MOVD $4, R6
+	B loop4
+done:
+	RET

@@ -49,8 +49,8 @@ func indicesNaNNEON(dst []int32, x []float32, v float32, base int32) (n int)
 //go:noescape
 func ceRowsLargeNEON(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
 
-// ceRowsLargeSpreadNEON is ceRowsLargeNEON that also sets neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m), −ε/C times the spread but
-// for the target's term when k = ε/C (−Inf when x − m overflows float32: the caller recomputes the row).
+// ceRowsLargeSpreadNEON is ceRowsLargeNEON that also sets neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m) (the caller passes k = 1
+// and scales in float64, where ε/C cannot underflow; −Inf when the sum overflows: it recomputes the row).
 //
 //go:noescape
 func ceRowsLargeSpreadNEON(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
@@ -67,3 +67,24 @@ func lseRowsLargeNEON(s []float32, mx []float32, x []float32, c int)
 //
 //go:noescape
 func ceSmallNEON(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
+
+// cePlanarBlockNEON sets, for each of the len(t) >= 4 positions p of the planar logits x (class j of p is
+// x[j*stride+p]; c >= 1) with t[p] >= 0, mx[p] = m = max_j x, s[p] = Σ_{j≠t[p]} e^{x_j−m} and
+// zt[p] = x_{t[p]}; for t[p] < 0, s and zt are meaningless. neg is not used. scratch holds at
+// least 1024 elements.
+//
+//go:noescape
+func cePlanarBlockNEON(s []float64, zt []float32, neg []float64, mx []float32, x []float32, t []int32, c int, stride int, scratch []float32)
+
+// cePlanarBlockSpreadNEON is cePlanarBlockNEON that also sets neg[p] = Σ_{j≠t[p]} (x_j − m) (−Inf when x_j − m
+// overflows float32: the caller recomputes the position).
+//
+//go:noescape
+func cePlanarBlockSpreadNEON(s []float64, zt []float32, neg []float64, mx []float32, x []float32, t []int32, c int, stride int, scratch []float32)
+
+// lsePlanarBlockNEON sets, for each of the len(mx) >= 4 positions p of the planar logits x (class j of p is
+// x[j*stride+p]; c >= 1), mx[p] = m = max_j x and s[p] = Σ_j e^{x_j−m}. scratch holds at
+// least 1024 elements.
+//
+//go:noescape
+func lsePlanarBlockNEON(s []float64, mx []float32, x []float32, c int, stride int, scratch []float32)

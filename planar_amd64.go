@@ -30,6 +30,10 @@ func cePlanarAsm(plain, smooth cePlanarKernel, count func([]float32, float32) in
 		if n == 0 {
 			return
 		}
+		if tinySmoothing(eps, c) {
+			cePlanarGeneric(loss, st, x, t, c, stride, eps, fill)
+			return
+		}
 		// The kernels read x[j*stride+p] for p < n, j < c and write loss[:n] (and st[:n]).
 		_ = loss[n-1]
 		_ = x[(c-1)*stride+n-1]

@@ -11,7 +11,7 @@ package main
 //
 // Small C: 4 rows at a time across rows (ceSmallNEON), each class's 4 logits loaded lane by lane.
 //
-// Both leave per row m, s = Σ_{j≠t} e^{z_j−m}, z_t and (with smoothing) ε/C·Σ_j (z_j − m); Go
+// Both leave per row m, s = Σ_{j≠t} e^{z_j−m}, z_t and (with smoothing) Σ_{j≠t} (z_j − m); Go
 // finishes each row (a log per row; ce_arm64.go).
 
 // Registers of the large-C kernels.
@@ -33,8 +33,8 @@ func genCENEON(f *neonFile) {
 	genRowsNEON(f, rowsCE)
 	f.text("ceRowsLargeSpreadNEON", []param{{"s", "[]float32"}, {"zt", "[]float32"}, {"neg", "[]float32"}, {"mx", "[]float32"},
 		{"x", "[]float32"}, {"t", "[]int32"}, {"c", "int"}, {"k", "float32"}}, nil,
-		"is ceRowsLargeNEON that also sets neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m), −ε/C times the spread but",
-		"for the target's term when k = ε/C (−Inf when x − m overflows float32: the caller recomputes the row).")
+		"is ceRowsLargeNEON that also sets neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m) (the caller passes k = 1",
+		"and scales in float64, where ε/C cannot underflow; −Inf when the sum overflows: it recomputes the row).")
 	genRowsNEON(f, rowsCESpread)
 	f.text("lseRowsLargeNEON", []param{{"s", "[]float32"}, {"mx", "[]float32"}, {"x", "[]float32"}, {"c", "int"}}, nil,
 		"sets, for each of the len(mx) rows of the row-major [len(mx)][c] logits x (c >= 4),",
