@@ -13,9 +13,17 @@ import (
 // and larger, many class counts, planar offsets and partial ends, with every slice in a buffer
 // that ends (or starts) at an unmapped page.
 
+// Profiles of gradCase: which samples are kept.
+const (
+	gradMixed   = iota // ignored samples, zero scales (about half the samples kept)
+	gradDense          // about 95% kept: the across-rows kernels' case
+	gradDropped        // every scale 0: only zeros
+	gradProfiles
+)
+
 // gradCase builds n samples of c classes: logits (row-major), targets, scale, with ignored samples
-// (NaN logits), zero scales, −Inf logits.
-func gradCase(r *rand.Rand, n, c int, mag float64) (rows [][]float32, t []int32, sc []float32) {
+// (NaN logits), zero scales, −Inf logits, as the profile says.
+func gradCase(r *rand.Rand, n, c int, mag float64, profile int) (rows [][]float32, t []int32, sc []float32) {
 	rows = make([][]float32, n)
 	t = make([]int32, n)
 	sc = make([]float32, n)
@@ -26,7 +34,7 @@ func gradCase(r *rand.Rand, n, c int, mag float64) (rows [][]float32, t []int32,
 		}
 		t[i] = int32(r.IntN(c))
 		switch k := r.IntN(10); {
-		case k == 0:
+		case k == 0 && profile != gradDense:
 			t[i] = -1 - int32(r.IntN(3))
 			for j := range row {
 				if r.IntN(2) == 0 {
@@ -41,10 +49,10 @@ func gradCase(r *rand.Rand, n, c int, mag float64) (rows [][]float32, t []int32,
 			row[t[i]] = row[t[i]] + 50 // confident
 		}
 		rows[i] = row
-		switch r.IntN(4) {
-		case 0:
+		switch k := r.IntN(40); {
+		case profile == gradDropped || k < 10 && profile == gradMixed || k == 0:
 			sc[i] = 0
-		case 1:
+		case k < 20 && profile == gradMixed || k == 1:
 			sc[i] = float32(math.Copysign(0, -1))
 		default:
 			sc[i] = float32(r.Float64() + 0.01)
@@ -75,10 +83,10 @@ func copyTo[T float32 | int32](buf []T, src []T) []T { copy(buf, src); return bu
 func TestGradRowsKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	sets := archSets()
-	cs := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 15, 16, 17, 19, 21, 31, 32, 33, 64, 100, 1000}
+	cs := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19, 21, 31, 32, 33, 64, 100, 1000}
 	last, more := 40, []int{63, 64, 65, 255, 256, 257, 1000}
 	if testing.Short() {
-		cs, last, more = []int{1, 2, 3, 8, 15, 16, 17, 21, 64, 1000}, 20, []int{65}
+		cs, last, more = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 21, 64, 1000}, 20, []int{65}
 	}
 	for _, c := range cs {
 		ns := []int{}
@@ -91,7 +99,7 @@ func TestGradRowsKernels(t *testing.T) {
 				continue
 			}
 			for _, eps := range []float32{0, 0.1} {
-				rows, tg, sc := gradCase(r, n, c, []float64{1, 5, 30}[r.IntN(3)])
+				rows, tg, sc := gradCase(r, n, c, []float64{1, 5, 30, 1e4}[r.IntN(4)], r.IntN(gradProfiles))
 				x := make([]float32, n*c)
 				for i, row := range rows {
 					copy(x[i*c:], row)
@@ -146,7 +154,7 @@ func TestGradPlanarKernels(t *testing.T) {
 	for _, c := range cs {
 		for _, s := range ss {
 			for _, eps := range []float32{0, 0.1} {
-				rows, tg, sc := gradCase(r, s, c, 3)
+				rows, tg, sc := gradCase(r, s, c, []float64{3, 1e4}[r.IntN(2)], r.IntN(gradProfiles))
 				x := make([]float32, c*s)
 				for i, row := range rows {
 					for j, v := range row {

@@ -120,6 +120,8 @@ func (l *Loss) Forward(b Batch) (Result, error) { return l.run(nil, b, false) }
 // ForwardBackward does what Forward does and also overwrites grad[:len(b.Logits)] (same layout as
 // b.Logits) with ∂Result.Loss/∂Logits, the selection held fixed: w_i/W · (softmax_i − q_i) for a
 // kept sample i (q_i the smoothed target distribution, W the reduction's denominator), 0 elsewhere.
+// grad may be b.Logits itself: the gradient then replaces the logits (they are read before any
+// of it is written); it must not overlap b.Logits in any other way.
 // On error grad[:len(b.Logits)] holds no meaningful values; nothing past it is written.
 func (l *Loss) ForwardBackward(grad []float32, b Batch) (Result, error) {
 	if len(grad) < len(b.Logits) {

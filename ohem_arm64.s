@@ -2865,3 +2865,1157 @@ tail:
 	B loop4
 done:
 	RET
+
+// func gradRowsLargeNEON(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
+TEXT ·gradRowsLargeNEON(SB), NOSPLIT, $0-184
+	MOVD g_base+0(FP), R0
+	MOVD x_base+24(FP), R1
+	MOVD t_base+48(FP), R2
+	MOVD t_len+56(FP), R7
+	MOVD m_base+72(FP), R3
+	MOVD ls_base+96(FP), R4
+	MOVD pt_base+120(FP), R5
+	MOVD scale_base+144(FP), R6
+	MOVD c+168(FP), R8
+	LSL $2, R8
+	FMOVS q+176(FP), F23
+	VDUP V23.S[0], V23.S4
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+	MOVD ZR, R14
+row:
+	CMP R7, R14
+	BGE done
+	MOVW (R2)(R14<<2), R12
+	TBNZ $31, R12, drop
+	MOVWU (R6)(R14<<2), R13
+	LSLW $1, R13, R13
+	CBZW R13, drop
+	// a kept row: m, ls and scale in every lane
+	ADD R14<<2, R3, R13
+	VLD1R (R13), [V20.S4]
+	ADD R14<<2, R4, R13
+	VLD1R (R13), [V21.S4]
+	ADD R14<<2, R6, R13
+	VLD1R (R13), [V22.S4]
+	MOVD R1, R9
+	MOVD R0, R10
+	MOVD R8, R11
+	TST $15, R8
+	BEQ body
+	// the last 1–3 elements first: the vector that ends at the row's end (C >= 4), computed
+	// before any store of the row (g may be x itself) and kept in V24 until the row is done
+	ADD R8, R1, R13
+	SUB $16, R13
+	VLD1 (R13), [V0.S4]
+	WORD $0x4eb4d400 // fsub v0.4s, v0.4s, v20.4s
+	WORD $0x4eb5d400 // fsub v0.4s, v0.4s, v21.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4eb7d484 // fsub v4.4s, v4.4s, v23.4s
+	WORD $0x6e36dc84 // fmul v4.4s, v4.4s, v22.4s
+	VORR V4.B16, V4.B16, V24.B16
+body:
+	SUBS $64, R11
+	BLT vec16End
+vec16:
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4eb4d400 // fsub v0.4s, v0.4s, v20.4s
+	WORD $0x4eb4d421 // fsub v1.4s, v1.4s, v20.4s
+	WORD $0x4eb4d442 // fsub v2.4s, v2.4s, v20.4s
+	WORD $0x4eb4d463 // fsub v3.4s, v3.4s, v20.4s
+	WORD $0x4eb5d400 // fsub v0.4s, v0.4s, v21.4s
+	WORD $0x4eb5d421 // fsub v1.4s, v1.4s, v21.4s
+	WORD $0x4eb5d442 // fsub v2.4s, v2.4s, v21.4s
+	WORD $0x4eb5d463 // fsub v3.4s, v3.4s, v21.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	WORD $0x6ea1e7f1 // fcmgt v17.4s, v31.4s, v1.4s
+	WORD $0x6ea2e7f2 // fcmgt v18.4s, v31.4s, v2.4s
+	WORD $0x6ea3e7f3 // fcmgt v19.4s, v31.4s, v3.4s
+	VORR V28.B16, V28.B16, V8.B16
+	VORR V28.B16, V28.B16, V9.B16
+	VORR V28.B16, V28.B16, V10.B16
+	VORR V28.B16, V28.B16, V11.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	WORD $0x4f9e1029 // fmla v9.4s, v1.4s, v30.s[0]
+	WORD $0x4f9e104a // fmla v10.4s, v2.4s, v30.s[0]
+	WORD $0x4f9e106b // fmla v11.4s, v3.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	VSHL $23, V9.S4, V5.S4
+	VSHL $23, V10.S4, V6.S4
+	VSHL $23, V11.S4, V7.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4ebcd529 // fsub v9.4s, v9.4s, v28.4s
+	WORD $0x4ebcd54a // fsub v10.4s, v10.4s, v28.4s
+	WORD $0x4ebcd56b // fsub v11.4s, v11.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4fbe1121 // fmla v1.4s, v9.4s, v30.s[1]
+	WORD $0x4fbe1142 // fmla v2.4s, v10.4s, v30.s[1]
+	WORD $0x4fbe1163 // fmla v3.4s, v11.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	WORD $0x4f9e1921 // fmla v1.4s, v9.4s, v30.s[2]
+	WORD $0x4f9e1942 // fmla v2.4s, v10.4s, v30.s[2]
+	WORD $0x4f9e1963 // fmla v3.4s, v11.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	VDUP V29.S[0], V13.S4
+	VDUP V29.S[0], V14.S4
+	VDUP V29.S[0], V15.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	WORD $0x4fbe182d // fmla v13.4s, v1.4s, v30.s[3]
+	WORD $0x4fbe184e // fmla v14.4s, v2.4s, v30.s[3]
+	WORD $0x4fbe186f // fmla v15.4s, v3.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VDUP V29.S[1], V9.S4
+	VDUP V29.S[1], V10.S4
+	VDUP V29.S[1], V11.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	VDUP V29.S[2], V12.S4
+	VDUP V29.S[2], V13.S4
+	VDUP V29.S[2], V14.S4
+	VDUP V29.S[2], V15.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VFMLA V1.S4, V9.S4, V13.S4
+	VFMLA V2.S4, V10.S4, V14.S4
+	VFMLA V3.S4, V11.S4, V15.S4
+	VDUP V29.S[3], V8.S4
+	VDUP V29.S[3], V9.S4
+	VDUP V29.S[3], V10.S4
+	VDUP V29.S[3], V11.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	VFMLA V9.S4, V1.S4, V5.S4
+	VFMLA V10.S4, V2.S4, V6.S4
+	VFMLA V11.S4, V3.S4, V7.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e711ca5 // bic v5.16b, v5.16b, v17.16b
+	WORD $0x4e721cc6 // bic v6.16b, v6.16b, v18.16b
+	WORD $0x4e731ce7 // bic v7.16b, v7.16b, v19.16b
+	WORD $0x4eb7d484 // fsub v4.4s, v4.4s, v23.4s
+	WORD $0x4eb7d4a5 // fsub v5.4s, v5.4s, v23.4s
+	WORD $0x4eb7d4c6 // fsub v6.4s, v6.4s, v23.4s
+	WORD $0x4eb7d4e7 // fsub v7.4s, v7.4s, v23.4s
+	WORD $0x6e36dc84 // fmul v4.4s, v4.4s, v22.4s
+	WORD $0x6e36dca5 // fmul v5.4s, v5.4s, v22.4s
+	WORD $0x6e36dcc6 // fmul v6.4s, v6.4s, v22.4s
+	WORD $0x6e36dce7 // fmul v7.4s, v7.4s, v22.4s
+	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R10)
+	SUBS $64, R11
+	BGE vec16
+	// loop above: 92 instructions per 16 elements (5.75 per element)
+vec16End:
+	ADD $64, R11
+	SUBS $16, R11
+	BLT vec4End
+vec4:
+	VLD1.P 16(R9), [V0.S4]
+	WORD $0x4eb4d400 // fsub v0.4s, v0.4s, v20.4s
+	WORD $0x4eb5d400 // fsub v0.4s, v0.4s, v21.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4eb7d484 // fsub v4.4s, v4.4s, v23.4s
+	WORD $0x6e36dc84 // fmul v4.4s, v4.4s, v22.4s
+	VST1.P [V4.S4], 16(R10)
+	SUBS $16, R11
+	BGE vec4
+vec4End:
+	ADD $16, R11
+	CBZ R11, target
+	ADD R8, R0, R10
+	SUB $16, R10
+	VST1 [V24.S4], (R10)
+	VEOR V24.B16, V24.B16, V24.B16
+target:
+	// g_t = scale·(pt + tq), over what the vectors left there
+	ADD R12<<2, R0, R13
+	FMOVS (R5)(R14<<2), F16
+	FMOVS tq+180(FP), F17
+	FADDS F17, F16
+	FMULS F22, F16
+	FMOVS F16, (R13)
+	ADD R8, R0
+	ADD R8, R1
+	ADD $1, R14
+	B row
+drop:
+	// a run of dropped rows: one zero fill
+	MOVD ZR, R11
+dropNext:
+	ADD R8, R11
+	ADD $1, R14
+	CMP R7, R14
+	BGE fill
+	MOVW (R2)(R14<<2), R12
+	TBNZ $31, R12, dropNext
+	MOVWU (R6)(R14<<2), R13
+	LSLW $1, R13, R13
+	CBZW R13, dropNext
+fill:
+	ADD R11, R1
+	SUBS $64, R11
+	BLT fillZ64End
+fillZ64:
+	VST1.P [V24.S4, V25.S4, V26.S4, V27.S4], 64(R0)
+	SUBS $64, R11
+	BGE fillZ64
+	// loop above: 3 instructions per 16 elements (0.19 per element)
+fillZ64End:
+	ADD $64, R11
+	SUBS $16, R11
+	BLT fillZ16End
+fillZ16:
+	VST1.P [V24.S4], 16(R0)
+	SUBS $16, R11
+	BGE fillZ16
+fillZ16End:
+	ADD $16, R11
+	CBZ R11, fillZDone
+	ADD R11, R0
+	SUB $16, R0, R13
+	VST1 [V24.S4], (R13)
+fillZDone:
+	B row
+done:
+	RET
+
+// func gradRowsSmallNEON(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, tab []byte, c int, q float32, tq float32)
+TEXT ·gradRowsSmallNEON(SB), NOSPLIT, $0-208
+	MOVD g_base+0(FP), R0
+	MOVD x_base+24(FP), R1
+	MOVD t_base+48(FP), R2
+	MOVD t_len+56(FP), R7
+	MOVD m_base+72(FP), R3
+	MOVD ls_base+96(FP), R4
+	MOVD pt_base+120(FP), R5
+	MOVD scale_base+144(FP), R6
+	MOVD tab_base+168(FP), R9
+	MOVD c+192(FP), R8
+	FMOVS q+200(FP), F26
+	VDUP V26.S[0], V26.S4
+	FMOVS tq+204(FP), F27
+	VDUP V27.S[0], V27.S4
+	VEOR V15.B16, V15.B16, V15.B16
+	CMP $2, R8
+	BEQ c2
+	BLT c1
+	CMP $4, R8
+	BLT c3
+	BEQ c4
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	CBZ R7, flatDone
+flatBlock:
+	VLD1.P 16(R2), [V20.S4]
+	VLD1.P 16(R6), [V21.S4]
+	VLD1.P 16(R5), [V24.S4]
+	VLD1.P 16(R3), [V22.S4]
+	VLD1.P 16(R4), [V23.S4]
+	WORD $0x4f210699 // sshr v25.4s, v20.4s, #31
+	WORD $0x4e2fe6ae // fcmeq v14.4s, v21.4s, v15.4s
+	VORR V14.B16, V25.B16, V25.B16
+	VADDV V25.S4, V14
+	VMOV V14.S[0], R12
+	CMNW $4, R12
+	BEQ flatDrop
+	WORD $0x4e3bd718 // fadd v24.4s, v24.4s, v27.4s
+	WORD $0x6e35df18 // fmul v24.4s, v24.4s, v21.4s
+	MOVD R9, R10
+	MOVD R8, R11
+flatVec:
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 32(R10), [V1.B16, V2.B16]
+	VTBL V1.B16, [V22.B16], V8.B16
+	VTBL V1.B16, [V23.B16], V9.B16
+	WORD $0x4ea8d400 // fsub v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9d400 // fsub v0.4s, v0.4s, v9.4s
+	WORD $0x6ea0e7e7 // fcmgt v7.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V5.B16
+	WORD $0x4f9e1005 // fmla v5.4s, v0.4s, v30.s[0]
+	VSHL $23, V5.S4, V3.S4
+	WORD $0x4ebcd4a5 // fsub v5.4s, v5.4s, v28.4s
+	WORD $0x4fbe10a0 // fmla v0.4s, v5.4s, v30.s[1]
+	WORD $0x4f9e18a0 // fmla v0.4s, v5.4s, v30.s[2]
+	VDUP V29.S[0], V6.S4
+	WORD $0x4fbe1806 // fmla v6.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V5.S4
+	VFMLA V0.S4, V6.S4, V5.S4
+	VDUP V29.S[2], V6.S4
+	VFMLA V0.S4, V5.S4, V6.S4
+	VDUP V29.S[3], V5.S4
+	VFMLA V0.S4, V6.S4, V5.S4
+	WORD $0x6e23dc00 // fmul v0.4s, v0.4s, v3.4s
+	VFMLA V5.S4, V0.S4, V3.S4
+	WORD $0x4e671c63 // bic v3.16b, v3.16b, v7.16b
+	VTBL V1.B16, [V21.B16], V10.B16
+	VTBL V1.B16, [V20.B16], V11.B16
+	VTBL V1.B16, [V24.B16], V12.B16
+	VTBL V1.B16, [V25.B16], V13.B16
+	WORD $0x4ebad463 // fsub v3.4s, v3.4s, v26.4s
+	WORD $0x6e2adc63 // fmul v3.4s, v3.4s, v10.4s
+	VCMEQ V2.S4, V11.S4, V11.S4
+	VBIT V11.B16, V12.B16, V3.B16
+	WORD $0x4e6d1c63 // bic v3.16b, v3.16b, v13.16b
+	VST1.P [V3.S4], 16(R0)
+	SUB $1, R11
+	CBNZ R11, flatVec
+	// loop above: 36 instructions per 4 elements (9.00 per element)
+	SUBS $4, R7
+	BNE flatBlock
+	RET
+flatDrop:
+	// 4 dropped rows: 16·C bytes of zeros
+	LSL $4, R8, R11
+	ADD R11, R1
+	SUBS $64, R11
+	BLT flatZ64End
+flatZ64:
+	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R0)
+	SUBS $64, R11
+	BGE flatZ64
+	// loop above: 3 instructions per 16 elements (0.19 per element)
+flatZ64End:
+	ADD $64, R11
+	SUBS $16, R11
+	BLT flatZ16End
+flatZ16:
+	VST1.P [V16.S4], 16(R0)
+	SUBS $16, R11
+	BGE flatZ16
+flatZ16End:
+	ADD $16, R11
+	CBZ R11, flatZDone
+	ADD R11, R0
+	SUB $16, R0, R12
+	VST1 [V16.S4], (R12)
+flatZDone:
+	SUBS $4, R7
+	BNE flatBlock
+flatDone:
+	RET
+c1:
+	CBZ R7, c1Done
+c1Block:
+	VLD1.P 16(R2), [V20.S4]
+	VLD1.P 16(R6), [V21.S4]
+	VLD1.P 16(R5), [V24.S4]
+	WORD $0x4f210699 // sshr v25.4s, v20.4s, #31
+	WORD $0x4e2fe6ae // fcmeq v14.4s, v21.4s, v15.4s
+	VORR V14.B16, V25.B16, V25.B16
+	WORD $0x4e3bd718 // fadd v24.4s, v24.4s, v27.4s
+	WORD $0x6e35df18 // fmul v24.4s, v24.4s, v21.4s
+	WORD $0x4e791f18 // bic v24.16b, v24.16b, v25.16b
+	VST1.P [V24.S4], 16(R0)
+	SUBS $4, R7
+	BNE c1Block
+	// loop above: 12 instructions per 4 elements (3.00 per element)
+c1Done:
+	RET
+c2:
+	MOVW $0x80000000, R15
+	VDUP R15, V19.S4
+	SUBS $8, R7
+	BLT c2Loop8End
+c2Loop8:
+	VLD1.P 32(R2), [V0.S4, V1.S4]
+	VLD1.P 32(R6), [V2.S4, V3.S4]
+	VLD1.P 32(R5), [V8.S4, V9.S4]
+	WORD $0x4f21040a // sshr v10.4s, v0.4s, #31
+	WORD $0x4f21042b // sshr v11.4s, v1.4s, #31
+	WORD $0x4e2fe44c // fcmeq v12.4s, v2.4s, v15.4s
+	WORD $0x4e2fe46d // fcmeq v13.4s, v3.4s, v15.4s
+	VORR V12.B16, V10.B16, V10.B16
+	VORR V13.B16, V11.B16, V11.B16
+	WORD $0x4e3bd508 // fadd v8.4s, v8.4s, v27.4s
+	WORD $0x4e3bd529 // fadd v9.4s, v9.4s, v27.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	WORD $0x6e23dd29 // fmul v9.4s, v9.4s, v3.4s
+	VSHL $31, V0.S4, V12.S4
+	VSHL $31, V1.S4, V13.S4
+	VEOR V12.B16, V8.B16, V4.B16
+	VEOR V13.B16, V9.B16, V6.B16
+	VEOR V19.B16, V4.B16, V5.B16
+	VEOR V19.B16, V6.B16, V7.B16
+	WORD $0x4e6a1c84 // bic v4.16b, v4.16b, v10.16b
+	WORD $0x4e6b1cc6 // bic v6.16b, v6.16b, v11.16b
+	WORD $0x4e6a1ca5 // bic v5.16b, v5.16b, v10.16b
+	WORD $0x4e6b1ce7 // bic v7.16b, v7.16b, v11.16b
+	VST2.P [V4.S4, V5.S4], 32(R0)
+	VST2.P [V6.S4, V7.S4], 32(R0)
+	SUBS $8, R7
+	BGE c2Loop8
+	// loop above: 27 instructions per 16 elements (1.69 per element)
+c2Loop8End:
+	ADD $8, R7
+	// the last 4 rows (len(t) is a multiple of 4)
+	CBZ R7, c2Done
+	VLD1.P 16(R2), [V0.S4]
+	VLD1.P 16(R6), [V2.S4]
+	VLD1.P 16(R5), [V8.S4]
+	WORD $0x4f21040a // sshr v10.4s, v0.4s, #31
+	WORD $0x4e2fe44c // fcmeq v12.4s, v2.4s, v15.4s
+	VORR V12.B16, V10.B16, V10.B16
+	WORD $0x4e3bd508 // fadd v8.4s, v8.4s, v27.4s
+	WORD $0x6e22dd08 // fmul v8.4s, v8.4s, v2.4s
+	VSHL $31, V0.S4, V12.S4
+	VEOR V12.B16, V8.B16, V4.B16
+	VEOR V19.B16, V4.B16, V5.B16
+	WORD $0x4e6a1c84 // bic v4.16b, v4.16b, v10.16b
+	WORD $0x4e6a1ca5 // bic v5.16b, v5.16b, v10.16b
+	VST2.P [V4.S4, V5.S4], 32(R0)
+c2Done:
+	RET
+c3:
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+	MOVW $1, R12
+	VDUP R12, V16.S4
+	MOVW $2, R12
+	VDUP R12, V17.S4
+	CBZ R7, c3Done
+c3Block:
+	VLD1.P 16(R2), [V20.S4]
+	VLD1.P 16(R6), [V21.S4]
+	VLD1.P 16(R5), [V24.S4]
+	VLD1.P 16(R3), [V22.S4]
+	VLD1.P 16(R4), [V23.S4]
+	WORD $0x4f210699 // sshr v25.4s, v20.4s, #31
+	WORD $0x4e2fe6ae // fcmeq v14.4s, v21.4s, v15.4s
+	VORR V14.B16, V25.B16, V25.B16
+	VADDV V25.S4, V14
+	VMOV V14.S[0], R12
+	CMNW $4, R12
+	BEQ c3Drop
+	WORD $0x4e3bd718 // fadd v24.4s, v24.4s, v27.4s
+	WORD $0x6e35df18 // fmul v24.4s, v24.4s, v21.4s
+	VLD3.P 48(R1), [V0.S4, V1.S4, V2.S4]
+	WORD $0x4eb6d400 // fsub v0.4s, v0.4s, v22.4s
+	WORD $0x4eb7d400 // fsub v0.4s, v0.4s, v23.4s
+	WORD $0x4eb6d421 // fsub v1.4s, v1.4s, v22.4s
+	WORD $0x4eb7d421 // fsub v1.4s, v1.4s, v23.4s
+	WORD $0x4eb6d442 // fsub v2.4s, v2.4s, v22.4s
+	WORD $0x4eb7d442 // fsub v2.4s, v2.4s, v23.4s
+	WORD $0x6ea0e7ed // fcmgt v13.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e6d1c84 // bic v4.16b, v4.16b, v13.16b
+	WORD $0x6ea1e7ed // fcmgt v13.4s, v31.4s, v1.4s
+	VORR V28.B16, V28.B16, V9.B16
+	WORD $0x4f9e1029 // fmla v9.4s, v1.4s, v30.s[0]
+	VSHL $23, V9.S4, V5.S4
+	WORD $0x4ebcd529 // fsub v9.4s, v9.4s, v28.4s
+	WORD $0x4fbe1121 // fmla v1.4s, v9.4s, v30.s[1]
+	WORD $0x4f9e1921 // fmla v1.4s, v9.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe182c // fmla v12.4s, v1.4s, v30.s[3]
+	VDUP V29.S[1], V9.S4
+	VFMLA V1.S4, V12.S4, V9.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V1.S4, V9.S4, V12.S4
+	VDUP V29.S[3], V9.S4
+	VFMLA V1.S4, V12.S4, V9.S4
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	VFMLA V9.S4, V1.S4, V5.S4
+	WORD $0x4e6d1ca5 // bic v5.16b, v5.16b, v13.16b
+	WORD $0x6ea2e7ed // fcmgt v13.4s, v31.4s, v2.4s
+	VORR V28.B16, V28.B16, V10.B16
+	WORD $0x4f9e104a // fmla v10.4s, v2.4s, v30.s[0]
+	VSHL $23, V10.S4, V6.S4
+	WORD $0x4ebcd54a // fsub v10.4s, v10.4s, v28.4s
+	WORD $0x4fbe1142 // fmla v2.4s, v10.4s, v30.s[1]
+	WORD $0x4f9e1942 // fmla v2.4s, v10.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe184c // fmla v12.4s, v2.4s, v30.s[3]
+	VDUP V29.S[1], V10.S4
+	VFMLA V2.S4, V12.S4, V10.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V2.S4, V10.S4, V12.S4
+	VDUP V29.S[3], V10.S4
+	VFMLA V2.S4, V12.S4, V10.S4
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	VFMLA V10.S4, V2.S4, V6.S4
+	WORD $0x4e6d1cc6 // bic v6.16b, v6.16b, v13.16b
+	WORD $0x4ebad484 // fsub v4.4s, v4.4s, v26.4s
+	WORD $0x6e35dc84 // fmul v4.4s, v4.4s, v21.4s
+	VCMEQ V15.S4, V20.S4, V14.S4
+	VBIT V14.B16, V24.B16, V4.B16
+	WORD $0x4e791c84 // bic v4.16b, v4.16b, v25.16b
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	WORD $0x6e35dca5 // fmul v5.4s, v5.4s, v21.4s
+	VCMEQ V16.S4, V20.S4, V14.S4
+	VBIT V14.B16, V24.B16, V5.B16
+	WORD $0x4e791ca5 // bic v5.16b, v5.16b, v25.16b
+	WORD $0x4ebad4c6 // fsub v6.4s, v6.4s, v26.4s
+	WORD $0x6e35dcc6 // fmul v6.4s, v6.4s, v21.4s
+	VCMEQ V17.S4, V20.S4, V14.S4
+	VBIT V14.B16, V24.B16, V6.B16
+	WORD $0x4e791cc6 // bic v6.16b, v6.16b, v25.16b
+	VST3.P [V4.S4, V5.S4, V6.S4], 48(R0)
+	SUBS $4, R7
+	BNE c3Block
+	// loop above: 93 instructions per 12 elements (7.75 per element)
+	RET
+c3Drop:
+	// 4 dropped rows: zeros
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VST1.P [V4.S4, V5.S4, V6.S4], 48(R0)
+	ADD $48, R1
+	SUBS $4, R7
+	BNE c3Block
+c3Done:
+	RET
+c4:
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+	MOVW $1, R12
+	VDUP R12, V16.S4
+	MOVW $2, R12
+	VDUP R12, V17.S4
+	MOVW $3, R12
+	VDUP R12, V18.S4
+	CBZ R7, c4Done
+c4Block:
+	VLD1.P 16(R2), [V20.S4]
+	VLD1.P 16(R6), [V21.S4]
+	VLD1.P 16(R5), [V24.S4]
+	VLD1.P 16(R3), [V22.S4]
+	VLD1.P 16(R4), [V23.S4]
+	WORD $0x4f210699 // sshr v25.4s, v20.4s, #31
+	WORD $0x4e2fe6ae // fcmeq v14.4s, v21.4s, v15.4s
+	VORR V14.B16, V25.B16, V25.B16
+	VADDV V25.S4, V14
+	VMOV V14.S[0], R12
+	CMNW $4, R12
+	BEQ c4Drop
+	WORD $0x4e3bd718 // fadd v24.4s, v24.4s, v27.4s
+	WORD $0x6e35df18 // fmul v24.4s, v24.4s, v21.4s
+	VLD4.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4eb6d400 // fsub v0.4s, v0.4s, v22.4s
+	WORD $0x4eb7d400 // fsub v0.4s, v0.4s, v23.4s
+	WORD $0x4eb6d421 // fsub v1.4s, v1.4s, v22.4s
+	WORD $0x4eb7d421 // fsub v1.4s, v1.4s, v23.4s
+	WORD $0x4eb6d442 // fsub v2.4s, v2.4s, v22.4s
+	WORD $0x4eb7d442 // fsub v2.4s, v2.4s, v23.4s
+	WORD $0x4eb6d463 // fsub v3.4s, v3.4s, v22.4s
+	WORD $0x4eb7d463 // fsub v3.4s, v3.4s, v23.4s
+	WORD $0x6ea0e7ed // fcmgt v13.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e6d1c84 // bic v4.16b, v4.16b, v13.16b
+	WORD $0x6ea1e7ed // fcmgt v13.4s, v31.4s, v1.4s
+	VORR V28.B16, V28.B16, V9.B16
+	WORD $0x4f9e1029 // fmla v9.4s, v1.4s, v30.s[0]
+	VSHL $23, V9.S4, V5.S4
+	WORD $0x4ebcd529 // fsub v9.4s, v9.4s, v28.4s
+	WORD $0x4fbe1121 // fmla v1.4s, v9.4s, v30.s[1]
+	WORD $0x4f9e1921 // fmla v1.4s, v9.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe182c // fmla v12.4s, v1.4s, v30.s[3]
+	VDUP V29.S[1], V9.S4
+	VFMLA V1.S4, V12.S4, V9.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V1.S4, V9.S4, V12.S4
+	VDUP V29.S[3], V9.S4
+	VFMLA V1.S4, V12.S4, V9.S4
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	VFMLA V9.S4, V1.S4, V5.S4
+	WORD $0x4e6d1ca5 // bic v5.16b, v5.16b, v13.16b
+	WORD $0x6ea2e7ed // fcmgt v13.4s, v31.4s, v2.4s
+	VORR V28.B16, V28.B16, V10.B16
+	WORD $0x4f9e104a // fmla v10.4s, v2.4s, v30.s[0]
+	VSHL $23, V10.S4, V6.S4
+	WORD $0x4ebcd54a // fsub v10.4s, v10.4s, v28.4s
+	WORD $0x4fbe1142 // fmla v2.4s, v10.4s, v30.s[1]
+	WORD $0x4f9e1942 // fmla v2.4s, v10.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe184c // fmla v12.4s, v2.4s, v30.s[3]
+	VDUP V29.S[1], V10.S4
+	VFMLA V2.S4, V12.S4, V10.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V2.S4, V10.S4, V12.S4
+	VDUP V29.S[3], V10.S4
+	VFMLA V2.S4, V12.S4, V10.S4
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	VFMLA V10.S4, V2.S4, V6.S4
+	WORD $0x4e6d1cc6 // bic v6.16b, v6.16b, v13.16b
+	WORD $0x6ea3e7ed // fcmgt v13.4s, v31.4s, v3.4s
+	VORR V28.B16, V28.B16, V11.B16
+	WORD $0x4f9e106b // fmla v11.4s, v3.4s, v30.s[0]
+	VSHL $23, V11.S4, V7.S4
+	WORD $0x4ebcd56b // fsub v11.4s, v11.4s, v28.4s
+	WORD $0x4fbe1163 // fmla v3.4s, v11.4s, v30.s[1]
+	WORD $0x4f9e1963 // fmla v3.4s, v11.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe186c // fmla v12.4s, v3.4s, v30.s[3]
+	VDUP V29.S[1], V11.S4
+	VFMLA V3.S4, V12.S4, V11.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V3.S4, V11.S4, V12.S4
+	VDUP V29.S[3], V11.S4
+	VFMLA V3.S4, V12.S4, V11.S4
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	VFMLA V11.S4, V3.S4, V7.S4
+	WORD $0x4e6d1ce7 // bic v7.16b, v7.16b, v13.16b
+	WORD $0x4ebad484 // fsub v4.4s, v4.4s, v26.4s
+	WORD $0x6e35dc84 // fmul v4.4s, v4.4s, v21.4s
+	VCMEQ V15.S4, V20.S4, V14.S4
+	VBIT V14.B16, V24.B16, V4.B16
+	WORD $0x4e791c84 // bic v4.16b, v4.16b, v25.16b
+	WORD $0x4ebad4a5 // fsub v5.4s, v5.4s, v26.4s
+	WORD $0x6e35dca5 // fmul v5.4s, v5.4s, v21.4s
+	VCMEQ V16.S4, V20.S4, V14.S4
+	VBIT V14.B16, V24.B16, V5.B16
+	WORD $0x4e791ca5 // bic v5.16b, v5.16b, v25.16b
+	WORD $0x4ebad4c6 // fsub v6.4s, v6.4s, v26.4s
+	WORD $0x6e35dcc6 // fmul v6.4s, v6.4s, v21.4s
+	VCMEQ V17.S4, V20.S4, V14.S4
+	VBIT V14.B16, V24.B16, V6.B16
+	WORD $0x4e791cc6 // bic v6.16b, v6.16b, v25.16b
+	WORD $0x4ebad4e7 // fsub v7.4s, v7.4s, v26.4s
+	WORD $0x6e35dce7 // fmul v7.4s, v7.4s, v21.4s
+	VCMEQ V18.S4, V20.S4, V14.S4
+	VBIT V14.B16, V24.B16, V7.B16
+	WORD $0x4e791ce7 // bic v7.16b, v7.16b, v25.16b
+	VST4.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)
+	SUBS $4, R7
+	BNE c4Block
+	// loop above: 118 instructions per 16 elements (7.38 per element)
+	RET
+c4Drop:
+	// 4 dropped rows: zeros
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)
+	ADD $64, R1
+	SUBS $4, R7
+	BNE c4Block
+c4Done:
+	RET
+
+// func gradPlanarBlockNEON(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, buf []float32, c int, stride int, q float32, tq float32)
+TEXT ·gradPlanarBlockNEON(SB), NOSPLIT, $0-216
+	MOVD g_base+0(FP), R0
+	MOVD x_base+24(FP), R1
+	MOVD t_base+48(FP), R2
+	MOVD t_len+56(FP), R9
+	LSL $2, R9
+	MOVD m_base+72(FP), R3
+	MOVD ls_base+96(FP), R4
+	MOVD pt_base+120(FP), R8
+	MOVD scale_base+144(FP), R5
+	MOVD buf_base+168(FP), R6
+	ADD R9, R6, R7
+	MOVD c+192(FP), R11
+	MOVD stride+200(FP), R12
+	LSL $2, R12
+	SUB R9, R12
+	FMOVS q+208(FP), F20
+	VDUP V20.S[0], V20.S4
+	FMOVS tq+212(FP), F24
+	VDUP V24.S[0], V24.S4
+	VEOR V21.B16, V21.B16, V21.B16
+	MOVW $1, R13
+	VDUP R13, V22.S4
+	VEOR V23.B16, V23.B16, V23.B16
+	MOVW $0xffffffff, R15
+	VDUP R15, V25.S4
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+	// first pass: drop masks and target gradients
+	MOVD R9, R10
+	SUBS $64, R10
+	BLT pre16End
+pre16:
+	VLD1.P 64(R2), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R5), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VLD1.P 64(R8), [V8.S4, V9.S4, V10.S4, V11.S4]
+	WORD $0x4f21040c // sshr v12.4s, v0.4s, #31
+	WORD $0x4e37e490 // fcmeq v16.4s, v4.4s, v23.4s
+	VORR V16.B16, V12.B16, V12.B16
+	VAND V12.B16, V25.B16, V25.B16
+	WORD $0x4e38d508 // fadd v8.4s, v8.4s, v24.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x4f21042d // sshr v13.4s, v1.4s, #31
+	WORD $0x4e37e4b1 // fcmeq v17.4s, v5.4s, v23.4s
+	VORR V17.B16, V13.B16, V13.B16
+	VAND V13.B16, V25.B16, V25.B16
+	WORD $0x4e38d529 // fadd v9.4s, v9.4s, v24.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x4f21044e // sshr v14.4s, v2.4s, #31
+	WORD $0x4e37e4d2 // fcmeq v18.4s, v6.4s, v23.4s
+	VORR V18.B16, V14.B16, V14.B16
+	VAND V14.B16, V25.B16, V25.B16
+	WORD $0x4e38d54a // fadd v10.4s, v10.4s, v24.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	WORD $0x4f21046f // sshr v15.4s, v3.4s, #31
+	WORD $0x4e37e4f3 // fcmeq v19.4s, v7.4s, v23.4s
+	VORR V19.B16, V15.B16, V15.B16
+	VAND V15.B16, V25.B16, V25.B16
+	WORD $0x4e38d56b // fadd v11.4s, v11.4s, v24.4s
+	WORD $0x6e27dd6b // fmul v11.4s, v11.4s, v7.4s
+	VST1.P [V12.S4, V13.S4, V14.S4, V15.S4], 64(R6)
+	VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R7)
+	SUBS $64, R10
+	BGE pre16
+	// loop above: 31 instructions per 16 elements (1.94 per element)
+pre16End:
+	ADD $64, R10
+	SUBS $16, R10
+	BLT pre4End
+pre4:
+	VLD1.P 16(R2), [V0.S4]
+	VLD1.P 16(R5), [V4.S4]
+	VLD1.P 16(R8), [V8.S4]
+	WORD $0x4f21040c // sshr v12.4s, v0.4s, #31
+	WORD $0x4e37e490 // fcmeq v16.4s, v4.4s, v23.4s
+	VORR V16.B16, V12.B16, V12.B16
+	VAND V12.B16, V25.B16, V25.B16
+	WORD $0x4e38d508 // fadd v8.4s, v8.4s, v24.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	VST1.P [V12.S4], 16(R6)
+	VST1.P [V8.S4], 16(R7)
+	SUBS $16, R10
+	BGE pre4
+pre4End:
+	ADD $16, R10
+	CBZ R10, preDone
+	// the last 1–3 positions: the vector that ends at the block's end (n >= 4)
+	MOVD $16, R13
+	SUB R10, R13
+	SUB R13, R2
+	SUB R13, R5
+	SUB R13, R8
+	SUB R13, R6
+	SUB R13, R7
+	VLD1.P 16(R2), [V0.S4]
+	VLD1.P 16(R5), [V4.S4]
+	VLD1.P 16(R8), [V8.S4]
+	WORD $0x4f21040c // sshr v12.4s, v0.4s, #31
+	WORD $0x4e37e490 // fcmeq v16.4s, v4.4s, v23.4s
+	VORR V16.B16, V12.B16, V12.B16
+	VAND V12.B16, V25.B16, V25.B16
+	WORD $0x4e38d508 // fadd v8.4s, v8.4s, v24.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	VST1.P [V12.S4], 16(R6)
+	VST1.P [V8.S4], 16(R7)
+preDone:
+	SUB R9, R2
+	SUB R9, R5
+	SUB R9, R6
+	SUB R9, R7
+	// every position dropped: zeros
+	VADDV V25.S4, V25
+	VMOV V25.S[0], R13
+	CMNW $4, R13
+	BEQ zeros
+plane:
+	ADD R12, R1, R8
+	ADD R9, R8
+	MOVD R9, R10
+	TST $15, R9
+	BEQ body
+	// the last 1–3 positions first: the vector that ends at the block's end, computed before
+	// any store of the plane (g may be x itself) and kept in V26 until the plane is done
+	SUB $16, R9, R13
+	ADD R13, R0
+	ADD R13, R1
+	ADD R13, R2
+	ADD R13, R3
+	ADD R13, R4
+	ADD R13, R5
+	ADD R13, R6
+	ADD R13, R7
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R3), [V4.S4]
+	WORD $0x4ea4d400 // fsub v0.4s, v0.4s, v4.4s
+	VLD1.P 16(R4), [V4.S4]
+	WORD $0x4ea4d400 // fsub v0.4s, v0.4s, v4.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4eb4d484 // fsub v4.4s, v4.4s, v20.4s
+	VLD1.P 16(R5), [V0.S4]
+	WORD $0x6e20dc84 // fmul v4.4s, v4.4s, v0.4s
+	VLD1.P 16(R2), [V0.S4]
+	VCMEQ V21.S4, V0.S4, V0.S4
+	VLD1.P 16(R7), [V8.S4]
+	VBIT V0.B16, V8.B16, V4.B16
+	VLD1.P 16(R6), [V12.S4]
+	WORD $0x4e6c1c84 // bic v4.16b, v4.16b, v12.16b
+	VORR V4.B16, V4.B16, V26.B16
+	ADD $16, R0
+	SUB R9, R0
+	SUB R9, R1
+	SUB R9, R2
+	SUB R9, R3
+	SUB R9, R4
+	SUB R9, R5
+	SUB R9, R6
+	SUB R9, R7
+body:
+	SUBS $64, R10
+	BLT vec16End
+vec16:
+	PRFM (R8), PLDL1KEEP
+	ADD $64, R8
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ea4d400 // fsub v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5d421 // fsub v1.4s, v1.4s, v5.4s
+	WORD $0x4ea6d442 // fsub v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7d463 // fsub v3.4s, v3.4s, v7.4s
+	VLD1.P 64(R4), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ea4d400 // fsub v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5d421 // fsub v1.4s, v1.4s, v5.4s
+	WORD $0x4ea6d442 // fsub v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7d463 // fsub v3.4s, v3.4s, v7.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	WORD $0x6ea1e7f1 // fcmgt v17.4s, v31.4s, v1.4s
+	WORD $0x6ea2e7f2 // fcmgt v18.4s, v31.4s, v2.4s
+	WORD $0x6ea3e7f3 // fcmgt v19.4s, v31.4s, v3.4s
+	VORR V28.B16, V28.B16, V8.B16
+	VORR V28.B16, V28.B16, V9.B16
+	VORR V28.B16, V28.B16, V10.B16
+	VORR V28.B16, V28.B16, V11.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	WORD $0x4f9e1029 // fmla v9.4s, v1.4s, v30.s[0]
+	WORD $0x4f9e104a // fmla v10.4s, v2.4s, v30.s[0]
+	WORD $0x4f9e106b // fmla v11.4s, v3.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	VSHL $23, V9.S4, V5.S4
+	VSHL $23, V10.S4, V6.S4
+	VSHL $23, V11.S4, V7.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4ebcd529 // fsub v9.4s, v9.4s, v28.4s
+	WORD $0x4ebcd54a // fsub v10.4s, v10.4s, v28.4s
+	WORD $0x4ebcd56b // fsub v11.4s, v11.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4fbe1121 // fmla v1.4s, v9.4s, v30.s[1]
+	WORD $0x4fbe1142 // fmla v2.4s, v10.4s, v30.s[1]
+	WORD $0x4fbe1163 // fmla v3.4s, v11.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	WORD $0x4f9e1921 // fmla v1.4s, v9.4s, v30.s[2]
+	WORD $0x4f9e1942 // fmla v2.4s, v10.4s, v30.s[2]
+	WORD $0x4f9e1963 // fmla v3.4s, v11.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	VDUP V29.S[0], V13.S4
+	VDUP V29.S[0], V14.S4
+	VDUP V29.S[0], V15.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	WORD $0x4fbe182d // fmla v13.4s, v1.4s, v30.s[3]
+	WORD $0x4fbe184e // fmla v14.4s, v2.4s, v30.s[3]
+	WORD $0x4fbe186f // fmla v15.4s, v3.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VDUP V29.S[1], V9.S4
+	VDUP V29.S[1], V10.S4
+	VDUP V29.S[1], V11.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	VDUP V29.S[2], V12.S4
+	VDUP V29.S[2], V13.S4
+	VDUP V29.S[2], V14.S4
+	VDUP V29.S[2], V15.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VFMLA V1.S4, V9.S4, V13.S4
+	VFMLA V2.S4, V10.S4, V14.S4
+	VFMLA V3.S4, V11.S4, V15.S4
+	VDUP V29.S[3], V8.S4
+	VDUP V29.S[3], V9.S4
+	VDUP V29.S[3], V10.S4
+	VDUP V29.S[3], V11.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VFMLA V1.S4, V13.S4, V9.S4
+	VFMLA V2.S4, V14.S4, V10.S4
+	VFMLA V3.S4, V15.S4, V11.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	WORD $0x6e25dc21 // fmul v1.4s, v1.4s, v5.4s
+	WORD $0x6e26dc42 // fmul v2.4s, v2.4s, v6.4s
+	WORD $0x6e27dc63 // fmul v3.4s, v3.4s, v7.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	VFMLA V9.S4, V1.S4, V5.S4
+	VFMLA V10.S4, V2.S4, V6.S4
+	VFMLA V11.S4, V3.S4, V7.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4e711ca5 // bic v5.16b, v5.16b, v17.16b
+	WORD $0x4e721cc6 // bic v6.16b, v6.16b, v18.16b
+	WORD $0x4e731ce7 // bic v7.16b, v7.16b, v19.16b
+	WORD $0x4eb4d484 // fsub v4.4s, v4.4s, v20.4s
+	WORD $0x4eb4d4a5 // fsub v5.4s, v5.4s, v20.4s
+	WORD $0x4eb4d4c6 // fsub v6.4s, v6.4s, v20.4s
+	WORD $0x4eb4d4e7 // fsub v7.4s, v7.4s, v20.4s
+	VLD1.P 64(R5), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x6e20dc84 // fmul v4.4s, v4.4s, v0.4s
+	WORD $0x6e21dca5 // fmul v5.4s, v5.4s, v1.4s
+	WORD $0x6e22dcc6 // fmul v6.4s, v6.4s, v2.4s
+	WORD $0x6e23dce7 // fmul v7.4s, v7.4s, v3.4s
+	VLD1.P 64(R2), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VCMEQ V21.S4, V0.S4, V0.S4
+	VCMEQ V21.S4, V1.S4, V1.S4
+	VCMEQ V21.S4, V2.S4, V2.S4
+	VCMEQ V21.S4, V3.S4, V3.S4
+	VLD1.P 64(R7), [V8.S4, V9.S4, V10.S4, V11.S4]
+	VBIT V0.B16, V8.B16, V4.B16
+	VBIT V1.B16, V9.B16, V5.B16
+	VBIT V2.B16, V10.B16, V6.B16
+	VBIT V3.B16, V11.B16, V7.B16
+	VLD1.P 64(R6), [V12.S4, V13.S4, V14.S4, V15.S4]
+	WORD $0x4e6c1c84 // bic v4.16b, v4.16b, v12.16b
+	WORD $0x4e6d1ca5 // bic v5.16b, v5.16b, v13.16b
+	WORD $0x4e6e1cc6 // bic v6.16b, v6.16b, v14.16b
+	WORD $0x4e6f1ce7 // bic v7.16b, v7.16b, v15.16b
+	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)
+	SUBS $64, R10
+	BGE vec16
+	// loop above: 112 instructions per 16 elements (7.00 per element)
+vec16End:
+	ADD $64, R10
+	SUBS $16, R10
+	BLT vec4End
+vec4:
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R3), [V4.S4]
+	WORD $0x4ea4d400 // fsub v0.4s, v0.4s, v4.4s
+	VLD1.P 16(R4), [V4.S4]
+	WORD $0x4ea4d400 // fsub v0.4s, v0.4s, v4.4s
+	WORD $0x6ea0e7f0 // fcmgt v16.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V8.B16
+	WORD $0x4f9e1008 // fmla v8.4s, v0.4s, v30.s[0]
+	VSHL $23, V8.S4, V4.S4
+	WORD $0x4ebcd508 // fsub v8.4s, v8.4s, v28.4s
+	WORD $0x4fbe1100 // fmla v0.4s, v8.4s, v30.s[1]
+	WORD $0x4f9e1900 // fmla v0.4s, v8.4s, v30.s[2]
+	VDUP V29.S[0], V12.S4
+	WORD $0x4fbe180c // fmla v12.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	VDUP V29.S[2], V12.S4
+	VFMLA V0.S4, V8.S4, V12.S4
+	VDUP V29.S[3], V8.S4
+	VFMLA V0.S4, V12.S4, V8.S4
+	WORD $0x6e24dc00 // fmul v0.4s, v0.4s, v4.4s
+	VFMLA V8.S4, V0.S4, V4.S4
+	WORD $0x4e701c84 // bic v4.16b, v4.16b, v16.16b
+	WORD $0x4eb4d484 // fsub v4.4s, v4.4s, v20.4s
+	VLD1.P 16(R5), [V0.S4]
+	WORD $0x6e20dc84 // fmul v4.4s, v4.4s, v0.4s
+	VLD1.P 16(R2), [V0.S4]
+	VCMEQ V21.S4, V0.S4, V0.S4
+	VLD1.P 16(R7), [V8.S4]
+	VBIT V0.B16, V8.B16, V4.B16
+	VLD1.P 16(R6), [V12.S4]
+	WORD $0x4e6c1c84 // bic v4.16b, v4.16b, v12.16b
+	VST1.P [V4.S4], 16(R0)
+	SUBS $16, R10
+	BGE vec4
+vec4End:
+	ADD $16, R10
+	CBZ R10, planeEnd
+	ADD R10, R0, R13
+	SUB $16, R13
+	VST1 [V26.S4], (R13)
+	ADD R10, R0
+	ADD R10, R1
+	ADD R10, R2
+	ADD R10, R3
+	ADD R10, R4
+	ADD R10, R5
+	ADD R10, R6
+	ADD R10, R7
+planeEnd:
+	SUB R9, R2
+	SUB R9, R3
+	SUB R9, R4
+	SUB R9, R5
+	SUB R9, R6
+	SUB R9, R7
+	ADD R12, R0
+	ADD R12, R1
+	VADD V22.S4, V21.S4, V21.S4
+	SUB $1, R11
+	CBNZ R11, plane
+	RET
+zeros:
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+zeroPlane:
+	MOVD R9, R10
+	SUBS $64, R10
+	BLT zpZ64End
+zpZ64:
+	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R0)
+	SUBS $64, R10
+	BGE zpZ64
+	// loop above: 3 instructions per 16 elements (0.19 per element)
+zpZ64End:
+	ADD $64, R10
+	SUBS $16, R10
+	BLT zpZ16End
+zpZ16:
+	VST1.P [V16.S4], 16(R0)
+	SUBS $16, R10
+	BGE zpZ16
+zpZ16End:
+	ADD $16, R10
+	CBZ R10, zpZDone
+	ADD R10, R0
+	SUB $16, R0, R13
+	VST1 [V16.S4], (R13)
+zpZDone:
+	ADD R12, R0
+	SUB $1, R11
+	CBNZ R11, zeroPlane
+	RET

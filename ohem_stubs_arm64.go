@@ -88,3 +88,24 @@ func cePlanarBlockSpreadNEON(s []float64, zt []float32, neg []float64, mx []floa
 //
 //go:noescape
 func lsePlanarBlockNEON(s []float64, mx []float32, x []float32, c int, stride int, scratch []float32)
+
+// gradRowsLargeNEON writes the gradient of the len(t) rows of x, c >= 4 classes each, to g: for a kept row
+// (t[i] >= 0, scale[i] != ±0) g_j = scale·(e^{(x_j − m) − ls} − q) and g_t = scale·(pt + tq);
+// 0 for the others.
+//
+//go:noescape
+func gradRowsLargeNEON(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
+
+// gradRowsSmallNEON writes the gradient of the len(t) rows of x, c <= 10 classes each, to g as gradRowsLargeNEON
+// does, 4 rows at a time (len(t) a multiple of 4); for c >= 5, tab holds per vector k < c of a block
+// the TBL indices of the rows of its lanes and their columns (grad_arm64.go).
+//
+//go:noescape
+func gradRowsSmallNEON(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, tab []byte, c int, q float32, tq float32)
+
+// gradPlanarBlockNEON writes the gradient of the len(t) = n >= 4 positions of the planar x (class j of position p
+// at x[j·stride + p]) to g, in the same layout, as gradRowsLargeNEON does per sample; buf (len >= 2n)
+// is scratch.
+//
+//go:noescape
+func gradPlanarBlockNEON(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, buf []float32, c int, stride int, q float32, tq float32)
