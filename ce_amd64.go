@@ -2,7 +2,10 @@
 
 package ohem
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // ceAVX2 and ceAVX512 install the tier's ceRows and lseRows kernels in ks; fields left alone keep
 // the generic implementation.
@@ -11,6 +14,10 @@ func ceAVX2(ks *kernelSet) {
 		ceRowsAsm(false, loss, st, x, t, c, eps, fill)
 	}
 	ks.lseRows = func(dst, x []float32, c int) { lseRowsAsm(false, dst, x, c) }
+	ks.ceGradRows = func(loss []float32, st stats, g, x []float32, t []int32, dropped []bool, c int, eps, fill, s0 float32, keep float64) {
+		ceRowsLarge(false, loss, st, x, t, c, eps, fill, rowsGrad{g, dropped, s0, keep})
+	}
+	ks.fuseRows = fuseRowsAsm
 }
 
 func ceAVX512(ks *kernelSet) {
@@ -18,7 +25,14 @@ func ceAVX512(ks *kernelSet) {
 		ceRowsAsm(true, loss, st, x, t, c, eps, fill)
 	}
 	ks.lseRows = func(dst, x []float32, c int) { lseRowsAsm(true, dst, x, c) }
+	ks.ceGradRows = func(loss []float32, st stats, g, x []float32, t []int32, dropped []bool, c int, eps, fill, s0 float32, keep float64) {
+		ceRowsLarge(true, loss, st, x, t, c, eps, fill, rowsGrad{g, dropped, s0, keep})
+	}
+	ks.fuseRows = fuseRowsAsm
 }
+
+// fuseRowsAsm reports the rows ceGradRows takes: those of the row-at-a-time kernel.
+func fuseRowsAsm(c int, eps float32) bool { return c > smallMax && !tinySmoothing(eps, c) }
 
 // The kernels are called directly, never through func values, so that their //go:noescape lets
 // the scratch arrays below stay on the stack.
@@ -34,7 +48,7 @@ func ceRowsAsm(z bool, loss []float32, st stats, x []float32, t []int32, c int, 
 	case c <= smallMax:
 		ceSmall(z, loss, st, x, t, c, eps, fill)
 	default:
-		ceRowsLarge(z, loss, st, x, t, c, eps, fill)
+		ceRowsLarge(z, loss, st, x, t, c, eps, fill, rowsGrad{})
 	}
 }
 
@@ -92,7 +106,13 @@ func ce2Block(z bool, loss []float32, st stats, x []float32, t []int32, fill flo
 // ceRowsLarge runs the row-at-a-time kernel over blocks of rows, which leaves per row the
 // maximum m, s = Σ_{j≠t} e^{z_j−m}, the target logit and (with smoothing) ε/C·Σ_j (z_j − m), and then
 // ceFinish, which turns a vector of rows at a time into losses and statistics.
-func ceRowsLarge(z bool, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
+//
+// With gr.g set (and st on) it is ceGradRows: the Grad kernels also write every row's gradient for
+// the scale gr.s0, and each valid row's target element is then set from pt, as gradRows does.
+// Without smoothing and with gr.keep < 1, the rows of a block whose loss lies below a quantile of
+// the losses of the blocks before (dropLimit) are predicted dropped: they get zeros, and dropped
+// says so.
+func ceRowsLarge(z bool, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32, gr rowsGrad) {
 	var (
 		s, zt, neg, mx  [rowBlock]float32
 		lb, mb, lb2, pb [rowBlock]float32
@@ -104,7 +124,19 @@ func ceRowsLarge(z bool, loss []float32, st stats, x []float32, t []int32, c int
 		lanes = 16
 	}
 	k := float32(2 * float64(eps) / float64(c)) // the spread's weight per half difference
+	g, s0 := gr.g, gr.s0
+	q := eps / float32(c)
+	tq, nq := eps-q, -(s0 * q) // the gradient's target term and spread
+	predict := g != nil && eps == 0 && gr.keep < 1
+	if g != nil && len(t) > 0 {
+		_, _ = g[len(t)*c-1], gr.dropped[len(t)-1] // the kernels write g[:len(t)*c]
+	}
+	var e0 float32 // the prediction's limit: 0 predicts nothing
+	next := rowBlock
 	for lo := 0; lo < len(t); lo += rowBlock {
+		if predict && lo >= next {
+			e0, next = dropLimit(loss[:lo], gr.keep), 2*lo
+		}
 		hi := min(lo+rowBlock, len(t))
 		xb := x[lo*c : hi*c]
 		tf := t[lo:hi] // the targets ceFinish reads: a whole number of vectors
@@ -117,6 +149,18 @@ func ceRowsLarge(z bool, loss []float32, st stats, x []float32, t []int32, c int
 			tf = tb[:w]
 		}
 		switch {
+		case g != nil:
+			gb := g[lo*c : hi*c]
+			switch {
+			case z && eps == 0:
+				ceRowsLargeGradAVX512(s[:], zt[:], neg[:], mx[:], xb, t[lo:hi], c, k, gb, s0, nq, e0)
+			case z:
+				ceRowsLargeSpreadGradAVX512(s[:], zt[:], neg[:], mx[:], xb, t[lo:hi], c, k, gb, s0, nq, 0)
+			case eps == 0:
+				ceRowsLargeGradAVX2(s[:], zt[:], neg[:], mx[:], xb, t[lo:hi], c, k, gb, s0, nq, e0)
+			default:
+				ceRowsLargeSpreadGradAVX2(s[:], zt[:], neg[:], mx[:], xb, t[lo:hi], c, k, gb, s0, nq, 0)
+			}
 		case z && eps == 0:
 			ceRowsLargeAVX512(s[:], zt[:], neg[:], mx[:], xb, t[lo:hi], c, k)
 		case z:
@@ -142,7 +186,51 @@ func ceRowsLarge(z bool, loss []float32, st stats, x []float32, t []int32, c int
 			copy(st.ls[lo:hi], lb2[:])
 			copy(st.pt[lo:hi], pb[:])
 		}
+		if g != nil {
+			// The target's element from pt = p_t − 1, exact when p_t is close to 1; the kernel
+			// without smoothing flags the rows it zeroed in neg.
+			for r, ti := range t[lo:hi] {
+				drop := ti >= 0 && eps == 0 && neg[r] != 0
+				gr.dropped[lo+r] = drop
+				if ti >= 0 && !drop {
+					g[(lo+r)*c+int(ti)] = s0 * (pb[r] + tq)
+				}
+			}
+		}
 	}
+}
+
+// rowsGrad is what ceRowsLarge needs to write the gradient too (ceGradRows).
+type rowsGrad struct {
+	g       []float32 // nil: no gradient
+	dropped []bool
+	s0      float32
+	keep    float64 // the fraction of the valid rows that will be kept
+}
+
+// dropQuantile sets how far below the quantile 1 − keep of the losses a row must lie to be
+// predicted dropped: at quantile dropQuantile·(1 − keep). A sample of 128 losses puts the 0.8 of
+// it, the 24% quantile for keep = 0.7, below the 30% one with a margin of 1.6 standard errors.
+const dropQuantile = 0.8
+
+// dropLimit returns e^τ, τ the quantile dropQuantile·(1 − keep) of an evenly spaced sample of the
+// finite losses of the valid rows so far (loss); 0 (predict nothing) when there are too few.
+func dropLimit(loss []float32, keep float64) float32 {
+	var smp [128]float32
+	n := 0
+	step := max(1, len(loss)/len(smp))
+	for i := 0; i < len(loss) && n < len(smp); i += step {
+		if v := loss[i]; v >= 0 && v <= math.MaxFloat32 {
+			smp[n] = v
+			n++
+		}
+	}
+	if n < 32 {
+		return 0
+	}
+	slices.Sort(smp[:n])
+	tau := smp[int(dropQuantile*(1-keep)*float64(n))]
+	return float32(math.Exp(float64(tau)))
 }
 
 // lseRowsAsm is lseRows: C = 2 across rows, every other C with the row-at-a-time kernel, each row

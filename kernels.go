@@ -30,6 +30,17 @@ type kernelSet struct {
 	// gradPlanar: as gradRows, in the planar layout of cePlanar (g has the layout of x).
 	gradPlanar func(g, x []float32, t []int32, st stats, scale []float32, c, stride int, eps float32)
 
+	// ceGradRows, optional (nil: not available), is ceRows with st on that also writes the
+	// gradient of every row for one scale s0 given in advance: g[i*c+j] = s0·(softmax_ij − q_ij) for
+	// a valid row, 0 for an ignored one; ForwardBackward's two passes over the logits in one. keep
+	// is the fraction of the valid rows the selection will keep: when it is below 1, the kernel may
+	// predict, from the losses of the rows before, that a row will be dropped, and write zeros for
+	// it instead; dropped[i] reports so (false for every other row). It takes the c and eps for
+	// which fuseRows reports true.
+	ceGradRows func(loss []float32, st stats, g, x []float32, t []int32, dropped []bool, c int, eps, fill, s0 float32, keep float64)
+	// fuseRows (set with ceGradRows) reports whether ceGradRows takes c classes and smoothing eps.
+	fuseRows func(c int, eps float32) bool
+
 	// expf sets dst[i] = e^x[i] for x[i] <= 0, and log1pf dst[i] = log(1 + x[i]) for x[i] >= 0:
 	// the sequences the other kernels inline, exposed for the tests.
 	expf, log1pf func(dst, x []float32)

@@ -26,6 +26,7 @@ type Loss struct {
 	rank     []float32 // NegPosRatio's candidates: ignored samples −Inf, positives NaN
 	selected []int32
 	scale    []float32 // per-sample gradient scale w_i / W, 0 for samples not kept
+	dropped  []bool    // ceGradRows's rows predicted dropped, whose gradient it zeroed
 
 	pool *pool // the worker goroutines of Workers > 1, started on first use
 }
@@ -181,11 +182,25 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	if cap(l.selected) < n {
 		l.selected = make([]int32, 0, n)
 	}
+	var s0 float32
+	var keep float64
+	fused := false
 	if backward {
 		l.st = stats{grow(l.st.m, n), grow(l.st.ls, n), grow(l.st.pt, n)}
 		l.scale = grow(l.scale, n)
+		if s0, keep, fused = l.fusedScale(b, sh); fused {
+			l.dropped = grow(l.dropped, n)
+		}
 	}
-	l.parallel(b, sh, nil, backward)
+	switch {
+	case fused:
+		// The loss phase also writes the gradient, for the scale every kept row will have.
+		l.parallel(b, sh, grad, phaseFused, s0, keep)
+	case backward:
+		l.parallel(b, sh, nil, phaseStats, 0, 0)
+	default:
+		l.parallel(b, sh, nil, phaseLoss, 0, 0)
+	}
 	if l.ks.countAtLeast(l.losses[:n], nan32) > 0 {
 		return Result{}, nonFinite(b.Logits, sh, firstNaN(l.losses[:n]))
 	}
@@ -267,6 +282,22 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	if denom > 0 && len(sel) > 0 {
 		res.Loss = float32(total / denom)
 	}
+	if fused && denom > 0 && len(sel) > 0 && float32(1/denom) == s0 {
+		// Every kept row has its gradient but those predicted dropped, which get it now; the
+		// others are zeroed, but those predicted dropped. (Otherwise, e.g. when KeepTies kept more
+		// rows than foreseen, the gradient pass below writes every row again.)
+		prev := 0
+		for _, i := range sel {
+			l.clearRows(grad, b.Targets, prev, int(i), sh.c)
+			if l.dropped[i] {
+				c, lo, hi := sh.c, int(i), int(i)+1
+				l.ks.ceGradRows(losses[lo:hi], l.st.slice(lo, hi), grad[lo*c:hi*c], b.Logits[lo*c:hi*c], b.Targets[lo:hi], l.dropped[lo:hi], c, l.cfg.LabelSmoothing, float32(math.Inf(-1)), s0, 1)
+			}
+			prev = int(i) + 1
+		}
+		l.clearRows(grad, b.Targets, prev, n, sh.c)
+		backward = false
+	}
 	if backward {
 		clear(l.scale[:n])
 		switch {
@@ -281,9 +312,70 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 				l.scale[i] = float32(float64(w[b.Targets[i]]) / denom)
 			}
 		}
-		l.parallel(b, sh, grad, backward)
+		l.parallel(b, sh, grad, phaseGrad, 0, 0)
 	}
 	return res, nil
+}
+
+// fusedScale decides whether ForwardBackward computes the gradient in its loss phase (the kernel
+// set's ceGradRows) and returns the scale w_i/W of every kept row and the fraction of the valid rows
+// kept when it does: that needs W before the losses, which the rules Keep and KeepRatio (and
+// keeping every sample) without class weights give: the count they keep. It pays when at least half
+// of the valid rows are kept (the gradient of a row that is dropped may be written twice: first
+// the gradient, then zeros).
+func (l *Loss) fusedScale(b Batch, sh shape) (float32, float64, bool) {
+	ks, cfg := l.ks, &l.cfg
+	if sh.planar() || ks.ceGradRows == nil || cfg.ClassWeights != nil || !ks.fuseRows(sh.c, cfg.LabelSmoothing) {
+		return 0, 0, false
+	}
+	if l.rule != ruleAll && l.rule != ruleKeep && l.rule != ruleRatio {
+		return 0, 0, false
+	}
+	groups, per := 1, sh.n
+	if cfg.PerImage {
+		groups, per = sh.images, sh.per
+	}
+	valid, kept := 0, 0
+	for g := range groups {
+		v := 0
+		for _, t := range b.Targets[g*per : (g+1)*per] {
+			if t >= 0 {
+				v++
+			}
+		}
+		valid += v
+		kept += l.keepCount(v)
+	}
+	var denom float64
+	switch cfg.Reduction {
+	case MeanKept:
+		denom = float64(kept)
+	case MeanValid:
+		denom = float64(valid)
+	case Sum:
+		denom = 1
+	}
+	if kept == 0 || 2*kept < valid || !(denom > 0) {
+		return 0, 0, false
+	}
+	return float32(1 / denom), float64(kept) / float64(valid), true
+}
+
+// clearRows zeroes the gradient of the dropped rows in [lo, hi) after the fused loss phase: the
+// valid ones that ceGradRows did not already zero (an ignored row's is zero too).
+func (l *Loss) clearRows(g []float32, t []int32, lo, hi, c int) {
+	done := func(i int) bool { return t[i] < 0 || l.dropped[i] }
+	for lo < hi {
+		for lo < hi && done(lo) {
+			lo++
+		}
+		end := lo
+		for end < hi && !done(end) {
+			end++
+		}
+		clear(g[lo*c : end*c])
+		lo = end
+	}
 }
 
 // choose appends the kept indices of one group to sel and returns it with the group's count of
@@ -293,16 +385,8 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 	const lowest = -math.MaxFloat32 // every loss is >= it, −Inf is not
 	valid := l.ks.countAtLeast(loss, lowest)
 	cfg := &l.cfg
-	k := valid
+	k := l.keepCount(valid)
 	switch l.rule {
-	case ruleKeep:
-		k = min(cfg.Keep, valid)
-	case ruleRatio:
-		k = int(math.Floor(cfg.KeepRatio * float64(valid)))
-		if k < 1 && valid > 0 {
-			k = 1
-		}
-		k = min(k, valid)
 	case ruleProb:
 		// p < t ⇔ float64(l) > −ln t ⇔ l >= f, f the least float32 above −ln t.
 		lim := -math.Log(float64(cfg.ProbThreshold))
@@ -347,16 +431,39 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 	return sel, valid
 }
 
+// keepCount is k, the count the rule keeps of a group's valid samples, for the rules All, Keep and
+// KeepRatio (KeepTies aside); valid for the others.
+func (l *Loss) keepCount(valid int) int {
+	switch l.rule {
+	case ruleKeep:
+		return min(l.cfg.Keep, valid)
+	case ruleRatio:
+		k := int(math.Floor(l.cfg.KeepRatio * float64(valid)))
+		if k < 1 && valid > 0 {
+			k = 1
+		}
+		return min(k, valid)
+	}
+	return valid
+}
+
 // parallelMin is the least number of logits per worker worth a goroutine.
 const parallelMin = 1 << 15
 
-// parallel runs the loss phase (grad == nil) or the gradient phase over every sample, split across
-// Workers goroutines when the batch is large enough. Each sample's result depends on that sample
-// alone, so the split changes no bit.
-func (l *Loss) parallel(b Batch, sh shape, grad []float32, backward bool) {
+// The phases of a call.
+const (
+	phaseLoss  = iota // the losses
+	phaseStats        // the losses and the gradient's statistics
+	phaseFused        // phaseStats, and the gradient of every row for the scale s0 (ceGradRows)
+	phaseGrad         // the gradient
+)
+
+// parallel runs a phase over every sample, split across Workers goroutines when the batch is large
+// enough. Each sample's result depends on that sample alone, so the split changes no bit.
+func (l *Loss) parallel(b Batch, sh shape, grad []float32, phase int, s0 float32, keep float64) {
 	workers := min(max(l.cfg.Workers, 1), sh.n*sh.c/parallelMin, sh.n)
-	j := job{ks: l.ks, b: b, sh: sh, eps: l.cfg.LabelSmoothing, fill: float32(math.Inf(-1)), losses: l.losses, grad: grad, scale: l.scale, chunks: 1}
-	if backward {
+	j := job{ks: l.ks, b: b, sh: sh, eps: l.cfg.LabelSmoothing, fill: float32(math.Inf(-1)), losses: l.losses, grad: grad, scale: l.scale, chunks: 1, phase: phase, s0: s0, keep: keep, dropped: l.dropped}
+	if phase != phaseLoss {
 		j.st = l.st
 	}
 	if workers <= 1 {
@@ -367,8 +474,8 @@ func (l *Loss) parallel(b Batch, sh shape, grad []float32, backward bool) {
 	l.pool.run(j, workers)
 }
 
-// job is one phase of a call: the loss phase computes losses (and st when it is on), the
-// gradient phase (grad set) the gradient.
+// job is one phase of a call (phaseLoss, ...): the loss phases compute losses (and st when it is
+// on), the fused phase also the gradient for the scale s0, the gradient phase the gradient.
 type job struct {
 	ks            *kernelSet
 	b             Batch
@@ -378,17 +485,25 @@ type job struct {
 	losses, scale []float32
 	grad          []float32
 	chunks        int
+	phase         int
+	s0            float32 // phaseFused: the scale of every kept row
+	keep          float64 // phaseFused: the fraction of the valid rows kept
+	dropped       []bool  // phaseFused: the rows predicted dropped
 }
 
 // chunk computes chunk c of chunks.
 func (j *job) chunk(c int) {
 	n := j.sh.n
 	lo, hi := c*n/j.chunks, (c+1)*n/j.chunks
-	if j.grad != nil {
+	switch j.phase {
+	case phaseGrad:
 		gradRange(j.ks, j.grad, j.st, j.scale, &j.b, j.sh, lo, hi, j.eps)
-		return
+	case phaseFused:
+		k := j.sh.c
+		j.ks.ceGradRows(j.losses[lo:hi], j.st.slice(lo, hi), j.grad[lo*k:hi*k], j.b.Logits[lo*k:hi*k], j.b.Targets[lo:hi], j.dropped[lo:hi], k, j.eps, j.fill, j.s0, j.keep)
+	default:
+		ceRange(j.ks, j.losses, j.st, &j.b, j.sh, lo, hi, j.eps, j.fill)
 	}
-	ceRange(j.ks, j.losses, j.st, &j.b, j.sh, lo, hi, j.eps, j.fill)
 }
 
 // pool holds persistent worker goroutines; they wait on start and claim chunks through next.

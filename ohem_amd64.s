@@ -3636,6 +3636,1262 @@ ceFinishAVX2Done:
 	VZEROUPPER
 	RET
 
+// func ceRowsLargeGradAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·ceRowsLargeGradAVX2(SB), NOSPLIT, $0-196
+	MOVQ   s_base+0(FP), AX
+	MOVQ   mx_base+72(FP), CX
+	MOVQ   x_base+96(FP), DX
+	MOVQ   c+144(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   t_len+128(FP), SI
+	MOVQ   t_base+120(FP), DI
+	MOVQ   zt_base+24(FP), R9
+	MOVQ   neg_base+48(FP), R8
+	MOVQ   g_base+160(FP), R10
+	ADDQ   DX, R10
+	SUBQ   x_base+96(FP), R10
+	SUBQ   DX, R10
+	XORQ   R11, R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+ceRowsLargeGradAVX2Row:
+	TESTQ SI, SI
+	JZ    ceRowsLargeGradAVX2Done
+
+	// an ignored row (t < 0) is skipped: its logits are never read
+	MOVLQSX (DI), R14
+	TESTQ   R14, R14
+	JS      ceRowsLargeGradAVX2Ignored
+
+	// m = max of the row: four accumulators, then one vector at a time, then a masked tail
+	MOVQ    DX, R12
+	MOVQ    BX, R13
+	SHRQ    $0x02, R13
+	VMOVUPS negInfVec<>+0(SB), Y2
+	VMOVUPS negInfVec<>+0(SB), Y3
+	VMOVUPS negInfVec<>+0(SB), Y4
+	VMOVUPS negInfVec<>+0(SB), Y5
+
+	// the gradient of the row before waits for its final pass, which goes with this max pass
+	TESTQ R11, R11
+	JZ    ceRowsLargeGradAVX2Max4
+	LEAQ  (DX)(R10*1), R15
+	SUBQ  BX, R15
+	XORQ  R11, R11
+
+ceRowsLargeGradAVX2Max4Norm:
+	CMPQ        R13, $0x00000020
+	JB          ceRowsLargeGradAVX2Max1Norm
+	VMAXPS      (R12), Y2, Y2
+	VMOVUPS     (R15), Y6
+	VFMADD213PS Y1, Y0, Y6
+	VMOVUPS     Y6, (R15)
+	VMAXPS      32(R12), Y3, Y3
+	VMOVUPS     32(R15), Y6
+	VFMADD213PS Y1, Y0, Y6
+	VMOVUPS     Y6, 32(R15)
+	VMAXPS      64(R12), Y4, Y4
+	VMOVUPS     64(R15), Y6
+	VFMADD213PS Y1, Y0, Y6
+	VMOVUPS     Y6, 64(R15)
+	VMAXPS      96(R12), Y5, Y5
+	VMOVUPS     96(R15), Y6
+	VFMADD213PS Y1, Y0, Y6
+	VMOVUPS     Y6, 96(R15)
+	ADDQ        $0x00000080, R12
+	ADDQ        $0x00000080, R15
+	SUBQ        $0x00000020, R13
+	JMP         ceRowsLargeGradAVX2Max4Norm
+
+ceRowsLargeGradAVX2Max1Norm:
+	CMPQ        R13, $0x00000008
+	JB          ceRowsLargeGradAVX2MaxTailNorm
+	VMAXPS      (R12), Y2, Y2
+	VMOVUPS     (R15), Y6
+	VFMADD213PS Y1, Y0, Y6
+	VMOVUPS     Y6, (R15)
+	ADDQ        $0x00000020, R12
+	ADDQ        $0x00000020, R15
+	SUBQ        $0x00000008, R13
+	JMP         ceRowsLargeGradAVX2Max1Norm
+
+ceRowsLargeGradAVX2MaxTailNorm:
+	TESTQ        R13, R13
+	JZ           ceRowsLargeGradAVX2MaxDone
+	VMOVDQU      iota<>+0(SB), Y6
+	MOVQ         R13, X7
+	VPBROADCASTD X7, Y7
+	VPCMPGTD     Y6, Y7, Y7
+	VMASKMOVPS   (R12), Y7, Y6
+	VBLENDVPS    Y7, Y6, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VMASKMOVPS   (R15), Y7, Y6
+	VFMADD213PS  Y1, Y0, Y6
+	VMASKMOVPS   Y6, Y7, (R15)
+	JMP          ceRowsLargeGradAVX2MaxDone
+
+ceRowsLargeGradAVX2Max4:
+	CMPQ   R13, $0x00000020
+	JB     ceRowsLargeGradAVX2Max1
+	VMAXPS (R12), Y2, Y2
+	VMAXPS 32(R12), Y3, Y3
+	VMAXPS 64(R12), Y4, Y4
+	VMAXPS 96(R12), Y5, Y5
+	ADDQ   $0x00000080, R12
+	SUBQ   $0x00000020, R13
+	JMP    ceRowsLargeGradAVX2Max4
+
+ceRowsLargeGradAVX2Max1:
+	CMPQ   R13, $0x00000008
+	JB     ceRowsLargeGradAVX2MaxTail
+	VMAXPS (R12), Y2, Y2
+	ADDQ   $0x00000020, R12
+	SUBQ   $0x00000008, R13
+	JMP    ceRowsLargeGradAVX2Max1
+
+ceRowsLargeGradAVX2MaxTail:
+	TESTQ        R13, R13
+	JZ           ceRowsLargeGradAVX2MaxDone
+	VMOVDQU      iota<>+0(SB), Y0
+	MOVQ         R13, X1
+	VPBROADCASTD X1, Y1
+	VPCMPGTD     Y0, Y1, Y1
+	VMASKMOVPS   (R12), Y1, Y0
+	VBLENDVPS    Y1, Y0, Y3, Y0
+	VMAXPS       Y0, Y3, Y3
+
+ceRowsLargeGradAVX2MaxDone:
+	VMAXPS       Y3, Y2, Y2
+	VMAXPS       Y5, Y4, Y4
+	VMAXPS       Y4, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VMAXPS       X0, X2, X2
+	VMOVHLPS     X2, X0, X0
+	VMAXPS       X0, X2, X2
+	VMOVSHDUP    X2, X0
+	VMAXSS       X0, X2, X2
+	VMOVSS       X2, (CX)
+	VBROADCASTSS X2, Y1
+	VMOVSS       (DX)(R14*4), X0
+	VMOVSS       X0, (R9)
+
+	// the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64
+	VXORPS Y0, Y0, Y0
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   DX, R12
+
+	// first range: [0, t)
+	MOVQ R14, R13
+
+ceRowsLargeGradAVX2Range:
+	CMPQ R13, $0x00000020
+	JB   ceRowsLargeGradAVX2Exp1
+	MOVL $0x00000008, R11
+
+ceRowsLargeGradAVX2Exp4:
+	PREFETCHT1 (R12)(BX*1)
+	VMOVUPS    (R12), Y6
+	VSUBPS     Y1, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VMOVUPS     Y7, (R12)(R10*1)
+	VADDPS      Y7, Y2, Y2
+	VMOVUPS     32(R12), Y6
+	VSUBPS      Y1, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VMOVUPS     Y7, 32(R12)(R10*1)
+	VADDPS      Y7, Y3, Y3
+	PREFETCHT1  64(R12)(BX*1)
+	VMOVUPS     64(R12), Y6
+	VSUBPS      Y1, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VMOVUPS     Y7, 64(R12)(R10*1)
+	VADDPS      Y7, Y4, Y4
+	VMOVUPS     96(R12), Y6
+	VSUBPS      Y1, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VMOVUPS     Y7, 96(R12)(R10*1)
+	VADDPS      Y7, Y5, Y5
+	ADDQ        $0x00000080, R12
+	SUBQ        $0x00000020, R13
+	DECL        R11
+	JZ          ceRowsLargeGradAVX2Flush
+	CMPQ        R13, $0x00000020
+	JAE         ceRowsLargeGradAVX2Exp4
+
+ceRowsLargeGradAVX2Flush:
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VCVTPS2PD    X2, Y3
+	VADDPD       Y3, Y0, Y0
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y3
+	VADDPD       Y3, Y0, Y0
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	JMP          ceRowsLargeGradAVX2Range
+
+ceRowsLargeGradAVX2Exp1:
+	CMPQ    R13, $0x00000008
+	JB      ceRowsLargeGradAVX2ExpTail
+	VMOVUPS (R12), Y6
+	VSUBPS  Y1, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VMOVUPS     Y7, (R12)(R10*1)
+	VADDPS      Y7, Y2, Y2
+	ADDQ        $0x00000020, R12
+	SUBQ        $0x00000008, R13
+	JMP         ceRowsLargeGradAVX2Exp1
+
+ceRowsLargeGradAVX2ExpTail:
+	TESTQ        R13, R13
+	JZ           ceRowsLargeGradAVX2RangeDone
+	VMOVDQU      iota<>+0(SB), Y6
+	MOVQ         R13, X7
+	VPBROADCASTD X7, Y7
+	VPCMPGTD     Y6, Y7, Y7
+	VMASKMOVPS   (R12), Y7, Y8
+	VSUBPS       Y1, Y8, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
+	VPSLLD      $0x17, Y9, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y8, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y10, Y10
+	VFMADD231PS Y10, Y9, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y6, Y8, Y6
+	VMASKMOVPS  Y6, Y7, (R12)(R10*1)
+	VANDPS      Y7, Y6, Y6
+	VADDPS      Y6, Y3, Y3
+
+ceRowsLargeGradAVX2RangeDone:
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VCVTPS2PD    X2, Y3
+	VADDPD       Y3, Y0, Y0
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y3
+	VADDPD       Y3, Y0, Y0
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+
+	// second range: (t, c); tg = −1 marks it as started
+	TESTQ R14, R14
+	JS    ceRowsLargeGradAVX2Store
+	LEAQ  4(DX)(R14*4), R12
+	MOVQ  BX, R13
+	SHRQ  $0x02, R13
+	SUBQ  R14, R13
+	DECQ  R13
+	MOVQ  $-1, R14
+	JMP   ceRowsLargeGradAVX2Range
+
+ceRowsLargeGradAVX2Store:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VCVTSD2SS    X0, X0, X0
+	VMOVSS       X0, (AX)
+
+	// the gradient: e_t = e^{zt−m} completes S; r = s0/S
+	VBROADCASTSS (R9), Y1
+	VBROADCASTSS (CX), Y2
+	VSUBPS       Y2, Y1, Y1
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y3
+	VFMADD231PS expLog2eVec<>+0(SB), Y1, Y3
+	VPSLLD      $0x17, Y3, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y3, Y3
+	VMOVAPS     Y1, Y4
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y3, Y4
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y3, Y4
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y3
+	VFMADD213PS expC4Vec<>+0(SB), Y4, Y3
+	VFMADD213PS expC3Vec<>+0(SB), Y4, Y3
+	VFMADD213PS expC2Vec<>+0(SB), Y4, Y3
+	VFMADD213PS expC1Vec<>+0(SB), Y4, Y3
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y4, Y4
+	VFMADD231PS Y4, Y3, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y1, Y1
+	VANDNPS     Y2, Y1, Y2
+	VADDSS      X2, X0, X0
+
+	// a row predicted dropped (S < e0·e_t: its loss is below ln e0) gets zeros
+	VMOVSS       e0+192(FP), X1
+	VMULSS       X2, X1, X1
+	VUCOMISS     X0, X1
+	JA           ceRowsLargeGradAVX2GradDrop
+	MOVL         $0x00000000, (R8)
+	VMOVSS       s0+184(FP), X1
+	VDIVSS       X0, X1, X1
+	VBROADCASTSS X1, Y0
+	VBROADCASTSS nq+188(FP), Y1
+	LEAQ         (DX)(R10*1), R11
+	MOVLQSX      (DI), R12
+	VMOVSS       X2, (R11)(R12*4)
+	MOVL         $0x00000001, R11
+	JMP          ceRowsLargeGradAVX2GradDone
+
+ceRowsLargeGradAVX2GradDrop:
+	MOVL   $0x3f800000, (R8)
+	LEAQ   (DX)(R10*1), R11
+	MOVQ   BX, R12
+	VXORPS Y0, Y0, Y0
+
+ceRowsLargeGradAVX2DropZero4:
+	CMPQ    R12, $0x00000080
+	JB      ceRowsLargeGradAVX2DropZero1
+	VMOVUPS Y0, (R11)
+	VMOVUPS Y0, 32(R11)
+	VMOVUPS Y0, 64(R11)
+	VMOVUPS Y0, 96(R11)
+	ADDQ    $0x00000080, R11
+	SUBQ    $0x00000080, R12
+	JMP     ceRowsLargeGradAVX2DropZero4
+
+ceRowsLargeGradAVX2DropZero1:
+	CMPQ    R12, $0x00000020
+	JB      ceRowsLargeGradAVX2DropZeroTail
+	VMOVUPS Y0, (R11)
+	ADDQ    $0x00000020, R11
+	SUBQ    $0x00000020, R12
+	JMP     ceRowsLargeGradAVX2DropZero1
+
+ceRowsLargeGradAVX2DropZeroTail:
+	TESTQ        R12, R12
+	JZ           ceRowsLargeGradAVX2DropZeroDone
+	SHRQ         $0x02, R12
+	VMOVDQU      iota<>+0(SB), Y1
+	MOVQ         R12, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     Y1, Y2, Y2
+	VMASKMOVPS   Y0, Y2, (R11)
+	SHLQ         $0x02, R12
+	ADDQ         R12, R11
+
+ceRowsLargeGradAVX2DropZeroDone:
+	// nothing waits (r and nq are set for the register allocator only)
+	XORQ   R11, R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+ceRowsLargeGradAVX2GradDone:
+ceRowsLargeGradAVX2Next:
+	ADDQ BX, DX
+	ADDQ $0x04, AX
+	ADDQ $0x04, CX
+	ADDQ $0x04, DI
+	ADDQ $0x04, R9
+	ADDQ $0x04, R8
+	DECQ SI
+	JMP  ceRowsLargeGradAVX2Row
+
+ceRowsLargeGradAVX2Ignored:
+	TESTQ R11, R11
+	JZ    ceRowsLargeGradAVX2IgnNormDone
+	XORQ  R11, R11
+
+	// the final pass over the gradient of the row before, on its own
+	LEAQ (DX)(R10*1), R12
+	SUBQ BX, R12
+	MOVQ BX, R13
+	SHRQ $0x02, R13
+
+ceRowsLargeGradAVX2IgnNorm4:
+	CMPQ        R13, $0x00000020
+	JB          ceRowsLargeGradAVX2IgnNorm1
+	VMOVUPS     (R12), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, (R12)
+	VMOVUPS     32(R12), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 32(R12)
+	VMOVUPS     64(R12), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 64(R12)
+	VMOVUPS     96(R12), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 96(R12)
+	ADDQ        $0x00000080, R12
+	SUBQ        $0x00000020, R13
+	JMP         ceRowsLargeGradAVX2IgnNorm4
+
+ceRowsLargeGradAVX2IgnNorm1:
+	CMPQ        R13, $0x00000008
+	JB          ceRowsLargeGradAVX2IgnNormTail
+	VMOVUPS     (R12), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, (R12)
+	ADDQ        $0x00000020, R12
+	SUBQ        $0x00000008, R13
+	JMP         ceRowsLargeGradAVX2IgnNorm1
+
+ceRowsLargeGradAVX2IgnNormTail:
+	TESTQ        R13, R13
+	JZ           ceRowsLargeGradAVX2IgnNormDone
+	VMOVDQU      iota<>+0(SB), Y2
+	MOVQ         R13, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (R12), Y3, Y2
+	VFMADD213PS  Y1, Y0, Y2
+	VMASKMOVPS   Y2, Y3, (R12)
+
+ceRowsLargeGradAVX2IgnNormDone:
+	// an ignored row's gradient is 0
+	LEAQ   (DX)(R10*1), R12
+	MOVQ   BX, R13
+	VXORPS Y2, Y2, Y2
+
+ceRowsLargeGradAVX2IgnZero4:
+	CMPQ    R13, $0x00000080
+	JB      ceRowsLargeGradAVX2IgnZero1
+	VMOVUPS Y2, (R12)
+	VMOVUPS Y2, 32(R12)
+	VMOVUPS Y2, 64(R12)
+	VMOVUPS Y2, 96(R12)
+	ADDQ    $0x00000080, R12
+	SUBQ    $0x00000080, R13
+	JMP     ceRowsLargeGradAVX2IgnZero4
+
+ceRowsLargeGradAVX2IgnZero1:
+	CMPQ    R13, $0x00000020
+	JB      ceRowsLargeGradAVX2IgnZeroTail
+	VMOVUPS Y2, (R12)
+	ADDQ    $0x00000020, R12
+	SUBQ    $0x00000020, R13
+	JMP     ceRowsLargeGradAVX2IgnZero1
+
+ceRowsLargeGradAVX2IgnZeroTail:
+	TESTQ        R13, R13
+	JZ           ceRowsLargeGradAVX2IgnZeroDone
+	SHRQ         $0x02, R13
+	VMOVDQU      iota<>+0(SB), Y3
+	MOVQ         R13, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   Y2, Y4, (R12)
+	SHLQ         $0x02, R13
+	ADDQ         R13, R12
+
+ceRowsLargeGradAVX2IgnZeroDone:
+	JMP ceRowsLargeGradAVX2Next
+
+ceRowsLargeGradAVX2Done:
+	TESTQ R11, R11
+	JZ    ceRowsLargeGradAVX2LastNormDone
+	XORQ  R11, R11
+
+	// the final pass over the gradient of the row before, on its own
+	LEAQ (DX)(R10*1), AX
+	SUBQ BX, AX
+	MOVQ BX, CX
+	SHRQ $0x02, CX
+
+ceRowsLargeGradAVX2LastNorm4:
+	CMPQ        CX, $0x00000020
+	JB          ceRowsLargeGradAVX2LastNorm1
+	VMOVUPS     (AX), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, (AX)
+	VMOVUPS     32(AX), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 32(AX)
+	VMOVUPS     64(AX), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 64(AX)
+	VMOVUPS     96(AX), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 96(AX)
+	ADDQ        $0x00000080, AX
+	SUBQ        $0x00000020, CX
+	JMP         ceRowsLargeGradAVX2LastNorm4
+
+ceRowsLargeGradAVX2LastNorm1:
+	CMPQ        CX, $0x00000008
+	JB          ceRowsLargeGradAVX2LastNormTail
+	VMOVUPS     (AX), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x00000020, AX
+	SUBQ        $0x00000008, CX
+	JMP         ceRowsLargeGradAVX2LastNorm1
+
+ceRowsLargeGradAVX2LastNormTail:
+	TESTQ        CX, CX
+	JZ           ceRowsLargeGradAVX2LastNormDone
+	VMOVDQU      iota<>+0(SB), Y2
+	MOVQ         CX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (AX), Y3, Y2
+	VFMADD213PS  Y1, Y0, Y2
+	VMASKMOVPS   Y2, Y3, (AX)
+
+ceRowsLargeGradAVX2LastNormDone:
+	VZEROUPPER
+	RET
+
+// func ceRowsLargeSpreadGradAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·ceRowsLargeSpreadGradAVX2(SB), NOSPLIT, $32-196
+	MOVQ   s_base+0(FP), AX
+	MOVQ   mx_base+72(FP), CX
+	MOVQ   x_base+96(FP), DX
+	MOVQ   c+144(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   t_len+128(FP), SI
+	MOVQ   t_base+120(FP), DI
+	MOVQ   zt_base+24(FP), R9
+	MOVQ   neg_base+48(FP), R8
+	MOVQ   g_base+160(FP), R10
+	ADDQ   DX, R10
+	SUBQ   x_base+96(FP), R10
+	SUBQ   DX, R10
+	XORQ   R11, R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+ceRowsLargeSpreadGradAVX2Row:
+	TESTQ SI, SI
+	JZ    ceRowsLargeSpreadGradAVX2Done
+
+	// an ignored row (t < 0) is skipped: its logits are never read
+	MOVLQSX (DI), R14
+	TESTQ   R14, R14
+	JS      ceRowsLargeSpreadGradAVX2Ignored
+
+	// m = max of the row: four accumulators, then one vector at a time, then a masked tail
+	MOVQ    DX, R12
+	MOVQ    BX, R13
+	SHRQ    $0x02, R13
+	VMOVUPS negInfVec<>+0(SB), Y2
+	VMOVUPS negInfVec<>+0(SB), Y3
+	VMOVUPS negInfVec<>+0(SB), Y4
+	VMOVUPS negInfVec<>+0(SB), Y5
+
+	// the gradient of the row before waits for its final pass, which goes with this max pass
+	TESTQ R11, R11
+	JZ    ceRowsLargeSpreadGradAVX2Max4
+	LEAQ  (DX)(R10*1), R15
+	SUBQ  BX, R15
+	XORQ  R11, R11
+
+ceRowsLargeSpreadGradAVX2Max4Norm:
+	CMPQ        R13, $0x00000020
+	JB          ceRowsLargeSpreadGradAVX2Max1Norm
+	VMAXPS      (R12), Y2, Y2
+	VMOVUPS     (R15), Y6
+	VFMADD213PS Y1, Y0, Y6
+	VMOVUPS     Y6, (R15)
+	VMAXPS      32(R12), Y3, Y3
+	VMOVUPS     32(R15), Y6
+	VFMADD213PS Y1, Y0, Y6
+	VMOVUPS     Y6, 32(R15)
+	VMAXPS      64(R12), Y4, Y4
+	VMOVUPS     64(R15), Y6
+	VFMADD213PS Y1, Y0, Y6
+	VMOVUPS     Y6, 64(R15)
+	VMAXPS      96(R12), Y5, Y5
+	VMOVUPS     96(R15), Y6
+	VFMADD213PS Y1, Y0, Y6
+	VMOVUPS     Y6, 96(R15)
+	ADDQ        $0x00000080, R12
+	ADDQ        $0x00000080, R15
+	SUBQ        $0x00000020, R13
+	JMP         ceRowsLargeSpreadGradAVX2Max4Norm
+
+ceRowsLargeSpreadGradAVX2Max1Norm:
+	CMPQ        R13, $0x00000008
+	JB          ceRowsLargeSpreadGradAVX2MaxTailNorm
+	VMAXPS      (R12), Y2, Y2
+	VMOVUPS     (R15), Y6
+	VFMADD213PS Y1, Y0, Y6
+	VMOVUPS     Y6, (R15)
+	ADDQ        $0x00000020, R12
+	ADDQ        $0x00000020, R15
+	SUBQ        $0x00000008, R13
+	JMP         ceRowsLargeSpreadGradAVX2Max1Norm
+
+ceRowsLargeSpreadGradAVX2MaxTailNorm:
+	TESTQ        R13, R13
+	JZ           ceRowsLargeSpreadGradAVX2MaxDone
+	VMOVDQU      iota<>+0(SB), Y6
+	MOVQ         R13, X9
+	VPBROADCASTD X9, Y9
+	VPCMPGTD     Y6, Y9, Y9
+	VMASKMOVPS   (R12), Y9, Y6
+	VBLENDVPS    Y9, Y6, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VMASKMOVPS   (R15), Y9, Y6
+	VFMADD213PS  Y1, Y0, Y6
+	VMASKMOVPS   Y6, Y9, (R15)
+	JMP          ceRowsLargeSpreadGradAVX2MaxDone
+
+ceRowsLargeSpreadGradAVX2Max4:
+	CMPQ   R13, $0x00000020
+	JB     ceRowsLargeSpreadGradAVX2Max1
+	VMAXPS (R12), Y2, Y2
+	VMAXPS 32(R12), Y3, Y3
+	VMAXPS 64(R12), Y4, Y4
+	VMAXPS 96(R12), Y5, Y5
+	ADDQ   $0x00000080, R12
+	SUBQ   $0x00000020, R13
+	JMP    ceRowsLargeSpreadGradAVX2Max4
+
+ceRowsLargeSpreadGradAVX2Max1:
+	CMPQ   R13, $0x00000008
+	JB     ceRowsLargeSpreadGradAVX2MaxTail
+	VMAXPS (R12), Y2, Y2
+	ADDQ   $0x00000020, R12
+	SUBQ   $0x00000008, R13
+	JMP    ceRowsLargeSpreadGradAVX2Max1
+
+ceRowsLargeSpreadGradAVX2MaxTail:
+	TESTQ        R13, R13
+	JZ           ceRowsLargeSpreadGradAVX2MaxDone
+	VMOVDQU      iota<>+0(SB), Y0
+	MOVQ         R13, X1
+	VPBROADCASTD X1, Y1
+	VPCMPGTD     Y0, Y1, Y1
+	VMASKMOVPS   (R12), Y1, Y0
+	VBLENDVPS    Y1, Y0, Y3, Y0
+	VMAXPS       Y0, Y3, Y3
+
+ceRowsLargeSpreadGradAVX2MaxDone:
+	VMAXPS       Y3, Y2, Y2
+	VMAXPS       Y5, Y4, Y4
+	VMAXPS       Y4, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VMAXPS       X0, X2, X2
+	VMOVHLPS     X2, X0, X0
+	VMAXPS       X0, X2, X2
+	VMOVSHDUP    X2, X0
+	VMAXSS       X0, X2, X2
+	VMOVSS       X2, (CX)
+	VBROADCASTSS X2, Y0
+	VMOVSS       (DX)(R14*4), X1
+	VMOVSS       X1, (R9)
+
+	// the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64
+	VXORPS Y3, Y3, Y3
+
+	// the spread starts with the target's term k·(zt − m)/2, in float64
+	VCVTSS2SD    X1, X7, X7
+	VCVTSS2SD    X2, X8, X8
+	VSUBSD       X8, X7, X7
+	VMOVSS       k+152(FP), X1
+	VMULSS       half<>+0(SB), X1, X1
+	VCVTSS2SD    X1, X1, X1
+	VMULSD       X1, X7, X7
+	VXORPS       Y1, Y1, Y1
+	VMOVSD       X7, X1, X1
+	VMULPS       halfVec<>+0(SB), Y0, Y9
+	VBROADCASTSS k+152(FP), Y0
+	VMOVUPS      Y0, (SP)
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	MOVQ         DX, R12
+
+	// first range: [0, t)
+	MOVQ R14, R13
+
+ceRowsLargeSpreadGradAVX2Range:
+	CMPQ R13, $0x00000020
+	JB   ceRowsLargeSpreadGradAVX2Exp1
+	MOVL $0x00000008, R11
+
+ceRowsLargeSpreadGradAVX2Exp4:
+	PREFETCHT1  (R12)(BX*1)
+	VMOVUPS     (R12), Y10
+	VFMSUB132PS halfVec<>+0(SB), Y9, Y10
+	VADDPS      Y10, Y10, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y14, Y14
+	VFMADD231PS Y14, Y13, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS     Y11, Y12, Y11
+	VMOVUPS     Y11, (R12)(R10*1)
+	VADDPS      Y11, Y0, Y0
+	VFMADD231PS (SP), Y10, Y6
+	VMOVUPS     32(R12), Y10
+	VFMSUB132PS halfVec<>+0(SB), Y9, Y10
+	VADDPS      Y10, Y10, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y14, Y14
+	VFMADD231PS Y14, Y13, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS     Y11, Y12, Y11
+	VMOVUPS     Y11, 32(R12)(R10*1)
+	VADDPS      Y11, Y2, Y2
+	VFMADD231PS (SP), Y10, Y6
+	PREFETCHT1  64(R12)(BX*1)
+	VMOVUPS     64(R12), Y10
+	VFMSUB132PS halfVec<>+0(SB), Y9, Y10
+	VADDPS      Y10, Y10, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y14, Y14
+	VFMADD231PS Y14, Y13, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS     Y11, Y12, Y11
+	VMOVUPS     Y11, 64(R12)(R10*1)
+	VADDPS      Y11, Y4, Y4
+	VFMADD231PS (SP), Y10, Y6
+	VMOVUPS     96(R12), Y10
+	VFMSUB132PS halfVec<>+0(SB), Y9, Y10
+	VADDPS      Y10, Y10, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y14, Y14
+	VFMADD231PS Y14, Y13, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS     Y11, Y12, Y11
+	VMOVUPS     Y11, 96(R12)(R10*1)
+	VADDPS      Y11, Y5, Y5
+	VFMADD231PS (SP), Y10, Y6
+	ADDQ        $0x00000080, R12
+	SUBQ        $0x00000020, R13
+	DECL        R11
+	JZ          ceRowsLargeSpreadGradAVX2Flush
+	CMPQ        R13, $0x00000020
+	JAE         ceRowsLargeSpreadGradAVX2Exp4
+
+ceRowsLargeSpreadGradAVX2Flush:
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y4, Y0, Y0
+	VCVTPS2PD    X0, Y2
+	VADDPD       Y2, Y3, Y3
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y2
+	VADDPD       Y2, Y3, Y3
+	VCVTPS2PD    X6, Y0
+	VADDPD       Y0, Y1, Y1
+	VEXTRACTF128 $0x01, Y6, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y0, Y1, Y1
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	JMP          ceRowsLargeSpreadGradAVX2Range
+
+ceRowsLargeSpreadGradAVX2Exp1:
+	CMPQ        R13, $0x00000008
+	JB          ceRowsLargeSpreadGradAVX2ExpTail
+	VMOVUPS     (R12), Y10
+	VFMSUB132PS halfVec<>+0(SB), Y9, Y10
+	VADDPS      Y10, Y10, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y14, Y14
+	VFMADD231PS Y14, Y13, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS     Y11, Y12, Y11
+	VMOVUPS     Y11, (R12)(R10*1)
+	VADDPS      Y11, Y0, Y0
+	VFMADD231PS (SP), Y10, Y6
+	ADDQ        $0x00000020, R12
+	SUBQ        $0x00000008, R13
+	JMP         ceRowsLargeSpreadGradAVX2Exp1
+
+ceRowsLargeSpreadGradAVX2ExpTail:
+	TESTQ        R13, R13
+	JZ           ceRowsLargeSpreadGradAVX2RangeDone
+	VMOVDQU      iota<>+0(SB), Y10
+	MOVQ         R13, X11
+	VPBROADCASTD X11, Y11
+	VPCMPGTD     Y10, Y11, Y11
+	VMASKMOVPS   (R12), Y11, Y12
+	VFMSUB132PS  halfVec<>+0(SB), Y9, Y12
+	VADDPS       Y12, Y12, Y13
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
+	VFMADD231PS expLog2eVec<>+0(SB), Y13, Y14
+	VPSLLD      $0x17, Y14, Y10
+	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
+	VMOVAPS     Y13, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y14, Y15
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y14
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y10, Y15, Y15
+	VFMADD231PS Y15, Y14, Y10
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y13, Y13
+	VANDNPS     Y10, Y13, Y10
+	VMASKMOVPS  Y10, Y11, (R12)(R10*1)
+	VANDPS      Y11, Y10, Y10
+	VADDPS      Y10, Y2, Y2
+	VANDPS      Y11, Y12, Y12
+	VFMADD231PS (SP), Y12, Y6
+
+ceRowsLargeSpreadGradAVX2RangeDone:
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y4, Y0, Y0
+	VCVTPS2PD    X0, Y2
+	VADDPD       Y2, Y3, Y3
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y2
+	VADDPD       Y2, Y3, Y3
+	VCVTPS2PD    X6, Y0
+	VADDPD       Y0, Y1, Y1
+	VEXTRACTF128 $0x01, Y6, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y0, Y1, Y1
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+
+	// second range: (t, c); tg = −1 marks it as started
+	TESTQ R14, R14
+	JS    ceRowsLargeSpreadGradAVX2Store
+	LEAQ  4(DX)(R14*4), R12
+	MOVQ  BX, R13
+	SHRQ  $0x02, R13
+	SUBQ  R14, R13
+	DECQ  R13
+	MOVQ  $-1, R14
+	JMP   ceRowsLargeSpreadGradAVX2Range
+
+ceRowsLargeSpreadGradAVX2Store:
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPD       X0, X3, X3
+	VUNPCKHPD    X3, X3, X0
+	VADDSD       X0, X3, X3
+	VCVTSD2SS    X3, X3, X3
+	VMOVSS       X3, (AX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPD       X0, X1, X1
+	VUNPCKHPD    X1, X1, X0
+	VADDSD       X0, X1, X1
+	VCVTSD2SS    X1, X1, X1
+	VMOVSS       X1, (R8)
+
+	// the gradient: e_t = e^{zt−m} completes S; r = s0/S
+	VBROADCASTSS (R9), Y0
+	VBROADCASTSS (CX), Y1
+	VSUBPS       Y1, Y0, Y0
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y1
+	VFMADD231PS expLog2eVec<>+0(SB), Y0, Y1
+	VPSLLD      $0x17, Y1, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y1, Y1
+	VMOVAPS     Y0, Y4
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y1, Y4
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y1, Y4
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y1
+	VFMADD213PS expC4Vec<>+0(SB), Y4, Y1
+	VFMADD213PS expC3Vec<>+0(SB), Y4, Y1
+	VFMADD213PS expC2Vec<>+0(SB), Y4, Y1
+	VFMADD213PS expC1Vec<>+0(SB), Y4, Y1
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y2, Y4, Y4
+	VFMADD231PS  Y4, Y1, Y2
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y0, Y0
+	VANDNPS      Y2, Y0, Y2
+	VADDSS       X2, X3, X0
+	VMOVSS       s0+184(FP), X1
+	VDIVSS       X0, X1, X1
+	VBROADCASTSS X1, Y0
+	VBROADCASTSS nq+188(FP), Y1
+	LEAQ         (DX)(R10*1), R11
+	MOVLQSX      (DI), R12
+	VMOVSS       X2, (R11)(R12*4)
+	MOVL         $0x00000001, R11
+
+ceRowsLargeSpreadGradAVX2Next:
+	ADDQ BX, DX
+	ADDQ $0x04, AX
+	ADDQ $0x04, CX
+	ADDQ $0x04, DI
+	ADDQ $0x04, R9
+	ADDQ $0x04, R8
+	DECQ SI
+	JMP  ceRowsLargeSpreadGradAVX2Row
+
+ceRowsLargeSpreadGradAVX2Ignored:
+	TESTQ R11, R11
+	JZ    ceRowsLargeSpreadGradAVX2IgnNormDone
+	XORQ  R11, R11
+
+	// the final pass over the gradient of the row before, on its own
+	LEAQ (DX)(R10*1), R12
+	SUBQ BX, R12
+	MOVQ BX, R13
+	SHRQ $0x02, R13
+
+ceRowsLargeSpreadGradAVX2IgnNorm4:
+	CMPQ        R13, $0x00000020
+	JB          ceRowsLargeSpreadGradAVX2IgnNorm1
+	VMOVUPS     (R12), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, (R12)
+	VMOVUPS     32(R12), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 32(R12)
+	VMOVUPS     64(R12), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 64(R12)
+	VMOVUPS     96(R12), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 96(R12)
+	ADDQ        $0x00000080, R12
+	SUBQ        $0x00000020, R13
+	JMP         ceRowsLargeSpreadGradAVX2IgnNorm4
+
+ceRowsLargeSpreadGradAVX2IgnNorm1:
+	CMPQ        R13, $0x00000008
+	JB          ceRowsLargeSpreadGradAVX2IgnNormTail
+	VMOVUPS     (R12), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, (R12)
+	ADDQ        $0x00000020, R12
+	SUBQ        $0x00000008, R13
+	JMP         ceRowsLargeSpreadGradAVX2IgnNorm1
+
+ceRowsLargeSpreadGradAVX2IgnNormTail:
+	TESTQ        R13, R13
+	JZ           ceRowsLargeSpreadGradAVX2IgnNormDone
+	VMOVDQU      iota<>+0(SB), Y2
+	MOVQ         R13, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (R12), Y3, Y2
+	VFMADD213PS  Y1, Y0, Y2
+	VMASKMOVPS   Y2, Y3, (R12)
+
+ceRowsLargeSpreadGradAVX2IgnNormDone:
+	// an ignored row's gradient is 0
+	LEAQ   (DX)(R10*1), R12
+	MOVQ   BX, R13
+	VXORPS Y2, Y2, Y2
+
+ceRowsLargeSpreadGradAVX2IgnZero4:
+	CMPQ    R13, $0x00000080
+	JB      ceRowsLargeSpreadGradAVX2IgnZero1
+	VMOVUPS Y2, (R12)
+	VMOVUPS Y2, 32(R12)
+	VMOVUPS Y2, 64(R12)
+	VMOVUPS Y2, 96(R12)
+	ADDQ    $0x00000080, R12
+	SUBQ    $0x00000080, R13
+	JMP     ceRowsLargeSpreadGradAVX2IgnZero4
+
+ceRowsLargeSpreadGradAVX2IgnZero1:
+	CMPQ    R13, $0x00000020
+	JB      ceRowsLargeSpreadGradAVX2IgnZeroTail
+	VMOVUPS Y2, (R12)
+	ADDQ    $0x00000020, R12
+	SUBQ    $0x00000020, R13
+	JMP     ceRowsLargeSpreadGradAVX2IgnZero1
+
+ceRowsLargeSpreadGradAVX2IgnZeroTail:
+	TESTQ        R13, R13
+	JZ           ceRowsLargeSpreadGradAVX2IgnZeroDone
+	SHRQ         $0x02, R13
+	VMOVDQU      iota<>+0(SB), Y3
+	MOVQ         R13, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   Y2, Y4, (R12)
+	SHLQ         $0x02, R13
+	ADDQ         R13, R12
+
+ceRowsLargeSpreadGradAVX2IgnZeroDone:
+	JMP ceRowsLargeSpreadGradAVX2Next
+
+ceRowsLargeSpreadGradAVX2Done:
+	TESTQ R11, R11
+	JZ    ceRowsLargeSpreadGradAVX2LastNormDone
+	XORQ  R11, R11
+
+	// the final pass over the gradient of the row before, on its own
+	LEAQ (DX)(R10*1), AX
+	SUBQ BX, AX
+	MOVQ BX, CX
+	SHRQ $0x02, CX
+
+ceRowsLargeSpreadGradAVX2LastNorm4:
+	CMPQ        CX, $0x00000020
+	JB          ceRowsLargeSpreadGradAVX2LastNorm1
+	VMOVUPS     (AX), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, (AX)
+	VMOVUPS     32(AX), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 32(AX)
+	VMOVUPS     64(AX), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 64(AX)
+	VMOVUPS     96(AX), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, 96(AX)
+	ADDQ        $0x00000080, AX
+	SUBQ        $0x00000020, CX
+	JMP         ceRowsLargeSpreadGradAVX2LastNorm4
+
+ceRowsLargeSpreadGradAVX2LastNorm1:
+	CMPQ        CX, $0x00000008
+	JB          ceRowsLargeSpreadGradAVX2LastNormTail
+	VMOVUPS     (AX), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x00000020, AX
+	SUBQ        $0x00000008, CX
+	JMP         ceRowsLargeSpreadGradAVX2LastNorm1
+
+ceRowsLargeSpreadGradAVX2LastNormTail:
+	TESTQ        CX, CX
+	JZ           ceRowsLargeSpreadGradAVX2LastNormDone
+	VMOVDQU      iota<>+0(SB), Y2
+	MOVQ         CX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (AX), Y3, Y2
+	VFMADD213PS  Y1, Y0, Y2
+	VMASKMOVPS   Y2, Y3, (AX)
+
+ceRowsLargeSpreadGradAVX2LastNormDone:
+	VZEROUPPER
+	RET
+
 // func cePlanarAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 // Requires: AVX, AVX2, FMA3, SSE, SSE2
 TEXT ·cePlanarAVX2(SB), $9600-120
@@ -10549,6 +11805,1223 @@ ceFinishAVX512Next:
 	JMP  ceFinishAVX512Loop
 
 ceFinishAVX512Done:
+	VZEROUPPER
+	RET
+
+// func ceRowsLargeGradAVX512(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL, BMI2, SSE
+TEXT ·ceRowsLargeGradAVX512(SB), NOSPLIT, $0-196
+	MOVQ         s_base+0(FP), AX
+	MOVQ         mx_base+72(FP), CX
+	MOVQ         x_base+96(FP), DX
+	MOVQ         c+144(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         t_len+128(FP), SI
+	MOVQ         t_base+120(FP), DI
+	MOVQ         zt_base+24(FP), R9
+	MOVQ         neg_base+48(FP), R8
+	MOVQ         g_base+160(FP), R10
+	ADDQ         DX, R10
+	SUBQ         x_base+96(FP), R10
+	SUBQ         DX, R10
+	XORQ         R11, R11
+	VXORPS       Z0, Z0, Z0
+	VXORPS       Z1, Z1, Z1
+	VBROADCASTSS expLog2e<>+0(SB), Z2
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z3
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z4
+	VBROADCASTSS expC5<>+0(SB), Z5
+	VBROADCASTSS expC4<>+0(SB), Z6
+	VBROADCASTSS expC3<>+0(SB), Z7
+	VBROADCASTSS expC2<>+0(SB), Z8
+	VBROADCASTSS expC1<>+0(SB), Z9
+	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS one<>+0(SB), Z11
+	VBROADCASTSS negInf<>+0(SB), Z12
+
+ceRowsLargeGradAVX512Row:
+	TESTQ SI, SI
+	JZ    ceRowsLargeGradAVX512Done
+
+	// an ignored row (t < 0) is skipped: its logits are never read
+	MOVLQSX (DI), R14
+	TESTQ   R14, R14
+	JS      ceRowsLargeGradAVX512Ignored
+
+	// m = max of the row: four accumulators, then one vector at a time, then a masked tail
+	MOVQ    DX, R12
+	MOVQ    BX, R13
+	SHRQ    $0x02, R13
+	VMOVUPS Z12, Z13
+	VMOVUPS Z12, Z14
+	VMOVUPS Z12, Z15
+	VMOVUPS Z12, Z16
+
+	// the gradient of the row before waits for its final pass, which goes with this max pass
+	TESTQ R11, R11
+	JZ    ceRowsLargeGradAVX512Max4
+	LEAQ  (DX)(R10*1), R15
+	SUBQ  BX, R15
+	XORQ  R11, R11
+
+ceRowsLargeGradAVX512Max4Norm:
+	CMPQ        R13, $0x00000040
+	JB          ceRowsLargeGradAVX512Max1Norm
+	VMAXPS      (R12), Z13, Z13
+	VMOVUPS     (R15), Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, (R15)
+	VMAXPS      64(R12), Z14, Z14
+	VMOVUPS     64(R15), Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, 64(R15)
+	VMAXPS      128(R12), Z15, Z15
+	VMOVUPS     128(R15), Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, 128(R15)
+	VMAXPS      192(R12), Z16, Z16
+	VMOVUPS     192(R15), Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, 192(R15)
+	ADDQ        $0x00000100, R12
+	ADDQ        $0x00000100, R15
+	SUBQ        $0x00000040, R13
+	JMP         ceRowsLargeGradAVX512Max4Norm
+
+ceRowsLargeGradAVX512Max1Norm:
+	CMPQ        R13, $0x00000010
+	JB          ceRowsLargeGradAVX512MaxTailNorm
+	VMAXPS      (R12), Z13, Z13
+	VMOVUPS     (R15), Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, (R15)
+	ADDQ        $0x00000040, R12
+	ADDQ        $0x00000040, R15
+	SUBQ        $0x00000010, R13
+	JMP         ceRowsLargeGradAVX512Max1Norm
+
+ceRowsLargeGradAVX512MaxTailNorm:
+	TESTQ       R13, R13
+	JZ          ceRowsLargeGradAVX512MaxDone
+	MOVL        $0x0000ffff, R11
+	BZHIL       R13, R11, R11
+	KMOVW       R11, K1
+	VMAXPS      (R12), Z14, K1, Z14
+	VMOVUPS.Z   (R15), K1, Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, K1, (R15)
+	JMP         ceRowsLargeGradAVX512MaxDone
+
+ceRowsLargeGradAVX512Max4:
+	CMPQ   R13, $0x00000040
+	JB     ceRowsLargeGradAVX512Max1
+	VMAXPS (R12), Z13, Z13
+	VMAXPS 64(R12), Z14, Z14
+	VMAXPS 128(R12), Z15, Z15
+	VMAXPS 192(R12), Z16, Z16
+	ADDQ   $0x00000100, R12
+	SUBQ   $0x00000040, R13
+	JMP    ceRowsLargeGradAVX512Max4
+
+ceRowsLargeGradAVX512Max1:
+	CMPQ   R13, $0x00000010
+	JB     ceRowsLargeGradAVX512MaxTail
+	VMAXPS (R12), Z13, Z13
+	ADDQ   $0x00000040, R12
+	SUBQ   $0x00000010, R13
+	JMP    ceRowsLargeGradAVX512Max1
+
+ceRowsLargeGradAVX512MaxTail:
+	TESTQ  R13, R13
+	JZ     ceRowsLargeGradAVX512MaxDone
+	MOVL   $0x0000ffff, R11
+	BZHIL  R13, R11, R11
+	KMOVW  R11, K1
+	VMAXPS (R12), Z14, K1, Z14
+
+ceRowsLargeGradAVX512MaxDone:
+	VMAXPS        Z14, Z13, Z13
+	VMAXPS        Z16, Z15, Z15
+	VMAXPS        Z15, Z13, Z13
+	VEXTRACTF32X8 $0x01, Z13, Y0
+	VMAXPS        Y0, Y13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X0
+	VMAXPS        X0, X13, X13
+	VMOVHLPS      X13, X0, X0
+	VMAXPS        X0, X13, X13
+	VMOVSHDUP     X13, X0
+	VMAXSS        X0, X13, X13
+	VMOVSS        X13, (CX)
+	VBROADCASTSS  X13, Z1
+	VMOVSS        (DX)(R14*4), X0
+	VMOVSS        X0, (R9)
+
+	// the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64
+	VXORPS Z0, Z0, Z0
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	MOVQ   DX, R12
+
+	// first range: [0, t)
+	MOVQ R14, R13
+
+ceRowsLargeGradAVX512Range:
+	CMPQ R13, $0x00000040
+	JB   ceRowsLargeGradAVX512Exp1
+	MOVL $0x00000008, R11
+
+ceRowsLargeGradAVX512Exp4:
+	PREFETCHT1 (R12)(BX*1)
+	VMOVUPS    (R12), Z17
+	VSUBPS     Z1, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z10, Z19
+	VMULPS      Z2, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VFMADD231PS Z3, Z17, Z19
+	VFMADD231PS Z4, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
+	VFMADD213PS Z9, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z19, Z18
+	VSCALEFPS   Z17, Z18, Z17
+	VMOVUPS     Z17, (R12)(R10*1)
+	VADDPS      Z17, Z13, Z13
+	PREFETCHT1  64(R12)(BX*1)
+	VMOVUPS     64(R12), Z17
+	VSUBPS      Z1, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z10, Z19
+	VMULPS      Z2, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VFMADD231PS Z3, Z17, Z19
+	VFMADD231PS Z4, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
+	VFMADD213PS Z9, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z19, Z18
+	VSCALEFPS   Z17, Z18, Z17
+	VMOVUPS     Z17, 64(R12)(R10*1)
+	VADDPS      Z17, Z14, Z14
+	PREFETCHT1  128(R12)(BX*1)
+	VMOVUPS     128(R12), Z17
+	VSUBPS      Z1, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z10, Z19
+	VMULPS      Z2, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VFMADD231PS Z3, Z17, Z19
+	VFMADD231PS Z4, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
+	VFMADD213PS Z9, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z19, Z18
+	VSCALEFPS   Z17, Z18, Z17
+	VMOVUPS     Z17, 128(R12)(R10*1)
+	VADDPS      Z17, Z15, Z15
+	PREFETCHT1  192(R12)(BX*1)
+	VMOVUPS     192(R12), Z17
+	VSUBPS      Z1, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z10, Z19
+	VMULPS      Z2, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VFMADD231PS Z3, Z17, Z19
+	VFMADD231PS Z4, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
+	VFMADD213PS Z9, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z19, Z18
+	VSCALEFPS   Z17, Z18, Z17
+	VMOVUPS     Z17, 192(R12)(R10*1)
+	VADDPS      Z17, Z16, Z16
+	ADDQ        $0x00000100, R12
+	SUBQ        $0x00000040, R13
+	DECL        R11
+	JZ          ceRowsLargeGradAVX512Flush
+	CMPQ        R13, $0x00000040
+	JAE         ceRowsLargeGradAVX512Exp4
+
+ceRowsLargeGradAVX512Flush:
+	VADDPS        Z14, Z13, Z13
+	VADDPS        Z16, Z15, Z15
+	VADDPS        Z15, Z13, Z13
+	VCVTPS2PD     Y13, Z14
+	VADDPD        Z14, Z0, Z0
+	VEXTRACTF32X8 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z14
+	VADDPD        Z14, Z0, Z0
+	VXORPS        Z13, Z13, Z13
+	VXORPS        Z14, Z14, Z14
+	VXORPS        Z15, Z15, Z15
+	VXORPS        Z16, Z16, Z16
+	JMP           ceRowsLargeGradAVX512Range
+
+ceRowsLargeGradAVX512Exp1:
+	CMPQ    R13, $0x00000010
+	JB      ceRowsLargeGradAVX512ExpTail
+	VMOVUPS (R12), Z17
+	VSUBPS  Z1, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z10, Z19
+	VMULPS      Z2, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VFMADD231PS Z3, Z17, Z19
+	VFMADD231PS Z4, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
+	VFMADD213PS Z9, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z19, Z18
+	VSCALEFPS   Z17, Z18, Z17
+	VMOVUPS     Z17, (R12)(R10*1)
+	VADDPS      Z17, Z13, Z13
+	ADDQ        $0x00000040, R12
+	SUBQ        $0x00000010, R13
+	JMP         ceRowsLargeGradAVX512Exp1
+
+ceRowsLargeGradAVX512ExpTail:
+	TESTQ     R13, R13
+	JZ        ceRowsLargeGradAVX512RangeDone
+	MOVL      $0x0000ffff, R11
+	BZHIL     R13, R11, R11
+	KMOVW     R11, K1
+	VMOVUPS.Z (R12), K1, Z17
+	VSUBPS    Z1, Z17, Z17
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z17, Z10, Z19
+	VMULPS      Z2, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VFMADD231PS Z3, Z17, Z19
+	VFMADD231PS Z4, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
+	VFMADD213PS Z9, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z19, Z18
+	VSCALEFPS   Z17, Z18, Z17
+	VMOVUPS     Z17, K1, (R12)(R10*1)
+	VADDPS      Z17, Z14, K1, Z14
+
+ceRowsLargeGradAVX512RangeDone:
+	VADDPS        Z14, Z13, Z13
+	VADDPS        Z16, Z15, Z15
+	VADDPS        Z15, Z13, Z13
+	VCVTPS2PD     Y13, Z14
+	VADDPD        Z14, Z0, Z0
+	VEXTRACTF32X8 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z14
+	VADDPD        Z14, Z0, Z0
+	VXORPS        Z13, Z13, Z13
+	VXORPS        Z14, Z14, Z14
+	VXORPS        Z15, Z15, Z15
+	VXORPS        Z16, Z16, Z16
+
+	// second range: (t, c); tg = −1 marks it as started
+	TESTQ R14, R14
+	JS    ceRowsLargeGradAVX512Store
+	LEAQ  4(DX)(R14*4), R12
+	MOVQ  BX, R13
+	SHRQ  $0x02, R13
+	SUBQ  R14, R13
+	DECQ  R13
+	MOVQ  $-1, R14
+	JMP   ceRowsLargeGradAVX512Range
+
+ceRowsLargeGradAVX512Store:
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF64X2 $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VCVTSD2SS     X0, X0, X0
+	VMOVSS        X0, (AX)
+
+	// the gradient: e_t = e^{zt−m} completes S; r = s0/S
+	VBROADCASTSS (R9), Z1
+	VBROADCASTSS (CX), Z13
+	VSUBPS       Z13, Z1, Z1
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z1, Z10, Z14
+	VMULPS      Z2, Z14, Z1
+	VRNDSCALEPS $0x00, Z1, Z1
+	VFMADD231PS Z3, Z1, Z14
+	VFMADD231PS Z4, Z1, Z14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z13
+	VFMADD213PS Z6, Z14, Z13
+	VFMADD213PS Z7, Z14, Z13
+	VFMADD213PS Z8, Z14, Z13
+	VFMADD213PS Z9, Z14, Z13
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z14, Z13
+	VSCALEFPS   Z1, Z13, Z13
+	VADDSS      X13, X0, X0
+
+	// a row predicted dropped (S < e0·e_t: its loss is below ln e0) gets zeros
+	VMOVSS       e0+192(FP), X1
+	VMULSS       X13, X1, X1
+	VUCOMISS     X0, X1
+	JA           ceRowsLargeGradAVX512GradDrop
+	MOVL         $0x00000000, (R8)
+	VMOVSS       s0+184(FP), X1
+	VDIVSS       X0, X1, X1
+	VBROADCASTSS X1, Z0
+	VBROADCASTSS nq+188(FP), Z1
+	LEAQ         (DX)(R10*1), R11
+	MOVLQSX      (DI), R12
+	VMOVSS       X13, (R11)(R12*4)
+	MOVL         $0x00000001, R11
+	JMP          ceRowsLargeGradAVX512GradDone
+
+ceRowsLargeGradAVX512GradDrop:
+	MOVL   $0x3f800000, (R8)
+	LEAQ   (DX)(R10*1), R11
+	MOVQ   BX, R12
+	VXORPS Z0, Z0, Z0
+
+ceRowsLargeGradAVX512DropZero4:
+	CMPQ    R12, $0x00000100
+	JB      ceRowsLargeGradAVX512DropZero1
+	VMOVUPS Z0, (R11)
+	VMOVUPS Z0, 64(R11)
+	VMOVUPS Z0, 128(R11)
+	VMOVUPS Z0, 192(R11)
+	ADDQ    $0x00000100, R11
+	SUBQ    $0x00000100, R12
+	JMP     ceRowsLargeGradAVX512DropZero4
+
+ceRowsLargeGradAVX512DropZero1:
+	CMPQ    R12, $0x00000040
+	JB      ceRowsLargeGradAVX512DropZeroTail
+	VMOVUPS Z0, (R11)
+	ADDQ    $0x00000040, R11
+	SUBQ    $0x00000040, R12
+	JMP     ceRowsLargeGradAVX512DropZero1
+
+ceRowsLargeGradAVX512DropZeroTail:
+	TESTQ   R12, R12
+	JZ      ceRowsLargeGradAVX512DropZeroDone
+	SHRQ    $0x02, R12
+	MOVL    $0x0000ffff, R13
+	BZHIL   R12, R13, R13
+	KMOVW   R13, K1
+	VMOVUPS Z0, K1, (R11)
+	SHLQ    $0x02, R12
+	ADDQ    R12, R11
+
+ceRowsLargeGradAVX512DropZeroDone:
+	// nothing waits (r and nq are set for the register allocator only)
+	XORQ   R11, R11
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+
+ceRowsLargeGradAVX512GradDone:
+ceRowsLargeGradAVX512Next:
+	ADDQ BX, DX
+	ADDQ $0x04, AX
+	ADDQ $0x04, CX
+	ADDQ $0x04, DI
+	ADDQ $0x04, R9
+	ADDQ $0x04, R8
+	DECQ SI
+	JMP  ceRowsLargeGradAVX512Row
+
+ceRowsLargeGradAVX512Ignored:
+	TESTQ R11, R11
+	JZ    ceRowsLargeGradAVX512IgnNormDone
+	XORQ  R11, R11
+
+	// the final pass over the gradient of the row before, on its own
+	LEAQ (DX)(R10*1), R12
+	SUBQ BX, R12
+	MOVQ BX, R13
+	SHRQ $0x02, R13
+
+ceRowsLargeGradAVX512IgnNorm4:
+	CMPQ        R13, $0x00000040
+	JB          ceRowsLargeGradAVX512IgnNorm1
+	VMOVUPS     (R12), Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, (R12)
+	VMOVUPS     64(R12), Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, 64(R12)
+	VMOVUPS     128(R12), Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, 128(R12)
+	VMOVUPS     192(R12), Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, 192(R12)
+	ADDQ        $0x00000100, R12
+	SUBQ        $0x00000040, R13
+	JMP         ceRowsLargeGradAVX512IgnNorm4
+
+ceRowsLargeGradAVX512IgnNorm1:
+	CMPQ        R13, $0x00000010
+	JB          ceRowsLargeGradAVX512IgnNormTail
+	VMOVUPS     (R12), Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, (R12)
+	ADDQ        $0x00000040, R12
+	SUBQ        $0x00000010, R13
+	JMP         ceRowsLargeGradAVX512IgnNorm1
+
+ceRowsLargeGradAVX512IgnNormTail:
+	TESTQ       R13, R13
+	JZ          ceRowsLargeGradAVX512IgnNormDone
+	MOVL        $0x0000ffff, R14
+	BZHIL       R13, R14, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R12), K1, Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, K1, (R12)
+
+ceRowsLargeGradAVX512IgnNormDone:
+	// an ignored row's gradient is 0
+	LEAQ   (DX)(R10*1), R12
+	MOVQ   BX, R13
+	VXORPS Z13, Z13, Z13
+
+ceRowsLargeGradAVX512IgnZero4:
+	CMPQ    R13, $0x00000100
+	JB      ceRowsLargeGradAVX512IgnZero1
+	VMOVUPS Z13, (R12)
+	VMOVUPS Z13, 64(R12)
+	VMOVUPS Z13, 128(R12)
+	VMOVUPS Z13, 192(R12)
+	ADDQ    $0x00000100, R12
+	SUBQ    $0x00000100, R13
+	JMP     ceRowsLargeGradAVX512IgnZero4
+
+ceRowsLargeGradAVX512IgnZero1:
+	CMPQ    R13, $0x00000040
+	JB      ceRowsLargeGradAVX512IgnZeroTail
+	VMOVUPS Z13, (R12)
+	ADDQ    $0x00000040, R12
+	SUBQ    $0x00000040, R13
+	JMP     ceRowsLargeGradAVX512IgnZero1
+
+ceRowsLargeGradAVX512IgnZeroTail:
+	TESTQ   R13, R13
+	JZ      ceRowsLargeGradAVX512IgnZeroDone
+	SHRQ    $0x02, R13
+	MOVL    $0x0000ffff, R14
+	BZHIL   R13, R14, R14
+	KMOVW   R14, K1
+	VMOVUPS Z13, K1, (R12)
+	SHLQ    $0x02, R13
+	ADDQ    R13, R12
+
+ceRowsLargeGradAVX512IgnZeroDone:
+	JMP ceRowsLargeGradAVX512Next
+
+ceRowsLargeGradAVX512Done:
+	TESTQ R11, R11
+	JZ    ceRowsLargeGradAVX512LastNormDone
+	XORQ  R11, R11
+
+	// the final pass over the gradient of the row before, on its own
+	LEAQ (DX)(R10*1), AX
+	SUBQ BX, AX
+	MOVQ BX, CX
+	SHRQ $0x02, CX
+
+ceRowsLargeGradAVX512LastNorm4:
+	CMPQ        CX, $0x00000040
+	JB          ceRowsLargeGradAVX512LastNorm1
+	VMOVUPS     (AX), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, (AX)
+	VMOVUPS     64(AX), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, 64(AX)
+	VMOVUPS     128(AX), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, 128(AX)
+	VMOVUPS     192(AX), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, 192(AX)
+	ADDQ        $0x00000100, AX
+	SUBQ        $0x00000040, CX
+	JMP         ceRowsLargeGradAVX512LastNorm4
+
+ceRowsLargeGradAVX512LastNorm1:
+	CMPQ        CX, $0x00000010
+	JB          ceRowsLargeGradAVX512LastNormTail
+	VMOVUPS     (AX), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, (AX)
+	ADDQ        $0x00000040, AX
+	SUBQ        $0x00000010, CX
+	JMP         ceRowsLargeGradAVX512LastNorm1
+
+ceRowsLargeGradAVX512LastNormTail:
+	TESTQ       CX, CX
+	JZ          ceRowsLargeGradAVX512LastNormDone
+	MOVL        $0x0000ffff, DX
+	BZHIL       CX, DX, CX
+	KMOVW       CX, K1
+	VMOVUPS.Z   (AX), K1, Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, K1, (AX)
+
+ceRowsLargeGradAVX512LastNormDone:
+	VZEROUPPER
+	RET
+
+// func ceRowsLargeSpreadGradAVX512(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL, BMI2, SSE
+TEXT ·ceRowsLargeSpreadGradAVX512(SB), NOSPLIT, $0-196
+	MOVQ         s_base+0(FP), AX
+	MOVQ         mx_base+72(FP), CX
+	MOVQ         x_base+96(FP), DX
+	MOVQ         c+144(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         t_len+128(FP), SI
+	MOVQ         t_base+120(FP), DI
+	MOVQ         zt_base+24(FP), R9
+	MOVQ         neg_base+48(FP), R8
+	MOVQ         g_base+160(FP), R10
+	ADDQ         DX, R10
+	SUBQ         x_base+96(FP), R10
+	SUBQ         DX, R10
+	XORQ         R11, R11
+	VXORPS       Z0, Z0, Z0
+	VXORPS       Z1, Z1, Z1
+	VBROADCASTSS expLog2e<>+0(SB), Z2
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z3
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z4
+	VBROADCASTSS expC5<>+0(SB), Z5
+	VBROADCASTSS expC4<>+0(SB), Z6
+	VBROADCASTSS expC3<>+0(SB), Z7
+	VBROADCASTSS expC2<>+0(SB), Z8
+	VBROADCASTSS expC1<>+0(SB), Z9
+	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS one<>+0(SB), Z11
+	VBROADCASTSS negInf<>+0(SB), Z12
+
+ceRowsLargeSpreadGradAVX512Row:
+	TESTQ SI, SI
+	JZ    ceRowsLargeSpreadGradAVX512Done
+
+	// an ignored row (t < 0) is skipped: its logits are never read
+	MOVLQSX (DI), R14
+	TESTQ   R14, R14
+	JS      ceRowsLargeSpreadGradAVX512Ignored
+
+	// m = max of the row: four accumulators, then one vector at a time, then a masked tail
+	MOVQ    DX, R12
+	MOVQ    BX, R13
+	SHRQ    $0x02, R13
+	VMOVUPS Z12, Z13
+	VMOVUPS Z12, Z14
+	VMOVUPS Z12, Z15
+	VMOVUPS Z12, Z16
+
+	// the gradient of the row before waits for its final pass, which goes with this max pass
+	TESTQ R11, R11
+	JZ    ceRowsLargeSpreadGradAVX512Max4
+	LEAQ  (DX)(R10*1), R15
+	SUBQ  BX, R15
+	XORQ  R11, R11
+
+ceRowsLargeSpreadGradAVX512Max4Norm:
+	CMPQ        R13, $0x00000040
+	JB          ceRowsLargeSpreadGradAVX512Max1Norm
+	VMAXPS      (R12), Z13, Z13
+	VMOVUPS     (R15), Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, (R15)
+	VMAXPS      64(R12), Z14, Z14
+	VMOVUPS     64(R15), Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, 64(R15)
+	VMAXPS      128(R12), Z15, Z15
+	VMOVUPS     128(R15), Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, 128(R15)
+	VMAXPS      192(R12), Z16, Z16
+	VMOVUPS     192(R15), Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, 192(R15)
+	ADDQ        $0x00000100, R12
+	ADDQ        $0x00000100, R15
+	SUBQ        $0x00000040, R13
+	JMP         ceRowsLargeSpreadGradAVX512Max4Norm
+
+ceRowsLargeSpreadGradAVX512Max1Norm:
+	CMPQ        R13, $0x00000010
+	JB          ceRowsLargeSpreadGradAVX512MaxTailNorm
+	VMAXPS      (R12), Z13, Z13
+	VMOVUPS     (R15), Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, (R15)
+	ADDQ        $0x00000040, R12
+	ADDQ        $0x00000040, R15
+	SUBQ        $0x00000010, R13
+	JMP         ceRowsLargeSpreadGradAVX512Max1Norm
+
+ceRowsLargeSpreadGradAVX512MaxTailNorm:
+	TESTQ       R13, R13
+	JZ          ceRowsLargeSpreadGradAVX512MaxDone
+	MOVL        $0x0000ffff, R11
+	BZHIL       R13, R11, R11
+	KMOVW       R11, K1
+	VMAXPS      (R12), Z14, K1, Z14
+	VMOVUPS.Z   (R15), K1, Z17
+	VFMADD213PS Z1, Z0, Z17
+	VMOVUPS     Z17, K1, (R15)
+	JMP         ceRowsLargeSpreadGradAVX512MaxDone
+
+ceRowsLargeSpreadGradAVX512Max4:
+	CMPQ   R13, $0x00000040
+	JB     ceRowsLargeSpreadGradAVX512Max1
+	VMAXPS (R12), Z13, Z13
+	VMAXPS 64(R12), Z14, Z14
+	VMAXPS 128(R12), Z15, Z15
+	VMAXPS 192(R12), Z16, Z16
+	ADDQ   $0x00000100, R12
+	SUBQ   $0x00000040, R13
+	JMP    ceRowsLargeSpreadGradAVX512Max4
+
+ceRowsLargeSpreadGradAVX512Max1:
+	CMPQ   R13, $0x00000010
+	JB     ceRowsLargeSpreadGradAVX512MaxTail
+	VMAXPS (R12), Z13, Z13
+	ADDQ   $0x00000040, R12
+	SUBQ   $0x00000010, R13
+	JMP    ceRowsLargeSpreadGradAVX512Max1
+
+ceRowsLargeSpreadGradAVX512MaxTail:
+	TESTQ  R13, R13
+	JZ     ceRowsLargeSpreadGradAVX512MaxDone
+	MOVL   $0x0000ffff, R11
+	BZHIL  R13, R11, R11
+	KMOVW  R11, K1
+	VMAXPS (R12), Z14, K1, Z14
+
+ceRowsLargeSpreadGradAVX512MaxDone:
+	VMAXPS        Z14, Z13, Z13
+	VMAXPS        Z16, Z15, Z15
+	VMAXPS        Z15, Z13, Z13
+	VEXTRACTF32X8 $0x01, Z13, Y0
+	VMAXPS        Y0, Y13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X0
+	VMAXPS        X0, X13, X13
+	VMOVHLPS      X13, X0, X0
+	VMAXPS        X0, X13, X13
+	VMOVSHDUP     X13, X0
+	VMAXSS        X0, X13, X13
+	VMOVSS        X13, (CX)
+	VBROADCASTSS  X13, Z0
+	VMOVSS        (DX)(R14*4), X1
+	VMOVSS        X1, (R9)
+
+	// the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64
+	VXORPS Z14, Z14, Z14
+
+	// the spread starts with the target's term k·(zt − m)/2, in float64
+	VCVTSS2SD    X1, X18, X18
+	VCVTSS2SD    X13, X19, X19
+	VSUBSD       X19, X18, X18
+	VMOVSS       k+152(FP), X1
+	VMULSS       half<>+0(SB), X1, X1
+	VCVTSS2SD    X1, X1, X1
+	VMULSD       X1, X18, X18
+	VXORPS       Z1, Z1, Z1
+	VMOVSD       X18, X1, X1
+	VBROADCASTSS half<>+0(SB), Z13
+	VMULPS       Z13, Z0, Z22
+	VBROADCASTSS k+152(FP), Z23
+	VXORPS       Z0, Z0, Z0
+	VXORPS       Z15, Z15, Z15
+	VXORPS       Z16, Z16, Z16
+	VXORPS       Z17, Z17, Z17
+	VXORPS       Z20, Z20, Z20
+	VXORPS       Z21, Z21, Z21
+	MOVQ         DX, R12
+
+	// first range: [0, t)
+	MOVQ R14, R13
+
+ceRowsLargeSpreadGradAVX512Range:
+	CMPQ R13, $0x00000040
+	JB   ceRowsLargeSpreadGradAVX512Exp1
+	MOVL $0x00000008, R11
+
+ceRowsLargeSpreadGradAVX512Exp4:
+	PREFETCHT1  (R12)(BX*1)
+	VMOVUPS     (R12), Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z25, Z10, Z27
+	VMULPS      Z2, Z27, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VFMADD231PS Z3, Z25, Z27
+	VFMADD231PS Z4, Z25, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+	VFMADD213PS Z8, Z27, Z26
+	VFMADD213PS Z9, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z27, Z26
+	VSCALEFPS   Z25, Z26, Z25
+	VMOVUPS     Z25, (R12)(R10*1)
+	VADDPS      Z25, Z0, Z0
+	VFMADD231PS Z23, Z24, Z20
+	PREFETCHT1  64(R12)(BX*1)
+	VMOVUPS     64(R12), Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z25, Z10, Z27
+	VMULPS      Z2, Z27, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VFMADD231PS Z3, Z25, Z27
+	VFMADD231PS Z4, Z25, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+	VFMADD213PS Z8, Z27, Z26
+	VFMADD213PS Z9, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z27, Z26
+	VSCALEFPS   Z25, Z26, Z25
+	VMOVUPS     Z25, 64(R12)(R10*1)
+	VADDPS      Z25, Z15, Z15
+	VFMADD231PS Z23, Z24, Z21
+	PREFETCHT1  128(R12)(BX*1)
+	VMOVUPS     128(R12), Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z25, Z10, Z27
+	VMULPS      Z2, Z27, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VFMADD231PS Z3, Z25, Z27
+	VFMADD231PS Z4, Z25, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+	VFMADD213PS Z8, Z27, Z26
+	VFMADD213PS Z9, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z27, Z26
+	VSCALEFPS   Z25, Z26, Z25
+	VMOVUPS     Z25, 128(R12)(R10*1)
+	VADDPS      Z25, Z16, Z16
+	VFMADD231PS Z23, Z24, Z20
+	PREFETCHT1  192(R12)(BX*1)
+	VMOVUPS     192(R12), Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z25, Z10, Z27
+	VMULPS      Z2, Z27, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VFMADD231PS Z3, Z25, Z27
+	VFMADD231PS Z4, Z25, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+	VFMADD213PS Z8, Z27, Z26
+	VFMADD213PS Z9, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z27, Z26
+	VSCALEFPS   Z25, Z26, Z25
+	VMOVUPS     Z25, 192(R12)(R10*1)
+	VADDPS      Z25, Z17, Z17
+	VFMADD231PS Z23, Z24, Z21
+	ADDQ        $0x00000100, R12
+	SUBQ        $0x00000040, R13
+	DECL        R11
+	JZ          ceRowsLargeSpreadGradAVX512Flush
+	CMPQ        R13, $0x00000040
+	JAE         ceRowsLargeSpreadGradAVX512Exp4
+
+ceRowsLargeSpreadGradAVX512Flush:
+	VADDPS        Z15, Z0, Z0
+	VADDPS        Z17, Z16, Z16
+	VADDPS        Z16, Z0, Z0
+	VCVTPS2PD     Y0, Z15
+	VADDPD        Z15, Z14, Z14
+	VEXTRACTF32X8 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z15
+	VADDPD        Z15, Z14, Z14
+	VADDPS        Z21, Z20, Z20
+	VCVTPS2PD     Y20, Z0
+	VADDPD        Z0, Z1, Z1
+	VEXTRACTF32X8 $0x01, Z20, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z0, Z1, Z1
+	VXORPS        Z0, Z0, Z0
+	VXORPS        Z15, Z15, Z15
+	VXORPS        Z16, Z16, Z16
+	VXORPS        Z17, Z17, Z17
+	VXORPS        Z20, Z20, Z20
+	VXORPS        Z21, Z21, Z21
+	JMP           ceRowsLargeSpreadGradAVX512Range
+
+ceRowsLargeSpreadGradAVX512Exp1:
+	CMPQ        R13, $0x00000010
+	JB          ceRowsLargeSpreadGradAVX512ExpTail
+	VMOVUPS     (R12), Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z25, Z10, Z27
+	VMULPS      Z2, Z27, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VFMADD231PS Z3, Z25, Z27
+	VFMADD231PS Z4, Z25, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+	VFMADD213PS Z8, Z27, Z26
+	VFMADD213PS Z9, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z27, Z26
+	VSCALEFPS   Z25, Z26, Z25
+	VMOVUPS     Z25, (R12)(R10*1)
+	VADDPS      Z25, Z0, Z0
+	VFMADD231PS Z23, Z24, Z20
+	ADDQ        $0x00000040, R12
+	SUBQ        $0x00000010, R13
+	JMP         ceRowsLargeSpreadGradAVX512Exp1
+
+ceRowsLargeSpreadGradAVX512ExpTail:
+	TESTQ       R13, R13
+	JZ          ceRowsLargeSpreadGradAVX512RangeDone
+	MOVL        $0x0000ffff, R11
+	BZHIL       R13, R11, R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (R12), K1, Z25
+	VFMSUB132PS Z13, Z22, Z25
+	VADDPS      Z25, Z25, Z24
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z24, Z10, Z27
+	VMULPS      Z2, Z27, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VFMADD231PS Z3, Z24, Z27
+	VFMADD231PS Z4, Z24, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+	VFMADD213PS Z8, Z27, Z26
+	VFMADD213PS Z9, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS Z11, Z27, Z26
+	VSCALEFPS   Z24, Z26, Z24
+	VMOVUPS     Z24, K1, (R12)(R10*1)
+	VADDPS      Z24, Z15, K1, Z15
+	VFMADD231PS Z23, Z25, K1, Z21
+
+ceRowsLargeSpreadGradAVX512RangeDone:
+	VADDPS        Z15, Z0, Z0
+	VADDPS        Z17, Z16, Z16
+	VADDPS        Z16, Z0, Z0
+	VCVTPS2PD     Y0, Z15
+	VADDPD        Z15, Z14, Z14
+	VEXTRACTF32X8 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z15
+	VADDPD        Z15, Z14, Z14
+	VADDPS        Z21, Z20, Z20
+	VCVTPS2PD     Y20, Z0
+	VADDPD        Z0, Z1, Z1
+	VEXTRACTF32X8 $0x01, Z20, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z0, Z1, Z1
+	VXORPS        Z0, Z0, Z0
+	VXORPS        Z15, Z15, Z15
+	VXORPS        Z16, Z16, Z16
+	VXORPS        Z17, Z17, Z17
+	VXORPS        Z20, Z20, Z20
+	VXORPS        Z21, Z21, Z21
+
+	// second range: (t, c); tg = −1 marks it as started
+	TESTQ R14, R14
+	JS    ceRowsLargeSpreadGradAVX512Store
+	LEAQ  4(DX)(R14*4), R12
+	MOVQ  BX, R13
+	SHRQ  $0x02, R13
+	SUBQ  R14, R13
+	DECQ  R13
+	MOVQ  $-1, R14
+	JMP   ceRowsLargeSpreadGradAVX512Range
+
+ceRowsLargeSpreadGradAVX512Store:
+	VEXTRACTF64X4 $0x01, Z14, Y0
+	VADDPD        Y0, Y14, Y14
+	VEXTRACTF64X2 $0x01, Y14, X0
+	VADDPD        X0, X14, X14
+	VUNPCKHPD     X14, X14, X0
+	VADDSD        X0, X14, X14
+	VCVTSD2SS     X14, X14, X14
+	VMOVSS        X14, (AX)
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPD        Y0, Y1, Y1
+	VEXTRACTF64X2 $0x01, Y1, X0
+	VADDPD        X0, X1, X1
+	VUNPCKHPD     X1, X1, X0
+	VADDSD        X0, X1, X1
+	VCVTSD2SS     X1, X1, X1
+	VMOVSS        X1, (R8)
+
+	// the gradient: e_t = e^{zt−m} completes S; r = s0/S
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS (CX), Z1
+	VSUBPS       Z1, Z0, Z0
+
+	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
+	VMAXPS      Z0, Z10, Z13
+	VMULPS      Z2, Z13, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VFMADD231PS Z3, Z0, Z13
+	VFMADD231PS Z4, Z0, Z13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z5, Z1
+	VFMADD213PS Z6, Z13, Z1
+	VFMADD213PS Z7, Z13, Z1
+	VFMADD213PS Z8, Z13, Z1
+	VFMADD213PS Z9, Z13, Z1
+
+	// e^x = (1 + r·p)·2^n
+	VFMADD213PS  Z11, Z13, Z1
+	VSCALEFPS    Z0, Z1, Z13
+	VADDSS       X13, X14, X0
+	VMOVSS       s0+184(FP), X1
+	VDIVSS       X0, X1, X1
+	VBROADCASTSS X1, Z0
+	VBROADCASTSS nq+188(FP), Z1
+	LEAQ         (DX)(R10*1), R11
+	MOVLQSX      (DI), R12
+	VMOVSS       X13, (R11)(R12*4)
+	MOVL         $0x00000001, R11
+
+ceRowsLargeSpreadGradAVX512Next:
+	ADDQ BX, DX
+	ADDQ $0x04, AX
+	ADDQ $0x04, CX
+	ADDQ $0x04, DI
+	ADDQ $0x04, R9
+	ADDQ $0x04, R8
+	DECQ SI
+	JMP  ceRowsLargeSpreadGradAVX512Row
+
+ceRowsLargeSpreadGradAVX512Ignored:
+	TESTQ R11, R11
+	JZ    ceRowsLargeSpreadGradAVX512IgnNormDone
+	XORQ  R11, R11
+
+	// the final pass over the gradient of the row before, on its own
+	LEAQ (DX)(R10*1), R12
+	SUBQ BX, R12
+	MOVQ BX, R13
+	SHRQ $0x02, R13
+
+ceRowsLargeSpreadGradAVX512IgnNorm4:
+	CMPQ        R13, $0x00000040
+	JB          ceRowsLargeSpreadGradAVX512IgnNorm1
+	VMOVUPS     (R12), Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, (R12)
+	VMOVUPS     64(R12), Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, 64(R12)
+	VMOVUPS     128(R12), Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, 128(R12)
+	VMOVUPS     192(R12), Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, 192(R12)
+	ADDQ        $0x00000100, R12
+	SUBQ        $0x00000040, R13
+	JMP         ceRowsLargeSpreadGradAVX512IgnNorm4
+
+ceRowsLargeSpreadGradAVX512IgnNorm1:
+	CMPQ        R13, $0x00000010
+	JB          ceRowsLargeSpreadGradAVX512IgnNormTail
+	VMOVUPS     (R12), Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, (R12)
+	ADDQ        $0x00000040, R12
+	SUBQ        $0x00000010, R13
+	JMP         ceRowsLargeSpreadGradAVX512IgnNorm1
+
+ceRowsLargeSpreadGradAVX512IgnNormTail:
+	TESTQ       R13, R13
+	JZ          ceRowsLargeSpreadGradAVX512IgnNormDone
+	MOVL        $0x0000ffff, R14
+	BZHIL       R13, R14, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R12), K1, Z13
+	VFMADD213PS Z1, Z0, Z13
+	VMOVUPS     Z13, K1, (R12)
+
+ceRowsLargeSpreadGradAVX512IgnNormDone:
+	// an ignored row's gradient is 0
+	LEAQ   (DX)(R10*1), R12
+	MOVQ   BX, R13
+	VXORPS Z13, Z13, Z13
+
+ceRowsLargeSpreadGradAVX512IgnZero4:
+	CMPQ    R13, $0x00000100
+	JB      ceRowsLargeSpreadGradAVX512IgnZero1
+	VMOVUPS Z13, (R12)
+	VMOVUPS Z13, 64(R12)
+	VMOVUPS Z13, 128(R12)
+	VMOVUPS Z13, 192(R12)
+	ADDQ    $0x00000100, R12
+	SUBQ    $0x00000100, R13
+	JMP     ceRowsLargeSpreadGradAVX512IgnZero4
+
+ceRowsLargeSpreadGradAVX512IgnZero1:
+	CMPQ    R13, $0x00000040
+	JB      ceRowsLargeSpreadGradAVX512IgnZeroTail
+	VMOVUPS Z13, (R12)
+	ADDQ    $0x00000040, R12
+	SUBQ    $0x00000040, R13
+	JMP     ceRowsLargeSpreadGradAVX512IgnZero1
+
+ceRowsLargeSpreadGradAVX512IgnZeroTail:
+	TESTQ   R13, R13
+	JZ      ceRowsLargeSpreadGradAVX512IgnZeroDone
+	SHRQ    $0x02, R13
+	MOVL    $0x0000ffff, R14
+	BZHIL   R13, R14, R14
+	KMOVW   R14, K1
+	VMOVUPS Z13, K1, (R12)
+	SHLQ    $0x02, R13
+	ADDQ    R13, R12
+
+ceRowsLargeSpreadGradAVX512IgnZeroDone:
+	JMP ceRowsLargeSpreadGradAVX512Next
+
+ceRowsLargeSpreadGradAVX512Done:
+	TESTQ R11, R11
+	JZ    ceRowsLargeSpreadGradAVX512LastNormDone
+	XORQ  R11, R11
+
+	// the final pass over the gradient of the row before, on its own
+	LEAQ (DX)(R10*1), AX
+	SUBQ BX, AX
+	MOVQ BX, CX
+	SHRQ $0x02, CX
+
+ceRowsLargeSpreadGradAVX512LastNorm4:
+	CMPQ        CX, $0x00000040
+	JB          ceRowsLargeSpreadGradAVX512LastNorm1
+	VMOVUPS     (AX), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, (AX)
+	VMOVUPS     64(AX), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, 64(AX)
+	VMOVUPS     128(AX), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, 128(AX)
+	VMOVUPS     192(AX), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, 192(AX)
+	ADDQ        $0x00000100, AX
+	SUBQ        $0x00000040, CX
+	JMP         ceRowsLargeSpreadGradAVX512LastNorm4
+
+ceRowsLargeSpreadGradAVX512LastNorm1:
+	CMPQ        CX, $0x00000010
+	JB          ceRowsLargeSpreadGradAVX512LastNormTail
+	VMOVUPS     (AX), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, (AX)
+	ADDQ        $0x00000040, AX
+	SUBQ        $0x00000010, CX
+	JMP         ceRowsLargeSpreadGradAVX512LastNorm1
+
+ceRowsLargeSpreadGradAVX512LastNormTail:
+	TESTQ       CX, CX
+	JZ          ceRowsLargeSpreadGradAVX512LastNormDone
+	MOVL        $0x0000ffff, DX
+	BZHIL       CX, DX, CX
+	KMOVW       CX, K1
+	VMOVUPS.Z   (AX), K1, Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, K1, (AX)
+
+ceRowsLargeSpreadGradAVX512LastNormDone:
 	VZEROUPPER
 	RET
 

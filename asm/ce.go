@@ -6,16 +6,19 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-// genCE emits the cross-entropy and log-sum-exp kernels of tier t.
+// genCE emits the cross-entropy and log-sum-exp kernels of tier t, and the row-at-a-time
+// cross-entropy kernels fused with the gradient (ForwardBackward's ceGradRows).
 func genCE(t tier) {
-	genRowsLarge(t, rowsCE)
-	genRowsLarge(t, rowsCESpread)
-	genRowsLarge(t, rowsLSE)
+	genRowsLarge(t, rowsCE, false)
+	genRowsLarge(t, rowsCESpread, false)
+	genRowsLarge(t, rowsLSE, false)
 	genPairs(t, pairsCE)
 	genPairs(t, pairsCEStats)
 	genPairs(t, pairsLSE)
 	genSmall(t)
 	genFinish(t)
+	genRowsLarge(t, rowsCE, true)
+	genRowsLarge(t, rowsCESpread, true)
 }
 
 // rowsKind selects what genRowsLarge sums along each row.
@@ -36,17 +39,34 @@ const (
 // once, at the end. The exp pass, which is bound by arithmetic, prefetches the same lines of the
 // next row into L2, so that the next max pass does not wait on memory (this halved the time of
 // 256 × 32,000 logits). ceFinish then finishes the rows a vector at a time.
-func genRowsLarge(t tier, kind rowsKind) {
+//
+// With grad (ceRowsLargeGrad, ceRowsLargeSpreadGrad) the kernel also writes the gradient of the
+// row, ForwardBackward's forward and backward in one reading of the logits: the exp pass stores
+// each e^{z_j−m} into the row of g as it sums it; then e^{z_t−m} completes the row's sum S, and a
+// pass over the row of g, which is still in L1 or L2, turns it into s0·e/S + nq = s0·(softmax − q)
+// (nq = −s0·q). The target's element holds s0·(p_t − q) then; the Go glue overwrites it with the
+// exact s0·(pt + ε − q) once ceFinish has computed pt. An ignored row's gradient is zeroed. Without
+// the spread, a row whose loss log(S/e^{z_t−m}) is below a limit ln e0 given by the glue (a row it
+// predicts the selection will drop) gets zeros instead, while it is still in cache, and neg[i] = 1
+// records it (0 for the other rows): zeroing it after the selection would cost a second write to
+// memory.
+func genRowsLarge(t tier, kind rowsKind, grad bool) {
 	var name string
 	switch kind {
 	case rowsCE:
 		name = "ceRowsLarge"
+		if grad {
+			break
+		}
 		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32)",
 			"sets, for each row i of the row-major [len(t)][c] logits x with t[i] >= 0,",
 			"mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m} and zt[i] = x[i][t[i]];",
 			"rows with t[i] < 0 are skipped. neg and k are not used.")
 	case rowsCESpread:
 		name = "ceRowsLargeSpread"
+		if grad {
+			break
+		}
 		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32)",
 			"is ceRowsLarge that also sets neg[i] = k·Σ_j (x[i][j] − m)/2, −ε/C times the spread for k = 2ε/C.",
 			"Each term is k·(x/2 − m/2), which cannot overflow.")
@@ -55,6 +75,18 @@ func genRowsLarge(t tier, kind rowsKind) {
 		t.text(name, "func(s, mx []float32, x []float32, c int)",
 			"sets, for each of the len(mx) rows of the row-major [len(mx)][c] logits x,",
 			"mx[i] = m = max_j x[i][j] and s[i] = Σ_j e^{x[i][j]−m}.")
+	}
+	if grad {
+		name += "Grad"
+		doc := []string{"is " + name[:len(name)-4] + " that also writes the gradient of every row to the row-major g (the layout of x):",
+			"g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 (the glue",
+			"overwrites the target's element), and 0 for a row with t[i] < 0."}
+		if kind == rowsCE {
+			doc = append(doc, "A row with S < e0·e^{x[i][t[i]]−m} gets zeros and neg[i] = 1 (the other valid rows neg[i] = 0).")
+		} else {
+			doc = append(doc, "e0 is not read.")
+		}
+		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0, nq, e0 float32)", doc...)
 	}
 	lbl := name + t.suffix
 	spread := kind == rowsCESpread
@@ -72,8 +104,20 @@ func genRowsLarge(t tier, kind rowsKind) {
 		Load(Param("t").Base(), tP)
 		Load(Param("zt").Base(), ztP)
 	}
-	if spread {
+	drop := grad && kind == rowsCE // the drop prediction, and its flags in neg
+	if spread || drop {
 		Load(Param("neg").Base(), spP)
+	}
+	var gd reg.GPVirtual // g − x: the gradient of the logit at p is at p + gd
+	var gs gradState
+	if grad {
+		gd = GP64()
+		gradRowAddr(row, gd)
+		SUBQ(row, gd)
+		gs = gradState{pend: GP64(), r: t.vec(), nq: t.vec()}
+		XORQ(gs.pend, gs.pend)
+		VXORPS(gs.r, gs.r, gs.r)
+		VXORPS(gs.nq, gs.nq, gs.nq)
 	}
 
 	ec := t.loadExpConsts()
@@ -87,7 +131,11 @@ func genRowsLarge(t tier, kind rowsKind) {
 		Comment("an ignored row (t < 0) is skipped: its logits are never read")
 		MOVLQSX(Mem{Base: tP}, tg)
 		TESTQ(tg, tg)
-		JS(LabelRef(lbl + "Next"))
+		if grad {
+			JS(LabelRef(lbl + "Ignored"))
+		} else {
+			JS(LabelRef(lbl + "Next"))
+		}
 	}
 
 	Comment("m = max of the row: four accumulators, then one vector at a time, then a masked tail")
@@ -98,26 +146,41 @@ func genRowsLarge(t tier, kind rowsKind) {
 	for _, a := range mx {
 		VMOVUPS(negInf, a)
 	}
-	Label(lbl + "Max4")
-	CMPQ(n, U32(4*t.lanes))
-	JB(LabelRef(lbl + "Max1"))
-	for i, a := range mx {
-		VMAXPS(Mem{Base: p, Disp: i * t.bytes()}, a, a)
-	}
-	ADDQ(U32(4*t.bytes()), p)
-	SUBQ(U32(4*t.lanes), n)
-	JMP(LabelRef(lbl + "Max4"))
-	Label(lbl + "Max1")
-	CMPQ(n, U32(t.lanes))
-	JB(LabelRef(lbl + "MaxTail"))
-	VMAXPS(Mem{Base: p}, mx[0], mx[0])
-	ADDQ(U32(t.bytes()), p)
-	SUBQ(U32(t.lanes), n)
-	JMP(LabelRef(lbl + "Max1"))
-	Label(lbl + "MaxTail")
-	TESTQ(n, n)
-	JZ(LabelRef(lbl + "MaxDone"))
-	{
+	// maxPass emits the max pass; with prev set, the pass also turns the gradient of the row before,
+	// at prev (advanced with p), into its final values (gradState.norm), vector for vector.
+	maxPass := func(sfx string, prev reg.GPVirtual) {
+		norm := func(disp int, mask Op) {
+			if prev != nil {
+				gs.norm(t, Mem{Base: prev, Disp: disp}, mask)
+			}
+		}
+		step := func(b int) {
+			ADDQ(U32(b), p)
+			if prev != nil {
+				ADDQ(U32(b), prev)
+			}
+		}
+		Label(lbl + "Max4" + sfx)
+		CMPQ(n, U32(4*t.lanes))
+		JB(LabelRef(lbl + "Max1" + sfx))
+		for i, a := range mx {
+			VMAXPS(Mem{Base: p, Disp: i * t.bytes()}, a, a)
+			norm(i*t.bytes(), nil)
+		}
+		step(4 * t.bytes())
+		SUBQ(U32(4*t.lanes), n)
+		JMP(LabelRef(lbl + "Max4" + sfx))
+		Label(lbl + "Max1" + sfx)
+		CMPQ(n, U32(t.lanes))
+		JB(LabelRef(lbl + "MaxTail" + sfx))
+		VMAXPS(Mem{Base: p}, mx[0], mx[0])
+		norm(0, nil)
+		step(t.bytes())
+		SUBQ(U32(t.lanes), n)
+		JMP(LabelRef(lbl + "Max1" + sfx))
+		Label(lbl + "MaxTail" + sfx)
+		TESTQ(n, n)
+		JZ(LabelRef(lbl + "MaxDone"))
 		mask := t.tailMask(n)
 		if t.zmm {
 			VMAXPS(Mem{Base: p}, mx[1], mask, mx[1]) // masked-off lanes keep mx[1] and are not read
@@ -126,7 +189,22 @@ func genRowsLarge(t tier, kind rowsKind) {
 			VBLENDVPS(mask, x, mx[1], x) // masked-off lanes take mx[1]
 			VMAXPS(x, mx[1], mx[1])
 		}
+		norm(0, mask)
+		if sfx != "" {
+			JMP(LabelRef(lbl + "MaxDone"))
+		}
 	}
+	if grad {
+		Comment("the gradient of the row before waits for its final pass, which goes with this max pass")
+		TESTQ(gs.pend, gs.pend)
+		JZ(LabelRef(lbl + "Max4"))
+		prev := GP64()
+		LEAQ(Mem{Base: row, Index: gd, Scale: 1}, prev)
+		SUBQ(stride, prev)
+		XORQ(gs.pend, gs.pend)
+		maxPass("Norm", prev)
+	}
+	maxPass("", nil)
 	Label(lbl + "MaxDone")
 	VMAXPS(mx[1], mx[0], mx[0])
 	VMAXPS(mx[3], mx[2], mx[2])
@@ -242,6 +320,15 @@ func genRowsLarge(t tier, kind rowsKind) {
 			VSUBPS(m, x, x)
 		}
 		t.exp(ec, d, e)
+		if grad {
+			gm := src
+			gm.Index, gm.Scale = gd, 1
+			if mask == nil {
+				VMOVUPS(e, gm)
+			} else {
+				t.storeTail(e, gm, mask)
+			}
+		}
 		var s reg.VecVirtual
 		if spread {
 			s = sp[a%len(sp)]
@@ -332,6 +419,13 @@ func genRowsLarge(t tier, kind rowsKind) {
 		VCVTSD2SS(sp64.AsX(), sp64.AsX(), sp64.AsX())
 		VMOVSS(sp64.AsX(), Mem{Base: spP})
 	}
+	if grad {
+		var flag reg.GPVirtual
+		if drop {
+			flag = spP.(reg.GPVirtual)
+		}
+		t.rowGrad(ec, lbl, row, stride, gd, tP.(reg.GPVirtual), flag, Mem{Base: mxP}, Mem{Base: ztP}, sum64.AsX().(reg.VecVirtual), gs)
+	}
 
 	Label(lbl + "Next")
 	ADDQ(stride, row)
@@ -343,15 +437,146 @@ func genRowsLarge(t tier, kind rowsKind) {
 	if kind != rowsLSE {
 		ADDQ(U8(4), ztP)
 	}
-	if spread {
+	if spread || drop {
 		ADDQ(U8(4), spP)
 	}
 	DECQ(rows)
 	JMP(LabelRef(lbl + "Row"))
 
+	if grad {
+		Label(lbl + "Ignored")
+		gs.finish(t, lbl+"IgnNorm", row, stride, gd)
+		Comment("an ignored row's gradient is 0")
+		LEAQ(Mem{Base: row, Index: gd, Scale: 1}, p)
+		MOVQ(stride, n)
+		t.zeroFill(lbl+"Ign", p, n)
+		JMP(LabelRef(lbl + "Next"))
+	}
+
 	Label(lbl + "Done")
+	if grad {
+		gs.finish(t, lbl+"LastNorm", row, stride, gd)
+	}
 	VZEROUPPER()
 	RET()
+}
+
+// gradRowAddr sets p to the address of the gradient of the logit at x: g + (x − x's base).
+func gradRowAddr(x reg.Register, p reg.GPVirtual) {
+	Load(Param("g").Base(), p)
+	ADDQ(x, p)
+	xb, err := Param("x").Base().Resolve()
+	check(err == nil, "%v", err)
+	SUBQ(xb.Addr, p)
+}
+
+// gradState is the gradient of a row of ceRowsLargeGrad that waits for its final pass: pend is
+// nonzero when one does, the row before the current one; it becomes g·r + nq.
+type gradState struct {
+	pend  reg.GPVirtual
+	r, nq reg.VecVirtual
+}
+
+// norm emits the final pass over the vector at m (masked when mask is set).
+func (gs gradState) norm(t tier, m Mem, mask Op) {
+	var v reg.VecVirtual
+	if mask == nil {
+		v = t.vec()
+		VMOVUPS(m, v)
+	} else {
+		v = t.loadTail(m, mask)
+	}
+	VFMADD213PS(gs.nq, gs.r, v)
+	if mask == nil {
+		VMOVUPS(v, m)
+	} else {
+		t.storeTail(v, m, mask)
+	}
+}
+
+// finish emits the final pass over the row before row, if one waits (labels start with lbl): for
+// the last row, and for the row before an ignored one, which has no max pass to go with.
+func (gs gradState) finish(t tier, lbl string, row, stride reg.Register, gd reg.GPVirtual) {
+	TESTQ(gs.pend, gs.pend)
+	JZ(LabelRef(lbl + "Done"))
+	XORQ(gs.pend, gs.pend)
+	Comment("the final pass over the gradient of the row before, on its own")
+	p, n := GP64(), GP64()
+	LEAQ(Mem{Base: row, Index: gd, Scale: 1}, p)
+	SUBQ(stride, p)
+	MOVQ(stride, n)
+	SHRQ(U8(2), n)
+	Label(lbl + "4")
+	CMPQ(n, U32(4*t.lanes))
+	JB(LabelRef(lbl + "1"))
+	for i := range 4 {
+		gs.norm(t, Mem{Base: p, Disp: i * t.bytes()}, nil)
+	}
+	ADDQ(U32(4*t.bytes()), p)
+	SUBQ(U32(4*t.lanes), n)
+	JMP(LabelRef(lbl + "4"))
+	Label(lbl + "1")
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(lbl + "Tail"))
+	gs.norm(t, Mem{Base: p}, nil)
+	ADDQ(U32(t.bytes()), p)
+	SUBQ(U32(t.lanes), n)
+	JMP(LabelRef(lbl + "1"))
+	Label(lbl + "Tail")
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "Done"))
+	gs.norm(t, Mem{Base: p}, t.tailMask(n))
+	Label(lbl + "Done")
+}
+
+// rowGrad emits the end of a row of ceRowsLargeGrad, whose gradient (at the logits' addresses + gd)
+// holds e^{z_j−m} but at the target t (the Mem at tP): with e_t = e^{zt−m} (m and zt in memory) and
+// the row's other terms s (float32, the low lane of sx), S = s + e_t; the row's gradient is to
+// become g·(s0/S) + nq, which gs holds until the final pass, during the next row's max pass (or
+// gradState.finish): the row is still in L1 or L2 then, and the pass, which is all loads and
+// stores, fills the gaps of the max pass. With flag (the row's neg) set, a row with S < e0·e_t gets
+// zeros instead and flag 1, and the others flag 0.
+func (t tier) rowGrad(ec expConsts, lbl string, row, stride reg.Register, gd, tP, flag reg.GPVirtual, m, zt Mem, sx reg.VecVirtual, gs gradState) {
+	Comment("the gradient: e_t = e^{zt−m} completes S; r = s0/S")
+	d, et, mv := t.vec(), t.vec(), t.vec()
+	VBROADCASTSS(zt, d)
+	VBROADCASTSS(m, mv)
+	VSUBPS(mv, d, d)
+	t.exp(ec, d, et)
+	S, r := XMM(), XMM()
+	VADDSS(et.AsX(), sx, S)
+	if flag != nil {
+		Comment("a row predicted dropped (S < e0·e_t: its loss is below ln e0) gets zeros")
+		lim := XMM()
+		VMOVSS(paramAddr("e0"), lim)
+		VMULSS(et.AsX(), lim, lim)
+		VUCOMISS(S, lim)
+		JA(LabelRef(lbl + "GradDrop"))
+		MOVL(U32(0), Mem{Base: flag})
+	}
+	VMOVSS(paramAddr("s0"), r)
+	VDIVSS(S, r, r)
+	VBROADCASTSS(r, gs.r)
+	VBROADCASTSS(paramAddr("nq"), gs.nq)
+	p, tg := GP64(), GP64()
+	LEAQ(Mem{Base: row, Index: gd, Scale: 1}, p)
+	MOVLQSX(Mem{Base: tP}, tg)
+	VMOVSS(et.AsX(), Mem{Base: p, Index: tg, Scale: 4})
+	MOVL(U32(1), gs.pend.As32())
+	if flag != nil {
+		JMP(LabelRef(lbl + "GradDone"))
+		Label(lbl + "GradDrop")
+		MOVL(U32(0x3f800000), Mem{Base: flag}) // 1.0
+		n := GP64()
+		LEAQ(Mem{Base: row, Index: gd, Scale: 1}, p)
+		MOVQ(stride, n)
+		t.zeroFill(lbl+"Drop", p, n)
+		Comment("nothing waits (r and nq are set for the register allocator only)")
+		XORQ(gs.pend, gs.pend)
+		VXORPS(gs.r, gs.r, gs.r)
+		VXORPS(gs.nq, gs.nq, gs.nq)
+	}
+	Label(lbl + "GradDone")
 }
 
 // hsum64 adds the float64 lanes of v into its low lane.
