@@ -188,7 +188,13 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	if backward {
 		l.st = stats{grow(l.st.m, n), grow(l.st.ls, n), grow(l.st.pt, n)}
 		l.scale = grow(l.scale, n)
-		if s0, keep, fused = l.fusedScale(b, sh); fused {
+		// In place (grad is the logits) the loss phase must not write the gradient: rows it
+		// predicts dropped are zeroed early, and a misprediction reads the row's logits again.
+		inPlace := len(grad) > 0 && &grad[0] == &b.Logits[0]
+		if s0, keep, fused = l.fusedScale(b, sh); fused && inPlace {
+			fused = false
+		}
+		if fused {
 			l.dropped = grow(l.dropped, n)
 		}
 	}
