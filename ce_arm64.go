@@ -14,37 +14,10 @@ func ceNEON(ks *kernelSet) {
 // smallMaxNEON is the largest C that goes across rows (ceSmallNEON); larger C goes along each row.
 const smallMaxNEON = 24
 
+// ceRowsNEON reduces blocks of rows, along each row (C > smallMaxNEON) or across rows
+// (ceSmallNEON: whole vectors of rows, the last 1–3 rows through a padded copy whose extra rows
+// are ignored), and finishes each row in Go.
 func ceRowsNEON(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
-	if c <= smallMaxNEON {
-		ceSmallRowsNEON(loss, st, x, t, c, eps, fill)
-		return
-	}
-	var s, zt, neg, mx [rowBlock]float32
-	for lo := 0; lo < len(t); lo += rowBlock {
-		hi := min(lo+rowBlock, len(t))
-		xb, tb := x[lo*c:hi*c], t[lo:hi]
-		if eps == 0 {
-			ceRowsLargeNEON(s[:], zt[:], neg[:], mx[:], xb, tb, c, 1)
-		} else {
-			ceRowsLargeSpreadNEON(s[:], zt[:], neg[:], mx[:], xb, tb, c, 1)
-		}
-		for r, ti := range tb {
-			i := lo + r
-			if ti < 0 {
-				loss[i] = fill
-				st.set(i, 0, 0, 0)
-				continue
-			}
-			if !finishNEON(loss, st, i, mx[r], s[r], zt[r], neg[r], c, eps) {
-				ceRowsGeneric(loss[i:i+1], st.slice(i, i+1), x[i*c:(i+1)*c], t[i:i+1], c, eps, fill)
-			}
-		}
-	}
-}
-
-// ceSmallRowsNEON runs ceSmallNEON on blocks of whole vectors of rows, and the last 1–3 rows
-// through a padded copy whose extra rows are ignored.
-func ceSmallRowsNEON(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
 	var (
 		s, zt, neg, mx [rowBlock]float32
 		xb             [4 * smallMaxNEON]float32
@@ -52,15 +25,21 @@ func ceSmallRowsNEON(loss []float32, st stats, x []float32, t []int32, c int, ep
 	)
 	for lo := 0; lo < len(t); lo += rowBlock {
 		hi := min(lo+rowBlock, len(t))
-		n := (hi - lo) &^ 3
-		ceSmallNEON(s[:n], zt[:n], neg[:n], mx[:n], x[lo*c:(lo+n)*c], t[lo:lo+n], c, 1)
-		if r := hi - lo - n; r > 0 {
-			copy(xb[:], x[(lo+n)*c:hi*c])
-			copy(tb[:], t[lo+n:hi])
-			for i := r; i < 4; i++ {
-				tb[i] = -1
+		switch n := (hi - lo) &^ 3; {
+		case c <= smallMaxNEON:
+			ceSmallNEON(s[:n], zt[:n], neg[:n], mx[:n], x[lo*c:(lo+n)*c], t[lo:lo+n], c, 1)
+			if r := hi - lo - n; r > 0 {
+				copy(xb[:], x[(lo+n)*c:hi*c])
+				copy(tb[:], t[lo+n:hi])
+				for i := r; i < 4; i++ {
+					tb[i] = -1
+				}
+				ceSmallNEON(s[n:n+4], zt[n:n+4], neg[n:n+4], mx[n:n+4], xb[:4*c], tb[:], c, 1)
 			}
-			ceSmallNEON(s[n:n+4], zt[n:n+4], neg[n:n+4], mx[n:n+4], xb[:4*c], tb[:], c, 1)
+		case eps == 0:
+			ceRowsLargeNEON(s[:], zt[:], neg[:], mx[:], x[lo*c:hi*c], t[lo:hi], c, 1)
+		default:
+			ceRowsLargeSpreadNEON(s[:], zt[:], neg[:], mx[:], x[lo*c:hi*c], t[lo:hi], c, 1)
 		}
 		for r, ti := range t[lo:hi] {
 			i := lo + r
