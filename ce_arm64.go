@@ -43,24 +43,25 @@ func ceRowsNEON(loss []float32, st stats, x []float32, t []int32, c int, eps, fi
 		}
 		for r, ti := range t[lo:hi] {
 			i := lo + r
-			if ti < 0 {
-				loss[i] = fill
-				st.set(i, 0, 0, 0)
-				continue
-			}
-			if !finishNEON(loss, st, i, mx[r], s[r], zt[r], neg[r], c, eps) {
+			if !finishNEON(loss, st, i, ti, mx[r], s[r], zt[r], neg[r], c, eps, fill) {
 				ceRowsGeneric(loss[i:i+1], st.slice(i, i+1), x[i*c:(i+1)*c], t[i:i+1], c, eps, fill)
 			}
 		}
 	}
 }
 
-// finishNEON turns sample i's reductions into its loss and statistics: m the maximum, s the sum
-// of e^{z_j−m} over j ≠ t, zt the target logit, sum = Σ_{j≠t} (z_j − m) (read only when eps != 0).
-// A sample whose maximum is not finite (a NaN, +Inf, or all −Inf) gets a NaN loss. It returns
-// false when sum overflowed (the logits span more than float32 can subtract), for the caller to
-// recompute the sample in float64.
-func finishNEON(loss []float32, st stats, i int, m, s, zt, sum float32, c int, eps float32) bool {
+// finishNEON turns sample i's reductions into its loss and statistics: ti its target, m the
+// maximum, s the sum of e^{z_j−m} over j ≠ t, zt the target logit, sum = Σ_{j≠t} (z_j − m) (read
+// only when eps != 0). An ignored sample (ti < 0) gets fill and zero statistics; a sample whose
+// maximum is not finite (a NaN, +Inf, or all −Inf) a NaN loss. It returns false when sum
+// overflowed (the logits span more than float32 can subtract), for the caller to recompute the
+// sample in float64.
+func finishNEON(loss []float32, st stats, i int, ti int32, m, s, zt, sum float32, c int, eps, fill float32) bool {
+	if ti < 0 {
+		loss[i] = fill
+		st.set(i, 0, 0, 0)
+		return true
+	}
 	if m-m != 0 {
 		loss[i] = nan32
 		return true

@@ -650,15 +650,11 @@ func TestForwardBackwardInPlace(t *testing.T) {
 				if res != wres {
 					t.Errorf("%s C=%d Spatial=%d %s: in place, loss %v, want %v", ks.Name(), s.c, s.spatial, configName(cfg), res.Loss, wres.Loss)
 				}
-				peak := 0.0
-				for _, v := range want {
-					peak = max(peak, math.Abs(float64(v)))
+				want64 := make([]float64, len(want))
+				for i, v := range want {
+					want64[i] = float64(v)
 				}
-				for i, w := range want {
-					if g := in.Logits[i]; !(math.Abs(float64(g-w)) <= 1e-5*peak+1e-6*math.Abs(float64(w))) {
-						t.Fatalf("%s C=%d Spatial=%d %s: in place, g[%d] = %v, want %v", ks.Name(), s.c, s.spatial, configName(cfg), i, g, w)
-					}
-				}
+				checkGrad(t, fmt.Sprintf("%s C=%d Spatial=%d %s in place", ks.Name(), s.c, s.spatial, configName(cfg)), in.Logits, want64)
 			}
 		}
 	}

@@ -304,8 +304,8 @@ loop:
 	WORD $0x6e20e486 // fcmge v6.4s, v4.4s, v0.4s
 	VAND V5.B16, V6.B16, V6.B16
 	VAND V3.B16, V6.B16, V6.B16
-	VADDV V6.S4, V7
-	VMOV V7.S[0], R7
+	VADDV V6.S4, V6
+	VMOV V6.S[0], R7
 	ADD R7<<4, R5, R8
 	VLD1 (R8), [V8.B16]
 	VTBL V8.B16, [V4.B16], V9.B16
@@ -432,8 +432,8 @@ loop:
 	WORD $0x6eace405 // fcmgt v5.4s, v0.4s, v12.4s
 	WORD $0x4e651c66 // bic v6.16b, v3.16b, v5.16b
 	VORR V10.B16, V10.B16, V4.B16
-	VADDV V6.S4, V7
-	VMOV V7.S[0], R7
+	VADDV V6.S4, V6
+	VMOV V6.S[0], R7
 	ADD R7<<4, R5, R8
 	VLD1 (R8), [V8.B16]
 	VTBL V8.B16, [V4.B16], V9.B16
@@ -554,8 +554,8 @@ loop:
 	WORD $0x4e2ce585 // fcmeq v5.4s, v12.4s, v12.4s
 	WORD $0x4e651c66 // bic v6.16b, v3.16b, v5.16b
 	VORR V10.B16, V10.B16, V4.B16
-	VADDV V6.S4, V7
-	VMOV V7.S[0], R7
+	VADDV V6.S4, V6
+	VMOV V6.S[0], R7
 	ADD R7<<4, R5, R8
 	VLD1 (R8), [V8.B16]
 	VTBL V8.B16, [V4.B16], V9.B16

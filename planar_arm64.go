@@ -47,14 +47,9 @@ func cePlanarNEON(loss []float32, st stats, x []float32, t []int32, c, stride in
 		}
 		for r, ti := range t[lo:hi] {
 			p := lo + r
-			if ti < 0 {
-				loss[p] = fill
-				st.set(p, 0, 0, 0)
-				continue
-			}
 			// The kernel's neg is Σ_{j≠t} (z_j − m), −Inf when it overflowed float32 (then
 			// finishNEON asks for the generic code's float64 evaluation).
-			if !finishNEON(loss, st, p, mx[r], float32(s[r]), zt[r], float32(neg[r]), c, eps) {
+			if !finishNEON(loss, st, p, ti, mx[r], float32(s[r]), zt[r], float32(neg[r]), c, eps, fill) {
 				cePlanarGeneric(loss[p:p+1], st.slice(p, p+1), x[p:], t[p:p+1], c, stride, eps, fill)
 			}
 		}

@@ -144,16 +144,12 @@ func (f *neonFile) compactInit() {
 
 // compact appends the lanes of V4 selected by the mask bits in V6 (a lane's bit from V3, or 0)
 // to the buffer at R0 of R1 elements, R4 of them used: a whole-vector store while 4 lanes fit,
-// else one lane at a time, as many as fit. R4 counts every selected lane. Scratch: V7–V9,
+// else one lane at a time, as many as fit. R4 counts every selected lane. V6 is overwritten;
+// scratch: V8, V9,
 // R7–R11; label names start with tag.
 func (f *neonFile) compact(tag string) {
-	f.addv(7, 6)
-	f.toR("R7", 7)            // the 4-bit mask
-	f.op("ADD R7<<4, R5, R8") // its shuffle
-	f.op("VLD1 (R8), [V8.B16]")
-	f.op("VTBL V8.B16, [V4.B16], V9.B16") // the selected lanes first
-	f.op("MOVBU (R6)(R7), R9")            // how many
-	f.op("SUB R4, R1, R10")               // room left
+	f.shuffle(4, 6, 8, 9)
+	f.op("SUB R4, R1, R10") // room left
 	f.op("CMP $4, R10")
 	f.op("BLT %sLanes", tag)
 	f.op("ADD R4<<2, R0, R11")
@@ -175,16 +171,24 @@ func (f *neonFile) compact(tag string) {
 	f.label(tag + "Next")
 }
 
+// shuffle moves the lanes of V(v) selected by the mask bits in V(bits) (a lane's bit from V3, or
+// 0) to the front of V(out), in order, and leaves their count in R9: the 4-bit mask (R7) picks a
+// TBL shuffle (into V(tab)) from the table at R5 and a popcount from the table at R6. V(bits) is
+// overwritten; scratch R8.
+func (f *neonFile) shuffle(v, bits, tab, out vreg) {
+	f.addv(bits, bits)
+	f.toR("R7", bits)         // the 4-bit mask
+	f.op("ADD R7<<4, R5, R8") // its shuffle
+	f.op("VLD1 (R8), [V%d.B16]", tab)
+	f.op("VTBL V%d.B16, [V%d.B16], V%d.B16", tab, v, out) // the selected lanes first
+	f.op("MOVBU (R6)(R7), R9")                            // how many
+}
+
 // compactFast appends the lanes of V(v) selected by the mask bits in V(bits) to the buffer at R0,
 // R4 of them used, with a whole-vector store (the caller made sure 4 lanes fit). Scratch: V(tab),
 // V(out), R7–R9, R11.
 func (f *neonFile) compactFast(v, bits, tab, out vreg) {
-	f.addv(bits, bits)
-	f.toR("R7", bits)
-	f.op("ADD R7<<4, R5, R8")
-	f.op("VLD1 (R8), [V%d.B16]", tab)
-	f.op("VTBL V%d.B16, [V%d.B16], V%d.B16", tab, v, out)
-	f.op("MOVBU (R6)(R7), R9")
+	f.shuffle(v, bits, tab, out)
 	f.op("ADD R4<<2, R0, R11")
 	f.op("VST1 [V%d.S4], (R11)", out)
 	f.op("ADD R9, R4, R4")
