@@ -29,7 +29,8 @@ const usage = `usage: ohem <command> [flags]
 commands:
   info    Go version, platform, CPU features, the kernel in use and every kernel set available
   bench   time the benchmark workloads: median ms per Forward, ForwardBackward and CrossEntropy
-          (KthLargest for kth_*), and Gelem/s (logits per second / 1e9) of Forward
+          (KthLargest for kth_*), Gelem/s (logits per second / 1e9) of Forward, and copy ms:
+          copying the logits into the gradient buffer, the floor of any ForwardBackward
   help    print this message
 
 bench flags:
@@ -120,12 +121,17 @@ func cpuFeatures() []string {
 }
 
 // Result is one workload's measurement on one kernel set, in ms (medians). Loss workloads fill
-// the first four fields, kth workloads MS.
+// the first five fields, kth workloads MS.
+//
+// CopyMS is the time of copy(grad, logits): a pass that reads the logits and writes as much, which
+// ForwardBackward cannot beat (it reads every logit and writes every gradient element). Beside
+// ForwardMS it tells how far the machine's memory lets ForwardBackward/Forward go down.
 type Result struct {
 	ForwardMS         float64 `json:"forward_ms,omitempty"`
 	ForwardBackwardMS float64 `json:"forward_backward_ms,omitempty"`
 	GelemS            float64 `json:"gelem_s,omitempty"`
 	CrossEntropyMS    float64 `json:"cross_entropy_ms,omitempty"`
+	CopyMS            float64 `json:"copy_ms,omitempty"`
 	MS                float64 `json:"ms,omitempty"`
 }
 
@@ -197,7 +203,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	if !*asJSON {
 		fmt.Fprintf(stdout, "ohem bench: %s %s/%s, kernel %s, workers %d, %v per measurement, median\n",
 			rep.GoVersion, rep.GOOS, rep.GOARCH, rep.Kernel, rep.Workers, *budget)
-		fmt.Fprintf(stdout, "%-8s %-8s %12s %12s %10s %12s\n", "set", "workload", "forward ms", "fwd+bwd ms", "Gelem/s", "ce/kth ms")
+		fmt.Fprintf(stdout, "%-8s %-8s %12s %12s %10s %12s %10s\n", "set", "workload", "forward ms", "fwd+bwd ms", "Gelem/s", "ce/kth ms", "copy ms")
 	}
 	for _, s := range sets {
 		rep.Sets = append(rep.Sets, s.Name())
@@ -216,10 +222,10 @@ func bench(args []string, stdout, stderr io.Writer) int {
 			rep.Results[s.Name()][name] = r
 			if !*asJSON {
 				if w.IsKth() {
-					fmt.Fprintf(stdout, "%-8s %-8s %12s %12s %10s %12.3f\n", s.Name(), name, "-", "-", "-", r.MS)
+					fmt.Fprintf(stdout, "%-8s %-8s %12s %12s %10s %12.3f %10s\n", s.Name(), name, "-", "-", "-", r.MS, "-")
 				} else {
-					fmt.Fprintf(stdout, "%-8s %-8s %12.3f %12.3f %10.3f %12.3f\n", s.Name(), name,
-						r.ForwardMS, r.ForwardBackwardMS, r.GelemS, r.CrossEntropyMS)
+					fmt.Fprintf(stdout, "%-8s %-8s %12.3f %12.3f %10.3f %12.3f %10.3f\n", s.Name(), name,
+						r.ForwardMS, r.ForwardBackwardMS, r.GelemS, r.CrossEntropyMS, r.CopyMS)
 				}
 			}
 		}
@@ -254,6 +260,7 @@ func measureWorkload(s ohem.KernelSet, w workload.Workload, workers int, budget 
 	if r.ForwardBackwardMS, err = measure(budget, func() error { _, err := l.ForwardBackward(grad, w.Batch); return err }); err != nil {
 		return r, err
 	}
+	r.CopyMS, _ = measure(budget, func() error { copy(grad, w.Batch.Logits); return nil })
 	dst := make([]float32, w.Samples())
 	if r.CrossEntropyMS, err = measure(budget, func() error { return s.CrossEntropy(dst, w.Batch) }); err != nil {
 		return r, err

@@ -46,7 +46,7 @@ func TestBenchJSON(t *testing.T) {
 	if !ok || len(rep.Results[ohem.Kernel()]) != 1 {
 		t.Fatalf("results: %+v", rep.Results)
 	}
-	if r.ForwardMS <= 0 || r.ForwardBackwardMS <= 0 || r.GelemS <= 0 || r.CrossEntropyMS <= 0 {
+	if r.ForwardMS <= 0 || r.ForwardBackwardMS <= 0 || r.GelemS <= 0 || r.CrossEntropyMS <= 0 || r.CopyMS <= 0 {
 		t.Errorf("rpn: %+v", r)
 	}
 }

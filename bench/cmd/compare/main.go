@@ -1,6 +1,7 @@
 // Command compare prints the side-by-side table of bench/compare.sh: the median ms of
 // `ohem bench -json` for each kernel set next to those of bench/torch/ohem_torch.py --json, and the
-// speedup torch ms / ohem ms.
+// speedup torch ms / ohem ms; per loss workload also ForwardBackward/Forward of each, and the
+// floor the machine's memory sets for it, copy/Forward (copy: the logits into the gradient buffer).
 //
 //	go run ./bench/cmd/compare -ohem ohem.json [-torch torch.json]
 //
@@ -34,6 +35,33 @@ type torchReport struct {
 	Threads      int                           `json:"threads"`
 	Malloc       string                        `json:"malloc"`
 	Results      map[string]map[string]float64 `json:"results"` // workload -> field -> ms
+}
+
+// The ratio rows: ForwardBackward over Forward, and copy(grad, logits) over Forward: the floor the
+// machine's memory sets for the first when the gradient is written in the forward pass.
+const (
+	ratioFB   = "fwd+bwd/fwd"
+	ratioCopy = "copy/fwd"
+)
+
+// value returns a report field; the ratio fields are computed from the others.
+func value(r map[string]float64, field string) (float64, bool) {
+	var num, den string
+	switch field {
+	case ratioFB:
+		num, den = "forward_backward_ms", "forward_ms"
+	case ratioCopy:
+		num, den = "copy_ms", "forward_ms"
+	default:
+		v, ok := r[field]
+		return v, ok
+	}
+	n, ok1 := r[num]
+	d, ok2 := r[den]
+	if !ok1 || !ok2 || d <= 0 {
+		return 0, false
+	}
+	return n / d, true
 }
 
 // A row compares one ohem figure with one torch figure; either may be missing.
@@ -88,7 +116,9 @@ func rows(o *ohemReport, t *torchReport) []row {
 		}
 		rs = append(rs,
 			row{w + " forward", w, "forward_ms", w, "forward_ms"},
-			row{w + " fwd+bwd", w, "forward_backward_ms", w, "forward_backward_ms"})
+			row{w + " fwd+bwd", w, "forward_backward_ms", w, "forward_backward_ms"},
+			row{w + " fwd+bwd/fwd", w, ratioFB, w, ratioFB},
+			row{w + " copy/fwd", w, ratioCopy, "", ""})
 		if w == "rpn" { // the torch script times rpn's cross-entropy and top-k alone too
 			rs = append(rs, row{"rpn CE only", w, "cross_entropy_ms", "ce_rpn", "ms"})
 			if t != nil && t.Results["topk_rpn"] != nil {
@@ -124,18 +154,19 @@ func printTable(out io.Writer, o *ohemReport, t *torchReport) {
 	for _, r := range rows(o, t) {
 		tv, tok := 0.0, false
 		if t != nil {
-			tv, tok = t.Results[r.torchWork][r.torchField]
+			tv, tok = value(t.Results[r.torchWork], r.torchField)
 		}
+		ratio := r.ohemField == ratioFB || r.ohemField == ratioCopy
 		fmt.Fprintf(out, "%-20s", r.label)
 		if t != nil {
-			fmt.Fprintf(out, " %10s", ms(tv, tok))
+			fmt.Fprintf(out, " %10s", ms(tv, tok, ratio))
 		}
 		for _, s := range o.Sets {
-			ov, ook := o.Results[s][r.ohemWork][r.ohemField]
-			fmt.Fprintf(out, " %10s", ms(ov, ook))
+			ov, ook := value(o.Results[s][r.ohemWork], r.ohemField)
+			fmt.Fprintf(out, " %10s", ms(ov, ook, ratio))
 			if t != nil {
 				sp := "-"
-				if tok && ook && ov > 0 {
+				if tok && ook && ov > 0 && !ratio {
 					sp = fmt.Sprintf("%.2fx", tv/ov)
 				}
 				fmt.Fprintf(out, " %8s", sp)
@@ -145,9 +176,13 @@ func printTable(out io.Writer, o *ohemReport, t *torchReport) {
 	}
 }
 
-func ms(v float64, ok bool) string {
-	if !ok {
+// ms formats a figure: ms to three decimals, a ratio to two with an x.
+func ms(v float64, ok, ratio bool) string {
+	switch {
+	case !ok:
 		return "-"
+	case ratio:
+		return fmt.Sprintf("%.2fx", v)
 	}
 	return fmt.Sprintf("%.3f", v)
 }

@@ -3,13 +3,24 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
 
+// fieldsOf returns the cells after label of the table line that starts with it.
+func fieldsOf(table, label string) []string {
+	for _, line := range strings.Split(table, "\n") {
+		if rest, ok := strings.CutPrefix(line, label+" "); ok {
+			return strings.Fields(rest)
+		}
+	}
+	return nil
+}
+
 const ohemJSON = `{"kernel":"avx2","go_version":"go1.26.8","goos":"linux","goarch":"amd64","workers":0,
 "sets":["avx2","generic"],"workloads":["rpn","kth_1e5"],
-"results":{"avx2":{"rpn":{"forward_ms":0.5,"forward_backward_ms":1,"gelem_s":0.2,"cross_entropy_ms":0.25},"kth_1e5":{"ms":0.1}},
+"results":{"avx2":{"rpn":{"forward_ms":0.5,"forward_backward_ms":1,"gelem_s":0.2,"cross_entropy_ms":0.25,"copy_ms":0.25},"kth_1e5":{"ms":0.1}},
 "generic":{"rpn":{"forward_ms":2,"forward_backward_ms":4,"gelem_s":0.05,"cross_entropy_ms":1},"kth_1e5":{"ms":0.5}}}}`
 
 const torchJSON = `{"torch_version":"1.13","threads":1,"malloc":"tuned","results":{
@@ -31,6 +42,16 @@ func TestTable(t *testing.T) {
 		"rpn top-k only", "kth_1e5 KthLargest", "10.00x", "2.00x"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// the ratio rows: torch 12/8, avx2 1/0.5 and generic 4/2; copy/fwd avx2 0.25/0.5, the rest
+	// unknown; no speedups on them
+	for label, want := range map[string][]string{
+		"rpn fwd+bwd/fwd": {"1.50x", "2.00x", "-", "2.00x", "-"},
+		"rpn copy/fwd":    {"-", "0.50x", "-", "-", "-"},
+	} {
+		if got := fieldsOf(out, label); !slices.Equal(got, want) {
+			t.Errorf("row %q: %q, want %q", label, got, want)
 		}
 	}
 	buf.Reset()
