@@ -238,10 +238,25 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	thr := float32(math.Inf(1))
 	losses := l.losses[:n]
 	if w == nil {
+		// Two running minima by plain compares (losses are never NaN here; the builtin min, which
+		// orders NaN and −0, costs twice the loop): only a minimum of ±0 needs the builtin's −0.
+		t0, t1 := thr, thr
 		k := 0
 		for ; k+4 <= len(sel); k += 4 {
-			v0, v1, v2, v3 := losses[sel[k]], losses[sel[k+1]], losses[sel[k+2]], losses[sel[k+3]]
-			thr = min(thr, min(v0, v1), min(v2, v3)) // losses are never NaN here
+			s := sel[k : k+4 : k+4]
+			v0, v1, v2, v3 := losses[s[0]], losses[s[1]], losses[s[2]], losses[s[3]]
+			if v0 < t0 {
+				t0 = v0
+			}
+			if v1 < t1 {
+				t1 = v1
+			}
+			if v2 < t0 {
+				t0 = v2
+			}
+			if v3 < t1 {
+				t1 = v3
+			}
 			num[0] += float64(v0)
 			num[1] += float64(v1)
 			num[2] += float64(v2)
@@ -249,8 +264,13 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 		}
 		for ; k < len(sel); k++ {
 			v := losses[sel[k]]
-			thr = min(thr, v)
+			t0 = min(t0, v)
 			num[k&3] += float64(v)
+		}
+		if thr = min(t0, t1); thr == 0 {
+			for _, i := range sel {
+				thr = min(thr, losses[i])
+			}
 		}
 		den[0] = float64(len(sel))
 	} else {
