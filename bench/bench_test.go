@@ -89,6 +89,47 @@ func BenchmarkForwardBackward(b *testing.B) {
 	})
 }
 
+// BenchmarkCopy is the memory floor of ForwardBackward, which reads every logit and writes every
+// gradient element: copy(grad, logits) in one stream, and (planar batches) in the order of a planar
+// gradient pass: a block of 1,024 positions of each class plane in turn (planarGradBlock).
+func BenchmarkCopy(b *testing.B) {
+	for _, name := range lossWorkloads {
+		b.Run(name, func(b *testing.B) {
+			w := get(b, name)
+			x := w.Batch.Logits
+			grad := make([]float32, len(x))
+			b.Run("stream", func(b *testing.B) {
+				b.SetBytes(w.Bytes())
+				for b.Loop() {
+					copy(grad, x)
+				}
+			})
+			s := w.Batch.Spatial
+			if s == 0 {
+				return
+			}
+			c := w.Batch.Classes
+			b.Run("planar", func(b *testing.B) {
+				b.SetBytes(w.Bytes())
+				for b.Loop() {
+					for img := 0; img < len(x); img += c * s {
+						for p0 := 0; p0 < s; p0 += planarGradBlock {
+							n := min(planarGradBlock, s-p0)
+							for j := range c {
+								o := img + j*s + p0
+								copy(grad[o:o+n], x[o:o+n])
+							}
+						}
+					}
+				}
+			})
+		})
+	}
+}
+
+// planarGradBlock is the number of positions the amd64 planar gradient kernel covers per call.
+const planarGradBlock = 1024
+
 func BenchmarkCrossEntropy(b *testing.B) {
 	forEach(b, lossWorkloads, func(b *testing.B, s ohem.KernelSet, name string) {
 		w := get(b, name)
