@@ -7,26 +7,19 @@ import (
 	"slices"
 )
 
-// ceAVX2 and ceAVX512 install the tier's ceRows and lseRows kernels in ks; fields left alone keep
-// the generic implementation.
-func ceAVX2(ks *kernelSet) {
-	ks.ceRows = func(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
-		ceRowsAsm(false, loss, st, x, t, c, eps, fill)
-	}
-	ks.lseRows = func(dst, x []float32, c int) { lseRowsAsm(false, dst, x, c) }
-	ks.ceGradRows = func(loss []float32, st stats, g, x []float32, t []int32, dropped []bool, c int, eps, fill, s0 float32, keep float64) {
-		ceRowsLarge(false, loss, st, x, t, c, eps, fill, rowsGrad{g, dropped, s0, keep})
-	}
-	ks.fuseRows = fuseRowsAsm
-}
+// ceAVX2 and ceAVX512 install the tier's ceRows, lseRows and ceGradRows kernels in ks; fields left
+// alone keep the generic implementation.
+func ceAVX2(ks *kernelSet)   { ceTier(ks, false) }
+func ceAVX512(ks *kernelSet) { ceTier(ks, true) }
 
-func ceAVX512(ks *kernelSet) {
+// ceTier installs the kernels of AVX-512 (z) or AVX2.
+func ceTier(ks *kernelSet, z bool) {
 	ks.ceRows = func(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
-		ceRowsAsm(true, loss, st, x, t, c, eps, fill)
+		ceRowsAsm(z, loss, st, x, t, c, eps, fill)
 	}
-	ks.lseRows = func(dst, x []float32, c int) { lseRowsAsm(true, dst, x, c) }
+	ks.lseRows = func(dst, x []float32, c int) { lseRowsAsm(z, dst, x, c) }
 	ks.ceGradRows = func(loss []float32, st stats, g, x []float32, t []int32, dropped []bool, c int, eps, fill, s0 float32, keep float64) {
-		ceRowsLarge(true, loss, st, x, t, c, eps, fill, rowsGrad{g, dropped, s0, keep})
+		ceRowsLarge(z, loss, st, x, t, c, eps, fill, rowsGrad{g, dropped, s0, keep})
 	}
 	ks.fuseRows = fuseRowsAsm
 }

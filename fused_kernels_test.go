@@ -30,12 +30,7 @@ func TestCEGradRowsKernels(t *testing.T) {
 		}
 		fused++
 		for _, c := range cs {
-			ns := []int{}
-			for n := 0; n <= last; n++ {
-				ns = append(ns, n)
-			}
-			ns = append(ns, more...)
-			for _, n := range ns {
+			for _, n := range counts(last, more) {
 				if c >= 257 && n > 70 {
 					continue
 				}

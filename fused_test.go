@@ -3,7 +3,6 @@ package ohem_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/ohem-go/ohem"
@@ -80,29 +79,8 @@ func TestFusedWorkersDeterministic(t *testing.T) {
 	b := makeBatch(r, batchSpec{n: n, c: 100, images: 3, ignore: 0.1, confident: 0.2})
 	for _, ks := range ohem.KernelSets() {
 		for _, cfg := range []ohem.Config{{KeepRatio: 0.7}, {Keep: n / 3, PerImage: true}, {KeepRatio: 0.8, LabelSmoothing: 0.05}} {
-			var first ohem.Result
-			var losses []float32
-			var sel []int32
-			var grad0 []float32
-			for _, w := range []int{1, 2, 3, 8} {
-				cfg.Workers, cfg.Kernel = w, ks.Name()
-				l, err := ohem.New(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				grad := make([]float32, len(b.Logits))
-				res, err := l.ForwardBackward(grad, b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if w == 1 {
-					first, losses, sel, grad0 = res, slices.Clone(l.Losses()), slices.Clone(l.Selected()), grad
-					continue
-				}
-				if res != first || !bitsEqual(l.Losses(), losses) || !slices.Equal(l.Selected(), sel) || !bitsEqual(grad, grad0) {
-					t.Fatalf("%s %s: Workers = %d changed the result: %+v vs %+v", ks.Name(), configName(cfg), w, res, first)
-				}
-			}
+			cfg.Kernel = ks.Name()
+			checkWorkers(t, b, cfg)
 		}
 	}
 }

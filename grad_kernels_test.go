@@ -89,12 +89,7 @@ func TestGradRowsKernels(t *testing.T) {
 		cs, last, more = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 21, 64, 1000}, 20, []int{65}
 	}
 	for _, c := range cs {
-		ns := []int{}
-		for n := 0; n <= last; n++ {
-			ns = append(ns, n)
-		}
-		ns = append(ns, more...)
-		for _, n := range ns {
+		for _, n := range counts(last, more) {
 			if c >= 100 && n > 40 {
 				continue
 			}
@@ -219,4 +214,13 @@ func TestGradPlanarKernels(t *testing.T) {
 			}
 		}
 	}
+}
+
+// counts returns 0, 1, ..., last, then more: the row counts of the kernel tests.
+func counts(last int, more []int) []int {
+	var ns []int
+	for n := 0; n <= last; n++ {
+		ns = append(ns, n)
+	}
+	return append(ns, more...)
 }

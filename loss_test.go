@@ -372,28 +372,36 @@ func TestWorkersDeterministic(t *testing.T) {
 	for _, s := range []batchSpec{{n: n, c: 10, images: 4, ignore: 0.1}, {c: 5, spatial: n / 2, images: 2, ignore: 0.1}} {
 		b := makeBatch(r, s)
 		for _, ks := range ohem.KernelSets() {
-			var first ohem.Result
-			var losses []float32
-			var sel []int32
-			var grad0 []float32
-			for _, w := range []int{1, 2, 3, 8} {
-				l, err := ohem.New(ohem.Config{KeepRatio: 0.3, LabelSmoothing: 0.05, Workers: w, Kernel: ks.Name()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				grad := make([]float32, len(b.Logits))
-				res, err := l.ForwardBackward(grad, b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if w == 1 {
-					first, losses, sel, grad0 = res, slices.Clone(l.Losses()), slices.Clone(l.Selected()), grad
-					continue
-				}
-				if res != first || !bitsEqual(l.Losses(), losses) || !slices.Equal(l.Selected(), sel) || !bitsEqual(grad, grad0) {
-					t.Fatalf("%s: Workers = %d changed the result: %+v vs %+v", ks.Name(), w, res, first)
-				}
-			}
+			checkWorkers(t, b, ohem.Config{KeepRatio: 0.3, LabelSmoothing: 0.05, Kernel: ks.Name()})
+		}
+	}
+}
+
+// checkWorkers fails t unless ForwardBackward with cfg gives the same result, losses, selection
+// and gradient, bit for bit, with Workers = 1, 2, 3 and 8.
+func checkWorkers(t *testing.T, b ohem.Batch, cfg ohem.Config) {
+	t.Helper()
+	var first ohem.Result
+	var losses []float32
+	var sel []int32
+	var grad0 []float32
+	for _, w := range []int{1, 2, 3, 8} {
+		cfg.Workers = w
+		l, err := ohem.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grad := make([]float32, len(b.Logits))
+		res, err := l.ForwardBackward(grad, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w == 1 {
+			first, losses, sel, grad0 = res, slices.Clone(l.Losses()), slices.Clone(l.Selected()), grad
+			continue
+		}
+		if res != first || !bitsEqual(l.Losses(), losses) || !slices.Equal(l.Selected(), sel) || !bitsEqual(grad, grad0) {
+			t.Fatalf("%s %s: Workers = %d changed the result: %+v vs %+v", cfg.Kernel, configName(cfg), w, res, first)
 		}
 	}
 }

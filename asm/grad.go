@@ -2,6 +2,7 @@ package main
 
 import (
 	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/gotypes"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 	"github.com/mmcloughlin/avo/x86"
@@ -28,6 +29,14 @@ import (
 //   - gradPlanar, planar: across positions, one block of positions at a time, two class planes at
 //     a time with the next two prefetched; the statistics are memory operands, the target lanes
 //     blended in by a compare with the class index.
+
+// loadGradArgs loads what every per-sample gradient kernel starts from, in this order: the bases
+// of g, x and t, len(t), and the bases of the statistics m, ls, pt and of scale.
+func loadGradArgs() (g, x, t, n, m, ls, pt, scale reg.GPVirtual) {
+	ld := func(c gotypes.Component) reg.GPVirtual { return Load(c, GP64()).(reg.GPVirtual) }
+	return ld(Param("g").Base()), ld(Param("x").Base()), ld(Param("t").Base()), ld(Param("t").Len()),
+		ld(Param("m").Base()), ld(Param("ls").Base()), ld(Param("pt").Base()), ld(Param("scale").Base())
+}
 
 // genGrad emits the gradient kernels of tier t.
 func genGrad(t tier) {
@@ -108,14 +117,7 @@ func genGradRows(t tier) {
 	t.text(name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c int, q, tq float32)",
 		"writes the gradient of the len(t) rows of x, c classes each, to g: for a kept row (t[i] >= 0,",
 		"scale[i] != 0) g_j = scale·(exp((x_j − m) − ls) − q) and g_t = scale·(pt + tq); 0 for the others.")
-	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
-	xp := Load(Param("x").Base(), GP64()).(reg.GPVirtual)
-	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
-	n := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
-	mp := Load(Param("m").Base(), GP64()).(reg.GPVirtual)
-	lp := Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
-	pp := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
-	sp := Load(Param("scale").Base(), GP64()).(reg.GPVirtual)
+	gp, xp, tp, n, mp, lp, pp, sp := loadGradArgs()
 	c4 := Load(Param("c"), GP64()).(reg.GPVirtual)
 	SHLQ(U8(2), c4) // bytes per row
 	qv := t.loadParamF32("q")
@@ -372,14 +374,7 @@ func genGradFlat(t tier) {
 	t.text(name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, tab []int32, c int, q, tq float32)",
 		"writes the gradient of the len(t) rows of x, c classes each, to g as gradRows does; tab holds,",
 		"for each k < c, the row and the column of the lanes of the k-th vector of a block of rows.")
-	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
-	xp := Load(Param("x").Base(), GP64()).(reg.GPVirtual)
-	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
-	n := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
-	mp := Load(Param("m").Base(), GP64()).(reg.GPVirtual)
-	lp := Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
-	pp := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
-	sp := Load(Param("scale").Base(), GP64()).(reg.GPVirtual)
+	gp, xp, tp, n, mp, lp, pp, sp := loadGradArgs()
 	qv := t.loadParamF32("q")
 	tqv := t.loadParamF32("tq")
 	ec := t.loadExpConsts()
@@ -543,14 +538,7 @@ func genGradPlanar(t tier) {
 	t.text(name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c, stride int, q, tq float32)",
 		"writes the gradient of the len(t) positions of the planar x (class j of position p at",
 		"x[j·stride + p]) to g, in the same layout: as gradRows, per position.")
-	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
-	xp := Load(Param("x").Base(), GP64()).(reg.GPVirtual)
-	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
-	full := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
-	mp := Load(Param("m").Base(), GP64()).(reg.GPVirtual)
-	lp := Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
-	pp := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
-	sp := Load(Param("scale").Base(), GP64()).(reg.GPVirtual)
+	gp, xp, tp, full, mp, lp, pp, sp := loadGradArgs()
 	jc := Load(Param("c"), GP64()).(reg.GPVirtual) // classes left
 	stride := Load(Param("stride"), GP64()).(reg.GPVirtual)
 	SHLQ(U8(2), stride)

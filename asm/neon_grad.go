@@ -124,6 +124,19 @@ func gradSig(extra ...param) []param { return append(slices.Clone(gradParams), e
 var gradParams = []param{{"g", "[]float32"}, {"x", "[]float32"}, {"t", "[]int32"},
 	{"m", "[]float32"}, {"ls", "[]float32"}, {"pt", "[]float32"}, {"scale", "[]float32"}}
 
+// ldGradRowArgs loads gradParams into the registers of the row kernels: R0 g, R1 x, R2 t, R3 m,
+// R4 ls, R5 pt, R6 scale, and R7 len(t).
+func (f *neonFile) ldGradRowArgs() {
+	f.ldArg("g", "R0")
+	f.ldArg("x", "R1")
+	f.ldArg("t", "R2")
+	f.ldLen("t", "R7")
+	f.ldArg("m", "R3")
+	f.ldArg("ls", "R4")
+	f.ldArg("pt", "R5")
+	f.ldArg("scale", "R6")
+}
+
 // genGradRowsLargeNEON emits gradRowsLargeNEON.
 //
 // Registers: R0 g and R1 x at the row, R2 t, R3 m, R4 ls, R5 pt, R6 scale, R7 len(t), R8 bytes
@@ -136,14 +149,7 @@ func genGradRowsLargeNEON(f *neonFile) {
 		"writes the gradient of the len(t) rows of x, c >= 4 classes each, to g: for a kept row",
 		"(t[i] >= 0, scale[i] != ±0) g_j = scale·(e^{(x_j − m) − ls} − q) and g_t = scale·(pt + tq);",
 		"0 for the others.")
-	f.ldArg("g", "R0")
-	f.ldArg("x", "R1")
-	f.ldArg("t", "R2")
-	f.ldLen("t", "R7")
-	f.ldArg("m", "R3")
-	f.ldArg("ls", "R4")
-	f.ldArg("pt", "R5")
-	f.ldArg("scale", "R6")
+	f.ldGradRowArgs()
 	f.ldArg("c", "R8")
 	f.op("LSL $2, R8")
 	f.ldF("q", 23)
@@ -253,14 +259,7 @@ func genGradRowsSmallNEON(f *neonFile) {
 		"writes the gradient of the len(t) rows of x, c <= 10 classes each, to g as gradRowsLargeNEON",
 		"does, 4 rows at a time (len(t) a multiple of 4); for c >= 5, tab holds per vector k < c of a block",
 		"the TBL indices of the rows of its lanes and their columns (grad_arm64.go).")
-	f.ldArg("g", "R0")
-	f.ldArg("x", "R1")
-	f.ldArg("t", "R2")
-	f.ldLen("t", "R7")
-	f.ldArg("m", "R3")
-	f.ldArg("ls", "R4")
-	f.ldArg("pt", "R5")
-	f.ldArg("scale", "R6")
+	f.ldGradRowArgs()
 	f.ldArg("tab", "R9")
 	f.ldArg("c", "R8")
 	f.ldF("q", 26)
