@@ -59,43 +59,89 @@ func sweep(lo, hi, step uint32, f func(*kernelSet) func(dst, x []float32), errf 
 	return worst, at
 }
 
-func expErr(x, got float32) float64 { return ulpError(got, math.Exp(float64(x))) }
+// expCutoff is the least float32 x whose e^x is a normal float32: below it every set's exp is
+// exactly 0 (API.md, Accuracy), computed here from math.Exp rather than taken from the kernels.
+var expCutoff = func() float32 {
+	c := float32(math.Log(0x1p-126))
+	for math.Exp(float64(c)) < 0x1p-126 {
+		c = math.Nextafter32(c, 0)
+	}
+	for x := math.Nextafter32(c, float32(math.Inf(-1))); math.Exp(float64(x)) >= 0x1p-126; x = math.Nextafter32(x, float32(math.Inf(-1))) {
+		c = x
+	}
+	return c
+}()
 
-// TestExpExhaustive checks every kernel set's exp against math.Exp on every float32 in [−87.3, 0].
+// expErr is exp's error in ulp at x: above the cut-off against math.Exp, below it +Inf unless the
+// result is exactly 0.
+func expErr(x, got float32) float64 {
+	if x < expCutoff {
+		if got == 0 && !math.Signbit(float64(got)) {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return ulpError(got, math.Exp(float64(x)))
+}
+
+// expRanges are the float32 bit ranges the exp tests sweep: [−87.3, 0] against math.Exp, and
+// (−87.3, −Inf], where the cut-off lies and everything below it must be exactly 0.
+var expRanges = [][2]uint32{
+	{math.Float32bits(-0.0), math.Float32bits(-87.3)},
+	{math.Float32bits(-87.3) + 1, math.Float32bits(float32(math.Inf(-1)))},
+}
+
+// TestExpExhaustive checks every kernel set's exp against math.Exp on every float32 in [−87.3, 0],
+// and that it is exactly 0 on every float32 below the cut-off, −Inf included, alike on every set.
 func TestExpExhaustive(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("exhaustive: about 1.1e9 evaluations per kernel set")
+		t.Skip("exhaustive: about 2.1e9 evaluations per kernel set")
 	}
-	worst, at := sweep(math.Float32bits(-0.0), math.Float32bits(-87.3), 1, func(ks *kernelSet) func(dst, x []float32) { return ks.expf }, expErr)
-	for s, ks := range usable {
-		t.Logf("%s exp: worst error %.3f ulp at x = %v", ks.name, worst[s], at[s])
-		if !(worst[s] <= 2) {
-			t.Errorf("%s: exp(%v) is %.3f ulp from exp, want <= 2", ks.name, at[s], worst[s])
+	for _, r := range expRanges {
+		worst, at := sweep(r[0], r[1], 1, func(ks *kernelSet) func(dst, x []float32) { return ks.expf }, expErr)
+		for s, ks := range usable {
+			t.Logf("%s exp on [%v, %v]: worst error %.3f ulp at x = %v", ks.name, math.Float32frombits(r[0]), math.Float32frombits(r[1]), worst[s], at[s])
+			if !(worst[s] <= 2) {
+				t.Errorf("%s: exp(%v) is %.3f ulp from exp, want <= 2 (0 below %v)", ks.name, at[s], worst[s], expCutoff)
+			}
 		}
 	}
 }
 
-// TestExpSampled checks a spread of [−87.3, 0] on every build (the exhaustive test skips with
-// -short), and the edges: 0, the underflow, −Inf and NaN.
+// TestExpSampled checks a spread of both ranges on every build (the exhaustive test skips with
+// -short), and the edges: 0, either side of the cut-off, −Inf and NaN.
 func TestExpSampled(t *testing.T) {
-	worst, at := sweep(math.Float32bits(-0.0), math.Float32bits(-87.3), 997, func(ks *kernelSet) func(dst, x []float32) { return ks.expf }, expErr)
-	for s, ks := range usable {
-		if !(worst[s] <= 2) {
-			t.Errorf("%s: exp(%v) is %.3f ulp from exp, want <= 2", ks.name, at[s], worst[s])
-		}
-		x := []float32{0, -87.34, -88, -100, -104, -1e30, -math.MaxFloat32, float32(math.Inf(-1)), float32(math.NaN())}
-		got := make([]float32, len(x))
-		ks.expf(got, x)
-		if got[0] != 1 {
-			t.Errorf("%s: exp(0) = %v, want 1", ks.name, got[0])
-		}
-		for i, v := range got[1 : len(x)-1] {
-			if !(v >= 0 && v < 0x1p-125) {
-				t.Errorf("%s: exp(%v) = %v, want 0 or a subnormal", ks.name, x[i+1], v)
+	for _, r := range expRanges {
+		worst, at := sweep(r[0], r[1], 997, func(ks *kernelSet) func(dst, x []float32) { return ks.expf }, expErr)
+		for s, ks := range usable {
+			if !(worst[s] <= 2) {
+				t.Errorf("%s: exp(%v) is %.3f ulp from exp, want <= 2 (0 below %v)", ks.name, at[s], worst[s], expCutoff)
 			}
 		}
-		if v := got[len(x)-1]; v == v {
-			t.Errorf("%s: exp(NaN) = %v, want NaN", ks.name, v)
+	}
+	below := math.Nextafter32(expCutoff, float32(math.Inf(-1)))
+	for _, ks := range usable {
+		// A vector's worth of each, so every lane of every tier sees the edge.
+		x := []float32{0, expCutoff, below, -87.34, -88, -100, -103.5, -104, -110, -1e30, -math.MaxFloat32, float32(math.Inf(-1)), float32(math.NaN())}
+		in := make([]float32, 16*len(x))
+		for i := range in {
+			in[i] = x[(i+i/len(x))%len(x)]
+		}
+		got := make([]float32, len(in))
+		ks.expf(got, in)
+		for i, v := range got {
+			switch x := in[i]; {
+			case x != x:
+				if v == v {
+					t.Errorf("%s: exp(NaN) = %v, want NaN", ks.name, v)
+				}
+			case x < expCutoff:
+				if v != 0 || math.Signbit(float64(v)) {
+					t.Errorf("%s: exp(%v) = %v, want exactly 0 below the cut-off %v", ks.name, x, v, expCutoff)
+				}
+			case expErr(x, v) > 2:
+				t.Errorf("%s: exp(%v) = %v, want %v", ks.name, x, v, math.Exp(float64(x)))
+			}
 		}
 	}
 }

@@ -126,6 +126,7 @@ func (l *Loss) Forward(b Batch) (Result, error) { return l.run(nil, b, false) }
 // On error grad[:len(b.Logits)] holds no meaningful values; nothing past it is written.
 func (l *Loss) ForwardBackward(grad []float32, b Batch) (Result, error) {
 	if len(grad) < len(b.Logits) {
+		l.reset()
 		return Result{}, fmt.Errorf("%w: len(grad) = %d, want >= len(Logits) = %d", ErrShape, len(grad), len(b.Logits))
 	}
 	return l.run(grad[:len(b.Logits)], b, true)
@@ -159,8 +160,11 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
+// reset empties Losses and Selected: every call starts with it, so a failed call leaves them empty.
+func (l *Loss) reset() { l.n, l.selected, l.zeroed = 0, l.selected[:0], true }
+
 func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
-	l.n, l.selected, l.zeroed = 0, l.selected[:0], true
+	l.reset()
 	sh, err := b.shape(true)
 	if err != nil {
 		return Result{}, err

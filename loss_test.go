@@ -150,7 +150,11 @@ func checkLoss(t *testing.T, cfg ohem.Config, b ohem.Batch) {
 		if res.Valid != want.Valid {
 			t.Fatalf("%s: Valid = %d, want %d", ks.Name(), res.Valid, want.Valid)
 		}
-		if !relClose(float64(res.Loss), want.Loss, 1e-5) {
+		keptScale := 0.0
+		for _, v := range ref.Scales(rc, b.Targets, sel) {
+			keptScale += v
+		}
+		if !ref.LossWithin(res.Loss, want.Loss, keptScale) {
 			t.Fatalf("%s %s: Loss = %v, want %v", ks.Name(), configName(cfg), res.Loss, want.Loss)
 		}
 		grad := make([]float32, len(b.Logits)+1)
@@ -168,7 +172,7 @@ func checkLoss(t *testing.T, cfg ohem.Config, b ohem.Batch) {
 		if grad[len(b.Logits)] != 42 {
 			t.Fatalf("%s: ForwardBackward wrote past len(Logits)", ks.Name())
 		}
-		checkGrad(t, ks.Name(), grad[:len(b.Logits)], want.Grad)
+		checkGrad(t, ks.Name(), grad[:len(b.Logits)], want.Grad, ref.ElementScales(rc, b.Targets, b.Classes, b.Spatial, sel), cfg.LabelSmoothing != 0)
 	}
 }
 
@@ -181,16 +185,22 @@ func relClose(got, want, tol float64) bool {
 	return math.Abs(got-want) <= tol*math.Abs(want)
 }
 
-// checkGrad applies the API's gradient bound: |got − ref| <= 1e-5·max|ref| + 1e-6·|ref|.
-func checkGrad(t *testing.T, name string, got []float32, want []float64) {
+// checkGrad applies the API's gradient bound (ref.GradTol): |got − ref| <= 1e-5·max|ref| +
+// 1e-6·|ref| + 1e-30·w/W, plus 2^-22·w/W when smoothed; scale holds each element's w/W (nil: 0,
+// for comparing two float32 results, which need no absolute term).
+func checkGrad(t *testing.T, name string, got []float32, want []float64, scale []float64, smoothed bool) {
 	t.Helper()
 	peak := 0.0
 	for _, w := range want {
 		peak = max(peak, math.Abs(w))
 	}
 	for i, g := range got {
-		if d := math.Abs(float64(g) - want[i]); !(d <= 1e-5*peak+1e-6*math.Abs(want[i])) {
-			t.Fatalf("%s: grad[%d] = %v, want %v (max |grad| %v)", name, i, g, want[i], peak)
+		sc := 0.0
+		if scale != nil {
+			sc = scale[i]
+		}
+		if d := math.Abs(float64(g) - want[i]); !(d <= ref.GradTol(want[i], peak, sc, smoothed)) {
+			t.Fatalf("%s: grad[%d] = %v, want %v (max |grad| %v, w/W %v)", name, i, g, want[i], peak, sc)
 		}
 	}
 }
@@ -356,7 +366,7 @@ func TestPlanarEqualsTransposed(t *testing.T) {
 				for i, v := range gq {
 					want[i] = float64(v)
 				}
-				checkGrad(t, ks.Name(), gt.Logits, want)
+				checkGrad(t, ks.Name(), gt.Logits, want, nil, false)
 			}
 		}
 	}
@@ -662,7 +672,7 @@ func TestForwardBackwardInPlace(t *testing.T) {
 				for i, v := range want {
 					want64[i] = float64(v)
 				}
-				checkGrad(t, fmt.Sprintf("%s C=%d Spatial=%d %s in place", ks.Name(), s.c, s.spatial, configName(cfg)), in.Logits, want64)
+				checkGrad(t, fmt.Sprintf("%s C=%d Spatial=%d %s in place", ks.Name(), s.c, s.spatial, configName(cfg)), in.Logits, want64, nil, false)
 			}
 		}
 	}

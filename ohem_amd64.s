@@ -127,16 +127,6 @@ DATA expC1Vec<>+24(SB)/4, $0x3f7ffffb
 DATA expC1Vec<>+28(SB)/4, $0x3f7ffffb
 GLOBL expC1Vec<>(SB), RODATA|NOPTR, $32
 
-DATA expMagicBiasVec<>+0(SB)/4, $0x4b40007f
-DATA expMagicBiasVec<>+4(SB)/4, $0x4b40007f
-DATA expMagicBiasVec<>+8(SB)/4, $0x4b40007f
-DATA expMagicBiasVec<>+12(SB)/4, $0x4b40007f
-DATA expMagicBiasVec<>+16(SB)/4, $0x4b40007f
-DATA expMagicBiasVec<>+20(SB)/4, $0x4b40007f
-DATA expMagicBiasVec<>+24(SB)/4, $0x4b40007f
-DATA expMagicBiasVec<>+28(SB)/4, $0x4b40007f
-GLOBL expMagicBiasVec<>(SB), RODATA|NOPTR, $32
-
 DATA expCutoffVec<>+0(SB)/4, $0xc2aeac4f
 DATA expCutoffVec<>+4(SB)/4, $0xc2aeac4f
 DATA expCutoffVec<>+8(SB)/4, $0xc2aeac4f
@@ -146,6 +136,16 @@ DATA expCutoffVec<>+20(SB)/4, $0xc2aeac4f
 DATA expCutoffVec<>+24(SB)/4, $0xc2aeac4f
 DATA expCutoffVec<>+28(SB)/4, $0xc2aeac4f
 GLOBL expCutoffVec<>(SB), RODATA|NOPTR, $32
+
+DATA expMagicBiasVec<>+0(SB)/4, $0x4b40007f
+DATA expMagicBiasVec<>+4(SB)/4, $0x4b40007f
+DATA expMagicBiasVec<>+8(SB)/4, $0x4b40007f
+DATA expMagicBiasVec<>+12(SB)/4, $0x4b40007f
+DATA expMagicBiasVec<>+16(SB)/4, $0x4b40007f
+DATA expMagicBiasVec<>+20(SB)/4, $0x4b40007f
+DATA expMagicBiasVec<>+24(SB)/4, $0x4b40007f
+DATA expMagicBiasVec<>+28(SB)/4, $0x4b40007f
+GLOBL expMagicBiasVec<>(SB), RODATA|NOPTR, $32
 
 // func log1pfAVX2(dst []float32, x []float32)
 // Requires: AVX, AVX2, FMA3
@@ -8155,7 +8155,7 @@ TEXT ·expfAVX512(SB), NOSPLIT, $0-48
 	VBROADCASTSS expC3<>+0(SB), Z5
 	VBROADCASTSS expC2<>+0(SB), Z6
 	VBROADCASTSS expC1<>+0(SB), Z7
-	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS expCutoff<>+0(SB), Z8
 	VBROADCASTSS one<>+0(SB), Z9
 
 expfAVX512Loop:
@@ -8163,23 +8163,24 @@ expfAVX512Loop:
 	JB      expfAVX512Done
 	VMOVUPS (CX), Z10
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z10, Z8, Z12
-	VMULPS      Z0, Z12, Z10
-	VRNDSCALEPS $0x00, Z10, Z10
-	VFMADD231PS Z1, Z10, Z12
-	VFMADD231PS Z2, Z10, Z12
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z11
+	VRNDSCALEPS $0x00, Z11, Z11
+	VMOVAPS     Z10, Z13
+	VFMADD231PS Z1, Z11, Z13
+	VFMADD231PS Z2, Z11, Z13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z11
-	VFMADD213PS Z4, Z12, Z11
-	VFMADD213PS Z5, Z12, Z11
-	VFMADD213PS Z6, Z12, Z11
-	VFMADD213PS Z7, Z12, Z11
+	VMOVAPS     Z3, Z12
+	VFMADD213PS Z4, Z13, Z12
+	VFMADD213PS Z5, Z13, Z12
+	VFMADD213PS Z6, Z13, Z12
+	VFMADD213PS Z7, Z13, Z12
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z12, Z11
-	VSCALEFPS   Z10, Z11, Z10
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K1
+	VFMADD213PS Z9, Z13, Z12
+	VSCALEFPS.Z Z11, Z12, K1, Z10
 	VMOVUPS     Z10, (AX)
 	ADDQ        $0x00000040, CX
 	ADDQ        $0x00000040, AX
@@ -8214,8 +8215,8 @@ GLOBL expC2<>(SB), RODATA|NOPTR, $4
 DATA expC1<>+0(SB)/4, $0x3f7ffffb
 GLOBL expC1<>(SB), RODATA|NOPTR, $4
 
-DATA expClamp<>+0(SB)/4, $0xc2cff1b4
-GLOBL expClamp<>(SB), RODATA|NOPTR, $4
+DATA expCutoff<>+0(SB)/4, $0xc2aeac4f
+GLOBL expCutoff<>(SB), RODATA|NOPTR, $4
 
 // func log1pfAVX512(dst []float32, x []float32)
 // Requires: AVX, AVX512F
@@ -8865,7 +8866,7 @@ TEXT ·ceRowsLargeAVX512(SB), NOSPLIT, $0-156
 	VBROADCASTSS expC3<>+0(SB), Z5
 	VBROADCASTSS expC2<>+0(SB), Z6
 	VBROADCASTSS expC1<>+0(SB), Z7
-	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS expCutoff<>+0(SB), Z8
 	VBROADCASTSS one<>+0(SB), Z9
 	VBROADCASTSS negInf<>+0(SB), Z10
 
@@ -8952,89 +8953,93 @@ ceRowsLargeAVX512Exp4:
 	VMOVUPS    (R9), Z17
 	VSUBPS     Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z19
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VADDPS      Z17, Z12, Z12
 	PREFETCHT1  64(R9)(BX*1)
 	VMOVUPS     64(R9), Z17
 	VSUBPS      Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z19
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VADDPS      Z17, Z13, Z13
 	PREFETCHT1  128(R9)(BX*1)
 	VMOVUPS     128(R9), Z17
 	VSUBPS      Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z19
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VADDPS      Z17, Z14, Z14
 	PREFETCHT1  192(R9)(BX*1)
 	VMOVUPS     192(R9), Z17
 	VSUBPS      Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z19
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VADDPS      Z17, Z15, Z15
 	ADDQ        $0x00000100, R9
 	SUBQ        $0x00000040, R10
@@ -9064,23 +9069,24 @@ ceRowsLargeAVX512Exp1:
 	VMOVUPS (R9), Z17
 	VSUBPS  Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z19
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VADDPS      Z17, Z12, Z12
 	ADDQ        $0x00000040, R9
 	SUBQ        $0x00000010, R10
@@ -9095,23 +9101,24 @@ ceRowsLargeAVX512ExpTail:
 	VMOVUPS.Z (R9), K1, Z17
 	VSUBPS    Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z19
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K2
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K2, Z17
 	VADDPS      Z17, Z13, K1, Z13
 
 ceRowsLargeAVX512RangeDone:
@@ -9185,7 +9192,7 @@ TEXT ·ceRowsLargeSpreadAVX512(SB), NOSPLIT, $0-156
 	VBROADCASTSS expC3<>+0(SB), Z5
 	VBROADCASTSS expC2<>+0(SB), Z6
 	VBROADCASTSS expC1<>+0(SB), Z7
-	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS expCutoff<>+0(SB), Z8
 	VBROADCASTSS one<>+0(SB), Z9
 	VBROADCASTSS negInf<>+0(SB), Z10
 
@@ -9289,23 +9296,24 @@ ceRowsLargeSpreadAVX512Exp4:
 	VFMSUB132PS Z13, Z22, Z24
 	VADDPS      Z24, Z24, Z25
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z25, Z8, Z27
-	VMULPS      Z0, Z27, Z25
-	VRNDSCALEPS $0x00, Z25, Z25
-	VFMADD231PS Z1, Z25, Z27
-	VFMADD231PS Z2, Z25, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z25, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z1, Z26, Z28
+	VFMADD231PS Z2, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z26
-	VFMADD213PS Z4, Z27, Z26
-	VFMADD213PS Z5, Z27, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z27, Z26
-	VSCALEFPS   Z25, Z26, Z25
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z25, K1
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K1, Z25
 	VADDPS      Z25, Z12, Z12
 	VFMADD231PS Z23, Z24, Z20
 	PREFETCHT1  64(R10)(BX*1)
@@ -9313,23 +9321,24 @@ ceRowsLargeSpreadAVX512Exp4:
 	VFMSUB132PS Z13, Z22, Z24
 	VADDPS      Z24, Z24, Z25
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z25, Z8, Z27
-	VMULPS      Z0, Z27, Z25
-	VRNDSCALEPS $0x00, Z25, Z25
-	VFMADD231PS Z1, Z25, Z27
-	VFMADD231PS Z2, Z25, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z25, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z1, Z26, Z28
+	VFMADD231PS Z2, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z26
-	VFMADD213PS Z4, Z27, Z26
-	VFMADD213PS Z5, Z27, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z27, Z26
-	VSCALEFPS   Z25, Z26, Z25
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z25, K1
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K1, Z25
 	VADDPS      Z25, Z17, Z17
 	VFMADD231PS Z23, Z24, Z21
 	PREFETCHT1  128(R10)(BX*1)
@@ -9337,23 +9346,24 @@ ceRowsLargeSpreadAVX512Exp4:
 	VFMSUB132PS Z13, Z22, Z24
 	VADDPS      Z24, Z24, Z25
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z25, Z8, Z27
-	VMULPS      Z0, Z27, Z25
-	VRNDSCALEPS $0x00, Z25, Z25
-	VFMADD231PS Z1, Z25, Z27
-	VFMADD231PS Z2, Z25, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z25, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z1, Z26, Z28
+	VFMADD231PS Z2, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z26
-	VFMADD213PS Z4, Z27, Z26
-	VFMADD213PS Z5, Z27, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z27, Z26
-	VSCALEFPS   Z25, Z26, Z25
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z25, K1
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K1, Z25
 	VADDPS      Z25, Z18, Z18
 	VFMADD231PS Z23, Z24, Z20
 	PREFETCHT1  192(R10)(BX*1)
@@ -9361,23 +9371,24 @@ ceRowsLargeSpreadAVX512Exp4:
 	VFMSUB132PS Z13, Z22, Z24
 	VADDPS      Z24, Z24, Z25
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z25, Z8, Z27
-	VMULPS      Z0, Z27, Z25
-	VRNDSCALEPS $0x00, Z25, Z25
-	VFMADD231PS Z1, Z25, Z27
-	VFMADD231PS Z2, Z25, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z25, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z1, Z26, Z28
+	VFMADD231PS Z2, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z26
-	VFMADD213PS Z4, Z27, Z26
-	VFMADD213PS Z5, Z27, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z27, Z26
-	VSCALEFPS   Z25, Z26, Z25
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z25, K1
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K1, Z25
 	VADDPS      Z25, Z19, Z19
 	VFMADD231PS Z23, Z24, Z21
 	ADDQ        $0x00000100, R10
@@ -9417,23 +9428,24 @@ ceRowsLargeSpreadAVX512Exp1:
 	VFMSUB132PS Z13, Z22, Z24
 	VADDPS      Z24, Z24, Z25
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z25, Z8, Z27
-	VMULPS      Z0, Z27, Z25
-	VRNDSCALEPS $0x00, Z25, Z25
-	VFMADD231PS Z1, Z25, Z27
-	VFMADD231PS Z2, Z25, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z25, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z1, Z26, Z28
+	VFMADD231PS Z2, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z26
-	VFMADD213PS Z4, Z27, Z26
-	VFMADD213PS Z5, Z27, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z27, Z26
-	VSCALEFPS   Z25, Z26, Z25
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z25, K1
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K1, Z25
 	VADDPS      Z25, Z12, Z12
 	VFMADD231PS Z23, Z24, Z20
 	ADDQ        $0x00000040, R10
@@ -9450,23 +9462,24 @@ ceRowsLargeSpreadAVX512ExpTail:
 	VFMSUB132PS Z13, Z22, Z25
 	VADDPS      Z25, Z25, Z24
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z24, Z8, Z27
-	VMULPS      Z0, Z27, Z24
-	VRNDSCALEPS $0x00, Z24, Z24
-	VFMADD231PS Z1, Z24, Z27
-	VFMADD231PS Z2, Z24, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z24, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z24, Z28
+	VFMADD231PS Z1, Z26, Z28
+	VFMADD231PS Z2, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z26
-	VFMADD213PS Z4, Z27, Z26
-	VFMADD213PS Z5, Z27, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z27, Z26
-	VSCALEFPS   Z24, Z26, Z24
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z24, K2
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K2, Z24
 	VADDPS      Z24, Z17, K1, Z17
 	VFMADD231PS Z23, Z25, K1, Z21
 
@@ -9552,7 +9565,7 @@ TEXT ·lseRowsLargeAVX512(SB), NOSPLIT, $0-80
 	VBROADCASTSS expC3<>+0(SB), Z5
 	VBROADCASTSS expC2<>+0(SB), Z6
 	VBROADCASTSS expC1<>+0(SB), Z7
-	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS expCutoff<>+0(SB), Z8
 	VBROADCASTSS one<>+0(SB), Z9
 	VBROADCASTSS negInf<>+0(SB), Z10
 
@@ -9631,89 +9644,93 @@ lseRowsLargeAVX512Exp4:
 	VMOVUPS    (DI), Z17
 	VSUBPS     Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z19
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VADDPS      Z17, Z12, Z12
 	PREFETCHT1  64(DI)(BX*1)
 	VMOVUPS     64(DI), Z17
 	VSUBPS      Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z19
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VADDPS      Z17, Z13, Z13
 	PREFETCHT1  128(DI)(BX*1)
 	VMOVUPS     128(DI), Z17
 	VSUBPS      Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z19
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VADDPS      Z17, Z14, Z14
 	PREFETCHT1  192(DI)(BX*1)
 	VMOVUPS     192(DI), Z17
 	VSUBPS      Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z19
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VADDPS      Z17, Z15, Z15
 	ADDQ        $0x00000100, DI
 	SUBQ        $0x00000040, R8
@@ -9743,23 +9760,24 @@ lseRowsLargeAVX512Exp1:
 	VMOVUPS (DI), Z17
 	VSUBPS  Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z19
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VADDPS      Z17, Z12, Z12
 	ADDQ        $0x00000040, DI
 	SUBQ        $0x00000010, R8
@@ -9774,23 +9792,24 @@ lseRowsLargeAVX512ExpTail:
 	VMOVUPS.Z (DI), K1, Z17
 	VSUBPS    Z11, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z18
-	VMULPS      Z0, Z18, Z11
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z11
 	VRNDSCALEPS $0x00, Z11, Z11
-	VFMADD231PS Z1, Z11, Z18
-	VFMADD231PS Z2, Z11, Z18
+	VMOVAPS     Z17, Z19
+	VFMADD231PS Z1, Z11, Z19
+	VFMADD231PS Z2, Z11, Z19
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z17
-	VFMADD213PS Z4, Z18, Z17
-	VFMADD213PS Z5, Z18, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z19, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z18, Z17
-	VSCALEFPS   Z11, Z17, Z11
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K2
+	VFMADD213PS Z9, Z19, Z18
+	VSCALEFPS.Z Z11, Z18, K2, Z11
 	VADDPS      Z11, Z13, K1, Z13
 
 lseRowsLargeAVX512RangeDone:
@@ -9840,7 +9859,7 @@ TEXT ·ce2RowsAVX512(SB), NOSPLIT, $768-76
 	VBROADCASTSS expC3<>+0(SB), Z6
 	VBROADCASTSS expC2<>+0(SB), Z7
 	VBROADCASTSS expC1<>+0(SB), Z8
-	VBROADCASTSS expClamp<>+0(SB), Z9
+	VBROADCASTSS expCutoff<>+0(SB), Z9
 	VBROADCASTSS one<>+0(SB), Z10
 	VBROADCASTSS one<>+0(SB), Z11
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z11
@@ -9970,77 +9989,81 @@ ce2RowsAVX512Loop:
 	VADDPS Z23, Z22, Z22
 	VORPS  Z11, Z24, Z23
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z9, Z25
-	VMULPS      Z1, Z25, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z2, Z17, Z25
-	VFMADD231PS Z3, Z17, Z25
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z17, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VMOVAPS     Z17, Z26
+	VFMADD231PS Z2, Z24, Z26
+	VFMADD231PS Z3, Z24, Z26
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
-	VFMADD213PS Z8, Z25, Z24
+	VMOVAPS     Z4, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
+	VFMADD213PS Z8, Z26, Z25
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z25, Z24
-	VSCALEFPS   Z17, Z24, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z17, K5
+	VFMADD213PS Z10, Z26, Z25
+	VSCALEFPS.Z Z24, Z25, K5, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z19, Z9, Z25
-	VMULPS      Z1, Z25, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VFMADD231PS Z2, Z19, Z25
-	VFMADD231PS Z3, Z19, Z25
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
-	VFMADD213PS Z8, Z25, Z24
-
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z25, Z24
-	VSCALEFPS   Z19, Z24, Z19
-
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z21, Z9, Z25
-	VMULPS      Z1, Z25, Z21
-	VRNDSCALEPS $0x00, Z21, Z21
-	VFMADD231PS Z2, Z21, Z25
-	VFMADD231PS Z3, Z21, Z25
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z19, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VMOVAPS     Z19, Z26
+	VFMADD231PS Z2, Z24, Z26
+	VFMADD231PS Z3, Z24, Z26
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
-	VFMADD213PS Z8, Z25, Z24
+	VMOVAPS     Z4, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
+	VFMADD213PS Z8, Z26, Z25
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z25, Z24
-	VSCALEFPS   Z21, Z24, Z21
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z19, K5
+	VFMADD213PS Z10, Z26, Z25
+	VSCALEFPS.Z Z24, Z25, K5, Z19
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z23, Z9, Z25
-	VMULPS      Z1, Z25, Z23
-	VRNDSCALEPS $0x00, Z23, Z23
-	VFMADD231PS Z2, Z23, Z25
-	VFMADD231PS Z3, Z23, Z25
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z21, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VMOVAPS     Z21, Z26
+	VFMADD231PS Z2, Z24, Z26
+	VFMADD231PS Z3, Z24, Z26
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
-	VFMADD213PS Z8, Z25, Z24
+	VMOVAPS     Z4, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
+	VFMADD213PS Z8, Z26, Z25
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z25, Z24
-	VSCALEFPS   Z23, Z24, Z23
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z21, K5
+	VFMADD213PS Z10, Z26, Z25
+	VSCALEFPS.Z Z24, Z25, K5, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z23, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VMOVAPS     Z23, Z26
+	VFMADD231PS Z2, Z24, Z26
+	VFMADD231PS Z3, Z24, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
+	VFMADD213PS Z8, Z26, Z25
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z23, K5
+	VFMADD213PS Z10, Z26, Z25
+	VSCALEFPS.Z Z24, Z25, K5, Z23
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
 	VADDPS Z10, Z17, Z24
@@ -10254,23 +10277,24 @@ ce2RowsAVX512One:
 	VADDPS Z17, Z14, Z14
 	VORPS  Z11, Z18, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z9, Z19
-	VMULPS      Z1, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z2, Z17, Z19
-	VFMADD231PS Z3, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z2, Z18, Z20
+	VFMADD231PS Z3, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
-	VFMADD213PS Z8, Z19, Z18
+	VMOVAPS     Z4, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+	VFMADD213PS Z8, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z17, K2
+	VFMADD213PS Z10, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K2, Z17
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
 	VADDPS Z10, Z17, Z18
@@ -10387,7 +10411,7 @@ TEXT ·ce2RowsStatsAVX512(SB), NOSPLIT, $768-148
 	VBROADCASTSS expC3<>+0(SB), Z6
 	VBROADCASTSS expC2<>+0(SB), Z7
 	VBROADCASTSS expC1<>+0(SB), Z8
-	VBROADCASTSS expClamp<>+0(SB), Z9
+	VBROADCASTSS expCutoff<>+0(SB), Z9
 	VBROADCASTSS one<>+0(SB), Z10
 	VBROADCASTSS one<>+0(SB), Z11
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z11
@@ -10506,59 +10530,62 @@ ce2RowsStatsAVX512Loop:
 	VMOVUPS Z22, 128(SI)
 	VORPS   Z11, Z24, Z22
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z14, Z9, Z26
-	VMULPS      Z1, Z26, Z14
-	VRNDSCALEPS $0x00, Z14, Z14
-	VFMADD231PS Z2, Z14, Z26
-	VFMADD231PS Z3, Z14, Z26
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z14, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z14, Z27
+	VFMADD231PS Z2, Z25, Z27
+	VFMADD231PS Z3, Z25, Z27
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-	VFMADD213PS Z8, Z26, Z25
+	VMOVAPS     Z4, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+	VFMADD213PS Z8, Z27, Z26
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z26, Z25
-	VSCALEFPS   Z14, Z25, Z14
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z14, K4
+	VFMADD213PS Z10, Z27, Z26
+	VSCALEFPS.Z Z25, Z26, K4, Z14
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z19, Z9, Z26
-	VMULPS      Z1, Z26, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VFMADD231PS Z2, Z19, Z26
-	VFMADD231PS Z3, Z19, Z26
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-	VFMADD213PS Z8, Z26, Z25
-
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z26, Z25
-	VSCALEFPS   Z19, Z25, Z19
-
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z22, Z9, Z26
-	VMULPS      Z1, Z26, Z22
-	VRNDSCALEPS $0x00, Z22, Z22
-	VFMADD231PS Z2, Z22, Z26
-	VFMADD231PS Z3, Z22, Z26
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z19, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z19, Z27
+	VFMADD231PS Z2, Z25, Z27
+	VFMADD231PS Z3, Z25, Z27
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-	VFMADD213PS Z8, Z26, Z25
+	VMOVAPS     Z4, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+	VFMADD213PS Z8, Z27, Z26
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z26, Z25
-	VSCALEFPS   Z22, Z25, Z22
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z19, K4
+	VFMADD213PS Z10, Z27, Z26
+	VSCALEFPS.Z Z25, Z26, K4, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z22, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z22, Z27
+	VFMADD231PS Z2, Z25, Z27
+	VFMADD231PS Z3, Z25, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+	VFMADD213PS Z8, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z22, K4
+	VFMADD213PS Z10, Z27, Z26
+	VSCALEFPS.Z Z25, Z26, K4, Z22
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
 	VADDPS Z10, Z14, Z25
@@ -10770,23 +10797,24 @@ ce2RowsStatsAVX512One:
 	VMOVUPS Z14, (SI)
 	VORPS   Z11, Z18, Z14
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z14, Z9, Z20
-	VMULPS      Z1, Z20, Z14
-	VRNDSCALEPS $0x00, Z14, Z14
-	VFMADD231PS Z2, Z14, Z20
-	VFMADD231PS Z3, Z14, Z20
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z14, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z14, Z21
+	VFMADD231PS Z2, Z19, Z21
+	VFMADD231PS Z3, Z19, Z21
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z19
-	VFMADD213PS Z5, Z20, Z19
-	VFMADD213PS Z6, Z20, Z19
-	VFMADD213PS Z7, Z20, Z19
-	VFMADD213PS Z8, Z20, Z19
+	VMOVAPS     Z4, Z20
+	VFMADD213PS Z5, Z21, Z20
+	VFMADD213PS Z6, Z21, Z20
+	VFMADD213PS Z7, Z21, Z20
+	VFMADD213PS Z8, Z21, Z20
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z20, Z19
-	VSCALEFPS   Z14, Z19, Z14
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z14, K2
+	VFMADD213PS Z10, Z21, Z20
+	VSCALEFPS.Z Z19, Z20, K2, Z14
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
 	VADDPS Z10, Z14, Z19
@@ -10871,7 +10899,7 @@ TEXT ·lse2RowsAVX512(SB), NOSPLIT, $768-48
 	VBROADCASTSS expC3<>+0(SB), Z5
 	VBROADCASTSS expC2<>+0(SB), Z6
 	VBROADCASTSS expC1<>+0(SB), Z7
-	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS expCutoff<>+0(SB), Z8
 	VBROADCASTSS one<>+0(SB), Z9
 	VBROADCASTSS one<>+0(SB), Z10
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
@@ -10972,77 +11000,81 @@ lse2RowsAVX512Loop:
 	VADDPS Z19, Z20, Z20
 	VORPS  Z10, Z21, Z19
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z11, Z8, Z22
-	VMULPS      Z0, Z22, Z11
-	VRNDSCALEPS $0x00, Z11, Z11
-	VFMADD231PS Z1, Z11, Z22
-	VFMADD231PS Z2, Z11, Z22
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z11, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z21
-	VFMADD213PS Z4, Z22, Z21
-	VFMADD213PS Z5, Z22, Z21
-	VFMADD213PS Z6, Z22, Z21
-	VFMADD213PS Z7, Z22, Z21
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z22, Z21
-	VSCALEFPS   Z11, Z21, Z11
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z11, K1
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K1, Z11
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z13, Z8, Z22
-	VMULPS      Z0, Z22, Z13
-	VRNDSCALEPS $0x00, Z13, Z13
-	VFMADD231PS Z1, Z13, Z22
-	VFMADD231PS Z2, Z13, Z22
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z21
-	VFMADD213PS Z4, Z22, Z21
-	VFMADD213PS Z5, Z22, Z21
-	VFMADD213PS Z6, Z22, Z21
-	VFMADD213PS Z7, Z22, Z21
-
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z22, Z21
-	VSCALEFPS   Z13, Z21, Z13
-
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z8, Z22
-	VMULPS      Z0, Z22, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z1, Z17, Z22
-	VFMADD231PS Z2, Z17, Z22
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z13, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z13, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z21
-	VFMADD213PS Z4, Z22, Z21
-	VFMADD213PS Z5, Z22, Z21
-	VFMADD213PS Z6, Z22, Z21
-	VFMADD213PS Z7, Z22, Z21
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z22, Z21
-	VSCALEFPS   Z17, Z21, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z13, K1
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K1, Z13
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z19, Z8, Z22
-	VMULPS      Z0, Z22, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VFMADD231PS Z1, Z19, Z22
-	VFMADD231PS Z2, Z19, Z22
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z17, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z21
-	VFMADD213PS Z4, Z22, Z21
-	VFMADD213PS Z5, Z22, Z21
-	VFMADD213PS Z6, Z22, Z21
-	VFMADD213PS Z7, Z22, Z21
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z22, Z21
-	VSCALEFPS   Z19, Z21, Z19
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K1, Z17
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z19, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K1
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K1, Z19
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
 	VADDPS Z9, Z11, Z21
@@ -11244,23 +11276,24 @@ lse2RowsAVX512One:
 	VADDPS Z11, Z12, Z12
 	VORPS  Z10, Z13, Z11
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z11, Z8, Z16
-	VMULPS      Z0, Z16, Z11
-	VRNDSCALEPS $0x00, Z11, Z11
-	VFMADD231PS Z1, Z11, Z16
-	VFMADD231PS Z2, Z11, Z16
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z13
+	VRNDSCALEPS $0x00, Z13, Z13
+	VMOVAPS     Z11, Z17
+	VFMADD231PS Z1, Z13, Z17
+	VFMADD231PS Z2, Z13, Z17
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z13
-	VFMADD213PS Z4, Z16, Z13
-	VFMADD213PS Z5, Z16, Z13
-	VFMADD213PS Z6, Z16, Z13
-	VFMADD213PS Z7, Z16, Z13
+	VMOVAPS     Z3, Z16
+	VFMADD213PS Z4, Z17, Z16
+	VFMADD213PS Z5, Z17, Z16
+	VFMADD213PS Z6, Z17, Z16
+	VFMADD213PS Z7, Z17, Z16
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z16, Z13
-	VSCALEFPS   Z11, Z13, Z11
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z11, K1
+	VFMADD213PS Z9, Z17, Z16
+	VSCALEFPS.Z Z13, Z16, K1, Z11
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
 	VADDPS Z9, Z11, Z13
@@ -11339,7 +11372,7 @@ TEXT ·ceSmallAVX512(SB), NOSPLIT, $8-184
 	VBROADCASTSS expC3<>+0(SB), Z5
 	VBROADCASTSS expC2<>+0(SB), Z6
 	VBROADCASTSS expC1<>+0(SB), Z7
-	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS expCutoff<>+0(SB), Z8
 	VBROADCASTSS one<>+0(SB), Z9
 	VBROADCASTSS one<>+0(SB), Z10
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
@@ -11435,23 +11468,24 @@ ceSmallAVX512Exp:
 	VMOVUPS (R15), Z24
 	VSUBPS  Z20, Z24, Z24
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z24, Z8, Z26
-	VMULPS      Z0, Z26, Z24
-	VRNDSCALEPS $0x00, Z24, Z24
-	VFMADD231PS Z1, Z24, Z26
-	VFMADD231PS Z2, Z24, Z26
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z24, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z24, Z27
+	VFMADD231PS Z1, Z25, Z27
+	VFMADD231PS Z2, Z25, Z27
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z25
-	VFMADD213PS Z4, Z26, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
+	VMOVAPS     Z3, Z26
+	VFMADD213PS Z4, Z27, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS  Z9, Z26, Z25
-	VSCALEFPS    Z24, Z25, Z24
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS       $0x05, Z8, Z24, K3
+	VFMADD213PS  Z9, Z27, Z26
+	VSCALEFPS.Z  Z25, Z26, K3, Z24
 	VPCMPD       $0x04, Z14, Z21, K3
 	VADDPS       Z24, Z22, K3, Z22
 	VBROADCASTSS allOnes<>+0(SB), Z24
@@ -11470,23 +11504,24 @@ ceSmallAVX512ExpSmoothLoop:
 	VFMSUB132PS Z24, Z25, Z26
 	VADDPS      Z26, Z26, Z27
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z27, Z8, Z29
-	VMULPS      Z0, Z29, Z27
-	VRNDSCALEPS $0x00, Z27, Z27
-	VFMADD231PS Z1, Z27, Z29
-	VFMADD231PS Z2, Z27, Z29
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z27, Z28
+	VRNDSCALEPS $0x00, Z28, Z28
+	VMOVAPS     Z27, Z30
+	VFMADD231PS Z1, Z28, Z30
+	VFMADD231PS Z2, Z28, Z30
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z28
-	VFMADD213PS Z4, Z29, Z28
-	VFMADD213PS Z5, Z29, Z28
-	VFMADD213PS Z6, Z29, Z28
-	VFMADD213PS Z7, Z29, Z28
+	VMOVAPS     Z3, Z29
+	VFMADD213PS Z4, Z30, Z29
+	VFMADD213PS Z5, Z30, Z29
+	VFMADD213PS Z6, Z30, Z29
+	VFMADD213PS Z7, Z30, Z29
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS  Z9, Z29, Z28
-	VSCALEFPS    Z27, Z28, Z27
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS       $0x05, Z8, Z27, K3
+	VFMADD213PS  Z9, Z30, Z29
+	VSCALEFPS.Z  Z28, Z29, K3, Z27
 	VFMADD231PS  832(R11), Z26, Z23
 	VPCMPD       $0x04, Z14, Z21, K3
 	VADDPS       Z27, Z22, K3, Z22
@@ -11500,23 +11535,24 @@ ceSmallAVX512Finish:
 	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
 	VSUBPS Z20, Z13, Z24
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z24, Z8, Z26
-	VMULPS      Z0, Z26, Z24
-	VRNDSCALEPS $0x00, Z24, Z24
-	VFMADD231PS Z1, Z24, Z26
-	VFMADD231PS Z2, Z24, Z26
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z24, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z24, Z27
+	VFMADD231PS Z1, Z25, Z27
+	VFMADD231PS Z2, Z25, Z27
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z25
-	VFMADD213PS Z4, Z26, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
+	VMOVAPS     Z3, Z26
+	VFMADD213PS Z4, Z27, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z26, Z25
-	VSCALEFPS   Z24, Z25, Z24
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z24, K3
+	VFMADD213PS Z9, Z27, Z26
+	VSCALEFPS.Z Z25, Z26, K3, Z24
 	VSUBPS      Z9, Z24, Z25
 	VADDPS      Z22, Z25, Z25
 
@@ -11636,7 +11672,7 @@ TEXT ·ceFinishAVX512(SB), NOSPLIT, $0-256
 	VBROADCASTSS expC3<>+0(SB), Z5
 	VBROADCASTSS expC2<>+0(SB), Z6
 	VBROADCASTSS expC1<>+0(SB), Z7
-	VBROADCASTSS expClamp<>+0(SB), Z8
+	VBROADCASTSS expCutoff<>+0(SB), Z8
 	VBROADCASTSS one<>+0(SB), Z9
 	VBROADCASTSS one<>+0(SB), Z10
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
@@ -11695,23 +11731,24 @@ ceFinishAVX512Loop:
 	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
 	VSUBPS Z14, Z17, Z20
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z20, Z8, Z22
-	VMULPS      Z0, Z22, Z20
-	VRNDSCALEPS $0x00, Z20, Z20
-	VFMADD231PS Z1, Z20, Z22
-	VFMADD231PS Z2, Z20, Z22
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z20, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z20, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z21
-	VFMADD213PS Z4, Z22, Z21
-	VFMADD213PS Z5, Z22, Z21
-	VFMADD213PS Z6, Z22, Z21
-	VFMADD213PS Z7, Z22, Z21
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z9, Z22, Z21
-	VSCALEFPS   Z20, Z21, Z20
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z20, K1
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K1, Z20
 	VSUBPS      Z9, Z20, Z21
 	VADDPS      Z11, Z21, Z21
 
@@ -11835,7 +11872,7 @@ TEXT ·ceRowsLargeGradAVX512(SB), NOSPLIT, $0-196
 	VBROADCASTSS expC3<>+0(SB), Z7
 	VBROADCASTSS expC2<>+0(SB), Z8
 	VBROADCASTSS expC1<>+0(SB), Z9
-	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS expCutoff<>+0(SB), Z10
 	VBROADCASTSS one<>+0(SB), Z11
 	VBROADCASTSS negInf<>+0(SB), Z12
 
@@ -11977,92 +12014,96 @@ ceRowsLargeGradAVX512Exp4:
 	VMOVUPS    (R12), Z17
 	VSUBPS     Z1, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z10, Z19
-	VMULPS      Z2, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z3, Z17, Z19
-	VFMADD231PS Z4, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z3, Z18, Z20
+	VFMADD231PS Z4, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
-	VFMADD213PS Z8, Z19, Z18
-	VFMADD213PS Z9, Z19, Z18
+	VMOVAPS     Z5, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+	VFMADD213PS Z8, Z20, Z19
+	VFMADD213PS Z9, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z17, K1
+	VFMADD213PS Z11, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VMOVUPS     Z17, (R12)(R10*1)
 	VADDPS      Z17, Z13, Z13
 	PREFETCHT1  64(R12)(BX*1)
 	VMOVUPS     64(R12), Z17
 	VSUBPS      Z1, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z10, Z19
-	VMULPS      Z2, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z3, Z17, Z19
-	VFMADD231PS Z4, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z3, Z18, Z20
+	VFMADD231PS Z4, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
-	VFMADD213PS Z8, Z19, Z18
-	VFMADD213PS Z9, Z19, Z18
+	VMOVAPS     Z5, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+	VFMADD213PS Z8, Z20, Z19
+	VFMADD213PS Z9, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z17, K1
+	VFMADD213PS Z11, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VMOVUPS     Z17, 64(R12)(R10*1)
 	VADDPS      Z17, Z14, Z14
 	PREFETCHT1  128(R12)(BX*1)
 	VMOVUPS     128(R12), Z17
 	VSUBPS      Z1, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z10, Z19
-	VMULPS      Z2, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z3, Z17, Z19
-	VFMADD231PS Z4, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z3, Z18, Z20
+	VFMADD231PS Z4, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
-	VFMADD213PS Z8, Z19, Z18
-	VFMADD213PS Z9, Z19, Z18
+	VMOVAPS     Z5, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+	VFMADD213PS Z8, Z20, Z19
+	VFMADD213PS Z9, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z17, K1
+	VFMADD213PS Z11, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VMOVUPS     Z17, 128(R12)(R10*1)
 	VADDPS      Z17, Z15, Z15
 	PREFETCHT1  192(R12)(BX*1)
 	VMOVUPS     192(R12), Z17
 	VSUBPS      Z1, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z10, Z19
-	VMULPS      Z2, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z3, Z17, Z19
-	VFMADD231PS Z4, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z3, Z18, Z20
+	VFMADD231PS Z4, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
-	VFMADD213PS Z8, Z19, Z18
-	VFMADD213PS Z9, Z19, Z18
+	VMOVAPS     Z5, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+	VFMADD213PS Z8, Z20, Z19
+	VFMADD213PS Z9, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z17, K1
+	VFMADD213PS Z11, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VMOVUPS     Z17, 192(R12)(R10*1)
 	VADDPS      Z17, Z16, Z16
 	ADDQ        $0x00000100, R12
@@ -12093,23 +12134,24 @@ ceRowsLargeGradAVX512Exp1:
 	VMOVUPS (R12), Z17
 	VSUBPS  Z1, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z10, Z19
-	VMULPS      Z2, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z3, Z17, Z19
-	VFMADD231PS Z4, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z3, Z18, Z20
+	VFMADD231PS Z4, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
-	VFMADD213PS Z8, Z19, Z18
-	VFMADD213PS Z9, Z19, Z18
+	VMOVAPS     Z5, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+	VFMADD213PS Z8, Z20, Z19
+	VFMADD213PS Z9, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z17, K1
+	VFMADD213PS Z11, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K1, Z17
 	VMOVUPS     Z17, (R12)(R10*1)
 	VADDPS      Z17, Z13, Z13
 	ADDQ        $0x00000040, R12
@@ -12125,23 +12167,24 @@ ceRowsLargeGradAVX512ExpTail:
 	VMOVUPS.Z (R12), K1, Z17
 	VSUBPS    Z1, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z10, Z19
-	VMULPS      Z2, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z3, Z17, Z19
-	VFMADD231PS Z4, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z3, Z18, Z20
+	VFMADD231PS Z4, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
-	VFMADD213PS Z8, Z19, Z18
-	VFMADD213PS Z9, Z19, Z18
+	VMOVAPS     Z5, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+	VFMADD213PS Z8, Z20, Z19
+	VFMADD213PS Z9, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z17, K2
+	VFMADD213PS Z11, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K2, Z17
 	VMOVUPS     Z17, K1, (R12)(R10*1)
 	VADDPS      Z17, Z14, K1, Z14
 
@@ -12185,23 +12228,24 @@ ceRowsLargeGradAVX512Store:
 	VBROADCASTSS (CX), Z13
 	VSUBPS       Z13, Z1, Z1
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z1, Z10, Z14
-	VMULPS      Z2, Z14, Z1
-	VRNDSCALEPS $0x00, Z1, Z1
-	VFMADD231PS Z3, Z1, Z14
-	VFMADD231PS Z4, Z1, Z14
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z1, Z13
+	VRNDSCALEPS $0x00, Z13, Z13
+	VMOVAPS     Z1, Z15
+	VFMADD231PS Z3, Z13, Z15
+	VFMADD231PS Z4, Z13, Z15
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z13
-	VFMADD213PS Z6, Z14, Z13
-	VFMADD213PS Z7, Z14, Z13
-	VFMADD213PS Z8, Z14, Z13
-	VFMADD213PS Z9, Z14, Z13
+	VMOVAPS     Z5, Z14
+	VFMADD213PS Z6, Z15, Z14
+	VFMADD213PS Z7, Z15, Z14
+	VFMADD213PS Z8, Z15, Z14
+	VFMADD213PS Z9, Z15, Z14
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z14, Z13
-	VSCALEFPS   Z1, Z13, Z13
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z1, K1
+	VFMADD213PS Z11, Z15, Z14
+	VSCALEFPS.Z Z13, Z14, K1, Z13
 	VADDSS      X13, X0, X0
 
 	// a row predicted dropped (S < e0·e_t: its loss is below ln e0) gets zeros
@@ -12443,7 +12487,7 @@ TEXT ·ceRowsLargeSpreadGradAVX512(SB), NOSPLIT, $0-196
 	VBROADCASTSS expC3<>+0(SB), Z7
 	VBROADCASTSS expC2<>+0(SB), Z8
 	VBROADCASTSS expC1<>+0(SB), Z9
-	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS expCutoff<>+0(SB), Z10
 	VBROADCASTSS one<>+0(SB), Z11
 	VBROADCASTSS negInf<>+0(SB), Z12
 
@@ -12602,23 +12646,24 @@ ceRowsLargeSpreadGradAVX512Exp4:
 	VFMSUB132PS Z13, Z22, Z24
 	VADDPS      Z24, Z24, Z25
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z25, Z10, Z27
-	VMULPS      Z2, Z27, Z25
-	VRNDSCALEPS $0x00, Z25, Z25
-	VFMADD231PS Z3, Z25, Z27
-	VFMADD231PS Z4, Z25, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z25, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z3, Z26, Z28
+	VFMADD231PS Z4, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
-	VFMADD213PS Z8, Z27, Z26
-	VFMADD213PS Z9, Z27, Z26
+	VMOVAPS     Z5, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
+	VFMADD213PS Z8, Z28, Z27
+	VFMADD213PS Z9, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z27, Z26
-	VSCALEFPS   Z25, Z26, Z25
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z25, K1
+	VFMADD213PS Z11, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K1, Z25
 	VMOVUPS     Z25, (R12)(R10*1)
 	VADDPS      Z25, Z0, Z0
 	VFMADD231PS Z23, Z24, Z20
@@ -12627,23 +12672,24 @@ ceRowsLargeSpreadGradAVX512Exp4:
 	VFMSUB132PS Z13, Z22, Z24
 	VADDPS      Z24, Z24, Z25
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z25, Z10, Z27
-	VMULPS      Z2, Z27, Z25
-	VRNDSCALEPS $0x00, Z25, Z25
-	VFMADD231PS Z3, Z25, Z27
-	VFMADD231PS Z4, Z25, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z25, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z3, Z26, Z28
+	VFMADD231PS Z4, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
-	VFMADD213PS Z8, Z27, Z26
-	VFMADD213PS Z9, Z27, Z26
+	VMOVAPS     Z5, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
+	VFMADD213PS Z8, Z28, Z27
+	VFMADD213PS Z9, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z27, Z26
-	VSCALEFPS   Z25, Z26, Z25
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z25, K1
+	VFMADD213PS Z11, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K1, Z25
 	VMOVUPS     Z25, 64(R12)(R10*1)
 	VADDPS      Z25, Z15, Z15
 	VFMADD231PS Z23, Z24, Z21
@@ -12652,23 +12698,24 @@ ceRowsLargeSpreadGradAVX512Exp4:
 	VFMSUB132PS Z13, Z22, Z24
 	VADDPS      Z24, Z24, Z25
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z25, Z10, Z27
-	VMULPS      Z2, Z27, Z25
-	VRNDSCALEPS $0x00, Z25, Z25
-	VFMADD231PS Z3, Z25, Z27
-	VFMADD231PS Z4, Z25, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z25, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z3, Z26, Z28
+	VFMADD231PS Z4, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
-	VFMADD213PS Z8, Z27, Z26
-	VFMADD213PS Z9, Z27, Z26
+	VMOVAPS     Z5, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
+	VFMADD213PS Z8, Z28, Z27
+	VFMADD213PS Z9, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z27, Z26
-	VSCALEFPS   Z25, Z26, Z25
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z25, K1
+	VFMADD213PS Z11, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K1, Z25
 	VMOVUPS     Z25, 128(R12)(R10*1)
 	VADDPS      Z25, Z16, Z16
 	VFMADD231PS Z23, Z24, Z20
@@ -12677,23 +12724,24 @@ ceRowsLargeSpreadGradAVX512Exp4:
 	VFMSUB132PS Z13, Z22, Z24
 	VADDPS      Z24, Z24, Z25
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z25, Z10, Z27
-	VMULPS      Z2, Z27, Z25
-	VRNDSCALEPS $0x00, Z25, Z25
-	VFMADD231PS Z3, Z25, Z27
-	VFMADD231PS Z4, Z25, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z25, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z3, Z26, Z28
+	VFMADD231PS Z4, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
-	VFMADD213PS Z8, Z27, Z26
-	VFMADD213PS Z9, Z27, Z26
+	VMOVAPS     Z5, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
+	VFMADD213PS Z8, Z28, Z27
+	VFMADD213PS Z9, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z27, Z26
-	VSCALEFPS   Z25, Z26, Z25
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z25, K1
+	VFMADD213PS Z11, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K1, Z25
 	VMOVUPS     Z25, 192(R12)(R10*1)
 	VADDPS      Z25, Z17, Z17
 	VFMADD231PS Z23, Z24, Z21
@@ -12734,23 +12782,24 @@ ceRowsLargeSpreadGradAVX512Exp1:
 	VFMSUB132PS Z13, Z22, Z24
 	VADDPS      Z24, Z24, Z25
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z25, Z10, Z27
-	VMULPS      Z2, Z27, Z25
-	VRNDSCALEPS $0x00, Z25, Z25
-	VFMADD231PS Z3, Z25, Z27
-	VFMADD231PS Z4, Z25, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z25, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z3, Z26, Z28
+	VFMADD231PS Z4, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
-	VFMADD213PS Z8, Z27, Z26
-	VFMADD213PS Z9, Z27, Z26
+	VMOVAPS     Z5, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
+	VFMADD213PS Z8, Z28, Z27
+	VFMADD213PS Z9, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z27, Z26
-	VSCALEFPS   Z25, Z26, Z25
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z25, K1
+	VFMADD213PS Z11, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K1, Z25
 	VMOVUPS     Z25, (R12)(R10*1)
 	VADDPS      Z25, Z0, Z0
 	VFMADD231PS Z23, Z24, Z20
@@ -12768,23 +12817,24 @@ ceRowsLargeSpreadGradAVX512ExpTail:
 	VFMSUB132PS Z13, Z22, Z25
 	VADDPS      Z25, Z25, Z24
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z24, Z10, Z27
-	VMULPS      Z2, Z27, Z24
-	VRNDSCALEPS $0x00, Z24, Z24
-	VFMADD231PS Z3, Z24, Z27
-	VFMADD231PS Z4, Z24, Z27
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z24, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z24, Z28
+	VFMADD231PS Z3, Z26, Z28
+	VFMADD231PS Z4, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
-	VFMADD213PS Z8, Z27, Z26
-	VFMADD213PS Z9, Z27, Z26
+	VMOVAPS     Z5, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
+	VFMADD213PS Z8, Z28, Z27
+	VFMADD213PS Z9, Z28, Z27
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z27, Z26
-	VSCALEFPS   Z24, Z26, Z24
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z24, K2
+	VFMADD213PS Z11, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K2, Z24
 	VMOVUPS     Z24, K1, (R12)(R10*1)
 	VADDPS      Z24, Z15, K1, Z15
 	VFMADD231PS Z23, Z25, K1, Z21
@@ -12845,23 +12895,24 @@ ceRowsLargeSpreadGradAVX512Store:
 	VBROADCASTSS (CX), Z1
 	VSUBPS       Z1, Z0, Z0
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z0, Z10, Z13
-	VMULPS      Z2, Z13, Z0
-	VRNDSCALEPS $0x00, Z0, Z0
-	VFMADD231PS Z3, Z0, Z13
-	VFMADD231PS Z4, Z0, Z13
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z0, Z1
+	VRNDSCALEPS $0x00, Z1, Z1
+	VMOVAPS     Z0, Z15
+	VFMADD231PS Z3, Z1, Z15
+	VFMADD231PS Z4, Z1, Z15
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z1
-	VFMADD213PS Z6, Z13, Z1
-	VFMADD213PS Z7, Z13, Z1
-	VFMADD213PS Z8, Z13, Z1
-	VFMADD213PS Z9, Z13, Z1
+	VMOVAPS     Z5, Z13
+	VFMADD213PS Z6, Z15, Z13
+	VFMADD213PS Z7, Z15, Z13
+	VFMADD213PS Z8, Z15, Z13
+	VFMADD213PS Z9, Z15, Z13
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS  Z11, Z13, Z1
-	VSCALEFPS    Z0, Z1, Z13
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS       $0x05, Z10, Z0, K1
+	VFMADD213PS  Z11, Z15, Z13
+	VSCALEFPS.Z  Z1, Z13, K1, Z13
 	VADDSS       X13, X14, X0
 	VMOVSS       s0+184(FP), X1
 	VDIVSS       X0, X1, X1
@@ -13124,7 +13175,7 @@ cePlanarAVX512BlockExp:
 	VBROADCASTSS expC3<>+0(SB), Z8
 	VBROADCASTSS expC2<>+0(SB), Z9
 	VBROADCASTSS expC1<>+0(SB), Z10
-	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS expCutoff<>+0(SB), Z11
 	VBROADCASTSS one<>+0(SB), Z12
 	VXORPS       Z13, Z13, Z13
 	VXORPS       Z14, Z14, Z14
@@ -13138,10 +13189,10 @@ cePlanarAVX512BlockClass:
 	VMOVUPS    (R12), Z16
 	VSUBPS     Z1, Z16, Z16
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z11, Z19
-	VMULPS      Z3, Z19, Z17
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z16, Z17
 	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
 	VFMADD231PS Z4, Z17, Z19
 	VFMADD231PS Z5, Z17, Z19
 
@@ -13152,9 +13203,10 @@ cePlanarAVX512BlockClass:
 	VFMADD213PS Z9, Z19, Z18
 	VFMADD213PS Z10, Z19, Z18
 
-	// e^x = (1 + r·p)·2^n
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z11, Z16, K1
 	VFMADD213PS Z12, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	VSCALEFPS.Z Z17, Z18, K1, Z17
 	VPTESTNMD   Z15, Z15, K1
 	VPTESTMD    Z15, Z15, K2
 	VADDPS      Z17, Z13, K2, Z13
@@ -13166,23 +13218,24 @@ cePlanarAVX512BlockClass:
 	JNZ         cePlanarAVX512BlockClass
 	VMOVUPS     Z13, 64(R10)
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z14, Z11, Z1
-	VMULPS      Z3, Z1, Z3
-	VRNDSCALEPS $0x00, Z3, Z3
-	VFMADD231PS Z4, Z3, Z1
-	VFMADD231PS Z5, Z3, Z1
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z14, Z1
+	VRNDSCALEPS $0x00, Z1, Z1
+	VMOVAPS     Z14, Z3
+	VFMADD231PS Z4, Z1, Z3
+	VFMADD231PS Z5, Z1, Z3
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z6, Z4
-	VFMADD213PS Z7, Z1, Z4
-	VFMADD213PS Z8, Z1, Z4
-	VFMADD213PS Z9, Z1, Z4
-	VFMADD213PS Z10, Z1, Z4
+	VFMADD213PS Z7, Z3, Z4
+	VFMADD213PS Z8, Z3, Z4
+	VFMADD213PS Z9, Z3, Z4
+	VFMADD213PS Z10, Z3, Z4
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z12, Z1, Z4
-	VSCALEFPS   Z3, Z4, Z1
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z11, Z14, K1
+	VFMADD213PS Z12, Z3, Z4
+	VSCALEFPS.Z Z1, Z4, K1, Z1
 	VMOVUPS     Z14, 128(R10)
 	VMOVUPS     Z1, 192(R10)
 	ADDQ        $0x00000040, R8
@@ -13365,7 +13418,7 @@ cePlanarAVX512FullMaxDone:
 	VBROADCASTSS expC3<>+0(SB), Z8
 	VBROADCASTSS expC2<>+0(SB), Z9
 	VBROADCASTSS expC1<>+0(SB), Z10
-	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS expCutoff<>+0(SB), Z11
 	VBROADCASTSS one<>+0(SB), Z12
 	LEAQ         128(SP), R9
 	MOVQ         $0x00000040, R10
@@ -13407,10 +13460,10 @@ cePlanarAVX512FullClassLoop:
 	VMOVUPS (R9), Z16
 	VSUBPS  Z1, Z16, Z16
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z11, Z19
-	VMULPS      Z3, Z19, Z17
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z16, Z17
 	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
 	VFMADD231PS Z4, Z17, Z19
 	VFMADD231PS Z5, Z17, Z19
 
@@ -13421,9 +13474,10 @@ cePlanarAVX512FullClassLoop:
 	VFMADD213PS Z9, Z19, Z18
 	VFMADD213PS Z10, Z19, Z18
 
-	// e^x = (1 + r·p)·2^n
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z11, Z16, K1
 	VFMADD213PS Z12, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	VSCALEFPS.Z Z17, Z18, K1, Z17
 	VPTESTNMD   Z15, Z15, K1
 	VPTESTMD    Z15, Z15, K2
 	VADDPS      Z17, Z13, K2, Z13
@@ -13463,23 +13517,24 @@ cePlanarAVX512FullChunks:
 	VINSERTF32X8  $0x01, Y13, Z2, Z13
 
 cePlanarAVX512FullFinish:
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z14, Z11, Z11
-	VMULPS      Z3, Z11, Z3
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z14, Z3
 	VRNDSCALEPS $0x00, Z3, Z3
-	VFMADD231PS Z4, Z3, Z11
-	VFMADD231PS Z5, Z3, Z11
+	VMOVAPS     Z14, Z15
+	VFMADD231PS Z4, Z3, Z15
+	VFMADD231PS Z5, Z3, Z15
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z6, Z4
-	VFMADD213PS Z7, Z11, Z4
-	VFMADD213PS Z8, Z11, Z4
-	VFMADD213PS Z9, Z11, Z4
-	VFMADD213PS Z10, Z11, Z4
+	VFMADD213PS Z7, Z15, Z4
+	VFMADD213PS Z8, Z15, Z4
+	VFMADD213PS Z9, Z15, Z4
+	VFMADD213PS Z10, Z15, Z4
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS  Z12, Z11, Z4
-	VSCALEFPS    Z3, Z4, Z3
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS       $0x05, Z11, Z14, K1
+	VFMADD213PS  Z12, Z15, Z4
+	VSCALEFPS.Z  Z3, Z4, K1, Z3
 	VBROADCASTSS one<>+0(SB), Z4
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z5
 	VBROADCASTSS logLn2Hi<>+0(SB), Z6
@@ -13645,7 +13700,7 @@ cePlanarAVX512TailMaxDone:
 	VBROADCASTSS expC3<>+0(SB), Z8
 	VBROADCASTSS expC2<>+0(SB), Z9
 	VBROADCASTSS expC1<>+0(SB), Z10
-	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS expCutoff<>+0(SB), Z11
 	VBROADCASTSS one<>+0(SB), Z12
 	LEAQ         128(SP), DI
 	MOVQ         $0x00000040, R9
@@ -13687,10 +13742,10 @@ cePlanarAVX512TailClassLoop:
 	VMOVUPS.Z (DI), K1, Z16
 	VSUBPS    Z1, Z16, Z16
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z11, Z19
-	VMULPS      Z3, Z19, Z17
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z16, Z17
 	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
 	VFMADD231PS Z4, Z17, Z19
 	VFMADD231PS Z5, Z17, Z19
 
@@ -13701,9 +13756,10 @@ cePlanarAVX512TailClassLoop:
 	VFMADD213PS Z9, Z19, Z18
 	VFMADD213PS Z10, Z19, Z18
 
-	// e^x = (1 + r·p)·2^n
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z11, Z16, K2
 	VFMADD213PS Z12, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	VSCALEFPS.Z Z17, Z18, K2, Z17
 	VPTESTNMD   Z15, Z15, K2
 	VPTESTMD    Z15, Z15, K3
 	VADDPS      Z17, Z13, K3, Z13
@@ -13743,23 +13799,24 @@ cePlanarAVX512TailChunks:
 	VINSERTF32X8  $0x01, Y0, Z2, Z13
 
 cePlanarAVX512TailFinish:
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z14, Z11, Z0
-	VMULPS      Z3, Z0, Z2
-	VRNDSCALEPS $0x00, Z2, Z2
-	VFMADD231PS Z4, Z2, Z0
-	VFMADD231PS Z5, Z2, Z0
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z14, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z14, Z2
+	VFMADD231PS Z4, Z0, Z2
+	VFMADD231PS Z5, Z0, Z2
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z6, Z3
-	VFMADD213PS Z7, Z0, Z3
-	VFMADD213PS Z8, Z0, Z3
-	VFMADD213PS Z9, Z0, Z3
-	VFMADD213PS Z10, Z0, Z3
+	VFMADD213PS Z7, Z2, Z3
+	VFMADD213PS Z8, Z2, Z3
+	VFMADD213PS Z9, Z2, Z3
+	VFMADD213PS Z10, Z2, Z3
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS  Z12, Z0, Z3
-	VSCALEFPS    Z2, Z3, Z0
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS       $0x05, Z11, Z14, K2
+	VFMADD213PS  Z12, Z2, Z3
+	VSCALEFPS.Z  Z0, Z3, K2, Z0
 	VBROADCASTSS one<>+0(SB), Z2
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z3
 	VBROADCASTSS logLn2Hi<>+0(SB), Z4
@@ -13973,7 +14030,7 @@ cePlanarSmoothAVX512BlockExp:
 	VBROADCASTSS expC3<>+0(SB), Z8
 	VBROADCASTSS expC2<>+0(SB), Z9
 	VBROADCASTSS expC1<>+0(SB), Z10
-	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS expCutoff<>+0(SB), Z11
 	VBROADCASTSS one<>+0(SB), Z12
 	VXORPS       Z13, Z13, Z13
 	VXORPS       Z14, Z14, Z14
@@ -13992,10 +14049,10 @@ cePlanarSmoothAVX512BlockClass:
 	VFMADD231PS  19520(SP), Z19, Z16
 	VSUBPS       Z1, Z18, Z18
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z18, Z11, Z21
-	VMULPS      Z3, Z21, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z18, Z19
 	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z18, Z21
 	VFMADD231PS Z4, Z19, Z21
 	VFMADD231PS Z5, Z19, Z21
 
@@ -14006,9 +14063,10 @@ cePlanarSmoothAVX512BlockClass:
 	VFMADD213PS Z9, Z21, Z20
 	VFMADD213PS Z10, Z21, Z20
 
-	// e^x = (1 + r·p)·2^n
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z11, Z18, K1
 	VFMADD213PS Z12, Z21, Z20
-	VSCALEFPS   Z19, Z20, Z19
+	VSCALEFPS.Z Z19, Z20, K1, Z19
 	VPTESTNMD   Z15, Z15, K1
 	VPTESTMD    Z15, Z15, K2
 	VADDPS      Z19, Z13, K2, Z13
@@ -14020,23 +14078,24 @@ cePlanarSmoothAVX512BlockClass:
 	JNZ         cePlanarSmoothAVX512BlockClass
 	VMOVUPS     Z13, 64(R10)
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z14, Z11, Z1
-	VMULPS      Z3, Z1, Z3
-	VRNDSCALEPS $0x00, Z3, Z3
-	VFMADD231PS Z4, Z3, Z1
-	VFMADD231PS Z5, Z3, Z1
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z14, Z1
+	VRNDSCALEPS $0x00, Z1, Z1
+	VMOVAPS     Z14, Z3
+	VFMADD231PS Z4, Z1, Z3
+	VFMADD231PS Z5, Z1, Z3
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z6, Z4
-	VFMADD213PS Z7, Z1, Z4
-	VFMADD213PS Z8, Z1, Z4
-	VFMADD213PS Z9, Z1, Z4
-	VFMADD213PS Z10, Z1, Z4
+	VFMADD213PS Z7, Z3, Z4
+	VFMADD213PS Z8, Z3, Z4
+	VFMADD213PS Z9, Z3, Z4
+	VFMADD213PS Z10, Z3, Z4
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z12, Z1, Z4
-	VSCALEFPS   Z3, Z4, Z1
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z11, Z14, K1
+	VFMADD213PS Z12, Z3, Z4
+	VSCALEFPS.Z Z1, Z4, K1, Z1
 	VMOVUPS     Z14, 128(R10)
 	VMOVUPS     Z1, 192(R10)
 	VMOVUPS     Z16, 256(R10)
@@ -14226,7 +14285,7 @@ cePlanarSmoothAVX512FullMaxDone:
 	VBROADCASTSS expC3<>+0(SB), Z8
 	VBROADCASTSS expC2<>+0(SB), Z9
 	VBROADCASTSS expC1<>+0(SB), Z10
-	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS expCutoff<>+0(SB), Z11
 	VBROADCASTSS one<>+0(SB), Z12
 	LEAQ         256(SP), R9
 	MOVQ         $0x00000040, R10
@@ -14275,10 +14334,10 @@ cePlanarSmoothAVX512FullClassLoop:
 	VFMADD231PS  19520(SP), Z19, Z16
 	VSUBPS       Z1, Z18, Z18
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z18, Z11, Z21
-	VMULPS      Z3, Z21, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z18, Z19
 	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z18, Z21
 	VFMADD231PS Z4, Z19, Z21
 	VFMADD231PS Z5, Z19, Z21
 
@@ -14289,9 +14348,10 @@ cePlanarSmoothAVX512FullClassLoop:
 	VFMADD213PS Z9, Z21, Z20
 	VFMADD213PS Z10, Z21, Z20
 
-	// e^x = (1 + r·p)·2^n
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z11, Z18, K1
 	VFMADD213PS Z12, Z21, Z20
-	VSCALEFPS   Z19, Z20, Z19
+	VSCALEFPS.Z Z19, Z20, K1, Z19
 	VPTESTNMD   Z15, Z15, K1
 	VPTESTMD    Z15, Z15, K2
 	VADDPS      Z19, Z13, K2, Z13
@@ -14349,23 +14409,24 @@ cePlanarSmoothAVX512FullChunks:
 	VINSERTF32X8  $0x01, Y15, Z2, Z16
 
 cePlanarSmoothAVX512FullFinish:
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z14, Z11, Z11
-	VMULPS      Z3, Z11, Z3
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z14, Z3
 	VRNDSCALEPS $0x00, Z3, Z3
-	VFMADD231PS Z4, Z3, Z11
-	VFMADD231PS Z5, Z3, Z11
+	VMOVAPS     Z14, Z15
+	VFMADD231PS Z4, Z3, Z15
+	VFMADD231PS Z5, Z3, Z15
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z6, Z4
-	VFMADD213PS Z7, Z11, Z4
-	VFMADD213PS Z8, Z11, Z4
-	VFMADD213PS Z9, Z11, Z4
-	VFMADD213PS Z10, Z11, Z4
+	VFMADD213PS Z7, Z15, Z4
+	VFMADD213PS Z8, Z15, Z4
+	VFMADD213PS Z9, Z15, Z4
+	VFMADD213PS Z10, Z15, Z4
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS  Z12, Z11, Z4
-	VSCALEFPS    Z3, Z4, Z3
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS       $0x05, Z11, Z14, K1
+	VFMADD213PS  Z12, Z15, Z4
+	VSCALEFPS.Z  Z3, Z4, K1, Z3
 	VBROADCASTSS one<>+0(SB), Z4
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z5
 	VBROADCASTSS logLn2Hi<>+0(SB), Z6
@@ -14536,7 +14597,7 @@ cePlanarSmoothAVX512TailMaxDone:
 	VBROADCASTSS expC3<>+0(SB), Z8
 	VBROADCASTSS expC2<>+0(SB), Z9
 	VBROADCASTSS expC1<>+0(SB), Z10
-	VBROADCASTSS expClamp<>+0(SB), Z11
+	VBROADCASTSS expCutoff<>+0(SB), Z11
 	VBROADCASTSS one<>+0(SB), Z12
 	LEAQ         256(SP), DI
 	MOVQ         $0x00000040, R9
@@ -14585,10 +14646,10 @@ cePlanarSmoothAVX512TailClassLoop:
 	VFMADD231PS  19520(SP), Z19, Z16
 	VSUBPS       Z1, Z18, Z18
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z18, Z11, Z21
-	VMULPS      Z3, Z21, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z18, Z19
 	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z18, Z21
 	VFMADD231PS Z4, Z19, Z21
 	VFMADD231PS Z5, Z19, Z21
 
@@ -14599,9 +14660,10 @@ cePlanarSmoothAVX512TailClassLoop:
 	VFMADD213PS Z9, Z21, Z20
 	VFMADD213PS Z10, Z21, Z20
 
-	// e^x = (1 + r·p)·2^n
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z11, Z18, K2
 	VFMADD213PS Z12, Z21, Z20
-	VSCALEFPS   Z19, Z20, Z19
+	VSCALEFPS.Z Z19, Z20, K2, Z19
 	VPTESTNMD   Z15, Z15, K2
 	VPTESTMD    Z15, Z15, K3
 	VADDPS      Z19, Z13, K3, Z13
@@ -14659,23 +14721,24 @@ cePlanarSmoothAVX512TailChunks:
 	VINSERTF32X8  $0x01, Y0, Z2, Z16
 
 cePlanarSmoothAVX512TailFinish:
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z14, Z11, Z0
-	VMULPS      Z3, Z0, Z2
-	VRNDSCALEPS $0x00, Z2, Z2
-	VFMADD231PS Z4, Z2, Z0
-	VFMADD231PS Z5, Z2, Z0
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z3, Z14, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z14, Z2
+	VFMADD231PS Z4, Z0, Z2
+	VFMADD231PS Z5, Z0, Z2
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z6, Z3
-	VFMADD213PS Z7, Z0, Z3
-	VFMADD213PS Z8, Z0, Z3
-	VFMADD213PS Z9, Z0, Z3
-	VFMADD213PS Z10, Z0, Z3
+	VFMADD213PS Z7, Z2, Z3
+	VFMADD213PS Z8, Z2, Z3
+	VFMADD213PS Z9, Z2, Z3
+	VFMADD213PS Z10, Z2, Z3
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS  Z12, Z0, Z3
-	VSCALEFPS    Z2, Z3, Z0
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS       $0x05, Z11, Z14, K2
+	VFMADD213PS  Z12, Z2, Z3
+	VSCALEFPS.Z  Z0, Z3, K2, Z0
 	VBROADCASTSS one<>+0(SB), Z2
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z3
 	VBROADCASTSS logLn2Hi<>+0(SB), Z4
@@ -14866,7 +14929,7 @@ lsePlanarAVX512BlockExp:
 	VBROADCASTSS expC3<>+0(SB), Z6
 	VBROADCASTSS expC2<>+0(SB), Z7
 	VBROADCASTSS expC1<>+0(SB), Z8
-	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS expCutoff<>+0(SB), Z10
 	VBROADCASTSS one<>+0(SB), Z11
 	VXORPS       Z12, Z12, Z12
 	LEAQ         320(R9), R11
@@ -14878,23 +14941,24 @@ lsePlanarAVX512BlockClass:
 	VMOVUPS    (R11), Z13
 	VSUBPS     Z0, Z13, Z13
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z13, Z10, Z15
-	VMULPS      Z1, Z15, Z13
-	VRNDSCALEPS $0x00, Z13, Z13
-	VFMADD231PS Z2, Z13, Z15
-	VFMADD231PS Z3, Z13, Z15
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z13, Z14
+	VRNDSCALEPS $0x00, Z14, Z14
+	VMOVAPS     Z13, Z16
+	VFMADD231PS Z2, Z14, Z16
+	VFMADD231PS Z3, Z14, Z16
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z14
-	VFMADD213PS Z5, Z15, Z14
-	VFMADD213PS Z6, Z15, Z14
-	VFMADD213PS Z7, Z15, Z14
-	VFMADD213PS Z8, Z15, Z14
+	VMOVAPS     Z4, Z15
+	VFMADD213PS Z5, Z16, Z15
+	VFMADD213PS Z6, Z16, Z15
+	VFMADD213PS Z7, Z16, Z15
+	VFMADD213PS Z8, Z16, Z15
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z15, Z14
-	VSCALEFPS   Z13, Z14, Z13
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z13, K1
+	VFMADD213PS Z11, Z16, Z15
+	VSCALEFPS.Z Z14, Z15, K1, Z13
 	VADDPS      Z13, Z12, Z12
 	ADDQ        $0x00000040, R11
 	ADDQ        DX, R12
@@ -15054,7 +15118,7 @@ lsePlanarAVX512FullMaxDone:
 	VBROADCASTSS expC3<>+0(SB), Z6
 	VBROADCASTSS expC2<>+0(SB), Z7
 	VBROADCASTSS expC1<>+0(SB), Z8
-	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS expCutoff<>+0(SB), Z10
 	VBROADCASTSS one<>+0(SB), Z11
 	LEAQ         128(SP), R8
 	MOVQ         $0x00000040, R9
@@ -15094,23 +15158,24 @@ lsePlanarAVX512FullClassLoop:
 	VMOVUPS (R8), Z13
 	VSUBPS  Z0, Z13, Z13
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z13, Z10, Z15
-	VMULPS      Z1, Z15, Z13
-	VRNDSCALEPS $0x00, Z13, Z13
-	VFMADD231PS Z2, Z13, Z15
-	VFMADD231PS Z3, Z13, Z15
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z13, Z14
+	VRNDSCALEPS $0x00, Z14, Z14
+	VMOVAPS     Z13, Z16
+	VFMADD231PS Z2, Z14, Z16
+	VFMADD231PS Z3, Z14, Z16
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z14
-	VFMADD213PS Z5, Z15, Z14
-	VFMADD213PS Z6, Z15, Z14
-	VFMADD213PS Z7, Z15, Z14
-	VFMADD213PS Z8, Z15, Z14
+	VMOVAPS     Z4, Z15
+	VFMADD213PS Z5, Z16, Z15
+	VFMADD213PS Z6, Z16, Z15
+	VFMADD213PS Z7, Z16, Z15
+	VFMADD213PS Z8, Z16, Z15
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z15, Z14
-	VSCALEFPS   Z13, Z14, Z13
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z13, K1
+	VFMADD213PS Z11, Z16, Z15
+	VSCALEFPS.Z Z14, Z15, K1, Z13
 	VADDPS      Z13, Z12, Z12
 	ADDQ        R9, R8
 	DECQ        R10
@@ -15286,7 +15351,7 @@ lsePlanarAVX512TailMaxDone:
 	VBROADCASTSS expC3<>+0(SB), Z6
 	VBROADCASTSS expC2<>+0(SB), Z7
 	VBROADCASTSS expC1<>+0(SB), Z8
-	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS expCutoff<>+0(SB), Z10
 	VBROADCASTSS one<>+0(SB), Z11
 	LEAQ         128(SP), SI
 	MOVQ         $0x00000040, R8
@@ -15326,23 +15391,24 @@ lsePlanarAVX512TailClassLoop:
 	VMOVUPS.Z (SI), K1, Z13
 	VSUBPS    Z0, Z13, Z13
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z13, Z10, Z15
-	VMULPS      Z1, Z15, Z13
-	VRNDSCALEPS $0x00, Z13, Z13
-	VFMADD231PS Z2, Z13, Z15
-	VFMADD231PS Z3, Z13, Z15
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z13, Z14
+	VRNDSCALEPS $0x00, Z14, Z14
+	VMOVAPS     Z13, Z16
+	VFMADD231PS Z2, Z14, Z16
+	VFMADD231PS Z3, Z14, Z16
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z14
-	VFMADD213PS Z5, Z15, Z14
-	VFMADD213PS Z6, Z15, Z14
-	VFMADD213PS Z7, Z15, Z14
-	VFMADD213PS Z8, Z15, Z14
+	VMOVAPS     Z4, Z15
+	VFMADD213PS Z5, Z16, Z15
+	VFMADD213PS Z6, Z16, Z15
+	VFMADD213PS Z7, Z16, Z15
+	VFMADD213PS Z8, Z16, Z15
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z15, Z14
-	VSCALEFPS   Z13, Z14, Z13
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z13, K2
+	VFMADD213PS Z11, Z16, Z15
+	VSCALEFPS.Z Z14, Z15, K2, Z13
 	VADDPS      Z13, Z12, Z12
 	ADDQ        R8, SI
 	DECQ        R9
@@ -15467,7 +15533,7 @@ TEXT ·gradRowsAVX512(SB), NOSPLIT, $0-184
 	VBROADCASTSS expC3<>+0(SB), Z6
 	VBROADCASTSS expC2<>+0(SB), Z7
 	VBROADCASTSS expC1<>+0(SB), Z8
-	VBROADCASTSS expClamp<>+0(SB), Z9
+	VBROADCASTSS expCutoff<>+0(SB), Z9
 	VBROADCASTSS one<>+0(SB), Z10
 	VBROADCASTSS signBit<>+0(SB), Z11
 	XORQ         R11, R11
@@ -15496,89 +15562,93 @@ gradRowsAVX512LoopU:
 	VADDPS (CX), Z12, Z16
 	VSUBPS Z13, Z16, Z16
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z9, Z18
-	VMULPS      Z1, Z18, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VFMADD231PS Z2, Z16, Z18
-	VFMADD231PS Z3, Z16, Z18
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z2, Z17, Z19
+	VFMADD231PS Z3, Z17, Z19
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z17
-	VFMADD213PS Z5, Z18, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
-	VFMADD213PS Z8, Z18, Z17
+	VMOVAPS     Z4, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z18, Z17
-	VSCALEFPS   Z16, Z17, Z16
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z16, K1
+	VFMADD213PS Z10, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K1, Z16
 	VFMADD213PS Z15, Z14, Z16
 	VMOVUPS     Z16, (AX)
 	VADDPS      64(CX), Z12, Z16
 	VSUBPS      Z13, Z16, Z16
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z9, Z18
-	VMULPS      Z1, Z18, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VFMADD231PS Z2, Z16, Z18
-	VFMADD231PS Z3, Z16, Z18
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z2, Z17, Z19
+	VFMADD231PS Z3, Z17, Z19
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z17
-	VFMADD213PS Z5, Z18, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
-	VFMADD213PS Z8, Z18, Z17
+	VMOVAPS     Z4, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z18, Z17
-	VSCALEFPS   Z16, Z17, Z16
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z16, K1
+	VFMADD213PS Z10, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K1, Z16
 	VFMADD213PS Z15, Z14, Z16
 	VMOVUPS     Z16, 64(AX)
 	VADDPS      128(CX), Z12, Z16
 	VSUBPS      Z13, Z16, Z16
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z9, Z18
-	VMULPS      Z1, Z18, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VFMADD231PS Z2, Z16, Z18
-	VFMADD231PS Z3, Z16, Z18
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z2, Z17, Z19
+	VFMADD231PS Z3, Z17, Z19
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z17
-	VFMADD213PS Z5, Z18, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
-	VFMADD213PS Z8, Z18, Z17
+	VMOVAPS     Z4, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z18, Z17
-	VSCALEFPS   Z16, Z17, Z16
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z16, K1
+	VFMADD213PS Z10, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K1, Z16
 	VFMADD213PS Z15, Z14, Z16
 	VMOVUPS     Z16, 128(AX)
 	VADDPS      192(CX), Z12, Z16
 	VSUBPS      Z13, Z16, Z16
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z9, Z18
-	VMULPS      Z1, Z18, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VFMADD231PS Z2, Z16, Z18
-	VFMADD231PS Z3, Z16, Z18
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z2, Z17, Z19
+	VFMADD231PS Z3, Z17, Z19
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z17
-	VFMADD213PS Z5, Z18, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
-	VFMADD213PS Z8, Z18, Z17
+	VMOVAPS     Z4, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z18, Z17
-	VSCALEFPS   Z16, Z17, Z16
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z16, K1
+	VFMADD213PS Z10, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K1, Z16
 	VFMADD213PS Z15, Z14, Z16
 	VMOVUPS     Z16, 192(AX)
 	ADDQ        $0x00000100, CX
@@ -15592,23 +15662,24 @@ gradRowsAVX512Loop1:
 	VADDPS (CX), Z12, Z16
 	VSUBPS Z13, Z16, Z16
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z9, Z18
-	VMULPS      Z1, Z18, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VFMADD231PS Z2, Z16, Z18
-	VFMADD231PS Z3, Z16, Z18
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z2, Z17, Z19
+	VFMADD231PS Z3, Z17, Z19
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z17
-	VFMADD213PS Z5, Z18, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
-	VFMADD213PS Z8, Z18, Z17
+	VMOVAPS     Z4, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z18, Z17
-	VSCALEFPS   Z16, Z17, Z16
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z16, K1
+	VFMADD213PS Z10, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K1, Z16
 	VFMADD213PS Z15, Z14, Z16
 	VMOVUPS     Z16, (AX)
 	ADDQ        $0x00000040, CX
@@ -15629,23 +15700,24 @@ gradRowsAVX512Tail:
 	VADDPS    Z16, Z12, Z12
 	VSUBPS    Z13, Z12, Z12
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z12, Z9, Z16
-	VMULPS      Z1, Z16, Z12
-	VRNDSCALEPS $0x00, Z12, Z12
-	VFMADD231PS Z2, Z12, Z16
-	VFMADD231PS Z3, Z12, Z16
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z12, Z13
+	VRNDSCALEPS $0x00, Z13, Z13
+	VMOVAPS     Z12, Z17
+	VFMADD231PS Z2, Z13, Z17
+	VFMADD231PS Z3, Z13, Z17
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z13
-	VFMADD213PS Z5, Z16, Z13
-	VFMADD213PS Z6, Z16, Z13
-	VFMADD213PS Z7, Z16, Z13
-	VFMADD213PS Z8, Z16, Z13
+	VMOVAPS     Z4, Z16
+	VFMADD213PS Z5, Z17, Z16
+	VFMADD213PS Z6, Z17, Z16
+	VFMADD213PS Z7, Z17, Z16
+	VFMADD213PS Z8, Z17, Z16
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z10, Z16, Z13
-	VSCALEFPS   Z12, Z13, Z12
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z12, K2
+	VFMADD213PS Z10, Z17, Z16
+	VSCALEFPS.Z Z13, Z16, K2, Z12
 	VFMADD213PS Z15, Z14, Z12
 	VMOVUPS     Z12, K1, (AX)
 	SHLQ        $0x02, R12
@@ -15862,7 +15934,7 @@ TEXT ·gradFlatAVX512(SB), NOSPLIT, $0-208
 	VBROADCASTSS expC3<>+0(SB), Z7
 	VBROADCASTSS expC2<>+0(SB), Z8
 	VBROADCASTSS expC1<>+0(SB), Z9
-	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS expCutoff<>+0(SB), Z10
 	VBROADCASTSS one<>+0(SB), Z11
 	VBROADCASTSS signBit<>+0(SB), Z12
 	VXORPS       Z13, Z13, Z13
@@ -15900,23 +15972,24 @@ gradFlatAVX512Vec:
 	VPERMPS Z18, Z19, Z22
 	VSUBPS  Z22, Z23, Z23
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z23, Z10, Z24
-	VMULPS      Z2, Z24, Z22
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z23, Z22
 	VRNDSCALEPS $0x00, Z22, Z22
-	VFMADD231PS Z3, Z22, Z24
-	VFMADD231PS Z4, Z22, Z24
+	VMOVAPS     Z23, Z25
+	VFMADD231PS Z3, Z22, Z25
+	VFMADD231PS Z4, Z22, Z25
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
-	VFMADD213PS Z8, Z24, Z23
-	VFMADD213PS Z9, Z24, Z23
+	VMOVAPS     Z5, Z24
+	VFMADD213PS Z6, Z25, Z24
+	VFMADD213PS Z7, Z25, Z24
+	VFMADD213PS Z8, Z25, Z24
+	VFMADD213PS Z9, Z25, Z24
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z24, Z23
-	VSCALEFPS   Z22, Z23, Z23
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z23, K1
+	VFMADD213PS Z11, Z25, Z24
+	VSCALEFPS.Z Z22, Z24, K1, Z23
 	VSUBPS      Z0, Z23, Z23
 	VPERMD      Z20, Z19, Z24
 	VPERMPS     Z16, Z19, Z22
@@ -16020,23 +16093,24 @@ gradFlatAVX512TailVec:
 	VPERMPS Z18, Z12, Z14
 	VSUBPS  Z14, Z15, Z15
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z15, Z10, Z19
-	VMULPS      Z2, Z19, Z14
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z15, Z14
 	VRNDSCALEPS $0x00, Z14, Z14
-	VFMADD231PS Z3, Z14, Z19
-	VFMADD231PS Z4, Z14, Z19
+	VMOVAPS     Z15, Z20
+	VFMADD231PS Z3, Z14, Z20
+	VFMADD231PS Z4, Z14, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z15
-	VFMADD213PS Z6, Z19, Z15
-	VFMADD213PS Z7, Z19, Z15
-	VFMADD213PS Z8, Z19, Z15
-	VFMADD213PS Z9, Z19, Z15
+	VMOVAPS     Z5, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+	VFMADD213PS Z8, Z20, Z19
+	VFMADD213PS Z9, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z19, Z15
-	VSCALEFPS   Z14, Z15, Z15
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z15, K1
+	VFMADD213PS Z11, Z20, Z19
+	VSCALEFPS.Z Z14, Z19, K1, Z15
 	VSUBPS      Z0, Z15, Z15
 	VPERMD      Z21, Z12, Z19
 	VPERMPS     Z16, Z12, Z14
@@ -16068,23 +16142,24 @@ gradFlatAVX512TailPart:
 	VPERMPS Z18, Z14, Z15
 	VSUBPS  Z15, Z12, Z12
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z12, Z10, Z10
-	VMULPS      Z2, Z10, Z2
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z12, Z2
 	VRNDSCALEPS $0x00, Z2, Z2
-	VFMADD231PS Z3, Z2, Z10
-	VFMADD231PS Z4, Z2, Z10
+	VMOVAPS     Z12, Z15
+	VFMADD231PS Z3, Z2, Z15
+	VFMADD231PS Z4, Z2, Z15
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z5, Z3
-	VFMADD213PS Z6, Z10, Z3
-	VFMADD213PS Z7, Z10, Z3
-	VFMADD213PS Z8, Z10, Z3
-	VFMADD213PS Z9, Z10, Z3
+	VFMADD213PS Z6, Z15, Z3
+	VFMADD213PS Z7, Z15, Z3
+	VFMADD213PS Z8, Z15, Z3
+	VFMADD213PS Z9, Z15, Z3
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z10, Z3
-	VSCALEFPS   Z2, Z3, Z2
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z12, K2
+	VFMADD213PS Z11, Z15, Z3
+	VSCALEFPS.Z Z2, Z3, K2, Z2
 	VSUBPS      Z0, Z2, Z2
 	VPERMD      Z21, Z14, Z0
 	VPERMPS     Z16, Z14, Z15
@@ -16124,7 +16199,7 @@ TEXT ·gradPlanarAVX512(SB), NOSPLIT, $0-192
 	VBROADCASTSS expC3<>+0(SB), Z7
 	VBROADCASTSS expC2<>+0(SB), Z8
 	VBROADCASTSS expC1<>+0(SB), Z9
-	VBROADCASTSS expClamp<>+0(SB), Z10
+	VBROADCASTSS expCutoff<>+0(SB), Z10
 	VBROADCASTSS one<>+0(SB), Z11
 	VXORPS       Z12, Z12, Z12
 	VXORPS       Z13, Z13, Z13
@@ -16156,23 +16231,24 @@ gradPlanarAVX512Vec2:
 	VSUBPS (SI)(R12*1), Z17, Z17
 	VSUBPS (DI)(R12*1), Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z10, Z19
-	VMULPS      Z2, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z3, Z17, Z19
-	VFMADD231PS Z4, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z3, Z18, Z20
+	VFMADD231PS Z4, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
-	VFMADD213PS Z8, Z19, Z18
-	VFMADD213PS Z9, Z19, Z18
+	VMOVAPS     Z5, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+	VFMADD213PS Z8, Z20, Z19
+	VFMADD213PS Z9, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z17, K2
+	VFMADD213PS Z11, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K2, Z17
 	VSUBPS      Z0, Z17, Z17
 	VMULPS.Z    (R9)(R12*1), Z17, K1, Z17
 	VPCMPEQD    (DX)(R12*1), Z12, K2
@@ -16185,23 +16261,24 @@ gradPlanarAVX512Vec2:
 	VSUBPS (SI)(R12*1), Z17, Z17
 	VSUBPS (DI)(R12*1), Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z10, Z19
-	VMULPS      Z2, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z3, Z17, Z19
-	VFMADD231PS Z4, Z17, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z3, Z18, Z20
+	VFMADD231PS Z4, Z18, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
-	VFMADD213PS Z8, Z19, Z18
-	VFMADD213PS Z9, Z19, Z18
+	VMOVAPS     Z5, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+	VFMADD213PS Z8, Z20, Z19
+	VFMADD213PS Z9, Z20, Z19
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z19, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z17, K2
+	VFMADD213PS Z11, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K2, Z17
 	VSUBPS      Z0, Z17, Z17
 	VMULPS.Z    (R9)(R12*1), Z17, K1, Z17
 	VPCMPEQD    (DX)(R12*1), Z15, K1
@@ -16237,23 +16314,24 @@ gradPlanarAVX512Tail2:
 	VSUBPS Z17, Z21, Z21
 	VSUBPS Z18, Z21, Z21
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z21, Z10, Z23
-	VMULPS      Z2, Z23, Z21
-	VRNDSCALEPS $0x00, Z21, Z21
-	VFMADD231PS Z3, Z21, Z23
-	VFMADD231PS Z4, Z21, Z23
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z21, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z3, Z22, Z24
+	VFMADD231PS Z4, Z22, Z24
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
-	VFMADD213PS Z8, Z23, Z22
-	VFMADD213PS Z9, Z23, Z22
+	VMOVAPS     Z5, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+	VFMADD213PS Z8, Z24, Z23
+	VFMADD213PS Z9, Z24, Z23
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z23, Z22
-	VSCALEFPS   Z21, Z22, Z21
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z21, K3
+	VFMADD213PS Z11, Z24, Z23
+	VSCALEFPS.Z Z22, Z23, K3, Z21
 	VSUBPS      Z0, Z21, Z21
 	VMULPS.Z    Z19, Z21, K2, Z21
 	VPCMPEQD    Z16, Z12, K3
@@ -16265,23 +16343,24 @@ gradPlanarAVX512Tail2:
 	VSUBPS Z17, Z21, Z17
 	VSUBPS Z18, Z17, Z17
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z17, Z10, Z21
-	VMULPS      Z2, Z21, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VFMADD231PS Z3, Z17, Z21
-	VFMADD231PS Z4, Z17, Z21
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z22
+	VFMADD231PS Z3, Z18, Z22
+	VFMADD231PS Z4, Z18, Z22
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z18
-	VFMADD213PS Z6, Z21, Z18
-	VFMADD213PS Z7, Z21, Z18
-	VFMADD213PS Z8, Z21, Z18
-	VFMADD213PS Z9, Z21, Z18
+	VMOVAPS     Z5, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+	VFMADD213PS Z8, Z22, Z21
+	VFMADD213PS Z9, Z22, Z21
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z21, Z18
-	VSCALEFPS   Z17, Z18, Z17
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z17, K3
+	VFMADD213PS Z11, Z22, Z21
+	VSCALEFPS.Z Z18, Z21, K3, Z17
 	VSUBPS      Z0, Z17, Z17
 	VMULPS.Z    Z19, Z17, K2, Z17
 	VPCMPEQD    Z16, Z15, K2
@@ -16323,23 +16402,24 @@ gradPlanarAVX512Vec1:
 	VSUBPS (SI)(R12*1), Z16, Z16
 	VSUBPS (DI)(R12*1), Z16, Z16
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z16, Z10, Z18
-	VMULPS      Z2, Z18, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VFMADD231PS Z3, Z16, Z18
-	VFMADD231PS Z4, Z16, Z18
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z3, Z17, Z19
+	VFMADD231PS Z4, Z17, Z19
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
-	VFMADD213PS Z8, Z18, Z17
-	VFMADD213PS Z9, Z18, Z17
+	VMOVAPS     Z5, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+	VFMADD213PS Z8, Z19, Z18
+	VFMADD213PS Z9, Z19, Z18
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z18, Z17
-	VSCALEFPS   Z16, Z17, Z16
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z16, K2
+	VFMADD213PS Z11, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K2, Z16
 	VSUBPS      Z0, Z16, Z16
 	VMULPS.Z    (R9)(R12*1), Z16, K1, Z16
 	VPCMPEQD    (DX)(R12*1), Z12, K1
@@ -16375,23 +16455,24 @@ gradPlanarAVX512Tail1:
 	VSUBPS Z16, Z13, Z13
 	VSUBPS Z17, Z13, Z13
 
-	// exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2
-	VMAXPS      Z13, Z10, Z10
-	VMULPS      Z2, Z10, Z2
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z2, Z13, Z2
 	VRNDSCALEPS $0x00, Z2, Z2
-	VFMADD231PS Z3, Z2, Z10
-	VFMADD231PS Z4, Z2, Z10
+	VMOVAPS     Z13, Z16
+	VFMADD231PS Z3, Z2, Z16
+	VFMADD231PS Z4, Z2, Z16
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z5, Z3
-	VFMADD213PS Z6, Z10, Z3
-	VFMADD213PS Z7, Z10, Z3
-	VFMADD213PS Z8, Z10, Z3
-	VFMADD213PS Z9, Z10, Z3
+	VFMADD213PS Z6, Z16, Z3
+	VFMADD213PS Z7, Z16, Z3
+	VFMADD213PS Z8, Z16, Z3
+	VFMADD213PS Z9, Z16, Z3
 
-	// e^x = (1 + r·p)·2^n
-	VFMADD213PS Z11, Z10, Z3
-	VSCALEFPS   Z2, Z3, Z2
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z10, Z13, K3
+	VFMADD213PS Z11, Z16, Z3
+	VSCALEFPS.Z Z2, Z3, K3, Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS.Z    Z18, Z2, K2, Z2
 	VPCMPEQD    Z15, Z12, K2

@@ -22,31 +22,32 @@ func (t tier) loadExpConsts() expConsts {
 		c2:    t.cf("expC2", 0x1.FFFDC6p-2),
 		c1:    t.cf("expC1", 0x1.FFFFF6p-1),
 	}
+	// Every set (generic, AVX2, AVX-512, NEON) flushes e^x to exactly 0 below the same cut-off, so
+	// a masked class (−Inf) and a far-negative one are exactly 0 everywhere and tiny losses tie alike.
+	c.cutoff = t.cf("expCutoff", -0x1.5D589Ep6) // ln of the smallest normal float32
 	if t.zmm {
-		c.cutoff = t.cf("expClamp", -0x1.9FE368p6) // −104: below it e^x is 0 in float32
 		c.one = t.cf("one", 1)
 	} else {
 		c.magic = t.cf("expMagicBias", 0x1.8000FEp23) // 1.5·2^23 + 127
-		c.cutoff = t.cf("expCutoff", -0x1.5D589Ep6)   // ln of the smallest normal float32
 	}
 	return c
 }
 
 // exp sets d = e^x for x <= 0 (or NaN, which stays NaN), XNNPACK's rr2_p5 scheme: n = round(x/ln2),
 // r = x − n·ln2 with ln2 in two parts, e^r = 1 + r·p(r) with a degree-5 minimax p, times 2^n.
-// AVX2 builds 2^n in the exponent bits from a magic-bias rounding and flushes results below the
-// smallest normal to 0; AVX-512 rounds with VRNDSCALEPS and scales with VSCALEFPS, which also
-// produces the subnormals. x is left unchanged; d must differ from x.
+// AVX2 builds 2^n in the exponent bits from a magic-bias rounding; AVX-512 rounds with VRNDSCALEPS
+// and scales with VSCALEFPS. Both flush to exactly 0 where x is below the cut-off (ln of the
+// smallest normal float32, as the generic and NEON sets do; VSCALEFPS alone would give subnormals,
+// and 2^-149 for x = −Inf). x is left unchanged; d must differ from x.
 func (t tier) exp(c expConsts, x, d reg.VecVirtual) {
 	n, p := t.vec(), t.vec()
 	var r reg.VecVirtual // the reduced argument, updated in place
 	if t.zmm {
-		Comment("exp: n = round(x·log2e) (x clamped to −104, NaN kept), r = x − n·ln2")
-		xc := t.vec()
-		VMAXPS(x, c.cutoff, xc) // the second source is returned for NaN: x
-		VMULPS(c.log2e, xc, n)
+		Comment("exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)")
+		VMULPS(c.log2e, x, n)
 		VRNDSCALEPS(U8(0), n, n)
-		r = xc
+		r = t.vec()
+		VMOVAPS(x, r)
 	} else {
 		Comment("exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2")
 		VMOVAPS(c.magic, n)
@@ -65,9 +66,11 @@ func (t tier) exp(c expConsts, x, d reg.VecVirtual) {
 	VFMADD213PS(c.c2, r, p)
 	VFMADD213PS(c.c1, r, p)
 	if t.zmm {
-		Comment("e^x = (1 + r·p)·2^n")
+		Comment("e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0")
+		keep := K()
+		VCMPPS(U8(5), c.cutoff, x, keep) // NLT_US: x >= cut-off, or NaN
 		VFMADD213PS(c.one, r, p)
-		VSCALEFPS(n, p, d)
+		VSCALEFPS_Z(n, p, keep, d)
 	} else {
 		Comment("e^x = s + (r·s)·p, flushed to 0 below the cut-off")
 		VMULPS(d, r, r)
