@@ -434,3 +434,42 @@ func TestProbThresholdHalfUninformative(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectionManyNaNs: KthLargest and TopK when many elements are NaN (the k-th largest NaN or
+// just below the NaNs), across the sizes where the selection changes strategy and TopK's chunks
+// end, with a dst too small for the ties and one of capacity k, against the sort-based reference.
+func TestSelectionManyNaNs(t *testing.T) {
+	sets, _ := kernelSets(t)
+	r := rand.New(rand.NewPCG(9, 4))
+	nan := float32(math.NaN())
+	for _, n := range []int{100, 2049, 4097, 20000, 100000} {
+		for _, share := range []float64{0.01, 0.3, 0.5, 1} {
+			x := make([]float32, n)
+			nans := 0
+			for i := range x {
+				x[i] = float32(r.IntN(50)) // ties below the NaNs too
+				if r.Float64() < share {
+					x[i], nans = nan, nans+1
+				}
+			}
+			for _, k := range []int{1, 7, nans / 2, nans, nans + 1, n / 2, n} {
+				if k < 1 || k > n {
+					continue
+				}
+				want, wantTop := ref.KthLargest(x, k), ref.TopK(x, k)
+				for _, set := range sets {
+					got, err := set.KthLargest(x, k)
+					if err != nil || !ref.Equal(got, want) {
+						t.Fatalf("%s n=%d NaN share %v: KthLargest(k=%d) = %v (%v), want %v", set.Name(), n, share, k, got, err, want)
+					}
+					for _, c := range []int{0, k} {
+						top, err := set.TopK(make([]int32, 0, c), x, k)
+						if err != nil || !slices.Equal(top, wantTop) {
+							t.Fatalf("%s n=%d NaN share %v: TopK(cap %d, k=%d) = %v (%v), want %v", set.Name(), n, share, c, k, shortIdx(top), err, shortIdx(wantTop))
+						}
+					}
+				}
+			}
+		}
+	}
+}

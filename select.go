@@ -24,18 +24,18 @@ import (
 
 // orderKey maps a float32 to a uint32 whose unsigned order is the package's order: −0 maps to +0's
 // key and every NaN to the largest key.
+// It is written without branches (the compiler turns the two ifs into conditional moves), so
+// inputs with NaNs or mixed signs in random order cost no mispredictions.
 func orderKey(v float32) uint32 {
-	if v != v {
-		return math.MaxUint32
-	}
 	b := math.Float32bits(v)
+	k := b ^ (uint32(int32(b)>>31) | 1<<31) // negative: all bits flipped; positive: the sign bit set
 	if b == 1<<31 {
-		b = 0
+		k = 1 << 31 // −0 as +0
 	}
-	if b>>31 != 0 {
-		return ^b
+	if b&^(1<<31) > 0x7f800000 {
+		k = math.MaxUint32 // NaN
 	}
-	return b | 1<<31
+	return k
 }
 
 // fromKey inverts orderKey (−0 comes back as +0, NaN as the canonical quiet NaN).
@@ -53,6 +53,7 @@ func fromKey(k uint32) float32 {
 func sameOrder(a, b float32) bool { return a == b || (a != a && b != b) }
 
 const (
+	tieChunk     = 4096 // TopK lists this many elements' candidates at a time when ties overflow dst
 	smallSelect  = 2048 // at most this many elements are selected directly
 	radixBits    = 11
 	radixBuckets = 1 << radixBits
@@ -64,6 +65,7 @@ type selector struct {
 	bufA []float32 // band survivors, levels 1, 3, ...
 	bufB []float32 // band survivors, levels 2, 4, ...
 	keys []uint32  // sorted sample, or the keys of a small input
+	idx  []int32   // TopK's candidates of one chunk, when ties overflow dst
 	hist [radixBuckets]uint32
 }
 
@@ -116,7 +118,10 @@ func (s *selector) kth(x []float32, k int) float32 {
 		if i := pos + spread; i < m {
 			hiKey = quickselect(keys[below:], i-below)
 		}
-		if loKey == math.MaxUint32 { // the band would hold only NaNs
+		if loKey == math.MaxUint32 { // the band would hold only NaNs: the k-th is NaN if k of them are
+			if s.ks.countAtLeast(in, float32(math.NaN())) >= k {
+				return float32(math.NaN())
+			}
 			return s.radix(in, k)
 		}
 		lo, hi := fromKey(loKey), fromKey(hiKey)
@@ -321,22 +326,27 @@ func topK(ks *kernelSet, dst []int32, x []float32, k int) ([]int32, error) {
 			dst = dst[:trimTies(dst, x, v, n-k, 0)]
 		}
 	} else {
-		// Ties beyond dst's capacity: take the elements above v and the first k − above that
-		// equal it in one pass, so dst grows to k and no further.
+		// Ties beyond dst's capacity: dst grows to k and no further. Every element above v is
+		// kept, and the first k − above that equal it: the kernel lists a chunk's candidates (>= v)
+		// at a time, and the scan stops once k are taken.
 		need := k
 		if v == v {
 			need -= ks.countAtLeast(x, above(v))
 		}
 		dst = slices.Grow(dst[:0], k)
-		for i, e := range x {
-			switch {
-			case sameOrder(e, v):
-				if need > 0 {
-					dst = append(dst, int32(i))
+		if s.idx == nil {
+			s.idx = make([]int32, tieChunk)
+		}
+		for lo := 0; lo < len(x) && len(dst) < k; lo += tieChunk {
+			seg := x[lo:min(lo+tieChunk, len(x))]
+			n := ks.indicesAtLeast(s.idx, seg, v, int32(lo))
+			for _, i := range s.idx[:n] {
+				if !sameOrder(x[i], v) {
+					dst = append(dst, i)
+				} else if need > 0 {
+					dst = append(dst, i)
 					need--
 				}
-			case orderKey(e) > orderKey(v):
-				dst = append(dst, int32(i))
 			}
 		}
 	}
