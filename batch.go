@@ -191,8 +191,10 @@ func logSumExp(ks *kernelSet, dst []float32, b Batch) error {
 
 // CrossEntropy writes each sample's softmax cross-entropy, log Σ_j exp(z_j) − z_target, into
 // dst[:N]; ignored samples (negative targets) get 0. Within 1e-5 relative of the exact value, tiny
-// losses included. On error dst[:N] holds no meaningful values; nothing past it is written.
+// losses included (plus 1e-30 absolute: below float32's normal range a loss may be 0). dst must not
+// overlap b.Logits. On error dst[:N] holds no meaningful values; nothing past it is written.
 func CrossEntropy(dst []float32, b Batch) error { return crossEntropy(active, dst, b) }
 
-// LogSumExp writes log Σ_j exp(z_j) for every sample into dst[:N]. Targets are not read.
+// LogSumExp writes log Σ_j exp(z_j) for every sample into dst[:N]. Targets are not read. dst must
+// not overlap b.Logits.
 func LogSumExp(dst []float32, b Batch) error { return logSumExp(active, dst, b) }

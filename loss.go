@@ -132,8 +132,8 @@ func (l *Loss) ForwardBackward(grad []float32, b Batch) (Result, error) {
 	return l.run(grad[:len(b.Logits)], b, true)
 }
 
-// Losses returns the per-sample losses of the last call (0 for ignored samples). It stays valid
-// until the next call.
+// Losses returns the per-sample losses of the last call (0 for ignored samples); empty after a
+// failed call. It stays valid until the next call.
 func (l *Loss) Losses() []float32 {
 	x := l.losses[:l.n]
 	if !l.zeroed {
@@ -149,8 +149,8 @@ func (l *Loss) Losses() []float32 {
 	return x
 }
 
-// Selected returns the indices of the samples the last call kept, ascending. It stays valid until
-// the next call.
+// Selected returns the indices of the samples the last call kept, ascending; empty after a failed
+// call. It stays valid until the next call.
 func (l *Loss) Selected() []int32 { return l.selected }
 
 func grow[T any](s []T, n int) []T {

@@ -12,6 +12,37 @@
 // Selection runs in expected linear time and is exact and deterministic: the k hardest samples, ties
 // broken toward the lower index, in the IEEE order with −0 == +0 and NaN above +Inf.
 //
+// # Accuracy and edges
+//
+// Against the same formulas in float64 (w_i a sample's weight, W the reduction's denominator):
+// per-sample losses within 1e-5·|ref| + 1e-30; LogSumExp within 1e-5·(1 + |max z| + |ref|); each
+// gradient element within 1e-5·max|ref| + 1e-6·|ref| + 1e-30·w_i/W, plus 2^-22·w_i/W with label
+// smoothing (p_j − q_j cancels when p ≈ q); Result.Loss within 1e-5·|ref| + 1e-30·Σ_kept w_i/W.
+// Selection (CountAtLeast, KthLargest, TopK, Selected, Kept, Threshold) is exact and identical on
+// every kernel set.
+//
+// The float32 exp underflows to exactly 0 below about −87.34 (the log of the smallest normal
+// float32), on every kernel set alike, so results below float32's normal range (~1e-38) may come
+// out as 0. A −Inf logit is a masked class: its probability and gradient are exactly 0 on every
+// set. A loss whose exact value is 0 or below the underflow point is exactly 0 on every set, so
+// such ties break the same way everywhere. A per-sample loss above the largest float32 is +Inf,
+// and so is a Result.Loss it enters with a nonzero weight.
+//
+// ProbThreshold compares in float64 with the float32 loss, and a float32 loss is rounded: an
+// uninformative binary sample (equal logits, p = 0.5 exactly) has the loss float32(ln 2), which
+// is above ln 2, so ProbThreshold 0.5 keeps it. A float32 "p < t" on the softmax probability, as
+// mmseg computes it, drops it; expect such samples at the threshold itself to go either way.
+//
+// # Aliasing and state
+//
+// The dst of CrossEntropy and LogSumExp must not overlap the logits. The grad of
+// [Loss.ForwardBackward] may be the logits themselves (in place); the values then meet the same
+// bounds, though their bits may differ from a separate buffer's. After a failed call,
+// [Loss.Losses] and [Loss.Selected] are empty. [New] copies Config.ClassWeights: changing the
+// slice afterwards has no effect.
+//
+// # Kernel sets
+//
 // The hot loops have SIMD implementations chosen at run time from the CPU's features; [Kernel] names
 // the one in use and [KernelSets] lists every one this CPU can run. A pure-Go implementation
 // ("generic") is always compiled: it is the reference the others are checked against and the path on
@@ -52,7 +83,8 @@ type Config struct {
 	KeepRatio float64
 	// ProbThreshold, 0 < t <= 1, keeps every valid sample whose target-class probability is < t,
 	// and at least min(MinKept, valid) hardest ones (the mmseg / HRNet rule). With p_i = exp(−l_i),
-	// "p_i < t" is evaluated as float64(l_i) > −ln(t).
+	// "p_i < t" is evaluated as float64(l_i) > −ln(t). A sample right at the threshold goes the way
+	// its float32 loss rounds: with t = 0.5, equal binary logits (loss float32(ln 2) > ln 2) are kept.
 	ProbThreshold float32
 	// NegPosRatio, > 0, keeps every positive (target != Background) plus the
 	// min(negatives, max(floor(r × positives), MinKept)) hardest negatives (the SSD rule).
@@ -72,7 +104,7 @@ type Config struct {
 
 	// ClassWeights is nil, or has one finite, non-negative weight per class (its length is checked
 	// at Forward): a sample's weight is ClassWeights[target]. A term whose weight is 0 adds nothing
-	// to the reduction, even when its loss is +Inf.
+	// to the reduction, even when its loss is +Inf. New copies the slice.
 	ClassWeights []float32
 	// LabelSmoothing, 0 <= ε < 1, makes the target distribution (1−ε)·onehot + ε/C. A −Inf logit
 	// then gives an infinite loss, as in PyTorch. It cannot be combined with ProbThreshold.
