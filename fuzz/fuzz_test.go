@@ -926,28 +926,16 @@ func checkLoss(t *testing.T, set ohem.KernelSet, cfg ohem.Config, bt batch) []fl
 	if !slices.Equal(bits(l.Losses()), bits(losses)) || !slices.Equal(l.Selected(), selected) {
 		t.Fatalf("%s: ForwardBackward's losses or selection differ from Forward's", what)
 	}
-	// API.md's gradient bound, 1e-5·max|ref| + 1e-6·|ref|, has no absolute term, which float32
-	// cannot meet when every gradient is far below its normal range (a kept sample with a loss of
-	// 1e-60 has gradients of that size). The test allows the absolute 1e-30 that the per-sample
-	// loss bound allows, times the largest w/W. With label smoothing an element p_j − q_j cancels
-	// when p_j ≈ q_j, and p_j in float32 carries about an ulp of itself: the test allows
-	// 2^-22·w/W more there (README, Accuracy).
-	maxG, maxScale := 0.0, 0.0
+	// API.md's gradient bound (ref.GradTol): 1e-5·max|ref| + 1e-6·|ref| + 1e-30·w/W per element,
+	// plus 2^-22·w/W with label smoothing, where p_j − q_j cancels when p_j ≈ q_j.
+	maxG := 0.0
 	for _, g := range ev.Grad {
 		maxG = math.Max(maxG, math.Abs(g))
 	}
-	if W > 0 {
-		for _, i := range selected {
-			maxScale = math.Max(maxScale, ref.Weight(rc, b.Targets, int(i))/W)
-		}
-	}
-	floor := 1e-30 * maxScale
-	if cfg.LabelSmoothing != 0 {
-		floor += 0x1p-22 * maxScale
-	}
+	scale := ref.ElementScales(rc, b.Targets, bt.c, b.Spatial, selected)
 	for i, g := range grad {
-		if d := math.Abs(float64(g) - ev.Grad[i]); !(d <= 1e-5*maxG+1e-6*math.Abs(ev.Grad[i])+floor) {
-			t.Fatalf("%s: grad[%d] = %v, want %v (max |grad| %v)", what, i, g, ev.Grad[i], maxG)
+		if d := math.Abs(float64(g) - ev.Grad[i]); !(d <= ref.GradTol(ev.Grad[i], maxG, scale[i], cfg.LabelSmoothing != 0)) {
+			t.Fatalf("%s: grad[%d] = %v, want %v (max |grad| %v, w/W %v)", what, i, g, ev.Grad[i], maxG, scale[i])
 		}
 	}
 	return losses
