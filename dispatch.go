@@ -20,6 +20,28 @@ func chooseSet(env string) *kernelSet {
 	return usable[0]
 }
 
+// envErr says why OHEM_KERNEL was not honoured, nil when it was (or is unset).
+var envErr = checkEnv(os.Getenv("OHEM_KERNEL"))
+
+func checkEnv(env string) error {
+	name := strings.TrimSpace(env)
+	if name == "" || lookupSet(name) != nil {
+		return nil
+	}
+	why := "no kernel set has that name"
+	switch name {
+	case "avx512", "avx2", "neon":
+		why = "this CPU cannot run it"
+	}
+	return fmt.Errorf("%w: OHEM_KERNEL=%q ignored (%s; have %s): using %s", ErrConfig, env, why, setNames(), usable[0].name)
+}
+
+// KernelEnv reports whether the environment variable OHEM_KERNEL was honoured: nil when it is unset
+// or names a set this CPU can run, else an error wrapping ErrConfig that says why it was ignored (a
+// misspelt name, or a set this CPU lacks) and which set [Kernel] uses instead. Scripts that run a
+// suite per kernel set can check it (`ohem info` exits with status 1 when it is not nil).
+func KernelEnv() error { return envErr }
+
 func lookupSet(name string) *kernelSet {
 	for _, ks := range usable {
 		if ks.name == name {
@@ -31,7 +53,7 @@ func lookupSet(name string) *kernelSet {
 
 // Kernel names the kernel set in use: "avx512", "avx2", "neon" or "generic". It is the best set
 // this CPU can run unless the environment variable OHEM_KERNEL, read once at start, names another
-// set the CPU can run (a lower tier); a name it cannot run is ignored.
+// set the CPU can run (a lower tier); a name it cannot run is ignored, and [KernelEnv] says so.
 func Kernel() string { return active.name }
 
 // KernelSet is one implementation of the package's kernels. The package-level functions use the

@@ -12,7 +12,8 @@ import (
 // Loss holds a Config and reusable scratch memory: after the first call on a batch shape,
 // successful calls allocate nothing, Workers > 1 included. Results are deterministic: the same
 // inputs give the same bits whatever Workers is. A Loss is not safe for concurrent use; use one per
-// goroutine.
+// goroutine. The zero Loss is the Loss of the zero Config (plain mean cross-entropy on the kernel
+// set in use).
 type Loss struct {
 	cfg  Config
 	ks   *kernelSet
@@ -59,9 +60,19 @@ func New(cfg Config) (*Loss, error) {
 	if cfg.Workers > 1 {
 		l.pool = &pool{start: make(chan struct{})}
 		// The workers hold the pool, never the Loss: when the Loss becomes unreachable they exit.
-		runtime.AddCleanup(l, func(p *pool) { close(p.start) }, l.pool)
+		runtime.AddCleanup(l, (*pool).stop, l.pool)
 	}
 	return l, nil
+}
+
+// Close ends the worker goroutines of a Loss with Workers > 1 and waits for them to exit; they
+// also end on their own once the Loss is unreachable. The Loss stays usable: a later call starts
+// them again. Close never fails and may be called any number of times, on any Loss.
+func (l *Loss) Close() error {
+	if l.pool != nil {
+		l.pool.stop()
+	}
+	return nil
 }
 
 func (cfg *Config) check() (rule, error) {
@@ -164,6 +175,9 @@ func grow[T any](s []T, n int) []T {
 func (l *Loss) reset() { l.n, l.selected, l.zeroed = 0, l.selected[:0], true }
 
 func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
+	if l.ks == nil { // the zero Loss: the zero Config on the set in use
+		l.ks, l.sel.ks = active, active
+	}
 	l.reset()
 	sh, err := b.shape(true)
 	if err != nil {
@@ -543,12 +557,14 @@ type pool struct {
 	job     job
 	next    atomic.Int64
 	done    sync.WaitGroup
+	alive   sync.WaitGroup // the started workers, until they exit
 	started int
 }
 
 func (p *pool) run(j job, workers int) {
 	for ; p.started < workers-1; p.started++ {
-		go p.loop()
+		p.alive.Add(1)
+		go p.loop(p.start)
 	}
 	p.job = j
 	p.next.Store(0)
@@ -561,11 +577,22 @@ func (p *pool) run(j job, workers int) {
 	p.job = job{}
 }
 
-func (p *pool) loop() {
-	for range p.start {
+func (p *pool) loop(start <-chan struct{}) {
+	defer p.alive.Done()
+	for range start {
 		p.claim()
 		p.done.Done()
 	}
+}
+
+// stop ends the started workers and waits for them; the next run starts new ones.
+func (p *pool) stop() {
+	if p.started == 0 {
+		return
+	}
+	close(p.start)
+	p.alive.Wait()
+	p.start, p.started = make(chan struct{}), 0
 }
 
 func (p *pool) claim() {

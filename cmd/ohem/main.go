@@ -27,7 +27,8 @@ import (
 const usage = `usage: ohem <command> [flags]
 
 commands:
-  info    Go version, platform, CPU features, the kernel in use and every kernel set available
+  info    Go version, platform, CPU features, the kernel in use and every kernel set available;
+          exits with status 1 when OHEM_KERNEL names a set this CPU cannot run
   bench   time the benchmark workloads: median ms per Forward, ForwardBackward and CrossEntropy
           (KthLargest for kth_*), Gelem/s (logits per second / 1e9) of Forward, and copy ms:
           copying the logits into the gradient buffer, the floor of any ForwardBackward
@@ -54,6 +55,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "info":
 		info(stdout)
+		if err := ohem.KernelEnv(); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 		return 0
 	case "bench":
 		return bench(args[1:], stdout, stderr)
@@ -77,6 +82,9 @@ func info(w io.Writer) {
 	fmt.Fprintf(w, "go:           %s\n", runtime.Version())
 	fmt.Fprintf(w, "platform:     %s/%s, %d CPUs, GOMAXPROCS %d\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "cpu features: %s\n", strings.Join(cpuFeatures(), " "))
+	if err := ohem.KernelEnv(); err != nil {
+		env += " (ignored: not a kernel set this CPU can run)"
+	}
 	fmt.Fprintf(w, "OHEM_KERNEL:  %s\n", env)
 	fmt.Fprintf(w, "kernel:       %s\n", ohem.Kernel())
 	fmt.Fprintf(w, "kernel sets:  %s\n", strings.Join(sets, ", "))
