@@ -1,9 +1,12 @@
 // Command ohem reports the kernel sets this machine runs and benchmarks them.
 //
 //	ohem info
-//	ohem bench [-all] [-json] [-only rpn,cls] [-time 1s] [-workers N]
+//	ohem bench [-all | -sets avx2,generic] [-json] [-only rpn,cls] [-time 1s] [-workers N]
+//	ohem bench -sweep [-sets avx512,avx2] [-classes 1,2,1000] [-elems 4194304] [-time 200ms] [-json]
 //
-// The workloads are those of bench/ and bench/torch/ohem_torch.py (internal/workload).
+// The workloads are those of bench/ and bench/torch/ohem_torch.py (internal/workload). The sweep
+// measures CrossEntropy, LogSumExp and ForwardBackward, row-major and planar, for each of a list of
+// class counts at a fixed number of logits per call, on every kernel set (sweep.go).
 package main
 
 import (
@@ -34,11 +37,18 @@ commands:
   help    print this message
 
 bench flags:
-  -all         every kernel set (default: the kernel in use)
+  -all         every kernel set (default: the kernel in use; with -sweep: every set)
+  -sets list   comma-separated kernel sets (default: see -all)
   -json        print JSON instead of a table
   -only list   comma-separated workloads (default: all): %s
-  -time d      time per measurement, at least 3 repetitions (default 1s)
+  -time d      time per measurement, at least 3 repetitions (default 1s; with -sweep 200ms)
   -workers n   Config.Workers (default 0: the calling goroutine only)
+
+  -sweep       instead of the workloads, the class-count sweep: Gelem/s of CrossEntropy,
+               LogSumExp and ForwardBackward (KeepRatio 0.7), row-major and planar, per class
+               count, as a fraction of the same set's rate at C = 1000, and avx2/avx512
+  -classes l   the sweep's class counts (default: %s)
+  -elems n     the sweep's logits per call (default %d; rows = elems/C, at least 1)
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -63,7 +73,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func printUsage(w io.Writer) { fmt.Fprintf(w, usage, strings.Join(workload.Names(), ",")) }
+func printUsage(w io.Writer) {
+	cs := make([]string, len(workload.SweepClasses))
+	for i, c := range workload.SweepClasses {
+		cs[i] = fmt.Sprint(c)
+	}
+	fmt.Fprintf(w, usage, strings.Join(workload.Names(), ","), strings.Join(cs, ","), workload.SweepElems)
+}
 
 func info(w io.Writer) {
 	env, ok := os.LookupEnv("OHEM_KERNEL")
@@ -157,6 +173,10 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	only := fl.String("only", "", "comma-separated workloads")
 	budget := fl.Duration("time", time.Second, "time per measurement")
 	workers := fl.Int("workers", 0, "Config.Workers")
+	setList := fl.String("sets", "", "comma-separated kernel sets")
+	sweep := fl.Bool("sweep", false, "the class-count sweep")
+	classList := fl.String("classes", "", "the sweep's class counts")
+	elems := fl.Int("elems", workload.SweepElems, "the sweep's logits per call")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -165,6 +185,66 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "ohem bench: unexpected arguments %q\n", fl.Args())
+		return 2
+	}
+	given := map[string]bool{}
+	fl.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if *workers < 0 || *budget < 0 {
+		fmt.Fprintln(stderr, "ohem bench: -workers and -time must be >= 0")
+		return 2
+	}
+	var sets []ohem.KernelSet
+	switch {
+	case *setList != "":
+		for _, n := range strings.Split(*setList, ",") {
+			if n = strings.TrimSpace(n); n == "" || slices.ContainsFunc(sets, func(s ohem.KernelSet) bool { return s.Name() == n }) {
+				continue
+			}
+			s, err := ohem.LookupKernelSet(n)
+			if err != nil {
+				fmt.Fprintln(stderr, "ohem bench:", err)
+				return 2
+			}
+			sets = append(sets, s)
+		}
+		if len(sets) == 0 {
+			fmt.Fprintln(stderr, "ohem bench: -sets names no kernel set")
+			return 2
+		}
+	case *all || *sweep:
+		sets = ohem.KernelSets()
+	default:
+		s, err := ohem.LookupKernelSet(ohem.Kernel())
+		if err != nil {
+			fmt.Fprintln(stderr, "ohem bench:", err)
+			return 1
+		}
+		sets = []ohem.KernelSet{s}
+	}
+	if *sweep {
+		if given["only"] {
+			fmt.Fprintln(stderr, "ohem bench: -only names workloads, which -sweep does not run")
+			return 2
+		}
+		classes := workload.SweepClasses
+		if *classList != "" {
+			var err error
+			if classes, err = parseClasses(*classList); err != nil {
+				fmt.Fprintln(stderr, "ohem bench: -classes:", err)
+				return 2
+			}
+		}
+		if *elems < 1 {
+			fmt.Fprintln(stderr, "ohem bench: -elems must be >= 1")
+			return 2
+		}
+		if !given["time"] {
+			*budget = 200 * time.Millisecond
+		}
+		return runSweep(sets, classes, *elems, *workers, *budget, *asJSON, stdout, stderr)
+	}
+	if given["classes"] || given["elems"] {
+		fmt.Fprintln(stderr, "ohem bench: -classes and -elems go with -sweep")
 		return 2
 	}
 	names := workload.Names()
@@ -181,20 +261,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 			names = append(names, n)
 		}
 	}
-	if *workers < 0 || *budget < 0 {
-		fmt.Fprintln(stderr, "ohem bench: -workers and -time must be >= 0")
-		return 2
-	}
 
-	sets := ohem.KernelSets()
-	if !*all {
-		s, err := ohem.LookupKernelSet(ohem.Kernel())
-		if err != nil {
-			fmt.Fprintln(stderr, "ohem bench:", err)
-			return 1
-		}
-		sets = []ohem.KernelSet{s}
-	}
 	rep := Report{
 		Kernel: ohem.Kernel(), GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
 		Workers: *workers, TimeS: budget.Seconds(), Workloads: names,
