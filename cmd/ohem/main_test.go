@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ohem-go/ohem"
 	"github.com/ohem-go/ohem/internal/workload"
@@ -42,6 +43,9 @@ func TestBenchJSON(t *testing.T) {
 	var rep Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("bench -json output does not parse: %v\n%s", err, out)
+	}
+	if rep.Clock != "wall" {
+		t.Errorf("clock %q, want wall", rep.Clock)
 	}
 	if rep.Kernel != ohem.Kernel() || len(rep.Sets) != 1 || rep.Sets[0] != ohem.Kernel() {
 		t.Fatalf("kernel %q, sets %v; want %q", rep.Kernel, rep.Sets, ohem.Kernel())
@@ -125,6 +129,9 @@ func TestSweepJSON(t *testing.T) {
 	ops := []string{"rows_ce", "rows_lse", "rows_fb", "planar_ce", "planar_lse", "planar_fb"}
 	if !slices.Equal(rep.Sets, names) || !slices.Equal(rep.Ops, ops) || !slices.Equal(rep.Classes, sweepClasses) || rep.Elems != elems {
 		t.Fatalf("sets %v, ops %v, classes %v, elems %d", rep.Sets, rep.Ops, rep.Classes, rep.Elems)
+	}
+	if want := map[bool]string{true: "thread", false: "wall"}[haveThreadClock]; rep.Clock != want {
+		t.Errorf("clock %q, want %q", rep.Clock, want)
 	}
 	ref := slices.Index(sweepClasses, 1000)
 	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Abs(b) }
@@ -283,6 +290,7 @@ func TestSweepUsage(t *testing.T) {
 		{"-elems", "100"},
 		{"-sets", "nope"},
 		{"-sets", ","},
+		{"-cpu", "-workers", "2", "-only", "kth_1e5"},
 	} {
 		if code, _, _ := runCmd(t, append([]string{"bench"}, args...)...); code != 2 {
 			t.Errorf("bench %q: exit %d, want 2", args, code)
@@ -290,5 +298,26 @@ func TestSweepUsage(t *testing.T) {
 	}
 	if got, err := parseClasses(" 1, 21 ,1000"); err != nil || !slices.Equal(got, []int{1, 21, 1000}) {
 		t.Errorf("parseClasses: %v, %v", got, err)
+	}
+}
+
+// TestThreadClock: the thread clock counts work on the thread, not time asleep.
+func TestThreadClock(t *testing.T) {
+	if !haveThreadClock {
+		t.Skip("no thread CPU clock")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	t0 := threadTime()
+	time.Sleep(50 * time.Millisecond)
+	slept := threadTime() - t0
+	t0 = threadTime()
+	x := 1.0
+	for start := time.Now(); time.Since(start) < 20*time.Millisecond; {
+		x = math.Sqrt(x + 1)
+	}
+	busy := threadTime() - t0
+	if slept > 10*time.Millisecond || busy <= 0 || x == 0 {
+		t.Errorf("thread time: %v asleep for 50ms, %v busy for 20ms", slept, busy)
 	}
 }

@@ -99,6 +99,7 @@ type SweepReport struct {
 	GOARCH    string                             `json:"goarch"`
 	Workers   int                                `json:"workers"`
 	TimeS     float64                            `json:"time_s"`
+	Clock     string                             `json:"clock"` // "wall" or "thread" (the thread's CPU time)
 	Elems     int                                `json:"elems"` // logits asked per call (each point has its own count)
 	Classes   []int                              `json:"classes"`
 	Sets      []string                           `json:"sets"`
@@ -109,10 +110,10 @@ type SweepReport struct {
 
 // runSweep measures every op of sweepOps on every set for every class count, prints the report
 // (a table or JSON) and returns the exit code.
-func runSweep(sets []ohem.KernelSet, classes []int, elems, workers int, budget time.Duration, asJSON bool, stdout, stderr io.Writer) int {
+func runSweep(sets []ohem.KernelSet, classes []int, elems, workers int, budget time.Duration, cpu, asJSON bool, stdout, stderr io.Writer) int {
 	rep := SweepReport{
 		Kernel: ohem.Kernel(), GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		Workers: workers, TimeS: budget.Seconds(), Elems: elems, Classes: classes,
+		Workers: workers, TimeS: budget.Seconds(), Clock: clockName(cpu), Elems: elems, Classes: classes,
 		Results: make(map[string]map[string][]SweepPoint),
 	}
 	for _, op := range sweepOps {
@@ -159,7 +160,7 @@ func runSweep(sets []ohem.KernelSet, classes []int, elems, workers int, budget t
 					g := grad[:len(b.Logits)]
 					f = func() error { _, err := l.ForwardBackward(g, b); return err }
 				}
-				ms, err := measure(budget, f)
+				ms, err := measure(budget, cpu, f)
 				if err != nil {
 					fmt.Fprintf(stderr, "ohem bench: %s %s C=%d: %v\n", s.Name(), op.key, c, err)
 					return 1
@@ -229,8 +230,8 @@ func (rep *SweepReport) fill() {
 // parentheses, the fraction of the set's C = 1000 rate; then avx2/avx512 when both were measured.
 // A '*' marks a fraction below its target, a '!' a rate below generic's; the misses follow.
 func printSweep(w io.Writer, rep *SweepReport, budget time.Duration) {
-	fmt.Fprintf(w, "ohem bench -sweep: %s %s/%s, workers %d, %v per measurement, median; ~%d logits per call\n",
-		rep.GoVersion, rep.GOOS, rep.GOARCH, rep.Workers, budget, rep.Elems)
+	fmt.Fprintf(w, "ohem bench -sweep: %s %s/%s, workers %d, %v per measurement, median %s time; ~%d logits per call\n",
+		rep.GoVersion, rep.GOOS, rep.GOARCH, rep.Workers, budget, rep.Clock, rep.Elems)
 	fmt.Fprintf(w, "Gelem/s (logits per second / 1e9) and, in parentheses, the fraction of the set's rate at C = %d\n", refC)
 	fmt.Fprintf(w, "targets: every C >= %.1fx the set's C = %d rate (%.1fx for C <= %d), avx2 >= %.1fx avx512, no set below generic\n",
 		floorOfRef, refC, floorOfRefLow, lowC, floorAVX2)
