@@ -12,6 +12,7 @@ package workload
 
 import (
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -253,17 +254,16 @@ func SweepRows(c, elems int) ohem.Batch {
 	return ohem.Batch{Logits: sweepLogits(n * c), Targets: uniform(uint64(100+c), n, c), Classes: c}
 }
 
-// PlanarShape is the shape [images][c][spatial] of the sweep's planar batch for c classes:
-// max(1, elems/c) positions in as many images of up to about 256 x 256 positions as it takes,
-// spatial a multiple of 16 when it is at least 16 (as H*W usually is).
+// PlanarShape is the shape [images][c][spatial] of the sweep's planar batch for c classes: about
+// elems/c positions (within a third), spatial the largest power of two up to elems/c and 256 x 256,
+// in as many images as it takes. A power-of-two H*W is what segmentation maps often have
+// (256 x 256, 64 x 64), and their class planes then lie a power of two apart, the hard case for a
+// cache: the same C with a spatial size that is not a power of two can run several times faster.
 func PlanarShape(c, elems int) (images, spatial int) {
 	const maxSpatial = 256 * 256
 	p := max(1, elems/c)
-	images = max(1, (p+maxSpatial/2)/maxSpatial)
-	spatial = p / images
-	if spatial >= 16 {
-		spatial &^= 15
-	}
+	spatial = 1 << (bits.Len(uint(min(p, maxSpatial))) - 1)
+	images = max(1, (p+spatial/2)/spatial)
 	return images, spatial
 }
 

@@ -203,9 +203,10 @@ func TestSweep(t *testing.T) {
 			if len(p.Logits) != images*c*s || len(p.Targets) != images*s || p.Classes != c || p.Spatial != s || s < 1 || images < 1 {
 				t.Fatalf("planar C=%d elems=%d: %d logits, %d targets, spatial %d, %d images", c, elems, len(p.Logits), len(p.Targets), s, images)
 			}
-			// images of at most ~256 x 256 positions, H*W a multiple of 16, the logits within 10% of elems
-			// when there are enough positions (rounding to 16 costs at most 15 of them)
-			if s > 65536+65536/2 || (s >= 16 && s%16 != 0) || (c*160 <= elems && (len(p.Logits) > elems || 10*len(p.Logits) < 9*elems)) {
+			// images of at most 256 x 256 positions, H*W a power of two, the logits within a third of
+			// elems (when there are at least as many logits as classes), whole images
+			if s > 65536 || s&(s-1) != 0 || (c <= elems && (3*len(p.Logits) > 4*elems || 3*len(p.Logits) < 2*elems)) ||
+				(s < 65536 && 2*s <= elems/c) {
 				t.Errorf("planar C=%d elems=%d: %d x %d x %d", c, elems, images, c, s)
 			}
 			for _, b := range []ohem.Batch{r, p} {
