@@ -18,7 +18,7 @@ func fieldsOf(table, label string) []string {
 	return nil
 }
 
-const ohemJSON = `{"kernel":"avx2","go_version":"go1.26.8","goos":"linux","goarch":"amd64","workers":0,
+const ohemJSON = `{"kernel":"avx2","go_version":"go1.26.8","goos":"linux","goarch":"amd64","workers":0,"clock":"thread",
 "sets":["avx2","generic"],"workloads":["rpn","ssd21","ssd81","roi81","kth_1e5"],
 "results":{"avx2":{"rpn":{"forward_ms":0.5,"forward_backward_ms":1,"gelem_s":0.2,"cross_entropy_ms":0.25,"copy_ms":0.25},
 "ssd21":{"forward_ms":4,"forward_backward_ms":5,"copy_ms":1},"ssd81":{"forward_ms":10,"forward_backward_ms":16},
@@ -44,7 +44,7 @@ func TestTable(t *testing.T) {
 	var buf bytes.Buffer
 	printTable(&buf, &o, &tr)
 	out := buf.String()
-	for _, want := range []string{"PyTorch 1.13", "rpn forward", "16.00x", "4.00x", "rpn CE only", "16.00x",
+	for _, want := range []string{"PyTorch 1.13", "workers 0, thread CPU time;", "malloc, wall time", "rpn forward", "16.00x", "4.00x", "rpn CE only", "16.00x",
 		"rpn top-k only", "kth_1e5 KthLargest", "10.00x", "2.00x"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
