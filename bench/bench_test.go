@@ -8,13 +8,13 @@ import (
 )
 
 // lossWorkloads are the workloads of Forward, ForwardBackward and CrossEntropy.
-var lossWorkloads = []string{"rpn", "cls", "seg", "lm"}
+var lossWorkloads = []string{"rpn", "cls", "seg", "lm", "ssd21", "ssd81", "roi81"}
 
-// get returns the named workload; seg (80 MB of logits) is skipped under -short.
+// get returns the named workload; seg and ssd81 (80 and 90 MB of logits) are skipped under -short.
 func get(b *testing.B, name string) workload.Workload {
 	b.Helper()
-	if name == "seg" && testing.Short() {
-		b.Skip("seg skipped in -short mode")
+	if (name == "seg" || name == "ssd81") && testing.Short() {
+		b.Skip(name + " skipped in -short mode")
 	}
 	w, err := workload.Get(name)
 	if err != nil {

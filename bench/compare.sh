@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # compare.sh: ohem (every kernel set) side by side with single-threaded PyTorch, median ms per call.
 #
-#   bench/compare.sh [-only rpn,cls,...] [-time 1s]
+#   bench/compare.sh [-only rpn,cls,...] [-time 1s] [-cpu]
 #
 # Runs `go run ./cmd/ohem bench -all -json` and `/usr/bin/python3 bench/torch/ohem_torch.py --json
-# --tuned-malloc`, then prints the table with bench/cmd/compare. Without an importable PyTorch it
-# prints the ohem figures alone. The JSON files are kept when OUT=dir is set; PYTHON overrides
-# /usr/bin/python3.
+# --tuned-malloc`, then prints the table with bench/cmd/compare. -cpu times both sides by the
+# calling thread's CPU time (ohem bench -cpu, ohem_torch.py --cpu-time), for a busy machine.
+# Without an importable PyTorch it prints the ohem figures alone. The JSON files are kept when
+# OUT=dir is set; PYTHON overrides /usr/bin/python3.
 set -euo pipefail
 
-usage() { sed -n '2,10s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,11s/^# \{0,1\}//p' "$0"; }
 
-only="" time=""
+only="" time="" cpu=""
 while (($#)); do
 	case "$1" in
 	-only | --only) only="${2:?-only needs a list}"; shift 2 ;;
 	-time | --time) time="${2:?-time needs a duration}"; shift 2 ;;
+	-cpu | --cpu) cpu=1; shift ;;
 	-h | -help | --help) usage; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -40,6 +42,10 @@ if [[ -n "$only" ]]; then
 	torch_args+=(--only "$torch_only")
 fi
 if [[ -n "$time" ]]; then ohem_args+=(-time "$time"); fi
+if [[ -n "$cpu" ]]; then
+	ohem_args+=(-cpu)
+	torch_args+=(--cpu-time)
+fi
 
 echo "compare.sh: go run ./cmd/ohem ${ohem_args[*]}" >&2
 go run ./cmd/ohem "${ohem_args[@]}" >"$out/ohem.json"

@@ -7,6 +7,12 @@ Measures the usual PyTorch OHEM recipes, float32 on the CPU with one thread:
   cls       4096 x 1000, keep ratio 0.7 (CE + topk + mean)
   seg       NCHW [2,19,512,1024], ~5% ignore (255), HRNet OhemCrossEntropy(thres=0.7, min_kept=100000)
   lm        256 x 32000, keep ratio 0.7 (as cls)
+  ssd21     torchvision SSD's classification loss (SSD.compute_loss): 32 images x 8732 anchors, C=21,
+            ~1% positive (classes 1..20, 0 background); CE over every anchor, hard negative mining with
+            two sorts, 3 negatives per positive per image, sum of the kept / positives
+  ssd81     the same with C=81 (COCO)
+  roi81     the OHEM paper's RoI head: 2 images x 2000 RoIs, C=81, 25% foreground, keep 64 per image
+            (CE + topk per image + mean, as rpn)
   ce_rpn    the cross-entropy alone of 65536 x 2 anchors (reduction='none')
   topk_rpn  torch.topk(k=256, dim=1) alone on [8, 8192] losses
   kth_1e5   torch.kthvalue for the 30%-largest of 1e5 uniform floats
@@ -16,7 +22,11 @@ Measures the usual PyTorch OHEM recipes, float32 on the CPU with one thread:
 logits (requires_grad), inside the timed region. Each figure is the median over the repetitions, in ms.
 
 Run with Debian's PyTorch:
-  /usr/bin/python3 bench/torch/ohem_torch.py [--json] [--only rpn,cls] [--reps N] [--tuned-malloc]
+  /usr/bin/python3 bench/torch/ohem_torch.py [--json] [--only rpn,cls] [--reps N] [--tuned-malloc] [--cpu-time]
+
+--cpu-time times each call by the CPU time of the calling thread (time.thread_time) instead of the
+wall clock: with one thread PyTorch runs its kernels on the calling thread, so on a machine shared
+with other work the time spent waiting for a core is left out (as `ohem bench -cpu` does).
 
 Memory: with glibc's default malloc, PyTorch's multi-MB temporaries (log-softmax saved for backward, the
 gradient) are mmap'ed and unmapped on every call, so the timings include page faults, which dominate
@@ -74,6 +84,28 @@ def ohem_topk_per_image(logits, targets, images, keep):
     return kept.mean()
 
 
+def ssd_classification_loss(cls_logits, cls_targets, num_foreground, neg_to_pos_ratio=3):
+    """torchvision's SSD.compute_loss (torchvision/models/detection/ssd.py), the classification part:
+    cls_logits [images, anchors, C], cls_targets [images, anchors] (0: background), num_foreground the
+    number of positives in the batch (counted by compute_loss while matching, before this part)."""
+    # Calculate classification loss
+    num_classes = cls_logits.size(-1)
+    cls_loss = F.cross_entropy(cls_logits.view(-1, num_classes), cls_targets.view(-1), reduction="none").view(
+        cls_targets.size()
+    )
+
+    # Hard Negative Sampling
+    foreground_idxs = cls_targets > 0
+    num_negative = neg_to_pos_ratio * foreground_idxs.sum(1, keepdim=True)
+    negative_loss = cls_loss.clone()
+    negative_loss[foreground_idxs] = -float("inf")  # use -inf to detect positive values that creeped in the sample
+    values, idx = negative_loss.sort(1, descending=True)
+    background_idxs = idx.sort(1)[1] < num_negative
+
+    N = max(1, num_foreground)
+    return (cls_loss[foreground_idxs].sum() + cls_loss[background_idxs].sum()) / N
+
+
 def ohem_topk_ratio(logits, targets, ratio):
     """Classification / LM: per-sample CE, top int(ratio*N), mean of the kept."""
     losses = F.cross_entropy(logits, targets, reduction="none")
@@ -112,14 +144,17 @@ class OhemCrossEntropy(nn.Module):
 
 # ---------------------------------------------------------------- timing
 
+CLOCK = time.perf_counter  # time.thread_time with --cpu-time
+
+
 def measure(fn, reps=None, setup=None):
-    """Median wall time of fn() in ms. setup() (untimed) runs before every call."""
+    """Median time of fn() in ms (CLOCK: wall or thread CPU time). setup() (untimed) runs before every call."""
     def once():
         if setup is not None:
             setup()
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fn()
-        return time.perf_counter() - t0
+        return CLOCK() - t0
 
     first = once()            # warm-up (allocator, lazy init)
     est = min(first, once())  # second warm-up, estimate
@@ -173,6 +208,39 @@ def w_lm(reps):
     return loss_workload(lambda: rows(256, 32000, 40), lambda x, t: ohem_topk_ratio(x, t, 0.7), reps)
 
 
+SSD_IMAGES, SSD_ANCHORS, SSD_POSITIVE = 32, 8732, 0.01
+
+
+def ssd(c, offset):
+    def run(reps):
+        def make():
+            g = gen(offset)
+            logits = torch.randn(SSD_IMAGES, SSD_ANCHORS, c, generator=g, dtype=torch.float32)
+            targets = torch.randint(1, c, (SSD_IMAGES, SSD_ANCHORS), generator=g, dtype=torch.int64)
+            targets[torch.rand(SSD_IMAGES, SSD_ANCHORS, generator=g) >= SSD_POSITIVE] = 0  # background
+            return logits, targets
+
+        inputs = make()
+        num_foreground = int((inputs[1] > 0).sum())
+        return loss_workload(lambda: inputs, lambda x, t: ssd_classification_loss(x, t, num_foreground), reps)
+    return run
+
+
+ROI_IMAGES, ROI_ROIS, ROI_KEEP, ROI_FOREGROUND = 2, 2000, 64, 0.25
+
+
+def w_roi81(reps):
+    def make():
+        g = gen(90)
+        n = ROI_IMAGES * ROI_ROIS
+        logits = torch.randn(n, 81, generator=g, dtype=torch.float32)
+        targets = torch.randint(1, 81, (n,), generator=g, dtype=torch.int64)
+        targets[torch.rand(n, generator=g) >= ROI_FOREGROUND] = 0  # background RoIs
+        return logits, targets
+
+    return loss_workload(make, lambda x, t: ohem_topk_per_image(x, t, ROI_IMAGES, ROI_KEEP), reps)
+
+
 def w_seg(reps):
     def make():
         g = gen(30)
@@ -216,6 +284,9 @@ WORKLOADS = [
     ("cls", w_cls),
     ("seg", w_seg),
     ("lm", w_lm),
+    ("ssd21", ssd(21, 70)),
+    ("ssd81", ssd(81, 80)),
+    ("roi81", w_roi81),
     ("ce_rpn", w_ce_rpn),
     ("topk_rpn", w_topk_rpn),
     ("kth_1e5", kth(100000, 50)),
@@ -231,7 +302,12 @@ def main():
     ap.add_argument("--reps", type=int, default=None, help="repetitions per measurement (default: ~0.75 s each, >= 5)")
     ap.add_argument("--tuned-malloc", action="store_true",
                     help="re-exec with glibc malloc tuned to reuse freed memory (no per-call page faults)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time by the calling thread's CPU time, not the wall clock")
     args = ap.parse_args()
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.thread_time
 
     tuned = all(os.environ.get(k) == v for k, v in TUNED_MALLOC_ENV.items())
     if args.tuned_malloc and not tuned:
@@ -258,11 +334,13 @@ def main():
 
     if args.json:
         print(json.dumps({"torch_version": torch.__version__, "threads": torch.get_num_threads(),
-                          "malloc": "tuned" if tuned else "default", "results": results}))
+                          "malloc": "tuned" if tuned else "default",
+                          "clock": "thread" if args.cpu_time else "wall", "results": results}))
         return
 
-    print("PyTorch %s, %d thread(s), float32, median ms, %s malloc"
-          % (torch.__version__, torch.get_num_threads(), "tuned" if tuned else "default"))
+    print("PyTorch %s, %d thread(s), float32, median ms (%s time), %s malloc"
+          % (torch.__version__, torch.get_num_threads(), "thread CPU" if args.cpu_time else "wall",
+             "tuned" if tuned else "default"))
     print("%-10s %12s %18s %6s" % ("workload", "forward", "forward_backward", "reps"))
     for name in selected:
         r = results[name]

@@ -1,9 +1,12 @@
 // Command ohem reports the kernel sets this machine runs and benchmarks them.
 //
 //	ohem info
-//	ohem bench [-all] [-json] [-only rpn,cls] [-time 1s] [-workers N]
+//	ohem bench [-all | -sets avx2,generic] [-json] [-only rpn,cls] [-time 1s] [-workers N]
+//	ohem bench -sweep [-sets avx512,avx2] [-classes 1,2,1000] [-elems 4194304] [-time 200ms] [-json]
 //
-// The workloads are those of bench/ and bench/torch/ohem_torch.py (internal/workload).
+// The workloads are those of bench/ and bench/torch/ohem_torch.py (internal/workload). The sweep
+// measures CrossEntropy, LogSumExp and ForwardBackward, row-major and planar, for each of a list of
+// class counts at a fixed number of logits per call, on every kernel set (sweep.go).
 package main
 
 import (
@@ -35,11 +38,21 @@ commands:
   help    print this message
 
 bench flags:
-  -all         every kernel set (default: the kernel in use)
+  -all         every kernel set (default: the kernel in use; with -sweep: every set)
+  -sets list   comma-separated kernel sets (default: see -all)
   -json        print JSON instead of a table
   -only list   comma-separated workloads (default: all): %s
-  -time d      time per measurement, at least 3 repetitions (default 1s)
+  -time d      time per measurement, at least 3 repetitions (default 1s; with -sweep 200ms)
   -workers n   Config.Workers (default 0: the calling goroutine only)
+  -cpu         time each call by the CPU time of the calling thread, not the wall clock (Linux,
+               workers 0 or 1; default false; with -sweep true): time spent waiting for a core
+               on a busy machine is left out
+
+  -sweep       instead of the workloads, the class-count sweep: Gelem/s of CrossEntropy,
+               LogSumExp and ForwardBackward (KeepRatio 0.7), row-major and planar, per class
+               count, as a fraction of the same set's rate at C = 1000, and avx2/avx512
+  -classes l   the sweep's class counts (default: %s)
+  -elems n     the sweep's logits per call (default %d; rows = elems/C, at least 1)
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -68,7 +81,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func printUsage(w io.Writer) { fmt.Fprintf(w, usage, strings.Join(workload.Names(), ",")) }
+func printUsage(w io.Writer) {
+	cs := make([]string, len(workload.SweepClasses))
+	for i, c := range workload.SweepClasses {
+		cs[i] = fmt.Sprint(c)
+	}
+	fmt.Fprintf(w, usage, strings.Join(workload.Names(), ","), strings.Join(cs, ","), workload.SweepElems)
+}
 
 func info(w io.Writer) {
 	env, ok := os.LookupEnv("OHEM_KERNEL")
@@ -151,6 +170,7 @@ type Report struct {
 	GOARCH    string                       `json:"goarch"`
 	Workers   int                          `json:"workers"`
 	TimeS     float64                      `json:"time_s"`
+	Clock     string                       `json:"clock"` // "wall" or "thread" (-cpu: the thread's CPU time)
 	Sets      []string                     `json:"sets"`
 	Workloads []string                     `json:"workloads"`
 	Results   map[string]map[string]Result `json:"results"` // set -> workload -> result
@@ -165,6 +185,11 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	only := fl.String("only", "", "comma-separated workloads")
 	budget := fl.Duration("time", time.Second, "time per measurement")
 	workers := fl.Int("workers", 0, "Config.Workers")
+	setList := fl.String("sets", "", "comma-separated kernel sets")
+	sweep := fl.Bool("sweep", false, "the class-count sweep")
+	classList := fl.String("classes", "", "the sweep's class counts")
+	elems := fl.Int("elems", workload.SweepElems, "the sweep's logits per call")
+	cpu := fl.Bool("cpu", false, "time by the calling thread's CPU time")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -173,6 +198,73 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "ohem bench: unexpected arguments %q\n", fl.Args())
+		return 2
+	}
+	given := map[string]bool{}
+	fl.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if *workers < 0 || *budget < 0 {
+		fmt.Fprintln(stderr, "ohem bench: -workers and -time must be >= 0")
+		return 2
+	}
+	if *sweep && !given["cpu"] {
+		*cpu = haveThreadClock && *workers <= 1
+	}
+	if *cpu && (!haveThreadClock || *workers > 1) {
+		fmt.Fprintf(stderr, "ohem bench: -cpu needs Linux and -workers 0 or 1 (%s, -workers %d)\n", runtime.GOOS, *workers)
+		return 2
+	}
+	var sets []ohem.KernelSet
+	switch {
+	case *setList != "":
+		for _, n := range strings.Split(*setList, ",") {
+			if n = strings.TrimSpace(n); n == "" || slices.ContainsFunc(sets, func(s ohem.KernelSet) bool { return s.Name() == n }) {
+				continue
+			}
+			s, err := ohem.LookupKernelSet(n)
+			if err != nil {
+				fmt.Fprintln(stderr, "ohem bench:", err)
+				return 2
+			}
+			sets = append(sets, s)
+		}
+		if len(sets) == 0 {
+			fmt.Fprintln(stderr, "ohem bench: -sets names no kernel set")
+			return 2
+		}
+	case *all || *sweep:
+		sets = ohem.KernelSets()
+	default:
+		s, err := ohem.LookupKernelSet(ohem.Kernel())
+		if err != nil {
+			fmt.Fprintln(stderr, "ohem bench:", err)
+			return 1
+		}
+		sets = []ohem.KernelSet{s}
+	}
+	if *sweep {
+		if given["only"] {
+			fmt.Fprintln(stderr, "ohem bench: -only names workloads, which -sweep does not run")
+			return 2
+		}
+		classes := workload.SweepClasses
+		if *classList != "" {
+			var err error
+			if classes, err = parseClasses(*classList); err != nil {
+				fmt.Fprintln(stderr, "ohem bench: -classes:", err)
+				return 2
+			}
+		}
+		if *elems < 1 {
+			fmt.Fprintln(stderr, "ohem bench: -elems must be >= 1")
+			return 2
+		}
+		if !given["time"] {
+			*budget = 200 * time.Millisecond
+		}
+		return runSweep(sets, classes, *elems, *workers, *budget, *cpu, *asJSON, stdout, stderr)
+	}
+	if given["classes"] || given["elems"] {
+		fmt.Fprintln(stderr, "ohem bench: -classes and -elems go with -sweep")
 		return 2
 	}
 	names := workload.Names()
@@ -189,28 +281,15 @@ func bench(args []string, stdout, stderr io.Writer) int {
 			names = append(names, n)
 		}
 	}
-	if *workers < 0 || *budget < 0 {
-		fmt.Fprintln(stderr, "ohem bench: -workers and -time must be >= 0")
-		return 2
-	}
 
-	sets := ohem.KernelSets()
-	if !*all {
-		s, err := ohem.LookupKernelSet(ohem.Kernel())
-		if err != nil {
-			fmt.Fprintln(stderr, "ohem bench:", err)
-			return 1
-		}
-		sets = []ohem.KernelSet{s}
-	}
 	rep := Report{
 		Kernel: ohem.Kernel(), GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		Workers: *workers, TimeS: budget.Seconds(), Workloads: names,
+		Workers: *workers, TimeS: budget.Seconds(), Clock: clockName(*cpu), Workloads: names,
 		Results: make(map[string]map[string]Result),
 	}
 	if !*asJSON {
-		fmt.Fprintf(stdout, "ohem bench: %s %s/%s, kernel %s, workers %d, %v per measurement, median\n",
-			rep.GoVersion, rep.GOOS, rep.GOARCH, rep.Kernel, rep.Workers, *budget)
+		fmt.Fprintf(stdout, "ohem bench: %s %s/%s, kernel %s, workers %d, %v per measurement, median %s time\n",
+			rep.GoVersion, rep.GOOS, rep.GOARCH, rep.Kernel, rep.Workers, *budget, rep.Clock)
 		fmt.Fprintf(stdout, "%-8s %-8s %12s %12s %10s %12s %10s\n", "set", "workload", "forward ms", "fwd+bwd ms", "Gelem/s", "ce/kth ms", "copy ms")
 	}
 	for _, s := range sets {
@@ -222,7 +301,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stderr, "ohem bench:", err)
 				return 1
 			}
-			r, err := measureWorkload(s, w, *workers, *budget)
+			r, err := measureWorkload(s, w, *workers, *budget, *cpu)
 			if err != nil {
 				fmt.Fprintf(stderr, "ohem bench: %s/%s: %v\n", s.Name(), name, err)
 				return 1
@@ -249,9 +328,9 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func measureWorkload(s ohem.KernelSet, w workload.Workload, workers int, budget time.Duration) (Result, error) {
+func measureWorkload(s ohem.KernelSet, w workload.Workload, workers int, budget time.Duration, cpu bool) (Result, error) {
 	if w.IsKth() {
-		ms, err := measure(budget, func() error { _, err := s.KthLargest(w.X, w.K); return err })
+		ms, err := measure(budget, cpu, func() error { _, err := s.KthLargest(w.X, w.K); return err })
 		return Result{MS: ms}, err
 	}
 	cfg := w.Config
@@ -261,25 +340,43 @@ func measureWorkload(s ohem.KernelSet, w workload.Workload, workers int, budget 
 		return Result{}, err
 	}
 	var r Result
-	if r.ForwardMS, err = measure(budget, func() error { _, err := l.Forward(w.Batch); return err }); err != nil {
+	if r.ForwardMS, err = measure(budget, cpu, func() error { _, err := l.Forward(w.Batch); return err }); err != nil {
 		return r, err
 	}
 	grad := make([]float32, len(w.Batch.Logits))
-	if r.ForwardBackwardMS, err = measure(budget, func() error { _, err := l.ForwardBackward(grad, w.Batch); return err }); err != nil {
+	if r.ForwardBackwardMS, err = measure(budget, cpu, func() error { _, err := l.ForwardBackward(grad, w.Batch); return err }); err != nil {
 		return r, err
 	}
-	r.CopyMS, _ = measure(budget, func() error { copy(grad, w.Batch.Logits); return nil })
+	r.CopyMS, _ = measure(budget, cpu, func() error { copy(grad, w.Batch.Logits); return nil })
 	dst := make([]float32, w.Samples())
-	if r.CrossEntropyMS, err = measure(budget, func() error { return s.CrossEntropy(dst, w.Batch) }); err != nil {
+	if r.CrossEntropyMS, err = measure(budget, cpu, func() error { return s.CrossEntropy(dst, w.Batch) }); err != nil {
 		return r, err
 	}
 	r.GelemS = float64(len(w.Batch.Logits)) / (r.ForwardMS * 1e-3) / 1e9
 	return r, nil
 }
 
+func clockName(cpu bool) string {
+	if cpu {
+		return "thread"
+	}
+	return "wall"
+}
+
 // measure calls f once to warm up, then until budget has elapsed and at least 3 times, and returns
-// the median time of a call in ms.
-func measure(budget time.Duration, f func() error) (float64, error) {
+// the median time of a call in ms: wall time, or with cpu the CPU time of the calling thread (the
+// goroutine locked to it), which leaves out the time the process waits for a core on a shared
+// machine and counts only work done on that thread (Workers 0 or 1).
+func measure(budget time.Duration, cpu bool, f func() error) (float64, error) {
+	if cpu {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	base := time.Now()
+	clock := func() time.Duration { return time.Since(base) }
+	if cpu {
+		clock = threadTime
+	}
 	if err := f(); err != nil {
 		return 0, err
 	}
@@ -287,9 +384,9 @@ func measure(budget time.Duration, f func() error) (float64, error) {
 	var times []time.Duration
 	start := time.Now()
 	for len(times) < 3 || (time.Since(start) < budget && len(times) < 1e6) {
-		t0 := time.Now()
+		t0 := clock()
 		err := f()
-		times = append(times, time.Since(t0))
+		times = append(times, clock()-t0)
 		if err != nil {
 			return 0, err
 		}

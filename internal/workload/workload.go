@@ -3,12 +3,16 @@
 // data (standard normal logits, uniform targets; not the same numbers as PyTorch's generator).
 //
 // A workload is built on first use and then cached for the life of the process, so building one is
-// paid once however many kernel sets are measured on it. seg is large (20M logits, 84 MB with its
-// targets): it is only built when asked for by name.
+// paid once however many kernel sets are measured on it. seg (20M logits, 84 MB with its targets)
+// and ssd81 (23M logits, 92 MB) are large: they are only built when asked for by name.
+//
+// The class-count sweep (SweepRows, SweepPlanar) is not a named workload: it measures the kernels
+// on about SweepElems logits per call for each of SweepClasses.
 package workload
 
 import (
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -89,6 +93,26 @@ var specs = []*spec{
 	{name: "lm", desc: "language model: 256 x 32000, keep ratio 0.7", build: func() Workload {
 		return Workload{Batch: rows(40, 256, 32000, 0, 0), Config: ohem.Config{KeepRatio: 0.7}}
 	}},
+	{name: "ssd21", desc: "SSD (VOC): 32 images x 8732 anchors, C=21, ~1% positive, 3 negatives per positive per image, sum", build: func() Workload {
+		return ssd(70, 21)
+	}},
+	{name: "ssd81", desc: "SSD (COCO): 32 images x 8732 anchors, C=81, ~1% positive, 3 negatives per positive per image, sum", build: func() Workload {
+		return ssd(80, 81)
+	}},
+	{name: "roi81", desc: "OHEM RoI head (COCO): 2 images x 2000 RoIs, C=81, 25% foreground, keep 64 per image", build: func() Workload {
+		const images, rois = 2, 2000
+		r := rng(90)
+		t := make([]int32, images*rois)
+		for i := range t {
+			if r.Float64() < 0.25 {
+				t[i] = 1 + int32(r.IntN(80))
+			}
+		}
+		return Workload{
+			Batch:  ohem.Batch{Logits: normals(91, len(t)*81), Targets: t, Classes: 81, Images: images},
+			Config: ohem.Config{Keep: 64, PerImage: true},
+		}
+	}},
 	{name: "kth_1e5", desc: "KthLargest: 1e5 uniform floats, k = 30%", build: func() Workload { return kth(50, 100000) }},
 	{name: "kth_1e7", desc: "KthLargest: 1e7 uniform floats, k = 30%", build: func() Workload { return kth(60, 10000000) }},
 }
@@ -124,7 +148,7 @@ func Get(name string) (Workload, error) {
 	return s.w, nil
 }
 
-// All returns every workload, building each (about 175 MB in all, half of it seg).
+// All returns every workload, building each (about 300 MB in all, 176 MB of it seg and ssd81).
 func All() []Workload {
 	out := make([]Workload, len(specs))
 	for i, s := range specs {
@@ -184,6 +208,95 @@ func normals(seed uint64, n int) []float32 {
 	}
 	wg.Wait()
 	return x
+}
+
+// SSD's shape (SSD300: 8,732 default boxes per image) and its hard negative mining.
+const (
+	SSDImages   = 32
+	SSDAnchors  = 8732
+	SSDPositive = 0.01 // the fraction of anchors matched to an object
+)
+
+// ssd is torchvision SSD's classification loss on a batch of SSDImages images of SSDAnchors
+// anchors and c classes, class 0 the background: each anchor is positive (a uniform class in
+// 1..c-1) with probability SSDPositive, background otherwise; none is ignored. The rule keeps every
+// positive and 3 times as many of the hardest negatives, per image, and sums them (SSD then divides
+// by the number of positives, outside the loss).
+func ssd(seed uint64, c int) Workload {
+	r := rng(seed)
+	t := make([]int32, SSDImages*SSDAnchors)
+	for i := range t {
+		if r.Float64() < SSDPositive {
+			t[i] = 1 + int32(r.IntN(c-1))
+		}
+	}
+	return Workload{
+		Batch:  ohem.Batch{Logits: normals(seed+1, len(t)*c), Targets: t, Classes: c, Images: SSDImages},
+		Config: ohem.Config{NegPosRatio: 3, Background: 0, PerImage: true, Reduction: ohem.Sum},
+	}
+}
+
+// SweepElems is the number of logits per call of the class-count sweep (ohem bench -sweep): 4Mi.
+const SweepElems = 1 << 22
+
+// SweepClasses are the class counts of the sweep: the small counts the kernels vectorise across
+// rows or positions, the detection and segmentation heads (21 VOC, 81 COCO, 150 ADE20K, ...),
+// the counts at and around the vector widths, and the large ones (ImageNet, vocabularies).
+var SweepClasses = []int{1, 2, 3, 4, 8, 12, 16, 21, 24, 25, 29, 32, 37, 48, 64, 81, 100, 128, 150, 256, 512, 1000, 4096, 32000, 65536}
+
+// SweepRows returns the row-major batch of the sweep for c classes: max(1, elems/c) rows of standard
+// normal logits and uniform targets, none ignored, one image.
+//
+// The logits of every sweep batch are prefixes of one buffer, built once (and grown when a larger
+// batch is asked for): a sweep over many class counts draws its 4M normals once. Do not modify them.
+func SweepRows(c, elems int) ohem.Batch {
+	n := max(1, elems/c)
+	return ohem.Batch{Logits: sweepLogits(n * c), Targets: uniform(uint64(100+c), n, c), Classes: c}
+}
+
+// PlanarShape is the shape [images][c][spatial] of the sweep's planar batch for c classes: about
+// elems/c positions (within a third), spatial the largest power of two up to elems/c and 256 x 256,
+// in as many images as it takes. A power-of-two H*W is what segmentation maps often have
+// (256 x 256, 64 x 64), and their class planes then lie a power of two apart, the hard case for a
+// cache: the same C with a spatial size that is not a power of two can run several times faster.
+func PlanarShape(c, elems int) (images, spatial int) {
+	const maxSpatial = 256 * 256
+	p := max(1, elems/c)
+	spatial = 1 << (bits.Len(uint(min(p, maxSpatial))) - 1)
+	images = max(1, (p+spatial/2)/spatial)
+	return images, spatial
+}
+
+// SweepPlanar returns the planar batch of the sweep for c classes (shape: PlanarShape), standard
+// normal logits and uniform targets, none ignored.
+func SweepPlanar(c, elems int) ohem.Batch {
+	images, s := PlanarShape(c, elems)
+	return ohem.Batch{Logits: sweepLogits(images * c * s), Targets: uniform(uint64(200+c), images*s, c), Classes: c, Spatial: s}
+}
+
+var sweep struct {
+	sync.Mutex
+	x []float32
+}
+
+// sweepLogits returns n standard normals, a prefix of the sweep's shared buffer.
+func sweepLogits(n int) []float32 {
+	sweep.Lock()
+	defer sweep.Unlock()
+	if len(sweep.x) < n {
+		sweep.x = normals(99, max(n, SweepElems))
+	}
+	return sweep.x[:n:n]
+}
+
+// uniform returns n targets drawn uniformly from [0, c).
+func uniform(seed uint64, n, c int) []int32 {
+	r := rng(seed)
+	t := make([]int32, n)
+	for i := range t {
+		t[i] = int32(r.IntN(c))
+	}
+	return t
 }
 
 // kth is a selection workload: n uniform floats in [0, 1), k = 30% of n.

@@ -24,6 +24,7 @@ type ohemReport struct {
 	GOOS      string                                   `json:"goos"`
 	GOARCH    string                                   `json:"goarch"`
 	Workers   int                                      `json:"workers"`
+	Clock     string                                   `json:"clock"` // "wall" or "thread" (CPU time)
 	Sets      []string                                 `json:"sets"`
 	Workloads []string                                 `json:"workloads"`
 	Results   map[string]map[string]map[string]float64 `json:"results"` // set -> workload -> field -> ms
@@ -34,6 +35,7 @@ type torchReport struct {
 	TorchVersion string                        `json:"torch_version"`
 	Threads      int                           `json:"threads"`
 	Malloc       string                        `json:"malloc"`
+	Clock        string                        `json:"clock"`   // "wall" or "thread" (CPU time)
 	Results      map[string]map[string]float64 `json:"results"` // workload -> field -> ms
 }
 
@@ -130,9 +132,9 @@ func rows(o *ohemReport, t *torchReport) []row {
 }
 
 func printTable(out io.Writer, o *ohemReport, t *torchReport) {
-	fmt.Fprintf(out, "ohem: %s %s/%s, kernel %s, workers %d", o.GoVersion, o.GOOS, o.GOARCH, o.Kernel, o.Workers)
+	fmt.Fprintf(out, "ohem: %s %s/%s, kernel %s, workers %d, %s time", o.GoVersion, o.GOOS, o.GOARCH, o.Kernel, o.Workers, clock(o.Clock))
 	if t != nil {
-		fmt.Fprintf(out, "; PyTorch %s, %d thread(s), %s malloc", t.TorchVersion, t.Threads, t.Malloc)
+		fmt.Fprintf(out, "; PyTorch %s, %d thread(s), %s malloc, %s time", t.TorchVersion, t.Threads, t.Malloc, clock(t.Clock))
 	}
 	fmt.Fprint(out, "\nmedian ms per call")
 	if t != nil {
@@ -174,6 +176,17 @@ func printTable(out io.Writer, o *ohemReport, t *torchReport) {
 		}
 		fmt.Fprintln(out)
 	}
+}
+
+// clock names a report's clock; reports from before the field was added timed the wall clock.
+func clock(c string) string {
+	switch c {
+	case "", "wall":
+		return "wall"
+	case "thread":
+		return "thread CPU"
+	}
+	return c
 }
 
 // ms formats a figure: ms to three decimals, a ratio to two with an x.
