@@ -229,8 +229,21 @@ func dropLimit(loss []float32, keep float64) float32 {
 // lseRowsAsm is lseRows: C = 2 across rows, every other C with the row-at-a-time kernel, each row
 // finished in Go (log Σ, NaN for a row whose maximum is not finite).
 func lseRowsAsm(z bool, dst, x []float32, c int) {
-	if c == 2 {
+	switch {
+	case c == 1:
+		// log e^z = z; a non-finite logit (a row all −Inf included) is a bad row.
+		for i, v := range x[:len(dst)] {
+			if v-v != 0 {
+				v = nan32
+			}
+			dst[i] = v
+		}
+		return
+	case c == 2:
 		lsePairs(z, dst, x)
+		return
+	case c <= smallMax:
+		lseSmall(z, dst, x, c)
 		return
 	}
 	var sum, mx [rowBlock]float32
@@ -247,6 +260,27 @@ func lseRowsAsm(z bool, dst, x []float32, c int) {
 				s = nan32
 			}
 			dst[lo+r] = float32(float64(m) + math.Log(float64(s)))
+		}
+	}
+}
+
+// lseSmall is lseRows for small C through the across-rows cross-entropy kernel: with every target
+// 0 and the statistics on, m + ls is the row's log-sum-exp (ls = log Σ_j e^{z_j − m}); a bad row
+// has a NaN loss.
+func lseSmall(z bool, dst, x []float32, c int) {
+	var (
+		t               [rowBlock]int32
+		loss, m, ls, pt [rowBlock]float32
+	)
+	for lo := 0; lo < len(dst); lo += rowBlock {
+		k := min(rowBlock, len(dst)-lo)
+		ceSmall(z, loss[:k], stats{m[:k], ls[:k], pt[:k]}, x[lo*c:(lo+k)*c], t[:k], c, 0, 0)
+		for r := range k {
+			v := float32(float64(m[r]) + float64(ls[r]))
+			if loss[r] != loss[r] {
+				v = nan32
+			}
+			dst[lo+r] = v
 		}
 	}
 }

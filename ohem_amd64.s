@@ -3176,7 +3176,7 @@ lse2RowsAVX2Done:
 	RET
 
 // func ceSmallAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·ceSmallAVX2(SB), NOSPLIT, $8-184
 	MOVQ loss_base+0(FP), AX
 	MOVQ loss_len+8(FP), CX
@@ -3221,19 +3221,26 @@ ceSmallAVX2Block:
 	VMOVUPS negInfVec<>+0(SB), Y3
 	MOVQ    DI, R14
 	MOVQ    R9, R15
-	MOVQ    R10, BP
+
+	// pf walks the rows smallPrefetch bytes ahead, one vector's bytes per class: the block's
+	// c·B bytes. Gathers of rows c·4 bytes apart do not train the hardware prefetchers (on AMD
+	// the loop waited on memory for most of its time), so the lines are asked for in advance.
+	// A prefetch past the end of x is harmless: it never faults.
+	LEAQ 2048(DI), BP
 
 	// pass 1: gather class j of the rows into the scratch, m = running maximum
 ceSmallAVX2Max:
+	PREFETCHT0 (BP)
 	VPCMPEQD   Y4, Y4, Y4
 	VGATHERDPS Y4, (R14)(Y2*4), Y6
 	VPXOR      Y4, Y4, Y4
 	VMOVUPS    Y6, (R15)
 	VMAXPS     Y6, Y3, Y3
 	ADDQ       $0x04, R14
+	ADDQ       $0x00000020, BP
 	ADDQ       $0x00000020, R15
-	DECQ       BP
-	JNZ        ceSmallAVX2Max
+	CMPQ       R15, R11
+	JNE        ceSmallAVX2Max
 
 	// zt = the target logits (class 0 for an ignored row)
 	VMOVDQU    (R8), Y4
@@ -11348,7 +11355,7 @@ lse2RowsAVX512Done:
 	RET
 
 // func ceSmallAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·ceSmallAVX512(SB), NOSPLIT, $8-184
 	MOVQ loss_base+0(FP), AX
 	MOVQ loss_len+8(FP), CX
@@ -11432,18 +11439,25 @@ ceSmallAVX512Block:
 	VMOVUPS Z17, Z20
 	MOVQ    DI, R14
 	MOVQ    R9, R15
-	MOVQ    R10, BP
+
+	// pf walks the rows smallPrefetch bytes ahead, one vector's bytes per class: the block's
+	// c·B bytes. Gathers of rows c·4 bytes apart do not train the hardware prefetchers (on AMD
+	// the loop waited on memory for most of its time), so the lines are asked for in advance.
+	// A prefetch past the end of x is harmless: it never faults.
+	LEAQ 2048(DI), BP
 
 	// pass 1: gather class j of the rows into the scratch, m = running maximum
 ceSmallAVX512Max:
+	PREFETCHT0 (BP)
 	KXNORW     K1, K1, K1
 	VGATHERDPS (R14)(Z11*4), K1, Z12
 	VMOVUPS    Z12, (R15)
 	VMAXPS     Z12, Z20, Z20
 	ADDQ       $0x04, R14
+	ADDQ       $0x00000040, BP
 	ADDQ       $0x00000040, R15
-	DECQ       BP
-	JNZ        ceSmallAVX512Max
+	CMPQ       R15, R11
+	JNE        ceSmallAVX512Max
 
 	// zt = the target logits (class 0 for an ignored row)
 	VMOVDQU32  (R8), Z21
