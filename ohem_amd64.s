@@ -3176,7 +3176,7 @@ lse2RowsAVX2Done:
 	RET
 
 // func ceSmallAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
-// Requires: AVX, AVX2, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·ceSmallAVX2(SB), NOSPLIT, $8-184
 	MOVQ loss_base+0(FP), AX
 	MOVQ loss_len+8(FP), CX
@@ -11355,7 +11355,7 @@ lse2RowsAVX512Done:
 	RET
 
 // func ceSmallAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
-// Requires: AVX, AVX512DQ, AVX512F, MMX+
+// Requires: AVX, AVX512DQ, AVX512F, SSE
 TEXT ·ceSmallAVX512(SB), NOSPLIT, $8-184
 	MOVQ loss_base+0(FP), AX
 	MOVQ loss_len+8(FP), CX

@@ -9,7 +9,6 @@ import "golang.org/x/sys/cpu"
 var x86Features = map[string]bool{
 	"SSE":      true, // part of amd64
 	"SSE2":     true,
-	"MMX+":     true, // AMD's name for the SSE prefetches (PREFETCHT0), part of amd64
 	"AVX":      cpu.X86.HasAVX,
 	"AVX2":     cpu.X86.HasAVX2,
 	"FMA3":     cpu.X86.HasFMA,
@@ -24,8 +23,8 @@ var x86Features = map[string]bool{
 // tierFeatures lists, per tier, exactly the features its kernels require; a test checks them
 // against the Requires lines of the generated assembly.
 var tierFeatures = map[string][]string{
-	"avx512": {"AVX", "AVX2", "AVX512DQ", "AVX512F", "AVX512VL", "BMI2", "MMX+", "POPCNT", "SSE"},
-	"avx2":   {"AVX", "AVX2", "FMA3", "MMX+", "POPCNT", "SSE", "SSE2"},
+	"avx512": {"AVX", "AVX2", "AVX512DQ", "AVX512F", "AVX512VL", "BMI2", "POPCNT", "SSE"},
+	"avx2":   {"AVX", "AVX2", "FMA3", "POPCNT", "SSE", "SSE2"},
 }
 
 func hasAll(features []string) bool {
