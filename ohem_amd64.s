@@ -361,12 +361,11 @@ DATA logP8Vec<>+28(SB)/4, $0x3eaaaaaa
 GLOBL logP8Vec<>(SB), RODATA|NOPTR, $32
 
 // func countAtLeastAVX2(x []float32, v float32) int
-// Requires: AVX, AVX2, SSE, SSE2
+// Requires: AVX, AVX2
 TEXT ·countAtLeastAVX2(SB), NOSPLIT, $0-40
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
-	MOVSS        v+24(FP), X0
-	VBROADCASTSS X0, Y0
+	VBROADCASTSS v+24(FP), Y0
 	VXORPS       Y1, Y1, Y1
 	VXORPS       Y2, Y2, Y2
 	VXORPS       Y3, Y3, Y3
@@ -405,7 +404,7 @@ countAtLeastAVX2Tail:
 	TESTQ        CX, CX
 	JZ           countAtLeastAVX2Done
 	VMOVDQU      iota<>+0(SB), Y5
-	MOVQ         CX, X6
+	VMOVQ        CX, X6
 	VPBROADCASTD X6, Y6
 	VPCMPGTD     Y5, Y6, Y6
 	VMASKMOVPS   (AX), Y6, Y5
@@ -439,7 +438,7 @@ DATA iota<>+28(SB)/4, $0x00000007
 GLOBL iota<>(SB), RODATA|NOPTR, $32
 
 // func countNaNAVX2(x []float32, v float32) int
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·countNaNAVX2(SB), NOSPLIT, $0-40
 	MOVQ   x_base+0(FP), AX
 	MOVQ   x_len+8(FP), CX
@@ -481,7 +480,7 @@ countNaNAVX2Tail:
 	TESTQ        CX, CX
 	JZ           countNaNAVX2Done
 	VMOVDQU      iota<>+0(SB), Y4
-	MOVQ         CX, X5
+	VMOVQ        CX, X5
 	VPBROADCASTD X5, Y5
 	VPCMPGTD     Y4, Y5, Y5
 	VMASKMOVPS   (AX), Y5, Y4
@@ -505,7 +504,7 @@ countNaNAVX2Done:
 	RET
 
 // func maxTargetAVX2(t []int32) int32
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·maxTargetAVX2(SB), NOSPLIT, $0-28
 	MOVQ         t_base+0(FP), AX
 	MOVQ         t_len+8(FP), CX
@@ -533,7 +532,7 @@ maxTargetAVX2Tail:
 	TESTQ        CX, CX
 	JZ           maxTargetAVX2Done
 	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         CX, X4
+	VMOVQ        CX, X4
 	VPBROADCASTD X4, Y4
 	VPCMPGTD     Y3, Y4, Y4
 	VPMASKMOVD   (AX), Y4, Y3
@@ -557,16 +556,14 @@ DATA allOnes<>+0(SB)/4, $0xffffffff
 GLOBL allOnes<>(SB), RODATA|NOPTR, $4
 
 // func bandAVX2(buf []float32, x []float32, lo float32, hi float32) (above int, inBand int)
-// Requires: AVX, AVX2, POPCNT, SSE, SSE2
+// Requires: AVX, AVX2, POPCNT
 TEXT ·bandAVX2(SB), NOSPLIT, $0-72
 	MOVQ         buf_base+0(FP), AX
 	MOVQ         buf_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
 	MOVQ         x_len+32(FP), BX
-	MOVSS        lo+48(FP), X0
-	VBROADCASTSS X0, Y0
-	MOVSS        hi+52(FP), X1
-	VBROADCASTSS X1, Y1
+	VBROADCASTSS lo+48(FP), Y0
+	VBROADCASTSS hi+52(FP), Y1
 	VXORPS       Y2, Y2, Y2
 	LEAQ         compact<>+0(SB), SI
 	MOVQ         AX, DI
@@ -612,31 +609,52 @@ bandAVX2Edge:
 	SUBQ R8, CX
 
 bandAVX2EdgeLoop:
-	CMPQ         BX, $0x00000008
-	JB           bandAVX2Tail
-	VMOVUPS      (DX), Y3
-	VCMPPS       $0x06, Y1, Y3, Y4
-	VCMPPS       $0x0d, Y0, Y3, Y5
-	VPSUBD       Y4, Y2, Y2
-	VANDNPS      Y5, Y4, Y5
-	VMOVMSKPS    Y5, DI
-	VPMOVZXBD    (SI)(DI*8), Y4
-	VPERMPS      Y3, Y4, Y3
-	POPCNTL      DI, DI
-	MOVQ         DI, R10
-	SUBQ         CX, R10
-	MOVQ         R10, R9
-	SARQ         $0x3f, R9
-	ANDQ         R10, R9
-	ADDQ         CX, R9
-	TESTQ        R9, R9
-	JZ           storeCountAVX21
-	VMOVDQU      iota<>+0(SB), Y4
-	MOVQ         R9, X5
-	VPBROADCASTD X5, Y5
-	VPCMPGTD     Y4, Y5, Y5
-	VMASKMOVPS   Y3, Y5, (AX)
+	CMPQ      BX, $0x00000008
+	JB        bandAVX2Tail
+	VMOVUPS   (DX), Y3
+	VCMPPS    $0x06, Y1, Y3, Y4
+	VCMPPS    $0x0d, Y0, Y3, Y5
+	VPSUBD    Y4, Y2, Y2
+	VANDNPS   Y5, Y4, Y5
+	VMOVMSKPS Y5, DI
+	VPMOVZXBD (SI)(DI*8), Y4
+	VPERMPS   Y3, Y4, Y3
+	POPCNTL   DI, DI
+	MOVQ      DI, R10
+	SUBQ      CX, R10
+	MOVQ      R10, R9
+	SARQ      $0x3f, R9
+	ANDQ      R10, R9
+	ADDQ      CX, R9
+	TESTQ     R9, R9
+	JZ        storeCountAVX21
+	LEAQ      (AX), R10
+	VMOVAPS   X3, X4
+	CMPQ      R9, $0x08
+	JB        storeTail2Quad
+	VMOVUPS   Y3, (R10)
+	JMP       storeTail2Done
 
+storeTail2Quad:
+	TESTQ        $0x00000004, R9
+	JZ           storeTail2Pair
+	VMOVUPS      X4, (R10)
+	VEXTRACTF128 $0x01, Y3, X4
+	ADDQ         $0x10, R10
+
+storeTail2Pair:
+	TESTQ    $0x00000002, R9
+	JZ       storeTail2One
+	VMOVSD   X4, (R10)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x08, R10
+
+storeTail2One:
+	TESTQ  $0x00000001, R9
+	JZ     storeTail2Done
+	VMOVSS X4, (R10)
+
+storeTail2Done:
 storeCountAVX21:
 	LEAQ (AX)(R9*4), AX
 	SUBQ R9, CX
@@ -650,7 +668,7 @@ bandAVX2Tail:
 	TESTQ        BX, BX
 	JZ           bandAVX2Done
 	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         BX, X4
+	VMOVQ        BX, X4
 	VPBROADCASTD X4, Y4
 	VPCMPGTD     Y3, Y4, Y4
 	VMASKMOVPS   (DX), Y4, Y3
@@ -671,14 +689,35 @@ bandAVX2Tail:
 	ANDQ         SI, BX
 	ADDQ         CX, BX
 	TESTQ        BX, BX
-	JZ           storeCountAVX22
-	VMOVDQU      iota<>+0(SB), Y1
-	MOVQ         BX, X3
-	VPBROADCASTD X3, Y3
-	VPCMPGTD     Y1, Y3, Y3
-	VMASKMOVPS   Y0, Y3, (AX)
+	JZ           storeCountAVX23
+	LEAQ         (AX), SI
+	VMOVAPS      X0, X1
+	CMPQ         BX, $0x08
+	JB           storeTail4Quad
+	VMOVUPS      Y0, (SI)
+	JMP          storeTail4Done
 
-storeCountAVX22:
+storeTail4Quad:
+	TESTQ        $0x00000004, BX
+	JZ           storeTail4Pair
+	VMOVUPS      X1, (SI)
+	VEXTRACTF128 $0x01, Y0, X1
+	ADDQ         $0x10, SI
+
+storeTail4Pair:
+	TESTQ    $0x00000002, BX
+	JZ       storeTail4One
+	VMOVSD   X1, (SI)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, SI
+
+storeTail4One:
+	TESTQ  $0x00000001, BX
+	JZ     storeTail4Done
+	VMOVSS X1, (SI)
+
+storeTail4Done:
+storeCountAVX23:
 	LEAQ (AX)(BX*4), AX
 	SUBQ BX, CX
 	ADDQ DX, R8
@@ -987,14 +1026,13 @@ DATA compact<>+2296(SB)/8, $0x0807070607060605
 GLOBL compact<>(SB), RODATA|NOPTR, $2304
 
 // func indicesAtLeastAVX2(dst []int32, x []float32, v float32, base int32) int
-// Requires: AVX, AVX2, POPCNT, SSE, SSE2
+// Requires: AVX, AVX2, POPCNT
 TEXT ·indicesAtLeastAVX2(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         dst_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
 	MOVQ         x_len+32(FP), BX
-	MOVSS        v+48(FP), X0
-	VBROADCASTSS X0, Y0
+	VBROADCASTSS v+48(FP), Y0
 	MOVL         base+52(FP), SI
 	VMOVD        SI, X1
 	VPBROADCASTD X1, Y1
@@ -1031,22 +1069,43 @@ indicesAtLeastAVX2Fast:
 
 	// Edge: whole vectors, each packed vector stored through a mask of as many lanes as passed.
 indicesAtLeastAVX2Edge:
-	CMPQ         BX, $0x00000008
-	JB           indicesAtLeastAVX2Tail
-	VCMPPS       $0x0a, (DX), Y0, Y2
-	VMOVMSKPS    Y2, CX
-	VPMOVZXBD    (SI)(CX*8), Y2
-	VPERMD       Y1, Y2, Y2
-	POPCNTL      CX, CX
-	TESTQ        CX, CX
-	JZ           storeCountAVX23
-	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         CX, X4
-	VPBROADCASTD X4, Y4
-	VPCMPGTD     Y3, Y4, Y4
-	VMASKMOVPS   Y2, Y4, (AX)
+	CMPQ      BX, $0x00000008
+	JB        indicesAtLeastAVX2Tail
+	VCMPPS    $0x0a, (DX), Y0, Y2
+	VMOVMSKPS Y2, CX
+	VPMOVZXBD (SI)(CX*8), Y2
+	VPERMD    Y1, Y2, Y2
+	POPCNTL   CX, CX
+	TESTQ     CX, CX
+	JZ        storeCountAVX25
+	LEAQ      (AX), R8
+	VMOVAPS   X2, X3
+	CMPQ      CX, $0x08
+	JB        storeTail6Quad
+	VMOVUPS   Y2, (R8)
+	JMP       storeTail6Done
 
-storeCountAVX23:
+storeTail6Quad:
+	TESTQ        $0x00000004, CX
+	JZ           storeTail6Pair
+	VMOVUPS      X3, (R8)
+	VEXTRACTF128 $0x01, Y2, X3
+	ADDQ         $0x10, R8
+
+storeTail6Pair:
+	TESTQ    $0x00000002, CX
+	JZ       storeTail6One
+	VMOVSD   X3, (R8)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, R8
+
+storeTail6One:
+	TESTQ  $0x00000001, CX
+	JZ     storeTail6Done
+	VMOVSS X3, (R8)
+
+storeTail6Done:
+storeCountAVX25:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD eightVec<>+0(SB), Y1, Y1
 	ADDQ   $0x00000020, DX
@@ -1058,7 +1117,7 @@ indicesAtLeastAVX2Tail:
 	TESTQ        BX, BX
 	JZ           indicesAtLeastAVX2Done
 	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         BX, X3
+	VMOVQ        BX, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMASKMOVPS   (DX), Y3, Y2
@@ -1069,14 +1128,35 @@ indicesAtLeastAVX2Tail:
 	VPERMD       Y1, Y0, Y0
 	POPCNTL      CX, CX
 	TESTQ        CX, CX
-	JZ           storeCountAVX24
-	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         CX, X3
-	VPBROADCASTD X3, Y3
-	VPCMPGTD     Y2, Y3, Y3
-	VMASKMOVPS   Y0, Y3, (AX)
+	JZ           storeCountAVX27
+	LEAQ         (AX), DX
+	VMOVAPS      X0, X2
+	CMPQ         CX, $0x08
+	JB           storeTail8Quad
+	VMOVUPS      Y0, (DX)
+	JMP          storeTail8Done
 
-storeCountAVX24:
+storeTail8Quad:
+	TESTQ        $0x00000004, CX
+	JZ           storeTail8Pair
+	VMOVUPS      X2, (DX)
+	VEXTRACTF128 $0x01, Y0, X2
+	ADDQ         $0x10, DX
+
+storeTail8Pair:
+	TESTQ    $0x00000002, CX
+	JZ       storeTail8One
+	VMOVSD   X2, (DX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, DX
+
+storeTail8One:
+	TESTQ  $0x00000001, CX
+	JZ     storeTail8Done
+	VMOVSS X2, (DX)
+
+storeTail8Done:
+storeCountAVX27:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD eightVec<>+0(SB), Y1, Y1
 
@@ -1098,7 +1178,7 @@ DATA eightVec<>+28(SB)/4, $0x00000008
 GLOBL eightVec<>(SB), RODATA|NOPTR, $32
 
 // func indicesNaNAVX2(dst []int32, x []float32, v float32, base int32) int
-// Requires: AVX, AVX2, POPCNT, SSE2
+// Requires: AVX, AVX2, POPCNT
 TEXT ·indicesNaNAVX2(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         dst_len+8(FP), CX
@@ -1142,23 +1222,44 @@ indicesNaNAVX2Fast:
 
 	// Edge: whole vectors, each packed vector stored through a mask of as many lanes as passed.
 indicesNaNAVX2Edge:
-	CMPQ         BX, $0x00000008
-	JB           indicesNaNAVX2Tail
-	VMOVUPS      (DX), Y1
-	VCMPPS       $0x03, Y1, Y1, Y1
-	VMOVMSKPS    Y1, CX
-	VPMOVZXBD    (SI)(CX*8), Y1
-	VPERMD       Y0, Y1, Y1
-	POPCNTL      CX, CX
-	TESTQ        CX, CX
-	JZ           storeCountAVX25
-	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         CX, X3
-	VPBROADCASTD X3, Y3
-	VPCMPGTD     Y2, Y3, Y3
-	VMASKMOVPS   Y1, Y3, (AX)
+	CMPQ      BX, $0x00000008
+	JB        indicesNaNAVX2Tail
+	VMOVUPS   (DX), Y1
+	VCMPPS    $0x03, Y1, Y1, Y1
+	VMOVMSKPS Y1, CX
+	VPMOVZXBD (SI)(CX*8), Y1
+	VPERMD    Y0, Y1, Y1
+	POPCNTL   CX, CX
+	TESTQ     CX, CX
+	JZ        storeCountAVX29
+	LEAQ      (AX), R8
+	VMOVAPS   X1, X2
+	CMPQ      CX, $0x08
+	JB        storeTail10Quad
+	VMOVUPS   Y1, (R8)
+	JMP       storeTail10Done
 
-storeCountAVX25:
+storeTail10Quad:
+	TESTQ        $0x00000004, CX
+	JZ           storeTail10Pair
+	VMOVUPS      X2, (R8)
+	VEXTRACTF128 $0x01, Y1, X2
+	ADDQ         $0x10, R8
+
+storeTail10Pair:
+	TESTQ    $0x00000002, CX
+	JZ       storeTail10One
+	VMOVSD   X2, (R8)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, R8
+
+storeTail10One:
+	TESTQ  $0x00000001, CX
+	JZ     storeTail10Done
+	VMOVSS X2, (R8)
+
+storeTail10Done:
+storeCountAVX29:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD eightVec<>+0(SB), Y0, Y0
 	ADDQ   $0x00000020, DX
@@ -1170,7 +1271,7 @@ indicesNaNAVX2Tail:
 	TESTQ        BX, BX
 	JZ           indicesNaNAVX2Done
 	VMOVDQU      iota<>+0(SB), Y1
-	MOVQ         BX, X2
+	VMOVQ        BX, X2
 	VPBROADCASTD X2, Y2
 	VPCMPGTD     Y1, Y2, Y2
 	VMASKMOVPS   (DX), Y2, Y1
@@ -1181,14 +1282,35 @@ indicesNaNAVX2Tail:
 	VPERMD       Y0, Y1, Y1
 	POPCNTL      CX, CX
 	TESTQ        CX, CX
-	JZ           storeCountAVX26
-	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         CX, X3
-	VPBROADCASTD X3, Y3
-	VPCMPGTD     Y2, Y3, Y3
-	VMASKMOVPS   Y1, Y3, (AX)
+	JZ           storeCountAVX211
+	LEAQ         (AX), DX
+	VMOVAPS      X1, X2
+	CMPQ         CX, $0x08
+	JB           storeTail12Quad
+	VMOVUPS      Y1, (DX)
+	JMP          storeTail12Done
 
-storeCountAVX26:
+storeTail12Quad:
+	TESTQ        $0x00000004, CX
+	JZ           storeTail12Pair
+	VMOVUPS      X2, (DX)
+	VEXTRACTF128 $0x01, Y1, X2
+	ADDQ         $0x10, DX
+
+storeTail12Pair:
+	TESTQ    $0x00000002, CX
+	JZ       storeTail12One
+	VMOVSD   X2, (DX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, DX
+
+storeTail12One:
+	TESTQ  $0x00000001, CX
+	JZ     storeTail12Done
+	VMOVSS X2, (DX)
+
+storeTail12Done:
+storeCountAVX211:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD eightVec<>+0(SB), Y0, Y0
 
@@ -1200,7 +1322,7 @@ indicesNaNAVX2Done:
 	RET
 
 // func ceRowsLargeAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
-// Requires: AVX, AVX2, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·ceRowsLargeAVX2(SB), NOSPLIT, $0-156
 	MOVQ s_base+0(FP), AX
 	MOVQ mx_base+72(FP), CX
@@ -1252,7 +1374,7 @@ ceRowsLargeAVX2MaxTail:
 	TESTQ        R10, R10
 	JZ           ceRowsLargeAVX2MaxDone
 	VMOVDQU      iota<>+0(SB), Y4
-	MOVQ         R10, X5
+	VMOVQ        R10, X5
 	VPBROADCASTD X5, Y5
 	VPCMPGTD     Y4, Y5, Y5
 	VMASKMOVPS   (R9), Y5, Y4
@@ -1451,18 +1573,18 @@ ceRowsLargeAVX2ExpTail:
 	TESTQ        R10, R10
 	JZ           ceRowsLargeAVX2RangeDone
 	VMOVDQU      iota<>+0(SB), Y6
-	MOVQ         R10, X7
+	VMOVQ        R10, X7
 	VPBROADCASTD X7, Y7
 	VPCMPGTD     Y6, Y7, Y7
-	VMASKMOVPS   (R9), Y7, Y8
-	VSUBPS       Y0, Y8, Y8
+	VMASKMOVPS   (R9), Y7, Y6
+	VSUBPS       Y0, Y6, Y6
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
-	VPSLLD      $0x17, Y9, Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y8
 	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y8, Y10
+	VMOVAPS     Y6, Y10
 	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
 	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
@@ -1474,12 +1596,12 @@ ceRowsLargeAVX2ExpTail:
 	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y6, Y10, Y10
-	VFMADD231PS Y10, Y9, Y6
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS     Y6, Y8, Y6
-	VANDPS      Y7, Y6, Y6
-	VADDPS      Y6, Y2, Y2
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y8, Y6, Y8
+	VANDPS      Y7, Y8, Y8
+	VADDPS      Y8, Y2, Y2
 
 ceRowsLargeAVX2RangeDone:
 	VADDPS       Y2, Y1, Y1
@@ -1538,7 +1660,7 @@ DATA negInfVec<>+28(SB)/4, $0xff800000
 GLOBL negInfVec<>(SB), RODATA|NOPTR, $32
 
 // func ceRowsLargeSpreadAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
-// Requires: AVX, AVX2, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·ceRowsLargeSpreadAVX2(SB), NOSPLIT, $32-156
 	MOVQ s_base+0(FP), AX
 	MOVQ mx_base+72(FP), CX
@@ -1591,7 +1713,7 @@ ceRowsLargeSpreadAVX2MaxTail:
 	TESTQ        R11, R11
 	JZ           ceRowsLargeSpreadAVX2MaxDone
 	VMOVDQU      iota<>+0(SB), Y4
-	MOVQ         R11, X5
+	VMOVQ        R11, X5
 	VPBROADCASTD X5, Y5
 	VPCMPGTD     Y4, Y5, Y5
 	VMASKMOVPS   (R10), Y5, Y4
@@ -1821,17 +1943,17 @@ ceRowsLargeSpreadAVX2ExpTail:
 	TESTQ        R11, R11
 	JZ           ceRowsLargeSpreadAVX2RangeDone
 	VMOVDQU      iota<>+0(SB), Y10
-	MOVQ         R11, X11
+	VMOVQ        R11, X11
 	VPBROADCASTD X11, Y11
 	VPCMPGTD     Y10, Y11, Y11
-	VMASKMOVPS   (R10), Y11, Y12
-	VFMSUB132PS  halfVec<>+0(SB), Y9, Y12
-	VADDPS       Y12, Y12, Y13
+	VMASKMOVPS   (R10), Y11, Y10
+	VFMSUB132PS  halfVec<>+0(SB), Y9, Y10
+	VADDPS       Y10, Y10, Y13
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
 	VFMADD231PS expLog2eVec<>+0(SB), Y13, Y14
-	VPSLLD      $0x17, Y14, Y10
+	VPSLLD      $0x17, Y14, Y12
 	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
 	VMOVAPS     Y13, Y15
 	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
@@ -1845,14 +1967,14 @@ ceRowsLargeSpreadAVX2ExpTail:
 	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y10, Y15, Y15
-	VFMADD231PS Y15, Y14, Y10
+	VMULPS      Y12, Y15, Y15
+	VFMADD231PS Y15, Y14, Y12
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y13, Y13
-	VANDNPS     Y10, Y13, Y10
-	VANDPS      Y11, Y10, Y10
-	VADDPS      Y10, Y2, Y2
+	VANDNPS     Y12, Y13, Y12
 	VANDPS      Y11, Y12, Y12
-	VFMADD231PS (SP), Y12, Y8
+	VADDPS      Y12, Y2, Y2
+	VANDPS      Y11, Y10, Y10
+	VFMADD231PS (SP), Y10, Y8
 
 ceRowsLargeSpreadAVX2RangeDone:
 	VADDPS       Y2, Y1, Y1
@@ -1917,7 +2039,7 @@ DATA half<>+0(SB)/4, $0x3f000000
 GLOBL half<>(SB), RODATA|NOPTR, $4
 
 // func lseRowsLargeAVX2(s []float32, mx []float32, x []float32, c int)
-// Requires: AVX, AVX2, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·lseRowsLargeAVX2(SB), NOSPLIT, $0-80
 	MOVQ s_base+0(FP), AX
 	MOVQ mx_base+24(FP), CX
@@ -1962,7 +2084,7 @@ lseRowsLargeAVX2MaxTail:
 	TESTQ        R8, R8
 	JZ           lseRowsLargeAVX2MaxDone
 	VMOVDQU      iota<>+0(SB), Y4
-	MOVQ         R8, X5
+	VMOVQ        R8, X5
 	VPBROADCASTD X5, Y5
 	VPCMPGTD     Y4, Y5, Y5
 	VMASKMOVPS   (DI), Y5, Y4
@@ -2158,7 +2280,7 @@ lseRowsLargeAVX2ExpTail:
 	TESTQ        R8, R8
 	JZ           lseRowsLargeAVX2RangeDone
 	VMOVDQU      iota<>+0(SB), Y6
-	MOVQ         R8, X7
+	VMOVQ        R8, X7
 	VPBROADCASTD X7, Y7
 	VPCMPGTD     Y6, Y7, Y7
 	VMASKMOVPS   (DI), Y7, Y6
@@ -3644,7 +3766,7 @@ ceFinishAVX2Done:
 	RET
 
 // func ceRowsLargeGradAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
-// Requires: AVX, AVX2, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·ceRowsLargeGradAVX2(SB), NOSPLIT, $0-196
 	MOVQ   s_base+0(FP), AX
 	MOVQ   mx_base+72(FP), CX
@@ -3728,7 +3850,7 @@ ceRowsLargeGradAVX2MaxTailNorm:
 	TESTQ        R13, R13
 	JZ           ceRowsLargeGradAVX2MaxDone
 	VMOVDQU      iota<>+0(SB), Y6
-	MOVQ         R13, X7
+	VMOVQ        R13, X7
 	VPBROADCASTD X7, Y7
 	VPCMPGTD     Y6, Y7, Y7
 	VMASKMOVPS   (R12), Y7, Y6
@@ -3736,8 +3858,34 @@ ceRowsLargeGradAVX2MaxTailNorm:
 	VMAXPS       Y6, Y3, Y3
 	VMASKMOVPS   (R15), Y7, Y6
 	VFMADD213PS  Y1, Y0, Y6
-	VMASKMOVPS   Y6, Y7, (R15)
-	JMP          ceRowsLargeGradAVX2MaxDone
+	LEAQ         (R15), R11
+	VMOVAPS      X6, X0
+	CMPQ         R13, $0x08
+	JB           storeTail13Quad
+	VMOVUPS      Y6, (R11)
+	JMP          storeTail13Done
+
+storeTail13Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail13Pair
+	VMOVUPS      X0, (R11)
+	VEXTRACTF128 $0x01, Y6, X0
+	ADDQ         $0x10, R11
+
+storeTail13Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail13One
+	VMOVSD   X0, (R11)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, R11
+
+storeTail13One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail13Done
+	VMOVSS X0, (R11)
+
+storeTail13Done:
+	JMP ceRowsLargeGradAVX2MaxDone
 
 ceRowsLargeGradAVX2Max4:
 	CMPQ   R13, $0x00000020
@@ -3762,7 +3910,7 @@ ceRowsLargeGradAVX2MaxTail:
 	TESTQ        R13, R13
 	JZ           ceRowsLargeGradAVX2MaxDone
 	VMOVDQU      iota<>+0(SB), Y0
-	MOVQ         R13, X1
+	VMOVQ        R13, X1
 	VPBROADCASTD X1, Y1
 	VPCMPGTD     Y0, Y1, Y1
 	VMASKMOVPS   (R12), Y1, Y0
@@ -3963,21 +4111,64 @@ ceRowsLargeGradAVX2Exp1:
 	JMP         ceRowsLargeGradAVX2Exp1
 
 ceRowsLargeGradAVX2ExpTail:
-	TESTQ        R13, R13
-	JZ           ceRowsLargeGradAVX2RangeDone
+	TESTQ R13, R13
+	JZ    ceRowsLargeGradAVX2RangeDone
+
+	// the vector ending at the range's end, when it starts in the row: its lanes before the
+	// tail get again the values they have (every lane is computed alone; the target's is set
+	// later), and no masked store (see tier.go)
+	LEAQ    -32(R12)(R13*4), R11
+	CMPQ    R11, DX
+	JB      ceRowsLargeGradAVX2ExpTailShort
+	VMOVUPS (R11), Y6
+	VSUBPS  Y1, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y7, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMOVUPS      Y7, (R11)(R10*1)
+	VMOVQ        R13, X6
+	VPBROADCASTD X6, Y6
+	VMOVDQU      iota<>+0(SB), Y8
+	VPCMPGTD     Y8, Y6, Y9
+	VPSUBD       Y6, Y8, Y6
+	VPERMPS      Y7, Y6, Y7
+	VANDPS       Y9, Y7, Y7
+	VADDPS       Y7, Y3, Y3
+	JMP          ceRowsLargeGradAVX2RangeDone
+
+ceRowsLargeGradAVX2ExpTailShort:
 	VMOVDQU      iota<>+0(SB), Y6
-	MOVQ         R13, X7
+	VMOVQ        R13, X7
 	VPBROADCASTD X7, Y7
 	VPCMPGTD     Y6, Y7, Y7
-	VMASKMOVPS   (R12), Y7, Y8
-	VSUBPS       Y1, Y8, Y8
+	VMASKMOVPS   (R12), Y7, Y6
+	VSUBPS       Y1, Y6, Y6
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
-	VPSLLD      $0x17, Y9, Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y8
 	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y8, Y10
+	VMOVAPS     Y6, Y10
 	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
 	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
@@ -3989,13 +4180,46 @@ ceRowsLargeGradAVX2ExpTail:
 	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y6, Y10, Y10
-	VFMADD231PS Y10, Y9, Y6
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS     Y6, Y8, Y6
-	VMASKMOVPS  Y6, Y7, (R12)(R10*1)
-	VANDPS      Y7, Y6, Y6
-	VADDPS      Y6, Y3, Y3
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y8, Y6, Y8
+	CMPQ        BX, $0x00000020
+	JB          ceRowsLargeGradAVX2Pieces14
+	VMOVUPS     Y8, (R12)(R10*1)
+	JMP         ceRowsLargeGradAVX2Stored15
+
+ceRowsLargeGradAVX2Pieces14:
+	LEAQ    (R12)(R10*1), R11
+	VMOVAPS X8, X6
+	CMPQ    R13, $0x08
+	JB      storeTail16Quad
+	VMOVUPS Y8, (R11)
+	JMP     storeTail16Done
+
+storeTail16Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail16Pair
+	VMOVUPS      X6, (R11)
+	VEXTRACTF128 $0x01, Y8, X6
+	ADDQ         $0x10, R11
+
+storeTail16Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail16One
+	VMOVSD   X6, (R11)
+	VMOVHLPS X6, X6, X6
+	ADDQ     $0x08, R11
+
+storeTail16One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail16Done
+	VMOVSS X6, (R11)
+
+storeTail16Done:
+ceRowsLargeGradAVX2Stored15:
+	VANDPS Y7, Y8, Y8
+	VADDPS Y8, Y3, Y3
 
 ceRowsLargeGradAVX2RangeDone:
 	VADDPS       Y3, Y2, Y2
@@ -4079,6 +4303,8 @@ ceRowsLargeGradAVX2GradDrop:
 	LEAQ   (DX)(R10*1), R11
 	MOVQ   BX, R12
 	VXORPS Y0, Y0, Y0
+	CMPQ   R12, $0x00000020
+	JB     ceRowsLargeGradAVX2DropZeroShort
 
 ceRowsLargeGradAVX2DropZero4:
 	CMPQ    R12, $0x00000080
@@ -4100,16 +4326,47 @@ ceRowsLargeGradAVX2DropZero1:
 	JMP     ceRowsLargeGradAVX2DropZero1
 
 ceRowsLargeGradAVX2DropZeroTail:
-	TESTQ        R12, R12
-	JZ           ceRowsLargeGradAVX2DropZeroDone
-	SHRQ         $0x02, R12
-	VMOVDQU      iota<>+0(SB), Y1
-	MOVQ         R12, X2
-	VPBROADCASTD X2, Y2
-	VPCMPGTD     Y1, Y2, Y2
-	VMASKMOVPS   Y0, Y2, (R11)
-	SHLQ         $0x02, R12
-	ADDQ         R12, R11
+	TESTQ R12, R12
+	JZ    ceRowsLargeGradAVX2DropZeroDone
+
+	// the last bytes: a whole vector ending at the end, over zeros stored already
+	ADDQ    R12, R11
+	VMOVUPS Y0, -32(R11)
+	JMP     ceRowsLargeGradAVX2DropZeroDone
+
+ceRowsLargeGradAVX2DropZeroShort:
+	TESTQ   R12, R12
+	JZ      ceRowsLargeGradAVX2DropZeroDone
+	SHRQ    $0x02, R12
+	LEAQ    (R11), R13
+	VMOVAPS X0, X1
+	CMPQ    R12, $0x08
+	JB      storeTail17Quad
+	VMOVUPS Y0, (R13)
+	JMP     storeTail17Done
+
+storeTail17Quad:
+	TESTQ        $0x00000004, R12
+	JZ           storeTail17Pair
+	VMOVUPS      X1, (R13)
+	VEXTRACTF128 $0x01, Y0, X1
+	ADDQ         $0x10, R13
+
+storeTail17Pair:
+	TESTQ    $0x00000002, R12
+	JZ       storeTail17One
+	VMOVSD   X1, (R13)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, R13
+
+storeTail17One:
+	TESTQ  $0x00000001, R12
+	JZ     storeTail17Done
+	VMOVSS X1, (R13)
+
+storeTail17Done:
+	SHLQ $0x02, R12
+	ADDQ R12, R11
 
 ceRowsLargeGradAVX2DropZeroDone:
 	// nothing waits (r and nq are set for the register allocator only)
@@ -4172,18 +4429,45 @@ ceRowsLargeGradAVX2IgnNormTail:
 	TESTQ        R13, R13
 	JZ           ceRowsLargeGradAVX2IgnNormDone
 	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         R13, X3
+	VMOVQ        R13, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMASKMOVPS   (R12), Y3, Y2
 	VFMADD213PS  Y1, Y0, Y2
-	VMASKMOVPS   Y2, Y3, (R12)
+	LEAQ         (R12), R12
+	VMOVAPS      X2, X3
+	CMPQ         R13, $0x08
+	JB           storeTail18Quad
+	VMOVUPS      Y2, (R12)
+	JMP          storeTail18Done
 
+storeTail18Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail18Pair
+	VMOVUPS      X3, (R12)
+	VEXTRACTF128 $0x01, Y2, X3
+	ADDQ         $0x10, R12
+
+storeTail18Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail18One
+	VMOVSD   X3, (R12)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, R12
+
+storeTail18One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail18Done
+	VMOVSS X3, (R12)
+
+storeTail18Done:
 ceRowsLargeGradAVX2IgnNormDone:
 	// an ignored row's gradient is 0
 	LEAQ   (DX)(R10*1), R12
 	MOVQ   BX, R13
 	VXORPS Y2, Y2, Y2
+	CMPQ   R13, $0x00000020
+	JB     ceRowsLargeGradAVX2IgnZeroShort
 
 ceRowsLargeGradAVX2IgnZero4:
 	CMPQ    R13, $0x00000080
@@ -4205,16 +4489,47 @@ ceRowsLargeGradAVX2IgnZero1:
 	JMP     ceRowsLargeGradAVX2IgnZero1
 
 ceRowsLargeGradAVX2IgnZeroTail:
-	TESTQ        R13, R13
-	JZ           ceRowsLargeGradAVX2IgnZeroDone
-	SHRQ         $0x02, R13
-	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         R13, X4
-	VPBROADCASTD X4, Y4
-	VPCMPGTD     Y3, Y4, Y4
-	VMASKMOVPS   Y2, Y4, (R12)
-	SHLQ         $0x02, R13
-	ADDQ         R13, R12
+	TESTQ R13, R13
+	JZ    ceRowsLargeGradAVX2IgnZeroDone
+
+	// the last bytes: a whole vector ending at the end, over zeros stored already
+	ADDQ    R13, R12
+	VMOVUPS Y2, -32(R12)
+	JMP     ceRowsLargeGradAVX2IgnZeroDone
+
+ceRowsLargeGradAVX2IgnZeroShort:
+	TESTQ   R13, R13
+	JZ      ceRowsLargeGradAVX2IgnZeroDone
+	SHRQ    $0x02, R13
+	LEAQ    (R12), R14
+	VMOVAPS X2, X3
+	CMPQ    R13, $0x08
+	JB      storeTail19Quad
+	VMOVUPS Y2, (R14)
+	JMP     storeTail19Done
+
+storeTail19Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail19Pair
+	VMOVUPS      X3, (R14)
+	VEXTRACTF128 $0x01, Y2, X3
+	ADDQ         $0x10, R14
+
+storeTail19Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail19One
+	VMOVSD   X3, (R14)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, R14
+
+storeTail19One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail19Done
+	VMOVSS X3, (R14)
+
+storeTail19Done:
+	SHLQ $0x02, R13
+	ADDQ R13, R12
 
 ceRowsLargeGradAVX2IgnZeroDone:
 	JMP ceRowsLargeGradAVX2Next
@@ -4263,19 +4578,44 @@ ceRowsLargeGradAVX2LastNormTail:
 	TESTQ        CX, CX
 	JZ           ceRowsLargeGradAVX2LastNormDone
 	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         CX, X3
+	VMOVQ        CX, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMASKMOVPS   (AX), Y3, Y2
 	VFMADD213PS  Y1, Y0, Y2
-	VMASKMOVPS   Y2, Y3, (AX)
+	LEAQ         (AX), AX
+	VMOVAPS      X2, X0
+	CMPQ         CX, $0x08
+	JB           storeTail20Quad
+	VMOVUPS      Y2, (AX)
+	JMP          storeTail20Done
 
+storeTail20Quad:
+	TESTQ        $0x00000004, CX
+	JZ           storeTail20Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	ADDQ         $0x10, AX
+
+storeTail20Pair:
+	TESTQ    $0x00000002, CX
+	JZ       storeTail20One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail20One:
+	TESTQ  $0x00000001, CX
+	JZ     storeTail20Done
+	VMOVSS X0, (AX)
+
+storeTail20Done:
 ceRowsLargeGradAVX2LastNormDone:
 	VZEROUPPER
 	RET
 
 // func ceRowsLargeSpreadGradAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
-// Requires: AVX, AVX2, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·ceRowsLargeSpreadGradAVX2(SB), NOSPLIT, $32-196
 	MOVQ   s_base+0(FP), AX
 	MOVQ   mx_base+72(FP), CX
@@ -4359,7 +4699,7 @@ ceRowsLargeSpreadGradAVX2MaxTailNorm:
 	TESTQ        R13, R13
 	JZ           ceRowsLargeSpreadGradAVX2MaxDone
 	VMOVDQU      iota<>+0(SB), Y6
-	MOVQ         R13, X9
+	VMOVQ        R13, X9
 	VPBROADCASTD X9, Y9
 	VPCMPGTD     Y6, Y9, Y9
 	VMASKMOVPS   (R12), Y9, Y6
@@ -4367,8 +4707,34 @@ ceRowsLargeSpreadGradAVX2MaxTailNorm:
 	VMAXPS       Y6, Y3, Y3
 	VMASKMOVPS   (R15), Y9, Y6
 	VFMADD213PS  Y1, Y0, Y6
-	VMASKMOVPS   Y6, Y9, (R15)
-	JMP          ceRowsLargeSpreadGradAVX2MaxDone
+	LEAQ         (R15), R11
+	VMOVAPS      X6, X0
+	CMPQ         R13, $0x08
+	JB           storeTail21Quad
+	VMOVUPS      Y6, (R11)
+	JMP          storeTail21Done
+
+storeTail21Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail21Pair
+	VMOVUPS      X0, (R11)
+	VEXTRACTF128 $0x01, Y6, X0
+	ADDQ         $0x10, R11
+
+storeTail21Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail21One
+	VMOVSD   X0, (R11)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, R11
+
+storeTail21One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail21Done
+	VMOVSS X0, (R11)
+
+storeTail21Done:
+	JMP ceRowsLargeSpreadGradAVX2MaxDone
 
 ceRowsLargeSpreadGradAVX2Max4:
 	CMPQ   R13, $0x00000020
@@ -4393,7 +4759,7 @@ ceRowsLargeSpreadGradAVX2MaxTail:
 	TESTQ        R13, R13
 	JZ           ceRowsLargeSpreadGradAVX2MaxDone
 	VMOVDQU      iota<>+0(SB), Y0
-	MOVQ         R13, X1
+	VMOVQ        R13, X1
 	VPBROADCASTD X1, Y1
 	VPCMPGTD     Y0, Y1, Y1
 	VMASKMOVPS   (R12), Y1, Y0
@@ -4625,20 +4991,67 @@ ceRowsLargeSpreadGradAVX2Exp1:
 	JMP         ceRowsLargeSpreadGradAVX2Exp1
 
 ceRowsLargeSpreadGradAVX2ExpTail:
-	TESTQ        R13, R13
-	JZ           ceRowsLargeSpreadGradAVX2RangeDone
+	TESTQ R13, R13
+	JZ    ceRowsLargeSpreadGradAVX2RangeDone
+
+	// the vector ending at the range's end, when it starts in the row: its lanes before the
+	// tail get again the values they have (every lane is computed alone; the target's is set
+	// later), and no masked store (see tier.go)
+	LEAQ        -32(R12)(R13*4), R11
+	CMPQ        R11, DX
+	JB          ceRowsLargeSpreadGradAVX2ExpTailShort
+	VMOVUPS     (R11), Y10
+	VFMSUB132PS halfVec<>+0(SB), Y9, Y10
+	VADDPS      Y10, Y10, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y11, Y14, Y14
+	VFMADD231PS  Y14, Y13, Y11
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS      Y11, Y12, Y11
+	VMOVUPS      Y11, (R11)(R10*1)
+	VMOVQ        R13, X12
+	VPBROADCASTD X12, Y12
+	VMOVDQU      iota<>+0(SB), Y13
+	VPCMPGTD     Y13, Y12, Y14
+	VPSUBD       Y12, Y13, Y12
+	VPERMPS      Y11, Y12, Y11
+	VANDPS       Y14, Y11, Y11
+	VADDPS       Y11, Y2, Y2
+	VPERMPS      Y10, Y12, Y10
+	VANDPS       Y14, Y10, Y10
+	VFMADD231PS  (SP), Y10, Y6
+	JMP          ceRowsLargeSpreadGradAVX2RangeDone
+
+ceRowsLargeSpreadGradAVX2ExpTailShort:
 	VMOVDQU      iota<>+0(SB), Y10
-	MOVQ         R13, X11
+	VMOVQ        R13, X11
 	VPBROADCASTD X11, Y11
 	VPCMPGTD     Y10, Y11, Y11
-	VMASKMOVPS   (R12), Y11, Y12
-	VFMSUB132PS  halfVec<>+0(SB), Y9, Y12
-	VADDPS       Y12, Y12, Y13
+	VMASKMOVPS   (R12), Y11, Y10
+	VFMSUB132PS  halfVec<>+0(SB), Y9, Y10
+	VADDPS       Y10, Y10, Y13
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
 	VFMADD231PS expLog2eVec<>+0(SB), Y13, Y14
-	VPSLLD      $0x17, Y14, Y10
+	VPSLLD      $0x17, Y14, Y12
 	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
 	VMOVAPS     Y13, Y15
 	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
@@ -4652,15 +5065,48 @@ ceRowsLargeSpreadGradAVX2ExpTail:
 	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y10, Y15, Y15
-	VFMADD231PS Y15, Y14, Y10
+	VMULPS      Y12, Y15, Y15
+	VFMADD231PS Y15, Y14, Y12
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y13, Y13
-	VANDNPS     Y10, Y13, Y10
-	VMASKMOVPS  Y10, Y11, (R12)(R10*1)
-	VANDPS      Y11, Y10, Y10
-	VADDPS      Y10, Y2, Y2
+	VANDNPS     Y12, Y13, Y12
+	CMPQ        BX, $0x00000020
+	JB          ceRowsLargeSpreadGradAVX2Pieces22
+	VMOVUPS     Y12, (R12)(R10*1)
+	JMP         ceRowsLargeSpreadGradAVX2Stored23
+
+ceRowsLargeSpreadGradAVX2Pieces22:
+	LEAQ    (R12)(R10*1), R11
+	VMOVAPS X12, X13
+	CMPQ    R13, $0x08
+	JB      storeTail24Quad
+	VMOVUPS Y12, (R11)
+	JMP     storeTail24Done
+
+storeTail24Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail24Pair
+	VMOVUPS      X13, (R11)
+	VEXTRACTF128 $0x01, Y12, X13
+	ADDQ         $0x10, R11
+
+storeTail24Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail24One
+	VMOVSD   X13, (R11)
+	VMOVHLPS X13, X13, X13
+	ADDQ     $0x08, R11
+
+storeTail24One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail24Done
+	VMOVSS X13, (R11)
+
+storeTail24Done:
+ceRowsLargeSpreadGradAVX2Stored23:
 	VANDPS      Y11, Y12, Y12
-	VFMADD231PS (SP), Y12, Y6
+	VADDPS      Y12, Y2, Y2
+	VANDPS      Y11, Y10, Y10
+	VFMADD231PS (SP), Y10, Y6
 
 ceRowsLargeSpreadGradAVX2RangeDone:
 	VADDPS       Y2, Y0, Y0
@@ -4797,18 +5243,45 @@ ceRowsLargeSpreadGradAVX2IgnNormTail:
 	TESTQ        R13, R13
 	JZ           ceRowsLargeSpreadGradAVX2IgnNormDone
 	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         R13, X3
+	VMOVQ        R13, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMASKMOVPS   (R12), Y3, Y2
 	VFMADD213PS  Y1, Y0, Y2
-	VMASKMOVPS   Y2, Y3, (R12)
+	LEAQ         (R12), R12
+	VMOVAPS      X2, X3
+	CMPQ         R13, $0x08
+	JB           storeTail25Quad
+	VMOVUPS      Y2, (R12)
+	JMP          storeTail25Done
 
+storeTail25Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail25Pair
+	VMOVUPS      X3, (R12)
+	VEXTRACTF128 $0x01, Y2, X3
+	ADDQ         $0x10, R12
+
+storeTail25Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail25One
+	VMOVSD   X3, (R12)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, R12
+
+storeTail25One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail25Done
+	VMOVSS X3, (R12)
+
+storeTail25Done:
 ceRowsLargeSpreadGradAVX2IgnNormDone:
 	// an ignored row's gradient is 0
 	LEAQ   (DX)(R10*1), R12
 	MOVQ   BX, R13
 	VXORPS Y2, Y2, Y2
+	CMPQ   R13, $0x00000020
+	JB     ceRowsLargeSpreadGradAVX2IgnZeroShort
 
 ceRowsLargeSpreadGradAVX2IgnZero4:
 	CMPQ    R13, $0x00000080
@@ -4830,16 +5303,47 @@ ceRowsLargeSpreadGradAVX2IgnZero1:
 	JMP     ceRowsLargeSpreadGradAVX2IgnZero1
 
 ceRowsLargeSpreadGradAVX2IgnZeroTail:
-	TESTQ        R13, R13
-	JZ           ceRowsLargeSpreadGradAVX2IgnZeroDone
-	SHRQ         $0x02, R13
-	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         R13, X4
-	VPBROADCASTD X4, Y4
-	VPCMPGTD     Y3, Y4, Y4
-	VMASKMOVPS   Y2, Y4, (R12)
-	SHLQ         $0x02, R13
-	ADDQ         R13, R12
+	TESTQ R13, R13
+	JZ    ceRowsLargeSpreadGradAVX2IgnZeroDone
+
+	// the last bytes: a whole vector ending at the end, over zeros stored already
+	ADDQ    R13, R12
+	VMOVUPS Y2, -32(R12)
+	JMP     ceRowsLargeSpreadGradAVX2IgnZeroDone
+
+ceRowsLargeSpreadGradAVX2IgnZeroShort:
+	TESTQ   R13, R13
+	JZ      ceRowsLargeSpreadGradAVX2IgnZeroDone
+	SHRQ    $0x02, R13
+	LEAQ    (R12), R14
+	VMOVAPS X2, X3
+	CMPQ    R13, $0x08
+	JB      storeTail26Quad
+	VMOVUPS Y2, (R14)
+	JMP     storeTail26Done
+
+storeTail26Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail26Pair
+	VMOVUPS      X3, (R14)
+	VEXTRACTF128 $0x01, Y2, X3
+	ADDQ         $0x10, R14
+
+storeTail26Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail26One
+	VMOVSD   X3, (R14)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, R14
+
+storeTail26One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail26Done
+	VMOVSS X3, (R14)
+
+storeTail26Done:
+	SHLQ $0x02, R13
+	ADDQ R13, R12
 
 ceRowsLargeSpreadGradAVX2IgnZeroDone:
 	JMP ceRowsLargeSpreadGradAVX2Next
@@ -4888,19 +5392,44 @@ ceRowsLargeSpreadGradAVX2LastNormTail:
 	TESTQ        CX, CX
 	JZ           ceRowsLargeSpreadGradAVX2LastNormDone
 	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         CX, X3
+	VMOVQ        CX, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMASKMOVPS   (AX), Y3, Y2
 	VFMADD213PS  Y1, Y0, Y2
-	VMASKMOVPS   Y2, Y3, (AX)
+	LEAQ         (AX), AX
+	VMOVAPS      X2, X0
+	CMPQ         CX, $0x08
+	JB           storeTail27Quad
+	VMOVUPS      Y2, (AX)
+	JMP          storeTail27Done
 
+storeTail27Quad:
+	TESTQ        $0x00000004, CX
+	JZ           storeTail27Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	ADDQ         $0x10, AX
+
+storeTail27Pair:
+	TESTQ    $0x00000002, CX
+	JZ       storeTail27One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail27One:
+	TESTQ  $0x00000001, CX
+	JZ     storeTail27Done
+	VMOVSS X0, (AX)
+
+storeTail27Done:
 ceRowsLargeSpreadGradAVX2LastNormDone:
 	VZEROUPPER
 	RET
 
 // func cePlanarAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
-// Requires: AVX, AVX2, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·cePlanarAVX2(SB), $9600-120
 	MOVQ         x_base+48(FP), AX
 	MOVQ         c+96(FP), CX
@@ -4910,7 +5439,7 @@ TEXT ·cePlanarAVX2(SB), $9600-120
 	MOVQ         t_base+72(FP), SI
 	MOVQ         t_len+80(FP), DI
 	XORQ         R8, R8
-	MOVSS        fill+116(FP), X0
+	VMOVSS       fill+116(FP), X0
 	VBROADCASTSS X0, Y0
 	VMOVUPS      Y0, 9536(SP)
 	CMPQ         CX, $0x00000020
@@ -5412,69 +5941,69 @@ cePlanarAVX2Tail:
 	TESTQ        DI, DI
 	JZ           cePlanarAVX2Done
 	VMOVDQU      iota<>+0(SB), Y0
-	MOVQ         DI, X2
-	VPBROADCASTD X2, Y2
+	VMOVQ        DI, X1
+	VPBROADCASTD X1, Y2
 	VPCMPGTD     Y0, Y2, Y2
 	VMOVDQU      Y2, 9568(SP)
 
 	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
 	// copied to the scratch block, where the exp pass finds them in L1
-	LEAQ       (AX)(R8*1), DI
-	LEAQ       64(SP), R9
+	LEAQ       (AX)(R8*1), R9
+	LEAQ       64(SP), R10
 	VMOVDQU    9568(SP), Y0
-	VMASKMOVPS (DI), Y0, Y0
-	VMOVUPS    Y0, (R9)
+	VMASKMOVPS (R9), Y0, Y0
+	VMOVUPS    Y0, (R10)
 	VMOVAPS    Y0, Y2
-	ADDQ       DX, DI
-	ADDQ       $0x00000020, R9
+	ADDQ       DX, R9
+	ADDQ       $0x00000020, R10
 
 	// cnt = min(c, planarCopy) − 1 planes to copy after the first
-	MOVQ CX, R10
-	CMPQ R10, $0x00000080
+	MOVQ CX, R11
+	CMPQ R11, $0x00000080
 	JBE  cePlanarAVX2TailCopyLen
-	MOVQ $0x00000080, R10
+	MOVQ $0x00000080, R11
 
 cePlanarAVX2TailCopyLen:
-	DECQ       R10
-	TESTQ      $0x00000001, R10
+	DECQ       R11
+	TESTQ      $0x00000001, R11
 	JZ         cePlanarAVX2TailMaxPairs
 	VMOVDQU    9568(SP), Y3
-	VMASKMOVPS (DI), Y3, Y3
+	VMASKMOVPS (R9), Y3, Y3
 	VMAXPS     Y3, Y2, Y2
-	VMOVUPS    Y3, (R9)
-	ADDQ       DX, DI
-	ADDQ       $0x00000020, R9
+	VMOVUPS    Y3, (R10)
+	ADDQ       DX, R9
+	ADDQ       $0x00000020, R10
 
 cePlanarAVX2TailMaxPairs:
-	SHRQ $0x01, R10
+	SHRQ $0x01, R11
 	JZ   cePlanarAVX2TailMaxRest
 
 cePlanarAVX2TailMaxLoop:
 	VMOVDQU    9568(SP), Y3
-	VMASKMOVPS (DI), Y3, Y3
+	VMASKMOVPS (R9), Y3, Y3
 	VMAXPS     Y3, Y0, Y0
-	VMOVUPS    Y3, (R9)
+	VMOVUPS    Y3, (R10)
 	VMOVDQU    9568(SP), Y3
-	VMASKMOVPS (DI)(DX*1), Y3, Y3
+	VMASKMOVPS (R9)(DX*1), Y3, Y3
 	VMAXPS     Y3, Y2, Y2
-	VMOVUPS    Y3, 32(R9)
-	LEAQ       (DI)(DX*2), DI
-	ADDQ       $0x00000040, R9
-	DECQ       R10
+	VMOVUPS    Y3, 32(R10)
+	LEAQ       (R9)(DX*2), R9
+	ADDQ       $0x00000040, R10
+	DECQ       R11
 	JNZ        cePlanarAVX2TailMaxLoop
 
 cePlanarAVX2TailMaxRest:
 	// The planes past planarCopy, if any, are only reduced
-	MOVQ CX, R10
-	SUBQ $0x00000080, R10
+	MOVQ CX, R11
+	SUBQ $0x00000080, R11
 	JBE  cePlanarAVX2TailMaxDone
 
 cePlanarAVX2TailMaxRestLoop:
 	VMOVDQU    9568(SP), Y3
-	VMASKMOVPS (DI), Y3, Y3
+	VMASKMOVPS (R9), Y3, Y3
 	VMAXPS     Y3, Y0, Y0
-	ADDQ       DX, DI
-	DECQ       R10
+	ADDQ       DX, R9
+	DECQ       R11
 	JNZ        cePlanarAVX2TailMaxRestLoop
 
 cePlanarAVX2TailMaxDone:
@@ -5482,13 +6011,13 @@ cePlanarAVX2TailMaxDone:
 
 	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
 	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
-	LEAQ       64(SP), DI
-	MOVQ       $0x00000020, R9
+	LEAQ       64(SP), R9
+	MOVQ       $0x00000020, R10
 	VXORPS     Y2, Y2, Y2
 	VXORPS     Y3, Y3, Y3
 	VMOVDQU    9568(SP), Y4
 	VPMASKMOVD (SI)(R8*1), Y4, Y4
-	MOVQ       CX, R11
+	MOVQ       CX, R12
 	CMPQ       CX, $0x00000020
 	JBE        cePlanarAVX2TailChunk
 
@@ -5499,29 +6028,29 @@ cePlanarAVX2TailMaxDone:
 
 cePlanarAVX2TailChunk:
 	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
-	MOVQ CX, R10
-	SUBQ R11, R10
-	CMPQ R10, $0x00000080
+	MOVQ CX, R11
+	SUBQ R12, R11
+	CMPQ R11, $0x00000080
 	JNE  cePlanarAVX2TailChunkLen
-	LEAQ (AX)(R8*1), DI
-	MOVQ DX, R9
-	SHLQ $0x07, R9
-	ADDQ R9, DI
-	MOVQ DX, R9
+	LEAQ (AX)(R8*1), R9
+	MOVQ DX, R10
+	SHLQ $0x07, R10
+	ADDQ R10, R9
+	MOVQ DX, R10
 
 cePlanarAVX2TailChunkLen:
 	// cnt = min(jrem, planarChunk) classes in this chunk
-	MOVQ R11, R10
-	CMPQ R11, $0x00000020
+	MOVQ R12, R11
+	CMPQ R12, $0x00000020
 	JBE  cePlanarAVX2TailClass
-	MOVQ $0x00000020, R10
+	MOVQ $0x00000020, R11
 
 cePlanarAVX2TailClass:
-	SUBQ R10, R11
+	SUBQ R11, R12
 
 cePlanarAVX2TailClassLoop:
 	VMOVDQU    9568(SP), Y5
-	VMASKMOVPS (DI), Y5, Y5
+	VMASKMOVPS (R9), Y5, Y5
 	VSUBPS     Y0, Y5, Y5
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
@@ -5550,10 +6079,10 @@ cePlanarAVX2TailClassLoop:
 	VADDPS      Y6, Y2, Y2
 	VBLENDVPS   Y7, Y5, Y3, Y3
 	VPADDD      allOnesVec<>+0(SB), Y4, Y4
-	ADDQ        R9, DI
-	DECQ        R10
+	ADDQ        R10, R9
+	DECQ        R11
 	JNZ         cePlanarAVX2TailClassLoop
-	TESTQ       R11, R11
+	TESTQ       R12, R12
 	JZ          cePlanarAVX2TailChunks
 
 	// Another chunk follows: move the float32 partial sums into the float64 accumulators
@@ -5659,27 +6188,126 @@ cePlanarAVX2TailFinish:
 	VMOVDQU    9568(SP), Y3
 	VPMASKMOVD (SI)(R8*1), Y3, Y3
 	VBLENDVPS  Y3, 9536(SP), Y1, Y1
-	VMOVDQU    9568(SP), Y5
-	VMASKMOVPS Y1, Y5, (BX)(R8*1)
-	MOVQ       m+24(FP), AX
-	TESTQ      AX, AX
-	JZ         cePlanarAVX2TailNoStats
+	LEAQ       (BX)(R8*1), AX
+	VMOVAPS    X1, X5
+	CMPQ       DI, $0x08
+	JB         storeTail28Quad
+	VMOVUPS    Y1, (AX)
+	JMP        storeTail28Done
+
+storeTail28Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail28Pair
+	VMOVUPS      X5, (AX)
+	VEXTRACTF128 $0x01, Y1, X5
+	ADDQ         $0x10, AX
+
+storeTail28Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail28One
+	VMOVSD   X5, (AX)
+	VMOVHLPS X5, X5, X5
+	ADDQ     $0x08, AX
+
+storeTail28One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail28Done
+	VMOVSS X5, (AX)
+
+storeTail28Done:
+	MOVQ  m+24(FP), AX
+	TESTQ AX, AX
+	JZ    cePlanarAVX2TailNoStats
 
 	// Statistics m, ls, pt; zero for ignored positions
-	VPSRAD     $0x1f, Y3, Y3
-	VANDNPS    Y0, Y3, Y0
-	VMOVDQU    9568(SP), Y1
-	VMASKMOVPS Y0, Y1, (AX)(R8*1)
-	VANDNPS    Y4, Y3, Y4
-	MOVQ       ls+32(FP), AX
-	VMOVDQU    9568(SP), Y0
-	VMASKMOVPS Y4, Y0, (AX)(R8*1)
-	VXORPS     signBitVec<>+0(SB), Y2, Y2
-	VANDNPS    Y2, Y3, Y2
-	MOVQ       pt+40(FP), AX
-	VMOVDQU    9568(SP), Y0
-	VMASKMOVPS Y2, Y0, (AX)(R8*1)
+	VPSRAD  $0x1f, Y3, Y3
+	VANDNPS Y0, Y3, Y0
+	LEAQ    (AX)(R8*1), AX
+	VMOVAPS X0, X1
+	CMPQ    DI, $0x08
+	JB      storeTail29Quad
+	VMOVUPS Y0, (AX)
+	JMP     storeTail29Done
 
+storeTail29Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail29Pair
+	VMOVUPS      X1, (AX)
+	VEXTRACTF128 $0x01, Y0, X1
+	ADDQ         $0x10, AX
+
+storeTail29Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail29One
+	VMOVSD   X1, (AX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, AX
+
+storeTail29One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail29Done
+	VMOVSS X1, (AX)
+
+storeTail29Done:
+	VANDNPS Y4, Y3, Y4
+	MOVQ    ls+32(FP), AX
+	LEAQ    (AX)(R8*1), AX
+	VMOVAPS X4, X0
+	CMPQ    DI, $0x08
+	JB      storeTail30Quad
+	VMOVUPS Y4, (AX)
+	JMP     storeTail30Done
+
+storeTail30Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail30Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y4, X0
+	ADDQ         $0x10, AX
+
+storeTail30Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail30One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail30One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail30Done
+	VMOVSS X0, (AX)
+
+storeTail30Done:
+	VXORPS  signBitVec<>+0(SB), Y2, Y2
+	VANDNPS Y2, Y3, Y2
+	MOVQ    pt+40(FP), AX
+	LEAQ    (AX)(R8*1), AX
+	VMOVAPS X2, X0
+	CMPQ    DI, $0x08
+	JB      storeTail31Quad
+	VMOVUPS Y2, (AX)
+	JMP     storeTail31Done
+
+storeTail31Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail31Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	ADDQ         $0x10, AX
+
+storeTail31Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail31One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail31One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail31Done
+	VMOVSS X0, (AX)
+
+storeTail31Done:
 cePlanarAVX2TailNoStats:
 cePlanarAVX2Done:
 	VZEROUPPER
@@ -5696,7 +6324,7 @@ DATA zeroVec<>+28(SB)/4, $0x00000000
 GLOBL zeroVec<>(SB), RODATA|NOPTR, $32
 
 // func cePlanarSmoothAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
-// Requires: AVX, AVX2, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·cePlanarSmoothAVX2(SB), $9824-120
 	MOVQ         x_base+48(FP), AX
 	MOVQ         c+96(FP), CX
@@ -5706,14 +6334,14 @@ TEXT ·cePlanarSmoothAVX2(SB), $9824-120
 	MOVQ         t_base+72(FP), SI
 	MOVQ         t_len+80(FP), DI
 	XORQ         R8, R8
-	MOVSS        fill+116(FP), X0
+	VMOVSS       fill+116(FP), X0
 	VBROADCASTSS X0, Y0
 	VMOVUPS      Y0, 9600(SP)
 
 	// 1 − eps, eps, 2·eps, 0.5 and 1/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,
 	// spread = Σ_j (0.5·m − 0.5·z_j)/c: the halvings are exact, so equal logits give exactly 0,
 	// and the terms are at most the largest float, so a finite loss never overflows on the way
-	MOVSS        eps+112(FP), X1
+	VMOVSS       eps+112(FP), X1
 	VMOVSS       one<>+0(SB), X0
 	VSUBSS       X1, X0, X0
 	VXORPS       X5, X5, X5
@@ -6273,69 +6901,69 @@ cePlanarSmoothAVX2Tail:
 	TESTQ        DI, DI
 	JZ           cePlanarSmoothAVX2Done
 	VMOVDQU      iota<>+0(SB), Y0
-	MOVQ         DI, X2
-	VPBROADCASTD X2, Y2
+	VMOVQ        DI, X1
+	VPBROADCASTD X1, Y2
 	VPCMPGTD     Y0, Y2, Y2
 	VMOVDQU      Y2, 9792(SP)
 
 	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
 	// copied to the scratch block, where the exp pass finds them in L1
-	LEAQ       (AX)(R8*1), DI
-	LEAQ       128(SP), R9
+	LEAQ       (AX)(R8*1), R9
+	LEAQ       128(SP), R10
 	VMOVDQU    9792(SP), Y0
-	VMASKMOVPS (DI), Y0, Y0
-	VMOVUPS    Y0, (R9)
+	VMASKMOVPS (R9), Y0, Y0
+	VMOVUPS    Y0, (R10)
 	VMOVAPS    Y0, Y2
-	ADDQ       DX, DI
-	ADDQ       $0x00000020, R9
+	ADDQ       DX, R9
+	ADDQ       $0x00000020, R10
 
 	// cnt = min(c, planarCopy) − 1 planes to copy after the first
-	MOVQ CX, R10
-	CMPQ R10, $0x00000080
+	MOVQ CX, R11
+	CMPQ R11, $0x00000080
 	JBE  cePlanarSmoothAVX2TailCopyLen
-	MOVQ $0x00000080, R10
+	MOVQ $0x00000080, R11
 
 cePlanarSmoothAVX2TailCopyLen:
-	DECQ       R10
-	TESTQ      $0x00000001, R10
+	DECQ       R11
+	TESTQ      $0x00000001, R11
 	JZ         cePlanarSmoothAVX2TailMaxPairs
 	VMOVDQU    9792(SP), Y3
-	VMASKMOVPS (DI), Y3, Y3
+	VMASKMOVPS (R9), Y3, Y3
 	VMAXPS     Y3, Y2, Y2
-	VMOVUPS    Y3, (R9)
-	ADDQ       DX, DI
-	ADDQ       $0x00000020, R9
+	VMOVUPS    Y3, (R10)
+	ADDQ       DX, R9
+	ADDQ       $0x00000020, R10
 
 cePlanarSmoothAVX2TailMaxPairs:
-	SHRQ $0x01, R10
+	SHRQ $0x01, R11
 	JZ   cePlanarSmoothAVX2TailMaxRest
 
 cePlanarSmoothAVX2TailMaxLoop:
 	VMOVDQU    9792(SP), Y3
-	VMASKMOVPS (DI), Y3, Y3
+	VMASKMOVPS (R9), Y3, Y3
 	VMAXPS     Y3, Y0, Y0
-	VMOVUPS    Y3, (R9)
+	VMOVUPS    Y3, (R10)
 	VMOVDQU    9792(SP), Y3
-	VMASKMOVPS (DI)(DX*1), Y3, Y3
+	VMASKMOVPS (R9)(DX*1), Y3, Y3
 	VMAXPS     Y3, Y2, Y2
-	VMOVUPS    Y3, 32(R9)
-	LEAQ       (DI)(DX*2), DI
-	ADDQ       $0x00000040, R9
-	DECQ       R10
+	VMOVUPS    Y3, 32(R10)
+	LEAQ       (R9)(DX*2), R9
+	ADDQ       $0x00000040, R10
+	DECQ       R11
 	JNZ        cePlanarSmoothAVX2TailMaxLoop
 
 cePlanarSmoothAVX2TailMaxRest:
 	// The planes past planarCopy, if any, are only reduced
-	MOVQ CX, R10
-	SUBQ $0x00000080, R10
+	MOVQ CX, R11
+	SUBQ $0x00000080, R11
 	JBE  cePlanarSmoothAVX2TailMaxDone
 
 cePlanarSmoothAVX2TailMaxRestLoop:
 	VMOVDQU    9792(SP), Y3
-	VMASKMOVPS (DI), Y3, Y3
+	VMASKMOVPS (R9), Y3, Y3
 	VMAXPS     Y3, Y0, Y0
-	ADDQ       DX, DI
-	DECQ       R10
+	ADDQ       DX, R9
+	DECQ       R11
 	JNZ        cePlanarSmoothAVX2TailMaxRestLoop
 
 cePlanarSmoothAVX2TailMaxDone:
@@ -6343,15 +6971,15 @@ cePlanarSmoothAVX2TailMaxDone:
 
 	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
 	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
-	LEAQ       128(SP), DI
-	MOVQ       $0x00000020, R9
+	LEAQ       128(SP), R9
+	MOVQ       $0x00000020, R10
 	VXORPS     Y2, Y2, Y2
 	VXORPS     Y3, Y3, Y3
 	VMOVDQU    9792(SP), Y4
 	VPMASKMOVD (SI)(R8*1), Y4, Y4
 	VXORPS     Y5, Y5, Y5
 	VMULPS     9728(SP), Y0, Y6
-	MOVQ       CX, R11
+	MOVQ       CX, R12
 	CMPQ       CX, $0x00000020
 	JBE        cePlanarSmoothAVX2TailChunk
 
@@ -6364,29 +6992,29 @@ cePlanarSmoothAVX2TailMaxDone:
 
 cePlanarSmoothAVX2TailChunk:
 	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
-	MOVQ CX, R10
-	SUBQ R11, R10
-	CMPQ R10, $0x00000080
+	MOVQ CX, R11
+	SUBQ R12, R11
+	CMPQ R11, $0x00000080
 	JNE  cePlanarSmoothAVX2TailChunkLen
-	LEAQ (AX)(R8*1), DI
-	MOVQ DX, R9
-	SHLQ $0x07, R9
-	ADDQ R9, DI
-	MOVQ DX, R9
+	LEAQ (AX)(R8*1), R9
+	MOVQ DX, R10
+	SHLQ $0x07, R10
+	ADDQ R10, R9
+	MOVQ DX, R10
 
 cePlanarSmoothAVX2TailChunkLen:
 	// cnt = min(jrem, planarChunk) classes in this chunk
-	MOVQ R11, R10
-	CMPQ R11, $0x00000020
+	MOVQ R12, R11
+	CMPQ R12, $0x00000020
 	JBE  cePlanarSmoothAVX2TailClass
-	MOVQ $0x00000020, R10
+	MOVQ $0x00000020, R11
 
 cePlanarSmoothAVX2TailClass:
-	SUBQ R10, R11
+	SUBQ R11, R12
 
 cePlanarSmoothAVX2TailClassLoop:
 	VMOVDQU      9792(SP), Y7
-	VMASKMOVPS   (DI), Y7, Y7
+	VMASKMOVPS   (R9), Y7, Y7
 	VMOVAPS      Y6, Y8
 	VFNMADD231PS 9728(SP), Y7, Y8
 	VFMADD231PS  9760(SP), Y8, Y5
@@ -6418,10 +7046,10 @@ cePlanarSmoothAVX2TailClassLoop:
 	VADDPS      Y8, Y2, Y2
 	VBLENDVPS   Y9, Y7, Y3, Y3
 	VPADDD      allOnesVec<>+0(SB), Y4, Y4
-	ADDQ        R9, DI
-	DECQ        R10
+	ADDQ        R10, R9
+	DECQ        R11
 	JNZ         cePlanarSmoothAVX2TailClassLoop
-	TESTQ       R11, R11
+	TESTQ       R12, R12
 	JZ          cePlanarSmoothAVX2TailChunks
 
 	// Another chunk follows: move the float32 partial sums into the float64 accumulators
@@ -6550,34 +7178,133 @@ cePlanarSmoothAVX2TailFinish:
 	VMOVDQU    9792(SP), Y3
 	VPMASKMOVD (SI)(R8*1), Y3, Y3
 	VBLENDVPS  Y3, 9600(SP), Y1, Y1
-	VMOVDQU    9792(SP), Y5
-	VMASKMOVPS Y1, Y5, (BX)(R8*1)
-	MOVQ       m+24(FP), AX
-	TESTQ      AX, AX
-	JZ         cePlanarSmoothAVX2TailNoStats
+	LEAQ       (BX)(R8*1), AX
+	VMOVAPS    X1, X5
+	CMPQ       DI, $0x08
+	JB         storeTail32Quad
+	VMOVUPS    Y1, (AX)
+	JMP        storeTail32Done
+
+storeTail32Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail32Pair
+	VMOVUPS      X5, (AX)
+	VEXTRACTF128 $0x01, Y1, X5
+	ADDQ         $0x10, AX
+
+storeTail32Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail32One
+	VMOVSD   X5, (AX)
+	VMOVHLPS X5, X5, X5
+	ADDQ     $0x08, AX
+
+storeTail32One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail32Done
+	VMOVSS X5, (AX)
+
+storeTail32Done:
+	MOVQ  m+24(FP), AX
+	TESTQ AX, AX
+	JZ    cePlanarSmoothAVX2TailNoStats
 
 	// Statistics m, ls, pt; zero for ignored positions
-	VPSRAD     $0x1f, Y3, Y3
-	VANDNPS    Y0, Y3, Y0
-	VMOVDQU    9792(SP), Y1
-	VMASKMOVPS Y0, Y1, (AX)(R8*1)
-	VANDNPS    Y4, Y3, Y4
-	MOVQ       ls+32(FP), AX
-	VMOVDQU    9792(SP), Y0
-	VMASKMOVPS Y4, Y0, (AX)(R8*1)
-	VXORPS     signBitVec<>+0(SB), Y2, Y2
-	VANDNPS    Y2, Y3, Y2
-	MOVQ       pt+40(FP), AX
-	VMOVDQU    9792(SP), Y0
-	VMASKMOVPS Y2, Y0, (AX)(R8*1)
+	VPSRAD  $0x1f, Y3, Y3
+	VANDNPS Y0, Y3, Y0
+	LEAQ    (AX)(R8*1), AX
+	VMOVAPS X0, X1
+	CMPQ    DI, $0x08
+	JB      storeTail33Quad
+	VMOVUPS Y0, (AX)
+	JMP     storeTail33Done
 
+storeTail33Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail33Pair
+	VMOVUPS      X1, (AX)
+	VEXTRACTF128 $0x01, Y0, X1
+	ADDQ         $0x10, AX
+
+storeTail33Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail33One
+	VMOVSD   X1, (AX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, AX
+
+storeTail33One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail33Done
+	VMOVSS X1, (AX)
+
+storeTail33Done:
+	VANDNPS Y4, Y3, Y4
+	MOVQ    ls+32(FP), AX
+	LEAQ    (AX)(R8*1), AX
+	VMOVAPS X4, X0
+	CMPQ    DI, $0x08
+	JB      storeTail34Quad
+	VMOVUPS Y4, (AX)
+	JMP     storeTail34Done
+
+storeTail34Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail34Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y4, X0
+	ADDQ         $0x10, AX
+
+storeTail34Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail34One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail34One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail34Done
+	VMOVSS X0, (AX)
+
+storeTail34Done:
+	VXORPS  signBitVec<>+0(SB), Y2, Y2
+	VANDNPS Y2, Y3, Y2
+	MOVQ    pt+40(FP), AX
+	LEAQ    (AX)(R8*1), AX
+	VMOVAPS X2, X0
+	CMPQ    DI, $0x08
+	JB      storeTail35Quad
+	VMOVUPS Y2, (AX)
+	JMP     storeTail35Done
+
+storeTail35Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail35Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	ADDQ         $0x10, AX
+
+storeTail35Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail35One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail35One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail35Done
+	VMOVSS X0, (AX)
+
+storeTail35Done:
 cePlanarSmoothAVX2TailNoStats:
 cePlanarSmoothAVX2Done:
 	VZEROUPPER
 	RET
 
 // func lsePlanarAVX2(dst []float32, x []float32, c int, stride int)
-// Requires: AVX, AVX2, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·lsePlanarAVX2(SB), $9568-64
 	MOVQ x_base+24(FP), AX
 	MOVQ c+48(FP), CX
@@ -6977,69 +7704,69 @@ lsePlanarAVX2Tail:
 	TESTQ        SI, SI
 	JZ           lsePlanarAVX2Done
 	VMOVDQU      iota<>+0(SB), Y0
-	MOVQ         SI, X1
+	VMOVQ        SI, X1
 	VPBROADCASTD X1, Y1
 	VPCMPGTD     Y0, Y1, Y1
 	VMOVDQU      Y1, 9536(SP)
 
 	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
 	// copied to the scratch block, where the exp pass finds them in L1
-	LEAQ       (AX)(DI*1), SI
-	LEAQ       64(SP), R8
+	LEAQ       (AX)(DI*1), R8
+	LEAQ       64(SP), R9
 	VMOVDQU    9536(SP), Y0
-	VMASKMOVPS (SI), Y0, Y0
-	VMOVUPS    Y0, (R8)
+	VMASKMOVPS (R8), Y0, Y0
+	VMOVUPS    Y0, (R9)
 	VMOVAPS    Y0, Y1
-	ADDQ       DX, SI
-	ADDQ       $0x00000020, R8
+	ADDQ       DX, R8
+	ADDQ       $0x00000020, R9
 
 	// cnt = min(c, planarCopy) − 1 planes to copy after the first
-	MOVQ CX, R9
-	CMPQ R9, $0x00000080
+	MOVQ CX, R10
+	CMPQ R10, $0x00000080
 	JBE  lsePlanarAVX2TailCopyLen
-	MOVQ $0x00000080, R9
+	MOVQ $0x00000080, R10
 
 lsePlanarAVX2TailCopyLen:
-	DECQ       R9
-	TESTQ      $0x00000001, R9
+	DECQ       R10
+	TESTQ      $0x00000001, R10
 	JZ         lsePlanarAVX2TailMaxPairs
 	VMOVDQU    9536(SP), Y2
-	VMASKMOVPS (SI), Y2, Y2
+	VMASKMOVPS (R8), Y2, Y2
 	VMAXPS     Y2, Y1, Y1
-	VMOVUPS    Y2, (R8)
-	ADDQ       DX, SI
-	ADDQ       $0x00000020, R8
+	VMOVUPS    Y2, (R9)
+	ADDQ       DX, R8
+	ADDQ       $0x00000020, R9
 
 lsePlanarAVX2TailMaxPairs:
-	SHRQ $0x01, R9
+	SHRQ $0x01, R10
 	JZ   lsePlanarAVX2TailMaxRest
 
 lsePlanarAVX2TailMaxLoop:
 	VMOVDQU    9536(SP), Y2
-	VMASKMOVPS (SI), Y2, Y2
+	VMASKMOVPS (R8), Y2, Y2
 	VMAXPS     Y2, Y0, Y0
-	VMOVUPS    Y2, (R8)
+	VMOVUPS    Y2, (R9)
 	VMOVDQU    9536(SP), Y2
-	VMASKMOVPS (SI)(DX*1), Y2, Y2
+	VMASKMOVPS (R8)(DX*1), Y2, Y2
 	VMAXPS     Y2, Y1, Y1
-	VMOVUPS    Y2, 32(R8)
-	LEAQ       (SI)(DX*2), SI
-	ADDQ       $0x00000040, R8
-	DECQ       R9
+	VMOVUPS    Y2, 32(R9)
+	LEAQ       (R8)(DX*2), R8
+	ADDQ       $0x00000040, R9
+	DECQ       R10
 	JNZ        lsePlanarAVX2TailMaxLoop
 
 lsePlanarAVX2TailMaxRest:
 	// The planes past planarCopy, if any, are only reduced
-	MOVQ CX, R9
-	SUBQ $0x00000080, R9
+	MOVQ CX, R10
+	SUBQ $0x00000080, R10
 	JBE  lsePlanarAVX2TailMaxDone
 
 lsePlanarAVX2TailMaxRestLoop:
 	VMOVDQU    9536(SP), Y2
-	VMASKMOVPS (SI), Y2, Y2
+	VMASKMOVPS (R8), Y2, Y2
 	VMAXPS     Y2, Y0, Y0
-	ADDQ       DX, SI
-	DECQ       R9
+	ADDQ       DX, R8
+	DECQ       R10
 	JNZ        lsePlanarAVX2TailMaxRestLoop
 
 lsePlanarAVX2TailMaxDone:
@@ -7047,10 +7774,10 @@ lsePlanarAVX2TailMaxDone:
 
 	// Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy
 	// (step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk
-	LEAQ   64(SP), SI
-	MOVQ   $0x00000020, R8
+	LEAQ   64(SP), R8
+	MOVQ   $0x00000020, R9
 	VXORPS Y1, Y1, Y1
-	MOVQ   CX, R10
+	MOVQ   CX, R11
 	CMPQ   CX, $0x00000020
 	JBE    lsePlanarAVX2TailChunk
 
@@ -7061,29 +7788,29 @@ lsePlanarAVX2TailMaxDone:
 
 lsePlanarAVX2TailChunk:
 	// After planarCopy classes (a multiple of planarChunk), switch q to the planes
-	MOVQ CX, R9
-	SUBQ R10, R9
-	CMPQ R9, $0x00000080
+	MOVQ CX, R10
+	SUBQ R11, R10
+	CMPQ R10, $0x00000080
 	JNE  lsePlanarAVX2TailChunkLen
-	LEAQ (AX)(DI*1), SI
-	MOVQ DX, R8
-	SHLQ $0x07, R8
-	ADDQ R8, SI
-	MOVQ DX, R8
+	LEAQ (AX)(DI*1), R8
+	MOVQ DX, R9
+	SHLQ $0x07, R9
+	ADDQ R9, R8
+	MOVQ DX, R9
 
 lsePlanarAVX2TailChunkLen:
 	// cnt = min(jrem, planarChunk) classes in this chunk
-	MOVQ R10, R9
-	CMPQ R10, $0x00000020
+	MOVQ R11, R10
+	CMPQ R11, $0x00000020
 	JBE  lsePlanarAVX2TailClass
-	MOVQ $0x00000020, R9
+	MOVQ $0x00000020, R10
 
 lsePlanarAVX2TailClass:
-	SUBQ R9, R10
+	SUBQ R10, R11
 
 lsePlanarAVX2TailClassLoop:
 	VMOVDQU    9536(SP), Y2
-	VMASKMOVPS (SI), Y2, Y2
+	VMASKMOVPS (R8), Y2, Y2
 	VSUBPS     Y0, Y2, Y2
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
@@ -7108,10 +7835,10 @@ lsePlanarAVX2TailClassLoop:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
 	VANDNPS     Y3, Y2, Y3
 	VADDPS      Y3, Y1, Y1
-	ADDQ        R8, SI
-	DECQ        R9
+	ADDQ        R9, R8
+	DECQ        R10
 	JNZ         lsePlanarAVX2TailClassLoop
-	TESTQ       R10, R10
+	TESTQ       R11, R11
 	JZ          lsePlanarAVX2TailChunks
 
 	// Another chunk follows: move the float32 partial sums into the float64 accumulators
@@ -7184,18 +7911,42 @@ lsePlanarAVX2TailFinish:
 	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y2
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS     $0x00, posInfVec<>+0(SB), Y1, Y1
-	VBLENDVPS  Y1, posInfVec<>+0(SB), Y2, Y2
-	VADDPS     Y0, Y2, Y2
-	VMOVDQU    9536(SP), Y0
-	VMASKMOVPS Y2, Y0, (BX)(DI*1)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y1, Y1
+	VBLENDVPS Y1, posInfVec<>+0(SB), Y2, Y2
+	VADDPS    Y0, Y2, Y2
+	LEAQ      (BX)(DI*1), AX
+	VMOVAPS   X2, X0
+	CMPQ      SI, $0x08
+	JB        storeTail36Quad
+	VMOVUPS   Y2, (AX)
+	JMP       storeTail36Done
 
+storeTail36Quad:
+	TESTQ        $0x00000004, SI
+	JZ           storeTail36Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	ADDQ         $0x10, AX
+
+storeTail36Pair:
+	TESTQ    $0x00000002, SI
+	JZ       storeTail36One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail36One:
+	TESTQ  $0x00000001, SI
+	JZ     storeTail36Done
+	VMOVSS X0, (AX)
+
+storeTail36Done:
 lsePlanarAVX2Done:
 	VZEROUPPER
 	RET
 
 // func gradRowsAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
-// Requires: AVX, AVX2, FMA3, SSE2
+// Requires: AVX, AVX2, FMA3
 TEXT ·gradRowsAVX2(SB), NOSPLIT, $0-184
 	MOVQ         g_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -7329,7 +8080,7 @@ gradRowsAVX2Tail:
 	// The last elements of the row, masked
 	SHRQ         $0x02, R12
 	VMOVDQU      iota<>+0(SB), Y5
-	MOVQ         R12, X6
+	VMOVQ        R12, X6
 	VPBROADCASTD X6, Y6
 	VPCMPGTD     Y5, Y6, Y6
 	VMASKMOVPS   (CX), Y6, Y5
@@ -7341,27 +8092,53 @@ gradRowsAVX2Tail:
 	VFMADD231PS expLog2eVec<>+0(SB), Y1, Y5
 	VPSLLD      $0x17, Y5, Y2
 	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
-	VMOVAPS     Y1, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y7
+	VMOVAPS     Y1, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     expC5Vec<>+0(SB), Y5
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y5
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y5
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y5
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y7, Y7
-	VFMADD231PS Y7, Y5, Y2
+	VMULPS      Y2, Y6, Y6
+	VFMADD231PS Y6, Y5, Y2
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y1, Y1
 	VANDNPS     Y2, Y1, Y2
 	VFMADD213PS Y4, Y3, Y2
-	VMASKMOVPS  Y2, Y6, (AX)
-	SHLQ        $0x02, R12
-	ADDQ        R12, CX
-	ADDQ        R12, AX
+	LEAQ        (AX), R13
+	VMOVAPS     X2, X1
+	CMPQ        R12, $0x08
+	JB          storeTail37Quad
+	VMOVUPS     Y2, (R13)
+	JMP         storeTail37Done
+
+storeTail37Quad:
+	TESTQ        $0x00000004, R12
+	JZ           storeTail37Pair
+	VMOVUPS      X1, (R13)
+	VEXTRACTF128 $0x01, Y2, X1
+	ADDQ         $0x10, R13
+
+storeTail37Pair:
+	TESTQ    $0x00000002, R12
+	JZ       storeTail37One
+	VMOVSD   X1, (R13)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, R13
+
+storeTail37One:
+	TESTQ  $0x00000001, R12
+	JZ     storeTail37Done
+	VMOVSS X1, (R13)
+
+storeTail37Done:
+	SHLQ $0x02, R12
+	ADDQ R12, CX
+	ADDQ R12, AX
 
 gradRowsAVX2Target:
 	// g_t = scale·(pt + tq), over the value the vector loop left there; gp is at the row's end
@@ -7395,6 +8172,8 @@ gradRowsAVX2Fill:
 	IMULQ  R10, R13
 	ADDQ   R13, CX
 	VXORPS Y1, Y1, Y1
+	CMPQ   R13, $0x00000020
+	JB     gradRowsAVX2ZeroShort
 
 gradRowsAVX2Zero4:
 	CMPQ    R13, $0x00000080
@@ -7416,16 +8195,47 @@ gradRowsAVX2Zero1:
 	JMP     gradRowsAVX2Zero1
 
 gradRowsAVX2ZeroTail:
-	TESTQ        R13, R13
-	JZ           gradRowsAVX2ZeroDone
-	SHRQ         $0x02, R13
-	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         R13, X3
-	VPBROADCASTD X3, Y3
-	VPCMPGTD     Y2, Y3, Y3
-	VMASKMOVPS   Y1, Y3, (AX)
-	SHLQ         $0x02, R13
-	ADDQ         R13, AX
+	TESTQ R13, R13
+	JZ    gradRowsAVX2ZeroDone
+
+	// the last bytes: a whole vector ending at the end, over zeros stored already
+	ADDQ    R13, AX
+	VMOVUPS Y1, -32(AX)
+	JMP     gradRowsAVX2ZeroDone
+
+gradRowsAVX2ZeroShort:
+	TESTQ   R13, R13
+	JZ      gradRowsAVX2ZeroDone
+	SHRQ    $0x02, R13
+	LEAQ    (AX), R12
+	VMOVAPS X1, X2
+	CMPQ    R13, $0x08
+	JB      storeTail38Quad
+	VMOVUPS Y1, (R12)
+	JMP     storeTail38Done
+
+storeTail38Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail38Pair
+	VMOVUPS      X2, (R12)
+	VEXTRACTF128 $0x01, Y1, X2
+	ADDQ         $0x10, R12
+
+storeTail38Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail38One
+	VMOVSD   X2, (R12)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, R12
+
+storeTail38One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail38Done
+	VMOVSS X2, (R12)
+
+storeTail38Done:
+	SHLQ $0x02, R13
+	ADDQ R13, AX
 
 gradRowsAVX2ZeroDone:
 	JMP gradRowsAVX2Row
@@ -7435,7 +8245,7 @@ gradRowsAVX2Done:
 	RET
 
 // func gradPairsAVX2(g []float32, t []int32, pt []float32, scale []float32, q float32)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·gradPairsAVX2(SB), NOSPLIT, $0-100
 	MOVQ         g_base+0(FP), AX
 	MOVQ         t_base+24(FP), CX
@@ -7484,58 +8294,102 @@ gradPairsAVX2Tail:
 
 	// The last n < lanes rows: masked loads, and stores of their 2n elements
 	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         DX, X3
+	VMOVQ        DX, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMASKMOVPS   (CX), Y3, Y2
 	VMASKMOVPS   (BX), Y3, Y4
 	VMASKMOVPS   (SI), Y3, Y3
 	LEAQ         (DX)(DX*1), CX
-	MOVQ         CX, X5
-	VPBROADCASTD X5, Y5
-	VMOVDQU      iota<>+0(SB), Y6
-	VPCMPGTD     Y6, Y5, Y7
-	VPSUBD       gradEightVec<>+0(SB), Y5, Y5
-	VPCMPGTD     Y6, Y5, Y5
 
 	// dropped = t < 0 || scale == 0; a = scale·(pt + q)
-	VPSRAD $0x1f, Y2, Y6
+	VPSRAD $0x1f, Y2, Y5
 	VCMPPS $0x00, Y3, Y1, Y1
-	VPOR   Y1, Y6, Y6
+	VPOR   Y1, Y5, Y5
 	VADDPS Y4, Y0, Y0
 	VMULPS Y3, Y0, Y0
 
 	// class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite; 0 where dropped
 	VPSLLD  $0x1f, Y2, Y1
 	VXORPS  Y1, Y0, Y0
-	VANDNPS Y0, Y6, Y0
+	VANDNPS Y0, Y5, Y0
 	VXORPS  signBitVec<>+0(SB), Y0, Y1
-	VANDNPS Y1, Y6, Y1
+	VANDNPS Y1, Y5, Y1
 
 	// interleave: row i's pair is (v0[i], v1[i])
 	VUNPCKLPS  Y1, Y0, Y2
 	VUNPCKHPS  Y1, Y0, Y0
 	VPERM2F128 $0x20, Y0, Y2, Y1
 	VPERM2F128 $0x31, Y0, Y2, Y0
-	VMASKMOVPS Y1, Y7, (AX)
-	VMASKMOVPS Y0, Y5, 32(AX)
 
+	// the first 2n < 16 elements: o0 whole or in part, then o1 in part
+	CMPQ    CX, $0x08
+	JAE     gradPairsAVX2TailHigh
+	LEAQ    (AX), AX
+	VMOVAPS X1, X0
+	CMPQ    CX, $0x08
+	JB      storeTail39Quad
+	VMOVUPS Y1, (AX)
+	JMP     storeTail39Done
+
+storeTail39Quad:
+	TESTQ        $0x00000004, CX
+	JZ           storeTail39Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y1, X0
+	ADDQ         $0x10, AX
+
+storeTail39Pair:
+	TESTQ    $0x00000002, CX
+	JZ       storeTail39One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail39One:
+	TESTQ  $0x00000001, CX
+	JZ     storeTail39Done
+	VMOVSS X0, (AX)
+
+storeTail39Done:
+	JMP gradPairsAVX2Done
+
+gradPairsAVX2TailHigh:
+	VMOVUPS Y1, (AX)
+	SUBQ    $0x08, CX
+	LEAQ    32(AX), AX
+	VMOVAPS X0, X1
+	CMPQ    CX, $0x08
+	JB      storeTail40Quad
+	VMOVUPS Y0, (AX)
+	JMP     storeTail40Done
+
+storeTail40Quad:
+	TESTQ        $0x00000004, CX
+	JZ           storeTail40Pair
+	VMOVUPS      X1, (AX)
+	VEXTRACTF128 $0x01, Y0, X1
+	ADDQ         $0x10, AX
+
+storeTail40Pair:
+	TESTQ    $0x00000002, CX
+	JZ       storeTail40One
+	VMOVSD   X1, (AX)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x08, AX
+
+storeTail40One:
+	TESTQ  $0x00000001, CX
+	JZ     storeTail40Done
+	VMOVSS X1, (AX)
+
+storeTail40Done:
 gradPairsAVX2Done:
 	VZEROUPPER
 	RET
 
-DATA gradEightVec<>+0(SB)/4, $0x00000008
-DATA gradEightVec<>+4(SB)/4, $0x00000008
-DATA gradEightVec<>+8(SB)/4, $0x00000008
-DATA gradEightVec<>+12(SB)/4, $0x00000008
-DATA gradEightVec<>+16(SB)/4, $0x00000008
-DATA gradEightVec<>+20(SB)/4, $0x00000008
-DATA gradEightVec<>+24(SB)/4, $0x00000008
-DATA gradEightVec<>+28(SB)/4, $0x00000008
-GLOBL gradEightVec<>(SB), RODATA|NOPTR, $32
-
 // func gradFlatAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, tab []int32, c int, q float32, tq float32)
-// Requires: AVX, AVX2, FMA3, SSE2
+// Requires: AVX, AVX2, FMA3
 TEXT ·gradFlatAVX2(SB), NOSPLIT, $0-208
 	MOVQ         g_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -7637,6 +8491,8 @@ gradFlatAVX2Drop:
 	SHLQ   $0x05, R10
 	ADDQ   R10, CX
 	VXORPS Y2, Y2, Y2
+	CMPQ   R10, $0x00000020
+	JB     gradFlatAVX2ZeroShort
 
 gradFlatAVX2Zero4:
 	CMPQ    R10, $0x00000080
@@ -7658,16 +8514,47 @@ gradFlatAVX2Zero1:
 	JMP     gradFlatAVX2Zero1
 
 gradFlatAVX2ZeroTail:
-	TESTQ        R10, R10
-	JZ           gradFlatAVX2ZeroDone
-	SHRQ         $0x02, R10
-	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         R10, X4
-	VPBROADCASTD X4, Y4
-	VPCMPGTD     Y3, Y4, Y4
-	VMASKMOVPS   Y2, Y4, (AX)
-	SHLQ         $0x02, R10
-	ADDQ         R10, AX
+	TESTQ R10, R10
+	JZ    gradFlatAVX2ZeroDone
+
+	// the last bytes: a whole vector ending at the end, over zeros stored already
+	ADDQ    R10, AX
+	VMOVUPS Y2, -32(AX)
+	JMP     gradFlatAVX2ZeroDone
+
+gradFlatAVX2ZeroShort:
+	TESTQ   R10, R10
+	JZ      gradFlatAVX2ZeroDone
+	SHRQ    $0x02, R10
+	LEAQ    (AX), R11
+	VMOVAPS X2, X3
+	CMPQ    R10, $0x08
+	JB      storeTail41Quad
+	VMOVUPS Y2, (R11)
+	JMP     storeTail41Done
+
+storeTail41Quad:
+	TESTQ        $0x00000004, R10
+	JZ           storeTail41Pair
+	VMOVUPS      X3, (R11)
+	VEXTRACTF128 $0x01, Y2, X3
+	ADDQ         $0x10, R11
+
+storeTail41Pair:
+	TESTQ    $0x00000002, R10
+	JZ       storeTail41One
+	VMOVSD   X3, (R11)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, R11
+
+storeTail41One:
+	TESTQ  $0x00000001, R10
+	JZ     storeTail41Done
+	VMOVSS X3, (R11)
+
+storeTail41Done:
+	SHLQ $0x02, R10
+	ADDQ R10, AX
 
 gradFlatAVX2ZeroDone:
 	JMP gradFlatAVX2Next
@@ -7676,7 +8563,7 @@ gradFlatAVX2Tail:
 	TESTQ        BX, BX
 	JZ           gradFlatAVX2Done
 	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         BX, X3
+	VMOVQ        BX, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMASKMOVPS   (DX), Y3, Y2
@@ -7756,16 +8643,16 @@ gradFlatAVX2TailPart:
 	TESTQ        SI, SI
 	JZ           gradFlatAVX2Done
 	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         SI, X7
+	VMOVQ        SI, X7
 	VPBROADCASTD X7, Y7
 	VPCMPGTD     Y3, Y7, Y7
 	VMASKMOVPS   (CX), Y7, Y3
-	VMOVDQU      (DX), Y8
+	VMOVDQU      (DX), Y7
 
 	// each lane's row: d = (x − m) − ls, e = scale·(exp(d) − q)
-	VPERMPS Y5, Y8, Y5
+	VPERMPS Y5, Y7, Y5
 	VADDPS  Y3, Y5, Y3
-	VPERMPS Y6, Y8, Y5
+	VPERMPS Y6, Y7, Y5
 	VSUBPS  Y5, Y3, Y3
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
@@ -7773,41 +8660,66 @@ gradFlatAVX2TailPart:
 	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
 	VPSLLD      $0x17, Y5, Y6
 	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
-	VMOVAPS     Y3, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y9
+	VMOVAPS     Y3, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y8
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     expC5Vec<>+0(SB), Y5
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y5
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y5
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y5
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y5
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y6, Y9, Y9
-	VFMADD231PS Y9, Y5, Y6
+	VMULPS      Y6, Y8, Y8
+	VFMADD231PS Y8, Y5, Y6
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
 	VANDNPS     Y6, Y3, Y6
 	VSUBPS      Y0, Y6, Y6
-	VPERMD      Y2, Y8, Y0
-	VPERMPS     Y4, Y8, Y5
+	VPERMD      Y2, Y7, Y0
+	VPERMPS     Y4, Y7, Y5
 	VMULPS      Y5, Y6, Y6
 
 	// 0 in a dropped row; the target's gradient in the target column
-	VPSRAD     $0x1f, Y0, Y2
-	VANDNPS    Y6, Y2, Y6
-	VPCMPEQD   32(DX), Y0, Y0
-	VPERMPS    Y1, Y8, Y5
-	VBLENDVPS  Y0, Y5, Y6, Y6
-	VMASKMOVPS Y6, Y7, (AX)
+	VPSRAD    $0x1f, Y0, Y2
+	VANDNPS   Y6, Y2, Y6
+	VPCMPEQD  32(DX), Y0, Y0
+	VPERMPS   Y1, Y7, Y5
+	VBLENDVPS Y0, Y5, Y6, Y6
+	LEAQ      (AX), AX
+	VMOVAPS   X6, X0
+	CMPQ      SI, $0x08
+	JB        storeTail42Quad
+	VMOVUPS   Y6, (AX)
+	JMP       storeTail42Done
 
+storeTail42Quad:
+	TESTQ        $0x00000004, SI
+	JZ           storeTail42Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y6, X0
+	ADDQ         $0x10, AX
+
+storeTail42Pair:
+	TESTQ    $0x00000002, SI
+	JZ       storeTail42One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail42One:
+	TESTQ  $0x00000001, SI
+	JZ     storeTail42Done
+	VMOVSS X0, (AX)
+
+storeTail42Done:
 gradFlatAVX2Done:
 	VZEROUPPER
 	RET
 
 // func gradPlanarAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
-// Requires: AVX, AVX2, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·gradPlanarAVX2(SB), NOSPLIT, $0-192
 	MOVQ         g_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -7924,7 +8836,7 @@ gradPlanarAVX2Tail2:
 	ANDQ         $0x00000007, R13
 	JZ           gradPlanarAVX2Next2
 	VMOVDQU      iota<>+0(SB), Y4
-	MOVQ         R13, X5
+	VMOVQ        R13, X5
 	VPBROADCASTD X5, Y5
 	VPCMPGTD     Y4, Y5, Y5
 	VMASKMOVPS   (DX)(R12*1), Y5, Y4
@@ -7969,41 +8881,92 @@ gradPlanarAVX2Tail2:
 	VANDNPS     Y12, Y10, Y12
 	VPCMPEQD    Y2, Y4, Y11
 	VBLENDVPS   Y11, Y9, Y12, Y12
-	VMASKMOVPS  Y12, Y5, (AX)
-	VMASKMOVPS  (CX)(R11*1), Y5, Y11
+	LEAQ        (AX), R14
+	VMOVAPS     X12, X11
+	CMPQ        R13, $0x08
+	JB          storeTail43Quad
+	VMOVUPS     Y12, (R14)
+	JMP         storeTail43Done
+
+storeTail43Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail43Pair
+	VMOVUPS      X11, (R14)
+	VEXTRACTF128 $0x01, Y12, X11
+	ADDQ         $0x10, R14
+
+storeTail43Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail43One
+	VMOVSD   X11, (R14)
+	VMOVHLPS X11, X11, X11
+	ADDQ     $0x08, R14
+
+storeTail43One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail43Done
+	VMOVSS X11, (R14)
+
+storeTail43Done:
+	VMASKMOVPS (CX)(R11*1), Y5, Y5
 
 	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS Y6, Y11, Y6
-	VSUBPS Y7, Y6, Y6
+	VSUBPS Y6, Y5, Y5
+	VSUBPS Y7, Y5, Y5
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y11
-	VPSLLD      $0x17, Y11, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
-	VMOVAPS     Y6, Y12
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y5, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y11
-	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y7
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y7, Y12, Y12
-	VFMADD231PS Y12, Y11, Y7
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS     Y7, Y6, Y7
-	VSUBPS      Y0, Y7, Y7
-	VMULPS      Y8, Y7, Y7
-	VANDNPS     Y7, Y10, Y7
+	VMULPS      Y6, Y11, Y11
+	VFMADD231PS Y11, Y7, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y6, Y5, Y6
+	VSUBPS      Y0, Y6, Y6
+	VMULPS      Y8, Y6, Y6
+	VANDNPS     Y6, Y10, Y6
 	VPCMPEQD    Y3, Y4, Y3
-	VBLENDVPS   Y3, Y9, Y7, Y7
-	VMASKMOVPS  Y7, Y5, (AX)(R11*1)
+	VBLENDVPS   Y3, Y9, Y6, Y6
+	LEAQ        (AX)(R11*1), R14
+	VMOVAPS     X6, X3
+	CMPQ        R13, $0x08
+	JB          storeTail44Quad
+	VMOVUPS     Y6, (R14)
+	JMP         storeTail44Done
 
+storeTail44Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail44Pair
+	VMOVUPS      X3, (R14)
+	VEXTRACTF128 $0x01, Y6, X3
+	ADDQ         $0x10, R14
+
+storeTail44Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail44One
+	VMOVSD   X3, (R14)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, R14
+
+storeTail44One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail44Done
+	VMOVSS X3, (R14)
+
+storeTail44Done:
 gradPlanarAVX2Next2:
 	// back to the block's start, on to the next planes
 	SUBQ   R12, CX
@@ -8079,7 +9042,7 @@ gradPlanarAVX2Tail1:
 	ANDQ         $0x00000007, BX
 	JZ           gradPlanarAVX2Next1
 	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         BX, X4
+	VMOVQ        BX, X4
 	VPBROADCASTD X4, Y4
 	VPCMPGTD     Y3, Y4, Y4
 	VMASKMOVPS   (DX)(R12*1), Y4, Y3
@@ -8092,40 +9055,65 @@ gradPlanarAVX2Tail1:
 	VADDPS     Y8, Y1, Y1
 	VMULPS     Y7, Y1, Y1
 	VPSRAD     $0x1f, Y3, Y8
-	VMASKMOVPS (CX), Y4, Y9
+	VMASKMOVPS (CX), Y4, Y4
 
 	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS Y5, Y9, Y5
-	VSUBPS Y6, Y5, Y5
+	VSUBPS Y5, Y4, Y4
+	VSUBPS Y6, Y4, Y4
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y9
-	VPSLLD      $0x17, Y9, Y6
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y5, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y9
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y6
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y6, Y10, Y10
-	VFMADD231PS Y10, Y9, Y6
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
-	VANDNPS     Y6, Y5, Y6
-	VSUBPS      Y0, Y6, Y6
-	VMULPS      Y7, Y6, Y6
-	VANDNPS     Y6, Y8, Y6
+	VMULPS      Y5, Y9, Y9
+	VFMADD231PS Y9, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+	VSUBPS      Y0, Y5, Y5
+	VMULPS      Y7, Y5, Y5
+	VANDNPS     Y5, Y8, Y5
 	VPCMPEQD    Y2, Y3, Y0
-	VBLENDVPS   Y0, Y1, Y6, Y6
-	VMASKMOVPS  Y6, Y4, (AX)
+	VBLENDVPS   Y0, Y1, Y5, Y5
+	LEAQ        (AX), DX
+	VMOVAPS     X5, X0
+	CMPQ        BX, $0x08
+	JB          storeTail45Quad
+	VMOVUPS     Y5, (DX)
+	JMP         storeTail45Done
 
+storeTail45Quad:
+	TESTQ        $0x00000004, BX
+	JZ           storeTail45Pair
+	VMOVUPS      X0, (DX)
+	VEXTRACTF128 $0x01, Y5, X0
+	ADDQ         $0x10, DX
+
+storeTail45Pair:
+	TESTQ    $0x00000002, BX
+	JZ       storeTail45One
+	VMOVSD   X0, (DX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, DX
+
+storeTail45One:
+	TESTQ  $0x00000001, BX
+	JZ     storeTail45Done
+	VMOVSS X0, (DX)
+
+storeTail45Done:
 gradPlanarAVX2Next1:
 	// back to the block's start, on to the next planes
 	SUBQ   R12, CX
@@ -8149,7 +9137,7 @@ DATA gradOne32Vec<>+28(SB)/4, $0x00000001
 GLOBL gradOne32Vec<>(SB), RODATA|NOPTR, $32
 
 // func gradPlanarNTAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
-// Requires: AVX, AVX2, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·gradPlanarNTAVX2(SB), NOSPLIT, $0-192
 	MOVQ         g_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -8266,7 +9254,7 @@ gradPlanarNTAVX2Tail2:
 	ANDQ         $0x00000007, R13
 	JZ           gradPlanarNTAVX2Next2
 	VMOVDQU      iota<>+0(SB), Y4
-	MOVQ         R13, X5
+	VMOVQ        R13, X5
 	VPBROADCASTD X5, Y5
 	VPCMPGTD     Y4, Y5, Y5
 	VMASKMOVPS   (DX)(R12*1), Y5, Y4
@@ -8311,41 +9299,92 @@ gradPlanarNTAVX2Tail2:
 	VANDNPS     Y12, Y10, Y12
 	VPCMPEQD    Y2, Y4, Y11
 	VBLENDVPS   Y11, Y9, Y12, Y12
-	VMASKMOVPS  Y12, Y5, (AX)
-	VMASKMOVPS  (CX)(R11*1), Y5, Y11
+	LEAQ        (AX), R14
+	VMOVAPS     X12, X11
+	CMPQ        R13, $0x08
+	JB          storeTail46Quad
+	VMOVUPS     Y12, (R14)
+	JMP         storeTail46Done
+
+storeTail46Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail46Pair
+	VMOVUPS      X11, (R14)
+	VEXTRACTF128 $0x01, Y12, X11
+	ADDQ         $0x10, R14
+
+storeTail46Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail46One
+	VMOVSD   X11, (R14)
+	VMOVHLPS X11, X11, X11
+	ADDQ     $0x08, R14
+
+storeTail46One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail46Done
+	VMOVSS X11, (R14)
+
+storeTail46Done:
+	VMASKMOVPS (CX)(R11*1), Y5, Y5
 
 	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS Y6, Y11, Y6
-	VSUBPS Y7, Y6, Y6
+	VSUBPS Y6, Y5, Y5
+	VSUBPS Y7, Y5, Y5
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y11
-	VPSLLD      $0x17, Y11, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
-	VMOVAPS     Y6, Y12
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y5, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y11
-	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y7
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y7, Y12, Y12
-	VFMADD231PS Y12, Y11, Y7
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS     Y7, Y6, Y7
-	VSUBPS      Y0, Y7, Y7
-	VMULPS      Y8, Y7, Y7
-	VANDNPS     Y7, Y10, Y7
+	VMULPS      Y6, Y11, Y11
+	VFMADD231PS Y11, Y7, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y6, Y5, Y6
+	VSUBPS      Y0, Y6, Y6
+	VMULPS      Y8, Y6, Y6
+	VANDNPS     Y6, Y10, Y6
 	VPCMPEQD    Y3, Y4, Y3
-	VBLENDVPS   Y3, Y9, Y7, Y7
-	VMASKMOVPS  Y7, Y5, (AX)(R11*1)
+	VBLENDVPS   Y3, Y9, Y6, Y6
+	LEAQ        (AX)(R11*1), R14
+	VMOVAPS     X6, X3
+	CMPQ        R13, $0x08
+	JB          storeTail47Quad
+	VMOVUPS     Y6, (R14)
+	JMP         storeTail47Done
 
+storeTail47Quad:
+	TESTQ        $0x00000004, R13
+	JZ           storeTail47Pair
+	VMOVUPS      X3, (R14)
+	VEXTRACTF128 $0x01, Y6, X3
+	ADDQ         $0x10, R14
+
+storeTail47Pair:
+	TESTQ    $0x00000002, R13
+	JZ       storeTail47One
+	VMOVSD   X3, (R14)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, R14
+
+storeTail47One:
+	TESTQ  $0x00000001, R13
+	JZ     storeTail47Done
+	VMOVSS X3, (R14)
+
+storeTail47Done:
 gradPlanarNTAVX2Next2:
 	// back to the block's start, on to the next planes
 	SUBQ   R12, CX
@@ -8421,7 +9460,7 @@ gradPlanarNTAVX2Tail1:
 	ANDQ         $0x00000007, BX
 	JZ           gradPlanarNTAVX2Next1
 	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         BX, X4
+	VMOVQ        BX, X4
 	VPBROADCASTD X4, Y4
 	VPCMPGTD     Y3, Y4, Y4
 	VMASKMOVPS   (DX)(R12*1), Y4, Y3
@@ -8434,40 +9473,65 @@ gradPlanarNTAVX2Tail1:
 	VADDPS     Y8, Y1, Y1
 	VMULPS     Y7, Y1, Y1
 	VPSRAD     $0x1f, Y3, Y8
-	VMASKMOVPS (CX), Y4, Y9
+	VMASKMOVPS (CX), Y4, Y4
 
 	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS Y5, Y9, Y5
-	VSUBPS Y6, Y5, Y5
+	VSUBPS Y5, Y4, Y4
+	VSUBPS Y6, Y4, Y4
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y9
-	VPSLLD      $0x17, Y9, Y6
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y5, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y9
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y6
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y6, Y10, Y10
-	VFMADD231PS Y10, Y9, Y6
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
-	VANDNPS     Y6, Y5, Y6
-	VSUBPS      Y0, Y6, Y6
-	VMULPS      Y7, Y6, Y6
-	VANDNPS     Y6, Y8, Y6
+	VMULPS      Y5, Y9, Y9
+	VFMADD231PS Y9, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+	VSUBPS      Y0, Y5, Y5
+	VMULPS      Y7, Y5, Y5
+	VANDNPS     Y5, Y8, Y5
 	VPCMPEQD    Y2, Y3, Y0
-	VBLENDVPS   Y0, Y1, Y6, Y6
-	VMASKMOVPS  Y6, Y4, (AX)
+	VBLENDVPS   Y0, Y1, Y5, Y5
+	LEAQ        (AX), DX
+	VMOVAPS     X5, X0
+	CMPQ        BX, $0x08
+	JB          storeTail48Quad
+	VMOVUPS     Y5, (DX)
+	JMP         storeTail48Done
 
+storeTail48Quad:
+	TESTQ        $0x00000004, BX
+	JZ           storeTail48Pair
+	VMOVUPS      X0, (DX)
+	VEXTRACTF128 $0x01, Y5, X0
+	ADDQ         $0x10, DX
+
+storeTail48Pair:
+	TESTQ    $0x00000002, BX
+	JZ       storeTail48One
+	VMOVSD   X0, (DX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, DX
+
+storeTail48One:
+	TESTQ  $0x00000001, BX
+	JZ     storeTail48Done
+	VMOVSS X0, (DX)
+
+storeTail48Done:
 gradPlanarNTAVX2Next1:
 	// back to the block's start, on to the next planes
 	SUBQ   R12, CX
@@ -8676,12 +9740,11 @@ DATA logP8<>+0(SB)/4, $0x3eaaaaaa
 GLOBL logP8<>(SB), RODATA|NOPTR, $4
 
 // func countAtLeastAVX512(x []float32, v float32) int
-// Requires: AVX, AVX2, AVX512DQ, AVX512F, BMI2, SSE
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, BMI2
 TEXT ·countAtLeastAVX512(SB), NOSPLIT, $0-40
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
-	MOVSS        v+24(FP), X0
-	VBROADCASTSS X0, Z0
+	VBROADCASTSS v+24(FP), Z0
 	VXORPS       Z1, Z1, Z1
 	VXORPS       Z2, Z2, Z2
 	VXORPS       Z3, Z3, Z3
@@ -8862,16 +9925,14 @@ maxTargetAVX512Done:
 	RET
 
 // func bandAVX512(buf []float32, x []float32, lo float32, hi float32) (above int, inBand int)
-// Requires: AVX, AVX2, AVX512DQ, AVX512F, BMI2, POPCNT, SSE
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, BMI2, POPCNT
 TEXT ·bandAVX512(SB), NOSPLIT, $0-72
 	MOVQ         buf_base+0(FP), AX
 	MOVQ         buf_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
 	MOVQ         x_len+32(FP), BX
-	MOVSS        lo+48(FP), X0
-	VBROADCASTSS X0, Z0
-	MOVSS        hi+52(FP), X1
-	VBROADCASTSS X1, Z1
+	VBROADCASTSS lo+48(FP), Z0
+	VBROADCASTSS hi+52(FP), Z1
 	VXORPS       Z2, Z2, Z2
 	VBROADCASTSS allOnes<>+0(SB), Z3
 	LEAQ         compact<>+0(SB), SI
@@ -8933,13 +9994,13 @@ bandAVX512EdgeLoop:
 	ANDQ          R9, R8
 	ADDQ          CX, R8
 	TESTQ         R8, R8
-	JZ            storeCountAVX5127
+	JZ            storeCountAVX51249
 	MOVL          $0x0000ffff, R9
 	BZHIL         R8, R9, R9
 	KMOVW         R9, K1
 	VMOVUPS       Z4, K1, (AX)
 
-storeCountAVX5127:
+storeCountAVX51249:
 	LEAQ (AX)(R8*4), AX
 	SUBQ R8, CX
 	ADDQ SI, DI
@@ -8969,13 +10030,13 @@ bandAVX512Tail:
 	ANDQ          SI, BX
 	ADDQ          CX, BX
 	TESTQ         BX, BX
-	JZ            storeCountAVX5128
+	JZ            storeCountAVX51250
 	MOVL          $0x0000ffff, SI
 	BZHIL         BX, SI, SI
 	KMOVW         SI, K1
 	VMOVUPS       Z0, K1, (AX)
 
-storeCountAVX5128:
+storeCountAVX51250:
 	LEAQ (AX)(BX*4), AX
 	SUBQ BX, CX
 	ADDQ DX, DI
@@ -8996,14 +10057,13 @@ bandAVX512Done:
 	RET
 
 // func indicesAtLeastAVX512(dst []int32, x []float32, v float32, base int32) int
-// Requires: AVX, AVX512F, BMI2, POPCNT, SSE
+// Requires: AVX, AVX512F, BMI2, POPCNT
 TEXT ·indicesAtLeastAVX512(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         dst_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
 	MOVQ         x_len+32(FP), BX
-	MOVSS        v+48(FP), X0
-	VBROADCASTSS X0, Z0
+	VBROADCASTSS v+48(FP), Z0
 	MOVL         base+52(FP), SI
 	VMOVD        SI, X1
 	VPBROADCASTD X1, Z1
@@ -9046,13 +10106,13 @@ indicesAtLeastAVX512Edge:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX5129
+	JZ            storeCountAVX51251
 	MOVL          $0x0000ffff, DI
 	BZHIL         CX, DI, DI
 	KMOVW         DI, K1
 	VMOVUPS       Z3, K1, (AX)
 
-storeCountAVX5129:
+storeCountAVX51251:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z2, Z1, Z1
 	ADDQ   $0x00000040, DX
@@ -9072,13 +10132,13 @@ indicesAtLeastAVX512Tail:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX51210
+	JZ            storeCountAVX51252
 	MOVL          $0x0000ffff, DX
 	BZHIL         CX, DX, DX
 	KMOVW         DX, K1
 	VMOVUPS       Z0, K1, (AX)
 
-storeCountAVX51210:
+storeCountAVX51252:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z2, Z1, Z1
 
@@ -9144,13 +10204,13 @@ indicesNaNAVX512Edge:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX51211
+	JZ            storeCountAVX51253
 	MOVL          $0x0000ffff, DI
 	BZHIL         CX, DI, DI
 	KMOVW         DI, K1
 	VMOVUPS       Z2, K1, (AX)
 
-storeCountAVX51211:
+storeCountAVX51253:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z1, Z0, Z0
 	ADDQ   $0x00000040, DX
@@ -9170,13 +10230,13 @@ indicesNaNAVX512Tail:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX51212
+	JZ            storeCountAVX51254
 	MOVL          $0x0000ffff, DX
 	BZHIL         CX, DX, DX
 	KMOVW         DX, K1
 	VMOVUPS       Z2, K1, (AX)
 
-storeCountAVX51212:
+storeCountAVX51254:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z1, Z0, Z0
 
@@ -9798,14 +10858,14 @@ ceRowsLargeSpreadAVX512ExpTail:
 	MOVL        $0x0000ffff, R13
 	BZHIL       R11, R13, R11
 	KMOVW       R11, K1
-	VMOVUPS.Z   (R10), K1, Z25
-	VFMSUB132PS Z13, Z22, Z25
-	VADDPS      Z25, Z25, Z24
+	VMOVUPS.Z   (R10), K1, Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z24, Z26
+	VMULPS      Z0, Z25, Z26
 	VRNDSCALEPS $0x00, Z26, Z26
-	VMOVAPS     Z24, Z28
+	VMOVAPS     Z25, Z28
 	VFMADD231PS Z1, Z26, Z28
 	VFMADD231PS Z2, Z26, Z28
 
@@ -9817,11 +10877,11 @@ ceRowsLargeSpreadAVX512ExpTail:
 	VFMADD213PS Z7, Z28, Z27
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z24, K2
+	VCMPPS      $0x05, Z8, Z25, K2
 	VFMADD213PS Z9, Z28, Z27
-	VSCALEFPS.Z Z26, Z27, K2, Z24
-	VADDPS      Z24, Z17, K1, Z17
-	VFMADD231PS Z23, Z25, K1, Z21
+	VSCALEFPS.Z Z26, Z27, K2, Z25
+	VADDPS      Z25, Z17, K1, Z17
+	VFMADD231PS Z23, Z24, K1, Z21
 
 ceRowsLargeSpreadAVX512RangeDone:
 	VADDPS        Z17, Z12, Z12
@@ -13160,14 +14220,14 @@ ceRowsLargeSpreadGradAVX512ExpTail:
 	MOVL        $0x0000ffff, R11
 	BZHIL       R13, R11, R11
 	KMOVW       R11, K1
-	VMOVUPS.Z   (R12), K1, Z25
-	VFMSUB132PS Z13, Z22, Z25
-	VADDPS      Z25, Z25, Z24
+	VMOVUPS.Z   (R12), K1, Z24
+	VFMSUB132PS Z13, Z22, Z24
+	VADDPS      Z24, Z24, Z25
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z2, Z24, Z26
+	VMULPS      Z2, Z25, Z26
 	VRNDSCALEPS $0x00, Z26, Z26
-	VMOVAPS     Z24, Z28
+	VMOVAPS     Z25, Z28
 	VFMADD231PS Z3, Z26, Z28
 	VFMADD231PS Z4, Z26, Z28
 
@@ -13179,12 +14239,12 @@ ceRowsLargeSpreadGradAVX512ExpTail:
 	VFMADD213PS Z9, Z28, Z27
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z10, Z24, K2
+	VCMPPS      $0x05, Z10, Z25, K2
 	VFMADD213PS Z11, Z28, Z27
-	VSCALEFPS.Z Z26, Z27, K2, Z24
-	VMOVUPS     Z24, K1, (R12)(R10*1)
-	VADDPS      Z24, Z15, K1, Z15
-	VFMADD231PS Z23, Z25, K1, Z21
+	VSCALEFPS.Z Z26, Z27, K2, Z25
+	VMOVUPS     Z25, K1, (R12)(R10*1)
+	VADDPS      Z25, Z15, K1, Z15
+	VFMADD231PS Z23, Z24, K1, Z21
 
 ceRowsLargeSpreadGradAVX512RangeDone:
 	VADDPS        Z15, Z0, Z0
@@ -13435,7 +14495,7 @@ TEXT ·cePlanarAVX512(SB), $19136-120
 	MOVQ         t_len+80(FP), DI
 	XORQ         R8, R8
 	VBROADCASTSS allOnes<>+0(SB), Z0
-	MOVSS        fill+116(FP), X1
+	VMOVSS       fill+116(FP), X1
 	VBROADCASTSS X1, Z1
 	VMOVUPS      Z1, 19072(SP)
 	CMPQ         CX, $0x00000020
@@ -14267,14 +15327,14 @@ TEXT ·cePlanarSmoothAVX512(SB), $19584-120
 	MOVQ         t_len+80(FP), DI
 	XORQ         R8, R8
 	VBROADCASTSS allOnes<>+0(SB), Z0
-	MOVSS        fill+116(FP), X1
+	VMOVSS       fill+116(FP), X1
 	VBROADCASTSS X1, Z1
 	VMOVUPS      Z1, 19200(SP)
 
 	// 1 − eps, eps, 2·eps, 0.5 and 1/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,
 	// spread = Σ_j (0.5·m − 0.5·z_j)/c: the halvings are exact, so equal logits give exactly 0,
 	// and the terms are at most the largest float, so a finite loss never overflows on the way
-	MOVSS        eps+112(FP), X2
+	VMOVSS       eps+112(FP), X2
 	VMOVSS       one<>+0(SB), X1
 	VSUBSS       X2, X1, X1
 	VXORPS       X6, X6, X6

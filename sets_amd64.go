@@ -7,7 +7,7 @@ import "golang.org/x/sys/cpu"
 // x86Features are the CPU features the generated kernels may require, by the names avo writes in
 // each kernel's "// Requires:" line in ohem_amd64.s.
 var x86Features = map[string]bool{
-	"SSE":      true, // part of amd64
+	"SSE":      true, // part of amd64 (PREFETCHh; no kernel has a legacy-SSE vector instruction)
 	"SSE2":     true,
 	"AVX":      cpu.X86.HasAVX,
 	"AVX2":     cpu.X86.HasAVX2,
@@ -24,7 +24,7 @@ var x86Features = map[string]bool{
 // against the Requires lines of the generated assembly.
 var tierFeatures = map[string][]string{
 	"avx512": {"AVX", "AVX2", "AVX512DQ", "AVX512F", "AVX512VL", "BMI2", "POPCNT", "SSE"},
-	"avx2":   {"AVX", "AVX2", "FMA3", "POPCNT", "SSE", "SSE2"},
+	"avx2":   {"AVX", "AVX2", "FMA3", "POPCNT", "SSE"},
 }
 
 func hasAll(features []string) bool {

@@ -49,7 +49,8 @@ const (
 // the spread, a row whose loss log(S/e^{z_t−m}) is below a limit ln e0 given by the glue (a row it
 // predicts the selection will drop) gets zeros instead, while it is still in cache, and neg[i] = 1
 // records it (0 for the other rows): zeroing it after the selection would cost a second write to
-// memory.
+// memory. g must not overlap x (ForwardBackward in place does not fuse): on AVX2 the tail of a range
+// is stored as a whole vector that also covers lanes before it or after it in the row.
 func genRowsLarge(t tier, kind rowsKind, grad bool) {
 	var name string
 	switch kind {
@@ -78,7 +79,8 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 	}
 	if grad {
 		name += "Grad"
-		doc := []string{"is " + name[:len(name)-4] + " that also writes the gradient of every row to the row-major g (the layout of x):",
+		doc := []string{"is " + name[:len(name)-4] + " that also writes the gradient of every row to the row-major g (the layout of x,",
+			"which g must not overlap: a tail may be stored as a whole vector over other lanes of the row):",
 			"g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 (the glue",
 			"overwrites the target's element), and 0 for a row with t[i] < 0."}
 		if kind == rowsCE {
@@ -151,7 +153,7 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 	maxPass := func(sfx string, prev reg.GPVirtual) {
 		norm := func(disp int, mask Op) {
 			if prev != nil {
-				gs.norm(t, Mem{Base: prev, Disp: disp}, mask)
+				gs.norm(t, Mem{Base: prev, Disp: disp}, mask, n)
 			}
 		}
 		step := func(b int) {
@@ -301,16 +303,11 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 		}
 		zeroAcc()
 	}
-	// term adds e^{x−m} of the vector at src into acc[a] (and k·(x − m)/2 into an sp); mask, if
-	// not nil, keeps only the lanes of a tail. With the spread, x − m is computed as 2·(x/2 − m/2):
-	// the same value (halving is exact), and the half difference cannot overflow.
-	term := func(src Mem, a int, mask Op) {
-		x, e := t.vec(), t.vec()
-		if mask == nil {
-			VMOVUPS(src, x)
-		} else {
-			x = t.loadTail(src, mask)
-		}
+	// expTerm returns e^{x−m} of the vector x, which becomes x − m, or with the spread x/2 − m/2:
+	// x − m is then computed as 2·(x/2 − m/2), the same value (halving is exact), and the half
+	// difference cannot overflow.
+	expTerm := func(x reg.VecVirtual) reg.VecVirtual {
+		e := t.vec()
 		d := x
 		if spread {
 			VFMSUB132PS(half, mhalf, x) // x/2 − m/2
@@ -320,13 +317,39 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 			VSUBPS(m, x, x)
 		}
 		t.exp(ec, d, e)
+		return e
+	}
+	// term adds e^{x−m} of the vector at src into acc[a] (and k·(x − m)/2 into an sp); mask, if
+	// not nil, keeps only the n lanes of a tail.
+	term := func(src Mem, a int, mask Op) {
+		x := t.vec()
+		if mask == nil {
+			VMOVUPS(src, x)
+		} else {
+			x = t.loadTail(src, mask)
+		}
+		e := expTerm(x)
 		if grad {
 			gm := src
 			gm.Index, gm.Scale = gd, 1
-			if mask == nil {
+			switch {
+			case mask == nil:
 				VMOVUPS(e, gm)
-			} else {
-				t.storeTail(e, gm, mask)
+			case t.zmm:
+				t.storeTail(e, gm, n, mask)
+			default:
+				// Reached when the range ends in the row's first vector (tailEnd takes the others):
+				// with C >= lanes that is the first range, and a whole vector from the row's start
+				// stays in the row; its lanes past the range, the target's and the second range's,
+				// are written again later. With C < lanes, pieces. No masked store (see tier.go).
+				pieces, stored := label(lbl+"Pieces"), label(lbl+"Stored")
+				CMPQ(stride, U32(t.bytes()))
+				JB(LabelRef(pieces))
+				VMOVUPS(e, gm)
+				JMP(LabelRef(stored))
+				Label(pieces)
+				t.storeTail(e, gm, n, mask)
+				Label(stored)
 			}
 		}
 		var s reg.VecVirtual
@@ -351,6 +374,28 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 				VANDPS(mask, x, x)
 				VFMADD231PS(kf, x, s)
 			}
+		}
+	}
+	// tailEnd is term for the n lanes of a tail through the whole vector at q that ends where the
+	// tail ends (AVX2 with grad): it stores the vector's gradient whole, then moves the tail's lanes
+	// (its top n) down to lanes 0..n−1, where term's masked load has them, so that the sums are bit
+	// for bit those of the kernel without the gradient.
+	tailEnd := func(q reg.GPVirtual) {
+		x := t.vec()
+		VMOVUPS(Mem{Base: q}, x)
+		e := expTerm(x)
+		VMOVUPS(e, Mem{Base: q, Index: gd, Scale: 1})
+		nv, iota, mask, perm := t.broadcastGP(n), t.vec(), t.vec(), t.vec()
+		VMOVDQU(constIota(8), iota)
+		VPCMPGTD(iota, nv, mask) // lanes below n
+		VPSUBD(nv, iota, perm)   // lane i takes lane i − n + 8 (VPERMPS reads 3 bits)
+		VPERMPS(e, perm, e)
+		VANDPS(mask, e, e)
+		VADDPS(e, acc[1], acc[1])
+		if spread {
+			VPERMPS(x, perm, x)
+			VANDPS(mask, x, x)
+			VFMADD231PS(kf, x, sp[1%len(sp)])
 		}
 	}
 	zeroAcc()
@@ -394,6 +439,18 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 	Label(lbl + "ExpTail")
 	TESTQ(n, n)
 	JZ(LabelRef(lbl + "RangeDone"))
+	if grad && !t.zmm {
+		Comment("the vector ending at the range's end, when it starts in the row: its lanes before the",
+			"tail get again the values they have (every lane is computed alone; the target's is set",
+			"later), and no masked store (see tier.go)")
+		q := GP64()
+		LEAQ(Mem{Base: p, Index: n, Scale: 4, Disp: -t.bytes()}, q)
+		CMPQ(q, row)
+		JB(LabelRef(lbl + "ExpTailShort"))
+		tailEnd(q)
+		JMP(LabelRef(lbl + "RangeDone"))
+		Label(lbl + "ExpTailShort")
+	}
 	term(Mem{Base: p}, 1, t.tailMask(n))
 	Label(lbl + "RangeDone")
 	flush()
@@ -477,8 +534,11 @@ type gradState struct {
 	r, nq reg.VecVirtual
 }
 
-// norm emits the final pass over the vector at m (masked when mask is set).
-func (gs gradState) norm(t tier, m Mem, mask Op) {
+// norm emits the final pass over the vector at m (its first n lanes, through mask, when mask is
+// set). The tail is stored in pieces on AVX2 (no masked store, see tier.go): unlike the exp pass it
+// cannot take a whole vector ending at the row's end, which would scale lanes scaled already, and
+// its length is the same in every row, so the pieces' branches are predicted.
+func (gs gradState) norm(t tier, m Mem, mask Op, n reg.GPVirtual) {
 	var v reg.VecVirtual
 	if mask == nil {
 		v = t.vec()
@@ -490,7 +550,7 @@ func (gs gradState) norm(t tier, m Mem, mask Op) {
 	if mask == nil {
 		VMOVUPS(v, m)
 	} else {
-		t.storeTail(v, m, mask)
+		t.storeTail(v, m, n, mask)
 	}
 }
 
@@ -510,7 +570,7 @@ func (gs gradState) finish(t tier, lbl string, row, stride reg.Register, gd reg.
 	CMPQ(n, U32(4*t.lanes))
 	JB(LabelRef(lbl + "1"))
 	for i := range 4 {
-		gs.norm(t, Mem{Base: p, Disp: i * t.bytes()}, nil)
+		gs.norm(t, Mem{Base: p, Disp: i * t.bytes()}, nil, nil)
 	}
 	ADDQ(U32(4*t.bytes()), p)
 	SUBQ(U32(4*t.lanes), n)
@@ -518,14 +578,14 @@ func (gs gradState) finish(t tier, lbl string, row, stride reg.Register, gd reg.
 	Label(lbl + "1")
 	CMPQ(n, U32(t.lanes))
 	JB(LabelRef(lbl + "Tail"))
-	gs.norm(t, Mem{Base: p}, nil)
+	gs.norm(t, Mem{Base: p}, nil, nil)
 	ADDQ(U32(t.bytes()), p)
 	SUBQ(U32(t.lanes), n)
 	JMP(LabelRef(lbl + "1"))
 	Label(lbl + "Tail")
 	TESTQ(n, n)
 	JZ(LabelRef(lbl + "Done"))
-	gs.norm(t, Mem{Base: p}, t.tailMask(n))
+	gs.norm(t, Mem{Base: p}, t.tailMask(n), n)
 	Label(lbl + "Done")
 }
 
@@ -989,9 +1049,7 @@ func genSmall(t tier) {
 
 	Comment("idx = lane·C, the gather indices of class 0; blk = bytes per vector of rows")
 	idx := t.vec()
-	cv := t.vec()
-	VMOVQ(c, cv.AsX())
-	VPBROADCASTD(cv.AsX(), cv)
+	cv := t.broadcastGP(c)
 	VPMULLD(intTable("iota16", func(i int) int { return i }), cv, idx)
 	blk := GP64()
 	MOVQ(c, blk)

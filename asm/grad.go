@@ -14,7 +14,8 @@ import (
 // target element scale·(pt + (eps − eps/C)): p_t − 1 comes exact from the forward pass, so the
 // target never cancels. A sample is kept when its target is >= 0 and its scale is not ±0; the
 // logits of the others are never trusted (an ignored sample's may be NaN): they are masked, not
-// multiplied by 0.
+// multiplied by 0. g may be x itself (ForwardBackward in place): no store reaches a lane of x that
+// is still to be read.
 //
 // Four kernels, chosen by the Go glue (grad_amd64.go) from the layout and C:
 //   - gradRows, row-major larger C: along each row with the shared exp sequence, a masked tail,
@@ -60,19 +61,17 @@ func gradVecTable(name string, vals []uint32) Mem {
 	return m
 }
 
-// loadParamF32 broadcasts the float32 parameter name into a new register (VBROADCASTSS from the
-// frame: unlike MOVSS it reaches the 32 registers of AVX-512).
-func (t tier) loadParamF32(name string) reg.VecVirtual {
-	r := t.vec()
-	VBROADCASTSS(paramAddr(name), r)
-	return r
-}
-
 // zeroFill stores zeros over the nb bytes at p (nb a multiple of 4), four vectors at a time, then
-// one, then a masked tail. p is advanced past them; nb is consumed.
+// one, then the tail: AVX-512 through a mask; AVX2 with a whole vector that ends at the end, over
+// zeros stored already, or, when nb is less than a vector, in pieces (storeTail; no masked store,
+// see tier.go). p is advanced past them; nb is consumed.
 func (t tier) zeroFill(prefix string, p, nb reg.GPVirtual) {
 	z := t.zero()
-	loop4, loop1, tail, done := prefix+"Zero4", prefix+"Zero1", prefix+"ZeroTail", prefix+"ZeroDone"
+	loop4, loop1, tail, short, done := prefix+"Zero4", prefix+"Zero1", prefix+"ZeroTail", prefix+"ZeroShort", prefix+"ZeroDone"
+	if !t.zmm {
+		CMPQ(nb, U32(t.bytes()))
+		JB(LabelRef(short))
+	}
 	Label(loop4)
 	CMPQ(nb, U32(4*t.bytes()))
 	JB(LabelRef(loop1))
@@ -92,9 +91,17 @@ func (t tier) zeroFill(prefix string, p, nb reg.GPVirtual) {
 	Label(tail)
 	TESTQ(nb, nb)
 	JZ(LabelRef(done))
+	if !t.zmm {
+		Comment("the last bytes: a whole vector ending at the end, over zeros stored already")
+		ADDQ(nb, p)
+		VMOVUPS(z, Mem{Base: p, Disp: -t.bytes()})
+		JMP(LabelRef(done))
+		Label(short)
+		TESTQ(nb, nb)
+		JZ(LabelRef(done))
+	}
 	SHRQ(U8(2), nb)
-	mask := t.tailMask(nb)
-	t.storeTail(z, Mem{Base: p}, mask)
+	t.storeTail(z, Mem{Base: p}, nb, nil)
 	SHLQ(U8(2), nb)
 	ADDQ(nb, p)
 	Label(done)
@@ -179,12 +186,15 @@ func genGradRows(t tier) {
 	Label(lbl("Tail"))
 	TESTQ(left, left)
 	JZ(LabelRef(lbl("Target")))
+	// AVX2 stores the tail in pieces (no masked store, see tier.go), not as the vector that ends
+	// at the row's end: g may be x itself (ForwardBackward in place), and the lanes before the tail
+	// hold gradients by now. The tail's length is the same in every row.
 	Comment("The last elements of the row, masked")
 	SHRQ(U8(2), left)
 	mask := t.tailMask(left)
 	x := t.loadTail(Mem{Base: xp}, mask)
 	e = body(x)
-	t.storeTail(e, Mem{Base: gp}, mask)
+	t.storeTail(e, Mem{Base: gp}, left, mask)
 	SHLQ(U8(2), left)
 	ADDQ(left, xp)
 	ADDQ(left, gp)
@@ -255,7 +265,8 @@ func genGradPairs(t tier) {
 	}
 
 	// block computes lanes rows from tv, pt and scale (registers or memory), and stores their 2·lanes
-	// gradient elements at g (masked by the two store masks when they are not nil).
+	// gradient elements at g, all of them when store0 is nil, else the first 2n: through the opmasks
+	// store0 and store1 on AVX-512, in pieces on AVX2, where store0 is the register holding 2n.
 	block := func(tv reg.VecVirtual, ptOp, scOp Op, store0, store1 Op) {
 		a, s, v0, v1 := t.vec(), t.vec(), t.vec(), t.vec()
 		if t.zmm {
@@ -305,10 +316,18 @@ func genGradPairs(t tier) {
 		if store0 == nil {
 			VMOVUPS(o0, Mem{Base: gp})
 			VMOVUPS(o1, Mem{Base: gp, Disp: t.bytes()})
-		} else {
-			VMASKMOVPS(o0, store0, Mem{Base: gp})
-			VMASKMOVPS(o1, store1, Mem{Base: gp, Disp: t.bytes()})
+			return
 		}
+		Comment("the first 2n < 16 elements: o0 whole or in part, then o1 in part")
+		n2 := store0.(reg.GPVirtual)
+		CMPQ(n2, U8(t.lanes))
+		JAE(LabelRef(lbl("TailHigh")))
+		t.storeTail(o0, Mem{Base: gp}, n2, nil)
+		JMP(LabelRef(lbl("Done")))
+		Label(lbl("TailHigh"))
+		VMOVUPS(o0, Mem{Base: gp})
+		SUBQ(U8(t.lanes), n2)
+		t.storeTail(o1, Mem{Base: gp, Disp: t.bytes()}, n2, nil)
 	}
 
 	Label(lbl("Loop"))
@@ -349,14 +368,7 @@ func genGradPairs(t tier) {
 		KMOVW(bits, k1)
 		s0, s1 = k0, k1
 	} else {
-		cnt, iota, m0, m1 := t.vec(), t.vec(), t.vec(), t.vec()
-		MOVQ(n2, cnt.AsX())
-		VPBROADCASTD(cnt.AsX(), cnt)
-		VMOVDQU(constIota(8), iota)
-		VPCMPGTD(iota, cnt, m0) // 2n > lane
-		VPSUBD(t.cu("gradEight", 8), cnt, cnt)
-		VPCMPGTD(iota, cnt, m1) // 2n − 8 > lane
-		s0, s1 = m0, m1
+		s0 = n2 // block stores the first 2n elements in pieces: no masked store (see tier.go)
 	}
 	block(tv, ptv, scv, s0, s1)
 
@@ -489,7 +501,7 @@ func genGradFlat(t tier) {
 		mask := t.tailMask(left)
 		x := t.loadTail(Mem{Base: xp}, mask)
 		e = vec(x)
-		t.storeTail(e, Mem{Base: gp}, mask)
+		t.storeTail(e, Mem{Base: gp}, left, mask)
 	}
 
 	load := func(m Mem) reg.VecVirtual {
@@ -674,7 +686,7 @@ func genGradPlanar(t tier, nt bool) {
 		sh = prep(T, S, P)
 		for k := range planes {
 			e := vec(ld(plane(xo, k)), M, L, S, sh, jvs[k])
-			t.storeTail(e, plane(gO, k), mask)
+			t.storeTail(e, plane(gO, k), rem, mask)
 		}
 
 		Label(lbl("Next" + sfx))

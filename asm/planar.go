@@ -27,7 +27,8 @@ import (
 // the exp passes run back to back (prefetching the next block's planes) and the finishes come
 // last, together.
 // Larger C goes one vector at a time, its first planarCopy classes from the scratch block. The
-// last positions go through masked loads and stores: no byte past them is read or written.
+// last positions go through masked loads, and stores of exactly their number (opmask stores on
+// AVX-512, pieces on AVX2): no byte past them is read or written.
 func genPlanar(t tier) {
 	genPlanarKernel(t, planarCE)
 	genPlanarKernel(t, planarCESmooth)
@@ -151,13 +152,13 @@ func (g *planarGen) prologue() {
 		if !t.zmm {
 			g.zeroVec = t.cu("zero", 0)
 		}
-		g.fill = g.broadcastToStack(Load(Param("fill"), XMM()).(reg.VecVirtual))
+		g.fill = g.broadcastToStack(paramF32("fill"))
 	}
 	if g.smooth() {
 		Comment("1 − eps, eps, 2·eps, 0.5 and 1/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,",
 			"spread = Σ_j (0.5·m − 0.5·z_j)/c: the halvings are exact, so equal logits give exactly 0,",
 			"and the terms are at most the largest float, so a finite loss never overflows on the way")
-		e := Load(Param("eps"), XMM()).(reg.VecVirtual)
+		e := paramF32("eps")
 		ome := XMM()
 		VMOVSS(constMem("one", 0x3f800000), ome)
 		VSUBSS(e, ome, ome)
@@ -269,13 +270,17 @@ func (g *planarGen) loadInt(m Mem, tail Op) reg.VecVirtual {
 	return r
 }
 
-// store stores v to m, through the tail mask when there is one.
+// store stores v to m; with a tail, only its g.n lanes: through the opmask on AVX-512, in pieces
+// on AVX2 (storeTail: no masked store, see tier.go).
 func (g *planarGen) store(v reg.VecVirtual, m Mem, tail Op) {
-	if tail == nil {
+	switch {
+	case tail == nil:
 		VMOVUPS(v, m)
-		return
+	case g.t.zmm:
+		g.t.storeTail(v, m, g.n, tail)
+	default:
+		g.t.storeTail(v, m, g.n, nil)
 	}
-	g.t.storeTail(v, m, g.tmask(tail))
 }
 
 // reductions are one vector's lane reductions in the exp pass.

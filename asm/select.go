@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -85,7 +83,7 @@ func genCount(t tier, name string, pred int, self bool, doc string) {
 	n := Load(Param("x").Len(), GP64())
 	var v reg.VecVirtual
 	if !self {
-		v = t.broadcastF32(Load(Param("v"), XMM()).(reg.VecVirtual))
+		v = t.loadParamF32("v")
 	}
 	acc := [4]reg.VecVirtual{t.zero(), t.zero(), t.zero(), t.zero()}
 	var ones Op
@@ -206,7 +204,8 @@ func VMOVDQA32orA(t tier, src, dst reg.VecVirtual) {
 // picks, from compactTable, the VPERMPS permutation that moves the passing lanes to the bottom.
 // While a whole vector of output room is left for each vector of the step, the packed vector is
 // stored whole (the lanes past the count are overwritten later, or lie past the result); the last
-// ones go through a store masked to the count, which is skipped when nothing passed.
+// ones store exactly the count (storeCount: an opmask store on AVX-512, pieces on AVX2, never a
+// VMASKMOVPS store, which is microcoded on AMD), skipped when nothing passed.
 
 // usePOPCNT counts the passing lanes with POPCNT (dispatch checks the feature) instead of the
 // byte counts of compactTable, which cost one load for the 8-bit masks of AVX2 and five
@@ -295,16 +294,13 @@ func (t tier) pack(v reg.VecVirtual, m Op, tbl reg.GPVirtual, ints bool) (reg.Ve
 	return z, t.popcount(tbl, r)
 }
 
-// storeLabels numbers the labels of code emitted more than once in a kernel.
-var storeLabels int
-
-// storeCount stores the first c lanes of z to out, and no more, unless c is 0.
+// storeCount stores the first c lanes of z to out (0 <= c <= lanes), and no more: through an
+// opmask on AVX-512, in pieces on AVX2 (storeTail: no masked store, see tier.go).
 func (t tier) storeCount(z reg.VecVirtual, out, c reg.GPVirtual) {
-	storeLabels++
-	skip := fmt.Sprintf("storeCount%s%d", t.suffix, storeLabels)
+	skip := label("storeCount" + t.suffix)
 	TESTQ(c, c)
 	JZ(LabelRef(skip))
-	t.storeTail(z, Mem{Base: out}, t.tailMask(c))
+	t.storeTail(z, Mem{Base: out}, c, nil)
 	Label(skip)
 }
 
@@ -314,7 +310,7 @@ func (t tier) storeCount(z reg.VecVirtual, out, c reg.GPVirtual) {
 //
 // Three loops: the fast one, two vectors a step, while two whole vectors of buf are left (the
 // count in band is then the distance the output pointer has moved); the edge one, which stores
-// min(passed, room) lanes through a mask and keeps counting once buf is full; the masked tail of
+// min(passed, room) lanes (storeCount) and keeps counting once buf is full; the masked tail of
 // fewer than a vector.
 func genBand(t tier) {
 	name := "band"
@@ -326,8 +322,8 @@ func genBand(t tier) {
 	Load(Param("buf").Len(), room)
 	Load(Param("x").Base(), p)
 	Load(Param("x").Len(), n)
-	lo := t.broadcastF32(Load(Param("lo"), XMM()).(reg.VecVirtual))
-	hi := t.broadcastF32(Load(Param("hi"), XMM()).(reg.VecVirtual))
+	lo := t.loadParamF32("lo")
+	hi := t.loadParamF32("hi")
 	above := t.zero() // per lane, the count of lanes above hi
 	var ones Op
 	if t.zmm {
@@ -447,12 +443,9 @@ func genIndices(t tier, name string, nan bool, doc string) {
 	Load(Param("x").Len(), n)
 	var v reg.VecVirtual
 	if !nan {
-		v = t.broadcastF32(Load(Param("v"), XMM()).(reg.VecVirtual))
+		v = t.loadParamF32("v")
 	}
-	b := Load(Param("base"), GP32())
-	idx := t.vec() // base + i + lane
-	VMOVD(b, idx.AsX())
-	VPBROADCASTD(idx.AsX(), idx)
+	idx := t.broadcastGP(Load(Param("base"), GP32())) // base + i + lane
 	var step Op
 	if t.zmm {
 		VPADDD(constIota(16), idx, idx)

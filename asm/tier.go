@@ -124,9 +124,70 @@ func (t tier) zero() reg.VecVirtual {
 	return r
 }
 
-// tailMask prepares a masked access of the first n lanes (0 < n < lanes, n in a 64-bit GP
+// Instruction forms. Every instruction of an AVX2 or AVX-512 kernel is VEX- or EVEX-encoded, and
+// no kernel stores through a vector mask on AVX2 or compresses to memory on AVX-512; TestVEXOnly and
+// TestNoSlowStores in the root package check ohem_amd64.s for both.
+//
+//   - Legacy SSE: an SSE instruction without the V prefix (avo's MOVQ GPR, X and MOVSS; Load of a
+//     float32 parameter emits MOVSS) that runs while the upper halves of the YMM/ZMM registers are
+//     dirty costs an SSE/AVX transition on Intel cores: ~136 ns per instruction on a Sapphire Rapids
+//     Xeon, where VMOVQ costs 0.7 ns. AMD cores have no such penalty, so only an Intel run shows it.
+//     A kernel moves a general register into a vector with gpToVec or broadcastGP (VMOVQ, VMOVD,
+//     VPBROADCASTD) and a float32 parameter with paramF32 or loadParamF32 (VMOVSS, VBROADCASTSS
+//     from the frame); scalar float arithmetic is VADDSS, VCVTSI2SSQ and the like.
+//   - Masked stores: what VMASKMOVPS and VPMASKMOVD to memory cost depends on the core: one or two
+//     µops on Intel, microcoded with a store per lane on AMD cores by the published tables (on the
+//     Zen 5 EPYC this was written on they ran as fast as plain stores, so only older cores show
+//     it). An AVX2 kernel stores a tail as a whole vector that ends at the tail's end, where the
+//     lanes before it are the kernel's own output and get the same values again (or are written
+//     again later), and otherwise in pieces of 16, 8 and 4 bytes chosen by the bits of the count
+//     (storeTail), which costs a few branches, well predicted where it matters: the tail's length
+//     is the same from row to row, or comes once per call. Masked loads (VMASKMOVPS, VPMASKMOVD
+//     from memory) are fast on both vendors and stay. AVX-512 opmask loads and stores are fast on
+//     both.
+//   - Compression: VCOMPRESSPS and VPCOMPRESSD with a memory destination are microcoded on Zen 4;
+//     the selection compresses into a register and stores that whole or through an opmask.
+
+// gpToVec moves the general register r (64 or 32 bits) into the low lane of a new XMM register,
+// zeroing the rest: VMOVQ or VMOVD, never avo's MOVQ, which is legacy SSE (see above).
+func gpToVec(r reg.Register) reg.VecVirtual {
+	x := XMM()
+	if r.Size() == 8 {
+		VMOVQ(r, x)
+	} else {
+		VMOVD(r, x)
+	}
+	return x
+}
+
+// broadcastGP broadcasts the low 32 bits of the general register r into every int32 lane of a new
+// register.
+func (t tier) broadcastGP(r reg.Register) reg.VecVirtual {
+	x := gpToVec(r)
+	v := t.vec()
+	VPBROADCASTD(x, v)
+	return v
+}
+
+// paramF32 loads the float32 parameter name into the low lane of a new XMM register with VMOVSS
+// (avo's Load would emit the legacy MOVSS).
+func paramF32(name string) reg.VecVirtual {
+	x := XMM()
+	VMOVSS(paramAddr(name), x)
+	return x
+}
+
+// loadParamF32 broadcasts the float32 parameter name into a new register (VBROADCASTSS from the
+// frame: unlike MOVSS it reaches the 32 registers of AVX-512, and it is not legacy SSE).
+func (t tier) loadParamF32(name string) reg.VecVirtual {
+	r := t.vec()
+	VBROADCASTSS(paramAddr(name), r)
+	return r
+}
+
+// tailMask prepares a masked access of the first n lanes (0 < n <= lanes, n in a 64-bit GP
 // register that is left unchanged). AVX-512 returns an opmask register; AVX2 a vector whose lanes
-// below n are all ones, for VMASKMOVPS and VBLENDVPS.
+// below n are all ones, for VMASKMOVPS loads and VBLENDVPS.
 func (t tier) tailMask(r reg.Register) Op {
 	n := r.(reg.GPVirtual)
 	if t.zmm {
@@ -139,9 +200,7 @@ func (t tier) tailMask(r reg.Register) Op {
 	}
 	iota := t.vec()
 	VMOVDQU(constIota(8), iota)
-	cnt := t.vec()
-	MOVQ(n, cnt.AsX())
-	VPBROADCASTD(cnt.AsX(), cnt)
+	cnt := t.broadcastGP(n)
 	VPCMPGTD(iota, cnt, cnt) // n > lane index
 	return cnt
 }
@@ -164,7 +223,8 @@ func constIota(lanes int) Mem {
 }
 
 // loadTail loads the first lanes of mask from m into a new register, zeroing the others; no byte
-// past them is read (masked loads do not fault on masked-off lanes).
+// past them is read (masked loads do not fault on masked-off lanes). VMASKMOVPS loads are fast on
+// both vendors; only its stores are not.
 func (t tier) loadTail(m Mem, mask Op) reg.VecVirtual {
 	r := t.vec()
 	if t.zmm {
@@ -175,13 +235,54 @@ func (t tier) loadTail(m Mem, mask Op) reg.VecVirtual {
 	return r
 }
 
-// storeTail stores the lanes of mask of r to m.
-func (t tier) storeTail(r reg.VecVirtual, m Mem, mask Op) {
+// labels numbers the labels of code emitted more than once in a kernel.
+var labels int
+
+// label returns a new label name, unique in the file, that starts with prefix.
+func label(prefix string) string {
+	labels++
+	return fmt.Sprintf("%s%d", prefix, labels)
+}
+
+// storeTail stores the first n lanes of r to m and no byte past them (n in a GP register, 0 <= n
+// <= lanes, left unchanged). AVX-512 stores through mask, tailMask(n), which it computes when mask
+// is nil. AVX2 does not use mask: it stores in pieces chosen by the bits of n, 16 bytes (the low
+// half, after which the high half moves down), 8 and 4 (a masked VMASKMOVPS store is microcoded
+// on AMD; see "Instruction forms" above). r is left unchanged.
+func (t tier) storeTail(r reg.VecVirtual, m Mem, n reg.GPVirtual, mask Op) {
 	if t.zmm {
+		if mask == nil {
+			mask = t.tailMask(n)
+		}
 		VMOVUPS(r, mask, m)
-	} else {
-		VMASKMOVPS(r, mask, m)
+		return
 	}
+	l := label("storeTail")
+	quad, pair, one, done := l+"Quad", l+"Pair", l+"One", l+"Done"
+	p, x := GP64(), XMM()
+	LEAQ(m, p)
+	VMOVAPS(r.AsX(), x) // the low half
+	CMPQ(n, U8(t.lanes))
+	JB(LabelRef(quad))
+	VMOVUPS(r, Mem{Base: p})
+	JMP(LabelRef(done))
+	Label(quad)
+	TESTQ(U32(4), n)
+	JZ(LabelRef(pair))
+	VMOVUPS(x, Mem{Base: p})
+	VEXTRACTF128(U8(1), r, x) // the high half moves down
+	ADDQ(U8(16), p)
+	Label(pair)
+	TESTQ(U32(2), n)
+	JZ(LabelRef(one))
+	VMOVSD(x, Mem{Base: p})
+	VMOVHLPS(x, x, x)
+	ADDQ(U8(8), p)
+	Label(one)
+	TESTQ(U32(1), n)
+	JZ(LabelRef(done))
+	VMOVSS(x, Mem{Base: p})
+	Label(done)
 }
 
 // selectLanes sets d to a where mask is set and to b elsewhere (mask from tailMask or a compare).
