@@ -9137,7 +9137,7 @@ DATA gradOne32Vec<>+28(SB)/4, $0x00000001
 GLOBL gradOne32Vec<>(SB), RODATA|NOPTR, $32
 
 // func gradPlanarNTAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3, MMX+, SSE
 TEXT ·gradPlanarNTAVX2(SB), NOSPLIT, $0-192
 	MOVQ         g_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -17902,7 +17902,7 @@ DATA gradOne32<>+0(SB)/4, $0x00000001
 GLOBL gradOne32<>(SB), RODATA|NOPTR, $4
 
 // func gradPlanarNTAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, MMX+, SSE
 TEXT ·gradPlanarNTAVX512(SB), NOSPLIT, $0-192
 	MOVQ         g_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX

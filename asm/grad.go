@@ -712,7 +712,7 @@ func genGradPlanar(t tier, nt bool) {
 	pass(1)
 	Label(lbl("Done"))
 	if nt {
-		sfence()
+		SFENCE()
 	}
 	VZEROUPPER()
 	RET()
@@ -723,15 +723,6 @@ func genGradPlanar(t tier, nt bool) {
 // both tiers already (a prefetch never faults, so the address may lie past the slices' ends).
 func prefetch(m Mem) {
 	i, err := x86.PREFETCHT0(m)
-	check(err == nil, "%v", err)
-	i.ISA = []string{"SSE"}
-	Instruction(i)
-}
-
-// sfence emits SFENCE, which orders the non-temporal stores before it; like PREFETCHT0, avo files
-// it under "MMX+", Intel's manuals under SSE, and every amd64 CPU has it.
-func sfence() {
-	i, err := x86.SFENCE()
 	check(err == nil, "%v", err)
 	i.ISA = []string{"SSE"}
 	Instruction(i)
