@@ -2,17 +2,15 @@
 
 package ohem
 
-import "unsafe"
-
 // gradAVX2 and gradAVX512 install the tier's gradRows and gradPlanar kernels in ks.
 func gradAVX2(ks *kernelSet) {
-	k := &gradKernels{rows: gradRowsAVX2, pairs: gradPairsAVX2, flat: gradFlatAVX2, planar: gradPlanarAVX2, planarNT: gradPlanarNTAVX2, tabs: gradTabs8}
+	k := &gradKernels{rows: gradRowsAVX2, pairs: gradPairsAVX2, flat: gradFlatAVX2, planar: gradPlanarAVX2, tabs: gradTabs8}
 	ks.gradRows = k.gradRows
 	ks.gradPlanar = k.gradPlanar
 }
 
 func gradAVX512(ks *kernelSet) {
-	k := &gradKernels{rows: gradRowsAVX512, pairs: gradPairsAVX512, flat: gradFlatAVX512, planar: gradPlanarAVX512, planarNT: gradPlanarNTAVX512, tabs: gradTabs16}
+	k := &gradKernels{rows: gradRowsAVX512, pairs: gradPairsAVX512, flat: gradFlatAVX512, planar: gradPlanarAVX512, tabs: gradTabs16}
 	ks.gradRows = k.gradRows
 	ks.gradPlanar = k.gradPlanar
 }
@@ -23,9 +21,7 @@ type gradKernels struct {
 	pairs  func(g []float32, t []int32, pt, scale []float32, q float32)
 	flat   func(g, x []float32, t []int32, m, ls, pt, scale []float32, tab []int32, c int, q, tq float32)
 	planar func(g, x []float32, t []int32, m, ls, pt, scale []float32, c, stride int, q, tq float32)
-	// planarNT is planar with non-temporal stores, for gradients far larger than the caches.
-	planarNT func(g, x []float32, t []int32, m, ls, pt, scale []float32, c, stride int, q, tq float32)
-	tabs     [][]int32 // gradFlat's tables by C; nil where gradRows is the faster kernel
+	tabs   [][]int32 // gradFlat's tables by C; nil where gradRows is the faster kernel
 }
 
 // gradFlat takes every C up to 15 but 2 on AVX2 (8 rows a block: at C = 16 a row is two whole
@@ -81,20 +77,10 @@ func (k *gradKernels) gradRows(g, x []float32, t []int32, st stats, scale []floa
 // each other; 256 is slower.
 const gradPlanarBlock = 1024
 
-// planarNTMin is the image size, in logits, from which the planar gradient streams its stores past
-// the caches (gradPlanarNT): 16 MB of gradient per image, more than a core's share of the last
-// level cache, so the lines would be evicted before anyone read them. Measured on seg (40 MB
-// images): ForwardBackward's gradient pass no longer reads the 80 MB it writes.
-const planarNTMin = 4 << 20
-
 func (k *gradKernels) gradPlanar(g, x []float32, t []int32, st stats, scale []float32, c, stride int, eps float32) {
 	q := eps / float32(c)
-	kern := k.planar
-	if c*stride >= planarNTMin && stride%16 == 0 && len(t) > 0 && uintptr(unsafe.Pointer(&g[0]))%64 == 0 {
-		kern = k.planarNT // every block starts 4 KB further: aligned as g is
-	}
 	for p0 := 0; p0 < len(t); p0 += gradPlanarBlock {
 		p1 := min(p0+gradPlanarBlock, len(t))
-		kern(g[p0:], x[p0:], t[p0:p1], st.m[p0:p1], st.ls[p0:p1], st.pt[p0:p1], scale[p0:p1], c, stride, q, eps-q)
+		k.planar(g[p0:], x[p0:], t[p0:p1], st.m[p0:p1], st.ls[p0:p1], st.pt[p0:p1], scale[p0:p1], c, stride, q, eps-q)
 	}
 }

@@ -9136,415 +9136,6 @@ DATA gradOne32Vec<>+24(SB)/4, $0x00000001
 DATA gradOne32Vec<>+28(SB)/4, $0x00000001
 GLOBL gradOne32Vec<>(SB), RODATA|NOPTR, $32
 
-// func gradPlanarNTAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
-// Requires: AVX, AVX2, FMA3, MMX+, SSE
-TEXT ·gradPlanarNTAVX2(SB), NOSPLIT, $0-192
-	MOVQ         g_base+0(FP), AX
-	MOVQ         x_base+24(FP), CX
-	MOVQ         t_base+48(FP), DX
-	MOVQ         t_len+56(FP), BX
-	MOVQ         m_base+72(FP), SI
-	MOVQ         ls_base+96(FP), DI
-	MOVQ         pt_base+120(FP), R8
-	MOVQ         scale_base+144(FP), R9
-	MOVQ         c+168(FP), R10
-	MOVQ         stride+176(FP), R11
-	SHLQ         $0x02, R11
-	VBROADCASTSS q+184(FP), Y0
-	VBROADCASTSS tq+188(FP), Y1
-	VXORPS       Y2, Y2, Y2
-
-	// full = the bytes of the unmasked vectors of a plane
-	SHLQ $0x02, BX
-	ANDQ $0xffffffe0, BX
-
-gradPlanarNTAVX2Pairs:
-	CMPQ   R10, $0x02
-	JB     gradPlanarNTAVX2Last
-	VPADDD gradOne32Vec<>+0(SB), Y2, Y3
-	XORQ   R12, R12
-	LEAQ   (CX)(R11*2), R13
-
-gradPlanarNTAVX2Vec2:
-	CMPQ R12, BX
-	JAE  gradPlanarNTAVX2Tail2
-
-	// the target's gradient scale·(pt + tq); the lanes of t < 0
-	VADDPS     (R8)(R12*1), Y1, Y4
-	VMULPS     (R9)(R12*1), Y4, Y4
-	VMOVDQU    (DX)(R12*1), Y5
-	VPSRAD     $0x1f, Y5, Y6
-	PREFETCHT0 (R13)
-	VMOVUPS    (CX), Y7
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS (SI)(R12*1), Y7, Y7
-	VSUBPS (DI)(R12*1), Y7, Y7
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
-	VPSLLD      $0x17, Y9, Y8
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y7, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y8, Y10, Y10
-	VFMADD231PS Y10, Y9, Y8
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
-	VANDNPS     Y8, Y7, Y8
-	VSUBPS      Y0, Y8, Y8
-	VMULPS      (R9)(R12*1), Y8, Y8
-	VANDNPS     Y8, Y6, Y8
-	VPCMPEQD    Y2, Y5, Y7
-	VBLENDVPS   Y7, Y4, Y8, Y8
-	VMOVNTPS    Y8, (AX)
-	PREFETCHT0  (R13)(R11*1)
-	VMOVUPS     (CX)(R11*1), Y7
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS (SI)(R12*1), Y7, Y7
-	VSUBPS (DI)(R12*1), Y7, Y7
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
-	VPSLLD      $0x17, Y9, Y8
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y7, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y8, Y10, Y10
-	VFMADD231PS Y10, Y9, Y8
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
-	VANDNPS     Y8, Y7, Y8
-	VSUBPS      Y0, Y8, Y8
-	VMULPS      (R9)(R12*1), Y8, Y8
-	VANDNPS     Y8, Y6, Y8
-	VPCMPEQD    Y3, Y5, Y5
-	VBLENDVPS   Y5, Y4, Y8, Y8
-	VMOVNTPS    Y8, (AX)(R11*1)
-	ADDQ        $0x00000020, R12
-	ADDQ        $0x00000020, CX
-	ADDQ        $0x00000020, AX
-	ADDQ        $0x00000020, R13
-	JMP         gradPlanarNTAVX2Vec2
-
-gradPlanarNTAVX2Tail2:
-	// The planes' last positions, masked
-	MOVQ         t_len+56(FP), R13
-	ANDQ         $0x00000007, R13
-	JZ           gradPlanarNTAVX2Next2
-	VMOVDQU      iota<>+0(SB), Y4
-	VMOVQ        R13, X5
-	VPBROADCASTD X5, Y5
-	VPCMPGTD     Y4, Y5, Y5
-	VMASKMOVPS   (DX)(R12*1), Y5, Y4
-	VMASKMOVPS   (SI)(R12*1), Y5, Y6
-	VMASKMOVPS   (DI)(R12*1), Y5, Y7
-	VMASKMOVPS   (R9)(R12*1), Y5, Y8
-	VMASKMOVPS   (R8)(R12*1), Y5, Y9
-
-	// the target's gradient scale·(pt + tq); the lanes of t < 0
-	VADDPS     Y9, Y1, Y9
-	VMULPS     Y8, Y9, Y9
-	VPSRAD     $0x1f, Y4, Y10
-	VMASKMOVPS (CX), Y5, Y11
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS Y6, Y11, Y11
-	VSUBPS Y7, Y11, Y11
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
-	VFMADD231PS expLog2eVec<>+0(SB), Y11, Y13
-	VPSLLD      $0x17, Y13, Y12
-	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
-	VMOVAPS     Y11, Y14
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y13
-	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y12, Y14, Y14
-	VFMADD231PS Y14, Y13, Y12
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y11, Y11
-	VANDNPS     Y12, Y11, Y12
-	VSUBPS      Y0, Y12, Y12
-	VMULPS      Y8, Y12, Y12
-	VANDNPS     Y12, Y10, Y12
-	VPCMPEQD    Y2, Y4, Y11
-	VBLENDVPS   Y11, Y9, Y12, Y12
-	LEAQ        (AX), R14
-	VMOVAPS     X12, X11
-	CMPQ        R13, $0x08
-	JB          storeTail46Quad
-	VMOVUPS     Y12, (R14)
-	JMP         storeTail46Done
-
-storeTail46Quad:
-	TESTQ        $0x00000004, R13
-	JZ           storeTail46Pair
-	VMOVUPS      X11, (R14)
-	VEXTRACTF128 $0x01, Y12, X11
-	ADDQ         $0x10, R14
-
-storeTail46Pair:
-	TESTQ    $0x00000002, R13
-	JZ       storeTail46One
-	VMOVSD   X11, (R14)
-	VMOVHLPS X11, X11, X11
-	ADDQ     $0x08, R14
-
-storeTail46One:
-	TESTQ  $0x00000001, R13
-	JZ     storeTail46Done
-	VMOVSS X11, (R14)
-
-storeTail46Done:
-	VMASKMOVPS (CX)(R11*1), Y5, Y5
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS Y6, Y5, Y5
-	VSUBPS Y7, Y5, Y5
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
-	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
-	VPSLLD      $0x17, Y7, Y6
-	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
-	VMOVAPS     Y5, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y11
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y7
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y7
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y7
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y7
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y7
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y6, Y11, Y11
-	VFMADD231PS Y11, Y7, Y6
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
-	VANDNPS     Y6, Y5, Y6
-	VSUBPS      Y0, Y6, Y6
-	VMULPS      Y8, Y6, Y6
-	VANDNPS     Y6, Y10, Y6
-	VPCMPEQD    Y3, Y4, Y3
-	VBLENDVPS   Y3, Y9, Y6, Y6
-	LEAQ        (AX)(R11*1), R14
-	VMOVAPS     X6, X3
-	CMPQ        R13, $0x08
-	JB          storeTail47Quad
-	VMOVUPS     Y6, (R14)
-	JMP         storeTail47Done
-
-storeTail47Quad:
-	TESTQ        $0x00000004, R13
-	JZ           storeTail47Pair
-	VMOVUPS      X3, (R14)
-	VEXTRACTF128 $0x01, Y6, X3
-	ADDQ         $0x10, R14
-
-storeTail47Pair:
-	TESTQ    $0x00000002, R13
-	JZ       storeTail47One
-	VMOVSD   X3, (R14)
-	VMOVHLPS X3, X3, X3
-	ADDQ     $0x08, R14
-
-storeTail47One:
-	TESTQ  $0x00000001, R13
-	JZ     storeTail47Done
-	VMOVSS X3, (R14)
-
-storeTail47Done:
-gradPlanarNTAVX2Next2:
-	// back to the block's start, on to the next planes
-	SUBQ   R12, CX
-	SUBQ   R12, AX
-	ADDQ   R11, CX
-	ADDQ   R11, AX
-	VPADDD gradOne32Vec<>+0(SB), Y2, Y2
-	ADDQ   R11, CX
-	ADDQ   R11, AX
-	VPADDD gradOne32Vec<>+0(SB), Y2, Y2
-	SUBQ   $0x02, R10
-	JMP    gradPlanarNTAVX2Pairs
-
-gradPlanarNTAVX2Last:
-	// An odd class count leaves one plane
-	TESTQ R10, R10
-	JZ    gradPlanarNTAVX2Done
-	XORQ  R12, R12
-	LEAQ  (CX)(R11*1), R10
-
-gradPlanarNTAVX2Vec1:
-	CMPQ R12, BX
-	JAE  gradPlanarNTAVX2Tail1
-
-	// the target's gradient scale·(pt + tq); the lanes of t < 0
-	VADDPS     (R8)(R12*1), Y1, Y3
-	VMULPS     (R9)(R12*1), Y3, Y3
-	VMOVDQU    (DX)(R12*1), Y4
-	VPSRAD     $0x1f, Y4, Y5
-	PREFETCHT0 (R10)
-	VMOVUPS    (CX), Y6
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS (SI)(R12*1), Y6, Y6
-	VSUBPS (DI)(R12*1), Y6, Y6
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
-	VPSLLD      $0x17, Y8, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
-	VMOVAPS     Y6, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y8
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y7, Y9, Y9
-	VFMADD231PS Y9, Y8, Y7
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS     Y7, Y6, Y7
-	VSUBPS      Y0, Y7, Y7
-	VMULPS      (R9)(R12*1), Y7, Y7
-	VANDNPS     Y7, Y5, Y7
-	VPCMPEQD    Y2, Y4, Y4
-	VBLENDVPS   Y4, Y3, Y7, Y7
-	VMOVNTPS    Y7, (AX)
-	ADDQ        $0x00000020, R12
-	ADDQ        $0x00000020, CX
-	ADDQ        $0x00000020, AX
-	ADDQ        $0x00000020, R10
-	JMP         gradPlanarNTAVX2Vec1
-
-gradPlanarNTAVX2Tail1:
-	// The planes' last positions, masked
-	MOVQ         t_len+56(FP), BX
-	ANDQ         $0x00000007, BX
-	JZ           gradPlanarNTAVX2Next1
-	VMOVDQU      iota<>+0(SB), Y3
-	VMOVQ        BX, X4
-	VPBROADCASTD X4, Y4
-	VPCMPGTD     Y3, Y4, Y4
-	VMASKMOVPS   (DX)(R12*1), Y4, Y3
-	VMASKMOVPS   (SI)(R12*1), Y4, Y5
-	VMASKMOVPS   (DI)(R12*1), Y4, Y6
-	VMASKMOVPS   (R9)(R12*1), Y4, Y7
-	VMASKMOVPS   (R8)(R12*1), Y4, Y8
-
-	// the target's gradient scale·(pt + tq); the lanes of t < 0
-	VADDPS     Y8, Y1, Y1
-	VMULPS     Y7, Y1, Y1
-	VPSRAD     $0x1f, Y3, Y8
-	VMASKMOVPS (CX), Y4, Y4
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS Y5, Y4, Y4
-	VSUBPS Y6, Y4, Y4
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
-	VPSLLD      $0x17, Y6, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y4, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y9
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y6
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y9, Y9
-	VFMADD231PS Y9, Y6, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
-	VANDNPS     Y5, Y4, Y5
-	VSUBPS      Y0, Y5, Y5
-	VMULPS      Y7, Y5, Y5
-	VANDNPS     Y5, Y8, Y5
-	VPCMPEQD    Y2, Y3, Y0
-	VBLENDVPS   Y0, Y1, Y5, Y5
-	LEAQ        (AX), DX
-	VMOVAPS     X5, X0
-	CMPQ        BX, $0x08
-	JB          storeTail48Quad
-	VMOVUPS     Y5, (DX)
-	JMP         storeTail48Done
-
-storeTail48Quad:
-	TESTQ        $0x00000004, BX
-	JZ           storeTail48Pair
-	VMOVUPS      X0, (DX)
-	VEXTRACTF128 $0x01, Y5, X0
-	ADDQ         $0x10, DX
-
-storeTail48Pair:
-	TESTQ    $0x00000002, BX
-	JZ       storeTail48One
-	VMOVSD   X0, (DX)
-	VMOVHLPS X0, X0, X0
-	ADDQ     $0x08, DX
-
-storeTail48One:
-	TESTQ  $0x00000001, BX
-	JZ     storeTail48Done
-	VMOVSS X0, (DX)
-
-storeTail48Done:
-gradPlanarNTAVX2Next1:
-	// back to the block's start, on to the next planes
-	SUBQ   R12, CX
-	SUBQ   R12, AX
-	ADDQ   R11, CX
-	ADDQ   R11, AX
-	VPADDD gradOne32Vec<>+0(SB), Y2, Y2
-
-gradPlanarNTAVX2Done:
-	SFENCE
-	VZEROUPPER
-	RET
-
 // func expfAVX512(dst []float32, x []float32)
 // Requires: AVX, AVX512F
 TEXT ·expfAVX512(SB), NOSPLIT, $0-48
@@ -9994,13 +9585,13 @@ bandAVX512EdgeLoop:
 	ANDQ          R9, R8
 	ADDQ          CX, R8
 	TESTQ         R8, R8
-	JZ            storeCountAVX51249
+	JZ            storeCountAVX51246
 	MOVL          $0x0000ffff, R9
 	BZHIL         R8, R9, R9
 	KMOVW         R9, K1
 	VMOVUPS       Z4, K1, (AX)
 
-storeCountAVX51249:
+storeCountAVX51246:
 	LEAQ (AX)(R8*4), AX
 	SUBQ R8, CX
 	ADDQ SI, DI
@@ -10030,13 +9621,13 @@ bandAVX512Tail:
 	ANDQ          SI, BX
 	ADDQ          CX, BX
 	TESTQ         BX, BX
-	JZ            storeCountAVX51250
+	JZ            storeCountAVX51247
 	MOVL          $0x0000ffff, SI
 	BZHIL         BX, SI, SI
 	KMOVW         SI, K1
 	VMOVUPS       Z0, K1, (AX)
 
-storeCountAVX51250:
+storeCountAVX51247:
 	LEAQ (AX)(BX*4), AX
 	SUBQ BX, CX
 	ADDQ DX, DI
@@ -10106,13 +9697,13 @@ indicesAtLeastAVX512Edge:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX51251
+	JZ            storeCountAVX51248
 	MOVL          $0x0000ffff, DI
 	BZHIL         CX, DI, DI
 	KMOVW         DI, K1
 	VMOVUPS       Z3, K1, (AX)
 
-storeCountAVX51251:
+storeCountAVX51248:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z2, Z1, Z1
 	ADDQ   $0x00000040, DX
@@ -10132,13 +9723,13 @@ indicesAtLeastAVX512Tail:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX51252
+	JZ            storeCountAVX51249
 	MOVL          $0x0000ffff, DX
 	BZHIL         CX, DX, DX
 	KMOVW         DX, K1
 	VMOVUPS       Z0, K1, (AX)
 
-storeCountAVX51252:
+storeCountAVX51249:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z2, Z1, Z1
 
@@ -10204,13 +9795,13 @@ indicesNaNAVX512Edge:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX51253
+	JZ            storeCountAVX51250
 	MOVL          $0x0000ffff, DI
 	BZHIL         CX, DI, DI
 	KMOVW         DI, K1
 	VMOVUPS       Z2, K1, (AX)
 
-storeCountAVX51253:
+storeCountAVX51250:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z1, Z0, Z0
 	ADDQ   $0x00000040, DX
@@ -10230,13 +9821,13 @@ indicesNaNAVX512Tail:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX51254
+	JZ            storeCountAVX51251
 	MOVL          $0x0000ffff, DX
 	BZHIL         CX, DX, DX
 	KMOVW         DX, K1
 	VMOVUPS       Z2, K1, (AX)
 
-storeCountAVX51254:
+storeCountAVX51251:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z1, Z0, Z0
 
@@ -17900,320 +17491,3 @@ gradPlanarAVX512Done:
 
 DATA gradOne32<>+0(SB)/4, $0x00000001
 GLOBL gradOne32<>(SB), RODATA|NOPTR, $4
-
-// func gradPlanarNTAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2, MMX+, SSE
-TEXT ·gradPlanarNTAVX512(SB), NOSPLIT, $0-192
-	MOVQ         g_base+0(FP), AX
-	MOVQ         x_base+24(FP), CX
-	MOVQ         t_base+48(FP), DX
-	MOVQ         t_len+56(FP), BX
-	MOVQ         m_base+72(FP), SI
-	MOVQ         ls_base+96(FP), DI
-	MOVQ         pt_base+120(FP), R8
-	MOVQ         scale_base+144(FP), R9
-	MOVQ         c+168(FP), R10
-	MOVQ         stride+176(FP), R11
-	SHLQ         $0x02, R11
-	VBROADCASTSS q+184(FP), Z0
-	VBROADCASTSS tq+188(FP), Z1
-	VBROADCASTSS expLog2e<>+0(SB), Z2
-	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z3
-	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z4
-	VBROADCASTSS expC5<>+0(SB), Z5
-	VBROADCASTSS expC4<>+0(SB), Z6
-	VBROADCASTSS expC3<>+0(SB), Z7
-	VBROADCASTSS expC2<>+0(SB), Z8
-	VBROADCASTSS expC1<>+0(SB), Z9
-	VBROADCASTSS expCutoff<>+0(SB), Z10
-	VBROADCASTSS one<>+0(SB), Z11
-	VXORPS       Z12, Z12, Z12
-	VXORPS       Z13, Z13, Z13
-	VBROADCASTSS gradOne32<>+0(SB), Z14
-
-	// full = the bytes of the unmasked vectors of a plane
-	SHLQ $0x02, BX
-	ANDQ $0xffffffc0, BX
-
-gradPlanarNTAVX512Pairs:
-	CMPQ   R10, $0x02
-	JB     gradPlanarNTAVX512Last
-	VPADDD Z14, Z12, Z15
-	XORQ   R12, R12
-	LEAQ   (CX)(R11*2), R13
-
-gradPlanarNTAVX512Vec2:
-	CMPQ R12, BX
-	JAE  gradPlanarNTAVX512Tail2
-
-	// the target's gradient scale·(pt + tq); the lanes of t < 0
-	VADDPS     (R8)(R12*1), Z1, Z16
-	VMULPS     (R9)(R12*1), Z16, Z16
-	VPCMPD     $0x02, (DX)(R12*1), Z13, K1
-	PREFETCHT0 (R13)
-	VMOVUPS    (CX), Z17
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS (SI)(R12*1), Z17, Z17
-	VSUBPS (DI)(R12*1), Z17, Z17
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z2, Z17, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z17, Z20
-	VFMADD231PS Z3, Z18, Z20
-	VFMADD231PS Z4, Z18, Z20
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z19
-	VFMADD213PS Z6, Z20, Z19
-	VFMADD213PS Z7, Z20, Z19
-	VFMADD213PS Z8, Z20, Z19
-	VFMADD213PS Z9, Z20, Z19
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z10, Z17, K2
-	VFMADD213PS Z11, Z20, Z19
-	VSCALEFPS.Z Z18, Z19, K2, Z17
-	VSUBPS      Z0, Z17, Z17
-	VMULPS.Z    (R9)(R12*1), Z17, K1, Z17
-	VPCMPEQD    (DX)(R12*1), Z12, K2
-	VMOVAPS     Z16, K2, Z17
-	VMOVNTPS    Z17, (AX)
-	PREFETCHT0  (R13)(R11*1)
-	VMOVUPS     (CX)(R11*1), Z17
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS (SI)(R12*1), Z17, Z17
-	VSUBPS (DI)(R12*1), Z17, Z17
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z2, Z17, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z17, Z20
-	VFMADD231PS Z3, Z18, Z20
-	VFMADD231PS Z4, Z18, Z20
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z19
-	VFMADD213PS Z6, Z20, Z19
-	VFMADD213PS Z7, Z20, Z19
-	VFMADD213PS Z8, Z20, Z19
-	VFMADD213PS Z9, Z20, Z19
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z10, Z17, K2
-	VFMADD213PS Z11, Z20, Z19
-	VSCALEFPS.Z Z18, Z19, K2, Z17
-	VSUBPS      Z0, Z17, Z17
-	VMULPS.Z    (R9)(R12*1), Z17, K1, Z17
-	VPCMPEQD    (DX)(R12*1), Z15, K1
-	VMOVAPS     Z16, K1, Z17
-	VMOVNTPS    Z17, (AX)(R11*1)
-	ADDQ        $0x00000040, R12
-	ADDQ        $0x00000040, CX
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, R13
-	JMP         gradPlanarNTAVX512Vec2
-
-gradPlanarNTAVX512Tail2:
-	// The planes' last positions, masked
-	MOVQ      t_len+56(FP), R13
-	ANDQ      $0x0000000f, R13
-	JZ        gradPlanarNTAVX512Next2
-	MOVL      $0x0000ffff, R14
-	BZHIL     R13, R14, R13
-	KMOVW     R13, K1
-	VMOVUPS.Z (DX)(R12*1), K1, Z16
-	VMOVUPS.Z (SI)(R12*1), K1, Z17
-	VMOVUPS.Z (DI)(R12*1), K1, Z18
-	VMOVUPS.Z (R9)(R12*1), K1, Z19
-	VMOVUPS.Z (R8)(R12*1), K1, Z20
-
-	// the target's gradient scale·(pt + tq); the lanes of t < 0
-	VADDPS    Z20, Z1, Z20
-	VMULPS    Z19, Z20, Z20
-	VPCMPD    $0x02, Z16, Z13, K2
-	VMOVUPS.Z (CX), K1, Z21
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS Z17, Z21, Z21
-	VSUBPS Z18, Z21, Z21
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z2, Z21, Z22
-	VRNDSCALEPS $0x00, Z22, Z22
-	VMOVAPS     Z21, Z24
-	VFMADD231PS Z3, Z22, Z24
-	VFMADD231PS Z4, Z22, Z24
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
-	VFMADD213PS Z8, Z24, Z23
-	VFMADD213PS Z9, Z24, Z23
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z10, Z21, K3
-	VFMADD213PS Z11, Z24, Z23
-	VSCALEFPS.Z Z22, Z23, K3, Z21
-	VSUBPS      Z0, Z21, Z21
-	VMULPS.Z    Z19, Z21, K2, Z21
-	VPCMPEQD    Z16, Z12, K3
-	VMOVAPS     Z20, K3, Z21
-	VMOVUPS     Z21, K1, (AX)
-	VMOVUPS.Z   (CX)(R11*1), K1, Z21
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS Z17, Z21, Z17
-	VSUBPS Z18, Z17, Z17
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z2, Z17, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z17, Z22
-	VFMADD231PS Z3, Z18, Z22
-	VFMADD231PS Z4, Z18, Z22
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z21
-	VFMADD213PS Z6, Z22, Z21
-	VFMADD213PS Z7, Z22, Z21
-	VFMADD213PS Z8, Z22, Z21
-	VFMADD213PS Z9, Z22, Z21
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z10, Z17, K3
-	VFMADD213PS Z11, Z22, Z21
-	VSCALEFPS.Z Z18, Z21, K3, Z17
-	VSUBPS      Z0, Z17, Z17
-	VMULPS.Z    Z19, Z17, K2, Z17
-	VPCMPEQD    Z16, Z15, K2
-	VMOVAPS     Z20, K2, Z17
-	VMOVUPS     Z17, K1, (AX)(R11*1)
-
-gradPlanarNTAVX512Next2:
-	// back to the block's start, on to the next planes
-	SUBQ   R12, CX
-	SUBQ   R12, AX
-	ADDQ   R11, CX
-	ADDQ   R11, AX
-	VPADDD Z14, Z12, Z12
-	ADDQ   R11, CX
-	ADDQ   R11, AX
-	VPADDD Z14, Z12, Z12
-	SUBQ   $0x02, R10
-	JMP    gradPlanarNTAVX512Pairs
-
-gradPlanarNTAVX512Last:
-	// An odd class count leaves one plane
-	TESTQ R10, R10
-	JZ    gradPlanarNTAVX512Done
-	XORQ  R12, R12
-	LEAQ  (CX)(R11*1), R10
-
-gradPlanarNTAVX512Vec1:
-	CMPQ R12, BX
-	JAE  gradPlanarNTAVX512Tail1
-
-	// the target's gradient scale·(pt + tq); the lanes of t < 0
-	VADDPS     (R8)(R12*1), Z1, Z15
-	VMULPS     (R9)(R12*1), Z15, Z15
-	VPCMPD     $0x02, (DX)(R12*1), Z13, K1
-	PREFETCHT0 (R10)
-	VMOVUPS    (CX), Z16
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS (SI)(R12*1), Z16, Z16
-	VSUBPS (DI)(R12*1), Z16, Z16
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z2, Z16, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VMOVAPS     Z16, Z19
-	VFMADD231PS Z3, Z17, Z19
-	VFMADD231PS Z4, Z17, Z19
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
-	VFMADD213PS Z8, Z19, Z18
-	VFMADD213PS Z9, Z19, Z18
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z10, Z16, K2
-	VFMADD213PS Z11, Z19, Z18
-	VSCALEFPS.Z Z17, Z18, K2, Z16
-	VSUBPS      Z0, Z16, Z16
-	VMULPS.Z    (R9)(R12*1), Z16, K1, Z16
-	VPCMPEQD    (DX)(R12*1), Z12, K1
-	VMOVAPS     Z15, K1, Z16
-	VMOVNTPS    Z16, (AX)
-	ADDQ        $0x00000040, R12
-	ADDQ        $0x00000040, CX
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, R10
-	JMP         gradPlanarNTAVX512Vec1
-
-gradPlanarNTAVX512Tail1:
-	// The planes' last positions, masked
-	MOVQ      t_len+56(FP), BX
-	ANDQ      $0x0000000f, BX
-	JZ        gradPlanarNTAVX512Next1
-	MOVL      $0x0000ffff, R10
-	BZHIL     BX, R10, BX
-	KMOVW     BX, K1
-	VMOVUPS.Z (DX)(R12*1), K1, Z15
-	VMOVUPS.Z (SI)(R12*1), K1, Z16
-	VMOVUPS.Z (DI)(R12*1), K1, Z17
-	VMOVUPS.Z (R9)(R12*1), K1, Z18
-	VMOVUPS.Z (R8)(R12*1), K1, Z19
-
-	// the target's gradient scale·(pt + tq); the lanes of t < 0
-	VADDPS    Z19, Z1, Z1
-	VMULPS    Z18, Z1, Z1
-	VPCMPD    $0x02, Z15, Z13, K2
-	VMOVUPS.Z (CX), K1, Z13
-
-	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
-	VSUBPS Z16, Z13, Z13
-	VSUBPS Z17, Z13, Z13
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z2, Z13, Z2
-	VRNDSCALEPS $0x00, Z2, Z2
-	VMOVAPS     Z13, Z16
-	VFMADD231PS Z3, Z2, Z16
-	VFMADD231PS Z4, Z2, Z16
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z5, Z3
-	VFMADD213PS Z6, Z16, Z3
-	VFMADD213PS Z7, Z16, Z3
-	VFMADD213PS Z8, Z16, Z3
-	VFMADD213PS Z9, Z16, Z3
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z10, Z13, K3
-	VFMADD213PS Z11, Z16, Z3
-	VSCALEFPS.Z Z2, Z3, K3, Z2
-	VSUBPS      Z0, Z2, Z2
-	VMULPS.Z    Z18, Z2, K2, Z2
-	VPCMPEQD    Z15, Z12, K2
-	VMOVAPS     Z1, K2, Z2
-	VMOVUPS     Z2, K1, (AX)
-
-gradPlanarNTAVX512Next1:
-	// back to the block's start, on to the next planes
-	SUBQ   R12, CX
-	SUBQ   R12, AX
-	ADDQ   R11, CX
-	ADDQ   R11, AX
-	VPADDD Z14, Z12, Z12
-
-gradPlanarNTAVX512Done:
-	SFENCE
-	VZEROUPPER
-	RET

@@ -157,12 +157,6 @@ func gradFlatAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32
 //go:noescape
 func gradPlanarAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
 
-// gradPlanarNTAVX2 is gradPlanar with non-temporal stores of the whole vectors; g must be 64-byte
-// aligned and stride a multiple of 16.
-//
-//go:noescape
-func gradPlanarNTAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
-
 // expfAVX512 sets dst[i] = e^x[i] for x[i] <= 0, len(dst) == len(x) a multiple of the lanes.
 //
 //go:noescape
@@ -315,9 +309,3 @@ func gradFlatAVX512(g []float32, x []float32, t []int32, m []float32, ls []float
 //
 //go:noescape
 func gradPlanarAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
-
-// gradPlanarNTAVX512 is gradPlanar with non-temporal stores of the whole vectors; g must be 64-byte
-// aligned and stride a multiple of 16.
-//
-//go:noescape
-func gradPlanarNTAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)

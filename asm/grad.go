@@ -44,8 +44,7 @@ func genGrad(t tier) {
 	genGradRows(t)
 	genGradPairs(t)
 	genGradFlat(t)
-	genGradPlanar(t, false)
-	genGradPlanar(t, true)
+	genGradPlanar(t)
 }
 
 // gradVecTable returns a DATA symbol holding the 32-bit values vals (one full vector).
@@ -545,22 +544,12 @@ func genGradFlat(t tier) {
 // the last vector of each plane masked. The class planes are far apart (stride), so every plane's
 // part of the block is a short stream of its own: two planes are walked at once, and the next
 // two planes' logits are prefetched, one plane pair ahead.
-//
-// With nt, gradPlanarNT writes the whole vectors with non-temporal stores: a gradient far larger
-// than the caches is not read back soon, and plain stores first read every line they write (on
-// seg, 80 MB read for nothing); the stores stream to memory instead, and an SFENCE at the end
-// orders them before the kernel returns. It needs g 64-byte aligned and stride a multiple of 16.
-func genGradPlanar(t tier, nt bool) {
+func genGradPlanar(t tier) {
 	name := "gradPlanar"
-	doc := []string{"writes the gradient of the len(t) positions of the planar x (class j of position p at",
-		"x[j·stride + p]) to g, in the same layout: as gradRows, per position."}
-	if nt {
-		name = "gradPlanarNT"
-		doc = []string{"is gradPlanar with non-temporal stores of the whole vectors; g must be 64-byte",
-			"aligned and stride a multiple of 16."}
-	}
 	lbl := func(s string) string { return name + t.suffix + s }
-	t.text(name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c, stride int, q, tq float32)", doc...)
+	t.text(name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c, stride int, q, tq float32)",
+		"writes the gradient of the len(t) positions of the planar x (class j of position p at",
+		"x[j·stride + p]) to g, in the same layout: as gradRows, per position.")
 	gp, xp, tp, full, mp, lp, pp, sp := loadGradArgs()
 	jc := Load(Param("c"), GP64()).(reg.GPVirtual) // classes left
 	stride := Load(Param("stride"), GP64()).(reg.GPVirtual)
@@ -664,11 +653,7 @@ func genGradPlanar(t tier, nt bool) {
 			x := t.vec()
 			VMOVUPS(plane(xo, k), x)
 			e := vec(x, at(mp), at(lp), at(sp), sh, jvs[k])
-			if nt {
-				VMOVNTPS(e, plane(gO, k))
-			} else {
-				VMOVUPS(e, plane(gO, k))
-			}
+			VMOVUPS(e, plane(gO, k))
 		}
 		for _, r := range []reg.GPVirtual{o, xo, gO, xn} {
 			ADDQ(U32(t.bytes()), r)
@@ -711,9 +696,6 @@ func genGradPlanar(t tier, nt bool) {
 	JZ(LabelRef(lbl("Done")))
 	pass(1)
 	Label(lbl("Done"))
-	if nt {
-		SFENCE()
-	}
 	VZEROUPPER()
 	RET()
 }
