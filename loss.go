@@ -120,7 +120,8 @@ func (l *Loss) Forward(b Batch) (Result, error) { return l.run(nil, b, false) }
 
 // ForwardBackward does what Forward does and also overwrites grad[:len(b.Logits)] (same layout as
 // b.Logits) with ∂Result.Loss/∂Logits, the selection held fixed: w_i/W · (softmax_i − q_i) for a
-// kept sample i (q_i the smoothed target distribution, W the reduction's denominator), 0 elsewhere.
+// kept sample i (q_i the smoothed target distribution, W the reduction's denominator), 0 elsewhere;
+// for a Sigmoid batch w_i/W · (σ(z_i) − y'_i), y'_i the smoothed target.
 // grad may be b.Logits itself: the gradient then replaces the logits (they are read before any
 // of it is written); it must not overlap b.Logits in any other way.
 // On error grad[:len(b.Logits)] holds no meaningful values; nothing past it is written.
@@ -172,6 +173,9 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	if w := l.cfg.ClassWeights; w != nil && len(w) != sh.c {
 		return Result{}, fmt.Errorf("%w: len(ClassWeights) = %d, want Classes = %d", ErrConfig, len(w), sh.c)
 	}
+	if l.rule == ruleNegPos && sh.sig && l.cfg.Background != 0 {
+		return Result{}, fmt.Errorf("%w: Background = %d, want 0 with Sigmoid (the positives are the targets 1)", ErrConfig, l.cfg.Background)
+	}
 	if l.rule == ruleNegPos && int(l.cfg.Background) >= sh.c {
 		return Result{}, fmt.Errorf("%w: Background = %d, want < Classes = %d", ErrConfig, l.cfg.Background, sh.c)
 	}
@@ -190,7 +194,9 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	var keep float64
 	fused := false
 	if backward {
-		l.st = stats{grow(l.st.m, n), grow(l.st.ls, n), grow(l.st.pt, n)}
+		if !sh.sig { // the Sigmoid gradient needs no statistics
+			l.st = stats{grow(l.st.m, n), grow(l.st.ls, n), grow(l.st.pt, n)}
+		}
 		l.scale = grow(l.scale, n)
 		// In place (grad is the logits) the loss phase must not write the gradient: rows it
 		// predicts dropped are zeroed early, and a misprediction reads the row's logits again.
@@ -281,7 +287,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 		for k, i := range sel {
 			v := losses[i]
 			thr = min(thr, v)
-			if wi := float64(w[b.Targets[i]]); wi != 0 {
+			if wi := float64(w[sh.class(int(i), b.Targets[i])]); wi != 0 {
 				num[k&3] += wi * float64(v)
 				den[k&3] += wi
 			}
@@ -301,7 +307,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 			var d [4]float64
 			for i, t := range b.Targets {
 				if t >= 0 {
-					d[i&3] += float64(w[t])
+					d[i&3] += float64(w[sh.class(i, t)])
 				}
 			}
 			denom = (d[0] + d[1]) + (d[2] + d[3])
@@ -339,7 +345,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 			}
 		default:
 			for _, i := range sel {
-				l.scale[i] = float32(float64(w[b.Targets[i]]) / denom)
+				l.scale[i] = float32(float64(w[sh.class(int(i), b.Targets[i])]) / denom)
 			}
 		}
 		l.parallel(b, sh, grad, phaseGrad, 0, 0)
@@ -355,7 +361,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 // the gradient, then zeros).
 func (l *Loss) fusedScale(b Batch, sh shape) (float32, float64, bool) {
 	ks, cfg := l.ks, &l.cfg
-	if sh.planar() || ks.ceGradRows == nil || cfg.ClassWeights != nil || !ks.fuseRows(sh.c, cfg.LabelSmoothing) {
+	if sh.planar() || sh.sig || ks.ceGradRows == nil || cfg.ClassWeights != nil || !ks.fuseRows(sh.c, cfg.LabelSmoothing) {
 		return 0, 0, false
 	}
 	if l.rule != ruleAll && l.rule != ruleKeep && l.rule != ruleRatio {
@@ -491,7 +497,7 @@ const (
 // parallel runs a phase over every sample, split across Workers goroutines when the batch is large
 // enough. Each sample's result depends on that sample alone, so the split changes no bit.
 func (l *Loss) parallel(b Batch, sh shape, grad []float32, phase int, s0 float32, keep float64) {
-	workers := min(max(l.cfg.Workers, 1), sh.n*sh.c/parallelMin, sh.n)
+	workers := min(max(l.cfg.Workers, 1), sh.logits()/parallelMin, sh.n)
 	j := job{ks: l.ks, b: b, sh: sh, eps: l.cfg.LabelSmoothing, fill: float32(math.Inf(-1)), losses: l.losses, grad: grad, scale: l.scale, chunks: 1, phase: phase, s0: s0, keep: keep, dropped: l.dropped}
 	if phase != phaseLoss {
 		j.st = l.st
