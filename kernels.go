@@ -50,6 +50,10 @@ type kernelSet struct {
 	// sigGrad: g[i] = scale[i]·(σ(x[i]) − y'_i) where t[i] >= 0 and scale[i] != 0 (x[i] finite
 	// there), 0 elsewhere. g may be x itself.
 	sigGrad func(g, x []float32, t []int32, scale []float32, eps float32)
+	// sigLossGrad, optional (nil: not available), is sigLoss that also writes the gradient for one
+	// scale s0 given in advance: g[i] = s0·(σ(x[i]) − y'_i) where t[i] >= 0, 0 elsewhere
+	// (ForwardBackward's two passes in one). g may be x itself.
+	sigLossGrad func(loss, g, x []float32, t []int32, eps, fill, s0 float32)
 
 	// expf sets dst[i] = e^x[i] for x[i] <= 0, and log1pf dst[i] = log(1 + x[i]) for x[i] >= 0:
 	// the sequences the other kernels inline, exposed for the tests.

@@ -204,7 +204,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 		if s0, keep, fused = l.fusedScale(b, sh); fused && inPlace {
 			fused = false
 		}
-		if fused {
+		if fused && !sh.sig {
 			l.dropped = grow(l.dropped, n)
 		}
 	}
@@ -318,7 +318,19 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	if denom > 0 && len(sel) > 0 {
 		res.Loss = float32(total / denom)
 	}
-	if fused && denom > 0 && len(sel) > 0 && float32(1/denom) == s0 {
+	if fused && sh.sig && denom > 0 && len(sel) > 0 && float32(1/denom) == s0 {
+		// Every valid sample has its gradient, every ignored one 0: zero the dropped ones.
+		if len(sel) < valid {
+			prev := 0
+			for _, i := range sel {
+				clear(grad[prev:i])
+				prev = int(i) + 1
+			}
+			clear(grad[prev:n])
+		}
+		backward = false
+	}
+	if fused && !sh.sig && denom > 0 && len(sel) > 0 && float32(1/denom) == s0 {
 		// Every kept row has its gradient but those predicted dropped, which get it now; the
 		// others are zeroed, but those predicted dropped. (Otherwise, e.g. when KeepTies kept more
 		// rows than foreseen, the gradient pass below writes every row again.)
@@ -361,7 +373,11 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 // the gradient, then zeros).
 func (l *Loss) fusedScale(b Batch, sh shape) (float32, float64, bool) {
 	ks, cfg := l.ks, &l.cfg
-	if sh.planar() || sh.sig || ks.ceGradRows == nil || cfg.ClassWeights != nil || !ks.fuseRows(sh.c, cfg.LabelSmoothing) {
+	fusable := !sh.planar() && ks.ceGradRows != nil && ks.fuseRows(sh.c, cfg.LabelSmoothing)
+	if sh.sig {
+		fusable = ks.sigLossGrad != nil
+	}
+	if !fusable || cfg.ClassWeights != nil {
 		return 0, 0, false
 	}
 	if l.rule != ruleAll && l.rule != ruleKeep && l.rule != ruleRatio {
@@ -535,6 +551,10 @@ func (j *job) chunk(c int) {
 	case phaseGrad:
 		gradRange(j.ks, j.grad, j.st, j.scale, &j.b, j.sh, lo, hi, j.eps)
 	case phaseFused:
+		if j.sh.sig {
+			j.ks.sigLossGrad(j.losses[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0)
+			return
+		}
 		k := j.sh.c
 		j.ks.ceGradRows(j.losses[lo:hi], j.st.slice(lo, hi), j.grad[lo*k:hi*k], j.b.Logits[lo*k:hi*k], j.b.Targets[lo:hi], j.dropped[lo:hi], k, j.eps, j.fill, j.s0, j.keep)
 	default:

@@ -35,6 +35,7 @@ func main() {
 		genCE(t)
 		genPlanar(t)
 		genGrad(t)
+		genSigmoid(t)
 	}
 	Generate() // parses the flags
 	if *arm64Out != "" {
