@@ -55,5 +55,6 @@ func genNEON() *neonFile {
 	genCENEON(f)
 	genPlanarNEON(f)
 	genGradNEON(f)
+	genSigmoidNEON(f)
 	return f
 }
