@@ -452,18 +452,21 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 			return sel[:len(sel)+n], valid
 		}
 	case ruleNegPos:
+		// Ignored samples hold −Inf in loss already; positives rank NaN, above every loss.
+		// Branch-free (conditional moves): positives and ignored samples come in any order.
 		pos := 0
-		nan := float32(math.NaN())
-		for i, ti := range t {
-			switch {
-			case ti < 0:
-				rank[i] = float32(math.Inf(-1))
-			case ti != cfg.Background:
-				rank[i] = nan
-				pos++
-			default:
-				rank[i] = loss[i]
+		bg := cfg.Background
+		t := t[:len(loss)]
+		rank := rank[:len(loss)]
+		for i, v := range loss {
+			ti := t[i]
+			p := uint32(^ti) >> 31 // 1 for a valid sample
+			if ti == bg {
+				p = 0
 			}
+			m := -p // all ones for a positive: its rank is the quiet NaN
+			rank[i] = math.Float32frombits(math.Float32bits(v)&^m | 0x7fc00000&m)
+			pos += int(p)
 		}
 		neg := valid - pos
 		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))

@@ -105,3 +105,28 @@ func BenchmarkSigmoid(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDBNet: the dbnet workload (DBNet's balanced BCE: a Sigmoid 16 × 640 × 640 map,
+// NegPosRatio 3, Sum), Forward and ForwardBackward per kernel set; skipped under -short.
+func BenchmarkDBNet(b *testing.B) {
+	if testing.Short() {
+		b.Skip("dbnet skipped in -short mode")
+	}
+	forEach(b, []string{"dbnet"}, func(b *testing.B, s ohem.KernelSet, name string) {
+		w := get(b, name)
+		l := newLoss(b, w, s, 0)
+		grad := make([]float32, len(w.Batch.Logits))
+		b.Run("Forward", func(b *testing.B) {
+			b.SetBytes(w.Bytes())
+			for b.Loop() {
+				l.Forward(w.Batch)
+			}
+		})
+		b.Run("ForwardBackward", func(b *testing.B) {
+			b.SetBytes(w.Bytes())
+			for b.Loop() {
+				l.ForwardBackward(grad, w.Batch)
+			}
+		})
+	})
+}

@@ -11,7 +11,7 @@ import (
 var small = []string{"rpn", "cls", "lm", "kth_1e5"}
 
 func TestNames(t *testing.T) {
-	want := []string{"rpn", "cls", "seg", "lm", "kth_1e5", "kth_1e7"}
+	want := []string{"rpn", "cls", "seg", "lm", "kth_1e5", "kth_1e7", "dbnet"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
