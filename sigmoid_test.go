@@ -472,7 +472,8 @@ func TestSigmoidErrors(t *testing.T) {
 	}
 }
 
-// TestSigmoidWorkersDeterministic: Workers changes no bit, in both layouts.
+// TestSigmoidWorkersDeterministic: Workers changes no bit, in both layouts, with the separate
+// gradient pass and the fused one.
 func TestSigmoidWorkersDeterministic(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 4))
 	rows := 100003
@@ -486,6 +487,8 @@ func TestSigmoidWorkersDeterministic(t *testing.T) {
 		b := makeSigmoid(r, s)
 		for _, ks := range ohem.KernelSets() {
 			checkWorkers(t, b, ohem.Config{KeepRatio: 0.3, LabelSmoothing: 0.05, Kernel: ks.Name()})
+			checkWorkers(t, b, ohem.Config{KeepRatio: 0.7, Kernel: ks.Name()}) // the fused loss and gradient pass
+			checkWorkers(t, b, ohem.Config{LabelSmoothing: 0.1, Kernel: ks.Name()})
 			checkWorkers(t, b, ohem.Config{NegPosRatio: 3, ClassWeights: []float32{1, 2, 3}[:s.c], Kernel: ks.Name()})
 		}
 	}
