@@ -452,22 +452,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 			return sel[:len(sel)+n], valid
 		}
 	case ruleNegPos:
-		// Ignored samples hold −Inf in loss already; positives rank NaN, above every loss.
-		// Branch-free (conditional moves): positives and ignored samples come in any order.
-		pos := 0
-		bg := cfg.Background
-		t := t[:len(loss)]
-		rank := rank[:len(loss)]
-		for i, v := range loss {
-			ti := t[i]
-			p := uint32(^ti) >> 31 // 1 for a valid sample
-			if ti == bg {
-				p = 0
-			}
-			m := -p // all ones for a positive: its rank is the quiet NaN
-			rank[i] = math.Float32frombits(math.Float32bits(v)&^m | 0x7fc00000&m)
-			pos += int(p)
-		}
+		pos := negPosRanks(rank, loss, t, cfg.Background)
 		neg := valid - pos
 		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
 		if kneg < neg {
@@ -484,6 +469,27 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 	}
 	sel, _ = l.sel.topK(sel, loss, k, base, cfg.KeepTies)
 	return sel, valid
+}
+
+// negPosRanks sets the ranks of NegPosRatio's selection, rank[i] = NaN (above every loss) for a
+// positive and loss[i] for the others (an ignored sample's loss is −Inf already), and returns the
+// number of positives. Branch-free (conditional moves): positives and ignored samples come in any
+// order.
+func negPosRanks(rank, loss []float32, t []int32, bg int32) int {
+	t = t[:len(loss)]
+	rank = rank[:len(loss)]
+	pos := 0
+	for i, v := range loss {
+		ti := t[i]
+		p := uint32(^ti) >> 31 // 1 for a valid sample
+		if ti == bg {
+			p = 0
+		}
+		m := -p // all ones for a positive: its rank is the quiet NaN
+		rank[i] = math.Float32frombits(math.Float32bits(v)&^m | 0x7fc00000&m)
+		pos += int(p)
+	}
+	return pos
 }
 
 // keepCount is k, the count the rule keeps of a group's valid samples, for the rules All, Keep and
