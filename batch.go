@@ -7,18 +7,39 @@ import (
 
 // shape is a validated Batch's geometry.
 type shape struct {
-	n      int // samples
-	c      int // classes
-	s      int // positions per image (planar), 0 for row-major
-	images int // groups for per-image mining, >= 1
-	per    int // samples per image: n / images
+	n      int  // samples
+	c      int  // classes (labels per row or plane of a Sigmoid batch)
+	s      int  // positions per image (planar), 0 for row-major
+	images int  // groups for per-image mining, >= 1
+	per    int  // samples per image: n / images
+	sig    bool // Sigmoid: every logit is a sample
 }
 
 func (sh shape) planar() bool { return sh.s > 0 }
 
+// logits is the number of logits of the batch.
+func (sh shape) logits() int {
+	if sh.sig {
+		return sh.n
+	}
+	return sh.n * sh.c
+}
+
+// class returns the class whose ClassWeights weighs sample i, whose target is t: the target, or
+// for a Sigmoid batch the sample's label.
+func (sh shape) class(i int, t int32) int32 {
+	switch {
+	case !sh.sig:
+		return t
+	case sh.planar():
+		return int32(i / sh.s % sh.c)
+	}
+	return int32(i % sh.c)
+}
+
 // shape validates the batch's lengths; with targets set it also checks len(Targets).
 func (b *Batch) shape(targets bool) (shape, error) {
-	sh := shape{c: b.Classes, s: b.Spatial}
+	sh := shape{c: b.Classes, s: b.Spatial, sig: b.Sigmoid}
 	switch {
 	case b.Classes < 1:
 		return sh, fmt.Errorf("%w: Classes = %d, want >= 1", ErrShape, b.Classes)
@@ -34,7 +55,11 @@ func (b *Batch) shape(targets bool) (shape, error) {
 		sh.n = len(b.Logits) / b.Classes
 		sh.images = max(b.Images, 1)
 		if sh.n%sh.images != 0 {
-			return sh, fmt.Errorf("%w: %d samples do not split into Images = %d equal groups", ErrShape, sh.n, b.Images)
+			what := "samples"
+			if b.Sigmoid {
+				what = "rows"
+			}
+			return sh, fmt.Errorf("%w: %d %s do not split into Images = %d equal groups", ErrShape, sh.n, what, b.Images)
 		}
 	} else {
 		if b.Classes > math.MaxInt/b.Spatial {
@@ -50,6 +75,9 @@ func (b *Batch) shape(targets bool) (shape, error) {
 		}
 		sh.n = sh.images * b.Spatial
 	}
+	if b.Sigmoid {
+		sh.n = len(b.Logits)
+	}
 	if sh.images > 0 {
 		sh.per = sh.n / sh.images
 	}
@@ -57,13 +85,23 @@ func (b *Batch) shape(targets bool) (shape, error) {
 		return sh, fmt.Errorf("%w: %d samples, at most %d are supported", ErrShape, sh.n, math.MaxInt32)
 	}
 	if targets && len(b.Targets) != sh.n {
-		return sh, fmt.Errorf("%w: len(Targets) = %d, want %d (one per sample)", ErrShape, len(b.Targets), sh.n)
+		what := "sample"
+		if b.Sigmoid {
+			what = "logit"
+		}
+		return sh, fmt.Errorf("%w: len(Targets) = %d, want %d (one per %s)", ErrShape, len(b.Targets), sh.n, what)
 	}
 	return sh, nil
 }
 
 // sampleName describes sample i for an error message.
 func (sh shape) sampleName(i int) string {
+	switch {
+	case sh.sig && sh.planar():
+		return fmt.Sprintf("sample %d (image %d, label %d, position %d)", i, i/(sh.c*sh.s), i/sh.s%sh.c, i%sh.s)
+	case sh.sig:
+		return fmt.Sprintf("sample %d (row %d, label %d)", i, i/sh.c, i%sh.c)
+	}
 	if sh.planar() {
 		return fmt.Sprintf("sample %d (image %d, position %d)", i, i/sh.s, i%sh.s)
 	}
@@ -83,10 +121,16 @@ var nan32 = float32(math.NaN())
 // checkTargets returns an ErrTarget error for the first target >= Classes.
 func checkTargets(ks *kernelSet, t []int32, sh shape) error {
 	c := int32(sh.c)
+	if sh.sig {
+		c = 2
+	}
 	if ks.maxTarget(t) < c {
 		return nil
 	}
 	for i, v := range t {
+		if v >= c && sh.sig {
+			return fmt.Errorf("%w: %s has target %d, want 0 or 1 (or negative to ignore it) in a Sigmoid batch", ErrTarget, sh.sampleName(i), v)
+		}
 		if v >= c {
 			return fmt.Errorf("%w: %s has target %d, want < Classes = %d (or negative to ignore it)", ErrTarget, sh.sampleName(i), v, sh.c)
 		}
@@ -96,6 +140,9 @@ func checkTargets(ks *kernelSet, t []int32, sh shape) error {
 
 // nonFinite explains why sample i's logits gave a NaN: the first NaN or +Inf logit, or all −Inf.
 func nonFinite(x []float32, sh shape, i int) error {
+	if sh.sig {
+		return fmt.Errorf("%w: %s has the logit %v", ErrNonFinite, sh.sampleName(i), x[i])
+	}
 	for j := range sh.c {
 		v := sh.logit(x, i, j)
 		switch {
@@ -121,6 +168,10 @@ func firstNaN(x []float32) int {
 // ceRange computes the losses (and, when st is on, the gradient's per-sample statistics) of
 // samples [lo, hi) of a validated batch.
 func ceRange(ks *kernelSet, loss []float32, st stats, b *Batch, sh shape, lo, hi int, eps, fill float32) {
+	if sh.sig {
+		ks.sigLoss(loss[lo:hi], b.Logits[lo:hi], b.Targets[lo:hi], eps, fill)
+		return
+	}
 	if !sh.planar() {
 		ks.ceRows(loss[lo:hi], st.slice(lo, hi), b.Logits[lo*sh.c:hi*sh.c], b.Targets[lo:hi], sh.c, eps, fill)
 		return
@@ -136,6 +187,10 @@ func ceRange(ks *kernelSet, loss []float32, st stats, b *Batch, sh shape, lo, hi
 
 // gradRange writes the gradient of samples [lo, hi) of a validated batch.
 func gradRange(ks *kernelSet, g []float32, st stats, scale []float32, b *Batch, sh shape, lo, hi int, eps float32) {
+	if sh.sig {
+		ks.sigGrad(g[lo:hi], b.Logits[lo:hi], b.Targets[lo:hi], scale[lo:hi], eps)
+		return
+	}
 	if !sh.planar() {
 		ks.gradRows(g[lo*sh.c:hi*sh.c], b.Logits[lo*sh.c:hi*sh.c], b.Targets[lo:hi], st.slice(lo, hi), scale[lo:hi], sh.c, eps)
 		return
@@ -176,9 +231,12 @@ func logSumExp(ks *kernelSet, dst []float32, b Batch) error {
 	if len(dst) < sh.n {
 		return fmt.Errorf("%w: len(dst) = %d, want >= %d samples", ErrShape, len(dst), sh.n)
 	}
-	if !sh.planar() {
+	switch {
+	case sh.sig:
+		ks.sigLSE(dst[:sh.n], b.Logits)
+	case !sh.planar():
 		ks.lseRows(dst[:sh.n], b.Logits, sh.c)
-	} else {
+	default:
 		for img := range sh.images {
 			ks.lsePlanar(dst[img*sh.s:(img+1)*sh.s], b.Logits[img*sh.c*sh.s:(img+1)*sh.c*sh.s], sh.c, sh.s)
 		}
@@ -193,8 +251,9 @@ func logSumExp(ks *kernelSet, dst []float32, b Batch) error {
 // dst[:N]; ignored samples (negative targets) get 0. Within 1e-5 relative of the exact value, tiny
 // losses included (plus 1e-30 absolute: below float32's normal range a loss may be 0). dst must not
 // overlap b.Logits. On error dst[:N] holds no meaningful values; nothing past it is written.
+// For a Sigmoid batch it is each logit's sigmoid cross-entropy softplus(z) − y·z.
 func CrossEntropy(dst []float32, b Batch) error { return crossEntropy(active, dst, b) }
 
 // LogSumExp writes log Σ_j exp(z_j) for every sample into dst[:N]. Targets are not read. dst must
-// not overlap b.Logits.
+// not overlap b.Logits. For a Sigmoid batch it is softplus(z) = log(1 + e^z) of each logit.
 func LogSumExp(dst []float32, b Batch) error { return logSumExp(active, dst, b) }

@@ -88,3 +88,26 @@ func ExampleCrossEntropy() {
 	fmt.Printf("%.6g\n", dst) // a confident sample keeps its tiny loss: 3·e^-20
 	// Output: [6.18346e-09 1.38629 0]
 }
+
+// A text detector's probability map (DBNet's balanced BCE): every logit is a binary sample
+// (Sigmoid). Keep every positive and the 3 hardest negatives per positive, sum, and divide by the
+// count kept, as DBNet's BalanceCrossEntropyLoss does. Pixel 10 is ignored.
+func ExampleLoss_Forward_sigmoid() {
+	loss, err := ohem.New(ohem.Config{NegPosRatio: 3, Background: 0, Reduction: ohem.Sum})
+	if err != nil {
+		panic(err)
+	}
+	batch := ohem.Batch{
+		Logits:  []float32{4, -3, 0.5, -2, 1.5, -5, 2, -1, 0, -4, -0.5, -6}, // one 3 × 4 map
+		Targets: []int32{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0},               // 1 text, 0 background
+		Classes: 1,
+		Sigmoid: true,
+	}
+	res, err := loss.Forward(batch)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("balanced BCE %.4f over pixels %v\n", res.Loss/float32(res.Kept), loss.Selected())
+	// Output:
+	// balanced BCE 1.2051 over pixels [0 2 4 6]
+}

@@ -41,6 +41,20 @@ type kernelSet struct {
 	// fuseRows (set with ceGradRows) reports whether ceGradRows takes c classes and smoothing eps.
 	fuseRows func(c int, eps float32) bool
 
+	// Binary (Sigmoid) samples, one per logit: the layout does not matter to these kernels.
+	// sigLoss: loss[i] = y'·softplus(−x[i]) + (1−y')·softplus(x[i]) with y = t[i] (0 or 1) and
+	// y' = (1−eps)·y + eps/2; fill where t[i] < 0; NaN for a valid sample whose logit is not finite.
+	sigLoss func(loss, x []float32, t []int32, eps, fill float32)
+	// sigLSE: dst[i] = softplus(x[i]) = log(1 + e^x[i]); NaN where x[i] is not finite.
+	sigLSE func(dst, x []float32)
+	// sigGrad: g[i] = scale[i]·(σ(x[i]) − y'_i) where t[i] >= 0 and scale[i] != 0 (x[i] finite
+	// there), 0 elsewhere. g may be x itself.
+	sigGrad func(g, x []float32, t []int32, scale []float32, eps float32)
+	// sigLossGrad, optional (nil: not available), is sigLoss that also writes the gradient for one
+	// scale s0 given in advance: g[i] = s0·(σ(x[i]) − y'_i) where t[i] >= 0, 0 elsewhere
+	// (ForwardBackward's two passes in one). g may be x itself.
+	sigLossGrad func(loss, g, x []float32, t []int32, eps, fill, s0 float32)
+
 	// expf sets dst[i] = e^x[i] for x[i] <= 0, and log1pf dst[i] = log(1 + x[i]) for x[i] >= 0:
 	// the sequences the other kernels inline, exposed for the tests.
 	expf, log1pf func(dst, x []float32)

@@ -131,7 +131,8 @@ func (l *Loss) Forward(b Batch) (Result, error) { return l.run(nil, b, false) }
 
 // ForwardBackward does what Forward does and also overwrites grad[:len(b.Logits)] (same layout as
 // b.Logits) with ∂Result.Loss/∂Logits, the selection held fixed: w_i/W · (softmax_i − q_i) for a
-// kept sample i (q_i the smoothed target distribution, W the reduction's denominator), 0 elsewhere.
+// kept sample i (q_i the smoothed target distribution, W the reduction's denominator), 0 elsewhere;
+// for a Sigmoid batch w_i/W · (σ(z_i) − y'_i), y'_i the smoothed target.
 // grad may be b.Logits itself: the gradient then replaces the logits (they are read before any
 // of it is written); it must not overlap b.Logits in any other way.
 // On error grad[:len(b.Logits)] holds no meaningful values; nothing past it is written.
@@ -186,6 +187,9 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	if w := l.cfg.ClassWeights; w != nil && len(w) != sh.c {
 		return Result{}, fmt.Errorf("%w: len(ClassWeights) = %d, want Classes = %d", ErrConfig, len(w), sh.c)
 	}
+	if l.rule == ruleNegPos && sh.sig && l.cfg.Background != 0 {
+		return Result{}, fmt.Errorf("%w: Background = %d, want 0 with Sigmoid (the positives are the targets 1)", ErrConfig, l.cfg.Background)
+	}
 	if l.rule == ruleNegPos && int(l.cfg.Background) >= sh.c {
 		return Result{}, fmt.Errorf("%w: Background = %d, want < Classes = %d", ErrConfig, l.cfg.Background, sh.c)
 	}
@@ -204,7 +208,9 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	var keep float64
 	fused := false
 	if backward {
-		l.st = stats{grow(l.st.m, n), grow(l.st.ls, n), grow(l.st.pt, n)}
+		if !sh.sig { // the Sigmoid gradient needs no statistics
+			l.st = stats{grow(l.st.m, n), grow(l.st.ls, n), grow(l.st.pt, n)}
+		}
 		l.scale = grow(l.scale, n)
 		// In place (grad is the logits) the loss phase must not write the gradient: rows it
 		// predicts dropped are zeroed early, and a misprediction reads the row's logits again.
@@ -212,7 +218,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 		if s0, keep, fused = l.fusedScale(b, sh); fused && inPlace {
 			fused = false
 		}
-		if fused {
+		if fused && !sh.sig {
 			l.dropped = grow(l.dropped, n)
 		}
 	}
@@ -295,7 +301,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 		for k, i := range sel {
 			v := losses[i]
 			thr = min(thr, v)
-			if wi := float64(w[b.Targets[i]]); wi != 0 {
+			if wi := float64(w[sh.class(int(i), b.Targets[i])]); wi != 0 {
 				num[k&3] += wi * float64(v)
 				den[k&3] += wi
 			}
@@ -315,7 +321,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 			var d [4]float64
 			for i, t := range b.Targets {
 				if t >= 0 {
-					d[i&3] += float64(w[t])
+					d[i&3] += float64(w[sh.class(i, t)])
 				}
 			}
 			denom = (d[0] + d[1]) + (d[2] + d[3])
@@ -326,7 +332,19 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	if denom > 0 && len(sel) > 0 {
 		res.Loss = float32(total / denom)
 	}
-	if fused && denom > 0 && len(sel) > 0 && float32(1/denom) == s0 {
+	if fused && sh.sig && denom > 0 && len(sel) > 0 && float32(1/denom) == s0 {
+		// Every valid sample has its gradient, every ignored one 0: zero the dropped ones.
+		if len(sel) < valid {
+			prev := 0
+			for _, i := range sel {
+				clear(grad[prev:i])
+				prev = int(i) + 1
+			}
+			clear(grad[prev:n])
+		}
+		backward = false
+	}
+	if fused && !sh.sig && denom > 0 && len(sel) > 0 && float32(1/denom) == s0 {
 		// Every kept row has its gradient but those predicted dropped, which get it now; the
 		// others are zeroed, but those predicted dropped. (Otherwise, e.g. when KeepTies kept more
 		// rows than foreseen, the gradient pass below writes every row again.)
@@ -353,7 +371,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 			}
 		default:
 			for _, i := range sel {
-				l.scale[i] = float32(float64(w[b.Targets[i]]) / denom)
+				l.scale[i] = float32(float64(w[sh.class(int(i), b.Targets[i])]) / denom)
 			}
 		}
 		l.parallel(b, sh, grad, phaseGrad, 0, 0)
@@ -369,7 +387,11 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 // the gradient, then zeros).
 func (l *Loss) fusedScale(b Batch, sh shape) (float32, float64, bool) {
 	ks, cfg := l.ks, &l.cfg
-	if sh.planar() || ks.ceGradRows == nil || cfg.ClassWeights != nil || !ks.fuseRows(sh.c, cfg.LabelSmoothing) {
+	fusable := !sh.planar() && ks.ceGradRows != nil && ks.fuseRows(sh.c, cfg.LabelSmoothing)
+	if sh.sig {
+		fusable = ks.sigLossGrad != nil
+	}
+	if !fusable || cfg.ClassWeights != nil {
 		return 0, 0, false
 	}
 	if l.rule != ruleAll && l.rule != ruleKeep && l.rule != ruleRatio {
@@ -444,19 +466,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 			return sel[:len(sel)+n], valid
 		}
 	case ruleNegPos:
-		pos := 0
-		nan := float32(math.NaN())
-		for i, ti := range t {
-			switch {
-			case ti < 0:
-				rank[i] = float32(math.Inf(-1))
-			case ti != cfg.Background:
-				rank[i] = nan
-				pos++
-			default:
-				rank[i] = loss[i]
-			}
-		}
+		pos := negPosRanks(rank, loss, t, cfg.Background)
 		neg := valid - pos
 		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
 		if kneg < neg {
@@ -473,6 +483,27 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 	}
 	sel, _ = l.sel.topK(sel, loss, k, base, cfg.KeepTies)
 	return sel, valid
+}
+
+// negPosRanks sets the ranks of NegPosRatio's selection, rank[i] = NaN (above every loss) for a
+// positive and loss[i] for the others (an ignored sample's loss is −Inf already), and returns the
+// number of positives. Branch-free (conditional moves): positives and ignored samples come in any
+// order.
+func negPosRanks(rank, loss []float32, t []int32, bg int32) int {
+	t = t[:len(loss)]
+	rank = rank[:len(loss)]
+	pos := 0
+	for i, v := range loss {
+		ti := t[i]
+		p := uint32(^ti) >> 31 // 1 for a valid sample
+		if ti == bg {
+			p = 0
+		}
+		m := -p // all ones for a positive: its rank is the quiet NaN
+		rank[i] = math.Float32frombits(math.Float32bits(v)&^m | 0x7fc00000&m)
+		pos += int(p)
+	}
+	return pos
 }
 
 // keepCount is k, the count the rule keeps of a group's valid samples, for the rules All, Keep and
@@ -505,7 +536,7 @@ const (
 // parallel runs a phase over every sample, split across Workers goroutines when the batch is large
 // enough. Each sample's result depends on that sample alone, so the split changes no bit.
 func (l *Loss) parallel(b Batch, sh shape, grad []float32, phase int, s0 float32, keep float64) {
-	workers := min(max(l.cfg.Workers, 1), sh.n*sh.c/parallelMin, sh.n)
+	workers := min(max(l.cfg.Workers, 1), sh.logits()/parallelMin, sh.n)
 	j := job{ks: l.ks, b: b, sh: sh, eps: l.cfg.LabelSmoothing, fill: float32(math.Inf(-1)), losses: l.losses, grad: grad, scale: l.scale, chunks: 1, phase: phase, s0: s0, keep: keep, dropped: l.dropped}
 	if phase != phaseLoss {
 		j.st = l.st
@@ -543,6 +574,10 @@ func (j *job) chunk(c int) {
 	case phaseGrad:
 		gradRange(j.ks, j.grad, j.st, j.scale, &j.b, j.sh, lo, hi, j.eps)
 	case phaseFused:
+		if j.sh.sig {
+			j.ks.sigLossGrad(j.losses[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0)
+			return
+		}
 		k := j.sh.c
 		j.ks.ceGradRows(j.losses[lo:hi], j.st.slice(lo, hi), j.grad[lo*k:hi*k], j.b.Logits[lo*k:hi*k], j.b.Targets[lo:hi], j.dropped[lo:hi], k, j.eps, j.fill, j.s0, j.keep)
 	default:

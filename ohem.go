@@ -33,6 +33,28 @@
 // is above ln 2, so ProbThreshold 0.5 keeps it. A float32 "p < t" on the softmax probability, as
 // mmseg computes it, drops it; expect such samples at the threshold itself to go either way.
 //
+// # Binary samples
+//
+// Binary and multi-label heads (text detection's DBNet and PSENet maps, sigmoid detectors,
+// multi-label classifiers) score each label with a logit of its own. With [Batch].Sigmoid set,
+// every logit z is one sample, and everything above applies to these samples:
+//   - Targets has one entry per logit, in the layout of the logits: 1 (positive), 0 (negative) or
+//     negative (ignored); any other target is an ErrTarget error.
+//   - The loss is the sigmoid cross-entropy softplus(z) − y·z (−log σ(z) for y = 1, −log(1 − σ(z))
+//     for y = 0), the two-class softmax cross-entropy of the logits (0, z), with the same accuracy
+//     bound: a tiny loss keeps its digits (it is evaluated as max(d, 0) + log1p(e^−|d|), d = z for
+//     a negative and −z for a positive). [LogSumExp] gives softplus(z). The gradient of a kept
+//     sample is w/W·(σ(z) − y').
+//   - Classes is the number of labels per row (1 for a single binary map): in the row-major layout
+//     logit i has the label i mod Classes, in the planar layout (i / Spatial) mod Classes. It
+//     selects ClassWeights only. Spatial and Images mean what they mean for softmax batches, and
+//     N = len(Logits).
+//   - Every rule applies unchanged. With NegPosRatio, Background must be 0: the positives are the
+//     targets 1. ProbThreshold uses p = σ(z) for a positive and 1 − σ(z) for a negative
+//     (p = e^−loss). LabelSmoothing ε makes the target y' = (1 − ε)·y + ε/2.
+//   - A logit is a sample's only logit, so a NaN, +Inf or −Inf logit of a valid sample is an
+//     ErrNonFinite error (−Inf is "every logit −Inf"); the logits of ignored samples are not checked.
+//
 // # Aliasing and state
 //
 // The dst of CrossEntropy and LogSumExp must not overlap the logits. The grad of
@@ -69,6 +91,9 @@ type Batch struct {
 	// Images splits a row-major batch into that many equal consecutive groups for per-image
 	// mining (0 or 1: one group). Planar batches imply it: len(Logits) / (Classes*Spatial).
 	Images int
+	// Sigmoid makes every logit an independent binary sample (sigmoid cross-entropy): see
+	// "Binary samples" in the package documentation.
+	Sigmoid bool
 }
 
 // Config configures a [Loss]: the selection rule, weighting, smoothing and reduction.
@@ -89,7 +114,8 @@ type Config struct {
 	// NegPosRatio, > 0, keeps every positive (target != Background) plus the
 	// min(negatives, max(floor(r × positives), MinKept)) hardest negatives (the SSD rule).
 	NegPosRatio float64
-	// Background is the negative class for NegPosRatio; it must be a class of the batch.
+	// Background is the negative class for NegPosRatio; it must be a class of the batch (0 for a
+	// Sigmoid batch, whose positives are the targets 1).
 	Background int32
 	// MinKept is the minimum of ProbThreshold and NegPosRatio; setting it with any other rule, or
 	// none, is an error.
@@ -103,11 +129,13 @@ type Config struct {
 	PerImage bool
 
 	// ClassWeights is nil, or has one finite, non-negative weight per class (its length is checked
-	// at Forward): a sample's weight is ClassWeights[target]. A term whose weight is 0 adds nothing
-	// to the reduction, even when its loss is +Inf. New copies the slice.
+	// at Forward): a sample's weight is ClassWeights[target] (for a Sigmoid batch, ClassWeights of
+	// the sample's label). A term whose weight is 0 adds nothing to the reduction, even when its
+	// loss is +Inf. New copies the slice.
 	ClassWeights []float32
-	// LabelSmoothing, 0 <= ε < 1, makes the target distribution (1−ε)·onehot + ε/C. A −Inf logit
-	// then gives an infinite loss, as in PyTorch. It cannot be combined with ProbThreshold.
+	// LabelSmoothing, 0 <= ε < 1, makes the target distribution (1−ε)·onehot + ε/C (for a Sigmoid
+	// batch the target (1−ε)·y + ε/2). A −Inf logit then gives an infinite loss, as in PyTorch. It
+	// cannot be combined with ProbThreshold.
 	LabelSmoothing float32
 	// Reduction says how the kept losses are combined.
 	Reduction Reduction
@@ -153,7 +181,7 @@ type Result struct {
 // the offending sample, class or field in its message.
 var (
 	ErrShape     = errors.New("ohem: shape mismatch")      // lengths, Classes, Spatial, Images disagree
-	ErrTarget    = errors.New("ohem: target out of range") // target >= Classes
+	ErrTarget    = errors.New("ohem: target out of range") // target >= Classes; a Sigmoid target other than 0, 1 or negative
 	ErrNonFinite = errors.New("ohem: non-finite logit")    // NaN or +Inf in a sample's logits; a sample whose logits are all -Inf
 	ErrConfig    = errors.New("ohem: invalid config")      // two rules set, a negative Keep/MinKept/Workers, a ratio or threshold out of range, ...
 	ErrK         = errors.New("ohem: k out of range")      // KthLargest / TopK

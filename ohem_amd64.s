@@ -9136,6 +9136,1446 @@ DATA gradOne32Vec<>+24(SB)/4, $0x00000001
 DATA gradOne32Vec<>+28(SB)/4, $0x00000001
 GLOBL gradOne32Vec<>(SB), RODATA|NOPTR, $32
 
+// func sigLossAVX2(loss []float32, x []float32, t []int32, eps float32, fill float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·sigLossAVX2(SB), NOSPLIT, $0-80
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         t_base+48(FP), DX
+	MOVQ         t_len+56(FP), BX
+	VXORPS       Y0, Y0, Y0
+	VBROADCASTSS fill+76(FP), Y1
+	VBROADCASTSS eps+72(FP), Y2
+
+	// without smoothing (ε = ±0) the loop leaves out its two instructions
+	MOVL eps+72(FP), SI
+	SHLL $0x01, SI
+	JNZ  sigLossAVX2SmoothLoop
+
+sigLossAVX2PlainLoop:
+	CMPQ    BX, $0x00000010
+	JB      sigLossAVX2PlainOne
+	VMOVUPS (CX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (DX), Y4
+	VPSLLD  $0x1f, Y4, Y3
+	VORPS   signBitVec<>+0(SB), Y2, Y5
+	VXORPS  Y3, Y2, Y3
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y3, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     32(CX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU 32(DX), Y7
+	VPSLLD  $0x1f, Y7, Y6
+	VORPS   signBitVec<>+0(SB), Y2, Y8
+	VXORPS  Y6, Y2, Y6
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y6, Y6
+	VFMADD231PS Y0, Y2, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y9
+	VPSLLD      $0x17, Y9, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y5, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y10, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y2, Y5, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
+	VPSLLD      $0x17, Y9, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y8, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y10, Y10
+	VFMADD231PS Y10, Y9, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y5, Y8, Y5
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y2, Y8
+	VMAXPS oneVec<>+0(SB), Y2, Y10
+	VMINPS oneVec<>+0(SB), Y2, Y9
+	VSUBPS Y10, Y8, Y11
+	VSUBPS Y11, Y9, Y11
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y8, Y11, Y11
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y8, Y9
+	VPSRAD    $0x17, Y9, Y9
+	VPSLLD    $0x17, Y9, Y10
+	VPSUBD    Y10, Y8, Y10
+	VCVTDQ2PS Y9, Y9
+	VSUBPS    oneVec<>+0(SB), Y10, Y10
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y10, Y10, Y8
+	VMOVAPS      logP0Vec<>+0(SB), Y12
+	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y8, Y12, Y12
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y12
+	VFNMADD231PS halfVec<>+0(SB), Y8, Y12
+	VADDPS       Y11, Y12, Y12
+	VADDPS       Y10, Y12, Y12
+	VMOVAPS      Y12, Y8
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y8
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
+	VBLENDVPS Y2, posInfVec<>+0(SB), Y8, Y8
+	VADDPS    Y8, Y3, Y3
+
+	// fill where t < 0
+	VBLENDVPS Y4, Y1, Y3, Y3
+	VMOVUPS   Y3, (AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y5, Y2
+	VMAXPS oneVec<>+0(SB), Y5, Y4
+	VMINPS oneVec<>+0(SB), Y5, Y3
+	VSUBPS Y4, Y2, Y8
+	VSUBPS Y8, Y3, Y8
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y2, Y8, Y8
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y3
+	VPSRAD    $0x17, Y3, Y3
+	VPSLLD    $0x17, Y3, Y4
+	VPSUBD    Y4, Y2, Y4
+	VCVTDQ2PS Y3, Y3
+	VSUBPS    oneVec<>+0(SB), Y4, Y4
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y4, Y4, Y2
+	VMOVAPS      logP0Vec<>+0(SB), Y9
+	VFMADD213PS  logP1Vec<>+0(SB), Y4, Y9
+	VFMADD213PS  logP2Vec<>+0(SB), Y4, Y9
+	VFMADD213PS  logP3Vec<>+0(SB), Y4, Y9
+	VFMADD213PS  logP4Vec<>+0(SB), Y4, Y9
+	VFMADD213PS  logP5Vec<>+0(SB), Y4, Y9
+	VFMADD213PS  logP6Vec<>+0(SB), Y4, Y9
+	VFMADD213PS  logP7Vec<>+0(SB), Y4, Y9
+	VFMADD213PS  logP8Vec<>+0(SB), Y4, Y9
+	VMULPS       Y4, Y9, Y9
+	VMULPS       Y2, Y9, Y9
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y3, Y9
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y9
+	VADDPS       Y8, Y9, Y9
+	VADDPS       Y4, Y9, Y9
+	VMOVAPS      Y9, Y2
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y5, Y3
+	VBLENDVPS Y3, posInfVec<>+0(SB), Y2, Y2
+	VADDPS    Y2, Y6, Y6
+
+	// fill where t < 0
+	VBLENDVPS Y7, Y1, Y6, Y6
+	VMOVUPS   Y6, 32(AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	SUBQ      $0x00000010, BX
+	JMP       sigLossAVX2PlainLoop
+
+sigLossAVX2PlainOne:
+	CMPQ    BX, $0x00000008
+	JB      sigLossAVX2PlainTail
+	VMOVUPS (CX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (DX), Y4
+	VPSLLD  $0x1f, Y4, Y3
+	VORPS   signBitVec<>+0(SB), Y2, Y5
+	VXORPS  Y3, Y2, Y3
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y3, Y3
+	VFMADD231PS Y0, Y2, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y6
+	VPSLLD      $0x17, Y6, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y5, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y7, Y7
+	VFMADD231PS Y7, Y6, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y2, Y5, Y2
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y2, Y5
+	VMAXPS oneVec<>+0(SB), Y2, Y7
+	VMINPS oneVec<>+0(SB), Y2, Y6
+	VSUBPS Y7, Y5, Y8
+	VSUBPS Y8, Y6, Y8
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y5, Y8, Y8
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y5, Y6
+	VPSRAD    $0x17, Y6, Y6
+	VPSLLD    $0x17, Y6, Y7
+	VPSUBD    Y7, Y5, Y7
+	VCVTDQ2PS Y6, Y6
+	VSUBPS    oneVec<>+0(SB), Y7, Y7
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y7, Y7, Y5
+	VMOVAPS      logP0Vec<>+0(SB), Y9
+	VFMADD213PS  logP1Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP2Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP3Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP4Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP5Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP6Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP7Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP8Vec<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y5, Y9, Y9
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y6, Y9
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y9
+	VADDPS       Y8, Y9, Y9
+	VADDPS       Y7, Y9, Y9
+	VMOVAPS      Y9, Y5
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y5
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
+	VBLENDVPS Y2, posInfVec<>+0(SB), Y5, Y5
+	VADDPS    Y5, Y3, Y3
+
+	// fill where t < 0
+	VBLENDVPS Y4, Y1, Y3, Y3
+	VMOVUPS   Y3, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	SUBQ      $0x00000008, BX
+	JMP       sigLossAVX2PlainOne
+
+sigLossAVX2PlainTail:
+	JMP sigLossAVX2Done
+
+sigLossAVX2SmoothLoop:
+	CMPQ    BX, $0x00000010
+	JB      sigLossAVX2SmoothOne
+	VMOVUPS (CX), Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (DX), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y4
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y4, Y7
+	VFMADD231PS Y0, Y3, Y7
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y4, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y7
+	VMOVUPS      32(CX), Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU 32(DX), Y8
+	VPSLLD  $0x1f, Y8, Y4
+	VORPS   signBitVec<>+0(SB), Y3, Y9
+	VXORPS  Y4, Y3, Y4
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y4, Y10
+	VFMADD231PS Y0, Y3, Y10
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y4, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y4
+	VPSLLD      $0x17, Y4, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y6, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y4
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y11, Y11
+	VFMADD231PS Y11, Y4, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y4
+	VANDNPS     Y3, Y4, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y6
+	VPSLLD      $0x17, Y6, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y9, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y4, Y11, Y11
+	VFMADD231PS Y11, Y6, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y6
+	VANDNPS     Y4, Y6, Y4
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y3, Y6
+	VMAXPS oneVec<>+0(SB), Y3, Y11
+	VMINPS oneVec<>+0(SB), Y3, Y9
+	VSUBPS Y11, Y6, Y12
+	VSUBPS Y12, Y9, Y12
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y6, Y12, Y12
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y9
+	VPSRAD    $0x17, Y9, Y9
+	VPSLLD    $0x17, Y9, Y11
+	VPSUBD    Y11, Y6, Y11
+	VCVTDQ2PS Y9, Y9
+	VSUBPS    oneVec<>+0(SB), Y11, Y11
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y11, Y11, Y6
+	VMOVAPS      logP0Vec<>+0(SB), Y13
+	VFMADD213PS  logP1Vec<>+0(SB), Y11, Y13
+	VFMADD213PS  logP2Vec<>+0(SB), Y11, Y13
+	VFMADD213PS  logP3Vec<>+0(SB), Y11, Y13
+	VFMADD213PS  logP4Vec<>+0(SB), Y11, Y13
+	VFMADD213PS  logP5Vec<>+0(SB), Y11, Y13
+	VFMADD213PS  logP6Vec<>+0(SB), Y11, Y13
+	VFMADD213PS  logP7Vec<>+0(SB), Y11, Y13
+	VFMADD213PS  logP8Vec<>+0(SB), Y11, Y13
+	VMULPS       Y11, Y13, Y13
+	VMULPS       Y6, Y13, Y13
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y13
+	VFNMADD231PS halfVec<>+0(SB), Y6, Y13
+	VADDPS       Y12, Y13, Y13
+	VADDPS       Y11, Y13, Y13
+	VMOVAPS      Y13, Y6
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y6
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y3, Y3
+	VBLENDVPS Y3, posInfVec<>+0(SB), Y6, Y6
+	VADDPS    Y6, Y7, Y7
+
+	// fill where t < 0
+	VBLENDVPS Y5, Y1, Y7, Y7
+	VMOVUPS   Y7, (AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y4, Y3
+	VMAXPS oneVec<>+0(SB), Y4, Y6
+	VMINPS oneVec<>+0(SB), Y4, Y5
+	VSUBPS Y6, Y3, Y7
+	VSUBPS Y7, Y5, Y7
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y3, Y7, Y7
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y3, Y5
+	VPSRAD    $0x17, Y5, Y5
+	VPSLLD    $0x17, Y5, Y6
+	VPSUBD    Y6, Y3, Y6
+	VCVTDQ2PS Y5, Y5
+	VSUBPS    oneVec<>+0(SB), Y6, Y6
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y6, Y6, Y3
+	VMOVAPS      logP0Vec<>+0(SB), Y9
+	VFMADD213PS  logP1Vec<>+0(SB), Y6, Y9
+	VFMADD213PS  logP2Vec<>+0(SB), Y6, Y9
+	VFMADD213PS  logP3Vec<>+0(SB), Y6, Y9
+	VFMADD213PS  logP4Vec<>+0(SB), Y6, Y9
+	VFMADD213PS  logP5Vec<>+0(SB), Y6, Y9
+	VFMADD213PS  logP6Vec<>+0(SB), Y6, Y9
+	VFMADD213PS  logP7Vec<>+0(SB), Y6, Y9
+	VFMADD213PS  logP8Vec<>+0(SB), Y6, Y9
+	VMULPS       Y6, Y9, Y9
+	VMULPS       Y3, Y9, Y9
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y5, Y9
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y9
+	VADDPS       Y7, Y9, Y9
+	VADDPS       Y6, Y9, Y9
+	VMOVAPS      Y9, Y3
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y5, Y3
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
+	VBLENDVPS Y4, posInfVec<>+0(SB), Y3, Y3
+	VADDPS    Y3, Y10, Y10
+
+	// fill where t < 0
+	VBLENDVPS Y8, Y1, Y10, Y10
+	VMOVUPS   Y10, 32(AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	SUBQ      $0x00000010, BX
+	JMP       sigLossAVX2SmoothLoop
+
+sigLossAVX2SmoothOne:
+	CMPQ    BX, $0x00000008
+	JB      sigLossAVX2SmoothTail
+	VMOVUPS (CX), Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (DX), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y4
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y4, Y7
+	VFMADD231PS Y0, Y3, Y7
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y4, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y4
+	VPSLLD      $0x17, Y4, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y6, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y4
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y8, Y8
+	VFMADD231PS Y8, Y4, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y4
+	VANDNPS     Y3, Y4, Y3
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y3, Y4
+	VMAXPS oneVec<>+0(SB), Y3, Y8
+	VMINPS oneVec<>+0(SB), Y3, Y6
+	VSUBPS Y8, Y4, Y9
+	VSUBPS Y9, Y6, Y9
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y4, Y9, Y9
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y6
+	VPSRAD    $0x17, Y6, Y6
+	VPSLLD    $0x17, Y6, Y8
+	VPSUBD    Y8, Y4, Y8
+	VCVTDQ2PS Y6, Y6
+	VSUBPS    oneVec<>+0(SB), Y8, Y8
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y8, Y8, Y4
+	VMOVAPS      logP0Vec<>+0(SB), Y10
+	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y4, Y10, Y10
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y6, Y10
+	VFNMADD231PS halfVec<>+0(SB), Y4, Y10
+	VADDPS       Y9, Y10, Y10
+	VADDPS       Y8, Y10, Y10
+	VMOVAPS      Y10, Y4
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y4
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y3, Y3
+	VBLENDVPS Y3, posInfVec<>+0(SB), Y4, Y4
+	VADDPS    Y4, Y7, Y7
+
+	// fill where t < 0
+	VBLENDVPS Y5, Y1, Y7, Y7
+	VMOVUPS   Y7, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	SUBQ      $0x00000008, BX
+	JMP       sigLossAVX2SmoothOne
+
+sigLossAVX2SmoothTail:
+sigLossAVX2Done:
+	VZEROUPPER
+	RET
+
+// func sigLSEAVX2(dst []float32, x []float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·sigLSEAVX2(SB), NOSPLIT, $0-48
+	MOVQ   dst_base+0(FP), AX
+	MOVQ   dst_len+8(FP), CX
+	MOVQ   x_base+24(FP), DX
+	VXORPS Y0, Y0, Y0
+
+sigLSEAVX2Loop:
+	CMPQ    CX, $0x00000010
+	JB      sigLSEAVX2One
+	VMOVUPS (DX), Y1
+	VORPS   signBitVec<>+0(SB), Y1, Y2
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y1, Y3
+	VFMADD231PS Y0, Y1, Y3
+	VMOVUPS     32(DX), Y1
+	VORPS       signBitVec<>+0(SB), Y1, Y4
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y1, Y5
+	VFMADD231PS Y0, Y1, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y6
+	VPSLLD      $0x17, Y6, Y1
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y2, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y1, Y7, Y7
+	VFMADD231PS Y7, Y6, Y1
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y1, Y2, Y1
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y7, Y7
+	VFMADD231PS Y7, Y6, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y2, Y4, Y2
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y1, Y4
+	VMAXPS oneVec<>+0(SB), Y1, Y7
+	VMINPS oneVec<>+0(SB), Y1, Y6
+	VSUBPS Y7, Y4, Y8
+	VSUBPS Y8, Y6, Y8
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y4, Y8, Y8
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y6
+	VPSRAD    $0x17, Y6, Y6
+	VPSLLD    $0x17, Y6, Y7
+	VPSUBD    Y7, Y4, Y7
+	VCVTDQ2PS Y6, Y6
+	VSUBPS    oneVec<>+0(SB), Y7, Y7
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y7, Y7, Y4
+	VMOVAPS      logP0Vec<>+0(SB), Y9
+	VFMADD213PS  logP1Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP2Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP3Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP4Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP5Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP6Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP7Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP8Vec<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y4, Y9, Y9
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y6, Y9
+	VFNMADD231PS halfVec<>+0(SB), Y4, Y9
+	VADDPS       Y8, Y9, Y9
+	VADDPS       Y7, Y9, Y9
+	VMOVAPS      Y9, Y4
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y4
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y1, Y1
+	VBLENDVPS Y1, posInfVec<>+0(SB), Y4, Y4
+	VADDPS    Y4, Y3, Y3
+	VMOVUPS   Y3, (AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y2, Y1
+	VMAXPS oneVec<>+0(SB), Y2, Y4
+	VMINPS oneVec<>+0(SB), Y2, Y3
+	VSUBPS Y4, Y1, Y6
+	VSUBPS Y6, Y3, Y6
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y1, Y6, Y6
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y1, Y3
+	VPSRAD    $0x17, Y3, Y3
+	VPSLLD    $0x17, Y3, Y4
+	VPSUBD    Y4, Y1, Y4
+	VCVTDQ2PS Y3, Y3
+	VSUBPS    oneVec<>+0(SB), Y4, Y4
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y4, Y4, Y1
+	VMOVAPS      logP0Vec<>+0(SB), Y7
+	VFMADD213PS  logP1Vec<>+0(SB), Y4, Y7
+	VFMADD213PS  logP2Vec<>+0(SB), Y4, Y7
+	VFMADD213PS  logP3Vec<>+0(SB), Y4, Y7
+	VFMADD213PS  logP4Vec<>+0(SB), Y4, Y7
+	VFMADD213PS  logP5Vec<>+0(SB), Y4, Y7
+	VFMADD213PS  logP6Vec<>+0(SB), Y4, Y7
+	VFMADD213PS  logP7Vec<>+0(SB), Y4, Y7
+	VFMADD213PS  logP8Vec<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y7, Y7
+	VMULPS       Y1, Y7, Y7
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y3, Y7
+	VFNMADD231PS halfVec<>+0(SB), Y1, Y7
+	VADDPS       Y6, Y7, Y7
+	VADDPS       Y4, Y7, Y7
+	VMOVAPS      Y7, Y1
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y1
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
+	VBLENDVPS Y2, posInfVec<>+0(SB), Y1, Y1
+	VADDPS    Y1, Y5, Y5
+	VMOVUPS   Y5, 32(AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, DX
+	SUBQ      $0x00000010, CX
+	JMP       sigLSEAVX2Loop
+
+sigLSEAVX2One:
+	CMPQ    CX, $0x00000008
+	JB      sigLSEAVX2Tail
+	VMOVUPS (DX), Y1
+	VORPS   signBitVec<>+0(SB), Y1, Y2
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y1, Y3
+	VFMADD231PS Y0, Y1, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y4
+	VPSLLD      $0x17, Y4, Y1
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y2, Y5
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y5
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y5
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y5, Y4
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y1, Y5, Y5
+	VFMADD231PS Y5, Y4, Y1
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y1, Y2, Y1
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y1, Y2
+	VMAXPS oneVec<>+0(SB), Y1, Y5
+	VMINPS oneVec<>+0(SB), Y1, Y4
+	VSUBPS Y5, Y2, Y6
+	VSUBPS Y6, Y4, Y6
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y2, Y6, Y6
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y4
+	VPSRAD    $0x17, Y4, Y4
+	VPSLLD    $0x17, Y4, Y5
+	VPSUBD    Y5, Y2, Y5
+	VCVTDQ2PS Y4, Y4
+	VSUBPS    oneVec<>+0(SB), Y5, Y5
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y5, Y5, Y2
+	VMOVAPS      logP0Vec<>+0(SB), Y7
+	VFMADD213PS  logP1Vec<>+0(SB), Y5, Y7
+	VFMADD213PS  logP2Vec<>+0(SB), Y5, Y7
+	VFMADD213PS  logP3Vec<>+0(SB), Y5, Y7
+	VFMADD213PS  logP4Vec<>+0(SB), Y5, Y7
+	VFMADD213PS  logP5Vec<>+0(SB), Y5, Y7
+	VFMADD213PS  logP6Vec<>+0(SB), Y5, Y7
+	VFMADD213PS  logP7Vec<>+0(SB), Y5, Y7
+	VFMADD213PS  logP8Vec<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y2, Y7, Y7
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y4, Y7
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y7
+	VADDPS       Y6, Y7, Y7
+	VADDPS       Y5, Y7, Y7
+	VMOVAPS      Y7, Y2
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y4, Y2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y1, Y1
+	VBLENDVPS Y1, posInfVec<>+0(SB), Y2, Y2
+	VADDPS    Y2, Y3, Y3
+	VMOVUPS   Y3, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, DX
+	SUBQ      $0x00000008, CX
+	JMP       sigLSEAVX2One
+
+sigLSEAVX2Tail:
+	VZEROUPPER
+	RET
+
+// func sigGradAVX2(g []float32, x []float32, t []int32, scale []float32, eps float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·sigGradAVX2(SB), NOSPLIT, $0-100
+	MOVQ   g_base+0(FP), AX
+	MOVQ   scale_base+72(FP), CX
+	MOVQ   x_base+24(FP), DX
+	MOVQ   t_base+48(FP), BX
+	MOVQ   t_len+56(FP), SI
+	VXORPS Y0, Y0, Y0
+
+	// he = ε/2, the smoothing of the gradient
+	VBROADCASTSS eps+96(FP), Y1
+	VMULPS       halfVec<>+0(SB), Y1, Y1
+
+sigGradAVX2Loop:
+	CMPQ    SI, $0x00000010
+	JB      sigGradAVX2One
+	VMOVUPS (DX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (BX), Y4
+	VPSLLD  $0x1f, Y4, Y3
+	VORPS   signBitVec<>+0(SB), Y2, Y5
+	VXORPS  Y3, Y2, Y2
+	VMOVUPS 32(DX), Y6
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU 32(BX), Y8
+	VPSLLD  $0x1f, Y8, Y7
+	VORPS   signBitVec<>+0(SB), Y6, Y9
+	VXORPS  Y7, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y11
+	VPSLLD      $0x17, Y11, Y10
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y5, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y10, Y12, Y12
+	VFMADD231PS Y12, Y11, Y10
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y10, Y5, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y11
+	VPSLLD      $0x17, Y11, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y9, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y12, Y12
+	VFMADD231PS Y12, Y11, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y5, Y9, Y5
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y10, Y9
+	VMOVUPS   oneVec<>+0(SB), Y11
+	VDIVPS    Y9, Y11, Y11
+	VMULPS    Y11, Y10, Y9
+	VBLENDVPS Y2, Y9, Y11, Y11
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y1, Y11, Y11
+	VXORPS Y3, Y11, Y11
+
+	// g = scale·v where the sample is kept, else 0
+	VMOVUPS   (CX), Y2
+	VCMPPS    $0x00, Y0, Y2, Y3
+	VPOR      Y4, Y3, Y3
+	VMULPS    Y2, Y11, Y11
+	VBLENDVPS Y3, Y0, Y11, Y11
+	VMOVUPS   Y11, (AX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y5, Y2
+	VMOVUPS   oneVec<>+0(SB), Y3
+	VDIVPS    Y2, Y3, Y3
+	VMULPS    Y3, Y5, Y2
+	VBLENDVPS Y6, Y2, Y3, Y3
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y1, Y3, Y3
+	VXORPS Y7, Y3, Y3
+
+	// g = scale·v where the sample is kept, else 0
+	VMOVUPS   32(CX), Y2
+	VCMPPS    $0x00, Y0, Y2, Y4
+	VPOR      Y8, Y4, Y4
+	VMULPS    Y2, Y3, Y3
+	VBLENDVPS Y4, Y0, Y3, Y3
+	VMOVUPS   Y3, 32(AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000040, BX
+	ADDQ      $0x00000040, CX
+	SUBQ      $0x00000010, SI
+	JMP       sigGradAVX2Loop
+
+sigGradAVX2One:
+	CMPQ    SI, $0x00000008
+	JB      sigGradAVX2Tail
+	VMOVUPS (DX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (BX), Y4
+	VPSLLD  $0x1f, Y4, Y3
+	VORPS   signBitVec<>+0(SB), Y2, Y5
+	VXORPS  Y3, Y2, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y5, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y8, Y8
+	VFMADD231PS Y8, Y7, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y6, Y5, Y6
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y6, Y5
+	VMOVUPS   oneVec<>+0(SB), Y7
+	VDIVPS    Y5, Y7, Y7
+	VMULPS    Y7, Y6, Y5
+	VBLENDVPS Y2, Y5, Y7, Y7
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y1, Y7, Y7
+	VXORPS Y3, Y7, Y7
+
+	// g = scale·v where the sample is kept, else 0
+	VMOVUPS   (CX), Y2
+	VCMPPS    $0x00, Y0, Y2, Y3
+	VPOR      Y4, Y3, Y3
+	VMULPS    Y2, Y7, Y7
+	VBLENDVPS Y3, Y0, Y7, Y7
+	VMOVUPS   Y7, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	ADDQ      $0x00000020, CX
+	SUBQ      $0x00000008, SI
+	JMP       sigGradAVX2One
+
+sigGradAVX2Tail:
+	VZEROUPPER
+	RET
+
+// func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·sigLossGradAVX2(SB), NOSPLIT, $0-108
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         g_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         t_base+72(FP), BX
+	MOVQ         t_len+80(FP), SI
+	VXORPS       Y0, Y0, Y0
+	VBROADCASTSS fill+100(FP), Y1
+	VBROADCASTSS eps+96(FP), Y2
+
+	// he = ε/2, the smoothing of the gradient
+	VBROADCASTSS eps+96(FP), Y3
+	VMULPS       halfVec<>+0(SB), Y3, Y3
+	VBROADCASTSS s0+104(FP), Y4
+
+	// without smoothing (ε = ±0) the loop leaves out its two instructions
+	MOVL eps+96(FP), DI
+	SHLL $0x01, DI
+	JNZ  sigLossGradAVX2SmoothLoop
+
+sigLossGradAVX2PlainLoop:
+	CMPQ    SI, $0x00000008
+	JB      sigLossGradAVX2PlainOne
+	VMOVUPS (DX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (BX), Y6
+	VPSLLD  $0x1f, Y6, Y5
+	VORPS   signBitVec<>+0(SB), Y2, Y7
+	VXORPS  Y5, Y2, Y8
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y8, Y9
+	VFMADD231PS Y0, Y2, Y9
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
+	VPSLLD      $0x17, Y10, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y7, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y11, Y11
+	VFMADD231PS Y11, Y10, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y2, Y7, Y2
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y2, Y7
+	VMOVUPS   oneVec<>+0(SB), Y10
+	VDIVPS    Y7, Y10, Y10
+	VMULPS    Y10, Y2, Y7
+	VBLENDVPS Y8, Y7, Y10, Y10
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y10, Y10
+	VXORPS Y5, Y10, Y10
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y10, Y10
+	VBLENDVPS Y6, Y0, Y10, Y10
+	VMOVUPS   Y10, (CX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y2, Y5
+	VMAXPS oneVec<>+0(SB), Y2, Y8
+	VMINPS oneVec<>+0(SB), Y2, Y7
+	VSUBPS Y8, Y5, Y10
+	VSUBPS Y10, Y7, Y10
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y5, Y10, Y10
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y5, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y8
+	VPSUBD    Y8, Y5, Y8
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y8, Y8
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y8, Y8, Y5
+	VMOVAPS      logP0Vec<>+0(SB), Y11
+	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y11
+	VMULPS       Y8, Y11, Y11
+	VMULPS       Y5, Y11, Y11
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y11
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y11
+	VADDPS       Y10, Y11, Y11
+	VADDPS       Y8, Y11, Y11
+	VMOVAPS      Y11, Y5
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y5
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
+	VBLENDVPS Y2, posInfVec<>+0(SB), Y5, Y5
+	VADDPS    Y5, Y9, Y9
+
+	// fill where t < 0
+	VBLENDVPS Y6, Y1, Y9, Y9
+	VMOVUPS   Y9, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	SUBQ      $0x00000008, SI
+	JMP       sigLossGradAVX2PlainLoop
+
+sigLossGradAVX2PlainOne:
+	CMPQ    SI, $0x00000008
+	JB      sigLossGradAVX2PlainTail
+	VMOVUPS (DX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (BX), Y6
+	VPSLLD  $0x1f, Y6, Y5
+	VORPS   signBitVec<>+0(SB), Y2, Y7
+	VXORPS  Y5, Y2, Y8
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y8, Y9
+	VFMADD231PS Y0, Y2, Y9
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
+	VPSLLD      $0x17, Y10, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y7, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y11, Y11
+	VFMADD231PS Y11, Y10, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y2, Y7, Y2
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y2, Y7
+	VMOVUPS   oneVec<>+0(SB), Y10
+	VDIVPS    Y7, Y10, Y10
+	VMULPS    Y10, Y2, Y7
+	VBLENDVPS Y8, Y7, Y10, Y10
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y10, Y10
+	VXORPS Y5, Y10, Y10
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y10, Y10
+	VBLENDVPS Y6, Y0, Y10, Y10
+	VMOVUPS   Y10, (CX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y2, Y5
+	VMAXPS oneVec<>+0(SB), Y2, Y8
+	VMINPS oneVec<>+0(SB), Y2, Y7
+	VSUBPS Y8, Y5, Y10
+	VSUBPS Y10, Y7, Y10
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y5, Y10, Y10
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y5, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y8
+	VPSUBD    Y8, Y5, Y8
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y8, Y8
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y8, Y8, Y5
+	VMOVAPS      logP0Vec<>+0(SB), Y11
+	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y11
+	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y11
+	VMULPS       Y8, Y11, Y11
+	VMULPS       Y5, Y11, Y11
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y11
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y11
+	VADDPS       Y10, Y11, Y11
+	VADDPS       Y8, Y11, Y11
+	VMOVAPS      Y11, Y5
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y5
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
+	VBLENDVPS Y2, posInfVec<>+0(SB), Y5, Y5
+	VADDPS    Y5, Y9, Y9
+
+	// fill where t < 0
+	VBLENDVPS Y6, Y1, Y9, Y9
+	VMOVUPS   Y9, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	SUBQ      $0x00000008, SI
+	JMP       sigLossGradAVX2PlainOne
+
+sigLossGradAVX2PlainTail:
+	JMP sigLossGradAVX2Done
+
+sigLossGradAVX2SmoothLoop:
+	CMPQ    SI, $0x00000008
+	JB      sigLossGradAVX2SmoothOne
+	VMOVUPS (DX), Y5
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (BX), Y7
+	VPSLLD  $0x1f, Y7, Y6
+	VORPS   signBitVec<>+0(SB), Y5, Y8
+	VXORPS  Y6, Y5, Y9
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y9, Y10
+	VFMADD231PS Y0, Y5, Y10
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y9, Y5
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y11
+	VPSLLD      $0x17, Y11, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y8, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y12, Y12
+	VFMADD231PS Y12, Y11, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y5, Y8, Y5
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y5, Y8
+	VMOVUPS   oneVec<>+0(SB), Y11
+	VDIVPS    Y8, Y11, Y11
+	VMULPS    Y11, Y5, Y8
+	VBLENDVPS Y9, Y8, Y11, Y11
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y11, Y11
+	VXORPS Y6, Y11, Y11
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y11, Y11
+	VBLENDVPS Y7, Y0, Y11, Y11
+	VMOVUPS   Y11, (CX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y5, Y6
+	VMAXPS oneVec<>+0(SB), Y5, Y9
+	VMINPS oneVec<>+0(SB), Y5, Y8
+	VSUBPS Y9, Y6, Y11
+	VSUBPS Y11, Y8, Y11
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y6, Y11, Y11
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y8
+	VPSRAD    $0x17, Y8, Y8
+	VPSLLD    $0x17, Y8, Y9
+	VPSUBD    Y9, Y6, Y9
+	VCVTDQ2PS Y8, Y8
+	VSUBPS    oneVec<>+0(SB), Y9, Y9
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y9, Y9, Y6
+	VMOVAPS      logP0Vec<>+0(SB), Y12
+	VFMADD213PS  logP1Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP2Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP3Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP4Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP5Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP6Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP7Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP8Vec<>+0(SB), Y9, Y12
+	VMULPS       Y9, Y12, Y12
+	VMULPS       Y6, Y12, Y12
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y8, Y12
+	VFNMADD231PS halfVec<>+0(SB), Y6, Y12
+	VADDPS       Y11, Y12, Y12
+	VADDPS       Y9, Y12, Y12
+	VMOVAPS      Y12, Y6
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y8, Y6
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y5, Y5
+	VBLENDVPS Y5, posInfVec<>+0(SB), Y6, Y6
+	VADDPS    Y6, Y10, Y10
+
+	// fill where t < 0
+	VBLENDVPS Y7, Y1, Y10, Y10
+	VMOVUPS   Y10, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	SUBQ      $0x00000008, SI
+	JMP       sigLossGradAVX2SmoothLoop
+
+sigLossGradAVX2SmoothOne:
+	CMPQ    SI, $0x00000008
+	JB      sigLossGradAVX2SmoothTail
+	VMOVUPS (DX), Y5
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (BX), Y7
+	VPSLLD  $0x1f, Y7, Y6
+	VORPS   signBitVec<>+0(SB), Y5, Y8
+	VXORPS  Y6, Y5, Y9
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y9, Y10
+	VFMADD231PS Y0, Y5, Y10
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y9, Y5
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y11
+	VPSLLD      $0x17, Y11, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y8, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y12, Y12
+	VFMADD231PS Y12, Y11, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y5, Y8, Y5
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y5, Y8
+	VMOVUPS   oneVec<>+0(SB), Y11
+	VDIVPS    Y8, Y11, Y11
+	VMULPS    Y11, Y5, Y8
+	VBLENDVPS Y9, Y8, Y11, Y11
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y11, Y11
+	VXORPS Y6, Y11, Y11
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y11, Y11
+	VBLENDVPS Y7, Y0, Y11, Y11
+	VMOVUPS   Y11, (CX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y5, Y6
+	VMAXPS oneVec<>+0(SB), Y5, Y9
+	VMINPS oneVec<>+0(SB), Y5, Y8
+	VSUBPS Y9, Y6, Y11
+	VSUBPS Y11, Y8, Y11
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y6, Y11, Y11
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y8
+	VPSRAD    $0x17, Y8, Y8
+	VPSLLD    $0x17, Y8, Y9
+	VPSUBD    Y9, Y6, Y9
+	VCVTDQ2PS Y8, Y8
+	VSUBPS    oneVec<>+0(SB), Y9, Y9
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y9, Y9, Y6
+	VMOVAPS      logP0Vec<>+0(SB), Y12
+	VFMADD213PS  logP1Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP2Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP3Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP4Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP5Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP6Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP7Vec<>+0(SB), Y9, Y12
+	VFMADD213PS  logP8Vec<>+0(SB), Y9, Y12
+	VMULPS       Y9, Y12, Y12
+	VMULPS       Y6, Y12, Y12
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y8, Y12
+	VFNMADD231PS halfVec<>+0(SB), Y6, Y12
+	VADDPS       Y11, Y12, Y12
+	VADDPS       Y9, Y12, Y12
+	VMOVAPS      Y12, Y6
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y8, Y6
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y5, Y5
+	VBLENDVPS Y5, posInfVec<>+0(SB), Y6, Y6
+	VADDPS    Y6, Y10, Y10
+
+	// fill where t < 0
+	VBLENDVPS Y7, Y1, Y10, Y10
+	VMOVUPS   Y10, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	SUBQ      $0x00000008, SI
+	JMP       sigLossGradAVX2SmoothOne
+
+sigLossGradAVX2SmoothTail:
+sigLossGradAVX2Done:
+	VZEROUPPER
+	RET
+
 // func expfAVX512(dst []float32, x []float32)
 // Requires: AVX, AVX512F
 TEXT ·expfAVX512(SB), NOSPLIT, $0-48
@@ -17491,3 +18931,2788 @@ gradPlanarAVX512Done:
 
 DATA gradOne32<>+0(SB)/4, $0x00000001
 GLOBL gradOne32<>(SB), RODATA|NOPTR, $4
+
+// func sigLossAVX512(loss []float32, x []float32, t []int32, eps float32, fill float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·sigLossAVX512(SB), NOSPLIT, $768-80
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         t_base+48(FP), DX
+	MOVQ         t_len+56(FP), BX
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z11
+	VBROADCASTSS logLn2Lo<>+0(SB), Z12
+	VBROADCASTSS half<>+0(SB), Z13
+	VBROADCASTSS posInf<>+0(SB), Z14
+	VBROADCASTSS logP0<>+0(SB), Z15
+	VBROADCASTSS logP1<>+0(SB), Z16
+	VBROADCASTSS logP2<>+0(SB), Z17
+	VBROADCASTSS logP3<>+0(SB), Z18
+	VBROADCASTSS logP4<>+0(SB), Z19
+	VBROADCASTSS logP5<>+0(SB), Z20
+	VBROADCASTSS logP6<>+0(SB), Z21
+	VBROADCASTSS logP7<>+0(SB), Z22
+	VBROADCASTSS logP8<>+0(SB), Z23
+	LEAQ         (SP), SI
+	VMOVUPS      Z16, (SI)
+	VMOVUPS      Z17, 64(SI)
+	VMOVUPS      Z18, 128(SI)
+	VMOVUPS      Z19, 192(SI)
+	VMOVUPS      Z20, 256(SI)
+	VMOVUPS      Z21, 320(SI)
+	VMOVUPS      Z22, 384(SI)
+	VMOVUPS      Z23, 448(SI)
+	VMOVUPS      Z11, 512(SI)
+	VMOVUPS      Z12, 576(SI)
+	VMOVUPS      Z13, 640(SI)
+	VMOVUPS      Z10, 704(SI)
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z11, Z11, Z11
+	VBROADCASTSS half<>+0(SB), Z12
+	VBROADCASTSS fill+76(FP), Z13
+	VBROADCASTSS eps+72(FP), Z16
+
+	// without smoothing (ε = ±0) the loop leaves out its two instructions
+	MOVL eps+72(FP), DI
+	SHLL $0x01, DI
+	JNZ  sigLossAVX512SmoothLoop
+
+sigLossAVX512PlainLoop:
+	CMPQ    BX, $0x00000040
+	JB      sigLossAVX512PlainOne
+	VMOVUPS (CX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (DX), Z17
+	VPSLLD    $0x1f, Z17, Z16
+	VPMOVD2M  Z17, K1
+	VORPS     Z10, Z12, Z17
+	VXORPS    Z16, Z12, Z16
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z16, Z16
+	VFMADD231PS Z11, Z12, Z16
+	VMOVUPS     64(CX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(DX), Z19
+	VPSLLD    $0x1f, Z19, Z18
+	VPMOVD2M  Z19, K2
+	VORPS     Z10, Z12, Z19
+	VXORPS    Z18, Z12, Z18
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z18, Z18
+	VFMADD231PS Z11, Z12, Z18
+	VMOVUPS     128(CX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 128(DX), Z21
+	VPSLLD    $0x1f, Z21, Z20
+	VPMOVD2M  Z21, K3
+	VORPS     Z10, Z12, Z21
+	VXORPS    Z20, Z12, Z20
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z20, Z20
+	VFMADD231PS Z11, Z12, Z20
+	VMOVUPS     192(CX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 192(DX), Z23
+	VPSLLD    $0x1f, Z23, Z22
+	VPMOVD2M  Z23, K4
+	VORPS     Z10, Z12, Z23
+	VXORPS    Z22, Z12, Z22
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z22, Z22
+	VFMADD231PS Z11, Z12, Z22
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
+	VMOVAPS     Z17, Z25
+	VFMADD231PS Z1, Z12, Z25
+	VFMADD231PS Z2, Z12, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z24
+	VFMADD213PS Z4, Z25, Z24
+	VFMADD213PS Z5, Z25, Z24
+	VFMADD213PS Z6, Z25, Z24
+	VFMADD213PS Z7, Z25, Z24
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K5
+	VFMADD213PS Z9, Z25, Z24
+	VSCALEFPS.Z Z12, Z24, K5, Z12
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z19, Z25
+	VFMADD231PS Z1, Z17, Z25
+	VFMADD231PS Z2, Z17, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z24
+	VFMADD213PS Z4, Z25, Z24
+	VFMADD213PS Z5, Z25, Z24
+	VFMADD213PS Z6, Z25, Z24
+	VFMADD213PS Z7, Z25, Z24
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K5
+	VFMADD213PS Z9, Z25, Z24
+	VSCALEFPS.Z Z17, Z24, K5, Z17
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z21, Z25
+	VFMADD231PS Z1, Z19, Z25
+	VFMADD231PS Z2, Z19, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z24
+	VFMADD213PS Z4, Z25, Z24
+	VFMADD213PS Z5, Z25, Z24
+	VFMADD213PS Z6, Z25, Z24
+	VFMADD213PS Z7, Z25, Z24
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K5
+	VFMADD213PS Z9, Z25, Z24
+	VSCALEFPS.Z Z19, Z24, K5, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z23, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z23, Z25
+	VFMADD231PS Z1, Z21, Z25
+	VFMADD231PS Z2, Z21, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z24
+	VFMADD213PS Z4, Z25, Z24
+	VFMADD213PS Z5, Z25, Z24
+	VFMADD213PS Z6, Z25, Z24
+	VFMADD213PS Z7, Z25, Z24
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z23, K5
+	VFMADD213PS Z9, Z25, Z24
+	VSCALEFPS.Z Z21, Z24, K5, Z21
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z12, Z23
+	VMAXPS Z9, Z12, Z25
+	VMINPS Z9, Z12, Z24
+	VSUBPS Z25, Z23, Z26
+	VSUBPS Z26, Z24, Z26
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z23, Z26, Z26
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z23, Z24
+	VPSRAD    $0x17, Z24, Z24
+	VPSLLD    $0x17, Z24, Z25
+	VPSUBD    Z25, Z23, Z25
+	VCVTDQ2PS Z24, Z24
+	VSUBPS    Z9, Z25, Z25
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z25, Z25, Z23
+	VMOVAPS      Z15, Z27
+	VFMADD213PS  (SI), Z25, Z27
+	VFMADD213PS  64(SI), Z25, Z27
+	VFMADD213PS  128(SI), Z25, Z27
+	VFMADD213PS  192(SI), Z25, Z27
+	VFMADD213PS  256(SI), Z25, Z27
+	VFMADD213PS  320(SI), Z25, Z27
+	VFMADD213PS  384(SI), Z25, Z27
+	VFMADD213PS  448(SI), Z25, Z27
+	VMULPS       Z25, Z27, Z27
+	VMULPS       Z23, Z27, Z27
+	VFMADD231PS  576(SI), Z24, Z27
+	VFNMADD231PS 640(SI), Z23, Z27
+	VADDPS       Z26, Z27, Z27
+	VADDPS       Z25, Z27, Z27
+	VMOVAPS      Z27, Z23
+	VFMADD231PS  512(SI), Z24, Z23
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z12, K5
+	VMOVAPS Z14, K5, Z23
+	VADDPS  Z23, Z16, Z16
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z16
+	VMOVUPS Z16, (AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z17, Z12
+	VMAXPS Z9, Z17, Z23
+	VMINPS Z9, Z17, Z16
+	VSUBPS Z23, Z12, Z24
+	VSUBPS Z24, Z16, Z24
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z12, Z24, Z24
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z12, Z16
+	VPSRAD    $0x17, Z16, Z16
+	VPSLLD    $0x17, Z16, Z23
+	VPSUBD    Z23, Z12, Z23
+	VCVTDQ2PS Z16, Z16
+	VSUBPS    Z9, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z12
+	VMOVAPS      Z15, Z25
+	VFMADD213PS  (SI), Z23, Z25
+	VFMADD213PS  64(SI), Z23, Z25
+	VFMADD213PS  128(SI), Z23, Z25
+	VFMADD213PS  192(SI), Z23, Z25
+	VFMADD213PS  256(SI), Z23, Z25
+	VFMADD213PS  320(SI), Z23, Z25
+	VFMADD213PS  384(SI), Z23, Z25
+	VFMADD213PS  448(SI), Z23, Z25
+	VMULPS       Z23, Z25, Z25
+	VMULPS       Z12, Z25, Z25
+	VFMADD231PS  576(SI), Z16, Z25
+	VFNMADD231PS 640(SI), Z12, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z23, Z25, Z25
+	VMOVAPS      Z25, Z12
+	VFMADD231PS  512(SI), Z16, Z12
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z17, K1
+	VMOVAPS Z14, K1, Z12
+	VADDPS  Z12, Z18, Z18
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z18
+	VMOVUPS Z18, 64(AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z19, Z12
+	VMAXPS Z9, Z19, Z17
+	VMINPS Z9, Z19, Z16
+	VSUBPS Z17, Z12, Z18
+	VSUBPS Z18, Z16, Z18
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z12, Z18, Z18
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z12, Z16
+	VPSRAD    $0x17, Z16, Z16
+	VPSLLD    $0x17, Z16, Z17
+	VPSUBD    Z17, Z12, Z17
+	VCVTDQ2PS Z16, Z16
+	VSUBPS    Z9, Z17, Z17
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z17, Z17, Z12
+	VMOVAPS      Z15, Z23
+	VFMADD213PS  (SI), Z17, Z23
+	VFMADD213PS  64(SI), Z17, Z23
+	VFMADD213PS  128(SI), Z17, Z23
+	VFMADD213PS  192(SI), Z17, Z23
+	VFMADD213PS  256(SI), Z17, Z23
+	VFMADD213PS  320(SI), Z17, Z23
+	VFMADD213PS  384(SI), Z17, Z23
+	VFMADD213PS  448(SI), Z17, Z23
+	VMULPS       Z17, Z23, Z23
+	VMULPS       Z12, Z23, Z23
+	VFMADD231PS  576(SI), Z16, Z23
+	VFNMADD231PS 640(SI), Z12, Z23
+	VADDPS       Z18, Z23, Z23
+	VADDPS       Z17, Z23, Z23
+	VMOVAPS      Z23, Z12
+	VFMADD231PS  512(SI), Z16, Z12
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z19, K1
+	VMOVAPS Z14, K1, Z12
+	VADDPS  Z12, Z20, Z20
+
+	// fill where t < 0
+	VMOVAPS Z13, K3, Z20
+	VMOVUPS Z20, 128(AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z21, Z12
+	VMAXPS Z9, Z21, Z17
+	VMINPS Z9, Z21, Z16
+	VSUBPS Z17, Z12, Z18
+	VSUBPS Z18, Z16, Z18
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z12, Z18, Z18
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z12, Z16
+	VPSRAD    $0x17, Z16, Z16
+	VPSLLD    $0x17, Z16, Z17
+	VPSUBD    Z17, Z12, Z17
+	VCVTDQ2PS Z16, Z16
+	VSUBPS    Z9, Z17, Z17
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z17, Z17, Z12
+	VMOVAPS      Z15, Z19
+	VFMADD213PS  (SI), Z17, Z19
+	VFMADD213PS  64(SI), Z17, Z19
+	VFMADD213PS  128(SI), Z17, Z19
+	VFMADD213PS  192(SI), Z17, Z19
+	VFMADD213PS  256(SI), Z17, Z19
+	VFMADD213PS  320(SI), Z17, Z19
+	VFMADD213PS  384(SI), Z17, Z19
+	VFMADD213PS  448(SI), Z17, Z19
+	VMULPS       Z17, Z19, Z19
+	VMULPS       Z12, Z19, Z19
+	VFMADD231PS  576(SI), Z16, Z19
+	VFNMADD231PS 640(SI), Z12, Z19
+	VADDPS       Z18, Z19, Z19
+	VADDPS       Z17, Z19, Z19
+	VMOVAPS      Z19, Z12
+	VFMADD231PS  512(SI), Z16, Z12
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z21, K1
+	VMOVAPS Z14, K1, Z12
+	VADDPS  Z12, Z22, Z22
+
+	// fill where t < 0
+	VMOVAPS Z13, K4, Z22
+	VMOVUPS Z22, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x00000040, BX
+	JMP     sigLossAVX512PlainLoop
+
+sigLossAVX512PlainOne:
+	CMPQ    BX, $0x00000010
+	JB      sigLossAVX512PlainTail
+	VMOVUPS (CX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (DX), Z17
+	VPSLLD    $0x1f, Z17, Z16
+	VPMOVD2M  Z17, K1
+	VORPS     Z10, Z12, Z17
+	VXORPS    Z16, Z12, Z16
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z16, Z16
+	VFMADD231PS Z11, Z12, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
+	VMOVAPS     Z17, Z19
+	VFMADD231PS Z1, Z12, Z19
+	VFMADD231PS Z2, Z12, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z19, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K2
+	VFMADD213PS Z9, Z19, Z18
+	VSCALEFPS.Z Z12, Z18, K2, Z12
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z12, Z17
+	VMAXPS Z9, Z12, Z19
+	VMINPS Z9, Z12, Z18
+	VSUBPS Z19, Z17, Z20
+	VSUBPS Z20, Z18, Z20
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z17, Z20, Z20
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z17, Z18
+	VPSRAD    $0x17, Z18, Z18
+	VPSLLD    $0x17, Z18, Z19
+	VPSUBD    Z19, Z17, Z19
+	VCVTDQ2PS Z18, Z18
+	VSUBPS    Z9, Z19, Z19
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z19, Z19, Z17
+	VMOVAPS      Z15, Z21
+	VFMADD213PS  (SI), Z19, Z21
+	VFMADD213PS  64(SI), Z19, Z21
+	VFMADD213PS  128(SI), Z19, Z21
+	VFMADD213PS  192(SI), Z19, Z21
+	VFMADD213PS  256(SI), Z19, Z21
+	VFMADD213PS  320(SI), Z19, Z21
+	VFMADD213PS  384(SI), Z19, Z21
+	VFMADD213PS  448(SI), Z19, Z21
+	VMULPS       Z19, Z21, Z21
+	VMULPS       Z17, Z21, Z21
+	VFMADD231PS  576(SI), Z18, Z21
+	VFNMADD231PS 640(SI), Z17, Z21
+	VADDPS       Z20, Z21, Z21
+	VADDPS       Z19, Z21, Z21
+	VMOVAPS      Z21, Z17
+	VFMADD231PS  512(SI), Z18, Z17
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z12, K2
+	VMOVAPS Z14, K2, Z17
+	VADDPS  Z17, Z16, Z16
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z16
+	VMOVUPS Z16, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x00000010, BX
+	JMP     sigLossAVX512PlainOne
+
+sigLossAVX512PlainTail:
+	TESTQ     BX, BX
+	JZ        sigLossAVX512Done
+	MOVL      $0x0000ffff, DI
+	BZHIL     BX, DI, BX
+	KMOVW     BX, K1
+	VMOVUPS.Z (CX), K1, Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32.Z (DX), K1, Z17
+	VPSLLD      $0x1f, Z17, Z16
+	VPMOVD2M    Z17, K2
+	VORPS       Z10, Z12, Z10
+	VXORPS      Z16, Z12, Z16
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z16, Z16
+	VFMADD231PS Z11, Z12, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z11
+	VFMADD231PS Z1, Z0, Z11
+	VFMADD231PS Z2, Z0, Z11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z11, Z1
+	VFMADD213PS Z5, Z11, Z1
+	VFMADD213PS Z6, Z11, Z1
+	VFMADD213PS Z7, Z11, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K3
+	VFMADD213PS Z9, Z11, Z1
+	VSCALEFPS.Z Z0, Z1, K3, Z0
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z0, Z1
+	VMAXPS Z9, Z0, Z3
+	VMINPS Z9, Z0, Z2
+	VSUBPS Z3, Z1, Z4
+	VSUBPS Z4, Z2, Z4
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z1, Z4, Z4
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z1, Z2
+	VPSRAD    $0x17, Z2, Z2
+	VPSLLD    $0x17, Z2, Z3
+	VPSUBD    Z3, Z1, Z3
+	VCVTDQ2PS Z2, Z2
+	VSUBPS    Z9, Z3, Z3
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z3, Z3, Z1
+	VMOVAPS      Z15, Z5
+	VFMADD213PS  (SI), Z3, Z5
+	VFMADD213PS  64(SI), Z3, Z5
+	VFMADD213PS  128(SI), Z3, Z5
+	VFMADD213PS  192(SI), Z3, Z5
+	VFMADD213PS  256(SI), Z3, Z5
+	VFMADD213PS  320(SI), Z3, Z5
+	VFMADD213PS  384(SI), Z3, Z5
+	VFMADD213PS  448(SI), Z3, Z5
+	VMULPS       Z3, Z5, Z5
+	VMULPS       Z1, Z5, Z5
+	VFMADD231PS  576(SI), Z2, Z5
+	VFNMADD231PS 640(SI), Z1, Z5
+	VADDPS       Z4, Z5, Z5
+	VADDPS       Z3, Z5, Z5
+	VMOVAPS      Z5, Z1
+	VFMADD231PS  512(SI), Z2, Z1
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z0, K3
+	VMOVAPS Z14, K3, Z1
+	VADDPS  Z1, Z16, Z16
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z16
+	VMOVUPS Z16, K1, (AX)
+	JMP     sigLossAVX512Done
+
+sigLossAVX512SmoothLoop:
+	CMPQ    BX, $0x00000040
+	JB      sigLossAVX512SmoothOne
+	VMOVUPS (CX), Z17
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (DX), Z19
+	VPSLLD    $0x1f, Z19, Z18
+	VPMOVD2M  Z19, K1
+	VORPS     Z10, Z17, Z19
+	VXORPS    Z18, Z17, Z18
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z18, Z20
+	VFMADD231PS Z11, Z17, Z20
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z16, Z18, Z17
+	VFNMADD231PS Z12, Z17, Z20
+	VMOVUPS      64(CX), Z17
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(DX), Z21
+	VPSLLD    $0x1f, Z21, Z18
+	VPMOVD2M  Z21, K2
+	VORPS     Z10, Z17, Z21
+	VXORPS    Z18, Z17, Z18
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z18, Z22
+	VFMADD231PS Z11, Z17, Z22
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z16, Z18, Z17
+	VFNMADD231PS Z12, Z17, Z22
+	VMOVUPS      128(CX), Z17
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 128(DX), Z23
+	VPSLLD    $0x1f, Z23, Z18
+	VPMOVD2M  Z23, K3
+	VORPS     Z10, Z17, Z23
+	VXORPS    Z18, Z17, Z18
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z18, Z24
+	VFMADD231PS Z11, Z17, Z24
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z16, Z18, Z17
+	VFNMADD231PS Z12, Z17, Z24
+	VMOVUPS      192(CX), Z17
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 192(DX), Z25
+	VPSLLD    $0x1f, Z25, Z18
+	VPMOVD2M  Z25, K4
+	VORPS     Z10, Z17, Z25
+	VXORPS    Z18, Z17, Z18
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z18, Z26
+	VFMADD231PS Z11, Z17, Z26
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z16, Z18, Z17
+	VFNMADD231PS Z12, Z17, Z26
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z19, Z27
+	VFMADD231PS Z1, Z17, Z27
+	VFMADD231PS Z2, Z17, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z27, Z18
+	VFMADD213PS Z5, Z27, Z18
+	VFMADD213PS Z6, Z27, Z18
+	VFMADD213PS Z7, Z27, Z18
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K5
+	VFMADD213PS Z9, Z27, Z18
+	VSCALEFPS.Z Z17, Z18, K5, Z17
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z21, Z27
+	VFMADD231PS Z1, Z18, Z27
+	VFMADD231PS Z2, Z18, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z27, Z19
+	VFMADD213PS Z5, Z27, Z19
+	VFMADD213PS Z6, Z27, Z19
+	VFMADD213PS Z7, Z27, Z19
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K5
+	VFMADD213PS Z9, Z27, Z19
+	VSCALEFPS.Z Z18, Z19, K5, Z18
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z23, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z23, Z27
+	VFMADD231PS Z1, Z19, Z27
+	VFMADD231PS Z2, Z19, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z27, Z21
+	VFMADD213PS Z5, Z27, Z21
+	VFMADD213PS Z6, Z27, Z21
+	VFMADD213PS Z7, Z27, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z23, K5
+	VFMADD213PS Z9, Z27, Z21
+	VSCALEFPS.Z Z19, Z21, K5, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z25, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z25, Z27
+	VFMADD231PS Z1, Z21, Z27
+	VFMADD231PS Z2, Z21, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z27, Z23
+	VFMADD213PS Z5, Z27, Z23
+	VFMADD213PS Z6, Z27, Z23
+	VFMADD213PS Z7, Z27, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z25, K5
+	VFMADD213PS Z9, Z27, Z23
+	VSCALEFPS.Z Z21, Z23, K5, Z21
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z17, Z23
+	VMAXPS Z9, Z17, Z27
+	VMINPS Z9, Z17, Z25
+	VSUBPS Z27, Z23, Z28
+	VSUBPS Z28, Z25, Z28
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z23, Z28, Z28
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z23, Z25
+	VPSRAD    $0x17, Z25, Z25
+	VPSLLD    $0x17, Z25, Z27
+	VPSUBD    Z27, Z23, Z27
+	VCVTDQ2PS Z25, Z25
+	VSUBPS    Z9, Z27, Z27
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z27, Z27, Z23
+	VMOVAPS      Z15, Z29
+	VFMADD213PS  (SI), Z27, Z29
+	VFMADD213PS  64(SI), Z27, Z29
+	VFMADD213PS  128(SI), Z27, Z29
+	VFMADD213PS  192(SI), Z27, Z29
+	VFMADD213PS  256(SI), Z27, Z29
+	VFMADD213PS  320(SI), Z27, Z29
+	VFMADD213PS  384(SI), Z27, Z29
+	VFMADD213PS  448(SI), Z27, Z29
+	VMULPS       Z27, Z29, Z29
+	VMULPS       Z23, Z29, Z29
+	VFMADD231PS  576(SI), Z25, Z29
+	VFNMADD231PS 640(SI), Z23, Z29
+	VADDPS       Z28, Z29, Z29
+	VADDPS       Z27, Z29, Z29
+	VMOVAPS      Z29, Z23
+	VFMADD231PS  512(SI), Z25, Z23
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z17, K5
+	VMOVAPS Z14, K5, Z23
+	VADDPS  Z23, Z20, Z20
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z20
+	VMOVUPS Z20, (AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z18, Z17
+	VMAXPS Z9, Z18, Z23
+	VMINPS Z9, Z18, Z20
+	VSUBPS Z23, Z17, Z25
+	VSUBPS Z25, Z20, Z25
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z17, Z25, Z25
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z17, Z20
+	VPSRAD    $0x17, Z20, Z20
+	VPSLLD    $0x17, Z20, Z23
+	VPSUBD    Z23, Z17, Z23
+	VCVTDQ2PS Z20, Z20
+	VSUBPS    Z9, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z17
+	VMOVAPS      Z15, Z27
+	VFMADD213PS  (SI), Z23, Z27
+	VFMADD213PS  64(SI), Z23, Z27
+	VFMADD213PS  128(SI), Z23, Z27
+	VFMADD213PS  192(SI), Z23, Z27
+	VFMADD213PS  256(SI), Z23, Z27
+	VFMADD213PS  320(SI), Z23, Z27
+	VFMADD213PS  384(SI), Z23, Z27
+	VFMADD213PS  448(SI), Z23, Z27
+	VMULPS       Z23, Z27, Z27
+	VMULPS       Z17, Z27, Z27
+	VFMADD231PS  576(SI), Z20, Z27
+	VFNMADD231PS 640(SI), Z17, Z27
+	VADDPS       Z25, Z27, Z27
+	VADDPS       Z23, Z27, Z27
+	VMOVAPS      Z27, Z17
+	VFMADD231PS  512(SI), Z20, Z17
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z18, K1
+	VMOVAPS Z14, K1, Z17
+	VADDPS  Z17, Z22, Z22
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z22
+	VMOVUPS Z22, 64(AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z19, Z17
+	VMAXPS Z9, Z19, Z20
+	VMINPS Z9, Z19, Z18
+	VSUBPS Z20, Z17, Z22
+	VSUBPS Z22, Z18, Z22
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z17, Z22, Z22
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z17, Z18
+	VPSRAD    $0x17, Z18, Z18
+	VPSLLD    $0x17, Z18, Z20
+	VPSUBD    Z20, Z17, Z20
+	VCVTDQ2PS Z18, Z18
+	VSUBPS    Z9, Z20, Z20
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z20, Z20, Z17
+	VMOVAPS      Z15, Z23
+	VFMADD213PS  (SI), Z20, Z23
+	VFMADD213PS  64(SI), Z20, Z23
+	VFMADD213PS  128(SI), Z20, Z23
+	VFMADD213PS  192(SI), Z20, Z23
+	VFMADD213PS  256(SI), Z20, Z23
+	VFMADD213PS  320(SI), Z20, Z23
+	VFMADD213PS  384(SI), Z20, Z23
+	VFMADD213PS  448(SI), Z20, Z23
+	VMULPS       Z20, Z23, Z23
+	VMULPS       Z17, Z23, Z23
+	VFMADD231PS  576(SI), Z18, Z23
+	VFNMADD231PS 640(SI), Z17, Z23
+	VADDPS       Z22, Z23, Z23
+	VADDPS       Z20, Z23, Z23
+	VMOVAPS      Z23, Z17
+	VFMADD231PS  512(SI), Z18, Z17
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z19, K1
+	VMOVAPS Z14, K1, Z17
+	VADDPS  Z17, Z24, Z24
+
+	// fill where t < 0
+	VMOVAPS Z13, K3, Z24
+	VMOVUPS Z24, 128(AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z21, Z17
+	VMAXPS Z9, Z21, Z19
+	VMINPS Z9, Z21, Z18
+	VSUBPS Z19, Z17, Z20
+	VSUBPS Z20, Z18, Z20
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z17, Z20, Z20
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z17, Z18
+	VPSRAD    $0x17, Z18, Z18
+	VPSLLD    $0x17, Z18, Z19
+	VPSUBD    Z19, Z17, Z19
+	VCVTDQ2PS Z18, Z18
+	VSUBPS    Z9, Z19, Z19
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z19, Z19, Z17
+	VMOVAPS      Z15, Z22
+	VFMADD213PS  (SI), Z19, Z22
+	VFMADD213PS  64(SI), Z19, Z22
+	VFMADD213PS  128(SI), Z19, Z22
+	VFMADD213PS  192(SI), Z19, Z22
+	VFMADD213PS  256(SI), Z19, Z22
+	VFMADD213PS  320(SI), Z19, Z22
+	VFMADD213PS  384(SI), Z19, Z22
+	VFMADD213PS  448(SI), Z19, Z22
+	VMULPS       Z19, Z22, Z22
+	VMULPS       Z17, Z22, Z22
+	VFMADD231PS  576(SI), Z18, Z22
+	VFNMADD231PS 640(SI), Z17, Z22
+	VADDPS       Z20, Z22, Z22
+	VADDPS       Z19, Z22, Z22
+	VMOVAPS      Z22, Z17
+	VFMADD231PS  512(SI), Z18, Z17
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z21, K1
+	VMOVAPS Z14, K1, Z17
+	VADDPS  Z17, Z26, Z26
+
+	// fill where t < 0
+	VMOVAPS Z13, K4, Z26
+	VMOVUPS Z26, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x00000040, BX
+	JMP     sigLossAVX512SmoothLoop
+
+sigLossAVX512SmoothOne:
+	CMPQ    BX, $0x00000010
+	JB      sigLossAVX512SmoothTail
+	VMOVUPS (CX), Z17
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (DX), Z19
+	VPSLLD    $0x1f, Z19, Z18
+	VPMOVD2M  Z19, K1
+	VORPS     Z10, Z17, Z19
+	VXORPS    Z18, Z17, Z18
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z18, Z20
+	VFMADD231PS Z11, Z17, Z20
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z16, Z18, Z17
+	VFNMADD231PS Z12, Z17, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z19, Z21
+	VFMADD231PS Z1, Z17, Z21
+	VFMADD231PS Z2, Z17, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z21, Z18
+	VFMADD213PS Z5, Z21, Z18
+	VFMADD213PS Z6, Z21, Z18
+	VFMADD213PS Z7, Z21, Z18
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z21, Z18
+	VSCALEFPS.Z Z17, Z18, K2, Z17
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z17, Z18
+	VMAXPS Z9, Z17, Z21
+	VMINPS Z9, Z17, Z19
+	VSUBPS Z21, Z18, Z22
+	VSUBPS Z22, Z19, Z22
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z18, Z22, Z22
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z18, Z19
+	VPSRAD    $0x17, Z19, Z19
+	VPSLLD    $0x17, Z19, Z21
+	VPSUBD    Z21, Z18, Z21
+	VCVTDQ2PS Z19, Z19
+	VSUBPS    Z9, Z21, Z21
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z21, Z21, Z18
+	VMOVAPS      Z15, Z23
+	VFMADD213PS  (SI), Z21, Z23
+	VFMADD213PS  64(SI), Z21, Z23
+	VFMADD213PS  128(SI), Z21, Z23
+	VFMADD213PS  192(SI), Z21, Z23
+	VFMADD213PS  256(SI), Z21, Z23
+	VFMADD213PS  320(SI), Z21, Z23
+	VFMADD213PS  384(SI), Z21, Z23
+	VFMADD213PS  448(SI), Z21, Z23
+	VMULPS       Z21, Z23, Z23
+	VMULPS       Z18, Z23, Z23
+	VFMADD231PS  576(SI), Z19, Z23
+	VFNMADD231PS 640(SI), Z18, Z23
+	VADDPS       Z22, Z23, Z23
+	VADDPS       Z21, Z23, Z23
+	VMOVAPS      Z23, Z18
+	VFMADD231PS  512(SI), Z19, Z18
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z17, K2
+	VMOVAPS Z14, K2, Z18
+	VADDPS  Z18, Z20, Z20
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z20
+	VMOVUPS Z20, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x00000010, BX
+	JMP     sigLossAVX512SmoothOne
+
+sigLossAVX512SmoothTail:
+	TESTQ     BX, BX
+	JZ        sigLossAVX512Done
+	MOVL      $0x0000ffff, DI
+	BZHIL     BX, DI, BX
+	KMOVW     BX, K1
+	VMOVUPS.Z (CX), K1, Z17
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32.Z (DX), K1, Z19
+	VPSLLD      $0x1f, Z19, Z18
+	VPMOVD2M    Z19, K2
+	VORPS       Z10, Z17, Z10
+	VXORPS      Z18, Z17, Z18
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z18, Z19
+	VFMADD231PS Z11, Z17, Z19
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z16, Z18, Z11
+	VFNMADD231PS Z12, Z11, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z11
+	VFMADD231PS Z1, Z0, Z11
+	VFMADD231PS Z2, Z0, Z11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z11, Z1
+	VFMADD213PS Z5, Z11, Z1
+	VFMADD213PS Z6, Z11, Z1
+	VFMADD213PS Z7, Z11, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K3
+	VFMADD213PS Z9, Z11, Z1
+	VSCALEFPS.Z Z0, Z1, K3, Z0
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z0, Z1
+	VMAXPS Z9, Z0, Z3
+	VMINPS Z9, Z0, Z2
+	VSUBPS Z3, Z1, Z4
+	VSUBPS Z4, Z2, Z4
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z1, Z4, Z4
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z1, Z2
+	VPSRAD    $0x17, Z2, Z2
+	VPSLLD    $0x17, Z2, Z3
+	VPSUBD    Z3, Z1, Z3
+	VCVTDQ2PS Z2, Z2
+	VSUBPS    Z9, Z3, Z3
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z3, Z3, Z1
+	VMOVAPS      Z15, Z5
+	VFMADD213PS  (SI), Z3, Z5
+	VFMADD213PS  64(SI), Z3, Z5
+	VFMADD213PS  128(SI), Z3, Z5
+	VFMADD213PS  192(SI), Z3, Z5
+	VFMADD213PS  256(SI), Z3, Z5
+	VFMADD213PS  320(SI), Z3, Z5
+	VFMADD213PS  384(SI), Z3, Z5
+	VFMADD213PS  448(SI), Z3, Z5
+	VMULPS       Z3, Z5, Z5
+	VMULPS       Z1, Z5, Z5
+	VFMADD231PS  576(SI), Z2, Z5
+	VFNMADD231PS 640(SI), Z1, Z5
+	VADDPS       Z4, Z5, Z5
+	VADDPS       Z3, Z5, Z5
+	VMOVAPS      Z5, Z1
+	VFMADD231PS  512(SI), Z2, Z1
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z0, K3
+	VMOVAPS Z14, K3, Z1
+	VADDPS  Z1, Z19, Z19
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z19
+	VMOVUPS Z19, K1, (AX)
+
+sigLossAVX512Done:
+	VZEROUPPER
+	RET
+
+// func sigLSEAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·sigLSEAVX512(SB), NOSPLIT, $768-48
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         x_base+24(FP), DX
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z11
+	VBROADCASTSS logLn2Lo<>+0(SB), Z12
+	VBROADCASTSS half<>+0(SB), Z13
+	VBROADCASTSS posInf<>+0(SB), Z14
+	VBROADCASTSS logP0<>+0(SB), Z15
+	VBROADCASTSS logP1<>+0(SB), Z16
+	VBROADCASTSS logP2<>+0(SB), Z17
+	VBROADCASTSS logP3<>+0(SB), Z18
+	VBROADCASTSS logP4<>+0(SB), Z19
+	VBROADCASTSS logP5<>+0(SB), Z20
+	VBROADCASTSS logP6<>+0(SB), Z21
+	VBROADCASTSS logP7<>+0(SB), Z22
+	VBROADCASTSS logP8<>+0(SB), Z23
+	LEAQ         (SP), BX
+	VMOVUPS      Z16, (BX)
+	VMOVUPS      Z17, 64(BX)
+	VMOVUPS      Z18, 128(BX)
+	VMOVUPS      Z19, 192(BX)
+	VMOVUPS      Z20, 256(BX)
+	VMOVUPS      Z21, 320(BX)
+	VMOVUPS      Z22, 384(BX)
+	VMOVUPS      Z23, 448(BX)
+	VMOVUPS      Z11, 512(BX)
+	VMOVUPS      Z12, 576(BX)
+	VMOVUPS      Z13, 640(BX)
+	VMOVUPS      Z10, 704(BX)
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z11, Z11, Z11
+
+sigLSEAVX512Loop:
+	CMPQ    CX, $0x00000040
+	JB      sigLSEAVX512One
+	VMOVUPS (DX), Z12
+	VORPS   Z10, Z12, Z13
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z12, Z16
+	VFMADD231PS Z11, Z12, Z16
+	VMOVUPS     64(DX), Z12
+	VORPS       Z10, Z12, Z17
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z12, Z18
+	VFMADD231PS Z11, Z12, Z18
+	VMOVUPS     128(DX), Z12
+	VORPS       Z10, Z12, Z19
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z12, Z20
+	VFMADD231PS Z11, Z12, Z20
+	VMOVUPS     192(DX), Z12
+	VORPS       Z10, Z12, Z21
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z12, Z22
+	VFMADD231PS Z11, Z12, Z22
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z13, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
+	VMOVAPS     Z13, Z24
+	VFMADD231PS Z1, Z12, Z24
+	VFMADD231PS Z2, Z12, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z13, K1
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z12, Z23, K1, Z12
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z13
+	VRNDSCALEPS $0x00, Z13, Z13
+	VMOVAPS     Z17, Z24
+	VFMADD231PS Z1, Z13, Z24
+	VFMADD231PS Z2, Z13, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K1
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z13, Z23, K1, Z13
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z19, Z24
+	VFMADD231PS Z1, Z17, Z24
+	VFMADD231PS Z2, Z17, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K1
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z17, Z23, K1, Z17
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z19, Z24
+	VFMADD231PS Z2, Z19, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K1
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z19, Z23, K1, Z19
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z12, Z21
+	VMAXPS Z9, Z12, Z24
+	VMINPS Z9, Z12, Z23
+	VSUBPS Z24, Z21, Z25
+	VSUBPS Z25, Z23, Z25
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z21, Z25, Z25
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z21, Z23
+	VPSRAD    $0x17, Z23, Z23
+	VPSLLD    $0x17, Z23, Z24
+	VPSUBD    Z24, Z21, Z24
+	VCVTDQ2PS Z23, Z23
+	VSUBPS    Z9, Z24, Z24
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z24, Z24, Z21
+	VMOVAPS      Z15, Z26
+	VFMADD213PS  (BX), Z24, Z26
+	VFMADD213PS  64(BX), Z24, Z26
+	VFMADD213PS  128(BX), Z24, Z26
+	VFMADD213PS  192(BX), Z24, Z26
+	VFMADD213PS  256(BX), Z24, Z26
+	VFMADD213PS  320(BX), Z24, Z26
+	VFMADD213PS  384(BX), Z24, Z26
+	VFMADD213PS  448(BX), Z24, Z26
+	VMULPS       Z24, Z26, Z26
+	VMULPS       Z21, Z26, Z26
+	VFMADD231PS  576(BX), Z23, Z26
+	VFNMADD231PS 640(BX), Z21, Z26
+	VADDPS       Z25, Z26, Z26
+	VADDPS       Z24, Z26, Z26
+	VMOVAPS      Z26, Z21
+	VFMADD231PS  512(BX), Z23, Z21
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z12, K1
+	VMOVAPS Z14, K1, Z21
+	VADDPS  Z21, Z16, Z16
+	VMOVUPS Z16, (AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z13, Z12
+	VMAXPS Z9, Z13, Z21
+	VMINPS Z9, Z13, Z16
+	VSUBPS Z21, Z12, Z23
+	VSUBPS Z23, Z16, Z23
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z12, Z23, Z23
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z12, Z16
+	VPSRAD    $0x17, Z16, Z16
+	VPSLLD    $0x17, Z16, Z21
+	VPSUBD    Z21, Z12, Z21
+	VCVTDQ2PS Z16, Z16
+	VSUBPS    Z9, Z21, Z21
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z21, Z21, Z12
+	VMOVAPS      Z15, Z24
+	VFMADD213PS  (BX), Z21, Z24
+	VFMADD213PS  64(BX), Z21, Z24
+	VFMADD213PS  128(BX), Z21, Z24
+	VFMADD213PS  192(BX), Z21, Z24
+	VFMADD213PS  256(BX), Z21, Z24
+	VFMADD213PS  320(BX), Z21, Z24
+	VFMADD213PS  384(BX), Z21, Z24
+	VFMADD213PS  448(BX), Z21, Z24
+	VMULPS       Z21, Z24, Z24
+	VMULPS       Z12, Z24, Z24
+	VFMADD231PS  576(BX), Z16, Z24
+	VFNMADD231PS 640(BX), Z12, Z24
+	VADDPS       Z23, Z24, Z24
+	VADDPS       Z21, Z24, Z24
+	VMOVAPS      Z24, Z12
+	VFMADD231PS  512(BX), Z16, Z12
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z13, K1
+	VMOVAPS Z14, K1, Z12
+	VADDPS  Z12, Z18, Z18
+	VMOVUPS Z18, 64(AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z17, Z12
+	VMAXPS Z9, Z17, Z16
+	VMINPS Z9, Z17, Z13
+	VSUBPS Z16, Z12, Z18
+	VSUBPS Z18, Z13, Z18
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z12, Z18, Z18
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z12, Z13
+	VPSRAD    $0x17, Z13, Z13
+	VPSLLD    $0x17, Z13, Z16
+	VPSUBD    Z16, Z12, Z16
+	VCVTDQ2PS Z13, Z13
+	VSUBPS    Z9, Z16, Z16
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z16, Z16, Z12
+	VMOVAPS      Z15, Z21
+	VFMADD213PS  (BX), Z16, Z21
+	VFMADD213PS  64(BX), Z16, Z21
+	VFMADD213PS  128(BX), Z16, Z21
+	VFMADD213PS  192(BX), Z16, Z21
+	VFMADD213PS  256(BX), Z16, Z21
+	VFMADD213PS  320(BX), Z16, Z21
+	VFMADD213PS  384(BX), Z16, Z21
+	VFMADD213PS  448(BX), Z16, Z21
+	VMULPS       Z16, Z21, Z21
+	VMULPS       Z12, Z21, Z21
+	VFMADD231PS  576(BX), Z13, Z21
+	VFNMADD231PS 640(BX), Z12, Z21
+	VADDPS       Z18, Z21, Z21
+	VADDPS       Z16, Z21, Z21
+	VMOVAPS      Z21, Z12
+	VFMADD231PS  512(BX), Z13, Z12
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z17, K1
+	VMOVAPS Z14, K1, Z12
+	VADDPS  Z12, Z20, Z20
+	VMOVUPS Z20, 128(AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z19, Z12
+	VMAXPS Z9, Z19, Z16
+	VMINPS Z9, Z19, Z13
+	VSUBPS Z16, Z12, Z17
+	VSUBPS Z17, Z13, Z17
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z12, Z17, Z17
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z12, Z13
+	VPSRAD    $0x17, Z13, Z13
+	VPSLLD    $0x17, Z13, Z16
+	VPSUBD    Z16, Z12, Z16
+	VCVTDQ2PS Z13, Z13
+	VSUBPS    Z9, Z16, Z16
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z16, Z16, Z12
+	VMOVAPS      Z15, Z18
+	VFMADD213PS  (BX), Z16, Z18
+	VFMADD213PS  64(BX), Z16, Z18
+	VFMADD213PS  128(BX), Z16, Z18
+	VFMADD213PS  192(BX), Z16, Z18
+	VFMADD213PS  256(BX), Z16, Z18
+	VFMADD213PS  320(BX), Z16, Z18
+	VFMADD213PS  384(BX), Z16, Z18
+	VFMADD213PS  448(BX), Z16, Z18
+	VMULPS       Z16, Z18, Z18
+	VMULPS       Z12, Z18, Z18
+	VFMADD231PS  576(BX), Z13, Z18
+	VFNMADD231PS 640(BX), Z12, Z18
+	VADDPS       Z17, Z18, Z18
+	VADDPS       Z16, Z18, Z18
+	VMOVAPS      Z18, Z12
+	VFMADD231PS  512(BX), Z13, Z12
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z19, K1
+	VMOVAPS Z14, K1, Z12
+	VADDPS  Z12, Z22, Z22
+	VMOVUPS Z22, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x00000040, CX
+	JMP     sigLSEAVX512Loop
+
+sigLSEAVX512One:
+	CMPQ    CX, $0x00000010
+	JB      sigLSEAVX512Tail
+	VMOVUPS (DX), Z12
+	VORPS   Z10, Z12, Z13
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z12, Z16
+	VFMADD231PS Z11, Z12, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z13, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
+	VMOVAPS     Z13, Z18
+	VFMADD231PS Z1, Z12, Z18
+	VFMADD231PS Z2, Z12, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z17
+	VFMADD213PS Z4, Z18, Z17
+	VFMADD213PS Z5, Z18, Z17
+	VFMADD213PS Z6, Z18, Z17
+	VFMADD213PS Z7, Z18, Z17
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z13, K1
+	VFMADD213PS Z9, Z18, Z17
+	VSCALEFPS.Z Z12, Z17, K1, Z12
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z12, Z13
+	VMAXPS Z9, Z12, Z18
+	VMINPS Z9, Z12, Z17
+	VSUBPS Z18, Z13, Z19
+	VSUBPS Z19, Z17, Z19
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z13, Z19, Z19
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z13, Z17
+	VPSRAD    $0x17, Z17, Z17
+	VPSLLD    $0x17, Z17, Z18
+	VPSUBD    Z18, Z13, Z18
+	VCVTDQ2PS Z17, Z17
+	VSUBPS    Z9, Z18, Z18
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z18, Z18, Z13
+	VMOVAPS      Z15, Z20
+	VFMADD213PS  (BX), Z18, Z20
+	VFMADD213PS  64(BX), Z18, Z20
+	VFMADD213PS  128(BX), Z18, Z20
+	VFMADD213PS  192(BX), Z18, Z20
+	VFMADD213PS  256(BX), Z18, Z20
+	VFMADD213PS  320(BX), Z18, Z20
+	VFMADD213PS  384(BX), Z18, Z20
+	VFMADD213PS  448(BX), Z18, Z20
+	VMULPS       Z18, Z20, Z20
+	VMULPS       Z13, Z20, Z20
+	VFMADD231PS  576(BX), Z17, Z20
+	VFNMADD231PS 640(BX), Z13, Z20
+	VADDPS       Z19, Z20, Z20
+	VADDPS       Z18, Z20, Z20
+	VMOVAPS      Z20, Z13
+	VFMADD231PS  512(BX), Z17, Z13
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z12, K1
+	VMOVAPS Z14, K1, Z13
+	VADDPS  Z13, Z16, Z16
+	VMOVUPS Z16, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x00000010, CX
+	JMP     sigLSEAVX512One
+
+sigLSEAVX512Tail:
+	TESTQ     CX, CX
+	JZ        sigLSEAVX512Done
+	MOVL      $0x0000ffff, SI
+	BZHIL     CX, SI, CX
+	KMOVW     CX, K1
+	VMOVUPS.Z (DX), K1, Z12
+	VORPS     Z10, Z12, Z10
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z12, Z13
+	VFMADD231PS Z11, Z12, Z13
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z11
+	VFMADD231PS Z1, Z0, Z11
+	VFMADD231PS Z2, Z0, Z11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z11, Z1
+	VFMADD213PS Z5, Z11, Z1
+	VFMADD213PS Z6, Z11, Z1
+	VFMADD213PS Z7, Z11, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K2
+	VFMADD213PS Z9, Z11, Z1
+	VSCALEFPS.Z Z0, Z1, K2, Z0
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z0, Z1
+	VMAXPS Z9, Z0, Z3
+	VMINPS Z9, Z0, Z2
+	VSUBPS Z3, Z1, Z4
+	VSUBPS Z4, Z2, Z4
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z1, Z4, Z4
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z1, Z2
+	VPSRAD    $0x17, Z2, Z2
+	VPSLLD    $0x17, Z2, Z3
+	VPSUBD    Z3, Z1, Z3
+	VCVTDQ2PS Z2, Z2
+	VSUBPS    Z9, Z3, Z3
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z3, Z3, Z1
+	VMOVAPS      Z15, Z5
+	VFMADD213PS  (BX), Z3, Z5
+	VFMADD213PS  64(BX), Z3, Z5
+	VFMADD213PS  128(BX), Z3, Z5
+	VFMADD213PS  192(BX), Z3, Z5
+	VFMADD213PS  256(BX), Z3, Z5
+	VFMADD213PS  320(BX), Z3, Z5
+	VFMADD213PS  384(BX), Z3, Z5
+	VFMADD213PS  448(BX), Z3, Z5
+	VMULPS       Z3, Z5, Z5
+	VMULPS       Z1, Z5, Z5
+	VFMADD231PS  576(BX), Z2, Z5
+	VFNMADD231PS 640(BX), Z1, Z5
+	VADDPS       Z4, Z5, Z5
+	VADDPS       Z3, Z5, Z5
+	VMOVAPS      Z5, Z1
+	VFMADD231PS  512(BX), Z2, Z1
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z0, K2
+	VMOVAPS Z14, K2, Z1
+	VADDPS  Z1, Z13, Z13
+	VMOVUPS Z13, K1, (AX)
+
+sigLSEAVX512Done:
+	VZEROUPPER
+	RET
+
+// func sigGradAVX512(g []float32, x []float32, t []int32, scale []float32, eps float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·sigGradAVX512(SB), NOSPLIT, $0-100
+	MOVQ         g_base+0(FP), AX
+	MOVQ         scale_base+72(FP), CX
+	MOVQ         x_base+24(FP), DX
+	MOVQ         t_base+48(FP), BX
+	MOVQ         t_len+56(FP), SI
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z11, Z11, Z11
+	VBROADCASTSS half<>+0(SB), Z12
+
+	// he = ε/2, the smoothing of the gradient
+	VBROADCASTSS eps+96(FP), Z13
+	VMULPS       Z12, Z13, Z13
+	VBROADCASTSS one<>+0(SB), Z12
+
+sigGradAVX512Loop:
+	CMPQ    SI, $0x00000040
+	JB      sigGradAVX512One
+	VMOVUPS (DX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z15
+	VPSLLD    $0x1f, Z15, Z14
+	VORPS     Z10, Z12, Z16
+	VXORPS    Z14, Z12, Z12
+	VMOVUPS   64(DX), Z17
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(BX), Z19
+	VPSLLD    $0x1f, Z19, Z18
+	VORPS     Z10, Z17, Z20
+	VXORPS    Z18, Z17, Z17
+	VMOVUPS   128(DX), Z21
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 128(BX), Z23
+	VPSLLD    $0x1f, Z23, Z22
+	VORPS     Z10, Z21, Z24
+	VXORPS    Z22, Z21, Z21
+	VMOVUPS   192(DX), Z25
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 192(BX), Z27
+	VPSLLD    $0x1f, Z27, Z26
+	VORPS     Z10, Z25, Z28
+	VXORPS    Z26, Z25, Z25
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z16, Z29
+	VRNDSCALEPS $0x00, Z29, Z29
+	VMOVAPS     Z16, Z31
+	VFMADD231PS Z1, Z29, Z31
+	VFMADD231PS Z2, Z29, Z31
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z30
+	VFMADD213PS Z4, Z31, Z30
+	VFMADD213PS Z5, Z31, Z30
+	VFMADD213PS Z6, Z31, Z30
+	VFMADD213PS Z7, Z31, Z30
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z16, K1
+	VFMADD213PS Z9, Z31, Z30
+	VSCALEFPS.Z Z29, Z30, K1, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z20, Z29
+	VRNDSCALEPS $0x00, Z29, Z29
+	VMOVAPS     Z20, Z31
+	VFMADD231PS Z1, Z29, Z31
+	VFMADD231PS Z2, Z29, Z31
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z30
+	VFMADD213PS Z4, Z31, Z30
+	VFMADD213PS Z5, Z31, Z30
+	VFMADD213PS Z6, Z31, Z30
+	VFMADD213PS Z7, Z31, Z30
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z20, K1
+	VFMADD213PS Z9, Z31, Z30
+	VSCALEFPS.Z Z29, Z30, K1, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z24, Z29
+	VRNDSCALEPS $0x00, Z29, Z29
+	VMOVAPS     Z24, Z31
+	VFMADD231PS Z1, Z29, Z31
+	VFMADD231PS Z2, Z29, Z31
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z30
+	VFMADD213PS Z4, Z31, Z30
+	VFMADD213PS Z5, Z31, Z30
+	VFMADD213PS Z6, Z31, Z30
+	VFMADD213PS Z7, Z31, Z30
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z24, K1
+	VFMADD213PS Z9, Z31, Z30
+	VSCALEFPS.Z Z29, Z30, K1, Z24
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z28, Z29
+	VRNDSCALEPS $0x00, Z29, Z29
+	VMOVAPS     Z28, Z31
+	VFMADD231PS Z1, Z29, Z31
+	VFMADD231PS Z2, Z29, Z31
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z30
+	VFMADD213PS Z4, Z31, Z30
+	VFMADD213PS Z5, Z31, Z30
+	VFMADD213PS Z6, Z31, Z30
+	VFMADD213PS Z7, Z31, Z30
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z28, K1
+	VFMADD213PS Z9, Z31, Z30
+	VSCALEFPS.Z Z29, Z30, K1, Z28
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z16, Z29
+	VMOVUPS  Z9, Z30
+	VDIVPS   Z29, Z30, Z30
+	VMULPS   Z30, Z16, Z16
+	VPMOVD2M Z12, K1
+	VMOVAPS  Z16, K1, Z30
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z13, Z30, Z30
+	VXORPS Z14, Z30, Z30
+
+	// g = scale·v where the sample is kept, else 0
+	VMOVUPS  (CX), Z12
+	VPCMPD   $0x05, Z11, Z15, K1
+	VCMPPS   $0x04, Z11, Z12, K1, K1
+	VMULPS.Z Z12, Z30, K1, Z30
+	VMOVUPS  Z30, (AX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z20, Z12
+	VMOVUPS  Z9, Z14
+	VDIVPS   Z12, Z14, Z14
+	VMULPS   Z14, Z20, Z12
+	VPMOVD2M Z17, K1
+	VMOVAPS  Z12, K1, Z14
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z13, Z14, Z14
+	VXORPS Z18, Z14, Z14
+
+	// g = scale·v where the sample is kept, else 0
+	VMOVUPS  64(CX), Z12
+	VPCMPD   $0x05, Z11, Z19, K1
+	VCMPPS   $0x04, Z11, Z12, K1, K1
+	VMULPS.Z Z12, Z14, K1, Z14
+	VMOVUPS  Z14, 64(AX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z24, Z12
+	VMOVUPS  Z9, Z14
+	VDIVPS   Z12, Z14, Z14
+	VMULPS   Z14, Z24, Z12
+	VPMOVD2M Z21, K1
+	VMOVAPS  Z12, K1, Z14
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z13, Z14, Z14
+	VXORPS Z22, Z14, Z14
+
+	// g = scale·v where the sample is kept, else 0
+	VMOVUPS  128(CX), Z12
+	VPCMPD   $0x05, Z11, Z23, K1
+	VCMPPS   $0x04, Z11, Z12, K1, K1
+	VMULPS.Z Z12, Z14, K1, Z14
+	VMOVUPS  Z14, 128(AX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z28, Z12
+	VMOVUPS  Z9, Z14
+	VDIVPS   Z12, Z14, Z14
+	VMULPS   Z14, Z28, Z12
+	VPMOVD2M Z25, K1
+	VMOVAPS  Z12, K1, Z14
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z13, Z14, Z14
+	VXORPS Z26, Z14, Z14
+
+	// g = scale·v where the sample is kept, else 0
+	VMOVUPS  192(CX), Z12
+	VPCMPD   $0x05, Z11, Z27, K1
+	VCMPPS   $0x04, Z11, Z12, K1, K1
+	VMULPS.Z Z12, Z14, K1, Z14
+	VMOVUPS  Z14, 192(AX)
+	ADDQ     $0x00000100, AX
+	ADDQ     $0x00000100, DX
+	ADDQ     $0x00000100, BX
+	ADDQ     $0x00000100, CX
+	SUBQ     $0x00000040, SI
+	JMP      sigGradAVX512Loop
+
+sigGradAVX512One:
+	CMPQ    SI, $0x00000010
+	JB      sigGradAVX512Tail
+	VMOVUPS (DX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z15
+	VPSLLD    $0x1f, Z15, Z14
+	VORPS     Z10, Z12, Z16
+	VXORPS    Z14, Z12, Z12
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z1, Z17, Z19
+	VFMADD231PS Z2, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z19, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z16, K1
+	VFMADD213PS Z9, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K1, Z16
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z16, Z17
+	VMOVUPS  Z9, Z18
+	VDIVPS   Z17, Z18, Z18
+	VMULPS   Z18, Z16, Z16
+	VPMOVD2M Z12, K1
+	VMOVAPS  Z16, K1, Z18
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z13, Z18, Z18
+	VXORPS Z14, Z18, Z18
+
+	// g = scale·v where the sample is kept, else 0
+	VMOVUPS  (CX), Z12
+	VPCMPD   $0x05, Z11, Z15, K1
+	VCMPPS   $0x04, Z11, Z12, K1, K1
+	VMULPS.Z Z12, Z18, K1, Z18
+	VMOVUPS  Z18, (AX)
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, DX
+	ADDQ     $0x00000040, BX
+	ADDQ     $0x00000040, CX
+	SUBQ     $0x00000010, SI
+	JMP      sigGradAVX512One
+
+sigGradAVX512Tail:
+	TESTQ     SI, SI
+	JZ        sigGradAVX512Done
+	MOVL      $0x0000ffff, DI
+	BZHIL     SI, DI, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (DX), K1, Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32.Z (BX), K1, Z15
+	VPSLLD      $0x1f, Z15, Z14
+	VORPS       Z10, Z12, Z10
+	VXORPS      Z14, Z12, Z12
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z16
+	VFMADD231PS Z1, Z0, Z16
+	VFMADD231PS Z2, Z0, Z16
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z16, Z1
+	VFMADD213PS Z5, Z16, Z1
+	VFMADD213PS Z6, Z16, Z1
+	VFMADD213PS Z7, Z16, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K2
+	VFMADD213PS Z9, Z16, Z1
+	VSCALEFPS.Z Z0, Z1, K2, Z0
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z0, Z1
+	VMOVUPS  Z9, Z2
+	VDIVPS   Z1, Z2, Z2
+	VMULPS   Z2, Z0, Z0
+	VPMOVD2M Z12, K2
+	VMOVAPS  Z0, K2, Z2
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z13, Z2, Z2
+	VXORPS Z14, Z2, Z2
+
+	// g = scale·v where the sample is kept, else 0
+	VMOVUPS.Z (CX), K1, Z0
+	VPCMPD    $0x05, Z11, Z15, K2
+	VCMPPS    $0x04, Z11, Z0, K2, K2
+	VMULPS.Z  Z0, Z2, K2, Z2
+	VMOVUPS   Z2, K1, (AX)
+
+sigGradAVX512Done:
+	VZEROUPPER
+	RET
+
+// func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·sigLossGradAVX512(SB), NOSPLIT, $768-108
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         g_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         t_base+72(FP), BX
+	MOVQ         t_len+80(FP), SI
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z11
+	VBROADCASTSS logLn2Lo<>+0(SB), Z12
+	VBROADCASTSS half<>+0(SB), Z13
+	VBROADCASTSS posInf<>+0(SB), Z14
+	VBROADCASTSS logP0<>+0(SB), Z15
+	VBROADCASTSS logP1<>+0(SB), Z16
+	VBROADCASTSS logP2<>+0(SB), Z17
+	VBROADCASTSS logP3<>+0(SB), Z18
+	VBROADCASTSS logP4<>+0(SB), Z19
+	VBROADCASTSS logP5<>+0(SB), Z20
+	VBROADCASTSS logP6<>+0(SB), Z21
+	VBROADCASTSS logP7<>+0(SB), Z22
+	VBROADCASTSS logP8<>+0(SB), Z23
+	LEAQ         (SP), DI
+	VMOVUPS      Z16, (DI)
+	VMOVUPS      Z17, 64(DI)
+	VMOVUPS      Z18, 128(DI)
+	VMOVUPS      Z19, 192(DI)
+	VMOVUPS      Z20, 256(DI)
+	VMOVUPS      Z21, 320(DI)
+	VMOVUPS      Z22, 384(DI)
+	VMOVUPS      Z23, 448(DI)
+	VMOVUPS      Z11, 512(DI)
+	VMOVUPS      Z12, 576(DI)
+	VMOVUPS      Z13, 640(DI)
+	VMOVUPS      Z10, 704(DI)
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z11, Z11, Z11
+	VBROADCASTSS half<>+0(SB), Z12
+	VBROADCASTSS fill+100(FP), Z13
+	VBROADCASTSS eps+96(FP), Z16
+
+	// he = ε/2, the smoothing of the gradient
+	VBROADCASTSS eps+96(FP), Z17
+	VMULPS       Z12, Z17, Z17
+	VBROADCASTSS s0+104(FP), Z18
+	VBROADCASTSS one<>+0(SB), Z19
+
+	// without smoothing (ε = ±0) the loop leaves out its two instructions
+	MOVL eps+96(FP), R8
+	SHLL $0x01, R8
+	JNZ  sigLossGradAVX512SmoothLoop
+
+sigLossGradAVX512PlainLoop:
+	CMPQ    SI, $0x00000020
+	JB      sigLossGradAVX512PlainOne
+	VMOVUPS (DX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z19
+	VPSLLD    $0x1f, Z19, Z16
+	VPMOVD2M  Z19, K1
+	VORPS     Z10, Z12, Z19
+	VXORPS    Z16, Z12, Z20
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z20, Z21
+	VFMADD231PS Z11, Z12, Z21
+	VMOVUPS     64(DX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(BX), Z23
+	VPSLLD    $0x1f, Z23, Z22
+	VPMOVD2M  Z23, K2
+	VORPS     Z10, Z12, Z23
+	VXORPS    Z22, Z12, Z24
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z24, Z25
+	VFMADD231PS Z11, Z12, Z25
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
+	VMOVAPS     Z19, Z27
+	VFMADD231PS Z1, Z12, Z27
+	VFMADD231PS Z2, Z12, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z26
+	VFMADD213PS Z4, Z27, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K3
+	VFMADD213PS Z9, Z27, Z26
+	VSCALEFPS.Z Z12, Z26, K3, Z12
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z23, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z23, Z27
+	VFMADD231PS Z1, Z19, Z27
+	VFMADD231PS Z2, Z19, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z26
+	VFMADD213PS Z4, Z27, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z23, K3
+	VFMADD213PS Z9, Z27, Z26
+	VSCALEFPS.Z Z19, Z26, K3, Z19
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z12, Z23
+	VMOVUPS  Z9, Z26
+	VDIVPS   Z23, Z26, Z26
+	VMULPS   Z26, Z12, Z23
+	VPMOVD2M Z20, K3
+	VMOVAPS  Z23, K3, Z26
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z17, Z26, Z26
+	VXORPS Z16, Z26, Z26
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z18, Z26, Z26
+	VMOVAPS Z11, K1, Z26
+	VMOVUPS Z26, (CX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z19, Z16
+	VMOVUPS  Z9, Z20
+	VDIVPS   Z16, Z20, Z20
+	VMULPS   Z20, Z19, Z16
+	VPMOVD2M Z24, K3
+	VMOVAPS  Z16, K3, Z20
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z17, Z20, Z20
+	VXORPS Z22, Z20, Z20
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z18, Z20, Z20
+	VMOVAPS Z11, K2, Z20
+	VMOVUPS Z20, 64(CX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z12, Z16
+	VMAXPS Z9, Z12, Z22
+	VMINPS Z9, Z12, Z20
+	VSUBPS Z22, Z16, Z23
+	VSUBPS Z23, Z20, Z23
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z16, Z23, Z23
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(DI), Z16, Z20
+	VPSRAD    $0x17, Z20, Z20
+	VPSLLD    $0x17, Z20, Z22
+	VPSUBD    Z22, Z16, Z22
+	VCVTDQ2PS Z20, Z20
+	VSUBPS    Z9, Z22, Z22
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z22, Z22, Z16
+	VMOVAPS      Z15, Z24
+	VFMADD213PS  (DI), Z22, Z24
+	VFMADD213PS  64(DI), Z22, Z24
+	VFMADD213PS  128(DI), Z22, Z24
+	VFMADD213PS  192(DI), Z22, Z24
+	VFMADD213PS  256(DI), Z22, Z24
+	VFMADD213PS  320(DI), Z22, Z24
+	VFMADD213PS  384(DI), Z22, Z24
+	VFMADD213PS  448(DI), Z22, Z24
+	VMULPS       Z22, Z24, Z24
+	VMULPS       Z16, Z24, Z24
+	VFMADD231PS  576(DI), Z20, Z24
+	VFNMADD231PS 640(DI), Z16, Z24
+	VADDPS       Z23, Z24, Z24
+	VADDPS       Z22, Z24, Z24
+	VMOVAPS      Z24, Z16
+	VFMADD231PS  512(DI), Z20, Z16
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z12, K3
+	VMOVAPS Z14, K3, Z16
+	VADDPS  Z16, Z21, Z21
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z21
+	VMOVUPS Z21, (AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z19, Z12
+	VMAXPS Z9, Z19, Z20
+	VMINPS Z9, Z19, Z16
+	VSUBPS Z20, Z12, Z21
+	VSUBPS Z21, Z16, Z21
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z12, Z21, Z21
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(DI), Z12, Z16
+	VPSRAD    $0x17, Z16, Z16
+	VPSLLD    $0x17, Z16, Z20
+	VPSUBD    Z20, Z12, Z20
+	VCVTDQ2PS Z16, Z16
+	VSUBPS    Z9, Z20, Z20
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z20, Z20, Z12
+	VMOVAPS      Z15, Z22
+	VFMADD213PS  (DI), Z20, Z22
+	VFMADD213PS  64(DI), Z20, Z22
+	VFMADD213PS  128(DI), Z20, Z22
+	VFMADD213PS  192(DI), Z20, Z22
+	VFMADD213PS  256(DI), Z20, Z22
+	VFMADD213PS  320(DI), Z20, Z22
+	VFMADD213PS  384(DI), Z20, Z22
+	VFMADD213PS  448(DI), Z20, Z22
+	VMULPS       Z20, Z22, Z22
+	VMULPS       Z12, Z22, Z22
+	VFMADD231PS  576(DI), Z16, Z22
+	VFNMADD231PS 640(DI), Z12, Z22
+	VADDPS       Z21, Z22, Z22
+	VADDPS       Z20, Z22, Z22
+	VMOVAPS      Z22, Z12
+	VFMADD231PS  512(DI), Z16, Z12
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z19, K1
+	VMOVAPS Z14, K1, Z12
+	VADDPS  Z12, Z25, Z25
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z25
+	VMOVUPS Z25, 64(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	ADDQ    $0x00000080, BX
+	SUBQ    $0x00000020, SI
+	JMP     sigLossGradAVX512PlainLoop
+
+sigLossGradAVX512PlainOne:
+	CMPQ    SI, $0x00000010
+	JB      sigLossGradAVX512PlainTail
+	VMOVUPS (DX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z19
+	VPSLLD    $0x1f, Z19, Z16
+	VPMOVD2M  Z19, K1
+	VORPS     Z10, Z12, Z19
+	VXORPS    Z16, Z12, Z20
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z20, Z21
+	VFMADD231PS Z11, Z12, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
+	VMOVAPS     Z19, Z23
+	VFMADD231PS Z1, Z12, Z23
+	VFMADD231PS Z2, Z12, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z12, Z22, K2, Z12
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z12, Z19
+	VMOVUPS  Z9, Z22
+	VDIVPS   Z19, Z22, Z22
+	VMULPS   Z22, Z12, Z19
+	VPMOVD2M Z20, K2
+	VMOVAPS  Z19, K2, Z22
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z17, Z22, Z22
+	VXORPS Z16, Z22, Z22
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z18, Z22, Z22
+	VMOVAPS Z11, K1, Z22
+	VMOVUPS Z22, (CX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z12, Z16
+	VMAXPS Z9, Z12, Z20
+	VMINPS Z9, Z12, Z19
+	VSUBPS Z20, Z16, Z22
+	VSUBPS Z22, Z19, Z22
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z16, Z22, Z22
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(DI), Z16, Z19
+	VPSRAD    $0x17, Z19, Z19
+	VPSLLD    $0x17, Z19, Z20
+	VPSUBD    Z20, Z16, Z20
+	VCVTDQ2PS Z19, Z19
+	VSUBPS    Z9, Z20, Z20
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z20, Z20, Z16
+	VMOVAPS      Z15, Z23
+	VFMADD213PS  (DI), Z20, Z23
+	VFMADD213PS  64(DI), Z20, Z23
+	VFMADD213PS  128(DI), Z20, Z23
+	VFMADD213PS  192(DI), Z20, Z23
+	VFMADD213PS  256(DI), Z20, Z23
+	VFMADD213PS  320(DI), Z20, Z23
+	VFMADD213PS  384(DI), Z20, Z23
+	VFMADD213PS  448(DI), Z20, Z23
+	VMULPS       Z20, Z23, Z23
+	VMULPS       Z16, Z23, Z23
+	VFMADD231PS  576(DI), Z19, Z23
+	VFNMADD231PS 640(DI), Z16, Z23
+	VADDPS       Z22, Z23, Z23
+	VADDPS       Z20, Z23, Z23
+	VMOVAPS      Z23, Z16
+	VFMADD231PS  512(DI), Z19, Z16
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z12, K2
+	VMOVAPS Z14, K2, Z16
+	VADDPS  Z16, Z21, Z21
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z21
+	VMOVUPS Z21, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000010, SI
+	JMP     sigLossGradAVX512PlainOne
+
+sigLossGradAVX512PlainTail:
+	TESTQ     SI, SI
+	JZ        sigLossGradAVX512Done
+	MOVL      $0x0000ffff, R8
+	BZHIL     SI, R8, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (DX), K1, Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32.Z (BX), K1, Z19
+	VPSLLD      $0x1f, Z19, Z16
+	VPMOVD2M    Z19, K2
+	VORPS       Z10, Z12, Z10
+	VXORPS      Z16, Z12, Z19
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z19, Z20
+	VFMADD231PS Z11, Z12, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z12
+	VFMADD231PS Z1, Z0, Z12
+	VFMADD231PS Z2, Z0, Z12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z12, Z1
+	VFMADD213PS Z5, Z12, Z1
+	VFMADD213PS Z6, Z12, Z1
+	VFMADD213PS Z7, Z12, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K3
+	VFMADD213PS Z9, Z12, Z1
+	VSCALEFPS.Z Z0, Z1, K3, Z0
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z0, Z1
+	VMOVUPS  Z9, Z2
+	VDIVPS   Z1, Z2, Z2
+	VMULPS   Z2, Z0, Z1
+	VPMOVD2M Z19, K3
+	VMOVAPS  Z1, K3, Z2
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z17, Z2, Z2
+	VXORPS Z16, Z2, Z2
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z18, Z2, Z2
+	VMOVAPS Z11, K2, Z2
+	VMOVUPS Z2, K1, (CX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z0, Z1
+	VMAXPS Z9, Z0, Z3
+	VMINPS Z9, Z0, Z2
+	VSUBPS Z3, Z1, Z4
+	VSUBPS Z4, Z2, Z4
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z1, Z4, Z4
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(DI), Z1, Z2
+	VPSRAD    $0x17, Z2, Z2
+	VPSLLD    $0x17, Z2, Z3
+	VPSUBD    Z3, Z1, Z3
+	VCVTDQ2PS Z2, Z2
+	VSUBPS    Z9, Z3, Z3
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z3, Z3, Z1
+	VMOVAPS      Z15, Z5
+	VFMADD213PS  (DI), Z3, Z5
+	VFMADD213PS  64(DI), Z3, Z5
+	VFMADD213PS  128(DI), Z3, Z5
+	VFMADD213PS  192(DI), Z3, Z5
+	VFMADD213PS  256(DI), Z3, Z5
+	VFMADD213PS  320(DI), Z3, Z5
+	VFMADD213PS  384(DI), Z3, Z5
+	VFMADD213PS  448(DI), Z3, Z5
+	VMULPS       Z3, Z5, Z5
+	VMULPS       Z1, Z5, Z5
+	VFMADD231PS  576(DI), Z2, Z5
+	VFNMADD231PS 640(DI), Z1, Z5
+	VADDPS       Z4, Z5, Z5
+	VADDPS       Z3, Z5, Z5
+	VMOVAPS      Z5, Z1
+	VFMADD231PS  512(DI), Z2, Z1
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z0, K3
+	VMOVAPS Z14, K3, Z1
+	VADDPS  Z1, Z20, Z20
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z20
+	VMOVUPS Z20, K1, (AX)
+	JMP     sigLossGradAVX512Done
+
+sigLossGradAVX512SmoothLoop:
+	CMPQ    SI, $0x00000020
+	JB      sigLossGradAVX512SmoothOne
+	VMOVUPS (DX), Z19
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z21
+	VPSLLD    $0x1f, Z21, Z20
+	VPMOVD2M  Z21, K1
+	VORPS     Z10, Z19, Z21
+	VXORPS    Z20, Z19, Z22
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z22, Z23
+	VFMADD231PS Z11, Z19, Z23
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z16, Z22, Z19
+	VFNMADD231PS Z12, Z19, Z23
+	VMOVUPS      64(DX), Z19
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(BX), Z25
+	VPSLLD    $0x1f, Z25, Z24
+	VPMOVD2M  Z25, K2
+	VORPS     Z10, Z19, Z25
+	VXORPS    Z24, Z19, Z26
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z26, Z27
+	VFMADD231PS Z11, Z19, Z27
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z16, Z26, Z19
+	VFNMADD231PS Z12, Z19, Z27
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z21, Z29
+	VFMADD231PS Z1, Z19, Z29
+	VFMADD231PS Z2, Z19, Z29
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z28
+	VFMADD213PS Z4, Z29, Z28
+	VFMADD213PS Z5, Z29, Z28
+	VFMADD213PS Z6, Z29, Z28
+	VFMADD213PS Z7, Z29, Z28
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K3
+	VFMADD213PS Z9, Z29, Z28
+	VSCALEFPS.Z Z19, Z28, K3, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z25, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z25, Z29
+	VFMADD231PS Z1, Z21, Z29
+	VFMADD231PS Z2, Z21, Z29
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z28
+	VFMADD213PS Z4, Z29, Z28
+	VFMADD213PS Z5, Z29, Z28
+	VFMADD213PS Z6, Z29, Z28
+	VFMADD213PS Z7, Z29, Z28
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z25, K3
+	VFMADD213PS Z9, Z29, Z28
+	VSCALEFPS.Z Z21, Z28, K3, Z21
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z19, Z25
+	VMOVUPS  Z9, Z28
+	VDIVPS   Z25, Z28, Z28
+	VMULPS   Z28, Z19, Z25
+	VPMOVD2M Z22, K3
+	VMOVAPS  Z25, K3, Z28
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z17, Z28, Z28
+	VXORPS Z20, Z28, Z28
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z18, Z28, Z28
+	VMOVAPS Z11, K1, Z28
+	VMOVUPS Z28, (CX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z21, Z20
+	VMOVUPS  Z9, Z22
+	VDIVPS   Z20, Z22, Z22
+	VMULPS   Z22, Z21, Z20
+	VPMOVD2M Z26, K3
+	VMOVAPS  Z20, K3, Z22
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z17, Z22, Z22
+	VXORPS Z24, Z22, Z22
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z18, Z22, Z22
+	VMOVAPS Z11, K2, Z22
+	VMOVUPS Z22, 64(CX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z19, Z20
+	VMAXPS Z9, Z19, Z24
+	VMINPS Z9, Z19, Z22
+	VSUBPS Z24, Z20, Z25
+	VSUBPS Z25, Z22, Z25
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z20, Z25, Z25
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(DI), Z20, Z22
+	VPSRAD    $0x17, Z22, Z22
+	VPSLLD    $0x17, Z22, Z24
+	VPSUBD    Z24, Z20, Z24
+	VCVTDQ2PS Z22, Z22
+	VSUBPS    Z9, Z24, Z24
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z24, Z24, Z20
+	VMOVAPS      Z15, Z26
+	VFMADD213PS  (DI), Z24, Z26
+	VFMADD213PS  64(DI), Z24, Z26
+	VFMADD213PS  128(DI), Z24, Z26
+	VFMADD213PS  192(DI), Z24, Z26
+	VFMADD213PS  256(DI), Z24, Z26
+	VFMADD213PS  320(DI), Z24, Z26
+	VFMADD213PS  384(DI), Z24, Z26
+	VFMADD213PS  448(DI), Z24, Z26
+	VMULPS       Z24, Z26, Z26
+	VMULPS       Z20, Z26, Z26
+	VFMADD231PS  576(DI), Z22, Z26
+	VFNMADD231PS 640(DI), Z20, Z26
+	VADDPS       Z25, Z26, Z26
+	VADDPS       Z24, Z26, Z26
+	VMOVAPS      Z26, Z20
+	VFMADD231PS  512(DI), Z22, Z20
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z19, K3
+	VMOVAPS Z14, K3, Z20
+	VADDPS  Z20, Z23, Z23
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z23
+	VMOVUPS Z23, (AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z21, Z19
+	VMAXPS Z9, Z21, Z22
+	VMINPS Z9, Z21, Z20
+	VSUBPS Z22, Z19, Z23
+	VSUBPS Z23, Z20, Z23
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z19, Z23, Z23
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(DI), Z19, Z20
+	VPSRAD    $0x17, Z20, Z20
+	VPSLLD    $0x17, Z20, Z22
+	VPSUBD    Z22, Z19, Z22
+	VCVTDQ2PS Z20, Z20
+	VSUBPS    Z9, Z22, Z22
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z22, Z22, Z19
+	VMOVAPS      Z15, Z24
+	VFMADD213PS  (DI), Z22, Z24
+	VFMADD213PS  64(DI), Z22, Z24
+	VFMADD213PS  128(DI), Z22, Z24
+	VFMADD213PS  192(DI), Z22, Z24
+	VFMADD213PS  256(DI), Z22, Z24
+	VFMADD213PS  320(DI), Z22, Z24
+	VFMADD213PS  384(DI), Z22, Z24
+	VFMADD213PS  448(DI), Z22, Z24
+	VMULPS       Z22, Z24, Z24
+	VMULPS       Z19, Z24, Z24
+	VFMADD231PS  576(DI), Z20, Z24
+	VFNMADD231PS 640(DI), Z19, Z24
+	VADDPS       Z23, Z24, Z24
+	VADDPS       Z22, Z24, Z24
+	VMOVAPS      Z24, Z19
+	VFMADD231PS  512(DI), Z20, Z19
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z21, K1
+	VMOVAPS Z14, K1, Z19
+	VADDPS  Z19, Z27, Z27
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z27
+	VMOVUPS Z27, 64(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	ADDQ    $0x00000080, BX
+	SUBQ    $0x00000020, SI
+	JMP     sigLossGradAVX512SmoothLoop
+
+sigLossGradAVX512SmoothOne:
+	CMPQ    SI, $0x00000010
+	JB      sigLossGradAVX512SmoothTail
+	VMOVUPS (DX), Z19
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z21
+	VPSLLD    $0x1f, Z21, Z20
+	VPMOVD2M  Z21, K1
+	VORPS     Z10, Z19, Z21
+	VXORPS    Z20, Z19, Z22
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z22, Z23
+	VFMADD231PS Z11, Z19, Z23
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z16, Z22, Z19
+	VFNMADD231PS Z12, Z19, Z23
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z21, Z25
+	VFMADD231PS Z1, Z19, Z25
+	VFMADD231PS Z2, Z19, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z24
+	VFMADD213PS Z4, Z25, Z24
+	VFMADD213PS Z5, Z25, Z24
+	VFMADD213PS Z6, Z25, Z24
+	VFMADD213PS Z7, Z25, Z24
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z25, Z24
+	VSCALEFPS.Z Z19, Z24, K2, Z19
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z19, Z21
+	VMOVUPS  Z9, Z24
+	VDIVPS   Z21, Z24, Z24
+	VMULPS   Z24, Z19, Z21
+	VPMOVD2M Z22, K2
+	VMOVAPS  Z21, K2, Z24
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z17, Z24, Z24
+	VXORPS Z20, Z24, Z24
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z18, Z24, Z24
+	VMOVAPS Z11, K1, Z24
+	VMOVUPS Z24, (CX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z19, Z20
+	VMAXPS Z9, Z19, Z22
+	VMINPS Z9, Z19, Z21
+	VSUBPS Z22, Z20, Z24
+	VSUBPS Z24, Z21, Z24
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z20, Z24, Z24
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(DI), Z20, Z21
+	VPSRAD    $0x17, Z21, Z21
+	VPSLLD    $0x17, Z21, Z22
+	VPSUBD    Z22, Z20, Z22
+	VCVTDQ2PS Z21, Z21
+	VSUBPS    Z9, Z22, Z22
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z22, Z22, Z20
+	VMOVAPS      Z15, Z25
+	VFMADD213PS  (DI), Z22, Z25
+	VFMADD213PS  64(DI), Z22, Z25
+	VFMADD213PS  128(DI), Z22, Z25
+	VFMADD213PS  192(DI), Z22, Z25
+	VFMADD213PS  256(DI), Z22, Z25
+	VFMADD213PS  320(DI), Z22, Z25
+	VFMADD213PS  384(DI), Z22, Z25
+	VFMADD213PS  448(DI), Z22, Z25
+	VMULPS       Z22, Z25, Z25
+	VMULPS       Z20, Z25, Z25
+	VFMADD231PS  576(DI), Z21, Z25
+	VFNMADD231PS 640(DI), Z20, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z22, Z25, Z25
+	VMOVAPS      Z25, Z20
+	VFMADD231PS  512(DI), Z21, Z20
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z19, K2
+	VMOVAPS Z14, K2, Z20
+	VADDPS  Z20, Z23, Z23
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z23
+	VMOVUPS Z23, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000010, SI
+	JMP     sigLossGradAVX512SmoothOne
+
+sigLossGradAVX512SmoothTail:
+	TESTQ     SI, SI
+	JZ        sigLossGradAVX512Done
+	MOVL      $0x0000ffff, R8
+	BZHIL     SI, R8, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (DX), K1, Z19
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32.Z (BX), K1, Z21
+	VPSLLD      $0x1f, Z21, Z20
+	VPMOVD2M    Z21, K2
+	VORPS       Z10, Z19, Z10
+	VXORPS      Z20, Z19, Z21
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z21, Z22
+	VFMADD231PS Z11, Z19, Z22
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z16, Z21, Z16
+	VFNMADD231PS Z12, Z16, Z22
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z12
+	VFMADD231PS Z1, Z0, Z12
+	VFMADD231PS Z2, Z0, Z12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z12, Z1
+	VFMADD213PS Z5, Z12, Z1
+	VFMADD213PS Z6, Z12, Z1
+	VFMADD213PS Z7, Z12, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K3
+	VFMADD213PS Z9, Z12, Z1
+	VSCALEFPS.Z Z0, Z1, K3, Z0
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z0, Z1
+	VMOVUPS  Z9, Z2
+	VDIVPS   Z1, Z2, Z2
+	VMULPS   Z2, Z0, Z1
+	VPMOVD2M Z21, K3
+	VMOVAPS  Z1, K3, Z2
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z17, Z2, Z2
+	VXORPS Z20, Z2, Z2
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z18, Z2, Z2
+	VMOVAPS Z11, K2, Z2
+	VMOVUPS Z2, K1, (CX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z0, Z1
+	VMAXPS Z9, Z0, Z3
+	VMINPS Z9, Z0, Z2
+	VSUBPS Z3, Z1, Z4
+	VSUBPS Z4, Z2, Z4
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z1, Z4, Z4
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(DI), Z1, Z2
+	VPSRAD    $0x17, Z2, Z2
+	VPSLLD    $0x17, Z2, Z3
+	VPSUBD    Z3, Z1, Z3
+	VCVTDQ2PS Z2, Z2
+	VSUBPS    Z9, Z3, Z3
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z3, Z3, Z1
+	VMOVAPS      Z15, Z5
+	VFMADD213PS  (DI), Z3, Z5
+	VFMADD213PS  64(DI), Z3, Z5
+	VFMADD213PS  128(DI), Z3, Z5
+	VFMADD213PS  192(DI), Z3, Z5
+	VFMADD213PS  256(DI), Z3, Z5
+	VFMADD213PS  320(DI), Z3, Z5
+	VFMADD213PS  384(DI), Z3, Z5
+	VFMADD213PS  448(DI), Z3, Z5
+	VMULPS       Z3, Z5, Z5
+	VMULPS       Z1, Z5, Z5
+	VFMADD231PS  576(DI), Z2, Z5
+	VFNMADD231PS 640(DI), Z1, Z5
+	VADDPS       Z4, Z5, Z5
+	VADDPS       Z3, Z5, Z5
+	VMOVAPS      Z5, Z1
+	VFMADD231PS  512(DI), Z2, Z1
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z0, K3
+	VMOVAPS Z14, K3, Z1
+	VADDPS  Z1, Z22, Z22
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z22
+	VMOVUPS Z22, K1, (AX)
+
+sigLossGradAVX512Done:
+	VZEROUPPER
+	RET

@@ -4019,3 +4019,727 @@ zpZDone:
 	SUB $1, R11
 	CBNZ R11, zeroPlane
 	RET
+
+// func log1pfNEON(dst []float32, x []float32)
+TEXT ·log1pfNEON(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R0
+	MOVD x_base+24(FP), R1
+	MOVD x_len+32(FP), R2
+	// log1p constants: V27 = 1, V26 = √½ bits, V25 = +Inf, V24 = P0..P3, V23 = P4..P7, V22 = P8, ln2 lo, ½, ln2 hi
+	MOVW $0x3f800000, R15
+	VDUP R15, V27.S4
+	MOVW $0x3f3504f3, R15
+	VDUP R15, V26.S4
+	MOVW $0x7f800000, R15
+	VDUP R15, V25.S4
+	MOVD $0xbdebd1b83d9021bb, R15
+	VMOV R15, V24.D[0]
+	MOVD $0xbdfe5d4f3def251a, R15
+	VMOV R15, V24.D[1]
+	MOVD $0xbe2aae503e11e9bf, R15
+	VMOV R15, V23.D[0]
+	MOVD $0xbe7ffffc3e4cceac, R15
+	VMOV R15, V23.D[1]
+	MOVD $0xb95e80833eaaaaaa, R15
+	VMOV R15, V22.D[0]
+	MOVD $0x3f3180003f000000, R15
+	VMOV R15, V22.D[1]
+loop:
+	CMP $4, R2
+	BLT done
+	VLD1.P 16(R1), [V0.S4]
+	WORD $0x4e3bd401 // fadd v1.4s, v0.4s, v27.4s
+	WORD $0x4e3bf402 // fmax v2.4s, v0.4s, v27.4s
+	WORD $0x4ebbf403 // fmin v3.4s, v0.4s, v27.4s
+	WORD $0x4ea2d424 // fsub v4.4s, v1.4s, v2.4s
+	WORD $0x4ea4d464 // fsub v4.4s, v3.4s, v4.4s
+	WORD $0x6e21fc84 // fdiv v4.4s, v4.4s, v1.4s
+	VSUB V26.S4, V1.S4, V2.S4
+	WORD $0x4f290442 // sshr v2.4s, v2.4s, #23
+	VSHL $23, V2.S4, V3.S4
+	VSUB V3.S4, V1.S4, V3.S4
+	WORD $0x4e21d842 // scvtf v2.4s, v2.4s
+	WORD $0x4ebbd463 // fsub v3.4s, v3.4s, v27.4s
+	WORD $0x6e23dc65 // fmul v5.4s, v3.4s, v3.4s
+	VDUP V24.S[0], V6.S4
+	VDUP V24.S[1], V7.S4
+	VFMLA V6.S4, V3.S4, V7.S4
+	VDUP V24.S[2], V6.S4
+	VFMLA V7.S4, V3.S4, V6.S4
+	VDUP V24.S[3], V7.S4
+	VFMLA V6.S4, V3.S4, V7.S4
+	VDUP V23.S[0], V6.S4
+	VFMLA V7.S4, V3.S4, V6.S4
+	VDUP V23.S[1], V7.S4
+	VFMLA V6.S4, V3.S4, V7.S4
+	VDUP V23.S[2], V6.S4
+	VFMLA V7.S4, V3.S4, V6.S4
+	VDUP V23.S[3], V7.S4
+	VFMLA V6.S4, V3.S4, V7.S4
+	VDUP V22.S[0], V6.S4
+	VFMLA V7.S4, V3.S4, V6.S4
+	WORD $0x6e23dcc6 // fmul v6.4s, v6.4s, v3.4s
+	WORD $0x6e25dcc6 // fmul v6.4s, v6.4s, v5.4s
+	WORD $0x4fb61046 // fmla v6.4s, v2.4s, v22.s[1]
+	VDUP V22.S[2], V7.S4
+	VFMLS V7.S4, V5.S4, V6.S4
+	WORD $0x4e24d4c6 // fadd v6.4s, v6.4s, v4.4s
+	WORD $0x4e23d4c6 // fadd v6.4s, v6.4s, v3.4s
+	WORD $0x4fb61846 // fmla v6.4s, v2.4s, v22.s[3]
+	WORD $0x4e39e401 // fcmeq v1.4s, v0.4s, v25.4s
+	VBIT V1.B16, V25.B16, V6.B16
+	VST1.P [V6.S4], 16(R0)
+	SUB $4, R2
+	B loop
+done:
+	RET
+
+// func sigLossNEON(loss []float32, x []float32, t []int32, eps float32, fill float32)
+TEXT ·sigLossNEON(SB), NOSPLIT, $0-80
+	MOVD loss_base+0(FP), R0
+	MOVD x_base+24(FP), R1
+	MOVD t_base+48(FP), R2
+	MOVD t_len+56(FP), R3
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+	// log1p constants: V27 = 1, V26 = √½ bits, V25 = +Inf, V24 = P0..P3, V23 = P4..P7, V22 = P8, ln2 lo, ½, ln2 hi
+	MOVW $0x3f800000, R15
+	VDUP R15, V27.S4
+	MOVW $0x3f3504f3, R15
+	VDUP R15, V26.S4
+	MOVW $0x7f800000, R15
+	VDUP R15, V25.S4
+	MOVD $0xbdebd1b83d9021bb, R15
+	VMOV R15, V24.D[0]
+	MOVD $0xbdfe5d4f3def251a, R15
+	VMOV R15, V24.D[1]
+	MOVD $0xbe2aae503e11e9bf, R15
+	VMOV R15, V23.D[0]
+	MOVD $0xbe7ffffc3e4cceac, R15
+	VMOV R15, V23.D[1]
+	MOVD $0xb95e80833eaaaaaa, R15
+	VMOV R15, V22.D[0]
+	MOVD $0x3f3180003f000000, R15
+	VMOV R15, V22.D[1]
+	VEOR V14.B16, V14.B16, V14.B16
+	MOVW $0x80000000, R15
+	VDUP R15, V15.S4
+	FMOVS fill+76(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS eps+72(FP), F17
+	VDUP V17.S[0], V17.S4
+	VDUP V22.S[2], V18.S4
+	// without smoothing (ε = ±0) the loop leaves out its two instructions
+	MOVW eps+72(FP), R6
+	LSLW $1, R6
+	CBNZW R6, smoothloop
+plainloop:
+	CMP $4, R3
+	BLT done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	VSHL $31, V1.S4, V2.S4
+	VEOR V2.B16, V0.B16, V2.B16
+	VORR V15.B16, V0.B16, V4.B16
+	WORD $0x4e2ef443 // fmax v3.4s, v2.4s, v14.4s
+	VFMLA V0.S4, V14.S4, V3.S4
+	WORD $0x6ea4e7e8 // fcmgt v8.4s, v31.4s, v4.4s
+	VORR V28.B16, V28.B16, V6.B16
+	WORD $0x4f9e1086 // fmla v6.4s, v4.4s, v30.s[0]
+	VSHL $23, V6.S4, V5.S4
+	WORD $0x4ebcd4c6 // fsub v6.4s, v6.4s, v28.4s
+	WORD $0x4fbe10c4 // fmla v4.4s, v6.4s, v30.s[1]
+	WORD $0x4f9e18c4 // fmla v4.4s, v6.4s, v30.s[2]
+	VDUP V29.S[0], V7.S4
+	WORD $0x4fbe1887 // fmla v7.4s, v4.4s, v30.s[3]
+	VDUP V29.S[1], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	VDUP V29.S[2], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V29.S[3], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	VFMLA V6.S4, V4.S4, V5.S4
+	WORD $0x4e681ca5 // bic v5.16b, v5.16b, v8.16b
+	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
+	WORD $0x4e3bf4a7 // fmax v7.4s, v5.4s, v27.4s
+	WORD $0x4ebbf4a8 // fmin v8.4s, v5.4s, v27.4s
+	WORD $0x4ea7d4c9 // fsub v9.4s, v6.4s, v7.4s
+	WORD $0x4ea9d509 // fsub v9.4s, v8.4s, v9.4s
+	WORD $0x6e26fd29 // fdiv v9.4s, v9.4s, v6.4s
+	VSUB V26.S4, V6.S4, V7.S4
+	WORD $0x4f2904e7 // sshr v7.4s, v7.4s, #23
+	VSHL $23, V7.S4, V8.S4
+	VSUB V8.S4, V6.S4, V8.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd508 // fsub v8.4s, v8.4s, v27.4s
+	WORD $0x6e28dd0a // fmul v10.4s, v8.4s, v8.4s
+	VDUP V24.S[0], V11.S4
+	VDUP V24.S[1], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V24.S[2], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V24.S[3], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V23.S[0], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V23.S[1], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V23.S[2], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V23.S[3], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V22.S[0], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
+	WORD $0x4fb610eb // fmla v11.4s, v7.4s, v22.s[1]
+	VDUP V22.S[2], V12.S4
+	VFMLS V12.S4, V10.S4, V11.S4
+	WORD $0x4e29d56b // fadd v11.4s, v11.4s, v9.4s
+	WORD $0x4e28d56b // fadd v11.4s, v11.4s, v8.4s
+	WORD $0x4fb618eb // fmla v11.4s, v7.4s, v22.s[3]
+	WORD $0x4e39e4a6 // fcmeq v6.4s, v5.4s, v25.4s
+	VBIT V6.B16, V25.B16, V11.B16
+	WORD $0x4e2bd463 // fadd v3.4s, v3.4s, v11.4s
+	WORD $0x4f21042d // sshr v13.4s, v1.4s, #31
+	VBIT V13.B16, V16.B16, V3.B16
+	VST1.P [V3.S4], 16(R0)
+	SUB $4, R3
+	B plainloop
+	// loop above: 71 instructions per 4 elements (17.75 per element)
+smoothloop:
+	CMP $4, R3
+	BLT done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	VSHL $31, V1.S4, V2.S4
+	VEOR V2.B16, V0.B16, V2.B16
+	VORR V15.B16, V0.B16, V4.B16
+	WORD $0x4e2ef443 // fmax v3.4s, v2.4s, v14.4s
+	VFMLA V0.S4, V14.S4, V3.S4
+	WORD $0x6e31dc4d // fmul v13.4s, v2.4s, v17.4s
+	VFMLS V18.S4, V13.S4, V3.S4
+	WORD $0x6ea4e7e8 // fcmgt v8.4s, v31.4s, v4.4s
+	VORR V28.B16, V28.B16, V6.B16
+	WORD $0x4f9e1086 // fmla v6.4s, v4.4s, v30.s[0]
+	VSHL $23, V6.S4, V5.S4
+	WORD $0x4ebcd4c6 // fsub v6.4s, v6.4s, v28.4s
+	WORD $0x4fbe10c4 // fmla v4.4s, v6.4s, v30.s[1]
+	WORD $0x4f9e18c4 // fmla v4.4s, v6.4s, v30.s[2]
+	VDUP V29.S[0], V7.S4
+	WORD $0x4fbe1887 // fmla v7.4s, v4.4s, v30.s[3]
+	VDUP V29.S[1], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	VDUP V29.S[2], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V29.S[3], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	VFMLA V6.S4, V4.S4, V5.S4
+	WORD $0x4e681ca5 // bic v5.16b, v5.16b, v8.16b
+	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
+	WORD $0x4e3bf4a7 // fmax v7.4s, v5.4s, v27.4s
+	WORD $0x4ebbf4a8 // fmin v8.4s, v5.4s, v27.4s
+	WORD $0x4ea7d4c9 // fsub v9.4s, v6.4s, v7.4s
+	WORD $0x4ea9d509 // fsub v9.4s, v8.4s, v9.4s
+	WORD $0x6e26fd29 // fdiv v9.4s, v9.4s, v6.4s
+	VSUB V26.S4, V6.S4, V7.S4
+	WORD $0x4f2904e7 // sshr v7.4s, v7.4s, #23
+	VSHL $23, V7.S4, V8.S4
+	VSUB V8.S4, V6.S4, V8.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd508 // fsub v8.4s, v8.4s, v27.4s
+	WORD $0x6e28dd0a // fmul v10.4s, v8.4s, v8.4s
+	VDUP V24.S[0], V11.S4
+	VDUP V24.S[1], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V24.S[2], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V24.S[3], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V23.S[0], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V23.S[1], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V23.S[2], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V23.S[3], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V22.S[0], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
+	WORD $0x4fb610eb // fmla v11.4s, v7.4s, v22.s[1]
+	VDUP V22.S[2], V12.S4
+	VFMLS V12.S4, V10.S4, V11.S4
+	WORD $0x4e29d56b // fadd v11.4s, v11.4s, v9.4s
+	WORD $0x4e28d56b // fadd v11.4s, v11.4s, v8.4s
+	WORD $0x4fb618eb // fmla v11.4s, v7.4s, v22.s[3]
+	WORD $0x4e39e4a6 // fcmeq v6.4s, v5.4s, v25.4s
+	VBIT V6.B16, V25.B16, V11.B16
+	WORD $0x4e2bd463 // fadd v3.4s, v3.4s, v11.4s
+	WORD $0x4f21042d // sshr v13.4s, v1.4s, #31
+	VBIT V13.B16, V16.B16, V3.B16
+	VST1.P [V3.S4], 16(R0)
+	SUB $4, R3
+	B smoothloop
+	// loop above: 73 instructions per 4 elements (18.25 per element)
+done:
+	RET
+
+// func sigLSENEON(dst []float32, x []float32)
+TEXT ·sigLSENEON(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R0
+	MOVD dst_len+8(FP), R3
+	MOVD x_base+24(FP), R1
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+	// log1p constants: V27 = 1, V26 = √½ bits, V25 = +Inf, V24 = P0..P3, V23 = P4..P7, V22 = P8, ln2 lo, ½, ln2 hi
+	MOVW $0x3f800000, R15
+	VDUP R15, V27.S4
+	MOVW $0x3f3504f3, R15
+	VDUP R15, V26.S4
+	MOVW $0x7f800000, R15
+	VDUP R15, V25.S4
+	MOVD $0xbdebd1b83d9021bb, R15
+	VMOV R15, V24.D[0]
+	MOVD $0xbdfe5d4f3def251a, R15
+	VMOV R15, V24.D[1]
+	MOVD $0xbe2aae503e11e9bf, R15
+	VMOV R15, V23.D[0]
+	MOVD $0xbe7ffffc3e4cceac, R15
+	VMOV R15, V23.D[1]
+	MOVD $0xb95e80833eaaaaaa, R15
+	VMOV R15, V22.D[0]
+	MOVD $0x3f3180003f000000, R15
+	VMOV R15, V22.D[1]
+	VEOR V14.B16, V14.B16, V14.B16
+	MOVW $0x80000000, R15
+	VDUP R15, V15.S4
+loop:
+	CMP $4, R3
+	BLT done
+	VLD1.P 16(R1), [V0.S4]
+	VORR V0.B16, V0.B16, V2.B16
+	VORR V15.B16, V0.B16, V4.B16
+	WORD $0x4e2ef443 // fmax v3.4s, v2.4s, v14.4s
+	VFMLA V0.S4, V14.S4, V3.S4
+	WORD $0x6ea4e7e8 // fcmgt v8.4s, v31.4s, v4.4s
+	VORR V28.B16, V28.B16, V6.B16
+	WORD $0x4f9e1086 // fmla v6.4s, v4.4s, v30.s[0]
+	VSHL $23, V6.S4, V5.S4
+	WORD $0x4ebcd4c6 // fsub v6.4s, v6.4s, v28.4s
+	WORD $0x4fbe10c4 // fmla v4.4s, v6.4s, v30.s[1]
+	WORD $0x4f9e18c4 // fmla v4.4s, v6.4s, v30.s[2]
+	VDUP V29.S[0], V7.S4
+	WORD $0x4fbe1887 // fmla v7.4s, v4.4s, v30.s[3]
+	VDUP V29.S[1], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	VDUP V29.S[2], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V29.S[3], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	VFMLA V6.S4, V4.S4, V5.S4
+	WORD $0x4e681ca5 // bic v5.16b, v5.16b, v8.16b
+	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
+	WORD $0x4e3bf4a7 // fmax v7.4s, v5.4s, v27.4s
+	WORD $0x4ebbf4a8 // fmin v8.4s, v5.4s, v27.4s
+	WORD $0x4ea7d4c9 // fsub v9.4s, v6.4s, v7.4s
+	WORD $0x4ea9d509 // fsub v9.4s, v8.4s, v9.4s
+	WORD $0x6e26fd29 // fdiv v9.4s, v9.4s, v6.4s
+	VSUB V26.S4, V6.S4, V7.S4
+	WORD $0x4f2904e7 // sshr v7.4s, v7.4s, #23
+	VSHL $23, V7.S4, V8.S4
+	VSUB V8.S4, V6.S4, V8.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd508 // fsub v8.4s, v8.4s, v27.4s
+	WORD $0x6e28dd0a // fmul v10.4s, v8.4s, v8.4s
+	VDUP V24.S[0], V11.S4
+	VDUP V24.S[1], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V24.S[2], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V24.S[3], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V23.S[0], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V23.S[1], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V23.S[2], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V23.S[3], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V22.S[0], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
+	WORD $0x4fb610eb // fmla v11.4s, v7.4s, v22.s[1]
+	VDUP V22.S[2], V12.S4
+	VFMLS V12.S4, V10.S4, V11.S4
+	WORD $0x4e29d56b // fadd v11.4s, v11.4s, v9.4s
+	WORD $0x4e28d56b // fadd v11.4s, v11.4s, v8.4s
+	WORD $0x4fb618eb // fmla v11.4s, v7.4s, v22.s[3]
+	WORD $0x4e39e4a6 // fcmeq v6.4s, v5.4s, v25.4s
+	VBIT V6.B16, V25.B16, V11.B16
+	WORD $0x4e2bd463 // fadd v3.4s, v3.4s, v11.4s
+	VST1.P [V3.S4], 16(R0)
+	SUB $4, R3
+	B loop
+	// loop above: 67 instructions per 4 elements (16.75 per element)
+done:
+	RET
+
+// func sigGradNEON(g []float32, x []float32, t []int32, scale []float32, eps float32)
+TEXT ·sigGradNEON(SB), NOSPLIT, $0-100
+	MOVD g_base+0(FP), R4
+	MOVD scale_base+72(FP), R5
+	MOVD x_base+24(FP), R1
+	MOVD t_base+48(FP), R2
+	MOVD t_len+56(FP), R3
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+	// log1p constants: V27 = 1, V26 = √½ bits, V25 = +Inf, V24 = P0..P3, V23 = P4..P7, V22 = P8, ln2 lo, ½, ln2 hi
+	MOVW $0x3f800000, R15
+	VDUP R15, V27.S4
+	MOVW $0x3f3504f3, R15
+	VDUP R15, V26.S4
+	MOVW $0x7f800000, R15
+	VDUP R15, V25.S4
+	MOVD $0xbdebd1b83d9021bb, R15
+	VMOV R15, V24.D[0]
+	MOVD $0xbdfe5d4f3def251a, R15
+	VMOV R15, V24.D[1]
+	MOVD $0xbe2aae503e11e9bf, R15
+	VMOV R15, V23.D[0]
+	MOVD $0xbe7ffffc3e4cceac, R15
+	VMOV R15, V23.D[1]
+	MOVD $0xb95e80833eaaaaaa, R15
+	VMOV R15, V22.D[0]
+	MOVD $0x3f3180003f000000, R15
+	VMOV R15, V22.D[1]
+	VEOR V14.B16, V14.B16, V14.B16
+	MOVW $0x80000000, R15
+	VDUP R15, V15.S4
+	// he = ε/2
+	FMOVS eps+96(FP), F19
+	VDUP V19.S[0], V19.S4
+	VDUP V22.S[2], V13.S4
+	WORD $0x6e2dde73 // fmul v19.4s, v19.4s, v13.4s
+loop:
+	CMP $4, R3
+	BLT done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	VSHL $31, V1.S4, V2.S4
+	VEOR V2.B16, V0.B16, V2.B16
+	VORR V15.B16, V0.B16, V4.B16
+	WORD $0x6ea4e7e8 // fcmgt v8.4s, v31.4s, v4.4s
+	VORR V28.B16, V28.B16, V6.B16
+	WORD $0x4f9e1086 // fmla v6.4s, v4.4s, v30.s[0]
+	VSHL $23, V6.S4, V5.S4
+	WORD $0x4ebcd4c6 // fsub v6.4s, v6.4s, v28.4s
+	WORD $0x4fbe10c4 // fmla v4.4s, v6.4s, v30.s[1]
+	WORD $0x4f9e18c4 // fmla v4.4s, v6.4s, v30.s[2]
+	VDUP V29.S[0], V7.S4
+	WORD $0x4fbe1887 // fmla v7.4s, v4.4s, v30.s[3]
+	VDUP V29.S[1], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	VDUP V29.S[2], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V29.S[3], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	VFMLA V6.S4, V4.S4, V5.S4
+	WORD $0x4e681ca5 // bic v5.16b, v5.16b, v8.16b
+	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
+	WORD $0x6e26ff67 // fdiv v7.4s, v27.4s, v6.4s
+	WORD $0x6e27dca8 // fmul v8.4s, v5.4s, v7.4s
+	WORD $0x4f210446 // sshr v6.4s, v2.4s, #31
+	VBIT V6.B16, V8.B16, V7.B16
+	WORD $0x4eb3d4e7 // fsub v7.4s, v7.4s, v19.4s
+	VSHL $31, V1.S4, V6.S4
+	VEOR V6.B16, V7.B16, V7.B16
+	VLD1.P 16(R5), [V13.S4]
+	WORD $0x6e2ddce7 // fmul v7.4s, v7.4s, v13.4s
+	WORD $0x4e2ee5ad // fcmeq v13.4s, v13.4s, v14.4s
+	WORD $0x4f210426 // sshr v6.4s, v1.4s, #31
+	VORR V6.B16, V13.B16, V13.B16
+	WORD $0x4e6d1ce7 // bic v7.16b, v7.16b, v13.16b
+	VST1.P [V7.S4], 16(R4)
+	SUB $4, R3
+	B loop
+	// loop above: 40 instructions per 4 elements (10.00 per element)
+done:
+	RET
+
+// func sigLossGradNEON(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+TEXT ·sigLossGradNEON(SB), NOSPLIT, $0-108
+	MOVD loss_base+0(FP), R0
+	MOVD g_base+24(FP), R4
+	MOVD x_base+48(FP), R1
+	MOVD t_base+72(FP), R2
+	MOVD t_len+80(FP), R3
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+	// log1p constants: V27 = 1, V26 = √½ bits, V25 = +Inf, V24 = P0..P3, V23 = P4..P7, V22 = P8, ln2 lo, ½, ln2 hi
+	MOVW $0x3f800000, R15
+	VDUP R15, V27.S4
+	MOVW $0x3f3504f3, R15
+	VDUP R15, V26.S4
+	MOVW $0x7f800000, R15
+	VDUP R15, V25.S4
+	MOVD $0xbdebd1b83d9021bb, R15
+	VMOV R15, V24.D[0]
+	MOVD $0xbdfe5d4f3def251a, R15
+	VMOV R15, V24.D[1]
+	MOVD $0xbe2aae503e11e9bf, R15
+	VMOV R15, V23.D[0]
+	MOVD $0xbe7ffffc3e4cceac, R15
+	VMOV R15, V23.D[1]
+	MOVD $0xb95e80833eaaaaaa, R15
+	VMOV R15, V22.D[0]
+	MOVD $0x3f3180003f000000, R15
+	VMOV R15, V22.D[1]
+	VEOR V14.B16, V14.B16, V14.B16
+	MOVW $0x80000000, R15
+	VDUP R15, V15.S4
+	FMOVS fill+100(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS eps+96(FP), F17
+	VDUP V17.S[0], V17.S4
+	VDUP V22.S[2], V18.S4
+	// he = ε/2
+	FMOVS eps+96(FP), F19
+	VDUP V19.S[0], V19.S4
+	VDUP V22.S[2], V13.S4
+	WORD $0x6e2dde73 // fmul v19.4s, v19.4s, v13.4s
+	FMOVS s0+104(FP), F20
+	VDUP V20.S[0], V20.S4
+	// without smoothing (ε = ±0) the loop leaves out its two instructions
+	MOVW eps+96(FP), R6
+	LSLW $1, R6
+	CBNZW R6, smoothloop
+plainloop:
+	CMP $4, R3
+	BLT done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	VSHL $31, V1.S4, V2.S4
+	VEOR V2.B16, V0.B16, V2.B16
+	VORR V15.B16, V0.B16, V4.B16
+	WORD $0x4e2ef443 // fmax v3.4s, v2.4s, v14.4s
+	VFMLA V0.S4, V14.S4, V3.S4
+	WORD $0x6ea4e7e8 // fcmgt v8.4s, v31.4s, v4.4s
+	VORR V28.B16, V28.B16, V6.B16
+	WORD $0x4f9e1086 // fmla v6.4s, v4.4s, v30.s[0]
+	VSHL $23, V6.S4, V5.S4
+	WORD $0x4ebcd4c6 // fsub v6.4s, v6.4s, v28.4s
+	WORD $0x4fbe10c4 // fmla v4.4s, v6.4s, v30.s[1]
+	WORD $0x4f9e18c4 // fmla v4.4s, v6.4s, v30.s[2]
+	VDUP V29.S[0], V7.S4
+	WORD $0x4fbe1887 // fmla v7.4s, v4.4s, v30.s[3]
+	VDUP V29.S[1], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	VDUP V29.S[2], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V29.S[3], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	VFMLA V6.S4, V4.S4, V5.S4
+	WORD $0x4e681ca5 // bic v5.16b, v5.16b, v8.16b
+	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
+	WORD $0x6e26ff67 // fdiv v7.4s, v27.4s, v6.4s
+	WORD $0x6e27dca8 // fmul v8.4s, v5.4s, v7.4s
+	WORD $0x4f210446 // sshr v6.4s, v2.4s, #31
+	VBIT V6.B16, V8.B16, V7.B16
+	WORD $0x4eb3d4e7 // fsub v7.4s, v7.4s, v19.4s
+	VSHL $31, V1.S4, V6.S4
+	VEOR V6.B16, V7.B16, V7.B16
+	WORD $0x6e34dce7 // fmul v7.4s, v7.4s, v20.4s
+	WORD $0x4f210426 // sshr v6.4s, v1.4s, #31
+	WORD $0x4e661ce7 // bic v7.16b, v7.16b, v6.16b
+	VST1.P [V7.S4], 16(R4)
+	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
+	WORD $0x4e3bf4a7 // fmax v7.4s, v5.4s, v27.4s
+	WORD $0x4ebbf4a8 // fmin v8.4s, v5.4s, v27.4s
+	WORD $0x4ea7d4c9 // fsub v9.4s, v6.4s, v7.4s
+	WORD $0x4ea9d509 // fsub v9.4s, v8.4s, v9.4s
+	WORD $0x6e26fd29 // fdiv v9.4s, v9.4s, v6.4s
+	VSUB V26.S4, V6.S4, V7.S4
+	WORD $0x4f2904e7 // sshr v7.4s, v7.4s, #23
+	VSHL $23, V7.S4, V8.S4
+	VSUB V8.S4, V6.S4, V8.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd508 // fsub v8.4s, v8.4s, v27.4s
+	WORD $0x6e28dd0a // fmul v10.4s, v8.4s, v8.4s
+	VDUP V24.S[0], V11.S4
+	VDUP V24.S[1], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V24.S[2], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V24.S[3], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V23.S[0], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V23.S[1], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V23.S[2], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V23.S[3], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V22.S[0], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
+	WORD $0x4fb610eb // fmla v11.4s, v7.4s, v22.s[1]
+	VDUP V22.S[2], V12.S4
+	VFMLS V12.S4, V10.S4, V11.S4
+	WORD $0x4e29d56b // fadd v11.4s, v11.4s, v9.4s
+	WORD $0x4e28d56b // fadd v11.4s, v11.4s, v8.4s
+	WORD $0x4fb618eb // fmla v11.4s, v7.4s, v22.s[3]
+	WORD $0x4e39e4a6 // fcmeq v6.4s, v5.4s, v25.4s
+	VBIT V6.B16, V25.B16, V11.B16
+	WORD $0x4e2bd463 // fadd v3.4s, v3.4s, v11.4s
+	WORD $0x4f21042d // sshr v13.4s, v1.4s, #31
+	VBIT V13.B16, V16.B16, V3.B16
+	VST1.P [V3.S4], 16(R0)
+	SUB $4, R3
+	B plainloop
+	// loop above: 83 instructions per 4 elements (20.75 per element)
+smoothloop:
+	CMP $4, R3
+	BLT done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	VSHL $31, V1.S4, V2.S4
+	VEOR V2.B16, V0.B16, V2.B16
+	VORR V15.B16, V0.B16, V4.B16
+	WORD $0x4e2ef443 // fmax v3.4s, v2.4s, v14.4s
+	VFMLA V0.S4, V14.S4, V3.S4
+	WORD $0x6e31dc4d // fmul v13.4s, v2.4s, v17.4s
+	VFMLS V18.S4, V13.S4, V3.S4
+	WORD $0x6ea4e7e8 // fcmgt v8.4s, v31.4s, v4.4s
+	VORR V28.B16, V28.B16, V6.B16
+	WORD $0x4f9e1086 // fmla v6.4s, v4.4s, v30.s[0]
+	VSHL $23, V6.S4, V5.S4
+	WORD $0x4ebcd4c6 // fsub v6.4s, v6.4s, v28.4s
+	WORD $0x4fbe10c4 // fmla v4.4s, v6.4s, v30.s[1]
+	WORD $0x4f9e18c4 // fmla v4.4s, v6.4s, v30.s[2]
+	VDUP V29.S[0], V7.S4
+	WORD $0x4fbe1887 // fmla v7.4s, v4.4s, v30.s[3]
+	VDUP V29.S[1], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	VDUP V29.S[2], V7.S4
+	VFMLA V4.S4, V6.S4, V7.S4
+	VDUP V29.S[3], V6.S4
+	VFMLA V4.S4, V7.S4, V6.S4
+	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
+	VFMLA V6.S4, V4.S4, V5.S4
+	WORD $0x4e681ca5 // bic v5.16b, v5.16b, v8.16b
+	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
+	WORD $0x6e26ff67 // fdiv v7.4s, v27.4s, v6.4s
+	WORD $0x6e27dca8 // fmul v8.4s, v5.4s, v7.4s
+	WORD $0x4f210446 // sshr v6.4s, v2.4s, #31
+	VBIT V6.B16, V8.B16, V7.B16
+	WORD $0x4eb3d4e7 // fsub v7.4s, v7.4s, v19.4s
+	VSHL $31, V1.S4, V6.S4
+	VEOR V6.B16, V7.B16, V7.B16
+	WORD $0x6e34dce7 // fmul v7.4s, v7.4s, v20.4s
+	WORD $0x4f210426 // sshr v6.4s, v1.4s, #31
+	WORD $0x4e661ce7 // bic v7.16b, v7.16b, v6.16b
+	VST1.P [V7.S4], 16(R4)
+	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
+	WORD $0x4e3bf4a7 // fmax v7.4s, v5.4s, v27.4s
+	WORD $0x4ebbf4a8 // fmin v8.4s, v5.4s, v27.4s
+	WORD $0x4ea7d4c9 // fsub v9.4s, v6.4s, v7.4s
+	WORD $0x4ea9d509 // fsub v9.4s, v8.4s, v9.4s
+	WORD $0x6e26fd29 // fdiv v9.4s, v9.4s, v6.4s
+	VSUB V26.S4, V6.S4, V7.S4
+	WORD $0x4f2904e7 // sshr v7.4s, v7.4s, #23
+	VSHL $23, V7.S4, V8.S4
+	VSUB V8.S4, V6.S4, V8.S4
+	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
+	WORD $0x4ebbd508 // fsub v8.4s, v8.4s, v27.4s
+	WORD $0x6e28dd0a // fmul v10.4s, v8.4s, v8.4s
+	VDUP V24.S[0], V11.S4
+	VDUP V24.S[1], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V24.S[2], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V24.S[3], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V23.S[0], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V23.S[1], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V23.S[2], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	VDUP V23.S[3], V12.S4
+	VFMLA V11.S4, V8.S4, V12.S4
+	VDUP V22.S[0], V11.S4
+	VFMLA V12.S4, V8.S4, V11.S4
+	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
+	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
+	WORD $0x4fb610eb // fmla v11.4s, v7.4s, v22.s[1]
+	VDUP V22.S[2], V12.S4
+	VFMLS V12.S4, V10.S4, V11.S4
+	WORD $0x4e29d56b // fadd v11.4s, v11.4s, v9.4s
+	WORD $0x4e28d56b // fadd v11.4s, v11.4s, v8.4s
+	WORD $0x4fb618eb // fmla v11.4s, v7.4s, v22.s[3]
+	WORD $0x4e39e4a6 // fcmeq v6.4s, v5.4s, v25.4s
+	VBIT V6.B16, V25.B16, V11.B16
+	WORD $0x4e2bd463 // fadd v3.4s, v3.4s, v11.4s
+	WORD $0x4f21042d // sshr v13.4s, v1.4s, #31
+	VBIT V13.B16, V16.B16, V3.B16
+	VST1.P [V3.S4], 16(R0)
+	SUB $4, R3
+	B smoothloop
+	// loop above: 85 instructions per 4 elements (21.25 per element)
+done:
+	RET

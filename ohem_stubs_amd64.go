@@ -157,6 +157,29 @@ func gradFlatAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32
 //go:noescape
 func gradPlanarAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
 
+// sigLossAVX2 sets loss[i] to the sigmoid cross-entropy of the logit x[i] with target t[i] (0 or 1) and label
+// smoothing eps, for the len(t) samples: fill where t[i] < 0, NaN where x[i] is not finite; len(t) is a multiple of the lanes.
+//
+//go:noescape
+func sigLossAVX2(loss []float32, x []float32, t []int32, eps float32, fill float32)
+
+// sigLSEAVX2 sets dst[i] = softplus(x[i]) = log(1 + e^x[i]), NaN where x[i] is not finite, for the len(dst)
+// samples; len(dst) is a multiple of the lanes.
+//
+//go:noescape
+func sigLSEAVX2(dst []float32, x []float32)
+
+// sigGradAVX2 sets g[i] = scale[i]·(σ(x[i]) − y'), y' = (1−eps)·t[i] + eps/2, where t[i] >= 0 and scale[i] != 0,
+// and 0 elsewhere, for the len(t) samples; len(t) is a multiple of the lanes. g may be x.
+//
+//go:noescape
+func sigGradAVX2(g []float32, x []float32, t []int32, scale []float32, eps float32)
+
+// sigLossGradAVX2 is sigLoss that also sets g[i] = s0·(σ(x[i]) − y') where t[i] >= 0 and 0 elsewhere; g may be x.
+//
+//go:noescape
+func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+
 // expfAVX512 sets dst[i] = e^x[i] for x[i] <= 0, len(dst) == len(x) a multiple of the lanes.
 //
 //go:noescape
@@ -309,3 +332,26 @@ func gradFlatAVX512(g []float32, x []float32, t []int32, m []float32, ls []float
 //
 //go:noescape
 func gradPlanarAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
+
+// sigLossAVX512 sets loss[i] to the sigmoid cross-entropy of the logit x[i] with target t[i] (0 or 1) and label
+// smoothing eps, for the len(t) samples: fill where t[i] < 0, NaN where x[i] is not finite.
+//
+//go:noescape
+func sigLossAVX512(loss []float32, x []float32, t []int32, eps float32, fill float32)
+
+// sigLSEAVX512 sets dst[i] = softplus(x[i]) = log(1 + e^x[i]), NaN where x[i] is not finite, for the len(dst)
+// samples.
+//
+//go:noescape
+func sigLSEAVX512(dst []float32, x []float32)
+
+// sigGradAVX512 sets g[i] = scale[i]·(σ(x[i]) − y'), y' = (1−eps)·t[i] + eps/2, where t[i] >= 0 and scale[i] != 0,
+// and 0 elsewhere, for the len(t) samples. g may be x.
+//
+//go:noescape
+func sigGradAVX512(g []float32, x []float32, t []int32, scale []float32, eps float32)
+
+// sigLossGradAVX512 is sigLoss that also sets g[i] = s0·(σ(x[i]) − y') where t[i] >= 0 and 0 elsewhere; g may be x.
+//
+//go:noescape
+func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)

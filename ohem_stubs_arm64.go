@@ -109,3 +109,30 @@ func gradRowsSmallNEON(g []float32, x []float32, t []int32, m []float32, ls []fl
 //
 //go:noescape
 func gradPlanarBlockNEON(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, buf []float32, c int, stride int, q float32, tq float32)
+
+// log1pfNEON sets dst[i] = log(1 + x[i]) for x[i] >= 0, len(dst) == len(x) a multiple of 4.
+//
+//go:noescape
+func log1pfNEON(dst []float32, x []float32)
+
+// sigLossNEON sets loss[i] to the sigmoid cross-entropy of the logit x[i] with target t[i] (0 or 1) and label
+// smoothing eps: fill where t[i] < 0, NaN where x[i] is not finite; len(t) is a multiple of 4.
+//
+//go:noescape
+func sigLossNEON(loss []float32, x []float32, t []int32, eps float32, fill float32)
+
+// sigLSENEON sets dst[i] = softplus(x[i]) = log(1 + e^x[i]), NaN where x[i] is not finite; len(dst) is a multiple of 4.
+//
+//go:noescape
+func sigLSENEON(dst []float32, x []float32)
+
+// sigGradNEON sets g[i] = scale[i]·(σ(x[i]) − y'), y' = (1−eps)·t[i] + eps/2, where t[i] >= 0 and scale[i] != 0,
+// and 0 elsewhere; len(t) is a multiple of 4. g may be x.
+//
+//go:noescape
+func sigGradNEON(g []float32, x []float32, t []int32, scale []float32, eps float32)
+
+// sigLossGradNEON is sigLossNEON that also sets g[i] = s0·(σ(x[i]) − y') where t[i] >= 0 and 0 elsewhere; g may be x.
+//
+//go:noescape
+func sigLossGradNEON(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)

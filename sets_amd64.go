@@ -58,6 +58,7 @@ func avx2Set() *kernelSet {
 	ceAVX2(ks)
 	planarAVX2(ks)
 	gradAVX2(ks)
+	sigAVX2(ks)
 	return ks
 }
 
@@ -71,5 +72,6 @@ func avx512Set() *kernelSet {
 	ceAVX512(ks)
 	planarAVX512(ks)
 	gradAVX512(ks)
+	sigAVX512(ks)
 	return ks
 }

@@ -16,9 +16,11 @@ func archSets() []*kernelSet {
 func neonSet() *kernelSet {
 	ks := newArchSet("neon")
 	ks.expf = lanewise(4, expfNEON)
+	ks.log1pf = lanewise(4, log1pfNEON)
 	selectNEON(ks)
 	ceNEON(ks)
 	planarNEON(ks)
 	gradNEON(ks)
+	sigNEON(ks)
 	return ks
 }

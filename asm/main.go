@@ -35,6 +35,7 @@ func main() {
 		genCE(t)
 		genPlanar(t)
 		genGrad(t)
+		genSigmoid(t)
 	}
 	Generate() // parses the flags
 	if *arm64Out != "" {
@@ -54,5 +55,6 @@ func genNEON() *neonFile {
 	genCENEON(f)
 	genPlanarNEON(f)
 	genGradNEON(f)
+	genSigmoidNEON(f)
 	return f
 }

@@ -5,6 +5,7 @@
 //	go test -run XXX -fuzz FuzzSelect -fuzztime 60s ./fuzz
 //
 // The targets are FuzzCrossEntropy (CrossEntropy and LogSumExp), FuzzSelect (CountAtLeast,
-// KthLargest, TopK) and FuzzLoss (New, Forward, ForwardBackward). The package has no code of its
-// own; everything is in fuzz_test.go.
+// KthLargest, TopK), FuzzLoss (New, Forward, ForwardBackward) and FuzzSigmoid (all of them on
+// Sigmoid batches, sigmoid_test.go). The package has no code of its own; everything is in the
+// test files.
 package fuzz

@@ -17,6 +17,8 @@ Measures the usual PyTorch OHEM recipes, float32 on the CPU with one thread:
   topk_rpn  torch.topk(k=256, dim=1) alone on [8, 8192] losses
   kth_1e5   torch.kthvalue for the 30%-largest of 1e5 uniform floats
   kth_1e7   the same on 1e7
+  dbnet     DBNet's BalanceCrossEntropyLoss on logits: a [16,1,640,640] map, ~10% text, ~2% masked,
+            every positive + the 3·P hardest negatives over the batch, (pos_sum + topk_sum)/(P + K)
 
 "forward" is cross-entropy + selection + reduction; "forward_backward" adds .backward() to the
 logits (requires_grad), inside the timed region. Each figure is the median over the repetitions, in ms.
@@ -279,6 +281,36 @@ def kth(n, offset):
     return run
 
 
+DB_IMAGES, DB_H, DB_W = 16, 640, 640
+
+
+def balance_bce(logits, gt, mask, negative_ratio=3.0, eps=1e-6):
+    """MhLiao/DB decoders/balance_cross_entropy_loss.py BalanceCrossEntropyLoss, on logits
+    (binary_cross_entropy_with_logits instead of binary_cross_entropy on probabilities)."""
+    positive = (gt * mask).byte()
+    negative = ((1 - gt) * mask).byte()
+    positive_count = int(positive.float().sum())
+    negative_count = min(int(negative.float().sum()), int(positive_count * negative_ratio))
+    loss = F.binary_cross_entropy_with_logits(logits, gt, reduction="none")
+    positive_loss = loss * positive.float()
+    negative_loss = loss * negative.float()
+    negative_loss, _ = negative_loss.view(-1).topk(negative_count)
+    return (positive_loss.sum() + negative_loss.sum()) / (positive_count + negative_count + eps)
+
+
+def w_dbnet(reps):
+    def make():
+        g = gen(80)
+        logits = torch.randn(DB_IMAGES, 1, DB_H, DB_W, generator=g, dtype=torch.float32)
+        u = torch.rand(DB_IMAGES, 1, DB_H, DB_W, generator=g)
+        gt = (u >= 0.9).float()                  # ~10% text
+        mask = (torch.rand(DB_IMAGES, 1, DB_H, DB_W, generator=g) >= 0.02).float()  # ~2% masked
+        return logits, (gt, mask)
+
+    # 6.5M pixels: keep the repetitions modest, as for seg
+    return loss_workload(make, lambda x, t: balance_bce(x, t[0], t[1]), reps if reps is not None else MIN_REPS)
+
+
 WORKLOADS = [
     ("rpn", w_rpn),
     ("cls", w_cls),
@@ -291,6 +323,7 @@ WORKLOADS = [
     ("topk_rpn", w_topk_rpn),
     ("kth_1e5", kth(100000, 50)),
     ("kth_1e7", kth(10000000, 60)),
+    ("dbnet", w_dbnet),
 ]
 
 

@@ -3,8 +3,9 @@
 // data (standard normal logits, uniform targets; not the same numbers as PyTorch's generator).
 //
 // A workload is built on first use and then cached for the life of the process, so building one is
-// paid once however many kernel sets are measured on it. seg (20M logits, 84 MB with its targets)
-// and ssd81 (23M logits, 92 MB) are large: they are only built when asked for by name.
+// paid once however many kernel sets are measured on it. seg (20M logits, 84 MB with its targets),
+// ssd81 (23M logits, 92 MB) and dbnet (6.5M logits, 52 MB) are large: they are only built when asked
+// for by name.
 //
 // The class-count sweep (SweepRows, SweepPlanar) is not a named workload: it measures the kernels
 // on about SweepElems logits per call for each of SweepClasses.
@@ -115,6 +116,29 @@ var specs = []*spec{
 	}},
 	{name: "kth_1e5", desc: "KthLargest: 1e5 uniform floats, k = 30%", build: func() Workload { return kth(50, 100000) }},
 	{name: "kth_1e7", desc: "KthLargest: 1e7 uniform floats, k = 30%", build: func() Workload { return kth(60, 10000000) }},
+	{name: "dbnet", desc: "DBNet balanced BCE: Sigmoid 16x640x640 map, 10% positive, 2% ignored, 3 negatives per positive, sum", build: dbnet},
+}
+
+// dbnet is DBNet's BalanceCrossEntropyLoss on its probability map's logits: a planar Sigmoid batch
+// [16][1][640·640], standard normal logits, each pixel text (1) with probability 0.1 and ignored
+// (-1, DBNet's mask 0) with probability 0.02; every positive and the 3 hardest negatives per
+// positive over the batch, summed (the caller divides by Kept = positives + negatives kept).
+func dbnet() Workload {
+	const images, s = 16, 640 * 640
+	r := rng(100)
+	t := make([]int32, images*s)
+	for i := range t {
+		switch u := r.Float64(); {
+		case u < 0.02:
+			t[i] = -1
+		case u < 0.12:
+			t[i] = 1
+		}
+	}
+	return Workload{
+		Batch:  ohem.Batch{Logits: normals(101, images*s), Targets: t, Classes: 1, Spatial: s, Sigmoid: true},
+		Config: ohem.Config{NegPosRatio: 3, Background: 0, Reduction: ohem.Sum},
+	}
 }
 
 // Names returns every workload's name, in the order of the benchmarks.

@@ -13,7 +13,7 @@ import (
 var small = []string{"rpn", "cls", "lm", "ssd21", "roi81", "kth_1e5"}
 
 func TestNames(t *testing.T) {
-	want := []string{"rpn", "cls", "seg", "lm", "ssd21", "ssd81", "roi81", "kth_1e5", "kth_1e7"}
+	want := []string{"rpn", "cls", "seg", "lm", "ssd21", "ssd81", "roi81", "kth_1e5", "kth_1e7", "dbnet"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
