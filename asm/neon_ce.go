@@ -266,7 +266,8 @@ func genSmallNEON(f *neonFile) {
 		{"x", "[]float32"}, {"t", "[]int32"}, {"c", "int"}, {"k", "float32"}}, nil,
 		"sets, for every row i of the row-major [len(t)][c] logits x (len(t) a multiple of 4, c >= 1),",
 		"mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m}, zt[i] = x[i][t[i]] and",
-		"neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m); what it writes for a row with t[i] < 0 means nothing.")
+		"neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m). A row with t[i] < 0 matches no class: s[i] and neg[i]",
+		"then sum every class (lseRowsNEON relies on it), and zt[i] is not meaningful.")
 	f.ldArg("s", "R0")
 	f.ldArg("zt", "R1")
 	f.ldArg("neg", "R2")
