@@ -627,35 +627,35 @@ bandAVX2EdgeLoop:
 	ANDQ      R10, R9
 	ADDQ      CX, R9
 	TESTQ     R9, R9
-	JZ        storeCountAVX21
+	JZ        storeCountAVX2_1
 	LEAQ      (AX), R10
 	VMOVAPS   X3, X4
 	CMPQ      R9, $0x08
-	JB        storeTail2Quad
+	JB        storeTail_2Quad
 	VMOVUPS   Y3, (R10)
-	JMP       storeTail2Done
+	JMP       storeTail_2Done
 
-storeTail2Quad:
+storeTail_2Quad:
 	TESTQ        $0x00000004, R9
-	JZ           storeTail2Pair
+	JZ           storeTail_2Pair
 	VMOVUPS      X4, (R10)
 	VEXTRACTF128 $0x01, Y3, X4
 	ADDQ         $0x10, R10
 
-storeTail2Pair:
+storeTail_2Pair:
 	TESTQ    $0x00000002, R9
-	JZ       storeTail2One
+	JZ       storeTail_2One
 	VMOVSD   X4, (R10)
 	VMOVHLPS X4, X4, X4
 	ADDQ     $0x08, R10
 
-storeTail2One:
+storeTail_2One:
 	TESTQ  $0x00000001, R9
-	JZ     storeTail2Done
+	JZ     storeTail_2Done
 	VMOVSS X4, (R10)
 
-storeTail2Done:
-storeCountAVX21:
+storeTail_2Done:
+storeCountAVX2_1:
 	LEAQ (AX)(R9*4), AX
 	SUBQ R9, CX
 	ADDQ DI, R8
@@ -689,35 +689,35 @@ bandAVX2Tail:
 	ANDQ         SI, BX
 	ADDQ         CX, BX
 	TESTQ        BX, BX
-	JZ           storeCountAVX23
+	JZ           storeCountAVX2_3
 	LEAQ         (AX), SI
 	VMOVAPS      X0, X1
 	CMPQ         BX, $0x08
-	JB           storeTail4Quad
+	JB           storeTail_4Quad
 	VMOVUPS      Y0, (SI)
-	JMP          storeTail4Done
+	JMP          storeTail_4Done
 
-storeTail4Quad:
+storeTail_4Quad:
 	TESTQ        $0x00000004, BX
-	JZ           storeTail4Pair
+	JZ           storeTail_4Pair
 	VMOVUPS      X1, (SI)
 	VEXTRACTF128 $0x01, Y0, X1
 	ADDQ         $0x10, SI
 
-storeTail4Pair:
+storeTail_4Pair:
 	TESTQ    $0x00000002, BX
-	JZ       storeTail4One
+	JZ       storeTail_4One
 	VMOVSD   X1, (SI)
 	VMOVHLPS X1, X1, X1
 	ADDQ     $0x08, SI
 
-storeTail4One:
+storeTail_4One:
 	TESTQ  $0x00000001, BX
-	JZ     storeTail4Done
+	JZ     storeTail_4Done
 	VMOVSS X1, (SI)
 
-storeTail4Done:
-storeCountAVX23:
+storeTail_4Done:
+storeCountAVX2_3:
 	LEAQ (AX)(BX*4), AX
 	SUBQ BX, CX
 	ADDQ DX, R8
@@ -1077,35 +1077,35 @@ indicesAtLeastAVX2Edge:
 	VPERMD    Y1, Y2, Y2
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
-	JZ        storeCountAVX25
+	JZ        storeCountAVX2_5
 	LEAQ      (AX), R8
 	VMOVAPS   X2, X3
 	CMPQ      CX, $0x08
-	JB        storeTail6Quad
+	JB        storeTail_6Quad
 	VMOVUPS   Y2, (R8)
-	JMP       storeTail6Done
+	JMP       storeTail_6Done
 
-storeTail6Quad:
+storeTail_6Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail6Pair
+	JZ           storeTail_6Pair
 	VMOVUPS      X3, (R8)
 	VEXTRACTF128 $0x01, Y2, X3
 	ADDQ         $0x10, R8
 
-storeTail6Pair:
+storeTail_6Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail6One
+	JZ       storeTail_6One
 	VMOVSD   X3, (R8)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R8
 
-storeTail6One:
+storeTail_6One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail6Done
+	JZ     storeTail_6Done
 	VMOVSS X3, (R8)
 
-storeTail6Done:
-storeCountAVX25:
+storeTail_6Done:
+storeCountAVX2_5:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD eightVec<>+0(SB), Y1, Y1
 	ADDQ   $0x00000020, DX
@@ -1128,35 +1128,35 @@ indicesAtLeastAVX2Tail:
 	VPERMD       Y1, Y0, Y0
 	POPCNTL      CX, CX
 	TESTQ        CX, CX
-	JZ           storeCountAVX27
+	JZ           storeCountAVX2_7
 	LEAQ         (AX), DX
 	VMOVAPS      X0, X2
 	CMPQ         CX, $0x08
-	JB           storeTail8Quad
+	JB           storeTail_8Quad
 	VMOVUPS      Y0, (DX)
-	JMP          storeTail8Done
+	JMP          storeTail_8Done
 
-storeTail8Quad:
+storeTail_8Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail8Pair
+	JZ           storeTail_8Pair
 	VMOVUPS      X2, (DX)
 	VEXTRACTF128 $0x01, Y0, X2
 	ADDQ         $0x10, DX
 
-storeTail8Pair:
+storeTail_8Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail8One
+	JZ       storeTail_8One
 	VMOVSD   X2, (DX)
 	VMOVHLPS X2, X2, X2
 	ADDQ     $0x08, DX
 
-storeTail8One:
+storeTail_8One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail8Done
+	JZ     storeTail_8Done
 	VMOVSS X2, (DX)
 
-storeTail8Done:
-storeCountAVX27:
+storeTail_8Done:
+storeCountAVX2_7:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD eightVec<>+0(SB), Y1, Y1
 
@@ -1231,35 +1231,35 @@ indicesNaNAVX2Edge:
 	VPERMD    Y0, Y1, Y1
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
-	JZ        storeCountAVX29
+	JZ        storeCountAVX2_9
 	LEAQ      (AX), R8
 	VMOVAPS   X1, X2
 	CMPQ      CX, $0x08
-	JB        storeTail10Quad
+	JB        storeTail_10Quad
 	VMOVUPS   Y1, (R8)
-	JMP       storeTail10Done
+	JMP       storeTail_10Done
 
-storeTail10Quad:
+storeTail_10Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail10Pair
+	JZ           storeTail_10Pair
 	VMOVUPS      X2, (R8)
 	VEXTRACTF128 $0x01, Y1, X2
 	ADDQ         $0x10, R8
 
-storeTail10Pair:
+storeTail_10Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail10One
+	JZ       storeTail_10One
 	VMOVSD   X2, (R8)
 	VMOVHLPS X2, X2, X2
 	ADDQ     $0x08, R8
 
-storeTail10One:
+storeTail_10One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail10Done
+	JZ     storeTail_10Done
 	VMOVSS X2, (R8)
 
-storeTail10Done:
-storeCountAVX29:
+storeTail_10Done:
+storeCountAVX2_9:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD eightVec<>+0(SB), Y0, Y0
 	ADDQ   $0x00000020, DX
@@ -1282,35 +1282,35 @@ indicesNaNAVX2Tail:
 	VPERMD       Y0, Y1, Y1
 	POPCNTL      CX, CX
 	TESTQ        CX, CX
-	JZ           storeCountAVX211
+	JZ           storeCountAVX2_11
 	LEAQ         (AX), DX
 	VMOVAPS      X1, X2
 	CMPQ         CX, $0x08
-	JB           storeTail12Quad
+	JB           storeTail_12Quad
 	VMOVUPS      Y1, (DX)
-	JMP          storeTail12Done
+	JMP          storeTail_12Done
 
-storeTail12Quad:
+storeTail_12Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail12Pair
+	JZ           storeTail_12Pair
 	VMOVUPS      X2, (DX)
 	VEXTRACTF128 $0x01, Y1, X2
 	ADDQ         $0x10, DX
 
-storeTail12Pair:
+storeTail_12Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail12One
+	JZ       storeTail_12One
 	VMOVSD   X2, (DX)
 	VMOVHLPS X2, X2, X2
 	ADDQ     $0x08, DX
 
-storeTail12One:
+storeTail_12One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail12Done
+	JZ     storeTail_12Done
 	VMOVSS X2, (DX)
 
-storeTail12Done:
-storeCountAVX211:
+storeTail_12Done:
+storeCountAVX2_11:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD eightVec<>+0(SB), Y0, Y0
 
@@ -3861,30 +3861,30 @@ ceRowsLargeGradAVX2MaxTailNorm:
 	LEAQ         (R15), R11
 	VMOVAPS      X6, X0
 	CMPQ         R13, $0x08
-	JB           storeTail13Quad
+	JB           storeTail_13Quad
 	VMOVUPS      Y6, (R11)
-	JMP          storeTail13Done
+	JMP          storeTail_13Done
 
-storeTail13Quad:
+storeTail_13Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail13Pair
+	JZ           storeTail_13Pair
 	VMOVUPS      X0, (R11)
 	VEXTRACTF128 $0x01, Y6, X0
 	ADDQ         $0x10, R11
 
-storeTail13Pair:
+storeTail_13Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail13One
+	JZ       storeTail_13One
 	VMOVSD   X0, (R11)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, R11
 
-storeTail13One:
+storeTail_13One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail13Done
+	JZ     storeTail_13Done
 	VMOVSS X0, (R11)
 
-storeTail13Done:
+storeTail_13Done:
 	JMP ceRowsLargeGradAVX2MaxDone
 
 ceRowsLargeGradAVX2Max4:
@@ -4185,39 +4185,39 @@ ceRowsLargeGradAVX2ExpTailShort:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
 	VANDNPS     Y8, Y6, Y8
 	CMPQ        BX, $0x00000020
-	JB          ceRowsLargeGradAVX2Pieces14
+	JB          ceRowsLargeGradAVX2Pieces_14
 	VMOVUPS     Y8, (R12)(R10*1)
-	JMP         ceRowsLargeGradAVX2Stored15
+	JMP         ceRowsLargeGradAVX2Stored_15
 
-ceRowsLargeGradAVX2Pieces14:
+ceRowsLargeGradAVX2Pieces_14:
 	LEAQ    (R12)(R10*1), R11
 	VMOVAPS X8, X6
 	CMPQ    R13, $0x08
-	JB      storeTail16Quad
+	JB      storeTail_16Quad
 	VMOVUPS Y8, (R11)
-	JMP     storeTail16Done
+	JMP     storeTail_16Done
 
-storeTail16Quad:
+storeTail_16Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail16Pair
+	JZ           storeTail_16Pair
 	VMOVUPS      X6, (R11)
 	VEXTRACTF128 $0x01, Y8, X6
 	ADDQ         $0x10, R11
 
-storeTail16Pair:
+storeTail_16Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail16One
+	JZ       storeTail_16One
 	VMOVSD   X6, (R11)
 	VMOVHLPS X6, X6, X6
 	ADDQ     $0x08, R11
 
-storeTail16One:
+storeTail_16One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail16Done
+	JZ     storeTail_16Done
 	VMOVSS X6, (R11)
 
-storeTail16Done:
-ceRowsLargeGradAVX2Stored15:
+storeTail_16Done:
+ceRowsLargeGradAVX2Stored_15:
 	VANDPS Y7, Y8, Y8
 	VADDPS Y8, Y3, Y3
 
@@ -4341,30 +4341,30 @@ ceRowsLargeGradAVX2DropZeroShort:
 	LEAQ    (R11), R13
 	VMOVAPS X0, X1
 	CMPQ    R12, $0x08
-	JB      storeTail17Quad
+	JB      storeTail_17Quad
 	VMOVUPS Y0, (R13)
-	JMP     storeTail17Done
+	JMP     storeTail_17Done
 
-storeTail17Quad:
+storeTail_17Quad:
 	TESTQ        $0x00000004, R12
-	JZ           storeTail17Pair
+	JZ           storeTail_17Pair
 	VMOVUPS      X1, (R13)
 	VEXTRACTF128 $0x01, Y0, X1
 	ADDQ         $0x10, R13
 
-storeTail17Pair:
+storeTail_17Pair:
 	TESTQ    $0x00000002, R12
-	JZ       storeTail17One
+	JZ       storeTail_17One
 	VMOVSD   X1, (R13)
 	VMOVHLPS X1, X1, X1
 	ADDQ     $0x08, R13
 
-storeTail17One:
+storeTail_17One:
 	TESTQ  $0x00000001, R12
-	JZ     storeTail17Done
+	JZ     storeTail_17Done
 	VMOVSS X1, (R13)
 
-storeTail17Done:
+storeTail_17Done:
 	SHLQ $0x02, R12
 	ADDQ R12, R11
 
@@ -4437,30 +4437,30 @@ ceRowsLargeGradAVX2IgnNormTail:
 	LEAQ         (R12), R12
 	VMOVAPS      X2, X3
 	CMPQ         R13, $0x08
-	JB           storeTail18Quad
+	JB           storeTail_18Quad
 	VMOVUPS      Y2, (R12)
-	JMP          storeTail18Done
+	JMP          storeTail_18Done
 
-storeTail18Quad:
+storeTail_18Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail18Pair
+	JZ           storeTail_18Pair
 	VMOVUPS      X3, (R12)
 	VEXTRACTF128 $0x01, Y2, X3
 	ADDQ         $0x10, R12
 
-storeTail18Pair:
+storeTail_18Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail18One
+	JZ       storeTail_18One
 	VMOVSD   X3, (R12)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R12
 
-storeTail18One:
+storeTail_18One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail18Done
+	JZ     storeTail_18Done
 	VMOVSS X3, (R12)
 
-storeTail18Done:
+storeTail_18Done:
 ceRowsLargeGradAVX2IgnNormDone:
 	// an ignored row's gradient is 0
 	LEAQ   (DX)(R10*1), R12
@@ -4504,30 +4504,30 @@ ceRowsLargeGradAVX2IgnZeroShort:
 	LEAQ    (R12), R14
 	VMOVAPS X2, X3
 	CMPQ    R13, $0x08
-	JB      storeTail19Quad
+	JB      storeTail_19Quad
 	VMOVUPS Y2, (R14)
-	JMP     storeTail19Done
+	JMP     storeTail_19Done
 
-storeTail19Quad:
+storeTail_19Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail19Pair
+	JZ           storeTail_19Pair
 	VMOVUPS      X3, (R14)
 	VEXTRACTF128 $0x01, Y2, X3
 	ADDQ         $0x10, R14
 
-storeTail19Pair:
+storeTail_19Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail19One
+	JZ       storeTail_19One
 	VMOVSD   X3, (R14)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R14
 
-storeTail19One:
+storeTail_19One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail19Done
+	JZ     storeTail_19Done
 	VMOVSS X3, (R14)
 
-storeTail19Done:
+storeTail_19Done:
 	SHLQ $0x02, R13
 	ADDQ R13, R12
 
@@ -4586,30 +4586,30 @@ ceRowsLargeGradAVX2LastNormTail:
 	LEAQ         (AX), AX
 	VMOVAPS      X2, X0
 	CMPQ         CX, $0x08
-	JB           storeTail20Quad
+	JB           storeTail_20Quad
 	VMOVUPS      Y2, (AX)
-	JMP          storeTail20Done
+	JMP          storeTail_20Done
 
-storeTail20Quad:
+storeTail_20Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail20Pair
+	JZ           storeTail_20Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y2, X0
 	ADDQ         $0x10, AX
 
-storeTail20Pair:
+storeTail_20Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail20One
+	JZ       storeTail_20One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail20One:
+storeTail_20One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail20Done
+	JZ     storeTail_20Done
 	VMOVSS X0, (AX)
 
-storeTail20Done:
+storeTail_20Done:
 ceRowsLargeGradAVX2LastNormDone:
 	VZEROUPPER
 	RET
@@ -4710,30 +4710,30 @@ ceRowsLargeSpreadGradAVX2MaxTailNorm:
 	LEAQ         (R15), R11
 	VMOVAPS      X6, X0
 	CMPQ         R13, $0x08
-	JB           storeTail21Quad
+	JB           storeTail_21Quad
 	VMOVUPS      Y6, (R11)
-	JMP          storeTail21Done
+	JMP          storeTail_21Done
 
-storeTail21Quad:
+storeTail_21Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail21Pair
+	JZ           storeTail_21Pair
 	VMOVUPS      X0, (R11)
 	VEXTRACTF128 $0x01, Y6, X0
 	ADDQ         $0x10, R11
 
-storeTail21Pair:
+storeTail_21Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail21One
+	JZ       storeTail_21One
 	VMOVSD   X0, (R11)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, R11
 
-storeTail21One:
+storeTail_21One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail21Done
+	JZ     storeTail_21Done
 	VMOVSS X0, (R11)
 
-storeTail21Done:
+storeTail_21Done:
 	JMP ceRowsLargeSpreadGradAVX2MaxDone
 
 ceRowsLargeSpreadGradAVX2Max4:
@@ -5070,39 +5070,39 @@ ceRowsLargeSpreadGradAVX2ExpTailShort:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y13, Y13
 	VANDNPS     Y12, Y13, Y12
 	CMPQ        BX, $0x00000020
-	JB          ceRowsLargeSpreadGradAVX2Pieces22
+	JB          ceRowsLargeSpreadGradAVX2Pieces_22
 	VMOVUPS     Y12, (R12)(R10*1)
-	JMP         ceRowsLargeSpreadGradAVX2Stored23
+	JMP         ceRowsLargeSpreadGradAVX2Stored_23
 
-ceRowsLargeSpreadGradAVX2Pieces22:
+ceRowsLargeSpreadGradAVX2Pieces_22:
 	LEAQ    (R12)(R10*1), R11
 	VMOVAPS X12, X13
 	CMPQ    R13, $0x08
-	JB      storeTail24Quad
+	JB      storeTail_24Quad
 	VMOVUPS Y12, (R11)
-	JMP     storeTail24Done
+	JMP     storeTail_24Done
 
-storeTail24Quad:
+storeTail_24Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail24Pair
+	JZ           storeTail_24Pair
 	VMOVUPS      X13, (R11)
 	VEXTRACTF128 $0x01, Y12, X13
 	ADDQ         $0x10, R11
 
-storeTail24Pair:
+storeTail_24Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail24One
+	JZ       storeTail_24One
 	VMOVSD   X13, (R11)
 	VMOVHLPS X13, X13, X13
 	ADDQ     $0x08, R11
 
-storeTail24One:
+storeTail_24One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail24Done
+	JZ     storeTail_24Done
 	VMOVSS X13, (R11)
 
-storeTail24Done:
-ceRowsLargeSpreadGradAVX2Stored23:
+storeTail_24Done:
+ceRowsLargeSpreadGradAVX2Stored_23:
 	VANDPS      Y11, Y12, Y12
 	VADDPS      Y12, Y2, Y2
 	VANDPS      Y11, Y10, Y10
@@ -5251,30 +5251,30 @@ ceRowsLargeSpreadGradAVX2IgnNormTail:
 	LEAQ         (R12), R12
 	VMOVAPS      X2, X3
 	CMPQ         R13, $0x08
-	JB           storeTail25Quad
+	JB           storeTail_25Quad
 	VMOVUPS      Y2, (R12)
-	JMP          storeTail25Done
+	JMP          storeTail_25Done
 
-storeTail25Quad:
+storeTail_25Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail25Pair
+	JZ           storeTail_25Pair
 	VMOVUPS      X3, (R12)
 	VEXTRACTF128 $0x01, Y2, X3
 	ADDQ         $0x10, R12
 
-storeTail25Pair:
+storeTail_25Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail25One
+	JZ       storeTail_25One
 	VMOVSD   X3, (R12)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R12
 
-storeTail25One:
+storeTail_25One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail25Done
+	JZ     storeTail_25Done
 	VMOVSS X3, (R12)
 
-storeTail25Done:
+storeTail_25Done:
 ceRowsLargeSpreadGradAVX2IgnNormDone:
 	// an ignored row's gradient is 0
 	LEAQ   (DX)(R10*1), R12
@@ -5318,30 +5318,30 @@ ceRowsLargeSpreadGradAVX2IgnZeroShort:
 	LEAQ    (R12), R14
 	VMOVAPS X2, X3
 	CMPQ    R13, $0x08
-	JB      storeTail26Quad
+	JB      storeTail_26Quad
 	VMOVUPS Y2, (R14)
-	JMP     storeTail26Done
+	JMP     storeTail_26Done
 
-storeTail26Quad:
+storeTail_26Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail26Pair
+	JZ           storeTail_26Pair
 	VMOVUPS      X3, (R14)
 	VEXTRACTF128 $0x01, Y2, X3
 	ADDQ         $0x10, R14
 
-storeTail26Pair:
+storeTail_26Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail26One
+	JZ       storeTail_26One
 	VMOVSD   X3, (R14)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R14
 
-storeTail26One:
+storeTail_26One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail26Done
+	JZ     storeTail_26Done
 	VMOVSS X3, (R14)
 
-storeTail26Done:
+storeTail_26Done:
 	SHLQ $0x02, R13
 	ADDQ R13, R12
 
@@ -5400,30 +5400,30 @@ ceRowsLargeSpreadGradAVX2LastNormTail:
 	LEAQ         (AX), AX
 	VMOVAPS      X2, X0
 	CMPQ         CX, $0x08
-	JB           storeTail27Quad
+	JB           storeTail_27Quad
 	VMOVUPS      Y2, (AX)
-	JMP          storeTail27Done
+	JMP          storeTail_27Done
 
-storeTail27Quad:
+storeTail_27Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail27Pair
+	JZ           storeTail_27Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y2, X0
 	ADDQ         $0x10, AX
 
-storeTail27Pair:
+storeTail_27Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail27One
+	JZ       storeTail_27One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail27One:
+storeTail_27One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail27Done
+	JZ     storeTail_27Done
 	VMOVSS X0, (AX)
 
-storeTail27Done:
+storeTail_27Done:
 ceRowsLargeSpreadGradAVX2LastNormDone:
 	VZEROUPPER
 	RET
@@ -6191,30 +6191,30 @@ cePlanarAVX2TailFinish:
 	LEAQ       (BX)(R8*1), AX
 	VMOVAPS    X1, X5
 	CMPQ       DI, $0x08
-	JB         storeTail28Quad
+	JB         storeTail_28Quad
 	VMOVUPS    Y1, (AX)
-	JMP        storeTail28Done
+	JMP        storeTail_28Done
 
-storeTail28Quad:
+storeTail_28Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail28Pair
+	JZ           storeTail_28Pair
 	VMOVUPS      X5, (AX)
 	VEXTRACTF128 $0x01, Y1, X5
 	ADDQ         $0x10, AX
 
-storeTail28Pair:
+storeTail_28Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail28One
+	JZ       storeTail_28One
 	VMOVSD   X5, (AX)
 	VMOVHLPS X5, X5, X5
 	ADDQ     $0x08, AX
 
-storeTail28One:
+storeTail_28One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail28Done
+	JZ     storeTail_28Done
 	VMOVSS X5, (AX)
 
-storeTail28Done:
+storeTail_28Done:
 	MOVQ  m+24(FP), AX
 	TESTQ AX, AX
 	JZ    cePlanarAVX2TailNoStats
@@ -6225,89 +6225,89 @@ storeTail28Done:
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X0, X1
 	CMPQ    DI, $0x08
-	JB      storeTail29Quad
+	JB      storeTail_29Quad
 	VMOVUPS Y0, (AX)
-	JMP     storeTail29Done
+	JMP     storeTail_29Done
 
-storeTail29Quad:
+storeTail_29Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail29Pair
+	JZ           storeTail_29Pair
 	VMOVUPS      X1, (AX)
 	VEXTRACTF128 $0x01, Y0, X1
 	ADDQ         $0x10, AX
 
-storeTail29Pair:
+storeTail_29Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail29One
+	JZ       storeTail_29One
 	VMOVSD   X1, (AX)
 	VMOVHLPS X1, X1, X1
 	ADDQ     $0x08, AX
 
-storeTail29One:
+storeTail_29One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail29Done
+	JZ     storeTail_29Done
 	VMOVSS X1, (AX)
 
-storeTail29Done:
+storeTail_29Done:
 	VANDNPS Y4, Y3, Y4
 	MOVQ    ls+32(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X4, X0
 	CMPQ    DI, $0x08
-	JB      storeTail30Quad
+	JB      storeTail_30Quad
 	VMOVUPS Y4, (AX)
-	JMP     storeTail30Done
+	JMP     storeTail_30Done
 
-storeTail30Quad:
+storeTail_30Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail30Pair
+	JZ           storeTail_30Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y4, X0
 	ADDQ         $0x10, AX
 
-storeTail30Pair:
+storeTail_30Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail30One
+	JZ       storeTail_30One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail30One:
+storeTail_30One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail30Done
+	JZ     storeTail_30Done
 	VMOVSS X0, (AX)
 
-storeTail30Done:
+storeTail_30Done:
 	VXORPS  signBitVec<>+0(SB), Y2, Y2
 	VANDNPS Y2, Y3, Y2
 	MOVQ    pt+40(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X2, X0
 	CMPQ    DI, $0x08
-	JB      storeTail31Quad
+	JB      storeTail_31Quad
 	VMOVUPS Y2, (AX)
-	JMP     storeTail31Done
+	JMP     storeTail_31Done
 
-storeTail31Quad:
+storeTail_31Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail31Pair
+	JZ           storeTail_31Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y2, X0
 	ADDQ         $0x10, AX
 
-storeTail31Pair:
+storeTail_31Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail31One
+	JZ       storeTail_31One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail31One:
+storeTail_31One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail31Done
+	JZ     storeTail_31Done
 	VMOVSS X0, (AX)
 
-storeTail31Done:
+storeTail_31Done:
 cePlanarAVX2TailNoStats:
 cePlanarAVX2Done:
 	VZEROUPPER
@@ -7181,30 +7181,30 @@ cePlanarSmoothAVX2TailFinish:
 	LEAQ       (BX)(R8*1), AX
 	VMOVAPS    X1, X5
 	CMPQ       DI, $0x08
-	JB         storeTail32Quad
+	JB         storeTail_32Quad
 	VMOVUPS    Y1, (AX)
-	JMP        storeTail32Done
+	JMP        storeTail_32Done
 
-storeTail32Quad:
+storeTail_32Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail32Pair
+	JZ           storeTail_32Pair
 	VMOVUPS      X5, (AX)
 	VEXTRACTF128 $0x01, Y1, X5
 	ADDQ         $0x10, AX
 
-storeTail32Pair:
+storeTail_32Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail32One
+	JZ       storeTail_32One
 	VMOVSD   X5, (AX)
 	VMOVHLPS X5, X5, X5
 	ADDQ     $0x08, AX
 
-storeTail32One:
+storeTail_32One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail32Done
+	JZ     storeTail_32Done
 	VMOVSS X5, (AX)
 
-storeTail32Done:
+storeTail_32Done:
 	MOVQ  m+24(FP), AX
 	TESTQ AX, AX
 	JZ    cePlanarSmoothAVX2TailNoStats
@@ -7215,89 +7215,89 @@ storeTail32Done:
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X0, X1
 	CMPQ    DI, $0x08
-	JB      storeTail33Quad
+	JB      storeTail_33Quad
 	VMOVUPS Y0, (AX)
-	JMP     storeTail33Done
+	JMP     storeTail_33Done
 
-storeTail33Quad:
+storeTail_33Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail33Pair
+	JZ           storeTail_33Pair
 	VMOVUPS      X1, (AX)
 	VEXTRACTF128 $0x01, Y0, X1
 	ADDQ         $0x10, AX
 
-storeTail33Pair:
+storeTail_33Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail33One
+	JZ       storeTail_33One
 	VMOVSD   X1, (AX)
 	VMOVHLPS X1, X1, X1
 	ADDQ     $0x08, AX
 
-storeTail33One:
+storeTail_33One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail33Done
+	JZ     storeTail_33Done
 	VMOVSS X1, (AX)
 
-storeTail33Done:
+storeTail_33Done:
 	VANDNPS Y4, Y3, Y4
 	MOVQ    ls+32(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X4, X0
 	CMPQ    DI, $0x08
-	JB      storeTail34Quad
+	JB      storeTail_34Quad
 	VMOVUPS Y4, (AX)
-	JMP     storeTail34Done
+	JMP     storeTail_34Done
 
-storeTail34Quad:
+storeTail_34Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail34Pair
+	JZ           storeTail_34Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y4, X0
 	ADDQ         $0x10, AX
 
-storeTail34Pair:
+storeTail_34Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail34One
+	JZ       storeTail_34One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail34One:
+storeTail_34One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail34Done
+	JZ     storeTail_34Done
 	VMOVSS X0, (AX)
 
-storeTail34Done:
+storeTail_34Done:
 	VXORPS  signBitVec<>+0(SB), Y2, Y2
 	VANDNPS Y2, Y3, Y2
 	MOVQ    pt+40(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X2, X0
 	CMPQ    DI, $0x08
-	JB      storeTail35Quad
+	JB      storeTail_35Quad
 	VMOVUPS Y2, (AX)
-	JMP     storeTail35Done
+	JMP     storeTail_35Done
 
-storeTail35Quad:
+storeTail_35Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail35Pair
+	JZ           storeTail_35Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y2, X0
 	ADDQ         $0x10, AX
 
-storeTail35Pair:
+storeTail_35Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail35One
+	JZ       storeTail_35One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail35One:
+storeTail_35One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail35Done
+	JZ     storeTail_35Done
 	VMOVSS X0, (AX)
 
-storeTail35Done:
+storeTail_35Done:
 cePlanarSmoothAVX2TailNoStats:
 cePlanarSmoothAVX2Done:
 	VZEROUPPER
@@ -7917,30 +7917,30 @@ lsePlanarAVX2TailFinish:
 	LEAQ      (BX)(DI*1), AX
 	VMOVAPS   X2, X0
 	CMPQ      SI, $0x08
-	JB        storeTail36Quad
+	JB        storeTail_36Quad
 	VMOVUPS   Y2, (AX)
-	JMP       storeTail36Done
+	JMP       storeTail_36Done
 
-storeTail36Quad:
+storeTail_36Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail36Pair
+	JZ           storeTail_36Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y2, X0
 	ADDQ         $0x10, AX
 
-storeTail36Pair:
+storeTail_36Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail36One
+	JZ       storeTail_36One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail36One:
+storeTail_36One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail36Done
+	JZ     storeTail_36Done
 	VMOVSS X0, (AX)
 
-storeTail36Done:
+storeTail_36Done:
 lsePlanarAVX2Done:
 	VZEROUPPER
 	RET
@@ -8112,30 +8112,30 @@ gradRowsAVX2Tail:
 	LEAQ        (AX), R13
 	VMOVAPS     X2, X1
 	CMPQ        R12, $0x08
-	JB          storeTail37Quad
+	JB          storeTail_37Quad
 	VMOVUPS     Y2, (R13)
-	JMP         storeTail37Done
+	JMP         storeTail_37Done
 
-storeTail37Quad:
+storeTail_37Quad:
 	TESTQ        $0x00000004, R12
-	JZ           storeTail37Pair
+	JZ           storeTail_37Pair
 	VMOVUPS      X1, (R13)
 	VEXTRACTF128 $0x01, Y2, X1
 	ADDQ         $0x10, R13
 
-storeTail37Pair:
+storeTail_37Pair:
 	TESTQ    $0x00000002, R12
-	JZ       storeTail37One
+	JZ       storeTail_37One
 	VMOVSD   X1, (R13)
 	VMOVHLPS X1, X1, X1
 	ADDQ     $0x08, R13
 
-storeTail37One:
+storeTail_37One:
 	TESTQ  $0x00000001, R12
-	JZ     storeTail37Done
+	JZ     storeTail_37Done
 	VMOVSS X1, (R13)
 
-storeTail37Done:
+storeTail_37Done:
 	SHLQ $0x02, R12
 	ADDQ R12, CX
 	ADDQ R12, AX
@@ -8210,30 +8210,30 @@ gradRowsAVX2ZeroShort:
 	LEAQ    (AX), R12
 	VMOVAPS X1, X2
 	CMPQ    R13, $0x08
-	JB      storeTail38Quad
+	JB      storeTail_38Quad
 	VMOVUPS Y1, (R12)
-	JMP     storeTail38Done
+	JMP     storeTail_38Done
 
-storeTail38Quad:
+storeTail_38Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail38Pair
+	JZ           storeTail_38Pair
 	VMOVUPS      X2, (R12)
 	VEXTRACTF128 $0x01, Y1, X2
 	ADDQ         $0x10, R12
 
-storeTail38Pair:
+storeTail_38Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail38One
+	JZ       storeTail_38One
 	VMOVSD   X2, (R12)
 	VMOVHLPS X2, X2, X2
 	ADDQ     $0x08, R12
 
-storeTail38One:
+storeTail_38One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail38Done
+	JZ     storeTail_38Done
 	VMOVSS X2, (R12)
 
-storeTail38Done:
+storeTail_38Done:
 	SHLQ $0x02, R13
 	ADDQ R13, AX
 
@@ -8328,30 +8328,30 @@ gradPairsAVX2Tail:
 	LEAQ    (AX), AX
 	VMOVAPS X1, X0
 	CMPQ    CX, $0x08
-	JB      storeTail39Quad
+	JB      storeTail_39Quad
 	VMOVUPS Y1, (AX)
-	JMP     storeTail39Done
+	JMP     storeTail_39Done
 
-storeTail39Quad:
+storeTail_39Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail39Pair
+	JZ           storeTail_39Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y1, X0
 	ADDQ         $0x10, AX
 
-storeTail39Pair:
+storeTail_39Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail39One
+	JZ       storeTail_39One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail39One:
+storeTail_39One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail39Done
+	JZ     storeTail_39Done
 	VMOVSS X0, (AX)
 
-storeTail39Done:
+storeTail_39Done:
 	JMP gradPairsAVX2Done
 
 gradPairsAVX2TailHigh:
@@ -8360,30 +8360,30 @@ gradPairsAVX2TailHigh:
 	LEAQ    32(AX), AX
 	VMOVAPS X0, X1
 	CMPQ    CX, $0x08
-	JB      storeTail40Quad
+	JB      storeTail_40Quad
 	VMOVUPS Y0, (AX)
-	JMP     storeTail40Done
+	JMP     storeTail_40Done
 
-storeTail40Quad:
+storeTail_40Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail40Pair
+	JZ           storeTail_40Pair
 	VMOVUPS      X1, (AX)
 	VEXTRACTF128 $0x01, Y0, X1
 	ADDQ         $0x10, AX
 
-storeTail40Pair:
+storeTail_40Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail40One
+	JZ       storeTail_40One
 	VMOVSD   X1, (AX)
 	VMOVHLPS X1, X1, X1
 	ADDQ     $0x08, AX
 
-storeTail40One:
+storeTail_40One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail40Done
+	JZ     storeTail_40Done
 	VMOVSS X1, (AX)
 
-storeTail40Done:
+storeTail_40Done:
 gradPairsAVX2Done:
 	VZEROUPPER
 	RET
@@ -8529,30 +8529,30 @@ gradFlatAVX2ZeroShort:
 	LEAQ    (AX), R11
 	VMOVAPS X2, X3
 	CMPQ    R10, $0x08
-	JB      storeTail41Quad
+	JB      storeTail_41Quad
 	VMOVUPS Y2, (R11)
-	JMP     storeTail41Done
+	JMP     storeTail_41Done
 
-storeTail41Quad:
+storeTail_41Quad:
 	TESTQ        $0x00000004, R10
-	JZ           storeTail41Pair
+	JZ           storeTail_41Pair
 	VMOVUPS      X3, (R11)
 	VEXTRACTF128 $0x01, Y2, X3
 	ADDQ         $0x10, R11
 
-storeTail41Pair:
+storeTail_41Pair:
 	TESTQ    $0x00000002, R10
-	JZ       storeTail41One
+	JZ       storeTail_41One
 	VMOVSD   X3, (R11)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R11
 
-storeTail41One:
+storeTail_41One:
 	TESTQ  $0x00000001, R10
-	JZ     storeTail41Done
+	JZ     storeTail_41Done
 	VMOVSS X3, (R11)
 
-storeTail41Done:
+storeTail_41Done:
 	SHLQ $0x02, R10
 	ADDQ R10, AX
 
@@ -8690,30 +8690,30 @@ gradFlatAVX2TailPart:
 	LEAQ      (AX), AX
 	VMOVAPS   X6, X0
 	CMPQ      SI, $0x08
-	JB        storeTail42Quad
+	JB        storeTail_42Quad
 	VMOVUPS   Y6, (AX)
-	JMP       storeTail42Done
+	JMP       storeTail_42Done
 
-storeTail42Quad:
+storeTail_42Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail42Pair
+	JZ           storeTail_42Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y6, X0
 	ADDQ         $0x10, AX
 
-storeTail42Pair:
+storeTail_42Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail42One
+	JZ       storeTail_42One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail42One:
+storeTail_42One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail42Done
+	JZ     storeTail_42Done
 	VMOVSS X0, (AX)
 
-storeTail42Done:
+storeTail_42Done:
 gradFlatAVX2Done:
 	VZEROUPPER
 	RET
@@ -8884,30 +8884,30 @@ gradPlanarAVX2Tail2:
 	LEAQ        (AX), R14
 	VMOVAPS     X12, X11
 	CMPQ        R13, $0x08
-	JB          storeTail43Quad
+	JB          storeTail_43Quad
 	VMOVUPS     Y12, (R14)
-	JMP         storeTail43Done
+	JMP         storeTail_43Done
 
-storeTail43Quad:
+storeTail_43Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail43Pair
+	JZ           storeTail_43Pair
 	VMOVUPS      X11, (R14)
 	VEXTRACTF128 $0x01, Y12, X11
 	ADDQ         $0x10, R14
 
-storeTail43Pair:
+storeTail_43Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail43One
+	JZ       storeTail_43One
 	VMOVSD   X11, (R14)
 	VMOVHLPS X11, X11, X11
 	ADDQ     $0x08, R14
 
-storeTail43One:
+storeTail_43One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail43Done
+	JZ     storeTail_43Done
 	VMOVSS X11, (R14)
 
-storeTail43Done:
+storeTail_43Done:
 	VMASKMOVPS (CX)(R11*1), Y5, Y5
 
 	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
@@ -8943,30 +8943,30 @@ storeTail43Done:
 	LEAQ        (AX)(R11*1), R14
 	VMOVAPS     X6, X3
 	CMPQ        R13, $0x08
-	JB          storeTail44Quad
+	JB          storeTail_44Quad
 	VMOVUPS     Y6, (R14)
-	JMP         storeTail44Done
+	JMP         storeTail_44Done
 
-storeTail44Quad:
+storeTail_44Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail44Pair
+	JZ           storeTail_44Pair
 	VMOVUPS      X3, (R14)
 	VEXTRACTF128 $0x01, Y6, X3
 	ADDQ         $0x10, R14
 
-storeTail44Pair:
+storeTail_44Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail44One
+	JZ       storeTail_44One
 	VMOVSD   X3, (R14)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R14
 
-storeTail44One:
+storeTail_44One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail44Done
+	JZ     storeTail_44Done
 	VMOVSS X3, (R14)
 
-storeTail44Done:
+storeTail_44Done:
 gradPlanarAVX2Next2:
 	// back to the block's start, on to the next planes
 	SUBQ   R12, CX
@@ -9090,30 +9090,30 @@ gradPlanarAVX2Tail1:
 	LEAQ        (AX), DX
 	VMOVAPS     X5, X0
 	CMPQ        BX, $0x08
-	JB          storeTail45Quad
+	JB          storeTail_45Quad
 	VMOVUPS     Y5, (DX)
-	JMP         storeTail45Done
+	JMP         storeTail_45Done
 
-storeTail45Quad:
+storeTail_45Quad:
 	TESTQ        $0x00000004, BX
-	JZ           storeTail45Pair
+	JZ           storeTail_45Pair
 	VMOVUPS      X0, (DX)
 	VEXTRACTF128 $0x01, Y5, X0
 	ADDQ         $0x10, DX
 
-storeTail45Pair:
+storeTail_45Pair:
 	TESTQ    $0x00000002, BX
-	JZ       storeTail45One
+	JZ       storeTail_45One
 	VMOVSD   X0, (DX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, DX
 
-storeTail45One:
+storeTail_45One:
 	TESTQ  $0x00000001, BX
-	JZ     storeTail45Done
+	JZ     storeTail_45Done
 	VMOVSS X0, (DX)
 
-storeTail45Done:
+storeTail_45Done:
 gradPlanarAVX2Next1:
 	// back to the block's start, on to the next planes
 	SUBQ   R12, CX
@@ -11025,13 +11025,13 @@ bandAVX512EdgeLoop:
 	ANDQ          R9, R8
 	ADDQ          CX, R8
 	TESTQ         R8, R8
-	JZ            storeCountAVX51246
+	JZ            storeCountAVX512_46
 	MOVL          $0x0000ffff, R9
 	BZHIL         R8, R9, R9
 	KMOVW         R9, K1
 	VMOVUPS       Z4, K1, (AX)
 
-storeCountAVX51246:
+storeCountAVX512_46:
 	LEAQ (AX)(R8*4), AX
 	SUBQ R8, CX
 	ADDQ SI, DI
@@ -11061,13 +11061,13 @@ bandAVX512Tail:
 	ANDQ          SI, BX
 	ADDQ          CX, BX
 	TESTQ         BX, BX
-	JZ            storeCountAVX51247
+	JZ            storeCountAVX512_47
 	MOVL          $0x0000ffff, SI
 	BZHIL         BX, SI, SI
 	KMOVW         SI, K1
 	VMOVUPS       Z0, K1, (AX)
 
-storeCountAVX51247:
+storeCountAVX512_47:
 	LEAQ (AX)(BX*4), AX
 	SUBQ BX, CX
 	ADDQ DX, DI
@@ -11137,13 +11137,13 @@ indicesAtLeastAVX512Edge:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX51248
+	JZ            storeCountAVX512_48
 	MOVL          $0x0000ffff, DI
 	BZHIL         CX, DI, DI
 	KMOVW         DI, K1
 	VMOVUPS       Z3, K1, (AX)
 
-storeCountAVX51248:
+storeCountAVX512_48:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z2, Z1, Z1
 	ADDQ   $0x00000040, DX
@@ -11163,13 +11163,13 @@ indicesAtLeastAVX512Tail:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX51249
+	JZ            storeCountAVX512_49
 	MOVL          $0x0000ffff, DX
 	BZHIL         CX, DX, DX
 	KMOVW         DX, K1
 	VMOVUPS       Z0, K1, (AX)
 
-storeCountAVX51249:
+storeCountAVX512_49:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z2, Z1, Z1
 
@@ -11235,13 +11235,13 @@ indicesNaNAVX512Edge:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX51250
+	JZ            storeCountAVX512_50
 	MOVL          $0x0000ffff, DI
 	BZHIL         CX, DI, DI
 	KMOVW         DI, K1
 	VMOVUPS       Z2, K1, (AX)
 
-storeCountAVX51250:
+storeCountAVX512_50:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z1, Z0, Z0
 	ADDQ   $0x00000040, DX
@@ -11261,13 +11261,13 @@ indicesNaNAVX512Tail:
 	KMOVW         K1, CX
 	POPCNTL       CX, CX
 	TESTQ         CX, CX
-	JZ            storeCountAVX51251
+	JZ            storeCountAVX512_51
 	MOVL          $0x0000ffff, DX
 	BZHIL         CX, DX, DX
 	KMOVW         DX, K1
 	VMOVUPS       Z2, K1, (AX)
 
-storeCountAVX51251:
+storeCountAVX512_51:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Z1, Z0, Z0
 

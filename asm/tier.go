@@ -129,12 +129,16 @@ func (t tier) zero() reg.VecVirtual {
 // TestNoSlowStores in the root package check ohem_amd64.s for both.
 //
 //   - Legacy SSE: an SSE instruction without the V prefix (avo's MOVQ GPR, X and MOVSS; Load of a
-//     float32 parameter emits MOVSS) that runs while the upper halves of the YMM/ZMM registers are
-//     dirty costs an SSE/AVX transition on Intel cores: ~136 ns per instruction on a Sapphire Rapids
-//     Xeon, where VMOVQ costs 0.7 ns. AMD cores have no such penalty, so only an Intel run shows it.
-//     A kernel moves a general register into a vector with gpToVec or broadcastGP (VMOVQ, VMOVD,
-//     VPBROADCASTD) and a float32 parameter with paramF32 or loadParamF32 (VMOVSS, VBROADCASTSS
-//     from the frame); scalar float arithmetic is VADDSS, VCVTSI2SSQ and the like.
+//     float32 parameter emits MOVSS) keeps the bits of its destination above 128, where the VEX form
+//     zeroes them. Run while the upper halves of the YMM/ZMM registers are dirty it costs an SSE/AVX
+//     transition on Intel cores: ~136 ns per instruction on a Sapphire Rapids Xeon, where VMOVQ
+//     costs 0.7 ns. AMD cores have no transition, but the kept bits make the instruction wait for
+//     the register's last writer: on a Zen 5 EPYC a MOVQ GPR, X in a dependency chain cost
+//     ~1.3 ns more than VMOVQ, and Forward with the AVX2 kernels took 30–50% less time at C = 37
+//     and 81 once the tail masks' MOVQ became VMOVQ. A kernel moves a general register into a
+//     vector with gpToVec or broadcastGP (VMOVQ, VMOVD, VPBROADCASTD) and a float32 parameter with
+//     paramF32 or loadParamF32 (VMOVSS, VBROADCASTSS from the frame); scalar float arithmetic is
+//     VADDSS, VCVTSI2SSQ and the like.
 //   - Masked stores: what VMASKMOVPS and VPMASKMOVD to memory cost depends on the core: one or two
 //     µops on Intel, microcoded with a store per lane on AMD cores by the published tables (on the
 //     Zen 5 EPYC this was written on they ran as fast as plain stores, so only older cores show
@@ -241,7 +245,7 @@ var labels int
 // label returns a new label name, unique in the file, that starts with prefix.
 func label(prefix string) string {
 	labels++
-	return fmt.Sprintf("%s%d", prefix, labels)
+	return fmt.Sprintf("%s_%d", prefix, labels)
 }
 
 // storeTail stores the first n lanes of r to m and no byte past them (n in a GP register, 0 <= n
