@@ -24,14 +24,17 @@ func ceTier(ks *kernelSet, z bool) {
 	ks.fuseRows = fuseRowsAsm
 }
 
-// fuseRowsAsm reports the rows ceGradRows takes: those of the row-at-a-time kernel.
-func fuseRowsAsm(c int, eps float32) bool { return c > smallMax && !tinySmoothing(eps, c) }
+// fuseRowsAsm reports the rows ceGradRows takes: those of the row-at-a-time kernel, whose losses
+// are ceRows's to the bit (the medium-C kernel's differ in their last bits).
+func fuseRowsAsm(c int, eps float32) bool {
+	return c > smallMax && (c < mediumMin || c > mediumMax) && !tinySmoothing(eps, c)
+}
 
 // The kernels are called directly, never through func values, so that their //go:noescape lets
 // the scratch arrays below stay on the stack.
 
 // ceRowsAsm picks the kernel by C: the C = 2 kernel across rows, the small-C kernel across rows
-// (gathers), or the row-at-a-time kernel.
+// (gathers), the medium-C kernel (groups of rows), or the row-at-a-time kernel.
 func ceRowsAsm(z bool, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
 	switch {
 	case tinySmoothing(eps, c):
@@ -40,6 +43,8 @@ func ceRowsAsm(z bool, loss []float32, st stats, x []float32, t []int32, c int, 
 		cePairs(z, loss, st, x, t, fill)
 	case c <= smallMax:
 		ceSmall(z, loss, st, x, t, c, eps, fill)
+	case c >= mediumMin && c <= mediumMax:
+		ceMedium(z, loss, st, x, t, c, eps, fill)
 	default:
 		ceRowsLarge(z, loss, st, x, t, c, eps, fill, rowsGrad{})
 	}
@@ -231,6 +236,10 @@ func dropLimit(loss []float32, keep float64) float32 {
 func lseRowsAsm(z bool, dst, x []float32, c int) {
 	if c == 2 {
 		lsePairs(z, dst, x)
+		return
+	}
+	if c >= mediumMin && c <= mediumMax {
+		lseMedium(z, dst, x, c)
 		return
 	}
 	var sum, mx [rowBlock]float32

@@ -24,6 +24,7 @@ func TestCEGradRowsKernels(t *testing.T) {
 		cs, last, more = []int{25, 33, 100, 1000}, 20, []int{65, 200}
 	}
 	predicted, fused := 0, 0
+	fusedC := map[string]int{}
 	for _, ks := range archSets() {
 		if ks.ceGradRows == nil {
 			continue
@@ -36,13 +37,19 @@ func TestCEGradRowsKernels(t *testing.T) {
 				}
 				for _, eps := range []float32{0, 0.1} {
 					if !ks.fuseRows(c, eps) {
-						t.Fatalf("%s: fuseRows(%d, %v) = false", ks.name, c, eps)
+						continue // C of the medium-C kernels, whose losses the fused kernel would not match
 					}
+					fusedC[ks.name]++
 					for _, keep := range []float64{1, 0.7, 0.3} {
 						predicted += checkCEGradRows(t, ks, r, n, c, eps, keep, n%2 == 1)
 					}
 				}
 			}
+		}
+	}
+	for _, ks := range archSets() {
+		if ks.ceGradRows != nil && fusedC[ks.name] == 0 {
+			t.Errorf("%s: fuseRows took none of C = %v", ks.name, cs)
 		}
 	}
 	if predicted == 0 && fused > 0 {

@@ -36,6 +36,9 @@ func main() {
 		genPlanar(t)
 		genGrad(t)
 	}
+	for _, t := range tiers {
+		genMedium(t)
+	}
 	Generate() // parses the flags
 	if *arm64Out != "" {
 		f := genNEON()
