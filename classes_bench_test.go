@@ -3,7 +3,9 @@ package ohem
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -14,11 +16,14 @@ import (
 // timing) and ForwardBackward with KeepRatio 0.7 (fb: the fused path where the set has one for C).
 // Names are Classes/<op>/<set>/C=<c>. Besides ns/op (wall clock) it reports Gelem/s from the
 // calling thread's CPU time, which a shared machine's waits for a core do not inflate; compare
-// sets and runs with benchstat on that metric.
+// sets and runs with benchstat on that metric. OHEM_SWEEP_ELEMS sets another number of logits.
 //
 //	go test -run XXX -bench Classes -benchtime 20x -count 6 . > sweep.txt
 func BenchmarkClasses(b *testing.B) {
-	const elems = 1 << 22
+	elems := 1 << 22
+	if v, err := strconv.Atoi(os.Getenv("OHEM_SWEEP_ELEMS")); err == nil && v > 0 {
+		elems = v // e.g. 1<<18, which stays in L2: the kernels alone, without the memory's share
+	}
 	for _, op := range []string{"ce", "lse", "grad", "fb"} {
 		b.Run(op, func(b *testing.B) {
 			for _, ks := range usable {

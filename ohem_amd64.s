@@ -16495,66 +16495,75 @@ DATA gradOne32<>+0(SB)/4, $0x00000001
 GLOBL gradOne32<>(SB), RODATA|NOPTR, $4
 
 // func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-184
-	MOVQ         loss_base+0(FP), AX
-	MOVQ         loss_len+8(FP), CX
-	MOVQ         t_base+120(FP), DX
-	MOVQ         x_base+96(FP), BX
-	MOVQ         scratch_base+144(FP), SI
-	MOVQ         c+168(FP), DI
+	MOVQ loss_len+8(FP), AX
+	MOVQ t_base+120(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ scratch_base+144(FP), BX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ         $0x3f, BX
+	ANDQ         $-64, BX
+	MOVQ         c+168(FP), SI
 	VXORPS       Y0, Y0, Y0
 	VBROADCASTSS fill+180(FP), Y1
 	VMOVSS       eps+176(FP), X2
-	MOVL         eps+176(FP), R8
+	MOVL         eps+176(FP), DI
 	VMOVSS       one<>+0(SB), X3
-	VCVTSI2SSQ   DI, X4, X4
+	VCVTSI2SSQ   SI, X4, X4
 	VADDSS       X2, X2, X5
 	VDIVSS       X4, X5, X4
 	VSUBSS       X3, X2, X3
 	VADDSS       X3, X3, X3
 	VBROADCASTSS X3, Y2
-	VMOVUPS      Y2, (SI)
+	VMOVUPS      Y2, (BX)
 	VBROADCASTSS X4, Y2
-	VMOVUPS      Y2, 32(SI)
-	SHLQ         $0x01, R8
+	VMOVUPS      Y2, 32(BX)
+	SHLQ         $0x01, DI
 
-	// scalars: bytes per row, bytes of a row's whole vectors (and that less two vectors), C mod lanes and its tail mask
-	MOVQ         DI, R9
-	SHLQ         $0x02, R9
-	MOVQ         R9, 1120(SI)
-	ANDQ         $-32, R9
-	MOVQ         R9, 1128(SI)
-	SUBQ         $0x00000040, R9
-	MOVQ         R9, 1136(SI)
-	ANDQ         $0x07, DI
-	MOVQ         DI, 1144(SI)
-	VMOVQ        DI, X2
-	VPBROADCASTD X2, Y3
-	VMOVDQU      iota<>+0(SB), Y2
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	MOVQ         R8, 1344(BX)
+	SHLQ         $0x03, R8
+	MOVQ         R8, 1376(BX)
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	ANDQ         $-32, R8
+	MOVQ         R8, 1352(BX)
+	SUBQ         $0x00000040, R8
+	MOVQ         R8, 1360(BX)
+	MOVQ         SI, R8
+	ANDQ         $0x07, R8
+	MOVQ         R8, 1368(BX)
+	VMOVDQU      iota16<>+0(SB), Y2
+	VMOVQ        SI, X3
+	VPBROADCASTD X3, Y3
+	VPMULLD      Y2, Y3, Y3
+	VMOVDQU      Y3, 1312(BX)
+	VMOVQ        R8, X3
+	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
-	VMOVDQU      Y3, 1088(SI)
-	LEAQ         mediumIndex<>+0(SB), DI
+	VMOVDQU      Y3, 1280(BX)
+	LEAQ         mediumIndex<>+0(SB), SI
+	MOVQ         BX, R8
 
 ceMediumAVX2Group:
-	TESTQ CX, CX
-	JLE   ceMediumAVX2Done
-
-	// pass 1: each row's vertical maximum into its slot (0 for a row that is not read)
-	MOVQ BX, R9
-	XORQ R10, R10
-	LEAQ 512(SI), R11
+	TESTQ AX, AX
+	JZ    ceMediumAVX2Finish
+	MOVQ  DX, R9
+	XORQ  R10, R10
+	LEAQ  512(BX), R11
 
 ceMediumAVX2MaxRow:
-	MOVLQSX (DX)(R10*4), R12
-	TESTQ   R12, R12
-	JS      ceMediumAVX2MaxSkip
 	VMOVUPS (R9), Y2
-	VMOVUPS negInfVec<>+0(SB), Y3
+	VMOVUPS Y2, Y3
 	MOVQ    $0x00000020, R12
 
 ceMediumAVX2MaxPair:
-	CMPQ   R12, 1136(SI)
+	CMPQ   R12, 1360(BX)
 	JG     ceMediumAVX2MaxOne
 	VMAXPS (R9)(R12*1), Y2, Y2
 	VMAXPS 32(R9)(R12*1), Y3, Y3
@@ -16562,353 +16571,183 @@ ceMediumAVX2MaxPair:
 	JMP    ceMediumAVX2MaxPair
 
 ceMediumAVX2MaxOne:
-	CMPQ   R12, 1128(SI)
+	CMPQ   R12, 1352(BX)
 	JGE    ceMediumAVX2MaxTail
 	VMAXPS (R9)(R12*1), Y2, Y2
 	ADDQ   $0x00000020, R12
 
 ceMediumAVX2MaxTail:
-	CMPQ       1144(SI), $0x00
+	CMPQ       1368(BX), $0x00
 	JE         ceMediumAVX2MaxEnd
-	VMOVUPS    1088(SI), Y4
+	VMOVUPS    1280(BX), Y4
 	VMASKMOVPS (R9)(R12*1), Y4, Y5
 	VBLENDVPS  Y4, Y5, Y3, Y5
 	VMAXPS     Y5, Y3, Y3
 
 ceMediumAVX2MaxEnd:
-	VMAXPS  Y3, Y2, Y2
-	VMOVUPS Y2, (R11)
-	JMP     ceMediumAVX2MaxNext
-
-ceMediumAVX2MaxSkip:
-	VMOVUPS Y0, (R11)
-
-ceMediumAVX2MaxNext:
-	ADDQ 1120(SI), R9
-	ADDQ $0x00000020, R11
-	INCQ R10
-	CMPQ R10, $0x08
-	JB   ceMediumAVX2MaxRow
-
-	// the group's maxima, lane r for row r
-	VMOVUPS    512(SI), Y2
-	VUNPCKLPS  544(SI), Y2, Y3
-	VUNPCKHPS  544(SI), Y2, Y2
+	VMAXPS     Y3, Y2, Y2
+	VMOVUPS    Y2, (R11)
+	ADDQ       1344(BX), R9
+	ADDQ       $0x00000020, R11
+	INCQ       R10
+	CMPQ       R10, $0x08
+	JB         ceMediumAVX2MaxRow
+	VMOVUPS    512(BX), Y2
+	VUNPCKLPS  544(BX), Y2, Y3
+	VUNPCKHPS  544(BX), Y2, Y2
 	VMAXPS     Y2, Y3, Y3
-	VMOVUPS    576(SI), Y2
-	VUNPCKLPS  608(SI), Y2, Y4
-	VUNPCKHPS  608(SI), Y2, Y2
+	VMOVUPS    576(BX), Y2
+	VUNPCKLPS  608(BX), Y2, Y4
+	VUNPCKHPS  608(BX), Y2, Y2
 	VMAXPS     Y2, Y4, Y4
-	VMOVUPS    640(SI), Y2
-	VUNPCKLPS  672(SI), Y2, Y5
-	VUNPCKHPS  672(SI), Y2, Y2
+	VMOVUPS    640(BX), Y2
+	VUNPCKLPS  672(BX), Y2, Y5
+	VUNPCKHPS  672(BX), Y2, Y2
 	VMAXPS     Y2, Y5, Y5
-	VMOVUPS    704(SI), Y2
-	VUNPCKLPS  736(SI), Y2, Y6
-	VUNPCKHPS  736(SI), Y2, Y2
-	VMAXPS     Y2, Y6, Y6
+	VMOVUPS    704(BX), Y2
+	VUNPCKLPS  736(BX), Y2, Y8
+	VUNPCKHPS  736(BX), Y2, Y2
+	VMAXPS     Y2, Y8, Y8
 	VUNPCKLPD  Y4, Y3, Y2
 	VUNPCKHPD  Y4, Y3, Y3
 	VMAXPS     Y3, Y2, Y2
-	VUNPCKLPD  Y6, Y5, Y3
-	VUNPCKHPD  Y6, Y5, Y4
+	VUNPCKLPD  Y8, Y5, Y3
+	VUNPCKHPD  Y8, Y5, Y4
 	VMAXPS     Y4, Y3, Y3
 	VPERM2F128 $0x20, Y3, Y2, Y4
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VMAXPS     Y2, Y4, Y4
-	VMOVUPS    Y4, 1024(SI)
+	VMOVUPS    Y4, 2432(R8)
+	TESTQ      DI, DI
+	JNZ        ceMediumAVX2Smooth
 
-	// pass 2: each row's vertical Σ_{j≠t} e^{z_j−m} into its slot, the target logit aside
-	TESTQ R8, R8
-	JNZ   ceMediumAVX2Smooth
-	MOVQ  BX, R9
-	XORQ  R10, R10
-	LEAQ  512(SI), R11
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU    (CX), Y2
+	VPMAXSD    Y0, Y2, Y2
+	VPADDD     1312(BX), Y2, Y2
+	VPCMPEQD   Y3, Y3, Y3
+	VGATHERDPS Y3, (DX)(Y2*4), Y6
+	VPXOR      Y3, Y3, Y3
+	VPXOR      Y2, Y2, Y2
+	VMOVUPS    Y6, 3456(R8)
+	MOVQ       DX, R9
+	XORQ       R10, R10
+	LEAQ       768(BX), R11
 
 ceMediumAVX2ExpRow:
-	MOVLQSX      (DX)(R10*4), R12
-	TESTQ        R12, R12
-	JS           ceMediumAVX2ExpSkip
-	VBROADCASTSS 1024(SI)(R10*4), Y2
-	VPBROADCASTD (DX)(R10*4), Y3
-	VMOVSS       (R9)(R12*4), X4
-	VMOVSS       X4, 1056(SI)(R10*4)
+	VBROADCASTSS 2432(R8)(R10*4), Y2
+	VPBROADCASTD (CX)(R10*4), Y3
 	VXORPS       Y4, Y4, Y4
 	VXORPS       Y5, Y5, Y5
 	XORQ         R12, R12
+	MOVQ         R9, R13
+	ADDQ         1376(BX), R13
 
 ceMediumAVX2ExpPair:
-	CMPQ    R12, 1136(SI)
+	CMPQ    R12, 1360(BX)
 	JG      ceMediumAVX2ExpOne
-	VMOVUPS (R9)(R12*1), Y6
-	VSUBPS  Y2, Y6, Y6
+	VMOVUPS (R9)(R12*1), Y8
+	VSUBPS  Y2, Y8, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
-	VPSLLD      $0x17, Y8, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
-	VMOVAPS     Y6, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y8
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y7, Y9, Y9
-	VFMADD231PS Y9, Y8, Y7
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS     Y7, Y6, Y7
-	VPCMPEQD    (DI)(R12*1), Y3, Y6
-	VANDNPS     Y7, Y6, Y7
-	VADDPS      Y7, Y4, Y4
-	VMOVUPS     32(R9)(R12*1), Y6
-	VSUBPS      Y2, Y6, Y6
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y9, Y8, Y9
+	VPCMPEQD    (SI)(R12*1), Y3, Y8
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y4, Y4
+	PREFETCHT0  (R13)(R12*1)
+	VMOVUPS     32(R9)(R12*1), Y8
+	VSUBPS      Y2, Y8, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
-	VPSLLD      $0x17, Y8, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
-	VMOVAPS     Y6, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y8
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y7, Y9, Y9
-	VFMADD231PS Y9, Y8, Y7
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS     Y7, Y6, Y7
-	VPCMPEQD    32(DI)(R12*1), Y3, Y6
-	VANDNPS     Y7, Y6, Y7
-	VADDPS      Y7, Y5, Y5
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y9, Y8, Y9
+	VPCMPEQD    32(SI)(R12*1), Y3, Y8
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y5, Y5
 	ADDQ        $0x00000040, R12
 	JMP         ceMediumAVX2ExpPair
 
 ceMediumAVX2ExpOne:
-	CMPQ    R12, 1128(SI)
+	CMPQ    R12, 1352(BX)
 	JGE     ceMediumAVX2ExpTail
-	VMOVUPS (R9)(R12*1), Y6
-	VSUBPS  Y2, Y6, Y6
+	VMOVUPS (R9)(R12*1), Y8
+	VSUBPS  Y2, Y8, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
-	VPSLLD      $0x17, Y8, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
-	VMOVAPS     Y6, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y8
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y7, Y9, Y9
-	VFMADD231PS Y9, Y8, Y7
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS     Y7, Y6, Y7
-	VPCMPEQD    (DI)(R12*1), Y3, Y6
-	VANDNPS     Y7, Y6, Y7
-	VADDPS      Y7, Y4, Y4
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y9, Y8, Y9
+	VPCMPEQD    (SI)(R12*1), Y3, Y8
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y4, Y4
 	ADDQ        $0x00000020, R12
 
 ceMediumAVX2ExpTail:
-	CMPQ       1144(SI), $0x00
+	CMPQ       1368(BX), $0x00
 	JE         ceMediumAVX2ExpEnd
-	VMOVUPS    1088(SI), Y7
-	VMASKMOVPS (R9)(R12*1), Y7, Y6
-	VSUBPS     Y2, Y6, Y2
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
-	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y8
-	VPSLLD      $0x17, Y8, Y6
-	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
-	VMOVAPS     Y2, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y8
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y6, Y9, Y9
-	VFMADD231PS Y9, Y8, Y6
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
-	VANDNPS     Y6, Y2, Y6
-	VPCMPEQD    (DI)(R12*1), Y3, Y2
-	VANDNPS     Y6, Y2, Y6
-	VANDPS      Y7, Y6, Y6
-	VADDPS      Y6, Y5, Y5
-
-ceMediumAVX2ExpEnd:
-	VADDPS  Y5, Y4, Y4
-	VMOVUPS Y4, (R11)
-	JMP     ceMediumAVX2ExpNext
-
-ceMediumAVX2ExpSkip:
-	VMOVUPS Y0, (R11)
-	VMOVSS  X0, 1056(SI)(R10*4)
-
-ceMediumAVX2ExpNext:
-	ADDQ 1120(SI), R9
-	ADDQ $0x00000020, R11
-	INCQ R10
-	CMPQ R10, $0x08
-	JB   ceMediumAVX2ExpRow
-	JMP  ceMediumAVX2Finish
-
-ceMediumAVX2Smooth:
-	// with smoothing also 2ε/C·Σ_j (z_j/2 − m/2) = ε/C·Σ_j (z_j − m) into the spread's slots
-	MOVQ BX, R9
-	XORQ R10, R10
-	LEAQ 512(SI), R11
-
-ceMediumAVX2ExpSpreadRow:
-	MOVLQSX      (DX)(R10*4), R12
-	TESTQ        R12, R12
-	JS           ceMediumAVX2ExpSpreadSkip
-	VBROADCASTSS 1024(SI)(R10*4), Y2
-	VPBROADCASTD (DX)(R10*4), Y3
-	VMOVSS       (R9)(R12*4), X4
-	VMOVSS       X4, 1056(SI)(R10*4)
-	VMULPS       halfVec<>+0(SB), Y2, Y2
-	VXORPS       Y4, Y4, Y4
-	VXORPS       Y5, Y5, Y5
-	VXORPS       Y6, Y6, Y6
-	XORQ         R12, R12
-
-ceMediumAVX2ExpSpreadPair:
-	CMPQ        R12, 1136(SI)
-	JG          ceMediumAVX2ExpSpreadOne
-	VMOVUPS     (R9)(R12*1), Y7
-	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
-	VADDPS      Y7, Y7, Y8
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
-	VPSLLD      $0x17, Y10, Y9
-	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
-	VMOVAPS     Y8, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y10
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y9, Y11, Y11
-	VFMADD231PS Y11, Y10, Y9
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS     Y9, Y8, Y9
-	VPCMPEQD    (DI)(R12*1), Y3, Y8
-	VANDNPS     Y9, Y8, Y9
-	VADDPS      Y9, Y5, Y5
-	VFMADD231PS 32(SI), Y7, Y4
-	VMOVUPS     32(R9)(R12*1), Y7
-	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
-	VADDPS      Y7, Y7, Y8
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
-	VPSLLD      $0x17, Y10, Y9
-	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
-	VMOVAPS     Y8, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y10
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y9, Y11, Y11
-	VFMADD231PS Y11, Y10, Y9
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS     Y9, Y8, Y9
-	VPCMPEQD    32(DI)(R12*1), Y3, Y8
-	VANDNPS     Y9, Y8, Y9
-	VADDPS      Y9, Y6, Y6
-	VFMADD231PS 32(SI), Y7, Y4
-	ADDQ        $0x00000040, R12
-	JMP         ceMediumAVX2ExpSpreadPair
-
-ceMediumAVX2ExpSpreadOne:
-	CMPQ        R12, 1128(SI)
-	JGE         ceMediumAVX2ExpSpreadTail
-	VMOVUPS     (R9)(R12*1), Y7
-	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
-	VADDPS      Y7, Y7, Y8
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
-	VPSLLD      $0x17, Y10, Y9
-	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
-	VMOVAPS     Y8, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y10
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y9, Y11, Y11
-	VFMADD231PS Y11, Y10, Y9
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS     Y9, Y8, Y9
-	VPCMPEQD    (DI)(R12*1), Y3, Y8
-	VANDNPS     Y9, Y8, Y9
-	VADDPS      Y9, Y5, Y5
-	VFMADD231PS 32(SI), Y7, Y4
-	ADDQ        $0x00000020, R12
-
-ceMediumAVX2ExpSpreadTail:
-	CMPQ        1144(SI), $0x00
-	JE          ceMediumAVX2ExpSpreadEnd
-	VMOVUPS     1088(SI), Y8
-	VMASKMOVPS  (R9)(R12*1), Y8, Y7
-	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
-	VADDPS      Y7, Y7, Y2
+	VMOVUPS    1280(BX), Y9
+	VMASKMOVPS (R9)(R12*1), Y9, Y8
+	VSUBPS     Y2, Y8, Y2
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
 	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y10
-	VPSLLD      $0x17, Y10, Y9
+	VPSLLD      $0x17, Y10, Y8
 	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
 	VMOVAPS     Y2, Y11
 	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
@@ -16922,98 +16761,302 @@ ceMediumAVX2ExpSpreadTail:
 	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y9, Y11, Y11
-	VFMADD231PS Y11, Y10, Y9
+	VMULPS      Y8, Y11, Y11
+	VFMADD231PS Y11, Y10, Y8
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
-	VANDNPS     Y9, Y2, Y9
-	VPCMPEQD    (DI)(R12*1), Y3, Y2
-	VANDNPS     Y9, Y2, Y9
-	VANDPS      Y8, Y9, Y9
-	VANDPS      Y8, Y7, Y7
-	VADDPS      Y9, Y6, Y6
-	VFMADD231PS 32(SI), Y7, Y4
+	VANDNPS     Y8, Y2, Y8
+	VPCMPEQD    (SI)(R12*1), Y3, Y2
+	VANDNPS     Y8, Y2, Y8
+	VANDPS      Y9, Y8, Y8
+	VADDPS      Y8, Y5, Y5
 
-ceMediumAVX2ExpSpreadEnd:
-	VADDPS  Y6, Y5, Y5
-	VMOVUPS Y5, (R11)
-	VMOVUPS Y4, 256(R11)
-	JMP     ceMediumAVX2ExpSpreadNext
-
-ceMediumAVX2ExpSpreadSkip:
-	VMOVUPS Y0, (R11)
-	VMOVUPS Y0, 256(R11)
-	VMOVSS  X0, 1056(SI)(R10*4)
-
-ceMediumAVX2ExpSpreadNext:
-	ADDQ 1120(SI), R9
-	ADDQ $0x00000020, R11
-	INCQ R10
-	CMPQ R10, $0x08
-	JB   ceMediumAVX2ExpSpreadRow
-
-ceMediumAVX2Finish:
-	VMOVUPS    512(SI), Y2
-	VUNPCKLPS  544(SI), Y2, Y3
-	VUNPCKHPS  544(SI), Y2, Y2
+ceMediumAVX2ExpEnd:
+	VADDPS     Y5, Y4, Y4
+	VMOVUPS    Y4, (R11)
+	ADDQ       1344(BX), R9
+	ADDQ       $0x00000020, R11
+	INCQ       R10
+	CMPQ       R10, $0x08
+	JB         ceMediumAVX2ExpRow
+	VMOVUPS    768(BX), Y2
+	VUNPCKLPS  800(BX), Y2, Y3
+	VUNPCKHPS  800(BX), Y2, Y2
 	VADDPS     Y2, Y3, Y3
-	VMOVUPS    576(SI), Y2
-	VUNPCKLPS  608(SI), Y2, Y4
-	VUNPCKHPS  608(SI), Y2, Y2
+	VMOVUPS    832(BX), Y2
+	VUNPCKLPS  864(BX), Y2, Y4
+	VUNPCKHPS  864(BX), Y2, Y2
 	VADDPS     Y2, Y4, Y4
-	VMOVUPS    640(SI), Y2
-	VUNPCKLPS  672(SI), Y2, Y5
-	VUNPCKHPS  672(SI), Y2, Y2
+	VMOVUPS    896(BX), Y2
+	VUNPCKLPS  928(BX), Y2, Y5
+	VUNPCKHPS  928(BX), Y2, Y2
 	VADDPS     Y2, Y5, Y5
-	VMOVUPS    704(SI), Y2
-	VUNPCKLPS  736(SI), Y2, Y6
-	VUNPCKHPS  736(SI), Y2, Y2
-	VADDPS     Y2, Y6, Y6
+	VMOVUPS    960(BX), Y2
+	VUNPCKLPS  992(BX), Y2, Y8
+	VUNPCKHPS  992(BX), Y2, Y2
+	VADDPS     Y2, Y8, Y8
 	VUNPCKLPD  Y4, Y3, Y2
 	VUNPCKHPD  Y4, Y3, Y3
 	VADDPS     Y3, Y2, Y2
-	VUNPCKLPD  Y6, Y5, Y3
-	VUNPCKHPD  Y6, Y5, Y4
+	VUNPCKLPD  Y8, Y5, Y3
+	VUNPCKHPD  Y8, Y5, Y4
 	VADDPS     Y4, Y3, Y3
 	VPERM2F128 $0x20, Y3, Y2, Y4
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VADDPS     Y2, Y4, Y4
-	VXORPS     Y2, Y2, Y2
-	TESTQ      R8, R8
-	JZ         ceMediumAVX2NoSpread
-	VMOVUPS    768(SI), Y2
-	VUNPCKLPS  800(SI), Y2, Y3
-	VUNPCKHPS  800(SI), Y2, Y2
-	VADDPS     Y2, Y3, Y3
-	VMOVUPS    832(SI), Y2
-	VUNPCKLPS  864(SI), Y2, Y5
-	VUNPCKHPS  864(SI), Y2, Y2
-	VADDPS     Y2, Y5, Y5
-	VMOVUPS    896(SI), Y2
-	VUNPCKLPS  928(SI), Y2, Y6
-	VUNPCKHPS  928(SI), Y2, Y2
-	VADDPS     Y2, Y6, Y6
-	VMOVUPS    960(SI), Y2
-	VUNPCKLPS  992(SI), Y2, Y7
-	VUNPCKHPS  992(SI), Y2, Y2
-	VADDPS     Y2, Y7, Y7
-	VUNPCKLPD  Y5, Y3, Y2
-	VUNPCKHPD  Y5, Y3, Y3
-	VADDPS     Y3, Y2, Y2
-	VUNPCKLPD  Y7, Y6, Y3
-	VUNPCKHPD  Y7, Y6, Y5
-	VADDPS     Y5, Y3, Y3
-	VPERM2F128 $0x20, Y3, Y2, Y5
-	VPERM2F128 $0x31, Y3, Y2, Y2
-	VADDPS     Y2, Y5, Y5
-	VMOVAPS    Y5, Y2
+	VMOVUPS    Y4, 1408(R8)
+	JMP        ceMediumAVX2Sums
 
-ceMediumAVX2NoSpread:
-	VMOVUPS 1024(SI), Y3
-	VMOVUPS 1056(SI), Y5
-	VMOVDQU (DX), Y6
+ceMediumAVX2Smooth:
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU    (CX), Y2
+	VPMAXSD    Y0, Y2, Y2
+	VPADDD     1312(BX), Y2, Y2
+	VPCMPEQD   Y3, Y3, Y3
+	VGATHERDPS Y3, (DX)(Y2*4), Y7
+	VPXOR      Y3, Y3, Y3
+	VPXOR      Y2, Y2, Y2
+	VMOVUPS    Y7, 3456(R8)
+	MOVQ       DX, R9
+	XORQ       R10, R10
+	LEAQ       768(BX), R11
+
+ceMediumAVX2ExpSpreadRow:
+	VBROADCASTSS 2432(R8)(R10*4), Y2
+	VPBROADCASTD (CX)(R10*4), Y3
+	VMULPS       halfVec<>+0(SB), Y2, Y2
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y8, Y8, Y8
+	XORQ         R12, R12
+	MOVQ         R9, R13
+	ADDQ         1376(BX), R13
+
+ceMediumAVX2ExpSpreadPair:
+	CMPQ        R12, 1360(BX)
+	JG          ceMediumAVX2ExpSpreadOne
+	VMOVUPS     (R9)(R12*1), Y9
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y9
+	VADDPS      Y9, Y9, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y12
+	VPSLLD      $0x17, Y12, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y10, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y13, Y13
+	VFMADD231PS Y13, Y12, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y11, Y10, Y11
+	VPCMPEQD    (SI)(R12*1), Y3, Y10
+	VANDNPS     Y11, Y10, Y11
+	VADDPS      Y11, Y5, Y5
+	VFMADD231PS 32(BX), Y9, Y4
+	PREFETCHT0  (R13)(R12*1)
+	VMOVUPS     32(R9)(R12*1), Y9
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y9
+	VADDPS      Y9, Y9, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y12
+	VPSLLD      $0x17, Y12, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y10, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y13, Y13
+	VFMADD231PS Y13, Y12, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y11, Y10, Y11
+	VPCMPEQD    32(SI)(R12*1), Y3, Y10
+	VANDNPS     Y11, Y10, Y11
+	VADDPS      Y11, Y8, Y8
+	VFMADD231PS 32(BX), Y9, Y4
+	ADDQ        $0x00000040, R12
+	JMP         ceMediumAVX2ExpSpreadPair
+
+ceMediumAVX2ExpSpreadOne:
+	CMPQ        R12, 1352(BX)
+	JGE         ceMediumAVX2ExpSpreadTail
+	VMOVUPS     (R9)(R12*1), Y9
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y9
+	VADDPS      Y9, Y9, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y12
+	VPSLLD      $0x17, Y12, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y10, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y13, Y13
+	VFMADD231PS Y13, Y12, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y11, Y10, Y11
+	VPCMPEQD    (SI)(R12*1), Y3, Y10
+	VANDNPS     Y11, Y10, Y11
+	VADDPS      Y11, Y5, Y5
+	VFMADD231PS 32(BX), Y9, Y4
+	ADDQ        $0x00000020, R12
+
+ceMediumAVX2ExpSpreadTail:
+	CMPQ        1368(BX), $0x00
+	JE          ceMediumAVX2ExpSpreadEnd
+	VMOVUPS     1280(BX), Y10
+	VMASKMOVPS  (R9)(R12*1), Y10, Y9
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y9
+	VADDPS      Y9, Y9, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y12
+	VPSLLD      $0x17, Y12, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y2, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y11, Y13, Y13
+	VFMADD231PS Y13, Y12, Y11
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y11, Y2, Y11
+	VPCMPEQD    (SI)(R12*1), Y3, Y2
+	VANDNPS     Y11, Y2, Y11
+	VANDPS      Y10, Y11, Y11
+	VANDPS      Y10, Y9, Y9
+	VADDPS      Y11, Y8, Y8
+	VFMADD231PS 32(BX), Y9, Y4
+
+ceMediumAVX2ExpSpreadEnd:
+	VADDPS     Y8, Y5, Y5
+	VMOVUPS    Y5, (R11)
+	VMOVUPS    Y4, 256(R11)
+	ADDQ       1344(BX), R9
+	ADDQ       $0x00000020, R11
+	INCQ       R10
+	CMPQ       R10, $0x08
+	JB         ceMediumAVX2ExpSpreadRow
+	VMOVUPS    768(BX), Y2
+	VUNPCKLPS  800(BX), Y2, Y3
+	VUNPCKHPS  800(BX), Y2, Y2
+	VADDPS     Y2, Y3, Y3
+	VMOVUPS    832(BX), Y2
+	VUNPCKLPS  864(BX), Y2, Y4
+	VUNPCKHPS  864(BX), Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    896(BX), Y2
+	VUNPCKLPS  928(BX), Y2, Y5
+	VUNPCKHPS  928(BX), Y2, Y2
+	VADDPS     Y2, Y5, Y5
+	VMOVUPS    960(BX), Y2
+	VUNPCKLPS  992(BX), Y2, Y8
+	VUNPCKHPS  992(BX), Y2, Y2
+	VADDPS     Y2, Y8, Y8
+	VUNPCKLPD  Y4, Y3, Y2
+	VUNPCKHPD  Y4, Y3, Y3
+	VADDPS     Y3, Y2, Y2
+	VUNPCKLPD  Y8, Y5, Y3
+	VUNPCKHPD  Y8, Y5, Y4
+	VADDPS     Y4, Y3, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    Y4, 1408(R8)
+	VMOVUPS    1024(BX), Y2
+	VUNPCKLPS  1056(BX), Y2, Y3
+	VUNPCKHPS  1056(BX), Y2, Y2
+	VADDPS     Y2, Y3, Y3
+	VMOVUPS    1088(BX), Y2
+	VUNPCKLPS  1120(BX), Y2, Y4
+	VUNPCKHPS  1120(BX), Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    1152(BX), Y2
+	VUNPCKLPS  1184(BX), Y2, Y5
+	VUNPCKHPS  1184(BX), Y2, Y2
+	VADDPS     Y2, Y5, Y5
+	VMOVUPS    1216(BX), Y2
+	VUNPCKLPS  1248(BX), Y2, Y8
+	VUNPCKHPS  1248(BX), Y2, Y2
+	VADDPS     Y2, Y8, Y8
+	VUNPCKLPD  Y4, Y3, Y2
+	VUNPCKHPD  Y4, Y3, Y3
+	VADDPS     Y3, Y2, Y2
+	VUNPCKLPD  Y8, Y5, Y3
+	VUNPCKHPD  Y8, Y5, Y4
+	VADDPS     Y4, Y3, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    Y4, 4480(R8)
+
+ceMediumAVX2Sums:
+	ADDQ $0x00000020, CX
+	ADDQ $0x00000020, R8
+	ADDQ 1376(BX), DX
+	SUBQ $0x00000008, AX
+	JMP  ceMediumAVX2Group
+
+ceMediumAVX2Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ BX, R8
+	MOVQ loss_base+0(FP), AX
+	MOVQ loss_len+8(FP), CX
+
+ceMediumAVX2Fin:
+	TESTQ   CX, CX
+	JZ      ceMediumAVX2Done
+	VMOVUPS 1408(R8), Y2
+	VMOVUPS 2432(R8), Y3
+	VMOVUPS 3456(R8), Y4
+	VMOVUPS 4480(R8), Y5
+	MOVQ    AX, DX
+	MOVQ    loss_base+0(FP), SI
+	SUBQ    SI, DX
+	MOVQ    t_base+120(FP), SI
+	VMOVDQU (SI)(DX*1), Y6
 
 	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
-	VSUBPS Y3, Y5, Y7
+	VSUBPS Y3, Y4, Y7
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
@@ -17037,7 +17080,7 @@ ceMediumAVX2NoSpread:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
 	VANDNPS     Y8, Y7, Y8
 	VSUBPS      oneVec<>+0(SB), Y8, Y8
-	VADDPS      Y4, Y8, Y8
+	VADDPS      Y2, Y8, Y8
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
 	VADDPS oneVec<>+0(SB), Y8, Y9
@@ -17080,18 +17123,18 @@ ceMediumAVX2NoSpread:
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
 	VCMPPS    $0x00, posInfVec<>+0(SB), Y8, Y7
 	VBLENDVPS Y7, posInfVec<>+0(SB), Y9, Y9
-	VSUBPS    Y5, Y3, Y7
+	VSUBPS    Y4, Y3, Y7
 	VADDPS    Y9, Y7, Y10
 
 	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
-	TESTQ       R8, R8
+	TESTQ       DI, DI
 	JZ          ceMediumAVX2Plain
-	VSUBPS      Y2, Y9, Y2
+	VSUBPS      Y5, Y9, Y5
 	VMULPS      halfVec<>+0(SB), Y3, Y10
-	VMOVAPS     Y5, Y7
+	VMOVAPS     Y4, Y7
 	VFMSUB132PS halfVec<>+0(SB), Y10, Y7
-	VFMADD231PS (SI), Y7, Y2
-	VMOVAPS     Y2, Y10
+	VFMADD231PS (BX), Y7, Y5
+	VMOVAPS     Y5, Y10
 
 ceMediumAVX2Plain:
 	// loss += m − m (NaN for a bad row); fill where t < 0
@@ -17100,39 +17143,33 @@ ceMediumAVX2Plain:
 	VBLENDVPS Y6, Y1, Y10, Y10
 	VMOVUPS   Y10, (AX)
 
-	// statistics, when len(m) > 0: at the group's offset from loss
-	MOVQ  m_len+32(FP), R9
-	TESTQ R9, R9
+	// statistics, when len(m) > 0
+	MOVQ  m_len+32(FP), SI
+	TESTQ SI, SI
 	JZ    ceMediumAVX2Next
-	MOVQ  loss_base+0(FP), R9
-	NEGQ  R9
-	ADDQ  AX, R9
-	MOVQ  m_base+24(FP), R10
-	MOVQ  ls_base+48(FP), R11
-	MOVQ  pt_base+72(FP), R12
-	ADDQ  R9, R10
-	ADDQ  R9, R11
-	ADDQ  R9, R12
+	MOVQ  m_base+24(FP), SI
+	MOVQ  ls_base+48(FP), R9
+	MOVQ  pt_base+72(FP), R10
+	ADDQ  DX, SI
+	ADDQ  DX, R9
+	ADDQ  DX, R10
 
 	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
-	VADDPS    oneVec<>+0(SB), Y8, Y2
-	VDIVPS    Y2, Y4, Y2
+	VADDPS    oneVec<>+0(SB), Y8, Y4
+	VDIVPS    Y4, Y2, Y2
 	VXORPS    signBitVec<>+0(SB), Y2, Y2
 	VBLENDVPS Y6, Y0, Y3, Y3
-	VMOVUPS   Y3, (R10)
+	VMOVUPS   Y3, (SI)
 	VBLENDVPS Y6, Y0, Y9, Y9
-	VMOVUPS   Y9, (R11)
+	VMOVUPS   Y9, (R9)
 	VBLENDVPS Y6, Y0, Y2, Y2
-	VMOVUPS   Y2, (R12)
+	VMOVUPS   Y2, (R10)
 
 ceMediumAVX2Next:
-	ADDQ $0x00000020, DX
 	ADDQ $0x00000020, AX
-	MOVQ 1120(SI), R9
-	SHLQ $0x03, R9
-	ADDQ R9, BX
+	ADDQ $0x00000020, R8
 	SUBQ $0x00000008, CX
-	JMP  ceMediumAVX2Group
+	JMP  ceMediumAVX2Fin
 
 ceMediumAVX2Done:
 	VZEROUPPER
@@ -17668,352 +17705,363 @@ DATA mediumIndex<>+2104(SB)/4, $0x0000020e
 DATA mediumIndex<>+2108(SB)/4, $0x0000020f
 GLOBL mediumIndex<>(SB), RODATA|NOPTR, $2112
 
-// func lseMediumAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
-// Requires: AVX, AVX2, FMA3
-TEXT ·lseMediumAVX2(SB), NOSPLIT, $0-88
-	MOVQ   dst_base+0(FP), AX
-	MOVQ   n+72(FP), CX
-	MOVQ   x_base+24(FP), DX
-	MOVQ   scratch_base+48(FP), BX
-	MOVQ   c+80(FP), SI
-	VXORPS Y0, Y0, Y0
+// func lseMediumAVX2(dst []float32, x []float32, scratch []float32, c int)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·lseMediumAVX2(SB), NOSPLIT, $0-80
+	MOVQ dst_len+8(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ scratch_base+48(FP), DX
 
-	// scalars: bytes per row, bytes of a row's whole vectors (and that less two vectors), C mod lanes and its tail mask
-	MOVQ         SI, DI
-	SHLQ         $0x02, DI
-	MOVQ         DI, 1120(BX)
-	ANDQ         $-32, DI
-	MOVQ         DI, 1128(BX)
-	SUBQ         $0x00000040, DI
-	MOVQ         DI, 1136(BX)
+	// the scratch, from its first 64-byte boundary on
+	ADDQ $0x3f, DX
+	ANDQ $-64, DX
+	MOVQ c+72(FP), BX
+
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	MOVQ         SI, 1344(DX)
+	SHLQ         $0x03, SI
+	MOVQ         SI, 1376(DX)
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	ANDQ         $-32, SI
+	MOVQ         SI, 1352(DX)
+	SUBQ         $0x00000040, SI
+	MOVQ         SI, 1360(DX)
+	MOVQ         BX, SI
 	ANDQ         $0x07, SI
-	MOVQ         SI, 1144(BX)
+	MOVQ         SI, 1368(DX)
+	VMOVDQU      iota16<>+0(SB), Y0
+	VMOVQ        BX, X1
+	VPBROADCASTD X1, Y1
+	VPMULLD      Y0, Y1, Y1
+	VMOVDQU      Y1, 1312(DX)
 	VMOVQ        SI, X1
-	VPBROADCASTD X1, Y2
-	VMOVDQU      iota<>+0(SB), Y1
-	VPCMPGTD     Y1, Y2, Y2
-	VMOVDQU      Y2, 1088(BX)
+	VPBROADCASTD X1, Y1
+	VPCMPGTD     Y0, Y1, Y1
+	VMOVDQU      Y1, 1280(DX)
+	MOVQ         DX, BX
 
 lseMediumAVX2Group:
-	TESTQ CX, CX
-	JLE   lseMediumAVX2Done
-
-	// pass 1: each row's vertical maximum into its slot (0 for a row that is not read)
-	MOVQ DX, SI
-	XORQ DI, DI
-	LEAQ 512(BX), R8
+	TESTQ AX, AX
+	JZ    lseMediumAVX2Finish
+	MOVQ  CX, SI
+	XORQ  DI, DI
+	LEAQ  512(DX), R8
 
 lseMediumAVX2MaxRow:
-	CMPQ    DI, CX
-	JAE     lseMediumAVX2MaxSkip
-	VMOVUPS (SI), Y1
-	VMOVUPS negInfVec<>+0(SB), Y2
+	VMOVUPS (SI), Y0
+	VMOVUPS Y0, Y1
 	MOVQ    $0x00000020, R9
 
 lseMediumAVX2MaxPair:
-	CMPQ   R9, 1136(BX)
+	CMPQ   R9, 1360(DX)
 	JG     lseMediumAVX2MaxOne
-	VMAXPS (SI)(R9*1), Y1, Y1
-	VMAXPS 32(SI)(R9*1), Y2, Y2
+	VMAXPS (SI)(R9*1), Y0, Y0
+	VMAXPS 32(SI)(R9*1), Y1, Y1
 	ADDQ   $0x00000040, R9
 	JMP    lseMediumAVX2MaxPair
 
 lseMediumAVX2MaxOne:
-	CMPQ   R9, 1128(BX)
+	CMPQ   R9, 1352(DX)
 	JGE    lseMediumAVX2MaxTail
-	VMAXPS (SI)(R9*1), Y1, Y1
+	VMAXPS (SI)(R9*1), Y0, Y0
 	ADDQ   $0x00000020, R9
 
 lseMediumAVX2MaxTail:
-	CMPQ       1144(BX), $0x00
+	CMPQ       1368(DX), $0x00
 	JE         lseMediumAVX2MaxEnd
-	VMOVUPS    1088(BX), Y3
-	VMASKMOVPS (SI)(R9*1), Y3, Y4
-	VBLENDVPS  Y3, Y4, Y2, Y4
-	VMAXPS     Y4, Y2, Y2
+	VMOVUPS    1280(DX), Y2
+	VMASKMOVPS (SI)(R9*1), Y2, Y3
+	VBLENDVPS  Y2, Y3, Y1, Y3
+	VMAXPS     Y3, Y1, Y1
 
 lseMediumAVX2MaxEnd:
-	VMAXPS  Y2, Y1, Y1
-	VMOVUPS Y1, (R8)
-	JMP     lseMediumAVX2MaxNext
-
-lseMediumAVX2MaxSkip:
-	VMOVUPS Y0, (R8)
-
-lseMediumAVX2MaxNext:
-	ADDQ 1120(BX), SI
-	ADDQ $0x00000020, R8
-	INCQ DI
-	CMPQ DI, $0x08
-	JB   lseMediumAVX2MaxRow
-
-	// the group's maxima, lane r for row r
-	VMOVUPS    512(BX), Y1
-	VUNPCKLPS  544(BX), Y1, Y2
-	VUNPCKHPS  544(BX), Y1, Y1
-	VMAXPS     Y1, Y2, Y2
-	VMOVUPS    576(BX), Y1
-	VUNPCKLPS  608(BX), Y1, Y3
-	VUNPCKHPS  608(BX), Y1, Y1
-	VMAXPS     Y1, Y3, Y3
-	VMOVUPS    640(BX), Y1
-	VUNPCKLPS  672(BX), Y1, Y4
-	VUNPCKHPS  672(BX), Y1, Y1
-	VMAXPS     Y1, Y4, Y4
-	VMOVUPS    704(BX), Y1
-	VUNPCKLPS  736(BX), Y1, Y5
-	VUNPCKHPS  736(BX), Y1, Y1
-	VMAXPS     Y1, Y5, Y5
-	VUNPCKLPD  Y3, Y2, Y1
-	VUNPCKHPD  Y3, Y2, Y2
+	VMAXPS     Y1, Y0, Y0
+	VMOVUPS    Y0, (R8)
+	ADDQ       1344(DX), SI
+	ADDQ       $0x00000020, R8
+	INCQ       DI
+	CMPQ       DI, $0x08
+	JB         lseMediumAVX2MaxRow
+	VMOVUPS    512(DX), Y0
+	VUNPCKLPS  544(DX), Y0, Y1
+	VUNPCKHPS  544(DX), Y0, Y0
+	VMAXPS     Y0, Y1, Y1
+	VMOVUPS    576(DX), Y0
+	VUNPCKLPS  608(DX), Y0, Y2
+	VUNPCKHPS  608(DX), Y0, Y0
+	VMAXPS     Y0, Y2, Y2
+	VMOVUPS    640(DX), Y0
+	VUNPCKLPS  672(DX), Y0, Y3
+	VUNPCKHPS  672(DX), Y0, Y0
+	VMAXPS     Y0, Y3, Y3
+	VMOVUPS    704(DX), Y0
+	VUNPCKLPS  736(DX), Y0, Y4
+	VUNPCKHPS  736(DX), Y0, Y0
+	VMAXPS     Y0, Y4, Y4
+	VUNPCKLPD  Y2, Y1, Y0
+	VUNPCKHPD  Y2, Y1, Y1
+	VMAXPS     Y1, Y0, Y0
+	VUNPCKLPD  Y4, Y3, Y1
+	VUNPCKHPD  Y4, Y3, Y2
 	VMAXPS     Y2, Y1, Y1
-	VUNPCKLPD  Y5, Y4, Y2
-	VUNPCKHPD  Y5, Y4, Y3
-	VMAXPS     Y3, Y2, Y2
-	VPERM2F128 $0x20, Y2, Y1, Y3
-	VPERM2F128 $0x31, Y2, Y1, Y1
-	VMAXPS     Y1, Y3, Y3
-	VMOVUPS    Y3, 1024(BX)
-
-	// pass 2: each row's vertical Σ_j e^{z_j−m} into its slot
-	MOVQ DX, SI
-	XORQ DI, DI
-	LEAQ 512(BX), R8
+	VPERM2F128 $0x20, Y1, Y0, Y2
+	VPERM2F128 $0x31, Y1, Y0, Y0
+	VMAXPS     Y0, Y2, Y2
+	VMOVUPS    Y2, 2432(BX)
+	MOVQ       CX, SI
+	XORQ       DI, DI
+	LEAQ       768(DX), R8
 
 lseMediumAVX2ExpRow:
-	CMPQ         DI, CX
-	JAE          lseMediumAVX2ExpSkip
-	VBROADCASTSS 1024(BX)(DI*4), Y1
+	VBROADCASTSS 2432(BX)(DI*4), Y0
+	VXORPS       Y1, Y1, Y1
 	VXORPS       Y2, Y2, Y2
-	VXORPS       Y3, Y3, Y3
 	XORQ         R9, R9
+	MOVQ         SI, R10
+	ADDQ         1376(DX), R10
 
 lseMediumAVX2ExpPair:
-	CMPQ    R9, 1136(BX)
+	CMPQ    R9, 1360(DX)
 	JG      lseMediumAVX2ExpOne
-	VMOVUPS (SI)(R9*1), Y4
-	VSUBPS  Y1, Y4, Y4
+	VMOVUPS (SI)(R9*1), Y3
+	VSUBPS  Y0, Y3, Y3
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
-	VPSLLD      $0x17, Y6, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y4, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
+	VPSLLD      $0x17, Y5, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y3, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y7, Y7
-	VFMADD231PS Y7, Y6, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
-	VANDNPS     Y5, Y4, Y5
-	VADDPS      Y5, Y2, Y2
-	VMOVUPS     32(SI)(R9*1), Y4
-	VSUBPS      Y1, Y4, Y4
+	VMULPS      Y4, Y6, Y6
+	VFMADD231PS Y6, Y5, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS     Y4, Y3, Y4
+	VADDPS      Y4, Y1, Y1
+	PREFETCHT0  (R10)(R9*1)
+	VMOVUPS     32(SI)(R9*1), Y3
+	VSUBPS      Y0, Y3, Y3
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
-	VPSLLD      $0x17, Y6, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y4, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
+	VPSLLD      $0x17, Y5, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y3, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y7, Y7
-	VFMADD231PS Y7, Y6, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
-	VANDNPS     Y5, Y4, Y5
-	VADDPS      Y5, Y3, Y3
+	VMULPS      Y4, Y6, Y6
+	VFMADD231PS Y6, Y5, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS     Y4, Y3, Y4
+	VADDPS      Y4, Y2, Y2
 	ADDQ        $0x00000040, R9
 	JMP         lseMediumAVX2ExpPair
 
 lseMediumAVX2ExpOne:
-	CMPQ    R9, 1128(BX)
+	CMPQ    R9, 1352(DX)
 	JGE     lseMediumAVX2ExpTail
-	VMOVUPS (SI)(R9*1), Y4
-	VSUBPS  Y1, Y4, Y4
+	VMOVUPS (SI)(R9*1), Y3
+	VSUBPS  Y0, Y3, Y3
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
-	VPSLLD      $0x17, Y6, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y4, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
+	VPSLLD      $0x17, Y5, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y3, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y7, Y7
-	VFMADD231PS Y7, Y6, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
-	VANDNPS     Y5, Y4, Y5
-	VADDPS      Y5, Y2, Y2
+	VMULPS      Y4, Y6, Y6
+	VFMADD231PS Y6, Y5, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS     Y4, Y3, Y4
+	VADDPS      Y4, Y1, Y1
 	ADDQ        $0x00000020, R9
 
 lseMediumAVX2ExpTail:
-	CMPQ       1144(BX), $0x00
+	CMPQ       1368(DX), $0x00
 	JE         lseMediumAVX2ExpEnd
-	VMOVUPS    1088(BX), Y5
-	VMASKMOVPS (SI)(R9*1), Y5, Y4
-	VSUBPS     Y1, Y4, Y1
+	VMOVUPS    1280(DX), Y4
+	VMASKMOVPS (SI)(R9*1), Y4, Y3
+	VSUBPS     Y0, Y3, Y0
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y1, Y6
-	VPSLLD      $0x17, Y6, Y4
-	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y1, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y0, Y5
+	VPSLLD      $0x17, Y5, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y0, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y4, Y7, Y7
-	VFMADD231PS Y7, Y6, Y4
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y1, Y1
-	VANDNPS     Y4, Y1, Y4
-	VANDPS      Y5, Y4, Y4
-	VADDPS      Y4, Y3, Y3
+	VMULPS      Y3, Y6, Y6
+	VFMADD231PS Y6, Y5, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y0, Y0
+	VANDNPS     Y3, Y0, Y3
+	VANDPS      Y4, Y3, Y3
+	VADDPS      Y3, Y2, Y2
 
 lseMediumAVX2ExpEnd:
-	VADDPS  Y3, Y2, Y2
-	VMOVUPS Y2, (R8)
-	JMP     lseMediumAVX2ExpNext
+	VADDPS     Y2, Y1, Y1
+	VMOVUPS    Y1, (R8)
+	ADDQ       1344(DX), SI
+	ADDQ       $0x00000020, R8
+	INCQ       DI
+	CMPQ       DI, $0x08
+	JB         lseMediumAVX2ExpRow
+	VMOVUPS    768(DX), Y0
+	VUNPCKLPS  800(DX), Y0, Y1
+	VUNPCKHPS  800(DX), Y0, Y0
+	VADDPS     Y0, Y1, Y1
+	VMOVUPS    832(DX), Y0
+	VUNPCKLPS  864(DX), Y0, Y2
+	VUNPCKHPS  864(DX), Y0, Y0
+	VADDPS     Y0, Y2, Y2
+	VMOVUPS    896(DX), Y0
+	VUNPCKLPS  928(DX), Y0, Y3
+	VUNPCKHPS  928(DX), Y0, Y0
+	VADDPS     Y0, Y3, Y3
+	VMOVUPS    960(DX), Y0
+	VUNPCKLPS  992(DX), Y0, Y4
+	VUNPCKHPS  992(DX), Y0, Y0
+	VADDPS     Y0, Y4, Y4
+	VUNPCKLPD  Y2, Y1, Y0
+	VUNPCKHPD  Y2, Y1, Y1
+	VADDPS     Y1, Y0, Y0
+	VUNPCKLPD  Y4, Y3, Y1
+	VUNPCKHPD  Y4, Y3, Y2
+	VADDPS     Y2, Y1, Y1
+	VPERM2F128 $0x20, Y1, Y0, Y2
+	VPERM2F128 $0x31, Y1, Y0, Y0
+	VADDPS     Y0, Y2, Y2
+	VMOVUPS    Y2, 1408(BX)
+	ADDQ       $0x00000020, BX
+	ADDQ       1376(DX), CX
+	SUBQ       $0x00000008, AX
+	JMP        lseMediumAVX2Group
 
-lseMediumAVX2ExpSkip:
-	VMOVUPS Y0, (R8)
+lseMediumAVX2Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ DX, BX
+	MOVQ dst_base+0(FP), AX
+	MOVQ dst_len+8(FP), CX
 
-lseMediumAVX2ExpNext:
-	ADDQ 1120(BX), SI
-	ADDQ $0x00000020, R8
-	INCQ DI
-	CMPQ DI, $0x08
-	JB   lseMediumAVX2ExpRow
+lseMediumAVX2Fin:
+	TESTQ   CX, CX
+	JZ      lseMediumAVX2Done
+	VMOVUPS 1408(BX), Y0
+	VMOVUPS 2432(BX), Y1
 
 	// lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite
-	VMOVUPS    512(BX), Y1
-	VUNPCKLPS  544(BX), Y1, Y2
-	VUNPCKHPS  544(BX), Y1, Y1
-	VADDPS     Y1, Y2, Y2
-	VMOVUPS    576(BX), Y1
-	VUNPCKLPS  608(BX), Y1, Y3
-	VUNPCKHPS  608(BX), Y1, Y1
-	VADDPS     Y1, Y3, Y3
-	VMOVUPS    640(BX), Y1
-	VUNPCKLPS  672(BX), Y1, Y4
-	VUNPCKHPS  672(BX), Y1, Y1
-	VADDPS     Y1, Y4, Y4
-	VMOVUPS    704(BX), Y1
-	VUNPCKLPS  736(BX), Y1, Y5
-	VUNPCKHPS  736(BX), Y1, Y1
-	VADDPS     Y1, Y5, Y5
-	VUNPCKLPD  Y3, Y2, Y1
-	VUNPCKHPD  Y3, Y2, Y2
-	VADDPS     Y2, Y1, Y1
-	VUNPCKLPD  Y5, Y4, Y2
-	VUNPCKHPD  Y5, Y4, Y3
-	VADDPS     Y3, Y2, Y2
-	VPERM2F128 $0x20, Y2, Y1, Y3
-	VPERM2F128 $0x31, Y2, Y1, Y1
-	VADDPS     Y1, Y3, Y3
-	VMOVUPS    1024(BX), Y1
-	VSUBPS     oneVec<>+0(SB), Y3, Y2
+	VSUBPS oneVec<>+0(SB), Y0, Y0
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y2, Y3
-	VMAXPS oneVec<>+0(SB), Y2, Y5
-	VMINPS oneVec<>+0(SB), Y2, Y4
-	VSUBPS Y5, Y3, Y6
-	VSUBPS Y6, Y4, Y6
+	VADDPS oneVec<>+0(SB), Y0, Y2
+	VMAXPS oneVec<>+0(SB), Y0, Y4
+	VMINPS oneVec<>+0(SB), Y0, Y3
+	VSUBPS Y4, Y2, Y5
+	VSUBPS Y5, Y3, Y5
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y3, Y6, Y6
+	VDIVPS Y2, Y5, Y5
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y3, Y4
-	VPSRAD    $0x17, Y4, Y4
-	VPSLLD    $0x17, Y4, Y5
-	VPSUBD    Y5, Y3, Y5
-	VCVTDQ2PS Y4, Y4
-	VSUBPS    oneVec<>+0(SB), Y5, Y5
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y3
+	VPSRAD    $0x17, Y3, Y3
+	VPSLLD    $0x17, Y3, Y4
+	VPSUBD    Y4, Y2, Y4
+	VCVTDQ2PS Y3, Y3
+	VSUBPS    oneVec<>+0(SB), Y4, Y4
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y5, Y5, Y3
-	VMOVAPS      logP0Vec<>+0(SB), Y7
-	VFMADD213PS  logP1Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP2Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP3Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP4Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP5Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP6Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP7Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP8Vec<>+0(SB), Y5, Y7
-	VMULPS       Y5, Y7, Y7
-	VMULPS       Y3, Y7, Y7
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y4, Y7
-	VFNMADD231PS halfVec<>+0(SB), Y3, Y7
-	VADDPS       Y6, Y7, Y7
-	VADDPS       Y5, Y7, Y7
-	VMOVAPS      Y7, Y3
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y4, Y3
+	VMULPS       Y4, Y4, Y2
+	VMOVAPS      logP0Vec<>+0(SB), Y6
+	VFMADD213PS  logP1Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP2Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP3Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP4Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP5Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP6Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP7Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP8Vec<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y6, Y6
+	VMULPS       Y2, Y6, Y6
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y3, Y6
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y6
+	VADDPS       Y5, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVAPS      Y6, Y2
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y2
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
-	VBLENDVPS Y2, posInfVec<>+0(SB), Y3, Y3
-	VADDPS    Y1, Y3, Y3
-	VSUBPS    Y1, Y1, Y2
-	VADDPS    Y2, Y3, Y3
-	VMOVUPS   Y3, (AX)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y0, Y0
+	VBLENDVPS Y0, posInfVec<>+0(SB), Y2, Y2
+	VADDPS    Y1, Y2, Y2
+	VSUBPS    Y1, Y1, Y0
+	VADDPS    Y0, Y2, Y2
+	VMOVUPS   Y2, (AX)
 	ADDQ      $0x00000020, AX
-	MOVQ      1120(BX), SI
-	SHLQ      $0x03, SI
-	ADDQ      SI, DX
+	ADDQ      $0x00000020, BX
 	SUBQ      $0x00000008, CX
-	JMP       lseMediumAVX2Group
+	JMP       lseMediumAVX2Fin
 
 lseMediumAVX2Done:
 	VZEROUPPER
 	RET
 
 // func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
 TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-184
-	MOVQ         loss_base+0(FP), AX
-	MOVQ         loss_len+8(FP), CX
-	MOVQ         t_base+120(FP), DX
-	MOVQ         x_base+96(FP), BX
-	MOVQ         scratch_base+144(FP), SI
-	MOVQ         c+168(FP), DI
+	MOVQ loss_len+8(FP), AX
+	MOVQ t_base+120(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ scratch_base+144(FP), BX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ         $0x3f, BX
+	ANDQ         $-64, BX
+	MOVQ         c+168(FP), SI
 	VBROADCASTSS expLog2e<>+0(SB), Z0
 	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
 	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
@@ -18026,586 +18074,199 @@ TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-184
 	VBROADCASTSS one<>+0(SB), Z9
 	VBROADCASTSS one<>+0(SB), Z10
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
-	VBROADCASTSS logLn2Hi<>+0(SB), Z12
-	VBROADCASTSS logLn2Lo<>+0(SB), Z13
-	VBROADCASTSS half<>+0(SB), Z14
-	VBROADCASTSS posInf<>+0(SB), Z15
-	VBROADCASTSS logP0<>+0(SB), Z16
-	VBROADCASTSS logP1<>+0(SB), Z17
-	VBROADCASTSS logP2<>+0(SB), Z18
-	VBROADCASTSS logP3<>+0(SB), Z19
-	VBROADCASTSS logP4<>+0(SB), Z20
-	VBROADCASTSS logP5<>+0(SB), Z21
-	VBROADCASTSS logP6<>+0(SB), Z22
-	VBROADCASTSS logP7<>+0(SB), Z23
-	VBROADCASTSS logP8<>+0(SB), Z24
-	VMOVUPS      Z17, (SI)
-	VMOVUPS      Z18, 64(SI)
-	VMOVUPS      Z19, 128(SI)
-	VMOVUPS      Z20, 192(SI)
-	VMOVUPS      Z21, 256(SI)
-	VMOVUPS      Z22, 320(SI)
-	VMOVUPS      Z23, 384(SI)
-	VMOVUPS      Z24, 448(SI)
-	VMOVUPS      Z12, 512(SI)
-	VMOVUPS      Z13, 576(SI)
-	VMOVUPS      Z14, 640(SI)
-	VMOVUPS      Z10, 704(SI)
+	VBROADCASTSS logLn2Hi<>+0(SB), Z14
+	VBROADCASTSS logLn2Lo<>+0(SB), Z15
+	VBROADCASTSS half<>+0(SB), Z16
+	VBROADCASTSS posInf<>+0(SB), Z17
+	VBROADCASTSS logP0<>+0(SB), Z18
+	VBROADCASTSS logP1<>+0(SB), Z19
+	VBROADCASTSS logP2<>+0(SB), Z20
+	VBROADCASTSS logP3<>+0(SB), Z21
+	VBROADCASTSS logP4<>+0(SB), Z22
+	VBROADCASTSS logP5<>+0(SB), Z23
+	VBROADCASTSS logP6<>+0(SB), Z24
+	VBROADCASTSS logP7<>+0(SB), Z25
+	VBROADCASTSS logP8<>+0(SB), Z26
+	VMOVUPS      Z19, (BX)
+	VMOVUPS      Z20, 64(BX)
+	VMOVUPS      Z21, 128(BX)
+	VMOVUPS      Z22, 192(BX)
+	VMOVUPS      Z23, 256(BX)
+	VMOVUPS      Z24, 320(BX)
+	VMOVUPS      Z25, 384(BX)
+	VMOVUPS      Z26, 448(BX)
+	VMOVUPS      Z14, 512(BX)
+	VMOVUPS      Z15, 576(BX)
+	VMOVUPS      Z16, 640(BX)
+	VMOVUPS      Z10, 704(BX)
 	VBROADCASTSS signBit<>+0(SB), Z10
-	VXORPS       Z12, Z12, Z12
-	VBROADCASTSS fill+180(FP), Z13
-	VMOVSS       eps+176(FP), X14
-	MOVL         eps+176(FP), R8
-	VMOVSS       one<>+0(SB), X17
-	VCVTSI2SSQ   DI, X11, X11
-	VADDSS       X14, X14, X18
-	VDIVSS       X11, X18, X11
-	VSUBSS       X17, X14, X17
-	VADDSS       X17, X17, X17
-	VBROADCASTSS X17, Z14
-	VMOVUPS      Z14, 768(SI)
+	VXORPS       Z14, Z14, Z14
+	VBROADCASTSS fill+180(FP), Z15
+	VMOVSS       eps+176(FP), X16
+	MOVL         eps+176(FP), DI
+	VMOVSS       one<>+0(SB), X19
+	VCVTSI2SSQ   SI, X11, X11
+	VADDSS       X16, X16, X20
+	VDIVSS       X11, X20, X11
+	VSUBSS       X19, X16, X19
+	VADDSS       X19, X19, X19
+	VBROADCASTSS X19, Z16
+	VMOVUPS      Z16, 768(BX)
 	VBROADCASTSS X11, Z11
-	VMOVUPS      Z11, 832(SI)
-	SHLQ         $0x01, R8
+	VMOVUPS      Z11, 832(BX)
+	SHLQ         $0x01, DI
 
-	// scalars: bytes per row, bytes of a row's whole vectors (and that less two vectors), C mod lanes and its tail mask
-	MOVQ         DI, R9
-	SHLQ         $0x02, R9
-	MOVQ         R9, 3264(SI)
-	ANDQ         $-64, R9
-	MOVQ         R9, 3272(SI)
-	SUBQ         $0x00000080, R9
-	MOVQ         R9, 3280(SI)
-	ANDQ         $0x0f, DI
-	MOVQ         DI, 3288(SI)
-	MOVL         $0x0000ffff, R9
-	BZHIL        DI, R9, DI
-	KMOVW        DI, K1
-	VBROADCASTSS negInf<>+0(SB), Z11
-	LEAQ         mediumIndex<>+0(SB), DI
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	MOVQ         R8, 4224(BX)
+	SHLQ         $0x04, R8
+	MOVQ         R8, 4256(BX)
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	ANDQ         $-64, R8
+	MOVQ         R8, 4232(BX)
+	SUBQ         $0x00000080, R8
+	MOVQ         R8, 4240(BX)
+	MOVQ         SI, R8
+	ANDQ         $0x0f, R8
+	MOVQ         R8, 4248(BX)
+	VMOVDQU32    iota16<>+0(SB), Z11
+	VMOVQ        SI, X16
+	VPBROADCASTD X16, Z16
+	VPMULLD      Z11, Z16, Z16
+	VMOVDQU32    Z16, 4160(BX)
+	MOVL         $0x0000ffff, SI
+	BZHIL        R8, SI, SI
+	KMOVW        SI, K1
+	LEAQ         mediumIndex<>+0(SB), SI
+	MOVQ         BX, R8
 
 ceMediumAVX512Group:
-	TESTQ CX, CX
-	JLE   ceMediumAVX512Done
-
-	// pass 1: each row's vertical maximum into its slot (0 for a row that is not read)
-	MOVQ BX, R9
-	XORQ R10, R10
-	LEAQ 1024(SI), R11
+	TESTQ AX, AX
+	JZ    ceMediumAVX512Finish
+	MOVQ  DX, R9
+	XORQ  R10, R10
+	LEAQ  1024(BX), R11
 
 ceMediumAVX512MaxRow:
-	MOVLQSX (DX)(R10*4), R12
-	TESTQ   R12, R12
-	JS      ceMediumAVX512MaxSkip
-	VMOVUPS (R9), Z14
-	VMOVUPS Z11, Z17
+	VMOVUPS (R9), Z11
+	VMOVUPS Z11, Z16
 	MOVQ    $0x00000040, R12
 
 ceMediumAVX512MaxPair:
-	CMPQ   R12, 3280(SI)
+	CMPQ   R12, 4240(BX)
 	JG     ceMediumAVX512MaxOne
-	VMAXPS (R9)(R12*1), Z14, Z14
-	VMAXPS 64(R9)(R12*1), Z17, Z17
+	VMAXPS (R9)(R12*1), Z11, Z11
+	VMAXPS 64(R9)(R12*1), Z16, Z16
 	ADDQ   $0x00000080, R12
 	JMP    ceMediumAVX512MaxPair
 
 ceMediumAVX512MaxOne:
-	CMPQ   R12, 3272(SI)
+	CMPQ   R12, 4232(BX)
 	JGE    ceMediumAVX512MaxTail
-	VMAXPS (R9)(R12*1), Z14, Z14
+	VMAXPS (R9)(R12*1), Z11, Z11
 	ADDQ   $0x00000040, R12
 
 ceMediumAVX512MaxTail:
-	CMPQ   3288(SI), $0x00
+	CMPQ   4248(BX), $0x00
 	JE     ceMediumAVX512MaxEnd
-	VMAXPS (R9)(R12*1), Z17, K1, Z17
+	VMAXPS (R9)(R12*1), Z16, K1, Z16
 
 ceMediumAVX512MaxEnd:
-	VMAXPS  Z17, Z14, Z14
-	VMOVUPS Z14, (R11)
-	JMP     ceMediumAVX512MaxNext
-
-ceMediumAVX512MaxSkip:
-	VMOVUPS Z12, (R11)
-
-ceMediumAVX512MaxNext:
-	ADDQ 3264(SI), R9
-	ADDQ $0x00000040, R11
-	INCQ R10
-	CMPQ R10, $0x10
-	JB   ceMediumAVX512MaxRow
-
-	// the group's maxima, lane r for row r
-	VMOVUPS    1024(SI), Z14
-	VUNPCKLPS  1088(SI), Z14, Z17
-	VUNPCKHPS  1088(SI), Z14, Z14
-	VMAXPS     Z14, Z17, Z17
-	VMOVUPS    1152(SI), Z14
-	VUNPCKLPS  1216(SI), Z14, Z18
-	VUNPCKHPS  1216(SI), Z14, Z14
-	VMAXPS     Z14, Z18, Z18
-	VMOVUPS    1280(SI), Z14
-	VUNPCKLPS  1344(SI), Z14, Z19
-	VUNPCKHPS  1344(SI), Z14, Z14
-	VMAXPS     Z14, Z19, Z19
-	VMOVUPS    1408(SI), Z14
-	VUNPCKLPS  1472(SI), Z14, Z20
-	VUNPCKHPS  1472(SI), Z14, Z14
-	VMAXPS     Z14, Z20, Z20
-	VMOVUPS    1536(SI), Z14
-	VUNPCKLPS  1600(SI), Z14, Z21
-	VUNPCKHPS  1600(SI), Z14, Z14
-	VMAXPS     Z14, Z21, Z21
-	VMOVUPS    1664(SI), Z14
-	VUNPCKLPS  1728(SI), Z14, Z22
-	VUNPCKHPS  1728(SI), Z14, Z14
-	VMAXPS     Z14, Z22, Z22
-	VMOVUPS    1792(SI), Z14
-	VUNPCKLPS  1856(SI), Z14, Z23
-	VUNPCKHPS  1856(SI), Z14, Z14
-	VMAXPS     Z14, Z23, Z23
-	VMOVUPS    1920(SI), Z14
-	VUNPCKLPS  1984(SI), Z14, Z24
-	VUNPCKHPS  1984(SI), Z14, Z14
-	VMAXPS     Z14, Z24, Z24
-	VUNPCKLPD  Z18, Z17, Z14
-	VUNPCKHPD  Z18, Z17, Z17
-	VMAXPS     Z17, Z14, Z14
-	VUNPCKLPD  Z20, Z19, Z17
-	VUNPCKHPD  Z20, Z19, Z18
-	VMAXPS     Z18, Z17, Z17
-	VUNPCKLPD  Z22, Z21, Z18
-	VUNPCKHPD  Z22, Z21, Z19
-	VMAXPS     Z19, Z18, Z18
-	VUNPCKLPD  Z24, Z23, Z19
-	VUNPCKHPD  Z24, Z23, Z20
+	VMAXPS     Z16, Z11, Z11
+	VMOVUPS    Z11, (R11)
+	ADDQ       4224(BX), R9
+	ADDQ       $0x00000040, R11
+	INCQ       R10
+	CMPQ       R10, $0x10
+	JB         ceMediumAVX512MaxRow
+	VMOVUPS    1024(BX), Z11
+	VUNPCKLPS  1088(BX), Z11, Z16
+	VUNPCKHPS  1088(BX), Z11, Z11
+	VMAXPS     Z11, Z16, Z16
+	VMOVUPS    1152(BX), Z11
+	VUNPCKLPS  1216(BX), Z11, Z19
+	VUNPCKHPS  1216(BX), Z11, Z11
+	VMAXPS     Z11, Z19, Z19
+	VMOVUPS    1280(BX), Z11
+	VUNPCKLPS  1344(BX), Z11, Z20
+	VUNPCKHPS  1344(BX), Z11, Z11
+	VMAXPS     Z11, Z20, Z20
+	VMOVUPS    1408(BX), Z11
+	VUNPCKLPS  1472(BX), Z11, Z21
+	VUNPCKHPS  1472(BX), Z11, Z11
+	VMAXPS     Z11, Z21, Z21
+	VMOVUPS    1536(BX), Z11
+	VUNPCKLPS  1600(BX), Z11, Z22
+	VUNPCKHPS  1600(BX), Z11, Z11
+	VMAXPS     Z11, Z22, Z22
+	VMOVUPS    1664(BX), Z11
+	VUNPCKLPS  1728(BX), Z11, Z23
+	VUNPCKHPS  1728(BX), Z11, Z11
+	VMAXPS     Z11, Z23, Z23
+	VMOVUPS    1792(BX), Z11
+	VUNPCKLPS  1856(BX), Z11, Z24
+	VUNPCKHPS  1856(BX), Z11, Z11
+	VMAXPS     Z11, Z24, Z24
+	VMOVUPS    1920(BX), Z11
+	VUNPCKLPS  1984(BX), Z11, Z25
+	VUNPCKHPS  1984(BX), Z11, Z11
+	VMAXPS     Z11, Z25, Z25
+	VUNPCKLPD  Z19, Z16, Z11
+	VUNPCKHPD  Z19, Z16, Z16
+	VMAXPS     Z16, Z11, Z11
+	VUNPCKLPD  Z21, Z20, Z16
+	VUNPCKHPD  Z21, Z20, Z19
+	VMAXPS     Z19, Z16, Z16
+	VUNPCKLPD  Z23, Z22, Z19
+	VUNPCKHPD  Z23, Z22, Z20
 	VMAXPS     Z20, Z19, Z19
-	VSHUFF32X4 $0x88, Z17, Z14, Z20
-	VSHUFF32X4 $0xdd, Z17, Z14, Z14
-	VMAXPS     Z14, Z20, Z20
-	VSHUFF32X4 $0x88, Z19, Z18, Z14
-	VSHUFF32X4 $0xdd, Z19, Z18, Z17
-	VMAXPS     Z17, Z14, Z14
-	VSHUFF32X4 $0x88, Z14, Z20, Z17
-	VSHUFF32X4 $0xdd, Z14, Z20, Z14
-	VMAXPS     Z14, Z17, Z17
-	VMOVUPS    Z17, 3072(SI)
+	VUNPCKLPD  Z25, Z24, Z20
+	VUNPCKHPD  Z25, Z24, Z21
+	VMAXPS     Z21, Z20, Z20
+	VSHUFF32X4 $0x88, Z16, Z11, Z21
+	VSHUFF32X4 $0xdd, Z16, Z11, Z11
+	VMAXPS     Z11, Z21, Z21
+	VSHUFF32X4 $0x88, Z20, Z19, Z11
+	VSHUFF32X4 $0xdd, Z20, Z19, Z16
+	VMAXPS     Z16, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z21, Z16
+	VSHUFF32X4 $0xdd, Z11, Z21, Z11
+	VMAXPS     Z11, Z16, Z16
+	VMOVUPS    Z16, 5312(R8)
+	TESTQ      DI, DI
+	JNZ        ceMediumAVX512Smooth
 
-	// pass 2: each row's vertical Σ_{j≠t} e^{z_j−m} into its slot, the target logit aside
-	TESTQ R8, R8
-	JNZ   ceMediumAVX512Smooth
-	MOVQ  BX, R9
-	XORQ  R10, R10
-	LEAQ  1024(SI), R11
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU32  (CX), Z11
+	VPMAXSD    Z14, Z11, Z11
+	VPADDD     4160(BX), Z11, Z11
+	KXNORW     K2, K2, K2
+	VGATHERDPS (DX)(Z11*4), K2, Z12
+	VPXORD     Z11, Z11, Z11
+	VMOVUPS    Z12, 6336(R8)
+	MOVQ       DX, R9
+	XORQ       R10, R10
+	LEAQ       2048(BX), R11
 
 ceMediumAVX512ExpRow:
-	MOVLQSX      (DX)(R10*4), R12
-	TESTQ        R12, R12
-	JS           ceMediumAVX512ExpSkip
-	VBROADCASTSS 3072(SI)(R10*4), Z14
-	VPBROADCASTD (DX)(R10*4), Z17
-	VMOVSS       (R9)(R12*4), X18
-	VMOVSS       X18, 3136(SI)(R10*4)
-	VXORPS       Z18, Z18, Z18
-	VXORPS       Z19, Z19, Z19
-	XORQ         R12, R12
-
-ceMediumAVX512ExpPair:
-	CMPQ    R12, 3280(SI)
-	JG      ceMediumAVX512ExpOne
-	VMOVUPS (R9)(R12*1), Z20
-	VSUBPS  Z14, Z20, Z20
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z20, Z21
-	VRNDSCALEPS $0x00, Z21, Z21
-	VMOVAPS     Z20, Z23
-	VFMADD231PS Z1, Z21, Z23
-	VFMADD231PS Z2, Z21, Z23
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z20, K2
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z21, Z22, K2, Z20
-	VPCMPD      $0x04, (DI)(R12*1), Z17, K2
-	VADDPS      Z20, Z18, K2, Z18
-	VMOVUPS     64(R9)(R12*1), Z20
-	VSUBPS      Z14, Z20, Z20
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z20, Z21
-	VRNDSCALEPS $0x00, Z21, Z21
-	VMOVAPS     Z20, Z23
-	VFMADD231PS Z1, Z21, Z23
-	VFMADD231PS Z2, Z21, Z23
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z20, K2
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z21, Z22, K2, Z20
-	VPCMPD      $0x04, 64(DI)(R12*1), Z17, K2
-	VADDPS      Z20, Z19, K2, Z19
-	ADDQ        $0x00000080, R12
-	JMP         ceMediumAVX512ExpPair
-
-ceMediumAVX512ExpOne:
-	CMPQ    R12, 3272(SI)
-	JGE     ceMediumAVX512ExpTail
-	VMOVUPS (R9)(R12*1), Z20
-	VSUBPS  Z14, Z20, Z20
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z20, Z21
-	VRNDSCALEPS $0x00, Z21, Z21
-	VMOVAPS     Z20, Z23
-	VFMADD231PS Z1, Z21, Z23
-	VFMADD231PS Z2, Z21, Z23
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z20, K2
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z21, Z22, K2, Z20
-	VPCMPD      $0x04, (DI)(R12*1), Z17, K2
-	VADDPS      Z20, Z18, K2, Z18
-	ADDQ        $0x00000040, R12
-
-ceMediumAVX512ExpTail:
-	CMPQ      3288(SI), $0x00
-	JE        ceMediumAVX512ExpEnd
-	VMOVUPS.Z (R9)(R12*1), K1, Z20
-	VSUBPS    Z14, Z20, Z14
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z14, Z20
-	VRNDSCALEPS $0x00, Z20, Z20
-	VMOVAPS     Z14, Z22
-	VFMADD231PS Z1, Z20, Z22
-	VFMADD231PS Z2, Z20, Z22
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z21
-	VFMADD213PS Z4, Z22, Z21
-	VFMADD213PS Z5, Z22, Z21
-	VFMADD213PS Z6, Z22, Z21
-	VFMADD213PS Z7, Z22, Z21
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z14, K2
-	VFMADD213PS Z9, Z22, Z21
-	VSCALEFPS.Z Z20, Z21, K2, Z14
-	VPCMPD      $0x04, (DI)(R12*1), Z17, K1, K2
-	VADDPS      Z14, Z19, K2, Z19
-
-ceMediumAVX512ExpEnd:
-	VADDPS  Z19, Z18, Z18
-	VMOVUPS Z18, (R11)
-	JMP     ceMediumAVX512ExpNext
-
-ceMediumAVX512ExpSkip:
-	VMOVUPS Z12, (R11)
-	VMOVSS  X12, 3136(SI)(R10*4)
-
-ceMediumAVX512ExpNext:
-	ADDQ 3264(SI), R9
-	ADDQ $0x00000040, R11
-	INCQ R10
-	CMPQ R10, $0x10
-	JB   ceMediumAVX512ExpRow
-	JMP  ceMediumAVX512Finish
-
-ceMediumAVX512Smooth:
-	// with smoothing also 2ε/C·Σ_j (z_j/2 − m/2) = ε/C·Σ_j (z_j − m) into the spread's slots
-	MOVQ BX, R9
-	XORQ R10, R10
-	LEAQ 1024(SI), R11
-
-ceMediumAVX512ExpSpreadRow:
-	MOVLQSX      (DX)(R10*4), R12
-	TESTQ        R12, R12
-	JS           ceMediumAVX512ExpSpreadSkip
-	VBROADCASTSS 3072(SI)(R10*4), Z14
-	VPBROADCASTD (DX)(R10*4), Z17
-	VMOVSS       (R9)(R12*4), X18
-	VMOVSS       X18, 3136(SI)(R10*4)
-	VMULPS       640(SI), Z14, Z14
-	VXORPS       Z18, Z18, Z18
+	VBROADCASTSS 5312(R8)(R10*4), Z11
+	VPBROADCASTD (CX)(R10*4), Z16
 	VXORPS       Z19, Z19, Z19
 	VXORPS       Z20, Z20, Z20
 	XORQ         R12, R12
+	MOVQ         R9, R13
+	ADDQ         4256(BX), R13
 
-ceMediumAVX512ExpSpreadPair:
-	CMPQ        R12, 3280(SI)
-	JG          ceMediumAVX512ExpSpreadOne
-	VMOVUPS     (R9)(R12*1), Z21
-	VFMSUB132PS 640(SI), Z14, Z21
-	VADDPS      Z21, Z21, Z22
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z22, Z23
-	VRNDSCALEPS $0x00, Z23, Z23
-	VMOVAPS     Z22, Z25
-	VFMADD231PS Z1, Z23, Z25
-	VFMADD231PS Z2, Z23, Z25
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z24
-	VFMADD213PS Z4, Z25, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z22, K2
-	VFMADD213PS Z9, Z25, Z24
-	VSCALEFPS.Z Z23, Z24, K2, Z22
-	VPCMPD      $0x04, (DI)(R12*1), Z17, K2
-	VADDPS      Z22, Z19, K2, Z19
-	VFMADD231PS 832(SI), Z21, Z18
-	VMOVUPS     64(R9)(R12*1), Z21
-	VFMSUB132PS 640(SI), Z14, Z21
-	VADDPS      Z21, Z21, Z22
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z22, Z23
-	VRNDSCALEPS $0x00, Z23, Z23
-	VMOVAPS     Z22, Z25
-	VFMADD231PS Z1, Z23, Z25
-	VFMADD231PS Z2, Z23, Z25
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z24
-	VFMADD213PS Z4, Z25, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z22, K2
-	VFMADD213PS Z9, Z25, Z24
-	VSCALEFPS.Z Z23, Z24, K2, Z22
-	VPCMPD      $0x04, 64(DI)(R12*1), Z17, K2
-	VADDPS      Z22, Z20, K2, Z20
-	VFMADD231PS 832(SI), Z21, Z18
-	ADDQ        $0x00000080, R12
-	JMP         ceMediumAVX512ExpSpreadPair
-
-ceMediumAVX512ExpSpreadOne:
-	CMPQ        R12, 3272(SI)
-	JGE         ceMediumAVX512ExpSpreadTail
-	VMOVUPS     (R9)(R12*1), Z21
-	VFMSUB132PS 640(SI), Z14, Z21
-	VADDPS      Z21, Z21, Z22
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z22, Z23
-	VRNDSCALEPS $0x00, Z23, Z23
-	VMOVAPS     Z22, Z25
-	VFMADD231PS Z1, Z23, Z25
-	VFMADD231PS Z2, Z23, Z25
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z24
-	VFMADD213PS Z4, Z25, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z22, K2
-	VFMADD213PS Z9, Z25, Z24
-	VSCALEFPS.Z Z23, Z24, K2, Z22
-	VPCMPD      $0x04, (DI)(R12*1), Z17, K2
-	VADDPS      Z22, Z19, K2, Z19
-	VFMADD231PS 832(SI), Z21, Z18
-	ADDQ        $0x00000040, R12
-
-ceMediumAVX512ExpSpreadTail:
-	CMPQ        3288(SI), $0x00
-	JE          ceMediumAVX512ExpSpreadEnd
-	VMOVUPS.Z   (R9)(R12*1), K1, Z21
-	VFMSUB132PS 640(SI), Z14, Z21
-	VADDPS      Z21, Z21, Z14
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z14, Z22
-	VRNDSCALEPS $0x00, Z22, Z22
-	VMOVAPS     Z14, Z24
-	VFMADD231PS Z1, Z22, Z24
-	VFMADD231PS Z2, Z22, Z24
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z24, Z23
-	VFMADD213PS Z5, Z24, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z14, K2
-	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z22, Z23, K2, Z14
-	VPCMPD      $0x04, (DI)(R12*1), Z17, K1, K2
-	VADDPS      Z14, Z20, K2, Z20
-	VFMADD231PS 832(SI), Z21, K1, Z18
-
-ceMediumAVX512ExpSpreadEnd:
-	VADDPS  Z20, Z19, Z19
-	VMOVUPS Z19, (R11)
-	VMOVUPS Z18, 1024(R11)
-	JMP     ceMediumAVX512ExpSpreadNext
-
-ceMediumAVX512ExpSpreadSkip:
-	VMOVUPS Z12, (R11)
-	VMOVUPS Z12, 1024(R11)
-	VMOVSS  X12, 3136(SI)(R10*4)
-
-ceMediumAVX512ExpSpreadNext:
-	ADDQ 3264(SI), R9
-	ADDQ $0x00000040, R11
-	INCQ R10
-	CMPQ R10, $0x10
-	JB   ceMediumAVX512ExpSpreadRow
-
-ceMediumAVX512Finish:
-	VMOVUPS    1024(SI), Z14
-	VUNPCKLPS  1088(SI), Z14, Z17
-	VUNPCKHPS  1088(SI), Z14, Z14
-	VADDPS     Z14, Z17, Z17
-	VMOVUPS    1152(SI), Z14
-	VUNPCKLPS  1216(SI), Z14, Z18
-	VUNPCKHPS  1216(SI), Z14, Z14
-	VADDPS     Z14, Z18, Z18
-	VMOVUPS    1280(SI), Z14
-	VUNPCKLPS  1344(SI), Z14, Z19
-	VUNPCKHPS  1344(SI), Z14, Z14
-	VADDPS     Z14, Z19, Z19
-	VMOVUPS    1408(SI), Z14
-	VUNPCKLPS  1472(SI), Z14, Z20
-	VUNPCKHPS  1472(SI), Z14, Z14
-	VADDPS     Z14, Z20, Z20
-	VMOVUPS    1536(SI), Z14
-	VUNPCKLPS  1600(SI), Z14, Z21
-	VUNPCKHPS  1600(SI), Z14, Z14
-	VADDPS     Z14, Z21, Z21
-	VMOVUPS    1664(SI), Z14
-	VUNPCKLPS  1728(SI), Z14, Z22
-	VUNPCKHPS  1728(SI), Z14, Z14
-	VADDPS     Z14, Z22, Z22
-	VMOVUPS    1792(SI), Z14
-	VUNPCKLPS  1856(SI), Z14, Z23
-	VUNPCKHPS  1856(SI), Z14, Z14
-	VADDPS     Z14, Z23, Z23
-	VMOVUPS    1920(SI), Z14
-	VUNPCKLPS  1984(SI), Z14, Z24
-	VUNPCKHPS  1984(SI), Z14, Z14
-	VADDPS     Z14, Z24, Z24
-	VUNPCKLPD  Z18, Z17, Z14
-	VUNPCKHPD  Z18, Z17, Z17
-	VADDPS     Z17, Z14, Z14
-	VUNPCKLPD  Z20, Z19, Z17
-	VUNPCKHPD  Z20, Z19, Z18
-	VADDPS     Z18, Z17, Z17
-	VUNPCKLPD  Z22, Z21, Z18
-	VUNPCKHPD  Z22, Z21, Z19
-	VADDPS     Z19, Z18, Z18
-	VUNPCKLPD  Z24, Z23, Z19
-	VUNPCKHPD  Z24, Z23, Z20
-	VADDPS     Z20, Z19, Z19
-	VSHUFF32X4 $0x88, Z17, Z14, Z20
-	VSHUFF32X4 $0xdd, Z17, Z14, Z14
-	VADDPS     Z14, Z20, Z20
-	VSHUFF32X4 $0x88, Z19, Z18, Z14
-	VSHUFF32X4 $0xdd, Z19, Z18, Z17
-	VADDPS     Z17, Z14, Z14
-	VSHUFF32X4 $0x88, Z14, Z20, Z17
-	VSHUFF32X4 $0xdd, Z14, Z20, Z14
-	VADDPS     Z14, Z17, Z17
-	VXORPS     Z14, Z14, Z14
-	TESTQ      R8, R8
-	JZ         ceMediumAVX512NoSpread
-	VMOVUPS    2048(SI), Z14
-	VUNPCKLPS  2112(SI), Z14, Z18
-	VUNPCKHPS  2112(SI), Z14, Z14
-	VADDPS     Z14, Z18, Z18
-	VMOVUPS    2176(SI), Z14
-	VUNPCKLPS  2240(SI), Z14, Z19
-	VUNPCKHPS  2240(SI), Z14, Z14
-	VADDPS     Z14, Z19, Z19
-	VMOVUPS    2304(SI), Z14
-	VUNPCKLPS  2368(SI), Z14, Z20
-	VUNPCKHPS  2368(SI), Z14, Z14
-	VADDPS     Z14, Z20, Z20
-	VMOVUPS    2432(SI), Z14
-	VUNPCKLPS  2496(SI), Z14, Z21
-	VUNPCKHPS  2496(SI), Z14, Z14
-	VADDPS     Z14, Z21, Z21
-	VMOVUPS    2560(SI), Z14
-	VUNPCKLPS  2624(SI), Z14, Z22
-	VUNPCKHPS  2624(SI), Z14, Z14
-	VADDPS     Z14, Z22, Z22
-	VMOVUPS    2688(SI), Z14
-	VUNPCKLPS  2752(SI), Z14, Z23
-	VUNPCKHPS  2752(SI), Z14, Z14
-	VADDPS     Z14, Z23, Z23
-	VMOVUPS    2816(SI), Z14
-	VUNPCKLPS  2880(SI), Z14, Z24
-	VUNPCKHPS  2880(SI), Z14, Z14
-	VADDPS     Z14, Z24, Z24
-	VMOVUPS    2944(SI), Z14
-	VUNPCKLPS  3008(SI), Z14, Z25
-	VUNPCKHPS  3008(SI), Z14, Z14
-	VADDPS     Z14, Z25, Z25
-	VUNPCKLPD  Z19, Z18, Z14
-	VUNPCKHPD  Z19, Z18, Z18
-	VADDPS     Z18, Z14, Z14
-	VUNPCKLPD  Z21, Z20, Z18
-	VUNPCKHPD  Z21, Z20, Z19
-	VADDPS     Z19, Z18, Z18
-	VUNPCKLPD  Z23, Z22, Z19
-	VUNPCKHPD  Z23, Z22, Z20
-	VADDPS     Z20, Z19, Z19
-	VUNPCKLPD  Z25, Z24, Z20
-	VUNPCKHPD  Z25, Z24, Z21
-	VADDPS     Z21, Z20, Z20
-	VSHUFF32X4 $0x88, Z18, Z14, Z21
-	VSHUFF32X4 $0xdd, Z18, Z14, Z14
-	VADDPS     Z14, Z21, Z21
-	VSHUFF32X4 $0x88, Z20, Z19, Z14
-	VSHUFF32X4 $0xdd, Z20, Z19, Z18
-	VADDPS     Z18, Z14, Z14
-	VSHUFF32X4 $0x88, Z14, Z21, Z18
-	VSHUFF32X4 $0xdd, Z14, Z21, Z14
-	VADDPS     Z14, Z18, Z18
-	VMOVAPS    Z18, Z14
-
-ceMediumAVX512NoSpread:
-	VMOVUPS   3072(SI), Z18
-	VMOVUPS   3136(SI), Z19
-	VMOVDQU32 (DX), Z20
-
-	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
-	VSUBPS Z18, Z19, Z21
+ceMediumAVX512ExpPair:
+	CMPQ       R12, 4240(BX)
+	JG         ceMediumAVX512ExpOne
+	PREFETCHT0 (R13)(R12*1)
+	VMOVUPS    (R9)(R12*1), Z21
+	VSUBPS     Z11, Z21, Z21
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z21, Z22
@@ -18622,121 +18283,575 @@ ceMediumAVX512NoSpread:
 	VFMADD213PS Z7, Z24, Z23
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z21, K2
+	VCMPPS      $0x05, Z8, Z21, K3
 	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z22, Z23, K2, Z21
-	VSUBPS      Z9, Z21, Z22
-	VADDPS      Z17, Z22, Z22
+	VSCALEFPS.Z Z22, Z23, K3, Z21
+	VPCMPD      $0x04, (SI)(R12*1), Z16, K3
+	VADDPS      Z21, Z19, K3, Z19
+	PREFETCHT0  64(R13)(R12*1)
+	VMOVUPS     64(R9)(R12*1), Z21
+	VSUBPS      Z11, Z21, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z22, Z24
+	VFMADD231PS Z2, Z22, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K3
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z22, Z23, K3, Z21
+	VPCMPD      $0x04, 64(SI)(R12*1), Z16, K3
+	VADDPS      Z21, Z20, K3, Z20
+	ADDQ        $0x00000080, R12
+	JMP         ceMediumAVX512ExpPair
+
+ceMediumAVX512ExpOne:
+	CMPQ       R12, 4232(BX)
+	JGE        ceMediumAVX512ExpTail
+	PREFETCHT0 (R13)(R12*1)
+	VMOVUPS    (R9)(R12*1), Z21
+	VSUBPS     Z11, Z21, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z22, Z24
+	VFMADD231PS Z2, Z22, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K3
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z22, Z23, K3, Z21
+	VPCMPD      $0x04, (SI)(R12*1), Z16, K3
+	VADDPS      Z21, Z19, K3, Z19
+	ADDQ        $0x00000040, R12
+
+ceMediumAVX512ExpTail:
+	CMPQ      4248(BX), $0x00
+	JE        ceMediumAVX512ExpEnd
+	VMOVUPS.Z (R9)(R12*1), K1, Z21
+	VSUBPS    Z11, Z21, Z11
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z11, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z11, K3
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K3, Z11
+	VPCMPD      $0x04, (SI)(R12*1), Z16, K1, K3
+	VADDPS      Z11, Z20, K3, Z20
+
+ceMediumAVX512ExpEnd:
+	VADDPS     Z20, Z19, Z19
+	VMOVUPS    Z19, (R11)
+	ADDQ       4224(BX), R9
+	ADDQ       $0x00000040, R11
+	INCQ       R10
+	CMPQ       R10, $0x10
+	JB         ceMediumAVX512ExpRow
+	VMOVUPS    2048(BX), Z11
+	VUNPCKLPS  2112(BX), Z11, Z16
+	VUNPCKHPS  2112(BX), Z11, Z11
+	VADDPS     Z11, Z16, Z16
+	VMOVUPS    2176(BX), Z11
+	VUNPCKLPS  2240(BX), Z11, Z19
+	VUNPCKHPS  2240(BX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    2304(BX), Z11
+	VUNPCKLPS  2368(BX), Z11, Z20
+	VUNPCKHPS  2368(BX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    2432(BX), Z11
+	VUNPCKLPS  2496(BX), Z11, Z21
+	VUNPCKHPS  2496(BX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VMOVUPS    2560(BX), Z11
+	VUNPCKLPS  2624(BX), Z11, Z22
+	VUNPCKHPS  2624(BX), Z11, Z11
+	VADDPS     Z11, Z22, Z22
+	VMOVUPS    2688(BX), Z11
+	VUNPCKLPS  2752(BX), Z11, Z23
+	VUNPCKHPS  2752(BX), Z11, Z11
+	VADDPS     Z11, Z23, Z23
+	VMOVUPS    2816(BX), Z11
+	VUNPCKLPS  2880(BX), Z11, Z24
+	VUNPCKHPS  2880(BX), Z11, Z11
+	VADDPS     Z11, Z24, Z24
+	VMOVUPS    2944(BX), Z11
+	VUNPCKLPS  3008(BX), Z11, Z25
+	VUNPCKHPS  3008(BX), Z11, Z11
+	VADDPS     Z11, Z25, Z25
+	VUNPCKLPD  Z19, Z16, Z11
+	VUNPCKHPD  Z19, Z16, Z16
+	VADDPS     Z16, Z11, Z11
+	VUNPCKLPD  Z21, Z20, Z16
+	VUNPCKHPD  Z21, Z20, Z19
+	VADDPS     Z19, Z16, Z16
+	VUNPCKLPD  Z23, Z22, Z19
+	VUNPCKHPD  Z23, Z22, Z20
+	VADDPS     Z20, Z19, Z19
+	VUNPCKLPD  Z25, Z24, Z20
+	VUNPCKHPD  Z25, Z24, Z21
+	VADDPS     Z21, Z20, Z20
+	VSHUFF32X4 $0x88, Z16, Z11, Z21
+	VSHUFF32X4 $0xdd, Z16, Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VSHUFF32X4 $0x88, Z20, Z19, Z11
+	VSHUFF32X4 $0xdd, Z20, Z19, Z16
+	VADDPS     Z16, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z21, Z16
+	VSHUFF32X4 $0xdd, Z11, Z21, Z11
+	VADDPS     Z11, Z16, Z16
+	VMOVUPS    Z16, 4288(R8)
+	JMP        ceMediumAVX512Sums
+
+ceMediumAVX512Smooth:
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU32  (CX), Z11
+	VPMAXSD    Z14, Z11, Z11
+	VPADDD     4160(BX), Z11, Z11
+	KXNORW     K4, K4, K4
+	VGATHERDPS (DX)(Z11*4), K4, Z13
+	VPXORD     Z11, Z11, Z11
+	VMOVUPS    Z13, 6336(R8)
+	MOVQ       DX, R9
+	XORQ       R10, R10
+	LEAQ       2048(BX), R11
+
+ceMediumAVX512ExpSpreadRow:
+	VBROADCASTSS 5312(R8)(R10*4), Z11
+	VPBROADCASTD (CX)(R10*4), Z16
+	VMULPS       640(BX), Z11, Z11
+	VXORPS       Z19, Z19, Z19
+	VXORPS       Z20, Z20, Z20
+	VXORPS       Z21, Z21, Z21
+	XORQ         R12, R12
+	MOVQ         R9, R13
+	ADDQ         4256(BX), R13
+
+ceMediumAVX512ExpSpreadPair:
+	CMPQ        R12, 4240(BX)
+	JG          ceMediumAVX512ExpSpreadOne
+	PREFETCHT0  (R13)(R12*1)
+	VMOVUPS     (R9)(R12*1), Z22
+	VFMSUB132PS 640(BX), Z11, Z22
+	VADDPS      Z22, Z22, Z23
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z23, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VMOVAPS     Z23, Z26
+	VFMADD231PS Z1, Z24, Z26
+	VFMADD231PS Z2, Z24, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z25
+	VFMADD213PS Z4, Z26, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z23, K3
+	VFMADD213PS Z9, Z26, Z25
+	VSCALEFPS.Z Z24, Z25, K3, Z23
+	VPCMPD      $0x04, (SI)(R12*1), Z16, K3
+	VADDPS      Z23, Z20, K3, Z20
+	VFMADD231PS 832(BX), Z22, Z19
+	PREFETCHT0  64(R13)(R12*1)
+	VMOVUPS     64(R9)(R12*1), Z22
+	VFMSUB132PS 640(BX), Z11, Z22
+	VADDPS      Z22, Z22, Z23
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z23, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VMOVAPS     Z23, Z26
+	VFMADD231PS Z1, Z24, Z26
+	VFMADD231PS Z2, Z24, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z25
+	VFMADD213PS Z4, Z26, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z23, K3
+	VFMADD213PS Z9, Z26, Z25
+	VSCALEFPS.Z Z24, Z25, K3, Z23
+	VPCMPD      $0x04, 64(SI)(R12*1), Z16, K3
+	VADDPS      Z23, Z21, K3, Z21
+	VFMADD231PS 832(BX), Z22, Z19
+	ADDQ        $0x00000080, R12
+	JMP         ceMediumAVX512ExpSpreadPair
+
+ceMediumAVX512ExpSpreadOne:
+	CMPQ        R12, 4232(BX)
+	JGE         ceMediumAVX512ExpSpreadTail
+	PREFETCHT0  (R13)(R12*1)
+	VMOVUPS     (R9)(R12*1), Z22
+	VFMSUB132PS 640(BX), Z11, Z22
+	VADDPS      Z22, Z22, Z23
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z23, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VMOVAPS     Z23, Z26
+	VFMADD231PS Z1, Z24, Z26
+	VFMADD231PS Z2, Z24, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z25
+	VFMADD213PS Z4, Z26, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z23, K3
+	VFMADD213PS Z9, Z26, Z25
+	VSCALEFPS.Z Z24, Z25, K3, Z23
+	VPCMPD      $0x04, (SI)(R12*1), Z16, K3
+	VADDPS      Z23, Z20, K3, Z20
+	VFMADD231PS 832(BX), Z22, Z19
+	ADDQ        $0x00000040, R12
+
+ceMediumAVX512ExpSpreadTail:
+	CMPQ        4248(BX), $0x00
+	JE          ceMediumAVX512ExpSpreadEnd
+	VMOVUPS.Z   (R9)(R12*1), K1, Z22
+	VFMSUB132PS 640(BX), Z11, Z22
+	VADDPS      Z22, Z22, Z11
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z23
+	VRNDSCALEPS $0x00, Z23, Z23
+	VMOVAPS     Z11, Z25
+	VFMADD231PS Z1, Z23, Z25
+	VFMADD231PS Z2, Z23, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z24
+	VFMADD213PS Z4, Z25, Z24
+	VFMADD213PS Z5, Z25, Z24
+	VFMADD213PS Z6, Z25, Z24
+	VFMADD213PS Z7, Z25, Z24
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z11, K3
+	VFMADD213PS Z9, Z25, Z24
+	VSCALEFPS.Z Z23, Z24, K3, Z11
+	VPCMPD      $0x04, (SI)(R12*1), Z16, K1, K3
+	VADDPS      Z11, Z21, K3, Z21
+	VFMADD231PS 832(BX), Z22, K1, Z19
+
+ceMediumAVX512ExpSpreadEnd:
+	VADDPS     Z21, Z20, Z20
+	VMOVUPS    Z20, (R11)
+	VMOVUPS    Z19, 1024(R11)
+	ADDQ       4224(BX), R9
+	ADDQ       $0x00000040, R11
+	INCQ       R10
+	CMPQ       R10, $0x10
+	JB         ceMediumAVX512ExpSpreadRow
+	VMOVUPS    2048(BX), Z11
+	VUNPCKLPS  2112(BX), Z11, Z16
+	VUNPCKHPS  2112(BX), Z11, Z11
+	VADDPS     Z11, Z16, Z16
+	VMOVUPS    2176(BX), Z11
+	VUNPCKLPS  2240(BX), Z11, Z19
+	VUNPCKHPS  2240(BX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    2304(BX), Z11
+	VUNPCKLPS  2368(BX), Z11, Z20
+	VUNPCKHPS  2368(BX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    2432(BX), Z11
+	VUNPCKLPS  2496(BX), Z11, Z21
+	VUNPCKHPS  2496(BX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VMOVUPS    2560(BX), Z11
+	VUNPCKLPS  2624(BX), Z11, Z22
+	VUNPCKHPS  2624(BX), Z11, Z11
+	VADDPS     Z11, Z22, Z22
+	VMOVUPS    2688(BX), Z11
+	VUNPCKLPS  2752(BX), Z11, Z23
+	VUNPCKHPS  2752(BX), Z11, Z11
+	VADDPS     Z11, Z23, Z23
+	VMOVUPS    2816(BX), Z11
+	VUNPCKLPS  2880(BX), Z11, Z24
+	VUNPCKHPS  2880(BX), Z11, Z11
+	VADDPS     Z11, Z24, Z24
+	VMOVUPS    2944(BX), Z11
+	VUNPCKLPS  3008(BX), Z11, Z25
+	VUNPCKHPS  3008(BX), Z11, Z11
+	VADDPS     Z11, Z25, Z25
+	VUNPCKLPD  Z19, Z16, Z11
+	VUNPCKHPD  Z19, Z16, Z16
+	VADDPS     Z16, Z11, Z11
+	VUNPCKLPD  Z21, Z20, Z16
+	VUNPCKHPD  Z21, Z20, Z19
+	VADDPS     Z19, Z16, Z16
+	VUNPCKLPD  Z23, Z22, Z19
+	VUNPCKHPD  Z23, Z22, Z20
+	VADDPS     Z20, Z19, Z19
+	VUNPCKLPD  Z25, Z24, Z20
+	VUNPCKHPD  Z25, Z24, Z21
+	VADDPS     Z21, Z20, Z20
+	VSHUFF32X4 $0x88, Z16, Z11, Z21
+	VSHUFF32X4 $0xdd, Z16, Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VSHUFF32X4 $0x88, Z20, Z19, Z11
+	VSHUFF32X4 $0xdd, Z20, Z19, Z16
+	VADDPS     Z16, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z21, Z16
+	VSHUFF32X4 $0xdd, Z11, Z21, Z11
+	VADDPS     Z11, Z16, Z16
+	VMOVUPS    Z16, 4288(R8)
+	VMOVUPS    3072(BX), Z11
+	VUNPCKLPS  3136(BX), Z11, Z16
+	VUNPCKHPS  3136(BX), Z11, Z11
+	VADDPS     Z11, Z16, Z16
+	VMOVUPS    3200(BX), Z11
+	VUNPCKLPS  3264(BX), Z11, Z19
+	VUNPCKHPS  3264(BX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    3328(BX), Z11
+	VUNPCKLPS  3392(BX), Z11, Z20
+	VUNPCKHPS  3392(BX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    3456(BX), Z11
+	VUNPCKLPS  3520(BX), Z11, Z21
+	VUNPCKHPS  3520(BX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VMOVUPS    3584(BX), Z11
+	VUNPCKLPS  3648(BX), Z11, Z22
+	VUNPCKHPS  3648(BX), Z11, Z11
+	VADDPS     Z11, Z22, Z22
+	VMOVUPS    3712(BX), Z11
+	VUNPCKLPS  3776(BX), Z11, Z23
+	VUNPCKHPS  3776(BX), Z11, Z11
+	VADDPS     Z11, Z23, Z23
+	VMOVUPS    3840(BX), Z11
+	VUNPCKLPS  3904(BX), Z11, Z24
+	VUNPCKHPS  3904(BX), Z11, Z11
+	VADDPS     Z11, Z24, Z24
+	VMOVUPS    3968(BX), Z11
+	VUNPCKLPS  4032(BX), Z11, Z25
+	VUNPCKHPS  4032(BX), Z11, Z11
+	VADDPS     Z11, Z25, Z25
+	VUNPCKLPD  Z19, Z16, Z11
+	VUNPCKHPD  Z19, Z16, Z16
+	VADDPS     Z16, Z11, Z11
+	VUNPCKLPD  Z21, Z20, Z16
+	VUNPCKHPD  Z21, Z20, Z19
+	VADDPS     Z19, Z16, Z16
+	VUNPCKLPD  Z23, Z22, Z19
+	VUNPCKHPD  Z23, Z22, Z20
+	VADDPS     Z20, Z19, Z19
+	VUNPCKLPD  Z25, Z24, Z20
+	VUNPCKHPD  Z25, Z24, Z21
+	VADDPS     Z21, Z20, Z20
+	VSHUFF32X4 $0x88, Z16, Z11, Z21
+	VSHUFF32X4 $0xdd, Z16, Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VSHUFF32X4 $0x88, Z20, Z19, Z11
+	VSHUFF32X4 $0xdd, Z20, Z19, Z16
+	VADDPS     Z16, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z21, Z16
+	VSHUFF32X4 $0xdd, Z11, Z21, Z11
+	VADDPS     Z11, Z16, Z16
+	VMOVUPS    Z16, 7360(R8)
+
+ceMediumAVX512Sums:
+	ADDQ $0x00000040, CX
+	ADDQ $0x00000040, R8
+	ADDQ 4256(BX), DX
+	SUBQ $0x00000010, AX
+	JMP  ceMediumAVX512Group
+
+ceMediumAVX512Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ BX, R8
+	MOVQ loss_base+0(FP), AX
+	MOVQ loss_len+8(FP), CX
+
+ceMediumAVX512Fin:
+	TESTQ     CX, CX
+	JZ        ceMediumAVX512Done
+	VMOVUPS   4288(R8), Z11
+	VMOVUPS   5312(R8), Z12
+	VMOVUPS   6336(R8), Z13
+	VMOVUPS   7360(R8), Z16
+	MOVQ      AX, DX
+	MOVQ      loss_base+0(FP), SI
+	SUBQ      SI, DX
+	MOVQ      t_base+120(FP), SI
+	VMOVDQU32 (SI)(DX*1), Z19
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Z12, Z13, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z20, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z20, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z20, K1
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K1, Z20
+	VSUBPS      Z9, Z20, Z21
+	VADDPS      Z11, Z21, Z21
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z22, Z23
-	VMAXPS Z9, Z22, Z24
-	VMINPS Z9, Z22, Z21
-	VSUBPS Z24, Z23, Z25
-	VSUBPS Z25, Z21, Z25
+	VADDPS Z9, Z21, Z22
+	VMAXPS Z9, Z21, Z23
+	VMINPS Z9, Z21, Z20
+	VSUBPS Z23, Z22, Z24
+	VSUBPS Z24, Z20, Z24
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z23, Z25, Z25
+	VDIVPS Z22, Z24, Z24
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z23, Z21
-	VPSRAD    $0x17, Z21, Z21
-	VPSLLD    $0x17, Z21, Z24
-	VPSUBD    Z24, Z23, Z24
-	VCVTDQ2PS Z21, Z21
-	VSUBPS    Z9, Z24, Z24
+	VPSUBD    704(BX), Z22, Z20
+	VPSRAD    $0x17, Z20, Z20
+	VPSLLD    $0x17, Z20, Z23
+	VPSUBD    Z23, Z22, Z23
+	VCVTDQ2PS Z20, Z20
+	VSUBPS    Z9, Z23, Z23
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z24, Z24, Z23
-	VMOVAPS      Z16, Z26
-	VFMADD213PS  (SI), Z24, Z26
-	VFMADD213PS  64(SI), Z24, Z26
-	VFMADD213PS  128(SI), Z24, Z26
-	VFMADD213PS  192(SI), Z24, Z26
-	VFMADD213PS  256(SI), Z24, Z26
-	VFMADD213PS  320(SI), Z24, Z26
-	VFMADD213PS  384(SI), Z24, Z26
-	VFMADD213PS  448(SI), Z24, Z26
-	VMULPS       Z24, Z26, Z26
-	VMULPS       Z23, Z26, Z26
-	VFMADD231PS  576(SI), Z21, Z26
-	VFNMADD231PS 640(SI), Z23, Z26
-	VADDPS       Z25, Z26, Z26
-	VADDPS       Z24, Z26, Z26
-	VMOVAPS      Z26, Z23
-	VFMADD231PS  512(SI), Z21, Z23
+	VMULPS       Z23, Z23, Z22
+	VMOVAPS      Z18, Z25
+	VFMADD213PS  (BX), Z23, Z25
+	VFMADD213PS  64(BX), Z23, Z25
+	VFMADD213PS  128(BX), Z23, Z25
+	VFMADD213PS  192(BX), Z23, Z25
+	VFMADD213PS  256(BX), Z23, Z25
+	VFMADD213PS  320(BX), Z23, Z25
+	VFMADD213PS  384(BX), Z23, Z25
+	VFMADD213PS  448(BX), Z23, Z25
+	VMULPS       Z23, Z25, Z25
+	VMULPS       Z22, Z25, Z25
+	VFMADD231PS  576(BX), Z20, Z25
+	VFNMADD231PS 640(BX), Z22, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z23, Z25, Z25
+	VMOVAPS      Z25, Z22
+	VFMADD231PS  512(BX), Z20, Z22
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z15, Z22, K2
-	VMOVAPS Z15, K2, Z23
-	VSUBPS  Z19, Z18, Z21
-	VADDPS  Z23, Z21, Z24
+	VCMPPS  $0x00, Z17, Z21, K1
+	VMOVAPS Z17, K1, Z22
+	VSUBPS  Z13, Z12, Z20
+	VADDPS  Z22, Z20, Z23
 
 	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
-	TESTQ       R8, R8
+	TESTQ       DI, DI
 	JZ          ceMediumAVX512Plain
-	VSUBPS      Z14, Z23, Z14
-	VMULPS      640(SI), Z18, Z24
-	VMOVAPS     Z19, Z21
-	VFMSUB132PS 640(SI), Z24, Z21
-	VFMADD231PS 768(SI), Z21, Z14
-	VMOVAPS     Z14, Z24
+	VSUBPS      Z16, Z22, Z16
+	VMULPS      640(BX), Z12, Z23
+	VMOVAPS     Z13, Z20
+	VFMSUB132PS 640(BX), Z23, Z20
+	VFMADD231PS 768(BX), Z20, Z16
+	VMOVAPS     Z16, Z23
 
 ceMediumAVX512Plain:
 	// loss += m − m (NaN for a bad row); fill where t < 0
-	VSUBPS   Z18, Z18, Z21
-	VADDPS   Z21, Z24, Z24
-	VPMOVD2M Z20, K2
-	VMOVAPS  Z13, K2, Z24
-	VMOVUPS  Z24, (AX)
+	VSUBPS   Z12, Z12, Z20
+	VADDPS   Z20, Z23, Z23
+	VPMOVD2M Z19, K1
+	VMOVAPS  Z15, K1, Z23
+	VMOVUPS  Z23, (AX)
 
-	// statistics, when len(m) > 0: at the group's offset from loss
-	MOVQ  m_len+32(FP), R9
-	TESTQ R9, R9
+	// statistics, when len(m) > 0
+	MOVQ  m_len+32(FP), SI
+	TESTQ SI, SI
 	JZ    ceMediumAVX512Next
-	MOVQ  loss_base+0(FP), R9
-	NEGQ  R9
-	ADDQ  AX, R9
-	MOVQ  m_base+24(FP), R10
-	MOVQ  ls_base+48(FP), R11
-	MOVQ  pt_base+72(FP), R12
-	ADDQ  R9, R10
-	ADDQ  R9, R11
-	ADDQ  R9, R12
+	MOVQ  m_base+24(FP), SI
+	MOVQ  ls_base+48(FP), R9
+	MOVQ  pt_base+72(FP), R10
+	ADDQ  DX, SI
+	ADDQ  DX, R9
+	ADDQ  DX, R10
 
 	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
-	VADDPS   Z9, Z22, Z14
-	VDIVPS   Z14, Z17, Z14
-	VXORPS   Z10, Z14, Z14
-	VPMOVD2M Z20, K2
-	VMOVAPS  Z12, K2, Z18
-	VMOVUPS  Z18, (R10)
-	VMOVAPS  Z12, K2, Z23
-	VMOVUPS  Z23, (R11)
-	VMOVAPS  Z12, K2, Z14
-	VMOVUPS  Z14, (R12)
+	VADDPS   Z9, Z21, Z13
+	VDIVPS   Z13, Z11, Z11
+	VXORPS   Z10, Z11, Z11
+	VPMOVD2M Z19, K1
+	VMOVAPS  Z14, K1, Z12
+	VMOVUPS  Z12, (SI)
+	VMOVAPS  Z14, K1, Z22
+	VMOVUPS  Z22, (R9)
+	VMOVAPS  Z14, K1, Z11
+	VMOVUPS  Z11, (R10)
 
 ceMediumAVX512Next:
-	ADDQ $0x00000040, DX
 	ADDQ $0x00000040, AX
-	MOVQ 3264(SI), R9
-	SHLQ $0x04, R9
-	ADDQ R9, BX
+	ADDQ $0x00000040, R8
 	SUBQ $0x00000010, CX
-	JMP  ceMediumAVX512Group
+	JMP  ceMediumAVX512Fin
 
 ceMediumAVX512Done:
 	VZEROUPPER
 	RET
 
-// func lseMediumAVX512(dst []float32, x []float32, scratch []float32, n int, c int)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-88
-	MOVQ         dst_base+0(FP), AX
-	MOVQ         n+72(FP), CX
-	MOVQ         x_base+24(FP), DX
-	MOVQ         scratch_base+48(FP), BX
-	MOVQ         c+80(FP), SI
+// func lseMediumAVX512(dst []float32, x []float32, scratch []float32, c int)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-80
+	MOVQ dst_len+8(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ scratch_base+48(FP), DX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ         $0x3f, DX
+	ANDQ         $-64, DX
+	MOVQ         c+72(FP), BX
 	VBROADCASTSS expLog2e<>+0(SB), Z0
 	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
 	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
@@ -18762,380 +18877,387 @@ TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-88
 	VBROADCASTSS logP6<>+0(SB), Z21
 	VBROADCASTSS logP7<>+0(SB), Z22
 	VBROADCASTSS logP8<>+0(SB), Z23
-	VMOVUPS      Z16, (BX)
-	VMOVUPS      Z17, 64(BX)
-	VMOVUPS      Z18, 128(BX)
-	VMOVUPS      Z19, 192(BX)
-	VMOVUPS      Z20, 256(BX)
-	VMOVUPS      Z21, 320(BX)
-	VMOVUPS      Z22, 384(BX)
-	VMOVUPS      Z23, 448(BX)
-	VMOVUPS      Z11, 512(BX)
-	VMOVUPS      Z12, 576(BX)
-	VMOVUPS      Z13, 640(BX)
-	VMOVUPS      Z10, 704(BX)
-	VXORPS       Z10, Z10, Z10
+	VMOVUPS      Z16, (DX)
+	VMOVUPS      Z17, 64(DX)
+	VMOVUPS      Z18, 128(DX)
+	VMOVUPS      Z19, 192(DX)
+	VMOVUPS      Z20, 256(DX)
+	VMOVUPS      Z21, 320(DX)
+	VMOVUPS      Z22, 384(DX)
+	VMOVUPS      Z23, 448(DX)
+	VMOVUPS      Z11, 512(DX)
+	VMOVUPS      Z12, 576(DX)
+	VMOVUPS      Z13, 640(DX)
+	VMOVUPS      Z10, 704(DX)
 
-	// scalars: bytes per row, bytes of a row's whole vectors (and that less two vectors), C mod lanes and its tail mask
-	MOVQ         SI, DI
-	SHLQ         $0x02, DI
-	MOVQ         DI, 3264(BX)
-	ANDQ         $-64, DI
-	MOVQ         DI, 3272(BX)
-	SUBQ         $0x00000080, DI
-	MOVQ         DI, 3280(BX)
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	MOVQ         SI, 4224(DX)
+	SHLQ         $0x04, SI
+	MOVQ         SI, 4256(DX)
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	ANDQ         $-64, SI
+	MOVQ         SI, 4232(DX)
+	SUBQ         $0x00000080, SI
+	MOVQ         SI, 4240(DX)
+	MOVQ         BX, SI
 	ANDQ         $0x0f, SI
-	MOVQ         SI, 3288(BX)
-	MOVL         $0x0000ffff, DI
-	BZHIL        SI, DI, SI
-	KMOVW        SI, K1
-	VBROADCASTSS negInf<>+0(SB), Z11
+	MOVQ         SI, 4248(DX)
+	VMOVDQU32    iota16<>+0(SB), Z10
+	VMOVQ        BX, X11
+	VPBROADCASTD X11, Z11
+	VPMULLD      Z10, Z11, Z11
+	VMOVDQU32    Z11, 4160(DX)
+	MOVL         $0x0000ffff, BX
+	BZHIL        SI, BX, BX
+	KMOVW        BX, K1
+	MOVQ         DX, BX
 
 lseMediumAVX512Group:
-	TESTQ CX, CX
-	JLE   lseMediumAVX512Done
-
-	// pass 1: each row's vertical maximum into its slot (0 for a row that is not read)
-	MOVQ DX, SI
-	XORQ DI, DI
-	LEAQ 1024(BX), R8
+	TESTQ AX, AX
+	JZ    lseMediumAVX512Finish
+	MOVQ  CX, SI
+	XORQ  DI, DI
+	LEAQ  1024(DX), R8
 
 lseMediumAVX512MaxRow:
-	CMPQ    DI, CX
-	JAE     lseMediumAVX512MaxSkip
-	VMOVUPS (SI), Z12
-	VMOVUPS Z11, Z13
+	VMOVUPS (SI), Z10
+	VMOVUPS Z10, Z11
 	MOVQ    $0x00000040, R9
 
 lseMediumAVX512MaxPair:
-	CMPQ   R9, 3280(BX)
+	CMPQ   R9, 4240(DX)
 	JG     lseMediumAVX512MaxOne
-	VMAXPS (SI)(R9*1), Z12, Z12
-	VMAXPS 64(SI)(R9*1), Z13, Z13
+	VMAXPS (SI)(R9*1), Z10, Z10
+	VMAXPS 64(SI)(R9*1), Z11, Z11
 	ADDQ   $0x00000080, R9
 	JMP    lseMediumAVX512MaxPair
 
 lseMediumAVX512MaxOne:
-	CMPQ   R9, 3272(BX)
+	CMPQ   R9, 4232(DX)
 	JGE    lseMediumAVX512MaxTail
-	VMAXPS (SI)(R9*1), Z12, Z12
+	VMAXPS (SI)(R9*1), Z10, Z10
 	ADDQ   $0x00000040, R9
 
 lseMediumAVX512MaxTail:
-	CMPQ   3288(BX), $0x00
+	CMPQ   4248(DX), $0x00
 	JE     lseMediumAVX512MaxEnd
-	VMAXPS (SI)(R9*1), Z13, K1, Z13
+	VMAXPS (SI)(R9*1), Z11, K1, Z11
 
 lseMediumAVX512MaxEnd:
-	VMAXPS  Z13, Z12, Z12
-	VMOVUPS Z12, (R8)
-	JMP     lseMediumAVX512MaxNext
-
-lseMediumAVX512MaxSkip:
-	VMOVUPS Z10, (R8)
-
-lseMediumAVX512MaxNext:
-	ADDQ 3264(BX), SI
-	ADDQ $0x00000040, R8
-	INCQ DI
-	CMPQ DI, $0x10
-	JB   lseMediumAVX512MaxRow
-
-	// the group's maxima, lane r for row r
-	VMOVUPS    1024(BX), Z12
-	VUNPCKLPS  1088(BX), Z12, Z13
-	VUNPCKHPS  1088(BX), Z12, Z12
-	VMAXPS     Z12, Z13, Z13
-	VMOVUPS    1152(BX), Z12
-	VUNPCKLPS  1216(BX), Z12, Z16
-	VUNPCKHPS  1216(BX), Z12, Z12
-	VMAXPS     Z12, Z16, Z16
-	VMOVUPS    1280(BX), Z12
-	VUNPCKLPS  1344(BX), Z12, Z17
-	VUNPCKHPS  1344(BX), Z12, Z12
-	VMAXPS     Z12, Z17, Z17
-	VMOVUPS    1408(BX), Z12
-	VUNPCKLPS  1472(BX), Z12, Z18
-	VUNPCKHPS  1472(BX), Z12, Z12
-	VMAXPS     Z12, Z18, Z18
-	VMOVUPS    1536(BX), Z12
-	VUNPCKLPS  1600(BX), Z12, Z19
-	VUNPCKHPS  1600(BX), Z12, Z12
-	VMAXPS     Z12, Z19, Z19
-	VMOVUPS    1664(BX), Z12
-	VUNPCKLPS  1728(BX), Z12, Z20
-	VUNPCKHPS  1728(BX), Z12, Z12
-	VMAXPS     Z12, Z20, Z20
-	VMOVUPS    1792(BX), Z12
-	VUNPCKLPS  1856(BX), Z12, Z21
-	VUNPCKHPS  1856(BX), Z12, Z12
-	VMAXPS     Z12, Z21, Z21
-	VMOVUPS    1920(BX), Z12
-	VUNPCKLPS  1984(BX), Z12, Z22
-	VUNPCKHPS  1984(BX), Z12, Z12
-	VMAXPS     Z12, Z22, Z22
-	VUNPCKLPD  Z16, Z13, Z12
-	VUNPCKHPD  Z16, Z13, Z13
+	VMAXPS     Z11, Z10, Z10
+	VMOVUPS    Z10, (R8)
+	ADDQ       4224(DX), SI
+	ADDQ       $0x00000040, R8
+	INCQ       DI
+	CMPQ       DI, $0x10
+	JB         lseMediumAVX512MaxRow
+	VMOVUPS    1024(DX), Z10
+	VUNPCKLPS  1088(DX), Z10, Z11
+	VUNPCKHPS  1088(DX), Z10, Z10
+	VMAXPS     Z10, Z11, Z11
+	VMOVUPS    1152(DX), Z10
+	VUNPCKLPS  1216(DX), Z10, Z12
+	VUNPCKHPS  1216(DX), Z10, Z10
+	VMAXPS     Z10, Z12, Z12
+	VMOVUPS    1280(DX), Z10
+	VUNPCKLPS  1344(DX), Z10, Z13
+	VUNPCKHPS  1344(DX), Z10, Z10
+	VMAXPS     Z10, Z13, Z13
+	VMOVUPS    1408(DX), Z10
+	VUNPCKLPS  1472(DX), Z10, Z16
+	VUNPCKHPS  1472(DX), Z10, Z10
+	VMAXPS     Z10, Z16, Z16
+	VMOVUPS    1536(DX), Z10
+	VUNPCKLPS  1600(DX), Z10, Z17
+	VUNPCKHPS  1600(DX), Z10, Z10
+	VMAXPS     Z10, Z17, Z17
+	VMOVUPS    1664(DX), Z10
+	VUNPCKLPS  1728(DX), Z10, Z18
+	VUNPCKHPS  1728(DX), Z10, Z10
+	VMAXPS     Z10, Z18, Z18
+	VMOVUPS    1792(DX), Z10
+	VUNPCKLPS  1856(DX), Z10, Z19
+	VUNPCKHPS  1856(DX), Z10, Z10
+	VMAXPS     Z10, Z19, Z19
+	VMOVUPS    1920(DX), Z10
+	VUNPCKLPS  1984(DX), Z10, Z20
+	VUNPCKHPS  1984(DX), Z10, Z10
+	VMAXPS     Z10, Z20, Z20
+	VUNPCKLPD  Z12, Z11, Z10
+	VUNPCKHPD  Z12, Z11, Z11
+	VMAXPS     Z11, Z10, Z10
+	VUNPCKLPD  Z16, Z13, Z11
+	VUNPCKHPD  Z16, Z13, Z12
+	VMAXPS     Z12, Z11, Z11
+	VUNPCKLPD  Z18, Z17, Z12
+	VUNPCKHPD  Z18, Z17, Z13
 	VMAXPS     Z13, Z12, Z12
-	VUNPCKLPD  Z18, Z17, Z13
-	VUNPCKHPD  Z18, Z17, Z16
+	VUNPCKLPD  Z20, Z19, Z13
+	VUNPCKHPD  Z20, Z19, Z16
 	VMAXPS     Z16, Z13, Z13
-	VUNPCKLPD  Z20, Z19, Z16
-	VUNPCKHPD  Z20, Z19, Z17
-	VMAXPS     Z17, Z16, Z16
-	VUNPCKLPD  Z22, Z21, Z17
-	VUNPCKHPD  Z22, Z21, Z18
-	VMAXPS     Z18, Z17, Z17
-	VSHUFF32X4 $0x88, Z13, Z12, Z18
-	VSHUFF32X4 $0xdd, Z13, Z12, Z12
-	VMAXPS     Z12, Z18, Z18
-	VSHUFF32X4 $0x88, Z17, Z16, Z12
-	VSHUFF32X4 $0xdd, Z17, Z16, Z13
-	VMAXPS     Z13, Z12, Z12
-	VSHUFF32X4 $0x88, Z12, Z18, Z13
-	VSHUFF32X4 $0xdd, Z12, Z18, Z12
-	VMAXPS     Z12, Z13, Z13
-	VMOVUPS    Z13, 3072(BX)
-
-	// pass 2: each row's vertical Σ_j e^{z_j−m} into its slot
-	MOVQ DX, SI
-	XORQ DI, DI
-	LEAQ 1024(BX), R8
+	VSHUFF32X4 $0x88, Z11, Z10, Z16
+	VSHUFF32X4 $0xdd, Z11, Z10, Z10
+	VMAXPS     Z10, Z16, Z16
+	VSHUFF32X4 $0x88, Z13, Z12, Z10
+	VSHUFF32X4 $0xdd, Z13, Z12, Z11
+	VMAXPS     Z11, Z10, Z10
+	VSHUFF32X4 $0x88, Z10, Z16, Z11
+	VSHUFF32X4 $0xdd, Z10, Z16, Z10
+	VMAXPS     Z10, Z11, Z11
+	VMOVUPS    Z11, 5312(BX)
+	MOVQ       CX, SI
+	XORQ       DI, DI
+	LEAQ       2048(DX), R8
 
 lseMediumAVX512ExpRow:
-	CMPQ         DI, CX
-	JAE          lseMediumAVX512ExpSkip
-	VBROADCASTSS 3072(BX)(DI*4), Z12
-	VXORPS       Z13, Z13, Z13
-	VXORPS       Z16, Z16, Z16
+	VBROADCASTSS 5312(BX)(DI*4), Z10
+	VXORPS       Z11, Z11, Z11
+	VXORPS       Z12, Z12, Z12
 	XORQ         R9, R9
+	MOVQ         SI, R10
+	ADDQ         4256(DX), R10
 
 lseMediumAVX512ExpPair:
-	CMPQ    R9, 3280(BX)
-	JG      lseMediumAVX512ExpOne
-	VMOVUPS (SI)(R9*1), Z17
-	VSUBPS  Z12, Z17, Z17
+	CMPQ       R9, 4240(DX)
+	JG         lseMediumAVX512ExpOne
+	PREFETCHT0 (R10)(R9*1)
+	VMOVUPS    (SI)(R9*1), Z13
+	VSUBPS     Z10, Z13, Z13
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z17, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z17, Z20
-	VFMADD231PS Z1, Z18, Z20
-	VFMADD231PS Z2, Z18, Z20
+	VMULPS      Z0, Z13, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z13, Z18
+	VFMADD231PS Z1, Z16, Z18
+	VFMADD231PS Z2, Z16, Z18
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z19
-	VFMADD213PS Z4, Z20, Z19
-	VFMADD213PS Z5, Z20, Z19
-	VFMADD213PS Z6, Z20, Z19
-	VFMADD213PS Z7, Z20, Z19
+	VMOVAPS     Z3, Z17
+	VFMADD213PS Z4, Z18, Z17
+	VFMADD213PS Z5, Z18, Z17
+	VFMADD213PS Z6, Z18, Z17
+	VFMADD213PS Z7, Z18, Z17
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z17, K2
-	VFMADD213PS Z9, Z20, Z19
-	VSCALEFPS.Z Z18, Z19, K2, Z17
-	VADDPS      Z17, Z13, Z13
-	VMOVUPS     64(SI)(R9*1), Z17
-	VSUBPS      Z12, Z17, Z17
+	VCMPPS      $0x05, Z8, Z13, K2
+	VFMADD213PS Z9, Z18, Z17
+	VSCALEFPS.Z Z16, Z17, K2, Z13
+	VADDPS      Z13, Z11, Z11
+	PREFETCHT0  64(R10)(R9*1)
+	VMOVUPS     64(SI)(R9*1), Z13
+	VSUBPS      Z10, Z13, Z13
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z17, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z17, Z20
-	VFMADD231PS Z1, Z18, Z20
-	VFMADD231PS Z2, Z18, Z20
+	VMULPS      Z0, Z13, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z13, Z18
+	VFMADD231PS Z1, Z16, Z18
+	VFMADD231PS Z2, Z16, Z18
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z19
-	VFMADD213PS Z4, Z20, Z19
-	VFMADD213PS Z5, Z20, Z19
-	VFMADD213PS Z6, Z20, Z19
-	VFMADD213PS Z7, Z20, Z19
+	VMOVAPS     Z3, Z17
+	VFMADD213PS Z4, Z18, Z17
+	VFMADD213PS Z5, Z18, Z17
+	VFMADD213PS Z6, Z18, Z17
+	VFMADD213PS Z7, Z18, Z17
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z17, K2
-	VFMADD213PS Z9, Z20, Z19
-	VSCALEFPS.Z Z18, Z19, K2, Z17
-	VADDPS      Z17, Z16, Z16
+	VCMPPS      $0x05, Z8, Z13, K2
+	VFMADD213PS Z9, Z18, Z17
+	VSCALEFPS.Z Z16, Z17, K2, Z13
+	VADDPS      Z13, Z12, Z12
 	ADDQ        $0x00000080, R9
 	JMP         lseMediumAVX512ExpPair
 
 lseMediumAVX512ExpOne:
-	CMPQ    R9, 3272(BX)
-	JGE     lseMediumAVX512ExpTail
-	VMOVUPS (SI)(R9*1), Z17
-	VSUBPS  Z12, Z17, Z17
+	CMPQ       R9, 4232(DX)
+	JGE        lseMediumAVX512ExpTail
+	PREFETCHT0 (R10)(R9*1)
+	VMOVUPS    (SI)(R9*1), Z13
+	VSUBPS     Z10, Z13, Z13
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z17, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z17, Z20
-	VFMADD231PS Z1, Z18, Z20
-	VFMADD231PS Z2, Z18, Z20
+	VMULPS      Z0, Z13, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z13, Z18
+	VFMADD231PS Z1, Z16, Z18
+	VFMADD231PS Z2, Z16, Z18
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z19
-	VFMADD213PS Z4, Z20, Z19
-	VFMADD213PS Z5, Z20, Z19
-	VFMADD213PS Z6, Z20, Z19
-	VFMADD213PS Z7, Z20, Z19
+	VMOVAPS     Z3, Z17
+	VFMADD213PS Z4, Z18, Z17
+	VFMADD213PS Z5, Z18, Z17
+	VFMADD213PS Z6, Z18, Z17
+	VFMADD213PS Z7, Z18, Z17
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z17, K2
-	VFMADD213PS Z9, Z20, Z19
-	VSCALEFPS.Z Z18, Z19, K2, Z17
-	VADDPS      Z17, Z13, Z13
+	VCMPPS      $0x05, Z8, Z13, K2
+	VFMADD213PS Z9, Z18, Z17
+	VSCALEFPS.Z Z16, Z17, K2, Z13
+	VADDPS      Z13, Z11, Z11
 	ADDQ        $0x00000040, R9
 
 lseMediumAVX512ExpTail:
-	CMPQ      3288(BX), $0x00
+	CMPQ      4248(DX), $0x00
 	JE        lseMediumAVX512ExpEnd
-	VMOVUPS.Z (SI)(R9*1), K1, Z17
-	VSUBPS    Z12, Z17, Z12
+	VMOVUPS.Z (SI)(R9*1), K1, Z13
+	VSUBPS    Z10, Z13, Z10
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z12, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VMOVAPS     Z12, Z19
-	VFMADD231PS Z1, Z17, Z19
-	VFMADD231PS Z2, Z17, Z19
+	VMULPS      Z0, Z10, Z13
+	VRNDSCALEPS $0x00, Z13, Z13
+	VMOVAPS     Z10, Z17
+	VFMADD231PS Z1, Z13, Z17
+	VFMADD231PS Z2, Z13, Z17
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z16
+	VFMADD213PS Z4, Z17, Z16
+	VFMADD213PS Z5, Z17, Z16
+	VFMADD213PS Z6, Z17, Z16
+	VFMADD213PS Z7, Z17, Z16
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z12, K2
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS.Z Z17, Z18, K2, Z12
-	VADDPS      Z12, Z16, K1, Z16
+	VCMPPS      $0x05, Z8, Z10, K2
+	VFMADD213PS Z9, Z17, Z16
+	VSCALEFPS.Z Z13, Z16, K2, Z10
+	VADDPS      Z10, Z12, K1, Z12
 
 lseMediumAVX512ExpEnd:
-	VADDPS  Z16, Z13, Z13
-	VMOVUPS Z13, (R8)
-	JMP     lseMediumAVX512ExpNext
+	VADDPS     Z12, Z11, Z11
+	VMOVUPS    Z11, (R8)
+	ADDQ       4224(DX), SI
+	ADDQ       $0x00000040, R8
+	INCQ       DI
+	CMPQ       DI, $0x10
+	JB         lseMediumAVX512ExpRow
+	VMOVUPS    2048(DX), Z10
+	VUNPCKLPS  2112(DX), Z10, Z11
+	VUNPCKHPS  2112(DX), Z10, Z10
+	VADDPS     Z10, Z11, Z11
+	VMOVUPS    2176(DX), Z10
+	VUNPCKLPS  2240(DX), Z10, Z12
+	VUNPCKHPS  2240(DX), Z10, Z10
+	VADDPS     Z10, Z12, Z12
+	VMOVUPS    2304(DX), Z10
+	VUNPCKLPS  2368(DX), Z10, Z13
+	VUNPCKHPS  2368(DX), Z10, Z10
+	VADDPS     Z10, Z13, Z13
+	VMOVUPS    2432(DX), Z10
+	VUNPCKLPS  2496(DX), Z10, Z16
+	VUNPCKHPS  2496(DX), Z10, Z10
+	VADDPS     Z10, Z16, Z16
+	VMOVUPS    2560(DX), Z10
+	VUNPCKLPS  2624(DX), Z10, Z17
+	VUNPCKHPS  2624(DX), Z10, Z10
+	VADDPS     Z10, Z17, Z17
+	VMOVUPS    2688(DX), Z10
+	VUNPCKLPS  2752(DX), Z10, Z18
+	VUNPCKHPS  2752(DX), Z10, Z10
+	VADDPS     Z10, Z18, Z18
+	VMOVUPS    2816(DX), Z10
+	VUNPCKLPS  2880(DX), Z10, Z19
+	VUNPCKHPS  2880(DX), Z10, Z10
+	VADDPS     Z10, Z19, Z19
+	VMOVUPS    2944(DX), Z10
+	VUNPCKLPS  3008(DX), Z10, Z20
+	VUNPCKHPS  3008(DX), Z10, Z10
+	VADDPS     Z10, Z20, Z20
+	VUNPCKLPD  Z12, Z11, Z10
+	VUNPCKHPD  Z12, Z11, Z11
+	VADDPS     Z11, Z10, Z10
+	VUNPCKLPD  Z16, Z13, Z11
+	VUNPCKHPD  Z16, Z13, Z12
+	VADDPS     Z12, Z11, Z11
+	VUNPCKLPD  Z18, Z17, Z12
+	VUNPCKHPD  Z18, Z17, Z13
+	VADDPS     Z13, Z12, Z12
+	VUNPCKLPD  Z20, Z19, Z13
+	VUNPCKHPD  Z20, Z19, Z16
+	VADDPS     Z16, Z13, Z13
+	VSHUFF32X4 $0x88, Z11, Z10, Z16
+	VSHUFF32X4 $0xdd, Z11, Z10, Z10
+	VADDPS     Z10, Z16, Z16
+	VSHUFF32X4 $0x88, Z13, Z12, Z10
+	VSHUFF32X4 $0xdd, Z13, Z12, Z11
+	VADDPS     Z11, Z10, Z10
+	VSHUFF32X4 $0x88, Z10, Z16, Z11
+	VSHUFF32X4 $0xdd, Z10, Z16, Z10
+	VADDPS     Z10, Z11, Z11
+	VMOVUPS    Z11, 4288(BX)
+	ADDQ       $0x00000040, BX
+	ADDQ       4256(DX), CX
+	SUBQ       $0x00000010, AX
+	JMP        lseMediumAVX512Group
 
-lseMediumAVX512ExpSkip:
-	VMOVUPS Z10, (R8)
+lseMediumAVX512Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ DX, BX
+	MOVQ dst_base+0(FP), AX
+	MOVQ dst_len+8(FP), CX
 
-lseMediumAVX512ExpNext:
-	ADDQ 3264(BX), SI
-	ADDQ $0x00000040, R8
-	INCQ DI
-	CMPQ DI, $0x10
-	JB   lseMediumAVX512ExpRow
+lseMediumAVX512Fin:
+	TESTQ   CX, CX
+	JZ      lseMediumAVX512Done
+	VMOVUPS 4288(BX), Z0
+	VMOVUPS 5312(BX), Z1
 
 	// lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite
-	VMOVUPS    1024(BX), Z12
-	VUNPCKLPS  1088(BX), Z12, Z13
-	VUNPCKHPS  1088(BX), Z12, Z12
-	VADDPS     Z12, Z13, Z13
-	VMOVUPS    1152(BX), Z12
-	VUNPCKLPS  1216(BX), Z12, Z16
-	VUNPCKHPS  1216(BX), Z12, Z12
-	VADDPS     Z12, Z16, Z16
-	VMOVUPS    1280(BX), Z12
-	VUNPCKLPS  1344(BX), Z12, Z17
-	VUNPCKHPS  1344(BX), Z12, Z12
-	VADDPS     Z12, Z17, Z17
-	VMOVUPS    1408(BX), Z12
-	VUNPCKLPS  1472(BX), Z12, Z18
-	VUNPCKHPS  1472(BX), Z12, Z12
-	VADDPS     Z12, Z18, Z18
-	VMOVUPS    1536(BX), Z12
-	VUNPCKLPS  1600(BX), Z12, Z19
-	VUNPCKHPS  1600(BX), Z12, Z12
-	VADDPS     Z12, Z19, Z19
-	VMOVUPS    1664(BX), Z12
-	VUNPCKLPS  1728(BX), Z12, Z20
-	VUNPCKHPS  1728(BX), Z12, Z12
-	VADDPS     Z12, Z20, Z20
-	VMOVUPS    1792(BX), Z12
-	VUNPCKLPS  1856(BX), Z12, Z21
-	VUNPCKHPS  1856(BX), Z12, Z12
-	VADDPS     Z12, Z21, Z21
-	VMOVUPS    1920(BX), Z12
-	VUNPCKLPS  1984(BX), Z12, Z22
-	VUNPCKHPS  1984(BX), Z12, Z12
-	VADDPS     Z12, Z22, Z22
-	VUNPCKLPD  Z16, Z13, Z12
-	VUNPCKHPD  Z16, Z13, Z13
-	VADDPS     Z13, Z12, Z12
-	VUNPCKLPD  Z18, Z17, Z13
-	VUNPCKHPD  Z18, Z17, Z16
-	VADDPS     Z16, Z13, Z13
-	VUNPCKLPD  Z20, Z19, Z16
-	VUNPCKHPD  Z20, Z19, Z17
-	VADDPS     Z17, Z16, Z16
-	VUNPCKLPD  Z22, Z21, Z17
-	VUNPCKHPD  Z22, Z21, Z18
-	VADDPS     Z18, Z17, Z17
-	VSHUFF32X4 $0x88, Z13, Z12, Z18
-	VSHUFF32X4 $0xdd, Z13, Z12, Z12
-	VADDPS     Z12, Z18, Z18
-	VSHUFF32X4 $0x88, Z17, Z16, Z12
-	VSHUFF32X4 $0xdd, Z17, Z16, Z13
-	VADDPS     Z13, Z12, Z12
-	VSHUFF32X4 $0x88, Z12, Z18, Z13
-	VSHUFF32X4 $0xdd, Z12, Z18, Z12
-	VADDPS     Z12, Z13, Z13
-	VMOVUPS    3072(BX), Z12
-	VSUBPS     Z9, Z13, Z13
+	VSUBPS Z9, Z0, Z0
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z13, Z16
-	VMAXPS Z9, Z13, Z18
-	VMINPS Z9, Z13, Z17
-	VSUBPS Z18, Z16, Z19
-	VSUBPS Z19, Z17, Z19
+	VADDPS Z9, Z0, Z2
+	VMAXPS Z9, Z0, Z4
+	VMINPS Z9, Z0, Z3
+	VSUBPS Z4, Z2, Z5
+	VSUBPS Z5, Z3, Z5
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z16, Z19, Z19
+	VDIVPS Z2, Z5, Z5
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(BX), Z16, Z17
-	VPSRAD    $0x17, Z17, Z17
-	VPSLLD    $0x17, Z17, Z18
-	VPSUBD    Z18, Z16, Z18
-	VCVTDQ2PS Z17, Z17
-	VSUBPS    Z9, Z18, Z18
+	VPSUBD    704(DX), Z2, Z3
+	VPSRAD    $0x17, Z3, Z3
+	VPSLLD    $0x17, Z3, Z4
+	VPSUBD    Z4, Z2, Z4
+	VCVTDQ2PS Z3, Z3
+	VSUBPS    Z9, Z4, Z4
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z18, Z18, Z16
-	VMOVAPS      Z15, Z20
-	VFMADD213PS  (BX), Z18, Z20
-	VFMADD213PS  64(BX), Z18, Z20
-	VFMADD213PS  128(BX), Z18, Z20
-	VFMADD213PS  192(BX), Z18, Z20
-	VFMADD213PS  256(BX), Z18, Z20
-	VFMADD213PS  320(BX), Z18, Z20
-	VFMADD213PS  384(BX), Z18, Z20
-	VFMADD213PS  448(BX), Z18, Z20
-	VMULPS       Z18, Z20, Z20
-	VMULPS       Z16, Z20, Z20
-	VFMADD231PS  576(BX), Z17, Z20
-	VFNMADD231PS 640(BX), Z16, Z20
-	VADDPS       Z19, Z20, Z20
-	VADDPS       Z18, Z20, Z20
-	VMOVAPS      Z20, Z16
-	VFMADD231PS  512(BX), Z17, Z16
+	VMULPS       Z4, Z4, Z2
+	VMOVAPS      Z15, Z6
+	VFMADD213PS  (DX), Z4, Z6
+	VFMADD213PS  64(DX), Z4, Z6
+	VFMADD213PS  128(DX), Z4, Z6
+	VFMADD213PS  192(DX), Z4, Z6
+	VFMADD213PS  256(DX), Z4, Z6
+	VFMADD213PS  320(DX), Z4, Z6
+	VFMADD213PS  384(DX), Z4, Z6
+	VFMADD213PS  448(DX), Z4, Z6
+	VMULPS       Z4, Z6, Z6
+	VMULPS       Z2, Z6, Z6
+	VFMADD231PS  576(DX), Z3, Z6
+	VFNMADD231PS 640(DX), Z2, Z6
+	VADDPS       Z5, Z6, Z6
+	VADDPS       Z4, Z6, Z6
+	VMOVAPS      Z6, Z2
+	VFMADD231PS  512(DX), Z3, Z2
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z13, K2
-	VMOVAPS Z14, K2, Z16
-	VADDPS  Z12, Z16, Z16
-	VSUBPS  Z12, Z12, Z13
-	VADDPS  Z13, Z16, Z16
-	VMOVUPS Z16, (AX)
+	VCMPPS  $0x00, Z14, Z0, K1
+	VMOVAPS Z14, K1, Z2
+	VADDPS  Z1, Z2, Z2
+	VSUBPS  Z1, Z1, Z0
+	VADDPS  Z0, Z2, Z2
+	VMOVUPS Z2, (AX)
 	ADDQ    $0x00000040, AX
-	MOVQ    3264(BX), SI
-	SHLQ    $0x04, SI
-	ADDQ    SI, DX
+	ADDQ    $0x00000040, BX
 	SUBQ    $0x00000010, CX
-	JMP     lseMediumAVX512Group
+	JMP     lseMediumAVX512Fin
 
 lseMediumAVX512Done:
 	VZEROUPPER

@@ -9,31 +9,38 @@ import (
 
 // Row-major cross-entropy and log-sum-exp for medium class counts (a few dozen to a few hundred:
 // COCO's 81, detection and RoI heads). The row-at-a-time kernel (genRowsLarge) pays, per row, two
-// horizontal reductions, a scalar finish and tails; on short rows that is most of the time. These
-// kernels take the rows a group of lanes rows (8 or 16) at a time and go along each row with
-// vertical operations only:
+// horizontal reductions, a scalar finish, a split around the target and masked tails; on short
+// rows that is most of the time. These kernels take the rows a group of lanes rows (8 or 16) at a
+// time and go along each row with vertical operations only:
 //
 //   - pass 1: per row, the vertical maximum of its vectors (two accumulators, the last partial
-//     vector through a tail mask computed once per call: C mod lanes is the same for every row),
-//     stored to a slot of the scratch;
-//   - the group's slots are reduced all at once by a transpose whose every stage also reduces
-//     (reduceRows: 2·lanes − 2 shuffles and lanes − 1 operations for lanes rows, where a
-//     horizontal reduction per row costs about 8 dependent instructions each), which leaves the
-//     maxima of the group in one vector, lane r for row r;
+//     vector through a tail mask made once per call: C mod lanes is the same for every row), stored
+//     to the row's slot of the scratch;
+//   - reduceRows reduces the group's slots all at once by a transpose whose every stage also
+//     reduces (2·lanes − 2 shuffles and lanes − 1 operations for lanes rows, where a horizontal
+//     reduction costs each row about 8 dependent instructions): the group's maxima in one vector,
+//     lane r for row r;
 //   - pass 2: per row, e^{z_j−m} summed vertically (m broadcast from that vector), the target's
-//     lane excluded by a compare with a table of class indices (the sum is Σ_{j≠t}, so a tiny
-//     loss is never the difference of two sums), with smoothing also the spread; reduced the same
-//     way;
-//   - finishRows turns the group's vectors into losses and statistics, as for the small-C kernel:
-//     one exp and one log1p per lane, not per row.
+//     lane excluded by a compare with a table of class indices, so that the sum is Σ_{j≠t} and a
+//     tiny loss is never the difference of two sums; with smoothing also the spread; reduced the
+//     same way; the target logits come from one gather per group. Pass 2 is bound by arithmetic
+//     and prefetches the next group's rows, which pass 1 would otherwise wait for;
+//   - after the block's groups (up to mediumBlock rows a call), a finish loop turns each group's
+//     vectors into losses and statistics with finishRows, as the small-C kernel does: one exp and
+//     one log1p per lane, not per row, and the groups' chains independent of each other.
 //
-// The group's rows are read twice; they sit in L1 for the second pass (16 rows of 256 classes are
-// 16 KB). Each float32 partial sum holds at most ⌈C/(2·lanes)⌉ terms before the reduction's
-// log2(lanes) additions, so for C <= 512 a sum carries at most ~36 roundings (2e-6 relative), well
-// inside the loss bound, with no float64 flushes. Ignored rows (t < 0) are never read.
+// A group's rows are read twice: the second time from L1 (16 rows of 256 classes are 16 KB). Every
+// row is read, an ignored one too (the Go glue pads the last group with rows of zeros): a row
+// only ever affects its own lane. Each float32 partial sum holds at most ⌈C/(2·lanes)⌉ terms
+// before the reduction's log2(lanes) additions, so for C <= 512 a sum carries at most ~36
+// roundings (2e-6 relative), well inside the loss bound, with no float64 flushes.
 //
-// Only VEX and EVEX forms, and no masked stores (VMASKMOVPS stores are microcoded on AMD cores):
-// the tail is read with a masked load (fast on both vendors) and only whole vectors are stored.
+// Measured on Zen 5 (4M logits per call, one thread), two rows side by side in the row loops and
+// pass 1 running a group ahead of pass 2 were faster only while the logits sat in L2, and slower
+// (by 10–25% at C = 81 to 256) when they streamed from memory; so one row at a time, the groups
+// in order. Only VEX and EVEX forms, and no masked stores (VMASKMOVPS stores are microcoded on AMD
+// cores): the tail is read with a masked load (fast on both vendors), and only whole vectors are
+// stored.
 func genMedium(t tier) {
 	genMediumKernel(t, false)
 	genMediumKernel(t, true)
@@ -60,54 +67,67 @@ func mediumIndexTable() Mem {
 	return m
 }
 
+// mediumBlock is the most rows one call of a medium kernel takes: the reductions of that many rows
+// wait in the scratch for the finish loop.
+const mediumBlock = 256
+
+// mediumScratchFloats is the size of the scratch the medium kernels take, in float32s.
+const mediumScratchFloats = 2112
+
 // genMediumKernel emits ceMedium, or lseMedium with lse set.
 func genMediumKernel(t tier, lse bool) {
 	L, B := t.lanes, t.bytes()
 	var name string
 	if lse {
 		name = "lseMedium"
-		t.text(name, "func(dst []float32, x []float32, scratch []float32, n, c int)",
-			"sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a",
-			"row with a NaN, a +Inf or only −Inf), lanes rows at a time: dst has room for n rounded up to",
-			"a multiple of the lanes. lanes <= c <= 512; scratch holds 22 + 2·lanes vectors.")
+		t.text(name, "func(dst []float32, x []float32, scratch []float32, c int)",
+			"sets dst[i] = log Σ_j e^{x[i][j]} for the len(dst) rows of the row-major [len(dst)][c] logits",
+			"x (NaN for a row with a NaN, a +Inf or only −Inf). len(dst) is a multiple of the lanes, at",
+			"most 256; lanes <= c <= 512; scratch holds 2112 floats.")
 	} else {
 		name = "ceMedium"
 		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, c int, eps, fill float32)",
 			"sets loss[i] to the cross-entropy of row i of the row-major [len(t)][c] logits x, smoothed by",
-			"eps, fill where t[i] < 0 (the row is not read), NaN for a bad row; with len(m) > 0 also m[i],",
-			"ls[i], pt[i]. len(t) is a multiple of the lanes; lanes <= c <= 512; scratch holds 22 + 2·lanes",
-			"vectors.")
+			"eps, fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row;",
+			"with len(m) > 0 also m[i], ls[i], pt[i]. len(t) is a multiple of the lanes, at most 256;",
+			"lanes <= c <= 512; scratch holds 2112 floats.")
 	}
 	lbl := name + t.suffix
 	gp := func() reg.GPVirtual { return GP64().(reg.GPVirtual) }
 	ld := func(c gotypes.Component) reg.GPVirtual { r := gp(); Load(c, r); return r }
 
 	// Few general registers stay live through the row loops (avo has 14 to give): the per-call
-	// scalars wait in the scratch, the statistics' bases in the frame.
-	var dst, left, tp reg.GPVirtual
+	// scalars wait in the scratch, the outputs' bases in the frame until the finish.
+	var left, tpG reg.GPVirtual
 	if lse {
-		dst = ld(Param("dst").Base())
-		left = ld(Param("n"))
+		left = ld(Param("dst").Len())
 	} else {
-		dst = ld(Param("loss").Base())
 		left = ld(Param("loss").Len())
-		tp = ld(Param("t").Base())
+		tpG = ld(Param("t").Base())
 	}
-	xp := ld(Param("x").Base())
+	xg := ld(Param("x").Base())
 	scr := ld(Param("scratch").Base())
+	Comment("the scratch, from its first 64-byte boundary on")
+	ADDQ(U8(63), scr)
+	ANDQ(I8(-64), scr)
 	c := ld(Param("c"))
 
-	// The scratch, in vectors: constants (mediumConstSlots), the rows' slots (lanes), the spread's
-	// slots (lanes), the maxima, the target logits, the AVX2 tail mask, the scalars.
-	slotsOff := mediumConstSlots * B
-	spreadOff := slotsOff + L*B
-	mvecOff := spreadOff + L*B
-	ztvOff := mvecOff + B
-	tailOff := ztvOff + B
-	scalarOff := tailOff + B
+	// The scratch: constants (mediumConstSlots vectors), the slots of a group's rows for pass 1,
+	// pass 2 and the spread (lanes vectors each), the AVX2 tail mask, the gather's offsets, the
+	// scalars (64 bytes), then per row of the block s, m, zt and the spread (mediumBlock floats each).
+	maxOff := mediumConstSlots * B
+	sumOff := maxOff + L*B
+	tailOff := sumOff + 2*L*B
+	gatherOff := tailOff + B
+	scalarOff := gatherOff + B
+	sArr := scalarOff + 64
+	mArr := sArr + 4*mediumBlock
+	ztArr := mArr + 4*mediumBlock
+	negArr := ztArr + 4*mediumBlock
+	check(negArr+4*mediumBlock+64 <= 4*mediumScratchFloats, "medium scratch too small")
 	at := func(off int) Mem { return Mem{Base: scr, Disp: off} }
-	strideM, fullM, pairM, remM := at(scalarOff), at(scalarOff+8), at(scalarOff+16), at(scalarOff+24)
-	tailM := at(tailOff)
+	strideM, fullM, pairM, remM, groupM := at(scalarOff), at(scalarOff+8), at(scalarOff+16), at(scalarOff+24), at(scalarOff+32)
+	tailM, gatherM := at(tailOff), at(gatherOff)
 
 	var ec expConsts
 	var lc logConsts
@@ -120,19 +140,20 @@ func genMediumKernel(t tier, lse bool) {
 	} else {
 		ec, lc, fc, smooth = t.ceSetup(scr, c)
 	}
-	zero := fc.zero
-	if lse {
-		zero = t.zero()
-	}
 	half := lc.half
 
-	Comment("scalars: bytes per row, bytes of a row's whole vectors (and that less two vectors), C mod lanes and its tail mask")
+	Comment("scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;")
+	Comment("C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group")
 	var kTail reg.Register // AVX-512: the tail's opmask
 	{
 		v, rem := gp(), gp()
 		MOVQ(c, v)
 		SHLQ(U8(2), v)
 		MOVQ(v, strideM)
+		SHLQ(U8(map[int]uint8{8: 3, 16: 4}[L]), v)
+		MOVQ(v, groupM)
+		MOVQ(c, v)
+		SHLQ(U8(2), v)
 		ANDQ(I32(-B), v)
 		MOVQ(v, fullM)
 		SUBQ(U32(2*B), v)
@@ -140,56 +161,49 @@ func genMediumKernel(t tier, lse bool) {
 		MOVQ(c, rem)
 		ANDQ(U8(L-1), rem)
 		MOVQ(rem, remM)
+		iota := t.vec()
+		t.loadInt(intTable("iota16", func(i int) int { return i }), iota)
+		cv, cb := XMM(), t.vec()
+		VMOVQ(c, cv) // VEX: a legacy MOVQ would cost an SSE/AVX transition on Intel cores
+		VPBROADCASTD(cv, cb)
+		VPMULLD(iota, cb, cb)
 		if t.zmm {
+			VMOVDQU32(cb, gatherM)
 			ones, bits := GP32(), GP32()
 			MOVL(U32(0xFFFF), ones)
 			BZHIL(rem.As32(), ones, bits)
 			kTail = K()
 			KMOVW(bits, kTail)
 		} else {
-			cnt, iota, mask := XMM(), t.vec(), t.vec()
-			VMOVQ(rem, cnt) // VEX: a legacy MOVQ would cost an SSE/AVX transition on Intel cores
-			VPBROADCASTD(cnt, mask)
-			VMOVDQU(constIota(8), iota)
+			VMOVDQU(cb, gatherM)
+			rv, mask := XMM(), t.vec()
+			VMOVQ(rem, rv)
+			VPBROADCASTD(rv, mask)
 			VPCMPGTD(iota, mask, mask) // rem > lane
 			VMOVDQU(mask, tailM)
 		}
 	}
-	negInf := t.cu("negInf", 0xff800000)
-	idx := gp()
+	var idx reg.GPVirtual
 	if !lse {
+		idx = gp()
 		LEAQ(mediumIndexTable(), idx)
 	}
+	grp := gp() // the group's reductions: at grp + sArr, mArr, ...
+	MOVQ(scr, grp)
 
 	row, r, sp, off := gp(), gp(), gp(), gp()
-	var tg reg.GPVirtual
-	if !lse {
-		tg = gp()
-	}
 	xm := func(d int) Mem { return Mem{Base: row, Index: off, Scale: 1, Disp: d} }
 	im := func(d int) Mem { return Mem{Base: idx, Index: off, Scale: 1, Disp: d} }
 
-	// rowLoop emits a loop over the group's rows: body for a row that is read (row = its start, sp
-	// its slot, r its index), skip for one that is not (t < 0; for the log-sum-exp, a row at or past
-	// n, left counting the rows from the group's first on).
-	rowLoop := func(pass string, body, skip func()) {
-		MOVQ(xp, row)
+	// rowLoop emits a loop over the group's rows, body for each (row = its start, sp its slot, r its
+	// index). Every row is read, an ignored one (t < 0) too: it only affects its own lane of the
+	// group's vectors.
+	rowLoop := func(pass string, slots int, body func()) {
+		MOVQ(xg, row)
 		XORQ(r, r)
-		LEAQ(at(slotsOff), sp)
+		LEAQ(at(slots), sp)
 		Label(lbl + pass + "Row")
-		if lse {
-			CMPQ(r, left)
-			JAE(LabelRef(lbl + pass + "Skip"))
-		} else {
-			MOVLQSX(Mem{Base: tp, Index: r, Scale: 4}, tg)
-			TESTQ(tg, tg)
-			JS(LabelRef(lbl + pass + "Skip"))
-		}
 		body()
-		JMP(LabelRef(lbl + pass + "Next"))
-		Label(lbl + pass + "Skip")
-		skip()
-		Label(lbl + pass + "Next")
 		ADDQ(strideM, row)
 		ADDQ(U32(B), sp)
 		INCQ(r)
@@ -217,57 +231,65 @@ func genMediumKernel(t tier, lse bool) {
 		tail()
 		Label(lbl + pass + "End")
 	}
-	// tailMaskAVX2 loads the AVX2 tail mask into a new register.
 	tailMaskAVX2 := func() reg.VecVirtual {
 		m := t.vec()
 		VMOVUPS(tailM, m)
 		return m
 	}
 
-	Label(lbl + "Group")
-	TESTQ(left, left)
-	JLE(LabelRef(lbl + "Done")) // the log-sum-exp's last group may have had fewer than lanes rows
-
-	Comment("pass 1: each row's vertical maximum into its slot (0 for a row that is not read)")
-	rowLoop("Max", func() {
-		acc := [2]reg.VecVirtual{t.vec(), t.vec()}
-		VMOVUPS(Mem{Base: row}, acc[0])
-		VMOVUPS(negInf, acc[1])
-		MOVQ(U32(B), off)
-		vectors("Max", func(a, d int) {
-			VMAXPS(xm(d), acc[a], acc[a])
-		}, func() {
-			if t.zmm {
-				VMAXPS(xm(0), acc[1], kTail, acc[1]) // masked-off lanes keep acc and are not read
-				return
-			}
-			m := tailMaskAVX2()
-			x := t.vec()
-			VMASKMOVPS(xm(0), m, x)
-			VBLENDVPS(m, x, acc[1], x) // masked-off lanes take acc
-			VMAXPS(x, acc[1], acc[1])
+	// pass1 emits pass 1 over the group: each row's vertical maximum into its slot, then the
+	// group's maxima, lane r for row r, into its vector of mArr.
+	pass1 := func() {
+		rowLoop("Max", maxOff, func() {
+			acc := [2]reg.VecVirtual{t.vec(), t.vec()}
+			VMOVUPS(Mem{Base: row}, acc[0])
+			VMOVUPS(acc[0], acc[1])
+			MOVQ(U32(B), off)
+			vectors("Max", func(a, d int) {
+				VMAXPS(xm(d), acc[a], acc[a])
+			}, func() {
+				if t.zmm {
+					VMAXPS(xm(0), acc[1], kTail, acc[1]) // masked-off lanes keep acc and are not read
+					return
+				}
+				m := tailMaskAVX2()
+				x := t.vec()
+				VMASKMOVPS(xm(0), m, x)
+				VBLENDVPS(m, x, acc[1], x) // masked-off lanes take acc
+				VMAXPS(x, acc[1], acc[1])
+			})
+			VMAXPS(acc[1], acc[0], acc[0])
+			VMOVUPS(acc[0], Mem{Base: sp})
 		})
-		VMAXPS(acc[1], acc[0], acc[0])
-		VMOVUPS(acc[0], Mem{Base: sp})
-	}, func() {
-		VMOVUPS(zero, Mem{Base: sp})
-	})
-	Comment("the group's maxima, lane r for row r")
-	mx := t.reduceRows(at(slotsOff), func(a, b, d Op) { VMAXPS(a, b, d) })
-	VMOVUPS(mx, at(mvecOff))
+		mx := t.reduceRows(at(maxOff), func(a, b, d Op) { VMAXPS(a, b, d) })
+		VMOVUPS(mx, Mem{Base: grp, Disp: mArr})
+	}
 
-	// pass2 emits the exp-sum pass over the group's rows; with sm (smoothing) also the spread.
+	// pass2 emits pass 2 over the group: the target logits, gathered, into ztArr; each row's
+	// vertical Σ_{j≠t} e^{z_j−m} (the log-sum-exp: Σ_j) into its slot, with sm (smoothing) also
+	// 2ε/C·Σ_j (z_j/2 − m/2) into the spread's slot; then the group's sums into sArr (and negArr).
+	// The pass is bound by arithmetic, and it prefetches the next group's rows, the same lines a
+	// group further on, which pass 1 then finds in L1: without it, pass 1 waits on memory (at
+	// 4M logits per call, C = 128 to 256 ran 30–45% faster with it on Zen 5).
 	pass2 := func(pass string, sm bool) {
-		rowLoop(pass, func() {
+		if !lse {
+			Comment("zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose")
+			Comment("microcode slows gathers down (GDS), it is still one per lanes rows")
+			tv, ti, zt := t.vec(), t.vec(), t.vec()
+			t.loadInt(Mem{Base: tpG}, tv)
+			VPMAXSD(fc.zero, tv, ti)
+			VPADDD(gatherM, ti, ti)
+			t.gather(Mem{Base: xg, Index: ti, Scale: 4}, zt)
+			t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
+			VMOVUPS(zt, Mem{Base: grp, Disp: ztArr})
+		}
+		rowLoop(pass, sumOff, func() {
 			mb := t.vec()
-			VBROADCASTSS(Mem{Base: scr, Index: r, Scale: 4, Disp: mvecOff}, mb)
+			VBROADCASTSS(Mem{Base: grp, Index: r, Scale: 4, Disp: mArr}, mb)
 			var tb, mh, sacc reg.VecVirtual
 			if !lse {
 				tb = t.vec()
-				VPBROADCASTD(Mem{Base: tp, Index: r, Scale: 4}, tb)
-				zt := XMM()
-				VMOVSS(Mem{Base: row, Index: tg, Scale: 4}, zt)
-				VMOVSS(zt, Mem{Base: scr, Index: r, Scale: 4, Disp: ztvOff})
+				VPBROADCASTD(Mem{Base: tpG, Index: r, Scale: 4}, tb)
 			}
 			if sm {
 				mh = t.vec()
@@ -280,6 +302,9 @@ func genMediumKernel(t tier, lse bool) {
 				VXORPS(a, a, a)
 			}
 			XORQ(off, off)
+			pf := gp() // the same row of the next group
+			MOVQ(row, pf)
+			ADDQ(groupM, pf)
 			// term adds e^{x−m} of the vector at off + d into acc[a], the target's lane excluded,
 			// and with smoothing 2ε/C·(x/2 − m/2) into sacc; tail: the row's last, partial vector.
 			term := func(a, d int, tail bool) {
@@ -342,93 +367,101 @@ func genMediumKernel(t tier, lse bool) {
 					VFMADD231PS(fc.k, x, sacc)
 				}
 			}
-			vectors(pass, func(a, d int) { term(a, d, false) }, func() { term(1, 0, true) })
+			vectors(pass, func(a, d int) {
+				if (d+B)%64 == 0 {
+					prefetchT0(Mem{Base: pf, Index: off, Scale: 1, Disp: d + B - 64})
+				}
+				term(a, d, false)
+			}, func() {
+				term(1, 0, true)
+			})
 			VADDPS(acc[1], acc[0], acc[0])
 			VMOVUPS(acc[0], Mem{Base: sp})
 			if sm {
 				VMOVUPS(sacc, Mem{Base: sp, Disp: L * B})
 			}
-		}, func() {
-			VMOVUPS(zero, Mem{Base: sp})
-			if sm {
-				VMOVUPS(zero, Mem{Base: sp, Disp: L * B})
-			}
-			if !lse {
-				VMOVSS(zero.AsX(), Mem{Base: scr, Index: r, Scale: 4, Disp: ztvOff})
-			}
 		})
-	}
-	// nextGroup advances to the next group of rows.
-	nextGroup := func() {
-		ADDQ(U32(B), dst)
-		v := gp()
-		MOVQ(strideM, v)
-		SHLQ(U8(map[int]uint8{8: 3, 16: 4}[L]), v)
-		ADDQ(v, xp)
-		SUBQ(U32(L), left)
-		JMP(LabelRef(lbl + "Group"))
+		s := t.reduceRows(at(sumOff), func(a, b, d Op) { VADDPS(a, b, d) })
+		VMOVUPS(s, Mem{Base: grp, Disp: sArr})
+		if sm {
+			n := t.reduceRows(at(sumOff+L*B), func(a, b, d Op) { VADDPS(a, b, d) })
+			VMOVUPS(n, Mem{Base: grp, Disp: negArr})
+		}
 	}
 
+	Label(lbl + "Group")
+	TESTQ(left, left)
+	JZ(LabelRef(lbl + "Finish"))
+	pass1()
 	if lse {
-		Comment("pass 2: each row's vertical Σ_j e^{z_j−m} into its slot")
 		pass2("Exp", false)
+	} else {
+		TESTQ(smooth, smooth)
+		JNZ(LabelRef(lbl + "Smooth"))
+		pass2("Exp", false)
+		JMP(LabelRef(lbl + "Sums"))
+		Label(lbl + "Smooth")
+		pass2("ExpSpread", true)
+		Label(lbl + "Sums")
+		ADDQ(U32(B), tpG)
+	}
+	ADDQ(U32(B), grp)
+	ADDQ(groupM, xg)
+	SUBQ(U32(L), left)
+	JMP(LabelRef(lbl + "Group"))
+
+	Label(lbl + "Finish")
+	Comment("the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap")
+	MOVQ(scr, grp)
+	var dst, n reg.GPVirtual
+	if lse {
+		dst = ld(Param("dst").Base())
+		n = ld(Param("dst").Len())
+	} else {
+		dst = ld(Param("loss").Base())
+		n = ld(Param("loss").Len())
+	}
+	Label(lbl + "Fin")
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "Done"))
+	s, m := t.vec(), t.vec()
+	VMOVUPS(Mem{Base: grp, Disp: sArr}, s)
+	VMOVUPS(Mem{Base: grp, Disp: mArr}, m)
+	if lse {
 		Comment("lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite")
-		s := t.reduceRows(at(slotsOff), func(a, b, d Op) { VADDPS(a, b, d) })
-		m, a, l := t.vec(), t.vec(), t.vec()
-		VMOVUPS(at(mvecOff), m)
+		a, l := t.vec(), t.vec()
 		VSUBPS(lc.one, s, a)
 		t.log1p(lc, a, l)
 		VADDPS(m, l, l)
 		VSUBPS(m, m, a)
 		VADDPS(a, l, l)
 		VMOVUPS(l, Mem{Base: dst})
-		nextGroup()
-		Label(lbl + "Done")
-		VZEROUPPER()
-		RET()
-		return
-	}
-
-	Comment("pass 2: each row's vertical Σ_{j≠t} e^{z_j−m} into its slot, the target logit aside")
-	TESTQ(smooth, smooth)
-	JNZ(LabelRef(lbl + "Smooth"))
-	pass2("Exp", false)
-	JMP(LabelRef(lbl + "Finish"))
-	Label(lbl + "Smooth")
-	Comment("with smoothing also 2ε/C·Σ_j (z_j/2 − m/2) = ε/C·Σ_j (z_j − m) into the spread's slots")
-	pass2("ExpSpread", true)
-	Label(lbl + "Finish")
-	s := t.reduceRows(at(slotsOff), func(a, b, d Op) { VADDPS(a, b, d) })
-	neg := t.vec()
-	VXORPS(neg, neg, neg)
-	TESTQ(smooth, smooth)
-	JZ(LabelRef(lbl + "NoSpread"))
-	sr := t.reduceRows(at(spreadOff), func(a, b, d Op) { VADDPS(a, b, d) })
-	VMOVAPS(sr, neg)
-	Label(lbl + "NoSpread")
-	m, zt, tv := t.vec(), t.vec(), t.vec()
-	VMOVUPS(at(mvecOff), m)
-	VMOVUPS(at(ztvOff), zt)
-	t.loadInt(Mem{Base: tp}, tv)
-	loss, ls, a := t.finishRows(ec, lc, fc, s, m, zt, neg, tv, smooth, lbl+"Plain")
-	VMOVUPS(loss, Mem{Base: dst})
-	Comment("statistics, when len(m) > 0: at the group's offset from loss")
-	stn := ld(Param("m").Len())
-	TESTQ(stn, stn)
-	JZ(LabelRef(lbl + "Next"))
-	{
-		o := ld(Param("loss").Base())
-		NEGQ(o)
-		ADDQ(dst, o)
+	} else {
+		zt, neg, tv := t.vec(), t.vec(), t.vec()
+		VMOVUPS(Mem{Base: grp, Disp: ztArr}, zt)
+		VMOVUPS(Mem{Base: grp, Disp: negArr}, neg) // read only with smoothing
+		o := gp()
+		MOVQ(dst, o)
+		SUBQ(ld(Param("loss").Base()), o) // the group's byte offset in loss, t and the statistics
+		tb := ld(Param("t").Base())
+		t.loadInt(Mem{Base: tb, Index: o, Scale: 1}, tv)
+		loss, ls, a := t.finishRows(ec, lc, fc, s, m, zt, neg, tv, smooth, lbl+"Plain")
+		VMOVUPS(loss, Mem{Base: dst})
+		Comment("statistics, when len(m) > 0")
+		stn := ld(Param("m").Len())
+		TESTQ(stn, stn)
+		JZ(LabelRef(lbl + "Next"))
 		mP, lsP, ptP := ld(Param("m").Base()), ld(Param("ls").Base()), ld(Param("pt").Base())
 		for _, p := range []reg.GPVirtual{mP, lsP, ptP} {
 			ADDQ(o, p)
 		}
 		t.storeStats(lc, fc, m, ls, s, a, tv, mP, lsP, ptP)
+		Label(lbl + "Next")
 	}
-	Label(lbl + "Next")
-	ADDQ(U32(B), tp)
-	nextGroup()
+	ADDQ(U32(B), dst)
+	ADDQ(U32(B), grp)
+	SUBQ(U32(L), n)
+	JMP(LabelRef(lbl + "Fin"))
 	Label(lbl + "Done")
 	VZEROUPPER()
 	RET()
