@@ -350,7 +350,11 @@ func TestMediumKernels(t *testing.T) {
 func TestMediumDispatch(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	for _, ks := range archSets() {
-		for _, c := range []int{smallMax, mediumMin, mediumMin + 1, mediumMax - 1, mediumMax, mediumMax + 1} {
+		hi := mediumMaxAVX2
+		if ks.name == "avx512" {
+			hi = mediumMaxAVX512
+		}
+		for _, c := range []int{mediumMin - 1, mediumMin, mediumMin + 1, smallMax, smallMax + 1, mediumFuseMin - 1, mediumFuseMin, hi - 1, hi, hi + 1} {
 			for _, n := range []int{0, 1, 17, 67, 200} {
 				x, tg, bad := medBatch(r, n, c, 5)
 				for _, eps := range []float32{0, 0.05} {

@@ -16494,9 +16494,9 @@ gradPlanarAVX512Done:
 DATA gradOne32<>+0(SB)/4, $0x00000001
 GLOBL gradOne32<>(SB), RODATA|NOPTR, $4
 
-// func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
+// func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
 // Requires: AVX, AVX2, FMA3, SSE
-TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-184
+TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-192
 	MOVQ loss_len+8(FP), AX
 	MOVQ t_base+120(FP), CX
 	MOVQ x_base+96(FP), DX
@@ -16505,11 +16505,11 @@ TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-184
 	// the scratch, from its first 64-byte boundary on
 	ADDQ         $0x3f, BX
 	ANDQ         $-64, BX
-	MOVQ         c+168(FP), SI
+	MOVQ         c+176(FP), SI
 	VXORPS       Y0, Y0, Y0
-	VBROADCASTSS fill+180(FP), Y1
-	VMOVSS       eps+176(FP), X2
-	MOVL         eps+176(FP), DI
+	VBROADCASTSS fill+188(FP), Y1
+	VMOVSS       eps+184(FP), X2
+	MOVL         eps+184(FP), DI
 	VMOVSS       one<>+0(SB), X3
 	VCVTSI2SSQ   SI, X4, X4
 	VADDSS       X2, X2, X5
@@ -16535,15 +16535,17 @@ TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-184
 	MOVQ         R8, 1352(BX)
 	SUBQ         $0x00000040, R8
 	MOVQ         R8, 1360(BX)
-	MOVQ         SI, R8
-	ANDQ         $0x07, R8
-	MOVQ         R8, 1368(BX)
+	MOVQ         SI, R9
+	ANDQ         $0x07, R9
+	MOVQ         R9, 1368(BX)
+	MOVQ         n+168(FP), R8
+	MOVQ         R8, 1384(BX)
 	VMOVDQU      iota16<>+0(SB), Y2
 	VMOVQ        SI, X3
 	VPBROADCASTD X3, Y3
 	VPMULLD      Y2, Y3, Y3
 	VMOVDQU      Y3, 1312(BX)
-	VMOVQ        R8, X3
+	VMOVQ        R9, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMOVDQU      Y3, 1280(BX)
@@ -16558,6 +16560,8 @@ ceMediumAVX2Group:
 	LEAQ  512(BX), R11
 
 ceMediumAVX2MaxRow:
+	CMPQ    R10, 1384(BX)
+	JGE     ceMediumAVX2MaxSkip
 	VMOVUPS (R9), Y2
 	VMOVUPS Y2, Y3
 	MOVQ    $0x00000020, R12
@@ -16585,13 +16589,22 @@ ceMediumAVX2MaxTail:
 	VMAXPS     Y5, Y3, Y3
 
 ceMediumAVX2MaxEnd:
-	VMAXPS     Y3, Y2, Y2
-	VMOVUPS    Y2, (R11)
-	ADDQ       1344(BX), R9
-	ADDQ       $0x00000020, R11
-	INCQ       R10
-	CMPQ       R10, $0x08
-	JB         ceMediumAVX2MaxRow
+	VMAXPS  Y3, Y2, Y2
+	VMOVUPS Y2, (R11)
+
+ceMediumAVX2MaxNext:
+	ADDQ 1344(BX), R9
+	ADDQ $0x00000020, R11
+	INCQ R10
+	CMPQ R10, $0x08
+	JB   ceMediumAVX2MaxRow
+	JMP  ceMediumAVX2MaxDone
+
+ceMediumAVX2MaxSkip:
+	VMOVUPS Y0, (R11)
+	JMP     ceMediumAVX2MaxNext
+
+ceMediumAVX2MaxDone:
 	VMOVUPS    512(BX), Y2
 	VUNPCKLPS  544(BX), Y2, Y3
 	VUNPCKHPS  544(BX), Y2, Y2
@@ -16605,14 +16618,14 @@ ceMediumAVX2MaxEnd:
 	VUNPCKHPS  672(BX), Y2, Y2
 	VMAXPS     Y2, Y5, Y5
 	VMOVUPS    704(BX), Y2
-	VUNPCKLPS  736(BX), Y2, Y8
+	VUNPCKLPS  736(BX), Y2, Y6
 	VUNPCKHPS  736(BX), Y2, Y2
-	VMAXPS     Y2, Y8, Y8
+	VMAXPS     Y2, Y6, Y6
 	VUNPCKLPD  Y4, Y3, Y2
 	VUNPCKHPD  Y4, Y3, Y3
 	VMAXPS     Y3, Y2, Y2
-	VUNPCKLPD  Y8, Y5, Y3
-	VUNPCKHPD  Y8, Y5, Y4
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
 	VMAXPS     Y4, Y3, Y3
 	VPERM2F128 $0x20, Y3, Y2, Y4
 	VPERM2F128 $0x31, Y3, Y2, Y2
@@ -16623,19 +16636,27 @@ ceMediumAVX2MaxEnd:
 
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
 	// microcode slows gathers down (GDS), it is still one per lanes rows
-	VMOVDQU    (CX), Y2
-	VPMAXSD    Y0, Y2, Y2
-	VPADDD     1312(BX), Y2, Y2
-	VPCMPEQD   Y3, Y3, Y3
-	VGATHERDPS Y3, (DX)(Y2*4), Y6
-	VPXOR      Y3, Y3, Y3
-	VPXOR      Y2, Y2, Y2
-	VMOVUPS    Y6, 3456(R8)
-	MOVQ       DX, R9
-	XORQ       R10, R10
-	LEAQ       768(BX), R11
+	VMOVDQU (CX), Y2
+	VPMAXSD Y0, Y2, Y2
+	VPADDD  1312(BX), Y2, Y2
+	VXORPS  Y3, Y3, Y3
+
+	// only the rows before n: lane < rows left
+	MOVQ         1384(BX), R9
+	VMOVQ        R9, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     iota16<>+0(SB), Y4, Y4
+	VGATHERDPS   Y4, (DX)(Y2*4), Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y2, Y2, Y2
+	VMOVUPS      Y3, 3456(R8)
+	MOVQ         DX, R9
+	XORQ         R10, R10
+	LEAQ         768(BX), R11
 
 ceMediumAVX2ExpRow:
+	CMPQ         R10, 1384(BX)
+	JGE          ceMediumAVX2ExpSkip
 	VBROADCASTSS 2432(R8)(R10*4), Y2
 	VPBROADCASTD (CX)(R10*4), Y3
 	VXORPS       Y4, Y4, Y4
@@ -16647,8 +16668,214 @@ ceMediumAVX2ExpRow:
 ceMediumAVX2ExpPair:
 	CMPQ    R12, 1360(BX)
 	JG      ceMediumAVX2ExpOne
-	VMOVUPS (R9)(R12*1), Y8
-	VSUBPS  Y2, Y8, Y8
+	VMOVUPS (R9)(R12*1), Y6
+	VSUBPS  Y2, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VPCMPEQD    (SI)(R12*1), Y3, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y4, Y4
+	PREFETCHT0  (R13)(R12*1)
+	VMOVUPS     32(R9)(R12*1), Y6
+	VSUBPS      Y2, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VPCMPEQD    32(SI)(R12*1), Y3, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y5, Y5
+	ADDQ        $0x00000040, R12
+	JMP         ceMediumAVX2ExpPair
+
+ceMediumAVX2ExpOne:
+	CMPQ    R12, 1352(BX)
+	JGE     ceMediumAVX2ExpTail
+	VMOVUPS (R9)(R12*1), Y6
+	VSUBPS  Y2, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VPCMPEQD    (SI)(R12*1), Y3, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y4, Y4
+	ADDQ        $0x00000020, R12
+
+ceMediumAVX2ExpTail:
+	CMPQ       1368(BX), $0x00
+	JE         ceMediumAVX2ExpEnd
+	VMOVUPS    1280(BX), Y7
+	VMASKMOVPS (R9)(R12*1), Y7, Y6
+	VSUBPS     Y2, Y6, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y8
+	VPSLLD      $0x17, Y8, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y2, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y9, Y9
+	VFMADD231PS Y9, Y8, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y6, Y2, Y6
+	VPCMPEQD    (SI)(R12*1), Y3, Y2
+	VANDNPS     Y6, Y2, Y6
+	VANDPS      Y7, Y6, Y6
+	VADDPS      Y6, Y5, Y5
+
+ceMediumAVX2ExpEnd:
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS Y4, (R11)
+
+ceMediumAVX2ExpNext:
+	ADDQ 1344(BX), R9
+	ADDQ $0x00000020, R11
+	INCQ R10
+	CMPQ R10, $0x08
+	JB   ceMediumAVX2ExpRow
+	JMP  ceMediumAVX2ExpDone
+
+ceMediumAVX2ExpSkip:
+	VMOVUPS Y0, (R11)
+	JMP     ceMediumAVX2ExpNext
+
+ceMediumAVX2ExpDone:
+	VMOVUPS    768(BX), Y2
+	VUNPCKLPS  800(BX), Y2, Y3
+	VUNPCKHPS  800(BX), Y2, Y2
+	VADDPS     Y2, Y3, Y3
+	VMOVUPS    832(BX), Y2
+	VUNPCKLPS  864(BX), Y2, Y4
+	VUNPCKHPS  864(BX), Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    896(BX), Y2
+	VUNPCKLPS  928(BX), Y2, Y5
+	VUNPCKHPS  928(BX), Y2, Y2
+	VADDPS     Y2, Y5, Y5
+	VMOVUPS    960(BX), Y2
+	VUNPCKLPS  992(BX), Y2, Y6
+	VUNPCKHPS  992(BX), Y2, Y2
+	VADDPS     Y2, Y6, Y6
+	VUNPCKLPD  Y4, Y3, Y2
+	VUNPCKHPD  Y4, Y3, Y3
+	VADDPS     Y3, Y2, Y2
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
+	VADDPS     Y4, Y3, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    Y4, 1408(R8)
+	JMP        ceMediumAVX2Sums
+
+ceMediumAVX2Smooth:
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU (CX), Y2
+	VPMAXSD Y0, Y2, Y2
+	VPADDD  1312(BX), Y2, Y2
+	VXORPS  Y3, Y3, Y3
+
+	// only the rows before n: lane < rows left
+	MOVQ         1384(BX), R9
+	VMOVQ        R9, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     iota16<>+0(SB), Y4, Y4
+	VGATHERDPS   Y4, (DX)(Y2*4), Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y2, Y2, Y2
+	VMOVUPS      Y3, 3456(R8)
+	MOVQ         DX, R9
+	XORQ         R10, R10
+	LEAQ         768(BX), R11
+
+ceMediumAVX2ExpSpreadRow:
+	CMPQ         R10, 1384(BX)
+	JGE          ceMediumAVX2ExpSpreadSkip
+	VBROADCASTSS 2432(R8)(R10*4), Y2
+	VPBROADCASTD (CX)(R10*4), Y3
+	VMULPS       halfVec<>+0(SB), Y2, Y2
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	XORQ         R12, R12
+	MOVQ         R9, R13
+	ADDQ         1376(BX), R13
+
+ceMediumAVX2ExpSpreadPair:
+	CMPQ        R12, 1360(BX)
+	JG          ceMediumAVX2ExpSpreadOne
+	VMOVUPS     (R9)(R12*1), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
@@ -16673,10 +16900,12 @@ ceMediumAVX2ExpPair:
 	VANDNPS     Y9, Y8, Y9
 	VPCMPEQD    (SI)(R12*1), Y3, Y8
 	VANDNPS     Y9, Y8, Y9
-	VADDPS      Y9, Y4, Y4
+	VADDPS      Y9, Y5, Y5
+	VFMADD231PS 32(BX), Y7, Y4
 	PREFETCHT0  (R13)(R12*1)
-	VMOVUPS     32(R9)(R12*1), Y8
-	VSUBPS      Y2, Y8, Y8
+	VMOVUPS     32(R9)(R12*1), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
@@ -16701,15 +16930,17 @@ ceMediumAVX2ExpPair:
 	VANDNPS     Y9, Y8, Y9
 	VPCMPEQD    32(SI)(R12*1), Y3, Y8
 	VANDNPS     Y9, Y8, Y9
-	VADDPS      Y9, Y5, Y5
+	VADDPS      Y9, Y6, Y6
+	VFMADD231PS 32(BX), Y7, Y4
 	ADDQ        $0x00000040, R12
-	JMP         ceMediumAVX2ExpPair
+	JMP         ceMediumAVX2ExpSpreadPair
 
-ceMediumAVX2ExpOne:
-	CMPQ    R12, 1352(BX)
-	JGE     ceMediumAVX2ExpTail
-	VMOVUPS (R9)(R12*1), Y8
-	VSUBPS  Y2, Y8, Y8
+ceMediumAVX2ExpSpreadOne:
+	CMPQ        R12, 1352(BX)
+	JGE         ceMediumAVX2ExpSpreadTail
+	VMOVUPS     (R9)(R12*1), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
@@ -16734,20 +16965,22 @@ ceMediumAVX2ExpOne:
 	VANDNPS     Y9, Y8, Y9
 	VPCMPEQD    (SI)(R12*1), Y3, Y8
 	VANDNPS     Y9, Y8, Y9
-	VADDPS      Y9, Y4, Y4
+	VADDPS      Y9, Y5, Y5
+	VFMADD231PS 32(BX), Y7, Y4
 	ADDQ        $0x00000020, R12
 
-ceMediumAVX2ExpTail:
-	CMPQ       1368(BX), $0x00
-	JE         ceMediumAVX2ExpEnd
-	VMOVUPS    1280(BX), Y9
-	VMASKMOVPS (R9)(R12*1), Y9, Y8
-	VSUBPS     Y2, Y8, Y2
+ceMediumAVX2ExpSpreadTail:
+	CMPQ        1368(BX), $0x00
+	JE          ceMediumAVX2ExpSpreadEnd
+	VMOVUPS     1280(BX), Y8
+	VMASKMOVPS  (R9)(R12*1), Y8, Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y2
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
 	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y10
-	VPSLLD      $0x17, Y10, Y8
+	VPSLLD      $0x17, Y10, Y9
 	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
 	VMOVAPS     Y2, Y11
 	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
@@ -16761,221 +16994,36 @@ ceMediumAVX2ExpTail:
 	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y8, Y11, Y11
-	VFMADD231PS Y11, Y10, Y8
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
-	VANDNPS     Y8, Y2, Y8
+	VANDNPS     Y9, Y2, Y9
 	VPCMPEQD    (SI)(R12*1), Y3, Y2
-	VANDNPS     Y8, Y2, Y8
-	VANDPS      Y9, Y8, Y8
-	VADDPS      Y8, Y5, Y5
-
-ceMediumAVX2ExpEnd:
-	VADDPS     Y5, Y4, Y4
-	VMOVUPS    Y4, (R11)
-	ADDQ       1344(BX), R9
-	ADDQ       $0x00000020, R11
-	INCQ       R10
-	CMPQ       R10, $0x08
-	JB         ceMediumAVX2ExpRow
-	VMOVUPS    768(BX), Y2
-	VUNPCKLPS  800(BX), Y2, Y3
-	VUNPCKHPS  800(BX), Y2, Y2
-	VADDPS     Y2, Y3, Y3
-	VMOVUPS    832(BX), Y2
-	VUNPCKLPS  864(BX), Y2, Y4
-	VUNPCKHPS  864(BX), Y2, Y2
-	VADDPS     Y2, Y4, Y4
-	VMOVUPS    896(BX), Y2
-	VUNPCKLPS  928(BX), Y2, Y5
-	VUNPCKHPS  928(BX), Y2, Y2
-	VADDPS     Y2, Y5, Y5
-	VMOVUPS    960(BX), Y2
-	VUNPCKLPS  992(BX), Y2, Y8
-	VUNPCKHPS  992(BX), Y2, Y2
-	VADDPS     Y2, Y8, Y8
-	VUNPCKLPD  Y4, Y3, Y2
-	VUNPCKHPD  Y4, Y3, Y3
-	VADDPS     Y3, Y2, Y2
-	VUNPCKLPD  Y8, Y5, Y3
-	VUNPCKHPD  Y8, Y5, Y4
-	VADDPS     Y4, Y3, Y3
-	VPERM2F128 $0x20, Y3, Y2, Y4
-	VPERM2F128 $0x31, Y3, Y2, Y2
-	VADDPS     Y2, Y4, Y4
-	VMOVUPS    Y4, 1408(R8)
-	JMP        ceMediumAVX2Sums
-
-ceMediumAVX2Smooth:
-	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
-	// microcode slows gathers down (GDS), it is still one per lanes rows
-	VMOVDQU    (CX), Y2
-	VPMAXSD    Y0, Y2, Y2
-	VPADDD     1312(BX), Y2, Y2
-	VPCMPEQD   Y3, Y3, Y3
-	VGATHERDPS Y3, (DX)(Y2*4), Y7
-	VPXOR      Y3, Y3, Y3
-	VPXOR      Y2, Y2, Y2
-	VMOVUPS    Y7, 3456(R8)
-	MOVQ       DX, R9
-	XORQ       R10, R10
-	LEAQ       768(BX), R11
-
-ceMediumAVX2ExpSpreadRow:
-	VBROADCASTSS 2432(R8)(R10*4), Y2
-	VPBROADCASTD (CX)(R10*4), Y3
-	VMULPS       halfVec<>+0(SB), Y2, Y2
-	VXORPS       Y4, Y4, Y4
-	VXORPS       Y5, Y5, Y5
-	VXORPS       Y8, Y8, Y8
-	XORQ         R12, R12
-	MOVQ         R9, R13
-	ADDQ         1376(BX), R13
-
-ceMediumAVX2ExpSpreadPair:
-	CMPQ        R12, 1360(BX)
-	JG          ceMediumAVX2ExpSpreadOne
-	VMOVUPS     (R9)(R12*1), Y9
-	VFMSUB132PS halfVec<>+0(SB), Y2, Y9
-	VADDPS      Y9, Y9, Y10
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
-	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y12
-	VPSLLD      $0x17, Y12, Y11
-	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
-	VMOVAPS     Y10, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y12
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y11, Y13, Y13
-	VFMADD231PS Y13, Y12, Y11
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
-	VANDNPS     Y11, Y10, Y11
-	VPCMPEQD    (SI)(R12*1), Y3, Y10
-	VANDNPS     Y11, Y10, Y11
-	VADDPS      Y11, Y5, Y5
-	VFMADD231PS 32(BX), Y9, Y4
-	PREFETCHT0  (R13)(R12*1)
-	VMOVUPS     32(R9)(R12*1), Y9
-	VFMSUB132PS halfVec<>+0(SB), Y2, Y9
-	VADDPS      Y9, Y9, Y10
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
-	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y12
-	VPSLLD      $0x17, Y12, Y11
-	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
-	VMOVAPS     Y10, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y12
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y11, Y13, Y13
-	VFMADD231PS Y13, Y12, Y11
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
-	VANDNPS     Y11, Y10, Y11
-	VPCMPEQD    32(SI)(R12*1), Y3, Y10
-	VANDNPS     Y11, Y10, Y11
-	VADDPS      Y11, Y8, Y8
-	VFMADD231PS 32(BX), Y9, Y4
-	ADDQ        $0x00000040, R12
-	JMP         ceMediumAVX2ExpSpreadPair
-
-ceMediumAVX2ExpSpreadOne:
-	CMPQ        R12, 1352(BX)
-	JGE         ceMediumAVX2ExpSpreadTail
-	VMOVUPS     (R9)(R12*1), Y9
-	VFMSUB132PS halfVec<>+0(SB), Y2, Y9
-	VADDPS      Y9, Y9, Y10
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
-	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y12
-	VPSLLD      $0x17, Y12, Y11
-	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
-	VMOVAPS     Y10, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y12
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y11, Y13, Y13
-	VFMADD231PS Y13, Y12, Y11
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
-	VANDNPS     Y11, Y10, Y11
-	VPCMPEQD    (SI)(R12*1), Y3, Y10
-	VANDNPS     Y11, Y10, Y11
-	VADDPS      Y11, Y5, Y5
-	VFMADD231PS 32(BX), Y9, Y4
-	ADDQ        $0x00000020, R12
-
-ceMediumAVX2ExpSpreadTail:
-	CMPQ        1368(BX), $0x00
-	JE          ceMediumAVX2ExpSpreadEnd
-	VMOVUPS     1280(BX), Y10
-	VMASKMOVPS  (R9)(R12*1), Y10, Y9
-	VFMSUB132PS halfVec<>+0(SB), Y2, Y9
-	VADDPS      Y9, Y9, Y2
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
-	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y12
-	VPSLLD      $0x17, Y12, Y11
-	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
-	VMOVAPS     Y2, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y12
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y11, Y13, Y13
-	VFMADD231PS Y13, Y12, Y11
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
-	VANDNPS     Y11, Y2, Y11
-	VPCMPEQD    (SI)(R12*1), Y3, Y2
-	VANDNPS     Y11, Y2, Y11
-	VANDPS      Y10, Y11, Y11
-	VANDPS      Y10, Y9, Y9
-	VADDPS      Y11, Y8, Y8
-	VFMADD231PS 32(BX), Y9, Y4
+	VANDNPS     Y9, Y2, Y9
+	VANDPS      Y8, Y9, Y9
+	VANDPS      Y8, Y7, Y7
+	VADDPS      Y9, Y6, Y6
+	VFMADD231PS 32(BX), Y7, Y4
 
 ceMediumAVX2ExpSpreadEnd:
-	VADDPS     Y8, Y5, Y5
-	VMOVUPS    Y5, (R11)
-	VMOVUPS    Y4, 256(R11)
-	ADDQ       1344(BX), R9
-	ADDQ       $0x00000020, R11
-	INCQ       R10
-	CMPQ       R10, $0x08
-	JB         ceMediumAVX2ExpSpreadRow
+	VADDPS  Y6, Y5, Y5
+	VMOVUPS Y5, (R11)
+	VMOVUPS Y4, 256(R11)
+
+ceMediumAVX2ExpSpreadNext:
+	ADDQ 1344(BX), R9
+	ADDQ $0x00000020, R11
+	INCQ R10
+	CMPQ R10, $0x08
+	JB   ceMediumAVX2ExpSpreadRow
+	JMP  ceMediumAVX2ExpSpreadDone
+
+ceMediumAVX2ExpSpreadSkip:
+	VMOVUPS Y0, (R11)
+	VMOVUPS Y0, 256(R11)
+	JMP     ceMediumAVX2ExpSpreadNext
+
+ceMediumAVX2ExpSpreadDone:
 	VMOVUPS    768(BX), Y2
 	VUNPCKLPS  800(BX), Y2, Y3
 	VUNPCKHPS  800(BX), Y2, Y2
@@ -16989,14 +17037,14 @@ ceMediumAVX2ExpSpreadEnd:
 	VUNPCKHPS  928(BX), Y2, Y2
 	VADDPS     Y2, Y5, Y5
 	VMOVUPS    960(BX), Y2
-	VUNPCKLPS  992(BX), Y2, Y8
+	VUNPCKLPS  992(BX), Y2, Y6
 	VUNPCKHPS  992(BX), Y2, Y2
-	VADDPS     Y2, Y8, Y8
+	VADDPS     Y2, Y6, Y6
 	VUNPCKLPD  Y4, Y3, Y2
 	VUNPCKHPD  Y4, Y3, Y3
 	VADDPS     Y3, Y2, Y2
-	VUNPCKLPD  Y8, Y5, Y3
-	VUNPCKHPD  Y8, Y5, Y4
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
 	VADDPS     Y4, Y3, Y3
 	VPERM2F128 $0x20, Y3, Y2, Y4
 	VPERM2F128 $0x31, Y3, Y2, Y2
@@ -17015,14 +17063,14 @@ ceMediumAVX2ExpSpreadEnd:
 	VUNPCKHPS  1184(BX), Y2, Y2
 	VADDPS     Y2, Y5, Y5
 	VMOVUPS    1216(BX), Y2
-	VUNPCKLPS  1248(BX), Y2, Y8
+	VUNPCKLPS  1248(BX), Y2, Y6
 	VUNPCKHPS  1248(BX), Y2, Y2
-	VADDPS     Y2, Y8, Y8
+	VADDPS     Y2, Y6, Y6
 	VUNPCKLPD  Y4, Y3, Y2
 	VUNPCKHPD  Y4, Y3, Y3
 	VADDPS     Y3, Y2, Y2
-	VUNPCKLPD  Y8, Y5, Y3
-	VUNPCKHPD  Y8, Y5, Y4
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
 	VADDPS     Y4, Y3, Y3
 	VPERM2F128 $0x20, Y3, Y2, Y4
 	VPERM2F128 $0x31, Y3, Y2, Y2
@@ -17033,6 +17081,7 @@ ceMediumAVX2Sums:
 	ADDQ $0x00000020, CX
 	ADDQ $0x00000020, R8
 	ADDQ 1376(BX), DX
+	SUBQ $0x00000008, 1384(BX)
 	SUBQ $0x00000008, AX
 	JMP  ceMediumAVX2Group
 
@@ -17705,17 +17754,18 @@ DATA mediumIndex<>+2104(SB)/4, $0x0000020e
 DATA mediumIndex<>+2108(SB)/4, $0x0000020f
 GLOBL mediumIndex<>(SB), RODATA|NOPTR, $2112
 
-// func lseMediumAVX2(dst []float32, x []float32, scratch []float32, c int)
+// func lseMediumAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
 // Requires: AVX, AVX2, FMA3, SSE
-TEXT ·lseMediumAVX2(SB), NOSPLIT, $0-80
+TEXT ·lseMediumAVX2(SB), NOSPLIT, $0-88
 	MOVQ dst_len+8(FP), AX
 	MOVQ x_base+24(FP), CX
 	MOVQ scratch_base+48(FP), DX
 
 	// the scratch, from its first 64-byte boundary on
-	ADDQ $0x3f, DX
-	ANDQ $-64, DX
-	MOVQ c+72(FP), BX
+	ADDQ   $0x3f, DX
+	ANDQ   $-64, DX
+	MOVQ   c+80(FP), BX
+	VXORPS Y0, Y0, Y0
 
 	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
@@ -17730,18 +17780,20 @@ TEXT ·lseMediumAVX2(SB), NOSPLIT, $0-80
 	MOVQ         SI, 1352(DX)
 	SUBQ         $0x00000040, SI
 	MOVQ         SI, 1360(DX)
-	MOVQ         BX, SI
-	ANDQ         $0x07, SI
-	MOVQ         SI, 1368(DX)
-	VMOVDQU      iota16<>+0(SB), Y0
-	VMOVQ        BX, X1
-	VPBROADCASTD X1, Y1
-	VPMULLD      Y0, Y1, Y1
-	VMOVDQU      Y1, 1312(DX)
-	VMOVQ        SI, X1
-	VPBROADCASTD X1, Y1
-	VPCMPGTD     Y0, Y1, Y1
-	VMOVDQU      Y1, 1280(DX)
+	MOVQ         BX, DI
+	ANDQ         $0x07, DI
+	MOVQ         DI, 1368(DX)
+	MOVQ         n+72(FP), SI
+	MOVQ         SI, 1384(DX)
+	VMOVDQU      iota16<>+0(SB), Y1
+	VMOVQ        BX, X2
+	VPBROADCASTD X2, Y2
+	VPMULLD      Y1, Y2, Y2
+	VMOVDQU      Y2, 1312(DX)
+	VMOVQ        DI, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     Y1, Y2, Y2
+	VMOVDQU      Y2, 1280(DX)
 	MOVQ         DX, BX
 
 lseMediumAVX2Group:
@@ -17752,74 +17804,87 @@ lseMediumAVX2Group:
 	LEAQ  512(DX), R8
 
 lseMediumAVX2MaxRow:
-	VMOVUPS (SI), Y0
-	VMOVUPS Y0, Y1
+	CMPQ    DI, 1384(DX)
+	JGE     lseMediumAVX2MaxSkip
+	VMOVUPS (SI), Y1
+	VMOVUPS Y1, Y2
 	MOVQ    $0x00000020, R9
 
 lseMediumAVX2MaxPair:
 	CMPQ   R9, 1360(DX)
 	JG     lseMediumAVX2MaxOne
-	VMAXPS (SI)(R9*1), Y0, Y0
-	VMAXPS 32(SI)(R9*1), Y1, Y1
+	VMAXPS (SI)(R9*1), Y1, Y1
+	VMAXPS 32(SI)(R9*1), Y2, Y2
 	ADDQ   $0x00000040, R9
 	JMP    lseMediumAVX2MaxPair
 
 lseMediumAVX2MaxOne:
 	CMPQ   R9, 1352(DX)
 	JGE    lseMediumAVX2MaxTail
-	VMAXPS (SI)(R9*1), Y0, Y0
+	VMAXPS (SI)(R9*1), Y1, Y1
 	ADDQ   $0x00000020, R9
 
 lseMediumAVX2MaxTail:
 	CMPQ       1368(DX), $0x00
 	JE         lseMediumAVX2MaxEnd
-	VMOVUPS    1280(DX), Y2
-	VMASKMOVPS (SI)(R9*1), Y2, Y3
-	VBLENDVPS  Y2, Y3, Y1, Y3
-	VMAXPS     Y3, Y1, Y1
+	VMOVUPS    1280(DX), Y3
+	VMASKMOVPS (SI)(R9*1), Y3, Y4
+	VBLENDVPS  Y3, Y4, Y2, Y4
+	VMAXPS     Y4, Y2, Y2
 
 lseMediumAVX2MaxEnd:
-	VMAXPS     Y1, Y0, Y0
-	VMOVUPS    Y0, (R8)
-	ADDQ       1344(DX), SI
-	ADDQ       $0x00000020, R8
-	INCQ       DI
-	CMPQ       DI, $0x08
-	JB         lseMediumAVX2MaxRow
-	VMOVUPS    512(DX), Y0
-	VUNPCKLPS  544(DX), Y0, Y1
-	VUNPCKHPS  544(DX), Y0, Y0
-	VMAXPS     Y0, Y1, Y1
-	VMOVUPS    576(DX), Y0
-	VUNPCKLPS  608(DX), Y0, Y2
-	VUNPCKHPS  608(DX), Y0, Y0
-	VMAXPS     Y0, Y2, Y2
-	VMOVUPS    640(DX), Y0
-	VUNPCKLPS  672(DX), Y0, Y3
-	VUNPCKHPS  672(DX), Y0, Y0
-	VMAXPS     Y0, Y3, Y3
-	VMOVUPS    704(DX), Y0
-	VUNPCKLPS  736(DX), Y0, Y4
-	VUNPCKHPS  736(DX), Y0, Y0
-	VMAXPS     Y0, Y4, Y4
-	VUNPCKLPD  Y2, Y1, Y0
-	VUNPCKHPD  Y2, Y1, Y1
-	VMAXPS     Y1, Y0, Y0
-	VUNPCKLPD  Y4, Y3, Y1
-	VUNPCKHPD  Y4, Y3, Y2
+	VMAXPS  Y2, Y1, Y1
+	VMOVUPS Y1, (R8)
+
+lseMediumAVX2MaxNext:
+	ADDQ 1344(DX), SI
+	ADDQ $0x00000020, R8
+	INCQ DI
+	CMPQ DI, $0x08
+	JB   lseMediumAVX2MaxRow
+	JMP  lseMediumAVX2MaxDone
+
+lseMediumAVX2MaxSkip:
+	VMOVUPS Y0, (R8)
+	JMP     lseMediumAVX2MaxNext
+
+lseMediumAVX2MaxDone:
+	VMOVUPS    512(DX), Y1
+	VUNPCKLPS  544(DX), Y1, Y2
+	VUNPCKHPS  544(DX), Y1, Y1
+	VMAXPS     Y1, Y2, Y2
+	VMOVUPS    576(DX), Y1
+	VUNPCKLPS  608(DX), Y1, Y3
+	VUNPCKHPS  608(DX), Y1, Y1
+	VMAXPS     Y1, Y3, Y3
+	VMOVUPS    640(DX), Y1
+	VUNPCKLPS  672(DX), Y1, Y4
+	VUNPCKHPS  672(DX), Y1, Y1
+	VMAXPS     Y1, Y4, Y4
+	VMOVUPS    704(DX), Y1
+	VUNPCKLPS  736(DX), Y1, Y5
+	VUNPCKHPS  736(DX), Y1, Y1
+	VMAXPS     Y1, Y5, Y5
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y2
 	VMAXPS     Y2, Y1, Y1
-	VPERM2F128 $0x20, Y1, Y0, Y2
-	VPERM2F128 $0x31, Y1, Y0, Y0
-	VMAXPS     Y0, Y2, Y2
-	VMOVUPS    Y2, 2432(BX)
+	VUNPCKLPD  Y5, Y4, Y2
+	VUNPCKHPD  Y5, Y4, Y3
+	VMAXPS     Y3, Y2, Y2
+	VPERM2F128 $0x20, Y2, Y1, Y3
+	VPERM2F128 $0x31, Y2, Y1, Y1
+	VMAXPS     Y1, Y3, Y3
+	VMOVUPS    Y3, 2432(BX)
 	MOVQ       CX, SI
 	XORQ       DI, DI
 	LEAQ       768(DX), R8
 
 lseMediumAVX2ExpRow:
-	VBROADCASTSS 2432(BX)(DI*4), Y0
-	VXORPS       Y1, Y1, Y1
+	CMPQ         DI, 1384(DX)
+	JGE          lseMediumAVX2ExpSkip
+	VBROADCASTSS 2432(BX)(DI*4), Y1
 	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
 	XORQ         R9, R9
 	MOVQ         SI, R10
 	ADDQ         1376(DX), R10
@@ -17827,157 +17892,167 @@ lseMediumAVX2ExpRow:
 lseMediumAVX2ExpPair:
 	CMPQ    R9, 1360(DX)
 	JG      lseMediumAVX2ExpOne
-	VMOVUPS (SI)(R9*1), Y3
-	VSUBPS  Y0, Y3, Y3
+	VMOVUPS (SI)(R9*1), Y4
+	VSUBPS  Y1, Y4, Y4
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
-	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
-	VPSLLD      $0x17, Y5, Y4
-	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
-	VMOVAPS     Y3, Y6
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y5
-	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y4, Y6, Y6
-	VFMADD231PS Y6, Y5, Y4
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
-	VANDNPS     Y4, Y3, Y4
-	VADDPS      Y4, Y1, Y1
+	VMULPS      Y5, Y7, Y7
+	VFMADD231PS Y7, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+	VADDPS      Y5, Y2, Y2
 	PREFETCHT0  (R10)(R9*1)
-	VMOVUPS     32(SI)(R9*1), Y3
-	VSUBPS      Y0, Y3, Y3
+	VMOVUPS     32(SI)(R9*1), Y4
+	VSUBPS      Y1, Y4, Y4
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
-	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
-	VPSLLD      $0x17, Y5, Y4
-	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
-	VMOVAPS     Y3, Y6
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y5
-	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y4, Y6, Y6
-	VFMADD231PS Y6, Y5, Y4
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
-	VANDNPS     Y4, Y3, Y4
-	VADDPS      Y4, Y2, Y2
+	VMULPS      Y5, Y7, Y7
+	VFMADD231PS Y7, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+	VADDPS      Y5, Y3, Y3
 	ADDQ        $0x00000040, R9
 	JMP         lseMediumAVX2ExpPair
 
 lseMediumAVX2ExpOne:
 	CMPQ    R9, 1352(DX)
 	JGE     lseMediumAVX2ExpTail
-	VMOVUPS (SI)(R9*1), Y3
-	VSUBPS  Y0, Y3, Y3
+	VMOVUPS (SI)(R9*1), Y4
+	VSUBPS  Y1, Y4, Y4
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
-	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
-	VPSLLD      $0x17, Y5, Y4
-	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
-	VMOVAPS     Y3, Y6
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y5
-	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y4, Y6, Y6
-	VFMADD231PS Y6, Y5, Y4
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
-	VANDNPS     Y4, Y3, Y4
-	VADDPS      Y4, Y1, Y1
+	VMULPS      Y5, Y7, Y7
+	VFMADD231PS Y7, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+	VADDPS      Y5, Y2, Y2
 	ADDQ        $0x00000020, R9
 
 lseMediumAVX2ExpTail:
 	CMPQ       1368(DX), $0x00
 	JE         lseMediumAVX2ExpEnd
-	VMOVUPS    1280(DX), Y4
-	VMASKMOVPS (SI)(R9*1), Y4, Y3
-	VSUBPS     Y0, Y3, Y0
+	VMOVUPS    1280(DX), Y5
+	VMASKMOVPS (SI)(R9*1), Y5, Y4
+	VSUBPS     Y1, Y4, Y1
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
-	VFMADD231PS expLog2eVec<>+0(SB), Y0, Y5
-	VPSLLD      $0x17, Y5, Y3
-	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
-	VMOVAPS     Y0, Y6
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y1, Y6
+	VPSLLD      $0x17, Y6, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y1, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y5
-	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y3, Y6, Y6
-	VFMADD231PS Y6, Y5, Y3
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y0, Y0
-	VANDNPS     Y3, Y0, Y3
-	VANDPS      Y4, Y3, Y3
-	VADDPS      Y3, Y2, Y2
+	VMULPS      Y4, Y7, Y7
+	VFMADD231PS Y7, Y6, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y1, Y1
+	VANDNPS     Y4, Y1, Y4
+	VANDPS      Y5, Y4, Y4
+	VADDPS      Y4, Y3, Y3
 
 lseMediumAVX2ExpEnd:
+	VADDPS  Y3, Y2, Y2
+	VMOVUPS Y2, (R8)
+
+lseMediumAVX2ExpNext:
+	ADDQ 1344(DX), SI
+	ADDQ $0x00000020, R8
+	INCQ DI
+	CMPQ DI, $0x08
+	JB   lseMediumAVX2ExpRow
+	JMP  lseMediumAVX2ExpDone
+
+lseMediumAVX2ExpSkip:
+	VMOVUPS Y0, (R8)
+	JMP     lseMediumAVX2ExpNext
+
+lseMediumAVX2ExpDone:
+	VMOVUPS    768(DX), Y1
+	VUNPCKLPS  800(DX), Y1, Y2
+	VUNPCKHPS  800(DX), Y1, Y1
+	VADDPS     Y1, Y2, Y2
+	VMOVUPS    832(DX), Y1
+	VUNPCKLPS  864(DX), Y1, Y3
+	VUNPCKHPS  864(DX), Y1, Y1
+	VADDPS     Y1, Y3, Y3
+	VMOVUPS    896(DX), Y1
+	VUNPCKLPS  928(DX), Y1, Y4
+	VUNPCKHPS  928(DX), Y1, Y1
+	VADDPS     Y1, Y4, Y4
+	VMOVUPS    960(DX), Y1
+	VUNPCKLPS  992(DX), Y1, Y5
+	VUNPCKHPS  992(DX), Y1, Y1
+	VADDPS     Y1, Y5, Y5
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y2
 	VADDPS     Y2, Y1, Y1
-	VMOVUPS    Y1, (R8)
-	ADDQ       1344(DX), SI
-	ADDQ       $0x00000020, R8
-	INCQ       DI
-	CMPQ       DI, $0x08
-	JB         lseMediumAVX2ExpRow
-	VMOVUPS    768(DX), Y0
-	VUNPCKLPS  800(DX), Y0, Y1
-	VUNPCKHPS  800(DX), Y0, Y0
-	VADDPS     Y0, Y1, Y1
-	VMOVUPS    832(DX), Y0
-	VUNPCKLPS  864(DX), Y0, Y2
-	VUNPCKHPS  864(DX), Y0, Y0
-	VADDPS     Y0, Y2, Y2
-	VMOVUPS    896(DX), Y0
-	VUNPCKLPS  928(DX), Y0, Y3
-	VUNPCKHPS  928(DX), Y0, Y0
-	VADDPS     Y0, Y3, Y3
-	VMOVUPS    960(DX), Y0
-	VUNPCKLPS  992(DX), Y0, Y4
-	VUNPCKHPS  992(DX), Y0, Y0
-	VADDPS     Y0, Y4, Y4
-	VUNPCKLPD  Y2, Y1, Y0
-	VUNPCKHPD  Y2, Y1, Y1
-	VADDPS     Y1, Y0, Y0
-	VUNPCKLPD  Y4, Y3, Y1
-	VUNPCKHPD  Y4, Y3, Y2
-	VADDPS     Y2, Y1, Y1
-	VPERM2F128 $0x20, Y1, Y0, Y2
-	VPERM2F128 $0x31, Y1, Y0, Y0
-	VADDPS     Y0, Y2, Y2
-	VMOVUPS    Y2, 1408(BX)
+	VUNPCKLPD  Y5, Y4, Y2
+	VUNPCKHPD  Y5, Y4, Y3
+	VADDPS     Y3, Y2, Y2
+	VPERM2F128 $0x20, Y2, Y1, Y3
+	VPERM2F128 $0x31, Y2, Y1, Y1
+	VADDPS     Y1, Y3, Y3
+	VMOVUPS    Y3, 1408(BX)
 	ADDQ       $0x00000020, BX
 	ADDQ       1376(DX), CX
+	SUBQ       $0x00000008, 1384(DX)
 	SUBQ       $0x00000008, AX
 	JMP        lseMediumAVX2Group
 
@@ -18050,9 +18125,9 @@ lseMediumAVX2Done:
 	VZEROUPPER
 	RET
 
-// func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, c int, eps float32, fill float32)
+// func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
-TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-184
+TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-192
 	MOVQ loss_len+8(FP), AX
 	MOVQ t_base+120(FP), CX
 	MOVQ x_base+96(FP), DX
@@ -18061,7 +18136,7 @@ TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-184
 	// the scratch, from its first 64-byte boundary on
 	ADDQ         $0x3f, BX
 	ANDQ         $-64, BX
-	MOVQ         c+168(FP), SI
+	MOVQ         c+176(FP), SI
 	VBROADCASTSS expLog2e<>+0(SB), Z0
 	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
 	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
@@ -18074,44 +18149,44 @@ TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-184
 	VBROADCASTSS one<>+0(SB), Z9
 	VBROADCASTSS one<>+0(SB), Z10
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
-	VBROADCASTSS logLn2Hi<>+0(SB), Z14
-	VBROADCASTSS logLn2Lo<>+0(SB), Z15
-	VBROADCASTSS half<>+0(SB), Z16
-	VBROADCASTSS posInf<>+0(SB), Z17
-	VBROADCASTSS logP0<>+0(SB), Z18
-	VBROADCASTSS logP1<>+0(SB), Z19
-	VBROADCASTSS logP2<>+0(SB), Z20
-	VBROADCASTSS logP3<>+0(SB), Z21
-	VBROADCASTSS logP4<>+0(SB), Z22
-	VBROADCASTSS logP5<>+0(SB), Z23
-	VBROADCASTSS logP6<>+0(SB), Z24
-	VBROADCASTSS logP7<>+0(SB), Z25
-	VBROADCASTSS logP8<>+0(SB), Z26
-	VMOVUPS      Z19, (BX)
-	VMOVUPS      Z20, 64(BX)
-	VMOVUPS      Z21, 128(BX)
-	VMOVUPS      Z22, 192(BX)
-	VMOVUPS      Z23, 256(BX)
-	VMOVUPS      Z24, 320(BX)
-	VMOVUPS      Z25, 384(BX)
-	VMOVUPS      Z26, 448(BX)
-	VMOVUPS      Z14, 512(BX)
-	VMOVUPS      Z15, 576(BX)
-	VMOVUPS      Z16, 640(BX)
+	VBROADCASTSS logLn2Hi<>+0(SB), Z12
+	VBROADCASTSS logLn2Lo<>+0(SB), Z13
+	VBROADCASTSS half<>+0(SB), Z14
+	VBROADCASTSS posInf<>+0(SB), Z15
+	VBROADCASTSS logP0<>+0(SB), Z16
+	VBROADCASTSS logP1<>+0(SB), Z17
+	VBROADCASTSS logP2<>+0(SB), Z18
+	VBROADCASTSS logP3<>+0(SB), Z19
+	VBROADCASTSS logP4<>+0(SB), Z20
+	VBROADCASTSS logP5<>+0(SB), Z21
+	VBROADCASTSS logP6<>+0(SB), Z22
+	VBROADCASTSS logP7<>+0(SB), Z23
+	VBROADCASTSS logP8<>+0(SB), Z24
+	VMOVUPS      Z17, (BX)
+	VMOVUPS      Z18, 64(BX)
+	VMOVUPS      Z19, 128(BX)
+	VMOVUPS      Z20, 192(BX)
+	VMOVUPS      Z21, 256(BX)
+	VMOVUPS      Z22, 320(BX)
+	VMOVUPS      Z23, 384(BX)
+	VMOVUPS      Z24, 448(BX)
+	VMOVUPS      Z12, 512(BX)
+	VMOVUPS      Z13, 576(BX)
+	VMOVUPS      Z14, 640(BX)
 	VMOVUPS      Z10, 704(BX)
 	VBROADCASTSS signBit<>+0(SB), Z10
-	VXORPS       Z14, Z14, Z14
-	VBROADCASTSS fill+180(FP), Z15
-	VMOVSS       eps+176(FP), X16
-	MOVL         eps+176(FP), DI
-	VMOVSS       one<>+0(SB), X19
+	VXORPS       Z12, Z12, Z12
+	VBROADCASTSS fill+188(FP), Z13
+	VMOVSS       eps+184(FP), X14
+	MOVL         eps+184(FP), DI
+	VMOVSS       one<>+0(SB), X17
 	VCVTSI2SSQ   SI, X11, X11
-	VADDSS       X16, X16, X20
-	VDIVSS       X11, X20, X11
-	VSUBSS       X19, X16, X19
-	VADDSS       X19, X19, X19
-	VBROADCASTSS X19, Z16
-	VMOVUPS      Z16, 768(BX)
+	VADDSS       X14, X14, X18
+	VDIVSS       X11, X18, X11
+	VSUBSS       X17, X14, X17
+	VADDSS       X17, X17, X17
+	VBROADCASTSS X17, Z14
+	VMOVUPS      Z14, 768(BX)
 	VBROADCASTSS X11, Z11
 	VMOVUPS      Z11, 832(BX)
 	SHLQ         $0x01, DI
@@ -18129,16 +18204,18 @@ TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-184
 	MOVQ         R8, 4232(BX)
 	SUBQ         $0x00000080, R8
 	MOVQ         R8, 4240(BX)
-	MOVQ         SI, R8
-	ANDQ         $0x0f, R8
-	MOVQ         R8, 4248(BX)
+	MOVQ         SI, R9
+	ANDQ         $0x0f, R9
+	MOVQ         R9, 4248(BX)
+	MOVQ         n+168(FP), R8
+	MOVQ         R8, 4264(BX)
 	VMOVDQU32    iota16<>+0(SB), Z11
-	VMOVQ        SI, X16
-	VPBROADCASTD X16, Z16
-	VPMULLD      Z11, Z16, Z16
-	VMOVDQU32    Z16, 4160(BX)
+	VMOVQ        SI, X14
+	VPBROADCASTD X14, Z14
+	VPMULLD      Z11, Z14, Z14
+	VMOVDQU32    Z14, 4160(BX)
 	MOVL         $0x0000ffff, SI
-	BZHIL        R8, SI, SI
+	BZHIL        R9, SI, SI
 	KMOVW        SI, K1
 	LEAQ         mediumIndex<>+0(SB), SI
 	MOVQ         BX, R8
@@ -18151,15 +18228,17 @@ ceMediumAVX512Group:
 	LEAQ  1024(BX), R11
 
 ceMediumAVX512MaxRow:
+	CMPQ    R10, 4264(BX)
+	JGE     ceMediumAVX512MaxSkip
 	VMOVUPS (R9), Z11
-	VMOVUPS Z11, Z16
+	VMOVUPS Z11, Z14
 	MOVQ    $0x00000040, R12
 
 ceMediumAVX512MaxPair:
 	CMPQ   R12, 4240(BX)
 	JG     ceMediumAVX512MaxOne
 	VMAXPS (R9)(R12*1), Z11, Z11
-	VMAXPS 64(R9)(R12*1), Z16, Z16
+	VMAXPS 64(R9)(R12*1), Z14, Z14
 	ADDQ   $0x00000080, R12
 	JMP    ceMediumAVX512MaxPair
 
@@ -18172,91 +18251,113 @@ ceMediumAVX512MaxOne:
 ceMediumAVX512MaxTail:
 	CMPQ   4248(BX), $0x00
 	JE     ceMediumAVX512MaxEnd
-	VMAXPS (R9)(R12*1), Z16, K1, Z16
+	VMAXPS (R9)(R12*1), Z14, K1, Z14
 
 ceMediumAVX512MaxEnd:
-	VMAXPS     Z16, Z11, Z11
-	VMOVUPS    Z11, (R11)
-	ADDQ       4224(BX), R9
-	ADDQ       $0x00000040, R11
-	INCQ       R10
-	CMPQ       R10, $0x10
-	JB         ceMediumAVX512MaxRow
+	VMAXPS  Z14, Z11, Z11
+	VMOVUPS Z11, (R11)
+
+ceMediumAVX512MaxNext:
+	ADDQ 4224(BX), R9
+	ADDQ $0x00000040, R11
+	INCQ R10
+	CMPQ R10, $0x10
+	JB   ceMediumAVX512MaxRow
+	JMP  ceMediumAVX512MaxDone
+
+ceMediumAVX512MaxSkip:
+	VMOVUPS Z12, (R11)
+	JMP     ceMediumAVX512MaxNext
+
+ceMediumAVX512MaxDone:
 	VMOVUPS    1024(BX), Z11
-	VUNPCKLPS  1088(BX), Z11, Z16
+	VUNPCKLPS  1088(BX), Z11, Z14
 	VUNPCKHPS  1088(BX), Z11, Z11
-	VMAXPS     Z11, Z16, Z16
+	VMAXPS     Z11, Z14, Z14
 	VMOVUPS    1152(BX), Z11
-	VUNPCKLPS  1216(BX), Z11, Z19
+	VUNPCKLPS  1216(BX), Z11, Z17
 	VUNPCKHPS  1216(BX), Z11, Z11
-	VMAXPS     Z11, Z19, Z19
+	VMAXPS     Z11, Z17, Z17
 	VMOVUPS    1280(BX), Z11
-	VUNPCKLPS  1344(BX), Z11, Z20
+	VUNPCKLPS  1344(BX), Z11, Z18
 	VUNPCKHPS  1344(BX), Z11, Z11
-	VMAXPS     Z11, Z20, Z20
+	VMAXPS     Z11, Z18, Z18
 	VMOVUPS    1408(BX), Z11
-	VUNPCKLPS  1472(BX), Z11, Z21
+	VUNPCKLPS  1472(BX), Z11, Z19
 	VUNPCKHPS  1472(BX), Z11, Z11
-	VMAXPS     Z11, Z21, Z21
+	VMAXPS     Z11, Z19, Z19
 	VMOVUPS    1536(BX), Z11
-	VUNPCKLPS  1600(BX), Z11, Z22
+	VUNPCKLPS  1600(BX), Z11, Z20
 	VUNPCKHPS  1600(BX), Z11, Z11
-	VMAXPS     Z11, Z22, Z22
+	VMAXPS     Z11, Z20, Z20
 	VMOVUPS    1664(BX), Z11
-	VUNPCKLPS  1728(BX), Z11, Z23
+	VUNPCKLPS  1728(BX), Z11, Z21
 	VUNPCKHPS  1728(BX), Z11, Z11
-	VMAXPS     Z11, Z23, Z23
-	VMOVUPS    1792(BX), Z11
-	VUNPCKLPS  1856(BX), Z11, Z24
-	VUNPCKHPS  1856(BX), Z11, Z11
-	VMAXPS     Z11, Z24, Z24
-	VMOVUPS    1920(BX), Z11
-	VUNPCKLPS  1984(BX), Z11, Z25
-	VUNPCKHPS  1984(BX), Z11, Z11
-	VMAXPS     Z11, Z25, Z25
-	VUNPCKLPD  Z19, Z16, Z11
-	VUNPCKHPD  Z19, Z16, Z16
-	VMAXPS     Z16, Z11, Z11
-	VUNPCKLPD  Z21, Z20, Z16
-	VUNPCKHPD  Z21, Z20, Z19
-	VMAXPS     Z19, Z16, Z16
-	VUNPCKLPD  Z23, Z22, Z19
-	VUNPCKHPD  Z23, Z22, Z20
-	VMAXPS     Z20, Z19, Z19
-	VUNPCKLPD  Z25, Z24, Z20
-	VUNPCKHPD  Z25, Z24, Z21
-	VMAXPS     Z21, Z20, Z20
-	VSHUFF32X4 $0x88, Z16, Z11, Z21
-	VSHUFF32X4 $0xdd, Z16, Z11, Z11
 	VMAXPS     Z11, Z21, Z21
-	VSHUFF32X4 $0x88, Z20, Z19, Z11
-	VSHUFF32X4 $0xdd, Z20, Z19, Z16
-	VMAXPS     Z16, Z11, Z11
-	VSHUFF32X4 $0x88, Z11, Z21, Z16
-	VSHUFF32X4 $0xdd, Z11, Z21, Z11
-	VMAXPS     Z11, Z16, Z16
-	VMOVUPS    Z16, 5312(R8)
+	VMOVUPS    1792(BX), Z11
+	VUNPCKLPS  1856(BX), Z11, Z22
+	VUNPCKHPS  1856(BX), Z11, Z11
+	VMAXPS     Z11, Z22, Z22
+	VMOVUPS    1920(BX), Z11
+	VUNPCKLPS  1984(BX), Z11, Z23
+	VUNPCKHPS  1984(BX), Z11, Z11
+	VMAXPS     Z11, Z23, Z23
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VMAXPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VMAXPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VMAXPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VMAXPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VMAXPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VMAXPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VMAXPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 5312(R8)
 	TESTQ      DI, DI
 	JNZ        ceMediumAVX512Smooth
 
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
 	// microcode slows gathers down (GDS), it is still one per lanes rows
-	VMOVDQU32  (CX), Z11
-	VPMAXSD    Z14, Z11, Z11
-	VPADDD     4160(BX), Z11, Z11
-	KXNORW     K2, K2, K2
-	VGATHERDPS (DX)(Z11*4), K2, Z12
+	VMOVDQU32 (CX), Z11
+	VPMAXSD   Z12, Z11, Z11
+	VPADDD    4160(BX), Z11, Z11
+	VXORPS    Z14, Z14, Z14
+
+	// only the rows before n: lane < rows left
+	MOVQ 4264(BX), R9
+	CMPQ R9, $0x10
+	JLE  ceMediumAVX512ExpRows
+	MOVL $0x00000010, R9
+
+ceMediumAVX512ExpRows:
+	MOVL       $0x0000ffff, R10
+	BZHIL      R9, R10, R9
+	KMOVW      R9, K2
+	VGATHERDPS (DX)(Z11*4), K2, Z14
 	VPXORD     Z11, Z11, Z11
-	VMOVUPS    Z12, 6336(R8)
+	VMOVUPS    Z14, 6336(R8)
 	MOVQ       DX, R9
 	XORQ       R10, R10
 	LEAQ       2048(BX), R11
 
 ceMediumAVX512ExpRow:
+	CMPQ         R10, 4264(BX)
+	JGE          ceMediumAVX512ExpSkip
 	VBROADCASTSS 5312(R8)(R10*4), Z11
-	VPBROADCASTD (CX)(R10*4), Z16
-	VXORPS       Z19, Z19, Z19
-	VXORPS       Z20, Z20, Z20
+	VPBROADCASTD (CX)(R10*4), Z14
+	VXORPS       Z17, Z17, Z17
+	VXORPS       Z18, Z18, Z18
 	XORQ         R12, R12
 	MOVQ         R9, R13
 	ADDQ         4256(BX), R13
@@ -18265,53 +18366,53 @@ ceMediumAVX512ExpPair:
 	CMPQ       R12, 4240(BX)
 	JG         ceMediumAVX512ExpOne
 	PREFETCHT0 (R13)(R12*1)
-	VMOVUPS    (R9)(R12*1), Z21
-	VSUBPS     Z11, Z21, Z21
+	VMOVUPS    (R9)(R12*1), Z19
+	VSUBPS     Z11, Z19, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z21, Z22
-	VRNDSCALEPS $0x00, Z22, Z22
-	VMOVAPS     Z21, Z24
-	VFMADD231PS Z1, Z22, Z24
-	VFMADD231PS Z2, Z22, Z24
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z24, Z23
-	VFMADD213PS Z5, Z24, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z21, K3
-	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z22, Z23, K3, Z21
-	VPCMPD      $0x04, (SI)(R12*1), Z16, K3
-	VADDPS      Z21, Z19, K3, Z19
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z19, Z17, K2, Z17
 	PREFETCHT0  64(R13)(R12*1)
-	VMOVUPS     64(R9)(R12*1), Z21
-	VSUBPS      Z11, Z21, Z21
+	VMOVUPS     64(R9)(R12*1), Z19
+	VSUBPS      Z11, Z19, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z21, Z22
-	VRNDSCALEPS $0x00, Z22, Z22
-	VMOVAPS     Z21, Z24
-	VFMADD231PS Z1, Z22, Z24
-	VFMADD231PS Z2, Z22, Z24
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z24, Z23
-	VFMADD213PS Z5, Z24, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z21, K3
-	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z22, Z23, K3, Z21
-	VPCMPD      $0x04, 64(SI)(R12*1), Z16, K3
-	VADDPS      Z21, Z20, K3, Z20
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VPCMPD      $0x04, 64(SI)(R12*1), Z14, K2
+	VADDPS      Z19, Z18, K2, Z18
 	ADDQ        $0x00000080, R12
 	JMP         ceMediumAVX512ExpPair
 
@@ -18319,8 +18420,176 @@ ceMediumAVX512ExpOne:
 	CMPQ       R12, 4232(BX)
 	JGE        ceMediumAVX512ExpTail
 	PREFETCHT0 (R13)(R12*1)
-	VMOVUPS    (R9)(R12*1), Z21
-	VSUBPS     Z11, Z21, Z21
+	VMOVUPS    (R9)(R12*1), Z19
+	VSUBPS     Z11, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z19, Z17, K2, Z17
+	ADDQ        $0x00000040, R12
+
+ceMediumAVX512ExpTail:
+	CMPQ      4248(BX), $0x00
+	JE        ceMediumAVX512ExpEnd
+	VMOVUPS.Z (R9)(R12*1), K1, Z19
+	VSUBPS    Z11, Z19, Z11
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z11, Z21
+	VFMADD231PS Z1, Z19, Z21
+	VFMADD231PS Z2, Z19, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z20
+	VFMADD213PS Z4, Z21, Z20
+	VFMADD213PS Z5, Z21, Z20
+	VFMADD213PS Z6, Z21, Z20
+	VFMADD213PS Z7, Z21, Z20
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z11, K2
+	VFMADD213PS Z9, Z21, Z20
+	VSCALEFPS.Z Z19, Z20, K2, Z11
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K1, K2
+	VADDPS      Z11, Z18, K2, Z18
+
+ceMediumAVX512ExpEnd:
+	VADDPS  Z18, Z17, Z17
+	VMOVUPS Z17, (R11)
+
+ceMediumAVX512ExpNext:
+	ADDQ 4224(BX), R9
+	ADDQ $0x00000040, R11
+	INCQ R10
+	CMPQ R10, $0x10
+	JB   ceMediumAVX512ExpRow
+	JMP  ceMediumAVX512ExpDone
+
+ceMediumAVX512ExpSkip:
+	VMOVUPS Z12, (R11)
+	JMP     ceMediumAVX512ExpNext
+
+ceMediumAVX512ExpDone:
+	VMOVUPS    2048(BX), Z11
+	VUNPCKLPS  2112(BX), Z11, Z14
+	VUNPCKHPS  2112(BX), Z11, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    2176(BX), Z11
+	VUNPCKLPS  2240(BX), Z11, Z17
+	VUNPCKHPS  2240(BX), Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VMOVUPS    2304(BX), Z11
+	VUNPCKLPS  2368(BX), Z11, Z18
+	VUNPCKHPS  2368(BX), Z11, Z11
+	VADDPS     Z11, Z18, Z18
+	VMOVUPS    2432(BX), Z11
+	VUNPCKLPS  2496(BX), Z11, Z19
+	VUNPCKHPS  2496(BX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    2560(BX), Z11
+	VUNPCKLPS  2624(BX), Z11, Z20
+	VUNPCKHPS  2624(BX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    2688(BX), Z11
+	VUNPCKLPS  2752(BX), Z11, Z21
+	VUNPCKHPS  2752(BX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VMOVUPS    2816(BX), Z11
+	VUNPCKLPS  2880(BX), Z11, Z22
+	VUNPCKHPS  2880(BX), Z11, Z11
+	VADDPS     Z11, Z22, Z22
+	VMOVUPS    2944(BX), Z11
+	VUNPCKLPS  3008(BX), Z11, Z23
+	VUNPCKHPS  3008(BX), Z11, Z11
+	VADDPS     Z11, Z23, Z23
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VADDPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VADDPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VADDPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VADDPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VADDPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 4288(R8)
+	JMP        ceMediumAVX512Sums
+
+ceMediumAVX512Smooth:
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU32 (CX), Z11
+	VPMAXSD   Z12, Z11, Z11
+	VPADDD    4160(BX), Z11, Z11
+	VXORPS    Z14, Z14, Z14
+
+	// only the rows before n: lane < rows left
+	MOVQ 4264(BX), R9
+	CMPQ R9, $0x10
+	JLE  ceMediumAVX512ExpSpreadRows
+	MOVL $0x00000010, R9
+
+ceMediumAVX512ExpSpreadRows:
+	MOVL       $0x0000ffff, R10
+	BZHIL      R9, R10, R9
+	KMOVW      R9, K2
+	VGATHERDPS (DX)(Z11*4), K2, Z14
+	VPXORD     Z11, Z11, Z11
+	VMOVUPS    Z14, 6336(R8)
+	MOVQ       DX, R9
+	XORQ       R10, R10
+	LEAQ       2048(BX), R11
+
+ceMediumAVX512ExpSpreadRow:
+	CMPQ         R10, 4264(BX)
+	JGE          ceMediumAVX512ExpSpreadSkip
+	VBROADCASTSS 5312(R8)(R10*4), Z11
+	VPBROADCASTD (CX)(R10*4), Z14
+	VMULPS       640(BX), Z11, Z11
+	VXORPS       Z17, Z17, Z17
+	VXORPS       Z18, Z18, Z18
+	VXORPS       Z19, Z19, Z19
+	XORQ         R12, R12
+	MOVQ         R9, R13
+	ADDQ         4256(BX), R13
+
+ceMediumAVX512ExpSpreadPair:
+	CMPQ        R12, 4240(BX)
+	JG          ceMediumAVX512ExpSpreadOne
+	PREFETCHT0  (R13)(R12*1)
+	VMOVUPS     (R9)(R12*1), Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z21
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z21, Z22
@@ -18337,18 +18606,78 @@ ceMediumAVX512ExpOne:
 	VFMADD213PS Z7, Z24, Z23
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z21, K3
+	VCMPPS      $0x05, Z8, Z21, K2
 	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z22, Z23, K3, Z21
-	VPCMPD      $0x04, (SI)(R12*1), Z16, K3
-	VADDPS      Z21, Z19, K3, Z19
+	VSCALEFPS.Z Z22, Z23, K2, Z21
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z21, Z18, K2, Z18
+	VFMADD231PS 832(BX), Z20, Z17
+	PREFETCHT0  64(R13)(R12*1)
+	VMOVUPS     64(R9)(R12*1), Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z22, Z24
+	VFMADD231PS Z2, Z22, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z22, Z23, K2, Z21
+	VPCMPD      $0x04, 64(SI)(R12*1), Z14, K2
+	VADDPS      Z21, Z19, K2, Z19
+	VFMADD231PS 832(BX), Z20, Z17
+	ADDQ        $0x00000080, R12
+	JMP         ceMediumAVX512ExpSpreadPair
+
+ceMediumAVX512ExpSpreadOne:
+	CMPQ        R12, 4232(BX)
+	JGE         ceMediumAVX512ExpSpreadTail
+	PREFETCHT0  (R13)(R12*1)
+	VMOVUPS     (R9)(R12*1), Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z22, Z24
+	VFMADD231PS Z2, Z22, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z22, Z23, K2, Z21
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z21, Z18, K2, Z18
+	VFMADD231PS 832(BX), Z20, Z17
 	ADDQ        $0x00000040, R12
 
-ceMediumAVX512ExpTail:
-	CMPQ      4248(BX), $0x00
-	JE        ceMediumAVX512ExpEnd
-	VMOVUPS.Z (R9)(R12*1), K1, Z21
-	VSUBPS    Z11, Z21, Z11
+ceMediumAVX512ExpSpreadTail:
+	CMPQ        4248(BX), $0x00
+	JE          ceMediumAVX512ExpSpreadEnd
+	VMOVUPS.Z   (R9)(R12*1), K1, Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z11
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z11, Z21
@@ -18365,341 +18694,146 @@ ceMediumAVX512ExpTail:
 	VFMADD213PS Z7, Z23, Z22
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z11, K3
+	VCMPPS      $0x05, Z8, Z11, K2
 	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z21, Z22, K3, Z11
-	VPCMPD      $0x04, (SI)(R12*1), Z16, K1, K3
-	VADDPS      Z11, Z20, K3, Z20
-
-ceMediumAVX512ExpEnd:
-	VADDPS     Z20, Z19, Z19
-	VMOVUPS    Z19, (R11)
-	ADDQ       4224(BX), R9
-	ADDQ       $0x00000040, R11
-	INCQ       R10
-	CMPQ       R10, $0x10
-	JB         ceMediumAVX512ExpRow
-	VMOVUPS    2048(BX), Z11
-	VUNPCKLPS  2112(BX), Z11, Z16
-	VUNPCKHPS  2112(BX), Z11, Z11
-	VADDPS     Z11, Z16, Z16
-	VMOVUPS    2176(BX), Z11
-	VUNPCKLPS  2240(BX), Z11, Z19
-	VUNPCKHPS  2240(BX), Z11, Z11
-	VADDPS     Z11, Z19, Z19
-	VMOVUPS    2304(BX), Z11
-	VUNPCKLPS  2368(BX), Z11, Z20
-	VUNPCKHPS  2368(BX), Z11, Z11
-	VADDPS     Z11, Z20, Z20
-	VMOVUPS    2432(BX), Z11
-	VUNPCKLPS  2496(BX), Z11, Z21
-	VUNPCKHPS  2496(BX), Z11, Z11
-	VADDPS     Z11, Z21, Z21
-	VMOVUPS    2560(BX), Z11
-	VUNPCKLPS  2624(BX), Z11, Z22
-	VUNPCKHPS  2624(BX), Z11, Z11
-	VADDPS     Z11, Z22, Z22
-	VMOVUPS    2688(BX), Z11
-	VUNPCKLPS  2752(BX), Z11, Z23
-	VUNPCKHPS  2752(BX), Z11, Z11
-	VADDPS     Z11, Z23, Z23
-	VMOVUPS    2816(BX), Z11
-	VUNPCKLPS  2880(BX), Z11, Z24
-	VUNPCKHPS  2880(BX), Z11, Z11
-	VADDPS     Z11, Z24, Z24
-	VMOVUPS    2944(BX), Z11
-	VUNPCKLPS  3008(BX), Z11, Z25
-	VUNPCKHPS  3008(BX), Z11, Z11
-	VADDPS     Z11, Z25, Z25
-	VUNPCKLPD  Z19, Z16, Z11
-	VUNPCKHPD  Z19, Z16, Z16
-	VADDPS     Z16, Z11, Z11
-	VUNPCKLPD  Z21, Z20, Z16
-	VUNPCKHPD  Z21, Z20, Z19
-	VADDPS     Z19, Z16, Z16
-	VUNPCKLPD  Z23, Z22, Z19
-	VUNPCKHPD  Z23, Z22, Z20
-	VADDPS     Z20, Z19, Z19
-	VUNPCKLPD  Z25, Z24, Z20
-	VUNPCKHPD  Z25, Z24, Z21
-	VADDPS     Z21, Z20, Z20
-	VSHUFF32X4 $0x88, Z16, Z11, Z21
-	VSHUFF32X4 $0xdd, Z16, Z11, Z11
-	VADDPS     Z11, Z21, Z21
-	VSHUFF32X4 $0x88, Z20, Z19, Z11
-	VSHUFF32X4 $0xdd, Z20, Z19, Z16
-	VADDPS     Z16, Z11, Z11
-	VSHUFF32X4 $0x88, Z11, Z21, Z16
-	VSHUFF32X4 $0xdd, Z11, Z21, Z11
-	VADDPS     Z11, Z16, Z16
-	VMOVUPS    Z16, 4288(R8)
-	JMP        ceMediumAVX512Sums
-
-ceMediumAVX512Smooth:
-	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
-	// microcode slows gathers down (GDS), it is still one per lanes rows
-	VMOVDQU32  (CX), Z11
-	VPMAXSD    Z14, Z11, Z11
-	VPADDD     4160(BX), Z11, Z11
-	KXNORW     K4, K4, K4
-	VGATHERDPS (DX)(Z11*4), K4, Z13
-	VPXORD     Z11, Z11, Z11
-	VMOVUPS    Z13, 6336(R8)
-	MOVQ       DX, R9
-	XORQ       R10, R10
-	LEAQ       2048(BX), R11
-
-ceMediumAVX512ExpSpreadRow:
-	VBROADCASTSS 5312(R8)(R10*4), Z11
-	VPBROADCASTD (CX)(R10*4), Z16
-	VMULPS       640(BX), Z11, Z11
-	VXORPS       Z19, Z19, Z19
-	VXORPS       Z20, Z20, Z20
-	VXORPS       Z21, Z21, Z21
-	XORQ         R12, R12
-	MOVQ         R9, R13
-	ADDQ         4256(BX), R13
-
-ceMediumAVX512ExpSpreadPair:
-	CMPQ        R12, 4240(BX)
-	JG          ceMediumAVX512ExpSpreadOne
-	PREFETCHT0  (R13)(R12*1)
-	VMOVUPS     (R9)(R12*1), Z22
-	VFMSUB132PS 640(BX), Z11, Z22
-	VADDPS      Z22, Z22, Z23
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z23, Z24
-	VRNDSCALEPS $0x00, Z24, Z24
-	VMOVAPS     Z23, Z26
-	VFMADD231PS Z1, Z24, Z26
-	VFMADD231PS Z2, Z24, Z26
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z25
-	VFMADD213PS Z4, Z26, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z23, K3
-	VFMADD213PS Z9, Z26, Z25
-	VSCALEFPS.Z Z24, Z25, K3, Z23
-	VPCMPD      $0x04, (SI)(R12*1), Z16, K3
-	VADDPS      Z23, Z20, K3, Z20
-	VFMADD231PS 832(BX), Z22, Z19
-	PREFETCHT0  64(R13)(R12*1)
-	VMOVUPS     64(R9)(R12*1), Z22
-	VFMSUB132PS 640(BX), Z11, Z22
-	VADDPS      Z22, Z22, Z23
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z23, Z24
-	VRNDSCALEPS $0x00, Z24, Z24
-	VMOVAPS     Z23, Z26
-	VFMADD231PS Z1, Z24, Z26
-	VFMADD231PS Z2, Z24, Z26
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z25
-	VFMADD213PS Z4, Z26, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z23, K3
-	VFMADD213PS Z9, Z26, Z25
-	VSCALEFPS.Z Z24, Z25, K3, Z23
-	VPCMPD      $0x04, 64(SI)(R12*1), Z16, K3
-	VADDPS      Z23, Z21, K3, Z21
-	VFMADD231PS 832(BX), Z22, Z19
-	ADDQ        $0x00000080, R12
-	JMP         ceMediumAVX512ExpSpreadPair
-
-ceMediumAVX512ExpSpreadOne:
-	CMPQ        R12, 4232(BX)
-	JGE         ceMediumAVX512ExpSpreadTail
-	PREFETCHT0  (R13)(R12*1)
-	VMOVUPS     (R9)(R12*1), Z22
-	VFMSUB132PS 640(BX), Z11, Z22
-	VADDPS      Z22, Z22, Z23
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z23, Z24
-	VRNDSCALEPS $0x00, Z24, Z24
-	VMOVAPS     Z23, Z26
-	VFMADD231PS Z1, Z24, Z26
-	VFMADD231PS Z2, Z24, Z26
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z25
-	VFMADD213PS Z4, Z26, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z23, K3
-	VFMADD213PS Z9, Z26, Z25
-	VSCALEFPS.Z Z24, Z25, K3, Z23
-	VPCMPD      $0x04, (SI)(R12*1), Z16, K3
-	VADDPS      Z23, Z20, K3, Z20
-	VFMADD231PS 832(BX), Z22, Z19
-	ADDQ        $0x00000040, R12
-
-ceMediumAVX512ExpSpreadTail:
-	CMPQ        4248(BX), $0x00
-	JE          ceMediumAVX512ExpSpreadEnd
-	VMOVUPS.Z   (R9)(R12*1), K1, Z22
-	VFMSUB132PS 640(BX), Z11, Z22
-	VADDPS      Z22, Z22, Z11
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z11, Z23
-	VRNDSCALEPS $0x00, Z23, Z23
-	VMOVAPS     Z11, Z25
-	VFMADD231PS Z1, Z23, Z25
-	VFMADD231PS Z2, Z23, Z25
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z24
-	VFMADD213PS Z4, Z25, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z11, K3
-	VFMADD213PS Z9, Z25, Z24
-	VSCALEFPS.Z Z23, Z24, K3, Z11
-	VPCMPD      $0x04, (SI)(R12*1), Z16, K1, K3
-	VADDPS      Z11, Z21, K3, Z21
-	VFMADD231PS 832(BX), Z22, K1, Z19
+	VSCALEFPS.Z Z21, Z22, K2, Z11
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K1, K2
+	VADDPS      Z11, Z19, K2, Z19
+	VFMADD231PS 832(BX), Z20, K1, Z17
 
 ceMediumAVX512ExpSpreadEnd:
-	VADDPS     Z21, Z20, Z20
-	VMOVUPS    Z20, (R11)
-	VMOVUPS    Z19, 1024(R11)
-	ADDQ       4224(BX), R9
-	ADDQ       $0x00000040, R11
-	INCQ       R10
-	CMPQ       R10, $0x10
-	JB         ceMediumAVX512ExpSpreadRow
+	VADDPS  Z19, Z18, Z18
+	VMOVUPS Z18, (R11)
+	VMOVUPS Z17, 1024(R11)
+
+ceMediumAVX512ExpSpreadNext:
+	ADDQ 4224(BX), R9
+	ADDQ $0x00000040, R11
+	INCQ R10
+	CMPQ R10, $0x10
+	JB   ceMediumAVX512ExpSpreadRow
+	JMP  ceMediumAVX512ExpSpreadDone
+
+ceMediumAVX512ExpSpreadSkip:
+	VMOVUPS Z12, (R11)
+	VMOVUPS Z12, 1024(R11)
+	JMP     ceMediumAVX512ExpSpreadNext
+
+ceMediumAVX512ExpSpreadDone:
 	VMOVUPS    2048(BX), Z11
-	VUNPCKLPS  2112(BX), Z11, Z16
+	VUNPCKLPS  2112(BX), Z11, Z14
 	VUNPCKHPS  2112(BX), Z11, Z11
-	VADDPS     Z11, Z16, Z16
+	VADDPS     Z11, Z14, Z14
 	VMOVUPS    2176(BX), Z11
-	VUNPCKLPS  2240(BX), Z11, Z19
+	VUNPCKLPS  2240(BX), Z11, Z17
 	VUNPCKHPS  2240(BX), Z11, Z11
-	VADDPS     Z11, Z19, Z19
+	VADDPS     Z11, Z17, Z17
 	VMOVUPS    2304(BX), Z11
-	VUNPCKLPS  2368(BX), Z11, Z20
+	VUNPCKLPS  2368(BX), Z11, Z18
 	VUNPCKHPS  2368(BX), Z11, Z11
-	VADDPS     Z11, Z20, Z20
+	VADDPS     Z11, Z18, Z18
 	VMOVUPS    2432(BX), Z11
-	VUNPCKLPS  2496(BX), Z11, Z21
+	VUNPCKLPS  2496(BX), Z11, Z19
 	VUNPCKHPS  2496(BX), Z11, Z11
-	VADDPS     Z11, Z21, Z21
-	VMOVUPS    2560(BX), Z11
-	VUNPCKLPS  2624(BX), Z11, Z22
-	VUNPCKHPS  2624(BX), Z11, Z11
-	VADDPS     Z11, Z22, Z22
-	VMOVUPS    2688(BX), Z11
-	VUNPCKLPS  2752(BX), Z11, Z23
-	VUNPCKHPS  2752(BX), Z11, Z11
-	VADDPS     Z11, Z23, Z23
-	VMOVUPS    2816(BX), Z11
-	VUNPCKLPS  2880(BX), Z11, Z24
-	VUNPCKHPS  2880(BX), Z11, Z11
-	VADDPS     Z11, Z24, Z24
-	VMOVUPS    2944(BX), Z11
-	VUNPCKLPS  3008(BX), Z11, Z25
-	VUNPCKHPS  3008(BX), Z11, Z11
-	VADDPS     Z11, Z25, Z25
-	VUNPCKLPD  Z19, Z16, Z11
-	VUNPCKHPD  Z19, Z16, Z16
-	VADDPS     Z16, Z11, Z11
-	VUNPCKLPD  Z21, Z20, Z16
-	VUNPCKHPD  Z21, Z20, Z19
-	VADDPS     Z19, Z16, Z16
-	VUNPCKLPD  Z23, Z22, Z19
-	VUNPCKHPD  Z23, Z22, Z20
-	VADDPS     Z20, Z19, Z19
-	VUNPCKLPD  Z25, Z24, Z20
-	VUNPCKHPD  Z25, Z24, Z21
-	VADDPS     Z21, Z20, Z20
-	VSHUFF32X4 $0x88, Z16, Z11, Z21
-	VSHUFF32X4 $0xdd, Z16, Z11, Z11
-	VADDPS     Z11, Z21, Z21
-	VSHUFF32X4 $0x88, Z20, Z19, Z11
-	VSHUFF32X4 $0xdd, Z20, Z19, Z16
-	VADDPS     Z16, Z11, Z11
-	VSHUFF32X4 $0x88, Z11, Z21, Z16
-	VSHUFF32X4 $0xdd, Z11, Z21, Z11
-	VADDPS     Z11, Z16, Z16
-	VMOVUPS    Z16, 4288(R8)
-	VMOVUPS    3072(BX), Z11
-	VUNPCKLPS  3136(BX), Z11, Z16
-	VUNPCKHPS  3136(BX), Z11, Z11
-	VADDPS     Z11, Z16, Z16
-	VMOVUPS    3200(BX), Z11
-	VUNPCKLPS  3264(BX), Z11, Z19
-	VUNPCKHPS  3264(BX), Z11, Z11
 	VADDPS     Z11, Z19, Z19
-	VMOVUPS    3328(BX), Z11
-	VUNPCKLPS  3392(BX), Z11, Z20
-	VUNPCKHPS  3392(BX), Z11, Z11
+	VMOVUPS    2560(BX), Z11
+	VUNPCKLPS  2624(BX), Z11, Z20
+	VUNPCKHPS  2624(BX), Z11, Z11
 	VADDPS     Z11, Z20, Z20
-	VMOVUPS    3456(BX), Z11
-	VUNPCKLPS  3520(BX), Z11, Z21
-	VUNPCKHPS  3520(BX), Z11, Z11
+	VMOVUPS    2688(BX), Z11
+	VUNPCKLPS  2752(BX), Z11, Z21
+	VUNPCKHPS  2752(BX), Z11, Z11
 	VADDPS     Z11, Z21, Z21
-	VMOVUPS    3584(BX), Z11
-	VUNPCKLPS  3648(BX), Z11, Z22
-	VUNPCKHPS  3648(BX), Z11, Z11
+	VMOVUPS    2816(BX), Z11
+	VUNPCKLPS  2880(BX), Z11, Z22
+	VUNPCKHPS  2880(BX), Z11, Z11
 	VADDPS     Z11, Z22, Z22
-	VMOVUPS    3712(BX), Z11
-	VUNPCKLPS  3776(BX), Z11, Z23
-	VUNPCKHPS  3776(BX), Z11, Z11
+	VMOVUPS    2944(BX), Z11
+	VUNPCKLPS  3008(BX), Z11, Z23
+	VUNPCKHPS  3008(BX), Z11, Z11
 	VADDPS     Z11, Z23, Z23
-	VMOVUPS    3840(BX), Z11
-	VUNPCKLPS  3904(BX), Z11, Z24
-	VUNPCKHPS  3904(BX), Z11, Z11
-	VADDPS     Z11, Z24, Z24
-	VMOVUPS    3968(BX), Z11
-	VUNPCKLPS  4032(BX), Z11, Z25
-	VUNPCKHPS  4032(BX), Z11, Z11
-	VADDPS     Z11, Z25, Z25
-	VUNPCKLPD  Z19, Z16, Z11
-	VUNPCKHPD  Z19, Z16, Z16
-	VADDPS     Z16, Z11, Z11
-	VUNPCKLPD  Z21, Z20, Z16
-	VUNPCKHPD  Z21, Z20, Z19
-	VADDPS     Z19, Z16, Z16
-	VUNPCKLPD  Z23, Z22, Z19
-	VUNPCKHPD  Z23, Z22, Z20
-	VADDPS     Z20, Z19, Z19
-	VUNPCKLPD  Z25, Z24, Z20
-	VUNPCKHPD  Z25, Z24, Z21
-	VADDPS     Z21, Z20, Z20
-	VSHUFF32X4 $0x88, Z16, Z11, Z21
-	VSHUFF32X4 $0xdd, Z16, Z11, Z11
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VADDPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VADDPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VADDPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VADDPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VADDPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 4288(R8)
+	VMOVUPS    3072(BX), Z11
+	VUNPCKLPS  3136(BX), Z11, Z14
+	VUNPCKHPS  3136(BX), Z11, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    3200(BX), Z11
+	VUNPCKLPS  3264(BX), Z11, Z17
+	VUNPCKHPS  3264(BX), Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VMOVUPS    3328(BX), Z11
+	VUNPCKLPS  3392(BX), Z11, Z18
+	VUNPCKHPS  3392(BX), Z11, Z11
+	VADDPS     Z11, Z18, Z18
+	VMOVUPS    3456(BX), Z11
+	VUNPCKLPS  3520(BX), Z11, Z19
+	VUNPCKHPS  3520(BX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    3584(BX), Z11
+	VUNPCKLPS  3648(BX), Z11, Z20
+	VUNPCKHPS  3648(BX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    3712(BX), Z11
+	VUNPCKLPS  3776(BX), Z11, Z21
+	VUNPCKHPS  3776(BX), Z11, Z11
 	VADDPS     Z11, Z21, Z21
-	VSHUFF32X4 $0x88, Z20, Z19, Z11
-	VSHUFF32X4 $0xdd, Z20, Z19, Z16
-	VADDPS     Z16, Z11, Z11
-	VSHUFF32X4 $0x88, Z11, Z21, Z16
-	VSHUFF32X4 $0xdd, Z11, Z21, Z11
-	VADDPS     Z11, Z16, Z16
-	VMOVUPS    Z16, 7360(R8)
+	VMOVUPS    3840(BX), Z11
+	VUNPCKLPS  3904(BX), Z11, Z22
+	VUNPCKHPS  3904(BX), Z11, Z11
+	VADDPS     Z11, Z22, Z22
+	VMOVUPS    3968(BX), Z11
+	VUNPCKLPS  4032(BX), Z11, Z23
+	VUNPCKHPS  4032(BX), Z11, Z11
+	VADDPS     Z11, Z23, Z23
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VADDPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VADDPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VADDPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VADDPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VADDPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 7360(R8)
 
 ceMediumAVX512Sums:
 	ADDQ $0x00000040, CX
 	ADDQ $0x00000040, R8
 	ADDQ 4256(BX), DX
+	SUBQ $0x00000010, 4264(BX)
 	SUBQ $0x00000010, AX
 	JMP  ceMediumAVX512Group
 
@@ -18713,9 +18847,9 @@ ceMediumAVX512Fin:
 	TESTQ     CX, CX
 	JZ        ceMediumAVX512Done
 	VMOVUPS   4288(R8), Z11
-	VMOVUPS   5312(R8), Z12
-	VMOVUPS   6336(R8), Z13
-	VMOVUPS   7360(R8), Z16
+	VMOVUPS   5312(R8), Z14
+	VMOVUPS   6336(R8), Z17
+	VMOVUPS   7360(R8), Z18
 	MOVQ      AX, DX
 	MOVQ      loss_base+0(FP), SI
 	SUBQ      SI, DX
@@ -18723,7 +18857,7 @@ ceMediumAVX512Fin:
 	VMOVDQU32 (SI)(DX*1), Z19
 
 	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
-	VSUBPS Z12, Z13, Z20
+	VSUBPS Z14, Z17, Z20
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z20, Z21
@@ -18766,7 +18900,7 @@ ceMediumAVX512Fin:
 
 	// log f = f − f²/2 + f³·P(f)
 	VMULPS       Z23, Z23, Z22
-	VMOVAPS      Z18, Z25
+	VMOVAPS      Z16, Z25
 	VFMADD213PS  (BX), Z23, Z25
 	VFMADD213PS  64(BX), Z23, Z25
 	VFMADD213PS  128(BX), Z23, Z25
@@ -18785,27 +18919,27 @@ ceMediumAVX512Fin:
 	VFMADD231PS  512(BX), Z20, Z22
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z17, Z21, K1
-	VMOVAPS Z17, K1, Z22
-	VSUBPS  Z13, Z12, Z20
+	VCMPPS  $0x00, Z15, Z21, K1
+	VMOVAPS Z15, K1, Z22
+	VSUBPS  Z17, Z14, Z20
 	VADDPS  Z22, Z20, Z23
 
 	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
 	TESTQ       DI, DI
 	JZ          ceMediumAVX512Plain
-	VSUBPS      Z16, Z22, Z16
-	VMULPS      640(BX), Z12, Z23
-	VMOVAPS     Z13, Z20
+	VSUBPS      Z18, Z22, Z18
+	VMULPS      640(BX), Z14, Z23
+	VMOVAPS     Z17, Z20
 	VFMSUB132PS 640(BX), Z23, Z20
-	VFMADD231PS 768(BX), Z20, Z16
-	VMOVAPS     Z16, Z23
+	VFMADD231PS 768(BX), Z20, Z18
+	VMOVAPS     Z18, Z23
 
 ceMediumAVX512Plain:
 	// loss += m − m (NaN for a bad row); fill where t < 0
-	VSUBPS   Z12, Z12, Z20
+	VSUBPS   Z14, Z14, Z20
 	VADDPS   Z20, Z23, Z23
 	VPMOVD2M Z19, K1
-	VMOVAPS  Z15, K1, Z23
+	VMOVAPS  Z13, K1, Z23
 	VMOVUPS  Z23, (AX)
 
 	// statistics, when len(m) > 0
@@ -18820,15 +18954,15 @@ ceMediumAVX512Plain:
 	ADDQ  DX, R10
 
 	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
-	VADDPS   Z9, Z21, Z13
-	VDIVPS   Z13, Z11, Z11
+	VADDPS   Z9, Z21, Z17
+	VDIVPS   Z17, Z11, Z11
 	VXORPS   Z10, Z11, Z11
 	VPMOVD2M Z19, K1
-	VMOVAPS  Z14, K1, Z12
-	VMOVUPS  Z12, (SI)
-	VMOVAPS  Z14, K1, Z22
+	VMOVAPS  Z12, K1, Z14
+	VMOVUPS  Z14, (SI)
+	VMOVAPS  Z12, K1, Z22
 	VMOVUPS  Z22, (R9)
-	VMOVAPS  Z14, K1, Z11
+	VMOVAPS  Z12, K1, Z11
 	VMOVUPS  Z11, (R10)
 
 ceMediumAVX512Next:
@@ -18841,9 +18975,9 @@ ceMediumAVX512Done:
 	VZEROUPPER
 	RET
 
-// func lseMediumAVX512(dst []float32, x []float32, scratch []float32, c int)
+// func lseMediumAVX512(dst []float32, x []float32, scratch []float32, n int, c int)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
-TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-80
+TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-88
 	MOVQ dst_len+8(FP), AX
 	MOVQ x_base+24(FP), CX
 	MOVQ scratch_base+48(FP), DX
@@ -18851,7 +18985,7 @@ TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-80
 	// the scratch, from its first 64-byte boundary on
 	ADDQ         $0x3f, DX
 	ANDQ         $-64, DX
-	MOVQ         c+72(FP), BX
+	MOVQ         c+80(FP), BX
 	VBROADCASTSS expLog2e<>+0(SB), Z0
 	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
 	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
@@ -18889,6 +19023,7 @@ TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-80
 	VMOVUPS      Z12, 576(DX)
 	VMOVUPS      Z13, 640(DX)
 	VMOVUPS      Z10, 704(DX)
+	VXORPS       Z10, Z10, Z10
 
 	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
@@ -18903,16 +19038,18 @@ TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-80
 	MOVQ         SI, 4232(DX)
 	SUBQ         $0x00000080, SI
 	MOVQ         SI, 4240(DX)
-	MOVQ         BX, SI
-	ANDQ         $0x0f, SI
-	MOVQ         SI, 4248(DX)
-	VMOVDQU32    iota16<>+0(SB), Z10
-	VMOVQ        BX, X11
-	VPBROADCASTD X11, Z11
-	VPMULLD      Z10, Z11, Z11
-	VMOVDQU32    Z11, 4160(DX)
+	MOVQ         BX, DI
+	ANDQ         $0x0f, DI
+	MOVQ         DI, 4248(DX)
+	MOVQ         n+72(FP), SI
+	MOVQ         SI, 4264(DX)
+	VMOVDQU32    iota16<>+0(SB), Z11
+	VMOVQ        BX, X12
+	VPBROADCASTD X12, Z12
+	VPMULLD      Z11, Z12, Z12
+	VMOVDQU32    Z12, 4160(DX)
 	MOVL         $0x0000ffff, BX
-	BZHIL        SI, BX, BX
+	BZHIL        DI, BX, BX
 	KMOVW        BX, K1
 	MOVQ         DX, BX
 
@@ -18924,99 +19061,112 @@ lseMediumAVX512Group:
 	LEAQ  1024(DX), R8
 
 lseMediumAVX512MaxRow:
-	VMOVUPS (SI), Z10
-	VMOVUPS Z10, Z11
+	CMPQ    DI, 4264(DX)
+	JGE     lseMediumAVX512MaxSkip
+	VMOVUPS (SI), Z11
+	VMOVUPS Z11, Z12
 	MOVQ    $0x00000040, R9
 
 lseMediumAVX512MaxPair:
 	CMPQ   R9, 4240(DX)
 	JG     lseMediumAVX512MaxOne
-	VMAXPS (SI)(R9*1), Z10, Z10
-	VMAXPS 64(SI)(R9*1), Z11, Z11
+	VMAXPS (SI)(R9*1), Z11, Z11
+	VMAXPS 64(SI)(R9*1), Z12, Z12
 	ADDQ   $0x00000080, R9
 	JMP    lseMediumAVX512MaxPair
 
 lseMediumAVX512MaxOne:
 	CMPQ   R9, 4232(DX)
 	JGE    lseMediumAVX512MaxTail
-	VMAXPS (SI)(R9*1), Z10, Z10
+	VMAXPS (SI)(R9*1), Z11, Z11
 	ADDQ   $0x00000040, R9
 
 lseMediumAVX512MaxTail:
 	CMPQ   4248(DX), $0x00
 	JE     lseMediumAVX512MaxEnd
-	VMAXPS (SI)(R9*1), Z11, K1, Z11
+	VMAXPS (SI)(R9*1), Z12, K1, Z12
 
 lseMediumAVX512MaxEnd:
-	VMAXPS     Z11, Z10, Z10
-	VMOVUPS    Z10, (R8)
-	ADDQ       4224(DX), SI
-	ADDQ       $0x00000040, R8
-	INCQ       DI
-	CMPQ       DI, $0x10
-	JB         lseMediumAVX512MaxRow
-	VMOVUPS    1024(DX), Z10
-	VUNPCKLPS  1088(DX), Z10, Z11
-	VUNPCKHPS  1088(DX), Z10, Z10
-	VMAXPS     Z10, Z11, Z11
-	VMOVUPS    1152(DX), Z10
-	VUNPCKLPS  1216(DX), Z10, Z12
-	VUNPCKHPS  1216(DX), Z10, Z10
-	VMAXPS     Z10, Z12, Z12
-	VMOVUPS    1280(DX), Z10
-	VUNPCKLPS  1344(DX), Z10, Z13
-	VUNPCKHPS  1344(DX), Z10, Z10
-	VMAXPS     Z10, Z13, Z13
-	VMOVUPS    1408(DX), Z10
-	VUNPCKLPS  1472(DX), Z10, Z16
-	VUNPCKHPS  1472(DX), Z10, Z10
-	VMAXPS     Z10, Z16, Z16
-	VMOVUPS    1536(DX), Z10
-	VUNPCKLPS  1600(DX), Z10, Z17
-	VUNPCKHPS  1600(DX), Z10, Z10
-	VMAXPS     Z10, Z17, Z17
-	VMOVUPS    1664(DX), Z10
-	VUNPCKLPS  1728(DX), Z10, Z18
-	VUNPCKHPS  1728(DX), Z10, Z10
-	VMAXPS     Z10, Z18, Z18
-	VMOVUPS    1792(DX), Z10
-	VUNPCKLPS  1856(DX), Z10, Z19
-	VUNPCKHPS  1856(DX), Z10, Z10
-	VMAXPS     Z10, Z19, Z19
-	VMOVUPS    1920(DX), Z10
-	VUNPCKLPS  1984(DX), Z10, Z20
-	VUNPCKHPS  1984(DX), Z10, Z10
-	VMAXPS     Z10, Z20, Z20
-	VUNPCKLPD  Z12, Z11, Z10
-	VUNPCKHPD  Z12, Z11, Z11
-	VMAXPS     Z11, Z10, Z10
-	VUNPCKLPD  Z16, Z13, Z11
-	VUNPCKHPD  Z16, Z13, Z12
+	VMAXPS  Z12, Z11, Z11
+	VMOVUPS Z11, (R8)
+
+lseMediumAVX512MaxNext:
+	ADDQ 4224(DX), SI
+	ADDQ $0x00000040, R8
+	INCQ DI
+	CMPQ DI, $0x10
+	JB   lseMediumAVX512MaxRow
+	JMP  lseMediumAVX512MaxDone
+
+lseMediumAVX512MaxSkip:
+	VMOVUPS Z10, (R8)
+	JMP     lseMediumAVX512MaxNext
+
+lseMediumAVX512MaxDone:
+	VMOVUPS    1024(DX), Z11
+	VUNPCKLPS  1088(DX), Z11, Z12
+	VUNPCKHPS  1088(DX), Z11, Z11
+	VMAXPS     Z11, Z12, Z12
+	VMOVUPS    1152(DX), Z11
+	VUNPCKLPS  1216(DX), Z11, Z13
+	VUNPCKHPS  1216(DX), Z11, Z11
+	VMAXPS     Z11, Z13, Z13
+	VMOVUPS    1280(DX), Z11
+	VUNPCKLPS  1344(DX), Z11, Z16
+	VUNPCKHPS  1344(DX), Z11, Z11
+	VMAXPS     Z11, Z16, Z16
+	VMOVUPS    1408(DX), Z11
+	VUNPCKLPS  1472(DX), Z11, Z17
+	VUNPCKHPS  1472(DX), Z11, Z11
+	VMAXPS     Z11, Z17, Z17
+	VMOVUPS    1536(DX), Z11
+	VUNPCKLPS  1600(DX), Z11, Z18
+	VUNPCKHPS  1600(DX), Z11, Z11
+	VMAXPS     Z11, Z18, Z18
+	VMOVUPS    1664(DX), Z11
+	VUNPCKLPS  1728(DX), Z11, Z19
+	VUNPCKHPS  1728(DX), Z11, Z11
+	VMAXPS     Z11, Z19, Z19
+	VMOVUPS    1792(DX), Z11
+	VUNPCKLPS  1856(DX), Z11, Z20
+	VUNPCKHPS  1856(DX), Z11, Z11
+	VMAXPS     Z11, Z20, Z20
+	VMOVUPS    1920(DX), Z11
+	VUNPCKLPS  1984(DX), Z11, Z21
+	VUNPCKHPS  1984(DX), Z11, Z11
+	VMAXPS     Z11, Z21, Z21
+	VUNPCKLPD  Z13, Z12, Z11
+	VUNPCKHPD  Z13, Z12, Z12
 	VMAXPS     Z12, Z11, Z11
-	VUNPCKLPD  Z18, Z17, Z12
-	VUNPCKHPD  Z18, Z17, Z13
+	VUNPCKLPD  Z17, Z16, Z12
+	VUNPCKHPD  Z17, Z16, Z13
 	VMAXPS     Z13, Z12, Z12
-	VUNPCKLPD  Z20, Z19, Z13
-	VUNPCKHPD  Z20, Z19, Z16
+	VUNPCKLPD  Z19, Z18, Z13
+	VUNPCKHPD  Z19, Z18, Z16
 	VMAXPS     Z16, Z13, Z13
-	VSHUFF32X4 $0x88, Z11, Z10, Z16
-	VSHUFF32X4 $0xdd, Z11, Z10, Z10
-	VMAXPS     Z10, Z16, Z16
-	VSHUFF32X4 $0x88, Z13, Z12, Z10
-	VSHUFF32X4 $0xdd, Z13, Z12, Z11
-	VMAXPS     Z11, Z10, Z10
-	VSHUFF32X4 $0x88, Z10, Z16, Z11
-	VSHUFF32X4 $0xdd, Z10, Z16, Z10
-	VMAXPS     Z10, Z11, Z11
-	VMOVUPS    Z11, 5312(BX)
+	VUNPCKLPD  Z21, Z20, Z16
+	VUNPCKHPD  Z21, Z20, Z17
+	VMAXPS     Z17, Z16, Z16
+	VSHUFF32X4 $0x88, Z12, Z11, Z17
+	VSHUFF32X4 $0xdd, Z12, Z11, Z11
+	VMAXPS     Z11, Z17, Z17
+	VSHUFF32X4 $0x88, Z16, Z13, Z11
+	VSHUFF32X4 $0xdd, Z16, Z13, Z12
+	VMAXPS     Z12, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z17, Z12
+	VSHUFF32X4 $0xdd, Z11, Z17, Z11
+	VMAXPS     Z11, Z12, Z12
+	VMOVUPS    Z12, 5312(BX)
 	MOVQ       CX, SI
 	XORQ       DI, DI
 	LEAQ       2048(DX), R8
 
 lseMediumAVX512ExpRow:
-	VBROADCASTSS 5312(BX)(DI*4), Z10
-	VXORPS       Z11, Z11, Z11
+	CMPQ         DI, 4264(DX)
+	JGE          lseMediumAVX512ExpSkip
+	VBROADCASTSS 5312(BX)(DI*4), Z11
 	VXORPS       Z12, Z12, Z12
+	VXORPS       Z13, Z13, Z13
 	XORQ         R9, R9
 	MOVQ         SI, R10
 	ADDQ         4256(DX), R10
@@ -19025,51 +19175,51 @@ lseMediumAVX512ExpPair:
 	CMPQ       R9, 4240(DX)
 	JG         lseMediumAVX512ExpOne
 	PREFETCHT0 (R10)(R9*1)
-	VMOVUPS    (SI)(R9*1), Z13
-	VSUBPS     Z10, Z13, Z13
+	VMOVUPS    (SI)(R9*1), Z16
+	VSUBPS     Z11, Z16, Z16
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z13, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VMOVAPS     Z13, Z18
-	VFMADD231PS Z1, Z16, Z18
-	VFMADD231PS Z2, Z16, Z18
+	VMULPS      Z0, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z1, Z17, Z19
+	VFMADD231PS Z2, Z17, Z19
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z17
-	VFMADD213PS Z4, Z18, Z17
-	VFMADD213PS Z5, Z18, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z19, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z13, K2
-	VFMADD213PS Z9, Z18, Z17
-	VSCALEFPS.Z Z16, Z17, K2, Z13
-	VADDPS      Z13, Z11, Z11
+	VCMPPS      $0x05, Z8, Z16, K2
+	VFMADD213PS Z9, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K2, Z16
+	VADDPS      Z16, Z12, Z12
 	PREFETCHT0  64(R10)(R9*1)
-	VMOVUPS     64(SI)(R9*1), Z13
-	VSUBPS      Z10, Z13, Z13
+	VMOVUPS     64(SI)(R9*1), Z16
+	VSUBPS      Z11, Z16, Z16
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z13, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VMOVAPS     Z13, Z18
-	VFMADD231PS Z1, Z16, Z18
-	VFMADD231PS Z2, Z16, Z18
+	VMULPS      Z0, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z1, Z17, Z19
+	VFMADD231PS Z2, Z17, Z19
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z17
-	VFMADD213PS Z4, Z18, Z17
-	VFMADD213PS Z5, Z18, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z19, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z13, K2
-	VFMADD213PS Z9, Z18, Z17
-	VSCALEFPS.Z Z16, Z17, K2, Z13
-	VADDPS      Z13, Z12, Z12
+	VCMPPS      $0x05, Z8, Z16, K2
+	VFMADD213PS Z9, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K2, Z16
+	VADDPS      Z16, Z13, Z13
 	ADDQ        $0x00000080, R9
 	JMP         lseMediumAVX512ExpPair
 
@@ -19077,13 +19227,40 @@ lseMediumAVX512ExpOne:
 	CMPQ       R9, 4232(DX)
 	JGE        lseMediumAVX512ExpTail
 	PREFETCHT0 (R10)(R9*1)
-	VMOVUPS    (SI)(R9*1), Z13
-	VSUBPS     Z10, Z13, Z13
+	VMOVUPS    (SI)(R9*1), Z16
+	VSUBPS     Z11, Z16, Z16
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z13, Z16
+	VMULPS      Z0, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z1, Z17, Z19
+	VFMADD231PS Z2, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z19, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z16, K2
+	VFMADD213PS Z9, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K2, Z16
+	VADDPS      Z16, Z12, Z12
+	ADDQ        $0x00000040, R9
+
+lseMediumAVX512ExpTail:
+	CMPQ      4248(DX), $0x00
+	JE        lseMediumAVX512ExpEnd
+	VMOVUPS.Z (SI)(R9*1), K1, Z16
+	VSUBPS    Z11, Z16, Z11
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z16
 	VRNDSCALEPS $0x00, Z16, Z16
-	VMOVAPS     Z13, Z18
+	VMOVAPS     Z11, Z18
 	VFMADD231PS Z1, Z16, Z18
 	VFMADD231PS Z2, Z16, Z18
 
@@ -19095,102 +19272,85 @@ lseMediumAVX512ExpOne:
 	VFMADD213PS Z7, Z18, Z17
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z13, K2
+	VCMPPS      $0x05, Z8, Z11, K2
 	VFMADD213PS Z9, Z18, Z17
-	VSCALEFPS.Z Z16, Z17, K2, Z13
-	VADDPS      Z13, Z11, Z11
-	ADDQ        $0x00000040, R9
-
-lseMediumAVX512ExpTail:
-	CMPQ      4248(DX), $0x00
-	JE        lseMediumAVX512ExpEnd
-	VMOVUPS.Z (SI)(R9*1), K1, Z13
-	VSUBPS    Z10, Z13, Z10
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z10, Z13
-	VRNDSCALEPS $0x00, Z13, Z13
-	VMOVAPS     Z10, Z17
-	VFMADD231PS Z1, Z13, Z17
-	VFMADD231PS Z2, Z13, Z17
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z16
-	VFMADD213PS Z4, Z17, Z16
-	VFMADD213PS Z5, Z17, Z16
-	VFMADD213PS Z6, Z17, Z16
-	VFMADD213PS Z7, Z17, Z16
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z10, K2
-	VFMADD213PS Z9, Z17, Z16
-	VSCALEFPS.Z Z13, Z16, K2, Z10
-	VADDPS      Z10, Z12, K1, Z12
+	VSCALEFPS.Z Z16, Z17, K2, Z11
+	VADDPS      Z11, Z13, K1, Z13
 
 lseMediumAVX512ExpEnd:
+	VADDPS  Z13, Z12, Z12
+	VMOVUPS Z12, (R8)
+
+lseMediumAVX512ExpNext:
+	ADDQ 4224(DX), SI
+	ADDQ $0x00000040, R8
+	INCQ DI
+	CMPQ DI, $0x10
+	JB   lseMediumAVX512ExpRow
+	JMP  lseMediumAVX512ExpDone
+
+lseMediumAVX512ExpSkip:
+	VMOVUPS Z10, (R8)
+	JMP     lseMediumAVX512ExpNext
+
+lseMediumAVX512ExpDone:
+	VMOVUPS    2048(DX), Z11
+	VUNPCKLPS  2112(DX), Z11, Z12
+	VUNPCKHPS  2112(DX), Z11, Z11
+	VADDPS     Z11, Z12, Z12
+	VMOVUPS    2176(DX), Z11
+	VUNPCKLPS  2240(DX), Z11, Z13
+	VUNPCKHPS  2240(DX), Z11, Z11
+	VADDPS     Z11, Z13, Z13
+	VMOVUPS    2304(DX), Z11
+	VUNPCKLPS  2368(DX), Z11, Z16
+	VUNPCKHPS  2368(DX), Z11, Z11
+	VADDPS     Z11, Z16, Z16
+	VMOVUPS    2432(DX), Z11
+	VUNPCKLPS  2496(DX), Z11, Z17
+	VUNPCKHPS  2496(DX), Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VMOVUPS    2560(DX), Z11
+	VUNPCKLPS  2624(DX), Z11, Z18
+	VUNPCKHPS  2624(DX), Z11, Z11
+	VADDPS     Z11, Z18, Z18
+	VMOVUPS    2688(DX), Z11
+	VUNPCKLPS  2752(DX), Z11, Z19
+	VUNPCKHPS  2752(DX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    2816(DX), Z11
+	VUNPCKLPS  2880(DX), Z11, Z20
+	VUNPCKHPS  2880(DX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    2944(DX), Z11
+	VUNPCKLPS  3008(DX), Z11, Z21
+	VUNPCKHPS  3008(DX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VUNPCKLPD  Z13, Z12, Z11
+	VUNPCKHPD  Z13, Z12, Z12
 	VADDPS     Z12, Z11, Z11
-	VMOVUPS    Z11, (R8)
-	ADDQ       4224(DX), SI
-	ADDQ       $0x00000040, R8
-	INCQ       DI
-	CMPQ       DI, $0x10
-	JB         lseMediumAVX512ExpRow
-	VMOVUPS    2048(DX), Z10
-	VUNPCKLPS  2112(DX), Z10, Z11
-	VUNPCKHPS  2112(DX), Z10, Z10
-	VADDPS     Z10, Z11, Z11
-	VMOVUPS    2176(DX), Z10
-	VUNPCKLPS  2240(DX), Z10, Z12
-	VUNPCKHPS  2240(DX), Z10, Z10
-	VADDPS     Z10, Z12, Z12
-	VMOVUPS    2304(DX), Z10
-	VUNPCKLPS  2368(DX), Z10, Z13
-	VUNPCKHPS  2368(DX), Z10, Z10
-	VADDPS     Z10, Z13, Z13
-	VMOVUPS    2432(DX), Z10
-	VUNPCKLPS  2496(DX), Z10, Z16
-	VUNPCKHPS  2496(DX), Z10, Z10
-	VADDPS     Z10, Z16, Z16
-	VMOVUPS    2560(DX), Z10
-	VUNPCKLPS  2624(DX), Z10, Z17
-	VUNPCKHPS  2624(DX), Z10, Z10
-	VADDPS     Z10, Z17, Z17
-	VMOVUPS    2688(DX), Z10
-	VUNPCKLPS  2752(DX), Z10, Z18
-	VUNPCKHPS  2752(DX), Z10, Z10
-	VADDPS     Z10, Z18, Z18
-	VMOVUPS    2816(DX), Z10
-	VUNPCKLPS  2880(DX), Z10, Z19
-	VUNPCKHPS  2880(DX), Z10, Z10
-	VADDPS     Z10, Z19, Z19
-	VMOVUPS    2944(DX), Z10
-	VUNPCKLPS  3008(DX), Z10, Z20
-	VUNPCKHPS  3008(DX), Z10, Z10
-	VADDPS     Z10, Z20, Z20
-	VUNPCKLPD  Z12, Z11, Z10
-	VUNPCKHPD  Z12, Z11, Z11
-	VADDPS     Z11, Z10, Z10
-	VUNPCKLPD  Z16, Z13, Z11
-	VUNPCKHPD  Z16, Z13, Z12
-	VADDPS     Z12, Z11, Z11
-	VUNPCKLPD  Z18, Z17, Z12
-	VUNPCKHPD  Z18, Z17, Z13
+	VUNPCKLPD  Z17, Z16, Z12
+	VUNPCKHPD  Z17, Z16, Z13
 	VADDPS     Z13, Z12, Z12
-	VUNPCKLPD  Z20, Z19, Z13
-	VUNPCKHPD  Z20, Z19, Z16
+	VUNPCKLPD  Z19, Z18, Z13
+	VUNPCKHPD  Z19, Z18, Z16
 	VADDPS     Z16, Z13, Z13
-	VSHUFF32X4 $0x88, Z11, Z10, Z16
-	VSHUFF32X4 $0xdd, Z11, Z10, Z10
-	VADDPS     Z10, Z16, Z16
-	VSHUFF32X4 $0x88, Z13, Z12, Z10
-	VSHUFF32X4 $0xdd, Z13, Z12, Z11
-	VADDPS     Z11, Z10, Z10
-	VSHUFF32X4 $0x88, Z10, Z16, Z11
-	VSHUFF32X4 $0xdd, Z10, Z16, Z10
-	VADDPS     Z10, Z11, Z11
-	VMOVUPS    Z11, 4288(BX)
+	VUNPCKLPD  Z21, Z20, Z16
+	VUNPCKHPD  Z21, Z20, Z17
+	VADDPS     Z17, Z16, Z16
+	VSHUFF32X4 $0x88, Z12, Z11, Z17
+	VSHUFF32X4 $0xdd, Z12, Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VSHUFF32X4 $0x88, Z16, Z13, Z11
+	VSHUFF32X4 $0xdd, Z16, Z13, Z12
+	VADDPS     Z12, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z17, Z12
+	VSHUFF32X4 $0xdd, Z11, Z17, Z11
+	VADDPS     Z11, Z12, Z12
+	VMOVUPS    Z12, 4288(BX)
 	ADDQ       $0x00000040, BX
 	ADDQ       4256(DX), CX
+	SUBQ       $0x00000010, 4264(DX)
 	SUBQ       $0x00000010, AX
 	JMP        lseMediumAVX512Group
 

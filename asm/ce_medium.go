@@ -80,17 +80,18 @@ func genMediumKernel(t tier, lse bool) {
 	var name string
 	if lse {
 		name = "lseMedium"
-		t.text(name, "func(dst []float32, x []float32, scratch []float32, c int)",
-			"sets dst[i] = log Σ_j e^{x[i][j]} for the len(dst) rows of the row-major [len(dst)][c] logits",
-			"x (NaN for a row with a NaN, a +Inf or only −Inf). len(dst) is a multiple of the lanes, at",
-			"most 256; lanes <= c <= 512; scratch holds 2112 floats.")
+		t.text(name, "func(dst []float32, x []float32, scratch []float32, n, c int)",
+			"sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a",
+			"row with a NaN, a +Inf or only −Inf). len(dst) is n rounded up to a multiple of the lanes, at",
+			"most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 2112 floats.")
 	} else {
 		name = "ceMedium"
-		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, c int, eps, fill float32)",
-			"sets loss[i] to the cross-entropy of row i of the row-major [len(t)][c] logits x, smoothed by",
-			"eps, fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row;",
-			"with len(m) > 0 also m[i], ls[i], pt[i]. len(t) is a multiple of the lanes, at most 256;",
-			"lanes <= c <= 512; scratch holds 2112 floats.")
+		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32)",
+			"sets loss[i] to the cross-entropy of row i of the row-major [n][c] logits x, smoothed by eps,",
+			"fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with",
+			"len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most",
+			"256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds",
+			"2112 floats.")
 	}
 	lbl := name + t.suffix
 	gp := func() reg.GPVirtual { return GP64().(reg.GPVirtual) }
@@ -127,6 +128,7 @@ func genMediumKernel(t tier, lse bool) {
 	check(negArr+4*mediumBlock+64 <= 4*mediumScratchFloats, "medium scratch too small")
 	at := func(off int) Mem { return Mem{Base: scr, Disp: off} }
 	strideM, fullM, pairM, remM, groupM := at(scalarOff), at(scalarOff+8), at(scalarOff+16), at(scalarOff+24), at(scalarOff+32)
+	rowsM := at(scalarOff + 40) // the rows to read from the group's first on: n, then less lanes a group
 	tailM, gatherM := at(tailOff), at(gatherOff)
 
 	var ec expConsts
@@ -141,6 +143,10 @@ func genMediumKernel(t tier, lse bool) {
 		ec, lc, fc, smooth = t.ceSetup(scr, c)
 	}
 	half := lc.half
+	zeroV := fc.zero
+	if lse {
+		zeroV = t.zero()
+	}
 
 	Comment("scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;")
 	Comment("C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group")
@@ -161,6 +167,8 @@ func genMediumKernel(t tier, lse bool) {
 		MOVQ(c, rem)
 		ANDQ(U8(L-1), rem)
 		MOVQ(rem, remM)
+		Load(Param("n"), v)
+		MOVQ(v, rowsM)
 		iota := t.vec()
 		t.loadInt(intTable("iota16", func(i int) int { return i }), iota)
 		cv, cb := XMM(), t.vec()
@@ -195,20 +203,28 @@ func genMediumKernel(t tier, lse bool) {
 	xm := func(d int) Mem { return Mem{Base: row, Index: off, Scale: 1, Disp: d} }
 	im := func(d int) Mem { return Mem{Base: idx, Index: off, Scale: 1, Disp: d} }
 
-	// rowLoop emits a loop over the group's rows, body for each (row = its start, sp its slot, r its
-	// index). Every row is read, an ignored one (t < 0) too: it only affects its own lane of the
-	// group's vectors.
-	rowLoop := func(pass string, slots int, body func()) {
+	// rowLoop emits a loop over the group's rows, body for each row before n (row = its start, sp
+	// its slot, r its index), skip for the others. Every row before n is read, an ignored one (t <
+	// 0) too: it only affects its own lane of the group's vectors.
+	rowLoop := func(pass string, slots int, body, skip func()) {
 		MOVQ(xg, row)
 		XORQ(r, r)
 		LEAQ(at(slots), sp)
 		Label(lbl + pass + "Row")
+		CMPQ(r, rowsM)
+		JGE(LabelRef(lbl + pass + "Skip"))
 		body()
+		Label(lbl + pass + "Next")
 		ADDQ(strideM, row)
 		ADDQ(U32(B), sp)
 		INCQ(r)
 		CMPQ(r, U8(L))
 		JB(LabelRef(lbl + pass + "Row"))
+		JMP(LabelRef(lbl + pass + "Done"))
+		Label(lbl + pass + "Skip")
+		skip()
+		JMP(LabelRef(lbl + pass + "Next"))
+		Label(lbl + pass + "Done")
 	}
 	// vectors emits the walk over a row's whole vectors from the byte offset off on, two at a time
 	// (step(a, d) for the vector at off + d, into accumulator a), then the tail, if C mod lanes != 0.
@@ -260,6 +276,8 @@ func genMediumKernel(t tier, lse bool) {
 			})
 			VMAXPS(acc[1], acc[0], acc[0])
 			VMOVUPS(acc[0], Mem{Base: sp})
+		}, func() {
+			VMOVUPS(zeroV, Mem{Base: sp})
 		})
 		mx := t.reduceRows(at(maxOff), func(a, b, d Op) { VMAXPS(a, b, d) })
 		VMOVUPS(mx, Mem{Base: grp, Disp: mArr})
@@ -279,7 +297,29 @@ func genMediumKernel(t tier, lse bool) {
 			t.loadInt(Mem{Base: tpG}, tv)
 			VPMAXSD(fc.zero, tv, ti)
 			VPADDD(gatherM, ti, ti)
-			t.gather(Mem{Base: xg, Index: ti, Scale: 4}, zt)
+			VXORPS(zt, zt, zt)
+			Comment("only the rows before n: lane < rows left")
+			lim := gp()
+			MOVQ(rowsM, lim)
+			if t.zmm {
+				CMPQ(lim, U8(L))
+				JLE(LabelRef(lbl + pass + "Rows"))
+				MOVL(U32(L), lim.As32())
+				Label(lbl + pass + "Rows")
+				ones, bits := GP32(), GP32()
+				MOVL(U32(0xFFFF), ones)
+				BZHIL(lim.As32(), ones, bits)
+				k := K()
+				KMOVW(bits, k)
+				VGATHERDPS(Mem{Base: xg, Index: ti, Scale: 4}, k, zt)
+			} else {
+				lv, mask := XMM(), t.vec()
+				VMOVQ(lim, lv) // rows left may exceed the lanes: every lane is then below it
+				VPBROADCASTD(lv, mask)
+				VPCMPGTD(intTable("iota16", func(i int) int { return i }), mask, mask)
+				VGATHERDPS(mask, Mem{Base: xg, Index: ti, Scale: 4}, zt)
+				t.zeroInt(mask) // keeps mask live past the gather: its register must differ from zt's
+			}
 			t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
 			VMOVUPS(zt, Mem{Base: grp, Disp: ztArr})
 		}
@@ -380,6 +420,11 @@ func genMediumKernel(t tier, lse bool) {
 			if sm {
 				VMOVUPS(sacc, Mem{Base: sp, Disp: L * B})
 			}
+		}, func() {
+			VMOVUPS(zeroV, Mem{Base: sp})
+			if sm {
+				VMOVUPS(zeroV, Mem{Base: sp, Disp: L * B})
+			}
 		})
 		s := t.reduceRows(at(sumOff), func(a, b, d Op) { VADDPS(a, b, d) })
 		VMOVUPS(s, Mem{Base: grp, Disp: sArr})
@@ -407,6 +452,7 @@ func genMediumKernel(t tier, lse bool) {
 	}
 	ADDQ(U32(B), grp)
 	ADDQ(groupM, xg)
+	SUBQ(U32(L), rowsM)
 	SUBQ(U32(L), left)
 	JMP(LabelRef(lbl + "Group"))
 

@@ -11,7 +11,7 @@ import (
 
 // BenchmarkCrossover runs the row-major amd64 kernels that could serve a class count side by side,
 // whatever the dispatch gives it, to place the crossovers of ceRowsAsm and lseRowsAsm (mediumMin,
-// mediumMax): Crossover/<op>/<set>/<kernel>/C=<c>, op ce or lse, kernel small (across rows,
+// mediumMaxAVX2, mediumMaxAVX512): Crossover/<op>/<set>/<kernel>/C=<c>, op ce or lse, kernel small (across rows,
 // gathers; C <= 24), medium (groups of rows) or large (a row at a time). Gelem/s from the thread's
 // CPU time, as BenchmarkClasses.
 func BenchmarkCrossover(b *testing.B) {
@@ -60,7 +60,7 @@ func benchCrossover(b *testing.B, z bool, op, kernel string, c, n int) {
 		run = func() { lseMedium(z, dst, x, c) }
 	case "lse/large":
 		run = func() { lseRowsAsm(z, dst, x, c) } // the row-at-a-time kernel outside the medium range
-		if c >= mediumMin && c <= mediumMax {
+		if medium(z, c) {
 			b.Skip("lseRowsAsm gives this C to the medium kernel")
 		}
 	}
