@@ -19,25 +19,34 @@ func ceTier(ks *kernelSet, z bool) {
 	}
 	ks.lseRows = func(dst, x []float32, c int) { lseRowsAsm(z, dst, x, c) }
 	ks.ceGradRows = func(loss []float32, st stats, g, x []float32, t []int32, dropped []bool, c int, eps, fill, s0 float32, keep float64) {
+		if medium(z, c) {
+			ceGradMedium(z, loss, st, g, x, t, dropped, c, eps, fill, s0, keep)
+			return
+		}
 		ceRowsLarge(z, loss, st, x, t, c, eps, fill, rowsGrad{g, dropped, s0, keep})
 	}
-	ks.fuseRows = fuseRowsAsm
+	ks.fuseRows = func(c int, eps float32) bool { return fuseRowsAsm(z, c, eps) }
 }
 
-// fuseRowsAsm reports the rows ceGradRows takes: those of the row-at-a-time kernel.
-func fuseRowsAsm(c int, eps float32) bool { return c > smallMax && !tinySmoothing(eps, c) }
+// fuseRowsAsm reports the rows ceGradRows takes: those of the row-at-a-time kernel, and of the
+// medium-C kernels from mediumFuseMin on (the losses of both are ceRows's to the bit).
+func fuseRowsAsm(z bool, c int, eps float32) bool {
+	return c > smallMax && (!medium(z, c) || c >= mediumFuseMin) && !tinySmoothing(eps, c)
+}
 
 // The kernels are called directly, never through func values, so that their //go:noescape lets
 // the scratch arrays below stay on the stack.
 
-// ceRowsAsm picks the kernel by C: the C = 2 kernel across rows, the small-C kernel across rows
-// (gathers), or the row-at-a-time kernel.
+// ceRowsAsm picks the kernel by C: the C = 2 kernel across rows, the medium-C kernel (groups of
+// rows), the small-C kernel across rows (gathers) below it, or the row-at-a-time kernel above it.
 func ceRowsAsm(z bool, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
 	switch {
 	case tinySmoothing(eps, c):
 		ceRowsGeneric(loss, st, x, t, c, eps, fill)
 	case c == 2 && eps == 0:
 		cePairs(z, loss, st, x, t, fill)
+	case medium(z, c):
+		ceMedium(z, loss, st, x, t, c, eps, fill)
 	case c <= smallMax:
 		ceSmall(z, loss, st, x, t, c, eps, fill)
 	default:
@@ -244,6 +253,10 @@ func lseRowsAsm(z bool, dst, x []float32, c int) {
 		return
 	case c <= smallMax:
 		lseSmall(z, dst, x, c)
+		return
+	}
+	if medium(z, c) {
+		lseMedium(z, dst, x, c)
 		return
 	}
 	var sum, mx [rowBlock]float32

@@ -18,12 +18,13 @@ import (
 // every slice against an unmapped page.
 func TestCEGradRowsKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
-	cs := []int{25, 31, 32, 33, 47, 64, 100, 257, 1000}
+	cs := []int{25, 31, 32, 33, 47, 64, 100, 200, 257, 384, 385, 512, 513, 1000}
 	last, more := 40, []int{63, 64, 65, 127, 128, 129, 200, 321}
 	if testing.Short() {
-		cs, last, more = []int{25, 33, 100, 1000}, 20, []int{65, 200}
+		cs, last, more = []int{25, 33, 100, 200, 385, 1000}, 20, []int{65, 200}
 	}
 	predicted, fused := 0, 0
+	fusedC := map[string]int{}
 	for _, ks := range archSets() {
 		if ks.ceGradRows == nil {
 			continue
@@ -36,13 +37,19 @@ func TestCEGradRowsKernels(t *testing.T) {
 				}
 				for _, eps := range []float32{0, 0.1} {
 					if !ks.fuseRows(c, eps) {
-						t.Fatalf("%s: fuseRows(%d, %v) = false", ks.name, c, eps)
+						continue // C whose ForwardBackward takes the separate gradient pass
 					}
+					fusedC[ks.name]++
 					for _, keep := range []float64{1, 0.7, 0.3} {
 						predicted += checkCEGradRows(t, ks, r, n, c, eps, keep, n%2 == 1)
 					}
 				}
 			}
+		}
+	}
+	for _, ks := range archSets() {
+		if ks.ceGradRows != nil && fusedC[ks.name] == 0 {
+			t.Errorf("%s: fuseRows took none of C = %v", ks.name, cs)
 		}
 	}
 	if predicted == 0 && fused > 0 {

@@ -19,7 +19,8 @@ func TestFusedRows(t *testing.T) {
 		{n: 200, c: 100, images: 2, ignore: 0.2, confident: 0.3},
 		{n: 200, c: 33, levels: 2, scale: 0.5}, // ties
 		{n: 130, c: 1000, ignore: 0.05, scale: 3},
-		{n: 257, c: 40, ignore: 1}, // nothing valid
+		{n: 257, c: 40, ignore: 1},                    // nothing valid
+		{n: 300, c: 300, ignore: 0.1, confident: 0.2}, // the medium kernels' fused path
 	}
 	if testing.Short() {
 		specs = specs[:3]

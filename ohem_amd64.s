@@ -21716,3 +21716,2932 @@ sigLossGradAVX512SmoothTail:
 sigLossGradAVX512Done:
 	VZEROUPPER
 	RET
+
+// func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-192
+	MOVQ loss_len+8(FP), AX
+	MOVQ t_base+120(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ scratch_base+144(FP), BX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ         $0x3f, BX
+	ANDQ         $-64, BX
+	MOVQ         c+176(FP), SI
+	VXORPS       Y0, Y0, Y0
+	VBROADCASTSS fill+188(FP), Y1
+	VMOVSS       eps+184(FP), X2
+	MOVL         eps+184(FP), DI
+	VMOVSS       one<>+0(SB), X3
+	VCVTSI2SSQ   SI, X4, X4
+	VADDSS       X2, X2, X5
+	VDIVSS       X4, X5, X4
+	VSUBSS       X3, X2, X3
+	VADDSS       X3, X3, X3
+	VBROADCASTSS X3, Y2
+	VMOVUPS      Y2, (BX)
+	VBROADCASTSS X4, Y2
+	VMOVUPS      Y2, 32(BX)
+	SHLQ         $0x01, DI
+
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	MOVQ         R8, 1344(BX)
+	SHLQ         $0x03, R8
+	MOVQ         R8, 1376(BX)
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	ANDQ         $-32, R8
+	MOVQ         R8, 1352(BX)
+	SUBQ         $0x00000040, R8
+	MOVQ         R8, 1360(BX)
+	MOVQ         SI, R9
+	ANDQ         $0x07, R9
+	MOVQ         R9, 1368(BX)
+	MOVQ         n+168(FP), R8
+	MOVQ         R8, 1384(BX)
+	VMOVDQU      iota16<>+0(SB), Y2
+	VMOVQ        SI, X3
+	VPBROADCASTD X3, Y3
+	VPMULLD      Y2, Y3, Y3
+	VMOVDQU      Y3, 1312(BX)
+	VMOVQ        R9, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMOVDQU      Y3, 1280(BX)
+	LEAQ         mediumIndex<>+0(SB), SI
+	MOVQ         BX, R8
+
+ceMediumAVX2Group:
+	TESTQ AX, AX
+	JZ    ceMediumAVX2Finish
+	MOVQ  DX, R9
+	XORQ  R10, R10
+	LEAQ  512(BX), R11
+
+ceMediumAVX2MaxRow:
+	CMPQ    R10, 1384(BX)
+	JGE     ceMediumAVX2MaxSkip
+	VMOVUPS (R9), Y2
+	VMOVUPS Y2, Y3
+	MOVQ    $0x00000020, R12
+
+ceMediumAVX2MaxPair:
+	CMPQ   R12, 1360(BX)
+	JG     ceMediumAVX2MaxOne
+	VMAXPS (R9)(R12*1), Y2, Y2
+	VMAXPS 32(R9)(R12*1), Y3, Y3
+	ADDQ   $0x00000040, R12
+	JMP    ceMediumAVX2MaxPair
+
+ceMediumAVX2MaxOne:
+	CMPQ   R12, 1352(BX)
+	JGE    ceMediumAVX2MaxTail
+	VMAXPS (R9)(R12*1), Y2, Y2
+	ADDQ   $0x00000020, R12
+
+ceMediumAVX2MaxTail:
+	CMPQ       1368(BX), $0x00
+	JE         ceMediumAVX2MaxEnd
+	VMOVUPS    1280(BX), Y4
+	VMASKMOVPS (R9)(R12*1), Y4, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y5
+	VMAXPS     Y5, Y3, Y3
+
+ceMediumAVX2MaxEnd:
+	VMAXPS  Y3, Y2, Y2
+	VMOVUPS Y2, (R11)
+
+ceMediumAVX2MaxNext:
+	ADDQ 1344(BX), R9
+	ADDQ $0x00000020, R11
+	INCQ R10
+	CMPQ R10, $0x08
+	JB   ceMediumAVX2MaxRow
+	JMP  ceMediumAVX2MaxDone
+
+ceMediumAVX2MaxSkip:
+	VMOVUPS Y0, (R11)
+	JMP     ceMediumAVX2MaxNext
+
+ceMediumAVX2MaxDone:
+	VMOVUPS    512(BX), Y2
+	VUNPCKLPS  544(BX), Y2, Y3
+	VUNPCKHPS  544(BX), Y2, Y2
+	VMAXPS     Y2, Y3, Y3
+	VMOVUPS    576(BX), Y2
+	VUNPCKLPS  608(BX), Y2, Y4
+	VUNPCKHPS  608(BX), Y2, Y2
+	VMAXPS     Y2, Y4, Y4
+	VMOVUPS    640(BX), Y2
+	VUNPCKLPS  672(BX), Y2, Y5
+	VUNPCKHPS  672(BX), Y2, Y2
+	VMAXPS     Y2, Y5, Y5
+	VMOVUPS    704(BX), Y2
+	VUNPCKLPS  736(BX), Y2, Y6
+	VUNPCKHPS  736(BX), Y2, Y2
+	VMAXPS     Y2, Y6, Y6
+	VUNPCKLPD  Y4, Y3, Y2
+	VUNPCKHPD  Y4, Y3, Y3
+	VMAXPS     Y3, Y2, Y2
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
+	VMAXPS     Y4, Y3, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y2
+	VMAXPS     Y2, Y4, Y4
+	VMOVUPS    Y4, 2432(R8)
+	TESTQ      DI, DI
+	JNZ        ceMediumAVX2Smooth
+
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU (CX), Y2
+	VPMAXSD Y0, Y2, Y2
+	VPADDD  1312(BX), Y2, Y2
+	VXORPS  Y3, Y3, Y3
+
+	// only the rows before n: lane < rows left
+	MOVQ         1384(BX), R9
+	VMOVQ        R9, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     iota16<>+0(SB), Y4, Y4
+	VGATHERDPS   Y4, (DX)(Y2*4), Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y2, Y2, Y2
+	VMOVUPS      Y3, 3456(R8)
+	MOVQ         DX, R9
+	XORQ         R10, R10
+	LEAQ         768(BX), R11
+
+ceMediumAVX2ExpRow:
+	CMPQ         R10, 1384(BX)
+	JGE          ceMediumAVX2ExpSkip
+	VBROADCASTSS 2432(R8)(R10*4), Y2
+	VPBROADCASTD (CX)(R10*4), Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	XORQ         R12, R12
+	MOVQ         R9, R13
+	ADDQ         1376(BX), R13
+
+ceMediumAVX2ExpPair:
+	CMPQ    R12, 1360(BX)
+	JG      ceMediumAVX2ExpOne
+	VMOVUPS (R9)(R12*1), Y6
+	VSUBPS  Y2, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VPCMPEQD    (SI)(R12*1), Y3, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y4, Y4
+	PREFETCHT0  (R13)(R12*1)
+	VMOVUPS     32(R9)(R12*1), Y6
+	VSUBPS      Y2, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VPCMPEQD    32(SI)(R12*1), Y3, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y5, Y5
+	ADDQ        $0x00000040, R12
+	JMP         ceMediumAVX2ExpPair
+
+ceMediumAVX2ExpOne:
+	CMPQ    R12, 1352(BX)
+	JGE     ceMediumAVX2ExpTail
+	VMOVUPS (R9)(R12*1), Y6
+	VSUBPS  Y2, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VPCMPEQD    (SI)(R12*1), Y3, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y4, Y4
+	ADDQ        $0x00000020, R12
+
+ceMediumAVX2ExpTail:
+	CMPQ       1368(BX), $0x00
+	JE         ceMediumAVX2ExpEnd
+	VMOVUPS    1280(BX), Y7
+	VMASKMOVPS (R9)(R12*1), Y7, Y6
+	VSUBPS     Y2, Y6, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y8
+	VPSLLD      $0x17, Y8, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y2, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y9, Y9
+	VFMADD231PS Y9, Y8, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y6, Y2, Y6
+	VPCMPEQD    (SI)(R12*1), Y3, Y2
+	VANDNPS     Y6, Y2, Y6
+	VANDPS      Y7, Y6, Y6
+	VADDPS      Y6, Y5, Y5
+
+ceMediumAVX2ExpEnd:
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS Y4, (R11)
+
+ceMediumAVX2ExpNext:
+	ADDQ 1344(BX), R9
+	ADDQ $0x00000020, R11
+	INCQ R10
+	CMPQ R10, $0x08
+	JB   ceMediumAVX2ExpRow
+	JMP  ceMediumAVX2ExpDone
+
+ceMediumAVX2ExpSkip:
+	VMOVUPS Y0, (R11)
+	JMP     ceMediumAVX2ExpNext
+
+ceMediumAVX2ExpDone:
+	VMOVUPS    768(BX), Y2
+	VUNPCKLPS  800(BX), Y2, Y3
+	VUNPCKHPS  800(BX), Y2, Y2
+	VADDPS     Y2, Y3, Y3
+	VMOVUPS    832(BX), Y2
+	VUNPCKLPS  864(BX), Y2, Y4
+	VUNPCKHPS  864(BX), Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    896(BX), Y2
+	VUNPCKLPS  928(BX), Y2, Y5
+	VUNPCKHPS  928(BX), Y2, Y2
+	VADDPS     Y2, Y5, Y5
+	VMOVUPS    960(BX), Y2
+	VUNPCKLPS  992(BX), Y2, Y6
+	VUNPCKHPS  992(BX), Y2, Y2
+	VADDPS     Y2, Y6, Y6
+	VUNPCKLPD  Y4, Y3, Y2
+	VUNPCKHPD  Y4, Y3, Y3
+	VADDPS     Y3, Y2, Y2
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
+	VADDPS     Y4, Y3, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    Y4, 1408(R8)
+	JMP        ceMediumAVX2Sums
+
+ceMediumAVX2Smooth:
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU (CX), Y2
+	VPMAXSD Y0, Y2, Y2
+	VPADDD  1312(BX), Y2, Y2
+	VXORPS  Y3, Y3, Y3
+
+	// only the rows before n: lane < rows left
+	MOVQ         1384(BX), R9
+	VMOVQ        R9, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     iota16<>+0(SB), Y4, Y4
+	VGATHERDPS   Y4, (DX)(Y2*4), Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y2, Y2, Y2
+	VMOVUPS      Y3, 3456(R8)
+	MOVQ         DX, R9
+	XORQ         R10, R10
+	LEAQ         768(BX), R11
+
+ceMediumAVX2ExpSpreadRow:
+	CMPQ         R10, 1384(BX)
+	JGE          ceMediumAVX2ExpSpreadSkip
+	VBROADCASTSS 2432(R8)(R10*4), Y2
+	VPBROADCASTD (CX)(R10*4), Y3
+	VMULPS       halfVec<>+0(SB), Y2, Y2
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	XORQ         R12, R12
+	MOVQ         R9, R13
+	ADDQ         1376(BX), R13
+
+ceMediumAVX2ExpSpreadPair:
+	CMPQ        R12, 1360(BX)
+	JG          ceMediumAVX2ExpSpreadOne
+	VMOVUPS     (R9)(R12*1), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y9, Y8, Y9
+	VPCMPEQD    (SI)(R12*1), Y3, Y8
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y5, Y5
+	VFMADD231PS 32(BX), Y7, Y4
+	PREFETCHT0  (R13)(R12*1)
+	VMOVUPS     32(R9)(R12*1), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y9, Y8, Y9
+	VPCMPEQD    32(SI)(R12*1), Y3, Y8
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y6, Y6
+	VFMADD231PS 32(BX), Y7, Y4
+	ADDQ        $0x00000040, R12
+	JMP         ceMediumAVX2ExpSpreadPair
+
+ceMediumAVX2ExpSpreadOne:
+	CMPQ        R12, 1352(BX)
+	JGE         ceMediumAVX2ExpSpreadTail
+	VMOVUPS     (R9)(R12*1), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y9, Y8, Y9
+	VPCMPEQD    (SI)(R12*1), Y3, Y8
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y5, Y5
+	VFMADD231PS 32(BX), Y7, Y4
+	ADDQ        $0x00000020, R12
+
+ceMediumAVX2ExpSpreadTail:
+	CMPQ        1368(BX), $0x00
+	JE          ceMediumAVX2ExpSpreadEnd
+	VMOVUPS     1280(BX), Y8
+	VMASKMOVPS  (R9)(R12*1), Y8, Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y2, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y9, Y2, Y9
+	VPCMPEQD    (SI)(R12*1), Y3, Y2
+	VANDNPS     Y9, Y2, Y9
+	VANDPS      Y8, Y9, Y9
+	VANDPS      Y8, Y7, Y7
+	VADDPS      Y9, Y6, Y6
+	VFMADD231PS 32(BX), Y7, Y4
+
+ceMediumAVX2ExpSpreadEnd:
+	VADDPS  Y6, Y5, Y5
+	VMOVUPS Y5, (R11)
+	VMOVUPS Y4, 256(R11)
+
+ceMediumAVX2ExpSpreadNext:
+	ADDQ 1344(BX), R9
+	ADDQ $0x00000020, R11
+	INCQ R10
+	CMPQ R10, $0x08
+	JB   ceMediumAVX2ExpSpreadRow
+	JMP  ceMediumAVX2ExpSpreadDone
+
+ceMediumAVX2ExpSpreadSkip:
+	VMOVUPS Y0, (R11)
+	VMOVUPS Y0, 256(R11)
+	JMP     ceMediumAVX2ExpSpreadNext
+
+ceMediumAVX2ExpSpreadDone:
+	VMOVUPS    768(BX), Y2
+	VUNPCKLPS  800(BX), Y2, Y3
+	VUNPCKHPS  800(BX), Y2, Y2
+	VADDPS     Y2, Y3, Y3
+	VMOVUPS    832(BX), Y2
+	VUNPCKLPS  864(BX), Y2, Y4
+	VUNPCKHPS  864(BX), Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    896(BX), Y2
+	VUNPCKLPS  928(BX), Y2, Y5
+	VUNPCKHPS  928(BX), Y2, Y2
+	VADDPS     Y2, Y5, Y5
+	VMOVUPS    960(BX), Y2
+	VUNPCKLPS  992(BX), Y2, Y6
+	VUNPCKHPS  992(BX), Y2, Y2
+	VADDPS     Y2, Y6, Y6
+	VUNPCKLPD  Y4, Y3, Y2
+	VUNPCKHPD  Y4, Y3, Y3
+	VADDPS     Y3, Y2, Y2
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
+	VADDPS     Y4, Y3, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    Y4, 1408(R8)
+	VMOVUPS    1024(BX), Y2
+	VUNPCKLPS  1056(BX), Y2, Y3
+	VUNPCKHPS  1056(BX), Y2, Y2
+	VADDPS     Y2, Y3, Y3
+	VMOVUPS    1088(BX), Y2
+	VUNPCKLPS  1120(BX), Y2, Y4
+	VUNPCKHPS  1120(BX), Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    1152(BX), Y2
+	VUNPCKLPS  1184(BX), Y2, Y5
+	VUNPCKHPS  1184(BX), Y2, Y2
+	VADDPS     Y2, Y5, Y5
+	VMOVUPS    1216(BX), Y2
+	VUNPCKLPS  1248(BX), Y2, Y6
+	VUNPCKHPS  1248(BX), Y2, Y2
+	VADDPS     Y2, Y6, Y6
+	VUNPCKLPD  Y4, Y3, Y2
+	VUNPCKHPD  Y4, Y3, Y3
+	VADDPS     Y3, Y2, Y2
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
+	VADDPS     Y4, Y3, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    Y4, 4480(R8)
+
+ceMediumAVX2Sums:
+	ADDQ $0x00000020, CX
+	ADDQ $0x00000020, R8
+	ADDQ 1376(BX), DX
+	SUBQ $0x00000008, 1384(BX)
+	SUBQ $0x00000008, AX
+	JMP  ceMediumAVX2Group
+
+ceMediumAVX2Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ BX, R8
+	MOVQ loss_base+0(FP), AX
+	MOVQ loss_len+8(FP), CX
+
+ceMediumAVX2Fin:
+	TESTQ   CX, CX
+	JZ      ceMediumAVX2Done
+	VMOVUPS 1408(R8), Y2
+	VMOVUPS 2432(R8), Y3
+	VMOVUPS 3456(R8), Y4
+	VMOVUPS 4480(R8), Y5
+	MOVQ    AX, DX
+	MOVQ    loss_base+0(FP), SI
+	SUBQ    SI, DX
+	MOVQ    t_base+120(FP), SI
+	VMOVDQU (SI)(DX*1), Y6
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Y3, Y4, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y7, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y8, Y7, Y8
+	VSUBPS      oneVec<>+0(SB), Y8, Y8
+	VADDPS      Y2, Y8, Y8
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y8, Y9
+	VMAXPS oneVec<>+0(SB), Y8, Y10
+	VMINPS oneVec<>+0(SB), Y8, Y7
+	VSUBPS Y10, Y9, Y11
+	VSUBPS Y11, Y7, Y11
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y9, Y11, Y11
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y9, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y10
+	VPSUBD    Y10, Y9, Y10
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y10, Y10
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y10, Y10, Y9
+	VMOVAPS      logP0Vec<>+0(SB), Y12
+	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y9, Y12, Y12
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y12
+	VFNMADD231PS halfVec<>+0(SB), Y9, Y12
+	VADDPS       Y11, Y12, Y12
+	VADDPS       Y10, Y12, Y12
+	VMOVAPS      Y12, Y9
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y9
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y8, Y7
+	VBLENDVPS Y7, posInfVec<>+0(SB), Y9, Y9
+	VSUBPS    Y4, Y3, Y7
+	VADDPS    Y9, Y7, Y10
+
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	TESTQ       DI, DI
+	JZ          ceMediumAVX2Plain
+	VSUBPS      Y5, Y9, Y5
+	VMULPS      halfVec<>+0(SB), Y3, Y10
+	VMOVAPS     Y4, Y7
+	VFMSUB132PS halfVec<>+0(SB), Y10, Y7
+	VFMADD231PS (BX), Y7, Y5
+	VMOVAPS     Y5, Y10
+
+ceMediumAVX2Plain:
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS    Y3, Y3, Y7
+	VADDPS    Y7, Y10, Y10
+	VBLENDVPS Y6, Y1, Y10, Y10
+	VMOVUPS   Y10, (AX)
+
+	// statistics, when len(m) > 0
+	MOVQ  m_len+32(FP), SI
+	TESTQ SI, SI
+	JZ    ceMediumAVX2Next
+	MOVQ  m_base+24(FP), SI
+	MOVQ  ls_base+48(FP), R9
+	MOVQ  pt_base+72(FP), R10
+	ADDQ  DX, SI
+	ADDQ  DX, R9
+	ADDQ  DX, R10
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS    oneVec<>+0(SB), Y8, Y4
+	VDIVPS    Y4, Y2, Y2
+	VXORPS    signBitVec<>+0(SB), Y2, Y2
+	VBLENDVPS Y6, Y0, Y3, Y3
+	VMOVUPS   Y3, (SI)
+	VBLENDVPS Y6, Y0, Y9, Y9
+	VMOVUPS   Y9, (R9)
+	VBLENDVPS Y6, Y0, Y2, Y2
+	VMOVUPS   Y2, (R10)
+
+ceMediumAVX2Next:
+	ADDQ $0x00000020, AX
+	ADDQ $0x00000020, R8
+	SUBQ $0x00000008, CX
+	JMP  ceMediumAVX2Fin
+
+ceMediumAVX2Done:
+	VZEROUPPER
+	RET
+
+DATA mediumIndex<>+0(SB)/4, $0x00000000
+DATA mediumIndex<>+4(SB)/4, $0x00000001
+DATA mediumIndex<>+8(SB)/4, $0x00000002
+DATA mediumIndex<>+12(SB)/4, $0x00000003
+DATA mediumIndex<>+16(SB)/4, $0x00000004
+DATA mediumIndex<>+20(SB)/4, $0x00000005
+DATA mediumIndex<>+24(SB)/4, $0x00000006
+DATA mediumIndex<>+28(SB)/4, $0x00000007
+DATA mediumIndex<>+32(SB)/4, $0x00000008
+DATA mediumIndex<>+36(SB)/4, $0x00000009
+DATA mediumIndex<>+40(SB)/4, $0x0000000a
+DATA mediumIndex<>+44(SB)/4, $0x0000000b
+DATA mediumIndex<>+48(SB)/4, $0x0000000c
+DATA mediumIndex<>+52(SB)/4, $0x0000000d
+DATA mediumIndex<>+56(SB)/4, $0x0000000e
+DATA mediumIndex<>+60(SB)/4, $0x0000000f
+DATA mediumIndex<>+64(SB)/4, $0x00000010
+DATA mediumIndex<>+68(SB)/4, $0x00000011
+DATA mediumIndex<>+72(SB)/4, $0x00000012
+DATA mediumIndex<>+76(SB)/4, $0x00000013
+DATA mediumIndex<>+80(SB)/4, $0x00000014
+DATA mediumIndex<>+84(SB)/4, $0x00000015
+DATA mediumIndex<>+88(SB)/4, $0x00000016
+DATA mediumIndex<>+92(SB)/4, $0x00000017
+DATA mediumIndex<>+96(SB)/4, $0x00000018
+DATA mediumIndex<>+100(SB)/4, $0x00000019
+DATA mediumIndex<>+104(SB)/4, $0x0000001a
+DATA mediumIndex<>+108(SB)/4, $0x0000001b
+DATA mediumIndex<>+112(SB)/4, $0x0000001c
+DATA mediumIndex<>+116(SB)/4, $0x0000001d
+DATA mediumIndex<>+120(SB)/4, $0x0000001e
+DATA mediumIndex<>+124(SB)/4, $0x0000001f
+DATA mediumIndex<>+128(SB)/4, $0x00000020
+DATA mediumIndex<>+132(SB)/4, $0x00000021
+DATA mediumIndex<>+136(SB)/4, $0x00000022
+DATA mediumIndex<>+140(SB)/4, $0x00000023
+DATA mediumIndex<>+144(SB)/4, $0x00000024
+DATA mediumIndex<>+148(SB)/4, $0x00000025
+DATA mediumIndex<>+152(SB)/4, $0x00000026
+DATA mediumIndex<>+156(SB)/4, $0x00000027
+DATA mediumIndex<>+160(SB)/4, $0x00000028
+DATA mediumIndex<>+164(SB)/4, $0x00000029
+DATA mediumIndex<>+168(SB)/4, $0x0000002a
+DATA mediumIndex<>+172(SB)/4, $0x0000002b
+DATA mediumIndex<>+176(SB)/4, $0x0000002c
+DATA mediumIndex<>+180(SB)/4, $0x0000002d
+DATA mediumIndex<>+184(SB)/4, $0x0000002e
+DATA mediumIndex<>+188(SB)/4, $0x0000002f
+DATA mediumIndex<>+192(SB)/4, $0x00000030
+DATA mediumIndex<>+196(SB)/4, $0x00000031
+DATA mediumIndex<>+200(SB)/4, $0x00000032
+DATA mediumIndex<>+204(SB)/4, $0x00000033
+DATA mediumIndex<>+208(SB)/4, $0x00000034
+DATA mediumIndex<>+212(SB)/4, $0x00000035
+DATA mediumIndex<>+216(SB)/4, $0x00000036
+DATA mediumIndex<>+220(SB)/4, $0x00000037
+DATA mediumIndex<>+224(SB)/4, $0x00000038
+DATA mediumIndex<>+228(SB)/4, $0x00000039
+DATA mediumIndex<>+232(SB)/4, $0x0000003a
+DATA mediumIndex<>+236(SB)/4, $0x0000003b
+DATA mediumIndex<>+240(SB)/4, $0x0000003c
+DATA mediumIndex<>+244(SB)/4, $0x0000003d
+DATA mediumIndex<>+248(SB)/4, $0x0000003e
+DATA mediumIndex<>+252(SB)/4, $0x0000003f
+DATA mediumIndex<>+256(SB)/4, $0x00000040
+DATA mediumIndex<>+260(SB)/4, $0x00000041
+DATA mediumIndex<>+264(SB)/4, $0x00000042
+DATA mediumIndex<>+268(SB)/4, $0x00000043
+DATA mediumIndex<>+272(SB)/4, $0x00000044
+DATA mediumIndex<>+276(SB)/4, $0x00000045
+DATA mediumIndex<>+280(SB)/4, $0x00000046
+DATA mediumIndex<>+284(SB)/4, $0x00000047
+DATA mediumIndex<>+288(SB)/4, $0x00000048
+DATA mediumIndex<>+292(SB)/4, $0x00000049
+DATA mediumIndex<>+296(SB)/4, $0x0000004a
+DATA mediumIndex<>+300(SB)/4, $0x0000004b
+DATA mediumIndex<>+304(SB)/4, $0x0000004c
+DATA mediumIndex<>+308(SB)/4, $0x0000004d
+DATA mediumIndex<>+312(SB)/4, $0x0000004e
+DATA mediumIndex<>+316(SB)/4, $0x0000004f
+DATA mediumIndex<>+320(SB)/4, $0x00000050
+DATA mediumIndex<>+324(SB)/4, $0x00000051
+DATA mediumIndex<>+328(SB)/4, $0x00000052
+DATA mediumIndex<>+332(SB)/4, $0x00000053
+DATA mediumIndex<>+336(SB)/4, $0x00000054
+DATA mediumIndex<>+340(SB)/4, $0x00000055
+DATA mediumIndex<>+344(SB)/4, $0x00000056
+DATA mediumIndex<>+348(SB)/4, $0x00000057
+DATA mediumIndex<>+352(SB)/4, $0x00000058
+DATA mediumIndex<>+356(SB)/4, $0x00000059
+DATA mediumIndex<>+360(SB)/4, $0x0000005a
+DATA mediumIndex<>+364(SB)/4, $0x0000005b
+DATA mediumIndex<>+368(SB)/4, $0x0000005c
+DATA mediumIndex<>+372(SB)/4, $0x0000005d
+DATA mediumIndex<>+376(SB)/4, $0x0000005e
+DATA mediumIndex<>+380(SB)/4, $0x0000005f
+DATA mediumIndex<>+384(SB)/4, $0x00000060
+DATA mediumIndex<>+388(SB)/4, $0x00000061
+DATA mediumIndex<>+392(SB)/4, $0x00000062
+DATA mediumIndex<>+396(SB)/4, $0x00000063
+DATA mediumIndex<>+400(SB)/4, $0x00000064
+DATA mediumIndex<>+404(SB)/4, $0x00000065
+DATA mediumIndex<>+408(SB)/4, $0x00000066
+DATA mediumIndex<>+412(SB)/4, $0x00000067
+DATA mediumIndex<>+416(SB)/4, $0x00000068
+DATA mediumIndex<>+420(SB)/4, $0x00000069
+DATA mediumIndex<>+424(SB)/4, $0x0000006a
+DATA mediumIndex<>+428(SB)/4, $0x0000006b
+DATA mediumIndex<>+432(SB)/4, $0x0000006c
+DATA mediumIndex<>+436(SB)/4, $0x0000006d
+DATA mediumIndex<>+440(SB)/4, $0x0000006e
+DATA mediumIndex<>+444(SB)/4, $0x0000006f
+DATA mediumIndex<>+448(SB)/4, $0x00000070
+DATA mediumIndex<>+452(SB)/4, $0x00000071
+DATA mediumIndex<>+456(SB)/4, $0x00000072
+DATA mediumIndex<>+460(SB)/4, $0x00000073
+DATA mediumIndex<>+464(SB)/4, $0x00000074
+DATA mediumIndex<>+468(SB)/4, $0x00000075
+DATA mediumIndex<>+472(SB)/4, $0x00000076
+DATA mediumIndex<>+476(SB)/4, $0x00000077
+DATA mediumIndex<>+480(SB)/4, $0x00000078
+DATA mediumIndex<>+484(SB)/4, $0x00000079
+DATA mediumIndex<>+488(SB)/4, $0x0000007a
+DATA mediumIndex<>+492(SB)/4, $0x0000007b
+DATA mediumIndex<>+496(SB)/4, $0x0000007c
+DATA mediumIndex<>+500(SB)/4, $0x0000007d
+DATA mediumIndex<>+504(SB)/4, $0x0000007e
+DATA mediumIndex<>+508(SB)/4, $0x0000007f
+DATA mediumIndex<>+512(SB)/4, $0x00000080
+DATA mediumIndex<>+516(SB)/4, $0x00000081
+DATA mediumIndex<>+520(SB)/4, $0x00000082
+DATA mediumIndex<>+524(SB)/4, $0x00000083
+DATA mediumIndex<>+528(SB)/4, $0x00000084
+DATA mediumIndex<>+532(SB)/4, $0x00000085
+DATA mediumIndex<>+536(SB)/4, $0x00000086
+DATA mediumIndex<>+540(SB)/4, $0x00000087
+DATA mediumIndex<>+544(SB)/4, $0x00000088
+DATA mediumIndex<>+548(SB)/4, $0x00000089
+DATA mediumIndex<>+552(SB)/4, $0x0000008a
+DATA mediumIndex<>+556(SB)/4, $0x0000008b
+DATA mediumIndex<>+560(SB)/4, $0x0000008c
+DATA mediumIndex<>+564(SB)/4, $0x0000008d
+DATA mediumIndex<>+568(SB)/4, $0x0000008e
+DATA mediumIndex<>+572(SB)/4, $0x0000008f
+DATA mediumIndex<>+576(SB)/4, $0x00000090
+DATA mediumIndex<>+580(SB)/4, $0x00000091
+DATA mediumIndex<>+584(SB)/4, $0x00000092
+DATA mediumIndex<>+588(SB)/4, $0x00000093
+DATA mediumIndex<>+592(SB)/4, $0x00000094
+DATA mediumIndex<>+596(SB)/4, $0x00000095
+DATA mediumIndex<>+600(SB)/4, $0x00000096
+DATA mediumIndex<>+604(SB)/4, $0x00000097
+DATA mediumIndex<>+608(SB)/4, $0x00000098
+DATA mediumIndex<>+612(SB)/4, $0x00000099
+DATA mediumIndex<>+616(SB)/4, $0x0000009a
+DATA mediumIndex<>+620(SB)/4, $0x0000009b
+DATA mediumIndex<>+624(SB)/4, $0x0000009c
+DATA mediumIndex<>+628(SB)/4, $0x0000009d
+DATA mediumIndex<>+632(SB)/4, $0x0000009e
+DATA mediumIndex<>+636(SB)/4, $0x0000009f
+DATA mediumIndex<>+640(SB)/4, $0x000000a0
+DATA mediumIndex<>+644(SB)/4, $0x000000a1
+DATA mediumIndex<>+648(SB)/4, $0x000000a2
+DATA mediumIndex<>+652(SB)/4, $0x000000a3
+DATA mediumIndex<>+656(SB)/4, $0x000000a4
+DATA mediumIndex<>+660(SB)/4, $0x000000a5
+DATA mediumIndex<>+664(SB)/4, $0x000000a6
+DATA mediumIndex<>+668(SB)/4, $0x000000a7
+DATA mediumIndex<>+672(SB)/4, $0x000000a8
+DATA mediumIndex<>+676(SB)/4, $0x000000a9
+DATA mediumIndex<>+680(SB)/4, $0x000000aa
+DATA mediumIndex<>+684(SB)/4, $0x000000ab
+DATA mediumIndex<>+688(SB)/4, $0x000000ac
+DATA mediumIndex<>+692(SB)/4, $0x000000ad
+DATA mediumIndex<>+696(SB)/4, $0x000000ae
+DATA mediumIndex<>+700(SB)/4, $0x000000af
+DATA mediumIndex<>+704(SB)/4, $0x000000b0
+DATA mediumIndex<>+708(SB)/4, $0x000000b1
+DATA mediumIndex<>+712(SB)/4, $0x000000b2
+DATA mediumIndex<>+716(SB)/4, $0x000000b3
+DATA mediumIndex<>+720(SB)/4, $0x000000b4
+DATA mediumIndex<>+724(SB)/4, $0x000000b5
+DATA mediumIndex<>+728(SB)/4, $0x000000b6
+DATA mediumIndex<>+732(SB)/4, $0x000000b7
+DATA mediumIndex<>+736(SB)/4, $0x000000b8
+DATA mediumIndex<>+740(SB)/4, $0x000000b9
+DATA mediumIndex<>+744(SB)/4, $0x000000ba
+DATA mediumIndex<>+748(SB)/4, $0x000000bb
+DATA mediumIndex<>+752(SB)/4, $0x000000bc
+DATA mediumIndex<>+756(SB)/4, $0x000000bd
+DATA mediumIndex<>+760(SB)/4, $0x000000be
+DATA mediumIndex<>+764(SB)/4, $0x000000bf
+DATA mediumIndex<>+768(SB)/4, $0x000000c0
+DATA mediumIndex<>+772(SB)/4, $0x000000c1
+DATA mediumIndex<>+776(SB)/4, $0x000000c2
+DATA mediumIndex<>+780(SB)/4, $0x000000c3
+DATA mediumIndex<>+784(SB)/4, $0x000000c4
+DATA mediumIndex<>+788(SB)/4, $0x000000c5
+DATA mediumIndex<>+792(SB)/4, $0x000000c6
+DATA mediumIndex<>+796(SB)/4, $0x000000c7
+DATA mediumIndex<>+800(SB)/4, $0x000000c8
+DATA mediumIndex<>+804(SB)/4, $0x000000c9
+DATA mediumIndex<>+808(SB)/4, $0x000000ca
+DATA mediumIndex<>+812(SB)/4, $0x000000cb
+DATA mediumIndex<>+816(SB)/4, $0x000000cc
+DATA mediumIndex<>+820(SB)/4, $0x000000cd
+DATA mediumIndex<>+824(SB)/4, $0x000000ce
+DATA mediumIndex<>+828(SB)/4, $0x000000cf
+DATA mediumIndex<>+832(SB)/4, $0x000000d0
+DATA mediumIndex<>+836(SB)/4, $0x000000d1
+DATA mediumIndex<>+840(SB)/4, $0x000000d2
+DATA mediumIndex<>+844(SB)/4, $0x000000d3
+DATA mediumIndex<>+848(SB)/4, $0x000000d4
+DATA mediumIndex<>+852(SB)/4, $0x000000d5
+DATA mediumIndex<>+856(SB)/4, $0x000000d6
+DATA mediumIndex<>+860(SB)/4, $0x000000d7
+DATA mediumIndex<>+864(SB)/4, $0x000000d8
+DATA mediumIndex<>+868(SB)/4, $0x000000d9
+DATA mediumIndex<>+872(SB)/4, $0x000000da
+DATA mediumIndex<>+876(SB)/4, $0x000000db
+DATA mediumIndex<>+880(SB)/4, $0x000000dc
+DATA mediumIndex<>+884(SB)/4, $0x000000dd
+DATA mediumIndex<>+888(SB)/4, $0x000000de
+DATA mediumIndex<>+892(SB)/4, $0x000000df
+DATA mediumIndex<>+896(SB)/4, $0x000000e0
+DATA mediumIndex<>+900(SB)/4, $0x000000e1
+DATA mediumIndex<>+904(SB)/4, $0x000000e2
+DATA mediumIndex<>+908(SB)/4, $0x000000e3
+DATA mediumIndex<>+912(SB)/4, $0x000000e4
+DATA mediumIndex<>+916(SB)/4, $0x000000e5
+DATA mediumIndex<>+920(SB)/4, $0x000000e6
+DATA mediumIndex<>+924(SB)/4, $0x000000e7
+DATA mediumIndex<>+928(SB)/4, $0x000000e8
+DATA mediumIndex<>+932(SB)/4, $0x000000e9
+DATA mediumIndex<>+936(SB)/4, $0x000000ea
+DATA mediumIndex<>+940(SB)/4, $0x000000eb
+DATA mediumIndex<>+944(SB)/4, $0x000000ec
+DATA mediumIndex<>+948(SB)/4, $0x000000ed
+DATA mediumIndex<>+952(SB)/4, $0x000000ee
+DATA mediumIndex<>+956(SB)/4, $0x000000ef
+DATA mediumIndex<>+960(SB)/4, $0x000000f0
+DATA mediumIndex<>+964(SB)/4, $0x000000f1
+DATA mediumIndex<>+968(SB)/4, $0x000000f2
+DATA mediumIndex<>+972(SB)/4, $0x000000f3
+DATA mediumIndex<>+976(SB)/4, $0x000000f4
+DATA mediumIndex<>+980(SB)/4, $0x000000f5
+DATA mediumIndex<>+984(SB)/4, $0x000000f6
+DATA mediumIndex<>+988(SB)/4, $0x000000f7
+DATA mediumIndex<>+992(SB)/4, $0x000000f8
+DATA mediumIndex<>+996(SB)/4, $0x000000f9
+DATA mediumIndex<>+1000(SB)/4, $0x000000fa
+DATA mediumIndex<>+1004(SB)/4, $0x000000fb
+DATA mediumIndex<>+1008(SB)/4, $0x000000fc
+DATA mediumIndex<>+1012(SB)/4, $0x000000fd
+DATA mediumIndex<>+1016(SB)/4, $0x000000fe
+DATA mediumIndex<>+1020(SB)/4, $0x000000ff
+DATA mediumIndex<>+1024(SB)/4, $0x00000100
+DATA mediumIndex<>+1028(SB)/4, $0x00000101
+DATA mediumIndex<>+1032(SB)/4, $0x00000102
+DATA mediumIndex<>+1036(SB)/4, $0x00000103
+DATA mediumIndex<>+1040(SB)/4, $0x00000104
+DATA mediumIndex<>+1044(SB)/4, $0x00000105
+DATA mediumIndex<>+1048(SB)/4, $0x00000106
+DATA mediumIndex<>+1052(SB)/4, $0x00000107
+DATA mediumIndex<>+1056(SB)/4, $0x00000108
+DATA mediumIndex<>+1060(SB)/4, $0x00000109
+DATA mediumIndex<>+1064(SB)/4, $0x0000010a
+DATA mediumIndex<>+1068(SB)/4, $0x0000010b
+DATA mediumIndex<>+1072(SB)/4, $0x0000010c
+DATA mediumIndex<>+1076(SB)/4, $0x0000010d
+DATA mediumIndex<>+1080(SB)/4, $0x0000010e
+DATA mediumIndex<>+1084(SB)/4, $0x0000010f
+DATA mediumIndex<>+1088(SB)/4, $0x00000110
+DATA mediumIndex<>+1092(SB)/4, $0x00000111
+DATA mediumIndex<>+1096(SB)/4, $0x00000112
+DATA mediumIndex<>+1100(SB)/4, $0x00000113
+DATA mediumIndex<>+1104(SB)/4, $0x00000114
+DATA mediumIndex<>+1108(SB)/4, $0x00000115
+DATA mediumIndex<>+1112(SB)/4, $0x00000116
+DATA mediumIndex<>+1116(SB)/4, $0x00000117
+DATA mediumIndex<>+1120(SB)/4, $0x00000118
+DATA mediumIndex<>+1124(SB)/4, $0x00000119
+DATA mediumIndex<>+1128(SB)/4, $0x0000011a
+DATA mediumIndex<>+1132(SB)/4, $0x0000011b
+DATA mediumIndex<>+1136(SB)/4, $0x0000011c
+DATA mediumIndex<>+1140(SB)/4, $0x0000011d
+DATA mediumIndex<>+1144(SB)/4, $0x0000011e
+DATA mediumIndex<>+1148(SB)/4, $0x0000011f
+DATA mediumIndex<>+1152(SB)/4, $0x00000120
+DATA mediumIndex<>+1156(SB)/4, $0x00000121
+DATA mediumIndex<>+1160(SB)/4, $0x00000122
+DATA mediumIndex<>+1164(SB)/4, $0x00000123
+DATA mediumIndex<>+1168(SB)/4, $0x00000124
+DATA mediumIndex<>+1172(SB)/4, $0x00000125
+DATA mediumIndex<>+1176(SB)/4, $0x00000126
+DATA mediumIndex<>+1180(SB)/4, $0x00000127
+DATA mediumIndex<>+1184(SB)/4, $0x00000128
+DATA mediumIndex<>+1188(SB)/4, $0x00000129
+DATA mediumIndex<>+1192(SB)/4, $0x0000012a
+DATA mediumIndex<>+1196(SB)/4, $0x0000012b
+DATA mediumIndex<>+1200(SB)/4, $0x0000012c
+DATA mediumIndex<>+1204(SB)/4, $0x0000012d
+DATA mediumIndex<>+1208(SB)/4, $0x0000012e
+DATA mediumIndex<>+1212(SB)/4, $0x0000012f
+DATA mediumIndex<>+1216(SB)/4, $0x00000130
+DATA mediumIndex<>+1220(SB)/4, $0x00000131
+DATA mediumIndex<>+1224(SB)/4, $0x00000132
+DATA mediumIndex<>+1228(SB)/4, $0x00000133
+DATA mediumIndex<>+1232(SB)/4, $0x00000134
+DATA mediumIndex<>+1236(SB)/4, $0x00000135
+DATA mediumIndex<>+1240(SB)/4, $0x00000136
+DATA mediumIndex<>+1244(SB)/4, $0x00000137
+DATA mediumIndex<>+1248(SB)/4, $0x00000138
+DATA mediumIndex<>+1252(SB)/4, $0x00000139
+DATA mediumIndex<>+1256(SB)/4, $0x0000013a
+DATA mediumIndex<>+1260(SB)/4, $0x0000013b
+DATA mediumIndex<>+1264(SB)/4, $0x0000013c
+DATA mediumIndex<>+1268(SB)/4, $0x0000013d
+DATA mediumIndex<>+1272(SB)/4, $0x0000013e
+DATA mediumIndex<>+1276(SB)/4, $0x0000013f
+DATA mediumIndex<>+1280(SB)/4, $0x00000140
+DATA mediumIndex<>+1284(SB)/4, $0x00000141
+DATA mediumIndex<>+1288(SB)/4, $0x00000142
+DATA mediumIndex<>+1292(SB)/4, $0x00000143
+DATA mediumIndex<>+1296(SB)/4, $0x00000144
+DATA mediumIndex<>+1300(SB)/4, $0x00000145
+DATA mediumIndex<>+1304(SB)/4, $0x00000146
+DATA mediumIndex<>+1308(SB)/4, $0x00000147
+DATA mediumIndex<>+1312(SB)/4, $0x00000148
+DATA mediumIndex<>+1316(SB)/4, $0x00000149
+DATA mediumIndex<>+1320(SB)/4, $0x0000014a
+DATA mediumIndex<>+1324(SB)/4, $0x0000014b
+DATA mediumIndex<>+1328(SB)/4, $0x0000014c
+DATA mediumIndex<>+1332(SB)/4, $0x0000014d
+DATA mediumIndex<>+1336(SB)/4, $0x0000014e
+DATA mediumIndex<>+1340(SB)/4, $0x0000014f
+DATA mediumIndex<>+1344(SB)/4, $0x00000150
+DATA mediumIndex<>+1348(SB)/4, $0x00000151
+DATA mediumIndex<>+1352(SB)/4, $0x00000152
+DATA mediumIndex<>+1356(SB)/4, $0x00000153
+DATA mediumIndex<>+1360(SB)/4, $0x00000154
+DATA mediumIndex<>+1364(SB)/4, $0x00000155
+DATA mediumIndex<>+1368(SB)/4, $0x00000156
+DATA mediumIndex<>+1372(SB)/4, $0x00000157
+DATA mediumIndex<>+1376(SB)/4, $0x00000158
+DATA mediumIndex<>+1380(SB)/4, $0x00000159
+DATA mediumIndex<>+1384(SB)/4, $0x0000015a
+DATA mediumIndex<>+1388(SB)/4, $0x0000015b
+DATA mediumIndex<>+1392(SB)/4, $0x0000015c
+DATA mediumIndex<>+1396(SB)/4, $0x0000015d
+DATA mediumIndex<>+1400(SB)/4, $0x0000015e
+DATA mediumIndex<>+1404(SB)/4, $0x0000015f
+DATA mediumIndex<>+1408(SB)/4, $0x00000160
+DATA mediumIndex<>+1412(SB)/4, $0x00000161
+DATA mediumIndex<>+1416(SB)/4, $0x00000162
+DATA mediumIndex<>+1420(SB)/4, $0x00000163
+DATA mediumIndex<>+1424(SB)/4, $0x00000164
+DATA mediumIndex<>+1428(SB)/4, $0x00000165
+DATA mediumIndex<>+1432(SB)/4, $0x00000166
+DATA mediumIndex<>+1436(SB)/4, $0x00000167
+DATA mediumIndex<>+1440(SB)/4, $0x00000168
+DATA mediumIndex<>+1444(SB)/4, $0x00000169
+DATA mediumIndex<>+1448(SB)/4, $0x0000016a
+DATA mediumIndex<>+1452(SB)/4, $0x0000016b
+DATA mediumIndex<>+1456(SB)/4, $0x0000016c
+DATA mediumIndex<>+1460(SB)/4, $0x0000016d
+DATA mediumIndex<>+1464(SB)/4, $0x0000016e
+DATA mediumIndex<>+1468(SB)/4, $0x0000016f
+DATA mediumIndex<>+1472(SB)/4, $0x00000170
+DATA mediumIndex<>+1476(SB)/4, $0x00000171
+DATA mediumIndex<>+1480(SB)/4, $0x00000172
+DATA mediumIndex<>+1484(SB)/4, $0x00000173
+DATA mediumIndex<>+1488(SB)/4, $0x00000174
+DATA mediumIndex<>+1492(SB)/4, $0x00000175
+DATA mediumIndex<>+1496(SB)/4, $0x00000176
+DATA mediumIndex<>+1500(SB)/4, $0x00000177
+DATA mediumIndex<>+1504(SB)/4, $0x00000178
+DATA mediumIndex<>+1508(SB)/4, $0x00000179
+DATA mediumIndex<>+1512(SB)/4, $0x0000017a
+DATA mediumIndex<>+1516(SB)/4, $0x0000017b
+DATA mediumIndex<>+1520(SB)/4, $0x0000017c
+DATA mediumIndex<>+1524(SB)/4, $0x0000017d
+DATA mediumIndex<>+1528(SB)/4, $0x0000017e
+DATA mediumIndex<>+1532(SB)/4, $0x0000017f
+DATA mediumIndex<>+1536(SB)/4, $0x00000180
+DATA mediumIndex<>+1540(SB)/4, $0x00000181
+DATA mediumIndex<>+1544(SB)/4, $0x00000182
+DATA mediumIndex<>+1548(SB)/4, $0x00000183
+DATA mediumIndex<>+1552(SB)/4, $0x00000184
+DATA mediumIndex<>+1556(SB)/4, $0x00000185
+DATA mediumIndex<>+1560(SB)/4, $0x00000186
+DATA mediumIndex<>+1564(SB)/4, $0x00000187
+DATA mediumIndex<>+1568(SB)/4, $0x00000188
+DATA mediumIndex<>+1572(SB)/4, $0x00000189
+DATA mediumIndex<>+1576(SB)/4, $0x0000018a
+DATA mediumIndex<>+1580(SB)/4, $0x0000018b
+DATA mediumIndex<>+1584(SB)/4, $0x0000018c
+DATA mediumIndex<>+1588(SB)/4, $0x0000018d
+DATA mediumIndex<>+1592(SB)/4, $0x0000018e
+DATA mediumIndex<>+1596(SB)/4, $0x0000018f
+DATA mediumIndex<>+1600(SB)/4, $0x00000190
+DATA mediumIndex<>+1604(SB)/4, $0x00000191
+DATA mediumIndex<>+1608(SB)/4, $0x00000192
+DATA mediumIndex<>+1612(SB)/4, $0x00000193
+DATA mediumIndex<>+1616(SB)/4, $0x00000194
+DATA mediumIndex<>+1620(SB)/4, $0x00000195
+DATA mediumIndex<>+1624(SB)/4, $0x00000196
+DATA mediumIndex<>+1628(SB)/4, $0x00000197
+DATA mediumIndex<>+1632(SB)/4, $0x00000198
+DATA mediumIndex<>+1636(SB)/4, $0x00000199
+DATA mediumIndex<>+1640(SB)/4, $0x0000019a
+DATA mediumIndex<>+1644(SB)/4, $0x0000019b
+DATA mediumIndex<>+1648(SB)/4, $0x0000019c
+DATA mediumIndex<>+1652(SB)/4, $0x0000019d
+DATA mediumIndex<>+1656(SB)/4, $0x0000019e
+DATA mediumIndex<>+1660(SB)/4, $0x0000019f
+DATA mediumIndex<>+1664(SB)/4, $0x000001a0
+DATA mediumIndex<>+1668(SB)/4, $0x000001a1
+DATA mediumIndex<>+1672(SB)/4, $0x000001a2
+DATA mediumIndex<>+1676(SB)/4, $0x000001a3
+DATA mediumIndex<>+1680(SB)/4, $0x000001a4
+DATA mediumIndex<>+1684(SB)/4, $0x000001a5
+DATA mediumIndex<>+1688(SB)/4, $0x000001a6
+DATA mediumIndex<>+1692(SB)/4, $0x000001a7
+DATA mediumIndex<>+1696(SB)/4, $0x000001a8
+DATA mediumIndex<>+1700(SB)/4, $0x000001a9
+DATA mediumIndex<>+1704(SB)/4, $0x000001aa
+DATA mediumIndex<>+1708(SB)/4, $0x000001ab
+DATA mediumIndex<>+1712(SB)/4, $0x000001ac
+DATA mediumIndex<>+1716(SB)/4, $0x000001ad
+DATA mediumIndex<>+1720(SB)/4, $0x000001ae
+DATA mediumIndex<>+1724(SB)/4, $0x000001af
+DATA mediumIndex<>+1728(SB)/4, $0x000001b0
+DATA mediumIndex<>+1732(SB)/4, $0x000001b1
+DATA mediumIndex<>+1736(SB)/4, $0x000001b2
+DATA mediumIndex<>+1740(SB)/4, $0x000001b3
+DATA mediumIndex<>+1744(SB)/4, $0x000001b4
+DATA mediumIndex<>+1748(SB)/4, $0x000001b5
+DATA mediumIndex<>+1752(SB)/4, $0x000001b6
+DATA mediumIndex<>+1756(SB)/4, $0x000001b7
+DATA mediumIndex<>+1760(SB)/4, $0x000001b8
+DATA mediumIndex<>+1764(SB)/4, $0x000001b9
+DATA mediumIndex<>+1768(SB)/4, $0x000001ba
+DATA mediumIndex<>+1772(SB)/4, $0x000001bb
+DATA mediumIndex<>+1776(SB)/4, $0x000001bc
+DATA mediumIndex<>+1780(SB)/4, $0x000001bd
+DATA mediumIndex<>+1784(SB)/4, $0x000001be
+DATA mediumIndex<>+1788(SB)/4, $0x000001bf
+DATA mediumIndex<>+1792(SB)/4, $0x000001c0
+DATA mediumIndex<>+1796(SB)/4, $0x000001c1
+DATA mediumIndex<>+1800(SB)/4, $0x000001c2
+DATA mediumIndex<>+1804(SB)/4, $0x000001c3
+DATA mediumIndex<>+1808(SB)/4, $0x000001c4
+DATA mediumIndex<>+1812(SB)/4, $0x000001c5
+DATA mediumIndex<>+1816(SB)/4, $0x000001c6
+DATA mediumIndex<>+1820(SB)/4, $0x000001c7
+DATA mediumIndex<>+1824(SB)/4, $0x000001c8
+DATA mediumIndex<>+1828(SB)/4, $0x000001c9
+DATA mediumIndex<>+1832(SB)/4, $0x000001ca
+DATA mediumIndex<>+1836(SB)/4, $0x000001cb
+DATA mediumIndex<>+1840(SB)/4, $0x000001cc
+DATA mediumIndex<>+1844(SB)/4, $0x000001cd
+DATA mediumIndex<>+1848(SB)/4, $0x000001ce
+DATA mediumIndex<>+1852(SB)/4, $0x000001cf
+DATA mediumIndex<>+1856(SB)/4, $0x000001d0
+DATA mediumIndex<>+1860(SB)/4, $0x000001d1
+DATA mediumIndex<>+1864(SB)/4, $0x000001d2
+DATA mediumIndex<>+1868(SB)/4, $0x000001d3
+DATA mediumIndex<>+1872(SB)/4, $0x000001d4
+DATA mediumIndex<>+1876(SB)/4, $0x000001d5
+DATA mediumIndex<>+1880(SB)/4, $0x000001d6
+DATA mediumIndex<>+1884(SB)/4, $0x000001d7
+DATA mediumIndex<>+1888(SB)/4, $0x000001d8
+DATA mediumIndex<>+1892(SB)/4, $0x000001d9
+DATA mediumIndex<>+1896(SB)/4, $0x000001da
+DATA mediumIndex<>+1900(SB)/4, $0x000001db
+DATA mediumIndex<>+1904(SB)/4, $0x000001dc
+DATA mediumIndex<>+1908(SB)/4, $0x000001dd
+DATA mediumIndex<>+1912(SB)/4, $0x000001de
+DATA mediumIndex<>+1916(SB)/4, $0x000001df
+DATA mediumIndex<>+1920(SB)/4, $0x000001e0
+DATA mediumIndex<>+1924(SB)/4, $0x000001e1
+DATA mediumIndex<>+1928(SB)/4, $0x000001e2
+DATA mediumIndex<>+1932(SB)/4, $0x000001e3
+DATA mediumIndex<>+1936(SB)/4, $0x000001e4
+DATA mediumIndex<>+1940(SB)/4, $0x000001e5
+DATA mediumIndex<>+1944(SB)/4, $0x000001e6
+DATA mediumIndex<>+1948(SB)/4, $0x000001e7
+DATA mediumIndex<>+1952(SB)/4, $0x000001e8
+DATA mediumIndex<>+1956(SB)/4, $0x000001e9
+DATA mediumIndex<>+1960(SB)/4, $0x000001ea
+DATA mediumIndex<>+1964(SB)/4, $0x000001eb
+DATA mediumIndex<>+1968(SB)/4, $0x000001ec
+DATA mediumIndex<>+1972(SB)/4, $0x000001ed
+DATA mediumIndex<>+1976(SB)/4, $0x000001ee
+DATA mediumIndex<>+1980(SB)/4, $0x000001ef
+DATA mediumIndex<>+1984(SB)/4, $0x000001f0
+DATA mediumIndex<>+1988(SB)/4, $0x000001f1
+DATA mediumIndex<>+1992(SB)/4, $0x000001f2
+DATA mediumIndex<>+1996(SB)/4, $0x000001f3
+DATA mediumIndex<>+2000(SB)/4, $0x000001f4
+DATA mediumIndex<>+2004(SB)/4, $0x000001f5
+DATA mediumIndex<>+2008(SB)/4, $0x000001f6
+DATA mediumIndex<>+2012(SB)/4, $0x000001f7
+DATA mediumIndex<>+2016(SB)/4, $0x000001f8
+DATA mediumIndex<>+2020(SB)/4, $0x000001f9
+DATA mediumIndex<>+2024(SB)/4, $0x000001fa
+DATA mediumIndex<>+2028(SB)/4, $0x000001fb
+DATA mediumIndex<>+2032(SB)/4, $0x000001fc
+DATA mediumIndex<>+2036(SB)/4, $0x000001fd
+DATA mediumIndex<>+2040(SB)/4, $0x000001fe
+DATA mediumIndex<>+2044(SB)/4, $0x000001ff
+DATA mediumIndex<>+2048(SB)/4, $0x00000200
+DATA mediumIndex<>+2052(SB)/4, $0x00000201
+DATA mediumIndex<>+2056(SB)/4, $0x00000202
+DATA mediumIndex<>+2060(SB)/4, $0x00000203
+DATA mediumIndex<>+2064(SB)/4, $0x00000204
+DATA mediumIndex<>+2068(SB)/4, $0x00000205
+DATA mediumIndex<>+2072(SB)/4, $0x00000206
+DATA mediumIndex<>+2076(SB)/4, $0x00000207
+DATA mediumIndex<>+2080(SB)/4, $0x00000208
+DATA mediumIndex<>+2084(SB)/4, $0x00000209
+DATA mediumIndex<>+2088(SB)/4, $0x0000020a
+DATA mediumIndex<>+2092(SB)/4, $0x0000020b
+DATA mediumIndex<>+2096(SB)/4, $0x0000020c
+DATA mediumIndex<>+2100(SB)/4, $0x0000020d
+DATA mediumIndex<>+2104(SB)/4, $0x0000020e
+DATA mediumIndex<>+2108(SB)/4, $0x0000020f
+GLOBL mediumIndex<>(SB), RODATA|NOPTR, $2112
+
+// func lseMediumAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·lseMediumAVX2(SB), NOSPLIT, $0-88
+	MOVQ dst_len+8(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ scratch_base+48(FP), DX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ   $0x3f, DX
+	ANDQ   $-64, DX
+	MOVQ   c+80(FP), BX
+	VXORPS Y0, Y0, Y0
+
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	MOVQ         SI, 1344(DX)
+	SHLQ         $0x03, SI
+	MOVQ         SI, 1376(DX)
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	ANDQ         $-32, SI
+	MOVQ         SI, 1352(DX)
+	SUBQ         $0x00000040, SI
+	MOVQ         SI, 1360(DX)
+	MOVQ         BX, DI
+	ANDQ         $0x07, DI
+	MOVQ         DI, 1368(DX)
+	MOVQ         n+72(FP), SI
+	MOVQ         SI, 1384(DX)
+	VMOVDQU      iota16<>+0(SB), Y1
+	VMOVQ        BX, X2
+	VPBROADCASTD X2, Y2
+	VPMULLD      Y1, Y2, Y2
+	VMOVDQU      Y2, 1312(DX)
+	VMOVQ        DI, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     Y1, Y2, Y2
+	VMOVDQU      Y2, 1280(DX)
+	MOVQ         DX, BX
+
+lseMediumAVX2Group:
+	TESTQ AX, AX
+	JZ    lseMediumAVX2Finish
+	MOVQ  CX, SI
+	XORQ  DI, DI
+	LEAQ  512(DX), R8
+
+lseMediumAVX2MaxRow:
+	CMPQ    DI, 1384(DX)
+	JGE     lseMediumAVX2MaxSkip
+	VMOVUPS (SI), Y1
+	VMOVUPS Y1, Y2
+	MOVQ    $0x00000020, R9
+
+lseMediumAVX2MaxPair:
+	CMPQ   R9, 1360(DX)
+	JG     lseMediumAVX2MaxOne
+	VMAXPS (SI)(R9*1), Y1, Y1
+	VMAXPS 32(SI)(R9*1), Y2, Y2
+	ADDQ   $0x00000040, R9
+	JMP    lseMediumAVX2MaxPair
+
+lseMediumAVX2MaxOne:
+	CMPQ   R9, 1352(DX)
+	JGE    lseMediumAVX2MaxTail
+	VMAXPS (SI)(R9*1), Y1, Y1
+	ADDQ   $0x00000020, R9
+
+lseMediumAVX2MaxTail:
+	CMPQ       1368(DX), $0x00
+	JE         lseMediumAVX2MaxEnd
+	VMOVUPS    1280(DX), Y3
+	VMASKMOVPS (SI)(R9*1), Y3, Y4
+	VBLENDVPS  Y3, Y4, Y2, Y4
+	VMAXPS     Y4, Y2, Y2
+
+lseMediumAVX2MaxEnd:
+	VMAXPS  Y2, Y1, Y1
+	VMOVUPS Y1, (R8)
+
+lseMediumAVX2MaxNext:
+	ADDQ 1344(DX), SI
+	ADDQ $0x00000020, R8
+	INCQ DI
+	CMPQ DI, $0x08
+	JB   lseMediumAVX2MaxRow
+	JMP  lseMediumAVX2MaxDone
+
+lseMediumAVX2MaxSkip:
+	VMOVUPS Y0, (R8)
+	JMP     lseMediumAVX2MaxNext
+
+lseMediumAVX2MaxDone:
+	VMOVUPS    512(DX), Y1
+	VUNPCKLPS  544(DX), Y1, Y2
+	VUNPCKHPS  544(DX), Y1, Y1
+	VMAXPS     Y1, Y2, Y2
+	VMOVUPS    576(DX), Y1
+	VUNPCKLPS  608(DX), Y1, Y3
+	VUNPCKHPS  608(DX), Y1, Y1
+	VMAXPS     Y1, Y3, Y3
+	VMOVUPS    640(DX), Y1
+	VUNPCKLPS  672(DX), Y1, Y4
+	VUNPCKHPS  672(DX), Y1, Y1
+	VMAXPS     Y1, Y4, Y4
+	VMOVUPS    704(DX), Y1
+	VUNPCKLPS  736(DX), Y1, Y5
+	VUNPCKHPS  736(DX), Y1, Y1
+	VMAXPS     Y1, Y5, Y5
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y2
+	VMAXPS     Y2, Y1, Y1
+	VUNPCKLPD  Y5, Y4, Y2
+	VUNPCKHPD  Y5, Y4, Y3
+	VMAXPS     Y3, Y2, Y2
+	VPERM2F128 $0x20, Y2, Y1, Y3
+	VPERM2F128 $0x31, Y2, Y1, Y1
+	VMAXPS     Y1, Y3, Y3
+	VMOVUPS    Y3, 2432(BX)
+	MOVQ       CX, SI
+	XORQ       DI, DI
+	LEAQ       768(DX), R8
+
+lseMediumAVX2ExpRow:
+	CMPQ         DI, 1384(DX)
+	JGE          lseMediumAVX2ExpSkip
+	VBROADCASTSS 2432(BX)(DI*4), Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	XORQ         R9, R9
+	MOVQ         SI, R10
+	ADDQ         1376(DX), R10
+
+lseMediumAVX2ExpPair:
+	CMPQ    R9, 1360(DX)
+	JG      lseMediumAVX2ExpOne
+	VMOVUPS (SI)(R9*1), Y4
+	VSUBPS  Y1, Y4, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y7, Y7
+	VFMADD231PS Y7, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+	VADDPS      Y5, Y2, Y2
+	PREFETCHT0  (R10)(R9*1)
+	VMOVUPS     32(SI)(R9*1), Y4
+	VSUBPS      Y1, Y4, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y7, Y7
+	VFMADD231PS Y7, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+	VADDPS      Y5, Y3, Y3
+	ADDQ        $0x00000040, R9
+	JMP         lseMediumAVX2ExpPair
+
+lseMediumAVX2ExpOne:
+	CMPQ    R9, 1352(DX)
+	JGE     lseMediumAVX2ExpTail
+	VMOVUPS (SI)(R9*1), Y4
+	VSUBPS  Y1, Y4, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y7, Y7
+	VFMADD231PS Y7, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+	VADDPS      Y5, Y2, Y2
+	ADDQ        $0x00000020, R9
+
+lseMediumAVX2ExpTail:
+	CMPQ       1368(DX), $0x00
+	JE         lseMediumAVX2ExpEnd
+	VMOVUPS    1280(DX), Y5
+	VMASKMOVPS (SI)(R9*1), Y5, Y4
+	VSUBPS     Y1, Y4, Y1
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y1, Y6
+	VPSLLD      $0x17, Y6, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y1, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y4, Y7, Y7
+	VFMADD231PS Y7, Y6, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y1, Y1
+	VANDNPS     Y4, Y1, Y4
+	VANDPS      Y5, Y4, Y4
+	VADDPS      Y4, Y3, Y3
+
+lseMediumAVX2ExpEnd:
+	VADDPS  Y3, Y2, Y2
+	VMOVUPS Y2, (R8)
+
+lseMediumAVX2ExpNext:
+	ADDQ 1344(DX), SI
+	ADDQ $0x00000020, R8
+	INCQ DI
+	CMPQ DI, $0x08
+	JB   lseMediumAVX2ExpRow
+	JMP  lseMediumAVX2ExpDone
+
+lseMediumAVX2ExpSkip:
+	VMOVUPS Y0, (R8)
+	JMP     lseMediumAVX2ExpNext
+
+lseMediumAVX2ExpDone:
+	VMOVUPS    768(DX), Y1
+	VUNPCKLPS  800(DX), Y1, Y2
+	VUNPCKHPS  800(DX), Y1, Y1
+	VADDPS     Y1, Y2, Y2
+	VMOVUPS    832(DX), Y1
+	VUNPCKLPS  864(DX), Y1, Y3
+	VUNPCKHPS  864(DX), Y1, Y1
+	VADDPS     Y1, Y3, Y3
+	VMOVUPS    896(DX), Y1
+	VUNPCKLPS  928(DX), Y1, Y4
+	VUNPCKHPS  928(DX), Y1, Y1
+	VADDPS     Y1, Y4, Y4
+	VMOVUPS    960(DX), Y1
+	VUNPCKLPS  992(DX), Y1, Y5
+	VUNPCKHPS  992(DX), Y1, Y1
+	VADDPS     Y1, Y5, Y5
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y2
+	VADDPS     Y2, Y1, Y1
+	VUNPCKLPD  Y5, Y4, Y2
+	VUNPCKHPD  Y5, Y4, Y3
+	VADDPS     Y3, Y2, Y2
+	VPERM2F128 $0x20, Y2, Y1, Y3
+	VPERM2F128 $0x31, Y2, Y1, Y1
+	VADDPS     Y1, Y3, Y3
+	VMOVUPS    Y3, 1408(BX)
+	ADDQ       $0x00000020, BX
+	ADDQ       1376(DX), CX
+	SUBQ       $0x00000008, 1384(DX)
+	SUBQ       $0x00000008, AX
+	JMP        lseMediumAVX2Group
+
+lseMediumAVX2Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ DX, BX
+	MOVQ dst_base+0(FP), AX
+	MOVQ dst_len+8(FP), CX
+
+lseMediumAVX2Fin:
+	TESTQ   CX, CX
+	JZ      lseMediumAVX2Done
+	VMOVUPS 1408(BX), Y0
+	VMOVUPS 2432(BX), Y1
+
+	// lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite
+	VSUBPS oneVec<>+0(SB), Y0, Y0
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y0, Y2
+	VMAXPS oneVec<>+0(SB), Y0, Y4
+	VMINPS oneVec<>+0(SB), Y0, Y3
+	VSUBPS Y4, Y2, Y5
+	VSUBPS Y5, Y3, Y5
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y2, Y5, Y5
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y3
+	VPSRAD    $0x17, Y3, Y3
+	VPSLLD    $0x17, Y3, Y4
+	VPSUBD    Y4, Y2, Y4
+	VCVTDQ2PS Y3, Y3
+	VSUBPS    oneVec<>+0(SB), Y4, Y4
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y4, Y4, Y2
+	VMOVAPS      logP0Vec<>+0(SB), Y6
+	VFMADD213PS  logP1Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP2Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP3Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP4Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP5Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP6Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP7Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP8Vec<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y6, Y6
+	VMULPS       Y2, Y6, Y6
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y3, Y6
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y6
+	VADDPS       Y5, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVAPS      Y6, Y2
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y0, Y0
+	VBLENDVPS Y0, posInfVec<>+0(SB), Y2, Y2
+	VADDPS    Y1, Y2, Y2
+	VSUBPS    Y1, Y1, Y0
+	VADDPS    Y0, Y2, Y2
+	VMOVUPS   Y2, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, BX
+	SUBQ      $0x00000008, CX
+	JMP       lseMediumAVX2Fin
+
+lseMediumAVX2Done:
+	VZEROUPPER
+	RET
+
+// func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-192
+	MOVQ loss_len+8(FP), AX
+	MOVQ t_base+120(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ scratch_base+144(FP), BX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ         $0x3f, BX
+	ANDQ         $-64, BX
+	MOVQ         c+176(FP), SI
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z12
+	VBROADCASTSS logLn2Lo<>+0(SB), Z13
+	VBROADCASTSS half<>+0(SB), Z14
+	VBROADCASTSS posInf<>+0(SB), Z15
+	VBROADCASTSS logP0<>+0(SB), Z16
+	VBROADCASTSS logP1<>+0(SB), Z17
+	VBROADCASTSS logP2<>+0(SB), Z18
+	VBROADCASTSS logP3<>+0(SB), Z19
+	VBROADCASTSS logP4<>+0(SB), Z20
+	VBROADCASTSS logP5<>+0(SB), Z21
+	VBROADCASTSS logP6<>+0(SB), Z22
+	VBROADCASTSS logP7<>+0(SB), Z23
+	VBROADCASTSS logP8<>+0(SB), Z24
+	VMOVUPS      Z17, (BX)
+	VMOVUPS      Z18, 64(BX)
+	VMOVUPS      Z19, 128(BX)
+	VMOVUPS      Z20, 192(BX)
+	VMOVUPS      Z21, 256(BX)
+	VMOVUPS      Z22, 320(BX)
+	VMOVUPS      Z23, 384(BX)
+	VMOVUPS      Z24, 448(BX)
+	VMOVUPS      Z12, 512(BX)
+	VMOVUPS      Z13, 576(BX)
+	VMOVUPS      Z14, 640(BX)
+	VMOVUPS      Z10, 704(BX)
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z12, Z12, Z12
+	VBROADCASTSS fill+188(FP), Z13
+	VMOVSS       eps+184(FP), X14
+	MOVL         eps+184(FP), DI
+	VMOVSS       one<>+0(SB), X17
+	VCVTSI2SSQ   SI, X11, X11
+	VADDSS       X14, X14, X18
+	VDIVSS       X11, X18, X11
+	VSUBSS       X17, X14, X17
+	VADDSS       X17, X17, X17
+	VBROADCASTSS X17, Z14
+	VMOVUPS      Z14, 768(BX)
+	VBROADCASTSS X11, Z11
+	VMOVUPS      Z11, 832(BX)
+	SHLQ         $0x01, DI
+
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	MOVQ         R8, 4224(BX)
+	SHLQ         $0x04, R8
+	MOVQ         R8, 4256(BX)
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	ANDQ         $-64, R8
+	MOVQ         R8, 4232(BX)
+	SUBQ         $0x00000080, R8
+	MOVQ         R8, 4240(BX)
+	MOVQ         SI, R9
+	ANDQ         $0x0f, R9
+	MOVQ         R9, 4248(BX)
+	MOVQ         n+168(FP), R8
+	MOVQ         R8, 4264(BX)
+	VMOVDQU32    iota16<>+0(SB), Z11
+	VMOVQ        SI, X14
+	VPBROADCASTD X14, Z14
+	VPMULLD      Z11, Z14, Z14
+	VMOVDQU32    Z14, 4160(BX)
+	MOVL         $0x0000ffff, SI
+	BZHIL        R9, SI, SI
+	KMOVW        SI, K1
+	LEAQ         mediumIndex<>+0(SB), SI
+	MOVQ         BX, R8
+
+ceMediumAVX512Group:
+	TESTQ AX, AX
+	JZ    ceMediumAVX512Finish
+	MOVQ  DX, R9
+	XORQ  R10, R10
+	LEAQ  1024(BX), R11
+
+ceMediumAVX512MaxRow:
+	CMPQ    R10, 4264(BX)
+	JGE     ceMediumAVX512MaxSkip
+	VMOVUPS (R9), Z11
+	VMOVUPS Z11, Z14
+	MOVQ    $0x00000040, R12
+
+ceMediumAVX512MaxPair:
+	CMPQ   R12, 4240(BX)
+	JG     ceMediumAVX512MaxOne
+	VMAXPS (R9)(R12*1), Z11, Z11
+	VMAXPS 64(R9)(R12*1), Z14, Z14
+	ADDQ   $0x00000080, R12
+	JMP    ceMediumAVX512MaxPair
+
+ceMediumAVX512MaxOne:
+	CMPQ   R12, 4232(BX)
+	JGE    ceMediumAVX512MaxTail
+	VMAXPS (R9)(R12*1), Z11, Z11
+	ADDQ   $0x00000040, R12
+
+ceMediumAVX512MaxTail:
+	CMPQ   4248(BX), $0x00
+	JE     ceMediumAVX512MaxEnd
+	VMAXPS (R9)(R12*1), Z14, K1, Z14
+
+ceMediumAVX512MaxEnd:
+	VMAXPS  Z14, Z11, Z11
+	VMOVUPS Z11, (R11)
+
+ceMediumAVX512MaxNext:
+	ADDQ 4224(BX), R9
+	ADDQ $0x00000040, R11
+	INCQ R10
+	CMPQ R10, $0x10
+	JB   ceMediumAVX512MaxRow
+	JMP  ceMediumAVX512MaxDone
+
+ceMediumAVX512MaxSkip:
+	VMOVUPS Z12, (R11)
+	JMP     ceMediumAVX512MaxNext
+
+ceMediumAVX512MaxDone:
+	VMOVUPS    1024(BX), Z11
+	VUNPCKLPS  1088(BX), Z11, Z14
+	VUNPCKHPS  1088(BX), Z11, Z11
+	VMAXPS     Z11, Z14, Z14
+	VMOVUPS    1152(BX), Z11
+	VUNPCKLPS  1216(BX), Z11, Z17
+	VUNPCKHPS  1216(BX), Z11, Z11
+	VMAXPS     Z11, Z17, Z17
+	VMOVUPS    1280(BX), Z11
+	VUNPCKLPS  1344(BX), Z11, Z18
+	VUNPCKHPS  1344(BX), Z11, Z11
+	VMAXPS     Z11, Z18, Z18
+	VMOVUPS    1408(BX), Z11
+	VUNPCKLPS  1472(BX), Z11, Z19
+	VUNPCKHPS  1472(BX), Z11, Z11
+	VMAXPS     Z11, Z19, Z19
+	VMOVUPS    1536(BX), Z11
+	VUNPCKLPS  1600(BX), Z11, Z20
+	VUNPCKHPS  1600(BX), Z11, Z11
+	VMAXPS     Z11, Z20, Z20
+	VMOVUPS    1664(BX), Z11
+	VUNPCKLPS  1728(BX), Z11, Z21
+	VUNPCKHPS  1728(BX), Z11, Z11
+	VMAXPS     Z11, Z21, Z21
+	VMOVUPS    1792(BX), Z11
+	VUNPCKLPS  1856(BX), Z11, Z22
+	VUNPCKHPS  1856(BX), Z11, Z11
+	VMAXPS     Z11, Z22, Z22
+	VMOVUPS    1920(BX), Z11
+	VUNPCKLPS  1984(BX), Z11, Z23
+	VUNPCKHPS  1984(BX), Z11, Z11
+	VMAXPS     Z11, Z23, Z23
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VMAXPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VMAXPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VMAXPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VMAXPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VMAXPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VMAXPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VMAXPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 5312(R8)
+	TESTQ      DI, DI
+	JNZ        ceMediumAVX512Smooth
+
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU32 (CX), Z11
+	VPMAXSD   Z12, Z11, Z11
+	VPADDD    4160(BX), Z11, Z11
+	VXORPS    Z14, Z14, Z14
+
+	// only the rows before n: lane < rows left
+	MOVQ 4264(BX), R9
+	CMPQ R9, $0x10
+	JLE  ceMediumAVX512ExpRows
+	MOVL $0x00000010, R9
+
+ceMediumAVX512ExpRows:
+	MOVL       $0x0000ffff, R10
+	BZHIL      R9, R10, R9
+	KMOVW      R9, K2
+	VGATHERDPS (DX)(Z11*4), K2, Z14
+	VPXORD     Z11, Z11, Z11
+	VMOVUPS    Z14, 6336(R8)
+	MOVQ       DX, R9
+	XORQ       R10, R10
+	LEAQ       2048(BX), R11
+
+ceMediumAVX512ExpRow:
+	CMPQ         R10, 4264(BX)
+	JGE          ceMediumAVX512ExpSkip
+	VBROADCASTSS 5312(R8)(R10*4), Z11
+	VPBROADCASTD (CX)(R10*4), Z14
+	VXORPS       Z17, Z17, Z17
+	VXORPS       Z18, Z18, Z18
+	XORQ         R12, R12
+	MOVQ         R9, R13
+	ADDQ         4256(BX), R13
+
+ceMediumAVX512ExpPair:
+	CMPQ       R12, 4240(BX)
+	JG         ceMediumAVX512ExpOne
+	PREFETCHT0 (R13)(R12*1)
+	VMOVUPS    (R9)(R12*1), Z19
+	VSUBPS     Z11, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z19, Z17, K2, Z17
+	PREFETCHT0  64(R13)(R12*1)
+	VMOVUPS     64(R9)(R12*1), Z19
+	VSUBPS      Z11, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VPCMPD      $0x04, 64(SI)(R12*1), Z14, K2
+	VADDPS      Z19, Z18, K2, Z18
+	ADDQ        $0x00000080, R12
+	JMP         ceMediumAVX512ExpPair
+
+ceMediumAVX512ExpOne:
+	CMPQ       R12, 4232(BX)
+	JGE        ceMediumAVX512ExpTail
+	PREFETCHT0 (R13)(R12*1)
+	VMOVUPS    (R9)(R12*1), Z19
+	VSUBPS     Z11, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z19, Z17, K2, Z17
+	ADDQ        $0x00000040, R12
+
+ceMediumAVX512ExpTail:
+	CMPQ      4248(BX), $0x00
+	JE        ceMediumAVX512ExpEnd
+	VMOVUPS.Z (R9)(R12*1), K1, Z19
+	VSUBPS    Z11, Z19, Z11
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z11, Z21
+	VFMADD231PS Z1, Z19, Z21
+	VFMADD231PS Z2, Z19, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z20
+	VFMADD213PS Z4, Z21, Z20
+	VFMADD213PS Z5, Z21, Z20
+	VFMADD213PS Z6, Z21, Z20
+	VFMADD213PS Z7, Z21, Z20
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z11, K2
+	VFMADD213PS Z9, Z21, Z20
+	VSCALEFPS.Z Z19, Z20, K2, Z11
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K1, K2
+	VADDPS      Z11, Z18, K2, Z18
+
+ceMediumAVX512ExpEnd:
+	VADDPS  Z18, Z17, Z17
+	VMOVUPS Z17, (R11)
+
+ceMediumAVX512ExpNext:
+	ADDQ 4224(BX), R9
+	ADDQ $0x00000040, R11
+	INCQ R10
+	CMPQ R10, $0x10
+	JB   ceMediumAVX512ExpRow
+	JMP  ceMediumAVX512ExpDone
+
+ceMediumAVX512ExpSkip:
+	VMOVUPS Z12, (R11)
+	JMP     ceMediumAVX512ExpNext
+
+ceMediumAVX512ExpDone:
+	VMOVUPS    2048(BX), Z11
+	VUNPCKLPS  2112(BX), Z11, Z14
+	VUNPCKHPS  2112(BX), Z11, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    2176(BX), Z11
+	VUNPCKLPS  2240(BX), Z11, Z17
+	VUNPCKHPS  2240(BX), Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VMOVUPS    2304(BX), Z11
+	VUNPCKLPS  2368(BX), Z11, Z18
+	VUNPCKHPS  2368(BX), Z11, Z11
+	VADDPS     Z11, Z18, Z18
+	VMOVUPS    2432(BX), Z11
+	VUNPCKLPS  2496(BX), Z11, Z19
+	VUNPCKHPS  2496(BX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    2560(BX), Z11
+	VUNPCKLPS  2624(BX), Z11, Z20
+	VUNPCKHPS  2624(BX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    2688(BX), Z11
+	VUNPCKLPS  2752(BX), Z11, Z21
+	VUNPCKHPS  2752(BX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VMOVUPS    2816(BX), Z11
+	VUNPCKLPS  2880(BX), Z11, Z22
+	VUNPCKHPS  2880(BX), Z11, Z11
+	VADDPS     Z11, Z22, Z22
+	VMOVUPS    2944(BX), Z11
+	VUNPCKLPS  3008(BX), Z11, Z23
+	VUNPCKHPS  3008(BX), Z11, Z11
+	VADDPS     Z11, Z23, Z23
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VADDPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VADDPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VADDPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VADDPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VADDPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 4288(R8)
+	JMP        ceMediumAVX512Sums
+
+ceMediumAVX512Smooth:
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU32 (CX), Z11
+	VPMAXSD   Z12, Z11, Z11
+	VPADDD    4160(BX), Z11, Z11
+	VXORPS    Z14, Z14, Z14
+
+	// only the rows before n: lane < rows left
+	MOVQ 4264(BX), R9
+	CMPQ R9, $0x10
+	JLE  ceMediumAVX512ExpSpreadRows
+	MOVL $0x00000010, R9
+
+ceMediumAVX512ExpSpreadRows:
+	MOVL       $0x0000ffff, R10
+	BZHIL      R9, R10, R9
+	KMOVW      R9, K2
+	VGATHERDPS (DX)(Z11*4), K2, Z14
+	VPXORD     Z11, Z11, Z11
+	VMOVUPS    Z14, 6336(R8)
+	MOVQ       DX, R9
+	XORQ       R10, R10
+	LEAQ       2048(BX), R11
+
+ceMediumAVX512ExpSpreadRow:
+	CMPQ         R10, 4264(BX)
+	JGE          ceMediumAVX512ExpSpreadSkip
+	VBROADCASTSS 5312(R8)(R10*4), Z11
+	VPBROADCASTD (CX)(R10*4), Z14
+	VMULPS       640(BX), Z11, Z11
+	VXORPS       Z17, Z17, Z17
+	VXORPS       Z18, Z18, Z18
+	VXORPS       Z19, Z19, Z19
+	XORQ         R12, R12
+	MOVQ         R9, R13
+	ADDQ         4256(BX), R13
+
+ceMediumAVX512ExpSpreadPair:
+	CMPQ        R12, 4240(BX)
+	JG          ceMediumAVX512ExpSpreadOne
+	PREFETCHT0  (R13)(R12*1)
+	VMOVUPS     (R9)(R12*1), Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z22, Z24
+	VFMADD231PS Z2, Z22, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z22, Z23, K2, Z21
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z21, Z18, K2, Z18
+	VFMADD231PS 832(BX), Z20, Z17
+	PREFETCHT0  64(R13)(R12*1)
+	VMOVUPS     64(R9)(R12*1), Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z22, Z24
+	VFMADD231PS Z2, Z22, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z22, Z23, K2, Z21
+	VPCMPD      $0x04, 64(SI)(R12*1), Z14, K2
+	VADDPS      Z21, Z19, K2, Z19
+	VFMADD231PS 832(BX), Z20, Z17
+	ADDQ        $0x00000080, R12
+	JMP         ceMediumAVX512ExpSpreadPair
+
+ceMediumAVX512ExpSpreadOne:
+	CMPQ        R12, 4232(BX)
+	JGE         ceMediumAVX512ExpSpreadTail
+	PREFETCHT0  (R13)(R12*1)
+	VMOVUPS     (R9)(R12*1), Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z22, Z24
+	VFMADD231PS Z2, Z22, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z22, Z23, K2, Z21
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z21, Z18, K2, Z18
+	VFMADD231PS 832(BX), Z20, Z17
+	ADDQ        $0x00000040, R12
+
+ceMediumAVX512ExpSpreadTail:
+	CMPQ        4248(BX), $0x00
+	JE          ceMediumAVX512ExpSpreadEnd
+	VMOVUPS.Z   (R9)(R12*1), K1, Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z11
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z11, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z11, K2
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K2, Z11
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K1, K2
+	VADDPS      Z11, Z19, K2, Z19
+	VFMADD231PS 832(BX), Z20, K1, Z17
+
+ceMediumAVX512ExpSpreadEnd:
+	VADDPS  Z19, Z18, Z18
+	VMOVUPS Z18, (R11)
+	VMOVUPS Z17, 1024(R11)
+
+ceMediumAVX512ExpSpreadNext:
+	ADDQ 4224(BX), R9
+	ADDQ $0x00000040, R11
+	INCQ R10
+	CMPQ R10, $0x10
+	JB   ceMediumAVX512ExpSpreadRow
+	JMP  ceMediumAVX512ExpSpreadDone
+
+ceMediumAVX512ExpSpreadSkip:
+	VMOVUPS Z12, (R11)
+	VMOVUPS Z12, 1024(R11)
+	JMP     ceMediumAVX512ExpSpreadNext
+
+ceMediumAVX512ExpSpreadDone:
+	VMOVUPS    2048(BX), Z11
+	VUNPCKLPS  2112(BX), Z11, Z14
+	VUNPCKHPS  2112(BX), Z11, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    2176(BX), Z11
+	VUNPCKLPS  2240(BX), Z11, Z17
+	VUNPCKHPS  2240(BX), Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VMOVUPS    2304(BX), Z11
+	VUNPCKLPS  2368(BX), Z11, Z18
+	VUNPCKHPS  2368(BX), Z11, Z11
+	VADDPS     Z11, Z18, Z18
+	VMOVUPS    2432(BX), Z11
+	VUNPCKLPS  2496(BX), Z11, Z19
+	VUNPCKHPS  2496(BX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    2560(BX), Z11
+	VUNPCKLPS  2624(BX), Z11, Z20
+	VUNPCKHPS  2624(BX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    2688(BX), Z11
+	VUNPCKLPS  2752(BX), Z11, Z21
+	VUNPCKHPS  2752(BX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VMOVUPS    2816(BX), Z11
+	VUNPCKLPS  2880(BX), Z11, Z22
+	VUNPCKHPS  2880(BX), Z11, Z11
+	VADDPS     Z11, Z22, Z22
+	VMOVUPS    2944(BX), Z11
+	VUNPCKLPS  3008(BX), Z11, Z23
+	VUNPCKHPS  3008(BX), Z11, Z11
+	VADDPS     Z11, Z23, Z23
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VADDPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VADDPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VADDPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VADDPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VADDPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 4288(R8)
+	VMOVUPS    3072(BX), Z11
+	VUNPCKLPS  3136(BX), Z11, Z14
+	VUNPCKHPS  3136(BX), Z11, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    3200(BX), Z11
+	VUNPCKLPS  3264(BX), Z11, Z17
+	VUNPCKHPS  3264(BX), Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VMOVUPS    3328(BX), Z11
+	VUNPCKLPS  3392(BX), Z11, Z18
+	VUNPCKHPS  3392(BX), Z11, Z11
+	VADDPS     Z11, Z18, Z18
+	VMOVUPS    3456(BX), Z11
+	VUNPCKLPS  3520(BX), Z11, Z19
+	VUNPCKHPS  3520(BX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    3584(BX), Z11
+	VUNPCKLPS  3648(BX), Z11, Z20
+	VUNPCKHPS  3648(BX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    3712(BX), Z11
+	VUNPCKLPS  3776(BX), Z11, Z21
+	VUNPCKHPS  3776(BX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VMOVUPS    3840(BX), Z11
+	VUNPCKLPS  3904(BX), Z11, Z22
+	VUNPCKHPS  3904(BX), Z11, Z11
+	VADDPS     Z11, Z22, Z22
+	VMOVUPS    3968(BX), Z11
+	VUNPCKLPS  4032(BX), Z11, Z23
+	VUNPCKHPS  4032(BX), Z11, Z11
+	VADDPS     Z11, Z23, Z23
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VADDPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VADDPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VADDPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VADDPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VADDPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 7360(R8)
+
+ceMediumAVX512Sums:
+	ADDQ $0x00000040, CX
+	ADDQ $0x00000040, R8
+	ADDQ 4256(BX), DX
+	SUBQ $0x00000010, 4264(BX)
+	SUBQ $0x00000010, AX
+	JMP  ceMediumAVX512Group
+
+ceMediumAVX512Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ BX, R8
+	MOVQ loss_base+0(FP), AX
+	MOVQ loss_len+8(FP), CX
+
+ceMediumAVX512Fin:
+	TESTQ     CX, CX
+	JZ        ceMediumAVX512Done
+	VMOVUPS   4288(R8), Z11
+	VMOVUPS   5312(R8), Z14
+	VMOVUPS   6336(R8), Z17
+	VMOVUPS   7360(R8), Z18
+	MOVQ      AX, DX
+	MOVQ      loss_base+0(FP), SI
+	SUBQ      SI, DX
+	MOVQ      t_base+120(FP), SI
+	VMOVDQU32 (SI)(DX*1), Z19
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Z14, Z17, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z20, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z20, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z20, K1
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K1, Z20
+	VSUBPS      Z9, Z20, Z21
+	VADDPS      Z11, Z21, Z21
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z21, Z22
+	VMAXPS Z9, Z21, Z23
+	VMINPS Z9, Z21, Z20
+	VSUBPS Z23, Z22, Z24
+	VSUBPS Z24, Z20, Z24
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z22, Z24, Z24
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z22, Z20
+	VPSRAD    $0x17, Z20, Z20
+	VPSLLD    $0x17, Z20, Z23
+	VPSUBD    Z23, Z22, Z23
+	VCVTDQ2PS Z20, Z20
+	VSUBPS    Z9, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z22
+	VMOVAPS      Z16, Z25
+	VFMADD213PS  (BX), Z23, Z25
+	VFMADD213PS  64(BX), Z23, Z25
+	VFMADD213PS  128(BX), Z23, Z25
+	VFMADD213PS  192(BX), Z23, Z25
+	VFMADD213PS  256(BX), Z23, Z25
+	VFMADD213PS  320(BX), Z23, Z25
+	VFMADD213PS  384(BX), Z23, Z25
+	VFMADD213PS  448(BX), Z23, Z25
+	VMULPS       Z23, Z25, Z25
+	VMULPS       Z22, Z25, Z25
+	VFMADD231PS  576(BX), Z20, Z25
+	VFNMADD231PS 640(BX), Z22, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z23, Z25, Z25
+	VMOVAPS      Z25, Z22
+	VFMADD231PS  512(BX), Z20, Z22
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z21, K1
+	VMOVAPS Z15, K1, Z22
+	VSUBPS  Z17, Z14, Z20
+	VADDPS  Z22, Z20, Z23
+
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	TESTQ       DI, DI
+	JZ          ceMediumAVX512Plain
+	VSUBPS      Z18, Z22, Z18
+	VMULPS      640(BX), Z14, Z23
+	VMOVAPS     Z17, Z20
+	VFMSUB132PS 640(BX), Z23, Z20
+	VFMADD231PS 768(BX), Z20, Z18
+	VMOVAPS     Z18, Z23
+
+ceMediumAVX512Plain:
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS   Z14, Z14, Z20
+	VADDPS   Z20, Z23, Z23
+	VPMOVD2M Z19, K1
+	VMOVAPS  Z13, K1, Z23
+	VMOVUPS  Z23, (AX)
+
+	// statistics, when len(m) > 0
+	MOVQ  m_len+32(FP), SI
+	TESTQ SI, SI
+	JZ    ceMediumAVX512Next
+	MOVQ  m_base+24(FP), SI
+	MOVQ  ls_base+48(FP), R9
+	MOVQ  pt_base+72(FP), R10
+	ADDQ  DX, SI
+	ADDQ  DX, R9
+	ADDQ  DX, R10
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS   Z9, Z21, Z17
+	VDIVPS   Z17, Z11, Z11
+	VXORPS   Z10, Z11, Z11
+	VPMOVD2M Z19, K1
+	VMOVAPS  Z12, K1, Z14
+	VMOVUPS  Z14, (SI)
+	VMOVAPS  Z12, K1, Z22
+	VMOVUPS  Z22, (R9)
+	VMOVAPS  Z12, K1, Z11
+	VMOVUPS  Z11, (R10)
+
+ceMediumAVX512Next:
+	ADDQ $0x00000040, AX
+	ADDQ $0x00000040, R8
+	SUBQ $0x00000010, CX
+	JMP  ceMediumAVX512Fin
+
+ceMediumAVX512Done:
+	VZEROUPPER
+	RET
+
+// func lseMediumAVX512(dst []float32, x []float32, scratch []float32, n int, c int)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-88
+	MOVQ dst_len+8(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ scratch_base+48(FP), DX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ         $0x3f, DX
+	ANDQ         $-64, DX
+	MOVQ         c+80(FP), BX
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z11
+	VBROADCASTSS logLn2Lo<>+0(SB), Z12
+	VBROADCASTSS half<>+0(SB), Z13
+	VBROADCASTSS posInf<>+0(SB), Z14
+	VBROADCASTSS logP0<>+0(SB), Z15
+	VBROADCASTSS logP1<>+0(SB), Z16
+	VBROADCASTSS logP2<>+0(SB), Z17
+	VBROADCASTSS logP3<>+0(SB), Z18
+	VBROADCASTSS logP4<>+0(SB), Z19
+	VBROADCASTSS logP5<>+0(SB), Z20
+	VBROADCASTSS logP6<>+0(SB), Z21
+	VBROADCASTSS logP7<>+0(SB), Z22
+	VBROADCASTSS logP8<>+0(SB), Z23
+	VMOVUPS      Z16, (DX)
+	VMOVUPS      Z17, 64(DX)
+	VMOVUPS      Z18, 128(DX)
+	VMOVUPS      Z19, 192(DX)
+	VMOVUPS      Z20, 256(DX)
+	VMOVUPS      Z21, 320(DX)
+	VMOVUPS      Z22, 384(DX)
+	VMOVUPS      Z23, 448(DX)
+	VMOVUPS      Z11, 512(DX)
+	VMOVUPS      Z12, 576(DX)
+	VMOVUPS      Z13, 640(DX)
+	VMOVUPS      Z10, 704(DX)
+	VXORPS       Z10, Z10, Z10
+
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	MOVQ         SI, 4224(DX)
+	SHLQ         $0x04, SI
+	MOVQ         SI, 4256(DX)
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	ANDQ         $-64, SI
+	MOVQ         SI, 4232(DX)
+	SUBQ         $0x00000080, SI
+	MOVQ         SI, 4240(DX)
+	MOVQ         BX, DI
+	ANDQ         $0x0f, DI
+	MOVQ         DI, 4248(DX)
+	MOVQ         n+72(FP), SI
+	MOVQ         SI, 4264(DX)
+	VMOVDQU32    iota16<>+0(SB), Z11
+	VMOVQ        BX, X12
+	VPBROADCASTD X12, Z12
+	VPMULLD      Z11, Z12, Z12
+	VMOVDQU32    Z12, 4160(DX)
+	MOVL         $0x0000ffff, BX
+	BZHIL        DI, BX, BX
+	KMOVW        BX, K1
+	MOVQ         DX, BX
+
+lseMediumAVX512Group:
+	TESTQ AX, AX
+	JZ    lseMediumAVX512Finish
+	MOVQ  CX, SI
+	XORQ  DI, DI
+	LEAQ  1024(DX), R8
+
+lseMediumAVX512MaxRow:
+	CMPQ    DI, 4264(DX)
+	JGE     lseMediumAVX512MaxSkip
+	VMOVUPS (SI), Z11
+	VMOVUPS Z11, Z12
+	MOVQ    $0x00000040, R9
+
+lseMediumAVX512MaxPair:
+	CMPQ   R9, 4240(DX)
+	JG     lseMediumAVX512MaxOne
+	VMAXPS (SI)(R9*1), Z11, Z11
+	VMAXPS 64(SI)(R9*1), Z12, Z12
+	ADDQ   $0x00000080, R9
+	JMP    lseMediumAVX512MaxPair
+
+lseMediumAVX512MaxOne:
+	CMPQ   R9, 4232(DX)
+	JGE    lseMediumAVX512MaxTail
+	VMAXPS (SI)(R9*1), Z11, Z11
+	ADDQ   $0x00000040, R9
+
+lseMediumAVX512MaxTail:
+	CMPQ   4248(DX), $0x00
+	JE     lseMediumAVX512MaxEnd
+	VMAXPS (SI)(R9*1), Z12, K1, Z12
+
+lseMediumAVX512MaxEnd:
+	VMAXPS  Z12, Z11, Z11
+	VMOVUPS Z11, (R8)
+
+lseMediumAVX512MaxNext:
+	ADDQ 4224(DX), SI
+	ADDQ $0x00000040, R8
+	INCQ DI
+	CMPQ DI, $0x10
+	JB   lseMediumAVX512MaxRow
+	JMP  lseMediumAVX512MaxDone
+
+lseMediumAVX512MaxSkip:
+	VMOVUPS Z10, (R8)
+	JMP     lseMediumAVX512MaxNext
+
+lseMediumAVX512MaxDone:
+	VMOVUPS    1024(DX), Z11
+	VUNPCKLPS  1088(DX), Z11, Z12
+	VUNPCKHPS  1088(DX), Z11, Z11
+	VMAXPS     Z11, Z12, Z12
+	VMOVUPS    1152(DX), Z11
+	VUNPCKLPS  1216(DX), Z11, Z13
+	VUNPCKHPS  1216(DX), Z11, Z11
+	VMAXPS     Z11, Z13, Z13
+	VMOVUPS    1280(DX), Z11
+	VUNPCKLPS  1344(DX), Z11, Z16
+	VUNPCKHPS  1344(DX), Z11, Z11
+	VMAXPS     Z11, Z16, Z16
+	VMOVUPS    1408(DX), Z11
+	VUNPCKLPS  1472(DX), Z11, Z17
+	VUNPCKHPS  1472(DX), Z11, Z11
+	VMAXPS     Z11, Z17, Z17
+	VMOVUPS    1536(DX), Z11
+	VUNPCKLPS  1600(DX), Z11, Z18
+	VUNPCKHPS  1600(DX), Z11, Z11
+	VMAXPS     Z11, Z18, Z18
+	VMOVUPS    1664(DX), Z11
+	VUNPCKLPS  1728(DX), Z11, Z19
+	VUNPCKHPS  1728(DX), Z11, Z11
+	VMAXPS     Z11, Z19, Z19
+	VMOVUPS    1792(DX), Z11
+	VUNPCKLPS  1856(DX), Z11, Z20
+	VUNPCKHPS  1856(DX), Z11, Z11
+	VMAXPS     Z11, Z20, Z20
+	VMOVUPS    1920(DX), Z11
+	VUNPCKLPS  1984(DX), Z11, Z21
+	VUNPCKHPS  1984(DX), Z11, Z11
+	VMAXPS     Z11, Z21, Z21
+	VUNPCKLPD  Z13, Z12, Z11
+	VUNPCKHPD  Z13, Z12, Z12
+	VMAXPS     Z12, Z11, Z11
+	VUNPCKLPD  Z17, Z16, Z12
+	VUNPCKHPD  Z17, Z16, Z13
+	VMAXPS     Z13, Z12, Z12
+	VUNPCKLPD  Z19, Z18, Z13
+	VUNPCKHPD  Z19, Z18, Z16
+	VMAXPS     Z16, Z13, Z13
+	VUNPCKLPD  Z21, Z20, Z16
+	VUNPCKHPD  Z21, Z20, Z17
+	VMAXPS     Z17, Z16, Z16
+	VSHUFF32X4 $0x88, Z12, Z11, Z17
+	VSHUFF32X4 $0xdd, Z12, Z11, Z11
+	VMAXPS     Z11, Z17, Z17
+	VSHUFF32X4 $0x88, Z16, Z13, Z11
+	VSHUFF32X4 $0xdd, Z16, Z13, Z12
+	VMAXPS     Z12, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z17, Z12
+	VSHUFF32X4 $0xdd, Z11, Z17, Z11
+	VMAXPS     Z11, Z12, Z12
+	VMOVUPS    Z12, 5312(BX)
+	MOVQ       CX, SI
+	XORQ       DI, DI
+	LEAQ       2048(DX), R8
+
+lseMediumAVX512ExpRow:
+	CMPQ         DI, 4264(DX)
+	JGE          lseMediumAVX512ExpSkip
+	VBROADCASTSS 5312(BX)(DI*4), Z11
+	VXORPS       Z12, Z12, Z12
+	VXORPS       Z13, Z13, Z13
+	XORQ         R9, R9
+	MOVQ         SI, R10
+	ADDQ         4256(DX), R10
+
+lseMediumAVX512ExpPair:
+	CMPQ       R9, 4240(DX)
+	JG         lseMediumAVX512ExpOne
+	PREFETCHT0 (R10)(R9*1)
+	VMOVUPS    (SI)(R9*1), Z16
+	VSUBPS     Z11, Z16, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z1, Z17, Z19
+	VFMADD231PS Z2, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z19, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z16, K2
+	VFMADD213PS Z9, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K2, Z16
+	VADDPS      Z16, Z12, Z12
+	PREFETCHT0  64(R10)(R9*1)
+	VMOVUPS     64(SI)(R9*1), Z16
+	VSUBPS      Z11, Z16, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z1, Z17, Z19
+	VFMADD231PS Z2, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z19, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z16, K2
+	VFMADD213PS Z9, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K2, Z16
+	VADDPS      Z16, Z13, Z13
+	ADDQ        $0x00000080, R9
+	JMP         lseMediumAVX512ExpPair
+
+lseMediumAVX512ExpOne:
+	CMPQ       R9, 4232(DX)
+	JGE        lseMediumAVX512ExpTail
+	PREFETCHT0 (R10)(R9*1)
+	VMOVUPS    (SI)(R9*1), Z16
+	VSUBPS     Z11, Z16, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z1, Z17, Z19
+	VFMADD231PS Z2, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z19, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z16, K2
+	VFMADD213PS Z9, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K2, Z16
+	VADDPS      Z16, Z12, Z12
+	ADDQ        $0x00000040, R9
+
+lseMediumAVX512ExpTail:
+	CMPQ      4248(DX), $0x00
+	JE        lseMediumAVX512ExpEnd
+	VMOVUPS.Z (SI)(R9*1), K1, Z16
+	VSUBPS    Z11, Z16, Z11
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z11, Z18
+	VFMADD231PS Z1, Z16, Z18
+	VFMADD231PS Z2, Z16, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z17
+	VFMADD213PS Z4, Z18, Z17
+	VFMADD213PS Z5, Z18, Z17
+	VFMADD213PS Z6, Z18, Z17
+	VFMADD213PS Z7, Z18, Z17
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z11, K2
+	VFMADD213PS Z9, Z18, Z17
+	VSCALEFPS.Z Z16, Z17, K2, Z11
+	VADDPS      Z11, Z13, K1, Z13
+
+lseMediumAVX512ExpEnd:
+	VADDPS  Z13, Z12, Z12
+	VMOVUPS Z12, (R8)
+
+lseMediumAVX512ExpNext:
+	ADDQ 4224(DX), SI
+	ADDQ $0x00000040, R8
+	INCQ DI
+	CMPQ DI, $0x10
+	JB   lseMediumAVX512ExpRow
+	JMP  lseMediumAVX512ExpDone
+
+lseMediumAVX512ExpSkip:
+	VMOVUPS Z10, (R8)
+	JMP     lseMediumAVX512ExpNext
+
+lseMediumAVX512ExpDone:
+	VMOVUPS    2048(DX), Z11
+	VUNPCKLPS  2112(DX), Z11, Z12
+	VUNPCKHPS  2112(DX), Z11, Z11
+	VADDPS     Z11, Z12, Z12
+	VMOVUPS    2176(DX), Z11
+	VUNPCKLPS  2240(DX), Z11, Z13
+	VUNPCKHPS  2240(DX), Z11, Z11
+	VADDPS     Z11, Z13, Z13
+	VMOVUPS    2304(DX), Z11
+	VUNPCKLPS  2368(DX), Z11, Z16
+	VUNPCKHPS  2368(DX), Z11, Z11
+	VADDPS     Z11, Z16, Z16
+	VMOVUPS    2432(DX), Z11
+	VUNPCKLPS  2496(DX), Z11, Z17
+	VUNPCKHPS  2496(DX), Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VMOVUPS    2560(DX), Z11
+	VUNPCKLPS  2624(DX), Z11, Z18
+	VUNPCKHPS  2624(DX), Z11, Z11
+	VADDPS     Z11, Z18, Z18
+	VMOVUPS    2688(DX), Z11
+	VUNPCKLPS  2752(DX), Z11, Z19
+	VUNPCKHPS  2752(DX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    2816(DX), Z11
+	VUNPCKLPS  2880(DX), Z11, Z20
+	VUNPCKHPS  2880(DX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    2944(DX), Z11
+	VUNPCKLPS  3008(DX), Z11, Z21
+	VUNPCKHPS  3008(DX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VUNPCKLPD  Z13, Z12, Z11
+	VUNPCKHPD  Z13, Z12, Z12
+	VADDPS     Z12, Z11, Z11
+	VUNPCKLPD  Z17, Z16, Z12
+	VUNPCKHPD  Z17, Z16, Z13
+	VADDPS     Z13, Z12, Z12
+	VUNPCKLPD  Z19, Z18, Z13
+	VUNPCKHPD  Z19, Z18, Z16
+	VADDPS     Z16, Z13, Z13
+	VUNPCKLPD  Z21, Z20, Z16
+	VUNPCKHPD  Z21, Z20, Z17
+	VADDPS     Z17, Z16, Z16
+	VSHUFF32X4 $0x88, Z12, Z11, Z17
+	VSHUFF32X4 $0xdd, Z12, Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VSHUFF32X4 $0x88, Z16, Z13, Z11
+	VSHUFF32X4 $0xdd, Z16, Z13, Z12
+	VADDPS     Z12, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z17, Z12
+	VSHUFF32X4 $0xdd, Z11, Z17, Z11
+	VADDPS     Z11, Z12, Z12
+	VMOVUPS    Z12, 4288(BX)
+	ADDQ       $0x00000040, BX
+	ADDQ       4256(DX), CX
+	SUBQ       $0x00000010, 4264(DX)
+	SUBQ       $0x00000010, AX
+	JMP        lseMediumAVX512Group
+
+lseMediumAVX512Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ DX, BX
+	MOVQ dst_base+0(FP), AX
+	MOVQ dst_len+8(FP), CX
+
+lseMediumAVX512Fin:
+	TESTQ   CX, CX
+	JZ      lseMediumAVX512Done
+	VMOVUPS 4288(BX), Z0
+	VMOVUPS 5312(BX), Z1
+
+	// lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite
+	VSUBPS Z9, Z0, Z0
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z0, Z2
+	VMAXPS Z9, Z0, Z4
+	VMINPS Z9, Z0, Z3
+	VSUBPS Z4, Z2, Z5
+	VSUBPS Z5, Z3, Z5
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z2, Z5, Z5
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(DX), Z2, Z3
+	VPSRAD    $0x17, Z3, Z3
+	VPSLLD    $0x17, Z3, Z4
+	VPSUBD    Z4, Z2, Z4
+	VCVTDQ2PS Z3, Z3
+	VSUBPS    Z9, Z4, Z4
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z4, Z4, Z2
+	VMOVAPS      Z15, Z6
+	VFMADD213PS  (DX), Z4, Z6
+	VFMADD213PS  64(DX), Z4, Z6
+	VFMADD213PS  128(DX), Z4, Z6
+	VFMADD213PS  192(DX), Z4, Z6
+	VFMADD213PS  256(DX), Z4, Z6
+	VFMADD213PS  320(DX), Z4, Z6
+	VFMADD213PS  384(DX), Z4, Z6
+	VFMADD213PS  448(DX), Z4, Z6
+	VMULPS       Z4, Z6, Z6
+	VMULPS       Z2, Z6, Z6
+	VFMADD231PS  576(DX), Z3, Z6
+	VFNMADD231PS 640(DX), Z2, Z6
+	VADDPS       Z5, Z6, Z6
+	VADDPS       Z4, Z6, Z6
+	VMOVAPS      Z6, Z2
+	VFMADD231PS  512(DX), Z3, Z2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z0, K1
+	VMOVAPS Z14, K1, Z2
+	VADDPS  Z1, Z2, Z2
+	VSUBPS  Z1, Z1, Z0
+	VADDPS  Z0, Z2, Z2
+	VMOVUPS Z2, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000010, CX
+	JMP     lseMediumAVX512Fin
+
+lseMediumAVX512Done:
+	VZEROUPPER
+	RET

@@ -37,6 +37,9 @@ func main() {
 		genGrad(t)
 		genSigmoid(t)
 	}
+	for _, t := range tiers {
+		genMedium(t)
+	}
 	Generate() // parses the flags
 	if *arm64Out != "" {
 		f := genNEON()

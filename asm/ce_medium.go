@@ -1,0 +1,562 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/gotypes"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// Row-major cross-entropy and log-sum-exp for medium class counts (a few dozen to a few hundred:
+// COCO's 81, detection and RoI heads). The row-at-a-time kernel (genRowsLarge) pays, per row, two
+// horizontal reductions, a scalar finish, a split around the target and masked tails; on short
+// rows that is most of the time. These kernels take the rows a group of lanes rows (8 or 16) at a
+// time and go along each row with vertical operations only:
+//
+//   - pass 1: per row, the vertical maximum of its vectors (two accumulators, the last partial
+//     vector through a tail mask made once per call: C mod lanes is the same for every row), stored
+//     to the row's slot of the scratch;
+//   - reduceRows reduces the group's slots all at once by a transpose whose every stage also
+//     reduces (2·lanes − 2 shuffles and lanes − 1 operations for lanes rows, where a horizontal
+//     reduction costs each row about 8 dependent instructions): the group's maxima in one vector,
+//     lane r for row r;
+//   - pass 2: per row, e^{z_j−m} summed vertically (m broadcast from that vector), the target's
+//     lane excluded by a compare with a table of class indices, so that the sum is Σ_{j≠t} and a
+//     tiny loss is never the difference of two sums; with smoothing also the spread; reduced the
+//     same way; the target logits come from one gather per group. Pass 2 is bound by arithmetic
+//     and prefetches the next group's rows, which pass 1 would otherwise wait for;
+//   - after the block's groups (up to mediumBlock rows a call), a finish loop turns each group's
+//     vectors into losses and statistics with finishRows, as the small-C kernel does: one exp and
+//     one log1p per lane, not per row, and the groups' chains independent of each other.
+//
+// A group's rows are read twice: the second time from L1 (16 rows of 256 classes are 16 KB). Every
+// row is read, an ignored one too (the Go glue pads the last group with rows of zeros): a row
+// only ever affects its own lane. Each float32 partial sum holds at most ⌈C/(2·lanes)⌉ terms
+// before the reduction's log2(lanes) additions, so for C <= 512 a sum carries at most ~36
+// roundings (2e-6 relative), well inside the loss bound, with no float64 flushes.
+//
+// Measured on Zen 5 (4M logits per call, one thread), two rows side by side in the row loops and
+// pass 1 running a group ahead of pass 2 were faster only while the logits sat in L2, and slower
+// (by 10–25% at C = 81 to 256) when they streamed from memory; so one row at a time, the groups
+// in order. Only VEX and EVEX forms, and no masked stores (VMASKMOVPS stores are microcoded on AMD
+// cores): the tail is read with a masked load (fast on both vendors), and only whole vectors are
+// stored.
+func genMedium(t tier) {
+	genMediumKernel(t, false)
+	genMediumKernel(t, true)
+}
+
+// mediumMaxC is the largest C the medium kernels take: the class-index table covers it.
+const mediumMaxC = 512
+
+// mediumConstSlots is the number of vector slots of the scratch that ceSetup may fill.
+const mediumConstSlots = 16
+
+// mediumIndexTable returns the int32 class indices 0, 1, ..., mediumMaxC+15, which pass 2 compares
+// with the row's target, a vector at a time.
+func mediumIndexTable() Mem {
+	const name = "mediumIndex"
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := GLOBL(name, RODATA|NOPTR)
+	for i := range mediumMaxC + 16 {
+		DATA(4*i, U32(uint32(i)))
+	}
+	consts[name] = m
+	return m
+}
+
+// mediumBlock is the most rows one call of a medium kernel takes: the reductions of that many rows
+// wait in the scratch for the finish loop.
+const mediumBlock = 256
+
+// mediumScratchFloats is the size of the scratch the medium kernels take, in float32s.
+const mediumScratchFloats = 2112
+
+// genMediumKernel emits ceMedium, or lseMedium with lse set.
+func genMediumKernel(t tier, lse bool) {
+	L, B := t.lanes, t.bytes()
+	var name string
+	if lse {
+		name = "lseMedium"
+		t.text(name, "func(dst []float32, x []float32, scratch []float32, n, c int)",
+			"sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a",
+			"row with a NaN, a +Inf or only −Inf). len(dst) is n rounded up to a multiple of the lanes, at",
+			"most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 2112 floats.")
+	} else {
+		name = "ceMedium"
+		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32)",
+			"sets loss[i] to the cross-entropy of row i of the row-major [n][c] logits x, smoothed by eps,",
+			"fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with",
+			"len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most",
+			"256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds",
+			"2112 floats.")
+	}
+	lbl := name + t.suffix
+	gp := func() reg.GPVirtual { return GP64().(reg.GPVirtual) }
+	ld := func(c gotypes.Component) reg.GPVirtual { r := gp(); Load(c, r); return r }
+
+	// Few general registers stay live through the row loops (avo has 14 to give): the per-call
+	// scalars wait in the scratch, the outputs' bases in the frame until the finish.
+	var left, tpG reg.GPVirtual
+	if lse {
+		left = ld(Param("dst").Len())
+	} else {
+		left = ld(Param("loss").Len())
+		tpG = ld(Param("t").Base())
+	}
+	xg := ld(Param("x").Base())
+	scr := ld(Param("scratch").Base())
+	Comment("the scratch, from its first 64-byte boundary on")
+	ADDQ(U8(63), scr)
+	ANDQ(I8(-64), scr)
+	c := ld(Param("c"))
+
+	// The scratch: constants (mediumConstSlots vectors), the slots of a group's rows for pass 1,
+	// pass 2 and the spread (lanes vectors each), the AVX2 tail mask, the gather's offsets, the
+	// scalars (64 bytes), then per row of the block s, m, zt and the spread (mediumBlock floats each).
+	maxOff := mediumConstSlots * B
+	sumOff := maxOff + L*B
+	tailOff := sumOff + 2*L*B
+	gatherOff := tailOff + B
+	scalarOff := gatherOff + B
+	sArr := scalarOff + 64
+	mArr := sArr + 4*mediumBlock
+	ztArr := mArr + 4*mediumBlock
+	negArr := ztArr + 4*mediumBlock
+	check(negArr+4*mediumBlock+64 <= 4*mediumScratchFloats, "medium scratch too small")
+	at := func(off int) Mem { return Mem{Base: scr, Disp: off} }
+	strideM, fullM, pairM, remM, groupM := at(scalarOff), at(scalarOff+8), at(scalarOff+16), at(scalarOff+24), at(scalarOff+32)
+	rowsM := at(scalarOff + 40) // the rows to read from the group's first on: n, then less lanes a group
+	tailM, gatherM := at(tailOff), at(gatherOff)
+
+	var ec expConsts
+	var lc logConsts
+	var fc finishConsts
+	var smooth reg.GPVirtual
+	if lse {
+		ec = t.loadExpConsts()
+		lc = t.sharedLogConsts(ec)
+		t.spillLogConsts(&lc, scr, 0)
+	} else {
+		ec, lc, fc, smooth = t.ceSetup(scr, c)
+	}
+	half := lc.half
+	zeroV := fc.zero
+	if lse {
+		zeroV = t.zero()
+	}
+
+	Comment("scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;")
+	Comment("C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group")
+	var kTail reg.Register // AVX-512: the tail's opmask
+	{
+		v, rem := gp(), gp()
+		MOVQ(c, v)
+		SHLQ(U8(2), v)
+		MOVQ(v, strideM)
+		SHLQ(U8(map[int]uint8{8: 3, 16: 4}[L]), v)
+		MOVQ(v, groupM)
+		MOVQ(c, v)
+		SHLQ(U8(2), v)
+		ANDQ(I32(-B), v)
+		MOVQ(v, fullM)
+		SUBQ(U32(2*B), v)
+		MOVQ(v, pairM)
+		MOVQ(c, rem)
+		ANDQ(U8(L-1), rem)
+		MOVQ(rem, remM)
+		Load(Param("n"), v)
+		MOVQ(v, rowsM)
+		iota := t.vec()
+		t.loadInt(intTable("iota16", func(i int) int { return i }), iota)
+		cv, cb := XMM(), t.vec()
+		VMOVQ(c, cv) // VEX: a legacy MOVQ would cost an SSE/AVX transition on Intel cores
+		VPBROADCASTD(cv, cb)
+		VPMULLD(iota, cb, cb)
+		if t.zmm {
+			VMOVDQU32(cb, gatherM)
+			ones, bits := GP32(), GP32()
+			MOVL(U32(0xFFFF), ones)
+			BZHIL(rem.As32(), ones, bits)
+			kTail = K()
+			KMOVW(bits, kTail)
+		} else {
+			VMOVDQU(cb, gatherM)
+			rv, mask := XMM(), t.vec()
+			VMOVQ(rem, rv)
+			VPBROADCASTD(rv, mask)
+			VPCMPGTD(iota, mask, mask) // rem > lane
+			VMOVDQU(mask, tailM)
+		}
+	}
+	var idx reg.GPVirtual
+	if !lse {
+		idx = gp()
+		LEAQ(mediumIndexTable(), idx)
+	}
+	grp := gp() // the group's reductions: at grp + sArr, mArr, ...
+	MOVQ(scr, grp)
+
+	row, r, sp, off := gp(), gp(), gp(), gp()
+	xm := func(d int) Mem { return Mem{Base: row, Index: off, Scale: 1, Disp: d} }
+	im := func(d int) Mem { return Mem{Base: idx, Index: off, Scale: 1, Disp: d} }
+
+	// rowLoop emits a loop over the group's rows, body for each row before n (row = its start, sp
+	// its slot, r its index), skip for the others. Every row before n is read, an ignored one (t <
+	// 0) too: it only affects its own lane of the group's vectors.
+	rowLoop := func(pass string, slots int, body, skip func()) {
+		MOVQ(xg, row)
+		XORQ(r, r)
+		LEAQ(at(slots), sp)
+		Label(lbl + pass + "Row")
+		CMPQ(r, rowsM)
+		JGE(LabelRef(lbl + pass + "Skip"))
+		body()
+		Label(lbl + pass + "Next")
+		ADDQ(strideM, row)
+		ADDQ(U32(B), sp)
+		INCQ(r)
+		CMPQ(r, U8(L))
+		JB(LabelRef(lbl + pass + "Row"))
+		JMP(LabelRef(lbl + pass + "Done"))
+		Label(lbl + pass + "Skip")
+		skip()
+		JMP(LabelRef(lbl + pass + "Next"))
+		Label(lbl + pass + "Done")
+	}
+	// vectors emits the walk over a row's whole vectors from the byte offset off on, two at a time
+	// (step(a, d) for the vector at off + d, into accumulator a), then the tail, if C mod lanes != 0.
+	vectors := func(pass string, step func(a, d int), tail func()) {
+		Label(lbl + pass + "Pair")
+		CMPQ(off, pairM)
+		JG(LabelRef(lbl + pass + "One"))
+		step(0, 0)
+		step(1, B)
+		ADDQ(U32(2*B), off)
+		JMP(LabelRef(lbl + pass + "Pair"))
+		Label(lbl + pass + "One")
+		CMPQ(off, fullM)
+		JGE(LabelRef(lbl + pass + "Tail"))
+		step(0, 0)
+		ADDQ(U32(B), off)
+		Label(lbl + pass + "Tail")
+		CMPQ(remM, U8(0))
+		JE(LabelRef(lbl + pass + "End"))
+		tail()
+		Label(lbl + pass + "End")
+	}
+	tailMaskAVX2 := func() reg.VecVirtual {
+		m := t.vec()
+		VMOVUPS(tailM, m)
+		return m
+	}
+
+	// pass1 emits pass 1 over the group: each row's vertical maximum into its slot, then the
+	// group's maxima, lane r for row r, into its vector of mArr.
+	pass1 := func() {
+		rowLoop("Max", maxOff, func() {
+			acc := [2]reg.VecVirtual{t.vec(), t.vec()}
+			VMOVUPS(Mem{Base: row}, acc[0])
+			VMOVUPS(acc[0], acc[1])
+			MOVQ(U32(B), off)
+			vectors("Max", func(a, d int) {
+				VMAXPS(xm(d), acc[a], acc[a])
+			}, func() {
+				if t.zmm {
+					VMAXPS(xm(0), acc[1], kTail, acc[1]) // masked-off lanes keep acc and are not read
+					return
+				}
+				m := tailMaskAVX2()
+				x := t.vec()
+				VMASKMOVPS(xm(0), m, x)
+				VBLENDVPS(m, x, acc[1], x) // masked-off lanes take acc
+				VMAXPS(x, acc[1], acc[1])
+			})
+			VMAXPS(acc[1], acc[0], acc[0])
+			VMOVUPS(acc[0], Mem{Base: sp})
+		}, func() {
+			VMOVUPS(zeroV, Mem{Base: sp})
+		})
+		mx := t.reduceRows(at(maxOff), func(a, b, d Op) { VMAXPS(a, b, d) })
+		VMOVUPS(mx, Mem{Base: grp, Disp: mArr})
+	}
+
+	// pass2 emits pass 2 over the group: the target logits, gathered, into ztArr; each row's
+	// vertical Σ_{j≠t} e^{z_j−m} (the log-sum-exp: Σ_j) into its slot, with sm (smoothing) also
+	// 2ε/C·Σ_j (z_j/2 − m/2) into the spread's slot; then the group's sums into sArr (and negArr).
+	// The pass is bound by arithmetic, and it prefetches the next group's rows, the same lines a
+	// group further on, which pass 1 then finds in L1: without it, pass 1 waits on memory (at
+	// 4M logits per call, C = 128 to 256 ran 30–45% faster with it on Zen 5).
+	pass2 := func(pass string, sm bool) {
+		if !lse {
+			Comment("zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose")
+			Comment("microcode slows gathers down (GDS), it is still one per lanes rows")
+			tv, ti, zt := t.vec(), t.vec(), t.vec()
+			t.loadInt(Mem{Base: tpG}, tv)
+			VPMAXSD(fc.zero, tv, ti)
+			VPADDD(gatherM, ti, ti)
+			VXORPS(zt, zt, zt)
+			Comment("only the rows before n: lane < rows left")
+			lim := gp()
+			MOVQ(rowsM, lim)
+			if t.zmm {
+				CMPQ(lim, U8(L))
+				JLE(LabelRef(lbl + pass + "Rows"))
+				MOVL(U32(L), lim.As32())
+				Label(lbl + pass + "Rows")
+				ones, bits := GP32(), GP32()
+				MOVL(U32(0xFFFF), ones)
+				BZHIL(lim.As32(), ones, bits)
+				k := K()
+				KMOVW(bits, k)
+				VGATHERDPS(Mem{Base: xg, Index: ti, Scale: 4}, k, zt)
+			} else {
+				lv, mask := XMM(), t.vec()
+				VMOVQ(lim, lv) // rows left may exceed the lanes: every lane is then below it
+				VPBROADCASTD(lv, mask)
+				VPCMPGTD(intTable("iota16", func(i int) int { return i }), mask, mask)
+				VGATHERDPS(mask, Mem{Base: xg, Index: ti, Scale: 4}, zt)
+				t.zeroInt(mask) // keeps mask live past the gather: its register must differ from zt's
+			}
+			t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
+			VMOVUPS(zt, Mem{Base: grp, Disp: ztArr})
+		}
+		rowLoop(pass, sumOff, func() {
+			mb := t.vec()
+			VBROADCASTSS(Mem{Base: grp, Index: r, Scale: 4, Disp: mArr}, mb)
+			var tb, mh, sacc reg.VecVirtual
+			if !lse {
+				tb = t.vec()
+				VPBROADCASTD(Mem{Base: tpG, Index: r, Scale: 4}, tb)
+			}
+			if sm {
+				mh = t.vec()
+				VMULPS(half, mb, mh)
+				sacc = t.vec()
+				VXORPS(sacc, sacc, sacc)
+			}
+			acc := [2]reg.VecVirtual{t.vec(), t.vec()}
+			for _, a := range acc {
+				VXORPS(a, a, a)
+			}
+			XORQ(off, off)
+			pf := gp() // the same row of the next group
+			MOVQ(row, pf)
+			ADDQ(groupM, pf)
+			// term adds e^{x−m} of the vector at off + d into acc[a], the target's lane excluded,
+			// and with smoothing 2ε/C·(x/2 − m/2) into sacc; tail: the row's last, partial vector.
+			term := func(a, d int, tail bool) {
+				x, dd, e := t.vec(), t.vec(), t.vec()
+				var tm reg.VecVirtual // AVX2: the tail mask
+				switch {
+				case tail && t.zmm:
+					VMOVUPS_Z(xm(d), kTail, x)
+				case tail:
+					tm = tailMaskAVX2()
+					VMASKMOVPS(xm(d), tm, x)
+				default:
+					VMOVUPS(xm(d), x)
+				}
+				if sm {
+					VFMSUB132PS(half, mh, x) // x/2 − m/2: (x − m)/2 exactly, and it cannot overflow
+					VADDPS(x, x, dd)
+				} else {
+					VSUBPS(mb, x, dd)
+				}
+				t.exp(ec, dd, e)
+				if t.zmm {
+					var keep reg.Register
+					switch {
+					case !lse && tail:
+						keep = K()
+						VPCMPD(U8(4), im(d), tb, kTail, keep) // j != t, j < C
+					case !lse:
+						keep = K()
+						VPCMPD(U8(4), im(d), tb, keep) // j != t
+					case tail:
+						keep = kTail
+					}
+					if keep != nil {
+						VADDPS(e, acc[a], keep, acc[a])
+					} else {
+						VADDPS(e, acc[a], acc[a])
+					}
+					switch {
+					case sm && tail:
+						VFMADD231PS(fc.k, x, kTail, sacc)
+					case sm:
+						VFMADD231PS(fc.k, x, sacc)
+					}
+					return
+				}
+				if !lse {
+					eq := t.vec()
+					VPCMPEQD(im(d), tb, eq)
+					VANDNPS(e, eq, e) // 0 where j == t
+				}
+				if tail {
+					VANDPS(tm, e, e) // masked-off lanes may hold anything (e^{0−m})
+					if sm {
+						VANDPS(tm, x, x)
+					}
+				}
+				VADDPS(e, acc[a], acc[a])
+				if sm {
+					VFMADD231PS(fc.k, x, sacc)
+				}
+			}
+			vectors(pass, func(a, d int) {
+				if (d+B)%64 == 0 {
+					prefetchT0(Mem{Base: pf, Index: off, Scale: 1, Disp: d + B - 64})
+				}
+				term(a, d, false)
+			}, func() {
+				term(1, 0, true)
+			})
+			VADDPS(acc[1], acc[0], acc[0])
+			VMOVUPS(acc[0], Mem{Base: sp})
+			if sm {
+				VMOVUPS(sacc, Mem{Base: sp, Disp: L * B})
+			}
+		}, func() {
+			VMOVUPS(zeroV, Mem{Base: sp})
+			if sm {
+				VMOVUPS(zeroV, Mem{Base: sp, Disp: L * B})
+			}
+		})
+		s := t.reduceRows(at(sumOff), func(a, b, d Op) { VADDPS(a, b, d) })
+		VMOVUPS(s, Mem{Base: grp, Disp: sArr})
+		if sm {
+			n := t.reduceRows(at(sumOff+L*B), func(a, b, d Op) { VADDPS(a, b, d) })
+			VMOVUPS(n, Mem{Base: grp, Disp: negArr})
+		}
+	}
+
+	Label(lbl + "Group")
+	TESTQ(left, left)
+	JZ(LabelRef(lbl + "Finish"))
+	pass1()
+	if lse {
+		pass2("Exp", false)
+	} else {
+		TESTQ(smooth, smooth)
+		JNZ(LabelRef(lbl + "Smooth"))
+		pass2("Exp", false)
+		JMP(LabelRef(lbl + "Sums"))
+		Label(lbl + "Smooth")
+		pass2("ExpSpread", true)
+		Label(lbl + "Sums")
+		ADDQ(U32(B), tpG)
+	}
+	ADDQ(U32(B), grp)
+	ADDQ(groupM, xg)
+	SUBQ(U32(L), rowsM)
+	SUBQ(U32(L), left)
+	JMP(LabelRef(lbl + "Group"))
+
+	Label(lbl + "Finish")
+	Comment("the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap")
+	MOVQ(scr, grp)
+	var dst, n reg.GPVirtual
+	if lse {
+		dst = ld(Param("dst").Base())
+		n = ld(Param("dst").Len())
+	} else {
+		dst = ld(Param("loss").Base())
+		n = ld(Param("loss").Len())
+	}
+	Label(lbl + "Fin")
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "Done"))
+	s, m := t.vec(), t.vec()
+	VMOVUPS(Mem{Base: grp, Disp: sArr}, s)
+	VMOVUPS(Mem{Base: grp, Disp: mArr}, m)
+	if lse {
+		Comment("lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite")
+		a, l := t.vec(), t.vec()
+		VSUBPS(lc.one, s, a)
+		t.log1p(lc, a, l)
+		VADDPS(m, l, l)
+		VSUBPS(m, m, a)
+		VADDPS(a, l, l)
+		VMOVUPS(l, Mem{Base: dst})
+	} else {
+		zt, neg, tv := t.vec(), t.vec(), t.vec()
+		VMOVUPS(Mem{Base: grp, Disp: ztArr}, zt)
+		VMOVUPS(Mem{Base: grp, Disp: negArr}, neg) // read only with smoothing
+		o := gp()
+		MOVQ(dst, o)
+		SUBQ(ld(Param("loss").Base()), o) // the group's byte offset in loss, t and the statistics
+		tb := ld(Param("t").Base())
+		t.loadInt(Mem{Base: tb, Index: o, Scale: 1}, tv)
+		loss, ls, a := t.finishRows(ec, lc, fc, s, m, zt, neg, tv, smooth, lbl+"Plain")
+		VMOVUPS(loss, Mem{Base: dst})
+		Comment("statistics, when len(m) > 0")
+		stn := ld(Param("m").Len())
+		TESTQ(stn, stn)
+		JZ(LabelRef(lbl + "Next"))
+		mP, lsP, ptP := ld(Param("m").Base()), ld(Param("ls").Base()), ld(Param("pt").Base())
+		for _, p := range []reg.GPVirtual{mP, lsP, ptP} {
+			ADDQ(o, p)
+		}
+		t.storeStats(lc, fc, m, ls, s, a, tv, mP, lsP, ptP)
+		Label(lbl + "Next")
+	}
+	ADDQ(U32(B), dst)
+	ADDQ(U32(B), grp)
+	SUBQ(U32(L), n)
+	JMP(LabelRef(lbl + "Fin"))
+	Label(lbl + "Done")
+	VZEROUPPER()
+	RET()
+}
+
+// reduceRows returns a new vector whose lane r is the reduction by op (op(a, b, d): d = a op b)
+// of the lanes of the vector at slots + r·bytes, for r < lanes: a transpose whose every stage also
+// reduces. Stage 1 interleaves pairs of rows (VUNPCKLPS/VUNPCKHPS) and reduces, leaving two
+// partials of each of two rows per 128-bit block; stage 2 does the same with 64-bit pairs
+// (VUNPCKLPD/VUNPCKHPD), leaving four rows per block; the last stages exchange 128-bit blocks
+// (VPERM2F128 on AVX2, VSHUFF32X4 on AVX-512). 2·lanes − 2 shuffles and lanes − 1 operations in
+// all, with a dependency chain of 2·log2(lanes) steps; every shuffle but the block exchanges
+// stays within 128-bit lanes, where both vendors' cores run them on more than one port.
+func (t tier) reduceRows(slots Mem, op func(a, b, d Op)) reg.VecVirtual {
+	B := t.bytes()
+	var w []reg.VecVirtual
+	for i := 0; i < t.lanes; i += 2 {
+		a, lo, hi := t.vec(), t.vec(), t.vec()
+		VMOVUPS(slots.Offset(i*B), a)
+		VUNPCKLPS(slots.Offset((i+1)*B), a, lo)
+		VUNPCKHPS(slots.Offset((i+1)*B), a, hi)
+		op(hi, lo, lo)
+		w = append(w, lo)
+	}
+	var u []reg.VecVirtual
+	for i := 0; i < len(w); i += 2 {
+		lo, hi := t.vec(), t.vec()
+		VUNPCKLPD(w[i+1], w[i], lo)
+		VUNPCKHPD(w[i+1], w[i], hi)
+		op(hi, lo, lo)
+		u = append(u, lo)
+	}
+	if !t.zmm {
+		lo, hi := t.vec(), t.vec()
+		VPERM2F128(U8(0x20), u[1], u[0], lo) // the low blocks: rows 0–3 | rows 4–7
+		VPERM2F128(U8(0x31), u[1], u[0], hi) // the high blocks
+		op(hi, lo, lo)
+		return lo
+	}
+	for len(u) > 1 {
+		var next []reg.VecVirtual
+		for i := 0; i < len(u); i += 2 {
+			lo, hi := t.vec(), t.vec()
+			VSHUFF32X4(U8(0x88), u[i+1], u[i], lo) // blocks 0, 2 of u[i], then of u[i+1]
+			VSHUFF32X4(U8(0xDD), u[i+1], u[i], hi) // blocks 1, 3
+			op(hi, lo, lo)
+			next = append(next, lo)
+		}
+		u = next
+	}
+	return u[0]
+}

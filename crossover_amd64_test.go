@@ -1,0 +1,80 @@
+//go:build !purego
+
+package ohem
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// BenchmarkCrossover runs the row-major amd64 kernels that could serve a class count side by side,
+// whatever the dispatch gives it, to place the crossovers of ceRowsAsm and lseRowsAsm (mediumMin,
+// mediumMaxAVX2, mediumMaxAVX512): Crossover/<op>/<set>/<kernel>/C=<c>, op ce or lse, kernel small (across rows,
+// gathers; C <= 24), medium (groups of rows) or large (a row at a time). Gelem/s from the thread's
+// CPU time, as BenchmarkClasses.
+func BenchmarkCrossover(b *testing.B) {
+	const elems = 1 << 22
+	for _, op := range []string{"ce", "lse"} {
+		b.Run(op, func(b *testing.B) {
+			for _, ks := range archSets() {
+				z := ks.name == "avx512"
+				b.Run(ks.name, func(b *testing.B) {
+					for _, kernel := range []string{"small", "medium", "large"} {
+						b.Run(kernel, func(b *testing.B) {
+							for _, c := range []int{16, 20, 24, 25, 28, 32, 200, 256, 300, 384, 512} {
+								if kernel == "small" && (c > smallMax || op == "lse") || kernel == "medium" && c > mediumMaxC {
+									continue
+								}
+								b.Run(fmt.Sprintf("C=%d", c), func(b *testing.B) { benchCrossover(b, z, op, kernel, c, elems/c) })
+							}
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+func benchCrossover(b *testing.B, z bool, op, kernel string, c, n int) {
+	r := rand.New(rand.NewPCG(uint64(c), 7))
+	x := make([]float32, n*c)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * 3)
+	}
+	t := make([]int32, n)
+	for i := range t {
+		t[i] = int32(r.IntN(c))
+	}
+	dst := make([]float32, n)
+	var run func()
+	switch op + "/" + kernel {
+	case "ce/small":
+		run = func() { ceSmall(z, dst, stats{}, x, t, c, 0, 0) }
+	case "ce/medium":
+		run = func() { ceMedium(z, dst, stats{}, x, t, c, 0, 0) }
+	case "ce/large":
+		run = func() { ceRowsLarge(z, dst, stats{}, x, t, c, 0, 0, rowsGrad{}) }
+	case "lse/medium":
+		run = func() { lseMedium(z, dst, x, c) }
+	case "lse/large":
+		run = func() { lseRowsAsm(z, dst, x, c) } // the row-at-a-time kernel outside the medium range
+		if medium(z, c) {
+			b.Skip("lseRowsAsm gives this C to the medium kernel")
+		}
+	}
+	run()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ResetTimer()
+	t0 := threadCPU()
+	for range b.N {
+		run()
+	}
+	cpu := threadCPU() - t0
+	b.StopTimer()
+	if cpu > 0 {
+		b.ReportMetric(float64(n*c)*float64(b.N)/float64(cpu.Nanoseconds()), "Gelem/s")
+	}
+}
