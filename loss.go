@@ -442,7 +442,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 		neg := valid - pos
 		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
 		if kneg < neg {
-			sel, _ = l.sel.topK(sel, rank, pos+kneg, base, cfg.KeepTies)
+			sel = l.sel.topK(sel, rank, pos+kneg, base, cfg.KeepTies)
 			return sel, valid
 		}
 	}
@@ -453,7 +453,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 		n := l.ks.indicesAtLeast(sel[len(sel):cap(sel)], loss, lowest, base)
 		return sel[:len(sel)+n], valid
 	}
-	sel, _ = l.sel.topK(sel, loss, k, base, cfg.KeepTies)
+	sel = l.sel.topK(sel, loss, k, base, cfg.KeepTies)
 	return sel, valid
 }
 

@@ -61,9 +61,10 @@ const (
 // selector holds the scratch memory of the selection algorithm; it is reused across calls.
 type selector struct {
 	ks   *kernelSet
-	bufA []float32 // band survivors, levels 1, 3, ...
-	bufB []float32 // band survivors, levels 2, 4, ...
+	bufA []float32 // band survivors, levels 1, 3, ...; topFew's candidates' values
+	bufB []float32 // band survivors, levels 2, 4, ...; topFew's sample
 	keys []uint32  // sorted sample, or the keys of a small input
+	cand []int32   // topFew's candidates' indices
 	hist [radixBuckets]uint32
 }
 
@@ -230,15 +231,18 @@ func (s *selector) radix(x []float32, k int) float32 {
 // topK appends to dst the indices (plus base) of the k largest elements of x in ascending order,
 // ties broken toward the lower index, or every element >= the k-th largest when keepTies is set.
 // dst must have room for them: len(x) is always enough.
-func (s *selector) topK(dst []int32, x []float32, k int, base int32, keepTies bool) (out []int32, kth float32) {
+func (s *selector) topK(dst []int32, x []float32, k int, base int32, keepTies bool) []int32 {
 	if k == 0 {
-		return dst, 0
+		return dst
 	}
 	if k == len(x) && !keepTies {
 		for i := range x {
 			dst = append(dst, base+int32(i))
 		}
-		return dst, s.minOf(x)
+		return dst
+	}
+	if out, ok := s.topFew(dst, x, k, base, keepTies); ok {
+		return out
 	}
 	v := s.kth(x, k)
 	n0 := len(dst)
@@ -247,17 +251,221 @@ func (s *selector) topK(dst []int32, x []float32, k int, base int32, keepTies bo
 	if !keepTies && n > k {
 		dst = dst[:n0+trimTies(dst[n0:], x, v, n-k, base)]
 	}
-	return dst, v
+	return dst
 }
 
-func (s *selector) minOf(x []float32) float32 {
-	m := x[0]
-	for _, v := range x[1:] {
-		if orderKey(v) < orderKey(m) {
-			m = v
+// Top k by counting: for a small group (a detector's per-image selection, 256 of 8,192 anchor
+// losses) kth's band, its quickselects and the final pass cost more than the few passes over the
+// group itself. topFew instead finds the cut of the top k by counting:
+//
+//   - A cut is a search over the order keys whose every step is one count kernel: how many
+//     elements reach the key. It stops at the first key that exactly k elements reach (every one
+//     of them is kept), or at the k-th largest key itself when ties at it make that impossible.
+//     Nothing sorts, partitions or branches on the data.
+//   - When k is a small part of n (fewPlan), the cut runs on candidates: the threshold t is the
+//     cut, in an evenly spread sample of about 4·√n elements, that a few standard deviations more
+//     sample elements reach than the k-th's expected place, so that at least k elements reach t
+//     with high probability, about twice k; one pass of the index kernel writes the indices of the
+//     elements >= t, their values are gathered, and the cut among them gives the kept ones.
+//   - Otherwise, up to fewDirect elements, the cut runs on the group itself when the set counts
+//     in vectors; a count of each element then costs less than a look at each in Go.
+//
+// When neither applies, or the sample misled (fewer than k candidates, or more than the scratch
+// holds), kth's path takes over.
+const (
+	fewSample = 1024    // from this many elements, the cut may run on sampled candidates
+	fewDirect = 8192    // up to this many elements, the cut may run on all of them
+	fewMax    = 1 << 16 // above this many, topFew is not used
+)
+
+// keyNegInf is orderKey(−Inf), the least key of any float32: fromKey of a key below it is a NaN.
+const keyNegInf = 0x007FFFFF
+
+// A bracket [l, h) of order keys holds the cut of a count: cl elements are >= fromKey(l), ch
+// are >= fromKey(h), and a key no float32 has counts as the next one that does. l >= keyNegInf;
+// h <= 1<<32, which no element reaches.
+type bracket struct {
+	l, h   uint64
+	cl, ch int
+}
+
+// cut narrows b to the least key t >= b.l that at least want and at most most elements of x
+// reach, or (when ties make that impossible) to the largest key that want of them reach; it
+// returns t with the count of the elements that reach it and, in the second case, the count of
+// those above it. b.cl >= want > b.ch.
+//
+// Each step counts the elements that reach a key inside the bracket, chosen in one of three ways:
+// below a known top (b.h < 1<<32), an octave, then two, four, ... under it while the bracket is
+// wide (the cut of a top fraction usually lies within a few octaves of the top); in a bracket of
+// at most two octaves, where the count falls about linearly with the key, where the line through
+// its ends crosses the target count, the weight of an end kept twice in a row halved (Illinois);
+// else, or when the last step kept most of the bracket, the middle. The steps are at most about
+// twice those of plain bisection, usually far fewer.
+func (s *selector) cut(x []float32, b bracket, want, most int) (t uint32, atLeast, above int) {
+	const octave = 1 << 23 // the keys of one binade of floats
+	target := float64(want+most+1) / 2
+	down := uint64(octave)
+	shrunk := true
+	wl, wh := 1.0, 1.0
+	kept := 0 // the end kept by the last step: 1 low, 2 high
+	for b.cl > most && b.h-b.l > 1 {
+		w := b.h - b.l
+		var mid uint64
+		switch {
+		case b.h < 1<<32 && down < w/2:
+			mid = b.h - down
+			down <<= 1
+		case shrunk && w <= 2*octave:
+			gl, gh := wl*(float64(b.cl)-target), wh*(target-float64(b.ch))
+			mid = min(max(b.l+uint64(gl/(gl+gh)*float64(w)), b.l+1), b.h-1)
+		default:
+			mid = b.l + w/2
+		}
+		if c := s.ks.countAtLeast(x, fromKey(uint32(mid))); c >= want {
+			b.l, b.cl = mid, c
+			if kept == 2 {
+				wh /= 2
+			} else {
+				wl, wh, kept = 1, 1, 2
+			}
+		} else {
+			b.h, b.ch = mid, c
+			if kept == 1 {
+				wl /= 2
+			} else {
+				wl, wh, kept = 1, 1, 1
+			}
+		}
+		shrunk = b.h-b.l <= w-w/8
+	}
+	return uint32(b.l), b.cl, b.ch
+}
+
+// sample copies len(dst) elements of x, evenly spread, to dst (len(dst) <= len(x)) and returns the
+// key above their largest (1<<32 when a NaN is among them): no sampled element reaches it.
+func sample(dst, x []float32) uint64 {
+	st := len(x) / len(dst)
+	x = x[st/2:]
+	top := float32(math.Inf(-1))
+	nan := false
+	for j := range dst {
+		v := x[j*st]
+		dst[j] = v
+		if !(v <= top) { // above top, or NaN
+			if v != v {
+				nan = true
+			} else {
+				top = v
+			}
 		}
 	}
-	return m
+	if nan {
+		return 1 << 32
+	}
+	return uint64(orderKey(top)) + 1
+}
+
+// fewPlan returns the sample size m of topFew for k of n elements and the window [r, most] of the
+// sample count its threshold aims at, or ok = false when k is too large a part of n.
+func fewPlan(n, k int) (m, r, most int, ok bool) {
+	m = sampleSize(n)
+	q := float64(k) / float64(n)
+	mu := q * float64(m)
+	sd := math.Sqrt(mu * (1 - q))
+	r = int(mu+3*sd) + 2 // fewer than k candidates about once in a thousand
+	most = r + int(sd) + 1
+	return m, r, most, 4*most <= m
+}
+
+// topFew appends to dst what topK appends (1 <= k < len(x), or k = len(x) with keepTies) and
+// reports true, or reports false when it does not apply or the sample misled, leaving dst as it
+// was. dst has room for k indices, and for every element >= the k-th largest when keepTies is set.
+func (s *selector) topFew(dst []int32, x []float32, k int, base int32, keepTies bool) ([]int32, bool) {
+	n := len(x)
+	if n > fewMax {
+		return dst, false
+	}
+	if n >= fewSample {
+		if m, r, most, ok := fewPlan(n, k); ok {
+			if cand, vals, br, ok := s.candidates(x, k, base, m, r, most); ok {
+				t, atLeast, above := s.cut(vals, br, k, k)
+				return s.keep(dst, cand, vals, t, atLeast, above, k, base, keepTies), true
+			}
+		}
+	}
+	if n > fewDirect || !s.ks.vectorCount {
+		return dst, false
+	}
+	t, atLeast, above := s.cut(x, bracket{l: keyNegInf, h: 1 << 32, cl: n}, k, k)
+	return s.keep(dst, nil, x, t, atLeast, above, k, base, keepTies), true
+}
+
+// candidates writes, for topFew, the indices (plus base) of the elements of x that reach a
+// threshold drawn from a sample of m elements (whose count of them aims at [r, most]) to s.cand,
+// gathers their values to s.bufA, and returns both with the bracket of the cut among them. It
+// reports false when fewer than k elements reach the threshold, or more than s.bufA holds.
+func (s *selector) candidates(x []float32, k int, base int32, m, r, most int) (cand []int32, vals []float32, br bracket, ok bool) {
+	n := len(x)
+	s.reserve(n)
+	if cap(s.cand) < n {
+		s.cand = make([]int32, n)
+	}
+	smp := s.bufB[:m]
+	top := sample(smp, x)
+	lo, _, _ := s.cut(smp, bracket{l: keyNegInf, h: top, cl: m}, r, most)
+	c := s.ks.indicesAtLeast(s.cand[:n], x, fromKey(lo), base)
+	if c < k || c > cap(s.bufA) {
+		return nil, nil, br, false
+	}
+	cand, vals = s.cand[:c], s.bufA[:c]
+	for j, i := range cand {
+		vals[j] = x[i-base]
+	}
+	// The cut among the candidates lies below the sample's top, most likely: one count checks it.
+	br = bracket{l: uint64(lo), h: 1 << 32, cl: c}
+	if top < 1<<32 {
+		if ct := s.ks.countAtLeast(vals, fromKey(uint32(top))); ct < k {
+			br.h, br.ch = top, ct
+		} else {
+			br.l, br.cl = top, ct
+		}
+	}
+	return cand, vals, br, true
+}
+
+// keep appends to dst, for topFew, the indices of the kept elements of vals given the cut t
+// among them with its counts (see cut): base+j for vals[j] when cand is nil, else cand[j].
+func (s *selector) keep(dst, cand []int32, vals []float32, t uint32, atLeast, above, k int, base int32, keepTies bool) []int32 {
+	n0 := len(dst)
+	if atLeast == k || keepTies {
+		out := dst[n0 : n0+atLeast]
+		if cand == nil {
+			s.ks.indicesAtLeast(out, vals, fromKey(t), base)
+		} else {
+			s.ks.indicesAtLeast(out, vals, fromKey(t), 0)
+			for w, j := range out {
+				out[w] = cand[j]
+			}
+		}
+		return dst[:n0+atLeast]
+	}
+	// Ties at the k-th largest key t: every element above it, and the first k − above equal to it.
+	need := k - above
+	for j, v := range vals {
+		switch key := orderKey(v); {
+		case key > t:
+		case key == t && need > 0:
+			need--
+		default:
+			continue
+		}
+		if cand == nil {
+			dst = append(dst, base+int32(j))
+		} else {
+			dst = append(dst, cand[j])
+		}
+	}
+	return dst
 }
 
 // above returns the least float32 above v, which is not NaN, in the package's order: NaN above
@@ -313,6 +521,18 @@ func topK(ks *kernelSet, dst []int32, x []float32, k int) ([]int32, error) {
 	}
 	s := selectors.Get().(*selector)
 	s.ks = ks
+	dst = slices.Grow(dst[:0], k)
+	if k == len(x) {
+		for i := range x {
+			dst = append(dst, int32(i))
+		}
+		selectors.Put(s)
+		return dst, nil
+	}
+	if out, ok := s.topFew(dst, x, k, 0, false); ok {
+		selectors.Put(s)
+		return out, nil
+	}
 	v := s.kth(x, k)
 	if n := ks.countAtLeast(x, v); n <= cap(dst) {
 		dst = dst[:n]
