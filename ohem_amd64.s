@@ -361,12 +361,11 @@ DATA logP8Vec<>+28(SB)/4, $0x3eaaaaaa
 GLOBL logP8Vec<>(SB), RODATA|NOPTR, $32
 
 // func countAtLeastAVX2(x []float32, v float32) int
-// Requires: AVX, AVX2, SSE, SSE2
+// Requires: AVX, AVX2
 TEXT ·countAtLeastAVX2(SB), NOSPLIT, $0-40
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
-	MOVSS        v+24(FP), X0
-	VBROADCASTSS X0, Y0
+	VBROADCASTSS v+24(FP), Y0
 	VXORPS       Y1, Y1, Y1
 	VXORPS       Y2, Y2, Y2
 	VXORPS       Y3, Y3, Y3
@@ -405,7 +404,7 @@ countAtLeastAVX2Tail:
 	TESTQ        CX, CX
 	JZ           countAtLeastAVX2Done
 	VMOVDQU      iota<>+0(SB), Y5
-	MOVQ         CX, X6
+	VMOVQ        CX, X6
 	VPBROADCASTD X6, Y6
 	VPCMPGTD     Y5, Y6, Y6
 	VMASKMOVPS   (AX), Y6, Y5
@@ -439,7 +438,7 @@ DATA iota<>+28(SB)/4, $0x00000007
 GLOBL iota<>(SB), RODATA|NOPTR, $32
 
 // func countNaNAVX2(x []float32, v float32) int
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·countNaNAVX2(SB), NOSPLIT, $0-40
 	MOVQ   x_base+0(FP), AX
 	MOVQ   x_len+8(FP), CX
@@ -481,7 +480,7 @@ countNaNAVX2Tail:
 	TESTQ        CX, CX
 	JZ           countNaNAVX2Done
 	VMOVDQU      iota<>+0(SB), Y4
-	MOVQ         CX, X5
+	VMOVQ        CX, X5
 	VPBROADCASTD X5, Y5
 	VPCMPGTD     Y4, Y5, Y5
 	VMASKMOVPS   (AX), Y5, Y4
@@ -505,7 +504,7 @@ countNaNAVX2Done:
 	RET
 
 // func maxTargetAVX2(t []int32) int32
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·maxTargetAVX2(SB), NOSPLIT, $0-28
 	MOVQ         t_base+0(FP), AX
 	MOVQ         t_len+8(FP), CX
@@ -533,7 +532,7 @@ maxTargetAVX2Tail:
 	TESTQ        CX, CX
 	JZ           maxTargetAVX2Done
 	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         CX, X4
+	VMOVQ        CX, X4
 	VPBROADCASTD X4, Y4
 	VPCMPGTD     Y3, Y4, Y4
 	VPMASKMOVD   (AX), Y4, Y3
@@ -557,16 +556,14 @@ DATA allOnes<>+0(SB)/4, $0xffffffff
 GLOBL allOnes<>(SB), RODATA|NOPTR, $4
 
 // func bandAVX2(buf []float32, x []float32, lo float32, hi float32) (above int, inBand int)
-// Requires: AVX, AVX2, POPCNT, SSE, SSE2
+// Requires: AVX, AVX2, POPCNT
 TEXT ·bandAVX2(SB), NOSPLIT, $0-72
 	MOVQ         buf_base+0(FP), AX
 	MOVQ         buf_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
 	MOVQ         x_len+32(FP), BX
-	MOVSS        lo+48(FP), X0
-	VBROADCASTSS X0, Y0
-	MOVSS        hi+52(FP), X1
-	VBROADCASTSS X1, Y1
+	VBROADCASTSS lo+48(FP), Y0
+	VBROADCASTSS hi+52(FP), Y1
 	VXORPS       Y2, Y2, Y2
 	LEAQ         compact<>+0(SB), SI
 	MOVQ         AX, DI
@@ -632,7 +629,7 @@ bandAVX2EdgeLoop:
 	TESTQ        R9, R9
 	JZ           storeCountAVX21
 	VMOVDQU      iota<>+0(SB), Y4
-	MOVQ         R9, X5
+	VMOVQ        R9, X5
 	VPBROADCASTD X5, Y5
 	VPCMPGTD     Y4, Y5, Y5
 	VMASKMOVPS   Y3, Y5, (AX)
@@ -650,7 +647,7 @@ bandAVX2Tail:
 	TESTQ        BX, BX
 	JZ           bandAVX2Done
 	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         BX, X4
+	VMOVQ        BX, X4
 	VPBROADCASTD X4, Y4
 	VPCMPGTD     Y3, Y4, Y4
 	VMASKMOVPS   (DX), Y4, Y3
@@ -673,7 +670,7 @@ bandAVX2Tail:
 	TESTQ        BX, BX
 	JZ           storeCountAVX22
 	VMOVDQU      iota<>+0(SB), Y1
-	MOVQ         BX, X3
+	VMOVQ        BX, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y1, Y3, Y3
 	VMASKMOVPS   Y0, Y3, (AX)
@@ -987,14 +984,13 @@ DATA compact<>+2296(SB)/8, $0x0807070607060605
 GLOBL compact<>(SB), RODATA|NOPTR, $2304
 
 // func indicesAtLeastAVX2(dst []int32, x []float32, v float32, base int32) int
-// Requires: AVX, AVX2, POPCNT, SSE, SSE2
+// Requires: AVX, AVX2, POPCNT
 TEXT ·indicesAtLeastAVX2(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         dst_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
 	MOVQ         x_len+32(FP), BX
-	MOVSS        v+48(FP), X0
-	VBROADCASTSS X0, Y0
+	VBROADCASTSS v+48(FP), Y0
 	MOVL         base+52(FP), SI
 	VMOVD        SI, X1
 	VPBROADCASTD X1, Y1
@@ -1041,7 +1037,7 @@ indicesAtLeastAVX2Edge:
 	TESTQ        CX, CX
 	JZ           storeCountAVX23
 	VMOVDQU      iota<>+0(SB), Y3
-	MOVQ         CX, X4
+	VMOVQ        CX, X4
 	VPBROADCASTD X4, Y4
 	VPCMPGTD     Y3, Y4, Y4
 	VMASKMOVPS   Y2, Y4, (AX)
@@ -1058,7 +1054,7 @@ indicesAtLeastAVX2Tail:
 	TESTQ        BX, BX
 	JZ           indicesAtLeastAVX2Done
 	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         BX, X3
+	VMOVQ        BX, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMASKMOVPS   (DX), Y3, Y2
@@ -1071,7 +1067,7 @@ indicesAtLeastAVX2Tail:
 	TESTQ        CX, CX
 	JZ           storeCountAVX24
 	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         CX, X3
+	VMOVQ        CX, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMASKMOVPS   Y0, Y3, (AX)
@@ -1098,7 +1094,7 @@ DATA eightVec<>+28(SB)/4, $0x00000008
 GLOBL eightVec<>(SB), RODATA|NOPTR, $32
 
 // func indicesNaNAVX2(dst []int32, x []float32, v float32, base int32) int
-// Requires: AVX, AVX2, POPCNT, SSE2
+// Requires: AVX, AVX2, POPCNT
 TEXT ·indicesNaNAVX2(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         dst_len+8(FP), CX
@@ -1153,7 +1149,7 @@ indicesNaNAVX2Edge:
 	TESTQ        CX, CX
 	JZ           storeCountAVX25
 	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         CX, X3
+	VMOVQ        CX, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMASKMOVPS   Y1, Y3, (AX)
@@ -1170,7 +1166,7 @@ indicesNaNAVX2Tail:
 	TESTQ        BX, BX
 	JZ           indicesNaNAVX2Done
 	VMOVDQU      iota<>+0(SB), Y1
-	MOVQ         BX, X2
+	VMOVQ        BX, X2
 	VPBROADCASTD X2, Y2
 	VPCMPGTD     Y1, Y2, Y2
 	VMASKMOVPS   (DX), Y2, Y1
@@ -1183,7 +1179,7 @@ indicesNaNAVX2Tail:
 	TESTQ        CX, CX
 	JZ           storeCountAVX26
 	VMOVDQU      iota<>+0(SB), Y2
-	MOVQ         CX, X3
+	VMOVQ        CX, X3
 	VPBROADCASTD X3, Y3
 	VPCMPGTD     Y2, Y3, Y3
 	VMASKMOVPS   Y1, Y3, (AX)
@@ -8335,12 +8331,11 @@ DATA logP8<>+0(SB)/4, $0x3eaaaaaa
 GLOBL logP8<>(SB), RODATA|NOPTR, $4
 
 // func countAtLeastAVX512(x []float32, v float32) int
-// Requires: AVX, AVX2, AVX512DQ, AVX512F, BMI2, SSE
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, BMI2
 TEXT ·countAtLeastAVX512(SB), NOSPLIT, $0-40
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
-	MOVSS        v+24(FP), X0
-	VBROADCASTSS X0, Z0
+	VBROADCASTSS v+24(FP), Z0
 	VXORPS       Z1, Z1, Z1
 	VXORPS       Z2, Z2, Z2
 	VXORPS       Z3, Z3, Z3
@@ -8521,16 +8516,14 @@ maxTargetAVX512Done:
 	RET
 
 // func bandAVX512(buf []float32, x []float32, lo float32, hi float32) (above int, inBand int)
-// Requires: AVX, AVX2, AVX512DQ, AVX512F, BMI2, POPCNT, SSE
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, BMI2, POPCNT
 TEXT ·bandAVX512(SB), NOSPLIT, $0-72
 	MOVQ         buf_base+0(FP), AX
 	MOVQ         buf_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
 	MOVQ         x_len+32(FP), BX
-	MOVSS        lo+48(FP), X0
-	VBROADCASTSS X0, Z0
-	MOVSS        hi+52(FP), X1
-	VBROADCASTSS X1, Z1
+	VBROADCASTSS lo+48(FP), Z0
+	VBROADCASTSS hi+52(FP), Z1
 	VXORPS       Z2, Z2, Z2
 	VBROADCASTSS allOnes<>+0(SB), Z3
 	LEAQ         compact<>+0(SB), SI
@@ -8655,14 +8648,13 @@ bandAVX512Done:
 	RET
 
 // func indicesAtLeastAVX512(dst []int32, x []float32, v float32, base int32) int
-// Requires: AVX, AVX512F, BMI2, POPCNT, SSE
+// Requires: AVX, AVX512F, BMI2, POPCNT
 TEXT ·indicesAtLeastAVX512(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         dst_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
 	MOVQ         x_len+32(FP), BX
-	MOVSS        v+48(FP), X0
-	VBROADCASTSS X0, Z0
+	VBROADCASTSS v+48(FP), Z0
 	MOVL         base+52(FP), SI
 	VMOVD        SI, X1
 	VPBROADCASTD X1, Z1

@@ -33,6 +33,39 @@ func genSelect(t tier) {
 		"writes base+i for every NaN x[i], ascending to dst and returns their count (v is not read; dst has room for all).")
 }
 
+// The selection kernels run no legacy-SSE instruction: on Intel one executed while the upper halves
+// of the vector registers are dirty costs about as much as a whole short call (see DESIGN.md), and
+// the cut of the selection calls the count kernel a dozen times per group, on any length. avo's
+// Load of a float32 argument is a MOVSS, and tailMask's move of the count into a vector register
+// on AVX2 a MOVQ: broadcastArg and vexTailMask do the same with VEX instructions.
+
+// broadcastArg returns a new register with the float32 argument name in every lane, broadcast
+// straight from the argument frame.
+func (t tier) broadcastArg(name string) reg.VecVirtual {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	r := t.vec()
+	VBROADCASTSS(b.Addr, r)
+	return r
+}
+
+// vexTailMask is tailMask (a mask of the first n lanes) with VEX instructions only.
+func (t tier) vexTailMask(r reg.Register) Op {
+	if t.zmm {
+		return t.tailMask(r)
+	}
+	n := r.(reg.GPVirtual)
+	iota := t.vec()
+	VMOVDQU(constIota(8), iota)
+	cnt := t.vec()
+	VMOVQ(n, cnt.AsX())
+	VPBROADCASTD(cnt.AsX(), cnt)
+	VPCMPGTD(iota, cnt, cnt) // n > lane index
+	return cnt
+}
+
 // hsumD returns the sum of the int32 lanes of v in a new 64-bit register.
 func (t tier) hsumD(v reg.VecVirtual) reg.GPVirtual {
 	if t.zmm {
@@ -85,7 +118,7 @@ func genCount(t tier, name string, pred int, self bool, doc string) {
 	n := Load(Param("x").Len(), GP64())
 	var v reg.VecVirtual
 	if !self {
-		v = t.broadcastF32(Load(Param("v"), XMM()).(reg.VecVirtual))
+		v = t.broadcastArg("v")
 	}
 	acc := [4]reg.VecVirtual{t.zero(), t.zero(), t.zero(), t.zero()}
 	var ones Op
@@ -116,7 +149,7 @@ func genCount(t tier, name string, pred int, self bool, doc string) {
 	Label(tail)
 	TESTQ(n, n)
 	JZ(LabelRef(done))
-	mask := t.tailMask(n)
+	mask := t.vexTailMask(n)
 	x = t.loadTail(Mem{Base: p}, mask)
 	t.countLanes(pred, self, x, v, acc[1], mask, ones)
 	Label(done)
@@ -156,7 +189,7 @@ func genMaxTarget(t tier) {
 	Label(tail)
 	TESTQ(n, n)
 	JZ(LabelRef(done))
-	mask := t.tailMask(n)
+	mask := t.vexTailMask(n)
 	x := t.vec()
 	if t.zmm {
 		VMOVDQA32(minus1, x)
@@ -304,7 +337,7 @@ func (t tier) storeCount(z reg.VecVirtual, out, c reg.GPVirtual) {
 	skip := fmt.Sprintf("storeCount%s%d", t.suffix, storeLabels)
 	TESTQ(c, c)
 	JZ(LabelRef(skip))
-	t.storeTail(z, Mem{Base: out}, t.tailMask(c))
+	t.storeTail(z, Mem{Base: out}, t.vexTailMask(c))
 	Label(skip)
 }
 
@@ -326,8 +359,8 @@ func genBand(t tier) {
 	Load(Param("buf").Len(), room)
 	Load(Param("x").Base(), p)
 	Load(Param("x").Len(), n)
-	lo := t.broadcastF32(Load(Param("lo"), XMM()).(reg.VecVirtual))
-	hi := t.broadcastF32(Load(Param("hi"), XMM()).(reg.VecVirtual))
+	lo := t.broadcastArg("lo")
+	hi := t.broadcastArg("hi")
 	above := t.zero() // per lane, the count of lanes above hi
 	var ones Op
 	if t.zmm {
@@ -422,7 +455,7 @@ func genBand(t tier) {
 	Label(tail)
 	TESTQ(n, n)
 	JZ(LabelRef(done))
-	mask := t.tailMask(n)
+	mask := t.vexTailMask(n)
 	x = t.loadTail(Mem{Base: p}, mask)
 	partial(vector(x, mask))
 
@@ -447,7 +480,7 @@ func genIndices(t tier, name string, nan bool, doc string) {
 	Load(Param("x").Len(), n)
 	var v reg.VecVirtual
 	if !nan {
-		v = t.broadcastF32(Load(Param("v"), XMM()).(reg.VecVirtual))
+		v = t.broadcastArg("v")
 	}
 	b := Load(Param("base"), GP32())
 	idx := t.vec() // base + i + lane
@@ -556,7 +589,7 @@ func genIndices(t tier, name string, nan bool, doc string) {
 	Label(tail)
 	TESTQ(n, n)
 	JZ(LabelRef(done))
-	vector(0, t.tailMask(n), false)
+	vector(0, t.vexTailMask(n), false)
 
 	Label(done)
 	SUBQ(start, out)
