@@ -241,6 +241,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 		// Two running minima by plain compares (losses are never NaN here; the builtin min, which
 		// orders NaN and −0, costs twice the loop): only a minimum of ±0 needs the builtin's −0.
 		t0, t1 := thr, thr
+		var n0, n1, n2, n3 float64 // num's four sums, in registers
 		k := 0
 		for ; k+4 <= len(sel); k += 4 {
 			s := sel[k : k+4 : k+4]
@@ -257,11 +258,12 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 			if v3 < t1 {
 				t1 = v3
 			}
-			num[0] += float64(v0)
-			num[1] += float64(v1)
-			num[2] += float64(v2)
-			num[3] += float64(v3)
+			n0 += float64(v0)
+			n1 += float64(v1)
+			n2 += float64(v2)
+			n3 += float64(v3)
 		}
+		num = [4]float64{n0, n1, n2, n3}
 		for ; k < len(sel); k++ {
 			v := losses[sel[k]]
 			t0 = min(t0, v)

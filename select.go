@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // Selection finds the k-th largest element in expected linear time, without sorting the input:
@@ -279,7 +280,11 @@ const (
 )
 
 // keyNegInf is orderKey(−Inf), the least key of any float32: fromKey of a key below it is a NaN.
-const keyNegInf = 0x007FFFFF
+// octave is the number of keys of one binade of floats.
+const (
+	keyNegInf = 0x007FFFFF
+	octave    = 1 << 23
+)
 
 // A bracket [l, h) of order keys holds the cut of a count: cl elements are >= fromKey(l), ch
 // are >= fromKey(h), and a key no float32 has counts as the next one that does. l >= keyNegInf;
@@ -302,7 +307,6 @@ type bracket struct {
 // else, or when the last step kept most of the bracket, the middle. The steps are at most about
 // twice those of plain bisection, usually far fewer.
 func (s *selector) cut(x []float32, b bracket, want, most int) (t uint32, atLeast, above int) {
-	const octave = 1 << 23 // the keys of one binade of floats
 	target := float64(want+most+1) / 2
 	down := uint64(octave)
 	shrunk := true
@@ -341,28 +345,29 @@ func (s *selector) cut(x []float32, b bracket, want, most int) (t uint32, atLeas
 	return uint32(b.l), b.cl, b.ch
 }
 
-// sample copies len(dst) elements of x, evenly spread, to dst (len(dst) <= len(x)) and returns the
-// key above their largest (1<<32 when a NaN is among them): no sampled element reaches it.
-func sample(dst, x []float32) uint64 {
+// sample copies len(dst) elements of x, evenly spread, to dst (len(dst) <= len(x)).
+func sample(dst, x []float32) {
 	st := len(x) / len(dst)
 	x = x[st/2:]
-	top := float32(math.Inf(-1))
-	nan := false
 	for j := range dst {
-		v := x[j*st]
-		dst[j] = v
-		if !(v <= top) { // above top, or NaN
-			if v != v {
-				nan = true
-			} else {
-				top = v
-			}
-		}
+		dst[j] = x[j*st]
 	}
-	if nan {
+}
+
+// topKey returns a key for a cut among x to start below: above the key of every element of x
+// but perhaps those of −0 and of NaNs with the sign bit, which a cut may only take more steps
+// for. The bits of the non-negative floats order them as int32s do, and all lie above those of the
+// negative ones: the largest bits as an int32 (the set's maxTarget kernel) are the largest
+// non-negative element's, or the most negative element's when there is none.
+func (s *selector) topKey(x []float32) uint64 {
+	b := s.ks.maxTarget(unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(x))), len(x)))
+	switch {
+	case b < 0: // no element is >= +0
+		return 1 << 31
+	case b > 0x7f800000: // a NaN
 		return 1 << 32
 	}
-	return uint64(orderKey(top)) + 1
+	return uint64(b) + 1<<31 + 1
 }
 
 // fewPlan returns the sample size m of topFew for k of n elements and the window [r, most] of the
@@ -411,7 +416,8 @@ func (s *selector) candidates(x []float32, k int, base int32, m, r, most int) (c
 		s.cand = make([]int32, n)
 	}
 	smp := s.bufB[:m]
-	top := sample(smp, x)
+	sample(smp, x)
+	top := s.topKey(smp)
 	lo, _, _ := s.cut(smp, bracket{l: keyNegInf, h: top, cl: m}, r, most)
 	c := s.ks.indicesAtLeast(s.cand[:n], x, fromKey(lo), base)
 	if c < k || c > cap(s.bufA) {
@@ -423,7 +429,7 @@ func (s *selector) candidates(x []float32, k int, base int32, m, r, most int) (c
 	}
 	// The cut among the candidates lies below the sample's top, most likely: one count checks it.
 	br = bracket{l: uint64(lo), h: 1 << 32, cl: c}
-	if top < 1<<32 {
+	if top > br.l && top < 1<<32 {
 		if ct := s.ks.countAtLeast(vals, fromKey(uint32(top))); ct < k {
 			br.h, br.ch = top, ct
 		} else {
@@ -438,12 +444,14 @@ func (s *selector) candidates(x []float32, k int, base int32, m, r, most int) (c
 func (s *selector) keep(dst, cand []int32, vals []float32, t uint32, atLeast, above, k int, base int32, keepTies bool) []int32 {
 	n0 := len(dst)
 	if atLeast == k || keepTies {
-		out := dst[n0 : n0+atLeast]
+		// All of dst's room: the kernel stores whole vectors while two fit (lanes past the count
+		// are overwritten later or lie past the result), not lanes masked to the room.
+		out := dst[n0:cap(dst)]
 		if cand == nil {
 			s.ks.indicesAtLeast(out, vals, fromKey(t), base)
 		} else {
 			s.ks.indicesAtLeast(out, vals, fromKey(t), 0)
-			for w, j := range out {
+			for w, j := range out[:atLeast] {
 				out[w] = cand[j]
 			}
 		}
