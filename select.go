@@ -66,6 +66,7 @@ type selector struct {
 	bufB []float32 // band survivors, levels 2, 4, ...; topFew's sample
 	keys []uint32  // sorted sample, or the keys of a small input
 	cand []int32   // topFew's candidates' indices
+	last threshold // topFew's last sampled threshold
 	hist [radixBuckets]uint32
 }
 
@@ -406,22 +407,35 @@ func (s *selector) topFew(dst []int32, x []float32, k int, base int32, keepTies 
 }
 
 // candidates writes, for topFew, the indices (plus base) of the elements of x that reach a
-// threshold drawn from a sample of m elements (whose count of them aims at [r, most]) to s.cand,
-// gathers their values to s.bufA, and returns both with the bracket of the cut among them. It
-// reports false when fewer than k elements reach the threshold, or more than s.bufA holds.
+// threshold to s.cand, gathers their values to s.bufA, and returns both with the bracket of the cut
+// among them. The threshold is the last group's when it was drawn for as many elements and the
+// same k (the groups of a batch, and the batches of a training run, are alike: images of one kind
+// through one model) and it holds between k and twice the candidates a sample would give; else the
+// cut, in a sample of m elements, that at least r and at most most of them reach. It reports false
+// when fewer than k elements reach the sampled threshold, or more than s.bufA holds.
 func (s *selector) candidates(x []float32, k int, base int32, m, r, most int) (cand []int32, vals []float32, br bracket, ok bool) {
 	n := len(x)
 	s.reserve(n)
 	if cap(s.cand) < n {
 		s.cand = make([]int32, n)
 	}
-	smp := s.bufB[:m]
-	sample(smp, x)
-	top := s.topKey(smp)
-	lo, _, _ := s.cut(smp, bracket{l: keyNegInf, h: top, cl: m}, r, most)
-	c := s.ks.indicesAtLeast(s.cand[:n], x, fromKey(lo), base)
-	if c < k || c > cap(s.bufA) {
-		return nil, nil, br, false
+	lo, top, c := uint32(0), uint64(1<<32), -1
+	if h := s.last; h.n == n && h.k == k {
+		lo, top = h.lo, h.top
+		if c = s.ks.indicesAtLeast(s.cand[:n], x, fromKey(lo), base); c < k || c > min(2*n*most/m, cap(s.bufA)) {
+			c = -1 // the last threshold does not fit this group
+		}
+	}
+	if c < 0 {
+		smp := s.bufB[:m]
+		sample(smp, x)
+		top = s.topKey(smp)
+		lo, _, _ = s.cut(smp, bracket{l: keyNegInf, h: top, cl: m}, r, most)
+		s.last = threshold{n: n, k: k, lo: lo, top: top}
+		if c = s.ks.indicesAtLeast(s.cand[:n], x, fromKey(lo), base); c < k || c > cap(s.bufA) {
+			s.last = threshold{}
+			return nil, nil, br, false
+		}
 	}
 	cand, vals = s.cand[:c], s.bufA[:c]
 	for j, i := range cand {
@@ -437,6 +451,14 @@ func (s *selector) candidates(x []float32, k int, base int32, m, r, most int) (c
 		}
 	}
 	return cand, vals, br, true
+}
+
+// threshold is the candidates' threshold of the last group (the zero value: none), the key lo,
+// with the key above its sample's top, for n elements and k kept.
+type threshold struct {
+	n, k int
+	lo   uint32
+	top  uint64
 }
 
 // keep appends to dst, for topFew, the indices of the kept elements of vals given the cut t
@@ -528,7 +550,7 @@ func topK(ks *kernelSet, dst []int32, x []float32, k int) ([]int32, error) {
 		return dst[:0], fmt.Errorf("%w: %d elements, TopK indexes at most %d", ErrShape, len(x), math.MaxInt32)
 	}
 	s := selectors.Get().(*selector)
-	s.ks = ks
+	s.ks, s.last = ks, threshold{} // the pool's selectors serve unrelated calls
 	dst = slices.Grow(dst[:0], k)
 	if k == len(x) {
 		for i := range x {

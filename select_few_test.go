@@ -307,3 +307,50 @@ func shortIndices(x []int32) string {
 	}
 	return fmt.Sprint(x)
 }
+
+// TestTopFewLastThreshold follows the last group's threshold through groups of one size and k, as a
+// Loss selects image after image: a like group reuses it (the threshold stays), an unlike one
+// (every loss far below it: too few candidates; far above: too many) draws a new one from its
+// sample, a group with another k ignores it; every selection exact.
+func TestTopFewLastThreshold(t *testing.T) {
+	const n, k = 8192, 256
+	r := rand.New(rand.NewPCG(27, 28))
+	like := func() []float32 { return fewInputs[0].gen(r, n) }
+	scaled := func(x []float32, a, b float32) []float32 {
+		y := slices.Clone(x)
+		for i := range y {
+			y[i] = a*y[i] + b
+		}
+		return y
+	}
+	first := like()
+	steps := []struct {
+		name  string
+		x     []float32
+		k     int
+		reuse bool // the threshold of the step before stays
+	}{
+		{"first", first, k, false},
+		{"like", like(), k, true},
+		{"like", like(), k, true},
+		{"far below", scaled(first, 1e-3, 0), k, false},
+		{"like the one before", scaled(like(), 1e-3, 0), k, true},
+		{"far above", scaled(first, 1, 1000), k, false},
+		{"other k", like(), 2 * k, false},
+	}
+	for _, ks := range usable {
+		s := &selector{ks: ks}
+		for i, st := range steps {
+			before := s.last
+			for _, keepTies := range []bool{false, true} {
+				got := s.topK(make([]int32, 0, n), st.x, st.k, 0, keepTies)
+				if want := refTop(st.x, st.k, 0, keepTies); !slices.Equal(got, want) {
+					t.Fatalf("%s: step %d (%s) keepTies=%v: topK = %v, want %v", ks.name, i, st.name, keepTies, shortIndices(got), shortIndices(want))
+				}
+			}
+			if reused := s.last == before; reused != st.reuse || s.last.n != n {
+				t.Errorf("%s: step %d (%s): threshold %+v after %+v: reused %v, want %v", ks.name, i, st.name, s.last, before, reused, st.reuse)
+			}
+		}
+	}
+}
