@@ -11,13 +11,14 @@ import (
 
 // Selection finds the k-th largest element in expected linear time, without sorting the input:
 //
-//  1. In a deterministic, evenly spread sample of about 4·√n elements, the two a few standard
-//     deviations either side of the k-th's expected place (found by quickselect) bound a narrow band
-//     [lo, hi].
+//  1. In a deterministic, evenly spread sample of about 4·√n elements, keys a few standard
+//     deviations either side of the k-th's expected place (two cuts, see topFew) bound a narrow
+//     band [lo, hi].
 //  2. One pass of the kernel counts the elements above hi and copies those inside the band to a
 //     scratch buffer (a few percent of n).
 //  3. If the k-th lies in the band, the same steps run again on the buffer, down to at most
-//     smallSelect survivors, which quickselect finishes exactly.
+//     smallSelect survivors, which a cut to the k-th largest key (or, in the generic set, a
+//     quickselect of their keys) finishes exactly.
 //  4. If the band missed (an unlucky or adversarial sample), a three-pass radix select over the
 //     order-preserving keys finishes the job, so the worst case stays O(n).
 //
@@ -64,7 +65,8 @@ type selector struct {
 	ks   *kernelSet
 	bufA []float32 // band survivors, levels 1, 3, ...; topFew's candidates' values
 	bufB []float32 // band survivors, levels 2, 4, ...; topFew's sample
-	keys []uint32  // sorted sample, or the keys of a small input
+	keys []uint32  // the keys of a small input
+	smp  []float32 // kth's and topFew's sample
 	cand []int32   // topFew's candidates' indices
 	last threshold // topFew's last sampled threshold
 	hist [radixBuckets]uint32
@@ -81,7 +83,10 @@ func (s *selector) reserve(n int) {
 		s.bufB = make([]float32, c)
 	}
 	if cap(s.keys) < smallSelect {
-		s.keys = make([]uint32, 0, max(smallSelect, sampleSize(n)))
+		s.keys = make([]uint32, 0, smallSelect)
+	}
+	if m := sampleSize(n); cap(s.smp) < m {
+		s.smp = make([]float32, m)
 	}
 }
 
@@ -99,32 +104,33 @@ func (s *selector) kth(x []float32, k int) float32 {
 		if n <= smallSelect {
 			return s.kthSmall(in, k)
 		}
-		m := sampleSize(n)
-		keys := s.keys[:0]
-		for j := range m {
-			keys = append(keys, orderKey(in[int((2*uint64(j)+1)*uint64(n)/(2*uint64(m)))]))
-		}
-		s.keys = keys
 		// The k-th largest is at ascending rank n−k; its sample rank is about (n−k)·m/n, give or
-		// take √(m·q·(1−q)), q = k/n. Two quickselects find the sample elements that bound the
-		// band (the sample is never sorted).
+		// take √(m·q·(1−q)), q = k/n. Two cuts in the sample find keys about spread sample
+		// elements either side of it that bound the band (the sample is never sorted).
+		m := sampleSize(n)
+		smp := s.smp[:m]
+		sample(smp, in)
 		q := float64(k) / float64(n)
 		pos := int(float64(n-k) * float64(m) / float64(n))
 		spread := int(3*math.Sqrt(float64(m)*q*(1-q))) + 3
-		loKey, hiKey := orderKey(float32(math.Inf(-1))), uint32(math.MaxUint32)
-		below := 0 // keys[:below] are <= loKey after the first quickselect
-		if i := pos - spread; i >= 0 {
-			loKey, below = quickselect(keys, i), i
+		slack := spread/4 + 1
+		topKey, topCount := s.top(smp)
+		loKey, hiKey, cl := uint32(keyNegInf), uint32(math.MaxUint32), m
+		if i := pos - spread; i >= 0 { // at least m−i sample elements reach lo
+			want := m - i
+			br := bracket{l: keyNegInf, h: 1 << 32, cl: m}.with(topKey, topCount, want)
+			loKey, cl, _ = s.cut(smp, br, want, min(want+slack, m))
 		}
-		if i := pos + spread; i < m {
-			hiKey = quickselect(keys[below:], i-below)
+		if want := m - (pos + spread) - slack; want >= 1 && want <= cl { // at most m−(pos+spread) reach hi
+			br := bracket{l: uint64(loKey), h: 1 << 32, cl: cl}.with(topKey, topCount, want)
+			hiKey, _, _ = s.cut(smp, br, want, want+slack)
 		}
-		if loKey == math.MaxUint32 { // the band would hold only NaNs
+		if loKey > keyInf { // the band would hold only NaNs
 			return s.radix(in, k)
 		}
-		lo, hi := fromKey(loKey), fromKey(hiKey)
-		if hi != hi {
-			hi = float32(math.Inf(1))
+		lo, hi := fromKey(loKey), fromKey(min(hiKey, keyInf))
+		if lo == 0 {
+			lo = 0 // a cut's key may be −0's
 		}
 		above, inBand := s.ks.band(out, in, lo, hi)
 		switch {
@@ -142,8 +148,14 @@ func (s *selector) kth(x []float32, k int) float32 {
 	}
 }
 
-// kthSmall selects among at most smallSelect elements: their keys, quickselected.
+// kthSmall selects among at most smallSelect elements: by a cut to the k-th largest key itself
+// where the set counts in vectors, else their keys, quickselected.
 func (s *selector) kthSmall(x []float32, k int) float32 {
+	if s.ks.vectorCount {
+		key, count := s.top(x)
+		t, _, _ := s.cut(x, bracket{l: keyNegInf, h: 1 << 32, cl: len(x)}.with(key, count, k), k, k-1)
+		return fromKey(t)
+	}
 	keys := s.keys[:0]
 	for _, v := range x {
 		keys = append(keys, orderKey(v))
@@ -284,6 +296,7 @@ const (
 // octave is the number of keys of one binade of floats.
 const (
 	keyNegInf = 0x007FFFFF
+	keyInf    = 0xFF800000 // orderKey(+Inf): the keys above it are NaNs'
 	octave    = 1 << 23
 )
 
@@ -295,10 +308,10 @@ type bracket struct {
 	cl, ch int
 }
 
-// cut narrows b to the least key t >= b.l that at least want and at most most elements of x
-// reach, or (when ties make that impossible) to the largest key that want of them reach; it
-// returns t with the count of the elements that reach it and, in the second case, the count of
-// those above it. b.cl >= want > b.ch.
+// cut narrows b to a key t >= b.l that at least want and at most most elements of x reach, or
+// (when ties make that impossible, or most < want) to the largest key that want of them reach,
+// the k-th largest element's for want = k; it returns t with the count of the elements that reach
+// it and, in the second case, the count of those above it. b.cl >= want > b.ch.
 //
 // Each step counts the elements that reach a key inside the bracket, chosen in one of three ways:
 // below a known top (b.h < 1<<32), an octave, then two, four, ... under it while the bracket is
@@ -355,20 +368,33 @@ func sample(dst, x []float32) {
 	}
 }
 
-// topKey returns a key for a cut among x to start below: above the key of every element of x
-// but perhaps those of −0 and of NaNs with the sign bit, which a cut may only take more steps
-// for. The bits of the non-negative floats order them as int32s do, and all lie above those of the
-// negative ones: the largest bits as an int32 (the set's maxTarget kernel) are the largest
+// top returns a key for a cut among x to start at and the count of the elements that reach it:
+// the key above the largest non-negative element, whose count is 0 but for −0s and NaNs with the
+// sign bit. The bits of the non-negative floats order them as int32s do, and all lie above those of
+// the negative ones: the largest bits as an int32 (the set's maxTarget kernel) are the largest
 // non-negative element's, or the most negative element's when there is none.
-func (s *selector) topKey(x []float32) uint64 {
+func (s *selector) top(x []float32) (key uint64, count int) {
 	b := s.ks.maxTarget(unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(x))), len(x)))
 	switch {
-	case b < 0: // no element is >= +0
-		return 1 << 31
+	case b < 0: // no element is >= +0 but −0s
+		key = 1 << 31
 	case b > 0x7f800000: // a NaN
-		return 1 << 32
+		return 1 << 32, 0
+	default:
+		key = uint64(b) + 1<<31 + 1
 	}
-	return uint64(b) + 1<<31 + 1
+	return key, s.ks.countAtLeast(x, fromKey(uint32(key)))
+}
+
+// with returns b narrowed by a key that count elements reach, for a cut aiming at want.
+func (b bracket) with(key uint64, count, want int) bracket {
+	switch {
+	case count >= want && key > b.l:
+		b.l, b.cl = key, count
+	case count < want && key < b.h:
+		b.h, b.ch = key, count
+	}
+	return b
 }
 
 // fewPlan returns the sample size m of topFew for k of n elements and the window [r, most] of the
@@ -427,10 +453,11 @@ func (s *selector) candidates(x []float32, k int, base int32, m, r, most int) (c
 		}
 	}
 	if c < 0 {
-		smp := s.bufB[:m]
+		smp := s.smp[:m]
 		sample(smp, x)
-		top = s.topKey(smp)
-		lo, _, _ = s.cut(smp, bracket{l: keyNegInf, h: top, cl: m}, r, most)
+		var count int
+		top, count = s.top(smp)
+		lo, _, _ = s.cut(smp, bracket{l: keyNegInf, h: 1 << 32, cl: m}.with(top, count, r), r, most)
 		s.last = threshold{n: n, k: k, lo: lo, top: top}
 		if c = s.ks.indicesAtLeast(s.cand[:n], x, fromKey(lo), base); c < k || c > cap(s.bufA) {
 			s.last = threshold{}
@@ -444,11 +471,7 @@ func (s *selector) candidates(x []float32, k int, base int32, m, r, most int) (c
 	// The cut among the candidates lies below the sample's top, most likely: one count checks it.
 	br = bracket{l: uint64(lo), h: 1 << 32, cl: c}
 	if top > br.l && top < 1<<32 {
-		if ct := s.ks.countAtLeast(vals, fromKey(uint32(top))); ct < k {
-			br.h, br.ch = top, ct
-		} else {
-			br.l, br.cl = top, ct
-		}
+		br = br.with(top, s.ks.countAtLeast(vals, fromKey(uint32(top))), k)
 	}
 	return cand, vals, br, true
 }

@@ -263,7 +263,7 @@ func TestTopFewMisled(t *testing.T) {
 
 // TestCutKeys checks cut's answer against counts over the keys themselves on small inputs: the
 // key it returns is reached by at least want elements, and either by at most most, or it is the
-// largest such key.
+// largest such key (always so for most = want − 1: the want-th largest element's key).
 func TestCutKeys(t *testing.T) {
 	r := rand.New(rand.NewPCG(25, 26))
 	countKeys := func(x []float32, key uint64) int {
@@ -279,7 +279,7 @@ func TestCutKeys(t *testing.T) {
 		for _, n := range []int{1, 5, 33, 200} {
 			x := in.gen(r, n)
 			for want := 1; want <= n; want += max(1, n/7) {
-				for _, most := range []int{want, want + 3} {
+				for _, most := range []int{want - 1, want, want + 3} {
 					for _, ks := range usable {
 						s := &selector{ks: ks}
 						key, at, above := s.cut(x, bracket{l: keyNegInf, h: 1 << 32, cl: n}, want, most)
