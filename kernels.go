@@ -70,6 +70,9 @@ type kernelSet struct {
 	// indicesAtLeast writes base+i for every x[i] >= t, ascending, to dst, which has room for all,
 	// and returns their count.
 	indicesAtLeast func(dst []int32, x []float32, t float32, base int32) int
+	// vectorCount reports that countAtLeast is vectorised: the selection may then cut up to
+	// fewDirect elements by repeated counts (a count of each costs far less than a look at each in Go).
+	vectorCount bool
 }
 
 // stats holds, per sample, what the gradient needs from the forward pass: the maximum logit m, the

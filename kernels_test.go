@@ -937,6 +937,28 @@ func TestSelectionSmall(t *testing.T) {
 	}
 }
 
+// TestSelectionFew runs the selection checks on lengths around the sizes where TopK's selection by
+// counting changes its path, with small k (where it samples candidates) and the spread of k.
+func TestSelectionFew(t *testing.T) {
+	sets, generic := kernelSets(t)
+	r := seededRand(6)
+	lengths := []int{ohem.FewSample - 1, ohem.FewSample, ohem.FewSample + 1, 8192, ohem.FewDirect + 1, 1<<16 - 1, 1 << 16, 1<<16 + 1}
+	if testing.Short() {
+		lengths = []int{ohem.FewSample, 8192, ohem.FewDirect + 1}
+	}
+	for _, n := range lengths {
+		for di, d := range distributions {
+			x := d.gen(r, n)
+			ord, _ := refOrder(x)
+			ks := append(spreadK(r, x, ord), 1, 2, 3, 64, 256, n/64, n/16, n/8)
+			p := placement((n + di) % 3)
+			xb, free := placeCopy(x, p, di%16)
+			checkSelection(t, fmt.Sprintf("%s n=%d %v", d.name, n, p), sets, generic, r, xb, ks, false)
+			free()
+		}
+	}
+}
+
 func TestSelectionLarge(t *testing.T) {
 	sets, generic := kernelSets(t)
 	r := seededRand(4)

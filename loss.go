@@ -265,6 +265,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 		// Two running minima by plain compares (losses are never NaN here; the builtin min, which
 		// orders NaN and −0, costs twice the loop): only a minimum of ±0 needs the builtin's −0.
 		t0, t1 := thr, thr
+		var n0, n1, n2, n3 float64 // num's four sums, in registers
 		k := 0
 		for ; k+4 <= len(sel); k += 4 {
 			s := sel[k : k+4 : k+4]
@@ -281,11 +282,12 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 			if v3 < t1 {
 				t1 = v3
 			}
-			num[0] += float64(v0)
-			num[1] += float64(v1)
-			num[2] += float64(v2)
-			num[3] += float64(v3)
+			n0 += float64(v0)
+			n1 += float64(v1)
+			n2 += float64(v2)
+			n3 += float64(v3)
 		}
+		num = [4]float64{n0, n1, n2, n3}
 		for ; k < len(sel); k++ {
 			v := losses[sel[k]]
 			t0 = min(t0, v)
@@ -470,7 +472,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 		neg := valid - pos
 		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
 		if kneg < neg {
-			sel, _ = l.sel.topK(sel, rank, pos+kneg, base, cfg.KeepTies)
+			sel = l.sel.topK(sel, rank, pos+kneg, base, cfg.KeepTies)
 			return sel, valid
 		}
 	}
@@ -481,7 +483,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 		n := l.ks.indicesAtLeast(sel[len(sel):cap(sel)], loss, lowest, base)
 		return sel[:len(sel)+n], valid
 	}
-	sel, _ = l.sel.topK(sel, loss, k, base, cfg.KeepTies)
+	sel = l.sel.topK(sel, loss, k, base, cfg.KeepTies)
 	return sel, valid
 }
 

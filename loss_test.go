@@ -244,6 +244,34 @@ func TestLossWeightsSmoothingReductions(t *testing.T) {
 	}
 }
 
+// TestLossPerImageAnchors covers the selection by counting (topFew) inside a Loss: per-image groups
+// of an RPN-like batch (C = 2, a quarter of the anchors ignored) on both sides of the sizes where
+// it samples candidates (ohem.FewSample) or cuts the whole group (ohem.FewDirect), Keep from 1 to
+// more than a group holds, with and without KeepTies, ties among the losses, and NegPosRatio,
+// whose ranking holds every positive as a NaN.
+func TestLossPerImageAnchors(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 5))
+	per := []int{ohem.FewSample - 1, ohem.FewSample, 3000, ohem.FewDirect + 1}
+	if testing.Short() {
+		per = []int{ohem.FewSample, 3000}
+	}
+	for _, n := range per {
+		for _, levels := range []int{0, 4} {
+			b := makeBatch(r, batchSpec{n: 3 * n, c: 2, images: 3, ignore: 0.25, levels: levels, confident: 0.2})
+			for _, cfg := range []ohem.Config{
+				{Keep: 1}, {Keep: 64}, {Keep: 256}, {Keep: n / 40}, {Keep: n / 3}, {Keep: n},
+				{KeepRatio: 0.02}, {NegPosRatio: 0.05, Background: 0},
+			} {
+				for _, ties := range []bool{false, true} {
+					cfg.PerImage, cfg.KeepTies = true, ties
+					name := fmt.Sprintf("per%d,levels%d/%s", n, levels, configName(cfg))
+					t.Run(name, func(t *testing.T) { checkLoss(t, cfg, b) })
+				}
+			}
+		}
+	}
+}
+
 // TestLossExtremes covers wide logit ranges, tiny losses, −Inf classes and large C.
 func TestLossExtremes(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))

@@ -1036,7 +1036,6 @@ TEXT ·indicesAtLeastAVX2(SB), NOSPLIT, $0-64
 	MOVL         base+52(FP), SI
 	VMOVD        SI, X1
 	VPBROADCASTD X1, Y1
-	VPADDD       iota<>+0(SB), Y1, Y1
 	LEAQ         compact<>+0(SB), SI
 	MOVQ         AX, DI
 	LEAQ         -64(AX)(CX*4), CX
@@ -1050,17 +1049,17 @@ indicesAtLeastAVX2Fast:
 	VCMPPS    $0x0a, (DX), Y0, Y2
 	VMOVMSKPS Y2, R8
 	VPMOVZXBD (SI)(R8*8), Y2
-	VPERMD    Y1, Y2, Y2
+	VPADDD    Y1, Y2, Y2
 	POPCNTL   R8, R8
-	VMOVUPS   Y2, (AX)
+	VMOVDQU   Y2, (AX)
 	LEAQ      (AX)(R8*4), AX
 	VPADDD    eightVec<>+0(SB), Y1, Y1
 	VCMPPS    $0x0a, 32(DX), Y0, Y2
 	VMOVMSKPS Y2, R8
 	VPMOVZXBD (SI)(R8*8), Y2
-	VPERMD    Y1, Y2, Y2
+	VPADDD    Y1, Y2, Y2
 	POPCNTL   R8, R8
-	VMOVUPS   Y2, (AX)
+	VMOVDQU   Y2, (AX)
 	LEAQ      (AX)(R8*4), AX
 	VPADDD    eightVec<>+0(SB), Y1, Y1
 	ADDQ      $0x00000040, DX
@@ -1074,7 +1073,7 @@ indicesAtLeastAVX2Edge:
 	VCMPPS    $0x0a, (DX), Y0, Y2
 	VMOVMSKPS Y2, CX
 	VPMOVZXBD (SI)(CX*8), Y2
-	VPERMD    Y1, Y2, Y2
+	VPADDD    Y1, Y2, Y2
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
 	JZ        storeCountAVX2_5
@@ -1125,7 +1124,7 @@ indicesAtLeastAVX2Tail:
 	VANDPS       Y3, Y0, Y0
 	VMOVMSKPS    Y0, CX
 	VPMOVZXBD    (SI)(CX*8), Y0
-	VPERMD       Y1, Y0, Y0
+	VPADDD       Y1, Y0, Y0
 	POPCNTL      CX, CX
 	TESTQ        CX, CX
 	JZ           storeCountAVX2_7
@@ -1187,7 +1186,6 @@ TEXT ·indicesNaNAVX2(SB), NOSPLIT, $0-64
 	MOVL         base+52(FP), SI
 	VMOVD        SI, X0
 	VPBROADCASTD X0, Y0
-	VPADDD       iota<>+0(SB), Y0, Y0
 	LEAQ         compact<>+0(SB), SI
 	MOVQ         AX, DI
 	LEAQ         -64(AX)(CX*4), CX
@@ -1202,18 +1200,18 @@ indicesNaNAVX2Fast:
 	VCMPPS    $0x03, Y1, Y1, Y1
 	VMOVMSKPS Y1, R8
 	VPMOVZXBD (SI)(R8*8), Y1
-	VPERMD    Y0, Y1, Y1
+	VPADDD    Y0, Y1, Y1
 	POPCNTL   R8, R8
-	VMOVUPS   Y1, (AX)
+	VMOVDQU   Y1, (AX)
 	LEAQ      (AX)(R8*4), AX
 	VPADDD    eightVec<>+0(SB), Y0, Y0
 	VMOVUPS   32(DX), Y1
 	VCMPPS    $0x03, Y1, Y1, Y1
 	VMOVMSKPS Y1, R8
 	VPMOVZXBD (SI)(R8*8), Y1
-	VPERMD    Y0, Y1, Y1
+	VPADDD    Y0, Y1, Y1
 	POPCNTL   R8, R8
-	VMOVUPS   Y1, (AX)
+	VMOVDQU   Y1, (AX)
 	LEAQ      (AX)(R8*4), AX
 	VPADDD    eightVec<>+0(SB), Y0, Y0
 	ADDQ      $0x00000040, DX
@@ -1228,7 +1226,7 @@ indicesNaNAVX2Edge:
 	VCMPPS    $0x03, Y1, Y1, Y1
 	VMOVMSKPS Y1, CX
 	VPMOVZXBD (SI)(CX*8), Y1
-	VPERMD    Y0, Y1, Y1
+	VPADDD    Y0, Y1, Y1
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
 	JZ        storeCountAVX2_9
@@ -1279,7 +1277,7 @@ indicesNaNAVX2Tail:
 	VANDPS       Y2, Y1, Y1
 	VMOVMSKPS    Y1, CX
 	VPMOVZXBD    (SI)(CX*8), Y1
-	VPERMD       Y0, Y1, Y1
+	VPADDD       Y0, Y1, Y1
 	POPCNTL      CX, CX
 	TESTQ        CX, CX
 	JZ           storeCountAVX2_11
@@ -11088,7 +11086,7 @@ bandAVX512Done:
 	RET
 
 // func indicesAtLeastAVX512(dst []int32, x []float32, v float32, base int32) int
-// Requires: AVX, AVX512F, BMI2, POPCNT
+// Requires: AVX, AVX2, AVX512F, AVX512VL, BMI2, POPCNT
 TEXT ·indicesAtLeastAVX512(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         dst_len+8(FP), CX
@@ -11097,94 +11095,148 @@ TEXT ·indicesAtLeastAVX512(SB), NOSPLIT, $0-64
 	VBROADCASTSS v+48(FP), Z0
 	MOVL         base+52(FP), SI
 	VMOVD        SI, X1
-	VPBROADCASTD X1, Z1
-	VPADDD       iota16<>+0(SB), Z1, Z1
-	VBROADCASTSS sixteen<>+0(SB), Z2
+	VPBROADCASTD X1, Y1
+	VPBROADCASTD eight<>+0(SB), Y2
+	VPADDD       Y2, Y1, Y2
+	VPBROADCASTD sixteen<>+0(SB), Y3
 	LEAQ         compact<>+0(SB), SI
-	MOVQ         AX, SI
+	MOVQ         AX, DI
 	LEAQ         -128(AX)(CX*4), CX
 
 	// Fast loop: two vectors a step while dst has room for two whole vectors, each packed vector stored whole.
 indicesAtLeastAVX512Fast:
-	CMPQ          BX, $0x00000020
-	JB            indicesAtLeastAVX512Edge
-	CMPQ          AX, CX
-	JG            indicesAtLeastAVX512Edge
-	VCMPPS        $0x0a, (DX), Z0, K1
-	VPCOMPRESSD.Z Z1, K1, Z3
-	KMOVW         K1, DI
-	POPCNTL       DI, DI
-	VMOVUPS       Z3, (AX)
-	LEAQ          (AX)(DI*4), AX
-	VPADDD        Z2, Z1, Z1
-	VCMPPS        $0x0a, 64(DX), Z0, K1
-	VPCOMPRESSD.Z Z1, K1, Z3
-	KMOVW         K1, DI
-	POPCNTL       DI, DI
-	VMOVUPS       Z3, (AX)
-	LEAQ          (AX)(DI*4), AX
-	VPADDD        Z2, Z1, Z1
-	ADDQ          $0x00000080, DX
-	SUBQ          $0x00000020, BX
-	JMP           indicesAtLeastAVX512Fast
+	CMPQ      BX, $0x00000020
+	JB        indicesAtLeastAVX512Edge
+	CMPQ      AX, CX
+	JG        indicesAtLeastAVX512Edge
+	VCMPPS    $0x0a, (DX), Z0, K1
+	KMOVW     K1, R8
+	MOVBLZX   R8, R9
+	SHRL      $0x08, R8
+	VPMOVZXBD (SI)(R9*8), Y4
+	VPADDD    Y1, Y4, Y4
+	POPCNTL   R9, R9
+	VMOVDQU   Y4, (AX)
+	LEAQ      (AX)(R9*4), AX
+	VPADDD    Y3, Y1, Y1
+	VPMOVZXBD (SI)(R8*8), Y4
+	VPADDD    Y2, Y4, Y4
+	POPCNTL   R8, R8
+	VMOVDQU   Y4, (AX)
+	LEAQ      (AX)(R8*4), AX
+	VPADDD    Y3, Y2, Y2
+	VCMPPS    $0x0a, 64(DX), Z0, K1
+	KMOVW     K1, R8
+	MOVBLZX   R8, R9
+	SHRL      $0x08, R8
+	VPMOVZXBD (SI)(R9*8), Y4
+	VPADDD    Y1, Y4, Y4
+	POPCNTL   R9, R9
+	VMOVDQU   Y4, (AX)
+	LEAQ      (AX)(R9*4), AX
+	VPADDD    Y3, Y1, Y1
+	VPMOVZXBD (SI)(R8*8), Y4
+	VPADDD    Y2, Y4, Y4
+	POPCNTL   R8, R8
+	VMOVDQU   Y4, (AX)
+	LEAQ      (AX)(R8*4), AX
+	VPADDD    Y3, Y2, Y2
+	ADDQ      $0x00000080, DX
+	SUBQ      $0x00000020, BX
+	JMP       indicesAtLeastAVX512Fast
 
 	// Edge: whole vectors, each packed vector stored through a mask of as many lanes as passed.
 indicesAtLeastAVX512Edge:
-	CMPQ          BX, $0x00000010
-	JB            indicesAtLeastAVX512Tail
-	VCMPPS        $0x0a, (DX), Z0, K1
-	VPCOMPRESSD.Z Z1, K1, Z3
-	KMOVW         K1, CX
-	POPCNTL       CX, CX
-	TESTQ         CX, CX
-	JZ            storeCountAVX512_48
-	MOVL          $0x0000ffff, DI
-	BZHIL         CX, DI, DI
-	KMOVW         DI, K1
-	VMOVUPS       Z3, K1, (AX)
+	CMPQ      BX, $0x00000010
+	JB        indicesAtLeastAVX512Tail
+	VCMPPS    $0x0a, (DX), Z0, K1
+	KMOVW     K1, CX
+	MOVBLZX   CL, R8
+	SHRL      $0x08, CX
+	VPMOVZXBD (SI)(R8*8), Y4
+	VPADDD    Y1, Y4, Y4
+	POPCNTL   R8, R8
+	TESTQ     R8, R8
+	JZ        storeCountAVX512_48
+	MOVL      $0x0000ffff, R9
+	BZHIL     R8, R9, R9
+	KMOVW     R9, K1
+	VMOVUPS   Y4, K1, (AX)
 
 storeCountAVX512_48:
+	LEAQ      (AX)(R8*4), AX
+	VPADDD    Y3, Y1, Y1
+	VPMOVZXBD (SI)(CX*8), Y4
+	VPADDD    Y2, Y4, Y4
+	POPCNTL   CX, CX
+	TESTQ     CX, CX
+	JZ        storeCountAVX512_49
+	MOVL      $0x0000ffff, R8
+	BZHIL     CX, R8, R8
+	KMOVW     R8, K1
+	VMOVUPS   Y4, K1, (AX)
+
+storeCountAVX512_49:
 	LEAQ   (AX)(CX*4), AX
-	VPADDD Z2, Z1, Z1
+	VPADDD Y3, Y2, Y2
 	ADDQ   $0x00000040, DX
 	SUBQ   $0x00000010, BX
 	JMP    indicesAtLeastAVX512Edge
 
 	// Tail: the last n < lanes elements, through a mask.
 indicesAtLeastAVX512Tail:
-	TESTQ         BX, BX
-	JZ            indicesAtLeastAVX512Done
-	MOVL          $0x0000ffff, CX
-	BZHIL         BX, CX, CX
-	KMOVW         CX, K1
-	VMOVUPS.Z     (DX), K1, Z3
-	VCMPPS        $0x05, Z0, Z3, K1, K1
-	VPCOMPRESSD.Z Z1, K1, Z0
-	KMOVW         K1, CX
-	POPCNTL       CX, CX
-	TESTQ         CX, CX
-	JZ            storeCountAVX512_49
-	MOVL          $0x0000ffff, DX
-	BZHIL         CX, DX, DX
-	KMOVW         DX, K1
-	VMOVUPS       Z0, K1, (AX)
+	TESTQ     BX, BX
+	JZ        indicesAtLeastAVX512Done
+	MOVL      $0x0000ffff, CX
+	BZHIL     BX, CX, CX
+	KMOVW     CX, K1
+	VMOVUPS.Z (DX), K1, Z4
+	VCMPPS    $0x05, Z0, Z4, K1, K1
+	KMOVW     K1, CX
+	MOVBLZX   CL, DX
+	SHRL      $0x08, CX
+	VPMOVZXBD (SI)(DX*8), Y0
+	VPADDD    Y1, Y0, Y0
+	POPCNTL   DX, DX
+	TESTQ     DX, DX
+	JZ        storeCountAVX512_50
+	MOVL      $0x0000ffff, BX
+	BZHIL     DX, BX, BX
+	KMOVW     BX, K1
+	VMOVUPS   Y0, K1, (AX)
 
-storeCountAVX512_49:
+storeCountAVX512_50:
+	LEAQ      (AX)(DX*4), AX
+	VPADDD    Y3, Y1, Y1
+	VPMOVZXBD (SI)(CX*8), Y0
+	VPADDD    Y2, Y0, Y0
+	POPCNTL   CX, CX
+	TESTQ     CX, CX
+	JZ        storeCountAVX512_51
+	MOVL      $0x0000ffff, DX
+	BZHIL     CX, DX, DX
+	KMOVW     DX, K1
+	VMOVUPS   Y0, K1, (AX)
+
+storeCountAVX512_51:
 	LEAQ   (AX)(CX*4), AX
-	VPADDD Z2, Z1, Z1
+	VPADDD Y3, Y2, Y2
 
 indicesAtLeastAVX512Done:
-	SUBQ SI, AX
+	SUBQ DI, AX
 	SHRQ $0x02, AX
 	MOVQ AX, ret+56(FP)
 	VZEROUPPER
 	RET
 
+DATA eight<>+0(SB)/4, $0x00000008
+GLOBL eight<>(SB), RODATA|NOPTR, $4
+
 DATA sixteen<>+0(SB)/4, $0x00000010
 GLOBL sixteen<>(SB), RODATA|NOPTR, $4
 
 // func indicesNaNAVX512(dst []int32, x []float32, v float32, base int32) int
-// Requires: AVX, AVX512F, BMI2, POPCNT
+// Requires: AVX, AVX2, AVX512F, AVX512VL, BMI2, POPCNT
 TEXT ·indicesNaNAVX512(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         dst_len+8(FP), CX
@@ -11192,87 +11244,138 @@ TEXT ·indicesNaNAVX512(SB), NOSPLIT, $0-64
 	MOVQ         x_len+32(FP), BX
 	MOVL         base+52(FP), SI
 	VMOVD        SI, X0
-	VPBROADCASTD X0, Z0
-	VPADDD       iota16<>+0(SB), Z0, Z0
-	VBROADCASTSS sixteen<>+0(SB), Z1
+	VPBROADCASTD X0, Y0
+	VPBROADCASTD eight<>+0(SB), Y1
+	VPADDD       Y1, Y0, Y1
+	VPBROADCASTD sixteen<>+0(SB), Y2
 	LEAQ         compact<>+0(SB), SI
-	MOVQ         AX, SI
+	MOVQ         AX, DI
 	LEAQ         -128(AX)(CX*4), CX
 
 	// Fast loop: two vectors a step while dst has room for two whole vectors, each packed vector stored whole.
 indicesNaNAVX512Fast:
-	CMPQ          BX, $0x00000020
-	JB            indicesNaNAVX512Edge
-	CMPQ          AX, CX
-	JG            indicesNaNAVX512Edge
-	VMOVUPS       (DX), Z2
-	VCMPPS        $0x03, Z2, Z2, K1
-	VPCOMPRESSD.Z Z0, K1, Z2
-	KMOVW         K1, DI
-	POPCNTL       DI, DI
-	VMOVUPS       Z2, (AX)
-	LEAQ          (AX)(DI*4), AX
-	VPADDD        Z1, Z0, Z0
-	VMOVUPS       64(DX), Z2
-	VCMPPS        $0x03, Z2, Z2, K1
-	VPCOMPRESSD.Z Z0, K1, Z2
-	KMOVW         K1, DI
-	POPCNTL       DI, DI
-	VMOVUPS       Z2, (AX)
-	LEAQ          (AX)(DI*4), AX
-	VPADDD        Z1, Z0, Z0
-	ADDQ          $0x00000080, DX
-	SUBQ          $0x00000020, BX
-	JMP           indicesNaNAVX512Fast
+	CMPQ      BX, $0x00000020
+	JB        indicesNaNAVX512Edge
+	CMPQ      AX, CX
+	JG        indicesNaNAVX512Edge
+	VMOVUPS   (DX), Z3
+	VCMPPS    $0x03, Z3, Z3, K1
+	KMOVW     K1, R8
+	MOVBLZX   R8, R9
+	SHRL      $0x08, R8
+	VPMOVZXBD (SI)(R9*8), Y3
+	VPADDD    Y0, Y3, Y3
+	POPCNTL   R9, R9
+	VMOVDQU   Y3, (AX)
+	LEAQ      (AX)(R9*4), AX
+	VPADDD    Y2, Y0, Y0
+	VPMOVZXBD (SI)(R8*8), Y3
+	VPADDD    Y1, Y3, Y3
+	POPCNTL   R8, R8
+	VMOVDQU   Y3, (AX)
+	LEAQ      (AX)(R8*4), AX
+	VPADDD    Y2, Y1, Y1
+	VMOVUPS   64(DX), Z3
+	VCMPPS    $0x03, Z3, Z3, K1
+	KMOVW     K1, R8
+	MOVBLZX   R8, R9
+	SHRL      $0x08, R8
+	VPMOVZXBD (SI)(R9*8), Y3
+	VPADDD    Y0, Y3, Y3
+	POPCNTL   R9, R9
+	VMOVDQU   Y3, (AX)
+	LEAQ      (AX)(R9*4), AX
+	VPADDD    Y2, Y0, Y0
+	VPMOVZXBD (SI)(R8*8), Y3
+	VPADDD    Y1, Y3, Y3
+	POPCNTL   R8, R8
+	VMOVDQU   Y3, (AX)
+	LEAQ      (AX)(R8*4), AX
+	VPADDD    Y2, Y1, Y1
+	ADDQ      $0x00000080, DX
+	SUBQ      $0x00000020, BX
+	JMP       indicesNaNAVX512Fast
 
 	// Edge: whole vectors, each packed vector stored through a mask of as many lanes as passed.
 indicesNaNAVX512Edge:
-	CMPQ          BX, $0x00000010
-	JB            indicesNaNAVX512Tail
-	VMOVUPS       (DX), Z2
-	VCMPPS        $0x03, Z2, Z2, K1
-	VPCOMPRESSD.Z Z0, K1, Z2
-	KMOVW         K1, CX
-	POPCNTL       CX, CX
-	TESTQ         CX, CX
-	JZ            storeCountAVX512_50
-	MOVL          $0x0000ffff, DI
-	BZHIL         CX, DI, DI
-	KMOVW         DI, K1
-	VMOVUPS       Z2, K1, (AX)
+	CMPQ      BX, $0x00000010
+	JB        indicesNaNAVX512Tail
+	VMOVUPS   (DX), Z3
+	VCMPPS    $0x03, Z3, Z3, K1
+	KMOVW     K1, CX
+	MOVBLZX   CL, R8
+	SHRL      $0x08, CX
+	VPMOVZXBD (SI)(R8*8), Y3
+	VPADDD    Y0, Y3, Y3
+	POPCNTL   R8, R8
+	TESTQ     R8, R8
+	JZ        storeCountAVX512_52
+	MOVL      $0x0000ffff, R9
+	BZHIL     R8, R9, R9
+	KMOVW     R9, K1
+	VMOVUPS   Y3, K1, (AX)
 
-storeCountAVX512_50:
+storeCountAVX512_52:
+	LEAQ      (AX)(R8*4), AX
+	VPADDD    Y2, Y0, Y0
+	VPMOVZXBD (SI)(CX*8), Y3
+	VPADDD    Y1, Y3, Y3
+	POPCNTL   CX, CX
+	TESTQ     CX, CX
+	JZ        storeCountAVX512_53
+	MOVL      $0x0000ffff, R8
+	BZHIL     CX, R8, R8
+	KMOVW     R8, K1
+	VMOVUPS   Y3, K1, (AX)
+
+storeCountAVX512_53:
 	LEAQ   (AX)(CX*4), AX
-	VPADDD Z1, Z0, Z0
+	VPADDD Y2, Y1, Y1
 	ADDQ   $0x00000040, DX
 	SUBQ   $0x00000010, BX
 	JMP    indicesNaNAVX512Edge
 
 	// Tail: the last n < lanes elements, through a mask.
 indicesNaNAVX512Tail:
-	TESTQ         BX, BX
-	JZ            indicesNaNAVX512Done
-	MOVL          $0x0000ffff, CX
-	BZHIL         BX, CX, CX
-	KMOVW         CX, K1
-	VMOVUPS.Z     (DX), K1, Z2
-	VCMPPS        $0x03, Z2, Z2, K1, K1
-	VPCOMPRESSD.Z Z0, K1, Z2
-	KMOVW         K1, CX
-	POPCNTL       CX, CX
-	TESTQ         CX, CX
-	JZ            storeCountAVX512_51
-	MOVL          $0x0000ffff, DX
-	BZHIL         CX, DX, DX
-	KMOVW         DX, K1
-	VMOVUPS       Z2, K1, (AX)
+	TESTQ     BX, BX
+	JZ        indicesNaNAVX512Done
+	MOVL      $0x0000ffff, CX
+	BZHIL     BX, CX, CX
+	KMOVW     CX, K1
+	VMOVUPS.Z (DX), K1, Z3
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KMOVW     K1, CX
+	MOVBLZX   CL, DX
+	SHRL      $0x08, CX
+	VPMOVZXBD (SI)(DX*8), Y3
+	VPADDD    Y0, Y3, Y3
+	POPCNTL   DX, DX
+	TESTQ     DX, DX
+	JZ        storeCountAVX512_54
+	MOVL      $0x0000ffff, BX
+	BZHIL     DX, BX, BX
+	KMOVW     BX, K1
+	VMOVUPS   Y3, K1, (AX)
 
-storeCountAVX512_51:
+storeCountAVX512_54:
+	LEAQ      (AX)(DX*4), AX
+	VPADDD    Y2, Y0, Y0
+	VPMOVZXBD (SI)(CX*8), Y0
+	VPADDD    Y1, Y0, Y0
+	POPCNTL   CX, CX
+	TESTQ     CX, CX
+	JZ        storeCountAVX512_55
+	MOVL      $0x0000ffff, DX
+	BZHIL     CX, DX, DX
+	KMOVW     DX, K1
+	VMOVUPS   Y0, K1, (AX)
+
+storeCountAVX512_55:
 	LEAQ   (AX)(CX*4), AX
-	VPADDD Z1, Z0, Z0
+	VPADDD Y2, Y1, Y1
 
 indicesNaNAVX512Done:
-	SUBQ SI, AX
+	SUBQ DI, AX
 	SHRQ $0x02, AX
 	MOVQ AX, ret+56(FP)
 	VZEROUPPER

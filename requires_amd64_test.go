@@ -76,3 +76,38 @@ func TestAVX2Registers(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectionKernelsVEX checks that the selection kernels (count, maxTarget, band, indices)
+// execute no legacy-SSE instruction: every instruction that names a vector register is a VEX or
+// EVEX one (its mnemonic starts with V, or K for the mask registers). On Intel, one legacy-SSE
+// instruction while the upper halves are dirty costs as much as a short call, and the selection
+// calls these kernels many times per group (avo's Load of a float32 argument is a MOVSS, a move
+// of a general register into a vector register a MOVQ).
+func TestSelectionKernelsVEX(t *testing.T) {
+	src, err := os.ReadFile("ohem_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	selection := regexp.MustCompile(`^(count\w+|maxTarget|band|indices\w+)(AVX2|AVX512)$`)
+	vector := regexp.MustCompile(`\b[XYZ]([0-9]|[12][0-9]|3[01])\b`)
+	fn, seen := "", 0
+	for i, line := range strings.Split(string(src), "\n") {
+		if name, ok := strings.CutPrefix(line, "TEXT ·"); ok {
+			fn = name[:strings.Index(name, "(")]
+			if selection.MatchString(fn) {
+				seen++
+			}
+			continue
+		}
+		code := strings.TrimSpace(line)
+		if !selection.MatchString(fn) || code == "" || strings.HasPrefix(code, "//") || strings.HasSuffix(code, ":") {
+			continue
+		}
+		if op := strings.Fields(code)[0]; vector.MatchString(code) && !strings.HasPrefix(op, "V") && !strings.HasPrefix(op, "K") {
+			t.Errorf("ohem_amd64.s:%d: %s runs the legacy-SSE instruction %s", i+1, fn, code)
+		}
+	}
+	if seen < 12 {
+		t.Errorf("found %d selection kernels in ohem_amd64.s, want the 6 of each tier", seen)
+	}
+}

@@ -6,10 +6,12 @@ package ohem
 // the generic implementation.
 func selectAVX2(ks *kernelSet) {
 	ks.band = bandAVX2
+	ks.vectorCount = true
 	ks.indicesAtLeast = indexer(indicesAtLeastAVX2, indicesNaNAVX2)
 }
 
 func selectAVX512(ks *kernelSet) {
 	ks.band = bandAVX512
+	ks.vectorCount = true
 	ks.indicesAtLeast = indexer(indicesAtLeastAVX512, indicesNaNAVX512)
 }

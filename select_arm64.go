@@ -20,6 +20,7 @@ func selectNEON(ks *kernelSet) {
 		a, b := bandGeneric(buf[min(inBand, len(buf)):], x[n:], lo, hi)
 		return above + a, inBand + b
 	}
+	ks.vectorCount = true
 	indices := indexer(indicesAtLeastNEON, indicesNaNNEON)
 	ks.indicesAtLeast = func(dst []int32, x []float32, t float32, base int32) int {
 		n := len(x) &^ 3

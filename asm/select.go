@@ -445,13 +445,22 @@ func genIndices(t tier, name string, nan bool, doc string) {
 	if !nan {
 		v = t.loadParamF32("v")
 	}
-	idx := t.broadcastGP(Load(Param("base"), GP32())) // base + i + lane
+	// The indices of the passing lanes are base+i (i the vector's first element) plus their lane
+	// numbers, which compactTable lists for each 8-bit mask: lo holds base+i in every lane, and on
+	// AVX-512 hi base+i+8, for the upper eight lanes (no VPCOMPRESSD: it takes several cycles a
+	// vector on AMD's Zen 5, as long as the rest of the loop).
+	b := Load(Param("base"), GP32())
+	lo, hi := YMM(), YMM()
+	VMOVD(b, lo.AsX())
+	VPBROADCASTD(lo.AsX(), lo)
 	var step Op
 	if t.zmm {
-		VPADDD(constIota(16), idx, idx)
-		step = t.u32("sixteen", 16)
+		eight, sixteen := YMM(), YMM()
+		VPBROADCASTD(constMem("eight", 8), eight)
+		VPADDD(eight, lo, hi)
+		VPBROADCASTD(constMem("sixteen", 16), sixteen)
+		step = sixteen
 	} else {
-		VPADDD(constIota(8), idx, idx)
 		step = t.cu("eight", 8)
 	}
 	tbl := GP64()
@@ -513,14 +522,32 @@ func genIndices(t tier, name string, nan bool, doc string) {
 				VCMPPS(U8(cmpNGT), at, v, mv) // not v > x: x >= v or NaN
 			}
 		}
-		z, c := t.pack(idx, m, tbl, true)
-		if full {
-			VMOVUPS(z, Mem{Base: out})
-		} else {
-			t.storeCount(z, out, c)
+		// emit stores the indices of the lanes of the 8-bit mask r (base in every lane of base).
+		emit := func(r reg.GPVirtual, base reg.VecVirtual) {
+			z := YMM()
+			VPMOVZXBD(Mem{Base: tbl, Index: r, Scale: 8}, z) // the set lanes' numbers, ascending
+			VPADDD(base, z, z)
+			c := t.popcount(tbl, r)
+			if full {
+				VMOVDQU(z, Mem{Base: out})
+			} else {
+				t.storeCount(z, out, c)
+			}
+			LEAQ(Mem{Base: out, Index: c, Scale: 4}, out)
+			VPADDD(step, base, base)
 		}
-		LEAQ(Mem{Base: out, Index: c, Scale: 4}, out)
-		VPADDD(step, idx, idx)
+		r := GP64()
+		if t.zmm {
+			KMOVW(m, r.As32())
+			low := GP64()
+			MOVBLZX(r.As8(), low.As32())
+			SHRL(U8(8), r.As32())
+			emit(low, lo)
+			emit(r, hi)
+		} else {
+			VMOVMSKPS(m, r.As32())
+			emit(r, lo)
+		}
 	}
 
 	fast, edge, tail, done := name+t.suffix+"Fast", name+t.suffix+"Edge", name+t.suffix+"Tail", name+t.suffix+"Done"
