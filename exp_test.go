@@ -168,3 +168,61 @@ func TestLog1p(t *testing.T) {
 		}
 	}
 }
+
+// log1pUnitErr is log1pUnit's error in ulp at x, against math.Log1p.
+func log1pUnitErr(x, got float32) float64 { return ulpError(got, math.Log1p(float64(x))) }
+
+// log1pUnitBound is the bound of the log1p of the Sigmoid kernels on [0, 1], in ulp: the worst
+// error measured over every float32 there is 1.52 (asm/exp.go's log1pUnitQ).
+const log1pUnitBound = 2
+
+// TestLog1pUnitExhaustive checks every kernel set's log1pUnit against math.Log1p on every float32
+// in [0, 1], subnormals included.
+func TestLog1pUnitExhaustive(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("exhaustive: about 1.07e9 evaluations per kernel set")
+	}
+	worst, at := sweep(0, math.Float32bits(1), 1, func(ks *kernelSet) func(dst, x []float32) { return ks.log1pUnitf }, log1pUnitErr)
+	for s, ks := range usable {
+		t.Logf("%s log1pUnit on [0, 1]: worst error %.3f ulp at x = %v", ks.name, worst[s], at[s])
+		if !(worst[s] <= log1pUnitBound) {
+			t.Errorf("%s: log1pUnit(%v) is %.3f ulp from log1p, want <= %d", ks.name, at[s], worst[s], log1pUnitBound)
+		}
+	}
+}
+
+// TestLog1pUnitSampled checks a spread of [0, 1] on every build (the exhaustive test skips with
+// -short), and the edges: 0, tiny and subnormal arguments (whose log1p is the argument
+// itself), 1 and NaN.
+func TestLog1pUnitSampled(t *testing.T) {
+	worst, at := sweep(0, math.Float32bits(1), 1009, func(ks *kernelSet) func(dst, x []float32) { return ks.log1pUnitf }, log1pUnitErr)
+	for s, ks := range usable {
+		if !(worst[s] <= log1pUnitBound) {
+			t.Errorf("%s: log1pUnit(%v) is %.3f ulp from log1p, want <= %d", ks.name, at[s], worst[s], log1pUnitBound)
+		}
+	}
+	x := []float32{0, 1e-30, 1e-40, math.SmallestNonzeroFloat32, 0x1p-126, 1e-8, 0x1p-24, 0.5, math.Nextafter32(1, 0), 1, float32(math.NaN())}
+	for _, ks := range usable {
+		// A vector's worth of each, so every lane of every tier sees the edge.
+		in := make([]float32, 16*len(x))
+		for i := range in {
+			in[i] = x[(i+i/len(x))%len(x)]
+		}
+		got := make([]float32, len(in))
+		ks.log1pUnitf(got, in)
+		for i, v := range got {
+			switch x := in[i]; {
+			case x != x:
+				if v == v {
+					t.Errorf("%s: log1pUnit(NaN) = %v, want NaN", ks.name, v)
+				}
+			case x < 1e-20:
+				if v != x || math.Signbit(float64(v)) {
+					t.Errorf("%s: log1pUnit(%v) = %v, want %v", ks.name, x, v, x)
+				}
+			case log1pUnitErr(x, v) > log1pUnitBound:
+				t.Errorf("%s: log1pUnit(%v) = %v, want %v", ks.name, x, v, math.Log1p(float64(x)))
+			}
+		}
+	}
+}

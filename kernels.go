@@ -55,9 +55,10 @@ type kernelSet struct {
 	// (ForwardBackward's two passes in one). g may be x itself.
 	sigLossGrad func(loss, g, x []float32, t []int32, eps, fill, s0 float32)
 
-	// expf sets dst[i] = e^x[i] for x[i] <= 0, and log1pf dst[i] = log(1 + x[i]) for x[i] >= 0:
-	// the sequences the other kernels inline, exposed for the tests.
-	expf, log1pf func(dst, x []float32)
+	// expf sets dst[i] = e^x[i] for x[i] <= 0, log1pf dst[i] = log(1 + x[i]) for x[i] >= 0, and
+	// log1pUnitf dst[i] = log(1 + x[i]) for x[i] in [0, 1] (the Sigmoid kernels' log1p of
+	// e^{−|d|}): the sequences the other kernels inline, exposed for the tests.
+	expf, log1pf, log1pUnitf func(dst, x []float32)
 
 	// maxTarget returns the largest element of t, or −1 when t is empty.
 	maxTarget func(t []int32) int32

@@ -360,6 +360,119 @@ DATA logP8Vec<>+24(SB)/4, $0x3eaaaaaa
 DATA logP8Vec<>+28(SB)/4, $0x3eaaaaaa
 GLOBL logP8Vec<>(SB), RODATA|NOPTR, $32
 
+// func log1pUnitfAVX2(dst []float32, x []float32)
+// Requires: AVX, FMA3
+TEXT ·log1pUnitfAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ x_len+32(FP), DX
+
+log1pUnitfAVX2Loop:
+	CMPQ    DX, $0x00000008
+	JB      log1pUnitfAVX2Done
+	VMOVUPS (CX), Y0
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y1
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y1
+	VMULPS      Y0, Y1, Y1
+	VFMADD213PS Y0, Y0, Y1
+	VMOVUPS     Y1, (AX)
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, AX
+	SUBQ        $0x00000008, DX
+	JMP         log1pUnitfAVX2Loop
+
+log1pUnitfAVX2Done:
+	VZEROUPPER
+	RET
+
+DATA log1pUnitQ0Vec<>+0(SB)/4, $0xbeffff8a
+DATA log1pUnitQ0Vec<>+4(SB)/4, $0xbeffff8a
+DATA log1pUnitQ0Vec<>+8(SB)/4, $0xbeffff8a
+DATA log1pUnitQ0Vec<>+12(SB)/4, $0xbeffff8a
+DATA log1pUnitQ0Vec<>+16(SB)/4, $0xbeffff8a
+DATA log1pUnitQ0Vec<>+20(SB)/4, $0xbeffff8a
+DATA log1pUnitQ0Vec<>+24(SB)/4, $0xbeffff8a
+DATA log1pUnitQ0Vec<>+28(SB)/4, $0xbeffff8a
+GLOBL log1pUnitQ0Vec<>(SB), RODATA|NOPTR, $32
+
+DATA log1pUnitQ1Vec<>+0(SB)/4, $0x3eaa9aef
+DATA log1pUnitQ1Vec<>+4(SB)/4, $0x3eaa9aef
+DATA log1pUnitQ1Vec<>+8(SB)/4, $0x3eaa9aef
+DATA log1pUnitQ1Vec<>+12(SB)/4, $0x3eaa9aef
+DATA log1pUnitQ1Vec<>+16(SB)/4, $0x3eaa9aef
+DATA log1pUnitQ1Vec<>+20(SB)/4, $0x3eaa9aef
+DATA log1pUnitQ1Vec<>+24(SB)/4, $0x3eaa9aef
+DATA log1pUnitQ1Vec<>+28(SB)/4, $0x3eaa9aef
+GLOBL log1pUnitQ1Vec<>(SB), RODATA|NOPTR, $32
+
+DATA log1pUnitQ2Vec<>+0(SB)/4, $0xbe7e89b4
+DATA log1pUnitQ2Vec<>+4(SB)/4, $0xbe7e89b4
+DATA log1pUnitQ2Vec<>+8(SB)/4, $0xbe7e89b4
+DATA log1pUnitQ2Vec<>+12(SB)/4, $0xbe7e89b4
+DATA log1pUnitQ2Vec<>+16(SB)/4, $0xbe7e89b4
+DATA log1pUnitQ2Vec<>+20(SB)/4, $0xbe7e89b4
+DATA log1pUnitQ2Vec<>+24(SB)/4, $0xbe7e89b4
+DATA log1pUnitQ2Vec<>+28(SB)/4, $0xbe7e89b4
+GLOBL log1pUnitQ2Vec<>(SB), RODATA|NOPTR, $32
+
+DATA log1pUnitQ3Vec<>+0(SB)/4, $0x3e4422aa
+DATA log1pUnitQ3Vec<>+4(SB)/4, $0x3e4422aa
+DATA log1pUnitQ3Vec<>+8(SB)/4, $0x3e4422aa
+DATA log1pUnitQ3Vec<>+12(SB)/4, $0x3e4422aa
+DATA log1pUnitQ3Vec<>+16(SB)/4, $0x3e4422aa
+DATA log1pUnitQ3Vec<>+20(SB)/4, $0x3e4422aa
+DATA log1pUnitQ3Vec<>+24(SB)/4, $0x3e4422aa
+DATA log1pUnitQ3Vec<>+28(SB)/4, $0x3e4422aa
+GLOBL log1pUnitQ3Vec<>(SB), RODATA|NOPTR, $32
+
+DATA log1pUnitQ4Vec<>+0(SB)/4, $0xbe0cd7c7
+DATA log1pUnitQ4Vec<>+4(SB)/4, $0xbe0cd7c7
+DATA log1pUnitQ4Vec<>+8(SB)/4, $0xbe0cd7c7
+DATA log1pUnitQ4Vec<>+12(SB)/4, $0xbe0cd7c7
+DATA log1pUnitQ4Vec<>+16(SB)/4, $0xbe0cd7c7
+DATA log1pUnitQ4Vec<>+20(SB)/4, $0xbe0cd7c7
+DATA log1pUnitQ4Vec<>+24(SB)/4, $0xbe0cd7c7
+DATA log1pUnitQ4Vec<>+28(SB)/4, $0xbe0cd7c7
+GLOBL log1pUnitQ4Vec<>(SB), RODATA|NOPTR, $32
+
+DATA log1pUnitQ5Vec<>+0(SB)/4, $0x3da2383d
+DATA log1pUnitQ5Vec<>+4(SB)/4, $0x3da2383d
+DATA log1pUnitQ5Vec<>+8(SB)/4, $0x3da2383d
+DATA log1pUnitQ5Vec<>+12(SB)/4, $0x3da2383d
+DATA log1pUnitQ5Vec<>+16(SB)/4, $0x3da2383d
+DATA log1pUnitQ5Vec<>+20(SB)/4, $0x3da2383d
+DATA log1pUnitQ5Vec<>+24(SB)/4, $0x3da2383d
+DATA log1pUnitQ5Vec<>+28(SB)/4, $0x3da2383d
+GLOBL log1pUnitQ5Vec<>(SB), RODATA|NOPTR, $32
+
+DATA log1pUnitQ6Vec<>+0(SB)/4, $0xbcf651cc
+DATA log1pUnitQ6Vec<>+4(SB)/4, $0xbcf651cc
+DATA log1pUnitQ6Vec<>+8(SB)/4, $0xbcf651cc
+DATA log1pUnitQ6Vec<>+12(SB)/4, $0xbcf651cc
+DATA log1pUnitQ6Vec<>+16(SB)/4, $0xbcf651cc
+DATA log1pUnitQ6Vec<>+20(SB)/4, $0xbcf651cc
+DATA log1pUnitQ6Vec<>+24(SB)/4, $0xbcf651cc
+DATA log1pUnitQ6Vec<>+28(SB)/4, $0xbcf651cc
+GLOBL log1pUnitQ6Vec<>(SB), RODATA|NOPTR, $32
+
+DATA log1pUnitQ7Vec<>+0(SB)/4, $0x3bafd06d
+DATA log1pUnitQ7Vec<>+4(SB)/4, $0x3bafd06d
+DATA log1pUnitQ7Vec<>+8(SB)/4, $0x3bafd06d
+DATA log1pUnitQ7Vec<>+12(SB)/4, $0x3bafd06d
+DATA log1pUnitQ7Vec<>+16(SB)/4, $0x3bafd06d
+DATA log1pUnitQ7Vec<>+20(SB)/4, $0x3bafd06d
+DATA log1pUnitQ7Vec<>+24(SB)/4, $0x3bafd06d
+DATA log1pUnitQ7Vec<>+28(SB)/4, $0x3bafd06d
+GLOBL log1pUnitQ7Vec<>(SB), RODATA|NOPTR, $32
+
 // func countAtLeastAVX2(x []float32, v float32) int
 // Requires: AVX, AVX2
 TEXT ·countAtLeastAVX2(SB), NOSPLIT, $0-40
@@ -9220,95 +9333,35 @@ sigLossAVX2PlainLoop:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
 	VANDNPS     Y5, Y8, Y5
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y2, Y8
-	VMAXPS oneVec<>+0(SB), Y2, Y10
-	VMINPS oneVec<>+0(SB), Y2, Y9
-	VSUBPS Y10, Y8, Y11
-	VSUBPS Y11, Y9, Y11
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y8, Y11, Y11
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y8, Y9
-	VPSRAD    $0x17, Y9, Y9
-	VPSLLD    $0x17, Y9, Y10
-	VPSUBD    Y10, Y8, Y10
-	VCVTDQ2PS Y9, Y9
-	VSUBPS    oneVec<>+0(SB), Y10, Y10
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y10, Y10, Y8
-	VMOVAPS      logP0Vec<>+0(SB), Y12
-	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
-	VMULPS       Y10, Y12, Y12
-	VMULPS       Y8, Y12, Y12
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y12
-	VFNMADD231PS halfVec<>+0(SB), Y8, Y12
-	VADDPS       Y11, Y12, Y12
-	VADDPS       Y10, Y12, Y12
-	VMOVAPS      Y12, Y8
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y8
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
-	VBLENDVPS Y2, posInfVec<>+0(SB), Y8, Y8
-	VADDPS    Y8, Y3, Y3
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y8
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y8
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y8
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y8
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y8
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y8
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y8
+	VMULPS      Y2, Y8, Y8
+	VFMADD213PS Y2, Y2, Y8
+	VADDPS      Y8, Y3, Y3
 
 	// fill where t < 0
 	VBLENDVPS Y4, Y1, Y3, Y3
 	VMOVUPS   Y3, (AX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y5, Y2
-	VMAXPS oneVec<>+0(SB), Y5, Y4
-	VMINPS oneVec<>+0(SB), Y5, Y3
-	VSUBPS Y4, Y2, Y8
-	VSUBPS Y8, Y3, Y8
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y2, Y8, Y8
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y3
-	VPSRAD    $0x17, Y3, Y3
-	VPSLLD    $0x17, Y3, Y4
-	VPSUBD    Y4, Y2, Y4
-	VCVTDQ2PS Y3, Y3
-	VSUBPS    oneVec<>+0(SB), Y4, Y4
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y4, Y4, Y2
-	VMOVAPS      logP0Vec<>+0(SB), Y9
-	VFMADD213PS  logP1Vec<>+0(SB), Y4, Y9
-	VFMADD213PS  logP2Vec<>+0(SB), Y4, Y9
-	VFMADD213PS  logP3Vec<>+0(SB), Y4, Y9
-	VFMADD213PS  logP4Vec<>+0(SB), Y4, Y9
-	VFMADD213PS  logP5Vec<>+0(SB), Y4, Y9
-	VFMADD213PS  logP6Vec<>+0(SB), Y4, Y9
-	VFMADD213PS  logP7Vec<>+0(SB), Y4, Y9
-	VFMADD213PS  logP8Vec<>+0(SB), Y4, Y9
-	VMULPS       Y4, Y9, Y9
-	VMULPS       Y2, Y9, Y9
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y3, Y9
-	VFNMADD231PS halfVec<>+0(SB), Y2, Y9
-	VADDPS       Y8, Y9, Y9
-	VADDPS       Y4, Y9, Y9
-	VMOVAPS      Y9, Y2
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y2
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y5, Y3
-	VBLENDVPS Y3, posInfVec<>+0(SB), Y2, Y2
-	VADDPS    Y2, Y6, Y6
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y2
+	VMULPS      Y5, Y2, Y2
+	VFMADD213PS Y5, Y5, Y2
+	VADDPS      Y2, Y6, Y6
 
 	// fill where t < 0
 	VBLENDVPS Y7, Y1, Y6, Y6
@@ -9356,48 +9409,18 @@ sigLossAVX2PlainOne:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
 	VANDNPS     Y2, Y5, Y2
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y2, Y5
-	VMAXPS oneVec<>+0(SB), Y2, Y7
-	VMINPS oneVec<>+0(SB), Y2, Y6
-	VSUBPS Y7, Y5, Y8
-	VSUBPS Y8, Y6, Y8
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y5, Y8, Y8
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y5, Y6
-	VPSRAD    $0x17, Y6, Y6
-	VPSLLD    $0x17, Y6, Y7
-	VPSUBD    Y7, Y5, Y7
-	VCVTDQ2PS Y6, Y6
-	VSUBPS    oneVec<>+0(SB), Y7, Y7
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y7, Y7, Y5
-	VMOVAPS      logP0Vec<>+0(SB), Y9
-	VFMADD213PS  logP1Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP2Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP3Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP4Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP5Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP6Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP7Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP8Vec<>+0(SB), Y7, Y9
-	VMULPS       Y7, Y9, Y9
-	VMULPS       Y5, Y9, Y9
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y6, Y9
-	VFNMADD231PS halfVec<>+0(SB), Y5, Y9
-	VADDPS       Y8, Y9, Y9
-	VADDPS       Y7, Y9, Y9
-	VMOVAPS      Y9, Y5
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y5
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
-	VBLENDVPS Y2, posInfVec<>+0(SB), Y5, Y5
-	VADDPS    Y5, Y3, Y3
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y5
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y5
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y2, Y2, Y5
+	VADDPS      Y5, Y3, Y3
 
 	// fill where t < 0
 	VBLENDVPS Y4, Y1, Y3, Y3
@@ -9489,95 +9512,35 @@ sigLossAVX2SmoothLoop:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y6
 	VANDNPS     Y4, Y6, Y4
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y3, Y6
-	VMAXPS oneVec<>+0(SB), Y3, Y11
-	VMINPS oneVec<>+0(SB), Y3, Y9
-	VSUBPS Y11, Y6, Y12
-	VSUBPS Y12, Y9, Y12
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y6, Y12, Y12
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y9
-	VPSRAD    $0x17, Y9, Y9
-	VPSLLD    $0x17, Y9, Y11
-	VPSUBD    Y11, Y6, Y11
-	VCVTDQ2PS Y9, Y9
-	VSUBPS    oneVec<>+0(SB), Y11, Y11
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y11, Y11, Y6
-	VMOVAPS      logP0Vec<>+0(SB), Y13
-	VFMADD213PS  logP1Vec<>+0(SB), Y11, Y13
-	VFMADD213PS  logP2Vec<>+0(SB), Y11, Y13
-	VFMADD213PS  logP3Vec<>+0(SB), Y11, Y13
-	VFMADD213PS  logP4Vec<>+0(SB), Y11, Y13
-	VFMADD213PS  logP5Vec<>+0(SB), Y11, Y13
-	VFMADD213PS  logP6Vec<>+0(SB), Y11, Y13
-	VFMADD213PS  logP7Vec<>+0(SB), Y11, Y13
-	VFMADD213PS  logP8Vec<>+0(SB), Y11, Y13
-	VMULPS       Y11, Y13, Y13
-	VMULPS       Y6, Y13, Y13
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y13
-	VFNMADD231PS halfVec<>+0(SB), Y6, Y13
-	VADDPS       Y12, Y13, Y13
-	VADDPS       Y11, Y13, Y13
-	VMOVAPS      Y13, Y6
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y6
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y3, Y3
-	VBLENDVPS Y3, posInfVec<>+0(SB), Y6, Y6
-	VADDPS    Y6, Y7, Y7
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y6
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y6
+	VMULPS      Y3, Y6, Y6
+	VFMADD213PS Y3, Y3, Y6
+	VADDPS      Y6, Y7, Y7
 
 	// fill where t < 0
 	VBLENDVPS Y5, Y1, Y7, Y7
 	VMOVUPS   Y7, (AX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y4, Y3
-	VMAXPS oneVec<>+0(SB), Y4, Y6
-	VMINPS oneVec<>+0(SB), Y4, Y5
-	VSUBPS Y6, Y3, Y7
-	VSUBPS Y7, Y5, Y7
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y3, Y7, Y7
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y3, Y5
-	VPSRAD    $0x17, Y5, Y5
-	VPSLLD    $0x17, Y5, Y6
-	VPSUBD    Y6, Y3, Y6
-	VCVTDQ2PS Y5, Y5
-	VSUBPS    oneVec<>+0(SB), Y6, Y6
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y6, Y6, Y3
-	VMOVAPS      logP0Vec<>+0(SB), Y9
-	VFMADD213PS  logP1Vec<>+0(SB), Y6, Y9
-	VFMADD213PS  logP2Vec<>+0(SB), Y6, Y9
-	VFMADD213PS  logP3Vec<>+0(SB), Y6, Y9
-	VFMADD213PS  logP4Vec<>+0(SB), Y6, Y9
-	VFMADD213PS  logP5Vec<>+0(SB), Y6, Y9
-	VFMADD213PS  logP6Vec<>+0(SB), Y6, Y9
-	VFMADD213PS  logP7Vec<>+0(SB), Y6, Y9
-	VFMADD213PS  logP8Vec<>+0(SB), Y6, Y9
-	VMULPS       Y6, Y9, Y9
-	VMULPS       Y3, Y9, Y9
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y5, Y9
-	VFNMADD231PS halfVec<>+0(SB), Y3, Y9
-	VADDPS       Y7, Y9, Y9
-	VADDPS       Y6, Y9, Y9
-	VMOVAPS      Y9, Y3
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y5, Y3
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
-	VBLENDVPS Y4, posInfVec<>+0(SB), Y3, Y3
-	VADDPS    Y3, Y10, Y10
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y3
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y4, Y3
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y4, Y3
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y4, Y3
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y4, Y3
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y4, Y3
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y4, Y3
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y4, Y3
+	VMULPS      Y4, Y3, Y3
+	VFMADD213PS Y4, Y4, Y3
+	VADDPS      Y3, Y10, Y10
 
 	// fill where t < 0
 	VBLENDVPS Y8, Y1, Y10, Y10
@@ -9629,48 +9592,18 @@ sigLossAVX2SmoothOne:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y4
 	VANDNPS     Y3, Y4, Y3
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y3, Y4
-	VMAXPS oneVec<>+0(SB), Y3, Y8
-	VMINPS oneVec<>+0(SB), Y3, Y6
-	VSUBPS Y8, Y4, Y9
-	VSUBPS Y9, Y6, Y9
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y4, Y9, Y9
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y6
-	VPSRAD    $0x17, Y6, Y6
-	VPSLLD    $0x17, Y6, Y8
-	VPSUBD    Y8, Y4, Y8
-	VCVTDQ2PS Y6, Y6
-	VSUBPS    oneVec<>+0(SB), Y8, Y8
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y8, Y8, Y4
-	VMOVAPS      logP0Vec<>+0(SB), Y10
-	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y10
-	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y10
-	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y10
-	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y10
-	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y10
-	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y10
-	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y10
-	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y10
-	VMULPS       Y8, Y10, Y10
-	VMULPS       Y4, Y10, Y10
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y6, Y10
-	VFNMADD231PS halfVec<>+0(SB), Y4, Y10
-	VADDPS       Y9, Y10, Y10
-	VADDPS       Y8, Y10, Y10
-	VMOVAPS      Y10, Y4
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y4
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y3, Y3
-	VBLENDVPS Y3, posInfVec<>+0(SB), Y4, Y4
-	VADDPS    Y4, Y7, Y7
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y4
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y4
+	VMULPS      Y3, Y4, Y4
+	VFMADD213PS Y3, Y3, Y4
+	VADDPS      Y4, Y7, Y7
 
 	// fill where t < 0
 	VBLENDVPS Y5, Y1, Y7, Y7
@@ -9754,97 +9687,37 @@ sigLSEAVX2Loop:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
 	VANDNPS     Y2, Y4, Y2
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y1, Y4
-	VMAXPS oneVec<>+0(SB), Y1, Y7
-	VMINPS oneVec<>+0(SB), Y1, Y6
-	VSUBPS Y7, Y4, Y8
-	VSUBPS Y8, Y6, Y8
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y4
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y1, Y4
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y1, Y4
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y1, Y4
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y1, Y4
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y1, Y4
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y1, Y4
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y1, Y4
+	VMULPS      Y1, Y4, Y4
+	VFMADD213PS Y1, Y1, Y4
+	VADDPS      Y4, Y3, Y3
+	VMOVUPS     Y3, (AX)
 
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y4, Y8, Y8
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y6
-	VPSRAD    $0x17, Y6, Y6
-	VPSLLD    $0x17, Y6, Y7
-	VPSUBD    Y7, Y4, Y7
-	VCVTDQ2PS Y6, Y6
-	VSUBPS    oneVec<>+0(SB), Y7, Y7
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y7, Y7, Y4
-	VMOVAPS      logP0Vec<>+0(SB), Y9
-	VFMADD213PS  logP1Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP2Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP3Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP4Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP5Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP6Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP7Vec<>+0(SB), Y7, Y9
-	VFMADD213PS  logP8Vec<>+0(SB), Y7, Y9
-	VMULPS       Y7, Y9, Y9
-	VMULPS       Y4, Y9, Y9
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y6, Y9
-	VFNMADD231PS halfVec<>+0(SB), Y4, Y9
-	VADDPS       Y8, Y9, Y9
-	VADDPS       Y7, Y9, Y9
-	VMOVAPS      Y9, Y4
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y4
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y1, Y1
-	VBLENDVPS Y1, posInfVec<>+0(SB), Y4, Y4
-	VADDPS    Y4, Y3, Y3
-	VMOVUPS   Y3, (AX)
-
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y2, Y1
-	VMAXPS oneVec<>+0(SB), Y2, Y4
-	VMINPS oneVec<>+0(SB), Y2, Y3
-	VSUBPS Y4, Y1, Y6
-	VSUBPS Y6, Y3, Y6
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y1, Y6, Y6
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y1, Y3
-	VPSRAD    $0x17, Y3, Y3
-	VPSLLD    $0x17, Y3, Y4
-	VPSUBD    Y4, Y1, Y4
-	VCVTDQ2PS Y3, Y3
-	VSUBPS    oneVec<>+0(SB), Y4, Y4
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y4, Y4, Y1
-	VMOVAPS      logP0Vec<>+0(SB), Y7
-	VFMADD213PS  logP1Vec<>+0(SB), Y4, Y7
-	VFMADD213PS  logP2Vec<>+0(SB), Y4, Y7
-	VFMADD213PS  logP3Vec<>+0(SB), Y4, Y7
-	VFMADD213PS  logP4Vec<>+0(SB), Y4, Y7
-	VFMADD213PS  logP5Vec<>+0(SB), Y4, Y7
-	VFMADD213PS  logP6Vec<>+0(SB), Y4, Y7
-	VFMADD213PS  logP7Vec<>+0(SB), Y4, Y7
-	VFMADD213PS  logP8Vec<>+0(SB), Y4, Y7
-	VMULPS       Y4, Y7, Y7
-	VMULPS       Y1, Y7, Y7
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y3, Y7
-	VFNMADD231PS halfVec<>+0(SB), Y1, Y7
-	VADDPS       Y6, Y7, Y7
-	VADDPS       Y4, Y7, Y7
-	VMOVAPS      Y7, Y1
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y1
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
-	VBLENDVPS Y2, posInfVec<>+0(SB), Y1, Y1
-	VADDPS    Y1, Y5, Y5
-	VMOVUPS   Y5, 32(AX)
-	ADDQ      $0x00000040, AX
-	ADDQ      $0x00000040, DX
-	SUBQ      $0x00000010, CX
-	JMP       sigLSEAVX2Loop
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y1
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y1
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y1
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y1
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y1
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y1
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y1
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y1
+	VMULPS      Y2, Y1, Y1
+	VFMADD213PS Y2, Y2, Y1
+	VADDPS      Y1, Y5, Y5
+	VMOVUPS     Y5, 32(AX)
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, DX
+	SUBQ        $0x00000010, CX
+	JMP         sigLSEAVX2Loop
 
 sigLSEAVX2One:
 	CMPQ    CX, $0x00000008
@@ -9878,53 +9751,23 @@ sigLSEAVX2One:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
 	VANDNPS     Y1, Y2, Y1
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y1, Y2
-	VMAXPS oneVec<>+0(SB), Y1, Y5
-	VMINPS oneVec<>+0(SB), Y1, Y4
-	VSUBPS Y5, Y2, Y6
-	VSUBPS Y6, Y4, Y6
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y2, Y6, Y6
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y4
-	VPSRAD    $0x17, Y4, Y4
-	VPSLLD    $0x17, Y4, Y5
-	VPSUBD    Y5, Y2, Y5
-	VCVTDQ2PS Y4, Y4
-	VSUBPS    oneVec<>+0(SB), Y5, Y5
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y5, Y5, Y2
-	VMOVAPS      logP0Vec<>+0(SB), Y7
-	VFMADD213PS  logP1Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP2Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP3Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP4Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP5Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP6Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP7Vec<>+0(SB), Y5, Y7
-	VFMADD213PS  logP8Vec<>+0(SB), Y5, Y7
-	VMULPS       Y5, Y7, Y7
-	VMULPS       Y2, Y7, Y7
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y4, Y7
-	VFNMADD231PS halfVec<>+0(SB), Y2, Y7
-	VADDPS       Y6, Y7, Y7
-	VADDPS       Y5, Y7, Y7
-	VMOVAPS      Y7, Y2
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y4, Y2
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y1, Y1
-	VBLENDVPS Y1, posInfVec<>+0(SB), Y2, Y2
-	VADDPS    Y2, Y3, Y3
-	VMOVUPS   Y3, (AX)
-	ADDQ      $0x00000020, AX
-	ADDQ      $0x00000020, DX
-	SUBQ      $0x00000008, CX
-	JMP       sigLSEAVX2One
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y1, Y2
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y1, Y2
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y1, Y2
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y1, Y2
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y1, Y2
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y1, Y2
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y1, Y2
+	VMULPS      Y1, Y2, Y2
+	VFMADD213PS Y1, Y1, Y2
+	VADDPS      Y2, Y3, Y3
+	VMOVUPS     Y3, (AX)
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DX
+	SUBQ        $0x00000008, CX
+	JMP         sigLSEAVX2One
 
 sigLSEAVX2Tail:
 	VZEROUPPER
@@ -10187,48 +10030,18 @@ sigLossGradAVX2PlainLoop:
 	VBLENDVPS Y6, Y0, Y10, Y10
 	VMOVUPS   Y10, (CX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y2, Y5
-	VMAXPS oneVec<>+0(SB), Y2, Y8
-	VMINPS oneVec<>+0(SB), Y2, Y7
-	VSUBPS Y8, Y5, Y10
-	VSUBPS Y10, Y7, Y10
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y5, Y10, Y10
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y5, Y7
-	VPSRAD    $0x17, Y7, Y7
-	VPSLLD    $0x17, Y7, Y8
-	VPSUBD    Y8, Y5, Y8
-	VCVTDQ2PS Y7, Y7
-	VSUBPS    oneVec<>+0(SB), Y8, Y8
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y8, Y8, Y5
-	VMOVAPS      logP0Vec<>+0(SB), Y11
-	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y11
-	VMULPS       Y8, Y11, Y11
-	VMULPS       Y5, Y11, Y11
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y11
-	VFNMADD231PS halfVec<>+0(SB), Y5, Y11
-	VADDPS       Y10, Y11, Y11
-	VADDPS       Y8, Y11, Y11
-	VMOVAPS      Y11, Y5
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y5
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
-	VBLENDVPS Y2, posInfVec<>+0(SB), Y5, Y5
-	VADDPS    Y5, Y9, Y9
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y5
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y5
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y2, Y2, Y5
+	VADDPS      Y5, Y9, Y9
 
 	// fill where t < 0
 	VBLENDVPS Y6, Y1, Y9, Y9
@@ -10293,48 +10106,18 @@ sigLossGradAVX2PlainOne:
 	VBLENDVPS Y6, Y0, Y10, Y10
 	VMOVUPS   Y10, (CX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y2, Y5
-	VMAXPS oneVec<>+0(SB), Y2, Y8
-	VMINPS oneVec<>+0(SB), Y2, Y7
-	VSUBPS Y8, Y5, Y10
-	VSUBPS Y10, Y7, Y10
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y5, Y10, Y10
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y5, Y7
-	VPSRAD    $0x17, Y7, Y7
-	VPSLLD    $0x17, Y7, Y8
-	VPSUBD    Y8, Y5, Y8
-	VCVTDQ2PS Y7, Y7
-	VSUBPS    oneVec<>+0(SB), Y8, Y8
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y8, Y8, Y5
-	VMOVAPS      logP0Vec<>+0(SB), Y11
-	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y11
-	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y11
-	VMULPS       Y8, Y11, Y11
-	VMULPS       Y5, Y11, Y11
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y11
-	VFNMADD231PS halfVec<>+0(SB), Y5, Y11
-	VADDPS       Y10, Y11, Y11
-	VADDPS       Y8, Y11, Y11
-	VMOVAPS      Y11, Y5
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y5
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
-	VBLENDVPS Y2, posInfVec<>+0(SB), Y5, Y5
-	VADDPS    Y5, Y9, Y9
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y5
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y5
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y2, Y2, Y5
+	VADDPS      Y5, Y9, Y9
 
 	// fill where t < 0
 	VBLENDVPS Y6, Y1, Y9, Y9
@@ -10406,48 +10189,18 @@ sigLossGradAVX2SmoothLoop:
 	VBLENDVPS Y7, Y0, Y11, Y11
 	VMOVUPS   Y11, (CX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y5, Y6
-	VMAXPS oneVec<>+0(SB), Y5, Y9
-	VMINPS oneVec<>+0(SB), Y5, Y8
-	VSUBPS Y9, Y6, Y11
-	VSUBPS Y11, Y8, Y11
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y6, Y11, Y11
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y8
-	VPSRAD    $0x17, Y8, Y8
-	VPSLLD    $0x17, Y8, Y9
-	VPSUBD    Y9, Y6, Y9
-	VCVTDQ2PS Y8, Y8
-	VSUBPS    oneVec<>+0(SB), Y9, Y9
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y9, Y9, Y6
-	VMOVAPS      logP0Vec<>+0(SB), Y12
-	VFMADD213PS  logP1Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP2Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP3Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP4Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP5Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP6Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP7Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP8Vec<>+0(SB), Y9, Y12
-	VMULPS       Y9, Y12, Y12
-	VMULPS       Y6, Y12, Y12
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y8, Y12
-	VFNMADD231PS halfVec<>+0(SB), Y6, Y12
-	VADDPS       Y11, Y12, Y12
-	VADDPS       Y9, Y12, Y12
-	VMOVAPS      Y12, Y6
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y8, Y6
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y5, Y5
-	VBLENDVPS Y5, posInfVec<>+0(SB), Y6, Y6
-	VADDPS    Y6, Y10, Y10
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y6
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y6
+	VMULPS      Y5, Y6, Y6
+	VFMADD213PS Y5, Y5, Y6
+	VADDPS      Y6, Y10, Y10
 
 	// fill where t < 0
 	VBLENDVPS Y7, Y1, Y10, Y10
@@ -10516,48 +10269,18 @@ sigLossGradAVX2SmoothOne:
 	VBLENDVPS Y7, Y0, Y11, Y11
 	VMOVUPS   Y11, (CX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y5, Y6
-	VMAXPS oneVec<>+0(SB), Y5, Y9
-	VMINPS oneVec<>+0(SB), Y5, Y8
-	VSUBPS Y9, Y6, Y11
-	VSUBPS Y11, Y8, Y11
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y6, Y11, Y11
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y8
-	VPSRAD    $0x17, Y8, Y8
-	VPSLLD    $0x17, Y8, Y9
-	VPSUBD    Y9, Y6, Y9
-	VCVTDQ2PS Y8, Y8
-	VSUBPS    oneVec<>+0(SB), Y9, Y9
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y9, Y9, Y6
-	VMOVAPS      logP0Vec<>+0(SB), Y12
-	VFMADD213PS  logP1Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP2Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP3Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP4Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP5Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP6Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP7Vec<>+0(SB), Y9, Y12
-	VFMADD213PS  logP8Vec<>+0(SB), Y9, Y12
-	VMULPS       Y9, Y12, Y12
-	VMULPS       Y6, Y12, Y12
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y8, Y12
-	VFNMADD231PS halfVec<>+0(SB), Y6, Y12
-	VADDPS       Y11, Y12, Y12
-	VADDPS       Y9, Y12, Y12
-	VMOVAPS      Y12, Y6
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y8, Y6
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y5, Y5
-	VBLENDVPS Y5, posInfVec<>+0(SB), Y6, Y6
-	VADDPS    Y6, Y10, Y10
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y6
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y6
+	VMULPS      Y5, Y6, Y6
+	VFMADD213PS Y5, Y5, Y6
+	VADDPS      Y6, Y10, Y10
 
 	// fill where t < 0
 	VBLENDVPS Y7, Y1, Y10, Y10
@@ -10767,6 +10490,71 @@ GLOBL logP7<>(SB), RODATA|NOPTR, $4
 
 DATA logP8<>+0(SB)/4, $0x3eaaaaaa
 GLOBL logP8<>(SB), RODATA|NOPTR, $4
+
+// func log1pUnitfAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·log1pUnitfAVX512(SB), NOSPLIT, $0-48
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS log1pUnitQ0<>+0(SB), Z0
+	VBROADCASTSS log1pUnitQ1<>+0(SB), Z1
+	VBROADCASTSS log1pUnitQ2<>+0(SB), Z2
+	VBROADCASTSS log1pUnitQ3<>+0(SB), Z3
+	VBROADCASTSS log1pUnitQ4<>+0(SB), Z4
+	VBROADCASTSS log1pUnitQ5<>+0(SB), Z5
+	VBROADCASTSS log1pUnitQ6<>+0(SB), Z6
+	VBROADCASTSS log1pUnitQ7<>+0(SB), Z7
+
+log1pUnitfAVX512Loop:
+	CMPQ    DX, $0x00000010
+	JB      log1pUnitfAVX512Done
+	VMOVUPS (CX), Z8
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z7, Z9
+	VFMADD213PS Z6, Z8, Z9
+	VFMADD213PS Z5, Z8, Z9
+	VFMADD213PS Z4, Z8, Z9
+	VFMADD213PS Z3, Z8, Z9
+	VFMADD213PS Z2, Z8, Z9
+	VFMADD213PS Z1, Z8, Z9
+	VFMADD213PS Z0, Z8, Z9
+	VMULPS      Z8, Z9, Z9
+	VFMADD213PS Z8, Z8, Z9
+	VMOVUPS     Z9, (AX)
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x00000040, AX
+	SUBQ        $0x00000010, DX
+	JMP         log1pUnitfAVX512Loop
+
+log1pUnitfAVX512Done:
+	VZEROUPPER
+	RET
+
+DATA log1pUnitQ0<>+0(SB)/4, $0xbeffff8a
+GLOBL log1pUnitQ0<>(SB), RODATA|NOPTR, $4
+
+DATA log1pUnitQ1<>+0(SB)/4, $0x3eaa9aef
+GLOBL log1pUnitQ1<>(SB), RODATA|NOPTR, $4
+
+DATA log1pUnitQ2<>+0(SB)/4, $0xbe7e89b4
+GLOBL log1pUnitQ2<>(SB), RODATA|NOPTR, $4
+
+DATA log1pUnitQ3<>+0(SB)/4, $0x3e4422aa
+GLOBL log1pUnitQ3<>(SB), RODATA|NOPTR, $4
+
+DATA log1pUnitQ4<>+0(SB)/4, $0xbe0cd7c7
+GLOBL log1pUnitQ4<>(SB), RODATA|NOPTR, $4
+
+DATA log1pUnitQ5<>+0(SB)/4, $0x3da2383d
+GLOBL log1pUnitQ5<>(SB), RODATA|NOPTR, $4
+
+DATA log1pUnitQ6<>+0(SB)/4, $0xbcf651cc
+GLOBL log1pUnitQ6<>(SB), RODATA|NOPTR, $4
+
+DATA log1pUnitQ7<>+0(SB)/4, $0x3bafd06d
+GLOBL log1pUnitQ7<>(SB), RODATA|NOPTR, $4
 
 // func countAtLeastAVX512(x []float32, v float32) int
 // Requires: AVX, AVX2, AVX512DQ, AVX512F, BMI2
@@ -19037,7 +18825,7 @@ GLOBL gradOne32<>(SB), RODATA|NOPTR, $4
 
 // func sigLossAVX512(loss []float32, x []float32, t []int32, eps float32, fill float32)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLossAVX512(SB), NOSPLIT, $768-80
+TEXT ·sigLossAVX512(SB), NOSPLIT, $448-80
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         t_base+48(FP), DX
@@ -19052,39 +18840,27 @@ TEXT ·sigLossAVX512(SB), NOSPLIT, $768-80
 	VBROADCASTSS expC1<>+0(SB), Z7
 	VBROADCASTSS expCutoff<>+0(SB), Z8
 	VBROADCASTSS one<>+0(SB), Z9
-	VBROADCASTSS one<>+0(SB), Z10
-	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
-	VBROADCASTSS logLn2Hi<>+0(SB), Z11
-	VBROADCASTSS logLn2Lo<>+0(SB), Z12
-	VBROADCASTSS half<>+0(SB), Z13
-	VBROADCASTSS posInf<>+0(SB), Z14
-	VBROADCASTSS logP0<>+0(SB), Z15
-	VBROADCASTSS logP1<>+0(SB), Z16
-	VBROADCASTSS logP2<>+0(SB), Z17
-	VBROADCASTSS logP3<>+0(SB), Z18
-	VBROADCASTSS logP4<>+0(SB), Z19
-	VBROADCASTSS logP5<>+0(SB), Z20
-	VBROADCASTSS logP6<>+0(SB), Z21
-	VBROADCASTSS logP7<>+0(SB), Z22
-	VBROADCASTSS logP8<>+0(SB), Z23
+	VBROADCASTSS log1pUnitQ0<>+0(SB), Z10
+	VBROADCASTSS log1pUnitQ1<>+0(SB), Z11
+	VBROADCASTSS log1pUnitQ2<>+0(SB), Z12
+	VBROADCASTSS log1pUnitQ3<>+0(SB), Z13
+	VBROADCASTSS log1pUnitQ4<>+0(SB), Z14
+	VBROADCASTSS log1pUnitQ5<>+0(SB), Z15
+	VBROADCASTSS log1pUnitQ6<>+0(SB), Z16
+	VBROADCASTSS log1pUnitQ7<>+0(SB), Z17
 	LEAQ         (SP), SI
-	VMOVUPS      Z16, (SI)
-	VMOVUPS      Z17, 64(SI)
-	VMOVUPS      Z18, 128(SI)
-	VMOVUPS      Z19, 192(SI)
-	VMOVUPS      Z20, 256(SI)
-	VMOVUPS      Z21, 320(SI)
-	VMOVUPS      Z22, 384(SI)
-	VMOVUPS      Z23, 448(SI)
-	VMOVUPS      Z11, 512(SI)
-	VMOVUPS      Z12, 576(SI)
-	VMOVUPS      Z13, 640(SI)
-	VMOVUPS      Z10, 704(SI)
+	VMOVUPS      Z10, (SI)
+	VMOVUPS      Z11, 64(SI)
+	VMOVUPS      Z12, 128(SI)
+	VMOVUPS      Z13, 192(SI)
+	VMOVUPS      Z14, 256(SI)
+	VMOVUPS      Z15, 320(SI)
+	VMOVUPS      Z16, 384(SI)
 	VBROADCASTSS signBit<>+0(SB), Z10
 	VXORPS       Z11, Z11, Z11
 	VBROADCASTSS half<>+0(SB), Z12
 	VBROADCASTSS fill+76(FP), Z13
-	VBROADCASTSS eps+72(FP), Z16
+	VBROADCASTSS eps+72(FP), Z14
 
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
 	MOVL eps+72(FP), DI
@@ -19097,315 +18873,195 @@ sigLossAVX512PlainLoop:
 	VMOVUPS (CX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (DX), Z17
-	VPSLLD    $0x1f, Z17, Z16
-	VPMOVD2M  Z17, K1
-	VORPS     Z10, Z12, Z17
+	VMOVDQU32 (DX), Z15
+	VPSLLD    $0x1f, Z15, Z14
+	VPMOVD2M  Z15, K1
+	VORPS     Z10, Z12, Z15
+	VXORPS    Z14, Z12, Z14
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z14, Z14
+	VFMADD231PS Z11, Z12, Z14
+	VMOVUPS     64(CX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(DX), Z18
+	VPSLLD    $0x1f, Z18, Z16
+	VPMOVD2M  Z18, K2
+	VORPS     Z10, Z12, Z18
 	VXORPS    Z16, Z12, Z16
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z16, Z16
 	VFMADD231PS Z11, Z12, Z16
-	VMOVUPS     64(CX), Z12
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 64(DX), Z19
-	VPSLLD    $0x1f, Z19, Z18
-	VPMOVD2M  Z19, K2
-	VORPS     Z10, Z12, Z19
-	VXORPS    Z18, Z12, Z18
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z18, Z18
-	VFMADD231PS Z11, Z12, Z18
 	VMOVUPS     128(CX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 128(DX), Z21
-	VPSLLD    $0x1f, Z21, Z20
-	VPMOVD2M  Z21, K3
-	VORPS     Z10, Z12, Z21
-	VXORPS    Z20, Z12, Z20
+	VMOVDQU32 128(DX), Z20
+	VPSLLD    $0x1f, Z20, Z19
+	VPMOVD2M  Z20, K3
+	VORPS     Z10, Z12, Z20
+	VXORPS    Z19, Z12, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z20, Z20
-	VFMADD231PS Z11, Z12, Z20
+	VMAXPS      Z11, Z19, Z19
+	VFMADD231PS Z11, Z12, Z19
 	VMOVUPS     192(CX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 192(DX), Z23
-	VPSLLD    $0x1f, Z23, Z22
-	VPMOVD2M  Z23, K4
-	VORPS     Z10, Z12, Z23
-	VXORPS    Z22, Z12, Z22
+	VMOVDQU32 192(DX), Z22
+	VPSLLD    $0x1f, Z22, Z21
+	VPMOVD2M  Z22, K4
+	VORPS     Z10, Z12, Z22
+	VXORPS    Z21, Z12, Z21
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z22, Z22
-	VFMADD231PS Z11, Z12, Z22
+	VMAXPS      Z11, Z21, Z21
+	VFMADD231PS Z11, Z12, Z21
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z17, Z12
+	VMULPS      Z0, Z15, Z12
 	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z17, Z25
-	VFMADD231PS Z1, Z12, Z25
-	VFMADD231PS Z2, Z12, Z25
+	VMOVAPS     Z15, Z24
+	VFMADD231PS Z1, Z12, Z24
+	VFMADD231PS Z2, Z12, Z24
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z24
-	VFMADD213PS Z4, Z25, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z17, K5
-	VFMADD213PS Z9, Z25, Z24
-	VSCALEFPS.Z Z12, Z24, K5, Z12
+	VCMPPS      $0x05, Z8, Z15, K5
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z12, Z23, K5, Z12
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VMOVAPS     Z19, Z25
-	VFMADD231PS Z1, Z17, Z25
-	VFMADD231PS Z2, Z17, Z25
+	VMULPS      Z0, Z18, Z15
+	VRNDSCALEPS $0x00, Z15, Z15
+	VMOVAPS     Z18, Z24
+	VFMADD231PS Z1, Z15, Z24
+	VFMADD231PS Z2, Z15, Z24
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z24
-	VFMADD213PS Z4, Z25, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z19, K5
-	VFMADD213PS Z9, Z25, Z24
-	VSCALEFPS.Z Z17, Z24, K5, Z17
+	VCMPPS      $0x05, Z8, Z18, K5
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z15, Z23, K5, Z15
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z21, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VMOVAPS     Z21, Z25
-	VFMADD231PS Z1, Z19, Z25
-	VFMADD231PS Z2, Z19, Z25
+	VMULPS      Z0, Z20, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z20, Z24
+	VFMADD231PS Z1, Z18, Z24
+	VFMADD231PS Z2, Z18, Z24
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z24
-	VFMADD213PS Z4, Z25, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z21, K5
-	VFMADD213PS Z9, Z25, Z24
-	VSCALEFPS.Z Z19, Z24, K5, Z19
+	VCMPPS      $0x05, Z8, Z20, K5
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z18, Z23, K5, Z18
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z23, Z21
-	VRNDSCALEPS $0x00, Z21, Z21
-	VMOVAPS     Z23, Z25
-	VFMADD231PS Z1, Z21, Z25
-	VFMADD231PS Z2, Z21, Z25
+	VMULPS      Z0, Z22, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z22, Z24
+	VFMADD231PS Z1, Z20, Z24
+	VFMADD231PS Z2, Z20, Z24
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z24
-	VFMADD213PS Z4, Z25, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z23, K5
-	VFMADD213PS Z9, Z25, Z24
-	VSCALEFPS.Z Z21, Z24, K5, Z21
+	VCMPPS      $0x05, Z8, Z22, K5
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z20, Z23, K5, Z20
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z12, Z23
-	VMAXPS Z9, Z12, Z25
-	VMINPS Z9, Z12, Z24
-	VSUBPS Z25, Z23, Z26
-	VSUBPS Z26, Z24, Z26
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z23, Z26, Z26
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z23, Z24
-	VPSRAD    $0x17, Z24, Z24
-	VPSLLD    $0x17, Z24, Z25
-	VPSUBD    Z25, Z23, Z25
-	VCVTDQ2PS Z24, Z24
-	VSUBPS    Z9, Z25, Z25
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z25, Z25, Z23
-	VMOVAPS      Z15, Z27
-	VFMADD213PS  (SI), Z25, Z27
-	VFMADD213PS  64(SI), Z25, Z27
-	VFMADD213PS  128(SI), Z25, Z27
-	VFMADD213PS  192(SI), Z25, Z27
-	VFMADD213PS  256(SI), Z25, Z27
-	VFMADD213PS  320(SI), Z25, Z27
-	VFMADD213PS  384(SI), Z25, Z27
-	VFMADD213PS  448(SI), Z25, Z27
-	VMULPS       Z25, Z27, Z27
-	VMULPS       Z23, Z27, Z27
-	VFMADD231PS  576(SI), Z24, Z27
-	VFNMADD231PS 640(SI), Z23, Z27
-	VADDPS       Z26, Z27, Z27
-	VADDPS       Z25, Z27, Z27
-	VMOVAPS      Z27, Z23
-	VFMADD231PS  512(SI), Z24, Z23
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z12, K5
-	VMOVAPS Z14, K5, Z23
-	VADDPS  Z23, Z16, Z16
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z22
+	VFMADD213PS 384(SI), Z12, Z22
+	VFMADD213PS 320(SI), Z12, Z22
+	VFMADD213PS 256(SI), Z12, Z22
+	VFMADD213PS 192(SI), Z12, Z22
+	VFMADD213PS 128(SI), Z12, Z22
+	VFMADD213PS 64(SI), Z12, Z22
+	VFMADD213PS (SI), Z12, Z22
+	VMULPS      Z12, Z22, Z22
+	VFMADD213PS Z12, Z12, Z22
+	VADDPS      Z22, Z14, Z14
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z16
-	VMOVUPS Z16, (AX)
+	VMOVAPS Z13, K1, Z14
+	VMOVUPS Z14, (AX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z17, Z12
-	VMAXPS Z9, Z17, Z23
-	VMINPS Z9, Z17, Z16
-	VSUBPS Z23, Z12, Z24
-	VSUBPS Z24, Z16, Z24
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z12, Z24, Z24
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z12, Z16
-	VPSRAD    $0x17, Z16, Z16
-	VPSLLD    $0x17, Z16, Z23
-	VPSUBD    Z23, Z12, Z23
-	VCVTDQ2PS Z16, Z16
-	VSUBPS    Z9, Z23, Z23
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z23, Z23, Z12
-	VMOVAPS      Z15, Z25
-	VFMADD213PS  (SI), Z23, Z25
-	VFMADD213PS  64(SI), Z23, Z25
-	VFMADD213PS  128(SI), Z23, Z25
-	VFMADD213PS  192(SI), Z23, Z25
-	VFMADD213PS  256(SI), Z23, Z25
-	VFMADD213PS  320(SI), Z23, Z25
-	VFMADD213PS  384(SI), Z23, Z25
-	VFMADD213PS  448(SI), Z23, Z25
-	VMULPS       Z23, Z25, Z25
-	VMULPS       Z12, Z25, Z25
-	VFMADD231PS  576(SI), Z16, Z25
-	VFNMADD231PS 640(SI), Z12, Z25
-	VADDPS       Z24, Z25, Z25
-	VADDPS       Z23, Z25, Z25
-	VMOVAPS      Z25, Z12
-	VFMADD231PS  512(SI), Z16, Z12
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z17, K1
-	VMOVAPS Z14, K1, Z12
-	VADDPS  Z12, Z18, Z18
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(SI), Z15, Z12
+	VFMADD213PS 320(SI), Z15, Z12
+	VFMADD213PS 256(SI), Z15, Z12
+	VFMADD213PS 192(SI), Z15, Z12
+	VFMADD213PS 128(SI), Z15, Z12
+	VFMADD213PS 64(SI), Z15, Z12
+	VFMADD213PS (SI), Z15, Z12
+	VMULPS      Z15, Z12, Z12
+	VFMADD213PS Z15, Z15, Z12
+	VADDPS      Z12, Z16, Z16
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z18
-	VMOVUPS Z18, 64(AX)
+	VMOVAPS Z13, K2, Z16
+	VMOVUPS Z16, 64(AX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z19, Z12
-	VMAXPS Z9, Z19, Z17
-	VMINPS Z9, Z19, Z16
-	VSUBPS Z17, Z12, Z18
-	VSUBPS Z18, Z16, Z18
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z12, Z18, Z18
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z12, Z16
-	VPSRAD    $0x17, Z16, Z16
-	VPSLLD    $0x17, Z16, Z17
-	VPSUBD    Z17, Z12, Z17
-	VCVTDQ2PS Z16, Z16
-	VSUBPS    Z9, Z17, Z17
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z17, Z17, Z12
-	VMOVAPS      Z15, Z23
-	VFMADD213PS  (SI), Z17, Z23
-	VFMADD213PS  64(SI), Z17, Z23
-	VFMADD213PS  128(SI), Z17, Z23
-	VFMADD213PS  192(SI), Z17, Z23
-	VFMADD213PS  256(SI), Z17, Z23
-	VFMADD213PS  320(SI), Z17, Z23
-	VFMADD213PS  384(SI), Z17, Z23
-	VFMADD213PS  448(SI), Z17, Z23
-	VMULPS       Z17, Z23, Z23
-	VMULPS       Z12, Z23, Z23
-	VFMADD231PS  576(SI), Z16, Z23
-	VFNMADD231PS 640(SI), Z12, Z23
-	VADDPS       Z18, Z23, Z23
-	VADDPS       Z17, Z23, Z23
-	VMOVAPS      Z23, Z12
-	VFMADD231PS  512(SI), Z16, Z12
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z19, K1
-	VMOVAPS Z14, K1, Z12
-	VADDPS  Z12, Z20, Z20
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(SI), Z18, Z12
+	VFMADD213PS 320(SI), Z18, Z12
+	VFMADD213PS 256(SI), Z18, Z12
+	VFMADD213PS 192(SI), Z18, Z12
+	VFMADD213PS 128(SI), Z18, Z12
+	VFMADD213PS 64(SI), Z18, Z12
+	VFMADD213PS (SI), Z18, Z12
+	VMULPS      Z18, Z12, Z12
+	VFMADD213PS Z18, Z18, Z12
+	VADDPS      Z12, Z19, Z19
 
 	// fill where t < 0
-	VMOVAPS Z13, K3, Z20
-	VMOVUPS Z20, 128(AX)
+	VMOVAPS Z13, K3, Z19
+	VMOVUPS Z19, 128(AX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z21, Z12
-	VMAXPS Z9, Z21, Z17
-	VMINPS Z9, Z21, Z16
-	VSUBPS Z17, Z12, Z18
-	VSUBPS Z18, Z16, Z18
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z12, Z18, Z18
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z12, Z16
-	VPSRAD    $0x17, Z16, Z16
-	VPSLLD    $0x17, Z16, Z17
-	VPSUBD    Z17, Z12, Z17
-	VCVTDQ2PS Z16, Z16
-	VSUBPS    Z9, Z17, Z17
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z17, Z17, Z12
-	VMOVAPS      Z15, Z19
-	VFMADD213PS  (SI), Z17, Z19
-	VFMADD213PS  64(SI), Z17, Z19
-	VFMADD213PS  128(SI), Z17, Z19
-	VFMADD213PS  192(SI), Z17, Z19
-	VFMADD213PS  256(SI), Z17, Z19
-	VFMADD213PS  320(SI), Z17, Z19
-	VFMADD213PS  384(SI), Z17, Z19
-	VFMADD213PS  448(SI), Z17, Z19
-	VMULPS       Z17, Z19, Z19
-	VMULPS       Z12, Z19, Z19
-	VFMADD231PS  576(SI), Z16, Z19
-	VFNMADD231PS 640(SI), Z12, Z19
-	VADDPS       Z18, Z19, Z19
-	VADDPS       Z17, Z19, Z19
-	VMOVAPS      Z19, Z12
-	VFMADD231PS  512(SI), Z16, Z12
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z21, K1
-	VMOVAPS Z14, K1, Z12
-	VADDPS  Z12, Z22, Z22
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(SI), Z20, Z12
+	VFMADD213PS 320(SI), Z20, Z12
+	VFMADD213PS 256(SI), Z20, Z12
+	VFMADD213PS 192(SI), Z20, Z12
+	VFMADD213PS 128(SI), Z20, Z12
+	VFMADD213PS 64(SI), Z20, Z12
+	VFMADD213PS (SI), Z20, Z12
+	VMULPS      Z20, Z12, Z12
+	VFMADD213PS Z20, Z20, Z12
+	VADDPS      Z12, Z21, Z21
 
 	// fill where t < 0
-	VMOVAPS Z13, K4, Z22
-	VMOVUPS Z22, 192(AX)
+	VMOVAPS Z13, K4, Z21
+	VMOVUPS Z21, 192(AX)
 	ADDQ    $0x00000100, AX
 	ADDQ    $0x00000100, CX
 	ADDQ    $0x00000100, DX
@@ -19418,81 +19074,51 @@ sigLossAVX512PlainOne:
 	VMOVUPS (CX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (DX), Z17
-	VPSLLD    $0x1f, Z17, Z16
-	VPMOVD2M  Z17, K1
-	VORPS     Z10, Z12, Z17
-	VXORPS    Z16, Z12, Z16
+	VMOVDQU32 (DX), Z15
+	VPSLLD    $0x1f, Z15, Z14
+	VPMOVD2M  Z15, K1
+	VORPS     Z10, Z12, Z15
+	VXORPS    Z14, Z12, Z14
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z16, Z16
-	VFMADD231PS Z11, Z12, Z16
+	VMAXPS      Z11, Z14, Z14
+	VFMADD231PS Z11, Z12, Z14
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z17, Z12
+	VMULPS      Z0, Z15, Z12
 	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z17, Z19
-	VFMADD231PS Z1, Z12, Z19
-	VFMADD231PS Z2, Z12, Z19
+	VMOVAPS     Z15, Z18
+	VFMADD231PS Z1, Z12, Z18
+	VFMADD231PS Z2, Z12, Z18
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z19, Z18
-	VFMADD213PS Z5, Z19, Z18
-	VFMADD213PS Z6, Z19, Z18
-	VFMADD213PS Z7, Z19, Z18
+	VMOVAPS     Z3, Z16
+	VFMADD213PS Z4, Z18, Z16
+	VFMADD213PS Z5, Z18, Z16
+	VFMADD213PS Z6, Z18, Z16
+	VFMADD213PS Z7, Z18, Z16
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z17, K2
-	VFMADD213PS Z9, Z19, Z18
-	VSCALEFPS.Z Z12, Z18, K2, Z12
+	VCMPPS      $0x05, Z8, Z15, K2
+	VFMADD213PS Z9, Z18, Z16
+	VSCALEFPS.Z Z12, Z16, K2, Z12
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z12, Z17
-	VMAXPS Z9, Z12, Z19
-	VMINPS Z9, Z12, Z18
-	VSUBPS Z19, Z17, Z20
-	VSUBPS Z20, Z18, Z20
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z17, Z20, Z20
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z17, Z18
-	VPSRAD    $0x17, Z18, Z18
-	VPSLLD    $0x17, Z18, Z19
-	VPSUBD    Z19, Z17, Z19
-	VCVTDQ2PS Z18, Z18
-	VSUBPS    Z9, Z19, Z19
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z19, Z19, Z17
-	VMOVAPS      Z15, Z21
-	VFMADD213PS  (SI), Z19, Z21
-	VFMADD213PS  64(SI), Z19, Z21
-	VFMADD213PS  128(SI), Z19, Z21
-	VFMADD213PS  192(SI), Z19, Z21
-	VFMADD213PS  256(SI), Z19, Z21
-	VFMADD213PS  320(SI), Z19, Z21
-	VFMADD213PS  384(SI), Z19, Z21
-	VFMADD213PS  448(SI), Z19, Z21
-	VMULPS       Z19, Z21, Z21
-	VMULPS       Z17, Z21, Z21
-	VFMADD231PS  576(SI), Z18, Z21
-	VFNMADD231PS 640(SI), Z17, Z21
-	VADDPS       Z20, Z21, Z21
-	VADDPS       Z19, Z21, Z21
-	VMOVAPS      Z21, Z17
-	VFMADD231PS  512(SI), Z18, Z17
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z12, K2
-	VMOVAPS Z14, K2, Z17
-	VADDPS  Z17, Z16, Z16
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z15
+	VFMADD213PS 384(SI), Z12, Z15
+	VFMADD213PS 320(SI), Z12, Z15
+	VFMADD213PS 256(SI), Z12, Z15
+	VFMADD213PS 192(SI), Z12, Z15
+	VFMADD213PS 128(SI), Z12, Z15
+	VFMADD213PS 64(SI), Z12, Z15
+	VFMADD213PS (SI), Z12, Z15
+	VMULPS      Z12, Z15, Z15
+	VFMADD213PS Z12, Z12, Z15
+	VADDPS      Z15, Z14, Z14
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z16
-	VMOVUPS Z16, (AX)
+	VMOVAPS Z13, K1, Z14
+	VMOVUPS Z14, (AX)
 	ADDQ    $0x00000040, AX
 	ADDQ    $0x00000040, CX
 	ADDQ    $0x00000040, DX
@@ -19508,15 +19134,15 @@ sigLossAVX512PlainTail:
 	VMOVUPS.Z (CX), K1, Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32.Z (DX), K1, Z17
-	VPSLLD      $0x1f, Z17, Z16
-	VPMOVD2M    Z17, K2
+	VMOVDQU32.Z (DX), K1, Z15
+	VPSLLD      $0x1f, Z15, Z14
+	VPMOVD2M    Z15, K2
 	VORPS       Z10, Z12, Z10
-	VXORPS      Z16, Z12, Z16
+	VXORPS      Z14, Z12, Z14
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z16, Z16
-	VFMADD231PS Z11, Z12, Z16
+	VMAXPS      Z11, Z14, Z14
+	VFMADD231PS Z11, Z12, Z14
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z10, Z0
@@ -19537,385 +19163,235 @@ sigLossAVX512PlainTail:
 	VFMADD213PS Z9, Z11, Z1
 	VSCALEFPS.Z Z0, Z1, K3, Z0
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z0, Z1
-	VMAXPS Z9, Z0, Z3
-	VMINPS Z9, Z0, Z2
-	VSUBPS Z3, Z1, Z4
-	VSUBPS Z4, Z2, Z4
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z1, Z4, Z4
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z1, Z2
-	VPSRAD    $0x17, Z2, Z2
-	VPSLLD    $0x17, Z2, Z3
-	VPSUBD    Z3, Z1, Z3
-	VCVTDQ2PS Z2, Z2
-	VSUBPS    Z9, Z3, Z3
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z3, Z3, Z1
-	VMOVAPS      Z15, Z5
-	VFMADD213PS  (SI), Z3, Z5
-	VFMADD213PS  64(SI), Z3, Z5
-	VFMADD213PS  128(SI), Z3, Z5
-	VFMADD213PS  192(SI), Z3, Z5
-	VFMADD213PS  256(SI), Z3, Z5
-	VFMADD213PS  320(SI), Z3, Z5
-	VFMADD213PS  384(SI), Z3, Z5
-	VFMADD213PS  448(SI), Z3, Z5
-	VMULPS       Z3, Z5, Z5
-	VMULPS       Z1, Z5, Z5
-	VFMADD231PS  576(SI), Z2, Z5
-	VFNMADD231PS 640(SI), Z1, Z5
-	VADDPS       Z4, Z5, Z5
-	VADDPS       Z3, Z5, Z5
-	VMOVAPS      Z5, Z1
-	VFMADD231PS  512(SI), Z2, Z1
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z0, K3
-	VMOVAPS Z14, K3, Z1
-	VADDPS  Z1, Z16, Z16
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z1
+	VFMADD213PS 384(SI), Z0, Z1
+	VFMADD213PS 320(SI), Z0, Z1
+	VFMADD213PS 256(SI), Z0, Z1
+	VFMADD213PS 192(SI), Z0, Z1
+	VFMADD213PS 128(SI), Z0, Z1
+	VFMADD213PS 64(SI), Z0, Z1
+	VFMADD213PS (SI), Z0, Z1
+	VMULPS      Z0, Z1, Z1
+	VFMADD213PS Z0, Z0, Z1
+	VADDPS      Z1, Z14, Z14
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z16
-	VMOVUPS Z16, K1, (AX)
+	VMOVAPS Z13, K2, Z14
+	VMOVUPS Z14, K1, (AX)
 	JMP     sigLossAVX512Done
 
 sigLossAVX512SmoothLoop:
 	CMPQ    BX, $0x00000040
 	JB      sigLossAVX512SmoothOne
-	VMOVUPS (CX), Z17
+	VMOVUPS (CX), Z15
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (DX), Z19
-	VPSLLD    $0x1f, Z19, Z18
-	VPMOVD2M  Z19, K1
-	VORPS     Z10, Z17, Z19
-	VXORPS    Z18, Z17, Z18
+	VMOVDQU32 (DX), Z18
+	VPSLLD    $0x1f, Z18, Z16
+	VPMOVD2M  Z18, K1
+	VORPS     Z10, Z15, Z18
+	VXORPS    Z16, Z15, Z16
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z18, Z20
-	VFMADD231PS Z11, Z17, Z20
+	VMAXPS      Z11, Z16, Z19
+	VFMADD231PS Z11, Z15, Z19
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z16, Z18, Z17
-	VFNMADD231PS Z12, Z17, Z20
-	VMOVUPS      64(CX), Z17
+	VMULPS       Z14, Z16, Z15
+	VFNMADD231PS Z12, Z15, Z19
+	VMOVUPS      64(CX), Z15
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 64(DX), Z21
-	VPSLLD    $0x1f, Z21, Z18
-	VPMOVD2M  Z21, K2
-	VORPS     Z10, Z17, Z21
-	VXORPS    Z18, Z17, Z18
+	VMOVDQU32 64(DX), Z20
+	VPSLLD    $0x1f, Z20, Z16
+	VPMOVD2M  Z20, K2
+	VORPS     Z10, Z15, Z20
+	VXORPS    Z16, Z15, Z16
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z18, Z22
-	VFMADD231PS Z11, Z17, Z22
+	VMAXPS      Z11, Z16, Z21
+	VFMADD231PS Z11, Z15, Z21
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z16, Z18, Z17
-	VFNMADD231PS Z12, Z17, Z22
-	VMOVUPS      128(CX), Z17
+	VMULPS       Z14, Z16, Z15
+	VFNMADD231PS Z12, Z15, Z21
+	VMOVUPS      128(CX), Z15
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 128(DX), Z23
-	VPSLLD    $0x1f, Z23, Z18
-	VPMOVD2M  Z23, K3
-	VORPS     Z10, Z17, Z23
-	VXORPS    Z18, Z17, Z18
+	VMOVDQU32 128(DX), Z22
+	VPSLLD    $0x1f, Z22, Z16
+	VPMOVD2M  Z22, K3
+	VORPS     Z10, Z15, Z22
+	VXORPS    Z16, Z15, Z16
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z18, Z24
-	VFMADD231PS Z11, Z17, Z24
+	VMAXPS      Z11, Z16, Z23
+	VFMADD231PS Z11, Z15, Z23
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z16, Z18, Z17
-	VFNMADD231PS Z12, Z17, Z24
-	VMOVUPS      192(CX), Z17
+	VMULPS       Z14, Z16, Z15
+	VFNMADD231PS Z12, Z15, Z23
+	VMOVUPS      192(CX), Z15
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 192(DX), Z25
-	VPSLLD    $0x1f, Z25, Z18
-	VPMOVD2M  Z25, K4
-	VORPS     Z10, Z17, Z25
-	VXORPS    Z18, Z17, Z18
+	VMOVDQU32 192(DX), Z24
+	VPSLLD    $0x1f, Z24, Z16
+	VPMOVD2M  Z24, K4
+	VORPS     Z10, Z15, Z24
+	VXORPS    Z16, Z15, Z16
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z18, Z26
-	VFMADD231PS Z11, Z17, Z26
+	VMAXPS      Z11, Z16, Z25
+	VFMADD231PS Z11, Z15, Z25
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z16, Z18, Z17
-	VFNMADD231PS Z12, Z17, Z26
+	VMULPS       Z14, Z16, Z15
+	VFNMADD231PS Z12, Z15, Z25
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VMOVAPS     Z19, Z27
-	VFMADD231PS Z1, Z17, Z27
-	VFMADD231PS Z2, Z17, Z27
+	VMULPS      Z0, Z18, Z15
+	VRNDSCALEPS $0x00, Z15, Z15
+	VMOVAPS     Z18, Z26
+	VFMADD231PS Z1, Z15, Z26
+	VFMADD231PS Z2, Z15, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z16
+	VFMADD213PS Z4, Z26, Z16
+	VFMADD213PS Z5, Z26, Z16
+	VFMADD213PS Z6, Z26, Z16
+	VFMADD213PS Z7, Z26, Z16
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z18, K5
+	VFMADD213PS Z9, Z26, Z16
+	VSCALEFPS.Z Z15, Z16, K5, Z15
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z20, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z20, Z26
+	VFMADD231PS Z1, Z16, Z26
+	VFMADD231PS Z2, Z16, Z26
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z27, Z18
-	VFMADD213PS Z5, Z27, Z18
-	VFMADD213PS Z6, Z27, Z18
-	VFMADD213PS Z7, Z27, Z18
+	VFMADD213PS Z4, Z26, Z18
+	VFMADD213PS Z5, Z26, Z18
+	VFMADD213PS Z6, Z26, Z18
+	VFMADD213PS Z7, Z26, Z18
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z19, K5
-	VFMADD213PS Z9, Z27, Z18
-	VSCALEFPS.Z Z17, Z18, K5, Z17
+	VCMPPS      $0x05, Z8, Z20, K5
+	VFMADD213PS Z9, Z26, Z18
+	VSCALEFPS.Z Z16, Z18, K5, Z16
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z21, Z18
+	VMULPS      Z0, Z22, Z18
 	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z21, Z27
-	VFMADD231PS Z1, Z18, Z27
-	VFMADD231PS Z2, Z18, Z27
+	VMOVAPS     Z22, Z26
+	VFMADD231PS Z1, Z18, Z26
+	VFMADD231PS Z2, Z18, Z26
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z19
-	VFMADD213PS Z4, Z27, Z19
-	VFMADD213PS Z5, Z27, Z19
-	VFMADD213PS Z6, Z27, Z19
-	VFMADD213PS Z7, Z27, Z19
+	VMOVAPS     Z3, Z20
+	VFMADD213PS Z4, Z26, Z20
+	VFMADD213PS Z5, Z26, Z20
+	VFMADD213PS Z6, Z26, Z20
+	VFMADD213PS Z7, Z26, Z20
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z21, K5
-	VFMADD213PS Z9, Z27, Z19
-	VSCALEFPS.Z Z18, Z19, K5, Z18
+	VCMPPS      $0x05, Z8, Z22, K5
+	VFMADD213PS Z9, Z26, Z20
+	VSCALEFPS.Z Z18, Z20, K5, Z18
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z23, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VMOVAPS     Z23, Z27
-	VFMADD231PS Z1, Z19, Z27
-	VFMADD231PS Z2, Z19, Z27
+	VMULPS      Z0, Z24, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z24, Z26
+	VFMADD231PS Z1, Z20, Z26
+	VFMADD231PS Z2, Z20, Z26
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z21
-	VFMADD213PS Z4, Z27, Z21
-	VFMADD213PS Z5, Z27, Z21
-	VFMADD213PS Z6, Z27, Z21
-	VFMADD213PS Z7, Z27, Z21
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z26, Z22
+	VFMADD213PS Z5, Z26, Z22
+	VFMADD213PS Z6, Z26, Z22
+	VFMADD213PS Z7, Z26, Z22
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z23, K5
-	VFMADD213PS Z9, Z27, Z21
-	VSCALEFPS.Z Z19, Z21, K5, Z19
+	VCMPPS      $0x05, Z8, Z24, K5
+	VFMADD213PS Z9, Z26, Z22
+	VSCALEFPS.Z Z20, Z22, K5, Z20
 
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z25, Z21
-	VRNDSCALEPS $0x00, Z21, Z21
-	VMOVAPS     Z25, Z27
-	VFMADD231PS Z1, Z21, Z27
-	VFMADD231PS Z2, Z21, Z27
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z27, Z23
-	VFMADD213PS Z5, Z27, Z23
-	VFMADD213PS Z6, Z27, Z23
-	VFMADD213PS Z7, Z27, Z23
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z25, K5
-	VFMADD213PS Z9, Z27, Z23
-	VSCALEFPS.Z Z21, Z23, K5, Z21
-
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z17, Z23
-	VMAXPS Z9, Z17, Z27
-	VMINPS Z9, Z17, Z25
-	VSUBPS Z27, Z23, Z28
-	VSUBPS Z28, Z25, Z28
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z23, Z28, Z28
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z23, Z25
-	VPSRAD    $0x17, Z25, Z25
-	VPSLLD    $0x17, Z25, Z27
-	VPSUBD    Z27, Z23, Z27
-	VCVTDQ2PS Z25, Z25
-	VSUBPS    Z9, Z27, Z27
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z27, Z27, Z23
-	VMOVAPS      Z15, Z29
-	VFMADD213PS  (SI), Z27, Z29
-	VFMADD213PS  64(SI), Z27, Z29
-	VFMADD213PS  128(SI), Z27, Z29
-	VFMADD213PS  192(SI), Z27, Z29
-	VFMADD213PS  256(SI), Z27, Z29
-	VFMADD213PS  320(SI), Z27, Z29
-	VFMADD213PS  384(SI), Z27, Z29
-	VFMADD213PS  448(SI), Z27, Z29
-	VMULPS       Z27, Z29, Z29
-	VMULPS       Z23, Z29, Z29
-	VFMADD231PS  576(SI), Z25, Z29
-	VFNMADD231PS 640(SI), Z23, Z29
-	VADDPS       Z28, Z29, Z29
-	VADDPS       Z27, Z29, Z29
-	VMOVAPS      Z29, Z23
-	VFMADD231PS  512(SI), Z25, Z23
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z17, K5
-	VMOVAPS Z14, K5, Z23
-	VADDPS  Z23, Z20, Z20
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z22
+	VFMADD213PS 384(SI), Z15, Z22
+	VFMADD213PS 320(SI), Z15, Z22
+	VFMADD213PS 256(SI), Z15, Z22
+	VFMADD213PS 192(SI), Z15, Z22
+	VFMADD213PS 128(SI), Z15, Z22
+	VFMADD213PS 64(SI), Z15, Z22
+	VFMADD213PS (SI), Z15, Z22
+	VMULPS      Z15, Z22, Z22
+	VFMADD213PS Z15, Z15, Z22
+	VADDPS      Z22, Z19, Z19
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z20
-	VMOVUPS Z20, (AX)
+	VMOVAPS Z13, K1, Z19
+	VMOVUPS Z19, (AX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z18, Z17
-	VMAXPS Z9, Z18, Z23
-	VMINPS Z9, Z18, Z20
-	VSUBPS Z23, Z17, Z25
-	VSUBPS Z25, Z20, Z25
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z17, Z25, Z25
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z17, Z20
-	VPSRAD    $0x17, Z20, Z20
-	VPSLLD    $0x17, Z20, Z23
-	VPSUBD    Z23, Z17, Z23
-	VCVTDQ2PS Z20, Z20
-	VSUBPS    Z9, Z23, Z23
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z23, Z23, Z17
-	VMOVAPS      Z15, Z27
-	VFMADD213PS  (SI), Z23, Z27
-	VFMADD213PS  64(SI), Z23, Z27
-	VFMADD213PS  128(SI), Z23, Z27
-	VFMADD213PS  192(SI), Z23, Z27
-	VFMADD213PS  256(SI), Z23, Z27
-	VFMADD213PS  320(SI), Z23, Z27
-	VFMADD213PS  384(SI), Z23, Z27
-	VFMADD213PS  448(SI), Z23, Z27
-	VMULPS       Z23, Z27, Z27
-	VMULPS       Z17, Z27, Z27
-	VFMADD231PS  576(SI), Z20, Z27
-	VFNMADD231PS 640(SI), Z17, Z27
-	VADDPS       Z25, Z27, Z27
-	VADDPS       Z23, Z27, Z27
-	VMOVAPS      Z27, Z17
-	VFMADD231PS  512(SI), Z20, Z17
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z18, K1
-	VMOVAPS Z14, K1, Z17
-	VADDPS  Z17, Z22, Z22
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z15
+	VFMADD213PS 384(SI), Z16, Z15
+	VFMADD213PS 320(SI), Z16, Z15
+	VFMADD213PS 256(SI), Z16, Z15
+	VFMADD213PS 192(SI), Z16, Z15
+	VFMADD213PS 128(SI), Z16, Z15
+	VFMADD213PS 64(SI), Z16, Z15
+	VFMADD213PS (SI), Z16, Z15
+	VMULPS      Z16, Z15, Z15
+	VFMADD213PS Z16, Z16, Z15
+	VADDPS      Z15, Z21, Z21
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z22
-	VMOVUPS Z22, 64(AX)
+	VMOVAPS Z13, K2, Z21
+	VMOVUPS Z21, 64(AX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z19, Z17
-	VMAXPS Z9, Z19, Z20
-	VMINPS Z9, Z19, Z18
-	VSUBPS Z20, Z17, Z22
-	VSUBPS Z22, Z18, Z22
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z17, Z22, Z22
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z17, Z18
-	VPSRAD    $0x17, Z18, Z18
-	VPSLLD    $0x17, Z18, Z20
-	VPSUBD    Z20, Z17, Z20
-	VCVTDQ2PS Z18, Z18
-	VSUBPS    Z9, Z20, Z20
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z20, Z20, Z17
-	VMOVAPS      Z15, Z23
-	VFMADD213PS  (SI), Z20, Z23
-	VFMADD213PS  64(SI), Z20, Z23
-	VFMADD213PS  128(SI), Z20, Z23
-	VFMADD213PS  192(SI), Z20, Z23
-	VFMADD213PS  256(SI), Z20, Z23
-	VFMADD213PS  320(SI), Z20, Z23
-	VFMADD213PS  384(SI), Z20, Z23
-	VFMADD213PS  448(SI), Z20, Z23
-	VMULPS       Z20, Z23, Z23
-	VMULPS       Z17, Z23, Z23
-	VFMADD231PS  576(SI), Z18, Z23
-	VFNMADD231PS 640(SI), Z17, Z23
-	VADDPS       Z22, Z23, Z23
-	VADDPS       Z20, Z23, Z23
-	VMOVAPS      Z23, Z17
-	VFMADD231PS  512(SI), Z18, Z17
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z19, K1
-	VMOVAPS Z14, K1, Z17
-	VADDPS  Z17, Z24, Z24
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z15
+	VFMADD213PS 384(SI), Z18, Z15
+	VFMADD213PS 320(SI), Z18, Z15
+	VFMADD213PS 256(SI), Z18, Z15
+	VFMADD213PS 192(SI), Z18, Z15
+	VFMADD213PS 128(SI), Z18, Z15
+	VFMADD213PS 64(SI), Z18, Z15
+	VFMADD213PS (SI), Z18, Z15
+	VMULPS      Z18, Z15, Z15
+	VFMADD213PS Z18, Z18, Z15
+	VADDPS      Z15, Z23, Z23
 
 	// fill where t < 0
-	VMOVAPS Z13, K3, Z24
-	VMOVUPS Z24, 128(AX)
+	VMOVAPS Z13, K3, Z23
+	VMOVUPS Z23, 128(AX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z21, Z17
-	VMAXPS Z9, Z21, Z19
-	VMINPS Z9, Z21, Z18
-	VSUBPS Z19, Z17, Z20
-	VSUBPS Z20, Z18, Z20
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z17, Z20, Z20
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z17, Z18
-	VPSRAD    $0x17, Z18, Z18
-	VPSLLD    $0x17, Z18, Z19
-	VPSUBD    Z19, Z17, Z19
-	VCVTDQ2PS Z18, Z18
-	VSUBPS    Z9, Z19, Z19
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z19, Z19, Z17
-	VMOVAPS      Z15, Z22
-	VFMADD213PS  (SI), Z19, Z22
-	VFMADD213PS  64(SI), Z19, Z22
-	VFMADD213PS  128(SI), Z19, Z22
-	VFMADD213PS  192(SI), Z19, Z22
-	VFMADD213PS  256(SI), Z19, Z22
-	VFMADD213PS  320(SI), Z19, Z22
-	VFMADD213PS  384(SI), Z19, Z22
-	VFMADD213PS  448(SI), Z19, Z22
-	VMULPS       Z19, Z22, Z22
-	VMULPS       Z17, Z22, Z22
-	VFMADD231PS  576(SI), Z18, Z22
-	VFNMADD231PS 640(SI), Z17, Z22
-	VADDPS       Z20, Z22, Z22
-	VADDPS       Z19, Z22, Z22
-	VMOVAPS      Z22, Z17
-	VFMADD231PS  512(SI), Z18, Z17
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z21, K1
-	VMOVAPS Z14, K1, Z17
-	VADDPS  Z17, Z26, Z26
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z15
+	VFMADD213PS 384(SI), Z20, Z15
+	VFMADD213PS 320(SI), Z20, Z15
+	VFMADD213PS 256(SI), Z20, Z15
+	VFMADD213PS 192(SI), Z20, Z15
+	VFMADD213PS 128(SI), Z20, Z15
+	VFMADD213PS 64(SI), Z20, Z15
+	VFMADD213PS (SI), Z20, Z15
+	VMULPS      Z20, Z15, Z15
+	VFMADD213PS Z20, Z20, Z15
+	VADDPS      Z15, Z25, Z25
 
 	// fill where t < 0
-	VMOVAPS Z13, K4, Z26
-	VMOVUPS Z26, 192(AX)
+	VMOVAPS Z13, K4, Z25
+	VMOVUPS Z25, 192(AX)
 	ADDQ    $0x00000100, AX
 	ADDQ    $0x00000100, CX
 	ADDQ    $0x00000100, DX
@@ -19925,88 +19401,58 @@ sigLossAVX512SmoothLoop:
 sigLossAVX512SmoothOne:
 	CMPQ    BX, $0x00000010
 	JB      sigLossAVX512SmoothTail
-	VMOVUPS (CX), Z17
+	VMOVUPS (CX), Z15
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (DX), Z19
-	VPSLLD    $0x1f, Z19, Z18
-	VPMOVD2M  Z19, K1
-	VORPS     Z10, Z17, Z19
-	VXORPS    Z18, Z17, Z18
+	VMOVDQU32 (DX), Z18
+	VPSLLD    $0x1f, Z18, Z16
+	VPMOVD2M  Z18, K1
+	VORPS     Z10, Z15, Z18
+	VXORPS    Z16, Z15, Z16
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z18, Z20
-	VFMADD231PS Z11, Z17, Z20
+	VMAXPS      Z11, Z16, Z19
+	VFMADD231PS Z11, Z15, Z19
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z16, Z18, Z17
-	VFNMADD231PS Z12, Z17, Z20
+	VMULPS       Z14, Z16, Z15
+	VFNMADD231PS Z12, Z15, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VMOVAPS     Z19, Z21
-	VFMADD231PS Z1, Z17, Z21
-	VFMADD231PS Z2, Z17, Z21
+	VMULPS      Z0, Z18, Z15
+	VRNDSCALEPS $0x00, Z15, Z15
+	VMOVAPS     Z18, Z20
+	VFMADD231PS Z1, Z15, Z20
+	VFMADD231PS Z2, Z15, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z21, Z18
-	VFMADD213PS Z5, Z21, Z18
-	VFMADD213PS Z6, Z21, Z18
-	VFMADD213PS Z7, Z21, Z18
+	VMOVAPS     Z3, Z16
+	VFMADD213PS Z4, Z20, Z16
+	VFMADD213PS Z5, Z20, Z16
+	VFMADD213PS Z6, Z20, Z16
+	VFMADD213PS Z7, Z20, Z16
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z19, K2
-	VFMADD213PS Z9, Z21, Z18
-	VSCALEFPS.Z Z17, Z18, K2, Z17
+	VCMPPS      $0x05, Z8, Z18, K2
+	VFMADD213PS Z9, Z20, Z16
+	VSCALEFPS.Z Z15, Z16, K2, Z15
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z17, Z18
-	VMAXPS Z9, Z17, Z21
-	VMINPS Z9, Z17, Z19
-	VSUBPS Z21, Z18, Z22
-	VSUBPS Z22, Z19, Z22
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z18, Z22, Z22
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z18, Z19
-	VPSRAD    $0x17, Z19, Z19
-	VPSLLD    $0x17, Z19, Z21
-	VPSUBD    Z21, Z18, Z21
-	VCVTDQ2PS Z19, Z19
-	VSUBPS    Z9, Z21, Z21
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z21, Z21, Z18
-	VMOVAPS      Z15, Z23
-	VFMADD213PS  (SI), Z21, Z23
-	VFMADD213PS  64(SI), Z21, Z23
-	VFMADD213PS  128(SI), Z21, Z23
-	VFMADD213PS  192(SI), Z21, Z23
-	VFMADD213PS  256(SI), Z21, Z23
-	VFMADD213PS  320(SI), Z21, Z23
-	VFMADD213PS  384(SI), Z21, Z23
-	VFMADD213PS  448(SI), Z21, Z23
-	VMULPS       Z21, Z23, Z23
-	VMULPS       Z18, Z23, Z23
-	VFMADD231PS  576(SI), Z19, Z23
-	VFNMADD231PS 640(SI), Z18, Z23
-	VADDPS       Z22, Z23, Z23
-	VADDPS       Z21, Z23, Z23
-	VMOVAPS      Z23, Z18
-	VFMADD231PS  512(SI), Z19, Z18
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z17, K2
-	VMOVAPS Z14, K2, Z18
-	VADDPS  Z18, Z20, Z20
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z16
+	VFMADD213PS 384(SI), Z15, Z16
+	VFMADD213PS 320(SI), Z15, Z16
+	VFMADD213PS 256(SI), Z15, Z16
+	VFMADD213PS 192(SI), Z15, Z16
+	VFMADD213PS 128(SI), Z15, Z16
+	VFMADD213PS 64(SI), Z15, Z16
+	VFMADD213PS (SI), Z15, Z16
+	VMULPS      Z15, Z16, Z16
+	VFMADD213PS Z15, Z15, Z16
+	VADDPS      Z16, Z19, Z19
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z20
-	VMOVUPS Z20, (AX)
+	VMOVAPS Z13, K1, Z19
+	VMOVUPS Z19, (AX)
 	ADDQ    $0x00000040, AX
 	ADDQ    $0x00000040, CX
 	ADDQ    $0x00000040, DX
@@ -20019,22 +19465,22 @@ sigLossAVX512SmoothTail:
 	MOVL      $0x0000ffff, DI
 	BZHIL     BX, DI, BX
 	KMOVW     BX, K1
-	VMOVUPS.Z (CX), K1, Z17
+	VMOVUPS.Z (CX), K1, Z15
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32.Z (DX), K1, Z19
-	VPSLLD      $0x1f, Z19, Z18
-	VPMOVD2M    Z19, K2
-	VORPS       Z10, Z17, Z10
-	VXORPS      Z18, Z17, Z18
+	VMOVDQU32.Z (DX), K1, Z18
+	VPSLLD      $0x1f, Z18, Z16
+	VPMOVD2M    Z18, K2
+	VORPS       Z10, Z15, Z10
+	VXORPS      Z16, Z15, Z16
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z18, Z19
-	VFMADD231PS Z11, Z17, Z19
+	VMAXPS      Z11, Z16, Z18
+	VFMADD231PS Z11, Z15, Z18
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z16, Z18, Z11
-	VFNMADD231PS Z12, Z11, Z19
+	VMULPS       Z14, Z16, Z11
+	VFNMADD231PS Z12, Z11, Z18
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z10, Z0
@@ -20055,52 +19501,22 @@ sigLossAVX512SmoothTail:
 	VFMADD213PS Z9, Z11, Z1
 	VSCALEFPS.Z Z0, Z1, K3, Z0
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z0, Z1
-	VMAXPS Z9, Z0, Z3
-	VMINPS Z9, Z0, Z2
-	VSUBPS Z3, Z1, Z4
-	VSUBPS Z4, Z2, Z4
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z1, Z4, Z4
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z1, Z2
-	VPSRAD    $0x17, Z2, Z2
-	VPSLLD    $0x17, Z2, Z3
-	VPSUBD    Z3, Z1, Z3
-	VCVTDQ2PS Z2, Z2
-	VSUBPS    Z9, Z3, Z3
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z3, Z3, Z1
-	VMOVAPS      Z15, Z5
-	VFMADD213PS  (SI), Z3, Z5
-	VFMADD213PS  64(SI), Z3, Z5
-	VFMADD213PS  128(SI), Z3, Z5
-	VFMADD213PS  192(SI), Z3, Z5
-	VFMADD213PS  256(SI), Z3, Z5
-	VFMADD213PS  320(SI), Z3, Z5
-	VFMADD213PS  384(SI), Z3, Z5
-	VFMADD213PS  448(SI), Z3, Z5
-	VMULPS       Z3, Z5, Z5
-	VMULPS       Z1, Z5, Z5
-	VFMADD231PS  576(SI), Z2, Z5
-	VFNMADD231PS 640(SI), Z1, Z5
-	VADDPS       Z4, Z5, Z5
-	VADDPS       Z3, Z5, Z5
-	VMOVAPS      Z5, Z1
-	VFMADD231PS  512(SI), Z2, Z1
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z0, K3
-	VMOVAPS Z14, K3, Z1
-	VADDPS  Z1, Z19, Z19
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z1
+	VFMADD213PS 384(SI), Z0, Z1
+	VFMADD213PS 320(SI), Z0, Z1
+	VFMADD213PS 256(SI), Z0, Z1
+	VFMADD213PS 192(SI), Z0, Z1
+	VFMADD213PS 128(SI), Z0, Z1
+	VFMADD213PS 64(SI), Z0, Z1
+	VFMADD213PS (SI), Z0, Z1
+	VMULPS      Z0, Z1, Z1
+	VFMADD213PS Z0, Z0, Z1
+	VADDPS      Z1, Z18, Z18
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z19
-	VMOVUPS Z19, K1, (AX)
+	VMOVAPS Z13, K2, Z18
+	VMOVUPS Z18, K1, (AX)
 
 sigLossAVX512Done:
 	VZEROUPPER
@@ -20108,7 +19524,7 @@ sigLossAVX512Done:
 
 // func sigLSEAVX512(dst []float32, x []float32)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLSEAVX512(SB), NOSPLIT, $768-48
+TEXT ·sigLSEAVX512(SB), NOSPLIT, $448-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         dst_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
@@ -20122,34 +19538,22 @@ TEXT ·sigLSEAVX512(SB), NOSPLIT, $768-48
 	VBROADCASTSS expC1<>+0(SB), Z7
 	VBROADCASTSS expCutoff<>+0(SB), Z8
 	VBROADCASTSS one<>+0(SB), Z9
-	VBROADCASTSS one<>+0(SB), Z10
-	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
-	VBROADCASTSS logLn2Hi<>+0(SB), Z11
-	VBROADCASTSS logLn2Lo<>+0(SB), Z12
-	VBROADCASTSS half<>+0(SB), Z13
-	VBROADCASTSS posInf<>+0(SB), Z14
-	VBROADCASTSS logP0<>+0(SB), Z15
-	VBROADCASTSS logP1<>+0(SB), Z16
-	VBROADCASTSS logP2<>+0(SB), Z17
-	VBROADCASTSS logP3<>+0(SB), Z18
-	VBROADCASTSS logP4<>+0(SB), Z19
-	VBROADCASTSS logP5<>+0(SB), Z20
-	VBROADCASTSS logP6<>+0(SB), Z21
-	VBROADCASTSS logP7<>+0(SB), Z22
-	VBROADCASTSS logP8<>+0(SB), Z23
+	VBROADCASTSS log1pUnitQ0<>+0(SB), Z10
+	VBROADCASTSS log1pUnitQ1<>+0(SB), Z11
+	VBROADCASTSS log1pUnitQ2<>+0(SB), Z12
+	VBROADCASTSS log1pUnitQ3<>+0(SB), Z13
+	VBROADCASTSS log1pUnitQ4<>+0(SB), Z14
+	VBROADCASTSS log1pUnitQ5<>+0(SB), Z15
+	VBROADCASTSS log1pUnitQ6<>+0(SB), Z16
+	VBROADCASTSS log1pUnitQ7<>+0(SB), Z17
 	LEAQ         (SP), BX
-	VMOVUPS      Z16, (BX)
-	VMOVUPS      Z17, 64(BX)
-	VMOVUPS      Z18, 128(BX)
-	VMOVUPS      Z19, 192(BX)
-	VMOVUPS      Z20, 256(BX)
-	VMOVUPS      Z21, 320(BX)
-	VMOVUPS      Z22, 384(BX)
-	VMOVUPS      Z23, 448(BX)
-	VMOVUPS      Z11, 512(BX)
-	VMOVUPS      Z12, 576(BX)
-	VMOVUPS      Z13, 640(BX)
-	VMOVUPS      Z10, 704(BX)
+	VMOVUPS      Z10, (BX)
+	VMOVUPS      Z11, 64(BX)
+	VMOVUPS      Z12, 128(BX)
+	VMOVUPS      Z13, 192(BX)
+	VMOVUPS      Z14, 256(BX)
+	VMOVUPS      Z15, 320(BX)
+	VMOVUPS      Z16, 384(BX)
 	VBROADCASTSS signBit<>+0(SB), Z10
 	VXORPS       Z11, Z11, Z11
 
@@ -20160,282 +19564,162 @@ sigLSEAVX512Loop:
 	VORPS   Z10, Z12, Z13
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z12, Z14
+	VFMADD231PS Z11, Z12, Z14
+	VMOVUPS     64(DX), Z12
+	VORPS       Z10, Z12, Z15
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z12, Z16
 	VFMADD231PS Z11, Z12, Z16
-	VMOVUPS     64(DX), Z12
-	VORPS       Z10, Z12, Z17
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z12, Z18
-	VFMADD231PS Z11, Z12, Z18
 	VMOVUPS     128(DX), Z12
-	VORPS       Z10, Z12, Z19
+	VORPS       Z10, Z12, Z18
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z12, Z20
-	VFMADD231PS Z11, Z12, Z20
+	VMAXPS      Z11, Z12, Z19
+	VFMADD231PS Z11, Z12, Z19
 	VMOVUPS     192(DX), Z12
-	VORPS       Z10, Z12, Z21
+	VORPS       Z10, Z12, Z20
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z12, Z22
-	VFMADD231PS Z11, Z12, Z22
+	VMAXPS      Z11, Z12, Z21
+	VFMADD231PS Z11, Z12, Z21
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z13, Z12
 	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z13, Z24
-	VFMADD231PS Z1, Z12, Z24
-	VFMADD231PS Z2, Z12, Z24
+	VMOVAPS     Z13, Z23
+	VFMADD231PS Z1, Z12, Z23
+	VFMADD231PS Z2, Z12, Z23
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z24, Z23
-	VFMADD213PS Z5, Z24, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z13, K1
-	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z12, Z23, K1, Z12
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z12, Z22, K1, Z12
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z17, Z13
+	VMULPS      Z0, Z15, Z13
 	VRNDSCALEPS $0x00, Z13, Z13
-	VMOVAPS     Z17, Z24
-	VFMADD231PS Z1, Z13, Z24
-	VFMADD231PS Z2, Z13, Z24
+	VMOVAPS     Z15, Z23
+	VFMADD231PS Z1, Z13, Z23
+	VFMADD231PS Z2, Z13, Z23
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z24, Z23
-	VFMADD213PS Z5, Z24, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z17, K1
-	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z13, Z23, K1, Z13
+	VCMPPS      $0x05, Z8, Z15, K1
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z13, Z22, K1, Z13
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z19, Z17
-	VRNDSCALEPS $0x00, Z17, Z17
-	VMOVAPS     Z19, Z24
-	VFMADD231PS Z1, Z17, Z24
-	VFMADD231PS Z2, Z17, Z24
+	VMULPS      Z0, Z18, Z15
+	VRNDSCALEPS $0x00, Z15, Z15
+	VMOVAPS     Z18, Z23
+	VFMADD231PS Z1, Z15, Z23
+	VFMADD231PS Z2, Z15, Z23
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z24, Z23
-	VFMADD213PS Z5, Z24, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z19, K1
-	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z17, Z23, K1, Z17
+	VCMPPS      $0x05, Z8, Z18, K1
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z15, Z22, K1, Z15
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z21, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VMOVAPS     Z21, Z24
-	VFMADD231PS Z1, Z19, Z24
-	VFMADD231PS Z2, Z19, Z24
+	VMULPS      Z0, Z20, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z20, Z23
+	VFMADD231PS Z1, Z18, Z23
+	VFMADD231PS Z2, Z18, Z23
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z24, Z23
-	VFMADD213PS Z5, Z24, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z21, K1
-	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z19, Z23, K1, Z19
+	VCMPPS      $0x05, Z8, Z20, K1
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z18, Z22, K1, Z18
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z12, Z21
-	VMAXPS Z9, Z12, Z24
-	VMINPS Z9, Z12, Z23
-	VSUBPS Z24, Z21, Z25
-	VSUBPS Z25, Z23, Z25
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z20
+	VFMADD213PS 384(BX), Z12, Z20
+	VFMADD213PS 320(BX), Z12, Z20
+	VFMADD213PS 256(BX), Z12, Z20
+	VFMADD213PS 192(BX), Z12, Z20
+	VFMADD213PS 128(BX), Z12, Z20
+	VFMADD213PS 64(BX), Z12, Z20
+	VFMADD213PS (BX), Z12, Z20
+	VMULPS      Z12, Z20, Z20
+	VFMADD213PS Z12, Z12, Z20
+	VADDPS      Z20, Z14, Z14
+	VMOVUPS     Z14, (AX)
 
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z21, Z25, Z25
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(BX), Z13, Z12
+	VFMADD213PS 320(BX), Z13, Z12
+	VFMADD213PS 256(BX), Z13, Z12
+	VFMADD213PS 192(BX), Z13, Z12
+	VFMADD213PS 128(BX), Z13, Z12
+	VFMADD213PS 64(BX), Z13, Z12
+	VFMADD213PS (BX), Z13, Z12
+	VMULPS      Z13, Z12, Z12
+	VFMADD213PS Z13, Z13, Z12
+	VADDPS      Z12, Z16, Z16
+	VMOVUPS     Z16, 64(AX)
 
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(BX), Z21, Z23
-	VPSRAD    $0x17, Z23, Z23
-	VPSLLD    $0x17, Z23, Z24
-	VPSUBD    Z24, Z21, Z24
-	VCVTDQ2PS Z23, Z23
-	VSUBPS    Z9, Z24, Z24
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(BX), Z15, Z12
+	VFMADD213PS 320(BX), Z15, Z12
+	VFMADD213PS 256(BX), Z15, Z12
+	VFMADD213PS 192(BX), Z15, Z12
+	VFMADD213PS 128(BX), Z15, Z12
+	VFMADD213PS 64(BX), Z15, Z12
+	VFMADD213PS (BX), Z15, Z12
+	VMULPS      Z15, Z12, Z12
+	VFMADD213PS Z15, Z15, Z12
+	VADDPS      Z12, Z19, Z19
+	VMOVUPS     Z19, 128(AX)
 
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z24, Z24, Z21
-	VMOVAPS      Z15, Z26
-	VFMADD213PS  (BX), Z24, Z26
-	VFMADD213PS  64(BX), Z24, Z26
-	VFMADD213PS  128(BX), Z24, Z26
-	VFMADD213PS  192(BX), Z24, Z26
-	VFMADD213PS  256(BX), Z24, Z26
-	VFMADD213PS  320(BX), Z24, Z26
-	VFMADD213PS  384(BX), Z24, Z26
-	VFMADD213PS  448(BX), Z24, Z26
-	VMULPS       Z24, Z26, Z26
-	VMULPS       Z21, Z26, Z26
-	VFMADD231PS  576(BX), Z23, Z26
-	VFNMADD231PS 640(BX), Z21, Z26
-	VADDPS       Z25, Z26, Z26
-	VADDPS       Z24, Z26, Z26
-	VMOVAPS      Z26, Z21
-	VFMADD231PS  512(BX), Z23, Z21
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z12, K1
-	VMOVAPS Z14, K1, Z21
-	VADDPS  Z21, Z16, Z16
-	VMOVUPS Z16, (AX)
-
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z13, Z12
-	VMAXPS Z9, Z13, Z21
-	VMINPS Z9, Z13, Z16
-	VSUBPS Z21, Z12, Z23
-	VSUBPS Z23, Z16, Z23
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z12, Z23, Z23
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(BX), Z12, Z16
-	VPSRAD    $0x17, Z16, Z16
-	VPSLLD    $0x17, Z16, Z21
-	VPSUBD    Z21, Z12, Z21
-	VCVTDQ2PS Z16, Z16
-	VSUBPS    Z9, Z21, Z21
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z21, Z21, Z12
-	VMOVAPS      Z15, Z24
-	VFMADD213PS  (BX), Z21, Z24
-	VFMADD213PS  64(BX), Z21, Z24
-	VFMADD213PS  128(BX), Z21, Z24
-	VFMADD213PS  192(BX), Z21, Z24
-	VFMADD213PS  256(BX), Z21, Z24
-	VFMADD213PS  320(BX), Z21, Z24
-	VFMADD213PS  384(BX), Z21, Z24
-	VFMADD213PS  448(BX), Z21, Z24
-	VMULPS       Z21, Z24, Z24
-	VMULPS       Z12, Z24, Z24
-	VFMADD231PS  576(BX), Z16, Z24
-	VFNMADD231PS 640(BX), Z12, Z24
-	VADDPS       Z23, Z24, Z24
-	VADDPS       Z21, Z24, Z24
-	VMOVAPS      Z24, Z12
-	VFMADD231PS  512(BX), Z16, Z12
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z13, K1
-	VMOVAPS Z14, K1, Z12
-	VADDPS  Z12, Z18, Z18
-	VMOVUPS Z18, 64(AX)
-
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z17, Z12
-	VMAXPS Z9, Z17, Z16
-	VMINPS Z9, Z17, Z13
-	VSUBPS Z16, Z12, Z18
-	VSUBPS Z18, Z13, Z18
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z12, Z18, Z18
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(BX), Z12, Z13
-	VPSRAD    $0x17, Z13, Z13
-	VPSLLD    $0x17, Z13, Z16
-	VPSUBD    Z16, Z12, Z16
-	VCVTDQ2PS Z13, Z13
-	VSUBPS    Z9, Z16, Z16
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z16, Z16, Z12
-	VMOVAPS      Z15, Z21
-	VFMADD213PS  (BX), Z16, Z21
-	VFMADD213PS  64(BX), Z16, Z21
-	VFMADD213PS  128(BX), Z16, Z21
-	VFMADD213PS  192(BX), Z16, Z21
-	VFMADD213PS  256(BX), Z16, Z21
-	VFMADD213PS  320(BX), Z16, Z21
-	VFMADD213PS  384(BX), Z16, Z21
-	VFMADD213PS  448(BX), Z16, Z21
-	VMULPS       Z16, Z21, Z21
-	VMULPS       Z12, Z21, Z21
-	VFMADD231PS  576(BX), Z13, Z21
-	VFNMADD231PS 640(BX), Z12, Z21
-	VADDPS       Z18, Z21, Z21
-	VADDPS       Z16, Z21, Z21
-	VMOVAPS      Z21, Z12
-	VFMADD231PS  512(BX), Z13, Z12
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z17, K1
-	VMOVAPS Z14, K1, Z12
-	VADDPS  Z12, Z20, Z20
-	VMOVUPS Z20, 128(AX)
-
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z19, Z12
-	VMAXPS Z9, Z19, Z16
-	VMINPS Z9, Z19, Z13
-	VSUBPS Z16, Z12, Z17
-	VSUBPS Z17, Z13, Z17
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z12, Z17, Z17
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(BX), Z12, Z13
-	VPSRAD    $0x17, Z13, Z13
-	VPSLLD    $0x17, Z13, Z16
-	VPSUBD    Z16, Z12, Z16
-	VCVTDQ2PS Z13, Z13
-	VSUBPS    Z9, Z16, Z16
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z16, Z16, Z12
-	VMOVAPS      Z15, Z18
-	VFMADD213PS  (BX), Z16, Z18
-	VFMADD213PS  64(BX), Z16, Z18
-	VFMADD213PS  128(BX), Z16, Z18
-	VFMADD213PS  192(BX), Z16, Z18
-	VFMADD213PS  256(BX), Z16, Z18
-	VFMADD213PS  320(BX), Z16, Z18
-	VFMADD213PS  384(BX), Z16, Z18
-	VFMADD213PS  448(BX), Z16, Z18
-	VMULPS       Z16, Z18, Z18
-	VMULPS       Z12, Z18, Z18
-	VFMADD231PS  576(BX), Z13, Z18
-	VFNMADD231PS 640(BX), Z12, Z18
-	VADDPS       Z17, Z18, Z18
-	VADDPS       Z16, Z18, Z18
-	VMOVAPS      Z18, Z12
-	VFMADD231PS  512(BX), Z13, Z12
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z19, K1
-	VMOVAPS Z14, K1, Z12
-	VADDPS  Z12, Z22, Z22
-	VMOVUPS Z22, 192(AX)
-	ADDQ    $0x00000100, AX
-	ADDQ    $0x00000100, DX
-	SUBQ    $0x00000040, CX
-	JMP     sigLSEAVX512Loop
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(BX), Z18, Z12
+	VFMADD213PS 320(BX), Z18, Z12
+	VFMADD213PS 256(BX), Z18, Z12
+	VFMADD213PS 192(BX), Z18, Z12
+	VFMADD213PS 128(BX), Z18, Z12
+	VFMADD213PS 64(BX), Z18, Z12
+	VFMADD213PS (BX), Z18, Z12
+	VMULPS      Z18, Z12, Z12
+	VFMADD213PS Z18, Z18, Z12
+	VADDPS      Z12, Z21, Z21
+	VMOVUPS     Z21, 192(AX)
+	ADDQ        $0x00000100, AX
+	ADDQ        $0x00000100, DX
+	SUBQ        $0x00000040, CX
+	JMP         sigLSEAVX512Loop
 
 sigLSEAVX512One:
 	CMPQ    CX, $0x00000010
@@ -20444,75 +19728,45 @@ sigLSEAVX512One:
 	VORPS   Z10, Z12, Z13
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z12, Z16
-	VFMADD231PS Z11, Z12, Z16
+	VMAXPS      Z11, Z12, Z14
+	VFMADD231PS Z11, Z12, Z14
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z13, Z12
 	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z13, Z18
-	VFMADD231PS Z1, Z12, Z18
-	VFMADD231PS Z2, Z12, Z18
+	VMOVAPS     Z13, Z16
+	VFMADD231PS Z1, Z12, Z16
+	VFMADD231PS Z2, Z12, Z16
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z17
-	VFMADD213PS Z4, Z18, Z17
-	VFMADD213PS Z5, Z18, Z17
-	VFMADD213PS Z6, Z18, Z17
-	VFMADD213PS Z7, Z18, Z17
+	VMOVAPS     Z3, Z15
+	VFMADD213PS Z4, Z16, Z15
+	VFMADD213PS Z5, Z16, Z15
+	VFMADD213PS Z6, Z16, Z15
+	VFMADD213PS Z7, Z16, Z15
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z13, K1
-	VFMADD213PS Z9, Z18, Z17
-	VSCALEFPS.Z Z12, Z17, K1, Z12
+	VFMADD213PS Z9, Z16, Z15
+	VSCALEFPS.Z Z12, Z15, K1, Z12
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z12, Z13
-	VMAXPS Z9, Z12, Z18
-	VMINPS Z9, Z12, Z17
-	VSUBPS Z18, Z13, Z19
-	VSUBPS Z19, Z17, Z19
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z13, Z19, Z19
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(BX), Z13, Z17
-	VPSRAD    $0x17, Z17, Z17
-	VPSLLD    $0x17, Z17, Z18
-	VPSUBD    Z18, Z13, Z18
-	VCVTDQ2PS Z17, Z17
-	VSUBPS    Z9, Z18, Z18
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z18, Z18, Z13
-	VMOVAPS      Z15, Z20
-	VFMADD213PS  (BX), Z18, Z20
-	VFMADD213PS  64(BX), Z18, Z20
-	VFMADD213PS  128(BX), Z18, Z20
-	VFMADD213PS  192(BX), Z18, Z20
-	VFMADD213PS  256(BX), Z18, Z20
-	VFMADD213PS  320(BX), Z18, Z20
-	VFMADD213PS  384(BX), Z18, Z20
-	VFMADD213PS  448(BX), Z18, Z20
-	VMULPS       Z18, Z20, Z20
-	VMULPS       Z13, Z20, Z20
-	VFMADD231PS  576(BX), Z17, Z20
-	VFNMADD231PS 640(BX), Z13, Z20
-	VADDPS       Z19, Z20, Z20
-	VADDPS       Z18, Z20, Z20
-	VMOVAPS      Z20, Z13
-	VFMADD231PS  512(BX), Z17, Z13
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z12, K1
-	VMOVAPS Z14, K1, Z13
-	VADDPS  Z13, Z16, Z16
-	VMOVUPS Z16, (AX)
-	ADDQ    $0x00000040, AX
-	ADDQ    $0x00000040, DX
-	SUBQ    $0x00000010, CX
-	JMP     sigLSEAVX512One
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z13
+	VFMADD213PS 384(BX), Z12, Z13
+	VFMADD213PS 320(BX), Z12, Z13
+	VFMADD213PS 256(BX), Z12, Z13
+	VFMADD213PS 192(BX), Z12, Z13
+	VFMADD213PS 128(BX), Z12, Z13
+	VFMADD213PS 64(BX), Z12, Z13
+	VFMADD213PS (BX), Z12, Z13
+	VMULPS      Z12, Z13, Z13
+	VFMADD213PS Z12, Z12, Z13
+	VADDPS      Z13, Z14, Z14
+	VMOVUPS     Z14, (AX)
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, DX
+	SUBQ        $0x00000010, CX
+	JMP         sigLSEAVX512One
 
 sigLSEAVX512Tail:
 	TESTQ     CX, CX
@@ -20546,49 +19800,19 @@ sigLSEAVX512Tail:
 	VFMADD213PS Z9, Z11, Z1
 	VSCALEFPS.Z Z0, Z1, K2, Z0
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z0, Z1
-	VMAXPS Z9, Z0, Z3
-	VMINPS Z9, Z0, Z2
-	VSUBPS Z3, Z1, Z4
-	VSUBPS Z4, Z2, Z4
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z1, Z4, Z4
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(BX), Z1, Z2
-	VPSRAD    $0x17, Z2, Z2
-	VPSLLD    $0x17, Z2, Z3
-	VPSUBD    Z3, Z1, Z3
-	VCVTDQ2PS Z2, Z2
-	VSUBPS    Z9, Z3, Z3
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z3, Z3, Z1
-	VMOVAPS      Z15, Z5
-	VFMADD213PS  (BX), Z3, Z5
-	VFMADD213PS  64(BX), Z3, Z5
-	VFMADD213PS  128(BX), Z3, Z5
-	VFMADD213PS  192(BX), Z3, Z5
-	VFMADD213PS  256(BX), Z3, Z5
-	VFMADD213PS  320(BX), Z3, Z5
-	VFMADD213PS  384(BX), Z3, Z5
-	VFMADD213PS  448(BX), Z3, Z5
-	VMULPS       Z3, Z5, Z5
-	VMULPS       Z1, Z5, Z5
-	VFMADD231PS  576(BX), Z2, Z5
-	VFNMADD231PS 640(BX), Z1, Z5
-	VADDPS       Z4, Z5, Z5
-	VADDPS       Z3, Z5, Z5
-	VMOVAPS      Z5, Z1
-	VFMADD231PS  512(BX), Z2, Z1
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z0, K2
-	VMOVAPS Z14, K2, Z1
-	VADDPS  Z1, Z13, Z13
-	VMOVUPS Z13, K1, (AX)
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z1
+	VFMADD213PS 384(BX), Z0, Z1
+	VFMADD213PS 320(BX), Z0, Z1
+	VFMADD213PS 256(BX), Z0, Z1
+	VFMADD213PS 192(BX), Z0, Z1
+	VFMADD213PS 128(BX), Z0, Z1
+	VFMADD213PS 64(BX), Z0, Z1
+	VFMADD213PS (BX), Z0, Z1
+	VMULPS      Z0, Z1, Z1
+	VFMADD213PS Z0, Z0, Z1
+	VADDPS      Z1, Z13, Z13
+	VMOVUPS     Z13, K1, (AX)
 
 sigLSEAVX512Done:
 	VZEROUPPER
@@ -20924,7 +20148,7 @@ sigGradAVX512Done:
 
 // func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLossGradAVX512(SB), NOSPLIT, $768-108
+TEXT ·sigLossGradAVX512(SB), NOSPLIT, $448-108
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         g_base+24(FP), CX
 	MOVQ         x_base+48(FP), DX
@@ -20940,45 +20164,33 @@ TEXT ·sigLossGradAVX512(SB), NOSPLIT, $768-108
 	VBROADCASTSS expC1<>+0(SB), Z7
 	VBROADCASTSS expCutoff<>+0(SB), Z8
 	VBROADCASTSS one<>+0(SB), Z9
-	VBROADCASTSS one<>+0(SB), Z10
-	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
-	VBROADCASTSS logLn2Hi<>+0(SB), Z11
-	VBROADCASTSS logLn2Lo<>+0(SB), Z12
-	VBROADCASTSS half<>+0(SB), Z13
-	VBROADCASTSS posInf<>+0(SB), Z14
-	VBROADCASTSS logP0<>+0(SB), Z15
-	VBROADCASTSS logP1<>+0(SB), Z16
-	VBROADCASTSS logP2<>+0(SB), Z17
-	VBROADCASTSS logP3<>+0(SB), Z18
-	VBROADCASTSS logP4<>+0(SB), Z19
-	VBROADCASTSS logP5<>+0(SB), Z20
-	VBROADCASTSS logP6<>+0(SB), Z21
-	VBROADCASTSS logP7<>+0(SB), Z22
-	VBROADCASTSS logP8<>+0(SB), Z23
+	VBROADCASTSS log1pUnitQ0<>+0(SB), Z10
+	VBROADCASTSS log1pUnitQ1<>+0(SB), Z11
+	VBROADCASTSS log1pUnitQ2<>+0(SB), Z12
+	VBROADCASTSS log1pUnitQ3<>+0(SB), Z13
+	VBROADCASTSS log1pUnitQ4<>+0(SB), Z14
+	VBROADCASTSS log1pUnitQ5<>+0(SB), Z15
+	VBROADCASTSS log1pUnitQ6<>+0(SB), Z16
+	VBROADCASTSS log1pUnitQ7<>+0(SB), Z17
 	LEAQ         (SP), DI
-	VMOVUPS      Z16, (DI)
-	VMOVUPS      Z17, 64(DI)
-	VMOVUPS      Z18, 128(DI)
-	VMOVUPS      Z19, 192(DI)
-	VMOVUPS      Z20, 256(DI)
-	VMOVUPS      Z21, 320(DI)
-	VMOVUPS      Z22, 384(DI)
-	VMOVUPS      Z23, 448(DI)
-	VMOVUPS      Z11, 512(DI)
-	VMOVUPS      Z12, 576(DI)
-	VMOVUPS      Z13, 640(DI)
-	VMOVUPS      Z10, 704(DI)
+	VMOVUPS      Z10, (DI)
+	VMOVUPS      Z11, 64(DI)
+	VMOVUPS      Z12, 128(DI)
+	VMOVUPS      Z13, 192(DI)
+	VMOVUPS      Z14, 256(DI)
+	VMOVUPS      Z15, 320(DI)
+	VMOVUPS      Z16, 384(DI)
 	VBROADCASTSS signBit<>+0(SB), Z10
 	VXORPS       Z11, Z11, Z11
 	VBROADCASTSS half<>+0(SB), Z12
 	VBROADCASTSS fill+100(FP), Z13
-	VBROADCASTSS eps+96(FP), Z16
+	VBROADCASTSS eps+96(FP), Z14
 
 	// he = ε/2, the smoothing of the gradient
-	VBROADCASTSS eps+96(FP), Z17
-	VMULPS       Z12, Z17, Z17
-	VBROADCASTSS s0+104(FP), Z18
-	VBROADCASTSS one<>+0(SB), Z19
+	VBROADCASTSS eps+96(FP), Z15
+	VMULPS       Z12, Z15, Z15
+	VBROADCASTSS s0+104(FP), Z16
+	VBROADCASTSS one<>+0(SB), Z18
 
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
 	MOVL eps+96(FP), R8
@@ -20991,193 +20203,133 @@ sigLossGradAVX512PlainLoop:
 	VMOVUPS (DX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (BX), Z19
-	VPSLLD    $0x1f, Z19, Z16
-	VPMOVD2M  Z19, K1
-	VORPS     Z10, Z12, Z19
-	VXORPS    Z16, Z12, Z20
+	VMOVDQU32 (BX), Z18
+	VPSLLD    $0x1f, Z18, Z14
+	VPMOVD2M  Z18, K1
+	VORPS     Z10, Z12, Z18
+	VXORPS    Z14, Z12, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z20, Z21
-	VFMADD231PS Z11, Z12, Z21
+	VMAXPS      Z11, Z19, Z20
+	VFMADD231PS Z11, Z12, Z20
 	VMOVUPS     64(DX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 64(BX), Z23
-	VPSLLD    $0x1f, Z23, Z22
-	VPMOVD2M  Z23, K2
-	VORPS     Z10, Z12, Z23
-	VXORPS    Z22, Z12, Z24
+	VMOVDQU32 64(BX), Z22
+	VPSLLD    $0x1f, Z22, Z21
+	VPMOVD2M  Z22, K2
+	VORPS     Z10, Z12, Z22
+	VXORPS    Z21, Z12, Z23
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z24, Z25
-	VFMADD231PS Z11, Z12, Z25
+	VMAXPS      Z11, Z23, Z24
+	VFMADD231PS Z11, Z12, Z24
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z19, Z12
+	VMULPS      Z0, Z18, Z12
 	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z19, Z27
-	VFMADD231PS Z1, Z12, Z27
-	VFMADD231PS Z2, Z12, Z27
+	VMOVAPS     Z18, Z26
+	VFMADD231PS Z1, Z12, Z26
+	VFMADD231PS Z2, Z12, Z26
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z26
-	VFMADD213PS Z4, Z27, Z26
-	VFMADD213PS Z5, Z27, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
+	VMOVAPS     Z3, Z25
+	VFMADD213PS Z4, Z26, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z19, K3
-	VFMADD213PS Z9, Z27, Z26
-	VSCALEFPS.Z Z12, Z26, K3, Z12
+	VCMPPS      $0x05, Z8, Z18, K3
+	VFMADD213PS Z9, Z26, Z25
+	VSCALEFPS.Z Z12, Z25, K3, Z12
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z23, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VMOVAPS     Z23, Z27
-	VFMADD231PS Z1, Z19, Z27
-	VFMADD231PS Z2, Z19, Z27
+	VMULPS      Z0, Z22, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z22, Z26
+	VFMADD231PS Z1, Z18, Z26
+	VFMADD231PS Z2, Z18, Z26
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z26
-	VFMADD213PS Z4, Z27, Z26
-	VFMADD213PS Z5, Z27, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
+	VMOVAPS     Z3, Z25
+	VFMADD213PS Z4, Z26, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z23, K3
-	VFMADD213PS Z9, Z27, Z26
-	VSCALEFPS.Z Z19, Z26, K3, Z19
+	VCMPPS      $0x05, Z8, Z22, K3
+	VFMADD213PS Z9, Z26, Z25
+	VSCALEFPS.Z Z18, Z25, K3, Z18
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z12, Z23
-	VMOVUPS  Z9, Z26
-	VDIVPS   Z23, Z26, Z26
-	VMULPS   Z26, Z12, Z23
-	VPMOVD2M Z20, K3
-	VMOVAPS  Z23, K3, Z26
+	VADDPS   Z9, Z12, Z22
+	VMOVUPS  Z9, Z25
+	VDIVPS   Z22, Z25, Z25
+	VMULPS   Z25, Z12, Z22
+	VPMOVD2M Z19, K3
+	VMOVAPS  Z22, K3, Z25
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z17, Z26, Z26
-	VXORPS Z16, Z26, Z26
+	VSUBPS Z15, Z25, Z25
+	VXORPS Z14, Z25, Z25
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z18, Z26, Z26
-	VMOVAPS Z11, K1, Z26
-	VMOVUPS Z26, (CX)
+	VMULPS  Z16, Z25, Z25
+	VMOVAPS Z11, K1, Z25
+	VMOVUPS Z25, (CX)
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z19, Z16
-	VMOVUPS  Z9, Z20
-	VDIVPS   Z16, Z20, Z20
-	VMULPS   Z20, Z19, Z16
-	VPMOVD2M Z24, K3
-	VMOVAPS  Z16, K3, Z20
+	VADDPS   Z9, Z18, Z14
+	VMOVUPS  Z9, Z19
+	VDIVPS   Z14, Z19, Z19
+	VMULPS   Z19, Z18, Z14
+	VPMOVD2M Z23, K3
+	VMOVAPS  Z14, K3, Z19
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z17, Z20, Z20
-	VXORPS Z22, Z20, Z20
+	VSUBPS Z15, Z19, Z19
+	VXORPS Z21, Z19, Z19
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z18, Z20, Z20
-	VMOVAPS Z11, K2, Z20
-	VMOVUPS Z20, 64(CX)
+	VMULPS  Z16, Z19, Z19
+	VMOVAPS Z11, K2, Z19
+	VMOVUPS Z19, 64(CX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z12, Z16
-	VMAXPS Z9, Z12, Z22
-	VMINPS Z9, Z12, Z20
-	VSUBPS Z22, Z16, Z23
-	VSUBPS Z23, Z20, Z23
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z16, Z23, Z23
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(DI), Z16, Z20
-	VPSRAD    $0x17, Z20, Z20
-	VPSLLD    $0x17, Z20, Z22
-	VPSUBD    Z22, Z16, Z22
-	VCVTDQ2PS Z20, Z20
-	VSUBPS    Z9, Z22, Z22
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z22, Z22, Z16
-	VMOVAPS      Z15, Z24
-	VFMADD213PS  (DI), Z22, Z24
-	VFMADD213PS  64(DI), Z22, Z24
-	VFMADD213PS  128(DI), Z22, Z24
-	VFMADD213PS  192(DI), Z22, Z24
-	VFMADD213PS  256(DI), Z22, Z24
-	VFMADD213PS  320(DI), Z22, Z24
-	VFMADD213PS  384(DI), Z22, Z24
-	VFMADD213PS  448(DI), Z22, Z24
-	VMULPS       Z22, Z24, Z24
-	VMULPS       Z16, Z24, Z24
-	VFMADD231PS  576(DI), Z20, Z24
-	VFNMADD231PS 640(DI), Z16, Z24
-	VADDPS       Z23, Z24, Z24
-	VADDPS       Z22, Z24, Z24
-	VMOVAPS      Z24, Z16
-	VFMADD231PS  512(DI), Z20, Z16
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z12, K3
-	VMOVAPS Z14, K3, Z16
-	VADDPS  Z16, Z21, Z21
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z14
+	VFMADD213PS 384(DI), Z12, Z14
+	VFMADD213PS 320(DI), Z12, Z14
+	VFMADD213PS 256(DI), Z12, Z14
+	VFMADD213PS 192(DI), Z12, Z14
+	VFMADD213PS 128(DI), Z12, Z14
+	VFMADD213PS 64(DI), Z12, Z14
+	VFMADD213PS (DI), Z12, Z14
+	VMULPS      Z12, Z14, Z14
+	VFMADD213PS Z12, Z12, Z14
+	VADDPS      Z14, Z20, Z20
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z21
-	VMOVUPS Z21, (AX)
+	VMOVAPS Z13, K1, Z20
+	VMOVUPS Z20, (AX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z19, Z12
-	VMAXPS Z9, Z19, Z20
-	VMINPS Z9, Z19, Z16
-	VSUBPS Z20, Z12, Z21
-	VSUBPS Z21, Z16, Z21
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z12, Z21, Z21
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(DI), Z12, Z16
-	VPSRAD    $0x17, Z16, Z16
-	VPSLLD    $0x17, Z16, Z20
-	VPSUBD    Z20, Z12, Z20
-	VCVTDQ2PS Z16, Z16
-	VSUBPS    Z9, Z20, Z20
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z20, Z20, Z12
-	VMOVAPS      Z15, Z22
-	VFMADD213PS  (DI), Z20, Z22
-	VFMADD213PS  64(DI), Z20, Z22
-	VFMADD213PS  128(DI), Z20, Z22
-	VFMADD213PS  192(DI), Z20, Z22
-	VFMADD213PS  256(DI), Z20, Z22
-	VFMADD213PS  320(DI), Z20, Z22
-	VFMADD213PS  384(DI), Z20, Z22
-	VFMADD213PS  448(DI), Z20, Z22
-	VMULPS       Z20, Z22, Z22
-	VMULPS       Z12, Z22, Z22
-	VFMADD231PS  576(DI), Z16, Z22
-	VFNMADD231PS 640(DI), Z12, Z22
-	VADDPS       Z21, Z22, Z22
-	VADDPS       Z20, Z22, Z22
-	VMOVAPS      Z22, Z12
-	VFMADD231PS  512(DI), Z16, Z12
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z19, K1
-	VMOVAPS Z14, K1, Z12
-	VADDPS  Z12, Z25, Z25
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(DI), Z18, Z12
+	VFMADD213PS 320(DI), Z18, Z12
+	VFMADD213PS 256(DI), Z18, Z12
+	VFMADD213PS 192(DI), Z18, Z12
+	VFMADD213PS 128(DI), Z18, Z12
+	VFMADD213PS 64(DI), Z18, Z12
+	VFMADD213PS (DI), Z18, Z12
+	VMULPS      Z18, Z12, Z12
+	VFMADD213PS Z18, Z18, Z12
+	VADDPS      Z12, Z24, Z24
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z25
-	VMOVUPS Z25, 64(AX)
+	VMOVAPS Z13, K2, Z24
+	VMOVUPS Z24, 64(AX)
 	ADDQ    $0x00000080, AX
 	ADDQ    $0x00000080, CX
 	ADDQ    $0x00000080, DX
@@ -21191,98 +20343,68 @@ sigLossGradAVX512PlainOne:
 	VMOVUPS (DX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (BX), Z19
-	VPSLLD    $0x1f, Z19, Z16
-	VPMOVD2M  Z19, K1
-	VORPS     Z10, Z12, Z19
-	VXORPS    Z16, Z12, Z20
+	VMOVDQU32 (BX), Z18
+	VPSLLD    $0x1f, Z18, Z14
+	VPMOVD2M  Z18, K1
+	VORPS     Z10, Z12, Z18
+	VXORPS    Z14, Z12, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z20, Z21
-	VFMADD231PS Z11, Z12, Z21
+	VMAXPS      Z11, Z19, Z20
+	VFMADD231PS Z11, Z12, Z20
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z19, Z12
+	VMULPS      Z0, Z18, Z12
 	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z19, Z23
-	VFMADD231PS Z1, Z12, Z23
-	VFMADD231PS Z2, Z12, Z23
+	VMOVAPS     Z18, Z22
+	VFMADD231PS Z1, Z12, Z22
+	VFMADD231PS Z2, Z12, Z22
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z19, K2
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z12, Z22, K2, Z12
+	VCMPPS      $0x05, Z8, Z18, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z12, Z21, K2, Z12
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z12, Z19
-	VMOVUPS  Z9, Z22
-	VDIVPS   Z19, Z22, Z22
-	VMULPS   Z22, Z12, Z19
-	VPMOVD2M Z20, K2
-	VMOVAPS  Z19, K2, Z22
+	VADDPS   Z9, Z12, Z18
+	VMOVUPS  Z9, Z21
+	VDIVPS   Z18, Z21, Z21
+	VMULPS   Z21, Z12, Z18
+	VPMOVD2M Z19, K2
+	VMOVAPS  Z18, K2, Z21
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z17, Z22, Z22
-	VXORPS Z16, Z22, Z22
+	VSUBPS Z15, Z21, Z21
+	VXORPS Z14, Z21, Z21
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z18, Z22, Z22
-	VMOVAPS Z11, K1, Z22
-	VMOVUPS Z22, (CX)
+	VMULPS  Z16, Z21, Z21
+	VMOVAPS Z11, K1, Z21
+	VMOVUPS Z21, (CX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z12, Z16
-	VMAXPS Z9, Z12, Z20
-	VMINPS Z9, Z12, Z19
-	VSUBPS Z20, Z16, Z22
-	VSUBPS Z22, Z19, Z22
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z16, Z22, Z22
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(DI), Z16, Z19
-	VPSRAD    $0x17, Z19, Z19
-	VPSLLD    $0x17, Z19, Z20
-	VPSUBD    Z20, Z16, Z20
-	VCVTDQ2PS Z19, Z19
-	VSUBPS    Z9, Z20, Z20
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z20, Z20, Z16
-	VMOVAPS      Z15, Z23
-	VFMADD213PS  (DI), Z20, Z23
-	VFMADD213PS  64(DI), Z20, Z23
-	VFMADD213PS  128(DI), Z20, Z23
-	VFMADD213PS  192(DI), Z20, Z23
-	VFMADD213PS  256(DI), Z20, Z23
-	VFMADD213PS  320(DI), Z20, Z23
-	VFMADD213PS  384(DI), Z20, Z23
-	VFMADD213PS  448(DI), Z20, Z23
-	VMULPS       Z20, Z23, Z23
-	VMULPS       Z16, Z23, Z23
-	VFMADD231PS  576(DI), Z19, Z23
-	VFNMADD231PS 640(DI), Z16, Z23
-	VADDPS       Z22, Z23, Z23
-	VADDPS       Z20, Z23, Z23
-	VMOVAPS      Z23, Z16
-	VFMADD231PS  512(DI), Z19, Z16
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z12, K2
-	VMOVAPS Z14, K2, Z16
-	VADDPS  Z16, Z21, Z21
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z14
+	VFMADD213PS 384(DI), Z12, Z14
+	VFMADD213PS 320(DI), Z12, Z14
+	VFMADD213PS 256(DI), Z12, Z14
+	VFMADD213PS 192(DI), Z12, Z14
+	VFMADD213PS 128(DI), Z12, Z14
+	VFMADD213PS 64(DI), Z12, Z14
+	VFMADD213PS (DI), Z12, Z14
+	VMULPS      Z12, Z14, Z14
+	VFMADD213PS Z12, Z12, Z14
+	VADDPS      Z14, Z20, Z20
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z21
-	VMOVUPS Z21, (AX)
+	VMOVAPS Z13, K1, Z20
+	VMOVUPS Z20, (AX)
 	ADDQ    $0x00000040, AX
 	ADDQ    $0x00000040, CX
 	ADDQ    $0x00000040, DX
@@ -21299,15 +20421,15 @@ sigLossGradAVX512PlainTail:
 	VMOVUPS.Z (DX), K1, Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32.Z (BX), K1, Z19
-	VPSLLD      $0x1f, Z19, Z16
-	VPMOVD2M    Z19, K2
+	VMOVDQU32.Z (BX), K1, Z18
+	VPSLLD      $0x1f, Z18, Z14
+	VPMOVD2M    Z18, K2
 	VORPS       Z10, Z12, Z10
-	VXORPS      Z16, Z12, Z19
+	VXORPS      Z14, Z12, Z18
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z19, Z20
-	VFMADD231PS Z11, Z12, Z20
+	VMAXPS      Z11, Z18, Z19
+	VFMADD231PS Z11, Z12, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z10, Z0
@@ -21333,267 +20455,177 @@ sigLossGradAVX512PlainTail:
 	VMOVUPS  Z9, Z2
 	VDIVPS   Z1, Z2, Z2
 	VMULPS   Z2, Z0, Z1
-	VPMOVD2M Z19, K3
+	VPMOVD2M Z18, K3
 	VMOVAPS  Z1, K3, Z2
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z17, Z2, Z2
-	VXORPS Z16, Z2, Z2
+	VSUBPS Z15, Z2, Z2
+	VXORPS Z14, Z2, Z2
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z18, Z2, Z2
+	VMULPS  Z16, Z2, Z2
 	VMOVAPS Z11, K2, Z2
 	VMOVUPS Z2, K1, (CX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z0, Z1
-	VMAXPS Z9, Z0, Z3
-	VMINPS Z9, Z0, Z2
-	VSUBPS Z3, Z1, Z4
-	VSUBPS Z4, Z2, Z4
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z1, Z4, Z4
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(DI), Z1, Z2
-	VPSRAD    $0x17, Z2, Z2
-	VPSLLD    $0x17, Z2, Z3
-	VPSUBD    Z3, Z1, Z3
-	VCVTDQ2PS Z2, Z2
-	VSUBPS    Z9, Z3, Z3
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z3, Z3, Z1
-	VMOVAPS      Z15, Z5
-	VFMADD213PS  (DI), Z3, Z5
-	VFMADD213PS  64(DI), Z3, Z5
-	VFMADD213PS  128(DI), Z3, Z5
-	VFMADD213PS  192(DI), Z3, Z5
-	VFMADD213PS  256(DI), Z3, Z5
-	VFMADD213PS  320(DI), Z3, Z5
-	VFMADD213PS  384(DI), Z3, Z5
-	VFMADD213PS  448(DI), Z3, Z5
-	VMULPS       Z3, Z5, Z5
-	VMULPS       Z1, Z5, Z5
-	VFMADD231PS  576(DI), Z2, Z5
-	VFNMADD231PS 640(DI), Z1, Z5
-	VADDPS       Z4, Z5, Z5
-	VADDPS       Z3, Z5, Z5
-	VMOVAPS      Z5, Z1
-	VFMADD231PS  512(DI), Z2, Z1
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z0, K3
-	VMOVAPS Z14, K3, Z1
-	VADDPS  Z1, Z20, Z20
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z1
+	VFMADD213PS 384(DI), Z0, Z1
+	VFMADD213PS 320(DI), Z0, Z1
+	VFMADD213PS 256(DI), Z0, Z1
+	VFMADD213PS 192(DI), Z0, Z1
+	VFMADD213PS 128(DI), Z0, Z1
+	VFMADD213PS 64(DI), Z0, Z1
+	VFMADD213PS (DI), Z0, Z1
+	VMULPS      Z0, Z1, Z1
+	VFMADD213PS Z0, Z0, Z1
+	VADDPS      Z1, Z19, Z19
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z20
-	VMOVUPS Z20, K1, (AX)
+	VMOVAPS Z13, K2, Z19
+	VMOVUPS Z19, K1, (AX)
 	JMP     sigLossGradAVX512Done
 
 sigLossGradAVX512SmoothLoop:
 	CMPQ    SI, $0x00000020
 	JB      sigLossGradAVX512SmoothOne
-	VMOVUPS (DX), Z19
+	VMOVUPS (DX), Z18
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (BX), Z21
-	VPSLLD    $0x1f, Z21, Z20
-	VPMOVD2M  Z21, K1
-	VORPS     Z10, Z19, Z21
-	VXORPS    Z20, Z19, Z22
+	VMOVDQU32 (BX), Z20
+	VPSLLD    $0x1f, Z20, Z19
+	VPMOVD2M  Z20, K1
+	VORPS     Z10, Z18, Z20
+	VXORPS    Z19, Z18, Z21
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z22, Z23
-	VFMADD231PS Z11, Z19, Z23
+	VMAXPS      Z11, Z21, Z22
+	VFMADD231PS Z11, Z18, Z22
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z16, Z22, Z19
-	VFNMADD231PS Z12, Z19, Z23
-	VMOVUPS      64(DX), Z19
+	VMULPS       Z14, Z21, Z18
+	VFNMADD231PS Z12, Z18, Z22
+	VMOVUPS      64(DX), Z18
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 64(BX), Z25
-	VPSLLD    $0x1f, Z25, Z24
-	VPMOVD2M  Z25, K2
-	VORPS     Z10, Z19, Z25
-	VXORPS    Z24, Z19, Z26
+	VMOVDQU32 64(BX), Z24
+	VPSLLD    $0x1f, Z24, Z23
+	VPMOVD2M  Z24, K2
+	VORPS     Z10, Z18, Z24
+	VXORPS    Z23, Z18, Z25
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z26, Z27
-	VFMADD231PS Z11, Z19, Z27
+	VMAXPS      Z11, Z25, Z26
+	VFMADD231PS Z11, Z18, Z26
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z16, Z26, Z19
-	VFNMADD231PS Z12, Z19, Z27
+	VMULPS       Z14, Z25, Z18
+	VFNMADD231PS Z12, Z18, Z26
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z21, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VMOVAPS     Z21, Z29
-	VFMADD231PS Z1, Z19, Z29
-	VFMADD231PS Z2, Z19, Z29
+	VMULPS      Z0, Z20, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z20, Z28
+	VFMADD231PS Z1, Z18, Z28
+	VFMADD231PS Z2, Z18, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z28
-	VFMADD213PS Z4, Z29, Z28
-	VFMADD213PS Z5, Z29, Z28
-	VFMADD213PS Z6, Z29, Z28
-	VFMADD213PS Z7, Z29, Z28
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z21, K3
-	VFMADD213PS Z9, Z29, Z28
-	VSCALEFPS.Z Z19, Z28, K3, Z19
+	VCMPPS      $0x05, Z8, Z20, K3
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z18, Z27, K3, Z18
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z25, Z21
-	VRNDSCALEPS $0x00, Z21, Z21
-	VMOVAPS     Z25, Z29
-	VFMADD231PS Z1, Z21, Z29
-	VFMADD231PS Z2, Z21, Z29
+	VMULPS      Z0, Z24, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z24, Z28
+	VFMADD231PS Z1, Z20, Z28
+	VFMADD231PS Z2, Z20, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z28
-	VFMADD213PS Z4, Z29, Z28
-	VFMADD213PS Z5, Z29, Z28
-	VFMADD213PS Z6, Z29, Z28
-	VFMADD213PS Z7, Z29, Z28
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z25, K3
-	VFMADD213PS Z9, Z29, Z28
-	VSCALEFPS.Z Z21, Z28, K3, Z21
+	VCMPPS      $0x05, Z8, Z24, K3
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z20, Z27, K3, Z20
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z19, Z25
-	VMOVUPS  Z9, Z28
-	VDIVPS   Z25, Z28, Z28
-	VMULPS   Z28, Z19, Z25
-	VPMOVD2M Z22, K3
-	VMOVAPS  Z25, K3, Z28
+	VADDPS   Z9, Z18, Z24
+	VMOVUPS  Z9, Z27
+	VDIVPS   Z24, Z27, Z27
+	VMULPS   Z27, Z18, Z24
+	VPMOVD2M Z21, K3
+	VMOVAPS  Z24, K3, Z27
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z17, Z28, Z28
-	VXORPS Z20, Z28, Z28
+	VSUBPS Z15, Z27, Z27
+	VXORPS Z19, Z27, Z27
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z18, Z28, Z28
-	VMOVAPS Z11, K1, Z28
-	VMOVUPS Z28, (CX)
+	VMULPS  Z16, Z27, Z27
+	VMOVAPS Z11, K1, Z27
+	VMOVUPS Z27, (CX)
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z21, Z20
-	VMOVUPS  Z9, Z22
-	VDIVPS   Z20, Z22, Z22
-	VMULPS   Z22, Z21, Z20
-	VPMOVD2M Z26, K3
-	VMOVAPS  Z20, K3, Z22
+	VADDPS   Z9, Z20, Z19
+	VMOVUPS  Z9, Z21
+	VDIVPS   Z19, Z21, Z21
+	VMULPS   Z21, Z20, Z19
+	VPMOVD2M Z25, K3
+	VMOVAPS  Z19, K3, Z21
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z17, Z22, Z22
-	VXORPS Z24, Z22, Z22
+	VSUBPS Z15, Z21, Z21
+	VXORPS Z23, Z21, Z21
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z18, Z22, Z22
-	VMOVAPS Z11, K2, Z22
-	VMOVUPS Z22, 64(CX)
+	VMULPS  Z16, Z21, Z21
+	VMOVAPS Z11, K2, Z21
+	VMOVUPS Z21, 64(CX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z19, Z20
-	VMAXPS Z9, Z19, Z24
-	VMINPS Z9, Z19, Z22
-	VSUBPS Z24, Z20, Z25
-	VSUBPS Z25, Z22, Z25
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z20, Z25, Z25
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(DI), Z20, Z22
-	VPSRAD    $0x17, Z22, Z22
-	VPSLLD    $0x17, Z22, Z24
-	VPSUBD    Z24, Z20, Z24
-	VCVTDQ2PS Z22, Z22
-	VSUBPS    Z9, Z24, Z24
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z24, Z24, Z20
-	VMOVAPS      Z15, Z26
-	VFMADD213PS  (DI), Z24, Z26
-	VFMADD213PS  64(DI), Z24, Z26
-	VFMADD213PS  128(DI), Z24, Z26
-	VFMADD213PS  192(DI), Z24, Z26
-	VFMADD213PS  256(DI), Z24, Z26
-	VFMADD213PS  320(DI), Z24, Z26
-	VFMADD213PS  384(DI), Z24, Z26
-	VFMADD213PS  448(DI), Z24, Z26
-	VMULPS       Z24, Z26, Z26
-	VMULPS       Z20, Z26, Z26
-	VFMADD231PS  576(DI), Z22, Z26
-	VFNMADD231PS 640(DI), Z20, Z26
-	VADDPS       Z25, Z26, Z26
-	VADDPS       Z24, Z26, Z26
-	VMOVAPS      Z26, Z20
-	VFMADD231PS  512(DI), Z22, Z20
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z19, K3
-	VMOVAPS Z14, K3, Z20
-	VADDPS  Z20, Z23, Z23
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z19
+	VFMADD213PS 384(DI), Z18, Z19
+	VFMADD213PS 320(DI), Z18, Z19
+	VFMADD213PS 256(DI), Z18, Z19
+	VFMADD213PS 192(DI), Z18, Z19
+	VFMADD213PS 128(DI), Z18, Z19
+	VFMADD213PS 64(DI), Z18, Z19
+	VFMADD213PS (DI), Z18, Z19
+	VMULPS      Z18, Z19, Z19
+	VFMADD213PS Z18, Z18, Z19
+	VADDPS      Z19, Z22, Z22
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z23
-	VMOVUPS Z23, (AX)
+	VMOVAPS Z13, K1, Z22
+	VMOVUPS Z22, (AX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z21, Z19
-	VMAXPS Z9, Z21, Z22
-	VMINPS Z9, Z21, Z20
-	VSUBPS Z22, Z19, Z23
-	VSUBPS Z23, Z20, Z23
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z19, Z23, Z23
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(DI), Z19, Z20
-	VPSRAD    $0x17, Z20, Z20
-	VPSLLD    $0x17, Z20, Z22
-	VPSUBD    Z22, Z19, Z22
-	VCVTDQ2PS Z20, Z20
-	VSUBPS    Z9, Z22, Z22
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z22, Z22, Z19
-	VMOVAPS      Z15, Z24
-	VFMADD213PS  (DI), Z22, Z24
-	VFMADD213PS  64(DI), Z22, Z24
-	VFMADD213PS  128(DI), Z22, Z24
-	VFMADD213PS  192(DI), Z22, Z24
-	VFMADD213PS  256(DI), Z22, Z24
-	VFMADD213PS  320(DI), Z22, Z24
-	VFMADD213PS  384(DI), Z22, Z24
-	VFMADD213PS  448(DI), Z22, Z24
-	VMULPS       Z22, Z24, Z24
-	VMULPS       Z19, Z24, Z24
-	VFMADD231PS  576(DI), Z20, Z24
-	VFNMADD231PS 640(DI), Z19, Z24
-	VADDPS       Z23, Z24, Z24
-	VADDPS       Z22, Z24, Z24
-	VMOVAPS      Z24, Z19
-	VFMADD231PS  512(DI), Z20, Z19
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z21, K1
-	VMOVAPS Z14, K1, Z19
-	VADDPS  Z19, Z27, Z27
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z18
+	VFMADD213PS 384(DI), Z20, Z18
+	VFMADD213PS 320(DI), Z20, Z18
+	VFMADD213PS 256(DI), Z20, Z18
+	VFMADD213PS 192(DI), Z20, Z18
+	VFMADD213PS 128(DI), Z20, Z18
+	VFMADD213PS 64(DI), Z20, Z18
+	VFMADD213PS (DI), Z20, Z18
+	VMULPS      Z20, Z18, Z18
+	VFMADD213PS Z20, Z20, Z18
+	VADDPS      Z18, Z26, Z26
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z27
-	VMOVUPS Z27, 64(AX)
+	VMOVAPS Z13, K2, Z26
+	VMOVUPS Z26, 64(AX)
 	ADDQ    $0x00000080, AX
 	ADDQ    $0x00000080, CX
 	ADDQ    $0x00000080, DX
@@ -21604,105 +20636,75 @@ sigLossGradAVX512SmoothLoop:
 sigLossGradAVX512SmoothOne:
 	CMPQ    SI, $0x00000010
 	JB      sigLossGradAVX512SmoothTail
-	VMOVUPS (DX), Z19
+	VMOVUPS (DX), Z18
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (BX), Z21
-	VPSLLD    $0x1f, Z21, Z20
-	VPMOVD2M  Z21, K1
-	VORPS     Z10, Z19, Z21
-	VXORPS    Z20, Z19, Z22
+	VMOVDQU32 (BX), Z20
+	VPSLLD    $0x1f, Z20, Z19
+	VPMOVD2M  Z20, K1
+	VORPS     Z10, Z18, Z20
+	VXORPS    Z19, Z18, Z21
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z22, Z23
-	VFMADD231PS Z11, Z19, Z23
+	VMAXPS      Z11, Z21, Z22
+	VFMADD231PS Z11, Z18, Z22
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z16, Z22, Z19
-	VFNMADD231PS Z12, Z19, Z23
+	VMULPS       Z14, Z21, Z18
+	VFNMADD231PS Z12, Z18, Z22
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z21, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VMOVAPS     Z21, Z25
-	VFMADD231PS Z1, Z19, Z25
-	VFMADD231PS Z2, Z19, Z25
+	VMULPS      Z0, Z20, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z20, Z24
+	VFMADD231PS Z1, Z18, Z24
+	VFMADD231PS Z2, Z18, Z24
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z24
-	VFMADD213PS Z4, Z25, Z24
-	VFMADD213PS Z5, Z25, Z24
-	VFMADD213PS Z6, Z25, Z24
-	VFMADD213PS Z7, Z25, Z24
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z21, K2
-	VFMADD213PS Z9, Z25, Z24
-	VSCALEFPS.Z Z19, Z24, K2, Z19
+	VCMPPS      $0x05, Z8, Z20, K2
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z18, Z23, K2, Z18
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z19, Z21
-	VMOVUPS  Z9, Z24
-	VDIVPS   Z21, Z24, Z24
-	VMULPS   Z24, Z19, Z21
-	VPMOVD2M Z22, K2
-	VMOVAPS  Z21, K2, Z24
+	VADDPS   Z9, Z18, Z20
+	VMOVUPS  Z9, Z23
+	VDIVPS   Z20, Z23, Z23
+	VMULPS   Z23, Z18, Z20
+	VPMOVD2M Z21, K2
+	VMOVAPS  Z20, K2, Z23
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z17, Z24, Z24
-	VXORPS Z20, Z24, Z24
+	VSUBPS Z15, Z23, Z23
+	VXORPS Z19, Z23, Z23
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z18, Z24, Z24
-	VMOVAPS Z11, K1, Z24
-	VMOVUPS Z24, (CX)
+	VMULPS  Z16, Z23, Z23
+	VMOVAPS Z11, K1, Z23
+	VMOVUPS Z23, (CX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z19, Z20
-	VMAXPS Z9, Z19, Z22
-	VMINPS Z9, Z19, Z21
-	VSUBPS Z22, Z20, Z24
-	VSUBPS Z24, Z21, Z24
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z20, Z24, Z24
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(DI), Z20, Z21
-	VPSRAD    $0x17, Z21, Z21
-	VPSLLD    $0x17, Z21, Z22
-	VPSUBD    Z22, Z20, Z22
-	VCVTDQ2PS Z21, Z21
-	VSUBPS    Z9, Z22, Z22
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z22, Z22, Z20
-	VMOVAPS      Z15, Z25
-	VFMADD213PS  (DI), Z22, Z25
-	VFMADD213PS  64(DI), Z22, Z25
-	VFMADD213PS  128(DI), Z22, Z25
-	VFMADD213PS  192(DI), Z22, Z25
-	VFMADD213PS  256(DI), Z22, Z25
-	VFMADD213PS  320(DI), Z22, Z25
-	VFMADD213PS  384(DI), Z22, Z25
-	VFMADD213PS  448(DI), Z22, Z25
-	VMULPS       Z22, Z25, Z25
-	VMULPS       Z20, Z25, Z25
-	VFMADD231PS  576(DI), Z21, Z25
-	VFNMADD231PS 640(DI), Z20, Z25
-	VADDPS       Z24, Z25, Z25
-	VADDPS       Z22, Z25, Z25
-	VMOVAPS      Z25, Z20
-	VFMADD231PS  512(DI), Z21, Z20
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z19, K2
-	VMOVAPS Z14, K2, Z20
-	VADDPS  Z20, Z23, Z23
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z19
+	VFMADD213PS 384(DI), Z18, Z19
+	VFMADD213PS 320(DI), Z18, Z19
+	VFMADD213PS 256(DI), Z18, Z19
+	VFMADD213PS 192(DI), Z18, Z19
+	VFMADD213PS 128(DI), Z18, Z19
+	VFMADD213PS 64(DI), Z18, Z19
+	VFMADD213PS (DI), Z18, Z19
+	VMULPS      Z18, Z19, Z19
+	VFMADD213PS Z18, Z18, Z19
+	VADDPS      Z19, Z22, Z22
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z23
-	VMOVUPS Z23, (AX)
+	VMOVAPS Z13, K1, Z22
+	VMOVUPS Z22, (AX)
 	ADDQ    $0x00000040, AX
 	ADDQ    $0x00000040, CX
 	ADDQ    $0x00000040, DX
@@ -21716,22 +20718,22 @@ sigLossGradAVX512SmoothTail:
 	MOVL      $0x0000ffff, R8
 	BZHIL     SI, R8, SI
 	KMOVW     SI, K1
-	VMOVUPS.Z (DX), K1, Z19
+	VMOVUPS.Z (DX), K1, Z18
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32.Z (BX), K1, Z21
-	VPSLLD      $0x1f, Z21, Z20
-	VPMOVD2M    Z21, K2
-	VORPS       Z10, Z19, Z10
-	VXORPS      Z20, Z19, Z21
+	VMOVDQU32.Z (BX), K1, Z20
+	VPSLLD      $0x1f, Z20, Z19
+	VPMOVD2M    Z20, K2
+	VORPS       Z10, Z18, Z10
+	VXORPS      Z19, Z18, Z20
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z21, Z22
-	VFMADD231PS Z11, Z19, Z22
+	VMAXPS      Z11, Z20, Z21
+	VFMADD231PS Z11, Z18, Z21
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z16, Z21, Z16
-	VFNMADD231PS Z12, Z16, Z22
+	VMULPS       Z14, Z20, Z14
+	VFNMADD231PS Z12, Z14, Z21
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z10, Z0
@@ -21757,64 +20759,34 @@ sigLossGradAVX512SmoothTail:
 	VMOVUPS  Z9, Z2
 	VDIVPS   Z1, Z2, Z2
 	VMULPS   Z2, Z0, Z1
-	VPMOVD2M Z21, K3
+	VPMOVD2M Z20, K3
 	VMOVAPS  Z1, K3, Z2
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z17, Z2, Z2
-	VXORPS Z20, Z2, Z2
+	VSUBPS Z15, Z2, Z2
+	VXORPS Z19, Z2, Z2
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z18, Z2, Z2
+	VMULPS  Z16, Z2, Z2
 	VMOVAPS Z11, K2, Z2
 	VMOVUPS Z2, K1, (CX)
 
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z0, Z1
-	VMAXPS Z9, Z0, Z3
-	VMINPS Z9, Z0, Z2
-	VSUBPS Z3, Z1, Z4
-	VSUBPS Z4, Z2, Z4
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z1, Z4, Z4
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(DI), Z1, Z2
-	VPSRAD    $0x17, Z2, Z2
-	VPSLLD    $0x17, Z2, Z3
-	VPSUBD    Z3, Z1, Z3
-	VCVTDQ2PS Z2, Z2
-	VSUBPS    Z9, Z3, Z3
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z3, Z3, Z1
-	VMOVAPS      Z15, Z5
-	VFMADD213PS  (DI), Z3, Z5
-	VFMADD213PS  64(DI), Z3, Z5
-	VFMADD213PS  128(DI), Z3, Z5
-	VFMADD213PS  192(DI), Z3, Z5
-	VFMADD213PS  256(DI), Z3, Z5
-	VFMADD213PS  320(DI), Z3, Z5
-	VFMADD213PS  384(DI), Z3, Z5
-	VFMADD213PS  448(DI), Z3, Z5
-	VMULPS       Z3, Z5, Z5
-	VMULPS       Z1, Z5, Z5
-	VFMADD231PS  576(DI), Z2, Z5
-	VFNMADD231PS 640(DI), Z1, Z5
-	VADDPS       Z4, Z5, Z5
-	VADDPS       Z3, Z5, Z5
-	VMOVAPS      Z5, Z1
-	VFMADD231PS  512(DI), Z2, Z1
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z14, Z0, K3
-	VMOVAPS Z14, K3, Z1
-	VADDPS  Z1, Z22, Z22
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z1
+	VFMADD213PS 384(DI), Z0, Z1
+	VFMADD213PS 320(DI), Z0, Z1
+	VFMADD213PS 256(DI), Z0, Z1
+	VFMADD213PS 192(DI), Z0, Z1
+	VFMADD213PS 128(DI), Z0, Z1
+	VFMADD213PS 64(DI), Z0, Z1
+	VFMADD213PS (DI), Z0, Z1
+	VMULPS      Z0, Z1, Z1
+	VFMADD213PS Z0, Z0, Z1
+	VADDPS      Z1, Z21, Z21
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z22
-	VMOVUPS Z22, K1, (AX)
+	VMOVAPS Z13, K2, Z21
+	VMOVUPS Z21, K1, (AX)
 
 sigLossGradAVX512Done:
 	VZEROUPPER

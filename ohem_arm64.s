@@ -4094,6 +4094,48 @@ loop:
 done:
 	RET
 
+// func log1pUnitfNEON(dst []float32, x []float32)
+TEXT ·log1pUnitfNEON(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R0
+	MOVD x_base+24(FP), R1
+	MOVD x_len+32(FP), R2
+	// log1pUnit constants: V23 = q0..q3, V22 = q4..q7
+	MOVD $0x3eaa9aefbeffff8a, R15
+	VMOV R15, V23.D[0]
+	MOVD $0x3e4422aabe7e89b4, R15
+	VMOV R15, V23.D[1]
+	MOVD $0x3da2383dbe0cd7c7, R15
+	VMOV R15, V22.D[0]
+	MOVD $0x3bafd06dbcf651cc, R15
+	VMOV R15, V22.D[1]
+loop:
+	CMP $4, R2
+	BLT done
+	VLD1.P 16(R1), [V0.S4]
+	VDUP V22.S[3], V1.S4
+	VDUP V22.S[2], V2.S4
+	VFMLA V0.S4, V1.S4, V2.S4
+	VDUP V22.S[1], V1.S4
+	VFMLA V0.S4, V2.S4, V1.S4
+	VDUP V22.S[0], V2.S4
+	VFMLA V0.S4, V1.S4, V2.S4
+	VDUP V23.S[3], V1.S4
+	VFMLA V0.S4, V2.S4, V1.S4
+	VDUP V23.S[2], V2.S4
+	VFMLA V0.S4, V1.S4, V2.S4
+	VDUP V23.S[1], V1.S4
+	VFMLA V0.S4, V2.S4, V1.S4
+	VDUP V23.S[0], V2.S4
+	VFMLA V0.S4, V1.S4, V2.S4
+	WORD $0x6e20dc42 // fmul v2.4s, v2.4s, v0.4s
+	VORR V0.B16, V0.B16, V1.B16
+	VFMLA V0.S4, V2.S4, V1.S4
+	VST1.P [V1.S4], 16(R0)
+	SUB $4, R2
+	B loop
+done:
+	RET
+
 // func sigLossNEON(loss []float32, x []float32, t []int32, eps float32, fill float32)
 TEXT ·sigLossNEON(SB), NOSPLIT, $0-80
 	MOVD loss_base+0(FP), R0
@@ -4113,24 +4155,14 @@ TEXT ·sigLossNEON(SB), NOSPLIT, $0-80
 	VDUP R15, V28.S4
 	MOVW $0xc2aeac4f, R15
 	VDUP R15, V31.S4
-	// log1p constants: V27 = 1, V26 = √½ bits, V25 = +Inf, V24 = P0..P3, V23 = P4..P7, V22 = P8, ln2 lo, ½, ln2 hi
-	MOVW $0x3f800000, R15
-	VDUP R15, V27.S4
-	MOVW $0x3f3504f3, R15
-	VDUP R15, V26.S4
-	MOVW $0x7f800000, R15
-	VDUP R15, V25.S4
-	MOVD $0xbdebd1b83d9021bb, R15
-	VMOV R15, V24.D[0]
-	MOVD $0xbdfe5d4f3def251a, R15
-	VMOV R15, V24.D[1]
-	MOVD $0xbe2aae503e11e9bf, R15
+	// log1pUnit constants: V23 = q0..q3, V22 = q4..q7
+	MOVD $0x3eaa9aefbeffff8a, R15
 	VMOV R15, V23.D[0]
-	MOVD $0xbe7ffffc3e4cceac, R15
+	MOVD $0x3e4422aabe7e89b4, R15
 	VMOV R15, V23.D[1]
-	MOVD $0xb95e80833eaaaaaa, R15
+	MOVD $0x3da2383dbe0cd7c7, R15
 	VMOV R15, V22.D[0]
-	MOVD $0x3f3180003f000000, R15
+	MOVD $0x3bafd06dbcf651cc, R15
 	VMOV R15, V22.D[1]
 	VEOR V14.B16, V14.B16, V14.B16
 	MOVW $0x80000000, R15
@@ -4139,7 +4171,8 @@ TEXT ·sigLossNEON(SB), NOSPLIT, $0-80
 	VDUP V16.S[0], V16.S4
 	FMOVS eps+72(FP), F17
 	VDUP V17.S[0], V17.S4
-	VDUP V22.S[2], V18.S4
+	MOVW $0x3f000000, R15
+	VDUP R15, V18.S4
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
 	MOVW eps+72(FP), R6
 	LSLW $1, R6
@@ -4172,53 +4205,31 @@ plainloop:
 	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
 	VFMLA V6.S4, V4.S4, V5.S4
 	WORD $0x4e681ca5 // bic v5.16b, v5.16b, v8.16b
-	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
-	WORD $0x4e3bf4a7 // fmax v7.4s, v5.4s, v27.4s
-	WORD $0x4ebbf4a8 // fmin v8.4s, v5.4s, v27.4s
-	WORD $0x4ea7d4c9 // fsub v9.4s, v6.4s, v7.4s
-	WORD $0x4ea9d509 // fsub v9.4s, v8.4s, v9.4s
-	WORD $0x6e26fd29 // fdiv v9.4s, v9.4s, v6.4s
-	VSUB V26.S4, V6.S4, V7.S4
-	WORD $0x4f2904e7 // sshr v7.4s, v7.4s, #23
-	VSHL $23, V7.S4, V8.S4
-	VSUB V8.S4, V6.S4, V8.S4
-	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
-	WORD $0x4ebbd508 // fsub v8.4s, v8.4s, v27.4s
-	WORD $0x6e28dd0a // fmul v10.4s, v8.4s, v8.4s
-	VDUP V24.S[0], V11.S4
-	VDUP V24.S[1], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V24.S[2], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V24.S[3], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V23.S[0], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V23.S[1], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V23.S[2], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V23.S[3], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V22.S[0], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
-	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
-	WORD $0x4fb610eb // fmla v11.4s, v7.4s, v22.s[1]
-	VDUP V22.S[2], V12.S4
-	VFMLS V12.S4, V10.S4, V11.S4
-	WORD $0x4e29d56b // fadd v11.4s, v11.4s, v9.4s
-	WORD $0x4e28d56b // fadd v11.4s, v11.4s, v8.4s
-	WORD $0x4fb618eb // fmla v11.4s, v7.4s, v22.s[3]
-	WORD $0x4e39e4a6 // fcmeq v6.4s, v5.4s, v25.4s
-	VBIT V6.B16, V25.B16, V11.B16
-	WORD $0x4e2bd463 // fadd v3.4s, v3.4s, v11.4s
+	VDUP V22.S[3], V6.S4
+	VDUP V22.S[2], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V22.S[0], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V23.S[3], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V23.S[2], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V23.S[1], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V23.S[0], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	VORR V5.B16, V5.B16, V6.B16
+	VFMLA V5.S4, V7.S4, V6.S4
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
 	WORD $0x4f21042d // sshr v13.4s, v1.4s, #31
 	VBIT V13.B16, V16.B16, V3.B16
 	VST1.P [V3.S4], 16(R0)
 	SUB $4, R3
 	B plainloop
-	// loop above: 71 instructions per 4 elements (17.75 per element)
+	// loop above: 49 instructions per 4 elements (12.25 per element)
 smoothloop:
 	CMP $4, R3
 	BLT done
@@ -4249,53 +4260,31 @@ smoothloop:
 	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
 	VFMLA V6.S4, V4.S4, V5.S4
 	WORD $0x4e681ca5 // bic v5.16b, v5.16b, v8.16b
-	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
-	WORD $0x4e3bf4a7 // fmax v7.4s, v5.4s, v27.4s
-	WORD $0x4ebbf4a8 // fmin v8.4s, v5.4s, v27.4s
-	WORD $0x4ea7d4c9 // fsub v9.4s, v6.4s, v7.4s
-	WORD $0x4ea9d509 // fsub v9.4s, v8.4s, v9.4s
-	WORD $0x6e26fd29 // fdiv v9.4s, v9.4s, v6.4s
-	VSUB V26.S4, V6.S4, V7.S4
-	WORD $0x4f2904e7 // sshr v7.4s, v7.4s, #23
-	VSHL $23, V7.S4, V8.S4
-	VSUB V8.S4, V6.S4, V8.S4
-	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
-	WORD $0x4ebbd508 // fsub v8.4s, v8.4s, v27.4s
-	WORD $0x6e28dd0a // fmul v10.4s, v8.4s, v8.4s
-	VDUP V24.S[0], V11.S4
-	VDUP V24.S[1], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V24.S[2], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V24.S[3], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V23.S[0], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V23.S[1], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V23.S[2], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V23.S[3], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V22.S[0], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
-	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
-	WORD $0x4fb610eb // fmla v11.4s, v7.4s, v22.s[1]
-	VDUP V22.S[2], V12.S4
-	VFMLS V12.S4, V10.S4, V11.S4
-	WORD $0x4e29d56b // fadd v11.4s, v11.4s, v9.4s
-	WORD $0x4e28d56b // fadd v11.4s, v11.4s, v8.4s
-	WORD $0x4fb618eb // fmla v11.4s, v7.4s, v22.s[3]
-	WORD $0x4e39e4a6 // fcmeq v6.4s, v5.4s, v25.4s
-	VBIT V6.B16, V25.B16, V11.B16
-	WORD $0x4e2bd463 // fadd v3.4s, v3.4s, v11.4s
+	VDUP V22.S[3], V6.S4
+	VDUP V22.S[2], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V22.S[0], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V23.S[3], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V23.S[2], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V23.S[1], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V23.S[0], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	VORR V5.B16, V5.B16, V6.B16
+	VFMLA V5.S4, V7.S4, V6.S4
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
 	WORD $0x4f21042d // sshr v13.4s, v1.4s, #31
 	VBIT V13.B16, V16.B16, V3.B16
 	VST1.P [V3.S4], 16(R0)
 	SUB $4, R3
 	B smoothloop
-	// loop above: 73 instructions per 4 elements (18.25 per element)
+	// loop above: 51 instructions per 4 elements (12.75 per element)
 done:
 	RET
 
@@ -4317,24 +4306,14 @@ TEXT ·sigLSENEON(SB), NOSPLIT, $0-48
 	VDUP R15, V28.S4
 	MOVW $0xc2aeac4f, R15
 	VDUP R15, V31.S4
-	// log1p constants: V27 = 1, V26 = √½ bits, V25 = +Inf, V24 = P0..P3, V23 = P4..P7, V22 = P8, ln2 lo, ½, ln2 hi
-	MOVW $0x3f800000, R15
-	VDUP R15, V27.S4
-	MOVW $0x3f3504f3, R15
-	VDUP R15, V26.S4
-	MOVW $0x7f800000, R15
-	VDUP R15, V25.S4
-	MOVD $0xbdebd1b83d9021bb, R15
-	VMOV R15, V24.D[0]
-	MOVD $0xbdfe5d4f3def251a, R15
-	VMOV R15, V24.D[1]
-	MOVD $0xbe2aae503e11e9bf, R15
+	// log1pUnit constants: V23 = q0..q3, V22 = q4..q7
+	MOVD $0x3eaa9aefbeffff8a, R15
 	VMOV R15, V23.D[0]
-	MOVD $0xbe7ffffc3e4cceac, R15
+	MOVD $0x3e4422aabe7e89b4, R15
 	VMOV R15, V23.D[1]
-	MOVD $0xb95e80833eaaaaaa, R15
+	MOVD $0x3da2383dbe0cd7c7, R15
 	VMOV R15, V22.D[0]
-	MOVD $0x3f3180003f000000, R15
+	MOVD $0x3bafd06dbcf651cc, R15
 	VMOV R15, V22.D[1]
 	VEOR V14.B16, V14.B16, V14.B16
 	MOVW $0x80000000, R15
@@ -4365,51 +4344,29 @@ loop:
 	WORD $0x6e25dc84 // fmul v4.4s, v4.4s, v5.4s
 	VFMLA V6.S4, V4.S4, V5.S4
 	WORD $0x4e681ca5 // bic v5.16b, v5.16b, v8.16b
-	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
-	WORD $0x4e3bf4a7 // fmax v7.4s, v5.4s, v27.4s
-	WORD $0x4ebbf4a8 // fmin v8.4s, v5.4s, v27.4s
-	WORD $0x4ea7d4c9 // fsub v9.4s, v6.4s, v7.4s
-	WORD $0x4ea9d509 // fsub v9.4s, v8.4s, v9.4s
-	WORD $0x6e26fd29 // fdiv v9.4s, v9.4s, v6.4s
-	VSUB V26.S4, V6.S4, V7.S4
-	WORD $0x4f2904e7 // sshr v7.4s, v7.4s, #23
-	VSHL $23, V7.S4, V8.S4
-	VSUB V8.S4, V6.S4, V8.S4
-	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
-	WORD $0x4ebbd508 // fsub v8.4s, v8.4s, v27.4s
-	WORD $0x6e28dd0a // fmul v10.4s, v8.4s, v8.4s
-	VDUP V24.S[0], V11.S4
-	VDUP V24.S[1], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V24.S[2], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V24.S[3], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V23.S[0], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V23.S[1], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V23.S[2], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V23.S[3], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V22.S[0], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
-	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
-	WORD $0x4fb610eb // fmla v11.4s, v7.4s, v22.s[1]
-	VDUP V22.S[2], V12.S4
-	VFMLS V12.S4, V10.S4, V11.S4
-	WORD $0x4e29d56b // fadd v11.4s, v11.4s, v9.4s
-	WORD $0x4e28d56b // fadd v11.4s, v11.4s, v8.4s
-	WORD $0x4fb618eb // fmla v11.4s, v7.4s, v22.s[3]
-	WORD $0x4e39e4a6 // fcmeq v6.4s, v5.4s, v25.4s
-	VBIT V6.B16, V25.B16, V11.B16
-	WORD $0x4e2bd463 // fadd v3.4s, v3.4s, v11.4s
+	VDUP V22.S[3], V6.S4
+	VDUP V22.S[2], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V22.S[0], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V23.S[3], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V23.S[2], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V23.S[1], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V23.S[0], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	VORR V5.B16, V5.B16, V6.B16
+	VFMLA V5.S4, V7.S4, V6.S4
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
 	VST1.P [V3.S4], 16(R0)
 	SUB $4, R3
 	B loop
-	// loop above: 67 instructions per 4 elements (16.75 per element)
+	// loop above: 45 instructions per 4 elements (11.25 per element)
 done:
 	RET
 
@@ -4433,32 +4390,16 @@ TEXT ·sigGradNEON(SB), NOSPLIT, $0-100
 	VDUP R15, V28.S4
 	MOVW $0xc2aeac4f, R15
 	VDUP R15, V31.S4
-	// log1p constants: V27 = 1, V26 = √½ bits, V25 = +Inf, V24 = P0..P3, V23 = P4..P7, V22 = P8, ln2 lo, ½, ln2 hi
 	MOVW $0x3f800000, R15
 	VDUP R15, V27.S4
-	MOVW $0x3f3504f3, R15
-	VDUP R15, V26.S4
-	MOVW $0x7f800000, R15
-	VDUP R15, V25.S4
-	MOVD $0xbdebd1b83d9021bb, R15
-	VMOV R15, V24.D[0]
-	MOVD $0xbdfe5d4f3def251a, R15
-	VMOV R15, V24.D[1]
-	MOVD $0xbe2aae503e11e9bf, R15
-	VMOV R15, V23.D[0]
-	MOVD $0xbe7ffffc3e4cceac, R15
-	VMOV R15, V23.D[1]
-	MOVD $0xb95e80833eaaaaaa, R15
-	VMOV R15, V22.D[0]
-	MOVD $0x3f3180003f000000, R15
-	VMOV R15, V22.D[1]
 	VEOR V14.B16, V14.B16, V14.B16
 	MOVW $0x80000000, R15
 	VDUP R15, V15.S4
 	// he = ε/2
 	FMOVS eps+96(FP), F19
 	VDUP V19.S[0], V19.S4
-	VDUP V22.S[2], V13.S4
+	MOVW $0x3f000000, R15
+	VDUP R15, V13.S4
 	WORD $0x6e2dde73 // fmul v19.4s, v19.4s, v13.4s
 loop:
 	CMP $4, R3
@@ -4527,25 +4468,17 @@ TEXT ·sigLossGradNEON(SB), NOSPLIT, $0-108
 	VDUP R15, V28.S4
 	MOVW $0xc2aeac4f, R15
 	VDUP R15, V31.S4
-	// log1p constants: V27 = 1, V26 = √½ bits, V25 = +Inf, V24 = P0..P3, V23 = P4..P7, V22 = P8, ln2 lo, ½, ln2 hi
+	// log1pUnit constants: V23 = q0..q3, V22 = q4..q7
+	MOVD $0x3eaa9aefbeffff8a, R15
+	VMOV R15, V23.D[0]
+	MOVD $0x3e4422aabe7e89b4, R15
+	VMOV R15, V23.D[1]
+	MOVD $0x3da2383dbe0cd7c7, R15
+	VMOV R15, V22.D[0]
+	MOVD $0x3bafd06dbcf651cc, R15
+	VMOV R15, V22.D[1]
 	MOVW $0x3f800000, R15
 	VDUP R15, V27.S4
-	MOVW $0x3f3504f3, R15
-	VDUP R15, V26.S4
-	MOVW $0x7f800000, R15
-	VDUP R15, V25.S4
-	MOVD $0xbdebd1b83d9021bb, R15
-	VMOV R15, V24.D[0]
-	MOVD $0xbdfe5d4f3def251a, R15
-	VMOV R15, V24.D[1]
-	MOVD $0xbe2aae503e11e9bf, R15
-	VMOV R15, V23.D[0]
-	MOVD $0xbe7ffffc3e4cceac, R15
-	VMOV R15, V23.D[1]
-	MOVD $0xb95e80833eaaaaaa, R15
-	VMOV R15, V22.D[0]
-	MOVD $0x3f3180003f000000, R15
-	VMOV R15, V22.D[1]
 	VEOR V14.B16, V14.B16, V14.B16
 	MOVW $0x80000000, R15
 	VDUP R15, V15.S4
@@ -4553,11 +4486,13 @@ TEXT ·sigLossGradNEON(SB), NOSPLIT, $0-108
 	VDUP V16.S[0], V16.S4
 	FMOVS eps+96(FP), F17
 	VDUP V17.S[0], V17.S4
-	VDUP V22.S[2], V18.S4
+	MOVW $0x3f000000, R15
+	VDUP R15, V18.S4
 	// he = ε/2
 	FMOVS eps+96(FP), F19
 	VDUP V19.S[0], V19.S4
-	VDUP V22.S[2], V13.S4
+	MOVW $0x3f000000, R15
+	VDUP R15, V13.S4
 	WORD $0x6e2dde73 // fmul v19.4s, v19.4s, v13.4s
 	FMOVS s0+104(FP), F20
 	VDUP V20.S[0], V20.S4
@@ -4605,53 +4540,31 @@ plainloop:
 	WORD $0x4f210426 // sshr v6.4s, v1.4s, #31
 	WORD $0x4e661ce7 // bic v7.16b, v7.16b, v6.16b
 	VST1.P [V7.S4], 16(R4)
-	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
-	WORD $0x4e3bf4a7 // fmax v7.4s, v5.4s, v27.4s
-	WORD $0x4ebbf4a8 // fmin v8.4s, v5.4s, v27.4s
-	WORD $0x4ea7d4c9 // fsub v9.4s, v6.4s, v7.4s
-	WORD $0x4ea9d509 // fsub v9.4s, v8.4s, v9.4s
-	WORD $0x6e26fd29 // fdiv v9.4s, v9.4s, v6.4s
-	VSUB V26.S4, V6.S4, V7.S4
-	WORD $0x4f2904e7 // sshr v7.4s, v7.4s, #23
-	VSHL $23, V7.S4, V8.S4
-	VSUB V8.S4, V6.S4, V8.S4
-	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
-	WORD $0x4ebbd508 // fsub v8.4s, v8.4s, v27.4s
-	WORD $0x6e28dd0a // fmul v10.4s, v8.4s, v8.4s
-	VDUP V24.S[0], V11.S4
-	VDUP V24.S[1], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V24.S[2], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V24.S[3], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V23.S[0], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V23.S[1], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V23.S[2], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V23.S[3], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V22.S[0], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
-	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
-	WORD $0x4fb610eb // fmla v11.4s, v7.4s, v22.s[1]
-	VDUP V22.S[2], V12.S4
-	VFMLS V12.S4, V10.S4, V11.S4
-	WORD $0x4e29d56b // fadd v11.4s, v11.4s, v9.4s
-	WORD $0x4e28d56b // fadd v11.4s, v11.4s, v8.4s
-	WORD $0x4fb618eb // fmla v11.4s, v7.4s, v22.s[3]
-	WORD $0x4e39e4a6 // fcmeq v6.4s, v5.4s, v25.4s
-	VBIT V6.B16, V25.B16, V11.B16
-	WORD $0x4e2bd463 // fadd v3.4s, v3.4s, v11.4s
+	VDUP V22.S[3], V6.S4
+	VDUP V22.S[2], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V22.S[0], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V23.S[3], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V23.S[2], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V23.S[1], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V23.S[0], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	VORR V5.B16, V5.B16, V6.B16
+	VFMLA V5.S4, V7.S4, V6.S4
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
 	WORD $0x4f21042d // sshr v13.4s, v1.4s, #31
 	VBIT V13.B16, V16.B16, V3.B16
 	VST1.P [V3.S4], 16(R0)
 	SUB $4, R3
 	B plainloop
-	// loop above: 83 instructions per 4 elements (20.75 per element)
+	// loop above: 61 instructions per 4 elements (15.25 per element)
 smoothloop:
 	CMP $4, R3
 	BLT done
@@ -4694,52 +4607,30 @@ smoothloop:
 	WORD $0x4f210426 // sshr v6.4s, v1.4s, #31
 	WORD $0x4e661ce7 // bic v7.16b, v7.16b, v6.16b
 	VST1.P [V7.S4], 16(R4)
-	WORD $0x4e3bd4a6 // fadd v6.4s, v5.4s, v27.4s
-	WORD $0x4e3bf4a7 // fmax v7.4s, v5.4s, v27.4s
-	WORD $0x4ebbf4a8 // fmin v8.4s, v5.4s, v27.4s
-	WORD $0x4ea7d4c9 // fsub v9.4s, v6.4s, v7.4s
-	WORD $0x4ea9d509 // fsub v9.4s, v8.4s, v9.4s
-	WORD $0x6e26fd29 // fdiv v9.4s, v9.4s, v6.4s
-	VSUB V26.S4, V6.S4, V7.S4
-	WORD $0x4f2904e7 // sshr v7.4s, v7.4s, #23
-	VSHL $23, V7.S4, V8.S4
-	VSUB V8.S4, V6.S4, V8.S4
-	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
-	WORD $0x4ebbd508 // fsub v8.4s, v8.4s, v27.4s
-	WORD $0x6e28dd0a // fmul v10.4s, v8.4s, v8.4s
-	VDUP V24.S[0], V11.S4
-	VDUP V24.S[1], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V24.S[2], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V24.S[3], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V23.S[0], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V23.S[1], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V23.S[2], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	VDUP V23.S[3], V12.S4
-	VFMLA V11.S4, V8.S4, V12.S4
-	VDUP V22.S[0], V11.S4
-	VFMLA V12.S4, V8.S4, V11.S4
-	WORD $0x6e28dd6b // fmul v11.4s, v11.4s, v8.4s
-	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
-	WORD $0x4fb610eb // fmla v11.4s, v7.4s, v22.s[1]
-	VDUP V22.S[2], V12.S4
-	VFMLS V12.S4, V10.S4, V11.S4
-	WORD $0x4e29d56b // fadd v11.4s, v11.4s, v9.4s
-	WORD $0x4e28d56b // fadd v11.4s, v11.4s, v8.4s
-	WORD $0x4fb618eb // fmla v11.4s, v7.4s, v22.s[3]
-	WORD $0x4e39e4a6 // fcmeq v6.4s, v5.4s, v25.4s
-	VBIT V6.B16, V25.B16, V11.B16
-	WORD $0x4e2bd463 // fadd v3.4s, v3.4s, v11.4s
+	VDUP V22.S[3], V6.S4
+	VDUP V22.S[2], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V22.S[1], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V22.S[0], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V23.S[3], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V23.S[2], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	VDUP V23.S[1], V6.S4
+	VFMLA V5.S4, V7.S4, V6.S4
+	VDUP V23.S[0], V7.S4
+	VFMLA V5.S4, V6.S4, V7.S4
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	VORR V5.B16, V5.B16, V6.B16
+	VFMLA V5.S4, V7.S4, V6.S4
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
 	WORD $0x4f21042d // sshr v13.4s, v1.4s, #31
 	VBIT V13.B16, V16.B16, V3.B16
 	VST1.P [V3.S4], 16(R0)
 	SUB $4, R3
 	B smoothloop
-	// loop above: 85 instructions per 4 elements (21.25 per element)
+	// loop above: 63 instructions per 4 elements (15.75 per element)
 done:
 	RET

@@ -17,6 +17,7 @@ var genericSet = &kernelSet{
 	sigGrad:        sigGradGeneric,
 	expf:           expGeneric,
 	log1pf:         log1pGeneric,
+	log1pUnitf:     log1pGeneric,
 	maxTarget:      maxTargetGeneric,
 	countAtLeast:   countAtLeastGeneric,
 	band:           bandGeneric,

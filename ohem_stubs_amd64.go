@@ -14,6 +14,11 @@ func expfAVX2(dst []float32, x []float32)
 //go:noescape
 func log1pfAVX2(dst []float32, x []float32)
 
+// log1pUnitfAVX2 sets dst[i] = log(1 + x[i]) for x[i] in [0, 1], len(dst) == len(x) a multiple of the lanes.
+//
+//go:noescape
+func log1pUnitfAVX2(dst []float32, x []float32)
+
 // countAtLeastAVX2 returns how many x[i] >= v, NaNs included (v must not be NaN).
 //
 //go:noescape
@@ -189,6 +194,11 @@ func expfAVX512(dst []float32, x []float32)
 //
 //go:noescape
 func log1pfAVX512(dst []float32, x []float32)
+
+// log1pUnitfAVX512 sets dst[i] = log(1 + x[i]) for x[i] in [0, 1], len(dst) == len(x) a multiple of the lanes.
+//
+//go:noescape
+func log1pUnitfAVX512(dst []float32, x []float32)
 
 // countAtLeastAVX512 returns how many x[i] >= v, NaNs included (v must not be NaN).
 //

@@ -116,6 +116,11 @@ func gradPlanarBlockNEON(g []float32, x []float32, t []int32, m []float32, ls []
 //go:noescape
 func log1pfNEON(dst []float32, x []float32)
 
+// log1pUnitfNEON sets dst[i] = log(1 + x[i]) for x[i] in [0, 1], len(dst) == len(x) a multiple of 4.
+//
+//go:noescape
+func log1pUnitfNEON(dst []float32, x []float32)
+
 // sigLossNEON sets loss[i] to the sigmoid cross-entropy of the logit x[i] with target t[i] (0 or 1) and label
 // smoothing eps: fill where t[i] < 0, NaN where x[i] is not finite; len(t) is a multiple of 4.
 //

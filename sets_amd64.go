@@ -52,6 +52,7 @@ func avx2Set() *kernelSet {
 	ks := newArchSet("avx2")
 	ks.expf = lanewise(8, expfAVX2)
 	ks.log1pf = lanewise(8, log1pfAVX2)
+	ks.log1pUnitf = lanewise(8, log1pUnitfAVX2)
 	ks.maxTarget = maxTargetAVX2
 	ks.countAtLeast = counter(countAtLeastAVX2, countNaNAVX2)
 	selectAVX2(ks)
@@ -66,6 +67,7 @@ func avx512Set() *kernelSet {
 	ks := newArchSet("avx512")
 	ks.expf = lanewise(16, expfAVX512)
 	ks.log1pf = lanewise(16, log1pfAVX512)
+	ks.log1pUnitf = lanewise(16, log1pUnitfAVX512)
 	ks.maxTarget = maxTargetAVX512
 	ks.countAtLeast = counter(countAtLeastAVX512, countNaNAVX512)
 	selectAVX512(ks)

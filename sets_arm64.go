@@ -17,6 +17,7 @@ func neonSet() *kernelSet {
 	ks := newArchSet("neon")
 	ks.expf = lanewise(4, expfNEON)
 	ks.log1pf = lanewise(4, log1pfNEON)
+	ks.log1pUnitf = lanewise(4, log1pUnitfNEON)
 	selectNEON(ks)
 	ceNEON(ks)
 	planarNEON(ks)

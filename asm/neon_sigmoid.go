@@ -4,10 +4,11 @@ package main
 // formulas): a flat pass over the samples, one vector of 4 a step, len(t) a multiple of 4 (the Go
 // glue, sigmoid_arm64.go, runs the last 1–3 samples through a padded copy, so that no tail vector
 // overlaps one already stored: g may be x). Every step is the AVX2 kernel's operation for
-// operation, in the same order (the exp of neon_math.go and the log1p below are the AVX2
+// operation, in the same order (the exp of neon_math.go and the log1pUnit below are the AVX2
 // sequences), so that both give the same bits (but for the payloads of NaNs).
 //
-// Registers: V28–V31 the exp's constants, V22–V27 the log1p's, V14–V21 the kernel's, V0–V13 data.
+// Registers: V28–V31 the exp's constants, V27 one, V22–V23 log1pUnit's, V14–V21 the kernel's,
+// V0–V13 data. (log1pfNEON alone uses the general log1p, with its constants in V22–V27.)
 
 // The log1p constants, loaded by log1pConstsNEON.
 const (
@@ -17,6 +18,12 @@ const (
 	vLogP0    vreg = 24 // P0..P3 of the Cephes polynomial
 	vLogP4    vreg = 23 // P4..P7
 	vLogK     vreg = 22 // P8, ln2 (low part), ½, ln2 (high part)
+)
+
+// The log1pUnit constants, loaded by log1pUnitConstsNEON: asm/exp.go's log1pUnitQ.
+const (
+	vUnitQ0 vreg = 23 // q0..q3
+	vUnitQ4 vreg = 22 // q4..q7
 )
 
 // The kernel constants of the Sigmoid kernels.
@@ -42,6 +49,30 @@ func (f *neonFile) log1pConstsNEON() {
 	f.constLanes(vLogP0, [4]uint32{f32bits(logP[0]), f32bits(logP[1]), f32bits(logP[2]), f32bits(logP[3])})
 	f.constLanes(vLogP4, [4]uint32{f32bits(logP[4]), f32bits(logP[5]), f32bits(logP[6]), f32bits(logP[7])})
 	f.constLanes(vLogK, [4]uint32{f32bits(logP[8]), f32bits(-2.12194440e-4), f32bits(0.5), f32bits(0.693359375)})
+}
+
+func (f *neonFile) log1pUnitConstsNEON() {
+	f.comment("log1pUnit constants: V23 = q0..q3, V22 = q4..q7")
+	q := log1pUnitQ
+	f.constLanes(vUnitQ0, [4]uint32{f32bits(q[0]), f32bits(q[1]), f32bits(q[2]), f32bits(q[3])})
+	f.constLanes(vUnitQ4, [4]uint32{f32bits(q[4]), f32bits(q[5]), f32bits(q[6]), f32bits(q[7])})
+}
+
+// log1pUnit returns the register of s (two scratch registers) that holds log(1 + u) for u in
+// [0, 1] (NaN stays NaN): asm/exp.go's log1pUnit, the same operations in the same order (Horner
+// with fused multiply-adds, then (Q·u)·u + u fused). u is left unchanged.
+func (f *neonFile) log1pUnit(u vreg, s [2]vreg) (d vreg) {
+	y, y2 := s[0], s[1]
+	f.dupLane(y, vUnitQ4, 3)  // y = q7
+	for i := 6; i >= 0; i-- { // y = q_i + y·u
+		f.dupLane(y2, []vreg{vUnitQ0, vUnitQ4}[i/4], i%4)
+		f.fmla(y2, y, u)
+		y, y2 = y2, y
+	}
+	f.w(fmul(y, y, u)) // Q·u
+	f.mov(y2, u)
+	f.fmla(y2, y, u) // u + (Q·u)·u
+	return y2
 }
 
 // log1p returns the register of s (seven scratch registers) that holds log(1 + u), for u >= 0
@@ -82,7 +113,7 @@ func (f *neonFile) log1p(u vreg, s [7]vreg) (d vreg) {
 	return y
 }
 
-// genSigmoidNEON emits log1pfNEON and the Sigmoid kernels.
+// genSigmoidNEON emits log1pfNEON, log1pUnitfNEON and the Sigmoid kernels.
 func genSigmoidNEON(f *neonFile) {
 	// log1pfNEON, for the log1p test.
 	f.text("log1pfNEON", []param{{"dst", "[]float32"}, {"x", "[]float32"}}, nil,
@@ -96,6 +127,24 @@ func genSigmoidNEON(f *neonFile) {
 	f.op("BLT done")
 	f.op("VLD1.P 16(R1), [V0.S4]")
 	d := f.log1p(0, [7]vreg{1, 2, 3, 4, 5, 6, 7})
+	f.op("VST1.P [V%d.S4], 16(R0)", d)
+	f.op("SUB $4, R2")
+	f.op("B loop")
+	f.label("done")
+	f.op("RET")
+
+	// log1pUnitfNEON, for the log1pUnit tests.
+	f.text("log1pUnitfNEON", []param{{"dst", "[]float32"}, {"x", "[]float32"}}, nil,
+		"sets dst[i] = log(1 + x[i]) for x[i] in [0, 1], len(dst) == len(x) a multiple of 4.")
+	f.ldArg("dst", "R0")
+	f.ldArg("x", "R1")
+	f.ldLen("x", "R2")
+	f.log1pUnitConstsNEON()
+	f.label("loop")
+	f.op("CMP $4, R2")
+	f.op("BLT done")
+	f.op("VLD1.P 16(R1), [V0.S4]")
+	d = f.log1pUnit(0, [2]vreg{1, 2})
 	f.op("VST1.P [V%d.S4], 16(R0)", d)
 	f.op("SUB $4, R2")
 	f.op("B loop")
@@ -144,8 +193,11 @@ func genSigNEON(f *neonFile, kind sigKind) {
 		f.ldLen("t", "R3")
 	}
 	f.expConstsNEON()
-	if loss || grad {
-		f.log1pConstsNEON() // the gradient reads its 1
+	if loss {
+		f.log1pUnitConstsNEON()
+	}
+	if grad {
+		f.constF32(vLogOne, 1)
 	}
 	f.zero(vSigZero)
 	f.constU32(vSigSign, 0x80000000)
@@ -154,13 +206,13 @@ func genSigNEON(f *neonFile, kind sigKind) {
 		f.dupLane(vSigFill, vSigFill, 0)
 		f.ldF("eps", vSigEps)
 		f.dupLane(vSigEps, vSigEps, 0)
-		f.dupLane(vSigHalf, vLogK, 2)
+		f.constF32(vSigHalf, 0.5)
 	}
 	if grad {
 		f.comment("he = ε/2")
 		f.ldF("eps", vSigHe)
 		f.dupLane(vSigHe, vSigHe, 0)
-		f.dupLane(13, vLogK, 2)
+		f.constF32(13, 0.5)
 		f.w(fmul(vSigHe, vSigHe, 13))
 	}
 	if kind == sigLossGrad {
@@ -168,10 +220,10 @@ func genSigNEON(f *neonFile, kind sigKind) {
 		f.dupLane(vSigS0, vSigS0, 0)
 	}
 
-	// Data: V0 z, V1 t, V2 d, V3 acc, V4 −|z| (the exp's argument, overwritten), V5 e, V6–V12
+	// Data: V0 z, V1 t, V2 d, V3 acc, V4 −|z| (the exp's argument, overwritten), V5 e, V6–V8
 	// scratch, V13 the scale or a mask.
 	const z, tv, d, acc, na, e vreg = 0, 1, 2, 3, 4, 5
-	scratch := [7]vreg{6, 7, 8, 9, 10, 11, 12}
+	scratch := [3]vreg{6, 7, 8}
 	body := func(smooth bool) {
 		f.op("VLD1.P 16(R1), [V%d.S4]", z)
 		if targets {
@@ -216,7 +268,7 @@ func genSigNEON(f *neonFile, kind sigKind) {
 			f.op("VST1.P [V%d.S4], 16(R4)", r)
 		}
 		if loss {
-			l1 := f.log1p(e, scratch)
+			l1 := f.log1pUnit(e, [2]vreg{scratch[0], scratch[1]})
 			f.w(fadd(acc, acc, l1))
 			if kind != sigLSE {
 				f.w(sshr(13, tv, 31))

@@ -16,8 +16,8 @@ import (
 //	                                               that a subnormal ε/2 is never formed)
 //	grad = ±(σ(d) − ε/2)·scale,  σ(d) = 1/(1 + e^{−|d|}) for d >= 0, e^{−|d|}/(1 + e^{−|d|}) below
 //
-// with the shared exp and log1p sequences (one of each per logit; the gradient an exp and a
-// division). z − z (0, or NaN for a NaN or ±Inf logit) is added to the loss, so that a bad logit
+// with the shared exp sequence and log1pUnit, the log1p of an argument in [0, 1] (one of each per
+// logit; the gradient an exp and a division). z − z (0, or NaN for a NaN or ±Inf logit) is added to the loss, so that a bad logit
 // gives a NaN loss; ignored samples get fill. An iteration takes several vectors (AVX-512: 4,
 // AVX2: 2), emitted phase by phase so that the out-of-order core has independent exp and log1p
 // chains side by side. AVX-512 finishes the last n < 16 samples with opmask loads and stores;
@@ -94,13 +94,13 @@ func genSig(t tier, kind sigKind) {
 	}
 
 	ec := t.loadExpConsts()
-	var lc logConsts
+	var lc log1pUnitConsts
 	if loss {
-		lc = t.sharedLogConsts(ec)
+		lc = t.loadLog1pUnitConsts()
 		if t.zmm {
 			slots := GP64()
-			LEAQ(AllocLocal(12*t.bytes()), slots)
-			t.spillLogConsts(&lc, slots, 0)
+			LEAQ(AllocLocal(7*t.bytes()), slots)
+			t.spillLog1pUnitConsts(&lc, slots)
 		}
 	}
 	sign := t.cu("signBit", 0x80000000)
@@ -248,7 +248,7 @@ func genSig(t tier, kind sigKind) {
 			for i := range cs {
 				c := &cs[i]
 				l1 := t.vec()
-				t.log1p(lc, c.e, l1)
+				t.log1pUnit(lc, c.e, l1)
 				VADDPS(l1, c.acc, c.acc)
 				if kind != sigLSE {
 					Comment("fill where t < 0")
