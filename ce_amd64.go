@@ -251,12 +251,11 @@ func lseRowsAsm(z bool, dst, x []float32, c int) {
 	case c == 2:
 		lsePairs(z, dst, x)
 		return
+	case medium(z, c):
+		lseMedium(z, dst, x, c)
+		return
 	case c <= smallMax:
 		lseSmall(z, dst, x, c)
-		return
-	}
-	if medium(z, c) {
-		lseMedium(z, dst, x, c)
 		return
 	}
 	var sum, mx [rowBlock]float32
