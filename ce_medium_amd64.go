@@ -4,14 +4,16 @@ package ohem
 
 import "math"
 
-// The medium-C row-major kernels (asm/ce_medium.go): a group of lanes rows at a time, along each
-// row with vertical operations, the group's horizontal reductions done together by a transpose.
+// The medium-C row-major kernels (asm/ce_medium.go): a group of lanes rows at a time, with
+// vertical operations only, either along each row (the group's horizontal reductions done
+// together by a transpose) or, for the smaller C, through the group's columns (lanes×lanes tiles
+// transposed into a column buffer).
 
 // The C that ceRowsAsm, lseRowsAsm and ceGradRows give the medium kernels (which take every C
 // from the lanes to mediumMaxC), measured on an AMD EPYC (family 26, Zen 5), one thread, 4M logits
 // per call (BenchmarkCrossover, BenchmarkClasses):
-//   - mediumMin: from C = 16, the AVX-512 kernel's least, they run 3–4× the small-C kernel's rate
-//     (2.5–3 Gelem/s against 0.6–0.8 on AVX-512 at C = 16 to 24, 1.7–2 against 0.5–0.7 on AVX2);
+//   - mediumMin: from C = 16, the AVX-512 kernels' least, they run 4–5× the small-C kernel's rate
+//     (3.7 Gelem/s against 0.7–0.8 on AVX-512 at C = 16 to 24, 1.8–2 against 0.5–0.7 on AVX2);
 //   - mediumMax: above it the row-at-a-time kernel: on AVX-512 the medium kernels stay ahead up to
 //     their 512 (CrossEntropy 5.3 against 4.1 Gelem/s at C = 512, ForwardBackward 2.7 against 1.7);
 //     on AVX2, bound by its two FMA pipes, they are even at C = 512 and the fused ForwardBackward
@@ -19,12 +21,19 @@ import "math"
 //   - mediumFuseMin: ForwardBackward fuses the gradient with the losses (ceGradMedium) from it on;
 //     below, the separate gradient pass is faster (its rows predicted dropped cost nothing, where the
 //     fused pass writes them and the driver zeroes them again), above the fused pass saves reading
-//     the logits from memory a second time.
+//     the logits from memory a second time;
+//   - tiledMax: up to it the tiled kernels: along the rows a group costs per row two walks over its
+//     vectors, with a partial last one (C = 25 fills 25 of 32 lanes on AVX-512), where the tiles
+//     fill every lane of the exp pass and have no per-row work. On AVX-512 they ran 15–50% faster
+//     at C = 16..48 and were even at 64 (CrossEntropy; log-sum-exp +9%), slower from 81 on; on
+//     AVX2, FMA-bound, up to 25% faster at C = 25..37, even at 16, 24, 32 and 48.
 const (
 	mediumMin       = 16
 	mediumMaxAVX2   = 384
 	mediumMaxAVX512 = 512
 	mediumFuseMin   = 200
+	tiledMaxAVX2    = 40
+	tiledMaxAVX512  = 64
 )
 
 // medium reports whether the medium kernels of the tier (z: AVX-512) take C classes.
@@ -35,25 +44,36 @@ func medium(z bool, c int) bool {
 	return c >= mediumMin && c <= mediumMaxAVX2
 }
 
-// mediumMaxC is the largest C the kernels take.
-const mediumMaxC = 512
+// tiled reports whether C goes to the tier's tiled kernels.
+func tiled(z bool, c int) bool {
+	if z {
+		return c <= tiledMaxAVX512
+	}
+	return c <= tiledMaxAVX2
+}
+
+// mediumMaxC is the largest C the kernels take, tiledMaxC the largest the tiled ones take.
+const (
+	mediumMaxC = 512
+	tiledMaxC  = 64
+)
 
 // mediumScratch is the scratch the kernels need, in float32s; mediumBlock the most rows one call
 // takes (their reductions wait in the scratch for the call's finish loop).
 const (
-	mediumScratch = 2112
+	mediumScratch = 3136
 	mediumBlock   = 256
 )
 
-// ceMedium runs the medium-C kernel on whole groups of rows, and the last rows as a group of
-// their own, its targets padded with −1 (the kernel does not read the rows past n).
+// ceMedium runs the tier's medium-C kernel for C (tiled or not) on whole groups of rows, and the
+// last rows as a group of their own, its targets padded with −1.
 func ceMedium(z bool, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
 	var scratch [mediumScratch]float32
-	ceMediumScratch(z, loss, st, x, t, scratch[:], c, eps, fill)
+	ceMediumScratch(z, tiled(z, c), loss, st, x, t, scratch[:], c, eps, fill)
 }
 
-// ceMediumScratch is ceMedium with the kernels' scratch given.
-func ceMediumScratch(z bool, loss []float32, st stats, x []float32, t []int32, scratch []float32, c int, eps, fill float32) {
+// ceMediumScratch is ceMedium with the kernel (tl: tiled) and its scratch given.
+func ceMediumScratch(z, tl bool, loss []float32, st stats, x []float32, t []int32, scratch []float32, c int, eps, fill float32) {
 	lanes := 8
 	if z {
 		lanes = 16
@@ -61,7 +81,7 @@ func ceMediumScratch(z bool, loss []float32, st stats, x []float32, t []int32, s
 	n := len(t) / lanes * lanes
 	for lo := 0; lo < n; lo += mediumBlock {
 		hi := min(lo+mediumBlock, n)
-		ceMediumBlock(z, loss[lo:hi], st.slice(lo, hi), x[lo*c:hi*c], t[lo:hi], scratch, hi-lo, c, eps, fill)
+		ceMediumBlock(z, tl, loss[lo:hi], st.slice(lo, hi), x[lo*c:hi*c], t[lo:hi], scratch, hi-lo, c, eps, fill)
 	}
 	if n == len(t) {
 		return
@@ -69,6 +89,7 @@ func ceMediumScratch(z bool, loss []float32, st stats, x []float32, t []int32, s
 	var (
 		tb              [16]int32
 		lb, mb, lb2, pb [16]float32
+		xb              [16 * tiledMaxC]float32
 	)
 	r := copy(tb[:], t[n:])
 	for i := r; i < lanes; i++ {
@@ -78,7 +99,13 @@ func ceMediumScratch(z bool, loss []float32, st stats, x []float32, t []int32, s
 	if st.on() {
 		sb = stats{mb[:lanes], lb2[:lanes], pb[:lanes]}
 	}
-	ceMediumBlock(z, lb[:lanes], sb, x[n*c:len(t)*c], tb[:lanes], scratch, r, c, eps, fill)
+	xl, nl := x[n*c:len(t)*c], r
+	if tl {
+		// The tiled kernels read whole groups: the last rows, then rows of zeros.
+		copy(xb[:], xl)
+		xl, nl = xb[:lanes*c], lanes
+	}
+	ceMediumBlock(z, tl, lb[:lanes], sb, xl, tb[:lanes], scratch, nl, c, eps, fill)
 	copy(loss[n:], lb[:r])
 	if st.on() {
 		copy(st.m[n:], mb[:r])
@@ -87,10 +114,15 @@ func ceMediumScratch(z bool, loss []float32, st stats, x []float32, t []int32, s
 	}
 }
 
-func ceMediumBlock(z bool, loss []float32, st stats, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32) {
-	if z {
+func ceMediumBlock(z, tl bool, loss []float32, st stats, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32) {
+	switch {
+	case z && tl:
+		ceTiledAVX512(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
+	case z:
 		ceMediumAVX512(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
-	} else {
+	case tl:
+		ceTiledAVX2(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
+	default:
 		ceMediumAVX2(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
 	}
 }
@@ -114,12 +146,13 @@ func ceGradMedium(z bool, loss []float32, st stats, g, x []float32, t []int32, d
 	tau := float32(math.Inf(-1)) // rows with a loss below it are predicted dropped
 	next := mediumFuseBlock
 	q := eps / float32(c)
+	tl := tiled(z, c)
 	for lo := 0; lo < len(t); lo += mediumFuseBlock {
 		if predict && lo >= next {
 			tau, next = float32(math.Log(float64(dropLimit(loss[:lo], keep)))), 2*lo
 		}
 		hi := min(lo+mediumFuseBlock, len(t))
-		ceMediumScratch(z, loss[lo:hi], st.slice(lo, hi), x[lo*c:hi*c], t[lo:hi], scratch[:], c, eps, fill)
+		ceMediumScratch(z, tl, loss[lo:hi], st.slice(lo, hi), x[lo*c:hi*c], t[lo:hi], scratch[:], c, eps, fill)
 		for i, ti := range t[lo:hi] {
 			drop := ti >= 0 && loss[lo+i] < tau
 			dropped[lo+i] = drop
@@ -138,7 +171,10 @@ func ceGradMedium(z bool, loss []float32, st stats, g, x []float32, t []int32, d
 }
 
 // lseMedium is lseRows for medium C, as ceMedium.
-func lseMedium(z bool, dst, x []float32, c int) {
+func lseMedium(z bool, dst, x []float32, c int) { lseMediumKernel(z, tiled(z, c), dst, x, c) }
+
+// lseMediumKernel is lseMedium with the kernel given (tl: tiled).
+func lseMediumKernel(z, tl bool, dst, x []float32, c int) {
 	lanes := 8
 	if z {
 		lanes = 16
@@ -147,20 +183,33 @@ func lseMedium(z bool, dst, x []float32, c int) {
 	n := len(dst) / lanes * lanes
 	for lo := 0; lo < n; lo += mediumBlock {
 		hi := min(lo+mediumBlock, n)
-		lseMediumBlock(z, dst[lo:hi], x[lo*c:hi*c], scratch[:], hi-lo, c)
+		lseMediumBlock(z, tl, dst[lo:hi], x[lo*c:hi*c], scratch[:], hi-lo, c)
 	}
 	if n == len(dst) {
 		return
 	}
-	var db [16]float32
-	lseMediumBlock(z, db[:lanes], x[n*c:len(dst)*c], scratch[:], len(dst)-n, c)
+	var (
+		db [16]float32
+		xb [16 * tiledMaxC]float32
+	)
+	xl, nl := x[n*c:len(dst)*c], len(dst)-n
+	if tl {
+		copy(xb[:], xl)
+		xl, nl = xb[:lanes*c], lanes
+	}
+	lseMediumBlock(z, tl, db[:lanes], xl, scratch[:], nl, c)
 	copy(dst[n:], db[:])
 }
 
-func lseMediumBlock(z bool, dst, x, scratch []float32, n, c int) {
-	if z {
+func lseMediumBlock(z, tl bool, dst, x, scratch []float32, n, c int) {
+	switch {
+	case z && tl:
+		lseTiledAVX512(dst, x, scratch, n, c)
+	case z:
 		lseMediumAVX512(dst, x, scratch, n, c)
-	} else {
+	case tl:
+		lseTiledAVX2(dst, x, scratch, n, c)
+	default:
 		lseMediumAVX2(dst, x, scratch, n, c)
 	}
 }

@@ -12,8 +12,9 @@ import (
 // BenchmarkCrossover runs the row-major amd64 kernels that could serve a class count side by side,
 // whatever the dispatch gives it, to place the crossovers of ceRowsAsm and lseRowsAsm (mediumMin,
 // mediumMaxAVX2, mediumMaxAVX512): Crossover/<op>/<set>/<kernel>/C=<c>, op ce or lse, kernel small (across rows,
-// gathers; C <= 24), medium (groups of rows) or large (a row at a time). Gelem/s from the thread's
-// CPU time, as BenchmarkClasses.
+// gathers; C <= 24), tiled (groups of rows through lanes×lanes tiles; C <= 64), medium (groups of
+// rows, along each row) or large (a row at a time). Gelem/s from the thread's CPU time, as
+// BenchmarkClasses.
 func BenchmarkCrossover(b *testing.B) {
 	const elems = 1 << 22
 	for _, op := range []string{"ce", "lse"} {
@@ -21,10 +22,11 @@ func BenchmarkCrossover(b *testing.B) {
 			for _, ks := range archSets() {
 				z := ks.name == "avx512"
 				b.Run(ks.name, func(b *testing.B) {
-					for _, kernel := range []string{"small", "medium", "large"} {
+					for _, kernel := range []string{"small", "tiled", "medium", "large"} {
 						b.Run(kernel, func(b *testing.B) {
-							for _, c := range []int{16, 20, 24, 25, 28, 32, 200, 256, 300, 384, 512} {
-								if kernel == "small" && (c > smallMax || op == "lse") || kernel == "medium" && c > mediumMaxC {
+							for _, c := range []int{3, 5, 8, 12, 16, 20, 24, 25, 28, 32, 40, 48, 64, 81, 200, 256, 300, 384, 512} {
+								if kernel == "small" && (c > smallMax || op == "lse") || kernel == "medium" && (c > mediumMaxC || c < 16) ||
+									kernel == "tiled" && c > tiledMaxC || kernel == "large" && c < 4 {
 									continue
 								}
 								b.Run(fmt.Sprintf("C=%d", c), func(b *testing.B) { benchCrossover(b, z, op, kernel, c, elems/c) })
@@ -52,12 +54,13 @@ func benchCrossover(b *testing.B, z bool, op, kernel string, c, n int) {
 	switch op + "/" + kernel {
 	case "ce/small":
 		run = func() { ceSmall(z, dst, stats{}, x, t, c, 0, 0) }
-	case "ce/medium":
-		run = func() { ceMedium(z, dst, stats{}, x, t, c, 0, 0) }
+	case "ce/tiled", "ce/medium":
+		var scratch [mediumScratch]float32
+		run = func() { ceMediumScratch(z, kernel == "tiled", dst, stats{}, x, t, scratch[:], c, 0, 0) }
 	case "ce/large":
 		run = func() { ceRowsLarge(z, dst, stats{}, x, t, c, 0, 0, rowsGrad{}) }
-	case "lse/medium":
-		run = func() { lseMedium(z, dst, x, c) }
+	case "lse/tiled", "lse/medium":
+		run = func() { lseMediumKernel(z, kernel == "tiled", dst, x, c) }
 	case "lse/large":
 		run = func() { lseRowsAsm(z, dst, x, c) } // the row-at-a-time kernel outside the medium range
 		if medium(z, c) {

@@ -290,57 +290,73 @@ func checkMediumLSE(t *testing.T, what string, lse func(dst, x []float32, c int)
 }
 
 // mediumFullN are the C that get every row count from 0 to 70, and several groups and blocks.
-var mediumFullN = []int{16, 17, 24, 25, 31, 32, 33, 47, 48, 64, 81, 100, 128, 255, 256, 257, 300, 511, 512}
+var mediumFullN = []int{1, 3, 8, 9, 15, 16, 17, 24, 25, 31, 32, 33, 40, 41, 47, 48, 63, 64, 81, 100, 128, 255, 256, 257, 300, 511, 512}
 
 func uintptrOf[T any](s []T) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(s))) }
 
 func TestMediumKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
-	scales := []float64{1, 5, 30, 1e4, 1e30}
-	cs := []int{}
 	step := 1
 	if testing.Short() {
 		step = 7
 	}
-	for c := 16; c <= 260; c += step {
-		cs = append(cs, c)
-	}
-	cs = append(cs, 300, 384, 511, 512)
 	for _, z := range mediumTiers(t) {
 		lanes := 8
 		if z {
 			lanes = 16
 		}
-		ce := func(loss []float32, st stats, x []float32, tg []int32, c int, eps, fill float32) {
-			ceMedium(z, loss, st, x, tg, c, eps, fill)
+		var cs []int
+		for c := lanes; c <= 260; c += step {
+			cs = append(cs, c)
 		}
-		lse := func(dst, x []float32, c int) { lseMedium(z, dst, x, c) }
-		for _, c := range cs {
-			if c < lanes {
-				continue
-			}
-			ns := []int{1 + r.IntN(lanes), lanes + r.IntN(3*lanes), 70}
-			for _, full := range mediumFullN {
-				if c == full {
-					ns = ns[:0]
-					for n := range 71 {
-						ns = append(ns, n)
-					}
-					if !testing.Short() || c == 81 {
-						ns = append(ns, 1000, 4099)
-					}
+		cs = append(cs, 300, 384, 511, 512)
+		checkMediumKernel(t, r, z, false, cs)
+		cs = cs[:0]
+		for c := 1; c <= tiledMaxC; c += (step + 1) / 2 {
+			cs = append(cs, c)
+		}
+		checkMediumKernel(t, r, z, true, append(cs, tiledMaxC))
+	}
+}
+
+// checkMediumKernel checks the tier's medium kernels (tl: the tiled ones) for every C of cs.
+func checkMediumKernel(t *testing.T, r *rand.Rand, z, tl bool, cs []int) {
+	scales := []float64{1, 5, 30, 1e4, 1e30}
+	lanes := 8
+	if z {
+		lanes = 16
+	}
+	kernel := tierName(z)
+	if tl {
+		kernel += " tiled"
+	}
+	var scratch [mediumScratch]float32
+	ce := func(loss []float32, st stats, x []float32, tg []int32, c int, eps, fill float32) {
+		ceMediumScratch(z, tl, loss, st, x, tg, scratch[:], c, eps, fill)
+	}
+	lse := func(dst, x []float32, c int) { lseMediumKernel(z, tl, dst, x, c) }
+	for _, c := range cs {
+		ns := []int{1 + r.IntN(lanes), lanes + r.IntN(3*lanes), 70}
+		for _, full := range mediumFullN {
+			if c == full {
+				ns = ns[:0]
+				for n := range 71 {
+					ns = append(ns, n)
+				}
+				if !testing.Short() || c == 81 || c == 25 {
+					ns = append(ns, 1000, 4099)
 				}
 			}
-			for _, n := range ns {
-				scale := scales[r.IntN(len(scales))]
-				x, tg, bad := medBatch(r, n, c, scale)
-				where, a := (n+c)%3, (n*3+c)%16
-				for _, eps := range []float32{0, 0.1} {
-					what := fmt.Sprintf("%s C=%d N=%d eps=%v scale=%g place=%d@%d", tierName(z), c, n, eps, scale, where, a)
-					checkMediumCE(t, what, ce, x, tg, bad, c, eps, where, a)
-				}
-				checkMediumLSE(t, fmt.Sprintf("%s lse C=%d N=%d scale=%g", tierName(z), c, n, scale), lse, x, n, c, (where+1)%3, a)
+		}
+		for _, n := range ns {
+			scale := scales[r.IntN(len(scales))]
+			x, tg, bad := medBatch(r, n, c, scale)
+			where, a := (n+c)%3, (n*3+c)%16
+			for _, eps := range []float32{0, 0.1} {
+				what := fmt.Sprintf("%s C=%d N=%d eps=%v scale=%g place=%d@%d", kernel, c, n, eps, scale, where, a)
+				checkMediumCE(t, what, ce, x, tg, bad, c, eps, where, a)
 			}
+			checkMediumLSE(t, fmt.Sprintf("%s lse C=%d N=%d scale=%g", kernel, c, n, scale), lse, x, n, c, (where+1)%3, a)
 		}
 	}
 }
@@ -354,7 +370,11 @@ func TestMediumDispatch(t *testing.T) {
 		if ks.name == "avx512" {
 			hi = mediumMaxAVX512
 		}
-		for _, c := range []int{mediumMin - 1, mediumMin, mediumMin + 1, smallMax, smallMax + 1, mediumFuseMin - 1, mediumFuseMin, hi - 1, hi, hi + 1} {
+		tm := tiledMaxAVX2
+		if ks.name == "avx512" {
+			tm = tiledMaxAVX512
+		}
+		for _, c := range []int{mediumMin - 1, mediumMin, mediumMin + 1, smallMax, smallMax + 1, tm, tm + 1, mediumFuseMin - 1, mediumFuseMin, hi - 1, hi, hi + 1} {
 			for _, n := range []int{0, 1, 17, 67, 200} {
 				x, tg, bad := medBatch(r, n, c, 5)
 				for _, eps := range []float32{0, 0.05} {

@@ -20838,6 +20838,10 @@ TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-192
 	MOVQ         R9, 1368(BX)
 	MOVQ         n+168(FP), R8
 	MOVQ         R8, 1384(BX)
+	MOVQ         SI, 1392(BX)
+	MOVQ         SI, R8
+	SUBQ         $0x02, R8
+	MOVQ         R8, 1400(BX)
 	VMOVDQU      iota16<>+0(SB), Y2
 	VMOVQ        SI, X3
 	VPBROADCASTD X3, Y3
@@ -22083,6 +22087,10 @@ TEXT ·lseMediumAVX2(SB), NOSPLIT, $0-88
 	MOVQ         DI, 1368(DX)
 	MOVQ         n+72(FP), SI
 	MOVQ         SI, 1384(DX)
+	MOVQ         BX, 1392(DX)
+	MOVQ         BX, SI
+	SUBQ         $0x02, SI
+	MOVQ         SI, 1400(DX)
 	VMOVDQU      iota16<>+0(SB), Y1
 	VMOVQ        BX, X2
 	VPBROADCASTD X2, Y2
@@ -22423,6 +22431,1233 @@ lseMediumAVX2Done:
 	VZEROUPPER
 	RET
 
+// func ceTiledAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·ceTiledAVX2(SB), NOSPLIT, $0-192
+	MOVQ loss_len+8(FP), AX
+	MOVQ t_base+120(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ scratch_base+144(FP), BX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ         $0x3f, BX
+	ANDQ         $-64, BX
+	MOVQ         c+176(FP), SI
+	VXORPS       Y0, Y0, Y0
+	VBROADCASTSS fill+188(FP), Y1
+	VMOVSS       eps+184(FP), X2
+	MOVL         eps+184(FP), DI
+	VMOVSS       one<>+0(SB), X3
+	VCVTSI2SSQ   SI, X4, X4
+	VADDSS       X2, X2, X5
+	VDIVSS       X4, X5, X4
+	VSUBSS       X3, X2, X3
+	VADDSS       X3, X3, X3
+	VBROADCASTSS X3, Y2
+	VMOVUPS      Y2, (BX)
+	VBROADCASTSS X4, Y2
+	VMOVUPS      Y2, 32(BX)
+	SHLQ         $0x01, DI
+
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	MOVQ         R8, 1344(BX)
+	SHLQ         $0x03, R8
+	MOVQ         R8, 1376(BX)
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	ANDQ         $-32, R8
+	MOVQ         R8, 1352(BX)
+	SUBQ         $0x00000040, R8
+	MOVQ         R8, 1360(BX)
+	MOVQ         SI, R9
+	ANDQ         $0x07, R9
+	MOVQ         R9, 1368(BX)
+	MOVQ         n+168(FP), R8
+	MOVQ         R8, 1384(BX)
+	MOVQ         SI, 1392(BX)
+	MOVQ         SI, R8
+	SUBQ         $0x02, R8
+	MOVQ         R8, 1400(BX)
+	VMOVDQU      iota16<>+0(SB), Y2
+	VMOVQ        SI, X3
+	VPBROADCASTD X3, Y3
+	VPMULLD      Y2, Y3, Y3
+	VMOVDQU      Y3, 1312(BX)
+	VMOVQ        R9, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMOVDQU      Y3, 1280(BX)
+	LEAQ         mediumIndex<>+0(SB), SI
+	MOVQ         BX, R8
+
+ceTiledAVX2Group:
+	TESTQ AX, AX
+	JZ    ceTiledAVX2Finish
+	TESTQ DI, DI
+	JNZ   ceTiledAVX2Smooth
+
+	// the group's columns, a lanes×lanes tile at a time: rows 4q..4q+3 interleaved within 128-bit
+	// blocks (U[q][k], block b: column 4b + k), stored; then for each k the blocks of U[·][k] exchanged
+	// (columns k, 4 + k, ... of the group's rows); the last, partial tile −Inf past C
+	VMOVUPS negInfVec<>+0(SB), Y2
+	VMOVAPS Y2, Y3
+	VMOVAPS Y2, Y4
+	MOVQ    1344(BX), R9
+	MOVQ    DX, R10
+	LEAQ    5504(BX), R11
+	MOVQ    1352(BX), R12
+	SHRQ    $0x05, R12
+
+ceTiledAVX2TTile:
+	TESTQ      R12, R12
+	JZ         ceTiledAVX2TPart
+	MOVQ       R10, R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Y5
+	VMOVUPS    (R13)(R9*1), Y6
+	VMOVUPS    (R13)(R9*2), Y7
+	VMOVUPS    (R14)(R9*1), Y8
+	VUNPCKLPS  Y6, Y5, Y9
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VUNPCKLPD  Y6, Y9, Y8
+	VMOVUPS    Y8, 512(BX)
+	VUNPCKHPD  Y6, Y9, Y6
+	VMOVUPS    Y6, 544(BX)
+	VUNPCKLPD  Y7, Y5, Y6
+	VMOVUPS    Y6, 576(BX)
+	VUNPCKHPD  Y7, Y5, Y5
+	VMOVUPS    Y5, 608(BX)
+	LEAQ       (R13)(R9*4), R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Y5
+	VMOVUPS    (R13)(R9*1), Y6
+	VMOVUPS    (R13)(R9*2), Y7
+	VMOVUPS    (R14)(R9*1), Y8
+	VUNPCKLPS  Y6, Y5, Y9
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VUNPCKLPD  Y6, Y9, Y8
+	VMOVUPS    Y8, 640(BX)
+	VUNPCKHPD  Y6, Y9, Y6
+	VMOVUPS    Y6, 672(BX)
+	VUNPCKLPD  Y7, Y5, Y6
+	VMOVUPS    Y6, 704(BX)
+	VUNPCKHPD  Y7, Y5, Y5
+	VMOVUPS    Y5, 736(BX)
+	VMOVUPS    512(BX), Y5
+	VPERM2F128 $0x20, 640(BX), Y5, Y6
+	VPERM2F128 $0x31, 640(BX), Y5, Y5
+	VMOVUPS    Y6, (R11)
+	VMAXPS     Y6, Y3, Y3
+	VMOVUPS    Y5, 128(R11)
+	VMAXPS     Y5, Y4, Y4
+	VMOVUPS    544(BX), Y5
+	VPERM2F128 $0x20, 672(BX), Y5, Y6
+	VPERM2F128 $0x31, 672(BX), Y5, Y5
+	VMOVUPS    Y6, 32(R11)
+	VMAXPS     Y6, Y3, Y3
+	VMOVUPS    Y5, 160(R11)
+	VMAXPS     Y5, Y4, Y4
+	VMOVUPS    576(BX), Y5
+	VPERM2F128 $0x20, 704(BX), Y5, Y6
+	VPERM2F128 $0x31, 704(BX), Y5, Y5
+	VMOVUPS    Y6, 64(R11)
+	VMAXPS     Y6, Y3, Y3
+	VMOVUPS    Y5, 192(R11)
+	VMAXPS     Y5, Y4, Y4
+	VMOVUPS    608(BX), Y5
+	VPERM2F128 $0x20, 736(BX), Y5, Y6
+	VPERM2F128 $0x31, 736(BX), Y5, Y5
+	VMOVUPS    Y6, 96(R11)
+	VMAXPS     Y6, Y3, Y3
+	VMOVUPS    Y5, 224(R11)
+	VMAXPS     Y5, Y4, Y4
+	ADDQ       $0x20, R10
+	ADDQ       $0x00000100, R11
+	DECQ       R12
+	JMP        ceTiledAVX2TTile
+
+ceTiledAVX2TPart:
+	CMPQ       1368(BX), $0x00
+	JE         ceTiledAVX2TCols
+	LEAQ       (R10)(R9*2), R12
+	VMOVUPS    1280(BX), Y6
+	VMASKMOVPS (R10), Y6, Y5
+	VBLENDVPS  Y6, Y5, Y2, Y5
+	VMOVUPS    1280(BX), Y7
+	VMASKMOVPS (R10)(R9*1), Y7, Y6
+	VBLENDVPS  Y7, Y6, Y2, Y6
+	VMOVUPS    1280(BX), Y8
+	VMASKMOVPS (R10)(R9*2), Y8, Y7
+	VBLENDVPS  Y8, Y7, Y2, Y7
+	VMOVUPS    1280(BX), Y9
+	VMASKMOVPS (R12)(R9*1), Y9, Y8
+	VBLENDVPS  Y9, Y8, Y2, Y8
+	VUNPCKLPS  Y6, Y5, Y9
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VUNPCKLPD  Y6, Y9, Y8
+	VMOVUPS    Y8, 512(BX)
+	VUNPCKHPD  Y6, Y9, Y6
+	VMOVUPS    Y6, 544(BX)
+	VUNPCKLPD  Y7, Y5, Y6
+	VMOVUPS    Y6, 576(BX)
+	VUNPCKHPD  Y7, Y5, Y5
+	VMOVUPS    Y5, 608(BX)
+	LEAQ       (R10)(R9*4), R10
+	LEAQ       (R10)(R9*2), R12
+	VMOVUPS    1280(BX), Y6
+	VMASKMOVPS (R10), Y6, Y5
+	VBLENDVPS  Y6, Y5, Y2, Y5
+	VMOVUPS    1280(BX), Y7
+	VMASKMOVPS (R10)(R9*1), Y7, Y6
+	VBLENDVPS  Y7, Y6, Y2, Y6
+	VMOVUPS    1280(BX), Y8
+	VMASKMOVPS (R10)(R9*2), Y8, Y7
+	VBLENDVPS  Y8, Y7, Y2, Y7
+	VMOVUPS    1280(BX), Y9
+	VMASKMOVPS (R12)(R9*1), Y9, Y8
+	VBLENDVPS  Y9, Y8, Y2, Y8
+	VUNPCKLPS  Y6, Y5, Y2
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VUNPCKLPD  Y6, Y2, Y8
+	VMOVUPS    Y8, 640(BX)
+	VUNPCKHPD  Y6, Y2, Y2
+	VMOVUPS    Y2, 672(BX)
+	VUNPCKLPD  Y7, Y5, Y2
+	VMOVUPS    Y2, 704(BX)
+	VUNPCKHPD  Y7, Y5, Y2
+	VMOVUPS    Y2, 736(BX)
+	VMOVUPS    512(BX), Y2
+	VPERM2F128 $0x20, 640(BX), Y2, Y5
+	VPERM2F128 $0x31, 640(BX), Y2, Y2
+	VMOVUPS    Y5, (R11)
+	VMAXPS     Y5, Y3, Y3
+	VMOVUPS    Y2, 128(R11)
+	VMAXPS     Y2, Y4, Y4
+	VMOVUPS    544(BX), Y2
+	VPERM2F128 $0x20, 672(BX), Y2, Y5
+	VPERM2F128 $0x31, 672(BX), Y2, Y2
+	VMOVUPS    Y5, 32(R11)
+	VMAXPS     Y5, Y3, Y3
+	VMOVUPS    Y2, 160(R11)
+	VMAXPS     Y2, Y4, Y4
+	VMOVUPS    576(BX), Y2
+	VPERM2F128 $0x20, 704(BX), Y2, Y5
+	VPERM2F128 $0x31, 704(BX), Y2, Y2
+	VMOVUPS    Y5, 64(R11)
+	VMAXPS     Y5, Y3, Y3
+	VMOVUPS    Y2, 192(R11)
+	VMAXPS     Y2, Y4, Y4
+	VMOVUPS    608(BX), Y2
+	VPERM2F128 $0x20, 736(BX), Y2, Y5
+	VPERM2F128 $0x31, 736(BX), Y2, Y2
+	VMOVUPS    Y5, 96(R11)
+	VMAXPS     Y5, Y3, Y3
+	VMOVUPS    Y2, 224(R11)
+	VMAXPS     Y2, Y4, Y4
+
+ceTiledAVX2TCols:
+	VMAXPS  Y4, Y3, Y3
+	VMOVUPS Y3, 2432(R8)
+
+	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU (CX), Y2
+	VPMAXSD Y0, Y2, Y2
+	VPADDD  1312(BX), Y2, Y2
+	VXORPS  Y4, Y4, Y4
+
+	// only the rows before n: lane < rows left
+	MOVQ         1384(BX), R9
+	VMOVQ        R9, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     iota16<>+0(SB), Y5, Y5
+	VGATHERDPS   Y5, (DX)(Y2*4), Y4
+	VPXOR        Y5, Y5, Y5
+	VPXOR        Y2, Y2, Y2
+	VMOVUPS      Y4, 3456(R8)
+	VMOVDQU      (CX), Y2
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	XORQ         R9, R9
+	LEAQ         5504(BX), R11
+
+	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
+	// and the tiles' strided reads would otherwise wait on memory
+	MOVQ DX, R10
+	ADDQ 1376(BX), R10
+
+ceTiledAVX2TPair:
+	CMPQ       R9, 1400(BX)
+	JG         ceTiledAVX2TOne
+	PREFETCHT0 (R10)
+	VMOVUPS    (R11), Y6
+	VSUBPS     Y3, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y7, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS      Y7, Y6, Y7
+	VPBROADCASTD (SI)(R9*4), Y6
+	VPCMPEQD     Y6, Y2, Y6
+	VANDNPS      Y7, Y6, Y7
+	VADDPS       Y7, Y4, Y4
+	VMOVUPS      32(R11), Y6
+	VSUBPS       Y3, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y7, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS      Y7, Y6, Y7
+	VPBROADCASTD 4(SI)(R9*4), Y6
+	VPCMPEQD     Y6, Y2, Y6
+	VANDNPS      Y7, Y6, Y7
+	VADDPS       Y7, Y5, Y5
+	ADDQ         $0x02, R9
+	ADDQ         $0x00000040, R11
+	ADDQ         $0x00000040, R10
+	JMP          ceTiledAVX2TPair
+
+ceTiledAVX2TOne:
+	CMPQ       R9, 1392(BX)
+	JGE        ceTiledAVX2TSum
+	PREFETCHT0 (R10)
+	VMOVUPS    (R11), Y6
+	VSUBPS     Y3, Y6, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y3, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y6, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS      Y6, Y3, Y6
+	VPBROADCASTD (SI)(R9*4), Y3
+	VPCMPEQD     Y3, Y2, Y3
+	VANDNPS      Y6, Y3, Y6
+	VADDPS       Y6, Y4, Y4
+
+ceTiledAVX2TSum:
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS Y4, 1408(R8)
+	JMP     ceTiledAVX2Sums
+
+ceTiledAVX2Smooth:
+	// the group's columns, a lanes×lanes tile at a time: rows 4q..4q+3 interleaved within 128-bit
+	// blocks (U[q][k], block b: column 4b + k), stored; then for each k the blocks of U[·][k] exchanged
+	// (columns k, 4 + k, ... of the group's rows); the last, partial tile −Inf past C
+	VMOVUPS negInfVec<>+0(SB), Y2
+	VMOVAPS Y2, Y3
+	VMOVAPS Y2, Y4
+	MOVQ    1344(BX), R9
+	MOVQ    DX, R10
+	LEAQ    5504(BX), R11
+	MOVQ    1352(BX), R12
+	SHRQ    $0x05, R12
+
+ceTiledAVX2TSpreadTile:
+	TESTQ      R12, R12
+	JZ         ceTiledAVX2TSpreadPart
+	MOVQ       R10, R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Y5
+	VMOVUPS    (R13)(R9*1), Y6
+	VMOVUPS    (R13)(R9*2), Y7
+	VMOVUPS    (R14)(R9*1), Y8
+	VUNPCKLPS  Y6, Y5, Y9
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VUNPCKLPD  Y6, Y9, Y8
+	VMOVUPS    Y8, 512(BX)
+	VUNPCKHPD  Y6, Y9, Y6
+	VMOVUPS    Y6, 544(BX)
+	VUNPCKLPD  Y7, Y5, Y6
+	VMOVUPS    Y6, 576(BX)
+	VUNPCKHPD  Y7, Y5, Y5
+	VMOVUPS    Y5, 608(BX)
+	LEAQ       (R13)(R9*4), R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Y5
+	VMOVUPS    (R13)(R9*1), Y6
+	VMOVUPS    (R13)(R9*2), Y7
+	VMOVUPS    (R14)(R9*1), Y8
+	VUNPCKLPS  Y6, Y5, Y9
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VUNPCKLPD  Y6, Y9, Y8
+	VMOVUPS    Y8, 640(BX)
+	VUNPCKHPD  Y6, Y9, Y6
+	VMOVUPS    Y6, 672(BX)
+	VUNPCKLPD  Y7, Y5, Y6
+	VMOVUPS    Y6, 704(BX)
+	VUNPCKHPD  Y7, Y5, Y5
+	VMOVUPS    Y5, 736(BX)
+	VMOVUPS    512(BX), Y5
+	VPERM2F128 $0x20, 640(BX), Y5, Y6
+	VPERM2F128 $0x31, 640(BX), Y5, Y5
+	VMOVUPS    Y6, (R11)
+	VMAXPS     Y6, Y3, Y3
+	VMOVUPS    Y5, 128(R11)
+	VMAXPS     Y5, Y4, Y4
+	VMOVUPS    544(BX), Y5
+	VPERM2F128 $0x20, 672(BX), Y5, Y6
+	VPERM2F128 $0x31, 672(BX), Y5, Y5
+	VMOVUPS    Y6, 32(R11)
+	VMAXPS     Y6, Y3, Y3
+	VMOVUPS    Y5, 160(R11)
+	VMAXPS     Y5, Y4, Y4
+	VMOVUPS    576(BX), Y5
+	VPERM2F128 $0x20, 704(BX), Y5, Y6
+	VPERM2F128 $0x31, 704(BX), Y5, Y5
+	VMOVUPS    Y6, 64(R11)
+	VMAXPS     Y6, Y3, Y3
+	VMOVUPS    Y5, 192(R11)
+	VMAXPS     Y5, Y4, Y4
+	VMOVUPS    608(BX), Y5
+	VPERM2F128 $0x20, 736(BX), Y5, Y6
+	VPERM2F128 $0x31, 736(BX), Y5, Y5
+	VMOVUPS    Y6, 96(R11)
+	VMAXPS     Y6, Y3, Y3
+	VMOVUPS    Y5, 224(R11)
+	VMAXPS     Y5, Y4, Y4
+	ADDQ       $0x20, R10
+	ADDQ       $0x00000100, R11
+	DECQ       R12
+	JMP        ceTiledAVX2TSpreadTile
+
+ceTiledAVX2TSpreadPart:
+	CMPQ       1368(BX), $0x00
+	JE         ceTiledAVX2TSpreadCols
+	LEAQ       (R10)(R9*2), R12
+	VMOVUPS    1280(BX), Y6
+	VMASKMOVPS (R10), Y6, Y5
+	VBLENDVPS  Y6, Y5, Y2, Y5
+	VMOVUPS    1280(BX), Y7
+	VMASKMOVPS (R10)(R9*1), Y7, Y6
+	VBLENDVPS  Y7, Y6, Y2, Y6
+	VMOVUPS    1280(BX), Y8
+	VMASKMOVPS (R10)(R9*2), Y8, Y7
+	VBLENDVPS  Y8, Y7, Y2, Y7
+	VMOVUPS    1280(BX), Y9
+	VMASKMOVPS (R12)(R9*1), Y9, Y8
+	VBLENDVPS  Y9, Y8, Y2, Y8
+	VUNPCKLPS  Y6, Y5, Y9
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VUNPCKLPD  Y6, Y9, Y8
+	VMOVUPS    Y8, 512(BX)
+	VUNPCKHPD  Y6, Y9, Y6
+	VMOVUPS    Y6, 544(BX)
+	VUNPCKLPD  Y7, Y5, Y6
+	VMOVUPS    Y6, 576(BX)
+	VUNPCKHPD  Y7, Y5, Y5
+	VMOVUPS    Y5, 608(BX)
+	LEAQ       (R10)(R9*4), R10
+	LEAQ       (R10)(R9*2), R12
+	VMOVUPS    1280(BX), Y6
+	VMASKMOVPS (R10), Y6, Y5
+	VBLENDVPS  Y6, Y5, Y2, Y5
+	VMOVUPS    1280(BX), Y7
+	VMASKMOVPS (R10)(R9*1), Y7, Y6
+	VBLENDVPS  Y7, Y6, Y2, Y6
+	VMOVUPS    1280(BX), Y8
+	VMASKMOVPS (R10)(R9*2), Y8, Y7
+	VBLENDVPS  Y8, Y7, Y2, Y7
+	VMOVUPS    1280(BX), Y9
+	VMASKMOVPS (R12)(R9*1), Y9, Y8
+	VBLENDVPS  Y9, Y8, Y2, Y8
+	VUNPCKLPS  Y6, Y5, Y2
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VUNPCKLPD  Y6, Y2, Y8
+	VMOVUPS    Y8, 640(BX)
+	VUNPCKHPD  Y6, Y2, Y2
+	VMOVUPS    Y2, 672(BX)
+	VUNPCKLPD  Y7, Y5, Y2
+	VMOVUPS    Y2, 704(BX)
+	VUNPCKHPD  Y7, Y5, Y2
+	VMOVUPS    Y2, 736(BX)
+	VMOVUPS    512(BX), Y2
+	VPERM2F128 $0x20, 640(BX), Y2, Y5
+	VPERM2F128 $0x31, 640(BX), Y2, Y2
+	VMOVUPS    Y5, (R11)
+	VMAXPS     Y5, Y3, Y3
+	VMOVUPS    Y2, 128(R11)
+	VMAXPS     Y2, Y4, Y4
+	VMOVUPS    544(BX), Y2
+	VPERM2F128 $0x20, 672(BX), Y2, Y5
+	VPERM2F128 $0x31, 672(BX), Y2, Y2
+	VMOVUPS    Y5, 32(R11)
+	VMAXPS     Y5, Y3, Y3
+	VMOVUPS    Y2, 160(R11)
+	VMAXPS     Y2, Y4, Y4
+	VMOVUPS    576(BX), Y2
+	VPERM2F128 $0x20, 704(BX), Y2, Y5
+	VPERM2F128 $0x31, 704(BX), Y2, Y2
+	VMOVUPS    Y5, 64(R11)
+	VMAXPS     Y5, Y3, Y3
+	VMOVUPS    Y2, 192(R11)
+	VMAXPS     Y2, Y4, Y4
+	VMOVUPS    608(BX), Y2
+	VPERM2F128 $0x20, 736(BX), Y2, Y5
+	VPERM2F128 $0x31, 736(BX), Y2, Y2
+	VMOVUPS    Y5, 96(R11)
+	VMAXPS     Y5, Y3, Y3
+	VMOVUPS    Y2, 224(R11)
+	VMAXPS     Y2, Y4, Y4
+
+ceTiledAVX2TSpreadCols:
+	VMAXPS  Y4, Y3, Y3
+	VMOVUPS Y3, 2432(R8)
+
+	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU (CX), Y2
+	VPMAXSD Y0, Y2, Y2
+	VPADDD  1312(BX), Y2, Y2
+	VXORPS  Y4, Y4, Y4
+
+	// only the rows before n: lane < rows left
+	MOVQ         1384(BX), R9
+	VMOVQ        R9, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     iota16<>+0(SB), Y5, Y5
+	VGATHERDPS   Y5, (DX)(Y2*4), Y4
+	VPXOR        Y5, Y5, Y5
+	VPXOR        Y2, Y2, Y2
+	VMOVUPS      Y4, 3456(R8)
+	VMOVDQU      (CX), Y2
+	VMULPS       halfVec<>+0(SB), Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	XORQ         R9, R9
+	LEAQ         5504(BX), R11
+
+	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
+	// and the tiles' strided reads would otherwise wait on memory
+	MOVQ DX, R10
+	ADDQ 1376(BX), R10
+
+ceTiledAVX2TSpreadPair:
+	CMPQ        R9, 1400(BX)
+	JG          ceTiledAVX2TSpreadOne
+	PREFETCHT0  (R10)
+	VMOVUPS     (R11), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y3, Y7
+	VADDPS      Y7, Y7, Y8
+	VFMADD231PS 32(BX), Y7, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
+	VPSLLD      $0x17, Y9, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y8, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y7, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y7
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS      Y7, Y8, Y7
+	VPBROADCASTD (SI)(R9*4), Y8
+	VPCMPEQD     Y8, Y2, Y8
+	VANDNPS      Y7, Y8, Y7
+	VADDPS       Y7, Y5, Y5
+	VMOVUPS      32(R11), Y7
+	VFMSUB132PS  halfVec<>+0(SB), Y3, Y7
+	VADDPS       Y7, Y7, Y8
+	VFMADD231PS  32(BX), Y7, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
+	VPSLLD      $0x17, Y9, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y8, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y7, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y7
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS      Y7, Y8, Y7
+	VPBROADCASTD 4(SI)(R9*4), Y8
+	VPCMPEQD     Y8, Y2, Y8
+	VANDNPS      Y7, Y8, Y7
+	VADDPS       Y7, Y6, Y6
+	ADDQ         $0x02, R9
+	ADDQ         $0x00000040, R11
+	ADDQ         $0x00000040, R10
+	JMP          ceTiledAVX2TSpreadPair
+
+ceTiledAVX2TSpreadOne:
+	CMPQ        R9, 1392(BX)
+	JGE         ceTiledAVX2TSpreadSum
+	PREFETCHT0  (R10)
+	VMOVUPS     (R11), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y3, Y7
+	VADDPS      Y7, Y7, Y3
+	VFMADD231PS 32(BX), Y7, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y3, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y7, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS      Y7, Y3, Y7
+	VPBROADCASTD (SI)(R9*4), Y3
+	VPCMPEQD     Y3, Y2, Y3
+	VANDNPS      Y7, Y3, Y7
+	VADDPS       Y7, Y5, Y5
+
+ceTiledAVX2TSpreadSum:
+	VADDPS  Y6, Y5, Y5
+	VMOVUPS Y5, 1408(R8)
+	VMOVUPS Y4, 4480(R8)
+
+ceTiledAVX2Sums:
+	ADDQ $0x00000020, CX
+	ADDQ $0x00000020, R8
+	ADDQ 1376(BX), DX
+	SUBQ $0x00000008, 1384(BX)
+	SUBQ $0x00000008, AX
+	JMP  ceTiledAVX2Group
+
+ceTiledAVX2Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ BX, R8
+	MOVQ loss_base+0(FP), AX
+	MOVQ loss_len+8(FP), CX
+
+ceTiledAVX2Fin:
+	TESTQ   CX, CX
+	JZ      ceTiledAVX2Done
+	VMOVUPS 1408(R8), Y2
+	VMOVUPS 2432(R8), Y3
+	VMOVUPS 3456(R8), Y4
+	VMOVUPS 4480(R8), Y5
+	MOVQ    AX, DX
+	MOVQ    loss_base+0(FP), SI
+	SUBQ    SI, DX
+	MOVQ    t_base+120(FP), SI
+	VMOVDQU (SI)(DX*1), Y6
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Y3, Y4, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y7, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y8, Y7, Y8
+	VSUBPS      oneVec<>+0(SB), Y8, Y8
+	VADDPS      Y2, Y8, Y8
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y8, Y9
+	VMAXPS oneVec<>+0(SB), Y8, Y10
+	VMINPS oneVec<>+0(SB), Y8, Y7
+	VSUBPS Y10, Y9, Y11
+	VSUBPS Y11, Y7, Y11
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y9, Y11, Y11
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y9, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y10
+	VPSUBD    Y10, Y9, Y10
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y10, Y10
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y10, Y10, Y9
+	VMOVAPS      logP0Vec<>+0(SB), Y12
+	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y9, Y12, Y12
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y12
+	VFNMADD231PS halfVec<>+0(SB), Y9, Y12
+	VADDPS       Y11, Y12, Y12
+	VADDPS       Y10, Y12, Y12
+	VMOVAPS      Y12, Y9
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y9
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y8, Y7
+	VBLENDVPS Y7, posInfVec<>+0(SB), Y9, Y9
+	VSUBPS    Y4, Y3, Y7
+	VADDPS    Y9, Y7, Y10
+
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	TESTQ       DI, DI
+	JZ          ceTiledAVX2Plain
+	VSUBPS      Y5, Y9, Y5
+	VMULPS      halfVec<>+0(SB), Y3, Y10
+	VMOVAPS     Y4, Y7
+	VFMSUB132PS halfVec<>+0(SB), Y10, Y7
+	VFMADD231PS (BX), Y7, Y5
+	VMOVAPS     Y5, Y10
+
+ceTiledAVX2Plain:
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS    Y3, Y3, Y7
+	VADDPS    Y7, Y10, Y10
+	VBLENDVPS Y6, Y1, Y10, Y10
+	VMOVUPS   Y10, (AX)
+
+	// statistics, when len(m) > 0
+	MOVQ  m_len+32(FP), SI
+	TESTQ SI, SI
+	JZ    ceTiledAVX2Next
+	MOVQ  m_base+24(FP), SI
+	MOVQ  ls_base+48(FP), R9
+	MOVQ  pt_base+72(FP), R10
+	ADDQ  DX, SI
+	ADDQ  DX, R9
+	ADDQ  DX, R10
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS    oneVec<>+0(SB), Y8, Y4
+	VDIVPS    Y4, Y2, Y2
+	VXORPS    signBitVec<>+0(SB), Y2, Y2
+	VBLENDVPS Y6, Y0, Y3, Y3
+	VMOVUPS   Y3, (SI)
+	VBLENDVPS Y6, Y0, Y9, Y9
+	VMOVUPS   Y9, (R9)
+	VBLENDVPS Y6, Y0, Y2, Y2
+	VMOVUPS   Y2, (R10)
+
+ceTiledAVX2Next:
+	ADDQ $0x00000020, AX
+	ADDQ $0x00000020, R8
+	SUBQ $0x00000008, CX
+	JMP  ceTiledAVX2Fin
+
+ceTiledAVX2Done:
+	VZEROUPPER
+	RET
+
+// func lseTiledAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·lseTiledAVX2(SB), NOSPLIT, $0-88
+	MOVQ dst_len+8(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ scratch_base+48(FP), DX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ   $0x3f, DX
+	ANDQ   $-64, DX
+	MOVQ   c+80(FP), BX
+	VXORPS Y0, Y0, Y0
+
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	MOVQ         SI, 1344(DX)
+	SHLQ         $0x03, SI
+	MOVQ         SI, 1376(DX)
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	ANDQ         $-32, SI
+	MOVQ         SI, 1352(DX)
+	SUBQ         $0x00000040, SI
+	MOVQ         SI, 1360(DX)
+	MOVQ         BX, DI
+	ANDQ         $0x07, DI
+	MOVQ         DI, 1368(DX)
+	MOVQ         n+72(FP), SI
+	MOVQ         SI, 1384(DX)
+	MOVQ         BX, 1392(DX)
+	MOVQ         BX, SI
+	SUBQ         $0x02, SI
+	MOVQ         SI, 1400(DX)
+	VMOVDQU      iota16<>+0(SB), Y0
+	VMOVQ        BX, X1
+	VPBROADCASTD X1, Y1
+	VPMULLD      Y0, Y1, Y1
+	VMOVDQU      Y1, 1312(DX)
+	VMOVQ        DI, X1
+	VPBROADCASTD X1, Y1
+	VPCMPGTD     Y0, Y1, Y1
+	VMOVDQU      Y1, 1280(DX)
+	MOVQ         DX, BX
+
+lseTiledAVX2Group:
+	TESTQ AX, AX
+	JZ    lseTiledAVX2Finish
+
+	// the group's columns, a lanes×lanes tile at a time: rows 4q..4q+3 interleaved within 128-bit
+	// blocks (U[q][k], block b: column 4b + k), stored; then for each k the blocks of U[·][k] exchanged
+	// (columns k, 4 + k, ... of the group's rows); the last, partial tile −Inf past C
+	VMOVUPS negInfVec<>+0(SB), Y0
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	MOVQ    1344(DX), SI
+	MOVQ    CX, DI
+	LEAQ    5504(DX), R8
+	MOVQ    1352(DX), R9
+	SHRQ    $0x05, R9
+
+lseTiledAVX2TTile:
+	TESTQ      R9, R9
+	JZ         lseTiledAVX2TPart
+	MOVQ       DI, R10
+	LEAQ       (R10)(SI*2), R11
+	VMOVUPS    (R10), Y3
+	VMOVUPS    (R10)(SI*1), Y4
+	VMOVUPS    (R10)(SI*2), Y5
+	VMOVUPS    (R11)(SI*1), Y6
+	VUNPCKLPS  Y4, Y3, Y7
+	VUNPCKHPS  Y4, Y3, Y3
+	VUNPCKLPS  Y6, Y5, Y4
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPD  Y4, Y7, Y6
+	VMOVUPS    Y6, 512(DX)
+	VUNPCKHPD  Y4, Y7, Y4
+	VMOVUPS    Y4, 544(DX)
+	VUNPCKLPD  Y5, Y3, Y4
+	VMOVUPS    Y4, 576(DX)
+	VUNPCKHPD  Y5, Y3, Y3
+	VMOVUPS    Y3, 608(DX)
+	LEAQ       (R10)(SI*4), R10
+	LEAQ       (R10)(SI*2), R11
+	VMOVUPS    (R10), Y3
+	VMOVUPS    (R10)(SI*1), Y4
+	VMOVUPS    (R10)(SI*2), Y5
+	VMOVUPS    (R11)(SI*1), Y6
+	VUNPCKLPS  Y4, Y3, Y7
+	VUNPCKHPS  Y4, Y3, Y3
+	VUNPCKLPS  Y6, Y5, Y4
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPD  Y4, Y7, Y6
+	VMOVUPS    Y6, 640(DX)
+	VUNPCKHPD  Y4, Y7, Y4
+	VMOVUPS    Y4, 672(DX)
+	VUNPCKLPD  Y5, Y3, Y4
+	VMOVUPS    Y4, 704(DX)
+	VUNPCKHPD  Y5, Y3, Y3
+	VMOVUPS    Y3, 736(DX)
+	VMOVUPS    512(DX), Y3
+	VPERM2F128 $0x20, 640(DX), Y3, Y4
+	VPERM2F128 $0x31, 640(DX), Y3, Y3
+	VMOVUPS    Y4, (R8)
+	VMAXPS     Y4, Y1, Y1
+	VMOVUPS    Y3, 128(R8)
+	VMAXPS     Y3, Y2, Y2
+	VMOVUPS    544(DX), Y3
+	VPERM2F128 $0x20, 672(DX), Y3, Y4
+	VPERM2F128 $0x31, 672(DX), Y3, Y3
+	VMOVUPS    Y4, 32(R8)
+	VMAXPS     Y4, Y1, Y1
+	VMOVUPS    Y3, 160(R8)
+	VMAXPS     Y3, Y2, Y2
+	VMOVUPS    576(DX), Y3
+	VPERM2F128 $0x20, 704(DX), Y3, Y4
+	VPERM2F128 $0x31, 704(DX), Y3, Y3
+	VMOVUPS    Y4, 64(R8)
+	VMAXPS     Y4, Y1, Y1
+	VMOVUPS    Y3, 192(R8)
+	VMAXPS     Y3, Y2, Y2
+	VMOVUPS    608(DX), Y3
+	VPERM2F128 $0x20, 736(DX), Y3, Y4
+	VPERM2F128 $0x31, 736(DX), Y3, Y3
+	VMOVUPS    Y4, 96(R8)
+	VMAXPS     Y4, Y1, Y1
+	VMOVUPS    Y3, 224(R8)
+	VMAXPS     Y3, Y2, Y2
+	ADDQ       $0x20, DI
+	ADDQ       $0x00000100, R8
+	DECQ       R9
+	JMP        lseTiledAVX2TTile
+
+lseTiledAVX2TPart:
+	CMPQ       1368(DX), $0x00
+	JE         lseTiledAVX2TCols
+	LEAQ       (DI)(SI*2), R9
+	VMOVUPS    1280(DX), Y4
+	VMASKMOVPS (DI), Y4, Y3
+	VBLENDVPS  Y4, Y3, Y0, Y3
+	VMOVUPS    1280(DX), Y5
+	VMASKMOVPS (DI)(SI*1), Y5, Y4
+	VBLENDVPS  Y5, Y4, Y0, Y4
+	VMOVUPS    1280(DX), Y6
+	VMASKMOVPS (DI)(SI*2), Y6, Y5
+	VBLENDVPS  Y6, Y5, Y0, Y5
+	VMOVUPS    1280(DX), Y7
+	VMASKMOVPS (R9)(SI*1), Y7, Y6
+	VBLENDVPS  Y7, Y6, Y0, Y6
+	VUNPCKLPS  Y4, Y3, Y7
+	VUNPCKHPS  Y4, Y3, Y3
+	VUNPCKLPS  Y6, Y5, Y4
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPD  Y4, Y7, Y6
+	VMOVUPS    Y6, 512(DX)
+	VUNPCKHPD  Y4, Y7, Y4
+	VMOVUPS    Y4, 544(DX)
+	VUNPCKLPD  Y5, Y3, Y4
+	VMOVUPS    Y4, 576(DX)
+	VUNPCKHPD  Y5, Y3, Y3
+	VMOVUPS    Y3, 608(DX)
+	LEAQ       (DI)(SI*4), DI
+	LEAQ       (DI)(SI*2), R9
+	VMOVUPS    1280(DX), Y4
+	VMASKMOVPS (DI), Y4, Y3
+	VBLENDVPS  Y4, Y3, Y0, Y3
+	VMOVUPS    1280(DX), Y5
+	VMASKMOVPS (DI)(SI*1), Y5, Y4
+	VBLENDVPS  Y5, Y4, Y0, Y4
+	VMOVUPS    1280(DX), Y6
+	VMASKMOVPS (DI)(SI*2), Y6, Y5
+	VBLENDVPS  Y6, Y5, Y0, Y5
+	VMOVUPS    1280(DX), Y7
+	VMASKMOVPS (R9)(SI*1), Y7, Y6
+	VBLENDVPS  Y7, Y6, Y0, Y6
+	VUNPCKLPS  Y4, Y3, Y0
+	VUNPCKHPS  Y4, Y3, Y3
+	VUNPCKLPS  Y6, Y5, Y4
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPD  Y4, Y0, Y6
+	VMOVUPS    Y6, 640(DX)
+	VUNPCKHPD  Y4, Y0, Y0
+	VMOVUPS    Y0, 672(DX)
+	VUNPCKLPD  Y5, Y3, Y0
+	VMOVUPS    Y0, 704(DX)
+	VUNPCKHPD  Y5, Y3, Y0
+	VMOVUPS    Y0, 736(DX)
+	VMOVUPS    512(DX), Y0
+	VPERM2F128 $0x20, 640(DX), Y0, Y3
+	VPERM2F128 $0x31, 640(DX), Y0, Y0
+	VMOVUPS    Y3, (R8)
+	VMAXPS     Y3, Y1, Y1
+	VMOVUPS    Y0, 128(R8)
+	VMAXPS     Y0, Y2, Y2
+	VMOVUPS    544(DX), Y0
+	VPERM2F128 $0x20, 672(DX), Y0, Y3
+	VPERM2F128 $0x31, 672(DX), Y0, Y0
+	VMOVUPS    Y3, 32(R8)
+	VMAXPS     Y3, Y1, Y1
+	VMOVUPS    Y0, 160(R8)
+	VMAXPS     Y0, Y2, Y2
+	VMOVUPS    576(DX), Y0
+	VPERM2F128 $0x20, 704(DX), Y0, Y3
+	VPERM2F128 $0x31, 704(DX), Y0, Y0
+	VMOVUPS    Y3, 64(R8)
+	VMAXPS     Y3, Y1, Y1
+	VMOVUPS    Y0, 192(R8)
+	VMAXPS     Y0, Y2, Y2
+	VMOVUPS    608(DX), Y0
+	VPERM2F128 $0x20, 736(DX), Y0, Y3
+	VPERM2F128 $0x31, 736(DX), Y0, Y0
+	VMOVUPS    Y3, 96(R8)
+	VMAXPS     Y3, Y1, Y1
+	VMOVUPS    Y0, 224(R8)
+	VMAXPS     Y0, Y2, Y2
+
+lseTiledAVX2TCols:
+	VMAXPS  Y2, Y1, Y1
+	VMOVUPS Y1, 2432(BX)
+
+	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
+	VXORPS Y0, Y0, Y0
+	VXORPS Y2, Y2, Y2
+	XORQ   SI, SI
+	LEAQ   5504(DX), R8
+
+	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
+	// and the tiles' strided reads would otherwise wait on memory
+	MOVQ CX, DI
+	ADDQ 1376(DX), DI
+
+lseTiledAVX2TPair:
+	CMPQ       SI, 1400(DX)
+	JG         lseTiledAVX2TOne
+	PREFETCHT0 (DI)
+	VMOVUPS    (R8), Y3
+	VSUBPS     Y1, Y3, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
+	VPSLLD      $0x17, Y5, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y3, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y4, Y6, Y6
+	VFMADD231PS Y6, Y5, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS     Y4, Y3, Y4
+	VADDPS      Y4, Y0, Y0
+	VMOVUPS     32(R8), Y3
+	VSUBPS      Y1, Y3, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
+	VPSLLD      $0x17, Y5, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y3, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y4, Y6, Y6
+	VFMADD231PS Y6, Y5, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS     Y4, Y3, Y4
+	VADDPS      Y4, Y2, Y2
+	ADDQ        $0x02, SI
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, DI
+	JMP         lseTiledAVX2TPair
+
+lseTiledAVX2TOne:
+	CMPQ       SI, 1392(DX)
+	JGE        lseTiledAVX2TSum
+	PREFETCHT0 (DI)
+	VMOVUPS    (R8), Y3
+	VSUBPS     Y1, Y3, Y1
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y1, Y4
+	VPSLLD      $0x17, Y4, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y1, Y5
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y5
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y5
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y5, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y5, Y4
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y5, Y5
+	VFMADD231PS Y5, Y4, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y1, Y1
+	VANDNPS     Y3, Y1, Y3
+	VADDPS      Y3, Y0, Y0
+
+lseTiledAVX2TSum:
+	VADDPS  Y2, Y0, Y0
+	VMOVUPS Y0, 1408(BX)
+	ADDQ    $0x00000020, BX
+	ADDQ    1376(DX), CX
+	SUBQ    $0x00000008, 1384(DX)
+	SUBQ    $0x00000008, AX
+	JMP     lseTiledAVX2Group
+
+lseTiledAVX2Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ DX, BX
+	MOVQ dst_base+0(FP), AX
+	MOVQ dst_len+8(FP), CX
+
+lseTiledAVX2Fin:
+	TESTQ   CX, CX
+	JZ      lseTiledAVX2Done
+	VMOVUPS 1408(BX), Y0
+	VMOVUPS 2432(BX), Y1
+
+	// lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite
+	VSUBPS oneVec<>+0(SB), Y0, Y0
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y0, Y2
+	VMAXPS oneVec<>+0(SB), Y0, Y4
+	VMINPS oneVec<>+0(SB), Y0, Y3
+	VSUBPS Y4, Y2, Y5
+	VSUBPS Y5, Y3, Y5
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y2, Y5, Y5
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y3
+	VPSRAD    $0x17, Y3, Y3
+	VPSLLD    $0x17, Y3, Y4
+	VPSUBD    Y4, Y2, Y4
+	VCVTDQ2PS Y3, Y3
+	VSUBPS    oneVec<>+0(SB), Y4, Y4
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y4, Y4, Y2
+	VMOVAPS      logP0Vec<>+0(SB), Y6
+	VFMADD213PS  logP1Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP2Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP3Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP4Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP5Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP6Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP7Vec<>+0(SB), Y4, Y6
+	VFMADD213PS  logP8Vec<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y6, Y6
+	VMULPS       Y2, Y6, Y6
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y3, Y6
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y6
+	VADDPS       Y5, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVAPS      Y6, Y2
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y3, Y2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y0, Y0
+	VBLENDVPS Y0, posInfVec<>+0(SB), Y2, Y2
+	VADDPS    Y1, Y2, Y2
+	VSUBPS    Y1, Y1, Y0
+	VADDPS    Y0, Y2, Y2
+	VMOVUPS   Y2, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, BX
+	SUBQ      $0x00000008, CX
+	JMP       lseTiledAVX2Fin
+
+lseTiledAVX2Done:
+	VZEROUPPER
+	RET
+
 // func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
 TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-192
@@ -22507,6 +23742,10 @@ TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-192
 	MOVQ         R9, 4248(BX)
 	MOVQ         n+168(FP), R8
 	MOVQ         R8, 4264(BX)
+	MOVQ         SI, 4272(BX)
+	MOVQ         SI, R8
+	SUBQ         $0x02, R8
+	MOVQ         R8, 4280(BX)
 	VMOVDQU32    iota16<>+0(SB), Z11
 	VMOVQ        SI, X14
 	VPBROADCASTD X14, Z14
@@ -23341,6 +24580,10 @@ TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-88
 	MOVQ         DI, 4248(DX)
 	MOVQ         n+72(FP), SI
 	MOVQ         SI, 4264(DX)
+	MOVQ         BX, 4272(DX)
+	MOVQ         BX, SI
+	SUBQ         $0x02, SI
+	MOVQ         SI, 4280(DX)
 	VMOVDQU32    iota16<>+0(SB), Z11
 	VMOVQ        BX, X12
 	VPBROADCASTD X12, Z12
@@ -23718,5 +24961,1759 @@ lseMediumAVX512Fin:
 	JMP     lseMediumAVX512Fin
 
 lseMediumAVX512Done:
+	VZEROUPPER
+	RET
+
+// func ceTiledAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·ceTiledAVX512(SB), NOSPLIT, $0-192
+	MOVQ loss_len+8(FP), AX
+	MOVQ t_base+120(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ scratch_base+144(FP), BX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ         $0x3f, BX
+	ANDQ         $-64, BX
+	MOVQ         c+176(FP), SI
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z12
+	VBROADCASTSS logLn2Lo<>+0(SB), Z13
+	VBROADCASTSS half<>+0(SB), Z14
+	VBROADCASTSS posInf<>+0(SB), Z15
+	VBROADCASTSS logP0<>+0(SB), Z16
+	VBROADCASTSS logP1<>+0(SB), Z17
+	VBROADCASTSS logP2<>+0(SB), Z18
+	VBROADCASTSS logP3<>+0(SB), Z19
+	VBROADCASTSS logP4<>+0(SB), Z20
+	VBROADCASTSS logP5<>+0(SB), Z21
+	VBROADCASTSS logP6<>+0(SB), Z22
+	VBROADCASTSS logP7<>+0(SB), Z23
+	VBROADCASTSS logP8<>+0(SB), Z24
+	VMOVUPS      Z17, (BX)
+	VMOVUPS      Z18, 64(BX)
+	VMOVUPS      Z19, 128(BX)
+	VMOVUPS      Z20, 192(BX)
+	VMOVUPS      Z21, 256(BX)
+	VMOVUPS      Z22, 320(BX)
+	VMOVUPS      Z23, 384(BX)
+	VMOVUPS      Z24, 448(BX)
+	VMOVUPS      Z12, 512(BX)
+	VMOVUPS      Z13, 576(BX)
+	VMOVUPS      Z14, 640(BX)
+	VMOVUPS      Z10, 704(BX)
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z12, Z12, Z12
+	VBROADCASTSS fill+188(FP), Z13
+	VMOVSS       eps+184(FP), X14
+	MOVL         eps+184(FP), DI
+	VMOVSS       one<>+0(SB), X17
+	VCVTSI2SSQ   SI, X11, X11
+	VADDSS       X14, X14, X18
+	VDIVSS       X11, X18, X11
+	VSUBSS       X17, X14, X17
+	VADDSS       X17, X17, X17
+	VBROADCASTSS X17, Z14
+	VMOVUPS      Z14, 768(BX)
+	VBROADCASTSS X11, Z11
+	VMOVUPS      Z11, 832(BX)
+	SHLQ         $0x01, DI
+
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	MOVQ         R8, 4224(BX)
+	SHLQ         $0x04, R8
+	MOVQ         R8, 4256(BX)
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	ANDQ         $-64, R8
+	MOVQ         R8, 4232(BX)
+	SUBQ         $0x00000080, R8
+	MOVQ         R8, 4240(BX)
+	MOVQ         SI, R9
+	ANDQ         $0x0f, R9
+	MOVQ         R9, 4248(BX)
+	MOVQ         n+168(FP), R8
+	MOVQ         R8, 4264(BX)
+	MOVQ         SI, 4272(BX)
+	MOVQ         SI, R8
+	SUBQ         $0x02, R8
+	MOVQ         R8, 4280(BX)
+	VMOVDQU32    iota16<>+0(SB), Z11
+	VMOVQ        SI, X14
+	VPBROADCASTD X14, Z14
+	VPMULLD      Z11, Z14, Z14
+	VMOVDQU32    Z14, 4160(BX)
+	MOVL         $0x0000ffff, SI
+	BZHIL        R9, SI, SI
+	KMOVW        SI, K1
+	LEAQ         mediumIndex<>+0(SB), SI
+	MOVQ         BX, R8
+
+ceTiledAVX512Group:
+	TESTQ AX, AX
+	JZ    ceTiledAVX512Finish
+	TESTQ DI, DI
+	JNZ   ceTiledAVX512Smooth
+
+	// the group's columns, a lanes×lanes tile at a time: rows 4q..4q+3 interleaved within 128-bit
+	// blocks (U[q][k], block b: column 4b + k), stored; then for each k the blocks of U[·][k] exchanged
+	// (columns k, 4 + k, ... of the group's rows); the last, partial tile −Inf past C
+	VBROADCASTSS negInf<>+0(SB), Z11
+	VMOVUPS      Z11, Z11
+	VMOVAPS      Z11, Z14
+	VMOVAPS      Z11, Z17
+	MOVQ         4224(BX), R9
+	MOVQ         DX, R10
+	LEAQ         8384(BX), R11
+	MOVQ         4232(BX), R12
+	SHRQ         $0x06, R12
+
+ceTiledAVX512TTile:
+	TESTQ      R12, R12
+	JZ         ceTiledAVX512TPart
+	MOVQ       R10, R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Z18
+	VMOVUPS    (R13)(R9*1), Z19
+	VMOVUPS    (R13)(R9*2), Z20
+	VMOVUPS    (R14)(R9*1), Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1024(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1088(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1152(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1216(BX)
+	LEAQ       (R13)(R9*4), R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Z18
+	VMOVUPS    (R13)(R9*1), Z19
+	VMOVUPS    (R13)(R9*2), Z20
+	VMOVUPS    (R14)(R9*1), Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1280(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1344(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1408(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1472(BX)
+	LEAQ       (R13)(R9*4), R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Z18
+	VMOVUPS    (R13)(R9*1), Z19
+	VMOVUPS    (R13)(R9*2), Z20
+	VMOVUPS    (R14)(R9*1), Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1536(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1600(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1664(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1728(BX)
+	LEAQ       (R13)(R9*4), R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Z18
+	VMOVUPS    (R13)(R9*1), Z19
+	VMOVUPS    (R13)(R9*2), Z20
+	VMOVUPS    (R14)(R9*1), Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1792(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1856(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1920(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1984(BX)
+	VMOVUPS    1024(BX), Z18
+	VMOVUPS    1536(BX), Z19
+	VSHUFF32X4 $0x44, 1280(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1280(BX), Z18, Z18
+	VSHUFF32X4 $0x44, 1792(BX), Z19, Z21
+	VSHUFF32X4 $0xee, 1792(BX), Z19, Z19
+	VSHUFF32X4 $0x88, Z21, Z20, Z22
+	VMOVUPS    Z22, (R11)
+	VMAXPS     Z22, Z14, Z14
+	VSHUFF32X4 $0xdd, Z21, Z20, Z20
+	VMOVUPS    Z20, 256(R11)
+	VMAXPS     Z20, Z17, Z17
+	VSHUFF32X4 $0x88, Z19, Z18, Z20
+	VMOVUPS    Z20, 512(R11)
+	VMAXPS     Z20, Z14, Z14
+	VSHUFF32X4 $0xdd, Z19, Z18, Z18
+	VMOVUPS    Z18, 768(R11)
+	VMAXPS     Z18, Z17, Z17
+	VMOVUPS    1088(BX), Z18
+	VMOVUPS    1600(BX), Z19
+	VSHUFF32X4 $0x44, 1344(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1344(BX), Z18, Z18
+	VSHUFF32X4 $0x44, 1856(BX), Z19, Z21
+	VSHUFF32X4 $0xee, 1856(BX), Z19, Z19
+	VSHUFF32X4 $0x88, Z21, Z20, Z22
+	VMOVUPS    Z22, 64(R11)
+	VMAXPS     Z22, Z14, Z14
+	VSHUFF32X4 $0xdd, Z21, Z20, Z20
+	VMOVUPS    Z20, 320(R11)
+	VMAXPS     Z20, Z17, Z17
+	VSHUFF32X4 $0x88, Z19, Z18, Z20
+	VMOVUPS    Z20, 576(R11)
+	VMAXPS     Z20, Z14, Z14
+	VSHUFF32X4 $0xdd, Z19, Z18, Z18
+	VMOVUPS    Z18, 832(R11)
+	VMAXPS     Z18, Z17, Z17
+	VMOVUPS    1152(BX), Z18
+	VMOVUPS    1664(BX), Z19
+	VSHUFF32X4 $0x44, 1408(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1408(BX), Z18, Z18
+	VSHUFF32X4 $0x44, 1920(BX), Z19, Z21
+	VSHUFF32X4 $0xee, 1920(BX), Z19, Z19
+	VSHUFF32X4 $0x88, Z21, Z20, Z22
+	VMOVUPS    Z22, 128(R11)
+	VMAXPS     Z22, Z14, Z14
+	VSHUFF32X4 $0xdd, Z21, Z20, Z20
+	VMOVUPS    Z20, 384(R11)
+	VMAXPS     Z20, Z17, Z17
+	VSHUFF32X4 $0x88, Z19, Z18, Z20
+	VMOVUPS    Z20, 640(R11)
+	VMAXPS     Z20, Z14, Z14
+	VSHUFF32X4 $0xdd, Z19, Z18, Z18
+	VMOVUPS    Z18, 896(R11)
+	VMAXPS     Z18, Z17, Z17
+	VMOVUPS    1216(BX), Z18
+	VMOVUPS    1728(BX), Z19
+	VSHUFF32X4 $0x44, 1472(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1472(BX), Z18, Z18
+	VSHUFF32X4 $0x44, 1984(BX), Z19, Z21
+	VSHUFF32X4 $0xee, 1984(BX), Z19, Z19
+	VSHUFF32X4 $0x88, Z21, Z20, Z22
+	VMOVUPS    Z22, 192(R11)
+	VMAXPS     Z22, Z14, Z14
+	VSHUFF32X4 $0xdd, Z21, Z20, Z20
+	VMOVUPS    Z20, 448(R11)
+	VMAXPS     Z20, Z17, Z17
+	VSHUFF32X4 $0x88, Z19, Z18, Z20
+	VMOVUPS    Z20, 704(R11)
+	VMAXPS     Z20, Z14, Z14
+	VSHUFF32X4 $0xdd, Z19, Z18, Z18
+	VMOVUPS    Z18, 960(R11)
+	VMAXPS     Z18, Z17, Z17
+	ADDQ       $0x40, R10
+	ADDQ       $0x00000400, R11
+	DECQ       R12
+	JMP        ceTiledAVX512TTile
+
+ceTiledAVX512TPart:
+	CMPQ       4248(BX), $0x00
+	JE         ceTiledAVX512TCols
+	LEAQ       (R10)(R9*2), R12
+	VMOVAPS    Z11, Z18
+	VMOVUPS    (R10), K1, Z18
+	VMOVAPS    Z11, Z19
+	VMOVUPS    (R10)(R9*1), K1, Z19
+	VMOVAPS    Z11, Z20
+	VMOVUPS    (R10)(R9*2), K1, Z20
+	VMOVAPS    Z11, Z21
+	VMOVUPS    (R12)(R9*1), K1, Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1024(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1088(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1152(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1216(BX)
+	LEAQ       (R10)(R9*4), R10
+	LEAQ       (R10)(R9*2), R12
+	VMOVAPS    Z11, Z18
+	VMOVUPS    (R10), K1, Z18
+	VMOVAPS    Z11, Z19
+	VMOVUPS    (R10)(R9*1), K1, Z19
+	VMOVAPS    Z11, Z20
+	VMOVUPS    (R10)(R9*2), K1, Z20
+	VMOVAPS    Z11, Z21
+	VMOVUPS    (R12)(R9*1), K1, Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1280(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1344(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1408(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1472(BX)
+	LEAQ       (R10)(R9*4), R10
+	LEAQ       (R10)(R9*2), R12
+	VMOVAPS    Z11, Z18
+	VMOVUPS    (R10), K1, Z18
+	VMOVAPS    Z11, Z19
+	VMOVUPS    (R10)(R9*1), K1, Z19
+	VMOVAPS    Z11, Z20
+	VMOVUPS    (R10)(R9*2), K1, Z20
+	VMOVAPS    Z11, Z21
+	VMOVUPS    (R12)(R9*1), K1, Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1536(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1600(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1664(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1728(BX)
+	LEAQ       (R10)(R9*4), R10
+	LEAQ       (R10)(R9*2), R12
+	VMOVAPS    Z11, Z18
+	VMOVUPS    (R10), K1, Z18
+	VMOVAPS    Z11, Z19
+	VMOVUPS    (R10)(R9*1), K1, Z19
+	VMOVAPS    Z11, Z20
+	VMOVUPS    (R10)(R9*2), K1, Z20
+	VMOVAPS    Z11, Z11
+	VMOVUPS    (R12)(R9*1), K1, Z11
+	VUNPCKLPS  Z19, Z18, Z21
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z11, Z20, Z19
+	VUNPCKHPS  Z11, Z20, Z11
+	VUNPCKLPD  Z19, Z21, Z20
+	VMOVUPS    Z20, 1792(BX)
+	VUNPCKHPD  Z19, Z21, Z19
+	VMOVUPS    Z19, 1856(BX)
+	VUNPCKLPD  Z11, Z18, Z19
+	VMOVUPS    Z19, 1920(BX)
+	VUNPCKHPD  Z11, Z18, Z11
+	VMOVUPS    Z11, 1984(BX)
+	VMOVUPS    1024(BX), Z11
+	VMOVUPS    1536(BX), Z18
+	VSHUFF32X4 $0x44, 1280(BX), Z11, Z19
+	VSHUFF32X4 $0xee, 1280(BX), Z11, Z11
+	VSHUFF32X4 $0x44, 1792(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1792(BX), Z18, Z18
+	VSHUFF32X4 $0x88, Z20, Z19, Z21
+	VMOVUPS    Z21, (R11)
+	VMAXPS     Z21, Z14, Z14
+	VSHUFF32X4 $0xdd, Z20, Z19, Z19
+	VMOVUPS    Z19, 256(R11)
+	VMAXPS     Z19, Z17, Z17
+	VSHUFF32X4 $0x88, Z18, Z11, Z19
+	VMOVUPS    Z19, 512(R11)
+	VMAXPS     Z19, Z14, Z14
+	VSHUFF32X4 $0xdd, Z18, Z11, Z11
+	VMOVUPS    Z11, 768(R11)
+	VMAXPS     Z11, Z17, Z17
+	VMOVUPS    1088(BX), Z11
+	VMOVUPS    1600(BX), Z18
+	VSHUFF32X4 $0x44, 1344(BX), Z11, Z19
+	VSHUFF32X4 $0xee, 1344(BX), Z11, Z11
+	VSHUFF32X4 $0x44, 1856(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1856(BX), Z18, Z18
+	VSHUFF32X4 $0x88, Z20, Z19, Z21
+	VMOVUPS    Z21, 64(R11)
+	VMAXPS     Z21, Z14, Z14
+	VSHUFF32X4 $0xdd, Z20, Z19, Z19
+	VMOVUPS    Z19, 320(R11)
+	VMAXPS     Z19, Z17, Z17
+	VSHUFF32X4 $0x88, Z18, Z11, Z19
+	VMOVUPS    Z19, 576(R11)
+	VMAXPS     Z19, Z14, Z14
+	VSHUFF32X4 $0xdd, Z18, Z11, Z11
+	VMOVUPS    Z11, 832(R11)
+	VMAXPS     Z11, Z17, Z17
+	VMOVUPS    1152(BX), Z11
+	VMOVUPS    1664(BX), Z18
+	VSHUFF32X4 $0x44, 1408(BX), Z11, Z19
+	VSHUFF32X4 $0xee, 1408(BX), Z11, Z11
+	VSHUFF32X4 $0x44, 1920(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1920(BX), Z18, Z18
+	VSHUFF32X4 $0x88, Z20, Z19, Z21
+	VMOVUPS    Z21, 128(R11)
+	VMAXPS     Z21, Z14, Z14
+	VSHUFF32X4 $0xdd, Z20, Z19, Z19
+	VMOVUPS    Z19, 384(R11)
+	VMAXPS     Z19, Z17, Z17
+	VSHUFF32X4 $0x88, Z18, Z11, Z19
+	VMOVUPS    Z19, 640(R11)
+	VMAXPS     Z19, Z14, Z14
+	VSHUFF32X4 $0xdd, Z18, Z11, Z11
+	VMOVUPS    Z11, 896(R11)
+	VMAXPS     Z11, Z17, Z17
+	VMOVUPS    1216(BX), Z11
+	VMOVUPS    1728(BX), Z18
+	VSHUFF32X4 $0x44, 1472(BX), Z11, Z19
+	VSHUFF32X4 $0xee, 1472(BX), Z11, Z11
+	VSHUFF32X4 $0x44, 1984(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1984(BX), Z18, Z18
+	VSHUFF32X4 $0x88, Z20, Z19, Z21
+	VMOVUPS    Z21, 192(R11)
+	VMAXPS     Z21, Z14, Z14
+	VSHUFF32X4 $0xdd, Z20, Z19, Z19
+	VMOVUPS    Z19, 448(R11)
+	VMAXPS     Z19, Z17, Z17
+	VSHUFF32X4 $0x88, Z18, Z11, Z19
+	VMOVUPS    Z19, 704(R11)
+	VMAXPS     Z19, Z14, Z14
+	VSHUFF32X4 $0xdd, Z18, Z11, Z11
+	VMOVUPS    Z11, 960(R11)
+	VMAXPS     Z11, Z17, Z17
+
+ceTiledAVX512TCols:
+	VMAXPS  Z17, Z14, Z14
+	VMOVUPS Z14, 5312(R8)
+
+	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU32 (CX), Z11
+	VPMAXSD   Z12, Z11, Z11
+	VPADDD    4160(BX), Z11, Z11
+	VXORPS    Z17, Z17, Z17
+
+	// only the rows before n: lane < rows left
+	MOVQ 4264(BX), R9
+	CMPQ R9, $0x10
+	JLE  ceTiledAVX512TRows
+	MOVL $0x00000010, R9
+
+ceTiledAVX512TRows:
+	MOVL       $0x0000ffff, R10
+	BZHIL      R9, R10, R9
+	KMOVW      R9, K2
+	VGATHERDPS (DX)(Z11*4), K2, Z17
+	VPXORD     Z11, Z11, Z11
+	VMOVUPS    Z17, 6336(R8)
+	VMOVDQU32  (CX), Z11
+	VXORPS     Z17, Z17, Z17
+	VXORPS     Z18, Z18, Z18
+	XORQ       R9, R9
+	LEAQ       8384(BX), R11
+
+	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
+	// and the tiles' strided reads would otherwise wait on memory
+	MOVQ DX, R10
+	ADDQ 4256(BX), R10
+
+ceTiledAVX512TPair:
+	CMPQ       R9, 4280(BX)
+	JG         ceTiledAVX512TOne
+	PREFETCHT0 (R10)
+	VMOVUPS    (R11), Z19
+	VSUBPS     Z14, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VPCMPD.BCST $0x04, (SI)(R9*4), Z11, K2
+	VADDPS      Z19, Z17, K2, Z17
+	PREFETCHT0  64(R10)
+	VMOVUPS     64(R11), Z19
+	VSUBPS      Z14, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VPCMPD.BCST $0x04, 4(SI)(R9*4), Z11, K2
+	VADDPS      Z19, Z18, K2, Z18
+	ADDQ        $0x02, R9
+	ADDQ        $0x00000080, R11
+	ADDQ        $0x00000080, R10
+	JMP         ceTiledAVX512TPair
+
+ceTiledAVX512TOne:
+	CMPQ       R9, 4272(BX)
+	JGE        ceTiledAVX512TSum
+	PREFETCHT0 (R10)
+	VMOVUPS    (R11), Z19
+	VSUBPS     Z14, Z19, Z14
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z14, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z14, Z21
+	VFMADD231PS Z1, Z19, Z21
+	VFMADD231PS Z2, Z19, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z20
+	VFMADD213PS Z4, Z21, Z20
+	VFMADD213PS Z5, Z21, Z20
+	VFMADD213PS Z6, Z21, Z20
+	VFMADD213PS Z7, Z21, Z20
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z14, K2
+	VFMADD213PS Z9, Z21, Z20
+	VSCALEFPS.Z Z19, Z20, K2, Z14
+	VPCMPD.BCST $0x04, (SI)(R9*4), Z11, K2
+	VADDPS      Z14, Z17, K2, Z17
+
+ceTiledAVX512TSum:
+	VADDPS  Z18, Z17, Z17
+	VMOVUPS Z17, 4288(R8)
+	JMP     ceTiledAVX512Sums
+
+ceTiledAVX512Smooth:
+	// the group's columns, a lanes×lanes tile at a time: rows 4q..4q+3 interleaved within 128-bit
+	// blocks (U[q][k], block b: column 4b + k), stored; then for each k the blocks of U[·][k] exchanged
+	// (columns k, 4 + k, ... of the group's rows); the last, partial tile −Inf past C
+	VBROADCASTSS negInf<>+0(SB), Z11
+	VMOVUPS      Z11, Z11
+	VMOVAPS      Z11, Z14
+	VMOVAPS      Z11, Z17
+	MOVQ         4224(BX), R9
+	MOVQ         DX, R10
+	LEAQ         8384(BX), R11
+	MOVQ         4232(BX), R12
+	SHRQ         $0x06, R12
+
+ceTiledAVX512TSpreadTile:
+	TESTQ      R12, R12
+	JZ         ceTiledAVX512TSpreadPart
+	MOVQ       R10, R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Z18
+	VMOVUPS    (R13)(R9*1), Z19
+	VMOVUPS    (R13)(R9*2), Z20
+	VMOVUPS    (R14)(R9*1), Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1024(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1088(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1152(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1216(BX)
+	LEAQ       (R13)(R9*4), R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Z18
+	VMOVUPS    (R13)(R9*1), Z19
+	VMOVUPS    (R13)(R9*2), Z20
+	VMOVUPS    (R14)(R9*1), Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1280(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1344(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1408(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1472(BX)
+	LEAQ       (R13)(R9*4), R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Z18
+	VMOVUPS    (R13)(R9*1), Z19
+	VMOVUPS    (R13)(R9*2), Z20
+	VMOVUPS    (R14)(R9*1), Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1536(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1600(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1664(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1728(BX)
+	LEAQ       (R13)(R9*4), R13
+	LEAQ       (R13)(R9*2), R14
+	VMOVUPS    (R13), Z18
+	VMOVUPS    (R13)(R9*1), Z19
+	VMOVUPS    (R13)(R9*2), Z20
+	VMOVUPS    (R14)(R9*1), Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1792(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1856(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1920(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1984(BX)
+	VMOVUPS    1024(BX), Z18
+	VMOVUPS    1536(BX), Z19
+	VSHUFF32X4 $0x44, 1280(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1280(BX), Z18, Z18
+	VSHUFF32X4 $0x44, 1792(BX), Z19, Z21
+	VSHUFF32X4 $0xee, 1792(BX), Z19, Z19
+	VSHUFF32X4 $0x88, Z21, Z20, Z22
+	VMOVUPS    Z22, (R11)
+	VMAXPS     Z22, Z14, Z14
+	VSHUFF32X4 $0xdd, Z21, Z20, Z20
+	VMOVUPS    Z20, 256(R11)
+	VMAXPS     Z20, Z17, Z17
+	VSHUFF32X4 $0x88, Z19, Z18, Z20
+	VMOVUPS    Z20, 512(R11)
+	VMAXPS     Z20, Z14, Z14
+	VSHUFF32X4 $0xdd, Z19, Z18, Z18
+	VMOVUPS    Z18, 768(R11)
+	VMAXPS     Z18, Z17, Z17
+	VMOVUPS    1088(BX), Z18
+	VMOVUPS    1600(BX), Z19
+	VSHUFF32X4 $0x44, 1344(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1344(BX), Z18, Z18
+	VSHUFF32X4 $0x44, 1856(BX), Z19, Z21
+	VSHUFF32X4 $0xee, 1856(BX), Z19, Z19
+	VSHUFF32X4 $0x88, Z21, Z20, Z22
+	VMOVUPS    Z22, 64(R11)
+	VMAXPS     Z22, Z14, Z14
+	VSHUFF32X4 $0xdd, Z21, Z20, Z20
+	VMOVUPS    Z20, 320(R11)
+	VMAXPS     Z20, Z17, Z17
+	VSHUFF32X4 $0x88, Z19, Z18, Z20
+	VMOVUPS    Z20, 576(R11)
+	VMAXPS     Z20, Z14, Z14
+	VSHUFF32X4 $0xdd, Z19, Z18, Z18
+	VMOVUPS    Z18, 832(R11)
+	VMAXPS     Z18, Z17, Z17
+	VMOVUPS    1152(BX), Z18
+	VMOVUPS    1664(BX), Z19
+	VSHUFF32X4 $0x44, 1408(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1408(BX), Z18, Z18
+	VSHUFF32X4 $0x44, 1920(BX), Z19, Z21
+	VSHUFF32X4 $0xee, 1920(BX), Z19, Z19
+	VSHUFF32X4 $0x88, Z21, Z20, Z22
+	VMOVUPS    Z22, 128(R11)
+	VMAXPS     Z22, Z14, Z14
+	VSHUFF32X4 $0xdd, Z21, Z20, Z20
+	VMOVUPS    Z20, 384(R11)
+	VMAXPS     Z20, Z17, Z17
+	VSHUFF32X4 $0x88, Z19, Z18, Z20
+	VMOVUPS    Z20, 640(R11)
+	VMAXPS     Z20, Z14, Z14
+	VSHUFF32X4 $0xdd, Z19, Z18, Z18
+	VMOVUPS    Z18, 896(R11)
+	VMAXPS     Z18, Z17, Z17
+	VMOVUPS    1216(BX), Z18
+	VMOVUPS    1728(BX), Z19
+	VSHUFF32X4 $0x44, 1472(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1472(BX), Z18, Z18
+	VSHUFF32X4 $0x44, 1984(BX), Z19, Z21
+	VSHUFF32X4 $0xee, 1984(BX), Z19, Z19
+	VSHUFF32X4 $0x88, Z21, Z20, Z22
+	VMOVUPS    Z22, 192(R11)
+	VMAXPS     Z22, Z14, Z14
+	VSHUFF32X4 $0xdd, Z21, Z20, Z20
+	VMOVUPS    Z20, 448(R11)
+	VMAXPS     Z20, Z17, Z17
+	VSHUFF32X4 $0x88, Z19, Z18, Z20
+	VMOVUPS    Z20, 704(R11)
+	VMAXPS     Z20, Z14, Z14
+	VSHUFF32X4 $0xdd, Z19, Z18, Z18
+	VMOVUPS    Z18, 960(R11)
+	VMAXPS     Z18, Z17, Z17
+	ADDQ       $0x40, R10
+	ADDQ       $0x00000400, R11
+	DECQ       R12
+	JMP        ceTiledAVX512TSpreadTile
+
+ceTiledAVX512TSpreadPart:
+	CMPQ       4248(BX), $0x00
+	JE         ceTiledAVX512TSpreadCols
+	LEAQ       (R10)(R9*2), R12
+	VMOVAPS    Z11, Z18
+	VMOVUPS    (R10), K1, Z18
+	VMOVAPS    Z11, Z19
+	VMOVUPS    (R10)(R9*1), K1, Z19
+	VMOVAPS    Z11, Z20
+	VMOVUPS    (R10)(R9*2), K1, Z20
+	VMOVAPS    Z11, Z21
+	VMOVUPS    (R12)(R9*1), K1, Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1024(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1088(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1152(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1216(BX)
+	LEAQ       (R10)(R9*4), R10
+	LEAQ       (R10)(R9*2), R12
+	VMOVAPS    Z11, Z18
+	VMOVUPS    (R10), K1, Z18
+	VMOVAPS    Z11, Z19
+	VMOVUPS    (R10)(R9*1), K1, Z19
+	VMOVAPS    Z11, Z20
+	VMOVUPS    (R10)(R9*2), K1, Z20
+	VMOVAPS    Z11, Z21
+	VMOVUPS    (R12)(R9*1), K1, Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1280(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1344(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1408(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1472(BX)
+	LEAQ       (R10)(R9*4), R10
+	LEAQ       (R10)(R9*2), R12
+	VMOVAPS    Z11, Z18
+	VMOVUPS    (R10), K1, Z18
+	VMOVAPS    Z11, Z19
+	VMOVUPS    (R10)(R9*1), K1, Z19
+	VMOVAPS    Z11, Z20
+	VMOVUPS    (R10)(R9*2), K1, Z20
+	VMOVAPS    Z11, Z21
+	VMOVUPS    (R12)(R9*1), K1, Z21
+	VUNPCKLPS  Z19, Z18, Z22
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z21, Z20, Z19
+	VUNPCKHPS  Z21, Z20, Z20
+	VUNPCKLPD  Z19, Z22, Z21
+	VMOVUPS    Z21, 1536(BX)
+	VUNPCKHPD  Z19, Z22, Z19
+	VMOVUPS    Z19, 1600(BX)
+	VUNPCKLPD  Z20, Z18, Z19
+	VMOVUPS    Z19, 1664(BX)
+	VUNPCKHPD  Z20, Z18, Z18
+	VMOVUPS    Z18, 1728(BX)
+	LEAQ       (R10)(R9*4), R10
+	LEAQ       (R10)(R9*2), R12
+	VMOVAPS    Z11, Z18
+	VMOVUPS    (R10), K1, Z18
+	VMOVAPS    Z11, Z19
+	VMOVUPS    (R10)(R9*1), K1, Z19
+	VMOVAPS    Z11, Z20
+	VMOVUPS    (R10)(R9*2), K1, Z20
+	VMOVAPS    Z11, Z11
+	VMOVUPS    (R12)(R9*1), K1, Z11
+	VUNPCKLPS  Z19, Z18, Z21
+	VUNPCKHPS  Z19, Z18, Z18
+	VUNPCKLPS  Z11, Z20, Z19
+	VUNPCKHPS  Z11, Z20, Z11
+	VUNPCKLPD  Z19, Z21, Z20
+	VMOVUPS    Z20, 1792(BX)
+	VUNPCKHPD  Z19, Z21, Z19
+	VMOVUPS    Z19, 1856(BX)
+	VUNPCKLPD  Z11, Z18, Z19
+	VMOVUPS    Z19, 1920(BX)
+	VUNPCKHPD  Z11, Z18, Z11
+	VMOVUPS    Z11, 1984(BX)
+	VMOVUPS    1024(BX), Z11
+	VMOVUPS    1536(BX), Z18
+	VSHUFF32X4 $0x44, 1280(BX), Z11, Z19
+	VSHUFF32X4 $0xee, 1280(BX), Z11, Z11
+	VSHUFF32X4 $0x44, 1792(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1792(BX), Z18, Z18
+	VSHUFF32X4 $0x88, Z20, Z19, Z21
+	VMOVUPS    Z21, (R11)
+	VMAXPS     Z21, Z14, Z14
+	VSHUFF32X4 $0xdd, Z20, Z19, Z19
+	VMOVUPS    Z19, 256(R11)
+	VMAXPS     Z19, Z17, Z17
+	VSHUFF32X4 $0x88, Z18, Z11, Z19
+	VMOVUPS    Z19, 512(R11)
+	VMAXPS     Z19, Z14, Z14
+	VSHUFF32X4 $0xdd, Z18, Z11, Z11
+	VMOVUPS    Z11, 768(R11)
+	VMAXPS     Z11, Z17, Z17
+	VMOVUPS    1088(BX), Z11
+	VMOVUPS    1600(BX), Z18
+	VSHUFF32X4 $0x44, 1344(BX), Z11, Z19
+	VSHUFF32X4 $0xee, 1344(BX), Z11, Z11
+	VSHUFF32X4 $0x44, 1856(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1856(BX), Z18, Z18
+	VSHUFF32X4 $0x88, Z20, Z19, Z21
+	VMOVUPS    Z21, 64(R11)
+	VMAXPS     Z21, Z14, Z14
+	VSHUFF32X4 $0xdd, Z20, Z19, Z19
+	VMOVUPS    Z19, 320(R11)
+	VMAXPS     Z19, Z17, Z17
+	VSHUFF32X4 $0x88, Z18, Z11, Z19
+	VMOVUPS    Z19, 576(R11)
+	VMAXPS     Z19, Z14, Z14
+	VSHUFF32X4 $0xdd, Z18, Z11, Z11
+	VMOVUPS    Z11, 832(R11)
+	VMAXPS     Z11, Z17, Z17
+	VMOVUPS    1152(BX), Z11
+	VMOVUPS    1664(BX), Z18
+	VSHUFF32X4 $0x44, 1408(BX), Z11, Z19
+	VSHUFF32X4 $0xee, 1408(BX), Z11, Z11
+	VSHUFF32X4 $0x44, 1920(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1920(BX), Z18, Z18
+	VSHUFF32X4 $0x88, Z20, Z19, Z21
+	VMOVUPS    Z21, 128(R11)
+	VMAXPS     Z21, Z14, Z14
+	VSHUFF32X4 $0xdd, Z20, Z19, Z19
+	VMOVUPS    Z19, 384(R11)
+	VMAXPS     Z19, Z17, Z17
+	VSHUFF32X4 $0x88, Z18, Z11, Z19
+	VMOVUPS    Z19, 640(R11)
+	VMAXPS     Z19, Z14, Z14
+	VSHUFF32X4 $0xdd, Z18, Z11, Z11
+	VMOVUPS    Z11, 896(R11)
+	VMAXPS     Z11, Z17, Z17
+	VMOVUPS    1216(BX), Z11
+	VMOVUPS    1728(BX), Z18
+	VSHUFF32X4 $0x44, 1472(BX), Z11, Z19
+	VSHUFF32X4 $0xee, 1472(BX), Z11, Z11
+	VSHUFF32X4 $0x44, 1984(BX), Z18, Z20
+	VSHUFF32X4 $0xee, 1984(BX), Z18, Z18
+	VSHUFF32X4 $0x88, Z20, Z19, Z21
+	VMOVUPS    Z21, 192(R11)
+	VMAXPS     Z21, Z14, Z14
+	VSHUFF32X4 $0xdd, Z20, Z19, Z19
+	VMOVUPS    Z19, 448(R11)
+	VMAXPS     Z19, Z17, Z17
+	VSHUFF32X4 $0x88, Z18, Z11, Z19
+	VMOVUPS    Z19, 704(R11)
+	VMAXPS     Z19, Z14, Z14
+	VSHUFF32X4 $0xdd, Z18, Z11, Z11
+	VMOVUPS    Z11, 960(R11)
+	VMAXPS     Z11, Z17, Z17
+
+ceTiledAVX512TSpreadCols:
+	VMAXPS  Z17, Z14, Z14
+	VMOVUPS Z14, 5312(R8)
+
+	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU32 (CX), Z11
+	VPMAXSD   Z12, Z11, Z11
+	VPADDD    4160(BX), Z11, Z11
+	VXORPS    Z17, Z17, Z17
+
+	// only the rows before n: lane < rows left
+	MOVQ 4264(BX), R9
+	CMPQ R9, $0x10
+	JLE  ceTiledAVX512TSpreadRows
+	MOVL $0x00000010, R9
+
+ceTiledAVX512TSpreadRows:
+	MOVL       $0x0000ffff, R10
+	BZHIL      R9, R10, R9
+	KMOVW      R9, K2
+	VGATHERDPS (DX)(Z11*4), K2, Z17
+	VPXORD     Z11, Z11, Z11
+	VMOVUPS    Z17, 6336(R8)
+	VMOVDQU32  (CX), Z11
+	VMULPS     640(BX), Z14, Z14
+	VXORPS     Z17, Z17, Z17
+	VXORPS     Z18, Z18, Z18
+	VXORPS     Z19, Z19, Z19
+	XORQ       R9, R9
+	LEAQ       8384(BX), R11
+
+	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
+	// and the tiles' strided reads would otherwise wait on memory
+	MOVQ DX, R10
+	ADDQ 4256(BX), R10
+
+ceTiledAVX512TSpreadPair:
+	CMPQ        R9, 4280(BX)
+	JG          ceTiledAVX512TSpreadOne
+	PREFETCHT0  (R10)
+	VMOVUPS     (R11), Z20
+	VFMSUB132PS 640(BX), Z14, Z20
+	VADDPS      Z20, Z20, Z21
+	VFMADD231PS 832(BX), Z20, Z17
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z21, Z23
+	VFMADD231PS Z1, Z20, Z23
+	VFMADD231PS Z2, Z20, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z20, Z22, K2, Z20
+	VPCMPD.BCST $0x04, (SI)(R9*4), Z11, K2
+	VADDPS      Z20, Z18, K2, Z18
+	PREFETCHT0  64(R10)
+	VMOVUPS     64(R11), Z20
+	VFMSUB132PS 640(BX), Z14, Z20
+	VADDPS      Z20, Z20, Z21
+	VFMADD231PS 832(BX), Z20, Z17
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z21, Z23
+	VFMADD231PS Z1, Z20, Z23
+	VFMADD231PS Z2, Z20, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z20, Z22, K2, Z20
+	VPCMPD.BCST $0x04, 4(SI)(R9*4), Z11, K2
+	VADDPS      Z20, Z19, K2, Z19
+	ADDQ        $0x02, R9
+	ADDQ        $0x00000080, R11
+	ADDQ        $0x00000080, R10
+	JMP         ceTiledAVX512TSpreadPair
+
+ceTiledAVX512TSpreadOne:
+	CMPQ        R9, 4272(BX)
+	JGE         ceTiledAVX512TSpreadSum
+	PREFETCHT0  (R10)
+	VMOVUPS     (R11), Z20
+	VFMSUB132PS 640(BX), Z14, Z20
+	VADDPS      Z20, Z20, Z14
+	VFMADD231PS 832(BX), Z20, Z17
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z14, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z14, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z14, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z14
+	VPCMPD.BCST $0x04, (SI)(R9*4), Z11, K2
+	VADDPS      Z14, Z18, K2, Z18
+
+ceTiledAVX512TSpreadSum:
+	VADDPS  Z19, Z18, Z18
+	VMOVUPS Z18, 4288(R8)
+	VMOVUPS Z17, 7360(R8)
+
+ceTiledAVX512Sums:
+	ADDQ $0x00000040, CX
+	ADDQ $0x00000040, R8
+	ADDQ 4256(BX), DX
+	SUBQ $0x00000010, 4264(BX)
+	SUBQ $0x00000010, AX
+	JMP  ceTiledAVX512Group
+
+ceTiledAVX512Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ BX, R8
+	MOVQ loss_base+0(FP), AX
+	MOVQ loss_len+8(FP), CX
+
+ceTiledAVX512Fin:
+	TESTQ     CX, CX
+	JZ        ceTiledAVX512Done
+	VMOVUPS   4288(R8), Z11
+	VMOVUPS   5312(R8), Z14
+	VMOVUPS   6336(R8), Z17
+	VMOVUPS   7360(R8), Z18
+	MOVQ      AX, DX
+	MOVQ      loss_base+0(FP), SI
+	SUBQ      SI, DX
+	MOVQ      t_base+120(FP), SI
+	VMOVDQU32 (SI)(DX*1), Z19
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Z14, Z17, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z20, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z20, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z20, K1
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K1, Z20
+	VSUBPS      Z9, Z20, Z21
+	VADDPS      Z11, Z21, Z21
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z21, Z22
+	VMAXPS Z9, Z21, Z23
+	VMINPS Z9, Z21, Z20
+	VSUBPS Z23, Z22, Z24
+	VSUBPS Z24, Z20, Z24
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z22, Z24, Z24
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z22, Z20
+	VPSRAD    $0x17, Z20, Z20
+	VPSLLD    $0x17, Z20, Z23
+	VPSUBD    Z23, Z22, Z23
+	VCVTDQ2PS Z20, Z20
+	VSUBPS    Z9, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z22
+	VMOVAPS      Z16, Z25
+	VFMADD213PS  (BX), Z23, Z25
+	VFMADD213PS  64(BX), Z23, Z25
+	VFMADD213PS  128(BX), Z23, Z25
+	VFMADD213PS  192(BX), Z23, Z25
+	VFMADD213PS  256(BX), Z23, Z25
+	VFMADD213PS  320(BX), Z23, Z25
+	VFMADD213PS  384(BX), Z23, Z25
+	VFMADD213PS  448(BX), Z23, Z25
+	VMULPS       Z23, Z25, Z25
+	VMULPS       Z22, Z25, Z25
+	VFMADD231PS  576(BX), Z20, Z25
+	VFNMADD231PS 640(BX), Z22, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z23, Z25, Z25
+	VMOVAPS      Z25, Z22
+	VFMADD231PS  512(BX), Z20, Z22
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z21, K1
+	VMOVAPS Z15, K1, Z22
+	VSUBPS  Z17, Z14, Z20
+	VADDPS  Z22, Z20, Z23
+
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	TESTQ       DI, DI
+	JZ          ceTiledAVX512Plain
+	VSUBPS      Z18, Z22, Z18
+	VMULPS      640(BX), Z14, Z23
+	VMOVAPS     Z17, Z20
+	VFMSUB132PS 640(BX), Z23, Z20
+	VFMADD231PS 768(BX), Z20, Z18
+	VMOVAPS     Z18, Z23
+
+ceTiledAVX512Plain:
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS   Z14, Z14, Z20
+	VADDPS   Z20, Z23, Z23
+	VPMOVD2M Z19, K1
+	VMOVAPS  Z13, K1, Z23
+	VMOVUPS  Z23, (AX)
+
+	// statistics, when len(m) > 0
+	MOVQ  m_len+32(FP), SI
+	TESTQ SI, SI
+	JZ    ceTiledAVX512Next
+	MOVQ  m_base+24(FP), SI
+	MOVQ  ls_base+48(FP), R9
+	MOVQ  pt_base+72(FP), R10
+	ADDQ  DX, SI
+	ADDQ  DX, R9
+	ADDQ  DX, R10
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS   Z9, Z21, Z17
+	VDIVPS   Z17, Z11, Z11
+	VXORPS   Z10, Z11, Z11
+	VPMOVD2M Z19, K1
+	VMOVAPS  Z12, K1, Z14
+	VMOVUPS  Z14, (SI)
+	VMOVAPS  Z12, K1, Z22
+	VMOVUPS  Z22, (R9)
+	VMOVAPS  Z12, K1, Z11
+	VMOVUPS  Z11, (R10)
+
+ceTiledAVX512Next:
+	ADDQ $0x00000040, AX
+	ADDQ $0x00000040, R8
+	SUBQ $0x00000010, CX
+	JMP  ceTiledAVX512Fin
+
+ceTiledAVX512Done:
+	VZEROUPPER
+	RET
+
+// func lseTiledAVX512(dst []float32, x []float32, scratch []float32, n int, c int)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·lseTiledAVX512(SB), NOSPLIT, $0-88
+	MOVQ dst_len+8(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ scratch_base+48(FP), DX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ         $0x3f, DX
+	ANDQ         $-64, DX
+	MOVQ         c+80(FP), BX
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z11
+	VBROADCASTSS logLn2Lo<>+0(SB), Z12
+	VBROADCASTSS half<>+0(SB), Z13
+	VBROADCASTSS posInf<>+0(SB), Z14
+	VBROADCASTSS logP0<>+0(SB), Z15
+	VBROADCASTSS logP1<>+0(SB), Z16
+	VBROADCASTSS logP2<>+0(SB), Z17
+	VBROADCASTSS logP3<>+0(SB), Z18
+	VBROADCASTSS logP4<>+0(SB), Z19
+	VBROADCASTSS logP5<>+0(SB), Z20
+	VBROADCASTSS logP6<>+0(SB), Z21
+	VBROADCASTSS logP7<>+0(SB), Z22
+	VBROADCASTSS logP8<>+0(SB), Z23
+	VMOVUPS      Z16, (DX)
+	VMOVUPS      Z17, 64(DX)
+	VMOVUPS      Z18, 128(DX)
+	VMOVUPS      Z19, 192(DX)
+	VMOVUPS      Z20, 256(DX)
+	VMOVUPS      Z21, 320(DX)
+	VMOVUPS      Z22, 384(DX)
+	VMOVUPS      Z23, 448(DX)
+	VMOVUPS      Z11, 512(DX)
+	VMOVUPS      Z12, 576(DX)
+	VMOVUPS      Z13, 640(DX)
+	VMOVUPS      Z10, 704(DX)
+	VXORPS       Z10, Z10, Z10
+
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	MOVQ         SI, 4224(DX)
+	SHLQ         $0x04, SI
+	MOVQ         SI, 4256(DX)
+	MOVQ         BX, SI
+	SHLQ         $0x02, SI
+	ANDQ         $-64, SI
+	MOVQ         SI, 4232(DX)
+	SUBQ         $0x00000080, SI
+	MOVQ         SI, 4240(DX)
+	MOVQ         BX, DI
+	ANDQ         $0x0f, DI
+	MOVQ         DI, 4248(DX)
+	MOVQ         n+72(FP), SI
+	MOVQ         SI, 4264(DX)
+	MOVQ         BX, 4272(DX)
+	MOVQ         BX, SI
+	SUBQ         $0x02, SI
+	MOVQ         SI, 4280(DX)
+	VMOVDQU32    iota16<>+0(SB), Z10
+	VMOVQ        BX, X11
+	VPBROADCASTD X11, Z11
+	VPMULLD      Z10, Z11, Z11
+	VMOVDQU32    Z11, 4160(DX)
+	MOVL         $0x0000ffff, BX
+	BZHIL        DI, BX, BX
+	KMOVW        BX, K1
+	MOVQ         DX, BX
+
+lseTiledAVX512Group:
+	TESTQ AX, AX
+	JZ    lseTiledAVX512Finish
+
+	// the group's columns, a lanes×lanes tile at a time: rows 4q..4q+3 interleaved within 128-bit
+	// blocks (U[q][k], block b: column 4b + k), stored; then for each k the blocks of U[·][k] exchanged
+	// (columns k, 4 + k, ... of the group's rows); the last, partial tile −Inf past C
+	VBROADCASTSS negInf<>+0(SB), Z10
+	VMOVUPS      Z10, Z10
+	VMOVAPS      Z10, Z11
+	VMOVAPS      Z10, Z12
+	MOVQ         4224(DX), SI
+	MOVQ         CX, DI
+	LEAQ         8384(DX), R8
+	MOVQ         4232(DX), R9
+	SHRQ         $0x06, R9
+
+lseTiledAVX512TTile:
+	TESTQ      R9, R9
+	JZ         lseTiledAVX512TPart
+	MOVQ       DI, R10
+	LEAQ       (R10)(SI*2), R11
+	VMOVUPS    (R10), Z13
+	VMOVUPS    (R10)(SI*1), Z16
+	VMOVUPS    (R10)(SI*2), Z17
+	VMOVUPS    (R11)(SI*1), Z18
+	VUNPCKLPS  Z16, Z13, Z19
+	VUNPCKHPS  Z16, Z13, Z13
+	VUNPCKLPS  Z18, Z17, Z16
+	VUNPCKHPS  Z18, Z17, Z17
+	VUNPCKLPD  Z16, Z19, Z18
+	VMOVUPS    Z18, 1024(DX)
+	VUNPCKHPD  Z16, Z19, Z16
+	VMOVUPS    Z16, 1088(DX)
+	VUNPCKLPD  Z17, Z13, Z16
+	VMOVUPS    Z16, 1152(DX)
+	VUNPCKHPD  Z17, Z13, Z13
+	VMOVUPS    Z13, 1216(DX)
+	LEAQ       (R10)(SI*4), R10
+	LEAQ       (R10)(SI*2), R11
+	VMOVUPS    (R10), Z13
+	VMOVUPS    (R10)(SI*1), Z16
+	VMOVUPS    (R10)(SI*2), Z17
+	VMOVUPS    (R11)(SI*1), Z18
+	VUNPCKLPS  Z16, Z13, Z19
+	VUNPCKHPS  Z16, Z13, Z13
+	VUNPCKLPS  Z18, Z17, Z16
+	VUNPCKHPS  Z18, Z17, Z17
+	VUNPCKLPD  Z16, Z19, Z18
+	VMOVUPS    Z18, 1280(DX)
+	VUNPCKHPD  Z16, Z19, Z16
+	VMOVUPS    Z16, 1344(DX)
+	VUNPCKLPD  Z17, Z13, Z16
+	VMOVUPS    Z16, 1408(DX)
+	VUNPCKHPD  Z17, Z13, Z13
+	VMOVUPS    Z13, 1472(DX)
+	LEAQ       (R10)(SI*4), R10
+	LEAQ       (R10)(SI*2), R11
+	VMOVUPS    (R10), Z13
+	VMOVUPS    (R10)(SI*1), Z16
+	VMOVUPS    (R10)(SI*2), Z17
+	VMOVUPS    (R11)(SI*1), Z18
+	VUNPCKLPS  Z16, Z13, Z19
+	VUNPCKHPS  Z16, Z13, Z13
+	VUNPCKLPS  Z18, Z17, Z16
+	VUNPCKHPS  Z18, Z17, Z17
+	VUNPCKLPD  Z16, Z19, Z18
+	VMOVUPS    Z18, 1536(DX)
+	VUNPCKHPD  Z16, Z19, Z16
+	VMOVUPS    Z16, 1600(DX)
+	VUNPCKLPD  Z17, Z13, Z16
+	VMOVUPS    Z16, 1664(DX)
+	VUNPCKHPD  Z17, Z13, Z13
+	VMOVUPS    Z13, 1728(DX)
+	LEAQ       (R10)(SI*4), R10
+	LEAQ       (R10)(SI*2), R11
+	VMOVUPS    (R10), Z13
+	VMOVUPS    (R10)(SI*1), Z16
+	VMOVUPS    (R10)(SI*2), Z17
+	VMOVUPS    (R11)(SI*1), Z18
+	VUNPCKLPS  Z16, Z13, Z19
+	VUNPCKHPS  Z16, Z13, Z13
+	VUNPCKLPS  Z18, Z17, Z16
+	VUNPCKHPS  Z18, Z17, Z17
+	VUNPCKLPD  Z16, Z19, Z18
+	VMOVUPS    Z18, 1792(DX)
+	VUNPCKHPD  Z16, Z19, Z16
+	VMOVUPS    Z16, 1856(DX)
+	VUNPCKLPD  Z17, Z13, Z16
+	VMOVUPS    Z16, 1920(DX)
+	VUNPCKHPD  Z17, Z13, Z13
+	VMOVUPS    Z13, 1984(DX)
+	VMOVUPS    1024(DX), Z13
+	VMOVUPS    1536(DX), Z16
+	VSHUFF32X4 $0x44, 1280(DX), Z13, Z17
+	VSHUFF32X4 $0xee, 1280(DX), Z13, Z13
+	VSHUFF32X4 $0x44, 1792(DX), Z16, Z18
+	VSHUFF32X4 $0xee, 1792(DX), Z16, Z16
+	VSHUFF32X4 $0x88, Z18, Z17, Z19
+	VMOVUPS    Z19, (R8)
+	VMAXPS     Z19, Z11, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z17
+	VMOVUPS    Z17, 256(R8)
+	VMAXPS     Z17, Z12, Z12
+	VSHUFF32X4 $0x88, Z16, Z13, Z17
+	VMOVUPS    Z17, 512(R8)
+	VMAXPS     Z17, Z11, Z11
+	VSHUFF32X4 $0xdd, Z16, Z13, Z13
+	VMOVUPS    Z13, 768(R8)
+	VMAXPS     Z13, Z12, Z12
+	VMOVUPS    1088(DX), Z13
+	VMOVUPS    1600(DX), Z16
+	VSHUFF32X4 $0x44, 1344(DX), Z13, Z17
+	VSHUFF32X4 $0xee, 1344(DX), Z13, Z13
+	VSHUFF32X4 $0x44, 1856(DX), Z16, Z18
+	VSHUFF32X4 $0xee, 1856(DX), Z16, Z16
+	VSHUFF32X4 $0x88, Z18, Z17, Z19
+	VMOVUPS    Z19, 64(R8)
+	VMAXPS     Z19, Z11, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z17
+	VMOVUPS    Z17, 320(R8)
+	VMAXPS     Z17, Z12, Z12
+	VSHUFF32X4 $0x88, Z16, Z13, Z17
+	VMOVUPS    Z17, 576(R8)
+	VMAXPS     Z17, Z11, Z11
+	VSHUFF32X4 $0xdd, Z16, Z13, Z13
+	VMOVUPS    Z13, 832(R8)
+	VMAXPS     Z13, Z12, Z12
+	VMOVUPS    1152(DX), Z13
+	VMOVUPS    1664(DX), Z16
+	VSHUFF32X4 $0x44, 1408(DX), Z13, Z17
+	VSHUFF32X4 $0xee, 1408(DX), Z13, Z13
+	VSHUFF32X4 $0x44, 1920(DX), Z16, Z18
+	VSHUFF32X4 $0xee, 1920(DX), Z16, Z16
+	VSHUFF32X4 $0x88, Z18, Z17, Z19
+	VMOVUPS    Z19, 128(R8)
+	VMAXPS     Z19, Z11, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z17
+	VMOVUPS    Z17, 384(R8)
+	VMAXPS     Z17, Z12, Z12
+	VSHUFF32X4 $0x88, Z16, Z13, Z17
+	VMOVUPS    Z17, 640(R8)
+	VMAXPS     Z17, Z11, Z11
+	VSHUFF32X4 $0xdd, Z16, Z13, Z13
+	VMOVUPS    Z13, 896(R8)
+	VMAXPS     Z13, Z12, Z12
+	VMOVUPS    1216(DX), Z13
+	VMOVUPS    1728(DX), Z16
+	VSHUFF32X4 $0x44, 1472(DX), Z13, Z17
+	VSHUFF32X4 $0xee, 1472(DX), Z13, Z13
+	VSHUFF32X4 $0x44, 1984(DX), Z16, Z18
+	VSHUFF32X4 $0xee, 1984(DX), Z16, Z16
+	VSHUFF32X4 $0x88, Z18, Z17, Z19
+	VMOVUPS    Z19, 192(R8)
+	VMAXPS     Z19, Z11, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z17
+	VMOVUPS    Z17, 448(R8)
+	VMAXPS     Z17, Z12, Z12
+	VSHUFF32X4 $0x88, Z16, Z13, Z17
+	VMOVUPS    Z17, 704(R8)
+	VMAXPS     Z17, Z11, Z11
+	VSHUFF32X4 $0xdd, Z16, Z13, Z13
+	VMOVUPS    Z13, 960(R8)
+	VMAXPS     Z13, Z12, Z12
+	ADDQ       $0x40, DI
+	ADDQ       $0x00000400, R8
+	DECQ       R9
+	JMP        lseTiledAVX512TTile
+
+lseTiledAVX512TPart:
+	CMPQ       4248(DX), $0x00
+	JE         lseTiledAVX512TCols
+	LEAQ       (DI)(SI*2), R9
+	VMOVAPS    Z10, Z13
+	VMOVUPS    (DI), K1, Z13
+	VMOVAPS    Z10, Z16
+	VMOVUPS    (DI)(SI*1), K1, Z16
+	VMOVAPS    Z10, Z17
+	VMOVUPS    (DI)(SI*2), K1, Z17
+	VMOVAPS    Z10, Z18
+	VMOVUPS    (R9)(SI*1), K1, Z18
+	VUNPCKLPS  Z16, Z13, Z19
+	VUNPCKHPS  Z16, Z13, Z13
+	VUNPCKLPS  Z18, Z17, Z16
+	VUNPCKHPS  Z18, Z17, Z17
+	VUNPCKLPD  Z16, Z19, Z18
+	VMOVUPS    Z18, 1024(DX)
+	VUNPCKHPD  Z16, Z19, Z16
+	VMOVUPS    Z16, 1088(DX)
+	VUNPCKLPD  Z17, Z13, Z16
+	VMOVUPS    Z16, 1152(DX)
+	VUNPCKHPD  Z17, Z13, Z13
+	VMOVUPS    Z13, 1216(DX)
+	LEAQ       (DI)(SI*4), DI
+	LEAQ       (DI)(SI*2), R9
+	VMOVAPS    Z10, Z13
+	VMOVUPS    (DI), K1, Z13
+	VMOVAPS    Z10, Z16
+	VMOVUPS    (DI)(SI*1), K1, Z16
+	VMOVAPS    Z10, Z17
+	VMOVUPS    (DI)(SI*2), K1, Z17
+	VMOVAPS    Z10, Z18
+	VMOVUPS    (R9)(SI*1), K1, Z18
+	VUNPCKLPS  Z16, Z13, Z19
+	VUNPCKHPS  Z16, Z13, Z13
+	VUNPCKLPS  Z18, Z17, Z16
+	VUNPCKHPS  Z18, Z17, Z17
+	VUNPCKLPD  Z16, Z19, Z18
+	VMOVUPS    Z18, 1280(DX)
+	VUNPCKHPD  Z16, Z19, Z16
+	VMOVUPS    Z16, 1344(DX)
+	VUNPCKLPD  Z17, Z13, Z16
+	VMOVUPS    Z16, 1408(DX)
+	VUNPCKHPD  Z17, Z13, Z13
+	VMOVUPS    Z13, 1472(DX)
+	LEAQ       (DI)(SI*4), DI
+	LEAQ       (DI)(SI*2), R9
+	VMOVAPS    Z10, Z13
+	VMOVUPS    (DI), K1, Z13
+	VMOVAPS    Z10, Z16
+	VMOVUPS    (DI)(SI*1), K1, Z16
+	VMOVAPS    Z10, Z17
+	VMOVUPS    (DI)(SI*2), K1, Z17
+	VMOVAPS    Z10, Z18
+	VMOVUPS    (R9)(SI*1), K1, Z18
+	VUNPCKLPS  Z16, Z13, Z19
+	VUNPCKHPS  Z16, Z13, Z13
+	VUNPCKLPS  Z18, Z17, Z16
+	VUNPCKHPS  Z18, Z17, Z17
+	VUNPCKLPD  Z16, Z19, Z18
+	VMOVUPS    Z18, 1536(DX)
+	VUNPCKHPD  Z16, Z19, Z16
+	VMOVUPS    Z16, 1600(DX)
+	VUNPCKLPD  Z17, Z13, Z16
+	VMOVUPS    Z16, 1664(DX)
+	VUNPCKHPD  Z17, Z13, Z13
+	VMOVUPS    Z13, 1728(DX)
+	LEAQ       (DI)(SI*4), DI
+	LEAQ       (DI)(SI*2), R9
+	VMOVAPS    Z10, Z13
+	VMOVUPS    (DI), K1, Z13
+	VMOVAPS    Z10, Z16
+	VMOVUPS    (DI)(SI*1), K1, Z16
+	VMOVAPS    Z10, Z17
+	VMOVUPS    (DI)(SI*2), K1, Z17
+	VMOVAPS    Z10, Z10
+	VMOVUPS    (R9)(SI*1), K1, Z10
+	VUNPCKLPS  Z16, Z13, Z18
+	VUNPCKHPS  Z16, Z13, Z13
+	VUNPCKLPS  Z10, Z17, Z16
+	VUNPCKHPS  Z10, Z17, Z10
+	VUNPCKLPD  Z16, Z18, Z17
+	VMOVUPS    Z17, 1792(DX)
+	VUNPCKHPD  Z16, Z18, Z16
+	VMOVUPS    Z16, 1856(DX)
+	VUNPCKLPD  Z10, Z13, Z16
+	VMOVUPS    Z16, 1920(DX)
+	VUNPCKHPD  Z10, Z13, Z10
+	VMOVUPS    Z10, 1984(DX)
+	VMOVUPS    1024(DX), Z10
+	VMOVUPS    1536(DX), Z13
+	VSHUFF32X4 $0x44, 1280(DX), Z10, Z16
+	VSHUFF32X4 $0xee, 1280(DX), Z10, Z10
+	VSHUFF32X4 $0x44, 1792(DX), Z13, Z17
+	VSHUFF32X4 $0xee, 1792(DX), Z13, Z13
+	VSHUFF32X4 $0x88, Z17, Z16, Z18
+	VMOVUPS    Z18, (R8)
+	VMAXPS     Z18, Z11, Z11
+	VSHUFF32X4 $0xdd, Z17, Z16, Z16
+	VMOVUPS    Z16, 256(R8)
+	VMAXPS     Z16, Z12, Z12
+	VSHUFF32X4 $0x88, Z13, Z10, Z16
+	VMOVUPS    Z16, 512(R8)
+	VMAXPS     Z16, Z11, Z11
+	VSHUFF32X4 $0xdd, Z13, Z10, Z10
+	VMOVUPS    Z10, 768(R8)
+	VMAXPS     Z10, Z12, Z12
+	VMOVUPS    1088(DX), Z10
+	VMOVUPS    1600(DX), Z13
+	VSHUFF32X4 $0x44, 1344(DX), Z10, Z16
+	VSHUFF32X4 $0xee, 1344(DX), Z10, Z10
+	VSHUFF32X4 $0x44, 1856(DX), Z13, Z17
+	VSHUFF32X4 $0xee, 1856(DX), Z13, Z13
+	VSHUFF32X4 $0x88, Z17, Z16, Z18
+	VMOVUPS    Z18, 64(R8)
+	VMAXPS     Z18, Z11, Z11
+	VSHUFF32X4 $0xdd, Z17, Z16, Z16
+	VMOVUPS    Z16, 320(R8)
+	VMAXPS     Z16, Z12, Z12
+	VSHUFF32X4 $0x88, Z13, Z10, Z16
+	VMOVUPS    Z16, 576(R8)
+	VMAXPS     Z16, Z11, Z11
+	VSHUFF32X4 $0xdd, Z13, Z10, Z10
+	VMOVUPS    Z10, 832(R8)
+	VMAXPS     Z10, Z12, Z12
+	VMOVUPS    1152(DX), Z10
+	VMOVUPS    1664(DX), Z13
+	VSHUFF32X4 $0x44, 1408(DX), Z10, Z16
+	VSHUFF32X4 $0xee, 1408(DX), Z10, Z10
+	VSHUFF32X4 $0x44, 1920(DX), Z13, Z17
+	VSHUFF32X4 $0xee, 1920(DX), Z13, Z13
+	VSHUFF32X4 $0x88, Z17, Z16, Z18
+	VMOVUPS    Z18, 128(R8)
+	VMAXPS     Z18, Z11, Z11
+	VSHUFF32X4 $0xdd, Z17, Z16, Z16
+	VMOVUPS    Z16, 384(R8)
+	VMAXPS     Z16, Z12, Z12
+	VSHUFF32X4 $0x88, Z13, Z10, Z16
+	VMOVUPS    Z16, 640(R8)
+	VMAXPS     Z16, Z11, Z11
+	VSHUFF32X4 $0xdd, Z13, Z10, Z10
+	VMOVUPS    Z10, 896(R8)
+	VMAXPS     Z10, Z12, Z12
+	VMOVUPS    1216(DX), Z10
+	VMOVUPS    1728(DX), Z13
+	VSHUFF32X4 $0x44, 1472(DX), Z10, Z16
+	VSHUFF32X4 $0xee, 1472(DX), Z10, Z10
+	VSHUFF32X4 $0x44, 1984(DX), Z13, Z17
+	VSHUFF32X4 $0xee, 1984(DX), Z13, Z13
+	VSHUFF32X4 $0x88, Z17, Z16, Z18
+	VMOVUPS    Z18, 192(R8)
+	VMAXPS     Z18, Z11, Z11
+	VSHUFF32X4 $0xdd, Z17, Z16, Z16
+	VMOVUPS    Z16, 448(R8)
+	VMAXPS     Z16, Z12, Z12
+	VSHUFF32X4 $0x88, Z13, Z10, Z16
+	VMOVUPS    Z16, 704(R8)
+	VMAXPS     Z16, Z11, Z11
+	VSHUFF32X4 $0xdd, Z13, Z10, Z10
+	VMOVUPS    Z10, 960(R8)
+	VMAXPS     Z10, Z12, Z12
+
+lseTiledAVX512TCols:
+	VMAXPS  Z12, Z11, Z11
+	VMOVUPS Z11, 5312(BX)
+
+	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
+	VXORPS Z10, Z10, Z10
+	VXORPS Z12, Z12, Z12
+	XORQ   SI, SI
+	LEAQ   8384(DX), R8
+
+	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
+	// and the tiles' strided reads would otherwise wait on memory
+	MOVQ CX, DI
+	ADDQ 4256(DX), DI
+
+lseTiledAVX512TPair:
+	CMPQ       SI, 4280(DX)
+	JG         lseTiledAVX512TOne
+	PREFETCHT0 (DI)
+	VMOVUPS    (R8), Z13
+	VSUBPS     Z11, Z13, Z13
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z13, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z13, Z18
+	VFMADD231PS Z1, Z16, Z18
+	VFMADD231PS Z2, Z16, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z17
+	VFMADD213PS Z4, Z18, Z17
+	VFMADD213PS Z5, Z18, Z17
+	VFMADD213PS Z6, Z18, Z17
+	VFMADD213PS Z7, Z18, Z17
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z13, K2
+	VFMADD213PS Z9, Z18, Z17
+	VSCALEFPS.Z Z16, Z17, K2, Z13
+	VADDPS      Z13, Z10, Z10
+	PREFETCHT0  64(DI)
+	VMOVUPS     64(R8), Z13
+	VSUBPS      Z11, Z13, Z13
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z13, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z13, Z18
+	VFMADD231PS Z1, Z16, Z18
+	VFMADD231PS Z2, Z16, Z18
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z17
+	VFMADD213PS Z4, Z18, Z17
+	VFMADD213PS Z5, Z18, Z17
+	VFMADD213PS Z6, Z18, Z17
+	VFMADD213PS Z7, Z18, Z17
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z13, K2
+	VFMADD213PS Z9, Z18, Z17
+	VSCALEFPS.Z Z16, Z17, K2, Z13
+	VADDPS      Z13, Z12, Z12
+	ADDQ        $0x02, SI
+	ADDQ        $0x00000080, R8
+	ADDQ        $0x00000080, DI
+	JMP         lseTiledAVX512TPair
+
+lseTiledAVX512TOne:
+	CMPQ       SI, 4272(DX)
+	JGE        lseTiledAVX512TSum
+	PREFETCHT0 (DI)
+	VMOVUPS    (R8), Z13
+	VSUBPS     Z11, Z13, Z11
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z13
+	VRNDSCALEPS $0x00, Z13, Z13
+	VMOVAPS     Z11, Z17
+	VFMADD231PS Z1, Z13, Z17
+	VFMADD231PS Z2, Z13, Z17
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z16
+	VFMADD213PS Z4, Z17, Z16
+	VFMADD213PS Z5, Z17, Z16
+	VFMADD213PS Z6, Z17, Z16
+	VFMADD213PS Z7, Z17, Z16
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z11, K2
+	VFMADD213PS Z9, Z17, Z16
+	VSCALEFPS.Z Z13, Z16, K2, Z11
+	VADDPS      Z11, Z10, Z10
+
+lseTiledAVX512TSum:
+	VADDPS  Z12, Z10, Z10
+	VMOVUPS Z10, 4288(BX)
+	ADDQ    $0x00000040, BX
+	ADDQ    4256(DX), CX
+	SUBQ    $0x00000010, 4264(DX)
+	SUBQ    $0x00000010, AX
+	JMP     lseTiledAVX512Group
+
+lseTiledAVX512Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ DX, BX
+	MOVQ dst_base+0(FP), AX
+	MOVQ dst_len+8(FP), CX
+
+lseTiledAVX512Fin:
+	TESTQ   CX, CX
+	JZ      lseTiledAVX512Done
+	VMOVUPS 4288(BX), Z0
+	VMOVUPS 5312(BX), Z1
+
+	// lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite
+	VSUBPS Z9, Z0, Z0
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z0, Z2
+	VMAXPS Z9, Z0, Z4
+	VMINPS Z9, Z0, Z3
+	VSUBPS Z4, Z2, Z5
+	VSUBPS Z5, Z3, Z5
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z2, Z5, Z5
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(DX), Z2, Z3
+	VPSRAD    $0x17, Z3, Z3
+	VPSLLD    $0x17, Z3, Z4
+	VPSUBD    Z4, Z2, Z4
+	VCVTDQ2PS Z3, Z3
+	VSUBPS    Z9, Z4, Z4
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z4, Z4, Z2
+	VMOVAPS      Z15, Z6
+	VFMADD213PS  (DX), Z4, Z6
+	VFMADD213PS  64(DX), Z4, Z6
+	VFMADD213PS  128(DX), Z4, Z6
+	VFMADD213PS  192(DX), Z4, Z6
+	VFMADD213PS  256(DX), Z4, Z6
+	VFMADD213PS  320(DX), Z4, Z6
+	VFMADD213PS  384(DX), Z4, Z6
+	VFMADD213PS  448(DX), Z4, Z6
+	VMULPS       Z4, Z6, Z6
+	VMULPS       Z2, Z6, Z6
+	VFMADD231PS  576(DX), Z3, Z6
+	VFNMADD231PS 640(DX), Z2, Z6
+	VADDPS       Z5, Z6, Z6
+	VADDPS       Z4, Z6, Z6
+	VMOVAPS      Z6, Z2
+	VFMADD231PS  512(DX), Z3, Z2
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z0, K1
+	VMOVAPS Z14, K1, Z2
+	VADDPS  Z1, Z2, Z2
+	VSUBPS  Z1, Z1, Z0
+	VADDPS  Z0, Z2, Z2
+	VMOVUPS Z2, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000010, CX
+	JMP     lseTiledAVX512Fin
+
+lseTiledAVX512Done:
 	VZEROUPPER
 	RET

@@ -370,30 +370,50 @@ func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps 
 // fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with
 // len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most
 // 256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds
-// 2112 floats.
+// 3136 floats.
 //
 //go:noescape
 func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
 
 // lseMediumAVX2 sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a
 // row with a NaN, a +Inf or only −Inf). len(dst) is n rounded up to a multiple of the lanes, at
-// most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 2112 floats.
+// most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 3136 floats.
 //
 //go:noescape
 func lseMediumAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
+
+// ceTiledAVX2 is ceMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(t).
+//
+//go:noescape
+func ceTiledAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+
+// lseTiledAVX2 is lseMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(dst).
+//
+//go:noescape
+func lseTiledAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
 
 // ceMediumAVX512 sets loss[i] to the cross-entropy of row i of the row-major [n][c] logits x, smoothed by eps,
 // fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with
 // len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most
 // 256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds
-// 2112 floats.
+// 3136 floats.
 //
 //go:noescape
 func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
 
 // lseMediumAVX512 sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a
 // row with a NaN, a +Inf or only −Inf). len(dst) is n rounded up to a multiple of the lanes, at
-// most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 2112 floats.
+// most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 3136 floats.
 //
 //go:noescape
 func lseMediumAVX512(dst []float32, x []float32, scratch []float32, n int, c int)
+
+// ceTiledAVX512 is ceMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(t).
+//
+//go:noescape
+func ceTiledAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+
+// lseTiledAVX512 is lseMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(dst).
+//
+//go:noescape
+func lseTiledAVX512(dst []float32, x []float32, scratch []float32, n int, c int)

@@ -42,8 +42,10 @@ import (
 // cores): the tail is read with a masked load (fast on both vendors), and only whole vectors are
 // stored.
 func genMedium(t tier) {
-	genMediumKernel(t, false)
-	genMediumKernel(t, true)
+	genMediumKernel(t, false, false)
+	genMediumKernel(t, true, false)
+	genMediumKernel(t, false, true)
+	genMediumKernel(t, true, true)
 }
 
 // mediumMaxC is the largest C the medium kernels take: the class-index table covers it.
@@ -72,26 +74,39 @@ func mediumIndexTable() Mem {
 const mediumBlock = 256
 
 // mediumScratchFloats is the size of the scratch the medium kernels take, in float32s.
-const mediumScratchFloats = 2112
+const mediumScratchFloats = 3136
 
-// genMediumKernel emits ceMedium, or lseMedium with lse set.
-func genMediumKernel(t tier, lse bool) {
+// tiledMaxC is the largest C the tiled kernels take: their column buffer holds that many columns.
+const tiledMaxC = 64
+
+// genMediumKernel emits ceMedium, or lseMedium with lse set; with tiled ceTiled or lseTiled, which
+// go through a group's rows in lanes×lanes tiles instead (see tiles below).
+func genMediumKernel(t tier, lse, tiled bool) {
 	L, B := t.lanes, t.bytes()
 	var name string
-	if lse {
+	switch {
+	case tiled && lse:
+		name = "lseTiled"
+		t.text(name, "func(dst []float32, x []float32, scratch []float32, n, c int)",
+			"is lseMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(dst).")
+	case tiled:
+		name = "ceTiled"
+		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32)",
+			"is ceMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(t).")
+	case lse:
 		name = "lseMedium"
 		t.text(name, "func(dst []float32, x []float32, scratch []float32, n, c int)",
 			"sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a",
 			"row with a NaN, a +Inf or only −Inf). len(dst) is n rounded up to a multiple of the lanes, at",
-			"most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 2112 floats.")
-	} else {
+			"most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 3136 floats.")
+	default:
 		name = "ceMedium"
 		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32)",
 			"sets loss[i] to the cross-entropy of row i of the row-major [n][c] logits x, smoothed by eps,",
 			"fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with",
 			"len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most",
 			"256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds",
-			"2112 floats.")
+			"3136 floats.")
 	}
 	lbl := name + t.suffix
 	gp := func() reg.GPVirtual { return GP64().(reg.GPVirtual) }
@@ -125,10 +140,13 @@ func genMediumKernel(t tier, lse bool) {
 	mArr := sArr + 4*mediumBlock
 	ztArr := mArr + 4*mediumBlock
 	negArr := ztArr + 4*mediumBlock
-	check(negArr+4*mediumBlock+64 <= 4*mediumScratchFloats, "medium scratch too small")
+	colOff := negArr + 4*mediumBlock // the tiled kernels' column buffer: tiledMaxC vectors
+	check(colOff+tiledMaxC*B+64 <= 4*mediumScratchFloats, "medium scratch too small")
 	at := func(off int) Mem { return Mem{Base: scr, Disp: off} }
 	strideM, fullM, pairM, remM, groupM := at(scalarOff), at(scalarOff+8), at(scalarOff+16), at(scalarOff+24), at(scalarOff+32)
-	rowsM := at(scalarOff + 40) // the rows to read from the group's first on: n, then less lanes a group
+	// the rows to read from the group's first on (n, then less lanes a group); for the tiled
+	// kernels C and C − 2
+	rowsM, cM, cPairM := at(scalarOff+40), at(scalarOff+48), at(scalarOff+56)
 	tailM, gatherM := at(tailOff), at(gatherOff)
 
 	var ec expConsts
@@ -169,6 +187,10 @@ func genMediumKernel(t tier, lse bool) {
 		MOVQ(rem, remM)
 		Load(Param("n"), v)
 		MOVQ(v, rowsM)
+		MOVQ(c, cM)
+		MOVQ(c, v)
+		SUBQ(U8(2), v)
+		MOVQ(v, cPairM)
 		iota := t.vec()
 		t.loadInt(intTable("iota16", func(i int) int { return i }), iota)
 		cv, cb := XMM(), t.vec()
@@ -283,6 +305,41 @@ func genMediumKernel(t tier, lse bool) {
 		VMOVUPS(mx, Mem{Base: grp, Disp: mArr})
 	}
 
+	// gatherZt emits the gather of the group's target logits into ztArr (class 0 for an ignored row,
+	// and only the rows before n).
+	gatherZt := func(pass string) {
+		Comment("zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose")
+		Comment("microcode slows gathers down (GDS), it is still one per lanes rows")
+		tv, ti, zt := t.vec(), t.vec(), t.vec()
+		t.loadInt(Mem{Base: tpG}, tv)
+		VPMAXSD(fc.zero, tv, ti)
+		VPADDD(gatherM, ti, ti)
+		VXORPS(zt, zt, zt)
+		Comment("only the rows before n: lane < rows left")
+		lim := gp()
+		MOVQ(rowsM, lim)
+		if t.zmm {
+			CMPQ(lim, U8(L))
+			JLE(LabelRef(lbl + pass + "Rows"))
+			MOVL(U32(L), lim.As32())
+			Label(lbl + pass + "Rows")
+			ones, bits := GP32(), GP32()
+			MOVL(U32(0xFFFF), ones)
+			BZHIL(lim.As32(), ones, bits)
+			k := K()
+			KMOVW(bits, k)
+			VGATHERDPS(Mem{Base: xg, Index: ti, Scale: 4}, k, zt)
+		} else {
+			lv, mask := XMM(), t.vec()
+			VMOVQ(lim, lv) // rows left may exceed the lanes: every lane is then below it
+			VPBROADCASTD(lv, mask)
+			VPCMPGTD(intTable("iota16", func(i int) int { return i }), mask, mask)
+			VGATHERDPS(mask, Mem{Base: xg, Index: ti, Scale: 4}, zt)
+			t.zeroInt(mask) // keeps mask live past the gather: its register must differ from zt's
+		}
+		t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
+		VMOVUPS(zt, Mem{Base: grp, Disp: ztArr})
+	}
 	// pass2 emits pass 2 over the group: the target logits, gathered, into ztArr; each row's
 	// vertical Σ_{j≠t} e^{z_j−m} (the log-sum-exp: Σ_j) into its slot, with sm (smoothing) also
 	// 2ε/C·Σ_j (z_j/2 − m/2) into the spread's slot; then the group's sums into sArr (and negArr).
@@ -291,37 +348,7 @@ func genMediumKernel(t tier, lse bool) {
 	// 4M logits per call, C = 128 to 256 ran 30–45% faster with it on Zen 5).
 	pass2 := func(pass string, sm bool) {
 		if !lse {
-			Comment("zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose")
-			Comment("microcode slows gathers down (GDS), it is still one per lanes rows")
-			tv, ti, zt := t.vec(), t.vec(), t.vec()
-			t.loadInt(Mem{Base: tpG}, tv)
-			VPMAXSD(fc.zero, tv, ti)
-			VPADDD(gatherM, ti, ti)
-			VXORPS(zt, zt, zt)
-			Comment("only the rows before n: lane < rows left")
-			lim := gp()
-			MOVQ(rowsM, lim)
-			if t.zmm {
-				CMPQ(lim, U8(L))
-				JLE(LabelRef(lbl + pass + "Rows"))
-				MOVL(U32(L), lim.As32())
-				Label(lbl + pass + "Rows")
-				ones, bits := GP32(), GP32()
-				MOVL(U32(0xFFFF), ones)
-				BZHIL(lim.As32(), ones, bits)
-				k := K()
-				KMOVW(bits, k)
-				VGATHERDPS(Mem{Base: xg, Index: ti, Scale: 4}, k, zt)
-			} else {
-				lv, mask := XMM(), t.vec()
-				VMOVQ(lim, lv) // rows left may exceed the lanes: every lane is then below it
-				VPBROADCASTD(lv, mask)
-				VPCMPGTD(intTable("iota16", func(i int) int { return i }), mask, mask)
-				VGATHERDPS(mask, Mem{Base: xg, Index: ti, Scale: 4}, zt)
-				t.zeroInt(mask) // keeps mask live past the gather: its register must differ from zt's
-			}
-			t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
-			VMOVUPS(zt, Mem{Base: grp, Disp: ztArr})
+			gatherZt(pass)
 		}
 		rowLoop(pass, sumOff, func() {
 			mb := t.vec()
@@ -434,21 +461,217 @@ func genMediumKernel(t tier, lse bool) {
 		}
 	}
 
+	// tiles emits the tiled kernels' pass over a group: the columns of its rows, 16 at a time,
+	// transposed into the column buffer (a vector per class, lane r for row r), their maxima into
+	// mArr; then the columns' Σ_{j≠t} e^{z_j−m} (and spread), vertical sums lane by lane.
+	tiles := func(pass string, sm bool) {
+		Comment("the group's columns, a lanes×lanes tile at a time: rows 4q..4q+3 interleaved within 128-bit")
+		Comment("blocks (U[q][k], block b: column 4b + k), stored; then for each k the blocks of U[·][k] exchanged")
+		Comment("(columns k, 4 + k, ... of the group's rows); the last, partial tile −Inf past C")
+		ninf := t.vec()
+		VMOVUPS(t.cu("negInf", 0xff800000), ninf)
+		acc := [2]reg.VecVirtual{t.vec(), t.vec()}
+		VMOVAPS(ninf, acc[0])
+		VMOVAPS(ninf, acc[1])
+		s1, tb, cbp, nt := gp(), gp(), gp(), gp()
+		MOVQ(strideM, s1)
+		MOVQ(xg, tb)
+		LEAQ(at(colOff), cbp)
+		MOVQ(fullM, nt)
+		SHRQ(U8(map[int]uint8{8: 5, 16: 6}[L]), nt) // whole tiles
+		quads := L / 4
+		tile := func(partial bool) {
+			qb, q3 := gp(), gp()
+			MOVQ(tb, qb)
+			for q := range quads {
+				if q > 0 {
+					LEAQ(Mem{Base: qb, Index: s1, Scale: 4}, qb)
+				}
+				LEAQ(Mem{Base: qb, Index: s1, Scale: 2}, q3)
+				rows := []Mem{{Base: qb}, {Base: qb, Index: s1, Scale: 1}, {Base: qb, Index: s1, Scale: 2}, {Base: q3, Index: s1, Scale: 1}}
+				var r [4]reg.VecVirtual
+				for i, m := range rows {
+					r[i] = t.vec()
+					switch {
+					case partial && t.zmm:
+						VMOVAPS(ninf, r[i])
+						VMOVUPS(m, kTail, r[i]) // merge-masked: −Inf past C, and nothing past the row read
+					case partial:
+						tm := tailMaskAVX2()
+						VMASKMOVPS(m, tm, r[i])
+						VBLENDVPS(tm, r[i], ninf, r[i]) // −Inf past C
+					default:
+						VMOVUPS(m, r[i])
+					}
+				}
+				t0, t1, t2, t3 := t.vec(), t.vec(), t.vec(), t.vec()
+				VUNPCKLPS(r[1], r[0], t0)
+				VUNPCKHPS(r[1], r[0], t1)
+				VUNPCKLPS(r[3], r[2], t2)
+				VUNPCKHPS(r[3], r[2], t3)
+				for k, src := range [][2]reg.VecVirtual{{t0, t2}, {t0, t2}, {t1, t3}, {t1, t3}} {
+					u := t.vec()
+					if k%2 == 0 {
+						VUNPCKLPD(src[1], src[0], u)
+					} else {
+						VUNPCKHPD(src[1], src[0], u)
+					}
+					VMOVUPS(u, at(maxOff+(4*q+k)*B))
+				}
+			}
+			for k := range 4 {
+				U := func(q int) Mem { return at(maxOff + (4*q+k)*B) }
+				store := func(col reg.VecVirtual, b int) {
+					VMOVUPS(col, Mem{Base: cbp, Disp: (4*b + k) * B})
+					VMAXPS(col, acc[b%2], acc[b%2])
+				}
+				if !t.zmm {
+					u0, lo, hi := t.vec(), t.vec(), t.vec()
+					VMOVUPS(U(0), u0)
+					VPERM2F128(U8(0x20), U(1), u0, lo) // the low blocks of U[0] and U[1]: column k
+					VPERM2F128(U8(0x31), U(1), u0, hi) // the high blocks: column 4 + k
+					store(lo, 0)
+					store(hi, 1)
+					continue
+				}
+				u0, u2 := t.vec(), t.vec()
+				VMOVUPS(U(0), u0)
+				VMOVUPS(U(2), u2)
+				lo01, hi01, lo23, hi23 := t.vec(), t.vec(), t.vec(), t.vec()
+				VSHUFF32X4(U8(0x44), U(1), u0, lo01) // blocks 0, 1 of U[0], then of U[1]
+				VSHUFF32X4(U8(0xEE), U(1), u0, hi01) // blocks 2, 3
+				VSHUFF32X4(U8(0x44), U(3), u2, lo23)
+				VSHUFF32X4(U8(0xEE), U(3), u2, hi23)
+				for b, src := range [][2]reg.VecVirtual{{lo01, lo23}, {lo01, lo23}, {hi01, hi23}, {hi01, hi23}} {
+					col := t.vec()
+					VSHUFF32X4(U8([]uint8{0x88, 0xDD}[b%2]), src[1], src[0], col)
+					store(col, b)
+				}
+			}
+		}
+		Label(lbl + pass + "Tile")
+		TESTQ(nt, nt)
+		JZ(LabelRef(lbl + pass + "Part"))
+		tile(false)
+		ADDQ(U8(B), tb)
+		ADDQ(U32(L*B), cbp)
+		DECQ(nt)
+		JMP(LabelRef(lbl + pass + "Tile"))
+		Label(lbl + pass + "Part")
+		CMPQ(remM, U8(0))
+		JE(LabelRef(lbl + pass + "Cols"))
+		tile(true)
+		Label(lbl + pass + "Cols")
+		m := acc[0]
+		VMAXPS(acc[1], acc[0], m)
+		VMOVUPS(m, Mem{Base: grp, Disp: mArr})
+
+		Comment("the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators")
+		var tv, mh, sacc reg.VecVirtual
+		if !lse {
+			gatherZt(pass)
+			tv = t.vec()
+			t.loadInt(Mem{Base: tpG}, tv)
+		}
+		if sm {
+			mh = t.vec()
+			VMULPS(half, m, mh)
+			sacc = t.vec()
+			VXORPS(sacc, sacc, sacc)
+		}
+		sum := [2]reg.VecVirtual{t.vec(), t.vec()}
+		for _, a := range sum {
+			VXORPS(a, a, a)
+		}
+		j := gp()
+		XORQ(j, j)
+		LEAQ(at(colOff), cbp)
+		Comment("the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,")
+		Comment("and the tiles' strided reads would otherwise wait on memory")
+		pfp := gp()
+		MOVQ(xg, pfp)
+		ADDQ(groupM, pfp)
+		term := func(a, d int) {
+			if t.zmm || d == 0 {
+				prefetchT0(Mem{Base: pfp, Disp: 64 * d}) // the next group's rows: L·4 bytes a column
+			}
+			x, dd, e := t.vec(), t.vec(), t.vec()
+			VMOVUPS(Mem{Base: cbp, Disp: d * B}, x)
+			if sm {
+				VFMSUB132PS(half, mh, x) // x/2 − m/2
+				VADDPS(x, x, dd)
+				VFMADD231PS(fc.k, x, sacc)
+			} else {
+				VSUBPS(m, x, dd)
+			}
+			t.exp(ec, dd, e)
+			if lse {
+				VADDPS(e, sum[a], sum[a])
+				return
+			}
+			if !t.zmm {
+				eq := t.vec()
+				VPBROADCASTD(Mem{Base: idx, Index: j, Scale: 4, Disp: 4 * d}, eq)
+				VPCMPEQD(eq, tv, eq)
+				VANDNPS(e, eq, e) // 0 where t == j
+				VADDPS(e, sum[a], sum[a])
+				return
+			}
+			keep := K()
+			VPCMPD_BCST(U8(4), Mem{Base: idx, Index: j, Scale: 4, Disp: 4 * d}, tv, keep) // t != j
+			VADDPS(e, sum[a], keep, sum[a])
+		}
+		Label(lbl + pass + "Pair")
+		CMPQ(j, cPairM)
+		JG(LabelRef(lbl + pass + "One"))
+		term(0, 0)
+		term(1, 1)
+		ADDQ(U8(2), j)
+		ADDQ(U32(2*B), cbp)
+		ADDQ(U32(8*L), pfp) // two columns: 2·lanes·4 bytes of the next group
+		JMP(LabelRef(lbl + pass + "Pair"))
+		Label(lbl + pass + "One")
+		CMPQ(j, cM)
+		JGE(LabelRef(lbl + pass + "Sum"))
+		term(0, 0)
+		Label(lbl + pass + "Sum")
+		VADDPS(sum[1], sum[0], sum[0])
+		VMOVUPS(sum[0], Mem{Base: grp, Disp: sArr})
+		if sm {
+			VMOVUPS(sacc, Mem{Base: grp, Disp: negArr})
+		}
+	}
+
 	Label(lbl + "Group")
 	TESTQ(left, left)
 	JZ(LabelRef(lbl + "Finish"))
-	pass1()
-	if lse {
-		pass2("Exp", false)
+	if tiled {
+		if lse {
+			tiles("T", false)
+		} else {
+			TESTQ(smooth, smooth)
+			JNZ(LabelRef(lbl + "Smooth"))
+			tiles("T", false)
+			JMP(LabelRef(lbl + "Sums"))
+			Label(lbl + "Smooth")
+			tiles("TSpread", true)
+			Label(lbl + "Sums")
+			ADDQ(U32(B), tpG)
+		}
 	} else {
-		TESTQ(smooth, smooth)
-		JNZ(LabelRef(lbl + "Smooth"))
-		pass2("Exp", false)
-		JMP(LabelRef(lbl + "Sums"))
-		Label(lbl + "Smooth")
-		pass2("ExpSpread", true)
-		Label(lbl + "Sums")
-		ADDQ(U32(B), tpG)
+		pass1()
+		if lse {
+			pass2("Exp", false)
+		} else {
+			TESTQ(smooth, smooth)
+			JNZ(LabelRef(lbl + "Smooth"))
+			pass2("Exp", false)
+			JMP(LabelRef(lbl + "Sums"))
+			Label(lbl + "Smooth")
+			pass2("ExpSpread", true)
+			Label(lbl + "Sums")
+			ADDQ(U32(B), tpG)
+		}
 	}
 	ADDQ(U32(B), grp)
 	ADDQ(groupM, xg)

@@ -9,7 +9,8 @@
 //
 // One file per concern: tier.go (the helpers every amd64 kernel shares), exp.go (the exp and
 // log1p sequences, written once and used by every kernel that needs them), select.go (counting
-// and compaction for the selection), ce.go (row-major cross-entropy and log-sum-exp, and the cross-entropy fused with the gradient), planar.go
+// and compaction for the selection), ce.go (row-major cross-entropy and log-sum-exp, and the cross-entropy fused with the gradient),
+// ce_medium.go (the same for medium class counts, a group of rows at a time), planar.go
 // (the same for planar batches), grad.go (the gradient). For arm64: neon.go (the emitter),
 // neon_enc.go (the encoder of the instructions Go's assembler lacks), neon_math.go (exp),
 // neon_select.go, neon_ce.go, neon_planar.go and neon_grad.go.
