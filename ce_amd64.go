@@ -37,8 +37,9 @@ func fuseRowsAsm(z bool, c int, eps float32) bool {
 // The kernels are called directly, never through func values, so that their //go:noescape lets
 // the scratch arrays below stay on the stack.
 
-// ceRowsAsm picks the kernel by C: the C = 2 kernel across rows, the medium-C kernel (groups of
-// rows), the small-C kernel across rows (gathers) below it, or the row-at-a-time kernel above it.
+// ceRowsAsm picks the kernel by C: the C = 2 kernel across rows, the medium-C kernels (groups of
+// rows, tiled for the smaller C), the small-C kernel across rows (gathers) below them, or the
+// row-at-a-time kernel above them.
 func ceRowsAsm(z bool, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
 	switch {
 	case tinySmoothing(eps, c):
@@ -235,8 +236,9 @@ func dropLimit(loss []float32, keep float64) float32 {
 	return float32(math.Exp(float64(tau)))
 }
 
-// lseRowsAsm is lseRows: C = 2 across rows, every other C with the row-at-a-time kernel, each row
-// finished in Go (log Σ, NaN for a row whose maximum is not finite).
+// lseRowsAsm is lseRows: C = 2 across rows, the C of the medium kernels with them, every other C
+// with the row-at-a-time kernel, each row finished in Go (log Σ, NaN for a row whose maximum is
+// not finite).
 func lseRowsAsm(z bool, dst, x []float32, c int) {
 	switch {
 	case c == 1:

@@ -9,11 +9,14 @@ import "math"
 // together by a transpose) or, for the smaller C, through the group's columns (lanes×lanes tiles
 // transposed into a column buffer).
 
-// The C that ceRowsAsm, lseRowsAsm and ceGradRows give the medium kernels (which take every C
-// from the lanes to mediumMaxC), measured on an AMD EPYC (family 26, Zen 5), one thread, 4M logits
+// The C that ceRowsAsm, lseRowsAsm and ceGradRows give the medium kernels (the tiled ones take
+// every C from 1 to tiledMaxC, the others from the lanes to mediumMaxC), measured on an AMD EPYC (family 26, Zen 5), one thread, 4M logits
 // per call (BenchmarkCrossover, BenchmarkClasses):
-//   - mediumMin: from C = 16, the AVX-512 kernels' least, they run 4–5× the small-C kernel's rate
-//     (3.7 Gelem/s against 0.7–0.8 on AVX-512 at C = 16 to 24, 1.8–2 against 0.5–0.7 on AVX2);
+//   - mediumMin: the tiled kernels take any C; from C = 3 on they run 1.7–4.5× the rate of the
+//     small-C kernel (which gathers each class of 8 or 16 rows): on AVX-512 1.2, 1.8, 2.6, 3.3 and
+//     3.7 Gelem/s at C = 3, 5, 8, 12 and 16 against 0.7–0.8, on AVX2 0.8, 1.1, 1.3–1.7, 1.6–1.8
+//     against 0.5–0.6; the small-C kernel keeps C = 1 and C = 2 with label smoothing (C = 2
+//     without has a kernel of its own), lseRows C = 1;
 //   - mediumMax: above it the row-at-a-time kernel: on AVX-512 the medium kernels stay ahead up to
 //     their 512 (CrossEntropy 5.3 against 4.1 Gelem/s at C = 512, ForwardBackward 2.7 against 1.7);
 //     on AVX2, bound by its two FMA pipes, they are even at C = 512 and the fused ForwardBackward
@@ -28,7 +31,7 @@ import "math"
 //     at C = 16..48 and were even at 64 (CrossEntropy; log-sum-exp +9%), slower from 81 on; on
 //     AVX2, FMA-bound, up to 25% faster at C = 25..37, even at 16, 24, 32 and 48.
 const (
-	mediumMin       = 16
+	mediumMin       = 3
 	mediumMaxAVX2   = 384
 	mediumMaxAVX512 = 512
 	mediumFuseMin   = 200

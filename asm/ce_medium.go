@@ -29,6 +29,16 @@ import (
 //     vectors into losses and statistics with finishRows, as the small-C kernel does: one exp and
 //     one log1p per lane, not per row, and the groups' chains independent of each other.
 //
+// For the smaller C (the tiled kernels, ceTiled and lseTiled) a group's rows go through lanes×lanes
+// tiles instead: a tile's rows are interleaved within 128-bit blocks (VUNPCKLPS/HPS, VUNPCKLPD/HPD)
+// and its blocks exchanged (VSHUFF32X4, VPERM2F128), 4 shuffles a column on AVX-512 and 3 on AVX2,
+// into a column buffer: a vector per class, lane r for row r. The maximum and the exp pass are then
+// vertical over whole columns: every lane of every exp counts (along the rows, C = 25 fills 25 of 32
+// lanes on AVX-512), the target's lane is excluded by one compare with the class index, and there
+// is no per-row work at all: no slots, no reductions. The last tile's columns past C are −Inf
+// (masked loads), which leaves the maximum alone, and pass 2 stops at C. Pass 2 prefetches the
+// next group's lines, one a column on AVX-512.
+//
 // A group's rows are read twice: the second time from L1 (16 rows of 256 classes are 16 KB). Every
 // row is read, an ignored one too (the Go glue pads the last group with rows of zeros): a row
 // only ever affects its own lane. Each float32 partial sum holds at most ⌈C/(2·lanes)⌉ terms
