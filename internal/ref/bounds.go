@@ -11,7 +11,11 @@ func CETol(want float64) float64 { return 1e-5*math.Abs(want) + 1e-30 }
 // infinite reference (a −Inf target logit) wants exactly that infinity; a finite one within the
 // bound of float32's overflow threshold (> MaxFloat32·(1 − 1e-5)) also accepts +Inf, since a float32
 // result there may round either way (README, Accuracy).
-func CEWithin(got float32, want float64) bool {
+func CEWithin(got float32, want float64) bool { return within(got, want, CETol(want)) }
+
+// within is |got − want| <= tol for a finite want; an infinite want needs exactly that infinity,
+// and a want within 1e-5 of float32's overflow threshold also accepts +Inf.
+func within(got float32, want, tol float64) bool {
 	g := float64(got)
 	switch {
 	case math.IsNaN(g) || math.IsNaN(want):
@@ -21,7 +25,7 @@ func CEWithin(got float32, want float64) bool {
 	case want > math.MaxFloat32*(1-1e-5) && math.IsInf(g, 1):
 		return true
 	}
-	return math.Abs(g-want) <= CETol(want)
+	return math.Abs(g-want) <= tol
 }
 
 // LSETol is the LogSumExp bound around want for a row whose largest logit is maxZ.
@@ -99,14 +103,5 @@ func LossTol(want, keptScale float64) float64 { return 1e-5*math.Abs(want) + 1e-
 // LossWithin reports whether got meets LossTol; an infinite want needs exactly that infinity, and a
 // want beyond float32's range (a kept loss whose float32 is +Inf) also accepts +Inf.
 func LossWithin(got float32, want, keptScale float64) bool {
-	g := float64(got)
-	switch {
-	case math.IsNaN(g) || math.IsNaN(want):
-		return false
-	case math.IsInf(want, 0):
-		return g == want
-	case want > math.MaxFloat32*(1-1e-5) && math.IsInf(g, 1):
-		return true
-	}
-	return math.Abs(g-want) <= LossTol(want, keptScale)
+	return within(got, want, LossTol(want, keptScale))
 }
