@@ -11,10 +11,12 @@ func ceNEON(ks *kernelSet) {
 	ks.lseRows = lseRowsNEON
 }
 
-// smallMaxNEON is the largest C that goes across rows (ceSmallNEON); larger C goes along each row.
-const smallMaxNEON = 24
+// smallMaxNEON is the largest C that goes across rows lane by lane (ceSmallNEON); larger C go
+// through the tiles (tiledNEON, up to tiledMaxNEON) and along each row above.
+const smallMaxNEON = tiledMinNEON - 1
 
-// ceRowsNEON reduces blocks of rows, along each row (C > smallMaxNEON) or across rows
+// ceRowsNEON reduces blocks of rows, along each row (C > tiledMaxNEON), across rows through 4×4
+// tiles (tiledNEON, for tiledMinNEON <= C <= tiledMaxNEON) or across rows lane by lane
 // (ceSmallNEON: whole vectors of rows, the last 1–3 rows through a padded copy whose extra rows
 // are ignored), and finishes each row in Go.
 func ceRowsNEON(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
@@ -26,6 +28,8 @@ func ceRowsNEON(loss []float32, st stats, x []float32, t []int32, c int, eps, fi
 	for lo := 0; lo < len(t); lo += rowBlock {
 		hi := min(lo+rowBlock, len(t))
 		switch n := (hi - lo) &^ 3; {
+		case c >= tiledMinNEON && c <= tiledMaxNEON:
+			tiledNEON(s[:], zt[:], neg[:], mx[:], x, t, len(t), lo, hi, c, 1)
 		case c <= smallMaxNEON:
 			ceSmallNEON(s[:n], zt[:n], neg[:n], mx[:n], x[lo*c:(lo+n)*c], t[lo:lo+n], c, 1)
 			if r := hi - lo - n; r > 0 {
@@ -79,8 +83,8 @@ func finishNEON(loss []float32, st stats, i int, ti int32, m, s, zt, sum float32
 	return true
 }
 
-// lseRowsNEON reduces each row with lseRowsLargeNEON, or for small C with ceSmallNEON and no
-// target (t = −1 matches no class, so s sums every class), and finishes it in Go.
+// lseRowsNEON reduces each row with lseRowsLargeNEON, or for small C with tiledNEON or ceSmallNEON
+// and no target (t = −1 matches no class, so s sums every class), and finishes it in Go.
 func lseRowsNEON(dst, x []float32, c int) {
 	var (
 		sum, mx, zt, neg [rowBlock]float32
@@ -94,7 +98,9 @@ func lseRowsNEON(dst, x []float32, c int) {
 	}
 	for lo := 0; lo < len(dst); lo += rowBlock {
 		hi := min(lo+rowBlock, len(dst))
-		if c > smallMaxNEON {
+		if c >= tiledMinNEON && c <= tiledMaxNEON {
+			tiledNEON(sum[:], zt[:], neg[:], mx[:], x, nil, len(dst), lo, hi, c, 0)
+		} else if c > smallMaxNEON {
 			lseRowsLargeNEON(sum[:hi-lo], mx[:hi-lo], x[lo*c:hi*c], c)
 		} else {
 			n := (hi - lo) &^ 3

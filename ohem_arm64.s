@@ -4634,3 +4634,150 @@ smoothloop:
 	// loop above: 63 instructions per 4 elements (15.75 per element)
 done:
 	RET
+
+// func ceTiledNEON(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, col []float32, c int, k float32)
+TEXT ·ceTiledNEON(SB), NOSPLIT, $0-180
+	MOVD s_base+0(FP), R0
+	MOVD zt_base+24(FP), R1
+	MOVD neg_base+48(FP), R2
+	MOVD mx_base+72(FP), R3
+	MOVD x_base+96(FP), R4
+	MOVD t_base+120(FP), R5
+	MOVD t_len+128(FP), R6
+	MOVD c+168(FP), R7
+	MOVD col_base+144(FP), R14
+	LSL $2, R7, R8
+	FMOVS k+176(FP), F27
+	VDUP V27.S[0], V27.S4
+	MOVW $1, R13
+	VDUP R13, V19.S4
+	// exp constants: V30 = log2e, −ln2 hi, −ln2 lo, c5; V29 = c4..c1; V28 magic bias; V31 cut-off
+	MOVD $0xbf3172003fb8aa3b, R15
+	VMOV R15, V30.D[0]
+	MOVD $0x3c07cfceb5bfbe8e, R15
+	VMOV R15, V30.D[1]
+	MOVD $0x3e2aad403d2b9d0d, R15
+	VMOV R15, V29.D[0]
+	MOVD $0x3f7ffffb3efffee3, R15
+	VMOV R15, V29.D[1]
+	MOVW $0x4b40007f, R15
+	VDUP R15, V28.S4
+	MOVW $0xc2aeac4f, R15
+	VDUP R15, V31.S4
+group:
+	CBZ R6, done
+	// max pass: the group's columns, a 4×4 tile at a time, into the column buffer
+	MOVW $0xff800000, R15
+	VDUP R15, V16.S4
+	VORR V16.B16, V16.B16, V23.B16
+	MOVD R4, R9
+	MOVD R14, R12
+	LSR $2, R7, R10
+tile:
+	CBZ R10, part
+	VLD1 (R9), [V0.S4]
+	ADD R8, R9, R11
+	VLD1 (R11), [V1.S4]
+	ADD R8, R11, R11
+	VLD1 (R11), [V2.S4]
+	ADD R8, R11, R11
+	VLD1 (R11), [V3.S4]
+	VTRN1 V1.S4, V0.S4, V4.S4
+	VTRN2 V1.S4, V0.S4, V5.S4
+	VTRN1 V3.S4, V2.S4, V6.S4
+	VTRN2 V3.S4, V2.S4, V7.S4
+	VTRN1 V6.D2, V4.D2, V0.D2
+	VTRN1 V7.D2, V5.D2, V1.D2
+	VTRN2 V6.D2, V4.D2, V2.D2
+	VTRN2 V7.D2, V5.D2, V3.D2
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R12)
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4e21f6f7 // fmax v23.4s, v23.4s, v1.4s
+	WORD $0x4e22f610 // fmax v16.4s, v16.4s, v2.4s
+	WORD $0x4e23f6f7 // fmax v23.4s, v23.4s, v3.4s
+	ADD $16, R9
+	SUB $1, R10
+	B tile
+	// loop above: 23 instructions per 16 elements (1.44 per element)
+part:
+	// the last C mod 4 columns: a tile that reads past the rows' last column, whose extra columns
+	// are stored but left out of the maximum (and never reached by the exp pass)
+	AND $3, R7, R10
+	CBZ R10, maxDone
+	VLD1 (R9), [V0.S4]
+	ADD R8, R9, R11
+	VLD1 (R11), [V1.S4]
+	ADD R8, R11, R11
+	VLD1 (R11), [V2.S4]
+	ADD R8, R11, R11
+	VLD1 (R11), [V3.S4]
+	VTRN1 V1.S4, V0.S4, V4.S4
+	VTRN2 V1.S4, V0.S4, V5.S4
+	VTRN1 V3.S4, V2.S4, V6.S4
+	VTRN2 V3.S4, V2.S4, V7.S4
+	VTRN1 V6.D2, V4.D2, V0.D2
+	VTRN1 V7.D2, V5.D2, V1.D2
+	VTRN2 V6.D2, V4.D2, V2.D2
+	VTRN2 V7.D2, V5.D2, V3.D2
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R12)
+	CMP $2, R10
+	BLT part1
+	BEQ part2
+	WORD $0x4e22f610 // fmax v16.4s, v16.4s, v2.4s
+part2:
+	WORD $0x4e21f6f7 // fmax v23.4s, v23.4s, v1.4s
+part1:
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+maxDone:
+	WORD $0x4e37f610 // fmax v16.4s, v16.4s, v23.4s
+	// exp pass, down the columns
+	MOVD R14, R12
+	VLD1 (R5), [V17.S4]
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	MOVD R7, R13
+exp:
+	CBZ R13, expDone
+	VLD1.P 16(R12), [V0.S4]
+	VCMEQ V17.S4, V18.S4, V5.S4
+	VBIT V5.B16, V0.B16, V21.B16
+	WORD $0x4eb0d400 // fsub v0.4s, v0.4s, v16.4s
+	WORD $0x4e651c06 // bic v6.16b, v0.16b, v5.16b
+	VFMLA V27.S4, V6.S4, V22.S4
+	WORD $0x6ea0e7e4 // fcmgt v4.4s, v31.4s, v0.4s
+	VORR V28.B16, V28.B16, V2.B16
+	WORD $0x4f9e1002 // fmla v2.4s, v0.4s, v30.s[0]
+	VSHL $23, V2.S4, V1.S4
+	WORD $0x4ebcd442 // fsub v2.4s, v2.4s, v28.4s
+	WORD $0x4fbe1040 // fmla v0.4s, v2.4s, v30.s[1]
+	WORD $0x4f9e1840 // fmla v0.4s, v2.4s, v30.s[2]
+	VDUP V29.S[0], V3.S4
+	WORD $0x4fbe1803 // fmla v3.4s, v0.4s, v30.s[3]
+	VDUP V29.S[1], V2.S4
+	VFMLA V0.S4, V3.S4, V2.S4
+	VDUP V29.S[2], V3.S4
+	VFMLA V0.S4, V2.S4, V3.S4
+	VDUP V29.S[3], V2.S4
+	VFMLA V0.S4, V3.S4, V2.S4
+	WORD $0x6e21dc00 // fmul v0.4s, v0.4s, v1.4s
+	VFMLA V2.S4, V0.S4, V1.S4
+	WORD $0x4e641c21 // bic v1.16b, v1.16b, v4.16b
+	WORD $0x4e651c21 // bic v1.16b, v1.16b, v5.16b
+	WORD $0x4e21d694 // fadd v20.4s, v20.4s, v1.4s
+	VADD V19.S4, V18.S4, V18.S4
+	SUB $1, R13
+	B exp
+	// loop above: 29 instructions per 4 elements (7.25 per element)
+expDone:
+	VST1.P [V20.S4], 16(R0)
+	VST1.P [V21.S4], 16(R1)
+	VST1.P [V22.S4], 16(R2)
+	VST1.P [V16.S4], 16(R3)
+	ADD $16, R5
+	ADD R8<<2, R4, R4
+	SUB $4, R6
+	B group
+done:
+	RET

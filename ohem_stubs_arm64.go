@@ -142,3 +142,11 @@ func sigGradNEON(g []float32, x []float32, t []int32, scale []float32, eps float
 //
 //go:noescape
 func sigLossGradNEON(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+
+// ceTiledNEON sets, for every row i of the row-major [len(t)][c] logits x (len(t) a multiple of 4, c >= 1),
+// mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m}, zt[i] = x[i][t[i]] and
+// neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m); what it writes for a row with t[i] < 0 means nothing.
+// It reads up to 3 floats past the last row (x must extend that far); col holds 4·(c + 3) floats.
+//
+//go:noescape
+func ceTiledNEON(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, col []float32, c int, k float32)

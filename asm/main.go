@@ -13,7 +13,7 @@
 // ce_medium.go (the same for medium class counts, a group of rows at a time), planar.go
 // (the same for planar batches), grad.go (the gradient). For arm64: neon.go (the emitter),
 // neon_enc.go (the encoder of the instructions Go's assembler lacks), neon_math.go (exp),
-// neon_select.go, neon_ce.go, neon_planar.go and neon_grad.go.
+// neon_select.go, neon_ce.go, neon_medium.go (4×4 tiles), neon_planar.go and neon_grad.go.
 package main
 
 import (
@@ -60,5 +60,6 @@ func genNEON() *neonFile {
 	genPlanarNEON(f)
 	genGradNEON(f)
 	genSigmoidNEON(f)
+	genTiledNEON(f)
 	return f
 }
