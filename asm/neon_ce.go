@@ -313,14 +313,22 @@ func genSmallNEON(f *neonFile) {
 	f.comment("exp pass")
 	setRows()
 	f.op("VLD1 (R5), [V17.S4]")
+	f.columnExpPass(load4)
+}
+
+// columnExpPass emits the exp pass and the group's end shared by the across-rows kernels
+// (ceSmallNEON, ceTiledNEON): class by class, load(v) puts the class's 4 logits in v, one row a
+// lane; s, z_t and the spread accumulate, the group's results are stored and the loop goes on to
+// the next group. Registers as in genSmallNEON; R13 counts the classes.
+func (f *neonFile) columnExpPass(load func(v vreg)) {
 	for _, v := range []vreg{18, 20, 21, 22} {
 		f.zero(v)
 	}
 	f.op("MOVD R7, R13")
 	f.label("exp")
 	f.op("CBZ R13, expDone")
-	mark = f.count
-	load4(0)
+	mark := f.count
+	load(0)
 	f.cmeq(5, 18, 17)   // the target's lanes
 	f.bit(21, 0, 5)     // z_t
 	f.w(fsub(0, 0, 16)) // x − m

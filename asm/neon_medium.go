@@ -97,35 +97,5 @@ func genTiledNEON(f *neonFile) {
 	f.comment("exp pass, down the columns")
 	f.op("MOVD R14, R12")
 	f.op("VLD1 (R5), [V17.S4]")
-	for _, v := range []vreg{18, 20, 21, 22} {
-		f.zero(v)
-	}
-	f.op("MOVD R7, R13")
-	f.label("exp")
-	f.op("CBZ R13, expDone")
-	mark = f.count
-	f.op("VLD1.P 16(R12), [V0.S4]")
-	f.cmeq(5, 18, 17)   // the target's lanes
-	f.bit(21, 0, 5)     // z_t
-	f.w(fsub(0, 0, 16)) // x − m
-	f.w(bic(6, 0, 5))
-	f.fmla(22, 6, vK)
-	f.exp(0, 1, 2, 3, 4)
-	f.w(bic(1, 1, 5))
-	f.w(fadd(20, 20, 1))
-	f.addS(18, 18, 19)
-	f.op("SUB $1, R13")
-	f.op("B exp")
-	f.loopNote(mark, 4)
-	f.label("expDone")
-	f.op("VST1.P [V20.S4], 16(R0)")
-	f.op("VST1.P [V21.S4], 16(R1)")
-	f.op("VST1.P [V22.S4], 16(R2)")
-	f.op("VST1.P [V16.S4], 16(R3)")
-	f.op("ADD $16, R5")
-	f.op("ADD R8<<2, R4, R4")
-	f.op("SUB $4, R6")
-	f.op("B group")
-	f.label("done")
-	f.op("RET")
+	f.columnExpPass(func(v vreg) { f.op("VLD1.P 16(R12), [V%d.S4]", v) })
 }
