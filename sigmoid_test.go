@@ -535,29 +535,7 @@ func TestSigmoidInPlace(t *testing.T) {
 		for _, ks := range ohem.KernelSets() {
 			for _, cfg := range []ohem.Config{{KeepRatio: 0.9}, {}, {KeepRatio: 0.6, LabelSmoothing: 0.1, Workers: 2}} {
 				cfg.Kernel = ks.Name()
-				l, err := ohem.New(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := make([]float32, len(b.Logits))
-				wres, err := l.ForwardBackward(want, b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				in := b
-				in.Logits = slices.Clone(b.Logits)
-				res, err := l.ForwardBackward(in.Logits, in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if res != wres {
-					t.Errorf("%s %v %s: in place %+v, want %+v", ks.Name(), s, configName(cfg), res, wres)
-				}
-				want64 := make([]float64, len(want))
-				for i, v := range want {
-					want64[i] = float64(v)
-				}
-				checkGrad(t, fmt.Sprintf("%s %v %s in place", ks.Name(), s, configName(cfg)), in.Logits, want64, nil, false)
+				checkInPlace(t, fmt.Sprintf("%s %v %s", ks.Name(), s, configName(cfg)), b, cfg)
 			}
 		}
 	}
