@@ -256,9 +256,6 @@ func lseRowsAsm(z bool, dst, x []float32, c int) {
 	case medium(z, c):
 		lseMedium(z, dst, x, c)
 		return
-	case c <= smallMax:
-		lseSmall(z, dst, x, c)
-		return
 	}
 	var sum, mx [rowBlock]float32
 	for lo := 0; lo < len(dst); lo += rowBlock {
@@ -274,27 +271,6 @@ func lseRowsAsm(z bool, dst, x []float32, c int) {
 				s = nan32
 			}
 			dst[lo+r] = float32(float64(m) + math.Log(float64(s)))
-		}
-	}
-}
-
-// lseSmall is lseRows for small C through the across-rows cross-entropy kernel: with every target
-// 0 and the statistics on, m + ls is the row's log-sum-exp (ls = log Σ_j e^{z_j − m}); a bad row
-// has a NaN loss.
-func lseSmall(z bool, dst, x []float32, c int) {
-	var (
-		t               [rowBlock]int32
-		loss, m, ls, pt [rowBlock]float32
-	)
-	for lo := 0; lo < len(dst); lo += rowBlock {
-		k := min(rowBlock, len(dst)-lo)
-		ceSmall(z, loss[:k], stats{m[:k], ls[:k], pt[:k]}, x[lo*c:(lo+k)*c], t[:k], c, 0, 0)
-		for r := range k {
-			v := float32(float64(m[r]) + float64(ls[r]))
-			if loss[r] != loss[r] {
-				v = nan32
-			}
-			dst[lo+r] = v
 		}
 	}
 }
