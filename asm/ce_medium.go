@@ -40,10 +40,11 @@ import (
 // next group's lines, one a column on AVX-512.
 //
 // A group's rows are read twice: the second time from L1 (16 rows of 256 classes are 16 KB). Every
-// row is read, an ignored one too (the Go glue pads the last group with rows of zeros): a row
-// only ever affects its own lane. Each float32 partial sum holds at most ⌈C/(2·lanes)⌉ terms
-// before the reduction's log2(lanes) additions, so for C <= 512 a sum carries at most ~36
-// roundings (2e-6 relative), well inside the loss bound, with no float64 flushes.
+// row before n is read, an ignored one too: a row only ever affects its own lane (the rows past n
+// are skipped; the tiled kernels take whole groups, the Go glue pads the last one with rows of
+// zeros). Each float32 partial sum holds at most ⌈C/(2·lanes)⌉ terms before the reduction's
+// log2(lanes) additions (the tiled kernels: ⌈C/2⌉ <= 32), so a sum carries at most ~36 roundings
+// (2e-6 relative), well inside the loss bound, with no float64 flushes.
 //
 // Measured on Zen 5 (4M logits per call, one thread), two rows side by side in the row loops and
 // pass 1 running a group ahead of pass 2 were faster only while the logits sat in L2, and slower
