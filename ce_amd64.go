@@ -29,9 +29,9 @@ func ceTier(ks *kernelSet, z bool) {
 }
 
 // fuseRowsAsm reports the rows ceGradRows takes: those of the row-at-a-time kernel, and of the
-// medium-C kernels from mediumFuseMin on (the losses of both are ceRows's to the bit).
+// medium-C kernels from fuseMedium on (the losses of both are ceRows's to the bit).
 func fuseRowsAsm(z bool, c int, eps float32) bool {
-	return c > smallMax && (!medium(z, c) || c >= mediumFuseMin) && !tinySmoothing(eps, c)
+	return c > smallMax && (!medium(z, c) || fuseMedium(z, c)) && !tinySmoothing(eps, c)
 }
 
 // The kernels are called directly, never through func values, so that their //go:noescape lets

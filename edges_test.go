@@ -24,9 +24,9 @@ var (
 
 // edgeClasses spans 1 to 65,536 classes, across every kernel's class-count boundaries (the C = 2
 // kernel, the across-rows kernels up to 24, the medium kernels' tiles up to 40 or 64 and groups up
-// to 384 or 512, the fused ForwardBackward from 200, the along-the-row kernel's vector and unroll
+// to 384 or 512, the fused ForwardBackward from 64 or 100, the along-the-row kernel's vector and unroll
 // widths).
-var edgeClasses = []int{1, 2, 3, 4, 5, 8, 16, 17, 24, 25, 33, 41, 64, 65, 81, 200, 256, 385, 513, 1000, 4097, 65536}
+var edgeClasses = []int{1, 2, 3, 4, 5, 8, 16, 17, 24, 25, 33, 41, 64, 65, 81, 100, 256, 385, 513, 1000, 4097, 65536}
 
 // edgeLayouts gives, for C classes, a row-major and a planar batch shape of a size that crosses
 // every kernel's blocks and tails but stays quick for 65,536 classes.

@@ -18,7 +18,7 @@ import (
 // every slice against an unmapped page.
 func TestCEGradRowsKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
-	cs := []int{25, 31, 32, 33, 47, 64, 100, 200, 257, 384, 385, 512, 513, 1000}
+	cs := []int{25, 31, 32, 33, 47, 63, 64, 99, 100, 101, 127, 200, 255, 257, 384, 385, 511, 512, 513, 1000}
 	last, more := 40, []int{63, 64, 65, 127, 128, 129, 200, 321}
 	if testing.Short() {
 		cs, last, more = []int{25, 33, 100, 200, 385, 1000}, 20, []int{65, 200}

@@ -117,7 +117,7 @@ func TestMediumDispatch(t *testing.T) {
 		if ks.name == "avx512" {
 			tm = tiledMaxAVX512
 		}
-		for _, c := range []int{1, mediumMin - 1, mediumMin, mediumMin + 1, 15, 16, smallMax, smallMax + 1, tm, tm + 1, mediumFuseMin - 1, mediumFuseMin, hi - 1, hi, hi + 1} {
+		for _, c := range []int{1, mediumMin - 1, mediumMin, mediumMin + 1, 15, 16, smallMax, smallMax + 1, tm, tm + 1, fuseMinAVX2 - 1, fuseMinAVX2, fuseMinAVX512 - 1, fuseMinAVX512, hi - 1, hi, hi + 1} {
 			for _, n := range []int{0, 1, 17, 67, 200} {
 				x, tg, bad := medBatch(r, n, c, 5)
 				for _, eps := range []float32{0, 0.05} {

@@ -20824,33 +20824,39 @@ TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-192
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
 	MOVQ         SI, R8
 	SHLQ         $0x02, R8
-	MOVQ         R8, 1344(BX)
-	SHLQ         $0x03, R8
 	MOVQ         R8, 1376(BX)
+	SHLQ         $0x03, R8
+	MOVQ         R8, 1408(BX)
 	MOVQ         SI, R8
 	SHLQ         $0x02, R8
 	ANDQ         $-32, R8
-	MOVQ         R8, 1352(BX)
+	MOVQ         R8, 1384(BX)
 	SUBQ         $0x00000040, R8
-	MOVQ         R8, 1360(BX)
+	MOVQ         R8, 1392(BX)
 	MOVQ         SI, R9
 	ANDQ         $0x07, R9
-	MOVQ         R9, 1368(BX)
+	MOVQ         R9, 1400(BX)
 	MOVQ         n+168(FP), R8
-	MOVQ         R8, 1384(BX)
-	MOVQ         SI, 1392(BX)
-	MOVQ         SI, R8
-	SUBQ         $0x02, R8
-	MOVQ         R8, 1400(BX)
+	MOVQ         R8, 1416(BX)
+	LEAQ         (R9)(R9*2), R8
+	ADDQ         R9, R8
+	SUBQ         $0x20, R8
+	MOVQ         R8, 1424(BX)
 	VMOVDQU      iota16<>+0(SB), Y2
 	VMOVQ        SI, X3
 	VPBROADCASTD X3, Y3
 	VPMULLD      Y2, Y3, Y3
 	VMOVDQU      Y3, 1312(BX)
 	VMOVQ        R9, X3
+	VPBROADCASTD X3, Y4
+	VPCMPGTD     Y2, Y4, Y4
+	VMOVDQU      Y4, 1280(BX)
+
+	// the overlapping last vector's new lanes: lane >= 8 − rem, that is lane + rem > 7
 	VPBROADCASTD X3, Y3
-	VPCMPGTD     Y2, Y3, Y3
-	VMOVDQU      Y3, 1280(BX)
+	VPADDD       Y2, Y3, Y3
+	VPCMPGTD     sevenVec<>+0(SB), Y3, Y3
+	VMOVDQU      Y3, 1344(BX)
 	LEAQ         mediumIndex<>+0(SB), SI
 	MOVQ         BX, R8
 
@@ -20862,14 +20868,14 @@ ceMediumAVX2Group:
 	LEAQ  512(BX), R11
 
 ceMediumAVX2MaxRow:
-	CMPQ    R10, 1384(BX)
+	CMPQ    R10, 1416(BX)
 	JGE     ceMediumAVX2MaxSkip
 	VMOVUPS (R9), Y2
 	VMOVUPS Y2, Y3
 	MOVQ    $0x00000020, R12
 
 ceMediumAVX2MaxPair:
-	CMPQ   R12, 1360(BX)
+	CMPQ   R12, 1392(BX)
 	JG     ceMediumAVX2MaxOne
 	VMAXPS (R9)(R12*1), Y2, Y2
 	VMAXPS 32(R9)(R12*1), Y3, Y3
@@ -20877,25 +20883,23 @@ ceMediumAVX2MaxPair:
 	JMP    ceMediumAVX2MaxPair
 
 ceMediumAVX2MaxOne:
-	CMPQ   R12, 1352(BX)
+	CMPQ   R12, 1384(BX)
 	JGE    ceMediumAVX2MaxTail
 	VMAXPS (R9)(R12*1), Y2, Y2
 	ADDQ   $0x00000020, R12
 
 ceMediumAVX2MaxTail:
-	CMPQ       1368(BX), $0x00
-	JE         ceMediumAVX2MaxEnd
-	VMOVUPS    1280(BX), Y4
-	VMASKMOVPS (R9)(R12*1), Y4, Y5
-	VBLENDVPS  Y4, Y5, Y3, Y5
-	VMAXPS     Y5, Y3, Y3
+	CMPQ   1400(BX), $0x00
+	JE     ceMediumAVX2MaxEnd
+	ADDQ   1424(BX), R12
+	VMAXPS (R9)(R12*1), Y3, Y3
 
 ceMediumAVX2MaxEnd:
 	VMAXPS  Y3, Y2, Y2
 	VMOVUPS Y2, (R11)
 
 ceMediumAVX2MaxNext:
-	ADDQ 1344(BX), R9
+	ADDQ 1376(BX), R9
 	ADDQ $0x00000020, R11
 	INCQ R10
 	CMPQ R10, $0x08
@@ -20932,7 +20936,7 @@ ceMediumAVX2MaxDone:
 	VPERM2F128 $0x20, Y3, Y2, Y4
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VMAXPS     Y2, Y4, Y4
-	VMOVUPS    Y4, 2432(R8)
+	VMOVUPS    Y4, 2528(R8)
 	TESTQ      DI, DI
 	JNZ        ceMediumAVX2Smooth
 
@@ -20944,31 +20948,31 @@ ceMediumAVX2MaxDone:
 	VXORPS  Y3, Y3, Y3
 
 	// only the rows before n: lane < rows left
-	MOVQ         1384(BX), R9
+	MOVQ         1416(BX), R9
 	VMOVQ        R9, X4
 	VPBROADCASTD X4, Y4
 	VPCMPGTD     iota16<>+0(SB), Y4, Y4
 	VGATHERDPS   Y4, (DX)(Y2*4), Y3
 	VPXOR        Y4, Y4, Y4
 	VPXOR        Y2, Y2, Y2
-	VMOVUPS      Y3, 3456(R8)
+	VMOVUPS      Y3, 3552(R8)
 	MOVQ         DX, R9
 	XORQ         R10, R10
 	LEAQ         768(BX), R11
 
 ceMediumAVX2ExpRow:
-	CMPQ         R10, 1384(BX)
+	CMPQ         R10, 1416(BX)
 	JGE          ceMediumAVX2ExpSkip
-	VBROADCASTSS 2432(R8)(R10*4), Y2
+	VBROADCASTSS 2528(R8)(R10*4), Y2
 	VPBROADCASTD (CX)(R10*4), Y3
 	VXORPS       Y4, Y4, Y4
 	VXORPS       Y5, Y5, Y5
 	XORQ         R12, R12
 	MOVQ         R9, R13
-	ADDQ         1376(BX), R13
+	ADDQ         1408(BX), R13
 
 ceMediumAVX2ExpPair:
-	CMPQ    R12, 1360(BX)
+	CMPQ    R12, 1392(BX)
 	JG      ceMediumAVX2ExpOne
 	VMOVUPS (R9)(R12*1), Y6
 	VSUBPS  Y2, Y6, Y6
@@ -21029,7 +21033,7 @@ ceMediumAVX2ExpPair:
 	JMP         ceMediumAVX2ExpPair
 
 ceMediumAVX2ExpOne:
-	CMPQ    R12, 1352(BX)
+	CMPQ    R12, 1384(BX)
 	JGE     ceMediumAVX2ExpTail
 	VMOVUPS (R9)(R12*1), Y6
 	VSUBPS  Y2, Y6, Y6
@@ -21061,11 +21065,12 @@ ceMediumAVX2ExpOne:
 	ADDQ        $0x00000020, R12
 
 ceMediumAVX2ExpTail:
-	CMPQ       1368(BX), $0x00
-	JE         ceMediumAVX2ExpEnd
-	VMOVUPS    1280(BX), Y7
-	VMASKMOVPS (R9)(R12*1), Y7, Y6
-	VSUBPS     Y2, Y6, Y2
+	CMPQ    1400(BX), $0x00
+	JE      ceMediumAVX2ExpEnd
+	ADDQ    1424(BX), R12
+	VMOVUPS 1344(BX), Y7
+	VMOVUPS (R9)(R12*1), Y6
+	VSUBPS  Y2, Y6, Y2
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
@@ -21098,7 +21103,7 @@ ceMediumAVX2ExpEnd:
 	VMOVUPS Y4, (R11)
 
 ceMediumAVX2ExpNext:
-	ADDQ 1344(BX), R9
+	ADDQ 1376(BX), R9
 	ADDQ $0x00000020, R11
 	INCQ R10
 	CMPQ R10, $0x08
@@ -21135,7 +21140,7 @@ ceMediumAVX2ExpDone:
 	VPERM2F128 $0x20, Y3, Y2, Y4
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VADDPS     Y2, Y4, Y4
-	VMOVUPS    Y4, 1408(R8)
+	VMOVUPS    Y4, 1504(R8)
 	JMP        ceMediumAVX2Sums
 
 ceMediumAVX2Smooth:
@@ -21147,22 +21152,22 @@ ceMediumAVX2Smooth:
 	VXORPS  Y3, Y3, Y3
 
 	// only the rows before n: lane < rows left
-	MOVQ         1384(BX), R9
+	MOVQ         1416(BX), R9
 	VMOVQ        R9, X4
 	VPBROADCASTD X4, Y4
 	VPCMPGTD     iota16<>+0(SB), Y4, Y4
 	VGATHERDPS   Y4, (DX)(Y2*4), Y3
 	VPXOR        Y4, Y4, Y4
 	VPXOR        Y2, Y2, Y2
-	VMOVUPS      Y3, 3456(R8)
+	VMOVUPS      Y3, 3552(R8)
 	MOVQ         DX, R9
 	XORQ         R10, R10
 	LEAQ         768(BX), R11
 
 ceMediumAVX2ExpSpreadRow:
-	CMPQ         R10, 1384(BX)
+	CMPQ         R10, 1416(BX)
 	JGE          ceMediumAVX2ExpSpreadSkip
-	VBROADCASTSS 2432(R8)(R10*4), Y2
+	VBROADCASTSS 2528(R8)(R10*4), Y2
 	VPBROADCASTD (CX)(R10*4), Y3
 	VMULPS       halfVec<>+0(SB), Y2, Y2
 	VXORPS       Y4, Y4, Y4
@@ -21170,10 +21175,10 @@ ceMediumAVX2ExpSpreadRow:
 	VXORPS       Y6, Y6, Y6
 	XORQ         R12, R12
 	MOVQ         R9, R13
-	ADDQ         1376(BX), R13
+	ADDQ         1408(BX), R13
 
 ceMediumAVX2ExpSpreadPair:
-	CMPQ        R12, 1360(BX)
+	CMPQ        R12, 1392(BX)
 	JG          ceMediumAVX2ExpSpreadOne
 	VMOVUPS     (R9)(R12*1), Y7
 	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
@@ -21238,7 +21243,7 @@ ceMediumAVX2ExpSpreadPair:
 	JMP         ceMediumAVX2ExpSpreadPair
 
 ceMediumAVX2ExpSpreadOne:
-	CMPQ        R12, 1352(BX)
+	CMPQ        R12, 1384(BX)
 	JGE         ceMediumAVX2ExpSpreadTail
 	VMOVUPS     (R9)(R12*1), Y7
 	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
@@ -21272,10 +21277,11 @@ ceMediumAVX2ExpSpreadOne:
 	ADDQ        $0x00000020, R12
 
 ceMediumAVX2ExpSpreadTail:
-	CMPQ        1368(BX), $0x00
+	CMPQ        1400(BX), $0x00
 	JE          ceMediumAVX2ExpSpreadEnd
-	VMOVUPS     1280(BX), Y8
-	VMASKMOVPS  (R9)(R12*1), Y8, Y7
+	ADDQ        1424(BX), R12
+	VMOVUPS     1344(BX), Y8
+	VMOVUPS     (R9)(R12*1), Y7
 	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
 	VADDPS      Y7, Y7, Y2
 
@@ -21313,7 +21319,7 @@ ceMediumAVX2ExpSpreadEnd:
 	VMOVUPS Y4, 256(R11)
 
 ceMediumAVX2ExpSpreadNext:
-	ADDQ 1344(BX), R9
+	ADDQ 1376(BX), R9
 	ADDQ $0x00000020, R11
 	INCQ R10
 	CMPQ R10, $0x08
@@ -21351,7 +21357,7 @@ ceMediumAVX2ExpSpreadDone:
 	VPERM2F128 $0x20, Y3, Y2, Y4
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VADDPS     Y2, Y4, Y4
-	VMOVUPS    Y4, 1408(R8)
+	VMOVUPS    Y4, 1504(R8)
 	VMOVUPS    1024(BX), Y2
 	VUNPCKLPS  1056(BX), Y2, Y3
 	VUNPCKHPS  1056(BX), Y2, Y2
@@ -21377,13 +21383,13 @@ ceMediumAVX2ExpSpreadDone:
 	VPERM2F128 $0x20, Y3, Y2, Y4
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VADDPS     Y2, Y4, Y4
-	VMOVUPS    Y4, 4480(R8)
+	VMOVUPS    Y4, 4576(R8)
 
 ceMediumAVX2Sums:
 	ADDQ $0x00000020, CX
 	ADDQ $0x00000020, R8
-	ADDQ 1376(BX), DX
-	SUBQ $0x00000008, 1384(BX)
+	ADDQ 1408(BX), DX
+	SUBQ $0x00000008, 1416(BX)
 	SUBQ $0x00000008, AX
 	JMP  ceMediumAVX2Group
 
@@ -21396,10 +21402,10 @@ ceMediumAVX2Finish:
 ceMediumAVX2Fin:
 	TESTQ   CX, CX
 	JZ      ceMediumAVX2Done
-	VMOVUPS 1408(R8), Y2
-	VMOVUPS 2432(R8), Y3
-	VMOVUPS 3456(R8), Y4
-	VMOVUPS 4480(R8), Y5
+	VMOVUPS 1504(R8), Y2
+	VMOVUPS 2528(R8), Y3
+	VMOVUPS 3552(R8), Y4
+	VMOVUPS 4576(R8), Y5
 	MOVQ    AX, DX
 	MOVQ    loss_base+0(FP), SI
 	SUBQ    SI, DX
@@ -21525,6 +21531,16 @@ ceMediumAVX2Next:
 ceMediumAVX2Done:
 	VZEROUPPER
 	RET
+
+DATA sevenVec<>+0(SB)/4, $0x00000007
+DATA sevenVec<>+4(SB)/4, $0x00000007
+DATA sevenVec<>+8(SB)/4, $0x00000007
+DATA sevenVec<>+12(SB)/4, $0x00000007
+DATA sevenVec<>+16(SB)/4, $0x00000007
+DATA sevenVec<>+20(SB)/4, $0x00000007
+DATA sevenVec<>+24(SB)/4, $0x00000007
+DATA sevenVec<>+28(SB)/4, $0x00000007
+GLOBL sevenVec<>(SB), RODATA|NOPTR, $32
 
 DATA mediumIndex<>+0(SB)/4, $0x00000000
 DATA mediumIndex<>+4(SB)/4, $0x00000001
@@ -22073,33 +22089,39 @@ TEXT ·lseMediumAVX2(SB), NOSPLIT, $0-88
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
 	MOVQ         BX, SI
 	SHLQ         $0x02, SI
-	MOVQ         SI, 1344(DX)
-	SHLQ         $0x03, SI
 	MOVQ         SI, 1376(DX)
+	SHLQ         $0x03, SI
+	MOVQ         SI, 1408(DX)
 	MOVQ         BX, SI
 	SHLQ         $0x02, SI
 	ANDQ         $-32, SI
-	MOVQ         SI, 1352(DX)
+	MOVQ         SI, 1384(DX)
 	SUBQ         $0x00000040, SI
-	MOVQ         SI, 1360(DX)
+	MOVQ         SI, 1392(DX)
 	MOVQ         BX, DI
 	ANDQ         $0x07, DI
-	MOVQ         DI, 1368(DX)
+	MOVQ         DI, 1400(DX)
 	MOVQ         n+72(FP), SI
-	MOVQ         SI, 1384(DX)
-	MOVQ         BX, 1392(DX)
-	MOVQ         BX, SI
-	SUBQ         $0x02, SI
-	MOVQ         SI, 1400(DX)
+	MOVQ         SI, 1416(DX)
+	LEAQ         (DI)(DI*2), SI
+	ADDQ         DI, SI
+	SUBQ         $0x20, SI
+	MOVQ         SI, 1424(DX)
 	VMOVDQU      iota16<>+0(SB), Y1
 	VMOVQ        BX, X2
 	VPBROADCASTD X2, Y2
 	VPMULLD      Y1, Y2, Y2
 	VMOVDQU      Y2, 1312(DX)
 	VMOVQ        DI, X2
+	VPBROADCASTD X2, Y3
+	VPCMPGTD     Y1, Y3, Y3
+	VMOVDQU      Y3, 1280(DX)
+
+	// the overlapping last vector's new lanes: lane >= 8 − rem, that is lane + rem > 7
 	VPBROADCASTD X2, Y2
-	VPCMPGTD     Y1, Y2, Y2
-	VMOVDQU      Y2, 1280(DX)
+	VPADDD       Y1, Y2, Y2
+	VPCMPGTD     sevenVec<>+0(SB), Y2, Y2
+	VMOVDQU      Y2, 1344(DX)
 	MOVQ         DX, BX
 
 lseMediumAVX2Group:
@@ -22110,14 +22132,14 @@ lseMediumAVX2Group:
 	LEAQ  512(DX), R8
 
 lseMediumAVX2MaxRow:
-	CMPQ    DI, 1384(DX)
+	CMPQ    DI, 1416(DX)
 	JGE     lseMediumAVX2MaxSkip
 	VMOVUPS (SI), Y1
 	VMOVUPS Y1, Y2
 	MOVQ    $0x00000020, R9
 
 lseMediumAVX2MaxPair:
-	CMPQ   R9, 1360(DX)
+	CMPQ   R9, 1392(DX)
 	JG     lseMediumAVX2MaxOne
 	VMAXPS (SI)(R9*1), Y1, Y1
 	VMAXPS 32(SI)(R9*1), Y2, Y2
@@ -22125,25 +22147,23 @@ lseMediumAVX2MaxPair:
 	JMP    lseMediumAVX2MaxPair
 
 lseMediumAVX2MaxOne:
-	CMPQ   R9, 1352(DX)
+	CMPQ   R9, 1384(DX)
 	JGE    lseMediumAVX2MaxTail
 	VMAXPS (SI)(R9*1), Y1, Y1
 	ADDQ   $0x00000020, R9
 
 lseMediumAVX2MaxTail:
-	CMPQ       1368(DX), $0x00
-	JE         lseMediumAVX2MaxEnd
-	VMOVUPS    1280(DX), Y3
-	VMASKMOVPS (SI)(R9*1), Y3, Y4
-	VBLENDVPS  Y3, Y4, Y2, Y4
-	VMAXPS     Y4, Y2, Y2
+	CMPQ   1400(DX), $0x00
+	JE     lseMediumAVX2MaxEnd
+	ADDQ   1424(DX), R9
+	VMAXPS (SI)(R9*1), Y2, Y2
 
 lseMediumAVX2MaxEnd:
 	VMAXPS  Y2, Y1, Y1
 	VMOVUPS Y1, (R8)
 
 lseMediumAVX2MaxNext:
-	ADDQ 1344(DX), SI
+	ADDQ 1376(DX), SI
 	ADDQ $0x00000020, R8
 	INCQ DI
 	CMPQ DI, $0x08
@@ -22180,23 +22200,23 @@ lseMediumAVX2MaxDone:
 	VPERM2F128 $0x20, Y2, Y1, Y3
 	VPERM2F128 $0x31, Y2, Y1, Y1
 	VMAXPS     Y1, Y3, Y3
-	VMOVUPS    Y3, 2432(BX)
+	VMOVUPS    Y3, 2528(BX)
 	MOVQ       CX, SI
 	XORQ       DI, DI
 	LEAQ       768(DX), R8
 
 lseMediumAVX2ExpRow:
-	CMPQ         DI, 1384(DX)
+	CMPQ         DI, 1416(DX)
 	JGE          lseMediumAVX2ExpSkip
-	VBROADCASTSS 2432(BX)(DI*4), Y1
+	VBROADCASTSS 2528(BX)(DI*4), Y1
 	VXORPS       Y2, Y2, Y2
 	VXORPS       Y3, Y3, Y3
 	XORQ         R9, R9
 	MOVQ         SI, R10
-	ADDQ         1376(DX), R10
+	ADDQ         1408(DX), R10
 
 lseMediumAVX2ExpPair:
-	CMPQ    R9, 1360(DX)
+	CMPQ    R9, 1392(DX)
 	JG      lseMediumAVX2ExpOne
 	VMOVUPS (SI)(R9*1), Y4
 	VSUBPS  Y1, Y4, Y4
@@ -22253,7 +22273,7 @@ lseMediumAVX2ExpPair:
 	JMP         lseMediumAVX2ExpPair
 
 lseMediumAVX2ExpOne:
-	CMPQ    R9, 1352(DX)
+	CMPQ    R9, 1384(DX)
 	JGE     lseMediumAVX2ExpTail
 	VMOVUPS (SI)(R9*1), Y4
 	VSUBPS  Y1, Y4, Y4
@@ -22283,11 +22303,12 @@ lseMediumAVX2ExpOne:
 	ADDQ        $0x00000020, R9
 
 lseMediumAVX2ExpTail:
-	CMPQ       1368(DX), $0x00
-	JE         lseMediumAVX2ExpEnd
-	VMOVUPS    1280(DX), Y5
-	VMASKMOVPS (SI)(R9*1), Y5, Y4
-	VSUBPS     Y1, Y4, Y1
+	CMPQ    1400(DX), $0x00
+	JE      lseMediumAVX2ExpEnd
+	ADDQ    1424(DX), R9
+	VMOVUPS 1344(DX), Y5
+	VMOVUPS (SI)(R9*1), Y4
+	VSUBPS  Y1, Y4, Y1
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
@@ -22318,7 +22339,7 @@ lseMediumAVX2ExpEnd:
 	VMOVUPS Y2, (R8)
 
 lseMediumAVX2ExpNext:
-	ADDQ 1344(DX), SI
+	ADDQ 1376(DX), SI
 	ADDQ $0x00000020, R8
 	INCQ DI
 	CMPQ DI, $0x08
@@ -22355,10 +22376,10 @@ lseMediumAVX2ExpDone:
 	VPERM2F128 $0x20, Y2, Y1, Y3
 	VPERM2F128 $0x31, Y2, Y1, Y1
 	VADDPS     Y1, Y3, Y3
-	VMOVUPS    Y3, 1408(BX)
+	VMOVUPS    Y3, 1504(BX)
 	ADDQ       $0x00000020, BX
-	ADDQ       1376(DX), CX
-	SUBQ       $0x00000008, 1384(DX)
+	ADDQ       1408(DX), CX
+	SUBQ       $0x00000008, 1416(DX)
 	SUBQ       $0x00000008, AX
 	JMP        lseMediumAVX2Group
 
@@ -22371,8 +22392,8 @@ lseMediumAVX2Finish:
 lseMediumAVX2Fin:
 	TESTQ   CX, CX
 	JZ      lseMediumAVX2Done
-	VMOVUPS 1408(BX), Y0
-	VMOVUPS 2432(BX), Y1
+	VMOVUPS 1504(BX), Y0
+	VMOVUPS 2528(BX), Y1
 
 	// lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite
 	VSUBPS oneVec<>+0(SB), Y0, Y0
@@ -22463,33 +22484,39 @@ TEXT ·ceTiledAVX2(SB), NOSPLIT, $0-192
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
 	MOVQ         SI, R8
 	SHLQ         $0x02, R8
-	MOVQ         R8, 1344(BX)
-	SHLQ         $0x03, R8
 	MOVQ         R8, 1376(BX)
+	SHLQ         $0x03, R8
+	MOVQ         R8, 1408(BX)
 	MOVQ         SI, R8
 	SHLQ         $0x02, R8
 	ANDQ         $-32, R8
-	MOVQ         R8, 1352(BX)
+	MOVQ         R8, 1384(BX)
 	SUBQ         $0x00000040, R8
-	MOVQ         R8, 1360(BX)
+	MOVQ         R8, 1392(BX)
 	MOVQ         SI, R9
 	ANDQ         $0x07, R9
-	MOVQ         R9, 1368(BX)
+	MOVQ         R9, 1400(BX)
 	MOVQ         n+168(FP), R8
-	MOVQ         R8, 1384(BX)
-	MOVQ         SI, 1392(BX)
+	MOVQ         R8, 1416(BX)
+	MOVQ         SI, 1424(BX)
 	MOVQ         SI, R8
 	SUBQ         $0x02, R8
-	MOVQ         R8, 1400(BX)
+	MOVQ         R8, 1432(BX)
 	VMOVDQU      iota16<>+0(SB), Y2
 	VMOVQ        SI, X3
 	VPBROADCASTD X3, Y3
 	VPMULLD      Y2, Y3, Y3
 	VMOVDQU      Y3, 1312(BX)
 	VMOVQ        R9, X3
+	VPBROADCASTD X3, Y4
+	VPCMPGTD     Y2, Y4, Y4
+	VMOVDQU      Y4, 1280(BX)
+
+	// the overlapping last vector's new lanes: lane >= 8 − rem, that is lane + rem > 7
 	VPBROADCASTD X3, Y3
-	VPCMPGTD     Y2, Y3, Y3
-	VMOVDQU      Y3, 1280(BX)
+	VPADDD       Y2, Y3, Y3
+	VPCMPGTD     sevenVec<>+0(SB), Y3, Y3
+	VMOVDQU      Y3, 1344(BX)
 	LEAQ         mediumIndex<>+0(SB), SI
 	MOVQ         BX, R8
 
@@ -22505,10 +22532,10 @@ ceTiledAVX2Group:
 	VMOVUPS negInfVec<>+0(SB), Y2
 	VMOVAPS Y2, Y3
 	VMOVAPS Y2, Y4
-	MOVQ    1344(BX), R9
+	MOVQ    1376(BX), R9
 	MOVQ    DX, R10
-	LEAQ    5504(BX), R11
-	MOVQ    1352(BX), R12
+	LEAQ    6624(BX), R11
+	MOVQ    1384(BX), R12
 	SHRQ    $0x05, R12
 
 ceTiledAVX2TTile:
@@ -22584,7 +22611,7 @@ ceTiledAVX2TTile:
 	JMP        ceTiledAVX2TTile
 
 ceTiledAVX2TPart:
-	CMPQ       1368(BX), $0x00
+	CMPQ       1400(BX), $0x00
 	JE         ceTiledAVX2TCols
 	LEAQ       (R10)(R9*2), R12
 	VMOVUPS    1280(BX), Y6
@@ -22668,7 +22695,7 @@ ceTiledAVX2TPart:
 
 ceTiledAVX2TCols:
 	VMAXPS  Y4, Y3, Y3
-	VMOVUPS Y3, 2432(R8)
+	VMOVUPS Y3, 2528(R8)
 
 	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
@@ -22679,27 +22706,27 @@ ceTiledAVX2TCols:
 	VXORPS  Y4, Y4, Y4
 
 	// only the rows before n: lane < rows left
-	MOVQ         1384(BX), R9
+	MOVQ         1416(BX), R9
 	VMOVQ        R9, X5
 	VPBROADCASTD X5, Y5
 	VPCMPGTD     iota16<>+0(SB), Y5, Y5
 	VGATHERDPS   Y5, (DX)(Y2*4), Y4
 	VPXOR        Y5, Y5, Y5
 	VPXOR        Y2, Y2, Y2
-	VMOVUPS      Y4, 3456(R8)
+	VMOVUPS      Y4, 3552(R8)
 	VMOVDQU      (CX), Y2
 	VXORPS       Y4, Y4, Y4
 	VXORPS       Y5, Y5, Y5
 	XORQ         R9, R9
-	LEAQ         5504(BX), R11
+	LEAQ         6624(BX), R11
 
 	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
 	// and the tiles' strided reads would otherwise wait on memory
 	MOVQ DX, R10
-	ADDQ 1376(BX), R10
+	ADDQ 1408(BX), R10
 
 ceTiledAVX2TPair:
-	CMPQ       R9, 1400(BX)
+	CMPQ       R9, 1432(BX)
 	JG         ceTiledAVX2TOne
 	PREFETCHT0 (R10)
 	VMOVUPS    (R11), Y6
@@ -22764,7 +22791,7 @@ ceTiledAVX2TPair:
 	JMP          ceTiledAVX2TPair
 
 ceTiledAVX2TOne:
-	CMPQ       R9, 1392(BX)
+	CMPQ       R9, 1424(BX)
 	JGE        ceTiledAVX2TSum
 	PREFETCHT0 (R10)
 	VMOVUPS    (R11), Y6
@@ -22798,7 +22825,7 @@ ceTiledAVX2TOne:
 
 ceTiledAVX2TSum:
 	VADDPS  Y5, Y4, Y4
-	VMOVUPS Y4, 1408(R8)
+	VMOVUPS Y4, 1504(R8)
 	JMP     ceTiledAVX2Sums
 
 ceTiledAVX2Smooth:
@@ -22808,10 +22835,10 @@ ceTiledAVX2Smooth:
 	VMOVUPS negInfVec<>+0(SB), Y2
 	VMOVAPS Y2, Y3
 	VMOVAPS Y2, Y4
-	MOVQ    1344(BX), R9
+	MOVQ    1376(BX), R9
 	MOVQ    DX, R10
-	LEAQ    5504(BX), R11
-	MOVQ    1352(BX), R12
+	LEAQ    6624(BX), R11
+	MOVQ    1384(BX), R12
 	SHRQ    $0x05, R12
 
 ceTiledAVX2TSpreadTile:
@@ -22887,7 +22914,7 @@ ceTiledAVX2TSpreadTile:
 	JMP        ceTiledAVX2TSpreadTile
 
 ceTiledAVX2TSpreadPart:
-	CMPQ       1368(BX), $0x00
+	CMPQ       1400(BX), $0x00
 	JE         ceTiledAVX2TSpreadCols
 	LEAQ       (R10)(R9*2), R12
 	VMOVUPS    1280(BX), Y6
@@ -22971,7 +22998,7 @@ ceTiledAVX2TSpreadPart:
 
 ceTiledAVX2TSpreadCols:
 	VMAXPS  Y4, Y3, Y3
-	VMOVUPS Y3, 2432(R8)
+	VMOVUPS Y3, 2528(R8)
 
 	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
@@ -22982,29 +23009,29 @@ ceTiledAVX2TSpreadCols:
 	VXORPS  Y4, Y4, Y4
 
 	// only the rows before n: lane < rows left
-	MOVQ         1384(BX), R9
+	MOVQ         1416(BX), R9
 	VMOVQ        R9, X5
 	VPBROADCASTD X5, Y5
 	VPCMPGTD     iota16<>+0(SB), Y5, Y5
 	VGATHERDPS   Y5, (DX)(Y2*4), Y4
 	VPXOR        Y5, Y5, Y5
 	VPXOR        Y2, Y2, Y2
-	VMOVUPS      Y4, 3456(R8)
+	VMOVUPS      Y4, 3552(R8)
 	VMOVDQU      (CX), Y2
 	VMULPS       halfVec<>+0(SB), Y3, Y3
 	VXORPS       Y4, Y4, Y4
 	VXORPS       Y5, Y5, Y5
 	VXORPS       Y6, Y6, Y6
 	XORQ         R9, R9
-	LEAQ         5504(BX), R11
+	LEAQ         6624(BX), R11
 
 	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
 	// and the tiles' strided reads would otherwise wait on memory
 	MOVQ DX, R10
-	ADDQ 1376(BX), R10
+	ADDQ 1408(BX), R10
 
 ceTiledAVX2TSpreadPair:
-	CMPQ        R9, 1400(BX)
+	CMPQ        R9, 1432(BX)
 	JG          ceTiledAVX2TSpreadOne
 	PREFETCHT0  (R10)
 	VMOVUPS     (R11), Y7
@@ -23073,7 +23100,7 @@ ceTiledAVX2TSpreadPair:
 	JMP          ceTiledAVX2TSpreadPair
 
 ceTiledAVX2TSpreadOne:
-	CMPQ        R9, 1392(BX)
+	CMPQ        R9, 1424(BX)
 	JGE         ceTiledAVX2TSpreadSum
 	PREFETCHT0  (R10)
 	VMOVUPS     (R11), Y7
@@ -23109,14 +23136,14 @@ ceTiledAVX2TSpreadOne:
 
 ceTiledAVX2TSpreadSum:
 	VADDPS  Y6, Y5, Y5
-	VMOVUPS Y5, 1408(R8)
-	VMOVUPS Y4, 4480(R8)
+	VMOVUPS Y5, 1504(R8)
+	VMOVUPS Y4, 4576(R8)
 
 ceTiledAVX2Sums:
 	ADDQ $0x00000020, CX
 	ADDQ $0x00000020, R8
-	ADDQ 1376(BX), DX
-	SUBQ $0x00000008, 1384(BX)
+	ADDQ 1408(BX), DX
+	SUBQ $0x00000008, 1416(BX)
 	SUBQ $0x00000008, AX
 	JMP  ceTiledAVX2Group
 
@@ -23129,10 +23156,10 @@ ceTiledAVX2Finish:
 ceTiledAVX2Fin:
 	TESTQ   CX, CX
 	JZ      ceTiledAVX2Done
-	VMOVUPS 1408(R8), Y2
-	VMOVUPS 2432(R8), Y3
-	VMOVUPS 3456(R8), Y4
-	VMOVUPS 4480(R8), Y5
+	VMOVUPS 1504(R8), Y2
+	VMOVUPS 2528(R8), Y3
+	VMOVUPS 3552(R8), Y4
+	VMOVUPS 4576(R8), Y5
 	MOVQ    AX, DX
 	MOVQ    loss_base+0(FP), SI
 	SUBQ    SI, DX
@@ -23276,33 +23303,39 @@ TEXT ·lseTiledAVX2(SB), NOSPLIT, $0-88
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
 	MOVQ         BX, SI
 	SHLQ         $0x02, SI
-	MOVQ         SI, 1344(DX)
-	SHLQ         $0x03, SI
 	MOVQ         SI, 1376(DX)
+	SHLQ         $0x03, SI
+	MOVQ         SI, 1408(DX)
 	MOVQ         BX, SI
 	SHLQ         $0x02, SI
 	ANDQ         $-32, SI
-	MOVQ         SI, 1352(DX)
+	MOVQ         SI, 1384(DX)
 	SUBQ         $0x00000040, SI
-	MOVQ         SI, 1360(DX)
+	MOVQ         SI, 1392(DX)
 	MOVQ         BX, DI
 	ANDQ         $0x07, DI
-	MOVQ         DI, 1368(DX)
+	MOVQ         DI, 1400(DX)
 	MOVQ         n+72(FP), SI
-	MOVQ         SI, 1384(DX)
-	MOVQ         BX, 1392(DX)
+	MOVQ         SI, 1416(DX)
+	MOVQ         BX, 1424(DX)
 	MOVQ         BX, SI
 	SUBQ         $0x02, SI
-	MOVQ         SI, 1400(DX)
+	MOVQ         SI, 1432(DX)
 	VMOVDQU      iota16<>+0(SB), Y0
 	VMOVQ        BX, X1
 	VPBROADCASTD X1, Y1
 	VPMULLD      Y0, Y1, Y1
 	VMOVDQU      Y1, 1312(DX)
 	VMOVQ        DI, X1
+	VPBROADCASTD X1, Y2
+	VPCMPGTD     Y0, Y2, Y2
+	VMOVDQU      Y2, 1280(DX)
+
+	// the overlapping last vector's new lanes: lane >= 8 − rem, that is lane + rem > 7
 	VPBROADCASTD X1, Y1
-	VPCMPGTD     Y0, Y1, Y1
-	VMOVDQU      Y1, 1280(DX)
+	VPADDD       Y0, Y1, Y1
+	VPCMPGTD     sevenVec<>+0(SB), Y1, Y1
+	VMOVDQU      Y1, 1344(DX)
 	MOVQ         DX, BX
 
 lseTiledAVX2Group:
@@ -23315,10 +23348,10 @@ lseTiledAVX2Group:
 	VMOVUPS negInfVec<>+0(SB), Y0
 	VMOVAPS Y0, Y1
 	VMOVAPS Y0, Y2
-	MOVQ    1344(DX), SI
+	MOVQ    1376(DX), SI
 	MOVQ    CX, DI
-	LEAQ    5504(DX), R8
-	MOVQ    1352(DX), R9
+	LEAQ    6624(DX), R8
+	MOVQ    1384(DX), R9
 	SHRQ    $0x05, R9
 
 lseTiledAVX2TTile:
@@ -23394,7 +23427,7 @@ lseTiledAVX2TTile:
 	JMP        lseTiledAVX2TTile
 
 lseTiledAVX2TPart:
-	CMPQ       1368(DX), $0x00
+	CMPQ       1400(DX), $0x00
 	JE         lseTiledAVX2TCols
 	LEAQ       (DI)(SI*2), R9
 	VMOVUPS    1280(DX), Y4
@@ -23478,21 +23511,21 @@ lseTiledAVX2TPart:
 
 lseTiledAVX2TCols:
 	VMAXPS  Y2, Y1, Y1
-	VMOVUPS Y1, 2432(BX)
+	VMOVUPS Y1, 2528(BX)
 
 	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
 	VXORPS Y0, Y0, Y0
 	VXORPS Y2, Y2, Y2
 	XORQ   SI, SI
-	LEAQ   5504(DX), R8
+	LEAQ   6624(DX), R8
 
 	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
 	// and the tiles' strided reads would otherwise wait on memory
 	MOVQ CX, DI
-	ADDQ 1376(DX), DI
+	ADDQ 1408(DX), DI
 
 lseTiledAVX2TPair:
-	CMPQ       SI, 1400(DX)
+	CMPQ       SI, 1432(DX)
 	JG         lseTiledAVX2TOne
 	PREFETCHT0 (DI)
 	VMOVUPS    (R8), Y3
@@ -23551,7 +23584,7 @@ lseTiledAVX2TPair:
 	JMP         lseTiledAVX2TPair
 
 lseTiledAVX2TOne:
-	CMPQ       SI, 1392(DX)
+	CMPQ       SI, 1424(DX)
 	JGE        lseTiledAVX2TSum
 	PREFETCHT0 (DI)
 	VMOVUPS    (R8), Y3
@@ -23582,10 +23615,10 @@ lseTiledAVX2TOne:
 
 lseTiledAVX2TSum:
 	VADDPS  Y2, Y0, Y0
-	VMOVUPS Y0, 1408(BX)
+	VMOVUPS Y0, 1504(BX)
 	ADDQ    $0x00000020, BX
-	ADDQ    1376(DX), CX
-	SUBQ    $0x00000008, 1384(DX)
+	ADDQ    1408(DX), CX
+	SUBQ    $0x00000008, 1416(DX)
 	SUBQ    $0x00000008, AX
 	JMP     lseTiledAVX2Group
 
@@ -23598,8 +23631,8 @@ lseTiledAVX2Finish:
 lseTiledAVX2Fin:
 	TESTQ   CX, CX
 	JZ      lseTiledAVX2Done
-	VMOVUPS 1408(BX), Y0
-	VMOVUPS 2432(BX), Y1
+	VMOVUPS 1504(BX), Y0
+	VMOVUPS 2528(BX), Y1
 
 	// lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite
 	VSUBPS oneVec<>+0(SB), Y0, Y0
@@ -23655,6 +23688,833 @@ lseTiledAVX2Fin:
 	JMP       lseTiledAVX2Fin
 
 lseTiledAVX2Done:
+	VZEROUPPER
+	RET
+
+// func ceMediumGradAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·ceMediumGradAVX2(SB), NOSPLIT, $0-228
+	MOVQ loss_len+8(FP), AX
+	MOVQ t_base+120(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ scratch_base+144(FP), BX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ         $0x3f, BX
+	ANDQ         $-64, BX
+	MOVQ         c+176(FP), SI
+	VXORPS       Y0, Y0, Y0
+	VBROADCASTSS fill+188(FP), Y1
+	VMOVSS       eps+184(FP), X2
+	MOVL         eps+184(FP), DI
+	VMOVSS       one<>+0(SB), X3
+	VCVTSI2SSQ   SI, X4, X4
+	VADDSS       X2, X2, X5
+	VDIVSS       X4, X5, X4
+	VSUBSS       X3, X2, X3
+	VADDSS       X3, X3, X3
+	VBROADCASTSS X3, Y2
+	VMOVUPS      Y2, (BX)
+	VBROADCASTSS X4, Y2
+	VMOVUPS      Y2, 32(BX)
+	SHLQ         $0x01, DI
+	MOVQ         g_base+192(FP), R8
+	SUBQ         DX, R8
+	MOVQ         R8, 1440(BX)
+
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	MOVQ         R8, 1376(BX)
+	SHLQ         $0x03, R8
+	MOVQ         R8, 1408(BX)
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	ANDQ         $-32, R8
+	MOVQ         R8, 1384(BX)
+	SUBQ         $0x00000040, R8
+	MOVQ         R8, 1392(BX)
+	MOVQ         SI, R9
+	ANDQ         $0x07, R9
+	MOVQ         R9, 1400(BX)
+	MOVQ         n+168(FP), R8
+	MOVQ         R8, 1416(BX)
+	LEAQ         (R9)(R9*2), R8
+	ADDQ         R9, R8
+	SUBQ         $0x20, R8
+	MOVQ         R8, 1424(BX)
+	VMOVDQU      iota16<>+0(SB), Y2
+	VMOVQ        SI, X3
+	VPBROADCASTD X3, Y3
+	VPMULLD      Y2, Y3, Y3
+	VMOVDQU      Y3, 1312(BX)
+	VMOVQ        R9, X3
+	VPBROADCASTD X3, Y4
+	VPCMPGTD     Y2, Y4, Y4
+	VMOVDQU      Y4, 1280(BX)
+
+	// the overlapping last vector's new lanes: lane >= 8 − rem, that is lane + rem > 7
+	VPBROADCASTD X3, Y3
+	VPADDD       Y2, Y3, Y3
+	VPCMPGTD     sevenVec<>+0(SB), Y3, Y3
+	VMOVDQU      Y3, 1344(BX)
+	LEAQ         mediumIndex<>+0(SB), SI
+	MOVQ         BX, R8
+
+ceMediumGradAVX2Group:
+	TESTQ AX, AX
+	JZ    ceMediumGradAVX2Finish
+	MOVQ  DX, R9
+	XORQ  R10, R10
+	LEAQ  512(BX), R11
+
+ceMediumGradAVX2MaxRow:
+	CMPQ    R10, 1416(BX)
+	JGE     ceMediumGradAVX2MaxSkip
+	VMOVUPS (R9), Y2
+	VMOVUPS Y2, Y3
+	MOVQ    $0x00000020, R12
+
+ceMediumGradAVX2MaxPair:
+	CMPQ   R12, 1392(BX)
+	JG     ceMediumGradAVX2MaxOne
+	VMAXPS (R9)(R12*1), Y2, Y2
+	VMAXPS 32(R9)(R12*1), Y3, Y3
+	ADDQ   $0x00000040, R12
+	JMP    ceMediumGradAVX2MaxPair
+
+ceMediumGradAVX2MaxOne:
+	CMPQ   R12, 1384(BX)
+	JGE    ceMediumGradAVX2MaxTail
+	VMAXPS (R9)(R12*1), Y2, Y2
+	ADDQ   $0x00000020, R12
+
+ceMediumGradAVX2MaxTail:
+	CMPQ   1400(BX), $0x00
+	JE     ceMediumGradAVX2MaxEnd
+	ADDQ   1424(BX), R12
+	VMAXPS (R9)(R12*1), Y3, Y3
+
+ceMediumGradAVX2MaxEnd:
+	VMAXPS  Y3, Y2, Y2
+	VMOVUPS Y2, (R11)
+
+ceMediumGradAVX2MaxNext:
+	ADDQ 1376(BX), R9
+	ADDQ $0x00000020, R11
+	INCQ R10
+	CMPQ R10, $0x08
+	JB   ceMediumGradAVX2MaxRow
+	JMP  ceMediumGradAVX2MaxDone
+
+ceMediumGradAVX2MaxSkip:
+	VMOVUPS Y0, (R11)
+	JMP     ceMediumGradAVX2MaxNext
+
+ceMediumGradAVX2MaxDone:
+	VMOVUPS    512(BX), Y2
+	VUNPCKLPS  544(BX), Y2, Y3
+	VUNPCKHPS  544(BX), Y2, Y2
+	VMAXPS     Y2, Y3, Y3
+	VMOVUPS    576(BX), Y2
+	VUNPCKLPS  608(BX), Y2, Y4
+	VUNPCKHPS  608(BX), Y2, Y2
+	VMAXPS     Y2, Y4, Y4
+	VMOVUPS    640(BX), Y2
+	VUNPCKLPS  672(BX), Y2, Y5
+	VUNPCKHPS  672(BX), Y2, Y2
+	VMAXPS     Y2, Y5, Y5
+	VMOVUPS    704(BX), Y2
+	VUNPCKLPS  736(BX), Y2, Y6
+	VUNPCKHPS  736(BX), Y2, Y2
+	VMAXPS     Y2, Y6, Y6
+	VUNPCKLPD  Y4, Y3, Y2
+	VUNPCKHPD  Y4, Y3, Y3
+	VMAXPS     Y3, Y2, Y2
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
+	VMAXPS     Y4, Y3, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y2
+	VMAXPS     Y2, Y4, Y4
+	VMOVUPS    Y4, 2528(R8)
+	TESTQ      DI, DI
+	JNZ        ceMediumGradAVX2Smooth
+
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU (CX), Y2
+	VPMAXSD Y0, Y2, Y2
+	VPADDD  1312(BX), Y2, Y2
+	VXORPS  Y3, Y3, Y3
+
+	// only the rows before n: lane < rows left
+	MOVQ         1416(BX), R9
+	VMOVQ        R9, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     iota16<>+0(SB), Y4, Y4
+	VGATHERDPS   Y4, (DX)(Y2*4), Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y2, Y2, Y2
+	VMOVUPS      Y3, 3552(R8)
+	MOVQ         DX, R9
+	MOVQ         DX, R13
+	ADDQ         1440(BX), R13
+	XORQ         R10, R10
+	LEAQ         768(BX), R11
+
+ceMediumGradAVX2ExpRow:
+	CMPQ         R10, 1416(BX)
+	JGE          ceMediumGradAVX2ExpSkip
+	VBROADCASTSS 2528(R8)(R10*4), Y2
+	VPBROADCASTD (CX)(R10*4), Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	XORQ         R12, R12
+	MOVQ         R9, R14
+	ADDQ         1408(BX), R14
+
+ceMediumGradAVX2ExpPair:
+	CMPQ    R12, 1392(BX)
+	JG      ceMediumGradAVX2ExpOne
+	VMOVUPS (R9)(R12*1), Y6
+	VSUBPS  Y2, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VMOVUPS     Y7, (R13)(R12*1)
+	VPCMPEQD    (SI)(R12*1), Y3, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y4, Y4
+	PREFETCHT0  (R14)(R12*1)
+	VMOVUPS     32(R9)(R12*1), Y6
+	VSUBPS      Y2, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VMOVUPS     Y7, 32(R13)(R12*1)
+	VPCMPEQD    32(SI)(R12*1), Y3, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y5, Y5
+	ADDQ        $0x00000040, R12
+	JMP         ceMediumGradAVX2ExpPair
+
+ceMediumGradAVX2ExpOne:
+	CMPQ    R12, 1384(BX)
+	JGE     ceMediumGradAVX2ExpTail
+	VMOVUPS (R9)(R12*1), Y6
+	VSUBPS  Y2, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+	VMOVUPS     Y7, (R13)(R12*1)
+	VPCMPEQD    (SI)(R12*1), Y3, Y6
+	VANDNPS     Y7, Y6, Y7
+	VADDPS      Y7, Y4, Y4
+	ADDQ        $0x00000020, R12
+
+ceMediumGradAVX2ExpTail:
+	CMPQ    1400(BX), $0x00
+	JE      ceMediumGradAVX2ExpEnd
+	ADDQ    1424(BX), R12
+	VMOVUPS 1344(BX), Y7
+	VMOVUPS (R9)(R12*1), Y6
+	VSUBPS  Y2, Y6, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y8
+	VPSLLD      $0x17, Y8, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y2, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y9, Y9
+	VFMADD231PS Y9, Y8, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y6, Y2, Y6
+	VMOVUPS     Y6, (R13)(R12*1)
+	VPCMPEQD    (SI)(R12*1), Y3, Y2
+	VANDNPS     Y6, Y2, Y6
+	VANDPS      Y7, Y6, Y6
+	VADDPS      Y6, Y5, Y5
+
+ceMediumGradAVX2ExpEnd:
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS Y4, (R11)
+
+ceMediumGradAVX2ExpNext:
+	ADDQ 1376(BX), R9
+	ADDQ 1376(BX), R13
+	ADDQ $0x00000020, R11
+	INCQ R10
+	CMPQ R10, $0x08
+	JB   ceMediumGradAVX2ExpRow
+	JMP  ceMediumGradAVX2ExpDone
+
+ceMediumGradAVX2ExpSkip:
+	VMOVUPS Y0, (R11)
+	JMP     ceMediumGradAVX2ExpNext
+
+ceMediumGradAVX2ExpDone:
+	VMOVUPS    768(BX), Y2
+	VUNPCKLPS  800(BX), Y2, Y3
+	VUNPCKHPS  800(BX), Y2, Y2
+	VADDPS     Y2, Y3, Y3
+	VMOVUPS    832(BX), Y2
+	VUNPCKLPS  864(BX), Y2, Y4
+	VUNPCKHPS  864(BX), Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    896(BX), Y2
+	VUNPCKLPS  928(BX), Y2, Y5
+	VUNPCKHPS  928(BX), Y2, Y2
+	VADDPS     Y2, Y5, Y5
+	VMOVUPS    960(BX), Y2
+	VUNPCKLPS  992(BX), Y2, Y6
+	VUNPCKHPS  992(BX), Y2, Y2
+	VADDPS     Y2, Y6, Y6
+	VUNPCKLPD  Y4, Y3, Y2
+	VUNPCKHPD  Y4, Y3, Y3
+	VADDPS     Y3, Y2, Y2
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
+	VADDPS     Y4, Y3, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    Y4, 1504(R8)
+	JMP        ceMediumGradAVX2Sums
+
+ceMediumGradAVX2Smooth:
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU (CX), Y2
+	VPMAXSD Y0, Y2, Y2
+	VPADDD  1312(BX), Y2, Y2
+	VXORPS  Y3, Y3, Y3
+
+	// only the rows before n: lane < rows left
+	MOVQ         1416(BX), R9
+	VMOVQ        R9, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     iota16<>+0(SB), Y4, Y4
+	VGATHERDPS   Y4, (DX)(Y2*4), Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y2, Y2, Y2
+	VMOVUPS      Y3, 3552(R8)
+	MOVQ         DX, R9
+	MOVQ         DX, R13
+	ADDQ         1440(BX), R13
+	XORQ         R10, R10
+	LEAQ         768(BX), R11
+
+ceMediumGradAVX2ExpSpreadRow:
+	CMPQ         R10, 1416(BX)
+	JGE          ceMediumGradAVX2ExpSpreadSkip
+	VBROADCASTSS 2528(R8)(R10*4), Y2
+	VPBROADCASTD (CX)(R10*4), Y3
+	VMULPS       halfVec<>+0(SB), Y2, Y2
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	XORQ         R12, R12
+	MOVQ         R9, R14
+	ADDQ         1408(BX), R14
+
+ceMediumGradAVX2ExpSpreadPair:
+	CMPQ        R12, 1392(BX)
+	JG          ceMediumGradAVX2ExpSpreadOne
+	VMOVUPS     (R9)(R12*1), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y9, Y8, Y9
+	VMOVUPS     Y9, (R13)(R12*1)
+	VPCMPEQD    (SI)(R12*1), Y3, Y8
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y5, Y5
+	VFMADD231PS 32(BX), Y7, Y4
+	PREFETCHT0  (R14)(R12*1)
+	VMOVUPS     32(R9)(R12*1), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y9, Y8, Y9
+	VMOVUPS     Y9, 32(R13)(R12*1)
+	VPCMPEQD    32(SI)(R12*1), Y3, Y8
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y6, Y6
+	VFMADD231PS 32(BX), Y7, Y4
+	ADDQ        $0x00000040, R12
+	JMP         ceMediumGradAVX2ExpSpreadPair
+
+ceMediumGradAVX2ExpSpreadOne:
+	CMPQ        R12, 1384(BX)
+	JGE         ceMediumGradAVX2ExpSpreadTail
+	VMOVUPS     (R9)(R12*1), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y9, Y8, Y9
+	VMOVUPS     Y9, (R13)(R12*1)
+	VPCMPEQD    (SI)(R12*1), Y3, Y8
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y5, Y5
+	VFMADD231PS 32(BX), Y7, Y4
+	ADDQ        $0x00000020, R12
+
+ceMediumGradAVX2ExpSpreadTail:
+	CMPQ        1400(BX), $0x00
+	JE          ceMediumGradAVX2ExpSpreadEnd
+	ADDQ        1424(BX), R12
+	VMOVUPS     1344(BX), Y8
+	VMOVUPS     (R9)(R12*1), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y2, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y9, Y2, Y9
+	VMOVUPS     Y9, (R13)(R12*1)
+	VPCMPEQD    (SI)(R12*1), Y3, Y2
+	VANDNPS     Y9, Y2, Y9
+	VANDPS      Y8, Y9, Y9
+	VANDPS      Y8, Y7, Y7
+	VADDPS      Y9, Y6, Y6
+	VFMADD231PS 32(BX), Y7, Y4
+
+ceMediumGradAVX2ExpSpreadEnd:
+	VADDPS  Y6, Y5, Y5
+	VMOVUPS Y5, (R11)
+	VMOVUPS Y4, 256(R11)
+
+ceMediumGradAVX2ExpSpreadNext:
+	ADDQ 1376(BX), R9
+	ADDQ 1376(BX), R13
+	ADDQ $0x00000020, R11
+	INCQ R10
+	CMPQ R10, $0x08
+	JB   ceMediumGradAVX2ExpSpreadRow
+	JMP  ceMediumGradAVX2ExpSpreadDone
+
+ceMediumGradAVX2ExpSpreadSkip:
+	VMOVUPS Y0, (R11)
+	VMOVUPS Y0, 256(R11)
+	JMP     ceMediumGradAVX2ExpSpreadNext
+
+ceMediumGradAVX2ExpSpreadDone:
+	VMOVUPS    768(BX), Y2
+	VUNPCKLPS  800(BX), Y2, Y3
+	VUNPCKHPS  800(BX), Y2, Y2
+	VADDPS     Y2, Y3, Y3
+	VMOVUPS    832(BX), Y2
+	VUNPCKLPS  864(BX), Y2, Y4
+	VUNPCKHPS  864(BX), Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    896(BX), Y2
+	VUNPCKLPS  928(BX), Y2, Y5
+	VUNPCKHPS  928(BX), Y2, Y2
+	VADDPS     Y2, Y5, Y5
+	VMOVUPS    960(BX), Y2
+	VUNPCKLPS  992(BX), Y2, Y6
+	VUNPCKHPS  992(BX), Y2, Y2
+	VADDPS     Y2, Y6, Y6
+	VUNPCKLPD  Y4, Y3, Y2
+	VUNPCKHPD  Y4, Y3, Y3
+	VADDPS     Y3, Y2, Y2
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
+	VADDPS     Y4, Y3, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    Y4, 1504(R8)
+	VMOVUPS    1024(BX), Y2
+	VUNPCKLPS  1056(BX), Y2, Y3
+	VUNPCKHPS  1056(BX), Y2, Y2
+	VADDPS     Y2, Y3, Y3
+	VMOVUPS    1088(BX), Y2
+	VUNPCKLPS  1120(BX), Y2, Y4
+	VUNPCKHPS  1120(BX), Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    1152(BX), Y2
+	VUNPCKLPS  1184(BX), Y2, Y5
+	VUNPCKHPS  1184(BX), Y2, Y2
+	VADDPS     Y2, Y5, Y5
+	VMOVUPS    1216(BX), Y2
+	VUNPCKLPS  1248(BX), Y2, Y6
+	VUNPCKHPS  1248(BX), Y2, Y2
+	VADDPS     Y2, Y6, Y6
+	VUNPCKLPD  Y4, Y3, Y2
+	VUNPCKHPD  Y4, Y3, Y3
+	VADDPS     Y3, Y2, Y2
+	VUNPCKLPD  Y6, Y5, Y3
+	VUNPCKHPD  Y6, Y5, Y4
+	VADDPS     Y4, Y3, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y2
+	VADDPS     Y2, Y4, Y4
+	VMOVUPS    Y4, 4576(R8)
+
+ceMediumGradAVX2Sums:
+	ADDQ $0x00000020, CX
+	ADDQ $0x00000020, R8
+	ADDQ 1408(BX), DX
+	SUBQ $0x00000008, 1416(BX)
+	SUBQ $0x00000008, AX
+	JMP  ceMediumGradAVX2Group
+
+ceMediumGradAVX2Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ BX, R8
+	MOVQ loss_base+0(FP), AX
+	MOVQ loss_len+8(FP), CX
+
+ceMediumGradAVX2Fin:
+	TESTQ   CX, CX
+	JZ      ceMediumGradAVX2Done
+	VMOVUPS 1504(R8), Y2
+	VMOVUPS 2528(R8), Y3
+	VMOVUPS 3552(R8), Y4
+	VMOVUPS 4576(R8), Y5
+	MOVQ    AX, DX
+	MOVQ    loss_base+0(FP), SI
+	SUBQ    SI, DX
+	MOVQ    t_base+120(FP), SI
+	VMOVDQU (SI)(DX*1), Y6
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Y3, Y4, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y7, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y8, Y7, Y8
+	VSUBPS      oneVec<>+0(SB), Y8, Y8
+	VADDPS      Y2, Y8, Y8
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y8, Y9
+	VMAXPS oneVec<>+0(SB), Y8, Y10
+	VMINPS oneVec<>+0(SB), Y8, Y7
+	VSUBPS Y10, Y9, Y11
+	VSUBPS Y11, Y7, Y11
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y9, Y11, Y11
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y9, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y10
+	VPSUBD    Y10, Y9, Y10
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y10, Y10
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y10, Y10, Y9
+	VMOVAPS      logP0Vec<>+0(SB), Y12
+	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
+	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
+	VMULPS       Y10, Y12, Y12
+	VMULPS       Y9, Y12, Y12
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y12
+	VFNMADD231PS halfVec<>+0(SB), Y9, Y12
+	VADDPS       Y11, Y12, Y12
+	VADDPS       Y10, Y12, Y12
+	VMOVAPS      Y12, Y9
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y9
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y8, Y7
+	VBLENDVPS Y7, posInfVec<>+0(SB), Y9, Y9
+	VSUBPS    Y4, Y3, Y7
+	VADDPS    Y9, Y7, Y10
+
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	TESTQ       DI, DI
+	JZ          ceMediumGradAVX2Plain
+	VSUBPS      Y5, Y9, Y5
+	VMULPS      halfVec<>+0(SB), Y3, Y10
+	VMOVAPS     Y4, Y7
+	VFMSUB132PS halfVec<>+0(SB), Y10, Y7
+	VFMADD231PS (BX), Y7, Y5
+	VMOVAPS     Y5, Y10
+
+ceMediumGradAVX2Plain:
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS    Y3, Y3, Y7
+	VADDPS    Y7, Y10, Y10
+	VBLENDVPS Y6, Y1, Y10, Y10
+	VMOVUPS   Y10, (AX)
+
+	// the gradient's scale s0/S, S = 1 + a; 0 where t < 0 or loss < lim (a row of zeros)
+	VADDPS       oneVec<>+0(SB), Y8, Y4
+	VBROADCASTSS s0+216(FP), Y5
+	VBROADCASTSS lim+224(FP), Y7
+	VPSRAD       $0x1f, Y6, Y11
+	VCMPPS       $0x01, Y7, Y10, Y7
+	VORPS        Y7, Y11, Y11
+	VDIVPS       Y4, Y5, Y5
+	VANDNPS      Y5, Y11, Y5
+	VMOVUPS      Y5, 5600(R8)
+
+	// statistics, when len(m) > 0
+	MOVQ  m_len+32(FP), SI
+	TESTQ SI, SI
+	JZ    ceMediumGradAVX2Next
+	MOVQ  m_base+24(FP), SI
+	MOVQ  ls_base+48(FP), R9
+	MOVQ  pt_base+72(FP), R10
+	ADDQ  DX, SI
+	ADDQ  DX, R9
+	ADDQ  DX, R10
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS    oneVec<>+0(SB), Y8, Y4
+	VDIVPS    Y4, Y2, Y2
+	VXORPS    signBitVec<>+0(SB), Y2, Y2
+	VBLENDVPS Y6, Y0, Y3, Y3
+	VMOVUPS   Y3, (SI)
+	VBLENDVPS Y6, Y0, Y9, Y9
+	VMOVUPS   Y9, (R9)
+	VBLENDVPS Y6, Y0, Y2, Y2
+	VMOVUPS   Y2, (R10)
+
+ceMediumGradAVX2Next:
+	ADDQ $0x00000020, AX
+	ADDQ $0x00000020, R8
+	SUBQ $0x00000008, CX
+	JMP  ceMediumGradAVX2Fin
+
+ceMediumGradAVX2Done:
+	// the gradient's last pass: g·r + nq over each row, or zeros
+	MOVQ         g_base+192(FP), AX
+	MOVQ         n+168(FP), DX
+	XORQ         CX, CX
+	VXORPS       Y1, Y1, Y1
+	VBROADCASTSS nq+220(FP), Y0
+
+ceMediumGradAVX2NormRow:
+	CMPQ         CX, DX
+	JAE          ceMediumGradAVX2NormDone
+	XORQ         SI, SI
+	VBROADCASTSS 5600(BX)(CX*4), Y2
+	VUCOMISS     X1, X2
+	JE           ceMediumGradAVX2NormZero
+
+ceMediumGradAVX2NormVec:
+	CMPQ        SI, 1384(BX)
+	JGE         ceMediumGradAVX2NormTail
+	VMOVUPS     (AX)(SI*1), Y3
+	VFMADD213PS Y0, Y2, Y3
+	VMOVUPS     Y3, (AX)(SI*1)
+	ADDQ        $0x00000020, SI
+	JMP         ceMediumGradAVX2NormVec
+
+ceMediumGradAVX2NormTail:
+	CMPQ 1400(BX), $0x00
+	JE   ceMediumGradAVX2NormNext
+
+	// the whole vector that ends at the row's end: its new lanes normalised, the others kept
+	ADDQ        1424(BX), SI
+	VMOVUPS     (AX)(SI*1), Y3
+	VMOVAPS     Y3, Y4
+	VFMADD213PS Y0, Y2, Y4
+	VMOVUPS     1344(BX), Y2
+	VBLENDVPS   Y2, Y4, Y3, Y3
+	VMOVUPS     Y3, (AX)(SI*1)
+	JMP         ceMediumGradAVX2NormNext
+
+ceMediumGradAVX2NormZero:
+	// a row of zeros: whole vectors, then the tail
+ceMediumGradAVX2ZeroVec:
+	CMPQ    SI, 1384(BX)
+	JGE     ceMediumGradAVX2ZeroTail
+	VMOVUPS Y1, (AX)(SI*1)
+	ADDQ    $0x00000020, SI
+	JMP     ceMediumGradAVX2ZeroVec
+
+ceMediumGradAVX2ZeroTail:
+	CMPQ    1400(BX), $0x00
+	JE      ceMediumGradAVX2NormNext
+	ADDQ    1424(BX), SI
+	VMOVUPS Y1, (AX)(SI*1)
+
+ceMediumGradAVX2NormNext:
+	ADDQ 1376(BX), AX
+	INCQ CX
+	JMP  ceMediumGradAVX2NormRow
+
+ceMediumGradAVX2NormDone:
 	VZEROUPPER
 	RET
 
@@ -23728,24 +24588,24 @@ TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-192
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
 	MOVQ         SI, R8
 	SHLQ         $0x02, R8
-	MOVQ         R8, 4224(BX)
+	MOVQ         R8, 4288(BX)
 	SHLQ         $0x04, R8
-	MOVQ         R8, 4256(BX)
+	MOVQ         R8, 4320(BX)
 	MOVQ         SI, R8
 	SHLQ         $0x02, R8
 	ANDQ         $-64, R8
-	MOVQ         R8, 4232(BX)
+	MOVQ         R8, 4296(BX)
 	SUBQ         $0x00000080, R8
-	MOVQ         R8, 4240(BX)
+	MOVQ         R8, 4304(BX)
 	MOVQ         SI, R9
 	ANDQ         $0x0f, R9
-	MOVQ         R9, 4248(BX)
+	MOVQ         R9, 4312(BX)
 	MOVQ         n+168(FP), R8
-	MOVQ         R8, 4264(BX)
-	MOVQ         SI, 4272(BX)
-	MOVQ         SI, R8
-	SUBQ         $0x02, R8
-	MOVQ         R8, 4280(BX)
+	MOVQ         R8, 4328(BX)
+	LEAQ         (R9)(R9*2), R8
+	ADDQ         R9, R8
+	SUBQ         $0x40, R8
+	MOVQ         R8, 4336(BX)
 	VMOVDQU32    iota16<>+0(SB), Z11
 	VMOVQ        SI, X14
 	VPBROADCASTD X14, Z14
@@ -23765,14 +24625,14 @@ ceMediumAVX512Group:
 	LEAQ  1024(BX), R11
 
 ceMediumAVX512MaxRow:
-	CMPQ    R10, 4264(BX)
+	CMPQ    R10, 4328(BX)
 	JGE     ceMediumAVX512MaxSkip
 	VMOVUPS (R9), Z11
 	VMOVUPS Z11, Z14
 	MOVQ    $0x00000040, R12
 
 ceMediumAVX512MaxPair:
-	CMPQ   R12, 4240(BX)
+	CMPQ   R12, 4304(BX)
 	JG     ceMediumAVX512MaxOne
 	VMAXPS (R9)(R12*1), Z11, Z11
 	VMAXPS 64(R9)(R12*1), Z14, Z14
@@ -23780,13 +24640,13 @@ ceMediumAVX512MaxPair:
 	JMP    ceMediumAVX512MaxPair
 
 ceMediumAVX512MaxOne:
-	CMPQ   R12, 4232(BX)
+	CMPQ   R12, 4296(BX)
 	JGE    ceMediumAVX512MaxTail
 	VMAXPS (R9)(R12*1), Z11, Z11
 	ADDQ   $0x00000040, R12
 
 ceMediumAVX512MaxTail:
-	CMPQ   4248(BX), $0x00
+	CMPQ   4312(BX), $0x00
 	JE     ceMediumAVX512MaxEnd
 	VMAXPS (R9)(R12*1), Z14, K1, Z14
 
@@ -23795,7 +24655,7 @@ ceMediumAVX512MaxEnd:
 	VMOVUPS Z11, (R11)
 
 ceMediumAVX512MaxNext:
-	ADDQ 4224(BX), R9
+	ADDQ 4288(BX), R9
 	ADDQ $0x00000040, R11
 	INCQ R10
 	CMPQ R10, $0x10
@@ -23860,7 +24720,7 @@ ceMediumAVX512MaxDone:
 	VSHUFF32X4 $0x88, Z11, Z19, Z14
 	VSHUFF32X4 $0xdd, Z11, Z19, Z11
 	VMAXPS     Z11, Z14, Z14
-	VMOVUPS    Z14, 5312(R8)
+	VMOVUPS    Z14, 5440(R8)
 	TESTQ      DI, DI
 	JNZ        ceMediumAVX512Smooth
 
@@ -23872,7 +24732,7 @@ ceMediumAVX512MaxDone:
 	VXORPS    Z14, Z14, Z14
 
 	// only the rows before n: lane < rows left
-	MOVQ 4264(BX), R9
+	MOVQ 4328(BX), R9
 	CMPQ R9, $0x10
 	JLE  ceMediumAVX512ExpRows
 	MOVL $0x00000010, R9
@@ -23883,24 +24743,24 @@ ceMediumAVX512ExpRows:
 	KMOVW      R9, K2
 	VGATHERDPS (DX)(Z11*4), K2, Z14
 	VPXORD     Z11, Z11, Z11
-	VMOVUPS    Z14, 6336(R8)
+	VMOVUPS    Z14, 6464(R8)
 	MOVQ       DX, R9
 	XORQ       R10, R10
 	LEAQ       2048(BX), R11
 
 ceMediumAVX512ExpRow:
-	CMPQ         R10, 4264(BX)
+	CMPQ         R10, 4328(BX)
 	JGE          ceMediumAVX512ExpSkip
-	VBROADCASTSS 5312(R8)(R10*4), Z11
+	VBROADCASTSS 5440(R8)(R10*4), Z11
 	VPBROADCASTD (CX)(R10*4), Z14
 	VXORPS       Z17, Z17, Z17
 	VXORPS       Z18, Z18, Z18
 	XORQ         R12, R12
 	MOVQ         R9, R13
-	ADDQ         4256(BX), R13
+	ADDQ         4320(BX), R13
 
 ceMediumAVX512ExpPair:
-	CMPQ       R12, 4240(BX)
+	CMPQ       R12, 4304(BX)
 	JG         ceMediumAVX512ExpOne
 	PREFETCHT0 (R13)(R12*1)
 	VMOVUPS    (R9)(R12*1), Z19
@@ -23954,7 +24814,7 @@ ceMediumAVX512ExpPair:
 	JMP         ceMediumAVX512ExpPair
 
 ceMediumAVX512ExpOne:
-	CMPQ       R12, 4232(BX)
+	CMPQ       R12, 4296(BX)
 	JGE        ceMediumAVX512ExpTail
 	PREFETCHT0 (R13)(R12*1)
 	VMOVUPS    (R9)(R12*1), Z19
@@ -23983,7 +24843,7 @@ ceMediumAVX512ExpOne:
 	ADDQ        $0x00000040, R12
 
 ceMediumAVX512ExpTail:
-	CMPQ      4248(BX), $0x00
+	CMPQ      4312(BX), $0x00
 	JE        ceMediumAVX512ExpEnd
 	VMOVUPS.Z (R9)(R12*1), K1, Z19
 	VSUBPS    Z11, Z19, Z11
@@ -24014,7 +24874,7 @@ ceMediumAVX512ExpEnd:
 	VMOVUPS Z17, (R11)
 
 ceMediumAVX512ExpNext:
-	ADDQ 4224(BX), R9
+	ADDQ 4288(BX), R9
 	ADDQ $0x00000040, R11
 	INCQ R10
 	CMPQ R10, $0x10
@@ -24079,7 +24939,7 @@ ceMediumAVX512ExpDone:
 	VSHUFF32X4 $0x88, Z11, Z19, Z14
 	VSHUFF32X4 $0xdd, Z11, Z19, Z11
 	VADDPS     Z11, Z14, Z14
-	VMOVUPS    Z14, 4288(R8)
+	VMOVUPS    Z14, 4416(R8)
 	JMP        ceMediumAVX512Sums
 
 ceMediumAVX512Smooth:
@@ -24091,7 +24951,7 @@ ceMediumAVX512Smooth:
 	VXORPS    Z14, Z14, Z14
 
 	// only the rows before n: lane < rows left
-	MOVQ 4264(BX), R9
+	MOVQ 4328(BX), R9
 	CMPQ R9, $0x10
 	JLE  ceMediumAVX512ExpSpreadRows
 	MOVL $0x00000010, R9
@@ -24102,15 +24962,15 @@ ceMediumAVX512ExpSpreadRows:
 	KMOVW      R9, K2
 	VGATHERDPS (DX)(Z11*4), K2, Z14
 	VPXORD     Z11, Z11, Z11
-	VMOVUPS    Z14, 6336(R8)
+	VMOVUPS    Z14, 6464(R8)
 	MOVQ       DX, R9
 	XORQ       R10, R10
 	LEAQ       2048(BX), R11
 
 ceMediumAVX512ExpSpreadRow:
-	CMPQ         R10, 4264(BX)
+	CMPQ         R10, 4328(BX)
 	JGE          ceMediumAVX512ExpSpreadSkip
-	VBROADCASTSS 5312(R8)(R10*4), Z11
+	VBROADCASTSS 5440(R8)(R10*4), Z11
 	VPBROADCASTD (CX)(R10*4), Z14
 	VMULPS       640(BX), Z11, Z11
 	VXORPS       Z17, Z17, Z17
@@ -24118,10 +24978,10 @@ ceMediumAVX512ExpSpreadRow:
 	VXORPS       Z19, Z19, Z19
 	XORQ         R12, R12
 	MOVQ         R9, R13
-	ADDQ         4256(BX), R13
+	ADDQ         4320(BX), R13
 
 ceMediumAVX512ExpSpreadPair:
-	CMPQ        R12, 4240(BX)
+	CMPQ        R12, 4304(BX)
 	JG          ceMediumAVX512ExpSpreadOne
 	PREFETCHT0  (R13)(R12*1)
 	VMOVUPS     (R9)(R12*1), Z20
@@ -24179,7 +25039,7 @@ ceMediumAVX512ExpSpreadPair:
 	JMP         ceMediumAVX512ExpSpreadPair
 
 ceMediumAVX512ExpSpreadOne:
-	CMPQ        R12, 4232(BX)
+	CMPQ        R12, 4296(BX)
 	JGE         ceMediumAVX512ExpSpreadTail
 	PREFETCHT0  (R13)(R12*1)
 	VMOVUPS     (R9)(R12*1), Z20
@@ -24210,7 +25070,7 @@ ceMediumAVX512ExpSpreadOne:
 	ADDQ        $0x00000040, R12
 
 ceMediumAVX512ExpSpreadTail:
-	CMPQ        4248(BX), $0x00
+	CMPQ        4312(BX), $0x00
 	JE          ceMediumAVX512ExpSpreadEnd
 	VMOVUPS.Z   (R9)(R12*1), K1, Z20
 	VFMSUB132PS 640(BX), Z11, Z20
@@ -24244,7 +25104,7 @@ ceMediumAVX512ExpSpreadEnd:
 	VMOVUPS Z17, 1024(R11)
 
 ceMediumAVX512ExpSpreadNext:
-	ADDQ 4224(BX), R9
+	ADDQ 4288(BX), R9
 	ADDQ $0x00000040, R11
 	INCQ R10
 	CMPQ R10, $0x10
@@ -24310,7 +25170,7 @@ ceMediumAVX512ExpSpreadDone:
 	VSHUFF32X4 $0x88, Z11, Z19, Z14
 	VSHUFF32X4 $0xdd, Z11, Z19, Z11
 	VADDPS     Z11, Z14, Z14
-	VMOVUPS    Z14, 4288(R8)
+	VMOVUPS    Z14, 4416(R8)
 	VMOVUPS    3072(BX), Z11
 	VUNPCKLPS  3136(BX), Z11, Z14
 	VUNPCKHPS  3136(BX), Z11, Z11
@@ -24364,13 +25224,13 @@ ceMediumAVX512ExpSpreadDone:
 	VSHUFF32X4 $0x88, Z11, Z19, Z14
 	VSHUFF32X4 $0xdd, Z11, Z19, Z11
 	VADDPS     Z11, Z14, Z14
-	VMOVUPS    Z14, 7360(R8)
+	VMOVUPS    Z14, 7488(R8)
 
 ceMediumAVX512Sums:
 	ADDQ $0x00000040, CX
 	ADDQ $0x00000040, R8
-	ADDQ 4256(BX), DX
-	SUBQ $0x00000010, 4264(BX)
+	ADDQ 4320(BX), DX
+	SUBQ $0x00000010, 4328(BX)
 	SUBQ $0x00000010, AX
 	JMP  ceMediumAVX512Group
 
@@ -24383,10 +25243,10 @@ ceMediumAVX512Finish:
 ceMediumAVX512Fin:
 	TESTQ     CX, CX
 	JZ        ceMediumAVX512Done
-	VMOVUPS   4288(R8), Z11
-	VMOVUPS   5312(R8), Z14
-	VMOVUPS   6336(R8), Z17
-	VMOVUPS   7360(R8), Z18
+	VMOVUPS   4416(R8), Z11
+	VMOVUPS   5440(R8), Z14
+	VMOVUPS   6464(R8), Z17
+	VMOVUPS   7488(R8), Z18
 	MOVQ      AX, DX
 	MOVQ      loss_base+0(FP), SI
 	SUBQ      SI, DX
@@ -24566,24 +25426,24 @@ TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-88
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
 	MOVQ         BX, SI
 	SHLQ         $0x02, SI
-	MOVQ         SI, 4224(DX)
+	MOVQ         SI, 4288(DX)
 	SHLQ         $0x04, SI
-	MOVQ         SI, 4256(DX)
+	MOVQ         SI, 4320(DX)
 	MOVQ         BX, SI
 	SHLQ         $0x02, SI
 	ANDQ         $-64, SI
-	MOVQ         SI, 4232(DX)
+	MOVQ         SI, 4296(DX)
 	SUBQ         $0x00000080, SI
-	MOVQ         SI, 4240(DX)
+	MOVQ         SI, 4304(DX)
 	MOVQ         BX, DI
 	ANDQ         $0x0f, DI
-	MOVQ         DI, 4248(DX)
+	MOVQ         DI, 4312(DX)
 	MOVQ         n+72(FP), SI
-	MOVQ         SI, 4264(DX)
-	MOVQ         BX, 4272(DX)
-	MOVQ         BX, SI
-	SUBQ         $0x02, SI
-	MOVQ         SI, 4280(DX)
+	MOVQ         SI, 4328(DX)
+	LEAQ         (DI)(DI*2), SI
+	ADDQ         DI, SI
+	SUBQ         $0x40, SI
+	MOVQ         SI, 4336(DX)
 	VMOVDQU32    iota16<>+0(SB), Z11
 	VMOVQ        BX, X12
 	VPBROADCASTD X12, Z12
@@ -24602,14 +25462,14 @@ lseMediumAVX512Group:
 	LEAQ  1024(DX), R8
 
 lseMediumAVX512MaxRow:
-	CMPQ    DI, 4264(DX)
+	CMPQ    DI, 4328(DX)
 	JGE     lseMediumAVX512MaxSkip
 	VMOVUPS (SI), Z11
 	VMOVUPS Z11, Z12
 	MOVQ    $0x00000040, R9
 
 lseMediumAVX512MaxPair:
-	CMPQ   R9, 4240(DX)
+	CMPQ   R9, 4304(DX)
 	JG     lseMediumAVX512MaxOne
 	VMAXPS (SI)(R9*1), Z11, Z11
 	VMAXPS 64(SI)(R9*1), Z12, Z12
@@ -24617,13 +25477,13 @@ lseMediumAVX512MaxPair:
 	JMP    lseMediumAVX512MaxPair
 
 lseMediumAVX512MaxOne:
-	CMPQ   R9, 4232(DX)
+	CMPQ   R9, 4296(DX)
 	JGE    lseMediumAVX512MaxTail
 	VMAXPS (SI)(R9*1), Z11, Z11
 	ADDQ   $0x00000040, R9
 
 lseMediumAVX512MaxTail:
-	CMPQ   4248(DX), $0x00
+	CMPQ   4312(DX), $0x00
 	JE     lseMediumAVX512MaxEnd
 	VMAXPS (SI)(R9*1), Z12, K1, Z12
 
@@ -24632,7 +25492,7 @@ lseMediumAVX512MaxEnd:
 	VMOVUPS Z11, (R8)
 
 lseMediumAVX512MaxNext:
-	ADDQ 4224(DX), SI
+	ADDQ 4288(DX), SI
 	ADDQ $0x00000040, R8
 	INCQ DI
 	CMPQ DI, $0x10
@@ -24697,23 +25557,23 @@ lseMediumAVX512MaxDone:
 	VSHUFF32X4 $0x88, Z11, Z17, Z12
 	VSHUFF32X4 $0xdd, Z11, Z17, Z11
 	VMAXPS     Z11, Z12, Z12
-	VMOVUPS    Z12, 5312(BX)
+	VMOVUPS    Z12, 5440(BX)
 	MOVQ       CX, SI
 	XORQ       DI, DI
 	LEAQ       2048(DX), R8
 
 lseMediumAVX512ExpRow:
-	CMPQ         DI, 4264(DX)
+	CMPQ         DI, 4328(DX)
 	JGE          lseMediumAVX512ExpSkip
-	VBROADCASTSS 5312(BX)(DI*4), Z11
+	VBROADCASTSS 5440(BX)(DI*4), Z11
 	VXORPS       Z12, Z12, Z12
 	VXORPS       Z13, Z13, Z13
 	XORQ         R9, R9
 	MOVQ         SI, R10
-	ADDQ         4256(DX), R10
+	ADDQ         4320(DX), R10
 
 lseMediumAVX512ExpPair:
-	CMPQ       R9, 4240(DX)
+	CMPQ       R9, 4304(DX)
 	JG         lseMediumAVX512ExpOne
 	PREFETCHT0 (R10)(R9*1)
 	VMOVUPS    (SI)(R9*1), Z16
@@ -24765,7 +25625,7 @@ lseMediumAVX512ExpPair:
 	JMP         lseMediumAVX512ExpPair
 
 lseMediumAVX512ExpOne:
-	CMPQ       R9, 4232(DX)
+	CMPQ       R9, 4296(DX)
 	JGE        lseMediumAVX512ExpTail
 	PREFETCHT0 (R10)(R9*1)
 	VMOVUPS    (SI)(R9*1), Z16
@@ -24793,7 +25653,7 @@ lseMediumAVX512ExpOne:
 	ADDQ        $0x00000040, R9
 
 lseMediumAVX512ExpTail:
-	CMPQ      4248(DX), $0x00
+	CMPQ      4312(DX), $0x00
 	JE        lseMediumAVX512ExpEnd
 	VMOVUPS.Z (SI)(R9*1), K1, Z16
 	VSUBPS    Z11, Z16, Z11
@@ -24823,7 +25683,7 @@ lseMediumAVX512ExpEnd:
 	VMOVUPS Z12, (R8)
 
 lseMediumAVX512ExpNext:
-	ADDQ 4224(DX), SI
+	ADDQ 4288(DX), SI
 	ADDQ $0x00000040, R8
 	INCQ DI
 	CMPQ DI, $0x10
@@ -24888,10 +25748,10 @@ lseMediumAVX512ExpDone:
 	VSHUFF32X4 $0x88, Z11, Z17, Z12
 	VSHUFF32X4 $0xdd, Z11, Z17, Z11
 	VADDPS     Z11, Z12, Z12
-	VMOVUPS    Z12, 4288(BX)
+	VMOVUPS    Z12, 4416(BX)
 	ADDQ       $0x00000040, BX
-	ADDQ       4256(DX), CX
-	SUBQ       $0x00000010, 4264(DX)
+	ADDQ       4320(DX), CX
+	SUBQ       $0x00000010, 4328(DX)
 	SUBQ       $0x00000010, AX
 	JMP        lseMediumAVX512Group
 
@@ -24904,8 +25764,8 @@ lseMediumAVX512Finish:
 lseMediumAVX512Fin:
 	TESTQ   CX, CX
 	JZ      lseMediumAVX512Done
-	VMOVUPS 4288(BX), Z0
-	VMOVUPS 5312(BX), Z1
+	VMOVUPS 4416(BX), Z0
+	VMOVUPS 5440(BX), Z1
 
 	// lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite
 	VSUBPS Z9, Z0, Z0
@@ -25034,24 +25894,24 @@ TEXT ·ceTiledAVX512(SB), NOSPLIT, $0-192
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
 	MOVQ         SI, R8
 	SHLQ         $0x02, R8
-	MOVQ         R8, 4224(BX)
+	MOVQ         R8, 4288(BX)
 	SHLQ         $0x04, R8
-	MOVQ         R8, 4256(BX)
+	MOVQ         R8, 4320(BX)
 	MOVQ         SI, R8
 	SHLQ         $0x02, R8
 	ANDQ         $-64, R8
-	MOVQ         R8, 4232(BX)
+	MOVQ         R8, 4296(BX)
 	SUBQ         $0x00000080, R8
-	MOVQ         R8, 4240(BX)
+	MOVQ         R8, 4304(BX)
 	MOVQ         SI, R9
 	ANDQ         $0x0f, R9
-	MOVQ         R9, 4248(BX)
+	MOVQ         R9, 4312(BX)
 	MOVQ         n+168(FP), R8
-	MOVQ         R8, 4264(BX)
-	MOVQ         SI, 4272(BX)
+	MOVQ         R8, 4328(BX)
+	MOVQ         SI, 4336(BX)
 	MOVQ         SI, R8
 	SUBQ         $0x02, R8
-	MOVQ         R8, 4280(BX)
+	MOVQ         R8, 4344(BX)
 	VMOVDQU32    iota16<>+0(SB), Z11
 	VMOVQ        SI, X14
 	VPBROADCASTD X14, Z14
@@ -25076,10 +25936,10 @@ ceTiledAVX512Group:
 	VMOVUPS      Z11, Z11
 	VMOVAPS      Z11, Z14
 	VMOVAPS      Z11, Z17
-	MOVQ         4224(BX), R9
+	MOVQ         4288(BX), R9
 	MOVQ         DX, R10
-	LEAQ         8384(BX), R11
-	MOVQ         4232(BX), R12
+	LEAQ         9536(BX), R11
+	MOVQ         4296(BX), R12
 	SHRQ         $0x06, R12
 
 ceTiledAVX512TTile:
@@ -25235,7 +26095,7 @@ ceTiledAVX512TTile:
 	JMP        ceTiledAVX512TTile
 
 ceTiledAVX512TPart:
-	CMPQ       4248(BX), $0x00
+	CMPQ       4312(BX), $0x00
 	JE         ceTiledAVX512TCols
 	LEAQ       (R10)(R9*2), R12
 	VMOVAPS    Z11, Z18
@@ -25399,7 +26259,7 @@ ceTiledAVX512TPart:
 
 ceTiledAVX512TCols:
 	VMAXPS  Z17, Z14, Z14
-	VMOVUPS Z14, 5312(R8)
+	VMOVUPS Z14, 5440(R8)
 
 	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
@@ -25410,7 +26270,7 @@ ceTiledAVX512TCols:
 	VXORPS    Z17, Z17, Z17
 
 	// only the rows before n: lane < rows left
-	MOVQ 4264(BX), R9
+	MOVQ 4328(BX), R9
 	CMPQ R9, $0x10
 	JLE  ceTiledAVX512TRows
 	MOVL $0x00000010, R9
@@ -25421,20 +26281,20 @@ ceTiledAVX512TRows:
 	KMOVW      R9, K2
 	VGATHERDPS (DX)(Z11*4), K2, Z17
 	VPXORD     Z11, Z11, Z11
-	VMOVUPS    Z17, 6336(R8)
+	VMOVUPS    Z17, 6464(R8)
 	VMOVDQU32  (CX), Z11
 	VXORPS     Z17, Z17, Z17
 	VXORPS     Z18, Z18, Z18
 	XORQ       R9, R9
-	LEAQ       8384(BX), R11
+	LEAQ       9536(BX), R11
 
 	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
 	// and the tiles' strided reads would otherwise wait on memory
 	MOVQ DX, R10
-	ADDQ 4256(BX), R10
+	ADDQ 4320(BX), R10
 
 ceTiledAVX512TPair:
-	CMPQ       R9, 4280(BX)
+	CMPQ       R9, 4344(BX)
 	JG         ceTiledAVX512TOne
 	PREFETCHT0 (R10)
 	VMOVUPS    (R11), Z19
@@ -25490,7 +26350,7 @@ ceTiledAVX512TPair:
 	JMP         ceTiledAVX512TPair
 
 ceTiledAVX512TOne:
-	CMPQ       R9, 4272(BX)
+	CMPQ       R9, 4336(BX)
 	JGE        ceTiledAVX512TSum
 	PREFETCHT0 (R10)
 	VMOVUPS    (R11), Z19
@@ -25519,7 +26379,7 @@ ceTiledAVX512TOne:
 
 ceTiledAVX512TSum:
 	VADDPS  Z18, Z17, Z17
-	VMOVUPS Z17, 4288(R8)
+	VMOVUPS Z17, 4416(R8)
 	JMP     ceTiledAVX512Sums
 
 ceTiledAVX512Smooth:
@@ -25530,10 +26390,10 @@ ceTiledAVX512Smooth:
 	VMOVUPS      Z11, Z11
 	VMOVAPS      Z11, Z14
 	VMOVAPS      Z11, Z17
-	MOVQ         4224(BX), R9
+	MOVQ         4288(BX), R9
 	MOVQ         DX, R10
-	LEAQ         8384(BX), R11
-	MOVQ         4232(BX), R12
+	LEAQ         9536(BX), R11
+	MOVQ         4296(BX), R12
 	SHRQ         $0x06, R12
 
 ceTiledAVX512TSpreadTile:
@@ -25689,7 +26549,7 @@ ceTiledAVX512TSpreadTile:
 	JMP        ceTiledAVX512TSpreadTile
 
 ceTiledAVX512TSpreadPart:
-	CMPQ       4248(BX), $0x00
+	CMPQ       4312(BX), $0x00
 	JE         ceTiledAVX512TSpreadCols
 	LEAQ       (R10)(R9*2), R12
 	VMOVAPS    Z11, Z18
@@ -25853,7 +26713,7 @@ ceTiledAVX512TSpreadPart:
 
 ceTiledAVX512TSpreadCols:
 	VMAXPS  Z17, Z14, Z14
-	VMOVUPS Z14, 5312(R8)
+	VMOVUPS Z14, 5440(R8)
 
 	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
@@ -25864,7 +26724,7 @@ ceTiledAVX512TSpreadCols:
 	VXORPS    Z17, Z17, Z17
 
 	// only the rows before n: lane < rows left
-	MOVQ 4264(BX), R9
+	MOVQ 4328(BX), R9
 	CMPQ R9, $0x10
 	JLE  ceTiledAVX512TSpreadRows
 	MOVL $0x00000010, R9
@@ -25875,22 +26735,22 @@ ceTiledAVX512TSpreadRows:
 	KMOVW      R9, K2
 	VGATHERDPS (DX)(Z11*4), K2, Z17
 	VPXORD     Z11, Z11, Z11
-	VMOVUPS    Z17, 6336(R8)
+	VMOVUPS    Z17, 6464(R8)
 	VMOVDQU32  (CX), Z11
 	VMULPS     640(BX), Z14, Z14
 	VXORPS     Z17, Z17, Z17
 	VXORPS     Z18, Z18, Z18
 	VXORPS     Z19, Z19, Z19
 	XORQ       R9, R9
-	LEAQ       8384(BX), R11
+	LEAQ       9536(BX), R11
 
 	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
 	// and the tiles' strided reads would otherwise wait on memory
 	MOVQ DX, R10
-	ADDQ 4256(BX), R10
+	ADDQ 4320(BX), R10
 
 ceTiledAVX512TSpreadPair:
-	CMPQ        R9, 4280(BX)
+	CMPQ        R9, 4344(BX)
 	JG          ceTiledAVX512TSpreadOne
 	PREFETCHT0  (R10)
 	VMOVUPS     (R11), Z20
@@ -25950,7 +26810,7 @@ ceTiledAVX512TSpreadPair:
 	JMP         ceTiledAVX512TSpreadPair
 
 ceTiledAVX512TSpreadOne:
-	CMPQ        R9, 4272(BX)
+	CMPQ        R9, 4336(BX)
 	JGE         ceTiledAVX512TSpreadSum
 	PREFETCHT0  (R10)
 	VMOVUPS     (R11), Z20
@@ -25981,14 +26841,14 @@ ceTiledAVX512TSpreadOne:
 
 ceTiledAVX512TSpreadSum:
 	VADDPS  Z19, Z18, Z18
-	VMOVUPS Z18, 4288(R8)
-	VMOVUPS Z17, 7360(R8)
+	VMOVUPS Z18, 4416(R8)
+	VMOVUPS Z17, 7488(R8)
 
 ceTiledAVX512Sums:
 	ADDQ $0x00000040, CX
 	ADDQ $0x00000040, R8
-	ADDQ 4256(BX), DX
-	SUBQ $0x00000010, 4264(BX)
+	ADDQ 4320(BX), DX
+	SUBQ $0x00000010, 4328(BX)
 	SUBQ $0x00000010, AX
 	JMP  ceTiledAVX512Group
 
@@ -26001,10 +26861,10 @@ ceTiledAVX512Finish:
 ceTiledAVX512Fin:
 	TESTQ     CX, CX
 	JZ        ceTiledAVX512Done
-	VMOVUPS   4288(R8), Z11
-	VMOVUPS   5312(R8), Z14
-	VMOVUPS   6336(R8), Z17
-	VMOVUPS   7360(R8), Z18
+	VMOVUPS   4416(R8), Z11
+	VMOVUPS   5440(R8), Z14
+	VMOVUPS   6464(R8), Z17
+	VMOVUPS   7488(R8), Z18
 	MOVQ      AX, DX
 	MOVQ      loss_base+0(FP), SI
 	SUBQ      SI, DX
@@ -26184,24 +27044,24 @@ TEXT ·lseTiledAVX512(SB), NOSPLIT, $0-88
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
 	MOVQ         BX, SI
 	SHLQ         $0x02, SI
-	MOVQ         SI, 4224(DX)
+	MOVQ         SI, 4288(DX)
 	SHLQ         $0x04, SI
-	MOVQ         SI, 4256(DX)
+	MOVQ         SI, 4320(DX)
 	MOVQ         BX, SI
 	SHLQ         $0x02, SI
 	ANDQ         $-64, SI
-	MOVQ         SI, 4232(DX)
+	MOVQ         SI, 4296(DX)
 	SUBQ         $0x00000080, SI
-	MOVQ         SI, 4240(DX)
+	MOVQ         SI, 4304(DX)
 	MOVQ         BX, DI
 	ANDQ         $0x0f, DI
-	MOVQ         DI, 4248(DX)
+	MOVQ         DI, 4312(DX)
 	MOVQ         n+72(FP), SI
-	MOVQ         SI, 4264(DX)
-	MOVQ         BX, 4272(DX)
+	MOVQ         SI, 4328(DX)
+	MOVQ         BX, 4336(DX)
 	MOVQ         BX, SI
 	SUBQ         $0x02, SI
-	MOVQ         SI, 4280(DX)
+	MOVQ         SI, 4344(DX)
 	VMOVDQU32    iota16<>+0(SB), Z10
 	VMOVQ        BX, X11
 	VPBROADCASTD X11, Z11
@@ -26223,10 +27083,10 @@ lseTiledAVX512Group:
 	VMOVUPS      Z10, Z10
 	VMOVAPS      Z10, Z11
 	VMOVAPS      Z10, Z12
-	MOVQ         4224(DX), SI
+	MOVQ         4288(DX), SI
 	MOVQ         CX, DI
-	LEAQ         8384(DX), R8
-	MOVQ         4232(DX), R9
+	LEAQ         9536(DX), R8
+	MOVQ         4296(DX), R9
 	SHRQ         $0x06, R9
 
 lseTiledAVX512TTile:
@@ -26382,7 +27242,7 @@ lseTiledAVX512TTile:
 	JMP        lseTiledAVX512TTile
 
 lseTiledAVX512TPart:
-	CMPQ       4248(DX), $0x00
+	CMPQ       4312(DX), $0x00
 	JE         lseTiledAVX512TCols
 	LEAQ       (DI)(SI*2), R9
 	VMOVAPS    Z10, Z13
@@ -26546,21 +27406,21 @@ lseTiledAVX512TPart:
 
 lseTiledAVX512TCols:
 	VMAXPS  Z12, Z11, Z11
-	VMOVUPS Z11, 5312(BX)
+	VMOVUPS Z11, 5440(BX)
 
 	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
 	VXORPS Z10, Z10, Z10
 	VXORPS Z12, Z12, Z12
 	XORQ   SI, SI
-	LEAQ   8384(DX), R8
+	LEAQ   9536(DX), R8
 
 	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
 	// and the tiles' strided reads would otherwise wait on memory
 	MOVQ CX, DI
-	ADDQ 4256(DX), DI
+	ADDQ 4320(DX), DI
 
 lseTiledAVX512TPair:
-	CMPQ       SI, 4280(DX)
+	CMPQ       SI, 4344(DX)
 	JG         lseTiledAVX512TOne
 	PREFETCHT0 (DI)
 	VMOVUPS    (R8), Z13
@@ -26614,7 +27474,7 @@ lseTiledAVX512TPair:
 	JMP         lseTiledAVX512TPair
 
 lseTiledAVX512TOne:
-	CMPQ       SI, 4272(DX)
+	CMPQ       SI, 4336(DX)
 	JGE        lseTiledAVX512TSum
 	PREFETCHT0 (DI)
 	VMOVUPS    (R8), Z13
@@ -26642,10 +27502,10 @@ lseTiledAVX512TOne:
 
 lseTiledAVX512TSum:
 	VADDPS  Z12, Z10, Z10
-	VMOVUPS Z10, 4288(BX)
+	VMOVUPS Z10, 4416(BX)
 	ADDQ    $0x00000040, BX
-	ADDQ    4256(DX), CX
-	SUBQ    $0x00000010, 4264(DX)
+	ADDQ    4320(DX), CX
+	SUBQ    $0x00000010, 4328(DX)
 	SUBQ    $0x00000010, AX
 	JMP     lseTiledAVX512Group
 
@@ -26658,8 +27518,8 @@ lseTiledAVX512Finish:
 lseTiledAVX512Fin:
 	TESTQ   CX, CX
 	JZ      lseTiledAVX512Done
-	VMOVUPS 4288(BX), Z0
-	VMOVUPS 5312(BX), Z1
+	VMOVUPS 4416(BX), Z0
+	VMOVUPS 5440(BX), Z1
 
 	// lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite
 	VSUBPS Z9, Z0, Z0
@@ -26715,5 +27575,938 @@ lseTiledAVX512Fin:
 	JMP     lseTiledAVX512Fin
 
 lseTiledAVX512Done:
+	VZEROUPPER
+	RET
+
+// func ceMediumGradAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·ceMediumGradAVX512(SB), NOSPLIT, $0-228
+	MOVQ loss_len+8(FP), AX
+	MOVQ t_base+120(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ scratch_base+144(FP), BX
+
+	// the scratch, from its first 64-byte boundary on
+	ADDQ         $0x3f, BX
+	ANDQ         $-64, BX
+	MOVQ         c+176(FP), SI
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z12
+	VBROADCASTSS logLn2Lo<>+0(SB), Z13
+	VBROADCASTSS half<>+0(SB), Z14
+	VBROADCASTSS posInf<>+0(SB), Z15
+	VBROADCASTSS logP0<>+0(SB), Z16
+	VBROADCASTSS logP1<>+0(SB), Z17
+	VBROADCASTSS logP2<>+0(SB), Z18
+	VBROADCASTSS logP3<>+0(SB), Z19
+	VBROADCASTSS logP4<>+0(SB), Z20
+	VBROADCASTSS logP5<>+0(SB), Z21
+	VBROADCASTSS logP6<>+0(SB), Z22
+	VBROADCASTSS logP7<>+0(SB), Z23
+	VBROADCASTSS logP8<>+0(SB), Z24
+	VMOVUPS      Z17, (BX)
+	VMOVUPS      Z18, 64(BX)
+	VMOVUPS      Z19, 128(BX)
+	VMOVUPS      Z20, 192(BX)
+	VMOVUPS      Z21, 256(BX)
+	VMOVUPS      Z22, 320(BX)
+	VMOVUPS      Z23, 384(BX)
+	VMOVUPS      Z24, 448(BX)
+	VMOVUPS      Z12, 512(BX)
+	VMOVUPS      Z13, 576(BX)
+	VMOVUPS      Z14, 640(BX)
+	VMOVUPS      Z10, 704(BX)
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z12, Z12, Z12
+	VBROADCASTSS fill+188(FP), Z13
+	VMOVSS       eps+184(FP), X14
+	MOVL         eps+184(FP), DI
+	VMOVSS       one<>+0(SB), X17
+	VCVTSI2SSQ   SI, X11, X11
+	VADDSS       X14, X14, X18
+	VDIVSS       X11, X18, X11
+	VSUBSS       X17, X14, X17
+	VADDSS       X17, X17, X17
+	VBROADCASTSS X17, Z14
+	VMOVUPS      Z14, 768(BX)
+	VBROADCASTSS X11, Z11
+	VMOVUPS      Z11, 832(BX)
+	SHLQ         $0x01, DI
+	MOVQ         g_base+192(FP), R8
+	SUBQ         DX, R8
+	MOVQ         R8, 4352(BX)
+
+	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
+	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	MOVQ         R8, 4288(BX)
+	SHLQ         $0x04, R8
+	MOVQ         R8, 4320(BX)
+	MOVQ         SI, R8
+	SHLQ         $0x02, R8
+	ANDQ         $-64, R8
+	MOVQ         R8, 4296(BX)
+	SUBQ         $0x00000080, R8
+	MOVQ         R8, 4304(BX)
+	MOVQ         SI, R9
+	ANDQ         $0x0f, R9
+	MOVQ         R9, 4312(BX)
+	MOVQ         n+168(FP), R8
+	MOVQ         R8, 4328(BX)
+	LEAQ         (R9)(R9*2), R8
+	ADDQ         R9, R8
+	SUBQ         $0x40, R8
+	MOVQ         R8, 4336(BX)
+	VMOVDQU32    iota16<>+0(SB), Z11
+	VMOVQ        SI, X14
+	VPBROADCASTD X14, Z14
+	VPMULLD      Z11, Z14, Z14
+	VMOVDQU32    Z14, 4160(BX)
+	MOVL         $0x0000ffff, SI
+	BZHIL        R9, SI, SI
+	KMOVW        SI, K1
+	LEAQ         mediumIndex<>+0(SB), SI
+	MOVQ         BX, R8
+
+ceMediumGradAVX512Group:
+	TESTQ AX, AX
+	JZ    ceMediumGradAVX512Finish
+	MOVQ  DX, R9
+	XORQ  R10, R10
+	LEAQ  1024(BX), R11
+
+ceMediumGradAVX512MaxRow:
+	CMPQ    R10, 4328(BX)
+	JGE     ceMediumGradAVX512MaxSkip
+	VMOVUPS (R9), Z11
+	VMOVUPS Z11, Z14
+	MOVQ    $0x00000040, R12
+
+ceMediumGradAVX512MaxPair:
+	CMPQ   R12, 4304(BX)
+	JG     ceMediumGradAVX512MaxOne
+	VMAXPS (R9)(R12*1), Z11, Z11
+	VMAXPS 64(R9)(R12*1), Z14, Z14
+	ADDQ   $0x00000080, R12
+	JMP    ceMediumGradAVX512MaxPair
+
+ceMediumGradAVX512MaxOne:
+	CMPQ   R12, 4296(BX)
+	JGE    ceMediumGradAVX512MaxTail
+	VMAXPS (R9)(R12*1), Z11, Z11
+	ADDQ   $0x00000040, R12
+
+ceMediumGradAVX512MaxTail:
+	CMPQ   4312(BX), $0x00
+	JE     ceMediumGradAVX512MaxEnd
+	VMAXPS (R9)(R12*1), Z14, K1, Z14
+
+ceMediumGradAVX512MaxEnd:
+	VMAXPS  Z14, Z11, Z11
+	VMOVUPS Z11, (R11)
+
+ceMediumGradAVX512MaxNext:
+	ADDQ 4288(BX), R9
+	ADDQ $0x00000040, R11
+	INCQ R10
+	CMPQ R10, $0x10
+	JB   ceMediumGradAVX512MaxRow
+	JMP  ceMediumGradAVX512MaxDone
+
+ceMediumGradAVX512MaxSkip:
+	VMOVUPS Z12, (R11)
+	JMP     ceMediumGradAVX512MaxNext
+
+ceMediumGradAVX512MaxDone:
+	VMOVUPS    1024(BX), Z11
+	VUNPCKLPS  1088(BX), Z11, Z14
+	VUNPCKHPS  1088(BX), Z11, Z11
+	VMAXPS     Z11, Z14, Z14
+	VMOVUPS    1152(BX), Z11
+	VUNPCKLPS  1216(BX), Z11, Z17
+	VUNPCKHPS  1216(BX), Z11, Z11
+	VMAXPS     Z11, Z17, Z17
+	VMOVUPS    1280(BX), Z11
+	VUNPCKLPS  1344(BX), Z11, Z18
+	VUNPCKHPS  1344(BX), Z11, Z11
+	VMAXPS     Z11, Z18, Z18
+	VMOVUPS    1408(BX), Z11
+	VUNPCKLPS  1472(BX), Z11, Z19
+	VUNPCKHPS  1472(BX), Z11, Z11
+	VMAXPS     Z11, Z19, Z19
+	VMOVUPS    1536(BX), Z11
+	VUNPCKLPS  1600(BX), Z11, Z20
+	VUNPCKHPS  1600(BX), Z11, Z11
+	VMAXPS     Z11, Z20, Z20
+	VMOVUPS    1664(BX), Z11
+	VUNPCKLPS  1728(BX), Z11, Z21
+	VUNPCKHPS  1728(BX), Z11, Z11
+	VMAXPS     Z11, Z21, Z21
+	VMOVUPS    1792(BX), Z11
+	VUNPCKLPS  1856(BX), Z11, Z22
+	VUNPCKHPS  1856(BX), Z11, Z11
+	VMAXPS     Z11, Z22, Z22
+	VMOVUPS    1920(BX), Z11
+	VUNPCKLPS  1984(BX), Z11, Z23
+	VUNPCKHPS  1984(BX), Z11, Z11
+	VMAXPS     Z11, Z23, Z23
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VMAXPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VMAXPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VMAXPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VMAXPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VMAXPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VMAXPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VMAXPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 5440(R8)
+	TESTQ      DI, DI
+	JNZ        ceMediumGradAVX512Smooth
+
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU32 (CX), Z11
+	VPMAXSD   Z12, Z11, Z11
+	VPADDD    4160(BX), Z11, Z11
+	VXORPS    Z14, Z14, Z14
+
+	// only the rows before n: lane < rows left
+	MOVQ 4328(BX), R9
+	CMPQ R9, $0x10
+	JLE  ceMediumGradAVX512ExpRows
+	MOVL $0x00000010, R9
+
+ceMediumGradAVX512ExpRows:
+	MOVL       $0x0000ffff, R10
+	BZHIL      R9, R10, R9
+	KMOVW      R9, K2
+	VGATHERDPS (DX)(Z11*4), K2, Z14
+	VPXORD     Z11, Z11, Z11
+	VMOVUPS    Z14, 6464(R8)
+	MOVQ       DX, R9
+	MOVQ       DX, R13
+	ADDQ       4352(BX), R13
+	XORQ       R10, R10
+	LEAQ       2048(BX), R11
+
+ceMediumGradAVX512ExpRow:
+	CMPQ         R10, 4328(BX)
+	JGE          ceMediumGradAVX512ExpSkip
+	VBROADCASTSS 5440(R8)(R10*4), Z11
+	VPBROADCASTD (CX)(R10*4), Z14
+	VXORPS       Z17, Z17, Z17
+	VXORPS       Z18, Z18, Z18
+	XORQ         R12, R12
+	MOVQ         R9, R14
+	ADDQ         4320(BX), R14
+
+ceMediumGradAVX512ExpPair:
+	CMPQ       R12, 4304(BX)
+	JG         ceMediumGradAVX512ExpOne
+	PREFETCHT0 (R14)(R12*1)
+	VMOVUPS    (R9)(R12*1), Z19
+	VSUBPS     Z11, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VMOVUPS     Z19, (R13)(R12*1)
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z19, Z17, K2, Z17
+	PREFETCHT0  64(R14)(R12*1)
+	VMOVUPS     64(R9)(R12*1), Z19
+	VSUBPS      Z11, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VMOVUPS     Z19, 64(R13)(R12*1)
+	VPCMPD      $0x04, 64(SI)(R12*1), Z14, K2
+	VADDPS      Z19, Z18, K2, Z18
+	ADDQ        $0x00000080, R12
+	JMP         ceMediumGradAVX512ExpPair
+
+ceMediumGradAVX512ExpOne:
+	CMPQ       R12, 4296(BX)
+	JGE        ceMediumGradAVX512ExpTail
+	PREFETCHT0 (R14)(R12*1)
+	VMOVUPS    (R9)(R12*1), Z19
+	VSUBPS     Z11, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VMOVUPS     Z19, (R13)(R12*1)
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z19, Z17, K2, Z17
+	ADDQ        $0x00000040, R12
+
+ceMediumGradAVX512ExpTail:
+	CMPQ      4312(BX), $0x00
+	JE        ceMediumGradAVX512ExpEnd
+	VMOVUPS.Z (R9)(R12*1), K1, Z19
+	VSUBPS    Z11, Z19, Z11
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z11, Z21
+	VFMADD231PS Z1, Z19, Z21
+	VFMADD231PS Z2, Z19, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z20
+	VFMADD213PS Z4, Z21, Z20
+	VFMADD213PS Z5, Z21, Z20
+	VFMADD213PS Z6, Z21, Z20
+	VFMADD213PS Z7, Z21, Z20
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z11, K2
+	VFMADD213PS Z9, Z21, Z20
+	VSCALEFPS.Z Z19, Z20, K2, Z11
+	VMOVUPS     Z11, K1, (R13)(R12*1)
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K1, K2
+	VADDPS      Z11, Z18, K2, Z18
+
+ceMediumGradAVX512ExpEnd:
+	VADDPS  Z18, Z17, Z17
+	VMOVUPS Z17, (R11)
+
+ceMediumGradAVX512ExpNext:
+	ADDQ 4288(BX), R9
+	ADDQ 4288(BX), R13
+	ADDQ $0x00000040, R11
+	INCQ R10
+	CMPQ R10, $0x10
+	JB   ceMediumGradAVX512ExpRow
+	JMP  ceMediumGradAVX512ExpDone
+
+ceMediumGradAVX512ExpSkip:
+	VMOVUPS Z12, (R11)
+	JMP     ceMediumGradAVX512ExpNext
+
+ceMediumGradAVX512ExpDone:
+	VMOVUPS    2048(BX), Z11
+	VUNPCKLPS  2112(BX), Z11, Z14
+	VUNPCKHPS  2112(BX), Z11, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    2176(BX), Z11
+	VUNPCKLPS  2240(BX), Z11, Z17
+	VUNPCKHPS  2240(BX), Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VMOVUPS    2304(BX), Z11
+	VUNPCKLPS  2368(BX), Z11, Z18
+	VUNPCKHPS  2368(BX), Z11, Z11
+	VADDPS     Z11, Z18, Z18
+	VMOVUPS    2432(BX), Z11
+	VUNPCKLPS  2496(BX), Z11, Z19
+	VUNPCKHPS  2496(BX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    2560(BX), Z11
+	VUNPCKLPS  2624(BX), Z11, Z20
+	VUNPCKHPS  2624(BX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    2688(BX), Z11
+	VUNPCKLPS  2752(BX), Z11, Z21
+	VUNPCKHPS  2752(BX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VMOVUPS    2816(BX), Z11
+	VUNPCKLPS  2880(BX), Z11, Z22
+	VUNPCKHPS  2880(BX), Z11, Z11
+	VADDPS     Z11, Z22, Z22
+	VMOVUPS    2944(BX), Z11
+	VUNPCKLPS  3008(BX), Z11, Z23
+	VUNPCKHPS  3008(BX), Z11, Z11
+	VADDPS     Z11, Z23, Z23
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VADDPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VADDPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VADDPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VADDPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VADDPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 4416(R8)
+	JMP        ceMediumGradAVX512Sums
+
+ceMediumGradAVX512Smooth:
+	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
+	// microcode slows gathers down (GDS), it is still one per lanes rows
+	VMOVDQU32 (CX), Z11
+	VPMAXSD   Z12, Z11, Z11
+	VPADDD    4160(BX), Z11, Z11
+	VXORPS    Z14, Z14, Z14
+
+	// only the rows before n: lane < rows left
+	MOVQ 4328(BX), R9
+	CMPQ R9, $0x10
+	JLE  ceMediumGradAVX512ExpSpreadRows
+	MOVL $0x00000010, R9
+
+ceMediumGradAVX512ExpSpreadRows:
+	MOVL       $0x0000ffff, R10
+	BZHIL      R9, R10, R9
+	KMOVW      R9, K2
+	VGATHERDPS (DX)(Z11*4), K2, Z14
+	VPXORD     Z11, Z11, Z11
+	VMOVUPS    Z14, 6464(R8)
+	MOVQ       DX, R9
+	MOVQ       DX, R13
+	ADDQ       4352(BX), R13
+	XORQ       R10, R10
+	LEAQ       2048(BX), R11
+
+ceMediumGradAVX512ExpSpreadRow:
+	CMPQ         R10, 4328(BX)
+	JGE          ceMediumGradAVX512ExpSpreadSkip
+	VBROADCASTSS 5440(R8)(R10*4), Z11
+	VPBROADCASTD (CX)(R10*4), Z14
+	VMULPS       640(BX), Z11, Z11
+	VXORPS       Z17, Z17, Z17
+	VXORPS       Z18, Z18, Z18
+	VXORPS       Z19, Z19, Z19
+	XORQ         R12, R12
+	MOVQ         R9, R14
+	ADDQ         4320(BX), R14
+
+ceMediumGradAVX512ExpSpreadPair:
+	CMPQ        R12, 4304(BX)
+	JG          ceMediumGradAVX512ExpSpreadOne
+	PREFETCHT0  (R14)(R12*1)
+	VMOVUPS     (R9)(R12*1), Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z22, Z24
+	VFMADD231PS Z2, Z22, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z22, Z23, K2, Z21
+	VMOVUPS     Z21, (R13)(R12*1)
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z21, Z18, K2, Z18
+	VFMADD231PS 832(BX), Z20, Z17
+	PREFETCHT0  64(R14)(R12*1)
+	VMOVUPS     64(R9)(R12*1), Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z22, Z24
+	VFMADD231PS Z2, Z22, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z22, Z23, K2, Z21
+	VMOVUPS     Z21, 64(R13)(R12*1)
+	VPCMPD      $0x04, 64(SI)(R12*1), Z14, K2
+	VADDPS      Z21, Z19, K2, Z19
+	VFMADD231PS 832(BX), Z20, Z17
+	ADDQ        $0x00000080, R12
+	JMP         ceMediumGradAVX512ExpSpreadPair
+
+ceMediumGradAVX512ExpSpreadOne:
+	CMPQ        R12, 4296(BX)
+	JGE         ceMediumGradAVX512ExpSpreadTail
+	PREFETCHT0  (R14)(R12*1)
+	VMOVUPS     (R9)(R12*1), Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z22, Z24
+	VFMADD231PS Z2, Z22, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z22, Z23, K2, Z21
+	VMOVUPS     Z21, (R13)(R12*1)
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K2
+	VADDPS      Z21, Z18, K2, Z18
+	VFMADD231PS 832(BX), Z20, Z17
+	ADDQ        $0x00000040, R12
+
+ceMediumGradAVX512ExpSpreadTail:
+	CMPQ        4312(BX), $0x00
+	JE          ceMediumGradAVX512ExpSpreadEnd
+	VMOVUPS.Z   (R9)(R12*1), K1, Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z11
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z11, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z11, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z11, K2
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K2, Z11
+	VMOVUPS     Z11, K1, (R13)(R12*1)
+	VPCMPD      $0x04, (SI)(R12*1), Z14, K1, K2
+	VADDPS      Z11, Z19, K2, Z19
+	VFMADD231PS 832(BX), Z20, K1, Z17
+
+ceMediumGradAVX512ExpSpreadEnd:
+	VADDPS  Z19, Z18, Z18
+	VMOVUPS Z18, (R11)
+	VMOVUPS Z17, 1024(R11)
+
+ceMediumGradAVX512ExpSpreadNext:
+	ADDQ 4288(BX), R9
+	ADDQ 4288(BX), R13
+	ADDQ $0x00000040, R11
+	INCQ R10
+	CMPQ R10, $0x10
+	JB   ceMediumGradAVX512ExpSpreadRow
+	JMP  ceMediumGradAVX512ExpSpreadDone
+
+ceMediumGradAVX512ExpSpreadSkip:
+	VMOVUPS Z12, (R11)
+	VMOVUPS Z12, 1024(R11)
+	JMP     ceMediumGradAVX512ExpSpreadNext
+
+ceMediumGradAVX512ExpSpreadDone:
+	VMOVUPS    2048(BX), Z11
+	VUNPCKLPS  2112(BX), Z11, Z14
+	VUNPCKHPS  2112(BX), Z11, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    2176(BX), Z11
+	VUNPCKLPS  2240(BX), Z11, Z17
+	VUNPCKHPS  2240(BX), Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VMOVUPS    2304(BX), Z11
+	VUNPCKLPS  2368(BX), Z11, Z18
+	VUNPCKHPS  2368(BX), Z11, Z11
+	VADDPS     Z11, Z18, Z18
+	VMOVUPS    2432(BX), Z11
+	VUNPCKLPS  2496(BX), Z11, Z19
+	VUNPCKHPS  2496(BX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    2560(BX), Z11
+	VUNPCKLPS  2624(BX), Z11, Z20
+	VUNPCKHPS  2624(BX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    2688(BX), Z11
+	VUNPCKLPS  2752(BX), Z11, Z21
+	VUNPCKHPS  2752(BX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VMOVUPS    2816(BX), Z11
+	VUNPCKLPS  2880(BX), Z11, Z22
+	VUNPCKHPS  2880(BX), Z11, Z11
+	VADDPS     Z11, Z22, Z22
+	VMOVUPS    2944(BX), Z11
+	VUNPCKLPS  3008(BX), Z11, Z23
+	VUNPCKHPS  3008(BX), Z11, Z11
+	VADDPS     Z11, Z23, Z23
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VADDPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VADDPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VADDPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VADDPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VADDPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 4416(R8)
+	VMOVUPS    3072(BX), Z11
+	VUNPCKLPS  3136(BX), Z11, Z14
+	VUNPCKHPS  3136(BX), Z11, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    3200(BX), Z11
+	VUNPCKLPS  3264(BX), Z11, Z17
+	VUNPCKHPS  3264(BX), Z11, Z11
+	VADDPS     Z11, Z17, Z17
+	VMOVUPS    3328(BX), Z11
+	VUNPCKLPS  3392(BX), Z11, Z18
+	VUNPCKHPS  3392(BX), Z11, Z11
+	VADDPS     Z11, Z18, Z18
+	VMOVUPS    3456(BX), Z11
+	VUNPCKLPS  3520(BX), Z11, Z19
+	VUNPCKHPS  3520(BX), Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VMOVUPS    3584(BX), Z11
+	VUNPCKLPS  3648(BX), Z11, Z20
+	VUNPCKHPS  3648(BX), Z11, Z11
+	VADDPS     Z11, Z20, Z20
+	VMOVUPS    3712(BX), Z11
+	VUNPCKLPS  3776(BX), Z11, Z21
+	VUNPCKHPS  3776(BX), Z11, Z11
+	VADDPS     Z11, Z21, Z21
+	VMOVUPS    3840(BX), Z11
+	VUNPCKLPS  3904(BX), Z11, Z22
+	VUNPCKHPS  3904(BX), Z11, Z11
+	VADDPS     Z11, Z22, Z22
+	VMOVUPS    3968(BX), Z11
+	VUNPCKLPS  4032(BX), Z11, Z23
+	VUNPCKHPS  4032(BX), Z11, Z11
+	VADDPS     Z11, Z23, Z23
+	VUNPCKLPD  Z17, Z14, Z11
+	VUNPCKHPD  Z17, Z14, Z14
+	VADDPS     Z14, Z11, Z11
+	VUNPCKLPD  Z19, Z18, Z14
+	VUNPCKHPD  Z19, Z18, Z17
+	VADDPS     Z17, Z14, Z14
+	VUNPCKLPD  Z21, Z20, Z17
+	VUNPCKHPD  Z21, Z20, Z18
+	VADDPS     Z18, Z17, Z17
+	VUNPCKLPD  Z23, Z22, Z18
+	VUNPCKHPD  Z23, Z22, Z19
+	VADDPS     Z19, Z18, Z18
+	VSHUFF32X4 $0x88, Z14, Z11, Z19
+	VSHUFF32X4 $0xdd, Z14, Z11, Z11
+	VADDPS     Z11, Z19, Z19
+	VSHUFF32X4 $0x88, Z18, Z17, Z11
+	VSHUFF32X4 $0xdd, Z18, Z17, Z14
+	VADDPS     Z14, Z11, Z11
+	VSHUFF32X4 $0x88, Z11, Z19, Z14
+	VSHUFF32X4 $0xdd, Z11, Z19, Z11
+	VADDPS     Z11, Z14, Z14
+	VMOVUPS    Z14, 7488(R8)
+
+ceMediumGradAVX512Sums:
+	ADDQ $0x00000040, CX
+	ADDQ $0x00000040, R8
+	ADDQ 4320(BX), DX
+	SUBQ $0x00000010, 4328(BX)
+	SUBQ $0x00000010, AX
+	JMP  ceMediumGradAVX512Group
+
+ceMediumGradAVX512Finish:
+	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
+	MOVQ BX, R8
+	MOVQ loss_base+0(FP), AX
+	MOVQ loss_len+8(FP), CX
+
+ceMediumGradAVX512Fin:
+	TESTQ     CX, CX
+	JZ        ceMediumGradAVX512Done
+	VMOVUPS   4416(R8), Z11
+	VMOVUPS   5440(R8), Z14
+	VMOVUPS   6464(R8), Z17
+	VMOVUPS   7488(R8), Z18
+	MOVQ      AX, DX
+	MOVQ      loss_base+0(FP), SI
+	SUBQ      SI, DX
+	MOVQ      t_base+120(FP), SI
+	VMOVDQU32 (SI)(DX*1), Z19
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Z14, Z17, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z20, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z20, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z20, K2
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K2, Z20
+	VSUBPS      Z9, Z20, Z21
+	VADDPS      Z11, Z21, Z21
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z21, Z22
+	VMAXPS Z9, Z21, Z23
+	VMINPS Z9, Z21, Z20
+	VSUBPS Z23, Z22, Z24
+	VSUBPS Z24, Z20, Z24
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z22, Z24, Z24
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(BX), Z22, Z20
+	VPSRAD    $0x17, Z20, Z20
+	VPSLLD    $0x17, Z20, Z23
+	VPSUBD    Z23, Z22, Z23
+	VCVTDQ2PS Z20, Z20
+	VSUBPS    Z9, Z23, Z23
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z23, Z23, Z22
+	VMOVAPS      Z16, Z25
+	VFMADD213PS  (BX), Z23, Z25
+	VFMADD213PS  64(BX), Z23, Z25
+	VFMADD213PS  128(BX), Z23, Z25
+	VFMADD213PS  192(BX), Z23, Z25
+	VFMADD213PS  256(BX), Z23, Z25
+	VFMADD213PS  320(BX), Z23, Z25
+	VFMADD213PS  384(BX), Z23, Z25
+	VFMADD213PS  448(BX), Z23, Z25
+	VMULPS       Z23, Z25, Z25
+	VMULPS       Z22, Z25, Z25
+	VFMADD231PS  576(BX), Z20, Z25
+	VFNMADD231PS 640(BX), Z22, Z25
+	VADDPS       Z24, Z25, Z25
+	VADDPS       Z23, Z25, Z25
+	VMOVAPS      Z25, Z22
+	VFMADD231PS  512(BX), Z20, Z22
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z21, K2
+	VMOVAPS Z15, K2, Z22
+	VSUBPS  Z17, Z14, Z20
+	VADDPS  Z22, Z20, Z23
+
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	TESTQ       DI, DI
+	JZ          ceMediumGradAVX512Plain
+	VSUBPS      Z18, Z22, Z18
+	VMULPS      640(BX), Z14, Z23
+	VMOVAPS     Z17, Z20
+	VFMSUB132PS 640(BX), Z23, Z20
+	VFMADD231PS 768(BX), Z20, Z18
+	VMOVAPS     Z18, Z23
+
+ceMediumGradAVX512Plain:
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS   Z14, Z14, Z20
+	VADDPS   Z20, Z23, Z23
+	VPMOVD2M Z19, K2
+	VMOVAPS  Z13, K2, Z23
+	VMOVUPS  Z23, (AX)
+
+	// the gradient's scale s0/S, S = 1 + a; 0 where t < 0 or loss < lim (a row of zeros)
+	VADDPS       Z9, Z21, Z17
+	VBROADCASTSS s0+216(FP), Z18
+	VBROADCASTSS lim+224(FP), Z20
+	VPCMPD       $0x05, Z12, Z19, K2
+	VCMPPS       $0x01, Z20, Z23, K3
+	KANDNW       K2, K3, K2
+	VDIVPS.Z     Z17, Z18, K2, Z18
+	VMOVUPS      Z18, 8512(R8)
+
+	// statistics, when len(m) > 0
+	MOVQ  m_len+32(FP), SI
+	TESTQ SI, SI
+	JZ    ceMediumGradAVX512Next
+	MOVQ  m_base+24(FP), SI
+	MOVQ  ls_base+48(FP), R9
+	MOVQ  pt_base+72(FP), R10
+	ADDQ  DX, SI
+	ADDQ  DX, R9
+	ADDQ  DX, R10
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS   Z9, Z21, Z17
+	VDIVPS   Z17, Z11, Z11
+	VXORPS   Z10, Z11, Z11
+	VPMOVD2M Z19, K2
+	VMOVAPS  Z12, K2, Z14
+	VMOVUPS  Z14, (SI)
+	VMOVAPS  Z12, K2, Z22
+	VMOVUPS  Z22, (R9)
+	VMOVAPS  Z12, K2, Z11
+	VMOVUPS  Z11, (R10)
+
+ceMediumGradAVX512Next:
+	ADDQ $0x00000040, AX
+	ADDQ $0x00000040, R8
+	SUBQ $0x00000010, CX
+	JMP  ceMediumGradAVX512Fin
+
+ceMediumGradAVX512Done:
+	// the gradient's last pass: g·r + nq over each row, or zeros
+	MOVQ         g_base+192(FP), AX
+	MOVQ         n+168(FP), DX
+	XORQ         CX, CX
+	VXORPS       Z1, Z1, Z1
+	VBROADCASTSS nq+220(FP), Z0
+
+ceMediumGradAVX512NormRow:
+	CMPQ         CX, DX
+	JAE          ceMediumGradAVX512NormDone
+	XORQ         SI, SI
+	VBROADCASTSS 8512(BX)(CX*4), Z2
+	VUCOMISS     X1, X2
+	JE           ceMediumGradAVX512NormZero
+
+ceMediumGradAVX512NormVec:
+	CMPQ        SI, 4296(BX)
+	JGE         ceMediumGradAVX512NormTail
+	VMOVUPS     (AX)(SI*1), Z3
+	VFMADD213PS Z0, Z2, Z3
+	VMOVUPS     Z3, (AX)(SI*1)
+	ADDQ        $0x00000040, SI
+	JMP         ceMediumGradAVX512NormVec
+
+ceMediumGradAVX512NormTail:
+	CMPQ        4312(BX), $0x00
+	JE          ceMediumGradAVX512NormNext
+	VMOVUPS.Z   (AX)(SI*1), K1, Z3
+	VFMADD213PS Z0, Z2, Z3
+	VMOVUPS     Z3, K1, (AX)(SI*1)
+	JMP         ceMediumGradAVX512NormNext
+
+ceMediumGradAVX512NormZero:
+	// a row of zeros: whole vectors, then the tail
+ceMediumGradAVX512ZeroVec:
+	CMPQ    SI, 4296(BX)
+	JGE     ceMediumGradAVX512ZeroTail
+	VMOVUPS Z1, (AX)(SI*1)
+	ADDQ    $0x00000040, SI
+	JMP     ceMediumGradAVX512ZeroVec
+
+ceMediumGradAVX512ZeroTail:
+	CMPQ    4312(BX), $0x00
+	JE      ceMediumGradAVX512NormNext
+	VMOVUPS Z1, K1, (AX)(SI*1)
+
+ceMediumGradAVX512NormNext:
+	ADDQ 4288(BX), AX
+	INCQ CX
+	JMP  ceMediumGradAVX512NormRow
+
+ceMediumGradAVX512NormDone:
 	VZEROUPPER
 	RET

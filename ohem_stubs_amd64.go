@@ -370,14 +370,14 @@ func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps 
 // fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with
 // len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most
 // 256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds
-// 3136 floats.
+// 3456 floats.
 //
 //go:noescape
 func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
 
 // lseMediumAVX2 sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a
 // row with a NaN, a +Inf or only −Inf). len(dst) is n rounded up to a multiple of the lanes, at
-// most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 3136 floats.
+// most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 3456 floats.
 //
 //go:noescape
 func lseMediumAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
@@ -392,18 +392,25 @@ func ceTiledAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []fl
 //go:noescape
 func lseTiledAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
 
+// ceMediumGradAVX2 is ceMedium (len(m) > 0) that also writes the gradient of the n rows to g (the layout of x):
+// g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 and
+// loss[i] >= lim (the glue overwrites the target's element), and 0 for every other row.
+//
+//go:noescape
+func ceMediumGradAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32)
+
 // ceMediumAVX512 sets loss[i] to the cross-entropy of row i of the row-major [n][c] logits x, smoothed by eps,
 // fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with
 // len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most
 // 256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds
-// 3136 floats.
+// 3456 floats.
 //
 //go:noescape
 func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
 
 // lseMediumAVX512 sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a
 // row with a NaN, a +Inf or only −Inf). len(dst) is n rounded up to a multiple of the lanes, at
-// most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 3136 floats.
+// most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 3456 floats.
 //
 //go:noescape
 func lseMediumAVX512(dst []float32, x []float32, scratch []float32, n int, c int)
@@ -417,3 +424,10 @@ func ceTiledAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []
 //
 //go:noescape
 func lseTiledAVX512(dst []float32, x []float32, scratch []float32, n int, c int)
+
+// ceMediumGradAVX512 is ceMedium (len(m) > 0) that also writes the gradient of the n rows to g (the layout of x):
+// g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 and
+// loss[i] >= lim (the glue overwrites the target's element), and 0 for every other row.
+//
+//go:noescape
+func ceMediumGradAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32)

@@ -13,9 +13,10 @@ import (
 // rows that is most of the time. These kernels take the rows a group of lanes rows (8 or 16) at a
 // time and go along each row with vertical operations only:
 //
-//   - pass 1: per row, the vertical maximum of its vectors (two accumulators, the last partial
-//     vector through a tail mask made once per call: C mod lanes is the same for every row), stored
-//     to the row's slot of the scratch;
+//   - pass 1: per row, the vertical maximum of its vectors (two accumulators; the last partial
+//     vector through a tail mask made once per call, C mod lanes being the same for every row, on
+//     AVX-512, and on AVX2 as the whole vector that ends at the row's end), stored to the row's
+//     slot of the scratch;
 //   - reduceRows reduces the group's slots all at once by a transpose whose every stage also
 //     reduces (2·lanes − 2 shuffles and lanes − 1 operations for lanes rows, where a horizontal
 //     reduction costs each row about 8 dependent instructions): the group's maxima in one vector,
@@ -40,22 +41,26 @@ import (
 // next group's lines, one a column on AVX-512.
 //
 // A group's rows are read twice: the second time from L1 (16 rows of 256 classes are 16 KB). Every
-// row is read, an ignored one too (the Go glue pads the last group with rows of zeros): a row
-// only ever affects its own lane. Each float32 partial sum holds at most ⌈C/(2·lanes)⌉ terms
-// before the reduction's log2(lanes) additions, so for C <= 512 a sum carries at most ~36
-// roundings (2e-6 relative), well inside the loss bound, with no float64 flushes.
+// row before n is read, an ignored one too: a row only ever affects its own lane (the rows past n
+// are skipped; the tiled kernels take whole groups, the Go glue pads the last one with rows of
+// zeros). Each float32 partial sum holds at most ⌈C/(2·lanes)⌉ terms before the reduction's
+// log2(lanes) additions (the tiled kernels: ⌈C/2⌉ <= 32), so a sum carries at most ~36 roundings
+// (2e-6 relative), well inside the loss bound, with no float64 flushes.
 //
 // Measured on Zen 5 (4M logits per call, one thread), two rows side by side in the row loops and
 // pass 1 running a group ahead of pass 2 were faster only while the logits sat in L2, and slower
 // (by 10–25% at C = 81 to 256) when they streamed from memory; so one row at a time, the groups
-// in order. Only VEX and EVEX forms, and no masked stores (VMASKMOVPS stores are microcoded on AMD
-// cores): the tail is read with a masked load (fast on both vendors), and only whole vectors are
-// stored.
+// in order. Only VEX and EVEX forms, and no VMASKMOVPS stores (microcoded on AMD cores): AVX2 takes
+// a row's last, partial vector as the whole vector that ends at the row's end, its lanes before the
+// partial part masked out of the sums (and, in ceMediumGrad, stored again with the values they
+// have); the tiled kernels' partial tile is a VMASKMOVPS load (fast on both vendors); AVX-512 uses
+// opmasks, fast on both.
 func genMedium(t tier) {
-	genMediumKernel(t, false, false)
-	genMediumKernel(t, true, false)
-	genMediumKernel(t, false, true)
-	genMediumKernel(t, true, true)
+	genMediumKernel(t, false, false, false)
+	genMediumKernel(t, true, false, false)
+	genMediumKernel(t, false, true, false)
+	genMediumKernel(t, true, true, false)
+	genMediumKernel(t, false, false, true)
 }
 
 // mediumMaxC is the largest C the medium kernels take: the class-index table covers it.
@@ -84,17 +89,28 @@ func mediumIndexTable() Mem {
 const mediumBlock = 256
 
 // mediumScratchFloats is the size of the scratch the medium kernels take, in float32s.
-const mediumScratchFloats = 3136
+const mediumScratchFloats = 3456
 
 // tiledMaxC is the largest C the tiled kernels take: their column buffer holds that many columns.
 const tiledMaxC = 64
 
 // genMediumKernel emits ceMedium, or lseMedium with lse set; with tiled ceTiled or lseTiled, which
-// go through a group's rows in lanes×lanes tiles instead (see tiles below).
-func genMediumKernel(t tier, lse, tiled bool) {
+// go through a group's rows in lanes×lanes tiles instead (see tiles below); with grad ceMediumGrad,
+// ceMedium that also writes the gradient (ForwardBackward's fused pass): pass 2 stores each
+// e^{z_j−m} it sums into the row of g, and after the finish a last pass over the block's rows turns
+// them into s0·e/S + nq (S = Σ_j e^{z_j−m}), or zeros for a row that is ignored or whose loss is
+// below lim (a row the selection is predicted to drop); the Go glue sets the target's element
+// from pt. One exp per logit, where the losses and then a separate gradient pass take two.
+func genMediumKernel(t tier, lse, tiled, grad bool) {
 	L, B := t.lanes, t.bytes()
 	var name string
 	switch {
+	case grad:
+		name = "ceMediumGrad"
+		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32, g []float32, s0, nq, lim float32)",
+			"is ceMedium (len(m) > 0) that also writes the gradient of the n rows to g (the layout of x):",
+			"g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 and",
+			"loss[i] >= lim (the glue overwrites the target's element), and 0 for every other row.")
 	case tiled && lse:
 		name = "lseTiled"
 		t.text(name, "func(dst []float32, x []float32, scratch []float32, n, c int)",
@@ -108,7 +124,7 @@ func genMediumKernel(t tier, lse, tiled bool) {
 		t.text(name, "func(dst []float32, x []float32, scratch []float32, n, c int)",
 			"sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a",
 			"row with a NaN, a +Inf or only −Inf). len(dst) is n rounded up to a multiple of the lanes, at",
-			"most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 3136 floats.")
+			"most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 3456 floats.")
 	default:
 		name = "ceMedium"
 		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32)",
@@ -116,7 +132,7 @@ func genMediumKernel(t tier, lse, tiled bool) {
 			"fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with",
 			"len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most",
 			"256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds",
-			"3136 floats.")
+			"3456 floats.")
 	}
 	lbl := name + t.suffix
 	gp := func() reg.GPVirtual { return GP64().(reg.GPVirtual) }
@@ -145,19 +161,26 @@ func genMediumKernel(t tier, lse, tiled bool) {
 	sumOff := maxOff + L*B
 	tailOff := sumOff + 2*L*B
 	gatherOff := tailOff + B
-	scalarOff := gatherOff + B
-	sArr := scalarOff + 64
+	ovlOff := gatherOff + B
+	scalarOff := ovlOff + B
+	sArr := scalarOff + 128
 	mArr := sArr + 4*mediumBlock
 	ztArr := mArr + 4*mediumBlock
 	negArr := ztArr + 4*mediumBlock
-	colOff := negArr + 4*mediumBlock // the tiled kernels' column buffer: tiledMaxC vectors
+	rArr := negArr + 4*mediumBlock // ceMediumGrad: each row's gradient scale s0/S, 0 for a row of zeros
+	colOff := rArr + 4*mediumBlock // the tiled kernels' column buffer: tiledMaxC vectors
 	check(colOff+tiledMaxC*B+64 <= 4*mediumScratchFloats, "medium scratch too small")
 	at := func(off int) Mem { return Mem{Base: scr, Disp: off} }
+	gdM := at(scalarOff + 64) // ceMediumGrad: g's base − x's base
 	strideM, fullM, pairM, remM, groupM := at(scalarOff), at(scalarOff+8), at(scalarOff+16), at(scalarOff+24), at(scalarOff+32)
 	// the rows to read from the group's first on (n, then less lanes a group); for the tiled
 	// kernels C and C − 2
 	rowsM, cM, cPairM := at(scalarOff+40), at(scalarOff+48), at(scalarOff+56)
-	tailM, gatherM := at(tailOff), at(gatherOff)
+	// AVX2 along the rows: the row's last, partial vector is the whole vector that ends at the row's
+	// end (no masked load or store: a VMASKMOVPS store is microcoded on AMD cores), at off + ovlM
+	// (C mod 8 − 8 floats past the whole vectors), its new lanes (the last C mod 8) in ovlMaskM
+	ovlM := cM
+	tailM, gatherM, ovlMaskM := at(tailOff), at(gatherOff), at(ovlOff)
 
 	var ec expConsts
 	var lc logConsts
@@ -176,6 +199,11 @@ func genMediumKernel(t tier, lse, tiled bool) {
 		zeroV = t.zero()
 	}
 
+	if grad {
+		v := ld(Param("g").Base())
+		SUBQ(xg, v)
+		MOVQ(v, gdM)
+	}
 	Comment("scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;")
 	Comment("C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group")
 	var kTail reg.Register // AVX-512: the tail's opmask
@@ -197,10 +225,17 @@ func genMediumKernel(t tier, lse, tiled bool) {
 		MOVQ(rem, remM)
 		Load(Param("n"), v)
 		MOVQ(v, rowsM)
-		MOVQ(c, cM)
-		MOVQ(c, v)
-		SUBQ(U8(2), v)
-		MOVQ(v, cPairM)
+		if tiled {
+			MOVQ(c, cM)
+			MOVQ(c, v)
+			SUBQ(U8(2), v)
+			MOVQ(v, cPairM)
+		} else {
+			LEAQ(Mem{Base: rem, Index: rem, Scale: 2}, v) // 3·rem
+			ADDQ(rem, v)                                  // 4·rem
+			SUBQ(U8(B), v)
+			MOVQ(v, ovlM)
+		}
 		iota := t.vec()
 		t.loadInt(intTable("iota16", func(i int) int { return i }), iota)
 		cv, cb := XMM(), t.vec()
@@ -221,6 +256,12 @@ func genMediumKernel(t tier, lse, tiled bool) {
 			VPBROADCASTD(rv, mask)
 			VPCMPGTD(iota, mask, mask) // rem > lane
 			VMOVDQU(mask, tailM)
+			Comment("the overlapping last vector's new lanes: lane >= 8 − rem, that is lane + rem > 7")
+			ov := t.vec()
+			VPBROADCASTD(rv, ov)
+			VPADDD(iota, ov, ov)
+			VPCMPGTD(t.cu("seven", 7), ov, ov)
+			VMOVDQU(ov, ovlMaskM)
 		}
 	}
 	var idx reg.GPVirtual
@@ -234,12 +275,17 @@ func genMediumKernel(t tier, lse, tiled bool) {
 	row, r, sp, off := gp(), gp(), gp(), gp()
 	xm := func(d int) Mem { return Mem{Base: row, Index: off, Scale: 1, Disp: d} }
 	im := func(d int) Mem { return Mem{Base: idx, Index: off, Scale: 1, Disp: d} }
+	var grow reg.GPVirtual // ceMediumGrad, pass 2: the row's gradient, at row + (g − x)
 
 	// rowLoop emits a loop over the group's rows, body for each row before n (row = its start, sp
 	// its slot, r its index), skip for the others. Every row before n is read, an ignored one (t <
 	// 0) too: it only affects its own lane of the group's vectors.
 	rowLoop := func(pass string, slots int, body, skip func()) {
 		MOVQ(xg, row)
+		if grow != nil {
+			MOVQ(xg, grow)
+			ADDQ(gdM, grow)
+		}
 		XORQ(r, r)
 		LEAQ(at(slots), sp)
 		Label(lbl + pass + "Row")
@@ -248,6 +294,9 @@ func genMediumKernel(t tier, lse, tiled bool) {
 		body()
 		Label(lbl + pass + "Next")
 		ADDQ(strideM, row)
+		if grow != nil {
+			ADDQ(strideM, grow)
+		}
 		ADDQ(U32(B), sp)
 		INCQ(r)
 		CMPQ(r, U8(L))
@@ -279,7 +328,7 @@ func genMediumKernel(t tier, lse, tiled bool) {
 		tail()
 		Label(lbl + pass + "End")
 	}
-	tailMaskAVX2 := func() reg.VecVirtual {
+	tailMaskAVX2 := func() reg.VecVirtual { // the tiled kernels' partial tile: lane < C mod 8
 		m := t.vec()
 		VMOVUPS(tailM, m)
 		return m
@@ -300,11 +349,8 @@ func genMediumKernel(t tier, lse, tiled bool) {
 					VMAXPS(xm(0), acc[1], kTail, acc[1]) // masked-off lanes keep acc and are not read
 					return
 				}
-				m := tailMaskAVX2()
-				x := t.vec()
-				VMASKMOVPS(xm(0), m, x)
-				VBLENDVPS(m, x, acc[1], x) // masked-off lanes take acc
-				VMAXPS(x, acc[1], acc[1])
+				ADDQ(ovlM, off) // the whole vector that ends at the row's end: max is idempotent
+				VMAXPS(xm(0), acc[1], acc[1])
 			})
 			VMAXPS(acc[1], acc[0], acc[0])
 			VMOVUPS(acc[0], Mem{Base: sp})
@@ -360,6 +406,10 @@ func genMediumKernel(t tier, lse, tiled bool) {
 		if !lse {
 			gatherZt(pass)
 		}
+		if grad {
+			grow = gp()
+			defer func() { grow = nil }()
+		}
 		rowLoop(pass, sumOff, func() {
 			mb := t.vec()
 			VBROADCASTSS(Mem{Base: grp, Index: r, Scale: 4, Disp: mArr}, mb)
@@ -386,13 +436,15 @@ func genMediumKernel(t tier, lse, tiled bool) {
 			// and with smoothing 2ε/C·(x/2 − m/2) into sacc; tail: the row's last, partial vector.
 			term := func(a, d int, tail bool) {
 				x, dd, e := t.vec(), t.vec(), t.vec()
-				var tm reg.VecVirtual // AVX2: the tail mask
+				var tm reg.VecVirtual // AVX2: the overlapping tail's new lanes
 				switch {
 				case tail && t.zmm:
 					VMOVUPS_Z(xm(d), kTail, x)
 				case tail:
-					tm = tailMaskAVX2()
-					VMASKMOVPS(xm(d), tm, x)
+					ADDQ(ovlM, off)
+					tm = t.vec()
+					VMOVUPS(ovlMaskM, tm)
+					VMOVUPS(xm(d), x)
 				default:
 					VMOVUPS(xm(d), x)
 				}
@@ -403,6 +455,14 @@ func genMediumKernel(t tier, lse, tiled bool) {
 					VSUBPS(mb, x, dd)
 				}
 				t.exp(ec, dd, e)
+				if grad {
+					gm := Mem{Base: grow, Index: off, Scale: 1, Disp: d}
+					if tail && t.zmm {
+						VMOVUPS(e, kTail, gm)
+					} else {
+						VMOVUPS(e, gm) // AVX2's tail: its old lanes get the values they have
+					}
+				}
 				if t.zmm {
 					var keep reg.Register
 					switch {
@@ -434,7 +494,7 @@ func genMediumKernel(t tier, lse, tiled bool) {
 					VANDNPS(e, eq, e) // 0 where j == t
 				}
 				if tail {
-					VANDPS(tm, e, e) // masked-off lanes may hold anything (e^{0−m})
+					VANDPS(tm, e, e) // the lanes the whole vectors before summed already
 					if sm {
 						VANDPS(tm, x, x)
 					}
@@ -726,6 +786,28 @@ func genMediumKernel(t tier, lse, tiled bool) {
 		t.loadInt(Mem{Base: tb, Index: o, Scale: 1}, tv)
 		loss, ls, a := t.finishRows(ec, lc, fc, s, m, zt, neg, tv, smooth, lbl+"Plain")
 		VMOVUPS(loss, Mem{Base: dst})
+		if grad {
+			Comment("the gradient's scale s0/S, S = 1 + a; 0 where t < 0 or loss < lim (a row of zeros)")
+			w, rv, lim := t.vec(), t.vec(), t.vec()
+			VADDPS(lc.one, a, w)
+			VBROADCASTSS(paramAddr("s0"), rv)
+			VBROADCASTSS(paramAddr("lim"), lim)
+			if t.zmm {
+				valid, low := K(), K()
+				VPCMPD(U8(5), fc.zero, tv, valid) // t >= 0
+				VCMPPS(U8(1), lim, loss, low)     // loss < lim
+				KANDNW(valid, low, valid)         // valid and not low
+				VDIVPS_Z(w, rv, valid, rv)
+			} else {
+				dead, low := t.vec(), t.vec()
+				VPSRAD(U8(31), tv, dead)
+				VCMPPS(U8(1), lim, loss, low)
+				VORPS(low, dead, dead)
+				VDIVPS(w, rv, rv)
+				VANDNPS(rv, dead, rv)
+			}
+			VMOVUPS(rv, Mem{Base: grp, Disp: rArr})
+		}
 		Comment("statistics, when len(m) > 0")
 		stn := ld(Param("m").Len())
 		TESTQ(stn, stn)
@@ -742,8 +824,86 @@ func genMediumKernel(t tier, lse, tiled bool) {
 	SUBQ(U32(L), n)
 	JMP(LabelRef(lbl + "Fin"))
 	Label(lbl + "Done")
+	if grad {
+		normalizeRows(t, lbl, scr, rArr, strideM, fullM, remM, ovlM, ovlMaskM, kTail)
+	}
 	VZEROUPPER()
 	RET()
+}
+
+// normalizeRows emits ceMediumGrad's last pass: for each of the n rows of x, the row of g (at
+// x + (g − x)) holds e^{z_j−m}; with r the row's scale in rArr (at scr), it becomes g·r + nq, or
+// zeros where r is 0 (every lane: an ignored row's logits, and so its e, may be anything). The
+// block's rows are still in L2 (the glue gives the kernel 64 rows at a time).
+func normalizeRows(t tier, lbl string, scr reg.GPVirtual, rArr int, strideM, fullM, remM, ovlM, ovlMaskM Mem, kTail reg.Register) {
+	B := t.bytes()
+	Comment("the gradient's last pass: g·r + nq over each row, or zeros")
+	p, r, n, off := GP64(), GP64(), GP64(), GP64()
+	Load(Param("g").Base(), p)
+	Load(Param("n"), n)
+	XORQ(r, r)
+	nq, zero := t.vec(), t.zero()
+	VBROADCASTSS(paramAddr("nq"), nq)
+	Label(lbl + "NormRow")
+	CMPQ(r, n)
+	JAE(LabelRef(lbl + "NormDone"))
+	XORQ(off, off)
+	rv := t.vec()
+	VBROADCASTSS(Mem{Base: scr, Index: r, Scale: 4, Disp: rArr}, rv)
+	VUCOMISS(zero.AsX(), rv.AsX())
+	JE(LabelRef(lbl + "NormZero"))
+	gm := func() Mem { return Mem{Base: p, Index: off, Scale: 1} }
+	Label(lbl + "NormVec")
+	CMPQ(off, fullM)
+	JGE(LabelRef(lbl + "NormTail"))
+	v := t.vec()
+	VMOVUPS(gm(), v)
+	VFMADD213PS(nq, rv, v)
+	VMOVUPS(v, gm())
+	ADDQ(U32(B), off)
+	JMP(LabelRef(lbl + "NormVec"))
+	Label(lbl + "NormTail")
+	CMPQ(remM, U8(0))
+	JE(LabelRef(lbl + "NormNext"))
+	if t.zmm {
+		v := t.vec()
+		VMOVUPS_Z(gm(), kTail, v)
+		VFMADD213PS(nq, rv, v)
+		VMOVUPS(v, kTail, gm())
+	} else {
+		Comment("the whole vector that ends at the row's end: its new lanes normalised, the others kept")
+		ADDQ(ovlM, off)
+		v, u, k := t.vec(), t.vec(), t.vec()
+		VMOVUPS(gm(), v)
+		VMOVAPS(v, u)
+		VFMADD213PS(nq, rv, u)
+		VMOVUPS(ovlMaskM, k)
+		VBLENDVPS(k, u, v, v)
+		VMOVUPS(v, gm())
+	}
+	JMP(LabelRef(lbl + "NormNext"))
+	Label(lbl + "NormZero")
+	Comment("a row of zeros: whole vectors, then the tail")
+	Label(lbl + "ZeroVec")
+	CMPQ(off, fullM)
+	JGE(LabelRef(lbl + "ZeroTail"))
+	VMOVUPS(zero, gm())
+	ADDQ(U32(B), off)
+	JMP(LabelRef(lbl + "ZeroVec"))
+	Label(lbl + "ZeroTail")
+	CMPQ(remM, U8(0))
+	JE(LabelRef(lbl + "NormNext"))
+	if t.zmm {
+		VMOVUPS(zero, kTail, gm())
+	} else {
+		ADDQ(ovlM, off)
+		VMOVUPS(zero, gm()) // over zeros already written, and the row's last lanes
+	}
+	Label(lbl + "NormNext")
+	ADDQ(strideM, p)
+	INCQ(r)
+	JMP(LabelRef(lbl + "NormRow"))
+	Label(lbl + "NormDone")
 }
 
 // reduceRows returns a new vector whose lane r is the reduction by op (op(a, b, d): d = a op b)
