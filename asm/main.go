@@ -1,6 +1,7 @@
 // Command asm generates ohem's kernels: the amd64 ones with avo, every kernel in two tiers,
 // AVX2+FMA and AVX-512, into ../ohem_amd64.s and their Go declarations into ../ohem_stubs_amd64.go;
-// the arm64 NEON ones with the emitter of neon.go into ../ohem_arm64.s and ../ohem_stubs_arm64.go.
+// the arm64 NEON ones with the emitter of package neon (asm/neon) into ../ohem_arm64.s and
+// ../ohem_stubs_arm64.go.
 //
 // Run it through `go generate` at the repository root (see gen.go there), or by hand:
 //
@@ -11,9 +12,11 @@
 // log1p sequences, written once and used by every kernel that needs them), select.go (counting
 // and compaction for the selection), ce.go (row-major cross-entropy and log-sum-exp, and the cross-entropy fused with the gradient),
 // ce_medium.go (the same for medium class counts, a group of rows at a time), planar.go
-// (the same for planar batches), grad.go (the gradient). For arm64: neon.go (the emitter),
-// neon_enc.go (the encoder of the instructions Go's assembler lacks), neon_math.go (exp),
-// neon_select.go, neon_ce.go, neon_medium.go (4×4 tiles), neon_planar.go and neon_grad.go.
+// (the same for planar batches), grad.go (the gradient). For arm64: package neon in neon/ (the
+// emitter, and the encoder of the instructions Go's assembler lacks), neon_kernels.go (the
+// generator's neonFile: the emitter with the kernels' shared helpers), neon_math.go (exp),
+// neon_select.go, neon_ce.go, neon_medium.go (4×4 tiles), neon_planar.go, neon_grad.go and
+// neon_sigmoid.go.
 package main
 
 import (
@@ -45,7 +48,7 @@ func main() {
 	if *arm64Out != "" {
 		f := genNEON()
 		cmd := "go run . -arm64 " + *arm64Out + " -arm64stubs " + *arm64Stubs
-		if err := f.write(*arm64Out, *arm64Stubs, cmd); err != nil {
+		if err := f.Write(*arm64Out, *arm64Stubs, "ohem", cmd); err != nil {
 			log.Fatal(err)
 		}
 	}

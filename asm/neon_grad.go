@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ohem-go/ohem/asm/neon"
 )
 
 // The gradient kernels on NEON: g = scale·(softmax − q) for a kept sample (t >= 0, scale != ±0),
@@ -53,50 +55,20 @@ func genGradNEON(f *neonFile) {
 	genGradPlanarNEON(f)
 }
 
-// interleave emits the instruction sequences of the bodies one instruction of each in turn. The
-// bodies must use disjoint registers (but for read-only ones) and emit instructions only.
-func (f *neonFile) interleave(bodies ...func()) {
-	prev := f.asm.String()
-	var seqs [][]string
-	for _, b := range bodies {
-		f.asm.Reset()
-		b()
-		s := strings.SplitAfter(f.asm.String(), "\n")
-		if s[len(s)-1] == "" {
-			s = s[:len(s)-1]
-		}
-		seqs = append(seqs, s)
-	}
-	f.asm.Reset()
-	f.asm.WriteString(prev)
-	for i := 0; ; i++ {
-		done := true
-		for _, s := range seqs {
-			if i < len(s) {
-				f.asm.WriteString(s[i])
-				done = false
-			}
-		}
-		if done {
-			return
-		}
-	}
-}
-
 // zeroFill stores zeros over the nb bytes at p (registers; nb >= 16 and a multiple of 4): 64
 // bytes a store from the zero registers z..z+3, then 16, then the last 4–12 bytes by one 16-byte
 // store that ends at the end. p ends past them; nb is consumed; tmp is scratch. Labels start with
 // tag.
-func (f *neonFile) zeroFill(tag, p, nb, tmp string, z vreg) {
+func (f *neonFile) zeroFill(tag, p, nb, tmp string, z neon.Reg) {
 	f.loopBy(tag+"Z64", nb, 64, 16, func() {
-		f.op("VST1.P [V%d.S4, V%d.S4, V%d.S4, V%d.S4], 64(%s)", z, z+1, z+2, z+3, p)
+		f.Op("VST1.P [V%d.S4, V%d.S4, V%d.S4, V%d.S4], 64(%s)", z, z+1, z+2, z+3, p)
 	})
-	f.loopBy(tag+"Z16", nb, 16, 0, func() { f.op("VST1.P [V%d.S4], 16(%s)", z, p) })
-	f.op("CBZ %s, %sZDone", nb, tag)
-	f.op("ADD %s, %s", nb, p)
-	f.op("SUB $16, %s, %s", p, tmp)
-	f.op("VST1 [V%d.S4], (%s)", z, tmp)
-	f.label(tag + "ZDone")
+	f.loopBy(tag+"Z16", nb, 16, 0, func() { f.Op("VST1.P [V%d.S4], 16(%s)", z, p) })
+	f.Op("CBZ %s, %sZDone", nb, tag)
+	f.Op("ADD %s, %s", nb, p)
+	f.Op("SUB $16, %s, %s", p, tmp)
+	f.Op("VST1 [V%d.S4], (%s)", z, tmp)
+	f.Label(tag + "ZDone")
 }
 
 // loopBy emits a loop that runs body while the count in register cnt is at least step, taking
@@ -104,37 +76,37 @@ func (f *neonFile) zeroFill(tag, p, nb, tmp string, z vreg) {
 // flags of the subtraction (cnt is biased by −step inside the loop). With elems > 0 the loop's
 // note counts its instructions per elems elements. Labels start with label.
 func (f *neonFile) loopBy(label, cnt string, step, elems int, body func()) {
-	f.op("SUBS $%d, %s", step, cnt)
-	f.op("BLT %sEnd", label)
-	f.label(label)
-	mark := f.count
+	f.Op("SUBS $%d, %s", step, cnt)
+	f.Op("BLT %sEnd", label)
+	f.Label(label)
+	mark := f.Count()
 	body()
-	f.op("SUBS $%d, %s", step, cnt)
-	f.op("BGE %s", label)
+	f.Op("SUBS $%d, %s", step, cnt)
+	f.Op("BGE %s", label)
 	if elems > 0 {
-		f.loopNote(mark, elems)
+		f.LoopNote(mark, elems)
 	}
-	f.label(label + "End")
-	f.op("ADD $%d, %s", step, cnt)
+	f.Label(label + "End")
+	f.Op("ADD $%d, %s", step, cnt)
 }
 
 // gradSig is the parameter list of a gradient kernel: the slices of gradParams, then extra.
-func gradSig(extra ...param) []param { return append(slices.Clone(gradParams), extra...) }
+func gradSig(extra ...string) []string { return append(slices.Clone(gradParams), extra...) }
 
-var gradParams = []param{{"g", "[]float32"}, {"x", "[]float32"}, {"t", "[]int32"},
-	{"m", "[]float32"}, {"ls", "[]float32"}, {"pt", "[]float32"}, {"scale", "[]float32"}}
+var gradParams = []string{"g []float32", "x []float32", "t []int32",
+	"m []float32", "ls []float32", "pt []float32", "scale []float32"}
 
 // ldGradRowArgs loads gradParams into the registers of the row kernels: R0 g, R1 x, R2 t, R3 m,
 // R4 ls, R5 pt, R6 scale, and R7 len(t).
 func (f *neonFile) ldGradRowArgs() {
-	f.ldArg("g", "R0")
-	f.ldArg("x", "R1")
-	f.ldArg("t", "R2")
-	f.ldLen("t", "R7")
-	f.ldArg("m", "R3")
-	f.ldArg("ls", "R4")
-	f.ldArg("pt", "R5")
-	f.ldArg("scale", "R6")
+	f.LdArg("g", "R0")
+	f.LdArg("x", "R1")
+	f.LdArg("t", "R2")
+	f.LdLen("t", "R7")
+	f.LdArg("m", "R3")
+	f.LdArg("ls", "R4")
+	f.LdArg("pt", "R5")
+	f.LdArg("scale", "R6")
 }
 
 // genGradRowsLargeNEON emits gradRowsLargeNEON.
@@ -145,105 +117,105 @@ func (f *neonFile) ldGradRowArgs() {
 // V0–V3 x, V4–V7 the gradient, V8–V19 the exp sequences' scratch (n, p, m of each vector);
 // V20 m, V21 ls, V22 scale of the row in every lane, V23 q; V24–V27 zero; V28–V31 exp.
 func genGradRowsLargeNEON(f *neonFile) {
-	f.text("gradRowsLargeNEON", gradSig(param{"c", "int"}, param{"q", "float32"}, param{"tq", "float32"}), nil,
+	f.Text("gradRowsLargeNEON", gradSig("c int", "q float32", "tq float32"), nil,
 		"writes the gradient of the len(t) rows of x, c >= 4 classes each, to g: for a kept row",
 		"(t[i] >= 0, scale[i] != ±0) g_j = scale·(e^{(x_j − m) − ls} − q) and g_t = scale·(pt + tq);",
 		"0 for the others.")
 	f.ldGradRowArgs()
-	f.ldArg("c", "R8")
-	f.op("LSL $2, R8")
-	f.ldF("q", 23)
-	f.dupLane(23, 23, 0)
-	for z := vreg(24); z < 28; z++ {
-		f.zero(z)
+	f.LdArg("c", "R8")
+	f.Op("LSL $2, R8")
+	f.LdF("q", 23)
+	f.DupLane(23, 23, 0)
+	for z := neon.Reg(24); z < 28; z++ {
+		f.Zero(z)
 	}
 	f.expConstsNEON()
 
 	// vec computes the gradient of the vector in V(k) into V(4+k).
-	vec := func(k vreg) func() {
+	vec := func(k neon.Reg) func() {
 		return func() {
-			f.w(fsub(k, k, 20))
-			f.w(fsub(k, k, 21))
+			f.Fsub(k, k, 20)
+			f.Fsub(k, k, 21)
 			f.exp(k, 4+k, 8+k, 12+k, 16+k)
-			f.w(fsub(4+k, 4+k, 23))
-			f.w(fmul(4+k, 4+k, 22))
+			f.Fsub(4+k, 4+k, 23)
+			f.Fmul(4+k, 4+k, 22)
 		}
 	}
 
-	f.op("MOVD ZR, R14")
-	f.label("row")
-	f.op("CMP R7, R14")
-	f.op("BGE done")
-	f.op("MOVW (R2)(R14<<2), R12")
-	f.op("TBNZ $31, R12, drop")
-	f.op("MOVWU (R6)(R14<<2), R13")
-	f.op("LSLW $1, R13, R13") // ±0 → 0
-	f.op("CBZW R13, drop")
-	f.comment("a kept row: m, ls and scale in every lane")
+	f.Op("MOVD ZR, R14")
+	f.Label("row")
+	f.Op("CMP R7, R14")
+	f.Op("BGE done")
+	f.Op("MOVW (R2)(R14<<2), R12")
+	f.Op("TBNZ $31, R12, drop")
+	f.Op("MOVWU (R6)(R14<<2), R13")
+	f.Op("LSLW $1, R13, R13") // ±0 → 0
+	f.Op("CBZW R13, drop")
+	f.Comment("a kept row: m, ls and scale in every lane")
 	for _, p := range [][2]string{{"R3", "V20"}, {"R4", "V21"}, {"R6", "V22"}} {
-		f.op("ADD R14<<2, %s, R13", p[0])
-		f.op("VLD1R (R13), [%s.S4]", p[1])
+		f.Op("ADD R14<<2, %s, R13", p[0])
+		f.Op("VLD1R (R13), [%s.S4]", p[1])
 	}
-	f.op("MOVD R1, R9")
-	f.op("MOVD R0, R10")
-	f.op("MOVD R8, R11")
-	f.op("TST $15, R8")
-	f.op("BEQ body")
-	f.comment("the last 1–3 elements first: the vector that ends at the row's end (C >= 4), computed")
-	f.comment("before any store of the row (g may be x itself) and kept in V24 until the row is done")
-	f.op("ADD R8, R1, R13")
-	f.op("SUB $16, R13")
-	f.op("VLD1 (R13), [V0.S4]")
+	f.Op("MOVD R1, R9")
+	f.Op("MOVD R0, R10")
+	f.Op("MOVD R8, R11")
+	f.Op("TST $15, R8")
+	f.Op("BEQ body")
+	f.Comment("the last 1–3 elements first: the vector that ends at the row's end (C >= 4), computed")
+	f.Comment("before any store of the row (g may be x itself) and kept in V24 until the row is done")
+	f.Op("ADD R8, R1, R13")
+	f.Op("SUB $16, R13")
+	f.Op("VLD1 (R13), [V0.S4]")
 	vec(0)()
-	f.mov(24, 4)
-	f.label("body")
+	f.Mov(24, 4)
+	f.Label("body")
 	f.loopBy("vec16", "R11", 64, 16, func() {
-		f.op("VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]")
-		f.interleave(vec(0), vec(1), vec(2), vec(3))
-		f.op("VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R10)")
+		f.Op("VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]")
+		f.Interleave(vec(0), vec(1), vec(2), vec(3))
+		f.Op("VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R10)")
 	})
 	f.loopBy("vec4", "R11", 16, 0, func() {
-		f.op("VLD1.P 16(R9), [V0.S4]")
+		f.Op("VLD1.P 16(R9), [V0.S4]")
 		vec(0)()
-		f.op("VST1.P [V4.S4], 16(R10)")
+		f.Op("VST1.P [V4.S4], 16(R10)")
 	})
-	f.op("CBZ R11, target")
-	f.op("ADD R8, R0, R10")
-	f.op("SUB $16, R10")
-	f.op("VST1 [V24.S4], (R10)")
-	f.zero(24) // the zero fills of dropped rows use it
-	f.label("target")
-	f.comment("g_t = scale·(pt + tq), over what the vectors left there")
-	f.op("ADD R12<<2, R0, R13")
-	f.op("FMOVS (R5)(R14<<2), F16")
-	f.op("FMOVS %s, F17", f.fp("tq"))
-	f.op("FADDS F17, F16")
-	f.op("FMULS F22, F16")
-	f.op("FMOVS F16, (R13)")
-	f.op("ADD R8, R0")
-	f.op("ADD R8, R1")
-	f.op("ADD $1, R14")
-	f.op("B row")
+	f.Op("CBZ R11, target")
+	f.Op("ADD R8, R0, R10")
+	f.Op("SUB $16, R10")
+	f.Op("VST1 [V24.S4], (R10)")
+	f.Zero(24) // the zero fills of dropped rows use it
+	f.Label("target")
+	f.Comment("g_t = scale·(pt + tq), over what the vectors left there")
+	f.Op("ADD R12<<2, R0, R13")
+	f.Op("FMOVS (R5)(R14<<2), F16")
+	f.Op("FMOVS %s, F17", f.FP("tq"))
+	f.Op("FADDS F17, F16")
+	f.Op("FMULS F22, F16")
+	f.Op("FMOVS F16, (R13)")
+	f.Op("ADD R8, R0")
+	f.Op("ADD R8, R1")
+	f.Op("ADD $1, R14")
+	f.Op("B row")
 
-	f.label("drop")
-	f.comment("a run of dropped rows: one zero fill")
-	f.op("MOVD ZR, R11")
-	f.label("dropNext")
-	f.op("ADD R8, R11")
-	f.op("ADD $1, R14")
-	f.op("CMP R7, R14")
-	f.op("BGE fill")
-	f.op("MOVW (R2)(R14<<2), R12")
-	f.op("TBNZ $31, R12, dropNext")
-	f.op("MOVWU (R6)(R14<<2), R13")
-	f.op("LSLW $1, R13, R13")
-	f.op("CBZW R13, dropNext")
-	f.label("fill")
-	f.op("ADD R11, R1")
+	f.Label("drop")
+	f.Comment("a run of dropped rows: one zero fill")
+	f.Op("MOVD ZR, R11")
+	f.Label("dropNext")
+	f.Op("ADD R8, R11")
+	f.Op("ADD $1, R14")
+	f.Op("CMP R7, R14")
+	f.Op("BGE fill")
+	f.Op("MOVW (R2)(R14<<2), R12")
+	f.Op("TBNZ $31, R12, dropNext")
+	f.Op("MOVWU (R6)(R14<<2), R13")
+	f.Op("LSLW $1, R13, R13")
+	f.Op("CBZW R13, dropNext")
+	f.Label("fill")
+	f.Op("ADD R11, R1")
 	f.zeroFill("fill", "R0", "R11", "R13", 24)
-	f.op("B row")
-	f.label("done")
-	f.op("RET")
+	f.Op("B row")
+	f.Label("done")
+	f.Op("RET")
 }
 
 // genGradRowsSmallNEON emits gradRowsSmallNEON: one loop per C of 1..4, and the table-driven loop
@@ -255,42 +227,42 @@ func genGradRowsLargeNEON(f *neonFile) {
 // V25 the drop mask (t < 0 or scale = ±0: all ones); V26 q, V27 tq; V28–V31 exp. The loops use
 // V0–V19 as their comments say.
 func genGradRowsSmallNEON(f *neonFile) {
-	f.text("gradRowsSmallNEON", gradSig(param{"tab", "[]byte"}, param{"c", "int"}, param{"q", "float32"}, param{"tq", "float32"}), nil,
+	f.Text("gradRowsSmallNEON", gradSig("tab []byte", "c int", "q float32", "tq float32"), nil,
 		"writes the gradient of the len(t) rows of x, c <= 10 classes each, to g as gradRowsLargeNEON",
 		"does, 4 rows at a time (len(t) a multiple of 4); for c >= 5, tab holds per vector k < c of a block",
 		"the TBL indices of the rows of its lanes and their columns (grad_arm64.go).")
 	f.ldGradRowArgs()
-	f.ldArg("tab", "R9")
-	f.ldArg("c", "R8")
-	f.ldF("q", 26)
-	f.dupLane(26, 26, 0)
-	f.ldF("tq", 27)
-	f.dupLane(27, 27, 0)
-	f.zero(15)
-	f.op("CMP $2, R8")
-	f.op("BEQ c2")
-	f.op("BLT c1")
-	f.op("CMP $4, R8")
-	f.op("BLT c3")
-	f.op("BEQ c4")
+	f.LdArg("tab", "R9")
+	f.LdArg("c", "R8")
+	f.LdF("q", 26)
+	f.DupLane(26, 26, 0)
+	f.LdF("tq", 27)
+	f.DupLane(27, 27, 0)
+	f.Zero(15)
+	f.Op("CMP $2, R8")
+	f.Op("BEQ c2")
+	f.Op("BLT c1")
+	f.Op("CMP $4, R8")
+	f.Op("BLT c3")
+	f.Op("BEQ c4")
 	f.expConstsNEON()
 	genGradFlatNEON(f)
-	f.label("c1")
+	f.Label("c1")
 	genGradC1NEON(f)
-	f.label("c2")
+	f.Label("c2")
 	genGradPairsNEON(f)
-	f.label("c3")
+	f.Label("c3")
 	genGradStructNEON(f, 3)
-	f.label("c4")
+	f.Label("c4")
 	genGradStructNEON(f, 4)
 }
 
 // dropMask sets V(d) to the drop mask of the rows whose targets and scales are in V(t) and V(s):
 // all ones where t < 0 or s = ±0. V(tmp) is scratch, V(zero) holds 0.
-func (f *neonFile) dropMask(d, t, s, tmp, zero vreg) {
-	f.w(sshr(d, t, 31))
-	f.w(fcmeq(tmp, s, zero))
-	f.orr(d, d, tmp)
+func (f *neonFile) dropMask(d, t, s, tmp, zero neon.Reg) {
+	f.Sshr(d, t, 31)
+	f.Fcmeq(tmp, s, zero)
+	f.Orr(d, d, tmp)
 }
 
 // blockStats loads the statistics of the next 4 rows into V20–V24 (m and ls only when withLS),
@@ -298,38 +270,38 @@ func (f *neonFile) dropMask(d, t, s, tmp, zero vreg) {
 // V15 holds 0. With allDropped != "", a block of 4 dropped rows jumps there (before the target
 // gradient).
 func (f *neonFile) blockStats(withLS bool, allDropped string) {
-	f.op("VLD1.P 16(R2), [V20.S4]")
-	f.op("VLD1.P 16(R6), [V21.S4]")
-	f.op("VLD1.P 16(R5), [V24.S4]")
+	f.Op("VLD1.P 16(R2), [V20.S4]")
+	f.Op("VLD1.P 16(R6), [V21.S4]")
+	f.Op("VLD1.P 16(R5), [V24.S4]")
 	if withLS {
-		f.op("VLD1.P 16(R3), [V22.S4]")
-		f.op("VLD1.P 16(R4), [V23.S4]")
+		f.Op("VLD1.P 16(R3), [V22.S4]")
+		f.Op("VLD1.P 16(R4), [V23.S4]")
 	}
 	f.dropMask(25, 20, 21, 14, 15)
 	if allDropped != "" {
-		f.addv(14, 25)
-		f.toR("R12", 14)
-		f.op("CMNW $4, R12") // the sum of the 4 masks is −4
-		f.op("BEQ %s", allDropped)
+		f.Addv(14, 25)
+		f.ToR("R12", 14)
+		f.Op("CMNW $4, R12") // the sum of the 4 masks is −4
+		f.Op("BEQ %s", allDropped)
 	}
-	f.w(fadd(24, 24, 27))
-	f.w(fmul(24, 24, 21))
+	f.Fadd(24, 24, 27)
+	f.Fmul(24, 24, 21)
 }
 
 // genGradC1NEON: C = 1, the only element is the target: g = scale·(pt + tq), 0 where dropped.
 // The logits are not read.
 func genGradC1NEON(f *neonFile) {
-	f.op("CBZ R7, c1Done")
-	f.label("c1Block")
-	mark := f.count
+	f.Op("CBZ R7, c1Done")
+	f.Label("c1Block")
+	mark := f.Count()
 	f.blockStats(false, "")
-	f.w(bic(24, 24, 25))
-	f.op("VST1.P [V24.S4], 16(R0)")
-	f.op("SUBS $4, R7")
-	f.op("BNE c1Block")
-	f.loopNote(mark, 4)
-	f.label("c1Done")
-	f.op("RET")
+	f.Bic(24, 24, 25)
+	f.Op("VST1.P [V24.S4], 16(R0)")
+	f.Op("SUBS $4, R7")
+	f.Op("BNE c1Block")
+	f.LoopNote(mark, 4)
+	f.Label("c1Done")
+	f.Op("RET")
 }
 
 // genGradPairsNEON: C = 2 without exp and without reading the logits: q = eps/2 = tq, so the
@@ -340,35 +312,35 @@ func genGradC1NEON(f *neonFile) {
 // Registers: V0–V3 t and scale of two groups of 4 rows, V8, V9 their pt, V10, V11 drop masks,
 // V12, V13 scratch, V4–V7 the two pairs of class vectors, V19 the sign bit, V15 zero.
 func genGradPairsNEON(f *neonFile) {
-	f.constU32(19, 0x80000000)
+	f.ConstU32(19, 0x80000000)
 	// group computes the 4 rows whose t, scale, pt are in V(t), V(s), V(p) into V(o), V(o+1).
-	group := func(t, s, p, d, tmp, o vreg) {
+	group := func(t, s, p, d, tmp, o neon.Reg) {
 		f.dropMask(d, t, s, tmp, 15)
-		f.w(fadd(p, p, 27))
-		f.w(fmul(p, p, s))
-		f.shl(tmp, t, 31)
-		f.eor(o, p, tmp)
-		f.eor(o+1, o, 19)
-		f.w(bic(o, o, d))
-		f.w(bic(o+1, o+1, d))
+		f.Fadd(p, p, 27)
+		f.Fmul(p, p, s)
+		f.Shl(tmp, t, 31)
+		f.Eor(o, p, tmp)
+		f.Eor(o+1, o, 19)
+		f.Bic(o, o, d)
+		f.Bic(o+1, o+1, d)
 	}
 	f.loopBy("c2Loop8", "R7", 8, 16, func() {
-		f.op("VLD1.P 32(R2), [V0.S4, V1.S4]")
-		f.op("VLD1.P 32(R6), [V2.S4, V3.S4]")
-		f.op("VLD1.P 32(R5), [V8.S4, V9.S4]")
-		f.interleave(func() { group(0, 2, 8, 10, 12, 4) }, func() { group(1, 3, 9, 11, 13, 6) })
-		f.op("VST2.P [V4.S4, V5.S4], 32(R0)")
-		f.op("VST2.P [V6.S4, V7.S4], 32(R0)")
+		f.Op("VLD1.P 32(R2), [V0.S4, V1.S4]")
+		f.Op("VLD1.P 32(R6), [V2.S4, V3.S4]")
+		f.Op("VLD1.P 32(R5), [V8.S4, V9.S4]")
+		f.Interleave(func() { group(0, 2, 8, 10, 12, 4) }, func() { group(1, 3, 9, 11, 13, 6) })
+		f.Op("VST2.P [V4.S4, V5.S4], 32(R0)")
+		f.Op("VST2.P [V6.S4, V7.S4], 32(R0)")
 	})
-	f.comment("the last 4 rows (len(t) is a multiple of 4)")
-	f.op("CBZ R7, c2Done")
-	f.op("VLD1.P 16(R2), [V0.S4]")
-	f.op("VLD1.P 16(R6), [V2.S4]")
-	f.op("VLD1.P 16(R5), [V8.S4]")
+	f.Comment("the last 4 rows (len(t) is a multiple of 4)")
+	f.Op("CBZ R7, c2Done")
+	f.Op("VLD1.P 16(R2), [V0.S4]")
+	f.Op("VLD1.P 16(R6), [V2.S4]")
+	f.Op("VLD1.P 16(R5), [V8.S4]")
 	group(0, 2, 8, 10, 12, 4)
-	f.op("VST2.P [V4.S4, V5.S4], 32(R0)")
-	f.label("c2Done")
-	f.op("RET")
+	f.Op("VST2.P [V4.S4, V5.S4], 32(R0)")
+	f.Label("c2Done")
+	f.Op("RET")
 }
 
 // genGradStructNEON: C = 3 or 4. LD3/LD4 load a block's 4 rows as one vector per class, lane r
@@ -381,55 +353,55 @@ func genGradStructNEON(f *neonFile, c int) {
 	tag := "c" + strconv.Itoa(c)
 	f.expConstsNEON()
 	for j := 1; j < c; j++ {
-		f.op("MOVW $%d, R12", j)
-		f.dupR(15+vreg(j), "R12")
+		f.Op("MOVW $%d, R12", j)
+		f.DupR(15+neon.Reg(j), "R12")
 	}
-	list := func(first vreg) string {
+	list := func(first neon.Reg) string {
 		s := make([]string, c)
 		for j := range c {
 			s[j] = "V" + strconv.Itoa(int(first)+j) + ".S4"
 		}
 		return "[" + strings.Join(s, ", ") + "]"
 	}
-	f.op("CBZ R7, %sDone", tag)
-	f.label(tag + "Block")
-	mark := f.count
+	f.Op("CBZ R7, %sDone", tag)
+	f.Label(tag + "Block")
+	mark := f.Count()
 	f.blockStats(true, tag+"Drop")
-	f.op("VLD%d.P %d(R1), %s", c, 16*c, list(0))
-	for j := vreg(0); j < vreg(c); j++ {
-		f.w(fsub(j, j, 22))
-		f.w(fsub(j, j, 23))
+	f.Op("VLD%d.P %d(R1), %s", c, 16*c, list(0))
+	for j := neon.Reg(0); j < neon.Reg(c); j++ {
+		f.Fsub(j, j, 22)
+		f.Fsub(j, j, 23)
 	}
-	for j := vreg(0); j < vreg(c); j++ {
+	for j := neon.Reg(0); j < neon.Reg(c); j++ {
 		f.exp(j, 4+j, 8+j, 12, 13)
 	}
-	for j := vreg(0); j < vreg(c); j++ {
-		idx := vreg(15) // class 0: zero
+	for j := neon.Reg(0); j < neon.Reg(c); j++ {
+		idx := neon.Reg(15) // class 0: zero
 		if j > 0 {
 			idx = 15 + j
 		}
-		f.w(fsub(4+j, 4+j, 26))
-		f.w(fmul(4+j, 4+j, 21))
-		f.cmeq(14, 20, idx)
-		f.bit(4+j, 24, 14)
-		f.w(bic(4+j, 4+j, 25))
+		f.Fsub(4+j, 4+j, 26)
+		f.Fmul(4+j, 4+j, 21)
+		f.Cmeq(14, 20, idx)
+		f.Bit(4+j, 24, 14)
+		f.Bic(4+j, 4+j, 25)
 	}
-	f.op("VST%d.P %s, %d(R0)", c, list(4), 16*c)
-	f.op("SUBS $4, R7")
-	f.op("BNE %sBlock", tag)
-	f.loopNote(mark, 4*c)
-	f.op("RET")
-	f.label(tag + "Drop")
-	f.comment("4 dropped rows: zeros")
-	for j := vreg(0); j < vreg(c); j++ {
-		f.zero(4 + j)
+	f.Op("VST%d.P %s, %d(R0)", c, list(4), 16*c)
+	f.Op("SUBS $4, R7")
+	f.Op("BNE %sBlock", tag)
+	f.LoopNote(mark, 4*c)
+	f.Op("RET")
+	f.Label(tag + "Drop")
+	f.Comment("4 dropped rows: zeros")
+	for j := neon.Reg(0); j < neon.Reg(c); j++ {
+		f.Zero(4 + j)
 	}
-	f.op("VST1.P %s, %d(R0)", list(4), 16*c)
-	f.op("ADD $%d, R1", 16*c)
-	f.op("SUBS $4, R7")
-	f.op("BNE %sBlock", tag)
-	f.label(tag + "Done")
-	f.op("RET")
+	f.Op("VST1.P %s, %d(R0)", list(4), 16*c)
+	f.Op("ADD $%d, R1", 16*c)
+	f.Op("SUBS $4, R7")
+	f.Op("BNE %sBlock", tag)
+	f.Label(tag + "Done")
+	f.Op("RET")
 }
 
 // genGradFlatNEON: C = 5..10, a block's C vectors in memory order. For vector k, the table holds
@@ -439,49 +411,49 @@ func genGradStructNEON(f *neonFile, c int) {
 // the lanes' m, ls, scale, target, target gradient and drop mask, V14 scratch, V15 zero, V16–V19
 // zero (fills).
 func genGradFlatNEON(f *neonFile) {
-	for z := vreg(16); z < 20; z++ {
-		f.zero(z)
+	for z := neon.Reg(16); z < 20; z++ {
+		f.Zero(z)
 	}
-	f.op("CBZ R7, flatDone")
-	f.label("flatBlock")
+	f.Op("CBZ R7, flatDone")
+	f.Label("flatBlock")
 	f.blockStats(true, "flatDrop")
-	f.op("MOVD R9, R10")
-	f.op("MOVD R8, R11")
-	f.label("flatVec")
-	mark := f.count
-	f.op("VLD1.P 16(R1), [V0.S4]")
-	f.op("VLD1.P 32(R10), [V1.B16, V2.B16]")
-	tbl := func(d, table vreg) { f.op("VTBL V1.B16, [V%d.B16], V%d.B16", table, d) }
+	f.Op("MOVD R9, R10")
+	f.Op("MOVD R8, R11")
+	f.Label("flatVec")
+	mark := f.Count()
+	f.Op("VLD1.P 16(R1), [V0.S4]")
+	f.Op("VLD1.P 32(R10), [V1.B16, V2.B16]")
+	tbl := func(d, table neon.Reg) { f.Op("VTBL V1.B16, [V%d.B16], V%d.B16", table, d) }
 	tbl(8, 22)
 	tbl(9, 23)
-	f.w(fsub(0, 0, 8))
-	f.w(fsub(0, 0, 9))
+	f.Fsub(0, 0, 8)
+	f.Fsub(0, 0, 9)
 	f.exp(0, 3, 5, 6, 7)
 	tbl(10, 21)
 	tbl(11, 20)
 	tbl(12, 24)
 	tbl(13, 25)
-	f.w(fsub(3, 3, 26))
-	f.w(fmul(3, 3, 10))
-	f.cmeq(11, 11, 2)
-	f.bit(3, 12, 11)
-	f.w(bic(3, 3, 13))
-	f.op("VST1.P [V3.S4], 16(R0)")
-	f.op("SUB $1, R11")
-	f.op("CBNZ R11, flatVec")
-	f.loopNote(mark, 4)
-	f.op("SUBS $4, R7")
-	f.op("BNE flatBlock")
-	f.op("RET")
-	f.label("flatDrop")
-	f.comment("4 dropped rows: 16·C bytes of zeros")
-	f.op("LSL $4, R8, R11")
-	f.op("ADD R11, R1")
+	f.Fsub(3, 3, 26)
+	f.Fmul(3, 3, 10)
+	f.Cmeq(11, 11, 2)
+	f.Bit(3, 12, 11)
+	f.Bic(3, 3, 13)
+	f.Op("VST1.P [V3.S4], 16(R0)")
+	f.Op("SUB $1, R11")
+	f.Op("CBNZ R11, flatVec")
+	f.LoopNote(mark, 4)
+	f.Op("SUBS $4, R7")
+	f.Op("BNE flatBlock")
+	f.Op("RET")
+	f.Label("flatDrop")
+	f.Comment("4 dropped rows: 16·C bytes of zeros")
+	f.Op("LSL $4, R8, R11")
+	f.Op("ADD R11, R1")
 	f.zeroFill("flat", "R0", "R11", "R12", 16)
-	f.op("SUBS $4, R7")
-	f.op("BNE flatBlock")
-	f.label("flatDone")
-	f.op("RET")
+	f.Op("SUBS $4, R7")
+	f.Op("BNE flatBlock")
+	f.Label("flatDone")
+	f.Op("RET")
 }
 
 // genGradPlanarNEON emits gradPlanarBlockNEON.
@@ -495,179 +467,179 @@ func genGradFlatNEON(f *neonFile) {
 // the target gradients and drop masks), V20 q, V21 the class index in every lane, V22 1 in every
 // lane, V23 zero, V24 tq, V25 the AND of the drop masks (first pass); V28–V31 exp.
 func genGradPlanarNEON(f *neonFile) {
-	f.text("gradPlanarBlockNEON", gradSig(param{"buf", "[]float32"}, param{"c", "int"}, param{"stride", "int"},
-		param{"q", "float32"}, param{"tq", "float32"}), nil,
+	f.Text("gradPlanarBlockNEON", gradSig("buf []float32", "c int", "stride int",
+		"q float32", "tq float32"), nil,
 		"writes the gradient of the len(t) = n >= 4 positions of the planar x (class j of position p",
 		"at x[j·stride + p]) to g, in the same layout, as gradRowsLargeNEON does per sample; buf (len >= 2n)",
 		"is scratch.")
-	f.ldArg("g", "R0")
-	f.ldArg("x", "R1")
-	f.ldArg("t", "R2")
-	f.ldLen("t", "R9")
-	f.op("LSL $2, R9")
-	f.ldArg("m", "R3")
-	f.ldArg("ls", "R4")
-	f.ldArg("pt", "R8")
-	f.ldArg("scale", "R5")
-	f.ldArg("buf", "R6")
-	f.op("ADD R9, R6, R7")
-	f.ldArg("c", "R11")
-	f.ldArg("stride", "R12")
-	f.op("LSL $2, R12")
-	f.op("SUB R9, R12")
-	f.ldF("q", 20)
-	f.dupLane(20, 20, 0)
-	f.ldF("tq", 24)
-	f.dupLane(24, 24, 0)
-	f.zero(21)
-	f.op("MOVW $1, R13")
-	f.dupR(22, "R13")
-	f.zero(23)
-	f.constU32(25, 0xffffffff)
+	f.LdArg("g", "R0")
+	f.LdArg("x", "R1")
+	f.LdArg("t", "R2")
+	f.LdLen("t", "R9")
+	f.Op("LSL $2, R9")
+	f.LdArg("m", "R3")
+	f.LdArg("ls", "R4")
+	f.LdArg("pt", "R8")
+	f.LdArg("scale", "R5")
+	f.LdArg("buf", "R6")
+	f.Op("ADD R9, R6, R7")
+	f.LdArg("c", "R11")
+	f.LdArg("stride", "R12")
+	f.Op("LSL $2, R12")
+	f.Op("SUB R9, R12")
+	f.LdF("q", 20)
+	f.DupLane(20, 20, 0)
+	f.LdF("tq", 24)
+	f.DupLane(24, 24, 0)
+	f.Zero(21)
+	f.Op("MOVW $1, R13")
+	f.DupR(22, "R13")
+	f.Zero(23)
+	f.ConstU32(25, 0xffffffff)
 	f.expConstsNEON()
 
 	// The first pass: per position the drop mask and the target gradient, into buf.
-	pre := func(k vreg) func() {
+	pre := func(k neon.Reg) func() {
 		return func() {
 			f.dropMask(12+k, k, 4+k, 16+k, 23)
-			f.and(25, 25, 12+k)
-			f.w(fadd(8+k, 8+k, 24))
-			f.w(fmul(8+k, 8+k, 4+k))
+			f.And(25, 25, 12+k)
+			f.Fadd(8+k, 8+k, 24)
+			f.Fmul(8+k, 8+k, 4+k)
 		}
 	}
-	f.comment("first pass: drop masks and target gradients")
-	f.op("MOVD R9, R10")
+	f.Comment("first pass: drop masks and target gradients")
+	f.Op("MOVD R9, R10")
 	f.loopBy("pre16", "R10", 64, 16, func() {
-		f.op("VLD1.P 64(R2), [V0.S4, V1.S4, V2.S4, V3.S4]")
-		f.op("VLD1.P 64(R5), [V4.S4, V5.S4, V6.S4, V7.S4]")
-		f.op("VLD1.P 64(R8), [V8.S4, V9.S4, V10.S4, V11.S4]")
-		for k := vreg(0); k < 4; k++ {
+		f.Op("VLD1.P 64(R2), [V0.S4, V1.S4, V2.S4, V3.S4]")
+		f.Op("VLD1.P 64(R5), [V4.S4, V5.S4, V6.S4, V7.S4]")
+		f.Op("VLD1.P 64(R8), [V8.S4, V9.S4, V10.S4, V11.S4]")
+		for k := neon.Reg(0); k < 4; k++ {
 			pre(k)()
 		}
-		f.op("VST1.P [V12.S4, V13.S4, V14.S4, V15.S4], 64(R6)")
-		f.op("VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R7)")
+		f.Op("VST1.P [V12.S4, V13.S4, V14.S4, V15.S4], 64(R6)")
+		f.Op("VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R7)")
 	})
 	pre1 := func() {
-		f.op("VLD1.P 16(R2), [V0.S4]")
-		f.op("VLD1.P 16(R5), [V4.S4]")
-		f.op("VLD1.P 16(R8), [V8.S4]")
+		f.Op("VLD1.P 16(R2), [V0.S4]")
+		f.Op("VLD1.P 16(R5), [V4.S4]")
+		f.Op("VLD1.P 16(R8), [V8.S4]")
 		pre(0)()
-		f.op("VST1.P [V12.S4], 16(R6)")
-		f.op("VST1.P [V8.S4], 16(R7)")
+		f.Op("VST1.P [V12.S4], 16(R6)")
+		f.Op("VST1.P [V8.S4], 16(R7)")
 	}
 	f.loopBy("pre4", "R10", 16, 0, pre1)
-	f.op("CBZ R10, preDone")
-	f.comment("the last 1–3 positions: the vector that ends at the block's end (n >= 4)")
-	f.op("MOVD $16, R13")
-	f.op("SUB R10, R13")
+	f.Op("CBZ R10, preDone")
+	f.Comment("the last 1–3 positions: the vector that ends at the block's end (n >= 4)")
+	f.Op("MOVD $16, R13")
+	f.Op("SUB R10, R13")
 	for _, r := range []string{"R2", "R5", "R8", "R6", "R7"} {
-		f.op("SUB R13, %s", r)
+		f.Op("SUB R13, %s", r)
 	}
 	pre1()
-	f.label("preDone")
+	f.Label("preDone")
 	for _, r := range []string{"R2", "R5", "R6", "R7"} {
-		f.op("SUB R9, %s", r)
+		f.Op("SUB R9, %s", r)
 	}
-	f.comment("every position dropped: zeros")
-	f.addv(25, 25)
-	f.toR("R13", 25)
-	f.op("CMNW $4, R13")
-	f.op("BEQ zeros")
+	f.Comment("every position dropped: zeros")
+	f.Addv(25, 25)
+	f.ToR("R13", 25)
+	f.Op("CMNW $4, R13")
+	f.Op("BEQ zeros")
 
 	cursors := []string{"R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7"}
-	f.label("plane")
-	f.op("ADD R12, R1, R8")
-	f.op("ADD R9, R8") // the next plane's logits
-	f.op("MOVD R9, R10")
-	f.op("TST $15, R9")
-	f.op("BEQ body")
-	f.comment("the last 1–3 positions first: the vector that ends at the block's end, computed before")
-	f.comment("any store of the plane (g may be x itself) and kept in V26 until the plane is done")
-	f.op("SUB $16, R9, R13")
+	f.Label("plane")
+	f.Op("ADD R12, R1, R8")
+	f.Op("ADD R9, R8") // the next plane's logits
+	f.Op("MOVD R9, R10")
+	f.Op("TST $15, R9")
+	f.Op("BEQ body")
+	f.Comment("the last 1–3 positions first: the vector that ends at the block's end, computed before")
+	f.Comment("any store of the plane (g may be x itself) and kept in V26 until the plane is done")
+	f.Op("SUB $16, R9, R13")
 	for _, r := range cursors {
-		f.op("ADD R13, %s", r)
+		f.Op("ADD R13, %s", r)
 	}
 	f.planarVecs(1, false)
 	for _, r := range cursors {
-		f.op("SUB R9, %s", r)
+		f.Op("SUB R9, %s", r)
 	}
-	f.label("body")
+	f.Label("body")
 	f.loopBy("vec16", "R10", 64, 16, func() {
-		f.op("PRFM (R8), PLDL1KEEP")
-		f.op("ADD $64, R8")
+		f.Op("PRFM (R8), PLDL1KEEP")
+		f.Op("ADD $64, R8")
 		f.planarVecs(4, true)
 	})
 	f.loopBy("vec4", "R10", 16, 0, func() { f.planarVecs(1, true) })
-	f.op("CBZ R10, planeEnd")
-	f.op("ADD R10, R0, R13")
-	f.op("SUB $16, R13")
-	f.op("VST1 [V26.S4], (R13)")
+	f.Op("CBZ R10, planeEnd")
+	f.Op("ADD R10, R0, R13")
+	f.Op("SUB $16, R13")
+	f.Op("VST1 [V26.S4], (R13)")
 	for _, r := range cursors {
-		f.op("ADD R10, %s", r)
+		f.Op("ADD R10, %s", r)
 	}
-	f.label("planeEnd")
+	f.Label("planeEnd")
 	for _, r := range []string{"R2", "R3", "R4", "R5", "R6", "R7"} {
-		f.op("SUB R9, %s", r)
+		f.Op("SUB R9, %s", r)
 	}
-	f.op("ADD R12, R0")
-	f.op("ADD R12, R1")
-	f.addS(21, 21, 22)
-	f.op("SUB $1, R11")
-	f.op("CBNZ R11, plane")
-	f.op("RET")
+	f.Op("ADD R12, R0")
+	f.Op("ADD R12, R1")
+	f.AddS(21, 21, 22)
+	f.Op("SUB $1, R11")
+	f.Op("CBNZ R11, plane")
+	f.Op("RET")
 
-	f.label("zeros")
-	for z := vreg(16); z < 20; z++ {
-		f.zero(z)
+	f.Label("zeros")
+	for z := neon.Reg(16); z < 20; z++ {
+		f.Zero(z)
 	}
-	f.label("zeroPlane")
-	f.op("MOVD R9, R10")
+	f.Label("zeroPlane")
+	f.Op("MOVD R9, R10")
 	f.zeroFill("zp", "R0", "R10", "R13", 16)
-	f.op("ADD R12, R0")
-	f.op("SUB $1, R11")
-	f.op("CBNZ R11, zeroPlane")
-	f.op("RET")
+	f.Op("ADD R12, R0")
+	f.Op("SUB $1, R11")
+	f.Op("CBNZ R11, zeroPlane")
+	f.Op("RET")
 }
 
 // planarVecs computes nv (1 or 4) vectors of positions of the current plane, advancing every
 // cursor past them, and stores them to g (store) or leaves the one vector in V26.
 func (f *neonFile) planarVecs(nv int, store bool) {
-	list := func(first vreg) string {
+	list := func(first neon.Reg) string {
 		s := make([]string, nv)
 		for k := range nv {
 			s[k] = "V" + strconv.Itoa(int(first)+k) + ".S4"
 		}
 		return "[" + strings.Join(s, ", ") + "]"
 	}
-	ld := func(r string, first vreg) { f.op("VLD1.P %d(%s), %s", 16*nv, r, list(first)) }
-	each := func(g func(k vreg)) {
-		for k := vreg(0); k < vreg(nv); k++ {
+	ld := func(r string, first neon.Reg) { f.Op("VLD1.P %d(%s), %s", 16*nv, r, list(first)) }
+	each := func(g func(k neon.Reg)) {
+		for k := neon.Reg(0); k < neon.Reg(nv); k++ {
 			g(k)
 		}
 	}
 	ld("R1", 0)
 	ld("R3", 4)
-	each(func(k vreg) { f.w(fsub(k, k, 4+k)) })
+	each(func(k neon.Reg) { f.Fsub(k, k, 4+k) })
 	ld("R4", 4)
-	each(func(k vreg) { f.w(fsub(k, k, 4+k)) })
+	each(func(k neon.Reg) { f.Fsub(k, k, 4+k) })
 	var exps []func()
-	for k := vreg(0); k < vreg(nv); k++ {
+	for k := neon.Reg(0); k < neon.Reg(nv); k++ {
 		exps = append(exps, func() { f.exp(k, 4+k, 8+k, 12+k, 16+k) })
 	}
-	f.interleave(exps...)
-	each(func(k vreg) { f.w(fsub(4+k, 4+k, 20)) })
+	f.Interleave(exps...)
+	each(func(k neon.Reg) { f.Fsub(4+k, 4+k, 20) })
 	ld("R5", 0)
-	each(func(k vreg) { f.w(fmul(4+k, 4+k, k)) })
+	each(func(k neon.Reg) { f.Fmul(4+k, 4+k, k) })
 	ld("R2", 0)
-	each(func(k vreg) { f.cmeq(k, k, 21) })
+	each(func(k neon.Reg) { f.Cmeq(k, k, 21) })
 	ld("R7", 8)
-	each(func(k vreg) { f.bit(4+k, 8+k, k) })
+	each(func(k neon.Reg) { f.Bit(4+k, 8+k, k) })
 	ld("R6", 12)
-	each(func(k vreg) { f.w(bic(4+k, 4+k, 12+k)) })
+	each(func(k neon.Reg) { f.Bic(4+k, 4+k, 12+k) })
 	if store {
-		f.op("VST1.P %s, %d(R0)", list(4), 16*nv)
+		f.Op("VST1.P %s, %d(R0)", list(4), 16*nv)
 		return
 	}
-	f.mov(26, 4)
-	f.op("ADD $%d, R0", 16*nv)
+	f.Mov(26, 4)
+	f.Op("ADD $%d, R0", 16*nv)
 }

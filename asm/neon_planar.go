@@ -1,6 +1,10 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/ohem-go/ohem/asm/neon"
+)
 
 // Planar ([images][classes][positions]) cross-entropy and log-sum-exp on NEON.
 //
@@ -33,20 +37,20 @@ const (
 
 // genPlanarNEON emits the planar cross-entropy and log-sum-exp kernels.
 func genPlanarNEON(f *neonFile) {
-	ceArgs := []param{{"s", "[]float64"}, {"zt", "[]float32"}, {"neg", "[]float64"}, {"mx", "[]float32"},
-		{"x", "[]float32"}, {"t", "[]int32"}, {"c", "int"}, {"stride", "int"}, {"scratch", "[]float32"}}
-	f.text("cePlanarBlockNEON", ceArgs, nil,
+	ceArgs := []string{"s []float64", "zt []float32", "neg []float64", "mx []float32",
+		"x []float32", "t []int32", "c int", "stride int", "scratch []float32"}
+	f.Text("cePlanarBlockNEON", ceArgs, nil,
 		"sets, for each of the len(t) >= 4 positions p of the planar logits x (class j of p is",
 		"x[j*stride+p]; c >= 1) with t[p] >= 0, mx[p] = m = max_j x, s[p] = Σ_{j≠t[p]} e^{x_j−m} and",
 		"zt[p] = x_{t[p]}; for t[p] < 0, s and zt are meaningless. neg is not used. scratch holds at",
 		fmt.Sprintf("least %d elements.", neonPlanarCopy*8))
 	genPlanarKernelNEON(f, planarCE)
-	f.text("cePlanarBlockSpreadNEON", ceArgs, nil,
+	f.Text("cePlanarBlockSpreadNEON", ceArgs, nil,
 		"is cePlanarBlockNEON that also sets neg[p] = Σ_{j≠t[p]} (x_j − m) (−Inf when x_j − m",
 		"overflows float32: the caller recomputes the position).")
 	genPlanarKernelNEON(f, planarCESmooth)
-	f.text("lsePlanarBlockNEON", []param{{"s", "[]float64"}, {"mx", "[]float32"}, {"x", "[]float32"},
-		{"c", "int"}, {"stride", "int"}, {"scratch", "[]float32"}}, nil,
+	f.Text("lsePlanarBlockNEON", []string{"s []float64", "mx []float32", "x []float32",
+		"c int", "stride int", "scratch []float32"}, nil,
 		"sets, for each of the len(mx) >= 4 positions p of the planar logits x (class j of p is",
 		"x[j*stride+p]; c >= 1), mx[p] = m = max_j x and s[p] = Σ_j e^{x_j−m}. scratch holds at",
 		fmt.Sprintf("least %d elements.", neonPlanarCopy*8))
@@ -67,80 +71,80 @@ func genPlanarNEON(f *neonFile) {
 //	logits, V2+v e^{z−m}, V4+v, V6+v, V8+v the exp's scratch, V10+v the target mask; V28–V31
 //	the exp constants. Flushes use V0–V7.
 const (
-	vPlM   vreg = 16
-	vPlM2  vreg = 18 // second max accumulators
-	vPlS   vreg = 18
-	vPlN   vreg = 20
-	vPlZt  vreg = 22
-	vPlT   vreg = 24
-	vPlJ   vreg = 26
-	vPlOne vreg = 27 // 1 in every lane (int32)
-	vPlX   vreg = 0
-	vPlE   vreg = 2
-	vPlMsk vreg = 10
+	vPlM   neon.Reg = 16
+	vPlM2  neon.Reg = 18 // second max accumulators
+	vPlS   neon.Reg = 18
+	vPlN   neon.Reg = 20
+	vPlZt  neon.Reg = 22
+	vPlT   neon.Reg = 24
+	vPlJ   neon.Reg = 26
+	vPlOne neon.Reg = 27 // 1 in every lane (int32)
+	vPlX   neon.Reg = 0
+	vPlE   neon.Reg = 2
+	vPlMsk neon.Reg = 10
 )
 
 func genPlanarKernelNEON(f *neonFile, mode planarMode) {
 	ce, spread := mode != planarLSE, mode == planarCESmooth
-	f.ldArg("s", "R0")
-	f.ldArg("mx", "R3")
-	f.ldArg("x", "R4")
-	f.ldArg("c", "R7")
-	f.ldArg("stride", "R8")
-	f.op("LSL $2, R8")
+	f.LdArg("s", "R0")
+	f.LdArg("mx", "R3")
+	f.LdArg("x", "R4")
+	f.LdArg("c", "R7")
+	f.LdArg("stride", "R8")
+	f.Op("LSL $2, R8")
 	if ce {
-		f.ldArg("zt", "R1")
-		f.ldArg("t", "R5")
-		f.ldLen("t", "R6")
+		f.LdArg("zt", "R1")
+		f.LdArg("t", "R5")
+		f.LdLen("t", "R6")
 		if spread {
-			f.ldArg("neg", "R2")
+			f.LdArg("neg", "R2")
 		}
-		f.constU32(vPlOne, 1)
+		f.ConstU32(vPlOne, 1)
 	} else {
-		f.ldLen("mx", "R6")
+		f.LdLen("mx", "R6")
 	}
 	f.expConstsNEON()
 
-	f.label("loop8")
-	f.op("CMP $8, R6")
-	f.op("BLT loop4")
+	f.Label("loop8")
+	f.Op("CMP $8, R6")
+	f.Op("BLT loop4")
 	planarGroupNEON(f, mode, 2, "v8")
-	f.op("SUB $8, R6")
-	f.op("B loop8")
-	f.label("loop4")
-	f.op("CMP $4, R6")
-	f.op("BLT tail")
+	f.Op("SUB $8, R6")
+	f.Op("B loop8")
+	f.Label("loop4")
+	f.Op("CMP $4, R6")
+	f.Op("BLT tail")
 	planarGroupNEON(f, mode, 1, "v4")
-	f.op("SUB $4, R6")
-	f.label("tail")
-	f.op("CBZ R6, done")
-	f.comment("1–3 positions left: step back to the last 4 positions and redo that vector")
-	f.op("MOVD $4, R11")
-	f.op("SUB R6, R11, R11")
-	f.op("SUB R11<<3, R0, R0")
-	f.op("SUB R11<<2, R3, R3")
-	f.op("SUB R11<<2, R4, R4")
+	f.Op("SUB $4, R6")
+	f.Label("tail")
+	f.Op("CBZ R6, done")
+	f.Comment("1–3 positions left: step back to the last 4 positions and redo that vector")
+	f.Op("MOVD $4, R11")
+	f.Op("SUB R6, R11, R11")
+	f.Op("SUB R11<<3, R0, R0")
+	f.Op("SUB R11<<2, R3, R3")
+	f.Op("SUB R11<<2, R4, R4")
 	if ce {
-		f.op("SUB R11<<2, R1, R1")
-		f.op("SUB R11<<2, R5, R5")
+		f.Op("SUB R11<<2, R1, R1")
+		f.Op("SUB R11<<2, R5, R5")
 		if spread {
-			f.op("SUB R11<<3, R2, R2")
+			f.Op("SUB R11<<3, R2, R2")
 		}
 	}
-	f.op("MOVD $4, R6")
-	f.op("B loop4")
-	f.label("done")
-	f.op("RET")
+	f.Op("MOVD $4, R6")
+	f.Op("B loop4")
+	f.Label("done")
+	f.Op("RET")
 }
 
 // vlist returns the register list [V(r).arr, ..., V(r+k−1).arr].
-func vlist(r vreg, k int, arr string) string {
+func vlist(r neon.Reg, k int, arr string) string {
 	s := "["
 	for i := range k {
 		if i > 0 {
 			s += ", "
 		}
-		s += fmt.Sprintf("V%d.%s", r+vreg(i), arr)
+		s += fmt.Sprintf("V%d.%s", r+neon.Reg(i), arr)
 	}
 	return s + "]"
 }
@@ -152,135 +156,135 @@ func planarGroupNEON(f *neonFile, mode planarMode, nv int, tag string) {
 	vb := 16 * nv // bytes of one class's vectors
 	l := func(s string) string { return tag + s }
 
-	f.comment(fmt.Sprintf("%d positions: max pass, the planes copied to the scratch block when C <= %d", 4*nv, neonPlanarCopy))
-	f.op("MOVD $%d, R13", 2*vb)
-	f.op("CMP $%d, R7", neonPlanarCopy)
-	f.op("CSEL HI, ZR, R13, R13")
-	f.op("MOVD R4, R9")
-	f.ldArg("scratch", "R11")
-	f.op("VLD1.P (R9)(R8), %s", vlist(vPlM, nv, "S4"))
-	f.op("VST1 %s, (R11)", vlist(vPlM, nv, "S4"))
-	f.op("ADD R13>>1, R11, R11")
-	for v := range vreg(nv) {
-		f.mov(vPlM2+v, vPlM+v)
+	f.Comment(fmt.Sprintf("%d positions: max pass, the planes copied to the scratch block when C <= %d", 4*nv, neonPlanarCopy))
+	f.Op("MOVD $%d, R13", 2*vb)
+	f.Op("CMP $%d, R7", neonPlanarCopy)
+	f.Op("CSEL HI, ZR, R13, R13")
+	f.Op("MOVD R4, R9")
+	f.LdArg("scratch", "R11")
+	f.Op("VLD1.P (R9)(R8), %s", vlist(vPlM, nv, "S4"))
+	f.Op("VST1 %s, (R11)", vlist(vPlM, nv, "S4"))
+	f.Op("ADD R13>>1, R11, R11")
+	for v := range neon.Reg(nv) {
+		f.Mov(vPlM2+v, vPlM+v)
 	}
-	f.op("SUB $1, R7, R10")
-	f.op("TBZ $0, R10, %s", l("maxPairs"))
-	f.op("VLD1.P (R9)(R8), %s", vlist(0, nv, "S4"))
-	f.op("VST1 %s, (R11)", vlist(0, nv, "S4"))
-	f.op("ADD R13>>1, R11, R11")
-	for v := range vreg(nv) {
-		f.w(fmax(vPlM+v, vPlM+v, v))
+	f.Op("SUB $1, R7, R10")
+	f.Op("TBZ $0, R10, %s", l("maxPairs"))
+	f.Op("VLD1.P (R9)(R8), %s", vlist(0, nv, "S4"))
+	f.Op("VST1 %s, (R11)", vlist(0, nv, "S4"))
+	f.Op("ADD R13>>1, R11, R11")
+	for v := range neon.Reg(nv) {
+		f.Fmax(vPlM+v, vPlM+v, v)
 	}
-	f.op("SUB $1, R10")
-	f.label(l("maxPairs"))
-	f.op("CBZ R10, %s", l("maxDone"))
-	f.label(l("maxLoop"))
-	mark := f.count
-	f.op("VLD1.P (R9)(R8), %s", vlist(0, nv, "S4"))
-	f.op("VLD1.P (R9)(R8), %s", vlist(vreg(nv), nv, "S4"))
-	f.op("VST1.P %s, (R11)(R13)", vlist(0, 2*nv, "S4"))
-	for v := range vreg(nv) {
-		f.w(fmax(vPlM+v, vPlM+v, v))
-		f.w(fmax(vPlM2+v, vPlM2+v, vreg(nv)+v))
+	f.Op("SUB $1, R10")
+	f.Label(l("maxPairs"))
+	f.Op("CBZ R10, %s", l("maxDone"))
+	f.Label(l("maxLoop"))
+	mark := f.Count()
+	f.Op("VLD1.P (R9)(R8), %s", vlist(0, nv, "S4"))
+	f.Op("VLD1.P (R9)(R8), %s", vlist(neon.Reg(nv), nv, "S4"))
+	f.Op("VST1.P %s, (R11)(R13)", vlist(0, 2*nv, "S4"))
+	for v := range neon.Reg(nv) {
+		f.Fmax(vPlM+v, vPlM+v, v)
+		f.Fmax(vPlM2+v, vPlM2+v, neon.Reg(nv)+v)
 	}
-	f.op("SUB $2, R10")
-	f.op("CBNZ R10, %s", l("maxLoop"))
-	f.loopNote(mark, 2*4*nv)
-	f.label(l("maxDone"))
-	for v := range vreg(nv) {
-		f.w(fmax(vPlM+v, vPlM+v, vPlM2+v)) // NaN anywhere gives NaN
+	f.Op("SUB $2, R10")
+	f.Op("CBNZ R10, %s", l("maxLoop"))
+	f.LoopNote(mark, 2*4*nv)
+	f.Label(l("maxDone"))
+	for v := range neon.Reg(nv) {
+		f.Fmax(vPlM+v, vPlM+v, vPlM2+v) // NaN anywhere gives NaN
 	}
-	f.op("VST1.P %s, %d(R3)", vlist(vPlM, nv, "S4"), vb)
+	f.Op("VST1.P %s, %d(R3)", vlist(vPlM, nv, "S4"), vb)
 
-	f.comment("exp pass: R9 walks the copy (step a class's vectors) or, C > 128, the planes")
-	f.ldArg("scratch", "R9")
-	f.op("MOVD $%d, R12", vb)
-	f.op("CMP $%d, R7", neonPlanarCopy)
-	f.op("CSEL HI, R4, R9, R9")
-	f.op("CSEL HI, R8, R12, R12")
+	f.Comment("exp pass: R9 walks the copy (step a class's vectors) or, C > 128, the planes")
+	f.LdArg("scratch", "R9")
+	f.Op("MOVD $%d, R12", vb)
+	f.Op("CMP $%d, R7", neonPlanarCopy)
+	f.Op("CSEL HI, R4, R9, R9")
+	f.Op("CSEL HI, R8, R12, R12")
 	if ce {
-		f.op("VLD1.P %d(R5), %s", vb, vlist(vPlT, nv, "S4"))
+		f.Op("VLD1.P %d(R5), %s", vb, vlist(vPlT, nv, "S4"))
 	}
-	for v := range vreg(nv) {
-		f.zero(vPlS + v)
+	for v := range neon.Reg(nv) {
+		f.Zero(vPlS + v)
 		if spread {
-			f.zero(vPlN + v)
+			f.Zero(vPlN + v)
 		}
 	}
-	f.op("CMP $%d, R7", neonPlanarChunk)
-	f.op("BLS %s", l("chunk0"))
-	f.comment(fmt.Sprintf("C > %d: clear the float64 sums", neonPlanarChunk))
-	for r := range vreg(2 * nv) {
-		f.zero(r)
+	f.Op("CMP $%d, R7", neonPlanarChunk)
+	f.Op("BLS %s", l("chunk0"))
+	f.Comment(fmt.Sprintf("C > %d: clear the float64 sums", neonPlanarChunk))
+	for r := range neon.Reg(2 * nv) {
+		f.Zero(r)
 	}
-	f.op("VST1 %s, (R0)", vlist(0, 2*nv, "D2"))
+	f.Op("VST1 %s, (R0)", vlist(0, 2*nv, "D2"))
 	if spread {
-		f.op("VST1 %s, (R2)", vlist(0, 2*nv, "D2"))
+		f.Op("VST1 %s, (R2)", vlist(0, 2*nv, "D2"))
 	}
-	f.label(l("chunk0"))
-	f.op("MOVD R7, R10")
+	f.Label(l("chunk0"))
+	f.Op("MOVD R7, R10")
 	if ce {
-		f.zero(vPlJ)
+		f.Zero(vPlJ)
 	}
-	f.label(l("chunk"))
-	f.op("MOVD $%d, R11", neonPlanarChunk)
-	f.op("CMP R11, R10")
-	f.op("CSEL LT, R10, R11, R11")
-	f.op("SUB R11, R10, R10")
-	f.label(l("class"))
-	mark = f.count
-	f.op("VLD1.P (R9)(R12), %s", vlist(vPlX, nv, "S4"))
-	for v := range vreg(nv) {
+	f.Label(l("chunk"))
+	f.Op("MOVD $%d, R11", neonPlanarChunk)
+	f.Op("CMP R11, R10")
+	f.Op("CSEL LT, R10, R11, R11")
+	f.Op("SUB R11, R10, R10")
+	f.Label(l("class"))
+	mark = f.Count()
+	f.Op("VLD1.P (R9)(R12), %s", vlist(vPlX, nv, "S4"))
+	for v := range neon.Reg(nv) {
 		x, e, msk := vPlX+v, vPlE+v, vPlMsk+v
 		if ce {
-			f.cmeq(msk, vPlT+v, vPlJ)
-			f.bit(vPlZt+v, x, msk) // z_t = z_j where t == j
+			f.Cmeq(msk, vPlT+v, vPlJ)
+			f.Bit(vPlZt+v, x, msk) // z_t = z_j where t == j
 		}
-		f.w(fsub(x, x, vPlM+v))
+		f.Fsub(x, x, vPlM+v)
 		if spread {
-			f.w(bic(4+v, x, msk))
-			f.w(fadd(vPlN+v, vPlN+v, 4+v))
+			f.Bic(4+v, x, msk)
+			f.Fadd(vPlN+v, vPlN+v, 4+v)
 		}
 		f.exp(x, e, 4+v, 6+v, 8+v)
 		if ce {
-			f.w(bic(e, e, msk))
+			f.Bic(e, e, msk)
 		}
-		f.w(fadd(vPlS+v, vPlS+v, e))
+		f.Fadd(vPlS+v, vPlS+v, e)
 	}
 	if ce {
-		f.addS(vPlJ, vPlJ, vPlOne)
+		f.AddS(vPlJ, vPlJ, vPlOne)
 	}
-	f.op("SUB $1, R11")
-	f.op("CBNZ R11, %s", l("class"))
-	f.loopNote(mark, 4*nv)
-	f.op("CBZ R10, %s", l("sums"))
-	f.comment("another chunk follows: add the float32 sums to the float64 ones")
+	f.Op("SUB $1, R11")
+	f.Op("CBNZ R11, %s", l("class"))
+	f.LoopNote(mark, 4*nv)
+	f.Op("CBZ R10, %s", l("sums"))
+	f.Comment("another chunk follows: add the float32 sums to the float64 ones")
 	planarFlushNEON(f, nv, spread, true, true)
-	f.op("B %s", l("chunk"))
-	f.label(l("sums"))
-	f.op("CMP $%d, R7", neonPlanarChunk)
-	f.op("BHI %s", l("sumsAdd"))
+	f.Op("B %s", l("chunk"))
+	f.Label(l("sums"))
+	f.Op("CMP $%d, R7", neonPlanarChunk)
+	f.Op("BHI %s", l("sumsAdd"))
 	planarFlushNEON(f, nv, spread, false, false)
-	f.op("B %s", l("stored"))
-	f.label(l("sumsAdd"))
+	f.Op("B %s", l("stored"))
+	f.Label(l("sumsAdd"))
 	planarFlushNEON(f, nv, spread, true, false)
-	f.label(l("stored"))
-	f.op("ADD $%d, R0", 2*vb)
+	f.Label(l("stored"))
+	f.Op("ADD $%d, R0", 2*vb)
 	if ce {
-		f.op("VST1.P %s, %d(R1)", vlist(vPlZt, nv, "S4"), vb)
+		f.Op("VST1.P %s, %d(R1)", vlist(vPlZt, nv, "S4"), vb)
 		if spread {
-			f.op("ADD $%d, R2", 2*vb)
+			f.Op("ADD $%d, R2", 2*vb)
 		}
 	}
-	f.op("ADD $%d, R4", vb)
+	f.Op("ADD $%d, R4", vb)
 }
 
 // planarFlushNEON widens the float32 sums (and the spread) to float64 and stores them at R0 (R2),
 // adding what is there when add is set; clear then zeroes the float32 sums for the next chunk.
 func planarFlushNEON(f *neonFile, nv int, spread, add, clear bool) {
 	type acc struct {
-		src vreg
+		src neon.Reg
 		ptr string
 	}
 	accs := []acc{{vPlS, "R0"}, {vPlN, "R2"}}
@@ -288,20 +292,20 @@ func planarFlushNEON(f *neonFile, nv int, spread, add, clear bool) {
 		accs = accs[:1]
 	}
 	for _, a := range accs {
-		for v := range vreg(nv) {
-			f.w(fcvtl(4+2*v, a.src+v))
-			f.w(fcvtl2(5+2*v, a.src+v))
+		for v := range neon.Reg(nv) {
+			f.Fcvtl(4+2*v, a.src+v)
+			f.Fcvtl2(5+2*v, a.src+v)
 		}
 		if add {
-			f.op("VLD1 (%s), %s", a.ptr, vlist(0, 2*nv, "D2"))
-			for r := range vreg(2 * nv) {
-				f.w(fadd2d(4+r, 4+r, r))
+			f.Op("VLD1 (%s), %s", a.ptr, vlist(0, 2*nv, "D2"))
+			for r := range neon.Reg(2 * nv) {
+				f.Fadd2d(4+r, 4+r, r)
 			}
 		}
-		f.op("VST1 %s, (%s)", vlist(4, 2*nv, "D2"), a.ptr)
+		f.Op("VST1 %s, (%s)", vlist(4, 2*nv, "D2"), a.ptr)
 		if clear {
-			for v := range vreg(nv) {
-				f.zero(a.src + v)
+			for v := range neon.Reg(nv) {
+				f.Zero(a.src + v)
 			}
 		}
 	}

@@ -1,5 +1,7 @@
 package main
 
+import "github.com/ohem-go/ohem/asm/neon"
+
 // The selection kernels on NEON. Each takes a whole number of vectors (len(x) a multiple of 4);
 // the Go wrappers in select_arm64.go finish the last 0–3 elements with the generic code.
 
@@ -22,91 +24,91 @@ func genSelectNEON(f *neonFile) {
 // genCountNEON counts, with four accumulators of −1 per lane, the x[i] < v (nan false) or the
 // x[i] == x[i] (nan true); the answer is len(x) plus the (negative) sum.
 func genCountNEON(f *neonFile, name string, nan bool, doc string) {
-	f.text(name, []param{{"x", "[]float32"}, {"v", "float32"}}, []param{{"n", "int"}}, doc)
-	f.ldArg("x", "R0")
-	f.ldLen("x", "R1")
-	f.op("MOVD R1, R3")
+	f.Text(name, []string{"x []float32", "v float32"}, []string{"n int"}, doc)
+	f.LdArg("x", "R0")
+	f.LdLen("x", "R1")
+	f.Op("MOVD R1, R3")
 	if !nan {
-		f.ldF("v", 0)
-		f.dupLane(0, 0, 0)
+		f.LdF("v", 0)
+		f.DupLane(0, 0, 0)
 	}
-	for a := vreg(4); a < 8; a++ {
-		f.zero(a)
+	for a := neon.Reg(4); a < 8; a++ {
+		f.Zero(a)
 	}
-	cmp := func(d, x vreg) {
+	cmp := func(d, x neon.Reg) {
 		if nan {
-			f.w(fcmeq(d, x, x)) // x is not NaN
+			f.Fcmeq(d, x, x) // x is not NaN
 		} else {
-			f.w(fcmgt(d, 0, x)) // v > x: false for NaN
+			f.Fcmgt(d, 0, x) // v > x: false for NaN
 		}
 	}
-	f.label("loop16")
-	f.op("CMP $16, R1")
-	f.op("BLT loop4")
-	mark := f.count
-	f.op("VLD1.P 64(R0), [V16.S4, V17.S4, V18.S4, V19.S4]")
-	for k := vreg(0); k < 4; k++ {
+	f.Label("loop16")
+	f.Op("CMP $16, R1")
+	f.Op("BLT loop4")
+	mark := f.Count()
+	f.Op("VLD1.P 64(R0), [V16.S4, V17.S4, V18.S4, V19.S4]")
+	for k := neon.Reg(0); k < 4; k++ {
 		cmp(20+k, 16+k)
 	}
-	for k := vreg(0); k < 4; k++ {
-		f.addS(4+k, 4+k, 20+k)
+	for k := neon.Reg(0); k < 4; k++ {
+		f.AddS(4+k, 4+k, 20+k)
 	}
-	f.op("SUB $16, R1")
-	f.op("B loop16")
-	f.loopNote(mark, 16)
-	f.label("loop4")
-	f.op("CBZ R1, done")
-	f.op("VLD1.P 16(R0), [V16.S4]")
+	f.Op("SUB $16, R1")
+	f.Op("B loop16")
+	f.LoopNote(mark, 16)
+	f.Label("loop4")
+	f.Op("CBZ R1, done")
+	f.Op("VLD1.P 16(R0), [V16.S4]")
 	cmp(20, 16)
-	f.addS(4, 4, 20)
-	f.op("SUB $4, R1")
-	f.op("B loop4")
-	f.label("done")
-	f.addS(4, 4, 5)
-	f.addS(6, 6, 7)
-	f.addS(4, 4, 6)
-	f.addv(4, 4)
-	f.toR("R2", 4)
-	f.op("MOVW R2, R2") // sign-extend the negative count
-	f.op("ADD R2, R3, R3")
-	f.ret("n", "R3")
-	f.op("RET")
+	f.AddS(4, 4, 20)
+	f.Op("SUB $4, R1")
+	f.Op("B loop4")
+	f.Label("done")
+	f.AddS(4, 4, 5)
+	f.AddS(6, 6, 7)
+	f.AddS(4, 4, 6)
+	f.Addv(4, 4)
+	f.ToR("R2", 4)
+	f.Op("MOVW R2, R2") // sign-extend the negative count
+	f.Op("ADD R2, R3, R3")
+	f.Ret("n", "R3")
+	f.Op("RET")
 }
 
 func genMaxTargetNEON(f *neonFile) {
-	f.text("maxTargetNEON", []param{{"t", "[]int32"}}, []param{{"m", "int32"}},
+	f.Text("maxTargetNEON", []string{"t []int32"}, []string{"m int32"},
 		"returns the largest element of t, or −1 when t is empty (len(t) a multiple of 4).")
-	f.ldArg("t", "R0")
-	f.ldLen("t", "R1")
-	f.op("MOVW $-1, R2")
-	for a := vreg(4); a < 8; a++ {
-		f.dupR(a, "R2")
+	f.LdArg("t", "R0")
+	f.LdLen("t", "R1")
+	f.Op("MOVW $-1, R2")
+	for a := neon.Reg(4); a < 8; a++ {
+		f.DupR(a, "R2")
 	}
-	f.label("loop16")
-	f.op("CMP $16, R1")
-	f.op("BLT loop4")
-	mark := f.count
-	f.op("VLD1.P 64(R0), [V16.S4, V17.S4, V18.S4, V19.S4]")
-	for k := vreg(0); k < 4; k++ {
-		f.w(smax(4+k, 4+k, 16+k))
+	f.Label("loop16")
+	f.Op("CMP $16, R1")
+	f.Op("BLT loop4")
+	mark := f.Count()
+	f.Op("VLD1.P 64(R0), [V16.S4, V17.S4, V18.S4, V19.S4]")
+	for k := neon.Reg(0); k < 4; k++ {
+		f.Smax(4+k, 4+k, 16+k)
 	}
-	f.op("SUB $16, R1")
-	f.op("B loop16")
-	f.loopNote(mark, 16)
-	f.label("loop4")
-	f.op("CBZ R1, done")
-	f.op("VLD1.P 16(R0), [V16.S4]")
-	f.w(smax(4, 4, 16))
-	f.op("SUB $4, R1")
-	f.op("B loop4")
-	f.label("done")
-	f.w(smax(4, 4, 5))
-	f.w(smax(6, 6, 7))
-	f.w(smax(4, 4, 6))
-	f.w(smaxv(4, 4))
-	f.toR("R2", 4)
-	f.retW("m", "R2")
-	f.op("RET")
+	f.Op("SUB $16, R1")
+	f.Op("B loop16")
+	f.LoopNote(mark, 16)
+	f.Label("loop4")
+	f.Op("CBZ R1, done")
+	f.Op("VLD1.P 16(R0), [V16.S4]")
+	f.Smax(4, 4, 16)
+	f.Op("SUB $4, R1")
+	f.Op("B loop4")
+	f.Label("done")
+	f.Smax(4, 4, 5)
+	f.Smax(6, 6, 7)
+	f.Smax(4, 4, 6)
+	f.Smaxv(4, 4)
+	f.ToR("R2", 4)
+	f.RetW("m", "R2")
+	f.Op("RET")
 }
 
 // compactTables returns the TBL shuffles that move the lanes set in a 4-bit mask to the front,
@@ -136,10 +138,10 @@ func compactTables() (shuffle, popcnt []byte) {
 // compactInit loads the mask bits {1, 2, 4, 8} into V3 and the addresses of the shuffle and
 // popcount tables into R5 and R6.
 func (f *neonFile) compactInit() {
-	f.constLanes(3, [4]uint32{1, 2, 4, 8})
+	f.ConstLanes(3, [4]uint32{1, 2, 4, 8})
 	shuffle, popcnt := compactTables()
-	f.table("compactShuffle", shuffle, "R5")
-	f.table("compactPopcnt", popcnt, "R6")
+	f.Table("compactShuffle", shuffle, "R5")
+	f.Table("compactPopcnt", popcnt, "R6")
 }
 
 // compact appends the lanes of V4 selected by the mask bits in V6 (a lane's bit from V3, or 0)
@@ -149,171 +151,171 @@ func (f *neonFile) compactInit() {
 // R7–R11; label names start with tag.
 func (f *neonFile) compact(tag string) {
 	f.shuffle(4, 6, 8, 9)
-	f.op("SUB R4, R1, R10") // room left
-	f.op("CMP $4, R10")
-	f.op("BLT %sLanes", tag)
-	f.op("ADD R4<<2, R0, R11")
-	f.op("VST1 [V9.S4], (R11)")
-	f.op("ADD R9, R4, R4")
-	f.op("B %sNext", tag)
-	f.label(tag + "Lanes")
-	f.op("CMP R9, R10")
-	f.op("CSEL LT, R10, R9, R10") // min(room, selected)
-	f.op("ADD R4<<2, R0, R11")
-	f.op("ADD R9, R4, R4")
-	f.label(tag + "Lane")
-	f.op("CMP $0, R10")
-	f.op("BLE %sNext", tag)
-	f.op("VST1.P V9.S[0], 4(R11)")
-	f.op("VEXT $4, V9.B16, V9.B16, V9.B16")
-	f.op("SUB $1, R10")
-	f.op("B %sLane", tag)
-	f.label(tag + "Next")
+	f.Op("SUB R4, R1, R10") // room left
+	f.Op("CMP $4, R10")
+	f.Op("BLT %sLanes", tag)
+	f.Op("ADD R4<<2, R0, R11")
+	f.Op("VST1 [V9.S4], (R11)")
+	f.Op("ADD R9, R4, R4")
+	f.Op("B %sNext", tag)
+	f.Label(tag + "Lanes")
+	f.Op("CMP R9, R10")
+	f.Op("CSEL LT, R10, R9, R10") // min(room, selected)
+	f.Op("ADD R4<<2, R0, R11")
+	f.Op("ADD R9, R4, R4")
+	f.Label(tag + "Lane")
+	f.Op("CMP $0, R10")
+	f.Op("BLE %sNext", tag)
+	f.Op("VST1.P V9.S[0], 4(R11)")
+	f.Op("VEXT $4, V9.B16, V9.B16, V9.B16")
+	f.Op("SUB $1, R10")
+	f.Op("B %sLane", tag)
+	f.Label(tag + "Next")
 }
 
 // shuffle moves the lanes of V(v) selected by the mask bits in V(bits) (a lane's bit from V3, or
 // 0) to the front of V(out), in order, and leaves their count in R9: the 4-bit mask (R7) picks a
 // TBL shuffle (into V(tab)) from the table at R5 and a popcount from the table at R6. V(bits) is
 // overwritten; scratch R8.
-func (f *neonFile) shuffle(v, bits, tab, out vreg) {
-	f.addv(bits, bits)
-	f.toR("R7", bits)         // the 4-bit mask
-	f.op("ADD R7<<4, R5, R8") // its shuffle
-	f.op("VLD1 (R8), [V%d.B16]", tab)
-	f.op("VTBL V%d.B16, [V%d.B16], V%d.B16", tab, v, out) // the selected lanes first
-	f.op("MOVBU (R6)(R7), R9")                            // how many
+func (f *neonFile) shuffle(v, bits, tab, out neon.Reg) {
+	f.Addv(bits, bits)
+	f.ToR("R7", bits)         // the 4-bit mask
+	f.Op("ADD R7<<4, R5, R8") // its shuffle
+	f.Op("VLD1 (R8), [V%d.B16]", tab)
+	f.Op("VTBL V%d.B16, [V%d.B16], V%d.B16", tab, v, out) // the selected lanes first
+	f.Op("MOVBU (R6)(R7), R9")                            // how many
 }
 
 // compactFast appends the lanes of V(v) selected by the mask bits in V(bits) to the buffer at R0,
 // R4 of them used, with a whole-vector store (the caller made sure 4 lanes fit). Scratch: V(tab),
 // V(out), R7–R9, R11.
-func (f *neonFile) compactFast(v, bits, tab, out vreg) {
+func (f *neonFile) compactFast(v, bits, tab, out neon.Reg) {
 	f.shuffle(v, bits, tab, out)
-	f.op("ADD R4<<2, R0, R11")
-	f.op("VST1 [V%d.S4], (R11)", out)
-	f.op("ADD R9, R4, R4")
+	f.Op("ADD R4<<2, R0, R11")
+	f.Op("VST1 [V%d.S4], (R11)", out)
+	f.Op("ADD R9, R4, R4")
 }
 
 func genBandNEON(f *neonFile) {
-	f.text("bandNEON", []param{{"buf", "[]float32"}, {"x", "[]float32"}, {"lo", "float32"}, {"hi", "float32"}},
-		[]param{{"above", "int"}, {"inBand", "int"}},
+	f.Text("bandNEON", []string{"buf []float32", "x []float32", "lo float32", "hi float32"},
+		[]string{"above int", "inBand int"},
 		"counts the x[i] above hi (NaN included) and copies the x[i] in [lo, hi] to buf in order, at",
 		"most len(buf) of them, still counting the rest (lo <= hi, neither NaN; len(x) a multiple of 4).")
-	f.ldArg("buf", "R0")
-	f.ldLen("buf", "R1")
-	f.ldArg("x", "R2")
-	f.ldLen("x", "R3")
-	f.op("MOVD R3, R12")
-	f.ldF("lo", 0)
-	f.dupLane(0, 0, 0)
-	f.ldF("hi", 1)
-	f.dupLane(1, 1, 0)
-	f.zero(2) // −(how many x[i] <= hi)
-	f.op("MOVD ZR, R4")
+	f.LdArg("buf", "R0")
+	f.LdLen("buf", "R1")
+	f.LdArg("x", "R2")
+	f.LdLen("x", "R3")
+	f.Op("MOVD R3, R12")
+	f.LdF("lo", 0)
+	f.DupLane(0, 0, 0)
+	f.LdF("hi", 1)
+	f.DupLane(1, 1, 0)
+	f.Zero(2) // −(how many x[i] <= hi)
+	f.Op("MOVD ZR, R4")
 	f.compactInit()
-	f.comment("16 elements at a time while 16 fit in buf: whole-vector stores only")
-	f.label("fast")
-	f.op("CMP $16, R3")
-	f.op("BLT loop")
-	f.op("SUB R4, R1, R10")
-	f.op("CMP $16, R10")
-	f.op("BLT loop")
-	mark := f.count
-	f.op("VLD1.P 64(R2), [V16.S4, V17.S4, V18.S4, V19.S4]")
-	for k := vreg(0); k < 4; k++ {
-		f.w(fcmge(20+k, 1, 16+k)) // x <= hi
-		f.addS(2, 2, 20+k)
-		f.w(fcmge(24+k, 16+k, 0)) // x >= lo
-		f.and(24+k, 24+k, 20+k)
-		f.and(24+k, 24+k, 3)
+	f.Comment("16 elements at a time while 16 fit in buf: whole-vector stores only")
+	f.Label("fast")
+	f.Op("CMP $16, R3")
+	f.Op("BLT loop")
+	f.Op("SUB R4, R1, R10")
+	f.Op("CMP $16, R10")
+	f.Op("BLT loop")
+	mark := f.Count()
+	f.Op("VLD1.P 64(R2), [V16.S4, V17.S4, V18.S4, V19.S4]")
+	for k := neon.Reg(0); k < 4; k++ {
+		f.Fcmge(20+k, 1, 16+k) // x <= hi
+		f.AddS(2, 2, 20+k)
+		f.Fcmge(24+k, 16+k, 0) // x >= lo
+		f.And(24+k, 24+k, 20+k)
+		f.And(24+k, 24+k, 3)
 		f.compactFast(16+k, 24+k, 8+k, 12+k)
 	}
-	f.op("SUB $16, R3")
-	f.op("B fast")
-	f.loopNote(mark, 16)
-	f.comment("then a vector at a time")
-	f.label("loop")
-	f.op("CBZ R3, done")
-	mark = f.count
-	f.op("VLD1.P 16(R2), [V4.S4]")
-	f.w(fcmge(5, 1, 4)) // x <= hi
-	f.addS(2, 2, 5)
-	f.w(fcmge(6, 4, 0)) // x >= lo
-	f.and(6, 6, 5)
-	f.and(6, 6, 3)
+	f.Op("SUB $16, R3")
+	f.Op("B fast")
+	f.LoopNote(mark, 16)
+	f.Comment("then a vector at a time")
+	f.Label("loop")
+	f.Op("CBZ R3, done")
+	mark = f.Count()
+	f.Op("VLD1.P 16(R2), [V4.S4]")
+	f.Fcmge(5, 1, 4) // x <= hi
+	f.AddS(2, 2, 5)
+	f.Fcmge(6, 4, 0) // x >= lo
+	f.And(6, 6, 5)
+	f.And(6, 6, 3)
 	f.compact("band")
-	f.op("SUB $4, R3")
-	f.op("B loop")
-	f.loopNote(mark, 4)
-	f.label("done")
-	f.addv(2, 2)
-	f.toR("R7", 2)
-	f.op("MOVW R7, R7")
-	f.op("ADD R7, R12, R12")
-	f.ret("above", "R12")
-	f.ret("inBand", "R4")
-	f.op("RET")
+	f.Op("SUB $4, R3")
+	f.Op("B loop")
+	f.LoopNote(mark, 4)
+	f.Label("done")
+	f.Addv(2, 2)
+	f.ToR("R7", 2)
+	f.Op("MOVW R7, R7")
+	f.Op("ADD R7, R12, R12")
+	f.Ret("above", "R12")
+	f.Ret("inBand", "R4")
+	f.Op("RET")
 }
 
 func genIndicesNEON(f *neonFile, name string, nan bool, doc ...string) {
-	f.text(name, []param{{"dst", "[]int32"}, {"x", "[]float32"}, {"v", "float32"}, {"base", "int32"}},
-		[]param{{"n", "int"}}, doc...)
-	f.ldArg("dst", "R0")
-	f.ldLen("dst", "R1")
-	f.ldArg("x", "R2")
-	f.ldLen("x", "R3")
+	f.Text(name, []string{"dst []int32", "x []float32", "v float32", "base int32"},
+		[]string{"n int"}, doc...)
+	f.LdArg("dst", "R0")
+	f.LdLen("dst", "R1")
+	f.LdArg("x", "R2")
+	f.LdLen("x", "R3")
 	if !nan {
-		f.ldF("v", 0)
-		f.dupLane(0, 0, 0)
+		f.LdF("v", 0)
+		f.DupLane(0, 0, 0)
 	}
-	f.ldW("base", "R7")
-	f.dupR(4, "R7")
-	f.constLanes(10, [4]uint32{0, 1, 2, 3})
-	f.addS(10, 10, 4) // the indices of the current vector
-	f.op("MOVW $4, R7")
-	f.dupR(11, "R7")
-	f.op("MOVD ZR, R4")
+	f.LdW("base", "R7")
+	f.DupR(4, "R7")
+	f.ConstLanes(10, [4]uint32{0, 1, 2, 3})
+	f.AddS(10, 10, 4) // the indices of the current vector
+	f.Op("MOVW $4, R7")
+	f.DupR(11, "R7")
+	f.Op("MOVD ZR, R4")
 	f.compactInit()
-	f.comment("16 elements at a time while 16 fit in dst: whole-vector stores only")
-	f.label("fast")
-	f.op("CMP $16, R3")
-	f.op("BLT loop")
-	f.op("SUB R4, R1, R10")
-	f.op("CMP $16, R10")
-	f.op("BLT loop")
-	mark := f.count
-	f.op("VLD1.P 64(R2), [V16.S4, V17.S4, V18.S4, V19.S4]")
-	for k := vreg(0); k < 4; k++ {
+	f.Comment("16 elements at a time while 16 fit in dst: whole-vector stores only")
+	f.Label("fast")
+	f.Op("CMP $16, R3")
+	f.Op("BLT loop")
+	f.Op("SUB R4, R1, R10")
+	f.Op("CMP $16, R10")
+	f.Op("BLT loop")
+	mark := f.Count()
+	f.Op("VLD1.P 64(R2), [V16.S4, V17.S4, V18.S4, V19.S4]")
+	for k := neon.Reg(0); k < 4; k++ {
 		if nan {
-			f.w(fcmeq(20+k, 16+k, 16+k)) // not NaN
+			f.Fcmeq(20+k, 16+k, 16+k) // not NaN
 		} else {
-			f.w(fcmgt(20+k, 0, 16+k)) // v > x: false for NaN
+			f.Fcmgt(20+k, 0, 16+k) // v > x: false for NaN
 		}
-		f.w(bic(24+k, 3, 20+k))
+		f.Bic(24+k, 3, 20+k)
 		f.compactFast(10, 24+k, 4+k, 12+k) // V10, V11 hold the indices and their step
-		f.addS(10, 10, 11)
+		f.AddS(10, 10, 11)
 	}
-	f.op("SUB $16, R3")
-	f.op("B fast")
-	f.loopNote(mark, 16)
-	f.comment("then a vector at a time")
-	f.label("loop")
-	f.op("CBZ R3, done")
-	mark = f.count
-	f.op("VLD1.P 16(R2), [V12.S4]")
+	f.Op("SUB $16, R3")
+	f.Op("B fast")
+	f.LoopNote(mark, 16)
+	f.Comment("then a vector at a time")
+	f.Label("loop")
+	f.Op("CBZ R3, done")
+	mark = f.Count()
+	f.Op("VLD1.P 16(R2), [V12.S4]")
 	if nan {
-		f.w(fcmeq(5, 12, 12)) // not NaN
+		f.Fcmeq(5, 12, 12) // not NaN
 	} else {
-		f.w(fcmgt(5, 0, 12)) // v > x: false for NaN
+		f.Fcmgt(5, 0, 12) // v > x: false for NaN
 	}
-	f.w(bic(6, 3, 5))
-	f.mov(4, 10)
+	f.Bic(6, 3, 5)
+	f.Mov(4, 10)
 	f.compact("idx")
-	f.addS(10, 10, 11)
-	f.op("SUB $4, R3")
-	f.op("B loop")
-	f.loopNote(mark, 4)
-	f.label("done")
-	f.ret("n", "R4")
-	f.op("RET")
+	f.AddS(10, 10, 11)
+	f.Op("SUB $4, R3")
+	f.Op("B loop")
+	f.LoopNote(mark, 4)
+	f.Label("done")
+	f.Ret("n", "R4")
+	f.Op("RET")
 }

@@ -1,4 +1,4 @@
-package main
+package neon
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"testing"
 )
 
-// The golden test of the NEON encoder. neonCases calls every encoder function of neon_enc.go with
+// The golden test of the NEON encoder. neonCases calls every encoder function of enc.go with
 // several register combinations (low, high, mixed, all distinct), every lane of the indexed forms
 // and the edge shift amounts; testdata/neon_golden.txt holds, for the same list in the same order,
 // the word llvm-mc assembles from each case's text. Regenerate the table with testdata/golden.sh
@@ -39,8 +39,8 @@ func funcName(f any) string {
 // register combinations: all zero, all V31, all distinct, and mixes of low and high registers
 // (V15/V16 straddle bit 4, which for the indexed forms is the M bit next to Rm's low four bits)
 var (
-	regs3 = [][3]vreg{{0, 0, 0}, {31, 31, 31}, {3, 1, 2}, {0, 31, 16}, {31, 0, 15}, {30, 15, 1}, {16, 8, 31}}
-	regs2 = [][2]vreg{{0, 0}, {31, 31}, {1, 2}, {31, 0}, {0, 31}, {17, 8}}
+	regs3 = [][3]Reg{{0, 0, 0}, {31, 31, 31}, {3, 1, 2}, {0, 31, 16}, {31, 0, 15}, {30, 15, 1}, {16, 8, 31}}
+	regs2 = [][2]Reg{{0, 0}, {31, 31}, {1, 2}, {31, 0}, {0, 31}, {17, 8}}
 )
 
 // neonCases is the deterministic list of golden cases.
@@ -48,7 +48,7 @@ func neonCases() []neonCase {
 	var cs []neonCase
 	add := func(f any, in inst) { cs = append(cs, neonCase{funcName(f), in}) }
 
-	for _, f := range []func(d, n, m vreg) inst{
+	for _, f := range []func(d, n, m Reg) inst{
 		fadd, fsub, fmul, fdiv, fmax, fmin, fcmge, fcmgt, fcmeq, faddp, fadd2d,
 		smax, cmgt, cmge, bic,
 	} {
@@ -56,7 +56,7 @@ func neonCases() []neonCase {
 			add(f, f(r[0], r[1], r[2]))
 		}
 	}
-	for _, f := range []func(d, n vreg) inst{
+	for _, f := range []func(d, n Reg) inst{
 		frintn, fcvtzs, fcvtns, scvtf, fabs, fneg, fcvtl, fcvtl2,
 		fmaxv, smaxv, faddpD,
 	} {
@@ -73,7 +73,7 @@ func neonCases() []neonCase {
 	for shift := 1; shift <= 32; shift++ {
 		add(sshr, sshr(5, 26, shift))
 	}
-	for _, f := range []func(d, n, m vreg, lane int) inst{fmlaLane, fmulLane} {
+	for _, f := range []func(d, n, m Reg, lane int) inst{fmlaLane, fmulLane} {
 		for lane := 0; lane < 4; lane++ {
 			for _, r := range regs3 {
 				add(f, f(r[0], r[1], r[2], lane))
@@ -147,14 +147,14 @@ func TestNEONGolden(t *testing.T) {
 	t.Logf("%d golden cases", len(cs))
 }
 
-// nonEncoders are the functions of neon_enc.go that are not encoders themselves: the shared
+// nonEncoders are the functions of enc.go that are not encoders themselves: the shared
 // encoding helpers, covered through the encoders that call them.
 var nonEncoders = map[string]bool{"checkReg": true, "threeSame": true, "twoReg": true, "across": true}
 
-// TestNEONGoldenCoverage fails when an encoder function of neon_enc.go has no golden case, so a new
+// TestNEONGoldenCoverage fails when an encoder function of enc.go has no golden case, so a new
 // encoder cannot go untested; a new helper goes into nonEncoders.
 func TestNEONGoldenCoverage(t *testing.T) {
-	file, err := parser.ParseFile(token.NewFileSet(), "neon_enc.go", nil, 0)
+	file, err := parser.ParseFile(token.NewFileSet(), "enc.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestNEONGoldenCoverage(t *testing.T) {
 	}
 	for fn := range covered {
 		if !encoders[fn] {
-			t.Errorf("golden cases for %s, which is not an encoder function of neon_enc.go", fn)
+			t.Errorf("golden cases for %s, which is not an encoder function of enc.go", fn)
 		}
 	}
 	t.Logf("%d encoder functions covered", len(encoders))

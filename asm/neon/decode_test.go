@@ -1,4 +1,4 @@
-package main
+package neon
 
 import (
 	"encoding/binary"
@@ -11,11 +11,11 @@ import (
 	"golang.org/x/arch/arm64/arm64asm"
 )
 
-// TestNEONWords decodes every WORD of the generated ../ohem_arm64.s with golang.org/x/arch's
+// TestNEONWords decodes every WORD of the generated ../../ohem_arm64.s with golang.org/x/arch's
 // disassembler and checks that it is the instruction its comment names: the encoder's own golden
-// test (neon_enc_test.go) covers the encodings, this one that the file carries what it says.
+// test (enc_test.go) covers the encodings, this one that the file carries what it says.
 
-const arm64File = "../ohem_arm64.s"
+const arm64File = "../../ohem_arm64.s"
 
 var (
 	// wordLine is a WORD directive with its comment; a line whose first field is WORD but does not

@@ -1,11 +1,11 @@
 #!/bin/sh
-# golden.sh regenerates neon_golden.txt, the golden table of the NEON encoder (neon_enc.go):
+# golden.sh regenerates neon_golden.txt, the golden table of the NEON encoder (enc.go):
 # TestNEONGolden with NEON_CASES set writes the text of every case, one per line; llvm-mc
 # assembles them; each line of the table is the word llvm-mc reports (its little-endian bytes as
 # one uint32) and the case text. The script fails if llvm-mc rejects a text, or prints it back in
 # another form (then the encoder's text is not the canonical GNU spelling).
 #
-# Run from anywhere: sh asm/testdata/golden.sh
+# Run from anywhere: sh asm/neon/testdata/golden.sh
 set -eu
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
