@@ -71,6 +71,11 @@ type kernelSet struct {
 	// indicesAtLeast writes base+i for every x[i] >= t, ascending, to dst, which has room for all,
 	// and returns their count.
 	indicesAtLeast func(dst []int32, x []float32, t float32, base int32) int
+	// negPosRanks sets NegPosRatio's ranks: rank[i] = NaN (above every loss) for a positive
+	// (t[i] >= 0, t[i] != bg), loss[i] for every other sample (an ignored one's loss is −Inf
+	// already), for i < len(loss); it returns the number of positives. len(rank) and len(t) are at
+	// least len(loss).
+	negPosRanks func(rank, loss []float32, t []int32, bg int32) int
 	// vectorCount reports that countAtLeast is vectorised: the selection may then cut up to
 	// fewDirect elements by repeated counts (a count of each costs far less than a look at each in Go).
 	vectorCount bool

@@ -468,7 +468,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 			return sel[:len(sel)+n], valid
 		}
 	case ruleNegPos:
-		pos := negPosRanks(rank, loss, t, cfg.Background)
+		pos := l.ks.negPosRanks(rank, loss, t, cfg.Background)
 		neg := valid - pos
 		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
 		if kneg < neg {
@@ -487,11 +487,9 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 	return sel, valid
 }
 
-// negPosRanks sets the ranks of NegPosRatio's selection, rank[i] = NaN (above every loss) for a
-// positive and loss[i] for the others (an ignored sample's loss is −Inf already), and returns the
-// number of positives. Branch-free (conditional moves): positives and ignored samples come in any
-// order.
-func negPosRanks(rank, loss []float32, t []int32, bg int32) int {
+// negPosRanksGeneric is the generic set's negPosRanks. Branch-free (conditional moves): positives
+// and ignored samples come in any order.
+func negPosRanksGeneric(rank, loss []float32, t []int32, bg int32) int {
 	t = t[:len(loss)]
 	rank = rank[:len(loss)]
 	pos := 0

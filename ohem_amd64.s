@@ -28510,3 +28510,197 @@ ceMediumGradAVX512NormNext:
 ceMediumGradAVX512NormDone:
 	VZEROUPPER
 	RET
+
+// func negPosRanksAVX2(rank []float32, loss []float32, t []int32, bg int32) int
+// Requires: AVX, AVX2
+TEXT ·negPosRanksAVX2(SB), NOSPLIT, $0-88
+	MOVQ         rank_base+0(FP), AX
+	MOVQ         loss_base+24(FP), CX
+	MOVQ         t_base+48(FP), DX
+	MOVQ         loss_len+32(FP), BX
+	MOVL         bg+72(FP), SI
+	VMOVD        SI, X0
+	VPBROADCASTD X0, Y0
+	VBROADCASTSS quietNaN<>+0(SB), Y1
+	VBROADCASTSS allOnes<>+0(SB), Y2
+	VXORPS       Y3, Y3, Y3
+	XORQ         SI, SI
+
+negPosRanksAVX2Loop2:
+	CMPQ      BX, $0x00000010
+	JB        negPosRanksAVX2Loop1
+	VMOVDQU   (DX), Y4
+	VMOVUPS   (CX), Y5
+	VPCMPGTD  Y2, Y4, Y6
+	VPCMPEQD  Y0, Y4, Y4
+	VPANDN    Y6, Y4, Y6
+	VBLENDVPS Y6, Y1, Y5, Y5
+	VPSUBD    Y6, Y3, Y3
+	VMOVUPS   Y5, (AX)
+	VMOVDQU   32(DX), Y4
+	VMOVUPS   32(CX), Y5
+	VPCMPGTD  Y2, Y4, Y6
+	VPCMPEQD  Y0, Y4, Y4
+	VPANDN    Y6, Y4, Y6
+	VBLENDVPS Y6, Y1, Y5, Y5
+	VPSUBD    Y6, Y3, Y3
+	VMOVUPS   Y5, 32(AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	SUBQ      $0x00000010, BX
+	JMP       negPosRanksAVX2Loop2
+
+negPosRanksAVX2Loop1:
+	CMPQ      BX, $0x00000008
+	JB        negPosRanksAVX2Tail
+	VMOVDQU   (DX), Y4
+	VMOVUPS   (CX), Y5
+	VPCMPGTD  Y2, Y4, Y6
+	VPCMPEQD  Y0, Y4, Y4
+	VPANDN    Y6, Y4, Y6
+	VBLENDVPS Y6, Y1, Y5, Y5
+	VPSUBD    Y6, Y3, Y3
+	VMOVUPS   Y5, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	SUBQ      $0x00000008, BX
+
+negPosRanksAVX2Tail:
+	TESTQ        BX, BX
+	JZ           negPosRanksAVX2Done
+	VMOVDQU      iota<>+0(SB), Y4
+	VMOVQ        BX, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     Y4, Y5, Y5
+	VPMASKMOVD   (DX), Y5, Y4
+	VMASKMOVPS   (CX), Y5, Y6
+	VPCMPGTD     Y2, Y4, Y2
+	VPCMPEQD     Y0, Y4, Y0
+	VPANDN       Y2, Y0, Y2
+	VPAND        Y5, Y2, Y2
+	VBLENDVPS    Y2, Y1, Y6, Y6
+	VPSUBD       Y2, Y3, Y3
+	LEAQ         (AX), AX
+	VMOVAPS      X6, X0
+	CMPQ         BX, $0x08
+	JB           storeTail_56Quad
+	VMOVUPS      Y6, (AX)
+	JMP          storeTail_56Done
+
+storeTail_56Quad:
+	TESTQ        $0x00000004, BX
+	JZ           storeTail_56Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y6, X0
+	ADDQ         $0x10, AX
+
+storeTail_56Pair:
+	TESTQ    $0x00000002, BX
+	JZ       storeTail_56One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_56One:
+	TESTQ  $0x00000001, BX
+	JZ     storeTail_56Done
+	VMOVSS X0, (AX)
+
+storeTail_56Done:
+negPosRanksAVX2Done:
+	VEXTRACTI128 $0x01, Y3, X0
+	VPADDD       X0, X3, X3
+	VPSHUFD      $0x0e, X3, X0
+	VPADDD       X0, X3, X3
+	VPSHUFD      $0x01, X3, X0
+	VPADDD       X0, X3, X3
+	VMOVD        X3, AX
+	ADDQ         AX, SI
+	MOVQ         SI, ret+80(FP)
+	VZEROUPPER
+	RET
+
+DATA quietNaN<>+0(SB)/4, $0x7fc00000
+GLOBL quietNaN<>(SB), RODATA|NOPTR, $4
+
+// func negPosRanksAVX512(rank []float32, loss []float32, t []int32, bg int32) int
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, POPCNT
+TEXT ·negPosRanksAVX512(SB), NOSPLIT, $0-88
+	MOVQ         rank_base+0(FP), AX
+	MOVQ         loss_base+24(FP), CX
+	MOVQ         t_base+48(FP), DX
+	MOVQ         loss_len+32(FP), BX
+	MOVL         bg+72(FP), SI
+	VMOVD        SI, X0
+	VPBROADCASTD X0, Z0
+	VBROADCASTSS quietNaN<>+0(SB), Z1
+	VBROADCASTSS allOnes<>+0(SB), Z2
+	VXORPS       Z3, Z3, Z3
+	XORQ         SI, SI
+
+negPosRanksAVX512Loop2:
+	CMPQ      BX, $0x00000020
+	JB        negPosRanksAVX512Loop1
+	VMOVDQU32 (DX), Z3
+	VMOVUPS   (CX), Z4
+	VPCMPGTD  Z2, Z3, K1
+	VPCMPD    $0x04, Z0, Z3, K1, K1
+	VMOVAPS   Z1, K1, Z4
+	KMOVW     K1, DI
+	POPCNTL   DI, DI
+	ADDQ      DI, SI
+	VMOVUPS   Z4, (AX)
+	VMOVDQU32 64(DX), Z3
+	VMOVUPS   64(CX), Z4
+	VPCMPGTD  Z2, Z3, K1
+	VPCMPD    $0x04, Z0, Z3, K1, K1
+	VMOVAPS   Z1, K1, Z4
+	KMOVW     K1, DI
+	POPCNTL   DI, DI
+	ADDQ      DI, SI
+	VMOVUPS   Z4, 64(AX)
+	ADDQ      $0x00000080, AX
+	ADDQ      $0x00000080, CX
+	ADDQ      $0x00000080, DX
+	SUBQ      $0x00000020, BX
+	JMP       negPosRanksAVX512Loop2
+
+negPosRanksAVX512Loop1:
+	CMPQ      BX, $0x00000010
+	JB        negPosRanksAVX512Tail
+	VMOVDQU32 (DX), Z3
+	VMOVUPS   (CX), Z4
+	VPCMPGTD  Z2, Z3, K1
+	VPCMPD    $0x04, Z0, Z3, K1, K1
+	VMOVAPS   Z1, K1, Z4
+	KMOVW     K1, DI
+	POPCNTL   DI, DI
+	ADDQ      DI, SI
+	VMOVUPS   Z4, (AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	SUBQ      $0x00000010, BX
+
+negPosRanksAVX512Tail:
+	TESTQ       BX, BX
+	JZ          negPosRanksAVX512Done
+	MOVL        $0x0000ffff, DI
+	BZHIL       BX, DI, BX
+	KMOVW       BX, K1
+	VMOVDQU32.Z (DX), K1, Z3
+	VMOVUPS.Z   (CX), K1, Z4
+	VPCMPGTD    Z2, Z3, K1, K2
+	VPCMPD      $0x04, Z0, Z3, K2, K2
+	VMOVAPS     Z1, K2, Z4
+	KMOVW       K2, CX
+	POPCNTL     CX, CX
+	ADDQ        CX, SI
+	VMOVUPS     Z4, K1, (AX)
+
+negPosRanksAVX512Done:
+	MOVQ SI, ret+80(FP)
+	VZEROUPPER
+	RET

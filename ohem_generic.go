@@ -22,6 +22,7 @@ var genericSet = &kernelSet{
 	countAtLeast:   countAtLeastGeneric,
 	band:           bandGeneric,
 	indicesAtLeast: indicesAtLeastGeneric,
+	negPosRanks:    negPosRanksGeneric,
 }
 
 // exp32 returns e^x for x <= 0 within 2 ulp on [−87.3, 0] (tested exhaustively), and 0 below

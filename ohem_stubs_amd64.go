@@ -431,3 +431,15 @@ func lseTiledAVX512(dst []float32, x []float32, scratch []float32, n int, c int)
 //
 //go:noescape
 func ceMediumGradAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32)
+
+// negPosRanksAVX2 sets rank[i] to NaN for a positive (t[i] >= 0, t[i] != bg) and to loss[i] otherwise, for i < len(loss),
+// and returns the number of positives.
+//
+//go:noescape
+func negPosRanksAVX2(rank []float32, loss []float32, t []int32, bg int32) int
+
+// negPosRanksAVX512 sets rank[i] to NaN for a positive (t[i] >= 0, t[i] != bg) and to loss[i] otherwise, for i < len(loss),
+// and returns the number of positives.
+//
+//go:noescape
+func negPosRanksAVX512(rank []float32, loss []float32, t []int32, bg int32) int

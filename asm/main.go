@@ -44,6 +44,9 @@ func main() {
 	for _, t := range tiers {
 		genMedium(t)
 	}
+	for _, t := range tiers {
+		genRanks(t)
+	}
 	Generate() // parses the flags
 	if *arm64Out != "" {
 		f := genNEON()

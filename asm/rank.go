@@ -1,0 +1,115 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// genRanks emits negPosRanks(rank, loss []float32, t []int32, bg int32) int, NegPosRatio's
+// ranking pass: rank[i] = NaN (the quiet NaN 0x7FC00000, above every loss in the selection's
+// order) for a positive (t[i] >= 0 and t[i] != bg), loss[i] for every other sample; it returns the
+// number of positives. len(rank) and len(t) are at least len(loss). Two vectors an iteration, one,
+// then a masked tail; the positives counted per lane (AVX2: VPSUBD of the all-ones compare) or by
+// POPCNT of the opmask (AVX-512). The stores are plain (the tail's through storeTail, which avoids
+// VMASKMOVPS stores, microcoded on AMD).
+func genRanks(t tier) {
+	name := "negPosRanks"
+	t.text(name, "func(rank, loss []float32, t []int32, bg int32) int",
+		"sets rank[i] to NaN for a positive (t[i] >= 0, t[i] != bg) and to loss[i] otherwise, for i < len(loss),",
+		"and returns the number of positives.")
+	r, l, tp, n := GP64(), GP64(), GP64(), GP64()
+	Load(Param("rank").Base(), r)
+	Load(Param("loss").Base(), l)
+	Load(Param("t").Base(), tp)
+	Load(Param("loss").Len(), n)
+	bg := t.broadcastGP(Load(Param("bg"), GP32()))
+	nan := t.u32("quietNaN", 0x7fc00000)
+	minus1 := t.u32("allOnes", 0xFFFFFFFF)
+	cnt := GP64() // AVX-512: the count so far
+	acc := t.zero()
+	XORQ(cnt, cnt)
+	// one vector: positives → NaN, the count of positives into acc or cnt (tail: the lanes of mask).
+	vector := func(disp int, mask Op) {
+		tv, lv := t.vec(), t.vec()
+		if mask == nil {
+			VMOVDQU32orU(t, Mem{Base: tp, Disp: disp}, tv)
+			VMOVUPS(Mem{Base: l, Disp: disp}, lv)
+		} else if t.zmm {
+			VMOVDQU32_Z(Mem{Base: tp}, mask, tv)
+			VMOVUPS_Z(Mem{Base: l}, mask, lv)
+		} else {
+			VPMASKMOVD(Mem{Base: tp}, mask, tv)
+			VMASKMOVPS(Mem{Base: l}, mask, lv)
+		}
+		if t.zmm {
+			k := K()
+			if mask != nil {
+				VPCMPGTD(minus1, tv, mask, k) // t > −1, within the tail
+			} else {
+				VPCMPGTD(minus1, tv, k)
+			}
+			VPCMPD(U8(4), bg, tv, k, k) // and t != bg (predicate 4: not equal)
+			VMOVAPS(nan, k, lv)
+			c := GP32()
+			KMOVW(k, c)
+			POPCNTL(c, c)
+			ADDQ(c.As64(), cnt)
+		} else {
+			p, e := t.vec(), t.vec()
+			VPCMPGTD(minus1, tv, p) // t > −1
+			VPCMPEQD(bg, tv, e)
+			VPANDN(p, e, p) // and not t == bg
+			if mask != nil {
+				VPAND(mask, p, p)
+			}
+			VBLENDVPS(p, nan, lv, lv)
+			VPSUBD(p, acc, acc) // a positive lane is −1
+		}
+		if mask == nil {
+			VMOVUPS(lv, Mem{Base: r, Disp: disp})
+		} else {
+			t.storeTail(lv, Mem{Base: r}, n, mask)
+		}
+	}
+	loop, one, tail, done := name+t.suffix+"Loop2", name+t.suffix+"Loop1", name+t.suffix+"Tail", name+t.suffix+"Done"
+	Label(loop)
+	CMPQ(n, U32(2*t.lanes))
+	JB(LabelRef(one))
+	vector(0, nil)
+	vector(t.bytes(), nil)
+	for _, p := range []reg.GPVirtual{r, l, tp} {
+		ADDQ(U32(2*t.bytes()), p)
+	}
+	SUBQ(U32(2*t.lanes), n)
+	JMP(LabelRef(loop))
+	Label(one)
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(tail))
+	vector(0, nil)
+	for _, p := range []reg.GPVirtual{r, l, tp} {
+		ADDQ(U32(t.bytes()), p)
+	}
+	SUBQ(U32(t.lanes), n)
+	Label(tail)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	vector(0, t.tailMask(n))
+	Label(done)
+	if !t.zmm {
+		ADDQ(t.hsumD(acc), cnt)
+	}
+	Store(cnt, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+// VMOVDQU32orU loads a vector of int32s: VMOVDQU32 on AVX-512 (which reaches all 32 registers),
+// VMOVDQU on AVX2.
+func VMOVDQU32orU(t tier, m Mem, d reg.VecVirtual) {
+	if t.zmm {
+		VMOVDQU32(m, d)
+	} else {
+		VMOVDQU(m, d)
+	}
+}
