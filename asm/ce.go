@@ -885,28 +885,16 @@ func (t tier) zeroIgnored(tv reg.VecVirtual, kIgn reg.Register, zero, v reg.VecV
 // pairIndex is the 64-byte VPERMI2PS index vector 2i + first, i = 0..15: the even or odd elements of
 // two concatenated vectors.
 func pairIndex(name string, first int) Mem {
-	if m, ok := consts[name]; ok {
-		return m
-	}
-	m := GLOBL(name, RODATA|NOPTR)
-	for i := range 16 {
-		DATA(4*i, U32(2*i+first))
-	}
-	consts[name] = m
-	return m
+	return intTable(name, func(i int) int { return 2*i + first })
 }
 
 // intTable is a 64-byte table of the int32 values f(i), i = 0..15 (AVX2 reads the first 8).
 func intTable(name string, f func(i int) int) Mem {
-	if m, ok := consts[name]; ok {
-		return m
+	w := make([]uint32, 16)
+	for i := range w {
+		w[i] = uint32(f(i))
 	}
-	m := GLOBL(name, RODATA|NOPTR)
-	for i := range 16 {
-		DATA(4*i, U32(uint32(f(i))))
-	}
-	consts[name] = m
-	return m
+	return u32Table(name, w)
 }
 
 // spillLogConsts moves the log1p constants that are only ever a first (memory-capable) operand to

@@ -72,16 +72,11 @@ const mediumConstSlots = 16
 // mediumIndexTable returns the int32 class indices 0, 1, ..., mediumMaxC+15, which pass 2 compares
 // with the row's target, a vector at a time.
 func mediumIndexTable() Mem {
-	const name = "mediumIndex"
-	if m, ok := consts[name]; ok {
-		return m
+	w := make([]uint32, mediumMaxC+16)
+	for i := range w {
+		w[i] = uint32(i)
 	}
-	m := GLOBL(name, RODATA|NOPTR)
-	for i := range mediumMaxC + 16 {
-		DATA(4*i, U32(uint32(i)))
-	}
-	consts[name] = m
-	return m
+	return u32Table("mediumIndex", w)
 }
 
 // mediumBlock is the most rows one call of a medium kernel takes: the reductions of that many rows

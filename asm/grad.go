@@ -47,19 +47,6 @@ func genGrad(t tier) {
 	genGradPlanar(t)
 }
 
-// gradVecTable returns a DATA symbol holding the 32-bit values vals (one full vector).
-func gradVecTable(name string, vals []uint32) Mem {
-	if m, ok := consts[name]; ok {
-		return m
-	}
-	m := GLOBL(name, RODATA|NOPTR)
-	for i, v := range vals {
-		DATA(4*i, U32(v))
-	}
-	consts[name] = m
-	return m
-}
-
 // zeroFill stores zeros over the nb bytes at p (nb a multiple of 4), four vectors at a time, then
 // one, then the tail: AVX-512 through a mask; AVX2 with a whole vector that ends at the end, over
 // zeros stored already, or, when nb is less than a vector, in pieces (storeTail; no masked store,
@@ -259,8 +246,8 @@ func genGradPairs(t tier) {
 			hi[l] = uint32(8 + l/2 + 16*(l%2))
 		}
 		idxLo, idxHi = t.vec(), t.vec()
-		VMOVDQU32(gradVecTable("gradPairLo", lo), idxLo)
-		VMOVDQU32(gradVecTable("gradPairHi", hi), idxHi)
+		VMOVDQU32(u32Table("gradPairLo", lo), idxLo)
+		VMOVDQU32(u32Table("gradPairHi", hi), idxHi)
 	}
 
 	// block computes lanes rows from tv, pt and scale (registers or memory), and stores their 2·lanes

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/binary"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -219,10 +221,7 @@ const compactPop = 256 * 8
 // bytes (unused bytes 0), for VPMOVZXBD and VPERMPS; then at compactPop the population count of
 // every byte.
 func compactTable() Mem {
-	if m, ok := consts["compact"]; ok {
-		return m
-	}
-	m := GLOBL("compact", RODATA|NOPTR)
+	var words []uint64 // at 8·i
 	var pop [256]byte
 	for mask := range 256 {
 		var e uint64
@@ -234,17 +233,26 @@ func compactTable() Mem {
 			}
 		}
 		pop[mask] = byte(j)
-		DATA(8*mask, U64(e))
+		words = append(words, e)
 	}
 	for i := 0; i < 256; i += 8 {
 		var e uint64
 		for j := range 8 {
 			e |= uint64(pop[i+j]) << (8 * j)
 		}
-		DATA(compactPop+i, U64(e))
+		words = append(words, e)
 	}
-	consts["compact"] = m
-	return m
+	var data []byte
+	for _, e := range words {
+		data = binary.LittleEndian.AppendUint64(data, e)
+	}
+	return consts.get("compact", data, func() Mem {
+		m := GLOBL("compact", RODATA|NOPTR)
+		for i, e := range words {
+			DATA(8*i, U64(e))
+		}
+		return m
+	})
 }
 
 // popcount returns in a new register the number of set bits of the lane mask r (8 bits on AVX2, 16
