@@ -30,6 +30,35 @@ const (
 	rowsLSE                      // Σ_j e^{z_j−m}
 )
 
+// rowsGen holds the state of one row-at-a-time kernel (genRowsLarge) being generated.
+type rowsGen struct {
+	t            tier
+	kind         rowsKind
+	grad         bool
+	spread, drop bool   // rowsCESpread; the drop prediction, and its flags in neg (grad, rowsCE)
+	lbl          string // kernel name with the tier suffix, for labels
+
+	sumP, mxP, row, stride reg.Register // stride: bytes per row
+	rows, tP, spP, ztP     reg.GPVirtual
+	gd                     reg.GPVirtual // g − x: the gradient of the logit at p is at p + gd
+	gs                     gradState
+
+	ec       expConsts
+	negInf   Op
+	p, n, tg reg.GPVirtual // the vector's address, the lanes left, the target (−1 in the second range)
+
+	mx    [4]reg.VecVirtual // the max pass's accumulators; the row's maximum in the low lane of mx[0]
+	m     reg.VecVirtual    // the maximum, broadcast
+	zt    reg.VecVirtual    // the target's logit (XMM)
+	acc   [4]reg.VecVirtual // the exp-sum pass's float32 accumulators
+	sum64 reg.VecVirtual    // their float64 sum
+
+	// The spread: float32 accumulators sp, their float64 sum sp64, m/2, k and 1/2.
+	sp          []reg.VecVirtual
+	sp64, mhalf reg.VecVirtual
+	kf, half    Op
+}
+
 // genRowsLarge emits the row-at-a-time reductions for large C: per row a max pass (four
 // accumulators, masked tail), then an exp-sum pass over the row with the target excluded: the two
 // ranges [0, t) and (t, C) are summed one after the other, so a tiny loss is never the difference of
@@ -52,11 +81,24 @@ const (
 // memory. g must not overlap x (ForwardBackward in place does not fuse): on AVX2 the tail of a range
 // is stored as a whole vector that also covers lanes before it or after it in the row.
 func genRowsLarge(t tier, kind rowsKind, grad bool) {
+	g := &rowsGen{t: t, kind: kind, grad: grad, spread: kind == rowsCESpread, drop: grad && kind == rowsCE}
+	g.text()
+	g.prologue()
+	g.maxPasses()
+	g.expSetup()
+	g.expPass()
+	g.store()
+	g.epilogue()
+}
+
+// text starts the kernel.
+func (g *rowsGen) text() {
+	t := g.t
 	var name string
-	switch kind {
+	switch g.kind {
 	case rowsCE:
 		name = "ceRowsLarge"
-		if grad {
+		if g.grad {
 			break
 		}
 		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32)",
@@ -65,7 +107,7 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 			"rows with t[i] < 0 are skipped. neg and k are not used.")
 	case rowsCESpread:
 		name = "ceRowsLargeSpread"
-		if grad {
+		if g.grad {
 			break
 		}
 		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32)",
@@ -77,330 +119,366 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 			"sets, for each of the len(mx) rows of the row-major [len(mx)][c] logits x,",
 			"mx[i] = m = max_j x[i][j] and s[i] = Σ_j e^{x[i][j]−m}.")
 	}
-	if grad {
+	if g.grad {
 		name += "Grad"
 		doc := []string{"is " + name[:len(name)-4] + " that also writes the gradient of every row to the row-major g (the layout of x,",
 			"which g must not overlap: a tail may be stored as a whole vector over other lanes of the row):",
 			"g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 (the glue",
 			"overwrites the target's element), and 0 for a row with t[i] < 0."}
-		if kind == rowsCE {
+		if g.kind == rowsCE {
 			doc = append(doc, "A row with S < e0·e^{x[i][t[i]]−m} gets zeros and neg[i] = 1 (the other valid rows neg[i] = 0).")
 		} else {
 			doc = append(doc, "e0 is not read.")
 		}
 		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0, nq, e0 float32)", doc...)
 	}
-	lbl := name + t.suffix
-	spread := kind == rowsCESpread
+	g.lbl = name + t.suffix
+}
 
-	sumP := Load(Param("s").Base(), GP64())
-	mxP := Load(Param("mx").Base(), GP64())
-	row := Load(Param("x").Base(), GP64())
-	stride := Load(Param("c"), GP64())
-	SHLQ(U8(2), stride) // bytes per row
-	rows, tP, spP, ztP := GP64(), GP64(), GP64(), GP64()
-	if kind == rowsLSE {
-		Load(Param("mx").Len(), rows)
+// prologue loads the parameters and the constants, and starts the row loop: an ignored row is
+// skipped.
+func (g *rowsGen) prologue() {
+	t, lbl := g.t, g.lbl
+	g.sumP = Load(Param("s").Base(), GP64())
+	g.mxP = Load(Param("mx").Base(), GP64())
+	g.row = Load(Param("x").Base(), GP64())
+	g.stride = Load(Param("c"), GP64())
+	SHLQ(U8(2), g.stride) // bytes per row
+	g.rows, g.tP, g.spP, g.ztP = GP64(), GP64(), GP64(), GP64()
+	if g.kind == rowsLSE {
+		Load(Param("mx").Len(), g.rows)
 	} else {
-		Load(Param("t").Len(), rows)
-		Load(Param("t").Base(), tP)
-		Load(Param("zt").Base(), ztP)
+		Load(Param("t").Len(), g.rows)
+		Load(Param("t").Base(), g.tP)
+		Load(Param("zt").Base(), g.ztP)
 	}
-	drop := grad && kind == rowsCE // the drop prediction, and its flags in neg
-	if spread || drop {
-		Load(Param("neg").Base(), spP)
+	if g.spread || g.drop {
+		Load(Param("neg").Base(), g.spP)
 	}
-	var gd reg.GPVirtual // g − x: the gradient of the logit at p is at p + gd
-	var gs gradState
-	if grad {
-		gd = GP64()
-		gradRowAddr(row, gd)
-		SUBQ(row, gd)
-		gs = gradState{pend: GP64(), r: t.vec(), nq: t.vec()}
-		XORQ(gs.pend, gs.pend)
-		VXORPS(gs.r, gs.r, gs.r)
-		VXORPS(gs.nq, gs.nq, gs.nq)
+	if g.grad {
+		g.gd = GP64()
+		gradRowAddr(g.row, g.gd)
+		SUBQ(g.row, g.gd)
+		g.gs = gradState{pend: GP64(), r: t.vec(), nq: t.vec()}
+		XORQ(g.gs.pend, g.gs.pend)
+		VXORPS(g.gs.r, g.gs.r, g.gs.r)
+		VXORPS(g.gs.nq, g.gs.nq, g.gs.nq)
 	}
 
-	ec := t.loadExpConsts()
-	negInf := t.cu("negInf", 0xff800000)
-	p, n, tg := GP64(), GP64(), GP64()
+	g.ec = t.loadExpConsts()
+	g.negInf = t.cu("negInf", 0xff800000)
+	g.p, g.n, g.tg = GP64(), GP64(), GP64()
 
 	Label(lbl + "Row")
-	TESTQ(rows, rows)
+	TESTQ(g.rows, g.rows)
 	JZ(LabelRef(lbl + "Done"))
-	if kind != rowsLSE {
+	if g.kind != rowsLSE {
 		Comment("an ignored row (t < 0) is skipped: its logits are never read")
-		MOVLQSX(Mem{Base: tP}, tg)
-		TESTQ(tg, tg)
-		if grad {
+		MOVLQSX(Mem{Base: g.tP}, g.tg)
+		TESTQ(g.tg, g.tg)
+		if g.grad {
 			JS(LabelRef(lbl + "Ignored"))
 		} else {
 			JS(LabelRef(lbl + "Next"))
 		}
 	}
+}
 
+// maxPasses emits the row's max pass (with grad, a second one that also finishes the gradient of
+// the row before), then reduces the maximum, stores it and broadcasts it into m, and loads zt.
+func (g *rowsGen) maxPasses() {
+	t, lbl := g.t, g.lbl
 	Comment("m = max of the row: four accumulators, then one vector at a time, then a masked tail")
-	MOVQ(row, p)
-	MOVQ(stride, n)
-	SHRQ(U8(2), n)
-	mx := [4]reg.VecVirtual{t.vec(), t.vec(), t.vec(), t.vec()}
-	for _, a := range mx {
-		VMOVUPS(negInf, a)
+	MOVQ(g.row, g.p)
+	MOVQ(g.stride, g.n)
+	SHRQ(U8(2), g.n)
+	g.mx = [4]reg.VecVirtual{t.vec(), t.vec(), t.vec(), t.vec()}
+	for _, a := range g.mx {
+		VMOVUPS(g.negInf, a)
 	}
-	// maxPass emits the max pass; with prev set, the pass also turns the gradient of the row before,
-	// at prev (advanced with p), into its final values (gradState.norm), vector for vector.
-	maxPass := func(sfx string, prev reg.GPVirtual) {
-		norm := func(disp int, mask Op) {
-			if prev != nil {
-				gs.norm(t, Mem{Base: prev, Disp: disp}, mask, n)
-			}
-		}
-		step := func(b int) {
-			ADDQ(U32(b), p)
-			if prev != nil {
-				ADDQ(U32(b), prev)
-			}
-		}
-		Label(lbl + "Max4" + sfx)
-		CMPQ(n, U32(4*t.lanes))
-		JB(LabelRef(lbl + "Max1" + sfx))
-		for i, a := range mx {
-			VMAXPS(Mem{Base: p, Disp: i * t.bytes()}, a, a)
-			norm(i*t.bytes(), nil)
-		}
-		step(4 * t.bytes())
-		SUBQ(U32(4*t.lanes), n)
-		JMP(LabelRef(lbl + "Max4" + sfx))
-		Label(lbl + "Max1" + sfx)
-		CMPQ(n, U32(t.lanes))
-		JB(LabelRef(lbl + "MaxTail" + sfx))
-		VMAXPS(Mem{Base: p}, mx[0], mx[0])
-		norm(0, nil)
-		step(t.bytes())
-		SUBQ(U32(t.lanes), n)
-		JMP(LabelRef(lbl + "Max1" + sfx))
-		Label(lbl + "MaxTail" + sfx)
-		TESTQ(n, n)
-		JZ(LabelRef(lbl + "MaxDone"))
-		mask := t.tailMask(n)
-		if t.zmm {
-			VMAXPS(Mem{Base: p}, mx[1], mask, mx[1]) // masked-off lanes keep mx[1] and are not read
-		} else {
-			x := t.loadTail(Mem{Base: p}, mask)
-			VBLENDVPS(mask, x, mx[1], x) // masked-off lanes take mx[1]
-			VMAXPS(x, mx[1], mx[1])
-		}
-		norm(0, mask)
-		if sfx != "" {
-			JMP(LabelRef(lbl + "MaxDone"))
-		}
-	}
-	if grad {
+	if g.grad {
 		Comment("the gradient of the row before waits for its final pass, which goes with this max pass")
-		TESTQ(gs.pend, gs.pend)
+		TESTQ(g.gs.pend, g.gs.pend)
 		JZ(LabelRef(lbl + "Max4"))
 		prev := GP64()
-		LEAQ(Mem{Base: row, Index: gd, Scale: 1}, prev)
-		SUBQ(stride, prev)
-		XORQ(gs.pend, gs.pend)
-		maxPass("Norm", prev)
+		LEAQ(Mem{Base: g.row, Index: g.gd, Scale: 1}, prev)
+		SUBQ(g.stride, prev)
+		XORQ(g.gs.pend, g.gs.pend)
+		g.maxPass("Norm", prev)
 	}
-	maxPass("", nil)
+	g.maxPass("", nil)
+	mx := g.mx
 	Label(lbl + "MaxDone")
 	VMAXPS(mx[1], mx[0], mx[0])
 	VMAXPS(mx[3], mx[2], mx[2])
 	VMAXPS(mx[2], mx[0], mx[0])
 	t.hmax(mx[0])
-	VMOVSS(mx[0].AsX(), Mem{Base: mxP})
-	m := t.broadcastF32(mx[0].AsX().(reg.VecVirtual))
-	var zt reg.VecVirtual
-	if kind != rowsLSE {
-		zt = XMM()
-		VMOVSS(Mem{Base: row, Index: tg, Scale: 4}, zt)
-		VMOVSS(zt, Mem{Base: ztP})
+	VMOVSS(mx[0].AsX(), Mem{Base: g.mxP})
+	g.m = t.broadcastF32(mx[0].AsX().(reg.VecVirtual))
+	if g.kind != rowsLSE {
+		g.zt = XMM()
+		VMOVSS(Mem{Base: g.row, Index: g.tg, Scale: 4}, g.zt)
+		VMOVSS(g.zt, Mem{Base: g.ztP})
 	}
+}
 
-	Comment("the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64")
-	acc := [4]reg.VecVirtual{t.vec(), t.vec(), t.vec(), t.vec()}
-	sum64 := t.vec()
-	VXORPS(sum64, sum64, sum64)
-	var sp []reg.VecVirtual
-	var sp64, mhalf reg.VecVirtual
-	var kf, half Op
-	if spread {
-		sp = []reg.VecVirtual{t.vec()}
-		if t.zmm {
-			sp = append(sp, t.vec())
-		}
-		sp64 = t.vec()
-		Comment("the spread starts with the target's term k·(zt − m)/2, in float64")
-		zd, md, kd := XMM(), XMM(), XMM()
-		VCVTSS2SD(zt, zd, zd)
-		VCVTSS2SD(mx[0].AsX(), md, md)
-		VSUBSD(md, zd, zd)
-		VMOVSS(paramAddr("k"), kd)
-		VMULSS(constMem("half", 0x3f000000), kd, kd)
-		VCVTSS2SD(kd, kd, kd)
-		VMULSD(kd, zd, zd)
-		VXORPS(sp64, sp64, sp64)
-		VMOVSD(zd, sp64.AsX(), sp64.AsX())
-		half = t.cf("half", 0.5)
-		mhalf = t.vec()
-		VMULPS(half, m, mhalf)
-		if t.zmm {
-			kr := t.vec()
-			VBROADCASTSS(paramAddr("k"), kr)
-			kf = kr
-		} else {
-			kk := t.vec()
-			VBROADCASTSS(paramAddr("k"), kk)
-			km := AllocLocal(t.bytes())
-			VMOVUPS(kk, km)
-			kf = km
+// maxPass emits the max pass; with prev set, the pass also turns the gradient of the row before,
+// at prev (advanced with p), into its final values (gradState.norm), vector for vector.
+func (g *rowsGen) maxPass(sfx string, prev reg.GPVirtual) {
+	t, lbl, p, n, mx := g.t, g.lbl, g.p, g.n, g.mx
+	norm := func(disp int, mask Op) {
+		if prev != nil {
+			g.gs.norm(t, Mem{Base: prev, Disp: disp}, mask, n)
 		}
 	}
-	zeroAcc := func() {
-		for _, a := range acc {
+	step := func(b int) {
+		ADDQ(U32(b), p)
+		if prev != nil {
+			ADDQ(U32(b), prev)
+		}
+	}
+	Label(lbl + "Max4" + sfx)
+	CMPQ(n, U32(4*t.lanes))
+	JB(LabelRef(lbl + "Max1" + sfx))
+	for i, a := range mx {
+		VMAXPS(Mem{Base: p, Disp: i * t.bytes()}, a, a)
+		norm(i*t.bytes(), nil)
+	}
+	step(4 * t.bytes())
+	SUBQ(U32(4*t.lanes), n)
+	JMP(LabelRef(lbl + "Max4" + sfx))
+	Label(lbl + "Max1" + sfx)
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(lbl + "MaxTail" + sfx))
+	VMAXPS(Mem{Base: p}, mx[0], mx[0])
+	norm(0, nil)
+	step(t.bytes())
+	SUBQ(U32(t.lanes), n)
+	JMP(LabelRef(lbl + "Max1" + sfx))
+	Label(lbl + "MaxTail" + sfx)
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "MaxDone"))
+	mask := t.tailMask(n)
+	if t.zmm {
+		VMAXPS(Mem{Base: p}, mx[1], mask, mx[1]) // masked-off lanes keep mx[1] and are not read
+	} else {
+		x := t.loadTail(Mem{Base: p}, mask)
+		VBLENDVPS(mask, x, mx[1], x) // masked-off lanes take mx[1]
+		VMAXPS(x, mx[1], mx[1])
+	}
+	norm(0, mask)
+	if sfx != "" {
+		JMP(LabelRef(lbl + "MaxDone"))
+	}
+}
+
+// expSetup allocates the exp-sum pass's accumulators and, with the spread, starts it with the
+// target's term and sets up its constants.
+func (g *rowsGen) expSetup() {
+	t := g.t
+	Comment("the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64")
+	g.acc = [4]reg.VecVirtual{t.vec(), t.vec(), t.vec(), t.vec()}
+	g.sum64 = t.vec()
+	VXORPS(g.sum64, g.sum64, g.sum64)
+	if !g.spread {
+		return
+	}
+	g.sp = []reg.VecVirtual{t.vec()}
+	if t.zmm {
+		g.sp = append(g.sp, t.vec())
+	}
+	g.sp64 = t.vec()
+	Comment("the spread starts with the target's term k·(zt − m)/2, in float64")
+	zd, md, kd := XMM(), XMM(), XMM()
+	VCVTSS2SD(g.zt, zd, zd)
+	VCVTSS2SD(g.mx[0].AsX(), md, md)
+	VSUBSD(md, zd, zd)
+	VMOVSS(paramAddr("k"), kd)
+	VMULSS(constMem("half", 0x3f000000), kd, kd)
+	VCVTSS2SD(kd, kd, kd)
+	VMULSD(kd, zd, zd)
+	VXORPS(g.sp64, g.sp64, g.sp64)
+	VMOVSD(zd, g.sp64.AsX(), g.sp64.AsX())
+	g.half = t.cf("half", 0.5)
+	g.mhalf = t.vec()
+	VMULPS(g.half, g.m, g.mhalf)
+	if t.zmm {
+		kr := t.vec()
+		VBROADCASTSS(paramAddr("k"), kr)
+		g.kf = kr
+	} else {
+		kk := t.vec()
+		VBROADCASTSS(paramAddr("k"), kk)
+		km := AllocLocal(t.bytes())
+		VMOVUPS(kk, km)
+		g.kf = km
+	}
+}
+
+func (g *rowsGen) zeroAcc() {
+	for _, a := range g.acc {
+		VXORPS(a, a, a)
+	}
+	if g.spread {
+		for _, a := range g.sp {
 			VXORPS(a, a, a)
 		}
+	}
+}
+
+// widenAdd adds the float32 lanes of v (clobbered) into the float64 lanes of d.
+func (t tier) widenAdd(v, d reg.VecVirtual) {
+	if t.zmm {
+		w := ZMM()
+		VCVTPS2PD(v.AsY(), w)
+		VADDPD(w, d, d)
+		hi := YMM()
+		VEXTRACTF32X8(U8(1), v, hi)
+		VCVTPS2PD(hi, w)
+		VADDPD(w, d, d)
+	} else {
+		w := YMM()
+		VCVTPS2PD(v.AsX(), w)
+		VADDPD(w, d, d)
+		hi := XMM()
+		VEXTRACTF128(U8(1), v, hi)
+		VCVTPS2PD(hi, w)
+		VADDPD(w, d, d)
+	}
+}
+
+// flush adds the float32 accumulators into the float64 sums and zeroes them.
+func (g *rowsGen) flush() {
+	acc := g.acc
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	g.t.widenAdd(acc[0], g.sum64)
+	if g.spread {
+		for _, a := range g.sp[1:] {
+			VADDPS(a, g.sp[0], g.sp[0])
+		}
+		g.t.widenAdd(g.sp[0], g.sp64)
+	}
+	g.zeroAcc()
+}
+
+// expTerm returns e^{x−m} of the vector x, which becomes x − m, or with the spread x/2 − m/2:
+// x − m is then computed as 2·(x/2 − m/2), the same value (halving is exact), and the half
+// difference cannot overflow.
+func (g *rowsGen) expTerm(x reg.VecVirtual) reg.VecVirtual {
+	t := g.t
+	e := t.vec()
+	d := x
+	if g.spread {
+		VFMSUB132PS(g.half, g.mhalf, x) // x/2 − m/2
+		d = t.vec()
+		VADDPS(x, x, d)
+	} else {
+		VSUBPS(g.m, x, x)
+	}
+	t.exp(g.ec, d, e)
+	return e
+}
+
+// term adds e^{x−m} of the vector at src into acc[a] (and k·(x − m)/2 into an sp); mask, if
+// not nil, keeps only the n lanes of a tail.
+func (g *rowsGen) term(src Mem, a int, mask Op) {
+	t, acc, spread := g.t, g.acc, g.spread
+	x := t.vec()
+	if mask == nil {
+		VMOVUPS(src, x)
+	} else {
+		x = t.loadTail(src, mask)
+	}
+	e := g.expTerm(x)
+	if g.grad {
+		g.storeGrad(e, src, mask)
+	}
+	var s reg.VecVirtual
+	if spread {
+		s = g.sp[a%len(g.sp)]
+	}
+	switch {
+	case mask == nil:
+		VADDPS(e, acc[a], acc[a])
 		if spread {
-			for _, a := range sp {
-				VXORPS(a, a, a)
-			}
+			VFMADD231PS(g.kf, x, s)
 		}
-	}
-	// widenAdd adds the float32 lanes of v (clobbered) into the float64 lanes of d.
-	widenAdd := func(v, d reg.VecVirtual) {
-		if t.zmm {
-			w := ZMM()
-			VCVTPS2PD(v.AsY(), w)
-			VADDPD(w, d, d)
-			hi := YMM()
-			VEXTRACTF32X8(U8(1), v, hi)
-			VCVTPS2PD(hi, w)
-			VADDPD(w, d, d)
-		} else {
-			w := YMM()
-			VCVTPS2PD(v.AsX(), w)
-			VADDPD(w, d, d)
-			hi := XMM()
-			VEXTRACTF128(U8(1), v, hi)
-			VCVTPS2PD(hi, w)
-			VADDPD(w, d, d)
-		}
-	}
-	flush := func() {
-		VADDPS(acc[1], acc[0], acc[0])
-		VADDPS(acc[3], acc[2], acc[2])
-		VADDPS(acc[2], acc[0], acc[0])
-		widenAdd(acc[0], sum64)
+	case t.zmm:
+		VADDPS(e, acc[a], mask, acc[a])
 		if spread {
-			for _, a := range sp[1:] {
-				VADDPS(a, sp[0], sp[0])
-			}
-			widenAdd(sp[0], sp64)
+			VFMADD231PS(g.kf, x, mask, s)
 		}
-		zeroAcc()
-	}
-	// expTerm returns e^{x−m} of the vector x, which becomes x − m, or with the spread x/2 − m/2:
-	// x − m is then computed as 2·(x/2 − m/2), the same value (halving is exact), and the half
-	// difference cannot overflow.
-	expTerm := func(x reg.VecVirtual) reg.VecVirtual {
-		e := t.vec()
-		d := x
-		if spread {
-			VFMSUB132PS(half, mhalf, x) // x/2 − m/2
-			d = t.vec()
-			VADDPS(x, x, d)
-		} else {
-			VSUBPS(m, x, x)
-		}
-		t.exp(ec, d, e)
-		return e
-	}
-	// term adds e^{x−m} of the vector at src into acc[a] (and k·(x − m)/2 into an sp); mask, if
-	// not nil, keeps only the n lanes of a tail.
-	term := func(src Mem, a int, mask Op) {
-		x := t.vec()
-		if mask == nil {
-			VMOVUPS(src, x)
-		} else {
-			x = t.loadTail(src, mask)
-		}
-		e := expTerm(x)
-		if grad {
-			gm := src
-			gm.Index, gm.Scale = gd, 1
-			switch {
-			case mask == nil:
-				VMOVUPS(e, gm)
-			case t.zmm:
-				t.storeTail(e, gm, n, mask)
-			default:
-				// Reached when the range ends in the row's first vector (tailEnd takes the others):
-				// with C >= lanes that is the first range, and a whole vector from the row's start
-				// stays in the row; its lanes past the range, the target's and the second range's,
-				// are written again later. With C < lanes, pieces. No masked store (see tier.go).
-				pieces, stored := label(lbl+"Pieces"), label(lbl+"Stored")
-				CMPQ(stride, U32(t.bytes()))
-				JB(LabelRef(pieces))
-				VMOVUPS(e, gm)
-				JMP(LabelRef(stored))
-				Label(pieces)
-				t.storeTail(e, gm, n, mask)
-				Label(stored)
-			}
-		}
-		var s reg.VecVirtual
-		if spread {
-			s = sp[a%len(sp)]
-		}
-		switch {
-		case mask == nil:
-			VADDPS(e, acc[a], acc[a])
-			if spread {
-				VFMADD231PS(kf, x, s)
-			}
-		case t.zmm:
-			VADDPS(e, acc[a], mask, acc[a])
-			if spread {
-				VFMADD231PS(kf, x, mask, s)
-			}
-		default:
-			VANDPS(mask, e, e)
-			VADDPS(e, acc[a], acc[a])
-			if spread {
-				VANDPS(mask, x, x)
-				VFMADD231PS(kf, x, s)
-			}
-		}
-	}
-	// tailEnd is term for the n lanes of a tail through the whole vector at q that ends where the
-	// tail ends (AVX2 with grad): it stores the vector's gradient whole, then moves the tail's lanes
-	// (its top n) down to lanes 0..n−1, where term's masked load has them, so that the sums are bit
-	// for bit those of the kernel without the gradient.
-	tailEnd := func(q reg.GPVirtual) {
-		x := t.vec()
-		VMOVUPS(Mem{Base: q}, x)
-		e := expTerm(x)
-		VMOVUPS(e, Mem{Base: q, Index: gd, Scale: 1})
-		nv, iota, mask, perm := t.broadcastGP(n), t.vec(), t.vec(), t.vec()
-		VMOVDQU(constIota(8), iota)
-		VPCMPGTD(iota, nv, mask) // lanes below n
-		VPSUBD(nv, iota, perm)   // lane i takes lane i − n + 8 (VPERMPS reads 3 bits)
-		VPERMPS(e, perm, e)
+	default:
 		VANDPS(mask, e, e)
-		VADDPS(e, acc[1], acc[1])
+		VADDPS(e, acc[a], acc[a])
 		if spread {
-			VPERMPS(x, perm, x)
 			VANDPS(mask, x, x)
-			VFMADD231PS(kf, x, sp[1%len(sp)])
+			VFMADD231PS(g.kf, x, s)
 		}
 	}
-	zeroAcc()
+}
+
+// storeGrad stores term's e, of the vector at src (the n lanes of mask, if not nil), into the
+// row's gradient.
+func (g *rowsGen) storeGrad(e reg.VecVirtual, src Mem, mask Op) {
+	t, lbl := g.t, g.lbl
+	gm := src
+	gm.Index, gm.Scale = g.gd, 1
+	switch {
+	case mask == nil:
+		VMOVUPS(e, gm)
+	case t.zmm:
+		t.storeTail(e, gm, g.n, mask)
+	default:
+		// Reached when the range ends in the row's first vector (tailEnd takes the others):
+		// with C >= lanes that is the first range, and a whole vector from the row's start
+		// stays in the row; its lanes past the range, the target's and the second range's,
+		// are written again later. With C < lanes, pieces. No masked store (see tier.go).
+		pieces, stored := label(lbl+"Pieces"), label(lbl+"Stored")
+		CMPQ(g.stride, U32(t.bytes()))
+		JB(LabelRef(pieces))
+		VMOVUPS(e, gm)
+		JMP(LabelRef(stored))
+		Label(pieces)
+		t.storeTail(e, gm, g.n, mask)
+		Label(stored)
+	}
+}
+
+// tailEnd is term for the n lanes of a tail through the whole vector at q that ends where the
+// tail ends (AVX2 with grad): it stores the vector's gradient whole, then moves the tail's lanes
+// (its top n) down to lanes 0..n−1, where term's masked load has them, so that the sums are bit
+// for bit those of the kernel without the gradient.
+func (g *rowsGen) tailEnd(q reg.GPVirtual) {
+	t, acc := g.t, g.acc
+	x := t.vec()
+	VMOVUPS(Mem{Base: q}, x)
+	e := g.expTerm(x)
+	VMOVUPS(e, Mem{Base: q, Index: g.gd, Scale: 1})
+	nv, iota, mask, perm := t.broadcastGP(g.n), t.vec(), t.vec(), t.vec()
+	VMOVDQU(constIota(8), iota)
+	VPCMPGTD(iota, nv, mask) // lanes below n
+	VPSUBD(nv, iota, perm)   // lane i takes lane i − n + 8 (VPERMPS reads 3 bits)
+	VPERMPS(e, perm, e)
+	VANDPS(mask, e, e)
+	VADDPS(e, acc[1], acc[1])
+	if g.spread {
+		VPERMPS(x, perm, x)
+		VANDPS(mask, x, x)
+		VFMADD231PS(g.kf, x, g.sp[1%len(g.sp)])
+	}
+}
+
+// expPass emits the exp-sum pass over the row: the range [0, t), then (t, c) (the log-sum-exp:
+// the whole row), four vectors at a time with a flush every 32 vectors, then one at a time, then
+// the tail.
+func (g *rowsGen) expPass() {
+	t, lbl, p, n, tg, row, stride := g.t, g.lbl, g.p, g.n, g.tg, g.row, g.stride
+	g.zeroAcc()
 	MOVQ(row, p)
-	if kind == rowsLSE {
+	if g.kind == rowsLSE {
 		MOVQ(stride, n)
 		SHRQ(U8(2), n)
 	} else {
@@ -418,7 +496,7 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 			// the same line of the next row, into L2: its max pass then does not wait on memory
 			prefetchT1(Mem{Base: p, Index: stride, Scale: 1, Disp: i * t.bytes()})
 		}
-		term(Mem{Base: p, Disp: i * t.bytes()}, i, nil)
+		g.term(Mem{Base: p, Disp: i * t.bytes()}, i, nil)
 	}
 	ADDQ(U32(4*t.bytes()), p)
 	SUBQ(U32(4*t.lanes), n)
@@ -427,19 +505,19 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 	CMPQ(n, U32(4*t.lanes))
 	JAE(LabelRef(lbl + "Exp4"))
 	Label(lbl + "Flush")
-	flush()
+	g.flush()
 	JMP(LabelRef(lbl + "Range"))
 	Label(lbl + "Exp1")
 	CMPQ(n, U32(t.lanes))
 	JB(LabelRef(lbl + "ExpTail"))
-	term(Mem{Base: p}, 0, nil)
+	g.term(Mem{Base: p}, 0, nil)
 	ADDQ(U32(t.bytes()), p)
 	SUBQ(U32(t.lanes), n)
 	JMP(LabelRef(lbl + "Exp1"))
 	Label(lbl + "ExpTail")
 	TESTQ(n, n)
 	JZ(LabelRef(lbl + "RangeDone"))
-	if grad && !t.zmm {
+	if g.grad && !t.zmm {
 		Comment("the vector ending at the range's end, when it starts in the row: its lanes before the",
 			"tail get again the values they have (every lane is computed alone; the target's is set",
 			"later), and no masked store (see tier.go)")
@@ -447,14 +525,14 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 		LEAQ(Mem{Base: p, Index: n, Scale: 4, Disp: -t.bytes()}, q)
 		CMPQ(q, row)
 		JB(LabelRef(lbl + "ExpTailShort"))
-		tailEnd(q)
+		g.tailEnd(q)
 		JMP(LabelRef(lbl + "RangeDone"))
 		Label(lbl + "ExpTailShort")
 	}
-	term(Mem{Base: p}, 1, t.tailMask(n))
+	g.term(Mem{Base: p}, 1, t.tailMask(n))
 	Label(lbl + "RangeDone")
-	flush()
-	if kind != rowsLSE {
+	g.flush()
+	if g.kind != rowsLSE {
 		Comment("second range: (t, c); tg = −1 marks it as started")
 		TESTQ(tg, tg)
 		JS(LabelRef(lbl + "Store"))
@@ -466,53 +544,63 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 		MOVQ(I32(-1), tg)
 		JMP(LabelRef(lbl + "Range"))
 	}
+}
 
+// store emits the end of a row: its sums rounded to float32 and stored, the gradient's
+// (rowGrad), and the step to the next row.
+func (g *rowsGen) store() {
+	t, lbl := g.t, g.lbl
 	Label(lbl + "Store")
-	t.hsum64(sum64)
-	VCVTSD2SS(sum64.AsX(), sum64.AsX(), sum64.AsX())
-	VMOVSS(sum64.AsX(), Mem{Base: sumP})
-	if spread {
-		t.hsum64(sp64)
-		VCVTSD2SS(sp64.AsX(), sp64.AsX(), sp64.AsX())
-		VMOVSS(sp64.AsX(), Mem{Base: spP})
+	t.hsum64(g.sum64)
+	VCVTSD2SS(g.sum64.AsX(), g.sum64.AsX(), g.sum64.AsX())
+	VMOVSS(g.sum64.AsX(), Mem{Base: g.sumP})
+	if g.spread {
+		t.hsum64(g.sp64)
+		VCVTSD2SS(g.sp64.AsX(), g.sp64.AsX(), g.sp64.AsX())
+		VMOVSS(g.sp64.AsX(), Mem{Base: g.spP})
 	}
-	if grad {
+	if g.grad {
 		var flag reg.GPVirtual
-		if drop {
-			flag = spP.(reg.GPVirtual)
+		if g.drop {
+			flag = g.spP
 		}
-		t.rowGrad(ec, lbl, row, stride, gd, tP.(reg.GPVirtual), flag, Mem{Base: mxP}, Mem{Base: ztP}, sum64.AsX().(reg.VecVirtual), gs)
+		t.rowGrad(g.ec, lbl, g.row, g.stride, g.gd, g.tP, flag, Mem{Base: g.mxP}, Mem{Base: g.ztP}, g.sum64.AsX().(reg.VecVirtual), g.gs)
 	}
 
 	Label(lbl + "Next")
-	ADDQ(stride, row)
-	ADDQ(U8(4), sumP)
-	ADDQ(U8(4), mxP)
-	if kind != rowsLSE {
-		ADDQ(U8(4), tP)
+	ADDQ(g.stride, g.row)
+	ADDQ(U8(4), g.sumP)
+	ADDQ(U8(4), g.mxP)
+	if g.kind != rowsLSE {
+		ADDQ(U8(4), g.tP)
 	}
-	if kind != rowsLSE {
-		ADDQ(U8(4), ztP)
+	if g.kind != rowsLSE {
+		ADDQ(U8(4), g.ztP)
 	}
-	if spread || drop {
-		ADDQ(U8(4), spP)
+	if g.spread || g.drop {
+		ADDQ(U8(4), g.spP)
 	}
-	DECQ(rows)
+	DECQ(g.rows)
 	JMP(LabelRef(lbl + "Row"))
+}
 
-	if grad {
+// epilogue emits the ignored rows' zero gradient and the kernel's end, where the gradient of the
+// last row gets its final pass.
+func (g *rowsGen) epilogue() {
+	t, lbl := g.t, g.lbl
+	if g.grad {
 		Label(lbl + "Ignored")
-		gs.finish(t, lbl+"IgnNorm", row, stride, gd)
+		g.gs.finish(t, lbl+"IgnNorm", g.row, g.stride, g.gd)
 		Comment("an ignored row's gradient is 0")
-		LEAQ(Mem{Base: row, Index: gd, Scale: 1}, p)
-		MOVQ(stride, n)
-		t.zeroFill(lbl+"Ign", p, n)
+		LEAQ(Mem{Base: g.row, Index: g.gd, Scale: 1}, g.p)
+		MOVQ(g.stride, g.n)
+		t.zeroFill(lbl+"Ign", g.p, g.n)
 		JMP(LabelRef(lbl + "Next"))
 	}
 
 	Label(lbl + "Done")
-	if grad {
-		gs.finish(t, lbl+"LastNorm", row, stride, gd)
+	if g.grad {
+		g.gs.finish(t, lbl+"LastNorm", g.row, g.stride, g.gd)
 	}
 	VZEROUPPER()
 	RET()
