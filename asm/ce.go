@@ -754,6 +754,28 @@ const (
 	pairsLSE                      // log(e^{z_0} + e^{z_1})
 )
 
+// pairsGen holds the state of one C = 2 kernel (genPairs) being generated.
+type pairsGen struct {
+	t      tier
+	ce, st bool   // cross-entropy (not the log-sum-exp); with the statistics
+	lbl    string // kernel name with the tier suffix, for labels
+
+	dst, n, tp, mP, lsP, ptP reg.GPVirtual
+	xp                       reg.Register
+	fill                     reg.VecVirtual
+
+	ec         expConsts
+	lc         logConsts
+	sign, oneI Op
+	zero       reg.VecVirtual
+}
+
+// pairRows is the state of one vector of rows of a C = 2 kernel.
+type pairRows struct {
+	z0, z1, d, m, loss, tv, na, e, l1 reg.VecVirtual
+	kIgn                              reg.Register
+}
+
 // genPairs emits the C = 2 kernels, vectorised across rows: vectors of rows (8 or 16 rows each),
 // their logits deinterleaved into z0 and z1 (VSHUFPS and VPERMPD on AVX2, two VPERMI2PS on
 // AVX-512). An iteration takes 2 vectors (AVX2) or 4 (AVX-512; 3 with the statistics), emitted
@@ -763,6 +785,35 @@ const (
 // (t < 0) get fill. No scalar work is done per row. The row count must be a multiple of the lanes:
 // the Go wrapper runs the last rows through a padded copy.
 func genPairs(t tier, kind pairsKind) {
+	g := &pairsGen{t: t, ce: kind != pairsLSE, st: kind == pairsCEStats}
+	g.text(kind)
+	g.prologue()
+	groups := 2
+	if t.zmm {
+		groups = 4
+		if g.st {
+			groups = 3
+		}
+	}
+	lbl, n := g.lbl, g.n
+	Label(lbl + "Loop")
+	CMPQ(n, U32(groups*t.lanes))
+	JB(LabelRef(lbl + "One"))
+	g.body(groups)
+	JMP(LabelRef(lbl + "Loop"))
+	Label(lbl + "One")
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "Done"))
+	g.body(1)
+	JMP(LabelRef(lbl + "One"))
+	Label(lbl + "Done")
+	VZEROUPPER()
+	RET()
+}
+
+// text starts the kernel.
+func (g *pairsGen) text(kind pairsKind) {
+	t := g.t
 	var name string
 	switch kind {
 	case pairsCE:
@@ -781,184 +832,174 @@ func genPairs(t tier, kind pairsKind) {
 			"sets dst[i] = log(e^{x[2i]} + e^{x[2i+1]}) (NaN for a NaN, a +Inf or two −Inf) for the",
 			"len(dst) rows of x; len(dst) is a multiple of the lanes.")
 	}
-	lbl := name + t.suffix
-	ce, st := kind != pairsLSE, kind == pairsCEStats
+	g.lbl = name + t.suffix
+}
 
-	var dst, n reg.GPVirtual
-	if ce {
-		dst = Load(Param("loss").Base(), GP64()).(reg.GPVirtual)
-		n = Load(Param("loss").Len(), GP64()).(reg.GPVirtual)
+// prologue loads the parameters and the constants.
+func (g *pairsGen) prologue() {
+	t := g.t
+	if g.ce {
+		g.dst = Load(Param("loss").Base(), GP64()).(reg.GPVirtual)
+		g.n = Load(Param("loss").Len(), GP64()).(reg.GPVirtual)
 	} else {
-		dst = Load(Param("dst").Base(), GP64()).(reg.GPVirtual)
-		n = Load(Param("dst").Len(), GP64()).(reg.GPVirtual)
+		g.dst = Load(Param("dst").Base(), GP64()).(reg.GPVirtual)
+		g.n = Load(Param("dst").Len(), GP64()).(reg.GPVirtual)
 	}
-	xp := Load(Param("x").Base(), GP64())
-	var tp, mP, lsP, ptP reg.GPVirtual
-	var fill reg.VecVirtual
-	if ce {
-		tp = Load(Param("t").Base(), GP64()).(reg.GPVirtual)
-		fill = t.vec()
-		VBROADCASTSS(paramAddr("fill"), fill)
+	g.xp = Load(Param("x").Base(), GP64())
+	if g.ce {
+		g.tp = Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+		g.fill = t.vec()
+		VBROADCASTSS(paramAddr("fill"), g.fill)
 	}
-	if st {
-		mP = Load(Param("m").Base(), GP64()).(reg.GPVirtual)
-		lsP = Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
-		ptP = Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
+	if g.st {
+		g.mP = Load(Param("m").Base(), GP64()).(reg.GPVirtual)
+		g.lsP = Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
+		g.ptP = Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
 	}
-	ec := t.loadExpConsts()
-	lc := t.sharedLogConsts(ec)
+	g.ec = t.loadExpConsts()
+	g.lc = t.sharedLogConsts(g.ec)
 	if t.zmm {
 		slots := GP64() // 12 vector slots on the stack
 		LEAQ(AllocLocal(12*t.bytes()), slots)
-		t.spillLogConsts(&lc, slots, 0)
+		t.spillLogConsts(&g.lc, slots, 0)
 	}
-	sign := t.cu("signBit", 0x80000000)
-	zero := t.zero()
-	var oneI Op
-	if ce {
-		oneI = t.cu("oneInt", 1)
+	g.sign = t.cu("signBit", 0x80000000)
+	g.zero = t.zero()
+	if g.ce {
+		g.oneI = t.cu("oneInt", 1)
 	}
+}
 
-	// body emits the computation of g vectors of rows, phase by phase, so that the out-of-order
-	// core sees g independent chains side by side.
-	body := func(g int) {
-		type rows struct {
-			z0, z1, d, m, loss, tv, na, e, l1 reg.VecVirtual
-			kIgn                              reg.Register
-		}
-		rs := make([]rows, g)
-		xm := func(i, half int) Mem { return Mem{Base: xp, Disp: (2*i + half) * t.bytes()} }
-		for i := range rs {
-			r := &rs[i]
-			Comment("z0, z1 = the first and second logits of the rows")
-			r.z0, r.z1 = t.vec(), t.vec()
-			a := t.vec()
-			VMOVUPS(xm(i, 0), a)
-			if t.zmm {
-				VMOVDQU32(pairIndex("pairsEven", 0), r.z0)
-				VPERMI2PS(xm(i, 1), a, r.z0)
-				VMOVDQU32(pairIndex("pairsOdd", 1), r.z1)
-				VPERMI2PS(xm(i, 1), a, r.z1)
-			} else {
-				VSHUFPS(U8(0x88), xm(i, 1), a, r.z0) // rows 0 1 4 5 | 2 3 6 7
-				VPERMPD(U8(0xD8), r.z0, r.z0)
-				VSHUFPS(U8(0xDD), xm(i, 1), a, r.z1)
-				VPERMPD(U8(0xD8), r.z1, r.z1)
-			}
-			r.d, r.m, r.loss = t.vec(), t.vec(), t.vec()
-			VSUBPS(r.z0, r.z1, r.d) // z1 − z0
-			VMAXPS(r.z1, r.z0, r.m)
-			Comment("loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN")
-			VSUBPS(r.m, r.m, r.loss)
-			if ce {
-				Comment("d = z_other − z_target: negate z1 − z0 where the target is 1")
-				r.tv = t.vec()
-				tm := Mem{Base: tp, Disp: i * t.bytes()}
-				if t.zmm {
-					VMOVDQU32(tm, r.tv)
-					k1 := K()
-					VPCMPEQD(oneI, r.tv, k1)
-					VXORPS(sign, r.d, k1, r.d)
-					r.kIgn = K()
-					VPMOVD2M(r.tv, r.kIgn)
-				} else {
-					VMOVDQU(tm, r.tv)
-					s := t.vec()
-					VPCMPEQD(oneI, r.tv, s)
-					VANDPS(sign, s, s)
-					VXORPS(s, r.d, r.d)
-				}
-				Comment("loss += max(d, 0)")
-				mx := t.vec()
-				VMAXPS(zero, r.d, mx)
-				VADDPS(mx, r.loss, r.loss)
-			} else {
-				Comment("lse = m + (m − m) + log1p(e^{−|z1 − z0|})")
-				VADDPS(r.m, r.loss, r.loss)
-			}
-			if st {
-				Comment("statistics: m (0 for an ignored row)")
-				t.zeroIgnored(r.tv, r.kIgn, zero, r.m)
-				VMOVUPS(r.m, Mem{Base: mP, Disp: i * t.bytes()})
-			}
-			r.na = t.vec()
-			VORPS(sign, r.d, r.na) // −|d|
-		}
-		for i := range rs {
-			rs[i].e = t.vec()
-			t.exp(ec, rs[i].na, rs[i].e)
-		}
-		for i := range rs {
-			rs[i].l1 = t.vec()
-			t.log1p(lc, rs[i].e, rs[i].l1)
-		}
-		for i := range rs {
-			r := &rs[i]
-			VADDPS(r.l1, r.loss, r.loss)
-			if ce {
-				if t.zmm {
-					VMOVAPS(fill, r.kIgn, r.loss)
-				} else {
-					VBLENDVPS(r.tv, fill, r.loss, r.loss) // fill where t < 0
-				}
-			}
-			VMOVUPS(r.loss, Mem{Base: dst, Disp: i * t.bytes()})
-			if st {
-				Comment("ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger")
-				t.zeroIgnored(r.tv, r.kIgn, zero, r.l1)
-				VMOVUPS(r.l1, Mem{Base: lsP, Disp: i * t.bytes()})
-				q := t.vec()
-				VMOVUPS(lc.one, q)
-				w := t.vec()
-				VADDPS(lc.one, r.e, w)
-				VDIVPS(w, q, q)
-				VXORPS(sign, q, q)
-				if t.zmm {
-					le := K()
-					VCMPPS(U8(cmpLE), zero, r.d, le)
-					VMULPS(r.e, q, le, q)
-				} else {
-					le := t.vec()
-					VCMPPS(U8(cmpLE), zero, r.d, le)
-					VMULPS(r.e, q, r.e)
-					VBLENDVPS(le, r.e, q, q)
-				}
-				t.zeroIgnored(r.tv, r.kIgn, zero, q)
-				VMOVUPS(q, Mem{Base: ptP, Disp: i * t.bytes()})
-			}
-		}
-		ADDQ(U32(2*g*t.bytes()), xp)
-		ADDQ(U32(g*t.bytes()), dst)
-		if ce {
-			ADDQ(U32(g*t.bytes()), tp)
-		}
-		if st {
-			ADDQ(U32(g*t.bytes()), mP)
-			ADDQ(U32(g*t.bytes()), lsP)
-			ADDQ(U32(g*t.bytes()), ptP)
-		}
-		SUBQ(U32(g*t.lanes), n)
+// body emits the computation of n vectors of rows, phase by phase, so that the out-of-order
+// core sees n independent chains side by side.
+func (g *pairsGen) body(n int) {
+	t := g.t
+	rs := make([]pairRows, n)
+	for i := range rs {
+		g.load(&rs[i], i)
 	}
-	groups := 2
+	for i := range rs {
+		rs[i].e = t.vec()
+		t.exp(g.ec, rs[i].na, rs[i].e)
+	}
+	for i := range rs {
+		rs[i].l1 = t.vec()
+		t.log1p(g.lc, rs[i].e, rs[i].l1)
+	}
+	for i := range rs {
+		g.finish(&rs[i], i)
+	}
+	B := t.bytes()
+	ADDQ(U32(2*n*B), g.xp)
+	ADDQ(U32(n*B), g.dst)
+	if g.ce {
+		ADDQ(U32(n*B), g.tp)
+	}
+	if g.st {
+		ADDQ(U32(n*B), g.mP)
+		ADDQ(U32(n*B), g.lsP)
+		ADDQ(U32(n*B), g.ptP)
+	}
+	SUBQ(U32(n*t.lanes), g.n)
+}
+
+// load emits the first phase of the vector of rows i: the logits deinterleaved, d, m, the loss's
+// first terms and −|d|.
+func (g *pairsGen) load(r *pairRows, i int) {
+	t, sign, zero := g.t, g.sign, g.zero
+	xm := func(half int) Mem { return Mem{Base: g.xp, Disp: (2*i + half) * t.bytes()} }
+	Comment("z0, z1 = the first and second logits of the rows")
+	r.z0, r.z1 = t.vec(), t.vec()
+	a := t.vec()
+	VMOVUPS(xm(0), a)
 	if t.zmm {
-		groups = 4
-		if st {
-			groups = 3
+		VMOVDQU32(pairIndex("pairsEven", 0), r.z0)
+		VPERMI2PS(xm(1), a, r.z0)
+		VMOVDQU32(pairIndex("pairsOdd", 1), r.z1)
+		VPERMI2PS(xm(1), a, r.z1)
+	} else {
+		VSHUFPS(U8(0x88), xm(1), a, r.z0) // rows 0 1 4 5 | 2 3 6 7
+		VPERMPD(U8(0xD8), r.z0, r.z0)
+		VSHUFPS(U8(0xDD), xm(1), a, r.z1)
+		VPERMPD(U8(0xD8), r.z1, r.z1)
+	}
+	r.d, r.m, r.loss = t.vec(), t.vec(), t.vec()
+	VSUBPS(r.z0, r.z1, r.d) // z1 − z0
+	VMAXPS(r.z1, r.z0, r.m)
+	Comment("loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN")
+	VSUBPS(r.m, r.m, r.loss)
+	if g.ce {
+		Comment("d = z_other − z_target: negate z1 − z0 where the target is 1")
+		r.tv = t.vec()
+		tm := Mem{Base: g.tp, Disp: i * t.bytes()}
+		if t.zmm {
+			VMOVDQU32(tm, r.tv)
+			k1 := K()
+			VPCMPEQD(g.oneI, r.tv, k1)
+			VXORPS(sign, r.d, k1, r.d)
+			r.kIgn = K()
+			VPMOVD2M(r.tv, r.kIgn)
+		} else {
+			VMOVDQU(tm, r.tv)
+			s := t.vec()
+			VPCMPEQD(g.oneI, r.tv, s)
+			VANDPS(sign, s, s)
+			VXORPS(s, r.d, r.d)
+		}
+		Comment("loss += max(d, 0)")
+		mx := t.vec()
+		VMAXPS(zero, r.d, mx)
+		VADDPS(mx, r.loss, r.loss)
+	} else {
+		Comment("lse = m + (m − m) + log1p(e^{−|z1 − z0|})")
+		VADDPS(r.m, r.loss, r.loss)
+	}
+	if g.st {
+		Comment("statistics: m (0 for an ignored row)")
+		t.zeroIgnored(r.tv, r.kIgn, zero, r.m)
+		VMOVUPS(r.m, Mem{Base: g.mP, Disp: i * t.bytes()})
+	}
+	r.na = t.vec()
+	VORPS(sign, r.d, r.na) // −|d|
+}
+
+// finish emits the last phase of the vector of rows i, once e = e^{−|d|} and l1 = log1p(e) are
+// computed: the loss (fill where t < 0) and the statistics.
+func (g *pairsGen) finish(r *pairRows, i int) {
+	t, sign, zero, lc := g.t, g.sign, g.zero, g.lc
+	VADDPS(r.l1, r.loss, r.loss)
+	if g.ce {
+		if t.zmm {
+			VMOVAPS(g.fill, r.kIgn, r.loss)
+		} else {
+			VBLENDVPS(r.tv, g.fill, r.loss, r.loss) // fill where t < 0
 		}
 	}
-	Label(lbl + "Loop")
-	CMPQ(n, U32(groups*t.lanes))
-	JB(LabelRef(lbl + "One"))
-	body(groups)
-	JMP(LabelRef(lbl + "Loop"))
-	Label(lbl + "One")
-	TESTQ(n, n)
-	JZ(LabelRef(lbl + "Done"))
-	body(1)
-	JMP(LabelRef(lbl + "One"))
-	Label(lbl + "Done")
-	VZEROUPPER()
-	RET()
+	VMOVUPS(r.loss, Mem{Base: g.dst, Disp: i * t.bytes()})
+	if !g.st {
+		return
+	}
+	Comment("ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger")
+	t.zeroIgnored(r.tv, r.kIgn, zero, r.l1)
+	VMOVUPS(r.l1, Mem{Base: g.lsP, Disp: i * t.bytes()})
+	q := t.vec()
+	VMOVUPS(lc.one, q)
+	w := t.vec()
+	VADDPS(lc.one, r.e, w)
+	VDIVPS(w, q, q)
+	VXORPS(sign, q, q)
+	if t.zmm {
+		le := K()
+		VCMPPS(U8(cmpLE), zero, r.d, le)
+		VMULPS(r.e, q, le, q)
+	} else {
+		le := t.vec()
+		VCMPPS(U8(cmpLE), zero, r.d, le)
+		VMULPS(r.e, q, r.e)
+		VBLENDVPS(le, r.e, q, q)
+	}
+	t.zeroIgnored(r.tv, r.kIgn, zero, q)
+	VMOVUPS(q, Mem{Base: g.ptP, Disp: i * t.bytes()})
 }
 
 // zeroIgnored zeroes the lanes of v whose target (tv on AVX2, the opmask kIgn on AVX-512) is negative.
