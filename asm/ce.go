@@ -1190,7 +1190,7 @@ func genSmall(t tier) {
 	Comment("pass 1: gather class j of the rows into the scratch, m = running maximum")
 	Label(lbl + "Max")
 	v := t.vec()
-	prefetch(Mem{Base: pf})
+	prefetchT0(Mem{Base: pf})
 	t.gather(Mem{Base: p, Index: idx, Scale: 4}, v)
 	VMOVUPS(v, Mem{Base: q})
 	VMAXPS(v, m, m)
