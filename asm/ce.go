@@ -1129,155 +1129,196 @@ func (t tier) storeStats(lc logConsts, fc finishConsts, m, ls, s, a, tv reg.VecV
 	}
 }
 
+// smallPrefetch is how far ahead of its rows the small-C kernel prefetches, in bytes: several
+// blocks of rows at the C up to 24 it takes, a few hundred nanoseconds of work.
+var smallPrefetch = 2048
+
 // genSmall emits the kernel for small C (up to a few dozen classes), vectorised across rows like
 // the planar layout: for each vector of rows (8 or 16), one gather per class (indices row·C + j)
 // transposes the rows into a planar scratch [C][lanes] while the maximum is taken; a second pass
 // over the scratch sums e^{z_j−m} with the target lane masked out (and the spread for smoothing); a
 // gather picks the target logits, and finishRows finishes every lane at once.
-// smallPrefetch is how far ahead of its rows the small-C kernel prefetches, in bytes: several
-// blocks of rows at the C up to 24 it takes, a few hundred nanoseconds of work.
-var smallPrefetch = 2048
-
 func genSmall(t tier) {
+	g := &smallGen{t: t}
 	name := "ceSmall"
 	t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, c int, eps, fill float32)",
 		"sets loss[i] to the cross-entropy of row i of the row-major [len(t)][c] logits x, smoothed",
 		"by eps, fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].",
 		"len(t) is a multiple of the lanes; scratch holds (c + 16)·lanes floats.")
-	lbl := name + t.suffix
-	L, B := t.lanes, t.bytes()
-
-	dst := Load(Param("loss").Base(), GP64()).(reg.GPVirtual)
-	n := Load(Param("loss").Len(), GP64()).(reg.GPVirtual)
-	mP := Load(Param("m").Base(), GP64()).(reg.GPVirtual)
-	lsP := Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
-	ptP := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
-	xp := Load(Param("x").Base(), GP64()).(reg.GPVirtual)
-	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
-	scr := Load(Param("scratch").Base(), GP64()).(reg.GPVirtual)
-	c := Load(Param("c"), GP64()).(reg.GPVirtual)
-
-	Comment("constant slots after the planar block")
-	cs := GP64()
-	MOVQ(c, cs)
-	IMUL3Q(U32(B), cs, cs)
-	ADDQ(scr, cs)
-	ec, lc, fc, smooth := t.ceSetup(cs, c)
-
-	Comment("idx = lane·C, the gather indices of class 0; blk = bytes per vector of rows")
-	idx := t.vec()
-	cv := t.broadcastGP(c)
-	VPMULLD(intTable("iota16", func(i int) int { return i }), cv, idx)
-	blk := GP64()
-	MOVQ(c, blk)
-	IMUL3Q(U32(B), blk, blk)
-	negInf := t.cu("negInf", 0xff800000)
-	p, q, j := GP64(), GP64(), GP64()
+	g.lbl = name + t.suffix
+	lbl, L, B := g.lbl, t.lanes, t.bytes()
+	g.prologue()
 
 	Label(lbl + "Block")
-	TESTQ(n, n)
+	TESTQ(g.n, g.n)
 	JZ(LabelRef(lbl + "Done"))
-	m := t.vec()
-	VMOVUPS(negInf, m)
-	MOVQ(xp, p)
-	MOVQ(scr, q)
-	Comment("pf walks the rows smallPrefetch bytes ahead, one vector's bytes per class: the block's")
-	Comment("c·B bytes. Gathers of rows c·4 bytes apart do not train the hardware prefetchers (on AMD")
-	Comment("the loop waited on memory for most of its time), so the lines are asked for in advance.")
-	Comment("A prefetch past the end of x is harmless: it never faults.")
-	pf := j
-	LEAQ(Mem{Base: xp, Disp: smallPrefetch}, pf)
-	Comment("pass 1: gather class j of the rows into the scratch, m = running maximum")
-	Label(lbl + "Max")
-	v := t.vec()
-	prefetchT0(Mem{Base: pf})
-	t.gather(Mem{Base: p, Index: idx, Scale: 4}, v)
-	VMOVUPS(v, Mem{Base: q})
-	VMAXPS(v, m, m)
-	ADDQ(U8(4), p)
-	ADDQ(U32(B), pf)
-	ADDQ(U32(B), q)
-	CMPQ(q, cs) // the gather slots end where the constant slots start
-	JNE(LabelRef(lbl + "Max"))
-
-	Comment("zt = the target logits (class 0 for an ignored row)")
-	tv, zt := t.vec(), t.vec()
-	t.loadInt(Mem{Base: tp}, tv)
-	ti := t.vec()
-	VPMAXSD(fc.zero, tv, ti)
-	VPADDD(idx, ti, ti)
-	t.gather(Mem{Base: xp, Index: ti, Scale: 4}, zt)
-	t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
-
-	Comment("pass 2: s = Σ_{j≠t} e^{z_j−m}; with smoothing also neg = 2ε/C·Σ_j (z_j/2 − m/2)")
-	s, neg, jv := t.vec(), t.vec(), t.vec()
-	VXORPS(s, s, s)
-	VXORPS(neg, neg, neg)
-	t.zeroInt(jv)
-	half := t.cf("half", 0.5)
-	mhalf := t.vec()
-	VMULPS(half, m, mhalf)
-	// pass2 emits the class loop; with smoothing, x − m is 2·(x/2 − m/2) (the same value: halving
-	// is exact), and the half difference, which cannot overflow, feeds neg.
-	pass2 := func(sm bool, loop string) {
-		MOVQ(scr, q)
-		MOVQ(c, j)
-		Label(loop)
-		x, e := t.vec(), t.vec()
-		VMOVUPS(Mem{Base: q}, x)
-		d := x
-		if sm {
-			VFMSUB132PS(half, mhalf, x)
-			d = t.vec()
-			VADDPS(x, x, d)
-		} else {
-			VSUBPS(m, x, x)
-		}
-		t.exp(ec, d, e)
-		if sm {
-			VFMADD231PS(fc.k, x, neg)
-		}
-		if t.zmm {
-			k := K()
-			VPCMPD(U8(4), jv, tv, k) // t != j
-			VADDPS(e, s, k, s)
-		} else {
-			eq := t.vec()
-			VPCMPEQD(jv, tv, eq)
-			VANDNPS(e, eq, e)
-			VADDPS(e, s, s)
-		}
-		VPSUBD(t.cu("allOnes", 0xFFFFFFFF), jv, jv) // j + 1
-		ADDQ(U32(B), q)
-		DECQ(j)
-		JNZ(LabelRef(loop))
-	}
-	TESTQ(smooth, smooth)
-	JNZ(LabelRef(lbl + "ExpSmooth"))
-	pass2(false, lbl+"Exp")
-	JMP(LabelRef(lbl + "Finish"))
-	Label(lbl + "ExpSmooth")
-	pass2(true, lbl+"ExpSmoothLoop")
-	Label(lbl + "Finish")
-	loss, ls, a := t.finishRows(ec, lc, fc, s, m, zt, neg, tv, smooth, lbl+"Plain")
-	VMOVUPS(loss, Mem{Base: dst})
+	g.pass1()
+	g.pass2()
+	loss, ls, a := t.finishRows(g.ec, g.lc, g.fc, g.s, g.m, g.zt, g.neg, g.tv, g.smooth, lbl+"Plain")
+	VMOVUPS(loss, Mem{Base: g.dst})
 	Comment("statistics, when len(m) > 0")
 	stn := Load(Param("m").Len(), GP64()).(reg.GPVirtual)
 	TESTQ(stn, stn)
 	JZ(LabelRef(lbl + "Next"))
-	t.storeStats(lc, fc, m, ls, s, a, tv, mP, lsP, ptP)
-	ADDQ(U32(B), mP)
-	ADDQ(U32(B), lsP)
-	ADDQ(U32(B), ptP)
+	t.storeStats(g.lc, g.fc, g.m, ls, g.s, a, g.tv, g.mP, g.lsP, g.ptP)
+	ADDQ(U32(B), g.mP)
+	ADDQ(U32(B), g.lsP)
+	ADDQ(U32(B), g.ptP)
 	Label(lbl + "Next")
-	ADDQ(blk, xp)
-	ADDQ(U32(B), tp)
-	ADDQ(U32(B), dst)
-	SUBQ(U32(L), n)
+	ADDQ(g.blk, g.xp)
+	ADDQ(U32(B), g.tp)
+	ADDQ(U32(B), g.dst)
+	SUBQ(U32(L), g.n)
 	JMP(LabelRef(lbl + "Block"))
 	Label(lbl + "Done")
 	VZEROUPPER()
 	RET()
+}
+
+// smallGen holds the state of ceSmall being generated.
+type smallGen struct {
+	t   tier
+	lbl string // kernel name with the tier suffix, for labels
+
+	dst, n, mP, lsP, ptP, xp, tp, scr, c reg.GPVirtual
+	cs                                   reg.GPVirtual // the constant slots, after the planar block
+	blk                                  reg.GPVirtual // bytes per vector of rows
+	p, q, j                              reg.GPVirtual
+	idx                                  reg.VecVirtual // lane·C, the gather indices of class 0
+	negInf                               Op
+
+	ec     expConsts
+	lc     logConsts
+	fc     finishConsts
+	smooth reg.GPVirtual
+
+	m, tv, zt, s, neg, jv, mhalf reg.VecVirtual // a vector of rows: maximum, targets, ...
+	half                         Op
+}
+
+// prologue loads the parameters and the constants.
+func (g *smallGen) prologue() {
+	t, B := g.t, g.t.bytes()
+	g.dst = Load(Param("loss").Base(), GP64()).(reg.GPVirtual)
+	g.n = Load(Param("loss").Len(), GP64()).(reg.GPVirtual)
+	g.mP = Load(Param("m").Base(), GP64()).(reg.GPVirtual)
+	g.lsP = Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
+	g.ptP = Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
+	g.xp = Load(Param("x").Base(), GP64()).(reg.GPVirtual)
+	g.tp = Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+	g.scr = Load(Param("scratch").Base(), GP64()).(reg.GPVirtual)
+	g.c = Load(Param("c"), GP64()).(reg.GPVirtual)
+
+	Comment("constant slots after the planar block")
+	g.cs = GP64()
+	MOVQ(g.c, g.cs)
+	IMUL3Q(U32(B), g.cs, g.cs)
+	ADDQ(g.scr, g.cs)
+	g.ec, g.lc, g.fc, g.smooth = t.ceSetup(g.cs, g.c)
+
+	Comment("idx = lane·C, the gather indices of class 0; blk = bytes per vector of rows")
+	g.idx = t.vec()
+	cv := t.broadcastGP(g.c)
+	VPMULLD(intTable("iota16", func(i int) int { return i }), cv, g.idx)
+	g.blk = GP64()
+	MOVQ(g.c, g.blk)
+	IMUL3Q(U32(B), g.blk, g.blk)
+	g.negInf = t.cu("negInf", 0xff800000)
+	g.p, g.q, g.j = GP64(), GP64(), GP64()
+}
+
+// pass1 emits pass 1 over a vector of rows: class j of the rows gathered into the scratch, m the
+// running maximum; then the target logits zt.
+func (g *smallGen) pass1() {
+	t, lbl, B, p, q := g.t, g.lbl, g.t.bytes(), g.p, g.q
+	g.m = t.vec()
+	VMOVUPS(g.negInf, g.m)
+	MOVQ(g.xp, p)
+	MOVQ(g.scr, q)
+	Comment("pf walks the rows smallPrefetch bytes ahead, one vector's bytes per class: the block's")
+	Comment("c·B bytes. Gathers of rows c·4 bytes apart do not train the hardware prefetchers (on AMD")
+	Comment("the loop waited on memory for most of its time), so the lines are asked for in advance.")
+	Comment("A prefetch past the end of x is harmless: it never faults.")
+	pf := g.j
+	LEAQ(Mem{Base: g.xp, Disp: smallPrefetch}, pf)
+	Comment("pass 1: gather class j of the rows into the scratch, m = running maximum")
+	Label(lbl + "Max")
+	v := t.vec()
+	prefetchT0(Mem{Base: pf})
+	t.gather(Mem{Base: p, Index: g.idx, Scale: 4}, v)
+	VMOVUPS(v, Mem{Base: q})
+	VMAXPS(v, g.m, g.m)
+	ADDQ(U8(4), p)
+	ADDQ(U32(B), pf)
+	ADDQ(U32(B), q)
+	CMPQ(q, g.cs) // the gather slots end where the constant slots start
+	JNE(LabelRef(lbl + "Max"))
+
+	Comment("zt = the target logits (class 0 for an ignored row)")
+	g.tv, g.zt = t.vec(), t.vec()
+	t.loadInt(Mem{Base: g.tp}, g.tv)
+	ti := t.vec()
+	VPMAXSD(g.fc.zero, g.tv, ti)
+	VPADDD(g.idx, ti, ti)
+	t.gather(Mem{Base: g.xp, Index: ti, Scale: 4}, g.zt)
+	t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
+}
+
+// pass2 emits pass 2 over the scratch, with and without smoothing.
+func (g *smallGen) pass2() {
+	t, lbl := g.t, g.lbl
+	Comment("pass 2: s = Σ_{j≠t} e^{z_j−m}; with smoothing also neg = 2ε/C·Σ_j (z_j/2 − m/2)")
+	g.s, g.neg, g.jv = t.vec(), t.vec(), t.vec()
+	VXORPS(g.s, g.s, g.s)
+	VXORPS(g.neg, g.neg, g.neg)
+	t.zeroInt(g.jv)
+	g.half = t.cf("half", 0.5)
+	g.mhalf = t.vec()
+	VMULPS(g.half, g.m, g.mhalf)
+	TESTQ(g.smooth, g.smooth)
+	JNZ(LabelRef(lbl + "ExpSmooth"))
+	g.classLoop(false, lbl+"Exp")
+	JMP(LabelRef(lbl + "Finish"))
+	Label(lbl + "ExpSmooth")
+	g.classLoop(true, lbl+"ExpSmoothLoop")
+	Label(lbl + "Finish")
+}
+
+// classLoop emits pass 2's class loop; with smoothing, x − m is 2·(x/2 − m/2) (the same value:
+// halving is exact), and the half difference, which cannot overflow, feeds neg.
+func (g *smallGen) classLoop(sm bool, loop string) {
+	t, q, j, s := g.t, g.q, g.j, g.s
+	MOVQ(g.scr, q)
+	MOVQ(g.c, j)
+	Label(loop)
+	x, e := t.vec(), t.vec()
+	VMOVUPS(Mem{Base: q}, x)
+	d := x
+	if sm {
+		VFMSUB132PS(g.half, g.mhalf, x)
+		d = t.vec()
+		VADDPS(x, x, d)
+	} else {
+		VSUBPS(g.m, x, x)
+	}
+	t.exp(g.ec, d, e)
+	if sm {
+		VFMADD231PS(g.fc.k, x, g.neg)
+	}
+	if t.zmm {
+		k := K()
+		VPCMPD(U8(4), g.jv, g.tv, k) // t != j
+		VADDPS(e, s, k, s)
+	} else {
+		eq := t.vec()
+		VPCMPEQD(g.jv, g.tv, eq)
+		VANDNPS(e, eq, e)
+		VADDPS(e, s, s)
+	}
+	VPSUBD(t.cu("allOnes", 0xFFFFFFFF), g.jv, g.jv) // j + 1
+	ADDQ(U32(t.bytes()), q)
+	DECQ(j)
+	JNZ(LabelRef(loop))
 }
 
 // gather loads the lanes at src (a vector-indexed memory operand, every lane valid) into d.
