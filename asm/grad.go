@@ -223,96 +223,29 @@ func genGradRows(t tier) {
 
 // genGradPairs emits gradPairs: row-major C = 2, lanes rows at a time.
 func genGradPairs(t tier) {
-	name := "gradPairs"
-	lbl := func(s string) string { return name + t.suffix + s }
+	g := &gradPairsGen{t: t}
+	name, lbl := "gradPairs", g.lbl
 	t.text(name, "func(g []float32, t []int32, pt, scale []float32, q float32)",
 		"writes the gradient of the len(t) two-class rows to g: for a kept row (t[i] >= 0, scale[i] != 0)",
 		"g_t = scale·(pt + q) and g_other = −g_t (q = eps/2 = eps − eps/2, p_other = −pt); 0 for the others.")
-	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
+	g.gp = Load(Param("g").Base(), GP64()).(reg.GPVirtual)
 	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
 	n := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
 	pp := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
 	sp := Load(Param("scale").Base(), GP64()).(reg.GPVirtual)
-	qv := t.loadParamF32("q")
-	sign := t.cu("signBit", 0x80000000)
-	zero := t.zero()
-
-	var idxLo, idxHi Op
+	g.qv = t.loadParamF32("q")
+	g.sign = t.cu("signBit", 0x80000000)
+	g.zero = t.zero()
 	if t.zmm {
 		lo, hi := make([]uint32, 16), make([]uint32, 16)
 		for l := range 16 {
 			lo[l] = uint32(l/2 + 16*(l%2))
 			hi[l] = uint32(8 + l/2 + 16*(l%2))
 		}
-		idxLo, idxHi = t.vec(), t.vec()
+		idxLo, idxHi := t.vec(), t.vec()
 		VMOVDQU32(u32Table("gradPairLo", lo), idxLo)
 		VMOVDQU32(u32Table("gradPairHi", hi), idxHi)
-	}
-
-	// block computes lanes rows from tv, pt and scale (registers or memory), and stores their 2·lanes
-	// gradient elements at g, all of them when store0 is nil, else the first 2n: through the opmasks
-	// store0 and store1 on AVX-512, in pieces on AVX2, where store0 is the register holding 2n.
-	block := func(tv reg.VecVirtual, ptOp, scOp Op, store0, store1 Op) {
-		a, s, v0, v1 := t.vec(), t.vec(), t.vec(), t.vec()
-		if t.zmm {
-			Comment("kept = t >= 0 && scale != 0; a = scale·(pt + q), 0 where dropped")
-			k := K()
-			VPCMPD(U8(5), zero, tv, k) // t >= 0
-			VCMPPS(U8(4), scOp, zero, k, k)
-			VADDPS(ptOp, qv, a)
-			VMULPS_Z(scOp, a, k, a)
-			Comment("class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite")
-			VPSLLD(U8(31), tv, s)
-			VPXORD_Z(s, a, k, v0)
-			VPXORD_Z(sign, v0, k, v1)
-			Comment("interleave: row i's pair is (v0[i], v1[i])")
-			o0, o1 := t.vec(), v0
-			VMOVAPS(v0, o0)
-			VPERMT2PS(v1, idxLo, o0)
-			VPERMT2PS(v1, idxHi, o1)
-			if store0 == nil {
-				VMOVUPS(o0, Mem{Base: gp})
-				VMOVUPS(o1, Mem{Base: gp, Disp: t.bytes()})
-			} else {
-				VMOVUPS(o0, store0, Mem{Base: gp})
-				VMOVUPS(o1, store1, Mem{Base: gp, Disp: t.bytes()})
-			}
-			return
-		}
-		Comment("dropped = t < 0 || scale == 0; a = scale·(pt + q)")
-		dead, z := t.vec(), t.vec()
-		VPSRAD(U8(31), tv, dead)
-		VCMPPS(U8(0), scOp, zero, z)
-		VPOR(z, dead, dead)
-		VADDPS(ptOp, qv, a)
-		VMULPS(scOp, a, a)
-		Comment("class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite; 0 where dropped")
-		VPSLLD(U8(31), tv, s)
-		VXORPS(s, a, v0)
-		VANDNPS(v0, dead, v0)
-		VXORPS(sign, v0, v1)
-		VANDNPS(v1, dead, v1)
-		Comment("interleave: row i's pair is (v0[i], v1[i])")
-		lo, hi, o0, o1 := t.vec(), t.vec(), t.vec(), t.vec()
-		VUNPCKLPS(v1, v0, lo) // rows 0, 1 | 4, 5
-		VUNPCKHPS(v1, v0, hi) // rows 2, 3 | 6, 7
-		VPERM2F128(U8(0x20), hi, lo, o0)
-		VPERM2F128(U8(0x31), hi, lo, o1)
-		if store0 == nil {
-			VMOVUPS(o0, Mem{Base: gp})
-			VMOVUPS(o1, Mem{Base: gp, Disp: t.bytes()})
-			return
-		}
-		Comment("the first 2n < 16 elements: o0 whole or in part, then o1 in part")
-		n2 := store0.(reg.GPVirtual)
-		CMPQ(n2, U8(t.lanes))
-		JAE(LabelRef(lbl("TailHigh")))
-		t.storeTail(o0, Mem{Base: gp}, n2, nil)
-		JMP(LabelRef(lbl("Done")))
-		Label(lbl("TailHigh"))
-		VMOVUPS(o0, Mem{Base: gp})
-		SUBQ(U8(t.lanes), n2)
-		t.storeTail(o1, Mem{Base: gp, Disp: t.bytes()}, n2, nil)
+		g.idxLo, g.idxHi = idxLo, idxHi
 	}
 
 	Label(lbl("Loop"))
@@ -324,11 +257,11 @@ func genGradPairs(t tier) {
 	} else {
 		VMOVDQU(Mem{Base: tp}, tv)
 	}
-	block(tv, Mem{Base: pp}, Mem{Base: sp}, nil, nil)
+	g.block(tv, Mem{Base: pp}, Mem{Base: sp}, nil, nil)
 	ADDQ(U32(t.bytes()), tp)
 	ADDQ(U32(t.bytes()), pp)
 	ADDQ(U32(t.bytes()), sp)
-	ADDQ(U32(2*t.bytes()), gp)
+	ADDQ(U32(2*t.bytes()), g.gp)
 	SUBQ(U32(t.lanes), n)
 	JMP(LabelRef(lbl("Loop")))
 
@@ -355,11 +288,90 @@ func genGradPairs(t tier) {
 	} else {
 		s0 = n2 // block stores the first 2n elements in pieces: no masked store (see tier.go)
 	}
-	block(tv, ptv, scv, s0, s1)
+	g.block(tv, ptv, scv, s0, s1)
 
 	Label(lbl("Done"))
 	VZEROUPPER()
 	RET()
+}
+
+// gradPairsGen holds the state of gradPairs being generated.
+type gradPairsGen struct {
+	t            tier
+	gp           reg.GPVirtual
+	qv, zero     reg.VecVirtual
+	sign         Op
+	idxLo, idxHi Op // AVX-512: the VPERMT2PS indices that interleave two vectors
+}
+
+// lbl is the label s of the kernel.
+func (g *gradPairsGen) lbl(s string) string { return "gradPairs" + g.t.suffix + s }
+
+// block computes lanes rows from tv, pt and scale (registers or memory), and stores their 2·lanes
+// gradient elements at g, all of them when store0 is nil, else the first 2n: through the opmasks
+// store0 and store1 on AVX-512, in pieces on AVX2, where store0 is the register holding 2n.
+func (g *gradPairsGen) block(tv reg.VecVirtual, ptOp, scOp Op, store0, store1 Op) {
+	t, lbl, gp, qv, sign, zero, idxLo, idxHi := g.t, g.lbl, g.gp, g.qv, g.sign, g.zero, g.idxLo, g.idxHi
+	a, s, v0, v1 := t.vec(), t.vec(), t.vec(), t.vec()
+	if t.zmm {
+		Comment("kept = t >= 0 && scale != 0; a = scale·(pt + q), 0 where dropped")
+		k := K()
+		VPCMPD(U8(5), zero, tv, k) // t >= 0
+		VCMPPS(U8(4), scOp, zero, k, k)
+		VADDPS(ptOp, qv, a)
+		VMULPS_Z(scOp, a, k, a)
+		Comment("class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite")
+		VPSLLD(U8(31), tv, s)
+		VPXORD_Z(s, a, k, v0)
+		VPXORD_Z(sign, v0, k, v1)
+		Comment("interleave: row i's pair is (v0[i], v1[i])")
+		o0, o1 := t.vec(), v0
+		VMOVAPS(v0, o0)
+		VPERMT2PS(v1, idxLo, o0)
+		VPERMT2PS(v1, idxHi, o1)
+		if store0 == nil {
+			VMOVUPS(o0, Mem{Base: gp})
+			VMOVUPS(o1, Mem{Base: gp, Disp: t.bytes()})
+		} else {
+			VMOVUPS(o0, store0, Mem{Base: gp})
+			VMOVUPS(o1, store1, Mem{Base: gp, Disp: t.bytes()})
+		}
+		return
+	}
+	Comment("dropped = t < 0 || scale == 0; a = scale·(pt + q)")
+	dead, z := t.vec(), t.vec()
+	VPSRAD(U8(31), tv, dead)
+	VCMPPS(U8(0), scOp, zero, z)
+	VPOR(z, dead, dead)
+	VADDPS(ptOp, qv, a)
+	VMULPS(scOp, a, a)
+	Comment("class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite; 0 where dropped")
+	VPSLLD(U8(31), tv, s)
+	VXORPS(s, a, v0)
+	VANDNPS(v0, dead, v0)
+	VXORPS(sign, v0, v1)
+	VANDNPS(v1, dead, v1)
+	Comment("interleave: row i's pair is (v0[i], v1[i])")
+	lo, hi, o0, o1 := t.vec(), t.vec(), t.vec(), t.vec()
+	VUNPCKLPS(v1, v0, lo) // rows 0, 1 | 4, 5
+	VUNPCKHPS(v1, v0, hi) // rows 2, 3 | 6, 7
+	VPERM2F128(U8(0x20), hi, lo, o0)
+	VPERM2F128(U8(0x31), hi, lo, o1)
+	if store0 == nil {
+		VMOVUPS(o0, Mem{Base: gp})
+		VMOVUPS(o1, Mem{Base: gp, Disp: t.bytes()})
+		return
+	}
+	Comment("the first 2n < 16 elements: o0 whole or in part, then o1 in part")
+	n2 := store0.(reg.GPVirtual)
+	CMPQ(n2, U8(t.lanes))
+	JAE(LabelRef(lbl("TailHigh")))
+	t.storeTail(o0, Mem{Base: gp}, n2, nil)
+	JMP(LabelRef(lbl("Done")))
+	Label(lbl("TailHigh"))
+	VMOVUPS(o0, Mem{Base: gp})
+	SUBQ(U8(t.lanes), n2)
+	t.storeTail(o1, Mem{Base: gp, Disp: t.bytes()}, n2, nil)
 }
 
 // genGradFlat emits gradFlat: row-major, small C, lanes rows (lanes·C elements, C vectors) at a
