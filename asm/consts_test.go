@@ -32,6 +32,7 @@ func TestConstTableReuse(t *testing.T) {
 		if !strings.Contains(msg, "0x3f000000") || !strings.Contains(msg, describeData(other)) {
 			t.Errorf("panic %q does not show both contents", msg)
 		}
+		t.Log(msg)
 	}
 	if emits != 1 {
 		t.Errorf("%d emits, want 1", emits)
@@ -52,4 +53,23 @@ func TestConstMemConflict(t *testing.T) {
 		}
 	}()
 	constMem("testConst", 0x40000000)
+}
+
+// TestKernelConsts runs every amd64 kernel's generator (in avo's global context, without
+// Generate): no constant is reused under its name with other contents.
+func TestKernelConsts(t *testing.T) {
+	defer func(saved constTable) { consts = saved }(consts)
+	consts = constTable{}
+	for _, tr := range tiers {
+		genMath(tr)
+		genSelect(tr)
+		genCE(tr)
+		genPlanar(tr)
+		genGrad(tr)
+		genSigmoid(tr)
+		genMedium(tr)
+	}
+	if len(consts) == 0 {
+		t.Fatal("no constants emitted")
+	}
 }
