@@ -30,6 +30,35 @@ const (
 	rowsLSE                      // Σ_j e^{z_j−m}
 )
 
+// rowsGen holds the state of one row-at-a-time kernel (genRowsLarge) being generated.
+type rowsGen struct {
+	t            tier
+	kind         rowsKind
+	grad         bool
+	spread, drop bool   // rowsCESpread; the drop prediction, and its flags in neg (grad, rowsCE)
+	lbl          string // kernel name with the tier suffix, for labels
+
+	sumP, mxP, row, stride reg.Register // stride: bytes per row
+	rows, tP, spP, ztP     reg.GPVirtual
+	gd                     reg.GPVirtual // g − x: the gradient of the logit at p is at p + gd
+	gs                     gradState
+
+	ec       expConsts
+	negInf   Op
+	p, n, tg reg.GPVirtual // the vector's address, the lanes left, the target (−1 in the second range)
+
+	mx    [4]reg.VecVirtual // the max pass's accumulators; the row's maximum in the low lane of mx[0]
+	m     reg.VecVirtual    // the maximum, broadcast
+	zt    reg.VecVirtual    // the target's logit (XMM)
+	acc   [4]reg.VecVirtual // the exp-sum pass's float32 accumulators
+	sum64 reg.VecVirtual    // their float64 sum
+
+	// The spread: float32 accumulators sp, their float64 sum sp64, m/2, k and 1/2.
+	sp          []reg.VecVirtual
+	sp64, mhalf reg.VecVirtual
+	kf, half    Op
+}
+
 // genRowsLarge emits the row-at-a-time reductions for large C: per row a max pass (four
 // accumulators, masked tail), then an exp-sum pass over the row with the target excluded: the two
 // ranges [0, t) and (t, C) are summed one after the other, so a tiny loss is never the difference of
@@ -52,11 +81,24 @@ const (
 // memory. g must not overlap x (ForwardBackward in place does not fuse): on AVX2 the tail of a range
 // is stored as a whole vector that also covers lanes before it or after it in the row.
 func genRowsLarge(t tier, kind rowsKind, grad bool) {
+	g := &rowsGen{t: t, kind: kind, grad: grad, spread: kind == rowsCESpread, drop: grad && kind == rowsCE}
+	g.text()
+	g.prologue()
+	g.maxPasses()
+	g.expSetup()
+	g.expPass()
+	g.store()
+	g.epilogue()
+}
+
+// text starts the kernel.
+func (g *rowsGen) text() {
+	t := g.t
 	var name string
-	switch kind {
+	switch g.kind {
 	case rowsCE:
 		name = "ceRowsLarge"
-		if grad {
+		if g.grad {
 			break
 		}
 		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32)",
@@ -65,7 +107,7 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 			"rows with t[i] < 0 are skipped. neg and k are not used.")
 	case rowsCESpread:
 		name = "ceRowsLargeSpread"
-		if grad {
+		if g.grad {
 			break
 		}
 		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32)",
@@ -77,330 +119,366 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 			"sets, for each of the len(mx) rows of the row-major [len(mx)][c] logits x,",
 			"mx[i] = m = max_j x[i][j] and s[i] = Σ_j e^{x[i][j]−m}.")
 	}
-	if grad {
+	if g.grad {
 		name += "Grad"
 		doc := []string{"is " + name[:len(name)-4] + " that also writes the gradient of every row to the row-major g (the layout of x,",
 			"which g must not overlap: a tail may be stored as a whole vector over other lanes of the row):",
 			"g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 (the glue",
 			"overwrites the target's element), and 0 for a row with t[i] < 0."}
-		if kind == rowsCE {
+		if g.kind == rowsCE {
 			doc = append(doc, "A row with S < e0·e^{x[i][t[i]]−m} gets zeros and neg[i] = 1 (the other valid rows neg[i] = 0).")
 		} else {
 			doc = append(doc, "e0 is not read.")
 		}
 		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0, nq, e0 float32)", doc...)
 	}
-	lbl := name + t.suffix
-	spread := kind == rowsCESpread
+	g.lbl = name + t.suffix
+}
 
-	sumP := Load(Param("s").Base(), GP64())
-	mxP := Load(Param("mx").Base(), GP64())
-	row := Load(Param("x").Base(), GP64())
-	stride := Load(Param("c"), GP64())
-	SHLQ(U8(2), stride) // bytes per row
-	rows, tP, spP, ztP := GP64(), GP64(), GP64(), GP64()
-	if kind == rowsLSE {
-		Load(Param("mx").Len(), rows)
+// prologue loads the parameters and the constants, and starts the row loop: an ignored row is
+// skipped.
+func (g *rowsGen) prologue() {
+	t, lbl := g.t, g.lbl
+	g.sumP = Load(Param("s").Base(), GP64())
+	g.mxP = Load(Param("mx").Base(), GP64())
+	g.row = Load(Param("x").Base(), GP64())
+	g.stride = Load(Param("c"), GP64())
+	SHLQ(U8(2), g.stride) // bytes per row
+	g.rows, g.tP, g.spP, g.ztP = GP64(), GP64(), GP64(), GP64()
+	if g.kind == rowsLSE {
+		Load(Param("mx").Len(), g.rows)
 	} else {
-		Load(Param("t").Len(), rows)
-		Load(Param("t").Base(), tP)
-		Load(Param("zt").Base(), ztP)
+		Load(Param("t").Len(), g.rows)
+		Load(Param("t").Base(), g.tP)
+		Load(Param("zt").Base(), g.ztP)
 	}
-	drop := grad && kind == rowsCE // the drop prediction, and its flags in neg
-	if spread || drop {
-		Load(Param("neg").Base(), spP)
+	if g.spread || g.drop {
+		Load(Param("neg").Base(), g.spP)
 	}
-	var gd reg.GPVirtual // g − x: the gradient of the logit at p is at p + gd
-	var gs gradState
-	if grad {
-		gd = GP64()
-		gradRowAddr(row, gd)
-		SUBQ(row, gd)
-		gs = gradState{pend: GP64(), r: t.vec(), nq: t.vec()}
-		XORQ(gs.pend, gs.pend)
-		VXORPS(gs.r, gs.r, gs.r)
-		VXORPS(gs.nq, gs.nq, gs.nq)
+	if g.grad {
+		g.gd = GP64()
+		gradRowAddr(g.row, g.gd)
+		SUBQ(g.row, g.gd)
+		g.gs = gradState{pend: GP64(), r: t.vec(), nq: t.vec()}
+		XORQ(g.gs.pend, g.gs.pend)
+		VXORPS(g.gs.r, g.gs.r, g.gs.r)
+		VXORPS(g.gs.nq, g.gs.nq, g.gs.nq)
 	}
 
-	ec := t.loadExpConsts()
-	negInf := t.cu("negInf", 0xff800000)
-	p, n, tg := GP64(), GP64(), GP64()
+	g.ec = t.loadExpConsts()
+	g.negInf = t.cu("negInf", 0xff800000)
+	g.p, g.n, g.tg = GP64(), GP64(), GP64()
 
 	Label(lbl + "Row")
-	TESTQ(rows, rows)
+	TESTQ(g.rows, g.rows)
 	JZ(LabelRef(lbl + "Done"))
-	if kind != rowsLSE {
+	if g.kind != rowsLSE {
 		Comment("an ignored row (t < 0) is skipped: its logits are never read")
-		MOVLQSX(Mem{Base: tP}, tg)
-		TESTQ(tg, tg)
-		if grad {
+		MOVLQSX(Mem{Base: g.tP}, g.tg)
+		TESTQ(g.tg, g.tg)
+		if g.grad {
 			JS(LabelRef(lbl + "Ignored"))
 		} else {
 			JS(LabelRef(lbl + "Next"))
 		}
 	}
+}
 
+// maxPasses emits the row's max pass (with grad, a second one that also finishes the gradient of
+// the row before), then reduces the maximum, stores it and broadcasts it into m, and loads zt.
+func (g *rowsGen) maxPasses() {
+	t, lbl := g.t, g.lbl
 	Comment("m = max of the row: four accumulators, then one vector at a time, then a masked tail")
-	MOVQ(row, p)
-	MOVQ(stride, n)
-	SHRQ(U8(2), n)
-	mx := [4]reg.VecVirtual{t.vec(), t.vec(), t.vec(), t.vec()}
-	for _, a := range mx {
-		VMOVUPS(negInf, a)
+	MOVQ(g.row, g.p)
+	MOVQ(g.stride, g.n)
+	SHRQ(U8(2), g.n)
+	g.mx = [4]reg.VecVirtual{t.vec(), t.vec(), t.vec(), t.vec()}
+	for _, a := range g.mx {
+		VMOVUPS(g.negInf, a)
 	}
-	// maxPass emits the max pass; with prev set, the pass also turns the gradient of the row before,
-	// at prev (advanced with p), into its final values (gradState.norm), vector for vector.
-	maxPass := func(sfx string, prev reg.GPVirtual) {
-		norm := func(disp int, mask Op) {
-			if prev != nil {
-				gs.norm(t, Mem{Base: prev, Disp: disp}, mask, n)
-			}
-		}
-		step := func(b int) {
-			ADDQ(U32(b), p)
-			if prev != nil {
-				ADDQ(U32(b), prev)
-			}
-		}
-		Label(lbl + "Max4" + sfx)
-		CMPQ(n, U32(4*t.lanes))
-		JB(LabelRef(lbl + "Max1" + sfx))
-		for i, a := range mx {
-			VMAXPS(Mem{Base: p, Disp: i * t.bytes()}, a, a)
-			norm(i*t.bytes(), nil)
-		}
-		step(4 * t.bytes())
-		SUBQ(U32(4*t.lanes), n)
-		JMP(LabelRef(lbl + "Max4" + sfx))
-		Label(lbl + "Max1" + sfx)
-		CMPQ(n, U32(t.lanes))
-		JB(LabelRef(lbl + "MaxTail" + sfx))
-		VMAXPS(Mem{Base: p}, mx[0], mx[0])
-		norm(0, nil)
-		step(t.bytes())
-		SUBQ(U32(t.lanes), n)
-		JMP(LabelRef(lbl + "Max1" + sfx))
-		Label(lbl + "MaxTail" + sfx)
-		TESTQ(n, n)
-		JZ(LabelRef(lbl + "MaxDone"))
-		mask := t.tailMask(n)
-		if t.zmm {
-			VMAXPS(Mem{Base: p}, mx[1], mask, mx[1]) // masked-off lanes keep mx[1] and are not read
-		} else {
-			x := t.loadTail(Mem{Base: p}, mask)
-			VBLENDVPS(mask, x, mx[1], x) // masked-off lanes take mx[1]
-			VMAXPS(x, mx[1], mx[1])
-		}
-		norm(0, mask)
-		if sfx != "" {
-			JMP(LabelRef(lbl + "MaxDone"))
-		}
-	}
-	if grad {
+	if g.grad {
 		Comment("the gradient of the row before waits for its final pass, which goes with this max pass")
-		TESTQ(gs.pend, gs.pend)
+		TESTQ(g.gs.pend, g.gs.pend)
 		JZ(LabelRef(lbl + "Max4"))
 		prev := GP64()
-		LEAQ(Mem{Base: row, Index: gd, Scale: 1}, prev)
-		SUBQ(stride, prev)
-		XORQ(gs.pend, gs.pend)
-		maxPass("Norm", prev)
+		LEAQ(Mem{Base: g.row, Index: g.gd, Scale: 1}, prev)
+		SUBQ(g.stride, prev)
+		XORQ(g.gs.pend, g.gs.pend)
+		g.maxPass("Norm", prev)
 	}
-	maxPass("", nil)
+	g.maxPass("", nil)
+	mx := g.mx
 	Label(lbl + "MaxDone")
 	VMAXPS(mx[1], mx[0], mx[0])
 	VMAXPS(mx[3], mx[2], mx[2])
 	VMAXPS(mx[2], mx[0], mx[0])
 	t.hmax(mx[0])
-	VMOVSS(mx[0].AsX(), Mem{Base: mxP})
-	m := t.broadcastF32(mx[0].AsX().(reg.VecVirtual))
-	var zt reg.VecVirtual
-	if kind != rowsLSE {
-		zt = XMM()
-		VMOVSS(Mem{Base: row, Index: tg, Scale: 4}, zt)
-		VMOVSS(zt, Mem{Base: ztP})
+	VMOVSS(mx[0].AsX(), Mem{Base: g.mxP})
+	g.m = t.broadcastF32(mx[0].AsX().(reg.VecVirtual))
+	if g.kind != rowsLSE {
+		g.zt = XMM()
+		VMOVSS(Mem{Base: g.row, Index: g.tg, Scale: 4}, g.zt)
+		VMOVSS(g.zt, Mem{Base: g.ztP})
 	}
+}
 
-	Comment("the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64")
-	acc := [4]reg.VecVirtual{t.vec(), t.vec(), t.vec(), t.vec()}
-	sum64 := t.vec()
-	VXORPS(sum64, sum64, sum64)
-	var sp []reg.VecVirtual
-	var sp64, mhalf reg.VecVirtual
-	var kf, half Op
-	if spread {
-		sp = []reg.VecVirtual{t.vec()}
-		if t.zmm {
-			sp = append(sp, t.vec())
-		}
-		sp64 = t.vec()
-		Comment("the spread starts with the target's term k·(zt − m)/2, in float64")
-		zd, md, kd := XMM(), XMM(), XMM()
-		VCVTSS2SD(zt, zd, zd)
-		VCVTSS2SD(mx[0].AsX(), md, md)
-		VSUBSD(md, zd, zd)
-		VMOVSS(paramAddr("k"), kd)
-		VMULSS(constMem("half", 0x3f000000), kd, kd)
-		VCVTSS2SD(kd, kd, kd)
-		VMULSD(kd, zd, zd)
-		VXORPS(sp64, sp64, sp64)
-		VMOVSD(zd, sp64.AsX(), sp64.AsX())
-		half = t.cf("half", 0.5)
-		mhalf = t.vec()
-		VMULPS(half, m, mhalf)
-		if t.zmm {
-			kr := t.vec()
-			VBROADCASTSS(paramAddr("k"), kr)
-			kf = kr
-		} else {
-			kk := t.vec()
-			VBROADCASTSS(paramAddr("k"), kk)
-			km := AllocLocal(t.bytes())
-			VMOVUPS(kk, km)
-			kf = km
+// maxPass emits the max pass; with prev set, the pass also turns the gradient of the row before,
+// at prev (advanced with p), into its final values (gradState.norm), vector for vector.
+func (g *rowsGen) maxPass(sfx string, prev reg.GPVirtual) {
+	t, lbl, p, n, mx := g.t, g.lbl, g.p, g.n, g.mx
+	norm := func(disp int, mask Op) {
+		if prev != nil {
+			g.gs.norm(t, Mem{Base: prev, Disp: disp}, mask, n)
 		}
 	}
-	zeroAcc := func() {
-		for _, a := range acc {
+	step := func(b int) {
+		ADDQ(U32(b), p)
+		if prev != nil {
+			ADDQ(U32(b), prev)
+		}
+	}
+	Label(lbl + "Max4" + sfx)
+	CMPQ(n, U32(4*t.lanes))
+	JB(LabelRef(lbl + "Max1" + sfx))
+	for i, a := range mx {
+		VMAXPS(Mem{Base: p, Disp: i * t.bytes()}, a, a)
+		norm(i*t.bytes(), nil)
+	}
+	step(4 * t.bytes())
+	SUBQ(U32(4*t.lanes), n)
+	JMP(LabelRef(lbl + "Max4" + sfx))
+	Label(lbl + "Max1" + sfx)
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(lbl + "MaxTail" + sfx))
+	VMAXPS(Mem{Base: p}, mx[0], mx[0])
+	norm(0, nil)
+	step(t.bytes())
+	SUBQ(U32(t.lanes), n)
+	JMP(LabelRef(lbl + "Max1" + sfx))
+	Label(lbl + "MaxTail" + sfx)
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "MaxDone"))
+	mask := t.tailMask(n)
+	if t.zmm {
+		VMAXPS(Mem{Base: p}, mx[1], mask, mx[1]) // masked-off lanes keep mx[1] and are not read
+	} else {
+		x := t.loadTail(Mem{Base: p}, mask)
+		VBLENDVPS(mask, x, mx[1], x) // masked-off lanes take mx[1]
+		VMAXPS(x, mx[1], mx[1])
+	}
+	norm(0, mask)
+	if sfx != "" {
+		JMP(LabelRef(lbl + "MaxDone"))
+	}
+}
+
+// expSetup allocates the exp-sum pass's accumulators and, with the spread, starts it with the
+// target's term and sets up its constants.
+func (g *rowsGen) expSetup() {
+	t := g.t
+	Comment("the exp-sum pass: float32 accumulators acc, flushed into the float64 lanes of sum64")
+	g.acc = [4]reg.VecVirtual{t.vec(), t.vec(), t.vec(), t.vec()}
+	g.sum64 = t.vec()
+	VXORPS(g.sum64, g.sum64, g.sum64)
+	if !g.spread {
+		return
+	}
+	g.sp = []reg.VecVirtual{t.vec()}
+	if t.zmm {
+		g.sp = append(g.sp, t.vec())
+	}
+	g.sp64 = t.vec()
+	Comment("the spread starts with the target's term k·(zt − m)/2, in float64")
+	zd, md, kd := XMM(), XMM(), XMM()
+	VCVTSS2SD(g.zt, zd, zd)
+	VCVTSS2SD(g.mx[0].AsX(), md, md)
+	VSUBSD(md, zd, zd)
+	VMOVSS(paramAddr("k"), kd)
+	VMULSS(constMem("half", 0x3f000000), kd, kd)
+	VCVTSS2SD(kd, kd, kd)
+	VMULSD(kd, zd, zd)
+	VXORPS(g.sp64, g.sp64, g.sp64)
+	VMOVSD(zd, g.sp64.AsX(), g.sp64.AsX())
+	g.half = t.cf("half", 0.5)
+	g.mhalf = t.vec()
+	VMULPS(g.half, g.m, g.mhalf)
+	if t.zmm {
+		kr := t.vec()
+		VBROADCASTSS(paramAddr("k"), kr)
+		g.kf = kr
+	} else {
+		kk := t.vec()
+		VBROADCASTSS(paramAddr("k"), kk)
+		km := AllocLocal(t.bytes())
+		VMOVUPS(kk, km)
+		g.kf = km
+	}
+}
+
+func (g *rowsGen) zeroAcc() {
+	for _, a := range g.acc {
+		VXORPS(a, a, a)
+	}
+	if g.spread {
+		for _, a := range g.sp {
 			VXORPS(a, a, a)
 		}
+	}
+}
+
+// widenAdd adds the float32 lanes of v (clobbered) into the float64 lanes of d.
+func (t tier) widenAdd(v, d reg.VecVirtual) {
+	if t.zmm {
+		w := ZMM()
+		VCVTPS2PD(v.AsY(), w)
+		VADDPD(w, d, d)
+		hi := YMM()
+		VEXTRACTF32X8(U8(1), v, hi)
+		VCVTPS2PD(hi, w)
+		VADDPD(w, d, d)
+	} else {
+		w := YMM()
+		VCVTPS2PD(v.AsX(), w)
+		VADDPD(w, d, d)
+		hi := XMM()
+		VEXTRACTF128(U8(1), v, hi)
+		VCVTPS2PD(hi, w)
+		VADDPD(w, d, d)
+	}
+}
+
+// flush adds the float32 accumulators into the float64 sums and zeroes them.
+func (g *rowsGen) flush() {
+	acc := g.acc
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	g.t.widenAdd(acc[0], g.sum64)
+	if g.spread {
+		for _, a := range g.sp[1:] {
+			VADDPS(a, g.sp[0], g.sp[0])
+		}
+		g.t.widenAdd(g.sp[0], g.sp64)
+	}
+	g.zeroAcc()
+}
+
+// expTerm returns e^{x−m} of the vector x, which becomes x − m, or with the spread x/2 − m/2:
+// x − m is then computed as 2·(x/2 − m/2), the same value (halving is exact), and the half
+// difference cannot overflow.
+func (g *rowsGen) expTerm(x reg.VecVirtual) reg.VecVirtual {
+	t := g.t
+	e := t.vec()
+	d := x
+	if g.spread {
+		VFMSUB132PS(g.half, g.mhalf, x) // x/2 − m/2
+		d = t.vec()
+		VADDPS(x, x, d)
+	} else {
+		VSUBPS(g.m, x, x)
+	}
+	t.exp(g.ec, d, e)
+	return e
+}
+
+// term adds e^{x−m} of the vector at src into acc[a] (and k·(x − m)/2 into an sp); mask, if
+// not nil, keeps only the n lanes of a tail.
+func (g *rowsGen) term(src Mem, a int, mask Op) {
+	t, acc, spread := g.t, g.acc, g.spread
+	x := t.vec()
+	if mask == nil {
+		VMOVUPS(src, x)
+	} else {
+		x = t.loadTail(src, mask)
+	}
+	e := g.expTerm(x)
+	if g.grad {
+		g.storeGrad(e, src, mask)
+	}
+	var s reg.VecVirtual
+	if spread {
+		s = g.sp[a%len(g.sp)]
+	}
+	switch {
+	case mask == nil:
+		VADDPS(e, acc[a], acc[a])
 		if spread {
-			for _, a := range sp {
-				VXORPS(a, a, a)
-			}
+			VFMADD231PS(g.kf, x, s)
 		}
-	}
-	// widenAdd adds the float32 lanes of v (clobbered) into the float64 lanes of d.
-	widenAdd := func(v, d reg.VecVirtual) {
-		if t.zmm {
-			w := ZMM()
-			VCVTPS2PD(v.AsY(), w)
-			VADDPD(w, d, d)
-			hi := YMM()
-			VEXTRACTF32X8(U8(1), v, hi)
-			VCVTPS2PD(hi, w)
-			VADDPD(w, d, d)
-		} else {
-			w := YMM()
-			VCVTPS2PD(v.AsX(), w)
-			VADDPD(w, d, d)
-			hi := XMM()
-			VEXTRACTF128(U8(1), v, hi)
-			VCVTPS2PD(hi, w)
-			VADDPD(w, d, d)
-		}
-	}
-	flush := func() {
-		VADDPS(acc[1], acc[0], acc[0])
-		VADDPS(acc[3], acc[2], acc[2])
-		VADDPS(acc[2], acc[0], acc[0])
-		widenAdd(acc[0], sum64)
+	case t.zmm:
+		VADDPS(e, acc[a], mask, acc[a])
 		if spread {
-			for _, a := range sp[1:] {
-				VADDPS(a, sp[0], sp[0])
-			}
-			widenAdd(sp[0], sp64)
+			VFMADD231PS(g.kf, x, mask, s)
 		}
-		zeroAcc()
-	}
-	// expTerm returns e^{x−m} of the vector x, which becomes x − m, or with the spread x/2 − m/2:
-	// x − m is then computed as 2·(x/2 − m/2), the same value (halving is exact), and the half
-	// difference cannot overflow.
-	expTerm := func(x reg.VecVirtual) reg.VecVirtual {
-		e := t.vec()
-		d := x
-		if spread {
-			VFMSUB132PS(half, mhalf, x) // x/2 − m/2
-			d = t.vec()
-			VADDPS(x, x, d)
-		} else {
-			VSUBPS(m, x, x)
-		}
-		t.exp(ec, d, e)
-		return e
-	}
-	// term adds e^{x−m} of the vector at src into acc[a] (and k·(x − m)/2 into an sp); mask, if
-	// not nil, keeps only the n lanes of a tail.
-	term := func(src Mem, a int, mask Op) {
-		x := t.vec()
-		if mask == nil {
-			VMOVUPS(src, x)
-		} else {
-			x = t.loadTail(src, mask)
-		}
-		e := expTerm(x)
-		if grad {
-			gm := src
-			gm.Index, gm.Scale = gd, 1
-			switch {
-			case mask == nil:
-				VMOVUPS(e, gm)
-			case t.zmm:
-				t.storeTail(e, gm, n, mask)
-			default:
-				// Reached when the range ends in the row's first vector (tailEnd takes the others):
-				// with C >= lanes that is the first range, and a whole vector from the row's start
-				// stays in the row; its lanes past the range, the target's and the second range's,
-				// are written again later. With C < lanes, pieces. No masked store (see tier.go).
-				pieces, stored := label(lbl+"Pieces"), label(lbl+"Stored")
-				CMPQ(stride, U32(t.bytes()))
-				JB(LabelRef(pieces))
-				VMOVUPS(e, gm)
-				JMP(LabelRef(stored))
-				Label(pieces)
-				t.storeTail(e, gm, n, mask)
-				Label(stored)
-			}
-		}
-		var s reg.VecVirtual
-		if spread {
-			s = sp[a%len(sp)]
-		}
-		switch {
-		case mask == nil:
-			VADDPS(e, acc[a], acc[a])
-			if spread {
-				VFMADD231PS(kf, x, s)
-			}
-		case t.zmm:
-			VADDPS(e, acc[a], mask, acc[a])
-			if spread {
-				VFMADD231PS(kf, x, mask, s)
-			}
-		default:
-			VANDPS(mask, e, e)
-			VADDPS(e, acc[a], acc[a])
-			if spread {
-				VANDPS(mask, x, x)
-				VFMADD231PS(kf, x, s)
-			}
-		}
-	}
-	// tailEnd is term for the n lanes of a tail through the whole vector at q that ends where the
-	// tail ends (AVX2 with grad): it stores the vector's gradient whole, then moves the tail's lanes
-	// (its top n) down to lanes 0..n−1, where term's masked load has them, so that the sums are bit
-	// for bit those of the kernel without the gradient.
-	tailEnd := func(q reg.GPVirtual) {
-		x := t.vec()
-		VMOVUPS(Mem{Base: q}, x)
-		e := expTerm(x)
-		VMOVUPS(e, Mem{Base: q, Index: gd, Scale: 1})
-		nv, iota, mask, perm := t.broadcastGP(n), t.vec(), t.vec(), t.vec()
-		VMOVDQU(constIota(8), iota)
-		VPCMPGTD(iota, nv, mask) // lanes below n
-		VPSUBD(nv, iota, perm)   // lane i takes lane i − n + 8 (VPERMPS reads 3 bits)
-		VPERMPS(e, perm, e)
+	default:
 		VANDPS(mask, e, e)
-		VADDPS(e, acc[1], acc[1])
+		VADDPS(e, acc[a], acc[a])
 		if spread {
-			VPERMPS(x, perm, x)
 			VANDPS(mask, x, x)
-			VFMADD231PS(kf, x, sp[1%len(sp)])
+			VFMADD231PS(g.kf, x, s)
 		}
 	}
-	zeroAcc()
+}
+
+// storeGrad stores term's e, of the vector at src (the n lanes of mask, if not nil), into the
+// row's gradient.
+func (g *rowsGen) storeGrad(e reg.VecVirtual, src Mem, mask Op) {
+	t, lbl := g.t, g.lbl
+	gm := src
+	gm.Index, gm.Scale = g.gd, 1
+	switch {
+	case mask == nil:
+		VMOVUPS(e, gm)
+	case t.zmm:
+		t.storeTail(e, gm, g.n, mask)
+	default:
+		// Reached when the range ends in the row's first vector (tailEnd takes the others):
+		// with C >= lanes that is the first range, and a whole vector from the row's start
+		// stays in the row; its lanes past the range, the target's and the second range's,
+		// are written again later. With C < lanes, pieces. No masked store (see tier.go).
+		pieces, stored := label(lbl+"Pieces"), label(lbl+"Stored")
+		CMPQ(g.stride, U32(t.bytes()))
+		JB(LabelRef(pieces))
+		VMOVUPS(e, gm)
+		JMP(LabelRef(stored))
+		Label(pieces)
+		t.storeTail(e, gm, g.n, mask)
+		Label(stored)
+	}
+}
+
+// tailEnd is term for the n lanes of a tail through the whole vector at q that ends where the
+// tail ends (AVX2 with grad): it stores the vector's gradient whole, then moves the tail's lanes
+// (its top n) down to lanes 0..n−1, where term's masked load has them, so that the sums are bit
+// for bit those of the kernel without the gradient.
+func (g *rowsGen) tailEnd(q reg.GPVirtual) {
+	t, acc := g.t, g.acc
+	x := t.vec()
+	VMOVUPS(Mem{Base: q}, x)
+	e := g.expTerm(x)
+	VMOVUPS(e, Mem{Base: q, Index: g.gd, Scale: 1})
+	nv, iota, mask, perm := t.broadcastGP(g.n), t.vec(), t.vec(), t.vec()
+	VMOVDQU(constIota(8), iota)
+	VPCMPGTD(iota, nv, mask) // lanes below n
+	VPSUBD(nv, iota, perm)   // lane i takes lane i − n + 8 (VPERMPS reads 3 bits)
+	VPERMPS(e, perm, e)
+	VANDPS(mask, e, e)
+	VADDPS(e, acc[1], acc[1])
+	if g.spread {
+		VPERMPS(x, perm, x)
+		VANDPS(mask, x, x)
+		VFMADD231PS(g.kf, x, g.sp[1%len(g.sp)])
+	}
+}
+
+// expPass emits the exp-sum pass over the row: the range [0, t), then (t, c) (the log-sum-exp:
+// the whole row), four vectors at a time with a flush every 32 vectors, then one at a time, then
+// the tail.
+func (g *rowsGen) expPass() {
+	t, lbl, p, n, tg, row, stride := g.t, g.lbl, g.p, g.n, g.tg, g.row, g.stride
+	g.zeroAcc()
 	MOVQ(row, p)
-	if kind == rowsLSE {
+	if g.kind == rowsLSE {
 		MOVQ(stride, n)
 		SHRQ(U8(2), n)
 	} else {
@@ -418,7 +496,7 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 			// the same line of the next row, into L2: its max pass then does not wait on memory
 			prefetchT1(Mem{Base: p, Index: stride, Scale: 1, Disp: i * t.bytes()})
 		}
-		term(Mem{Base: p, Disp: i * t.bytes()}, i, nil)
+		g.term(Mem{Base: p, Disp: i * t.bytes()}, i, nil)
 	}
 	ADDQ(U32(4*t.bytes()), p)
 	SUBQ(U32(4*t.lanes), n)
@@ -427,19 +505,19 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 	CMPQ(n, U32(4*t.lanes))
 	JAE(LabelRef(lbl + "Exp4"))
 	Label(lbl + "Flush")
-	flush()
+	g.flush()
 	JMP(LabelRef(lbl + "Range"))
 	Label(lbl + "Exp1")
 	CMPQ(n, U32(t.lanes))
 	JB(LabelRef(lbl + "ExpTail"))
-	term(Mem{Base: p}, 0, nil)
+	g.term(Mem{Base: p}, 0, nil)
 	ADDQ(U32(t.bytes()), p)
 	SUBQ(U32(t.lanes), n)
 	JMP(LabelRef(lbl + "Exp1"))
 	Label(lbl + "ExpTail")
 	TESTQ(n, n)
 	JZ(LabelRef(lbl + "RangeDone"))
-	if grad && !t.zmm {
+	if g.grad && !t.zmm {
 		Comment("the vector ending at the range's end, when it starts in the row: its lanes before the",
 			"tail get again the values they have (every lane is computed alone; the target's is set",
 			"later), and no masked store (see tier.go)")
@@ -447,14 +525,14 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 		LEAQ(Mem{Base: p, Index: n, Scale: 4, Disp: -t.bytes()}, q)
 		CMPQ(q, row)
 		JB(LabelRef(lbl + "ExpTailShort"))
-		tailEnd(q)
+		g.tailEnd(q)
 		JMP(LabelRef(lbl + "RangeDone"))
 		Label(lbl + "ExpTailShort")
 	}
-	term(Mem{Base: p}, 1, t.tailMask(n))
+	g.term(Mem{Base: p}, 1, t.tailMask(n))
 	Label(lbl + "RangeDone")
-	flush()
-	if kind != rowsLSE {
+	g.flush()
+	if g.kind != rowsLSE {
 		Comment("second range: (t, c); tg = −1 marks it as started")
 		TESTQ(tg, tg)
 		JS(LabelRef(lbl + "Store"))
@@ -466,53 +544,63 @@ func genRowsLarge(t tier, kind rowsKind, grad bool) {
 		MOVQ(I32(-1), tg)
 		JMP(LabelRef(lbl + "Range"))
 	}
+}
 
+// store emits the end of a row: its sums rounded to float32 and stored, the gradient's
+// (rowGrad), and the step to the next row.
+func (g *rowsGen) store() {
+	t, lbl := g.t, g.lbl
 	Label(lbl + "Store")
-	t.hsum64(sum64)
-	VCVTSD2SS(sum64.AsX(), sum64.AsX(), sum64.AsX())
-	VMOVSS(sum64.AsX(), Mem{Base: sumP})
-	if spread {
-		t.hsum64(sp64)
-		VCVTSD2SS(sp64.AsX(), sp64.AsX(), sp64.AsX())
-		VMOVSS(sp64.AsX(), Mem{Base: spP})
+	t.hsum64(g.sum64)
+	VCVTSD2SS(g.sum64.AsX(), g.sum64.AsX(), g.sum64.AsX())
+	VMOVSS(g.sum64.AsX(), Mem{Base: g.sumP})
+	if g.spread {
+		t.hsum64(g.sp64)
+		VCVTSD2SS(g.sp64.AsX(), g.sp64.AsX(), g.sp64.AsX())
+		VMOVSS(g.sp64.AsX(), Mem{Base: g.spP})
 	}
-	if grad {
+	if g.grad {
 		var flag reg.GPVirtual
-		if drop {
-			flag = spP.(reg.GPVirtual)
+		if g.drop {
+			flag = g.spP
 		}
-		t.rowGrad(ec, lbl, row, stride, gd, tP.(reg.GPVirtual), flag, Mem{Base: mxP}, Mem{Base: ztP}, sum64.AsX().(reg.VecVirtual), gs)
+		t.rowGrad(g.ec, lbl, g.row, g.stride, g.gd, g.tP, flag, Mem{Base: g.mxP}, Mem{Base: g.ztP}, g.sum64.AsX().(reg.VecVirtual), g.gs)
 	}
 
 	Label(lbl + "Next")
-	ADDQ(stride, row)
-	ADDQ(U8(4), sumP)
-	ADDQ(U8(4), mxP)
-	if kind != rowsLSE {
-		ADDQ(U8(4), tP)
+	ADDQ(g.stride, g.row)
+	ADDQ(U8(4), g.sumP)
+	ADDQ(U8(4), g.mxP)
+	if g.kind != rowsLSE {
+		ADDQ(U8(4), g.tP)
 	}
-	if kind != rowsLSE {
-		ADDQ(U8(4), ztP)
+	if g.kind != rowsLSE {
+		ADDQ(U8(4), g.ztP)
 	}
-	if spread || drop {
-		ADDQ(U8(4), spP)
+	if g.spread || g.drop {
+		ADDQ(U8(4), g.spP)
 	}
-	DECQ(rows)
+	DECQ(g.rows)
 	JMP(LabelRef(lbl + "Row"))
+}
 
-	if grad {
+// epilogue emits the ignored rows' zero gradient and the kernel's end, where the gradient of the
+// last row gets its final pass.
+func (g *rowsGen) epilogue() {
+	t, lbl := g.t, g.lbl
+	if g.grad {
 		Label(lbl + "Ignored")
-		gs.finish(t, lbl+"IgnNorm", row, stride, gd)
+		g.gs.finish(t, lbl+"IgnNorm", g.row, g.stride, g.gd)
 		Comment("an ignored row's gradient is 0")
-		LEAQ(Mem{Base: row, Index: gd, Scale: 1}, p)
-		MOVQ(stride, n)
-		t.zeroFill(lbl+"Ign", p, n)
+		LEAQ(Mem{Base: g.row, Index: g.gd, Scale: 1}, g.p)
+		MOVQ(g.stride, g.n)
+		t.zeroFill(lbl+"Ign", g.p, g.n)
 		JMP(LabelRef(lbl + "Next"))
 	}
 
 	Label(lbl + "Done")
-	if grad {
-		gs.finish(t, lbl+"LastNorm", row, stride, gd)
+	if g.grad {
+		g.gs.finish(t, lbl+"LastNorm", g.row, g.stride, g.gd)
 	}
 	VZEROUPPER()
 	RET()
@@ -666,6 +754,28 @@ const (
 	pairsLSE                      // log(e^{z_0} + e^{z_1})
 )
 
+// pairsGen holds the state of one C = 2 kernel (genPairs) being generated.
+type pairsGen struct {
+	t      tier
+	ce, st bool   // cross-entropy (not the log-sum-exp); with the statistics
+	lbl    string // kernel name with the tier suffix, for labels
+
+	dst, n, tp, mP, lsP, ptP reg.GPVirtual
+	xp                       reg.Register
+	fill                     reg.VecVirtual
+
+	ec         expConsts
+	lc         logConsts
+	sign, oneI Op
+	zero       reg.VecVirtual
+}
+
+// pairRows is the state of one vector of rows of a C = 2 kernel.
+type pairRows struct {
+	z0, z1, d, m, loss, tv, na, e, l1 reg.VecVirtual
+	kIgn                              reg.Register
+}
+
 // genPairs emits the C = 2 kernels, vectorised across rows: vectors of rows (8 or 16 rows each),
 // their logits deinterleaved into z0 and z1 (VSHUFPS and VPERMPD on AVX2, two VPERMI2PS on
 // AVX-512). An iteration takes 2 vectors (AVX2) or 4 (AVX-512; 3 with the statistics), emitted
@@ -675,6 +785,35 @@ const (
 // (t < 0) get fill. No scalar work is done per row. The row count must be a multiple of the lanes:
 // the Go wrapper runs the last rows through a padded copy.
 func genPairs(t tier, kind pairsKind) {
+	g := &pairsGen{t: t, ce: kind != pairsLSE, st: kind == pairsCEStats}
+	g.text(kind)
+	g.prologue()
+	groups := 2
+	if t.zmm {
+		groups = 4
+		if g.st {
+			groups = 3
+		}
+	}
+	lbl, n := g.lbl, g.n
+	Label(lbl + "Loop")
+	CMPQ(n, U32(groups*t.lanes))
+	JB(LabelRef(lbl + "One"))
+	g.body(groups)
+	JMP(LabelRef(lbl + "Loop"))
+	Label(lbl + "One")
+	TESTQ(n, n)
+	JZ(LabelRef(lbl + "Done"))
+	g.body(1)
+	JMP(LabelRef(lbl + "One"))
+	Label(lbl + "Done")
+	VZEROUPPER()
+	RET()
+}
+
+// text starts the kernel.
+func (g *pairsGen) text(kind pairsKind) {
+	t := g.t
 	var name string
 	switch kind {
 	case pairsCE:
@@ -693,184 +832,174 @@ func genPairs(t tier, kind pairsKind) {
 			"sets dst[i] = log(e^{x[2i]} + e^{x[2i+1]}) (NaN for a NaN, a +Inf or two −Inf) for the",
 			"len(dst) rows of x; len(dst) is a multiple of the lanes.")
 	}
-	lbl := name + t.suffix
-	ce, st := kind != pairsLSE, kind == pairsCEStats
+	g.lbl = name + t.suffix
+}
 
-	var dst, n reg.GPVirtual
-	if ce {
-		dst = Load(Param("loss").Base(), GP64()).(reg.GPVirtual)
-		n = Load(Param("loss").Len(), GP64()).(reg.GPVirtual)
+// prologue loads the parameters and the constants.
+func (g *pairsGen) prologue() {
+	t := g.t
+	if g.ce {
+		g.dst = Load(Param("loss").Base(), GP64()).(reg.GPVirtual)
+		g.n = Load(Param("loss").Len(), GP64()).(reg.GPVirtual)
 	} else {
-		dst = Load(Param("dst").Base(), GP64()).(reg.GPVirtual)
-		n = Load(Param("dst").Len(), GP64()).(reg.GPVirtual)
+		g.dst = Load(Param("dst").Base(), GP64()).(reg.GPVirtual)
+		g.n = Load(Param("dst").Len(), GP64()).(reg.GPVirtual)
 	}
-	xp := Load(Param("x").Base(), GP64())
-	var tp, mP, lsP, ptP reg.GPVirtual
-	var fill reg.VecVirtual
-	if ce {
-		tp = Load(Param("t").Base(), GP64()).(reg.GPVirtual)
-		fill = t.vec()
-		VBROADCASTSS(paramAddr("fill"), fill)
+	g.xp = Load(Param("x").Base(), GP64())
+	if g.ce {
+		g.tp = Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+		g.fill = t.vec()
+		VBROADCASTSS(paramAddr("fill"), g.fill)
 	}
-	if st {
-		mP = Load(Param("m").Base(), GP64()).(reg.GPVirtual)
-		lsP = Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
-		ptP = Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
+	if g.st {
+		g.mP = Load(Param("m").Base(), GP64()).(reg.GPVirtual)
+		g.lsP = Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
+		g.ptP = Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
 	}
-	ec := t.loadExpConsts()
-	lc := t.sharedLogConsts(ec)
+	g.ec = t.loadExpConsts()
+	g.lc = t.sharedLogConsts(g.ec)
 	if t.zmm {
 		slots := GP64() // 12 vector slots on the stack
 		LEAQ(AllocLocal(12*t.bytes()), slots)
-		t.spillLogConsts(&lc, slots, 0)
+		t.spillLogConsts(&g.lc, slots, 0)
 	}
-	sign := t.cu("signBit", 0x80000000)
-	zero := t.zero()
-	var oneI Op
-	if ce {
-		oneI = t.cu("oneInt", 1)
+	g.sign = t.cu("signBit", 0x80000000)
+	g.zero = t.zero()
+	if g.ce {
+		g.oneI = t.cu("oneInt", 1)
 	}
+}
 
-	// body emits the computation of g vectors of rows, phase by phase, so that the out-of-order
-	// core sees g independent chains side by side.
-	body := func(g int) {
-		type rows struct {
-			z0, z1, d, m, loss, tv, na, e, l1 reg.VecVirtual
-			kIgn                              reg.Register
-		}
-		rs := make([]rows, g)
-		xm := func(i, half int) Mem { return Mem{Base: xp, Disp: (2*i + half) * t.bytes()} }
-		for i := range rs {
-			r := &rs[i]
-			Comment("z0, z1 = the first and second logits of the rows")
-			r.z0, r.z1 = t.vec(), t.vec()
-			a := t.vec()
-			VMOVUPS(xm(i, 0), a)
-			if t.zmm {
-				VMOVDQU32(pairIndex("pairsEven", 0), r.z0)
-				VPERMI2PS(xm(i, 1), a, r.z0)
-				VMOVDQU32(pairIndex("pairsOdd", 1), r.z1)
-				VPERMI2PS(xm(i, 1), a, r.z1)
-			} else {
-				VSHUFPS(U8(0x88), xm(i, 1), a, r.z0) // rows 0 1 4 5 | 2 3 6 7
-				VPERMPD(U8(0xD8), r.z0, r.z0)
-				VSHUFPS(U8(0xDD), xm(i, 1), a, r.z1)
-				VPERMPD(U8(0xD8), r.z1, r.z1)
-			}
-			r.d, r.m, r.loss = t.vec(), t.vec(), t.vec()
-			VSUBPS(r.z0, r.z1, r.d) // z1 − z0
-			VMAXPS(r.z1, r.z0, r.m)
-			Comment("loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN")
-			VSUBPS(r.m, r.m, r.loss)
-			if ce {
-				Comment("d = z_other − z_target: negate z1 − z0 where the target is 1")
-				r.tv = t.vec()
-				tm := Mem{Base: tp, Disp: i * t.bytes()}
-				if t.zmm {
-					VMOVDQU32(tm, r.tv)
-					k1 := K()
-					VPCMPEQD(oneI, r.tv, k1)
-					VXORPS(sign, r.d, k1, r.d)
-					r.kIgn = K()
-					VPMOVD2M(r.tv, r.kIgn)
-				} else {
-					VMOVDQU(tm, r.tv)
-					s := t.vec()
-					VPCMPEQD(oneI, r.tv, s)
-					VANDPS(sign, s, s)
-					VXORPS(s, r.d, r.d)
-				}
-				Comment("loss += max(d, 0)")
-				mx := t.vec()
-				VMAXPS(zero, r.d, mx)
-				VADDPS(mx, r.loss, r.loss)
-			} else {
-				Comment("lse = m + (m − m) + log1p(e^{−|z1 − z0|})")
-				VADDPS(r.m, r.loss, r.loss)
-			}
-			if st {
-				Comment("statistics: m (0 for an ignored row)")
-				t.zeroIgnored(r.tv, r.kIgn, zero, r.m)
-				VMOVUPS(r.m, Mem{Base: mP, Disp: i * t.bytes()})
-			}
-			r.na = t.vec()
-			VORPS(sign, r.d, r.na) // −|d|
-		}
-		for i := range rs {
-			rs[i].e = t.vec()
-			t.exp(ec, rs[i].na, rs[i].e)
-		}
-		for i := range rs {
-			rs[i].l1 = t.vec()
-			t.log1p(lc, rs[i].e, rs[i].l1)
-		}
-		for i := range rs {
-			r := &rs[i]
-			VADDPS(r.l1, r.loss, r.loss)
-			if ce {
-				if t.zmm {
-					VMOVAPS(fill, r.kIgn, r.loss)
-				} else {
-					VBLENDVPS(r.tv, fill, r.loss, r.loss) // fill where t < 0
-				}
-			}
-			VMOVUPS(r.loss, Mem{Base: dst, Disp: i * t.bytes()})
-			if st {
-				Comment("ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger")
-				t.zeroIgnored(r.tv, r.kIgn, zero, r.l1)
-				VMOVUPS(r.l1, Mem{Base: lsP, Disp: i * t.bytes()})
-				q := t.vec()
-				VMOVUPS(lc.one, q)
-				w := t.vec()
-				VADDPS(lc.one, r.e, w)
-				VDIVPS(w, q, q)
-				VXORPS(sign, q, q)
-				if t.zmm {
-					le := K()
-					VCMPPS(U8(cmpLE), zero, r.d, le)
-					VMULPS(r.e, q, le, q)
-				} else {
-					le := t.vec()
-					VCMPPS(U8(cmpLE), zero, r.d, le)
-					VMULPS(r.e, q, r.e)
-					VBLENDVPS(le, r.e, q, q)
-				}
-				t.zeroIgnored(r.tv, r.kIgn, zero, q)
-				VMOVUPS(q, Mem{Base: ptP, Disp: i * t.bytes()})
-			}
-		}
-		ADDQ(U32(2*g*t.bytes()), xp)
-		ADDQ(U32(g*t.bytes()), dst)
-		if ce {
-			ADDQ(U32(g*t.bytes()), tp)
-		}
-		if st {
-			ADDQ(U32(g*t.bytes()), mP)
-			ADDQ(U32(g*t.bytes()), lsP)
-			ADDQ(U32(g*t.bytes()), ptP)
-		}
-		SUBQ(U32(g*t.lanes), n)
+// body emits the computation of n vectors of rows, phase by phase, so that the out-of-order
+// core sees n independent chains side by side.
+func (g *pairsGen) body(n int) {
+	t := g.t
+	rs := make([]pairRows, n)
+	for i := range rs {
+		g.load(&rs[i], i)
 	}
-	groups := 2
+	for i := range rs {
+		rs[i].e = t.vec()
+		t.exp(g.ec, rs[i].na, rs[i].e)
+	}
+	for i := range rs {
+		rs[i].l1 = t.vec()
+		t.log1p(g.lc, rs[i].e, rs[i].l1)
+	}
+	for i := range rs {
+		g.finish(&rs[i], i)
+	}
+	B := t.bytes()
+	ADDQ(U32(2*n*B), g.xp)
+	ADDQ(U32(n*B), g.dst)
+	if g.ce {
+		ADDQ(U32(n*B), g.tp)
+	}
+	if g.st {
+		ADDQ(U32(n*B), g.mP)
+		ADDQ(U32(n*B), g.lsP)
+		ADDQ(U32(n*B), g.ptP)
+	}
+	SUBQ(U32(n*t.lanes), g.n)
+}
+
+// load emits the first phase of the vector of rows i: the logits deinterleaved, d, m, the loss's
+// first terms and −|d|.
+func (g *pairsGen) load(r *pairRows, i int) {
+	t, sign, zero := g.t, g.sign, g.zero
+	xm := func(half int) Mem { return Mem{Base: g.xp, Disp: (2*i + half) * t.bytes()} }
+	Comment("z0, z1 = the first and second logits of the rows")
+	r.z0, r.z1 = t.vec(), t.vec()
+	a := t.vec()
+	VMOVUPS(xm(0), a)
 	if t.zmm {
-		groups = 4
-		if st {
-			groups = 3
+		VMOVDQU32(pairIndex("pairsEven", 0), r.z0)
+		VPERMI2PS(xm(1), a, r.z0)
+		VMOVDQU32(pairIndex("pairsOdd", 1), r.z1)
+		VPERMI2PS(xm(1), a, r.z1)
+	} else {
+		VSHUFPS(U8(0x88), xm(1), a, r.z0) // rows 0 1 4 5 | 2 3 6 7
+		VPERMPD(U8(0xD8), r.z0, r.z0)
+		VSHUFPS(U8(0xDD), xm(1), a, r.z1)
+		VPERMPD(U8(0xD8), r.z1, r.z1)
+	}
+	r.d, r.m, r.loss = t.vec(), t.vec(), t.vec()
+	VSUBPS(r.z0, r.z1, r.d) // z1 − z0
+	VMAXPS(r.z1, r.z0, r.m)
+	Comment("loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN")
+	VSUBPS(r.m, r.m, r.loss)
+	if g.ce {
+		Comment("d = z_other − z_target: negate z1 − z0 where the target is 1")
+		r.tv = t.vec()
+		tm := Mem{Base: g.tp, Disp: i * t.bytes()}
+		if t.zmm {
+			VMOVDQU32(tm, r.tv)
+			k1 := K()
+			VPCMPEQD(g.oneI, r.tv, k1)
+			VXORPS(sign, r.d, k1, r.d)
+			r.kIgn = K()
+			VPMOVD2M(r.tv, r.kIgn)
+		} else {
+			VMOVDQU(tm, r.tv)
+			s := t.vec()
+			VPCMPEQD(g.oneI, r.tv, s)
+			VANDPS(sign, s, s)
+			VXORPS(s, r.d, r.d)
+		}
+		Comment("loss += max(d, 0)")
+		mx := t.vec()
+		VMAXPS(zero, r.d, mx)
+		VADDPS(mx, r.loss, r.loss)
+	} else {
+		Comment("lse = m + (m − m) + log1p(e^{−|z1 − z0|})")
+		VADDPS(r.m, r.loss, r.loss)
+	}
+	if g.st {
+		Comment("statistics: m (0 for an ignored row)")
+		t.zeroIgnored(r.tv, r.kIgn, zero, r.m)
+		VMOVUPS(r.m, Mem{Base: g.mP, Disp: i * t.bytes()})
+	}
+	r.na = t.vec()
+	VORPS(sign, r.d, r.na) // −|d|
+}
+
+// finish emits the last phase of the vector of rows i, once e = e^{−|d|} and l1 = log1p(e) are
+// computed: the loss (fill where t < 0) and the statistics.
+func (g *pairsGen) finish(r *pairRows, i int) {
+	t, sign, zero, lc := g.t, g.sign, g.zero, g.lc
+	VADDPS(r.l1, r.loss, r.loss)
+	if g.ce {
+		if t.zmm {
+			VMOVAPS(g.fill, r.kIgn, r.loss)
+		} else {
+			VBLENDVPS(r.tv, g.fill, r.loss, r.loss) // fill where t < 0
 		}
 	}
-	Label(lbl + "Loop")
-	CMPQ(n, U32(groups*t.lanes))
-	JB(LabelRef(lbl + "One"))
-	body(groups)
-	JMP(LabelRef(lbl + "Loop"))
-	Label(lbl + "One")
-	TESTQ(n, n)
-	JZ(LabelRef(lbl + "Done"))
-	body(1)
-	JMP(LabelRef(lbl + "One"))
-	Label(lbl + "Done")
-	VZEROUPPER()
-	RET()
+	VMOVUPS(r.loss, Mem{Base: g.dst, Disp: i * t.bytes()})
+	if !g.st {
+		return
+	}
+	Comment("ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger")
+	t.zeroIgnored(r.tv, r.kIgn, zero, r.l1)
+	VMOVUPS(r.l1, Mem{Base: g.lsP, Disp: i * t.bytes()})
+	q := t.vec()
+	VMOVUPS(lc.one, q)
+	w := t.vec()
+	VADDPS(lc.one, r.e, w)
+	VDIVPS(w, q, q)
+	VXORPS(sign, q, q)
+	if t.zmm {
+		le := K()
+		VCMPPS(U8(cmpLE), zero, r.d, le)
+		VMULPS(r.e, q, le, q)
+	} else {
+		le := t.vec()
+		VCMPPS(U8(cmpLE), zero, r.d, le)
+		VMULPS(r.e, q, r.e)
+		VBLENDVPS(le, r.e, q, q)
+	}
+	t.zeroIgnored(r.tv, r.kIgn, zero, q)
+	VMOVUPS(q, Mem{Base: g.ptP, Disp: i * t.bytes()})
 }
 
 // zeroIgnored zeroes the lanes of v whose target (tv on AVX2, the opmask kIgn on AVX-512) is negative.
@@ -885,28 +1014,16 @@ func (t tier) zeroIgnored(tv reg.VecVirtual, kIgn reg.Register, zero, v reg.VecV
 // pairIndex is the 64-byte VPERMI2PS index vector 2i + first, i = 0..15: the even or odd elements of
 // two concatenated vectors.
 func pairIndex(name string, first int) Mem {
-	if m, ok := consts[name]; ok {
-		return m
-	}
-	m := GLOBL(name, RODATA|NOPTR)
-	for i := range 16 {
-		DATA(4*i, U32(2*i+first))
-	}
-	consts[name] = m
-	return m
+	return intTable(name, func(i int) int { return 2*i + first })
 }
 
 // intTable is a 64-byte table of the int32 values f(i), i = 0..15 (AVX2 reads the first 8).
 func intTable(name string, f func(i int) int) Mem {
-	if m, ok := consts[name]; ok {
-		return m
+	w := make([]uint32, 16)
+	for i := range w {
+		w[i] = uint32(f(i))
 	}
-	m := GLOBL(name, RODATA|NOPTR)
-	for i := range 16 {
-		DATA(4*i, U32(uint32(f(i))))
-	}
-	consts[name] = m
-	return m
+	return u32Table(name, w)
 }
 
 // spillLogConsts moves the log1p constants that are only ever a first (memory-capable) operand to
@@ -1012,155 +1129,196 @@ func (t tier) storeStats(lc logConsts, fc finishConsts, m, ls, s, a, tv reg.VecV
 	}
 }
 
+// smallPrefetch is how far ahead of its rows the small-C kernel prefetches, in bytes: several
+// blocks of rows at the C up to 24 it takes, a few hundred nanoseconds of work.
+var smallPrefetch = 2048
+
 // genSmall emits the kernel for small C (up to a few dozen classes), vectorised across rows like
 // the planar layout: for each vector of rows (8 or 16), one gather per class (indices row·C + j)
 // transposes the rows into a planar scratch [C][lanes] while the maximum is taken; a second pass
 // over the scratch sums e^{z_j−m} with the target lane masked out (and the spread for smoothing); a
 // gather picks the target logits, and finishRows finishes every lane at once.
-// smallPrefetch is how far ahead of its rows the small-C kernel prefetches, in bytes: several
-// blocks of rows at the C up to 24 it takes, a few hundred nanoseconds of work.
-var smallPrefetch = 2048
-
 func genSmall(t tier) {
+	g := &smallGen{t: t}
 	name := "ceSmall"
 	t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, c int, eps, fill float32)",
 		"sets loss[i] to the cross-entropy of row i of the row-major [len(t)][c] logits x, smoothed",
 		"by eps, fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].",
 		"len(t) is a multiple of the lanes; scratch holds (c + 16)·lanes floats.")
-	lbl := name + t.suffix
-	L, B := t.lanes, t.bytes()
-
-	dst := Load(Param("loss").Base(), GP64()).(reg.GPVirtual)
-	n := Load(Param("loss").Len(), GP64()).(reg.GPVirtual)
-	mP := Load(Param("m").Base(), GP64()).(reg.GPVirtual)
-	lsP := Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
-	ptP := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
-	xp := Load(Param("x").Base(), GP64()).(reg.GPVirtual)
-	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
-	scr := Load(Param("scratch").Base(), GP64()).(reg.GPVirtual)
-	c := Load(Param("c"), GP64()).(reg.GPVirtual)
-
-	Comment("constant slots after the planar block")
-	cs := GP64()
-	MOVQ(c, cs)
-	IMUL3Q(U32(B), cs, cs)
-	ADDQ(scr, cs)
-	ec, lc, fc, smooth := t.ceSetup(cs, c)
-
-	Comment("idx = lane·C, the gather indices of class 0; blk = bytes per vector of rows")
-	idx := t.vec()
-	cv := t.broadcastGP(c)
-	VPMULLD(intTable("iota16", func(i int) int { return i }), cv, idx)
-	blk := GP64()
-	MOVQ(c, blk)
-	IMUL3Q(U32(B), blk, blk)
-	negInf := t.cu("negInf", 0xff800000)
-	p, q, j := GP64(), GP64(), GP64()
+	g.lbl = name + t.suffix
+	lbl, L, B := g.lbl, t.lanes, t.bytes()
+	g.prologue()
 
 	Label(lbl + "Block")
-	TESTQ(n, n)
+	TESTQ(g.n, g.n)
 	JZ(LabelRef(lbl + "Done"))
-	m := t.vec()
-	VMOVUPS(negInf, m)
-	MOVQ(xp, p)
-	MOVQ(scr, q)
-	Comment("pf walks the rows smallPrefetch bytes ahead, one vector's bytes per class: the block's")
-	Comment("c·B bytes. Gathers of rows c·4 bytes apart do not train the hardware prefetchers (on AMD")
-	Comment("the loop waited on memory for most of its time), so the lines are asked for in advance.")
-	Comment("A prefetch past the end of x is harmless: it never faults.")
-	pf := j
-	LEAQ(Mem{Base: xp, Disp: smallPrefetch}, pf)
-	Comment("pass 1: gather class j of the rows into the scratch, m = running maximum")
-	Label(lbl + "Max")
-	v := t.vec()
-	prefetch(Mem{Base: pf})
-	t.gather(Mem{Base: p, Index: idx, Scale: 4}, v)
-	VMOVUPS(v, Mem{Base: q})
-	VMAXPS(v, m, m)
-	ADDQ(U8(4), p)
-	ADDQ(U32(B), pf)
-	ADDQ(U32(B), q)
-	CMPQ(q, cs) // the gather slots end where the constant slots start
-	JNE(LabelRef(lbl + "Max"))
-
-	Comment("zt = the target logits (class 0 for an ignored row)")
-	tv, zt := t.vec(), t.vec()
-	t.loadInt(Mem{Base: tp}, tv)
-	ti := t.vec()
-	VPMAXSD(fc.zero, tv, ti)
-	VPADDD(idx, ti, ti)
-	t.gather(Mem{Base: xp, Index: ti, Scale: 4}, zt)
-	t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
-
-	Comment("pass 2: s = Σ_{j≠t} e^{z_j−m}; with smoothing also neg = 2ε/C·Σ_j (z_j/2 − m/2)")
-	s, neg, jv := t.vec(), t.vec(), t.vec()
-	VXORPS(s, s, s)
-	VXORPS(neg, neg, neg)
-	t.zeroInt(jv)
-	half := t.cf("half", 0.5)
-	mhalf := t.vec()
-	VMULPS(half, m, mhalf)
-	// pass2 emits the class loop; with smoothing, x − m is 2·(x/2 − m/2) (the same value: halving
-	// is exact), and the half difference, which cannot overflow, feeds neg.
-	pass2 := func(sm bool, loop string) {
-		MOVQ(scr, q)
-		MOVQ(c, j)
-		Label(loop)
-		x, e := t.vec(), t.vec()
-		VMOVUPS(Mem{Base: q}, x)
-		d := x
-		if sm {
-			VFMSUB132PS(half, mhalf, x)
-			d = t.vec()
-			VADDPS(x, x, d)
-		} else {
-			VSUBPS(m, x, x)
-		}
-		t.exp(ec, d, e)
-		if sm {
-			VFMADD231PS(fc.k, x, neg)
-		}
-		if t.zmm {
-			k := K()
-			VPCMPD(U8(4), jv, tv, k) // t != j
-			VADDPS(e, s, k, s)
-		} else {
-			eq := t.vec()
-			VPCMPEQD(jv, tv, eq)
-			VANDNPS(e, eq, e)
-			VADDPS(e, s, s)
-		}
-		VPSUBD(t.cu("allOnes", 0xFFFFFFFF), jv, jv) // j + 1
-		ADDQ(U32(B), q)
-		DECQ(j)
-		JNZ(LabelRef(loop))
-	}
-	TESTQ(smooth, smooth)
-	JNZ(LabelRef(lbl + "ExpSmooth"))
-	pass2(false, lbl+"Exp")
-	JMP(LabelRef(lbl + "Finish"))
-	Label(lbl + "ExpSmooth")
-	pass2(true, lbl+"ExpSmoothLoop")
-	Label(lbl + "Finish")
-	loss, ls, a := t.finishRows(ec, lc, fc, s, m, zt, neg, tv, smooth, lbl+"Plain")
-	VMOVUPS(loss, Mem{Base: dst})
+	g.pass1()
+	g.pass2()
+	loss, ls, a := t.finishRows(g.ec, g.lc, g.fc, g.s, g.m, g.zt, g.neg, g.tv, g.smooth, lbl+"Plain")
+	VMOVUPS(loss, Mem{Base: g.dst})
 	Comment("statistics, when len(m) > 0")
 	stn := Load(Param("m").Len(), GP64()).(reg.GPVirtual)
 	TESTQ(stn, stn)
 	JZ(LabelRef(lbl + "Next"))
-	t.storeStats(lc, fc, m, ls, s, a, tv, mP, lsP, ptP)
-	ADDQ(U32(B), mP)
-	ADDQ(U32(B), lsP)
-	ADDQ(U32(B), ptP)
+	t.storeStats(g.lc, g.fc, g.m, ls, g.s, a, g.tv, g.mP, g.lsP, g.ptP)
+	ADDQ(U32(B), g.mP)
+	ADDQ(U32(B), g.lsP)
+	ADDQ(U32(B), g.ptP)
 	Label(lbl + "Next")
-	ADDQ(blk, xp)
-	ADDQ(U32(B), tp)
-	ADDQ(U32(B), dst)
-	SUBQ(U32(L), n)
+	ADDQ(g.blk, g.xp)
+	ADDQ(U32(B), g.tp)
+	ADDQ(U32(B), g.dst)
+	SUBQ(U32(L), g.n)
 	JMP(LabelRef(lbl + "Block"))
 	Label(lbl + "Done")
 	VZEROUPPER()
 	RET()
+}
+
+// smallGen holds the state of ceSmall being generated.
+type smallGen struct {
+	t   tier
+	lbl string // kernel name with the tier suffix, for labels
+
+	dst, n, mP, lsP, ptP, xp, tp, scr, c reg.GPVirtual
+	cs                                   reg.GPVirtual // the constant slots, after the planar block
+	blk                                  reg.GPVirtual // bytes per vector of rows
+	p, q, j                              reg.GPVirtual
+	idx                                  reg.VecVirtual // lane·C, the gather indices of class 0
+	negInf                               Op
+
+	ec     expConsts
+	lc     logConsts
+	fc     finishConsts
+	smooth reg.GPVirtual
+
+	m, tv, zt, s, neg, jv, mhalf reg.VecVirtual // a vector of rows: maximum, targets, ...
+	half                         Op
+}
+
+// prologue loads the parameters and the constants.
+func (g *smallGen) prologue() {
+	t, B := g.t, g.t.bytes()
+	g.dst = Load(Param("loss").Base(), GP64()).(reg.GPVirtual)
+	g.n = Load(Param("loss").Len(), GP64()).(reg.GPVirtual)
+	g.mP = Load(Param("m").Base(), GP64()).(reg.GPVirtual)
+	g.lsP = Load(Param("ls").Base(), GP64()).(reg.GPVirtual)
+	g.ptP = Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
+	g.xp = Load(Param("x").Base(), GP64()).(reg.GPVirtual)
+	g.tp = Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+	g.scr = Load(Param("scratch").Base(), GP64()).(reg.GPVirtual)
+	g.c = Load(Param("c"), GP64()).(reg.GPVirtual)
+
+	Comment("constant slots after the planar block")
+	g.cs = GP64()
+	MOVQ(g.c, g.cs)
+	IMUL3Q(U32(B), g.cs, g.cs)
+	ADDQ(g.scr, g.cs)
+	g.ec, g.lc, g.fc, g.smooth = t.ceSetup(g.cs, g.c)
+
+	Comment("idx = lane·C, the gather indices of class 0; blk = bytes per vector of rows")
+	g.idx = t.vec()
+	cv := t.broadcastGP(g.c)
+	VPMULLD(intTable("iota16", func(i int) int { return i }), cv, g.idx)
+	g.blk = GP64()
+	MOVQ(g.c, g.blk)
+	IMUL3Q(U32(B), g.blk, g.blk)
+	g.negInf = t.cu("negInf", 0xff800000)
+	g.p, g.q, g.j = GP64(), GP64(), GP64()
+}
+
+// pass1 emits pass 1 over a vector of rows: class j of the rows gathered into the scratch, m the
+// running maximum; then the target logits zt.
+func (g *smallGen) pass1() {
+	t, lbl, B, p, q := g.t, g.lbl, g.t.bytes(), g.p, g.q
+	g.m = t.vec()
+	VMOVUPS(g.negInf, g.m)
+	MOVQ(g.xp, p)
+	MOVQ(g.scr, q)
+	Comment("pf walks the rows smallPrefetch bytes ahead, one vector's bytes per class: the block's")
+	Comment("c·B bytes. Gathers of rows c·4 bytes apart do not train the hardware prefetchers (on AMD")
+	Comment("the loop waited on memory for most of its time), so the lines are asked for in advance.")
+	Comment("A prefetch past the end of x is harmless: it never faults.")
+	pf := g.j
+	LEAQ(Mem{Base: g.xp, Disp: smallPrefetch}, pf)
+	Comment("pass 1: gather class j of the rows into the scratch, m = running maximum")
+	Label(lbl + "Max")
+	v := t.vec()
+	prefetchT0(Mem{Base: pf})
+	t.gather(Mem{Base: p, Index: g.idx, Scale: 4}, v)
+	VMOVUPS(v, Mem{Base: q})
+	VMAXPS(v, g.m, g.m)
+	ADDQ(U8(4), p)
+	ADDQ(U32(B), pf)
+	ADDQ(U32(B), q)
+	CMPQ(q, g.cs) // the gather slots end where the constant slots start
+	JNE(LabelRef(lbl + "Max"))
+
+	Comment("zt = the target logits (class 0 for an ignored row)")
+	g.tv, g.zt = t.vec(), t.vec()
+	t.loadInt(Mem{Base: g.tp}, g.tv)
+	ti := t.vec()
+	VPMAXSD(g.fc.zero, g.tv, ti)
+	VPADDD(g.idx, ti, ti)
+	t.gather(Mem{Base: g.xp, Index: ti, Scale: 4}, g.zt)
+	t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
+}
+
+// pass2 emits pass 2 over the scratch, with and without smoothing.
+func (g *smallGen) pass2() {
+	t, lbl := g.t, g.lbl
+	Comment("pass 2: s = Σ_{j≠t} e^{z_j−m}; with smoothing also neg = 2ε/C·Σ_j (z_j/2 − m/2)")
+	g.s, g.neg, g.jv = t.vec(), t.vec(), t.vec()
+	VXORPS(g.s, g.s, g.s)
+	VXORPS(g.neg, g.neg, g.neg)
+	t.zeroInt(g.jv)
+	g.half = t.cf("half", 0.5)
+	g.mhalf = t.vec()
+	VMULPS(g.half, g.m, g.mhalf)
+	TESTQ(g.smooth, g.smooth)
+	JNZ(LabelRef(lbl + "ExpSmooth"))
+	g.classLoop(false, lbl+"Exp")
+	JMP(LabelRef(lbl + "Finish"))
+	Label(lbl + "ExpSmooth")
+	g.classLoop(true, lbl+"ExpSmoothLoop")
+	Label(lbl + "Finish")
+}
+
+// classLoop emits pass 2's class loop; with smoothing, x − m is 2·(x/2 − m/2) (the same value:
+// halving is exact), and the half difference, which cannot overflow, feeds neg.
+func (g *smallGen) classLoop(sm bool, loop string) {
+	t, q, j, s := g.t, g.q, g.j, g.s
+	MOVQ(g.scr, q)
+	MOVQ(g.c, j)
+	Label(loop)
+	x, e := t.vec(), t.vec()
+	VMOVUPS(Mem{Base: q}, x)
+	d := x
+	if sm {
+		VFMSUB132PS(g.half, g.mhalf, x)
+		d = t.vec()
+		VADDPS(x, x, d)
+	} else {
+		VSUBPS(g.m, x, x)
+	}
+	t.exp(g.ec, d, e)
+	if sm {
+		VFMADD231PS(g.fc.k, x, g.neg)
+	}
+	if t.zmm {
+		k := K()
+		VPCMPD(U8(4), g.jv, g.tv, k) // t != j
+		VADDPS(e, s, k, s)
+	} else {
+		eq := t.vec()
+		VPCMPEQD(g.jv, g.tv, eq)
+		VANDNPS(e, eq, e)
+		VADDPS(e, s, s)
+	}
+	VPSUBD(t.cu("allOnes", 0xFFFFFFFF), g.jv, g.jv) // j + 1
+	ADDQ(U32(t.bytes()), q)
+	DECQ(j)
+	JNZ(LabelRef(loop))
 }
 
 // gather loads the lanes at src (a vector-indexed memory operand, every lane valid) into d.

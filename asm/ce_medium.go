@@ -72,16 +72,11 @@ const mediumConstSlots = 16
 // mediumIndexTable returns the int32 class indices 0, 1, ..., mediumMaxC+15, which pass 2 compares
 // with the row's target, a vector at a time.
 func mediumIndexTable() Mem {
-	const name = "mediumIndex"
-	if m, ok := consts[name]; ok {
-		return m
+	w := make([]uint32, mediumMaxC+16)
+	for i := range w {
+		w[i] = uint32(i)
 	}
-	m := GLOBL(name, RODATA|NOPTR)
-	for i := range mediumMaxC + 16 {
-		DATA(4*i, U32(uint32(i)))
-	}
-	consts[name] = m
-	return m
+	return u32Table("mediumIndex", w)
 }
 
 // mediumBlock is the most rows one call of a medium kernel takes: the reductions of that many rows
@@ -94,32 +89,91 @@ const mediumScratchFloats = 3456
 // tiledMaxC is the largest C the tiled kernels take: their column buffer holds that many columns.
 const tiledMaxC = 64
 
+// mediumGen holds the state of one medium kernel being generated.
+type mediumGen struct {
+	t                tier
+	lse, tiled, grad bool
+	L, B             int    // lanes, bytes per vector
+	lbl              string // kernel name with the tier suffix, for labels
+
+	// Few general registers stay live through the row loops (avo has 14 to give): the per-call
+	// scalars wait in the scratch, the outputs' bases in the frame until the finish.
+	left, tpG, xg, scr, c reg.GPVirtual
+
+	// The scratch: constants (mediumConstSlots vectors), the slots of a group's rows for pass 1,
+	// pass 2 and the spread (lanes vectors each), the AVX2 tail mask, the gather's offsets, the
+	// scalars (64 bytes), then per row of the block s, m, zt and the spread (mediumBlock floats each).
+	maxOff, sumOff, tailOff, gatherOff, ovlOff, scalarOff int
+	sArr, mArr, ztArr, negArr                             int
+	rArr                                                  int // ceMediumGrad: each row's gradient scale s0/S, 0 for a row of zeros
+	colOff                                                int // the tiled kernels' column buffer: tiledMaxC vectors
+
+	gdM                                 Mem // ceMediumGrad: g's base − x's base
+	strideM, fullM, pairM, remM, groupM Mem
+	// the rows to read from the group's first on (n, then less lanes a group); for the tiled
+	// kernels C and C − 2
+	rowsM, cM, cPairM Mem
+	// AVX2 along the rows: the row's last, partial vector is the whole vector that ends at the row's
+	// end (no masked load or store: a VMASKMOVPS store is microcoded on AMD cores), at off + ovlM
+	// (C mod 8 − 8 floats past the whole vectors), its new lanes (the last C mod 8) in ovlMaskM
+	ovlM                     Mem
+	tailM, gatherM, ovlMaskM Mem
+
+	ec     expConsts
+	lc     logConsts
+	fc     finishConsts
+	smooth reg.GPVirtual
+	half   Op
+	zeroV  reg.VecVirtual
+	kTail  reg.Register // AVX-512: the tail's opmask
+
+	idx             reg.GPVirtual // the class-index table
+	grp             reg.GPVirtual // the group's reductions: at grp + sArr, mArr, ...
+	row, r, sp, off reg.GPVirtual
+	grow            reg.GPVirtual // ceMediumGrad, pass 2: the row's gradient, at row + (g − x)
+}
+
 // genMediumKernel emits ceMedium, or lseMedium with lse set; with tiled ceTiled or lseTiled, which
-// go through a group's rows in lanes×lanes tiles instead (see tiles below); with grad ceMediumGrad,
+// go through a group's rows in lanes×lanes tiles instead (see mediumGen.tiles); with grad ceMediumGrad,
 // ceMedium that also writes the gradient (ForwardBackward's fused pass): pass 2 stores each
 // e^{z_j−m} it sums into the row of g, and after the finish a last pass over the block's rows turns
 // them into s0·e/S + nq (S = Σ_j e^{z_j−m}), or zeros for a row that is ignored or whose loss is
 // below lim (a row the selection is predicted to drop); the Go glue sets the target's element
 // from pt. One exp per logit, where the losses and then a separate gradient pass take two.
 func genMediumKernel(t tier, lse, tiled, grad bool) {
-	L, B := t.lanes, t.bytes()
+	g := &mediumGen{t: t, lse: lse, tiled: tiled, grad: grad, L: t.lanes, B: t.bytes()}
+	g.text()
+	g.prologue()
+	g.scalars()
+	g.groups()
+	g.finish()
+	if grad {
+		normalizeRows(t, g.lbl, g.scr, g.rArr, g.strideM, g.fullM, g.remM, g.ovlM, g.ovlMaskM, g.kTail)
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// text starts the kernel.
+func (g *mediumGen) text() {
+	t := g.t
 	var name string
 	switch {
-	case grad:
+	case g.grad:
 		name = "ceMediumGrad"
 		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32, g []float32, s0, nq, lim float32)",
 			"is ceMedium (len(m) > 0) that also writes the gradient of the n rows to g (the layout of x):",
 			"g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 and",
 			"loss[i] >= lim (the glue overwrites the target's element), and 0 for every other row.")
-	case tiled && lse:
+	case g.tiled && g.lse:
 		name = "lseTiled"
 		t.text(name, "func(dst []float32, x []float32, scratch []float32, n, c int)",
 			"is lseMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(dst).")
-	case tiled:
+	case g.tiled:
 		name = "ceTiled"
 		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32)",
 			"is ceMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(t).")
-	case lse:
+	case g.lse:
 		name = "lseMedium"
 		t.text(name, "func(dst []float32, x []float32, scratch []float32, n, c int)",
 			"sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a",
@@ -134,701 +188,761 @@ func genMediumKernel(t tier, lse, tiled, grad bool) {
 			"256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds",
 			"3456 floats.")
 	}
-	lbl := name + t.suffix
-	gp := func() reg.GPVirtual { return GP64().(reg.GPVirtual) }
-	ld := func(c gotypes.Component) reg.GPVirtual { r := gp(); Load(c, r); return r }
+	g.lbl = name + t.suffix
+}
 
-	// Few general registers stay live through the row loops (avo has 14 to give): the per-call
-	// scalars wait in the scratch, the outputs' bases in the frame until the finish.
-	var left, tpG reg.GPVirtual
-	if lse {
-		left = ld(Param("dst").Len())
+func (g *mediumGen) gp() reg.GPVirtual { return GP64().(reg.GPVirtual) }
+
+// ld loads the parameter component c into a new register.
+func (g *mediumGen) ld(c gotypes.Component) reg.GPVirtual { r := g.gp(); Load(c, r); return r }
+
+// at is the scratch at the byte offset off.
+func (g *mediumGen) at(off int) Mem { return Mem{Base: g.scr, Disp: off} }
+
+// xm is the logits of the row at off + d; im the class indices there.
+func (g *mediumGen) xm(d int) Mem { return Mem{Base: g.row, Index: g.off, Scale: 1, Disp: d} }
+func (g *mediumGen) im(d int) Mem { return Mem{Base: g.idx, Index: g.off, Scale: 1, Disp: d} }
+
+// prologue loads the parameters, lays out the scratch and sets up the constants.
+func (g *mediumGen) prologue() {
+	t, L, B := g.t, g.L, g.B
+	if g.lse {
+		g.left = g.ld(Param("dst").Len())
 	} else {
-		left = ld(Param("loss").Len())
-		tpG = ld(Param("t").Base())
+		g.left = g.ld(Param("loss").Len())
+		g.tpG = g.ld(Param("t").Base())
 	}
-	xg := ld(Param("x").Base())
-	scr := ld(Param("scratch").Base())
+	g.xg = g.ld(Param("x").Base())
+	g.scr = g.ld(Param("scratch").Base())
 	Comment("the scratch, from its first 64-byte boundary on")
-	ADDQ(U8(63), scr)
-	ANDQ(I8(-64), scr)
-	c := ld(Param("c"))
+	ADDQ(U8(63), g.scr)
+	ANDQ(I8(-64), g.scr)
+	g.c = g.ld(Param("c"))
 
-	// The scratch: constants (mediumConstSlots vectors), the slots of a group's rows for pass 1,
-	// pass 2 and the spread (lanes vectors each), the AVX2 tail mask, the gather's offsets, the
-	// scalars (64 bytes), then per row of the block s, m, zt and the spread (mediumBlock floats each).
-	maxOff := mediumConstSlots * B
-	sumOff := maxOff + L*B
-	tailOff := sumOff + 2*L*B
-	gatherOff := tailOff + B
-	ovlOff := gatherOff + B
-	scalarOff := ovlOff + B
-	sArr := scalarOff + 128
-	mArr := sArr + 4*mediumBlock
-	ztArr := mArr + 4*mediumBlock
-	negArr := ztArr + 4*mediumBlock
-	rArr := negArr + 4*mediumBlock // ceMediumGrad: each row's gradient scale s0/S, 0 for a row of zeros
-	colOff := rArr + 4*mediumBlock // the tiled kernels' column buffer: tiledMaxC vectors
-	check(colOff+tiledMaxC*B+64 <= 4*mediumScratchFloats, "medium scratch too small")
-	at := func(off int) Mem { return Mem{Base: scr, Disp: off} }
-	gdM := at(scalarOff + 64) // ceMediumGrad: g's base − x's base
-	strideM, fullM, pairM, remM, groupM := at(scalarOff), at(scalarOff+8), at(scalarOff+16), at(scalarOff+24), at(scalarOff+32)
-	// the rows to read from the group's first on (n, then less lanes a group); for the tiled
-	// kernels C and C − 2
-	rowsM, cM, cPairM := at(scalarOff+40), at(scalarOff+48), at(scalarOff+56)
-	// AVX2 along the rows: the row's last, partial vector is the whole vector that ends at the row's
-	// end (no masked load or store: a VMASKMOVPS store is microcoded on AMD cores), at off + ovlM
-	// (C mod 8 − 8 floats past the whole vectors), its new lanes (the last C mod 8) in ovlMaskM
-	ovlM := cM
-	tailM, gatherM, ovlMaskM := at(tailOff), at(gatherOff), at(ovlOff)
+	g.maxOff = mediumConstSlots * B
+	g.sumOff = g.maxOff + L*B
+	g.tailOff = g.sumOff + 2*L*B
+	g.gatherOff = g.tailOff + B
+	g.ovlOff = g.gatherOff + B
+	g.scalarOff = g.ovlOff + B
+	g.sArr = g.scalarOff + 128
+	g.mArr = g.sArr + 4*mediumBlock
+	g.ztArr = g.mArr + 4*mediumBlock
+	g.negArr = g.ztArr + 4*mediumBlock
+	g.rArr = g.negArr + 4*mediumBlock
+	g.colOff = g.rArr + 4*mediumBlock
+	check(g.colOff+tiledMaxC*B+64 <= 4*mediumScratchFloats, "medium scratch too small")
+	so := g.scalarOff
+	g.gdM = g.at(so + 64)
+	g.strideM, g.fullM, g.pairM, g.remM, g.groupM = g.at(so), g.at(so+8), g.at(so+16), g.at(so+24), g.at(so+32)
+	g.rowsM, g.cM, g.cPairM = g.at(so+40), g.at(so+48), g.at(so+56)
+	g.ovlM = g.cM
+	g.tailM, g.gatherM, g.ovlMaskM = g.at(g.tailOff), g.at(g.gatherOff), g.at(g.ovlOff)
 
-	var ec expConsts
-	var lc logConsts
-	var fc finishConsts
-	var smooth reg.GPVirtual
-	if lse {
-		ec = t.loadExpConsts()
-		lc = t.sharedLogConsts(ec)
-		t.spillLogConsts(&lc, scr, 0)
+	if g.lse {
+		g.ec = t.loadExpConsts()
+		g.lc = t.sharedLogConsts(g.ec)
+		t.spillLogConsts(&g.lc, g.scr, 0)
 	} else {
-		ec, lc, fc, smooth = t.ceSetup(scr, c)
+		g.ec, g.lc, g.fc, g.smooth = t.ceSetup(g.scr, g.c)
 	}
-	half := lc.half
-	zeroV := fc.zero
-	if lse {
-		zeroV = t.zero()
+	g.half = g.lc.half
+	g.zeroV = g.fc.zero
+	if g.lse {
+		g.zeroV = t.zero()
 	}
 
-	if grad {
-		v := ld(Param("g").Base())
-		SUBQ(xg, v)
-		MOVQ(v, gdM)
+	if g.grad {
+		v := g.ld(Param("g").Base())
+		SUBQ(g.xg, v)
+		MOVQ(v, g.gdM)
 	}
+}
+
+// scalars computes the per-call scalars into the scratch, then sets up the registers of the row
+// loops.
+func (g *mediumGen) scalars() {
+	t, L, B, c := g.t, g.L, g.B, g.c
 	Comment("scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;")
 	Comment("C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group")
-	var kTail reg.Register // AVX-512: the tail's opmask
-	{
-		v, rem := gp(), gp()
+	v, rem := g.gp(), g.gp()
+	MOVQ(c, v)
+	SHLQ(U8(2), v)
+	MOVQ(v, g.strideM)
+	SHLQ(U8(map[int]uint8{8: 3, 16: 4}[L]), v)
+	MOVQ(v, g.groupM)
+	MOVQ(c, v)
+	SHLQ(U8(2), v)
+	ANDQ(I32(-B), v)
+	MOVQ(v, g.fullM)
+	SUBQ(U32(2*B), v)
+	MOVQ(v, g.pairM)
+	MOVQ(c, rem)
+	ANDQ(U8(L-1), rem)
+	MOVQ(rem, g.remM)
+	Load(Param("n"), v)
+	MOVQ(v, g.rowsM)
+	if g.tiled {
+		MOVQ(c, g.cM)
 		MOVQ(c, v)
-		SHLQ(U8(2), v)
-		MOVQ(v, strideM)
-		SHLQ(U8(map[int]uint8{8: 3, 16: 4}[L]), v)
-		MOVQ(v, groupM)
-		MOVQ(c, v)
-		SHLQ(U8(2), v)
-		ANDQ(I32(-B), v)
-		MOVQ(v, fullM)
-		SUBQ(U32(2*B), v)
-		MOVQ(v, pairM)
-		MOVQ(c, rem)
-		ANDQ(U8(L-1), rem)
-		MOVQ(rem, remM)
-		Load(Param("n"), v)
-		MOVQ(v, rowsM)
-		if tiled {
-			MOVQ(c, cM)
-			MOVQ(c, v)
-			SUBQ(U8(2), v)
-			MOVQ(v, cPairM)
+		SUBQ(U8(2), v)
+		MOVQ(v, g.cPairM)
+	} else {
+		LEAQ(Mem{Base: rem, Index: rem, Scale: 2}, v) // 3·rem
+		ADDQ(rem, v)                                  // 4·rem
+		SUBQ(U8(B), v)
+		MOVQ(v, g.ovlM)
+	}
+	iota := t.vec()
+	t.loadInt(intTable("iota16", func(i int) int { return i }), iota)
+	cv, cb := XMM(), t.vec()
+	VMOVQ(c, cv) // VEX: a legacy MOVQ would cost an SSE/AVX transition on Intel cores
+	VPBROADCASTD(cv, cb)
+	VPMULLD(iota, cb, cb)
+	if t.zmm {
+		VMOVDQU32(cb, g.gatherM)
+		ones, bits := GP32(), GP32()
+		MOVL(U32(0xFFFF), ones)
+		BZHIL(rem.As32(), ones, bits)
+		g.kTail = K()
+		KMOVW(bits, g.kTail)
+	} else {
+		VMOVDQU(cb, g.gatherM)
+		rv, mask := XMM(), t.vec()
+		VMOVQ(rem, rv)
+		VPBROADCASTD(rv, mask)
+		VPCMPGTD(iota, mask, mask) // rem > lane
+		VMOVDQU(mask, g.tailM)
+		Comment("the overlapping last vector's new lanes: lane >= 8 − rem, that is lane + rem > 7")
+		ov := t.vec()
+		VPBROADCASTD(rv, ov)
+		VPADDD(iota, ov, ov)
+		VPCMPGTD(t.cu("seven", 7), ov, ov)
+		VMOVDQU(ov, g.ovlMaskM)
+	}
+	if !g.lse {
+		g.idx = g.gp()
+		LEAQ(mediumIndexTable(), g.idx)
+	}
+	g.grp = g.gp()
+	MOVQ(g.scr, g.grp)
+	g.row, g.r, g.sp, g.off = g.gp(), g.gp(), g.gp(), g.gp()
+}
+
+// groups emits the loop over the block's groups of rows: pass 1 and pass 2, or the tiles, each
+// with and without the spread when the kernel smooths.
+func (g *mediumGen) groups() {
+	lbl, L, B := g.lbl, g.L, g.B
+	pass := func(name string, sm bool) {
+		if g.tiled {
+			g.tiles(name, sm)
 		} else {
-			LEAQ(Mem{Base: rem, Index: rem, Scale: 2}, v) // 3·rem
-			ADDQ(rem, v)                                  // 4·rem
-			SUBQ(U8(B), v)
-			MOVQ(v, ovlM)
-		}
-		iota := t.vec()
-		t.loadInt(intTable("iota16", func(i int) int { return i }), iota)
-		cv, cb := XMM(), t.vec()
-		VMOVQ(c, cv) // VEX: a legacy MOVQ would cost an SSE/AVX transition on Intel cores
-		VPBROADCASTD(cv, cb)
-		VPMULLD(iota, cb, cb)
-		if t.zmm {
-			VMOVDQU32(cb, gatherM)
-			ones, bits := GP32(), GP32()
-			MOVL(U32(0xFFFF), ones)
-			BZHIL(rem.As32(), ones, bits)
-			kTail = K()
-			KMOVW(bits, kTail)
-		} else {
-			VMOVDQU(cb, gatherM)
-			rv, mask := XMM(), t.vec()
-			VMOVQ(rem, rv)
-			VPBROADCASTD(rv, mask)
-			VPCMPGTD(iota, mask, mask) // rem > lane
-			VMOVDQU(mask, tailM)
-			Comment("the overlapping last vector's new lanes: lane >= 8 − rem, that is lane + rem > 7")
-			ov := t.vec()
-			VPBROADCASTD(rv, ov)
-			VPADDD(iota, ov, ov)
-			VPCMPGTD(t.cu("seven", 7), ov, ov)
-			VMOVDQU(ov, ovlMaskM)
+			g.pass2(name, sm)
 		}
 	}
-	var idx reg.GPVirtual
-	if !lse {
-		idx = gp()
-		LEAQ(mediumIndexTable(), idx)
+	plain, spread := "Exp", "ExpSpread"
+	if g.tiled {
+		plain, spread = "T", "TSpread"
 	}
-	grp := gp() // the group's reductions: at grp + sArr, mArr, ...
-	MOVQ(scr, grp)
+	Label(lbl + "Group")
+	TESTQ(g.left, g.left)
+	JZ(LabelRef(lbl + "Finish"))
+	if !g.tiled {
+		g.pass1()
+	}
+	if g.lse {
+		pass(plain, false)
+	} else {
+		TESTQ(g.smooth, g.smooth)
+		JNZ(LabelRef(lbl + "Smooth"))
+		pass(plain, false)
+		JMP(LabelRef(lbl + "Sums"))
+		Label(lbl + "Smooth")
+		pass(spread, true)
+		Label(lbl + "Sums")
+		ADDQ(U32(B), g.tpG)
+	}
+	ADDQ(U32(B), g.grp)
+	ADDQ(g.groupM, g.xg)
+	SUBQ(U32(L), g.rowsM)
+	SUBQ(U32(L), g.left)
+	JMP(LabelRef(lbl + "Group"))
+}
 
-	row, r, sp, off := gp(), gp(), gp(), gp()
-	xm := func(d int) Mem { return Mem{Base: row, Index: off, Scale: 1, Disp: d} }
-	im := func(d int) Mem { return Mem{Base: idx, Index: off, Scale: 1, Disp: d} }
-	var grow reg.GPVirtual // ceMediumGrad, pass 2: the row's gradient, at row + (g − x)
+// rowLoop emits a loop over the group's rows, body for each row before n (row = its start, sp
+// its slot, r its index), skip for the others. Every row before n is read, an ignored one (t <
+// 0) too: it only affects its own lane of the group's vectors.
+func (g *mediumGen) rowLoop(pass string, slots int, body, skip func()) {
+	lbl, row, r, sp := g.lbl, g.row, g.r, g.sp
+	MOVQ(g.xg, row)
+	if g.grow != nil {
+		MOVQ(g.xg, g.grow)
+		ADDQ(g.gdM, g.grow)
+	}
+	XORQ(r, r)
+	LEAQ(g.at(slots), sp)
+	Label(lbl + pass + "Row")
+	CMPQ(r, g.rowsM)
+	JGE(LabelRef(lbl + pass + "Skip"))
+	body()
+	Label(lbl + pass + "Next")
+	ADDQ(g.strideM, row)
+	if g.grow != nil {
+		ADDQ(g.strideM, g.grow)
+	}
+	ADDQ(U32(g.B), sp)
+	INCQ(r)
+	CMPQ(r, U8(g.L))
+	JB(LabelRef(lbl + pass + "Row"))
+	JMP(LabelRef(lbl + pass + "Done"))
+	Label(lbl + pass + "Skip")
+	skip()
+	JMP(LabelRef(lbl + pass + "Next"))
+	Label(lbl + pass + "Done")
+}
 
-	// rowLoop emits a loop over the group's rows, body for each row before n (row = its start, sp
-	// its slot, r its index), skip for the others. Every row before n is read, an ignored one (t <
-	// 0) too: it only affects its own lane of the group's vectors.
-	rowLoop := func(pass string, slots int, body, skip func()) {
-		MOVQ(xg, row)
-		if grow != nil {
-			MOVQ(xg, grow)
-			ADDQ(gdM, grow)
-		}
-		XORQ(r, r)
-		LEAQ(at(slots), sp)
-		Label(lbl + pass + "Row")
-		CMPQ(r, rowsM)
-		JGE(LabelRef(lbl + pass + "Skip"))
-		body()
-		Label(lbl + pass + "Next")
-		ADDQ(strideM, row)
-		if grow != nil {
-			ADDQ(strideM, grow)
-		}
-		ADDQ(U32(B), sp)
-		INCQ(r)
-		CMPQ(r, U8(L))
-		JB(LabelRef(lbl + pass + "Row"))
-		JMP(LabelRef(lbl + pass + "Done"))
-		Label(lbl + pass + "Skip")
-		skip()
-		JMP(LabelRef(lbl + pass + "Next"))
-		Label(lbl + pass + "Done")
-	}
-	// vectors emits the walk over a row's whole vectors from the byte offset off on, two at a time
-	// (step(a, d) for the vector at off + d, into accumulator a), then the tail, if C mod lanes != 0.
-	vectors := func(pass string, step func(a, d int), tail func()) {
-		Label(lbl + pass + "Pair")
-		CMPQ(off, pairM)
-		JG(LabelRef(lbl + pass + "One"))
-		step(0, 0)
-		step(1, B)
-		ADDQ(U32(2*B), off)
-		JMP(LabelRef(lbl + pass + "Pair"))
-		Label(lbl + pass + "One")
-		CMPQ(off, fullM)
-		JGE(LabelRef(lbl + pass + "Tail"))
-		step(0, 0)
-		ADDQ(U32(B), off)
-		Label(lbl + pass + "Tail")
-		CMPQ(remM, U8(0))
-		JE(LabelRef(lbl + pass + "End"))
-		tail()
-		Label(lbl + pass + "End")
-	}
-	tailMaskAVX2 := func() reg.VecVirtual { // the tiled kernels' partial tile: lane < C mod 8
-		m := t.vec()
-		VMOVUPS(tailM, m)
-		return m
-	}
+// vectors emits the walk over a row's whole vectors from the byte offset off on, two at a time
+// (step(a, d) for the vector at off + d, into accumulator a), then the tail, if C mod lanes != 0.
+func (g *mediumGen) vectors(pass string, step func(a, d int), tail func()) {
+	lbl, off, B := g.lbl, g.off, g.B
+	Label(lbl + pass + "Pair")
+	CMPQ(off, g.pairM)
+	JG(LabelRef(lbl + pass + "One"))
+	step(0, 0)
+	step(1, B)
+	ADDQ(U32(2*B), off)
+	JMP(LabelRef(lbl + pass + "Pair"))
+	Label(lbl + pass + "One")
+	CMPQ(off, g.fullM)
+	JGE(LabelRef(lbl + pass + "Tail"))
+	step(0, 0)
+	ADDQ(U32(B), off)
+	Label(lbl + pass + "Tail")
+	CMPQ(g.remM, U8(0))
+	JE(LabelRef(lbl + pass + "End"))
+	tail()
+	Label(lbl + pass + "End")
+}
 
-	// pass1 emits pass 1 over the group: each row's vertical maximum into its slot, then the
-	// group's maxima, lane r for row r, into its vector of mArr.
-	pass1 := func() {
-		rowLoop("Max", maxOff, func() {
-			acc := [2]reg.VecVirtual{t.vec(), t.vec()}
-			VMOVUPS(Mem{Base: row}, acc[0])
-			VMOVUPS(acc[0], acc[1])
-			MOVQ(U32(B), off)
-			vectors("Max", func(a, d int) {
-				VMAXPS(xm(d), acc[a], acc[a])
-			}, func() {
-				if t.zmm {
-					VMAXPS(xm(0), acc[1], kTail, acc[1]) // masked-off lanes keep acc and are not read
-					return
-				}
-				ADDQ(ovlM, off) // the whole vector that ends at the row's end: max is idempotent
-				VMAXPS(xm(0), acc[1], acc[1])
-			})
-			VMAXPS(acc[1], acc[0], acc[0])
-			VMOVUPS(acc[0], Mem{Base: sp})
-		}, func() {
-			VMOVUPS(zeroV, Mem{Base: sp})
-		})
-		mx := t.reduceRows(at(maxOff), func(a, b, d Op) { VMAXPS(a, b, d) })
-		VMOVUPS(mx, Mem{Base: grp, Disp: mArr})
-	}
-
-	// gatherZt emits the gather of the group's target logits into ztArr (class 0 for an ignored row,
-	// and only the rows before n).
-	gatherZt := func(pass string) {
-		Comment("zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose")
-		Comment("microcode slows gathers down (GDS), it is still one per lanes rows")
-		tv, ti, zt := t.vec(), t.vec(), t.vec()
-		t.loadInt(Mem{Base: tpG}, tv)
-		VPMAXSD(fc.zero, tv, ti)
-		VPADDD(gatherM, ti, ti)
-		VXORPS(zt, zt, zt)
-		Comment("only the rows before n: lane < rows left")
-		lim := gp()
-		MOVQ(rowsM, lim)
-		if t.zmm {
-			CMPQ(lim, U8(L))
-			JLE(LabelRef(lbl + pass + "Rows"))
-			MOVL(U32(L), lim.As32())
-			Label(lbl + pass + "Rows")
-			ones, bits := GP32(), GP32()
-			MOVL(U32(0xFFFF), ones)
-			BZHIL(lim.As32(), ones, bits)
-			k := K()
-			KMOVW(bits, k)
-			VGATHERDPS(Mem{Base: xg, Index: ti, Scale: 4}, k, zt)
-		} else {
-			lv, mask := XMM(), t.vec()
-			VMOVQ(lim, lv) // rows left may exceed the lanes: every lane is then below it
-			VPBROADCASTD(lv, mask)
-			VPCMPGTD(intTable("iota16", func(i int) int { return i }), mask, mask)
-			VGATHERDPS(mask, Mem{Base: xg, Index: ti, Scale: 4}, zt)
-			t.zeroInt(mask) // keeps mask live past the gather: its register must differ from zt's
-		}
-		t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
-		VMOVUPS(zt, Mem{Base: grp, Disp: ztArr})
-	}
-	// pass2 emits pass 2 over the group: the target logits, gathered, into ztArr; each row's
-	// vertical Σ_{j≠t} e^{z_j−m} (the log-sum-exp: Σ_j) into its slot, with sm (smoothing) also
-	// 2ε/C·Σ_j (z_j/2 − m/2) into the spread's slot; then the group's sums into sArr (and negArr).
-	// The pass is bound by arithmetic, and it prefetches the next group's rows, the same lines a
-	// group further on, which pass 1 then finds in L1: without it, pass 1 waits on memory (at
-	// 4M logits per call, C = 128 to 256 ran 30–45% faster with it on Zen 5).
-	pass2 := func(pass string, sm bool) {
-		if !lse {
-			gatherZt(pass)
-		}
-		if grad {
-			grow = gp()
-			defer func() { grow = nil }()
-		}
-		rowLoop(pass, sumOff, func() {
-			mb := t.vec()
-			VBROADCASTSS(Mem{Base: grp, Index: r, Scale: 4, Disp: mArr}, mb)
-			var tb, mh, sacc reg.VecVirtual
-			if !lse {
-				tb = t.vec()
-				VPBROADCASTD(Mem{Base: tpG, Index: r, Scale: 4}, tb)
-			}
-			if sm {
-				mh = t.vec()
-				VMULPS(half, mb, mh)
-				sacc = t.vec()
-				VXORPS(sacc, sacc, sacc)
-			}
-			acc := [2]reg.VecVirtual{t.vec(), t.vec()}
-			for _, a := range acc {
-				VXORPS(a, a, a)
-			}
-			XORQ(off, off)
-			pf := gp() // the same row of the next group
-			MOVQ(row, pf)
-			ADDQ(groupM, pf)
-			// term adds e^{x−m} of the vector at off + d into acc[a], the target's lane excluded,
-			// and with smoothing 2ε/C·(x/2 − m/2) into sacc; tail: the row's last, partial vector.
-			term := func(a, d int, tail bool) {
-				x, dd, e := t.vec(), t.vec(), t.vec()
-				var tm reg.VecVirtual // AVX2: the overlapping tail's new lanes
-				switch {
-				case tail && t.zmm:
-					VMOVUPS_Z(xm(d), kTail, x)
-				case tail:
-					ADDQ(ovlM, off)
-					tm = t.vec()
-					VMOVUPS(ovlMaskM, tm)
-					VMOVUPS(xm(d), x)
-				default:
-					VMOVUPS(xm(d), x)
-				}
-				if sm {
-					VFMSUB132PS(half, mh, x) // x/2 − m/2: (x − m)/2 exactly, and it cannot overflow
-					VADDPS(x, x, dd)
-				} else {
-					VSUBPS(mb, x, dd)
-				}
-				t.exp(ec, dd, e)
-				if grad {
-					gm := Mem{Base: grow, Index: off, Scale: 1, Disp: d}
-					if tail && t.zmm {
-						VMOVUPS(e, kTail, gm)
-					} else {
-						VMOVUPS(e, gm) // AVX2's tail: its old lanes get the values they have
-					}
-				}
-				if t.zmm {
-					var keep reg.Register
-					switch {
-					case !lse && tail:
-						keep = K()
-						VPCMPD(U8(4), im(d), tb, kTail, keep) // j != t, j < C
-					case !lse:
-						keep = K()
-						VPCMPD(U8(4), im(d), tb, keep) // j != t
-					case tail:
-						keep = kTail
-					}
-					if keep != nil {
-						VADDPS(e, acc[a], keep, acc[a])
-					} else {
-						VADDPS(e, acc[a], acc[a])
-					}
-					switch {
-					case sm && tail:
-						VFMADD231PS(fc.k, x, kTail, sacc)
-					case sm:
-						VFMADD231PS(fc.k, x, sacc)
-					}
-					return
-				}
-				if !lse {
-					eq := t.vec()
-					VPCMPEQD(im(d), tb, eq)
-					VANDNPS(e, eq, e) // 0 where j == t
-				}
-				if tail {
-					VANDPS(tm, e, e) // the lanes the whole vectors before summed already
-					if sm {
-						VANDPS(tm, x, x)
-					}
-				}
-				VADDPS(e, acc[a], acc[a])
-				if sm {
-					VFMADD231PS(fc.k, x, sacc)
-				}
-			}
-			vectors(pass, func(a, d int) {
-				if (d+B)%64 == 0 {
-					prefetchT0(Mem{Base: pf, Index: off, Scale: 1, Disp: d + B - 64})
-				}
-				term(a, d, false)
-			}, func() {
-				term(1, 0, true)
-			})
-			VADDPS(acc[1], acc[0], acc[0])
-			VMOVUPS(acc[0], Mem{Base: sp})
-			if sm {
-				VMOVUPS(sacc, Mem{Base: sp, Disp: L * B})
-			}
-		}, func() {
-			VMOVUPS(zeroV, Mem{Base: sp})
-			if sm {
-				VMOVUPS(zeroV, Mem{Base: sp, Disp: L * B})
-			}
-		})
-		s := t.reduceRows(at(sumOff), func(a, b, d Op) { VADDPS(a, b, d) })
-		VMOVUPS(s, Mem{Base: grp, Disp: sArr})
-		if sm {
-			n := t.reduceRows(at(sumOff+L*B), func(a, b, d Op) { VADDPS(a, b, d) })
-			VMOVUPS(n, Mem{Base: grp, Disp: negArr})
-		}
-	}
-
-	// tiles emits the tiled kernels' pass over a group: the columns of its rows, 16 at a time,
-	// transposed into the column buffer (a vector per class, lane r for row r), their maxima into
-	// mArr; then the columns' Σ_{j≠t} e^{z_j−m} (and spread), vertical sums lane by lane.
-	tiles := func(pass string, sm bool) {
-		Comment("the group's columns, a lanes×lanes tile at a time: rows 4q..4q+3 interleaved within 128-bit")
-		Comment("blocks (U[q][k], block b: column 4b + k), stored; then for each k the blocks of U[·][k] exchanged")
-		Comment("(columns k, 4 + k, ... of the group's rows); the last, partial tile −Inf past C")
-		ninf := t.vec()
-		VMOVUPS(t.cu("negInf", 0xff800000), ninf)
+// pass1 emits pass 1 over the group: each row's vertical maximum into its slot, then the
+// group's maxima, lane r for row r, into its vector of mArr.
+func (g *mediumGen) pass1() {
+	t := g.t
+	g.rowLoop("Max", g.maxOff, func() {
 		acc := [2]reg.VecVirtual{t.vec(), t.vec()}
-		VMOVAPS(ninf, acc[0])
-		VMOVAPS(ninf, acc[1])
-		s1, tb, cbp, nt := gp(), gp(), gp(), gp()
-		MOVQ(strideM, s1)
-		MOVQ(xg, tb)
-		LEAQ(at(colOff), cbp)
-		MOVQ(fullM, nt)
-		SHRQ(U8(map[int]uint8{8: 5, 16: 6}[L]), nt) // whole tiles
-		quads := L / 4
-		tile := func(partial bool) {
-			qb, q3 := gp(), gp()
-			MOVQ(tb, qb)
-			for q := range quads {
-				if q > 0 {
-					LEAQ(Mem{Base: qb, Index: s1, Scale: 4}, qb)
-				}
-				LEAQ(Mem{Base: qb, Index: s1, Scale: 2}, q3)
-				rows := []Mem{{Base: qb}, {Base: qb, Index: s1, Scale: 1}, {Base: qb, Index: s1, Scale: 2}, {Base: q3, Index: s1, Scale: 1}}
-				var r [4]reg.VecVirtual
-				for i, m := range rows {
-					r[i] = t.vec()
-					switch {
-					case partial && t.zmm:
-						VMOVAPS(ninf, r[i])
-						VMOVUPS(m, kTail, r[i]) // merge-masked: −Inf past C, and nothing past the row read
-					case partial:
-						tm := tailMaskAVX2()
-						VMASKMOVPS(m, tm, r[i])
-						VBLENDVPS(tm, r[i], ninf, r[i]) // −Inf past C
-					default:
-						VMOVUPS(m, r[i])
-					}
-				}
-				t0, t1, t2, t3 := t.vec(), t.vec(), t.vec(), t.vec()
-				VUNPCKLPS(r[1], r[0], t0)
-				VUNPCKHPS(r[1], r[0], t1)
-				VUNPCKLPS(r[3], r[2], t2)
-				VUNPCKHPS(r[3], r[2], t3)
-				for k, src := range [][2]reg.VecVirtual{{t0, t2}, {t0, t2}, {t1, t3}, {t1, t3}} {
-					u := t.vec()
-					if k%2 == 0 {
-						VUNPCKLPD(src[1], src[0], u)
-					} else {
-						VUNPCKHPD(src[1], src[0], u)
-					}
-					VMOVUPS(u, at(maxOff+(4*q+k)*B))
-				}
+		VMOVUPS(Mem{Base: g.row}, acc[0])
+		VMOVUPS(acc[0], acc[1])
+		MOVQ(U32(g.B), g.off)
+		g.vectors("Max", func(a, d int) {
+			VMAXPS(g.xm(d), acc[a], acc[a])
+		}, func() {
+			if t.zmm {
+				VMAXPS(g.xm(0), acc[1], g.kTail, acc[1]) // masked-off lanes keep acc and are not read
+				return
 			}
-			for k := range 4 {
-				U := func(q int) Mem { return at(maxOff + (4*q+k)*B) }
-				store := func(col reg.VecVirtual, b int) {
-					VMOVUPS(col, Mem{Base: cbp, Disp: (4*b + k) * B})
-					VMAXPS(col, acc[b%2], acc[b%2])
-				}
-				if !t.zmm {
-					u0, lo, hi := t.vec(), t.vec(), t.vec()
-					VMOVUPS(U(0), u0)
-					VPERM2F128(U8(0x20), U(1), u0, lo) // the low blocks of U[0] and U[1]: column k
-					VPERM2F128(U8(0x31), U(1), u0, hi) // the high blocks: column 4 + k
-					store(lo, 0)
-					store(hi, 1)
-					continue
-				}
-				u0, u2 := t.vec(), t.vec()
-				VMOVUPS(U(0), u0)
-				VMOVUPS(U(2), u2)
-				lo01, hi01, lo23, hi23 := t.vec(), t.vec(), t.vec(), t.vec()
-				VSHUFF32X4(U8(0x44), U(1), u0, lo01) // blocks 0, 1 of U[0], then of U[1]
-				VSHUFF32X4(U8(0xEE), U(1), u0, hi01) // blocks 2, 3
-				VSHUFF32X4(U8(0x44), U(3), u2, lo23)
-				VSHUFF32X4(U8(0xEE), U(3), u2, hi23)
-				for b, src := range [][2]reg.VecVirtual{{lo01, lo23}, {lo01, lo23}, {hi01, hi23}, {hi01, hi23}} {
-					col := t.vec()
-					VSHUFF32X4(U8([]uint8{0x88, 0xDD}[b%2]), src[1], src[0], col)
-					store(col, b)
-				}
-			}
-		}
-		Label(lbl + pass + "Tile")
-		TESTQ(nt, nt)
-		JZ(LabelRef(lbl + pass + "Part"))
-		tile(false)
-		ADDQ(U8(B), tb)
-		ADDQ(U32(L*B), cbp)
-		DECQ(nt)
-		JMP(LabelRef(lbl + pass + "Tile"))
-		Label(lbl + pass + "Part")
-		CMPQ(remM, U8(0))
-		JE(LabelRef(lbl + pass + "Cols"))
-		tile(true)
-		Label(lbl + pass + "Cols")
-		m := acc[0]
-		VMAXPS(acc[1], acc[0], m)
-		VMOVUPS(m, Mem{Base: grp, Disp: mArr})
+			ADDQ(g.ovlM, g.off) // the whole vector that ends at the row's end: max is idempotent
+			VMAXPS(g.xm(0), acc[1], acc[1])
+		})
+		VMAXPS(acc[1], acc[0], acc[0])
+		VMOVUPS(acc[0], Mem{Base: g.sp})
+	}, func() {
+		VMOVUPS(g.zeroV, Mem{Base: g.sp})
+	})
+	mx := t.reduceRows(g.at(g.maxOff), func(a, b, d Op) { VMAXPS(a, b, d) })
+	VMOVUPS(mx, Mem{Base: g.grp, Disp: g.mArr})
+}
 
-		Comment("the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators")
-		var tv, mh, sacc reg.VecVirtual
-		if !lse {
-			gatherZt(pass)
-			tv = t.vec()
-			t.loadInt(Mem{Base: tpG}, tv)
+// gatherZt emits the gather of the group's target logits into ztArr (class 0 for an ignored row,
+// and only the rows before n).
+func (g *mediumGen) gatherZt(pass string) {
+	t, lbl, L := g.t, g.lbl, g.L
+	Comment("zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose")
+	Comment("microcode slows gathers down (GDS), it is still one per lanes rows")
+	tv, ti, zt := t.vec(), t.vec(), t.vec()
+	t.loadInt(Mem{Base: g.tpG}, tv)
+	VPMAXSD(g.fc.zero, tv, ti)
+	VPADDD(g.gatherM, ti, ti)
+	VXORPS(zt, zt, zt)
+	Comment("only the rows before n: lane < rows left")
+	lim := g.gp()
+	MOVQ(g.rowsM, lim)
+	if t.zmm {
+		CMPQ(lim, U8(L))
+		JLE(LabelRef(lbl + pass + "Rows"))
+		MOVL(U32(L), lim.As32())
+		Label(lbl + pass + "Rows")
+		ones, bits := GP32(), GP32()
+		MOVL(U32(0xFFFF), ones)
+		BZHIL(lim.As32(), ones, bits)
+		k := K()
+		KMOVW(bits, k)
+		VGATHERDPS(Mem{Base: g.xg, Index: ti, Scale: 4}, k, zt)
+	} else {
+		lv, mask := XMM(), t.vec()
+		VMOVQ(lim, lv) // rows left may exceed the lanes: every lane is then below it
+		VPBROADCASTD(lv, mask)
+		VPCMPGTD(intTable("iota16", func(i int) int { return i }), mask, mask)
+		VGATHERDPS(mask, Mem{Base: g.xg, Index: ti, Scale: 4}, zt)
+		t.zeroInt(mask) // keeps mask live past the gather: its register must differ from zt's
+	}
+	t.zeroInt(ti) // keeps ti live past the gather, so the allocator cannot give it zt's register
+	VMOVUPS(zt, Mem{Base: g.grp, Disp: g.ztArr})
+}
+
+// rowSums is the state of a vertical sum of pass 2 (one row) or of the tiled kernels' column sums
+// (the group): the maxima m (mb: the row's broadcast, or the columns' maxima), the targets (tb: the
+// row's broadcast, or the group's), with smoothing m/2 (mh) and the spread's accumulator (sacc),
+// and the two accumulators of the sum.
+type rowSums struct {
+	sm               bool
+	mb, tb, mh, sacc reg.VecVirtual
+	acc              [2]reg.VecVirtual
+}
+
+// pass2 emits pass 2 over the group: the target logits, gathered, into ztArr; each row's
+// vertical Σ_{j≠t} e^{z_j−m} (the log-sum-exp: Σ_j) into its slot, with sm (smoothing) also
+// 2ε/C·Σ_j (z_j/2 − m/2) into the spread's slot; then the group's sums into sArr (and negArr).
+// The pass is bound by arithmetic, and it prefetches the next group's rows, the same lines a
+// group further on, which pass 1 then finds in L1: without it, pass 1 waits on memory (at
+// 4M logits per call, C = 128 to 256 ran 30–45% faster with it on Zen 5).
+func (g *mediumGen) pass2(pass string, sm bool) {
+	t, L, B := g.t, g.L, g.B
+	if !g.lse {
+		g.gatherZt(pass)
+	}
+	if g.grad {
+		g.grow = g.gp()
+		defer func() { g.grow = nil }()
+	}
+	g.rowLoop(pass, g.sumOff, func() {
+		rs := &rowSums{sm: sm}
+		rs.mb = t.vec()
+		VBROADCASTSS(Mem{Base: g.grp, Index: g.r, Scale: 4, Disp: g.mArr}, rs.mb)
+		if !g.lse {
+			rs.tb = t.vec()
+			VPBROADCASTD(Mem{Base: g.tpG, Index: g.r, Scale: 4}, rs.tb)
 		}
 		if sm {
-			mh = t.vec()
-			VMULPS(half, m, mh)
-			sacc = t.vec()
-			VXORPS(sacc, sacc, sacc)
+			rs.mh = t.vec()
+			VMULPS(g.half, rs.mb, rs.mh)
+			rs.sacc = t.vec()
+			VXORPS(rs.sacc, rs.sacc, rs.sacc)
 		}
-		sum := [2]reg.VecVirtual{t.vec(), t.vec()}
-		for _, a := range sum {
+		rs.acc = [2]reg.VecVirtual{t.vec(), t.vec()}
+		for _, a := range rs.acc {
 			VXORPS(a, a, a)
 		}
-		j := gp()
-		XORQ(j, j)
-		LEAQ(at(colOff), cbp)
-		Comment("the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,")
-		Comment("and the tiles' strided reads would otherwise wait on memory")
-		pfp := gp()
-		MOVQ(xg, pfp)
-		ADDQ(groupM, pfp)
-		term := func(a, d int) {
-			if t.zmm || d == 0 {
-				prefetchT0(Mem{Base: pfp, Disp: 64 * d}) // the next group's rows: L·4 bytes a column
+		XORQ(g.off, g.off)
+		pf := g.gp() // the same row of the next group
+		MOVQ(g.row, pf)
+		ADDQ(g.groupM, pf)
+		g.vectors(pass, func(a, d int) {
+			if (d+B)%64 == 0 {
+				prefetchT0(Mem{Base: pf, Index: g.off, Scale: 1, Disp: d + B - 64})
 			}
-			x, dd, e := t.vec(), t.vec(), t.vec()
-			VMOVUPS(Mem{Base: cbp, Disp: d * B}, x)
-			if sm {
-				VFMSUB132PS(half, mh, x) // x/2 − m/2
-				VADDPS(x, x, dd)
-				VFMADD231PS(fc.k, x, sacc)
-			} else {
-				VSUBPS(m, x, dd)
-			}
-			t.exp(ec, dd, e)
-			if lse {
-				VADDPS(e, sum[a], sum[a])
-				return
-			}
-			if !t.zmm {
-				eq := t.vec()
-				VPBROADCASTD(Mem{Base: idx, Index: j, Scale: 4, Disp: 4 * d}, eq)
-				VPCMPEQD(eq, tv, eq)
-				VANDNPS(e, eq, e) // 0 where t == j
-				VADDPS(e, sum[a], sum[a])
-				return
-			}
-			keep := K()
-			VPCMPD_BCST(U8(4), Mem{Base: idx, Index: j, Scale: 4, Disp: 4 * d}, tv, keep) // t != j
-			VADDPS(e, sum[a], keep, sum[a])
-		}
-		Label(lbl + pass + "Pair")
-		CMPQ(j, cPairM)
-		JG(LabelRef(lbl + pass + "One"))
-		term(0, 0)
-		term(1, 1)
-		ADDQ(U8(2), j)
-		ADDQ(U32(2*B), cbp)
-		ADDQ(U32(8*L), pfp) // two columns: 2·lanes·4 bytes of the next group
-		JMP(LabelRef(lbl + pass + "Pair"))
-		Label(lbl + pass + "One")
-		CMPQ(j, cM)
-		JGE(LabelRef(lbl + pass + "Sum"))
-		term(0, 0)
-		Label(lbl + pass + "Sum")
-		VADDPS(sum[1], sum[0], sum[0])
-		VMOVUPS(sum[0], Mem{Base: grp, Disp: sArr})
+			g.term(rs, a, d, false)
+		}, func() {
+			g.term(rs, 1, 0, true)
+		})
+		VADDPS(rs.acc[1], rs.acc[0], rs.acc[0])
+		VMOVUPS(rs.acc[0], Mem{Base: g.sp})
 		if sm {
-			VMOVUPS(sacc, Mem{Base: grp, Disp: negArr})
+			VMOVUPS(rs.sacc, Mem{Base: g.sp, Disp: L * B})
 		}
+	}, func() {
+		VMOVUPS(g.zeroV, Mem{Base: g.sp})
+		if sm {
+			VMOVUPS(g.zeroV, Mem{Base: g.sp, Disp: L * B})
+		}
+	})
+	s := t.reduceRows(g.at(g.sumOff), func(a, b, d Op) { VADDPS(a, b, d) })
+	VMOVUPS(s, Mem{Base: g.grp, Disp: g.sArr})
+	if sm {
+		n := t.reduceRows(g.at(g.sumOff+L*B), func(a, b, d Op) { VADDPS(a, b, d) })
+		VMOVUPS(n, Mem{Base: g.grp, Disp: g.negArr})
 	}
+}
 
-	Label(lbl + "Group")
-	TESTQ(left, left)
-	JZ(LabelRef(lbl + "Finish"))
-	if tiled {
-		if lse {
-			tiles("T", false)
-		} else {
-			TESTQ(smooth, smooth)
-			JNZ(LabelRef(lbl + "Smooth"))
-			tiles("T", false)
-			JMP(LabelRef(lbl + "Sums"))
-			Label(lbl + "Smooth")
-			tiles("TSpread", true)
-			Label(lbl + "Sums")
-			ADDQ(U32(B), tpG)
-		}
+// term adds e^{x−m} of the vector at off + d into acc[a], the target's lane excluded, and with
+// smoothing 2ε/C·(x/2 − m/2) into sacc; tail: the row's last, partial vector.
+func (g *mediumGen) term(rs *rowSums, a, d int, tail bool) {
+	t, acc, sm := g.t, rs.acc, rs.sm
+	x, dd, e := t.vec(), t.vec(), t.vec()
+	var tm reg.VecVirtual // AVX2: the overlapping tail's new lanes
+	switch {
+	case tail && t.zmm:
+		VMOVUPS_Z(g.xm(d), g.kTail, x)
+	case tail:
+		ADDQ(g.ovlM, g.off)
+		tm = t.vec()
+		VMOVUPS(g.ovlMaskM, tm)
+		VMOVUPS(g.xm(d), x)
+	default:
+		VMOVUPS(g.xm(d), x)
+	}
+	if sm {
+		VFMSUB132PS(g.half, rs.mh, x) // x/2 − m/2: (x − m)/2 exactly, and it cannot overflow
+		VADDPS(x, x, dd)
 	} else {
-		pass1()
-		if lse {
-			pass2("Exp", false)
+		VSUBPS(rs.mb, x, dd)
+	}
+	t.exp(g.ec, dd, e)
+	if g.grad {
+		gm := Mem{Base: g.grow, Index: g.off, Scale: 1, Disp: d}
+		if tail && t.zmm {
+			VMOVUPS(e, g.kTail, gm)
 		} else {
-			TESTQ(smooth, smooth)
-			JNZ(LabelRef(lbl + "Smooth"))
-			pass2("Exp", false)
-			JMP(LabelRef(lbl + "Sums"))
-			Label(lbl + "Smooth")
-			pass2("ExpSpread", true)
-			Label(lbl + "Sums")
-			ADDQ(U32(B), tpG)
+			VMOVUPS(e, gm) // AVX2's tail: its old lanes get the values they have
 		}
 	}
-	ADDQ(U32(B), grp)
-	ADDQ(groupM, xg)
-	SUBQ(U32(L), rowsM)
-	SUBQ(U32(L), left)
-	JMP(LabelRef(lbl + "Group"))
+	if t.zmm {
+		var keep reg.Register
+		switch {
+		case !g.lse && tail:
+			keep = K()
+			VPCMPD(U8(4), g.im(d), rs.tb, g.kTail, keep) // j != t, j < C
+		case !g.lse:
+			keep = K()
+			VPCMPD(U8(4), g.im(d), rs.tb, keep) // j != t
+		case tail:
+			keep = g.kTail
+		}
+		if keep != nil {
+			VADDPS(e, acc[a], keep, acc[a])
+		} else {
+			VADDPS(e, acc[a], acc[a])
+		}
+		switch {
+		case sm && tail:
+			VFMADD231PS(g.fc.k, x, g.kTail, rs.sacc)
+		case sm:
+			VFMADD231PS(g.fc.k, x, rs.sacc)
+		}
+		return
+	}
+	if !g.lse {
+		eq := t.vec()
+		VPCMPEQD(g.im(d), rs.tb, eq)
+		VANDNPS(e, eq, e) // 0 where j == t
+	}
+	if tail {
+		VANDPS(tm, e, e) // the lanes the whole vectors before summed already
+		if sm {
+			VANDPS(tm, x, x)
+		}
+	}
+	VADDPS(e, acc[a], acc[a])
+	if sm {
+		VFMADD231PS(g.fc.k, x, rs.sacc)
+	}
+}
 
+// tileState is the state of the tiled kernels' transpose: −Inf (ninf), the two accumulators of
+// the columns' maxima, the row stride (s1), the tile's first row (tb) and the column buffer (cbp).
+type tileState struct {
+	ninf        reg.VecVirtual
+	acc         [2]reg.VecVirtual
+	s1, tb, cbp reg.GPVirtual
+}
+
+// tiles emits the tiled kernels' pass over a group: the columns of its rows, 16 at a time,
+// transposed into the column buffer (a vector per class, lane r for row r), their maxima into
+// mArr; then the columns' Σ_{j≠t} e^{z_j−m} (and spread), vertical sums lane by lane.
+func (g *mediumGen) tiles(pass string, sm bool) {
+	m, cbp := g.tileColumns(pass)
+	g.columnSums(pass, sm, m, cbp)
+}
+
+// tileColumns emits the transpose of the group's rows into the column buffer and returns the
+// columns' maxima, which it also stores into mArr, and the register that held the buffer's address.
+func (g *mediumGen) tileColumns(pass string) (reg.VecVirtual, reg.GPVirtual) {
+	t, lbl, L, B := g.t, g.lbl, g.L, g.B
+	Comment("the group's columns, a lanes×lanes tile at a time: rows 4q..4q+3 interleaved within 128-bit")
+	Comment("blocks (U[q][k], block b: column 4b + k), stored; then for each k the blocks of U[·][k] exchanged")
+	Comment("(columns k, 4 + k, ... of the group's rows); the last, partial tile −Inf past C")
+	ts := &tileState{ninf: t.vec()}
+	VMOVUPS(t.cu("negInf", 0xff800000), ts.ninf)
+	ts.acc = [2]reg.VecVirtual{t.vec(), t.vec()}
+	VMOVAPS(ts.ninf, ts.acc[0])
+	VMOVAPS(ts.ninf, ts.acc[1])
+	var nt reg.GPVirtual
+	ts.s1, ts.tb, ts.cbp, nt = g.gp(), g.gp(), g.gp(), g.gp()
+	MOVQ(g.strideM, ts.s1)
+	MOVQ(g.xg, ts.tb)
+	LEAQ(g.at(g.colOff), ts.cbp)
+	MOVQ(g.fullM, nt)
+	SHRQ(U8(map[int]uint8{8: 5, 16: 6}[L]), nt) // whole tiles
+	Label(lbl + pass + "Tile")
+	TESTQ(nt, nt)
+	JZ(LabelRef(lbl + pass + "Part"))
+	g.tile(ts, false)
+	ADDQ(U8(B), ts.tb)
+	ADDQ(U32(L*B), ts.cbp)
+	DECQ(nt)
+	JMP(LabelRef(lbl + pass + "Tile"))
+	Label(lbl + pass + "Part")
+	CMPQ(g.remM, U8(0))
+	JE(LabelRef(lbl + pass + "Cols"))
+	g.tile(ts, true)
+	Label(lbl + pass + "Cols")
+	m := ts.acc[0]
+	VMAXPS(ts.acc[1], ts.acc[0], m)
+	VMOVUPS(m, Mem{Base: g.grp, Disp: g.mArr})
+	return m, ts.cbp
+}
+
+// tile emits the transpose of one lanes×lanes tile at tb (partial: the last, −Inf past C) into the
+// column buffer at cbp, and the maxima of its columns into the accumulators.
+func (g *mediumGen) tile(ts *tileState, partial bool) {
+	t := g.t
+	qb, q3 := g.gp(), g.gp()
+	MOVQ(ts.tb, qb)
+	for q := range g.L / 4 {
+		if q > 0 {
+			LEAQ(Mem{Base: qb, Index: ts.s1, Scale: 4}, qb)
+		}
+		LEAQ(Mem{Base: qb, Index: ts.s1, Scale: 2}, q3)
+		rows := []Mem{{Base: qb}, {Base: qb, Index: ts.s1, Scale: 1}, {Base: qb, Index: ts.s1, Scale: 2}, {Base: q3, Index: ts.s1, Scale: 1}}
+		var r [4]reg.VecVirtual
+		for i, m := range rows {
+			r[i] = t.vec()
+			switch {
+			case partial && t.zmm:
+				VMOVAPS(ts.ninf, r[i])
+				VMOVUPS(m, g.kTail, r[i]) // merge-masked: −Inf past C, and nothing past the row read
+			case partial:
+				tm := t.vec() // the partial tile: lane < C mod 8
+				VMOVUPS(g.tailM, tm)
+				VMASKMOVPS(m, tm, r[i])
+				VBLENDVPS(tm, r[i], ts.ninf, r[i]) // −Inf past C
+			default:
+				VMOVUPS(m, r[i])
+			}
+		}
+		t0, t1, t2, t3 := t.vec(), t.vec(), t.vec(), t.vec()
+		VUNPCKLPS(r[1], r[0], t0)
+		VUNPCKHPS(r[1], r[0], t1)
+		VUNPCKLPS(r[3], r[2], t2)
+		VUNPCKHPS(r[3], r[2], t3)
+		for k, src := range [][2]reg.VecVirtual{{t0, t2}, {t0, t2}, {t1, t3}, {t1, t3}} {
+			u := t.vec()
+			if k%2 == 0 {
+				VUNPCKLPD(src[1], src[0], u)
+			} else {
+				VUNPCKHPD(src[1], src[0], u)
+			}
+			VMOVUPS(u, g.at(g.maxOff+(4*q+k)*g.B))
+		}
+	}
+	for k := range 4 {
+		g.exchangeBlocks(ts, k)
+	}
+}
+
+// exchangeBlocks emits the exchange of the blocks of U[·][k] (stored by tile): columns k, 4 + k,
+// ... of the tile's rows, into the column buffer and the maxima.
+func (g *mediumGen) exchangeBlocks(ts *tileState, k int) {
+	t, B := g.t, g.B
+	U := func(q int) Mem { return g.at(g.maxOff + (4*q+k)*B) }
+	store := func(col reg.VecVirtual, b int) {
+		VMOVUPS(col, Mem{Base: ts.cbp, Disp: (4*b + k) * B})
+		VMAXPS(col, ts.acc[b%2], ts.acc[b%2])
+	}
+	if !t.zmm {
+		u0, lo, hi := t.vec(), t.vec(), t.vec()
+		VMOVUPS(U(0), u0)
+		VPERM2F128(U8(0x20), U(1), u0, lo) // the low blocks of U[0] and U[1]: column k
+		VPERM2F128(U8(0x31), U(1), u0, hi) // the high blocks: column 4 + k
+		store(lo, 0)
+		store(hi, 1)
+		return
+	}
+	u0, u2 := t.vec(), t.vec()
+	VMOVUPS(U(0), u0)
+	VMOVUPS(U(2), u2)
+	lo01, hi01, lo23, hi23 := t.vec(), t.vec(), t.vec(), t.vec()
+	VSHUFF32X4(U8(0x44), U(1), u0, lo01) // blocks 0, 1 of U[0], then of U[1]
+	VSHUFF32X4(U8(0xEE), U(1), u0, hi01) // blocks 2, 3
+	VSHUFF32X4(U8(0x44), U(3), u2, lo23)
+	VSHUFF32X4(U8(0xEE), U(3), u2, hi23)
+	for b, src := range [][2]reg.VecVirtual{{lo01, lo23}, {lo01, lo23}, {hi01, hi23}, {hi01, hi23}} {
+		col := t.vec()
+		VSHUFF32X4(U8([]uint8{0x88, 0xDD}[b%2]), src[1], src[0], col)
+		store(col, b)
+	}
+}
+
+// columnSums emits the tiled kernels' sums over the column buffer, m the columns' maxima (cbp is
+// free for the buffer's address): Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two
+// accumulators, into sArr, and with sm the spread into negArr.
+func (g *mediumGen) columnSums(pass string, sm bool, m reg.VecVirtual, cbp reg.GPVirtual) {
+	t, lbl, L, B := g.t, g.lbl, g.L, g.B
+	Comment("the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators")
+	rs := &rowSums{sm: sm, mb: m}
+	if !g.lse {
+		g.gatherZt(pass)
+		rs.tb = t.vec()
+		t.loadInt(Mem{Base: g.tpG}, rs.tb)
+	}
+	if sm {
+		rs.mh = t.vec()
+		VMULPS(g.half, m, rs.mh)
+		rs.sacc = t.vec()
+		VXORPS(rs.sacc, rs.sacc, rs.sacc)
+	}
+	rs.acc = [2]reg.VecVirtual{t.vec(), t.vec()}
+	for _, a := range rs.acc {
+		VXORPS(a, a, a)
+	}
+	j := g.gp()
+	XORQ(j, j)
+	LEAQ(g.at(g.colOff), cbp)
+	Comment("the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,")
+	Comment("and the tiles' strided reads would otherwise wait on memory")
+	pfp := g.gp()
+	MOVQ(g.xg, pfp)
+	ADDQ(g.groupM, pfp)
+	Label(lbl + pass + "Pair")
+	CMPQ(j, g.cPairM)
+	JG(LabelRef(lbl + pass + "One"))
+	g.columnTerm(rs, j, cbp, pfp, 0, 0)
+	g.columnTerm(rs, j, cbp, pfp, 1, 1)
+	ADDQ(U8(2), j)
+	ADDQ(U32(2*B), cbp)
+	ADDQ(U32(8*L), pfp) // two columns: 2·lanes·4 bytes of the next group
+	JMP(LabelRef(lbl + pass + "Pair"))
+	Label(lbl + pass + "One")
+	CMPQ(j, g.cM)
+	JGE(LabelRef(lbl + pass + "Sum"))
+	g.columnTerm(rs, j, cbp, pfp, 0, 0)
+	Label(lbl + pass + "Sum")
+	VADDPS(rs.acc[1], rs.acc[0], rs.acc[0])
+	VMOVUPS(rs.acc[0], Mem{Base: g.grp, Disp: g.sArr})
+	if sm {
+		VMOVUPS(rs.sacc, Mem{Base: g.grp, Disp: g.negArr})
+	}
+}
+
+// columnTerm adds e^{x−m} of column j + d (at cbp + d vectors) into acc[a], the target's lane
+// excluded, and with smoothing the spread into sacc; it prefetches a line of the next group (pfp).
+func (g *mediumGen) columnTerm(rs *rowSums, j, cbp, pfp reg.GPVirtual, a, d int) {
+	t, B, sum := g.t, g.B, rs.acc
+	if t.zmm || d == 0 {
+		prefetchT0(Mem{Base: pfp, Disp: 64 * d}) // the next group's rows: L·4 bytes a column
+	}
+	x, dd, e := t.vec(), t.vec(), t.vec()
+	VMOVUPS(Mem{Base: cbp, Disp: d * B}, x)
+	if rs.sm {
+		VFMSUB132PS(g.half, rs.mh, x) // x/2 − m/2
+		VADDPS(x, x, dd)
+		VFMADD231PS(g.fc.k, x, rs.sacc)
+	} else {
+		VSUBPS(rs.mb, x, dd)
+	}
+	t.exp(g.ec, dd, e)
+	if g.lse {
+		VADDPS(e, sum[a], sum[a])
+		return
+	}
+	if !t.zmm {
+		eq := t.vec()
+		VPBROADCASTD(Mem{Base: g.idx, Index: j, Scale: 4, Disp: 4 * d}, eq)
+		VPCMPEQD(eq, rs.tb, eq)
+		VANDNPS(e, eq, e) // 0 where t == j
+		VADDPS(e, sum[a], sum[a])
+		return
+	}
+	keep := K()
+	VPCMPD_BCST(U8(4), Mem{Base: g.idx, Index: j, Scale: 4, Disp: 4 * d}, rs.tb, keep) // t != j
+	VADDPS(e, sum[a], keep, sum[a])
+}
+
+// finish emits the finish loop, a group at a time: the groups are independent, so their exp and
+// log1p chains overlap.
+func (g *mediumGen) finish() {
+	t, lbl, L, B := g.t, g.lbl, g.L, g.B
 	Label(lbl + "Finish")
 	Comment("the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap")
-	MOVQ(scr, grp)
+	MOVQ(g.scr, g.grp)
 	var dst, n reg.GPVirtual
-	if lse {
-		dst = ld(Param("dst").Base())
-		n = ld(Param("dst").Len())
+	if g.lse {
+		dst = g.ld(Param("dst").Base())
+		n = g.ld(Param("dst").Len())
 	} else {
-		dst = ld(Param("loss").Base())
-		n = ld(Param("loss").Len())
+		dst = g.ld(Param("loss").Base())
+		n = g.ld(Param("loss").Len())
 	}
 	Label(lbl + "Fin")
 	TESTQ(n, n)
 	JZ(LabelRef(lbl + "Done"))
 	s, m := t.vec(), t.vec()
-	VMOVUPS(Mem{Base: grp, Disp: sArr}, s)
-	VMOVUPS(Mem{Base: grp, Disp: mArr}, m)
-	if lse {
+	VMOVUPS(Mem{Base: g.grp, Disp: g.sArr}, s)
+	VMOVUPS(Mem{Base: g.grp, Disp: g.mArr}, m)
+	if g.lse {
 		Comment("lse = m + log1p(s − 1) + (m − m): NaN for a row whose maximum is not finite")
 		a, l := t.vec(), t.vec()
-		VSUBPS(lc.one, s, a)
-		t.log1p(lc, a, l)
+		VSUBPS(g.lc.one, s, a)
+		t.log1p(g.lc, a, l)
 		VADDPS(m, l, l)
 		VSUBPS(m, m, a)
 		VADDPS(a, l, l)
 		VMOVUPS(l, Mem{Base: dst})
 	} else {
-		zt, neg, tv := t.vec(), t.vec(), t.vec()
-		VMOVUPS(Mem{Base: grp, Disp: ztArr}, zt)
-		VMOVUPS(Mem{Base: grp, Disp: negArr}, neg) // read only with smoothing
-		o := gp()
-		MOVQ(dst, o)
-		SUBQ(ld(Param("loss").Base()), o) // the group's byte offset in loss, t and the statistics
-		tb := ld(Param("t").Base())
-		t.loadInt(Mem{Base: tb, Index: o, Scale: 1}, tv)
-		loss, ls, a := t.finishRows(ec, lc, fc, s, m, zt, neg, tv, smooth, lbl+"Plain")
-		VMOVUPS(loss, Mem{Base: dst})
-		if grad {
-			Comment("the gradient's scale s0/S, S = 1 + a; 0 where t < 0 or loss < lim (a row of zeros)")
-			w, rv, lim := t.vec(), t.vec(), t.vec()
-			VADDPS(lc.one, a, w)
-			VBROADCASTSS(paramAddr("s0"), rv)
-			VBROADCASTSS(paramAddr("lim"), lim)
-			if t.zmm {
-				valid, low := K(), K()
-				VPCMPD(U8(5), fc.zero, tv, valid) // t >= 0
-				VCMPPS(U8(1), lim, loss, low)     // loss < lim
-				KANDNW(valid, low, valid)         // valid and not low
-				VDIVPS_Z(w, rv, valid, rv)
-			} else {
-				dead, low := t.vec(), t.vec()
-				VPSRAD(U8(31), tv, dead)
-				VCMPPS(U8(1), lim, loss, low)
-				VORPS(low, dead, dead)
-				VDIVPS(w, rv, rv)
-				VANDNPS(rv, dead, rv)
-			}
-			VMOVUPS(rv, Mem{Base: grp, Disp: rArr})
-		}
-		Comment("statistics, when len(m) > 0")
-		stn := ld(Param("m").Len())
-		TESTQ(stn, stn)
-		JZ(LabelRef(lbl + "Next"))
-		mP, lsP, ptP := ld(Param("m").Base()), ld(Param("ls").Base()), ld(Param("pt").Base())
-		for _, p := range []reg.GPVirtual{mP, lsP, ptP} {
-			ADDQ(o, p)
-		}
-		t.storeStats(lc, fc, m, ls, s, a, tv, mP, lsP, ptP)
-		Label(lbl + "Next")
+		g.finishCE(dst, s, m)
 	}
 	ADDQ(U32(B), dst)
-	ADDQ(U32(B), grp)
+	ADDQ(U32(B), g.grp)
 	SUBQ(U32(L), n)
 	JMP(LabelRef(lbl + "Fin"))
 	Label(lbl + "Done")
-	if grad {
-		normalizeRows(t, lbl, scr, rArr, strideM, fullM, remM, ovlM, ovlMaskM, kTail)
+}
+
+// finishCE emits the cross-entropy's finish of the group at grp, its losses to dst: finishRows,
+// ceMediumGrad's gradient scales, and the statistics when len(m) > 0.
+func (g *mediumGen) finishCE(dst reg.GPVirtual, s, m reg.VecVirtual) {
+	t, lbl, fc := g.t, g.lbl, g.fc
+	zt, neg, tv := t.vec(), t.vec(), t.vec()
+	VMOVUPS(Mem{Base: g.grp, Disp: g.ztArr}, zt)
+	VMOVUPS(Mem{Base: g.grp, Disp: g.negArr}, neg) // read only with smoothing
+	o := g.gp()
+	MOVQ(dst, o)
+	SUBQ(g.ld(Param("loss").Base()), o) // the group's byte offset in loss, t and the statistics
+	tb := g.ld(Param("t").Base())
+	t.loadInt(Mem{Base: tb, Index: o, Scale: 1}, tv)
+	loss, ls, a := t.finishRows(g.ec, g.lc, fc, s, m, zt, neg, tv, g.smooth, lbl+"Plain")
+	VMOVUPS(loss, Mem{Base: dst})
+	if g.grad {
+		Comment("the gradient's scale s0/S, S = 1 + a; 0 where t < 0 or loss < lim (a row of zeros)")
+		w, rv, lim := t.vec(), t.vec(), t.vec()
+		VADDPS(g.lc.one, a, w)
+		VBROADCASTSS(paramAddr("s0"), rv)
+		VBROADCASTSS(paramAddr("lim"), lim)
+		if t.zmm {
+			valid, low := K(), K()
+			VPCMPD(U8(5), fc.zero, tv, valid) // t >= 0
+			VCMPPS(U8(1), lim, loss, low)     // loss < lim
+			KANDNW(valid, low, valid)         // valid and not low
+			VDIVPS_Z(w, rv, valid, rv)
+		} else {
+			dead, low := t.vec(), t.vec()
+			VPSRAD(U8(31), tv, dead)
+			VCMPPS(U8(1), lim, loss, low)
+			VORPS(low, dead, dead)
+			VDIVPS(w, rv, rv)
+			VANDNPS(rv, dead, rv)
+		}
+		VMOVUPS(rv, Mem{Base: g.grp, Disp: g.rArr})
 	}
-	VZEROUPPER()
-	RET()
+	Comment("statistics, when len(m) > 0")
+	stn := g.ld(Param("m").Len())
+	TESTQ(stn, stn)
+	JZ(LabelRef(lbl + "Next"))
+	mP, lsP, ptP := g.ld(Param("m").Base()), g.ld(Param("ls").Base()), g.ld(Param("pt").Base())
+	for _, p := range []reg.GPVirtual{mP, lsP, ptP} {
+		ADDQ(o, p)
+	}
+	t.storeStats(g.lc, fc, m, ls, s, a, tv, mP, lsP, ptP)
+	Label(lbl + "Next")
 }
 
 // normalizeRows emits ceMediumGrad's last pass: for each of the n rows of x, the row of g (at

@@ -5,7 +5,6 @@ import (
 	"github.com/mmcloughlin/avo/gotypes"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
-	"github.com/mmcloughlin/avo/x86"
 )
 
 // The gradient kernels: g = scale·(softmax − q) for a kept sample, q = (1−eps)·onehot(t) + eps/C,
@@ -45,19 +44,6 @@ func genGrad(t tier) {
 	genGradPairs(t)
 	genGradFlat(t)
 	genGradPlanar(t)
-}
-
-// gradVecTable returns a DATA symbol holding the 32-bit values vals (one full vector).
-func gradVecTable(name string, vals []uint32) Mem {
-	if m, ok := consts[name]; ok {
-		return m
-	}
-	m := GLOBL(name, RODATA|NOPTR)
-	for i, v := range vals {
-		DATA(4*i, U32(v))
-	}
-	consts[name] = m
-	return m
 }
 
 // zeroFill stores zeros over the nb bytes at p (nb a multiple of 4), four vectors at a time, then
@@ -237,96 +223,29 @@ func genGradRows(t tier) {
 
 // genGradPairs emits gradPairs: row-major C = 2, lanes rows at a time.
 func genGradPairs(t tier) {
-	name := "gradPairs"
-	lbl := func(s string) string { return name + t.suffix + s }
+	g := &gradPairsGen{t: t}
+	name, lbl := "gradPairs", g.lbl
 	t.text(name, "func(g []float32, t []int32, pt, scale []float32, q float32)",
 		"writes the gradient of the len(t) two-class rows to g: for a kept row (t[i] >= 0, scale[i] != 0)",
 		"g_t = scale·(pt + q) and g_other = −g_t (q = eps/2 = eps − eps/2, p_other = −pt); 0 for the others.")
-	gp := Load(Param("g").Base(), GP64()).(reg.GPVirtual)
+	g.gp = Load(Param("g").Base(), GP64()).(reg.GPVirtual)
 	tp := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
 	n := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
 	pp := Load(Param("pt").Base(), GP64()).(reg.GPVirtual)
 	sp := Load(Param("scale").Base(), GP64()).(reg.GPVirtual)
-	qv := t.loadParamF32("q")
-	sign := t.cu("signBit", 0x80000000)
-	zero := t.zero()
-
-	var idxLo, idxHi Op
+	g.qv = t.loadParamF32("q")
+	g.sign = t.cu("signBit", 0x80000000)
+	g.zero = t.zero()
 	if t.zmm {
 		lo, hi := make([]uint32, 16), make([]uint32, 16)
 		for l := range 16 {
 			lo[l] = uint32(l/2 + 16*(l%2))
 			hi[l] = uint32(8 + l/2 + 16*(l%2))
 		}
-		idxLo, idxHi = t.vec(), t.vec()
-		VMOVDQU32(gradVecTable("gradPairLo", lo), idxLo)
-		VMOVDQU32(gradVecTable("gradPairHi", hi), idxHi)
-	}
-
-	// block computes lanes rows from tv, pt and scale (registers or memory), and stores their 2·lanes
-	// gradient elements at g, all of them when store0 is nil, else the first 2n: through the opmasks
-	// store0 and store1 on AVX-512, in pieces on AVX2, where store0 is the register holding 2n.
-	block := func(tv reg.VecVirtual, ptOp, scOp Op, store0, store1 Op) {
-		a, s, v0, v1 := t.vec(), t.vec(), t.vec(), t.vec()
-		if t.zmm {
-			Comment("kept = t >= 0 && scale != 0; a = scale·(pt + q), 0 where dropped")
-			k := K()
-			VPCMPD(U8(5), zero, tv, k) // t >= 0
-			VCMPPS(U8(4), scOp, zero, k, k)
-			VADDPS(ptOp, qv, a)
-			VMULPS_Z(scOp, a, k, a)
-			Comment("class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite")
-			VPSLLD(U8(31), tv, s)
-			VPXORD_Z(s, a, k, v0)
-			VPXORD_Z(sign, v0, k, v1)
-			Comment("interleave: row i's pair is (v0[i], v1[i])")
-			o0, o1 := t.vec(), v0
-			VMOVAPS(v0, o0)
-			VPERMT2PS(v1, idxLo, o0)
-			VPERMT2PS(v1, idxHi, o1)
-			if store0 == nil {
-				VMOVUPS(o0, Mem{Base: gp})
-				VMOVUPS(o1, Mem{Base: gp, Disp: t.bytes()})
-			} else {
-				VMOVUPS(o0, store0, Mem{Base: gp})
-				VMOVUPS(o1, store1, Mem{Base: gp, Disp: t.bytes()})
-			}
-			return
-		}
-		Comment("dropped = t < 0 || scale == 0; a = scale·(pt + q)")
-		dead, z := t.vec(), t.vec()
-		VPSRAD(U8(31), tv, dead)
-		VCMPPS(U8(0), scOp, zero, z)
-		VPOR(z, dead, dead)
-		VADDPS(ptOp, qv, a)
-		VMULPS(scOp, a, a)
-		Comment("class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite; 0 where dropped")
-		VPSLLD(U8(31), tv, s)
-		VXORPS(s, a, v0)
-		VANDNPS(v0, dead, v0)
-		VXORPS(sign, v0, v1)
-		VANDNPS(v1, dead, v1)
-		Comment("interleave: row i's pair is (v0[i], v1[i])")
-		lo, hi, o0, o1 := t.vec(), t.vec(), t.vec(), t.vec()
-		VUNPCKLPS(v1, v0, lo) // rows 0, 1 | 4, 5
-		VUNPCKHPS(v1, v0, hi) // rows 2, 3 | 6, 7
-		VPERM2F128(U8(0x20), hi, lo, o0)
-		VPERM2F128(U8(0x31), hi, lo, o1)
-		if store0 == nil {
-			VMOVUPS(o0, Mem{Base: gp})
-			VMOVUPS(o1, Mem{Base: gp, Disp: t.bytes()})
-			return
-		}
-		Comment("the first 2n < 16 elements: o0 whole or in part, then o1 in part")
-		n2 := store0.(reg.GPVirtual)
-		CMPQ(n2, U8(t.lanes))
-		JAE(LabelRef(lbl("TailHigh")))
-		t.storeTail(o0, Mem{Base: gp}, n2, nil)
-		JMP(LabelRef(lbl("Done")))
-		Label(lbl("TailHigh"))
-		VMOVUPS(o0, Mem{Base: gp})
-		SUBQ(U8(t.lanes), n2)
-		t.storeTail(o1, Mem{Base: gp, Disp: t.bytes()}, n2, nil)
+		idxLo, idxHi := t.vec(), t.vec()
+		VMOVDQU32(u32Table("gradPairLo", lo), idxLo)
+		VMOVDQU32(u32Table("gradPairHi", hi), idxHi)
+		g.idxLo, g.idxHi = idxLo, idxHi
 	}
 
 	Label(lbl("Loop"))
@@ -338,11 +257,11 @@ func genGradPairs(t tier) {
 	} else {
 		VMOVDQU(Mem{Base: tp}, tv)
 	}
-	block(tv, Mem{Base: pp}, Mem{Base: sp}, nil, nil)
+	g.block(tv, Mem{Base: pp}, Mem{Base: sp}, nil, nil)
 	ADDQ(U32(t.bytes()), tp)
 	ADDQ(U32(t.bytes()), pp)
 	ADDQ(U32(t.bytes()), sp)
-	ADDQ(U32(2*t.bytes()), gp)
+	ADDQ(U32(2*t.bytes()), g.gp)
 	SUBQ(U32(t.lanes), n)
 	JMP(LabelRef(lbl("Loop")))
 
@@ -369,11 +288,90 @@ func genGradPairs(t tier) {
 	} else {
 		s0 = n2 // block stores the first 2n elements in pieces: no masked store (see tier.go)
 	}
-	block(tv, ptv, scv, s0, s1)
+	g.block(tv, ptv, scv, s0, s1)
 
 	Label(lbl("Done"))
 	VZEROUPPER()
 	RET()
+}
+
+// gradPairsGen holds the state of gradPairs being generated.
+type gradPairsGen struct {
+	t            tier
+	gp           reg.GPVirtual
+	qv, zero     reg.VecVirtual
+	sign         Op
+	idxLo, idxHi Op // AVX-512: the VPERMT2PS indices that interleave two vectors
+}
+
+// lbl is the label s of the kernel.
+func (g *gradPairsGen) lbl(s string) string { return "gradPairs" + g.t.suffix + s }
+
+// block computes lanes rows from tv, pt and scale (registers or memory), and stores their 2·lanes
+// gradient elements at g, all of them when store0 is nil, else the first 2n: through the opmasks
+// store0 and store1 on AVX-512, in pieces on AVX2, where store0 is the register holding 2n.
+func (g *gradPairsGen) block(tv reg.VecVirtual, ptOp, scOp Op, store0, store1 Op) {
+	t, lbl, gp, qv, sign, zero, idxLo, idxHi := g.t, g.lbl, g.gp, g.qv, g.sign, g.zero, g.idxLo, g.idxHi
+	a, s, v0, v1 := t.vec(), t.vec(), t.vec(), t.vec()
+	if t.zmm {
+		Comment("kept = t >= 0 && scale != 0; a = scale·(pt + q), 0 where dropped")
+		k := K()
+		VPCMPD(U8(5), zero, tv, k) // t >= 0
+		VCMPPS(U8(4), scOp, zero, k, k)
+		VADDPS(ptOp, qv, a)
+		VMULPS_Z(scOp, a, k, a)
+		Comment("class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite")
+		VPSLLD(U8(31), tv, s)
+		VPXORD_Z(s, a, k, v0)
+		VPXORD_Z(sign, v0, k, v1)
+		Comment("interleave: row i's pair is (v0[i], v1[i])")
+		o0, o1 := t.vec(), v0
+		VMOVAPS(v0, o0)
+		VPERMT2PS(v1, idxLo, o0)
+		VPERMT2PS(v1, idxHi, o1)
+		if store0 == nil {
+			VMOVUPS(o0, Mem{Base: gp})
+			VMOVUPS(o1, Mem{Base: gp, Disp: t.bytes()})
+		} else {
+			VMOVUPS(o0, store0, Mem{Base: gp})
+			VMOVUPS(o1, store1, Mem{Base: gp, Disp: t.bytes()})
+		}
+		return
+	}
+	Comment("dropped = t < 0 || scale == 0; a = scale·(pt + q)")
+	dead, z := t.vec(), t.vec()
+	VPSRAD(U8(31), tv, dead)
+	VCMPPS(U8(0), scOp, zero, z)
+	VPOR(z, dead, dead)
+	VADDPS(ptOp, qv, a)
+	VMULPS(scOp, a, a)
+	Comment("class 0 gets a when t = 0 and −a when t = 1; class 1 the opposite; 0 where dropped")
+	VPSLLD(U8(31), tv, s)
+	VXORPS(s, a, v0)
+	VANDNPS(v0, dead, v0)
+	VXORPS(sign, v0, v1)
+	VANDNPS(v1, dead, v1)
+	Comment("interleave: row i's pair is (v0[i], v1[i])")
+	lo, hi, o0, o1 := t.vec(), t.vec(), t.vec(), t.vec()
+	VUNPCKLPS(v1, v0, lo) // rows 0, 1 | 4, 5
+	VUNPCKHPS(v1, v0, hi) // rows 2, 3 | 6, 7
+	VPERM2F128(U8(0x20), hi, lo, o0)
+	VPERM2F128(U8(0x31), hi, lo, o1)
+	if store0 == nil {
+		VMOVUPS(o0, Mem{Base: gp})
+		VMOVUPS(o1, Mem{Base: gp, Disp: t.bytes()})
+		return
+	}
+	Comment("the first 2n < 16 elements: o0 whole or in part, then o1 in part")
+	n2 := store0.(reg.GPVirtual)
+	CMPQ(n2, U8(t.lanes))
+	JAE(LabelRef(lbl("TailHigh")))
+	t.storeTail(o0, Mem{Base: gp}, n2, nil)
+	JMP(LabelRef(lbl("Done")))
+	Label(lbl("TailHigh"))
+	VMOVUPS(o0, Mem{Base: gp})
+	SUBQ(U8(t.lanes), n2)
+	t.storeTail(o1, Mem{Base: gp, Disp: t.bytes()}, n2, nil)
 }
 
 // genGradFlat emits gradFlat: row-major, small C, lanes rows (lanes·C elements, C vectors) at a
@@ -381,126 +379,20 @@ func genGradPairs(t tier) {
 // row (k·lanes + l)/C and column (k·lanes + l) mod C: tab holds, per k, the row indices (VPERMPS
 // picks the row's statistics with them) and the column indices (compared with the row's target).
 func genGradFlat(t tier) {
-	name := "gradFlat"
-	lbl := func(s string) string { return name + t.suffix + s }
-	t.text(name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, tab []int32, c int, q, tq float32)",
+	g := &gradFlatGen{t: t}
+	lbl := g.lbl
+	t.text("gradFlat", "func(g, x []float32, t []int32, m, ls, pt, scale []float32, tab []int32, c int, q, tq float32)",
 		"writes the gradient of the len(t) rows of x, c classes each, to g as gradRows does; tab holds,",
 		"for each k < c, the row and the column of the lanes of the k-th vector of a block of rows.")
-	gp, xp, tp, n, mp, lp, pp, sp := loadGradArgs()
-	qv := t.loadParamF32("q")
-	tqv := t.loadParamF32("tq")
-	ec := t.loadExpConsts()
-	sign := t.cu("signBit", 0x80000000)
-	var zero, minus1 reg.VecVirtual
+	var tp, n, mp, lp, pp, sp reg.GPVirtual
+	g.gp, g.xp, tp, n, mp, lp, pp, sp = loadGradArgs()
+	g.qv = t.loadParamF32("q")
+	g.tqv = t.loadParamF32("tq")
+	g.ec = t.loadExpConsts()
+	g.sign = t.cu("signBit", 0x80000000)
 	if t.zmm {
-		zero = t.zero()
-		minus1 = t.u32("allOnes", 0xFFFFFFFF)
-	}
-
-	// block computes the rows whose t, scale, m, ls, pt are in the given registers: every vector of
-	// the block when rows is nil, else the first rows·C elements (rows < lanes).
-	block := func(tv, sv, mv, lv, ptv reg.VecVirtual, rows reg.GPVirtual) {
-		tab := Load(Param("tab").Base(), GP64()).(reg.GPVirtual)
-		Comment("T = t for a kept row, −1 for a dropped one (t < 0 or scale = 0)")
-		T := t.vec()
-		if t.zmm {
-			kl := K()
-			VPCMPD(U8(5), zero, tv, kl) // t >= 0
-			VCMPPS(U8(4), sv, zero, kl, kl)
-			if rows == nil {
-				KORTESTW(kl, kl)
-				JZ(LabelRef(lbl("Drop")))
-			}
-			VPBLENDMD(tv, minus1, kl, T)
-		} else {
-			z, dead := t.vec(), t.vec()
-			VXORPS(z, z, z)
-			VCMPPS(U8(0), sv, z, z)
-			VPSRAD(U8(31), tv, dead)
-			VPOR(z, dead, dead)
-			VPOR(dead, tv, T)
-			if rows == nil {
-				all := GP32()
-				VMOVMSKPS(T, all)
-				CMPL(all, U32(0xFF))
-				JE(LabelRef(lbl("Drop")))
-			}
-		}
-		Comment("−m, and the target's gradient scale·(pt + tq)")
-		VXORPS(sign, mv, mv)
-		gt := t.vec()
-		VADDPS(ptv, tqv, gt)
-		VMULPS(sv, gt, gt)
-
-		// vec computes the vector at x whose row and column indices are at tab, into a new register.
-		vec := func(x Op) reg.VecVirtual {
-			idx, p, d, e, tt := t.vec(), t.vec(), t.vec(), t.vec(), t.vec()
-			if t.zmm {
-				VMOVDQU32(Mem{Base: tab}, idx)
-			} else {
-				VMOVDQU(Mem{Base: tab}, idx)
-			}
-			Comment("each lane's row: d = (x − m) − ls, e = scale·(exp(d) − q)")
-			VPERMPS(mv, idx, p)
-			VADDPS(x, p, d)
-			VPERMPS(lv, idx, p)
-			VSUBPS(p, d, d)
-			t.exp(ec, d, e)
-			VSUBPS(qv, e, e)
-			VPERMD(T, idx, tt)
-			VPERMPS(sv, idx, p)
-			if t.zmm {
-				Comment("0 in a dropped row; the target's gradient in the target column")
-				kl, kt := K(), K()
-				VPCMPD(U8(5), zero, tt, kl)
-				VMULPS_Z(p, e, kl, e)
-				VPCMPEQD(Mem{Base: tab, Disp: t.bytes()}, tt, kt)
-				VPERMPS(gt, idx, kt, e)
-				return e
-			}
-			VMULPS(p, e, e)
-			Comment("0 in a dropped row; the target's gradient in the target column")
-			dead := t.vec()
-			VPSRAD(U8(31), tt, dead)
-			VANDNPS(e, dead, e)
-			VPCMPEQD(Mem{Base: tab, Disp: t.bytes()}, tt, tt)
-			VPERMPS(gt, idx, p)
-			VBLENDVPS(tt, p, e, e)
-			return e
-		}
-		next := func() {
-			ADDQ(U32(t.bytes()), xp)
-			ADDQ(U32(t.bytes()), gp)
-			ADDQ(U32(2*t.bytes()), tab)
-		}
-		if rows == nil {
-			k := Load(Param("c"), GP64()).(reg.GPVirtual)
-			Label(lbl("Vec"))
-			e := vec(Mem{Base: xp})
-			VMOVUPS(e, Mem{Base: gp})
-			next()
-			DECQ(k)
-			JNZ(LabelRef(lbl("Vec")))
-			return
-		}
-		Comment("The last rows: rows·C elements, the last vector masked")
-		left := Load(Param("c"), GP64()).(reg.GPVirtual)
-		IMULQ(rows, left)
-		Label(lbl("TailVec"))
-		CMPQ(left, U32(t.lanes))
-		JB(LabelRef(lbl("TailPart")))
-		e := vec(Mem{Base: xp})
-		VMOVUPS(e, Mem{Base: gp})
-		next()
-		SUBQ(U32(t.lanes), left)
-		JMP(LabelRef(lbl("TailVec")))
-		Label(lbl("TailPart"))
-		TESTQ(left, left)
-		JZ(LabelRef(lbl("Done")))
-		mask := t.tailMask(left)
-		x := t.loadTail(Mem{Base: xp}, mask)
-		e = vec(x)
-		t.storeTail(e, Mem{Base: gp}, left, mask)
+		g.zero = t.zero()
+		g.minus1 = t.u32("allOnes", 0xFFFFFFFF)
 	}
 
 	load := func(m Mem) reg.VecVirtual {
@@ -511,7 +403,7 @@ func genGradFlat(t tier) {
 	Label(lbl("Block"))
 	CMPQ(n, U32(t.lanes))
 	JB(LabelRef(lbl("Tail")))
-	block(load(Mem{Base: tp}), load(Mem{Base: sp}), load(Mem{Base: mp}), load(Mem{Base: lp}), load(Mem{Base: pp}), nil)
+	g.block(load(Mem{Base: tp}), load(Mem{Base: sp}), load(Mem{Base: mp}), load(Mem{Base: lp}), load(Mem{Base: pp}), nil)
 	Label(lbl("Next"))
 	for _, p := range []reg.GPVirtual{tp, sp, mp, lp, pp} {
 		ADDQ(U32(t.bytes()), p)
@@ -523,8 +415,8 @@ func genGradFlat(t tier) {
 	Comment("Every row of the block dropped: zeros")
 	nb := Load(Param("c"), GP64()).(reg.GPVirtual)
 	SHLQ(U8(map[int]uint8{8: 5, 16: 6}[t.lanes]), nb) // c vectors
-	ADDQ(nb, xp)
-	t.zeroFill(lbl(""), gp, nb)
+	ADDQ(nb, g.xp)
+	t.zeroFill(lbl(""), g.gp, nb)
 	JMP(LabelRef(lbl("Next")))
 
 	Label(lbl("Tail"))
@@ -532,11 +424,141 @@ func genGradFlat(t tier) {
 	JZ(LabelRef(lbl("Done")))
 	mask := t.tailMask(n)
 	ld := func(p reg.GPVirtual) reg.VecVirtual { return t.loadTail(Mem{Base: p}, mask) }
-	block(ld(tp), ld(sp), ld(mp), ld(lp), ld(pp), n)
+	g.block(ld(tp), ld(sp), ld(mp), ld(lp), ld(pp), n)
 
 	Label(lbl("Done"))
 	VZEROUPPER()
 	RET()
+}
+
+// gradFlatGen holds the state of gradFlat being generated.
+type gradFlatGen struct {
+	t            tier
+	gp, xp       reg.GPVirtual // the gradient and the logits, advanced a vector at a time
+	qv, tqv      reg.VecVirtual
+	ec           expConsts
+	sign         Op
+	zero, minus1 reg.VecVirtual // AVX-512
+}
+
+// lbl is the label s of the kernel.
+func (g *gradFlatGen) lbl(s string) string { return "gradFlat" + g.t.suffix + s }
+
+// flatBlock is what every vector of a block of gradFlat needs: tab, the targets T (−1 in a
+// dropped row), the rows' −m, ls and scale, and the target's gradient gt.
+type flatBlock struct {
+	tab               reg.GPVirtual
+	T, mv, lv, sv, gt reg.VecVirtual
+}
+
+// block computes the rows whose t, scale, m, ls, pt are in the given registers: every vector of
+// the block when rows is nil, else the first rows·C elements (rows < lanes).
+func (g *gradFlatGen) block(tv, sv, mv, lv, ptv reg.VecVirtual, rows reg.GPVirtual) {
+	t, lbl, zero := g.t, g.lbl, g.zero
+	b := &flatBlock{mv: mv, lv: lv, sv: sv}
+	b.tab = Load(Param("tab").Base(), GP64()).(reg.GPVirtual)
+	Comment("T = t for a kept row, −1 for a dropped one (t < 0 or scale = 0)")
+	b.T = t.vec()
+	if t.zmm {
+		kl := K()
+		VPCMPD(U8(5), zero, tv, kl) // t >= 0
+		VCMPPS(U8(4), sv, zero, kl, kl)
+		if rows == nil {
+			KORTESTW(kl, kl)
+			JZ(LabelRef(lbl("Drop")))
+		}
+		VPBLENDMD(tv, g.minus1, kl, b.T)
+	} else {
+		z, dead := t.vec(), t.vec()
+		VXORPS(z, z, z)
+		VCMPPS(U8(0), sv, z, z)
+		VPSRAD(U8(31), tv, dead)
+		VPOR(z, dead, dead)
+		VPOR(dead, tv, b.T)
+		if rows == nil {
+			all := GP32()
+			VMOVMSKPS(b.T, all)
+			CMPL(all, U32(0xFF))
+			JE(LabelRef(lbl("Drop")))
+		}
+	}
+	Comment("−m, and the target's gradient scale·(pt + tq)")
+	VXORPS(g.sign, mv, mv)
+	b.gt = t.vec()
+	VADDPS(ptv, g.tqv, b.gt)
+	VMULPS(sv, b.gt, b.gt)
+
+	next := func() {
+		ADDQ(U32(t.bytes()), g.xp)
+		ADDQ(U32(t.bytes()), g.gp)
+		ADDQ(U32(2*t.bytes()), b.tab)
+	}
+	if rows == nil {
+		k := Load(Param("c"), GP64()).(reg.GPVirtual)
+		Label(lbl("Vec"))
+		e := g.vec(b, Mem{Base: g.xp})
+		VMOVUPS(e, Mem{Base: g.gp})
+		next()
+		DECQ(k)
+		JNZ(LabelRef(lbl("Vec")))
+		return
+	}
+	Comment("The last rows: rows·C elements, the last vector masked")
+	left := Load(Param("c"), GP64()).(reg.GPVirtual)
+	IMULQ(rows, left)
+	Label(lbl("TailVec"))
+	CMPQ(left, U32(t.lanes))
+	JB(LabelRef(lbl("TailPart")))
+	e := g.vec(b, Mem{Base: g.xp})
+	VMOVUPS(e, Mem{Base: g.gp})
+	next()
+	SUBQ(U32(t.lanes), left)
+	JMP(LabelRef(lbl("TailVec")))
+	Label(lbl("TailPart"))
+	TESTQ(left, left)
+	JZ(LabelRef(lbl("Done")))
+	mask := t.tailMask(left)
+	x := t.loadTail(Mem{Base: g.xp}, mask)
+	e = g.vec(b, x)
+	t.storeTail(e, Mem{Base: g.gp}, left, mask)
+}
+
+// vec computes the vector at x whose row and column indices are at tab, into a new register.
+func (g *gradFlatGen) vec(b *flatBlock, x Op) reg.VecVirtual {
+	t, zero, tab := g.t, g.zero, b.tab
+	idx, p, d, e, tt := t.vec(), t.vec(), t.vec(), t.vec(), t.vec()
+	if t.zmm {
+		VMOVDQU32(Mem{Base: tab}, idx)
+	} else {
+		VMOVDQU(Mem{Base: tab}, idx)
+	}
+	Comment("each lane's row: d = (x − m) − ls, e = scale·(exp(d) − q)")
+	VPERMPS(b.mv, idx, p)
+	VADDPS(x, p, d)
+	VPERMPS(b.lv, idx, p)
+	VSUBPS(p, d, d)
+	t.exp(g.ec, d, e)
+	VSUBPS(g.qv, e, e)
+	VPERMD(b.T, idx, tt)
+	VPERMPS(b.sv, idx, p)
+	if t.zmm {
+		Comment("0 in a dropped row; the target's gradient in the target column")
+		kl, kt := K(), K()
+		VPCMPD(U8(5), zero, tt, kl)
+		VMULPS_Z(p, e, kl, e)
+		VPCMPEQD(Mem{Base: tab, Disp: t.bytes()}, tt, kt)
+		VPERMPS(b.gt, idx, kt, e)
+		return e
+	}
+	VMULPS(p, e, e)
+	Comment("0 in a dropped row; the target's gradient in the target column")
+	dead := t.vec()
+	VPSRAD(U8(31), tt, dead)
+	VANDNPS(e, dead, e)
+	VPCMPEQD(Mem{Base: tab, Disp: t.bytes()}, tt, tt)
+	VPERMPS(b.gt, idx, p)
+	VBLENDVPS(tt, p, e, e)
+	return e
 }
 
 // genGradPlanar emits gradPlanar: one block of len(t) positions of a planar image (the Go glue
@@ -545,167 +567,176 @@ func genGradFlat(t tier) {
 // part of the block is a short stream of its own: two planes are walked at once, and the next
 // two planes' logits are prefetched, one plane pair ahead.
 func genGradPlanar(t tier) {
-	name := "gradPlanar"
-	lbl := func(s string) string { return name + t.suffix + s }
-	t.text(name, "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c, stride int, q, tq float32)",
+	g := &gradPlanarGen{t: t}
+	lbl := g.lbl
+	t.text("gradPlanar", "func(g, x []float32, t []int32, m, ls, pt, scale []float32, c, stride int, q, tq float32)",
 		"writes the gradient of the len(t) positions of the planar x (class j of position p at",
 		"x[j·stride + p]) to g, in the same layout: as gradRows, per position.")
-	gp, xp, tp, full, mp, lp, pp, sp := loadGradArgs()
+	g.gO, g.xo, g.tp, g.full, g.mp, g.lp, g.pp, g.sp = loadGradArgs()
 	jc := Load(Param("c"), GP64()).(reg.GPVirtual) // classes left
-	stride := Load(Param("stride"), GP64()).(reg.GPVirtual)
-	SHLQ(U8(2), stride)
-	qv := t.loadParamF32("q")
-	tqv := t.loadParamF32("tq")
-	ec := t.loadExpConsts()
-	jv := t.zero() // the class index, in every lane
-	var zero reg.VecVirtual
+	g.stride = Load(Param("stride"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), g.stride)
+	g.qv = t.loadParamF32("q")
+	g.tqv = t.loadParamF32("tq")
+	g.ec = t.loadExpConsts()
+	g.jv = t.zero() // the class index, in every lane
 	if t.zmm {
-		zero = t.zero()
+		g.zero = t.zero()
 	}
-	ones := t.cu("gradOne32", 1)
+	g.ones = t.cu("gradOne32", 1)
 	Comment("full = the bytes of the unmasked vectors of a plane")
-	SHLQ(U8(2), full)
-	ANDQ(U32(^uint32(t.bytes()-1)), full)
+	SHLQ(U8(2), g.full)
+	ANDQ(U32(^uint32(t.bytes()-1)), g.full)
+	g.o = GP64()
 
-	// shared holds what every plane of a vector of positions needs: the target's gradient
-	// scale·(pt + tq), and the targets with the lanes to zero (t < 0).
-	type shared struct {
-		gt   reg.VecVirtual
-		tv   Op // the targets (AVX-512: as they were given, memory or register)
-		live Op // AVX-512: the opmask of t >= 0; AVX2: the vector of t < 0
-	}
-	prep := func(T, S, P Op) shared {
-		sh := shared{gt: t.vec()}
-		Comment("the target's gradient scale·(pt + tq); the lanes of t < 0")
-		VADDPS(P, tqv, sh.gt)
-		VMULPS(S, sh.gt, sh.gt)
-		if t.zmm {
-			sh.tv = T // compared from memory
-			k := K()
-			VPCMPD(U8(2), T, zero, k) // 0 <= t
-			sh.live = k
-			return sh
-		}
-		tv := t.vec()
-		if m, ok := T.(Mem); ok {
-			VMOVDQU(m, tv)
-		} else {
-			tv = T.(reg.VecVirtual)
-		}
-		sh.tv = tv
-		dead := t.vec()
-		VPSRAD(U8(31), tv, dead)
-		sh.live = dead
-		return sh
-	}
-	// vec computes lanes positions of class jv from their logits x (in a register) and their
-	// statistics (memory operands, or registers in the tail).
-	vec := func(x reg.VecVirtual, M, L, S Op, sh shared, jv reg.VecVirtual) reg.VecVirtual {
-		d, e := t.vec(), t.vec()
-		Comment("e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j")
-		VSUBPS(M, x, d)
-		VSUBPS(L, d, d)
-		t.exp(ec, d, e)
-		VSUBPS(qv, e, e)
-		if t.zmm {
-			VMULPS_Z(S, e, sh.live, e)
-			kt := K()
-			VPCMPEQD(sh.tv, jv, kt)
-			VMOVAPS(sh.gt, kt, e)
-			return e
-		}
-		VMULPS(S, e, e)
-		VANDNPS(e, sh.live, e)
-		m := t.vec()
-		VPCMPEQD(jv, sh.tv, m)
-		VBLENDVPS(m, sh.gt, e, e)
-		return e
-	}
-
-	// pass emits the loop over the block for the planes (1 or 2) of consecutive classes from jv on,
-	// at xo and gO, and leaves xo, gO and jv at the planes after them.
-	o := GP64()
-	xo, gO := xp, gp
-	pass := func(planes int) {
-		sfx := string(rune('0' + planes))
-		jvs := []reg.VecVirtual{jv}
-		if planes == 2 {
-			j1 := t.vec()
-			VPADDD(ones, jv, j1)
-			jvs = append(jvs, j1)
-		}
-		plane := func(base reg.GPVirtual, k int) Mem {
-			if k == 0 {
-				return Mem{Base: base}
-			}
-			return Mem{Base: base, Index: stride, Scale: 1}
-		}
-		at := func(p reg.GPVirtual) Mem { return Mem{Base: p, Index: o, Scale: 1} }
-		XORQ(o, o)
-		xn := GP64()
-		LEAQ(Mem{Base: xo, Index: stride, Scale: uint8(planes)}, xn)
-		Label(lbl("Vec" + sfx))
-		CMPQ(o, full)
-		JAE(LabelRef(lbl("Tail" + sfx)))
-		sh := prep(at(tp), at(sp), at(pp))
-		for k := range planes {
-			prefetch(plane(xn, k))
-			x := t.vec()
-			VMOVUPS(plane(xo, k), x)
-			e := vec(x, at(mp), at(lp), at(sp), sh, jvs[k])
-			VMOVUPS(e, plane(gO, k))
-		}
-		for _, r := range []reg.GPVirtual{o, xo, gO, xn} {
-			ADDQ(U32(t.bytes()), r)
-		}
-		JMP(LabelRef(lbl("Vec" + sfx)))
-
-		Label(lbl("Tail" + sfx))
-		Comment("The planes' last positions, masked")
-		rem := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
-		ANDQ(U32(t.lanes-1), rem)
-		JZ(LabelRef(lbl("Next" + sfx)))
-		mask := t.tailMask(rem)
-		ld := func(m Mem) reg.VecVirtual { return t.loadTail(m, mask) }
-		T, M, L, S, P := ld(at(tp)), ld(at(mp)), ld(at(lp)), ld(at(sp)), ld(at(pp))
-		sh = prep(T, S, P)
-		for k := range planes {
-			e := vec(ld(plane(xo, k)), M, L, S, sh, jvs[k])
-			t.storeTail(e, plane(gO, k), rem, mask)
-		}
-
-		Label(lbl("Next" + sfx))
-		Comment("back to the block's start, on to the next planes")
-		SUBQ(o, xo)
-		SUBQ(o, gO)
-		for range planes {
-			ADDQ(stride, xo)
-			ADDQ(stride, gO)
-			VPADDD(ones, jv, jv)
-		}
-	}
 	Label(lbl("Pairs"))
 	CMPQ(jc, U8(2))
 	JB(LabelRef(lbl("Last")))
-	pass(2)
+	g.pass(2)
 	SUBQ(U8(2), jc)
 	JMP(LabelRef(lbl("Pairs")))
 	Label(lbl("Last"))
 	Comment("An odd class count leaves one plane")
 	TESTQ(jc, jc)
 	JZ(LabelRef(lbl("Done")))
-	pass(1)
+	g.pass(1)
 	Label(lbl("Done"))
 	VZEROUPPER()
 	RET()
 }
 
-// prefetch emits PREFETCHT0 m. avo files PREFETCHh under AMD's "MMX+" extensions; Intel's manuals
-// list it with SSE, and every amd64 CPU has it, so it is declared as SSE, which dispatch checks for
-// both tiers already (a prefetch never faults, so the address may lie past the slices' ends).
-func prefetch(m Mem) {
-	i, err := x86.PREFETCHT0(m)
-	check(err == nil, "%v", err)
-	i.ISA = []string{"SSE"}
-	Instruction(i)
+// gradPlanarGen holds the state of gradPlanar being generated.
+type gradPlanarGen struct {
+	t                    tier
+	xo, gO               reg.GPVirtual  // the current planes of x and g, at the block's start
+	tp, full, mp, lp, pp reg.GPVirtual  // full: the bytes of the unmasked vectors of a plane
+	sp, stride, o        reg.GPVirtual  // o: the byte offset in the block
+	qv, tqv, jv, zero    reg.VecVirtual // jv: the class index, in every lane
+	ec                   expConsts
+	ones                 Op
+}
+
+// lbl is the label s of the kernel.
+func (g *gradPlanarGen) lbl(s string) string { return "gradPlanar" + g.t.suffix + s }
+
+// planarShared holds what every plane of a vector of positions needs: the target's gradient
+// scale·(pt + tq), and the targets with the lanes to zero (t < 0).
+type planarShared struct {
+	gt   reg.VecVirtual
+	tv   Op // the targets (AVX-512: as they were given, memory or register)
+	live Op // AVX-512: the opmask of t >= 0; AVX2: the vector of t < 0
+}
+
+// prep computes the planarShared of the targets T, the scales S and the pt P.
+func (g *gradPlanarGen) prep(T, S, P Op) planarShared {
+	t := g.t
+	sh := planarShared{gt: t.vec()}
+	Comment("the target's gradient scale·(pt + tq); the lanes of t < 0")
+	VADDPS(P, g.tqv, sh.gt)
+	VMULPS(S, sh.gt, sh.gt)
+	if t.zmm {
+		sh.tv = T // compared from memory
+		k := K()
+		VPCMPD(U8(2), T, g.zero, k) // 0 <= t
+		sh.live = k
+		return sh
+	}
+	tv := t.vec()
+	if m, ok := T.(Mem); ok {
+		VMOVDQU(m, tv)
+	} else {
+		tv = T.(reg.VecVirtual)
+	}
+	sh.tv = tv
+	dead := t.vec()
+	VPSRAD(U8(31), tv, dead)
+	sh.live = dead
+	return sh
+}
+
+// vec computes lanes positions of class jv from their logits x (in a register) and their
+// statistics (memory operands, or registers in the tail).
+func (g *gradPlanarGen) vec(x reg.VecVirtual, M, L, S Op, sh planarShared, jv reg.VecVirtual) reg.VecVirtual {
+	t := g.t
+	d, e := t.vec(), t.vec()
+	Comment("e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j")
+	VSUBPS(M, x, d)
+	VSUBPS(L, d, d)
+	t.exp(g.ec, d, e)
+	VSUBPS(g.qv, e, e)
+	if t.zmm {
+		VMULPS_Z(S, e, sh.live, e)
+		kt := K()
+		VPCMPEQD(sh.tv, jv, kt)
+		VMOVAPS(sh.gt, kt, e)
+		return e
+	}
+	VMULPS(S, e, e)
+	VANDNPS(e, sh.live, e)
+	m := t.vec()
+	VPCMPEQD(jv, sh.tv, m)
+	VBLENDVPS(m, sh.gt, e, e)
+	return e
+}
+
+// pass emits the loop over the block for the planes (1 or 2) of consecutive classes from jv on,
+// at xo and gO, and leaves xo, gO and jv at the planes after them.
+func (g *gradPlanarGen) pass(planes int) {
+	t, lbl, o, xo, gO, stride := g.t, g.lbl, g.o, g.xo, g.gO, g.stride
+	sfx := string(rune('0' + planes))
+	jvs := []reg.VecVirtual{g.jv}
+	if planes == 2 {
+		j1 := t.vec()
+		VPADDD(g.ones, g.jv, j1)
+		jvs = append(jvs, j1)
+	}
+	plane := func(base reg.GPVirtual, k int) Mem {
+		if k == 0 {
+			return Mem{Base: base}
+		}
+		return Mem{Base: base, Index: stride, Scale: 1}
+	}
+	at := func(p reg.GPVirtual) Mem { return Mem{Base: p, Index: o, Scale: 1} }
+	XORQ(o, o)
+	xn := GP64()
+	LEAQ(Mem{Base: xo, Index: stride, Scale: uint8(planes)}, xn)
+	Label(lbl("Vec" + sfx))
+	CMPQ(o, g.full)
+	JAE(LabelRef(lbl("Tail" + sfx)))
+	sh := g.prep(at(g.tp), at(g.sp), at(g.pp))
+	for k := range planes {
+		prefetchT0(plane(xn, k))
+		x := t.vec()
+		VMOVUPS(plane(xo, k), x)
+		e := g.vec(x, at(g.mp), at(g.lp), at(g.sp), sh, jvs[k])
+		VMOVUPS(e, plane(gO, k))
+	}
+	for _, r := range []reg.GPVirtual{o, xo, gO, xn} {
+		ADDQ(U32(t.bytes()), r)
+	}
+	JMP(LabelRef(lbl("Vec" + sfx)))
+
+	Label(lbl("Tail" + sfx))
+	Comment("The planes' last positions, masked")
+	rem := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
+	ANDQ(U32(t.lanes-1), rem)
+	JZ(LabelRef(lbl("Next" + sfx)))
+	mask := t.tailMask(rem)
+	ld := func(m Mem) reg.VecVirtual { return t.loadTail(m, mask) }
+	T, M, L, S, P := ld(at(g.tp)), ld(at(g.mp)), ld(at(g.lp)), ld(at(g.sp)), ld(at(g.pp))
+	sh = g.prep(T, S, P)
+	for k := range planes {
+		e := g.vec(ld(plane(xo, k)), M, L, S, sh, jvs[k])
+		t.storeTail(e, plane(gO, k), rem, mask)
+	}
+
+	Label(lbl("Next" + sfx))
+	Comment("back to the block's start, on to the next planes")
+	SUBQ(o, xo)
+	SUBQ(o, gO)
+	for range planes {
+		ADDQ(stride, xo)
+		ADDQ(stride, gO)
+		VPADDD(g.ones, g.jv, g.jv)
+	}
 }

@@ -452,17 +452,24 @@ func (g *planarGen) block() {
 // vector emits the whole computation of one vector of positions at g.off (tail: its mask, or nil
 // for a full vector), for any C.
 func (g *planarGen) vector(tail Op) {
-	t := g.t
 	sfx := "Full"
 	if tail != nil {
 		sfx = "Tail"
 	}
-	lbl := func(s string) LabelRef { return LabelRef(g.label(sfx + s)) }
-	label := func(s string) { Label(g.label(sfx + s)) }
+	q, s, cnt := GP64(), GP64(), GP64()
+	m := g.vectorMax(tail, sfx, q, s, cnt)
+	g.vectorExp(tail, sfx, m, q, cnt)
+}
+
+// vectorMax emits vector's max pass (labels with sfx), which copies the first planarCopy planes to
+// the scratch block, and returns the maximum. q, s and cnt are free for it to use.
+func (g *planarGen) vectorMax(tail Op, sfx string, q, s, cnt reg.GPVirtual) reg.VecVirtual {
+	t := g.t
+	lbl := func(name string) LabelRef { return LabelRef(g.label(sfx + name)) }
+	label := func(name string) { Label(g.label(sfx + name)) }
 
 	Comment("Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are",
 		"copied to the scratch block, where the exp pass finds them in L1")
-	q, s, cnt := GP64(), GP64(), GP64()
 	LEAQ(g.mem(g.xp), q)
 	LEAQ(g.scratch, s)
 	m0 := g.load(Mem{Base: q}, tail)
@@ -518,6 +525,15 @@ func (g *planarGen) vector(tail Op) {
 	label("MaxDone")
 	m := m0
 	VMAXPS(m1, m, m)
+	return m
+}
+
+// vectorExp emits vector's exp pass and finish (labels with sfx), m the maximum; q and cnt are
+// free for it to use.
+func (g *planarGen) vectorExp(tail Op, sfx string, m reg.VecVirtual, q, cnt reg.GPVirtual) {
+	t := g.t
+	lbl := func(name string) LabelRef { return LabelRef(g.label(sfx + name)) }
+	label := func(name string) { Label(g.label(sfx + name)) }
 
 	Comment("Exp pass: q walks the scratch copy (step: a vector), then the planes past planarCopy",
 		"(step: the stride); the sums go to float64 every planarChunk classes when C > planarChunk")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/binary"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -219,10 +221,7 @@ const compactPop = 256 * 8
 // bytes (unused bytes 0), for VPMOVZXBD and VPERMPS; then at compactPop the population count of
 // every byte.
 func compactTable() Mem {
-	if m, ok := consts["compact"]; ok {
-		return m
-	}
-	m := GLOBL("compact", RODATA|NOPTR)
+	var words []uint64 // at 8·i
 	var pop [256]byte
 	for mask := range 256 {
 		var e uint64
@@ -234,17 +233,26 @@ func compactTable() Mem {
 			}
 		}
 		pop[mask] = byte(j)
-		DATA(8*mask, U64(e))
+		words = append(words, e)
 	}
 	for i := 0; i < 256; i += 8 {
 		var e uint64
 		for j := range 8 {
 			e |= uint64(pop[i+j]) << (8 * j)
 		}
-		DATA(compactPop+i, U64(e))
+		words = append(words, e)
 	}
-	consts["compact"] = m
-	return m
+	var data []byte
+	for _, e := range words {
+		data = binary.LittleEndian.AppendUint64(data, e)
+	}
+	return consts.get("compact", data, func() Mem {
+		m := GLOBL("compact", RODATA|NOPTR)
+		for i, e := range words {
+			DATA(8*i, U64(e))
+		}
+		return m
+	})
 }
 
 // popcount returns in a new register the number of set bits of the lane mask r (8 bits on AVX2, 16
@@ -429,6 +437,61 @@ func genBand(t tier) {
 	RET()
 }
 
+// passMask returns the mask of the lanes of the vector at at (tail: a lane mask, or nil) that
+// genIndices takes: x >= v or NaN, or with nan NaN only. AVX-512 returns an opmask register, AVX2 a
+// vector.
+func (t tier) passMask(at Mem, tail Op, v reg.VecVirtual, nan bool) Op {
+	var m Op
+	if t.zmm {
+		k := K()
+		m = k
+		switch {
+		case tail != nil || nan:
+			x := t.vec()
+			if tail != nil {
+				VMOVUPS_Z(at, tail, x)
+			} else {
+				VMOVUPS(at, x)
+			}
+			pred, other := U8(cmpNLT), Op(v)
+			if nan {
+				pred, other = U8(cmpUNORD), x
+			}
+			if tail != nil {
+				VCMPPS(pred, other, x, tail, k)
+			} else {
+				VCMPPS(pred, other, x, k)
+			}
+		default:
+			VCMPPS(U8(cmpNGT), at, v, k) // not v > x: x >= v or NaN
+		}
+	} else {
+		mv := t.vec()
+		m = mv
+		switch {
+		case tail != nil || nan:
+			var x reg.VecVirtual
+			if tail != nil {
+				x = t.loadTail(at, tail)
+			} else {
+				x = t.vec()
+				VMOVUPS(at, x)
+			}
+			if nan {
+				VCMPPS(U8(cmpUNORD), x, x, mv)
+			} else {
+				VCMPPS(U8(cmpNLT), v, x, mv)
+			}
+			if tail != nil {
+				VANDPS(tail, mv, mv)
+			}
+		default:
+			VCMPPS(U8(cmpNGT), at, v, mv) // not v > x: x >= v or NaN
+		}
+	}
+	return m
+}
+
 // genIndices emits name(dst []int32, x []float32, v float32, base int32) int: base+i for every
 // x[i] >= v (NaN included; nan: every NaN x[i]) written ascending to dst, which has room for all,
 // and their count. The index vector base+i+lane advances by a vector each step. The loops are
@@ -473,55 +536,7 @@ func genIndices(t tier, name string, nan bool, doc string) {
 	// vector packs the indices of the passing lanes of the elements at p+disp (tail: a lane mask,
 	// or nil), stores them (whole when full, else exactly their number) and advances idx.
 	vector := func(disp int, tail Op, full bool) {
-		at := Mem{Base: p, Disp: disp}
-		var m Op
-		if t.zmm {
-			k := K()
-			m = k
-			switch {
-			case tail != nil || nan:
-				x := t.vec()
-				if tail != nil {
-					VMOVUPS_Z(at, tail, x)
-				} else {
-					VMOVUPS(at, x)
-				}
-				pred, other := U8(cmpNLT), Op(v)
-				if nan {
-					pred, other = U8(cmpUNORD), x
-				}
-				if tail != nil {
-					VCMPPS(pred, other, x, tail, k)
-				} else {
-					VCMPPS(pred, other, x, k)
-				}
-			default:
-				VCMPPS(U8(cmpNGT), at, v, k) // not v > x: x >= v or NaN
-			}
-		} else {
-			mv := t.vec()
-			m = mv
-			switch {
-			case tail != nil || nan:
-				var x reg.VecVirtual
-				if tail != nil {
-					x = t.loadTail(at, tail)
-				} else {
-					x = t.vec()
-					VMOVUPS(at, x)
-				}
-				if nan {
-					VCMPPS(U8(cmpUNORD), x, x, mv)
-				} else {
-					VCMPPS(U8(cmpNLT), v, x, mv)
-				}
-				if tail != nil {
-					VANDPS(tail, mv, mv)
-				}
-			default:
-				VCMPPS(U8(cmpNGT), at, v, mv) // not v > x: x >= v or NaN
-			}
-		}
+		m := t.passMask(Mem{Base: p, Disp: disp}, tail, v, nan)
 		// emit stores the indices of the lanes of the 8-bit mask r (base in every lane of base).
 		emit := func(r reg.GPVirtual, base reg.VecVirtual) {
 			z := YMM()

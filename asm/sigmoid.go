@@ -42,13 +42,71 @@ func genSigmoid(t tier) {
 	genSig(t, sigLossGrad)
 }
 
+// sigGen holds the state of one Sigmoid kernel being generated.
+type sigGen struct {
+	t                   tier
+	kind                sigKind
+	lbl                 string // kernel name with the tier suffix, for labels
+	loss, grad, targets bool
+	dst, gp, tp, sp, n  reg.GPVirtual // the losses, the gradient, the targets, the scales, the samples left
+	xp                  reg.GPVirtual
+	groups              int // vectors an iteration takes
+
+	ec                  expConsts
+	lc                  log1pUnitConsts
+	sign, half, one     Op
+	zero                reg.VecVirtual
+	fill, epsv, hev, s0 reg.VecVirtual // broadcast parameters; hev = ε/2
+}
+
+// sigChain is one vector of samples in flight.
+type sigChain struct {
+	z, sg, d, na, e, acc reg.VecVirtual
+	tv                   reg.VecVirtual // AVX2: the targets, whose sign bit marks the ignored
+	kIgn                 reg.Register   // AVX-512: the ignored lanes
+}
+
+// genSig emits the Sigmoid kernel kind of tier t.
 func genSig(t tier, kind sigKind) {
+	g := &sigGen{t: t, kind: kind,
+		loss: kind != sigGrad, grad: kind == sigGrad || kind == sigLossGrad, targets: kind != sigLSE}
+	g.text()
+	g.prologue()
+	g.consts()
+
+	g.groups = 2
+	if t.zmm {
+		g.groups = 4
+	}
+	if kind == sigLossGrad {
+		g.groups /= 2
+	}
+	lbl := g.lbl
+	if kind == sigLoss || kind == sigLossGrad {
+		Comment("without smoothing (ε = ±0) the loop leaves out its two instructions")
+		e := GP32()
+		MOVL(paramAddr("eps"), e)
+		SHLL(U8(1), e)
+		JNZ(LabelRef(lbl + "SmoothLoop"))
+		g.loops(lbl+"Plain", false)
+		g.loops(lbl+"Smooth", true)
+	} else {
+		g.loops(lbl, false)
+	}
+	Label(lbl + "Done")
+	VZEROUPPER()
+	RET()
+}
+
+// text starts the kernel.
+func (g *sigGen) text() {
+	t := g.t
 	var name string
 	tail := "; len(t) is a multiple of the lanes."
 	if t.zmm {
 		tail = "."
 	}
-	switch kind {
+	switch g.kind {
 	case sigLoss:
 		name = "sigLoss"
 		t.text(name, "func(loss, x []float32, t []int32, eps, fill float32)",
@@ -73,248 +131,243 @@ func genSig(t tier, kind sigKind) {
 		t.text(name, "func(loss, g, x []float32, t []int32, eps, fill, s0 float32)",
 			"is sigLoss that also sets g[i] = s0·(σ(x[i]) − y') where t[i] >= 0 and 0 elsewhere; g may be x.")
 	}
-	lbl := name + t.suffix
-	loss, grad, targets := kind != sigGrad, kind == sigGrad || kind == sigLossGrad, kind != sigLSE
+	g.lbl = name + t.suffix
+}
 
-	var dst, gp, tp, sp, n reg.GPVirtual
+// prologue loads the parameters' bases and the sample count.
+func (g *sigGen) prologue() {
 	ld := func(c gotypes.Component) reg.GPVirtual { return Load(c, GP64()).(reg.GPVirtual) }
-	switch kind {
+	switch g.kind {
 	case sigLSE:
-		dst, n = ld(Param("dst").Base()), ld(Param("dst").Len())
+		g.dst, g.n = ld(Param("dst").Base()), ld(Param("dst").Len())
 	case sigLoss:
-		dst = ld(Param("loss").Base())
+		g.dst = ld(Param("loss").Base())
 	case sigGrad:
-		gp, sp = ld(Param("g").Base()), ld(Param("scale").Base())
+		g.gp, g.sp = ld(Param("g").Base()), ld(Param("scale").Base())
 	case sigLossGrad:
-		dst, gp = ld(Param("loss").Base()), ld(Param("g").Base())
+		g.dst, g.gp = ld(Param("loss").Base()), ld(Param("g").Base())
 	}
-	xp := ld(Param("x").Base())
-	if targets {
-		tp, n = ld(Param("t").Base()), ld(Param("t").Len())
+	g.xp = ld(Param("x").Base())
+	if g.targets {
+		g.tp, g.n = ld(Param("t").Base()), ld(Param("t").Len())
 	}
+}
 
-	ec := t.loadExpConsts()
-	var lc log1pUnitConsts
-	if loss {
-		lc = t.loadLog1pUnitConsts()
+// consts loads the constants and the broadcast parameters.
+func (g *sigGen) consts() {
+	t, kind := g.t, g.kind
+	g.ec = t.loadExpConsts()
+	if g.loss {
+		g.lc = t.loadLog1pUnitConsts()
 		if t.zmm {
 			slots := GP64()
 			LEAQ(AllocLocal(7*t.bytes()), slots)
-			t.spillLog1pUnitConsts(&lc, slots)
+			t.spillLog1pUnitConsts(&g.lc, slots)
 		}
 	}
-	sign := t.cu("signBit", 0x80000000)
-	zero := t.zero()
-	var fill, epsv, hev, s0 reg.VecVirtual
-	var half Op
+	g.sign = t.cu("signBit", 0x80000000)
+	g.zero = t.zero()
 	if kind != sigLSE {
-		half = t.cf("half", 0.5)
+		g.half = t.cf("half", 0.5)
 	}
 	if kind == sigLoss || kind == sigLossGrad {
-		fill = t.loadParamF32("fill")
-		epsv = t.loadParamF32("eps")
+		g.fill = t.loadParamF32("fill")
+		g.epsv = t.loadParamF32("eps")
 	}
-	if grad {
+	if g.grad {
 		Comment("he = ε/2, the smoothing of the gradient")
-		hev = t.loadParamF32("eps")
-		VMULPS(half, hev, hev)
+		g.hev = t.loadParamF32("eps")
+		VMULPS(g.half, g.hev, g.hev)
 	}
 	if kind == sigLossGrad {
-		s0 = t.loadParamF32("s0")
+		g.s0 = t.loadParamF32("s0")
 	}
-	var one Op
-	if grad {
-		one = t.cf("one", 1)
+	if g.grad {
+		g.one = t.cf("one", 1)
 		if t.zmm {
-			one = ec.one
+			g.one = g.ec.one
 		}
 	}
+}
 
-	// chain is one vector of samples in flight.
-	type chain struct {
-		z, sg, d, na, e, acc reg.VecVirtual
-		tv                   reg.VecVirtual // AVX2: the targets, whose sign bit marks the ignored
-		kIgn                 reg.Register   // AVX-512: the ignored lanes
-	}
-	// body emits g vectors of samples at the current pointers; tail, if not nil, is the opmask of
-	// the lanes of a last partial vector (AVX-512).
-	body := func(g int, tail Op, smooth bool) {
-		cs := make([]chain, g)
-		at := func(p reg.GPVirtual, i int) Mem { return Mem{Base: p, Disp: i * t.bytes()} }
-		for i := range cs {
-			c := &cs[i]
-			c.z = t.vec()
-			if tail != nil {
-				VMOVUPS_Z(at(xp, i), tail, c.z)
-			} else {
-				VMOVUPS(at(xp, i), c.z)
-			}
-			if targets {
-				c.sg = t.vec()
-				Comment("sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive")
-				c.tv = t.vec()
-				switch {
-				case tail != nil:
-					VMOVDQU32_Z(at(tp, i), tail, c.tv)
-				case t.zmm:
-					VMOVDQU32(at(tp, i), c.tv)
-				default:
-					VMOVDQU(at(tp, i), c.tv)
-				}
-				VPSLLD(U8(31), c.tv, c.sg)
-				if t.zmm && kind != sigGrad {
-					c.kIgn = K()
-					VPMOVD2M(c.tv, c.kIgn)
-				}
-			}
-			c.na = t.vec()
-			VORPS(sign, c.z, c.na) // −|z| = −|d|
-			c.d = c.z
-			if targets {
-				c.d = t.vec()
-				VXORPS(c.sg, c.z, c.d)
-			}
-			if loss {
-				Comment("acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)")
-				c.acc = t.vec()
-				VMAXPS(zero, c.d, c.acc)
-				VFMADD231PS(zero, c.z, c.acc)
-				if smooth {
-					Comment("smoothing: acc −= (ε·d)/2")
-					ed := t.vec()
-					VMULPS(epsv, c.d, ed)
-					VFNMADD231PS(half, ed, c.acc)
-				}
-			}
-		}
-		for i := range cs {
-			cs[i].e = t.vec()
-			t.exp(ec, cs[i].na, cs[i].e)
-		}
-		if grad {
-			for i := range cs {
-				c := &cs[i]
-				Comment("σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)")
-				w, r, er := t.vec(), t.vec(), t.vec()
-				VADDPS(one, c.e, w)
-				VMOVUPS(one, r)
-				VDIVPS(w, r, r)
-				VMULPS(r, c.e, er)
-				if t.zmm {
-					kn := K()
-					VPMOVD2M(c.d, kn)
-					VMOVAPS(er, kn, r)
-				} else {
-					VBLENDVPS(c.d, er, r, r)
-				}
-				Comment("v = ±(σ(d) − ε/2): negated for a positive")
-				VSUBPS(hev, r, r)
-				VXORPS(c.sg, r, r)
-				Comment("g = scale·v where the sample is kept, else 0")
-				switch {
-				case kind == sigLossGrad && t.zmm:
-					VMULPS(s0, r, r)
-					VMOVAPS(zero, c.kIgn, r)
-				case kind == sigLossGrad:
-					VMULPS(s0, r, r)
-					VBLENDVPS(c.tv, zero, r, r)
-				case t.zmm:
-					sc := t.vec()
-					if tail != nil {
-						VMOVUPS_Z(at(sp, i), tail, sc)
-					} else {
-						VMOVUPS(at(sp, i), sc)
-					}
-					keep := K()
-					VPCMPD(U8(5), zero, c.tv, keep)     // t >= 0
-					VCMPPS(U8(4), zero, sc, keep, keep) // scale != 0
-					VMULPS_Z(sc, r, keep, r)
-				default:
-					sc, dead := t.vec(), t.vec()
-					VMOVUPS(at(sp, i), sc)
-					VCMPPS(U8(cmpEQ), zero, sc, dead)
-					VPOR(c.tv, dead, dead) // the sign bit: t < 0 or scale == 0
-					VMULPS(sc, r, r)
-					VBLENDVPS(dead, zero, r, r)
-				}
-				if tail != nil {
-					VMOVUPS(r, tail, at(gp, i))
-				} else {
-					VMOVUPS(r, at(gp, i))
-				}
-			}
-		}
-		if loss {
-			for i := range cs {
-				c := &cs[i]
-				l1 := t.vec()
-				t.log1pUnit(lc, c.e, l1)
-				VADDPS(l1, c.acc, c.acc)
-				if kind != sigLSE {
-					Comment("fill where t < 0")
-					if t.zmm {
-						VMOVAPS(fill, c.kIgn, c.acc)
-					} else {
-						VBLENDVPS(c.tv, fill, c.acc, c.acc)
-					}
-				}
-				if tail != nil {
-					VMOVUPS(c.acc, tail, at(dst, i))
-				} else {
-					VMOVUPS(c.acc, at(dst, i))
-				}
-			}
-		}
-		if tail != nil {
-			return
-		}
-		for _, p := range []reg.GPVirtual{dst, gp, xp, tp, sp} {
-			if p != nil {
-				ADDQ(U32(g*t.bytes()), p)
-			}
-		}
-		SUBQ(U32(g*t.lanes), n)
-	}
-
-	groups := 2
+// loops emits the loops over the vectors of samples, with label prefix pfx.
+func (g *sigGen) loops(pfx string, smooth bool) {
+	t, n := g.t, g.n
+	Label(pfx + "Loop")
+	CMPQ(n, U32(g.groups*t.lanes))
+	JB(LabelRef(pfx + "One"))
+	g.body(g.groups, nil, smooth)
+	JMP(LabelRef(pfx + "Loop"))
+	Label(pfx + "One")
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(pfx + "Tail"))
+	g.body(1, nil, smooth)
+	JMP(LabelRef(pfx + "One"))
+	Label(pfx + "Tail")
 	if t.zmm {
-		groups = 4
+		TESTQ(n, n)
+		JZ(LabelRef(g.lbl + "Done"))
+		g.body(1, t.tailMask(n), smooth)
 	}
-	if kind == sigLossGrad {
-		groups /= 2
+	JMP(LabelRef(g.lbl + "Done"))
+}
+
+// at is the i-th vector at p.
+func (g *sigGen) at(p reg.GPVirtual, i int) Mem { return Mem{Base: p, Disp: i * g.t.bytes()} }
+
+// body emits n vectors of samples at the current pointers, phase by phase; tail, if not nil, is
+// the opmask of the lanes of a last partial vector (AVX-512).
+func (g *sigGen) body(n int, tail Op, smooth bool) {
+	t := g.t
+	cs := make([]sigChain, n)
+	for i := range cs {
+		g.load(&cs[i], i, tail, smooth)
 	}
-	// loops emits the loops over the vectors of samples, with label prefix pfx.
-	loops := func(pfx string, smooth bool) {
-		Label(pfx + "Loop")
-		CMPQ(n, U32(groups*t.lanes))
-		JB(LabelRef(pfx + "One"))
-		body(groups, nil, smooth)
-		JMP(LabelRef(pfx + "Loop"))
-		Label(pfx + "One")
-		CMPQ(n, U32(t.lanes))
-		JB(LabelRef(pfx + "Tail"))
-		body(1, nil, smooth)
-		JMP(LabelRef(pfx + "One"))
-		Label(pfx + "Tail")
-		if t.zmm {
-			TESTQ(n, n)
-			JZ(LabelRef(lbl + "Done"))
-			body(1, t.tailMask(n), smooth)
+	for i := range cs {
+		cs[i].e = t.vec()
+		t.exp(g.ec, cs[i].na, cs[i].e)
+	}
+	if g.grad {
+		for i := range cs {
+			g.gradient(&cs[i], i, tail)
 		}
-		JMP(LabelRef(lbl + "Done"))
 	}
-	if kind == sigLoss || kind == sigLossGrad {
-		Comment("without smoothing (ε = ±0) the loop leaves out its two instructions")
-		e := GP32()
-		MOVL(paramAddr("eps"), e)
-		SHLL(U8(1), e)
-		JNZ(LabelRef(lbl + "SmoothLoop"))
-		loops(lbl+"Plain", false)
-		loops(lbl+"Smooth", true)
+	if g.loss {
+		for i := range cs {
+			g.storeLoss(&cs[i], i, tail)
+		}
+	}
+	if tail != nil {
+		return
+	}
+	for _, p := range []reg.GPVirtual{g.dst, g.gp, g.xp, g.tp, g.sp} {
+		if p != nil {
+			ADDQ(U32(n*t.bytes()), p)
+		}
+	}
+	SUBQ(U32(n*t.lanes), g.n)
+}
+
+// load emits the first phase of the vector of samples i: the logits and targets, d, −|d| and the
+// loss's first terms.
+func (g *sigGen) load(c *sigChain, i int, tail Op, smooth bool) {
+	t, zero := g.t, g.zero
+	c.z = t.vec()
+	if tail != nil {
+		VMOVUPS_Z(g.at(g.xp, i), tail, c.z)
 	} else {
-		loops(lbl, false)
+		VMOVUPS(g.at(g.xp, i), c.z)
 	}
-	Label(lbl + "Done")
-	VZEROUPPER()
-	RET()
+	if g.targets {
+		c.sg = t.vec()
+		Comment("sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive")
+		c.tv = t.vec()
+		switch {
+		case tail != nil:
+			VMOVDQU32_Z(g.at(g.tp, i), tail, c.tv)
+		case t.zmm:
+			VMOVDQU32(g.at(g.tp, i), c.tv)
+		default:
+			VMOVDQU(g.at(g.tp, i), c.tv)
+		}
+		VPSLLD(U8(31), c.tv, c.sg)
+		if t.zmm && g.kind != sigGrad {
+			c.kIgn = K()
+			VPMOVD2M(c.tv, c.kIgn)
+		}
+	}
+	c.na = t.vec()
+	VORPS(g.sign, c.z, c.na) // −|z| = −|d|
+	c.d = c.z
+	if g.targets {
+		c.d = t.vec()
+		VXORPS(c.sg, c.z, c.d)
+	}
+	if g.loss {
+		Comment("acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)")
+		c.acc = t.vec()
+		VMAXPS(zero, c.d, c.acc)
+		VFMADD231PS(zero, c.z, c.acc)
+		if smooth {
+			Comment("smoothing: acc −= (ε·d)/2")
+			ed := t.vec()
+			VMULPS(g.epsv, c.d, ed)
+			VFNMADD231PS(g.half, ed, c.acc)
+		}
+	}
+}
+
+// gradient emits the gradient of the vector of samples i, once e = e^{−|d|} is computed.
+func (g *sigGen) gradient(c *sigChain, i int, tail Op) {
+	t, zero, one := g.t, g.zero, g.one
+	Comment("σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)")
+	w, r, er := t.vec(), t.vec(), t.vec()
+	VADDPS(one, c.e, w)
+	VMOVUPS(one, r)
+	VDIVPS(w, r, r)
+	VMULPS(r, c.e, er)
+	if t.zmm {
+		kn := K()
+		VPMOVD2M(c.d, kn)
+		VMOVAPS(er, kn, r)
+	} else {
+		VBLENDVPS(c.d, er, r, r)
+	}
+	Comment("v = ±(σ(d) − ε/2): negated for a positive")
+	VSUBPS(g.hev, r, r)
+	VXORPS(c.sg, r, r)
+	Comment("g = scale·v where the sample is kept, else 0")
+	switch {
+	case g.kind == sigLossGrad && t.zmm:
+		VMULPS(g.s0, r, r)
+		VMOVAPS(zero, c.kIgn, r)
+	case g.kind == sigLossGrad:
+		VMULPS(g.s0, r, r)
+		VBLENDVPS(c.tv, zero, r, r)
+	case t.zmm:
+		sc := t.vec()
+		if tail != nil {
+			VMOVUPS_Z(g.at(g.sp, i), tail, sc)
+		} else {
+			VMOVUPS(g.at(g.sp, i), sc)
+		}
+		keep := K()
+		VPCMPD(U8(5), zero, c.tv, keep)     // t >= 0
+		VCMPPS(U8(4), zero, sc, keep, keep) // scale != 0
+		VMULPS_Z(sc, r, keep, r)
+	default:
+		sc, dead := t.vec(), t.vec()
+		VMOVUPS(g.at(g.sp, i), sc)
+		VCMPPS(U8(cmpEQ), zero, sc, dead)
+		VPOR(c.tv, dead, dead) // the sign bit: t < 0 or scale == 0
+		VMULPS(sc, r, r)
+		VBLENDVPS(dead, zero, r, r)
+	}
+	if tail != nil {
+		VMOVUPS(r, tail, g.at(g.gp, i))
+	} else {
+		VMOVUPS(r, g.at(g.gp, i))
+	}
+}
+
+// storeLoss emits the end of the loss of the vector of samples i: log1p(e) added, fill where
+// t < 0, stored.
+func (g *sigGen) storeLoss(c *sigChain, i int, tail Op) {
+	t := g.t
+	l1 := t.vec()
+	t.log1pUnit(g.lc, c.e, l1)
+	VADDPS(l1, c.acc, c.acc)
+	if g.kind != sigLSE {
+		Comment("fill where t < 0")
+		if t.zmm {
+			VMOVAPS(g.fill, c.kIgn, c.acc)
+		} else {
+			VBLENDVPS(c.tv, g.fill, c.acc, c.acc)
+		}
+	}
+	if tail != nil {
+		VMOVUPS(c.acc, tail, g.at(g.dst, i))
+	} else {
+		VMOVUPS(c.acc, g.at(g.dst, i))
+	}
 }

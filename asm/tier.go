@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/mmcloughlin/avo/attr"
 	. "github.com/mmcloughlin/avo/build"
@@ -65,17 +68,75 @@ func paramAddr(name string) Mem {
 	return b.Addr
 }
 
-// consts holds the DATA symbols emitted so far, so each constant is emitted once.
-var consts = map[string]Mem{}
+// A constTable holds the DATA symbols emitted so far with their contents, so that each constant
+// is emitted once and a name is never reused for other contents: the first use of a name emits its
+// symbol, a later one with the same contents gets that symbol, and one with other contents is a
+// generator bug (it would silently read the first contents), which panics with both.
+type constTable map[string]constSym
+
+// A constSym is an emitted DATA symbol and its contents, little-endian.
+type constSym struct {
+	m    Mem
+	data []byte
+}
+
+// get returns the symbol name holding data, calling emit to emit it on its first use.
+func (c constTable) get(name string, data []byte, emit func() Mem) Mem {
+	if s, ok := c[name]; ok {
+		if !bytes.Equal(s.data, data) {
+			panic(fmt.Sprintf("constant %s reused with other contents: first %s, now %s", name, describeData(s.data), describeData(data)))
+		}
+		return s.m
+	}
+	m := emit()
+	c[name] = constSym{m: m, data: data}
+	return m
+}
+
+// describeData shows a constant's contents for get's panic: its size and first 32-bit words, in hex
+// (and the float32 a lone word holds).
+func describeData(data []byte) string {
+	var words []string
+	for i := 0; i+4 <= len(data) && i < 64; i += 4 {
+		words = append(words, fmt.Sprintf("0x%08x", binary.LittleEndian.Uint32(data[i:])))
+	}
+	s := fmt.Sprintf("%d bytes [%s", len(data), strings.Join(words, " "))
+	if len(data) > 64 {
+		s += " ..."
+	}
+	s += "]"
+	if len(data) == 4 {
+		s += fmt.Sprintf(" (float32 %g)", math.Float32frombits(binary.LittleEndian.Uint32(data)))
+	}
+	return s
+}
+
+// u32Data is the contents of a table of the 32-bit words w.
+func u32Data(w ...uint32) []byte {
+	b := make([]byte, 0, 4*len(w))
+	for _, v := range w {
+		b = binary.LittleEndian.AppendUint32(b, v)
+	}
+	return b
+}
+
+// u32Table returns the DATA symbol name holding the 32-bit words w, emitted on first use.
+func u32Table(name string, w []uint32) Mem {
+	return consts.get(name, u32Data(w...), func() Mem {
+		m := GLOBL(name, RODATA|NOPTR)
+		for i, v := range w {
+			DATA(4*i, U32(v))
+		}
+		return m
+	})
+}
+
+// consts holds the DATA symbols of the amd64 kernels.
+var consts = constTable{}
 
 // constMem returns the 4-byte DATA symbol holding bits, emitted on first use.
 func constMem(name string, bits uint32) Mem {
-	if m, ok := consts[name]; ok {
-		return m
-	}
-	m := ConstData(name, U32(bits))
-	consts[name] = m
-	return m
+	return consts.get(name, u32Data(bits), func() Mem { return ConstData(name, U32(bits)) })
 }
 
 // f32 broadcasts the float32 constant v (named for the DATA symbol) into a new register.
@@ -98,16 +159,11 @@ func (t tier) cu(name string, bits uint32) Op {
 	if t.zmm {
 		return t.u32(name, bits)
 	}
-	key := name + "Vec"
-	if m, ok := consts[key]; ok {
-		return m
+	w := make([]uint32, 8)
+	for i := range w {
+		w[i] = bits
 	}
-	m := GLOBL(key, RODATA|NOPTR)
-	for i := range 8 {
-		DATA(4*i, U32(bits))
-	}
-	consts[key] = m
-	return m
+	return u32Table(name+"Vec", w)
 }
 
 // broadcastF32 broadcasts the float32 in the low lane of x (an XMM register) to a new register.
@@ -215,15 +271,11 @@ func constIota(lanes int) Mem {
 	if lanes == 16 {
 		name = "iota16"
 	}
-	if m, ok := consts[name]; ok {
-		return m
+	w := make([]uint32, lanes)
+	for i := range w {
+		w[i] = uint32(i)
 	}
-	m := GLOBL(name, RODATA|NOPTR)
-	for i := range lanes {
-		DATA(4*i, U32(i))
-	}
-	consts[name] = m
-	return m
+	return u32Table(name, w)
 }
 
 // loadTail loads the first lanes of mask from m into a new register, zeroing the others; no byte
