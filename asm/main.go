@@ -33,6 +33,19 @@ var (
 
 func main() {
 	ConstraintExpr("!purego")
+	genAMD64()
+	Generate() // parses the flags
+	if *arm64Out != "" {
+		f := genNEON()
+		cmd := "go run . -arm64 " + *arm64Out + " -arm64stubs " + *arm64Stubs
+		if err := f.Write(*arm64Out, *arm64Stubs, "ohem", cmd); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// genAMD64 emits every amd64 kernel, in both tiers, into avo's global context.
+func genAMD64() {
 	for _, t := range tiers {
 		genMath(t)
 		genSelect(t)
@@ -46,14 +59,6 @@ func main() {
 	}
 	for _, t := range tiers {
 		genRanks(t)
-	}
-	Generate() // parses the flags
-	if *arm64Out != "" {
-		f := genNEON()
-		cmd := "go run . -arm64 " + *arm64Out + " -arm64stubs " + *arm64Stubs
-		if err := f.Write(*arm64Out, *arm64Stubs, "ohem", cmd); err != nil {
-			log.Fatal(err)
-		}
 	}
 }
 
