@@ -48,8 +48,8 @@ func cePlanarNEON(loss []float32, st stats, x []float32, t []int32, c, stride in
 		for r, ti := range t[lo:hi] {
 			p := lo + r
 			// The kernel's neg is Σ_{j≠t} (z_j − m), −Inf when it overflowed float32 (then
-			// finishNEON asks for the generic code's float64 evaluation).
-			if !finishNEON(loss, st, p, ti, mx[r], float32(s[r]), zt[r], float32(neg[r]), c, eps, fill) {
+			// finishRow asks for the generic code's float64 evaluation).
+			if !finishRow(loss, st, p, ti, mx[r], float32(s[r]), zt[r], float32(neg[r]), c, eps, fill) {
 				cePlanarGeneric(loss[p:p+1], st.slice(p, p+1), x[p:], t[p:p+1], c, stride, eps, fill)
 			}
 		}
