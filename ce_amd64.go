@@ -45,15 +45,15 @@ func installRows(ks *kernelSet, d *rowTier) {
 	ks.fuseRows = d.fused
 }
 
-// maxLanes is the widest tier's rows per vector; tailFloats the padded copy of a last group of
-// rows (16 rows of the tiled kernels' largest C); colScratch the across-rows reductions'
-// column buffer, which amd64 does not use (its across-rows kernels finish their rows).
+// tailFloats is the padded copy of a last group of rows (the widest tier's rows of the tiled
+// kernels' largest C; the across-rows kernels' C are smaller); smallScratch the across-rows
+// kernel's scratch at smallMax; colScratch the across-rows reductions' column buffer, which amd64
+// does not use (its across-rows kernels finish their rows). The kernels' own sizes (maxLanes,
+// finishScratch, mediumScratch, ...) are generated: ohem_sizes_amd64.go.
 const (
-	maxLanes      = 16
-	tailFloats    = 16 * tiledMaxC
-	colScratch    = 0
-	finishScratch = 16 * 16
-	smallScratch  = (smallMax + 16) * 16
+	tailFloats   = maxLanes * tiledMaxC
+	smallScratch = (smallMax + smallScratchRows) * maxLanes
+	colScratch   = 0
 )
 
 // ceGroup runs kernel k, which writes finished rows, on the n rows of x (whole groups for the

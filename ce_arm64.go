@@ -12,7 +12,7 @@ const tierNEON = 0
 const smallMaxNEON = tiledMinNEON - 1
 
 var rowsNEON = &rowTier{id: tierNEON, lanes: 4, smallMax: smallMaxNEON,
-	tiledMin: tiledMinNEON, tiledMax: tiledMaxNEON, smallLSE: true, overread: 4}
+	tiledMin: tiledMinNEON, tiledMax: tiledMaxNEON, smallLSE: true, overread: tiledOverread}
 
 // ceNEON installs the NEON row-major kernels.
 func ceNEON(ks *kernelSet) {
@@ -20,14 +20,13 @@ func ceNEON(ks *kernelSet) {
 	ks.lseRows = rowsNEON.lseRows
 }
 
-// maxLanes is the tier's rows per vector; tailFloats the padded copy of a last group of rows (4
-// rows of the tiled kernel's largest C and the floats it reads past them); colScratch the tiled
-// kernel's column buffer. NEON has no finish kernel (finishScratch) and no finished-row kernels
-// (smallScratch, mediumScratch, mediumBlock).
+// tailFloats is the padded copy of a last group of rows (4 rows of the tiled kernel's largest C
+// and the floats it reads past them); colScratch the tiled kernel's column buffer. NEON has no
+// finish kernel (finishScratch) and no finished-row kernels (smallScratch, mediumScratch,
+// mediumBlock). maxLanes, tiledOverread and tiledColPad are generated: ohem_sizes_arm64.go.
 const (
-	maxLanes      = 4
-	tailFloats    = 4*tiledMaxNEON + 4
-	colScratch    = 4 * (tiledMaxNEON + 3)
+	tailFloats    = 4*tiledMaxNEON + tiledOverread
+	colScratch    = 4 * (tiledMaxNEON + tiledColPad)
 	finishScratch = 0
 	smallScratch  = 0
 	mediumScratch = 0

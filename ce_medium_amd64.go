@@ -42,15 +42,5 @@ const (
 	tiledMaxAVX512  = 64
 )
 
-// mediumMaxC is the largest C the kernels take, tiledMaxC the largest the tiled ones take.
-const (
-	mediumMaxC = 512
-	tiledMaxC  = 64
-)
-
-// mediumScratch is the scratch the kernels need, in float32s; mediumBlock the most rows one call
-// takes (their reductions wait in the scratch for the call's finish loop).
-const (
-	mediumScratch = 3456
-	mediumBlock   = 256
-)
+// The kernels' largest C (mediumMaxC, tiledMaxC), their scratch (mediumScratch) and the most rows
+// one call takes (mediumBlock) are generated: ohem_sizes_amd64.go.

@@ -15,8 +15,7 @@ func planarNEON(ks *kernelSet) {
 	ks.lsePlanar = planarTierNEON.lsePlanar
 }
 
-// planarScratch is the scratch block of the planar kernels: 128 classes of 8 positions.
-const planarScratch = 128 * 8
+// The planar block kernels' scratch (planarScratch) is generated: ohem_sizes_arm64.go.
 
 // planarReduce runs the block kernel (with the smoothing's sum or without) on the len(t)
 // positions of x.

@@ -42,6 +42,7 @@ func main() {
 		genMedium(t)
 	}
 	Generate() // parses the flags
+	writeSizes()
 	if *arm64Out != "" {
 		f := genNEON()
 		cmd := "go run . -arm64 " + *arm64Out + " -arm64stubs " + *arm64Stubs
