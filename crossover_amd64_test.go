@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkCrossover runs the row-major amd64 kernels that could serve a class count side by side,
-// whatever the dispatch gives it, to place the crossovers of ceRowsAsm and lseRowsAsm (mediumMin,
+// whatever the dispatch gives it, to place the crossovers of the driver's ceRows and lseRows (mediumMin,
 // mediumMaxAVX2, mediumMaxAVX512): Crossover/<op>/<set>/<kernel>/C=<c>, op ce or lse, kernel small (across rows,
 // gathers; C <= 24), tiled (groups of rows through lanes×lanes tiles; C <= 64), medium (groups of
 // rows, along each row) or large (a row at a time). Gelem/s from the thread's CPU time, as
@@ -53,18 +53,19 @@ func benchCrossover(b *testing.B, z bool, op, kernel string, c, n int) {
 	var run func()
 	switch op + "/" + kernel {
 	case "ce/small":
-		run = func() { ceSmall(z, dst, stats{}, x, t, c, 0, 0) }
+		run = func() { rowTierOf(z).ceKernel(kindSmall, dst, stats{}, x, t, c, 0, 0) }
 	case "ce/tiled", "ce/medium":
 		var scratch [mediumScratch]float32
-		run = func() { ceMediumScratch(z, kernel == "tiled", dst, stats{}, x, t, scratch[:], c, 0, 0) }
+		run = func() { rowTierOf(z).ceGroups(mediumKind(kernel == "tiled"), dst, stats{}, x, t, scratch[:], c, 0, 0) }
 	case "ce/large":
-		run = func() { ceRowsLarge(z, dst, stats{}, x, t, c, 0, 0, rowsGrad{}) }
+		run = func() { rowTierOf(z).ceReduced(kindLarge, dst, stats{}, x, t, c, 0, 0, rowsGrad{}) }
 	case "lse/tiled", "lse/medium":
-		run = func() { lseMediumKernel(z, kernel == "tiled", dst, x, c) }
+		var scratch [mediumScratch]float32
+		run = func() { rowTierOf(z).lseGroups(mediumKind(kernel == "tiled"), dst, x, scratch[:], c) }
 	case "lse/large":
-		run = func() { lseRowsAsm(z, dst, x, c) } // the row-at-a-time kernel outside the medium range
-		if medium(z, c) {
-			b.Skip("lseRowsAsm gives this C to the medium kernel")
+		run = func() { rowTierOf(z).lseRows(dst, x, c) } // the row-at-a-time kernel outside the medium range
+		if rowTierOf(z).lseKind(c) != kindLarge {
+			b.Skip("lseRows gives this C to the medium kernel")
 		}
 	}
 	run()

@@ -2,26 +2,81 @@
 
 package ohem
 
+import "math"
+
+// The amd64 gradient tiers for the driver (grad_asm.go) and their adapters (asm/grad.go explains
+// each kernel).
+
+var (
+	gradTierAVX2   = &gradTier{id: tierAVX2, pairs: true, acrossMax: len(gradTabs8) - 1, denseFrom: math.MaxInt, planarMin: 1}
+	gradTierAVX512 = &gradTier{id: tierAVX512, pairs: true, acrossMax: len(gradTabs16) - 1, denseFrom: math.MaxInt, planarMin: 1}
+)
+
 // gradAVX2 and gradAVX512 install the tier's gradRows and gradPlanar kernels in ks.
 func gradAVX2(ks *kernelSet) {
-	k := &gradKernels{rows: gradRowsAVX2, pairs: gradPairsAVX2, flat: gradFlatAVX2, planar: gradPlanarAVX2, tabs: gradTabs8}
-	ks.gradRows = k.gradRows
-	ks.gradPlanar = k.gradPlanar
+	ks.gradRows = gradTierAVX2.gradRows
+	ks.gradPlanar = gradTierAVX2.gradPlanar
 }
 
 func gradAVX512(ks *kernelSet) {
-	k := &gradKernels{rows: gradRowsAVX512, pairs: gradPairsAVX512, flat: gradFlatAVX512, planar: gradPlanarAVX512, tabs: gradTabs16}
-	ks.gradRows = k.gradRows
-	ks.gradPlanar = k.gradPlanar
+	ks.gradRows = gradTierAVX512.gradRows
+	ks.gradPlanar = gradTierAVX512.gradPlanar
 }
 
-// gradKernels are one tier's gradient kernels (asm/grad.go explains each).
-type gradKernels struct {
-	rows   func(g, x []float32, t []int32, m, ls, pt, scale []float32, c int, q, tq float32)
-	pairs  func(g []float32, t []int32, pt, scale []float32, q float32)
-	flat   func(g, x []float32, t []int32, m, ls, pt, scale []float32, tab []int32, c int, q, tq float32)
-	planar func(g, x []float32, t []int32, m, ls, pt, scale []float32, c, stride int, q, tq float32)
-	tabs   [][]int32 // gradFlat's tables by C; nil where gradRows is the faster kernel
+// gradTailFloats, gradPlanarBuf: the amd64 kernels take any count of rows and need no buffer.
+const (
+	gradTailFloats = 0
+	gradPlanarBuf  = 0
+)
+
+// tabs returns the tier's gradFlat tables.
+func (d *gradTier) tabs() [][]int32 {
+	if d.id == tierAVX512 {
+		return gradTabs16
+	}
+	return gradTabs8
+}
+
+// hasTable reports whether gradFlat takes C.
+func (d *gradTier) hasTable(c int) bool {
+	tabs := d.tabs()
+	return c < len(tabs) && tabs[c] != nil
+}
+
+// gradPairs runs the C = 2 kernel.
+func (d *gradTier) gradPairs(g []float32, t []int32, pt, scale []float32, q float32) {
+	if d.id == tierAVX512 {
+		gradPairsAVX512(g, t, pt, scale, q)
+	} else {
+		gradPairsAVX2(g, t, pt, scale, q)
+	}
+}
+
+// gradAcross runs gradFlat, across rows through the tables of C.
+func (d *gradTier) gradAcross(g, x []float32, t []int32, st stats, scale []float32, c int, q, tq float32) {
+	if d.id == tierAVX512 {
+		gradFlatAVX512(g, x, t, st.m, st.ls, st.pt, scale, gradTabs16[c], c, q, tq)
+	} else {
+		gradFlatAVX2(g, x, t, st.m, st.ls, st.pt, scale, gradTabs8[c], c, q, tq)
+	}
+}
+
+// gradAlong runs gradRows, along each row.
+func (d *gradTier) gradAlong(g, x []float32, t []int32, st stats, scale []float32, c int, q, tq float32) {
+	if d.id == tierAVX512 {
+		gradRowsAVX512(g, x, t, st.m, st.ls, st.pt, scale, c, q, tq)
+	} else {
+		gradRowsAVX2(g, x, t, st.m, st.ls, st.pt, scale, c, q, tq)
+	}
+}
+
+// gradPlanarKernel runs the planar kernel on the len(t) positions of g and x.
+func (d *gradTier) gradPlanarKernel(g, x []float32, t []int32, st stats, scale, buf []float32, c, stride int, q, tq float32) {
+	if d.id == tierAVX512 {
+		gradPlanarAVX512(g, x, t, st.m, st.ls, st.pt, scale, c, stride, q, tq)
+	} else {
+		gradPlanarAVX2(g, x, t, st.m, st.ls, st.pt, scale, c, stride, q, tq)
+	}
 }
 
 // gradFlat takes every C up to 15 but 2 on AVX2 (8 rows a block: at C = 16 a row is two whole
@@ -51,36 +106,4 @@ func gradTables(lanes, maxC int) [][]int32 {
 		tabs[c] = tab
 	}
 	return tabs
-}
-
-// gradRows chooses the row-major kernel by the number of classes: C = 2 across rows without exp,
-// small C across rows through the tables, larger C along each row.
-func (k *gradKernels) gradRows(g, x []float32, t []int32, st stats, scale []float32, c int, eps float32) {
-	if len(t) == 0 {
-		return
-	}
-	q := eps / float32(c)
-	switch {
-	case c == 2:
-		// eps − eps/2 == eps/2 exactly, so q is also the target's term.
-		k.pairs(g, t, st.pt, scale, q)
-	case c < len(k.tabs) && k.tabs[c] != nil:
-		k.flat(g, x, t, st.m, st.ls, st.pt, scale, k.tabs[c], c, q, eps-q)
-	default:
-		k.rows(g, x, t, st.m, st.ls, st.pt, scale, c, q, eps-q)
-	}
-}
-
-// gradPlanarBlock is how many positions one gradPlanar call covers: their statistics stay in L1
-// while every class plane streams past, and a plane's part of the block (4 KB) is the distance at
-// which the kernel prefetches the next planes. Measured on seg: 512 to 4096 are within noise of
-// each other; 256 is slower.
-const gradPlanarBlock = 1024
-
-func (k *gradKernels) gradPlanar(g, x []float32, t []int32, st stats, scale []float32, c, stride int, eps float32) {
-	q := eps / float32(c)
-	for p0 := 0; p0 < len(t); p0 += gradPlanarBlock {
-		p1 := min(p0+gradPlanarBlock, len(t))
-		k.planar(g[p0:], x[p0:], t[p0:p1], st.m[p0:p1], st.ls[p0:p1], st.pt[p0:p1], scale[p0:p1], c, stride, q, eps-q)
-	}
 }

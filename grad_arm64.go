@@ -2,11 +2,23 @@
 
 package ohem
 
-// gradNEON installs the NEON gradient kernels (asm/neon_grad.go explains each).
+// The NEON gradient tier for the driver (grad_asm.go) and its adapters (asm/neon_grad.go explains
+// each kernel).
+
+var gradTierNEON = &gradTier{id: tierNEON, acrossMax: gradSmallMaxNEON, denseFrom: 5, groups: 4, planarMin: 4}
+
+// gradNEON installs the NEON gradient kernels.
 func gradNEON(ks *kernelSet) {
-	ks.gradRows = gradRowsNEON
-	ks.gradPlanar = gradPlanarNEON
+	ks.gradRows = gradTierNEON.gradRows
+	ks.gradPlanar = gradTierNEON.gradPlanar
 }
+
+// gradTailFloats is the padded copy of the last 1–3 rows across rows; gradPlanarBuf the planar
+// kernel's buffer per position (its drop mask and target gradient).
+const (
+	gradTailFloats = 4 * gradSmallMaxNEON
+	gradPlanarBuf  = 2
+)
 
 // gradSmallMaxNEON is the largest C that may go across rows (gradRowsSmallNEON); larger C go
 // along each row (gradRowsLargeNEON). Instruction counts per element, from the loop notes of
@@ -23,21 +35,6 @@ func gradNEON(ks *kernelSet) {
 // of the rows are kept (gradDenseRows); C <= 4 always do (at C = 4 the two are even with a quarter
 // of the rows kept, and across rows wins below).
 const gradSmallMaxNEON = 10
-
-// gradDenseRows reports whether at least 3/4 of the rows are kept (t >= 0, scale != ±0). It
-// stops at the first dropped row over the quarter, so a sparse selection costs a few rows.
-func gradDenseRows(t []int32, scale []float32) bool {
-	left := len(t) / 4 // dropped rows allowed
-	for i, s := range scale[:len(t)] {
-		if s == 0 || t[i] < 0 {
-			if left == 0 {
-				return false
-			}
-			left--
-		}
-	}
-	return true
-}
 
 // gradTabsNEON holds gradRowsSmallNEON's tables for C = 5..gradSmallMaxNEON: for each vector k < C
 // of a block of 4 rows (element e = 4k + l in lane l), the TBL byte indices 4r..4r+3 of the lane's
@@ -60,69 +57,34 @@ var gradTabsNEON = func() (tabs [gradSmallMaxNEON + 1][]byte) {
 	return tabs
 }()
 
-func gradRowsNEON(g, x []float32, t []int32, st stats, scale []float32, c int, eps float32) {
-	n := len(t)
-	if n == 0 {
-		return
-	}
-	q := eps / float32(c)
-	tq := eps - q
-	if c > gradSmallMaxNEON || c > 4 && !gradDenseRows(t, scale) {
-		gradRowsLargeNEON(g[:n*c], x[:n*c], t, st.m[:n], st.ls[:n], st.pt[:n], scale[:n], c, q, tq)
-		return
-	}
-	tab := gradTabsNEON[c] // nil for C <= 4
-	whole := n &^ 3
-	if whole > 0 {
-		gradRowsSmallNEON(g[:whole*c], x[:whole*c], t[:whole], st.m[:whole], st.ls[:whole], st.pt[:whole], scale[:whole], tab, c, q, tq)
-	}
-	if whole == n {
-		return
-	}
-	// The last 1–3 rows through a block of 4 on the stack, the missing rows dropped (t = −1).
-	var gb, xb [4 * gradSmallMaxNEON]float32
-	var mb, lb, pb, sb [4]float32
-	tb := [4]int32{-1, -1, -1, -1}
-	r := n - whole
-	copy(xb[:r*c], x[whole*c:n*c])
-	copy(tb[:r], t[whole:])
-	copy(mb[:r], st.m[whole:n])
-	copy(lb[:r], st.ls[whole:n])
-	copy(pb[:r], st.pt[whole:n])
-	copy(sb[:r], scale[whole:n])
-	gradRowsSmallNEON(gb[:4*c], xb[:4*c], tb[:], mb[:], lb[:], pb[:], sb[:], tab, c, q, tq)
-	copy(g[whole*c:n*c], gb[:r*c])
+// hasTable reports whether C goes across rows: without a table up to 4, with one from 5 on.
+func (d *gradTier) hasTable(c int) bool {
+	return c <= 4 || c < len(gradTabsNEON) && gradTabsNEON[c] != nil
 }
 
-// gradPlanarBlock is how many positions one gradPlanarBlockNEON call covers: their statistics
-// (and the kernel's per-position drop masks and target gradients, 8 KB on the stack) stay in L1
-// while every class plane streams past.
-const gradPlanarBlock = 1024
-
-func gradPlanarNEON(g, x []float32, t []int32, st stats, scale []float32, c, stride int, eps float32) {
+// gradAcross runs gradRowsSmallNEON on whole blocks of 4 rows (the table of C; nil for C <= 4).
+func (d *gradTier) gradAcross(g, x []float32, t []int32, st stats, scale []float32, c int, q, tq float32) {
+	var tab []byte
+	if c < len(gradTabsNEON) {
+		tab = gradTabsNEON[c]
+	}
 	n := len(t)
-	if n < 4 {
-		// The kernel's last vector ends at the block's end, so it needs 4 positions.
-		gradPlanarGeneric(g, x, t, st, scale, c, stride, eps)
-		return
-	}
-	// every plane's n positions lie in g and x (the kernel cannot check)
-	_, _ = g[(c-1)*stride+n-1], x[(c-1)*stride+n-1]
-	q := eps / float32(c)
-	if n <= 256 {
-		// a small image (or the end of one): a smaller buffer to clear
-		var buf [2 * 256]float32
-		gradPlanarBlockNEON(g, x, t, st.m[:n], st.ls[:n], st.pt[:n], scale[:n], buf[:2*n], c, stride, q, eps-q)
-		return
-	}
-	var buf [2 * gradPlanarBlock]float32
-	for p0 := 0; p0 < n; {
-		nb := min(gradPlanarBlock, n-p0)
-		if rest := n - p0 - nb; rest > 0 && rest < 4 {
-			nb -= 4 // leave the last block 4..7 positions
-		}
-		p1 := p0 + nb
-		gradPlanarBlockNEON(g[p0:], x[p0:], t[p0:p1], st.m[p0:p1], st.ls[p0:p1], st.pt[p0:p1], scale[p0:p1], buf[:2*nb], c, stride, q, eps-q)
-		p0 = p1
-	}
+	gradRowsSmallNEON(g[:n*c], x[:n*c], t, st.m[:n], st.ls[:n], st.pt[:n], scale[:n], tab, c, q, tq)
+}
+
+// gradAlong runs gradRowsLargeNEON, along each row.
+func (d *gradTier) gradAlong(g, x []float32, t []int32, st stats, scale []float32, c int, q, tq float32) {
+	n := len(t)
+	gradRowsLargeNEON(g[:n*c], x[:n*c], t, st.m[:n], st.ls[:n], st.pt[:n], scale[:n], c, q, tq)
+}
+
+// gradPlanarKernel runs gradPlanarBlockNEON on the len(t) positions of g and x (buf: 2 floats a
+// position).
+func (d *gradTier) gradPlanarKernel(g, x []float32, t []int32, st stats, scale, buf []float32, c, stride int, q, tq float32) {
+	gradPlanarBlockNEON(g, x, t, st.m, st.ls, st.pt, scale, buf, c, stride, q, tq)
+}
+
+// gradPairs: NEON has no C = 2 kernel (gradTier.pairs); the driver never calls it.
+func (d *gradTier) gradPairs(g []float32, t []int32, pt, scale []float32, q float32) {
+	panic("ohem: no C = 2 gradient kernel on arm64")
 }

@@ -175,26 +175,58 @@ func grow[T any](s []T, n int) []T {
 // reset empties Losses and Selected: every call starts with it, so a failed call leaves them empty.
 func (l *Loss) reset() { l.n, l.selected, l.zeroed = 0, l.selected[:0], true }
 
+// run is Forward (backward false) and ForwardBackward: it checks the call and sizes the scratch
+// (prepare), computes the losses (compute), selects the kept samples per group (selectGroups),
+// reduces them (reduce) and writes the gradient (gradient).
 func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	if l.ks == nil { // the zero Loss: the zero Config on the set in use
 		l.ks, l.sel.ks = active, active
 	}
 	l.reset()
-	sh, err := b.shape(true)
+	c, err := l.prepare(grad, b, backward)
 	if err != nil {
 		return Result{}, err
 	}
+	if err := l.compute(&c); err != nil {
+		return Result{}, err
+	}
+	valid := l.selectGroups(&c)
+	res, denom := l.reduce(&c, valid)
+	if backward {
+		l.gradient(&c, valid, denom)
+	}
+	return res, nil
+}
+
+// call is one run's batch, its shape, and what the loss phase decided for the gradient.
+type call struct {
+	b     Batch
+	sh    shape
+	grad  []float32 // ForwardBackward's gradient, nil for Forward
+	back  bool      // ForwardBackward
+	fused bool      // the loss phase writes the gradient too, for the scale s0
+	s0    float32
+	keep  float64 // fused: the fraction of the valid rows the selection keeps
+}
+
+// prepare validates the call, sizes the scratch for it and decides whether the loss phase writes
+// the gradient (fusedScale).
+func (l *Loss) prepare(grad []float32, b Batch, backward bool) (call, error) {
+	sh, err := b.shape(true)
+	if err != nil {
+		return call{}, err
+	}
 	if w := l.cfg.ClassWeights; w != nil && len(w) != sh.c {
-		return Result{}, fmt.Errorf("%w: len(ClassWeights) = %d, want Classes = %d", ErrConfig, len(w), sh.c)
+		return call{}, fmt.Errorf("%w: len(ClassWeights) = %d, want Classes = %d", ErrConfig, len(w), sh.c)
 	}
 	if l.rule == ruleNegPos && sh.sig && l.cfg.Background != 0 {
-		return Result{}, fmt.Errorf("%w: Background = %d, want 0 with Sigmoid (the positives are the targets 1)", ErrConfig, l.cfg.Background)
+		return call{}, fmt.Errorf("%w: Background = %d, want 0 with Sigmoid (the positives are the targets 1)", ErrConfig, l.cfg.Background)
 	}
 	if l.rule == ruleNegPos && int(l.cfg.Background) >= sh.c {
-		return Result{}, fmt.Errorf("%w: Background = %d, want < Classes = %d", ErrConfig, l.cfg.Background, sh.c)
+		return call{}, fmt.Errorf("%w: Background = %d, want < Classes = %d", ErrConfig, l.cfg.Background, sh.c)
 	}
 	if err := checkTargets(l.ks, b.Targets, sh); err != nil {
-		return Result{}, err
+		return call{}, err
 	}
 	n := sh.n
 	l.losses = grow(l.losses, n)
@@ -204,9 +236,7 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	if cap(l.selected) < n {
 		l.selected = make([]int32, 0, n)
 	}
-	var s0 float32
-	var keep float64
-	fused := false
+	c := call{b: b, sh: sh, grad: grad, back: backward}
 	if backward {
 		if !sh.sig { // the Sigmoid gradient needs no statistics
 			l.st = stats{grow(l.st.m, n), grow(l.st.ls, n), grow(l.st.pt, n)}
@@ -215,31 +245,42 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 		// In place (grad is the logits) the loss phase must not write the gradient: rows it
 		// predicts dropped are zeroed early, and a misprediction reads the row's logits again.
 		inPlace := len(grad) > 0 && &grad[0] == &b.Logits[0]
-		if s0, keep, fused = l.fusedScale(b, sh); fused && inPlace {
-			fused = false
+		if c.s0, c.keep, c.fused = l.fusedScale(b, sh); c.fused && inPlace {
+			c.fused = false
 		}
-		if fused && !sh.sig {
+		if c.fused && !sh.sig {
 			l.dropped = grow(l.dropped, n)
 		}
 	}
+	return c, nil
+}
+
+// compute runs the loss phase: the losses, and for ForwardBackward the statistics (or, fused,
+// the gradient for the scale s0); a NaN loss is the ErrNonFinite error.
+func (l *Loss) compute(c *call) error {
+	n := c.sh.n
 	switch {
-	case fused:
+	case c.fused:
 		// The loss phase also writes the gradient, for the scale every kept row will have.
-		l.parallel(b, sh, grad, phaseFused, s0, keep)
-	case backward:
-		l.parallel(b, sh, nil, phaseStats, 0, 0)
+		l.parallel(c.b, c.sh, c.grad, phaseFused, c.s0, c.keep)
+	case c.back:
+		l.parallel(c.b, c.sh, nil, phaseStats, 0, 0)
 	default:
-		l.parallel(b, sh, nil, phaseLoss, 0, 0)
+		l.parallel(c.b, c.sh, nil, phaseLoss, 0, 0)
 	}
 	if l.ks.countAtLeast(l.losses[:n], nan32) > 0 {
-		return Result{}, nonFinite(b.Logits, sh, firstNaN(l.losses[:n]))
+		return nonFinite(c.b.Logits, c.sh, firstNaN(l.losses[:n]))
 	}
 	l.n, l.zeroed = n, false
+	return nil
+}
 
-	// Selection, per image or over the whole batch.
-	groups, per := 1, n
+// selectGroups selects the kept samples, per image or over the whole batch, into l.selected and
+// returns the number of valid samples.
+func (l *Loss) selectGroups(c *call) int {
+	groups, per := 1, c.sh.n
 	if l.cfg.PerImage {
-		groups, per = sh.images, sh.per
+		groups, per = c.sh.images, c.sh.per
 	}
 	sel := l.selected[:0]
 	valid := 0
@@ -250,60 +291,30 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 		if l.rank != nil {
 			rank = l.rank[lo : lo+per]
 		}
-		sel, v = l.choose(sel, l.losses[lo:lo+per], rank, b.Targets[lo:lo+per], int32(lo))
+		sel, v = l.choose(sel, l.losses[lo:lo+per], rank, c.b.Targets[lo:lo+per], int32(lo))
 		valid += v
 	}
 	l.selected = sel
+	return valid
+}
 
-	// Reduction, in index order with four float64 accumulators: the same bits whatever Workers is.
+// reduce sums the kept losses, in index order with four float64 accumulators (the same bits
+// whatever Workers is), and returns the result and the reduction's denominator W.
+func (l *Loss) reduce(c *call, valid int) (Result, float64) {
+	sel := l.selected
 	res := Result{Kept: len(sel), Valid: valid}
 	var num, den [4]float64
 	w := l.cfg.ClassWeights
 	thr := float32(math.Inf(1))
-	losses := l.losses[:n]
+	losses := l.losses[:c.sh.n]
 	if w == nil {
-		// Two running minima by plain compares (losses are never NaN here; the builtin min, which
-		// orders NaN and −0, costs twice the loop): only a minimum of ±0 needs the builtin's −0.
-		t0, t1 := thr, thr
-		var n0, n1, n2, n3 float64 // num's four sums, in registers
-		k := 0
-		for ; k+4 <= len(sel); k += 4 {
-			s := sel[k : k+4 : k+4]
-			v0, v1, v2, v3 := losses[s[0]], losses[s[1]], losses[s[2]], losses[s[3]]
-			if v0 < t0 {
-				t0 = v0
-			}
-			if v1 < t1 {
-				t1 = v1
-			}
-			if v2 < t0 {
-				t0 = v2
-			}
-			if v3 < t1 {
-				t1 = v3
-			}
-			n0 += float64(v0)
-			n1 += float64(v1)
-			n2 += float64(v2)
-			n3 += float64(v3)
-		}
-		num = [4]float64{n0, n1, n2, n3}
-		for ; k < len(sel); k++ {
-			v := losses[sel[k]]
-			t0 = min(t0, v)
-			num[k&3] += float64(v)
-		}
-		if thr = min(t0, t1); thr == 0 {
-			for _, i := range sel {
-				thr = min(thr, losses[i])
-			}
-		}
+		num, thr = sumKept(losses, sel)
 		den[0] = float64(len(sel))
 	} else {
 		for k, i := range sel {
 			v := losses[i]
 			thr = min(thr, v)
-			if wi := float64(w[sh.class(int(i), b.Targets[i])]); wi != 0 {
+			if wi := float64(w[c.sh.class(int(i), c.b.Targets[i])]); wi != 0 {
 				num[k&3] += wi * float64(v)
 				den[k&3] += wi
 			}
@@ -321,9 +332,9 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 		denom = float64(valid)
 		if w != nil {
 			var d [4]float64
-			for i, t := range b.Targets {
+			for i, t := range c.b.Targets {
 				if t >= 0 {
-					d[i&3] += float64(w[sh.class(i, t)])
+					d[i&3] += float64(w[c.sh.class(i, t)])
 				}
 			}
 			denom = (d[0] + d[1]) + (d[2] + d[3])
@@ -334,51 +345,102 @@ func (l *Loss) run(grad []float32, b Batch, backward bool) (Result, error) {
 	if denom > 0 && len(sel) > 0 {
 		res.Loss = float32(total / denom)
 	}
-	if fused && sh.sig && denom > 0 && len(sel) > 0 && float32(1/denom) == s0 {
-		// Every valid sample has its gradient, every ignored one 0: zero the dropped ones.
-		if len(sel) < valid {
-			prev := 0
-			for _, i := range sel {
-				clear(grad[prev:i])
-				prev = int(i) + 1
-			}
-			clear(grad[prev:n])
+	return res, denom
+}
+
+// sumKept returns the four float64 sums (sample k of sel in sum k mod 4) and the least of the
+// kept losses (+Inf when none is kept), without class weights.
+func sumKept(losses []float32, sel []int32) ([4]float64, float32) {
+	// Two running minima by plain compares (losses are never NaN here; the builtin min, which
+	// orders NaN and −0, costs twice the loop): only a minimum of ±0 needs the builtin's −0.
+	thr := float32(math.Inf(1))
+	t0, t1 := thr, thr
+	var n0, n1, n2, n3 float64 // num's four sums, in registers
+	k := 0
+	for ; k+4 <= len(sel); k += 4 {
+		s := sel[k : k+4 : k+4]
+		v0, v1, v2, v3 := losses[s[0]], losses[s[1]], losses[s[2]], losses[s[3]]
+		if v0 < t0 {
+			t0 = v0
 		}
-		backward = false
+		if v1 < t1 {
+			t1 = v1
+		}
+		if v2 < t0 {
+			t0 = v2
+		}
+		if v3 < t1 {
+			t1 = v3
+		}
+		n0 += float64(v0)
+		n1 += float64(v1)
+		n2 += float64(v2)
+		n3 += float64(v3)
 	}
-	if fused && !sh.sig && denom > 0 && len(sel) > 0 && float32(1/denom) == s0 {
+	num := [4]float64{n0, n1, n2, n3}
+	for ; k < len(sel); k++ {
+		v := losses[sel[k]]
+		t0 = min(t0, v)
+		num[k&3] += float64(v)
+	}
+	if thr = min(t0, t1); thr == 0 {
+		for _, i := range sel {
+			thr = min(thr, losses[i])
+		}
+	}
+	return num, thr
+}
+
+// gradient finishes ForwardBackward's gradient for the reduction's denominator: after a fused
+// loss phase whose scale s0 turned out right, it zeroes the dropped samples (and writes the rows
+// predicted dropped that were kept); otherwise it runs the gradient phase with each kept
+// sample's scale w_i / W.
+func (l *Loss) gradient(c *call, valid int, denom float64) {
+	sel, n, grad, b := l.selected, c.sh.n, c.grad, c.b
+	if c.fused && denom > 0 && len(sel) > 0 && float32(1/denom) == c.s0 {
+		if c.sh.sig {
+			// Every valid sample has its gradient, every ignored one 0: zero the dropped ones.
+			if len(sel) < valid {
+				prev := 0
+				for _, i := range sel {
+					clear(grad[prev:i])
+					prev = int(i) + 1
+				}
+				clear(grad[prev:n])
+			}
+			return
+		}
 		// Every kept row has its gradient but those predicted dropped, which get it now; the
 		// others are zeroed, but those predicted dropped. (Otherwise, e.g. when KeepTies kept more
 		// rows than foreseen, the gradient pass below writes every row again.)
+		losses := l.losses[:n]
 		prev := 0
 		for _, i := range sel {
-			l.clearRows(grad, b.Targets, prev, int(i), sh.c)
+			l.clearRows(grad, b.Targets, prev, int(i), c.sh.c)
 			if l.dropped[i] {
-				c, lo, hi := sh.c, int(i), int(i)+1
-				l.ks.ceGradRows(losses[lo:hi], l.st.slice(lo, hi), grad[lo*c:hi*c], b.Logits[lo*c:hi*c], b.Targets[lo:hi], l.dropped[lo:hi], c, l.cfg.LabelSmoothing, float32(math.Inf(-1)), s0, 1)
+				k, lo, hi := c.sh.c, int(i), int(i)+1
+				l.ks.ceGradRows(losses[lo:hi], l.st.slice(lo, hi), grad[lo*k:hi*k], b.Logits[lo*k:hi*k], b.Targets[lo:hi], l.dropped[lo:hi], k, l.cfg.LabelSmoothing, float32(math.Inf(-1)), c.s0, 1)
 			}
 			prev = int(i) + 1
 		}
-		l.clearRows(grad, b.Targets, prev, n, sh.c)
-		backward = false
+		l.clearRows(grad, b.Targets, prev, n, c.sh.c)
+		return
 	}
-	if backward {
-		clear(l.scale[:n])
-		switch {
-		case denom <= 0:
-		case w == nil:
-			sc := float32(1 / denom)
-			for _, i := range sel {
-				l.scale[i] = sc
-			}
-		default:
-			for _, i := range sel {
-				l.scale[i] = float32(float64(w[sh.class(int(i), b.Targets[i])]) / denom)
-			}
+	w := l.cfg.ClassWeights
+	clear(l.scale[:n])
+	switch {
+	case denom <= 0:
+	case w == nil:
+		sc := float32(1 / denom)
+		for _, i := range sel {
+			l.scale[i] = sc
 		}
-		l.parallel(b, sh, grad, phaseGrad, 0, 0)
+	default:
+		for _, i := range sel {
+			l.scale[i] = float32(float64(w[c.sh.class(int(i), b.Targets[i])]) / denom)
+		}
 	}
-	return res, nil
+	l.parallel(b, c.sh, grad, phaseGrad, 0, 0)
 }
 
 // fusedScale decides whether ForwardBackward computes the gradient in its loss phase (the kernel

@@ -75,9 +75,9 @@ func checkMediumKernel(t *testing.T, r *rand.Rand, z, tl bool, cs []int) {
 	}
 	var scratch [mediumScratch]float32
 	ce := func(loss []float32, st stats, x []float32, tg []int32, c int, eps, fill float32) {
-		ceMediumScratch(z, tl, loss, st, x, tg, scratch[:], c, eps, fill)
+		rowTierOf(z).ceGroups(mediumKind(tl), loss, st, x, tg, scratch[:], c, eps, fill)
 	}
-	lse := func(dst, x []float32, c int) { lseMediumKernel(z, tl, dst, x, c) }
+	lse := func(dst, x []float32, c int) { rowTierOf(z).lseGroups(mediumKind(tl), dst, x, scratch[:], c) }
 	for _, c := range cs {
 		ns := []int{1 + r.IntN(lanes), lanes + r.IntN(3*lanes), 70}
 		for _, full := range mediumFullN {
@@ -127,4 +127,12 @@ func TestMediumDispatch(t *testing.T) {
 			}
 		}
 	}
+}
+
+// mediumKind is the kind of the tiled (tl) or the other medium kernels.
+func mediumKind(tl bool) rowKind {
+	if tl {
+		return kindTiled
+	}
+	return kindMedium
 }

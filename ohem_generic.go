@@ -67,28 +67,6 @@ func log1pGeneric(dst, x []float32) {
 	}
 }
 
-// finishCE turns one sample's reductions into its loss: m is the row maximum, zt the target logit,
-// others = Σ_{j≠t} exp(z_j − m), spread = Σ_j (m − z_j) (only read when eps > 0). It returns the
-// (smoothed) loss, log Σ_j exp(z_j − m) and p_t − 1. When the target holds the maximum the loss is
-// log1p(others), which keeps tiny losses exact.
-func finishCE(others float64, m, zt float32, spread float64, c int, eps float32) (loss, lsum, pt float32) {
-	var ls, ce, total float64
-	if zt == m {
-		ls = math.Log1p(others)
-		ce = ls
-		total = 1 + others
-	} else {
-		total = others + math.Exp(float64(zt)-float64(m))
-		ls = math.Log(total)
-		ce = ls + (float64(m) - float64(zt))
-	}
-	if eps != 0 {
-		e := float64(eps)
-		ce = (1-e)*ce + e*(ls+spread/float64(c))
-	}
-	return float32(ce), float32(ls), float32(-others / total)
-}
-
 func ceRowsGeneric(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
 	if c == 2 && eps == 0 {
 		ce2RowsGeneric(loss, st, x, t, fill)

@@ -4,69 +4,75 @@ package ohem
 
 import "math"
 
+// The amd64 planar tiers for the driver (planar_asm.go) and their adapters: each kernel covers
+// every position of the call and finishes it (with label smoothing it forms m − z_t in float32,
+// which overflows when the logits span more than the float32 range: the driver recomputes the
+// rare +Inf losses).
+
+var (
+	planarTierAVX2   = &planarTier{id: tierAVX2, minN: 1, finished: true}
+	planarTierAVX512 = &planarTier{id: tierAVX512, minN: 1, finished: true}
+)
+
 // planarAVX2 and planarAVX512 install the tier's cePlanar and lsePlanar kernels in ks; fields
 // left alone keep the generic implementation.
 func planarAVX2(ks *kernelSet) {
-	ks.cePlanar = cePlanarAsm(cePlanarAVX2, cePlanarSmoothAVX2, countAtLeastAVX2)
-	ks.lsePlanar = lsePlanarAsm(lsePlanarAVX2)
+	ks.cePlanar = planarTierAVX2.cePlanar
+	ks.lsePlanar = planarTierAVX2.lsePlanar
 }
 
 func planarAVX512(ks *kernelSet) {
-	ks.cePlanar = cePlanarAsm(cePlanarAVX512, cePlanarSmoothAVX512, countAtLeastAVX512)
-	ks.lsePlanar = lsePlanarAsm(lsePlanarAVX512)
+	ks.cePlanar = planarTierAVX512.cePlanar
+	ks.lsePlanar = planarTierAVX512.lsePlanar
 }
 
-type cePlanarKernel func(loss []float32, m, ls, pt *float32, x []float32, t []int32, c, stride int, eps, fill float32)
+// planarScratch: the amd64 kernels block the positions themselves.
+const planarScratch = 0
 
-// cePlanarAsm adapts a tier's two planar cross-entropy kernels (without and with label smoothing)
-// to the kernelSet signature: the statistics travel as three pointers, nil when they are off.
-//
-// With smoothing, the kernel forms m − z_t in float32, which overflows when the logits span more
-// than the float32 range, although (1−ε)·(m − z_t) + ε·(…) may still be finite: the rare +Inf
-// losses (found with count) are recomputed by the generic kernel, which works in float64.
-func cePlanarAsm(plain, smooth cePlanarKernel, count func([]float32, float32) int) func(loss []float32, st stats, x []float32, t []int32, c, stride int, eps, fill float32) {
-	return func(loss []float32, st stats, x []float32, t []int32, c, stride int, eps, fill float32) {
-		n := len(t)
-		if n == 0 {
-			return
-		}
-		if tinySmoothing(eps, c) {
-			cePlanarGeneric(loss, st, x, t, c, stride, eps, fill)
-			return
-		}
-		// The kernels read x[j*stride+p] for p < n, j < c and write loss[:n] (and st[:n]).
-		_ = loss[n-1]
-		_ = x[(c-1)*stride+n-1]
-		var m, ls, pt *float32
-		if st.on() {
-			_, _, _ = st.m[n-1], st.ls[n-1], st.pt[n-1]
-			m, ls, pt = &st.m[0], &st.ls[0], &st.pt[0]
-		}
-		if eps == 0 {
-			plain(loss, m, ls, pt, x, t, c, stride, eps, fill)
-			return
-		}
-		smooth(loss, m, ls, pt, x, t, c, stride, eps, fill)
-		inf := float32(math.Inf(1))
-		if count(loss[:n], inf) == 0 {
-			return
-		}
-		for p, v := range loss[:n] {
-			if v == inf {
-				cePlanarGeneric(loss[p:p+1], st.slice(p, p+1), x[p:], t[p:p+1], c, stride, eps, fill)
-			}
-		}
+// planarKernel runs the tier's kernel (with smoothing or without) on the len(t) positions: the
+// statistics travel as three pointers, nil when they are off.
+func (d *planarTier) planarKernel(loss []float32, st stats, x []float32, t []int32, c, stride int, eps, fill float32) {
+	var m, ls, pt *float32
+	if st.on() {
+		m, ls, pt = &st.m[0], &st.ls[0], &st.pt[0]
+	}
+	z := d.id == tierAVX512
+	switch {
+	case z && eps == 0:
+		cePlanarAVX512(loss, m, ls, pt, x, t, c, stride, eps, fill)
+	case z:
+		cePlanarSmoothAVX512(loss, m, ls, pt, x, t, c, stride, eps, fill)
+	case eps == 0:
+		cePlanarAVX2(loss, m, ls, pt, x, t, c, stride, eps, fill)
+	default:
+		cePlanarSmoothAVX2(loss, m, ls, pt, x, t, c, stride, eps, fill)
 	}
 }
 
-// lsePlanarAsm adapts a tier's planar log-sum-exp kernel: it checks the bounds the kernel relies on.
-func lsePlanarAsm(k func(dst, x []float32, c, stride int)) func(dst, x []float32, c, stride int) {
-	return func(dst, x []float32, c, stride int) {
-		n := len(dst)
-		if n == 0 {
-			return
-		}
-		_ = x[(c-1)*stride+n-1]
-		k(dst, x, c, stride)
+// countInf counts the +Inf losses.
+func (d *planarTier) countInf(loss []float32) int {
+	inf := float32(math.Inf(1))
+	if d.id == tierAVX512 {
+		return countAtLeastAVX512(loss, inf)
 	}
+	return countAtLeastAVX2(loss, inf)
+}
+
+// planarLSE runs the tier's log-sum-exp kernel on the len(dst) positions.
+func (d *planarTier) planarLSE(dst, x []float32, c, stride int) {
+	if d.id == tierAVX512 {
+		lsePlanarAVX512(dst, x, c, stride)
+	} else {
+		lsePlanarAVX2(dst, x, c, stride)
+	}
+}
+
+// The amd64 kernels finish their positions (planarTier.finished): the driver never calls these.
+
+func (d *planarTier) planarReduce(red *planarReductions, x []float32, t []int32, c, stride int, eps float32) {
+	panic("ohem: no planar block kernel on amd64")
+}
+
+func (d *planarTier) planarLSEReduce(red *planarReductions, x []float32, n, c, stride int) {
+	panic("ohem: no planar block kernel on amd64")
 }

@@ -75,11 +75,11 @@ func TestCEGradRowsKernelSmallC(t *testing.T) {
 		z := ks.name == "avx512"
 		rowKernel := *ks
 		rowKernel.ceRows = func(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
-			ceRowsLarge(z, loss, st, x, t, c, eps, fill, rowsGrad{})
+			rowTierOf(z).ceReduced(kindLarge, loss, st, x, t, c, eps, fill, rowsGrad{})
 		}
 		// The row kernel with the gradient, whatever kernel the dispatch gives these C (medium C).
 		rowKernel.ceGradRows = func(loss []float32, st stats, g, x []float32, t []int32, dropped []bool, c int, eps, fill, s0 float32, keep float64) {
-			ceRowsLarge(z, loss, st, x, t, c, eps, fill, rowsGrad{g, dropped, s0, keep})
+			rowTierOf(z).ceReduced(kindLarge, loss, st, x, t, c, eps, fill, rowsGrad{g, dropped, s0, keep})
 		}
 		for c := 1; c <= 17; c++ {
 			for _, n := range counts(12, []int{65, 200}) {

@@ -50,10 +50,3 @@ func indexer(atLeast, nans func([]int32, []float32, float32, int32) int) func([]
 		return atLeast(dst, x, t, base)
 	}
 }
-
-// tinySmoothing reports a label smoothing so small that ε/C is not a normal float32: the amd64
-// kernels weigh the spread by it in float32 (0·(−Inf) would make a NaN), so such calls go to the
-// generic code, which works in float64.
-func tinySmoothing(eps float32, c int) bool {
-	return eps != 0 && float64(eps)/float64(c) < 0x1p-126
-}

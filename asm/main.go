@@ -35,6 +35,7 @@ func main() {
 	ConstraintExpr("!purego")
 	genAMD64()
 	Generate() // parses the flags
+	writeSizes()
 	if *arm64Out != "" {
 		f := genNEON()
 		cmd := "go run . -arm64 " + *arm64Out + " -arm64stubs " + *arm64Stubs

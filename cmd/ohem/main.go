@@ -213,33 +213,9 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ohem bench: -cpu needs Linux and -workers 0 or 1 (%s, -workers %d)\n", runtime.GOOS, *workers)
 		return 2
 	}
-	var sets []ohem.KernelSet
-	switch {
-	case *setList != "":
-		for _, n := range strings.Split(*setList, ",") {
-			if n = strings.TrimSpace(n); n == "" || slices.ContainsFunc(sets, func(s ohem.KernelSet) bool { return s.Name() == n }) {
-				continue
-			}
-			s, err := ohem.LookupKernelSet(n)
-			if err != nil {
-				fmt.Fprintln(stderr, "ohem bench:", err)
-				return 2
-			}
-			sets = append(sets, s)
-		}
-		if len(sets) == 0 {
-			fmt.Fprintln(stderr, "ohem bench: -sets names no kernel set")
-			return 2
-		}
-	case *all || *sweep:
-		sets = ohem.KernelSets()
-	default:
-		s, err := ohem.LookupKernelSet(ohem.Kernel())
-		if err != nil {
-			fmt.Fprintln(stderr, "ohem bench:", err)
-			return 1
-		}
-		sets = []ohem.KernelSet{s}
+	sets, code := benchSets(*setList, *all || *sweep, stderr)
+	if sets == nil {
+		return code
 	}
 	if *sweep {
 		if given["only"] {
@@ -267,29 +243,25 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ohem bench: -classes and -elems go with -sweep")
 		return 2
 	}
-	names := workload.Names()
-	if *only != "" {
-		names = nil
-		for _, n := range strings.Split(*only, ",") {
-			if n = strings.TrimSpace(n); n == "" || slices.Contains(names, n) {
-				continue
-			}
-			if workload.Desc(n) == "" {
-				fmt.Fprintf(stderr, "ohem bench: unknown workload %q (have %s)\n", n, strings.Join(workload.Names(), ","))
-				return 2
-			}
-			names = append(names, n)
-		}
+	names, ok := benchWorkloads(*only, stderr)
+	if !ok {
+		return 2
 	}
 
+	return runWorkloads(sets, names, *workers, *budget, *cpu, *asJSON, stdout, stderr)
+}
+
+// runWorkloads measures the named workloads on every set and prints the table (or the JSON
+// report); it returns the exit status.
+func runWorkloads(sets []ohem.KernelSet, names []string, workers int, budget time.Duration, cpu, asJSON bool, stdout, stderr io.Writer) int {
 	rep := Report{
 		Kernel: ohem.Kernel(), GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		Workers: *workers, TimeS: budget.Seconds(), Clock: clockName(*cpu), Workloads: names,
+		Workers: workers, TimeS: budget.Seconds(), Clock: clockName(cpu), Workloads: names,
 		Results: make(map[string]map[string]Result),
 	}
-	if !*asJSON {
+	if !asJSON {
 		fmt.Fprintf(stdout, "ohem bench: %s %s/%s, kernel %s, workers %d, %v per measurement, median %s time\n",
-			rep.GoVersion, rep.GOOS, rep.GOARCH, rep.Kernel, rep.Workers, *budget, rep.Clock)
+			rep.GoVersion, rep.GOOS, rep.GOARCH, rep.Kernel, rep.Workers, budget, rep.Clock)
 		fmt.Fprintf(stdout, "%-8s %-8s %12s %12s %10s %12s %10s\n", "set", "workload", "forward ms", "fwd+bwd ms", "Gelem/s", "ce/kth ms", "copy ms")
 	}
 	for _, s := range sets {
@@ -301,13 +273,13 @@ func bench(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stderr, "ohem bench:", err)
 				return 1
 			}
-			r, err := measureWorkload(s, w, *workers, *budget, *cpu)
+			r, err := measureWorkload(s, w, workers, budget, cpu)
 			if err != nil {
 				fmt.Fprintf(stderr, "ohem bench: %s/%s: %v\n", s.Name(), name, err)
 				return 1
 			}
 			rep.Results[s.Name()][name] = r
-			if !*asJSON {
+			if !asJSON {
 				if w.IsKth() {
 					fmt.Fprintf(stdout, "%-8s %-8s %12s %12s %10s %12.3f %10s\n", s.Name(), name, "-", "-", "-", r.MS, "-")
 				} else {
@@ -317,7 +289,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
@@ -326,6 +298,60 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// benchSets returns the kernel sets bench measures: those -sets names, every set (every), or the
+// set in use; nil and the exit status after an error, printed to stderr.
+func benchSets(list string, every bool, stderr io.Writer) ([]ohem.KernelSet, int) {
+	var sets []ohem.KernelSet
+	switch {
+	case list != "":
+		for _, n := range strings.Split(list, ",") {
+			if n = strings.TrimSpace(n); n == "" || slices.ContainsFunc(sets, func(s ohem.KernelSet) bool { return s.Name() == n }) {
+				continue
+			}
+			s, err := ohem.LookupKernelSet(n)
+			if err != nil {
+				fmt.Fprintln(stderr, "ohem bench:", err)
+				return nil, 2
+			}
+			sets = append(sets, s)
+		}
+		if len(sets) == 0 {
+			fmt.Fprintln(stderr, "ohem bench: -sets names no kernel set")
+			return nil, 2
+		}
+	case every:
+		sets = ohem.KernelSets()
+	default:
+		s, err := ohem.LookupKernelSet(ohem.Kernel())
+		if err != nil {
+			fmt.Fprintln(stderr, "ohem bench:", err)
+			return nil, 1
+		}
+		sets = []ohem.KernelSet{s}
+	}
+	return sets, 0
+}
+
+// benchWorkloads returns the workloads -only names (every workload when it is empty); false after
+// an error, printed to stderr.
+func benchWorkloads(only string, stderr io.Writer) ([]string, bool) {
+	names := workload.Names()
+	if only != "" {
+		names = nil
+		for _, n := range strings.Split(only, ",") {
+			if n = strings.TrimSpace(n); n == "" || slices.Contains(names, n) {
+				continue
+			}
+			if workload.Desc(n) == "" {
+				fmt.Fprintf(stderr, "ohem bench: unknown workload %q (have %s)\n", n, strings.Join(workload.Names(), ","))
+				return nil, false
+			}
+			names = append(names, n)
+		}
+	}
+	return names, true
 }
 
 func measureWorkload(s ohem.KernelSet, w workload.Workload, workers int, budget time.Duration, cpu bool) (Result, error) {
