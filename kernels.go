@@ -54,6 +54,10 @@ type kernelSet struct {
 	// scale s0 given in advance: g[i] = s0·(σ(x[i]) − y'_i) where t[i] >= 0, 0 elsewhere
 	// (ForwardBackward's two passes in one). g may be x itself.
 	sigLossGrad func(loss, g, x []float32, t []int32, eps, fill, s0 float32)
+	// sigLossRank, optional (nil: not available), is sigLoss that also writes NegPosRatio's ranks
+	// (negPosRanks with background 0): rank[i] = NaN where t[i] = 1, loss[i] elsewhere (fill
+	// where t[i] < 0). The loss pass then saves the ranking its own pass over loss and t.
+	sigLossRank func(loss, rank, x []float32, t []int32, eps, fill float32)
 
 	// expf sets dst[i] = e^x[i] for x[i] <= 0, log1pf dst[i] = log(1 + x[i]) for x[i] >= 0, and
 	// log1pUnitf dst[i] = log(1 + x[i]) for x[i] in [0, 1] (the Sigmoid kernels' log1p of

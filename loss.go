@@ -25,6 +25,7 @@ type Loss struct {
 	zeroed   bool      // Losses has replaced the −Inf of ignored samples by 0
 	st       stats     // per-sample statistics for the gradient
 	rank     []float32 // NegPosRatio's candidates: ignored samples −Inf, positives NaN
+	ranked   bool      // this call's loss phase wrote rank (sigLossRank)
 	selected []int32
 	scale    []float32 // per-sample gradient scale w_i / W, 0 for samples not kept
 	dropped  []bool    // ceGradRows's rows predicted dropped, whose gradient it zeroed
@@ -230,8 +231,11 @@ func (l *Loss) prepare(grad []float32, b Batch, backward bool) (call, error) {
 	}
 	n := sh.n
 	l.losses = grow(l.losses, n)
+	l.ranked = false
 	if l.rule == ruleNegPos {
 		l.rank = grow(l.rank, n)
+		// Sigmoid batches: the loss pass writes the ranks too, where the set can.
+		l.ranked = sh.sig && l.ks.sigLossRank != nil
 	}
 	if cap(l.selected) < n {
 		l.selected = make([]int32, 0, n)
@@ -262,6 +266,7 @@ func (l *Loss) compute(c *call) error {
 	switch {
 	case c.fused:
 		// The loss phase also writes the gradient, for the scale every kept row will have.
+		l.ranked = false
 		l.parallel(c.b, c.sh, c.grad, phaseFused, c.s0, c.keep)
 	case c.back:
 		l.parallel(c.b, c.sh, nil, phaseStats, 0, 0)
@@ -530,7 +535,12 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 			return sel[:len(sel)+n], valid
 		}
 	case ruleNegPos:
-		pos := l.ks.negPosRanks(rank, loss, t, cfg.Background)
+		var pos int
+		if l.ranked {
+			pos = l.ks.countAtLeast(rank, nan32) // the loss phase's ranks; no loss is NaN here
+		} else {
+			pos = l.ks.negPosRanks(rank, loss, t, cfg.Background)
+		}
 		neg := valid - pos
 		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
 		if kneg < neg {
@@ -603,6 +613,9 @@ func (l *Loss) parallel(b Batch, sh shape, grad []float32, phase int, s0 float32
 	if phase != phaseLoss {
 		j.st = l.st
 	}
+	if l.ranked && (phase == phaseLoss || phase == phaseStats) {
+		j.rank = l.rank
+	}
 	if workers <= 1 {
 		j.chunk(0)
 		return
@@ -623,9 +636,10 @@ type job struct {
 	grad          []float32
 	chunks        int
 	phase         int
-	s0            float32 // phaseFused: the scale of every kept row
-	keep          float64 // phaseFused: the fraction of the valid rows kept
-	dropped       []bool  // phaseFused: the rows predicted dropped
+	s0            float32   // phaseFused: the scale of every kept row
+	keep          float64   // phaseFused: the fraction of the valid rows kept
+	dropped       []bool    // phaseFused: the rows predicted dropped
+	rank          []float32 // the loss phases of Sigmoid batches: NegPosRatio's ranks too (sigLossRank)
 }
 
 // chunk computes chunk c of chunks.
@@ -643,6 +657,10 @@ func (j *job) chunk(c int) {
 		k := j.sh.c
 		j.ks.ceGradRows(j.losses[lo:hi], j.st.slice(lo, hi), j.grad[lo*k:hi*k], j.b.Logits[lo*k:hi*k], j.b.Targets[lo:hi], j.dropped[lo:hi], k, j.eps, j.fill, j.s0, j.keep)
 	default:
+		if j.rank != nil {
+			j.ks.sigLossRank(j.losses[lo:hi], j.rank[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill)
+			return
+		}
 		ceRange(j.ks, j.losses, j.st, &j.b, j.sh, lo, hi, j.eps, j.fill)
 	}
 }

@@ -10297,6 +10297,423 @@ sigLossGradAVX2Done:
 	VZEROUPPER
 	RET
 
+// func sigLossRankAVX2(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·sigLossRankAVX2(SB), NOSPLIT, $0-104
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         rank_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         t_base+72(FP), BX
+	MOVQ         t_len+80(FP), SI
+	VXORPS       Y0, Y0, Y0
+	VBROADCASTSS fill+100(FP), Y1
+	VBROADCASTSS eps+96(FP), Y2
+
+	// without smoothing (ε = ±0) the loop leaves out its two instructions
+	MOVL eps+96(FP), DI
+	SHLL $0x01, DI
+	JNZ  sigLossRankAVX2SmoothLoop
+
+sigLossRankAVX2PlainLoop:
+	CMPQ    SI, $0x00000010
+	JB      sigLossRankAVX2PlainOne
+	VMOVUPS (DX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (BX), Y4
+	VPSLLD  $0x1f, Y4, Y3
+	VORPS   signBitVec<>+0(SB), Y2, Y5
+	VXORPS  Y3, Y2, Y6
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y6, Y6
+	VFMADD231PS Y0, Y2, Y6
+	VMOVUPS     32(DX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU 32(BX), Y8
+	VPSLLD  $0x1f, Y8, Y7
+	VORPS   signBitVec<>+0(SB), Y2, Y9
+	VXORPS  Y7, Y2, Y10
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y10, Y10
+	VFMADD231PS Y0, Y2, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y11
+	VPSLLD      $0x17, Y11, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y5, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y12, Y12
+	VFMADD231PS Y12, Y11, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y2, Y5, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y11
+	VPSLLD      $0x17, Y11, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y9, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y12, Y12
+	VFMADD231PS Y12, Y11, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y5, Y9, Y5
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y9
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y9
+	VMULPS      Y2, Y9, Y9
+	VFMADD213PS Y2, Y2, Y9
+	VADDPS      Y9, Y6, Y6
+
+	// fill where t < 0
+	VBLENDVPS Y4, Y1, Y6, Y6
+	VMOVUPS   Y6, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y3, Y4, Y2
+	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y6, Y6
+	VMOVUPS   Y6, (CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y2
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y2
+	VMULPS      Y5, Y2, Y2
+	VFMADD213PS Y5, Y5, Y2
+	VADDPS      Y2, Y10, Y10
+
+	// fill where t < 0
+	VBLENDVPS Y8, Y1, Y10, Y10
+	VMOVUPS   Y10, 32(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y7, Y8, Y2
+	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y10, Y10
+	VMOVUPS   Y10, 32(CX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000040, BX
+	SUBQ      $0x00000010, SI
+	JMP       sigLossRankAVX2PlainLoop
+
+sigLossRankAVX2PlainOne:
+	CMPQ    SI, $0x00000008
+	JB      sigLossRankAVX2PlainTail
+	VMOVUPS (DX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (BX), Y4
+	VPSLLD  $0x1f, Y4, Y3
+	VORPS   signBitVec<>+0(SB), Y2, Y5
+	VXORPS  Y3, Y2, Y6
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y6, Y6
+	VFMADD231PS Y0, Y2, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
+	VPSLLD      $0x17, Y7, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y5, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y8, Y8
+	VFMADD231PS Y8, Y7, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y2, Y5, Y2
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y5
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y5
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y2, Y2, Y5
+	VADDPS      Y5, Y6, Y6
+
+	// fill where t < 0
+	VBLENDVPS Y4, Y1, Y6, Y6
+	VMOVUPS   Y6, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y3, Y4, Y2
+	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y6, Y6
+	VMOVUPS   Y6, (CX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	SUBQ      $0x00000008, SI
+	JMP       sigLossRankAVX2PlainOne
+
+sigLossRankAVX2PlainTail:
+	JMP sigLossRankAVX2Done
+
+sigLossRankAVX2SmoothLoop:
+	CMPQ    SI, $0x00000010
+	JB      sigLossRankAVX2SmoothOne
+	VMOVUPS (DX), Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (BX), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y7
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y7, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y8
+	VMOVUPS      32(DX), Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU 32(BX), Y9
+	VPSLLD  $0x1f, Y9, Y7
+	VORPS   signBitVec<>+0(SB), Y3, Y10
+	VXORPS  Y7, Y3, Y11
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y11, Y12
+	VFMADD231PS Y0, Y3, Y12
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y11, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y12
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y11
+	VPSLLD      $0x17, Y11, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y6, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y13, Y13
+	VFMADD231PS Y13, Y11, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y11
+	VPSLLD      $0x17, Y11, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y10, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y13, Y13
+	VFMADD231PS Y13, Y11, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y6, Y10, Y6
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y10
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y10
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y10
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y10
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y10
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y10
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y10
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y10
+	VMULPS      Y3, Y10, Y10
+	VFMADD213PS Y3, Y3, Y10
+	VADDPS      Y10, Y8, Y8
+
+	// fill where t < 0
+	VBLENDVPS Y5, Y1, Y8, Y8
+	VMOVUPS   Y8, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y4, Y5, Y3
+	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y8, Y8
+	VMOVUPS   Y8, (CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y3
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y6, Y3
+	VMULPS      Y6, Y3, Y3
+	VFMADD213PS Y6, Y6, Y3
+	VADDPS      Y3, Y12, Y12
+
+	// fill where t < 0
+	VBLENDVPS Y9, Y1, Y12, Y12
+	VMOVUPS   Y12, 32(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y7, Y9, Y3
+	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y12, Y12
+	VMOVUPS   Y12, 32(CX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000040, BX
+	SUBQ      $0x00000010, SI
+	JMP       sigLossRankAVX2SmoothLoop
+
+sigLossRankAVX2SmoothOne:
+	CMPQ    SI, $0x00000008
+	JB      sigLossRankAVX2SmoothTail
+	VMOVUPS (DX), Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (BX), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y7
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y7, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y7
+	VPSLLD      $0x17, Y7, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y9, Y9
+	VFMADD231PS Y9, Y7, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y6
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y6
+	VMULPS      Y3, Y6, Y6
+	VFMADD213PS Y3, Y3, Y6
+	VADDPS      Y6, Y8, Y8
+
+	// fill where t < 0
+	VBLENDVPS Y5, Y1, Y8, Y8
+	VMOVUPS   Y8, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y4, Y5, Y3
+	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y8, Y8
+	VMOVUPS   Y8, (CX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	SUBQ      $0x00000008, SI
+	JMP       sigLossRankAVX2SmoothOne
+
+sigLossRankAVX2SmoothTail:
+sigLossRankAVX2Done:
+	VZEROUPPER
+	RET
+
+DATA quietNaNVec<>+0(SB)/4, $0x7fc00000
+DATA quietNaNVec<>+4(SB)/4, $0x7fc00000
+DATA quietNaNVec<>+8(SB)/4, $0x7fc00000
+DATA quietNaNVec<>+12(SB)/4, $0x7fc00000
+DATA quietNaNVec<>+16(SB)/4, $0x7fc00000
+DATA quietNaNVec<>+20(SB)/4, $0x7fc00000
+DATA quietNaNVec<>+24(SB)/4, $0x7fc00000
+DATA quietNaNVec<>+28(SB)/4, $0x7fc00000
+GLOBL quietNaNVec<>(SB), RODATA|NOPTR, $32
+
 // func expfAVX512(dst []float32, x []float32)
 // Requires: AVX, AVX512F
 TEXT ·expfAVX512(SB), NOSPLIT, $0-48
@@ -20792,6 +21209,786 @@ sigLossGradAVX512Done:
 	VZEROUPPER
 	RET
 
+// func sigLossRankAVX512(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·sigLossRankAVX512(SB), NOSPLIT, $448-104
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         rank_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         t_base+72(FP), BX
+	MOVQ         t_len+80(FP), SI
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS log1pUnitQ0<>+0(SB), Z10
+	VBROADCASTSS log1pUnitQ1<>+0(SB), Z11
+	VBROADCASTSS log1pUnitQ2<>+0(SB), Z12
+	VBROADCASTSS log1pUnitQ3<>+0(SB), Z13
+	VBROADCASTSS log1pUnitQ4<>+0(SB), Z14
+	VBROADCASTSS log1pUnitQ5<>+0(SB), Z15
+	VBROADCASTSS log1pUnitQ6<>+0(SB), Z16
+	VBROADCASTSS log1pUnitQ7<>+0(SB), Z17
+	LEAQ         (SP), DI
+	VMOVUPS      Z10, (DI)
+	VMOVUPS      Z11, 64(DI)
+	VMOVUPS      Z12, 128(DI)
+	VMOVUPS      Z13, 192(DI)
+	VMOVUPS      Z14, 256(DI)
+	VMOVUPS      Z15, 320(DI)
+	VMOVUPS      Z16, 384(DI)
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z11, Z11, Z11
+	VBROADCASTSS half<>+0(SB), Z12
+	VBROADCASTSS fill+100(FP), Z13
+	VBROADCASTSS eps+96(FP), Z14
+	VBROADCASTSS quietNaN<>+0(SB), Z15
+
+	// without smoothing (ε = ±0) the loop leaves out its two instructions
+	MOVL eps+96(FP), R8
+	SHLL $0x01, R8
+	JNZ  sigLossRankAVX512SmoothLoop
+
+sigLossRankAVX512PlainLoop:
+	CMPQ    SI, $0x00000040
+	JB      sigLossRankAVX512PlainOne
+	VMOVUPS (DX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z16
+	VPSLLD    $0x1f, Z16, Z14
+	VPMOVD2M  Z16, K1
+	VORPS     Z10, Z12, Z16
+	VXORPS    Z14, Z12, Z18
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z18, Z18
+	VFMADD231PS Z11, Z12, Z18
+	VMOVUPS     64(DX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(BX), Z20
+	VPSLLD    $0x1f, Z20, Z19
+	VPMOVD2M  Z20, K2
+	VORPS     Z10, Z12, Z20
+	VXORPS    Z19, Z12, Z21
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z21, Z21
+	VFMADD231PS Z11, Z12, Z21
+	VMOVUPS     128(DX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 128(BX), Z23
+	VPSLLD    $0x1f, Z23, Z22
+	VPMOVD2M  Z23, K3
+	VORPS     Z10, Z12, Z23
+	VXORPS    Z22, Z12, Z24
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z24, Z24
+	VFMADD231PS Z11, Z12, Z24
+	VMOVUPS     192(DX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 192(BX), Z26
+	VPSLLD    $0x1f, Z26, Z25
+	VPMOVD2M  Z26, K4
+	VORPS     Z10, Z12, Z26
+	VXORPS    Z25, Z12, Z27
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z27, Z27
+	VFMADD231PS Z11, Z12, Z27
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z16, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
+	VMOVAPS     Z16, Z29
+	VFMADD231PS Z1, Z12, Z29
+	VFMADD231PS Z2, Z12, Z29
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z28
+	VFMADD213PS Z4, Z29, Z28
+	VFMADD213PS Z5, Z29, Z28
+	VFMADD213PS Z6, Z29, Z28
+	VFMADD213PS Z7, Z29, Z28
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z16, K5
+	VFMADD213PS Z9, Z29, Z28
+	VSCALEFPS.Z Z12, Z28, K5, Z12
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z20, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z20, Z29
+	VFMADD231PS Z1, Z16, Z29
+	VFMADD231PS Z2, Z16, Z29
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z28
+	VFMADD213PS Z4, Z29, Z28
+	VFMADD213PS Z5, Z29, Z28
+	VFMADD213PS Z6, Z29, Z28
+	VFMADD213PS Z7, Z29, Z28
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z20, K5
+	VFMADD213PS Z9, Z29, Z28
+	VSCALEFPS.Z Z16, Z28, K5, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z23, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z23, Z29
+	VFMADD231PS Z1, Z20, Z29
+	VFMADD231PS Z2, Z20, Z29
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z28
+	VFMADD213PS Z4, Z29, Z28
+	VFMADD213PS Z5, Z29, Z28
+	VFMADD213PS Z6, Z29, Z28
+	VFMADD213PS Z7, Z29, Z28
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z23, K5
+	VFMADD213PS Z9, Z29, Z28
+	VSCALEFPS.Z Z20, Z28, K5, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z26, Z23
+	VRNDSCALEPS $0x00, Z23, Z23
+	VMOVAPS     Z26, Z29
+	VFMADD231PS Z1, Z23, Z29
+	VFMADD231PS Z2, Z23, Z29
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z28
+	VFMADD213PS Z4, Z29, Z28
+	VFMADD213PS Z5, Z29, Z28
+	VFMADD213PS Z6, Z29, Z28
+	VFMADD213PS Z7, Z29, Z28
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z26, K5
+	VFMADD213PS Z9, Z29, Z28
+	VSCALEFPS.Z Z23, Z28, K5, Z23
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z26
+	VFMADD213PS 384(DI), Z12, Z26
+	VFMADD213PS 320(DI), Z12, Z26
+	VFMADD213PS 256(DI), Z12, Z26
+	VFMADD213PS 192(DI), Z12, Z26
+	VFMADD213PS 128(DI), Z12, Z26
+	VFMADD213PS 64(DI), Z12, Z26
+	VFMADD213PS (DI), Z12, Z26
+	VMULPS      Z12, Z26, Z26
+	VFMADD213PS Z12, Z12, Z26
+	VADDPS      Z26, Z18, Z18
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z18
+	VMOVUPS Z18, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z14, K5
+	KANDNW   K5, K1, K1
+	VMOVAPS  Z15, K1, Z18
+	VMOVUPS  Z18, (CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(DI), Z16, Z12
+	VFMADD213PS 320(DI), Z16, Z12
+	VFMADD213PS 256(DI), Z16, Z12
+	VFMADD213PS 192(DI), Z16, Z12
+	VFMADD213PS 128(DI), Z16, Z12
+	VFMADD213PS 64(DI), Z16, Z12
+	VFMADD213PS (DI), Z16, Z12
+	VMULPS      Z16, Z12, Z12
+	VFMADD213PS Z16, Z16, Z12
+	VADDPS      Z12, Z21, Z21
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z21
+	VMOVUPS Z21, 64(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z19, K1
+	KANDNW   K1, K2, K1
+	VMOVAPS  Z15, K1, Z21
+	VMOVUPS  Z21, 64(CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(DI), Z20, Z12
+	VFMADD213PS 320(DI), Z20, Z12
+	VFMADD213PS 256(DI), Z20, Z12
+	VFMADD213PS 192(DI), Z20, Z12
+	VFMADD213PS 128(DI), Z20, Z12
+	VFMADD213PS 64(DI), Z20, Z12
+	VFMADD213PS (DI), Z20, Z12
+	VMULPS      Z20, Z12, Z12
+	VFMADD213PS Z20, Z20, Z12
+	VADDPS      Z12, Z24, Z24
+
+	// fill where t < 0
+	VMOVAPS Z13, K3, Z24
+	VMOVUPS Z24, 128(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z22, K1
+	KANDNW   K1, K3, K1
+	VMOVAPS  Z15, K1, Z24
+	VMOVUPS  Z24, 128(CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(DI), Z23, Z12
+	VFMADD213PS 320(DI), Z23, Z12
+	VFMADD213PS 256(DI), Z23, Z12
+	VFMADD213PS 192(DI), Z23, Z12
+	VFMADD213PS 128(DI), Z23, Z12
+	VFMADD213PS 64(DI), Z23, Z12
+	VFMADD213PS (DI), Z23, Z12
+	VMULPS      Z23, Z12, Z12
+	VFMADD213PS Z23, Z23, Z12
+	VADDPS      Z12, Z27, Z27
+
+	// fill where t < 0
+	VMOVAPS Z13, K4, Z27
+	VMOVUPS Z27, 192(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z25, K1
+	KANDNW   K1, K4, K1
+	VMOVAPS  Z15, K1, Z27
+	VMOVUPS  Z27, 192(CX)
+	ADDQ     $0x00000100, AX
+	ADDQ     $0x00000100, CX
+	ADDQ     $0x00000100, DX
+	ADDQ     $0x00000100, BX
+	SUBQ     $0x00000040, SI
+	JMP      sigLossRankAVX512PlainLoop
+
+sigLossRankAVX512PlainOne:
+	CMPQ    SI, $0x00000010
+	JB      sigLossRankAVX512PlainTail
+	VMOVUPS (DX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z16
+	VPSLLD    $0x1f, Z16, Z14
+	VPMOVD2M  Z16, K1
+	VORPS     Z10, Z12, Z16
+	VXORPS    Z14, Z12, Z18
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z18, Z18
+	VFMADD231PS Z11, Z12, Z18
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z16, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
+	VMOVAPS     Z16, Z20
+	VFMADD231PS Z1, Z12, Z20
+	VFMADD231PS Z2, Z12, Z20
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z16, K2
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z12, Z19, K2, Z12
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z16
+	VFMADD213PS 384(DI), Z12, Z16
+	VFMADD213PS 320(DI), Z12, Z16
+	VFMADD213PS 256(DI), Z12, Z16
+	VFMADD213PS 192(DI), Z12, Z16
+	VFMADD213PS 128(DI), Z12, Z16
+	VFMADD213PS 64(DI), Z12, Z16
+	VFMADD213PS (DI), Z12, Z16
+	VMULPS      Z12, Z16, Z16
+	VFMADD213PS Z12, Z12, Z16
+	VADDPS      Z16, Z18, Z18
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z18
+	VMOVUPS Z18, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z14, K2
+	KANDNW   K2, K1, K1
+	VMOVAPS  Z15, K1, Z18
+	VMOVUPS  Z18, (CX)
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	ADDQ     $0x00000040, DX
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, SI
+	JMP      sigLossRankAVX512PlainOne
+
+sigLossRankAVX512PlainTail:
+	TESTQ     SI, SI
+	JZ        sigLossRankAVX512Done
+	MOVL      $0x0000ffff, R8
+	BZHIL     SI, R8, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (DX), K1, Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32.Z (BX), K1, Z16
+	VPSLLD      $0x1f, Z16, Z14
+	VPMOVD2M    Z16, K2
+	VORPS       Z10, Z12, Z10
+	VXORPS      Z14, Z12, Z16
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z16, Z16
+	VFMADD231PS Z11, Z12, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z11
+	VFMADD231PS Z1, Z0, Z11
+	VFMADD231PS Z2, Z0, Z11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z11, Z1
+	VFMADD213PS Z5, Z11, Z1
+	VFMADD213PS Z6, Z11, Z1
+	VFMADD213PS Z7, Z11, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K3
+	VFMADD213PS Z9, Z11, Z1
+	VSCALEFPS.Z Z0, Z1, K3, Z0
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z1
+	VFMADD213PS 384(DI), Z0, Z1
+	VFMADD213PS 320(DI), Z0, Z1
+	VFMADD213PS 256(DI), Z0, Z1
+	VFMADD213PS 192(DI), Z0, Z1
+	VFMADD213PS 128(DI), Z0, Z1
+	VFMADD213PS 64(DI), Z0, Z1
+	VFMADD213PS (DI), Z0, Z1
+	VMULPS      Z0, Z1, Z1
+	VFMADD213PS Z0, Z0, Z1
+	VADDPS      Z1, Z16, Z16
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z16
+	VMOVUPS Z16, K1, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z14, K3
+	KANDNW   K3, K2, K2
+	VMOVAPS  Z15, K2, Z16
+	VMOVUPS  Z16, K1, (CX)
+	JMP      sigLossRankAVX512Done
+
+sigLossRankAVX512SmoothLoop:
+	CMPQ    SI, $0x00000040
+	JB      sigLossRankAVX512SmoothOne
+	VMOVUPS (DX), Z16
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z19
+	VPSLLD    $0x1f, Z19, Z18
+	VPMOVD2M  Z19, K1
+	VORPS     Z10, Z16, Z19
+	VXORPS    Z18, Z16, Z20
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z20, Z21
+	VFMADD231PS Z11, Z16, Z21
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z20, Z16
+	VFNMADD231PS Z12, Z16, Z21
+	VMOVUPS      64(DX), Z16
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(BX), Z22
+	VPSLLD    $0x1f, Z22, Z20
+	VPMOVD2M  Z22, K2
+	VORPS     Z10, Z16, Z22
+	VXORPS    Z20, Z16, Z23
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z23, Z24
+	VFMADD231PS Z11, Z16, Z24
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z23, Z16
+	VFNMADD231PS Z12, Z16, Z24
+	VMOVUPS      128(DX), Z16
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 128(BX), Z25
+	VPSLLD    $0x1f, Z25, Z23
+	VPMOVD2M  Z25, K3
+	VORPS     Z10, Z16, Z25
+	VXORPS    Z23, Z16, Z26
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z26, Z27
+	VFMADD231PS Z11, Z16, Z27
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z26, Z16
+	VFNMADD231PS Z12, Z16, Z27
+	VMOVUPS      192(DX), Z16
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 192(BX), Z28
+	VPSLLD    $0x1f, Z28, Z26
+	VPMOVD2M  Z28, K4
+	VORPS     Z10, Z16, Z28
+	VXORPS    Z26, Z16, Z29
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z29, Z30
+	VFMADD231PS Z11, Z16, Z30
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z29, Z16
+	VFNMADD231PS Z12, Z16, Z30
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z19, Z31
+	VFMADD231PS Z1, Z16, Z31
+	VFMADD231PS Z2, Z16, Z31
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z29
+	VFMADD213PS Z4, Z31, Z29
+	VFMADD213PS Z5, Z31, Z29
+	VFMADD213PS Z6, Z31, Z29
+	VFMADD213PS Z7, Z31, Z29
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K5
+	VFMADD213PS Z9, Z31, Z29
+	VSCALEFPS.Z Z16, Z29, K5, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z22, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z22, Z31
+	VFMADD231PS Z1, Z19, Z31
+	VFMADD231PS Z2, Z19, Z31
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z29
+	VFMADD213PS Z4, Z31, Z29
+	VFMADD213PS Z5, Z31, Z29
+	VFMADD213PS Z6, Z31, Z29
+	VFMADD213PS Z7, Z31, Z29
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z22, K5
+	VFMADD213PS Z9, Z31, Z29
+	VSCALEFPS.Z Z19, Z29, K5, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z25, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z25, Z31
+	VFMADD231PS Z1, Z22, Z31
+	VFMADD231PS Z2, Z22, Z31
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z29
+	VFMADD213PS Z4, Z31, Z29
+	VFMADD213PS Z5, Z31, Z29
+	VFMADD213PS Z6, Z31, Z29
+	VFMADD213PS Z7, Z31, Z29
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z25, K5
+	VFMADD213PS Z9, Z31, Z29
+	VSCALEFPS.Z Z22, Z29, K5, Z22
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z28, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z28, Z31
+	VFMADD231PS Z1, Z25, Z31
+	VFMADD231PS Z2, Z25, Z31
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z29
+	VFMADD213PS Z4, Z31, Z29
+	VFMADD213PS Z5, Z31, Z29
+	VFMADD213PS Z6, Z31, Z29
+	VFMADD213PS Z7, Z31, Z29
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z28, K5
+	VFMADD213PS Z9, Z31, Z29
+	VSCALEFPS.Z Z25, Z29, K5, Z25
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z28
+	VFMADD213PS 384(DI), Z16, Z28
+	VFMADD213PS 320(DI), Z16, Z28
+	VFMADD213PS 256(DI), Z16, Z28
+	VFMADD213PS 192(DI), Z16, Z28
+	VFMADD213PS 128(DI), Z16, Z28
+	VFMADD213PS 64(DI), Z16, Z28
+	VFMADD213PS (DI), Z16, Z28
+	VMULPS      Z16, Z28, Z28
+	VFMADD213PS Z16, Z16, Z28
+	VADDPS      Z28, Z21, Z21
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z21
+	VMOVUPS Z21, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z18, K5
+	KANDNW   K5, K1, K1
+	VMOVAPS  Z15, K1, Z21
+	VMOVUPS  Z21, (CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z16
+	VFMADD213PS 384(DI), Z19, Z16
+	VFMADD213PS 320(DI), Z19, Z16
+	VFMADD213PS 256(DI), Z19, Z16
+	VFMADD213PS 192(DI), Z19, Z16
+	VFMADD213PS 128(DI), Z19, Z16
+	VFMADD213PS 64(DI), Z19, Z16
+	VFMADD213PS (DI), Z19, Z16
+	VMULPS      Z19, Z16, Z16
+	VFMADD213PS Z19, Z19, Z16
+	VADDPS      Z16, Z24, Z24
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z24
+	VMOVUPS Z24, 64(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z20, K1
+	KANDNW   K1, K2, K1
+	VMOVAPS  Z15, K1, Z24
+	VMOVUPS  Z24, 64(CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z16
+	VFMADD213PS 384(DI), Z22, Z16
+	VFMADD213PS 320(DI), Z22, Z16
+	VFMADD213PS 256(DI), Z22, Z16
+	VFMADD213PS 192(DI), Z22, Z16
+	VFMADD213PS 128(DI), Z22, Z16
+	VFMADD213PS 64(DI), Z22, Z16
+	VFMADD213PS (DI), Z22, Z16
+	VMULPS      Z22, Z16, Z16
+	VFMADD213PS Z22, Z22, Z16
+	VADDPS      Z16, Z27, Z27
+
+	// fill where t < 0
+	VMOVAPS Z13, K3, Z27
+	VMOVUPS Z27, 128(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z23, K1
+	KANDNW   K1, K3, K1
+	VMOVAPS  Z15, K1, Z27
+	VMOVUPS  Z27, 128(CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z16
+	VFMADD213PS 384(DI), Z25, Z16
+	VFMADD213PS 320(DI), Z25, Z16
+	VFMADD213PS 256(DI), Z25, Z16
+	VFMADD213PS 192(DI), Z25, Z16
+	VFMADD213PS 128(DI), Z25, Z16
+	VFMADD213PS 64(DI), Z25, Z16
+	VFMADD213PS (DI), Z25, Z16
+	VMULPS      Z25, Z16, Z16
+	VFMADD213PS Z25, Z25, Z16
+	VADDPS      Z16, Z30, Z30
+
+	// fill where t < 0
+	VMOVAPS Z13, K4, Z30
+	VMOVUPS Z30, 192(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z26, K1
+	KANDNW   K1, K4, K1
+	VMOVAPS  Z15, K1, Z30
+	VMOVUPS  Z30, 192(CX)
+	ADDQ     $0x00000100, AX
+	ADDQ     $0x00000100, CX
+	ADDQ     $0x00000100, DX
+	ADDQ     $0x00000100, BX
+	SUBQ     $0x00000040, SI
+	JMP      sigLossRankAVX512SmoothLoop
+
+sigLossRankAVX512SmoothOne:
+	CMPQ    SI, $0x00000010
+	JB      sigLossRankAVX512SmoothTail
+	VMOVUPS (DX), Z16
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z19
+	VPSLLD    $0x1f, Z19, Z18
+	VPMOVD2M  Z19, K1
+	VORPS     Z10, Z16, Z19
+	VXORPS    Z18, Z16, Z20
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z20, Z21
+	VFMADD231PS Z11, Z16, Z21
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z20, Z16
+	VFNMADD231PS Z12, Z16, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z16, Z22
+	VFMADD231PS Z2, Z16, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z20
+	VFMADD213PS Z4, Z22, Z20
+	VFMADD213PS Z5, Z22, Z20
+	VFMADD213PS Z6, Z22, Z20
+	VFMADD213PS Z7, Z22, Z20
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z20
+	VSCALEFPS.Z Z16, Z20, K2, Z16
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z19
+	VFMADD213PS 384(DI), Z16, Z19
+	VFMADD213PS 320(DI), Z16, Z19
+	VFMADD213PS 256(DI), Z16, Z19
+	VFMADD213PS 192(DI), Z16, Z19
+	VFMADD213PS 128(DI), Z16, Z19
+	VFMADD213PS 64(DI), Z16, Z19
+	VFMADD213PS (DI), Z16, Z19
+	VMULPS      Z16, Z19, Z19
+	VFMADD213PS Z16, Z16, Z19
+	VADDPS      Z19, Z21, Z21
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z21
+	VMOVUPS Z21, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z18, K2
+	KANDNW   K2, K1, K1
+	VMOVAPS  Z15, K1, Z21
+	VMOVUPS  Z21, (CX)
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	ADDQ     $0x00000040, DX
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, SI
+	JMP      sigLossRankAVX512SmoothOne
+
+sigLossRankAVX512SmoothTail:
+	TESTQ     SI, SI
+	JZ        sigLossRankAVX512Done
+	MOVL      $0x0000ffff, R8
+	BZHIL     SI, R8, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (DX), K1, Z16
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32.Z (BX), K1, Z19
+	VPSLLD      $0x1f, Z19, Z18
+	VPMOVD2M    Z19, K2
+	VORPS       Z10, Z16, Z10
+	VXORPS      Z18, Z16, Z19
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z19, Z20
+	VFMADD231PS Z11, Z16, Z20
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z19, Z11
+	VFNMADD231PS Z12, Z11, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z11
+	VFMADD231PS Z1, Z0, Z11
+	VFMADD231PS Z2, Z0, Z11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z11, Z1
+	VFMADD213PS Z5, Z11, Z1
+	VFMADD213PS Z6, Z11, Z1
+	VFMADD213PS Z7, Z11, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K3
+	VFMADD213PS Z9, Z11, Z1
+	VSCALEFPS.Z Z0, Z1, K3, Z0
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z1
+	VFMADD213PS 384(DI), Z0, Z1
+	VFMADD213PS 320(DI), Z0, Z1
+	VFMADD213PS 256(DI), Z0, Z1
+	VFMADD213PS 192(DI), Z0, Z1
+	VFMADD213PS 128(DI), Z0, Z1
+	VFMADD213PS 64(DI), Z0, Z1
+	VFMADD213PS (DI), Z0, Z1
+	VMULPS      Z0, Z1, Z1
+	VFMADD213PS Z0, Z0, Z1
+	VADDPS      Z1, Z20, Z20
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z20
+	VMOVUPS Z20, K1, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z18, K3
+	KANDNW   K3, K2, K2
+	VMOVAPS  Z15, K2, Z20
+	VMOVUPS  Z20, K1, (CX)
+
+sigLossRankAVX512Done:
+	VZEROUPPER
+	RET
+
+DATA quietNaN<>+0(SB)/4, $0x7fc00000
+GLOBL quietNaN<>(SB), RODATA|NOPTR, $4
+
 // func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
 // Requires: AVX, AVX2, FMA3, SSE
 TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-192
@@ -28621,9 +29818,6 @@ negPosRanksAVX2Done:
 	MOVQ         SI, ret+80(FP)
 	VZEROUPPER
 	RET
-
-DATA quietNaN<>+0(SB)/4, $0x7fc00000
-GLOBL quietNaN<>(SB), RODATA|NOPTR, $4
 
 // func negPosRanksAVX512(rank []float32, loss []float32, t []int32, bg int32) int
 // Requires: AVX, AVX512DQ, AVX512F, BMI2, POPCNT

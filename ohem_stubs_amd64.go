@@ -185,6 +185,12 @@ func sigGradAVX2(g []float32, x []float32, t []int32, scale []float32, eps float
 //go:noescape
 func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
 
+// sigLossRankAVX2 is sigLoss that also sets NegPosRatio's ranks: rank[i] = NaN for a positive (t[i] = 1), loss[i]
+// for every other sample (fill for an ignored one); len(t) is a multiple of the lanes.
+//
+//go:noescape
+func sigLossRankAVX2(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32)
+
 // expfAVX512 sets dst[i] = e^x[i] for x[i] <= 0, len(dst) == len(x) a multiple of the lanes.
 //
 //go:noescape
@@ -365,6 +371,12 @@ func sigGradAVX512(g []float32, x []float32, t []int32, scale []float32, eps flo
 //
 //go:noescape
 func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+
+// sigLossRankAVX512 is sigLoss that also sets NegPosRatio's ranks: rank[i] = NaN for a positive (t[i] = 1), loss[i]
+// for every other sample (fill for an ignored one).
+//
+//go:noescape
+func sigLossRankAVX512(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32)
 
 // ceMediumAVX2 sets loss[i] to the cross-entropy of row i of the row-major [n][c] logits x, smoothed by eps,
 // fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with

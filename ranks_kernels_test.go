@@ -94,3 +94,57 @@ func TestNegPosRanksKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestSigLossRankKernels runs every set's sigLossRank (where it has one) against the same set's
+// sigLoss and the plain ranking of refRanks, with background 0: the losses to the bit, the ranks
+// NaN exactly for the targets 1; every length 0..70 and larger, every placement, smoothing on and
+// off, NaN and ±Inf logits.
+func TestSigLossRankKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 4))
+	lens := make([]int, 0, 80)
+	for n := range 71 {
+		lens = append(lens, n)
+	}
+	lens = append(lens, 127, 1000, 4099)
+	tested := 0
+	for _, ks := range usable {
+		if ks.sigLossRank == nil {
+			continue
+		}
+		tested++
+		for _, n := range lens {
+			for _, eps := range []float32{0, 0.1} {
+				x, tg, _ := sigCase(r, n, true)
+				want := make([]float32, n)
+				ks.sigLoss(want, x, tg, eps, float32(math.Inf(-1)))
+				wantRank, _ := refRanks(want, tg, 0)
+				for place := range 3 {
+					a := (n*3 + place) % 16
+					xp, freeX := sigPlace(x, place, a)
+					tp, freeT := sigPlace(tg, place, (a+3)%16)
+					lp, freeL := sigPlace(make([]float32, n), place, (a+7)%16)
+					rp, freeR := sigPlace(make([]float32, n), place, (a+9)%16)
+					ks.sigLossRank(lp, rp, xp, tp, eps, float32(math.Inf(-1)))
+					what := fmt.Sprintf("%s n=%d eps=%g place=%d", ks.name, n, eps, place)
+					for i := range n {
+						if math.Float32bits(lp[i]) != math.Float32bits(want[i]) {
+							t.Errorf("%s: loss[%d] = %g, sigLoss gives %g", what, i, lp[i], want[i])
+							break
+						}
+						if math.Float32bits(rp[i]) != math.Float32bits(wantRank[i]) {
+							t.Errorf("%s: rank[%d] = %#x, want %#x (t=%d)", what, i, math.Float32bits(rp[i]), math.Float32bits(wantRank[i]), tg[i])
+							break
+						}
+					}
+					freeX()
+					freeT()
+					freeL()
+					freeR()
+				}
+			}
+		}
+	}
+	if len(archSets()) > 0 && tested == 0 && archSets()[0].name != "neon" {
+		t.Error("no amd64 set has sigLossRank")
+	}
+}

@@ -13,6 +13,9 @@ func sigTier(ks *kernelSet, z bool) {
 	ks.sigLossGrad = func(loss, g, x []float32, t []int32, eps, fill, s0 float32) {
 		sigLossGradAsm(z, loss, g, x, t, eps, fill, s0)
 	}
+	ks.sigLossRank = func(loss, rank, x []float32, t []int32, eps, fill float32) {
+		sigLossRankAsm(z, loss, rank, x, t, eps, fill)
+	}
 }
 
 // The kernels are called directly, never through func values, so that their //go:noescape lets
@@ -41,6 +44,31 @@ func sigLossAsm(z bool, loss, x []float32, t []int32, eps, fill float32) {
 		copy(tb[:], t[m:n])
 		sigLossAVX2(lb[:], xb[:], tb[:], eps, fill)
 		copy(loss[m:n], lb[:])
+	}
+}
+
+func sigLossRankAsm(z bool, loss, rank, x []float32, t []int32, eps, fill float32) {
+	n := len(t)
+	if n == 0 {
+		return
+	}
+	_, _, _ = loss[n-1], rank[n-1], x[n-1] // the kernels read x[:n] and write loss[:n], rank[:n]
+	if z {
+		sigLossRankAVX512(loss[:n], rank[:n], x[:n], t, eps, fill)
+		return
+	}
+	m := n &^ 7
+	if m > 0 {
+		sigLossRankAVX2(loss[:m], rank[:m], x[:m], t[:m], eps, fill)
+	}
+	if m < n {
+		var xb, lb, rb [8]float32
+		var tb [8]int32
+		copy(xb[:], x[m:n])
+		copy(tb[:], t[m:n])
+		sigLossRankAVX2(lb[:], rb[:], xb[:], tb[:], eps, fill)
+		copy(loss[m:n], lb[:])
+		copy(rank[m:n], rb[:])
 	}
 }
 

@@ -33,6 +33,7 @@ const (
 	sigLSE                     // softplus(z)
 	sigGrad                    // the gradient, for per-sample scales
 	sigLossGrad                // the losses and the gradient for one scale s0 (ForwardBackward's fused pass)
+	sigLossRank                // the losses and NegPosRatio's ranks (the positives NaN)
 )
 
 func genSigmoid(t tier) {
@@ -40,6 +41,7 @@ func genSigmoid(t tier) {
 	genSig(t, sigLSE)
 	genSig(t, sigGrad)
 	genSig(t, sigLossGrad)
+	genSig(t, sigLossRank)
 }
 
 // sigGen holds the state of one Sigmoid kernel being generated.
@@ -49,12 +51,14 @@ type sigGen struct {
 	lbl                 string // kernel name with the tier suffix, for labels
 	loss, grad, targets bool
 	dst, gp, tp, sp, n  reg.GPVirtual // the losses, the gradient, the targets, the scales, the samples left
+	rp                  reg.GPVirtual // sigLossRank: the ranks
 	xp                  reg.GPVirtual
 	groups              int // vectors an iteration takes
 
 	ec                  expConsts
 	lc                  log1pUnitConsts
 	sign, half, one     Op
+	nan                 Op // sigLossRank: the quiet NaN of the positives' ranks
 	zero                reg.VecVirtual
 	fill, epsv, hev, s0 reg.VecVirtual // broadcast parameters; hev = ε/2
 }
@@ -82,7 +86,7 @@ func genSig(t tier, kind sigKind) {
 		g.groups /= 2
 	}
 	lbl := g.lbl
-	if kind == sigLoss || kind == sigLossGrad {
+	if kind == sigLoss || kind == sigLossGrad || kind == sigLossRank {
 		Comment("without smoothing (ε = ±0) the loop leaves out its two instructions")
 		e := GP32()
 		MOVL(paramAddr("eps"), e)
@@ -130,6 +134,11 @@ func (g *sigGen) text() {
 		name = "sigLossGrad"
 		t.text(name, "func(loss, g, x []float32, t []int32, eps, fill, s0 float32)",
 			"is sigLoss that also sets g[i] = s0·(σ(x[i]) − y') where t[i] >= 0 and 0 elsewhere; g may be x.")
+	case sigLossRank:
+		name = "sigLossRank"
+		t.text(name, "func(loss, rank, x []float32, t []int32, eps, fill float32)",
+			"is sigLoss that also sets NegPosRatio's ranks: rank[i] = NaN for a positive (t[i] = 1), loss[i]",
+			"for every other sample (fill for an ignored one)"+tail)
 	}
 	g.lbl = name + t.suffix
 }
@@ -146,6 +155,8 @@ func (g *sigGen) prologue() {
 		g.gp, g.sp = ld(Param("g").Base()), ld(Param("scale").Base())
 	case sigLossGrad:
 		g.dst, g.gp = ld(Param("loss").Base()), ld(Param("g").Base())
+	case sigLossRank:
+		g.dst, g.rp = ld(Param("loss").Base()), ld(Param("rank").Base())
 	}
 	g.xp = ld(Param("x").Base())
 	if g.targets {
@@ -170,7 +181,7 @@ func (g *sigGen) consts() {
 	if kind != sigLSE {
 		g.half = t.cf("half", 0.5)
 	}
-	if kind == sigLoss || kind == sigLossGrad {
+	if kind == sigLoss || kind == sigLossGrad || kind == sigLossRank {
 		g.fill = t.loadParamF32("fill")
 		g.epsv = t.loadParamF32("eps")
 	}
@@ -181,6 +192,9 @@ func (g *sigGen) consts() {
 	}
 	if kind == sigLossGrad {
 		g.s0 = t.loadParamF32("s0")
+	}
+	if kind == sigLossRank {
+		g.nan = t.cu("quietNaN", 0x7fc00000)
 	}
 	if g.grad {
 		g.one = t.cf("one", 1)
@@ -240,7 +254,7 @@ func (g *sigGen) body(n int, tail Op, smooth bool) {
 	if tail != nil {
 		return
 	}
-	for _, p := range []reg.GPVirtual{g.dst, g.gp, g.xp, g.tp, g.sp} {
+	for _, p := range []reg.GPVirtual{g.dst, g.rp, g.gp, g.xp, g.tp, g.sp} {
 		if p != nil {
 			ADDQ(U32(n*t.bytes()), p)
 		}
@@ -369,5 +383,31 @@ func (g *sigGen) storeLoss(c *sigChain, i int, tail Op) {
 		VMOVUPS(c.acc, tail, g.at(g.dst, i))
 	} else {
 		VMOVUPS(c.acc, g.at(g.dst, i))
+	}
+	if g.kind == sigLossRank {
+		g.storeRank(c, i, tail)
+	}
+}
+
+// storeRank emits the rank of the vector of samples i once its loss is stored: NaN for a
+// positive (sg's sign bit, the target's bit 0, where the sample is not ignored), the loss
+// otherwise.
+func (g *sigGen) storeRank(c *sigChain, i int, tail Op) {
+	t := g.t
+	Comment("rank: NaN for a positive, the loss otherwise")
+	if t.zmm {
+		kSg, kPos := K(), K()
+		VPMOVD2M(c.sg, kSg)
+		KANDNW(kSg, c.kIgn, kPos) // a positive: sg's sign and not ignored
+		VMOVAPS(g.nan, kPos, c.acc)
+	} else {
+		m := t.vec()
+		VPANDN(c.sg, c.tv, m) // the sign bit: sg's and not tv's (a positive)
+		VBLENDVPS(m, g.nan, c.acc, c.acc)
+	}
+	if tail != nil {
+		VMOVUPS(c.acc, tail, g.at(g.rp, i))
+	} else {
+		VMOVUPS(c.acc, g.at(g.rp, i))
 	}
 }
