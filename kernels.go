@@ -58,6 +58,16 @@ type kernelSet struct {
 	// (negPosRanks with background 0): rank[i] = NaN where t[i] = 1, loss[i] elsewhere (fill
 	// where t[i] < 0). The loss pass then saves the ranking its own pass over loss and t.
 	sigLossRank func(loss, rank, x []float32, t []int32, eps, fill float32)
+	// sigLossGradRank, optional (nil: not available), is sigLossGrad that also writes the ranks of
+	// sigLossRank.
+	sigLossGradRank func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32)
+	// zeroBelow sets g[i] = 0 where x[i] < v (not where x[i] is NaN), for i < len(x); len(g) >=
+	// len(x). After a fused Sigmoid pass it zeroes the gradient of the samples a selection dropped
+	// when the selection kept exactly the x[i] >= v.
+	zeroBelow func(g, x []float32, v float32)
+	// countTargets returns how many t[i] >= 0 (the valid samples) and how many of those are not bg
+	// (NegPosRatio's positives).
+	countTargets func(t []int32, bg int32) (valid, pos int)
 
 	// expf sets dst[i] = e^x[i] for x[i] <= 0, log1pf dst[i] = log(1 + x[i]) for x[i] >= 0, and
 	// log1pUnitf dst[i] = log(1 + x[i]) for x[i] in [0, 1] (the Sigmoid kernels' log1p of

@@ -21,11 +21,12 @@ type Loss struct {
 	sel  selector
 
 	n        int
-	losses   []float32 // per-sample losses; −Inf for ignored samples until Losses zeroes them
-	zeroed   bool      // Losses has replaced the −Inf of ignored samples by 0
-	st       stats     // per-sample statistics for the gradient
-	rank     []float32 // NegPosRatio's candidates: ignored samples −Inf, positives NaN
-	ranked   bool      // this call's loss phase wrote rank (sigLossRank)
+	losses   []float32  // per-sample losses; −Inf for ignored samples until Losses zeroes them
+	zeroed   bool       // Losses has replaced the −Inf of ignored samples by 0
+	st       stats      // per-sample statistics for the gradient
+	rank     []float32  // NegPosRatio's candidates: ignored samples −Inf, positives NaN
+	ranked   bool       // this call's loss phase wrote rank (sigLossRank)
+	cuts     []groupCut // per group, what tells its kept samples from its dropped ones
 	selected []int32
 	scale    []float32 // per-sample gradient scale w_i / W, 0 for samples not kept
 	dropped  []bool    // ceGradRows's rows predicted dropped, whose gradient it zeroed
@@ -266,7 +267,6 @@ func (l *Loss) compute(c *call) error {
 	switch {
 	case c.fused:
 		// The loss phase also writes the gradient, for the scale every kept row will have.
-		l.ranked = false
 		l.parallel(c.b, c.sh, c.grad, phaseFused, c.s0, c.keep)
 	case c.back:
 		l.parallel(c.b, c.sh, nil, phaseStats, 0, 0)
@@ -289,6 +289,7 @@ func (l *Loss) selectGroups(c *call) int {
 	}
 	sel := l.selected[:0]
 	valid := 0
+	l.cuts = grow(l.cuts, groups)
 	for g := range groups {
 		lo := g * per
 		var v int
@@ -296,12 +297,25 @@ func (l *Loss) selectGroups(c *call) int {
 		if l.rank != nil {
 			rank = l.rank[lo : lo+per]
 		}
-		sel, v = l.choose(sel, l.losses[lo:lo+per], rank, c.b.Targets[lo:lo+per], int32(lo))
+		l.cuts[g] = groupCut{}
+		sel, v = l.choose(sel, l.losses[lo:lo+per], rank, c.b.Targets[lo:lo+per], int32(lo), &l.cuts[g])
 		valid += v
 	}
 	l.selected = sel
 	return valid
 }
+
+// A groupCut says, when exact is set, that a group kept exactly its samples whose on[i] >= at
+// (NaN included; on is the group's losses, or NegPosRatio's ranks): zeroBelow(g, on, at) then
+// zeroes the gradient of its dropped samples in one pass.
+type groupCut struct {
+	on    []float32
+	at    float32
+	exact bool
+}
+
+// set records what the selector's last topK kept of x.
+func (gc *groupCut) set(x []float32, s *selector) { *gc = groupCut{x, s.cutAt, s.cutExact} }
 
 // reduce sums the kept losses, in index order with four float64 accumulators (the same bits
 // whatever Workers is), and returns the result and the reduction's denominator W.
@@ -404,14 +418,8 @@ func (l *Loss) gradient(c *call, valid int, denom float64) {
 	sel, n, grad, b := l.selected, c.sh.n, c.grad, c.b
 	if c.fused && denom > 0 && len(sel) > 0 && float32(1/denom) == c.s0 {
 		if c.sh.sig {
-			// Every valid sample has its gradient, every ignored one 0: zero the dropped ones.
 			if len(sel) < valid {
-				prev := 0
-				for _, i := range sel {
-					clear(grad[prev:i])
-					prev = int(i) + 1
-				}
-				clear(grad[prev:n])
+				l.zeroDropped(grad)
 			}
 			return
 		}
@@ -448,22 +456,55 @@ func (l *Loss) gradient(c *call, valid int, denom float64) {
 	l.parallel(b, c.sh, grad, phaseGrad, 0, 0)
 }
 
+// zeroDropped zeroes the gradient of the samples the selection dropped after the fused Sigmoid
+// pass, which wrote every valid sample's gradient and 0 for the ignored ones: a group whose cut is
+// exact in one zeroBelow pass over it, any other by the gaps between its kept samples.
+func (l *Loss) zeroDropped(grad []float32) {
+	sel := l.selected
+	per := l.n / len(l.cuts)
+	k := 0 // sel[k:] are the kept samples of groups g and on
+	for g, gc := range l.cuts {
+		lo, hi := g*per, (g+1)*per
+		end := len(sel)
+		if g < len(l.cuts)-1 {
+			end, _ = slices.BinarySearch(sel, int32(hi)) // sel is ascending
+		}
+		switch {
+		case gc.exact && gc.at == -math.MaxFloat32:
+			// every valid sample kept; the ignored ones' gradient is 0 already
+		case gc.exact:
+			l.ks.zeroBelow(grad[lo:hi], gc.on, gc.at)
+		default:
+			prev := lo
+			for _, i := range sel[k:end] {
+				clear(grad[prev:i])
+				prev = int(i) + 1
+			}
+			clear(grad[prev:hi])
+		}
+		k = end
+	}
+}
+
 // fusedScale decides whether ForwardBackward computes the gradient in its loss phase (the kernel
-// set's ceGradRows) and returns the scale w_i/W of every kept row and the fraction of the valid rows
-// kept when it does: that needs W before the losses, which the rules Keep and KeepRatio (and
-// keeping every sample) without class weights give: the count they keep. It pays when at least half
-// of the valid rows are kept (the gradient of a row that is dropped may be written twice: first
-// the gradient, then zeros).
+// set's ceGradRows, or sigLossGrad for Sigmoid batches) and returns the scale w_i/W of every kept
+// row and the fraction of the valid rows kept when it does: that needs W before the losses, which
+// the rules Keep and KeepRatio (and keeping every sample) without class weights give: the count
+// they keep; for Sigmoid batches NegPosRatio too (every positive and kneg negatives, both counted
+// from the targets).
 func (l *Loss) fusedScale(b Batch, sh shape) (float32, float64, bool) {
 	ks, cfg := l.ks, &l.cfg
 	fusable := !sh.planar() && ks.ceGradRows != nil && ks.fuseRows(sh.c, cfg.LabelSmoothing)
+	// NegPosRatio knows its count from the targets too (every positive, kneg negatives); the
+	// Sigmoid pass that fuses it also writes its ranks.
+	negPos := l.rule == ruleNegPos && sh.sig && l.ranked && ks.sigLossGradRank != nil
 	if sh.sig {
 		fusable = ks.sigLossGrad != nil
 	}
 	if !fusable || cfg.ClassWeights != nil {
 		return 0, 0, false
 	}
-	if l.rule != ruleAll && l.rule != ruleKeep && l.rule != ruleRatio {
+	if l.rule != ruleAll && l.rule != ruleKeep && l.rule != ruleRatio && !negPos {
 		return 0, 0, false
 	}
 	groups, per := 1, sh.n
@@ -472,14 +513,14 @@ func (l *Loss) fusedScale(b Batch, sh shape) (float32, float64, bool) {
 	}
 	valid, kept := 0, 0
 	for g := range groups {
-		v := 0
-		for _, t := range b.Targets[g*per : (g+1)*per] {
-			if t >= 0 {
-				v++
-			}
-		}
+		v, pos := ks.countTargets(b.Targets[g*per:(g+1)*per], cfg.Background)
 		valid += v
-		kept += l.keepCount(v)
+		if negPos { // choose's count; KeepTies may keep more, and the scale then differs
+			neg := v - pos
+			kept += pos + min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
+		} else {
+			kept += l.keepCount(v)
+		}
 	}
 	var denom float64
 	switch cfg.Reduction {
@@ -490,7 +531,12 @@ func (l *Loss) fusedScale(b Batch, sh shape) (float32, float64, bool) {
 	case Sum:
 		denom = 1
 	}
-	if kept == 0 || 2*kept < valid || !(denom > 0) {
+	// Softmax rows fuse when at least half of the valid rows are kept (a dropped row's gradient
+	// may be written twice: first the gradient, then zeros). A Sigmoid sample's separate gradient
+	// pass reads its logit, target and scale and writes its gradient; fused, the loss pass writes
+	// the gradient and one pass over the losses or ranks zeroes the dropped (zeroDropped): fused at
+	// any fraction kept.
+	if kept == 0 || 2*kept < valid && !sh.sig || !(denom > 0) {
 		return 0, 0, false
 	}
 	return float32(1 / denom), float64(kept) / float64(valid), true
@@ -516,10 +562,16 @@ func (l *Loss) clearRows(g []float32, t []int32, lo, hi, c int) {
 // choose appends the kept indices of one group to sel and returns it with the group's count of
 // valid samples. loss holds the group's losses, −Inf for ignored samples; t its targets; rank is
 // NegPosRatio's scratch; base the index of the group's first sample.
-func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) ([]int32, int) {
+func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32, gc *groupCut) ([]int32, int) {
 	const lowest = -math.MaxFloat32 // every loss is >= it, −Inf is not
-	valid := l.ks.countAtLeast(loss, lowest)
 	cfg := &l.cfg
+	var valid, pos int
+	if l.ranked {
+		// NegPosRatio with the loss phase's ranks: both counts in one pass over the targets.
+		valid, pos = l.ks.countTargets(t, cfg.Background)
+	} else {
+		valid = l.ks.countAtLeast(loss, lowest)
+	}
 	k := l.keepCount(valid)
 	switch l.rule {
 	case ruleProb:
@@ -532,19 +584,18 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 		k = min(cfg.MinKept, valid)
 		if l.ks.countAtLeast(loss, f) >= k {
 			n := l.ks.indicesAtLeast(sel[len(sel):cap(sel)], loss, f, base)
+			*gc = groupCut{loss, f, true}
 			return sel[:len(sel)+n], valid
 		}
 	case ruleNegPos:
-		var pos int
-		if l.ranked {
-			pos = l.ks.countAtLeast(rank, nan32) // the loss phase's ranks; no loss is NaN here
-		} else {
+		if !l.ranked {
 			pos = l.ks.negPosRanks(rank, loss, t, cfg.Background)
 		}
 		neg := valid - pos
 		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
 		if kneg < neg {
 			sel = l.sel.topK(sel, rank, pos+kneg, base, cfg.KeepTies)
+			gc.set(rank, &l.sel)
 			return sel, valid
 		}
 	}
@@ -553,9 +604,11 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32) 
 	}
 	if k == valid {
 		n := l.ks.indicesAtLeast(sel[len(sel):cap(sel)], loss, lowest, base)
+		*gc = groupCut{loss, lowest, true}
 		return sel[:len(sel)+n], valid
 	}
 	sel = l.sel.topK(sel, loss, k, base, cfg.KeepTies)
+	gc.set(loss, &l.sel)
 	return sel, valid
 }
 
@@ -613,7 +666,7 @@ func (l *Loss) parallel(b Batch, sh shape, grad []float32, phase int, s0 float32
 	if phase != phaseLoss {
 		j.st = l.st
 	}
-	if l.ranked && (phase == phaseLoss || phase == phaseStats) {
+	if l.ranked && phase != phaseGrad {
 		j.rank = l.rank
 	}
 	if workers <= 1 {
@@ -650,6 +703,10 @@ func (j *job) chunk(c int) {
 	case phaseGrad:
 		gradRange(j.ks, j.grad, j.st, j.scale, &j.b, j.sh, lo, hi, j.eps)
 	case phaseFused:
+		if j.sh.sig && j.rank != nil {
+			j.ks.sigLossGradRank(j.losses[lo:hi], j.rank[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0)
+			return
+		}
 		if j.sh.sig {
 			j.ks.sigLossGrad(j.losses[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0)
 			return

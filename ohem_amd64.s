@@ -10714,6 +10714,373 @@ DATA quietNaNVec<>+24(SB)/4, $0x7fc00000
 DATA quietNaNVec<>+28(SB)/4, $0x7fc00000
 GLOBL quietNaNVec<>(SB), RODATA|NOPTR, $32
 
+// func sigLossGradRankAVX2(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·sigLossGradRankAVX2(SB), NOSPLIT, $0-132
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         rank_base+24(FP), CX
+	MOVQ         g_base+48(FP), DX
+	MOVQ         x_base+72(FP), BX
+	MOVQ         t_base+96(FP), SI
+	MOVQ         t_len+104(FP), DI
+	VXORPS       Y0, Y0, Y0
+	VBROADCASTSS fill+124(FP), Y1
+	VBROADCASTSS eps+120(FP), Y2
+
+	// he = ε/2, the smoothing of the gradient
+	VBROADCASTSS eps+120(FP), Y3
+	VMULPS       halfVec<>+0(SB), Y3, Y3
+	VBROADCASTSS s0+128(FP), Y4
+
+	// without smoothing (ε = ±0) the loop leaves out its two instructions
+	MOVL eps+120(FP), R8
+	SHLL $0x01, R8
+	JNZ  sigLossGradRankAVX2SmoothLoop
+
+sigLossGradRankAVX2PlainLoop:
+	CMPQ    DI, $0x00000008
+	JB      sigLossGradRankAVX2PlainOne
+	VMOVUPS (BX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (SI), Y6
+	VPSLLD  $0x1f, Y6, Y5
+	VORPS   signBitVec<>+0(SB), Y2, Y7
+	VXORPS  Y5, Y2, Y8
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y8, Y9
+	VFMADD231PS Y0, Y2, Y9
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
+	VPSLLD      $0x17, Y10, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y7, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y11, Y11
+	VFMADD231PS Y11, Y10, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y2, Y7, Y2
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y2, Y7
+	VMOVUPS   oneVec<>+0(SB), Y10
+	VDIVPS    Y7, Y10, Y10
+	VMULPS    Y10, Y2, Y7
+	VBLENDVPS Y8, Y7, Y10, Y10
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y10, Y10
+	VXORPS Y5, Y10, Y10
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y10, Y10
+	VBLENDVPS Y6, Y0, Y10, Y10
+	VMOVUPS   Y10, (DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y7
+	VMULPS      Y2, Y7, Y7
+	VFMADD213PS Y2, Y2, Y7
+	VADDPS      Y7, Y9, Y9
+
+	// fill where t < 0
+	VBLENDVPS Y6, Y1, Y9, Y9
+	VMOVUPS   Y9, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y5, Y6, Y2
+	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y9, Y9
+	VMOVUPS   Y9, (CX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	ADDQ      $0x00000020, SI
+	SUBQ      $0x00000008, DI
+	JMP       sigLossGradRankAVX2PlainLoop
+
+sigLossGradRankAVX2PlainOne:
+	CMPQ    DI, $0x00000008
+	JB      sigLossGradRankAVX2PlainTail
+	VMOVUPS (BX), Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (SI), Y6
+	VPSLLD  $0x1f, Y6, Y5
+	VORPS   signBitVec<>+0(SB), Y2, Y7
+	VXORPS  Y5, Y2, Y8
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y8, Y9
+	VFMADD231PS Y0, Y2, Y9
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
+	VPSLLD      $0x17, Y10, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y7, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y11, Y11
+	VFMADD231PS Y11, Y10, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y2, Y7, Y2
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y2, Y7
+	VMOVUPS   oneVec<>+0(SB), Y10
+	VDIVPS    Y7, Y10, Y10
+	VMULPS    Y10, Y2, Y7
+	VBLENDVPS Y8, Y7, Y10, Y10
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y10, Y10
+	VXORPS Y5, Y10, Y10
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y10, Y10
+	VBLENDVPS Y6, Y0, Y10, Y10
+	VMOVUPS   Y10, (DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y7
+	VMULPS      Y2, Y7, Y7
+	VFMADD213PS Y2, Y2, Y7
+	VADDPS      Y7, Y9, Y9
+
+	// fill where t < 0
+	VBLENDVPS Y6, Y1, Y9, Y9
+	VMOVUPS   Y9, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y5, Y6, Y2
+	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y9, Y9
+	VMOVUPS   Y9, (CX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	ADDQ      $0x00000020, SI
+	SUBQ      $0x00000008, DI
+	JMP       sigLossGradRankAVX2PlainOne
+
+sigLossGradRankAVX2PlainTail:
+	JMP sigLossGradRankAVX2Done
+
+sigLossGradRankAVX2SmoothLoop:
+	CMPQ    DI, $0x00000008
+	JB      sigLossGradRankAVX2SmoothOne
+	VMOVUPS (BX), Y5
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (SI), Y7
+	VPSLLD  $0x1f, Y7, Y6
+	VORPS   signBitVec<>+0(SB), Y5, Y8
+	VXORPS  Y6, Y5, Y9
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y9, Y10
+	VFMADD231PS Y0, Y5, Y10
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y9, Y5
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y11
+	VPSLLD      $0x17, Y11, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y8, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y12, Y12
+	VFMADD231PS Y12, Y11, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y5, Y8, Y5
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y5, Y8
+	VMOVUPS   oneVec<>+0(SB), Y11
+	VDIVPS    Y8, Y11, Y11
+	VMULPS    Y11, Y5, Y8
+	VBLENDVPS Y9, Y8, Y11, Y11
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y11, Y11
+	VXORPS Y6, Y11, Y11
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y11, Y11
+	VBLENDVPS Y7, Y0, Y11, Y11
+	VMOVUPS   Y11, (DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y8
+	VMULPS      Y5, Y8, Y8
+	VFMADD213PS Y5, Y5, Y8
+	VADDPS      Y8, Y10, Y10
+
+	// fill where t < 0
+	VBLENDVPS Y7, Y1, Y10, Y10
+	VMOVUPS   Y10, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y6, Y7, Y5
+	VBLENDVPS Y5, quietNaNVec<>+0(SB), Y10, Y10
+	VMOVUPS   Y10, (CX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	ADDQ      $0x00000020, SI
+	SUBQ      $0x00000008, DI
+	JMP       sigLossGradRankAVX2SmoothLoop
+
+sigLossGradRankAVX2SmoothOne:
+	CMPQ    DI, $0x00000008
+	JB      sigLossGradRankAVX2SmoothTail
+	VMOVUPS (BX), Y5
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU (SI), Y7
+	VPSLLD  $0x1f, Y7, Y6
+	VORPS   signBitVec<>+0(SB), Y5, Y8
+	VXORPS  Y6, Y5, Y9
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y9, Y10
+	VFMADD231PS Y0, Y5, Y10
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y9, Y5
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y11
+	VPSLLD      $0x17, Y11, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y8, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y12, Y12
+	VFMADD231PS Y12, Y11, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y5, Y8, Y5
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y5, Y8
+	VMOVUPS   oneVec<>+0(SB), Y11
+	VDIVPS    Y8, Y11, Y11
+	VMULPS    Y11, Y5, Y8
+	VBLENDVPS Y9, Y8, Y11, Y11
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y11, Y11
+	VXORPS Y6, Y11, Y11
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y11, Y11
+	VBLENDVPS Y7, Y0, Y11, Y11
+	VMOVUPS   Y11, (DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y8
+	VMULPS      Y5, Y8, Y8
+	VFMADD213PS Y5, Y5, Y8
+	VADDPS      Y8, Y10, Y10
+
+	// fill where t < 0
+	VBLENDVPS Y7, Y1, Y10, Y10
+	VMOVUPS   Y10, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y6, Y7, Y5
+	VBLENDVPS Y5, quietNaNVec<>+0(SB), Y10, Y10
+	VMOVUPS   Y10, (CX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	ADDQ      $0x00000020, BX
+	ADDQ      $0x00000020, SI
+	SUBQ      $0x00000008, DI
+	JMP       sigLossGradRankAVX2SmoothOne
+
+sigLossGradRankAVX2SmoothTail:
+sigLossGradRankAVX2Done:
+	VZEROUPPER
+	RET
+
 // func expfAVX512(dst []float32, x []float32)
 // Requires: AVX, AVX512F
 TEXT ·expfAVX512(SB), NOSPLIT, $0-48
@@ -21989,6 +22356,706 @@ sigLossRankAVX512Done:
 DATA quietNaN<>+0(SB)/4, $0x7fc00000
 GLOBL quietNaN<>(SB), RODATA|NOPTR, $4
 
+// func sigLossGradRankAVX512(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·sigLossGradRankAVX512(SB), NOSPLIT, $448-132
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         rank_base+24(FP), CX
+	MOVQ         g_base+48(FP), DX
+	MOVQ         x_base+72(FP), BX
+	MOVQ         t_base+96(FP), SI
+	MOVQ         t_len+104(FP), DI
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS log1pUnitQ0<>+0(SB), Z10
+	VBROADCASTSS log1pUnitQ1<>+0(SB), Z11
+	VBROADCASTSS log1pUnitQ2<>+0(SB), Z12
+	VBROADCASTSS log1pUnitQ3<>+0(SB), Z13
+	VBROADCASTSS log1pUnitQ4<>+0(SB), Z14
+	VBROADCASTSS log1pUnitQ5<>+0(SB), Z15
+	VBROADCASTSS log1pUnitQ6<>+0(SB), Z16
+	VBROADCASTSS log1pUnitQ7<>+0(SB), Z17
+	LEAQ         (SP), R8
+	VMOVUPS      Z10, (R8)
+	VMOVUPS      Z11, 64(R8)
+	VMOVUPS      Z12, 128(R8)
+	VMOVUPS      Z13, 192(R8)
+	VMOVUPS      Z14, 256(R8)
+	VMOVUPS      Z15, 320(R8)
+	VMOVUPS      Z16, 384(R8)
+	VBROADCASTSS signBit<>+0(SB), Z10
+	VXORPS       Z11, Z11, Z11
+	VBROADCASTSS half<>+0(SB), Z12
+	VBROADCASTSS fill+124(FP), Z13
+	VBROADCASTSS eps+120(FP), Z14
+
+	// he = ε/2, the smoothing of the gradient
+	VBROADCASTSS eps+120(FP), Z15
+	VMULPS       Z12, Z15, Z15
+	VBROADCASTSS s0+128(FP), Z16
+	VBROADCASTSS quietNaN<>+0(SB), Z18
+	VBROADCASTSS one<>+0(SB), Z19
+
+	// without smoothing (ε = ±0) the loop leaves out its two instructions
+	MOVL eps+120(FP), R9
+	SHLL $0x01, R9
+	JNZ  sigLossGradRankAVX512SmoothLoop
+
+sigLossGradRankAVX512PlainLoop:
+	CMPQ    DI, $0x00000020
+	JB      sigLossGradRankAVX512PlainOne
+	VMOVUPS (BX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (SI), Z19
+	VPSLLD    $0x1f, Z19, Z14
+	VPMOVD2M  Z19, K1
+	VORPS     Z10, Z12, Z19
+	VXORPS    Z14, Z12, Z20
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z20, Z21
+	VFMADD231PS Z11, Z12, Z21
+	VMOVUPS     64(BX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(SI), Z23
+	VPSLLD    $0x1f, Z23, Z22
+	VPMOVD2M  Z23, K2
+	VORPS     Z10, Z12, Z23
+	VXORPS    Z22, Z12, Z24
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z24, Z25
+	VFMADD231PS Z11, Z12, Z25
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
+	VMOVAPS     Z19, Z27
+	VFMADD231PS Z1, Z12, Z27
+	VFMADD231PS Z2, Z12, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z26
+	VFMADD213PS Z4, Z27, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K3
+	VFMADD213PS Z9, Z27, Z26
+	VSCALEFPS.Z Z12, Z26, K3, Z12
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z23, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z23, Z27
+	VFMADD231PS Z1, Z19, Z27
+	VFMADD231PS Z2, Z19, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z26
+	VFMADD213PS Z4, Z27, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z23, K3
+	VFMADD213PS Z9, Z27, Z26
+	VSCALEFPS.Z Z19, Z26, K3, Z19
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z12, Z23
+	VMOVUPS  Z9, Z26
+	VDIVPS   Z23, Z26, Z26
+	VMULPS   Z26, Z12, Z23
+	VPMOVD2M Z20, K3
+	VMOVAPS  Z23, K3, Z26
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z26, Z26
+	VXORPS Z14, Z26, Z26
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z26, Z26
+	VMOVAPS Z11, K1, Z26
+	VMOVUPS Z26, (DX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z19, Z20
+	VMOVUPS  Z9, Z23
+	VDIVPS   Z20, Z23, Z23
+	VMULPS   Z23, Z19, Z20
+	VPMOVD2M Z24, K3
+	VMOVAPS  Z20, K3, Z23
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z23, Z23
+	VXORPS Z22, Z23, Z23
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z23, Z23
+	VMOVAPS Z11, K2, Z23
+	VMOVUPS Z23, 64(DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z20
+	VFMADD213PS 384(R8), Z12, Z20
+	VFMADD213PS 320(R8), Z12, Z20
+	VFMADD213PS 256(R8), Z12, Z20
+	VFMADD213PS 192(R8), Z12, Z20
+	VFMADD213PS 128(R8), Z12, Z20
+	VFMADD213PS 64(R8), Z12, Z20
+	VFMADD213PS (R8), Z12, Z20
+	VMULPS      Z12, Z20, Z20
+	VFMADD213PS Z12, Z12, Z20
+	VADDPS      Z20, Z21, Z21
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z21
+	VMOVUPS Z21, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z14, K3
+	KANDNW   K3, K1, K1
+	VMOVAPS  Z18, K1, Z21
+	VMOVUPS  Z21, (CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(R8), Z19, Z12
+	VFMADD213PS 320(R8), Z19, Z12
+	VFMADD213PS 256(R8), Z19, Z12
+	VFMADD213PS 192(R8), Z19, Z12
+	VFMADD213PS 128(R8), Z19, Z12
+	VFMADD213PS 64(R8), Z19, Z12
+	VFMADD213PS (R8), Z19, Z12
+	VMULPS      Z19, Z12, Z12
+	VFMADD213PS Z19, Z19, Z12
+	VADDPS      Z12, Z25, Z25
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z25
+	VMOVUPS Z25, 64(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z22, K1
+	KANDNW   K1, K2, K1
+	VMOVAPS  Z18, K1, Z25
+	VMOVUPS  Z25, 64(CX)
+	ADDQ     $0x00000080, AX
+	ADDQ     $0x00000080, CX
+	ADDQ     $0x00000080, DX
+	ADDQ     $0x00000080, BX
+	ADDQ     $0x00000080, SI
+	SUBQ     $0x00000020, DI
+	JMP      sigLossGradRankAVX512PlainLoop
+
+sigLossGradRankAVX512PlainOne:
+	CMPQ    DI, $0x00000010
+	JB      sigLossGradRankAVX512PlainTail
+	VMOVUPS (BX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (SI), Z19
+	VPSLLD    $0x1f, Z19, Z14
+	VPMOVD2M  Z19, K1
+	VORPS     Z10, Z12, Z19
+	VXORPS    Z14, Z12, Z20
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z20, Z21
+	VFMADD231PS Z11, Z12, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
+	VMOVAPS     Z19, Z23
+	VFMADD231PS Z1, Z12, Z23
+	VFMADD231PS Z2, Z12, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z12, Z22, K2, Z12
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z12, Z19
+	VMOVUPS  Z9, Z22
+	VDIVPS   Z19, Z22, Z22
+	VMULPS   Z22, Z12, Z19
+	VPMOVD2M Z20, K2
+	VMOVAPS  Z19, K2, Z22
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z22, Z22
+	VXORPS Z14, Z22, Z22
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z22, Z22
+	VMOVAPS Z11, K1, Z22
+	VMOVUPS Z22, (DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z19
+	VFMADD213PS 384(R8), Z12, Z19
+	VFMADD213PS 320(R8), Z12, Z19
+	VFMADD213PS 256(R8), Z12, Z19
+	VFMADD213PS 192(R8), Z12, Z19
+	VFMADD213PS 128(R8), Z12, Z19
+	VFMADD213PS 64(R8), Z12, Z19
+	VFMADD213PS (R8), Z12, Z19
+	VMULPS      Z12, Z19, Z19
+	VFMADD213PS Z12, Z12, Z19
+	VADDPS      Z19, Z21, Z21
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z21
+	VMOVUPS Z21, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z14, K2
+	KANDNW   K2, K1, K1
+	VMOVAPS  Z18, K1, Z21
+	VMOVUPS  Z21, (CX)
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	ADDQ     $0x00000040, DX
+	ADDQ     $0x00000040, BX
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      sigLossGradRankAVX512PlainOne
+
+sigLossGradRankAVX512PlainTail:
+	TESTQ     DI, DI
+	JZ        sigLossGradRankAVX512Done
+	MOVL      $0x0000ffff, R9
+	BZHIL     DI, R9, DI
+	KMOVW     DI, K1
+	VMOVUPS.Z (BX), K1, Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32.Z (SI), K1, Z19
+	VPSLLD      $0x1f, Z19, Z14
+	VPMOVD2M    Z19, K2
+	VORPS       Z10, Z12, Z10
+	VXORPS      Z14, Z12, Z19
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z19, Z20
+	VFMADD231PS Z11, Z12, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z12
+	VFMADD231PS Z1, Z0, Z12
+	VFMADD231PS Z2, Z0, Z12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z12, Z1
+	VFMADD213PS Z5, Z12, Z1
+	VFMADD213PS Z6, Z12, Z1
+	VFMADD213PS Z7, Z12, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K3
+	VFMADD213PS Z9, Z12, Z1
+	VSCALEFPS.Z Z0, Z1, K3, Z0
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z0, Z1
+	VMOVUPS  Z9, Z2
+	VDIVPS   Z1, Z2, Z2
+	VMULPS   Z2, Z0, Z1
+	VPMOVD2M Z19, K3
+	VMOVAPS  Z1, K3, Z2
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z2, Z2
+	VXORPS Z14, Z2, Z2
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z2, Z2
+	VMOVAPS Z11, K2, Z2
+	VMOVUPS Z2, K1, (DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z1
+	VFMADD213PS 384(R8), Z0, Z1
+	VFMADD213PS 320(R8), Z0, Z1
+	VFMADD213PS 256(R8), Z0, Z1
+	VFMADD213PS 192(R8), Z0, Z1
+	VFMADD213PS 128(R8), Z0, Z1
+	VFMADD213PS 64(R8), Z0, Z1
+	VFMADD213PS (R8), Z0, Z1
+	VMULPS      Z0, Z1, Z1
+	VFMADD213PS Z0, Z0, Z1
+	VADDPS      Z1, Z20, Z20
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z20
+	VMOVUPS Z20, K1, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z14, K3
+	KANDNW   K3, K2, K2
+	VMOVAPS  Z18, K2, Z20
+	VMOVUPS  Z20, K1, (CX)
+	JMP      sigLossGradRankAVX512Done
+
+sigLossGradRankAVX512SmoothLoop:
+	CMPQ    DI, $0x00000020
+	JB      sigLossGradRankAVX512SmoothOne
+	VMOVUPS (BX), Z19
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (SI), Z21
+	VPSLLD    $0x1f, Z21, Z20
+	VPMOVD2M  Z21, K1
+	VORPS     Z10, Z19, Z21
+	VXORPS    Z20, Z19, Z22
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z22, Z23
+	VFMADD231PS Z11, Z19, Z23
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z22, Z19
+	VFNMADD231PS Z12, Z19, Z23
+	VMOVUPS      64(BX), Z19
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(SI), Z25
+	VPSLLD    $0x1f, Z25, Z24
+	VPMOVD2M  Z25, K2
+	VORPS     Z10, Z19, Z25
+	VXORPS    Z24, Z19, Z26
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z26, Z27
+	VFMADD231PS Z11, Z19, Z27
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z26, Z19
+	VFNMADD231PS Z12, Z19, Z27
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z21, Z29
+	VFMADD231PS Z1, Z19, Z29
+	VFMADD231PS Z2, Z19, Z29
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z28
+	VFMADD213PS Z4, Z29, Z28
+	VFMADD213PS Z5, Z29, Z28
+	VFMADD213PS Z6, Z29, Z28
+	VFMADD213PS Z7, Z29, Z28
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K3
+	VFMADD213PS Z9, Z29, Z28
+	VSCALEFPS.Z Z19, Z28, K3, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z25, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z25, Z29
+	VFMADD231PS Z1, Z21, Z29
+	VFMADD231PS Z2, Z21, Z29
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z28
+	VFMADD213PS Z4, Z29, Z28
+	VFMADD213PS Z5, Z29, Z28
+	VFMADD213PS Z6, Z29, Z28
+	VFMADD213PS Z7, Z29, Z28
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z25, K3
+	VFMADD213PS Z9, Z29, Z28
+	VSCALEFPS.Z Z21, Z28, K3, Z21
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z19, Z25
+	VMOVUPS  Z9, Z28
+	VDIVPS   Z25, Z28, Z28
+	VMULPS   Z28, Z19, Z25
+	VPMOVD2M Z22, K3
+	VMOVAPS  Z25, K3, Z28
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z28, Z28
+	VXORPS Z20, Z28, Z28
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z28, Z28
+	VMOVAPS Z11, K1, Z28
+	VMOVUPS Z28, (DX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z21, Z22
+	VMOVUPS  Z9, Z25
+	VDIVPS   Z22, Z25, Z25
+	VMULPS   Z25, Z21, Z22
+	VPMOVD2M Z26, K3
+	VMOVAPS  Z22, K3, Z25
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z25, Z25
+	VXORPS Z24, Z25, Z25
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z25, Z25
+	VMOVAPS Z11, K2, Z25
+	VMOVUPS Z25, 64(DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z22
+	VFMADD213PS 384(R8), Z19, Z22
+	VFMADD213PS 320(R8), Z19, Z22
+	VFMADD213PS 256(R8), Z19, Z22
+	VFMADD213PS 192(R8), Z19, Z22
+	VFMADD213PS 128(R8), Z19, Z22
+	VFMADD213PS 64(R8), Z19, Z22
+	VFMADD213PS (R8), Z19, Z22
+	VMULPS      Z19, Z22, Z22
+	VFMADD213PS Z19, Z19, Z22
+	VADDPS      Z22, Z23, Z23
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z23
+	VMOVUPS Z23, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z20, K3
+	KANDNW   K3, K1, K1
+	VMOVAPS  Z18, K1, Z23
+	VMOVUPS  Z23, (CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z19
+	VFMADD213PS 384(R8), Z21, Z19
+	VFMADD213PS 320(R8), Z21, Z19
+	VFMADD213PS 256(R8), Z21, Z19
+	VFMADD213PS 192(R8), Z21, Z19
+	VFMADD213PS 128(R8), Z21, Z19
+	VFMADD213PS 64(R8), Z21, Z19
+	VFMADD213PS (R8), Z21, Z19
+	VMULPS      Z21, Z19, Z19
+	VFMADD213PS Z21, Z21, Z19
+	VADDPS      Z19, Z27, Z27
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z27
+	VMOVUPS Z27, 64(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z24, K1
+	KANDNW   K1, K2, K1
+	VMOVAPS  Z18, K1, Z27
+	VMOVUPS  Z27, 64(CX)
+	ADDQ     $0x00000080, AX
+	ADDQ     $0x00000080, CX
+	ADDQ     $0x00000080, DX
+	ADDQ     $0x00000080, BX
+	ADDQ     $0x00000080, SI
+	SUBQ     $0x00000020, DI
+	JMP      sigLossGradRankAVX512SmoothLoop
+
+sigLossGradRankAVX512SmoothOne:
+	CMPQ    DI, $0x00000010
+	JB      sigLossGradRankAVX512SmoothTail
+	VMOVUPS (BX), Z19
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (SI), Z21
+	VPSLLD    $0x1f, Z21, Z20
+	VPMOVD2M  Z21, K1
+	VORPS     Z10, Z19, Z21
+	VXORPS    Z20, Z19, Z22
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z22, Z23
+	VFMADD231PS Z11, Z19, Z23
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z22, Z19
+	VFNMADD231PS Z12, Z19, Z23
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z21, Z25
+	VFMADD231PS Z1, Z19, Z25
+	VFMADD231PS Z2, Z19, Z25
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z24
+	VFMADD213PS Z4, Z25, Z24
+	VFMADD213PS Z5, Z25, Z24
+	VFMADD213PS Z6, Z25, Z24
+	VFMADD213PS Z7, Z25, Z24
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z25, Z24
+	VSCALEFPS.Z Z19, Z24, K2, Z19
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z19, Z21
+	VMOVUPS  Z9, Z24
+	VDIVPS   Z21, Z24, Z24
+	VMULPS   Z24, Z19, Z21
+	VPMOVD2M Z22, K2
+	VMOVAPS  Z21, K2, Z24
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z24, Z24
+	VXORPS Z20, Z24, Z24
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z24, Z24
+	VMOVAPS Z11, K1, Z24
+	VMOVUPS Z24, (DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z21
+	VFMADD213PS 384(R8), Z19, Z21
+	VFMADD213PS 320(R8), Z19, Z21
+	VFMADD213PS 256(R8), Z19, Z21
+	VFMADD213PS 192(R8), Z19, Z21
+	VFMADD213PS 128(R8), Z19, Z21
+	VFMADD213PS 64(R8), Z19, Z21
+	VFMADD213PS (R8), Z19, Z21
+	VMULPS      Z19, Z21, Z21
+	VFMADD213PS Z19, Z19, Z21
+	VADDPS      Z21, Z23, Z23
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z23
+	VMOVUPS Z23, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z20, K2
+	KANDNW   K2, K1, K1
+	VMOVAPS  Z18, K1, Z23
+	VMOVUPS  Z23, (CX)
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	ADDQ     $0x00000040, DX
+	ADDQ     $0x00000040, BX
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      sigLossGradRankAVX512SmoothOne
+
+sigLossGradRankAVX512SmoothTail:
+	TESTQ     DI, DI
+	JZ        sigLossGradRankAVX512Done
+	MOVL      $0x0000ffff, R9
+	BZHIL     DI, R9, DI
+	KMOVW     DI, K1
+	VMOVUPS.Z (BX), K1, Z19
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32.Z (SI), K1, Z21
+	VPSLLD      $0x1f, Z21, Z20
+	VPMOVD2M    Z21, K2
+	VORPS       Z10, Z19, Z10
+	VXORPS      Z20, Z19, Z21
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z21, Z22
+	VFMADD231PS Z11, Z19, Z22
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z21, Z14
+	VFNMADD231PS Z12, Z14, Z22
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z12
+	VFMADD231PS Z1, Z0, Z12
+	VFMADD231PS Z2, Z0, Z12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z12, Z1
+	VFMADD213PS Z5, Z12, Z1
+	VFMADD213PS Z6, Z12, Z1
+	VFMADD213PS Z7, Z12, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K3
+	VFMADD213PS Z9, Z12, Z1
+	VSCALEFPS.Z Z0, Z1, K3, Z0
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z0, Z1
+	VMOVUPS  Z9, Z2
+	VDIVPS   Z1, Z2, Z2
+	VMULPS   Z2, Z0, Z1
+	VPMOVD2M Z21, K3
+	VMOVAPS  Z1, K3, Z2
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z2, Z2
+	VXORPS Z20, Z2, Z2
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z2, Z2
+	VMOVAPS Z11, K2, Z2
+	VMOVUPS Z2, K1, (DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z1
+	VFMADD213PS 384(R8), Z0, Z1
+	VFMADD213PS 320(R8), Z0, Z1
+	VFMADD213PS 256(R8), Z0, Z1
+	VFMADD213PS 192(R8), Z0, Z1
+	VFMADD213PS 128(R8), Z0, Z1
+	VFMADD213PS 64(R8), Z0, Z1
+	VFMADD213PS (R8), Z0, Z1
+	VMULPS      Z0, Z1, Z1
+	VFMADD213PS Z0, Z0, Z1
+	VADDPS      Z1, Z22, Z22
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z22
+	VMOVUPS Z22, K1, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z20, K3
+	KANDNW   K3, K2, K2
+	VMOVAPS  Z18, K2, Z22
+	VMOVUPS  Z22, K1, (CX)
+
+sigLossGradRankAVX512Done:
+	VZEROUPPER
+	RET
+
 // func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
 // Requires: AVX, AVX2, FMA3, SSE
 TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-192
@@ -29819,6 +30886,169 @@ negPosRanksAVX2Done:
 	VZEROUPPER
 	RET
 
+// func zeroBelowAVX2(g []float32, rank []float32, thr float32)
+// Requires: AVX, AVX2
+TEXT ·zeroBelowAVX2(SB), NOSPLIT, $0-52
+	MOVQ         g_base+0(FP), AX
+	MOVQ         rank_base+24(FP), CX
+	MOVQ         rank_len+32(FP), DX
+	VBROADCASTSS thr+48(FP), Y0
+	VXORPS       Y1, Y1, Y1
+
+zeroBelowAVX2Loop2:
+	CMPQ      DX, $0x00000010
+	JB        zeroBelowAVX2Loop1
+	VMOVUPS   (CX), Y2
+	VMOVUPS   (AX), Y3
+	VCMPPS    $0x01, Y0, Y2, Y2
+	VBLENDVPS Y2, Y1, Y3, Y3
+	VMOVUPS   Y3, (AX)
+	VMOVUPS   32(CX), Y2
+	VMOVUPS   32(AX), Y3
+	VCMPPS    $0x01, Y0, Y2, Y2
+	VBLENDVPS Y2, Y1, Y3, Y3
+	VMOVUPS   Y3, 32(AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	SUBQ      $0x00000010, DX
+	JMP       zeroBelowAVX2Loop2
+
+zeroBelowAVX2Loop1:
+	CMPQ      DX, $0x00000008
+	JB        zeroBelowAVX2Tail
+	VMOVUPS   (CX), Y2
+	VMOVUPS   (AX), Y3
+	VCMPPS    $0x01, Y0, Y2, Y2
+	VBLENDVPS Y2, Y1, Y3, Y3
+	VMOVUPS   Y3, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	SUBQ      $0x00000008, DX
+
+zeroBelowAVX2Tail:
+	TESTQ        DX, DX
+	JZ           zeroBelowAVX2Done
+	VMOVDQU      iota<>+0(SB), Y2
+	VMOVQ        DX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (CX), Y3, Y2
+	VMASKMOVPS   (AX), Y3, Y3
+	VCMPPS       $0x01, Y0, Y2, Y0
+	VBLENDVPS    Y0, Y1, Y3, Y3
+	LEAQ         (AX), AX
+	VMOVAPS      X3, X0
+	CMPQ         DX, $0x08
+	JB           storeTail_57Quad
+	VMOVUPS      Y3, (AX)
+	JMP          storeTail_57Done
+
+storeTail_57Quad:
+	TESTQ        $0x00000004, DX
+	JZ           storeTail_57Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	ADDQ         $0x10, AX
+
+storeTail_57Pair:
+	TESTQ    $0x00000002, DX
+	JZ       storeTail_57One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_57One:
+	TESTQ  $0x00000001, DX
+	JZ     storeTail_57Done
+	VMOVSS X0, (AX)
+
+storeTail_57Done:
+zeroBelowAVX2Done:
+	VZEROUPPER
+	RET
+
+// func countTargetsAVX2(t []int32, bg int32) (valid int, pos int)
+// Requires: AVX, AVX2
+TEXT ·countTargetsAVX2(SB), NOSPLIT, $0-48
+	MOVQ         t_base+0(FP), AX
+	MOVQ         t_len+8(FP), CX
+	MOVL         bg+24(FP), DX
+	VMOVD        DX, X0
+	VPBROADCASTD X0, Y0
+	VBROADCASTSS allOnes<>+0(SB), Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	XORQ         DX, DX
+	XORQ         BX, BX
+
+countTargetsAVX2Loop2:
+	CMPQ     CX, $0x00000010
+	JB       countTargetsAVX2Loop1
+	VMOVDQU  (AX), Y4
+	VPCMPGTD Y1, Y4, Y5
+	VPCMPEQD Y0, Y4, Y4
+	VPSUBD   Y5, Y2, Y2
+	VPANDN   Y5, Y4, Y4
+	VPSUBD   Y4, Y3, Y3
+	VMOVDQU  32(AX), Y4
+	VPCMPGTD Y1, Y4, Y5
+	VPCMPEQD Y0, Y4, Y4
+	VPSUBD   Y5, Y2, Y2
+	VPANDN   Y5, Y4, Y4
+	VPSUBD   Y4, Y3, Y3
+	ADDQ     $0x00000040, AX
+	SUBQ     $0x00000010, CX
+	JMP      countTargetsAVX2Loop2
+
+countTargetsAVX2Loop1:
+	CMPQ     CX, $0x00000008
+	JB       countTargetsAVX2Tail
+	VMOVDQU  (AX), Y4
+	VPCMPGTD Y1, Y4, Y5
+	VPCMPEQD Y0, Y4, Y4
+	VPSUBD   Y5, Y2, Y2
+	VPANDN   Y5, Y4, Y4
+	VPSUBD   Y4, Y3, Y3
+	ADDQ     $0x00000020, AX
+	SUBQ     $0x00000008, CX
+
+countTargetsAVX2Tail:
+	TESTQ        CX, CX
+	JZ           countTargetsAVX2Done
+	VMOVDQU      iota<>+0(SB), Y4
+	VMOVQ        CX, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     Y4, Y5, Y5
+	VPMASKMOVD   (AX), Y5, Y4
+	VPCMPGTD     Y1, Y4, Y1
+	VPAND        Y5, Y1, Y1
+	VPCMPEQD     Y0, Y4, Y0
+	VPSUBD       Y1, Y2, Y2
+	VPANDN       Y1, Y0, Y0
+	VPSUBD       Y0, Y3, Y3
+
+countTargetsAVX2Done:
+	VEXTRACTI128 $0x01, Y2, X0
+	VPADDD       X0, X2, X2
+	VPSHUFD      $0x0e, X2, X0
+	VPADDD       X0, X2, X2
+	VPSHUFD      $0x01, X2, X0
+	VPADDD       X0, X2, X2
+	VMOVD        X2, AX
+	ADDQ         AX, DX
+	VEXTRACTI128 $0x01, Y3, X0
+	VPADDD       X0, X3, X3
+	VPSHUFD      $0x0e, X3, X0
+	VPADDD       X0, X3, X3
+	VPSHUFD      $0x01, X3, X0
+	VPADDD       X0, X3, X3
+	VMOVD        X3, AX
+	ADDQ         AX, BX
+	MOVQ         DX, valid+32(FP)
+	MOVQ         BX, pos+40(FP)
+	VZEROUPPER
+	RET
+
 // func negPosRanksAVX512(rank []float32, loss []float32, t []int32, bg int32) int
 // Requires: AVX, AVX512DQ, AVX512F, BMI2, POPCNT
 TEXT ·negPosRanksAVX512(SB), NOSPLIT, $0-88
@@ -29896,5 +31126,136 @@ negPosRanksAVX512Tail:
 
 negPosRanksAVX512Done:
 	MOVQ SI, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func zeroBelowAVX512(g []float32, rank []float32, thr float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·zeroBelowAVX512(SB), NOSPLIT, $0-52
+	MOVQ         g_base+0(FP), AX
+	MOVQ         rank_base+24(FP), CX
+	MOVQ         rank_len+32(FP), DX
+	VBROADCASTSS thr+48(FP), Z0
+	VXORPS       Z1, Z1, Z1
+
+zeroBelowAVX512Loop2:
+	CMPQ    DX, $0x00000020
+	JB      zeroBelowAVX512Loop1
+	VMOVUPS (CX), Z2
+	VMOVUPS (AX), Z3
+	VCMPPS  $0x01, Z0, Z2, K1
+	VMOVAPS Z1, K1, Z3
+	VMOVUPS Z3, (AX)
+	VMOVUPS 64(CX), Z2
+	VMOVUPS 64(AX), Z3
+	VCMPPS  $0x01, Z0, Z2, K1
+	VMOVAPS Z1, K1, Z3
+	VMOVUPS Z3, 64(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	SUBQ    $0x00000020, DX
+	JMP     zeroBelowAVX512Loop2
+
+zeroBelowAVX512Loop1:
+	CMPQ    DX, $0x00000010
+	JB      zeroBelowAVX512Tail
+	VMOVUPS (CX), Z2
+	VMOVUPS (AX), Z3
+	VCMPPS  $0x01, Z0, Z2, K1
+	VMOVAPS Z1, K1, Z3
+	VMOVUPS Z3, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
+
+zeroBelowAVX512Tail:
+	TESTQ     DX, DX
+	JZ        zeroBelowAVX512Done
+	MOVL      $0x0000ffff, BX
+	BZHIL     DX, BX, DX
+	KMOVW     DX, K1
+	VMOVUPS.Z (CX), K1, Z2
+	VMOVUPS.Z (AX), K1, Z3
+	VCMPPS    $0x01, Z0, Z2, K2
+	VMOVAPS   Z1, K2, Z3
+	VMOVUPS   Z3, K1, (AX)
+
+zeroBelowAVX512Done:
+	VZEROUPPER
+	RET
+
+// func countTargetsAVX512(t []int32, bg int32) (valid int, pos int)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, POPCNT
+TEXT ·countTargetsAVX512(SB), NOSPLIT, $0-48
+	MOVQ         t_base+0(FP), AX
+	MOVQ         t_len+8(FP), CX
+	MOVL         bg+24(FP), DX
+	VMOVD        DX, X0
+	VPBROADCASTD X0, Z0
+	VBROADCASTSS allOnes<>+0(SB), Z1
+	VXORPS       Z2, Z2, Z2
+	VXORPS       Z2, Z2, Z2
+	XORQ         DX, DX
+	XORQ         BX, BX
+
+countTargetsAVX512Loop2:
+	CMPQ      CX, $0x00000020
+	JB        countTargetsAVX512Loop1
+	VMOVDQU32 (AX), Z2
+	VPCMPGTD  Z1, Z2, K1
+	VPCMPD    $0x04, Z0, Z2, K1, K2
+	KMOVW     K1, SI
+	POPCNTL   SI, SI
+	ADDQ      SI, DX
+	KMOVW     K2, SI
+	POPCNTL   SI, SI
+	ADDQ      SI, BX
+	VMOVDQU32 64(AX), Z2
+	VPCMPGTD  Z1, Z2, K1
+	VPCMPD    $0x04, Z0, Z2, K1, K2
+	KMOVW     K1, SI
+	POPCNTL   SI, SI
+	ADDQ      SI, DX
+	KMOVW     K2, SI
+	POPCNTL   SI, SI
+	ADDQ      SI, BX
+	ADDQ      $0x00000080, AX
+	SUBQ      $0x00000020, CX
+	JMP       countTargetsAVX512Loop2
+
+countTargetsAVX512Loop1:
+	CMPQ      CX, $0x00000010
+	JB        countTargetsAVX512Tail
+	VMOVDQU32 (AX), Z2
+	VPCMPGTD  Z1, Z2, K1
+	VPCMPD    $0x04, Z0, Z2, K1, K2
+	KMOVW     K1, SI
+	POPCNTL   SI, SI
+	ADDQ      SI, DX
+	KMOVW     K2, SI
+	POPCNTL   SI, SI
+	ADDQ      SI, BX
+	ADDQ      $0x00000040, AX
+	SUBQ      $0x00000010, CX
+
+countTargetsAVX512Tail:
+	TESTQ       CX, CX
+	JZ          countTargetsAVX512Done
+	MOVL        $0x0000ffff, SI
+	BZHIL       CX, SI, CX
+	KMOVW       CX, K1
+	VMOVDQU32.Z (AX), K1, Z2
+	VPCMPGTD    Z1, Z2, K1, K1
+	VPCMPD      $0x04, Z0, Z2, K1, K2
+	KMOVW       K1, AX
+	POPCNTL     AX, AX
+	ADDQ        AX, DX
+	KMOVW       K2, AX
+	POPCNTL     AX, AX
+	ADDQ        AX, BX
+
+countTargetsAVX512Done:
+	MOVQ DX, valid+32(FP)
+	MOVQ BX, pos+40(FP)
 	VZEROUPPER
 	RET

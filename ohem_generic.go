@@ -23,6 +23,8 @@ var genericSet = &kernelSet{
 	band:           bandGeneric,
 	indicesAtLeast: indicesAtLeastGeneric,
 	negPosRanks:    negPosRanksGeneric,
+	zeroBelow:      zeroBelowGeneric,
+	countTargets:   countTargetsGeneric,
 }
 
 // exp32 returns e^x for x <= 0 within 2 ulp on [−87.3, 0] (tested exhaustively), and 0 below
@@ -340,4 +342,27 @@ func indicesAtLeastGeneric(dst []int32, x []float32, t float32, base int32) int 
 		}
 	}
 	return n
+}
+
+// zeroBelowGeneric is the generic set's zeroBelow.
+func zeroBelowGeneric(g, x []float32, v float32) {
+	g = g[:len(x)]
+	for i, xi := range x {
+		if xi < v {
+			g[i] = 0
+		}
+	}
+}
+
+// countTargetsGeneric is the generic set's countTargets.
+func countTargetsGeneric(t []int32, bg int32) (valid, pos int) {
+	for _, ti := range t {
+		if ti >= 0 {
+			valid++
+			if ti != bg {
+				pos++
+			}
+		}
+	}
+	return valid, pos
 }

@@ -191,6 +191,11 @@ func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps fl
 //go:noescape
 func sigLossRankAVX2(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32)
 
+// sigLossGradRankAVX2 is sigLossGrad that also sets the ranks of sigLossRank; len(t) is a multiple of the lanes.
+//
+//go:noescape
+func sigLossGradRankAVX2(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+
 // expfAVX512 sets dst[i] = e^x[i] for x[i] <= 0, len(dst) == len(x) a multiple of the lanes.
 //
 //go:noescape
@@ -378,6 +383,11 @@ func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps 
 //go:noescape
 func sigLossRankAVX512(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32)
 
+// sigLossGradRankAVX512 is sigLossGrad that also sets the ranks of sigLossRank.
+//
+//go:noescape
+func sigLossGradRankAVX512(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+
 // ceMediumAVX2 sets loss[i] to the cross-entropy of row i of the row-major [n][c] logits x, smoothed by eps,
 // fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with
 // len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most
@@ -450,8 +460,28 @@ func ceMediumGradAVX512(loss []float32, m []float32, ls []float32, pt []float32,
 //go:noescape
 func negPosRanksAVX2(rank []float32, loss []float32, t []int32, bg int32) int
 
+// zeroBelowAVX2 sets g[i] = 0 where rank[i] < thr (not where rank[i] is NaN), for i < len(rank).
+//
+//go:noescape
+func zeroBelowAVX2(g []float32, rank []float32, thr float32)
+
+// countTargetsAVX2 returns how many t[i] are >= 0 and how many of those are not bg.
+//
+//go:noescape
+func countTargetsAVX2(t []int32, bg int32) (valid int, pos int)
+
 // negPosRanksAVX512 sets rank[i] to NaN for a positive (t[i] >= 0, t[i] != bg) and to loss[i] otherwise, for i < len(loss),
 // and returns the number of positives.
 //
 //go:noescape
 func negPosRanksAVX512(rank []float32, loss []float32, t []int32, bg int32) int
+
+// zeroBelowAVX512 sets g[i] = 0 where rank[i] < thr (not where rank[i] is NaN), for i < len(rank).
+//
+//go:noescape
+func zeroBelowAVX512(g []float32, rank []float32, thr float32)
+
+// countTargetsAVX512 returns how many t[i] are >= 0 and how many of those are not bg.
+//
+//go:noescape
+func countTargetsAVX512(t []int32, bg int32) (valid int, pos int)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -146,5 +147,133 @@ func TestSigLossRankKernels(t *testing.T) {
 	}
 	if len(archSets()) > 0 && tested == 0 && archSets()[0].name != "neon" {
 		t.Error("no amd64 set has sigLossRank")
+	}
+}
+
+// TestSigLossGradRankKernels runs every set's sigLossGradRank (where it has one) against the same
+// set's sigLossGrad and the plain ranking of refRanks: losses and gradients to the bit, ranks NaN
+// exactly for the targets 1; every length 0..70 and larger, every placement, in place (g = x).
+func TestSigLossGradRankKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 6))
+	lens := make([]int, 0, 80)
+	for n := range 71 {
+		lens = append(lens, n)
+	}
+	lens = append(lens, 127, 1000, 4099)
+	fill := float32(math.Inf(-1))
+	for _, ks := range usable {
+		if ks.sigLossGradRank == nil {
+			continue
+		}
+		for _, n := range lens {
+			for _, eps := range []float32{0, 0.1} {
+				x, tg, _ := sigCase(r, n, true)
+				s0 := float32(r.Float64() + 0.01)
+				want, wantG := make([]float32, n), make([]float32, n)
+				ks.sigLossGrad(want, wantG, x, tg, eps, fill, s0)
+				wantRank, _ := refRanks(want, tg, 0)
+				for place := range 4 {
+					a := (n*5 + place) % 16
+					xp, freeX := sigPlace(x, place%3, a)
+					tp, freeT := sigPlace(tg, place%3, (a+3)%16)
+					lp, freeL := sigPlace(make([]float32, n), place%3, (a+7)%16)
+					rp, freeR := sigPlace(make([]float32, n), place%3, (a+9)%16)
+					gp, freeG := sigPlace(make([]float32, n), place%3, (a+13)%16)
+					if place == 3 {
+						gp = xp // in place
+					}
+					ks.sigLossGradRank(lp, rp, gp, xp, tp, eps, fill, s0)
+					what := fmt.Sprintf("%s n=%d eps=%g place=%d", ks.name, n, eps, place)
+					for i := range n {
+						if math.Float32bits(lp[i]) != math.Float32bits(want[i]) || math.Float32bits(gp[i]) != math.Float32bits(wantG[i]) {
+							t.Errorf("%s: [%d] loss %g grad %g, sigLossGrad gives %g %g", what, i, lp[i], gp[i], want[i], wantG[i])
+							break
+						}
+						if math.Float32bits(rp[i]) != math.Float32bits(wantRank[i]) {
+							t.Errorf("%s: rank[%d] = %#x, want %#x (t=%d)", what, i, math.Float32bits(rp[i]), math.Float32bits(wantRank[i]), tg[i])
+							break
+						}
+					}
+					freeX()
+					freeT()
+					freeL()
+					freeR()
+					freeG()
+				}
+			}
+		}
+	}
+}
+
+// TestZeroBelowAndCountTargetsKernels runs every set's zeroBelow and countTargets against plain
+// loops: every length 0..70 and larger, every placement; x with NaN, ±Inf, ±0 and ties at the
+// threshold; nothing written past len(x); targets of every kind.
+func TestZeroBelowAndCountTargetsKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 7))
+	lens := make([]int, 0, 80)
+	for n := range 71 {
+		lens = append(lens, n)
+	}
+	lens = append(lens, 127, 1000, 4099)
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)), 1.5}
+	for _, ks := range usable {
+		for _, n := range lens {
+			x, g, tg := make([]float32, n), make([]float32, n+8), make([]int32, n)
+			for i := range n {
+				x[i] = float32(r.IntN(7)) * 0.5
+				if r.IntN(5) == 0 {
+					x[i] = specials[r.IntN(len(specials))]
+				}
+				tg[i] = []int32{-1, 0, 1, 2, 80, -100, math.MinInt32}[r.IntN(7)]
+			}
+			for i := range g {
+				g[i] = float32(i) + 1
+			}
+			for _, v := range []float32{1.5, 0, float32(math.Inf(-1)), -math.MaxFloat32, float32(math.Inf(1))} {
+				want := slices.Clone(g)
+				for i, xi := range x {
+					if xi < v {
+						want[i] = 0
+					}
+				}
+				for place := range 3 {
+					a := (n + place) % 16
+					xp, freeX := sigPlace(x, place, a)
+					gp, freeG := sigPlace(g[:n], place, (a+6)%16)
+					ks.zeroBelow(gp, xp, v)
+					for i := range n {
+						if math.Float32bits(gp[i]) != math.Float32bits(want[i]) {
+							t.Errorf("%s n=%d v=%g place=%d: g[%d] = %g, want %g (x %g)", ks.name, n, v, place, i, gp[i], want[i], x[i])
+							break
+						}
+					}
+					freeX()
+					freeG()
+				}
+				gl := slices.Clone(g)
+				ks.zeroBelow(gl, x, v)
+				if !slices.Equal(gl[n:], g[n:]) {
+					t.Errorf("%s n=%d: zeroBelow wrote past len(x)", ks.name, n)
+				}
+			}
+			for _, bg := range []int32{0, 2} {
+				wv, wp := 0, 0
+				for _, ti := range tg {
+					if ti >= 0 {
+						wv++
+						if ti != bg {
+							wp++
+						}
+					}
+				}
+				for place := range 3 {
+					tp, free := sigPlace(tg, place, (n+place)%16)
+					if v, p := ks.countTargets(tp, bg); v != wv || p != wp {
+						t.Errorf("%s n=%d bg=%d place=%d: countTargets = %d, %d, want %d, %d", ks.name, n, bg, place, v, p, wv, wp)
+					}
+					free()
+				}
+			}
+		}
 	}
 }

@@ -72,6 +72,10 @@ type selector struct {
 	last threshold // topFew's last sampled threshold
 	idx  []int32   // TopK's candidates of one chunk, when ties overflow dst
 	hist [radixBuckets]uint32
+	// cutAt and cutExact describe topK's last result: when cutExact is set, it kept exactly the
+	// elements >= cutAt (NaNs included), so that one compare over x tells the kept from the dropped.
+	cutAt    float32
+	cutExact bool
 }
 
 // bandCap is how many band survivors the buffers hold for an input of n elements: about ten times
@@ -251,6 +255,7 @@ func (s *selector) radix(x []float32, k int) float32 {
 // ties broken toward the lower index, or every element >= the k-th largest when keepTies is set.
 // dst must have room for them: len(x) is always enough.
 func (s *selector) topK(dst []int32, x []float32, k int, base int32, keepTies bool) []int32 {
+	s.cutExact = false
 	if k == 0 {
 		return dst
 	}
@@ -267,6 +272,7 @@ func (s *selector) topK(dst []int32, x []float32, k int, base int32, keepTies bo
 	n0 := len(dst)
 	n := s.ks.indicesAtLeast(dst[n0:cap(dst)], x, v, base)
 	dst = dst[:n0+n]
+	s.cutAt, s.cutExact = v, keepTies || n == k
 	if !keepTies && n > k {
 		dst = dst[:n0+trimTies(dst[n0:], x, v, n-k, base)]
 	}

@@ -12,6 +12,7 @@ func selectAVX2(ks *kernelSet) {
 		_, _ = rank[:len(loss)], t[:len(loss)] // the kernel reads and writes len(loss) of each
 		return negPosRanksAVX2(rank, loss, t, bg)
 	}
+	ks.countTargets = countTargetsAVX2
 }
 
 func selectAVX512(ks *kernelSet) {
@@ -22,4 +23,5 @@ func selectAVX512(ks *kernelSet) {
 		_, _ = rank[:len(loss)], t[:len(loss)] // the kernel reads and writes len(loss) of each
 		return negPosRanksAVX512(rank, loss, t, bg)
 	}
+	ks.countTargets = countTargetsAVX512
 }

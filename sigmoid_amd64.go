@@ -16,6 +16,17 @@ func sigTier(ks *kernelSet, z bool) {
 	ks.sigLossRank = func(loss, rank, x []float32, t []int32, eps, fill float32) {
 		sigLossRankAsm(z, loss, rank, x, t, eps, fill)
 	}
+	ks.sigLossGradRank = func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) {
+		sigLossGradRankAsm(z, loss, rank, g, x, t, eps, fill, s0)
+	}
+	ks.zeroBelow = func(g, x []float32, v float32) {
+		_ = g[:len(x)] // the kernel writes g[:len(x)]
+		if z {
+			zeroBelowAVX512(g, x, v)
+		} else {
+			zeroBelowAVX2(g, x, v)
+		}
+	}
 }
 
 // The kernels are called directly, never through func values, so that their //go:noescape lets
@@ -69,6 +80,32 @@ func sigLossRankAsm(z bool, loss, rank, x []float32, t []int32, eps, fill float3
 		sigLossRankAVX2(lb[:], rb[:], xb[:], tb[:], eps, fill)
 		copy(loss[m:n], lb[:])
 		copy(rank[m:n], rb[:])
+	}
+}
+
+func sigLossGradRankAsm(z bool, loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) {
+	n := len(t)
+	if n == 0 {
+		return
+	}
+	_, _, _, _ = loss[n-1], rank[n-1], g[n-1], x[n-1] // the kernels read x[:n], write the others' [:n]
+	if z {
+		sigLossGradRankAVX512(loss[:n], rank[:n], g[:n], x[:n], t, eps, fill, s0)
+		return
+	}
+	m := n &^ 7
+	if m > 0 {
+		sigLossGradRankAVX2(loss[:m], rank[:m], g[:m], x[:m], t[:m], eps, fill, s0)
+	}
+	if m < n {
+		var xb, lb, rb, gb [8]float32
+		var tb [8]int32
+		copy(xb[:], x[m:n])
+		copy(tb[:], t[m:n])
+		sigLossGradRankAVX2(lb[:], rb[:], gb[:], xb[:], tb[:], eps, fill, s0)
+		copy(loss[m:n], lb[:])
+		copy(rank[m:n], rb[:])
+		copy(g[m:n], gb[:])
 	}
 }
 

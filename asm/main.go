@@ -60,6 +60,8 @@ func genAMD64() {
 	}
 	for _, t := range tiers {
 		genRanks(t)
+		genZeroBelow(t)
+		genCountTargets(t)
 	}
 }
 

@@ -113,3 +113,157 @@ func VMOVDQU32orU(t tier, m Mem, d reg.VecVirtual) {
 		VMOVDQU(m, d)
 	}
 }
+
+// genZeroBelow emits zeroBelow(g, rank []float32, thr float32): g[i] = 0 where rank[i] < thr (an
+// ordered compare: a NaN rank, a positive of NegPosRatio, keeps its g[i]), for i < len(rank);
+// len(g) >= len(rank). After the fused Sigmoid pass this zeroes the gradient of the samples the
+// selection dropped when its threshold alone tells them apart. Two vectors an iteration, then
+// one, then the tail: g is loaded, blended with zero and stored whole (AVX-512 stores the tail
+// through the opmask, AVX2 through storeTail: no VMASKMOVPS store, microcoded on AMD).
+func genZeroBelow(t tier) {
+	name := "zeroBelow"
+	t.text(name, "func(g, rank []float32, thr float32)",
+		"sets g[i] = 0 where rank[i] < thr (not where rank[i] is NaN), for i < len(rank).")
+	gp, rp, n := GP64(), GP64(), GP64()
+	Load(Param("g").Base(), gp)
+	Load(Param("rank").Base(), rp)
+	Load(Param("rank").Len(), n)
+	thr := t.loadParamF32("thr")
+	zero := t.zero()
+	vector := func(disp int, mask Op) {
+		rv, gv := t.vec(), t.vec()
+		if mask == nil {
+			VMOVUPS(Mem{Base: rp, Disp: disp}, rv)
+			VMOVUPS(Mem{Base: gp, Disp: disp}, gv)
+		} else {
+			rv = t.loadTail(Mem{Base: rp}, mask)
+			gv = t.loadTail(Mem{Base: gp}, mask)
+		}
+		if t.zmm {
+			k := K()
+			VCMPPS(U8(cmpLT), thr, rv, k) // rank < thr, ordered
+			VMOVAPS(zero, k, gv)
+		} else {
+			m := t.vec()
+			VCMPPS(U8(cmpLT), thr, rv, m)
+			VBLENDVPS(m, zero, gv, gv)
+		}
+		switch {
+		case mask == nil:
+			VMOVUPS(gv, Mem{Base: gp, Disp: disp})
+		default:
+			t.storeTail(gv, Mem{Base: gp}, n, mask)
+		}
+	}
+	loop, one, tail, done := name+t.suffix+"Loop2", name+t.suffix+"Loop1", name+t.suffix+"Tail", name+t.suffix+"Done"
+	Label(loop)
+	CMPQ(n, U32(2*t.lanes))
+	JB(LabelRef(one))
+	vector(0, nil)
+	vector(t.bytes(), nil)
+	ADDQ(U32(2*t.bytes()), gp)
+	ADDQ(U32(2*t.bytes()), rp)
+	SUBQ(U32(2*t.lanes), n)
+	JMP(LabelRef(loop))
+	Label(one)
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(tail))
+	vector(0, nil)
+	ADDQ(U32(t.bytes()), gp)
+	ADDQ(U32(t.bytes()), rp)
+	SUBQ(U32(t.lanes), n)
+	Label(tail)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	vector(0, t.tailMask(n))
+	Label(done)
+	VZEROUPPER()
+	RET()
+}
+
+// genCountTargets emits countTargets(t []int32, bg int32) (valid, pos int): how many t[i] >= 0 and
+// how many of those differ from bg (NegPosRatio's positives). ForwardBackward needs both before the
+// loss pass to know the scale of the kept samples. Two vectors an iteration, then one, then a
+// masked tail; the counts per lane (AVX2: VPSUBD of the all-ones compares) or by POPCNT of the
+// opmasks (AVX-512).
+func genCountTargets(t tier) {
+	name := "countTargets"
+	t.text(name, "func(t []int32, bg int32) (valid, pos int)",
+		"returns how many t[i] are >= 0 and how many of those are not bg.")
+	tp, n := GP64(), GP64()
+	Load(Param("t").Base(), tp)
+	Load(Param("t").Len(), n)
+	bg := t.broadcastGP(Load(Param("bg"), GP32()))
+	minus1 := t.u32("allOnes", 0xFFFFFFFF)
+	cv, cp := GP64(), GP64() // AVX-512: the counts so far
+	av, ap := t.zero(), t.zero()
+	XORQ(cv, cv)
+	XORQ(cp, cp)
+	vector := func(disp int, mask Op) {
+		tv := t.vec()
+		switch {
+		case mask == nil:
+			VMOVDQU32orU(t, Mem{Base: tp, Disp: disp}, tv)
+		case t.zmm:
+			VMOVDQU32_Z(Mem{Base: tp}, mask, tv)
+		default:
+			VPMASKMOVD(Mem{Base: tp}, mask, tv)
+		}
+		if t.zmm {
+			kv, kp := K(), K()
+			if mask != nil {
+				VPCMPGTD(minus1, tv, mask, kv) // t > −1, within the tail
+			} else {
+				VPCMPGTD(minus1, tv, kv)
+			}
+			VPCMPD(U8(4), bg, tv, kv, kp) // and t != bg (predicate 4: not equal)
+			for _, kc := range []struct {
+				k reg.Register
+				c reg.GPVirtual
+			}{{kv, cv}, {kp, cp}} {
+				r := GP32()
+				KMOVW(kc.k, r)
+				POPCNTL(r, r)
+				ADDQ(r.As64(), kc.c)
+			}
+			return
+		}
+		v, e := t.vec(), t.vec()
+		VPCMPGTD(minus1, tv, v) // t > −1
+		if mask != nil {
+			VPAND(mask, v, v)
+		}
+		VPCMPEQD(bg, tv, e)
+		VPSUBD(v, av, av) // a true lane is −1
+		VPANDN(v, e, e)   // valid and not bg
+		VPSUBD(e, ap, ap)
+	}
+	loop, one, tail, done := name+t.suffix+"Loop2", name+t.suffix+"Loop1", name+t.suffix+"Tail", name+t.suffix+"Done"
+	Label(loop)
+	CMPQ(n, U32(2*t.lanes))
+	JB(LabelRef(one))
+	vector(0, nil)
+	vector(t.bytes(), nil)
+	ADDQ(U32(2*t.bytes()), tp)
+	SUBQ(U32(2*t.lanes), n)
+	JMP(LabelRef(loop))
+	Label(one)
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(tail))
+	vector(0, nil)
+	ADDQ(U32(t.bytes()), tp)
+	SUBQ(U32(t.lanes), n)
+	Label(tail)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	vector(0, t.tailMask(n))
+	Label(done)
+	if !t.zmm {
+		ADDQ(t.hsumD(av), cv)
+		ADDQ(t.hsumD(ap), cp)
+	}
+	Store(cv, ReturnIndex(0))
+	Store(cp, ReturnIndex(1))
+	VZEROUPPER()
+	RET()
+}

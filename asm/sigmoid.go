@@ -29,12 +29,22 @@ import (
 type sigKind int
 
 const (
-	sigLoss     sigKind = iota // the losses
-	sigLSE                     // softplus(z)
-	sigGrad                    // the gradient, for per-sample scales
-	sigLossGrad                // the losses and the gradient for one scale s0 (ForwardBackward's fused pass)
-	sigLossRank                // the losses and NegPosRatio's ranks (the positives NaN)
+	sigLoss         sigKind = iota // the losses
+	sigLSE                         // softplus(z)
+	sigGrad                        // the gradient, for per-sample scales
+	sigLossGrad                    // the losses and the gradient for one scale s0 (ForwardBackward's fused pass)
+	sigLossRank                    // the losses and NegPosRatio's ranks (the positives NaN)
+	sigLossGradRank                // sigLossGrad and sigLossRank in one
 )
+
+// fused reports a kind that writes the gradient for one scale s0 with the losses.
+func (k sigKind) fused() bool { return k == sigLossGrad || k == sigLossGradRank }
+
+// ranks reports a kind that writes NegPosRatio's ranks with the losses.
+func (k sigKind) ranks() bool { return k == sigLossRank || k == sigLossGradRank }
+
+// smoothed reports a kind that writes losses with their label smoothing (all but sigLSE and sigGrad).
+func (k sigKind) smoothed() bool { return k != sigLSE && k != sigGrad }
 
 func genSigmoid(t tier) {
 	genSig(t, sigLoss)
@@ -42,6 +52,7 @@ func genSigmoid(t tier) {
 	genSig(t, sigGrad)
 	genSig(t, sigLossGrad)
 	genSig(t, sigLossRank)
+	genSig(t, sigLossGradRank)
 }
 
 // sigGen holds the state of one Sigmoid kernel being generated.
@@ -73,7 +84,7 @@ type sigChain struct {
 // genSig emits the Sigmoid kernel kind of tier t.
 func genSig(t tier, kind sigKind) {
 	g := &sigGen{t: t, kind: kind,
-		loss: kind != sigGrad, grad: kind == sigGrad || kind == sigLossGrad, targets: kind != sigLSE}
+		loss: kind != sigGrad, grad: kind == sigGrad || kind.fused(), targets: kind != sigLSE}
 	g.text()
 	g.prologue()
 	g.consts()
@@ -82,11 +93,11 @@ func genSig(t tier, kind sigKind) {
 	if t.zmm {
 		g.groups = 4
 	}
-	if kind == sigLossGrad {
+	if kind.fused() {
 		g.groups /= 2
 	}
 	lbl := g.lbl
-	if kind == sigLoss || kind == sigLossGrad || kind == sigLossRank {
+	if kind.smoothed() {
 		Comment("without smoothing (ε = ±0) the loop leaves out its two instructions")
 		e := GP32()
 		MOVL(paramAddr("eps"), e)
@@ -139,6 +150,10 @@ func (g *sigGen) text() {
 		t.text(name, "func(loss, rank, x []float32, t []int32, eps, fill float32)",
 			"is sigLoss that also sets NegPosRatio's ranks: rank[i] = NaN for a positive (t[i] = 1), loss[i]",
 			"for every other sample (fill for an ignored one)"+tail)
+	case sigLossGradRank:
+		name = "sigLossGradRank"
+		t.text(name, "func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32)",
+			"is sigLossGrad that also sets the ranks of sigLossRank"+tail)
 	}
 	g.lbl = name + t.suffix
 }
@@ -157,6 +172,8 @@ func (g *sigGen) prologue() {
 		g.dst, g.gp = ld(Param("loss").Base()), ld(Param("g").Base())
 	case sigLossRank:
 		g.dst, g.rp = ld(Param("loss").Base()), ld(Param("rank").Base())
+	case sigLossGradRank:
+		g.dst, g.rp, g.gp = ld(Param("loss").Base()), ld(Param("rank").Base()), ld(Param("g").Base())
 	}
 	g.xp = ld(Param("x").Base())
 	if g.targets {
@@ -181,7 +198,7 @@ func (g *sigGen) consts() {
 	if kind != sigLSE {
 		g.half = t.cf("half", 0.5)
 	}
-	if kind == sigLoss || kind == sigLossGrad || kind == sigLossRank {
+	if kind.smoothed() {
 		g.fill = t.loadParamF32("fill")
 		g.epsv = t.loadParamF32("eps")
 	}
@@ -190,10 +207,10 @@ func (g *sigGen) consts() {
 		g.hev = t.loadParamF32("eps")
 		VMULPS(g.half, g.hev, g.hev)
 	}
-	if kind == sigLossGrad {
+	if kind.fused() {
 		g.s0 = t.loadParamF32("s0")
 	}
-	if kind == sigLossRank {
+	if kind.ranks() {
 		g.nan = t.cu("quietNaN", 0x7fc00000)
 	}
 	if g.grad {
@@ -332,10 +349,10 @@ func (g *sigGen) gradient(c *sigChain, i int, tail Op) {
 	VXORPS(c.sg, r, r)
 	Comment("g = scale·v where the sample is kept, else 0")
 	switch {
-	case g.kind == sigLossGrad && t.zmm:
+	case g.kind.fused() && t.zmm:
 		VMULPS(g.s0, r, r)
 		VMOVAPS(zero, c.kIgn, r)
-	case g.kind == sigLossGrad:
+	case g.kind.fused():
 		VMULPS(g.s0, r, r)
 		VBLENDVPS(c.tv, zero, r, r)
 	case t.zmm:
@@ -384,7 +401,7 @@ func (g *sigGen) storeLoss(c *sigChain, i int, tail Op) {
 	} else {
 		VMOVUPS(c.acc, g.at(g.dst, i))
 	}
-	if g.kind == sigLossRank {
+	if g.kind.ranks() {
 		g.storeRank(c, i, tail)
 	}
 }
