@@ -64,7 +64,7 @@ func lseRowsLargeNEON(s []float32, mx []float32, x []float32, c int)
 // ceSmallNEON sets, for every row i of the row-major [len(t)][c] logits x (len(t) a multiple of 4, c >= 1),
 // mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m}, zt[i] = x[i][t[i]] and
 // neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m). A row with t[i] < 0 matches no class: s[i] and neg[i]
-// then sum every class (lseRowsNEON relies on it), and zt[i] is not meaningful.
+// then sum every class (the log-sum-exp of small C relies on it), and zt[i] is not meaningful.
 //
 //go:noescape
 func ceSmallNEON(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -1144,7 +1146,7 @@ func genSmall(t tier) {
 	t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, c int, eps, fill float32)",
 		"sets loss[i] to the cross-entropy of row i of the row-major [len(t)][c] logits x, smoothed",
 		"by eps, fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].",
-		"len(t) is a multiple of the lanes; scratch holds (c + 16)·lanes floats.")
+		fmt.Sprintf("len(t) is a multiple of the lanes; scratch holds (c + %d)·lanes floats.", smallScratchRows))
 	g.lbl = name + t.suffix
 	lbl, L, B := g.lbl, t.lanes, t.bytes()
 	g.prologue()
@@ -1410,7 +1412,7 @@ func genFinish(t tier) {
 	t.text(name, "func(loss, m, ls, pt []float32, s, mx, zt, neg []float32, t []int32, scratch []float32, c int, eps, fill float32)",
 		"sets loss[i] (and, with len(m) > 0, m[i], ls[i], pt[i]) from the reductions s, mx, zt and",
 		"neg of ceRowsLarge (neg read only when eps != 0). len(loss) is a multiple of the lanes;",
-		"scratch holds 16·lanes floats.")
+		fmt.Sprintf("scratch holds %d·lanes floats.", finishScratchVecs))
 	lbl := name + t.suffix
 	B := t.bytes()
 	dst := Load(Param("loss").Base(), GP64()).(reg.GPVirtual)

@@ -14,7 +14,7 @@ import "github.com/ohem-go/ohem/asm/neon"
 // Small C: 4 rows at a time across rows (ceSmallNEON), each class's 4 logits loaded lane by lane.
 //
 // Both leave per row m, s = Σ_{j≠t} e^{z_j−m}, z_t and (with smoothing) Σ_{j≠t} (z_j − m); Go
-// finishes each row (a log per row; ce_arm64.go).
+// finishes each row (a log per row; rowTier.finishBlock, rows_asm.go).
 
 // Registers of the large-C kernels.
 const (
@@ -269,7 +269,7 @@ func genSmallNEON(f *neonFile) {
 		"sets, for every row i of the row-major [len(t)][c] logits x (len(t) a multiple of 4, c >= 1),",
 		"mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m}, zt[i] = x[i][t[i]] and",
 		"neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m). A row with t[i] < 0 matches no class: s[i] and neg[i]",
-		"then sum every class (lseRowsNEON relies on it), and zt[i] is not meaningful.")
+		"then sum every class (the log-sum-exp of small C relies on it), and zt[i] is not meaningful.")
 	f.LdArg("s", "R0")
 	f.LdArg("zt", "R1")
 	f.LdArg("neg", "R2")

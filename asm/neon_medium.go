@@ -1,6 +1,10 @@
 package main
 
-import "github.com/ohem-go/ohem/asm/neon"
+import (
+	"fmt"
+
+	"github.com/ohem-go/ohem/asm/neon"
+)
 
 // ceTiledNEON: row-major cross-entropy reductions across rows for small and medium C, 4 rows at a
 // time through 4×4 tiles, the NEON counterpart of the amd64 tiled kernels (ce_medium.go). A tile's
@@ -9,7 +13,7 @@ import "github.com/ohem-go/ohem/asm/neon"
 // row r; the max pass and the exp pass then go down the columns, as ceSmallNEON does, but the exp
 // pass reads each column with one load where ceSmallNEON loads its 4 lanes one by one (and the max
 // pass does too). It leaves what ceSmallNEON leaves, per row m, s = Σ_{j≠t} e^{z_j−m}, z_t and
-// k·Σ_{j≠t} (z_j − m), and Go finishes each row (ce_arm64.go).
+// k·Σ_{j≠t} (z_j − m), and Go finishes each row (rowTier.finishBlock, rows_asm.go).
 //
 // R0 s, R1 zt, R2 neg, R3 mx, R4 the group's first row, R5 t, R6 rows left, R7 C, R8 4·C, R9 the
 // tile's first row, R10 a counter, R11 a row of the tile, R12 the column buffer's cursor, R13 the
@@ -21,7 +25,7 @@ func genTiledNEON(f *neonFile) {
 		"sets, for every row i of the row-major [len(t)][c] logits x (len(t) a multiple of 4, c >= 1),",
 		"mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m}, zt[i] = x[i][t[i]] and",
 		"neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m); what it writes for a row with t[i] < 0 means nothing.",
-		"It reads up to 3 floats past the last row (x must extend that far); col holds 4·(c + 3) floats.")
+		fmt.Sprintf("It reads up to %d floats past the last row (x must extend that far); col holds 4·(c + %d) floats.", neonTiledOverread, neonTiledColPad))
 	f.LdArg("s", "R0")
 	f.LdArg("zt", "R1")
 	f.LdArg("neg", "R2")

@@ -16,7 +16,7 @@ import (
 // (CMEQ): VBIT moves z_j into z_t there, BIC takes e^{z_j−m} (and z_j − m) out of the sums. The
 // sums run in float32 for neonPlanarChunk classes, then go to float64 accumulators in the s and
 // neg outputs (C <= neonPlanarChunk never touches them); s and neg are float64, rounded by Go.
-// Go finishes each position (planar_arm64.go), as it does the rows of ce_arm64.go.
+// Go finishes each position (planar_arm64.go), as it does the rows (finishRow, finish.go).
 //
 // The plane stride is usually a multiple of 4 KiB (a 512×1024 image's is 2 MiB), so the c lines
 // of one group of positions fall into one L1 set, which holds 4 of them, and a second reading of

@@ -20,7 +20,7 @@ var (
 	arm64SizesOut = flag.String("arm64sizes", "", "file for the arm64 kernels' sizes (Go constants)")
 )
 
-// The sizes that the kernels' generators state in their documentation only.
+// The sizes the kernels' layouts imply, which their generators' documentation states from here.
 const (
 	smallScratchRows  = 16 // ceSmall's scratch holds (c + 16)·lanes floats
 	finishScratchVecs = 16 // ceFinish's scratch holds 16·lanes floats
