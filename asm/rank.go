@@ -72,30 +72,7 @@ func genRanks(t tier) {
 			t.storeTail(lv, Mem{Base: r}, n, mask)
 		}
 	}
-	loop, one, tail, done := name+t.suffix+"Loop2", name+t.suffix+"Loop1", name+t.suffix+"Tail", name+t.suffix+"Done"
-	Label(loop)
-	CMPQ(n, U32(2*t.lanes))
-	JB(LabelRef(one))
-	vector(0, nil)
-	vector(t.bytes(), nil)
-	for _, p := range []reg.GPVirtual{r, l, tp} {
-		ADDQ(U32(2*t.bytes()), p)
-	}
-	SUBQ(U32(2*t.lanes), n)
-	JMP(LabelRef(loop))
-	Label(one)
-	CMPQ(n, U32(t.lanes))
-	JB(LabelRef(tail))
-	vector(0, nil)
-	for _, p := range []reg.GPVirtual{r, l, tp} {
-		ADDQ(U32(t.bytes()), p)
-	}
-	SUBQ(U32(t.lanes), n)
-	Label(tail)
-	TESTQ(n, n)
-	JZ(LabelRef(done))
-	vector(0, t.tailMask(n))
-	Label(done)
+	t.vectorLoop(name, n, []reg.GPVirtual{r, l, tp}, vector)
 	if !t.zmm {
 		ADDQ(t.hsumD(acc), cnt)
 	}
@@ -155,28 +132,7 @@ func genZeroBelow(t tier) {
 			t.storeTail(gv, Mem{Base: gp}, n, mask)
 		}
 	}
-	loop, one, tail, done := name+t.suffix+"Loop2", name+t.suffix+"Loop1", name+t.suffix+"Tail", name+t.suffix+"Done"
-	Label(loop)
-	CMPQ(n, U32(2*t.lanes))
-	JB(LabelRef(one))
-	vector(0, nil)
-	vector(t.bytes(), nil)
-	ADDQ(U32(2*t.bytes()), gp)
-	ADDQ(U32(2*t.bytes()), rp)
-	SUBQ(U32(2*t.lanes), n)
-	JMP(LabelRef(loop))
-	Label(one)
-	CMPQ(n, U32(t.lanes))
-	JB(LabelRef(tail))
-	vector(0, nil)
-	ADDQ(U32(t.bytes()), gp)
-	ADDQ(U32(t.bytes()), rp)
-	SUBQ(U32(t.lanes), n)
-	Label(tail)
-	TESTQ(n, n)
-	JZ(LabelRef(done))
-	vector(0, t.tailMask(n))
-	Label(done)
+	t.vectorLoop(name, n, []reg.GPVirtual{gp, rp}, vector)
 	VZEROUPPER()
 	RET()
 }
@@ -238,26 +194,7 @@ func genCountTargets(t tier) {
 		VPANDN(v, e, e)   // valid and not bg
 		VPSUBD(e, ap, ap)
 	}
-	loop, one, tail, done := name+t.suffix+"Loop2", name+t.suffix+"Loop1", name+t.suffix+"Tail", name+t.suffix+"Done"
-	Label(loop)
-	CMPQ(n, U32(2*t.lanes))
-	JB(LabelRef(one))
-	vector(0, nil)
-	vector(t.bytes(), nil)
-	ADDQ(U32(2*t.bytes()), tp)
-	SUBQ(U32(2*t.lanes), n)
-	JMP(LabelRef(loop))
-	Label(one)
-	CMPQ(n, U32(t.lanes))
-	JB(LabelRef(tail))
-	vector(0, nil)
-	ADDQ(U32(t.bytes()), tp)
-	SUBQ(U32(t.lanes), n)
-	Label(tail)
-	TESTQ(n, n)
-	JZ(LabelRef(done))
-	vector(0, t.tailMask(n))
-	Label(done)
+	t.vectorLoop(name, n, []reg.GPVirtual{tp}, vector)
 	if !t.zmm {
 		ADDQ(t.hsumD(av), cv)
 		ADDQ(t.hsumD(ap), cp)
@@ -266,4 +203,35 @@ func genCountTargets(t tier) {
 	Store(cp, ReturnIndex(1))
 	VZEROUPPER()
 	RET()
+}
+
+// vectorLoop emits the loop of a kernel named name over the n elements (a GP register, counted
+// down) at the pointers ptrs: two vectors an iteration (body(0, nil) and body(bytes, nil) at the
+// pointers, which then advance), one, then the last n < lanes through body(0, tailMask(n)).
+func (t tier) vectorLoop(name string, n reg.GPVirtual, ptrs []reg.GPVirtual, body func(disp int, mask Op)) {
+	lbl := name + t.suffix
+	loop, one, tail, done := lbl+"Loop2", lbl+"Loop1", lbl+"Tail", lbl+"Done"
+	step := func(vecs int) {
+		for _, p := range ptrs {
+			ADDQ(U32(vecs*t.bytes()), p)
+		}
+		SUBQ(U32(vecs*t.lanes), n)
+	}
+	Label(loop)
+	CMPQ(n, U32(2*t.lanes))
+	JB(LabelRef(one))
+	body(0, nil)
+	body(t.bytes(), nil)
+	step(2)
+	JMP(LabelRef(loop))
+	Label(one)
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(tail))
+	body(0, nil)
+	step(1)
+	Label(tail)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	body(0, t.tailMask(n))
+	Label(done)
 }
