@@ -9432,6 +9432,88 @@ sigLossAVX2PlainOne:
 	JMP       sigLossAVX2PlainOne
 
 sigLossAVX2PlainTail:
+	TESTQ        BX, BX
+	JZ           sigLossAVX2Done
+	VMOVDQU      iota<>+0(SB), Y2
+	VMOVQ        BX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (CX), Y3, Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VPMASKMOVD (DX), Y3, Y4
+	VPSLLD     $0x1f, Y4, Y3
+	VORPS      signBitVec<>+0(SB), Y2, Y5
+	VXORPS     Y3, Y2, Y3
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y3, Y3
+	VFMADD231PS Y0, Y2, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y2
+	VPSLLD      $0x17, Y2, Y0
+	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
+	VMOVAPS     Y5, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y6
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y2
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y2
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y2
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y2
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y2
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y0, Y6, Y6
+	VFMADD231PS Y6, Y2, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y2
+	VANDNPS     Y0, Y2, Y0
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y2
+	VMULPS      Y0, Y2, Y2
+	VFMADD213PS Y0, Y0, Y2
+	VADDPS      Y2, Y3, Y3
+
+	// fill where t < 0
+	VBLENDVPS Y4, Y1, Y3, Y3
+	LEAQ      (AX), AX
+	VMOVAPS   X3, X0
+	CMPQ      BX, $0x08
+	JB        storeTail_46Quad
+	VMOVUPS   Y3, (AX)
+	JMP       storeTail_46Done
+
+storeTail_46Quad:
+	TESTQ        $0x00000004, BX
+	JZ           storeTail_46Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	ADDQ         $0x10, AX
+
+storeTail_46Pair:
+	TESTQ    $0x00000002, BX
+	JZ       storeTail_46One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_46One:
+	TESTQ  $0x00000001, BX
+	JZ     storeTail_46Done
+	VMOVSS X0, (AX)
+
+storeTail_46Done:
 	JMP sigLossAVX2Done
 
 sigLossAVX2SmoothLoop:
@@ -9615,6 +9697,92 @@ sigLossAVX2SmoothOne:
 	JMP       sigLossAVX2SmoothOne
 
 sigLossAVX2SmoothTail:
+	TESTQ        BX, BX
+	JZ           sigLossAVX2Done
+	VMOVDQU      iota<>+0(SB), Y3
+	VMOVQ        BX, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   (CX), Y4, Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VPMASKMOVD (DX), Y4, Y5
+	VPSLLD     $0x1f, Y5, Y4
+	VORPS      signBitVec<>+0(SB), Y3, Y6
+	VXORPS     Y4, Y3, Y4
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y4, Y7
+	VFMADD231PS Y0, Y3, Y7
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y4, Y0
+	VFNMADD231PS halfVec<>+0(SB), Y0, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y2
+	VPSLLD      $0x17, Y2, Y0
+	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
+	VMOVAPS     Y6, Y3
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y3
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y3
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y2
+	VFMADD213PS expC4Vec<>+0(SB), Y3, Y2
+	VFMADD213PS expC3Vec<>+0(SB), Y3, Y2
+	VFMADD213PS expC2Vec<>+0(SB), Y3, Y2
+	VFMADD213PS expC1Vec<>+0(SB), Y3, Y2
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y0, Y3, Y3
+	VFMADD231PS Y3, Y2, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y2
+	VANDNPS     Y0, Y2, Y0
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y2
+	VMULPS      Y0, Y2, Y2
+	VFMADD213PS Y0, Y0, Y2
+	VADDPS      Y2, Y7, Y7
+
+	// fill where t < 0
+	VBLENDVPS Y5, Y1, Y7, Y7
+	LEAQ      (AX), AX
+	VMOVAPS   X7, X0
+	CMPQ      BX, $0x08
+	JB        storeTail_47Quad
+	VMOVUPS   Y7, (AX)
+	JMP       storeTail_47Done
+
+storeTail_47Quad:
+	TESTQ        $0x00000004, BX
+	JZ           storeTail_47Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y7, X0
+	ADDQ         $0x10, AX
+
+storeTail_47Pair:
+	TESTQ    $0x00000002, BX
+	JZ       storeTail_47One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_47One:
+	TESTQ  $0x00000001, BX
+	JZ     storeTail_47Done
+	VMOVSS X0, (AX)
+
+storeTail_47Done:
 sigLossAVX2Done:
 	VZEROUPPER
 	RET
@@ -9770,6 +9938,81 @@ sigLSEAVX2One:
 	JMP         sigLSEAVX2One
 
 sigLSEAVX2Tail:
+	TESTQ        CX, CX
+	JZ           sigLSEAVX2Done
+	VMOVDQU      iota<>+0(SB), Y1
+	VMOVQ        CX, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     Y1, Y2, Y2
+	VMASKMOVPS   (DX), Y2, Y1
+	VORPS        signBitVec<>+0(SB), Y1, Y2
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y1, Y3
+	VFMADD231PS Y0, Y1, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y1
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y1
+	VPSLLD      $0x17, Y1, Y0
+	VSUBPS      expMagicBiasVec<>+0(SB), Y1, Y1
+	VMOVAPS     Y2, Y4
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y1, Y4
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y1, Y4
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y1
+	VFMADD213PS expC4Vec<>+0(SB), Y4, Y1
+	VFMADD213PS expC3Vec<>+0(SB), Y4, Y1
+	VFMADD213PS expC2Vec<>+0(SB), Y4, Y1
+	VFMADD213PS expC1Vec<>+0(SB), Y4, Y1
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y0, Y4, Y4
+	VFMADD231PS Y4, Y1, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y1
+	VANDNPS     Y0, Y1, Y0
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y1
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y0, Y1
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y1
+	VMULPS      Y0, Y1, Y1
+	VFMADD213PS Y0, Y0, Y1
+	VADDPS      Y1, Y3, Y3
+	LEAQ        (AX), AX
+	VMOVAPS     X3, X0
+	CMPQ        CX, $0x08
+	JB          storeTail_48Quad
+	VMOVUPS     Y3, (AX)
+	JMP         storeTail_48Done
+
+storeTail_48Quad:
+	TESTQ        $0x00000004, CX
+	JZ           storeTail_48Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	ADDQ         $0x10, AX
+
+storeTail_48Pair:
+	TESTQ    $0x00000002, CX
+	JZ       storeTail_48One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_48One:
+	TESTQ  $0x00000001, CX
+	JZ     storeTail_48Done
+	VMOVSS X0, (AX)
+
+storeTail_48Done:
+sigLSEAVX2Done:
 	VZEROUPPER
 	RET
 
@@ -9952,6 +10195,87 @@ sigGradAVX2One:
 	JMP       sigGradAVX2One
 
 sigGradAVX2Tail:
+	TESTQ        SI, SI
+	JZ           sigGradAVX2Done
+	VMOVDQU      iota<>+0(SB), Y2
+	VMOVQ        SI, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (DX), Y3, Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VPMASKMOVD (BX), Y3, Y5
+	VPSLLD     $0x1f, Y5, Y4
+	VORPS      signBitVec<>+0(SB), Y2, Y6
+	VXORPS     Y4, Y2, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y7, Y6, Y7
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y7, Y6
+	VMOVUPS   oneVec<>+0(SB), Y8
+	VDIVPS    Y6, Y8, Y8
+	VMULPS    Y8, Y7, Y6
+	VBLENDVPS Y2, Y6, Y8, Y8
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y1, Y8, Y8
+	VXORPS Y4, Y8, Y8
+
+	// g = scale·v where the sample is kept, else 0
+	VMASKMOVPS (CX), Y3, Y2
+	VCMPPS     $0x00, Y0, Y2, Y1
+	VPOR       Y5, Y1, Y1
+	VMULPS     Y2, Y8, Y8
+	VBLENDVPS  Y1, Y0, Y8, Y8
+	LEAQ       (AX), AX
+	VMOVAPS    X8, X0
+	CMPQ       SI, $0x08
+	JB         storeTail_49Quad
+	VMOVUPS    Y8, (AX)
+	JMP        storeTail_49Done
+
+storeTail_49Quad:
+	TESTQ        $0x00000004, SI
+	JZ           storeTail_49Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y8, X0
+	ADDQ         $0x10, AX
+
+storeTail_49Pair:
+	TESTQ    $0x00000002, SI
+	JZ       storeTail_49One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_49One:
+	TESTQ  $0x00000001, SI
+	JZ     storeTail_49Done
+	VMOVSS X0, (AX)
+
+storeTail_49Done:
+sigGradAVX2Done:
 	VZEROUPPER
 	RET
 
@@ -10130,6 +10454,129 @@ sigLossGradAVX2PlainOne:
 	JMP       sigLossGradAVX2PlainOne
 
 sigLossGradAVX2PlainTail:
+	TESTQ        SI, SI
+	JZ           sigLossGradAVX2Done
+	VMOVDQU      iota<>+0(SB), Y2
+	VMOVQ        SI, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     Y2, Y5, Y5
+	VMASKMOVPS   (DX), Y5, Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VPMASKMOVD (BX), Y5, Y6
+	VPSLLD     $0x1f, Y6, Y5
+	VORPS      signBitVec<>+0(SB), Y2, Y7
+	VXORPS     Y5, Y2, Y8
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y8, Y9
+	VFMADD231PS Y0, Y2, Y9
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
+	VPSLLD      $0x17, Y10, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y7, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y11, Y11
+	VFMADD231PS Y11, Y10, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y2, Y7, Y2
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y2, Y7
+	VMOVUPS   oneVec<>+0(SB), Y10
+	VDIVPS    Y7, Y10, Y10
+	VMULPS    Y10, Y2, Y7
+	VBLENDVPS Y8, Y7, Y10, Y10
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y10, Y10
+	VXORPS Y5, Y10, Y10
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y10, Y10
+	VBLENDVPS Y6, Y0, Y10, Y10
+	LEAQ      (CX), CX
+	VMOVAPS   X10, X0
+	CMPQ      SI, $0x08
+	JB        storeTail_50Quad
+	VMOVUPS   Y10, (CX)
+	JMP       storeTail_50Done
+
+storeTail_50Quad:
+	TESTQ        $0x00000004, SI
+	JZ           storeTail_50Pair
+	VMOVUPS      X0, (CX)
+	VEXTRACTF128 $0x01, Y10, X0
+	ADDQ         $0x10, CX
+
+storeTail_50Pair:
+	TESTQ    $0x00000002, SI
+	JZ       storeTail_50One
+	VMOVSD   X0, (CX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, CX
+
+storeTail_50One:
+	TESTQ  $0x00000001, SI
+	JZ     storeTail_50Done
+	VMOVSS X0, (CX)
+
+storeTail_50Done:
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
+	VMULPS      Y2, Y0, Y0
+	VFMADD213PS Y2, Y2, Y0
+	VADDPS      Y0, Y9, Y9
+
+	// fill where t < 0
+	VBLENDVPS Y6, Y1, Y9, Y9
+	LEAQ      (AX), AX
+	VMOVAPS   X9, X0
+	CMPQ      SI, $0x08
+	JB        storeTail_51Quad
+	VMOVUPS   Y9, (AX)
+	JMP       storeTail_51Done
+
+storeTail_51Quad:
+	TESTQ        $0x00000004, SI
+	JZ           storeTail_51Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y9, X0
+	ADDQ         $0x10, AX
+
+storeTail_51Pair:
+	TESTQ    $0x00000002, SI
+	JZ       storeTail_51One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_51One:
+	TESTQ  $0x00000001, SI
+	JZ     storeTail_51Done
+	VMOVSS X0, (AX)
+
+storeTail_51Done:
 	JMP sigLossGradAVX2Done
 
 sigLossGradAVX2SmoothLoop:
@@ -10293,6 +10740,133 @@ sigLossGradAVX2SmoothOne:
 	JMP       sigLossGradAVX2SmoothOne
 
 sigLossGradAVX2SmoothTail:
+	TESTQ        SI, SI
+	JZ           sigLossGradAVX2Done
+	VMOVDQU      iota<>+0(SB), Y5
+	VMOVQ        SI, X6
+	VPBROADCASTD X6, Y6
+	VPCMPGTD     Y5, Y6, Y6
+	VMASKMOVPS   (DX), Y6, Y5
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VPMASKMOVD (BX), Y6, Y7
+	VPSLLD     $0x1f, Y7, Y6
+	VORPS      signBitVec<>+0(SB), Y5, Y8
+	VXORPS     Y6, Y5, Y9
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y9, Y10
+	VFMADD231PS Y0, Y5, Y10
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y9, Y2
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y5
+	VPSLLD      $0x17, Y5, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y5
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y11, Y11
+	VFMADD231PS Y11, Y5, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y5
+	VANDNPS     Y2, Y5, Y2
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y2, Y5
+	VMOVUPS   oneVec<>+0(SB), Y8
+	VDIVPS    Y5, Y8, Y8
+	VMULPS    Y8, Y2, Y5
+	VBLENDVPS Y9, Y5, Y8, Y8
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y8, Y8
+	VXORPS Y6, Y8, Y8
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y8, Y8
+	VBLENDVPS Y7, Y0, Y8, Y8
+	LEAQ      (CX), CX
+	VMOVAPS   X8, X0
+	CMPQ      SI, $0x08
+	JB        storeTail_52Quad
+	VMOVUPS   Y8, (CX)
+	JMP       storeTail_52Done
+
+storeTail_52Quad:
+	TESTQ        $0x00000004, SI
+	JZ           storeTail_52Pair
+	VMOVUPS      X0, (CX)
+	VEXTRACTF128 $0x01, Y8, X0
+	ADDQ         $0x10, CX
+
+storeTail_52Pair:
+	TESTQ    $0x00000002, SI
+	JZ       storeTail_52One
+	VMOVSD   X0, (CX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, CX
+
+storeTail_52One:
+	TESTQ  $0x00000001, SI
+	JZ     storeTail_52Done
+	VMOVSS X0, (CX)
+
+storeTail_52Done:
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
+	VMULPS      Y2, Y0, Y0
+	VFMADD213PS Y2, Y2, Y0
+	VADDPS      Y0, Y10, Y10
+
+	// fill where t < 0
+	VBLENDVPS Y7, Y1, Y10, Y10
+	LEAQ      (AX), AX
+	VMOVAPS   X10, X0
+	CMPQ      SI, $0x08
+	JB        storeTail_53Quad
+	VMOVUPS   Y10, (AX)
+	JMP       storeTail_53Done
+
+storeTail_53Quad:
+	TESTQ        $0x00000004, SI
+	JZ           storeTail_53Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y10, X0
+	ADDQ         $0x10, AX
+
+storeTail_53Pair:
+	TESTQ    $0x00000002, SI
+	JZ       storeTail_53One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_53One:
+	TESTQ  $0x00000001, SI
+	JZ     storeTail_53Done
+	VMOVSS X0, (AX)
+
+storeTail_53Done:
 sigLossGradAVX2Done:
 	VZEROUPPER
 	RET
@@ -10500,6 +11074,118 @@ sigLossRankAVX2PlainOne:
 	JMP       sigLossRankAVX2PlainOne
 
 sigLossRankAVX2PlainTail:
+	TESTQ        SI, SI
+	JZ           sigLossRankAVX2Done
+	VMOVDQU      iota<>+0(SB), Y2
+	VMOVQ        SI, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (DX), Y3, Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VPMASKMOVD (BX), Y3, Y4
+	VPSLLD     $0x1f, Y4, Y3
+	VORPS      signBitVec<>+0(SB), Y2, Y5
+	VXORPS     Y3, Y2, Y6
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y6, Y6
+	VFMADD231PS Y0, Y2, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y2
+	VPSLLD      $0x17, Y2, Y0
+	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
+	VMOVAPS     Y5, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y2
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y2
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y2
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y2
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y2
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y0, Y7, Y7
+	VFMADD231PS Y7, Y2, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y2
+	VANDNPS     Y0, Y2, Y0
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y2
+	VMULPS      Y0, Y2, Y2
+	VFMADD213PS Y0, Y0, Y2
+	VADDPS      Y2, Y6, Y6
+
+	// fill where t < 0
+	VBLENDVPS Y4, Y1, Y6, Y6
+	LEAQ      (AX), AX
+	VMOVAPS   X6, X0
+	CMPQ      SI, $0x08
+	JB        storeTail_54Quad
+	VMOVUPS   Y6, (AX)
+	JMP       storeTail_54Done
+
+storeTail_54Quad:
+	TESTQ        $0x00000004, SI
+	JZ           storeTail_54Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y6, X0
+	ADDQ         $0x10, AX
+
+storeTail_54Pair:
+	TESTQ    $0x00000002, SI
+	JZ       storeTail_54One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_54One:
+	TESTQ  $0x00000001, SI
+	JZ     storeTail_54Done
+	VMOVSS X0, (AX)
+
+storeTail_54Done:
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y3, Y4, Y0
+	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y6, Y6
+	LEAQ      (CX), AX
+	VMOVAPS   X6, X0
+	CMPQ      SI, $0x08
+	JB        storeTail_55Quad
+	VMOVUPS   Y6, (AX)
+	JMP       storeTail_55Done
+
+storeTail_55Quad:
+	TESTQ        $0x00000004, SI
+	JZ           storeTail_55Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y6, X0
+	ADDQ         $0x10, AX
+
+storeTail_55Pair:
+	TESTQ    $0x00000002, SI
+	JZ       storeTail_55One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_55One:
+	TESTQ  $0x00000001, SI
+	JZ     storeTail_55Done
+	VMOVSS X0, (AX)
+
+storeTail_55Done:
 	JMP sigLossRankAVX2Done
 
 sigLossRankAVX2SmoothLoop:
@@ -10700,6 +11386,122 @@ sigLossRankAVX2SmoothOne:
 	JMP       sigLossRankAVX2SmoothOne
 
 sigLossRankAVX2SmoothTail:
+	TESTQ        SI, SI
+	JZ           sigLossRankAVX2Done
+	VMOVDQU      iota<>+0(SB), Y3
+	VMOVQ        SI, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   (DX), Y4, Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VPMASKMOVD (BX), Y4, Y5
+	VPSLLD     $0x1f, Y5, Y4
+	VORPS      signBitVec<>+0(SB), Y3, Y6
+	VXORPS     Y4, Y3, Y7
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y7, Y0
+	VFNMADD231PS halfVec<>+0(SB), Y0, Y8
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y2
+	VPSLLD      $0x17, Y2, Y0
+	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
+	VMOVAPS     Y6, Y3
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y3
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y3
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y2
+	VFMADD213PS expC4Vec<>+0(SB), Y3, Y2
+	VFMADD213PS expC3Vec<>+0(SB), Y3, Y2
+	VFMADD213PS expC2Vec<>+0(SB), Y3, Y2
+	VFMADD213PS expC1Vec<>+0(SB), Y3, Y2
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y0, Y3, Y3
+	VFMADD231PS Y3, Y2, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y2
+	VANDNPS     Y0, Y2, Y0
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y2
+	VMULPS      Y0, Y2, Y2
+	VFMADD213PS Y0, Y0, Y2
+	VADDPS      Y2, Y8, Y8
+
+	// fill where t < 0
+	VBLENDVPS Y5, Y1, Y8, Y8
+	LEAQ      (AX), AX
+	VMOVAPS   X8, X0
+	CMPQ      SI, $0x08
+	JB        storeTail_56Quad
+	VMOVUPS   Y8, (AX)
+	JMP       storeTail_56Done
+
+storeTail_56Quad:
+	TESTQ        $0x00000004, SI
+	JZ           storeTail_56Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y8, X0
+	ADDQ         $0x10, AX
+
+storeTail_56Pair:
+	TESTQ    $0x00000002, SI
+	JZ       storeTail_56One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_56One:
+	TESTQ  $0x00000001, SI
+	JZ     storeTail_56Done
+	VMOVSS X0, (AX)
+
+storeTail_56Done:
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y4, Y5, Y0
+	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y8, Y8
+	LEAQ      (CX), AX
+	VMOVAPS   X8, X0
+	CMPQ      SI, $0x08
+	JB        storeTail_57Quad
+	VMOVUPS   Y8, (AX)
+	JMP       storeTail_57Done
+
+storeTail_57Quad:
+	TESTQ        $0x00000004, SI
+	JZ           storeTail_57Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y8, X0
+	ADDQ         $0x10, AX
+
+storeTail_57Pair:
+	TESTQ    $0x00000002, SI
+	JZ       storeTail_57One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_57One:
+	TESTQ  $0x00000001, SI
+	JZ     storeTail_57Done
+	VMOVSS X0, (AX)
+
+storeTail_57Done:
 sigLossRankAVX2Done:
 	VZEROUPPER
 	RET
@@ -10902,6 +11704,159 @@ sigLossGradRankAVX2PlainOne:
 	JMP       sigLossGradRankAVX2PlainOne
 
 sigLossGradRankAVX2PlainTail:
+	TESTQ        DI, DI
+	JZ           sigLossGradRankAVX2Done
+	VMOVDQU      iota<>+0(SB), Y2
+	VMOVQ        DI, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     Y2, Y5, Y5
+	VMASKMOVPS   (BX), Y5, Y2
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VPMASKMOVD (SI), Y5, Y6
+	VPSLLD     $0x1f, Y6, Y5
+	VORPS      signBitVec<>+0(SB), Y2, Y7
+	VXORPS     Y5, Y2, Y8
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y8, Y9
+	VFMADD231PS Y0, Y2, Y9
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
+	VPSLLD      $0x17, Y10, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y7, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y11, Y11
+	VFMADD231PS Y11, Y10, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y2, Y7, Y2
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y2, Y7
+	VMOVUPS   oneVec<>+0(SB), Y10
+	VDIVPS    Y7, Y10, Y10
+	VMULPS    Y10, Y2, Y7
+	VBLENDVPS Y8, Y7, Y10, Y10
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y10, Y10
+	VXORPS Y5, Y10, Y10
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y10, Y10
+	VBLENDVPS Y6, Y0, Y10, Y10
+	LEAQ      (DX), DX
+	VMOVAPS   X10, X0
+	CMPQ      DI, $0x08
+	JB        storeTail_58Quad
+	VMOVUPS   Y10, (DX)
+	JMP       storeTail_58Done
+
+storeTail_58Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail_58Pair
+	VMOVUPS      X0, (DX)
+	VEXTRACTF128 $0x01, Y10, X0
+	ADDQ         $0x10, DX
+
+storeTail_58Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail_58One
+	VMOVSD   X0, (DX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, DX
+
+storeTail_58One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail_58Done
+	VMOVSS X0, (DX)
+
+storeTail_58Done:
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
+	VMULPS      Y2, Y0, Y0
+	VFMADD213PS Y2, Y2, Y0
+	VADDPS      Y0, Y9, Y9
+
+	// fill where t < 0
+	VBLENDVPS Y6, Y1, Y9, Y9
+	LEAQ      (AX), AX
+	VMOVAPS   X9, X0
+	CMPQ      DI, $0x08
+	JB        storeTail_59Quad
+	VMOVUPS   Y9, (AX)
+	JMP       storeTail_59Done
+
+storeTail_59Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail_59Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y9, X0
+	ADDQ         $0x10, AX
+
+storeTail_59Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail_59One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_59One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail_59Done
+	VMOVSS X0, (AX)
+
+storeTail_59Done:
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y5, Y6, Y0
+	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y9, Y9
+	LEAQ      (CX), AX
+	VMOVAPS   X9, X0
+	CMPQ      DI, $0x08
+	JB        storeTail_60Quad
+	VMOVUPS   Y9, (AX)
+	JMP       storeTail_60Done
+
+storeTail_60Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail_60Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y9, X0
+	ADDQ         $0x10, AX
+
+storeTail_60Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail_60One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_60One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail_60Done
+	VMOVSS X0, (AX)
+
+storeTail_60Done:
 	JMP sigLossGradRankAVX2Done
 
 sigLossGradRankAVX2SmoothLoop:
@@ -11077,6 +12032,163 @@ sigLossGradRankAVX2SmoothOne:
 	JMP       sigLossGradRankAVX2SmoothOne
 
 sigLossGradRankAVX2SmoothTail:
+	TESTQ        DI, DI
+	JZ           sigLossGradRankAVX2Done
+	VMOVDQU      iota<>+0(SB), Y5
+	VMOVQ        DI, X6
+	VPBROADCASTD X6, Y6
+	VPCMPGTD     Y5, Y6, Y6
+	VMASKMOVPS   (BX), Y6, Y5
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VPMASKMOVD (SI), Y6, Y7
+	VPSLLD     $0x1f, Y7, Y6
+	VORPS      signBitVec<>+0(SB), Y5, Y8
+	VXORPS     Y6, Y5, Y9
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y9, Y10
+	VFMADD231PS Y0, Y5, Y10
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Y2, Y9, Y2
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y10
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y5
+	VPSLLD      $0x17, Y5, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y5
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y11, Y11
+	VFMADD231PS Y11, Y5, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y5
+	VANDNPS     Y2, Y5, Y2
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y2, Y5
+	VMOVUPS   oneVec<>+0(SB), Y8
+	VDIVPS    Y5, Y8, Y8
+	VMULPS    Y8, Y2, Y5
+	VBLENDVPS Y9, Y5, Y8, Y8
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Y3, Y8, Y8
+	VXORPS Y6, Y8, Y8
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    Y4, Y8, Y8
+	VBLENDVPS Y7, Y0, Y8, Y8
+	LEAQ      (DX), DX
+	VMOVAPS   X8, X0
+	CMPQ      DI, $0x08
+	JB        storeTail_61Quad
+	VMOVUPS   Y8, (DX)
+	JMP       storeTail_61Done
+
+storeTail_61Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail_61Pair
+	VMOVUPS      X0, (DX)
+	VEXTRACTF128 $0x01, Y8, X0
+	ADDQ         $0x10, DX
+
+storeTail_61Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail_61One
+	VMOVSD   X0, (DX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, DX
+
+storeTail_61One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail_61Done
+	VMOVSS X0, (DX)
+
+storeTail_61Done:
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y0
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
+	VMULPS      Y2, Y0, Y0
+	VFMADD213PS Y2, Y2, Y0
+	VADDPS      Y0, Y10, Y10
+
+	// fill where t < 0
+	VBLENDVPS Y7, Y1, Y10, Y10
+	LEAQ      (AX), AX
+	VMOVAPS   X10, X0
+	CMPQ      DI, $0x08
+	JB        storeTail_62Quad
+	VMOVUPS   Y10, (AX)
+	JMP       storeTail_62Done
+
+storeTail_62Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail_62Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y10, X0
+	ADDQ         $0x10, AX
+
+storeTail_62Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail_62One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_62One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail_62Done
+	VMOVSS X0, (AX)
+
+storeTail_62Done:
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y6, Y7, Y0
+	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y10, Y10
+	LEAQ      (CX), AX
+	VMOVAPS   X10, X0
+	CMPQ      DI, $0x08
+	JB        storeTail_63Quad
+	VMOVUPS   Y10, (AX)
+	JMP       storeTail_63Done
+
+storeTail_63Quad:
+	TESTQ        $0x00000004, DI
+	JZ           storeTail_63Pair
+	VMOVUPS      X0, (AX)
+	VEXTRACTF128 $0x01, Y10, X0
+	ADDQ         $0x10, AX
+
+storeTail_63Pair:
+	TESTQ    $0x00000002, DI
+	JZ       storeTail_63One
+	VMOVSD   X0, (AX)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x08, AX
+
+storeTail_63One:
+	TESTQ  $0x00000001, DI
+	JZ     storeTail_63Done
+	VMOVSS X0, (AX)
+
+storeTail_63Done:
 sigLossGradRankAVX2Done:
 	VZEROUPPER
 	RET
@@ -11595,13 +12707,13 @@ bandAVX512EdgeLoop:
 	ANDQ          R9, R8
 	ADDQ          CX, R8
 	TESTQ         R8, R8
-	JZ            storeCountAVX512_46
+	JZ            storeCountAVX512_64
 	MOVL          $0x0000ffff, R9
 	BZHIL         R8, R9, R9
 	KMOVW         R9, K1
 	VMOVUPS       Z4, K1, (AX)
 
-storeCountAVX512_46:
+storeCountAVX512_64:
 	LEAQ (AX)(R8*4), AX
 	SUBQ R8, CX
 	ADDQ SI, DI
@@ -11631,13 +12743,13 @@ bandAVX512Tail:
 	ANDQ          SI, BX
 	ADDQ          CX, BX
 	TESTQ         BX, BX
-	JZ            storeCountAVX512_47
+	JZ            storeCountAVX512_65
 	MOVL          $0x0000ffff, SI
 	BZHIL         BX, SI, SI
 	KMOVW         SI, K1
 	VMOVUPS       Z0, K1, (AX)
 
-storeCountAVX512_47:
+storeCountAVX512_65:
 	LEAQ (AX)(BX*4), AX
 	SUBQ BX, CX
 	ADDQ DX, DI
@@ -11729,26 +12841,26 @@ indicesAtLeastAVX512Edge:
 	VPADDD    Y1, Y4, Y4
 	POPCNTL   R8, R8
 	TESTQ     R8, R8
-	JZ        storeCountAVX512_48
+	JZ        storeCountAVX512_66
 	MOVL      $0x0000ffff, R9
 	BZHIL     R8, R9, R9
 	KMOVW     R9, K1
 	VMOVUPS   Y4, K1, (AX)
 
-storeCountAVX512_48:
+storeCountAVX512_66:
 	LEAQ      (AX)(R8*4), AX
 	VPADDD    Y3, Y1, Y1
 	VPMOVZXBD (SI)(CX*8), Y4
 	VPADDD    Y2, Y4, Y4
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
-	JZ        storeCountAVX512_49
+	JZ        storeCountAVX512_67
 	MOVL      $0x0000ffff, R8
 	BZHIL     CX, R8, R8
 	KMOVW     R8, K1
 	VMOVUPS   Y4, K1, (AX)
 
-storeCountAVX512_49:
+storeCountAVX512_67:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Y3, Y2, Y2
 	ADDQ   $0x00000040, DX
@@ -11771,26 +12883,26 @@ indicesAtLeastAVX512Tail:
 	VPADDD    Y1, Y0, Y0
 	POPCNTL   DX, DX
 	TESTQ     DX, DX
-	JZ        storeCountAVX512_50
+	JZ        storeCountAVX512_68
 	MOVL      $0x0000ffff, BX
 	BZHIL     DX, BX, BX
 	KMOVW     BX, K1
 	VMOVUPS   Y0, K1, (AX)
 
-storeCountAVX512_50:
+storeCountAVX512_68:
 	LEAQ      (AX)(DX*4), AX
 	VPADDD    Y3, Y1, Y1
 	VPMOVZXBD (SI)(CX*8), Y0
 	VPADDD    Y2, Y0, Y0
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
-	JZ        storeCountAVX512_51
+	JZ        storeCountAVX512_69
 	MOVL      $0x0000ffff, DX
 	BZHIL     CX, DX, DX
 	KMOVW     DX, K1
 	VMOVUPS   Y0, K1, (AX)
 
-storeCountAVX512_51:
+storeCountAVX512_69:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Y3, Y2, Y2
 
@@ -11881,26 +12993,26 @@ indicesNaNAVX512Edge:
 	VPADDD    Y0, Y3, Y3
 	POPCNTL   R8, R8
 	TESTQ     R8, R8
-	JZ        storeCountAVX512_52
+	JZ        storeCountAVX512_70
 	MOVL      $0x0000ffff, R9
 	BZHIL     R8, R9, R9
 	KMOVW     R9, K1
 	VMOVUPS   Y3, K1, (AX)
 
-storeCountAVX512_52:
+storeCountAVX512_70:
 	LEAQ      (AX)(R8*4), AX
 	VPADDD    Y2, Y0, Y0
 	VPMOVZXBD (SI)(CX*8), Y3
 	VPADDD    Y1, Y3, Y3
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
-	JZ        storeCountAVX512_53
+	JZ        storeCountAVX512_71
 	MOVL      $0x0000ffff, R8
 	BZHIL     CX, R8, R8
 	KMOVW     R8, K1
 	VMOVUPS   Y3, K1, (AX)
 
-storeCountAVX512_53:
+storeCountAVX512_71:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Y2, Y1, Y1
 	ADDQ   $0x00000040, DX
@@ -11923,26 +13035,26 @@ indicesNaNAVX512Tail:
 	VPADDD    Y0, Y3, Y3
 	POPCNTL   DX, DX
 	TESTQ     DX, DX
-	JZ        storeCountAVX512_54
+	JZ        storeCountAVX512_72
 	MOVL      $0x0000ffff, BX
 	BZHIL     DX, BX, BX
 	KMOVW     BX, K1
 	VMOVUPS   Y3, K1, (AX)
 
-storeCountAVX512_54:
+storeCountAVX512_72:
 	LEAQ      (AX)(DX*4), AX
 	VPADDD    Y2, Y0, Y0
 	VPMOVZXBD (SI)(CX*8), Y0
 	VPADDD    Y1, Y0, Y0
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
-	JZ        storeCountAVX512_55
+	JZ        storeCountAVX512_73
 	MOVL      $0x0000ffff, DX
 	BZHIL     CX, DX, DX
 	KMOVW     DX, K1
 	VMOVUPS   Y0, K1, (AX)
 
-storeCountAVX512_55:
+storeCountAVX512_73:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Y2, Y1, Y1
 
@@ -30849,30 +31961,30 @@ negPosRanksAVX2Tail:
 	LEAQ         (AX), AX
 	VMOVAPS      X6, X0
 	CMPQ         BX, $0x08
-	JB           storeTail_56Quad
+	JB           storeTail_74Quad
 	VMOVUPS      Y6, (AX)
-	JMP          storeTail_56Done
+	JMP          storeTail_74Done
 
-storeTail_56Quad:
+storeTail_74Quad:
 	TESTQ        $0x00000004, BX
-	JZ           storeTail_56Pair
+	JZ           storeTail_74Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y6, X0
 	ADDQ         $0x10, AX
 
-storeTail_56Pair:
+storeTail_74Pair:
 	TESTQ    $0x00000002, BX
-	JZ       storeTail_56One
+	JZ       storeTail_74One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_56One:
+storeTail_74One:
 	TESTQ  $0x00000001, BX
-	JZ     storeTail_56Done
+	JZ     storeTail_74Done
 	VMOVSS X0, (AX)
 
-storeTail_56Done:
+storeTail_74Done:
 negPosRanksAVX2Done:
 	VEXTRACTI128 $0x01, Y3, X0
 	VPADDD       X0, X3, X3
@@ -30939,30 +32051,30 @@ zeroBelowAVX2Tail:
 	LEAQ         (AX), AX
 	VMOVAPS      X3, X0
 	CMPQ         DX, $0x08
-	JB           storeTail_57Quad
+	JB           storeTail_75Quad
 	VMOVUPS      Y3, (AX)
-	JMP          storeTail_57Done
+	JMP          storeTail_75Done
 
-storeTail_57Quad:
+storeTail_75Quad:
 	TESTQ        $0x00000004, DX
-	JZ           storeTail_57Pair
+	JZ           storeTail_75Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y3, X0
 	ADDQ         $0x10, AX
 
-storeTail_57Pair:
+storeTail_75Pair:
 	TESTQ    $0x00000002, DX
-	JZ       storeTail_57One
+	JZ       storeTail_75One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_57One:
+storeTail_75One:
 	TESTQ  $0x00000001, DX
-	JZ     storeTail_57Done
+	JZ     storeTail_75Done
 	VMOVSS X0, (AX)
 
-storeTail_57Done:
+storeTail_75Done:
 zeroBelowAVX2Done:
 	VZEROUPPER
 	RET

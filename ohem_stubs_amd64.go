@@ -163,19 +163,19 @@ func gradFlatAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32
 func gradPlanarAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, stride int, q float32, tq float32)
 
 // sigLossAVX2 sets loss[i] to the sigmoid cross-entropy of the logit x[i] with target t[i] (0 or 1) and label
-// smoothing eps, for the len(t) samples: fill where t[i] < 0, NaN where x[i] is not finite; len(t) is a multiple of the lanes.
+// smoothing eps, for the len(t) samples: fill where t[i] < 0, NaN where x[i] is not finite.
 //
 //go:noescape
 func sigLossAVX2(loss []float32, x []float32, t []int32, eps float32, fill float32)
 
 // sigLSEAVX2 sets dst[i] = softplus(x[i]) = log(1 + e^x[i]), NaN where x[i] is not finite, for the len(dst)
-// samples; len(dst) is a multiple of the lanes.
+// samples.
 //
 //go:noescape
 func sigLSEAVX2(dst []float32, x []float32)
 
 // sigGradAVX2 sets g[i] = scale[i]·(σ(x[i]) − y'), y' = (1−eps)·t[i] + eps/2, where t[i] >= 0 and scale[i] != 0,
-// and 0 elsewhere, for the len(t) samples; len(t) is a multiple of the lanes. g may be x.
+// and 0 elsewhere, for the len(t) samples. g may be x.
 //
 //go:noescape
 func sigGradAVX2(g []float32, x []float32, t []int32, scale []float32, eps float32)
@@ -186,12 +186,12 @@ func sigGradAVX2(g []float32, x []float32, t []int32, scale []float32, eps float
 func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
 
 // sigLossRankAVX2 is sigLoss that also sets NegPosRatio's ranks: rank[i] = NaN for a positive (t[i] = 1), loss[i]
-// for every other sample (fill for an ignored one); len(t) is a multiple of the lanes.
+// for every other sample (fill for an ignored one).
 //
 //go:noescape
 func sigLossRankAVX2(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32)
 
-// sigLossGradRankAVX2 is sigLossGrad that also sets the ranks of sigLossRank; len(t) is a multiple of the lanes.
+// sigLossGradRankAVX2 is sigLossGrad that also sets the ranks of sigLossRank.
 //
 //go:noescape
 func sigLossGradRankAVX2(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)

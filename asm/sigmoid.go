@@ -20,9 +20,10 @@ import (
 // logit; the gradient an exp and a division). z − z (0, or NaN for a NaN or ±Inf logit) is added to the loss, so that a bad logit
 // gives a NaN loss; ignored samples get fill. An iteration takes several vectors (AVX-512: 4,
 // AVX2: 2), emitted phase by phase so that the out-of-order core has independent exp and log1p
-// chains side by side. AVX-512 finishes the last n < 16 samples with opmask loads and stores;
-// AVX2 takes whole vectors only, and the Go glue runs the last ones through a padded copy (no
-// masked stores). The gradient kernels read each logit before they write its gradient, so g may
+// chains side by side. The last n < lanes samples take masked loads (AVX-512 opmasks, AVX2
+// VMASKMOVPS/VPMASKMOVD: masked-off lanes read 0, a valid sample) and stores of their lanes only
+// (AVX-512 opmasks, AVX2 storeTail's pieces: a VMASKMOVPS store is microcoded on AMD), so every
+// length runs in the kernel. The gradient kernels read each logit before they write its gradient, so g may
 // be x itself.
 
 // sigKind selects a Sigmoid kernel.
@@ -117,30 +118,22 @@ func genSig(t tier, kind sigKind) {
 func (g *sigGen) text() {
 	t := g.t
 	var name string
-	tail := "; len(t) is a multiple of the lanes."
-	if t.zmm {
-		tail = "."
-	}
 	switch g.kind {
 	case sigLoss:
 		name = "sigLoss"
 		t.text(name, "func(loss, x []float32, t []int32, eps, fill float32)",
 			"sets loss[i] to the sigmoid cross-entropy of the logit x[i] with target t[i] (0 or 1) and label",
-			"smoothing eps, for the len(t) samples: fill where t[i] < 0, NaN where x[i] is not finite"+tail)
+			"smoothing eps, for the len(t) samples: fill where t[i] < 0, NaN where x[i] is not finite.")
 	case sigLSE:
 		name = "sigLSE"
-		tl := "; len(dst) is a multiple of the lanes."
-		if t.zmm {
-			tl = "."
-		}
 		t.text(name, "func(dst, x []float32)",
 			"sets dst[i] = softplus(x[i]) = log(1 + e^x[i]), NaN where x[i] is not finite, for the len(dst)",
-			"samples"+tl)
+			"samples.")
 	case sigGrad:
 		name = "sigGrad"
 		t.text(name, "func(g, x []float32, t []int32, scale []float32, eps float32)",
 			"sets g[i] = scale[i]·(σ(x[i]) − y'), y' = (1−eps)·t[i] + eps/2, where t[i] >= 0 and scale[i] != 0,",
-			"and 0 elsewhere, for the len(t) samples"+tail+" g may be x.")
+			"and 0 elsewhere, for the len(t) samples. g may be x.")
 	case sigLossGrad:
 		name = "sigLossGrad"
 		t.text(name, "func(loss, g, x []float32, t []int32, eps, fill, s0 float32)",
@@ -149,11 +142,11 @@ func (g *sigGen) text() {
 		name = "sigLossRank"
 		t.text(name, "func(loss, rank, x []float32, t []int32, eps, fill float32)",
 			"is sigLoss that also sets NegPosRatio's ranks: rank[i] = NaN for a positive (t[i] = 1), loss[i]",
-			"for every other sample (fill for an ignored one)"+tail)
+			"for every other sample (fill for an ignored one).")
 	case sigLossGradRank:
 		name = "sigLossGradRank"
 		t.text(name, "func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32)",
-			"is sigLossGrad that also sets the ranks of sigLossRank"+tail)
+			"is sigLossGrad that also sets the ranks of sigLossRank.")
 	}
 	g.lbl = name + t.suffix
 }
@@ -235,19 +228,30 @@ func (g *sigGen) loops(pfx string, smooth bool) {
 	g.body(1, nil, smooth)
 	JMP(LabelRef(pfx + "One"))
 	Label(pfx + "Tail")
-	if t.zmm {
-		TESTQ(n, n)
-		JZ(LabelRef(g.lbl + "Done"))
-		g.body(1, t.tailMask(n), smooth)
-	}
+	TESTQ(n, n)
+	JZ(LabelRef(g.lbl + "Done"))
+	g.body(1, t.tailMask(n), smooth)
 	JMP(LabelRef(g.lbl + "Done"))
 }
 
 // at is the i-th vector at p.
 func (g *sigGen) at(p reg.GPVirtual, i int) Mem { return Mem{Base: p, Disp: i * g.t.bytes()} }
 
+// store stores r as the i-th vector at p, or, with tail, its first g.n lanes (tail the mask of
+// tailMask(g.n)).
+func (g *sigGen) store(r reg.VecVirtual, p reg.GPVirtual, i int, tail Op) {
+	switch {
+	case tail == nil:
+		VMOVUPS(r, g.at(p, i))
+	case g.t.zmm:
+		VMOVUPS(r, tail, g.at(p, i))
+	default:
+		g.t.storeTail(r, g.at(p, i), g.n, tail)
+	}
+}
+
 // body emits n vectors of samples at the current pointers, phase by phase; tail, if not nil, is
-// the opmask of the lanes of a last partial vector (AVX-512).
+// the mask of the lanes of a last partial vector (tailMask).
 func (g *sigGen) body(n int, tail Op, smooth bool) {
 	t := g.t
 	cs := make([]sigChain, n)
@@ -283,10 +287,10 @@ func (g *sigGen) body(n int, tail Op, smooth bool) {
 // loss's first terms.
 func (g *sigGen) load(c *sigChain, i int, tail Op, smooth bool) {
 	t, zero := g.t, g.zero
-	c.z = t.vec()
 	if tail != nil {
-		VMOVUPS_Z(g.at(g.xp, i), tail, c.z)
+		c.z = t.loadTail(g.at(g.xp, i), tail)
 	} else {
+		c.z = t.vec()
 		VMOVUPS(g.at(g.xp, i), c.z)
 	}
 	if g.targets {
@@ -294,8 +298,10 @@ func (g *sigGen) load(c *sigChain, i int, tail Op, smooth bool) {
 		Comment("sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive")
 		c.tv = t.vec()
 		switch {
-		case tail != nil:
+		case tail != nil && t.zmm:
 			VMOVDQU32_Z(g.at(g.tp, i), tail, c.tv)
+		case tail != nil:
+			VPMASKMOVD(g.at(g.tp, i), tail, c.tv)
 		case t.zmm:
 			VMOVDQU32(g.at(g.tp, i), c.tv)
 		default:
@@ -368,17 +374,17 @@ func (g *sigGen) gradient(c *sigChain, i int, tail Op) {
 		VMULPS_Z(sc, r, keep, r)
 	default:
 		sc, dead := t.vec(), t.vec()
-		VMOVUPS(g.at(g.sp, i), sc)
+		if tail != nil {
+			sc = t.loadTail(g.at(g.sp, i), tail)
+		} else {
+			VMOVUPS(g.at(g.sp, i), sc)
+		}
 		VCMPPS(U8(cmpEQ), zero, sc, dead)
 		VPOR(c.tv, dead, dead) // the sign bit: t < 0 or scale == 0
 		VMULPS(sc, r, r)
 		VBLENDVPS(dead, zero, r, r)
 	}
-	if tail != nil {
-		VMOVUPS(r, tail, g.at(g.gp, i))
-	} else {
-		VMOVUPS(r, g.at(g.gp, i))
-	}
+	g.store(r, g.gp, i, tail)
 }
 
 // storeLoss emits the end of the loss of the vector of samples i: log1p(e) added, fill where
@@ -396,11 +402,7 @@ func (g *sigGen) storeLoss(c *sigChain, i int, tail Op) {
 			VBLENDVPS(c.tv, g.fill, c.acc, c.acc)
 		}
 	}
-	if tail != nil {
-		VMOVUPS(c.acc, tail, g.at(g.dst, i))
-	} else {
-		VMOVUPS(c.acc, g.at(g.dst, i))
-	}
+	g.store(c.acc, g.dst, i, tail)
 	if g.kind.ranks() {
 		g.storeRank(c, i, tail)
 	}
@@ -422,9 +424,5 @@ func (g *sigGen) storeRank(c *sigChain, i int, tail Op) {
 		VPANDN(c.sg, c.tv, m) // the sign bit: sg's and not tv's (a positive)
 		VBLENDVPS(m, g.nan, c.acc, c.acc)
 	}
-	if tail != nil {
-		VMOVUPS(c.acc, tail, g.at(g.rp, i))
-	} else {
-		VMOVUPS(c.acc, g.at(g.rp, i))
-	}
+	g.store(c.acc, g.rp, i, tail)
 }
