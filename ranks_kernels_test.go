@@ -31,11 +31,7 @@ func refRanks(loss []float32, t []int32, bg int32) (rank []float32, pos int) {
 // written; the count exact.
 func TestNegPosRanksKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 3))
-	lens := make([]int, 0, 80)
-	for n := range 71 {
-		lens = append(lens, n)
-	}
-	lens = append(lens, 127, 128, 129, 1000, 4099)
+	lens := kernelLens()
 	specials := []float32{0, float32(math.Copysign(0, -1)), 1e-30, 1e-45, 3e38, float32(math.Inf(1)), 0.5, 7}
 	for _, ks := range usable {
 		for _, n := range lens {
@@ -96,76 +92,29 @@ func TestNegPosRanksKernels(t *testing.T) {
 	}
 }
 
-// TestSigLossRankKernels runs every set's sigLossRank (where it has one) against the same set's
-// sigLoss and the plain ranking of refRanks, with background 0: the losses to the bit, the ranks
-// NaN exactly for the targets 1; every length 0..70 and larger, every placement, smoothing on and
-// off, NaN and ±Inf logits.
-func TestSigLossRankKernels(t *testing.T) {
-	r := rand.New(rand.NewPCG(17, 4))
-	lens := make([]int, 0, 80)
+// kernelLens are the lengths the kernel tests run: every length 0..70 and larger ones.
+func kernelLens() []int {
+	lens := make([]int, 0, 76)
 	for n := range 71 {
 		lens = append(lens, n)
 	}
-	lens = append(lens, 127, 1000, 4099)
+	return append(lens, 127, 128, 129, 1000, 4099)
+}
+
+// TestSigLossRankKernels runs every set's sigLossRank and sigLossGradRank (where it has them)
+// against the same set's sigLoss and sigLossGrad and the plain ranking of refRanks, with
+// background 0: losses and gradients to the bit, the ranks NaN exactly for the targets 1; every
+// length, every placement, in place (g = x), smoothing on and off, NaN and ±Inf logits.
+func TestSigLossRankKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 4))
+	fill := float32(math.Inf(-1))
 	tested := 0
 	for _, ks := range usable {
-		if ks.sigLossRank == nil {
+		if ks.sigLossRank == nil || ks.sigLossGradRank == nil {
 			continue
 		}
 		tested++
-		for _, n := range lens {
-			for _, eps := range []float32{0, 0.1} {
-				x, tg, _ := sigCase(r, n, true)
-				want := make([]float32, n)
-				ks.sigLoss(want, x, tg, eps, float32(math.Inf(-1)))
-				wantRank, _ := refRanks(want, tg, 0)
-				for place := range 3 {
-					a := (n*3 + place) % 16
-					xp, freeX := sigPlace(x, place, a)
-					tp, freeT := sigPlace(tg, place, (a+3)%16)
-					lp, freeL := sigPlace(make([]float32, n), place, (a+7)%16)
-					rp, freeR := sigPlace(make([]float32, n), place, (a+9)%16)
-					ks.sigLossRank(lp, rp, xp, tp, eps, float32(math.Inf(-1)))
-					what := fmt.Sprintf("%s n=%d eps=%g place=%d", ks.name, n, eps, place)
-					for i := range n {
-						if math.Float32bits(lp[i]) != math.Float32bits(want[i]) {
-							t.Errorf("%s: loss[%d] = %g, sigLoss gives %g", what, i, lp[i], want[i])
-							break
-						}
-						if math.Float32bits(rp[i]) != math.Float32bits(wantRank[i]) {
-							t.Errorf("%s: rank[%d] = %#x, want %#x (t=%d)", what, i, math.Float32bits(rp[i]), math.Float32bits(wantRank[i]), tg[i])
-							break
-						}
-					}
-					freeX()
-					freeT()
-					freeL()
-					freeR()
-				}
-			}
-		}
-	}
-	if len(archSets()) > 0 && tested == 0 && archSets()[0].name != "neon" {
-		t.Error("no amd64 set has sigLossRank")
-	}
-}
-
-// TestSigLossGradRankKernels runs every set's sigLossGradRank (where it has one) against the same
-// set's sigLossGrad and the plain ranking of refRanks: losses and gradients to the bit, ranks NaN
-// exactly for the targets 1; every length 0..70 and larger, every placement, in place (g = x).
-func TestSigLossGradRankKernels(t *testing.T) {
-	r := rand.New(rand.NewPCG(17, 6))
-	lens := make([]int, 0, 80)
-	for n := range 71 {
-		lens = append(lens, n)
-	}
-	lens = append(lens, 127, 1000, 4099)
-	fill := float32(math.Inf(-1))
-	for _, ks := range usable {
-		if ks.sigLossGradRank == nil {
-			continue
-		}
-		for _, n := range lens {
+		for _, n := range kernelLens() {
 			for _, eps := range []float32{0, 0.1} {
 				x, tg, _ := sigCase(r, n, true)
 				s0 := float32(r.Float64() + 0.01)
@@ -178,22 +127,15 @@ func TestSigLossGradRankKernels(t *testing.T) {
 					tp, freeT := sigPlace(tg, place%3, (a+3)%16)
 					lp, freeL := sigPlace(make([]float32, n), place%3, (a+7)%16)
 					rp, freeR := sigPlace(make([]float32, n), place%3, (a+9)%16)
+					what := fmt.Sprintf("%s n=%d eps=%g place=%d", ks.name, n, eps, place)
+					ks.sigLossRank(lp, rp, xp, tp, eps, fill)
+					checkRanked(t, what+" sigLossRank", lp, rp, nil, want, wantRank, nil, tg)
 					gp, freeG := sigPlace(make([]float32, n), place%3, (a+13)%16)
 					if place == 3 {
-						gp = xp // in place
+						gp = xp // in place, last: x is overwritten
 					}
 					ks.sigLossGradRank(lp, rp, gp, xp, tp, eps, fill, s0)
-					what := fmt.Sprintf("%s n=%d eps=%g place=%d", ks.name, n, eps, place)
-					for i := range n {
-						if math.Float32bits(lp[i]) != math.Float32bits(want[i]) || math.Float32bits(gp[i]) != math.Float32bits(wantG[i]) {
-							t.Errorf("%s: [%d] loss %g grad %g, sigLossGrad gives %g %g", what, i, lp[i], gp[i], want[i], wantG[i])
-							break
-						}
-						if math.Float32bits(rp[i]) != math.Float32bits(wantRank[i]) {
-							t.Errorf("%s: rank[%d] = %#x, want %#x (t=%d)", what, i, math.Float32bits(rp[i]), math.Float32bits(wantRank[i]), tg[i])
-							break
-						}
-					}
+					checkRanked(t, what+" sigLossGradRank", lp, rp, gp, want, wantRank, wantG, tg)
 					freeX()
 					freeT()
 					freeL()
@@ -203,6 +145,28 @@ func TestSigLossGradRankKernels(t *testing.T) {
 			}
 		}
 	}
+	if len(archSets()) > 0 && archSets()[0].name != "neon" && tested == 0 {
+		t.Error("no amd64 set has sigLossRank and sigLossGradRank")
+	}
+}
+
+// checkRanked compares losses, ranks and (when want g is not nil) gradients bit for bit.
+func checkRanked(t *testing.T, what string, loss, rank, g, wantLoss, wantRank, wantG []float32, tg []int32) {
+	t.Helper()
+	for i := range wantLoss {
+		if math.Float32bits(loss[i]) != math.Float32bits(wantLoss[i]) {
+			t.Errorf("%s: loss[%d] = %g, want %g", what, i, loss[i], wantLoss[i])
+			return
+		}
+		if math.Float32bits(rank[i]) != math.Float32bits(wantRank[i]) {
+			t.Errorf("%s: rank[%d] = %#x, want %#x (t=%d)", what, i, math.Float32bits(rank[i]), math.Float32bits(wantRank[i]), tg[i])
+			return
+		}
+		if wantG != nil && math.Float32bits(g[i]) != math.Float32bits(wantG[i]) {
+			t.Errorf("%s: g[%d] = %g, want %g", what, i, g[i], wantG[i])
+			return
+		}
+	}
 }
 
 // TestZeroBelowAndCountTargetsKernels runs every set's zeroBelow and countTargets against plain
@@ -210,11 +174,7 @@ func TestSigLossGradRankKernels(t *testing.T) {
 // threshold; nothing written past len(x); targets of every kind.
 func TestZeroBelowAndCountTargetsKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 7))
-	lens := make([]int, 0, 80)
-	for n := range 71 {
-		lens = append(lens, n)
-	}
-	lens = append(lens, 127, 1000, 4099)
+	lens := kernelLens()
 	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)), 1.5}
 	for _, ks := range usable {
 		for _, n := range lens {
