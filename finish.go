@@ -13,8 +13,11 @@ import "math"
 //     NaN: the whole call goes to the generic code (rowTier.goFallback, the planar drivers).
 //   - an overflowed spread: with smoothing, the sum Σ (z_j − m) overflows float32 when the logits
 //     span more than float32 can subtract, although the smoothed loss may be finite. A row finished
-//     in Go reports it (finishRow returns false: its sum is ±Inf); a position finished in
-//     assembly shows it as a +Inf loss. Either way that sample alone is recomputed.
+//     in Go reports it (finishRow returns false: its sum is ±Inf), and that sample alone is
+//     recomputed. The kernels that finish in assembly (amd64) sum the spread in halves, weighted
+//     as they go, and take m − z_t as twice a half difference (the generator's ceLoss), which cannot
+//     overflow where the smoothed loss is finite; a planar position they finish with a +Inf loss
+//     (a loss at the edge of the float32 range) is still recomputed alone.
 
 // tinySmoothing reports a label smoothing so small that ε/C is not a normal float32 (the rule above).
 func tinySmoothing(eps float32, c int) bool {

@@ -5712,7 +5712,7 @@ cePlanarAVX2BlockFinish:
 	VMOVUPS 64(R10), Y3
 	VMOVUPS 96(R10), Y4
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
 	VADDPS Y2, Y4, Y5
 	VSUBPS oneVec<>+0(SB), Y4, Y4
 	VADDPS Y2, Y4, Y4
@@ -5974,7 +5974,7 @@ cePlanarAVX2FullFinish:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y5
 	VANDNPS     Y4, Y5, Y4
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
 	VADDPS Y2, Y4, Y5
 	VSUBPS oneVec<>+0(SB), Y4, Y4
 	VADDPS Y2, Y4, Y4
@@ -6246,7 +6246,7 @@ cePlanarAVX2TailFinish:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y4
 	VANDNPS     Y1, Y4, Y1
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
 	VADDPS Y2, Y1, Y4
 	VSUBPS oneVec<>+0(SB), Y1, Y1
 	VADDPS Y2, Y1, Y1
@@ -6436,7 +6436,7 @@ GLOBL zeroVec<>(SB), RODATA|NOPTR, $32
 
 // func cePlanarSmoothAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 // Requires: AVX, AVX2, FMA3, SSE
-TEXT ·cePlanarSmoothAVX2(SB), $9824-120
+TEXT ·cePlanarSmoothAVX2(SB), $9760-120
 	MOVQ         x_base+48(FP), AX
 	MOVQ         c+96(FP), CX
 	MOVQ         stride+104(FP), DX
@@ -6449,28 +6449,22 @@ TEXT ·cePlanarSmoothAVX2(SB), $9824-120
 	VBROADCASTSS X0, Y0
 	VMOVUPS      Y0, 9600(SP)
 
-	// 1 − eps, eps, 2·eps, 0.5 and 1/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,
-	// spread = Σ_j (0.5·m − 0.5·z_j)/c: the halvings are exact, so equal logits give exactly 0,
-	// and the terms are at most the largest float, so a finite loss never overflows on the way
-	VMOVSS       eps+112(FP), X1
-	VMOVSS       one<>+0(SB), X0
-	VSUBSS       X1, X0, X0
-	VXORPS       X5, X5, X5
-	VCVTSI2SSQ   CX, X5, X5
-	VADDSS       X1, X1, X2
-	VMOVSS       half<>+0(SB), X3
-	VMOVSS       one<>+0(SB), X4
-	VDIVSS       X5, X4, X4
+	// 0.5, k = 2ε/C and −2(1 − ε), for neg = k·Σ_j (z_j/2 − m/2) and the smoothed loss of ceLoss
+	VMOVSS       eps+112(FP), X0
+	VXORPS       X2, X2, X2
+	VCVTSI2SSQ   CX, X2, X2
+	VADDSS       X0, X0, X1
+	VDIVSS       X2, X1, X1
+	VMOVSS       one<>+0(SB), X2
+	VSUBSS       X2, X0, X2
+	VADDSS       X2, X2, X2
+	VMOVSS       half<>+0(SB), X0
 	VBROADCASTSS X0, Y0
 	VMOVUPS      Y0, 9632(SP)
 	VBROADCASTSS X1, Y0
 	VMOVUPS      Y0, 9664(SP)
 	VBROADCASTSS X2, Y0
 	VMOVUPS      Y0, 9696(SP)
-	VBROADCASTSS X3, Y0
-	VMOVUPS      Y0, 9728(SP)
-	VBROADCASTSS X4, Y0
-	VMOVUPS      Y0, 9760(SP)
 	CMPQ         CX, $0x00000020
 	JA           cePlanarSmoothAVX2Loop
 
@@ -6551,18 +6545,17 @@ cePlanarSmoothAVX2BlockExp:
 	VXORPS  Y3, Y3, Y3
 	VMOVDQU (SI)(R8*1), Y4
 	VXORPS  Y5, Y5, Y5
-	VMULPS  9728(SP), Y0, Y6
+	VMULPS  9632(SP), Y0, Y0
 	LEAQ    160(R10), R12
 	LEAQ    256(AX)(R8*1), R13
 	MOVQ    CX, R11
 
 cePlanarSmoothAVX2BlockClass:
-	PREFETCHT0   (R13)
-	VMOVUPS      (R12), Y7
-	VMOVAPS      Y6, Y8
-	VFNMADD231PS 9728(SP), Y7, Y8
-	VFMADD231PS  9760(SP), Y8, Y5
-	VSUBPS       Y0, Y7, Y7
+	PREFETCHT0  (R13)
+	VMOVUPS     (R12), Y6
+	VFMSUB132PS 9632(SP), Y0, Y6
+	VFMADD231PS 9664(SP), Y6, Y5
+	VADDPS      Y6, Y6, Y7
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
@@ -6583,42 +6576,43 @@ cePlanarSmoothAVX2BlockClass:
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
 	VMULPS      Y8, Y10, Y10
 	VFMADD231PS Y10, Y9, Y8
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y9
-	VANDNPS     Y8, Y9, Y8
-	VPCMPEQD    zeroVec<>+0(SB), Y4, Y9
-	VANDNPS     Y8, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y8, Y7, Y8
+	VPCMPEQD    zeroVec<>+0(SB), Y4, Y7
+	VANDNPS     Y8, Y7, Y8
 	VADDPS      Y8, Y2, Y2
-	VBLENDVPS   Y9, Y7, Y3, Y3
+	VBLENDVPS   Y7, Y6, Y3, Y3
 	VPADDD      allOnesVec<>+0(SB), Y4, Y4
 	ADDQ        $0x00000020, R12
 	ADDQ        DX, R13
 	DECQ        R11
 	JNZ         cePlanarSmoothAVX2BlockClass
 	VMOVUPS     Y2, 32(R10)
+	VADDPS      Y3, Y3, Y0
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
-	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y2
-	VPSLLD      $0x17, Y2, Y0
-	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
-	VMOVAPS     Y3, Y4
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y4
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y4
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y0, Y4
+	VPSLLD      $0x17, Y4, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y0, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y6
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y2
-	VFMADD213PS expC4Vec<>+0(SB), Y4, Y2
-	VFMADD213PS expC3Vec<>+0(SB), Y4, Y2
-	VFMADD213PS expC2Vec<>+0(SB), Y4, Y2
-	VFMADD213PS expC1Vec<>+0(SB), Y4, Y2
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y4
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y0, Y4, Y4
-	VFMADD231PS Y4, Y2, Y0
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y2
-	VANDNPS     Y0, Y2, Y0
+	VMULPS      Y2, Y6, Y6
+	VFMADD231PS Y6, Y4, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y0, Y0
+	VANDNPS     Y2, Y0, Y2
 	VMOVUPS     Y3, 64(R10)
-	VMOVUPS     Y0, 96(R10)
+	VMOVUPS     Y2, 96(R10)
 	VMOVUPS     Y5, 128(R10)
 	ADDQ        $0x00000020, R8
 	ADDQ        $0x000004a0, R10
@@ -6637,7 +6631,7 @@ cePlanarSmoothAVX2BlockFinish:
 	VMOVUPS 96(R10), Y4
 	VMOVUPS 128(R10), Y5
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
 	VADDPS Y2, Y4, Y6
 	VSUBPS oneVec<>+0(SB), Y4, Y4
 	VADDPS Y2, Y4, Y4
@@ -6684,30 +6678,28 @@ cePlanarSmoothAVX2BlockFinish:
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
 	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
 	VBLENDVPS Y4, posInfVec<>+0(SB), Y6, Y6
-	VSUBPS    Y3, Y6, Y3
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
-	VMULPS      9632(SP), Y3, Y3
-	VFMADD231PS 9664(SP), Y6, Y3
-	VFMADD231PS 9696(SP), Y5, Y3
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	VSUBPS      Y5, Y6, Y4
+	VFMADD231PS 9696(SP), Y3, Y4
 
 	// Ignored positions (t < 0) get fill
-	VMOVDQU   (SI)(R8*1), Y4
-	VBLENDVPS Y4, 9600(SP), Y3, Y3
-	VMOVUPS   Y3, (BX)(R8*1)
+	VMOVDQU   (SI)(R8*1), Y3
+	VBLENDVPS Y3, 9600(SP), Y4, Y4
+	VMOVUPS   Y4, (BX)(R8*1)
 	MOVQ      m+24(FP), R11
 	TESTQ     R11, R11
 	JZ        cePlanarSmoothAVX2BlockNoStats
 
 	// Statistics m, ls, pt; zero for ignored positions
-	VPSRAD  $0x1f, Y4, Y4
-	VANDNPS Y0, Y4, Y0
+	VPSRAD  $0x1f, Y3, Y3
+	VANDNPS Y0, Y3, Y0
 	VMOVUPS Y0, (R11)(R8*1)
-	VANDNPS Y6, Y4, Y6
+	VANDNPS Y6, Y3, Y6
 	MOVQ    ls+32(FP), R11
 	VMOVUPS Y6, (R11)(R8*1)
 	VXORPS  signBitVec<>+0(SB), Y2, Y2
-	VANDNPS Y2, Y4, Y2
+	VANDNPS Y2, Y3, Y2
 	MOVQ    pt+40(FP), R11
 	VMOVUPS Y2, (R11)(R8*1)
 
@@ -6788,7 +6780,7 @@ cePlanarSmoothAVX2FullMaxDone:
 	VXORPS  Y3, Y3, Y3
 	VMOVDQU (SI)(R8*1), Y4
 	VXORPS  Y5, Y5, Y5
-	VMULPS  9728(SP), Y0, Y6
+	VMULPS  9632(SP), Y0, Y6
 	MOVQ    CX, R12
 	CMPQ    CX, $0x00000020
 	JBE     cePlanarSmoothAVX2FullChunk
@@ -6823,37 +6815,36 @@ cePlanarSmoothAVX2FullClass:
 	SUBQ R11, R12
 
 cePlanarSmoothAVX2FullClassLoop:
-	VMOVUPS      (R9), Y7
-	VMOVAPS      Y6, Y8
-	VFNMADD231PS 9728(SP), Y7, Y8
-	VFMADD231PS  9760(SP), Y8, Y5
-	VSUBPS       Y0, Y7, Y7
+	VMOVUPS     (R9), Y7
+	VFMSUB132PS 9632(SP), Y6, Y7
+	VFMADD231PS 9664(SP), Y7, Y5
+	VADDPS      Y7, Y7, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
-	VPSLLD      $0x17, Y9, Y8
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y7, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y8, Y10, Y10
-	VFMADD231PS Y10, Y9, Y8
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y9
-	VANDNPS     Y8, Y9, Y8
-	VPCMPEQD    zeroVec<>+0(SB), Y4, Y9
-	VANDNPS     Y8, Y9, Y8
-	VADDPS      Y8, Y2, Y2
-	VBLENDVPS   Y9, Y7, Y3, Y3
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y9, Y8, Y9
+	VPCMPEQD    zeroVec<>+0(SB), Y4, Y8
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y2, Y2
+	VBLENDVPS   Y8, Y7, Y3, Y3
 	VPADDD      allOnesVec<>+0(SB), Y4, Y4
 	ADDQ        R10, R9
 	DECQ        R11
@@ -6907,54 +6898,56 @@ cePlanarSmoothAVX2FullChunks:
 	VINSERTF128  $0x01, X4, Y1, Y5
 
 cePlanarSmoothAVX2FullFinish:
+	VADDPS Y3, Y3, Y4
+
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y6
-	VPSLLD      $0x17, Y6, Y4
-	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y3, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y4, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y4, Y7, Y7
-	VFMADD231PS Y7, Y6, Y4
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y6
-	VANDNPS     Y4, Y6, Y4
+	VMULPS      Y6, Y8, Y8
+	VFMADD231PS Y8, Y7, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y6, Y4, Y6
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
-	VADDPS Y2, Y4, Y6
-	VSUBPS oneVec<>+0(SB), Y4, Y4
-	VADDPS Y2, Y4, Y4
-	VDIVPS Y6, Y2, Y2
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
+	VADDPS Y2, Y6, Y4
+	VSUBPS oneVec<>+0(SB), Y6, Y6
+	VADDPS Y2, Y6, Y6
+	VDIVPS Y4, Y2, Y2
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y4, Y6
-	VMAXPS oneVec<>+0(SB), Y4, Y8
-	VMINPS oneVec<>+0(SB), Y4, Y7
-	VSUBPS Y8, Y6, Y9
+	VADDPS oneVec<>+0(SB), Y6, Y4
+	VMAXPS oneVec<>+0(SB), Y6, Y8
+	VMINPS oneVec<>+0(SB), Y6, Y7
+	VSUBPS Y8, Y4, Y9
 	VSUBPS Y9, Y7, Y9
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y6, Y9, Y9
+	VDIVPS Y4, Y9, Y9
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y7
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y7
 	VPSRAD    $0x17, Y7, Y7
 	VPSLLD    $0x17, Y7, Y8
-	VPSUBD    Y8, Y6, Y8
+	VPSUBD    Y8, Y4, Y8
 	VCVTDQ2PS Y7, Y7
 	VSUBPS    oneVec<>+0(SB), Y8, Y8
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y8, Y8, Y6
+	VMULPS       Y8, Y8, Y4
 	VMOVAPS      logP0Vec<>+0(SB), Y10
 	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y10
 	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y10
@@ -6965,41 +6958,39 @@ cePlanarSmoothAVX2FullFinish:
 	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y10
 	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y10
 	VMULPS       Y8, Y10, Y10
-	VMULPS       Y6, Y10, Y10
+	VMULPS       Y4, Y10, Y10
 	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y10
-	VFNMADD231PS halfVec<>+0(SB), Y6, Y10
+	VFNMADD231PS halfVec<>+0(SB), Y4, Y10
 	VADDPS       Y9, Y10, Y10
 	VADDPS       Y8, Y10, Y10
-	VMOVAPS      Y10, Y6
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y6
+	VMOVAPS      Y10, Y4
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y4
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
-	VBLENDVPS Y4, posInfVec<>+0(SB), Y6, Y6
-	VSUBPS    Y3, Y6, Y3
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y6, Y6
+	VBLENDVPS Y6, posInfVec<>+0(SB), Y4, Y4
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
-	VMULPS      9632(SP), Y3, Y3
-	VFMADD231PS 9664(SP), Y6, Y3
-	VFMADD231PS 9696(SP), Y5, Y3
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	VSUBPS      Y5, Y4, Y5
+	VFMADD231PS 9696(SP), Y3, Y5
 
 	// Ignored positions (t < 0) get fill
-	VMOVDQU   (SI)(R8*1), Y4
-	VBLENDVPS Y4, 9600(SP), Y3, Y3
-	VMOVUPS   Y3, (BX)(R8*1)
+	VMOVDQU   (SI)(R8*1), Y3
+	VBLENDVPS Y3, 9600(SP), Y5, Y5
+	VMOVUPS   Y5, (BX)(R8*1)
 	MOVQ      m+24(FP), R9
 	TESTQ     R9, R9
 	JZ        cePlanarSmoothAVX2FullNoStats
 
 	// Statistics m, ls, pt; zero for ignored positions
-	VPSRAD  $0x1f, Y4, Y4
-	VANDNPS Y0, Y4, Y0
+	VPSRAD  $0x1f, Y3, Y3
+	VANDNPS Y0, Y3, Y0
 	VMOVUPS Y0, (R9)(R8*1)
-	VANDNPS Y6, Y4, Y6
+	VANDNPS Y4, Y3, Y4
 	MOVQ    ls+32(FP), R9
-	VMOVUPS Y6, (R9)(R8*1)
+	VMOVUPS Y4, (R9)(R8*1)
 	VXORPS  signBitVec<>+0(SB), Y2, Y2
-	VANDNPS Y2, Y4, Y2
+	VANDNPS Y2, Y3, Y2
 	MOVQ    pt+40(FP), R9
 	VMOVUPS Y2, (R9)(R8*1)
 
@@ -7015,13 +7006,13 @@ cePlanarSmoothAVX2Tail:
 	VMOVQ        DI, X1
 	VPBROADCASTD X1, Y2
 	VPCMPGTD     Y0, Y2, Y2
-	VMOVDQU      Y2, 9792(SP)
+	VMOVDQU      Y2, 9728(SP)
 
 	// Max pass: m = max_j x[j*stride+p], two accumulators; the first planarCopy planes are
 	// copied to the scratch block, where the exp pass finds them in L1
 	LEAQ       (AX)(R8*1), R9
 	LEAQ       128(SP), R10
-	VMOVDQU    9792(SP), Y0
+	VMOVDQU    9728(SP), Y0
 	VMASKMOVPS (R9), Y0, Y0
 	VMOVUPS    Y0, (R10)
 	VMOVAPS    Y0, Y2
@@ -7038,7 +7029,7 @@ cePlanarSmoothAVX2TailCopyLen:
 	DECQ       R11
 	TESTQ      $0x00000001, R11
 	JZ         cePlanarSmoothAVX2TailMaxPairs
-	VMOVDQU    9792(SP), Y3
+	VMOVDQU    9728(SP), Y3
 	VMASKMOVPS (R9), Y3, Y3
 	VMAXPS     Y3, Y2, Y2
 	VMOVUPS    Y3, (R10)
@@ -7050,11 +7041,11 @@ cePlanarSmoothAVX2TailMaxPairs:
 	JZ   cePlanarSmoothAVX2TailMaxRest
 
 cePlanarSmoothAVX2TailMaxLoop:
-	VMOVDQU    9792(SP), Y3
+	VMOVDQU    9728(SP), Y3
 	VMASKMOVPS (R9), Y3, Y3
 	VMAXPS     Y3, Y0, Y0
 	VMOVUPS    Y3, (R10)
-	VMOVDQU    9792(SP), Y3
+	VMOVDQU    9728(SP), Y3
 	VMASKMOVPS (R9)(DX*1), Y3, Y3
 	VMAXPS     Y3, Y2, Y2
 	VMOVUPS    Y3, 32(R10)
@@ -7070,7 +7061,7 @@ cePlanarSmoothAVX2TailMaxRest:
 	JBE  cePlanarSmoothAVX2TailMaxDone
 
 cePlanarSmoothAVX2TailMaxRestLoop:
-	VMOVDQU    9792(SP), Y3
+	VMOVDQU    9728(SP), Y3
 	VMASKMOVPS (R9), Y3, Y3
 	VMAXPS     Y3, Y0, Y0
 	ADDQ       DX, R9
@@ -7086,10 +7077,10 @@ cePlanarSmoothAVX2TailMaxDone:
 	MOVQ       $0x00000020, R10
 	VXORPS     Y2, Y2, Y2
 	VXORPS     Y3, Y3, Y3
-	VMOVDQU    9792(SP), Y4
+	VMOVDQU    9728(SP), Y4
 	VPMASKMOVD (SI)(R8*1), Y4, Y4
 	VXORPS     Y5, Y5, Y5
-	VMULPS     9728(SP), Y0, Y6
+	VMULPS     9632(SP), Y0, Y6
 	MOVQ       CX, R12
 	CMPQ       CX, $0x00000020
 	JBE        cePlanarSmoothAVX2TailChunk
@@ -7124,38 +7115,37 @@ cePlanarSmoothAVX2TailClass:
 	SUBQ R11, R12
 
 cePlanarSmoothAVX2TailClassLoop:
-	VMOVDQU      9792(SP), Y7
-	VMASKMOVPS   (R9), Y7, Y7
-	VMOVAPS      Y6, Y8
-	VFNMADD231PS 9728(SP), Y7, Y8
-	VFMADD231PS  9760(SP), Y8, Y5
-	VSUBPS       Y0, Y7, Y7
+	VMOVDQU     9728(SP), Y7
+	VMASKMOVPS  (R9), Y7, Y7
+	VFMSUB132PS 9632(SP), Y6, Y7
+	VFMADD231PS 9664(SP), Y7, Y5
+	VADDPS      Y7, Y7, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
-	VPSLLD      $0x17, Y9, Y8
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y7, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y8, Y10, Y10
-	VFMADD231PS Y10, Y9, Y8
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y9
-	VANDNPS     Y8, Y9, Y8
-	VPCMPEQD    zeroVec<>+0(SB), Y4, Y9
-	VANDNPS     Y8, Y9, Y8
-	VADDPS      Y8, Y2, Y2
-	VBLENDVPS   Y9, Y7, Y3, Y3
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y9, Y8, Y9
+	VPCMPEQD    zeroVec<>+0(SB), Y4, Y8
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y2, Y2
+	VBLENDVPS   Y8, Y7, Y3, Y3
 	VPADDD      allOnesVec<>+0(SB), Y4, Y4
 	ADDQ        R10, R9
 	DECQ        R11
@@ -7209,54 +7199,56 @@ cePlanarSmoothAVX2TailChunks:
 	VINSERTF128  $0x01, X4, Y1, Y5
 
 cePlanarSmoothAVX2TailFinish:
+	VADDPS Y3, Y3, Y1
+
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
-	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y4
-	VPSLLD      $0x17, Y4, Y1
-	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
-	VMOVAPS     Y3, Y6
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y6
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y6
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y1, Y6
+	VPSLLD      $0x17, Y6, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y1, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y4
-	VFMADD213PS expC4Vec<>+0(SB), Y6, Y4
-	VFMADD213PS expC3Vec<>+0(SB), Y6, Y4
-	VFMADD213PS expC2Vec<>+0(SB), Y6, Y4
-	VFMADD213PS expC1Vec<>+0(SB), Y6, Y4
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y1, Y6, Y6
-	VFMADD231PS Y6, Y4, Y1
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y4
-	VANDNPS     Y1, Y4, Y1
+	VMULPS      Y4, Y7, Y7
+	VFMADD231PS Y7, Y6, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y1, Y1
+	VANDNPS     Y4, Y1, Y4
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
-	VADDPS Y2, Y1, Y4
-	VSUBPS oneVec<>+0(SB), Y1, Y1
-	VADDPS Y2, Y1, Y1
-	VDIVPS Y4, Y2, Y2
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
+	VADDPS Y2, Y4, Y1
+	VSUBPS oneVec<>+0(SB), Y4, Y4
+	VADDPS Y2, Y4, Y4
+	VDIVPS Y1, Y2, Y1
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y1, Y4
-	VMAXPS oneVec<>+0(SB), Y1, Y7
-	VMINPS oneVec<>+0(SB), Y1, Y6
-	VSUBPS Y7, Y4, Y8
+	VADDPS oneVec<>+0(SB), Y4, Y2
+	VMAXPS oneVec<>+0(SB), Y4, Y7
+	VMINPS oneVec<>+0(SB), Y4, Y6
+	VSUBPS Y7, Y2, Y8
 	VSUBPS Y8, Y6, Y8
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y4, Y8, Y8
+	VDIVPS Y2, Y8, Y8
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y6
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y6
 	VPSRAD    $0x17, Y6, Y6
 	VPSLLD    $0x17, Y6, Y7
-	VPSUBD    Y7, Y4, Y7
+	VPSUBD    Y7, Y2, Y7
 	VCVTDQ2PS Y6, Y6
 	VSUBPS    oneVec<>+0(SB), Y7, Y7
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y7, Y7, Y4
+	VMULPS       Y7, Y7, Y2
 	VMOVAPS      logP0Vec<>+0(SB), Y9
 	VFMADD213PS  logP1Vec<>+0(SB), Y7, Y9
 	VFMADD213PS  logP2Vec<>+0(SB), Y7, Y9
@@ -7267,40 +7259,38 @@ cePlanarSmoothAVX2TailFinish:
 	VFMADD213PS  logP7Vec<>+0(SB), Y7, Y9
 	VFMADD213PS  logP8Vec<>+0(SB), Y7, Y9
 	VMULPS       Y7, Y9, Y9
-	VMULPS       Y4, Y9, Y9
+	VMULPS       Y2, Y9, Y9
 	VFMADD231PS  logLn2LoVec<>+0(SB), Y6, Y9
-	VFNMADD231PS halfVec<>+0(SB), Y4, Y9
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y9
 	VADDPS       Y8, Y9, Y9
 	VADDPS       Y7, Y9, Y9
-	VMOVAPS      Y9, Y4
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y4
+	VMOVAPS      Y9, Y2
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y6, Y2
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y1, Y1
-	VBLENDVPS Y1, posInfVec<>+0(SB), Y4, Y4
-	VSUBPS    Y3, Y4, Y1
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
+	VBLENDVPS Y4, posInfVec<>+0(SB), Y2, Y2
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
-	VMULPS      9632(SP), Y1, Y1
-	VFMADD231PS 9664(SP), Y4, Y1
-	VFMADD231PS 9696(SP), Y5, Y1
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	VSUBPS      Y5, Y2, Y4
+	VFMADD231PS 9696(SP), Y3, Y4
 
 	// Ignored positions (t < 0) get fill
-	VMOVDQU    9792(SP), Y3
+	VMOVDQU    9728(SP), Y3
 	VPMASKMOVD (SI)(R8*1), Y3, Y3
-	VBLENDVPS  Y3, 9600(SP), Y1, Y1
+	VBLENDVPS  Y3, 9600(SP), Y4, Y4
 	LEAQ       (BX)(R8*1), AX
-	VMOVAPS    X1, X5
+	VMOVAPS    X4, X5
 	CMPQ       DI, $0x08
 	JB         storeTail_32Quad
-	VMOVUPS    Y1, (AX)
+	VMOVUPS    Y4, (AX)
 	JMP        storeTail_32Done
 
 storeTail_32Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_32Pair
 	VMOVUPS      X5, (AX)
-	VEXTRACTF128 $0x01, Y1, X5
+	VEXTRACTF128 $0x01, Y4, X5
 	ADDQ         $0x10, AX
 
 storeTail_32Pair:
@@ -7324,7 +7314,7 @@ storeTail_32Done:
 	VPSRAD  $0x1f, Y3, Y3
 	VANDNPS Y0, Y3, Y0
 	LEAQ    (AX)(R8*1), AX
-	VMOVAPS X0, X1
+	VMOVAPS X0, X4
 	CMPQ    DI, $0x08
 	JB      storeTail_33Quad
 	VMOVUPS Y0, (AX)
@@ -7333,37 +7323,37 @@ storeTail_32Done:
 storeTail_33Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_33Pair
-	VMOVUPS      X1, (AX)
-	VEXTRACTF128 $0x01, Y0, X1
+	VMOVUPS      X4, (AX)
+	VEXTRACTF128 $0x01, Y0, X4
 	ADDQ         $0x10, AX
 
 storeTail_33Pair:
 	TESTQ    $0x00000002, DI
 	JZ       storeTail_33One
-	VMOVSD   X1, (AX)
-	VMOVHLPS X1, X1, X1
+	VMOVSD   X4, (AX)
+	VMOVHLPS X4, X4, X4
 	ADDQ     $0x08, AX
 
 storeTail_33One:
 	TESTQ  $0x00000001, DI
 	JZ     storeTail_33Done
-	VMOVSS X1, (AX)
+	VMOVSS X4, (AX)
 
 storeTail_33Done:
-	VANDNPS Y4, Y3, Y4
+	VANDNPS Y2, Y3, Y2
 	MOVQ    ls+32(FP), AX
 	LEAQ    (AX)(R8*1), AX
-	VMOVAPS X4, X0
+	VMOVAPS X2, X0
 	CMPQ    DI, $0x08
 	JB      storeTail_34Quad
-	VMOVUPS Y4, (AX)
+	VMOVUPS Y2, (AX)
 	JMP     storeTail_34Done
 
 storeTail_34Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_34Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y4, X0
+	VEXTRACTF128 $0x01, Y2, X0
 	ADDQ         $0x10, AX
 
 storeTail_34Pair:
@@ -7379,21 +7369,21 @@ storeTail_34One:
 	VMOVSS X0, (AX)
 
 storeTail_34Done:
-	VXORPS  signBitVec<>+0(SB), Y2, Y2
-	VANDNPS Y2, Y3, Y2
+	VXORPS  signBitVec<>+0(SB), Y1, Y1
+	VANDNPS Y1, Y3, Y1
 	MOVQ    pt+40(FP), AX
 	LEAQ    (AX)(R8*1), AX
-	VMOVAPS X2, X0
+	VMOVAPS X1, X0
 	CMPQ    DI, $0x08
 	JB      storeTail_35Quad
-	VMOVUPS Y2, (AX)
+	VMOVUPS Y1, (AX)
 	JMP     storeTail_35Done
 
 storeTail_35Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_35Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y2, X0
+	VEXTRACTF128 $0x01, Y1, X0
 	ADDQ         $0x10, AX
 
 storeTail_35Pair:
@@ -17494,7 +17484,7 @@ cePlanarAVX512BlockFinish:
 	VMOVUPS 128(R10), Z19
 	VMOVUPS 192(R10), Z20
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
 	VADDPS Z18, Z20, Z21
 	VSUBPS Z1, Z20, Z20
 	VADDPS Z18, Z20, Z20
@@ -17776,7 +17766,7 @@ cePlanarAVX512FullFinish:
 	VBROADCASTSS logP7<>+0(SB), Z19
 	VBROADCASTSS logP8<>+0(SB), Z20
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
 	VADDPS Z13, Z3, Z21
 	VSUBPS Z4, Z3, Z3
 	VADDPS Z13, Z3, Z3
@@ -18058,7 +18048,7 @@ cePlanarAVX512TailFinish:
 	VBROADCASTSS logP7<>+0(SB), Z17
 	VBROADCASTSS logP8<>+0(SB), Z18
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
 	VADDPS Z13, Z0, Z19
 	VSUBPS Z2, Z0, Z0
 	VADDPS Z13, Z0, Z0
@@ -18135,7 +18125,7 @@ cePlanarAVX512Done:
 
 // func cePlanarSmoothAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
-TEXT ·cePlanarSmoothAVX512(SB), $19584-120
+TEXT ·cePlanarSmoothAVX512(SB), $19456-120
 	MOVQ         x_base+48(FP), AX
 	MOVQ         c+96(FP), CX
 	MOVQ         stride+104(FP), DX
@@ -18149,28 +18139,22 @@ TEXT ·cePlanarSmoothAVX512(SB), $19584-120
 	VBROADCASTSS X1, Z1
 	VMOVUPS      Z1, 19200(SP)
 
-	// 1 − eps, eps, 2·eps, 0.5 and 1/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,
-	// spread = Σ_j (0.5·m − 0.5·z_j)/c: the halvings are exact, so equal logits give exactly 0,
-	// and the terms are at most the largest float, so a finite loss never overflows on the way
-	VMOVSS       eps+112(FP), X2
-	VMOVSS       one<>+0(SB), X1
-	VSUBSS       X2, X1, X1
-	VXORPS       X6, X6, X6
-	VCVTSI2SSQ   CX, X6, X6
-	VADDSS       X2, X2, X3
-	VMOVSS       half<>+0(SB), X4
-	VMOVSS       one<>+0(SB), X5
-	VDIVSS       X6, X5, X5
+	// 0.5, k = 2ε/C and −2(1 − ε), for neg = k·Σ_j (z_j/2 − m/2) and the smoothed loss of ceLoss
+	VMOVSS       eps+112(FP), X1
+	VXORPS       X3, X3, X3
+	VCVTSI2SSQ   CX, X3, X3
+	VADDSS       X1, X1, X2
+	VDIVSS       X3, X2, X2
+	VMOVSS       one<>+0(SB), X3
+	VSUBSS       X3, X1, X3
+	VADDSS       X3, X3, X3
+	VMOVSS       half<>+0(SB), X1
 	VBROADCASTSS X1, Z1
 	VMOVUPS      Z1, 19264(SP)
 	VBROADCASTSS X2, Z1
 	VMOVUPS      Z1, 19328(SP)
 	VBROADCASTSS X3, Z1
 	VMOVUPS      Z1, 19392(SP)
-	VBROADCASTSS X4, Z1
-	VMOVUPS      Z1, 19456(SP)
-	VBROADCASTSS X5, Z1
-	VMOVUPS      Z1, 19520(SP)
 	CMPQ         CX, $0x00000020
 	JA           cePlanarSmoothAVX512Loop
 
@@ -18261,18 +18245,17 @@ cePlanarSmoothAVX512BlockExp:
 	VXORPS       Z14, Z14, Z14
 	VMOVDQU32    (SI)(R8*1), Z15
 	VXORPS       Z16, Z16, Z16
-	VMULPS       19456(SP), Z1, Z17
+	VMULPS       19264(SP), Z1, Z1
 	LEAQ         320(R10), R12
 	LEAQ         512(AX)(R8*1), R13
 	MOVQ         CX, R11
 
 cePlanarSmoothAVX512BlockClass:
-	PREFETCHT0   (R13)
-	VMOVUPS      (R12), Z18
-	VMOVAPS      Z17, Z19
-	VFNMADD231PS 19456(SP), Z18, Z19
-	VFMADD231PS  19520(SP), Z19, Z16
-	VSUBPS       Z1, Z18, Z18
+	PREFETCHT0  (R13)
+	VMOVUPS     (R12), Z17
+	VFMSUB132PS 19264(SP), Z1, Z17
+	VFMADD231PS 19328(SP), Z17, Z16
+	VADDPS      Z17, Z17, Z18
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z3, Z18, Z19
@@ -18291,36 +18274,37 @@ cePlanarSmoothAVX512BlockClass:
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z11, Z18, K1
 	VFMADD213PS Z12, Z21, Z20
-	VSCALEFPS.Z Z19, Z20, K1, Z19
+	VSCALEFPS.Z Z19, Z20, K1, Z18
 	VPTESTNMD   Z15, Z15, K1
 	VPTESTMD    Z15, Z15, K2
-	VADDPS      Z19, Z13, K2, Z13
-	VMOVAPS     Z18, K1, Z14
+	VADDPS      Z18, Z13, K2, Z13
+	VMOVAPS     Z17, K1, Z14
 	VPADDD      Z0, Z15, Z15
 	ADDQ        $0x00000040, R12
 	ADDQ        DX, R13
 	DECQ        R11
 	JNZ         cePlanarSmoothAVX512BlockClass
 	VMOVUPS     Z13, 64(R10)
+	VADDPS      Z14, Z14, Z1
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z3, Z14, Z1
-	VRNDSCALEPS $0x00, Z1, Z1
-	VMOVAPS     Z14, Z3
-	VFMADD231PS Z4, Z1, Z3
-	VFMADD231PS Z5, Z1, Z3
+	VMULPS      Z3, Z1, Z3
+	VRNDSCALEPS $0x00, Z3, Z3
+	VMOVAPS     Z1, Z13
+	VFMADD231PS Z4, Z3, Z13
+	VFMADD231PS Z5, Z3, Z13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z6, Z4
-	VFMADD213PS Z7, Z3, Z4
-	VFMADD213PS Z8, Z3, Z4
-	VFMADD213PS Z9, Z3, Z4
-	VFMADD213PS Z10, Z3, Z4
+	VFMADD213PS Z7, Z13, Z4
+	VFMADD213PS Z8, Z13, Z4
+	VFMADD213PS Z9, Z13, Z4
+	VFMADD213PS Z10, Z13, Z4
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z11, Z14, K1
-	VFMADD213PS Z12, Z3, Z4
-	VSCALEFPS.Z Z1, Z4, K1, Z1
+	VCMPPS      $0x05, Z11, Z1, K1
+	VFMADD213PS Z12, Z13, Z4
+	VSCALEFPS.Z Z3, Z4, K1, Z1
 	VMOVUPS     Z14, 128(R10)
 	VMOVUPS     Z1, 192(R10)
 	VMOVUPS     Z16, 256(R10)
@@ -18356,7 +18340,7 @@ cePlanarSmoothAVX512BlockFinish:
 	VMOVUPS 192(R10), Z20
 	VMOVUPS 256(R10), Z21
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
 	VADDPS Z18, Z20, Z22
 	VSUBPS Z1, Z20, Z20
 	VADDPS Z18, Z20, Z20
@@ -18403,18 +18387,16 @@ cePlanarSmoothAVX512BlockFinish:
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
 	VCMPPS  $0x00, Z7, Z20, K1
 	VMOVAPS Z7, K1, Z22
-	VSUBPS  Z19, Z22, Z19
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
-	VMULPS      19264(SP), Z19, Z19
-	VFMADD231PS 19328(SP), Z22, Z19
-	VFMADD231PS 19392(SP), Z21, Z19
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	VSUBPS      Z21, Z22, Z20
+	VFMADD231PS 19392(SP), Z19, Z20
 
 	// Ignored positions (t < 0) get fill
-	VMOVDQU32 (SI)(R8*1), Z20
-	VPMOVD2M  Z20, K1
-	VMOVUPS   19200(SP), K1, Z19
-	VMOVUPS   Z19, (BX)(R8*1)
+	VMOVDQU32 (SI)(R8*1), Z19
+	VPMOVD2M  Z19, K1
+	VMOVUPS   19200(SP), K1, Z20
+	VMOVUPS   Z20, (BX)(R8*1)
 	MOVQ      m+24(FP), R11
 	TESTQ     R11, R11
 	JZ        cePlanarSmoothAVX512BlockNoStats
@@ -18518,7 +18500,7 @@ cePlanarSmoothAVX512FullMaxDone:
 	VXORPS       Z14, Z14, Z14
 	VMOVDQU32    (SI)(R8*1), Z15
 	VXORPS       Z16, Z16, Z16
-	VMULPS       19456(SP), Z1, Z17
+	VMULPS       19264(SP), Z1, Z17
 	MOVQ         CX, R12
 	CMPQ         CX, $0x00000020
 	JBE          cePlanarSmoothAVX512FullChunk
@@ -18553,30 +18535,29 @@ cePlanarSmoothAVX512FullClass:
 	SUBQ R11, R12
 
 cePlanarSmoothAVX512FullClassLoop:
-	VMOVUPS      (R9), Z18
-	VMOVAPS      Z17, Z19
-	VFNMADD231PS 19456(SP), Z18, Z19
-	VFMADD231PS  19520(SP), Z19, Z16
-	VSUBPS       Z1, Z18, Z18
+	VMOVUPS     (R9), Z18
+	VFMSUB132PS 19264(SP), Z17, Z18
+	VFMADD231PS 19328(SP), Z18, Z16
+	VADDPS      Z18, Z18, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z3, Z18, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VMOVAPS     Z18, Z21
-	VFMADD231PS Z4, Z19, Z21
-	VFMADD231PS Z5, Z19, Z21
+	VMULPS      Z3, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z4, Z20, Z22
+	VFMADD231PS Z5, Z20, Z22
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z6, Z20
-	VFMADD213PS Z7, Z21, Z20
-	VFMADD213PS Z8, Z21, Z20
-	VFMADD213PS Z9, Z21, Z20
-	VFMADD213PS Z10, Z21, Z20
+	VMOVAPS     Z6, Z21
+	VFMADD213PS Z7, Z22, Z21
+	VFMADD213PS Z8, Z22, Z21
+	VFMADD213PS Z9, Z22, Z21
+	VFMADD213PS Z10, Z22, Z21
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z11, Z18, K1
-	VFMADD213PS Z12, Z21, Z20
-	VSCALEFPS.Z Z19, Z20, K1, Z19
+	VCMPPS      $0x05, Z11, Z19, K1
+	VFMADD213PS Z12, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K1, Z19
 	VPTESTNMD   Z15, Z15, K1
 	VPTESTMD    Z15, Z15, K2
 	VADDPS      Z19, Z13, K2, Z13
@@ -18634,23 +18615,25 @@ cePlanarSmoothAVX512FullChunks:
 	VINSERTF32X8  $0x01, Y15, Z2, Z16
 
 cePlanarSmoothAVX512FullFinish:
+	VADDPS Z14, Z14, Z15
+
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z3, Z14, Z3
+	VMULPS      Z3, Z15, Z3
 	VRNDSCALEPS $0x00, Z3, Z3
-	VMOVAPS     Z14, Z15
-	VFMADD231PS Z4, Z3, Z15
-	VFMADD231PS Z5, Z3, Z15
+	VMOVAPS     Z15, Z17
+	VFMADD231PS Z4, Z3, Z17
+	VFMADD231PS Z5, Z3, Z17
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z6, Z4
-	VFMADD213PS Z7, Z15, Z4
-	VFMADD213PS Z8, Z15, Z4
-	VFMADD213PS Z9, Z15, Z4
-	VFMADD213PS Z10, Z15, Z4
+	VFMADD213PS Z7, Z17, Z4
+	VFMADD213PS Z8, Z17, Z4
+	VFMADD213PS Z9, Z17, Z4
+	VFMADD213PS Z10, Z17, Z4
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS       $0x05, Z11, Z14, K1
-	VFMADD213PS  Z12, Z15, Z4
+	VCMPPS       $0x05, Z11, Z15, K1
+	VFMADD213PS  Z12, Z17, Z4
 	VSCALEFPS.Z  Z3, Z4, K1, Z3
 	VBROADCASTSS one<>+0(SB), Z4
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z5
@@ -18668,7 +18651,7 @@ cePlanarSmoothAVX512FullFinish:
 	VBROADCASTSS logP7<>+0(SB), Z20
 	VBROADCASTSS logP8<>+0(SB), Z21
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
 	VADDPS Z13, Z3, Z22
 	VSUBPS Z4, Z3, Z3
 	VADDPS Z13, Z3, Z3
@@ -18715,12 +18698,10 @@ cePlanarSmoothAVX512FullFinish:
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
 	VCMPPS  $0x00, Z9, Z3, K1
 	VMOVAPS Z9, K1, Z4
-	VSUBPS  Z14, Z4, Z3
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
-	VMULPS      19264(SP), Z3, Z3
-	VFMADD231PS 19328(SP), Z4, Z3
-	VFMADD231PS 19392(SP), Z16, Z3
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	VSUBPS      Z16, Z4, Z3
+	VFMADD231PS 19392(SP), Z14, Z3
 
 	// Ignored positions (t < 0) get fill
 	VMOVDQU32 (SI)(R8*1), Z5
@@ -18830,7 +18811,7 @@ cePlanarSmoothAVX512TailMaxDone:
 	VXORPS       Z14, Z14, Z14
 	VMOVDQU32.Z  (SI)(R8*1), K1, Z15
 	VXORPS       Z16, Z16, Z16
-	VMULPS       19456(SP), Z1, Z17
+	VMULPS       19264(SP), Z1, Z17
 	MOVQ         CX, R11
 	CMPQ         CX, $0x00000020
 	JBE          cePlanarSmoothAVX512TailChunk
@@ -18865,30 +18846,29 @@ cePlanarSmoothAVX512TailClass:
 	SUBQ R10, R11
 
 cePlanarSmoothAVX512TailClassLoop:
-	VMOVUPS.Z    (DI), K1, Z18
-	VMOVAPS      Z17, Z19
-	VFNMADD231PS 19456(SP), Z18, Z19
-	VFMADD231PS  19520(SP), Z19, Z16
-	VSUBPS       Z1, Z18, Z18
+	VMOVUPS.Z   (DI), K1, Z18
+	VFMSUB132PS 19264(SP), Z17, Z18
+	VFMADD231PS 19328(SP), Z18, Z16
+	VADDPS      Z18, Z18, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z3, Z18, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VMOVAPS     Z18, Z21
-	VFMADD231PS Z4, Z19, Z21
-	VFMADD231PS Z5, Z19, Z21
+	VMULPS      Z3, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z4, Z20, Z22
+	VFMADD231PS Z5, Z20, Z22
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z6, Z20
-	VFMADD213PS Z7, Z21, Z20
-	VFMADD213PS Z8, Z21, Z20
-	VFMADD213PS Z9, Z21, Z20
-	VFMADD213PS Z10, Z21, Z20
+	VMOVAPS     Z6, Z21
+	VFMADD213PS Z7, Z22, Z21
+	VFMADD213PS Z8, Z22, Z21
+	VFMADD213PS Z9, Z22, Z21
+	VFMADD213PS Z10, Z22, Z21
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z11, Z18, K2
-	VFMADD213PS Z12, Z21, Z20
-	VSCALEFPS.Z Z19, Z20, K2, Z19
+	VCMPPS      $0x05, Z11, Z19, K2
+	VFMADD213PS Z12, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
 	VPTESTNMD   Z15, Z15, K2
 	VPTESTMD    Z15, Z15, K3
 	VADDPS      Z19, Z13, K3, Z13
@@ -18946,24 +18926,26 @@ cePlanarSmoothAVX512TailChunks:
 	VINSERTF32X8  $0x01, Y0, Z2, Z16
 
 cePlanarSmoothAVX512TailFinish:
+	VADDPS Z14, Z14, Z0
+
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z3, Z14, Z0
-	VRNDSCALEPS $0x00, Z0, Z0
-	VMOVAPS     Z14, Z2
-	VFMADD231PS Z4, Z0, Z2
-	VFMADD231PS Z5, Z0, Z2
+	VMULPS      Z3, Z0, Z2
+	VRNDSCALEPS $0x00, Z2, Z2
+	VMOVAPS     Z0, Z3
+	VFMADD231PS Z4, Z2, Z3
+	VFMADD231PS Z5, Z2, Z3
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z6, Z3
-	VFMADD213PS Z7, Z2, Z3
-	VFMADD213PS Z8, Z2, Z3
-	VFMADD213PS Z9, Z2, Z3
-	VFMADD213PS Z10, Z2, Z3
+	VMOVAPS     Z6, Z4
+	VFMADD213PS Z7, Z3, Z4
+	VFMADD213PS Z8, Z3, Z4
+	VFMADD213PS Z9, Z3, Z4
+	VFMADD213PS Z10, Z3, Z4
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS       $0x05, Z11, Z14, K2
-	VFMADD213PS  Z12, Z2, Z3
-	VSCALEFPS.Z  Z0, Z3, K2, Z0
+	VCMPPS       $0x05, Z11, Z0, K2
+	VFMADD213PS  Z12, Z3, Z4
+	VSCALEFPS.Z  Z2, Z4, K2, Z0
 	VBROADCASTSS one<>+0(SB), Z2
 	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z3
 	VBROADCASTSS logLn2Hi<>+0(SB), Z4
@@ -18980,7 +18962,7 @@ cePlanarSmoothAVX512TailFinish:
 	VBROADCASTSS logP7<>+0(SB), Z18
 	VBROADCASTSS logP8<>+0(SB), Z19
 
-	// Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)
+	// Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)
 	VADDPS Z13, Z0, Z20
 	VSUBPS Z2, Z0, Z0
 	VADDPS Z13, Z0, Z0
@@ -19027,12 +19009,10 @@ cePlanarSmoothAVX512TailFinish:
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
 	VCMPPS  $0x00, Z7, Z0, K2
 	VMOVAPS Z7, K2, Z2
-	VSUBPS  Z14, Z2, Z0
 
-	// loss = (1 − eps)·loss + eps·ls + 2·eps·spread
-	VMULPS      19264(SP), Z0, Z0
-	VFMADD231PS 19328(SP), Z2, Z0
-	VFMADD231PS 19392(SP), Z16, Z0
+	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
+	VSUBPS      Z16, Z2, Z0
+	VFMADD231PS 19392(SP), Z14, Z0
 
 	// Ignored positions (t < 0) get fill
 	VMOVDQU32.Z (SI)(R8*1), K1, Z3

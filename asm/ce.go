@@ -1051,6 +1051,77 @@ func (t tier) spillLogConsts(lc *logConsts, base reg.GPVirtual, first int) int {
 	return first
 }
 
+// lossTerms are what ceLoss reads. The gap between the target logit and the maximum comes either
+// as m and zt (the rows), or as dt = zt − m and, with smoothing, its half hg = zt/2 − m/2 (the
+// planar kernels; hg as the rows would compute it: zt·0.5 − m·0.5, rounded once).
+type lossTerms struct {
+	ls     reg.VecVirtual // log Σ_j e^{z_j−m}
+	m, zt  reg.VecVirtual // the maximum and the target logit, or nil
+	dt, hg reg.VecVirtual // zt − m and zt/2 − m/2, or nil
+	neg    reg.VecVirtual // ε/C·Σ_j (z_j − m) = 2ε/C·Σ_j (z_j/2 − m/2); nil: no smoothing
+	half   Op             // 0.5 (read with m and zt)
+	gapW   Op             // −2(1 − ε) (read with neg)
+	// scratch, when not nil, is a vector the caller no longer needs, used for the gap.
+	scratch reg.VecVirtual
+}
+
+// ceLoss emits the loss of a softmax cross-entropy from in: the one place the generator writes
+// it, for the rows (finishRows) and the planar kernels (planarGen.finishCE). Without smoothing
+//
+//	loss = ls + (m − zt)  (ls − dt: the same value),
+//
+// with smoothing ε (when in.neg is not nil)
+//
+//	loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2),
+//
+// which takes m − zt as 2·(m/2 − zt/2) and so cannot overflow where the smoothed loss is finite:
+// −neg, (1−ε)·(m − zt) and ls are its nonnegative parts. plain emits the loss without smoothing;
+// with flag (and plain), the smoothed one replaces it where flag != 0 (a branch to skip, a label
+// of the caller's), and without flag it is emitted unconditionally. It returns the loss.
+func (t tier) ceLoss(in lossTerms, plain bool, flag reg.GPVirtual, skip string) reg.VecVirtual {
+	var loss reg.VecVirtual
+	g := in.scratch
+	if g == nil && (plain && in.dt == nil || in.neg != nil && in.hg == nil) {
+		g = t.vec() // for the gap from m and zt
+	}
+	if plain {
+		loss = t.vec()
+		if in.dt != nil {
+			VSUBPS(in.dt, in.ls, loss)
+		} else {
+			VSUBPS(in.zt, in.m, g) // m − zt
+			VADDPS(in.ls, g, loss)
+		}
+	}
+	if in.neg == nil {
+		return loss
+	}
+	Comment("smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)")
+	if flag != nil {
+		TESTQ(flag, flag)
+		JZ(LabelRef(skip))
+	}
+	sm := t.vec()
+	VSUBPS(in.neg, in.ls, sm)
+	hg := in.hg
+	if hg == nil {
+		mh := t.vec()
+		VMULPS(in.half, in.m, mh)
+		VMOVAPS(in.zt, g)
+		VFMSUB132PS(in.half, mh, g) // zt/2 − m/2
+		hg = g
+	}
+	VFMADD231PS(in.gapW, hg, sm)
+	if !plain {
+		return sm
+	}
+	VMOVAPS(sm, loss)
+	if flag != nil {
+		Label(skip)
+	}
+	return loss
+}
+
 // finishConsts are what finishRows reads besides the exp and log1p constants.
 type finishConsts struct {
 	sign, fill Op
@@ -1063,10 +1134,7 @@ type finishConsts struct {
 // when smoothFlag != 0), tv the targets.
 //
 //	u = e^{zt−m} (1 when the target holds the maximum), a = s + (u − 1) = Σ_j e^{z_j−m} − 1,
-//	ls = log1p(a), loss = ls + (m − zt), with smoothing (1−ε)·loss + ε·ls − neg,
-//
-// where the smoothed form takes m − zt as 2·(m/2 − zt/2), which cannot overflow when (1−ε)·(m − zt)
-// is finite,
+//	ls = log1p(a), loss: ceLoss (smoothed when smoothFlag != 0),
 //
 // plus m − m (NaN when m is not finite); fill where t < 0. a is exact when the target holds the
 // maximum (u − 1 = 0), so a tiny loss log1p(s) keeps its digits; otherwise s >= 1 and nothing
@@ -1081,22 +1149,11 @@ func (t tier) finishRows(ec expConsts, lc logConsts, fc finishConsts, s, m, zt, 
 	VADDPS(s, a, a)
 	ls = t.vec()
 	t.log1p(lc, a, ls)
-	loss = t.vec()
-	VSUBPS(zt, m, g) // m − zt
-	VADDPS(ls, g, loss)
+	in := lossTerms{ls: ls, m: m, zt: zt, half: lc.half, gapW: fc.gapW, scratch: g}
 	if smoothFlag != nil {
-		Comment("smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)")
-		TESTQ(smoothFlag, smoothFlag)
-		JZ(LabelRef(lbl))
-		sm, mh := t.vec(), t.vec()
-		VSUBPS(neg, ls, sm)
-		VMULPS(lc.half, m, mh)
-		VMOVAPS(zt, g)
-		VFMSUB132PS(lc.half, mh, g) // zt/2 − m/2
-		VFMADD231PS(fc.gapW, g, sm)
-		VMOVAPS(sm, loss)
-		Label(lbl)
+		in.neg = neg
 	}
+	loss = t.ceLoss(in, true, smoothFlag, lbl)
 	Comment("loss += m − m (NaN for a bad row); fill where t < 0")
 	VSUBPS(m, m, g)
 	VADDPS(g, loss, loss)

@@ -14,8 +14,10 @@ import (
 // For a vector of positions, a max pass takes the vertical VMAXPS of the c planes, then an exp
 // pass keeps, per lane, S = the sum of e^(z_j − m) over the other classes, dt = z_t − m (picked by
 // comparing the lane's target with the class index: a mask, never a subtraction, so tiny losses
-// stay exact) and, with label smoothing, Σ_j (m − z_j)/c. A finish turns these into losses with
-// vector code only: log1p, the smoothing, the ignored samples, the gradient's statistics.
+// stay exact) and, with label smoothing, neg = 2ε/C·Σ_j (z_j/2 − m/2) and the half gap
+// z_t/2 − m/2 in place of dt, as the rows' kernels keep them. A finish turns these into losses
+// with vector code only: log1p, the loss (ceLoss, as the rows'), the ignored samples, the
+// gradient's statistics.
 //
 // Two things decide the speed. The exp pass must not read the planes a second time: their stride
 // is usually a multiple of 4 KiB (a 512×1024 image's is 2 MiB), so the c lines of one vector of
@@ -59,13 +61,14 @@ const (
 // planarBlock is how many vectors of positions a block holds (C <= planarChunk).
 const planarBlock = 8
 
-// A block's scratch slot per vector: m, S, dt, e^dt, spread, then the planarChunk class vectors.
+// A block's scratch slot per vector: m, S, dt (with smoothing the half gap), e^dt, neg, then the
+// planarChunk class vectors.
 const (
 	slotM = iota
 	slotS
 	slotDt
 	slotE
-	slotSpread
+	slotNeg
 	slotClasses
 	slotVecs = slotClasses + planarChunk
 )
@@ -85,11 +88,11 @@ type planarGen struct {
 
 	// Constants of the exp pass: registers on AVX-512, memory operands on AVX2.
 	allOnes, zeroVec Op
-	// Broadcast parameters, on the stack.
-	fill, oneMinusEps, eps, twoEps, half, invC Mem
+	// Broadcast parameters, on the stack: fill; with smoothing 0.5, 2ε/C and −2(1 − ε).
+	fill, half, k, gapW Mem
 
 	scratch Mem // the block's slots, or the one-vector path's planarCopy class vectors
-	acc64   Mem // float64 accumulators of S (and the spread): 2 vectors each
+	acc64   Mem // float64 accumulators of S (and neg): 2 vectors each
 }
 
 func (g *planarGen) ce() bool     { return g.mode != planarLSE }
@@ -155,28 +158,23 @@ func (g *planarGen) prologue() {
 		g.fill = g.broadcastToStack(paramF32("fill"))
 	}
 	if g.smooth() {
-		Comment("1 − eps, eps, 2·eps, 0.5 and 1/c, for the smoothed loss (1−eps)·ce + eps·ls + 2·eps·spread,",
-			"spread = Σ_j (0.5·m − 0.5·z_j)/c: the halvings are exact, so equal logits give exactly 0,",
-			"and the terms are at most the largest float, so a finite loss never overflows on the way")
+		Comment("0.5, k = 2ε/C and −2(1 − ε), for neg = k·Σ_j (z_j/2 − m/2) and the smoothed loss of ceLoss")
 		e := paramF32("eps")
-		ome := XMM()
-		VMOVSS(constMem("one", 0x3f800000), ome)
-		VSUBSS(e, ome, ome)
 		cf := XMM()
 		VXORPS(cf, cf, cf)
 		VCVTSI2SSQ(g.c, cf, cf)
-		e2 := XMM()
-		VADDSS(e, e, e2)
+		k := XMM()
+		VADDSS(e, e, k)
+		VDIVSS(cf, k, k) // 2ε/C
+		gw := XMM()
+		VMOVSS(constMem("one", 0x3f800000), gw)
+		VSUBSS(gw, e, gw) // ε − 1
+		VADDSS(gw, gw, gw)
 		hoc := XMM()
 		VMOVSS(constMem("half", 0x3f000000), hoc)
-		ic := XMM()
-		VMOVSS(constMem("one", 0x3f800000), ic)
-		VDIVSS(cf, ic, ic)
-		g.oneMinusEps = g.broadcastToStack(ome)
-		g.eps = g.broadcastToStack(e)
-		g.twoEps = g.broadcastToStack(e2)
 		g.half = g.broadcastToStack(hoc)
-		g.invC = g.broadcastToStack(ic)
+		g.k = g.broadcastToStack(k)
+		g.gapW = g.broadcastToStack(gw)
 	}
 }
 
@@ -285,8 +283,8 @@ func (g *planarGen) store(v reg.VecVirtual, m Mem, tail Op) {
 
 // reductions are one vector's lane reductions in the exp pass.
 type reductions struct {
-	S, dt, tv  reg.VecVirtual // dt, tv: cross-entropy only
-	spread, hm reg.VecVirtual // smoothing only; hm = 0.5·m
+	S, dt, tv reg.VecVirtual // dt (with smoothing the half gap zt/2 − m/2), tv: cross-entropy only
+	neg, hm   reg.VecVirtual // smoothing only; hm = 0.5·m
 }
 
 // startReductions zeroes the reductions and loads the targets at g.off into tv (m: the maxima).
@@ -298,7 +296,7 @@ func (g *planarGen) startReductions(tail Op, m reg.VecVirtual) reductions {
 		r.tv = g.loadInt(g.mem(g.tp), tail)
 	}
 	if g.smooth() {
-		r.spread = t.zero()
+		r.neg = t.zero()
 		r.hm = t.vec()
 		VMULPS(g.half, m, r.hm)
 	}
@@ -306,21 +304,24 @@ func (g *planarGen) startReductions(tail Op, m reg.VecVirtual) reductions {
 }
 
 // classStep adds class j's logits x (a register it overwrites) to the reductions:
-// S += e^(x − m) where the target is not j (everywhere for log-sum-exp), dt = x − m where it is,
-// spread += (0.5·m − 0.5·x)/c, which stays finite where x − m overflows (logits of opposite signs
-// near the largest float) and, the halvings being exact, is exactly 0 for equal logits; tv (t − j, 0 on the target
-// class) steps to the next class.
+// S += e^(x − m) where the target is not j (everywhere for log-sum-exp), dt = x − m where it is;
+// with smoothing, as the rows' kernels do (smallGen.classLoop), x − m is 2·(x/2 − m/2) (the same
+// value: halving is exact), the half difference, which cannot overflow (logits of opposite signs
+// near the largest float), feeds neg += 2ε/C·(x/2 − m/2), and the target's goes to dt; tv (t − j,
+// 0 on the target class) steps to the next class.
 func (g *planarGen) classStep(ec expConsts, x, m reg.VecVirtual, r reductions) {
 	t := g.t
+	d := x // z_j − m <= 0 (NaN for a NaN logit, a +Inf maximum or an all −Inf position)
 	if g.smooth() {
-		h := t.vec()
-		VMOVAPS(r.hm, h)
-		VFNMADD231PS(g.half, x, h) // h = hm − 0.5·x, rounded once
-		VFMADD231PS(g.invC, h, r.spread)
+		VFMSUB132PS(g.half, r.hm, x) // x/2 − m/2, rounded once
+		VFMADD231PS(g.k, x, r.neg)
+		d = t.vec()
+		VADDPS(x, x, d)
+	} else {
+		VSUBPS(m, x, x)
 	}
-	VSUBPS(m, x, x) // d = z_j − m <= 0 (NaN for a NaN logit, a +Inf maximum or an all −Inf position)
 	e := t.vec()
-	t.exp(ec, x, e)
+	t.exp(ec, d, e)
 	switch {
 	case !g.ce():
 		VADDPS(e, r.S, r.S)
@@ -345,7 +346,7 @@ func (g *planarGen) classStep(ec expConsts, x, m reg.VecVirtual, r reductions) {
 // advances g.off past it:
 //   - the max pass reads planarBlock consecutive vectors of every plane, keeps their maxima in
 //     registers and copies them to the vectors' scratch slots;
-//   - the exp pass of each vector reads its slot and leaves S, dt, e^dt and the spread there,
+//   - the exp pass of each vector reads its slot and leaves S, dt, e^dt and neg there,
 //     prefetching plane j of the next block as it goes;
 //   - the finish of each vector reads them back, with the log1p constants loaded once.
 func (g *planarGen) block() {
@@ -407,13 +408,12 @@ func (g *planarGen) block() {
 	JNZ(g.labelRef("BlockClass"))
 	VMOVUPS(r.S, sv(s, 0, slotS))
 	if g.ce() {
-		e := t.vec()
-		t.exp(ec, r.dt, e)
+		e := g.expDt(ec, r.dt)
 		VMOVUPS(r.dt, sv(s, 0, slotDt))
 		VMOVUPS(e, sv(s, 0, slotE))
 	}
 	if g.smooth() {
-		VMOVUPS(r.spread, sv(s, 0, slotSpread))
+		VMOVUPS(r.neg, sv(s, 0, slotNeg))
 	}
 	ADDQ(U32(t.bytes()), g.off)
 	ADDQ(U32(slot), s)
@@ -434,12 +434,12 @@ func (g *planarGen) block() {
 		dt, e := t.vec(), t.vec()
 		VMOVUPS(sv(s, 0, slotDt), dt)
 		VMOVUPS(sv(s, 0, slotE), e)
-		var spread reg.VecVirtual
+		var neg reg.VecVirtual
 		if g.smooth() {
-			spread = t.vec()
-			VMOVUPS(sv(s, 0, slotSpread), spread)
+			neg = t.vec()
+			VMOVUPS(sv(s, 0, slotNeg), neg)
 		}
-		g.finishCE(nil, lc, m, S, dt, e, spread, "Block")
+		g.finishCE(nil, lc, m, S, dt, e, neg, "Block")
 	} else {
 		g.finishLSE(nil, lc, m, S)
 	}
@@ -581,8 +581,8 @@ func (g *planarGen) vectorExp(tail Op, sfx string, m reg.VecVirtual, q, cnt reg.
 	g.flush(r.S, 0)
 	VXORPS(r.S, r.S, r.S)
 	if g.smooth() {
-		g.flush(r.spread, 2)
-		VXORPS(r.spread, r.spread, r.spread)
+		g.flush(r.neg, 2)
+		VXORPS(r.neg, r.neg, r.neg)
 	}
 	JMP(lbl("Chunk"))
 	label("Chunks")
@@ -592,20 +592,32 @@ func (g *planarGen) vectorExp(tail Op, sfx string, m reg.VecVirtual, q, cnt reg.
 	g.flush(r.S, 0)
 	g.unflush(r.S, 0)
 	if g.smooth() {
-		g.flush(r.spread, 2)
-		g.unflush(r.spread, 2)
+		g.flush(r.neg, 2)
+		g.unflush(r.neg, 2)
 	}
 	label("Finish")
 	if g.ce() {
-		e := t.vec()
-		t.exp(ec, r.dt, e)
-		g.finishCE(tail, t.loadLogConsts(), m, r.S, r.dt, e, r.spread, sfx)
+		e := g.expDt(ec, r.dt)
+		g.finishCE(tail, t.loadLogConsts(), m, r.S, r.dt, e, r.neg, sfx)
 	} else {
 		g.finishLSE(tail, t.loadLogConsts(), m, r.S)
 	}
 }
 
-// accVecs is how many float64 vectors the accumulators take: S and, when smoothing, the spread.
+// expDt returns e^dt for the reductions' dt (with smoothing, the half gap: e^{2·dt}).
+func (g *planarGen) expDt(ec expConsts, dt reg.VecVirtual) reg.VecVirtual {
+	t := g.t
+	d := dt
+	if g.smooth() {
+		d = t.vec()
+		VADDPS(dt, dt, d)
+	}
+	e := t.vec()
+	t.exp(ec, d, e)
+	return e
+}
+
+// accVecs is how many float64 vectors the accumulators take: S and, when smoothing, neg.
 func (g *planarGen) accVecs() int {
 	if g.smooth() {
 		return 4
@@ -652,21 +664,22 @@ func (g *planarGen) unflush(v reg.VecVirtual, i int) {
 	VINSERTF128(U8(1), hi, lo, v)
 }
 
-// finishCE turns one vector's reductions into losses and statistics, given e = e^dt (exactly 1
-// when the target holds the maximum, dt = 0):
+// finishCE turns one vector's reductions into losses and statistics, given e = e^{zt−m} (exactly
+// 1 when the target holds the maximum, dt = 0):
 //
 //	ls = log1p(S + (e − 1)): log1p(S) when dt = 0, which keeps tiny losses exact; otherwise the
 //	     maximum is another class's, so S >= 1 and the loss is above log 2: the rounding of e − 1
 //	     does not matter
-//	loss = ls − dt, smoothed to (1−eps)·loss + eps·ls + 2·eps·spread (spread: Σ_j (0.5·m − 0.5·z_j)/c)
+//	loss: ceLoss, from dt = zt − m without smoothing; with smoothing (neg not nil) from neg and
+//	     dt, the half gap zt/2 − m/2 there, as the rows' finish (finishRows) has them
 //	pt = −S / (S + e)
 //
 // A NaN logit, a +Inf maximum or an all −Inf position made some z_j − m NaN, which reached S (or
 // dt, on the target class), and so the loss. Ignored positions (t < 0) get fill and zero
 // statistics. sfx makes the labels unique.
-func (g *planarGen) finishCE(tail Op, lc logConsts, m, S, dt, e, spread reg.VecVirtual, sfx string) {
+func (g *planarGen) finishCE(tail Op, lc logConsts, m, S, dt, e, neg reg.VecVirtual, sfx string) {
 	t := g.t
-	Comment("Finish: u = S + (e − 1), ls = log1p(u), loss = ls − dt, pt = −S / (S + e)")
+	Comment("Finish: u = S + (e − 1), ls = log1p(u), loss (ceLoss), pt = −S / (S + e)")
 	total := t.vec()
 	VADDPS(S, e, total)
 	u := t.vec()
@@ -676,14 +689,11 @@ func (g *planarGen) finishCE(tail Op, lc logConsts, m, S, dt, e, spread reg.VecV
 	VDIVPS(total, S, pt) // negated with the statistics
 	ls := t.vec()
 	t.log1p(lc, u, ls)
-	loss := t.vec()
-	VSUBPS(dt, ls, loss)
+	in := lossTerms{ls: ls, dt: dt}
 	if g.smooth() {
-		Comment("loss = (1 − eps)·loss + eps·ls + 2·eps·spread")
-		VMULPS(g.oneMinusEps, loss, loss)
-		VFMADD231PS(g.eps, ls, loss)
-		VFMADD231PS(g.twoEps, spread, loss)
+		in = lossTerms{ls: ls, hg: dt, neg: neg, gapW: g.gapW}
 	}
+	loss := t.ceLoss(in, !g.smooth(), nil, "")
 	Comment("Ignored positions (t < 0) get fill")
 	tg := g.loadInt(g.mem(g.tp), tail)
 	noStats := g.label(sfx + "NoStats")
