@@ -5,9 +5,10 @@ package ohem
 import "math"
 
 // The amd64 planar tiers for the driver (planar_asm.go) and their adapters: each kernel covers
-// every position of the call and finishes it (with label smoothing it forms m − z_t in float32,
-// which overflows when the logits span more than the float32 range: the driver recomputes the
-// rare +Inf losses).
+// every position of the call and finishes it with the row kernels' formula (asm/ce.go's ceLoss:
+// with label smoothing the gap enters as zt/2 − m/2, which cannot overflow where the loss is
+// finite; a +Inf loss at the edge of the float32 range is still recomputed alone by the driver,
+// finish.go's rule).
 
 var (
 	planarTierAVX2   = &planarTier{id: tierAVX2, minN: 1, finished: true}
