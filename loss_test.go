@@ -722,3 +722,38 @@ func checkInPlace(t *testing.T, what string, b ohem.Batch, cfg ohem.Config) {
 	}
 	checkGrad(t, what+" in place", in.Logits, want64, nil, false)
 }
+
+// TestSparseGradient: selections that keep a few per cent of the rows, of 8 to 200 classes (the
+// gradient kernels then write mostly zeros). Against the reference, with Workers (bit for bit) and
+// in place: Keep per image, a small KeepRatio, and SSD's NegPosRatio with 2% positives, with class
+// weights and label smoothing.
+func TestSparseGradient(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 9))
+	for _, c := range []int{8, 21, 81, 200} {
+		b := makeBatch(r, batchSpec{n: 2400, c: c, images: 3, ignore: 0.05, confident: 0.3})
+		for i, ti := range b.Targets {
+			if ti >= 0 && r.Float64() < 0.98 {
+				b.Targets[i] = 0 // background
+			}
+		}
+		w := make([]float32, c)
+		for j := range w {
+			w[j] = float32(0.5 + r.Float64())
+		}
+		for _, cfg := range []ohem.Config{
+			{Keep: 40, PerImage: true},
+			{KeepRatio: 0.05, LabelSmoothing: 0.1},
+			{NegPosRatio: 3, PerImage: true, Reduction: ohem.Sum},
+			{NegPosRatio: 3, ClassWeights: w, LabelSmoothing: 0.05},
+		} {
+			t.Run(fmt.Sprintf("C%d/%s", c, configName(cfg)), func(t *testing.T) {
+				checkLoss(t, cfg, b)
+				for _, ks := range ohem.KernelSets() {
+					cfg.Kernel = ks.Name()
+					checkWorkers(t, b, cfg)
+					checkInPlace(t, ks.Name()+" "+configName(cfg), b, cfg)
+				}
+			})
+		}
+	}
+}
