@@ -5539,18 +5539,18 @@ ceRowsLargeSpreadGradAVX2LastNormDone:
 	VZEROUPPER
 	RET
 
-// func cePlanarAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+// func cePlanarAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 // Requires: AVX, AVX2, FMA3, SSE
-TEXT ·cePlanarAVX2(SB), $9600-120
-	MOVQ         x_base+48(FP), AX
-	MOVQ         c+96(FP), CX
-	MOVQ         stride+104(FP), DX
+TEXT ·cePlanarAVX2(SB), $9600-168
+	MOVQ         x_base+96(FP), AX
+	MOVQ         c+144(FP), CX
+	MOVQ         stride+152(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         loss_base+0(FP), BX
-	MOVQ         t_base+72(FP), SI
-	MOVQ         t_len+80(FP), DI
+	MOVQ         t_base+120(FP), SI
+	MOVQ         t_len+128(FP), DI
 	XORQ         R8, R8
-	VMOVSS       fill+116(FP), X0
+	VMOVSS       fill+164(FP), X0
 	VBROADCASTSS X0, Y0
 	VMOVUPS      Y0, 9536(SP)
 	CMPQ         CX, $0x00000020
@@ -5765,20 +5765,21 @@ cePlanarAVX2BlockFinish:
 	VMOVDQU   (SI)(R8*1), Y4
 	VBLENDVPS Y4, 9536(SP), Y3, Y3
 	VMOVUPS   Y3, (BX)(R8*1)
-	MOVQ      m+24(FP), R11
+	MOVQ      m_len+32(FP), R11
 	TESTQ     R11, R11
 	JZ        cePlanarAVX2BlockNoStats
+	MOVQ      m_base+24(FP), R11
 
 	// Statistics m, ls, pt; zero for ignored positions
 	VPSRAD  $0x1f, Y4, Y4
 	VANDNPS Y0, Y4, Y0
 	VMOVUPS Y0, (R11)(R8*1)
 	VANDNPS Y5, Y4, Y5
-	MOVQ    ls+32(FP), R11
+	MOVQ    ls_base+48(FP), R11
 	VMOVUPS Y5, (R11)(R8*1)
 	VXORPS  signBitVec<>+0(SB), Y2, Y2
 	VANDNPS Y2, Y4, Y2
-	MOVQ    pt+40(FP), R11
+	MOVQ    pt_base+72(FP), R11
 	VMOVUPS Y2, (R11)(R8*1)
 
 cePlanarAVX2BlockNoStats:
@@ -6027,20 +6028,21 @@ cePlanarAVX2FullFinish:
 	VMOVDQU   (SI)(R8*1), Y4
 	VBLENDVPS Y4, 9536(SP), Y3, Y3
 	VMOVUPS   Y3, (BX)(R8*1)
-	MOVQ      m+24(FP), R9
+	MOVQ      m_len+32(FP), R9
 	TESTQ     R9, R9
 	JZ        cePlanarAVX2FullNoStats
+	MOVQ      m_base+24(FP), R9
 
 	// Statistics m, ls, pt; zero for ignored positions
 	VPSRAD  $0x1f, Y4, Y4
 	VANDNPS Y0, Y4, Y0
 	VMOVUPS Y0, (R9)(R8*1)
 	VANDNPS Y5, Y4, Y5
-	MOVQ    ls+32(FP), R9
+	MOVQ    ls_base+48(FP), R9
 	VMOVUPS Y5, (R9)(R8*1)
 	VXORPS  signBitVec<>+0(SB), Y2, Y2
 	VANDNPS Y2, Y4, Y2
-	MOVQ    pt+40(FP), R9
+	MOVQ    pt_base+72(FP), R9
 	VMOVUPS Y2, (R9)(R8*1)
 
 cePlanarAVX2FullNoStats:
@@ -6326,9 +6328,10 @@ storeTail_28One:
 	VMOVSS X5, (AX)
 
 storeTail_28Done:
-	MOVQ  m+24(FP), AX
+	MOVQ  m_len+32(FP), AX
 	TESTQ AX, AX
 	JZ    cePlanarAVX2TailNoStats
+	MOVQ  m_base+24(FP), AX
 
 	// Statistics m, ls, pt; zero for ignored positions
 	VPSRAD  $0x1f, Y3, Y3
@@ -6361,7 +6364,7 @@ storeTail_29One:
 
 storeTail_29Done:
 	VANDNPS Y4, Y3, Y4
-	MOVQ    ls+32(FP), AX
+	MOVQ    ls_base+48(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X4, X0
 	CMPQ    DI, $0x08
@@ -6391,7 +6394,7 @@ storeTail_30One:
 storeTail_30Done:
 	VXORPS  signBitVec<>+0(SB), Y2, Y2
 	VANDNPS Y2, Y3, Y2
-	MOVQ    pt+40(FP), AX
+	MOVQ    pt_base+72(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X2, X0
 	CMPQ    DI, $0x08
@@ -6434,23 +6437,23 @@ DATA zeroVec<>+24(SB)/4, $0x00000000
 DATA zeroVec<>+28(SB)/4, $0x00000000
 GLOBL zeroVec<>(SB), RODATA|NOPTR, $32
 
-// func cePlanarSmoothAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+// func cePlanarSmoothAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 // Requires: AVX, AVX2, FMA3, SSE
-TEXT ·cePlanarSmoothAVX2(SB), $9760-120
-	MOVQ         x_base+48(FP), AX
-	MOVQ         c+96(FP), CX
-	MOVQ         stride+104(FP), DX
+TEXT ·cePlanarSmoothAVX2(SB), $9760-168
+	MOVQ         x_base+96(FP), AX
+	MOVQ         c+144(FP), CX
+	MOVQ         stride+152(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         loss_base+0(FP), BX
-	MOVQ         t_base+72(FP), SI
-	MOVQ         t_len+80(FP), DI
+	MOVQ         t_base+120(FP), SI
+	MOVQ         t_len+128(FP), DI
 	XORQ         R8, R8
-	VMOVSS       fill+116(FP), X0
+	VMOVSS       fill+164(FP), X0
 	VBROADCASTSS X0, Y0
 	VMOVUPS      Y0, 9600(SP)
 
 	// 0.5, k = 2ε/C and −2(1 − ε), for neg = k·Σ_j (z_j/2 − m/2) and the smoothed loss of ceLoss
-	VMOVSS       eps+112(FP), X0
+	VMOVSS       eps+160(FP), X0
 	VXORPS       X2, X2, X2
 	VCVTSI2SSQ   CX, X2, X2
 	VADDSS       X0, X0, X1
@@ -6687,20 +6690,21 @@ cePlanarSmoothAVX2BlockFinish:
 	VMOVDQU   (SI)(R8*1), Y3
 	VBLENDVPS Y3, 9600(SP), Y4, Y4
 	VMOVUPS   Y4, (BX)(R8*1)
-	MOVQ      m+24(FP), R11
+	MOVQ      m_len+32(FP), R11
 	TESTQ     R11, R11
 	JZ        cePlanarSmoothAVX2BlockNoStats
+	MOVQ      m_base+24(FP), R11
 
 	// Statistics m, ls, pt; zero for ignored positions
 	VPSRAD  $0x1f, Y3, Y3
 	VANDNPS Y0, Y3, Y0
 	VMOVUPS Y0, (R11)(R8*1)
 	VANDNPS Y6, Y3, Y6
-	MOVQ    ls+32(FP), R11
+	MOVQ    ls_base+48(FP), R11
 	VMOVUPS Y6, (R11)(R8*1)
 	VXORPS  signBitVec<>+0(SB), Y2, Y2
 	VANDNPS Y2, Y3, Y2
-	MOVQ    pt+40(FP), R11
+	MOVQ    pt_base+72(FP), R11
 	VMOVUPS Y2, (R11)(R8*1)
 
 cePlanarSmoothAVX2BlockNoStats:
@@ -6978,20 +6982,21 @@ cePlanarSmoothAVX2FullFinish:
 	VMOVDQU   (SI)(R8*1), Y3
 	VBLENDVPS Y3, 9600(SP), Y5, Y5
 	VMOVUPS   Y5, (BX)(R8*1)
-	MOVQ      m+24(FP), R9
+	MOVQ      m_len+32(FP), R9
 	TESTQ     R9, R9
 	JZ        cePlanarSmoothAVX2FullNoStats
+	MOVQ      m_base+24(FP), R9
 
 	// Statistics m, ls, pt; zero for ignored positions
 	VPSRAD  $0x1f, Y3, Y3
 	VANDNPS Y0, Y3, Y0
 	VMOVUPS Y0, (R9)(R8*1)
 	VANDNPS Y4, Y3, Y4
-	MOVQ    ls+32(FP), R9
+	MOVQ    ls_base+48(FP), R9
 	VMOVUPS Y4, (R9)(R8*1)
 	VXORPS  signBitVec<>+0(SB), Y2, Y2
 	VANDNPS Y2, Y3, Y2
-	MOVQ    pt+40(FP), R9
+	MOVQ    pt_base+72(FP), R9
 	VMOVUPS Y2, (R9)(R8*1)
 
 cePlanarSmoothAVX2FullNoStats:
@@ -7306,9 +7311,10 @@ storeTail_32One:
 	VMOVSS X5, (AX)
 
 storeTail_32Done:
-	MOVQ  m+24(FP), AX
+	MOVQ  m_len+32(FP), AX
 	TESTQ AX, AX
 	JZ    cePlanarSmoothAVX2TailNoStats
+	MOVQ  m_base+24(FP), AX
 
 	// Statistics m, ls, pt; zero for ignored positions
 	VPSRAD  $0x1f, Y3, Y3
@@ -7341,7 +7347,7 @@ storeTail_33One:
 
 storeTail_33Done:
 	VANDNPS Y2, Y3, Y2
-	MOVQ    ls+32(FP), AX
+	MOVQ    ls_base+48(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X2, X0
 	CMPQ    DI, $0x08
@@ -7371,7 +7377,7 @@ storeTail_34One:
 storeTail_34Done:
 	VXORPS  signBitVec<>+0(SB), Y1, Y1
 	VANDNPS Y1, Y3, Y1
-	MOVQ    pt+40(FP), AX
+	MOVQ    pt_base+72(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X1, X0
 	CMPQ    DI, $0x08
@@ -17291,19 +17297,19 @@ ceRowsLargeSpreadGradAVX512LastNormDone:
 	VZEROUPPER
 	RET
 
-// func cePlanarAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+// func cePlanarAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
-TEXT ·cePlanarAVX512(SB), $19136-120
-	MOVQ         x_base+48(FP), AX
-	MOVQ         c+96(FP), CX
-	MOVQ         stride+104(FP), DX
+TEXT ·cePlanarAVX512(SB), $19136-168
+	MOVQ         x_base+96(FP), AX
+	MOVQ         c+144(FP), CX
+	MOVQ         stride+152(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         loss_base+0(FP), BX
-	MOVQ         t_base+72(FP), SI
-	MOVQ         t_len+80(FP), DI
+	MOVQ         t_base+120(FP), SI
+	MOVQ         t_len+128(FP), DI
 	XORQ         R8, R8
 	VBROADCASTSS allOnes<>+0(SB), Z0
-	VMOVSS       fill+116(FP), X1
+	VMOVSS       fill+164(FP), X1
 	VBROADCASTSS X1, Z1
 	VMOVUPS      Z1, 19072(SP)
 	CMPQ         CX, $0x00000020
@@ -17538,20 +17544,21 @@ cePlanarAVX512BlockFinish:
 	VPMOVD2M  Z20, K1
 	VMOVUPS   19072(SP), K1, Z19
 	VMOVUPS   Z19, (BX)(R8*1)
-	MOVQ      m+24(FP), R11
+	MOVQ      m_len+32(FP), R11
 	TESTQ     R11, R11
 	JZ        cePlanarAVX512BlockNoStats
+	MOVQ      m_base+24(FP), R11
 
 	// Statistics m, ls, pt; zero for ignored positions
 	KNOTW        K1, K1
 	VMOVAPS.Z    Z17, K1, Z17
 	VMOVUPS      Z17, (R11)(R8*1)
 	VMOVAPS.Z    Z21, K1, Z21
-	MOVQ         ls+32(FP), R11
+	MOVQ         ls_base+48(FP), R11
 	VMOVUPS      Z21, (R11)(R8*1)
 	VBROADCASTSS signBit<>+0(SB), Z17
 	VXORPS.Z     Z17, Z18, K1, Z18
-	MOVQ         pt+40(FP), R11
+	MOVQ         pt_base+72(FP), R11
 	VMOVUPS      Z18, (R11)(R8*1)
 
 cePlanarAVX512BlockNoStats:
@@ -17820,20 +17827,21 @@ cePlanarAVX512FullFinish:
 	VPMOVD2M  Z5, K1
 	VMOVUPS   19072(SP), K1, Z3
 	VMOVUPS   Z3, (BX)(R8*1)
-	MOVQ      m+24(FP), R9
+	MOVQ      m_len+32(FP), R9
 	TESTQ     R9, R9
 	JZ        cePlanarAVX512FullNoStats
+	MOVQ      m_base+24(FP), R9
 
 	// Statistics m, ls, pt; zero for ignored positions
 	KNOTW        K1, K1
 	VMOVAPS.Z    Z1, K1, Z1
 	VMOVUPS      Z1, (R9)(R8*1)
 	VMOVAPS.Z    Z4, K1, Z4
-	MOVQ         ls+32(FP), R9
+	MOVQ         ls_base+48(FP), R9
 	VMOVUPS      Z4, (R9)(R8*1)
 	VBROADCASTSS signBit<>+0(SB), Z1
 	VXORPS.Z     Z1, Z13, K1, Z13
-	MOVQ         pt+40(FP), R9
+	MOVQ         pt_base+72(FP), R9
 	VMOVUPS      Z13, (R9)(R8*1)
 
 cePlanarAVX512FullNoStats:
@@ -18102,20 +18110,21 @@ cePlanarAVX512TailFinish:
 	VPMOVD2M    Z3, K2
 	VMOVUPS     19072(SP), K2, Z0
 	VMOVUPS     Z0, K1, (BX)(R8*1)
-	MOVQ        m+24(FP), AX
+	MOVQ        m_len+32(FP), AX
 	TESTQ       AX, AX
 	JZ          cePlanarAVX512TailNoStats
+	MOVQ        m_base+24(FP), AX
 
 	// Statistics m, ls, pt; zero for ignored positions
 	KNOTW        K2, K2
 	VMOVAPS.Z    Z1, K2, Z1
 	VMOVUPS      Z1, K1, (AX)(R8*1)
 	VMOVAPS.Z    Z2, K2, Z2
-	MOVQ         ls+32(FP), AX
+	MOVQ         ls_base+48(FP), AX
 	VMOVUPS      Z2, K1, (AX)(R8*1)
 	VBROADCASTSS signBit<>+0(SB), Z0
 	VXORPS.Z     Z0, Z13, K2, Z13
-	MOVQ         pt+40(FP), AX
+	MOVQ         pt_base+72(FP), AX
 	VMOVUPS      Z13, K1, (AX)(R8*1)
 
 cePlanarAVX512TailNoStats:
@@ -18123,24 +18132,24 @@ cePlanarAVX512Done:
 	VZEROUPPER
 	RET
 
-// func cePlanarSmoothAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+// func cePlanarSmoothAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
-TEXT ·cePlanarSmoothAVX512(SB), $19456-120
-	MOVQ         x_base+48(FP), AX
-	MOVQ         c+96(FP), CX
-	MOVQ         stride+104(FP), DX
+TEXT ·cePlanarSmoothAVX512(SB), $19456-168
+	MOVQ         x_base+96(FP), AX
+	MOVQ         c+144(FP), CX
+	MOVQ         stride+152(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         loss_base+0(FP), BX
-	MOVQ         t_base+72(FP), SI
-	MOVQ         t_len+80(FP), DI
+	MOVQ         t_base+120(FP), SI
+	MOVQ         t_len+128(FP), DI
 	XORQ         R8, R8
 	VBROADCASTSS allOnes<>+0(SB), Z0
-	VMOVSS       fill+116(FP), X1
+	VMOVSS       fill+164(FP), X1
 	VBROADCASTSS X1, Z1
 	VMOVUPS      Z1, 19200(SP)
 
 	// 0.5, k = 2ε/C and −2(1 − ε), for neg = k·Σ_j (z_j/2 − m/2) and the smoothed loss of ceLoss
-	VMOVSS       eps+112(FP), X1
+	VMOVSS       eps+160(FP), X1
 	VXORPS       X3, X3, X3
 	VCVTSI2SSQ   CX, X3, X3
 	VADDSS       X1, X1, X2
@@ -18397,20 +18406,21 @@ cePlanarSmoothAVX512BlockFinish:
 	VPMOVD2M  Z19, K1
 	VMOVUPS   19200(SP), K1, Z20
 	VMOVUPS   Z20, (BX)(R8*1)
-	MOVQ      m+24(FP), R11
+	MOVQ      m_len+32(FP), R11
 	TESTQ     R11, R11
 	JZ        cePlanarSmoothAVX512BlockNoStats
+	MOVQ      m_base+24(FP), R11
 
 	// Statistics m, ls, pt; zero for ignored positions
 	KNOTW        K1, K1
 	VMOVAPS.Z    Z17, K1, Z17
 	VMOVUPS      Z17, (R11)(R8*1)
 	VMOVAPS.Z    Z22, K1, Z22
-	MOVQ         ls+32(FP), R11
+	MOVQ         ls_base+48(FP), R11
 	VMOVUPS      Z22, (R11)(R8*1)
 	VBROADCASTSS signBit<>+0(SB), Z17
 	VXORPS.Z     Z17, Z18, K1, Z18
-	MOVQ         pt+40(FP), R11
+	MOVQ         pt_base+72(FP), R11
 	VMOVUPS      Z18, (R11)(R8*1)
 
 cePlanarSmoothAVX512BlockNoStats:
@@ -18708,20 +18718,21 @@ cePlanarSmoothAVX512FullFinish:
 	VPMOVD2M  Z5, K1
 	VMOVUPS   19200(SP), K1, Z3
 	VMOVUPS   Z3, (BX)(R8*1)
-	MOVQ      m+24(FP), R9
+	MOVQ      m_len+32(FP), R9
 	TESTQ     R9, R9
 	JZ        cePlanarSmoothAVX512FullNoStats
+	MOVQ      m_base+24(FP), R9
 
 	// Statistics m, ls, pt; zero for ignored positions
 	KNOTW        K1, K1
 	VMOVAPS.Z    Z1, K1, Z1
 	VMOVUPS      Z1, (R9)(R8*1)
 	VMOVAPS.Z    Z4, K1, Z4
-	MOVQ         ls+32(FP), R9
+	MOVQ         ls_base+48(FP), R9
 	VMOVUPS      Z4, (R9)(R8*1)
 	VBROADCASTSS signBit<>+0(SB), Z1
 	VXORPS.Z     Z1, Z13, K1, Z13
-	MOVQ         pt+40(FP), R9
+	MOVQ         pt_base+72(FP), R9
 	VMOVUPS      Z13, (R9)(R8*1)
 
 cePlanarSmoothAVX512FullNoStats:
@@ -19019,20 +19030,21 @@ cePlanarSmoothAVX512TailFinish:
 	VPMOVD2M    Z3, K2
 	VMOVUPS     19200(SP), K2, Z0
 	VMOVUPS     Z0, K1, (BX)(R8*1)
-	MOVQ        m+24(FP), AX
+	MOVQ        m_len+32(FP), AX
 	TESTQ       AX, AX
 	JZ          cePlanarSmoothAVX512TailNoStats
+	MOVQ        m_base+24(FP), AX
 
 	// Statistics m, ls, pt; zero for ignored positions
 	KNOTW        K2, K2
 	VMOVAPS.Z    Z1, K2, Z1
 	VMOVUPS      Z1, K1, (AX)(R8*1)
 	VMOVAPS.Z    Z2, K2, Z2
-	MOVQ         ls+32(FP), AX
+	MOVQ         ls_base+48(FP), AX
 	VMOVUPS      Z2, K1, (AX)(R8*1)
 	VBROADCASTSS signBit<>+0(SB), Z0
 	VXORPS.Z     Z0, Z13, K2, Z13
-	MOVQ         pt+40(FP), AX
+	MOVQ         pt_base+72(FP), AX
 	VMOVUPS      Z13, K1, (AX)(R8*1)
 
 cePlanarSmoothAVX512TailNoStats:

@@ -121,17 +121,17 @@ func ceRowsLargeSpreadGradAVX2(s []float32, zt []float32, neg []float32, mx []fl
 
 // cePlanarAVX2 is cePlanar for eps == 0 (eps is not read).
 // len(t) positions of a planar image: class j of position p is x[j*stride+p]; m, ls and pt
-// receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+// receive the gradient's statistics when len(m) > 0. Requires len(t) >= 1, c >= 1.
 //
 //go:noescape
-func cePlanarAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+func cePlanarAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 
 // cePlanarSmoothAVX2 is cePlanar for eps > 0.
 // len(t) positions of a planar image: class j of position p is x[j*stride+p]; m, ls and pt
-// receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+// receive the gradient's statistics when len(m) > 0. Requires len(t) >= 1, c >= 1.
 //
 //go:noescape
-func cePlanarSmoothAVX2(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+func cePlanarSmoothAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 
 // lsePlanarAVX2 sets dst[p] = log Σ_j exp(x[j*stride+p]) for the len(dst) >= 1 positions.
 //
@@ -313,17 +313,17 @@ func ceRowsLargeSpreadGradAVX512(s []float32, zt []float32, neg []float32, mx []
 
 // cePlanarAVX512 is cePlanar for eps == 0 (eps is not read).
 // len(t) positions of a planar image: class j of position p is x[j*stride+p]; m, ls and pt
-// receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+// receive the gradient's statistics when len(m) > 0. Requires len(t) >= 1, c >= 1.
 //
 //go:noescape
-func cePlanarAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+func cePlanarAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 
 // cePlanarSmoothAVX512 is cePlanar for eps > 0.
 // len(t) positions of a planar image: class j of position p is x[j*stride+p]; m, ls and pt
-// receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.
+// receive the gradient's statistics when len(m) > 0. Requires len(t) >= 1, c >= 1.
 //
 //go:noescape
-func cePlanarSmoothAVX512(loss []float32, m *float32, ls *float32, pt *float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
+func cePlanarSmoothAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, c int, stride int, eps float32, fill float32)
 
 // lsePlanarAVX512 sets dst[p] = log Σ_j exp(x[j*stride+p]) for the len(dst) >= 1 positions.
 //

@@ -31,12 +31,9 @@ func planarAVX512(ks *kernelSet) {
 const planarScratch = 0
 
 // planarKernel runs the tier's kernel (with smoothing or without) on the len(t) positions: the
-// statistics travel as three pointers, nil when they are off.
+// statistics, as for every kernel, are written when len(m) > 0 (st.on()).
 func (d *planarTier) planarKernel(loss []float32, st stats, x []float32, t []int32, c, stride int, eps, fill float32) {
-	var m, ls, pt *float32
-	if st.on() {
-		m, ls, pt = &st.m[0], &st.ls[0], &st.pt[0]
-	}
+	m, ls, pt := st.m, st.ls, st.pt
 	z := d.id == tierAVX512
 	switch {
 	case z && eps == 0:

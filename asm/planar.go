@@ -109,10 +109,10 @@ func genPlanarKernel(t tier, mode planarMode) {
 			doc = "is cePlanar for eps > 0."
 		}
 		g.name = name + t.suffix
-		t.textFrame(0, name, "func(loss []float32, m, ls, pt *float32, x []float32, t []int32, c, stride int, eps, fill float32)",
+		t.textFrame(0, name, "func(loss, m, ls, pt []float32, x []float32, t []int32, c, stride int, eps, fill float32)",
 			doc,
 			"len(t) positions of a planar image: class j of position p is x[j*stride+p]; m, ls and pt",
-			"receive the gradient's statistics when m is not nil. Requires len(t) >= 1, c >= 1.")
+			"receive the gradient's statistics when len(m) > 0. Requires len(t) >= 1, c >= 1.")
 	case planarLSE:
 		g.name = "lsePlanar" + t.suffix
 		t.textFrame(0, "lsePlanar", "func(dst, x []float32, c, stride int)",
@@ -702,35 +702,37 @@ func (g *planarGen) finishCE(tail Op, lc logConsts, m, S, dt, e, neg reg.VecVirt
 		VPMOVD2M(tg, inv)
 		VMOVUPS(g.fill, inv, loss)
 		g.store(loss, g.mem(g.lossp), tail)
-		mp := loadGP(Param("m"))
-		TESTQ(mp, mp)
+		stn := loadGP(Param("m").Len())
+		TESTQ(stn, stn)
 		JZ(LabelRef(noStats))
+		mp := loadGP(Param("m").Base())
 		Comment("Statistics m, ls, pt; zero for ignored positions")
 		KNOTW(inv, valid)
 		VMOVAPS_Z(m, valid, m)
 		g.store(m, g.mem(mp), tail)
 		VMOVAPS_Z(ls, valid, ls)
-		lsp := loadGP(Param("ls"))
+		lsp := loadGP(Param("ls").Base())
 		g.store(ls, g.mem(lsp), tail)
 		VXORPS_Z(t.cu("signBit", 0x80000000), pt, valid, pt)
-		ptp := loadGP(Param("pt"))
+		ptp := loadGP(Param("pt").Base())
 		g.store(pt, g.mem(ptp), tail)
 	} else {
 		VBLENDVPS(tg, g.fill, loss, loss) // loss = fill where the sign bit of t is set
 		g.store(loss, g.mem(g.lossp), tail)
-		mp := loadGP(Param("m"))
-		TESTQ(mp, mp)
+		stn := loadGP(Param("m").Len())
+		TESTQ(stn, stn)
 		JZ(LabelRef(noStats))
+		mp := loadGP(Param("m").Base())
 		Comment("Statistics m, ls, pt; zero for ignored positions")
 		VPSRAD(U8(31), tg, tg) // all ones where t < 0
 		VANDNPS(m, tg, m)
 		g.store(m, g.mem(mp), tail)
 		VANDNPS(ls, tg, ls)
-		lsp := loadGP(Param("ls"))
+		lsp := loadGP(Param("ls").Base())
 		g.store(ls, g.mem(lsp), tail)
 		VXORPS(t.cu("signBit", 0x80000000), pt, pt)
 		VANDNPS(pt, tg, pt)
-		ptp := loadGP(Param("pt"))
+		ptp := loadGP(Param("pt").Base())
 		g.store(pt, g.mem(ptp), tail)
 	}
 	Label(noStats)
