@@ -3876,7 +3876,7 @@ ceFinishAVX2Done:
 	VZEROUPPER
 	RET
 
-// func ceRowsLargeGradAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
+// func ceRowsLargeGradAVX2(s []float32, zt []float32, drop []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
 // Requires: AVX, AVX2, FMA3, SSE
 TEXT ·ceRowsLargeGradAVX2(SB), NOSPLIT, $0-196
 	MOVQ   s_base+0(FP), AX
@@ -3887,7 +3887,7 @@ TEXT ·ceRowsLargeGradAVX2(SB), NOSPLIT, $0-196
 	MOVQ   t_len+128(FP), SI
 	MOVQ   t_base+120(FP), DI
 	MOVQ   zt_base+24(FP), R9
-	MOVQ   neg_base+48(FP), R8
+	MOVQ   drop_base+48(FP), R8
 	MOVQ   g_base+160(FP), R10
 	ADDQ   DX, R10
 	SUBQ   x_base+96(FP), R10
@@ -16066,7 +16066,7 @@ ceFinishAVX512Done:
 	VZEROUPPER
 	RET
 
-// func ceRowsLargeGradAVX512(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
+// func ceRowsLargeGradAVX512(s []float32, zt []float32, drop []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
 // Requires: AVX, AVX512DQ, AVX512F, AVX512VL, BMI2, SSE
 TEXT ·ceRowsLargeGradAVX512(SB), NOSPLIT, $0-196
 	MOVQ         s_base+0(FP), AX
@@ -16077,7 +16077,7 @@ TEXT ·ceRowsLargeGradAVX512(SB), NOSPLIT, $0-196
 	MOVQ         t_len+128(FP), SI
 	MOVQ         t_base+120(FP), DI
 	MOVQ         zt_base+24(FP), R9
-	MOVQ         neg_base+48(FP), R8
+	MOVQ         drop_base+48(FP), R8
 	MOVQ         g_base+160(FP), R10
 	ADDQ         DX, R10
 	SUBQ         x_base+96(FP), R10

@@ -105,10 +105,11 @@ func ceFinishAVX2(loss []float32, m []float32, ls []float32, pt []float32, s []f
 // which g must not overlap: a tail may be stored as a whole vector over other lanes of the row):
 // g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 (the glue
 // overwrites the target's element), and 0 for a row with t[i] < 0.
-// A row with S < e0·e^{x[i][t[i]]−m} gets zeros and neg[i] = 1 (the other valid rows neg[i] = 0).
+// A row with S < e0·e^{x[i][t[i]]−m} gets zeros and drop[i] = 1 (the other valid rows drop[i] = 0);
+// drop takes the place of ceRowsLargeSpread's neg, which a kernel without smoothing has no use for.
 //
 //go:noescape
-func ceRowsLargeGradAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
+func ceRowsLargeGradAVX2(s []float32, zt []float32, drop []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
 
 // ceRowsLargeSpreadGradAVX2 is ceRowsLargeSpread that also writes the gradient of every row to the row-major g (the layout of x,
 // which g must not overlap: a tail may be stored as a whole vector over other lanes of the row):
@@ -297,10 +298,11 @@ func ceFinishAVX512(loss []float32, m []float32, ls []float32, pt []float32, s [
 // which g must not overlap: a tail may be stored as a whole vector over other lanes of the row):
 // g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 (the glue
 // overwrites the target's element), and 0 for a row with t[i] < 0.
-// A row with S < e0·e^{x[i][t[i]]−m} gets zeros and neg[i] = 1 (the other valid rows neg[i] = 0).
+// A row with S < e0·e^{x[i][t[i]]−m} gets zeros and drop[i] = 1 (the other valid rows drop[i] = 0);
+// drop takes the place of ceRowsLargeSpread's neg, which a kernel without smoothing has no use for.
 //
 //go:noescape
-func ceRowsLargeGradAVX512(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
+func ceRowsLargeGradAVX512(s []float32, zt []float32, drop []float32, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0 float32, nq float32, e0 float32)
 
 // ceRowsLargeSpreadGradAVX512 is ceRowsLargeSpread that also writes the gradient of every row to the row-major g (the layout of x,
 // which g must not overlap: a tail may be stored as a whole vector over other lanes of the row):

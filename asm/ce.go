@@ -128,13 +128,24 @@ func (g *rowsGen) text() {
 			"g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 (the glue",
 			"overwrites the target's element), and 0 for a row with t[i] < 0."}
 		if g.kind == rowsCE {
-			doc = append(doc, "A row with S < e0·e^{x[i][t[i]]−m} gets zeros and neg[i] = 1 (the other valid rows neg[i] = 0).")
+			doc = append(doc, "A row with S < e0·e^{x[i][t[i]]−m} gets zeros and drop[i] = 1 (the other valid rows drop[i] = 0);",
+				"drop takes the place of ceRowsLargeSpread's neg, which a kernel without smoothing has no use for.")
 		} else {
 			doc = append(doc, "e0 is not read.")
 		}
-		t.text(name, "func(s, zt, neg, mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0, nq, e0 float32)", doc...)
+		t.text(name, "func(s, zt, "+g.sumParam()+", mx []float32, x []float32, t []int32, c int, k float32, g []float32, s0, nq, e0 float32)", doc...)
 	}
 	g.lbl = name + t.suffix
+}
+
+// sumParam names the kernel's third slice by what it receives: neg, the smoothing's weighted sum
+// of the row (k·Σ_j (x[i][j]/2 − m/2)), or, in the fused kernel without smoothing, drop, the
+// rows it predicted dropped.
+func (g *rowsGen) sumParam() string {
+	if g.grad && g.kind == rowsCE {
+		return "drop"
+	}
+	return "neg"
 }
 
 // prologue loads the parameters and the constants, and starts the row loop: an ignored row is
@@ -155,7 +166,7 @@ func (g *rowsGen) prologue() {
 		Load(Param("zt").Base(), g.ztP)
 	}
 	if g.spread || g.drop {
-		Load(Param("neg").Base(), g.spP)
+		Load(Param(g.sumParam()).Base(), g.spP)
 	}
 	if g.grad {
 		g.gd = GP64()
