@@ -256,6 +256,29 @@ func (f *neonFile) expSegment(tag string, spread bool) {
 	f.Label(tag + "Done")
 }
 
+// acrossRowsArgs loads the arguments the across-rows kernels (ceSmallNEON, ceTiledNEON) share:
+// R0 s, R1 zt, R2 neg, R3 mx, R4 x, R5 t, R6 len(t), R7 C, R8 4·C, V27 (vK) k in every lane, V19
+// ones, and the exp constants; extra, if not nil, loads a kernel's own after C.
+func (f *neonFile) acrossRowsArgs(extra func()) {
+	f.LdArg("s", "R0")
+	f.LdArg("zt", "R1")
+	f.LdArg("neg", "R2")
+	f.LdArg("mx", "R3")
+	f.LdArg("x", "R4")
+	f.LdArg("t", "R5")
+	f.LdLen("t", "R6")
+	f.LdArg("c", "R7")
+	if extra != nil {
+		extra()
+	}
+	f.Op("LSL $2, R7, R8")
+	f.LdF("k", vK)
+	f.DupLane(vK, vK, 0)
+	f.Op("MOVW $1, R13")
+	f.DupR(19, "R13")
+	f.expConstsNEON()
+}
+
 // genSmallNEON emits ceSmallNEON: 4 rows a vector, each class's 4 logits loaded lane by lane
 // from the 4 rows (a max pass, then an exp pass that picks the target's logit by comparing the
 // class index with the targets).
@@ -270,20 +293,7 @@ func genSmallNEON(f *neonFile) {
 		"mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m}, zt[i] = x[i][t[i]] and",
 		"neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m). A row with t[i] < 0 matches no class: s[i] and neg[i]",
 		"then sum every class (the log-sum-exp of small C relies on it), and zt[i] is not meaningful.")
-	f.LdArg("s", "R0")
-	f.LdArg("zt", "R1")
-	f.LdArg("neg", "R2")
-	f.LdArg("mx", "R3")
-	f.LdArg("x", "R4")
-	f.LdArg("t", "R5")
-	f.LdLen("t", "R6")
-	f.LdArg("c", "R7")
-	f.Op("LSL $2, R7, R8")
-	f.LdF("k", vK)
-	f.DupLane(vK, vK, 0)
-	f.Op("MOVW $1, R13")
-	f.DupR(19, "R13")
-	f.expConstsNEON()
+	f.acrossRowsArgs(nil)
 	rows := []string{"R9", "R10", "R11", "R12"}
 	// load4 loads class j of the 4 rows into lane l of v and advances the row pointers.
 	load4 := func(v neon.Reg) {

@@ -26,21 +26,7 @@ func genTiledNEON(f *neonFile) {
 		"mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m}, zt[i] = x[i][t[i]] and",
 		"neg[i] = k·Σ_{j≠t[i]} (x[i][j] − m); what it writes for a row with t[i] < 0 means nothing.",
 		fmt.Sprintf("It reads up to %d floats past the last row (x must extend that far); col holds 4·(c + %d) floats.", neonTiledOverread, neonTiledColPad))
-	f.LdArg("s", "R0")
-	f.LdArg("zt", "R1")
-	f.LdArg("neg", "R2")
-	f.LdArg("mx", "R3")
-	f.LdArg("x", "R4")
-	f.LdArg("t", "R5")
-	f.LdLen("t", "R6")
-	f.LdArg("c", "R7")
-	f.LdArg("col", "R14")
-	f.Op("LSL $2, R7, R8")
-	f.LdF("k", vK)
-	f.DupLane(vK, vK, 0)
-	f.Op("MOVW $1, R13")
-	f.DupR(19, "R13")
-	f.expConstsNEON()
+	f.acrossRowsArgs(func() { f.LdArg("col", "R14") })
 
 	// tile loads the 4 rows of the tile at R9 into V0–V3 and transposes them into the columns
 	// V0–V3 (lane r: row r), which it stores at R12 (advanced).
