@@ -42,28 +42,17 @@ func genCountNEON(f *neonFile, name string, nan bool, doc string) {
 			f.Fcmgt(d, 0, x) // v > x: false for NaN
 		}
 	}
-	f.Label("loop16")
-	f.Op("CMP $16, R1")
-	f.Op("BLT loop4")
-	mark := f.Count()
-	f.Op("VLD1.P 64(R0), [V16.S4, V17.S4, V18.S4, V19.S4]")
-	for k := neon.Reg(0); k < 4; k++ {
-		cmp(20+k, 16+k)
-	}
-	for k := neon.Reg(0); k < 4; k++ {
-		f.AddS(4+k, 4+k, 20+k)
-	}
-	f.Op("SUB $16, R1")
-	f.Op("B loop16")
-	f.LoopNote(mark, 16)
-	f.Label("loop4")
-	f.Op("CBZ R1, done")
-	f.Op("VLD1.P 16(R0), [V16.S4]")
-	cmp(20, 16)
-	f.AddS(4, 4, 20)
-	f.Op("SUB $4, R1")
-	f.Op("B loop4")
-	f.Label("done")
+	f.scan16(func() {
+		for k := neon.Reg(0); k < 4; k++ {
+			cmp(20+k, 16+k)
+		}
+		for k := neon.Reg(0); k < 4; k++ {
+			f.AddS(4+k, 4+k, 20+k)
+		}
+	}, func() {
+		cmp(20, 16)
+		f.AddS(4, 4, 20)
+	})
 	f.AddS(4, 4, 5)
 	f.AddS(6, 6, 7)
 	f.AddS(4, 4, 6)
@@ -84,24 +73,11 @@ func genMaxTargetNEON(f *neonFile) {
 	for a := neon.Reg(4); a < 8; a++ {
 		f.DupR(a, "R2")
 	}
-	f.Label("loop16")
-	f.Op("CMP $16, R1")
-	f.Op("BLT loop4")
-	mark := f.Count()
-	f.Op("VLD1.P 64(R0), [V16.S4, V17.S4, V18.S4, V19.S4]")
-	for k := neon.Reg(0); k < 4; k++ {
-		f.Smax(4+k, 4+k, 16+k)
-	}
-	f.Op("SUB $16, R1")
-	f.Op("B loop16")
-	f.LoopNote(mark, 16)
-	f.Label("loop4")
-	f.Op("CBZ R1, done")
-	f.Op("VLD1.P 16(R0), [V16.S4]")
-	f.Smax(4, 4, 16)
-	f.Op("SUB $4, R1")
-	f.Op("B loop4")
-	f.Label("done")
+	f.scan16(func() {
+		for k := neon.Reg(0); k < 4; k++ {
+			f.Smax(4+k, 4+k, 16+k)
+		}
+	}, func() { f.Smax(4, 4, 16) })
 	f.Smax(4, 4, 5)
 	f.Smax(6, 6, 7)
 	f.Smax(4, 4, 6)
@@ -318,4 +294,26 @@ func genIndicesNEON(f *neonFile, name string, nan bool, doc ...string) {
 	f.Label("done")
 	f.Ret("n", "R4")
 	f.Op("RET")
+}
+
+// scan16 emits the loop over the R1 elements at R0 (a multiple of 4) of the reductions into
+// V4–V7: 16 a step, V16–V19 loaded, through body16; then 4 a step, V16 loaded, through body4; it
+// ends at the label done.
+func (f *neonFile) scan16(body16, body4 func()) {
+	f.Label("loop16")
+	f.Op("CMP $16, R1")
+	f.Op("BLT loop4")
+	mark := f.Count()
+	f.Op("VLD1.P 64(R0), [V16.S4, V17.S4, V18.S4, V19.S4]")
+	body16()
+	f.Op("SUB $16, R1")
+	f.Op("B loop16")
+	f.LoopNote(mark, 16)
+	f.Label("loop4")
+	f.Op("CBZ R1, done")
+	f.Op("VLD1.P 16(R0), [V16.S4]")
+	body4()
+	f.Op("SUB $4, R1")
+	f.Op("B loop4")
+	f.Label("done")
 }
