@@ -132,41 +132,27 @@ func genCount(t tier, name string, pred int, self bool, doc string) {
 func genMaxTarget(t tier) {
 	name := "maxTarget"
 	t.text(name, "func(t []int32) int32", "returns the largest element of t, or −1 when t is empty.")
-	p := Load(Param("t").Base(), GP64())
-	n := Load(Param("t").Len(), GP64())
+	p := Load(Param("t").Base(), GP64()).(reg.GPVirtual)
+	n := Load(Param("t").Len(), GP64()).(reg.GPVirtual)
 	minus1 := t.u32("allOnes", 0xFFFFFFFF)
 	acc := [2]reg.VecVirtual{t.vec(), t.vec()}
 	VMOVDQA32orA(t, minus1, acc[0])
 	VMOVDQA32orA(t, minus1, acc[1])
-	loop, one, tail, done := name+t.suffix+"Loop2", name+t.suffix+"Loop1", name+t.suffix+"Tail", name+t.suffix+"Done"
-	Label(loop)
-	CMPQ(n, U32(2*t.lanes))
-	JB(LabelRef(one))
-	VPMAXSD(Mem{Base: p}, acc[0], acc[0])
-	VPMAXSD(Mem{Base: p, Disp: t.bytes()}, acc[1], acc[1])
-	ADDQ(U32(2*t.bytes()), p)
-	SUBQ(U32(2*t.lanes), n)
-	JMP(LabelRef(loop))
-	Label(one)
-	CMPQ(n, U32(t.lanes))
-	JB(LabelRef(tail))
-	VPMAXSD(Mem{Base: p}, acc[0], acc[0])
-	ADDQ(U32(t.bytes()), p)
-	SUBQ(U32(t.lanes), n)
-	Label(tail)
-	TESTQ(n, n)
-	JZ(LabelRef(done))
-	mask := t.tailMask(n)
-	x := t.vec()
-	if t.zmm {
-		VMOVDQA32(minus1, x)
-		VMOVDQU32(Mem{Base: p}, mask, x) // masked-off lanes keep −1
-	} else {
-		VPMASKMOVD(Mem{Base: p}, mask, x)
-		VBLENDVPS(mask, x, minus1, x)
-	}
-	VPMAXSD(x, acc[1], acc[1])
-	Label(done)
+	t.vectorLoop(name, n, []reg.GPVirtual{p}, func(disp int, mask Op) {
+		if mask == nil {
+			VPMAXSD(Mem{Base: p, Disp: disp}, acc[disp/t.bytes()], acc[disp/t.bytes()])
+			return
+		}
+		x := t.vec()
+		if t.zmm {
+			VMOVDQA32(minus1, x)
+			VMOVDQU32(Mem{Base: p}, mask, x) // masked-off lanes keep −1
+		} else {
+			VPMASKMOVD(Mem{Base: p}, mask, x)
+			VBLENDVPS(mask, x, minus1, x)
+		}
+		VPMAXSD(x, acc[1], acc[1])
+	})
 	VPMAXSD(acc[1], acc[0], acc[0])
 	v := acc[0]
 	if t.zmm {

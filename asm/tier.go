@@ -388,3 +388,35 @@ func check(cond bool, format string, a ...any) {
 		panic(fmt.Sprintf(format, a...))
 	}
 }
+
+// vectorLoop emits the loop of a kernel named name (maxTarget, the rank kernels) over the n
+// elements (a GP register, counted down) at the pointers ptrs: two vectors an iteration
+// (body(0, nil) and body(bytes, nil) at the pointers, which then advance), one, then the last
+// n < lanes through body(0, tailMask(n)).
+func (t tier) vectorLoop(name string, n reg.GPVirtual, ptrs []reg.GPVirtual, body func(disp int, mask Op)) {
+	lbl := name + t.suffix
+	loop, one, tail, done := lbl+"Loop2", lbl+"Loop1", lbl+"Tail", lbl+"Done"
+	step := func(vecs int) {
+		for _, p := range ptrs {
+			ADDQ(U32(vecs*t.bytes()), p)
+		}
+		SUBQ(U32(vecs*t.lanes), n)
+	}
+	Label(loop)
+	CMPQ(n, U32(2*t.lanes))
+	JB(LabelRef(one))
+	body(0, nil)
+	body(t.bytes(), nil)
+	step(2)
+	JMP(LabelRef(loop))
+	Label(one)
+	CMPQ(n, U32(t.lanes))
+	JB(LabelRef(tail))
+	body(0, nil)
+	step(1)
+	Label(tail)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	body(0, t.tailMask(n))
+	Label(done)
+}
