@@ -21,12 +21,14 @@ type Loss struct {
 	sel  selector
 
 	n        int
-	losses   []float32  // per-sample losses; −Inf for ignored samples until Losses zeroes them
-	zeroed   bool       // Losses has replaced the −Inf of ignored samples by 0
-	st       stats      // per-sample statistics for the gradient
-	rank     []float32  // NegPosRatio's candidates: ignored samples −Inf, positives NaN
-	ranked   bool       // this call's loss phase wrote rank (sigLossRank)
-	cuts     []groupCut // per group, what tells its kept samples from its dropped ones
+	losses   []float32     // per-sample losses; −Inf for ignored samples until Losses zeroes them
+	zeroed   bool          // Losses has replaced the −Inf of ignored samples by 0
+	st       stats         // per-sample statistics for the gradient
+	rank     []float32     // NegPosRatio's candidates: ignored samples −Inf, positives NaN
+	ranked   bool          // this call's loss phase wrote rank (sigLossRank)
+	cuts     []groupCut    // per group, what tells its kept samples from its dropped ones
+	counts   []targetCount // per group, fusedScale's counts of the targets (when counted)
+	counted  bool
 	selected []int32
 	scale    []float32 // per-sample gradient scale w_i / W, 0 for samples not kept
 	dropped  []bool    // ceGradRows's rows predicted dropped, whose gradient it zeroed
@@ -232,7 +234,7 @@ func (l *Loss) prepare(grad []float32, b Batch, backward bool) (call, error) {
 	}
 	n := sh.n
 	l.losses = grow(l.losses, n)
-	l.ranked = false
+	l.ranked, l.counted = false, false
 	if l.rule == ruleNegPos {
 		l.rank = grow(l.rank, n)
 		// Sigmoid batches: the loss pass writes the ranks too, where the set can.
@@ -298,12 +300,20 @@ func (l *Loss) selectGroups(c *call) int {
 			rank = l.rank[lo : lo+per]
 		}
 		l.cuts[g] = groupCut{}
-		sel, v = l.choose(sel, l.losses[lo:lo+per], rank, c.b.Targets[lo:lo+per], int32(lo), &l.cuts[g])
+		var pre *targetCount
+		if l.counted {
+			pre = &l.counts[g]
+		}
+		sel, v = l.choose(sel, l.losses[lo:lo+per], rank, c.b.Targets[lo:lo+per], int32(lo), pre, &l.cuts[g])
 		valid += v
 	}
 	l.selected = sel
 	return valid
 }
+
+// A targetCount is a group's count of valid samples (t >= 0) and of those not the background
+// (NegPosRatio's positives).
+type targetCount struct{ valid, pos int }
 
 // A groupCut says, when exact is set, that a group kept exactly its samples whose on[i] >= at
 // (NaN included; on is the group's losses, or NegPosRatio's ranks): zeroBelow(g, on, at) then
@@ -512,8 +522,10 @@ func (l *Loss) fusedScale(b Batch, sh shape) (float32, float64, bool) {
 		groups, per = sh.images, sh.per
 	}
 	valid, kept := 0, 0
+	l.counts = grow(l.counts, groups)
 	for g := range groups {
 		v, pos := ks.countTargets(b.Targets[g*per:(g+1)*per], cfg.Background)
+		l.counts[g] = targetCount{v, pos}
 		valid += v
 		if negPos { // choose's count; KeepTies may keep more, and the scale then differs
 			neg := v - pos
@@ -522,6 +534,7 @@ func (l *Loss) fusedScale(b Batch, sh shape) (float32, float64, bool) {
 			kept += l.keepCount(v)
 		}
 	}
+	l.counted = true // choose takes them instead of counting again
 	var denom float64
 	switch cfg.Reduction {
 	case MeanKept:
@@ -561,15 +574,19 @@ func (l *Loss) clearRows(g []float32, t []int32, lo, hi, c int) {
 
 // choose appends the kept indices of one group to sel and returns it with the group's count of
 // valid samples. loss holds the group's losses, −Inf for ignored samples; t its targets; rank is
-// NegPosRatio's scratch; base the index of the group's first sample.
-func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32, gc *groupCut) ([]int32, int) {
+// NegPosRatio's scratch; base the index of the group's first sample; pre, when not nil, the
+// group's targets counted already; gc receives what tells the kept samples from the dropped.
+func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32, pre *targetCount, gc *groupCut) ([]int32, int) {
 	const lowest = -math.MaxFloat32 // every loss is >= it, −Inf is not
 	cfg := &l.cfg
 	var valid, pos int
-	if l.ranked {
+	switch {
+	case pre != nil: // fusedScale counted the group's targets already
+		valid, pos = pre.valid, pre.pos
+	case l.ranked:
 		// NegPosRatio with the loss phase's ranks: both counts in one pass over the targets.
 		valid, pos = l.ks.countTargets(t, cfg.Background)
-	} else {
+	default:
 		valid = l.ks.countAtLeast(loss, lowest)
 	}
 	k := l.keepCount(valid)
