@@ -8053,7 +8053,7 @@ lsePlanarAVX2Done:
 	RET
 
 // func gradRowsAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, SSE
 TEXT ·gradRowsAVX2(SB), NOSPLIT, $0-184
 	MOVQ         g_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -8067,12 +8067,24 @@ TEXT ·gradRowsAVX2(SB), NOSPLIT, $0-184
 	SHLQ         $0x02, R10
 	VBROADCASTSS q+176(FP), Y0
 	XORQ         R11, R11
+	MOVQ         CX, R12
 
 gradRowsAVX2Row:
-	CMPQ  R11, BX
-	JAE   gradRowsAVX2Done
-	MOVL  (DX)(R11*4), R12
-	TESTL R12, R12
+	CMPQ       R11, BX
+	JAE        gradRowsAVX2Done
+	LEAQ       64(R11), R13
+	CMPQ       R13, BX
+	JAE        gradRowsAVX2Ahead
+	TESTL      $0x7fffffff, (R9)(R13*4)
+	JZ         gradRowsAVX2Ahead
+	IMULQ      R10, R13
+	PREFETCHT0 (R12)(R13*1)
+	ADDQ       R10, R13
+	PREFETCHT0 -4(R12)(R13*1)
+
+gradRowsAVX2Ahead:
+	MOVL  (DX)(R11*4), R13
+	TESTL R13, R13
 	JS    gradRowsAVX2Drop
 	TESTL $0x7fffffff, (R9)(R11*4)
 	JZ    gradRowsAVX2Drop
@@ -8084,10 +8096,10 @@ gradRowsAVX2Row:
 	VBROADCASTSS (R9)(R11*4), Y3
 	VMULPS       Y0, Y3, Y4
 	VXORPS       signBitVec<>+0(SB), Y4, Y4
-	MOVQ         R10, R12
+	MOVQ         R10, R13
 
 gradRowsAVX2LoopU:
-	CMPQ   R12, $0x00000040
+	CMPQ   R13, $0x00000040
 	JB     gradRowsAVX2Loop1
 	VADDPS (CX), Y1, Y5
 	VSUBPS Y2, Y5, Y5
@@ -8143,11 +8155,11 @@ gradRowsAVX2LoopU:
 	VMOVUPS     Y6, 32(AX)
 	ADDQ        $0x00000040, CX
 	ADDQ        $0x00000040, AX
-	SUBQ        $0x00000040, R12
+	SUBQ        $0x00000040, R13
 	JMP         gradRowsAVX2LoopU
 
 gradRowsAVX2Loop1:
-	CMPQ   R12, $0x00000020
+	CMPQ   R13, $0x00000020
 	JB     gradRowsAVX2Tail
 	VADDPS (CX), Y1, Y5
 	VSUBPS Y2, Y5, Y5
@@ -8177,17 +8189,17 @@ gradRowsAVX2Loop1:
 	VMOVUPS     Y6, (AX)
 	ADDQ        $0x00000020, CX
 	ADDQ        $0x00000020, AX
-	SUBQ        $0x00000020, R12
+	SUBQ        $0x00000020, R13
 	JMP         gradRowsAVX2Loop1
 
 gradRowsAVX2Tail:
-	TESTQ R12, R12
+	TESTQ R13, R13
 	JZ    gradRowsAVX2Target
 
 	// The last elements of the row, masked
-	SHRQ         $0x02, R12
+	SHRQ         $0x02, R13
 	VMOVDQU      iota<>+0(SB), Y5
-	VMOVQ        R12, X6
+	VMOVQ        R13, X6
 	VPBROADCASTD X6, Y6
 	VPCMPGTD     Y5, Y6, Y6
 	VMASKMOVPS   (CX), Y6, Y5
@@ -8216,133 +8228,144 @@ gradRowsAVX2Tail:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y1, Y1
 	VANDNPS     Y2, Y1, Y2
 	VFMADD213PS Y4, Y3, Y2
-	LEAQ        (AX), R13
+	LEAQ        (AX), R14
 	VMOVAPS     X2, X1
-	CMPQ        R12, $0x08
+	CMPQ        R13, $0x08
 	JB          storeTail_37Quad
-	VMOVUPS     Y2, (R13)
+	VMOVUPS     Y2, (R14)
 	JMP         storeTail_37Done
 
 storeTail_37Quad:
-	TESTQ        $0x00000004, R12
+	TESTQ        $0x00000004, R13
 	JZ           storeTail_37Pair
-	VMOVUPS      X1, (R13)
+	VMOVUPS      X1, (R14)
 	VEXTRACTF128 $0x01, Y2, X1
-	ADDQ         $0x10, R13
+	ADDQ         $0x10, R14
 
 storeTail_37Pair:
-	TESTQ    $0x00000002, R12
+	TESTQ    $0x00000002, R13
 	JZ       storeTail_37One
-	VMOVSD   X1, (R13)
+	VMOVSD   X1, (R14)
 	VMOVHLPS X1, X1, X1
-	ADDQ     $0x08, R13
+	ADDQ     $0x08, R14
 
 storeTail_37One:
-	TESTQ  $0x00000001, R12
+	TESTQ  $0x00000001, R13
 	JZ     storeTail_37Done
-	VMOVSS X1, (R13)
+	VMOVSS X1, (R14)
 
 storeTail_37Done:
-	SHLQ $0x02, R12
-	ADDQ R12, CX
-	ADDQ R12, AX
+	SHLQ $0x02, R13
+	ADDQ R13, CX
+	ADDQ R13, AX
 
 gradRowsAVX2Target:
 	// g_t = scale·(pt + tq), over the value the vector loop left there; gp is at the row's end
-	MOVLQSX (DX)(R11*4), R12
-	SHLQ    $0x02, R12
-	SUBQ    R10, R12
+	MOVLQSX (DX)(R11*4), R13
+	SHLQ    $0x02, R13
+	SUBQ    R10, R13
 	VMOVSS  tq+180(FP), X1
 	VADDSS  (R8)(R11*4), X1, X1
 	VMULSS  (R9)(R11*4), X1, X1
-	VMOVSS  X1, (AX)(R12*1)
+	VMOVSS  X1, (AX)(R13*1)
 	INCQ    R11
 	JMP     gradRowsAVX2Row
 
 gradRowsAVX2Drop:
 	// A run of dropped rows: one zero fill
-	MOVQ R11, R12
+	MOVQ R11, R13
 
 gradRowsAVX2DropNext:
-	INCQ  R11
-	CMPQ  R11, BX
-	JAE   gradRowsAVX2Fill
-	MOVL  (DX)(R11*4), R13
-	TESTL R13, R13
+	INCQ       R11
+	CMPQ       R11, BX
+	JAE        gradRowsAVX2Fill
+	LEAQ       64(R11), R14
+	CMPQ       R14, BX
+	JAE        gradRowsAVX2DropAhead
+	TESTL      $0x7fffffff, (R9)(R14*4)
+	JZ         gradRowsAVX2DropAhead
+	IMULQ      R10, R14
+	PREFETCHT0 (R12)(R14*1)
+	ADDQ       R10, R14
+	PREFETCHT0 -4(R12)(R14*1)
+
+gradRowsAVX2DropAhead:
+	MOVL  (DX)(R11*4), R14
+	TESTL R14, R14
 	JS    gradRowsAVX2DropNext
 	TESTL $0x7fffffff, (R9)(R11*4)
 	JZ    gradRowsAVX2DropNext
 
 gradRowsAVX2Fill:
-	MOVQ   R11, R13
-	SUBQ   R12, R13
-	IMULQ  R10, R13
-	ADDQ   R13, CX
+	MOVQ   R11, R14
+	SUBQ   R13, R14
+	IMULQ  R10, R14
+	ADDQ   R14, CX
 	VXORPS Y1, Y1, Y1
-	CMPQ   R13, $0x00000020
+	CMPQ   R14, $0x00000020
 	JB     gradRowsAVX2ZeroShort
 
 gradRowsAVX2Zero4:
-	CMPQ    R13, $0x00000080
+	CMPQ    R14, $0x00000080
 	JB      gradRowsAVX2Zero1
 	VMOVUPS Y1, (AX)
 	VMOVUPS Y1, 32(AX)
 	VMOVUPS Y1, 64(AX)
 	VMOVUPS Y1, 96(AX)
 	ADDQ    $0x00000080, AX
-	SUBQ    $0x00000080, R13
+	SUBQ    $0x00000080, R14
 	JMP     gradRowsAVX2Zero4
 
 gradRowsAVX2Zero1:
-	CMPQ    R13, $0x00000020
+	CMPQ    R14, $0x00000020
 	JB      gradRowsAVX2ZeroTail
 	VMOVUPS Y1, (AX)
 	ADDQ    $0x00000020, AX
-	SUBQ    $0x00000020, R13
+	SUBQ    $0x00000020, R14
 	JMP     gradRowsAVX2Zero1
 
 gradRowsAVX2ZeroTail:
-	TESTQ R13, R13
+	TESTQ R14, R14
 	JZ    gradRowsAVX2ZeroDone
 
 	// the last bytes: a whole vector ending at the end, over zeros stored already
-	ADDQ    R13, AX
+	ADDQ    R14, AX
 	VMOVUPS Y1, -32(AX)
 	JMP     gradRowsAVX2ZeroDone
 
 gradRowsAVX2ZeroShort:
-	TESTQ   R13, R13
+	TESTQ   R14, R14
 	JZ      gradRowsAVX2ZeroDone
-	SHRQ    $0x02, R13
-	LEAQ    (AX), R12
+	SHRQ    $0x02, R14
+	LEAQ    (AX), R13
 	VMOVAPS X1, X2
-	CMPQ    R13, $0x08
+	CMPQ    R14, $0x08
 	JB      storeTail_38Quad
-	VMOVUPS Y1, (R12)
+	VMOVUPS Y1, (R13)
 	JMP     storeTail_38Done
 
 storeTail_38Quad:
-	TESTQ        $0x00000004, R13
+	TESTQ        $0x00000004, R14
 	JZ           storeTail_38Pair
-	VMOVUPS      X2, (R12)
+	VMOVUPS      X2, (R13)
 	VEXTRACTF128 $0x01, Y1, X2
-	ADDQ         $0x10, R12
+	ADDQ         $0x10, R13
 
 storeTail_38Pair:
-	TESTQ    $0x00000002, R13
+	TESTQ    $0x00000002, R14
 	JZ       storeTail_38One
-	VMOVSD   X2, (R12)
+	VMOVSD   X2, (R13)
 	VMOVHLPS X2, X2, X2
-	ADDQ     $0x08, R12
+	ADDQ     $0x08, R13
 
 storeTail_38One:
-	TESTQ  $0x00000001, R13
+	TESTQ  $0x00000001, R14
 	JZ     storeTail_38Done
-	VMOVSS X2, (R12)
+	VMOVSS X2, (R13)
 
 storeTail_38Done:
-	SHLQ $0x02, R13
-	ADDQ R13, AX
+	SHLQ $0x02, R14
+	ADDQ R14, AX
 
 gradRowsAVX2ZeroDone:
 	JMP gradRowsAVX2Row
@@ -19729,7 +19752,7 @@ lsePlanarAVX512Done:
 	RET
 
 // func gradRowsAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
 TEXT ·gradRowsAVX512(SB), NOSPLIT, $0-184
 	MOVQ         g_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -19754,12 +19777,24 @@ TEXT ·gradRowsAVX512(SB), NOSPLIT, $0-184
 	VBROADCASTSS one<>+0(SB), Z10
 	VBROADCASTSS signBit<>+0(SB), Z11
 	XORQ         R11, R11
+	MOVQ         CX, R12
 
 gradRowsAVX512Row:
-	CMPQ  R11, BX
-	JAE   gradRowsAVX512Done
-	MOVL  (DX)(R11*4), R12
-	TESTL R12, R12
+	CMPQ       R11, BX
+	JAE        gradRowsAVX512Done
+	LEAQ       64(R11), R13
+	CMPQ       R13, BX
+	JAE        gradRowsAVX512Ahead
+	TESTL      $0x7fffffff, (R9)(R13*4)
+	JZ         gradRowsAVX512Ahead
+	IMULQ      R10, R13
+	PREFETCHT0 (R12)(R13*1)
+	ADDQ       R10, R13
+	PREFETCHT0 -4(R12)(R13*1)
+
+gradRowsAVX512Ahead:
+	MOVL  (DX)(R11*4), R13
+	TESTL R13, R13
 	JS    gradRowsAVX512Drop
 	TESTL $0x7fffffff, (R9)(R11*4)
 	JZ    gradRowsAVX512Drop
@@ -19771,10 +19806,10 @@ gradRowsAVX512Row:
 	VBROADCASTSS (R9)(R11*4), Z14
 	VMULPS       Z0, Z14, Z15
 	VXORPS       Z11, Z15, Z15
-	MOVQ         R10, R12
+	MOVQ         R10, R13
 
 gradRowsAVX512LoopU:
-	CMPQ   R12, $0x00000100
+	CMPQ   R13, $0x00000100
 	JB     gradRowsAVX512Loop1
 	VADDPS (CX), Z12, Z16
 	VSUBPS Z13, Z16, Z16
@@ -19870,11 +19905,11 @@ gradRowsAVX512LoopU:
 	VMOVUPS     Z16, 192(AX)
 	ADDQ        $0x00000100, CX
 	ADDQ        $0x00000100, AX
-	SUBQ        $0x00000100, R12
+	SUBQ        $0x00000100, R13
 	JMP         gradRowsAVX512LoopU
 
 gradRowsAVX512Loop1:
-	CMPQ   R12, $0x00000040
+	CMPQ   R13, $0x00000040
 	JB     gradRowsAVX512Tail
 	VADDPS (CX), Z12, Z16
 	VSUBPS Z13, Z16, Z16
@@ -19901,18 +19936,18 @@ gradRowsAVX512Loop1:
 	VMOVUPS     Z16, (AX)
 	ADDQ        $0x00000040, CX
 	ADDQ        $0x00000040, AX
-	SUBQ        $0x00000040, R12
+	SUBQ        $0x00000040, R13
 	JMP         gradRowsAVX512Loop1
 
 gradRowsAVX512Tail:
-	TESTQ R12, R12
+	TESTQ R13, R13
 	JZ    gradRowsAVX512Target
 
 	// The last elements of the row, masked
-	SHRQ      $0x02, R12
-	MOVL      $0x0000ffff, R13
-	BZHIL     R12, R13, R13
-	KMOVW     R13, K1
+	SHRQ      $0x02, R13
+	MOVL      $0x0000ffff, R14
+	BZHIL     R13, R14, R14
+	KMOVW     R14, K1
 	VMOVUPS.Z (CX), K1, Z16
 	VADDPS    Z16, Z12, Z12
 	VSUBPS    Z13, Z12, Z12
@@ -19937,72 +19972,83 @@ gradRowsAVX512Tail:
 	VSCALEFPS.Z Z13, Z16, K2, Z12
 	VFMADD213PS Z15, Z14, Z12
 	VMOVUPS     Z12, K1, (AX)
-	SHLQ        $0x02, R12
-	ADDQ        R12, CX
-	ADDQ        R12, AX
+	SHLQ        $0x02, R13
+	ADDQ        R13, CX
+	ADDQ        R13, AX
 
 gradRowsAVX512Target:
 	// g_t = scale·(pt + tq), over the value the vector loop left there; gp is at the row's end
-	MOVLQSX (DX)(R11*4), R12
-	SHLQ    $0x02, R12
-	SUBQ    R10, R12
+	MOVLQSX (DX)(R11*4), R13
+	SHLQ    $0x02, R13
+	SUBQ    R10, R13
 	VMOVSS  tq+180(FP), X12
 	VADDSS  (R8)(R11*4), X12, X12
 	VMULSS  (R9)(R11*4), X12, X12
-	VMOVSS  X12, (AX)(R12*1)
+	VMOVSS  X12, (AX)(R13*1)
 	INCQ    R11
 	JMP     gradRowsAVX512Row
 
 gradRowsAVX512Drop:
 	// A run of dropped rows: one zero fill
-	MOVQ R11, R12
+	MOVQ R11, R13
 
 gradRowsAVX512DropNext:
-	INCQ  R11
-	CMPQ  R11, BX
-	JAE   gradRowsAVX512Fill
-	MOVL  (DX)(R11*4), R13
-	TESTL R13, R13
+	INCQ       R11
+	CMPQ       R11, BX
+	JAE        gradRowsAVX512Fill
+	LEAQ       64(R11), R14
+	CMPQ       R14, BX
+	JAE        gradRowsAVX512DropAhead
+	TESTL      $0x7fffffff, (R9)(R14*4)
+	JZ         gradRowsAVX512DropAhead
+	IMULQ      R10, R14
+	PREFETCHT0 (R12)(R14*1)
+	ADDQ       R10, R14
+	PREFETCHT0 -4(R12)(R14*1)
+
+gradRowsAVX512DropAhead:
+	MOVL  (DX)(R11*4), R14
+	TESTL R14, R14
 	JS    gradRowsAVX512DropNext
 	TESTL $0x7fffffff, (R9)(R11*4)
 	JZ    gradRowsAVX512DropNext
 
 gradRowsAVX512Fill:
-	MOVQ   R11, R13
-	SUBQ   R12, R13
-	IMULQ  R10, R13
-	ADDQ   R13, CX
+	MOVQ   R11, R14
+	SUBQ   R13, R14
+	IMULQ  R10, R14
+	ADDQ   R14, CX
 	VXORPS Z12, Z12, Z12
 
 gradRowsAVX512Zero4:
-	CMPQ    R13, $0x00000100
+	CMPQ    R14, $0x00000100
 	JB      gradRowsAVX512Zero1
 	VMOVUPS Z12, (AX)
 	VMOVUPS Z12, 64(AX)
 	VMOVUPS Z12, 128(AX)
 	VMOVUPS Z12, 192(AX)
 	ADDQ    $0x00000100, AX
-	SUBQ    $0x00000100, R13
+	SUBQ    $0x00000100, R14
 	JMP     gradRowsAVX512Zero4
 
 gradRowsAVX512Zero1:
-	CMPQ    R13, $0x00000040
+	CMPQ    R14, $0x00000040
 	JB      gradRowsAVX512ZeroTail
 	VMOVUPS Z12, (AX)
 	ADDQ    $0x00000040, AX
-	SUBQ    $0x00000040, R13
+	SUBQ    $0x00000040, R14
 	JMP     gradRowsAVX512Zero1
 
 gradRowsAVX512ZeroTail:
-	TESTQ   R13, R13
+	TESTQ   R14, R14
 	JZ      gradRowsAVX512ZeroDone
-	SHRQ    $0x02, R13
-	MOVL    $0x0000ffff, R12
-	BZHIL   R13, R12, R12
-	KMOVW   R12, K1
+	SHRQ    $0x02, R14
+	MOVL    $0x0000ffff, R13
+	BZHIL   R14, R13, R13
+	KMOVW   R13, K1
 	VMOVUPS Z12, K1, (AX)
-	SHLQ    $0x02, R13
-	ADDQ    R13, AX
+	SHLQ    $0x02, R14
+	ADDQ    R14, AX
 
 gradRowsAVX512ZeroDone:
 	JMP gradRowsAVX512Row
