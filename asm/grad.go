@@ -18,7 +18,8 @@ import (
 //
 // Four kernels, chosen by the Go glue (grad_amd64.go) from the layout and C:
 //   - gradRows, row-major larger C: along each row with the shared exp sequence, a masked tail,
-//     then the target element patched with a scalar store; a run of dropped rows is one zero fill.
+//     then the target element patched with a scalar store; a run of dropped rows is one zero fill,
+//     and each kept row's logits are prefetched aheadRows rows early (prefetchAhead).
 //   - gradPairs, row-major C = 2: across rows, no exp and no logit read at all: with q = eps/2 the
 //     two elements are ±scale·(pt + eps/2) (p_other = −pt), interleaved by VPERMT2PS (AVX-512) or
 //     VUNPCKLPS/VUNPCKHPS/VPERM2F128 (AVX2) into 2·lanes elements.
