@@ -290,12 +290,19 @@ func runWorkloads(sets []ohem.KernelSet, names []string, workers int, budget tim
 		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintln(stderr, "ohem bench:", err)
-			return 1
-		}
+		return writeJSON(stdout, stderr, rep)
+	}
+	return 0
+}
+
+// writeJSON writes v to stdout as indented JSON; it returns the exit status (1 when the
+// writing failed, said on stderr).
+func writeJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintln(stderr, "ohem bench:", err)
+		return 1
 	}
 	return 0
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
@@ -176,13 +175,7 @@ func runSweep(sets []ohem.KernelSet, classes []int, elems, workers int, budget t
 	}
 	rep.fill()
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintln(stderr, "ohem bench:", err)
-			return 1
-		}
-		return 0
+		return writeJSON(stdout, stderr, rep)
 	}
 	printSweep(stdout, &rep, budget)
 	return 0

@@ -63,7 +63,7 @@ func BothWithin(a, b float32, tol float64) bool {
 // reduction's denominator, 0 for a sample not kept (and for all when W is 0).
 func Scales(cfg Config, targets []int32, selected []int32) []float64 {
 	s := make([]float64, len(targets))
-	W := denominator(cfg, targets, selected)
+	W := softmaxDenominator(cfg, targets, selected)
 	if W == 0 {
 		return s
 	}

@@ -82,14 +82,16 @@ func Reduce(cfg Config, losses []float64, targets []int32, selected []int32) (lo
 			num += w * losses[i]
 		}
 	}
-	W = denominator(cfg, targets, selected)
+	W = softmaxDenominator(cfg, targets, selected)
 	if len(selected) == 0 || W == 0 {
 		return 0, W
 	}
 	return num / W, W
 }
 
-func denominator(cfg Config, targets []int32, selected []int32) float64 {
+// denominator is W for cfg's Reduction: 1 for Sum, the weights of every valid sample for
+// MeanValid, those of the selected samples otherwise; weight(i) is sample i's.
+func denominator(cfg Config, targets []int32, selected []int32, weight func(i int) float64) float64 {
 	W := 0.0
 	switch cfg.Reduction {
 	case Sum:
@@ -97,15 +99,20 @@ func denominator(cfg Config, targets []int32, selected []int32) float64 {
 	case MeanValid:
 		for i, t := range targets {
 			if t >= 0 {
-				W += Weight(cfg, targets, i)
+				W += weight(i)
 			}
 		}
 	default:
 		for _, i := range selected {
-			W += Weight(cfg, targets, int(i))
+			W += weight(int(i))
 		}
 	}
 	return W
+}
+
+// softmaxDenominator is denominator with the weights of a softmax batch.
+func softmaxDenominator(cfg Config, targets []int32, selected []int32) float64 {
+	return denominator(cfg, targets, selected, func(i int) float64 { return Weight(cfg, targets, i) })
 }
 
 // Gradient returns ∂Loss/∂logits with the selection fixed, in the batch's layout:
@@ -136,7 +143,7 @@ func losses64(z []float64, targets []int32, C, S int, eps float64) []float64 {
 
 func gradient64(cfg Config, z []float64, targets []int32, C, S int, selected []int32) []float64 {
 	g := make([]float64, len(z))
-	W := denominator(cfg, targets, selected)
+	W := softmaxDenominator(cfg, targets, selected)
 	if len(selected) == 0 || W == 0 {
 		return g
 	}

@@ -120,23 +120,9 @@ func SigmoidScales(cfg Config, targets []int32, C, S int, selected []int32) []fl
 	return s
 }
 
+// sigmoidDenominator is denominator with the weights of a Sigmoid batch.
 func sigmoidDenominator(cfg Config, targets []int32, C, S int, selected []int32) float64 {
-	W := 0.0
-	switch cfg.Reduction {
-	case Sum:
-		return 1
-	case MeanValid:
-		for i, t := range targets {
-			if t >= 0 {
-				W += SigmoidWeight(cfg, C, S, i)
-			}
-		}
-	default:
-		for _, i := range selected {
-			W += SigmoidWeight(cfg, C, S, int(i))
-		}
-	}
-	return W
+	return denominator(cfg, targets, selected, func(i int) float64 { return SigmoidWeight(cfg, C, S, i) })
 }
 
 func sigmoidEvaluate(cfg Config, logits []float32, targets []int32, C, S int, selected []int32, losses []float64) Result {
