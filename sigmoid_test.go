@@ -562,24 +562,11 @@ func TestSigmoidGradientFiniteDifference(t *testing.T) {
 			}
 			sel := slices.Clone(l.Selected())
 			rc := refConfig(cfg)
-			z := slices.Clone(b.Logits)
-			peak := 0.0
-			fd := make([]float64, len(z))
-			for k := range z {
-				if b.Targets[k] < 0 {
-					continue
-				}
-				const h = 1.0 / 512
-				orig := z[k]
-				z[k] = orig + h
-				up := ref.SigmoidEvaluate(rc, z, b.Targets, s.c, s.spatial, sel).Loss
-				z[k] = orig - h
-				down := ref.SigmoidEvaluate(rc, z, b.Targets, s.c, s.spatial, sel).Loss
-				z[k] = orig
-				fd[k] = (up - down) / (2 * h)
-				peak = max(peak, math.Abs(fd[k]))
-			}
-			for k := range z {
+			ignored := func(k int) bool { return b.Targets[k] < 0 }
+			fd, peak := centralDifference(b.Logits, ignored, func(z []float32) float64 {
+				return ref.SigmoidEvaluate(rc, z, b.Targets, s.c, s.spatial, sel).Loss
+			})
+			for k := range b.Logits {
 				if math.Abs(float64(grad[k])-fd[k]) > 1e-4*peak {
 					t.Fatalf("%s: grad[%d] = %v, central difference %v", configName(cfg), k, grad[k], fd[k])
 				}
