@@ -8053,7 +8053,7 @@ lsePlanarAVX2Done:
 	RET
 
 // func gradRowsAVX2(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, CMOV, FMA3, SSE
 TEXT ·gradRowsAVX2(SB), NOSPLIT, $0-184
 	MOVQ         g_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -8070,19 +8070,8 @@ TEXT ·gradRowsAVX2(SB), NOSPLIT, $0-184
 	MOVQ         CX, R12
 
 gradRowsAVX2Row:
-	CMPQ       R11, BX
-	JAE        gradRowsAVX2Done
-	LEAQ       64(R11), R13
-	CMPQ       R13, BX
-	JAE        gradRowsAVX2Ahead
-	TESTL      $0x7fffffff, (R9)(R13*4)
-	JZ         gradRowsAVX2Ahead
-	IMULQ      R10, R13
-	PREFETCHT0 (R12)(R13*1)
-	ADDQ       R10, R13
-	PREFETCHT0 -4(R12)(R13*1)
-
-gradRowsAVX2Ahead:
+	CMPQ  R11, BX
+	JAE   gradRowsAVX2Done
 	MOVL  (DX)(R11*4), R13
 	TESTL R13, R13
 	JS    gradRowsAVX2Drop
@@ -8282,12 +8271,14 @@ gradRowsAVX2DropNext:
 	LEAQ       64(R11), R14
 	CMPQ       R14, BX
 	JAE        gradRowsAVX2DropAhead
-	TESTL      $0x7fffffff, (R9)(R14*4)
-	JZ         gradRowsAVX2DropAhead
-	IMULQ      R10, R14
-	PREFETCHT0 (R12)(R14*1)
-	ADDQ       R10, R14
-	PREFETCHT0 -4(R12)(R14*1)
+	MOVQ       R14, R15
+	IMULQ      R10, R15
+	MOVL       (R9)(R14*4), R14
+	ANDL       $0x7fffffff, R14
+	CMOVQEQ    R14, R15
+	PREFETCHT0 (R12)(R15*1)
+	ADDQ       R10, R15
+	PREFETCHT0 -4(R12)(R15*1)
 
 gradRowsAVX2DropAhead:
 	MOVL  (DX)(R11*4), R14
@@ -19752,7 +19743,7 @@ lsePlanarAVX512Done:
 	RET
 
 // func gradRowsAVX512(g []float32, x []float32, t []int32, m []float32, ls []float32, pt []float32, scale []float32, c int, q float32, tq float32)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, CMOV, SSE
 TEXT ·gradRowsAVX512(SB), NOSPLIT, $0-184
 	MOVQ         g_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -19780,19 +19771,8 @@ TEXT ·gradRowsAVX512(SB), NOSPLIT, $0-184
 	MOVQ         CX, R12
 
 gradRowsAVX512Row:
-	CMPQ       R11, BX
-	JAE        gradRowsAVX512Done
-	LEAQ       64(R11), R13
-	CMPQ       R13, BX
-	JAE        gradRowsAVX512Ahead
-	TESTL      $0x7fffffff, (R9)(R13*4)
-	JZ         gradRowsAVX512Ahead
-	IMULQ      R10, R13
-	PREFETCHT0 (R12)(R13*1)
-	ADDQ       R10, R13
-	PREFETCHT0 -4(R12)(R13*1)
-
-gradRowsAVX512Ahead:
+	CMPQ  R11, BX
+	JAE   gradRowsAVX512Done
 	MOVL  (DX)(R11*4), R13
 	TESTL R13, R13
 	JS    gradRowsAVX512Drop
@@ -19999,12 +19979,14 @@ gradRowsAVX512DropNext:
 	LEAQ       64(R11), R14
 	CMPQ       R14, BX
 	JAE        gradRowsAVX512DropAhead
-	TESTL      $0x7fffffff, (R9)(R14*4)
-	JZ         gradRowsAVX512DropAhead
-	IMULQ      R10, R14
-	PREFETCHT0 (R12)(R14*1)
-	ADDQ       R10, R14
-	PREFETCHT0 -4(R12)(R14*1)
+	MOVQ       R14, R15
+	IMULQ      R10, R15
+	MOVL       (R9)(R14*4), R14
+	ANDL       $0x7fffffff, R14
+	CMOVQEQ    R14, R15
+	PREFETCHT0 (R12)(R15*1)
+	ADDQ       R10, R15
+	PREFETCHT0 -4(R12)(R15*1)
 
 gradRowsAVX512DropAhead:
 	MOVL  (DX)(R11*4), R14

@@ -19,7 +19,7 @@ import (
 // Four kernels, chosen by the Go glue (grad_amd64.go) from the layout and C:
 //   - gradRows, row-major larger C: along each row with the shared exp sequence, a masked tail,
 //     then the target element patched with a scalar store; a run of dropped rows is one zero fill,
-//     and each kept row's logits are prefetched aheadRows rows early (prefetchAhead).
+//     and the scan over it prefetches the kept rows aheadRows rows early (prefetchAhead).
 //   - gradPairs, row-major C = 2: across rows, no exp and no logit read at all: with q = eps/2 the
 //     two elements are ±scale·(pt + eps/2) (p_other = −pt), interleaved by VPERMT2PS (AVX-512) or
 //     VUNPCKLPS/VUNPCKHPS/VPERM2F128 (AVX2) into 2·lanes elements.
@@ -110,18 +110,24 @@ const aheadRows = 64
 // lines) when that row exists and its scale is not ±0. The kept rows of a sparse selection (SSD's
 // classification loss keeps ~4% of its anchors) are misses the hardware prefetchers cannot
 // predict, and one at a time they leave the kernel waiting on each; looked at aheadRows early,
-// their misses overlap the work on the rows before them.
+// their misses overlap the work on the rows before them. gradRows calls it for each dropped row
+// it passes over, where a sparse selection spends its time, and not for a kept one. Branch-free:
+// where row i + aheadRows is dropped the prefetch goes to row 0 (in the caches by then). A
+// branch on its scale, and a call for every row, cost a mixed selection (KeepRatio 0.7) 16% at
+// C = 21 on Zen 5 in mispredictions; this form about 2%.
 func prefetchAhead(skip string, x0, sp, n, c4, i reg.GPVirtual) {
-	j := GP64()
+	j, o := GP64(), GP64()
 	LEAQ(Mem{Base: i, Disp: aheadRows}, j)
 	CMPQ(j, n)
 	JAE(LabelRef(skip))
-	TESTL(U32(0x7FFFFFFF), Mem{Base: sp, Index: j, Scale: 4})
-	JZ(LabelRef(skip))
-	IMULQ(c4, j)
-	prefetchT0(Mem{Base: x0, Index: j, Scale: 1})
-	ADDQ(c4, j)
-	prefetchT0(Mem{Base: x0, Index: j, Scale: 1, Disp: -4})
+	MOVQ(j, o)
+	IMULQ(c4, o)
+	MOVL(Mem{Base: sp, Index: j, Scale: 4}, j.As32())
+	ANDL(U32(0x7FFFFFFF), j.As32())
+	CMOVQEQ(j, o) // a dropped row: 0
+	prefetchT0(Mem{Base: x0, Index: o, Scale: 1})
+	ADDQ(c4, o)
+	prefetchT0(Mem{Base: x0, Index: o, Scale: 1, Disp: -4})
 	Label(skip)
 }
 
@@ -152,7 +158,6 @@ func genGradRows(t tier) {
 	Label(lbl("Row"))
 	CMPQ(i, n)
 	JAE(LabelRef(lbl("Done")))
-	prefetchAhead(lbl("Ahead"), x0, sp, n, c4, i)
 	jumpIfDropped(tp, sp, i, lbl("Drop"))
 
 	Comment("A kept row: −m, ls, scale and −scale·q in every lane")
