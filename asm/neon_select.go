@@ -120,6 +120,19 @@ func (f *neonFile) compactInit() {
 	f.Table("compactPopcnt", popcnt, "R6")
 }
 
+// compactFastEntry starts the 16-elements-a-time loop of a compacting kernel (label "fast"): on
+// to label "loop" once fewer than 16 elements are left (R3) or fewer than 16 fit in the buffer
+// (R1 long, R4 used), named buf in the comment.
+func (f *neonFile) compactFastEntry(buf string) {
+	f.Comment("16 elements at a time while 16 fit in " + buf + ": whole-vector stores only")
+	f.Label("fast")
+	f.Op("CMP $16, R3")
+	f.Op("BLT loop")
+	f.Op("SUB R4, R1, R10")
+	f.Op("CMP $16, R10")
+	f.Op("BLT loop")
+}
+
 // compact appends the lanes of V4 selected by the mask bits in V6 (a lane's bit from V3, or 0)
 // to the buffer at R0 of R1 elements, R4 of them used: a whole-vector store while 4 lanes fit,
 // else one lane at a time, as many as fit. R4 counts every selected lane. V6 is overwritten;
@@ -189,13 +202,7 @@ func genBandNEON(f *neonFile) {
 	f.Zero(2) // −(how many x[i] <= hi)
 	f.Op("MOVD ZR, R4")
 	f.compactInit()
-	f.Comment("16 elements at a time while 16 fit in buf: whole-vector stores only")
-	f.Label("fast")
-	f.Op("CMP $16, R3")
-	f.Op("BLT loop")
-	f.Op("SUB R4, R1, R10")
-	f.Op("CMP $16, R10")
-	f.Op("BLT loop")
+	f.compactFastEntry("buf")
 	mark := f.Count()
 	f.Op("VLD1.P 64(R2), [V16.S4, V17.S4, V18.S4, V19.S4]")
 	for k := neon.Reg(0); k < 4; k++ {
@@ -252,13 +259,7 @@ func genIndicesNEON(f *neonFile, name string, nan bool, doc ...string) {
 	f.DupR(11, "R7")
 	f.Op("MOVD ZR, R4")
 	f.compactInit()
-	f.Comment("16 elements at a time while 16 fit in dst: whole-vector stores only")
-	f.Label("fast")
-	f.Op("CMP $16, R3")
-	f.Op("BLT loop")
-	f.Op("SUB R4, R1, R10")
-	f.Op("CMP $16, R10")
-	f.Op("BLT loop")
+	f.compactFastEntry("dst")
 	mark := f.Count()
 	f.Op("VLD1.P 64(R2), [V16.S4, V17.S4, V18.S4, V19.S4]")
 	for k := neon.Reg(0); k < 4; k++ {
