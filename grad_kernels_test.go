@@ -80,6 +80,40 @@ func gradClose(t *testing.T, what string, got, want []float32) {
 
 func copyTo[T float32 | int32](buf []T, src []T) []T { copy(buf, src); return buf }
 
+// gradArgs are the row-major gradient kernels' slices.
+type gradArgs struct {
+	g, x  []float32
+	t     []int32
+	st    stats
+	scale []float32
+}
+
+// guardGradArgs copies x, t, st and scale into slices that end at a guard page (start at one with
+// front), beside a gradient g of len(x) NaNs (every element must be written); free releases them.
+func guardGradArgs(front bool, x []float32, t []int32, st stats, scale []float32) (a gradArgs, free func()) {
+	mk, mki := guard.Float32s, guard.Int32s
+	if front {
+		mk, mki = guard.Float32sFront, guard.Int32sFront
+	}
+	n := len(t)
+	gb, f1 := mk(len(x))
+	xb, f2 := mk(len(x))
+	tb, f3 := mki(n)
+	mb, f4 := mk(n)
+	lb, f5 := mk(n)
+	pb, f6 := mk(n)
+	sb, f7 := mk(n)
+	for i := range gb {
+		gb[i] = float32(math.NaN())
+	}
+	a = gradArgs{gb, copyTo(xb, x), copyTo(tb, t), stats{copyTo(mb, st.m), copyTo(lb, st.ls), copyTo(pb, st.pt)}, copyTo(sb, scale)}
+	return a, func() {
+		for _, f := range []func(){f1, f2, f3, f4, f5, f6, f7} {
+			f()
+		}
+	}
+}
+
 func TestGradRowsKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	sets := archSets()
@@ -112,26 +146,10 @@ func TestGradRowsKernels(t *testing.T) {
 				genericSet.gradRows(want, x, tg, st, sc, c, eps)
 				for _, ks := range sets {
 					for _, front := range []bool{false, true} {
-						mk := guard.Float32s
-						mki := guard.Int32s
-						if front {
-							mk, mki = guard.Float32sFront, guard.Int32sFront
-						}
-						gb, f1 := mk(n * c)
-						xb, f2 := mk(n * c)
-						tb, f3 := mki(n)
-						mb, f4 := mk(n)
-						lb, f5 := mk(n)
-						pb, f6 := mk(n)
-						sb, f7 := mk(n)
-						for i := range gb {
-							gb[i] = float32(math.NaN())
-						}
-						ks.gradRows(gb, copyTo(xb, x), copyTo(tb, tg), stats{copyTo(mb, st.m), copyTo(lb, st.ls), copyTo(pb, st.pt)}, copyTo(sb, sc), c, eps)
-						gradClose(t, fmt.Sprintf("%s rows C=%d N=%d eps=%v front=%v", ks.name, c, n, eps, front), gb, want)
-						for _, f := range []func(){f1, f2, f3, f4, f5, f6, f7} {
-							f()
-						}
+						a, free := guardGradArgs(front, x, tg, st, sc)
+						ks.gradRows(a.g, a.x, a.t, a.st, a.scale, c, eps)
+						gradClose(t, fmt.Sprintf("%s rows C=%d N=%d eps=%v front=%v", ks.name, c, n, eps, front), a.g, want)
+						free()
 					}
 				}
 			}

@@ -4,11 +4,8 @@ package ohem
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/ohem-go/ohem/internal/guard"
 )
 
 // The row-at-a-time kernels on the class counts the dispatch never gives them, 1 to 17: below a
@@ -38,28 +35,13 @@ func TestGradRowsKernelSmallC(t *testing.T) {
 					want := make([]float32, n*c)
 					genericSet.gradRows(want, x, tg, st, sc, c, eps)
 					for _, front := range []bool{false, true} {
-						mk, mki := guard.Float32s, guard.Int32s
-						if front {
-							mk, mki = guard.Float32sFront, guard.Int32sFront
-						}
-						gb, f1 := mk(n * c)
-						xb, f2 := mk(n * c)
-						tb, f3 := mki(n)
-						mb, f4 := mk(n)
-						lb, f5 := mk(n)
-						pb, f6 := mk(n)
-						sb, f7 := mk(n)
-						for i := range gb {
-							gb[i] = float32(math.NaN()) // every element must be written
-						}
+						a, free := guardGradArgs(front, x, tg, st, sc)
 						q := eps / float32(c)
 						if n > 0 {
-							rows(gb, copyTo(xb, x), copyTo(tb, tg), copyTo(mb, st.m), copyTo(lb, st.ls), copyTo(pb, st.pt), copyTo(sb, sc), c, q, eps-q)
+							rows(a.g, a.x, a.t, a.st.m, a.st.ls, a.st.pt, a.scale, c, q, eps-q)
 						}
-						gradClose(t, fmt.Sprintf("gradRows%s C=%d N=%d eps=%v front=%v", ks.name, c, n, eps, front), gb, want)
-						for _, f := range []func(){f1, f2, f3, f4, f5, f6, f7} {
-							f()
-						}
+						gradClose(t, fmt.Sprintf("gradRows%s C=%d N=%d eps=%v front=%v", ks.name, c, n, eps, front), a.g, want)
+						free()
 					}
 				}
 			}
