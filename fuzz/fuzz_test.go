@@ -812,13 +812,10 @@ func FuzzLoss(f *testing.F) {
 	})
 }
 
-// checkLoss runs New, Forward and ForwardBackward of one set and checks them against the
-// reference; it returns the losses of a successful Forward, or nil.
-func checkLoss(t *testing.T, set ohem.KernelSet, cfg ohem.Config, bt batch) []float32 {
+// newLoss runs New(cfg) and checks its error against configErrors's atNew and either: it returns
+// the Loss, or nil where New failed as it had to (the check ends there).
+func newLoss(t *testing.T, what string, cfg ohem.Config, atNew, either bool) *ohem.Loss {
 	t.Helper()
-	b := bt.b
-	what := fmt.Sprintf("%s: Loss %+v on N=%d C=%d S=%d Images=%d", set.Name(), cfg, bt.n, bt.c, b.Spatial, b.Images)
-	atNew, either, atForward := configErrors(cfg, bt.c, ohem.KernelSets())
 	l, err := ohem.New(cfg)
 	switch {
 	case atNew:
@@ -833,6 +830,20 @@ func checkLoss(t *testing.T, set ohem.KernelSet, cfg ohem.Config, bt batch) []fl
 		return nil
 	case err != nil:
 		t.Fatalf("%s: New: %v", what, err)
+	}
+	return l
+}
+
+// checkLoss runs New, Forward and ForwardBackward of one set and checks them against the
+// reference; it returns the losses of a successful Forward, or nil.
+func checkLoss(t *testing.T, set ohem.KernelSet, cfg ohem.Config, bt batch) []float32 {
+	t.Helper()
+	b := bt.b
+	what := fmt.Sprintf("%s: Loss %+v on N=%d C=%d S=%d Images=%d", set.Name(), cfg, bt.n, bt.c, b.Spatial, b.Images)
+	atNew, either, atForward := configErrors(cfg, bt.c, ohem.KernelSets())
+	l := newLoss(t, what, cfg, atNew, either)
+	if l == nil {
+		return nil
 	}
 	allowed := dataErrors(bt, false)
 	if atForward || either {

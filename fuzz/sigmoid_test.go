@@ -1,7 +1,6 @@
 package fuzz
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -186,20 +185,9 @@ func checkSigmoidLoss(t *testing.T, set ohem.KernelSet, cfg ohem.Config, bt batc
 	what := fmt.Sprintf("%s: Sigmoid Loss %+v on N=%d C=%d S=%d Images=%d", set.Name(), cfg, bt.n, c, s, b.Images)
 	atNew, either, _ := configErrors(cfg, c, ohem.KernelSets())
 	atForward := cfg.ClassWeights != nil && len(cfg.ClassWeights) != c || cfg.NegPosRatio != 0 && cfg.Background > 0
-	l, err := ohem.New(cfg)
-	switch {
-	case atNew:
-		if !errors.Is(err, ohem.ErrConfig) || l != nil {
-			t.Fatalf("%s: New = %v, %v; want ErrConfig", what, l, err)
-		}
+	l := newLoss(t, what, cfg, atNew, either)
+	if l == nil {
 		return
-	case either && err != nil:
-		if !errors.Is(err, ohem.ErrConfig) {
-			t.Fatalf("%s: New: %v, want ErrConfig", what, err)
-		}
-		return
-	case err != nil:
-		t.Fatalf("%s: New: %v", what, err)
 	}
 	allowed := sigmoidDataErrors(bt, false)
 	if atForward || either {
