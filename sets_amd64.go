@@ -9,6 +9,7 @@ import "golang.org/x/sys/cpu"
 var x86Features = map[string]bool{
 	"SSE":      true, // part of amd64 (PREFETCHh; no kernel has a legacy-SSE vector instruction)
 	"SSE2":     true,
+	"CMOV":     true, // part of amd64 (gradRows's branch-free prefetch address)
 	"AVX":      cpu.X86.HasAVX,
 	"AVX2":     cpu.X86.HasAVX2,
 	"FMA3":     cpu.X86.HasFMA,
@@ -23,8 +24,8 @@ var x86Features = map[string]bool{
 // tierFeatures lists, per tier, exactly the features its kernels require; a test checks them
 // against the Requires lines of the generated assembly.
 var tierFeatures = map[string][]string{
-	"avx512": {"AVX", "AVX2", "AVX512DQ", "AVX512F", "AVX512VL", "BMI2", "POPCNT", "SSE"},
-	"avx2":   {"AVX", "AVX2", "FMA3", "POPCNT", "SSE"},
+	"avx512": {"AVX", "AVX2", "AVX512DQ", "AVX512F", "AVX512VL", "BMI2", "CMOV", "POPCNT", "SSE"},
+	"avx2":   {"AVX", "AVX2", "CMOV", "FMA3", "POPCNT", "SSE"},
 }
 
 func hasAll(features []string) bool {
