@@ -12,7 +12,8 @@ package ohem
 // per call (BenchmarkCrossover, BenchmarkClasses):
 //   - mediumMin: the tiled kernels take any C; from C = 3 on they run 1.7–4.5× the rate of the
 //     small-C kernel (which gathers each class of 8 or 16 rows): on AVX-512 1.2, 1.8, 2.6, 3.3 and
-//     3.7 Gelem/s at C = 3, 5, 8, 12 and 16 against 0.7–0.8, on AVX2 0.8, 1.1, 1.3–1.7, 1.6–1.8
+//     3.7 Gelem/s at C = 3, 5, 8, 12 and 16 against 0.7–0.8 (1.4, 2.3 and 3.1 at C = 3, 5 and 8
+//     since the half tile), on AVX2 0.8, 1.1, 1.3–1.7, 1.6–1.8
 //     against 0.5–0.6; the small-C kernel keeps C = 1 and C = 2 with label smoothing (C = 2
 //     without has a kernel of its own), lseRows C = 1;
 //   - mediumMax: above it the row-at-a-time kernel: on AVX-512 the medium kernels stay ahead up to

@@ -37,8 +37,9 @@ import (
 // vertical over whole columns: every lane of every exp counts (along the rows, C = 25 fills 25 of 32
 // lanes on AVX-512), the target's lane is excluded by one compare with the class index, and there
 // is no per-row work at all: no slots, no reductions. The last tile's columns past C are −Inf
-// (masked loads), which leaves the maximum alone, and pass 2 stops at C. Pass 2 prefetches the
-// next group's lines, one a column on AVX-512.
+// (masked loads), which leaves the maximum alone, and pass 2 stops at C; when it has at most lanes/2
+// columns, a half tile takes it at half the shuffles (halfTile). Pass 2 prefetches the next group's
+// lines, one a column on AVX-512.
 //
 // A group's rows are read twice: the second time from L1 (16 rows of 256 classes are 16 KB). Every
 // row before n is read, an ignored one too: a row only ever affects its own lane (the rows past n
@@ -683,6 +684,11 @@ func (g *mediumGen) tileColumns(pass string) (reg.VecVirtual, reg.GPVirtual) {
 	Label(lbl + pass + "Part")
 	CMPQ(g.remM, U8(0))
 	JE(LabelRef(lbl + pass + "Cols"))
+	CMPQ(g.remM, U8(L/2))
+	JA(LabelRef(lbl + pass + "Whole"))
+	g.halfTile(ts)
+	JMP(LabelRef(lbl + pass + "Cols"))
+	Label(lbl + pass + "Whole")
 	g.tile(ts, true)
 	Label(lbl + pass + "Cols")
 	m := ts.acc[0]
@@ -719,23 +725,103 @@ func (g *mediumGen) tile(ts *tileState, partial bool) {
 				VMOVUPS(m, r[i])
 			}
 		}
-		t0, t1, t2, t3 := t.vec(), t.vec(), t.vec(), t.vec()
-		VUNPCKLPS(r[1], r[0], t0)
-		VUNPCKHPS(r[1], r[0], t1)
-		VUNPCKLPS(r[3], r[2], t2)
-		VUNPCKHPS(r[3], r[2], t3)
-		for k, src := range [][2]reg.VecVirtual{{t0, t2}, {t0, t2}, {t1, t3}, {t1, t3}} {
-			u := t.vec()
-			if k%2 == 0 {
-				VUNPCKLPD(src[1], src[0], u)
-			} else {
-				VUNPCKHPD(src[1], src[0], u)
-			}
+		for k, u := range transpose4(t, r) {
 			VMOVUPS(u, g.at(g.maxOff+(4*q+k)*g.B))
 		}
 	}
 	for k := range 4 {
 		g.exchangeBlocks(ts, k)
+	}
+}
+
+// transpose4 returns the 4×4 transposes of the 128-bit blocks of r: block b of the k-th vector
+// holds element k of block b of r[0], r[1], r[2], r[3], in that order.
+func transpose4(t tier, r [4]reg.VecVirtual) [4]reg.VecVirtual {
+	t0, t1, t2, t3 := t.vec(), t.vec(), t.vec(), t.vec()
+	VUNPCKLPS(r[1], r[0], t0)
+	VUNPCKHPS(r[1], r[0], t1)
+	VUNPCKLPS(r[3], r[2], t2)
+	VUNPCKHPS(r[3], r[2], t3)
+	var u [4]reg.VecVirtual
+	for k, src := range [][2]reg.VecVirtual{{t0, t2}, {t0, t2}, {t1, t3}, {t1, t3}} {
+		u[k] = t.vec()
+		if k%2 == 0 {
+			VUNPCKLPD(src[1], src[0], u[k])
+		} else {
+			VUNPCKHPD(src[1], src[0], u[k])
+		}
+	}
+	return u
+}
+
+// halfTile emits the last, partial tile when C mod lanes <= lanes/2 (SSD's 21 classes on
+// AVX-512: 5 columns), at half the shuffles of a whole tile: a vector holds half-rows of two rows
+// (AVX-512: row r's first 8 floats in its low half and row r + 4's in its high half, for r in
+// 0..3 and 8..11; AVX2: rows r and r + 4, 4 floats each), so that one 4×4 transpose within the
+// 128-bit blocks serves two rows at once. AVX-512 then needs one VSHUFF32X4 a column (4 + 4 rows
+// from each of two vectors), AVX2 none: 24 shuffles against 64, and 8 against 24, with no trip
+// through the scratch. The high half is a merge-masked load from 32 (16) bytes before row r + 4,
+// its mask the tail's shifted up: only the row's own first C mod lanes floats are read (a masked
+// lane does not fault); the lanes past C are −Inf, which leaves the maxima alone.
+func (g *mediumGen) halfTile(ts *tileState) {
+	t, L, B := g.t, g.L, g.B
+	H := L / 2 // floats of a half-row
+	qb, q3, hb, h3 := g.gp(), g.gp(), g.gp(), g.gp()
+	MOVQ(ts.tb, qb)
+	var khi reg.Register
+	var mlo, mhi, mboth reg.VecVirtual
+	if t.zmm {
+		khi = K()
+		KSHIFTLW(U8(8), g.kTail, khi) // the tail's lanes, in the high half
+	} else {
+		mlo, mhi, mboth = t.vec(), t.vec(), t.vec()
+		VMOVUPS(g.tailM, mlo)               // lanes < rem <= 4: the low half only
+		VPERM2F128(U8(0x08), mlo, mlo, mhi) // the same in the high half, the low zeroed
+		VORPS(mlo, mhi, mboth)
+	}
+	var u [2][4]reg.VecVirtual
+	for q := range L / 8 {
+		if q > 0 {
+			LEAQ(Mem{Base: qb, Index: ts.s1, Scale: 8}, qb) // rows 8..15
+		}
+		LEAQ(Mem{Base: qb, Index: ts.s1, Scale: 2}, q3)
+		LEAQ(Mem{Base: qb, Index: ts.s1, Scale: 4}, hb) // 4 rows on
+		LEAQ(Mem{Base: hb, Index: ts.s1, Scale: 2}, h3)
+		rowsAt := func(b, b3 reg.GPVirtual, d int) []Mem {
+			return []Mem{{Base: b, Disp: d}, {Base: b, Index: ts.s1, Scale: 1, Disp: d}, {Base: b, Index: ts.s1, Scale: 2, Disp: d}, {Base: b3, Index: ts.s1, Scale: 1, Disp: d}}
+		}
+		his := rowsAt(hb, h3, -H*4) // a half-row before row r + 4: its first floats land in the high half
+		var r [4]reg.VecVirtual
+		for i, m := range rowsAt(qb, q3, 0) {
+			r[i] = t.vec()
+			if t.zmm {
+				VMOVAPS(ts.ninf, r[i])
+				VMOVUPS(m, g.kTail, r[i])  // the low half: row r's lanes < rem
+				VMOVUPS(his[i], khi, r[i]) // the high half: row r + 4's
+				continue
+			}
+			lo, up := t.vec(), t.vec()
+			VMASKMOVPS(m, mlo, lo)
+			VMASKMOVPS(his[i], mhi, up)
+			VORPS(up, lo, r[i])
+			VBLENDVPS(mboth, r[i], ts.ninf, r[i]) // −Inf past C
+		}
+		u[q] = transpose4(t, r)
+	}
+	store := func(col reg.VecVirtual, c int) {
+		VMOVUPS(col, Mem{Base: ts.cbp, Disp: c * B})
+		VMAXPS(col, ts.acc[c%2], ts.acc[c%2])
+	}
+	for k := range 4 {
+		if !t.zmm {
+			store(u[0][k], k) // rows 0..3 in the low half, 4..7 in the high: column k
+			continue
+		}
+		for b := range 2 {
+			col := t.vec()
+			VSHUFF32X4(U8([]uint8{0x88, 0xDD}[b]), u[1][k], u[0][k], col) // blocks b, 2 + b of each: column 4b + k
+			store(col, 4*b+k)
+		}
 	}
 }
 
