@@ -24218,20 +24218,29 @@ TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-192
 
 	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
-	MOVQ         SI, R8
-	SHLQ         $0x02, R8
-	MOVQ         R8, 1376(BX)
-	SHLQ         $0x03, R8
-	MOVQ         R8, 1408(BX)
-	MOVQ         SI, R8
-	SHLQ         $0x02, R8
-	ANDQ         $-32, R8
-	MOVQ         R8, 1384(BX)
-	SUBQ         $0x00000040, R8
-	MOVQ         R8, 1392(BX)
-	MOVQ         SI, R9
-	ANDQ         $0x07, R9
-	MOVQ         R9, 1400(BX)
+	MOVQ SI, R8
+	SHLQ $0x02, R8
+	MOVQ R8, 1376(BX)
+	SHLQ $0x03, R8
+	MOVQ R8, 1408(BX)
+	MOVQ SI, R8
+	SHLQ $0x02, R8
+	ANDQ $-32, R8
+	MOVQ R8, 1384(BX)
+	SUBQ $0x00000040, R8
+	MOVQ R8, 1392(BX)
+	MOVQ SI, R9
+	ANDQ $0x07, R9
+	MOVQ R9, 1400(BX)
+	MOVQ R9, R8
+	CMPQ R8, $0x04
+	JA   ceMediumAVX2RowRem
+	CMPQ SI, $0x00000040
+	JAE  ceMediumAVX2RowRem
+	XORQ R8, R8
+
+ceMediumAVX2RowRem:
+	MOVQ         R8, 1448(BX)
 	MOVQ         n+168(FP), R8
 	MOVQ         R8, 1416(BX)
 	LEAQ         (R9)(R9*2), R8
@@ -24285,7 +24294,7 @@ ceMediumAVX2MaxOne:
 	ADDQ   $0x00000020, R12
 
 ceMediumAVX2MaxTail:
-	CMPQ   1400(BX), $0x00
+	CMPQ   1448(BX), $0x00
 	JE     ceMediumAVX2MaxEnd
 	ADDQ   1424(BX), R12
 	VMAXPS (R9)(R12*1), Y3, Y3
@@ -24333,8 +24342,97 @@ ceMediumAVX2MaxDone:
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VMAXPS     Y2, Y4, Y4
 	VMOVUPS    Y4, 2528(R8)
-	TESTQ      DI, DI
-	JNZ        ceMediumAVX2Smooth
+	CMPQ       1448(BX), $0x00
+	JNE        ceMediumAVX2NoTailCols
+	CMPQ       1400(BX), $0x00
+	JE         ceMediumAVX2NoTailCols
+	MOVQ       1376(BX), R9
+	MOVQ       DX, R10
+	ADDQ       1384(BX), R10
+	CMPQ       1416(BX), $0x08
+	JGE        ceMediumAVX2TailTile
+
+	// the last, partial group: its rows' last columns copied, zeros past n
+	LEAQ    6752(BX), R11
+	VXORPS  Y2, Y2, Y2
+	VMOVUPS Y2, (R11)
+	VMOVUPS Y2, 32(R11)
+	VMOVUPS Y2, 64(R11)
+	VMOVUPS Y2, 96(R11)
+	VMOVUPS Y2, 128(R11)
+	VMOVUPS Y2, 160(R11)
+	VMOVUPS Y2, 192(R11)
+	VMOVUPS Y2, 224(R11)
+	XORQ    R12, R12
+
+ceMediumAVX2PadRow:
+	CMPQ R12, 1416(BX)
+	JGE  ceMediumAVX2PadDone
+	XORQ R13, R13
+
+ceMediumAVX2PadCol:
+	MOVL (R10)(R13*4), R14
+	MOVL R14, (R11)(R13*4)
+	INCQ R13
+	CMPQ R13, 1400(BX)
+	JB   ceMediumAVX2PadCol
+	ADDQ R9, R10
+	ADDQ $0x20, R11
+	INCQ R12
+	JMP  ceMediumAVX2PadRow
+
+ceMediumAVX2PadDone:
+	LEAQ 6752(BX), R10
+	MOVQ $0x00000020, R9
+
+ceMediumAVX2TailTile:
+	VMOVUPS    negInfVec<>+0(SB), Y2
+	VMOVAPS    Y2, Y3
+	LEAQ       6624(BX), R11
+	VMOVUPS    1280(BX), Y5
+	VPERM2F128 $0x08, Y5, Y5, Y6
+	VORPS      Y5, Y6, Y7
+	LEAQ       (R10)(R9*2), R12
+	LEAQ       (R10)(R9*4), R13
+	LEAQ       (R13)(R9*2), R14
+	VMASKMOVPS (R10), Y5, Y8
+	VMASKMOVPS -16(R13), Y6, Y9
+	VORPS      Y9, Y8, Y8
+	VBLENDVPS  Y7, Y8, Y2, Y8
+	VMASKMOVPS (R10)(R9*1), Y5, Y9
+	VMASKMOVPS -16(R13)(R9*1), Y6, Y10
+	VORPS      Y10, Y9, Y9
+	VBLENDVPS  Y7, Y9, Y2, Y9
+	VMASKMOVPS (R10)(R9*2), Y5, Y10
+	VMASKMOVPS -16(R13)(R9*2), Y6, Y11
+	VORPS      Y11, Y10, Y10
+	VBLENDVPS  Y7, Y10, Y2, Y10
+	VMASKMOVPS (R12)(R9*1), Y5, Y5
+	VMASKMOVPS -16(R14)(R9*1), Y6, Y6
+	VORPS      Y6, Y5, Y5
+	VBLENDVPS  Y7, Y5, Y2, Y5
+	VUNPCKLPS  Y9, Y8, Y2
+	VUNPCKHPS  Y9, Y8, Y6
+	VUNPCKLPS  Y5, Y10, Y7
+	VUNPCKHPS  Y5, Y10, Y5
+	VUNPCKLPD  Y7, Y2, Y8
+	VUNPCKHPD  Y7, Y2, Y2
+	VUNPCKLPD  Y5, Y6, Y7
+	VUNPCKHPD  Y5, Y6, Y5
+	VMOVUPS    Y8, (R11)
+	VMAXPS     Y8, Y4, Y4
+	VMOVUPS    Y2, 32(R11)
+	VMAXPS     Y2, Y3, Y3
+	VMOVUPS    Y7, 64(R11)
+	VMAXPS     Y7, Y4, Y4
+	VMOVUPS    Y5, 96(R11)
+	VMAXPS     Y5, Y3, Y3
+	VMAXPS     Y3, Y4, Y4
+	VMOVUPS    Y4, 2528(R8)
+
+ceMediumAVX2NoTailCols:
+	TESTQ DI, DI
+	JNZ   ceMediumAVX2Smooth
 
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
 	// microcode slows gathers down (GDS), it is still one per lanes rows
@@ -24461,7 +24559,7 @@ ceMediumAVX2ExpOne:
 	ADDQ        $0x00000020, R12
 
 ceMediumAVX2ExpTail:
-	CMPQ    1400(BX), $0x00
+	CMPQ    1448(BX), $0x00
 	JE      ceMediumAVX2ExpEnd
 	ADDQ    1424(BX), R12
 	VMOVUPS 1344(BX), Y7
@@ -24537,7 +24635,57 @@ ceMediumAVX2ExpDone:
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VADDPS     Y2, Y4, Y4
 	VMOVUPS    Y4, 1504(R8)
-	JMP        ceMediumAVX2Sums
+	CMPQ       1448(BX), $0x00
+	JNE        ceMediumAVX2ExpNoTailSums
+	CMPQ       1400(BX), $0x00
+	JE         ceMediumAVX2ExpNoTailSums
+	VMOVUPS    2528(R8), Y2
+	VMOVDQU    (CX), Y3
+	MOVQ       SI, R9
+	ADDQ       1384(BX), R9
+	VMOVUPS    1504(R8), Y4
+	VXORPS     Y5, Y5, Y5
+	XORQ       R10, R10
+	LEAQ       6624(BX), R11
+
+ceMediumAVX2ExpTailCol:
+	VMOVUPS (R11), Y6
+	VSUBPS  Y2, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y7, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS      Y7, Y6, Y7
+	VPBROADCASTD (R9)(R10*4), Y6
+	VPCMPEQD     Y6, Y3, Y6
+	VANDNPS      Y7, Y6, Y7
+	VADDPS       Y7, Y4, Y4
+	INCQ         R10
+	ADDQ         $0x00000020, R11
+	CMPQ         R10, 1400(BX)
+	JB           ceMediumAVX2ExpTailCol
+	VADDPS       Y5, Y4, Y4
+	VMOVUPS      Y4, 1504(R8)
+
+ceMediumAVX2ExpNoTailSums:
+	JMP ceMediumAVX2Sums
 
 ceMediumAVX2Smooth:
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
@@ -24673,7 +24821,7 @@ ceMediumAVX2ExpSpreadOne:
 	ADDQ        $0x00000020, R12
 
 ceMediumAVX2ExpSpreadTail:
-	CMPQ        1400(BX), $0x00
+	CMPQ        1448(BX), $0x00
 	JE          ceMediumAVX2ExpSpreadEnd
 	ADDQ        1424(BX), R12
 	VMOVUPS     1344(BX), Y8
@@ -24780,7 +24928,61 @@ ceMediumAVX2ExpSpreadDone:
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VADDPS     Y2, Y4, Y4
 	VMOVUPS    Y4, 4576(R8)
+	CMPQ       1448(BX), $0x00
+	JNE        ceMediumAVX2ExpSpreadNoTailSums
+	CMPQ       1400(BX), $0x00
+	JE         ceMediumAVX2ExpSpreadNoTailSums
+	VMOVUPS    2528(R8), Y2
+	VMOVDQU    (CX), Y3
+	MOVQ       SI, R9
+	ADDQ       1384(BX), R9
+	VMULPS     halfVec<>+0(SB), Y2, Y2
+	VMOVUPS    4576(R8), Y4
+	VMOVUPS    1504(R8), Y5
+	VXORPS     Y6, Y6, Y6
+	XORQ       R10, R10
+	LEAQ       6624(BX), R11
 
+ceMediumAVX2ExpSpreadTailCol:
+	VMOVUPS     (R11), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y8
+	VFMADD231PS 32(BX), Y7, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
+	VPSLLD      $0x17, Y9, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y8, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y7, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y7
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS      Y7, Y8, Y7
+	VPBROADCASTD (R9)(R10*4), Y8
+	VPCMPEQD     Y8, Y3, Y8
+	VANDNPS      Y7, Y8, Y7
+	VADDPS       Y7, Y5, Y5
+	INCQ         R10
+	ADDQ         $0x00000020, R11
+	CMPQ         R10, 1400(BX)
+	JB           ceMediumAVX2ExpSpreadTailCol
+	VADDPS       Y6, Y5, Y5
+	VMOVUPS      Y5, 1504(R8)
+	VMOVUPS      Y4, 4576(R8)
+
+ceMediumAVX2ExpSpreadNoTailSums:
 ceMediumAVX2Sums:
 	ADDQ $0x00000020, CX
 	ADDQ $0x00000020, R8
@@ -25483,20 +25685,27 @@ TEXT ·lseMediumAVX2(SB), NOSPLIT, $0-88
 
 	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
-	MOVQ         BX, SI
-	SHLQ         $0x02, SI
-	MOVQ         SI, 1376(DX)
-	SHLQ         $0x03, SI
-	MOVQ         SI, 1408(DX)
-	MOVQ         BX, SI
-	SHLQ         $0x02, SI
-	ANDQ         $-32, SI
-	MOVQ         SI, 1384(DX)
-	SUBQ         $0x00000040, SI
-	MOVQ         SI, 1392(DX)
-	MOVQ         BX, DI
-	ANDQ         $0x07, DI
-	MOVQ         DI, 1400(DX)
+	MOVQ BX, SI
+	SHLQ $0x02, SI
+	MOVQ SI, 1376(DX)
+	SHLQ $0x03, SI
+	MOVQ SI, 1408(DX)
+	MOVQ BX, SI
+	SHLQ $0x02, SI
+	ANDQ $-32, SI
+	MOVQ SI, 1384(DX)
+	SUBQ $0x00000040, SI
+	MOVQ SI, 1392(DX)
+	MOVQ BX, DI
+	ANDQ $0x07, DI
+	MOVQ DI, 1400(DX)
+	MOVQ DI, SI
+	CMPQ SI, $0x04
+	JA   lseMediumAVX2RowRem
+	XORQ SI, SI
+
+lseMediumAVX2RowRem:
+	MOVQ         SI, 1448(DX)
 	MOVQ         n+72(FP), SI
 	MOVQ         SI, 1416(DX)
 	LEAQ         (DI)(DI*2), SI
@@ -25549,7 +25758,7 @@ lseMediumAVX2MaxOne:
 	ADDQ   $0x00000020, R9
 
 lseMediumAVX2MaxTail:
-	CMPQ   1400(DX), $0x00
+	CMPQ   1448(DX), $0x00
 	JE     lseMediumAVX2MaxEnd
 	ADDQ   1424(DX), R9
 	VMAXPS (SI)(R9*1), Y2, Y2
@@ -25597,9 +25806,98 @@ lseMediumAVX2MaxDone:
 	VPERM2F128 $0x31, Y2, Y1, Y1
 	VMAXPS     Y1, Y3, Y3
 	VMOVUPS    Y3, 2528(BX)
-	MOVQ       CX, SI
-	XORQ       DI, DI
-	LEAQ       768(DX), R8
+	CMPQ       1448(DX), $0x00
+	JNE        lseMediumAVX2NoTailCols
+	CMPQ       1400(DX), $0x00
+	JE         lseMediumAVX2NoTailCols
+	MOVQ       1376(DX), SI
+	MOVQ       CX, DI
+	ADDQ       1384(DX), DI
+	CMPQ       1416(DX), $0x08
+	JGE        lseMediumAVX2TailTile
+
+	// the last, partial group: its rows' last columns copied, zeros past n
+	LEAQ    6752(DX), R8
+	VXORPS  Y1, Y1, Y1
+	VMOVUPS Y1, (R8)
+	VMOVUPS Y1, 32(R8)
+	VMOVUPS Y1, 64(R8)
+	VMOVUPS Y1, 96(R8)
+	VMOVUPS Y1, 128(R8)
+	VMOVUPS Y1, 160(R8)
+	VMOVUPS Y1, 192(R8)
+	VMOVUPS Y1, 224(R8)
+	XORQ    R9, R9
+
+lseMediumAVX2PadRow:
+	CMPQ R9, 1416(DX)
+	JGE  lseMediumAVX2PadDone
+	XORQ R10, R10
+
+lseMediumAVX2PadCol:
+	MOVL (DI)(R10*4), R11
+	MOVL R11, (R8)(R10*4)
+	INCQ R10
+	CMPQ R10, 1400(DX)
+	JB   lseMediumAVX2PadCol
+	ADDQ SI, DI
+	ADDQ $0x20, R8
+	INCQ R9
+	JMP  lseMediumAVX2PadRow
+
+lseMediumAVX2PadDone:
+	LEAQ 6752(DX), DI
+	MOVQ $0x00000020, SI
+
+lseMediumAVX2TailTile:
+	VMOVUPS    negInfVec<>+0(SB), Y1
+	VMOVAPS    Y1, Y2
+	LEAQ       6624(DX), R8
+	VMOVUPS    1280(DX), Y4
+	VPERM2F128 $0x08, Y4, Y4, Y5
+	VORPS      Y4, Y5, Y6
+	LEAQ       (DI)(SI*2), R9
+	LEAQ       (DI)(SI*4), R10
+	LEAQ       (R10)(SI*2), R11
+	VMASKMOVPS (DI), Y4, Y7
+	VMASKMOVPS -16(R10), Y5, Y8
+	VORPS      Y8, Y7, Y7
+	VBLENDVPS  Y6, Y7, Y1, Y7
+	VMASKMOVPS (DI)(SI*1), Y4, Y8
+	VMASKMOVPS -16(R10)(SI*1), Y5, Y9
+	VORPS      Y9, Y8, Y8
+	VBLENDVPS  Y6, Y8, Y1, Y8
+	VMASKMOVPS (DI)(SI*2), Y4, Y9
+	VMASKMOVPS -16(R10)(SI*2), Y5, Y10
+	VORPS      Y10, Y9, Y9
+	VBLENDVPS  Y6, Y9, Y1, Y9
+	VMASKMOVPS (R9)(SI*1), Y4, Y4
+	VMASKMOVPS -16(R11)(SI*1), Y5, Y5
+	VORPS      Y5, Y4, Y4
+	VBLENDVPS  Y6, Y4, Y1, Y4
+	VUNPCKLPS  Y8, Y7, Y1
+	VUNPCKHPS  Y8, Y7, Y5
+	VUNPCKLPS  Y4, Y9, Y6
+	VUNPCKHPS  Y4, Y9, Y4
+	VUNPCKLPD  Y6, Y1, Y7
+	VUNPCKHPD  Y6, Y1, Y1
+	VUNPCKLPD  Y4, Y5, Y6
+	VUNPCKHPD  Y4, Y5, Y4
+	VMOVUPS    Y7, (R8)
+	VMAXPS     Y7, Y3, Y3
+	VMOVUPS    Y1, 32(R8)
+	VMAXPS     Y1, Y2, Y2
+	VMOVUPS    Y6, 64(R8)
+	VMAXPS     Y6, Y3, Y3
+	VMOVUPS    Y4, 96(R8)
+	VMAXPS     Y4, Y2, Y2
+	VMAXPS     Y2, Y3, Y3
+	VMOVUPS    Y3, 2528(BX)
+
+lseMediumAVX2NoTailCols:
+	MOVQ CX, SI
+	XORQ DI, DI
+	LEAQ 768(DX), R8
 
 lseMediumAVX2ExpRow:
 	CMPQ         DI, 1416(DX)
@@ -25699,7 +25997,7 @@ lseMediumAVX2ExpOne:
 	ADDQ        $0x00000020, R9
 
 lseMediumAVX2ExpTail:
-	CMPQ    1400(DX), $0x00
+	CMPQ    1448(DX), $0x00
 	JE      lseMediumAVX2ExpEnd
 	ADDQ    1424(DX), R9
 	VMOVUPS 1344(DX), Y5
@@ -25773,11 +26071,55 @@ lseMediumAVX2ExpDone:
 	VPERM2F128 $0x31, Y2, Y1, Y1
 	VADDPS     Y1, Y3, Y3
 	VMOVUPS    Y3, 1504(BX)
-	ADDQ       $0x00000020, BX
-	ADDQ       1408(DX), CX
-	SUBQ       $0x00000008, 1416(DX)
-	SUBQ       $0x00000008, AX
-	JMP        lseMediumAVX2Group
+	CMPQ       1448(DX), $0x00
+	JNE        lseMediumAVX2ExpNoTailSums
+	CMPQ       1400(DX), $0x00
+	JE         lseMediumAVX2ExpNoTailSums
+	VMOVUPS    2528(BX), Y1
+	VMOVUPS    1504(BX), Y2
+	VXORPS     Y3, Y3, Y3
+	XORQ       SI, SI
+	LEAQ       6624(DX), DI
+
+lseMediumAVX2ExpTailCol:
+	VMOVUPS (DI), Y4
+	VSUBPS  Y1, Y4, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y4, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y5, Y7, Y7
+	VFMADD231PS Y7, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y5, Y4, Y5
+	VADDPS      Y5, Y2, Y2
+	INCQ        SI
+	ADDQ        $0x00000020, DI
+	CMPQ        SI, 1400(DX)
+	JB          lseMediumAVX2ExpTailCol
+	VADDPS      Y3, Y2, Y2
+	VMOVUPS     Y2, 1504(BX)
+
+lseMediumAVX2ExpNoTailSums:
+	ADDQ $0x00000020, BX
+	ADDQ 1408(DX), CX
+	SUBQ $0x00000008, 1416(DX)
+	SUBQ $0x00000008, AX
+	JMP  lseMediumAVX2Group
 
 lseMediumAVX2Finish:
 	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap
@@ -28111,20 +28453,29 @@ TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-192
 
 	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
-	MOVQ         SI, R8
-	SHLQ         $0x02, R8
-	MOVQ         R8, 4288(BX)
-	SHLQ         $0x04, R8
-	MOVQ         R8, 4320(BX)
-	MOVQ         SI, R8
-	SHLQ         $0x02, R8
-	ANDQ         $-64, R8
-	MOVQ         R8, 4296(BX)
-	SUBQ         $0x00000080, R8
-	MOVQ         R8, 4304(BX)
-	MOVQ         SI, R9
-	ANDQ         $0x0f, R9
-	MOVQ         R9, 4312(BX)
+	MOVQ SI, R8
+	SHLQ $0x02, R8
+	MOVQ R8, 4288(BX)
+	SHLQ $0x04, R8
+	MOVQ R8, 4320(BX)
+	MOVQ SI, R8
+	SHLQ $0x02, R8
+	ANDQ $-64, R8
+	MOVQ R8, 4296(BX)
+	SUBQ $0x00000080, R8
+	MOVQ R8, 4304(BX)
+	MOVQ SI, R9
+	ANDQ $0x0f, R9
+	MOVQ R9, 4312(BX)
+	MOVQ R9, R8
+	CMPQ R8, $0x08
+	JA   ceMediumAVX512RowRem
+	CMPQ SI, $0x00000064
+	JAE  ceMediumAVX512RowRem
+	XORQ R8, R8
+
+ceMediumAVX512RowRem:
+	MOVQ         R8, 4360(BX)
 	MOVQ         n+168(FP), R8
 	MOVQ         R8, 4328(BX)
 	LEAQ         (R9)(R9*2), R8
@@ -28171,7 +28522,7 @@ ceMediumAVX512MaxOne:
 	ADDQ   $0x00000040, R12
 
 ceMediumAVX512MaxTail:
-	CMPQ   4312(BX), $0x00
+	CMPQ   4360(BX), $0x00
 	JE     ceMediumAVX512MaxEnd
 	VMAXPS (R9)(R12*1), Z14, K1, Z14
 
@@ -28246,8 +28597,132 @@ ceMediumAVX512MaxDone:
 	VSHUFF32X4 $0xdd, Z11, Z19, Z11
 	VMAXPS     Z11, Z14, Z14
 	VMOVUPS    Z14, 5440(R8)
-	TESTQ      DI, DI
-	JNZ        ceMediumAVX512Smooth
+	CMPQ       4360(BX), $0x00
+	JNE        ceMediumAVX512NoTailCols
+	CMPQ       4312(BX), $0x00
+	JE         ceMediumAVX512NoTailCols
+	MOVQ       4288(BX), R9
+	MOVQ       DX, R10
+	ADDQ       4296(BX), R10
+	CMPQ       4328(BX), $0x10
+	JGE        ceMediumAVX512TailTile
+
+	// the last, partial group: its rows' last columns copied, zeros past n
+	LEAQ    10048(BX), R11
+	VXORPS  Z11, Z11, Z11
+	VMOVUPS Z11, (R11)
+	VMOVUPS Z11, 64(R11)
+	VMOVUPS Z11, 128(R11)
+	VMOVUPS Z11, 192(R11)
+	VMOVUPS Z11, 256(R11)
+	VMOVUPS Z11, 320(R11)
+	VMOVUPS Z11, 384(R11)
+	VMOVUPS Z11, 448(R11)
+	XORQ    R12, R12
+
+ceMediumAVX512PadRow:
+	CMPQ R12, 4328(BX)
+	JGE  ceMediumAVX512PadDone
+	XORQ R13, R13
+
+ceMediumAVX512PadCol:
+	MOVL (R10)(R13*4), R14
+	MOVL R14, (R11)(R13*4)
+	INCQ R13
+	CMPQ R13, 4312(BX)
+	JB   ceMediumAVX512PadCol
+	ADDQ R9, R10
+	ADDQ $0x20, R11
+	INCQ R12
+	JMP  ceMediumAVX512PadRow
+
+ceMediumAVX512PadDone:
+	LEAQ 10048(BX), R10
+	MOVQ $0x00000020, R9
+
+ceMediumAVX512TailTile:
+	VBROADCASTSS negInf<>+0(SB), Z11
+	VMOVUPS      Z11, Z11
+	VMOVAPS      Z11, Z17
+	LEAQ         9536(BX), R11
+	KSHIFTLW     $0x08, K1, K2
+	LEAQ         (R10)(R9*2), R12
+	LEAQ         (R10)(R9*4), R13
+	LEAQ         (R13)(R9*2), R14
+	VMOVAPS      Z11, Z18
+	VMOVUPS      (R10), K1, Z18
+	VMOVUPS      -32(R13), K2, Z18
+	VMOVAPS      Z11, Z19
+	VMOVUPS      (R10)(R9*1), K1, Z19
+	VMOVUPS      -32(R13)(R9*1), K2, Z19
+	VMOVAPS      Z11, Z20
+	VMOVUPS      (R10)(R9*2), K1, Z20
+	VMOVUPS      -32(R13)(R9*2), K2, Z20
+	VMOVAPS      Z11, Z21
+	VMOVUPS      (R12)(R9*1), K1, Z21
+	VMOVUPS      -32(R14)(R9*1), K2, Z21
+	VUNPCKLPS    Z19, Z18, Z22
+	VUNPCKHPS    Z19, Z18, Z18
+	VUNPCKLPS    Z21, Z20, Z19
+	VUNPCKHPS    Z21, Z20, Z20
+	VUNPCKLPD    Z19, Z22, Z21
+	VUNPCKHPD    Z19, Z22, Z19
+	VUNPCKLPD    Z20, Z18, Z22
+	VUNPCKHPD    Z20, Z18, Z18
+	LEAQ         (R10)(R9*8), R10
+	LEAQ         (R10)(R9*2), R12
+	LEAQ         (R10)(R9*4), R13
+	LEAQ         (R13)(R9*2), R14
+	VMOVAPS      Z11, Z20
+	VMOVUPS      (R10), K1, Z20
+	VMOVUPS      -32(R13), K2, Z20
+	VMOVAPS      Z11, Z23
+	VMOVUPS      (R10)(R9*1), K1, Z23
+	VMOVUPS      -32(R13)(R9*1), K2, Z23
+	VMOVAPS      Z11, Z24
+	VMOVUPS      (R10)(R9*2), K1, Z24
+	VMOVUPS      -32(R13)(R9*2), K2, Z24
+	VMOVAPS      Z11, Z11
+	VMOVUPS      (R12)(R9*1), K1, Z11
+	VMOVUPS      -32(R14)(R9*1), K2, Z11
+	VUNPCKLPS    Z23, Z20, Z25
+	VUNPCKHPS    Z23, Z20, Z20
+	VUNPCKLPS    Z11, Z24, Z23
+	VUNPCKHPS    Z11, Z24, Z11
+	VUNPCKLPD    Z23, Z25, Z24
+	VUNPCKHPD    Z23, Z25, Z23
+	VUNPCKLPD    Z11, Z20, Z25
+	VUNPCKHPD    Z11, Z20, Z11
+	VSHUFF32X4   $0x88, Z24, Z21, Z20
+	VMOVUPS      Z20, (R11)
+	VMAXPS       Z20, Z14, Z14
+	VSHUFF32X4   $0xdd, Z24, Z21, Z20
+	VMOVUPS      Z20, 256(R11)
+	VMAXPS       Z20, Z14, Z14
+	VSHUFF32X4   $0x88, Z23, Z19, Z20
+	VMOVUPS      Z20, 64(R11)
+	VMAXPS       Z20, Z17, Z17
+	VSHUFF32X4   $0xdd, Z23, Z19, Z19
+	VMOVUPS      Z19, 320(R11)
+	VMAXPS       Z19, Z17, Z17
+	VSHUFF32X4   $0x88, Z25, Z22, Z19
+	VMOVUPS      Z19, 128(R11)
+	VMAXPS       Z19, Z14, Z14
+	VSHUFF32X4   $0xdd, Z25, Z22, Z19
+	VMOVUPS      Z19, 384(R11)
+	VMAXPS       Z19, Z14, Z14
+	VSHUFF32X4   $0x88, Z11, Z18, Z19
+	VMOVUPS      Z19, 192(R11)
+	VMAXPS       Z19, Z17, Z17
+	VSHUFF32X4   $0xdd, Z11, Z18, Z11
+	VMOVUPS      Z11, 448(R11)
+	VMAXPS       Z11, Z17, Z17
+	VMAXPS       Z17, Z14, Z14
+	VMOVUPS      Z14, 5440(R8)
+
+ceMediumAVX512NoTailCols:
+	TESTQ DI, DI
+	JNZ   ceMediumAVX512Smooth
 
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
 	// microcode slows gathers down (GDS), it is still one per lanes rows
@@ -28368,7 +28843,7 @@ ceMediumAVX512ExpOne:
 	ADDQ        $0x00000040, R12
 
 ceMediumAVX512ExpTail:
-	CMPQ      4312(BX), $0x00
+	CMPQ      4360(BX), $0x00
 	JE        ceMediumAVX512ExpEnd
 	VMOVUPS.Z (R9)(R12*1), K1, Z19
 	VSUBPS    Z11, Z19, Z11
@@ -28465,7 +28940,52 @@ ceMediumAVX512ExpDone:
 	VSHUFF32X4 $0xdd, Z11, Z19, Z11
 	VADDPS     Z11, Z14, Z14
 	VMOVUPS    Z14, 4416(R8)
-	JMP        ceMediumAVX512Sums
+	CMPQ       4360(BX), $0x00
+	JNE        ceMediumAVX512ExpNoTailSums
+	CMPQ       4312(BX), $0x00
+	JE         ceMediumAVX512ExpNoTailSums
+	VMOVUPS    5440(R8), Z11
+	VMOVDQU32  (CX), Z14
+	MOVQ       SI, R9
+	ADDQ       4296(BX), R9
+	VMOVUPS    4416(R8), Z17
+	VXORPS     Z18, Z18, Z18
+	XORQ       R10, R10
+	LEAQ       9536(BX), R11
+
+ceMediumAVX512ExpTailCol:
+	VMOVUPS (R11), Z19
+	VSUBPS  Z11, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VPCMPD.BCST $0x04, (R9)(R10*4), Z14, K2
+	VADDPS      Z19, Z17, K2, Z17
+	INCQ        R10
+	ADDQ        $0x00000040, R11
+	CMPQ        R10, 4312(BX)
+	JB          ceMediumAVX512ExpTailCol
+	VADDPS      Z18, Z17, Z17
+	VMOVUPS     Z17, 4416(R8)
+
+ceMediumAVX512ExpNoTailSums:
+	JMP ceMediumAVX512Sums
 
 ceMediumAVX512Smooth:
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
@@ -28595,7 +29115,7 @@ ceMediumAVX512ExpSpreadOne:
 	ADDQ        $0x00000040, R12
 
 ceMediumAVX512ExpSpreadTail:
-	CMPQ        4312(BX), $0x00
+	CMPQ        4360(BX), $0x00
 	JE          ceMediumAVX512ExpSpreadEnd
 	VMOVUPS.Z   (R9)(R12*1), K1, Z20
 	VFMSUB132PS 640(BX), Z11, Z20
@@ -28750,7 +29270,56 @@ ceMediumAVX512ExpSpreadDone:
 	VSHUFF32X4 $0xdd, Z11, Z19, Z11
 	VADDPS     Z11, Z14, Z14
 	VMOVUPS    Z14, 7488(R8)
+	CMPQ       4360(BX), $0x00
+	JNE        ceMediumAVX512ExpSpreadNoTailSums
+	CMPQ       4312(BX), $0x00
+	JE         ceMediumAVX512ExpSpreadNoTailSums
+	VMOVUPS    5440(R8), Z11
+	VMOVDQU32  (CX), Z14
+	MOVQ       SI, R9
+	ADDQ       4296(BX), R9
+	VMULPS     640(BX), Z11, Z11
+	VMOVUPS    7488(R8), Z17
+	VMOVUPS    4416(R8), Z18
+	VXORPS     Z19, Z19, Z19
+	XORQ       R10, R10
+	LEAQ       9536(BX), R11
 
+ceMediumAVX512ExpSpreadTailCol:
+	VMOVUPS     (R11), Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z21
+	VFMADD231PS 832(BX), Z20, Z17
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z21, Z23
+	VFMADD231PS Z1, Z20, Z23
+	VFMADD231PS Z2, Z20, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z20, Z22, K2, Z20
+	VPCMPD.BCST $0x04, (R9)(R10*4), Z14, K2
+	VADDPS      Z20, Z18, K2, Z18
+	INCQ        R10
+	ADDQ        $0x00000040, R11
+	CMPQ        R10, 4312(BX)
+	JB          ceMediumAVX512ExpSpreadTailCol
+	VADDPS      Z19, Z18, Z18
+	VMOVUPS     Z18, 4416(R8)
+	VMOVUPS     Z17, 7488(R8)
+
+ceMediumAVX512ExpSpreadNoTailSums:
 ceMediumAVX512Sums:
 	ADDQ $0x00000040, CX
 	ADDQ $0x00000040, R8
@@ -28949,20 +29518,27 @@ TEXT ·lseMediumAVX512(SB), NOSPLIT, $0-88
 
 	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
-	MOVQ         BX, SI
-	SHLQ         $0x02, SI
-	MOVQ         SI, 4288(DX)
-	SHLQ         $0x04, SI
-	MOVQ         SI, 4320(DX)
-	MOVQ         BX, SI
-	SHLQ         $0x02, SI
-	ANDQ         $-64, SI
-	MOVQ         SI, 4296(DX)
-	SUBQ         $0x00000080, SI
-	MOVQ         SI, 4304(DX)
-	MOVQ         BX, DI
-	ANDQ         $0x0f, DI
-	MOVQ         DI, 4312(DX)
+	MOVQ BX, SI
+	SHLQ $0x02, SI
+	MOVQ SI, 4288(DX)
+	SHLQ $0x04, SI
+	MOVQ SI, 4320(DX)
+	MOVQ BX, SI
+	SHLQ $0x02, SI
+	ANDQ $-64, SI
+	MOVQ SI, 4296(DX)
+	SUBQ $0x00000080, SI
+	MOVQ SI, 4304(DX)
+	MOVQ BX, DI
+	ANDQ $0x0f, DI
+	MOVQ DI, 4312(DX)
+	MOVQ DI, SI
+	CMPQ SI, $0x08
+	JA   lseMediumAVX512RowRem
+	XORQ SI, SI
+
+lseMediumAVX512RowRem:
+	MOVQ         SI, 4360(DX)
 	MOVQ         n+72(FP), SI
 	MOVQ         SI, 4328(DX)
 	LEAQ         (DI)(DI*2), SI
@@ -29008,7 +29584,7 @@ lseMediumAVX512MaxOne:
 	ADDQ   $0x00000040, R9
 
 lseMediumAVX512MaxTail:
-	CMPQ   4312(DX), $0x00
+	CMPQ   4360(DX), $0x00
 	JE     lseMediumAVX512MaxEnd
 	VMAXPS (SI)(R9*1), Z12, K1, Z12
 
@@ -29083,9 +29659,133 @@ lseMediumAVX512MaxDone:
 	VSHUFF32X4 $0xdd, Z11, Z17, Z11
 	VMAXPS     Z11, Z12, Z12
 	VMOVUPS    Z12, 5440(BX)
-	MOVQ       CX, SI
-	XORQ       DI, DI
-	LEAQ       2048(DX), R8
+	CMPQ       4360(DX), $0x00
+	JNE        lseMediumAVX512NoTailCols
+	CMPQ       4312(DX), $0x00
+	JE         lseMediumAVX512NoTailCols
+	MOVQ       4288(DX), SI
+	MOVQ       CX, DI
+	ADDQ       4296(DX), DI
+	CMPQ       4328(DX), $0x10
+	JGE        lseMediumAVX512TailTile
+
+	// the last, partial group: its rows' last columns copied, zeros past n
+	LEAQ    10048(DX), R8
+	VXORPS  Z11, Z11, Z11
+	VMOVUPS Z11, (R8)
+	VMOVUPS Z11, 64(R8)
+	VMOVUPS Z11, 128(R8)
+	VMOVUPS Z11, 192(R8)
+	VMOVUPS Z11, 256(R8)
+	VMOVUPS Z11, 320(R8)
+	VMOVUPS Z11, 384(R8)
+	VMOVUPS Z11, 448(R8)
+	XORQ    R9, R9
+
+lseMediumAVX512PadRow:
+	CMPQ R9, 4328(DX)
+	JGE  lseMediumAVX512PadDone
+	XORQ R10, R10
+
+lseMediumAVX512PadCol:
+	MOVL (DI)(R10*4), R11
+	MOVL R11, (R8)(R10*4)
+	INCQ R10
+	CMPQ R10, 4312(DX)
+	JB   lseMediumAVX512PadCol
+	ADDQ SI, DI
+	ADDQ $0x20, R8
+	INCQ R9
+	JMP  lseMediumAVX512PadRow
+
+lseMediumAVX512PadDone:
+	LEAQ 10048(DX), DI
+	MOVQ $0x00000020, SI
+
+lseMediumAVX512TailTile:
+	VBROADCASTSS negInf<>+0(SB), Z11
+	VMOVUPS      Z11, Z11
+	VMOVAPS      Z11, Z13
+	LEAQ         9536(DX), R8
+	KSHIFTLW     $0x08, K1, K2
+	LEAQ         (DI)(SI*2), R9
+	LEAQ         (DI)(SI*4), R10
+	LEAQ         (R10)(SI*2), R11
+	VMOVAPS      Z11, Z16
+	VMOVUPS      (DI), K1, Z16
+	VMOVUPS      -32(R10), K2, Z16
+	VMOVAPS      Z11, Z17
+	VMOVUPS      (DI)(SI*1), K1, Z17
+	VMOVUPS      -32(R10)(SI*1), K2, Z17
+	VMOVAPS      Z11, Z18
+	VMOVUPS      (DI)(SI*2), K1, Z18
+	VMOVUPS      -32(R10)(SI*2), K2, Z18
+	VMOVAPS      Z11, Z19
+	VMOVUPS      (R9)(SI*1), K1, Z19
+	VMOVUPS      -32(R11)(SI*1), K2, Z19
+	VUNPCKLPS    Z17, Z16, Z20
+	VUNPCKHPS    Z17, Z16, Z16
+	VUNPCKLPS    Z19, Z18, Z17
+	VUNPCKHPS    Z19, Z18, Z18
+	VUNPCKLPD    Z17, Z20, Z19
+	VUNPCKHPD    Z17, Z20, Z17
+	VUNPCKLPD    Z18, Z16, Z20
+	VUNPCKHPD    Z18, Z16, Z16
+	LEAQ         (DI)(SI*8), DI
+	LEAQ         (DI)(SI*2), R9
+	LEAQ         (DI)(SI*4), R10
+	LEAQ         (R10)(SI*2), R11
+	VMOVAPS      Z11, Z18
+	VMOVUPS      (DI), K1, Z18
+	VMOVUPS      -32(R10), K2, Z18
+	VMOVAPS      Z11, Z21
+	VMOVUPS      (DI)(SI*1), K1, Z21
+	VMOVUPS      -32(R10)(SI*1), K2, Z21
+	VMOVAPS      Z11, Z22
+	VMOVUPS      (DI)(SI*2), K1, Z22
+	VMOVUPS      -32(R10)(SI*2), K2, Z22
+	VMOVAPS      Z11, Z11
+	VMOVUPS      (R9)(SI*1), K1, Z11
+	VMOVUPS      -32(R11)(SI*1), K2, Z11
+	VUNPCKLPS    Z21, Z18, Z23
+	VUNPCKHPS    Z21, Z18, Z18
+	VUNPCKLPS    Z11, Z22, Z21
+	VUNPCKHPS    Z11, Z22, Z11
+	VUNPCKLPD    Z21, Z23, Z22
+	VUNPCKHPD    Z21, Z23, Z21
+	VUNPCKLPD    Z11, Z18, Z23
+	VUNPCKHPD    Z11, Z18, Z11
+	VSHUFF32X4   $0x88, Z22, Z19, Z18
+	VMOVUPS      Z18, (R8)
+	VMAXPS       Z18, Z12, Z12
+	VSHUFF32X4   $0xdd, Z22, Z19, Z18
+	VMOVUPS      Z18, 256(R8)
+	VMAXPS       Z18, Z12, Z12
+	VSHUFF32X4   $0x88, Z21, Z17, Z18
+	VMOVUPS      Z18, 64(R8)
+	VMAXPS       Z18, Z13, Z13
+	VSHUFF32X4   $0xdd, Z21, Z17, Z17
+	VMOVUPS      Z17, 320(R8)
+	VMAXPS       Z17, Z13, Z13
+	VSHUFF32X4   $0x88, Z23, Z20, Z17
+	VMOVUPS      Z17, 128(R8)
+	VMAXPS       Z17, Z12, Z12
+	VSHUFF32X4   $0xdd, Z23, Z20, Z17
+	VMOVUPS      Z17, 384(R8)
+	VMAXPS       Z17, Z12, Z12
+	VSHUFF32X4   $0x88, Z11, Z16, Z17
+	VMOVUPS      Z17, 192(R8)
+	VMAXPS       Z17, Z13, Z13
+	VSHUFF32X4   $0xdd, Z11, Z16, Z11
+	VMOVUPS      Z11, 448(R8)
+	VMAXPS       Z11, Z13, Z13
+	VMAXPS       Z13, Z12, Z12
+	VMOVUPS      Z12, 5440(BX)
+
+lseMediumAVX512NoTailCols:
+	MOVQ CX, SI
+	XORQ DI, DI
+	LEAQ 2048(DX), R8
 
 lseMediumAVX512ExpRow:
 	CMPQ         DI, 4328(DX)
@@ -29178,7 +29878,7 @@ lseMediumAVX512ExpOne:
 	ADDQ        $0x00000040, R9
 
 lseMediumAVX512ExpTail:
-	CMPQ      4312(DX), $0x00
+	CMPQ      4360(DX), $0x00
 	JE        lseMediumAVX512ExpEnd
 	VMOVUPS.Z (SI)(R9*1), K1, Z16
 	VSUBPS    Z11, Z16, Z11
@@ -29274,11 +29974,52 @@ lseMediumAVX512ExpDone:
 	VSHUFF32X4 $0xdd, Z11, Z17, Z11
 	VADDPS     Z11, Z12, Z12
 	VMOVUPS    Z12, 4416(BX)
-	ADDQ       $0x00000040, BX
-	ADDQ       4320(DX), CX
-	SUBQ       $0x00000010, 4328(DX)
-	SUBQ       $0x00000010, AX
-	JMP        lseMediumAVX512Group
+	CMPQ       4360(DX), $0x00
+	JNE        lseMediumAVX512ExpNoTailSums
+	CMPQ       4312(DX), $0x00
+	JE         lseMediumAVX512ExpNoTailSums
+	VMOVUPS    5440(BX), Z11
+	VMOVUPS    4416(BX), Z12
+	VXORPS     Z13, Z13, Z13
+	XORQ       SI, SI
+	LEAQ       9536(DX), DI
+
+lseMediumAVX512ExpTailCol:
+	VMOVUPS (DI), Z16
+	VSUBPS  Z11, Z16, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z16, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z16, Z19
+	VFMADD231PS Z1, Z17, Z19
+	VFMADD231PS Z2, Z17, Z19
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z18
+	VFMADD213PS Z4, Z19, Z18
+	VFMADD213PS Z5, Z19, Z18
+	VFMADD213PS Z6, Z19, Z18
+	VFMADD213PS Z7, Z19, Z18
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z16, K2
+	VFMADD213PS Z9, Z19, Z18
+	VSCALEFPS.Z Z17, Z18, K2, Z16
+	VADDPS      Z16, Z12, Z12
+	INCQ        SI
+	ADDQ        $0x00000040, DI
+	CMPQ        SI, 4312(DX)
+	JB          lseMediumAVX512ExpTailCol
+	VADDPS      Z13, Z12, Z12
+	VMOVUPS     Z12, 4416(BX)
+
+lseMediumAVX512ExpNoTailSums:
+	ADDQ $0x00000040, BX
+	ADDQ 4320(DX), CX
+	SUBQ $0x00000010, 4328(DX)
+	SUBQ $0x00000010, AX
+	JMP  lseMediumAVX512Group
 
 lseMediumAVX512Finish:
 	// the finish, a group at a time: the groups are independent, so their exp and log1p chains overlap

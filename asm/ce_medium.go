@@ -26,6 +26,12 @@ import (
 //     tiny loss is never the difference of two sums; with smoothing also the spread; reduced the
 //     same way; the target logits come from one gather per group. Pass 2 is bound by arithmetic
 //     and prefetches the next group's rows, which pass 1 would otherwise wait for;
+//   - ceMedium and lseMedium, when 0 < C mod lanes <= lanes/2 and the group is whole: the rows'
+//     last C mod lanes columns go through a half tile (tailColumns, as in the tiled kernels) into
+//     the column buffer, a vector per class, instead of a partial vector per row in each pass;
+//     their maxima join the rows' and their terms the rows' sums (tailSums). COCO's 81 classes on
+//     AVX-512: 5 vectors a row and a vector for the group, against 6 vectors a row (Zen 5, logits
+//     in L2, 15 alternated rounds: CrossEntropy +7% at C = 81, +4% at 100 on both tiers);
 //   - after the block's groups (up to mediumBlock rows a call), a finish loop turns each group's
 //     vectors into losses and statistics with finishRows, as the small-C kernel does: one exp and
 //     one log1p per lane, not per row, and the groups' chains independent of each other.
@@ -87,6 +93,23 @@ const mediumBlock = 256
 // mediumScratchFloats is the size of the scratch the medium kernels take, in float32s.
 const mediumScratchFloats = 3456
 
+// fuseMinAVX2 and fuseMinAVX512: from these C on, ForwardBackward may take its losses from
+// ceMediumGrad instead of ceMedium (the Go side's fuseMin; ce_medium_amd64.go has the measurements
+// behind them), and the two must give the same losses to the bit: ceMedium's tail columns, which
+// ceMediumGrad does not have, sum in another order, so ceMedium takes them below these C only.
+const (
+	fuseMinAVX2   = 64
+	fuseMinAVX512 = 100
+)
+
+// fuseMin is the tier's fuseMin.
+func (t tier) fuseMin() int {
+	if t.zmm {
+		return fuseMinAVX512
+	}
+	return fuseMinAVX2
+}
+
 // tiledMaxC is the largest C the tiled kernels take: their column buffer holds that many columns.
 const tiledMaxC = 64
 
@@ -111,6 +134,9 @@ type mediumGen struct {
 
 	gdM                                 Mem // ceMediumGrad: g's base − x's base
 	strideM, fullM, pairM, remM, groupM Mem
+	// ceMedium and lseMedium: C mod lanes for the row loops, 0 for a group whose last columns go
+	// through a half tile instead (tailColumns)
+	rowRemM Mem
 	// the rows to read from the group's first on (n, then less lanes a group); for the tiled
 	// kernels C and C − 2
 	rowsM, cM, cPairM Mem
@@ -233,10 +259,15 @@ func (g *mediumGen) prologue() {
 	g.rArr = g.negArr + 4*mediumBlock
 	g.colOff = g.rArr + 4*mediumBlock
 	check(g.colOff+tiledMaxC*B+64 <= 4*mediumScratchFloats, "medium scratch too small")
+	check(L/2*B+L*32 <= tiledMaxC*B, "the tail columns' copy does not fit the column buffer")
 	so := g.scalarOff
 	g.gdM = g.at(so + 64)
 	g.strideM, g.fullM, g.pairM, g.remM, g.groupM = g.at(so), g.at(so+8), g.at(so+16), g.at(so+24), g.at(so+32)
 	g.rowsM, g.cM, g.cPairM = g.at(so+40), g.at(so+48), g.at(so+56)
+	g.rowRemM = g.remM
+	if g.tailCols() {
+		g.rowRemM = g.at(so + 72)
+	}
 	g.ovlM = g.cM
 	g.tailM, g.gatherM, g.ovlMaskM = g.at(g.tailOff), g.at(g.gatherOff), g.at(g.ovlOff)
 
@@ -281,6 +312,9 @@ func (g *mediumGen) scalars() {
 	MOVQ(c, rem)
 	ANDQ(U8(L-1), rem)
 	MOVQ(rem, g.remM)
+	if g.tailCols() {
+		g.tailColumnsFlag(rem)
+	}
 	Load(Param("n"), v)
 	MOVQ(v, g.rowsM)
 	if g.tiled {
@@ -339,6 +373,9 @@ func (g *mediumGen) groups() {
 			g.tiles(name, sm)
 		} else {
 			g.pass2(name, sm)
+		}
+		if g.tailCols() {
+			g.tailSums(name, sm)
 		}
 	}
 	plain, spread := "Exp", "ExpSpread"
@@ -419,7 +456,7 @@ func (g *mediumGen) vectors(pass string, step func(a, d int), tail func()) {
 	step(0, 0)
 	ADDQ(U32(B), off)
 	Label(lbl + pass + "Tail")
-	CMPQ(g.remM, U8(0))
+	CMPQ(g.rowRemM, U8(0))
 	JE(LabelRef(lbl + pass + "End"))
 	tail()
 	Label(lbl + pass + "End")
@@ -451,6 +488,132 @@ func (g *mediumGen) pass1() {
 	})
 	mx := t.reduceRows(g.at(g.maxOff), func(a, b, d Op) { VMAXPS(a, b, d) })
 	VMOVUPS(mx, Mem{Base: g.grp, Disp: g.mArr})
+	if g.tailCols() {
+		g.tailColumns(mx)
+	}
+}
+
+// tailCols reports whether the kernel takes a group's last C mod lanes columns, when there are
+// at most lanes/2 of them, through a half tile (ceMedium and lseMedium; not ceMediumGrad, whose
+// pass 2 stores each row's terms in place).
+func (g *mediumGen) tailCols() bool { return !g.tiled && !g.grad }
+
+// tailColumnsFlag emits rowRemM, for the call: 0 when the rows' last columns go through the
+// half tile (0 < C mod lanes <= lanes/2 and, for ceMedium, C below the tier's fuseMin), C mod
+// lanes (rem) otherwise.
+func (g *mediumGen) tailColumnsFlag(rem reg.GPVirtual) {
+	lbl, L := g.lbl, g.L
+	rr := g.gp()
+	MOVQ(rem, rr)
+	CMPQ(rr, U8(L/2))
+	JA(LabelRef(lbl + "RowRem"))
+	if !g.lse {
+		CMPQ(g.c, U32(g.t.fuseMin()))
+		JAE(LabelRef(lbl + "RowRem"))
+	}
+	XORQ(rr, rr)
+	Label(lbl + "RowRem")
+	MOVQ(rr, g.rowRemM)
+}
+
+// tailColumns emits, when the rows left their last C mod lanes columns out (rowRemM 0, C mod
+// lanes not), the half tile of those columns into the column buffer, and the group's maxima, mx
+// (the rows' whole vectors) and the columns', into mArr. Along the rows, a partial last vector
+// costs a row as much as a whole one (COCO's 81 classes: 6 vectors a row for 81 floats); through
+// the half tile it costs the group a vector of exp a column. A row's loss must not depend on
+// where its group starts (Workers split the rows anywhere), so the last, partial group takes its
+// columns the same way, from a copy: its rows' last columns, stride 32 bytes, zeros for the rows
+// past n, which the half tile must not read.
+func (g *mediumGen) tailColumns(mx reg.VecVirtual) {
+	t, lbl, L := g.t, g.lbl, g.L
+	CMPQ(g.rowRemM, U8(0))
+	JNE(LabelRef(lbl + "NoTailCols"))
+	CMPQ(g.remM, U8(0))
+	JE(LabelRef(lbl + "NoTailCols"))
+	ts := &tileState{ninf: t.vec(), acc: [2]reg.VecVirtual{mx, t.vec()}, s1: g.gp(), tb: g.gp(), cbp: g.gp()}
+	MOVQ(g.strideM, ts.s1)
+	MOVQ(g.xg, ts.tb)
+	ADDQ(g.fullM, ts.tb)
+	CMPQ(g.rowsM, U8(L))
+	JGE(LabelRef(lbl + "TailTile"))
+	Comment("the last, partial group: its rows' last columns copied, zeros past n")
+	pad, r, j, f := g.gp(), g.gp(), g.gp(), GP32()
+	LEAQ(g.at(g.colOff+L/2*g.B), pad)
+	z := t.zero()
+	for k := range L * 32 / g.B {
+		VMOVUPS(z, Mem{Base: pad, Disp: k * g.B})
+	}
+	XORQ(r, r)
+	Label(lbl + "PadRow")
+	CMPQ(r, g.rowsM)
+	JGE(LabelRef(lbl + "PadDone"))
+	XORQ(j, j)
+	Label(lbl + "PadCol")
+	MOVL(Mem{Base: ts.tb, Index: j, Scale: 4}, f)
+	MOVL(f, Mem{Base: pad, Index: j, Scale: 4})
+	INCQ(j)
+	CMPQ(j, g.remM)
+	JB(LabelRef(lbl + "PadCol"))
+	ADDQ(ts.s1, ts.tb)
+	ADDQ(U8(32), pad)
+	INCQ(r)
+	JMP(LabelRef(lbl + "PadRow"))
+	Label(lbl + "PadDone")
+	LEAQ(g.at(g.colOff+L/2*g.B), ts.tb)
+	MOVQ(U32(32), ts.s1)
+	Label(lbl + "TailTile")
+	VMOVUPS(t.cu("negInf", 0xff800000), ts.ninf)
+	VMOVAPS(ts.ninf, ts.acc[1])
+	LEAQ(g.at(g.colOff), ts.cbp)
+	g.halfTile(ts)
+	VMAXPS(ts.acc[1], ts.acc[0], ts.acc[0])
+	VMOVUPS(ts.acc[0], Mem{Base: g.grp, Disp: g.mArr})
+	Label(lbl + "NoTailCols")
+}
+
+// tailSums emits, for a group whose last columns went through the half tile, their terms: the
+// column buffer's Σ e^{z_j−m} lane by lane, the target's lane excluded (and with sm the spread),
+// added to the group's sums in sArr (and negArr).
+func (g *mediumGen) tailSums(pass string, sm bool) {
+	t, lbl, B := g.t, g.lbl, g.B
+	CMPQ(g.rowRemM, U8(0))
+	JNE(LabelRef(lbl + pass + "NoTailSums"))
+	CMPQ(g.remM, U8(0))
+	JE(LabelRef(lbl + pass + "NoTailSums"))
+	rs := &rowSums{sm: sm, mb: t.vec()}
+	VMOVUPS(Mem{Base: g.grp, Disp: g.mArr}, rs.mb)
+	var idx reg.GPVirtual
+	if !g.lse {
+		rs.tb = t.vec()
+		t.loadInt(Mem{Base: g.tpG}, rs.tb)
+		idx = g.gp() // the columns' class indices: from C − C mod lanes on
+		MOVQ(g.idx, idx)
+		ADDQ(g.fullM, idx)
+	}
+	if sm {
+		rs.mh = t.vec()
+		VMULPS(g.half, rs.mb, rs.mh)
+		rs.sacc = t.vec()
+		VMOVUPS(Mem{Base: g.grp, Disp: g.negArr}, rs.sacc)
+	}
+	rs.acc = [2]reg.VecVirtual{t.vec(), t.vec()}
+	VMOVUPS(Mem{Base: g.grp, Disp: g.sArr}, rs.acc[0])
+	VXORPS(rs.acc[1], rs.acc[1], rs.acc[1])
+	j, cbp := g.gp(), g.gp()
+	XORQ(j, j)
+	LEAQ(g.at(g.colOff), cbp)
+	Label(lbl + pass + "TailCol")
+	g.columnTerm(rs, cbp, nil, idx, j, 0, 0)
+	INCQ(j)
+	ADDQ(U32(B), cbp)
+	CMPQ(j, g.remM)
+	JB(LabelRef(lbl + pass + "TailCol"))
+	VADDPS(rs.acc[1], rs.acc[0], rs.acc[0])
+	VMOVUPS(rs.acc[0], Mem{Base: g.grp, Disp: g.sArr})
+	if sm {
+		VMOVUPS(rs.sacc, Mem{Base: g.grp, Disp: g.negArr})
+	}
+	Label(lbl + pass + "NoTailSums")
 }
 
 // gatherZt emits the gather of the group's target logits into ztArr (class 0 for an ignored row,
@@ -891,8 +1054,8 @@ func (g *mediumGen) columnSums(pass string, sm bool, m reg.VecVirtual, cbp reg.G
 	Label(lbl + pass + "Pair")
 	CMPQ(j, g.cPairM)
 	JG(LabelRef(lbl + pass + "One"))
-	g.columnTerm(rs, j, cbp, pfp, 0, 0)
-	g.columnTerm(rs, j, cbp, pfp, 1, 1)
+	g.columnTerm(rs, cbp, pfp, g.idx, j, 0, 0)
+	g.columnTerm(rs, cbp, pfp, g.idx, j, 1, 1)
 	ADDQ(U8(2), j)
 	ADDQ(U32(2*B), cbp)
 	ADDQ(U32(8*L), pfp) // two columns: 2·lanes·4 bytes of the next group
@@ -900,7 +1063,7 @@ func (g *mediumGen) columnSums(pass string, sm bool, m reg.VecVirtual, cbp reg.G
 	Label(lbl + pass + "One")
 	CMPQ(j, g.cM)
 	JGE(LabelRef(lbl + pass + "Sum"))
-	g.columnTerm(rs, j, cbp, pfp, 0, 0)
+	g.columnTerm(rs, cbp, pfp, g.idx, j, 0, 0)
 	Label(lbl + pass + "Sum")
 	VADDPS(rs.acc[1], rs.acc[0], rs.acc[0])
 	VMOVUPS(rs.acc[0], Mem{Base: g.grp, Disp: g.sArr})
@@ -910,10 +1073,11 @@ func (g *mediumGen) columnSums(pass string, sm bool, m reg.VecVirtual, cbp reg.G
 }
 
 // columnTerm adds e^{x−m} of column j + d (at cbp + d vectors) into acc[a], the target's lane
-// excluded, and with smoothing the spread into sacc; it prefetches a line of the next group (pfp).
-func (g *mediumGen) columnTerm(rs *rowSums, j, cbp, pfp reg.GPVirtual, a, d int) {
+// excluded (its class index at idx + 4·(ci + d)), and with smoothing the spread into sacc; it
+// prefetches a line of the next group (pfp, unless nil).
+func (g *mediumGen) columnTerm(rs *rowSums, cbp, pfp, idx, ci reg.GPVirtual, a, d int) {
 	t, B, sum := g.t, g.B, rs.acc
-	if t.zmm || d == 0 {
+	if pfp != nil && (t.zmm || d == 0) {
 		prefetchT0(Mem{Base: pfp, Disp: 64 * d}) // the next group's rows: L·4 bytes a column
 	}
 	x, dd, e := t.vec(), t.vec(), t.vec()
@@ -932,14 +1096,14 @@ func (g *mediumGen) columnTerm(rs *rowSums, j, cbp, pfp reg.GPVirtual, a, d int)
 	}
 	if !t.zmm {
 		eq := t.vec()
-		VPBROADCASTD(Mem{Base: g.idx, Index: j, Scale: 4, Disp: 4 * d}, eq)
+		VPBROADCASTD(Mem{Base: idx, Index: ci, Scale: 4, Disp: 4 * d}, eq)
 		VPCMPEQD(eq, rs.tb, eq)
 		VANDNPS(e, eq, e) // 0 where t == j
 		VADDPS(e, sum[a], sum[a])
 		return
 	}
 	keep := K()
-	VPCMPD_BCST(U8(4), Mem{Base: g.idx, Index: j, Scale: 4, Disp: 4 * d}, rs.tb, keep) // t != j
+	VPCMPD_BCST(U8(4), Mem{Base: idx, Index: ci, Scale: 4, Disp: 4 * d}, rs.tb, keep) // t != j
 	VADDPS(e, sum[a], keep, sum[a])
 }
 
