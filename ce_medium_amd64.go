@@ -37,10 +37,11 @@ const (
 	mediumMin       = 3
 	mediumMaxAVX2   = 384
 	mediumMaxAVX512 = 512
+	fuseMinAVX2     = 64
+	fuseMinAVX512   = 100
 	tiledMaxAVX2    = 40
 	tiledMaxAVX512  = 64
 )
 
-// fuseMinAVX2 and fuseMinAVX512 (ceMedium takes its tail columns below them only), the kernels'
-// largest C (mediumMaxC, tiledMaxC), their scratch (mediumScratch) and the most rows one call
-// takes (mediumBlock) are generated: ohem_sizes_amd64.go.
+// The kernels' largest C (mediumMaxC, tiledMaxC), their scratch (mediumScratch) and the most rows
+// one call takes (mediumBlock) are generated: ohem_sizes_amd64.go.

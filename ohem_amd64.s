@@ -24235,8 +24235,6 @@ TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-192
 	MOVQ R9, R8
 	CMPQ R8, $0x04
 	JA   ceMediumAVX2RowRem
-	CMPQ SI, $0x00000040
-	JAE  ceMediumAVX2RowRem
 	XORQ R8, R8
 
 ceMediumAVX2RowRem:
@@ -27591,20 +27589,27 @@ TEXT ·ceMediumGradAVX2(SB), NOSPLIT, $0-228
 
 	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
-	MOVQ         SI, R8
-	SHLQ         $0x02, R8
-	MOVQ         R8, 1376(BX)
-	SHLQ         $0x03, R8
-	MOVQ         R8, 1408(BX)
-	MOVQ         SI, R8
-	SHLQ         $0x02, R8
-	ANDQ         $-32, R8
-	MOVQ         R8, 1384(BX)
-	SUBQ         $0x00000040, R8
-	MOVQ         R8, 1392(BX)
-	MOVQ         SI, R9
-	ANDQ         $0x07, R9
-	MOVQ         R9, 1400(BX)
+	MOVQ SI, R8
+	SHLQ $0x02, R8
+	MOVQ R8, 1376(BX)
+	SHLQ $0x03, R8
+	MOVQ R8, 1408(BX)
+	MOVQ SI, R8
+	SHLQ $0x02, R8
+	ANDQ $-32, R8
+	MOVQ R8, 1384(BX)
+	SUBQ $0x00000040, R8
+	MOVQ R8, 1392(BX)
+	MOVQ SI, R9
+	ANDQ $0x07, R9
+	MOVQ R9, 1400(BX)
+	MOVQ R9, R8
+	CMPQ R8, $0x04
+	JA   ceMediumGradAVX2RowRem
+	XORQ R8, R8
+
+ceMediumGradAVX2RowRem:
+	MOVQ         R8, 1448(BX)
 	MOVQ         n+168(FP), R8
 	MOVQ         R8, 1416(BX)
 	LEAQ         (R9)(R9*2), R8
@@ -27706,8 +27711,97 @@ ceMediumGradAVX2MaxDone:
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VMAXPS     Y2, Y4, Y4
 	VMOVUPS    Y4, 2528(R8)
-	TESTQ      DI, DI
-	JNZ        ceMediumGradAVX2Smooth
+	CMPQ       1448(BX), $0x00
+	JNE        ceMediumGradAVX2NoTailCols
+	CMPQ       1400(BX), $0x00
+	JE         ceMediumGradAVX2NoTailCols
+	MOVQ       1376(BX), R9
+	MOVQ       DX, R10
+	ADDQ       1384(BX), R10
+	CMPQ       1416(BX), $0x08
+	JGE        ceMediumGradAVX2TailTile
+
+	// the last, partial group: its rows' last columns copied, zeros past n
+	LEAQ    6752(BX), R11
+	VXORPS  Y2, Y2, Y2
+	VMOVUPS Y2, (R11)
+	VMOVUPS Y2, 32(R11)
+	VMOVUPS Y2, 64(R11)
+	VMOVUPS Y2, 96(R11)
+	VMOVUPS Y2, 128(R11)
+	VMOVUPS Y2, 160(R11)
+	VMOVUPS Y2, 192(R11)
+	VMOVUPS Y2, 224(R11)
+	XORQ    R12, R12
+
+ceMediumGradAVX2PadRow:
+	CMPQ R12, 1416(BX)
+	JGE  ceMediumGradAVX2PadDone
+	XORQ R13, R13
+
+ceMediumGradAVX2PadCol:
+	MOVL (R10)(R13*4), R14
+	MOVL R14, (R11)(R13*4)
+	INCQ R13
+	CMPQ R13, 1400(BX)
+	JB   ceMediumGradAVX2PadCol
+	ADDQ R9, R10
+	ADDQ $0x20, R11
+	INCQ R12
+	JMP  ceMediumGradAVX2PadRow
+
+ceMediumGradAVX2PadDone:
+	LEAQ 6752(BX), R10
+	MOVQ $0x00000020, R9
+
+ceMediumGradAVX2TailTile:
+	VMOVUPS    negInfVec<>+0(SB), Y2
+	VMOVAPS    Y2, Y3
+	LEAQ       6624(BX), R11
+	VMOVUPS    1280(BX), Y5
+	VPERM2F128 $0x08, Y5, Y5, Y6
+	VORPS      Y5, Y6, Y7
+	LEAQ       (R10)(R9*2), R12
+	LEAQ       (R10)(R9*4), R13
+	LEAQ       (R13)(R9*2), R14
+	VMASKMOVPS (R10), Y5, Y8
+	VMASKMOVPS -16(R13), Y6, Y9
+	VORPS      Y9, Y8, Y8
+	VBLENDVPS  Y7, Y8, Y2, Y8
+	VMASKMOVPS (R10)(R9*1), Y5, Y9
+	VMASKMOVPS -16(R13)(R9*1), Y6, Y10
+	VORPS      Y10, Y9, Y9
+	VBLENDVPS  Y7, Y9, Y2, Y9
+	VMASKMOVPS (R10)(R9*2), Y5, Y10
+	VMASKMOVPS -16(R13)(R9*2), Y6, Y11
+	VORPS      Y11, Y10, Y10
+	VBLENDVPS  Y7, Y10, Y2, Y10
+	VMASKMOVPS (R12)(R9*1), Y5, Y5
+	VMASKMOVPS -16(R14)(R9*1), Y6, Y6
+	VORPS      Y6, Y5, Y5
+	VBLENDVPS  Y7, Y5, Y2, Y5
+	VUNPCKLPS  Y9, Y8, Y2
+	VUNPCKHPS  Y9, Y8, Y6
+	VUNPCKLPS  Y5, Y10, Y7
+	VUNPCKHPS  Y5, Y10, Y5
+	VUNPCKLPD  Y7, Y2, Y8
+	VUNPCKHPD  Y7, Y2, Y2
+	VUNPCKLPD  Y5, Y6, Y7
+	VUNPCKHPD  Y5, Y6, Y5
+	VMOVUPS    Y8, (R11)
+	VMAXPS     Y8, Y4, Y4
+	VMOVUPS    Y2, 32(R11)
+	VMAXPS     Y2, Y3, Y3
+	VMOVUPS    Y7, 64(R11)
+	VMAXPS     Y7, Y4, Y4
+	VMOVUPS    Y5, 96(R11)
+	VMAXPS     Y5, Y3, Y3
+	VMAXPS     Y3, Y4, Y4
+	VMOVUPS    Y4, 2528(R8)
+
+ceMediumGradAVX2NoTailCols:
+	TESTQ DI, DI
+	JNZ   ceMediumGradAVX2Smooth
 
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
 	// microcode slows gathers down (GDS), it is still one per lanes rows
@@ -27868,11 +27962,16 @@ ceMediumGradAVX2ExpTail:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
 	VANDNPS     Y6, Y2, Y6
 	VMOVUPS     Y6, (R13)(R12*1)
-	VPCMPEQD    (SI)(R12*1), Y3, Y2
-	VANDNPS     Y6, Y2, Y6
-	VANDPS      Y7, Y6, Y6
-	VADDPS      Y6, Y5, Y5
 
+	// the tail's terms when the group's last columns do not go through the half tile
+	CMPQ     1448(BX), $0x00
+	JE       ceMediumGradAVX2ExpTailSummed
+	VPCMPEQD (SI)(R12*1), Y3, Y2
+	VANDNPS  Y6, Y2, Y6
+	VANDPS   Y7, Y6, Y6
+	VADDPS   Y6, Y5, Y5
+
+ceMediumGradAVX2ExpTailSummed:
 ceMediumGradAVX2ExpEnd:
 	VADDPS  Y5, Y4, Y4
 	VMOVUPS Y4, (R11)
@@ -27917,7 +28016,57 @@ ceMediumGradAVX2ExpDone:
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VADDPS     Y2, Y4, Y4
 	VMOVUPS    Y4, 1504(R8)
-	JMP        ceMediumGradAVX2Sums
+	CMPQ       1448(BX), $0x00
+	JNE        ceMediumGradAVX2ExpNoTailSums
+	CMPQ       1400(BX), $0x00
+	JE         ceMediumGradAVX2ExpNoTailSums
+	VMOVUPS    2528(R8), Y2
+	VMOVDQU    (CX), Y3
+	MOVQ       SI, R9
+	ADDQ       1384(BX), R9
+	VMOVUPS    1504(R8), Y4
+	VXORPS     Y5, Y5, Y5
+	XORQ       R10, R10
+	LEAQ       6624(BX), R11
+
+ceMediumGradAVX2ExpTailCol:
+	VMOVUPS (R11), Y6
+	VSUBPS  Y2, Y6, Y6
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y6, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y7, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS      Y7, Y6, Y7
+	VPBROADCASTD (R9)(R10*4), Y6
+	VPCMPEQD     Y6, Y3, Y6
+	VANDNPS      Y7, Y6, Y7
+	VADDPS       Y7, Y4, Y4
+	INCQ         R10
+	ADDQ         $0x00000020, R11
+	CMPQ         R10, 1400(BX)
+	JB           ceMediumGradAVX2ExpTailCol
+	VADDPS       Y5, Y4, Y4
+	VMOVUPS      Y4, 1504(R8)
+
+ceMediumGradAVX2ExpNoTailSums:
+	JMP ceMediumGradAVX2Sums
 
 ceMediumGradAVX2Smooth:
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
@@ -28088,6 +28237,10 @@ ceMediumGradAVX2ExpSpreadTail:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
 	VANDNPS     Y9, Y2, Y9
 	VMOVUPS     Y9, (R13)(R12*1)
+
+	// the tail's terms when the group's last columns do not go through the half tile
+	CMPQ        1448(BX), $0x00
+	JE          ceMediumGradAVX2ExpSpreadTailSummed
 	VPCMPEQD    (SI)(R12*1), Y3, Y2
 	VANDNPS     Y9, Y2, Y9
 	VANDPS      Y8, Y9, Y9
@@ -28095,6 +28248,7 @@ ceMediumGradAVX2ExpSpreadTail:
 	VADDPS      Y9, Y6, Y6
 	VFMADD231PS 32(BX), Y7, Y4
 
+ceMediumGradAVX2ExpSpreadTailSummed:
 ceMediumGradAVX2ExpSpreadEnd:
 	VADDPS  Y6, Y5, Y5
 	VMOVUPS Y5, (R11)
@@ -28167,7 +28321,61 @@ ceMediumGradAVX2ExpSpreadDone:
 	VPERM2F128 $0x31, Y3, Y2, Y2
 	VADDPS     Y2, Y4, Y4
 	VMOVUPS    Y4, 4576(R8)
+	CMPQ       1448(BX), $0x00
+	JNE        ceMediumGradAVX2ExpSpreadNoTailSums
+	CMPQ       1400(BX), $0x00
+	JE         ceMediumGradAVX2ExpSpreadNoTailSums
+	VMOVUPS    2528(R8), Y2
+	VMOVDQU    (CX), Y3
+	MOVQ       SI, R9
+	ADDQ       1384(BX), R9
+	VMULPS     halfVec<>+0(SB), Y2, Y2
+	VMOVUPS    4576(R8), Y4
+	VMOVUPS    1504(R8), Y5
+	VXORPS     Y6, Y6, Y6
+	XORQ       R10, R10
+	LEAQ       6624(BX), R11
 
+ceMediumGradAVX2ExpSpreadTailCol:
+	VMOVUPS     (R11), Y7
+	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
+	VADDPS      Y7, Y7, Y8
+	VFMADD231PS 32(BX), Y7, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
+	VPSLLD      $0x17, Y9, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y8, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y7, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y7
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS      Y7, Y8, Y7
+	VPBROADCASTD (R9)(R10*4), Y8
+	VPCMPEQD     Y8, Y3, Y8
+	VANDNPS      Y7, Y8, Y7
+	VADDPS       Y7, Y5, Y5
+	INCQ         R10
+	ADDQ         $0x00000020, R11
+	CMPQ         R10, 1400(BX)
+	JB           ceMediumGradAVX2ExpSpreadTailCol
+	VADDPS       Y6, Y5, Y5
+	VMOVUPS      Y5, 1504(R8)
+	VMOVUPS      Y4, 4576(R8)
+
+ceMediumGradAVX2ExpSpreadNoTailSums:
 ceMediumGradAVX2Sums:
 	ADDQ $0x00000020, CX
 	ADDQ $0x00000020, R8
@@ -28470,8 +28678,6 @@ TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-192
 	MOVQ R9, R8
 	CMPQ R8, $0x08
 	JA   ceMediumAVX512RowRem
-	CMPQ SI, $0x00000064
-	JAE  ceMediumAVX512RowRem
 	XORQ R8, R8
 
 ceMediumAVX512RowRem:
@@ -32146,20 +32352,27 @@ TEXT ·ceMediumGradAVX512(SB), NOSPLIT, $0-228
 
 	// scalars: bytes per row, of a row's whole vectors (and that less two vectors), of a group of rows;
 	// C mod lanes and its tail mask; lane·C, the gather's offsets of the rows of a group
-	MOVQ         SI, R8
-	SHLQ         $0x02, R8
-	MOVQ         R8, 4288(BX)
-	SHLQ         $0x04, R8
-	MOVQ         R8, 4320(BX)
-	MOVQ         SI, R8
-	SHLQ         $0x02, R8
-	ANDQ         $-64, R8
-	MOVQ         R8, 4296(BX)
-	SUBQ         $0x00000080, R8
-	MOVQ         R8, 4304(BX)
-	MOVQ         SI, R9
-	ANDQ         $0x0f, R9
-	MOVQ         R9, 4312(BX)
+	MOVQ SI, R8
+	SHLQ $0x02, R8
+	MOVQ R8, 4288(BX)
+	SHLQ $0x04, R8
+	MOVQ R8, 4320(BX)
+	MOVQ SI, R8
+	SHLQ $0x02, R8
+	ANDQ $-64, R8
+	MOVQ R8, 4296(BX)
+	SUBQ $0x00000080, R8
+	MOVQ R8, 4304(BX)
+	MOVQ SI, R9
+	ANDQ $0x0f, R9
+	MOVQ R9, 4312(BX)
+	MOVQ R9, R8
+	CMPQ R8, $0x08
+	JA   ceMediumGradAVX512RowRem
+	XORQ R8, R8
+
+ceMediumGradAVX512RowRem:
+	MOVQ         R8, 4360(BX)
 	MOVQ         n+168(FP), R8
 	MOVQ         R8, 4328(BX)
 	LEAQ         (R9)(R9*2), R8
@@ -32281,8 +32494,132 @@ ceMediumGradAVX512MaxDone:
 	VSHUFF32X4 $0xdd, Z11, Z19, Z11
 	VMAXPS     Z11, Z14, Z14
 	VMOVUPS    Z14, 5440(R8)
-	TESTQ      DI, DI
-	JNZ        ceMediumGradAVX512Smooth
+	CMPQ       4360(BX), $0x00
+	JNE        ceMediumGradAVX512NoTailCols
+	CMPQ       4312(BX), $0x00
+	JE         ceMediumGradAVX512NoTailCols
+	MOVQ       4288(BX), R9
+	MOVQ       DX, R10
+	ADDQ       4296(BX), R10
+	CMPQ       4328(BX), $0x10
+	JGE        ceMediumGradAVX512TailTile
+
+	// the last, partial group: its rows' last columns copied, zeros past n
+	LEAQ    10048(BX), R11
+	VXORPS  Z11, Z11, Z11
+	VMOVUPS Z11, (R11)
+	VMOVUPS Z11, 64(R11)
+	VMOVUPS Z11, 128(R11)
+	VMOVUPS Z11, 192(R11)
+	VMOVUPS Z11, 256(R11)
+	VMOVUPS Z11, 320(R11)
+	VMOVUPS Z11, 384(R11)
+	VMOVUPS Z11, 448(R11)
+	XORQ    R12, R12
+
+ceMediumGradAVX512PadRow:
+	CMPQ R12, 4328(BX)
+	JGE  ceMediumGradAVX512PadDone
+	XORQ R13, R13
+
+ceMediumGradAVX512PadCol:
+	MOVL (R10)(R13*4), R14
+	MOVL R14, (R11)(R13*4)
+	INCQ R13
+	CMPQ R13, 4312(BX)
+	JB   ceMediumGradAVX512PadCol
+	ADDQ R9, R10
+	ADDQ $0x20, R11
+	INCQ R12
+	JMP  ceMediumGradAVX512PadRow
+
+ceMediumGradAVX512PadDone:
+	LEAQ 10048(BX), R10
+	MOVQ $0x00000020, R9
+
+ceMediumGradAVX512TailTile:
+	VBROADCASTSS negInf<>+0(SB), Z11
+	VMOVUPS      Z11, Z11
+	VMOVAPS      Z11, Z17
+	LEAQ         9536(BX), R11
+	KSHIFTLW     $0x08, K1, K2
+	LEAQ         (R10)(R9*2), R12
+	LEAQ         (R10)(R9*4), R13
+	LEAQ         (R13)(R9*2), R14
+	VMOVAPS      Z11, Z18
+	VMOVUPS      (R10), K1, Z18
+	VMOVUPS      -32(R13), K2, Z18
+	VMOVAPS      Z11, Z19
+	VMOVUPS      (R10)(R9*1), K1, Z19
+	VMOVUPS      -32(R13)(R9*1), K2, Z19
+	VMOVAPS      Z11, Z20
+	VMOVUPS      (R10)(R9*2), K1, Z20
+	VMOVUPS      -32(R13)(R9*2), K2, Z20
+	VMOVAPS      Z11, Z21
+	VMOVUPS      (R12)(R9*1), K1, Z21
+	VMOVUPS      -32(R14)(R9*1), K2, Z21
+	VUNPCKLPS    Z19, Z18, Z22
+	VUNPCKHPS    Z19, Z18, Z18
+	VUNPCKLPS    Z21, Z20, Z19
+	VUNPCKHPS    Z21, Z20, Z20
+	VUNPCKLPD    Z19, Z22, Z21
+	VUNPCKHPD    Z19, Z22, Z19
+	VUNPCKLPD    Z20, Z18, Z22
+	VUNPCKHPD    Z20, Z18, Z18
+	LEAQ         (R10)(R9*8), R10
+	LEAQ         (R10)(R9*2), R12
+	LEAQ         (R10)(R9*4), R13
+	LEAQ         (R13)(R9*2), R14
+	VMOVAPS      Z11, Z20
+	VMOVUPS      (R10), K1, Z20
+	VMOVUPS      -32(R13), K2, Z20
+	VMOVAPS      Z11, Z23
+	VMOVUPS      (R10)(R9*1), K1, Z23
+	VMOVUPS      -32(R13)(R9*1), K2, Z23
+	VMOVAPS      Z11, Z24
+	VMOVUPS      (R10)(R9*2), K1, Z24
+	VMOVUPS      -32(R13)(R9*2), K2, Z24
+	VMOVAPS      Z11, Z11
+	VMOVUPS      (R12)(R9*1), K1, Z11
+	VMOVUPS      -32(R14)(R9*1), K2, Z11
+	VUNPCKLPS    Z23, Z20, Z25
+	VUNPCKHPS    Z23, Z20, Z20
+	VUNPCKLPS    Z11, Z24, Z23
+	VUNPCKHPS    Z11, Z24, Z11
+	VUNPCKLPD    Z23, Z25, Z24
+	VUNPCKHPD    Z23, Z25, Z23
+	VUNPCKLPD    Z11, Z20, Z25
+	VUNPCKHPD    Z11, Z20, Z11
+	VSHUFF32X4   $0x88, Z24, Z21, Z20
+	VMOVUPS      Z20, (R11)
+	VMAXPS       Z20, Z14, Z14
+	VSHUFF32X4   $0xdd, Z24, Z21, Z20
+	VMOVUPS      Z20, 256(R11)
+	VMAXPS       Z20, Z14, Z14
+	VSHUFF32X4   $0x88, Z23, Z19, Z20
+	VMOVUPS      Z20, 64(R11)
+	VMAXPS       Z20, Z17, Z17
+	VSHUFF32X4   $0xdd, Z23, Z19, Z19
+	VMOVUPS      Z19, 320(R11)
+	VMAXPS       Z19, Z17, Z17
+	VSHUFF32X4   $0x88, Z25, Z22, Z19
+	VMOVUPS      Z19, 128(R11)
+	VMAXPS       Z19, Z14, Z14
+	VSHUFF32X4   $0xdd, Z25, Z22, Z19
+	VMOVUPS      Z19, 384(R11)
+	VMAXPS       Z19, Z14, Z14
+	VSHUFF32X4   $0x88, Z11, Z18, Z19
+	VMOVUPS      Z19, 192(R11)
+	VMAXPS       Z19, Z17, Z17
+	VSHUFF32X4   $0xdd, Z11, Z18, Z11
+	VMOVUPS      Z11, 448(R11)
+	VMAXPS       Z11, Z17, Z17
+	VMAXPS       Z17, Z14, Z14
+	VMOVUPS      Z14, 5440(R8)
+
+ceMediumGradAVX512NoTailCols:
+	TESTQ DI, DI
+	JNZ   ceMediumGradAVX512Smooth
 
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
 	// microcode slows gathers down (GDS), it is still one per lanes rows
@@ -32432,9 +32769,14 @@ ceMediumGradAVX512ExpTail:
 	VFMADD213PS Z9, Z21, Z20
 	VSCALEFPS.Z Z19, Z20, K2, Z11
 	VMOVUPS     Z11, K1, (R13)(R12*1)
-	VPCMPD      $0x04, (SI)(R12*1), Z14, K1, K2
-	VADDPS      Z11, Z18, K2, Z18
 
+	// the tail's terms when the group's last columns do not go through the half tile
+	CMPQ   4360(BX), $0x00
+	JE     ceMediumGradAVX512ExpTailSummed
+	VPCMPD $0x04, (SI)(R12*1), Z14, K1, K2
+	VADDPS Z11, Z18, K2, Z18
+
+ceMediumGradAVX512ExpTailSummed:
 ceMediumGradAVX512ExpEnd:
 	VADDPS  Z18, Z17, Z17
 	VMOVUPS Z17, (R11)
@@ -32507,7 +32849,52 @@ ceMediumGradAVX512ExpDone:
 	VSHUFF32X4 $0xdd, Z11, Z19, Z11
 	VADDPS     Z11, Z14, Z14
 	VMOVUPS    Z14, 4416(R8)
-	JMP        ceMediumGradAVX512Sums
+	CMPQ       4360(BX), $0x00
+	JNE        ceMediumGradAVX512ExpNoTailSums
+	CMPQ       4312(BX), $0x00
+	JE         ceMediumGradAVX512ExpNoTailSums
+	VMOVUPS    5440(R8), Z11
+	VMOVDQU32  (CX), Z14
+	MOVQ       SI, R9
+	ADDQ       4296(BX), R9
+	VMOVUPS    4416(R8), Z17
+	VXORPS     Z18, Z18, Z18
+	XORQ       R10, R10
+	LEAQ       9536(BX), R11
+
+ceMediumGradAVX512ExpTailCol:
+	VMOVUPS (R11), Z19
+	VSUBPS  Z11, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z20, Z22
+	VFMADD231PS Z2, Z20, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
+	VPCMPD.BCST $0x04, (R9)(R10*4), Z14, K2
+	VADDPS      Z19, Z17, K2, Z17
+	INCQ        R10
+	ADDQ        $0x00000040, R11
+	CMPQ        R10, 4312(BX)
+	JB          ceMediumGradAVX512ExpTailCol
+	VADDPS      Z18, Z17, Z17
+	VMOVUPS     Z17, 4416(R8)
+
+ceMediumGradAVX512ExpNoTailSums:
+	JMP ceMediumGradAVX512Sums
 
 ceMediumGradAVX512Smooth:
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
@@ -32667,10 +33054,15 @@ ceMediumGradAVX512ExpSpreadTail:
 	VFMADD213PS Z9, Z23, Z22
 	VSCALEFPS.Z Z21, Z22, K2, Z11
 	VMOVUPS     Z11, K1, (R13)(R12*1)
+
+	// the tail's terms when the group's last columns do not go through the half tile
+	CMPQ        4360(BX), $0x00
+	JE          ceMediumGradAVX512ExpSpreadTailSummed
 	VPCMPD      $0x04, (SI)(R12*1), Z14, K1, K2
 	VADDPS      Z11, Z19, K2, Z19
 	VFMADD231PS 832(BX), Z20, K1, Z17
 
+ceMediumGradAVX512ExpSpreadTailSummed:
 ceMediumGradAVX512ExpSpreadEnd:
 	VADDPS  Z19, Z18, Z18
 	VMOVUPS Z18, (R11)
@@ -32799,7 +33191,56 @@ ceMediumGradAVX512ExpSpreadDone:
 	VSHUFF32X4 $0xdd, Z11, Z19, Z11
 	VADDPS     Z11, Z14, Z14
 	VMOVUPS    Z14, 7488(R8)
+	CMPQ       4360(BX), $0x00
+	JNE        ceMediumGradAVX512ExpSpreadNoTailSums
+	CMPQ       4312(BX), $0x00
+	JE         ceMediumGradAVX512ExpSpreadNoTailSums
+	VMOVUPS    5440(R8), Z11
+	VMOVDQU32  (CX), Z14
+	MOVQ       SI, R9
+	ADDQ       4296(BX), R9
+	VMULPS     640(BX), Z11, Z11
+	VMOVUPS    7488(R8), Z17
+	VMOVUPS    4416(R8), Z18
+	VXORPS     Z19, Z19, Z19
+	XORQ       R10, R10
+	LEAQ       9536(BX), R11
 
+ceMediumGradAVX512ExpSpreadTailCol:
+	VMOVUPS     (R11), Z20
+	VFMSUB132PS 640(BX), Z11, Z20
+	VADDPS      Z20, Z20, Z21
+	VFMADD231PS 832(BX), Z20, Z17
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z21, Z23
+	VFMADD231PS Z1, Z20, Z23
+	VFMADD231PS Z2, Z20, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z20, Z22, K2, Z20
+	VPCMPD.BCST $0x04, (R9)(R10*4), Z14, K2
+	VADDPS      Z20, Z18, K2, Z18
+	INCQ        R10
+	ADDQ        $0x00000040, R11
+	CMPQ        R10, 4312(BX)
+	JB          ceMediumGradAVX512ExpSpreadTailCol
+	VADDPS      Z19, Z18, Z18
+	VMOVUPS     Z18, 4416(R8)
+	VMOVUPS     Z17, 7488(R8)
+
+ceMediumGradAVX512ExpSpreadNoTailSums:
 ceMediumGradAVX512Sums:
 	ADDQ $0x00000040, CX
 	ADDQ $0x00000040, R8

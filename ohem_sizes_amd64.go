@@ -13,6 +13,4 @@ const (
 	mediumBlock      = 256  // the most rows one call of a medium or tiled kernel takes
 	mediumMaxC       = 512  // the largest C the medium kernels take
 	tiledMaxC        = 64   // the largest C the tiled kernels take
-	fuseMinAVX2      = 64   // AVX2: from this C on ForwardBackward may fuse through ceMediumGrad
-	fuseMinAVX512    = 100  // AVX-512: from this C on ForwardBackward may fuse through ceMediumGrad
 )

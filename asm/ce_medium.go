@@ -93,23 +93,6 @@ const mediumBlock = 256
 // mediumScratchFloats is the size of the scratch the medium kernels take, in float32s.
 const mediumScratchFloats = 3456
 
-// fuseMinAVX2 and fuseMinAVX512: from these C on, ForwardBackward may take its losses from
-// ceMediumGrad instead of ceMedium (the Go side's fuseMin; ce_medium_amd64.go has the measurements
-// behind them), and the two must give the same losses to the bit: ceMedium's tail columns, which
-// ceMediumGrad does not have, sum in another order, so ceMedium takes them below these C only.
-const (
-	fuseMinAVX2   = 64
-	fuseMinAVX512 = 100
-)
-
-// fuseMin is the tier's fuseMin.
-func (t tier) fuseMin() int {
-	if t.zmm {
-		return fuseMinAVX512
-	}
-	return fuseMinAVX2
-}
-
 // tiledMaxC is the largest C the tiled kernels take: their column buffer holds that many columns.
 const tiledMaxC = 64
 
@@ -158,6 +141,7 @@ type mediumGen struct {
 	grp             reg.GPVirtual // the group's reductions: at grp + sArr, mArr, ...
 	row, r, sp, off reg.GPVirtual
 	grow            reg.GPVirtual // ceMediumGrad, pass 2: the row's gradient, at row + (g − x)
+	pass            string        // the pass being emitted (pass2)
 }
 
 // genMediumKernel emits ceMedium, or lseMedium with lse set; with tiled ceTiled or lseTiled, which
@@ -456,7 +440,11 @@ func (g *mediumGen) vectors(pass string, step func(a, d int), tail func()) {
 	step(0, 0)
 	ADDQ(U32(B), off)
 	Label(lbl + pass + "Tail")
-	CMPQ(g.rowRemM, U8(0))
+	rem := g.rowRemM
+	if g.grad {
+		rem = g.remM // the gradient's stores: every row's tail, summed or not (term)
+	}
+	CMPQ(rem, U8(0))
 	JE(LabelRef(lbl + pass + "End"))
 	tail()
 	Label(lbl + pass + "End")
@@ -494,23 +482,19 @@ func (g *mediumGen) pass1() {
 }
 
 // tailCols reports whether the kernel takes a group's last C mod lanes columns, when there are
-// at most lanes/2 of them, through a half tile (ceMedium and lseMedium; not ceMediumGrad, whose
-// pass 2 stores each row's terms in place).
-func (g *mediumGen) tailCols() bool { return !g.tiled && !g.grad }
+// at most lanes/2 of them, through a half tile (the kernels along the rows). ceMediumGrad still
+// walks each row's tail in pass 2, for the gradient's stores, but sums the columns' terms as
+// ceMedium does, so that its losses stay ceMedium's to the bit.
+func (g *mediumGen) tailCols() bool { return !g.tiled }
 
 // tailColumnsFlag emits rowRemM, for the call: 0 when the rows' last columns go through the
-// half tile (0 < C mod lanes <= lanes/2 and, for ceMedium, C below the tier's fuseMin), C mod
-// lanes (rem) otherwise.
+// half tile (0 < C mod lanes <= lanes/2), C mod lanes (rem) otherwise.
 func (g *mediumGen) tailColumnsFlag(rem reg.GPVirtual) {
 	lbl, L := g.lbl, g.L
 	rr := g.gp()
 	MOVQ(rem, rr)
 	CMPQ(rr, U8(L/2))
 	JA(LabelRef(lbl + "RowRem"))
-	if !g.lse {
-		CMPQ(g.c, U32(g.t.fuseMin()))
-		JAE(LabelRef(lbl + "RowRem"))
-	}
 	XORQ(rr, rr)
 	Label(lbl + "RowRem")
 	MOVQ(rr, g.rowRemM)
@@ -678,6 +662,7 @@ func (g *mediumGen) pass2(pass string, sm bool) {
 		g.grow = g.gp()
 		defer func() { g.grow = nil }()
 	}
+	g.pass = pass
 	g.rowLoop(pass, g.sumOff, func() {
 		rs := &rowSums{sm: sm}
 		rs.mb = t.vec()
@@ -757,6 +742,13 @@ func (g *mediumGen) term(rs *rowSums, a, d int, tail bool) {
 			VMOVUPS(e, g.kTail, gm)
 		} else {
 			VMOVUPS(e, gm) // AVX2's tail: its old lanes get the values they have
+		}
+		if tail {
+			Comment("the tail's terms when the group's last columns do not go through the half tile")
+			skip := g.lbl + g.pass + "TailSummed"
+			CMPQ(g.rowRemM, U8(0))
+			JE(LabelRef(skip))
+			defer Label(skip)
 		}
 	}
 	if t.zmm {

@@ -49,8 +49,6 @@ func writeSizes() {
 		{"mediumBlock", mediumBlock, "the most rows one call of a medium or tiled kernel takes"},
 		{"mediumMaxC", mediumMaxC, "the largest C the medium kernels take"},
 		{"tiledMaxC", tiledMaxC, "the largest C the tiled kernels take"},
-		{"fuseMinAVX2", fuseMinAVX2, "AVX2: from this C on ForwardBackward may fuse through ceMediumGrad"},
-		{"fuseMinAVX512", fuseMinAVX512, "AVX-512: from this C on ForwardBackward may fuse through ceMediumGrad"},
 	}
 	arm64 := []sizeConst{
 		{"maxLanes", 4, "rows per vector"},
