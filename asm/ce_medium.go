@@ -26,12 +26,15 @@ import (
 //     tiny loss is never the difference of two sums; with smoothing also the spread; reduced the
 //     same way; the target logits come from one gather per group. Pass 2 is bound by arithmetic
 //     and prefetches the next group's rows, which pass 1 would otherwise wait for;
-//   - ceMedium and lseMedium, when 0 < C mod lanes <= lanes/2 and the group is whole: the rows'
-//     last C mod lanes columns go through a half tile (tailColumns, as in the tiled kernels) into
+//   - when 0 < C mod lanes <= lanes/2: the rows' last C mod lanes columns go through a half tile
+//     (tailColumns, as in the tiled kernels; the last, partial group's from a padded copy) into
 //     the column buffer, a vector per class, instead of a partial vector per row in each pass;
-//     their maxima join the rows' and their terms the rows' sums (tailSums). COCO's 81 classes on
-//     AVX-512: 5 vectors a row and a vector for the group, against 6 vectors a row (Zen 5, logits
-//     in L2, 15 alternated rounds: CrossEntropy +7% at C = 81, +4% at 100 on both tiers);
+//     their maxima join the rows' and their terms the rows' sums (tailSums), in the same order in
+//     every group, so that a row's loss does not depend on where a call starts. ceMediumGrad
+//     still walks each row's tail in pass 2 for the gradient's stores, without summing it, and so
+//     gives ceMedium's losses to the bit. COCO's 81 classes on AVX-512: 5 vectors a row and one
+//     for the group, against 6 vectors a row (Zen 5, logits in L2, alternated rounds:
+//     CrossEntropy +8% at C = 81 on AVX-512, +5% on AVX2; LogSumExp +8–9% at 81 and 100);
 //   - after the block's groups (up to mediumBlock rows a call), a finish loop turns each group's
 //     vectors into losses and statistics with finishRows, as the small-C kernel does: one exp and
 //     one log1p per lane, not per row, and the groups' chains independent of each other.
