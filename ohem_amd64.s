@@ -2461,7 +2461,7 @@ TEXT ·ce2RowsAVX2(SB), NOSPLIT, $0-76
 	VXORPS       Y1, Y1, Y1
 
 ce2RowsAVX2Loop:
-	CMPQ CX, $0x00000010
+	CMPQ CX, $0x00000018
 	JB   ce2RowsAVX2One
 
 	// z0, z1 = the first and second logits of the rows
@@ -2510,143 +2510,233 @@ ce2RowsAVX2Loop:
 	VADDPS Y8, Y5, Y5
 	VORPS  signBitVec<>+0(SB), Y7, Y7
 
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS 128(DX), Y9
+	VSHUFPS $0x88, 160(DX), Y9, Y8
+	VPERMPD $0xd8, Y8, Y8
+	VSHUFPS $0xdd, 160(DX), Y9, Y9
+	VPERMPD $0xd8, Y9, Y9
+	VSUBPS  Y8, Y9, Y10
+	VMAXPS  Y9, Y8, Y8
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Y8, Y8, Y8
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU  64(BX), Y9
+	VPCMPEQD oneIntVec<>+0(SB), Y9, Y11
+	VANDPS   signBitVec<>+0(SB), Y11, Y11
+	VXORPS   Y11, Y10, Y10
+
+	// loss += max(d, 0)
+	VMAXPS Y1, Y10, Y11
+	VADDPS Y11, Y8, Y8
+	VORPS  signBitVec<>+0(SB), Y10, Y10
+
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y9
-	VPSLLD      $0x17, Y9, Y8
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y4, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y12
+	VPSLLD      $0x17, Y12, Y11
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y4, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y8, Y10, Y10
-	VFMADD231PS Y10, Y9, Y8
+	VMULPS      Y11, Y13, Y13
+	VFMADD231PS Y13, Y12, Y11
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
-	VANDNPS     Y8, Y4, Y8
+	VANDNPS     Y11, Y4, Y11
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
-	VPSLLD      $0x17, Y9, Y4
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y7, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y12
+	VPSLLD      $0x17, Y12, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y7, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y4, Y10, Y10
-	VFMADD231PS Y10, Y9, Y4
+	VMULPS      Y4, Y13, Y13
+	VFMADD231PS Y13, Y12, Y4
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
 	VANDNPS     Y4, Y7, Y4
 
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y12
+	VPSLLD      $0x17, Y12, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y10, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y7, Y13, Y13
+	VFMADD231PS Y13, Y12, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y7, Y10, Y7
+
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y8, Y7
-	VMAXPS oneVec<>+0(SB), Y8, Y10
-	VMINPS oneVec<>+0(SB), Y8, Y9
-	VSUBPS Y10, Y7, Y11
-	VSUBPS Y11, Y9, Y11
+	VADDPS oneVec<>+0(SB), Y11, Y10
+	VMAXPS oneVec<>+0(SB), Y11, Y13
+	VMINPS oneVec<>+0(SB), Y11, Y12
+	VSUBPS Y13, Y10, Y14
+	VSUBPS Y14, Y12, Y14
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y7, Y11, Y11
+	VDIVPS Y10, Y14, Y14
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y7, Y9
-	VPSRAD    $0x17, Y9, Y9
-	VPSLLD    $0x17, Y9, Y10
-	VPSUBD    Y10, Y7, Y10
-	VCVTDQ2PS Y9, Y9
-	VSUBPS    oneVec<>+0(SB), Y10, Y10
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y10, Y12
+	VPSRAD    $0x17, Y12, Y12
+	VPSLLD    $0x17, Y12, Y13
+	VPSUBD    Y13, Y10, Y13
+	VCVTDQ2PS Y12, Y12
+	VSUBPS    oneVec<>+0(SB), Y13, Y13
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y10, Y10, Y7
-	VMOVAPS      logP0Vec<>+0(SB), Y12
-	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
-	VMULPS       Y10, Y12, Y12
-	VMULPS       Y7, Y12, Y12
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y12
-	VFNMADD231PS halfVec<>+0(SB), Y7, Y12
-	VADDPS       Y11, Y12, Y12
-	VADDPS       Y10, Y12, Y12
-	VMOVAPS      Y12, Y7
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y7
+	VMULPS       Y13, Y13, Y10
+	VMOVAPS      logP0Vec<>+0(SB), Y15
+	VFMADD213PS  logP1Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP2Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP3Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP4Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP5Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP6Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP7Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP8Vec<>+0(SB), Y13, Y15
+	VMULPS       Y13, Y15, Y15
+	VMULPS       Y10, Y15, Y15
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y12, Y15
+	VFNMADD231PS halfVec<>+0(SB), Y10, Y15
+	VADDPS       Y14, Y15, Y15
+	VADDPS       Y13, Y15, Y15
+	VMOVAPS      Y15, Y10
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y12, Y10
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y8, Y8
-	VBLENDVPS Y8, posInfVec<>+0(SB), Y7, Y7
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y11, Y11
+	VBLENDVPS Y11, posInfVec<>+0(SB), Y10, Y10
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y4, Y8
-	VMAXPS oneVec<>+0(SB), Y4, Y10
-	VMINPS oneVec<>+0(SB), Y4, Y9
-	VSUBPS Y10, Y8, Y11
-	VSUBPS Y11, Y9, Y11
+	VADDPS oneVec<>+0(SB), Y4, Y11
+	VMAXPS oneVec<>+0(SB), Y4, Y13
+	VMINPS oneVec<>+0(SB), Y4, Y12
+	VSUBPS Y13, Y11, Y14
+	VSUBPS Y14, Y12, Y14
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y8, Y11, Y11
+	VDIVPS Y11, Y14, Y14
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y8, Y9
-	VPSRAD    $0x17, Y9, Y9
-	VPSLLD    $0x17, Y9, Y10
-	VPSUBD    Y10, Y8, Y10
-	VCVTDQ2PS Y9, Y9
-	VSUBPS    oneVec<>+0(SB), Y10, Y10
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y11, Y12
+	VPSRAD    $0x17, Y12, Y12
+	VPSLLD    $0x17, Y12, Y13
+	VPSUBD    Y13, Y11, Y13
+	VCVTDQ2PS Y12, Y12
+	VSUBPS    oneVec<>+0(SB), Y13, Y13
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y10, Y10, Y8
-	VMOVAPS      logP0Vec<>+0(SB), Y12
-	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
-	VMULPS       Y10, Y12, Y12
-	VMULPS       Y8, Y12, Y12
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y12
-	VFNMADD231PS halfVec<>+0(SB), Y8, Y12
-	VADDPS       Y11, Y12, Y12
-	VADDPS       Y10, Y12, Y12
-	VMOVAPS      Y12, Y8
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y8
+	VMULPS       Y13, Y13, Y11
+	VMOVAPS      logP0Vec<>+0(SB), Y15
+	VFMADD213PS  logP1Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP2Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP3Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP4Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP5Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP6Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP7Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP8Vec<>+0(SB), Y13, Y15
+	VMULPS       Y13, Y15, Y15
+	VMULPS       Y11, Y15, Y15
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y12, Y15
+	VFNMADD231PS halfVec<>+0(SB), Y11, Y15
+	VADDPS       Y14, Y15, Y15
+	VADDPS       Y13, Y15, Y15
+	VMOVAPS      Y15, Y11
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y12, Y11
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
 	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
-	VBLENDVPS Y4, posInfVec<>+0(SB), Y8, Y8
-	VADDPS    Y7, Y2, Y2
+	VBLENDVPS Y4, posInfVec<>+0(SB), Y11, Y11
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y7, Y4
+	VMAXPS oneVec<>+0(SB), Y7, Y13
+	VMINPS oneVec<>+0(SB), Y7, Y12
+	VSUBPS Y13, Y4, Y14
+	VSUBPS Y14, Y12, Y14
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y4, Y14, Y14
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y12
+	VPSRAD    $0x17, Y12, Y12
+	VPSLLD    $0x17, Y12, Y13
+	VPSUBD    Y13, Y4, Y13
+	VCVTDQ2PS Y12, Y12
+	VSUBPS    oneVec<>+0(SB), Y13, Y13
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y13, Y13, Y4
+	VMOVAPS      logP0Vec<>+0(SB), Y15
+	VFMADD213PS  logP1Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP2Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP3Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP4Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP5Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP6Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP7Vec<>+0(SB), Y13, Y15
+	VFMADD213PS  logP8Vec<>+0(SB), Y13, Y15
+	VMULPS       Y13, Y15, Y15
+	VMULPS       Y4, Y15, Y15
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y12, Y15
+	VFNMADD231PS halfVec<>+0(SB), Y4, Y15
+	VADDPS       Y14, Y15, Y15
+	VADDPS       Y13, Y15, Y15
+	VMOVAPS      Y15, Y4
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y12, Y4
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y7, Y7
+	VBLENDVPS Y7, posInfVec<>+0(SB), Y4, Y4
+	VADDPS    Y10, Y2, Y2
 	VBLENDVPS Y3, Y0, Y2, Y2
 	VMOVUPS   Y2, (AX)
-	VADDPS    Y8, Y5, Y5
+	VADDPS    Y11, Y5, Y5
 	VBLENDVPS Y6, Y0, Y5, Y5
 	VMOVUPS   Y5, 32(AX)
-	ADDQ      $0x00000080, DX
-	ADDQ      $0x00000040, AX
-	ADDQ      $0x00000040, BX
-	SUBQ      $0x00000010, CX
+	VADDPS    Y4, Y8, Y8
+	VBLENDVPS Y9, Y0, Y8, Y8
+	VMOVUPS   Y8, 64(AX)
+	ADDQ      $0x000000c0, DX
+	ADDQ      $0x00000060, AX
+	ADDQ      $0x00000060, BX
+	SUBQ      $0x00000018, CX
 	JMP       ce2RowsAVX2Loop
 
 ce2RowsAVX2One:
@@ -3143,7 +3233,7 @@ TEXT ·lse2RowsAVX2(SB), NOSPLIT, $0-48
 	VXORPS Y0, Y0, Y0
 
 lse2RowsAVX2Loop:
-	CMPQ CX, $0x00000010
+	CMPQ CX, $0x00000018
 	JB   lse2RowsAVX2One
 
 	// z0, z1 = the first and second logits of the rows
@@ -3178,140 +3268,222 @@ lse2RowsAVX2Loop:
 	VADDPS Y2, Y3, Y3
 	VORPS  signBitVec<>+0(SB), Y4, Y2
 
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS 128(DX), Y5
+	VSHUFPS $0x88, 160(DX), Y5, Y4
+	VPERMPD $0xd8, Y4, Y4
+	VSHUFPS $0xdd, 160(DX), Y5, Y5
+	VPERMPD $0xd8, Y5, Y5
+	VSUBPS  Y4, Y5, Y6
+	VMAXPS  Y5, Y4, Y4
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Y4, Y4, Y5
+
+	// lse = m + (m − m) + log1p(e^{−|z1 − z0|})
+	VADDPS Y4, Y5, Y5
+	VORPS  signBitVec<>+0(SB), Y6, Y4
+
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
-	VFMADD231PS expLog2eVec<>+0(SB), Y0, Y5
-	VPSLLD      $0x17, Y5, Y4
-	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
-	VMOVAPS     Y0, Y6
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y0, Y7
+	VPSLLD      $0x17, Y7, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y0, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y5
-	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y4, Y6, Y6
-	VFMADD231PS Y6, Y5, Y4
+	VMULPS      Y6, Y8, Y8
+	VFMADD231PS Y8, Y7, Y6
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y0, Y0
-	VANDNPS     Y4, Y0, Y4
+	VANDNPS     Y6, Y0, Y6
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
-	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y5
-	VPSLLD      $0x17, Y5, Y0
-	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
-	VMOVAPS     Y2, Y6
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y7
+	VPSLLD      $0x17, Y7, Y0
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y2, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y5
-	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
-	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y0, Y6, Y6
-	VFMADD231PS Y6, Y5, Y0
+	VMULPS      Y0, Y8, Y8
+	VFMADD231PS Y8, Y7, Y0
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
 	VANDNPS     Y0, Y2, Y0
 
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y7
+	VPSLLD      $0x17, Y7, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y4, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y2, Y8, Y8
+	VFMADD231PS Y8, Y7, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
+	VANDNPS     Y2, Y4, Y2
+
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y4, Y2
-	VMAXPS oneVec<>+0(SB), Y4, Y6
-	VMINPS oneVec<>+0(SB), Y4, Y5
-	VSUBPS Y6, Y2, Y7
-	VSUBPS Y7, Y5, Y7
+	VADDPS oneVec<>+0(SB), Y6, Y4
+	VMAXPS oneVec<>+0(SB), Y6, Y8
+	VMINPS oneVec<>+0(SB), Y6, Y7
+	VSUBPS Y8, Y4, Y9
+	VSUBPS Y9, Y7, Y9
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y2, Y7, Y7
+	VDIVPS Y4, Y9, Y9
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y2, Y5
-	VPSRAD    $0x17, Y5, Y5
-	VPSLLD    $0x17, Y5, Y6
-	VPSUBD    Y6, Y2, Y6
-	VCVTDQ2PS Y5, Y5
-	VSUBPS    oneVec<>+0(SB), Y6, Y6
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y8
+	VPSUBD    Y8, Y4, Y8
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y8, Y8
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y6, Y6, Y2
-	VMOVAPS      logP0Vec<>+0(SB), Y8
-	VFMADD213PS  logP1Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP2Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP3Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP4Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP5Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP6Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP7Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP8Vec<>+0(SB), Y6, Y8
-	VMULPS       Y6, Y8, Y8
-	VMULPS       Y2, Y8, Y8
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y5, Y8
-	VFNMADD231PS halfVec<>+0(SB), Y2, Y8
-	VADDPS       Y7, Y8, Y8
-	VADDPS       Y6, Y8, Y8
-	VMOVAPS      Y8, Y2
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y5, Y2
+	VMULPS       Y8, Y8, Y4
+	VMOVAPS      logP0Vec<>+0(SB), Y10
+	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y4, Y10, Y10
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y10
+	VFNMADD231PS halfVec<>+0(SB), Y4, Y10
+	VADDPS       Y9, Y10, Y10
+	VADDPS       Y8, Y10, Y10
+	VMOVAPS      Y10, Y4
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y4
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y4, Y4
-	VBLENDVPS Y4, posInfVec<>+0(SB), Y2, Y2
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y6, Y6
+	VBLENDVPS Y6, posInfVec<>+0(SB), Y4, Y4
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y0, Y4
-	VMAXPS oneVec<>+0(SB), Y0, Y6
-	VMINPS oneVec<>+0(SB), Y0, Y5
-	VSUBPS Y6, Y4, Y7
-	VSUBPS Y7, Y5, Y7
+	VADDPS oneVec<>+0(SB), Y0, Y6
+	VMAXPS oneVec<>+0(SB), Y0, Y8
+	VMINPS oneVec<>+0(SB), Y0, Y7
+	VSUBPS Y8, Y6, Y9
+	VSUBPS Y9, Y7, Y9
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y4, Y7, Y7
+	VDIVPS Y6, Y9, Y9
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y5
-	VPSRAD    $0x17, Y5, Y5
-	VPSLLD    $0x17, Y5, Y6
-	VPSUBD    Y6, Y4, Y6
-	VCVTDQ2PS Y5, Y5
-	VSUBPS    oneVec<>+0(SB), Y6, Y6
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y8
+	VPSUBD    Y8, Y6, Y8
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y8, Y8
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y6, Y6, Y4
-	VMOVAPS      logP0Vec<>+0(SB), Y8
-	VFMADD213PS  logP1Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP2Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP3Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP4Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP5Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP6Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP7Vec<>+0(SB), Y6, Y8
-	VFMADD213PS  logP8Vec<>+0(SB), Y6, Y8
-	VMULPS       Y6, Y8, Y8
-	VMULPS       Y4, Y8, Y8
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y5, Y8
-	VFNMADD231PS halfVec<>+0(SB), Y4, Y8
-	VADDPS       Y7, Y8, Y8
-	VADDPS       Y6, Y8, Y8
-	VMOVAPS      Y8, Y4
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y5, Y4
+	VMULPS       Y8, Y8, Y6
+	VMOVAPS      logP0Vec<>+0(SB), Y10
+	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y6, Y10, Y10
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y10
+	VFNMADD231PS halfVec<>+0(SB), Y6, Y10
+	VADDPS       Y9, Y10, Y10
+	VADDPS       Y8, Y10, Y10
+	VMOVAPS      Y10, Y6
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y6
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
 	VCMPPS    $0x00, posInfVec<>+0(SB), Y0, Y0
-	VBLENDVPS Y0, posInfVec<>+0(SB), Y4, Y4
-	VADDPS    Y2, Y1, Y1
+	VBLENDVPS Y0, posInfVec<>+0(SB), Y6, Y6
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y2, Y0
+	VMAXPS oneVec<>+0(SB), Y2, Y8
+	VMINPS oneVec<>+0(SB), Y2, Y7
+	VSUBPS Y8, Y0, Y9
+	VSUBPS Y9, Y7, Y9
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y0, Y9, Y9
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y0, Y7
+	VPSRAD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y7, Y8
+	VPSUBD    Y8, Y0, Y8
+	VCVTDQ2PS Y7, Y7
+	VSUBPS    oneVec<>+0(SB), Y8, Y8
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y8, Y8, Y0
+	VMOVAPS      logP0Vec<>+0(SB), Y10
+	VFMADD213PS  logP1Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP2Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP3Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP4Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP5Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP6Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP7Vec<>+0(SB), Y8, Y10
+	VFMADD213PS  logP8Vec<>+0(SB), Y8, Y10
+	VMULPS       Y8, Y10, Y10
+	VMULPS       Y0, Y10, Y10
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y10
+	VFNMADD231PS halfVec<>+0(SB), Y0, Y10
+	VADDPS       Y9, Y10, Y10
+	VADDPS       Y8, Y10, Y10
+	VMOVAPS      Y10, Y0
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y0
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y2, Y2
+	VBLENDVPS Y2, posInfVec<>+0(SB), Y0, Y0
+	VADDPS    Y4, Y1, Y1
 	VMOVUPS   Y1, (AX)
-	VADDPS    Y4, Y3, Y3
+	VADDPS    Y6, Y3, Y3
 	VMOVUPS   Y3, 32(AX)
-	ADDQ      $0x00000080, DX
-	ADDQ      $0x00000040, AX
-	SUBQ      $0x00000010, CX
+	VADDPS    Y0, Y5, Y5
+	VMOVUPS   Y5, 64(AX)
+	ADDQ      $0x000000c0, DX
+	ADDQ      $0x00000060, AX
+	SUBQ      $0x00000018, CX
 	JMP       lse2RowsAVX2Loop
 
 lse2RowsAVX2One:
