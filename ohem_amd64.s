@@ -24819,40 +24819,40 @@ ceMediumAVX2ExpDone:
 	LEAQ       6624(BX), R11
 
 ceMediumAVX2ExpTailCol:
-	VMOVUPS (R11), Y6
-	VSUBPS  Y2, Y6, Y6
+	VMOVUPS      (R11), Y6
+	VPBROADCASTD (R9)(R10*4), Y7
+	VPCMPEQD     Y7, Y3, Y7
+	VSUBPS       Y2, Y6, Y6
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
-	VPSLLD      $0x17, Y8, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
-	VMOVAPS     Y6, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y8
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS       Y7, Y9, Y9
-	VFMADD231PS  Y9, Y8, Y7
-	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS      Y7, Y6, Y7
-	VPBROADCASTD (R9)(R10*4), Y6
-	VPCMPEQD     Y6, Y3, Y6
-	VANDNPS      Y7, Y6, Y7
-	VADDPS       Y7, Y4, Y4
-	INCQ         R10
-	ADDQ         $0x00000020, R11
-	CMPQ         R10, 1400(BX)
-	JB           ceMediumAVX2ExpTailCol
-	VADDPS       Y5, Y4, Y4
-	VMOVUPS      Y4, 1504(R8)
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y8, Y6, Y8
+	VANDNPS     Y8, Y7, Y8
+	VADDPS      Y8, Y4, Y4
+	INCQ        R10
+	ADDQ        $0x00000020, R11
+	CMPQ        R10, 1400(BX)
+	JB          ceMediumAVX2ExpTailCol
+	VADDPS      Y5, Y4, Y4
+	VMOVUPS     Y4, 1504(R8)
 
 ceMediumAVX2ExpNoTailSums:
 	JMP ceMediumAVX2Sums
@@ -25114,43 +25114,43 @@ ceMediumAVX2ExpSpreadDone:
 	LEAQ       6624(BX), R11
 
 ceMediumAVX2ExpSpreadTailCol:
-	VMOVUPS     (R11), Y7
-	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
-	VADDPS      Y7, Y7, Y8
-	VFMADD231PS 32(BX), Y7, Y4
+	VMOVUPS      (R11), Y7
+	VPBROADCASTD (R9)(R10*4), Y9
+	VPCMPEQD     Y9, Y3, Y9
+	VFMSUB132PS  halfVec<>+0(SB), Y2, Y7
+	VADDPS       Y7, Y7, Y8
+	VFMADD231PS  32(BX), Y7, Y4
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
-	VPSLLD      $0x17, Y9, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y8, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS       Y7, Y10, Y10
-	VFMADD231PS  Y10, Y9, Y7
-	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS      Y7, Y8, Y7
-	VPBROADCASTD (R9)(R10*4), Y8
-	VPCMPEQD     Y8, Y3, Y8
-	VANDNPS      Y7, Y8, Y7
-	VADDPS       Y7, Y5, Y5
-	INCQ         R10
-	ADDQ         $0x00000020, R11
-	CMPQ         R10, 1400(BX)
-	JB           ceMediumAVX2ExpSpreadTailCol
-	VADDPS       Y6, Y5, Y5
-	VMOVUPS      Y5, 1504(R8)
-	VMOVUPS      Y4, 4576(R8)
+	VMULPS      Y7, Y11, Y11
+	VFMADD231PS Y11, Y10, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y7, Y8, Y7
+	VANDNPS     Y7, Y9, Y7
+	VADDPS      Y7, Y5, Y5
+	INCQ        R10
+	ADDQ        $0x00000020, R11
+	CMPQ        R10, 1400(BX)
+	JB          ceMediumAVX2ExpSpreadTailCol
+	VADDPS      Y6, Y5, Y5
+	VMOVUPS     Y5, 1504(R8)
+	VMOVUPS     Y4, 4576(R8)
 
 ceMediumAVX2ExpSpreadNoTailSums:
 ceMediumAVX2Sums:
@@ -26647,7 +26647,130 @@ ceTiledAVX2TWhole:
 ceTiledAVX2TCols:
 	VMAXPS  Y4, Y3, Y3
 	VMOVUPS Y3, 2528(R8)
+	CMPQ    1424(BX), $0x10
+	JA      ceTiledAVX2TGather
 
+	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
+	VXORPS  Y2, Y2, Y2
+	VMOVDQU (CX), Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	XORQ    R9, R9
+	LEAQ    6624(BX), R11
+
+	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
+	// and the tiles' strided reads would otherwise wait on memory
+	MOVQ DX, R10
+	ADDQ 1408(BX), R10
+
+ceTiledAVX2TSelPair:
+	CMPQ         R9, 1432(BX)
+	JG           ceTiledAVX2TSelOne
+	PREFETCHT0   (R10)
+	VMOVUPS      (R11), Y7
+	VPBROADCASTD (SI)(R9*4), Y8
+	VPCMPEQD     Y8, Y4, Y8
+	VBLENDVPS    Y8, Y7, Y2, Y2
+	VSUBPS       Y3, Y7, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y7, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y9, Y11, Y11
+	VFMADD231PS  Y11, Y10, Y9
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS      Y9, Y7, Y9
+	VANDNPS      Y9, Y8, Y9
+	VADDPS       Y9, Y5, Y5
+	VMOVUPS      32(R11), Y7
+	VPBROADCASTD 4(SI)(R9*4), Y8
+	VPCMPEQD     Y8, Y4, Y8
+	VBLENDVPS    Y8, Y7, Y2, Y2
+	VSUBPS       Y3, Y7, Y7
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y7, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y9, Y11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y9, Y7, Y9
+	VANDNPS     Y9, Y8, Y9
+	VADDPS      Y9, Y6, Y6
+	ADDQ        $0x02, R9
+	ADDQ        $0x00000040, R11
+	ADDQ        $0x00000040, R10
+	JMP         ceTiledAVX2TSelPair
+
+ceTiledAVX2TSelOne:
+	CMPQ         R9, 1424(BX)
+	JGE          ceTiledAVX2TSelSum
+	PREFETCHT0   (R10)
+	VMOVUPS      (R11), Y7
+	VPBROADCASTD (SI)(R9*4), Y8
+	VPCMPEQD     Y8, Y4, Y8
+	VBLENDVPS    Y8, Y7, Y2, Y2
+	VSUBPS       Y3, Y7, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y7
+	VPSLLD      $0x17, Y7, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y3, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y4, Y9, Y9
+	VFMADD231PS Y9, Y7, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS     Y4, Y3, Y4
+	VANDNPS     Y4, Y8, Y4
+	VADDPS      Y4, Y5, Y5
+
+ceTiledAVX2TSelSum:
+	VMOVUPS Y2, 3552(R8)
+	VADDPS  Y6, Y5, Y5
+	VMOVUPS Y5, 1504(R8)
+	JMP     ceTiledAVX2TSummed
+
+ceTiledAVX2TGather:
 	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
 	// microcode slows gathers down (GDS), it is still one per lanes rows
@@ -26677,107 +26800,109 @@ ceTiledAVX2TCols:
 	ADDQ 1408(BX), R10
 
 ceTiledAVX2TPair:
-	CMPQ       R9, 1432(BX)
-	JG         ceTiledAVX2TOne
-	PREFETCHT0 (R10)
-	VMOVUPS    (R11), Y6
-	VSUBPS     Y3, Y6, Y6
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
-	VPSLLD      $0x17, Y8, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
-	VMOVAPS     Y6, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y8
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS       Y7, Y9, Y9
-	VFMADD231PS  Y9, Y8, Y7
-	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS      Y7, Y6, Y7
-	VPBROADCASTD (SI)(R9*4), Y6
-	VPCMPEQD     Y6, Y2, Y6
-	VANDNPS      Y7, Y6, Y7
-	VADDPS       Y7, Y4, Y4
-	VMOVUPS      32(R11), Y6
+	CMPQ         R9, 1432(BX)
+	JG           ceTiledAVX2TOne
+	PREFETCHT0   (R10)
+	VMOVUPS      (R11), Y6
+	VPBROADCASTD (SI)(R9*4), Y7
+	VPCMPEQD     Y7, Y2, Y7
 	VSUBPS       Y3, Y6, Y6
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
-	VPSLLD      $0x17, Y8, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
-	VMOVAPS     Y6, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y8
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS       Y7, Y9, Y9
-	VFMADD231PS  Y9, Y8, Y7
+	VMULPS       Y8, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS      Y7, Y6, Y7
-	VPBROADCASTD 4(SI)(R9*4), Y6
-	VPCMPEQD     Y6, Y2, Y6
-	VANDNPS      Y7, Y6, Y7
-	VADDPS       Y7, Y5, Y5
-	ADDQ         $0x02, R9
-	ADDQ         $0x00000040, R11
-	ADDQ         $0x00000040, R10
-	JMP          ceTiledAVX2TPair
-
-ceTiledAVX2TOne:
-	CMPQ       R9, 1424(BX)
-	JGE        ceTiledAVX2TSum
-	PREFETCHT0 (R10)
-	VMOVUPS    (R11), Y6
-	VSUBPS     Y3, Y6, Y3
+	VANDNPS      Y8, Y6, Y8
+	VANDNPS      Y8, Y7, Y8
+	VADDPS       Y8, Y4, Y4
+	VMOVUPS      32(R11), Y6
+	VPBROADCASTD 4(SI)(R9*4), Y7
+	VPCMPEQD     Y7, Y2, Y7
+	VSUBPS       Y3, Y6, Y6
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
-	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y7
-	VPSLLD      $0x17, Y7, Y6
-	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
-	VMOVAPS     Y3, Y8
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y7
-	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
-	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
-	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
-	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS       Y6, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y6
-	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y3, Y3
-	VANDNPS      Y6, Y3, Y6
-	VPBROADCASTD (SI)(R9*4), Y3
-	VPCMPEQD     Y3, Y2, Y3
-	VANDNPS      Y6, Y3, Y6
-	VADDPS       Y6, Y4, Y4
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y8, Y6, Y8
+	VANDNPS     Y8, Y7, Y8
+	VADDPS      Y8, Y5, Y5
+	ADDQ        $0x02, R9
+	ADDQ        $0x00000040, R11
+	ADDQ        $0x00000040, R10
+	JMP         ceTiledAVX2TPair
+
+ceTiledAVX2TOne:
+	CMPQ         R9, 1424(BX)
+	JGE          ceTiledAVX2TSum
+	PREFETCHT0   (R10)
+	VMOVUPS      (R11), Y6
+	VPBROADCASTD (SI)(R9*4), Y7
+	VPCMPEQD     Y7, Y2, Y7
+	VSUBPS       Y3, Y6, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y6
+	VPSLLD      $0x17, Y6, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y2, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y8, Y8
+	VFMADD231PS Y8, Y6, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y3, Y2, Y3
+	VANDNPS     Y3, Y7, Y3
+	VADDPS      Y3, Y4, Y4
 
 ceTiledAVX2TSum:
 	VADDPS  Y5, Y4, Y4
 	VMOVUPS Y4, 1504(R8)
-	JMP     ceTiledAVX2Sums
+
+ceTiledAVX2TSummed:
+	JMP ceTiledAVX2Sums
 
 ceTiledAVX2Smooth:
 	// the group's columns, a lanes×lanes tile at a time: rows 4q..4q+3 interleaved within 128-bit
@@ -26993,7 +27118,139 @@ ceTiledAVX2TSpreadWhole:
 ceTiledAVX2TSpreadCols:
 	VMAXPS  Y4, Y3, Y3
 	VMOVUPS Y3, 2528(R8)
+	CMPQ    1424(BX), $0x10
+	JA      ceTiledAVX2TSpreadGather
 
+	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
+	VXORPS  Y2, Y2, Y2
+	VMOVDQU (CX), Y4
+	VMULPS  halfVec<>+0(SB), Y3, Y3
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	XORQ    R9, R9
+	LEAQ    6624(BX), R11
+
+	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
+	// and the tiles' strided reads would otherwise wait on memory
+	MOVQ DX, R10
+	ADDQ 1408(BX), R10
+
+ceTiledAVX2TSpreadSelPair:
+	CMPQ         R9, 1432(BX)
+	JG           ceTiledAVX2TSpreadSelOne
+	PREFETCHT0   (R10)
+	VMOVUPS      (R11), Y8
+	VPBROADCASTD (SI)(R9*4), Y10
+	VPCMPEQD     Y10, Y4, Y10
+	VBLENDVPS    Y10, Y8, Y2, Y2
+	VFMSUB132PS  halfVec<>+0(SB), Y3, Y8
+	VADDPS       Y8, Y8, Y9
+	VFMADD231PS  32(BX), Y8, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y11
+	VPSLLD      $0x17, Y11, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y9, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y8, Y12, Y12
+	VFMADD231PS  Y12, Y11, Y8
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS      Y8, Y9, Y8
+	VANDNPS      Y8, Y10, Y8
+	VADDPS       Y8, Y6, Y6
+	VMOVUPS      32(R11), Y8
+	VPBROADCASTD 4(SI)(R9*4), Y10
+	VPCMPEQD     Y10, Y4, Y10
+	VBLENDVPS    Y10, Y8, Y2, Y2
+	VFMSUB132PS  halfVec<>+0(SB), Y3, Y8
+	VADDPS       Y8, Y8, Y9
+	VFMADD231PS  32(BX), Y8, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y11
+	VPSLLD      $0x17, Y11, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y9, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y8, Y12, Y12
+	VFMADD231PS Y12, Y11, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y8, Y9, Y8
+	VANDNPS     Y8, Y10, Y8
+	VADDPS      Y8, Y7, Y7
+	ADDQ        $0x02, R9
+	ADDQ        $0x00000040, R11
+	ADDQ        $0x00000040, R10
+	JMP         ceTiledAVX2TSpreadSelPair
+
+ceTiledAVX2TSpreadSelOne:
+	CMPQ         R9, 1424(BX)
+	JGE          ceTiledAVX2TSpreadSelSum
+	PREFETCHT0   (R10)
+	VMOVUPS      (R11), Y8
+	VPBROADCASTD (SI)(R9*4), Y9
+	VPCMPEQD     Y9, Y4, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VFMSUB132PS  halfVec<>+0(SB), Y3, Y8
+	VADDPS       Y8, Y8, Y3
+	VFMADD231PS  32(BX), Y8, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y8
+	VPSLLD      $0x17, Y8, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y3, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y4, Y10, Y10
+	VFMADD231PS Y10, Y8, Y4
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS     Y4, Y3, Y4
+	VANDNPS     Y4, Y9, Y4
+	VADDPS      Y4, Y6, Y6
+
+ceTiledAVX2TSpreadSelSum:
+	VMOVUPS Y2, 3552(R8)
+	VADDPS  Y7, Y6, Y6
+	VMOVUPS Y6, 1504(R8)
+	VMOVUPS Y5, 4576(R8)
+	JMP     ceTiledAVX2TSpreadSummed
+
+ceTiledAVX2TSpreadGather:
 	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
 	// microcode slows gathers down (GDS), it is still one per lanes rows
@@ -27025,114 +27282,115 @@ ceTiledAVX2TSpreadCols:
 	ADDQ 1408(BX), R10
 
 ceTiledAVX2TSpreadPair:
-	CMPQ        R9, 1432(BX)
-	JG          ceTiledAVX2TSpreadOne
-	PREFETCHT0  (R10)
-	VMOVUPS     (R11), Y7
-	VFMSUB132PS halfVec<>+0(SB), Y3, Y7
-	VADDPS      Y7, Y7, Y8
-	VFMADD231PS 32(BX), Y7, Y4
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
-	VPSLLD      $0x17, Y9, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y8, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS       Y7, Y10, Y10
-	VFMADD231PS  Y10, Y9, Y7
-	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS      Y7, Y8, Y7
-	VPBROADCASTD (SI)(R9*4), Y8
-	VPCMPEQD     Y8, Y2, Y8
-	VANDNPS      Y7, Y8, Y7
-	VADDPS       Y7, Y5, Y5
-	VMOVUPS      32(R11), Y7
+	CMPQ         R9, 1432(BX)
+	JG           ceTiledAVX2TSpreadOne
+	PREFETCHT0   (R10)
+	VMOVUPS      (R11), Y7
+	VPBROADCASTD (SI)(R9*4), Y9
+	VPCMPEQD     Y9, Y2, Y9
 	VFMSUB132PS  halfVec<>+0(SB), Y3, Y7
 	VADDPS       Y7, Y7, Y8
 	VFMADD231PS  32(BX), Y7, Y4
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
-	VPSLLD      $0x17, Y9, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y8, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS       Y7, Y10, Y10
-	VFMADD231PS  Y10, Y9, Y7
+	VMULPS       Y7, Y11, Y11
+	VFMADD231PS  Y11, Y10, Y7
 	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y8, Y8
 	VANDNPS      Y7, Y8, Y7
-	VPBROADCASTD 4(SI)(R9*4), Y8
-	VPCMPEQD     Y8, Y2, Y8
-	VANDNPS      Y7, Y8, Y7
-	VADDPS       Y7, Y6, Y6
-	ADDQ         $0x02, R9
-	ADDQ         $0x00000040, R11
-	ADDQ         $0x00000040, R10
-	JMP          ceTiledAVX2TSpreadPair
-
-ceTiledAVX2TSpreadOne:
-	CMPQ        R9, 1424(BX)
-	JGE         ceTiledAVX2TSpreadSum
-	PREFETCHT0  (R10)
-	VMOVUPS     (R11), Y7
-	VFMSUB132PS halfVec<>+0(SB), Y3, Y7
-	VADDPS      Y7, Y7, Y3
-	VFMADD231PS 32(BX), Y7, Y4
+	VANDNPS      Y7, Y9, Y7
+	VADDPS       Y7, Y5, Y5
+	VMOVUPS      32(R11), Y7
+	VPBROADCASTD 4(SI)(R9*4), Y9
+	VPCMPEQD     Y9, Y2, Y9
+	VFMSUB132PS  halfVec<>+0(SB), Y3, Y7
+	VADDPS       Y7, Y7, Y8
+	VFMADD231PS  32(BX), Y7, Y4
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
-	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y8
-	VPSLLD      $0x17, Y8, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
-	VMOVAPS     Y3, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y8
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS       Y7, Y9, Y9
-	VFMADD231PS  Y9, Y8, Y7
-	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y3, Y3
-	VANDNPS      Y7, Y3, Y7
-	VPBROADCASTD (SI)(R9*4), Y3
-	VPCMPEQD     Y3, Y2, Y3
-	VANDNPS      Y7, Y3, Y7
-	VADDPS       Y7, Y5, Y5
+	VMULPS      Y7, Y11, Y11
+	VFMADD231PS Y11, Y10, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y7, Y8, Y7
+	VANDNPS     Y7, Y9, Y7
+	VADDPS      Y7, Y6, Y6
+	ADDQ        $0x02, R9
+	ADDQ        $0x00000040, R11
+	ADDQ        $0x00000040, R10
+	JMP         ceTiledAVX2TSpreadPair
+
+ceTiledAVX2TSpreadOne:
+	CMPQ         R9, 1424(BX)
+	JGE          ceTiledAVX2TSpreadSum
+	PREFETCHT0   (R10)
+	VMOVUPS      (R11), Y7
+	VPBROADCASTD (SI)(R9*4), Y8
+	VPCMPEQD     Y8, Y2, Y8
+	VFMSUB132PS  halfVec<>+0(SB), Y3, Y7
+	VADDPS       Y7, Y7, Y2
+	VFMADD231PS  32(BX), Y7, Y4
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y7
+	VPSLLD      $0x17, Y7, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y2, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y9, Y9
+	VFMADD231PS Y9, Y7, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y3, Y2, Y3
+	VANDNPS     Y3, Y8, Y3
+	VADDPS      Y3, Y5, Y5
 
 ceTiledAVX2TSpreadSum:
 	VADDPS  Y6, Y5, Y5
 	VMOVUPS Y5, 1504(R8)
 	VMOVUPS Y4, 4576(R8)
 
+ceTiledAVX2TSpreadSummed:
 ceTiledAVX2Sums:
 	ADDQ $0x00000020, CX
 	ADDQ $0x00000020, R8
@@ -28202,40 +28460,40 @@ ceMediumGradAVX2ExpDone:
 	LEAQ       6624(BX), R11
 
 ceMediumGradAVX2ExpTailCol:
-	VMOVUPS (R11), Y6
-	VSUBPS  Y2, Y6, Y6
+	VMOVUPS      (R11), Y6
+	VPBROADCASTD (R9)(R10*4), Y7
+	VPCMPEQD     Y7, Y3, Y7
+	VSUBPS       Y2, Y6, Y6
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y8
-	VPSLLD      $0x17, Y8, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
-	VMOVAPS     Y6, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y8
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS       Y7, Y9, Y9
-	VFMADD231PS  Y9, Y8, Y7
-	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS      Y7, Y6, Y7
-	VPBROADCASTD (R9)(R10*4), Y6
-	VPCMPEQD     Y6, Y3, Y6
-	VANDNPS      Y7, Y6, Y7
-	VADDPS       Y7, Y4, Y4
-	INCQ         R10
-	ADDQ         $0x00000020, R11
-	CMPQ         R10, 1400(BX)
-	JB           ceMediumGradAVX2ExpTailCol
-	VADDPS       Y5, Y4, Y4
-	VMOVUPS      Y4, 1504(R8)
+	VMULPS      Y8, Y10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y8, Y6, Y8
+	VANDNPS     Y8, Y7, Y8
+	VADDPS      Y8, Y4, Y4
+	INCQ        R10
+	ADDQ        $0x00000020, R11
+	CMPQ        R10, 1400(BX)
+	JB          ceMediumGradAVX2ExpTailCol
+	VADDPS      Y5, Y4, Y4
+	VMOVUPS     Y4, 1504(R8)
 
 ceMediumGradAVX2ExpNoTailSums:
 	JMP ceMediumGradAVX2Sums
@@ -28509,43 +28767,43 @@ ceMediumGradAVX2ExpSpreadDone:
 	LEAQ       6624(BX), R11
 
 ceMediumGradAVX2ExpSpreadTailCol:
-	VMOVUPS     (R11), Y7
-	VFMSUB132PS halfVec<>+0(SB), Y2, Y7
-	VADDPS      Y7, Y7, Y8
-	VFMADD231PS 32(BX), Y7, Y4
+	VMOVUPS      (R11), Y7
+	VPBROADCASTD (R9)(R10*4), Y9
+	VPCMPEQD     Y9, Y3, Y9
+	VFMSUB132PS  halfVec<>+0(SB), Y2, Y7
+	VADDPS       Y7, Y7, Y8
+	VFMADD231PS  32(BX), Y7, Y4
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
-	VPSLLD      $0x17, Y9, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y8, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y10
+	VPSLLD      $0x17, Y10, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS       Y7, Y10, Y10
-	VFMADD231PS  Y10, Y9, Y7
-	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS      Y7, Y8, Y7
-	VPBROADCASTD (R9)(R10*4), Y8
-	VPCMPEQD     Y8, Y3, Y8
-	VANDNPS      Y7, Y8, Y7
-	VADDPS       Y7, Y5, Y5
-	INCQ         R10
-	ADDQ         $0x00000020, R11
-	CMPQ         R10, 1400(BX)
-	JB           ceMediumGradAVX2ExpSpreadTailCol
-	VADDPS       Y6, Y5, Y5
-	VMOVUPS      Y5, 1504(R8)
-	VMOVUPS      Y4, 4576(R8)
+	VMULPS      Y7, Y11, Y11
+	VFMADD231PS Y11, Y10, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y7, Y8, Y7
+	VANDNPS     Y7, Y9, Y7
+	VADDPS      Y7, Y5, Y5
+	INCQ        R10
+	ADDQ        $0x00000020, R11
+	CMPQ        R10, 1400(BX)
+	JB          ceMediumGradAVX2ExpSpreadTailCol
+	VADDPS      Y6, Y5, Y5
+	VMOVUPS     Y5, 1504(R8)
+	VMOVUPS     Y4, 4576(R8)
 
 ceMediumGradAVX2ExpSpreadNoTailSums:
 ceMediumGradAVX2Sums:
@@ -30981,7 +31239,119 @@ ceTiledAVX512TWhole:
 ceTiledAVX512TCols:
 	VMAXPS  Z17, Z14, Z14
 	VMOVUPS Z14, 5440(R8)
+	CMPQ    4336(BX), $0x10
+	JA      ceTiledAVX512TGather
 
+	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
+	VXORPS    Z11, Z11, Z11
+	VMOVDQU32 (CX), Z17
+	VXORPS    Z18, Z18, Z18
+	VXORPS    Z19, Z19, Z19
+	XORQ      R9, R9
+	LEAQ      9536(BX), R11
+
+	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
+	// and the tiles' strided reads would otherwise wait on memory
+	MOVQ DX, R10
+	ADDQ 4320(BX), R10
+
+ceTiledAVX512TSelPair:
+	CMPQ        R9, 4344(BX)
+	JG          ceTiledAVX512TSelOne
+	PREFETCHT0  (R10)
+	VMOVUPS     (R11), Z20
+	VPCMPD.BCST $0x00, (SI)(R9*4), Z17, K2
+	VMOVAPS     Z20, K2, Z11
+	VSUBPS      Z14, Z20, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z20, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z20, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z20, K3
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K3, Z20
+	KNOTW       K2, K2
+	VADDPS      Z20, Z18, K2, Z18
+	PREFETCHT0  64(R10)
+	VMOVUPS     64(R11), Z20
+	VPCMPD.BCST $0x00, 4(SI)(R9*4), Z17, K2
+	VMOVAPS     Z20, K2, Z11
+	VSUBPS      Z14, Z20, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z20, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z20, Z23
+	VFMADD231PS Z1, Z21, Z23
+	VFMADD231PS Z2, Z21, Z23
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z23, Z22
+	VFMADD213PS Z5, Z23, Z22
+	VFMADD213PS Z6, Z23, Z22
+	VFMADD213PS Z7, Z23, Z22
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z20, K3
+	VFMADD213PS Z9, Z23, Z22
+	VSCALEFPS.Z Z21, Z22, K3, Z20
+	KNOTW       K2, K2
+	VADDPS      Z20, Z19, K2, Z19
+	ADDQ        $0x02, R9
+	ADDQ        $0x00000080, R11
+	ADDQ        $0x00000080, R10
+	JMP         ceTiledAVX512TSelPair
+
+ceTiledAVX512TSelOne:
+	CMPQ        R9, 4336(BX)
+	JGE         ceTiledAVX512TSelSum
+	PREFETCHT0  (R10)
+	VMOVUPS     (R11), Z20
+	VPCMPD.BCST $0x00, (SI)(R9*4), Z17, K2
+	VMOVAPS     Z20, K2, Z11
+	VSUBPS      Z14, Z20, Z14
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z14, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z14, Z21
+	VFMADD231PS Z1, Z17, Z21
+	VFMADD231PS Z2, Z17, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z20
+	VFMADD213PS Z4, Z21, Z20
+	VFMADD213PS Z5, Z21, Z20
+	VFMADD213PS Z6, Z21, Z20
+	VFMADD213PS Z7, Z21, Z20
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z14, K3
+	VFMADD213PS Z9, Z21, Z20
+	VSCALEFPS.Z Z17, Z20, K3, Z14
+	KNOTW       K2, K2
+	VADDPS      Z14, Z18, K2, Z18
+
+ceTiledAVX512TSelSum:
+	VMOVUPS Z11, 6464(R8)
+	VADDPS  Z19, Z18, Z18
+	VMOVUPS Z18, 4416(R8)
+	JMP     ceTiledAVX512TSummed
+
+ceTiledAVX512TGather:
 	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
 	// microcode slows gathers down (GDS), it is still one per lanes rows
@@ -31101,7 +31471,9 @@ ceTiledAVX512TOne:
 ceTiledAVX512TSum:
 	VADDPS  Z18, Z17, Z17
 	VMOVUPS Z17, 4416(R8)
-	JMP     ceTiledAVX512Sums
+
+ceTiledAVX512TSummed:
+	JMP ceTiledAVX512Sums
 
 ceTiledAVX512Smooth:
 	// the group's columns, a lanes×lanes tile at a time: rows 4q..4q+3 interleaved within 128-bit
@@ -31512,7 +31884,128 @@ ceTiledAVX512TSpreadWhole:
 ceTiledAVX512TSpreadCols:
 	VMAXPS  Z17, Z14, Z14
 	VMOVUPS Z14, 5440(R8)
+	CMPQ    4336(BX), $0x10
+	JA      ceTiledAVX512TSpreadGather
 
+	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
+	VXORPS    Z11, Z11, Z11
+	VMOVDQU32 (CX), Z17
+	VMULPS    640(BX), Z14, Z14
+	VXORPS    Z18, Z18, Z18
+	VXORPS    Z19, Z19, Z19
+	VXORPS    Z20, Z20, Z20
+	XORQ      R9, R9
+	LEAQ      9536(BX), R11
+
+	// the next group's C lines (16 rows of C floats), a line a column: pass 2 is bound by arithmetic,
+	// and the tiles' strided reads would otherwise wait on memory
+	MOVQ DX, R10
+	ADDQ 4320(BX), R10
+
+ceTiledAVX512TSpreadSelPair:
+	CMPQ        R9, 4344(BX)
+	JG          ceTiledAVX512TSpreadSelOne
+	PREFETCHT0  (R10)
+	VMOVUPS     (R11), Z21
+	VPCMPD.BCST $0x00, (SI)(R9*4), Z17, K2
+	VMOVAPS     Z21, K2, Z11
+	VFMSUB132PS 640(BX), Z14, Z21
+	VADDPS      Z21, Z21, Z22
+	VFMADD231PS 832(BX), Z21, Z18
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z22, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z22, Z24
+	VFMADD231PS Z1, Z21, Z24
+	VFMADD231PS Z2, Z21, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z22, K3
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z21, Z23, K3, Z21
+	KNOTW       K2, K2
+	VADDPS      Z21, Z19, K2, Z19
+	PREFETCHT0  64(R10)
+	VMOVUPS     64(R11), Z21
+	VPCMPD.BCST $0x00, 4(SI)(R9*4), Z17, K2
+	VMOVAPS     Z21, K2, Z11
+	VFMSUB132PS 640(BX), Z14, Z21
+	VADDPS      Z21, Z21, Z22
+	VFMADD231PS 832(BX), Z21, Z18
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z22, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z22, Z24
+	VFMADD231PS Z1, Z21, Z24
+	VFMADD231PS Z2, Z21, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z22, K3
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z21, Z23, K3, Z21
+	KNOTW       K2, K2
+	VADDPS      Z21, Z20, K2, Z20
+	ADDQ        $0x02, R9
+	ADDQ        $0x00000080, R11
+	ADDQ        $0x00000080, R10
+	JMP         ceTiledAVX512TSpreadSelPair
+
+ceTiledAVX512TSpreadSelOne:
+	CMPQ        R9, 4336(BX)
+	JGE         ceTiledAVX512TSpreadSelSum
+	PREFETCHT0  (R10)
+	VMOVUPS     (R11), Z21
+	VPCMPD.BCST $0x00, (SI)(R9*4), Z17, K2
+	VMOVAPS     Z21, K2, Z11
+	VFMSUB132PS 640(BX), Z14, Z21
+	VADDPS      Z21, Z21, Z14
+	VFMADD231PS 832(BX), Z21, Z18
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z14, Z17
+	VRNDSCALEPS $0x00, Z17, Z17
+	VMOVAPS     Z14, Z22
+	VFMADD231PS Z1, Z17, Z22
+	VFMADD231PS Z2, Z17, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z14, K3
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z17, Z21, K3, Z14
+	KNOTW       K2, K2
+	VADDPS      Z14, Z19, K2, Z19
+
+ceTiledAVX512TSpreadSelSum:
+	VMOVUPS Z11, 6464(R8)
+	VADDPS  Z20, Z19, Z19
+	VMOVUPS Z19, 4416(R8)
+	VMOVUPS Z18, 7488(R8)
+	JMP     ceTiledAVX512TSpreadSummed
+
+ceTiledAVX512TSpreadGather:
 	// the columns: Σ_{j≠t} e^{z_j−m} lane by lane (the log-sum-exp: Σ_j), two accumulators
 	// zt = the group's target logits, one gather (class 0 for an ignored row); on Intel cores whose
 	// microcode slows gathers down (GDS), it is still one per lanes rows
@@ -31642,6 +32135,7 @@ ceTiledAVX512TSpreadSum:
 	VMOVUPS Z18, 4416(R8)
 	VMOVUPS Z17, 7488(R8)
 
+ceTiledAVX512TSpreadSummed:
 ceTiledAVX512Sums:
 	ADDQ $0x00000040, CX
 	ADDQ $0x00000040, R8
