@@ -144,7 +144,6 @@ type mediumGen struct {
 	grp             reg.GPVirtual // the group's reductions: at grp + sArr, mArr, ...
 	row, r, sp, off reg.GPVirtual
 	grow            reg.GPVirtual // ceMediumGrad, pass 2: the row's gradient, at row + (g − x)
-	pass            string        // the pass being emitted (pass2)
 }
 
 // genMediumKernel emits ceMedium, or lseMedium with lse set; with tiled ceTiled or lseTiled, which
@@ -666,7 +665,6 @@ func (g *mediumGen) pass2(pass string, sm bool) {
 		g.grow = g.gp()
 		defer func() { g.grow = nil }()
 	}
-	g.pass = pass
 	g.rowLoop(pass, g.sumOff, func() {
 		rs := &rowSums{sm: sm}
 		rs.mb = t.vec()
@@ -693,9 +691,9 @@ func (g *mediumGen) pass2(pass string, sm bool) {
 			if (d+B)%64 == 0 {
 				prefetchT0(Mem{Base: pf, Index: g.off, Scale: 1, Disp: d + B - 64})
 			}
-			g.term(rs, a, d, false)
+			g.term(rs, pass, a, d, false)
 		}, func() {
-			g.term(rs, 1, 0, true)
+			g.term(rs, pass, 1, 0, true)
 		})
 		VADDPS(rs.acc[1], rs.acc[0], rs.acc[0])
 		VMOVUPS(rs.acc[0], Mem{Base: g.sp})
@@ -717,8 +715,8 @@ func (g *mediumGen) pass2(pass string, sm bool) {
 }
 
 // term adds e^{x−m} of the vector at off + d into acc[a], the target's lane excluded, and with
-// smoothing 2ε/C·(x/2 − m/2) into sacc; tail: the row's last, partial vector.
-func (g *mediumGen) term(rs *rowSums, a, d int, tail bool) {
+// smoothing 2ε/C·(x/2 − m/2) into sacc; tail: the row's last, partial vector (pass names its label).
+func (g *mediumGen) term(rs *rowSums, pass string, a, d int, tail bool) {
 	t, acc, sm := g.t, rs.acc, rs.sm
 	x, dd, e := t.vec(), t.vec(), t.vec()
 	var tm reg.VecVirtual // AVX2: the overlapping tail's new lanes
@@ -749,7 +747,7 @@ func (g *mediumGen) term(rs *rowSums, a, d int, tail bool) {
 		}
 		if tail {
 			Comment("the tail's terms when the group's last columns do not go through the half tile")
-			skip := g.lbl + g.pass + "TailSummed"
+			skip := g.lbl + pass + "TailSummed"
 			CMPQ(g.rowRemM, U8(0))
 			JE(LabelRef(skip))
 			defer Label(skip)
