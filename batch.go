@@ -166,15 +166,17 @@ func firstNaN(x []float32) int {
 }
 
 // ceRange computes the losses (and, when st is on, the gradient's per-sample statistics) of
-// samples [lo, hi) of a validated batch.
-func ceRange(ks *kernelSet, loss []float32, st stats, b *Batch, sh shape, lo, hi int, eps, fill float32) {
+// samples [lo, hi) of a batch whose shape is validated, and whose targets are too unless it is a
+// Sigmoid batch: that kernel checks its targets as it goes. It returns the kernels' checks (see
+// kernelSet.sigLoss): bad, a target out of range, and nan, a loss that may be NaN (always true
+// but for Sigmoid batches, whose kernels know).
+func ceRange(ks *kernelSet, loss []float32, st stats, b *Batch, sh shape, lo, hi int, eps, fill float32) (bad, nan bool) {
 	if sh.sig {
-		ks.sigLoss(loss[lo:hi], b.Logits[lo:hi], b.Targets[lo:hi], eps, fill)
-		return
+		return ks.sigLoss(loss[lo:hi], b.Logits[lo:hi], b.Targets[lo:hi], eps, fill)
 	}
 	if !sh.planar() {
 		ks.ceRows(loss[lo:hi], st.slice(lo, hi), b.Logits[lo*sh.c:hi*sh.c], b.Targets[lo:hi], sh.c, eps, fill)
-		return
+		return false, true
 	}
 	for lo < hi {
 		img, p := lo/sh.s, lo%sh.s
@@ -183,6 +185,7 @@ func ceRange(ks *kernelSet, loss []float32, st stats, b *Batch, sh shape, lo, hi
 		ks.cePlanar(loss[lo:end], st.slice(lo, end), x, b.Targets[lo:end], sh.c, sh.s, eps, fill)
 		lo = end
 	}
+	return false, true
 }
 
 // gradRange writes the gradient of samples [lo, hi) of a validated batch.
@@ -212,11 +215,16 @@ func crossEntropy(ks *kernelSet, dst []float32, b Batch) error {
 	if len(dst) < sh.n {
 		return fmt.Errorf("%w: len(dst) = %d, want >= %d samples", ErrShape, len(dst), sh.n)
 	}
-	if err := checkTargets(ks, b.Targets, sh); err != nil {
-		return err
+	if !sh.sig { // the Sigmoid kernels check their targets as they go
+		if err := checkTargets(ks, b.Targets, sh); err != nil {
+			return err
+		}
 	}
-	ceRange(ks, dst, stats{}, &b, sh, 0, sh.n, 0, 0)
-	if ks.countAtLeast(dst[:sh.n], nan32) > 0 {
+	bad, nan := ceRange(ks, dst, stats{}, &b, sh, 0, sh.n, 0, 0)
+	if bad {
+		return checkTargets(ks, b.Targets, sh)
+	}
+	if nan && ks.countAtLeast(dst[:sh.n], nan32) > 0 {
 		i := firstNaN(dst[:sh.n])
 		return nonFinite(b.Logits, sh, i)
 	}
@@ -231,9 +239,10 @@ func logSumExp(ks *kernelSet, dst []float32, b Batch) error {
 	if len(dst) < sh.n {
 		return fmt.Errorf("%w: len(dst) = %d, want >= %d samples", ErrShape, len(dst), sh.n)
 	}
+	nan := true // a NaN check of dst is due (the Sigmoid kernel's own check may waive it)
 	switch {
 	case sh.sig:
-		ks.sigLSE(dst[:sh.n], b.Logits)
+		nan = ks.sigLSE(dst[:sh.n], b.Logits)
 	case !sh.planar():
 		ks.lseRows(dst[:sh.n], b.Logits, sh.c)
 	default:
@@ -241,7 +250,7 @@ func logSumExp(ks *kernelSet, dst []float32, b Batch) error {
 			ks.lsePlanar(dst[img*sh.s:(img+1)*sh.s], b.Logits[img*sh.c*sh.s:(img+1)*sh.c*sh.s], sh.c, sh.s)
 		}
 	}
-	if ks.countAtLeast(dst[:sh.n], nan32) > 0 {
+	if nan && ks.countAtLeast(dst[:sh.n], nan32) > 0 {
 		return nonFinite(b.Logits, sh, firstNaN(dst[:sh.n]))
 	}
 	return nil

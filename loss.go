@@ -32,6 +32,7 @@ type Loss struct {
 	selected []int32
 	scale    []float32 // per-sample gradient scale w_i / W, 0 for samples not kept
 	dropped  []bool    // ceGradRows's rows predicted dropped, whose gradient it zeroed
+	checks   []check   // the loss phase's checks, a chunk each
 
 	pool *pool // the worker goroutines of Workers > 1, started on first use
 }
@@ -229,8 +230,10 @@ func (l *Loss) prepare(grad []float32, b Batch, backward bool) (call, error) {
 	if l.rule == ruleNegPos && int(l.cfg.Background) >= sh.c {
 		return call{}, fmt.Errorf("%w: Background = %d, want < Classes = %d", ErrConfig, l.cfg.Background, sh.c)
 	}
-	if err := checkTargets(l.ks, b.Targets, sh); err != nil {
-		return call{}, err
+	if !sh.sig { // the Sigmoid loss kernels check their targets as they go (compute)
+		if err := checkTargets(l.ks, b.Targets, sh); err != nil {
+			return call{}, err
+		}
 	}
 	n := sh.n
 	l.losses = grow(l.losses, n)
@@ -263,7 +266,8 @@ func (l *Loss) prepare(grad []float32, b Batch, backward bool) (call, error) {
 }
 
 // compute runs the loss phase: the losses, and for ForwardBackward the statistics (or, fused,
-// the gradient for the scale s0); a NaN loss is the ErrNonFinite error.
+// the gradient for the scale s0); a Sigmoid target out of range is the ErrTarget error, a NaN
+// loss the ErrNonFinite error.
 func (l *Loss) compute(c *call) error {
 	n := c.sh.n
 	switch {
@@ -275,7 +279,14 @@ func (l *Loss) compute(c *call) error {
 	default:
 		l.parallel(c.b, c.sh, nil, phaseLoss, 0, 0)
 	}
-	if l.ks.countAtLeast(l.losses[:n], nan32) > 0 {
+	var ch check
+	for _, v := range l.checks {
+		ch |= v
+	}
+	if ch&checkBad != 0 {
+		return checkTargets(l.ks, c.b.Targets, c.sh)
+	}
+	if ch&checkNaN != 0 && l.ks.countAtLeast(l.losses[:n], nan32) > 0 {
 		return nonFinite(c.b.Logits, c.sh, firstNaN(l.losses[:n]))
 	}
 	l.n, l.zeroed = n, false
@@ -680,6 +691,11 @@ const (
 func (l *Loss) parallel(b Batch, sh shape, grad []float32, phase int, s0 float32, keep float64) {
 	workers := min(max(l.cfg.Workers, 1), sh.logits()/parallelMin, sh.n)
 	j := job{ks: l.ks, b: b, sh: sh, eps: l.cfg.LabelSmoothing, fill: float32(math.Inf(-1)), losses: l.losses, grad: grad, scale: l.scale, chunks: 1, phase: phase, s0: s0, keep: keep, dropped: l.dropped}
+	if workers > 1 {
+		j.chunks = 4 * workers
+	}
+	l.checks = grow(l.checks, j.chunks)
+	j.checks = l.checks
 	if phase != phaseLoss {
 		j.st = l.st
 	}
@@ -690,7 +706,6 @@ func (l *Loss) parallel(b Batch, sh shape, grad []float32, phase int, s0 float32
 		j.chunk(0)
 		return
 	}
-	j.chunks = 4 * workers
 	l.pool.run(j, workers)
 }
 
@@ -710,6 +725,28 @@ type job struct {
 	keep          float64   // phaseFused: the fraction of the valid rows kept
 	dropped       []bool    // phaseFused: the rows predicted dropped
 	rank          []float32 // the loss phases of Sigmoid batches: NegPosRatio's ranks too (sigLossRank)
+	checks        []check   // the loss phases: each chunk's kernel checks
+}
+
+// check is what a chunk of a loss phase found (see kernelSet.sigLoss): checkBad, a Sigmoid target
+// out of range, and checkNaN, a loss that may be NaN, which the caller then looks for.
+type check uint8
+
+const (
+	checkBad check = 1 << iota
+	checkNaN
+)
+
+// checks packs a kernel's checks.
+func checks(bad, nan bool) check {
+	var c check
+	if bad {
+		c |= checkBad
+	}
+	if nan {
+		c |= checkNaN
+	}
+	return c
 }
 
 // chunk computes chunk c of chunks.
@@ -721,21 +758,22 @@ func (j *job) chunk(c int) {
 		gradRange(j.ks, j.grad, j.st, j.scale, &j.b, j.sh, lo, hi, j.eps)
 	case phaseFused:
 		if j.sh.sig && j.rank != nil {
-			j.ks.sigLossGradRank(j.losses[lo:hi], j.rank[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0)
+			j.checks[c] = checks(j.ks.sigLossGradRank(j.losses[lo:hi], j.rank[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0))
 			return
 		}
 		if j.sh.sig {
-			j.ks.sigLossGrad(j.losses[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0)
+			j.checks[c] = checks(j.ks.sigLossGrad(j.losses[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0))
 			return
 		}
 		k := j.sh.c
 		j.ks.ceGradRows(j.losses[lo:hi], j.st.slice(lo, hi), j.grad[lo*k:hi*k], j.b.Logits[lo*k:hi*k], j.b.Targets[lo:hi], j.dropped[lo:hi], k, j.eps, j.fill, j.s0, j.keep)
+		j.checks[c] = checkNaN
 	default:
 		if j.rank != nil {
-			j.ks.sigLossRank(j.losses[lo:hi], j.rank[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill)
+			j.checks[c] = checks(j.ks.sigLossRank(j.losses[lo:hi], j.rank[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill))
 			return
 		}
-		ceRange(j.ks, j.losses, j.st, &j.b, j.sh, lo, hi, j.eps, j.fill)
+		j.checks[c] = checks(ceRange(j.ks, j.losses, j.st, &j.b, j.sh, lo, hi, j.eps, j.fill))
 	}
 }
 

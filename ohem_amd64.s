@@ -9429,9 +9429,9 @@ DATA gradOne32Vec<>+24(SB)/4, $0x00000001
 DATA gradOne32Vec<>+28(SB)/4, $0x00000001
 GLOBL gradOne32Vec<>(SB), RODATA|NOPTR, $32
 
-// func sigLossAVX2(loss []float32, x []float32, t []int32, eps float32, fill float32)
+// func sigLossAVX2(loss []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·sigLossAVX2(SB), NOSPLIT, $0-80
+TEXT ·sigLossAVX2(SB), NOSPLIT, $0-82
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         t_base+48(FP), DX
@@ -9439,6 +9439,10 @@ TEXT ·sigLossAVX2(SB), NOSPLIT, $0-80
 	VXORPS       Y0, Y0, Y0
 	VBROADCASTSS fill+76(FP), Y1
 	VBROADCASTSS eps+72(FP), Y2
+
+	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
 
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
 	MOVL eps+72(FP), SI
@@ -9451,103 +9455,107 @@ sigLossAVX2PlainLoop:
 	VMOVUPS (CX), Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (DX), Y4
-	VPSLLD  $0x1f, Y4, Y3
-	VORPS   signBitVec<>+0(SB), Y2, Y5
-	VXORPS  Y3, Y2, Y3
+	VMOVDQU (DX), Y6
+	VPSLLD  $0x1f, Y6, Y5
+	VPMAXSD Y6, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y2, Y7
+	VXORPS  Y5, Y2, Y5
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y3, Y3
-	VFMADD231PS Y0, Y2, Y3
+	VMAXPS      Y0, Y5, Y5
+	VFMADD231PS Y0, Y2, Y5
 	VMOVUPS     32(CX), Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU 32(DX), Y7
-	VPSLLD  $0x1f, Y7, Y6
-	VORPS   signBitVec<>+0(SB), Y2, Y8
-	VXORPS  Y6, Y2, Y6
+	VMOVDQU 32(DX), Y9
+	VPSLLD  $0x1f, Y9, Y8
+	VPMAXSD Y9, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y2, Y10
+	VXORPS  Y8, Y2, Y8
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y6, Y6
-	VFMADD231PS Y0, Y2, Y6
+	VMAXPS      Y0, Y8, Y8
+	VFMADD231PS Y0, Y2, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y9
-	VPSLLD      $0x17, Y9, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y5, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y11
+	VPSLLD      $0x17, Y11, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y7, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y10, Y10
-	VFMADD231PS Y10, Y9, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
-	VANDNPS     Y2, Y5, Y2
+	VMULPS      Y2, Y12, Y12
+	VFMADD231PS Y12, Y11, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y2, Y7, Y2
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
-	VPSLLD      $0x17, Y9, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y8, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y11
+	VPSLLD      $0x17, Y11, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y10, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y10, Y10
-	VFMADD231PS Y10, Y9, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS     Y5, Y8, Y5
+	VMULPS      Y7, Y12, Y12
+	VFMADD231PS Y12, Y11, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y7, Y10, Y7
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y8
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y8
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y8
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y8
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y8
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y8
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y8
-	VMULPS      Y2, Y8, Y8
-	VFMADD213PS Y2, Y2, Y8
-	VADDPS      Y8, Y3, Y3
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y10
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y10
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y10
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y10
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y10
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y10
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y10
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y10
+	VMULPS      Y2, Y10, Y10
+	VFMADD213PS Y2, Y2, Y10
+	VADDPS      Y10, Y5, Y5
 
 	// fill where t < 0
-	VBLENDVPS Y4, Y1, Y3, Y3
-	VMOVUPS   Y3, (AX)
+	VBLENDVPS Y6, Y1, Y5, Y5
+	VADDPS    Y5, Y3, Y3
+	VMOVUPS   Y5, (AX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y2
-	VMULPS      Y5, Y2, Y2
-	VFMADD213PS Y5, Y5, Y2
-	VADDPS      Y2, Y6, Y6
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y7, Y2
+	VMULPS      Y7, Y2, Y2
+	VFMADD213PS Y7, Y7, Y2
+	VADDPS      Y2, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y7, Y1, Y6, Y6
-	VMOVUPS   Y6, 32(AX)
+	VBLENDVPS Y9, Y1, Y8, Y8
+	VADDPS    Y8, Y3, Y3
+	VMOVUPS   Y8, 32(AX)
 	ADDQ      $0x00000040, AX
 	ADDQ      $0x00000040, CX
 	ADDQ      $0x00000040, DX
@@ -9560,53 +9568,55 @@ sigLossAVX2PlainOne:
 	VMOVUPS (CX), Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (DX), Y4
-	VPSLLD  $0x1f, Y4, Y3
-	VORPS   signBitVec<>+0(SB), Y2, Y5
-	VXORPS  Y3, Y2, Y3
+	VMOVDQU (DX), Y6
+	VPSLLD  $0x1f, Y6, Y5
+	VPMAXSD Y6, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y2, Y7
+	VXORPS  Y5, Y2, Y5
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y3, Y3
-	VFMADD231PS Y0, Y2, Y3
+	VMAXPS      Y0, Y5, Y5
+	VFMADD231PS Y0, Y2, Y5
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y6
-	VPSLLD      $0x17, Y6, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y5, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y8
+	VPSLLD      $0x17, Y8, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y7, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y7, Y7
-	VFMADD231PS Y7, Y6, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
-	VANDNPS     Y2, Y5, Y2
+	VMULPS      Y2, Y9, Y9
+	VFMADD231PS Y9, Y8, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y2, Y7, Y2
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y5
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y5
-	VMULPS      Y2, Y5, Y5
-	VFMADD213PS Y2, Y2, Y5
-	VADDPS      Y5, Y3, Y3
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y7
+	VMULPS      Y2, Y7, Y7
+	VFMADD213PS Y2, Y2, Y7
+	VADDPS      Y7, Y5, Y5
 
 	// fill where t < 0
-	VBLENDVPS Y4, Y1, Y3, Y3
-	VMOVUPS   Y3, (AX)
+	VBLENDVPS Y6, Y1, Y5, Y5
+	VADDPS    Y5, Y3, Y3
+	VMOVUPS   Y5, (AX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -9617,41 +9627,42 @@ sigLossAVX2PlainTail:
 	TESTQ        BX, BX
 	JZ           sigLossAVX2Done
 	VMOVDQU      iota<>+0(SB), Y2
-	VMOVQ        BX, X3
-	VPBROADCASTD X3, Y3
-	VPCMPGTD     Y2, Y3, Y3
-	VMASKMOVPS   (CX), Y3, Y2
+	VMOVQ        BX, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     Y2, Y5, Y5
+	VMASKMOVPS   (CX), Y5, Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (DX), Y3, Y4
-	VPSLLD     $0x1f, Y4, Y3
-	VORPS      signBitVec<>+0(SB), Y2, Y5
-	VXORPS     Y3, Y2, Y3
+	VPMASKMOVD (DX), Y5, Y6
+	VPSLLD     $0x1f, Y6, Y5
+	VPMAXSD    Y6, Y4, Y4
+	VORPS      signBitVec<>+0(SB), Y2, Y7
+	VXORPS     Y5, Y2, Y5
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y3, Y3
-	VFMADD231PS Y0, Y2, Y3
+	VMAXPS      Y0, Y5, Y5
+	VFMADD231PS Y0, Y2, Y5
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
-	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y2
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y2
 	VPSLLD      $0x17, Y2, Y0
 	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
-	VMOVAPS     Y5, Y6
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y6
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y6
+	VMOVAPS     Y7, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y8
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     expC5Vec<>+0(SB), Y2
-	VFMADD213PS expC4Vec<>+0(SB), Y6, Y2
-	VFMADD213PS expC3Vec<>+0(SB), Y6, Y2
-	VFMADD213PS expC2Vec<>+0(SB), Y6, Y2
-	VFMADD213PS expC1Vec<>+0(SB), Y6, Y2
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y2
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y2
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y2
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y2
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y0, Y6, Y6
-	VFMADD231PS Y6, Y2, Y0
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y2
+	VMULPS      Y0, Y8, Y8
+	VFMADD231PS Y8, Y2, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y2
 	VANDNPS     Y0, Y2, Y0
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
@@ -9665,22 +9676,23 @@ sigLossAVX2PlainTail:
 	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y2
 	VMULPS      Y0, Y2, Y2
 	VFMADD213PS Y0, Y0, Y2
-	VADDPS      Y2, Y3, Y3
+	VADDPS      Y2, Y5, Y5
 
 	// fill where t < 0
-	VBLENDVPS Y4, Y1, Y3, Y3
+	VBLENDVPS Y6, Y1, Y5, Y5
+	VADDPS    Y5, Y3, Y3
 	LEAQ      (AX), AX
-	VMOVAPS   X3, X0
+	VMOVAPS   X5, X0
 	CMPQ      BX, $0x08
 	JB        storeTail_46Quad
-	VMOVUPS   Y3, (AX)
+	VMOVUPS   Y5, (AX)
 	JMP       storeTail_46Done
 
 storeTail_46Quad:
 	TESTQ        $0x00000004, BX
 	JZ           storeTail_46Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y3, X0
+	VEXTRACTF128 $0x01, Y5, X0
 	ADDQ         $0x10, AX
 
 storeTail_46Pair:
@@ -9701,114 +9713,118 @@ storeTail_46Done:
 sigLossAVX2SmoothLoop:
 	CMPQ    BX, $0x00000010
 	JB      sigLossAVX2SmoothOne
-	VMOVUPS (CX), Y3
+	VMOVUPS (CX), Y5
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (DX), Y5
-	VPSLLD  $0x1f, Y5, Y4
-	VORPS   signBitVec<>+0(SB), Y3, Y6
-	VXORPS  Y4, Y3, Y4
+	VMOVDQU (DX), Y7
+	VPSLLD  $0x1f, Y7, Y6
+	VPMAXSD Y7, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y5, Y8
+	VXORPS  Y6, Y5, Y6
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y4, Y7
-	VFMADD231PS Y0, Y3, Y7
+	VMAXPS      Y0, Y6, Y9
+	VFMADD231PS Y0, Y5, Y9
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y4, Y3
-	VFNMADD231PS halfVec<>+0(SB), Y3, Y7
-	VMOVUPS      32(CX), Y3
+	VMULPS       Y2, Y6, Y5
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y9
+	VMOVUPS      32(CX), Y5
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU 32(DX), Y8
-	VPSLLD  $0x1f, Y8, Y4
-	VORPS   signBitVec<>+0(SB), Y3, Y9
-	VXORPS  Y4, Y3, Y4
+	VMOVDQU 32(DX), Y10
+	VPSLLD  $0x1f, Y10, Y6
+	VPMAXSD Y10, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y5, Y11
+	VXORPS  Y6, Y5, Y6
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y4, Y10
-	VFMADD231PS Y0, Y3, Y10
+	VMAXPS      Y0, Y6, Y12
+	VFMADD231PS Y0, Y5, Y12
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y4, Y3
-	VFNMADD231PS halfVec<>+0(SB), Y3, Y10
-
-	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y4
-	VPSLLD      $0x17, Y4, Y3
-	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
-	VMOVAPS     Y6, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y11
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y4
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y4
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y4
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y4
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y4
-
-	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y3, Y11, Y11
-	VFMADD231PS Y11, Y4, Y3
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y4
-	VANDNPS     Y3, Y4, Y3
+	VMULPS       Y2, Y6, Y5
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y12
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y6
-	VPSLLD      $0x17, Y6, Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y6
+	VPSLLD      $0x17, Y6, Y5
 	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y9, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y11
+	VMOVAPS     Y8, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y6
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y4, Y11, Y11
-	VFMADD231PS Y11, Y6, Y4
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y6
-	VANDNPS     Y4, Y6, Y4
+	VMULPS      Y5, Y13, Y13
+	VFMADD231PS Y13, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y6
+	VANDNPS     Y5, Y6, Y5
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y11, Y8
+	VPSLLD      $0x17, Y8, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y11, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y13
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y13, Y13
+	VFMADD231PS Y13, Y8, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y11, Y8
+	VANDNPS     Y6, Y8, Y6
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y6
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y6
-	VMULPS      Y3, Y6, Y6
-	VFMADD213PS Y3, Y3, Y6
-	VADDPS      Y6, Y7, Y7
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y8
+	VMULPS      Y5, Y8, Y8
+	VFMADD213PS Y5, Y5, Y8
+	VADDPS      Y8, Y9, Y9
 
 	// fill where t < 0
-	VBLENDVPS Y5, Y1, Y7, Y7
-	VMOVUPS   Y7, (AX)
+	VBLENDVPS Y7, Y1, Y9, Y9
+	VADDPS    Y9, Y3, Y3
+	VMOVUPS   Y9, (AX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y3
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y4, Y3
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y4, Y3
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y4, Y3
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y4, Y3
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y4, Y3
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y4, Y3
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y4, Y3
-	VMULPS      Y4, Y3, Y3
-	VFMADD213PS Y4, Y4, Y3
-	VADDPS      Y3, Y10, Y10
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y5
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y6, Y5
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y6, Y5
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y6, Y5
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y6, Y5
+	VMULPS      Y6, Y5, Y5
+	VFMADD213PS Y6, Y6, Y5
+	VADDPS      Y5, Y12, Y12
 
 	// fill where t < 0
-	VBLENDVPS Y8, Y1, Y10, Y10
-	VMOVUPS   Y10, 32(AX)
+	VBLENDVPS Y10, Y1, Y12, Y12
+	VADDPS    Y12, Y3, Y3
+	VMOVUPS   Y12, 32(AX)
 	ADDQ      $0x00000040, AX
 	ADDQ      $0x00000040, CX
 	ADDQ      $0x00000040, DX
@@ -9818,60 +9834,62 @@ sigLossAVX2SmoothLoop:
 sigLossAVX2SmoothOne:
 	CMPQ    BX, $0x00000008
 	JB      sigLossAVX2SmoothTail
-	VMOVUPS (CX), Y3
+	VMOVUPS (CX), Y5
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (DX), Y5
-	VPSLLD  $0x1f, Y5, Y4
-	VORPS   signBitVec<>+0(SB), Y3, Y6
-	VXORPS  Y4, Y3, Y4
+	VMOVDQU (DX), Y7
+	VPSLLD  $0x1f, Y7, Y6
+	VPMAXSD Y7, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y5, Y8
+	VXORPS  Y6, Y5, Y6
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y4, Y7
-	VFMADD231PS Y0, Y3, Y7
+	VMAXPS      Y0, Y6, Y9
+	VFMADD231PS Y0, Y5, Y9
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y4, Y3
-	VFNMADD231PS halfVec<>+0(SB), Y3, Y7
+	VMULPS       Y2, Y6, Y5
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y9
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y4
-	VPSLLD      $0x17, Y4, Y3
-	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
-	VMOVAPS     Y6, Y8
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y8
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y8
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y6
+	VPSLLD      $0x17, Y6, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y8, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y4
-	VFMADD213PS expC4Vec<>+0(SB), Y8, Y4
-	VFMADD213PS expC3Vec<>+0(SB), Y8, Y4
-	VFMADD213PS expC2Vec<>+0(SB), Y8, Y4
-	VFMADD213PS expC1Vec<>+0(SB), Y8, Y4
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y6
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y3, Y8, Y8
-	VFMADD231PS Y8, Y4, Y3
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y4
-	VANDNPS     Y3, Y4, Y3
+	VMULPS      Y5, Y10, Y10
+	VFMADD231PS Y10, Y6, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y6
+	VANDNPS     Y5, Y6, Y5
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y4
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y4
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y4
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y4
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y4
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y4
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y4
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y4
-	VMULPS      Y3, Y4, Y4
-	VFMADD213PS Y3, Y3, Y4
-	VADDPS      Y4, Y7, Y7
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y6
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y6
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y6
+	VMULPS      Y5, Y6, Y6
+	VFMADD213PS Y5, Y5, Y6
+	VADDPS      Y6, Y9, Y9
 
 	// fill where t < 0
-	VBLENDVPS Y5, Y1, Y7, Y7
-	VMOVUPS   Y7, (AX)
+	VBLENDVPS Y7, Y1, Y9, Y9
+	VADDPS    Y9, Y3, Y3
+	VMOVUPS   Y9, (AX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -9881,46 +9899,47 @@ sigLossAVX2SmoothOne:
 sigLossAVX2SmoothTail:
 	TESTQ        BX, BX
 	JZ           sigLossAVX2Done
-	VMOVDQU      iota<>+0(SB), Y3
-	VMOVQ        BX, X4
-	VPBROADCASTD X4, Y4
-	VPCMPGTD     Y3, Y4, Y4
-	VMASKMOVPS   (CX), Y4, Y3
+	VMOVDQU      iota<>+0(SB), Y5
+	VMOVQ        BX, X6
+	VPBROADCASTD X6, Y6
+	VPCMPGTD     Y5, Y6, Y6
+	VMASKMOVPS   (CX), Y6, Y5
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (DX), Y4, Y5
-	VPSLLD     $0x1f, Y5, Y4
-	VORPS      signBitVec<>+0(SB), Y3, Y6
-	VXORPS     Y4, Y3, Y4
+	VPMASKMOVD (DX), Y6, Y7
+	VPSLLD     $0x1f, Y7, Y6
+	VPMAXSD    Y7, Y4, Y4
+	VORPS      signBitVec<>+0(SB), Y5, Y8
+	VXORPS     Y6, Y5, Y6
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y4, Y7
-	VFMADD231PS Y0, Y3, Y7
+	VMAXPS      Y0, Y6, Y9
+	VFMADD231PS Y0, Y5, Y9
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y4, Y0
-	VFNMADD231PS halfVec<>+0(SB), Y0, Y7
+	VMULPS       Y2, Y6, Y0
+	VFNMADD231PS halfVec<>+0(SB), Y0, Y9
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y2
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y2
 	VPSLLD      $0x17, Y2, Y0
 	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
-	VMOVAPS     Y6, Y3
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y3
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y3
+	VMOVAPS     Y8, Y5
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y5
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y5
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     expC5Vec<>+0(SB), Y2
-	VFMADD213PS expC4Vec<>+0(SB), Y3, Y2
-	VFMADD213PS expC3Vec<>+0(SB), Y3, Y2
-	VFMADD213PS expC2Vec<>+0(SB), Y3, Y2
-	VFMADD213PS expC1Vec<>+0(SB), Y3, Y2
+	VFMADD213PS expC4Vec<>+0(SB), Y5, Y2
+	VFMADD213PS expC3Vec<>+0(SB), Y5, Y2
+	VFMADD213PS expC2Vec<>+0(SB), Y5, Y2
+	VFMADD213PS expC1Vec<>+0(SB), Y5, Y2
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y0, Y3, Y3
-	VFMADD231PS Y3, Y2, Y0
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y2
+	VMULPS      Y0, Y5, Y5
+	VFMADD231PS Y5, Y2, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y2
 	VANDNPS     Y0, Y2, Y0
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
@@ -9934,22 +9953,23 @@ sigLossAVX2SmoothTail:
 	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y2
 	VMULPS      Y0, Y2, Y2
 	VFMADD213PS Y0, Y0, Y2
-	VADDPS      Y2, Y7, Y7
+	VADDPS      Y2, Y9, Y9
 
 	// fill where t < 0
-	VBLENDVPS Y5, Y1, Y7, Y7
+	VBLENDVPS Y7, Y1, Y9, Y9
+	VADDPS    Y9, Y3, Y3
 	LEAQ      (AX), AX
-	VMOVAPS   X7, X0
+	VMOVAPS   X9, X0
 	CMPQ      BX, $0x08
 	JB        storeTail_47Quad
-	VMOVUPS   Y7, (AX)
+	VMOVUPS   Y9, (AX)
 	JMP       storeTail_47Done
 
 storeTail_47Quad:
 	TESTQ        $0x00000004, BX
 	JZ           storeTail_47Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y7, X0
+	VEXTRACTF128 $0x01, Y9, X0
 	ADDQ         $0x10, AX
 
 storeTail_47Pair:
@@ -9966,104 +9986,120 @@ storeTail_47One:
 
 storeTail_47Done:
 sigLossAVX2Done:
+	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	VPCMPGTD  oneIntVec<>+0(SB), Y4, Y0
+	VMOVMSKPS Y0, AX
+	TESTL     AX, AX
+	SETNE     AL
+	MOVB      AL, bad+80(FP)
+	VCMPPS    $0x03, Y3, Y3, Y0
+	VMOVMSKPS Y0, AX
+	TESTL     AX, AX
+	SETNE     AL
+	MOVB      AL, nan+81(FP)
 	VZEROUPPER
 	RET
 
-// func sigLSEAVX2(dst []float32, x []float32)
+// func sigLSEAVX2(dst []float32, x []float32) (nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·sigLSEAVX2(SB), NOSPLIT, $0-48
+TEXT ·sigLSEAVX2(SB), NOSPLIT, $0-49
 	MOVQ   dst_base+0(FP), AX
 	MOVQ   dst_len+8(FP), CX
 	MOVQ   x_base+24(FP), DX
 	VXORPS Y0, Y0, Y0
 
+	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	VXORPS Y1, Y1, Y1
+
 sigLSEAVX2Loop:
 	CMPQ    CX, $0x00000010
 	JB      sigLSEAVX2One
-	VMOVUPS (DX), Y1
-	VORPS   signBitVec<>+0(SB), Y1, Y2
+	VMOVUPS (DX), Y2
+	VORPS   signBitVec<>+0(SB), Y2, Y3
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y1, Y3
-	VFMADD231PS Y0, Y1, Y3
-	VMOVUPS     32(DX), Y1
-	VORPS       signBitVec<>+0(SB), Y1, Y4
+	VMAXPS      Y0, Y2, Y4
+	VFMADD231PS Y0, Y2, Y4
+	VMOVUPS     32(DX), Y2
+	VORPS       signBitVec<>+0(SB), Y2, Y5
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y1, Y5
-	VFMADD231PS Y0, Y1, Y5
+	VMAXPS      Y0, Y2, Y6
+	VFMADD231PS Y0, Y2, Y6
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y6
-	VPSLLD      $0x17, Y6, Y1
-	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y2, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y7
+	VPSLLD      $0x17, Y7, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y3, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y1, Y7, Y7
-	VFMADD231PS Y7, Y6, Y1
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
-	VANDNPS     Y1, Y2, Y1
+	VMULPS      Y2, Y8, Y8
+	VFMADD231PS Y8, Y7, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS     Y2, Y3, Y2
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
-	VFMADD231PS expLog2eVec<>+0(SB), Y4, Y6
-	VPSLLD      $0x17, Y6, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
-	VMOVAPS     Y4, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
+	VPSLLD      $0x17, Y7, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y5, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y6
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y7, Y7
-	VFMADD231PS Y7, Y6, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y4, Y4
-	VANDNPS     Y2, Y4, Y2
+	VMULPS      Y3, Y8, Y8
+	VFMADD231PS Y8, Y7, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
+	VANDNPS     Y3, Y5, Y3
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y4
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y1, Y4
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y1, Y4
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y1, Y4
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y1, Y4
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y1, Y4
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y1, Y4
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y1, Y4
-	VMULPS      Y1, Y4, Y4
-	VFMADD213PS Y1, Y1, Y4
-	VADDPS      Y4, Y3, Y3
-	VMOVUPS     Y3, (AX)
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y5
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y5
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y5
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y2, Y2, Y5
+	VADDPS      Y5, Y4, Y4
+	VADDPS      Y4, Y1, Y1
+	VMOVUPS     Y4, (AX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y1
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y1
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y1
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y1
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y1
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y1
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y1
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y1
-	VMULPS      Y2, Y1, Y1
-	VFMADD213PS Y2, Y2, Y1
-	VADDPS      Y1, Y5, Y5
-	VMOVUPS     Y5, 32(AX)
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y2
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y2
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y2
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y2
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y2
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y2
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y2
+	VMULPS      Y3, Y2, Y2
+	VFMADD213PS Y3, Y3, Y2
+	VADDPS      Y2, Y6, Y6
+	VADDPS      Y6, Y1, Y1
+	VMOVUPS     Y6, 32(AX)
 	ADDQ        $0x00000040, AX
 	ADDQ        $0x00000040, DX
 	SUBQ        $0x00000010, CX
@@ -10072,48 +10108,49 @@ sigLSEAVX2Loop:
 sigLSEAVX2One:
 	CMPQ    CX, $0x00000008
 	JB      sigLSEAVX2Tail
-	VMOVUPS (DX), Y1
-	VORPS   signBitVec<>+0(SB), Y1, Y2
+	VMOVUPS (DX), Y2
+	VORPS   signBitVec<>+0(SB), Y2, Y3
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y1, Y3
-	VFMADD231PS Y0, Y1, Y3
+	VMAXPS      Y0, Y2, Y4
+	VFMADD231PS Y0, Y2, Y4
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
-	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y4
-	VPSLLD      $0x17, Y4, Y1
-	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
-	VMOVAPS     Y2, Y5
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y5
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y5
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y5
+	VPSLLD      $0x17, Y5, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
+	VMOVAPS     Y3, Y6
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y6
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y6
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y4
-	VFMADD213PS expC4Vec<>+0(SB), Y5, Y4
-	VFMADD213PS expC3Vec<>+0(SB), Y5, Y4
-	VFMADD213PS expC2Vec<>+0(SB), Y5, Y4
-	VFMADD213PS expC1Vec<>+0(SB), Y5, Y4
+	VMOVAPS     expC5Vec<>+0(SB), Y5
+	VFMADD213PS expC4Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC3Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC2Vec<>+0(SB), Y6, Y5
+	VFMADD213PS expC1Vec<>+0(SB), Y6, Y5
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y1, Y5, Y5
-	VFMADD231PS Y5, Y4, Y1
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
-	VANDNPS     Y1, Y2, Y1
+	VMULPS      Y2, Y6, Y6
+	VFMADD231PS Y6, Y5, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS     Y2, Y3, Y2
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y1, Y2
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y1, Y2
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y1, Y2
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y1, Y2
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y1, Y2
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y1, Y2
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y1, Y2
-	VMULPS      Y1, Y2, Y2
-	VFMADD213PS Y1, Y1, Y2
-	VADDPS      Y2, Y3, Y3
-	VMOVUPS     Y3, (AX)
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y3
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y3
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y3
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y3
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y3
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y3
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y3
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y3
+	VMULPS      Y2, Y3, Y3
+	VFMADD213PS Y2, Y2, Y3
+	VADDPS      Y3, Y4, Y4
+	VADDPS      Y4, Y1, Y1
+	VMOVUPS     Y4, (AX)
 	ADDQ        $0x00000020, AX
 	ADDQ        $0x00000020, DX
 	SUBQ        $0x00000008, CX
@@ -10122,63 +10159,64 @@ sigLSEAVX2One:
 sigLSEAVX2Tail:
 	TESTQ        CX, CX
 	JZ           sigLSEAVX2Done
-	VMOVDQU      iota<>+0(SB), Y1
-	VMOVQ        CX, X2
-	VPBROADCASTD X2, Y2
-	VPCMPGTD     Y1, Y2, Y2
-	VMASKMOVPS   (DX), Y2, Y1
-	VORPS        signBitVec<>+0(SB), Y1, Y2
+	VMOVDQU      iota<>+0(SB), Y2
+	VMOVQ        CX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (DX), Y3, Y2
+	VORPS        signBitVec<>+0(SB), Y2, Y3
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y1, Y3
-	VFMADD231PS Y0, Y1, Y3
+	VMAXPS      Y0, Y2, Y4
+	VFMADD231PS Y0, Y2, Y4
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y1
-	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y1
-	VPSLLD      $0x17, Y1, Y0
-	VSUBPS      expMagicBiasVec<>+0(SB), Y1, Y1
-	VMOVAPS     Y2, Y4
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y1, Y4
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y1, Y4
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y2
+	VPSLLD      $0x17, Y2, Y0
+	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
+	VMOVAPS     Y3, Y5
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y5
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y5
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y1
-	VFMADD213PS expC4Vec<>+0(SB), Y4, Y1
-	VFMADD213PS expC3Vec<>+0(SB), Y4, Y1
-	VFMADD213PS expC2Vec<>+0(SB), Y4, Y1
-	VFMADD213PS expC1Vec<>+0(SB), Y4, Y1
+	VMOVAPS     expC5Vec<>+0(SB), Y2
+	VFMADD213PS expC4Vec<>+0(SB), Y5, Y2
+	VFMADD213PS expC3Vec<>+0(SB), Y5, Y2
+	VFMADD213PS expC2Vec<>+0(SB), Y5, Y2
+	VFMADD213PS expC1Vec<>+0(SB), Y5, Y2
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y0, Y4, Y4
-	VFMADD231PS Y4, Y1, Y0
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y1
-	VANDNPS     Y0, Y1, Y0
+	VMULPS      Y0, Y5, Y5
+	VFMADD231PS Y5, Y2, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y3, Y2
+	VANDNPS     Y0, Y2, Y0
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y1
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y0, Y1
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y0, Y1
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y0, Y1
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y0, Y1
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y0, Y1
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y0, Y1
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y1
-	VMULPS      Y0, Y1, Y1
-	VFMADD213PS Y0, Y0, Y1
-	VADDPS      Y1, Y3, Y3
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y0, Y2
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y2
+	VMULPS      Y0, Y2, Y2
+	VFMADD213PS Y0, Y0, Y2
+	VADDPS      Y2, Y4, Y4
+	VADDPS      Y4, Y1, Y1
 	LEAQ        (AX), AX
-	VMOVAPS     X3, X0
+	VMOVAPS     X4, X0
 	CMPQ        CX, $0x08
 	JB          storeTail_48Quad
-	VMOVUPS     Y3, (AX)
+	VMOVUPS     Y4, (AX)
 	JMP         storeTail_48Done
 
 storeTail_48Quad:
 	TESTQ        $0x00000004, CX
 	JZ           storeTail_48Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y3, X0
+	VEXTRACTF128 $0x01, Y4, X0
 	ADDQ         $0x10, AX
 
 storeTail_48Pair:
@@ -10195,6 +10233,12 @@ storeTail_48One:
 
 storeTail_48Done:
 sigLSEAVX2Done:
+	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	VCMPPS    $0x03, Y1, Y1, Y0
+	VMOVMSKPS Y0, AX
+	TESTL     AX, AX
+	SETNE     AL
+	MOVB      AL, nan+48(FP)
 	VZEROUPPER
 	RET
 
@@ -10461,9 +10505,9 @@ sigGradAVX2Done:
 	VZEROUPPER
 	RET
 
-// func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+// func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·sigLossGradAVX2(SB), NOSPLIT, $0-108
+TEXT ·sigLossGradAVX2(SB), NOSPLIT, $0-114
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         g_base+24(FP), CX
 	MOVQ         x_base+48(FP), DX
@@ -10478,6 +10522,10 @@ TEXT ·sigLossGradAVX2(SB), NOSPLIT, $0-108
 	VMULPS       halfVec<>+0(SB), Y3, Y3
 	VBROADCASTSS s0+104(FP), Y4
 
+	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
 	MOVL eps+96(FP), DI
 	SHLL $0x01, DI
@@ -10489,69 +10537,71 @@ sigLossGradAVX2PlainLoop:
 	VMOVUPS (DX), Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y6
-	VPSLLD  $0x1f, Y6, Y5
-	VORPS   signBitVec<>+0(SB), Y2, Y7
-	VXORPS  Y5, Y2, Y8
+	VMOVDQU (BX), Y8
+	VPSLLD  $0x1f, Y8, Y7
+	VPMAXSD Y8, Y6, Y6
+	VORPS   signBitVec<>+0(SB), Y2, Y9
+	VXORPS  Y7, Y2, Y10
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y8, Y9
-	VFMADD231PS Y0, Y2, Y9
+	VMAXPS      Y0, Y10, Y11
+	VFMADD231PS Y0, Y2, Y11
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
-	VPSLLD      $0x17, Y10, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
-	VMOVAPS     Y7, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
+	VPSLLD      $0x17, Y12, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y9, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y10
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y11, Y11
-	VFMADD231PS Y11, Y10, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
-	VANDNPS     Y2, Y7, Y2
+	VMULPS      Y2, Y13, Y13
+	VFMADD231PS Y13, Y12, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y2, Y9, Y2
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y7
-	VMOVUPS   oneVec<>+0(SB), Y10
-	VDIVPS    Y7, Y10, Y10
-	VMULPS    Y10, Y2, Y7
-	VBLENDVPS Y8, Y7, Y10, Y10
+	VADDPS    oneVec<>+0(SB), Y2, Y9
+	VMOVUPS   oneVec<>+0(SB), Y12
+	VDIVPS    Y9, Y12, Y12
+	VMULPS    Y12, Y2, Y9
+	VBLENDVPS Y10, Y9, Y12, Y12
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y10, Y10
-	VXORPS Y5, Y10, Y10
+	VSUBPS Y3, Y12, Y12
+	VXORPS Y7, Y12, Y12
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y10, Y10
-	VBLENDVPS Y6, Y0, Y10, Y10
-	VMOVUPS   Y10, (CX)
+	VMULPS    Y4, Y12, Y12
+	VBLENDVPS Y8, Y0, Y12, Y12
+	VMOVUPS   Y12, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y5
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y5
-	VMULPS      Y2, Y5, Y5
-	VFMADD213PS Y2, Y2, Y5
-	VADDPS      Y5, Y9, Y9
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y7
+	VMULPS      Y2, Y7, Y7
+	VFMADD213PS Y2, Y2, Y7
+	VADDPS      Y7, Y11, Y11
 
 	// fill where t < 0
-	VBLENDVPS Y6, Y1, Y9, Y9
-	VMOVUPS   Y9, (AX)
+	VBLENDVPS Y8, Y1, Y11, Y11
+	VADDPS    Y11, Y5, Y5
+	VMOVUPS   Y11, (AX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -10565,69 +10615,71 @@ sigLossGradAVX2PlainOne:
 	VMOVUPS (DX), Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y6
-	VPSLLD  $0x1f, Y6, Y5
-	VORPS   signBitVec<>+0(SB), Y2, Y7
-	VXORPS  Y5, Y2, Y8
+	VMOVDQU (BX), Y8
+	VPSLLD  $0x1f, Y8, Y7
+	VPMAXSD Y8, Y6, Y6
+	VORPS   signBitVec<>+0(SB), Y2, Y9
+	VXORPS  Y7, Y2, Y10
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y8, Y9
-	VFMADD231PS Y0, Y2, Y9
+	VMAXPS      Y0, Y10, Y11
+	VFMADD231PS Y0, Y2, Y11
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
-	VPSLLD      $0x17, Y10, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
-	VMOVAPS     Y7, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
+	VPSLLD      $0x17, Y12, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y9, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y10
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y11, Y11
-	VFMADD231PS Y11, Y10, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
-	VANDNPS     Y2, Y7, Y2
+	VMULPS      Y2, Y13, Y13
+	VFMADD231PS Y13, Y12, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y2, Y9, Y2
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y7
-	VMOVUPS   oneVec<>+0(SB), Y10
-	VDIVPS    Y7, Y10, Y10
-	VMULPS    Y10, Y2, Y7
-	VBLENDVPS Y8, Y7, Y10, Y10
+	VADDPS    oneVec<>+0(SB), Y2, Y9
+	VMOVUPS   oneVec<>+0(SB), Y12
+	VDIVPS    Y9, Y12, Y12
+	VMULPS    Y12, Y2, Y9
+	VBLENDVPS Y10, Y9, Y12, Y12
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y10, Y10
-	VXORPS Y5, Y10, Y10
+	VSUBPS Y3, Y12, Y12
+	VXORPS Y7, Y12, Y12
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y10, Y10
-	VBLENDVPS Y6, Y0, Y10, Y10
-	VMOVUPS   Y10, (CX)
+	VMULPS    Y4, Y12, Y12
+	VBLENDVPS Y8, Y0, Y12, Y12
+	VMOVUPS   Y12, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y5
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y5
-	VMULPS      Y2, Y5, Y5
-	VFMADD213PS Y2, Y2, Y5
-	VADDPS      Y5, Y9, Y9
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y7
+	VMULPS      Y2, Y7, Y7
+	VFMADD213PS Y2, Y2, Y7
+	VADDPS      Y7, Y11, Y11
 
 	// fill where t < 0
-	VBLENDVPS Y6, Y1, Y9, Y9
-	VMOVUPS   Y9, (AX)
+	VBLENDVPS Y8, Y1, Y11, Y11
+	VADDPS    Y11, Y5, Y5
+	VMOVUPS   Y11, (AX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -10639,69 +10691,70 @@ sigLossGradAVX2PlainTail:
 	TESTQ        SI, SI
 	JZ           sigLossGradAVX2Done
 	VMOVDQU      iota<>+0(SB), Y2
-	VMOVQ        SI, X5
-	VPBROADCASTD X5, Y5
-	VPCMPGTD     Y2, Y5, Y5
-	VMASKMOVPS   (DX), Y5, Y2
+	VMOVQ        SI, X7
+	VPBROADCASTD X7, Y7
+	VPCMPGTD     Y2, Y7, Y7
+	VMASKMOVPS   (DX), Y7, Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (BX), Y5, Y6
-	VPSLLD     $0x1f, Y6, Y5
-	VORPS      signBitVec<>+0(SB), Y2, Y7
-	VXORPS     Y5, Y2, Y8
+	VPMASKMOVD (BX), Y7, Y8
+	VPSLLD     $0x1f, Y8, Y7
+	VPMAXSD    Y8, Y6, Y6
+	VORPS      signBitVec<>+0(SB), Y2, Y9
+	VXORPS     Y7, Y2, Y10
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y8, Y9
-	VFMADD231PS Y0, Y2, Y9
+	VMAXPS      Y0, Y10, Y11
+	VFMADD231PS Y0, Y2, Y11
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
-	VPSLLD      $0x17, Y10, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
-	VMOVAPS     Y7, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
+	VPSLLD      $0x17, Y12, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y9, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y10
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y11, Y11
-	VFMADD231PS Y11, Y10, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
-	VANDNPS     Y2, Y7, Y2
+	VMULPS      Y2, Y13, Y13
+	VFMADD231PS Y13, Y12, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y2, Y9, Y2
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y7
-	VMOVUPS   oneVec<>+0(SB), Y10
-	VDIVPS    Y7, Y10, Y10
-	VMULPS    Y10, Y2, Y7
-	VBLENDVPS Y8, Y7, Y10, Y10
+	VADDPS    oneVec<>+0(SB), Y2, Y9
+	VMOVUPS   oneVec<>+0(SB), Y12
+	VDIVPS    Y9, Y12, Y12
+	VMULPS    Y12, Y2, Y9
+	VBLENDVPS Y10, Y9, Y12, Y12
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y10, Y10
-	VXORPS Y5, Y10, Y10
+	VSUBPS Y3, Y12, Y12
+	VXORPS Y7, Y12, Y12
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y10, Y10
-	VBLENDVPS Y6, Y0, Y10, Y10
+	VMULPS    Y4, Y12, Y12
+	VBLENDVPS Y8, Y0, Y12, Y12
 	LEAQ      (CX), CX
-	VMOVAPS   X10, X0
+	VMOVAPS   X12, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_50Quad
-	VMOVUPS   Y10, (CX)
+	VMOVUPS   Y12, (CX)
 	JMP       storeTail_50Done
 
 storeTail_50Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_50Pair
 	VMOVUPS      X0, (CX)
-	VEXTRACTF128 $0x01, Y10, X0
+	VEXTRACTF128 $0x01, Y12, X0
 	ADDQ         $0x10, CX
 
 storeTail_50Pair:
@@ -10728,22 +10781,23 @@ storeTail_50Done:
 	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
 	VMULPS      Y2, Y0, Y0
 	VFMADD213PS Y2, Y2, Y0
-	VADDPS      Y0, Y9, Y9
+	VADDPS      Y0, Y11, Y11
 
 	// fill where t < 0
-	VBLENDVPS Y6, Y1, Y9, Y9
+	VBLENDVPS Y8, Y1, Y11, Y11
+	VADDPS    Y11, Y5, Y5
 	LEAQ      (AX), AX
-	VMOVAPS   X9, X0
+	VMOVAPS   X11, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_51Quad
-	VMOVUPS   Y9, (AX)
+	VMOVUPS   Y11, (AX)
 	JMP       storeTail_51Done
 
 storeTail_51Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_51Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y9, X0
+	VEXTRACTF128 $0x01, Y11, X0
 	ADDQ         $0x10, AX
 
 storeTail_51Pair:
@@ -10764,76 +10818,78 @@ storeTail_51Done:
 sigLossGradAVX2SmoothLoop:
 	CMPQ    SI, $0x00000008
 	JB      sigLossGradAVX2SmoothOne
-	VMOVUPS (DX), Y5
+	VMOVUPS (DX), Y7
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y7
-	VPSLLD  $0x1f, Y7, Y6
-	VORPS   signBitVec<>+0(SB), Y5, Y8
-	VXORPS  Y6, Y5, Y9
+	VMOVDQU (BX), Y9
+	VPSLLD  $0x1f, Y9, Y8
+	VPMAXSD Y9, Y6, Y6
+	VORPS   signBitVec<>+0(SB), Y7, Y10
+	VXORPS  Y8, Y7, Y11
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y9, Y10
-	VFMADD231PS Y0, Y5, Y10
+	VMAXPS      Y0, Y11, Y12
+	VFMADD231PS Y0, Y7, Y12
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y9, Y5
-	VFNMADD231PS halfVec<>+0(SB), Y5, Y10
+	VMULPS       Y2, Y11, Y7
+	VFNMADD231PS halfVec<>+0(SB), Y7, Y12
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y11
-	VPSLLD      $0x17, Y11, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
-	VMOVAPS     Y8, Y12
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y13
+	VPSLLD      $0x17, Y13, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y10, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y11
-	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y12, Y12
-	VFMADD231PS Y12, Y11, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS     Y5, Y8, Y5
+	VMULPS      Y7, Y14, Y14
+	VFMADD231PS Y14, Y13, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y7, Y10, Y7
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y5, Y8
-	VMOVUPS   oneVec<>+0(SB), Y11
-	VDIVPS    Y8, Y11, Y11
-	VMULPS    Y11, Y5, Y8
-	VBLENDVPS Y9, Y8, Y11, Y11
+	VADDPS    oneVec<>+0(SB), Y7, Y10
+	VMOVUPS   oneVec<>+0(SB), Y13
+	VDIVPS    Y10, Y13, Y13
+	VMULPS    Y13, Y7, Y10
+	VBLENDVPS Y11, Y10, Y13, Y13
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y11, Y11
-	VXORPS Y6, Y11, Y11
+	VSUBPS Y3, Y13, Y13
+	VXORPS Y8, Y13, Y13
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y11, Y11
-	VBLENDVPS Y7, Y0, Y11, Y11
-	VMOVUPS   Y11, (CX)
+	VMULPS    Y4, Y13, Y13
+	VBLENDVPS Y9, Y0, Y13, Y13
+	VMOVUPS   Y13, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y6
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y6
-	VMULPS      Y5, Y6, Y6
-	VFMADD213PS Y5, Y5, Y6
-	VADDPS      Y6, Y10, Y10
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y7, Y8
+	VMULPS      Y7, Y8, Y8
+	VFMADD213PS Y7, Y7, Y8
+	VADDPS      Y8, Y12, Y12
 
 	// fill where t < 0
-	VBLENDVPS Y7, Y1, Y10, Y10
-	VMOVUPS   Y10, (AX)
+	VBLENDVPS Y9, Y1, Y12, Y12
+	VADDPS    Y12, Y5, Y5
+	VMOVUPS   Y12, (AX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -10844,76 +10900,78 @@ sigLossGradAVX2SmoothLoop:
 sigLossGradAVX2SmoothOne:
 	CMPQ    SI, $0x00000008
 	JB      sigLossGradAVX2SmoothTail
-	VMOVUPS (DX), Y5
+	VMOVUPS (DX), Y7
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y7
-	VPSLLD  $0x1f, Y7, Y6
-	VORPS   signBitVec<>+0(SB), Y5, Y8
-	VXORPS  Y6, Y5, Y9
+	VMOVDQU (BX), Y9
+	VPSLLD  $0x1f, Y9, Y8
+	VPMAXSD Y9, Y6, Y6
+	VORPS   signBitVec<>+0(SB), Y7, Y10
+	VXORPS  Y8, Y7, Y11
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y9, Y10
-	VFMADD231PS Y0, Y5, Y10
+	VMAXPS      Y0, Y11, Y12
+	VFMADD231PS Y0, Y7, Y12
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y9, Y5
-	VFNMADD231PS halfVec<>+0(SB), Y5, Y10
+	VMULPS       Y2, Y11, Y7
+	VFNMADD231PS halfVec<>+0(SB), Y7, Y12
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y11
-	VPSLLD      $0x17, Y11, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
-	VMOVAPS     Y8, Y12
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y13
+	VPSLLD      $0x17, Y13, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y10, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y11
-	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y12, Y12
-	VFMADD231PS Y12, Y11, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS     Y5, Y8, Y5
+	VMULPS      Y7, Y14, Y14
+	VFMADD231PS Y14, Y13, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y7, Y10, Y7
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y5, Y8
-	VMOVUPS   oneVec<>+0(SB), Y11
-	VDIVPS    Y8, Y11, Y11
-	VMULPS    Y11, Y5, Y8
-	VBLENDVPS Y9, Y8, Y11, Y11
+	VADDPS    oneVec<>+0(SB), Y7, Y10
+	VMOVUPS   oneVec<>+0(SB), Y13
+	VDIVPS    Y10, Y13, Y13
+	VMULPS    Y13, Y7, Y10
+	VBLENDVPS Y11, Y10, Y13, Y13
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y11, Y11
-	VXORPS Y6, Y11, Y11
+	VSUBPS Y3, Y13, Y13
+	VXORPS Y8, Y13, Y13
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y11, Y11
-	VBLENDVPS Y7, Y0, Y11, Y11
-	VMOVUPS   Y11, (CX)
+	VMULPS    Y4, Y13, Y13
+	VBLENDVPS Y9, Y0, Y13, Y13
+	VMOVUPS   Y13, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y6
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y6
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y6
-	VMULPS      Y5, Y6, Y6
-	VFMADD213PS Y5, Y5, Y6
-	VADDPS      Y6, Y10, Y10
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y7, Y8
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y7, Y8
+	VMULPS      Y7, Y8, Y8
+	VFMADD213PS Y7, Y7, Y8
+	VADDPS      Y8, Y12, Y12
 
 	// fill where t < 0
-	VBLENDVPS Y7, Y1, Y10, Y10
-	VMOVUPS   Y10, (AX)
+	VBLENDVPS Y9, Y1, Y12, Y12
+	VADDPS    Y12, Y5, Y5
+	VMOVUPS   Y12, (AX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -10924,74 +10982,75 @@ sigLossGradAVX2SmoothOne:
 sigLossGradAVX2SmoothTail:
 	TESTQ        SI, SI
 	JZ           sigLossGradAVX2Done
-	VMOVDQU      iota<>+0(SB), Y5
-	VMOVQ        SI, X6
-	VPBROADCASTD X6, Y6
-	VPCMPGTD     Y5, Y6, Y6
-	VMASKMOVPS   (DX), Y6, Y5
+	VMOVDQU      iota<>+0(SB), Y7
+	VMOVQ        SI, X8
+	VPBROADCASTD X8, Y8
+	VPCMPGTD     Y7, Y8, Y8
+	VMASKMOVPS   (DX), Y8, Y7
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (BX), Y6, Y7
-	VPSLLD     $0x1f, Y7, Y6
-	VORPS      signBitVec<>+0(SB), Y5, Y8
-	VXORPS     Y6, Y5, Y9
+	VPMASKMOVD (BX), Y8, Y9
+	VPSLLD     $0x1f, Y9, Y8
+	VPMAXSD    Y9, Y6, Y6
+	VORPS      signBitVec<>+0(SB), Y7, Y10
+	VXORPS     Y8, Y7, Y11
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y9, Y10
-	VFMADD231PS Y0, Y5, Y10
+	VMAXPS      Y0, Y11, Y12
+	VFMADD231PS Y0, Y7, Y12
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y9, Y2
-	VFNMADD231PS halfVec<>+0(SB), Y2, Y10
+	VMULPS       Y2, Y11, Y2
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y12
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y5
-	VPSLLD      $0x17, Y5, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
-	VMOVAPS     Y8, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y11
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y7
+	VPSLLD      $0x17, Y7, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y10, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y5
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y5
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y5
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y5
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y5
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y7
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y11, Y11
-	VFMADD231PS Y11, Y5, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y5
-	VANDNPS     Y2, Y5, Y2
+	VMULPS      Y2, Y13, Y13
+	VFMADD231PS Y13, Y7, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y7
+	VANDNPS     Y2, Y7, Y2
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y5
-	VMOVUPS   oneVec<>+0(SB), Y8
-	VDIVPS    Y5, Y8, Y8
-	VMULPS    Y8, Y2, Y5
-	VBLENDVPS Y9, Y5, Y8, Y8
+	VADDPS    oneVec<>+0(SB), Y2, Y7
+	VMOVUPS   oneVec<>+0(SB), Y10
+	VDIVPS    Y7, Y10, Y10
+	VMULPS    Y10, Y2, Y7
+	VBLENDVPS Y11, Y7, Y10, Y10
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y8, Y8
-	VXORPS Y6, Y8, Y8
+	VSUBPS Y3, Y10, Y10
+	VXORPS Y8, Y10, Y10
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y8, Y8
-	VBLENDVPS Y7, Y0, Y8, Y8
+	VMULPS    Y4, Y10, Y10
+	VBLENDVPS Y9, Y0, Y10, Y10
 	LEAQ      (CX), CX
-	VMOVAPS   X8, X0
+	VMOVAPS   X10, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_52Quad
-	VMOVUPS   Y8, (CX)
+	VMOVUPS   Y10, (CX)
 	JMP       storeTail_52Done
 
 storeTail_52Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_52Pair
 	VMOVUPS      X0, (CX)
-	VEXTRACTF128 $0x01, Y8, X0
+	VEXTRACTF128 $0x01, Y10, X0
 	ADDQ         $0x10, CX
 
 storeTail_52Pair:
@@ -11018,22 +11077,23 @@ storeTail_52Done:
 	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
 	VMULPS      Y2, Y0, Y0
 	VFMADD213PS Y2, Y2, Y0
-	VADDPS      Y0, Y10, Y10
+	VADDPS      Y0, Y12, Y12
 
 	// fill where t < 0
-	VBLENDVPS Y7, Y1, Y10, Y10
+	VBLENDVPS Y9, Y1, Y12, Y12
+	VADDPS    Y12, Y5, Y5
 	LEAQ      (AX), AX
-	VMOVAPS   X10, X0
+	VMOVAPS   X12, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_53Quad
-	VMOVUPS   Y10, (AX)
+	VMOVUPS   Y12, (AX)
 	JMP       storeTail_53Done
 
 storeTail_53Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_53Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y10, X0
+	VEXTRACTF128 $0x01, Y12, X0
 	ADDQ         $0x10, AX
 
 storeTail_53Pair:
@@ -11050,12 +11110,23 @@ storeTail_53One:
 
 storeTail_53Done:
 sigLossGradAVX2Done:
+	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	VPCMPGTD  oneIntVec<>+0(SB), Y6, Y0
+	VMOVMSKPS Y0, AX
+	TESTL     AX, AX
+	SETNE     AL
+	MOVB      AL, bad+112(FP)
+	VCMPPS    $0x03, Y5, Y5, Y0
+	VMOVMSKPS Y0, AX
+	TESTL     AX, AX
+	SETNE     AL
+	MOVB      AL, nan+113(FP)
 	VZEROUPPER
 	RET
 
-// func sigLossRankAVX2(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32)
+// func sigLossRankAVX2(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·sigLossRankAVX2(SB), NOSPLIT, $0-104
+TEXT ·sigLossRankAVX2(SB), NOSPLIT, $0-106
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         rank_base+24(FP), CX
 	MOVQ         x_base+48(FP), DX
@@ -11064,6 +11135,10 @@ TEXT ·sigLossRankAVX2(SB), NOSPLIT, $0-104
 	VXORPS       Y0, Y0, Y0
 	VBROADCASTSS fill+100(FP), Y1
 	VBROADCASTSS eps+96(FP), Y2
+
+	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
 
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
 	MOVL eps+96(FP), DI
@@ -11076,113 +11151,117 @@ sigLossRankAVX2PlainLoop:
 	VMOVUPS (DX), Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y4
-	VPSLLD  $0x1f, Y4, Y3
-	VORPS   signBitVec<>+0(SB), Y2, Y5
-	VXORPS  Y3, Y2, Y6
+	VMOVDQU (BX), Y6
+	VPSLLD  $0x1f, Y6, Y5
+	VPMAXSD Y6, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y2, Y7
+	VXORPS  Y5, Y2, Y8
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y6, Y6
-	VFMADD231PS Y0, Y2, Y6
+	VMAXPS      Y0, Y8, Y8
+	VFMADD231PS Y0, Y2, Y8
 	VMOVUPS     32(DX), Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU 32(BX), Y8
-	VPSLLD  $0x1f, Y8, Y7
-	VORPS   signBitVec<>+0(SB), Y2, Y9
-	VXORPS  Y7, Y2, Y10
+	VMOVDQU 32(BX), Y10
+	VPSLLD  $0x1f, Y10, Y9
+	VPMAXSD Y10, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y2, Y11
+	VXORPS  Y9, Y2, Y12
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y10, Y10
-	VFMADD231PS Y0, Y2, Y10
+	VMAXPS      Y0, Y12, Y12
+	VFMADD231PS Y0, Y2, Y12
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
-	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y11
-	VPSLLD      $0x17, Y11, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
-	VMOVAPS     Y5, Y12
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y13
+	VPSLLD      $0x17, Y13, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y7, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y11
-	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y12, Y12
-	VFMADD231PS Y12, Y11, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
-	VANDNPS     Y2, Y5, Y2
+	VMULPS      Y2, Y14, Y14
+	VFMADD231PS Y14, Y13, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y2, Y7, Y2
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
-	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y11
-	VPSLLD      $0x17, Y11, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
-	VMOVAPS     Y9, Y12
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y11, Y13
+	VPSLLD      $0x17, Y13, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y11, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y11
-	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y12, Y12
-	VFMADD231PS Y12, Y11, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
-	VANDNPS     Y5, Y9, Y5
+	VMULPS      Y7, Y14, Y14
+	VFMADD231PS Y14, Y13, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y11, Y11
+	VANDNPS     Y7, Y11, Y7
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y9
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y9
-	VMULPS      Y2, Y9, Y9
-	VFMADD213PS Y2, Y2, Y9
-	VADDPS      Y9, Y6, Y6
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y11
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y11
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y11
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y11
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y11
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y11
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y11
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y11
+	VMULPS      Y2, Y11, Y11
+	VFMADD213PS Y2, Y2, Y11
+	VADDPS      Y11, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y4, Y1, Y6, Y6
-	VMOVUPS   Y6, (AX)
+	VBLENDVPS Y6, Y1, Y8, Y8
+	VADDPS    Y8, Y3, Y3
+	VMOVUPS   Y8, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y3, Y4, Y2
-	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y6, Y6
-	VMOVUPS   Y6, (CX)
+	VPANDN    Y5, Y6, Y2
+	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y8, Y8
+	VMOVUPS   Y8, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y2
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y2
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y2
-	VMULPS      Y5, Y2, Y2
-	VFMADD213PS Y5, Y5, Y2
-	VADDPS      Y2, Y10, Y10
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y7, Y2
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y7, Y2
+	VMULPS      Y7, Y2, Y2
+	VFMADD213PS Y7, Y7, Y2
+	VADDPS      Y2, Y12, Y12
 
 	// fill where t < 0
-	VBLENDVPS Y8, Y1, Y10, Y10
-	VMOVUPS   Y10, 32(AX)
+	VBLENDVPS Y10, Y1, Y12, Y12
+	VADDPS    Y12, Y3, Y3
+	VMOVUPS   Y12, 32(AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y7, Y8, Y2
-	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y10, Y10
-	VMOVUPS   Y10, 32(CX)
+	VPANDN    Y9, Y10, Y2
+	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y12, Y12
+	VMOVUPS   Y12, 32(CX)
 	ADDQ      $0x00000040, AX
 	ADDQ      $0x00000040, CX
 	ADDQ      $0x00000040, DX
@@ -11196,58 +11275,60 @@ sigLossRankAVX2PlainOne:
 	VMOVUPS (DX), Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y4
-	VPSLLD  $0x1f, Y4, Y3
-	VORPS   signBitVec<>+0(SB), Y2, Y5
-	VXORPS  Y3, Y2, Y6
+	VMOVDQU (BX), Y6
+	VPSLLD  $0x1f, Y6, Y5
+	VPMAXSD Y6, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y2, Y7
+	VXORPS  Y5, Y2, Y8
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y6, Y6
-	VFMADD231PS Y0, Y2, Y6
+	VMAXPS      Y0, Y8, Y8
+	VFMADD231PS Y0, Y2, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
-	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y7
-	VPSLLD      $0x17, Y7, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
-	VMOVAPS     Y5, Y8
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
+	VPSLLD      $0x17, Y9, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y7, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y7
-	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
-	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
-	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
-	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y8, Y8
-	VFMADD231PS Y8, Y7, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y5
-	VANDNPS     Y2, Y5, Y2
+	VMULPS      Y2, Y10, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
+	VANDNPS     Y2, Y7, Y2
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y5
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y5
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y5
-	VMULPS      Y2, Y5, Y5
-	VFMADD213PS Y2, Y2, Y5
-	VADDPS      Y5, Y6, Y6
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y7
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y7
+	VMULPS      Y2, Y7, Y7
+	VFMADD213PS Y2, Y2, Y7
+	VADDPS      Y7, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y4, Y1, Y6, Y6
-	VMOVUPS   Y6, (AX)
+	VBLENDVPS Y6, Y1, Y8, Y8
+	VADDPS    Y8, Y3, Y3
+	VMOVUPS   Y8, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y3, Y4, Y2
-	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y6, Y6
-	VMOVUPS   Y6, (CX)
+	VPANDN    Y5, Y6, Y2
+	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y8, Y8
+	VMOVUPS   Y8, (CX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -11259,41 +11340,42 @@ sigLossRankAVX2PlainTail:
 	TESTQ        SI, SI
 	JZ           sigLossRankAVX2Done
 	VMOVDQU      iota<>+0(SB), Y2
-	VMOVQ        SI, X3
-	VPBROADCASTD X3, Y3
-	VPCMPGTD     Y2, Y3, Y3
-	VMASKMOVPS   (DX), Y3, Y2
+	VMOVQ        SI, X5
+	VPBROADCASTD X5, Y5
+	VPCMPGTD     Y2, Y5, Y5
+	VMASKMOVPS   (DX), Y5, Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (BX), Y3, Y4
-	VPSLLD     $0x1f, Y4, Y3
-	VORPS      signBitVec<>+0(SB), Y2, Y5
-	VXORPS     Y3, Y2, Y6
+	VPMASKMOVD (BX), Y5, Y6
+	VPSLLD     $0x1f, Y6, Y5
+	VPMAXSD    Y6, Y4, Y4
+	VORPS      signBitVec<>+0(SB), Y2, Y7
+	VXORPS     Y5, Y2, Y8
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y6, Y6
-	VFMADD231PS Y0, Y2, Y6
+	VMAXPS      Y0, Y8, Y8
+	VFMADD231PS Y0, Y2, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
-	VFMADD231PS expLog2eVec<>+0(SB), Y5, Y2
+	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y2
 	VPSLLD      $0x17, Y2, Y0
 	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
-	VMOVAPS     Y5, Y7
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y7
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y7
+	VMOVAPS     Y7, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y9
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     expC5Vec<>+0(SB), Y2
-	VFMADD213PS expC4Vec<>+0(SB), Y7, Y2
-	VFMADD213PS expC3Vec<>+0(SB), Y7, Y2
-	VFMADD213PS expC2Vec<>+0(SB), Y7, Y2
-	VFMADD213PS expC1Vec<>+0(SB), Y7, Y2
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y2
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y2
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y2
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y2
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y0, Y7, Y7
-	VFMADD231PS Y7, Y2, Y0
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y5, Y2
+	VMULPS      Y0, Y9, Y9
+	VFMADD231PS Y9, Y2, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y2
 	VANDNPS     Y0, Y2, Y0
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
@@ -11307,22 +11389,23 @@ sigLossRankAVX2PlainTail:
 	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y2
 	VMULPS      Y0, Y2, Y2
 	VFMADD213PS Y0, Y0, Y2
-	VADDPS      Y2, Y6, Y6
+	VADDPS      Y2, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y4, Y1, Y6, Y6
+	VBLENDVPS Y6, Y1, Y8, Y8
+	VADDPS    Y8, Y3, Y3
 	LEAQ      (AX), AX
-	VMOVAPS   X6, X0
+	VMOVAPS   X8, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_54Quad
-	VMOVUPS   Y6, (AX)
+	VMOVUPS   Y8, (AX)
 	JMP       storeTail_54Done
 
 storeTail_54Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_54Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y6, X0
+	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
 storeTail_54Pair:
@@ -11339,20 +11422,20 @@ storeTail_54One:
 
 storeTail_54Done:
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y3, Y4, Y0
-	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y6, Y6
+	VPANDN    Y5, Y6, Y0
+	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y8, Y8
 	LEAQ      (CX), AX
-	VMOVAPS   X6, X0
+	VMOVAPS   X8, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_55Quad
-	VMOVUPS   Y6, (AX)
+	VMOVUPS   Y8, (AX)
 	JMP       storeTail_55Done
 
 storeTail_55Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_55Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y6, X0
+	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
 storeTail_55Pair:
@@ -11373,124 +11456,128 @@ storeTail_55Done:
 sigLossRankAVX2SmoothLoop:
 	CMPQ    SI, $0x00000010
 	JB      sigLossRankAVX2SmoothOne
-	VMOVUPS (DX), Y3
+	VMOVUPS (DX), Y5
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y5
-	VPSLLD  $0x1f, Y5, Y4
-	VORPS   signBitVec<>+0(SB), Y3, Y6
-	VXORPS  Y4, Y3, Y7
+	VMOVDQU (BX), Y7
+	VPSLLD  $0x1f, Y7, Y6
+	VPMAXSD Y7, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y5, Y8
+	VXORPS  Y6, Y5, Y9
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y7, Y8
-	VFMADD231PS Y0, Y3, Y8
+	VMAXPS      Y0, Y9, Y10
+	VFMADD231PS Y0, Y5, Y10
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y7, Y3
-	VFNMADD231PS halfVec<>+0(SB), Y3, Y8
-	VMOVUPS      32(DX), Y3
+	VMULPS       Y2, Y9, Y5
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y10
+	VMOVUPS      32(DX), Y5
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU 32(BX), Y9
-	VPSLLD  $0x1f, Y9, Y7
-	VORPS   signBitVec<>+0(SB), Y3, Y10
-	VXORPS  Y7, Y3, Y11
+	VMOVDQU 32(BX), Y11
+	VPSLLD  $0x1f, Y11, Y9
+	VPMAXSD Y11, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y5, Y12
+	VXORPS  Y9, Y5, Y13
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y11, Y12
-	VFMADD231PS Y0, Y3, Y12
+	VMAXPS      Y0, Y13, Y14
+	VFMADD231PS Y0, Y5, Y14
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y11, Y3
-	VFNMADD231PS halfVec<>+0(SB), Y3, Y12
+	VMULPS       Y2, Y13, Y5
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y14
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y11
-	VPSLLD      $0x17, Y11, Y3
-	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
-	VMOVAPS     Y6, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y13
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y13
+	VPSLLD      $0x17, Y13, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y8, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y15
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y11
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y11
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y11
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y11
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y11
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y13
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y3, Y13, Y13
-	VFMADD231PS Y13, Y11, Y3
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS     Y3, Y6, Y3
+	VMULPS      Y5, Y15, Y15
+	VFMADD231PS Y15, Y13, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y5, Y8, Y5
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
-	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y11
-	VPSLLD      $0x17, Y11, Y6
-	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
-	VMOVAPS     Y10, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y13
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y12, Y13
+	VPSLLD      $0x17, Y13, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y12, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y15
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y11
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y11
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y11
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y11
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y11
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y13
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y6, Y13, Y13
-	VFMADD231PS Y13, Y11, Y6
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
-	VANDNPS     Y6, Y10, Y6
+	VMULPS      Y8, Y15, Y15
+	VFMADD231PS Y15, Y13, Y8
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y12, Y12
+	VANDNPS     Y8, Y12, Y8
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y10
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y10
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y10
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y10
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y10
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y10
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y10
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y10
-	VMULPS      Y3, Y10, Y10
-	VFMADD213PS Y3, Y3, Y10
-	VADDPS      Y10, Y8, Y8
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y12
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y12
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y12
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y12
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y12
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y12
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y12
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y12
+	VMULPS      Y5, Y12, Y12
+	VFMADD213PS Y5, Y5, Y12
+	VADDPS      Y12, Y10, Y10
 
 	// fill where t < 0
-	VBLENDVPS Y5, Y1, Y8, Y8
-	VMOVUPS   Y8, (AX)
+	VBLENDVPS Y7, Y1, Y10, Y10
+	VADDPS    Y10, Y3, Y3
+	VMOVUPS   Y10, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y4, Y5, Y3
-	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y8, Y8
-	VMOVUPS   Y8, (CX)
+	VPANDN    Y6, Y7, Y5
+	VBLENDVPS Y5, quietNaNVec<>+0(SB), Y10, Y10
+	VMOVUPS   Y10, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y3
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y6, Y3
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y6, Y3
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y6, Y3
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y6, Y3
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y6, Y3
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y6, Y3
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y6, Y3
-	VMULPS      Y6, Y3, Y3
-	VFMADD213PS Y6, Y6, Y3
-	VADDPS      Y3, Y12, Y12
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y5
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y8, Y5
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y8, Y5
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y8, Y5
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y8, Y5
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y8, Y5
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y8, Y5
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y8, Y5
+	VMULPS      Y8, Y5, Y5
+	VFMADD213PS Y8, Y8, Y5
+	VADDPS      Y5, Y14, Y14
 
 	// fill where t < 0
-	VBLENDVPS Y9, Y1, Y12, Y12
-	VMOVUPS   Y12, 32(AX)
+	VBLENDVPS Y11, Y1, Y14, Y14
+	VADDPS    Y14, Y3, Y3
+	VMOVUPS   Y14, 32(AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y7, Y9, Y3
-	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y12, Y12
-	VMOVUPS   Y12, 32(CX)
+	VPANDN    Y9, Y11, Y5
+	VBLENDVPS Y5, quietNaNVec<>+0(SB), Y14, Y14
+	VMOVUPS   Y14, 32(CX)
 	ADDQ      $0x00000040, AX
 	ADDQ      $0x00000040, CX
 	ADDQ      $0x00000040, DX
@@ -11501,65 +11588,67 @@ sigLossRankAVX2SmoothLoop:
 sigLossRankAVX2SmoothOne:
 	CMPQ    SI, $0x00000008
 	JB      sigLossRankAVX2SmoothTail
-	VMOVUPS (DX), Y3
+	VMOVUPS (DX), Y5
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y5
-	VPSLLD  $0x1f, Y5, Y4
-	VORPS   signBitVec<>+0(SB), Y3, Y6
-	VXORPS  Y4, Y3, Y7
+	VMOVDQU (BX), Y7
+	VPSLLD  $0x1f, Y7, Y6
+	VPMAXSD Y7, Y4, Y4
+	VORPS   signBitVec<>+0(SB), Y5, Y8
+	VXORPS  Y6, Y5, Y9
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y7, Y8
-	VFMADD231PS Y0, Y3, Y8
+	VMAXPS      Y0, Y9, Y10
+	VFMADD231PS Y0, Y5, Y10
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y7, Y3
-	VFNMADD231PS halfVec<>+0(SB), Y3, Y8
+	VMULPS       Y2, Y9, Y5
+	VFNMADD231PS halfVec<>+0(SB), Y5, Y10
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y7
-	VPSLLD      $0x17, Y7, Y3
-	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
-	VMOVAPS     Y6, Y9
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y9
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y9
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y9
+	VPSLLD      $0x17, Y9, Y5
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y8, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y11
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y7
-	VFMADD213PS expC4Vec<>+0(SB), Y9, Y7
-	VFMADD213PS expC3Vec<>+0(SB), Y9, Y7
-	VFMADD213PS expC2Vec<>+0(SB), Y9, Y7
-	VFMADD213PS expC1Vec<>+0(SB), Y9, Y7
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y3, Y9, Y9
-	VFMADD231PS Y9, Y7, Y3
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
-	VANDNPS     Y3, Y6, Y3
+	VMULPS      Y5, Y11, Y11
+	VFMADD231PS Y11, Y9, Y5
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
+	VANDNPS     Y5, Y8, Y5
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y6
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y6
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y6
-	VMULPS      Y3, Y6, Y6
-	VFMADD213PS Y3, Y3, Y6
-	VADDPS      Y6, Y8, Y8
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y8
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y8
+	VMULPS      Y5, Y8, Y8
+	VFMADD213PS Y5, Y5, Y8
+	VADDPS      Y8, Y10, Y10
 
 	// fill where t < 0
-	VBLENDVPS Y5, Y1, Y8, Y8
-	VMOVUPS   Y8, (AX)
+	VBLENDVPS Y7, Y1, Y10, Y10
+	VADDPS    Y10, Y3, Y3
+	VMOVUPS   Y10, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y4, Y5, Y3
-	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y8, Y8
-	VMOVUPS   Y8, (CX)
+	VPANDN    Y6, Y7, Y5
+	VBLENDVPS Y5, quietNaNVec<>+0(SB), Y10, Y10
+	VMOVUPS   Y10, (CX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -11570,46 +11659,47 @@ sigLossRankAVX2SmoothOne:
 sigLossRankAVX2SmoothTail:
 	TESTQ        SI, SI
 	JZ           sigLossRankAVX2Done
-	VMOVDQU      iota<>+0(SB), Y3
-	VMOVQ        SI, X4
-	VPBROADCASTD X4, Y4
-	VPCMPGTD     Y3, Y4, Y4
-	VMASKMOVPS   (DX), Y4, Y3
+	VMOVDQU      iota<>+0(SB), Y5
+	VMOVQ        SI, X6
+	VPBROADCASTD X6, Y6
+	VPCMPGTD     Y5, Y6, Y6
+	VMASKMOVPS   (DX), Y6, Y5
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (BX), Y4, Y5
-	VPSLLD     $0x1f, Y5, Y4
-	VORPS      signBitVec<>+0(SB), Y3, Y6
-	VXORPS     Y4, Y3, Y7
+	VPMASKMOVD (BX), Y6, Y7
+	VPSLLD     $0x1f, Y7, Y6
+	VPMAXSD    Y7, Y4, Y4
+	VORPS      signBitVec<>+0(SB), Y5, Y8
+	VXORPS     Y6, Y5, Y9
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y7, Y8
-	VFMADD231PS Y0, Y3, Y8
+	VMAXPS      Y0, Y9, Y10
+	VFMADD231PS Y0, Y5, Y10
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y7, Y0
-	VFNMADD231PS halfVec<>+0(SB), Y0, Y8
+	VMULPS       Y2, Y9, Y0
+	VFNMADD231PS halfVec<>+0(SB), Y0, Y10
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
 	VMOVAPS     expMagicBiasVec<>+0(SB), Y2
-	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y2
+	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y2
 	VPSLLD      $0x17, Y2, Y0
 	VSUBPS      expMagicBiasVec<>+0(SB), Y2, Y2
-	VMOVAPS     Y6, Y3
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y3
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y3
+	VMOVAPS     Y8, Y5
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y2, Y5
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y2, Y5
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     expC5Vec<>+0(SB), Y2
-	VFMADD213PS expC4Vec<>+0(SB), Y3, Y2
-	VFMADD213PS expC3Vec<>+0(SB), Y3, Y2
-	VFMADD213PS expC2Vec<>+0(SB), Y3, Y2
-	VFMADD213PS expC1Vec<>+0(SB), Y3, Y2
+	VFMADD213PS expC4Vec<>+0(SB), Y5, Y2
+	VFMADD213PS expC3Vec<>+0(SB), Y5, Y2
+	VFMADD213PS expC2Vec<>+0(SB), Y5, Y2
+	VFMADD213PS expC1Vec<>+0(SB), Y5, Y2
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y0, Y3, Y3
-	VFMADD231PS Y3, Y2, Y0
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y2
+	VMULPS      Y0, Y5, Y5
+	VFMADD231PS Y5, Y2, Y0
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y2
 	VANDNPS     Y0, Y2, Y0
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
@@ -11623,22 +11713,23 @@ sigLossRankAVX2SmoothTail:
 	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y0, Y2
 	VMULPS      Y0, Y2, Y2
 	VFMADD213PS Y0, Y0, Y2
-	VADDPS      Y2, Y8, Y8
+	VADDPS      Y2, Y10, Y10
 
 	// fill where t < 0
-	VBLENDVPS Y5, Y1, Y8, Y8
+	VBLENDVPS Y7, Y1, Y10, Y10
+	VADDPS    Y10, Y3, Y3
 	LEAQ      (AX), AX
-	VMOVAPS   X8, X0
+	VMOVAPS   X10, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_56Quad
-	VMOVUPS   Y8, (AX)
+	VMOVUPS   Y10, (AX)
 	JMP       storeTail_56Done
 
 storeTail_56Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_56Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y8, X0
+	VEXTRACTF128 $0x01, Y10, X0
 	ADDQ         $0x10, AX
 
 storeTail_56Pair:
@@ -11655,20 +11746,20 @@ storeTail_56One:
 
 storeTail_56Done:
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y4, Y5, Y0
-	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y8, Y8
+	VPANDN    Y6, Y7, Y0
+	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y10, Y10
 	LEAQ      (CX), AX
-	VMOVAPS   X8, X0
+	VMOVAPS   X10, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_57Quad
-	VMOVUPS   Y8, (AX)
+	VMOVUPS   Y10, (AX)
 	JMP       storeTail_57Done
 
 storeTail_57Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_57Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y8, X0
+	VEXTRACTF128 $0x01, Y10, X0
 	ADDQ         $0x10, AX
 
 storeTail_57Pair:
@@ -11685,6 +11776,17 @@ storeTail_57One:
 
 storeTail_57Done:
 sigLossRankAVX2Done:
+	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	VPCMPGTD  oneIntVec<>+0(SB), Y4, Y0
+	VMOVMSKPS Y0, AX
+	TESTL     AX, AX
+	SETNE     AL
+	MOVB      AL, bad+104(FP)
+	VCMPPS    $0x03, Y3, Y3, Y0
+	VMOVMSKPS Y0, AX
+	TESTL     AX, AX
+	SETNE     AL
+	MOVB      AL, nan+105(FP)
 	VZEROUPPER
 	RET
 
@@ -11698,9 +11800,9 @@ DATA quietNaNVec<>+24(SB)/4, $0x7fc00000
 DATA quietNaNVec<>+28(SB)/4, $0x7fc00000
 GLOBL quietNaNVec<>(SB), RODATA|NOPTR, $32
 
-// func sigLossGradRankAVX2(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+// func sigLossGradRankAVX2(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·sigLossGradRankAVX2(SB), NOSPLIT, $0-132
+TEXT ·sigLossGradRankAVX2(SB), NOSPLIT, $0-138
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         rank_base+24(FP), CX
 	MOVQ         g_base+48(FP), DX
@@ -11716,6 +11818,10 @@ TEXT ·sigLossGradRankAVX2(SB), NOSPLIT, $0-132
 	VMULPS       halfVec<>+0(SB), Y3, Y3
 	VBROADCASTSS s0+128(FP), Y4
 
+	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
 	MOVL eps+120(FP), R8
 	SHLL $0x01, R8
@@ -11727,74 +11833,76 @@ sigLossGradRankAVX2PlainLoop:
 	VMOVUPS (BX), Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (SI), Y6
-	VPSLLD  $0x1f, Y6, Y5
-	VORPS   signBitVec<>+0(SB), Y2, Y7
-	VXORPS  Y5, Y2, Y8
+	VMOVDQU (SI), Y8
+	VPSLLD  $0x1f, Y8, Y7
+	VPMAXSD Y8, Y6, Y6
+	VORPS   signBitVec<>+0(SB), Y2, Y9
+	VXORPS  Y7, Y2, Y10
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y8, Y9
-	VFMADD231PS Y0, Y2, Y9
+	VMAXPS      Y0, Y10, Y11
+	VFMADD231PS Y0, Y2, Y11
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
-	VPSLLD      $0x17, Y10, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
-	VMOVAPS     Y7, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
+	VPSLLD      $0x17, Y12, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y9, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y10
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y11, Y11
-	VFMADD231PS Y11, Y10, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
-	VANDNPS     Y2, Y7, Y2
+	VMULPS      Y2, Y13, Y13
+	VFMADD231PS Y13, Y12, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y2, Y9, Y2
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y7
-	VMOVUPS   oneVec<>+0(SB), Y10
-	VDIVPS    Y7, Y10, Y10
-	VMULPS    Y10, Y2, Y7
-	VBLENDVPS Y8, Y7, Y10, Y10
+	VADDPS    oneVec<>+0(SB), Y2, Y9
+	VMOVUPS   oneVec<>+0(SB), Y12
+	VDIVPS    Y9, Y12, Y12
+	VMULPS    Y12, Y2, Y9
+	VBLENDVPS Y10, Y9, Y12, Y12
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y10, Y10
-	VXORPS Y5, Y10, Y10
+	VSUBPS Y3, Y12, Y12
+	VXORPS Y7, Y12, Y12
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y10, Y10
-	VBLENDVPS Y6, Y0, Y10, Y10
-	VMOVUPS   Y10, (DX)
+	VMULPS    Y4, Y12, Y12
+	VBLENDVPS Y8, Y0, Y12, Y12
+	VMOVUPS   Y12, (DX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y7
-	VMULPS      Y2, Y7, Y7
-	VFMADD213PS Y2, Y2, Y7
-	VADDPS      Y7, Y9, Y9
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y9
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y9
+	VMULPS      Y2, Y9, Y9
+	VFMADD213PS Y2, Y2, Y9
+	VADDPS      Y9, Y11, Y11
 
 	// fill where t < 0
-	VBLENDVPS Y6, Y1, Y9, Y9
-	VMOVUPS   Y9, (AX)
+	VBLENDVPS Y8, Y1, Y11, Y11
+	VADDPS    Y11, Y5, Y5
+	VMOVUPS   Y11, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y5, Y6, Y2
-	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y9, Y9
-	VMOVUPS   Y9, (CX)
+	VPANDN    Y7, Y8, Y2
+	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y11, Y11
+	VMOVUPS   Y11, (CX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -11809,74 +11917,76 @@ sigLossGradRankAVX2PlainOne:
 	VMOVUPS (BX), Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (SI), Y6
-	VPSLLD  $0x1f, Y6, Y5
-	VORPS   signBitVec<>+0(SB), Y2, Y7
-	VXORPS  Y5, Y2, Y8
+	VMOVDQU (SI), Y8
+	VPSLLD  $0x1f, Y8, Y7
+	VPMAXSD Y8, Y6, Y6
+	VORPS   signBitVec<>+0(SB), Y2, Y9
+	VXORPS  Y7, Y2, Y10
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y8, Y9
-	VFMADD231PS Y0, Y2, Y9
+	VMAXPS      Y0, Y10, Y11
+	VFMADD231PS Y0, Y2, Y11
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
-	VPSLLD      $0x17, Y10, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
-	VMOVAPS     Y7, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
+	VPSLLD      $0x17, Y12, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y9, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y10
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y11, Y11
-	VFMADD231PS Y11, Y10, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
-	VANDNPS     Y2, Y7, Y2
+	VMULPS      Y2, Y13, Y13
+	VFMADD231PS Y13, Y12, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y2, Y9, Y2
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y7
-	VMOVUPS   oneVec<>+0(SB), Y10
-	VDIVPS    Y7, Y10, Y10
-	VMULPS    Y10, Y2, Y7
-	VBLENDVPS Y8, Y7, Y10, Y10
+	VADDPS    oneVec<>+0(SB), Y2, Y9
+	VMOVUPS   oneVec<>+0(SB), Y12
+	VDIVPS    Y9, Y12, Y12
+	VMULPS    Y12, Y2, Y9
+	VBLENDVPS Y10, Y9, Y12, Y12
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y10, Y10
-	VXORPS Y5, Y10, Y10
+	VSUBPS Y3, Y12, Y12
+	VXORPS Y7, Y12, Y12
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y10, Y10
-	VBLENDVPS Y6, Y0, Y10, Y10
-	VMOVUPS   Y10, (DX)
+	VMULPS    Y4, Y12, Y12
+	VBLENDVPS Y8, Y0, Y12, Y12
+	VMOVUPS   Y12, (DX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y7
-	VMULPS      Y2, Y7, Y7
-	VFMADD213PS Y2, Y2, Y7
-	VADDPS      Y7, Y9, Y9
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y9
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y9
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y9
+	VMULPS      Y2, Y9, Y9
+	VFMADD213PS Y2, Y2, Y9
+	VADDPS      Y9, Y11, Y11
 
 	// fill where t < 0
-	VBLENDVPS Y6, Y1, Y9, Y9
-	VMOVUPS   Y9, (AX)
+	VBLENDVPS Y8, Y1, Y11, Y11
+	VADDPS    Y11, Y5, Y5
+	VMOVUPS   Y11, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y5, Y6, Y2
-	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y9, Y9
-	VMOVUPS   Y9, (CX)
+	VPANDN    Y7, Y8, Y2
+	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y11, Y11
+	VMOVUPS   Y11, (CX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -11889,69 +11999,70 @@ sigLossGradRankAVX2PlainTail:
 	TESTQ        DI, DI
 	JZ           sigLossGradRankAVX2Done
 	VMOVDQU      iota<>+0(SB), Y2
-	VMOVQ        DI, X5
-	VPBROADCASTD X5, Y5
-	VPCMPGTD     Y2, Y5, Y5
-	VMASKMOVPS   (BX), Y5, Y2
+	VMOVQ        DI, X7
+	VPBROADCASTD X7, Y7
+	VPCMPGTD     Y2, Y7, Y7
+	VMASKMOVPS   (BX), Y7, Y2
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (SI), Y5, Y6
-	VPSLLD     $0x1f, Y6, Y5
-	VORPS      signBitVec<>+0(SB), Y2, Y7
-	VXORPS     Y5, Y2, Y8
+	VPMASKMOVD (SI), Y7, Y8
+	VPSLLD     $0x1f, Y8, Y7
+	VPMAXSD    Y8, Y6, Y6
+	VORPS      signBitVec<>+0(SB), Y2, Y9
+	VXORPS     Y7, Y2, Y10
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y8, Y9
-	VFMADD231PS Y0, Y2, Y9
+	VMAXPS      Y0, Y10, Y11
+	VFMADD231PS Y0, Y2, Y11
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y10
-	VPSLLD      $0x17, Y10, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
-	VMOVAPS     Y7, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
+	VPSLLD      $0x17, Y12, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
+	VMOVAPS     Y9, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y10
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+	VMOVAPS     expC5Vec<>+0(SB), Y12
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y11, Y11
-	VFMADD231PS Y11, Y10, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
-	VANDNPS     Y2, Y7, Y2
+	VMULPS      Y2, Y13, Y13
+	VFMADD231PS Y13, Y12, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y2, Y9, Y2
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y7
-	VMOVUPS   oneVec<>+0(SB), Y10
-	VDIVPS    Y7, Y10, Y10
-	VMULPS    Y10, Y2, Y7
-	VBLENDVPS Y8, Y7, Y10, Y10
+	VADDPS    oneVec<>+0(SB), Y2, Y9
+	VMOVUPS   oneVec<>+0(SB), Y12
+	VDIVPS    Y9, Y12, Y12
+	VMULPS    Y12, Y2, Y9
+	VBLENDVPS Y10, Y9, Y12, Y12
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y10, Y10
-	VXORPS Y5, Y10, Y10
+	VSUBPS Y3, Y12, Y12
+	VXORPS Y7, Y12, Y12
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y10, Y10
-	VBLENDVPS Y6, Y0, Y10, Y10
+	VMULPS    Y4, Y12, Y12
+	VBLENDVPS Y8, Y0, Y12, Y12
 	LEAQ      (DX), DX
-	VMOVAPS   X10, X0
+	VMOVAPS   X12, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_58Quad
-	VMOVUPS   Y10, (DX)
+	VMOVUPS   Y12, (DX)
 	JMP       storeTail_58Done
 
 storeTail_58Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_58Pair
 	VMOVUPS      X0, (DX)
-	VEXTRACTF128 $0x01, Y10, X0
+	VEXTRACTF128 $0x01, Y12, X0
 	ADDQ         $0x10, DX
 
 storeTail_58Pair:
@@ -11978,22 +12089,23 @@ storeTail_58Done:
 	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
 	VMULPS      Y2, Y0, Y0
 	VFMADD213PS Y2, Y2, Y0
-	VADDPS      Y0, Y9, Y9
+	VADDPS      Y0, Y11, Y11
 
 	// fill where t < 0
-	VBLENDVPS Y6, Y1, Y9, Y9
+	VBLENDVPS Y8, Y1, Y11, Y11
+	VADDPS    Y11, Y5, Y5
 	LEAQ      (AX), AX
-	VMOVAPS   X9, X0
+	VMOVAPS   X11, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_59Quad
-	VMOVUPS   Y9, (AX)
+	VMOVUPS   Y11, (AX)
 	JMP       storeTail_59Done
 
 storeTail_59Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_59Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y9, X0
+	VEXTRACTF128 $0x01, Y11, X0
 	ADDQ         $0x10, AX
 
 storeTail_59Pair:
@@ -12010,20 +12122,20 @@ storeTail_59One:
 
 storeTail_59Done:
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y5, Y6, Y0
-	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y9, Y9
+	VPANDN    Y7, Y8, Y0
+	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y11, Y11
 	LEAQ      (CX), AX
-	VMOVAPS   X9, X0
+	VMOVAPS   X11, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_60Quad
-	VMOVUPS   Y9, (AX)
+	VMOVUPS   Y11, (AX)
 	JMP       storeTail_60Done
 
 storeTail_60Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_60Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y9, X0
+	VEXTRACTF128 $0x01, Y11, X0
 	ADDQ         $0x10, AX
 
 storeTail_60Pair:
@@ -12044,81 +12156,83 @@ storeTail_60Done:
 sigLossGradRankAVX2SmoothLoop:
 	CMPQ    DI, $0x00000008
 	JB      sigLossGradRankAVX2SmoothOne
-	VMOVUPS (BX), Y5
+	VMOVUPS (BX), Y7
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (SI), Y7
-	VPSLLD  $0x1f, Y7, Y6
-	VORPS   signBitVec<>+0(SB), Y5, Y8
-	VXORPS  Y6, Y5, Y9
+	VMOVDQU (SI), Y9
+	VPSLLD  $0x1f, Y9, Y8
+	VPMAXSD Y9, Y6, Y6
+	VORPS   signBitVec<>+0(SB), Y7, Y10
+	VXORPS  Y8, Y7, Y11
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y9, Y10
-	VFMADD231PS Y0, Y5, Y10
+	VMAXPS      Y0, Y11, Y12
+	VFMADD231PS Y0, Y7, Y12
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y9, Y5
-	VFNMADD231PS halfVec<>+0(SB), Y5, Y10
+	VMULPS       Y2, Y11, Y7
+	VFNMADD231PS halfVec<>+0(SB), Y7, Y12
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y11
-	VPSLLD      $0x17, Y11, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
-	VMOVAPS     Y8, Y12
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y13
+	VPSLLD      $0x17, Y13, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y10, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y11
-	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y12, Y12
-	VFMADD231PS Y12, Y11, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS     Y5, Y8, Y5
+	VMULPS      Y7, Y14, Y14
+	VFMADD231PS Y14, Y13, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y7, Y10, Y7
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y5, Y8
-	VMOVUPS   oneVec<>+0(SB), Y11
-	VDIVPS    Y8, Y11, Y11
-	VMULPS    Y11, Y5, Y8
-	VBLENDVPS Y9, Y8, Y11, Y11
+	VADDPS    oneVec<>+0(SB), Y7, Y10
+	VMOVUPS   oneVec<>+0(SB), Y13
+	VDIVPS    Y10, Y13, Y13
+	VMULPS    Y13, Y7, Y10
+	VBLENDVPS Y11, Y10, Y13, Y13
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y11, Y11
-	VXORPS Y6, Y11, Y11
+	VSUBPS Y3, Y13, Y13
+	VXORPS Y8, Y13, Y13
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y11, Y11
-	VBLENDVPS Y7, Y0, Y11, Y11
-	VMOVUPS   Y11, (DX)
+	VMULPS    Y4, Y13, Y13
+	VBLENDVPS Y9, Y0, Y13, Y13
+	VMOVUPS   Y13, (DX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y8
-	VMULPS      Y5, Y8, Y8
-	VFMADD213PS Y5, Y5, Y8
-	VADDPS      Y8, Y10, Y10
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y10
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y7, Y10
+	VMULPS      Y7, Y10, Y10
+	VFMADD213PS Y7, Y7, Y10
+	VADDPS      Y10, Y12, Y12
 
 	// fill where t < 0
-	VBLENDVPS Y7, Y1, Y10, Y10
-	VMOVUPS   Y10, (AX)
+	VBLENDVPS Y9, Y1, Y12, Y12
+	VADDPS    Y12, Y5, Y5
+	VMOVUPS   Y12, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y6, Y7, Y5
-	VBLENDVPS Y5, quietNaNVec<>+0(SB), Y10, Y10
-	VMOVUPS   Y10, (CX)
+	VPANDN    Y8, Y9, Y7
+	VBLENDVPS Y7, quietNaNVec<>+0(SB), Y12, Y12
+	VMOVUPS   Y12, (CX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -12130,81 +12244,83 @@ sigLossGradRankAVX2SmoothLoop:
 sigLossGradRankAVX2SmoothOne:
 	CMPQ    DI, $0x00000008
 	JB      sigLossGradRankAVX2SmoothTail
-	VMOVUPS (BX), Y5
+	VMOVUPS (BX), Y7
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (SI), Y7
-	VPSLLD  $0x1f, Y7, Y6
-	VORPS   signBitVec<>+0(SB), Y5, Y8
-	VXORPS  Y6, Y5, Y9
+	VMOVDQU (SI), Y9
+	VPSLLD  $0x1f, Y9, Y8
+	VPMAXSD Y9, Y6, Y6
+	VORPS   signBitVec<>+0(SB), Y7, Y10
+	VXORPS  Y8, Y7, Y11
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y9, Y10
-	VFMADD231PS Y0, Y5, Y10
+	VMAXPS      Y0, Y11, Y12
+	VFMADD231PS Y0, Y7, Y12
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y9, Y5
-	VFNMADD231PS halfVec<>+0(SB), Y5, Y10
+	VMULPS       Y2, Y11, Y7
+	VFNMADD231PS halfVec<>+0(SB), Y7, Y12
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y11
-	VPSLLD      $0x17, Y11, Y5
-	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
-	VMOVAPS     Y8, Y12
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y13
+	VPSLLD      $0x17, Y13, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
+	VMOVAPS     Y10, Y14
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y11
-	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
-	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
+	VMOVAPS     expC5Vec<>+0(SB), Y13
+	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
+	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y5, Y12, Y12
-	VFMADD231PS Y12, Y11, Y5
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y8
-	VANDNPS     Y5, Y8, Y5
+	VMULPS      Y7, Y14, Y14
+	VFMADD231PS Y14, Y13, Y7
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
+	VANDNPS     Y7, Y10, Y7
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y5, Y8
-	VMOVUPS   oneVec<>+0(SB), Y11
-	VDIVPS    Y8, Y11, Y11
-	VMULPS    Y11, Y5, Y8
-	VBLENDVPS Y9, Y8, Y11, Y11
+	VADDPS    oneVec<>+0(SB), Y7, Y10
+	VMOVUPS   oneVec<>+0(SB), Y13
+	VDIVPS    Y10, Y13, Y13
+	VMULPS    Y13, Y7, Y10
+	VBLENDVPS Y11, Y10, Y13, Y13
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y11, Y11
-	VXORPS Y6, Y11, Y11
+	VSUBPS Y3, Y13, Y13
+	VXORPS Y8, Y13, Y13
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y11, Y11
-	VBLENDVPS Y7, Y0, Y11, Y11
-	VMOVUPS   Y11, (DX)
+	VMULPS    Y4, Y13, Y13
+	VBLENDVPS Y9, Y0, Y13, Y13
+	VMOVUPS   Y13, (DX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y5, Y8
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y5, Y8
-	VMULPS      Y5, Y8, Y8
-	VFMADD213PS Y5, Y5, Y8
-	VADDPS      Y8, Y10, Y10
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y10
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y7, Y10
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y7, Y10
+	VMULPS      Y7, Y10, Y10
+	VFMADD213PS Y7, Y7, Y10
+	VADDPS      Y10, Y12, Y12
 
 	// fill where t < 0
-	VBLENDVPS Y7, Y1, Y10, Y10
-	VMOVUPS   Y10, (AX)
+	VBLENDVPS Y9, Y1, Y12, Y12
+	VADDPS    Y12, Y5, Y5
+	VMOVUPS   Y12, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y6, Y7, Y5
-	VBLENDVPS Y5, quietNaNVec<>+0(SB), Y10, Y10
-	VMOVUPS   Y10, (CX)
+	VPANDN    Y8, Y9, Y7
+	VBLENDVPS Y7, quietNaNVec<>+0(SB), Y12, Y12
+	VMOVUPS   Y12, (CX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -12216,74 +12332,75 @@ sigLossGradRankAVX2SmoothOne:
 sigLossGradRankAVX2SmoothTail:
 	TESTQ        DI, DI
 	JZ           sigLossGradRankAVX2Done
-	VMOVDQU      iota<>+0(SB), Y5
-	VMOVQ        DI, X6
-	VPBROADCASTD X6, Y6
-	VPCMPGTD     Y5, Y6, Y6
-	VMASKMOVPS   (BX), Y6, Y5
+	VMOVDQU      iota<>+0(SB), Y7
+	VMOVQ        DI, X8
+	VPBROADCASTD X8, Y8
+	VPCMPGTD     Y7, Y8, Y8
+	VMASKMOVPS   (BX), Y8, Y7
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (SI), Y6, Y7
-	VPSLLD     $0x1f, Y7, Y6
-	VORPS      signBitVec<>+0(SB), Y5, Y8
-	VXORPS     Y6, Y5, Y9
+	VPMASKMOVD (SI), Y8, Y9
+	VPSLLD     $0x1f, Y9, Y8
+	VPMAXSD    Y9, Y6, Y6
+	VORPS      signBitVec<>+0(SB), Y7, Y10
+	VXORPS     Y8, Y7, Y11
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y9, Y10
-	VFMADD231PS Y0, Y5, Y10
+	VMAXPS      Y0, Y11, Y12
+	VFMADD231PS Y0, Y7, Y12
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y9, Y2
-	VFNMADD231PS halfVec<>+0(SB), Y2, Y10
+	VMULPS       Y2, Y11, Y2
+	VFNMADD231PS halfVec<>+0(SB), Y2, Y12
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y5
-	VFMADD231PS expLog2eVec<>+0(SB), Y8, Y5
-	VPSLLD      $0x17, Y5, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y5, Y5
-	VMOVAPS     Y8, Y11
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y5, Y11
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y5, Y11
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y7
+	VPSLLD      $0x17, Y7, Y2
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y10, Y13
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y13
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y13
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y5
-	VFMADD213PS expC4Vec<>+0(SB), Y11, Y5
-	VFMADD213PS expC3Vec<>+0(SB), Y11, Y5
-	VFMADD213PS expC2Vec<>+0(SB), Y11, Y5
-	VFMADD213PS expC1Vec<>+0(SB), Y11, Y5
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y13, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y13, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y13, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y13, Y7
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y11, Y11
-	VFMADD231PS Y11, Y5, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y8, Y5
-	VANDNPS     Y2, Y5, Y2
+	VMULPS      Y2, Y13, Y13
+	VFMADD231PS Y13, Y7, Y2
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y7
+	VANDNPS     Y2, Y7, Y2
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y5
-	VMOVUPS   oneVec<>+0(SB), Y8
-	VDIVPS    Y5, Y8, Y8
-	VMULPS    Y8, Y2, Y5
-	VBLENDVPS Y9, Y5, Y8, Y8
+	VADDPS    oneVec<>+0(SB), Y2, Y7
+	VMOVUPS   oneVec<>+0(SB), Y10
+	VDIVPS    Y7, Y10, Y10
+	VMULPS    Y10, Y2, Y7
+	VBLENDVPS Y11, Y7, Y10, Y10
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y8, Y8
-	VXORPS Y6, Y8, Y8
+	VSUBPS Y3, Y10, Y10
+	VXORPS Y8, Y10, Y10
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y8, Y8
-	VBLENDVPS Y7, Y0, Y8, Y8
+	VMULPS    Y4, Y10, Y10
+	VBLENDVPS Y9, Y0, Y10, Y10
 	LEAQ      (DX), DX
-	VMOVAPS   X8, X0
+	VMOVAPS   X10, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_61Quad
-	VMOVUPS   Y8, (DX)
+	VMOVUPS   Y10, (DX)
 	JMP       storeTail_61Done
 
 storeTail_61Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_61Pair
 	VMOVUPS      X0, (DX)
-	VEXTRACTF128 $0x01, Y8, X0
+	VEXTRACTF128 $0x01, Y10, X0
 	ADDQ         $0x10, DX
 
 storeTail_61Pair:
@@ -12310,22 +12427,23 @@ storeTail_61Done:
 	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
 	VMULPS      Y2, Y0, Y0
 	VFMADD213PS Y2, Y2, Y0
-	VADDPS      Y0, Y10, Y10
+	VADDPS      Y0, Y12, Y12
 
 	// fill where t < 0
-	VBLENDVPS Y7, Y1, Y10, Y10
+	VBLENDVPS Y9, Y1, Y12, Y12
+	VADDPS    Y12, Y5, Y5
 	LEAQ      (AX), AX
-	VMOVAPS   X10, X0
+	VMOVAPS   X12, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_62Quad
-	VMOVUPS   Y10, (AX)
+	VMOVUPS   Y12, (AX)
 	JMP       storeTail_62Done
 
 storeTail_62Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_62Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y10, X0
+	VEXTRACTF128 $0x01, Y12, X0
 	ADDQ         $0x10, AX
 
 storeTail_62Pair:
@@ -12342,20 +12460,20 @@ storeTail_62One:
 
 storeTail_62Done:
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y6, Y7, Y0
-	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y10, Y10
+	VPANDN    Y8, Y9, Y0
+	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y12, Y12
 	LEAQ      (CX), AX
-	VMOVAPS   X10, X0
+	VMOVAPS   X12, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_63Quad
-	VMOVUPS   Y10, (AX)
+	VMOVUPS   Y12, (AX)
 	JMP       storeTail_63Done
 
 storeTail_63Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_63Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y10, X0
+	VEXTRACTF128 $0x01, Y12, X0
 	ADDQ         $0x10, AX
 
 storeTail_63Pair:
@@ -12372,6 +12490,17 @@ storeTail_63One:
 
 storeTail_63Done:
 sigLossGradRankAVX2Done:
+	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	VPCMPGTD  oneIntVec<>+0(SB), Y6, Y0
+	VMOVMSKPS Y0, AX
+	TESTL     AX, AX
+	SETNE     AL
+	MOVB      AL, bad+136(FP)
+	VCMPPS    $0x03, Y5, Y5, Y0
+	VMOVMSKPS Y0, AX
+	TESTL     AX, AX
+	SETNE     AL
+	MOVB      AL, nan+137(FP)
 	VZEROUPPER
 	RET
 
@@ -20911,9 +21040,9 @@ gradPlanarAVX512Done:
 DATA gradOne32<>+0(SB)/4, $0x00000001
 GLOBL gradOne32<>(SB), RODATA|NOPTR, $4
 
-// func sigLossAVX512(loss []float32, x []float32, t []int32, eps float32, fill float32)
+// func sigLossAVX512(loss []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLossAVX512(SB), NOSPLIT, $448-80
+TEXT ·sigLossAVX512(SB), NOSPLIT, $448-82
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         t_base+48(FP), DX
@@ -20950,6 +21079,10 @@ TEXT ·sigLossAVX512(SB), NOSPLIT, $448-80
 	VBROADCASTSS fill+76(FP), Z13
 	VBROADCASTSS eps+72(FP), Z14
 
+	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
 	MOVL eps+72(FP), DI
 	SHLL $0x01, DI
@@ -20961,10 +21094,11 @@ sigLossAVX512PlainLoop:
 	VMOVUPS (CX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (DX), Z15
-	VPSLLD    $0x1f, Z15, Z14
-	VPMOVD2M  Z15, K1
-	VORPS     Z10, Z12, Z15
+	VMOVDQU32 (DX), Z18
+	VPSLLD    $0x1f, Z18, Z14
+	VPMAXSD   Z18, Z16, Z16
+	VPMOVD2M  Z18, K1
+	VORPS     Z10, Z12, Z18
 	VXORPS    Z14, Z12, Z14
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
@@ -20973,149 +21107,136 @@ sigLossAVX512PlainLoop:
 	VMOVUPS     64(CX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 64(DX), Z18
-	VPSLLD    $0x1f, Z18, Z16
-	VPMOVD2M  Z18, K2
-	VORPS     Z10, Z12, Z18
-	VXORPS    Z16, Z12, Z16
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z16, Z16
-	VFMADD231PS Z11, Z12, Z16
-	VMOVUPS     128(CX), Z12
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 128(DX), Z20
+	VMOVDQU32 64(DX), Z20
 	VPSLLD    $0x1f, Z20, Z19
-	VPMOVD2M  Z20, K3
+	VPMAXSD   Z20, Z16, Z16
+	VPMOVD2M  Z20, K2
 	VORPS     Z10, Z12, Z20
 	VXORPS    Z19, Z12, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z19, Z19
 	VFMADD231PS Z11, Z12, Z19
-	VMOVUPS     192(CX), Z12
+	VMOVUPS     128(CX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 192(DX), Z22
+	VMOVDQU32 128(DX), Z22
 	VPSLLD    $0x1f, Z22, Z21
-	VPMOVD2M  Z22, K4
+	VPMAXSD   Z22, Z16, Z16
+	VPMOVD2M  Z22, K3
 	VORPS     Z10, Z12, Z22
 	VXORPS    Z21, Z12, Z21
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z21, Z21
 	VFMADD231PS Z11, Z12, Z21
+	VMOVUPS     192(CX), Z12
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 192(DX), Z24
+	VPSLLD    $0x1f, Z24, Z23
+	VPMAXSD   Z24, Z16, Z16
+	VPMOVD2M  Z24, K4
+	VORPS     Z10, Z12, Z24
+	VXORPS    Z23, Z12, Z23
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z23, Z23
+	VFMADD231PS Z11, Z12, Z23
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z15, Z12
+	VMULPS      Z0, Z18, Z12
 	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z15, Z24
-	VFMADD231PS Z1, Z12, Z24
-	VFMADD231PS Z2, Z12, Z24
+	VMOVAPS     Z18, Z26
+	VFMADD231PS Z1, Z12, Z26
+	VFMADD231PS Z2, Z12, Z26
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z24, Z23
-	VFMADD213PS Z5, Z24, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z15, K5
-	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z12, Z23, K5, Z12
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z18, Z15
-	VRNDSCALEPS $0x00, Z15, Z15
-	VMOVAPS     Z18, Z24
-	VFMADD231PS Z1, Z15, Z24
-	VFMADD231PS Z2, Z15, Z24
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z24, Z23
-	VFMADD213PS Z5, Z24, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
+	VMOVAPS     Z3, Z25
+	VFMADD213PS Z4, Z26, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z18, K5
-	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z15, Z23, K5, Z15
+	VFMADD213PS Z9, Z26, Z25
+	VSCALEFPS.Z Z12, Z25, K5, Z12
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z20, Z18
 	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z20, Z24
-	VFMADD231PS Z1, Z18, Z24
-	VFMADD231PS Z2, Z18, Z24
+	VMOVAPS     Z20, Z26
+	VFMADD231PS Z1, Z18, Z26
+	VFMADD231PS Z2, Z18, Z26
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z24, Z23
-	VFMADD213PS Z5, Z24, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
+	VMOVAPS     Z3, Z25
+	VFMADD213PS Z4, Z26, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z20, K5
-	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z18, Z23, K5, Z18
+	VFMADD213PS Z9, Z26, Z25
+	VSCALEFPS.Z Z18, Z25, K5, Z18
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z22, Z20
 	VRNDSCALEPS $0x00, Z20, Z20
-	VMOVAPS     Z22, Z24
-	VFMADD231PS Z1, Z20, Z24
-	VFMADD231PS Z2, Z20, Z24
+	VMOVAPS     Z22, Z26
+	VFMADD231PS Z1, Z20, Z26
+	VFMADD231PS Z2, Z20, Z26
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z23
-	VFMADD213PS Z4, Z24, Z23
-	VFMADD213PS Z5, Z24, Z23
-	VFMADD213PS Z6, Z24, Z23
-	VFMADD213PS Z7, Z24, Z23
+	VMOVAPS     Z3, Z25
+	VFMADD213PS Z4, Z26, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z22, K5
-	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z20, Z23, K5, Z20
+	VFMADD213PS Z9, Z26, Z25
+	VSCALEFPS.Z Z20, Z25, K5, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z24, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z24, Z26
+	VFMADD231PS Z1, Z22, Z26
+	VFMADD231PS Z2, Z22, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z25
+	VFMADD213PS Z4, Z26, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z24, K5
+	VFMADD213PS Z9, Z26, Z25
+	VSCALEFPS.Z Z22, Z25, K5, Z22
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z22
-	VFMADD213PS 384(SI), Z12, Z22
-	VFMADD213PS 320(SI), Z12, Z22
-	VFMADD213PS 256(SI), Z12, Z22
-	VFMADD213PS 192(SI), Z12, Z22
-	VFMADD213PS 128(SI), Z12, Z22
-	VFMADD213PS 64(SI), Z12, Z22
-	VFMADD213PS (SI), Z12, Z22
-	VMULPS      Z12, Z22, Z22
-	VFMADD213PS Z12, Z12, Z22
-	VADDPS      Z22, Z14, Z14
+	VMOVAPS     Z17, Z24
+	VFMADD213PS 384(SI), Z12, Z24
+	VFMADD213PS 320(SI), Z12, Z24
+	VFMADD213PS 256(SI), Z12, Z24
+	VFMADD213PS 192(SI), Z12, Z24
+	VFMADD213PS 128(SI), Z12, Z24
+	VFMADD213PS 64(SI), Z12, Z24
+	VFMADD213PS (SI), Z12, Z24
+	VMULPS      Z12, Z24, Z24
+	VFMADD213PS Z12, Z12, Z24
+	VADDPS      Z24, Z14, Z14
 
 	// fill where t < 0
 	VMOVAPS Z13, K1, Z14
+	VADDPS  Z14, Z15, Z15
 	VMOVUPS Z14, (AX)
-
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z12
-	VFMADD213PS 384(SI), Z15, Z12
-	VFMADD213PS 320(SI), Z15, Z12
-	VFMADD213PS 256(SI), Z15, Z12
-	VFMADD213PS 192(SI), Z15, Z12
-	VFMADD213PS 128(SI), Z15, Z12
-	VFMADD213PS 64(SI), Z15, Z12
-	VFMADD213PS (SI), Z15, Z12
-	VMULPS      Z15, Z12, Z12
-	VFMADD213PS Z15, Z15, Z12
-	VADDPS      Z12, Z16, Z16
-
-	// fill where t < 0
-	VMOVAPS Z13, K2, Z16
-	VMOVUPS Z16, 64(AX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     Z17, Z12
@@ -21131,8 +21252,9 @@ sigLossAVX512PlainLoop:
 	VADDPS      Z12, Z19, Z19
 
 	// fill where t < 0
-	VMOVAPS Z13, K3, Z19
-	VMOVUPS Z19, 128(AX)
+	VMOVAPS Z13, K2, Z19
+	VADDPS  Z19, Z15, Z15
+	VMOVUPS Z19, 64(AX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     Z17, Z12
@@ -21148,8 +21270,27 @@ sigLossAVX512PlainLoop:
 	VADDPS      Z12, Z21, Z21
 
 	// fill where t < 0
-	VMOVAPS Z13, K4, Z21
-	VMOVUPS Z21, 192(AX)
+	VMOVAPS Z13, K3, Z21
+	VADDPS  Z21, Z15, Z15
+	VMOVUPS Z21, 128(AX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(SI), Z22, Z12
+	VFMADD213PS 320(SI), Z22, Z12
+	VFMADD213PS 256(SI), Z22, Z12
+	VFMADD213PS 192(SI), Z22, Z12
+	VFMADD213PS 128(SI), Z22, Z12
+	VFMADD213PS 64(SI), Z22, Z12
+	VFMADD213PS (SI), Z22, Z12
+	VMULPS      Z22, Z12, Z12
+	VFMADD213PS Z22, Z22, Z12
+	VADDPS      Z12, Z23, Z23
+
+	// fill where t < 0
+	VMOVAPS Z13, K4, Z23
+	VADDPS  Z23, Z15, Z15
+	VMOVUPS Z23, 192(AX)
 	ADDQ    $0x00000100, AX
 	ADDQ    $0x00000100, CX
 	ADDQ    $0x00000100, DX
@@ -21162,10 +21303,11 @@ sigLossAVX512PlainOne:
 	VMOVUPS (CX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (DX), Z15
-	VPSLLD    $0x1f, Z15, Z14
-	VPMOVD2M  Z15, K1
-	VORPS     Z10, Z12, Z15
+	VMOVDQU32 (DX), Z18
+	VPSLLD    $0x1f, Z18, Z14
+	VPMAXSD   Z18, Z16, Z16
+	VPMOVD2M  Z18, K1
+	VORPS     Z10, Z12, Z18
 	VXORPS    Z14, Z12, Z14
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
@@ -21173,39 +21315,40 @@ sigLossAVX512PlainOne:
 	VFMADD231PS Z11, Z12, Z14
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z15, Z12
+	VMULPS      Z0, Z18, Z12
 	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z15, Z18
-	VFMADD231PS Z1, Z12, Z18
-	VFMADD231PS Z2, Z12, Z18
+	VMOVAPS     Z18, Z20
+	VFMADD231PS Z1, Z12, Z20
+	VFMADD231PS Z2, Z12, Z20
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z16
-	VFMADD213PS Z4, Z18, Z16
-	VFMADD213PS Z5, Z18, Z16
-	VFMADD213PS Z6, Z18, Z16
-	VFMADD213PS Z7, Z18, Z16
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z15, K2
-	VFMADD213PS Z9, Z18, Z16
-	VSCALEFPS.Z Z12, Z16, K2, Z12
+	VCMPPS      $0x05, Z8, Z18, K2
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z12, Z19, K2, Z12
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z15
-	VFMADD213PS 384(SI), Z12, Z15
-	VFMADD213PS 320(SI), Z12, Z15
-	VFMADD213PS 256(SI), Z12, Z15
-	VFMADD213PS 192(SI), Z12, Z15
-	VFMADD213PS 128(SI), Z12, Z15
-	VFMADD213PS 64(SI), Z12, Z15
-	VFMADD213PS (SI), Z12, Z15
-	VMULPS      Z12, Z15, Z15
-	VFMADD213PS Z12, Z12, Z15
-	VADDPS      Z15, Z14, Z14
+	VMOVAPS     Z17, Z18
+	VFMADD213PS 384(SI), Z12, Z18
+	VFMADD213PS 320(SI), Z12, Z18
+	VFMADD213PS 256(SI), Z12, Z18
+	VFMADD213PS 192(SI), Z12, Z18
+	VFMADD213PS 128(SI), Z12, Z18
+	VFMADD213PS 64(SI), Z12, Z18
+	VFMADD213PS (SI), Z12, Z18
+	VMULPS      Z12, Z18, Z18
+	VFMADD213PS Z12, Z12, Z18
+	VADDPS      Z18, Z14, Z14
 
 	// fill where t < 0
 	VMOVAPS Z13, K1, Z14
+	VADDPS  Z14, Z15, Z15
 	VMOVUPS Z14, (AX)
 	ADDQ    $0x00000040, AX
 	ADDQ    $0x00000040, CX
@@ -21222,9 +21365,10 @@ sigLossAVX512PlainTail:
 	VMOVUPS.Z (CX), K1, Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32.Z (DX), K1, Z15
-	VPSLLD      $0x1f, Z15, Z14
-	VPMOVD2M    Z15, K2
+	VMOVDQU32.Z (DX), K1, Z18
+	VPSLLD      $0x1f, Z18, Z14
+	VPMAXSD     Z18, Z16, Z16
+	VPMOVD2M    Z18, K2
 	VORPS       Z10, Z12, Z10
 	VXORPS      Z14, Z12, Z14
 
@@ -21266,220 +21410,229 @@ sigLossAVX512PlainTail:
 
 	// fill where t < 0
 	VMOVAPS Z13, K2, Z14
+	VADDPS  Z14, Z15, Z15
 	VMOVUPS Z14, K1, (AX)
 	JMP     sigLossAVX512Done
 
 sigLossAVX512SmoothLoop:
 	CMPQ    BX, $0x00000040
 	JB      sigLossAVX512SmoothOne
-	VMOVUPS (CX), Z15
+	VMOVUPS (CX), Z18
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (DX), Z18
-	VPSLLD    $0x1f, Z18, Z16
-	VPMOVD2M  Z18, K1
-	VORPS     Z10, Z15, Z18
-	VXORPS    Z16, Z15, Z16
+	VMOVDQU32 (DX), Z20
+	VPSLLD    $0x1f, Z20, Z19
+	VPMAXSD   Z20, Z16, Z16
+	VPMOVD2M  Z20, K1
+	VORPS     Z10, Z18, Z20
+	VXORPS    Z19, Z18, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z16, Z19
-	VFMADD231PS Z11, Z15, Z19
+	VMAXPS      Z11, Z19, Z21
+	VFMADD231PS Z11, Z18, Z21
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z16, Z15
-	VFNMADD231PS Z12, Z15, Z19
-	VMOVUPS      64(CX), Z15
+	VMULPS       Z14, Z19, Z18
+	VFNMADD231PS Z12, Z18, Z21
+	VMOVUPS      64(CX), Z18
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 64(DX), Z20
-	VPSLLD    $0x1f, Z20, Z16
-	VPMOVD2M  Z20, K2
-	VORPS     Z10, Z15, Z20
-	VXORPS    Z16, Z15, Z16
+	VMOVDQU32 64(DX), Z22
+	VPSLLD    $0x1f, Z22, Z19
+	VPMAXSD   Z22, Z16, Z16
+	VPMOVD2M  Z22, K2
+	VORPS     Z10, Z18, Z22
+	VXORPS    Z19, Z18, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z16, Z21
-	VFMADD231PS Z11, Z15, Z21
+	VMAXPS      Z11, Z19, Z23
+	VFMADD231PS Z11, Z18, Z23
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z16, Z15
-	VFNMADD231PS Z12, Z15, Z21
-	VMOVUPS      128(CX), Z15
+	VMULPS       Z14, Z19, Z18
+	VFNMADD231PS Z12, Z18, Z23
+	VMOVUPS      128(CX), Z18
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 128(DX), Z22
-	VPSLLD    $0x1f, Z22, Z16
-	VPMOVD2M  Z22, K3
-	VORPS     Z10, Z15, Z22
-	VXORPS    Z16, Z15, Z16
+	VMOVDQU32 128(DX), Z24
+	VPSLLD    $0x1f, Z24, Z19
+	VPMAXSD   Z24, Z16, Z16
+	VPMOVD2M  Z24, K3
+	VORPS     Z10, Z18, Z24
+	VXORPS    Z19, Z18, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z16, Z23
-	VFMADD231PS Z11, Z15, Z23
+	VMAXPS      Z11, Z19, Z25
+	VFMADD231PS Z11, Z18, Z25
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z16, Z15
-	VFNMADD231PS Z12, Z15, Z23
-	VMOVUPS      192(CX), Z15
+	VMULPS       Z14, Z19, Z18
+	VFNMADD231PS Z12, Z18, Z25
+	VMOVUPS      192(CX), Z18
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 192(DX), Z24
-	VPSLLD    $0x1f, Z24, Z16
-	VPMOVD2M  Z24, K4
-	VORPS     Z10, Z15, Z24
-	VXORPS    Z16, Z15, Z16
+	VMOVDQU32 192(DX), Z26
+	VPSLLD    $0x1f, Z26, Z19
+	VPMAXSD   Z26, Z16, Z16
+	VPMOVD2M  Z26, K4
+	VORPS     Z10, Z18, Z26
+	VXORPS    Z19, Z18, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z16, Z25
-	VFMADD231PS Z11, Z15, Z25
+	VMAXPS      Z11, Z19, Z27
+	VFMADD231PS Z11, Z18, Z27
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z16, Z15
-	VFNMADD231PS Z12, Z15, Z25
+	VMULPS       Z14, Z19, Z18
+	VFNMADD231PS Z12, Z18, Z27
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z18, Z15
-	VRNDSCALEPS $0x00, Z15, Z15
-	VMOVAPS     Z18, Z26
-	VFMADD231PS Z1, Z15, Z26
-	VFMADD231PS Z2, Z15, Z26
+	VMULPS      Z0, Z20, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z20, Z28
+	VFMADD231PS Z1, Z18, Z28
+	VFMADD231PS Z2, Z18, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z16
-	VFMADD213PS Z4, Z26, Z16
-	VFMADD213PS Z5, Z26, Z16
-	VFMADD213PS Z6, Z26, Z16
-	VFMADD213PS Z7, Z26, Z16
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z18, K5
-	VFMADD213PS Z9, Z26, Z16
-	VSCALEFPS.Z Z15, Z16, K5, Z15
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z20, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VMOVAPS     Z20, Z26
-	VFMADD231PS Z1, Z16, Z26
-	VFMADD231PS Z2, Z16, Z26
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z18
-	VFMADD213PS Z4, Z26, Z18
-	VFMADD213PS Z5, Z26, Z18
-	VFMADD213PS Z6, Z26, Z18
-	VFMADD213PS Z7, Z26, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z28, Z19
+	VFMADD213PS Z5, Z28, Z19
+	VFMADD213PS Z6, Z28, Z19
+	VFMADD213PS Z7, Z28, Z19
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z20, K5
-	VFMADD213PS Z9, Z26, Z18
-	VSCALEFPS.Z Z16, Z18, K5, Z16
+	VFMADD213PS Z9, Z28, Z19
+	VSCALEFPS.Z Z18, Z19, K5, Z18
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z22, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z22, Z26
-	VFMADD231PS Z1, Z18, Z26
-	VFMADD231PS Z2, Z18, Z26
+	VMULPS      Z0, Z22, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z22, Z28
+	VFMADD231PS Z1, Z19, Z28
+	VFMADD231PS Z2, Z19, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z3, Z20
-	VFMADD213PS Z4, Z26, Z20
-	VFMADD213PS Z5, Z26, Z20
-	VFMADD213PS Z6, Z26, Z20
-	VFMADD213PS Z7, Z26, Z20
+	VFMADD213PS Z4, Z28, Z20
+	VFMADD213PS Z5, Z28, Z20
+	VFMADD213PS Z6, Z28, Z20
+	VFMADD213PS Z7, Z28, Z20
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z22, K5
-	VFMADD213PS Z9, Z26, Z20
-	VSCALEFPS.Z Z18, Z20, K5, Z18
+	VFMADD213PS Z9, Z28, Z20
+	VSCALEFPS.Z Z19, Z20, K5, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z24, Z20
 	VRNDSCALEPS $0x00, Z20, Z20
-	VMOVAPS     Z24, Z26
-	VFMADD231PS Z1, Z20, Z26
-	VFMADD231PS Z2, Z20, Z26
+	VMOVAPS     Z24, Z28
+	VFMADD231PS Z1, Z20, Z28
+	VFMADD231PS Z2, Z20, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z26, Z22
-	VFMADD213PS Z5, Z26, Z22
-	VFMADD213PS Z6, Z26, Z22
-	VFMADD213PS Z7, Z26, Z22
+	VFMADD213PS Z4, Z28, Z22
+	VFMADD213PS Z5, Z28, Z22
+	VFMADD213PS Z6, Z28, Z22
+	VFMADD213PS Z7, Z28, Z22
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z24, K5
-	VFMADD213PS Z9, Z26, Z22
+	VFMADD213PS Z9, Z28, Z22
 	VSCALEFPS.Z Z20, Z22, K5, Z20
 
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z22
-	VFMADD213PS 384(SI), Z15, Z22
-	VFMADD213PS 320(SI), Z15, Z22
-	VFMADD213PS 256(SI), Z15, Z22
-	VFMADD213PS 192(SI), Z15, Z22
-	VFMADD213PS 128(SI), Z15, Z22
-	VFMADD213PS 64(SI), Z15, Z22
-	VFMADD213PS (SI), Z15, Z22
-	VMULPS      Z15, Z22, Z22
-	VFMADD213PS Z15, Z15, Z22
-	VADDPS      Z22, Z19, Z19
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z26, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z26, Z28
+	VFMADD231PS Z1, Z22, Z28
+	VFMADD231PS Z2, Z22, Z28
 
-	// fill where t < 0
-	VMOVAPS Z13, K1, Z19
-	VMOVUPS Z19, (AX)
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z24
+	VFMADD213PS Z4, Z28, Z24
+	VFMADD213PS Z5, Z28, Z24
+	VFMADD213PS Z6, Z28, Z24
+	VFMADD213PS Z7, Z28, Z24
 
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z15
-	VFMADD213PS 384(SI), Z16, Z15
-	VFMADD213PS 320(SI), Z16, Z15
-	VFMADD213PS 256(SI), Z16, Z15
-	VFMADD213PS 192(SI), Z16, Z15
-	VFMADD213PS 128(SI), Z16, Z15
-	VFMADD213PS 64(SI), Z16, Z15
-	VFMADD213PS (SI), Z16, Z15
-	VMULPS      Z16, Z15, Z15
-	VFMADD213PS Z16, Z16, Z15
-	VADDPS      Z15, Z21, Z21
-
-	// fill where t < 0
-	VMOVAPS Z13, K2, Z21
-	VMOVUPS Z21, 64(AX)
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z26, K5
+	VFMADD213PS Z9, Z28, Z24
+	VSCALEFPS.Z Z22, Z24, K5, Z22
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z15
-	VFMADD213PS 384(SI), Z18, Z15
-	VFMADD213PS 320(SI), Z18, Z15
-	VFMADD213PS 256(SI), Z18, Z15
-	VFMADD213PS 192(SI), Z18, Z15
-	VFMADD213PS 128(SI), Z18, Z15
-	VFMADD213PS 64(SI), Z18, Z15
-	VFMADD213PS (SI), Z18, Z15
-	VMULPS      Z18, Z15, Z15
-	VFMADD213PS Z18, Z18, Z15
-	VADDPS      Z15, Z23, Z23
+	VMOVAPS     Z17, Z24
+	VFMADD213PS 384(SI), Z18, Z24
+	VFMADD213PS 320(SI), Z18, Z24
+	VFMADD213PS 256(SI), Z18, Z24
+	VFMADD213PS 192(SI), Z18, Z24
+	VFMADD213PS 128(SI), Z18, Z24
+	VFMADD213PS 64(SI), Z18, Z24
+	VFMADD213PS (SI), Z18, Z24
+	VMULPS      Z18, Z24, Z24
+	VFMADD213PS Z18, Z18, Z24
+	VADDPS      Z24, Z21, Z21
 
 	// fill where t < 0
-	VMOVAPS Z13, K3, Z23
-	VMOVUPS Z23, 128(AX)
+	VMOVAPS Z13, K1, Z21
+	VADDPS  Z21, Z15, Z15
+	VMOVUPS Z21, (AX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z15
-	VFMADD213PS 384(SI), Z20, Z15
-	VFMADD213PS 320(SI), Z20, Z15
-	VFMADD213PS 256(SI), Z20, Z15
-	VFMADD213PS 192(SI), Z20, Z15
-	VFMADD213PS 128(SI), Z20, Z15
-	VFMADD213PS 64(SI), Z20, Z15
-	VFMADD213PS (SI), Z20, Z15
-	VMULPS      Z20, Z15, Z15
-	VFMADD213PS Z20, Z20, Z15
-	VADDPS      Z15, Z25, Z25
+	VMOVAPS     Z17, Z18
+	VFMADD213PS 384(SI), Z19, Z18
+	VFMADD213PS 320(SI), Z19, Z18
+	VFMADD213PS 256(SI), Z19, Z18
+	VFMADD213PS 192(SI), Z19, Z18
+	VFMADD213PS 128(SI), Z19, Z18
+	VFMADD213PS 64(SI), Z19, Z18
+	VFMADD213PS (SI), Z19, Z18
+	VMULPS      Z19, Z18, Z18
+	VFMADD213PS Z19, Z19, Z18
+	VADDPS      Z18, Z23, Z23
 
 	// fill where t < 0
-	VMOVAPS Z13, K4, Z25
-	VMOVUPS Z25, 192(AX)
+	VMOVAPS Z13, K2, Z23
+	VADDPS  Z23, Z15, Z15
+	VMOVUPS Z23, 64(AX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z18
+	VFMADD213PS 384(SI), Z20, Z18
+	VFMADD213PS 320(SI), Z20, Z18
+	VFMADD213PS 256(SI), Z20, Z18
+	VFMADD213PS 192(SI), Z20, Z18
+	VFMADD213PS 128(SI), Z20, Z18
+	VFMADD213PS 64(SI), Z20, Z18
+	VFMADD213PS (SI), Z20, Z18
+	VMULPS      Z20, Z18, Z18
+	VFMADD213PS Z20, Z20, Z18
+	VADDPS      Z18, Z25, Z25
+
+	// fill where t < 0
+	VMOVAPS Z13, K3, Z25
+	VADDPS  Z25, Z15, Z15
+	VMOVUPS Z25, 128(AX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z18
+	VFMADD213PS 384(SI), Z22, Z18
+	VFMADD213PS 320(SI), Z22, Z18
+	VFMADD213PS 256(SI), Z22, Z18
+	VFMADD213PS 192(SI), Z22, Z18
+	VFMADD213PS 128(SI), Z22, Z18
+	VFMADD213PS 64(SI), Z22, Z18
+	VFMADD213PS (SI), Z22, Z18
+	VMULPS      Z22, Z18, Z18
+	VFMADD213PS Z22, Z22, Z18
+	VADDPS      Z18, Z27, Z27
+
+	// fill where t < 0
+	VMOVAPS Z13, K4, Z27
+	VADDPS  Z27, Z15, Z15
+	VMOVUPS Z27, 192(AX)
 	ADDQ    $0x00000100, AX
 	ADDQ    $0x00000100, CX
 	ADDQ    $0x00000100, DX
@@ -21489,58 +21642,60 @@ sigLossAVX512SmoothLoop:
 sigLossAVX512SmoothOne:
 	CMPQ    BX, $0x00000010
 	JB      sigLossAVX512SmoothTail
-	VMOVUPS (CX), Z15
+	VMOVUPS (CX), Z18
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (DX), Z18
-	VPSLLD    $0x1f, Z18, Z16
-	VPMOVD2M  Z18, K1
-	VORPS     Z10, Z15, Z18
-	VXORPS    Z16, Z15, Z16
+	VMOVDQU32 (DX), Z20
+	VPSLLD    $0x1f, Z20, Z19
+	VPMAXSD   Z20, Z16, Z16
+	VPMOVD2M  Z20, K1
+	VORPS     Z10, Z18, Z20
+	VXORPS    Z19, Z18, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z16, Z19
-	VFMADD231PS Z11, Z15, Z19
+	VMAXPS      Z11, Z19, Z21
+	VFMADD231PS Z11, Z18, Z21
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z16, Z15
-	VFNMADD231PS Z12, Z15, Z19
+	VMULPS       Z14, Z19, Z18
+	VFNMADD231PS Z12, Z18, Z21
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z18, Z15
-	VRNDSCALEPS $0x00, Z15, Z15
-	VMOVAPS     Z18, Z20
-	VFMADD231PS Z1, Z15, Z20
-	VFMADD231PS Z2, Z15, Z20
+	VMULPS      Z0, Z20, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z20, Z22
+	VFMADD231PS Z1, Z18, Z22
+	VFMADD231PS Z2, Z18, Z22
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z16
-	VFMADD213PS Z4, Z20, Z16
-	VFMADD213PS Z5, Z20, Z16
-	VFMADD213PS Z6, Z20, Z16
-	VFMADD213PS Z7, Z20, Z16
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z22, Z19
+	VFMADD213PS Z5, Z22, Z19
+	VFMADD213PS Z6, Z22, Z19
+	VFMADD213PS Z7, Z22, Z19
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z18, K2
-	VFMADD213PS Z9, Z20, Z16
-	VSCALEFPS.Z Z15, Z16, K2, Z15
+	VCMPPS      $0x05, Z8, Z20, K2
+	VFMADD213PS Z9, Z22, Z19
+	VSCALEFPS.Z Z18, Z19, K2, Z18
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z16
-	VFMADD213PS 384(SI), Z15, Z16
-	VFMADD213PS 320(SI), Z15, Z16
-	VFMADD213PS 256(SI), Z15, Z16
-	VFMADD213PS 192(SI), Z15, Z16
-	VFMADD213PS 128(SI), Z15, Z16
-	VFMADD213PS 64(SI), Z15, Z16
-	VFMADD213PS (SI), Z15, Z16
-	VMULPS      Z15, Z16, Z16
-	VFMADD213PS Z15, Z15, Z16
-	VADDPS      Z16, Z19, Z19
+	VMOVAPS     Z17, Z19
+	VFMADD213PS 384(SI), Z18, Z19
+	VFMADD213PS 320(SI), Z18, Z19
+	VFMADD213PS 256(SI), Z18, Z19
+	VFMADD213PS 192(SI), Z18, Z19
+	VFMADD213PS 128(SI), Z18, Z19
+	VFMADD213PS 64(SI), Z18, Z19
+	VFMADD213PS (SI), Z18, Z19
+	VMULPS      Z18, Z19, Z19
+	VFMADD213PS Z18, Z18, Z19
+	VADDPS      Z19, Z21, Z21
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z19
-	VMOVUPS Z19, (AX)
+	VMOVAPS Z13, K1, Z21
+	VADDPS  Z21, Z15, Z15
+	VMOVUPS Z21, (AX)
 	ADDQ    $0x00000040, AX
 	ADDQ    $0x00000040, CX
 	ADDQ    $0x00000040, DX
@@ -21553,22 +21708,23 @@ sigLossAVX512SmoothTail:
 	MOVL      $0x0000ffff, DI
 	BZHIL     BX, DI, BX
 	KMOVW     BX, K1
-	VMOVUPS.Z (CX), K1, Z15
+	VMOVUPS.Z (CX), K1, Z18
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32.Z (DX), K1, Z18
-	VPSLLD      $0x1f, Z18, Z16
-	VPMOVD2M    Z18, K2
-	VORPS       Z10, Z15, Z10
-	VXORPS      Z16, Z15, Z16
+	VMOVDQU32.Z (DX), K1, Z20
+	VPSLLD      $0x1f, Z20, Z19
+	VPMAXSD     Z20, Z16, Z16
+	VPMOVD2M    Z20, K2
+	VORPS       Z10, Z18, Z10
+	VXORPS      Z19, Z18, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z16, Z18
-	VFMADD231PS Z11, Z15, Z18
+	VMAXPS      Z11, Z19, Z20
+	VFMADD231PS Z11, Z18, Z20
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z16, Z11
-	VFNMADD231PS Z12, Z11, Z18
+	VMULPS       Z14, Z19, Z11
+	VFNMADD231PS Z12, Z11, Z20
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z10, Z0
@@ -21600,19 +21756,30 @@ sigLossAVX512SmoothTail:
 	VFMADD213PS (SI), Z0, Z1
 	VMULPS      Z0, Z1, Z1
 	VFMADD213PS Z0, Z0, Z1
-	VADDPS      Z1, Z18, Z18
+	VADDPS      Z1, Z20, Z20
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z18
-	VMOVUPS Z18, K1, (AX)
+	VMOVAPS Z13, K2, Z20
+	VADDPS  Z20, Z15, Z15
+	VMOVUPS Z20, K1, (AX)
 
 sigLossAVX512Done:
+	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	VBROADCASTSS oneInt<>+0(SB), Z0
+	VPCMPD       $0x06, Z0, Z16, K1
+	KORTESTW     K1, K1
+	SETNE        AL
+	MOVB         AL, bad+80(FP)
+	VCMPPS       $0x03, Z15, Z15, K1
+	KORTESTW     K1, K1
+	SETNE        AL
+	MOVB         AL, nan+81(FP)
 	VZEROUPPER
 	RET
 
-// func sigLSEAVX512(dst []float32, x []float32)
+// func sigLSEAVX512(dst []float32, x []float32) (nan bool)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLSEAVX512(SB), NOSPLIT, $448-48
+TEXT ·sigLSEAVX512(SB), NOSPLIT, $448-49
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         dst_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
@@ -21645,165 +21812,172 @@ TEXT ·sigLSEAVX512(SB), NOSPLIT, $448-48
 	VBROADCASTSS signBit<>+0(SB), Z10
 	VXORPS       Z11, Z11, Z11
 
+	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	VXORPS Z12, Z12, Z12
+
 sigLSEAVX512Loop:
 	CMPQ    CX, $0x00000040
 	JB      sigLSEAVX512One
-	VMOVUPS (DX), Z12
-	VORPS   Z10, Z12, Z13
+	VMOVUPS (DX), Z13
+	VORPS   Z10, Z13, Z14
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z12, Z14
-	VFMADD231PS Z11, Z12, Z14
-	VMOVUPS     64(DX), Z12
-	VORPS       Z10, Z12, Z15
+	VMAXPS      Z11, Z13, Z15
+	VFMADD231PS Z11, Z13, Z15
+	VMOVUPS     64(DX), Z13
+	VORPS       Z10, Z13, Z16
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z12, Z16
-	VFMADD231PS Z11, Z12, Z16
-	VMOVUPS     128(DX), Z12
-	VORPS       Z10, Z12, Z18
+	VMAXPS      Z11, Z13, Z18
+	VFMADD231PS Z11, Z13, Z18
+	VMOVUPS     128(DX), Z13
+	VORPS       Z10, Z13, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z12, Z19
-	VFMADD231PS Z11, Z12, Z19
-	VMOVUPS     192(DX), Z12
-	VORPS       Z10, Z12, Z20
+	VMAXPS      Z11, Z13, Z20
+	VFMADD231PS Z11, Z13, Z20
+	VMOVUPS     192(DX), Z13
+	VORPS       Z10, Z13, Z21
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z12, Z21
-	VFMADD231PS Z11, Z12, Z21
+	VMAXPS      Z11, Z13, Z22
+	VFMADD231PS Z11, Z13, Z22
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z13, Z12
-	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z13, Z23
-	VFMADD231PS Z1, Z12, Z23
-	VFMADD231PS Z2, Z12, Z23
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z13, K1
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z12, Z22, K1, Z12
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z15, Z13
+	VMULPS      Z0, Z14, Z13
 	VRNDSCALEPS $0x00, Z13, Z13
-	VMOVAPS     Z15, Z23
-	VFMADD231PS Z1, Z13, Z23
-	VFMADD231PS Z2, Z13, Z23
+	VMOVAPS     Z14, Z24
+	VFMADD231PS Z1, Z13, Z24
+	VFMADD231PS Z2, Z13, Z24
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z15, K1
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z13, Z22, K1, Z13
+	VCMPPS      $0x05, Z8, Z14, K1
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z13, Z23, K1, Z13
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z18, Z15
-	VRNDSCALEPS $0x00, Z15, Z15
-	VMOVAPS     Z18, Z23
-	VFMADD231PS Z1, Z15, Z23
-	VFMADD231PS Z2, Z15, Z23
+	VMULPS      Z0, Z16, Z14
+	VRNDSCALEPS $0x00, Z14, Z14
+	VMOVAPS     Z16, Z24
+	VFMADD231PS Z1, Z14, Z24
+	VFMADD231PS Z2, Z14, Z24
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z18, K1
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z15, Z22, K1, Z15
+	VCMPPS      $0x05, Z8, Z16, K1
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z14, Z23, K1, Z14
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z20, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z20, Z23
-	VFMADD231PS Z1, Z18, Z23
-	VFMADD231PS Z2, Z18, Z23
+	VMULPS      Z0, Z19, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VMOVAPS     Z19, Z24
+	VFMADD231PS Z1, Z16, Z24
+	VFMADD231PS Z2, Z16, Z24
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z20, K1
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z18, Z22, K1, Z18
+	VCMPPS      $0x05, Z8, Z19, K1
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z16, Z23, K1, Z16
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z21, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z19, Z24
+	VFMADD231PS Z2, Z19, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z23
+	VFMADD213PS Z4, Z24, Z23
+	VFMADD213PS Z5, Z24, Z23
+	VFMADD213PS Z6, Z24, Z23
+	VFMADD213PS Z7, Z24, Z23
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z21, K1
+	VFMADD213PS Z9, Z24, Z23
+	VSCALEFPS.Z Z19, Z23, K1, Z19
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z20
-	VFMADD213PS 384(BX), Z12, Z20
-	VFMADD213PS 320(BX), Z12, Z20
-	VFMADD213PS 256(BX), Z12, Z20
-	VFMADD213PS 192(BX), Z12, Z20
-	VFMADD213PS 128(BX), Z12, Z20
-	VFMADD213PS 64(BX), Z12, Z20
-	VFMADD213PS (BX), Z12, Z20
-	VMULPS      Z12, Z20, Z20
-	VFMADD213PS Z12, Z12, Z20
-	VADDPS      Z20, Z14, Z14
-	VMOVUPS     Z14, (AX)
+	VMOVAPS     Z17, Z21
+	VFMADD213PS 384(BX), Z13, Z21
+	VFMADD213PS 320(BX), Z13, Z21
+	VFMADD213PS 256(BX), Z13, Z21
+	VFMADD213PS 192(BX), Z13, Z21
+	VFMADD213PS 128(BX), Z13, Z21
+	VFMADD213PS 64(BX), Z13, Z21
+	VFMADD213PS (BX), Z13, Z21
+	VMULPS      Z13, Z21, Z21
+	VFMADD213PS Z13, Z13, Z21
+	VADDPS      Z21, Z15, Z15
+	VADDPS      Z15, Z12, Z12
+	VMOVUPS     Z15, (AX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z12
-	VFMADD213PS 384(BX), Z13, Z12
-	VFMADD213PS 320(BX), Z13, Z12
-	VFMADD213PS 256(BX), Z13, Z12
-	VFMADD213PS 192(BX), Z13, Z12
-	VFMADD213PS 128(BX), Z13, Z12
-	VFMADD213PS 64(BX), Z13, Z12
-	VFMADD213PS (BX), Z13, Z12
-	VMULPS      Z13, Z12, Z12
-	VFMADD213PS Z13, Z13, Z12
-	VADDPS      Z12, Z16, Z16
-	VMOVUPS     Z16, 64(AX)
+	VMOVAPS     Z17, Z13
+	VFMADD213PS 384(BX), Z14, Z13
+	VFMADD213PS 320(BX), Z14, Z13
+	VFMADD213PS 256(BX), Z14, Z13
+	VFMADD213PS 192(BX), Z14, Z13
+	VFMADD213PS 128(BX), Z14, Z13
+	VFMADD213PS 64(BX), Z14, Z13
+	VFMADD213PS (BX), Z14, Z13
+	VMULPS      Z14, Z13, Z13
+	VFMADD213PS Z14, Z14, Z13
+	VADDPS      Z13, Z18, Z18
+	VADDPS      Z18, Z12, Z12
+	VMOVUPS     Z18, 64(AX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z12
-	VFMADD213PS 384(BX), Z15, Z12
-	VFMADD213PS 320(BX), Z15, Z12
-	VFMADD213PS 256(BX), Z15, Z12
-	VFMADD213PS 192(BX), Z15, Z12
-	VFMADD213PS 128(BX), Z15, Z12
-	VFMADD213PS 64(BX), Z15, Z12
-	VFMADD213PS (BX), Z15, Z12
-	VMULPS      Z15, Z12, Z12
-	VFMADD213PS Z15, Z15, Z12
-	VADDPS      Z12, Z19, Z19
-	VMOVUPS     Z19, 128(AX)
+	VMOVAPS     Z17, Z13
+	VFMADD213PS 384(BX), Z16, Z13
+	VFMADD213PS 320(BX), Z16, Z13
+	VFMADD213PS 256(BX), Z16, Z13
+	VFMADD213PS 192(BX), Z16, Z13
+	VFMADD213PS 128(BX), Z16, Z13
+	VFMADD213PS 64(BX), Z16, Z13
+	VFMADD213PS (BX), Z16, Z13
+	VMULPS      Z16, Z13, Z13
+	VFMADD213PS Z16, Z16, Z13
+	VADDPS      Z13, Z20, Z20
+	VADDPS      Z20, Z12, Z12
+	VMOVUPS     Z20, 128(AX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z12
-	VFMADD213PS 384(BX), Z18, Z12
-	VFMADD213PS 320(BX), Z18, Z12
-	VFMADD213PS 256(BX), Z18, Z12
-	VFMADD213PS 192(BX), Z18, Z12
-	VFMADD213PS 128(BX), Z18, Z12
-	VFMADD213PS 64(BX), Z18, Z12
-	VFMADD213PS (BX), Z18, Z12
-	VMULPS      Z18, Z12, Z12
-	VFMADD213PS Z18, Z18, Z12
-	VADDPS      Z12, Z21, Z21
-	VMOVUPS     Z21, 192(AX)
+	VMOVAPS     Z17, Z13
+	VFMADD213PS 384(BX), Z19, Z13
+	VFMADD213PS 320(BX), Z19, Z13
+	VFMADD213PS 256(BX), Z19, Z13
+	VFMADD213PS 192(BX), Z19, Z13
+	VFMADD213PS 128(BX), Z19, Z13
+	VFMADD213PS 64(BX), Z19, Z13
+	VFMADD213PS (BX), Z19, Z13
+	VMULPS      Z19, Z13, Z13
+	VFMADD213PS Z19, Z19, Z13
+	VADDPS      Z13, Z22, Z22
+	VADDPS      Z22, Z12, Z12
+	VMOVUPS     Z22, 192(AX)
 	ADDQ        $0x00000100, AX
 	ADDQ        $0x00000100, DX
 	SUBQ        $0x00000040, CX
@@ -21812,45 +21986,46 @@ sigLSEAVX512Loop:
 sigLSEAVX512One:
 	CMPQ    CX, $0x00000010
 	JB      sigLSEAVX512Tail
-	VMOVUPS (DX), Z12
-	VORPS   Z10, Z12, Z13
+	VMOVUPS (DX), Z13
+	VORPS   Z10, Z13, Z14
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z12, Z14
-	VFMADD231PS Z11, Z12, Z14
+	VMAXPS      Z11, Z13, Z15
+	VFMADD231PS Z11, Z13, Z15
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z13, Z12
-	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z13, Z16
-	VFMADD231PS Z1, Z12, Z16
-	VFMADD231PS Z2, Z12, Z16
+	VMULPS      Z0, Z14, Z13
+	VRNDSCALEPS $0x00, Z13, Z13
+	VMOVAPS     Z14, Z18
+	VFMADD231PS Z1, Z13, Z18
+	VFMADD231PS Z2, Z13, Z18
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z15
-	VFMADD213PS Z4, Z16, Z15
-	VFMADD213PS Z5, Z16, Z15
-	VFMADD213PS Z6, Z16, Z15
-	VFMADD213PS Z7, Z16, Z15
+	VMOVAPS     Z3, Z16
+	VFMADD213PS Z4, Z18, Z16
+	VFMADD213PS Z5, Z18, Z16
+	VFMADD213PS Z6, Z18, Z16
+	VFMADD213PS Z7, Z18, Z16
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z13, K1
-	VFMADD213PS Z9, Z16, Z15
-	VSCALEFPS.Z Z12, Z15, K1, Z12
+	VCMPPS      $0x05, Z8, Z14, K1
+	VFMADD213PS Z9, Z18, Z16
+	VSCALEFPS.Z Z13, Z16, K1, Z13
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z13
-	VFMADD213PS 384(BX), Z12, Z13
-	VFMADD213PS 320(BX), Z12, Z13
-	VFMADD213PS 256(BX), Z12, Z13
-	VFMADD213PS 192(BX), Z12, Z13
-	VFMADD213PS 128(BX), Z12, Z13
-	VFMADD213PS 64(BX), Z12, Z13
-	VFMADD213PS (BX), Z12, Z13
-	VMULPS      Z12, Z13, Z13
-	VFMADD213PS Z12, Z12, Z13
-	VADDPS      Z13, Z14, Z14
-	VMOVUPS     Z14, (AX)
+	VMOVAPS     Z17, Z14
+	VFMADD213PS 384(BX), Z13, Z14
+	VFMADD213PS 320(BX), Z13, Z14
+	VFMADD213PS 256(BX), Z13, Z14
+	VFMADD213PS 192(BX), Z13, Z14
+	VFMADD213PS 128(BX), Z13, Z14
+	VFMADD213PS 64(BX), Z13, Z14
+	VFMADD213PS (BX), Z13, Z14
+	VMULPS      Z13, Z14, Z14
+	VFMADD213PS Z13, Z13, Z14
+	VADDPS      Z14, Z15, Z15
+	VADDPS      Z15, Z12, Z12
+	VMOVUPS     Z15, (AX)
 	ADDQ        $0x00000040, AX
 	ADDQ        $0x00000040, DX
 	SUBQ        $0x00000010, CX
@@ -21862,12 +22037,12 @@ sigLSEAVX512Tail:
 	MOVL      $0x0000ffff, SI
 	BZHIL     CX, SI, CX
 	KMOVW     CX, K1
-	VMOVUPS.Z (DX), K1, Z12
-	VORPS     Z10, Z12, Z10
+	VMOVUPS.Z (DX), K1, Z13
+	VORPS     Z10, Z13, Z10
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z12, Z13
-	VFMADD231PS Z11, Z12, Z13
+	VMAXPS      Z11, Z13, Z14
+	VFMADD231PS Z11, Z13, Z14
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z10, Z0
@@ -21899,10 +22074,16 @@ sigLSEAVX512Tail:
 	VFMADD213PS (BX), Z0, Z1
 	VMULPS      Z0, Z1, Z1
 	VFMADD213PS Z0, Z0, Z1
-	VADDPS      Z1, Z13, Z13
-	VMOVUPS     Z13, K1, (AX)
+	VADDPS      Z1, Z14, Z14
+	VADDPS      Z14, Z12, Z12
+	VMOVUPS     Z14, K1, (AX)
 
 sigLSEAVX512Done:
+	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	VCMPPS   $0x03, Z12, Z12, K1
+	KORTESTW K1, K1
+	SETNE    AL
+	MOVB     AL, nan+48(FP)
 	VZEROUPPER
 	RET
 
@@ -22234,9 +22415,9 @@ sigGradAVX512Done:
 	VZEROUPPER
 	RET
 
-// func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+// func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLossGradAVX512(SB), NOSPLIT, $448-108
+TEXT ·sigLossGradAVX512(SB), NOSPLIT, $448-114
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         g_base+24(FP), CX
 	MOVQ         x_base+48(FP), DX
@@ -22280,6 +22461,10 @@ TEXT ·sigLossGradAVX512(SB), NOSPLIT, $448-108
 	VBROADCASTSS s0+104(FP), Z16
 	VBROADCASTSS one<>+0(SB), Z18
 
+	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
 	MOVL eps+96(FP), R8
 	SHLL $0x01, R8
@@ -22291,330 +22476,36 @@ sigLossGradAVX512PlainLoop:
 	VMOVUPS (DX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (BX), Z18
-	VPSLLD    $0x1f, Z18, Z14
-	VPMOVD2M  Z18, K1
-	VORPS     Z10, Z12, Z18
-	VXORPS    Z14, Z12, Z19
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z19, Z20
-	VFMADD231PS Z11, Z12, Z20
-	VMOVUPS     64(DX), Z12
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 64(BX), Z22
-	VPSLLD    $0x1f, Z22, Z21
-	VPMOVD2M  Z22, K2
-	VORPS     Z10, Z12, Z22
-	VXORPS    Z21, Z12, Z23
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z23, Z24
-	VFMADD231PS Z11, Z12, Z24
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z18, Z12
-	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z18, Z26
-	VFMADD231PS Z1, Z12, Z26
-	VFMADD231PS Z2, Z12, Z26
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z25
-	VFMADD213PS Z4, Z26, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z18, K3
-	VFMADD213PS Z9, Z26, Z25
-	VSCALEFPS.Z Z12, Z25, K3, Z12
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z22, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z22, Z26
-	VFMADD231PS Z1, Z18, Z26
-	VFMADD231PS Z2, Z18, Z26
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z25
-	VFMADD213PS Z4, Z26, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z22, K3
-	VFMADD213PS Z9, Z26, Z25
-	VSCALEFPS.Z Z18, Z25, K3, Z18
-
-	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z12, Z22
-	VMOVUPS  Z9, Z25
-	VDIVPS   Z22, Z25, Z25
-	VMULPS   Z25, Z12, Z22
-	VPMOVD2M Z19, K3
-	VMOVAPS  Z22, K3, Z25
-
-	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z15, Z25, Z25
-	VXORPS Z14, Z25, Z25
-
-	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z16, Z25, Z25
-	VMOVAPS Z11, K1, Z25
-	VMOVUPS Z25, (CX)
-
-	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z18, Z14
-	VMOVUPS  Z9, Z19
-	VDIVPS   Z14, Z19, Z19
-	VMULPS   Z19, Z18, Z14
-	VPMOVD2M Z23, K3
-	VMOVAPS  Z14, K3, Z19
-
-	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z15, Z19, Z19
-	VXORPS Z21, Z19, Z19
-
-	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z16, Z19, Z19
-	VMOVAPS Z11, K2, Z19
-	VMOVUPS Z19, 64(CX)
-
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z14
-	VFMADD213PS 384(DI), Z12, Z14
-	VFMADD213PS 320(DI), Z12, Z14
-	VFMADD213PS 256(DI), Z12, Z14
-	VFMADD213PS 192(DI), Z12, Z14
-	VFMADD213PS 128(DI), Z12, Z14
-	VFMADD213PS 64(DI), Z12, Z14
-	VFMADD213PS (DI), Z12, Z14
-	VMULPS      Z12, Z14, Z14
-	VFMADD213PS Z12, Z12, Z14
-	VADDPS      Z14, Z20, Z20
-
-	// fill where t < 0
-	VMOVAPS Z13, K1, Z20
-	VMOVUPS Z20, (AX)
-
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z12
-	VFMADD213PS 384(DI), Z18, Z12
-	VFMADD213PS 320(DI), Z18, Z12
-	VFMADD213PS 256(DI), Z18, Z12
-	VFMADD213PS 192(DI), Z18, Z12
-	VFMADD213PS 128(DI), Z18, Z12
-	VFMADD213PS 64(DI), Z18, Z12
-	VFMADD213PS (DI), Z18, Z12
-	VMULPS      Z18, Z12, Z12
-	VFMADD213PS Z18, Z18, Z12
-	VADDPS      Z12, Z24, Z24
-
-	// fill where t < 0
-	VMOVAPS Z13, K2, Z24
-	VMOVUPS Z24, 64(AX)
-	ADDQ    $0x00000080, AX
-	ADDQ    $0x00000080, CX
-	ADDQ    $0x00000080, DX
-	ADDQ    $0x00000080, BX
-	SUBQ    $0x00000020, SI
-	JMP     sigLossGradAVX512PlainLoop
-
-sigLossGradAVX512PlainOne:
-	CMPQ    SI, $0x00000010
-	JB      sigLossGradAVX512PlainTail
-	VMOVUPS (DX), Z12
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (BX), Z18
-	VPSLLD    $0x1f, Z18, Z14
-	VPMOVD2M  Z18, K1
-	VORPS     Z10, Z12, Z18
-	VXORPS    Z14, Z12, Z19
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z19, Z20
-	VFMADD231PS Z11, Z12, Z20
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z18, Z12
-	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z18, Z22
-	VFMADD231PS Z1, Z12, Z22
-	VFMADD231PS Z2, Z12, Z22
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z21
-	VFMADD213PS Z4, Z22, Z21
-	VFMADD213PS Z5, Z22, Z21
-	VFMADD213PS Z6, Z22, Z21
-	VFMADD213PS Z7, Z22, Z21
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z18, K2
-	VFMADD213PS Z9, Z22, Z21
-	VSCALEFPS.Z Z12, Z21, K2, Z12
-
-	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z12, Z18
-	VMOVUPS  Z9, Z21
-	VDIVPS   Z18, Z21, Z21
-	VMULPS   Z21, Z12, Z18
-	VPMOVD2M Z19, K2
-	VMOVAPS  Z18, K2, Z21
-
-	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z15, Z21, Z21
-	VXORPS Z14, Z21, Z21
-
-	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z16, Z21, Z21
-	VMOVAPS Z11, K1, Z21
-	VMOVUPS Z21, (CX)
-
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z14
-	VFMADD213PS 384(DI), Z12, Z14
-	VFMADD213PS 320(DI), Z12, Z14
-	VFMADD213PS 256(DI), Z12, Z14
-	VFMADD213PS 192(DI), Z12, Z14
-	VFMADD213PS 128(DI), Z12, Z14
-	VFMADD213PS 64(DI), Z12, Z14
-	VFMADD213PS (DI), Z12, Z14
-	VMULPS      Z12, Z14, Z14
-	VFMADD213PS Z12, Z12, Z14
-	VADDPS      Z14, Z20, Z20
-
-	// fill where t < 0
-	VMOVAPS Z13, K1, Z20
-	VMOVUPS Z20, (AX)
-	ADDQ    $0x00000040, AX
-	ADDQ    $0x00000040, CX
-	ADDQ    $0x00000040, DX
-	ADDQ    $0x00000040, BX
-	SUBQ    $0x00000010, SI
-	JMP     sigLossGradAVX512PlainOne
-
-sigLossGradAVX512PlainTail:
-	TESTQ     SI, SI
-	JZ        sigLossGradAVX512Done
-	MOVL      $0x0000ffff, R8
-	BZHIL     SI, R8, SI
-	KMOVW     SI, K1
-	VMOVUPS.Z (DX), K1, Z12
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32.Z (BX), K1, Z18
-	VPSLLD      $0x1f, Z18, Z14
-	VPMOVD2M    Z18, K2
-	VORPS       Z10, Z12, Z10
-	VXORPS      Z14, Z12, Z18
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z18, Z19
-	VFMADD231PS Z11, Z12, Z19
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z10, Z0
-	VRNDSCALEPS $0x00, Z0, Z0
-	VMOVAPS     Z10, Z12
-	VFMADD231PS Z1, Z0, Z12
-	VFMADD231PS Z2, Z0, Z12
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z1
-	VFMADD213PS Z4, Z12, Z1
-	VFMADD213PS Z5, Z12, Z1
-	VFMADD213PS Z6, Z12, Z1
-	VFMADD213PS Z7, Z12, Z1
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z10, K3
-	VFMADD213PS Z9, Z12, Z1
-	VSCALEFPS.Z Z0, Z1, K3, Z0
-
-	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z0, Z1
-	VMOVUPS  Z9, Z2
-	VDIVPS   Z1, Z2, Z2
-	VMULPS   Z2, Z0, Z1
-	VPMOVD2M Z18, K3
-	VMOVAPS  Z1, K3, Z2
-
-	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z15, Z2, Z2
-	VXORPS Z14, Z2, Z2
-
-	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z16, Z2, Z2
-	VMOVAPS Z11, K2, Z2
-	VMOVUPS Z2, K1, (CX)
-
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z1
-	VFMADD213PS 384(DI), Z0, Z1
-	VFMADD213PS 320(DI), Z0, Z1
-	VFMADD213PS 256(DI), Z0, Z1
-	VFMADD213PS 192(DI), Z0, Z1
-	VFMADD213PS 128(DI), Z0, Z1
-	VFMADD213PS 64(DI), Z0, Z1
-	VFMADD213PS (DI), Z0, Z1
-	VMULPS      Z0, Z1, Z1
-	VFMADD213PS Z0, Z0, Z1
-	VADDPS      Z1, Z19, Z19
-
-	// fill where t < 0
-	VMOVAPS Z13, K2, Z19
-	VMOVUPS Z19, K1, (AX)
-	JMP     sigLossGradAVX512Done
-
-sigLossGradAVX512SmoothLoop:
-	CMPQ    SI, $0x00000020
-	JB      sigLossGradAVX512SmoothOne
-	VMOVUPS (DX), Z18
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
 	VMOVDQU32 (BX), Z20
-	VPSLLD    $0x1f, Z20, Z19
+	VPSLLD    $0x1f, Z20, Z14
+	VPMAXSD   Z20, Z19, Z19
 	VPMOVD2M  Z20, K1
-	VORPS     Z10, Z18, Z20
-	VXORPS    Z19, Z18, Z21
+	VORPS     Z10, Z12, Z20
+	VXORPS    Z14, Z12, Z21
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z21, Z22
-	VFMADD231PS Z11, Z18, Z22
-
-	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z21, Z18
-	VFNMADD231PS Z12, Z18, Z22
-	VMOVUPS      64(DX), Z18
+	VFMADD231PS Z11, Z12, Z22
+	VMOVUPS     64(DX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
 	VMOVDQU32 64(BX), Z24
 	VPSLLD    $0x1f, Z24, Z23
+	VPMAXSD   Z24, Z19, Z19
 	VPMOVD2M  Z24, K2
-	VORPS     Z10, Z18, Z24
-	VXORPS    Z23, Z18, Z25
+	VORPS     Z10, Z12, Z24
+	VXORPS    Z23, Z12, Z25
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z25, Z26
-	VFMADD231PS Z11, Z18, Z26
-
-	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z25, Z18
-	VFNMADD231PS Z12, Z18, Z26
+	VFMADD231PS Z11, Z12, Z26
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z20, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
+	VMULPS      Z0, Z20, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
 	VMOVAPS     Z20, Z28
-	VFMADD231PS Z1, Z18, Z28
-	VFMADD231PS Z2, Z18, Z28
+	VFMADD231PS Z1, Z12, Z28
+	VFMADD231PS Z2, Z12, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z3, Z27
@@ -22626,7 +22517,7 @@ sigLossGradAVX512SmoothLoop:
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z20, K3
 	VFMADD213PS Z9, Z28, Z27
-	VSCALEFPS.Z Z18, Z27, K3, Z18
+	VSCALEFPS.Z Z12, Z27, K3, Z12
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z24, Z20
@@ -22648,16 +22539,16 @@ sigLossGradAVX512SmoothLoop:
 	VSCALEFPS.Z Z20, Z27, K3, Z20
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z18, Z24
+	VADDPS   Z9, Z12, Z24
 	VMOVUPS  Z9, Z27
 	VDIVPS   Z24, Z27, Z27
-	VMULPS   Z27, Z18, Z24
+	VMULPS   Z27, Z12, Z24
 	VPMOVD2M Z21, K3
 	VMOVAPS  Z24, K3, Z27
 
 	// v = ±(σ(d) − ε/2): negated for a positive
 	VSUBPS Z15, Z27, Z27
-	VXORPS Z19, Z27, Z27
+	VXORPS Z14, Z27, Z27
 
 	// g = scale·v where the sample is kept, else 0
 	VMULPS  Z16, Z27, Z27
@@ -22665,12 +22556,12 @@ sigLossGradAVX512SmoothLoop:
 	VMOVUPS Z27, (CX)
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z20, Z19
+	VADDPS   Z9, Z20, Z14
 	VMOVUPS  Z9, Z21
-	VDIVPS   Z19, Z21, Z21
-	VMULPS   Z21, Z20, Z19
+	VDIVPS   Z14, Z21, Z21
+	VMULPS   Z21, Z20, Z14
 	VPMOVD2M Z25, K3
-	VMOVAPS  Z19, K3, Z21
+	VMOVAPS  Z14, K3, Z21
 
 	// v = ±(σ(d) − ε/2): negated for a positive
 	VSUBPS Z15, Z21, Z21
@@ -22682,71 +22573,70 @@ sigLossGradAVX512SmoothLoop:
 	VMOVUPS Z21, 64(CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z19
-	VFMADD213PS 384(DI), Z18, Z19
-	VFMADD213PS 320(DI), Z18, Z19
-	VFMADD213PS 256(DI), Z18, Z19
-	VFMADD213PS 192(DI), Z18, Z19
-	VFMADD213PS 128(DI), Z18, Z19
-	VFMADD213PS 64(DI), Z18, Z19
-	VFMADD213PS (DI), Z18, Z19
-	VMULPS      Z18, Z19, Z19
-	VFMADD213PS Z18, Z18, Z19
-	VADDPS      Z19, Z22, Z22
+	VMOVAPS     Z17, Z14
+	VFMADD213PS 384(DI), Z12, Z14
+	VFMADD213PS 320(DI), Z12, Z14
+	VFMADD213PS 256(DI), Z12, Z14
+	VFMADD213PS 192(DI), Z12, Z14
+	VFMADD213PS 128(DI), Z12, Z14
+	VFMADD213PS 64(DI), Z12, Z14
+	VFMADD213PS (DI), Z12, Z14
+	VMULPS      Z12, Z14, Z14
+	VFMADD213PS Z12, Z12, Z14
+	VADDPS      Z14, Z22, Z22
 
 	// fill where t < 0
 	VMOVAPS Z13, K1, Z22
+	VADDPS  Z22, Z18, Z18
 	VMOVUPS Z22, (AX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z18
-	VFMADD213PS 384(DI), Z20, Z18
-	VFMADD213PS 320(DI), Z20, Z18
-	VFMADD213PS 256(DI), Z20, Z18
-	VFMADD213PS 192(DI), Z20, Z18
-	VFMADD213PS 128(DI), Z20, Z18
-	VFMADD213PS 64(DI), Z20, Z18
-	VFMADD213PS (DI), Z20, Z18
-	VMULPS      Z20, Z18, Z18
-	VFMADD213PS Z20, Z20, Z18
-	VADDPS      Z18, Z26, Z26
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(DI), Z20, Z12
+	VFMADD213PS 320(DI), Z20, Z12
+	VFMADD213PS 256(DI), Z20, Z12
+	VFMADD213PS 192(DI), Z20, Z12
+	VFMADD213PS 128(DI), Z20, Z12
+	VFMADD213PS 64(DI), Z20, Z12
+	VFMADD213PS (DI), Z20, Z12
+	VMULPS      Z20, Z12, Z12
+	VFMADD213PS Z20, Z20, Z12
+	VADDPS      Z12, Z26, Z26
 
 	// fill where t < 0
 	VMOVAPS Z13, K2, Z26
+	VADDPS  Z26, Z18, Z18
 	VMOVUPS Z26, 64(AX)
 	ADDQ    $0x00000080, AX
 	ADDQ    $0x00000080, CX
 	ADDQ    $0x00000080, DX
 	ADDQ    $0x00000080, BX
 	SUBQ    $0x00000020, SI
-	JMP     sigLossGradAVX512SmoothLoop
+	JMP     sigLossGradAVX512PlainLoop
 
-sigLossGradAVX512SmoothOne:
+sigLossGradAVX512PlainOne:
 	CMPQ    SI, $0x00000010
-	JB      sigLossGradAVX512SmoothTail
-	VMOVUPS (DX), Z18
+	JB      sigLossGradAVX512PlainTail
+	VMOVUPS (DX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
 	VMOVDQU32 (BX), Z20
-	VPSLLD    $0x1f, Z20, Z19
+	VPSLLD    $0x1f, Z20, Z14
+	VPMAXSD   Z20, Z19, Z19
 	VPMOVD2M  Z20, K1
-	VORPS     Z10, Z18, Z20
-	VXORPS    Z19, Z18, Z21
+	VORPS     Z10, Z12, Z20
+	VXORPS    Z14, Z12, Z21
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z21, Z22
-	VFMADD231PS Z11, Z18, Z22
-
-	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z21, Z18
-	VFNMADD231PS Z12, Z18, Z22
+	VFMADD231PS Z11, Z12, Z22
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z20, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
+	VMULPS      Z0, Z20, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
 	VMOVAPS     Z20, Z24
-	VFMADD231PS Z1, Z18, Z24
-	VFMADD231PS Z2, Z18, Z24
+	VFMADD231PS Z1, Z12, Z24
+	VFMADD231PS Z2, Z12, Z24
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z3, Z23
@@ -22758,19 +22648,19 @@ sigLossGradAVX512SmoothOne:
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z20, K2
 	VFMADD213PS Z9, Z24, Z23
-	VSCALEFPS.Z Z18, Z23, K2, Z18
+	VSCALEFPS.Z Z12, Z23, K2, Z12
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z18, Z20
+	VADDPS   Z9, Z12, Z20
 	VMOVUPS  Z9, Z23
 	VDIVPS   Z20, Z23, Z23
-	VMULPS   Z23, Z18, Z20
+	VMULPS   Z23, Z12, Z20
 	VPMOVD2M Z21, K2
 	VMOVAPS  Z20, K2, Z23
 
 	// v = ±(σ(d) − ε/2): negated for a positive
 	VSUBPS Z15, Z23, Z23
-	VXORPS Z19, Z23, Z23
+	VXORPS Z14, Z23, Z23
 
 	// g = scale·v where the sample is kept, else 0
 	VMULPS  Z16, Z23, Z23
@@ -22778,50 +22668,48 @@ sigLossGradAVX512SmoothOne:
 	VMOVUPS Z23, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z19
-	VFMADD213PS 384(DI), Z18, Z19
-	VFMADD213PS 320(DI), Z18, Z19
-	VFMADD213PS 256(DI), Z18, Z19
-	VFMADD213PS 192(DI), Z18, Z19
-	VFMADD213PS 128(DI), Z18, Z19
-	VFMADD213PS 64(DI), Z18, Z19
-	VFMADD213PS (DI), Z18, Z19
-	VMULPS      Z18, Z19, Z19
-	VFMADD213PS Z18, Z18, Z19
-	VADDPS      Z19, Z22, Z22
+	VMOVAPS     Z17, Z14
+	VFMADD213PS 384(DI), Z12, Z14
+	VFMADD213PS 320(DI), Z12, Z14
+	VFMADD213PS 256(DI), Z12, Z14
+	VFMADD213PS 192(DI), Z12, Z14
+	VFMADD213PS 128(DI), Z12, Z14
+	VFMADD213PS 64(DI), Z12, Z14
+	VFMADD213PS (DI), Z12, Z14
+	VMULPS      Z12, Z14, Z14
+	VFMADD213PS Z12, Z12, Z14
+	VADDPS      Z14, Z22, Z22
 
 	// fill where t < 0
 	VMOVAPS Z13, K1, Z22
+	VADDPS  Z22, Z18, Z18
 	VMOVUPS Z22, (AX)
 	ADDQ    $0x00000040, AX
 	ADDQ    $0x00000040, CX
 	ADDQ    $0x00000040, DX
 	ADDQ    $0x00000040, BX
 	SUBQ    $0x00000010, SI
-	JMP     sigLossGradAVX512SmoothOne
+	JMP     sigLossGradAVX512PlainOne
 
-sigLossGradAVX512SmoothTail:
+sigLossGradAVX512PlainTail:
 	TESTQ     SI, SI
 	JZ        sigLossGradAVX512Done
 	MOVL      $0x0000ffff, R8
 	BZHIL     SI, R8, SI
 	KMOVW     SI, K1
-	VMOVUPS.Z (DX), K1, Z18
+	VMOVUPS.Z (DX), K1, Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
 	VMOVDQU32.Z (BX), K1, Z20
-	VPSLLD      $0x1f, Z20, Z19
+	VPSLLD      $0x1f, Z20, Z14
+	VPMAXSD     Z20, Z19, Z19
 	VPMOVD2M    Z20, K2
-	VORPS       Z10, Z18, Z10
-	VXORPS      Z19, Z18, Z20
+	VORPS       Z10, Z12, Z10
+	VXORPS      Z14, Z12, Z20
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z20, Z21
-	VFMADD231PS Z11, Z18, Z21
-
-	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z20, Z14
-	VFNMADD231PS Z12, Z14, Z21
+	VFMADD231PS Z11, Z12, Z21
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z10, Z0
@@ -22852,7 +22740,7 @@ sigLossGradAVX512SmoothTail:
 
 	// v = ±(σ(d) − ε/2): negated for a positive
 	VSUBPS Z15, Z2, Z2
-	VXORPS Z19, Z2, Z2
+	VXORPS Z14, Z2, Z2
 
 	// g = scale·v where the sample is kept, else 0
 	VMULPS  Z16, Z2, Z2
@@ -22874,15 +22762,338 @@ sigLossGradAVX512SmoothTail:
 
 	// fill where t < 0
 	VMOVAPS Z13, K2, Z21
+	VADDPS  Z21, Z18, Z18
 	VMOVUPS Z21, K1, (AX)
+	JMP     sigLossGradAVX512Done
+
+sigLossGradAVX512SmoothLoop:
+	CMPQ    SI, $0x00000020
+	JB      sigLossGradAVX512SmoothOne
+	VMOVUPS (DX), Z20
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z22
+	VPSLLD    $0x1f, Z22, Z21
+	VPMAXSD   Z22, Z19, Z19
+	VPMOVD2M  Z22, K1
+	VORPS     Z10, Z20, Z22
+	VXORPS    Z21, Z20, Z23
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z23, Z24
+	VFMADD231PS Z11, Z20, Z24
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z23, Z20
+	VFNMADD231PS Z12, Z20, Z24
+	VMOVUPS      64(DX), Z20
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(BX), Z26
+	VPSLLD    $0x1f, Z26, Z25
+	VPMAXSD   Z26, Z19, Z19
+	VPMOVD2M  Z26, K2
+	VORPS     Z10, Z20, Z26
+	VXORPS    Z25, Z20, Z27
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z27, Z28
+	VFMADD231PS Z11, Z20, Z28
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z27, Z20
+	VFNMADD231PS Z12, Z20, Z28
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z22, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z22, Z30
+	VFMADD231PS Z1, Z20, Z30
+	VFMADD231PS Z2, Z20, Z30
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z29
+	VFMADD213PS Z4, Z30, Z29
+	VFMADD213PS Z5, Z30, Z29
+	VFMADD213PS Z6, Z30, Z29
+	VFMADD213PS Z7, Z30, Z29
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z22, K3
+	VFMADD213PS Z9, Z30, Z29
+	VSCALEFPS.Z Z20, Z29, K3, Z20
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z26, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z26, Z30
+	VFMADD231PS Z1, Z22, Z30
+	VFMADD231PS Z2, Z22, Z30
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z29
+	VFMADD213PS Z4, Z30, Z29
+	VFMADD213PS Z5, Z30, Z29
+	VFMADD213PS Z6, Z30, Z29
+	VFMADD213PS Z7, Z30, Z29
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z26, K3
+	VFMADD213PS Z9, Z30, Z29
+	VSCALEFPS.Z Z22, Z29, K3, Z22
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z20, Z26
+	VMOVUPS  Z9, Z29
+	VDIVPS   Z26, Z29, Z29
+	VMULPS   Z29, Z20, Z26
+	VPMOVD2M Z23, K3
+	VMOVAPS  Z26, K3, Z29
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z29, Z29
+	VXORPS Z21, Z29, Z29
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z29, Z29
+	VMOVAPS Z11, K1, Z29
+	VMOVUPS Z29, (CX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z22, Z21
+	VMOVUPS  Z9, Z23
+	VDIVPS   Z21, Z23, Z23
+	VMULPS   Z23, Z22, Z21
+	VPMOVD2M Z27, K3
+	VMOVAPS  Z21, K3, Z23
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z23, Z23
+	VXORPS Z25, Z23, Z23
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z23, Z23
+	VMOVAPS Z11, K2, Z23
+	VMOVUPS Z23, 64(CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z21
+	VFMADD213PS 384(DI), Z20, Z21
+	VFMADD213PS 320(DI), Z20, Z21
+	VFMADD213PS 256(DI), Z20, Z21
+	VFMADD213PS 192(DI), Z20, Z21
+	VFMADD213PS 128(DI), Z20, Z21
+	VFMADD213PS 64(DI), Z20, Z21
+	VFMADD213PS (DI), Z20, Z21
+	VMULPS      Z20, Z21, Z21
+	VFMADD213PS Z20, Z20, Z21
+	VADDPS      Z21, Z24, Z24
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z24
+	VADDPS  Z24, Z18, Z18
+	VMOVUPS Z24, (AX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z20
+	VFMADD213PS 384(DI), Z22, Z20
+	VFMADD213PS 320(DI), Z22, Z20
+	VFMADD213PS 256(DI), Z22, Z20
+	VFMADD213PS 192(DI), Z22, Z20
+	VFMADD213PS 128(DI), Z22, Z20
+	VFMADD213PS 64(DI), Z22, Z20
+	VFMADD213PS (DI), Z22, Z20
+	VMULPS      Z22, Z20, Z20
+	VFMADD213PS Z22, Z22, Z20
+	VADDPS      Z20, Z28, Z28
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z28
+	VADDPS  Z28, Z18, Z18
+	VMOVUPS Z28, 64(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	ADDQ    $0x00000080, BX
+	SUBQ    $0x00000020, SI
+	JMP     sigLossGradAVX512SmoothLoop
+
+sigLossGradAVX512SmoothOne:
+	CMPQ    SI, $0x00000010
+	JB      sigLossGradAVX512SmoothTail
+	VMOVUPS (DX), Z20
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (BX), Z22
+	VPSLLD    $0x1f, Z22, Z21
+	VPMAXSD   Z22, Z19, Z19
+	VPMOVD2M  Z22, K1
+	VORPS     Z10, Z20, Z22
+	VXORPS    Z21, Z20, Z23
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z23, Z24
+	VFMADD231PS Z11, Z20, Z24
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z23, Z20
+	VFNMADD231PS Z12, Z20, Z24
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z22, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z22, Z26
+	VFMADD231PS Z1, Z20, Z26
+	VFMADD231PS Z2, Z20, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z25
+	VFMADD213PS Z4, Z26, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z22, K2
+	VFMADD213PS Z9, Z26, Z25
+	VSCALEFPS.Z Z20, Z25, K2, Z20
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z20, Z22
+	VMOVUPS  Z9, Z25
+	VDIVPS   Z22, Z25, Z25
+	VMULPS   Z25, Z20, Z22
+	VPMOVD2M Z23, K2
+	VMOVAPS  Z22, K2, Z25
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z25, Z25
+	VXORPS Z21, Z25, Z25
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z25, Z25
+	VMOVAPS Z11, K1, Z25
+	VMOVUPS Z25, (CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z21
+	VFMADD213PS 384(DI), Z20, Z21
+	VFMADD213PS 320(DI), Z20, Z21
+	VFMADD213PS 256(DI), Z20, Z21
+	VFMADD213PS 192(DI), Z20, Z21
+	VFMADD213PS 128(DI), Z20, Z21
+	VFMADD213PS 64(DI), Z20, Z21
+	VFMADD213PS (DI), Z20, Z21
+	VMULPS      Z20, Z21, Z21
+	VFMADD213PS Z20, Z20, Z21
+	VADDPS      Z21, Z24, Z24
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z24
+	VADDPS  Z24, Z18, Z18
+	VMOVUPS Z24, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000010, SI
+	JMP     sigLossGradAVX512SmoothOne
+
+sigLossGradAVX512SmoothTail:
+	TESTQ     SI, SI
+	JZ        sigLossGradAVX512Done
+	MOVL      $0x0000ffff, R8
+	BZHIL     SI, R8, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (DX), K1, Z20
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32.Z (BX), K1, Z22
+	VPSLLD      $0x1f, Z22, Z21
+	VPMAXSD     Z22, Z19, Z19
+	VPMOVD2M    Z22, K2
+	VORPS       Z10, Z20, Z10
+	VXORPS      Z21, Z20, Z22
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z22, Z23
+	VFMADD231PS Z11, Z20, Z23
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z22, Z14
+	VFNMADD231PS Z12, Z14, Z23
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z12
+	VFMADD231PS Z1, Z0, Z12
+	VFMADD231PS Z2, Z0, Z12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z12, Z1
+	VFMADD213PS Z5, Z12, Z1
+	VFMADD213PS Z6, Z12, Z1
+	VFMADD213PS Z7, Z12, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K3
+	VFMADD213PS Z9, Z12, Z1
+	VSCALEFPS.Z Z0, Z1, K3, Z0
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z0, Z1
+	VMOVUPS  Z9, Z2
+	VDIVPS   Z1, Z2, Z2
+	VMULPS   Z2, Z0, Z1
+	VPMOVD2M Z22, K3
+	VMOVAPS  Z1, K3, Z2
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z2, Z2
+	VXORPS Z21, Z2, Z2
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z2, Z2
+	VMOVAPS Z11, K2, Z2
+	VMOVUPS Z2, K1, (CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z1
+	VFMADD213PS 384(DI), Z0, Z1
+	VFMADD213PS 320(DI), Z0, Z1
+	VFMADD213PS 256(DI), Z0, Z1
+	VFMADD213PS 192(DI), Z0, Z1
+	VFMADD213PS 128(DI), Z0, Z1
+	VFMADD213PS 64(DI), Z0, Z1
+	VFMADD213PS (DI), Z0, Z1
+	VMULPS      Z0, Z1, Z1
+	VFMADD213PS Z0, Z0, Z1
+	VADDPS      Z1, Z23, Z23
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z23
+	VADDPS  Z23, Z18, Z18
+	VMOVUPS Z23, K1, (AX)
 
 sigLossGradAVX512Done:
+	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	VBROADCASTSS oneInt<>+0(SB), Z0
+	VPCMPD       $0x06, Z0, Z19, K1
+	KORTESTW     K1, K1
+	SETNE        AL
+	MOVB         AL, bad+112(FP)
+	VCMPPS       $0x03, Z18, Z18, K1
+	KORTESTW     K1, K1
+	SETNE        AL
+	MOVB         AL, nan+113(FP)
 	VZEROUPPER
 	RET
 
-// func sigLossRankAVX512(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32)
+// func sigLossRankAVX512(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLossRankAVX512(SB), NOSPLIT, $448-104
+TEXT ·sigLossRankAVX512(SB), NOSPLIT, $448-106
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         rank_base+24(FP), CX
 	MOVQ         x_base+48(FP), DX
@@ -22921,235 +23132,191 @@ TEXT ·sigLossRankAVX512(SB), NOSPLIT, $448-104
 	VBROADCASTSS eps+96(FP), Z14
 	VBROADCASTSS quietNaN<>+0(SB), Z15
 
+	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	VXORPS Z16, Z16, Z16
+	VXORPS Z18, Z18, Z18
+
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
 	MOVL eps+96(FP), R8
 	SHLL $0x01, R8
 	JNZ  sigLossRankAVX512SmoothLoop
 
 sigLossRankAVX512PlainLoop:
-	CMPQ    SI, $0x00000040
+	CMPQ    SI, $0x00000030
 	JB      sigLossRankAVX512PlainOne
 	VMOVUPS (DX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (BX), Z16
-	VPSLLD    $0x1f, Z16, Z14
-	VPMOVD2M  Z16, K1
-	VORPS     Z10, Z12, Z16
-	VXORPS    Z14, Z12, Z18
+	VMOVDQU32 (BX), Z19
+	VPSLLD    $0x1f, Z19, Z14
+	VPMAXSD   Z19, Z18, Z18
+	VPMOVD2M  Z19, K1
+	VORPS     Z10, Z12, Z19
+	VXORPS    Z14, Z12, Z20
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z18, Z18
-	VFMADD231PS Z11, Z12, Z18
+	VMAXPS      Z11, Z20, Z20
+	VFMADD231PS Z11, Z12, Z20
 	VMOVUPS     64(DX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 64(BX), Z20
-	VPSLLD    $0x1f, Z20, Z19
-	VPMOVD2M  Z20, K2
-	VORPS     Z10, Z12, Z20
-	VXORPS    Z19, Z12, Z21
+	VMOVDQU32 64(BX), Z22
+	VPSLLD    $0x1f, Z22, Z21
+	VPMAXSD   Z22, Z18, Z18
+	VPMOVD2M  Z22, K2
+	VORPS     Z10, Z12, Z22
+	VXORPS    Z21, Z12, Z23
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z21, Z21
-	VFMADD231PS Z11, Z12, Z21
+	VMAXPS      Z11, Z23, Z23
+	VFMADD231PS Z11, Z12, Z23
 	VMOVUPS     128(DX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 128(BX), Z23
-	VPSLLD    $0x1f, Z23, Z22
-	VPMOVD2M  Z23, K3
-	VORPS     Z10, Z12, Z23
-	VXORPS    Z22, Z12, Z24
+	VMOVDQU32 128(BX), Z25
+	VPSLLD    $0x1f, Z25, Z24
+	VPMAXSD   Z25, Z18, Z18
+	VPMOVD2M  Z25, K3
+	VORPS     Z10, Z12, Z25
+	VXORPS    Z24, Z12, Z26
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z24, Z24
-	VFMADD231PS Z11, Z12, Z24
-	VMOVUPS     192(DX), Z12
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 192(BX), Z26
-	VPSLLD    $0x1f, Z26, Z25
-	VPMOVD2M  Z26, K4
-	VORPS     Z10, Z12, Z26
-	VXORPS    Z25, Z12, Z27
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z27, Z27
-	VFMADD231PS Z11, Z12, Z27
+	VMAXPS      Z11, Z26, Z26
+	VFMADD231PS Z11, Z12, Z26
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z16, Z12
+	VMULPS      Z0, Z19, Z12
 	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z16, Z29
-	VFMADD231PS Z1, Z12, Z29
-	VFMADD231PS Z2, Z12, Z29
+	VMOVAPS     Z19, Z28
+	VFMADD231PS Z1, Z12, Z28
+	VFMADD231PS Z2, Z12, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z28
-	VFMADD213PS Z4, Z29, Z28
-	VFMADD213PS Z5, Z29, Z28
-	VFMADD213PS Z6, Z29, Z28
-	VFMADD213PS Z7, Z29, Z28
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z16, K5
-	VFMADD213PS Z9, Z29, Z28
-	VSCALEFPS.Z Z12, Z28, K5, Z12
+	VCMPPS      $0x05, Z8, Z19, K4
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z12, Z27, K4, Z12
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z20, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VMOVAPS     Z20, Z29
-	VFMADD231PS Z1, Z16, Z29
-	VFMADD231PS Z2, Z16, Z29
+	VMULPS      Z0, Z22, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z22, Z28
+	VFMADD231PS Z1, Z19, Z28
+	VFMADD231PS Z2, Z19, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z28
-	VFMADD213PS Z4, Z29, Z28
-	VFMADD213PS Z5, Z29, Z28
-	VFMADD213PS Z6, Z29, Z28
-	VFMADD213PS Z7, Z29, Z28
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z20, K5
-	VFMADD213PS Z9, Z29, Z28
-	VSCALEFPS.Z Z16, Z28, K5, Z16
+	VCMPPS      $0x05, Z8, Z22, K4
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z19, Z27, K4, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z23, Z20
-	VRNDSCALEPS $0x00, Z20, Z20
-	VMOVAPS     Z23, Z29
-	VFMADD231PS Z1, Z20, Z29
-	VFMADD231PS Z2, Z20, Z29
+	VMULPS      Z0, Z25, Z22
+	VRNDSCALEPS $0x00, Z22, Z22
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z1, Z22, Z28
+	VFMADD231PS Z2, Z22, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z28
-	VFMADD213PS Z4, Z29, Z28
-	VFMADD213PS Z5, Z29, Z28
-	VFMADD213PS Z6, Z29, Z28
-	VFMADD213PS Z7, Z29, Z28
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z23, K5
-	VFMADD213PS Z9, Z29, Z28
-	VSCALEFPS.Z Z20, Z28, K5, Z20
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z26, Z23
-	VRNDSCALEPS $0x00, Z23, Z23
-	VMOVAPS     Z26, Z29
-	VFMADD231PS Z1, Z23, Z29
-	VFMADD231PS Z2, Z23, Z29
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z28
-	VFMADD213PS Z4, Z29, Z28
-	VFMADD213PS Z5, Z29, Z28
-	VFMADD213PS Z6, Z29, Z28
-	VFMADD213PS Z7, Z29, Z28
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z26, K5
-	VFMADD213PS Z9, Z29, Z28
-	VSCALEFPS.Z Z23, Z28, K5, Z23
+	VCMPPS      $0x05, Z8, Z25, K4
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z22, Z27, K4, Z22
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z26
-	VFMADD213PS 384(DI), Z12, Z26
-	VFMADD213PS 320(DI), Z12, Z26
-	VFMADD213PS 256(DI), Z12, Z26
-	VFMADD213PS 192(DI), Z12, Z26
-	VFMADD213PS 128(DI), Z12, Z26
-	VFMADD213PS 64(DI), Z12, Z26
-	VFMADD213PS (DI), Z12, Z26
-	VMULPS      Z12, Z26, Z26
-	VFMADD213PS Z12, Z12, Z26
-	VADDPS      Z26, Z18, Z18
+	VMOVAPS     Z17, Z25
+	VFMADD213PS 384(DI), Z12, Z25
+	VFMADD213PS 320(DI), Z12, Z25
+	VFMADD213PS 256(DI), Z12, Z25
+	VFMADD213PS 192(DI), Z12, Z25
+	VFMADD213PS 128(DI), Z12, Z25
+	VFMADD213PS 64(DI), Z12, Z25
+	VFMADD213PS (DI), Z12, Z25
+	VMULPS      Z12, Z25, Z25
+	VFMADD213PS Z12, Z12, Z25
+	VADDPS      Z25, Z20, Z20
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z18
-	VMOVUPS Z18, (AX)
+	VMOVAPS Z13, K1, Z20
+	VADDPS  Z20, Z16, Z16
+	VMOVUPS Z20, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z14, K5
-	KANDNW   K5, K1, K1
-	VMOVAPS  Z15, K1, Z18
-	VMOVUPS  Z18, (CX)
+	VPMOVD2M Z14, K4
+	KANDNW   K4, K1, K1
+	VMOVAPS  Z15, K1, Z20
+	VMOVUPS  Z20, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     Z17, Z12
-	VFMADD213PS 384(DI), Z16, Z12
-	VFMADD213PS 320(DI), Z16, Z12
-	VFMADD213PS 256(DI), Z16, Z12
-	VFMADD213PS 192(DI), Z16, Z12
-	VFMADD213PS 128(DI), Z16, Z12
-	VFMADD213PS 64(DI), Z16, Z12
-	VFMADD213PS (DI), Z16, Z12
-	VMULPS      Z16, Z12, Z12
-	VFMADD213PS Z16, Z16, Z12
-	VADDPS      Z12, Z21, Z21
+	VFMADD213PS 384(DI), Z19, Z12
+	VFMADD213PS 320(DI), Z19, Z12
+	VFMADD213PS 256(DI), Z19, Z12
+	VFMADD213PS 192(DI), Z19, Z12
+	VFMADD213PS 128(DI), Z19, Z12
+	VFMADD213PS 64(DI), Z19, Z12
+	VFMADD213PS (DI), Z19, Z12
+	VMULPS      Z19, Z12, Z12
+	VFMADD213PS Z19, Z19, Z12
+	VADDPS      Z12, Z23, Z23
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z21
-	VMOVUPS Z21, 64(AX)
+	VMOVAPS Z13, K2, Z23
+	VADDPS  Z23, Z16, Z16
+	VMOVUPS Z23, 64(AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z19, K1
+	VPMOVD2M Z21, K1
 	KANDNW   K1, K2, K1
-	VMOVAPS  Z15, K1, Z21
-	VMOVUPS  Z21, 64(CX)
+	VMOVAPS  Z15, K1, Z23
+	VMOVUPS  Z23, 64(CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     Z17, Z12
-	VFMADD213PS 384(DI), Z20, Z12
-	VFMADD213PS 320(DI), Z20, Z12
-	VFMADD213PS 256(DI), Z20, Z12
-	VFMADD213PS 192(DI), Z20, Z12
-	VFMADD213PS 128(DI), Z20, Z12
-	VFMADD213PS 64(DI), Z20, Z12
-	VFMADD213PS (DI), Z20, Z12
-	VMULPS      Z20, Z12, Z12
-	VFMADD213PS Z20, Z20, Z12
-	VADDPS      Z12, Z24, Z24
+	VFMADD213PS 384(DI), Z22, Z12
+	VFMADD213PS 320(DI), Z22, Z12
+	VFMADD213PS 256(DI), Z22, Z12
+	VFMADD213PS 192(DI), Z22, Z12
+	VFMADD213PS 128(DI), Z22, Z12
+	VFMADD213PS 64(DI), Z22, Z12
+	VFMADD213PS (DI), Z22, Z12
+	VMULPS      Z22, Z12, Z12
+	VFMADD213PS Z22, Z22, Z12
+	VADDPS      Z12, Z26, Z26
 
 	// fill where t < 0
-	VMOVAPS Z13, K3, Z24
-	VMOVUPS Z24, 128(AX)
+	VMOVAPS Z13, K3, Z26
+	VADDPS  Z26, Z16, Z16
+	VMOVUPS Z26, 128(AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z22, K1
+	VPMOVD2M Z24, K1
 	KANDNW   K1, K3, K1
-	VMOVAPS  Z15, K1, Z24
-	VMOVUPS  Z24, 128(CX)
-
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z12
-	VFMADD213PS 384(DI), Z23, Z12
-	VFMADD213PS 320(DI), Z23, Z12
-	VFMADD213PS 256(DI), Z23, Z12
-	VFMADD213PS 192(DI), Z23, Z12
-	VFMADD213PS 128(DI), Z23, Z12
-	VFMADD213PS 64(DI), Z23, Z12
-	VFMADD213PS (DI), Z23, Z12
-	VMULPS      Z23, Z12, Z12
-	VFMADD213PS Z23, Z23, Z12
-	VADDPS      Z12, Z27, Z27
-
-	// fill where t < 0
-	VMOVAPS Z13, K4, Z27
-	VMOVUPS Z27, 192(AX)
-
-	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z25, K1
-	KANDNW   K1, K4, K1
-	VMOVAPS  Z15, K1, Z27
-	VMOVUPS  Z27, 192(CX)
-	ADDQ     $0x00000100, AX
-	ADDQ     $0x00000100, CX
-	ADDQ     $0x00000100, DX
-	ADDQ     $0x00000100, BX
-	SUBQ     $0x00000040, SI
+	VMOVAPS  Z15, K1, Z26
+	VMOVUPS  Z26, 128(CX)
+	ADDQ     $0x000000c0, AX
+	ADDQ     $0x000000c0, CX
+	ADDQ     $0x000000c0, DX
+	ADDQ     $0x000000c0, BX
+	SUBQ     $0x00000030, SI
 	JMP      sigLossRankAVX512PlainLoop
 
 sigLossRankAVX512PlainOne:
@@ -23158,57 +23325,59 @@ sigLossRankAVX512PlainOne:
 	VMOVUPS (DX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (BX), Z16
-	VPSLLD    $0x1f, Z16, Z14
-	VPMOVD2M  Z16, K1
-	VORPS     Z10, Z12, Z16
-	VXORPS    Z14, Z12, Z18
+	VMOVDQU32 (BX), Z19
+	VPSLLD    $0x1f, Z19, Z14
+	VPMAXSD   Z19, Z18, Z18
+	VPMOVD2M  Z19, K1
+	VORPS     Z10, Z12, Z19
+	VXORPS    Z14, Z12, Z20
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z18, Z18
-	VFMADD231PS Z11, Z12, Z18
+	VMAXPS      Z11, Z20, Z20
+	VFMADD231PS Z11, Z12, Z20
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z16, Z12
+	VMULPS      Z0, Z19, Z12
 	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z16, Z20
-	VFMADD231PS Z1, Z12, Z20
-	VFMADD231PS Z2, Z12, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z1, Z12, Z22
+	VFMADD231PS Z2, Z12, Z22
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z19
-	VFMADD213PS Z4, Z20, Z19
-	VFMADD213PS Z5, Z20, Z19
-	VFMADD213PS Z6, Z20, Z19
-	VFMADD213PS Z7, Z20, Z19
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z22, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z16, K2
-	VFMADD213PS Z9, Z20, Z19
-	VSCALEFPS.Z Z12, Z19, K2, Z12
+	VCMPPS      $0x05, Z8, Z19, K2
+	VFMADD213PS Z9, Z22, Z21
+	VSCALEFPS.Z Z12, Z21, K2, Z12
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z16
-	VFMADD213PS 384(DI), Z12, Z16
-	VFMADD213PS 320(DI), Z12, Z16
-	VFMADD213PS 256(DI), Z12, Z16
-	VFMADD213PS 192(DI), Z12, Z16
-	VFMADD213PS 128(DI), Z12, Z16
-	VFMADD213PS 64(DI), Z12, Z16
-	VFMADD213PS (DI), Z12, Z16
-	VMULPS      Z12, Z16, Z16
-	VFMADD213PS Z12, Z12, Z16
-	VADDPS      Z16, Z18, Z18
+	VMOVAPS     Z17, Z19
+	VFMADD213PS 384(DI), Z12, Z19
+	VFMADD213PS 320(DI), Z12, Z19
+	VFMADD213PS 256(DI), Z12, Z19
+	VFMADD213PS 192(DI), Z12, Z19
+	VFMADD213PS 128(DI), Z12, Z19
+	VFMADD213PS 64(DI), Z12, Z19
+	VFMADD213PS (DI), Z12, Z19
+	VMULPS      Z12, Z19, Z19
+	VFMADD213PS Z12, Z12, Z19
+	VADDPS      Z19, Z20, Z20
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z18
-	VMOVUPS Z18, (AX)
+	VMOVAPS Z13, K1, Z20
+	VADDPS  Z20, Z16, Z16
+	VMOVUPS Z20, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
 	VPMOVD2M Z14, K2
 	KANDNW   K2, K1, K1
-	VMOVAPS  Z15, K1, Z18
-	VMOVUPS  Z18, (CX)
+	VMOVAPS  Z15, K1, Z20
+	VMOVUPS  Z20, (CX)
 	ADDQ     $0x00000040, AX
 	ADDQ     $0x00000040, CX
 	ADDQ     $0x00000040, DX
@@ -23225,15 +23394,16 @@ sigLossRankAVX512PlainTail:
 	VMOVUPS.Z (DX), K1, Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32.Z (BX), K1, Z16
-	VPSLLD      $0x1f, Z16, Z14
-	VPMOVD2M    Z16, K2
+	VMOVDQU32.Z (BX), K1, Z19
+	VPSLLD      $0x1f, Z19, Z14
+	VPMAXSD     Z19, Z18, Z18
+	VPMOVD2M    Z19, K2
 	VORPS       Z10, Z12, Z10
-	VXORPS      Z14, Z12, Z16
+	VXORPS      Z14, Z12, Z19
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z16, Z16
-	VFMADD231PS Z11, Z12, Z16
+	VMAXPS      Z11, Z19, Z19
+	VFMADD231PS Z11, Z12, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z10, Z0
@@ -23265,322 +23435,273 @@ sigLossRankAVX512PlainTail:
 	VFMADD213PS (DI), Z0, Z1
 	VMULPS      Z0, Z1, Z1
 	VFMADD213PS Z0, Z0, Z1
-	VADDPS      Z1, Z16, Z16
+	VADDPS      Z1, Z19, Z19
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z16
-	VMOVUPS Z16, K1, (AX)
+	VMOVAPS Z13, K2, Z19
+	VADDPS  Z19, Z16, Z16
+	VMOVUPS Z19, K1, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
 	VPMOVD2M Z14, K3
 	KANDNW   K3, K2, K2
-	VMOVAPS  Z15, K2, Z16
-	VMOVUPS  Z16, K1, (CX)
+	VMOVAPS  Z15, K2, Z19
+	VMOVUPS  Z19, K1, (CX)
 	JMP      sigLossRankAVX512Done
 
 sigLossRankAVX512SmoothLoop:
-	CMPQ    SI, $0x00000040
+	CMPQ    SI, $0x00000030
 	JB      sigLossRankAVX512SmoothOne
-	VMOVUPS (DX), Z16
+	VMOVUPS (DX), Z19
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (BX), Z19
-	VPSLLD    $0x1f, Z19, Z18
-	VPMOVD2M  Z19, K1
-	VORPS     Z10, Z16, Z19
-	VXORPS    Z18, Z16, Z20
+	VMOVDQU32 (BX), Z21
+	VPSLLD    $0x1f, Z21, Z20
+	VPMAXSD   Z21, Z18, Z18
+	VPMOVD2M  Z21, K1
+	VORPS     Z10, Z19, Z21
+	VXORPS    Z20, Z19, Z22
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z20, Z21
-	VFMADD231PS Z11, Z16, Z21
+	VMAXPS      Z11, Z22, Z23
+	VFMADD231PS Z11, Z19, Z23
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z20, Z16
-	VFNMADD231PS Z12, Z16, Z21
-	VMOVUPS      64(DX), Z16
+	VMULPS       Z14, Z22, Z19
+	VFNMADD231PS Z12, Z19, Z23
+	VMOVUPS      64(DX), Z19
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 64(BX), Z22
-	VPSLLD    $0x1f, Z22, Z20
-	VPMOVD2M  Z22, K2
-	VORPS     Z10, Z16, Z22
-	VXORPS    Z20, Z16, Z23
+	VMOVDQU32 64(BX), Z24
+	VPSLLD    $0x1f, Z24, Z22
+	VPMAXSD   Z24, Z18, Z18
+	VPMOVD2M  Z24, K2
+	VORPS     Z10, Z19, Z24
+	VXORPS    Z22, Z19, Z25
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z23, Z24
-	VFMADD231PS Z11, Z16, Z24
+	VMAXPS      Z11, Z25, Z26
+	VFMADD231PS Z11, Z19, Z26
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z23, Z16
-	VFNMADD231PS Z12, Z16, Z24
-	VMOVUPS      128(DX), Z16
+	VMULPS       Z14, Z25, Z19
+	VFNMADD231PS Z12, Z19, Z26
+	VMOVUPS      128(DX), Z19
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 128(BX), Z25
-	VPSLLD    $0x1f, Z25, Z23
-	VPMOVD2M  Z25, K3
-	VORPS     Z10, Z16, Z25
-	VXORPS    Z23, Z16, Z26
+	VMOVDQU32 128(BX), Z27
+	VPSLLD    $0x1f, Z27, Z25
+	VPMAXSD   Z27, Z18, Z18
+	VPMOVD2M  Z27, K3
+	VORPS     Z10, Z19, Z27
+	VXORPS    Z25, Z19, Z28
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z26, Z27
-	VFMADD231PS Z11, Z16, Z27
+	VMAXPS      Z11, Z28, Z29
+	VFMADD231PS Z11, Z19, Z29
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z26, Z16
-	VFNMADD231PS Z12, Z16, Z27
-	VMOVUPS      192(DX), Z16
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 192(BX), Z28
-	VPSLLD    $0x1f, Z28, Z26
-	VPMOVD2M  Z28, K4
-	VORPS     Z10, Z16, Z28
-	VXORPS    Z26, Z16, Z29
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z29, Z30
-	VFMADD231PS Z11, Z16, Z30
-
-	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z29, Z16
-	VFNMADD231PS Z12, Z16, Z30
+	VMULPS       Z14, Z28, Z19
+	VFNMADD231PS Z12, Z19, Z29
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z19, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VMOVAPS     Z19, Z31
-	VFMADD231PS Z1, Z16, Z31
-	VFMADD231PS Z2, Z16, Z31
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z29
-	VFMADD213PS Z4, Z31, Z29
-	VFMADD213PS Z5, Z31, Z29
-	VFMADD213PS Z6, Z31, Z29
-	VFMADD213PS Z7, Z31, Z29
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z19, K5
-	VFMADD213PS Z9, Z31, Z29
-	VSCALEFPS.Z Z16, Z29, K5, Z16
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z22, Z19
+	VMULPS      Z0, Z21, Z19
 	VRNDSCALEPS $0x00, Z19, Z19
-	VMOVAPS     Z22, Z31
-	VFMADD231PS Z1, Z19, Z31
-	VFMADD231PS Z2, Z19, Z31
+	VMOVAPS     Z21, Z30
+	VFMADD231PS Z1, Z19, Z30
+	VFMADD231PS Z2, Z19, Z30
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z29
-	VFMADD213PS Z4, Z31, Z29
-	VFMADD213PS Z5, Z31, Z29
-	VFMADD213PS Z6, Z31, Z29
-	VFMADD213PS Z7, Z31, Z29
+	VMOVAPS     Z3, Z28
+	VFMADD213PS Z4, Z30, Z28
+	VFMADD213PS Z5, Z30, Z28
+	VFMADD213PS Z6, Z30, Z28
+	VFMADD213PS Z7, Z30, Z28
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z22, K5
-	VFMADD213PS Z9, Z31, Z29
-	VSCALEFPS.Z Z19, Z29, K5, Z19
+	VCMPPS      $0x05, Z8, Z21, K4
+	VFMADD213PS Z9, Z30, Z28
+	VSCALEFPS.Z Z19, Z28, K4, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z25, Z22
-	VRNDSCALEPS $0x00, Z22, Z22
-	VMOVAPS     Z25, Z31
-	VFMADD231PS Z1, Z22, Z31
-	VFMADD231PS Z2, Z22, Z31
+	VMULPS      Z0, Z24, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z24, Z30
+	VFMADD231PS Z1, Z21, Z30
+	VFMADD231PS Z2, Z21, Z30
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z29
-	VFMADD213PS Z4, Z31, Z29
-	VFMADD213PS Z5, Z31, Z29
-	VFMADD213PS Z6, Z31, Z29
-	VFMADD213PS Z7, Z31, Z29
+	VMOVAPS     Z3, Z28
+	VFMADD213PS Z4, Z30, Z28
+	VFMADD213PS Z5, Z30, Z28
+	VFMADD213PS Z6, Z30, Z28
+	VFMADD213PS Z7, Z30, Z28
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z25, K5
-	VFMADD213PS Z9, Z31, Z29
-	VSCALEFPS.Z Z22, Z29, K5, Z22
+	VCMPPS      $0x05, Z8, Z24, K4
+	VFMADD213PS Z9, Z30, Z28
+	VSCALEFPS.Z Z21, Z28, K4, Z21
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z28, Z25
-	VRNDSCALEPS $0x00, Z25, Z25
-	VMOVAPS     Z28, Z31
-	VFMADD231PS Z1, Z25, Z31
-	VFMADD231PS Z2, Z25, Z31
+	VMULPS      Z0, Z27, Z24
+	VRNDSCALEPS $0x00, Z24, Z24
+	VMOVAPS     Z27, Z30
+	VFMADD231PS Z1, Z24, Z30
+	VFMADD231PS Z2, Z24, Z30
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z29
-	VFMADD213PS Z4, Z31, Z29
-	VFMADD213PS Z5, Z31, Z29
-	VFMADD213PS Z6, Z31, Z29
-	VFMADD213PS Z7, Z31, Z29
+	VMOVAPS     Z3, Z28
+	VFMADD213PS Z4, Z30, Z28
+	VFMADD213PS Z5, Z30, Z28
+	VFMADD213PS Z6, Z30, Z28
+	VFMADD213PS Z7, Z30, Z28
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z28, K5
-	VFMADD213PS Z9, Z31, Z29
-	VSCALEFPS.Z Z25, Z29, K5, Z25
+	VCMPPS      $0x05, Z8, Z27, K4
+	VFMADD213PS Z9, Z30, Z28
+	VSCALEFPS.Z Z24, Z28, K4, Z24
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z28
-	VFMADD213PS 384(DI), Z16, Z28
-	VFMADD213PS 320(DI), Z16, Z28
-	VFMADD213PS 256(DI), Z16, Z28
-	VFMADD213PS 192(DI), Z16, Z28
-	VFMADD213PS 128(DI), Z16, Z28
-	VFMADD213PS 64(DI), Z16, Z28
-	VFMADD213PS (DI), Z16, Z28
-	VMULPS      Z16, Z28, Z28
-	VFMADD213PS Z16, Z16, Z28
-	VADDPS      Z28, Z21, Z21
+	VMOVAPS     Z17, Z27
+	VFMADD213PS 384(DI), Z19, Z27
+	VFMADD213PS 320(DI), Z19, Z27
+	VFMADD213PS 256(DI), Z19, Z27
+	VFMADD213PS 192(DI), Z19, Z27
+	VFMADD213PS 128(DI), Z19, Z27
+	VFMADD213PS 64(DI), Z19, Z27
+	VFMADD213PS (DI), Z19, Z27
+	VMULPS      Z19, Z27, Z27
+	VFMADD213PS Z19, Z19, Z27
+	VADDPS      Z27, Z23, Z23
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z21
-	VMOVUPS Z21, (AX)
+	VMOVAPS Z13, K1, Z23
+	VADDPS  Z23, Z16, Z16
+	VMOVUPS Z23, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z18, K5
-	KANDNW   K5, K1, K1
-	VMOVAPS  Z15, K1, Z21
-	VMOVUPS  Z21, (CX)
+	VPMOVD2M Z20, K4
+	KANDNW   K4, K1, K1
+	VMOVAPS  Z15, K1, Z23
+	VMOVUPS  Z23, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z16
-	VFMADD213PS 384(DI), Z19, Z16
-	VFMADD213PS 320(DI), Z19, Z16
-	VFMADD213PS 256(DI), Z19, Z16
-	VFMADD213PS 192(DI), Z19, Z16
-	VFMADD213PS 128(DI), Z19, Z16
-	VFMADD213PS 64(DI), Z19, Z16
-	VFMADD213PS (DI), Z19, Z16
-	VMULPS      Z19, Z16, Z16
-	VFMADD213PS Z19, Z19, Z16
-	VADDPS      Z16, Z24, Z24
+	VMOVAPS     Z17, Z19
+	VFMADD213PS 384(DI), Z21, Z19
+	VFMADD213PS 320(DI), Z21, Z19
+	VFMADD213PS 256(DI), Z21, Z19
+	VFMADD213PS 192(DI), Z21, Z19
+	VFMADD213PS 128(DI), Z21, Z19
+	VFMADD213PS 64(DI), Z21, Z19
+	VFMADD213PS (DI), Z21, Z19
+	VMULPS      Z21, Z19, Z19
+	VFMADD213PS Z21, Z21, Z19
+	VADDPS      Z19, Z26, Z26
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z24
-	VMOVUPS Z24, 64(AX)
+	VMOVAPS Z13, K2, Z26
+	VADDPS  Z26, Z16, Z16
+	VMOVUPS Z26, 64(AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z20, K1
+	VPMOVD2M Z22, K1
 	KANDNW   K1, K2, K1
-	VMOVAPS  Z15, K1, Z24
-	VMOVUPS  Z24, 64(CX)
+	VMOVAPS  Z15, K1, Z26
+	VMOVUPS  Z26, 64(CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z16
-	VFMADD213PS 384(DI), Z22, Z16
-	VFMADD213PS 320(DI), Z22, Z16
-	VFMADD213PS 256(DI), Z22, Z16
-	VFMADD213PS 192(DI), Z22, Z16
-	VFMADD213PS 128(DI), Z22, Z16
-	VFMADD213PS 64(DI), Z22, Z16
-	VFMADD213PS (DI), Z22, Z16
-	VMULPS      Z22, Z16, Z16
-	VFMADD213PS Z22, Z22, Z16
-	VADDPS      Z16, Z27, Z27
+	VMOVAPS     Z17, Z19
+	VFMADD213PS 384(DI), Z24, Z19
+	VFMADD213PS 320(DI), Z24, Z19
+	VFMADD213PS 256(DI), Z24, Z19
+	VFMADD213PS 192(DI), Z24, Z19
+	VFMADD213PS 128(DI), Z24, Z19
+	VFMADD213PS 64(DI), Z24, Z19
+	VFMADD213PS (DI), Z24, Z19
+	VMULPS      Z24, Z19, Z19
+	VFMADD213PS Z24, Z24, Z19
+	VADDPS      Z19, Z29, Z29
 
 	// fill where t < 0
-	VMOVAPS Z13, K3, Z27
-	VMOVUPS Z27, 128(AX)
+	VMOVAPS Z13, K3, Z29
+	VADDPS  Z29, Z16, Z16
+	VMOVUPS Z29, 128(AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z23, K1
+	VPMOVD2M Z25, K1
 	KANDNW   K1, K3, K1
-	VMOVAPS  Z15, K1, Z27
-	VMOVUPS  Z27, 128(CX)
-
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z16
-	VFMADD213PS 384(DI), Z25, Z16
-	VFMADD213PS 320(DI), Z25, Z16
-	VFMADD213PS 256(DI), Z25, Z16
-	VFMADD213PS 192(DI), Z25, Z16
-	VFMADD213PS 128(DI), Z25, Z16
-	VFMADD213PS 64(DI), Z25, Z16
-	VFMADD213PS (DI), Z25, Z16
-	VMULPS      Z25, Z16, Z16
-	VFMADD213PS Z25, Z25, Z16
-	VADDPS      Z16, Z30, Z30
-
-	// fill where t < 0
-	VMOVAPS Z13, K4, Z30
-	VMOVUPS Z30, 192(AX)
-
-	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z26, K1
-	KANDNW   K1, K4, K1
-	VMOVAPS  Z15, K1, Z30
-	VMOVUPS  Z30, 192(CX)
-	ADDQ     $0x00000100, AX
-	ADDQ     $0x00000100, CX
-	ADDQ     $0x00000100, DX
-	ADDQ     $0x00000100, BX
-	SUBQ     $0x00000040, SI
+	VMOVAPS  Z15, K1, Z29
+	VMOVUPS  Z29, 128(CX)
+	ADDQ     $0x000000c0, AX
+	ADDQ     $0x000000c0, CX
+	ADDQ     $0x000000c0, DX
+	ADDQ     $0x000000c0, BX
+	SUBQ     $0x00000030, SI
 	JMP      sigLossRankAVX512SmoothLoop
 
 sigLossRankAVX512SmoothOne:
 	CMPQ    SI, $0x00000010
 	JB      sigLossRankAVX512SmoothTail
-	VMOVUPS (DX), Z16
+	VMOVUPS (DX), Z19
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (BX), Z19
-	VPSLLD    $0x1f, Z19, Z18
-	VPMOVD2M  Z19, K1
-	VORPS     Z10, Z16, Z19
-	VXORPS    Z18, Z16, Z20
+	VMOVDQU32 (BX), Z21
+	VPSLLD    $0x1f, Z21, Z20
+	VPMAXSD   Z21, Z18, Z18
+	VPMOVD2M  Z21, K1
+	VORPS     Z10, Z19, Z21
+	VXORPS    Z20, Z19, Z22
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z20, Z21
-	VFMADD231PS Z11, Z16, Z21
+	VMAXPS      Z11, Z22, Z23
+	VFMADD231PS Z11, Z19, Z23
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z20, Z16
-	VFNMADD231PS Z12, Z16, Z21
+	VMULPS       Z14, Z22, Z19
+	VFNMADD231PS Z12, Z19, Z23
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z19, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VMOVAPS     Z19, Z22
-	VFMADD231PS Z1, Z16, Z22
-	VFMADD231PS Z2, Z16, Z22
+	VMULPS      Z0, Z21, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z21, Z24
+	VFMADD231PS Z1, Z19, Z24
+	VFMADD231PS Z2, Z19, Z24
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z20
-	VFMADD213PS Z4, Z22, Z20
-	VFMADD213PS Z5, Z22, Z20
-	VFMADD213PS Z6, Z22, Z20
-	VFMADD213PS Z7, Z22, Z20
+	VMOVAPS     Z3, Z22
+	VFMADD213PS Z4, Z24, Z22
+	VFMADD213PS Z5, Z24, Z22
+	VFMADD213PS Z6, Z24, Z22
+	VFMADD213PS Z7, Z24, Z22
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z19, K2
-	VFMADD213PS Z9, Z22, Z20
-	VSCALEFPS.Z Z16, Z20, K2, Z16
+	VCMPPS      $0x05, Z8, Z21, K2
+	VFMADD213PS Z9, Z24, Z22
+	VSCALEFPS.Z Z19, Z22, K2, Z19
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z19
-	VFMADD213PS 384(DI), Z16, Z19
-	VFMADD213PS 320(DI), Z16, Z19
-	VFMADD213PS 256(DI), Z16, Z19
-	VFMADD213PS 192(DI), Z16, Z19
-	VFMADD213PS 128(DI), Z16, Z19
-	VFMADD213PS 64(DI), Z16, Z19
-	VFMADD213PS (DI), Z16, Z19
-	VMULPS      Z16, Z19, Z19
-	VFMADD213PS Z16, Z16, Z19
-	VADDPS      Z19, Z21, Z21
+	VMOVAPS     Z17, Z21
+	VFMADD213PS 384(DI), Z19, Z21
+	VFMADD213PS 320(DI), Z19, Z21
+	VFMADD213PS 256(DI), Z19, Z21
+	VFMADD213PS 192(DI), Z19, Z21
+	VFMADD213PS 128(DI), Z19, Z21
+	VFMADD213PS 64(DI), Z19, Z21
+	VFMADD213PS (DI), Z19, Z21
+	VMULPS      Z19, Z21, Z21
+	VFMADD213PS Z19, Z19, Z21
+	VADDPS      Z21, Z23, Z23
 
 	// fill where t < 0
-	VMOVAPS Z13, K1, Z21
-	VMOVUPS Z21, (AX)
+	VMOVAPS Z13, K1, Z23
+	VADDPS  Z23, Z16, Z16
+	VMOVUPS Z23, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z18, K2
+	VPMOVD2M Z20, K2
 	KANDNW   K2, K1, K1
-	VMOVAPS  Z15, K1, Z21
-	VMOVUPS  Z21, (CX)
+	VMOVAPS  Z15, K1, Z23
+	VMOVUPS  Z23, (CX)
 	ADDQ     $0x00000040, AX
 	ADDQ     $0x00000040, CX
 	ADDQ     $0x00000040, DX
@@ -23594,22 +23715,23 @@ sigLossRankAVX512SmoothTail:
 	MOVL      $0x0000ffff, R8
 	BZHIL     SI, R8, SI
 	KMOVW     SI, K1
-	VMOVUPS.Z (DX), K1, Z16
+	VMOVUPS.Z (DX), K1, Z19
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32.Z (BX), K1, Z19
-	VPSLLD      $0x1f, Z19, Z18
-	VPMOVD2M    Z19, K2
-	VORPS       Z10, Z16, Z10
-	VXORPS      Z18, Z16, Z19
+	VMOVDQU32.Z (BX), K1, Z21
+	VPSLLD      $0x1f, Z21, Z20
+	VPMAXSD     Z21, Z18, Z18
+	VPMOVD2M    Z21, K2
+	VORPS       Z10, Z19, Z10
+	VXORPS      Z20, Z19, Z21
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z19, Z20
-	VFMADD231PS Z11, Z16, Z20
+	VMAXPS      Z11, Z21, Z22
+	VFMADD231PS Z11, Z19, Z22
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z19, Z11
-	VFNMADD231PS Z12, Z11, Z20
+	VMULPS       Z14, Z21, Z11
+	VFNMADD231PS Z12, Z11, Z22
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z10, Z0
@@ -23641,28 +23763,39 @@ sigLossRankAVX512SmoothTail:
 	VFMADD213PS (DI), Z0, Z1
 	VMULPS      Z0, Z1, Z1
 	VFMADD213PS Z0, Z0, Z1
-	VADDPS      Z1, Z20, Z20
+	VADDPS      Z1, Z22, Z22
 
 	// fill where t < 0
-	VMOVAPS Z13, K2, Z20
-	VMOVUPS Z20, K1, (AX)
+	VMOVAPS Z13, K2, Z22
+	VADDPS  Z22, Z16, Z16
+	VMOVUPS Z22, K1, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z18, K3
+	VPMOVD2M Z20, K3
 	KANDNW   K3, K2, K2
-	VMOVAPS  Z15, K2, Z20
-	VMOVUPS  Z20, K1, (CX)
+	VMOVAPS  Z15, K2, Z22
+	VMOVUPS  Z22, K1, (CX)
 
 sigLossRankAVX512Done:
+	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	VBROADCASTSS oneInt<>+0(SB), Z0
+	VPCMPD       $0x06, Z0, Z18, K1
+	KORTESTW     K1, K1
+	SETNE        AL
+	MOVB         AL, bad+104(FP)
+	VCMPPS       $0x03, Z16, Z16, K1
+	KORTESTW     K1, K1
+	SETNE        AL
+	MOVB         AL, nan+105(FP)
 	VZEROUPPER
 	RET
 
 DATA quietNaN<>+0(SB)/4, $0x7fc00000
 GLOBL quietNaN<>(SB), RODATA|NOPTR, $4
 
-// func sigLossGradRankAVX512(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32)
+// func sigLossGradRankAVX512(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLossGradRankAVX512(SB), NOSPLIT, $448-132
+TEXT ·sigLossGradRankAVX512(SB), NOSPLIT, $448-138
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         rank_base+24(FP), CX
 	MOVQ         g_base+48(FP), DX
@@ -23708,6 +23841,10 @@ TEXT ·sigLossGradRankAVX512(SB), NOSPLIT, $448-132
 	VBROADCASTSS quietNaN<>+0(SB), Z18
 	VBROADCASTSS one<>+0(SB), Z19
 
+	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
 	MOVL eps+120(FP), R9
 	SHLL $0x01, R9
@@ -23719,356 +23856,36 @@ sigLossGradRankAVX512PlainLoop:
 	VMOVUPS (BX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (SI), Z19
-	VPSLLD    $0x1f, Z19, Z14
-	VPMOVD2M  Z19, K1
-	VORPS     Z10, Z12, Z19
-	VXORPS    Z14, Z12, Z20
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z20, Z21
-	VFMADD231PS Z11, Z12, Z21
-	VMOVUPS     64(BX), Z12
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 64(SI), Z23
-	VPSLLD    $0x1f, Z23, Z22
-	VPMOVD2M  Z23, K2
-	VORPS     Z10, Z12, Z23
-	VXORPS    Z22, Z12, Z24
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z24, Z25
-	VFMADD231PS Z11, Z12, Z25
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z19, Z12
-	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z19, Z27
-	VFMADD231PS Z1, Z12, Z27
-	VFMADD231PS Z2, Z12, Z27
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z26
-	VFMADD213PS Z4, Z27, Z26
-	VFMADD213PS Z5, Z27, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z19, K3
-	VFMADD213PS Z9, Z27, Z26
-	VSCALEFPS.Z Z12, Z26, K3, Z12
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z23, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
-	VMOVAPS     Z23, Z27
-	VFMADD231PS Z1, Z19, Z27
-	VFMADD231PS Z2, Z19, Z27
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z26
-	VFMADD213PS Z4, Z27, Z26
-	VFMADD213PS Z5, Z27, Z26
-	VFMADD213PS Z6, Z27, Z26
-	VFMADD213PS Z7, Z27, Z26
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z23, K3
-	VFMADD213PS Z9, Z27, Z26
-	VSCALEFPS.Z Z19, Z26, K3, Z19
-
-	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z12, Z23
-	VMOVUPS  Z9, Z26
-	VDIVPS   Z23, Z26, Z26
-	VMULPS   Z26, Z12, Z23
-	VPMOVD2M Z20, K3
-	VMOVAPS  Z23, K3, Z26
-
-	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z15, Z26, Z26
-	VXORPS Z14, Z26, Z26
-
-	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z16, Z26, Z26
-	VMOVAPS Z11, K1, Z26
-	VMOVUPS Z26, (DX)
-
-	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z19, Z20
-	VMOVUPS  Z9, Z23
-	VDIVPS   Z20, Z23, Z23
-	VMULPS   Z23, Z19, Z20
-	VPMOVD2M Z24, K3
-	VMOVAPS  Z20, K3, Z23
-
-	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z15, Z23, Z23
-	VXORPS Z22, Z23, Z23
-
-	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z16, Z23, Z23
-	VMOVAPS Z11, K2, Z23
-	VMOVUPS Z23, 64(DX)
-
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z20
-	VFMADD213PS 384(R8), Z12, Z20
-	VFMADD213PS 320(R8), Z12, Z20
-	VFMADD213PS 256(R8), Z12, Z20
-	VFMADD213PS 192(R8), Z12, Z20
-	VFMADD213PS 128(R8), Z12, Z20
-	VFMADD213PS 64(R8), Z12, Z20
-	VFMADD213PS (R8), Z12, Z20
-	VMULPS      Z12, Z20, Z20
-	VFMADD213PS Z12, Z12, Z20
-	VADDPS      Z20, Z21, Z21
-
-	// fill where t < 0
-	VMOVAPS Z13, K1, Z21
-	VMOVUPS Z21, (AX)
-
-	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z14, K3
-	KANDNW   K3, K1, K1
-	VMOVAPS  Z18, K1, Z21
-	VMOVUPS  Z21, (CX)
-
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z12
-	VFMADD213PS 384(R8), Z19, Z12
-	VFMADD213PS 320(R8), Z19, Z12
-	VFMADD213PS 256(R8), Z19, Z12
-	VFMADD213PS 192(R8), Z19, Z12
-	VFMADD213PS 128(R8), Z19, Z12
-	VFMADD213PS 64(R8), Z19, Z12
-	VFMADD213PS (R8), Z19, Z12
-	VMULPS      Z19, Z12, Z12
-	VFMADD213PS Z19, Z19, Z12
-	VADDPS      Z12, Z25, Z25
-
-	// fill where t < 0
-	VMOVAPS Z13, K2, Z25
-	VMOVUPS Z25, 64(AX)
-
-	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z22, K1
-	KANDNW   K1, K2, K1
-	VMOVAPS  Z18, K1, Z25
-	VMOVUPS  Z25, 64(CX)
-	ADDQ     $0x00000080, AX
-	ADDQ     $0x00000080, CX
-	ADDQ     $0x00000080, DX
-	ADDQ     $0x00000080, BX
-	ADDQ     $0x00000080, SI
-	SUBQ     $0x00000020, DI
-	JMP      sigLossGradRankAVX512PlainLoop
-
-sigLossGradRankAVX512PlainOne:
-	CMPQ    DI, $0x00000010
-	JB      sigLossGradRankAVX512PlainTail
-	VMOVUPS (BX), Z12
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32 (SI), Z19
-	VPSLLD    $0x1f, Z19, Z14
-	VPMOVD2M  Z19, K1
-	VORPS     Z10, Z12, Z19
-	VXORPS    Z14, Z12, Z20
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z20, Z21
-	VFMADD231PS Z11, Z12, Z21
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z19, Z12
-	VRNDSCALEPS $0x00, Z12, Z12
-	VMOVAPS     Z19, Z23
-	VFMADD231PS Z1, Z12, Z23
-	VFMADD231PS Z2, Z12, Z23
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z19, K2
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z12, Z22, K2, Z12
-
-	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z12, Z19
-	VMOVUPS  Z9, Z22
-	VDIVPS   Z19, Z22, Z22
-	VMULPS   Z22, Z12, Z19
-	VPMOVD2M Z20, K2
-	VMOVAPS  Z19, K2, Z22
-
-	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z15, Z22, Z22
-	VXORPS Z14, Z22, Z22
-
-	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z16, Z22, Z22
-	VMOVAPS Z11, K1, Z22
-	VMOVUPS Z22, (DX)
-
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z19
-	VFMADD213PS 384(R8), Z12, Z19
-	VFMADD213PS 320(R8), Z12, Z19
-	VFMADD213PS 256(R8), Z12, Z19
-	VFMADD213PS 192(R8), Z12, Z19
-	VFMADD213PS 128(R8), Z12, Z19
-	VFMADD213PS 64(R8), Z12, Z19
-	VFMADD213PS (R8), Z12, Z19
-	VMULPS      Z12, Z19, Z19
-	VFMADD213PS Z12, Z12, Z19
-	VADDPS      Z19, Z21, Z21
-
-	// fill where t < 0
-	VMOVAPS Z13, K1, Z21
-	VMOVUPS Z21, (AX)
-
-	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z14, K2
-	KANDNW   K2, K1, K1
-	VMOVAPS  Z18, K1, Z21
-	VMOVUPS  Z21, (CX)
-	ADDQ     $0x00000040, AX
-	ADDQ     $0x00000040, CX
-	ADDQ     $0x00000040, DX
-	ADDQ     $0x00000040, BX
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      sigLossGradRankAVX512PlainOne
-
-sigLossGradRankAVX512PlainTail:
-	TESTQ     DI, DI
-	JZ        sigLossGradRankAVX512Done
-	MOVL      $0x0000ffff, R9
-	BZHIL     DI, R9, DI
-	KMOVW     DI, K1
-	VMOVUPS.Z (BX), K1, Z12
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU32.Z (SI), K1, Z19
-	VPSLLD      $0x1f, Z19, Z14
-	VPMOVD2M    Z19, K2
-	VORPS       Z10, Z12, Z10
-	VXORPS      Z14, Z12, Z19
-
-	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Z11, Z19, Z20
-	VFMADD231PS Z11, Z12, Z20
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z10, Z0
-	VRNDSCALEPS $0x00, Z0, Z0
-	VMOVAPS     Z10, Z12
-	VFMADD231PS Z1, Z0, Z12
-	VFMADD231PS Z2, Z0, Z12
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z1
-	VFMADD213PS Z4, Z12, Z1
-	VFMADD213PS Z5, Z12, Z1
-	VFMADD213PS Z6, Z12, Z1
-	VFMADD213PS Z7, Z12, Z1
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z10, K3
-	VFMADD213PS Z9, Z12, Z1
-	VSCALEFPS.Z Z0, Z1, K3, Z0
-
-	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z0, Z1
-	VMOVUPS  Z9, Z2
-	VDIVPS   Z1, Z2, Z2
-	VMULPS   Z2, Z0, Z1
-	VPMOVD2M Z19, K3
-	VMOVAPS  Z1, K3, Z2
-
-	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Z15, Z2, Z2
-	VXORPS Z14, Z2, Z2
-
-	// g = scale·v where the sample is kept, else 0
-	VMULPS  Z16, Z2, Z2
-	VMOVAPS Z11, K2, Z2
-	VMOVUPS Z2, K1, (DX)
-
-	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z1
-	VFMADD213PS 384(R8), Z0, Z1
-	VFMADD213PS 320(R8), Z0, Z1
-	VFMADD213PS 256(R8), Z0, Z1
-	VFMADD213PS 192(R8), Z0, Z1
-	VFMADD213PS 128(R8), Z0, Z1
-	VFMADD213PS 64(R8), Z0, Z1
-	VFMADD213PS (R8), Z0, Z1
-	VMULPS      Z0, Z1, Z1
-	VFMADD213PS Z0, Z0, Z1
-	VADDPS      Z1, Z20, Z20
-
-	// fill where t < 0
-	VMOVAPS Z13, K2, Z20
-	VMOVUPS Z20, K1, (AX)
-
-	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z14, K3
-	KANDNW   K3, K2, K2
-	VMOVAPS  Z18, K2, Z20
-	VMOVUPS  Z20, K1, (CX)
-	JMP      sigLossGradRankAVX512Done
-
-sigLossGradRankAVX512SmoothLoop:
-	CMPQ    DI, $0x00000020
-	JB      sigLossGradRankAVX512SmoothOne
-	VMOVUPS (BX), Z19
-
-	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
 	VMOVDQU32 (SI), Z21
-	VPSLLD    $0x1f, Z21, Z20
+	VPSLLD    $0x1f, Z21, Z14
+	VPMAXSD   Z21, Z20, Z20
 	VPMOVD2M  Z21, K1
-	VORPS     Z10, Z19, Z21
-	VXORPS    Z20, Z19, Z22
+	VORPS     Z10, Z12, Z21
+	VXORPS    Z14, Z12, Z22
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z22, Z23
-	VFMADD231PS Z11, Z19, Z23
-
-	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z22, Z19
-	VFNMADD231PS Z12, Z19, Z23
-	VMOVUPS      64(BX), Z19
+	VFMADD231PS Z11, Z12, Z23
+	VMOVUPS     64(BX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
 	VMOVDQU32 64(SI), Z25
 	VPSLLD    $0x1f, Z25, Z24
+	VPMAXSD   Z25, Z20, Z20
 	VPMOVD2M  Z25, K2
-	VORPS     Z10, Z19, Z25
-	VXORPS    Z24, Z19, Z26
+	VORPS     Z10, Z12, Z25
+	VXORPS    Z24, Z12, Z26
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z26, Z27
-	VFMADD231PS Z11, Z19, Z27
-
-	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z26, Z19
-	VFNMADD231PS Z12, Z19, Z27
+	VFMADD231PS Z11, Z12, Z27
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z21, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
+	VMULPS      Z0, Z21, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
 	VMOVAPS     Z21, Z29
-	VFMADD231PS Z1, Z19, Z29
-	VFMADD231PS Z2, Z19, Z29
+	VFMADD231PS Z1, Z12, Z29
+	VFMADD231PS Z2, Z12, Z29
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z3, Z28
@@ -24080,7 +23897,7 @@ sigLossGradRankAVX512SmoothLoop:
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z21, K3
 	VFMADD213PS Z9, Z29, Z28
-	VSCALEFPS.Z Z19, Z28, K3, Z19
+	VSCALEFPS.Z Z12, Z28, K3, Z12
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z25, Z21
@@ -24102,16 +23919,16 @@ sigLossGradRankAVX512SmoothLoop:
 	VSCALEFPS.Z Z21, Z28, K3, Z21
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z19, Z25
+	VADDPS   Z9, Z12, Z25
 	VMOVUPS  Z9, Z28
 	VDIVPS   Z25, Z28, Z28
-	VMULPS   Z28, Z19, Z25
+	VMULPS   Z28, Z12, Z25
 	VPMOVD2M Z22, K3
 	VMOVAPS  Z25, K3, Z28
 
 	// v = ±(σ(d) − ε/2): negated for a positive
 	VSUBPS Z15, Z28, Z28
-	VXORPS Z20, Z28, Z28
+	VXORPS Z14, Z28, Z28
 
 	// g = scale·v where the sample is kept, else 0
 	VMULPS  Z16, Z28, Z28
@@ -24137,42 +23954,44 @@ sigLossGradRankAVX512SmoothLoop:
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     Z17, Z22
-	VFMADD213PS 384(R8), Z19, Z22
-	VFMADD213PS 320(R8), Z19, Z22
-	VFMADD213PS 256(R8), Z19, Z22
-	VFMADD213PS 192(R8), Z19, Z22
-	VFMADD213PS 128(R8), Z19, Z22
-	VFMADD213PS 64(R8), Z19, Z22
-	VFMADD213PS (R8), Z19, Z22
-	VMULPS      Z19, Z22, Z22
-	VFMADD213PS Z19, Z19, Z22
+	VFMADD213PS 384(R8), Z12, Z22
+	VFMADD213PS 320(R8), Z12, Z22
+	VFMADD213PS 256(R8), Z12, Z22
+	VFMADD213PS 192(R8), Z12, Z22
+	VFMADD213PS 128(R8), Z12, Z22
+	VFMADD213PS 64(R8), Z12, Z22
+	VFMADD213PS (R8), Z12, Z22
+	VMULPS      Z12, Z22, Z22
+	VFMADD213PS Z12, Z12, Z22
 	VADDPS      Z22, Z23, Z23
 
 	// fill where t < 0
 	VMOVAPS Z13, K1, Z23
+	VADDPS  Z23, Z19, Z19
 	VMOVUPS Z23, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z20, K3
+	VPMOVD2M Z14, K3
 	KANDNW   K3, K1, K1
 	VMOVAPS  Z18, K1, Z23
 	VMOVUPS  Z23, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     Z17, Z19
-	VFMADD213PS 384(R8), Z21, Z19
-	VFMADD213PS 320(R8), Z21, Z19
-	VFMADD213PS 256(R8), Z21, Z19
-	VFMADD213PS 192(R8), Z21, Z19
-	VFMADD213PS 128(R8), Z21, Z19
-	VFMADD213PS 64(R8), Z21, Z19
-	VFMADD213PS (R8), Z21, Z19
-	VMULPS      Z21, Z19, Z19
-	VFMADD213PS Z21, Z21, Z19
-	VADDPS      Z19, Z27, Z27
+	VMOVAPS     Z17, Z12
+	VFMADD213PS 384(R8), Z21, Z12
+	VFMADD213PS 320(R8), Z21, Z12
+	VFMADD213PS 256(R8), Z21, Z12
+	VFMADD213PS 192(R8), Z21, Z12
+	VFMADD213PS 128(R8), Z21, Z12
+	VFMADD213PS 64(R8), Z21, Z12
+	VFMADD213PS (R8), Z21, Z12
+	VMULPS      Z21, Z12, Z12
+	VFMADD213PS Z21, Z21, Z12
+	VADDPS      Z12, Z27, Z27
 
 	// fill where t < 0
 	VMOVAPS Z13, K2, Z27
+	VADDPS  Z27, Z19, Z19
 	VMOVUPS Z27, 64(AX)
 
 	// rank: NaN for a positive, the loss otherwise
@@ -24186,34 +24005,31 @@ sigLossGradRankAVX512SmoothLoop:
 	ADDQ     $0x00000080, BX
 	ADDQ     $0x00000080, SI
 	SUBQ     $0x00000020, DI
-	JMP      sigLossGradRankAVX512SmoothLoop
+	JMP      sigLossGradRankAVX512PlainLoop
 
-sigLossGradRankAVX512SmoothOne:
+sigLossGradRankAVX512PlainOne:
 	CMPQ    DI, $0x00000010
-	JB      sigLossGradRankAVX512SmoothTail
-	VMOVUPS (BX), Z19
+	JB      sigLossGradRankAVX512PlainTail
+	VMOVUPS (BX), Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
 	VMOVDQU32 (SI), Z21
-	VPSLLD    $0x1f, Z21, Z20
+	VPSLLD    $0x1f, Z21, Z14
+	VPMAXSD   Z21, Z20, Z20
 	VPMOVD2M  Z21, K1
-	VORPS     Z10, Z19, Z21
-	VXORPS    Z20, Z19, Z22
+	VORPS     Z10, Z12, Z21
+	VXORPS    Z14, Z12, Z22
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z22, Z23
-	VFMADD231PS Z11, Z19, Z23
-
-	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z22, Z19
-	VFNMADD231PS Z12, Z19, Z23
+	VFMADD231PS Z11, Z12, Z23
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z21, Z19
-	VRNDSCALEPS $0x00, Z19, Z19
+	VMULPS      Z0, Z21, Z12
+	VRNDSCALEPS $0x00, Z12, Z12
 	VMOVAPS     Z21, Z25
-	VFMADD231PS Z1, Z19, Z25
-	VFMADD231PS Z2, Z19, Z25
+	VFMADD231PS Z1, Z12, Z25
+	VFMADD231PS Z2, Z12, Z25
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
 	VMOVAPS     Z3, Z24
@@ -24225,19 +24041,19 @@ sigLossGradRankAVX512SmoothOne:
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z8, Z21, K2
 	VFMADD213PS Z9, Z25, Z24
-	VSCALEFPS.Z Z19, Z24, K2, Z19
+	VSCALEFPS.Z Z12, Z24, K2, Z12
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS   Z9, Z19, Z21
+	VADDPS   Z9, Z12, Z21
 	VMOVUPS  Z9, Z24
 	VDIVPS   Z21, Z24, Z24
-	VMULPS   Z24, Z19, Z21
+	VMULPS   Z24, Z12, Z21
 	VPMOVD2M Z22, K2
 	VMOVAPS  Z21, K2, Z24
 
 	// v = ±(σ(d) − ε/2): negated for a positive
 	VSUBPS Z15, Z24, Z24
-	VXORPS Z20, Z24, Z24
+	VXORPS Z14, Z24, Z24
 
 	// g = scale·v where the sample is kept, else 0
 	VMULPS  Z16, Z24, Z24
@@ -24246,23 +24062,24 @@ sigLossGradRankAVX512SmoothOne:
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     Z17, Z21
-	VFMADD213PS 384(R8), Z19, Z21
-	VFMADD213PS 320(R8), Z19, Z21
-	VFMADD213PS 256(R8), Z19, Z21
-	VFMADD213PS 192(R8), Z19, Z21
-	VFMADD213PS 128(R8), Z19, Z21
-	VFMADD213PS 64(R8), Z19, Z21
-	VFMADD213PS (R8), Z19, Z21
-	VMULPS      Z19, Z21, Z21
-	VFMADD213PS Z19, Z19, Z21
+	VFMADD213PS 384(R8), Z12, Z21
+	VFMADD213PS 320(R8), Z12, Z21
+	VFMADD213PS 256(R8), Z12, Z21
+	VFMADD213PS 192(R8), Z12, Z21
+	VFMADD213PS 128(R8), Z12, Z21
+	VFMADD213PS 64(R8), Z12, Z21
+	VFMADD213PS (R8), Z12, Z21
+	VMULPS      Z12, Z21, Z21
+	VFMADD213PS Z12, Z12, Z21
 	VADDPS      Z21, Z23, Z23
 
 	// fill where t < 0
 	VMOVAPS Z13, K1, Z23
+	VADDPS  Z23, Z19, Z19
 	VMOVUPS Z23, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z20, K2
+	VPMOVD2M Z14, K2
 	KANDNW   K2, K1, K1
 	VMOVAPS  Z18, K1, Z23
 	VMOVUPS  Z23, (CX)
@@ -24272,30 +24089,27 @@ sigLossGradRankAVX512SmoothOne:
 	ADDQ     $0x00000040, BX
 	ADDQ     $0x00000040, SI
 	SUBQ     $0x00000010, DI
-	JMP      sigLossGradRankAVX512SmoothOne
+	JMP      sigLossGradRankAVX512PlainOne
 
-sigLossGradRankAVX512SmoothTail:
+sigLossGradRankAVX512PlainTail:
 	TESTQ     DI, DI
 	JZ        sigLossGradRankAVX512Done
 	MOVL      $0x0000ffff, R9
 	BZHIL     DI, R9, DI
 	KMOVW     DI, K1
-	VMOVUPS.Z (BX), K1, Z19
+	VMOVUPS.Z (BX), K1, Z12
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
 	VMOVDQU32.Z (SI), K1, Z21
-	VPSLLD      $0x1f, Z21, Z20
+	VPSLLD      $0x1f, Z21, Z14
+	VPMAXSD     Z21, Z20, Z20
 	VPMOVD2M    Z21, K2
-	VORPS       Z10, Z19, Z10
-	VXORPS      Z20, Z19, Z21
+	VORPS       Z10, Z12, Z10
+	VXORPS      Z14, Z12, Z21
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
 	VMAXPS      Z11, Z21, Z22
-	VFMADD231PS Z11, Z19, Z22
-
-	// smoothing: acc −= (ε·d)/2
-	VMULPS       Z14, Z21, Z14
-	VFNMADD231PS Z12, Z14, Z22
+	VFMADD231PS Z11, Z12, Z22
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
 	VMULPS      Z0, Z10, Z0
@@ -24326,7 +24140,7 @@ sigLossGradRankAVX512SmoothTail:
 
 	// v = ±(σ(d) − ε/2): negated for a positive
 	VSUBPS Z15, Z2, Z2
-	VXORPS Z20, Z2, Z2
+	VXORPS Z14, Z2, Z2
 
 	// g = scale·v where the sample is kept, else 0
 	VMULPS  Z16, Z2, Z2
@@ -24348,15 +24162,364 @@ sigLossGradRankAVX512SmoothTail:
 
 	// fill where t < 0
 	VMOVAPS Z13, K2, Z22
+	VADDPS  Z22, Z19, Z19
 	VMOVUPS Z22, K1, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPMOVD2M Z20, K3
+	VPMOVD2M Z14, K3
 	KANDNW   K3, K2, K2
 	VMOVAPS  Z18, K2, Z22
 	VMOVUPS  Z22, K1, (CX)
+	JMP      sigLossGradRankAVX512Done
+
+sigLossGradRankAVX512SmoothLoop:
+	CMPQ    DI, $0x00000020
+	JB      sigLossGradRankAVX512SmoothOne
+	VMOVUPS (BX), Z21
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (SI), Z23
+	VPSLLD    $0x1f, Z23, Z22
+	VPMAXSD   Z23, Z20, Z20
+	VPMOVD2M  Z23, K1
+	VORPS     Z10, Z21, Z23
+	VXORPS    Z22, Z21, Z24
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z24, Z25
+	VFMADD231PS Z11, Z21, Z25
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z24, Z21
+	VFNMADD231PS Z12, Z21, Z25
+	VMOVUPS      64(BX), Z21
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 64(SI), Z27
+	VPSLLD    $0x1f, Z27, Z26
+	VPMAXSD   Z27, Z20, Z20
+	VPMOVD2M  Z27, K2
+	VORPS     Z10, Z21, Z27
+	VXORPS    Z26, Z21, Z28
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z28, Z29
+	VFMADD231PS Z11, Z21, Z29
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z28, Z21
+	VFNMADD231PS Z12, Z21, Z29
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z23, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z23, Z31
+	VFMADD231PS Z1, Z21, Z31
+	VFMADD231PS Z2, Z21, Z31
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z30
+	VFMADD213PS Z4, Z31, Z30
+	VFMADD213PS Z5, Z31, Z30
+	VFMADD213PS Z6, Z31, Z30
+	VFMADD213PS Z7, Z31, Z30
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z23, K3
+	VFMADD213PS Z9, Z31, Z30
+	VSCALEFPS.Z Z21, Z30, K3, Z21
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z27, Z23
+	VRNDSCALEPS $0x00, Z23, Z23
+	VMOVAPS     Z27, Z31
+	VFMADD231PS Z1, Z23, Z31
+	VFMADD231PS Z2, Z23, Z31
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z30
+	VFMADD213PS Z4, Z31, Z30
+	VFMADD213PS Z5, Z31, Z30
+	VFMADD213PS Z6, Z31, Z30
+	VFMADD213PS Z7, Z31, Z30
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z27, K3
+	VFMADD213PS Z9, Z31, Z30
+	VSCALEFPS.Z Z23, Z30, K3, Z23
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z21, Z27
+	VMOVUPS  Z9, Z30
+	VDIVPS   Z27, Z30, Z30
+	VMULPS   Z30, Z21, Z27
+	VPMOVD2M Z24, K3
+	VMOVAPS  Z27, K3, Z30
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z30, Z30
+	VXORPS Z22, Z30, Z30
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z30, Z30
+	VMOVAPS Z11, K1, Z30
+	VMOVUPS Z30, (DX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z23, Z24
+	VMOVUPS  Z9, Z27
+	VDIVPS   Z24, Z27, Z27
+	VMULPS   Z27, Z23, Z24
+	VPMOVD2M Z28, K3
+	VMOVAPS  Z24, K3, Z27
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z27, Z27
+	VXORPS Z26, Z27, Z27
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z27, Z27
+	VMOVAPS Z11, K2, Z27
+	VMOVUPS Z27, 64(DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z24
+	VFMADD213PS 384(R8), Z21, Z24
+	VFMADD213PS 320(R8), Z21, Z24
+	VFMADD213PS 256(R8), Z21, Z24
+	VFMADD213PS 192(R8), Z21, Z24
+	VFMADD213PS 128(R8), Z21, Z24
+	VFMADD213PS 64(R8), Z21, Z24
+	VFMADD213PS (R8), Z21, Z24
+	VMULPS      Z21, Z24, Z24
+	VFMADD213PS Z21, Z21, Z24
+	VADDPS      Z24, Z25, Z25
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z25
+	VADDPS  Z25, Z19, Z19
+	VMOVUPS Z25, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z22, K3
+	KANDNW   K3, K1, K1
+	VMOVAPS  Z18, K1, Z25
+	VMOVUPS  Z25, (CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z21
+	VFMADD213PS 384(R8), Z23, Z21
+	VFMADD213PS 320(R8), Z23, Z21
+	VFMADD213PS 256(R8), Z23, Z21
+	VFMADD213PS 192(R8), Z23, Z21
+	VFMADD213PS 128(R8), Z23, Z21
+	VFMADD213PS 64(R8), Z23, Z21
+	VFMADD213PS (R8), Z23, Z21
+	VMULPS      Z23, Z21, Z21
+	VFMADD213PS Z23, Z23, Z21
+	VADDPS      Z21, Z29, Z29
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z29
+	VADDPS  Z29, Z19, Z19
+	VMOVUPS Z29, 64(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z26, K1
+	KANDNW   K1, K2, K1
+	VMOVAPS  Z18, K1, Z29
+	VMOVUPS  Z29, 64(CX)
+	ADDQ     $0x00000080, AX
+	ADDQ     $0x00000080, CX
+	ADDQ     $0x00000080, DX
+	ADDQ     $0x00000080, BX
+	ADDQ     $0x00000080, SI
+	SUBQ     $0x00000020, DI
+	JMP      sigLossGradRankAVX512SmoothLoop
+
+sigLossGradRankAVX512SmoothOne:
+	CMPQ    DI, $0x00000010
+	JB      sigLossGradRankAVX512SmoothTail
+	VMOVUPS (BX), Z21
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32 (SI), Z23
+	VPSLLD    $0x1f, Z23, Z22
+	VPMAXSD   Z23, Z20, Z20
+	VPMOVD2M  Z23, K1
+	VORPS     Z10, Z21, Z23
+	VXORPS    Z22, Z21, Z24
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z24, Z25
+	VFMADD231PS Z11, Z21, Z25
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z24, Z21
+	VFNMADD231PS Z12, Z21, Z25
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z23, Z21
+	VRNDSCALEPS $0x00, Z21, Z21
+	VMOVAPS     Z23, Z27
+	VFMADD231PS Z1, Z21, Z27
+	VFMADD231PS Z2, Z21, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z26
+	VFMADD213PS Z4, Z27, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z23, K2
+	VFMADD213PS Z9, Z27, Z26
+	VSCALEFPS.Z Z21, Z26, K2, Z21
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z21, Z23
+	VMOVUPS  Z9, Z26
+	VDIVPS   Z23, Z26, Z26
+	VMULPS   Z26, Z21, Z23
+	VPMOVD2M Z24, K2
+	VMOVAPS  Z23, K2, Z26
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z26, Z26
+	VXORPS Z22, Z26, Z26
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z26, Z26
+	VMOVAPS Z11, K1, Z26
+	VMOVUPS Z26, (DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z23
+	VFMADD213PS 384(R8), Z21, Z23
+	VFMADD213PS 320(R8), Z21, Z23
+	VFMADD213PS 256(R8), Z21, Z23
+	VFMADD213PS 192(R8), Z21, Z23
+	VFMADD213PS 128(R8), Z21, Z23
+	VFMADD213PS 64(R8), Z21, Z23
+	VFMADD213PS (R8), Z21, Z23
+	VMULPS      Z21, Z23, Z23
+	VFMADD213PS Z21, Z21, Z23
+	VADDPS      Z23, Z25, Z25
+
+	// fill where t < 0
+	VMOVAPS Z13, K1, Z25
+	VADDPS  Z25, Z19, Z19
+	VMOVUPS Z25, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z22, K2
+	KANDNW   K2, K1, K1
+	VMOVAPS  Z18, K1, Z25
+	VMOVUPS  Z25, (CX)
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	ADDQ     $0x00000040, DX
+	ADDQ     $0x00000040, BX
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      sigLossGradRankAVX512SmoothOne
+
+sigLossGradRankAVX512SmoothTail:
+	TESTQ     DI, DI
+	JZ        sigLossGradRankAVX512Done
+	MOVL      $0x0000ffff, R9
+	BZHIL     DI, R9, DI
+	KMOVW     DI, K1
+	VMOVUPS.Z (BX), K1, Z21
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU32.Z (SI), K1, Z23
+	VPSLLD      $0x1f, Z23, Z22
+	VPMAXSD     Z23, Z20, Z20
+	VPMOVD2M    Z23, K2
+	VORPS       Z10, Z21, Z10
+	VXORPS      Z22, Z21, Z23
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Z11, Z23, Z24
+	VFMADD231PS Z11, Z21, Z24
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       Z14, Z23, Z14
+	VFNMADD231PS Z12, Z14, Z24
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z10, Z0
+	VRNDSCALEPS $0x00, Z0, Z0
+	VMOVAPS     Z10, Z12
+	VFMADD231PS Z1, Z0, Z12
+	VFMADD231PS Z2, Z0, Z12
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z1
+	VFMADD213PS Z4, Z12, Z1
+	VFMADD213PS Z5, Z12, Z1
+	VFMADD213PS Z6, Z12, Z1
+	VFMADD213PS Z7, Z12, Z1
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z10, K3
+	VFMADD213PS Z9, Z12, Z1
+	VSCALEFPS.Z Z0, Z1, K3, Z0
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS   Z9, Z0, Z1
+	VMOVUPS  Z9, Z2
+	VDIVPS   Z1, Z2, Z2
+	VMULPS   Z2, Z0, Z1
+	VPMOVD2M Z23, K3
+	VMOVAPS  Z1, K3, Z2
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS Z15, Z2, Z2
+	VXORPS Z22, Z2, Z2
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS  Z16, Z2, Z2
+	VMOVAPS Z11, K2, Z2
+	VMOVUPS Z2, K1, (DX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     Z17, Z1
+	VFMADD213PS 384(R8), Z0, Z1
+	VFMADD213PS 320(R8), Z0, Z1
+	VFMADD213PS 256(R8), Z0, Z1
+	VFMADD213PS 192(R8), Z0, Z1
+	VFMADD213PS 128(R8), Z0, Z1
+	VFMADD213PS 64(R8), Z0, Z1
+	VFMADD213PS (R8), Z0, Z1
+	VMULPS      Z0, Z1, Z1
+	VFMADD213PS Z0, Z0, Z1
+	VADDPS      Z1, Z24, Z24
+
+	// fill where t < 0
+	VMOVAPS Z13, K2, Z24
+	VADDPS  Z24, Z19, Z19
+	VMOVUPS Z24, K1, (AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPMOVD2M Z22, K3
+	KANDNW   K3, K2, K2
+	VMOVAPS  Z18, K2, Z24
+	VMOVUPS  Z24, K1, (CX)
 
 sigLossGradRankAVX512Done:
+	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	VBROADCASTSS oneInt<>+0(SB), Z0
+	VPCMPD       $0x06, Z0, Z20, K1
+	KORTESTW     K1, K1
+	SETNE        AL
+	MOVB         AL, bad+136(FP)
+	VCMPPS       $0x03, Z19, Z19, K1
+	KORTESTW     K1, K1
+	SETNE        AL
+	MOVB         AL, nan+137(FP)
 	VZEROUPPER
 	RET
 

@@ -16,36 +16,36 @@ func sigAVX512(ks *kernelSet) {
 
 // sigKernels are one tier's Sigmoid kernels.
 type sigKernels struct {
-	loss         func(loss, x []float32, t []int32, eps, fill float32)
-	lse          func(dst, x []float32)
+	loss         func(loss, x []float32, t []int32, eps, fill float32) (bad, nan bool)
+	lse          func(dst, x []float32) (nan bool)
 	grad         func(g, x []float32, t []int32, scale []float32, eps float32)
-	lossGrad     func(loss, g, x []float32, t []int32, eps, fill, s0 float32)
-	lossRank     func(loss, rank, x []float32, t []int32, eps, fill float32)
-	lossGradRank func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32)
+	lossGrad     func(loss, g, x []float32, t []int32, eps, fill, s0 float32) (bad, nan bool)
+	lossRank     func(loss, rank, x []float32, t []int32, eps, fill float32) (bad, nan bool)
+	lossGradRank func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) (bad, nan bool)
 	zeroBelow    func(g, x []float32, v float32)
 }
 
 func sigTier(ks *kernelSet, k sigKernels) {
-	ks.sigLoss = func(loss, x []float32, t []int32, eps, fill float32) {
+	ks.sigLoss = func(loss, x []float32, t []int32, eps, fill float32) (bool, bool) {
 		n := len(t)
-		k.loss(loss[:n], x[:n], t, eps, fill)
+		return k.loss(loss[:n], x[:n], t, eps, fill)
 	}
-	ks.sigLSE = func(dst, x []float32) { k.lse(dst, x[:len(dst)]) }
+	ks.sigLSE = func(dst, x []float32) bool { return k.lse(dst, x[:len(dst)]) }
 	ks.sigGrad = func(g, x []float32, t []int32, scale []float32, eps float32) {
 		n := len(t)
 		k.grad(g[:n], x[:n], t, scale[:n], eps)
 	}
-	ks.sigLossGrad = func(loss, g, x []float32, t []int32, eps, fill, s0 float32) {
+	ks.sigLossGrad = func(loss, g, x []float32, t []int32, eps, fill, s0 float32) (bool, bool) {
 		n := len(t)
-		k.lossGrad(loss[:n], g[:n], x[:n], t, eps, fill, s0)
+		return k.lossGrad(loss[:n], g[:n], x[:n], t, eps, fill, s0)
 	}
-	ks.sigLossRank = func(loss, rank, x []float32, t []int32, eps, fill float32) {
+	ks.sigLossRank = func(loss, rank, x []float32, t []int32, eps, fill float32) (bool, bool) {
 		n := len(t)
-		k.lossRank(loss[:n], rank[:n], x[:n], t, eps, fill)
+		return k.lossRank(loss[:n], rank[:n], x[:n], t, eps, fill)
 	}
-	ks.sigLossGradRank = func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) {
+	ks.sigLossGradRank = func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) (bool, bool) {
 		n := len(t)
-		k.lossGradRank(loss[:n], rank[:n], g[:n], x[:n], t, eps, fill, s0)
+		return k.lossGradRank(loss[:n], rank[:n], g[:n], x[:n], t, eps, fill, s0)
 	}
 	ks.zeroBelow = func(g, x []float32, v float32) { k.zeroBelow(g[:len(x)], x, v) }
 }

@@ -6,11 +6,26 @@ package ohem
 // whole vectors of 4; the last 1–3 samples go through a padded copy (logit 0, target 0, scale 0),
 // which gives them the bits the kernel gives in place, and keeps every store of a kernel after
 // the loads of its vector (g may be x).
+//
+// The NEON loss kernels do not check as they go (the amd64 ones do): the checks sigLoss returns
+// are a pass of the set's maxTarget over the targets and one of countAtLeast over the losses.
 func sigNEON(ks *kernelSet) {
-	ks.sigLoss = sigLossNEONs
-	ks.sigLSE = sigLSENEONs
+	checks := func(loss []float32, t []int32) (bad, nan bool) {
+		return ks.maxTarget(t) > 1, ks.countAtLeast(loss[:len(t)], nan32) > 0
+	}
+	ks.sigLoss = func(loss, x []float32, t []int32, eps, fill float32) (bool, bool) {
+		sigLossNEONs(loss, x, t, eps, fill)
+		return checks(loss, t)
+	}
+	ks.sigLSE = func(dst, x []float32) bool {
+		sigLSENEONs(dst, x)
+		return ks.countAtLeast(dst, nan32) > 0
+	}
 	ks.sigGrad = sigGradNEONs
-	ks.sigLossGrad = sigLossGradNEONs
+	ks.sigLossGrad = func(loss, g, x []float32, t []int32, eps, fill, s0 float32) (bool, bool) {
+		sigLossGradNEONs(loss, g, x, t, eps, fill, s0)
+		return checks(loss, t)
+	}
 }
 
 func sigLossNEONs(loss, x []float32, t []int32, eps, fill float32) {

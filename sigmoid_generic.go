@@ -23,9 +23,11 @@ func sigD(z float32, t int32) float32 {
 	return z
 }
 
-func sigLossGeneric(loss, x []float32, t []int32, eps, fill float32) {
+func sigLossGeneric(loss, x []float32, t []int32, eps, fill float32) (bad, nan bool) {
 	h := 0.5 * float64(eps)
+	nan = fill != fill
 	for i, ti := range t {
+		bad = bad || ti > 1
 		if ti < 0 {
 			loss[i] = fill
 			continue
@@ -33,22 +35,26 @@ func sigLossGeneric(loss, x []float32, t []int32, eps, fill float32) {
 		z := x[i]
 		if z-z != 0 { // NaN or ±Inf
 			loss[i] = nan32
+			nan = true
 			continue
 		}
 		d := sigD(z, ti)
 		u := float64(exp32(-abs32(d)))
 		loss[i] = float32(max(float64(d), 0) + math.Log1p(u) - h*float64(d))
 	}
+	return bad, nan
 }
 
-func sigLSEGeneric(dst, x []float32) {
+func sigLSEGeneric(dst, x []float32) (nan bool) {
 	for i, z := range x {
 		if z-z != 0 {
 			dst[i] = nan32
+			nan = true
 			continue
 		}
 		dst[i] = float32(max(float64(z), 0) + math.Log1p(float64(exp32(-abs32(z)))))
 	}
+	return nan
 }
 
 func sigGradGeneric(g, x []float32, t []int32, scale []float32, eps float32) {

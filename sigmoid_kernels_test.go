@@ -226,3 +226,127 @@ func slicesBitsEqual(a, b []float32) bool {
 	}
 	return true
 }
+
+// TestSigmoidKernelChecks: every set's Sigmoid loss kernels report what the caller would
+// otherwise find with a pass over the targets and one over the output: bad exactly when some
+// target is above 1 (put at every position of the short lengths, so every tail lane), nan
+// whenever a NaN is written (a valid sample's NaN or ±Inf logit, or a NaN fill), and never for
+// the generic set when none is; on every set, nan is false for finite logits and a finite fill
+// (ignored samples' garbage logits included), where the amd64 kernels' sum of the losses stays
+// finite.
+func TestSigmoidKernelChecks(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 7))
+	lengths := counts(40, []int{70, 129, 4099})
+	type call struct {
+		name string
+		run  func(ks *kernelSet, out []float32, x []float32, tg []int32, fill float32) (bad, nan bool)
+	}
+	calls := []call{
+		{"sigLoss", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) (bool, bool) {
+			return ks.sigLoss(out, x, tg, 0.1, fill)
+		}},
+		{"sigLossGrad", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) (bool, bool) {
+			if ks.sigLossGrad == nil {
+				return ks.sigLoss(out, x, tg, 0.1, fill)
+			}
+			return ks.sigLossGrad(out, make([]float32, len(tg)), x, tg, 0, fill, 0.5)
+		}},
+		{"sigLossRank", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) (bool, bool) {
+			if ks.sigLossRank == nil {
+				return ks.sigLoss(out, x, tg, 0, fill)
+			}
+			return ks.sigLossRank(out, make([]float32, len(tg)), x, tg, 0, fill)
+		}},
+		{"sigLossGradRank", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) (bool, bool) {
+			if ks.sigLossGradRank == nil {
+				return ks.sigLoss(out, x, tg, 0, fill)
+			}
+			return ks.sigLossGradRank(out, make([]float32, len(tg)), make([]float32, len(tg)), x, tg, 0.1, fill, 2)
+		}},
+		{"sigLSE", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) (bool, bool) {
+			return false, ks.sigLSE(out, x)
+		}},
+	}
+	hasNaN := func(v []float32) bool {
+		for _, f := range v {
+			if f != f {
+				return true
+			}
+		}
+		return false
+	}
+	for _, ks := range usable {
+		for _, c := range calls {
+			for _, n := range lengths {
+				what := fmt.Sprintf("%s %s n=%d", ks.name, c.name, n)
+				x, tg := make([]float32, n), make([]int32, n)
+				clean := func() {
+					for i := range n {
+						x[i] = float32(r.NormFloat64() * 20)
+						tg[i] = int32(r.IntN(3)) - 1 // -1, 0 or 1
+						if tg[i] < 0 && r.IntN(2) == 0 {
+							x[i] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}[r.IntN(3)]
+						}
+					}
+				}
+				run := func(how string, fill float32, wantBad bool, wantNaN int) {
+					t.Helper()
+					xb, f1 := sigPlace(x, 0, 0)
+					tb, f2 := sigPlace(tg, 1, 0)
+					out, f3 := sigPlace(make([]float32, n), 0, 0)
+					bad, nan := c.run(ks, out, xb, tb, fill)
+					written := hasNaN(out)
+					switch {
+					case c.name != "sigLSE" && bad != wantBad:
+						t.Fatalf("%s %s: bad = %v, want %v", what, how, bad, wantBad)
+					case written && !nan:
+						t.Fatalf("%s %s: a NaN was written and nan = false", what, how)
+					case wantNaN == 0 && nan:
+						t.Fatalf("%s %s: nan = true with no NaN written", what, how)
+					case wantNaN == 1 && !nan:
+						t.Fatalf("%s %s: nan = false, want true", what, how)
+					}
+					f1()
+					f2()
+					f3()
+				}
+				clean()
+				if c.name == "sigLSE" { // no targets: the ignored samples' garbage is read
+					for i := range x {
+						if x[i]-x[i] != 0 {
+							x[i] = 1
+						}
+					}
+				}
+				run("clean", -7.5, false, 0)
+				run("fill -Inf", float32(math.Inf(-1)), false, 0)
+				positions := []int{}
+				for p := range n {
+					if n <= 40 || p%97 == 0 || p >= n-17 {
+						positions = append(positions, p)
+					}
+				}
+				for _, p := range positions {
+					if c.name != "sigLSE" {
+						old := tg[p]
+						tg[p] = []int32{2, 3, 1 << 30, math.MaxInt32}[p%4]
+						run(fmt.Sprintf("target %d at %d", tg[p], p), -7.5, true, -1)
+						tg[p] = old
+					}
+					old, oldT := x[p], tg[p]
+					x[p] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}[p%3]
+					if tg[p] < 0 {
+						tg[p] = int32(p % 2)
+					}
+					run(fmt.Sprintf("logit %v at %d", x[p], p), -7.5, false, 1)
+					x[p], tg[p] = old, oldT
+					if c.name != "sigLSE" {
+						tg[p] = -1
+						run(fmt.Sprintf("NaN fill at %d", p), float32(math.NaN()), false, 1)
+						tg[p] = oldT
+					}
+				}
+			}
+		}
+	}
+}

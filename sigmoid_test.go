@@ -574,3 +574,73 @@ func TestSigmoidGradientFiniteDifference(t *testing.T) {
 		}
 	}
 }
+
+// TestSigmoidChecksLarge: the Sigmoid loss kernels check the targets and the losses as they go
+// (no pass over either before or after), so the errors of a large batch come from what the
+// kernels report, per chunk with Workers: a target out of range or a non-finite valid logit
+// anywhere (first, middle, in the last tail) is the error naming that sample, through
+// CrossEntropy, Forward and ForwardBackward, for the plain loss pass, NegPosRatio's ranking pass
+// and the fused gradient pass; and a batch whose losses sum past +Inf beside ignored samples
+// (fill −Inf: the kernels' NaN check then fires with no NaN written) still succeeds.
+func TestSigmoidChecksLarge(t *testing.T) {
+	const n = 3*(1<<15) + 13
+	r := rand.New(rand.NewPCG(5, 55))
+	z, tg := make([]float32, n), make([]int32, n)
+	for i := range n {
+		z[i] = float32(r.NormFloat64() * 5)
+		tg[i] = int32(r.IntN(3)) - 1
+	}
+	cfgs := []ohem.Config{{}, {NegPosRatio: 3, Reduction: ohem.Sum}, {KeepRatio: 0.3}}
+	for _, ks := range ohem.KernelSets() {
+		for _, cfg := range cfgs {
+			for _, workers := range []int{1, 3} {
+				cfg.Kernel, cfg.Workers = ks.Name(), workers
+				l, err := ohem.New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				what := fmt.Sprintf("%s %+v", ks.Name(), cfg)
+				dst, grad := make([]float32, n), make([]float32, n)
+				b := ohem.Batch{Logits: z, Targets: tg, Classes: 1, Sigmoid: true}
+				all := func(how string, want error, sample int) {
+					t.Helper()
+					errs := []error{ks.CrossEntropy(dst, b)}
+					_, err := l.Forward(b)
+					errs = append(errs, err)
+					_, err = l.ForwardBackward(grad, b)
+					errs = append(errs, err)
+					for i, err := range errs {
+						op := []string{"CrossEntropy", "Forward", "ForwardBackward"}[i]
+						switch {
+						case want == nil && err != nil:
+							t.Fatalf("%s %s %s: %v", what, how, op, err)
+						case want != nil && (!errors.Is(err, want) || !strings.Contains(err.Error(), fmt.Sprintf("sample %d ", sample))):
+							t.Fatalf("%s %s %s: %v, want %v naming sample %d", what, how, op, err, want, sample)
+						}
+					}
+				}
+				all("clean", nil, 0)
+				for _, p := range []int{0, n / 2, n - 2} {
+					old, oldT := z[p], tg[p]
+					tg[p] = 2
+					all(fmt.Sprintf("target 2 at %d", p), ohem.ErrTarget, p)
+					tg[p] = 0
+					z[p] = f32Inf
+					all(fmt.Sprintf("+Inf at %d", p), ohem.ErrNonFinite, p)
+					z[p], tg[p] = old, oldT
+				}
+				// Losses near the float32 maximum: every lane's sum overflows to +Inf, and the
+				// ignored samples' fill (−Inf in Forward) makes it NaN.
+				big := make([]float32, n)
+				for i := range big {
+					big[i] = 3e38
+					if tg[i] == 1 {
+						big[i] = -3e38
+					}
+				}
+				b.Logits = big
+				all("sums past +Inf", nil, 0)
+			}
+		}
+	}
+}
