@@ -10507,7 +10507,7 @@ sigGradAVX2Done:
 
 // func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·sigLossGradAVX2(SB), NOSPLIT, $0-114
+TEXT ·sigLossGradAVX2(SB), NOSPLIT, $160-114
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         g_base+24(FP), CX
 	MOVQ         x_base+48(FP), DX
@@ -10521,165 +10521,240 @@ TEXT ·sigLossGradAVX2(SB), NOSPLIT, $0-114
 	VBROADCASTSS eps+96(FP), Y3
 	VMULPS       halfVec<>+0(SB), Y3, Y3
 	VBROADCASTSS s0+104(FP), Y4
+	LEAQ         (SP), DI
+	ADDQ         $0x1f, DI
+	ANDQ         $-32, DI
+	VMOVAPS      Y1, (DI)
+	VMOVAPS      Y2, 32(DI)
+	VMOVAPS      Y3, 64(DI)
+	VMOVAPS      Y4, 96(DI)
 
 	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
 
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
-	MOVL eps+96(FP), DI
-	SHLL $0x01, DI
+	MOVL eps+96(FP), R8
+	SHLL $0x01, R8
 	JNZ  sigLossGradAVX2SmoothLoop
 
 sigLossGradAVX2PlainLoop:
-	CMPQ    SI, $0x00000008
+	CMPQ    SI, $0x00000010
 	JB      sigLossGradAVX2PlainOne
-	VMOVUPS (DX), Y2
+	VMOVUPS (DX), Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y8
-	VPSLLD  $0x1f, Y8, Y7
-	VPMAXSD Y8, Y6, Y6
-	VORPS   signBitVec<>+0(SB), Y2, Y9
-	VXORPS  Y7, Y2, Y10
+	VMOVDQU (BX), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VPMAXSD Y5, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y10, Y11
-	VFMADD231PS Y0, Y2, Y11
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
+	VMOVUPS     32(DX), Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU 32(BX), Y10
+	VPSLLD  $0x1f, Y10, Y9
+	VPMAXSD Y10, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y11
+	VXORPS  Y9, Y3, Y12
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y12, Y13
+	VFMADD231PS Y0, Y3, Y13
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
-	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
-	VPSLLD      $0x17, Y12, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
-	VMOVAPS     Y9, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y14
+	VPSLLD      $0x17, Y14, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
+	VMOVAPS     Y6, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y14, Y15
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y12
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+	VMOVAPS     expC5Vec<>+0(SB), Y14
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y13, Y13
-	VFMADD231PS Y13, Y12, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
-	VANDNPS     Y2, Y9, Y2
+	VMULPS      Y3, Y15, Y15
+	VFMADD231PS Y15, Y14, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
+	VFMADD231PS expLog2eVec<>+0(SB), Y11, Y14
+	VPSLLD      $0x17, Y14, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
+	VMOVAPS     Y11, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y14, Y15
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y14
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y15, Y15
+	VFMADD231PS Y15, Y14, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y11, Y11
+	VANDNPS     Y6, Y11, Y6
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y9
-	VMOVUPS   oneVec<>+0(SB), Y12
-	VDIVPS    Y9, Y12, Y12
-	VMULPS    Y12, Y2, Y9
-	VBLENDVPS Y10, Y9, Y12, Y12
+	VADDPS    oneVec<>+0(SB), Y3, Y11
+	VMOVUPS   oneVec<>+0(SB), Y14
+	VDIVPS    Y11, Y14, Y14
+	VMULPS    Y14, Y3, Y11
+	VBLENDVPS Y7, Y11, Y14, Y14
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y12, Y12
-	VXORPS Y7, Y12, Y12
+	VSUBPS 64(DI), Y14, Y14
+	VXORPS Y4, Y14, Y14
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y12, Y12
-	VBLENDVPS Y8, Y0, Y12, Y12
-	VMOVUPS   Y12, (CX)
+	VMULPS    96(DI), Y14, Y14
+	VBLENDVPS Y5, Y0, Y14, Y14
+	VMOVUPS   Y14, (CX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y6, Y4
+	VMOVUPS   oneVec<>+0(SB), Y7
+	VDIVPS    Y4, Y7, Y7
+	VMULPS    Y7, Y6, Y4
+	VBLENDVPS Y12, Y4, Y7, Y7
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS 64(DI), Y7, Y7
+	VXORPS Y9, Y7, Y7
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    96(DI), Y7, Y7
+	VBLENDVPS Y10, Y0, Y7, Y7
+	VMOVUPS   Y7, 32(CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y7
-	VMULPS      Y2, Y7, Y7
-	VFMADD213PS Y2, Y2, Y7
-	VADDPS      Y7, Y11, Y11
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y4
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y4
+	VMULPS      Y3, Y4, Y4
+	VFMADD213PS Y3, Y3, Y4
+	VADDPS      Y4, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y8, Y1, Y11, Y11
-	VADDPS    Y11, Y5, Y5
-	VMOVUPS   Y11, (AX)
-	ADDQ      $0x00000020, AX
-	ADDQ      $0x00000020, CX
-	ADDQ      $0x00000020, DX
-	ADDQ      $0x00000020, BX
-	SUBQ      $0x00000008, SI
+	VBLENDVPS Y5, (DI), Y8, Y8
+	VADDPS    Y8, Y1, Y1
+	VMOVUPS   Y8, (AX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y3
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y6, Y3
+	VMULPS      Y6, Y3, Y3
+	VFMADD213PS Y6, Y6, Y3
+	VADDPS      Y3, Y13, Y13
+
+	// fill where t < 0
+	VBLENDVPS Y10, (DI), Y13, Y13
+	VADDPS    Y13, Y1, Y1
+	VMOVUPS   Y13, 32(AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000040, BX
+	SUBQ      $0x00000010, SI
 	JMP       sigLossGradAVX2PlainLoop
 
 sigLossGradAVX2PlainOne:
 	CMPQ    SI, $0x00000008
 	JB      sigLossGradAVX2PlainTail
-	VMOVUPS (DX), Y2
+	VMOVUPS (DX), Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y8
-	VPSLLD  $0x1f, Y8, Y7
-	VPMAXSD Y8, Y6, Y6
-	VORPS   signBitVec<>+0(SB), Y2, Y9
-	VXORPS  Y7, Y2, Y10
+	VMOVDQU (BX), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VPMAXSD Y5, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y10, Y11
-	VFMADD231PS Y0, Y2, Y11
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
-	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
-	VPSLLD      $0x17, Y12, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
-	VMOVAPS     Y9, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y12
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y13, Y13
-	VFMADD231PS Y13, Y12, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
-	VANDNPS     Y2, Y9, Y2
+	VMULPS      Y3, Y10, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y9
-	VMOVUPS   oneVec<>+0(SB), Y12
-	VDIVPS    Y9, Y12, Y12
-	VMULPS    Y12, Y2, Y9
-	VBLENDVPS Y10, Y9, Y12, Y12
+	VADDPS    oneVec<>+0(SB), Y3, Y6
+	VMOVUPS   oneVec<>+0(SB), Y9
+	VDIVPS    Y6, Y9, Y9
+	VMULPS    Y9, Y3, Y6
+	VBLENDVPS Y7, Y6, Y9, Y9
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y12, Y12
-	VXORPS Y7, Y12, Y12
+	VSUBPS 64(DI), Y9, Y9
+	VXORPS Y4, Y9, Y9
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y12, Y12
-	VBLENDVPS Y8, Y0, Y12, Y12
-	VMOVUPS   Y12, (CX)
+	VMULPS    96(DI), Y9, Y9
+	VBLENDVPS Y5, Y0, Y9, Y9
+	VMOVUPS   Y9, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y7
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y7
-	VMULPS      Y2, Y7, Y7
-	VFMADD213PS Y2, Y2, Y7
-	VADDPS      Y7, Y11, Y11
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y4
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y4
+	VMULPS      Y3, Y4, Y4
+	VFMADD213PS Y3, Y3, Y4
+	VADDPS      Y4, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y8, Y1, Y11, Y11
-	VADDPS    Y11, Y5, Y5
-	VMOVUPS   Y11, (AX)
+	VBLENDVPS Y5, (DI), Y8, Y8
+	VADDPS    Y8, Y1, Y1
+	VMOVUPS   Y8, (AX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -10690,71 +10765,71 @@ sigLossGradAVX2PlainOne:
 sigLossGradAVX2PlainTail:
 	TESTQ        SI, SI
 	JZ           sigLossGradAVX2Done
-	VMOVDQU      iota<>+0(SB), Y2
-	VMOVQ        SI, X7
-	VPBROADCASTD X7, Y7
-	VPCMPGTD     Y2, Y7, Y7
-	VMASKMOVPS   (DX), Y7, Y2
+	VMOVDQU      iota<>+0(SB), Y3
+	VMOVQ        SI, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   (DX), Y4, Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (BX), Y7, Y8
-	VPSLLD     $0x1f, Y8, Y7
-	VPMAXSD    Y8, Y6, Y6
-	VORPS      signBitVec<>+0(SB), Y2, Y9
-	VXORPS     Y7, Y2, Y10
+	VPMASKMOVD (BX), Y4, Y5
+	VPSLLD     $0x1f, Y5, Y4
+	VPMAXSD    Y5, Y2, Y2
+	VORPS      signBitVec<>+0(SB), Y3, Y6
+	VXORPS     Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y10, Y11
-	VFMADD231PS Y0, Y2, Y11
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
-	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
-	VPSLLD      $0x17, Y12, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
-	VMOVAPS     Y9, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y12
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y13, Y13
-	VFMADD231PS Y13, Y12, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
-	VANDNPS     Y2, Y9, Y2
+	VMULPS      Y3, Y10, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y9
-	VMOVUPS   oneVec<>+0(SB), Y12
-	VDIVPS    Y9, Y12, Y12
-	VMULPS    Y12, Y2, Y9
-	VBLENDVPS Y10, Y9, Y12, Y12
+	VADDPS    oneVec<>+0(SB), Y3, Y6
+	VMOVUPS   oneVec<>+0(SB), Y9
+	VDIVPS    Y6, Y9, Y9
+	VMULPS    Y9, Y3, Y6
+	VBLENDVPS Y7, Y6, Y9, Y9
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y12, Y12
-	VXORPS Y7, Y12, Y12
+	VSUBPS 64(DI), Y9, Y9
+	VXORPS Y4, Y9, Y9
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y12, Y12
-	VBLENDVPS Y8, Y0, Y12, Y12
+	VMULPS    96(DI), Y9, Y9
+	VBLENDVPS Y5, Y0, Y9, Y9
 	LEAQ      (CX), CX
-	VMOVAPS   X12, X0
+	VMOVAPS   X9, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_50Quad
-	VMOVUPS   Y12, (CX)
+	VMOVUPS   Y9, (CX)
 	JMP       storeTail_50Done
 
 storeTail_50Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_50Pair
 	VMOVUPS      X0, (CX)
-	VEXTRACTF128 $0x01, Y12, X0
+	VEXTRACTF128 $0x01, Y9, X0
 	ADDQ         $0x10, CX
 
 storeTail_50Pair:
@@ -10772,32 +10847,32 @@ storeTail_50One:
 storeTail_50Done:
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
-	VMULPS      Y2, Y0, Y0
-	VFMADD213PS Y2, Y2, Y0
-	VADDPS      Y0, Y11, Y11
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y0
+	VMULPS      Y3, Y0, Y0
+	VFMADD213PS Y3, Y3, Y0
+	VADDPS      Y0, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y8, Y1, Y11, Y11
-	VADDPS    Y11, Y5, Y5
+	VBLENDVPS Y5, (DI), Y8, Y8
+	VADDPS    Y8, Y1, Y1
 	LEAQ      (AX), AX
-	VMOVAPS   X11, X0
+	VMOVAPS   X8, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_51Quad
-	VMOVUPS   Y11, (AX)
+	VMOVUPS   Y8, (AX)
 	JMP       storeTail_51Done
 
 storeTail_51Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_51Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y11, X0
+	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
 storeTail_51Pair:
@@ -10816,162 +10891,234 @@ storeTail_51Done:
 	JMP sigLossGradAVX2Done
 
 sigLossGradAVX2SmoothLoop:
-	CMPQ    SI, $0x00000008
+	CMPQ    SI, $0x00000010
 	JB      sigLossGradAVX2SmoothOne
-	VMOVUPS (DX), Y7
+	VMOVUPS (DX), Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y9
-	VPSLLD  $0x1f, Y9, Y8
-	VPMAXSD Y9, Y6, Y6
-	VORPS   signBitVec<>+0(SB), Y7, Y10
-	VXORPS  Y8, Y7, Y11
+	VMOVDQU (BX), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VPMAXSD Y5, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y11, Y12
-	VFMADD231PS Y0, Y7, Y12
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y11, Y7
-	VFNMADD231PS halfVec<>+0(SB), Y7, Y12
+	VMULPS       32(DI), Y7, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y8
+	VMOVUPS      32(DX), Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU 32(BX), Y10
+	VPSLLD  $0x1f, Y10, Y9
+	VPMAXSD Y10, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y11
+	VXORPS  Y9, Y3, Y12
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y12, Y13
+	VFMADD231PS Y0, Y3, Y13
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       32(DI), Y12, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y13
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
-	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y13
-	VPSLLD      $0x17, Y13, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
-	VMOVAPS     Y10, Y14
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y14
+	VPSLLD      $0x17, Y14, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
+	VMOVAPS     Y6, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y14, Y15
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y13
-	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+	VMOVAPS     expC5Vec<>+0(SB), Y14
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y7, Y14, Y14
-	VFMADD231PS Y14, Y13, Y7
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
-	VANDNPS     Y7, Y10, Y7
+	VMULPS      Y3, Y15, Y15
+	VFMADD231PS Y15, Y14, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
+	VFMADD231PS expLog2eVec<>+0(SB), Y11, Y14
+	VPSLLD      $0x17, Y14, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
+	VMOVAPS     Y11, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y14, Y15
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y14
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y15, Y15
+	VFMADD231PS Y15, Y14, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y11, Y11
+	VANDNPS     Y6, Y11, Y6
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y7, Y10
-	VMOVUPS   oneVec<>+0(SB), Y13
-	VDIVPS    Y10, Y13, Y13
-	VMULPS    Y13, Y7, Y10
-	VBLENDVPS Y11, Y10, Y13, Y13
+	VADDPS    oneVec<>+0(SB), Y3, Y11
+	VMOVUPS   oneVec<>+0(SB), Y14
+	VDIVPS    Y11, Y14, Y14
+	VMULPS    Y14, Y3, Y11
+	VBLENDVPS Y7, Y11, Y14, Y14
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y13, Y13
-	VXORPS Y8, Y13, Y13
+	VSUBPS 64(DI), Y14, Y14
+	VXORPS Y4, Y14, Y14
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y13, Y13
-	VBLENDVPS Y9, Y0, Y13, Y13
-	VMOVUPS   Y13, (CX)
+	VMULPS    96(DI), Y14, Y14
+	VBLENDVPS Y5, Y0, Y14, Y14
+	VMOVUPS   Y14, (CX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y6, Y4
+	VMOVUPS   oneVec<>+0(SB), Y7
+	VDIVPS    Y4, Y7, Y7
+	VMULPS    Y7, Y6, Y4
+	VBLENDVPS Y12, Y4, Y7, Y7
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS 64(DI), Y7, Y7
+	VXORPS Y9, Y7, Y7
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    96(DI), Y7, Y7
+	VBLENDVPS Y10, Y0, Y7, Y7
+	VMOVUPS   Y7, 32(CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y7, Y8
-	VMULPS      Y7, Y8, Y8
-	VFMADD213PS Y7, Y7, Y8
-	VADDPS      Y8, Y12, Y12
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y4
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y4
+	VMULPS      Y3, Y4, Y4
+	VFMADD213PS Y3, Y3, Y4
+	VADDPS      Y4, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y9, Y1, Y12, Y12
-	VADDPS    Y12, Y5, Y5
-	VMOVUPS   Y12, (AX)
-	ADDQ      $0x00000020, AX
-	ADDQ      $0x00000020, CX
-	ADDQ      $0x00000020, DX
-	ADDQ      $0x00000020, BX
-	SUBQ      $0x00000008, SI
+	VBLENDVPS Y5, (DI), Y8, Y8
+	VADDPS    Y8, Y1, Y1
+	VMOVUPS   Y8, (AX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y3
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y6, Y3
+	VMULPS      Y6, Y3, Y3
+	VFMADD213PS Y6, Y6, Y3
+	VADDPS      Y3, Y13, Y13
+
+	// fill where t < 0
+	VBLENDVPS Y10, (DI), Y13, Y13
+	VADDPS    Y13, Y1, Y1
+	VMOVUPS   Y13, 32(AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000040, BX
+	SUBQ      $0x00000010, SI
 	JMP       sigLossGradAVX2SmoothLoop
 
 sigLossGradAVX2SmoothOne:
 	CMPQ    SI, $0x00000008
 	JB      sigLossGradAVX2SmoothTail
-	VMOVUPS (DX), Y7
+	VMOVUPS (DX), Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (BX), Y9
-	VPSLLD  $0x1f, Y9, Y8
-	VPMAXSD Y9, Y6, Y6
-	VORPS   signBitVec<>+0(SB), Y7, Y10
-	VXORPS  Y8, Y7, Y11
+	VMOVDQU (BX), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VPMAXSD Y5, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y11, Y12
-	VFMADD231PS Y0, Y7, Y12
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y11, Y7
-	VFNMADD231PS halfVec<>+0(SB), Y7, Y12
+	VMULPS       32(DI), Y7, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
-	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y13
-	VPSLLD      $0x17, Y13, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
-	VMOVAPS     Y10, Y14
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y13
-	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y7, Y14, Y14
-	VFMADD231PS Y14, Y13, Y7
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
-	VANDNPS     Y7, Y10, Y7
+	VMULPS      Y3, Y10, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y7, Y10
-	VMOVUPS   oneVec<>+0(SB), Y13
-	VDIVPS    Y10, Y13, Y13
-	VMULPS    Y13, Y7, Y10
-	VBLENDVPS Y11, Y10, Y13, Y13
+	VADDPS    oneVec<>+0(SB), Y3, Y6
+	VMOVUPS   oneVec<>+0(SB), Y9
+	VDIVPS    Y6, Y9, Y9
+	VMULPS    Y9, Y3, Y6
+	VBLENDVPS Y7, Y6, Y9, Y9
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y13, Y13
-	VXORPS Y8, Y13, Y13
+	VSUBPS 64(DI), Y9, Y9
+	VXORPS Y4, Y9, Y9
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y13, Y13
-	VBLENDVPS Y9, Y0, Y13, Y13
-	VMOVUPS   Y13, (CX)
+	VMULPS    96(DI), Y9, Y9
+	VBLENDVPS Y5, Y0, Y9, Y9
+	VMOVUPS   Y9, (CX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y8
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y7, Y8
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y7, Y8
-	VMULPS      Y7, Y8, Y8
-	VFMADD213PS Y7, Y7, Y8
-	VADDPS      Y8, Y12, Y12
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y4
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y4
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y4
+	VMULPS      Y3, Y4, Y4
+	VFMADD213PS Y3, Y3, Y4
+	VADDPS      Y4, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y9, Y1, Y12, Y12
-	VADDPS    Y12, Y5, Y5
-	VMOVUPS   Y12, (AX)
+	VBLENDVPS Y5, (DI), Y8, Y8
+	VADDPS    Y8, Y1, Y1
+	VMOVUPS   Y8, (AX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -10982,75 +11129,75 @@ sigLossGradAVX2SmoothOne:
 sigLossGradAVX2SmoothTail:
 	TESTQ        SI, SI
 	JZ           sigLossGradAVX2Done
-	VMOVDQU      iota<>+0(SB), Y7
-	VMOVQ        SI, X8
-	VPBROADCASTD X8, Y8
-	VPCMPGTD     Y7, Y8, Y8
-	VMASKMOVPS   (DX), Y8, Y7
+	VMOVDQU      iota<>+0(SB), Y3
+	VMOVQ        SI, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   (DX), Y4, Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (BX), Y8, Y9
-	VPSLLD     $0x1f, Y9, Y8
-	VPMAXSD    Y9, Y6, Y6
-	VORPS      signBitVec<>+0(SB), Y7, Y10
-	VXORPS     Y8, Y7, Y11
+	VPMASKMOVD (BX), Y4, Y5
+	VPSLLD     $0x1f, Y5, Y4
+	VPMAXSD    Y5, Y2, Y2
+	VORPS      signBitVec<>+0(SB), Y3, Y6
+	VXORPS     Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y11, Y12
-	VFMADD231PS Y0, Y7, Y12
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y11, Y2
-	VFNMADD231PS halfVec<>+0(SB), Y2, Y12
+	VMULPS       32(DI), Y7, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
-	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y7
-	VPSLLD      $0x17, Y7, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
-	VMOVAPS     Y10, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y13
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y7
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y7
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y7
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y7
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y7
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y13, Y13
-	VFMADD231PS Y13, Y7, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y7
-	VANDNPS     Y2, Y7, Y2
+	VMULPS      Y3, Y10, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y7
-	VMOVUPS   oneVec<>+0(SB), Y10
-	VDIVPS    Y7, Y10, Y10
-	VMULPS    Y10, Y2, Y7
-	VBLENDVPS Y11, Y7, Y10, Y10
+	VADDPS    oneVec<>+0(SB), Y3, Y6
+	VMOVUPS   oneVec<>+0(SB), Y9
+	VDIVPS    Y6, Y9, Y9
+	VMULPS    Y9, Y3, Y6
+	VBLENDVPS Y7, Y6, Y9, Y9
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y10, Y10
-	VXORPS Y8, Y10, Y10
+	VSUBPS 64(DI), Y9, Y9
+	VXORPS Y4, Y9, Y9
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y10, Y10
-	VBLENDVPS Y9, Y0, Y10, Y10
+	VMULPS    96(DI), Y9, Y9
+	VBLENDVPS Y5, Y0, Y9, Y9
 	LEAQ      (CX), CX
-	VMOVAPS   X10, X0
+	VMOVAPS   X9, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_52Quad
-	VMOVUPS   Y10, (CX)
+	VMOVUPS   Y9, (CX)
 	JMP       storeTail_52Done
 
 storeTail_52Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_52Pair
 	VMOVUPS      X0, (CX)
-	VEXTRACTF128 $0x01, Y10, X0
+	VEXTRACTF128 $0x01, Y9, X0
 	ADDQ         $0x10, CX
 
 storeTail_52Pair:
@@ -11068,32 +11215,32 @@ storeTail_52One:
 storeTail_52Done:
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
-	VMULPS      Y2, Y0, Y0
-	VFMADD213PS Y2, Y2, Y0
-	VADDPS      Y0, Y12, Y12
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y0
+	VMULPS      Y3, Y0, Y0
+	VFMADD213PS Y3, Y3, Y0
+	VADDPS      Y0, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y9, Y1, Y12, Y12
-	VADDPS    Y12, Y5, Y5
+	VBLENDVPS Y5, (DI), Y8, Y8
+	VADDPS    Y8, Y1, Y1
 	LEAQ      (AX), AX
-	VMOVAPS   X12, X0
+	VMOVAPS   X8, X0
 	CMPQ      SI, $0x08
 	JB        storeTail_53Quad
-	VMOVUPS   Y12, (AX)
+	VMOVUPS   Y8, (AX)
 	JMP       storeTail_53Done
 
 storeTail_53Quad:
 	TESTQ        $0x00000004, SI
 	JZ           storeTail_53Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y12, X0
+	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
 storeTail_53Pair:
@@ -11111,12 +11258,12 @@ storeTail_53One:
 storeTail_53Done:
 sigLossGradAVX2Done:
 	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
-	VPCMPGTD  oneIntVec<>+0(SB), Y6, Y0
+	VPCMPGTD  oneIntVec<>+0(SB), Y2, Y0
 	VMOVMSKPS Y0, AX
 	TESTL     AX, AX
 	SETNE     AL
 	MOVB      AL, bad+112(FP)
-	VCMPPS    $0x03, Y5, Y5, Y0
+	VCMPPS    $0x03, Y1, Y1, Y0
 	VMOVMSKPS Y0, AX
 	TESTL     AX, AX
 	SETNE     AL
@@ -11802,7 +11949,7 @@ GLOBL quietNaNVec<>(SB), RODATA|NOPTR, $32
 
 // func sigLossGradRankAVX2(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·sigLossGradRankAVX2(SB), NOSPLIT, $0-138
+TEXT ·sigLossGradRankAVX2(SB), NOSPLIT, $160-138
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         rank_base+24(FP), CX
 	MOVQ         g_base+48(FP), DX
@@ -11817,176 +11964,256 @@ TEXT ·sigLossGradRankAVX2(SB), NOSPLIT, $0-138
 	VBROADCASTSS eps+120(FP), Y3
 	VMULPS       halfVec<>+0(SB), Y3, Y3
 	VBROADCASTSS s0+128(FP), Y4
+	LEAQ         (SP), R8
+	ADDQ         $0x1f, R8
+	ANDQ         $-32, R8
+	VMOVAPS      Y1, (R8)
+	VMOVAPS      Y2, 32(R8)
+	VMOVAPS      Y3, 64(R8)
+	VMOVAPS      Y4, 96(R8)
 
 	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
 
 	// without smoothing (ε = ±0) the loop leaves out its two instructions
-	MOVL eps+120(FP), R8
-	SHLL $0x01, R8
+	MOVL eps+120(FP), R9
+	SHLL $0x01, R9
 	JNZ  sigLossGradRankAVX2SmoothLoop
 
 sigLossGradRankAVX2PlainLoop:
-	CMPQ    DI, $0x00000008
+	CMPQ    DI, $0x00000010
 	JB      sigLossGradRankAVX2PlainOne
-	VMOVUPS (BX), Y2
+	VMOVUPS (BX), Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (SI), Y8
-	VPSLLD  $0x1f, Y8, Y7
-	VPMAXSD Y8, Y6, Y6
-	VORPS   signBitVec<>+0(SB), Y2, Y9
-	VXORPS  Y7, Y2, Y10
+	VMOVDQU (SI), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VPMAXSD Y5, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y10, Y11
-	VFMADD231PS Y0, Y2, Y11
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
+	VMOVUPS     32(BX), Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU 32(SI), Y10
+	VPSLLD  $0x1f, Y10, Y9
+	VPMAXSD Y10, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y11
+	VXORPS  Y9, Y3, Y12
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y12, Y13
+	VFMADD231PS Y0, Y3, Y13
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
-	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
-	VPSLLD      $0x17, Y12, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
-	VMOVAPS     Y9, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y14
+	VPSLLD      $0x17, Y14, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
+	VMOVAPS     Y6, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y14, Y15
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y12
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+	VMOVAPS     expC5Vec<>+0(SB), Y14
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y13, Y13
-	VFMADD231PS Y13, Y12, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
-	VANDNPS     Y2, Y9, Y2
+	VMULPS      Y3, Y15, Y15
+	VFMADD231PS Y15, Y14, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
+	VFMADD231PS expLog2eVec<>+0(SB), Y11, Y14
+	VPSLLD      $0x17, Y14, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
+	VMOVAPS     Y11, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y14, Y15
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y14
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y15, Y15
+	VFMADD231PS Y15, Y14, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y11, Y11
+	VANDNPS     Y6, Y11, Y6
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y9
-	VMOVUPS   oneVec<>+0(SB), Y12
-	VDIVPS    Y9, Y12, Y12
-	VMULPS    Y12, Y2, Y9
-	VBLENDVPS Y10, Y9, Y12, Y12
+	VADDPS    oneVec<>+0(SB), Y3, Y11
+	VMOVUPS   oneVec<>+0(SB), Y14
+	VDIVPS    Y11, Y14, Y14
+	VMULPS    Y14, Y3, Y11
+	VBLENDVPS Y7, Y11, Y14, Y14
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y12, Y12
-	VXORPS Y7, Y12, Y12
+	VSUBPS 64(R8), Y14, Y14
+	VXORPS Y4, Y14, Y14
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y12, Y12
-	VBLENDVPS Y8, Y0, Y12, Y12
-	VMOVUPS   Y12, (DX)
+	VMULPS    96(R8), Y14, Y14
+	VBLENDVPS Y5, Y0, Y14, Y14
+	VMOVUPS   Y14, (DX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y6, Y7
+	VMOVUPS   oneVec<>+0(SB), Y11
+	VDIVPS    Y7, Y11, Y11
+	VMULPS    Y11, Y6, Y7
+	VBLENDVPS Y12, Y7, Y11, Y11
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS 64(R8), Y11, Y11
+	VXORPS Y9, Y11, Y11
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    96(R8), Y11, Y11
+	VBLENDVPS Y10, Y0, Y11, Y11
+	VMOVUPS   Y11, 32(DX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y9
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y9
-	VMULPS      Y2, Y9, Y9
-	VFMADD213PS Y2, Y2, Y9
-	VADDPS      Y9, Y11, Y11
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y7
+	VMULPS      Y3, Y7, Y7
+	VFMADD213PS Y3, Y3, Y7
+	VADDPS      Y7, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y8, Y1, Y11, Y11
-	VADDPS    Y11, Y5, Y5
-	VMOVUPS   Y11, (AX)
+	VBLENDVPS Y5, (R8), Y8, Y8
+	VADDPS    Y8, Y1, Y1
+	VMOVUPS   Y8, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y7, Y8, Y2
-	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y11, Y11
-	VMOVUPS   Y11, (CX)
-	ADDQ      $0x00000020, AX
-	ADDQ      $0x00000020, CX
-	ADDQ      $0x00000020, DX
-	ADDQ      $0x00000020, BX
-	ADDQ      $0x00000020, SI
-	SUBQ      $0x00000008, DI
+	VPANDN    Y4, Y5, Y3
+	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y8, Y8
+	VMOVUPS   Y8, (CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y3
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y6, Y3
+	VMULPS      Y6, Y3, Y3
+	VFMADD213PS Y6, Y6, Y3
+	VADDPS      Y3, Y13, Y13
+
+	// fill where t < 0
+	VBLENDVPS Y10, (R8), Y13, Y13
+	VADDPS    Y13, Y1, Y1
+	VMOVUPS   Y13, 32(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y9, Y10, Y3
+	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y13, Y13
+	VMOVUPS   Y13, 32(CX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000040, BX
+	ADDQ      $0x00000040, SI
+	SUBQ      $0x00000010, DI
 	JMP       sigLossGradRankAVX2PlainLoop
 
 sigLossGradRankAVX2PlainOne:
 	CMPQ    DI, $0x00000008
 	JB      sigLossGradRankAVX2PlainTail
-	VMOVUPS (BX), Y2
+	VMOVUPS (BX), Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (SI), Y8
-	VPSLLD  $0x1f, Y8, Y7
-	VPMAXSD Y8, Y6, Y6
-	VORPS   signBitVec<>+0(SB), Y2, Y9
-	VXORPS  Y7, Y2, Y10
+	VMOVDQU (SI), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VPMAXSD Y5, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y10, Y11
-	VFMADD231PS Y0, Y2, Y11
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
-	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
-	VPSLLD      $0x17, Y12, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
-	VMOVAPS     Y9, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y12
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y13, Y13
-	VFMADD231PS Y13, Y12, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
-	VANDNPS     Y2, Y9, Y2
+	VMULPS      Y3, Y10, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y9
-	VMOVUPS   oneVec<>+0(SB), Y12
-	VDIVPS    Y9, Y12, Y12
-	VMULPS    Y12, Y2, Y9
-	VBLENDVPS Y10, Y9, Y12, Y12
+	VADDPS    oneVec<>+0(SB), Y3, Y6
+	VMOVUPS   oneVec<>+0(SB), Y9
+	VDIVPS    Y6, Y9, Y9
+	VMULPS    Y9, Y3, Y6
+	VBLENDVPS Y7, Y6, Y9, Y9
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y12, Y12
-	VXORPS Y7, Y12, Y12
+	VSUBPS 64(R8), Y9, Y9
+	VXORPS Y4, Y9, Y9
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y12, Y12
-	VBLENDVPS Y8, Y0, Y12, Y12
-	VMOVUPS   Y12, (DX)
+	VMULPS    96(R8), Y9, Y9
+	VBLENDVPS Y5, Y0, Y9, Y9
+	VMOVUPS   Y9, (DX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y9
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y9
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y9
-	VMULPS      Y2, Y9, Y9
-	VFMADD213PS Y2, Y2, Y9
-	VADDPS      Y9, Y11, Y11
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y6
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y6
+	VMULPS      Y3, Y6, Y6
+	VFMADD213PS Y3, Y3, Y6
+	VADDPS      Y6, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y8, Y1, Y11, Y11
-	VADDPS    Y11, Y5, Y5
-	VMOVUPS   Y11, (AX)
+	VBLENDVPS Y5, (R8), Y8, Y8
+	VADDPS    Y8, Y1, Y1
+	VMOVUPS   Y8, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y7, Y8, Y2
-	VBLENDVPS Y2, quietNaNVec<>+0(SB), Y11, Y11
-	VMOVUPS   Y11, (CX)
+	VPANDN    Y4, Y5, Y3
+	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y8, Y8
+	VMOVUPS   Y8, (CX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -11998,71 +12225,71 @@ sigLossGradRankAVX2PlainOne:
 sigLossGradRankAVX2PlainTail:
 	TESTQ        DI, DI
 	JZ           sigLossGradRankAVX2Done
-	VMOVDQU      iota<>+0(SB), Y2
-	VMOVQ        DI, X7
-	VPBROADCASTD X7, Y7
-	VPCMPGTD     Y2, Y7, Y7
-	VMASKMOVPS   (BX), Y7, Y2
+	VMOVDQU      iota<>+0(SB), Y3
+	VMOVQ        DI, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   (BX), Y4, Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (SI), Y7, Y8
-	VPSLLD     $0x1f, Y8, Y7
-	VPMAXSD    Y8, Y6, Y6
-	VORPS      signBitVec<>+0(SB), Y2, Y9
-	VXORPS     Y7, Y2, Y10
+	VPMASKMOVD (SI), Y4, Y5
+	VPSLLD     $0x1f, Y5, Y4
+	VPMAXSD    Y5, Y2, Y2
+	VORPS      signBitVec<>+0(SB), Y3, Y6
+	VXORPS     Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y10, Y11
-	VFMADD231PS Y0, Y2, Y11
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y12
-	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y12
-	VPSLLD      $0x17, Y12, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y12, Y12
-	VMOVAPS     Y9, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y12, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y12, Y13
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y12
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y12
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y12
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y13, Y13
-	VFMADD231PS Y13, Y12, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
-	VANDNPS     Y2, Y9, Y2
+	VMULPS      Y3, Y10, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y9
-	VMOVUPS   oneVec<>+0(SB), Y12
-	VDIVPS    Y9, Y12, Y12
-	VMULPS    Y12, Y2, Y9
-	VBLENDVPS Y10, Y9, Y12, Y12
+	VADDPS    oneVec<>+0(SB), Y3, Y6
+	VMOVUPS   oneVec<>+0(SB), Y9
+	VDIVPS    Y6, Y9, Y9
+	VMULPS    Y9, Y3, Y6
+	VBLENDVPS Y7, Y6, Y9, Y9
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y12, Y12
-	VXORPS Y7, Y12, Y12
+	VSUBPS 64(R8), Y9, Y9
+	VXORPS Y4, Y9, Y9
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y12, Y12
-	VBLENDVPS Y8, Y0, Y12, Y12
+	VMULPS    96(R8), Y9, Y9
+	VBLENDVPS Y5, Y0, Y9, Y9
 	LEAQ      (DX), DX
-	VMOVAPS   X12, X0
+	VMOVAPS   X9, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_58Quad
-	VMOVUPS   Y12, (DX)
+	VMOVUPS   Y9, (DX)
 	JMP       storeTail_58Done
 
 storeTail_58Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_58Pair
 	VMOVUPS      X0, (DX)
-	VEXTRACTF128 $0x01, Y12, X0
+	VEXTRACTF128 $0x01, Y9, X0
 	ADDQ         $0x10, DX
 
 storeTail_58Pair:
@@ -12080,32 +12307,32 @@ storeTail_58One:
 storeTail_58Done:
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
-	VMULPS      Y2, Y0, Y0
-	VFMADD213PS Y2, Y2, Y0
-	VADDPS      Y0, Y11, Y11
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y0
+	VMULPS      Y3, Y0, Y0
+	VFMADD213PS Y3, Y3, Y0
+	VADDPS      Y0, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y8, Y1, Y11, Y11
-	VADDPS    Y11, Y5, Y5
+	VBLENDVPS Y5, (R8), Y8, Y8
+	VADDPS    Y8, Y1, Y1
 	LEAQ      (AX), AX
-	VMOVAPS   X11, X0
+	VMOVAPS   X8, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_59Quad
-	VMOVUPS   Y11, (AX)
+	VMOVUPS   Y8, (AX)
 	JMP       storeTail_59Done
 
 storeTail_59Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_59Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y11, X0
+	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
 storeTail_59Pair:
@@ -12122,20 +12349,20 @@ storeTail_59One:
 
 storeTail_59Done:
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y7, Y8, Y0
-	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y11, Y11
+	VPANDN    Y4, Y5, Y0
+	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y8, Y8
 	LEAQ      (CX), AX
-	VMOVAPS   X11, X0
+	VMOVAPS   X8, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_60Quad
-	VMOVUPS   Y11, (AX)
+	VMOVUPS   Y8, (AX)
 	JMP       storeTail_60Done
 
 storeTail_60Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_60Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y11, X0
+	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
 storeTail_60Pair:
@@ -12154,173 +12381,250 @@ storeTail_60Done:
 	JMP sigLossGradRankAVX2Done
 
 sigLossGradRankAVX2SmoothLoop:
-	CMPQ    DI, $0x00000008
+	CMPQ    DI, $0x00000010
 	JB      sigLossGradRankAVX2SmoothOne
-	VMOVUPS (BX), Y7
+	VMOVUPS (BX), Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (SI), Y9
-	VPSLLD  $0x1f, Y9, Y8
-	VPMAXSD Y9, Y6, Y6
-	VORPS   signBitVec<>+0(SB), Y7, Y10
-	VXORPS  Y8, Y7, Y11
+	VMOVDQU (SI), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VPMAXSD Y5, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y11, Y12
-	VFMADD231PS Y0, Y7, Y12
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y11, Y7
-	VFNMADD231PS halfVec<>+0(SB), Y7, Y12
+	VMULPS       32(R8), Y7, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y8
+	VMOVUPS      32(BX), Y3
+
+	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
+	VMOVDQU 32(SI), Y10
+	VPSLLD  $0x1f, Y10, Y9
+	VPMAXSD Y10, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y11
+	VXORPS  Y9, Y3, Y12
+
+	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
+	VMAXPS      Y0, Y12, Y13
+	VFMADD231PS Y0, Y3, Y13
+
+	// smoothing: acc −= (ε·d)/2
+	VMULPS       32(R8), Y12, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y13
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
-	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y13
-	VPSLLD      $0x17, Y13, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
-	VMOVAPS     Y10, Y14
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y14
+	VPSLLD      $0x17, Y14, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
+	VMOVAPS     Y6, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y14, Y15
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y13
-	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+	VMOVAPS     expC5Vec<>+0(SB), Y14
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y7, Y14, Y14
-	VFMADD231PS Y14, Y13, Y7
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
-	VANDNPS     Y7, Y10, Y7
+	VMULPS      Y3, Y15, Y15
+	VFMADD231PS Y15, Y14, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y14
+	VFMADD231PS expLog2eVec<>+0(SB), Y11, Y14
+	VPSLLD      $0x17, Y14, Y6
+	VSUBPS      expMagicBiasVec<>+0(SB), Y14, Y14
+	VMOVAPS     Y11, Y15
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y14, Y15
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y14, Y15
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y14
+	VFMADD213PS expC4Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC3Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC2Vec<>+0(SB), Y15, Y14
+	VFMADD213PS expC1Vec<>+0(SB), Y15, Y14
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y6, Y15, Y15
+	VFMADD231PS Y15, Y14, Y6
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y11, Y11
+	VANDNPS     Y6, Y11, Y6
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y7, Y10
-	VMOVUPS   oneVec<>+0(SB), Y13
-	VDIVPS    Y10, Y13, Y13
-	VMULPS    Y13, Y7, Y10
-	VBLENDVPS Y11, Y10, Y13, Y13
+	VADDPS    oneVec<>+0(SB), Y3, Y11
+	VMOVUPS   oneVec<>+0(SB), Y14
+	VDIVPS    Y11, Y14, Y14
+	VMULPS    Y14, Y3, Y11
+	VBLENDVPS Y7, Y11, Y14, Y14
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y13, Y13
-	VXORPS Y8, Y13, Y13
+	VSUBPS 64(R8), Y14, Y14
+	VXORPS Y4, Y14, Y14
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y13, Y13
-	VBLENDVPS Y9, Y0, Y13, Y13
-	VMOVUPS   Y13, (DX)
+	VMULPS    96(R8), Y14, Y14
+	VBLENDVPS Y5, Y0, Y14, Y14
+	VMOVUPS   Y14, (DX)
+
+	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
+	VADDPS    oneVec<>+0(SB), Y6, Y7
+	VMOVUPS   oneVec<>+0(SB), Y11
+	VDIVPS    Y7, Y11, Y11
+	VMULPS    Y11, Y6, Y7
+	VBLENDVPS Y12, Y7, Y11, Y11
+
+	// v = ±(σ(d) − ε/2): negated for a positive
+	VSUBPS 64(R8), Y11, Y11
+	VXORPS Y9, Y11, Y11
+
+	// g = scale·v where the sample is kept, else 0
+	VMULPS    96(R8), Y11, Y11
+	VBLENDVPS Y10, Y0, Y11, Y11
+	VMOVUPS   Y11, 32(DX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y10
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y7, Y10
-	VMULPS      Y7, Y10, Y10
-	VFMADD213PS Y7, Y7, Y10
-	VADDPS      Y10, Y12, Y12
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y7
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y7
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y7
+	VMULPS      Y3, Y7, Y7
+	VFMADD213PS Y3, Y3, Y7
+	VADDPS      Y7, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y9, Y1, Y12, Y12
-	VADDPS    Y12, Y5, Y5
-	VMOVUPS   Y12, (AX)
+	VBLENDVPS Y5, (R8), Y8, Y8
+	VADDPS    Y8, Y1, Y1
+	VMOVUPS   Y8, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y8, Y9, Y7
-	VBLENDVPS Y7, quietNaNVec<>+0(SB), Y12, Y12
-	VMOVUPS   Y12, (CX)
-	ADDQ      $0x00000020, AX
-	ADDQ      $0x00000020, CX
-	ADDQ      $0x00000020, DX
-	ADDQ      $0x00000020, BX
-	ADDQ      $0x00000020, SI
-	SUBQ      $0x00000008, DI
+	VPANDN    Y4, Y5, Y3
+	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y8, Y8
+	VMOVUPS   Y8, (CX)
+
+	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y3
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y6, Y3
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y6, Y3
+	VMULPS      Y6, Y3, Y3
+	VFMADD213PS Y6, Y6, Y3
+	VADDPS      Y3, Y13, Y13
+
+	// fill where t < 0
+	VBLENDVPS Y10, (R8), Y13, Y13
+	VADDPS    Y13, Y1, Y1
+	VMOVUPS   Y13, 32(AX)
+
+	// rank: NaN for a positive, the loss otherwise
+	VPANDN    Y9, Y10, Y3
+	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y13, Y13
+	VMOVUPS   Y13, 32(CX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000040, BX
+	ADDQ      $0x00000040, SI
+	SUBQ      $0x00000010, DI
 	JMP       sigLossGradRankAVX2SmoothLoop
 
 sigLossGradRankAVX2SmoothOne:
 	CMPQ    DI, $0x00000008
 	JB      sigLossGradRankAVX2SmoothTail
-	VMOVUPS (BX), Y7
+	VMOVUPS (BX), Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VMOVDQU (SI), Y9
-	VPSLLD  $0x1f, Y9, Y8
-	VPMAXSD Y9, Y6, Y6
-	VORPS   signBitVec<>+0(SB), Y7, Y10
-	VXORPS  Y8, Y7, Y11
+	VMOVDQU (SI), Y5
+	VPSLLD  $0x1f, Y5, Y4
+	VPMAXSD Y5, Y2, Y2
+	VORPS   signBitVec<>+0(SB), Y3, Y6
+	VXORPS  Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y11, Y12
-	VFMADD231PS Y0, Y7, Y12
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y11, Y7
-	VFNMADD231PS halfVec<>+0(SB), Y7, Y12
+	VMULPS       32(R8), Y7, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y13
-	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y13
-	VPSLLD      $0x17, Y13, Y7
-	VSUBPS      expMagicBiasVec<>+0(SB), Y13, Y13
-	VMOVAPS     Y10, Y14
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y13, Y14
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y13, Y14
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y13
-	VFMADD213PS expC4Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC3Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC2Vec<>+0(SB), Y14, Y13
-	VFMADD213PS expC1Vec<>+0(SB), Y14, Y13
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y7, Y14, Y14
-	VFMADD231PS Y14, Y13, Y7
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y10
-	VANDNPS     Y7, Y10, Y7
+	VMULPS      Y3, Y10, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y7, Y10
-	VMOVUPS   oneVec<>+0(SB), Y13
-	VDIVPS    Y10, Y13, Y13
-	VMULPS    Y13, Y7, Y10
-	VBLENDVPS Y11, Y10, Y13, Y13
+	VADDPS    oneVec<>+0(SB), Y3, Y6
+	VMOVUPS   oneVec<>+0(SB), Y9
+	VDIVPS    Y6, Y9, Y9
+	VMULPS    Y9, Y3, Y6
+	VBLENDVPS Y7, Y6, Y9, Y9
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y13, Y13
-	VXORPS Y8, Y13, Y13
+	VSUBPS 64(R8), Y9, Y9
+	VXORPS Y4, Y9, Y9
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y13, Y13
-	VBLENDVPS Y9, Y0, Y13, Y13
-	VMOVUPS   Y13, (DX)
+	VMULPS    96(R8), Y9, Y9
+	VBLENDVPS Y5, Y0, Y9, Y9
+	VMOVUPS   Y9, (DX)
 
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
-	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y10
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y7, Y10
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y7, Y10
-	VMULPS      Y7, Y10, Y10
-	VFMADD213PS Y7, Y7, Y10
-	VADDPS      Y10, Y12, Y12
+	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y6
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y6
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y6
+	VMULPS      Y3, Y6, Y6
+	VFMADD213PS Y3, Y3, Y6
+	VADDPS      Y6, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y9, Y1, Y12, Y12
-	VADDPS    Y12, Y5, Y5
-	VMOVUPS   Y12, (AX)
+	VBLENDVPS Y5, (R8), Y8, Y8
+	VADDPS    Y8, Y1, Y1
+	VMOVUPS   Y8, (AX)
 
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y8, Y9, Y7
-	VBLENDVPS Y7, quietNaNVec<>+0(SB), Y12, Y12
-	VMOVUPS   Y12, (CX)
+	VPANDN    Y4, Y5, Y3
+	VBLENDVPS Y3, quietNaNVec<>+0(SB), Y8, Y8
+	VMOVUPS   Y8, (CX)
 	ADDQ      $0x00000020, AX
 	ADDQ      $0x00000020, CX
 	ADDQ      $0x00000020, DX
@@ -12332,75 +12636,75 @@ sigLossGradRankAVX2SmoothOne:
 sigLossGradRankAVX2SmoothTail:
 	TESTQ        DI, DI
 	JZ           sigLossGradRankAVX2Done
-	VMOVDQU      iota<>+0(SB), Y7
-	VMOVQ        DI, X8
-	VPBROADCASTD X8, Y8
-	VPCMPGTD     Y7, Y8, Y8
-	VMASKMOVPS   (BX), Y8, Y7
+	VMOVDQU      iota<>+0(SB), Y3
+	VMOVQ        DI, X4
+	VPBROADCASTD X4, Y4
+	VPCMPGTD     Y3, Y4, Y4
+	VMASKMOVPS   (BX), Y4, Y3
 
 	// sg = the target's bit 0 in the sign bit: d = z XOR sg is z for a negative, −z for a positive
-	VPMASKMOVD (SI), Y8, Y9
-	VPSLLD     $0x1f, Y9, Y8
-	VPMAXSD    Y9, Y6, Y6
-	VORPS      signBitVec<>+0(SB), Y7, Y10
-	VXORPS     Y8, Y7, Y11
+	VPMASKMOVD (SI), Y4, Y5
+	VPSLLD     $0x1f, Y5, Y4
+	VPMAXSD    Y5, Y2, Y2
+	VORPS      signBitVec<>+0(SB), Y3, Y6
+	VXORPS     Y4, Y3, Y7
 
 	// acc = max(d, 0) + 0·z (NaN for a NaN or ±Inf logit)
-	VMAXPS      Y0, Y11, Y12
-	VFMADD231PS Y0, Y7, Y12
+	VMAXPS      Y0, Y7, Y8
+	VFMADD231PS Y0, Y3, Y8
 
 	// smoothing: acc −= (ε·d)/2
-	VMULPS       Y2, Y11, Y2
-	VFNMADD231PS halfVec<>+0(SB), Y2, Y12
+	VMULPS       32(R8), Y7, Y3
+	VFNMADD231PS halfVec<>+0(SB), Y3, Y8
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
-	VFMADD231PS expLog2eVec<>+0(SB), Y10, Y7
-	VPSLLD      $0x17, Y7, Y2
-	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
-	VMOVAPS     Y10, Y13
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y13
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y13
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y6, Y9
+	VPSLLD      $0x17, Y9, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y6, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y7
-	VFMADD213PS expC4Vec<>+0(SB), Y13, Y7
-	VFMADD213PS expC3Vec<>+0(SB), Y13, Y7
-	VFMADD213PS expC2Vec<>+0(SB), Y13, Y7
-	VFMADD213PS expC1Vec<>+0(SB), Y13, Y7
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y2, Y13, Y13
-	VFMADD231PS Y13, Y7, Y2
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y10, Y7
-	VANDNPS     Y2, Y7, Y2
+	VMULPS      Y3, Y10, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
+	VANDNPS     Y3, Y6, Y3
 
 	// σ(d) = r = 1/(1 + e) for d >= 0, e·r below (d's sign: z's XOR sg's)
-	VADDPS    oneVec<>+0(SB), Y2, Y7
-	VMOVUPS   oneVec<>+0(SB), Y10
-	VDIVPS    Y7, Y10, Y10
-	VMULPS    Y10, Y2, Y7
-	VBLENDVPS Y11, Y7, Y10, Y10
+	VADDPS    oneVec<>+0(SB), Y3, Y6
+	VMOVUPS   oneVec<>+0(SB), Y9
+	VDIVPS    Y6, Y9, Y9
+	VMULPS    Y9, Y3, Y6
+	VBLENDVPS Y7, Y6, Y9, Y9
 
 	// v = ±(σ(d) − ε/2): negated for a positive
-	VSUBPS Y3, Y10, Y10
-	VXORPS Y8, Y10, Y10
+	VSUBPS 64(R8), Y9, Y9
+	VXORPS Y4, Y9, Y9
 
 	// g = scale·v where the sample is kept, else 0
-	VMULPS    Y4, Y10, Y10
-	VBLENDVPS Y9, Y0, Y10, Y10
+	VMULPS    96(R8), Y9, Y9
+	VBLENDVPS Y5, Y0, Y9, Y9
 	LEAQ      (DX), DX
-	VMOVAPS   X10, X0
+	VMOVAPS   X9, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_61Quad
-	VMOVUPS   Y10, (DX)
+	VMOVUPS   Y9, (DX)
 	JMP       storeTail_61Done
 
 storeTail_61Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_61Pair
 	VMOVUPS      X0, (DX)
-	VEXTRACTF128 $0x01, Y10, X0
+	VEXTRACTF128 $0x01, Y9, X0
 	ADDQ         $0x10, DX
 
 storeTail_61Pair:
@@ -12418,32 +12722,32 @@ storeTail_61One:
 storeTail_61Done:
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
-	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y2, Y0
-	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y2, Y0
-	VMULPS      Y2, Y0, Y0
-	VFMADD213PS Y2, Y2, Y0
-	VADDPS      Y0, Y12, Y12
+	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ5Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ4Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ3Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ2Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ1Vec<>+0(SB), Y3, Y0
+	VFMADD213PS log1pUnitQ0Vec<>+0(SB), Y3, Y0
+	VMULPS      Y3, Y0, Y0
+	VFMADD213PS Y3, Y3, Y0
+	VADDPS      Y0, Y8, Y8
 
 	// fill where t < 0
-	VBLENDVPS Y9, Y1, Y12, Y12
-	VADDPS    Y12, Y5, Y5
+	VBLENDVPS Y5, (R8), Y8, Y8
+	VADDPS    Y8, Y1, Y1
 	LEAQ      (AX), AX
-	VMOVAPS   X12, X0
+	VMOVAPS   X8, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_62Quad
-	VMOVUPS   Y12, (AX)
+	VMOVUPS   Y8, (AX)
 	JMP       storeTail_62Done
 
 storeTail_62Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_62Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y12, X0
+	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
 storeTail_62Pair:
@@ -12460,20 +12764,20 @@ storeTail_62One:
 
 storeTail_62Done:
 	// rank: NaN for a positive, the loss otherwise
-	VPANDN    Y8, Y9, Y0
-	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y12, Y12
+	VPANDN    Y4, Y5, Y0
+	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y8, Y8
 	LEAQ      (CX), AX
-	VMOVAPS   X12, X0
+	VMOVAPS   X8, X0
 	CMPQ      DI, $0x08
 	JB        storeTail_63Quad
-	VMOVUPS   Y12, (AX)
+	VMOVUPS   Y8, (AX)
 	JMP       storeTail_63Done
 
 storeTail_63Quad:
 	TESTQ        $0x00000004, DI
 	JZ           storeTail_63Pair
 	VMOVUPS      X0, (AX)
-	VEXTRACTF128 $0x01, Y12, X0
+	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
 storeTail_63Pair:
@@ -12491,12 +12795,12 @@ storeTail_63One:
 storeTail_63Done:
 sigLossGradRankAVX2Done:
 	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
-	VPCMPGTD  oneIntVec<>+0(SB), Y6, Y0
+	VPCMPGTD  oneIntVec<>+0(SB), Y2, Y0
 	VMOVMSKPS Y0, AX
 	TESTL     AX, AX
 	SETNE     AL
 	MOVB      AL, bad+136(FP)
-	VCMPPS    $0x03, Y5, Y5, Y0
+	VCMPPS    $0x03, Y1, Y1, Y0
 	VMOVMSKPS Y0, AX
 	TESTL     AX, AX
 	SETNE     AL

@@ -72,7 +72,7 @@ type sigGen struct {
 	sign, half, one     Op
 	nan                 Op // sigLossRank: the quiet NaN of the positives' ranks
 	zero                reg.VecVirtual
-	fill, epsv, hev, s0 reg.VecVirtual // broadcast parameters; hev = ε/2
+	fill, epsv, hev, s0 Op             // broadcast parameters (registers, or frame slots: spillParams); hev = ε/2
 	tmax, lsum          reg.VecVirtual // the checks: the largest target, the sum of the losses stored
 }
 
@@ -109,7 +109,7 @@ func genSig(t tier, kind sigKind) {
 			g.groups = 3
 		}
 	}
-	if kind.fused() {
+	if kind.fused() && t.zmm {
 		g.groups /= 2
 	}
 	lbl := g.lbl
@@ -236,6 +236,27 @@ func (g *sigGen) prologue() {
 	}
 }
 
+// spillParams moves the broadcast parameters to 32-byte aligned frame slots, for the fused AVX2
+// kernels: two vectors of samples in flight with their gradients, and the checks' accumulators,
+// need more than AVX2's 16 registers otherwise, and every use of these is an operand that may be
+// memory (a multiply's, a subtraction's, VBLENDVPS's second source).
+func (g *sigGen) spillParams() {
+	slots := GP64()
+	LEAQ(AllocLocal(5*32), slots)
+	ADDQ(U8(31), slots)
+	ANDQ(I8(-32), slots)
+	i := 0
+	for _, p := range []*Op{&g.fill, &g.epsv, &g.hev, &g.s0} {
+		if *p == nil {
+			continue
+		}
+		m := Mem{Base: slots, Disp: 32 * i}
+		VMOVAPS(*p, m)
+		*p = m
+		i++
+	}
+}
+
 // consts loads the constants and the broadcast parameters.
 func (g *sigGen) consts() {
 	t, kind := g.t, g.kind
@@ -259,11 +280,15 @@ func (g *sigGen) consts() {
 	}
 	if g.grad {
 		Comment("he = ε/2, the smoothing of the gradient")
-		g.hev = t.loadParamF32("eps")
-		VMULPS(g.half, g.hev, g.hev)
+		he := t.loadParamF32("eps")
+		VMULPS(g.half, he, he)
+		g.hev = he
 	}
 	if kind.fused() {
 		g.s0 = t.loadParamF32("s0")
+	}
+	if !t.zmm && kind.fused() {
+		g.spillParams()
 	}
 	if kind.ranks() {
 		g.nan = t.cu("quietNaN", 0x7fc00000)
