@@ -118,6 +118,14 @@ func (sh shape) logit(x []float32, i, j int) float32 {
 
 var nan32 = float32(math.NaN())
 
+// kernelsCheckTargets reports that the loss kernels of a batch of shape sh with smoothing eps
+// check its targets as they go (the Sigmoid kernels, and the row-major ones checksTargets names):
+// they read no memory by target and report one out of range, so the call makes no pass over the
+// targets before them.
+func kernelsCheckTargets(ks *kernelSet, sh shape, eps float32) bool {
+	return sh.sig || !sh.planar() && ks.checksTargets != nil && ks.checksTargets(sh.c, eps)
+}
+
 // checkTargets returns an ErrTarget error for the first target >= Classes.
 func checkTargets(ks *kernelSet, t []int32, sh shape) error {
 	c := int32(sh.c)
@@ -166,17 +174,17 @@ func firstNaN(x []float32) int {
 }
 
 // ceRange computes the losses (and, when st is on, the gradient's per-sample statistics) of
-// samples [lo, hi) of a batch whose shape is validated, and whose targets are too unless it is a
-// Sigmoid batch: that kernel checks its targets as it goes. It returns the kernels' checks (see
-// kernelSet.sigLoss): bad, a target out of range, and nan, a loss that may be NaN (always true
-// but for Sigmoid batches, whose kernels know).
+// samples [lo, hi) of a batch whose shape is validated, and whose targets are too unless
+// kernelsCheckTargets says the kernels check them as they go. It returns the kernels' checks (see
+// kernelSet.sigLoss and ceRows): bad, a target out of range, and nan, a loss that may be NaN
+// (always true where the kernels do not know).
 func ceRange(ks *kernelSet, loss []float32, st stats, b *Batch, sh shape, lo, hi int, eps, fill float32) (bad, nan bool) {
 	if sh.sig {
 		return ks.sigLoss(loss[lo:hi], b.Logits[lo:hi], b.Targets[lo:hi], eps, fill)
 	}
 	if !sh.planar() {
-		ks.ceRows(loss[lo:hi], st.slice(lo, hi), b.Logits[lo*sh.c:hi*sh.c], b.Targets[lo:hi], sh.c, eps, fill)
-		return false, true
+		ch := ks.ceRows(loss[lo:hi], st.slice(lo, hi), b.Logits[lo*sh.c:hi*sh.c], b.Targets[lo:hi], sh.c, eps, fill)
+		return ch&checkBad != 0, ch&checkNaN != 0
 	}
 	for lo < hi {
 		img, p := lo/sh.s, lo%sh.s
@@ -215,7 +223,7 @@ func crossEntropy(ks *kernelSet, dst []float32, b Batch) error {
 	if len(dst) < sh.n {
 		return fmt.Errorf("%w: len(dst) = %d, want >= %d samples", ErrShape, len(dst), sh.n)
 	}
-	if !sh.sig { // the Sigmoid kernels check their targets as they go
+	if !kernelsCheckTargets(ks, sh, 0) {
 		if err := checkTargets(ks, b.Targets, sh); err != nil {
 			return err
 		}

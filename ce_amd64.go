@@ -40,6 +40,7 @@ func ceAVX512(ks *kernelSet) { installRows(ks, rowsAVX512) }
 
 func installRows(ks *kernelSet, d *rowTier) {
 	ks.ceRows = d.ceRows
+	ks.checksTargets = d.checksTargets
 	ks.lseRows = d.lseRows
 	ks.ceGradRows = d.ceGradRows
 	ks.fuseRows = d.fused
@@ -57,9 +58,12 @@ const (
 )
 
 // ceGroup runs kernel k, which writes finished rows, on the n rows of x (whole groups for the
-// kernels that read them).
-func (d *rowTier) ceGroup(k rowKind, loss []float32, st stats, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32) {
+// kernels that read them), and returns its checks: the tiled and medium kernels report a target
+// >= c and whether a loss may be NaN, the others leave both to the caller (checkNaN).
+func (d *rowTier) ceGroup(k rowKind, loss []float32, st stats, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32) check {
 	z := d.id == tierAVX512
+	var tmax int32
+	var nan bool
 	switch {
 	case k == kindPairs && z && st.on():
 		ce2RowsStatsAVX512(loss, st.m, st.ls, st.pt, x, t, fill)
@@ -74,14 +78,25 @@ func (d *rowTier) ceGroup(k rowKind, loss []float32, st stats, x []float32, t []
 	case k == kindSmall:
 		ceSmallAVX2(loss, st.m, st.ls, st.pt, x, t, scratch, c, eps, fill)
 	case k == kindTiled && z:
-		ceTiledAVX512(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
+		tmax, nan = ceTiledAVX512(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
 	case k == kindTiled:
-		ceTiledAVX2(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
+		tmax, nan = ceTiledAVX2(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
 	case z:
-		ceMediumAVX512(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
+		tmax, nan = ceMediumAVX512(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
 	default:
-		ceMediumAVX2(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
+		tmax, nan = ceMediumAVX2(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
 	}
+	if k != kindTiled && k != kindMedium {
+		return checkNaN
+	}
+	return checks(int(tmax) >= c, nan)
+}
+
+// checksTargets is the tier's kernelSet.checksTargets: the tiled kernels up to
+// tiledSelectMaxC classes take the target's logit by a compare with the class index, never by a
+// load at it, so they may run before the targets are checked, and report one >= c.
+func (d *rowTier) checksTargets(c int, eps float32) bool {
+	return c <= tiledSelectMaxC && !d.goFallback(c, eps) && d.ceKind(c, eps) == kindTiled && !d.fused(c, eps)
 }
 
 // lseGroup is ceGroup for the log-sum-exp.

@@ -62,7 +62,7 @@ func (d *rowTier) lseLarge(red *reductions, x []float32, n, c int) {
 // NEON has no finished-row kernels, no finish kernel and no fused kernels (rowTier.finished,
 // asmFinish): the driver never calls these.
 
-func (d *rowTier) ceGroup(k rowKind, loss []float32, st stats, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32) {
+func (d *rowTier) ceGroup(k rowKind, loss []float32, st stats, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32) check {
 	panic("ohem: no finished-row kernel on arm64")
 }
 

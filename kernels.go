@@ -16,8 +16,14 @@ type kernelSet struct {
 
 	// ceRows: row-major [len(t)][c] logits x. loss[i] is sample i's cross-entropy, smoothed by eps;
 	// fill for an ignored sample (0 for CrossEntropy; −Inf inside a Loss, which keeps ignored
-	// samples below every candidate of the selection).
-	ceRows func(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32)
+	// samples below every candidate of the selection). It returns its checks: checkNaN unless no
+	// loss written is NaN, and checkBad when a target is >= c, which only a set whose
+	// checksTargets(c, eps) says so looks for (the caller checks the targets first otherwise).
+	ceRows func(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) check
+	// checksTargets, optional (nil: never), reports that ceRows with c classes and smoothing eps
+	// reads no memory by target, so that it may run on unchecked targets, and reports a target
+	// out of range in its checks: the caller then needs no pass over the targets before it.
+	checksTargets func(c int, eps float32) bool
 	// lseRows: dst[i] = log Σ_j exp(x[i*c+j]) for the len(dst) rows of x.
 	lseRows func(dst, x []float32, c int)
 	// cePlanar: len(t) positions of a planar image; class j of position p is x[j*stride+p].

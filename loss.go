@@ -230,7 +230,8 @@ func (l *Loss) prepare(grad []float32, b Batch, backward bool) (call, error) {
 	if l.rule == ruleNegPos && int(l.cfg.Background) >= sh.c {
 		return call{}, fmt.Errorf("%w: Background = %d, want < Classes = %d", ErrConfig, l.cfg.Background, sh.c)
 	}
-	if !sh.sig { // the Sigmoid loss kernels check their targets as they go (compute)
+	// Where the loss kernels check the targets as they go, compute reports a bad one.
+	if !kernelsCheckTargets(l.ks, sh, l.cfg.LabelSmoothing) {
 		if err := checkTargets(l.ks, b.Targets, sh); err != nil {
 			return call{}, err
 		}

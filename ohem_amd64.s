@@ -24827,9 +24827,9 @@ sigLossGradRankAVX512Done:
 	VZEROUPPER
 	RET
 
-// func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+// func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32) (tmax int32, nan bool)
 // Requires: AVX, AVX2, FMA3, SSE
-TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-192
+TEXT ·ceMediumAVX2(SB), NOSPLIT, $0-197
 	MOVQ loss_len+8(FP), AX
 	MOVQ t_base+120(FP), CX
 	MOVQ x_base+96(FP), DX
@@ -25634,106 +25634,112 @@ ceMediumAVX2Finish:
 	MOVQ loss_base+0(FP), AX
 	MOVQ loss_len+8(FP), CX
 
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Y2
+	VXORPS       Y3, Y3, Y3
+
 ceMediumAVX2Fin:
 	TESTQ   CX, CX
 	JZ      ceMediumAVX2Done
-	VMOVUPS 1504(R8), Y2
-	VMOVUPS 2528(R8), Y3
-	VMOVUPS 3552(R8), Y4
-	VMOVUPS 4576(R8), Y5
+	VMOVUPS 1504(R8), Y4
+	VMOVUPS 2528(R8), Y5
+	VMOVUPS 3552(R8), Y6
+	VMOVUPS 4576(R8), Y7
 	MOVQ    AX, DX
 	MOVQ    loss_base+0(FP), SI
 	SUBQ    SI, DX
 	MOVQ    t_base+120(FP), SI
-	VMOVDQU (SI)(DX*1), Y6
+	VMOVDQU (SI)(DX*1), Y8
+	VPMAXSD Y8, Y2, Y2
 
 	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
-	VSUBPS Y3, Y4, Y7
+	VSUBPS Y5, Y6, Y9
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
-	VPSLLD      $0x17, Y9, Y8
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y7, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y11
+	VPSLLD      $0x17, Y11, Y10
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y9, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y8, Y10, Y10
-	VFMADD231PS Y10, Y9, Y8
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
-	VANDNPS     Y8, Y7, Y8
-	VSUBPS      oneVec<>+0(SB), Y8, Y8
-	VADDPS      Y2, Y8, Y8
+	VMULPS      Y10, Y12, Y12
+	VFMADD231PS Y12, Y11, Y10
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y10, Y9, Y10
+	VSUBPS      oneVec<>+0(SB), Y10, Y10
+	VADDPS      Y4, Y10, Y10
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y8, Y9
-	VMAXPS oneVec<>+0(SB), Y8, Y10
-	VMINPS oneVec<>+0(SB), Y8, Y7
-	VSUBPS Y10, Y9, Y11
-	VSUBPS Y11, Y7, Y11
+	VADDPS oneVec<>+0(SB), Y10, Y11
+	VMAXPS oneVec<>+0(SB), Y10, Y12
+	VMINPS oneVec<>+0(SB), Y10, Y9
+	VSUBPS Y12, Y11, Y13
+	VSUBPS Y13, Y9, Y13
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y9, Y11, Y11
+	VDIVPS Y11, Y13, Y13
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y9, Y7
-	VPSRAD    $0x17, Y7, Y7
-	VPSLLD    $0x17, Y7, Y10
-	VPSUBD    Y10, Y9, Y10
-	VCVTDQ2PS Y7, Y7
-	VSUBPS    oneVec<>+0(SB), Y10, Y10
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y11, Y9
+	VPSRAD    $0x17, Y9, Y9
+	VPSLLD    $0x17, Y9, Y12
+	VPSUBD    Y12, Y11, Y12
+	VCVTDQ2PS Y9, Y9
+	VSUBPS    oneVec<>+0(SB), Y12, Y12
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y10, Y10, Y9
-	VMOVAPS      logP0Vec<>+0(SB), Y12
-	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
-	VMULPS       Y10, Y12, Y12
-	VMULPS       Y9, Y12, Y12
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y12
-	VFNMADD231PS halfVec<>+0(SB), Y9, Y12
-	VADDPS       Y11, Y12, Y12
-	VADDPS       Y10, Y12, Y12
-	VMOVAPS      Y12, Y9
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y9
+	VMULPS       Y12, Y12, Y11
+	VMOVAPS      logP0Vec<>+0(SB), Y14
+	VFMADD213PS  logP1Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP2Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP3Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP4Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP5Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP6Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP7Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP8Vec<>+0(SB), Y12, Y14
+	VMULPS       Y12, Y14, Y14
+	VMULPS       Y11, Y14, Y14
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y14
+	VFNMADD231PS halfVec<>+0(SB), Y11, Y14
+	VADDPS       Y13, Y14, Y14
+	VADDPS       Y12, Y14, Y14
+	VMOVAPS      Y14, Y11
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y11
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y8, Y7
-	VBLENDVPS Y7, posInfVec<>+0(SB), Y9, Y9
-	VSUBPS    Y4, Y3, Y7
-	VADDPS    Y9, Y7, Y10
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y10, Y9
+	VBLENDVPS Y9, posInfVec<>+0(SB), Y11, Y11
+	VSUBPS    Y6, Y5, Y9
+	VADDPS    Y11, Y9, Y12
 
 	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
 	TESTQ       DI, DI
 	JZ          ceMediumAVX2Plain
-	VSUBPS      Y5, Y9, Y5
-	VMULPS      halfVec<>+0(SB), Y3, Y10
-	VMOVAPS     Y4, Y7
-	VFMSUB132PS halfVec<>+0(SB), Y10, Y7
-	VFMADD231PS (BX), Y7, Y5
-	VMOVAPS     Y5, Y10
+	VSUBPS      Y7, Y11, Y7
+	VMULPS      halfVec<>+0(SB), Y5, Y12
+	VMOVAPS     Y6, Y9
+	VFMSUB132PS halfVec<>+0(SB), Y12, Y9
+	VFMADD231PS (BX), Y9, Y7
+	VMOVAPS     Y7, Y12
 
 ceMediumAVX2Plain:
 	// loss += m − m (NaN for a bad row); fill where t < 0
-	VSUBPS    Y3, Y3, Y7
-	VADDPS    Y7, Y10, Y10
-	VBLENDVPS Y6, Y1, Y10, Y10
-	VMOVUPS   Y10, (AX)
+	VSUBPS    Y5, Y5, Y9
+	VADDPS    Y9, Y12, Y12
+	VBLENDVPS Y8, Y1, Y12, Y12
+	VADDPS    Y12, Y3, Y3
+	VMOVUPS   Y12, (AX)
 
 	// statistics, when len(m) > 0
 	MOVQ  m_len+32(FP), SI
@@ -25747,15 +25753,15 @@ ceMediumAVX2Plain:
 	ADDQ  DX, R10
 
 	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
-	VADDPS    oneVec<>+0(SB), Y8, Y4
-	VDIVPS    Y4, Y2, Y2
-	VXORPS    signBitVec<>+0(SB), Y2, Y2
-	VBLENDVPS Y6, Y0, Y3, Y3
-	VMOVUPS   Y3, (SI)
-	VBLENDVPS Y6, Y0, Y9, Y9
-	VMOVUPS   Y9, (R9)
-	VBLENDVPS Y6, Y0, Y2, Y2
-	VMOVUPS   Y2, (R10)
+	VADDPS    oneVec<>+0(SB), Y10, Y6
+	VDIVPS    Y6, Y4, Y4
+	VXORPS    signBitVec<>+0(SB), Y4, Y4
+	VBLENDVPS Y8, Y0, Y5, Y5
+	VMOVUPS   Y5, (SI)
+	VBLENDVPS Y8, Y0, Y11, Y11
+	VMOVUPS   Y11, (R9)
+	VBLENDVPS Y8, Y0, Y4, Y4
+	VMOVUPS   Y4, (R10)
 
 ceMediumAVX2Next:
 	ADDQ $0x00000020, AX
@@ -25764,6 +25770,20 @@ ceMediumAVX2Next:
 	JMP  ceMediumAVX2Fin
 
 ceMediumAVX2Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI128 $0x01, Y2, X0
+	VPMAXSD      X0, X2, X2
+	VPSHUFD      $0x0e, X2, X0
+	VPMAXSD      X0, X2, X2
+	VPSHUFD      $0x01, X2, X0
+	VPMAXSD      X0, X2, X2
+	VMOVD        X2, AX
+	MOVL         AX, tmax+192(FP)
+	VCMPPS       $0x03, Y3, Y3, Y0
+	VMOVMSKPS    Y0, AX
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+196(FP)
 	VZEROUPPER
 	RET
 
@@ -26827,9 +26847,9 @@ lseMediumAVX2Done:
 	VZEROUPPER
 	RET
 
-// func ceTiledAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+// func ceTiledAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32) (tmax int32, nan bool)
 // Requires: AVX, AVX2, FMA3, SSE
-TEXT ·ceTiledAVX2(SB), NOSPLIT, $0-192
+TEXT ·ceTiledAVX2(SB), NOSPLIT, $0-197
 	MOVQ loss_len+8(FP), AX
 	MOVQ t_base+120(FP), CX
 	MOVQ x_base+96(FP), DX
@@ -27872,106 +27892,112 @@ ceTiledAVX2Finish:
 	MOVQ loss_base+0(FP), AX
 	MOVQ loss_len+8(FP), CX
 
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Y2
+	VXORPS       Y3, Y3, Y3
+
 ceTiledAVX2Fin:
 	TESTQ   CX, CX
 	JZ      ceTiledAVX2Done
-	VMOVUPS 1504(R8), Y2
-	VMOVUPS 2528(R8), Y3
-	VMOVUPS 3552(R8), Y4
-	VMOVUPS 4576(R8), Y5
+	VMOVUPS 1504(R8), Y4
+	VMOVUPS 2528(R8), Y5
+	VMOVUPS 3552(R8), Y6
+	VMOVUPS 4576(R8), Y7
 	MOVQ    AX, DX
 	MOVQ    loss_base+0(FP), SI
 	SUBQ    SI, DX
 	MOVQ    t_base+120(FP), SI
-	VMOVDQU (SI)(DX*1), Y6
+	VMOVDQU (SI)(DX*1), Y8
+	VPMAXSD Y8, Y2, Y2
 
 	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
-	VSUBPS Y3, Y4, Y7
+	VSUBPS Y5, Y6, Y9
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
-	VPSLLD      $0x17, Y9, Y8
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y7, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y11
+	VPSLLD      $0x17, Y11, Y10
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y9, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y8, Y10, Y10
-	VFMADD231PS Y10, Y9, Y8
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
-	VANDNPS     Y8, Y7, Y8
-	VSUBPS      oneVec<>+0(SB), Y8, Y8
-	VADDPS      Y2, Y8, Y8
+	VMULPS      Y10, Y12, Y12
+	VFMADD231PS Y12, Y11, Y10
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y10, Y9, Y10
+	VSUBPS      oneVec<>+0(SB), Y10, Y10
+	VADDPS      Y4, Y10, Y10
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y8, Y9
-	VMAXPS oneVec<>+0(SB), Y8, Y10
-	VMINPS oneVec<>+0(SB), Y8, Y7
-	VSUBPS Y10, Y9, Y11
-	VSUBPS Y11, Y7, Y11
+	VADDPS oneVec<>+0(SB), Y10, Y11
+	VMAXPS oneVec<>+0(SB), Y10, Y12
+	VMINPS oneVec<>+0(SB), Y10, Y9
+	VSUBPS Y12, Y11, Y13
+	VSUBPS Y13, Y9, Y13
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y9, Y11, Y11
+	VDIVPS Y11, Y13, Y13
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y9, Y7
-	VPSRAD    $0x17, Y7, Y7
-	VPSLLD    $0x17, Y7, Y10
-	VPSUBD    Y10, Y9, Y10
-	VCVTDQ2PS Y7, Y7
-	VSUBPS    oneVec<>+0(SB), Y10, Y10
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y11, Y9
+	VPSRAD    $0x17, Y9, Y9
+	VPSLLD    $0x17, Y9, Y12
+	VPSUBD    Y12, Y11, Y12
+	VCVTDQ2PS Y9, Y9
+	VSUBPS    oneVec<>+0(SB), Y12, Y12
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y10, Y10, Y9
-	VMOVAPS      logP0Vec<>+0(SB), Y12
-	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
-	VMULPS       Y10, Y12, Y12
-	VMULPS       Y9, Y12, Y12
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y12
-	VFNMADD231PS halfVec<>+0(SB), Y9, Y12
-	VADDPS       Y11, Y12, Y12
-	VADDPS       Y10, Y12, Y12
-	VMOVAPS      Y12, Y9
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y9
+	VMULPS       Y12, Y12, Y11
+	VMOVAPS      logP0Vec<>+0(SB), Y14
+	VFMADD213PS  logP1Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP2Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP3Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP4Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP5Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP6Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP7Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP8Vec<>+0(SB), Y12, Y14
+	VMULPS       Y12, Y14, Y14
+	VMULPS       Y11, Y14, Y14
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y14
+	VFNMADD231PS halfVec<>+0(SB), Y11, Y14
+	VADDPS       Y13, Y14, Y14
+	VADDPS       Y12, Y14, Y14
+	VMOVAPS      Y14, Y11
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y11
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y8, Y7
-	VBLENDVPS Y7, posInfVec<>+0(SB), Y9, Y9
-	VSUBPS    Y4, Y3, Y7
-	VADDPS    Y9, Y7, Y10
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y10, Y9
+	VBLENDVPS Y9, posInfVec<>+0(SB), Y11, Y11
+	VSUBPS    Y6, Y5, Y9
+	VADDPS    Y11, Y9, Y12
 
 	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
 	TESTQ       DI, DI
 	JZ          ceTiledAVX2Plain
-	VSUBPS      Y5, Y9, Y5
-	VMULPS      halfVec<>+0(SB), Y3, Y10
-	VMOVAPS     Y4, Y7
-	VFMSUB132PS halfVec<>+0(SB), Y10, Y7
-	VFMADD231PS (BX), Y7, Y5
-	VMOVAPS     Y5, Y10
+	VSUBPS      Y7, Y11, Y7
+	VMULPS      halfVec<>+0(SB), Y5, Y12
+	VMOVAPS     Y6, Y9
+	VFMSUB132PS halfVec<>+0(SB), Y12, Y9
+	VFMADD231PS (BX), Y9, Y7
+	VMOVAPS     Y7, Y12
 
 ceTiledAVX2Plain:
 	// loss += m − m (NaN for a bad row); fill where t < 0
-	VSUBPS    Y3, Y3, Y7
-	VADDPS    Y7, Y10, Y10
-	VBLENDVPS Y6, Y1, Y10, Y10
-	VMOVUPS   Y10, (AX)
+	VSUBPS    Y5, Y5, Y9
+	VADDPS    Y9, Y12, Y12
+	VBLENDVPS Y8, Y1, Y12, Y12
+	VADDPS    Y12, Y3, Y3
+	VMOVUPS   Y12, (AX)
 
 	// statistics, when len(m) > 0
 	MOVQ  m_len+32(FP), SI
@@ -27985,15 +28011,15 @@ ceTiledAVX2Plain:
 	ADDQ  DX, R10
 
 	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
-	VADDPS    oneVec<>+0(SB), Y8, Y4
-	VDIVPS    Y4, Y2, Y2
-	VXORPS    signBitVec<>+0(SB), Y2, Y2
-	VBLENDVPS Y6, Y0, Y3, Y3
-	VMOVUPS   Y3, (SI)
-	VBLENDVPS Y6, Y0, Y9, Y9
-	VMOVUPS   Y9, (R9)
-	VBLENDVPS Y6, Y0, Y2, Y2
-	VMOVUPS   Y2, (R10)
+	VADDPS    oneVec<>+0(SB), Y10, Y6
+	VDIVPS    Y6, Y4, Y4
+	VXORPS    signBitVec<>+0(SB), Y4, Y4
+	VBLENDVPS Y8, Y0, Y5, Y5
+	VMOVUPS   Y5, (SI)
+	VBLENDVPS Y8, Y0, Y11, Y11
+	VMOVUPS   Y11, (R9)
+	VBLENDVPS Y8, Y0, Y4, Y4
+	VMOVUPS   Y4, (R10)
 
 ceTiledAVX2Next:
 	ADDQ $0x00000020, AX
@@ -28002,6 +28028,20 @@ ceTiledAVX2Next:
 	JMP  ceTiledAVX2Fin
 
 ceTiledAVX2Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI128 $0x01, Y2, X0
+	VPMAXSD      X0, X2, X2
+	VPSHUFD      $0x0e, X2, X0
+	VPMAXSD      X0, X2, X2
+	VPSHUFD      $0x01, X2, X0
+	VPMAXSD      X0, X2, X2
+	VMOVD        X2, AX
+	MOVL         AX, tmax+192(FP)
+	VCMPPS       $0x03, Y3, Y3, Y0
+	VMOVMSKPS    Y0, AX
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+196(FP)
 	VZEROUPPER
 	RET
 
@@ -28453,9 +28493,9 @@ lseTiledAVX2Done:
 	VZEROUPPER
 	RET
 
-// func ceMediumGradAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32)
+// func ceMediumGradAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32) (tmax int32, nan bool)
 // Requires: AVX, AVX2, FMA3, SSE
-TEXT ·ceMediumGradAVX2(SB), NOSPLIT, $0-228
+TEXT ·ceMediumGradAVX2(SB), NOSPLIT, $0-237
 	MOVQ loss_len+8(FP), AX
 	MOVQ t_base+120(FP), CX
 	MOVQ x_base+96(FP), DX
@@ -29287,117 +29327,123 @@ ceMediumGradAVX2Finish:
 	MOVQ loss_base+0(FP), AX
 	MOVQ loss_len+8(FP), CX
 
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Y2
+	VXORPS       Y3, Y3, Y3
+
 ceMediumGradAVX2Fin:
 	TESTQ   CX, CX
 	JZ      ceMediumGradAVX2Done
-	VMOVUPS 1504(R8), Y2
-	VMOVUPS 2528(R8), Y3
-	VMOVUPS 3552(R8), Y4
-	VMOVUPS 4576(R8), Y5
+	VMOVUPS 1504(R8), Y4
+	VMOVUPS 2528(R8), Y5
+	VMOVUPS 3552(R8), Y6
+	VMOVUPS 4576(R8), Y7
 	MOVQ    AX, DX
 	MOVQ    loss_base+0(FP), SI
 	SUBQ    SI, DX
 	MOVQ    t_base+120(FP), SI
-	VMOVDQU (SI)(DX*1), Y6
+	VMOVDQU (SI)(DX*1), Y8
+	VPMAXSD Y8, Y2, Y2
 
 	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
-	VSUBPS Y3, Y4, Y7
+	VSUBPS Y5, Y6, Y9
 
 	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
-	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
-	VFMADD231PS expLog2eVec<>+0(SB), Y7, Y9
-	VPSLLD      $0x17, Y9, Y8
-	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
-	VMOVAPS     Y7, Y10
-	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
-	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y11
+	VFMADD231PS expLog2eVec<>+0(SB), Y9, Y11
+	VPSLLD      $0x17, Y11, Y10
+	VSUBPS      expMagicBiasVec<>+0(SB), Y11, Y11
+	VMOVAPS     Y9, Y12
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y11, Y12
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y11, Y12
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     expC5Vec<>+0(SB), Y9
-	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
-	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+	VMOVAPS     expC5Vec<>+0(SB), Y11
+	VFMADD213PS expC4Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC3Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC2Vec<>+0(SB), Y12, Y11
+	VFMADD213PS expC1Vec<>+0(SB), Y12, Y11
 
 	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
-	VMULPS      Y8, Y10, Y10
-	VFMADD231PS Y10, Y9, Y8
-	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y7, Y7
-	VANDNPS     Y8, Y7, Y8
-	VSUBPS      oneVec<>+0(SB), Y8, Y8
-	VADDPS      Y2, Y8, Y8
+	VMULPS      Y10, Y12, Y12
+	VFMADD231PS Y12, Y11, Y10
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y9, Y9
+	VANDNPS     Y10, Y9, Y10
+	VSUBPS      oneVec<>+0(SB), Y10, Y10
+	VADDPS      Y4, Y10, Y10
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS oneVec<>+0(SB), Y8, Y9
-	VMAXPS oneVec<>+0(SB), Y8, Y10
-	VMINPS oneVec<>+0(SB), Y8, Y7
-	VSUBPS Y10, Y9, Y11
-	VSUBPS Y11, Y7, Y11
+	VADDPS oneVec<>+0(SB), Y10, Y11
+	VMAXPS oneVec<>+0(SB), Y10, Y12
+	VMINPS oneVec<>+0(SB), Y10, Y9
+	VSUBPS Y12, Y11, Y13
+	VSUBPS Y13, Y9, Y13
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Y9, Y11, Y11
+	VDIVPS Y11, Y13, Y13
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y9, Y7
-	VPSRAD    $0x17, Y7, Y7
-	VPSLLD    $0x17, Y7, Y10
-	VPSUBD    Y10, Y9, Y10
-	VCVTDQ2PS Y7, Y7
-	VSUBPS    oneVec<>+0(SB), Y10, Y10
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y11, Y9
+	VPSRAD    $0x17, Y9, Y9
+	VPSLLD    $0x17, Y9, Y12
+	VPSUBD    Y12, Y11, Y12
+	VCVTDQ2PS Y9, Y9
+	VSUBPS    oneVec<>+0(SB), Y12, Y12
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Y10, Y10, Y9
-	VMOVAPS      logP0Vec<>+0(SB), Y12
-	VFMADD213PS  logP1Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP2Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP3Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP4Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP5Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP6Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP7Vec<>+0(SB), Y10, Y12
-	VFMADD213PS  logP8Vec<>+0(SB), Y10, Y12
-	VMULPS       Y10, Y12, Y12
-	VMULPS       Y9, Y12, Y12
-	VFMADD231PS  logLn2LoVec<>+0(SB), Y7, Y12
-	VFNMADD231PS halfVec<>+0(SB), Y9, Y12
-	VADDPS       Y11, Y12, Y12
-	VADDPS       Y10, Y12, Y12
-	VMOVAPS      Y12, Y9
-	VFMADD231PS  logLn2HiVec<>+0(SB), Y7, Y9
+	VMULPS       Y12, Y12, Y11
+	VMOVAPS      logP0Vec<>+0(SB), Y14
+	VFMADD213PS  logP1Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP2Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP3Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP4Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP5Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP6Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP7Vec<>+0(SB), Y12, Y14
+	VFMADD213PS  logP8Vec<>+0(SB), Y12, Y14
+	VMULPS       Y12, Y14, Y14
+	VMULPS       Y11, Y14, Y14
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y9, Y14
+	VFNMADD231PS halfVec<>+0(SB), Y11, Y14
+	VADDPS       Y13, Y14, Y14
+	VADDPS       Y12, Y14, Y14
+	VMOVAPS      Y14, Y11
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y9, Y11
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS    $0x00, posInfVec<>+0(SB), Y8, Y7
-	VBLENDVPS Y7, posInfVec<>+0(SB), Y9, Y9
-	VSUBPS    Y4, Y3, Y7
-	VADDPS    Y9, Y7, Y10
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y10, Y9
+	VBLENDVPS Y9, posInfVec<>+0(SB), Y11, Y11
+	VSUBPS    Y6, Y5, Y9
+	VADDPS    Y11, Y9, Y12
 
 	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
 	TESTQ       DI, DI
 	JZ          ceMediumGradAVX2Plain
-	VSUBPS      Y5, Y9, Y5
-	VMULPS      halfVec<>+0(SB), Y3, Y10
-	VMOVAPS     Y4, Y7
-	VFMSUB132PS halfVec<>+0(SB), Y10, Y7
-	VFMADD231PS (BX), Y7, Y5
-	VMOVAPS     Y5, Y10
+	VSUBPS      Y7, Y11, Y7
+	VMULPS      halfVec<>+0(SB), Y5, Y12
+	VMOVAPS     Y6, Y9
+	VFMSUB132PS halfVec<>+0(SB), Y12, Y9
+	VFMADD231PS (BX), Y9, Y7
+	VMOVAPS     Y7, Y12
 
 ceMediumGradAVX2Plain:
 	// loss += m − m (NaN for a bad row); fill where t < 0
-	VSUBPS    Y3, Y3, Y7
-	VADDPS    Y7, Y10, Y10
-	VBLENDVPS Y6, Y1, Y10, Y10
-	VMOVUPS   Y10, (AX)
+	VSUBPS    Y5, Y5, Y9
+	VADDPS    Y9, Y12, Y12
+	VBLENDVPS Y8, Y1, Y12, Y12
+	VADDPS    Y12, Y3, Y3
+	VMOVUPS   Y12, (AX)
 
 	// the gradient's scale s0/S, S = 1 + a; 0 where t < 0 or loss < lim (a row of zeros)
-	VADDPS       oneVec<>+0(SB), Y8, Y4
-	VBROADCASTSS s0+216(FP), Y5
-	VBROADCASTSS lim+224(FP), Y7
-	VPSRAD       $0x1f, Y6, Y11
-	VCMPPS       $0x01, Y7, Y10, Y7
-	VORPS        Y7, Y11, Y11
-	VDIVPS       Y4, Y5, Y5
-	VANDNPS      Y5, Y11, Y5
-	VMOVUPS      Y5, 5600(R8)
+	VADDPS       oneVec<>+0(SB), Y10, Y6
+	VBROADCASTSS s0+216(FP), Y7
+	VBROADCASTSS lim+224(FP), Y9
+	VPSRAD       $0x1f, Y8, Y13
+	VCMPPS       $0x01, Y9, Y12, Y9
+	VORPS        Y9, Y13, Y13
+	VDIVPS       Y6, Y7, Y7
+	VANDNPS      Y7, Y13, Y7
+	VMOVUPS      Y7, 5600(R8)
 
 	// statistics, when len(m) > 0
 	MOVQ  m_len+32(FP), SI
@@ -29411,15 +29457,15 @@ ceMediumGradAVX2Plain:
 	ADDQ  DX, R10
 
 	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
-	VADDPS    oneVec<>+0(SB), Y8, Y4
-	VDIVPS    Y4, Y2, Y2
-	VXORPS    signBitVec<>+0(SB), Y2, Y2
-	VBLENDVPS Y6, Y0, Y3, Y3
-	VMOVUPS   Y3, (SI)
-	VBLENDVPS Y6, Y0, Y9, Y9
-	VMOVUPS   Y9, (R9)
-	VBLENDVPS Y6, Y0, Y2, Y2
-	VMOVUPS   Y2, (R10)
+	VADDPS    oneVec<>+0(SB), Y10, Y6
+	VDIVPS    Y6, Y4, Y4
+	VXORPS    signBitVec<>+0(SB), Y4, Y4
+	VBLENDVPS Y8, Y0, Y5, Y5
+	VMOVUPS   Y5, (SI)
+	VBLENDVPS Y8, Y0, Y11, Y11
+	VMOVUPS   Y11, (R9)
+	VBLENDVPS Y8, Y0, Y4, Y4
+	VMOVUPS   Y4, (R10)
 
 ceMediumGradAVX2Next:
 	ADDQ $0x00000020, AX
@@ -29428,6 +29474,21 @@ ceMediumGradAVX2Next:
 	JMP  ceMediumGradAVX2Fin
 
 ceMediumGradAVX2Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI128 $0x01, Y2, X0
+	VPMAXSD      X0, X2, X2
+	VPSHUFD      $0x0e, X2, X0
+	VPMAXSD      X0, X2, X2
+	VPSHUFD      $0x01, X2, X0
+	VPMAXSD      X0, X2, X2
+	VMOVD        X2, AX
+	MOVL         AX, tmax+232(FP)
+	VCMPPS       $0x03, Y3, Y3, Y0
+	VMOVMSKPS    Y0, AX
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+236(FP)
+
 	// the gradient's last pass: g·r + nq over each row, or zeros
 	MOVQ         g_base+192(FP), AX
 	MOVQ         n+168(FP), DX
@@ -29490,9 +29551,9 @@ ceMediumGradAVX2NormDone:
 	VZEROUPPER
 	RET
 
-// func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
-TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-192
+// func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, BMI2, SSE
+TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-197
 	MOVQ loss_len+8(FP), AX
 	MOVQ t_base+120(FP), CX
 	MOVQ x_base+96(FP), DX
@@ -30437,104 +30498,110 @@ ceMediumAVX512Finish:
 	MOVQ loss_base+0(FP), AX
 	MOVQ loss_len+8(FP), CX
 
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Z11
+	VXORPS       Z14, Z14, Z14
+
 ceMediumAVX512Fin:
 	TESTQ     CX, CX
 	JZ        ceMediumAVX512Done
-	VMOVUPS   4416(R8), Z11
-	VMOVUPS   5440(R8), Z14
-	VMOVUPS   6464(R8), Z17
-	VMOVUPS   7488(R8), Z18
+	VMOVUPS   4416(R8), Z17
+	VMOVUPS   5440(R8), Z18
+	VMOVUPS   6464(R8), Z19
+	VMOVUPS   7488(R8), Z20
 	MOVQ      AX, DX
 	MOVQ      loss_base+0(FP), SI
 	SUBQ      SI, DX
 	MOVQ      t_base+120(FP), SI
-	VMOVDQU32 (SI)(DX*1), Z19
+	VMOVDQU32 (SI)(DX*1), Z21
+	VPMAXSD   Z21, Z11, Z11
 
 	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
-	VSUBPS Z14, Z17, Z20
+	VSUBPS Z18, Z19, Z22
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z20, Z21
-	VRNDSCALEPS $0x00, Z21, Z21
-	VMOVAPS     Z20, Z23
-	VFMADD231PS Z1, Z21, Z23
-	VFMADD231PS Z2, Z21, Z23
+	VMULPS      Z0, Z22, Z23
+	VRNDSCALEPS $0x00, Z23, Z23
+	VMOVAPS     Z22, Z25
+	VFMADD231PS Z1, Z23, Z25
+	VFMADD231PS Z2, Z23, Z25
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
+	VMOVAPS     Z3, Z24
+	VFMADD213PS Z4, Z25, Z24
+	VFMADD213PS Z5, Z25, Z24
+	VFMADD213PS Z6, Z25, Z24
+	VFMADD213PS Z7, Z25, Z24
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z20, K1
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z21, Z22, K1, Z20
-	VSUBPS      Z9, Z20, Z21
-	VADDPS      Z11, Z21, Z21
+	VCMPPS      $0x05, Z8, Z22, K1
+	VFMADD213PS Z9, Z25, Z24
+	VSCALEFPS.Z Z23, Z24, K1, Z22
+	VSUBPS      Z9, Z22, Z23
+	VADDPS      Z17, Z23, Z23
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z21, Z22
-	VMAXPS Z9, Z21, Z23
-	VMINPS Z9, Z21, Z20
-	VSUBPS Z23, Z22, Z24
-	VSUBPS Z24, Z20, Z24
+	VADDPS Z9, Z23, Z24
+	VMAXPS Z9, Z23, Z25
+	VMINPS Z9, Z23, Z22
+	VSUBPS Z25, Z24, Z26
+	VSUBPS Z26, Z22, Z26
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z22, Z24, Z24
+	VDIVPS Z24, Z26, Z26
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(BX), Z22, Z20
-	VPSRAD    $0x17, Z20, Z20
-	VPSLLD    $0x17, Z20, Z23
-	VPSUBD    Z23, Z22, Z23
-	VCVTDQ2PS Z20, Z20
-	VSUBPS    Z9, Z23, Z23
+	VPSUBD    704(BX), Z24, Z22
+	VPSRAD    $0x17, Z22, Z22
+	VPSLLD    $0x17, Z22, Z25
+	VPSUBD    Z25, Z24, Z25
+	VCVTDQ2PS Z22, Z22
+	VSUBPS    Z9, Z25, Z25
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z23, Z23, Z22
-	VMOVAPS      Z16, Z25
-	VFMADD213PS  (BX), Z23, Z25
-	VFMADD213PS  64(BX), Z23, Z25
-	VFMADD213PS  128(BX), Z23, Z25
-	VFMADD213PS  192(BX), Z23, Z25
-	VFMADD213PS  256(BX), Z23, Z25
-	VFMADD213PS  320(BX), Z23, Z25
-	VFMADD213PS  384(BX), Z23, Z25
-	VFMADD213PS  448(BX), Z23, Z25
-	VMULPS       Z23, Z25, Z25
-	VMULPS       Z22, Z25, Z25
-	VFMADD231PS  576(BX), Z20, Z25
-	VFNMADD231PS 640(BX), Z22, Z25
-	VADDPS       Z24, Z25, Z25
-	VADDPS       Z23, Z25, Z25
-	VMOVAPS      Z25, Z22
-	VFMADD231PS  512(BX), Z20, Z22
+	VMULPS       Z25, Z25, Z24
+	VMOVAPS      Z16, Z27
+	VFMADD213PS  (BX), Z25, Z27
+	VFMADD213PS  64(BX), Z25, Z27
+	VFMADD213PS  128(BX), Z25, Z27
+	VFMADD213PS  192(BX), Z25, Z27
+	VFMADD213PS  256(BX), Z25, Z27
+	VFMADD213PS  320(BX), Z25, Z27
+	VFMADD213PS  384(BX), Z25, Z27
+	VFMADD213PS  448(BX), Z25, Z27
+	VMULPS       Z25, Z27, Z27
+	VMULPS       Z24, Z27, Z27
+	VFMADD231PS  576(BX), Z22, Z27
+	VFNMADD231PS 640(BX), Z24, Z27
+	VADDPS       Z26, Z27, Z27
+	VADDPS       Z25, Z27, Z27
+	VMOVAPS      Z27, Z24
+	VFMADD231PS  512(BX), Z22, Z24
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z15, Z21, K1
-	VMOVAPS Z15, K1, Z22
-	VSUBPS  Z17, Z14, Z20
-	VADDPS  Z22, Z20, Z23
+	VCMPPS  $0x00, Z15, Z23, K1
+	VMOVAPS Z15, K1, Z24
+	VSUBPS  Z19, Z18, Z22
+	VADDPS  Z24, Z22, Z25
 
 	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
 	TESTQ       DI, DI
 	JZ          ceMediumAVX512Plain
-	VSUBPS      Z18, Z22, Z18
-	VMULPS      640(BX), Z14, Z23
-	VMOVAPS     Z17, Z20
-	VFMSUB132PS 640(BX), Z23, Z20
-	VFMADD231PS 768(BX), Z20, Z18
-	VMOVAPS     Z18, Z23
+	VSUBPS      Z20, Z24, Z20
+	VMULPS      640(BX), Z18, Z25
+	VMOVAPS     Z19, Z22
+	VFMSUB132PS 640(BX), Z25, Z22
+	VFMADD231PS 768(BX), Z22, Z20
+	VMOVAPS     Z20, Z25
 
 ceMediumAVX512Plain:
 	// loss += m − m (NaN for a bad row); fill where t < 0
-	VSUBPS   Z14, Z14, Z20
-	VADDPS   Z20, Z23, Z23
-	VPMOVD2M Z19, K1
-	VMOVAPS  Z13, K1, Z23
-	VMOVUPS  Z23, (AX)
+	VSUBPS   Z18, Z18, Z22
+	VADDPS   Z22, Z25, Z25
+	VPMOVD2M Z21, K1
+	VMOVAPS  Z13, K1, Z25
+	VADDPS   Z25, Z14, Z14
+	VMOVUPS  Z25, (AX)
 
 	// statistics, when len(m) > 0
 	MOVQ  m_len+32(FP), SI
@@ -30548,16 +30615,16 @@ ceMediumAVX512Plain:
 	ADDQ  DX, R10
 
 	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
-	VADDPS   Z9, Z21, Z17
-	VDIVPS   Z17, Z11, Z11
-	VXORPS   Z10, Z11, Z11
-	VPMOVD2M Z19, K1
-	VMOVAPS  Z12, K1, Z14
-	VMOVUPS  Z14, (SI)
-	VMOVAPS  Z12, K1, Z22
-	VMOVUPS  Z22, (R9)
-	VMOVAPS  Z12, K1, Z11
-	VMOVUPS  Z11, (R10)
+	VADDPS   Z9, Z23, Z19
+	VDIVPS   Z19, Z17, Z17
+	VXORPS   Z10, Z17, Z17
+	VPMOVD2M Z21, K1
+	VMOVAPS  Z12, K1, Z18
+	VMOVUPS  Z18, (SI)
+	VMOVAPS  Z12, K1, Z24
+	VMOVUPS  Z24, (R9)
+	VMOVAPS  Z12, K1, Z17
+	VMOVUPS  Z17, (R10)
 
 ceMediumAVX512Next:
 	ADDQ $0x00000040, AX
@@ -30566,6 +30633,21 @@ ceMediumAVX512Next:
 	JMP  ceMediumAVX512Fin
 
 ceMediumAVX512Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI32X8 $0x01, Z11, Y0
+	VPMAXSD       Y0, Y11, Y11
+	VEXTRACTI32X4 $0x01, Y11, X0
+	VPMAXSD       X0, X11, X11
+	VPSHUFD       $0x0e, X11, X0
+	VPMAXSD       X0, X11, X11
+	VPSHUFD       $0x01, X11, X0
+	VPMAXSD       X0, X11, X11
+	VMOVD         X11, AX
+	MOVL          AX, tmax+192(FP)
+	VCMPPS        $0x03, Z14, Z14, K1
+	KORTESTW      K1, K1
+	SETNE         AL
+	MOVB          AL, nan+196(FP)
 	VZEROUPPER
 	RET
 
@@ -31193,9 +31275,9 @@ lseMediumAVX512Done:
 	VZEROUPPER
 	RET
 
-// func ceTiledAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
-TEXT ·ceTiledAVX512(SB), NOSPLIT, $0-192
+// func ceTiledAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, BMI2, SSE
+TEXT ·ceTiledAVX512(SB), NOSPLIT, $0-197
 	MOVQ loss_len+8(FP), AX
 	MOVQ t_base+120(FP), CX
 	MOVQ x_base+96(FP), DX
@@ -32617,104 +32699,110 @@ ceTiledAVX512Finish:
 	MOVQ loss_base+0(FP), AX
 	MOVQ loss_len+8(FP), CX
 
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Z11
+	VXORPS       Z14, Z14, Z14
+
 ceTiledAVX512Fin:
 	TESTQ     CX, CX
 	JZ        ceTiledAVX512Done
-	VMOVUPS   4416(R8), Z11
-	VMOVUPS   5440(R8), Z14
-	VMOVUPS   6464(R8), Z17
-	VMOVUPS   7488(R8), Z18
+	VMOVUPS   4416(R8), Z17
+	VMOVUPS   5440(R8), Z18
+	VMOVUPS   6464(R8), Z19
+	VMOVUPS   7488(R8), Z20
 	MOVQ      AX, DX
 	MOVQ      loss_base+0(FP), SI
 	SUBQ      SI, DX
 	MOVQ      t_base+120(FP), SI
-	VMOVDQU32 (SI)(DX*1), Z19
+	VMOVDQU32 (SI)(DX*1), Z21
+	VPMAXSD   Z21, Z11, Z11
 
 	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
-	VSUBPS Z14, Z17, Z20
+	VSUBPS Z18, Z19, Z22
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z20, Z21
-	VRNDSCALEPS $0x00, Z21, Z21
-	VMOVAPS     Z20, Z23
-	VFMADD231PS Z1, Z21, Z23
-	VFMADD231PS Z2, Z21, Z23
+	VMULPS      Z0, Z22, Z23
+	VRNDSCALEPS $0x00, Z23, Z23
+	VMOVAPS     Z22, Z25
+	VFMADD231PS Z1, Z23, Z25
+	VFMADD231PS Z2, Z23, Z25
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
+	VMOVAPS     Z3, Z24
+	VFMADD213PS Z4, Z25, Z24
+	VFMADD213PS Z5, Z25, Z24
+	VFMADD213PS Z6, Z25, Z24
+	VFMADD213PS Z7, Z25, Z24
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z20, K1
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z21, Z22, K1, Z20
-	VSUBPS      Z9, Z20, Z21
-	VADDPS      Z11, Z21, Z21
+	VCMPPS      $0x05, Z8, Z22, K1
+	VFMADD213PS Z9, Z25, Z24
+	VSCALEFPS.Z Z23, Z24, K1, Z22
+	VSUBPS      Z9, Z22, Z23
+	VADDPS      Z17, Z23, Z23
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z21, Z22
-	VMAXPS Z9, Z21, Z23
-	VMINPS Z9, Z21, Z20
-	VSUBPS Z23, Z22, Z24
-	VSUBPS Z24, Z20, Z24
+	VADDPS Z9, Z23, Z24
+	VMAXPS Z9, Z23, Z25
+	VMINPS Z9, Z23, Z22
+	VSUBPS Z25, Z24, Z26
+	VSUBPS Z26, Z22, Z26
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z22, Z24, Z24
+	VDIVPS Z24, Z26, Z26
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(BX), Z22, Z20
-	VPSRAD    $0x17, Z20, Z20
-	VPSLLD    $0x17, Z20, Z23
-	VPSUBD    Z23, Z22, Z23
-	VCVTDQ2PS Z20, Z20
-	VSUBPS    Z9, Z23, Z23
+	VPSUBD    704(BX), Z24, Z22
+	VPSRAD    $0x17, Z22, Z22
+	VPSLLD    $0x17, Z22, Z25
+	VPSUBD    Z25, Z24, Z25
+	VCVTDQ2PS Z22, Z22
+	VSUBPS    Z9, Z25, Z25
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z23, Z23, Z22
-	VMOVAPS      Z16, Z25
-	VFMADD213PS  (BX), Z23, Z25
-	VFMADD213PS  64(BX), Z23, Z25
-	VFMADD213PS  128(BX), Z23, Z25
-	VFMADD213PS  192(BX), Z23, Z25
-	VFMADD213PS  256(BX), Z23, Z25
-	VFMADD213PS  320(BX), Z23, Z25
-	VFMADD213PS  384(BX), Z23, Z25
-	VFMADD213PS  448(BX), Z23, Z25
-	VMULPS       Z23, Z25, Z25
-	VMULPS       Z22, Z25, Z25
-	VFMADD231PS  576(BX), Z20, Z25
-	VFNMADD231PS 640(BX), Z22, Z25
-	VADDPS       Z24, Z25, Z25
-	VADDPS       Z23, Z25, Z25
-	VMOVAPS      Z25, Z22
-	VFMADD231PS  512(BX), Z20, Z22
+	VMULPS       Z25, Z25, Z24
+	VMOVAPS      Z16, Z27
+	VFMADD213PS  (BX), Z25, Z27
+	VFMADD213PS  64(BX), Z25, Z27
+	VFMADD213PS  128(BX), Z25, Z27
+	VFMADD213PS  192(BX), Z25, Z27
+	VFMADD213PS  256(BX), Z25, Z27
+	VFMADD213PS  320(BX), Z25, Z27
+	VFMADD213PS  384(BX), Z25, Z27
+	VFMADD213PS  448(BX), Z25, Z27
+	VMULPS       Z25, Z27, Z27
+	VMULPS       Z24, Z27, Z27
+	VFMADD231PS  576(BX), Z22, Z27
+	VFNMADD231PS 640(BX), Z24, Z27
+	VADDPS       Z26, Z27, Z27
+	VADDPS       Z25, Z27, Z27
+	VMOVAPS      Z27, Z24
+	VFMADD231PS  512(BX), Z22, Z24
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z15, Z21, K1
-	VMOVAPS Z15, K1, Z22
-	VSUBPS  Z17, Z14, Z20
-	VADDPS  Z22, Z20, Z23
+	VCMPPS  $0x00, Z15, Z23, K1
+	VMOVAPS Z15, K1, Z24
+	VSUBPS  Z19, Z18, Z22
+	VADDPS  Z24, Z22, Z25
 
 	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
 	TESTQ       DI, DI
 	JZ          ceTiledAVX512Plain
-	VSUBPS      Z18, Z22, Z18
-	VMULPS      640(BX), Z14, Z23
-	VMOVAPS     Z17, Z20
-	VFMSUB132PS 640(BX), Z23, Z20
-	VFMADD231PS 768(BX), Z20, Z18
-	VMOVAPS     Z18, Z23
+	VSUBPS      Z20, Z24, Z20
+	VMULPS      640(BX), Z18, Z25
+	VMOVAPS     Z19, Z22
+	VFMSUB132PS 640(BX), Z25, Z22
+	VFMADD231PS 768(BX), Z22, Z20
+	VMOVAPS     Z20, Z25
 
 ceTiledAVX512Plain:
 	// loss += m − m (NaN for a bad row); fill where t < 0
-	VSUBPS   Z14, Z14, Z20
-	VADDPS   Z20, Z23, Z23
-	VPMOVD2M Z19, K1
-	VMOVAPS  Z13, K1, Z23
-	VMOVUPS  Z23, (AX)
+	VSUBPS   Z18, Z18, Z22
+	VADDPS   Z22, Z25, Z25
+	VPMOVD2M Z21, K1
+	VMOVAPS  Z13, K1, Z25
+	VADDPS   Z25, Z14, Z14
+	VMOVUPS  Z25, (AX)
 
 	// statistics, when len(m) > 0
 	MOVQ  m_len+32(FP), SI
@@ -32728,16 +32816,16 @@ ceTiledAVX512Plain:
 	ADDQ  DX, R10
 
 	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
-	VADDPS   Z9, Z21, Z17
-	VDIVPS   Z17, Z11, Z11
-	VXORPS   Z10, Z11, Z11
-	VPMOVD2M Z19, K1
-	VMOVAPS  Z12, K1, Z14
-	VMOVUPS  Z14, (SI)
-	VMOVAPS  Z12, K1, Z22
-	VMOVUPS  Z22, (R9)
-	VMOVAPS  Z12, K1, Z11
-	VMOVUPS  Z11, (R10)
+	VADDPS   Z9, Z23, Z19
+	VDIVPS   Z19, Z17, Z17
+	VXORPS   Z10, Z17, Z17
+	VPMOVD2M Z21, K1
+	VMOVAPS  Z12, K1, Z18
+	VMOVUPS  Z18, (SI)
+	VMOVAPS  Z12, K1, Z24
+	VMOVUPS  Z24, (R9)
+	VMOVAPS  Z12, K1, Z17
+	VMOVUPS  Z17, (R10)
 
 ceTiledAVX512Next:
 	ADDQ $0x00000040, AX
@@ -32746,6 +32834,21 @@ ceTiledAVX512Next:
 	JMP  ceTiledAVX512Fin
 
 ceTiledAVX512Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI32X8 $0x01, Z11, Y0
+	VPMAXSD       Y0, Y11, Y11
+	VEXTRACTI32X4 $0x01, Y11, X0
+	VPMAXSD       X0, X11, X11
+	VPSHUFD       $0x0e, X11, X0
+	VPMAXSD       X0, X11, X11
+	VPSHUFD       $0x01, X11, X0
+	VPMAXSD       X0, X11, X11
+	VMOVD         X11, AX
+	MOVL          AX, tmax+192(FP)
+	VCMPPS        $0x03, Z14, Z14, K1
+	KORTESTW      K1, K1
+	SETNE         AL
+	MOVB          AL, nan+196(FP)
 	VZEROUPPER
 	RET
 
@@ -33414,9 +33517,9 @@ lseTiledAVX512Done:
 	VZEROUPPER
 	RET
 
-// func ceMediumGradAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
-TEXT ·ceMediumGradAVX512(SB), NOSPLIT, $0-228
+// func ceMediumGradAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, BMI2, SSE
+TEXT ·ceMediumGradAVX512(SB), NOSPLIT, $0-237
 	MOVQ loss_len+8(FP), AX
 	MOVQ t_base+120(FP), CX
 	MOVQ x_base+96(FP), DX
@@ -34388,114 +34491,120 @@ ceMediumGradAVX512Finish:
 	MOVQ loss_base+0(FP), AX
 	MOVQ loss_len+8(FP), CX
 
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Z11
+	VXORPS       Z14, Z14, Z14
+
 ceMediumGradAVX512Fin:
 	TESTQ     CX, CX
 	JZ        ceMediumGradAVX512Done
-	VMOVUPS   4416(R8), Z11
-	VMOVUPS   5440(R8), Z14
-	VMOVUPS   6464(R8), Z17
-	VMOVUPS   7488(R8), Z18
+	VMOVUPS   4416(R8), Z17
+	VMOVUPS   5440(R8), Z18
+	VMOVUPS   6464(R8), Z19
+	VMOVUPS   7488(R8), Z20
 	MOVQ      AX, DX
 	MOVQ      loss_base+0(FP), SI
 	SUBQ      SI, DX
 	MOVQ      t_base+120(FP), SI
-	VMOVDQU32 (SI)(DX*1), Z19
+	VMOVDQU32 (SI)(DX*1), Z21
+	VPMAXSD   Z21, Z11, Z11
 
 	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
-	VSUBPS Z14, Z17, Z20
+	VSUBPS Z18, Z19, Z22
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z0, Z20, Z21
-	VRNDSCALEPS $0x00, Z21, Z21
-	VMOVAPS     Z20, Z23
-	VFMADD231PS Z1, Z21, Z23
-	VFMADD231PS Z2, Z21, Z23
+	VMULPS      Z0, Z22, Z23
+	VRNDSCALEPS $0x00, Z23, Z23
+	VMOVAPS     Z22, Z25
+	VFMADD231PS Z1, Z23, Z25
+	VFMADD231PS Z2, Z23, Z25
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z3, Z22
-	VFMADD213PS Z4, Z23, Z22
-	VFMADD213PS Z5, Z23, Z22
-	VFMADD213PS Z6, Z23, Z22
-	VFMADD213PS Z7, Z23, Z22
+	VMOVAPS     Z3, Z24
+	VFMADD213PS Z4, Z25, Z24
+	VFMADD213PS Z5, Z25, Z24
+	VFMADD213PS Z6, Z25, Z24
+	VFMADD213PS Z7, Z25, Z24
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z8, Z20, K2
-	VFMADD213PS Z9, Z23, Z22
-	VSCALEFPS.Z Z21, Z22, K2, Z20
-	VSUBPS      Z9, Z20, Z21
-	VADDPS      Z11, Z21, Z21
+	VCMPPS      $0x05, Z8, Z22, K2
+	VFMADD213PS Z9, Z25, Z24
+	VSCALEFPS.Z Z23, Z24, K2, Z22
+	VSUBPS      Z9, Z22, Z23
+	VADDPS      Z17, Z23, Z23
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z9, Z21, Z22
-	VMAXPS Z9, Z21, Z23
-	VMINPS Z9, Z21, Z20
-	VSUBPS Z23, Z22, Z24
-	VSUBPS Z24, Z20, Z24
+	VADDPS Z9, Z23, Z24
+	VMAXPS Z9, Z23, Z25
+	VMINPS Z9, Z23, Z22
+	VSUBPS Z25, Z24, Z26
+	VSUBPS Z26, Z22, Z26
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z22, Z24, Z24
+	VDIVPS Z24, Z26, Z26
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(BX), Z22, Z20
-	VPSRAD    $0x17, Z20, Z20
-	VPSLLD    $0x17, Z20, Z23
-	VPSUBD    Z23, Z22, Z23
-	VCVTDQ2PS Z20, Z20
-	VSUBPS    Z9, Z23, Z23
+	VPSUBD    704(BX), Z24, Z22
+	VPSRAD    $0x17, Z22, Z22
+	VPSLLD    $0x17, Z22, Z25
+	VPSUBD    Z25, Z24, Z25
+	VCVTDQ2PS Z22, Z22
+	VSUBPS    Z9, Z25, Z25
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z23, Z23, Z22
-	VMOVAPS      Z16, Z25
-	VFMADD213PS  (BX), Z23, Z25
-	VFMADD213PS  64(BX), Z23, Z25
-	VFMADD213PS  128(BX), Z23, Z25
-	VFMADD213PS  192(BX), Z23, Z25
-	VFMADD213PS  256(BX), Z23, Z25
-	VFMADD213PS  320(BX), Z23, Z25
-	VFMADD213PS  384(BX), Z23, Z25
-	VFMADD213PS  448(BX), Z23, Z25
-	VMULPS       Z23, Z25, Z25
-	VMULPS       Z22, Z25, Z25
-	VFMADD231PS  576(BX), Z20, Z25
-	VFNMADD231PS 640(BX), Z22, Z25
-	VADDPS       Z24, Z25, Z25
-	VADDPS       Z23, Z25, Z25
-	VMOVAPS      Z25, Z22
-	VFMADD231PS  512(BX), Z20, Z22
+	VMULPS       Z25, Z25, Z24
+	VMOVAPS      Z16, Z27
+	VFMADD213PS  (BX), Z25, Z27
+	VFMADD213PS  64(BX), Z25, Z27
+	VFMADD213PS  128(BX), Z25, Z27
+	VFMADD213PS  192(BX), Z25, Z27
+	VFMADD213PS  256(BX), Z25, Z27
+	VFMADD213PS  320(BX), Z25, Z27
+	VFMADD213PS  384(BX), Z25, Z27
+	VFMADD213PS  448(BX), Z25, Z27
+	VMULPS       Z25, Z27, Z27
+	VMULPS       Z24, Z27, Z27
+	VFMADD231PS  576(BX), Z22, Z27
+	VFNMADD231PS 640(BX), Z24, Z27
+	VADDPS       Z26, Z27, Z27
+	VADDPS       Z25, Z27, Z27
+	VMOVAPS      Z27, Z24
+	VFMADD231PS  512(BX), Z22, Z24
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z15, Z21, K2
-	VMOVAPS Z15, K2, Z22
-	VSUBPS  Z17, Z14, Z20
-	VADDPS  Z22, Z20, Z23
+	VCMPPS  $0x00, Z15, Z23, K2
+	VMOVAPS Z15, K2, Z24
+	VSUBPS  Z19, Z18, Z22
+	VADDPS  Z24, Z22, Z25
 
 	// smoothing: loss = (1−ε)·(ls + m − zt) + ε·ls − neg = ls − neg − 2(1−ε)·(zt/2 − m/2)
 	TESTQ       DI, DI
 	JZ          ceMediumGradAVX512Plain
-	VSUBPS      Z18, Z22, Z18
-	VMULPS      640(BX), Z14, Z23
-	VMOVAPS     Z17, Z20
-	VFMSUB132PS 640(BX), Z23, Z20
-	VFMADD231PS 768(BX), Z20, Z18
-	VMOVAPS     Z18, Z23
+	VSUBPS      Z20, Z24, Z20
+	VMULPS      640(BX), Z18, Z25
+	VMOVAPS     Z19, Z22
+	VFMSUB132PS 640(BX), Z25, Z22
+	VFMADD231PS 768(BX), Z22, Z20
+	VMOVAPS     Z20, Z25
 
 ceMediumGradAVX512Plain:
 	// loss += m − m (NaN for a bad row); fill where t < 0
-	VSUBPS   Z14, Z14, Z20
-	VADDPS   Z20, Z23, Z23
-	VPMOVD2M Z19, K2
-	VMOVAPS  Z13, K2, Z23
-	VMOVUPS  Z23, (AX)
+	VSUBPS   Z18, Z18, Z22
+	VADDPS   Z22, Z25, Z25
+	VPMOVD2M Z21, K2
+	VMOVAPS  Z13, K2, Z25
+	VADDPS   Z25, Z14, Z14
+	VMOVUPS  Z25, (AX)
 
 	// the gradient's scale s0/S, S = 1 + a; 0 where t < 0 or loss < lim (a row of zeros)
-	VADDPS       Z9, Z21, Z17
-	VBROADCASTSS s0+216(FP), Z18
-	VBROADCASTSS lim+224(FP), Z20
-	VPCMPD       $0x05, Z12, Z19, K2
-	VCMPPS       $0x01, Z20, Z23, K3
+	VADDPS       Z9, Z23, Z19
+	VBROADCASTSS s0+216(FP), Z20
+	VBROADCASTSS lim+224(FP), Z22
+	VPCMPD       $0x05, Z12, Z21, K2
+	VCMPPS       $0x01, Z22, Z25, K3
 	KANDNW       K2, K3, K2
-	VDIVPS.Z     Z17, Z18, K2, Z18
-	VMOVUPS      Z18, 8512(R8)
+	VDIVPS.Z     Z19, Z20, K2, Z20
+	VMOVUPS      Z20, 8512(R8)
 
 	// statistics, when len(m) > 0
 	MOVQ  m_len+32(FP), SI
@@ -34509,16 +34618,16 @@ ceMediumGradAVX512Plain:
 	ADDQ  DX, R10
 
 	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
-	VADDPS   Z9, Z21, Z17
-	VDIVPS   Z17, Z11, Z11
-	VXORPS   Z10, Z11, Z11
-	VPMOVD2M Z19, K2
-	VMOVAPS  Z12, K2, Z14
-	VMOVUPS  Z14, (SI)
-	VMOVAPS  Z12, K2, Z22
-	VMOVUPS  Z22, (R9)
-	VMOVAPS  Z12, K2, Z11
-	VMOVUPS  Z11, (R10)
+	VADDPS   Z9, Z23, Z19
+	VDIVPS   Z19, Z17, Z17
+	VXORPS   Z10, Z17, Z17
+	VPMOVD2M Z21, K2
+	VMOVAPS  Z12, K2, Z18
+	VMOVUPS  Z18, (SI)
+	VMOVAPS  Z12, K2, Z24
+	VMOVUPS  Z24, (R9)
+	VMOVAPS  Z12, K2, Z17
+	VMOVUPS  Z17, (R10)
 
 ceMediumGradAVX512Next:
 	ADDQ $0x00000040, AX
@@ -34527,6 +34636,22 @@ ceMediumGradAVX512Next:
 	JMP  ceMediumGradAVX512Fin
 
 ceMediumGradAVX512Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI32X8 $0x01, Z11, Y0
+	VPMAXSD       Y0, Y11, Y11
+	VEXTRACTI32X4 $0x01, Y11, X0
+	VPMAXSD       X0, X11, X11
+	VPSHUFD       $0x0e, X11, X0
+	VPMAXSD       X0, X11, X11
+	VPSHUFD       $0x01, X11, X0
+	VPMAXSD       X0, X11, X11
+	VMOVD         X11, AX
+	MOVL          AX, tmax+232(FP)
+	VCMPPS        $0x03, Z14, Z14, K2
+	KORTESTW      K2, K2
+	SETNE         AL
+	MOVB          AL, nan+236(FP)
+
 	// the gradient's last pass: g·r + nq over each row, or zeros
 	MOVQ         g_base+192(FP), AX
 	MOVQ         n+168(FP), DX

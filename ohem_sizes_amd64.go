@@ -13,4 +13,5 @@ const (
 	mediumBlock      = 256  // the most rows one call of a medium or tiled kernel takes
 	mediumMaxC       = 512  // the largest C the medium kernels take
 	tiledMaxC        = 64   // the largest C the tiled kernels take
+	tiledSelectMaxC  = 16   // the largest C for which the tiled kernels select the target's logit by compare, reading no memory by target
 )

@@ -396,10 +396,11 @@ func sigLossGradRankAVX512(loss []float32, rank []float32, g []float32, x []floa
 // fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with
 // len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most
 // 256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds
-// 3456 floats.
+// 3456 floats. It returns tmax, the largest t[i] (at least −1), and nan, some loss written may be
+// NaN (false: none is).
 //
 //go:noescape
-func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+func ceMediumAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32) (tmax int32, nan bool)
 
 // lseMediumAVX2 sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a
 // row with a NaN, a +Inf or only −Inf). len(dst) is n rounded up to a multiple of the lanes, at
@@ -411,7 +412,7 @@ func lseMediumAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
 // ceTiledAVX2 is ceMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(t).
 //
 //go:noescape
-func ceTiledAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+func ceTiledAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32) (tmax int32, nan bool)
 
 // lseTiledAVX2 is lseMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(dst).
 //
@@ -423,16 +424,17 @@ func lseTiledAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
 // loss[i] >= lim (the glue overwrites the target's element), and 0 for every other row.
 //
 //go:noescape
-func ceMediumGradAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32)
+func ceMediumGradAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32) (tmax int32, nan bool)
 
 // ceMediumAVX512 sets loss[i] to the cross-entropy of row i of the row-major [n][c] logits x, smoothed by eps,
 // fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with
 // len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most
 // 256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds
-// 3456 floats.
+// 3456 floats. It returns tmax, the largest t[i] (at least −1), and nan, some loss written may be
+// NaN (false: none is).
 //
 //go:noescape
-func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32) (tmax int32, nan bool)
 
 // lseMediumAVX512 sets dst[i] = log Σ_j e^{x[i][j]} for the n rows of the row-major [n][c] logits x (NaN for a
 // row with a NaN, a +Inf or only −Inf). len(dst) is n rounded up to a multiple of the lanes, at
@@ -444,7 +446,7 @@ func lseMediumAVX512(dst []float32, x []float32, scratch []float32, n int, c int
 // ceTiledAVX512 is ceMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(t).
 //
 //go:noescape
-func ceTiledAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32)
+func ceTiledAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32) (tmax int32, nan bool)
 
 // lseTiledAVX512 is lseMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(dst).
 //
@@ -456,7 +458,7 @@ func lseTiledAVX512(dst []float32, x []float32, scratch []float32, n int, c int)
 // loss[i] >= lim (the glue overwrites the target's element), and 0 for every other row.
 //
 //go:noescape
-func ceMediumGradAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32)
+func ceMediumGradAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32) (tmax int32, nan bool)
 
 // negPosRanksAVX2 sets rank[i] to NaN for a positive (t[i] >= 0, t[i] != bg) and to loss[i] otherwise, for i < len(loss),
 // and returns the number of positives.

@@ -90,30 +90,30 @@ func (d *rowTier) leavesReductions(k rowKind) bool { return k == kindLarge || !d
 func (d *rowTier) goFallback(c int, eps float32) bool { return d.asmFinish && tinySmoothing(eps, c) }
 
 // ceRows is the tier's kernelSet.ceRows.
-func (d *rowTier) ceRows(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
+func (d *rowTier) ceRows(loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) check {
 	if d.goFallback(c, eps) {
 		ceRowsGeneric(loss, st, x, t, c, eps, fill)
-		return
+		return checkNaN
 	}
 	k := d.ceKind(c, eps)
 	if d.leavesReductions(k) {
 		d.ceReduced(k, loss, st, x, t, c, eps, fill, rowsGrad{})
-		return
+		return checkNaN
 	}
-	d.ceKernel(k, loss, st, x, t, c, eps, fill)
+	return d.ceKernel(k, loss, st, x, t, c, eps, fill)
 }
 
 // ceKernel runs kernel k (one that writes finished rows) on every row, with the scratch it needs.
-func (d *rowTier) ceKernel(k rowKind, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) {
+func (d *rowTier) ceKernel(k rowKind, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) check {
 	switch k {
 	case kindPairs:
-		d.ceGroups(k, loss, st, x, t, nil, c, eps, fill)
+		return d.ceGroups(k, loss, st, x, t, nil, c, eps, fill)
 	case kindSmall:
 		var scratch [smallScratch]float32
-		d.ceGroups(k, loss, st, x, t, scratch[:], c, eps, fill)
+		return d.ceGroups(k, loss, st, x, t, scratch[:], c, eps, fill)
 	default:
 		var scratch [mediumScratch]float32
-		d.ceGroups(k, loss, st, x, t, scratch[:], c, eps, fill)
+		return d.ceGroups(k, loss, st, x, t, scratch[:], c, eps, fill)
 	}
 }
 
@@ -131,21 +131,23 @@ func padsRows(k rowKind) bool { return k != kindMedium && k != kindLarge }
 
 // ceGroups runs a kernel that writes finished rows on whole groups of rows, and the last rows as
 // a group of their own (ceTail).
-func (d *rowTier) ceGroups(k rowKind, loss []float32, st stats, x []float32, t []int32, scratch []float32, c int, eps, fill float32) {
+func (d *rowTier) ceGroups(k rowKind, loss []float32, st stats, x []float32, t []int32, scratch []float32, c int, eps, fill float32) check {
 	n := len(t) / d.lanes * d.lanes
 	step := maxRows(k)
+	var ch check
 	for lo := 0; lo < n; lo += step {
 		hi := lo + min(step, n-lo)
-		d.ceGroup(k, loss[lo:hi], st.slice(lo, hi), x[lo*c:hi*c], t[lo:hi], scratch, hi-lo, c, eps, fill)
+		ch |= d.ceGroup(k, loss[lo:hi], st.slice(lo, hi), x[lo*c:hi*c], t[lo:hi], scratch, hi-lo, c, eps, fill)
 	}
 	if n < len(t) {
-		d.ceTail(k, loss[n:], st.slice(n, len(t)), x[n*c:len(t)*c], t[n:], scratch, c, eps, fill)
+		ch |= d.ceTail(k, loss[n:], st.slice(n, len(t)), x[n*c:len(t)*c], t[n:], scratch, c, eps, fill)
 	}
+	return ch
 }
 
 // ceTail runs the last r < lanes rows as one group: targets padded with −1 (ignored rows), the
 // logits padded with rows of zeros when the kernel reads whole groups, the results copied back.
-func (d *rowTier) ceTail(k rowKind, loss []float32, st stats, x []float32, t []int32, scratch []float32, c int, eps, fill float32) {
+func (d *rowTier) ceTail(k rowKind, loss []float32, st stats, x []float32, t []int32, scratch []float32, c int, eps, fill float32) check {
 	var (
 		tb              [maxLanes]int32
 		lb, mb, lb2, pb [maxLanes]float32
@@ -162,13 +164,14 @@ func (d *rowTier) ceTail(k rowKind, loss []float32, st stats, x []float32, t []i
 		copy(xb[:], x)
 		xl, nl = xb[:lanes*c], lanes
 	}
-	d.ceGroup(k, lb[:lanes], sb, xl, tb[:lanes], scratch, nl, c, eps, fill)
+	ch := d.ceGroup(k, lb[:lanes], sb, xl, tb[:lanes], scratch, nl, c, eps, fill)
 	copy(loss, lb[:r])
 	if st.on() {
 		copy(st.m, mb[:r])
 		copy(st.ls, lb2[:r])
 		copy(st.pt, pb[:r])
 	}
+	return ch
 }
 
 // padTargets copies t to tb and pads the rest of tb with −1; it returns len(t).

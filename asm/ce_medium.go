@@ -103,8 +103,9 @@ const tiledMaxC = 64
 type mediumGen struct {
 	t                tier
 	lse, tiled, grad bool
-	L, B             int    // lanes, bytes per vector
-	lbl              string // kernel name with the tier suffix, for labels
+	tmax, lsum       reg.VecVirtual // the finish's checks: the largest target, the sum of the losses
+	L, B             int            // lanes, bytes per vector
+	lbl              string         // kernel name with the tier suffix, for labels
 
 	// Few general registers stay live through the row loops (avo has 14 to give): the per-call
 	// scalars wait in the scratch, the outputs' bases in the frame until the finish.
@@ -174,7 +175,7 @@ func (g *mediumGen) text() {
 	switch {
 	case g.grad:
 		name = "ceMediumGrad"
-		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32, g []float32, s0, nq, lim float32)",
+		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32, g []float32, s0, nq, lim float32) (tmax int32, nan bool)",
 			"is ceMedium (len(m) > 0) that also writes the gradient of the n rows to g (the layout of x):",
 			"g[i][j] = s0·e^{x[i][j]−m}/S + nq, S = Σ_j e^{x[i][j]−m}, for a row with t[i] >= 0 and",
 			"loss[i] >= lim (the glue overwrites the target's element), and 0 for every other row.")
@@ -184,7 +185,7 @@ func (g *mediumGen) text() {
 			"is lseMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(dst).")
 	case g.tiled:
 		name = "ceTiled"
-		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32)",
+		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32) (tmax int32, nan bool)",
 			"is ceMedium for 1 <= c <= 64 that reads a group's rows in lanes×lanes tiles; n == len(t).")
 	case g.lse:
 		name = "lseMedium"
@@ -194,12 +195,13 @@ func (g *mediumGen) text() {
 			"most 256 (the rows past n are not read); lanes <= c <= 512; scratch holds 3456 floats.")
 	default:
 		name = "ceMedium"
-		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32)",
+		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, scratch []float32, n, c int, eps, fill float32) (tmax int32, nan bool)",
 			"sets loss[i] to the cross-entropy of row i of the row-major [n][c] logits x, smoothed by eps,",
 			"fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with",
 			"len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most",
 			"256, and the rows past n are not read (their t must be < 0); lanes <= c <= 512; scratch holds",
-			"3456 floats.")
+			"3456 floats. It returns tmax, the largest t[i] (at least −1), and nan, some loss written may be",
+			"NaN (false: none is).")
 	}
 	g.lbl = name + t.suffix
 }
@@ -1165,6 +1167,10 @@ func (g *mediumGen) finish() {
 		dst = g.ld(Param("loss").Base())
 		n = g.ld(Param("loss").Len())
 	}
+	if !g.lse {
+		Comment("the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses")
+		g.tmax, g.lsum = t.u32("allOnes", 0xFFFFFFFF), t.zero()
+	}
 	Label(lbl + "Fin")
 	TESTQ(n, n)
 	JZ(LabelRef(lbl + "Done"))
@@ -1188,6 +1194,53 @@ func (g *mediumGen) finish() {
 	SUBQ(U32(L), n)
 	JMP(LabelRef(lbl + "Fin"))
 	Label(lbl + "Done")
+	if !g.lse {
+		g.returnChecks()
+	}
+}
+
+// returnChecks returns the finish's checks: tmax, the largest target of the call's rows (the
+// padded rows' −1 included), and nan, a NaN in the sum of the losses stored, which is NaN when one
+// of them is (and, with fill = −Inf beside a loss of +Inf, when none is: the caller's scan of the
+// losses sorts that out). One VPMAXSD and one add a group, in place of a pass over the targets
+// before the call (where the kernel reads no memory by target: C <= selectMaxC on the tiled
+// kernels) and one over the losses after.
+func (g *mediumGen) returnChecks() {
+	t := g.t
+	Comment("return the checks: tmax, and nan = a NaN in the sum of the losses")
+	v := g.tmax
+	if t.zmm {
+		hi := YMM()
+		VEXTRACTI32X8(U8(1), v, hi)
+		VPMAXSD(hi, v.AsY(), v.AsY())
+	}
+	hi := XMM()
+	if t.zmm {
+		VEXTRACTI32X4(U8(1), v.AsY(), hi) // EVEX: v may be one of Y16–Y31
+	} else {
+		VEXTRACTI128(U8(1), v.AsY(), hi)
+	}
+	VPMAXSD(hi, v.AsX(), v.AsX())
+	VPSHUFD(U8(0b1110), v.AsX(), hi)
+	VPMAXSD(hi, v.AsX(), v.AsX())
+	VPSHUFD(U8(0b0001), v.AsX(), hi)
+	VPMAXSD(hi, v.AsX(), v.AsX())
+	r := GP32()
+	VMOVD(v.AsX(), r)
+	Store(r, ReturnIndex(0))
+	nan := GP8()
+	if t.zmm {
+		k := K()
+		VCMPPS(U8(3), g.lsum, g.lsum, k) // UNORD
+		KORTESTW(k, k)
+	} else {
+		m, bits := t.vec(), GP32()
+		VCMPPS(U8(3), g.lsum, g.lsum, m)
+		VMOVMSKPS(m, bits)
+		TESTL(bits, bits)
+	}
+	SETNE(nan)
+	Store(nan, ReturnIndex(1))
 }
 
 // finishCE emits the cross-entropy's finish of the group at grp, its losses to dst: finishRows,
@@ -1202,7 +1255,9 @@ func (g *mediumGen) finishCE(dst reg.GPVirtual, s, m reg.VecVirtual) {
 	SUBQ(g.ld(Param("loss").Base()), o) // the group's byte offset in loss, t and the statistics
 	tb := g.ld(Param("t").Base())
 	t.loadInt(Mem{Base: tb, Index: o, Scale: 1}, tv)
+	VPMAXSD(tv, g.tmax, g.tmax)
 	loss, ls, a := t.finishRows(g.ec, g.lc, fc, s, m, zt, neg, tv, g.smooth, lbl+"Plain")
+	VADDPS(loss, g.lsum, g.lsum)
 	VMOVUPS(loss, Mem{Base: dst})
 	if g.grad {
 		Comment("the gradient's scale s0/S, S = 1 + a; 0 where t < 0 or loss < lim (a row of zeros)")

@@ -49,6 +49,7 @@ func writeSizes() {
 		{"mediumBlock", mediumBlock, "the most rows one call of a medium or tiled kernel takes"},
 		{"mediumMaxC", mediumMaxC, "the largest C the medium kernels take"},
 		{"tiledMaxC", tiledMaxC, "the largest C the tiled kernels take"},
+		{"tiledSelectMaxC", selectMaxC, "the largest C for which the tiled kernels select the target's logit by compare, reading no memory by target"},
 	}
 	arm64 := []sizeConst{
 		{"maxLanes", 4, "rows per vector"},
