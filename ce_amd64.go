@@ -66,13 +66,13 @@ func (d *rowTier) ceGroup(k rowKind, loss []float32, st stats, x []float32, t []
 	var nan bool
 	switch {
 	case k == kindPairs && z && st.on():
-		ce2RowsStatsAVX512(loss, st.m, st.ls, st.pt, x, t, fill)
+		tmax, nan = ce2RowsStatsAVX512(loss, st.m, st.ls, st.pt, x, t, fill)
 	case k == kindPairs && z:
-		ce2RowsAVX512(loss, x, t, fill)
+		tmax, nan = ce2RowsAVX512(loss, x, t, fill)
 	case k == kindPairs && st.on():
-		ce2RowsStatsAVX2(loss, st.m, st.ls, st.pt, x, t, fill)
+		tmax, nan = ce2RowsStatsAVX2(loss, st.m, st.ls, st.pt, x, t, fill)
 	case k == kindPairs:
-		ce2RowsAVX2(loss, x, t, fill)
+		tmax, nan = ce2RowsAVX2(loss, x, t, fill)
 	case k == kindSmall && z:
 		ceSmallAVX512(loss, st.m, st.ls, st.pt, x, t, scratch, c, eps, fill)
 	case k == kindSmall:
@@ -86,17 +86,21 @@ func (d *rowTier) ceGroup(k rowKind, loss []float32, st stats, x []float32, t []
 	default:
 		tmax, nan = ceMediumAVX2(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
 	}
-	if k != kindTiled && k != kindMedium {
+	if k != kindPairs && k != kindTiled && k != kindMedium {
 		return checkNaN
 	}
 	return checks(int(tmax) >= c, nan)
 }
 
-// checksTargets is the tier's kernelSet.checksTargets: the tiled kernels up to
-// tiledSelectMaxC classes take the target's logit by a compare with the class index, never by a
-// load at it, so they may run before the targets are checked, and report one >= c.
+// checksTargets is the tier's kernelSet.checksTargets: the C = 2 kernels and the tiled kernels
+// up to tiledSelectMaxC classes take the target's logit by a compare with the class index, never
+// by a load at it, so they may run before the targets are checked, and report one >= c.
 func (d *rowTier) checksTargets(c int, eps float32) bool {
-	return c <= tiledSelectMaxC && !d.goFallback(c, eps) && d.ceKind(c, eps) == kindTiled && !d.fused(c, eps)
+	if d.goFallback(c, eps) || d.fused(c, eps) {
+		return false
+	}
+	k := d.ceKind(c, eps)
+	return k == kindPairs || k == kindTiled && c <= tiledSelectMaxC
 }
 
 // lseGroup is ceGroup for the log-sum-exp.

@@ -2450,15 +2450,24 @@ lseRowsLargeAVX2Done:
 	VZEROUPPER
 	RET
 
-// func ce2RowsAVX2(loss []float32, x []float32, t []int32, fill float32)
+// func ce2RowsAVX2(loss []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·ce2RowsAVX2(SB), NOSPLIT, $0-76
+TEXT ·ce2RowsAVX2(SB), NOSPLIT, $96-85
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         loss_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
 	MOVQ         t_base+48(FP), BX
 	VBROADCASTSS fill+72(FP), Y0
 	VXORPS       Y1, Y1, Y1
+
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Y2
+	VXORPS       Y3, Y3, Y3
+	LEAQ         (SP), SI
+	ADDQ         $0x1f, SI
+	ANDQ         $-32, SI
+	VMOVUPS      Y2, (SI)
+	VMOVUPS      Y3, 32(SI)
 
 ce2RowsAVX2Loop:
 	CMPQ CX, $0x00000018
@@ -2478,6 +2487,8 @@ ce2RowsAVX2Loop:
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
 	VMOVDQU  (BX), Y3
+	VPMAXSD  (SI), Y3, Y5
+	VMOVUPS  Y5, (SI)
 	VPCMPEQD oneIntVec<>+0(SB), Y3, Y5
 	VANDPS   signBitVec<>+0(SB), Y5, Y5
 	VXORPS   Y5, Y4, Y4
@@ -2501,6 +2512,8 @@ ce2RowsAVX2Loop:
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
 	VMOVDQU  32(BX), Y6
+	VPMAXSD  (SI), Y6, Y8
+	VMOVUPS  Y8, (SI)
 	VPCMPEQD oneIntVec<>+0(SB), Y6, Y8
 	VANDPS   signBitVec<>+0(SB), Y8, Y8
 	VXORPS   Y8, Y7, Y7
@@ -2524,6 +2537,8 @@ ce2RowsAVX2Loop:
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
 	VMOVDQU  64(BX), Y9
+	VPMAXSD  (SI), Y9, Y11
+	VMOVUPS  Y11, (SI)
 	VPCMPEQD oneIntVec<>+0(SB), Y9, Y11
 	VANDPS   signBitVec<>+0(SB), Y11, Y11
 	VXORPS   Y11, Y10, Y10
@@ -2726,12 +2741,18 @@ ce2RowsAVX2Loop:
 	VBLENDVPS Y7, posInfVec<>+0(SB), Y4, Y4
 	VADDPS    Y10, Y2, Y2
 	VBLENDVPS Y3, Y0, Y2, Y2
+	VADDPS    32(SI), Y2, Y3
+	VMOVUPS   Y3, 32(SI)
 	VMOVUPS   Y2, (AX)
 	VADDPS    Y11, Y5, Y5
 	VBLENDVPS Y6, Y0, Y5, Y5
+	VADDPS    32(SI), Y5, Y2
+	VMOVUPS   Y2, 32(SI)
 	VMOVUPS   Y5, 32(AX)
 	VADDPS    Y4, Y8, Y8
 	VBLENDVPS Y9, Y0, Y8, Y8
+	VADDPS    32(SI), Y8, Y2
+	VMOVUPS   Y2, 32(SI)
 	VMOVUPS   Y8, 64(AX)
 	ADDQ      $0x000000c0, DX
 	ADDQ      $0x00000060, AX
@@ -2757,6 +2778,8 @@ ce2RowsAVX2One:
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
 	VMOVDQU  (BX), Y3
+	VPMAXSD  (SI), Y3, Y5
+	VMOVUPS  Y5, (SI)
 	VPCMPEQD oneIntVec<>+0(SB), Y3, Y5
 	VANDPS   signBitVec<>+0(SB), Y5, Y5
 	VXORPS   Y5, Y4, Y4
@@ -2831,6 +2854,8 @@ ce2RowsAVX2One:
 	VBLENDVPS Y5, posInfVec<>+0(SB), Y4, Y4
 	VADDPS    Y4, Y2, Y2
 	VBLENDVPS Y3, Y0, Y2, Y2
+	VADDPS    32(SI), Y2, Y3
+	VMOVUPS   Y3, 32(SI)
 	VMOVUPS   Y2, (AX)
 	ADDQ      $0x00000040, DX
 	ADDQ      $0x00000020, AX
@@ -2839,6 +2864,22 @@ ce2RowsAVX2One:
 	JMP       ce2RowsAVX2One
 
 ce2RowsAVX2Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VMOVDQU      (SI), Y0
+	VMOVUPS      32(SI), Y1
+	VEXTRACTI128 $0x01, Y0, X2
+	VPMAXSD      X2, X0, X0
+	VPSHUFD      $0x0e, X0, X2
+	VPMAXSD      X2, X0, X0
+	VPSHUFD      $0x01, X0, X2
+	VPMAXSD      X2, X0, X0
+	VMOVD        X0, AX
+	MOVL         AX, tmax+80(FP)
+	VCMPPS       $0x03, Y1, Y1, Y0
+	VMOVMSKPS    Y0, AX
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+84(FP)
 	VZEROUPPER
 	RET
 
@@ -2862,9 +2903,9 @@ DATA oneIntVec<>+24(SB)/4, $0x00000001
 DATA oneIntVec<>+28(SB)/4, $0x00000001
 GLOBL oneIntVec<>(SB), RODATA|NOPTR, $32
 
-// func ce2RowsStatsAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32)
+// func ce2RowsStatsAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·ce2RowsStatsAVX2(SB), NOSPLIT, $0-148
+TEXT ·ce2RowsStatsAVX2(SB), NOSPLIT, $96-157
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         loss_len+8(FP), CX
 	MOVQ         x_base+96(FP), DX
@@ -2874,6 +2915,15 @@ TEXT ·ce2RowsStatsAVX2(SB), NOSPLIT, $0-148
 	MOVQ         ls_base+48(FP), DI
 	MOVQ         pt_base+72(FP), R8
 	VXORPS       Y1, Y1, Y1
+
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Y2
+	VXORPS       Y3, Y3, Y3
+	LEAQ         (SP), R9
+	ADDQ         $0x1f, R9
+	ANDQ         $-32, R9
+	VMOVUPS      Y2, (R9)
+	VMOVUPS      Y3, 32(R9)
 
 ce2RowsStatsAVX2Loop:
 	CMPQ CX, $0x00000010
@@ -2893,6 +2943,8 @@ ce2RowsStatsAVX2Loop:
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
 	VMOVDQU  (BX), Y5
+	VPMAXSD  (R9), Y5, Y6
+	VMOVUPS  Y6, (R9)
 	VPCMPEQD oneIntVec<>+0(SB), Y5, Y6
 	VANDPS   signBitVec<>+0(SB), Y6, Y6
 	VXORPS   Y6, Y4, Y4
@@ -2920,6 +2972,8 @@ ce2RowsStatsAVX2Loop:
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
 	VMOVDQU  32(BX), Y9
+	VPMAXSD  (R9), Y9, Y10
+	VMOVUPS  Y10, (R9)
 	VPCMPEQD oneIntVec<>+0(SB), Y9, Y10
 	VANDPS   signBitVec<>+0(SB), Y10, Y10
 	VXORPS   Y10, Y8, Y8
@@ -3062,6 +3116,8 @@ ce2RowsStatsAVX2Loop:
 	VBLENDVPS Y12, posInfVec<>+0(SB), Y11, Y11
 	VADDPS    Y6, Y3, Y3
 	VBLENDVPS Y5, Y0, Y3, Y3
+	VADDPS    32(R9), Y3, Y12
+	VMOVUPS   Y12, 32(R9)
 	VMOVUPS   Y3, (AX)
 
 	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
@@ -3078,6 +3134,8 @@ ce2RowsStatsAVX2Loop:
 	VMOVUPS   Y3, (R8)
 	VADDPS    Y11, Y7, Y7
 	VBLENDVPS Y9, Y0, Y7, Y7
+	VADDPS    32(R9), Y7, Y3
+	VMOVUPS   Y3, 32(R9)
 	VMOVUPS   Y7, 32(AX)
 
 	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
@@ -3119,6 +3177,8 @@ ce2RowsStatsAVX2One:
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
 	VMOVDQU  (BX), Y5
+	VPMAXSD  (R9), Y5, Y6
+	VMOVUPS  Y6, (R9)
 	VPCMPEQD oneIntVec<>+0(SB), Y5, Y6
 	VANDPS   signBitVec<>+0(SB), Y6, Y6
 	VXORPS   Y6, Y4, Y4
@@ -3197,6 +3257,8 @@ ce2RowsStatsAVX2One:
 	VBLENDVPS Y7, posInfVec<>+0(SB), Y2, Y2
 	VADDPS    Y2, Y3, Y3
 	VBLENDVPS Y5, Y0, Y3, Y3
+	VADDPS    32(R9), Y3, Y7
+	VMOVUPS   Y7, 32(R9)
 	VMOVUPS   Y3, (AX)
 
 	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
@@ -3221,6 +3283,22 @@ ce2RowsStatsAVX2One:
 	JMP       ce2RowsStatsAVX2One
 
 ce2RowsStatsAVX2Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VMOVDQU      (R9), Y0
+	VMOVUPS      32(R9), Y1
+	VEXTRACTI128 $0x01, Y0, X2
+	VPMAXSD      X2, X0, X0
+	VPSHUFD      $0x0e, X0, X2
+	VPMAXSD      X2, X0, X0
+	VPSHUFD      $0x01, X0, X2
+	VPMAXSD      X2, X0, X0
+	VMOVD        X0, AX
+	MOVL         AX, tmax+152(FP)
+	VCMPPS       $0x03, Y1, Y1, Y0
+	VMOVMSKPS    Y0, AX
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+156(FP)
 	VZEROUPPER
 	RET
 
@@ -14676,9 +14754,9 @@ lseRowsLargeAVX512Done:
 	VZEROUPPER
 	RET
 
-// func ce2RowsAVX512(loss []float32, x []float32, t []int32, fill float32)
-// Requires: AVX, AVX512DQ, AVX512F
-TEXT ·ce2RowsAVX512(SB), NOSPLIT, $768-76
+// func ce2RowsAVX512(loss []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+TEXT ·ce2RowsAVX512(SB), NOSPLIT, $768-85
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         loss_len+8(FP), CX
 	MOVQ         x_base+24(FP), DX
@@ -14726,39 +14804,20 @@ TEXT ·ce2RowsAVX512(SB), NOSPLIT, $768-76
 	VXORPS       Z12, Z12, Z12
 	VBROADCASTSS oneInt<>+0(SB), Z13
 
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Z14
+	VXORPS       Z17, Z17, Z17
+
 ce2RowsAVX512Loop:
 	CMPQ CX, $0x00000040
 	JB   ce2RowsAVX512One
 
 	// z0, z1 = the first and second logits of the rows
-	VMOVUPS   (DX), Z18
-	VMOVDQU32 pairsEven<>+0(SB), Z14
-	VPERMI2PS 64(DX), Z18, Z14
-	VMOVDQU32 pairsOdd<>+0(SB), Z17
-	VPERMI2PS 64(DX), Z18, Z17
-	VSUBPS    Z14, Z17, Z18
-	VMAXPS    Z17, Z14, Z14
-
-	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
-	VSUBPS Z14, Z14, Z14
-
-	// d = z_other − z_target: negate z1 − z0 where the target is 1
-	VMOVDQU32 (BX), Z17
-	VPCMPEQD  Z13, Z17, K1
-	VXORPS    Z11, Z18, K1, Z18
-	VPMOVD2M  Z17, K1
-
-	// loss += max(d, 0)
-	VMAXPS Z12, Z18, Z17
-	VADDPS Z17, Z14, Z14
-	VORPS  Z11, Z18, Z17
-
-	// z0, z1 = the first and second logits of the rows
-	VMOVUPS   128(DX), Z20
+	VMOVUPS   (DX), Z20
 	VMOVDQU32 pairsEven<>+0(SB), Z18
-	VPERMI2PS 192(DX), Z20, Z18
+	VPERMI2PS 64(DX), Z20, Z18
 	VMOVDQU32 pairsOdd<>+0(SB), Z19
-	VPERMI2PS 192(DX), Z20, Z19
+	VPERMI2PS 64(DX), Z20, Z19
 	VSUBPS    Z18, Z19, Z20
 	VMAXPS    Z19, Z18, Z18
 
@@ -14766,10 +14825,11 @@ ce2RowsAVX512Loop:
 	VSUBPS Z18, Z18, Z18
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
-	VMOVDQU32 64(BX), Z19
-	VPCMPEQD  Z13, Z19, K2
-	VXORPS    Z11, Z20, K2, Z20
-	VPMOVD2M  Z19, K2
+	VMOVDQU32 (BX), Z19
+	VPMAXSD   Z19, Z14, Z14
+	VPCMPEQD  Z13, Z19, K1
+	VXORPS    Z11, Z20, K1, Z20
+	VPMOVD2M  Z19, K1
 
 	// loss += max(d, 0)
 	VMAXPS Z12, Z20, Z19
@@ -14777,11 +14837,11 @@ ce2RowsAVX512Loop:
 	VORPS  Z11, Z20, Z19
 
 	// z0, z1 = the first and second logits of the rows
-	VMOVUPS   256(DX), Z22
+	VMOVUPS   128(DX), Z22
 	VMOVDQU32 pairsEven<>+0(SB), Z20
-	VPERMI2PS 320(DX), Z22, Z20
+	VPERMI2PS 192(DX), Z22, Z20
 	VMOVDQU32 pairsOdd<>+0(SB), Z21
-	VPERMI2PS 320(DX), Z22, Z21
+	VPERMI2PS 192(DX), Z22, Z21
 	VSUBPS    Z20, Z21, Z22
 	VMAXPS    Z21, Z20, Z20
 
@@ -14789,10 +14849,11 @@ ce2RowsAVX512Loop:
 	VSUBPS Z20, Z20, Z20
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
-	VMOVDQU32 128(BX), Z21
-	VPCMPEQD  Z13, Z21, K3
-	VXORPS    Z11, Z22, K3, Z22
-	VPMOVD2M  Z21, K3
+	VMOVDQU32 64(BX), Z21
+	VPMAXSD   Z21, Z14, Z14
+	VPCMPEQD  Z13, Z21, K2
+	VXORPS    Z11, Z22, K2, Z22
+	VPMOVD2M  Z21, K2
 
 	// loss += max(d, 0)
 	VMAXPS Z12, Z22, Z21
@@ -14800,11 +14861,11 @@ ce2RowsAVX512Loop:
 	VORPS  Z11, Z22, Z21
 
 	// z0, z1 = the first and second logits of the rows
-	VMOVUPS   384(DX), Z24
+	VMOVUPS   256(DX), Z24
 	VMOVDQU32 pairsEven<>+0(SB), Z22
-	VPERMI2PS 448(DX), Z24, Z22
+	VPERMI2PS 320(DX), Z24, Z22
 	VMOVDQU32 pairsOdd<>+0(SB), Z23
-	VPERMI2PS 448(DX), Z24, Z23
+	VPERMI2PS 320(DX), Z24, Z23
 	VSUBPS    Z22, Z23, Z24
 	VMAXPS    Z23, Z22, Z22
 
@@ -14812,213 +14873,196 @@ ce2RowsAVX512Loop:
 	VSUBPS Z22, Z22, Z22
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
-	VMOVDQU32 192(BX), Z23
-	VPCMPEQD  Z13, Z23, K4
-	VXORPS    Z11, Z24, K4, Z24
-	VPMOVD2M  Z23, K4
+	VMOVDQU32 128(BX), Z23
+	VPMAXSD   Z23, Z14, Z14
+	VPCMPEQD  Z13, Z23, K3
+	VXORPS    Z11, Z24, K3, Z24
+	VPMOVD2M  Z23, K3
 
 	// loss += max(d, 0)
 	VMAXPS Z12, Z24, Z23
 	VADDPS Z23, Z22, Z22
 	VORPS  Z11, Z24, Z23
 
+	// z0, z1 = the first and second logits of the rows
+	VMOVUPS   384(DX), Z26
+	VMOVDQU32 pairsEven<>+0(SB), Z24
+	VPERMI2PS 448(DX), Z26, Z24
+	VMOVDQU32 pairsOdd<>+0(SB), Z25
+	VPERMI2PS 448(DX), Z26, Z25
+	VSUBPS    Z24, Z25, Z26
+	VMAXPS    Z25, Z24, Z24
+
+	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
+	VSUBPS Z24, Z24, Z24
+
+	// d = z_other − z_target: negate z1 − z0 where the target is 1
+	VMOVDQU32 192(BX), Z25
+	VPMAXSD   Z25, Z14, Z14
+	VPCMPEQD  Z13, Z25, K4
+	VXORPS    Z11, Z26, K4, Z26
+	VPMOVD2M  Z25, K4
+
+	// loss += max(d, 0)
+	VMAXPS Z12, Z26, Z25
+	VADDPS Z25, Z24, Z24
+	VORPS  Z11, Z26, Z25
+
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z1, Z17, Z24
-	VRNDSCALEPS $0x00, Z24, Z24
-	VMOVAPS     Z17, Z26
-	VFMADD231PS Z2, Z24, Z26
-	VFMADD231PS Z3, Z24, Z26
+	VMULPS      Z1, Z19, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z19, Z28
+	VFMADD231PS Z2, Z26, Z28
+	VFMADD231PS Z3, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-	VFMADD213PS Z8, Z26, Z25
-
-	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z9, Z17, K5
-	VFMADD213PS Z10, Z26, Z25
-	VSCALEFPS.Z Z24, Z25, K5, Z17
-
-	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z1, Z19, Z24
-	VRNDSCALEPS $0x00, Z24, Z24
-	VMOVAPS     Z19, Z26
-	VFMADD231PS Z2, Z24, Z26
-	VFMADD231PS Z3, Z24, Z26
-
-	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-	VFMADD213PS Z8, Z26, Z25
+	VMOVAPS     Z4, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
+	VFMADD213PS Z8, Z28, Z27
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z9, Z19, K5
-	VFMADD213PS Z10, Z26, Z25
-	VSCALEFPS.Z Z24, Z25, K5, Z19
+	VFMADD213PS Z10, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K5, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z1, Z21, Z24
-	VRNDSCALEPS $0x00, Z24, Z24
-	VMOVAPS     Z21, Z26
-	VFMADD231PS Z2, Z24, Z26
-	VFMADD231PS Z3, Z24, Z26
+	VMULPS      Z1, Z21, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z21, Z28
+	VFMADD231PS Z2, Z26, Z28
+	VFMADD231PS Z3, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-	VFMADD213PS Z8, Z26, Z25
+	VMOVAPS     Z4, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
+	VFMADD213PS Z8, Z28, Z27
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z9, Z21, K5
-	VFMADD213PS Z10, Z26, Z25
-	VSCALEFPS.Z Z24, Z25, K5, Z21
+	VFMADD213PS Z10, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K5, Z21
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z1, Z23, Z24
-	VRNDSCALEPS $0x00, Z24, Z24
-	VMOVAPS     Z23, Z26
-	VFMADD231PS Z2, Z24, Z26
-	VFMADD231PS Z3, Z24, Z26
+	VMULPS      Z1, Z23, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z23, Z28
+	VFMADD231PS Z2, Z26, Z28
+	VFMADD231PS Z3, Z26, Z28
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z25
-	VFMADD213PS Z5, Z26, Z25
-	VFMADD213PS Z6, Z26, Z25
-	VFMADD213PS Z7, Z26, Z25
-	VFMADD213PS Z8, Z26, Z25
+	VMOVAPS     Z4, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
+	VFMADD213PS Z8, Z28, Z27
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
 	VCMPPS      $0x05, Z9, Z23, K5
-	VFMADD213PS Z10, Z26, Z25
-	VSCALEFPS.Z Z24, Z25, K5, Z23
+	VFMADD213PS Z10, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K5, Z23
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z1, Z25, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z25, Z28
+	VFMADD231PS Z2, Z26, Z28
+	VFMADD231PS Z3, Z26, Z28
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z4, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
+	VFMADD213PS Z8, Z28, Z27
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z9, Z25, K5
+	VFMADD213PS Z10, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K5, Z25
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z10, Z17, Z24
-	VMAXPS Z10, Z17, Z26
-	VMINPS Z10, Z17, Z25
-	VSUBPS Z26, Z24, Z27
-	VSUBPS Z27, Z25, Z27
+	VADDPS Z10, Z19, Z26
+	VMAXPS Z10, Z19, Z28
+	VMINPS Z10, Z19, Z27
+	VSUBPS Z28, Z26, Z29
+	VSUBPS Z29, Z27, Z29
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z24, Z27, Z27
+	VDIVPS Z26, Z29, Z29
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z24, Z25
-	VPSRAD    $0x17, Z25, Z25
-	VPSLLD    $0x17, Z25, Z26
-	VPSUBD    Z26, Z24, Z26
-	VCVTDQ2PS Z25, Z25
-	VSUBPS    Z10, Z26, Z26
+	VPSUBD    704(SI), Z26, Z27
+	VPSRAD    $0x17, Z27, Z27
+	VPSLLD    $0x17, Z27, Z28
+	VPSUBD    Z28, Z26, Z28
+	VCVTDQ2PS Z27, Z27
+	VSUBPS    Z10, Z28, Z28
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z26, Z26, Z24
-	VMOVAPS      Z16, Z28
-	VFMADD213PS  (SI), Z26, Z28
-	VFMADD213PS  64(SI), Z26, Z28
-	VFMADD213PS  128(SI), Z26, Z28
-	VFMADD213PS  192(SI), Z26, Z28
-	VFMADD213PS  256(SI), Z26, Z28
-	VFMADD213PS  320(SI), Z26, Z28
-	VFMADD213PS  384(SI), Z26, Z28
-	VFMADD213PS  448(SI), Z26, Z28
-	VMULPS       Z26, Z28, Z28
-	VMULPS       Z24, Z28, Z28
-	VFMADD231PS  576(SI), Z25, Z28
-	VFNMADD231PS 640(SI), Z24, Z28
-	VADDPS       Z27, Z28, Z28
-	VADDPS       Z26, Z28, Z28
-	VMOVAPS      Z28, Z24
-	VFMADD231PS  512(SI), Z25, Z24
-
-	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z15, Z17, K5
-	VMOVAPS Z15, K5, Z24
-
-	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z10, Z19, Z17
-	VMAXPS Z10, Z19, Z26
-	VMINPS Z10, Z19, Z25
-	VSUBPS Z26, Z17, Z27
-	VSUBPS Z27, Z25, Z27
-
-	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z17, Z27, Z27
-
-	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z17, Z25
-	VPSRAD    $0x17, Z25, Z25
-	VPSLLD    $0x17, Z25, Z26
-	VPSUBD    Z26, Z17, Z26
-	VCVTDQ2PS Z25, Z25
-	VSUBPS    Z10, Z26, Z26
-
-	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z26, Z26, Z17
-	VMOVAPS      Z16, Z28
-	VFMADD213PS  (SI), Z26, Z28
-	VFMADD213PS  64(SI), Z26, Z28
-	VFMADD213PS  128(SI), Z26, Z28
-	VFMADD213PS  192(SI), Z26, Z28
-	VFMADD213PS  256(SI), Z26, Z28
-	VFMADD213PS  320(SI), Z26, Z28
-	VFMADD213PS  384(SI), Z26, Z28
-	VFMADD213PS  448(SI), Z26, Z28
-	VMULPS       Z26, Z28, Z28
-	VMULPS       Z17, Z28, Z28
-	VFMADD231PS  576(SI), Z25, Z28
-	VFNMADD231PS 640(SI), Z17, Z28
-	VADDPS       Z27, Z28, Z28
-	VADDPS       Z26, Z28, Z28
-	VMOVAPS      Z28, Z17
-	VFMADD231PS  512(SI), Z25, Z17
+	VMULPS       Z28, Z28, Z26
+	VMOVAPS      Z16, Z30
+	VFMADD213PS  (SI), Z28, Z30
+	VFMADD213PS  64(SI), Z28, Z30
+	VFMADD213PS  128(SI), Z28, Z30
+	VFMADD213PS  192(SI), Z28, Z30
+	VFMADD213PS  256(SI), Z28, Z30
+	VFMADD213PS  320(SI), Z28, Z30
+	VFMADD213PS  384(SI), Z28, Z30
+	VFMADD213PS  448(SI), Z28, Z30
+	VMULPS       Z28, Z30, Z30
+	VMULPS       Z26, Z30, Z30
+	VFMADD231PS  576(SI), Z27, Z30
+	VFNMADD231PS 640(SI), Z26, Z30
+	VADDPS       Z29, Z30, Z30
+	VADDPS       Z28, Z30, Z30
+	VMOVAPS      Z30, Z26
+	VFMADD231PS  512(SI), Z27, Z26
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
 	VCMPPS  $0x00, Z15, Z19, K5
-	VMOVAPS Z15, K5, Z17
+	VMOVAPS Z15, K5, Z26
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
 	VADDPS Z10, Z21, Z19
-	VMAXPS Z10, Z21, Z26
-	VMINPS Z10, Z21, Z25
-	VSUBPS Z26, Z19, Z27
-	VSUBPS Z27, Z25, Z27
+	VMAXPS Z10, Z21, Z28
+	VMINPS Z10, Z21, Z27
+	VSUBPS Z28, Z19, Z29
+	VSUBPS Z29, Z27, Z29
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z19, Z27, Z27
+	VDIVPS Z19, Z29, Z29
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z19, Z25
-	VPSRAD    $0x17, Z25, Z25
-	VPSLLD    $0x17, Z25, Z26
-	VPSUBD    Z26, Z19, Z26
-	VCVTDQ2PS Z25, Z25
-	VSUBPS    Z10, Z26, Z26
+	VPSUBD    704(SI), Z19, Z27
+	VPSRAD    $0x17, Z27, Z27
+	VPSLLD    $0x17, Z27, Z28
+	VPSUBD    Z28, Z19, Z28
+	VCVTDQ2PS Z27, Z27
+	VSUBPS    Z10, Z28, Z28
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z26, Z26, Z19
-	VMOVAPS      Z16, Z28
-	VFMADD213PS  (SI), Z26, Z28
-	VFMADD213PS  64(SI), Z26, Z28
-	VFMADD213PS  128(SI), Z26, Z28
-	VFMADD213PS  192(SI), Z26, Z28
-	VFMADD213PS  256(SI), Z26, Z28
-	VFMADD213PS  320(SI), Z26, Z28
-	VFMADD213PS  384(SI), Z26, Z28
-	VFMADD213PS  448(SI), Z26, Z28
-	VMULPS       Z26, Z28, Z28
-	VMULPS       Z19, Z28, Z28
-	VFMADD231PS  576(SI), Z25, Z28
-	VFNMADD231PS 640(SI), Z19, Z28
-	VADDPS       Z27, Z28, Z28
-	VADDPS       Z26, Z28, Z28
-	VMOVAPS      Z28, Z19
-	VFMADD231PS  512(SI), Z25, Z19
+	VMULPS       Z28, Z28, Z19
+	VMOVAPS      Z16, Z30
+	VFMADD213PS  (SI), Z28, Z30
+	VFMADD213PS  64(SI), Z28, Z30
+	VFMADD213PS  128(SI), Z28, Z30
+	VFMADD213PS  192(SI), Z28, Z30
+	VFMADD213PS  256(SI), Z28, Z30
+	VFMADD213PS  320(SI), Z28, Z30
+	VFMADD213PS  384(SI), Z28, Z30
+	VFMADD213PS  448(SI), Z28, Z30
+	VMULPS       Z28, Z30, Z30
+	VMULPS       Z19, Z30, Z30
+	VFMADD231PS  576(SI), Z27, Z30
+	VFNMADD231PS 640(SI), Z19, Z30
+	VADDPS       Z29, Z30, Z30
+	VADDPS       Z28, Z30, Z30
+	VMOVAPS      Z30, Z19
+	VFMADD231PS  512(SI), Z27, Z19
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
 	VCMPPS  $0x00, Z15, Z21, K5
@@ -15026,57 +15070,103 @@ ce2RowsAVX512Loop:
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
 	VADDPS Z10, Z23, Z21
-	VMAXPS Z10, Z23, Z26
-	VMINPS Z10, Z23, Z25
-	VSUBPS Z26, Z21, Z27
-	VSUBPS Z27, Z25, Z27
+	VMAXPS Z10, Z23, Z28
+	VMINPS Z10, Z23, Z27
+	VSUBPS Z28, Z21, Z29
+	VSUBPS Z29, Z27, Z29
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z21, Z27, Z27
+	VDIVPS Z21, Z29, Z29
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z21, Z25
-	VPSRAD    $0x17, Z25, Z25
-	VPSLLD    $0x17, Z25, Z26
-	VPSUBD    Z26, Z21, Z26
-	VCVTDQ2PS Z25, Z25
-	VSUBPS    Z10, Z26, Z26
+	VPSUBD    704(SI), Z21, Z27
+	VPSRAD    $0x17, Z27, Z27
+	VPSLLD    $0x17, Z27, Z28
+	VPSUBD    Z28, Z21, Z28
+	VCVTDQ2PS Z27, Z27
+	VSUBPS    Z10, Z28, Z28
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z26, Z26, Z21
-	VMOVAPS      Z16, Z28
-	VFMADD213PS  (SI), Z26, Z28
-	VFMADD213PS  64(SI), Z26, Z28
-	VFMADD213PS  128(SI), Z26, Z28
-	VFMADD213PS  192(SI), Z26, Z28
-	VFMADD213PS  256(SI), Z26, Z28
-	VFMADD213PS  320(SI), Z26, Z28
-	VFMADD213PS  384(SI), Z26, Z28
-	VFMADD213PS  448(SI), Z26, Z28
-	VMULPS       Z26, Z28, Z28
-	VMULPS       Z21, Z28, Z28
-	VFMADD231PS  576(SI), Z25, Z28
-	VFNMADD231PS 640(SI), Z21, Z28
-	VADDPS       Z27, Z28, Z28
-	VADDPS       Z26, Z28, Z28
-	VMOVAPS      Z28, Z21
-	VFMADD231PS  512(SI), Z25, Z21
+	VMULPS       Z28, Z28, Z21
+	VMOVAPS      Z16, Z30
+	VFMADD213PS  (SI), Z28, Z30
+	VFMADD213PS  64(SI), Z28, Z30
+	VFMADD213PS  128(SI), Z28, Z30
+	VFMADD213PS  192(SI), Z28, Z30
+	VFMADD213PS  256(SI), Z28, Z30
+	VFMADD213PS  320(SI), Z28, Z30
+	VFMADD213PS  384(SI), Z28, Z30
+	VFMADD213PS  448(SI), Z28, Z30
+	VMULPS       Z28, Z30, Z30
+	VMULPS       Z21, Z30, Z30
+	VFMADD231PS  576(SI), Z27, Z30
+	VFNMADD231PS 640(SI), Z21, Z30
+	VADDPS       Z29, Z30, Z30
+	VADDPS       Z28, Z30, Z30
+	VMOVAPS      Z30, Z21
+	VFMADD231PS  512(SI), Z27, Z21
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
 	VCMPPS  $0x00, Z15, Z23, K5
 	VMOVAPS Z15, K5, Z21
-	VADDPS  Z24, Z14, Z14
-	VMOVAPS Z0, K1, Z14
-	VMOVUPS Z14, (AX)
-	VADDPS  Z17, Z18, Z18
-	VMOVAPS Z0, K2, Z18
-	VMOVUPS Z18, 64(AX)
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z10, Z25, Z23
+	VMAXPS Z10, Z25, Z28
+	VMINPS Z10, Z25, Z27
+	VSUBPS Z28, Z23, Z29
+	VSUBPS Z29, Z27, Z29
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z23, Z29, Z29
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(SI), Z23, Z27
+	VPSRAD    $0x17, Z27, Z27
+	VPSLLD    $0x17, Z27, Z28
+	VPSUBD    Z28, Z23, Z28
+	VCVTDQ2PS Z27, Z27
+	VSUBPS    Z10, Z28, Z28
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z28, Z28, Z23
+	VMOVAPS      Z16, Z30
+	VFMADD213PS  (SI), Z28, Z30
+	VFMADD213PS  64(SI), Z28, Z30
+	VFMADD213PS  128(SI), Z28, Z30
+	VFMADD213PS  192(SI), Z28, Z30
+	VFMADD213PS  256(SI), Z28, Z30
+	VFMADD213PS  320(SI), Z28, Z30
+	VFMADD213PS  384(SI), Z28, Z30
+	VFMADD213PS  448(SI), Z28, Z30
+	VMULPS       Z28, Z30, Z30
+	VMULPS       Z23, Z30, Z30
+	VFMADD231PS  576(SI), Z27, Z30
+	VFNMADD231PS 640(SI), Z23, Z30
+	VADDPS       Z29, Z30, Z30
+	VADDPS       Z28, Z30, Z30
+	VMOVAPS      Z30, Z23
+	VFMADD231PS  512(SI), Z27, Z23
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z15, Z25, K5
+	VMOVAPS Z15, K5, Z23
+	VADDPS  Z26, Z18, Z18
+	VMOVAPS Z0, K1, Z18
+	VADDPS  Z18, Z17, Z17
+	VMOVUPS Z18, (AX)
 	VADDPS  Z19, Z20, Z20
-	VMOVAPS Z0, K3, Z20
-	VMOVUPS Z20, 128(AX)
+	VMOVAPS Z0, K2, Z20
+	VADDPS  Z20, Z17, Z17
+	VMOVUPS Z20, 64(AX)
 	VADDPS  Z21, Z22, Z22
-	VMOVAPS Z0, K4, Z22
-	VMOVUPS Z22, 192(AX)
+	VMOVAPS Z0, K3, Z22
+	VADDPS  Z22, Z17, Z17
+	VMOVUPS Z22, 128(AX)
+	VADDPS  Z23, Z24, Z24
+	VMOVAPS Z0, K4, Z24
+	VADDPS  Z24, Z17, Z17
+	VMOVUPS Z24, 192(AX)
 	ADDQ    $0x00000200, DX
 	ADDQ    $0x00000100, AX
 	ADDQ    $0x00000100, BX
@@ -15088,91 +15178,93 @@ ce2RowsAVX512One:
 	JZ    ce2RowsAVX512Done
 
 	// z0, z1 = the first and second logits of the rows
-	VMOVUPS   (DX), Z18
-	VMOVDQU32 pairsEven<>+0(SB), Z14
-	VPERMI2PS 64(DX), Z18, Z14
-	VMOVDQU32 pairsOdd<>+0(SB), Z17
-	VPERMI2PS 64(DX), Z18, Z17
-	VSUBPS    Z14, Z17, Z18
-	VMAXPS    Z17, Z14, Z14
+	VMOVUPS   (DX), Z20
+	VMOVDQU32 pairsEven<>+0(SB), Z18
+	VPERMI2PS 64(DX), Z20, Z18
+	VMOVDQU32 pairsOdd<>+0(SB), Z19
+	VPERMI2PS 64(DX), Z20, Z19
+	VSUBPS    Z18, Z19, Z20
+	VMAXPS    Z19, Z18, Z18
 
 	// loss starts as m − m: 0, or NaN for a row whose maximum is ±Inf or NaN
-	VSUBPS Z14, Z14, Z14
+	VSUBPS Z18, Z18, Z18
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
-	VMOVDQU32 (BX), Z17
-	VPCMPEQD  Z13, Z17, K1
-	VXORPS    Z11, Z18, K1, Z18
-	VPMOVD2M  Z17, K1
+	VMOVDQU32 (BX), Z19
+	VPMAXSD   Z19, Z14, Z14
+	VPCMPEQD  Z13, Z19, K1
+	VXORPS    Z11, Z20, K1, Z20
+	VPMOVD2M  Z19, K1
 
 	// loss += max(d, 0)
-	VMAXPS Z12, Z18, Z17
-	VADDPS Z17, Z14, Z14
-	VORPS  Z11, Z18, Z17
+	VMAXPS Z12, Z20, Z19
+	VADDPS Z19, Z18, Z18
+	VORPS  Z11, Z20, Z19
 
 	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
-	VMULPS      Z1, Z17, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VMOVAPS     Z17, Z20
-	VFMADD231PS Z2, Z18, Z20
-	VFMADD231PS Z3, Z18, Z20
+	VMULPS      Z1, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z22
+	VFMADD231PS Z2, Z20, Z22
+	VFMADD231PS Z3, Z20, Z22
 
 	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
-	VMOVAPS     Z4, Z19
-	VFMADD213PS Z5, Z20, Z19
-	VFMADD213PS Z6, Z20, Z19
-	VFMADD213PS Z7, Z20, Z19
-	VFMADD213PS Z8, Z20, Z19
+	VMOVAPS     Z4, Z21
+	VFMADD213PS Z5, Z22, Z21
+	VFMADD213PS Z6, Z22, Z21
+	VFMADD213PS Z7, Z22, Z21
+	VFMADD213PS Z8, Z22, Z21
 
 	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
-	VCMPPS      $0x05, Z9, Z17, K2
-	VFMADD213PS Z10, Z20, Z19
-	VSCALEFPS.Z Z18, Z19, K2, Z17
+	VCMPPS      $0x05, Z9, Z19, K2
+	VFMADD213PS Z10, Z22, Z21
+	VSCALEFPS.Z Z20, Z21, K2, Z19
 
 	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
-	VADDPS Z10, Z17, Z18
-	VMAXPS Z10, Z17, Z20
-	VMINPS Z10, Z17, Z19
-	VSUBPS Z20, Z18, Z21
-	VSUBPS Z21, Z19, Z21
+	VADDPS Z10, Z19, Z20
+	VMAXPS Z10, Z19, Z22
+	VMINPS Z10, Z19, Z21
+	VSUBPS Z22, Z20, Z23
+	VSUBPS Z23, Z21, Z23
 
 	// cw = cw / w, a correction far below an ulp of the result
-	VDIVPS Z18, Z21, Z21
+	VDIVPS Z20, Z23, Z23
 
 	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
-	VPSUBD    704(SI), Z18, Z19
-	VPSRAD    $0x17, Z19, Z19
-	VPSLLD    $0x17, Z19, Z20
-	VPSUBD    Z20, Z18, Z20
-	VCVTDQ2PS Z19, Z19
-	VSUBPS    Z10, Z20, Z20
+	VPSUBD    704(SI), Z20, Z21
+	VPSRAD    $0x17, Z21, Z21
+	VPSLLD    $0x17, Z21, Z22
+	VPSUBD    Z22, Z20, Z22
+	VCVTDQ2PS Z21, Z21
+	VSUBPS    Z10, Z22, Z22
 
 	// log f = f − f²/2 + f³·P(f)
-	VMULPS       Z20, Z20, Z18
-	VMOVAPS      Z16, Z22
-	VFMADD213PS  (SI), Z20, Z22
-	VFMADD213PS  64(SI), Z20, Z22
-	VFMADD213PS  128(SI), Z20, Z22
-	VFMADD213PS  192(SI), Z20, Z22
-	VFMADD213PS  256(SI), Z20, Z22
-	VFMADD213PS  320(SI), Z20, Z22
-	VFMADD213PS  384(SI), Z20, Z22
-	VFMADD213PS  448(SI), Z20, Z22
-	VMULPS       Z20, Z22, Z22
-	VMULPS       Z18, Z22, Z22
-	VFMADD231PS  576(SI), Z19, Z22
-	VFNMADD231PS 640(SI), Z18, Z22
-	VADDPS       Z21, Z22, Z22
-	VADDPS       Z20, Z22, Z22
-	VMOVAPS      Z22, Z18
-	VFMADD231PS  512(SI), Z19, Z18
+	VMULPS       Z22, Z22, Z20
+	VMOVAPS      Z16, Z24
+	VFMADD213PS  (SI), Z22, Z24
+	VFMADD213PS  64(SI), Z22, Z24
+	VFMADD213PS  128(SI), Z22, Z24
+	VFMADD213PS  192(SI), Z22, Z24
+	VFMADD213PS  256(SI), Z22, Z24
+	VFMADD213PS  320(SI), Z22, Z24
+	VFMADD213PS  384(SI), Z22, Z24
+	VFMADD213PS  448(SI), Z22, Z24
+	VMULPS       Z22, Z24, Z24
+	VMULPS       Z20, Z24, Z24
+	VFMADD231PS  576(SI), Z21, Z24
+	VFNMADD231PS 640(SI), Z20, Z24
+	VADDPS       Z23, Z24, Z24
+	VADDPS       Z22, Z24, Z24
+	VMOVAPS      Z24, Z20
+	VFMADD231PS  512(SI), Z21, Z20
 
 	// log1p(+Inf) = +Inf (the split above makes it NaN)
-	VCMPPS  $0x00, Z15, Z17, K2
-	VMOVAPS Z15, K2, Z18
-	VADDPS  Z18, Z14, Z14
-	VMOVAPS Z0, K1, Z14
-	VMOVUPS Z14, (AX)
+	VCMPPS  $0x00, Z15, Z19, K2
+	VMOVAPS Z15, K2, Z20
+	VADDPS  Z20, Z18, Z18
+	VMOVAPS Z0, K1, Z18
+	VADDPS  Z18, Z17, Z17
+	VMOVUPS Z18, (AX)
 	ADDQ    $0x00000080, DX
 	ADDQ    $0x00000040, AX
 	ADDQ    $0x00000040, BX
@@ -15180,6 +15272,21 @@ ce2RowsAVX512One:
 	JMP     ce2RowsAVX512One
 
 ce2RowsAVX512Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI32X8 $0x01, Z14, Y0
+	VPMAXSD       Y0, Y14, Y14
+	VEXTRACTI32X4 $0x01, Y14, X0
+	VPMAXSD       X0, X14, X14
+	VPSHUFD       $0x0e, X14, X0
+	VPMAXSD       X0, X14, X14
+	VPSHUFD       $0x01, X14, X0
+	VPMAXSD       X0, X14, X14
+	VMOVD         X14, AX
+	MOVL          AX, tmax+80(FP)
+	VCMPPS        $0x03, Z17, Z17, K1
+	KORTESTW      K1, K1
+	SETNE         AL
+	MOVB          AL, nan+84(FP)
 	VZEROUPPER
 	RET
 
@@ -15225,9 +15332,9 @@ DATA pairsOdd<>+56(SB)/4, $0x0000001d
 DATA pairsOdd<>+60(SB)/4, $0x0000001f
 GLOBL pairsOdd<>(SB), RODATA|NOPTR, $64
 
-// func ce2RowsStatsAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32)
-// Requires: AVX, AVX512DQ, AVX512F
-TEXT ·ce2RowsStatsAVX512(SB), NOSPLIT, $768-148
+// func ce2RowsStatsAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+TEXT ·ce2RowsStatsAVX512(SB), $960-157
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         loss_len+8(FP), CX
 	MOVQ         x_base+96(FP), DX
@@ -15278,6 +15385,15 @@ TEXT ·ce2RowsStatsAVX512(SB), NOSPLIT, $768-148
 	VXORPS       Z12, Z12, Z12
 	VBROADCASTSS oneInt<>+0(SB), Z13
 
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Z14
+	VXORPS       Z17, Z17, Z17
+	LEAQ         768(SP), R10
+	ADDQ         $0x3f, R10
+	ANDQ         $-64, R10
+	VMOVUPS      Z14, (R10)
+	VMOVUPS      Z17, 64(R10)
+
 ce2RowsStatsAVX512Loop:
 	CMPQ CX, $0x00000030
 	JB   ce2RowsStatsAVX512One
@@ -15296,6 +15412,8 @@ ce2RowsStatsAVX512Loop:
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
 	VMOVDQU32 (BX), Z19
+	VPMAXSD   (R10), Z19, Z20
+	VMOVUPS   Z20, (R10)
 	VPCMPEQD  Z13, Z19, K1
 	VXORPS    Z11, Z18, K1, Z18
 	VPMOVD2M  Z19, K1
@@ -15323,6 +15441,8 @@ ce2RowsStatsAVX512Loop:
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
 	VMOVDQU32 64(BX), Z22
+	VPMAXSD   (R10), Z22, Z23
+	VMOVUPS   Z23, (R10)
 	VPCMPEQD  Z13, Z22, K2
 	VXORPS    Z11, Z21, K2, Z21
 	VPMOVD2M  Z22, K2
@@ -15350,6 +15470,8 @@ ce2RowsStatsAVX512Loop:
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
 	VMOVDQU32 128(BX), Z25
+	VPMAXSD   (R10), Z25, Z26
+	VMOVUPS   Z26, (R10)
 	VPCMPEQD  Z13, Z25, K3
 	VXORPS    Z11, Z24, K3, Z24
 	VPMOVD2M  Z25, K3
@@ -15547,6 +15669,8 @@ ce2RowsStatsAVX512Loop:
 	VMOVAPS Z15, K4, Z27
 	VADDPS  Z25, Z17, Z17
 	VMOVAPS Z0, K1, Z17
+	VADDPS  64(R10), Z17, Z28
+	VMOVUPS Z28, 64(R10)
 	VMOVUPS Z17, (AX)
 
 	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
@@ -15562,6 +15686,8 @@ ce2RowsStatsAVX512Loop:
 	VMOVUPS Z17, (R8)
 	VADDPS  Z26, Z20, Z20
 	VMOVAPS Z0, K2, Z20
+	VADDPS  64(R10), Z20, Z14
+	VMOVUPS Z14, 64(R10)
 	VMOVUPS Z20, 64(AX)
 
 	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
@@ -15577,6 +15703,8 @@ ce2RowsStatsAVX512Loop:
 	VMOVUPS Z14, 64(R8)
 	VADDPS  Z27, Z23, Z23
 	VMOVAPS Z0, K3, Z23
+	VADDPS  64(R10), Z23, Z14
+	VMOVUPS Z14, 64(R10)
 	VMOVUPS Z23, 128(AX)
 
 	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
@@ -15617,6 +15745,8 @@ ce2RowsStatsAVX512One:
 
 	// d = z_other − z_target: negate z1 − z0 where the target is 1
 	VMOVDQU32 (BX), Z19
+	VPMAXSD   (R10), Z19, Z20
+	VMOVUPS   Z20, (R10)
 	VPCMPEQD  Z13, Z19, K1
 	VXORPS    Z11, Z18, K1, Z18
 	VPMOVD2M  Z19, K1
@@ -15692,6 +15822,8 @@ ce2RowsStatsAVX512One:
 	VMOVAPS Z15, K2, Z19
 	VADDPS  Z19, Z17, Z17
 	VMOVAPS Z0, K1, Z17
+	VADDPS  64(R10), Z17, Z20
+	VMOVUPS Z20, 64(R10)
 	VMOVUPS Z17, (AX)
 
 	// ls = log1p(u), u = e^{−|d|}; pt = p_t − 1 = −1/(1 + u), or −u/(1 + u) when the target is the larger
@@ -15715,6 +15847,23 @@ ce2RowsStatsAVX512One:
 	JMP     ce2RowsStatsAVX512One
 
 ce2RowsStatsAVX512Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VMOVDQU32     (R10), Z0
+	VMOVUPS       64(R10), Z1
+	VEXTRACTI32X8 $0x01, Z0, Y2
+	VPMAXSD       Y2, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X2
+	VPMAXSD       X2, X0, X0
+	VPSHUFD       $0x0e, X0, X2
+	VPMAXSD       X2, X0, X0
+	VPSHUFD       $0x01, X0, X2
+	VPMAXSD       X2, X0, X0
+	VMOVD         X0, AX
+	MOVL          AX, tmax+152(FP)
+	VCMPPS        $0x03, Z1, Z1, K1
+	KORTESTW      K1, K1
+	SETNE         AL
+	MOVB          AL, nan+156(FP)
 	VZEROUPPER
 	RET
 

@@ -71,15 +71,17 @@ func lseRowsLargeAVX2(s []float32, mx []float32, x []float32, c int)
 
 // ce2RowsAVX2 sets loss[i] to the cross-entropy of row i of the row-major [len(t)][2] logits x, fill
 // where t[i] < 0 and NaN for a row with a NaN or +Inf or two −Inf; len(t) is a multiple of the lanes.
+// It returns tmax, the largest t[i] (at least −1), and nan, some loss written may be NaN (false:
+// none is); it reads no memory by target (t[i] = 1 is the second logit, any other the first).
 //
 //go:noescape
-func ce2RowsAVX2(loss []float32, x []float32, t []int32, fill float32)
+func ce2RowsAVX2(loss []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
 
 // ce2RowsStatsAVX2 is ce2Rows that also sets m[i], ls[i] = log(Σ_j e^{x_ij − m_i}) and pt[i] = p_t − 1 (0, 0, 0
 // where t[i] < 0).
 //
 //go:noescape
-func ce2RowsStatsAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32)
+func ce2RowsStatsAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
 
 // lse2RowsAVX2 sets dst[i] = log(e^{x[2i]} + e^{x[2i+1]}) (NaN for a NaN, a +Inf or two −Inf) for the
 // len(dst) rows of x; len(dst) is a multiple of the lanes.
@@ -265,15 +267,17 @@ func lseRowsLargeAVX512(s []float32, mx []float32, x []float32, c int)
 
 // ce2RowsAVX512 sets loss[i] to the cross-entropy of row i of the row-major [len(t)][2] logits x, fill
 // where t[i] < 0 and NaN for a row with a NaN or +Inf or two −Inf; len(t) is a multiple of the lanes.
+// It returns tmax, the largest t[i] (at least −1), and nan, some loss written may be NaN (false:
+// none is); it reads no memory by target (t[i] = 1 is the second logit, any other the first).
 //
 //go:noescape
-func ce2RowsAVX512(loss []float32, x []float32, t []int32, fill float32)
+func ce2RowsAVX512(loss []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
 
 // ce2RowsStatsAVX512 is ce2Rows that also sets m[i], ls[i] = log(Σ_j e^{x_ij − m_i}) and pt[i] = p_t − 1 (0, 0, 0
 // where t[i] < 0).
 //
 //go:noescape
-func ce2RowsStatsAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32)
+func ce2RowsStatsAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
 
 // lse2RowsAVX512 sets dst[i] = log(e^{x[2i]} + e^{x[2i+1]}) (NaN for a NaN, a +Inf or two −Inf) for the
 // len(dst) rows of x; len(dst) is a multiple of the lanes.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/mmcloughlin/avo/attr"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -781,6 +782,7 @@ type pairsGen struct {
 	lc         logConsts
 	sign, oneI Op
 	zero       reg.VecVirtual
+	tmax, lsum Op // the checks (ce): the largest target, the sum of the losses; AVX2: frame slots
 }
 
 // pairRows is the state of one vector of rows of a C = 2 kernel.
@@ -825,6 +827,9 @@ func genPairs(t tier, kind pairsKind) {
 	g.body(1)
 	JMP(LabelRef(lbl + "One"))
 	Label(lbl + "Done")
+	if g.ce {
+		t.returnRowChecks(g.tmax, g.lsum)
+	}
 	VZEROUPPER()
 	RET()
 }
@@ -836,12 +841,18 @@ func (g *pairsGen) text(kind pairsKind) {
 	switch kind {
 	case pairsCE:
 		name = "ce2Rows"
-		t.text(name, "func(loss []float32, x []float32, t []int32, fill float32)",
+		t.text(name, "func(loss []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)",
 			"sets loss[i] to the cross-entropy of row i of the row-major [len(t)][2] logits x, fill",
-			"where t[i] < 0 and NaN for a row with a NaN or +Inf or two −Inf; len(t) is a multiple of the lanes.")
+			"where t[i] < 0 and NaN for a row with a NaN or +Inf or two −Inf; len(t) is a multiple of the lanes.",
+			"It returns tmax, the largest t[i] (at least −1), and nan, some loss written may be NaN (false:",
+			"none is); it reads no memory by target (t[i] = 1 is the second logit, any other the first).")
 	case pairsCEStats:
 		name = "ce2RowsStats"
-		t.text(name, "func(loss, m, ls, pt []float32, x []float32, t []int32, fill float32)",
+		var a attr.Attribute = NOSPLIT
+		if t.zmm {
+			a = 0 // the frame (spilled constants and the checks' slots) is too large for NOSPLIT
+		}
+		t.textFrame(a, name, "func(loss, m, ls, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)",
 			"is ce2Rows that also sets m[i], ls[i] = log(Σ_j e^{x_ij − m_i}) and pt[i] = p_t − 1 (0, 0, 0",
 			"where t[i] < 0).")
 	case pairsLSE:
@@ -885,7 +896,46 @@ func (g *pairsGen) prologue() {
 	g.zero = t.zero()
 	if g.ce {
 		g.oneI = t.cu("oneInt", 1)
+		Comment("the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses")
+		tm, ls := t.u32("allOnes", 0xFFFFFFFF), t.zero()
+		if t.zmm && !g.st {
+			g.tmax, g.lsum = tm, ls
+		} else {
+			// AVX2's 16 registers (and AVX-512's with the statistics) hold the vectors of rows in
+			// flight: the checks wait in two aligned frame slots, updated once a vector (a chain
+			// of a few cycles an iteration of ~90)
+			B := t.bytes()
+			slots := GP64()
+			LEAQ(AllocLocal(3*B), slots)
+			ADDQ(U8(B-1), slots)
+			ANDQ(I8(-B), slots)
+			g.tmax, g.lsum = Mem{Base: slots}, Mem{Base: slots, Disp: B}
+			VMOVUPS(tm, g.tmax.(Mem))
+			VMOVUPS(ls, g.lsum.(Mem))
+		}
 	}
+}
+
+// checkTarget takes a vector of targets into the checks' largest target.
+func (g *pairsGen) checkTarget(tv reg.VecVirtual) {
+	if m, ok := g.tmax.(Mem); ok {
+		a := g.t.vec()
+		VPMAXSD(m, tv, a)
+		VMOVUPS(a, m)
+		return
+	}
+	VPMAXSD(tv, g.tmax, g.tmax)
+}
+
+// checkLoss adds a vector of losses stored to the checks' sum.
+func (g *pairsGen) checkLoss(loss reg.VecVirtual) {
+	if m, ok := g.lsum.(Mem); ok {
+		a := g.t.vec()
+		VADDPS(m, loss, a)
+		VMOVUPS(a, m)
+		return
+	}
+	VADDPS(loss, g.lsum, g.lsum)
 }
 
 // body emits the computation of n vectors of rows, phase by phase, so that the out-of-order
@@ -952,6 +1002,7 @@ func (g *pairsGen) load(r *pairRows, i int) {
 		tm := Mem{Base: g.tp, Disp: i * t.bytes()}
 		if t.zmm {
 			VMOVDQU32(tm, r.tv)
+			g.checkTarget(r.tv)
 			k1 := K()
 			VPCMPEQD(g.oneI, r.tv, k1)
 			VXORPS(sign, r.d, k1, r.d)
@@ -959,6 +1010,7 @@ func (g *pairsGen) load(r *pairRows, i int) {
 			VPMOVD2M(r.tv, r.kIgn)
 		} else {
 			VMOVDQU(tm, r.tv)
+			g.checkTarget(r.tv)
 			s := t.vec()
 			VPCMPEQD(g.oneI, r.tv, s)
 			VANDPS(sign, s, s)
@@ -992,6 +1044,7 @@ func (g *pairsGen) finish(r *pairRows, i int) {
 		} else {
 			VBLENDVPS(r.tv, g.fill, r.loss, r.loss) // fill where t < 0
 		}
+		g.checkLoss(r.loss)
 	}
 	VMOVUPS(r.loss, Mem{Base: g.dst, Disp: i * t.bytes()})
 	if !g.st {

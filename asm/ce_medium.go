@@ -1205,10 +1205,22 @@ func (g *mediumGen) finish() {
 // losses sorts that out). One VPMAXSD and one add a group, in place of a pass over the targets
 // before the call (where the kernel reads no memory by target: C <= selectMaxC on the tiled
 // kernels) and one over the losses after.
-func (g *mediumGen) returnChecks() {
-	t := g.t
+func (g *mediumGen) returnChecks() { g.t.returnRowChecks(g.tmax, g.lsum) }
+
+// returnRowChecks returns a row kernel's checks from its accumulators (registers, or memory
+// slots): tmax, the largest lane of tmax, and nan, a NaN lane in lsum.
+func (t tier) returnRowChecks(tmaxOp, lsumOp Op) {
 	Comment("return the checks: tmax, and nan = a NaN in the sum of the losses")
-	v := g.tmax
+	v, ok := tmaxOp.(reg.VecVirtual)
+	if !ok {
+		v = t.vec()
+		VMOVDQU32orU(t, tmaxOp.(Mem), v)
+	}
+	lsum, ok := lsumOp.(reg.VecVirtual)
+	if !ok {
+		lsum = t.vec()
+		VMOVUPS(lsumOp, lsum)
+	}
 	if t.zmm {
 		hi := YMM()
 		VEXTRACTI32X8(U8(1), v, hi)
@@ -1231,11 +1243,11 @@ func (g *mediumGen) returnChecks() {
 	nan := GP8()
 	if t.zmm {
 		k := K()
-		VCMPPS(U8(3), g.lsum, g.lsum, k) // UNORD
+		VCMPPS(U8(3), lsum, lsum, k) // UNORD
 		KORTESTW(k, k)
 	} else {
 		m, bits := t.vec(), GP32()
-		VCMPPS(U8(3), g.lsum, g.lsum, m)
+		VCMPPS(U8(3), lsum, lsum, m)
 		VMOVMSKPS(m, bits)
 		TESTL(bits, bits)
 	}
