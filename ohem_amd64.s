@@ -13281,7 +13281,7 @@ countNaNAVX512Done:
 	RET
 
 // func maxTargetAVX512(t []int32) int32
-// Requires: AVX, AVX2, AVX512DQ, AVX512F, BMI2
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, BMI2
 TEXT ·maxTargetAVX512(SB), NOSPLIT, $0-28
 	MOVQ         t_base+0(FP), AX
 	MOVQ         t_len+8(FP), CX
@@ -13319,7 +13319,7 @@ maxTargetAVX512Done:
 	VPMAXSD       Z2, Z1, Z1
 	VEXTRACTI32X8 $0x01, Z1, Y0
 	VPMAXSD       Y0, Y1, Y1
-	VEXTRACTI128  $0x01, Y1, X0
+	VEXTRACTI32X4 $0x01, Y1, X0
 	VPMAXSD       X0, X1, X1
 	VPSHUFD       $0x0e, X1, X0
 	VPMAXSD       X0, X1, X1

@@ -604,20 +604,7 @@ func TestSigmoidChecksLarge(t *testing.T) {
 				b := ohem.Batch{Logits: z, Targets: tg, Classes: 1, Sigmoid: true}
 				all := func(how string, want error, sample int) {
 					t.Helper()
-					errs := []error{ks.CrossEntropy(dst, b)}
-					_, err := l.Forward(b)
-					errs = append(errs, err)
-					_, err = l.ForwardBackward(grad, b)
-					errs = append(errs, err)
-					for i, err := range errs {
-						op := []string{"CrossEntropy", "Forward", "ForwardBackward"}[i]
-						switch {
-						case want == nil && err != nil:
-							t.Fatalf("%s %s %s: %v", what, how, op, err)
-						case want != nil && (!errors.Is(err, want) || !strings.Contains(err.Error(), fmt.Sprintf("sample %d ", sample))):
-							t.Fatalf("%s %s %s: %v, want %v naming sample %d", what, how, op, err, want, sample)
-						}
-					}
+					checkCallErrors(t, what+" "+how, ks, l, dst, grad, b, want, sample)
 				}
 				all("clean", nil, 0)
 				for _, p := range []int{0, n / 2, n - 2} {

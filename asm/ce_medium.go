@@ -1221,25 +1221,7 @@ func (t tier) returnRowChecks(tmaxOp, lsumOp Op) {
 		lsum = t.vec()
 		VMOVUPS(lsumOp, lsum)
 	}
-	if t.zmm {
-		hi := YMM()
-		VEXTRACTI32X8(U8(1), v, hi)
-		VPMAXSD(hi, v.AsY(), v.AsY())
-	}
-	hi := XMM()
-	if t.zmm {
-		VEXTRACTI32X4(U8(1), v.AsY(), hi) // EVEX: v may be one of Y16–Y31
-	} else {
-		VEXTRACTI128(U8(1), v.AsY(), hi)
-	}
-	VPMAXSD(hi, v.AsX(), v.AsX())
-	VPSHUFD(U8(0b1110), v.AsX(), hi)
-	VPMAXSD(hi, v.AsX(), v.AsX())
-	VPSHUFD(U8(0b0001), v.AsX(), hi)
-	VPMAXSD(hi, v.AsX(), v.AsX())
-	r := GP32()
-	VMOVD(v.AsX(), r)
-	Store(r, ReturnIndex(0))
+	Store(t.hmaxD(v), ReturnIndex(0))
 	nan := GP8()
 	if t.zmm {
 		k := K()

@@ -154,14 +154,24 @@ func genMaxTarget(t tier) {
 		VPMAXSD(x, acc[1], acc[1])
 	})
 	VPMAXSD(acc[1], acc[0], acc[0])
-	v := acc[0]
+	Store(t.hmaxD(acc[0]), ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+// hmaxD returns the largest int32 lane of v (which it overwrites) in a new general register.
+func (t tier) hmaxD(v reg.VecVirtual) reg.GPVirtual {
 	if t.zmm {
 		hi := YMM()
 		VEXTRACTI32X8(U8(1), v, hi)
 		VPMAXSD(hi, v.AsY(), v.AsY())
 	}
 	hi := XMM()
-	VEXTRACTI128(U8(1), v.AsY(), hi)
+	if t.zmm {
+		VEXTRACTI32X4(U8(1), v.AsY(), hi) // EVEX: v may be one of Y16–Y31
+	} else {
+		VEXTRACTI128(U8(1), v.AsY(), hi)
+	}
 	VPMAXSD(hi, v.AsX(), v.AsX())
 	VPSHUFD(U8(0b1110), v.AsX(), hi)
 	VPMAXSD(hi, v.AsX(), v.AsX())
@@ -169,9 +179,7 @@ func genMaxTarget(t tier) {
 	VPMAXSD(hi, v.AsX(), v.AsX())
 	r := GP32()
 	VMOVD(v.AsX(), r)
-	Store(r, ReturnIndex(0))
-	VZEROUPPER()
-	RET()
+	return r.(reg.GPVirtual)
 }
 
 // VMOVDQA32orA copies a vector register: VMOVDQA32 on AVX-512 (which reaches all 32 registers),
