@@ -175,16 +175,14 @@ func firstNaN(x []float32) int {
 
 // ceRange computes the losses (and, when st is on, the gradient's per-sample statistics) of
 // samples [lo, hi) of a batch whose shape is validated, and whose targets are too unless
-// kernelsCheckTargets says the kernels check them as they go. It returns the kernels' checks (see
-// kernelSet.sigLoss and ceRows): bad, a target out of range, and nan, a loss that may be NaN
-// (always true where the kernels do not know).
-func ceRange(ks *kernelSet, loss []float32, st stats, b *Batch, sh shape, lo, hi int, eps, fill float32) (bad, nan bool) {
+// kernelsCheckTargets says the kernels check them as they go. It returns the kernels' checks
+// (checkNaN always where the kernels do not know).
+func ceRange(ks *kernelSet, loss []float32, st stats, b *Batch, sh shape, lo, hi int, eps, fill float32) check {
 	if sh.sig {
 		return ks.sigLoss(loss[lo:hi], b.Logits[lo:hi], b.Targets[lo:hi], eps, fill)
 	}
 	if !sh.planar() {
-		ch := ks.ceRows(loss[lo:hi], st.slice(lo, hi), b.Logits[lo*sh.c:hi*sh.c], b.Targets[lo:hi], sh.c, eps, fill)
-		return ch&checkBad != 0, ch&checkNaN != 0
+		return ks.ceRows(loss[lo:hi], st.slice(lo, hi), b.Logits[lo*sh.c:hi*sh.c], b.Targets[lo:hi], sh.c, eps, fill)
 	}
 	for lo < hi {
 		img, p := lo/sh.s, lo%sh.s
@@ -193,7 +191,7 @@ func ceRange(ks *kernelSet, loss []float32, st stats, b *Batch, sh shape, lo, hi
 		ks.cePlanar(loss[lo:end], st.slice(lo, end), x, b.Targets[lo:end], sh.c, sh.s, eps, fill)
 		lo = end
 	}
-	return false, true
+	return checkNaN
 }
 
 // gradRange writes the gradient of samples [lo, hi) of a validated batch.
@@ -228,11 +226,11 @@ func crossEntropy(ks *kernelSet, dst []float32, b Batch) error {
 			return err
 		}
 	}
-	bad, nan := ceRange(ks, dst, stats{}, &b, sh, 0, sh.n, 0, 0)
-	if bad {
+	ch := ceRange(ks, dst, stats{}, &b, sh, 0, sh.n, 0, 0)
+	if ch&checkBad != 0 {
 		return checkTargets(ks, b.Targets, sh)
 	}
-	if nan && ks.countAtLeast(dst[:sh.n], nan32) > 0 {
+	if ch&checkNaN != 0 && ks.countAtLeast(dst[:sh.n], nan32) > 0 {
 		i := firstNaN(dst[:sh.n])
 		return nonFinite(b.Logits, sh, i)
 	}
@@ -247,10 +245,10 @@ func logSumExp(ks *kernelSet, dst []float32, b Batch) error {
 	if len(dst) < sh.n {
 		return fmt.Errorf("%w: len(dst) = %d, want >= %d samples", ErrShape, len(dst), sh.n)
 	}
-	nan := true // a NaN check of dst is due (the Sigmoid kernel's own check may waive it)
+	ch := checkNaN // a NaN check of dst is due (the Sigmoid kernel's own check may waive it)
 	switch {
 	case sh.sig:
-		nan = ks.sigLSE(dst[:sh.n], b.Logits)
+		ch = ks.sigLSE(dst[:sh.n], b.Logits)
 	case !sh.planar():
 		ks.lseRows(dst[:sh.n], b.Logits, sh.c)
 	default:
@@ -258,7 +256,7 @@ func logSumExp(ks *kernelSet, dst []float32, b Batch) error {
 			ks.lsePlanar(dst[img*sh.s:(img+1)*sh.s], b.Logits[img*sh.c*sh.s:(img+1)*sh.c*sh.s], sh.c, sh.s)
 		}
 	}
-	if nan && ks.countAtLeast(dst[:sh.n], nan32) > 0 {
+	if ch&checkNaN != 0 && ks.countAtLeast(dst[:sh.n], nan32) > 0 {
 		return nonFinite(b.Logits, sh, firstNaN(dst[:sh.n]))
 	}
 	return nil

@@ -51,27 +51,27 @@ type kernelSet struct {
 	// sigLoss: loss[i] = y'·softplus(−x[i]) + (1−y')·softplus(x[i]) with y = t[i] (0 or 1) and
 	// y' = (1−eps)·y + eps/2; fill where t[i] < 0; NaN for a valid sample whose logit is not finite.
 	// The loss kernels check as they go, so that a call needs no pass over the targets before and
-	// none over the losses after: bad reports a target above 1 (the call's ErrTarget; the losses
-	// are written all the same, from whatever the kernel makes of such a target), nan that a loss
-	// written may be NaN (false: none is; true: the caller scans them, and may find none).
-	sigLoss func(loss, x []float32, t []int32, eps, fill float32) (bad, nan bool)
-	// sigLSE: dst[i] = softplus(x[i]) = log(1 + e^x[i]); NaN where x[i] is not finite; nan as
+	// none over the losses after: checkBad reports a target above 1 (the call's ErrTarget; the
+	// losses are written all the same, from whatever the kernel makes of such a target), checkNaN
+	// a loss written that may be NaN (unset: none is; set: the caller scans, and may find none).
+	sigLoss func(loss, x []float32, t []int32, eps, fill float32) check
+	// sigLSE: dst[i] = softplus(x[i]) = log(1 + e^x[i]); NaN where x[i] is not finite; checkNaN as
 	// sigLoss's.
-	sigLSE func(dst, x []float32) (nan bool)
+	sigLSE func(dst, x []float32) check
 	// sigGrad: g[i] = scale[i]·(σ(x[i]) − y'_i) where t[i] >= 0 and scale[i] != 0 (x[i] finite
 	// there), 0 elsewhere. g may be x itself.
 	sigGrad func(g, x []float32, t []int32, scale []float32, eps float32)
 	// sigLossGrad, optional (nil: not available), is sigLoss that also writes the gradient for one
 	// scale s0 given in advance: g[i] = s0·(σ(x[i]) − y'_i) where t[i] >= 0, 0 elsewhere
 	// (ForwardBackward's two passes in one). g may be x itself.
-	sigLossGrad func(loss, g, x []float32, t []int32, eps, fill, s0 float32) (bad, nan bool)
+	sigLossGrad func(loss, g, x []float32, t []int32, eps, fill, s0 float32) check
 	// sigLossRank, optional (nil: not available), is sigLoss that also writes NegPosRatio's ranks
 	// (negPosRanks with background 0): rank[i] = NaN where t[i] = 1, loss[i] elsewhere (fill
 	// where t[i] < 0). The loss pass then saves the ranking its own pass over loss and t.
-	sigLossRank func(loss, rank, x []float32, t []int32, eps, fill float32) (bad, nan bool)
+	sigLossRank func(loss, rank, x []float32, t []int32, eps, fill float32) check
 	// sigLossGradRank, optional (nil: not available), is sigLossGrad that also writes the ranks of
 	// sigLossRank.
-	sigLossGradRank func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) (bad, nan bool)
+	sigLossGradRank func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) check
 	// zeroBelow sets g[i] = 0 where x[i] < v (not where x[i] is NaN), for i < len(x); len(g) >=
 	// len(x). After a fused Sigmoid pass it zeroes the gradient of the samples a selection dropped
 	// when the selection kept exactly the x[i] >= v.
@@ -127,4 +127,26 @@ func (s stats) set(i int, m, ls, pt float32) {
 	if s.m != nil {
 		s.m[i], s.ls[i], s.pt[i] = m, ls, pt
 	}
+}
+
+// check is what a loss kernel found besides its losses: checkBad, a target out of range (where
+// the kernel looks: the Sigmoid ones always, ceRows where checksTargets says so), and checkNaN, a
+// loss written that may be NaN (unset: none is), which the caller then looks for.
+type check uint8
+
+const (
+	checkBad check = 1 << iota
+	checkNaN
+)
+
+// checks packs a kernel's checks.
+func checks(bad, nan bool) check {
+	var c check
+	if bad {
+		c |= checkBad
+	}
+	if nan {
+		c |= checkNaN
+	}
+	return c
 }

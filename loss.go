@@ -729,27 +729,6 @@ type job struct {
 	checks        []check   // the loss phases: each chunk's kernel checks
 }
 
-// check is what a chunk of a loss phase found (see kernelSet.sigLoss): checkBad, a Sigmoid target
-// out of range, and checkNaN, a loss that may be NaN, which the caller then looks for.
-type check uint8
-
-const (
-	checkBad check = 1 << iota
-	checkNaN
-)
-
-// checks packs a kernel's checks.
-func checks(bad, nan bool) check {
-	var c check
-	if bad {
-		c |= checkBad
-	}
-	if nan {
-		c |= checkNaN
-	}
-	return c
-}
-
 // chunk computes chunk c of chunks.
 func (j *job) chunk(c int) {
 	n := j.sh.n
@@ -759,11 +738,11 @@ func (j *job) chunk(c int) {
 		gradRange(j.ks, j.grad, j.st, j.scale, &j.b, j.sh, lo, hi, j.eps)
 	case phaseFused:
 		if j.sh.sig && j.rank != nil {
-			j.checks[c] = checks(j.ks.sigLossGradRank(j.losses[lo:hi], j.rank[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0))
+			j.checks[c] = j.ks.sigLossGradRank(j.losses[lo:hi], j.rank[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0)
 			return
 		}
 		if j.sh.sig {
-			j.checks[c] = checks(j.ks.sigLossGrad(j.losses[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0))
+			j.checks[c] = j.ks.sigLossGrad(j.losses[lo:hi], j.grad[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill, j.s0)
 			return
 		}
 		k := j.sh.c
@@ -771,10 +750,10 @@ func (j *job) chunk(c int) {
 		j.checks[c] = checkNaN
 	default:
 		if j.rank != nil {
-			j.checks[c] = checks(j.ks.sigLossRank(j.losses[lo:hi], j.rank[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill))
+			j.checks[c] = j.ks.sigLossRank(j.losses[lo:hi], j.rank[lo:hi], j.b.Logits[lo:hi], j.b.Targets[lo:hi], j.eps, j.fill)
 			return
 		}
-		j.checks[c] = checks(ceRange(j.ks, j.losses, j.st, &j.b, j.sh, lo, hi, j.eps, j.fill))
+		j.checks[c] = ceRange(j.ks, j.losses, j.st, &j.b, j.sh, lo, hi, j.eps, j.fill)
 	}
 }
 

@@ -2866,16 +2866,16 @@ ce2RowsAVX2One:
 ce2RowsAVX2Done:
 	// return the checks: tmax, and nan = a NaN in the sum of the losses
 	VMOVDQU      (SI), Y0
-	VMOVUPS      32(SI), Y1
-	VEXTRACTI128 $0x01, Y0, X2
-	VPMAXSD      X2, X0, X0
-	VPSHUFD      $0x0e, X0, X2
-	VPMAXSD      X2, X0, X0
-	VPSHUFD      $0x01, X0, X2
-	VPMAXSD      X2, X0, X0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPMAXSD      X1, X0, X0
+	VPSHUFD      $0x0e, X0, X1
+	VPMAXSD      X1, X0, X0
+	VPSHUFD      $0x01, X0, X1
+	VPMAXSD      X1, X0, X0
 	VMOVD        X0, AX
 	MOVL         AX, tmax+80(FP)
-	VCMPPS       $0x03, Y1, Y1, Y0
+	VMOVUPS      32(SI), Y0
+	VCMPPS       $0x03, Y0, Y0, Y0
 	VMOVMSKPS    Y0, AX
 	TESTL        AX, AX
 	SETNE        AL
@@ -3285,16 +3285,16 @@ ce2RowsStatsAVX2One:
 ce2RowsStatsAVX2Done:
 	// return the checks: tmax, and nan = a NaN in the sum of the losses
 	VMOVDQU      (R9), Y0
-	VMOVUPS      32(R9), Y1
-	VEXTRACTI128 $0x01, Y0, X2
-	VPMAXSD      X2, X0, X0
-	VPSHUFD      $0x0e, X0, X2
-	VPMAXSD      X2, X0, X0
-	VPSHUFD      $0x01, X0, X2
-	VPMAXSD      X2, X0, X0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPMAXSD      X1, X0, X0
+	VPSHUFD      $0x0e, X0, X1
+	VPMAXSD      X1, X0, X0
+	VPSHUFD      $0x01, X0, X1
+	VPMAXSD      X1, X0, X0
 	VMOVD        X0, AX
 	MOVL         AX, tmax+152(FP)
-	VCMPPS       $0x03, Y1, Y1, Y0
+	VMOVUPS      32(R9), Y0
+	VCMPPS       $0x03, Y0, Y0, Y0
 	VMOVMSKPS    Y0, AX
 	TESTL        AX, AX
 	SETNE        AL
@@ -9507,9 +9507,9 @@ DATA gradOne32Vec<>+24(SB)/4, $0x00000001
 DATA gradOne32Vec<>+28(SB)/4, $0x00000001
 GLOBL gradOne32Vec<>(SB), RODATA|NOPTR, $32
 
-// func sigLossAVX2(loss []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
+// func sigLossAVX2(loss []float32, x []float32, t []int32, eps float32, fill float32) (tmax int32, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·sigLossAVX2(SB), NOSPLIT, $0-82
+TEXT ·sigLossAVX2(SB), NOSPLIT, $0-85
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         t_base+48(FP), DX
@@ -9518,7 +9518,7 @@ TEXT ·sigLossAVX2(SB), NOSPLIT, $0-82
 	VBROADCASTSS fill+76(FP), Y1
 	VBROADCASTSS eps+72(FP), Y2
 
-	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	// the checks: tmax = the lanes' largest target (0 to start: a tail's masked-off lanes read 0), lsum = the sum of the losses stored
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
 
@@ -10064,17 +10064,20 @@ storeTail_47One:
 
 storeTail_47Done:
 sigLossAVX2Done:
-	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
-	VPCMPGTD  oneIntVec<>+0(SB), Y4, Y0
-	VMOVMSKPS Y0, AX
-	TESTL     AX, AX
-	SETNE     AL
-	MOVB      AL, bad+80(FP)
-	VCMPPS    $0x03, Y3, Y3, Y0
-	VMOVMSKPS Y0, AX
-	TESTL     AX, AX
-	SETNE     AL
-	MOVB      AL, nan+81(FP)
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI128 $0x01, Y4, X0
+	VPMAXSD      X0, X4, X4
+	VPSHUFD      $0x0e, X4, X0
+	VPMAXSD      X0, X4, X4
+	VPSHUFD      $0x01, X4, X0
+	VPMAXSD      X0, X4, X4
+	VMOVD        X4, AX
+	MOVL         AX, tmax+80(FP)
+	VCMPPS       $0x03, Y3, Y3, Y0
+	VMOVMSKPS    Y0, AX
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+84(FP)
 	VZEROUPPER
 	RET
 
@@ -10086,7 +10089,7 @@ TEXT ·sigLSEAVX2(SB), NOSPLIT, $0-49
 	MOVQ   x_base+24(FP), DX
 	VXORPS Y0, Y0, Y0
 
-	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	// the checks: tmax = the lanes' largest target (0 to start: a tail's masked-off lanes read 0), lsum = the sum of the losses stored
 	VXORPS Y1, Y1, Y1
 
 sigLSEAVX2Loop:
@@ -10311,7 +10314,7 @@ storeTail_48One:
 
 storeTail_48Done:
 sigLSEAVX2Done:
-	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
 	VCMPPS    $0x03, Y1, Y1, Y0
 	VMOVMSKPS Y0, AX
 	TESTL     AX, AX
@@ -10583,9 +10586,9 @@ sigGradAVX2Done:
 	VZEROUPPER
 	RET
 
-// func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
+// func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (tmax int32, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·sigLossGradAVX2(SB), NOSPLIT, $160-114
+TEXT ·sigLossGradAVX2(SB), NOSPLIT, $160-117
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         g_base+24(FP), CX
 	MOVQ         x_base+48(FP), DX
@@ -10607,7 +10610,7 @@ TEXT ·sigLossGradAVX2(SB), NOSPLIT, $160-114
 	VMOVAPS      Y3, 64(DI)
 	VMOVAPS      Y4, 96(DI)
 
-	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	// the checks: tmax = the lanes' largest target (0 to start: a tail's masked-off lanes read 0), lsum = the sum of the losses stored
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 
@@ -11335,23 +11338,26 @@ storeTail_53One:
 
 storeTail_53Done:
 sigLossGradAVX2Done:
-	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
-	VPCMPGTD  oneIntVec<>+0(SB), Y2, Y0
-	VMOVMSKPS Y0, AX
-	TESTL     AX, AX
-	SETNE     AL
-	MOVB      AL, bad+112(FP)
-	VCMPPS    $0x03, Y1, Y1, Y0
-	VMOVMSKPS Y0, AX
-	TESTL     AX, AX
-	SETNE     AL
-	MOVB      AL, nan+113(FP)
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI128 $0x01, Y2, X0
+	VPMAXSD      X0, X2, X2
+	VPSHUFD      $0x0e, X2, X0
+	VPMAXSD      X0, X2, X2
+	VPSHUFD      $0x01, X2, X0
+	VPMAXSD      X0, X2, X2
+	VMOVD        X2, AX
+	MOVL         AX, tmax+112(FP)
+	VCMPPS       $0x03, Y1, Y1, Y0
+	VMOVMSKPS    Y0, AX
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+116(FP)
 	VZEROUPPER
 	RET
 
-// func sigLossRankAVX2(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
+// func sigLossRankAVX2(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32) (tmax int32, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·sigLossRankAVX2(SB), NOSPLIT, $0-106
+TEXT ·sigLossRankAVX2(SB), NOSPLIT, $0-109
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         rank_base+24(FP), CX
 	MOVQ         x_base+48(FP), DX
@@ -11361,7 +11367,7 @@ TEXT ·sigLossRankAVX2(SB), NOSPLIT, $0-106
 	VBROADCASTSS fill+100(FP), Y1
 	VBROADCASTSS eps+96(FP), Y2
 
-	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	// the checks: tmax = the lanes' largest target (0 to start: a tail's masked-off lanes read 0), lsum = the sum of the losses stored
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
 
@@ -12001,17 +12007,20 @@ storeTail_57One:
 
 storeTail_57Done:
 sigLossRankAVX2Done:
-	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
-	VPCMPGTD  oneIntVec<>+0(SB), Y4, Y0
-	VMOVMSKPS Y0, AX
-	TESTL     AX, AX
-	SETNE     AL
-	MOVB      AL, bad+104(FP)
-	VCMPPS    $0x03, Y3, Y3, Y0
-	VMOVMSKPS Y0, AX
-	TESTL     AX, AX
-	SETNE     AL
-	MOVB      AL, nan+105(FP)
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI128 $0x01, Y4, X0
+	VPMAXSD      X0, X4, X4
+	VPSHUFD      $0x0e, X4, X0
+	VPMAXSD      X0, X4, X4
+	VPSHUFD      $0x01, X4, X0
+	VPMAXSD      X0, X4, X4
+	VMOVD        X4, AX
+	MOVL         AX, tmax+104(FP)
+	VCMPPS       $0x03, Y3, Y3, Y0
+	VMOVMSKPS    Y0, AX
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+108(FP)
 	VZEROUPPER
 	RET
 
@@ -12025,9 +12034,9 @@ DATA quietNaNVec<>+24(SB)/4, $0x7fc00000
 DATA quietNaNVec<>+28(SB)/4, $0x7fc00000
 GLOBL quietNaNVec<>(SB), RODATA|NOPTR, $32
 
-// func sigLossGradRankAVX2(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
+// func sigLossGradRankAVX2(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (tmax int32, nan bool)
 // Requires: AVX, AVX2, FMA3
-TEXT ·sigLossGradRankAVX2(SB), NOSPLIT, $160-138
+TEXT ·sigLossGradRankAVX2(SB), NOSPLIT, $160-141
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         rank_base+24(FP), CX
 	MOVQ         g_base+48(FP), DX
@@ -12050,7 +12059,7 @@ TEXT ·sigLossGradRankAVX2(SB), NOSPLIT, $160-138
 	VMOVAPS      Y3, 64(R8)
 	VMOVAPS      Y4, 96(R8)
 
-	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	// the checks: tmax = the lanes' largest target (0 to start: a tail's masked-off lanes read 0), lsum = the sum of the losses stored
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 
@@ -12872,17 +12881,20 @@ storeTail_63One:
 
 storeTail_63Done:
 sigLossGradRankAVX2Done:
-	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
-	VPCMPGTD  oneIntVec<>+0(SB), Y2, Y0
-	VMOVMSKPS Y0, AX
-	TESTL     AX, AX
-	SETNE     AL
-	MOVB      AL, bad+136(FP)
-	VCMPPS    $0x03, Y1, Y1, Y0
-	VMOVMSKPS Y0, AX
-	TESTL     AX, AX
-	SETNE     AL
-	MOVB      AL, nan+137(FP)
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI128 $0x01, Y2, X0
+	VPMAXSD      X0, X2, X2
+	VPSHUFD      $0x0e, X2, X0
+	VPMAXSD      X0, X2, X2
+	VPSHUFD      $0x01, X2, X0
+	VPMAXSD      X0, X2, X2
+	VMOVD        X2, AX
+	MOVL         AX, tmax+136(FP)
+	VCMPPS       $0x03, Y1, Y1, Y0
+	VMOVMSKPS    Y0, AX
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+140(FP)
 	VZEROUPPER
 	RET
 
@@ -15849,18 +15861,18 @@ ce2RowsStatsAVX512One:
 ce2RowsStatsAVX512Done:
 	// return the checks: tmax, and nan = a NaN in the sum of the losses
 	VMOVDQU32     (R10), Z0
-	VMOVUPS       64(R10), Z1
-	VEXTRACTI32X8 $0x01, Z0, Y2
-	VPMAXSD       Y2, Y0, Y0
-	VEXTRACTI32X4 $0x01, Y0, X2
-	VPMAXSD       X2, X0, X0
-	VPSHUFD       $0x0e, X0, X2
-	VPMAXSD       X2, X0, X0
-	VPSHUFD       $0x01, X0, X2
-	VPMAXSD       X2, X0, X0
+	VEXTRACTI32X8 $0x01, Z0, Y1
+	VPMAXSD       Y1, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X1
+	VPMAXSD       X1, X0, X0
+	VPSHUFD       $0x0e, X0, X1
+	VPMAXSD       X1, X0, X0
+	VPSHUFD       $0x01, X0, X1
+	VPMAXSD       X1, X0, X0
 	VMOVD         X0, AX
 	MOVL          AX, tmax+152(FP)
-	VCMPPS        $0x03, Z1, Z1, K1
+	VMOVUPS       64(R10), Z0
+	VCMPPS        $0x03, Z0, Z0, K1
 	KORTESTW      K1, K1
 	SETNE         AL
 	MOVB          AL, nan+156(FP)
@@ -21493,9 +21505,9 @@ gradPlanarAVX512Done:
 DATA gradOne32<>+0(SB)/4, $0x00000001
 GLOBL gradOne32<>(SB), RODATA|NOPTR, $4
 
-// func sigLossAVX512(loss []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLossAVX512(SB), NOSPLIT, $448-82
+// func sigLossAVX512(loss []float32, x []float32, t []int32, eps float32, fill float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, BMI2
+TEXT ·sigLossAVX512(SB), NOSPLIT, $448-85
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         t_base+48(FP), DX
@@ -21532,7 +21544,7 @@ TEXT ·sigLossAVX512(SB), NOSPLIT, $448-82
 	VBROADCASTSS fill+76(FP), Z13
 	VBROADCASTSS eps+72(FP), Z14
 
-	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	// the checks: tmax = the lanes' largest target (0 to start: a tail's masked-off lanes read 0), lsum = the sum of the losses stored
 	VXORPS Z15, Z15, Z15
 	VXORPS Z16, Z16, Z16
 
@@ -22217,16 +22229,21 @@ sigLossAVX512SmoothTail:
 	VMOVUPS Z20, K1, (AX)
 
 sigLossAVX512Done:
-	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
-	VBROADCASTSS oneInt<>+0(SB), Z0
-	VPCMPD       $0x06, Z0, Z16, K1
-	KORTESTW     K1, K1
-	SETNE        AL
-	MOVB         AL, bad+80(FP)
-	VCMPPS       $0x03, Z15, Z15, K1
-	KORTESTW     K1, K1
-	SETNE        AL
-	MOVB         AL, nan+81(FP)
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI32X8 $0x01, Z16, Y0
+	VPMAXSD       Y0, Y16, Y16
+	VEXTRACTI32X4 $0x01, Y16, X0
+	VPMAXSD       X0, X16, X16
+	VPSHUFD       $0x0e, X16, X0
+	VPMAXSD       X0, X16, X16
+	VPSHUFD       $0x01, X16, X0
+	VPMAXSD       X0, X16, X16
+	VMOVD         X16, AX
+	MOVL          AX, tmax+80(FP)
+	VCMPPS        $0x03, Z15, Z15, K1
+	KORTESTW      K1, K1
+	SETNE         AL
+	MOVB          AL, nan+84(FP)
 	VZEROUPPER
 	RET
 
@@ -22265,7 +22282,7 @@ TEXT ·sigLSEAVX512(SB), NOSPLIT, $448-49
 	VBROADCASTSS signBit<>+0(SB), Z10
 	VXORPS       Z11, Z11, Z11
 
-	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	// the checks: tmax = the lanes' largest target (0 to start: a tail's masked-off lanes read 0), lsum = the sum of the losses stored
 	VXORPS Z12, Z12, Z12
 
 sigLSEAVX512Loop:
@@ -22532,7 +22549,7 @@ sigLSEAVX512Tail:
 	VMOVUPS     Z14, K1, (AX)
 
 sigLSEAVX512Done:
-	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
 	VCMPPS   $0x03, Z12, Z12, K1
 	KORTESTW K1, K1
 	SETNE    AL
@@ -22868,9 +22885,9 @@ sigGradAVX512Done:
 	VZEROUPPER
 	RET
 
-// func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLossGradAVX512(SB), NOSPLIT, $448-114
+// func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, BMI2
+TEXT ·sigLossGradAVX512(SB), NOSPLIT, $448-117
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         g_base+24(FP), CX
 	MOVQ         x_base+48(FP), DX
@@ -22914,7 +22931,7 @@ TEXT ·sigLossGradAVX512(SB), NOSPLIT, $448-114
 	VBROADCASTSS s0+104(FP), Z16
 	VBROADCASTSS one<>+0(SB), Z18
 
-	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	// the checks: tmax = the lanes' largest target (0 to start: a tail's masked-off lanes read 0), lsum = the sum of the losses stored
 	VXORPS Z18, Z18, Z18
 	VXORPS Z19, Z19, Z19
 
@@ -23531,22 +23548,27 @@ sigLossGradAVX512SmoothTail:
 	VMOVUPS Z23, K1, (AX)
 
 sigLossGradAVX512Done:
-	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
-	VBROADCASTSS oneInt<>+0(SB), Z0
-	VPCMPD       $0x06, Z0, Z19, K1
-	KORTESTW     K1, K1
-	SETNE        AL
-	MOVB         AL, bad+112(FP)
-	VCMPPS       $0x03, Z18, Z18, K1
-	KORTESTW     K1, K1
-	SETNE        AL
-	MOVB         AL, nan+113(FP)
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI32X8 $0x01, Z19, Y0
+	VPMAXSD       Y0, Y19, Y19
+	VEXTRACTI32X4 $0x01, Y19, X0
+	VPMAXSD       X0, X19, X19
+	VPSHUFD       $0x0e, X19, X0
+	VPMAXSD       X0, X19, X19
+	VPSHUFD       $0x01, X19, X0
+	VPMAXSD       X0, X19, X19
+	VMOVD         X19, AX
+	MOVL          AX, tmax+112(FP)
+	VCMPPS        $0x03, Z18, Z18, K1
+	KORTESTW      K1, K1
+	SETNE         AL
+	MOVB          AL, nan+116(FP)
 	VZEROUPPER
 	RET
 
-// func sigLossRankAVX512(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLossRankAVX512(SB), NOSPLIT, $448-106
+// func sigLossRankAVX512(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, BMI2
+TEXT ·sigLossRankAVX512(SB), NOSPLIT, $448-109
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         rank_base+24(FP), CX
 	MOVQ         x_base+48(FP), DX
@@ -23585,7 +23607,7 @@ TEXT ·sigLossRankAVX512(SB), NOSPLIT, $448-106
 	VBROADCASTSS eps+96(FP), Z14
 	VBROADCASTSS quietNaN<>+0(SB), Z15
 
-	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	// the checks: tmax = the lanes' largest target (0 to start: a tail's masked-off lanes read 0), lsum = the sum of the losses stored
 	VXORPS Z16, Z16, Z16
 	VXORPS Z18, Z18, Z18
 
@@ -24230,25 +24252,30 @@ sigLossRankAVX512SmoothTail:
 	VMOVUPS  Z22, K1, (CX)
 
 sigLossRankAVX512Done:
-	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
-	VBROADCASTSS oneInt<>+0(SB), Z0
-	VPCMPD       $0x06, Z0, Z18, K1
-	KORTESTW     K1, K1
-	SETNE        AL
-	MOVB         AL, bad+104(FP)
-	VCMPPS       $0x03, Z16, Z16, K1
-	KORTESTW     K1, K1
-	SETNE        AL
-	MOVB         AL, nan+105(FP)
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI32X8 $0x01, Z18, Y0
+	VPMAXSD       Y0, Y18, Y18
+	VEXTRACTI32X4 $0x01, Y18, X0
+	VPMAXSD       X0, X18, X18
+	VPSHUFD       $0x0e, X18, X0
+	VPMAXSD       X0, X18, X18
+	VPSHUFD       $0x01, X18, X0
+	VPMAXSD       X0, X18, X18
+	VMOVD         X18, AX
+	MOVL          AX, tmax+104(FP)
+	VCMPPS        $0x03, Z16, Z16, K1
+	KORTESTW      K1, K1
+	SETNE         AL
+	MOVB          AL, nan+108(FP)
 	VZEROUPPER
 	RET
 
 DATA quietNaN<>+0(SB)/4, $0x7fc00000
 GLOBL quietNaN<>(SB), RODATA|NOPTR, $4
 
-// func sigLossGradRankAVX512(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2
-TEXT ·sigLossGradRankAVX512(SB), NOSPLIT, $448-138
+// func sigLossGradRankAVX512(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, BMI2
+TEXT ·sigLossGradRankAVX512(SB), NOSPLIT, $448-141
 	MOVQ         loss_base+0(FP), AX
 	MOVQ         rank_base+24(FP), CX
 	MOVQ         g_base+48(FP), DX
@@ -24294,7 +24321,7 @@ TEXT ·sigLossGradRankAVX512(SB), NOSPLIT, $448-138
 	VBROADCASTSS quietNaN<>+0(SB), Z18
 	VBROADCASTSS one<>+0(SB), Z19
 
-	// the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored
+	// the checks: tmax = the lanes' largest target (0 to start: a tail's masked-off lanes read 0), lsum = the sum of the losses stored
 	VXORPS Z19, Z19, Z19
 	VXORPS Z20, Z20, Z20
 
@@ -24963,16 +24990,21 @@ sigLossGradRankAVX512SmoothTail:
 	VMOVUPS  Z24, K1, (CX)
 
 sigLossGradRankAVX512Done:
-	// return the checks: bad = a target > 1, nan = a NaN in the sum of the losses
-	VBROADCASTSS oneInt<>+0(SB), Z0
-	VPCMPD       $0x06, Z0, Z20, K1
-	KORTESTW     K1, K1
-	SETNE        AL
-	MOVB         AL, bad+136(FP)
-	VCMPPS       $0x03, Z19, Z19, K1
-	KORTESTW     K1, K1
-	SETNE        AL
-	MOVB         AL, nan+137(FP)
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI32X8 $0x01, Z20, Y0
+	VPMAXSD       Y0, Y20, Y20
+	VEXTRACTI32X4 $0x01, Y20, X0
+	VPMAXSD       X0, X20, X20
+	VPSHUFD       $0x0e, X20, X0
+	VPMAXSD       X0, X20, X20
+	VPSHUFD       $0x01, X20, X0
+	VPMAXSD       X0, X20, X20
+	VMOVD         X20, AX
+	MOVL          AX, tmax+136(FP)
+	VCMPPS        $0x03, Z19, Z19, K1
+	KORTESTW      K1, K1
+	SETNE         AL
+	MOVB          AL, nan+140(FP)
 	VZEROUPPER
 	RET
 

@@ -167,10 +167,11 @@ func gradPlanarAVX2(g []float32, x []float32, t []int32, m []float32, ls []float
 
 // sigLossAVX2 sets loss[i] to the sigmoid cross-entropy of the logit x[i] with target t[i] (0 or 1) and label
 // smoothing eps, for the len(t) samples: fill where t[i] < 0, NaN where x[i] is not finite. It
-// returns bad, some t[i] > 1, and nan, some loss written may be NaN (false: none is).
+// returns tmax, the largest t[i] (0 when all are below), and nan, some loss written may be NaN
+// (false: none is).
 //
 //go:noescape
-func sigLossAVX2(loss []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
+func sigLossAVX2(loss []float32, x []float32, t []int32, eps float32, fill float32) (tmax int32, nan bool)
 
 // sigLSEAVX2 sets dst[i] = softplus(x[i]) = log(1 + e^x[i]), NaN where x[i] is not finite, for the len(dst)
 // samples, and returns nan, some value written may be NaN (false: none is).
@@ -187,18 +188,18 @@ func sigGradAVX2(g []float32, x []float32, t []int32, scale []float32, eps float
 // sigLossGradAVX2 is sigLoss that also sets g[i] = s0·(σ(x[i]) − y') where t[i] >= 0 and 0 elsewhere; g may be x.
 //
 //go:noescape
-func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
+func sigLossGradAVX2(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (tmax int32, nan bool)
 
 // sigLossRankAVX2 is sigLoss that also sets NegPosRatio's ranks: rank[i] = NaN for a positive (t[i] = 1), loss[i]
 // for every other sample (fill for an ignored one).
 //
 //go:noescape
-func sigLossRankAVX2(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
+func sigLossRankAVX2(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32) (tmax int32, nan bool)
 
 // sigLossGradRankAVX2 is sigLossGrad that also sets the ranks of sigLossRank.
 //
 //go:noescape
-func sigLossGradRankAVX2(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
+func sigLossGradRankAVX2(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (tmax int32, nan bool)
 
 // expfAVX512 sets dst[i] = e^x[i] for x[i] <= 0, len(dst) == len(x) a multiple of the lanes.
 //
@@ -363,10 +364,11 @@ func gradPlanarAVX512(g []float32, x []float32, t []int32, m []float32, ls []flo
 
 // sigLossAVX512 sets loss[i] to the sigmoid cross-entropy of the logit x[i] with target t[i] (0 or 1) and label
 // smoothing eps, for the len(t) samples: fill where t[i] < 0, NaN where x[i] is not finite. It
-// returns bad, some t[i] > 1, and nan, some loss written may be NaN (false: none is).
+// returns tmax, the largest t[i] (0 when all are below), and nan, some loss written may be NaN
+// (false: none is).
 //
 //go:noescape
-func sigLossAVX512(loss []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
+func sigLossAVX512(loss []float32, x []float32, t []int32, eps float32, fill float32) (tmax int32, nan bool)
 
 // sigLSEAVX512 sets dst[i] = softplus(x[i]) = log(1 + e^x[i]), NaN where x[i] is not finite, for the len(dst)
 // samples, and returns nan, some value written may be NaN (false: none is).
@@ -383,18 +385,18 @@ func sigGradAVX512(g []float32, x []float32, t []int32, scale []float32, eps flo
 // sigLossGradAVX512 is sigLoss that also sets g[i] = s0·(σ(x[i]) − y') where t[i] >= 0 and 0 elsewhere; g may be x.
 //
 //go:noescape
-func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
+func sigLossGradAVX512(loss []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (tmax int32, nan bool)
 
 // sigLossRankAVX512 is sigLoss that also sets NegPosRatio's ranks: rank[i] = NaN for a positive (t[i] = 1), loss[i]
 // for every other sample (fill for an ignored one).
 //
 //go:noescape
-func sigLossRankAVX512(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32) (bad bool, nan bool)
+func sigLossRankAVX512(loss []float32, rank []float32, x []float32, t []int32, eps float32, fill float32) (tmax int32, nan bool)
 
 // sigLossGradRankAVX512 is sigLossGrad that also sets the ranks of sigLossRank.
 //
 //go:noescape
-func sigLossGradRankAVX512(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (bad bool, nan bool)
+func sigLossGradRankAVX512(loss []float32, rank []float32, g []float32, x []float32, t []int32, eps float32, fill float32, s0 float32) (tmax int32, nan bool)
 
 // ceMediumAVX2 sets loss[i] to the cross-entropy of row i of the row-major [n][c] logits x, smoothed by eps,
 // fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with

@@ -16,36 +16,40 @@ func sigAVX512(ks *kernelSet) {
 
 // sigKernels are one tier's Sigmoid kernels.
 type sigKernels struct {
-	loss         func(loss, x []float32, t []int32, eps, fill float32) (bad, nan bool)
+	loss         func(loss, x []float32, t []int32, eps, fill float32) (tmax int32, nan bool)
 	lse          func(dst, x []float32) (nan bool)
 	grad         func(g, x []float32, t []int32, scale []float32, eps float32)
-	lossGrad     func(loss, g, x []float32, t []int32, eps, fill, s0 float32) (bad, nan bool)
-	lossRank     func(loss, rank, x []float32, t []int32, eps, fill float32) (bad, nan bool)
-	lossGradRank func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) (bad, nan bool)
+	lossGrad     func(loss, g, x []float32, t []int32, eps, fill, s0 float32) (tmax int32, nan bool)
+	lossRank     func(loss, rank, x []float32, t []int32, eps, fill float32) (tmax int32, nan bool)
+	lossGradRank func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) (tmax int32, nan bool)
 	zeroBelow    func(g, x []float32, v float32)
 }
 
 func sigTier(ks *kernelSet, k sigKernels) {
-	ks.sigLoss = func(loss, x []float32, t []int32, eps, fill float32) (bool, bool) {
+	ks.sigLoss = func(loss, x []float32, t []int32, eps, fill float32) check {
 		n := len(t)
-		return k.loss(loss[:n], x[:n], t, eps, fill)
+		return sigChecks(k.loss(loss[:n], x[:n], t, eps, fill))
 	}
-	ks.sigLSE = func(dst, x []float32) bool { return k.lse(dst, x[:len(dst)]) }
+	ks.sigLSE = func(dst, x []float32) check { return checks(false, k.lse(dst, x[:len(dst)])) }
 	ks.sigGrad = func(g, x []float32, t []int32, scale []float32, eps float32) {
 		n := len(t)
 		k.grad(g[:n], x[:n], t, scale[:n], eps)
 	}
-	ks.sigLossGrad = func(loss, g, x []float32, t []int32, eps, fill, s0 float32) (bool, bool) {
+	ks.sigLossGrad = func(loss, g, x []float32, t []int32, eps, fill, s0 float32) check {
 		n := len(t)
-		return k.lossGrad(loss[:n], g[:n], x[:n], t, eps, fill, s0)
+		return sigChecks(k.lossGrad(loss[:n], g[:n], x[:n], t, eps, fill, s0))
 	}
-	ks.sigLossRank = func(loss, rank, x []float32, t []int32, eps, fill float32) (bool, bool) {
+	ks.sigLossRank = func(loss, rank, x []float32, t []int32, eps, fill float32) check {
 		n := len(t)
-		return k.lossRank(loss[:n], rank[:n], x[:n], t, eps, fill)
+		return sigChecks(k.lossRank(loss[:n], rank[:n], x[:n], t, eps, fill))
 	}
-	ks.sigLossGradRank = func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) (bool, bool) {
+	ks.sigLossGradRank = func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) check {
 		n := len(t)
-		return k.lossGradRank(loss[:n], rank[:n], g[:n], x[:n], t, eps, fill, s0)
+		return sigChecks(k.lossGradRank(loss[:n], rank[:n], g[:n], x[:n], t, eps, fill, s0))
 	}
 	ks.zeroBelow = func(g, x []float32, v float32) { k.zeroBelow(g[:len(x)], x, v) }
 }
+
+// sigChecks is the check of an amd64 Sigmoid loss kernel's returns: a target above 1 (the
+// largest it read), a NaN in its sum of the losses.
+func sigChecks(tmax int32, nan bool) check { return checks(tmax > 1, nan) }

@@ -10,21 +10,21 @@ package ohem
 // The NEON loss kernels do not check as they go (the amd64 ones do): the checks sigLoss returns
 // are a pass of the set's maxTarget over the targets and one of countAtLeast over the losses.
 func sigNEON(ks *kernelSet) {
-	checks := func(loss []float32, t []int32) (bad, nan bool) {
-		return ks.maxTarget(t) > 1, ks.countAtLeast(loss[:len(t)], nan32) > 0
+	lossChecks := func(loss []float32, t []int32) check {
+		return checks(ks.maxTarget(t) > 1, ks.countAtLeast(loss[:len(t)], nan32) > 0)
 	}
-	ks.sigLoss = func(loss, x []float32, t []int32, eps, fill float32) (bool, bool) {
+	ks.sigLoss = func(loss, x []float32, t []int32, eps, fill float32) check {
 		sigLossNEONs(loss, x, t, eps, fill)
-		return checks(loss, t)
+		return lossChecks(loss, t)
 	}
-	ks.sigLSE = func(dst, x []float32) bool {
+	ks.sigLSE = func(dst, x []float32) check {
 		sigLSENEONs(dst, x)
-		return ks.countAtLeast(dst, nan32) > 0
+		return checks(false, ks.countAtLeast(dst, nan32) > 0)
 	}
 	ks.sigGrad = sigGradNEONs
-	ks.sigLossGrad = func(loss, g, x []float32, t []int32, eps, fill, s0 float32) (bool, bool) {
+	ks.sigLossGrad = func(loss, g, x []float32, t []int32, eps, fill, s0 float32) check {
 		sigLossGradNEONs(loss, g, x, t, eps, fill, s0)
-		return checks(loss, t)
+		return lossChecks(loss, t)
 	}
 }
 

@@ -23,9 +23,9 @@ func sigD(z float32, t int32) float32 {
 	return z
 }
 
-func sigLossGeneric(loss, x []float32, t []int32, eps, fill float32) (bad, nan bool) {
+func sigLossGeneric(loss, x []float32, t []int32, eps, fill float32) check {
 	h := 0.5 * float64(eps)
-	nan = fill != fill
+	bad, nan := false, fill != fill
 	for i, ti := range t {
 		bad = bad || ti > 1
 		if ti < 0 {
@@ -42,10 +42,11 @@ func sigLossGeneric(loss, x []float32, t []int32, eps, fill float32) (bad, nan b
 		u := float64(exp32(-abs32(d)))
 		loss[i] = float32(max(float64(d), 0) + math.Log1p(u) - h*float64(d))
 	}
-	return bad, nan
+	return checks(bad, nan)
 }
 
-func sigLSEGeneric(dst, x []float32) (nan bool) {
+func sigLSEGeneric(dst, x []float32) check {
+	nan := false
 	for i, z := range x {
 		if z-z != 0 {
 			dst[i] = nan32
@@ -54,7 +55,7 @@ func sigLSEGeneric(dst, x []float32) (nan bool) {
 		}
 		dst[i] = float32(max(float64(z), 0) + math.Log1p(float64(exp32(-abs32(z)))))
 	}
-	return nan
+	return checks(false, nan)
 }
 
 func sigGradGeneric(g, x []float32, t []int32, scale []float32, eps float32) {

@@ -239,32 +239,32 @@ func TestSigmoidKernelChecks(t *testing.T) {
 	lengths := counts(40, []int{70, 129, 4099})
 	type call struct {
 		name string
-		run  func(ks *kernelSet, out []float32, x []float32, tg []int32, fill float32) (bad, nan bool)
+		run  func(ks *kernelSet, out []float32, x []float32, tg []int32, fill float32) check
 	}
 	calls := []call{
-		{"sigLoss", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) (bool, bool) {
+		{"sigLoss", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) check {
 			return ks.sigLoss(out, x, tg, 0.1, fill)
 		}},
-		{"sigLossGrad", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) (bool, bool) {
+		{"sigLossGrad", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) check {
 			if ks.sigLossGrad == nil {
 				return ks.sigLoss(out, x, tg, 0.1, fill)
 			}
 			return ks.sigLossGrad(out, make([]float32, len(tg)), x, tg, 0, fill, 0.5)
 		}},
-		{"sigLossRank", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) (bool, bool) {
+		{"sigLossRank", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) check {
 			if ks.sigLossRank == nil {
 				return ks.sigLoss(out, x, tg, 0, fill)
 			}
 			return ks.sigLossRank(out, make([]float32, len(tg)), x, tg, 0, fill)
 		}},
-		{"sigLossGradRank", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) (bool, bool) {
+		{"sigLossGradRank", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) check {
 			if ks.sigLossGradRank == nil {
 				return ks.sigLoss(out, x, tg, 0, fill)
 			}
 			return ks.sigLossGradRank(out, make([]float32, len(tg)), make([]float32, len(tg)), x, tg, 0.1, fill, 2)
 		}},
-		{"sigLSE", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) (bool, bool) {
-			return false, ks.sigLSE(out, x)
+		{"sigLSE", func(ks *kernelSet, out, x []float32, tg []int32, fill float32) check {
+			return ks.sigLSE(out, x)
 		}},
 	}
 	hasNaN := func(v []float32) bool {
@@ -294,7 +294,8 @@ func TestSigmoidKernelChecks(t *testing.T) {
 					xb, f1 := sigPlace(x, 0, 0)
 					tb, f2 := sigPlace(tg, 1, 0)
 					out, f3 := sigPlace(make([]float32, n), 0, 0)
-					bad, nan := c.run(ks, out, xb, tb, fill)
+					ch := c.run(ks, out, xb, tb, fill)
+					bad, nan := ch&checkBad != 0, ch&checkNaN != 0
 					written := hasNaN(out)
 					switch {
 					case c.name != "sigLSE" && bad != wantBad:

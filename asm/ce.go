@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"github.com/mmcloughlin/avo/attr"
 
+	"github.com/mmcloughlin/avo/attr"
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -916,27 +916,20 @@ func (g *pairsGen) prologue() {
 	}
 }
 
-// checkTarget takes a vector of targets into the checks' largest target.
-func (g *pairsGen) checkTarget(tv reg.VecVirtual) {
-	if m, ok := g.tmax.(Mem); ok {
+// accumulate folds v into the check acc (a register, or a frame slot: loaded, combined, stored)
+// with op, VPMAXSD for the targets or VADDPS for the losses.
+func (g *pairsGen) accumulate(acc Op, v reg.VecVirtual, op func(a, b, d Op)) {
+	if m, ok := acc.(Mem); ok {
 		a := g.t.vec()
-		VPMAXSD(m, tv, a)
+		op(m, v, a)
 		VMOVUPS(a, m)
 		return
 	}
-	VPMAXSD(tv, g.tmax, g.tmax)
+	op(v, acc, acc)
 }
 
-// checkLoss adds a vector of losses stored to the checks' sum.
-func (g *pairsGen) checkLoss(loss reg.VecVirtual) {
-	if m, ok := g.lsum.(Mem); ok {
-		a := g.t.vec()
-		VADDPS(m, loss, a)
-		VMOVUPS(a, m)
-		return
-	}
-	VADDPS(loss, g.lsum, g.lsum)
-}
+func vpmaxsd(a, b, d Op) { VPMAXSD(a, b, d) }
+func vaddps(a, b, d Op)  { VADDPS(a, b, d) }
 
 // body emits the computation of n vectors of rows, phase by phase, so that the out-of-order
 // core sees n independent chains side by side.
@@ -1002,7 +995,7 @@ func (g *pairsGen) load(r *pairRows, i int) {
 		tm := Mem{Base: g.tp, Disp: i * t.bytes()}
 		if t.zmm {
 			VMOVDQU32(tm, r.tv)
-			g.checkTarget(r.tv)
+			g.accumulate(g.tmax, r.tv, vpmaxsd)
 			k1 := K()
 			VPCMPEQD(g.oneI, r.tv, k1)
 			VXORPS(sign, r.d, k1, r.d)
@@ -1010,7 +1003,7 @@ func (g *pairsGen) load(r *pairRows, i int) {
 			VPMOVD2M(r.tv, r.kIgn)
 		} else {
 			VMOVDQU(tm, r.tv)
-			g.checkTarget(r.tv)
+			g.accumulate(g.tmax, r.tv, vpmaxsd)
 			s := t.vec()
 			VPCMPEQD(g.oneI, r.tv, s)
 			VANDPS(sign, s, s)
@@ -1044,7 +1037,7 @@ func (g *pairsGen) finish(r *pairRows, i int) {
 		} else {
 			VBLENDVPS(r.tv, g.fill, r.loss, r.loss) // fill where t < 0
 		}
-		g.checkLoss(r.loss)
+		g.accumulate(g.lsum, r.loss, vaddps)
 	}
 	VMOVUPS(r.loss, Mem{Base: g.dst, Disp: i * t.bytes()})
 	if !g.st {

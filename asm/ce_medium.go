@@ -1195,33 +1195,34 @@ func (g *mediumGen) finish() {
 	JMP(LabelRef(lbl + "Fin"))
 	Label(lbl + "Done")
 	if !g.lse {
-		g.returnChecks()
+		t.returnRowChecks(g.tmax, g.lsum)
 	}
 }
 
-// returnChecks returns the finish's checks: tmax, the largest target of the call's rows (the
-// padded rows' −1 included), and nan, a NaN in the sum of the losses stored, which is NaN when one
-// of them is (and, with fill = −Inf beside a loss of +Inf, when none is: the caller's scan of the
-// losses sorts that out). One VPMAXSD and one add a group, in place of a pass over the targets
-// before the call (where the kernel reads no memory by target: C <= selectMaxC on the tiled
-// kernels) and one over the losses after.
-func (g *mediumGen) returnChecks() { g.t.returnRowChecks(g.tmax, g.lsum) }
-
-// returnRowChecks returns a row kernel's checks from its accumulators (registers, or memory
-// slots): tmax, the largest lane of tmax, and nan, a NaN lane in lsum.
+// returnRowChecks returns the checks of a kernel that writes losses, from its accumulators
+// (registers, or memory slots): tmax, the largest lane of tmaxOp (the largest target the kernel
+// read; nil for a kernel without targets, which returns nan alone), and nan, a NaN lane in lsumOp,
+// the sum of the losses stored, which is NaN when one of them is (and, with fill = −Inf beside a
+// loss of +Inf, when none is: the caller's scan of the losses sorts that out). One VPMAXSD and
+// one add a vector (or a group) of rows, in place of a pass over the targets before the kernel
+// and one over the losses after.
 func (t tier) returnRowChecks(tmaxOp, lsumOp Op) {
 	Comment("return the checks: tmax, and nan = a NaN in the sum of the losses")
-	v, ok := tmaxOp.(reg.VecVirtual)
-	if !ok {
-		v = t.vec()
-		VMOVDQU32orU(t, tmaxOp.(Mem), v)
+	ret := 0
+	if tmaxOp != nil {
+		v, ok := tmaxOp.(reg.VecVirtual)
+		if !ok {
+			v = t.vec()
+			VMOVDQU32orU(t, tmaxOp.(Mem), v)
+		}
+		Store(t.hmaxD(v), ReturnIndex(0))
+		ret = 1
 	}
 	lsum, ok := lsumOp.(reg.VecVirtual)
 	if !ok {
 		lsum = t.vec()
 		VMOVUPS(lsumOp, lsum)
 	}
-	Store(t.hmaxD(v), ReturnIndex(0))
 	nan := GP8()
 	if t.zmm {
 		k := K()
@@ -1234,7 +1235,7 @@ func (t tier) returnRowChecks(tmaxOp, lsumOp Op) {
 		TESTL(bits, bits)
 	}
 	SETNE(nan)
-	Store(nan, ReturnIndex(1))
+	Store(nan, ReturnIndex(ret))
 }
 
 // finishCE emits the cross-entropy's finish of the group at grp, its losses to dst: finishRows,

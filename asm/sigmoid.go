@@ -91,7 +91,7 @@ func genSig(t tier, kind sigKind) {
 	g.prologue()
 	g.consts()
 	if g.loss {
-		Comment("the checks: tmax = the lanes' largest target, lsum = the sum of the losses stored")
+		Comment("the checks: tmax = the lanes' largest target (0 to start: a tail's masked-off lanes read 0), lsum = the sum of the losses stored")
 		g.lsum = t.zero()
 		if g.targets {
 			g.tmax = t.zero()
@@ -103,9 +103,9 @@ func genSig(t tier, kind sigKind) {
 		g.groups = 4
 		if kind == sigLossRank {
 			// 4 vectors with their ranks' signs, the checks' two accumulators and the constants
-			// need more than 32 registers; spilling exp's constants to frame slots (not 64-byte aligned) instead cost
-			// sigLossRank a third of its speed (Forward with NegPosRatio on 4M logits: 5,800
-			// against 4,000–4,300 MB/s, Zen 5 EPYC)
+			// need more than 32 registers; spilling exp's constants to frame slots (not 64-byte
+			// aligned) instead cost sigLossRank a third of its speed (Forward with NegPosRatio on
+			// 4M logits: 5,800 against 4,000–4,300 MB/s, Zen 5 EPYC)
 			g.groups = 3
 		}
 	}
@@ -126,53 +126,14 @@ func genSig(t tier, kind sigKind) {
 	}
 	Label(lbl + "Done")
 	if g.loss {
-		g.returnChecks()
+		var tmax Op // sigLSE reads no targets: it returns nan alone
+		if g.targets {
+			tmax = g.tmax
+		}
+		t.returnRowChecks(tmax, g.lsum)
 	}
 	VZEROUPPER()
 	RET()
-}
-
-// returnChecks returns the checks of a kernel that writes losses: bad, a target above 1 (the
-// targets of masked-off tail lanes read as 0), and nan, a NaN in lsum, the sum of the stored
-// losses, which is NaN when one of them is (and, with fill = −Inf, when a lane's sum of losses
-// reached +Inf: a false alarm, which the caller's scan of the losses sorts out). One add a vector
-// of samples and two tests a call, in place of a pass over the targets before and one over the
-// losses after.
-func (g *sigGen) returnChecks() {
-	t := g.t
-	Comment("return the checks: bad = a target > 1, nan = a NaN in the sum of the losses")
-	if g.targets {
-		bad := GP8()
-		if t.zmm {
-			k := K()
-			VPCMPD(U8(6), t.cu("oneInt", 1), g.tmax, k) // NLE: tmax > 1
-			KORTESTW(k, k)
-		} else {
-			m, r := t.vec(), GP32()
-			VPCMPGTD(t.cu("oneInt", 1), g.tmax, m)
-			VMOVMSKPS(m, r)
-			TESTL(r, r)
-		}
-		SETNE(bad)
-		Store(bad, ReturnIndex(0))
-	}
-	nan := GP8()
-	if t.zmm {
-		k := K()
-		VCMPPS(U8(3), g.lsum, g.lsum, k) // UNORD
-		KORTESTW(k, k)
-	} else {
-		m, r := t.vec(), GP32()
-		VCMPPS(U8(3), g.lsum, g.lsum, m)
-		VMOVMSKPS(m, r)
-		TESTL(r, r)
-	}
-	SETNE(nan)
-	if g.targets {
-		Store(nan, ReturnIndex(1))
-	} else {
-		Store(nan, ReturnIndex(0))
-	}
 }
 
 // text starts the kernel.
@@ -182,10 +143,11 @@ func (g *sigGen) text() {
 	switch g.kind {
 	case sigLoss:
 		name = "sigLoss"
-		t.text(name, "func(loss, x []float32, t []int32, eps, fill float32) (bad, nan bool)",
+		t.text(name, "func(loss, x []float32, t []int32, eps, fill float32) (tmax int32, nan bool)",
 			"sets loss[i] to the sigmoid cross-entropy of the logit x[i] with target t[i] (0 or 1) and label",
 			"smoothing eps, for the len(t) samples: fill where t[i] < 0, NaN where x[i] is not finite. It",
-			"returns bad, some t[i] > 1, and nan, some loss written may be NaN (false: none is).")
+			"returns tmax, the largest t[i] (0 when all are below), and nan, some loss written may be NaN",
+			"(false: none is).")
 	case sigLSE:
 		name = "sigLSE"
 		t.text(name, "func(dst, x []float32) (nan bool)",
@@ -198,16 +160,16 @@ func (g *sigGen) text() {
 			"and 0 elsewhere, for the len(t) samples. g may be x.")
 	case sigLossGrad:
 		name = "sigLossGrad"
-		t.text(name, "func(loss, g, x []float32, t []int32, eps, fill, s0 float32) (bad, nan bool)",
+		t.text(name, "func(loss, g, x []float32, t []int32, eps, fill, s0 float32) (tmax int32, nan bool)",
 			"is sigLoss that also sets g[i] = s0·(σ(x[i]) − y') where t[i] >= 0 and 0 elsewhere; g may be x.")
 	case sigLossRank:
 		name = "sigLossRank"
-		t.text(name, "func(loss, rank, x []float32, t []int32, eps, fill float32) (bad, nan bool)",
+		t.text(name, "func(loss, rank, x []float32, t []int32, eps, fill float32) (tmax int32, nan bool)",
 			"is sigLoss that also sets NegPosRatio's ranks: rank[i] = NaN for a positive (t[i] = 1), loss[i]",
 			"for every other sample (fill for an ignored one).")
 	case sigLossGradRank:
 		name = "sigLossGradRank"
-		t.text(name, "func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) (bad, nan bool)",
+		t.text(name, "func(loss, rank, g, x []float32, t []int32, eps, fill, s0 float32) (tmax int32, nan bool)",
 			"is sigLossGrad that also sets the ranks of sigLossRank.")
 	}
 	g.lbl = name + t.suffix
