@@ -336,8 +336,12 @@ type groupCut struct {
 	exact bool
 }
 
-// set records what the selector's last topK kept of x.
-func (gc *groupCut) set(x []float32, s *selector) { *gc = groupCut{x, s.cutAt, s.cutExact} }
+// set records what the selector's last topK kept of x. A cut at NaN (NegPosRatio keeping its
+// positives, whose ranks are NaN, and no negative) is not one zeroBelow can draw: no float is
+// below NaN; the gaps between the kept samples do it.
+func (gc *groupCut) set(x []float32, s *selector) {
+	*gc = groupCut{x, s.cutAt, s.cutExact && s.cutAt == s.cutAt}
+}
 
 // reduce sums the kept losses, in index order with four float64 accumulators (the same bits
 // whatever Workers is), and returns the result and the reduction's denominator W.

@@ -78,6 +78,7 @@ func ruleConfigs() []ohem.Config {
 		{ProbThreshold: 0.7}, {ProbThreshold: 0.7, MinKept: 5}, {ProbThreshold: 0.3, MinKept: 100000}, {ProbThreshold: 1},
 		{ProbThreshold: 1e-30, MinKept: 3},
 		{NegPosRatio: 3}, {NegPosRatio: 3, MinKept: 5}, {NegPosRatio: 0.5, MinKept: 100000}, {NegPosRatio: 1, Background: 1},
+		{NegPosRatio: 0.01}, // fewer than one negative a positive: only the positives kept (kneg 0)
 	}
 	var out []ohem.Config
 	for _, cfg := range base {

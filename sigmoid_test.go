@@ -149,6 +149,32 @@ func checkSigmoidLoss(t *testing.T, cfg ohem.Config, b ohem.Batch) {
 	}
 }
 
+// TestSigmoidRulesLarge runs the rules on groups above the small-group selection's limit (fewMax),
+// where the selection cuts by its threshold and the fused pass's gradient of the dropped samples
+// is zeroed by a compare with it: NegPosRatio's cut falls among its positives' NaN ranks when it
+// keeps no negative, and ties in the losses make a cut not exact.
+func TestSigmoidRulesLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large batches")
+	}
+	r := rand.New(rand.NewPCG(12, 2))
+	specs := []sigSpec{
+		{rows: 70001, c: 1, ignore: 0.1, pos: 0.01, confident: 0.2},
+		{rows: 1 << 16, c: 3, images: 2, ignore: 0.05, pos: 0.2, levels: 9},
+	}
+	cfgs := []ohem.Config{
+		{NegPosRatio: 3}, {NegPosRatio: 1e-4}, {NegPosRatio: 1e-4, KeepTies: true}, {NegPosRatio: 0.5, PerImage: true},
+		{KeepRatio: 0.3}, {KeepRatio: 0.3, KeepTies: true}, {Keep: 1000, PerImage: true},
+		{ProbThreshold: 0.6, MinKept: 10},
+	}
+	for _, s := range specs {
+		b := makeSigmoid(r, s)
+		for _, cfg := range cfgs {
+			t.Run(s.String()+"/"+configName(cfg), func(t *testing.T) { checkSigmoidLoss(t, cfg, b) })
+		}
+	}
+}
+
 // sigmoidRules is ruleConfigs for Sigmoid batches: NegPosRatio with Background 0 only.
 func sigmoidRules() []ohem.Config {
 	var out []ohem.Config
