@@ -96,6 +96,11 @@ type kernelSet struct {
 	// indicesAtLeast writes base+i for every x[i] >= t, ascending, to dst, which has room for all,
 	// and returns their count.
 	indicesAtLeast func(dst []int32, x []float32, t float32, base int32) int
+	// indicesZeroBelow, optional (nil: indicesAtLeast, then zeroBelow), is indicesAtLeast for a t
+	// that is not NaN that also sets g[i] = 0 where x[i] < t (zeroBelow) in the same pass; len(g) >=
+	// len(x). The selection's last pass over a group then zeroes the fused pass's gradient of the
+	// samples it drops, without another read of x.
+	indicesZeroBelow func(dst []int32, g, x []float32, t float32, base int32) int
 	// negPosRanks sets NegPosRatio's ranks: rank[i] = NaN (above every loss) for a positive
 	// (t[i] >= 0, t[i] != bg), loss[i] for every other sample (an ignored one's loss is −Inf
 	// already), for i < len(loss); it returns the number of positives. len(rank) and len(t) are at
@@ -149,4 +154,14 @@ func checks(bad, nan bool) check {
 		c |= checkNaN
 	}
 	return c
+}
+
+// zeroedIndices is indicesZeroBelow, or where the set has none indicesAtLeast then zeroBelow.
+func (ks *kernelSet) zeroedIndices(dst []int32, g, x []float32, t float32, base int32) int {
+	if ks.indicesZeroBelow != nil {
+		return ks.indicesZeroBelow(dst, g, x, t, base)
+	}
+	n := ks.indicesAtLeast(dst, x, t, base)
+	ks.zeroBelow(g, x, t)
+	return n
 }

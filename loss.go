@@ -316,7 +316,13 @@ func (l *Loss) selectGroups(c *call) int {
 		if l.counted {
 			pre = &l.counts[g]
 		}
-		sel, v = l.choose(sel, l.losses[lo:lo+per], rank, c.b.Targets[lo:lo+per], int32(lo), pre, &l.cuts[g])
+		// After the fused Sigmoid pass, the selection's last pass over the group zeroes the
+		// gradient of the samples it drops, where it can (groupCut.zeroed).
+		var grad []float32
+		if c.fused && c.sh.sig {
+			grad = c.grad[lo : lo+per]
+		}
+		sel, v = l.choose(sel, l.losses[lo:lo+per], rank, c.b.Targets[lo:lo+per], grad, int32(lo), pre, &l.cuts[g])
 		valid += v
 	}
 	l.selected = sel
@@ -329,18 +335,19 @@ type targetCount struct{ valid, pos int }
 
 // A groupCut says, when exact is set, that a group kept exactly its samples whose on[i] >= at
 // (NaN included; on is the group's losses, or NegPosRatio's ranks): zeroBelow(g, on, at) then
-// zeroes the gradient of its dropped samples in one pass.
+// zeroes the gradient of its dropped samples in one pass, which zeroed says the selection's
+// last pass did already.
 type groupCut struct {
-	on    []float32
-	at    float32
-	exact bool
+	on            []float32
+	at            float32
+	exact, zeroed bool
 }
 
 // set records what the selector's last topK kept of x. A cut at NaN (NegPosRatio keeping its
 // positives, whose ranks are NaN, and no negative) is not one zeroBelow can draw: no float is
 // below NaN; the gaps between the kept samples do it.
 func (gc *groupCut) set(x []float32, s *selector) {
-	*gc = groupCut{x, s.cutAt, s.cutExact && s.cutAt == s.cutAt}
+	*gc = groupCut{on: x, at: s.cutAt, exact: s.cutExact && s.cutAt == s.cutAt, zeroed: s.cutZeroed}
 }
 
 // reduce sums the kept losses, in index order with four float64 accumulators (the same bits
@@ -498,6 +505,8 @@ func (l *Loss) zeroDropped(grad []float32) {
 		switch {
 		case gc.exact && gc.at == -math.MaxFloat32:
 			// every valid sample kept; the ignored ones' gradient is 0 already
+		case gc.exact && gc.zeroed:
+			// the selection's indicesZeroBelow pass zeroed the dropped ones
 		case gc.exact:
 			l.ks.zeroBelow(grad[lo:hi], gc.on, gc.at)
 		default:
@@ -592,7 +601,7 @@ func (l *Loss) clearRows(g []float32, t []int32, lo, hi, c int) {
 // valid samples. loss holds the group's losses, −Inf for ignored samples; t its targets; rank is
 // NegPosRatio's scratch; base the index of the group's first sample; pre, when not nil, the
 // group's targets counted already; gc receives what tells the kept samples from the dropped.
-func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32, pre *targetCount, gc *groupCut) ([]int32, int) {
+func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, grad []float32, base int32, pre *targetCount, gc *groupCut) ([]int32, int) {
 	const lowest = -math.MaxFloat32 // every loss is >= it, −Inf is not
 	cfg := &l.cfg
 	var valid, pos int
@@ -617,7 +626,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32, 
 		k = min(cfg.MinKept, valid)
 		if l.ks.countAtLeast(loss, f) >= k {
 			n := l.ks.indicesAtLeast(sel[len(sel):cap(sel)], loss, f, base)
-			*gc = groupCut{loss, f, true}
+			*gc = groupCut{on: loss, at: f, exact: true}
 			return sel[:len(sel)+n], valid
 		}
 	case ruleNegPos:
@@ -627,6 +636,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32, 
 		neg := valid - pos
 		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
 		if kneg < neg {
+			l.sel.zero = grad
 			sel = l.sel.topK(sel, rank, pos+kneg, base, cfg.KeepTies)
 			gc.set(rank, &l.sel)
 			return sel, valid
@@ -637,9 +647,10 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, base int32, 
 	}
 	if k == valid {
 		n := l.ks.indicesAtLeast(sel[len(sel):cap(sel)], loss, lowest, base)
-		*gc = groupCut{loss, lowest, true}
+		*gc = groupCut{on: loss, at: lowest, exact: true}
 		return sel[:len(sel)+n], valid
 	}
+	l.sel.zero = grad
 	sel = l.sel.topK(sel, loss, k, base, cfg.KeepTies)
 	gc.set(loss, &l.sel)
 	return sel, valid

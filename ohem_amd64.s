@@ -1432,6 +1432,188 @@ indicesNaNAVX2Done:
 	VZEROUPPER
 	RET
 
+// func indicesZeroBelowAVX2(dst []int32, g []float32, x []float32, v float32, base int32) int
+// Requires: AVX, AVX2, POPCNT
+TEXT ·indicesZeroBelowAVX2(SB), NOSPLIT, $0-88
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         x_len+56(FP), BX
+	MOVQ         g_base+24(FP), SI
+	VBROADCASTSS v+72(FP), Y0
+	MOVL         base+76(FP), DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Y1
+	LEAQ         compact<>+0(SB), DI
+	MOVQ         AX, R8
+	LEAQ         -64(AX)(CX*4), CX
+
+	// Fast loop: two vectors a step while dst has room for two whole vectors, each packed vector stored whole.
+indicesZeroBelowAVX2Fast:
+	CMPQ      BX, $0x00000010
+	JB        indicesZeroBelowAVX2Edge
+	CMPQ      AX, CX
+	JG        indicesZeroBelowAVX2Edge
+	VCMPPS    $0x0a, (DX), Y0, Y2
+	VMOVUPS   (SI), Y3
+	VANDPS    Y2, Y3, Y3
+	VMOVUPS   Y3, (SI)
+	VMOVMSKPS Y2, R9
+	VPMOVZXBD (DI)(R9*8), Y2
+	VPADDD    Y1, Y2, Y2
+	POPCNTL   R9, R9
+	VMOVDQU   Y2, (AX)
+	LEAQ      (AX)(R9*4), AX
+	VPADDD    eightVec<>+0(SB), Y1, Y1
+	VCMPPS    $0x0a, 32(DX), Y0, Y2
+	VMOVUPS   32(SI), Y3
+	VANDPS    Y2, Y3, Y3
+	VMOVUPS   Y3, 32(SI)
+	VMOVMSKPS Y2, R9
+	VPMOVZXBD (DI)(R9*8), Y2
+	VPADDD    Y1, Y2, Y2
+	POPCNTL   R9, R9
+	VMOVDQU   Y2, (AX)
+	LEAQ      (AX)(R9*4), AX
+	VPADDD    eightVec<>+0(SB), Y1, Y1
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000040, SI
+	SUBQ      $0x00000010, BX
+	JMP       indicesZeroBelowAVX2Fast
+
+	// Edge: whole vectors, each packed vector stored through a mask of as many lanes as passed.
+indicesZeroBelowAVX2Edge:
+	CMPQ      BX, $0x00000008
+	JB        indicesZeroBelowAVX2Tail
+	VCMPPS    $0x0a, (DX), Y0, Y2
+	VMOVUPS   (SI), Y3
+	VANDPS    Y2, Y3, Y3
+	VMOVUPS   Y3, (SI)
+	VMOVMSKPS Y2, CX
+	VPMOVZXBD (DI)(CX*8), Y2
+	VPADDD    Y1, Y2, Y2
+	POPCNTL   CX, CX
+	TESTQ     CX, CX
+	JZ        storeCountAVX2_13
+	LEAQ      (AX), R9
+	VMOVAPS   X2, X3
+	CMPQ      CX, $0x08
+	JB        storeTail_14Quad
+	VMOVUPS   Y2, (R9)
+	JMP       storeTail_14Done
+
+storeTail_14Quad:
+	TESTQ        $0x00000004, CX
+	JZ           storeTail_14Pair
+	VMOVUPS      X3, (R9)
+	VEXTRACTF128 $0x01, Y2, X3
+	ADDQ         $0x10, R9
+
+storeTail_14Pair:
+	TESTQ    $0x00000002, CX
+	JZ       storeTail_14One
+	VMOVSD   X3, (R9)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, R9
+
+storeTail_14One:
+	TESTQ  $0x00000001, CX
+	JZ     storeTail_14Done
+	VMOVSS X3, (R9)
+
+storeTail_14Done:
+storeCountAVX2_13:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD eightVec<>+0(SB), Y1, Y1
+	ADDQ   $0x00000020, DX
+	ADDQ   $0x00000020, SI
+	SUBQ   $0x00000008, BX
+	JMP    indicesZeroBelowAVX2Edge
+
+	// Tail: the last n < lanes elements, through a mask.
+indicesZeroBelowAVX2Tail:
+	TESTQ        BX, BX
+	JZ           indicesZeroBelowAVX2Done
+	VMOVDQU      iota<>+0(SB), Y2
+	VMOVQ        BX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD     Y2, Y3, Y3
+	VMASKMOVPS   (DX), Y3, Y2
+	VCMPPS       $0x05, Y0, Y2, Y0
+	VANDPS       Y3, Y0, Y0
+	VMASKMOVPS   (SI), Y3, Y2
+	VANDPS       Y0, Y2, Y2
+	LEAQ         (SI), CX
+	VMOVAPS      X2, X3
+	CMPQ         BX, $0x08
+	JB           storeTail_15Quad
+	VMOVUPS      Y2, (CX)
+	JMP          storeTail_15Done
+
+storeTail_15Quad:
+	TESTQ        $0x00000004, BX
+	JZ           storeTail_15Pair
+	VMOVUPS      X3, (CX)
+	VEXTRACTF128 $0x01, Y2, X3
+	ADDQ         $0x10, CX
+
+storeTail_15Pair:
+	TESTQ    $0x00000002, BX
+	JZ       storeTail_15One
+	VMOVSD   X3, (CX)
+	VMOVHLPS X3, X3, X3
+	ADDQ     $0x08, CX
+
+storeTail_15One:
+	TESTQ  $0x00000001, BX
+	JZ     storeTail_15Done
+	VMOVSS X3, (CX)
+
+storeTail_15Done:
+	VMOVMSKPS Y0, CX
+	VPMOVZXBD (DI)(CX*8), Y0
+	VPADDD    Y1, Y0, Y0
+	POPCNTL   CX, CX
+	TESTQ     CX, CX
+	JZ        storeCountAVX2_16
+	LEAQ      (AX), DX
+	VMOVAPS   X0, X2
+	CMPQ      CX, $0x08
+	JB        storeTail_17Quad
+	VMOVUPS   Y0, (DX)
+	JMP       storeTail_17Done
+
+storeTail_17Quad:
+	TESTQ        $0x00000004, CX
+	JZ           storeTail_17Pair
+	VMOVUPS      X2, (DX)
+	VEXTRACTF128 $0x01, Y0, X2
+	ADDQ         $0x10, DX
+
+storeTail_17Pair:
+	TESTQ    $0x00000002, CX
+	JZ       storeTail_17One
+	VMOVSD   X2, (DX)
+	VMOVHLPS X2, X2, X2
+	ADDQ     $0x08, DX
+
+storeTail_17One:
+	TESTQ  $0x00000001, CX
+	JZ     storeTail_17Done
+	VMOVSS X2, (DX)
+
+storeTail_17Done:
+storeCountAVX2_16:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD eightVec<>+0(SB), Y1, Y1
+
+indicesZeroBelowAVX2Done:
+	SUBQ R8, AX
+	SHRQ $0x02, AX
+	MOVQ AX, ret+80(FP)
+	VZEROUPPER
+	RET
+
 // func ceRowsLargeAVX2(s []float32, zt []float32, neg []float32, mx []float32, x []float32, t []int32, c int, k float32)
 // Requires: AVX, AVX2, FMA3, SSE
 TEXT ·ceRowsLargeAVX2(SB), NOSPLIT, $0-156
@@ -4222,30 +4404,30 @@ ceRowsLargeGradAVX2MaxTailNorm:
 	LEAQ         (R15), R11
 	VMOVAPS      X6, X0
 	CMPQ         R13, $0x08
-	JB           storeTail_13Quad
+	JB           storeTail_18Quad
 	VMOVUPS      Y6, (R11)
-	JMP          storeTail_13Done
+	JMP          storeTail_18Done
 
-storeTail_13Quad:
+storeTail_18Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail_13Pair
+	JZ           storeTail_18Pair
 	VMOVUPS      X0, (R11)
 	VEXTRACTF128 $0x01, Y6, X0
 	ADDQ         $0x10, R11
 
-storeTail_13Pair:
+storeTail_18Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail_13One
+	JZ       storeTail_18One
 	VMOVSD   X0, (R11)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, R11
 
-storeTail_13One:
+storeTail_18One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail_13Done
+	JZ     storeTail_18Done
 	VMOVSS X0, (R11)
 
-storeTail_13Done:
+storeTail_18Done:
 	JMP ceRowsLargeGradAVX2MaxDone
 
 ceRowsLargeGradAVX2Max4:
@@ -4546,39 +4728,39 @@ ceRowsLargeGradAVX2ExpTailShort:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y6, Y6
 	VANDNPS     Y8, Y6, Y8
 	CMPQ        BX, $0x00000020
-	JB          ceRowsLargeGradAVX2Pieces_14
+	JB          ceRowsLargeGradAVX2Pieces_19
 	VMOVUPS     Y8, (R12)(R10*1)
-	JMP         ceRowsLargeGradAVX2Stored_15
+	JMP         ceRowsLargeGradAVX2Stored_20
 
-ceRowsLargeGradAVX2Pieces_14:
+ceRowsLargeGradAVX2Pieces_19:
 	LEAQ    (R12)(R10*1), R11
 	VMOVAPS X8, X6
 	CMPQ    R13, $0x08
-	JB      storeTail_16Quad
+	JB      storeTail_21Quad
 	VMOVUPS Y8, (R11)
-	JMP     storeTail_16Done
+	JMP     storeTail_21Done
 
-storeTail_16Quad:
+storeTail_21Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail_16Pair
+	JZ           storeTail_21Pair
 	VMOVUPS      X6, (R11)
 	VEXTRACTF128 $0x01, Y8, X6
 	ADDQ         $0x10, R11
 
-storeTail_16Pair:
+storeTail_21Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail_16One
+	JZ       storeTail_21One
 	VMOVSD   X6, (R11)
 	VMOVHLPS X6, X6, X6
 	ADDQ     $0x08, R11
 
-storeTail_16One:
+storeTail_21One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail_16Done
+	JZ     storeTail_21Done
 	VMOVSS X6, (R11)
 
-storeTail_16Done:
-ceRowsLargeGradAVX2Stored_15:
+storeTail_21Done:
+ceRowsLargeGradAVX2Stored_20:
 	VANDPS Y7, Y8, Y8
 	VADDPS Y8, Y3, Y3
 
@@ -4702,30 +4884,30 @@ ceRowsLargeGradAVX2DropZeroShort:
 	LEAQ    (R11), R13
 	VMOVAPS X0, X1
 	CMPQ    R12, $0x08
-	JB      storeTail_17Quad
+	JB      storeTail_22Quad
 	VMOVUPS Y0, (R13)
-	JMP     storeTail_17Done
+	JMP     storeTail_22Done
 
-storeTail_17Quad:
+storeTail_22Quad:
 	TESTQ        $0x00000004, R12
-	JZ           storeTail_17Pair
+	JZ           storeTail_22Pair
 	VMOVUPS      X1, (R13)
 	VEXTRACTF128 $0x01, Y0, X1
 	ADDQ         $0x10, R13
 
-storeTail_17Pair:
+storeTail_22Pair:
 	TESTQ    $0x00000002, R12
-	JZ       storeTail_17One
+	JZ       storeTail_22One
 	VMOVSD   X1, (R13)
 	VMOVHLPS X1, X1, X1
 	ADDQ     $0x08, R13
 
-storeTail_17One:
+storeTail_22One:
 	TESTQ  $0x00000001, R12
-	JZ     storeTail_17Done
+	JZ     storeTail_22Done
 	VMOVSS X1, (R13)
 
-storeTail_17Done:
+storeTail_22Done:
 	SHLQ $0x02, R12
 	ADDQ R12, R11
 
@@ -4798,30 +4980,30 @@ ceRowsLargeGradAVX2IgnNormTail:
 	LEAQ         (R12), R12
 	VMOVAPS      X2, X3
 	CMPQ         R13, $0x08
-	JB           storeTail_18Quad
+	JB           storeTail_23Quad
 	VMOVUPS      Y2, (R12)
-	JMP          storeTail_18Done
+	JMP          storeTail_23Done
 
-storeTail_18Quad:
+storeTail_23Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail_18Pair
+	JZ           storeTail_23Pair
 	VMOVUPS      X3, (R12)
 	VEXTRACTF128 $0x01, Y2, X3
 	ADDQ         $0x10, R12
 
-storeTail_18Pair:
+storeTail_23Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail_18One
+	JZ       storeTail_23One
 	VMOVSD   X3, (R12)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R12
 
-storeTail_18One:
+storeTail_23One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail_18Done
+	JZ     storeTail_23Done
 	VMOVSS X3, (R12)
 
-storeTail_18Done:
+storeTail_23Done:
 ceRowsLargeGradAVX2IgnNormDone:
 	// an ignored row's gradient is 0
 	LEAQ   (DX)(R10*1), R12
@@ -4865,30 +5047,30 @@ ceRowsLargeGradAVX2IgnZeroShort:
 	LEAQ    (R12), R14
 	VMOVAPS X2, X3
 	CMPQ    R13, $0x08
-	JB      storeTail_19Quad
+	JB      storeTail_24Quad
 	VMOVUPS Y2, (R14)
-	JMP     storeTail_19Done
+	JMP     storeTail_24Done
 
-storeTail_19Quad:
+storeTail_24Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail_19Pair
+	JZ           storeTail_24Pair
 	VMOVUPS      X3, (R14)
 	VEXTRACTF128 $0x01, Y2, X3
 	ADDQ         $0x10, R14
 
-storeTail_19Pair:
+storeTail_24Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail_19One
+	JZ       storeTail_24One
 	VMOVSD   X3, (R14)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R14
 
-storeTail_19One:
+storeTail_24One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail_19Done
+	JZ     storeTail_24Done
 	VMOVSS X3, (R14)
 
-storeTail_19Done:
+storeTail_24Done:
 	SHLQ $0x02, R13
 	ADDQ R13, R12
 
@@ -4947,30 +5129,30 @@ ceRowsLargeGradAVX2LastNormTail:
 	LEAQ         (AX), AX
 	VMOVAPS      X2, X0
 	CMPQ         CX, $0x08
-	JB           storeTail_20Quad
+	JB           storeTail_25Quad
 	VMOVUPS      Y2, (AX)
-	JMP          storeTail_20Done
+	JMP          storeTail_25Done
 
-storeTail_20Quad:
+storeTail_25Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail_20Pair
+	JZ           storeTail_25Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y2, X0
 	ADDQ         $0x10, AX
 
-storeTail_20Pair:
+storeTail_25Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail_20One
+	JZ       storeTail_25One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_20One:
+storeTail_25One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail_20Done
+	JZ     storeTail_25Done
 	VMOVSS X0, (AX)
 
-storeTail_20Done:
+storeTail_25Done:
 ceRowsLargeGradAVX2LastNormDone:
 	VZEROUPPER
 	RET
@@ -5071,30 +5253,30 @@ ceRowsLargeSpreadGradAVX2MaxTailNorm:
 	LEAQ         (R15), R11
 	VMOVAPS      X6, X0
 	CMPQ         R13, $0x08
-	JB           storeTail_21Quad
+	JB           storeTail_26Quad
 	VMOVUPS      Y6, (R11)
-	JMP          storeTail_21Done
+	JMP          storeTail_26Done
 
-storeTail_21Quad:
+storeTail_26Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail_21Pair
+	JZ           storeTail_26Pair
 	VMOVUPS      X0, (R11)
 	VEXTRACTF128 $0x01, Y6, X0
 	ADDQ         $0x10, R11
 
-storeTail_21Pair:
+storeTail_26Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail_21One
+	JZ       storeTail_26One
 	VMOVSD   X0, (R11)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, R11
 
-storeTail_21One:
+storeTail_26One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail_21Done
+	JZ     storeTail_26Done
 	VMOVSS X0, (R11)
 
-storeTail_21Done:
+storeTail_26Done:
 	JMP ceRowsLargeSpreadGradAVX2MaxDone
 
 ceRowsLargeSpreadGradAVX2Max4:
@@ -5431,39 +5613,39 @@ ceRowsLargeSpreadGradAVX2ExpTailShort:
 	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y13, Y13
 	VANDNPS     Y12, Y13, Y12
 	CMPQ        BX, $0x00000020
-	JB          ceRowsLargeSpreadGradAVX2Pieces_22
+	JB          ceRowsLargeSpreadGradAVX2Pieces_27
 	VMOVUPS     Y12, (R12)(R10*1)
-	JMP         ceRowsLargeSpreadGradAVX2Stored_23
+	JMP         ceRowsLargeSpreadGradAVX2Stored_28
 
-ceRowsLargeSpreadGradAVX2Pieces_22:
+ceRowsLargeSpreadGradAVX2Pieces_27:
 	LEAQ    (R12)(R10*1), R11
 	VMOVAPS X12, X13
 	CMPQ    R13, $0x08
-	JB      storeTail_24Quad
+	JB      storeTail_29Quad
 	VMOVUPS Y12, (R11)
-	JMP     storeTail_24Done
+	JMP     storeTail_29Done
 
-storeTail_24Quad:
+storeTail_29Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail_24Pair
+	JZ           storeTail_29Pair
 	VMOVUPS      X13, (R11)
 	VEXTRACTF128 $0x01, Y12, X13
 	ADDQ         $0x10, R11
 
-storeTail_24Pair:
+storeTail_29Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail_24One
+	JZ       storeTail_29One
 	VMOVSD   X13, (R11)
 	VMOVHLPS X13, X13, X13
 	ADDQ     $0x08, R11
 
-storeTail_24One:
+storeTail_29One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail_24Done
+	JZ     storeTail_29Done
 	VMOVSS X13, (R11)
 
-storeTail_24Done:
-ceRowsLargeSpreadGradAVX2Stored_23:
+storeTail_29Done:
+ceRowsLargeSpreadGradAVX2Stored_28:
 	VANDPS      Y11, Y12, Y12
 	VADDPS      Y12, Y2, Y2
 	VANDPS      Y11, Y10, Y10
@@ -5612,30 +5794,30 @@ ceRowsLargeSpreadGradAVX2IgnNormTail:
 	LEAQ         (R12), R12
 	VMOVAPS      X2, X3
 	CMPQ         R13, $0x08
-	JB           storeTail_25Quad
+	JB           storeTail_30Quad
 	VMOVUPS      Y2, (R12)
-	JMP          storeTail_25Done
+	JMP          storeTail_30Done
 
-storeTail_25Quad:
+storeTail_30Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail_25Pair
+	JZ           storeTail_30Pair
 	VMOVUPS      X3, (R12)
 	VEXTRACTF128 $0x01, Y2, X3
 	ADDQ         $0x10, R12
 
-storeTail_25Pair:
+storeTail_30Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail_25One
+	JZ       storeTail_30One
 	VMOVSD   X3, (R12)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R12
 
-storeTail_25One:
+storeTail_30One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail_25Done
+	JZ     storeTail_30Done
 	VMOVSS X3, (R12)
 
-storeTail_25Done:
+storeTail_30Done:
 ceRowsLargeSpreadGradAVX2IgnNormDone:
 	// an ignored row's gradient is 0
 	LEAQ   (DX)(R10*1), R12
@@ -5679,30 +5861,30 @@ ceRowsLargeSpreadGradAVX2IgnZeroShort:
 	LEAQ    (R12), R14
 	VMOVAPS X2, X3
 	CMPQ    R13, $0x08
-	JB      storeTail_26Quad
+	JB      storeTail_31Quad
 	VMOVUPS Y2, (R14)
-	JMP     storeTail_26Done
+	JMP     storeTail_31Done
 
-storeTail_26Quad:
+storeTail_31Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail_26Pair
+	JZ           storeTail_31Pair
 	VMOVUPS      X3, (R14)
 	VEXTRACTF128 $0x01, Y2, X3
 	ADDQ         $0x10, R14
 
-storeTail_26Pair:
+storeTail_31Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail_26One
+	JZ       storeTail_31One
 	VMOVSD   X3, (R14)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R14
 
-storeTail_26One:
+storeTail_31One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail_26Done
+	JZ     storeTail_31Done
 	VMOVSS X3, (R14)
 
-storeTail_26Done:
+storeTail_31Done:
 	SHLQ $0x02, R13
 	ADDQ R13, R12
 
@@ -5761,30 +5943,30 @@ ceRowsLargeSpreadGradAVX2LastNormTail:
 	LEAQ         (AX), AX
 	VMOVAPS      X2, X0
 	CMPQ         CX, $0x08
-	JB           storeTail_27Quad
+	JB           storeTail_32Quad
 	VMOVUPS      Y2, (AX)
-	JMP          storeTail_27Done
+	JMP          storeTail_32Done
 
-storeTail_27Quad:
+storeTail_32Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail_27Pair
+	JZ           storeTail_32Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y2, X0
 	ADDQ         $0x10, AX
 
-storeTail_27Pair:
+storeTail_32Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail_27One
+	JZ       storeTail_32One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_27One:
+storeTail_32One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail_27Done
+	JZ     storeTail_32Done
 	VMOVSS X0, (AX)
 
-storeTail_27Done:
+storeTail_32Done:
 ceRowsLargeSpreadGradAVX2LastNormDone:
 	VZEROUPPER
 	RET
@@ -6554,30 +6736,30 @@ cePlanarAVX2TailFinish:
 	LEAQ       (BX)(R8*1), AX
 	VMOVAPS    X1, X5
 	CMPQ       DI, $0x08
-	JB         storeTail_28Quad
+	JB         storeTail_33Quad
 	VMOVUPS    Y1, (AX)
-	JMP        storeTail_28Done
+	JMP        storeTail_33Done
 
-storeTail_28Quad:
+storeTail_33Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_28Pair
+	JZ           storeTail_33Pair
 	VMOVUPS      X5, (AX)
 	VEXTRACTF128 $0x01, Y1, X5
 	ADDQ         $0x10, AX
 
-storeTail_28Pair:
+storeTail_33Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_28One
+	JZ       storeTail_33One
 	VMOVSD   X5, (AX)
 	VMOVHLPS X5, X5, X5
 	ADDQ     $0x08, AX
 
-storeTail_28One:
+storeTail_33One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_28Done
+	JZ     storeTail_33Done
 	VMOVSS X5, (AX)
 
-storeTail_28Done:
+storeTail_33Done:
 	MOVQ  m_len+32(FP), AX
 	TESTQ AX, AX
 	JZ    cePlanarAVX2TailNoStats
@@ -6589,89 +6771,89 @@ storeTail_28Done:
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X0, X1
 	CMPQ    DI, $0x08
-	JB      storeTail_29Quad
+	JB      storeTail_34Quad
 	VMOVUPS Y0, (AX)
-	JMP     storeTail_29Done
+	JMP     storeTail_34Done
 
-storeTail_29Quad:
+storeTail_34Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_29Pair
+	JZ           storeTail_34Pair
 	VMOVUPS      X1, (AX)
 	VEXTRACTF128 $0x01, Y0, X1
 	ADDQ         $0x10, AX
 
-storeTail_29Pair:
+storeTail_34Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_29One
+	JZ       storeTail_34One
 	VMOVSD   X1, (AX)
 	VMOVHLPS X1, X1, X1
 	ADDQ     $0x08, AX
 
-storeTail_29One:
+storeTail_34One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_29Done
+	JZ     storeTail_34Done
 	VMOVSS X1, (AX)
 
-storeTail_29Done:
+storeTail_34Done:
 	VANDNPS Y4, Y3, Y4
 	MOVQ    ls_base+48(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X4, X0
 	CMPQ    DI, $0x08
-	JB      storeTail_30Quad
+	JB      storeTail_35Quad
 	VMOVUPS Y4, (AX)
-	JMP     storeTail_30Done
+	JMP     storeTail_35Done
 
-storeTail_30Quad:
+storeTail_35Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_30Pair
+	JZ           storeTail_35Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y4, X0
 	ADDQ         $0x10, AX
 
-storeTail_30Pair:
+storeTail_35Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_30One
+	JZ       storeTail_35One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_30One:
+storeTail_35One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_30Done
+	JZ     storeTail_35Done
 	VMOVSS X0, (AX)
 
-storeTail_30Done:
+storeTail_35Done:
 	VXORPS  signBitVec<>+0(SB), Y2, Y2
 	VANDNPS Y2, Y3, Y2
 	MOVQ    pt_base+72(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X2, X0
 	CMPQ    DI, $0x08
-	JB      storeTail_31Quad
+	JB      storeTail_36Quad
 	VMOVUPS Y2, (AX)
-	JMP     storeTail_31Done
+	JMP     storeTail_36Done
 
-storeTail_31Quad:
+storeTail_36Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_31Pair
+	JZ           storeTail_36Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y2, X0
 	ADDQ         $0x10, AX
 
-storeTail_31Pair:
+storeTail_36Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_31One
+	JZ       storeTail_36One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_31One:
+storeTail_36One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_31Done
+	JZ     storeTail_36Done
 	VMOVSS X0, (AX)
 
-storeTail_31Done:
+storeTail_36Done:
 cePlanarAVX2TailNoStats:
 cePlanarAVX2Done:
 	VZEROUPPER
@@ -7537,30 +7719,30 @@ cePlanarSmoothAVX2TailFinish:
 	LEAQ       (BX)(R8*1), AX
 	VMOVAPS    X4, X5
 	CMPQ       DI, $0x08
-	JB         storeTail_32Quad
+	JB         storeTail_37Quad
 	VMOVUPS    Y4, (AX)
-	JMP        storeTail_32Done
+	JMP        storeTail_37Done
 
-storeTail_32Quad:
+storeTail_37Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_32Pair
+	JZ           storeTail_37Pair
 	VMOVUPS      X5, (AX)
 	VEXTRACTF128 $0x01, Y4, X5
 	ADDQ         $0x10, AX
 
-storeTail_32Pair:
+storeTail_37Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_32One
+	JZ       storeTail_37One
 	VMOVSD   X5, (AX)
 	VMOVHLPS X5, X5, X5
 	ADDQ     $0x08, AX
 
-storeTail_32One:
+storeTail_37One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_32Done
+	JZ     storeTail_37Done
 	VMOVSS X5, (AX)
 
-storeTail_32Done:
+storeTail_37Done:
 	MOVQ  m_len+32(FP), AX
 	TESTQ AX, AX
 	JZ    cePlanarSmoothAVX2TailNoStats
@@ -7572,89 +7754,89 @@ storeTail_32Done:
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X0, X4
 	CMPQ    DI, $0x08
-	JB      storeTail_33Quad
+	JB      storeTail_38Quad
 	VMOVUPS Y0, (AX)
-	JMP     storeTail_33Done
+	JMP     storeTail_38Done
 
-storeTail_33Quad:
+storeTail_38Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_33Pair
+	JZ           storeTail_38Pair
 	VMOVUPS      X4, (AX)
 	VEXTRACTF128 $0x01, Y0, X4
 	ADDQ         $0x10, AX
 
-storeTail_33Pair:
+storeTail_38Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_33One
+	JZ       storeTail_38One
 	VMOVSD   X4, (AX)
 	VMOVHLPS X4, X4, X4
 	ADDQ     $0x08, AX
 
-storeTail_33One:
+storeTail_38One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_33Done
+	JZ     storeTail_38Done
 	VMOVSS X4, (AX)
 
-storeTail_33Done:
+storeTail_38Done:
 	VANDNPS Y2, Y3, Y2
 	MOVQ    ls_base+48(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X2, X0
 	CMPQ    DI, $0x08
-	JB      storeTail_34Quad
+	JB      storeTail_39Quad
 	VMOVUPS Y2, (AX)
-	JMP     storeTail_34Done
+	JMP     storeTail_39Done
 
-storeTail_34Quad:
+storeTail_39Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_34Pair
+	JZ           storeTail_39Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y2, X0
 	ADDQ         $0x10, AX
 
-storeTail_34Pair:
+storeTail_39Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_34One
+	JZ       storeTail_39One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_34One:
+storeTail_39One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_34Done
+	JZ     storeTail_39Done
 	VMOVSS X0, (AX)
 
-storeTail_34Done:
+storeTail_39Done:
 	VXORPS  signBitVec<>+0(SB), Y1, Y1
 	VANDNPS Y1, Y3, Y1
 	MOVQ    pt_base+72(FP), AX
 	LEAQ    (AX)(R8*1), AX
 	VMOVAPS X1, X0
 	CMPQ    DI, $0x08
-	JB      storeTail_35Quad
+	JB      storeTail_40Quad
 	VMOVUPS Y1, (AX)
-	JMP     storeTail_35Done
+	JMP     storeTail_40Done
 
-storeTail_35Quad:
+storeTail_40Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_35Pair
+	JZ           storeTail_40Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y1, X0
 	ADDQ         $0x10, AX
 
-storeTail_35Pair:
+storeTail_40Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_35One
+	JZ       storeTail_40One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_35One:
+storeTail_40One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_35Done
+	JZ     storeTail_40Done
 	VMOVSS X0, (AX)
 
-storeTail_35Done:
+storeTail_40Done:
 cePlanarSmoothAVX2TailNoStats:
 cePlanarSmoothAVX2Done:
 	VZEROUPPER
@@ -8274,30 +8456,30 @@ lsePlanarAVX2TailFinish:
 	LEAQ      (BX)(DI*1), AX
 	VMOVAPS   X2, X0
 	CMPQ      SI, $0x08
-	JB        storeTail_36Quad
+	JB        storeTail_41Quad
 	VMOVUPS   Y2, (AX)
-	JMP       storeTail_36Done
+	JMP       storeTail_41Done
 
-storeTail_36Quad:
+storeTail_41Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail_36Pair
+	JZ           storeTail_41Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y2, X0
 	ADDQ         $0x10, AX
 
-storeTail_36Pair:
+storeTail_41Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail_36One
+	JZ       storeTail_41One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_36One:
+storeTail_41One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail_36Done
+	JZ     storeTail_41Done
 	VMOVSS X0, (AX)
 
-storeTail_36Done:
+storeTail_41Done:
 lsePlanarAVX2Done:
 	VZEROUPPER
 	RET
@@ -8470,30 +8652,30 @@ gradRowsAVX2Tail:
 	LEAQ        (AX), R14
 	VMOVAPS     X2, X1
 	CMPQ        R13, $0x08
-	JB          storeTail_37Quad
+	JB          storeTail_42Quad
 	VMOVUPS     Y2, (R14)
-	JMP         storeTail_37Done
+	JMP         storeTail_42Done
 
-storeTail_37Quad:
+storeTail_42Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail_37Pair
+	JZ           storeTail_42Pair
 	VMOVUPS      X1, (R14)
 	VEXTRACTF128 $0x01, Y2, X1
 	ADDQ         $0x10, R14
 
-storeTail_37Pair:
+storeTail_42Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail_37One
+	JZ       storeTail_42One
 	VMOVSD   X1, (R14)
 	VMOVHLPS X1, X1, X1
 	ADDQ     $0x08, R14
 
-storeTail_37One:
+storeTail_42One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail_37Done
+	JZ     storeTail_42Done
 	VMOVSS X1, (R14)
 
-storeTail_37Done:
+storeTail_42Done:
 	SHLQ $0x02, R13
 	ADDQ R13, CX
 	ADDQ R13, AX
@@ -8581,30 +8763,30 @@ gradRowsAVX2ZeroShort:
 	LEAQ    (AX), R13
 	VMOVAPS X1, X2
 	CMPQ    R14, $0x08
-	JB      storeTail_38Quad
+	JB      storeTail_43Quad
 	VMOVUPS Y1, (R13)
-	JMP     storeTail_38Done
+	JMP     storeTail_43Done
 
-storeTail_38Quad:
+storeTail_43Quad:
 	TESTQ        $0x00000004, R14
-	JZ           storeTail_38Pair
+	JZ           storeTail_43Pair
 	VMOVUPS      X2, (R13)
 	VEXTRACTF128 $0x01, Y1, X2
 	ADDQ         $0x10, R13
 
-storeTail_38Pair:
+storeTail_43Pair:
 	TESTQ    $0x00000002, R14
-	JZ       storeTail_38One
+	JZ       storeTail_43One
 	VMOVSD   X2, (R13)
 	VMOVHLPS X2, X2, X2
 	ADDQ     $0x08, R13
 
-storeTail_38One:
+storeTail_43One:
 	TESTQ  $0x00000001, R14
-	JZ     storeTail_38Done
+	JZ     storeTail_43Done
 	VMOVSS X2, (R13)
 
-storeTail_38Done:
+storeTail_43Done:
 	SHLQ $0x02, R14
 	ADDQ R14, AX
 
@@ -8699,30 +8881,30 @@ gradPairsAVX2Tail:
 	LEAQ    (AX), AX
 	VMOVAPS X1, X0
 	CMPQ    CX, $0x08
-	JB      storeTail_39Quad
+	JB      storeTail_44Quad
 	VMOVUPS Y1, (AX)
-	JMP     storeTail_39Done
+	JMP     storeTail_44Done
 
-storeTail_39Quad:
+storeTail_44Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail_39Pair
+	JZ           storeTail_44Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y1, X0
 	ADDQ         $0x10, AX
 
-storeTail_39Pair:
+storeTail_44Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail_39One
+	JZ       storeTail_44One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_39One:
+storeTail_44One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail_39Done
+	JZ     storeTail_44Done
 	VMOVSS X0, (AX)
 
-storeTail_39Done:
+storeTail_44Done:
 	JMP gradPairsAVX2Done
 
 gradPairsAVX2TailHigh:
@@ -8731,30 +8913,30 @@ gradPairsAVX2TailHigh:
 	LEAQ    32(AX), AX
 	VMOVAPS X0, X1
 	CMPQ    CX, $0x08
-	JB      storeTail_40Quad
+	JB      storeTail_45Quad
 	VMOVUPS Y0, (AX)
-	JMP     storeTail_40Done
+	JMP     storeTail_45Done
 
-storeTail_40Quad:
+storeTail_45Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail_40Pair
+	JZ           storeTail_45Pair
 	VMOVUPS      X1, (AX)
 	VEXTRACTF128 $0x01, Y0, X1
 	ADDQ         $0x10, AX
 
-storeTail_40Pair:
+storeTail_45Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail_40One
+	JZ       storeTail_45One
 	VMOVSD   X1, (AX)
 	VMOVHLPS X1, X1, X1
 	ADDQ     $0x08, AX
 
-storeTail_40One:
+storeTail_45One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail_40Done
+	JZ     storeTail_45Done
 	VMOVSS X1, (AX)
 
-storeTail_40Done:
+storeTail_45Done:
 gradPairsAVX2Done:
 	VZEROUPPER
 	RET
@@ -8900,30 +9082,30 @@ gradFlatAVX2ZeroShort:
 	LEAQ    (AX), R11
 	VMOVAPS X2, X3
 	CMPQ    R10, $0x08
-	JB      storeTail_41Quad
+	JB      storeTail_46Quad
 	VMOVUPS Y2, (R11)
-	JMP     storeTail_41Done
+	JMP     storeTail_46Done
 
-storeTail_41Quad:
+storeTail_46Quad:
 	TESTQ        $0x00000004, R10
-	JZ           storeTail_41Pair
+	JZ           storeTail_46Pair
 	VMOVUPS      X3, (R11)
 	VEXTRACTF128 $0x01, Y2, X3
 	ADDQ         $0x10, R11
 
-storeTail_41Pair:
+storeTail_46Pair:
 	TESTQ    $0x00000002, R10
-	JZ       storeTail_41One
+	JZ       storeTail_46One
 	VMOVSD   X3, (R11)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R11
 
-storeTail_41One:
+storeTail_46One:
 	TESTQ  $0x00000001, R10
-	JZ     storeTail_41Done
+	JZ     storeTail_46Done
 	VMOVSS X3, (R11)
 
-storeTail_41Done:
+storeTail_46Done:
 	SHLQ $0x02, R10
 	ADDQ R10, AX
 
@@ -9061,30 +9243,30 @@ gradFlatAVX2TailPart:
 	LEAQ      (AX), AX
 	VMOVAPS   X6, X0
 	CMPQ      SI, $0x08
-	JB        storeTail_42Quad
+	JB        storeTail_47Quad
 	VMOVUPS   Y6, (AX)
-	JMP       storeTail_42Done
+	JMP       storeTail_47Done
 
-storeTail_42Quad:
+storeTail_47Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail_42Pair
+	JZ           storeTail_47Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y6, X0
 	ADDQ         $0x10, AX
 
-storeTail_42Pair:
+storeTail_47Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail_42One
+	JZ       storeTail_47One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_42One:
+storeTail_47One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail_42Done
+	JZ     storeTail_47Done
 	VMOVSS X0, (AX)
 
-storeTail_42Done:
+storeTail_47Done:
 gradFlatAVX2Done:
 	VZEROUPPER
 	RET
@@ -9255,30 +9437,30 @@ gradPlanarAVX2Tail2:
 	LEAQ        (AX), R14
 	VMOVAPS     X12, X11
 	CMPQ        R13, $0x08
-	JB          storeTail_43Quad
+	JB          storeTail_48Quad
 	VMOVUPS     Y12, (R14)
-	JMP         storeTail_43Done
+	JMP         storeTail_48Done
 
-storeTail_43Quad:
+storeTail_48Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail_43Pair
+	JZ           storeTail_48Pair
 	VMOVUPS      X11, (R14)
 	VEXTRACTF128 $0x01, Y12, X11
 	ADDQ         $0x10, R14
 
-storeTail_43Pair:
+storeTail_48Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail_43One
+	JZ       storeTail_48One
 	VMOVSD   X11, (R14)
 	VMOVHLPS X11, X11, X11
 	ADDQ     $0x08, R14
 
-storeTail_43One:
+storeTail_48One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail_43Done
+	JZ     storeTail_48Done
 	VMOVSS X11, (R14)
 
-storeTail_43Done:
+storeTail_48Done:
 	VMASKMOVPS (CX)(R11*1), Y5, Y5
 
 	// e = scale·(exp((x − m) − ls) − q), 0 where t < 0, the target's gradient where t = j
@@ -9314,30 +9496,30 @@ storeTail_43Done:
 	LEAQ        (AX)(R11*1), R14
 	VMOVAPS     X6, X3
 	CMPQ        R13, $0x08
-	JB          storeTail_44Quad
+	JB          storeTail_49Quad
 	VMOVUPS     Y6, (R14)
-	JMP         storeTail_44Done
+	JMP         storeTail_49Done
 
-storeTail_44Quad:
+storeTail_49Quad:
 	TESTQ        $0x00000004, R13
-	JZ           storeTail_44Pair
+	JZ           storeTail_49Pair
 	VMOVUPS      X3, (R14)
 	VEXTRACTF128 $0x01, Y6, X3
 	ADDQ         $0x10, R14
 
-storeTail_44Pair:
+storeTail_49Pair:
 	TESTQ    $0x00000002, R13
-	JZ       storeTail_44One
+	JZ       storeTail_49One
 	VMOVSD   X3, (R14)
 	VMOVHLPS X3, X3, X3
 	ADDQ     $0x08, R14
 
-storeTail_44One:
+storeTail_49One:
 	TESTQ  $0x00000001, R13
-	JZ     storeTail_44Done
+	JZ     storeTail_49Done
 	VMOVSS X3, (R14)
 
-storeTail_44Done:
+storeTail_49Done:
 gradPlanarAVX2Next2:
 	// back to the block's start, on to the next planes
 	SUBQ   R12, CX
@@ -9461,30 +9643,30 @@ gradPlanarAVX2Tail1:
 	LEAQ        (AX), DX
 	VMOVAPS     X5, X0
 	CMPQ        BX, $0x08
-	JB          storeTail_45Quad
+	JB          storeTail_50Quad
 	VMOVUPS     Y5, (DX)
-	JMP         storeTail_45Done
+	JMP         storeTail_50Done
 
-storeTail_45Quad:
+storeTail_50Quad:
 	TESTQ        $0x00000004, BX
-	JZ           storeTail_45Pair
+	JZ           storeTail_50Pair
 	VMOVUPS      X0, (DX)
 	VEXTRACTF128 $0x01, Y5, X0
 	ADDQ         $0x10, DX
 
-storeTail_45Pair:
+storeTail_50Pair:
 	TESTQ    $0x00000002, BX
-	JZ       storeTail_45One
+	JZ       storeTail_50One
 	VMOVSD   X0, (DX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, DX
 
-storeTail_45One:
+storeTail_50One:
 	TESTQ  $0x00000001, BX
-	JZ     storeTail_45Done
+	JZ     storeTail_50Done
 	VMOVSS X0, (DX)
 
-storeTail_45Done:
+storeTail_50Done:
 gradPlanarAVX2Next1:
 	// back to the block's start, on to the next planes
 	SUBQ   R12, CX
@@ -9762,30 +9944,30 @@ sigLossAVX2PlainTail:
 	LEAQ      (AX), AX
 	VMOVAPS   X5, X0
 	CMPQ      BX, $0x08
-	JB        storeTail_46Quad
+	JB        storeTail_51Quad
 	VMOVUPS   Y5, (AX)
-	JMP       storeTail_46Done
+	JMP       storeTail_51Done
 
-storeTail_46Quad:
+storeTail_51Quad:
 	TESTQ        $0x00000004, BX
-	JZ           storeTail_46Pair
+	JZ           storeTail_51Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y5, X0
 	ADDQ         $0x10, AX
 
-storeTail_46Pair:
+storeTail_51Pair:
 	TESTQ    $0x00000002, BX
-	JZ       storeTail_46One
+	JZ       storeTail_51One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_46One:
+storeTail_51One:
 	TESTQ  $0x00000001, BX
-	JZ     storeTail_46Done
+	JZ     storeTail_51Done
 	VMOVSS X0, (AX)
 
-storeTail_46Done:
+storeTail_51Done:
 	JMP sigLossAVX2Done
 
 sigLossAVX2SmoothLoop:
@@ -10039,30 +10221,30 @@ sigLossAVX2SmoothTail:
 	LEAQ      (AX), AX
 	VMOVAPS   X9, X0
 	CMPQ      BX, $0x08
-	JB        storeTail_47Quad
+	JB        storeTail_52Quad
 	VMOVUPS   Y9, (AX)
-	JMP       storeTail_47Done
+	JMP       storeTail_52Done
 
-storeTail_47Quad:
+storeTail_52Quad:
 	TESTQ        $0x00000004, BX
-	JZ           storeTail_47Pair
+	JZ           storeTail_52Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y9, X0
 	ADDQ         $0x10, AX
 
-storeTail_47Pair:
+storeTail_52Pair:
 	TESTQ    $0x00000002, BX
-	JZ       storeTail_47One
+	JZ       storeTail_52One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_47One:
+storeTail_52One:
 	TESTQ  $0x00000001, BX
-	JZ     storeTail_47Done
+	JZ     storeTail_52Done
 	VMOVSS X0, (AX)
 
-storeTail_47Done:
+storeTail_52Done:
 sigLossAVX2Done:
 	// return the checks: tmax, and nan = a NaN in the sum of the losses
 	VEXTRACTI128 $0x01, Y4, X0
@@ -10289,30 +10471,30 @@ sigLSEAVX2Tail:
 	LEAQ        (AX), AX
 	VMOVAPS     X4, X0
 	CMPQ        CX, $0x08
-	JB          storeTail_48Quad
+	JB          storeTail_53Quad
 	VMOVUPS     Y4, (AX)
-	JMP         storeTail_48Done
+	JMP         storeTail_53Done
 
-storeTail_48Quad:
+storeTail_53Quad:
 	TESTQ        $0x00000004, CX
-	JZ           storeTail_48Pair
+	JZ           storeTail_53Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y4, X0
 	ADDQ         $0x10, AX
 
-storeTail_48Pair:
+storeTail_53Pair:
 	TESTQ    $0x00000002, CX
-	JZ       storeTail_48One
+	JZ       storeTail_53One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_48One:
+storeTail_53One:
 	TESTQ  $0x00000001, CX
-	JZ     storeTail_48Done
+	JZ     storeTail_53Done
 	VMOVSS X0, (AX)
 
-storeTail_48Done:
+storeTail_53Done:
 sigLSEAVX2Done:
 	// return the checks: tmax, and nan = a NaN in the sum of the losses
 	VCMPPS    $0x03, Y1, Y1, Y0
@@ -10558,30 +10740,30 @@ sigGradAVX2Tail:
 	LEAQ       (AX), AX
 	VMOVAPS    X8, X0
 	CMPQ       SI, $0x08
-	JB         storeTail_49Quad
+	JB         storeTail_54Quad
 	VMOVUPS    Y8, (AX)
-	JMP        storeTail_49Done
+	JMP        storeTail_54Done
 
-storeTail_49Quad:
+storeTail_54Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail_49Pair
+	JZ           storeTail_54Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
-storeTail_49Pair:
+storeTail_54Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail_49One
+	JZ       storeTail_54One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_49One:
+storeTail_54One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail_49Done
+	JZ     storeTail_54Done
 	VMOVSS X0, (AX)
 
-storeTail_49Done:
+storeTail_54Done:
 sigGradAVX2Done:
 	VZEROUPPER
 	RET
@@ -10902,30 +11084,30 @@ sigLossGradAVX2PlainTail:
 	LEAQ      (CX), CX
 	VMOVAPS   X9, X0
 	CMPQ      SI, $0x08
-	JB        storeTail_50Quad
+	JB        storeTail_55Quad
 	VMOVUPS   Y9, (CX)
-	JMP       storeTail_50Done
+	JMP       storeTail_55Done
 
-storeTail_50Quad:
+storeTail_55Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail_50Pair
+	JZ           storeTail_55Pair
 	VMOVUPS      X0, (CX)
 	VEXTRACTF128 $0x01, Y9, X0
 	ADDQ         $0x10, CX
 
-storeTail_50Pair:
+storeTail_55Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail_50One
+	JZ       storeTail_55One
 	VMOVSD   X0, (CX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, CX
 
-storeTail_50One:
+storeTail_55One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail_50Done
+	JZ     storeTail_55Done
 	VMOVSS X0, (CX)
 
-storeTail_50Done:
+storeTail_55Done:
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
 	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y0
@@ -10945,30 +11127,30 @@ storeTail_50Done:
 	LEAQ      (AX), AX
 	VMOVAPS   X8, X0
 	CMPQ      SI, $0x08
-	JB        storeTail_51Quad
+	JB        storeTail_56Quad
 	VMOVUPS   Y8, (AX)
-	JMP       storeTail_51Done
+	JMP       storeTail_56Done
 
-storeTail_51Quad:
+storeTail_56Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail_51Pair
+	JZ           storeTail_56Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
-storeTail_51Pair:
+storeTail_56Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail_51One
+	JZ       storeTail_56One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_51One:
+storeTail_56One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail_51Done
+	JZ     storeTail_56Done
 	VMOVSS X0, (AX)
 
-storeTail_51Done:
+storeTail_56Done:
 	JMP sigLossGradAVX2Done
 
 sigLossGradAVX2SmoothLoop:
@@ -11270,30 +11452,30 @@ sigLossGradAVX2SmoothTail:
 	LEAQ      (CX), CX
 	VMOVAPS   X9, X0
 	CMPQ      SI, $0x08
-	JB        storeTail_52Quad
+	JB        storeTail_57Quad
 	VMOVUPS   Y9, (CX)
-	JMP       storeTail_52Done
+	JMP       storeTail_57Done
 
-storeTail_52Quad:
+storeTail_57Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail_52Pair
+	JZ           storeTail_57Pair
 	VMOVUPS      X0, (CX)
 	VEXTRACTF128 $0x01, Y9, X0
 	ADDQ         $0x10, CX
 
-storeTail_52Pair:
+storeTail_57Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail_52One
+	JZ       storeTail_57One
 	VMOVSD   X0, (CX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, CX
 
-storeTail_52One:
+storeTail_57One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail_52Done
+	JZ     storeTail_57Done
 	VMOVSS X0, (CX)
 
-storeTail_52Done:
+storeTail_57Done:
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
 	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y0
@@ -11313,30 +11495,30 @@ storeTail_52Done:
 	LEAQ      (AX), AX
 	VMOVAPS   X8, X0
 	CMPQ      SI, $0x08
-	JB        storeTail_53Quad
+	JB        storeTail_58Quad
 	VMOVUPS   Y8, (AX)
-	JMP       storeTail_53Done
+	JMP       storeTail_58Done
 
-storeTail_53Quad:
+storeTail_58Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail_53Pair
+	JZ           storeTail_58Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
-storeTail_53Pair:
+storeTail_58Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail_53One
+	JZ       storeTail_58One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_53One:
+storeTail_58One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail_53Done
+	JZ     storeTail_58Done
 	VMOVSS X0, (AX)
 
-storeTail_53Done:
+storeTail_58Done:
 sigLossGradAVX2Done:
 	// return the checks: tmax, and nan = a NaN in the sum of the losses
 	VEXTRACTI128 $0x01, Y2, X0
@@ -11628,60 +11810,60 @@ sigLossRankAVX2PlainTail:
 	LEAQ      (AX), AX
 	VMOVAPS   X8, X0
 	CMPQ      SI, $0x08
-	JB        storeTail_54Quad
+	JB        storeTail_59Quad
 	VMOVUPS   Y8, (AX)
-	JMP       storeTail_54Done
+	JMP       storeTail_59Done
 
-storeTail_54Quad:
+storeTail_59Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail_54Pair
+	JZ           storeTail_59Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
-storeTail_54Pair:
+storeTail_59Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail_54One
+	JZ       storeTail_59One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_54One:
+storeTail_59One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail_54Done
+	JZ     storeTail_59Done
 	VMOVSS X0, (AX)
 
-storeTail_54Done:
+storeTail_59Done:
 	// rank: NaN for a positive, the loss otherwise
 	VPANDN    Y5, Y6, Y0
 	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y8, Y8
 	LEAQ      (CX), AX
 	VMOVAPS   X8, X0
 	CMPQ      SI, $0x08
-	JB        storeTail_55Quad
+	JB        storeTail_60Quad
 	VMOVUPS   Y8, (AX)
-	JMP       storeTail_55Done
+	JMP       storeTail_60Done
 
-storeTail_55Quad:
+storeTail_60Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail_55Pair
+	JZ           storeTail_60Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
-storeTail_55Pair:
+storeTail_60Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail_55One
+	JZ       storeTail_60One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_55One:
+storeTail_60One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail_55Done
+	JZ     storeTail_60Done
 	VMOVSS X0, (AX)
 
-storeTail_55Done:
+storeTail_60Done:
 	JMP sigLossRankAVX2Done
 
 sigLossRankAVX2SmoothLoop:
@@ -11952,60 +12134,60 @@ sigLossRankAVX2SmoothTail:
 	LEAQ      (AX), AX
 	VMOVAPS   X10, X0
 	CMPQ      SI, $0x08
-	JB        storeTail_56Quad
+	JB        storeTail_61Quad
 	VMOVUPS   Y10, (AX)
-	JMP       storeTail_56Done
+	JMP       storeTail_61Done
 
-storeTail_56Quad:
+storeTail_61Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail_56Pair
+	JZ           storeTail_61Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y10, X0
 	ADDQ         $0x10, AX
 
-storeTail_56Pair:
+storeTail_61Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail_56One
+	JZ       storeTail_61One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_56One:
+storeTail_61One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail_56Done
+	JZ     storeTail_61Done
 	VMOVSS X0, (AX)
 
-storeTail_56Done:
+storeTail_61Done:
 	// rank: NaN for a positive, the loss otherwise
 	VPANDN    Y6, Y7, Y0
 	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y10, Y10
 	LEAQ      (CX), AX
 	VMOVAPS   X10, X0
 	CMPQ      SI, $0x08
-	JB        storeTail_57Quad
+	JB        storeTail_62Quad
 	VMOVUPS   Y10, (AX)
-	JMP       storeTail_57Done
+	JMP       storeTail_62Done
 
-storeTail_57Quad:
+storeTail_62Quad:
 	TESTQ        $0x00000004, SI
-	JZ           storeTail_57Pair
+	JZ           storeTail_62Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y10, X0
 	ADDQ         $0x10, AX
 
-storeTail_57Pair:
+storeTail_62Pair:
 	TESTQ    $0x00000002, SI
-	JZ       storeTail_57One
+	JZ       storeTail_62One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_57One:
+storeTail_62One:
 	TESTQ  $0x00000001, SI
-	JZ     storeTail_57Done
+	JZ     storeTail_62Done
 	VMOVSS X0, (AX)
 
-storeTail_57Done:
+storeTail_62Done:
 sigLossRankAVX2Done:
 	// return the checks: tmax, and nan = a NaN in the sum of the losses
 	VEXTRACTI128 $0x01, Y4, X0
@@ -12368,30 +12550,30 @@ sigLossGradRankAVX2PlainTail:
 	LEAQ      (DX), DX
 	VMOVAPS   X9, X0
 	CMPQ      DI, $0x08
-	JB        storeTail_58Quad
+	JB        storeTail_63Quad
 	VMOVUPS   Y9, (DX)
-	JMP       storeTail_58Done
+	JMP       storeTail_63Done
 
-storeTail_58Quad:
+storeTail_63Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_58Pair
+	JZ           storeTail_63Pair
 	VMOVUPS      X0, (DX)
 	VEXTRACTF128 $0x01, Y9, X0
 	ADDQ         $0x10, DX
 
-storeTail_58Pair:
+storeTail_63Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_58One
+	JZ       storeTail_63One
 	VMOVSD   X0, (DX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, DX
 
-storeTail_58One:
+storeTail_63One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_58Done
+	JZ     storeTail_63Done
 	VMOVSS X0, (DX)
 
-storeTail_58Done:
+storeTail_63Done:
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
 	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y0
@@ -12411,60 +12593,60 @@ storeTail_58Done:
 	LEAQ      (AX), AX
 	VMOVAPS   X8, X0
 	CMPQ      DI, $0x08
-	JB        storeTail_59Quad
+	JB        storeTail_64Quad
 	VMOVUPS   Y8, (AX)
-	JMP       storeTail_59Done
+	JMP       storeTail_64Done
 
-storeTail_59Quad:
+storeTail_64Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_59Pair
+	JZ           storeTail_64Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
-storeTail_59Pair:
+storeTail_64Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_59One
+	JZ       storeTail_64One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_59One:
+storeTail_64One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_59Done
+	JZ     storeTail_64Done
 	VMOVSS X0, (AX)
 
-storeTail_59Done:
+storeTail_64Done:
 	// rank: NaN for a positive, the loss otherwise
 	VPANDN    Y4, Y5, Y0
 	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y8, Y8
 	LEAQ      (CX), AX
 	VMOVAPS   X8, X0
 	CMPQ      DI, $0x08
-	JB        storeTail_60Quad
+	JB        storeTail_65Quad
 	VMOVUPS   Y8, (AX)
-	JMP       storeTail_60Done
+	JMP       storeTail_65Done
 
-storeTail_60Quad:
+storeTail_65Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_60Pair
+	JZ           storeTail_65Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
-storeTail_60Pair:
+storeTail_65Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_60One
+	JZ       storeTail_65One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_60One:
+storeTail_65One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_60Done
+	JZ     storeTail_65Done
 	VMOVSS X0, (AX)
 
-storeTail_60Done:
+storeTail_65Done:
 	JMP sigLossGradRankAVX2Done
 
 sigLossGradRankAVX2SmoothLoop:
@@ -12783,30 +12965,30 @@ sigLossGradRankAVX2SmoothTail:
 	LEAQ      (DX), DX
 	VMOVAPS   X9, X0
 	CMPQ      DI, $0x08
-	JB        storeTail_61Quad
+	JB        storeTail_66Quad
 	VMOVUPS   Y9, (DX)
-	JMP       storeTail_61Done
+	JMP       storeTail_66Done
 
-storeTail_61Quad:
+storeTail_66Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_61Pair
+	JZ           storeTail_66Pair
 	VMOVUPS      X0, (DX)
 	VEXTRACTF128 $0x01, Y9, X0
 	ADDQ         $0x10, DX
 
-storeTail_61Pair:
+storeTail_66Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_61One
+	JZ       storeTail_66One
 	VMOVSD   X0, (DX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, DX
 
-storeTail_61One:
+storeTail_66One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_61Done
+	JZ     storeTail_66Done
 	VMOVSS X0, (DX)
 
-storeTail_61Done:
+storeTail_66Done:
 	// log1p of u in [0, 1]: d = Q(u) by Horner, then d = (d·u)·u + u
 	VMOVAPS     log1pUnitQ7Vec<>+0(SB), Y0
 	VFMADD213PS log1pUnitQ6Vec<>+0(SB), Y3, Y0
@@ -12826,60 +13008,60 @@ storeTail_61Done:
 	LEAQ      (AX), AX
 	VMOVAPS   X8, X0
 	CMPQ      DI, $0x08
-	JB        storeTail_62Quad
+	JB        storeTail_67Quad
 	VMOVUPS   Y8, (AX)
-	JMP       storeTail_62Done
+	JMP       storeTail_67Done
 
-storeTail_62Quad:
+storeTail_67Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_62Pair
+	JZ           storeTail_67Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
-storeTail_62Pair:
+storeTail_67Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_62One
+	JZ       storeTail_67One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_62One:
+storeTail_67One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_62Done
+	JZ     storeTail_67Done
 	VMOVSS X0, (AX)
 
-storeTail_62Done:
+storeTail_67Done:
 	// rank: NaN for a positive, the loss otherwise
 	VPANDN    Y4, Y5, Y0
 	VBLENDVPS Y0, quietNaNVec<>+0(SB), Y8, Y8
 	LEAQ      (CX), AX
 	VMOVAPS   X8, X0
 	CMPQ      DI, $0x08
-	JB        storeTail_63Quad
+	JB        storeTail_68Quad
 	VMOVUPS   Y8, (AX)
-	JMP       storeTail_63Done
+	JMP       storeTail_68Done
 
-storeTail_63Quad:
+storeTail_68Quad:
 	TESTQ        $0x00000004, DI
-	JZ           storeTail_63Pair
+	JZ           storeTail_68Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y8, X0
 	ADDQ         $0x10, AX
 
-storeTail_63Pair:
+storeTail_68Pair:
 	TESTQ    $0x00000002, DI
-	JZ       storeTail_63One
+	JZ       storeTail_68One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_63One:
+storeTail_68One:
 	TESTQ  $0x00000001, DI
-	JZ     storeTail_63Done
+	JZ     storeTail_68Done
 	VMOVSS X0, (AX)
 
-storeTail_63Done:
+storeTail_68Done:
 sigLossGradRankAVX2Done:
 	// return the checks: tmax, and nan = a NaN in the sum of the losses
 	VEXTRACTI128 $0x01, Y2, X0
@@ -13412,13 +13594,13 @@ bandAVX512EdgeLoop:
 	ANDQ          R9, R8
 	ADDQ          CX, R8
 	TESTQ         R8, R8
-	JZ            storeCountAVX512_64
+	JZ            storeCountAVX512_69
 	MOVL          $0x0000ffff, R9
 	BZHIL         R8, R9, R9
 	KMOVW         R9, K1
 	VMOVUPS       Z4, K1, (AX)
 
-storeCountAVX512_64:
+storeCountAVX512_69:
 	LEAQ (AX)(R8*4), AX
 	SUBQ R8, CX
 	ADDQ SI, DI
@@ -13448,13 +13630,13 @@ bandAVX512Tail:
 	ANDQ          SI, BX
 	ADDQ          CX, BX
 	TESTQ         BX, BX
-	JZ            storeCountAVX512_65
+	JZ            storeCountAVX512_70
 	MOVL          $0x0000ffff, SI
 	BZHIL         BX, SI, SI
 	KMOVW         SI, K1
 	VMOVUPS       Z0, K1, (AX)
 
-storeCountAVX512_65:
+storeCountAVX512_70:
 	LEAQ (AX)(BX*4), AX
 	SUBQ BX, CX
 	ADDQ DX, DI
@@ -13546,26 +13728,26 @@ indicesAtLeastAVX512Edge:
 	VPADDD    Y1, Y4, Y4
 	POPCNTL   R8, R8
 	TESTQ     R8, R8
-	JZ        storeCountAVX512_66
+	JZ        storeCountAVX512_71
 	MOVL      $0x0000ffff, R9
 	BZHIL     R8, R9, R9
 	KMOVW     R9, K1
 	VMOVUPS   Y4, K1, (AX)
 
-storeCountAVX512_66:
+storeCountAVX512_71:
 	LEAQ      (AX)(R8*4), AX
 	VPADDD    Y3, Y1, Y1
 	VPMOVZXBD (SI)(CX*8), Y4
 	VPADDD    Y2, Y4, Y4
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
-	JZ        storeCountAVX512_67
+	JZ        storeCountAVX512_72
 	MOVL      $0x0000ffff, R8
 	BZHIL     CX, R8, R8
 	KMOVW     R8, K1
 	VMOVUPS   Y4, K1, (AX)
 
-storeCountAVX512_67:
+storeCountAVX512_72:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Y3, Y2, Y2
 	ADDQ   $0x00000040, DX
@@ -13588,26 +13770,26 @@ indicesAtLeastAVX512Tail:
 	VPADDD    Y1, Y0, Y0
 	POPCNTL   DX, DX
 	TESTQ     DX, DX
-	JZ        storeCountAVX512_68
+	JZ        storeCountAVX512_73
 	MOVL      $0x0000ffff, BX
 	BZHIL     DX, BX, BX
 	KMOVW     BX, K1
 	VMOVUPS   Y0, K1, (AX)
 
-storeCountAVX512_68:
+storeCountAVX512_73:
 	LEAQ      (AX)(DX*4), AX
 	VPADDD    Y3, Y1, Y1
 	VPMOVZXBD (SI)(CX*8), Y0
 	VPADDD    Y2, Y0, Y0
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
-	JZ        storeCountAVX512_69
+	JZ        storeCountAVX512_74
 	MOVL      $0x0000ffff, DX
 	BZHIL     CX, DX, DX
 	KMOVW     DX, K1
 	VMOVUPS   Y0, K1, (AX)
 
-storeCountAVX512_69:
+storeCountAVX512_74:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Y3, Y2, Y2
 
@@ -13698,26 +13880,26 @@ indicesNaNAVX512Edge:
 	VPADDD    Y0, Y3, Y3
 	POPCNTL   R8, R8
 	TESTQ     R8, R8
-	JZ        storeCountAVX512_70
+	JZ        storeCountAVX512_75
 	MOVL      $0x0000ffff, R9
 	BZHIL     R8, R9, R9
 	KMOVW     R9, K1
 	VMOVUPS   Y3, K1, (AX)
 
-storeCountAVX512_70:
+storeCountAVX512_75:
 	LEAQ      (AX)(R8*4), AX
 	VPADDD    Y2, Y0, Y0
 	VPMOVZXBD (SI)(CX*8), Y3
 	VPADDD    Y1, Y3, Y3
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
-	JZ        storeCountAVX512_71
+	JZ        storeCountAVX512_76
 	MOVL      $0x0000ffff, R8
 	BZHIL     CX, R8, R8
 	KMOVW     R8, K1
 	VMOVUPS   Y3, K1, (AX)
 
-storeCountAVX512_71:
+storeCountAVX512_76:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Y2, Y1, Y1
 	ADDQ   $0x00000040, DX
@@ -13740,26 +13922,26 @@ indicesNaNAVX512Tail:
 	VPADDD    Y0, Y3, Y3
 	POPCNTL   DX, DX
 	TESTQ     DX, DX
-	JZ        storeCountAVX512_72
+	JZ        storeCountAVX512_77
 	MOVL      $0x0000ffff, BX
 	BZHIL     DX, BX, BX
 	KMOVW     BX, K1
 	VMOVUPS   Y3, K1, (AX)
 
-storeCountAVX512_72:
+storeCountAVX512_77:
 	LEAQ      (AX)(DX*4), AX
 	VPADDD    Y2, Y0, Y0
 	VPMOVZXBD (SI)(CX*8), Y0
 	VPADDD    Y1, Y0, Y0
 	POPCNTL   CX, CX
 	TESTQ     CX, CX
-	JZ        storeCountAVX512_73
+	JZ        storeCountAVX512_78
 	MOVL      $0x0000ffff, DX
 	BZHIL     CX, DX, DX
 	KMOVW     DX, K1
 	VMOVUPS   Y0, K1, (AX)
 
-storeCountAVX512_73:
+storeCountAVX512_78:
 	LEAQ   (AX)(CX*4), AX
 	VPADDD Y2, Y1, Y1
 
@@ -13767,6 +13949,161 @@ indicesNaNAVX512Done:
 	SUBQ DI, AX
 	SHRQ $0x02, AX
 	MOVQ AX, ret+56(FP)
+	VZEROUPPER
+	RET
+
+// func indicesZeroBelowAVX512(dst []int32, g []float32, x []float32, v float32, base int32) int
+// Requires: AVX, AVX2, AVX512F, AVX512VL, BMI2, POPCNT
+TEXT ·indicesZeroBelowAVX512(SB), NOSPLIT, $0-88
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         x_len+56(FP), BX
+	MOVQ         g_base+24(FP), SI
+	VBROADCASTSS v+72(FP), Z0
+	MOVL         base+76(FP), DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Y1
+	VPBROADCASTD eight<>+0(SB), Y2
+	VPADDD       Y2, Y1, Y2
+	VPBROADCASTD sixteen<>+0(SB), Y3
+	LEAQ         compact<>+0(SB), DI
+	MOVQ         AX, R8
+	LEAQ         -128(AX)(CX*4), CX
+
+	// Fast loop: two vectors a step while dst has room for two whole vectors, each packed vector stored whole.
+indicesZeroBelowAVX512Fast:
+	CMPQ      BX, $0x00000020
+	JB        indicesZeroBelowAVX512Edge
+	CMPQ      AX, CX
+	JG        indicesZeroBelowAVX512Edge
+	VCMPPS    $0x0a, (DX), Z0, K1
+	VMOVUPS.Z (SI), K1, Z4
+	VMOVUPS   Z4, (SI)
+	KMOVW     K1, R9
+	MOVBLZX   R9, R10
+	SHRL      $0x08, R9
+	VPMOVZXBD (DI)(R10*8), Y4
+	VPADDD    Y1, Y4, Y4
+	POPCNTL   R10, R10
+	VMOVDQU   Y4, (AX)
+	LEAQ      (AX)(R10*4), AX
+	VPADDD    Y3, Y1, Y1
+	VPMOVZXBD (DI)(R9*8), Y4
+	VPADDD    Y2, Y4, Y4
+	POPCNTL   R9, R9
+	VMOVDQU   Y4, (AX)
+	LEAQ      (AX)(R9*4), AX
+	VPADDD    Y3, Y2, Y2
+	VCMPPS    $0x0a, 64(DX), Z0, K1
+	VMOVUPS.Z 64(SI), K1, Z4
+	VMOVUPS   Z4, 64(SI)
+	KMOVW     K1, R9
+	MOVBLZX   R9, R10
+	SHRL      $0x08, R9
+	VPMOVZXBD (DI)(R10*8), Y4
+	VPADDD    Y1, Y4, Y4
+	POPCNTL   R10, R10
+	VMOVDQU   Y4, (AX)
+	LEAQ      (AX)(R10*4), AX
+	VPADDD    Y3, Y1, Y1
+	VPMOVZXBD (DI)(R9*8), Y4
+	VPADDD    Y2, Y4, Y4
+	POPCNTL   R9, R9
+	VMOVDQU   Y4, (AX)
+	LEAQ      (AX)(R9*4), AX
+	VPADDD    Y3, Y2, Y2
+	ADDQ      $0x00000080, DX
+	ADDQ      $0x00000080, SI
+	SUBQ      $0x00000020, BX
+	JMP       indicesZeroBelowAVX512Fast
+
+	// Edge: whole vectors, each packed vector stored through a mask of as many lanes as passed.
+indicesZeroBelowAVX512Edge:
+	CMPQ      BX, $0x00000010
+	JB        indicesZeroBelowAVX512Tail
+	VCMPPS    $0x0a, (DX), Z0, K1
+	VMOVUPS.Z (SI), K1, Z4
+	VMOVUPS   Z4, (SI)
+	KMOVW     K1, CX
+	MOVBLZX   CL, R9
+	SHRL      $0x08, CX
+	VPMOVZXBD (DI)(R9*8), Y4
+	VPADDD    Y1, Y4, Y4
+	POPCNTL   R9, R9
+	TESTQ     R9, R9
+	JZ        storeCountAVX512_79
+	MOVL      $0x0000ffff, R10
+	BZHIL     R9, R10, R10
+	KMOVW     R10, K1
+	VMOVUPS   Y4, K1, (AX)
+
+storeCountAVX512_79:
+	LEAQ      (AX)(R9*4), AX
+	VPADDD    Y3, Y1, Y1
+	VPMOVZXBD (DI)(CX*8), Y4
+	VPADDD    Y2, Y4, Y4
+	POPCNTL   CX, CX
+	TESTQ     CX, CX
+	JZ        storeCountAVX512_80
+	MOVL      $0x0000ffff, R9
+	BZHIL     CX, R9, R9
+	KMOVW     R9, K1
+	VMOVUPS   Y4, K1, (AX)
+
+storeCountAVX512_80:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD Y3, Y2, Y2
+	ADDQ   $0x00000040, DX
+	ADDQ   $0x00000040, SI
+	SUBQ   $0x00000010, BX
+	JMP    indicesZeroBelowAVX512Edge
+
+	// Tail: the last n < lanes elements, through a mask.
+indicesZeroBelowAVX512Tail:
+	TESTQ     BX, BX
+	JZ        indicesZeroBelowAVX512Done
+	MOVL      $0x0000ffff, CX
+	BZHIL     BX, CX, CX
+	KMOVW     CX, K1
+	VMOVUPS.Z (DX), K1, Z4
+	VCMPPS    $0x05, Z0, Z4, K1, K2
+	VMOVUPS.Z (SI), K2, Z0
+	VMOVUPS   Z0, K1, (SI)
+	KMOVW     K2, CX
+	MOVBLZX   CL, DX
+	SHRL      $0x08, CX
+	VPMOVZXBD (DI)(DX*8), Y0
+	VPADDD    Y1, Y0, Y0
+	POPCNTL   DX, DX
+	TESTQ     DX, DX
+	JZ        storeCountAVX512_81
+	MOVL      $0x0000ffff, BX
+	BZHIL     DX, BX, BX
+	KMOVW     BX, K1
+	VMOVUPS   Y0, K1, (AX)
+
+storeCountAVX512_81:
+	LEAQ      (AX)(DX*4), AX
+	VPADDD    Y3, Y1, Y1
+	VPMOVZXBD (DI)(CX*8), Y0
+	VPADDD    Y2, Y0, Y0
+	POPCNTL   CX, CX
+	TESTQ     CX, CX
+	JZ        storeCountAVX512_82
+	MOVL      $0x0000ffff, DX
+	BZHIL     CX, DX, DX
+	KMOVW     DX, K1
+	VMOVUPS   Y0, K1, (AX)
+
+storeCountAVX512_82:
+	LEAQ   (AX)(CX*4), AX
+	VPADDD Y3, Y2, Y2
+
+indicesZeroBelowAVX512Done:
+	SUBQ R8, AX
+	SHRQ $0x02, AX
+	MOVQ AX, ret+80(FP)
 	VZEROUPPER
 	RET
 
@@ -34962,30 +35299,30 @@ negPosRanksAVX2Tail:
 	LEAQ         (AX), AX
 	VMOVAPS      X6, X0
 	CMPQ         BX, $0x08
-	JB           storeTail_74Quad
+	JB           storeTail_83Quad
 	VMOVUPS      Y6, (AX)
-	JMP          storeTail_74Done
+	JMP          storeTail_83Done
 
-storeTail_74Quad:
+storeTail_83Quad:
 	TESTQ        $0x00000004, BX
-	JZ           storeTail_74Pair
+	JZ           storeTail_83Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y6, X0
 	ADDQ         $0x10, AX
 
-storeTail_74Pair:
+storeTail_83Pair:
 	TESTQ    $0x00000002, BX
-	JZ       storeTail_74One
+	JZ       storeTail_83One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_74One:
+storeTail_83One:
 	TESTQ  $0x00000001, BX
-	JZ     storeTail_74Done
+	JZ     storeTail_83Done
 	VMOVSS X0, (AX)
 
-storeTail_74Done:
+storeTail_83Done:
 negPosRanksAVX2Done:
 	VEXTRACTI128 $0x01, Y3, X0
 	VPADDD       X0, X3, X3
@@ -35052,30 +35389,30 @@ zeroBelowAVX2Tail:
 	LEAQ         (AX), AX
 	VMOVAPS      X3, X0
 	CMPQ         DX, $0x08
-	JB           storeTail_75Quad
+	JB           storeTail_84Quad
 	VMOVUPS      Y3, (AX)
-	JMP          storeTail_75Done
+	JMP          storeTail_84Done
 
-storeTail_75Quad:
+storeTail_84Quad:
 	TESTQ        $0x00000004, DX
-	JZ           storeTail_75Pair
+	JZ           storeTail_84Pair
 	VMOVUPS      X0, (AX)
 	VEXTRACTF128 $0x01, Y3, X0
 	ADDQ         $0x10, AX
 
-storeTail_75Pair:
+storeTail_84Pair:
 	TESTQ    $0x00000002, DX
-	JZ       storeTail_75One
+	JZ       storeTail_84One
 	VMOVSD   X0, (AX)
 	VMOVHLPS X0, X0, X0
 	ADDQ     $0x08, AX
 
-storeTail_75One:
+storeTail_84One:
 	TESTQ  $0x00000001, DX
-	JZ     storeTail_75Done
+	JZ     storeTail_84Done
 	VMOVSS X0, (AX)
 
-storeTail_75Done:
+storeTail_84Done:
 zeroBelowAVX2Done:
 	VZEROUPPER
 	RET

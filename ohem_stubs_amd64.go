@@ -50,6 +50,11 @@ func indicesAtLeastAVX2(dst []int32, x []float32, v float32, base int32) int
 //go:noescape
 func indicesNaNAVX2(dst []int32, x []float32, v float32, base int32) int
 
+// indicesZeroBelowAVX2 writes base+i for every x[i] >= v, NaNs included, ascending to dst and returns their count, and sets g[i] = 0 for every other i < len(x) (v must not be NaN; dst has room for all; len(g) >= len(x)).
+//
+//go:noescape
+func indicesZeroBelowAVX2(dst []int32, g []float32, x []float32, v float32, base int32) int
+
 // ceRowsLargeAVX2 sets, for each row i of the row-major [len(t)][c] logits x with t[i] >= 0,
 // mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m} and zt[i] = x[i][t[i]];
 // rows with t[i] < 0 are skipped. neg and k are not used.
@@ -246,6 +251,11 @@ func indicesAtLeastAVX512(dst []int32, x []float32, v float32, base int32) int
 //
 //go:noescape
 func indicesNaNAVX512(dst []int32, x []float32, v float32, base int32) int
+
+// indicesZeroBelowAVX512 writes base+i for every x[i] >= v, NaNs included, ascending to dst and returns their count, and sets g[i] = 0 for every other i < len(x) (v must not be NaN; dst has room for all; len(g) >= len(x)).
+//
+//go:noescape
+func indicesZeroBelowAVX512(dst []int32, g []float32, x []float32, v float32, base int32) int
 
 // ceRowsLargeAVX512 sets, for each row i of the row-major [len(t)][c] logits x with t[i] >= 0,
 // mx[i] = m = max_j x[i][j], s[i] = Σ_{j≠t[i]} e^{x[i][j]−m} and zt[i] = x[i][t[i]];

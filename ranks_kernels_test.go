@@ -169,6 +169,67 @@ func checkRanked(t *testing.T, what string, loss, rank, g, wantLoss, wantRank, w
 	}
 }
 
+// TestIndicesZeroBelowKernels runs every set's zeroedIndices (its indicesZeroBelow kernel, or
+// indicesAtLeast then zeroBelow) against plain loops: the indices plus base of the x[i] >= v (NaN
+// included) ascending, their count, g[i] zeroed exactly where x[i] < v and kept bit for bit
+// elsewhere; every length 0..70 and larger, x and g at a guard page's end or start or unaligned,
+// dst with room for exactly len(x) at a guard page's end, nothing written past len(x) in g.
+func TestIndicesZeroBelowKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 9))
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)), 1.5}
+	for _, ks := range usable {
+		for _, n := range kernelLens() {
+			x, g := make([]float32, n), make([]float32, n+8)
+			for i := range n {
+				x[i] = float32(r.IntN(7)) * 0.5
+				if r.IntN(5) == 0 {
+					x[i] = specials[r.IntN(len(specials))]
+				}
+			}
+			for i := range g {
+				g[i] = -float32(i) - 0.25
+			}
+			for _, v := range []float32{1.5, 0, float32(math.Inf(-1)), -math.MaxFloat32, float32(math.Inf(1)), 3.5} {
+				wantG := slices.Clone(g)
+				var wantIdx []int32
+				base := int32(n * 3)
+				for i, xi := range x {
+					if xi < v {
+						wantG[i] = 0
+					} else {
+						wantIdx = append(wantIdx, base+int32(i))
+					}
+				}
+				for place := range 3 {
+					what := fmt.Sprintf("%s n=%d v=%g place=%d", ks.name, n, v, place)
+					a := (n + 2*place) % 16
+					xp, freeX := sigPlace(x, place, a)
+					gp, freeG := sigPlace(g[:n], place, (a+5)%16)
+					dst, freeD := sigPlace(make([]int32, n), 0, 0)
+					c := ks.zeroedIndices(dst, gp, xp, v, base)
+					if c != len(wantIdx) || !slices.Equal(dst[:c], wantIdx) {
+						t.Errorf("%s: %d indices %v, want %d %v", what, c, dst[:min(c, 20)], len(wantIdx), wantIdx[:min(len(wantIdx), 20)])
+					}
+					for i := range n {
+						if math.Float32bits(gp[i]) != math.Float32bits(wantG[i]) {
+							t.Errorf("%s: g[%d] = %g, want %g (x %g)", what, i, gp[i], wantG[i], x[i])
+							break
+						}
+					}
+					freeX()
+					freeG()
+					freeD()
+				}
+				gl := slices.Clone(g)
+				ks.zeroedIndices(make([]int32, n), gl, x, v, base)
+				if !slices.Equal(gl[:n], wantG[:n]) || !slices.Equal(gl[n:], g[n:]) {
+					t.Errorf("%s n=%d v=%g: zeroedIndices wrong in g or wrote past len(x)", ks.name, n, v)
+				}
+			}
+		}
+	}
+}
+
 // TestZeroBelowAndCountTargetsKernels runs every set's zeroBelow and countTargets against plain
 // loops: every length 0..70 and larger, every placement; x with NaN, ±Inf, ±0 and ties at the
 // threshold; nothing written past len(x); targets of every kind.

@@ -76,6 +76,10 @@ type selector struct {
 	// elements >= cutAt (NaNs included), so that one compare over x tells the kept from the dropped.
 	cutAt    float32
 	cutExact bool
+	// zero, when set (len(zero) = len(x)), asks topK's next pass over x by its cut to set zero[i] =
+	// 0 where x[i] < cutAt (indicesZeroBelow); cutZeroed reports it did (topK clears zero).
+	zero      []float32
+	cutZeroed bool
 }
 
 // bandCap is how many band survivors the buffers hold for an input of n elements: about ten times
@@ -255,7 +259,8 @@ func (s *selector) radix(x []float32, k int) float32 {
 // ties broken toward the lower index, or every element >= the k-th largest when keepTies is set.
 // dst must have room for them: len(x) is always enough.
 func (s *selector) topK(dst []int32, x []float32, k int, base int32, keepTies bool) []int32 {
-	s.cutExact = false
+	zero := s.zero
+	s.cutExact, s.cutZeroed, s.zero = false, false, nil
 	if k == 0 {
 		return dst
 	}
@@ -270,7 +275,13 @@ func (s *selector) topK(dst []int32, x []float32, k int, base int32, keepTies bo
 	}
 	v := s.kth(x, k)
 	n0 := len(dst)
-	n := s.ks.indicesAtLeast(dst[n0:cap(dst)], x, v, base)
+	var n int
+	if zero != nil && v == v {
+		n = s.ks.zeroedIndices(dst[n0:cap(dst)], zero, x, v, base)
+		s.cutZeroed = true
+	} else {
+		n = s.ks.indicesAtLeast(dst[n0:cap(dst)], x, v, base)
+	}
 	dst = dst[:n0+n]
 	s.cutAt, s.cutExact = v, keepTies || n == k
 	if !keepTies && n > k {

@@ -12,8 +12,8 @@ import (
 // in a tier would silently run pure Go and every accuracy test would still pass: this table makes
 // that a failure. Adding a kernel to a set means adding its entry here.
 var kernelTables = map[string][]string{
-	"avx512": {"band", "ceGradRows", "cePlanar", "ceRows", "checksTargets", "countAtLeast", "countTargets", "expf", "fuseRows", "gradPlanar", "gradRows", "indicesAtLeast", "log1pUnitf", "log1pf", "lsePlanar", "lseRows", "maxTarget", "negPosRanks", "sigGrad", "sigLSE", "sigLoss", "sigLossGrad", "sigLossGradRank", "sigLossRank", "zeroBelow"},
-	"avx2":   {"band", "ceGradRows", "cePlanar", "ceRows", "checksTargets", "countAtLeast", "countTargets", "expf", "fuseRows", "gradPlanar", "gradRows", "indicesAtLeast", "log1pUnitf", "log1pf", "lsePlanar", "lseRows", "maxTarget", "negPosRanks", "sigGrad", "sigLSE", "sigLoss", "sigLossGrad", "sigLossGradRank", "sigLossRank", "zeroBelow"},
+	"avx512": {"band", "ceGradRows", "cePlanar", "ceRows", "checksTargets", "countAtLeast", "countTargets", "expf", "fuseRows", "gradPlanar", "gradRows", "indicesAtLeast", "indicesZeroBelow", "log1pUnitf", "log1pf", "lsePlanar", "lseRows", "maxTarget", "negPosRanks", "sigGrad", "sigLSE", "sigLoss", "sigLossGrad", "sigLossGradRank", "sigLossRank", "zeroBelow"},
+	"avx2":   {"band", "ceGradRows", "cePlanar", "ceRows", "checksTargets", "countAtLeast", "countTargets", "expf", "fuseRows", "gradPlanar", "gradRows", "indicesAtLeast", "indicesZeroBelow", "log1pUnitf", "log1pf", "lsePlanar", "lseRows", "maxTarget", "negPosRanks", "sigGrad", "sigLSE", "sigLoss", "sigLossGrad", "sigLossGradRank", "sigLossRank", "zeroBelow"},
 	// neon finishes its softmax rows in Go and has no fused softmax pass.
 	"neon":    {"band", "cePlanar", "ceRows", "countAtLeast", "expf", "gradPlanar", "gradRows", "indicesAtLeast", "log1pUnitf", "log1pf", "lsePlanar", "lseRows", "maxTarget", "sigGrad", "sigLSE", "sigLoss", "sigLossGrad"},
 	"generic": {},

@@ -31,6 +31,7 @@ func genSelect(t tier) {
 		"writes base+i for every x[i] >= v, NaNs included, ascending to dst and returns their count (v must not be NaN; dst has room for all).")
 	genIndices(t, "indicesNaN", true,
 		"writes base+i for every NaN x[i], ascending to dst and returns their count (v is not read; dst has room for all).")
+	genIndicesZero(t)
 }
 
 // hsumD returns the sum of the int32 lanes of v in a new 64-bit register.
@@ -486,18 +487,43 @@ func (t tier) passMask(at Mem, tail Op, v reg.VecVirtual, nan bool) Op {
 	return m
 }
 
+// genIndicesZero emits indicesZeroBelow(dst []int32, g, x []float32, v float32, base int32) int:
+// indicesAtLeast that also sets g[i] = 0 where x[i] < v (zeroBelow), from the same compare in the
+// same pass. After the fused Sigmoid pass, the selection's last pass over the ranks then zeroes
+// the gradient of the samples it drops, which saves zeroBelow's second read of the ranks.
+func genIndicesZero(t tier) {
+	genIndicesOpt(t, "indicesZeroBelow", false, true,
+		"writes base+i for every x[i] >= v, NaNs included, ascending to dst and returns their count, and sets g[i] = 0 for every other i < len(x) (v must not be NaN; dst has room for all; len(g) >= len(x)).")
+}
+
 // genIndices emits name(dst []int32, x []float32, v float32, base int32) int: base+i for every
 // x[i] >= v (NaN included; nan: every NaN x[i]) written ascending to dst, which has room for all,
 // and their count. The index vector base+i+lane advances by a vector each step. The loops are
 // band's: two vectors a step with whole stores while dst has room for two whole vectors, then
 // stores masked to the count.
 func genIndices(t tier, name string, nan bool, doc string) {
-	t.text(name, "func(dst []int32, x []float32, v float32, base int32) int", doc)
+	genIndicesOpt(t, name, nan, false, doc)
+}
+
+// genIndicesOpt is genIndices; with zero the function takes g after dst and sets g[i] = 0 where
+// the lane does not pass: the passing lanes' mask keeps g (AVX-512 a zeroing-masked load, AVX2 a
+// VANDPS with the compare), stored whole, the tail through storeTail.
+func genIndicesOpt(t tier, name string, nan, zero bool, doc string) {
+	sig := "func(dst []int32, x []float32, v float32, base int32) int"
+	if zero {
+		sig = "func(dst []int32, g, x []float32, v float32, base int32) int"
+	}
+	t.text(name, sig, doc)
 	out, room, p, n := GP64(), GP64(), GP64(), GP64()
 	Load(Param("dst").Base(), out)
 	Load(Param("dst").Len(), room)
 	Load(Param("x").Base(), p)
 	Load(Param("x").Len(), n)
+	var gp reg.GPVirtual
+	if zero {
+		gp = GP64()
+		Load(Param("g").Base(), gp)
+	}
 	var v reg.VecVirtual
 	if !nan {
 		v = t.loadParamF32("v")
@@ -531,6 +557,25 @@ func genIndices(t tier, name string, nan bool, doc string) {
 	// or nil), stores them (whole when full, else exactly their number) and advances idx.
 	vector := func(disp int, tail Op, full bool) {
 		m := t.passMask(Mem{Base: p, Disp: disp}, tail, v, nan)
+		if zero {
+			gv := t.vec()
+			at := Mem{Base: gp, Disp: disp}
+			if t.zmm {
+				VMOVUPS_Z(at, m, gv) // the dropped lanes (and the tail's) zero
+			} else {
+				if tail != nil {
+					gv = t.loadTail(at, tail)
+				} else {
+					VMOVUPS(at, gv)
+				}
+				VANDPS(m, gv, gv) // m: all-ones where the lane passes
+			}
+			if tail != nil {
+				t.storeTail(gv, at, n, tail)
+			} else {
+				VMOVUPS(gv, at)
+			}
+		}
 		// emit stores the indices of the lanes of the 8-bit mask r (base in every lane of base).
 		emit := func(r reg.GPVirtual, base reg.VecVirtual) {
 			z := YMM()
@@ -569,6 +614,9 @@ func genIndices(t tier, name string, nan bool, doc string) {
 	vector(0, nil, true)
 	vector(t.bytes(), nil, true)
 	ADDQ(U32(2*t.bytes()), p)
+	if zero {
+		ADDQ(U32(2*t.bytes()), gp)
+	}
 	SUBQ(U32(2*t.lanes), n)
 	JMP(LabelRef(fast))
 
@@ -578,6 +626,9 @@ func genIndices(t tier, name string, nan bool, doc string) {
 	JB(LabelRef(tail))
 	vector(0, nil, false)
 	ADDQ(U32(t.bytes()), p)
+	if zero {
+		ADDQ(U32(t.bytes()), gp)
+	}
 	SUBQ(U32(t.lanes), n)
 	JMP(LabelRef(edge))
 
