@@ -17,10 +17,10 @@ const (
 const smallMax = 24
 
 var (
-	rowsAVX2 = &rowTier{id: tierAVX2, lanes: 8, pairs: true, smallMax: smallMax,
+	rowsAVX2 = &rowTier{id: tierAVX2, lanes: 8, pairs: true, narrowMin: 4, narrowMax: 4, smallMax: smallMax,
 		tiledMin: mediumMin, tiledMax: tiledMaxAVX2, mediumMax: mediumMaxAVX2, fuseMin: fuseMinAVX2,
 		finished: true, asmFinish: true}
-	rowsAVX512 = &rowTier{id: tierAVX512, lanes: 16, pairs: true, smallMax: smallMax,
+	rowsAVX512 = &rowTier{id: tierAVX512, lanes: 16, pairs: true, narrowMin: 3, narrowMax: 4, smallMax: smallMax,
 		tiledMin: mediumMin, tiledMax: tiledMaxAVX512, mediumMax: mediumMaxAVX512, fuseMin: fuseMinAVX512,
 		finished: true, asmFinish: true}
 )
@@ -73,6 +73,12 @@ func (d *rowTier) ceGroup(k rowKind, loss []float32, st stats, x []float32, t []
 		tmax, nan = ce2RowsStatsAVX2(loss, st.m, st.ls, st.pt, x, t, fill)
 	case k == kindPairs:
 		tmax, nan = ce2RowsAVX2(loss, x, t, fill)
+	case k == kindNarrow && z && c == 3:
+		tmax, nan = ceNarrow3AVX512(loss, st.m, st.ls, st.pt, x, t, fill)
+	case k == kindNarrow && z:
+		tmax, nan = ceNarrow4AVX512(loss, st.m, st.ls, st.pt, x, t, fill)
+	case k == kindNarrow:
+		tmax, nan = ceNarrow4AVX2(loss, st.m, st.ls, st.pt, x, t, fill)
 	case k == kindSmall && z:
 		ceSmallAVX512(loss, st.m, st.ls, st.pt, x, t, scratch, c, eps, fill)
 	case k == kindSmall:
@@ -86,7 +92,7 @@ func (d *rowTier) ceGroup(k rowKind, loss []float32, st stats, x []float32, t []
 	default:
 		tmax, nan = ceMediumAVX2(loss, st.m, st.ls, st.pt, x, t, scratch, n, c, eps, fill)
 	}
-	if k != kindPairs && k != kindTiled && k != kindMedium {
+	if k != kindPairs && k != kindNarrow && k != kindTiled && k != kindMedium {
 		return checkNaN
 	}
 	return checks(int(tmax) >= c, nan)
@@ -100,7 +106,7 @@ func (d *rowTier) checksTargets(c int, eps float32) bool {
 		return false
 	}
 	k := d.ceKind(c, eps)
-	return k == kindPairs || k == kindTiled && c <= tiledSelectMaxC
+	return k == kindPairs || k == kindNarrow || k == kindTiled && c <= tiledSelectMaxC
 }
 
 // lseGroup is ceGroup for the log-sum-exp.

@@ -4,6 +4,7 @@ package ohem
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -135,4 +136,55 @@ func mediumKind(tl bool) rowKind {
 		return kindTiled
 	}
 	return kindMedium
+}
+
+// TestNarrowKernels runs the narrow kernels (C = 3 and 4 without smoothing, in registers) of
+// both tiers through their Go wrappers with the checks of rows_by_class_test.go (the float64
+// reference, bad rows, ignored rows, guard pages), and against the tiled kernels on the same rows:
+// losses and statistics equal to the bit but in bad rows (NaN losses in both), which
+// asm/ce_narrow.go promises (both follow the same steps), and the same checks.
+func TestNarrowKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, z := range mediumTiers(t) {
+		d := rowTierOf(z)
+		for c := d.narrowMin; c <= d.narrowMax; c++ {
+			if d.ceKind(c, 0) != kindNarrow || d.ceKind(c, 0.1) == kindNarrow {
+				t.Fatalf("%s: ceKind(%d) does not pick the narrow kernel without smoothing alone", tierName(z), c)
+			}
+			var scratch [mediumScratch]float32
+			narrow := func(loss []float32, st stats, x []float32, tg []int32, c int, eps, fill float32) {
+				d.ceGroups(kindNarrow, loss, st, x, tg, nil, c, eps, fill)
+			}
+			ns := make([]int, 0, 76)
+			for n := range 71 {
+				ns = append(ns, n)
+			}
+			for _, n := range append(ns, 1000, 4099) {
+				scale := []float64{1, 5, 30, 1e4, 1e30}[n%5]
+				x, tg, bad := medBatch(r, n, c, scale)
+				what := fmt.Sprintf("%s narrow C=%d N=%d scale=%g", tierName(z), c, n, scale)
+				checkMediumCE(t, what, narrow, x, tg, bad, c, 0, n%3, (n*3+c)%16)
+				// the tiled kernels' losses and statistics, bit for bit
+				var st [2]stats
+				var loss [2][]float32
+				var ch [2]check
+				for k, kind := range []rowKind{kindNarrow, kindTiled} {
+					st[k] = stats{make([]float32, n), make([]float32, n), make([]float32, n)}
+					loss[k] = make([]float32, n)
+					ch[k] = d.ceGroups(kind, loss[k], st[k], x, tg, scratch[:], c, 0, -7)
+				}
+				if ch[0] != ch[1] {
+					t.Errorf("%s: checks %v, the tiled kernel's %v", what, ch[0], ch[1])
+				}
+				for i := range n {
+					for k, pair := range [][2][]float32{{loss[0], loss[1]}, {st[0].m, st[1].m}, {st[0].ls, st[1].ls}, {st[0].pt, st[1].pt}} {
+						// a bad row's loss is NaN in both (checkMediumCE), its statistics unused
+						if !bad[i] && math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+							t.Fatalf("%s: row %d: %s %g, the tiled kernel's %g (target %d)", what, i, []string{"loss", "m", "ls", "pt"}[k], pair[0][i], pair[1][i], tg[i])
+						}
+					}
+				}
+			}
+		}
+	}
 }

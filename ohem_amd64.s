@@ -30069,6 +30069,318 @@ ceMediumGradAVX2NormDone:
 	VZEROUPPER
 	RET
 
+// func ceNarrow4AVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, FMA3
+TEXT ·ceNarrow4AVX2(SB), NOSPLIT, $128-157
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         loss_len+8(FP), CX
+	MOVQ         m_len+32(FP), DX
+	MOVQ         m_base+24(FP), BX
+	MOVQ         ls_base+48(FP), SI
+	MOVQ         pt_base+72(FP), DI
+	MOVQ         x_base+96(FP), R8
+	MOVQ         t_base+120(FP), R9
+	VBROADCASTSS fill+144(FP), Y0
+
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Y1
+	VXORPS       Y2, Y2, Y2
+	LEAQ         (SP), R10
+	ADDQ         $0x1f, R10
+	ANDQ         $-32, R10
+	VMOVUPS      Y1, (R10)
+	VMOVUPS      Y2, 32(R10)
+	VMOVUPS      Y0, 64(R10)
+
+ceNarrow4AVX2Loop:
+	TESTQ CX, CX
+	JZ    ceNarrow4AVX2Done
+
+	// rows q and q + 4 in vector q, then the 4×4 transpose within the blocks: column k
+	VMOVUPS     (R8), Y0
+	VINSERTF128 $0x01, 64(R8), Y0, Y0
+	VMOVUPS     16(R8), Y1
+	VINSERTF128 $0x01, 80(R8), Y1, Y1
+	VMOVUPS     32(R8), Y2
+	VINSERTF128 $0x01, 96(R8), Y2, Y2
+	VMOVUPS     48(R8), Y3
+	VINSERTF128 $0x01, 112(R8), Y3, Y3
+	VUNPCKLPS   Y1, Y0, Y4
+	VUNPCKHPS   Y1, Y0, Y0
+	VUNPCKLPS   Y3, Y2, Y1
+	VUNPCKHPS   Y3, Y2, Y2
+	VUNPCKLPD   Y1, Y4, Y3
+	VUNPCKHPD   Y1, Y4, Y1
+	VUNPCKLPD   Y2, Y0, Y4
+	VUNPCKHPD   Y2, Y0, Y0
+
+	// the maxima as the tiled kernels take them: two accumulators from −Inf, column j into j mod 2
+	VMOVUPS negInfVec<>+0(SB), Y2
+	VMOVUPS negInfVec<>+0(SB), Y5
+	VMAXPS  Y3, Y2, Y2
+	VMAXPS  Y1, Y5, Y5
+	VMAXPS  Y4, Y2, Y2
+	VMAXPS  Y0, Y5, Y5
+	VMAXPS  Y5, Y2, Y2
+
+	// Σ_{j≠t} e^{z_j−m} lane by lane, column j into sum j mod 2; zt = the target logits (0 for t < 0)
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VXORPS       Y7, Y7, Y7
+	VPBROADCASTD int0<>+0(SB), Y8
+	VPCMPEQD     (R9), Y8, Y8
+	VBLENDVPS    Y8, Y3, Y5, Y5
+	VSUBPS       Y2, Y3, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y10
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y10
+	VPSLLD      $0x17, Y10, Y9
+	VSUBPS      expMagicBiasVec<>+0(SB), Y10, Y10
+	VMOVAPS     Y3, Y11
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y10, Y11
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y10, Y11
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y10
+	VFMADD213PS expC4Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC3Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC2Vec<>+0(SB), Y11, Y10
+	VFMADD213PS expC1Vec<>+0(SB), Y11, Y10
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y9, Y11, Y11
+	VFMADD231PS  Y11, Y10, Y9
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS      Y9, Y3, Y9
+	VANDNPS      Y9, Y8, Y9
+	VADDPS       Y9, Y6, Y6
+	VPBROADCASTD int1<>+0(SB), Y3
+	VPCMPEQD     (R9), Y3, Y3
+	VBLENDVPS    Y3, Y1, Y5, Y5
+	VSUBPS       Y2, Y1, Y1
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y1, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y1, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y8, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y8
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y1, Y1
+	VANDNPS      Y8, Y1, Y8
+	VANDNPS      Y8, Y3, Y8
+	VADDPS       Y8, Y7, Y7
+	VPBROADCASTD int2<>+0(SB), Y1
+	VPCMPEQD     (R9), Y1, Y1
+	VBLENDVPS    Y1, Y4, Y5, Y5
+	VSUBPS       Y2, Y4, Y3
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y3, Y8
+	VPSLLD      $0x17, Y8, Y4
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y3, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y4, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y3, Y3
+	VANDNPS      Y4, Y3, Y4
+	VANDNPS      Y4, Y1, Y4
+	VADDPS       Y4, Y6, Y6
+	VPBROADCASTD int3<>+0(SB), Y1
+	VPCMPEQD     (R9), Y1, Y1
+	VBLENDVPS    Y1, Y0, Y5, Y5
+	VSUBPS       Y2, Y0, Y0
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y0, Y4
+	VPSLLD      $0x17, Y4, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y0, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y4
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y8, Y8
+	VFMADD231PS Y8, Y4, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y0, Y0
+	VANDNPS     Y3, Y0, Y3
+	VANDNPS     Y3, Y1, Y3
+	VADDPS      Y3, Y7, Y7
+	VADDPS      Y7, Y6, Y6
+	VMOVDQU     (R9), Y0
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Y2, Y5, Y1
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y4
+	VFMADD231PS expLog2eVec<>+0(SB), Y1, Y4
+	VPSLLD      $0x17, Y4, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y4, Y4
+	VMOVAPS     Y1, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y4, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y4, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y4
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y4
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y4
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y4
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y4
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y7, Y7
+	VFMADD231PS Y7, Y4, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y1, Y1
+	VANDNPS     Y3, Y1, Y3
+	VSUBPS      oneVec<>+0(SB), Y3, Y3
+	VADDPS      Y6, Y3, Y3
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y3, Y4
+	VMAXPS oneVec<>+0(SB), Y3, Y7
+	VMINPS oneVec<>+0(SB), Y3, Y1
+	VSUBPS Y7, Y4, Y8
+	VSUBPS Y8, Y1, Y8
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y4, Y8, Y8
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y4, Y1
+	VPSRAD    $0x17, Y1, Y1
+	VPSLLD    $0x17, Y1, Y7
+	VPSUBD    Y7, Y4, Y7
+	VCVTDQ2PS Y1, Y1
+	VSUBPS    oneVec<>+0(SB), Y7, Y7
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y7, Y7, Y4
+	VMOVAPS      logP0Vec<>+0(SB), Y9
+	VFMADD213PS  logP1Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP2Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP3Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP4Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP5Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP6Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP7Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP8Vec<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y4, Y9, Y9
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y1, Y9
+	VFNMADD231PS halfVec<>+0(SB), Y4, Y9
+	VADDPS       Y8, Y9, Y9
+	VADDPS       Y7, Y9, Y9
+	VMOVAPS      Y9, Y4
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y1, Y4
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y3, Y1
+	VBLENDVPS Y1, posInfVec<>+0(SB), Y4, Y4
+	VSUBPS    Y5, Y2, Y1
+	VADDPS    Y4, Y1, Y5
+
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS    Y2, Y2, Y1
+	VADDPS    Y1, Y5, Y5
+	VBLENDVPS Y0, 64(R10), Y5, Y5
+	VPMAXSD   (R10), Y0, Y1
+	VMOVUPS   Y1, (R10)
+	VADDPS    32(R10), Y5, Y1
+	VMOVUPS   Y1, 32(R10)
+	VMOVUPS   Y5, (AX)
+
+	// statistics, when len(m) > 0
+	TESTQ  DX, DX
+	JZ     ceNarrow4AVX2Next
+	VXORPS Y1, Y1, Y1
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS    oneVec<>+0(SB), Y3, Y3
+	VDIVPS    Y3, Y6, Y3
+	VXORPS    signBitVec<>+0(SB), Y3, Y3
+	VBLENDVPS Y0, Y1, Y2, Y2
+	VMOVUPS   Y2, (BX)
+	VBLENDVPS Y0, Y1, Y4, Y4
+	VMOVUPS   Y4, (SI)
+	VBLENDVPS Y0, Y1, Y3, Y3
+	VMOVUPS   Y3, (DI)
+
+ceNarrow4AVX2Next:
+	ADDQ $0x00000020, AX
+	ADDQ $0x00000020, R9
+	ADDQ $0x00000020, BX
+	ADDQ $0x00000020, SI
+	ADDQ $0x00000020, DI
+	ADDQ $0x00000080, R8
+	SUBQ $0x00000008, CX
+	JMP  ceNarrow4AVX2Loop
+
+ceNarrow4AVX2Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VMOVDQU      (R10), Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPMAXSD      X1, X0, X0
+	VPSHUFD      $0x0e, X0, X1
+	VPMAXSD      X1, X0, X0
+	VPSHUFD      $0x01, X0, X1
+	VPMAXSD      X1, X0, X0
+	VMOVD        X0, AX
+	MOVL         AX, tmax+152(FP)
+	VMOVUPS      32(R10), Y0
+	VCMPPS       $0x03, Y0, Y0, Y0
+	VMOVMSKPS    Y0, AX
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+156(FP)
+	VZEROUPPER
+	RET
+
+DATA int0<>+0(SB)/4, $0x00000000
+GLOBL int0<>(SB), RODATA|NOPTR, $4
+
+DATA int1<>+0(SB)/4, $0x00000001
+GLOBL int1<>(SB), RODATA|NOPTR, $4
+
+DATA int2<>+0(SB)/4, $0x00000002
+GLOBL int2<>(SB), RODATA|NOPTR, $4
+
+DATA int3<>+0(SB)/4, $0x00000003
+GLOBL int3<>(SB), RODATA|NOPTR, $4
+
 // func ceMediumAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32) (tmax int32, nan bool)
 // Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, BMI2, SSE
 TEXT ·ceMediumAVX512(SB), NOSPLIT, $0-197
@@ -35224,6 +35536,755 @@ ceMediumGradAVX512NormNext:
 ceMediumGradAVX512NormDone:
 	VZEROUPPER
 	RET
+
+// func ceNarrow3AVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+TEXT ·ceNarrow3AVX512(SB), NOSPLIT, $768-157
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         loss_len+8(FP), CX
+	MOVQ         m_len+32(FP), DX
+	MOVQ         m_base+24(FP), BX
+	MOVQ         ls_base+48(FP), SI
+	MOVQ         pt_base+72(FP), DI
+	MOVQ         x_base+96(FP), R8
+	MOVQ         t_base+120(FP), R9
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z11
+	VBROADCASTSS logLn2Lo<>+0(SB), Z12
+	VBROADCASTSS half<>+0(SB), Z13
+	VBROADCASTSS posInf<>+0(SB), Z14
+	VBROADCASTSS logP0<>+0(SB), Z15
+	VBROADCASTSS logP1<>+0(SB), Z16
+	VBROADCASTSS logP2<>+0(SB), Z17
+	VBROADCASTSS logP3<>+0(SB), Z18
+	VBROADCASTSS logP4<>+0(SB), Z19
+	VBROADCASTSS logP5<>+0(SB), Z20
+	VBROADCASTSS logP6<>+0(SB), Z21
+	VBROADCASTSS logP7<>+0(SB), Z22
+	VBROADCASTSS logP8<>+0(SB), Z23
+	LEAQ         (SP), R10
+	VMOVUPS      Z16, (R10)
+	VMOVUPS      Z17, 64(R10)
+	VMOVUPS      Z18, 128(R10)
+	VMOVUPS      Z19, 192(R10)
+	VMOVUPS      Z20, 256(R10)
+	VMOVUPS      Z21, 320(R10)
+	VMOVUPS      Z22, 384(R10)
+	VMOVUPS      Z23, 448(R10)
+	VMOVUPS      Z11, 512(R10)
+	VMOVUPS      Z12, 576(R10)
+	VMOVUPS      Z13, 640(R10)
+	VMOVUPS      Z10, 704(R10)
+	VBROADCASTSS fill+144(FP), Z10
+	VBROADCASTSS signBit<>+0(SB), Z11
+	VBROADCASTSS negInf<>+0(SB), Z12
+
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Z13
+	VXORPS       Z16, Z16, Z16
+	MOVL         $0x0000f800, R11
+	KMOVW        R11, K1
+	MOVL         $0x0000fc00, R11
+	KMOVW        R11, K2
+
+ceNarrow3AVX512Loop:
+	TESTQ CX, CX
+	JZ    ceNarrow3AVX512Done
+
+	// class j: 3r + j from vectors 0, 1 (VPERMI2PS), the rows past 32 floats from vector 2 (merge-masked VPERMPS)
+	VMOVUPS   (R8), Z17
+	VMOVUPS   64(R8), Z18
+	VMOVDQU32 narrow3Lo0<>+0(SB), Z19
+	VPERMI2PS Z18, Z17, Z19
+	VMOVDQU32 narrow3Hi0<>+0(SB), Z20
+	VPERMPS   128(R8), Z20, K1, Z19
+	VMOVDQU32 narrow3Lo1<>+0(SB), Z20
+	VPERMI2PS Z18, Z17, Z20
+	VMOVDQU32 narrow3Hi1<>+0(SB), Z21
+	VPERMPS   128(R8), Z21, K1, Z20
+	VMOVDQU32 narrow3Lo2<>+0(SB), Z21
+	VPERMI2PS Z18, Z17, Z21
+	VMOVDQU32 narrow3Hi2<>+0(SB), Z17
+	VPERMPS   128(R8), Z17, K2, Z21
+
+	// the maxima as the tiled kernels take them: two accumulators from −Inf, column j into j mod 2
+	VMOVUPS Z12, Z17
+	VMOVUPS Z12, Z18
+	VMAXPS  Z19, Z17, Z17
+	VMAXPS  Z20, Z18, Z18
+	VMAXPS  Z21, Z17, Z17
+	VMAXPS  Z18, Z17, Z17
+
+	// Σ_{j≠t} e^{z_j−m} lane by lane, column j into sum j mod 2; zt = the target logits (0 for t < 0)
+	VMOVDQU32   (R9), Z18
+	VXORPS      Z22, Z22, Z22
+	VXORPS      Z23, Z23, Z23
+	VXORPS      Z24, Z24, Z24
+	VPCMPD.BCST $0x00, int0<>+0(SB), Z18, K3
+	VMOVAPS     Z19, K3, Z22
+	VSUBPS      Z17, Z19, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z25
+	VRNDSCALEPS $0x00, Z25, Z25
+	VMOVAPS     Z19, Z27
+	VFMADD231PS Z1, Z25, Z27
+	VFMADD231PS Z2, Z25, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z26
+	VFMADD213PS Z4, Z27, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K4
+	VFMADD213PS Z9, Z27, Z26
+	VSCALEFPS.Z Z25, Z26, K4, Z19
+	KNOTW       K3, K3
+	VADDPS      Z19, Z23, K3, Z23
+	VPCMPD.BCST $0x00, int1<>+0(SB), Z18, K3
+	VMOVAPS     Z20, K3, Z22
+	VSUBPS      Z17, Z20, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z26
+	VFMADD231PS Z1, Z20, Z26
+	VFMADD231PS Z2, Z20, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z25
+	VFMADD213PS Z4, Z26, Z25
+	VFMADD213PS Z5, Z26, Z25
+	VFMADD213PS Z6, Z26, Z25
+	VFMADD213PS Z7, Z26, Z25
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K4
+	VFMADD213PS Z9, Z26, Z25
+	VSCALEFPS.Z Z20, Z25, K4, Z19
+	KNOTW       K3, K3
+	VADDPS      Z19, Z24, K3, Z24
+	VPCMPD.BCST $0x00, int2<>+0(SB), Z18, K3
+	VMOVAPS     Z21, K3, Z22
+	VSUBPS      Z17, Z21, Z18
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z18, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z18, Z21
+	VFMADD231PS Z1, Z19, Z21
+	VFMADD231PS Z2, Z19, Z21
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z20
+	VFMADD213PS Z4, Z21, Z20
+	VFMADD213PS Z5, Z21, Z20
+	VFMADD213PS Z6, Z21, Z20
+	VFMADD213PS Z7, Z21, Z20
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z18, K4
+	VFMADD213PS Z9, Z21, Z20
+	VSCALEFPS.Z Z19, Z20, K4, Z18
+	KNOTW       K3, K3
+	VADDPS      Z18, Z23, K3, Z23
+	VADDPS      Z24, Z23, Z23
+	VMOVDQU32   (R9), Z18
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Z17, Z22, Z19
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z19, Z20
+	VRNDSCALEPS $0x00, Z20, Z20
+	VMOVAPS     Z19, Z24
+	VFMADD231PS Z1, Z20, Z24
+	VFMADD231PS Z2, Z20, Z24
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z21
+	VFMADD213PS Z4, Z24, Z21
+	VFMADD213PS Z5, Z24, Z21
+	VFMADD213PS Z6, Z24, Z21
+	VFMADD213PS Z7, Z24, Z21
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z19, K3
+	VFMADD213PS Z9, Z24, Z21
+	VSCALEFPS.Z Z20, Z21, K3, Z19
+	VSUBPS      Z9, Z19, Z20
+	VADDPS      Z23, Z20, Z20
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z20, Z21
+	VMAXPS Z9, Z20, Z24
+	VMINPS Z9, Z20, Z19
+	VSUBPS Z24, Z21, Z25
+	VSUBPS Z25, Z19, Z25
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z21, Z25, Z25
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(R10), Z21, Z19
+	VPSRAD    $0x17, Z19, Z19
+	VPSLLD    $0x17, Z19, Z24
+	VPSUBD    Z24, Z21, Z24
+	VCVTDQ2PS Z19, Z19
+	VSUBPS    Z9, Z24, Z24
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z24, Z24, Z21
+	VMOVAPS      Z15, Z26
+	VFMADD213PS  (R10), Z24, Z26
+	VFMADD213PS  64(R10), Z24, Z26
+	VFMADD213PS  128(R10), Z24, Z26
+	VFMADD213PS  192(R10), Z24, Z26
+	VFMADD213PS  256(R10), Z24, Z26
+	VFMADD213PS  320(R10), Z24, Z26
+	VFMADD213PS  384(R10), Z24, Z26
+	VFMADD213PS  448(R10), Z24, Z26
+	VMULPS       Z24, Z26, Z26
+	VMULPS       Z21, Z26, Z26
+	VFMADD231PS  576(R10), Z19, Z26
+	VFNMADD231PS 640(R10), Z21, Z26
+	VADDPS       Z25, Z26, Z26
+	VADDPS       Z24, Z26, Z26
+	VMOVAPS      Z26, Z21
+	VFMADD231PS  512(R10), Z19, Z21
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z20, K3
+	VMOVAPS Z14, K3, Z21
+	VSUBPS  Z22, Z17, Z19
+	VADDPS  Z21, Z19, Z22
+
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS   Z17, Z17, Z19
+	VADDPS   Z19, Z22, Z22
+	VPMOVD2M Z18, K3
+	VMOVAPS  Z10, K3, Z22
+	VPMAXSD  Z18, Z13, Z13
+	VADDPS   Z22, Z16, Z16
+	VMOVUPS  Z22, (AX)
+
+	// statistics, when len(m) > 0
+	TESTQ  DX, DX
+	JZ     ceNarrow3AVX512Next
+	VXORPS Z19, Z19, Z19
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS   Z9, Z20, Z20
+	VDIVPS   Z20, Z23, Z20
+	VXORPS   Z11, Z20, Z20
+	VPMOVD2M Z18, K3
+	VMOVAPS  Z19, K3, Z17
+	VMOVUPS  Z17, (BX)
+	VMOVAPS  Z19, K3, Z21
+	VMOVUPS  Z21, (SI)
+	VMOVAPS  Z19, K3, Z20
+	VMOVUPS  Z20, (DI)
+
+ceNarrow3AVX512Next:
+	ADDQ $0x00000040, AX
+	ADDQ $0x00000040, R9
+	ADDQ $0x00000040, BX
+	ADDQ $0x00000040, SI
+	ADDQ $0x00000040, DI
+	ADDQ $0x000000c0, R8
+	SUBQ $0x00000010, CX
+	JMP  ceNarrow3AVX512Loop
+
+ceNarrow3AVX512Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI32X8 $0x01, Z13, Y0
+	VPMAXSD       Y0, Y13, Y13
+	VEXTRACTI32X4 $0x01, Y13, X0
+	VPMAXSD       X0, X13, X13
+	VPSHUFD       $0x0e, X13, X0
+	VPMAXSD       X0, X13, X13
+	VPSHUFD       $0x01, X13, X0
+	VPMAXSD       X0, X13, X13
+	VMOVD         X13, AX
+	MOVL          AX, tmax+152(FP)
+	VCMPPS        $0x03, Z16, Z16, K1
+	KORTESTW      K1, K1
+	SETNE         AL
+	MOVB          AL, nan+156(FP)
+	VZEROUPPER
+	RET
+
+DATA narrow3Lo0<>+0(SB)/4, $0x00000000
+DATA narrow3Lo0<>+4(SB)/4, $0x00000003
+DATA narrow3Lo0<>+8(SB)/4, $0x00000006
+DATA narrow3Lo0<>+12(SB)/4, $0x00000009
+DATA narrow3Lo0<>+16(SB)/4, $0x0000000c
+DATA narrow3Lo0<>+20(SB)/4, $0x0000000f
+DATA narrow3Lo0<>+24(SB)/4, $0x00000012
+DATA narrow3Lo0<>+28(SB)/4, $0x00000015
+DATA narrow3Lo0<>+32(SB)/4, $0x00000018
+DATA narrow3Lo0<>+36(SB)/4, $0x0000001b
+DATA narrow3Lo0<>+40(SB)/4, $0x0000001e
+DATA narrow3Lo0<>+44(SB)/4, $0x00000001
+DATA narrow3Lo0<>+48(SB)/4, $0x00000004
+DATA narrow3Lo0<>+52(SB)/4, $0x00000007
+DATA narrow3Lo0<>+56(SB)/4, $0x0000000a
+DATA narrow3Lo0<>+60(SB)/4, $0x0000000d
+GLOBL narrow3Lo0<>(SB), RODATA|NOPTR, $64
+
+DATA narrow3Hi0<>+0(SB)/4, $0x00000000
+DATA narrow3Hi0<>+4(SB)/4, $0x00000003
+DATA narrow3Hi0<>+8(SB)/4, $0x00000006
+DATA narrow3Hi0<>+12(SB)/4, $0x00000009
+DATA narrow3Hi0<>+16(SB)/4, $0x0000000c
+DATA narrow3Hi0<>+20(SB)/4, $0x0000000f
+DATA narrow3Hi0<>+24(SB)/4, $0x00000002
+DATA narrow3Hi0<>+28(SB)/4, $0x00000005
+DATA narrow3Hi0<>+32(SB)/4, $0x00000008
+DATA narrow3Hi0<>+36(SB)/4, $0x0000000b
+DATA narrow3Hi0<>+40(SB)/4, $0x0000000e
+DATA narrow3Hi0<>+44(SB)/4, $0x00000001
+DATA narrow3Hi0<>+48(SB)/4, $0x00000004
+DATA narrow3Hi0<>+52(SB)/4, $0x00000007
+DATA narrow3Hi0<>+56(SB)/4, $0x0000000a
+DATA narrow3Hi0<>+60(SB)/4, $0x0000000d
+GLOBL narrow3Hi0<>(SB), RODATA|NOPTR, $64
+
+DATA narrow3Lo1<>+0(SB)/4, $0x00000001
+DATA narrow3Lo1<>+4(SB)/4, $0x00000004
+DATA narrow3Lo1<>+8(SB)/4, $0x00000007
+DATA narrow3Lo1<>+12(SB)/4, $0x0000000a
+DATA narrow3Lo1<>+16(SB)/4, $0x0000000d
+DATA narrow3Lo1<>+20(SB)/4, $0x00000010
+DATA narrow3Lo1<>+24(SB)/4, $0x00000013
+DATA narrow3Lo1<>+28(SB)/4, $0x00000016
+DATA narrow3Lo1<>+32(SB)/4, $0x00000019
+DATA narrow3Lo1<>+36(SB)/4, $0x0000001c
+DATA narrow3Lo1<>+40(SB)/4, $0x0000001f
+DATA narrow3Lo1<>+44(SB)/4, $0x00000002
+DATA narrow3Lo1<>+48(SB)/4, $0x00000005
+DATA narrow3Lo1<>+52(SB)/4, $0x00000008
+DATA narrow3Lo1<>+56(SB)/4, $0x0000000b
+DATA narrow3Lo1<>+60(SB)/4, $0x0000000e
+GLOBL narrow3Lo1<>(SB), RODATA|NOPTR, $64
+
+DATA narrow3Hi1<>+0(SB)/4, $0x00000001
+DATA narrow3Hi1<>+4(SB)/4, $0x00000004
+DATA narrow3Hi1<>+8(SB)/4, $0x00000007
+DATA narrow3Hi1<>+12(SB)/4, $0x0000000a
+DATA narrow3Hi1<>+16(SB)/4, $0x0000000d
+DATA narrow3Hi1<>+20(SB)/4, $0x00000000
+DATA narrow3Hi1<>+24(SB)/4, $0x00000003
+DATA narrow3Hi1<>+28(SB)/4, $0x00000006
+DATA narrow3Hi1<>+32(SB)/4, $0x00000009
+DATA narrow3Hi1<>+36(SB)/4, $0x0000000c
+DATA narrow3Hi1<>+40(SB)/4, $0x0000000f
+DATA narrow3Hi1<>+44(SB)/4, $0x00000002
+DATA narrow3Hi1<>+48(SB)/4, $0x00000005
+DATA narrow3Hi1<>+52(SB)/4, $0x00000008
+DATA narrow3Hi1<>+56(SB)/4, $0x0000000b
+DATA narrow3Hi1<>+60(SB)/4, $0x0000000e
+GLOBL narrow3Hi1<>(SB), RODATA|NOPTR, $64
+
+DATA narrow3Lo2<>+0(SB)/4, $0x00000002
+DATA narrow3Lo2<>+4(SB)/4, $0x00000005
+DATA narrow3Lo2<>+8(SB)/4, $0x00000008
+DATA narrow3Lo2<>+12(SB)/4, $0x0000000b
+DATA narrow3Lo2<>+16(SB)/4, $0x0000000e
+DATA narrow3Lo2<>+20(SB)/4, $0x00000011
+DATA narrow3Lo2<>+24(SB)/4, $0x00000014
+DATA narrow3Lo2<>+28(SB)/4, $0x00000017
+DATA narrow3Lo2<>+32(SB)/4, $0x0000001a
+DATA narrow3Lo2<>+36(SB)/4, $0x0000001d
+DATA narrow3Lo2<>+40(SB)/4, $0x00000000
+DATA narrow3Lo2<>+44(SB)/4, $0x00000003
+DATA narrow3Lo2<>+48(SB)/4, $0x00000006
+DATA narrow3Lo2<>+52(SB)/4, $0x00000009
+DATA narrow3Lo2<>+56(SB)/4, $0x0000000c
+DATA narrow3Lo2<>+60(SB)/4, $0x0000000f
+GLOBL narrow3Lo2<>(SB), RODATA|NOPTR, $64
+
+DATA narrow3Hi2<>+0(SB)/4, $0x00000002
+DATA narrow3Hi2<>+4(SB)/4, $0x00000005
+DATA narrow3Hi2<>+8(SB)/4, $0x00000008
+DATA narrow3Hi2<>+12(SB)/4, $0x0000000b
+DATA narrow3Hi2<>+16(SB)/4, $0x0000000e
+DATA narrow3Hi2<>+20(SB)/4, $0x00000001
+DATA narrow3Hi2<>+24(SB)/4, $0x00000004
+DATA narrow3Hi2<>+28(SB)/4, $0x00000007
+DATA narrow3Hi2<>+32(SB)/4, $0x0000000a
+DATA narrow3Hi2<>+36(SB)/4, $0x0000000d
+DATA narrow3Hi2<>+40(SB)/4, $0x00000000
+DATA narrow3Hi2<>+44(SB)/4, $0x00000003
+DATA narrow3Hi2<>+48(SB)/4, $0x00000006
+DATA narrow3Hi2<>+52(SB)/4, $0x00000009
+DATA narrow3Hi2<>+56(SB)/4, $0x0000000c
+DATA narrow3Hi2<>+60(SB)/4, $0x0000000f
+GLOBL narrow3Hi2<>(SB), RODATA|NOPTR, $64
+
+// func ceNarrow4AVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+TEXT ·ceNarrow4AVX512(SB), NOSPLIT, $768-157
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         loss_len+8(FP), CX
+	MOVQ         m_len+32(FP), DX
+	MOVQ         m_base+24(FP), BX
+	MOVQ         ls_base+48(FP), SI
+	MOVQ         pt_base+72(FP), DI
+	MOVQ         x_base+96(FP), R8
+	MOVQ         t_base+120(FP), R9
+	VBROADCASTSS expLog2e<>+0(SB), Z0
+	VBROADCASTSS expMinusLn2Hi<>+0(SB), Z1
+	VBROADCASTSS expMinusLn2Lo<>+0(SB), Z2
+	VBROADCASTSS expC5<>+0(SB), Z3
+	VBROADCASTSS expC4<>+0(SB), Z4
+	VBROADCASTSS expC3<>+0(SB), Z5
+	VBROADCASTSS expC2<>+0(SB), Z6
+	VBROADCASTSS expC1<>+0(SB), Z7
+	VBROADCASTSS expCutoff<>+0(SB), Z8
+	VBROADCASTSS one<>+0(SB), Z9
+	VBROADCASTSS one<>+0(SB), Z10
+	VBROADCASTSS logSqrtHalfBits<>+0(SB), Z10
+	VBROADCASTSS logLn2Hi<>+0(SB), Z11
+	VBROADCASTSS logLn2Lo<>+0(SB), Z12
+	VBROADCASTSS half<>+0(SB), Z13
+	VBROADCASTSS posInf<>+0(SB), Z14
+	VBROADCASTSS logP0<>+0(SB), Z15
+	VBROADCASTSS logP1<>+0(SB), Z16
+	VBROADCASTSS logP2<>+0(SB), Z17
+	VBROADCASTSS logP3<>+0(SB), Z18
+	VBROADCASTSS logP4<>+0(SB), Z19
+	VBROADCASTSS logP5<>+0(SB), Z20
+	VBROADCASTSS logP6<>+0(SB), Z21
+	VBROADCASTSS logP7<>+0(SB), Z22
+	VBROADCASTSS logP8<>+0(SB), Z23
+	LEAQ         (SP), R10
+	VMOVUPS      Z16, (R10)
+	VMOVUPS      Z17, 64(R10)
+	VMOVUPS      Z18, 128(R10)
+	VMOVUPS      Z19, 192(R10)
+	VMOVUPS      Z20, 256(R10)
+	VMOVUPS      Z21, 320(R10)
+	VMOVUPS      Z22, 384(R10)
+	VMOVUPS      Z23, 448(R10)
+	VMOVUPS      Z11, 512(R10)
+	VMOVUPS      Z12, 576(R10)
+	VMOVUPS      Z13, 640(R10)
+	VMOVUPS      Z10, 704(R10)
+	VBROADCASTSS fill+144(FP), Z10
+	VBROADCASTSS signBit<>+0(SB), Z11
+	VBROADCASTSS negInf<>+0(SB), Z12
+
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Z13
+	VXORPS       Z16, Z16, Z16
+
+ceNarrow4AVX512Loop:
+	TESTQ CX, CX
+	JZ    ceNarrow4AVX512Done
+
+	// rows 0..7 (vectors 0, 1) and 8..15 (2, 3): classes 0, 1 and 2, 3 of 8 rows each, then the halves joined
+	VMOVUPS    (R8), Z17
+	VMOVUPS    128(R8), Z18
+	VMOVDQU32  narrow4Pair0<>+0(SB), Z19
+	VPERMI2PS  64(R8), Z17, Z19
+	VMOVDQU32  narrow4Pair0<>+0(SB), Z20
+	VPERMI2PS  192(R8), Z18, Z20
+	VMOVDQU32  narrow4Pair1<>+0(SB), Z21
+	VPERMI2PS  64(R8), Z17, Z21
+	VMOVDQU32  narrow4Pair1<>+0(SB), Z17
+	VPERMI2PS  192(R8), Z18, Z17
+	VSHUFF32X4 $0x44, Z20, Z19, Z18
+	VSHUFF32X4 $0xee, Z20, Z19, Z19
+	VSHUFF32X4 $0x44, Z17, Z21, Z20
+	VSHUFF32X4 $0xee, Z17, Z21, Z17
+
+	// the maxima as the tiled kernels take them: two accumulators from −Inf, column j into j mod 2
+	VMOVUPS Z12, Z21
+	VMOVUPS Z12, Z22
+	VMAXPS  Z18, Z21, Z21
+	VMAXPS  Z19, Z22, Z22
+	VMAXPS  Z20, Z21, Z21
+	VMAXPS  Z17, Z22, Z22
+	VMAXPS  Z22, Z21, Z21
+
+	// Σ_{j≠t} e^{z_j−m} lane by lane, column j into sum j mod 2; zt = the target logits (0 for t < 0)
+	VMOVDQU32   (R9), Z22
+	VXORPS      Z23, Z23, Z23
+	VXORPS      Z24, Z24, Z24
+	VXORPS      Z25, Z25, Z25
+	VPCMPD.BCST $0x00, int0<>+0(SB), Z22, K1
+	VMOVAPS     Z18, K1, Z23
+	VSUBPS      Z21, Z18, Z18
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z18, Z26
+	VRNDSCALEPS $0x00, Z26, Z26
+	VMOVAPS     Z18, Z28
+	VFMADD231PS Z1, Z26, Z28
+	VFMADD231PS Z2, Z26, Z28
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z27
+	VFMADD213PS Z4, Z28, Z27
+	VFMADD213PS Z5, Z28, Z27
+	VFMADD213PS Z6, Z28, Z27
+	VFMADD213PS Z7, Z28, Z27
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z18, K2
+	VFMADD213PS Z9, Z28, Z27
+	VSCALEFPS.Z Z26, Z27, K2, Z18
+	KNOTW       K1, K1
+	VADDPS      Z18, Z24, K1, Z24
+	VPCMPD.BCST $0x00, int1<>+0(SB), Z22, K1
+	VMOVAPS     Z19, K1, Z23
+	VSUBPS      Z21, Z19, Z18
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z18, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z18, Z27
+	VFMADD231PS Z1, Z19, Z27
+	VFMADD231PS Z2, Z19, Z27
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z26
+	VFMADD213PS Z4, Z27, Z26
+	VFMADD213PS Z5, Z27, Z26
+	VFMADD213PS Z6, Z27, Z26
+	VFMADD213PS Z7, Z27, Z26
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z18, K2
+	VFMADD213PS Z9, Z27, Z26
+	VSCALEFPS.Z Z19, Z26, K2, Z18
+	KNOTW       K1, K1
+	VADDPS      Z18, Z25, K1, Z25
+	VPCMPD.BCST $0x00, int2<>+0(SB), Z22, K1
+	VMOVAPS     Z20, K1, Z23
+	VSUBPS      Z21, Z20, Z18
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z18, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z18, Z26
+	VFMADD231PS Z1, Z19, Z26
+	VFMADD231PS Z2, Z19, Z26
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z20
+	VFMADD213PS Z4, Z26, Z20
+	VFMADD213PS Z5, Z26, Z20
+	VFMADD213PS Z6, Z26, Z20
+	VFMADD213PS Z7, Z26, Z20
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z18, K2
+	VFMADD213PS Z9, Z26, Z20
+	VSCALEFPS.Z Z19, Z20, K2, Z18
+	KNOTW       K1, K1
+	VADDPS      Z18, Z24, K1, Z24
+	VPCMPD.BCST $0x00, int3<>+0(SB), Z22, K1
+	VMOVAPS     Z17, K1, Z23
+	VSUBPS      Z21, Z17, Z17
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z17, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VMOVAPS     Z17, Z20
+	VFMADD231PS Z1, Z18, Z20
+	VFMADD231PS Z2, Z18, Z20
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z19
+	VFMADD213PS Z4, Z20, Z19
+	VFMADD213PS Z5, Z20, Z19
+	VFMADD213PS Z6, Z20, Z19
+	VFMADD213PS Z7, Z20, Z19
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z17, K2
+	VFMADD213PS Z9, Z20, Z19
+	VSCALEFPS.Z Z18, Z19, K2, Z17
+	KNOTW       K1, K1
+	VADDPS      Z17, Z25, K1, Z25
+	VADDPS      Z25, Z24, Z24
+	VMOVDQU32   (R9), Z17
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Z21, Z23, Z18
+
+	// exp: n = round(x·log2e), r = x − n·ln2 (lanes below the cut-off, −Inf among them, are zeroed at the end)
+	VMULPS      Z0, Z18, Z19
+	VRNDSCALEPS $0x00, Z19, Z19
+	VMOVAPS     Z18, Z22
+	VFMADD231PS Z1, Z19, Z22
+	VFMADD231PS Z2, Z19, Z22
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     Z3, Z20
+	VFMADD213PS Z4, Z22, Z20
+	VFMADD213PS Z5, Z22, Z20
+	VFMADD213PS Z6, Z22, Z20
+	VFMADD213PS Z7, Z22, Z20
+
+	// e^x = (1 + r·p)·2^n where x is not below the cut-off (NaN kept), else 0
+	VCMPPS      $0x05, Z8, Z18, K1
+	VFMADD213PS Z9, Z22, Z20
+	VSCALEFPS.Z Z19, Z20, K1, Z18
+	VSUBPS      Z9, Z18, Z19
+	VADDPS      Z24, Z19, Z19
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS Z9, Z19, Z20
+	VMAXPS Z9, Z19, Z22
+	VMINPS Z9, Z19, Z18
+	VSUBPS Z22, Z20, Z25
+	VSUBPS Z25, Z18, Z25
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Z20, Z25, Z25
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    704(R10), Z20, Z18
+	VPSRAD    $0x17, Z18, Z18
+	VPSLLD    $0x17, Z18, Z22
+	VPSUBD    Z22, Z20, Z22
+	VCVTDQ2PS Z18, Z18
+	VSUBPS    Z9, Z22, Z22
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Z22, Z22, Z20
+	VMOVAPS      Z15, Z26
+	VFMADD213PS  (R10), Z22, Z26
+	VFMADD213PS  64(R10), Z22, Z26
+	VFMADD213PS  128(R10), Z22, Z26
+	VFMADD213PS  192(R10), Z22, Z26
+	VFMADD213PS  256(R10), Z22, Z26
+	VFMADD213PS  320(R10), Z22, Z26
+	VFMADD213PS  384(R10), Z22, Z26
+	VFMADD213PS  448(R10), Z22, Z26
+	VMULPS       Z22, Z26, Z26
+	VMULPS       Z20, Z26, Z26
+	VFMADD231PS  576(R10), Z18, Z26
+	VFNMADD231PS 640(R10), Z20, Z26
+	VADDPS       Z25, Z26, Z26
+	VADDPS       Z22, Z26, Z26
+	VMOVAPS      Z26, Z20
+	VFMADD231PS  512(R10), Z18, Z20
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS  $0x00, Z14, Z19, K1
+	VMOVAPS Z14, K1, Z20
+	VSUBPS  Z23, Z21, Z18
+	VADDPS  Z20, Z18, Z22
+
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS   Z21, Z21, Z18
+	VADDPS   Z18, Z22, Z22
+	VPMOVD2M Z17, K1
+	VMOVAPS  Z10, K1, Z22
+	VPMAXSD  Z17, Z13, Z13
+	VADDPS   Z22, Z16, Z16
+	VMOVUPS  Z22, (AX)
+
+	// statistics, when len(m) > 0
+	TESTQ  DX, DX
+	JZ     ceNarrow4AVX512Next
+	VXORPS Z18, Z18, Z18
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS   Z9, Z19, Z19
+	VDIVPS   Z19, Z24, Z19
+	VXORPS   Z11, Z19, Z19
+	VPMOVD2M Z17, K1
+	VMOVAPS  Z18, K1, Z21
+	VMOVUPS  Z21, (BX)
+	VMOVAPS  Z18, K1, Z20
+	VMOVUPS  Z20, (SI)
+	VMOVAPS  Z18, K1, Z19
+	VMOVUPS  Z19, (DI)
+
+ceNarrow4AVX512Next:
+	ADDQ $0x00000040, AX
+	ADDQ $0x00000040, R9
+	ADDQ $0x00000040, BX
+	ADDQ $0x00000040, SI
+	ADDQ $0x00000040, DI
+	ADDQ $0x00000100, R8
+	SUBQ $0x00000010, CX
+	JMP  ceNarrow4AVX512Loop
+
+ceNarrow4AVX512Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VEXTRACTI32X8 $0x01, Z13, Y0
+	VPMAXSD       Y0, Y13, Y13
+	VEXTRACTI32X4 $0x01, Y13, X0
+	VPMAXSD       X0, X13, X13
+	VPSHUFD       $0x0e, X13, X0
+	VPMAXSD       X0, X13, X13
+	VPSHUFD       $0x01, X13, X0
+	VPMAXSD       X0, X13, X13
+	VMOVD         X13, AX
+	MOVL          AX, tmax+152(FP)
+	VCMPPS        $0x03, Z16, Z16, K1
+	KORTESTW      K1, K1
+	SETNE         AL
+	MOVB          AL, nan+156(FP)
+	VZEROUPPER
+	RET
+
+DATA narrow4Pair0<>+0(SB)/4, $0x00000000
+DATA narrow4Pair0<>+4(SB)/4, $0x00000004
+DATA narrow4Pair0<>+8(SB)/4, $0x00000008
+DATA narrow4Pair0<>+12(SB)/4, $0x0000000c
+DATA narrow4Pair0<>+16(SB)/4, $0x00000010
+DATA narrow4Pair0<>+20(SB)/4, $0x00000014
+DATA narrow4Pair0<>+24(SB)/4, $0x00000018
+DATA narrow4Pair0<>+28(SB)/4, $0x0000001c
+DATA narrow4Pair0<>+32(SB)/4, $0x00000001
+DATA narrow4Pair0<>+36(SB)/4, $0x00000005
+DATA narrow4Pair0<>+40(SB)/4, $0x00000009
+DATA narrow4Pair0<>+44(SB)/4, $0x0000000d
+DATA narrow4Pair0<>+48(SB)/4, $0x00000011
+DATA narrow4Pair0<>+52(SB)/4, $0x00000015
+DATA narrow4Pair0<>+56(SB)/4, $0x00000019
+DATA narrow4Pair0<>+60(SB)/4, $0x0000001d
+GLOBL narrow4Pair0<>(SB), RODATA|NOPTR, $64
+
+DATA narrow4Pair1<>+0(SB)/4, $0x00000002
+DATA narrow4Pair1<>+4(SB)/4, $0x00000006
+DATA narrow4Pair1<>+8(SB)/4, $0x0000000a
+DATA narrow4Pair1<>+12(SB)/4, $0x0000000e
+DATA narrow4Pair1<>+16(SB)/4, $0x00000012
+DATA narrow4Pair1<>+20(SB)/4, $0x00000016
+DATA narrow4Pair1<>+24(SB)/4, $0x0000001a
+DATA narrow4Pair1<>+28(SB)/4, $0x0000001e
+DATA narrow4Pair1<>+32(SB)/4, $0x00000003
+DATA narrow4Pair1<>+36(SB)/4, $0x00000007
+DATA narrow4Pair1<>+40(SB)/4, $0x0000000b
+DATA narrow4Pair1<>+44(SB)/4, $0x0000000f
+DATA narrow4Pair1<>+48(SB)/4, $0x00000013
+DATA narrow4Pair1<>+52(SB)/4, $0x00000017
+DATA narrow4Pair1<>+56(SB)/4, $0x0000001b
+DATA narrow4Pair1<>+60(SB)/4, $0x0000001f
+GLOBL narrow4Pair1<>(SB), RODATA|NOPTR, $64
 
 // func negPosRanksAVX2(rank []float32, loss []float32, t []int32, bg int32) int
 // Requires: AVX, AVX2

@@ -442,6 +442,14 @@ func lseTiledAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
 //go:noescape
 func ceMediumGradAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32) (tmax int32, nan bool)
 
+// ceNarrow4AVX2 sets loss[i] to the cross-entropy of row i of the row-major [len(t)][4] logits x (no
+// smoothing), fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].
+// len(loss) is a multiple of the lanes. It returns tmax, the largest t[i] (at least −1), and nan,
+// some loss written may be NaN (false: none is).
+//
+//go:noescape
+func ceNarrow4AVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
+
 // ceMediumAVX512 sets loss[i] to the cross-entropy of row i of the row-major [n][c] logits x, smoothed by eps,
 // fill where t[i] < 0 (such a row is read, but it affects no other), NaN for a bad row; with
 // len(m) > 0 also m[i], ls[i], pt[i]. len(t) is n rounded up to a multiple of the lanes, at most
@@ -475,6 +483,22 @@ func lseTiledAVX512(dst []float32, x []float32, scratch []float32, n int, c int)
 //
 //go:noescape
 func ceMediumGradAVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32) (tmax int32, nan bool)
+
+// ceNarrow3AVX512 sets loss[i] to the cross-entropy of row i of the row-major [len(t)][3] logits x (no
+// smoothing), fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].
+// len(loss) is a multiple of the lanes. It returns tmax, the largest t[i] (at least −1), and nan,
+// some loss written may be NaN (false: none is).
+//
+//go:noescape
+func ceNarrow3AVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
+
+// ceNarrow4AVX512 sets loss[i] to the cross-entropy of row i of the row-major [len(t)][4] logits x (no
+// smoothing), fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].
+// len(loss) is a multiple of the lanes. It returns tmax, the largest t[i] (at least −1), and nan,
+// some loss written may be NaN (false: none is).
+//
+//go:noescape
+func ceNarrow4AVX512(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
 
 // negPosRanksAVX2 sets rank[i] to NaN for a positive (t[i] >= 0, t[i] != bg) and to loss[i] otherwise, for i < len(loss),
 // and returns the number of positives.

@@ -27,6 +27,7 @@ const (
 	kindMedium                // groups of rows, along each row
 	kindLarge                 // a row at a time (reductions: finished by the driver)
 	kindOne                   // log-sum-exp of C = 1 without a kernel: the logit itself
+	kindNarrow                // C = 3, 4 without smoothing, across rows, in registers (finished rows)
 )
 
 // rowTier is one tier's row-major kernels as the driver sees them.
@@ -35,6 +36,9 @@ type rowTier struct {
 	lanes int // rows per vector: the across-rows kernels take whole groups of lanes rows
 	// pairs: a C = 2 kernel without smoothing (kindPairs).
 	pairs bool
+	// narrowMin, narrowMax: the C of the narrow kernels, without smoothing (kindNarrow; none when
+	// narrowMax is 0). They give the tiled kernels' losses and statistics to the bit.
+	narrowMin, narrowMax int
 	// smallMax: the across-rows kernel takes C up to it, where neither the tiled nor the medium
 	// kernels do.
 	smallMax int
@@ -61,6 +65,8 @@ func (d *rowTier) ceKind(c int, eps float32) rowKind {
 	switch {
 	case d.pairs && c == 2 && eps == 0:
 		return kindPairs
+	case c >= d.narrowMin && c <= d.narrowMax && eps == 0:
+		return kindNarrow
 	case c >= d.tiledMin && c <= d.tiledMax:
 		return kindTiled
 	case c > d.tiledMax && c <= d.mediumMax:
@@ -106,7 +112,7 @@ func (d *rowTier) ceRows(loss []float32, st stats, x []float32, t []int32, c int
 // ceKernel runs kernel k (one that writes finished rows) on every row, with the scratch it needs.
 func (d *rowTier) ceKernel(k rowKind, loss []float32, st stats, x []float32, t []int32, c int, eps, fill float32) check {
 	switch k {
-	case kindPairs:
+	case kindPairs, kindNarrow:
 		return d.ceGroups(k, loss, st, x, t, nil, c, eps, fill)
 	case kindSmall:
 		var scratch [smallScratch]float32

@@ -916,11 +916,16 @@ func (g *pairsGen) prologue() {
 	}
 }
 
+// accumulate is the tier's accumulate.
+func (g *pairsGen) accumulate(acc Op, v reg.VecVirtual, op func(a, b, d Op)) {
+	g.t.accumulate(acc, v, op)
+}
+
 // accumulate folds v into the check acc (a register, or a frame slot: loaded, combined, stored)
 // with op, VPMAXSD for the targets or VADDPS for the losses.
-func (g *pairsGen) accumulate(acc Op, v reg.VecVirtual, op func(a, b, d Op)) {
+func (t tier) accumulate(acc Op, v reg.VecVirtual, op func(a, b, d Op)) {
 	if m, ok := acc.(Mem); ok {
-		a := g.t.vec()
+		a := t.vec()
 		op(m, v, a)
 		VMOVUPS(a, m)
 		return

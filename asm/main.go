@@ -57,6 +57,7 @@ func genAMD64() {
 	}
 	for _, t := range tiers {
 		genMedium(t)
+		genNarrow(t)
 	}
 	for _, t := range tiers {
 		genRanks(t)
