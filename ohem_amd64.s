@@ -30069,6 +30069,343 @@ ceMediumGradAVX2NormDone:
 	VZEROUPPER
 	RET
 
+// func ceNarrow3AVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
+// Requires: AVX, AVX2, FMA3
+TEXT ·ceNarrow3AVX2(SB), NOSPLIT, $128-157
+	MOVQ         loss_base+0(FP), AX
+	MOVQ         loss_len+8(FP), CX
+	MOVQ         m_len+32(FP), DX
+	MOVQ         m_base+24(FP), BX
+	MOVQ         ls_base+48(FP), SI
+	MOVQ         pt_base+72(FP), DI
+	MOVQ         x_base+96(FP), R8
+	MOVQ         t_base+120(FP), R9
+	VBROADCASTSS fill+144(FP), Y0
+
+	// the checks: tmax = the lanes' largest target (−1 to start), lsum = the sum of the losses
+	VBROADCASTSS allOnes<>+0(SB), Y1
+	VXORPS       Y2, Y2, Y2
+	LEAQ         (SP), R10
+	ADDQ         $0x1f, R10
+	ANDQ         $-32, R10
+	VMOVUPS      Y1, (R10)
+	VMOVUPS      Y2, 32(R10)
+	VMOVUPS      Y0, 64(R10)
+
+ceNarrow3AVX2Loop:
+	TESTQ CX, CX
+	JZ    ceNarrow3AVX2Done
+
+	// class j: element 3r + j of the three vectors, each permuted by the one index (3r + j) mod 8,
+	// then blended: lanes with 3r + j >= 8 from the second vector, >= 16 from the third
+	VMOVDQU  narrow3Avx2Idx0<>+0(SB), Y0
+	VPERMPS  (R8), Y0, Y1
+	VPERMPS  32(R8), Y0, Y2
+	VPERMPS  64(R8), Y0, Y0
+	VBLENDPS $0xf8, Y2, Y1, Y1
+	VBLENDPS $0xc0, Y0, Y1, Y1
+	VMOVDQU  narrow3Avx2Idx1<>+0(SB), Y0
+	VPERMPS  (R8), Y0, Y2
+	VPERMPS  32(R8), Y0, Y3
+	VPERMPS  64(R8), Y0, Y0
+	VBLENDPS $0xf8, Y3, Y2, Y2
+	VBLENDPS $0xe0, Y0, Y2, Y2
+	VMOVDQU  narrow3Avx2Idx2<>+0(SB), Y0
+	VPERMPS  (R8), Y0, Y3
+	VPERMPS  32(R8), Y0, Y4
+	VPERMPS  64(R8), Y0, Y0
+	VBLENDPS $0xfc, Y4, Y3, Y3
+	VBLENDPS $0xe0, Y0, Y3, Y3
+
+	// the maxima as the tiled kernels take them: two accumulators from −Inf, column j into j mod 2
+	VMOVUPS negInfVec<>+0(SB), Y0
+	VMOVUPS negInfVec<>+0(SB), Y4
+	VMAXPS  Y1, Y0, Y0
+	VMAXPS  Y2, Y4, Y4
+	VMAXPS  Y3, Y0, Y0
+	VMAXPS  Y4, Y0, Y0
+
+	// Σ_{j≠t} e^{z_j−m} lane by lane, column j into sum j mod 2; zt = the target logits (0 for t < 0)
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VPBROADCASTD int0<>+0(SB), Y7
+	VPCMPEQD     (R9), Y7, Y7
+	VBLENDVPS    Y7, Y1, Y4, Y4
+	VSUBPS       Y0, Y1, Y1
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y9
+	VFMADD231PS expLog2eVec<>+0(SB), Y1, Y9
+	VPSLLD      $0x17, Y9, Y8
+	VSUBPS      expMagicBiasVec<>+0(SB), Y9, Y9
+	VMOVAPS     Y1, Y10
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y9, Y10
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y9, Y10
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y9
+	VFMADD213PS expC4Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC3Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC2Vec<>+0(SB), Y10, Y9
+	VFMADD213PS expC1Vec<>+0(SB), Y10, Y9
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y8, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y8
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y1, Y1
+	VANDNPS      Y8, Y1, Y8
+	VANDNPS      Y8, Y7, Y8
+	VADDPS       Y8, Y5, Y5
+	VPBROADCASTD int1<>+0(SB), Y1
+	VPCMPEQD     (R9), Y1, Y1
+	VBLENDVPS    Y1, Y2, Y4, Y4
+	VSUBPS       Y0, Y2, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y8
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y8
+	VPSLLD      $0x17, Y8, Y7
+	VSUBPS      expMagicBiasVec<>+0(SB), Y8, Y8
+	VMOVAPS     Y2, Y9
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y8, Y9
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y8, Y9
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y8
+	VFMADD213PS expC4Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC3Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC2Vec<>+0(SB), Y9, Y8
+	VFMADD213PS expC1Vec<>+0(SB), Y9, Y8
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS       Y7, Y9, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	VCMPPS       $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS      Y7, Y2, Y7
+	VANDNPS      Y7, Y1, Y7
+	VADDPS       Y7, Y6, Y6
+	VPBROADCASTD int2<>+0(SB), Y1
+	VPCMPEQD     (R9), Y1, Y1
+	VBLENDVPS    Y1, Y3, Y4, Y4
+	VSUBPS       Y0, Y3, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y7
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y7
+	VPSLLD      $0x17, Y7, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y7, Y7
+	VMOVAPS     Y2, Y8
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y7, Y8
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y7, Y8
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y7
+	VFMADD213PS expC4Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC3Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC2Vec<>+0(SB), Y8, Y7
+	VFMADD213PS expC1Vec<>+0(SB), Y8, Y7
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y8, Y8
+	VFMADD231PS Y8, Y7, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y3, Y2, Y3
+	VANDNPS     Y3, Y1, Y3
+	VADDPS      Y3, Y5, Y5
+	VADDPS      Y6, Y5, Y5
+	VMOVDQU     (R9), Y1
+
+	// finish: u = e^{zt−m}, a = s + (u − 1), ls = log1p(a), loss = ls + (m − zt)
+	VSUBPS Y0, Y4, Y2
+
+	// exp: n = round(x·log2e) by the magic bias, s = 2^n from its bits, r = x − n·ln2
+	VMOVAPS     expMagicBiasVec<>+0(SB), Y6
+	VFMADD231PS expLog2eVec<>+0(SB), Y2, Y6
+	VPSLLD      $0x17, Y6, Y3
+	VSUBPS      expMagicBiasVec<>+0(SB), Y6, Y6
+	VMOVAPS     Y2, Y7
+	VFMADD231PS expMinusLn2HiVec<>+0(SB), Y6, Y7
+	VFMADD231PS expMinusLn2LoVec<>+0(SB), Y6, Y7
+
+	// p = c1 + r·(c2 + r·(c3 + r·(c4 + r·c5)))
+	VMOVAPS     expC5Vec<>+0(SB), Y6
+	VFMADD213PS expC4Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC3Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC2Vec<>+0(SB), Y7, Y6
+	VFMADD213PS expC1Vec<>+0(SB), Y7, Y6
+
+	// e^x = s + (r·s)·p, flushed to 0 below the cut-off
+	VMULPS      Y3, Y7, Y7
+	VFMADD231PS Y7, Y6, Y3
+	VCMPPS      $0x01, expCutoffVec<>+0(SB), Y2, Y2
+	VANDNPS     Y3, Y2, Y3
+	VSUBPS      oneVec<>+0(SB), Y3, Y3
+	VADDPS      Y5, Y3, Y3
+
+	// log1p: w = 1 + u, cw = (1 + u) − w exactly (Fast2Sum: the larger operand first)
+	VADDPS oneVec<>+0(SB), Y3, Y6
+	VMAXPS oneVec<>+0(SB), Y3, Y7
+	VMINPS oneVec<>+0(SB), Y3, Y2
+	VSUBPS Y7, Y6, Y8
+	VSUBPS Y8, Y2, Y8
+
+	// cw = cw / w, a correction far below an ulp of the result
+	VDIVPS Y6, Y8, Y8
+
+	// w = 2^k·f, f in [√½, √2): k from the exponent bits offset by √½
+	VPSUBD    logSqrtHalfBitsVec<>+0(SB), Y6, Y2
+	VPSRAD    $0x17, Y2, Y2
+	VPSLLD    $0x17, Y2, Y7
+	VPSUBD    Y7, Y6, Y7
+	VCVTDQ2PS Y2, Y2
+	VSUBPS    oneVec<>+0(SB), Y7, Y7
+
+	// log f = f − f²/2 + f³·P(f)
+	VMULPS       Y7, Y7, Y6
+	VMOVAPS      logP0Vec<>+0(SB), Y9
+	VFMADD213PS  logP1Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP2Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP3Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP4Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP5Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP6Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP7Vec<>+0(SB), Y7, Y9
+	VFMADD213PS  logP8Vec<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y9, Y9
+	VMULPS       Y6, Y9, Y9
+	VFMADD231PS  logLn2LoVec<>+0(SB), Y2, Y9
+	VFNMADD231PS halfVec<>+0(SB), Y6, Y9
+	VADDPS       Y8, Y9, Y9
+	VADDPS       Y7, Y9, Y9
+	VMOVAPS      Y9, Y6
+	VFMADD231PS  logLn2HiVec<>+0(SB), Y2, Y6
+
+	// log1p(+Inf) = +Inf (the split above makes it NaN)
+	VCMPPS    $0x00, posInfVec<>+0(SB), Y3, Y2
+	VBLENDVPS Y2, posInfVec<>+0(SB), Y6, Y6
+	VSUBPS    Y4, Y0, Y2
+	VADDPS    Y6, Y2, Y4
+
+	// loss += m − m (NaN for a bad row); fill where t < 0
+	VSUBPS    Y0, Y0, Y2
+	VADDPS    Y2, Y4, Y4
+	VBLENDVPS Y1, 64(R10), Y4, Y4
+	VPMAXSD   (R10), Y1, Y2
+	VMOVUPS   Y2, (R10)
+	VADDPS    32(R10), Y4, Y2
+	VMOVUPS   Y2, 32(R10)
+	VMOVUPS   Y4, (AX)
+
+	// statistics, when len(m) > 0
+	TESTQ  DX, DX
+	JZ     ceNarrow3AVX2Next
+	VXORPS Y2, Y2, Y2
+
+	// statistics: m, ls, pt = −s/(1 + a); 0, 0, 0 where t < 0
+	VADDPS    oneVec<>+0(SB), Y3, Y3
+	VDIVPS    Y3, Y5, Y3
+	VXORPS    signBitVec<>+0(SB), Y3, Y3
+	VBLENDVPS Y1, Y2, Y0, Y0
+	VMOVUPS   Y0, (BX)
+	VBLENDVPS Y1, Y2, Y6, Y6
+	VMOVUPS   Y6, (SI)
+	VBLENDVPS Y1, Y2, Y3, Y3
+	VMOVUPS   Y3, (DI)
+
+ceNarrow3AVX2Next:
+	ADDQ $0x00000020, AX
+	ADDQ $0x00000020, R9
+	ADDQ $0x00000020, BX
+	ADDQ $0x00000020, SI
+	ADDQ $0x00000020, DI
+	ADDQ $0x00000060, R8
+	SUBQ $0x00000008, CX
+	JMP  ceNarrow3AVX2Loop
+
+ceNarrow3AVX2Done:
+	// return the checks: tmax, and nan = a NaN in the sum of the losses
+	VMOVDQU      (R10), Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPMAXSD      X1, X0, X0
+	VPSHUFD      $0x0e, X0, X1
+	VPMAXSD      X1, X0, X0
+	VPSHUFD      $0x01, X0, X1
+	VPMAXSD      X1, X0, X0
+	VMOVD        X0, AX
+	MOVL         AX, tmax+152(FP)
+	VMOVUPS      32(R10), Y0
+	VCMPPS       $0x03, Y0, Y0, Y0
+	VMOVMSKPS    Y0, AX
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+156(FP)
+	VZEROUPPER
+	RET
+
+DATA narrow3Avx2Idx0<>+0(SB)/4, $0x00000000
+DATA narrow3Avx2Idx0<>+4(SB)/4, $0x00000003
+DATA narrow3Avx2Idx0<>+8(SB)/4, $0x00000006
+DATA narrow3Avx2Idx0<>+12(SB)/4, $0x00000001
+DATA narrow3Avx2Idx0<>+16(SB)/4, $0x00000004
+DATA narrow3Avx2Idx0<>+20(SB)/4, $0x00000007
+DATA narrow3Avx2Idx0<>+24(SB)/4, $0x00000002
+DATA narrow3Avx2Idx0<>+28(SB)/4, $0x00000005
+DATA narrow3Avx2Idx0<>+32(SB)/4, $0x00000000
+DATA narrow3Avx2Idx0<>+36(SB)/4, $0x00000003
+DATA narrow3Avx2Idx0<>+40(SB)/4, $0x00000006
+DATA narrow3Avx2Idx0<>+44(SB)/4, $0x00000001
+DATA narrow3Avx2Idx0<>+48(SB)/4, $0x00000004
+DATA narrow3Avx2Idx0<>+52(SB)/4, $0x00000007
+DATA narrow3Avx2Idx0<>+56(SB)/4, $0x00000002
+DATA narrow3Avx2Idx0<>+60(SB)/4, $0x00000005
+GLOBL narrow3Avx2Idx0<>(SB), RODATA|NOPTR, $64
+
+DATA narrow3Avx2Idx1<>+0(SB)/4, $0x00000001
+DATA narrow3Avx2Idx1<>+4(SB)/4, $0x00000004
+DATA narrow3Avx2Idx1<>+8(SB)/4, $0x00000007
+DATA narrow3Avx2Idx1<>+12(SB)/4, $0x00000002
+DATA narrow3Avx2Idx1<>+16(SB)/4, $0x00000005
+DATA narrow3Avx2Idx1<>+20(SB)/4, $0x00000000
+DATA narrow3Avx2Idx1<>+24(SB)/4, $0x00000003
+DATA narrow3Avx2Idx1<>+28(SB)/4, $0x00000006
+DATA narrow3Avx2Idx1<>+32(SB)/4, $0x00000001
+DATA narrow3Avx2Idx1<>+36(SB)/4, $0x00000004
+DATA narrow3Avx2Idx1<>+40(SB)/4, $0x00000007
+DATA narrow3Avx2Idx1<>+44(SB)/4, $0x00000002
+DATA narrow3Avx2Idx1<>+48(SB)/4, $0x00000005
+DATA narrow3Avx2Idx1<>+52(SB)/4, $0x00000000
+DATA narrow3Avx2Idx1<>+56(SB)/4, $0x00000003
+DATA narrow3Avx2Idx1<>+60(SB)/4, $0x00000006
+GLOBL narrow3Avx2Idx1<>(SB), RODATA|NOPTR, $64
+
+DATA narrow3Avx2Idx2<>+0(SB)/4, $0x00000002
+DATA narrow3Avx2Idx2<>+4(SB)/4, $0x00000005
+DATA narrow3Avx2Idx2<>+8(SB)/4, $0x00000000
+DATA narrow3Avx2Idx2<>+12(SB)/4, $0x00000003
+DATA narrow3Avx2Idx2<>+16(SB)/4, $0x00000006
+DATA narrow3Avx2Idx2<>+20(SB)/4, $0x00000001
+DATA narrow3Avx2Idx2<>+24(SB)/4, $0x00000004
+DATA narrow3Avx2Idx2<>+28(SB)/4, $0x00000007
+DATA narrow3Avx2Idx2<>+32(SB)/4, $0x00000002
+DATA narrow3Avx2Idx2<>+36(SB)/4, $0x00000005
+DATA narrow3Avx2Idx2<>+40(SB)/4, $0x00000000
+DATA narrow3Avx2Idx2<>+44(SB)/4, $0x00000003
+DATA narrow3Avx2Idx2<>+48(SB)/4, $0x00000006
+DATA narrow3Avx2Idx2<>+52(SB)/4, $0x00000001
+DATA narrow3Avx2Idx2<>+56(SB)/4, $0x00000004
+DATA narrow3Avx2Idx2<>+60(SB)/4, $0x00000007
+GLOBL narrow3Avx2Idx2<>(SB), RODATA|NOPTR, $64
+
+DATA int0<>+0(SB)/4, $0x00000000
+GLOBL int0<>(SB), RODATA|NOPTR, $4
+
+DATA int1<>+0(SB)/4, $0x00000001
+GLOBL int1<>(SB), RODATA|NOPTR, $4
+
+DATA int2<>+0(SB)/4, $0x00000002
+GLOBL int2<>(SB), RODATA|NOPTR, $4
+
 // func ceNarrow4AVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
 // Requires: AVX, AVX2, FMA3
 TEXT ·ceNarrow4AVX2(SB), NOSPLIT, $128-157
@@ -30368,15 +30705,6 @@ ceNarrow4AVX2Done:
 	MOVB         AL, nan+156(FP)
 	VZEROUPPER
 	RET
-
-DATA int0<>+0(SB)/4, $0x00000000
-GLOBL int0<>(SB), RODATA|NOPTR, $4
-
-DATA int1<>+0(SB)/4, $0x00000001
-GLOBL int1<>(SB), RODATA|NOPTR, $4
-
-DATA int2<>+0(SB)/4, $0x00000002
-GLOBL int2<>(SB), RODATA|NOPTR, $4
 
 DATA int3<>+0(SB)/4, $0x00000003
 GLOBL int3<>(SB), RODATA|NOPTR, $4

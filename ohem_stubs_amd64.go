@@ -442,6 +442,14 @@ func lseTiledAVX2(dst []float32, x []float32, scratch []float32, n int, c int)
 //go:noescape
 func ceMediumGradAVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, scratch []float32, n int, c int, eps float32, fill float32, g []float32, s0 float32, nq float32, lim float32) (tmax int32, nan bool)
 
+// ceNarrow3AVX2 sets loss[i] to the cross-entropy of row i of the row-major [len(t)][3] logits x (no
+// smoothing), fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].
+// len(loss) is a multiple of the lanes. It returns tmax, the largest t[i] (at least −1), and nan,
+// some loss written may be NaN (false: none is).
+//
+//go:noescape
+func ceNarrow3AVX2(loss []float32, m []float32, ls []float32, pt []float32, x []float32, t []int32, fill float32) (tmax int32, nan bool)
+
 // ceNarrow4AVX2 sets loss[i] to the cross-entropy of row i of the row-major [len(t)][4] logits x (no
 // smoothing), fill where t[i] < 0, NaN for a bad row; with len(m) > 0 also m[i], ls[i], pt[i].
 // len(loss) is a multiple of the lanes. It returns tmax, the largest t[i] (at least −1), and nan,

@@ -9,28 +9,23 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-// The narrow kernels: row-major cross-entropy for C = 3 and 4 without smoothing (AVX-512: 3 and
-// 4; AVX2: 4), a vector of rows (16 or 8) at a time, every value in registers. The tiled kernels
-// take these C too, but for rows this short their general machinery costs more than the
-// arithmetic: a half tile of 8 columns transposed and stored to the scratch for 3 or 4 used, the
-// columns read back twice, a loop step per column and the finish loop over stored reductions.
-// Here a vector of rows is deinterleaved into C column registers by permutes (AVX-512: a
-// two-table VPERMI2PS and, at C = 3, a merge-masked VPERMPS a column, or two VPERMI2PS and
-// VSHUFF32X4 a pair of columns at C = 4; AVX2: each vector two rows 4 apart, VMOVUPS and
-// VINSERTF128, then the 4×4 transpose within 128-bit blocks), and the arithmetic is the tiled
-// kernels' own, step for step: the columns' maxima in two accumulators in the same order, the
-// same compares and masked sums into two accumulators, finishRows and storeStats. A row's loss
-// and statistics are therefore those of ceTiled to the bit, so that Forward (here) and any path
-// that runs the tiled kernels agree. Targets are compared with each class index, never used as
-// an address: a target >= C shows up only in the returned tmax.
+// The narrow kernels: row-major cross-entropy for C = 3 and 4 without smoothing, a vector of rows
+// (16 or 8) at a time, every value in registers. The tiled kernels take these C too, but for rows
+// this short their general machinery costs more than the arithmetic: a half tile of 8 columns
+// transposed and stored to the scratch for 3 or 4 used, the columns read back twice, a loop step
+// per column and the finish loop over stored reductions. Here a vector of rows is deinterleaved
+// into C column registers by permutes (AVX-512: a two-table VPERMI2PS and, at C = 3, a
+// merge-masked VPERMPS a column, or two VPERMI2PS and VSHUFF32X4 a pair of columns at C = 4; AVX2:
+// at C = 3 three VPERMPS by one index and two VBLENDPS a column, at C = 4 each vector two rows 4
+// apart, VMOVUPS and VINSERTF128, then the 4×4 transpose within 128-bit blocks), and the
+// arithmetic is the tiled kernels' own, step for step: the columns' maxima in two accumulators in
+// the same order, the same compares and masked sums into two accumulators, finishRows and
+// storeStats. A row's loss and statistics are therefore those of ceTiled to the bit, so that
+// Forward (here) and any path that runs the tiled kernels agree. Targets are compared with each
+// class index, never used as an address: a target >= C shows up only in the returned tmax.
 
 // narrowCs lists the C the tier has a narrow kernel for.
-func narrowCs(t tier) []int {
-	if t.zmm {
-		return []int{3, 4}
-	}
-	return []int{4}
-}
+func narrowCs(t tier) []int { return []int{3, 4} }
 
 // genNarrow emits the tier's narrow kernels, ceNarrow3 and ceNarrow4.
 func genNarrow(t tier) {
@@ -210,6 +205,29 @@ func (g *narrowGen) finish(s, m, zt reg.VecVirtual) {
 func narrowColumns(t tier, c int, xp reg.GPVirtual, khi, khi2 reg.Register) []reg.VecVirtual {
 	B := t.bytes()
 	z := make([]reg.VecVirtual, c)
+	if !t.zmm && c == 3 {
+		Comment("class j: element 3r + j of the three vectors, each permuted by the one index (3r + j) mod 8,")
+		Comment("then blended: lanes with 3r + j >= 8 from the second vector, >= 16 from the third")
+		for j := range 3 {
+			idx := t.vec()
+			VMOVDQU(intTable(fmt.Sprintf("narrow3Avx2Idx%d", j), func(l int) int { return (3*l + j) % 8 }), idx)
+			var p [3]reg.VecVirtual
+			var imm [3]uint8 // lanes r with 3r + j >= 8q
+			for q := range 3 {
+				p[q] = t.vec()
+				VPERMPS(Mem{Base: xp, Disp: q * B}, idx, p[q])
+				for r := range 8 {
+					if 3*r+j >= 8*q {
+						imm[q] |= 1 << r
+					}
+				}
+			}
+			z[j] = t.vec()
+			VBLENDPS(U8(imm[1]), p[1], p[0], z[j])
+			VBLENDPS(U8(imm[2]), p[2], z[j], z[j])
+		}
+		return z
+	}
 	if !t.zmm { // C = 4: vector q holds rows q and q + 4; transposed within the 128-bit blocks
 		Comment("rows q and q + 4 in vector q, then the 4×4 transpose within the blocks: column k")
 		var r [4]reg.VecVirtual
