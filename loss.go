@@ -610,8 +610,10 @@ func (l *Loss) clearRows(g []float32, t []int32, lo, hi, c int) {
 
 // choose appends the kept indices of one group to sel and returns it with the group's count of
 // valid samples. loss holds the group's losses, −Inf for ignored samples; t its targets; rank is
-// NegPosRatio's scratch; base the index of the group's first sample; pre, when not nil, the
-// group's targets counted already; gc receives what tells the kept samples from the dropped.
+// NegPosRatio's scratch; grad, when not nil, the group's gradient as the fused Sigmoid pass wrote
+// it, which the selection's last pass zeroes where it drops a sample, when it can (gc.zeroed);
+// base the index of the group's first sample; pre, when not nil, the group's targets counted
+// already; gc receives what tells the kept samples from the dropped.
 func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, grad []float32, base int32, pre *targetCount, gc *groupCut) ([]int32, int) {
 	const lowest = -math.MaxFloat32 // every loss is >= it, −Inf is not
 	cfg := &l.cfg
