@@ -553,24 +553,7 @@ func (l *Loss) fusedScale(b Batch, sh shape) (float32, float64, bool) {
 	if l.rule != ruleAll && l.rule != ruleKeep && l.rule != ruleRatio && !negPos {
 		return 0, 0, false
 	}
-	groups, per := 1, sh.n
-	if cfg.PerImage {
-		groups, per = sh.images, sh.per
-	}
-	valid, kept := 0, 0
-	l.counts = grow(l.counts, groups)
-	for g := range groups {
-		v, pos := ks.countTargets(b.Targets[g*per:(g+1)*per], cfg.Background)
-		l.counts[g] = targetCount{v, pos}
-		valid += v
-		if negPos { // choose's count; KeepTies may keep more, and the scale then differs
-			neg := v - pos
-			kept += pos + min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
-		} else {
-			kept += l.keepCount(v)
-		}
-	}
-	l.counted = true // choose takes them instead of counting again
+	valid, kept := l.countKept(b, sh)
 	var denom float64
 	switch cfg.Reduction {
 	case MeanKept:
@@ -646,11 +629,8 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, grad []float
 		if !l.ranked {
 			pos = l.ks.negPosRanks(rank, loss, t, cfg.Background)
 		}
-		neg := valid - pos
-		kneg := min(neg, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
-		if kneg < neg {
-			l.sel.zero = grad
-			sel = l.sel.topK(sel, rank, pos+kneg, base, cfg.KeepTies)
+		if kneg := l.negKept(valid, pos); kneg < valid-pos {
+			sel = l.sel.topK(sel, rank, pos+kneg, base, cfg.KeepTies, grad)
 			gc.set(rank, &l.sel)
 			return sel, valid
 		}
@@ -663,8 +643,7 @@ func (l *Loss) choose(sel []int32, loss, rank []float32, t []int32, grad []float
 		*gc = groupCut{on: loss, at: lowest, exact: true}
 		return sel[:len(sel)+n], valid
 	}
-	l.sel.zero = grad
-	sel = l.sel.topK(sel, loss, k, base, cfg.KeepTies)
+	sel = l.sel.topK(sel, loss, k, base, cfg.KeepTies, grad)
 	gc.set(loss, &l.sel)
 	return sel, valid
 }
@@ -856,6 +835,36 @@ const (
 	sparseElements = 1 << 14 // logits a chunk of the buffer holds (64 KiB), at least one row
 )
 
+// negKept is NegPosRatio's count of negatives kept in a group of valid samples, pos of them
+// positives: NegPosRatio per positive, at least MinKept, at most every negative.
+func (l *Loss) negKept(valid, pos int) int {
+	return min(valid-pos, max(int(math.Floor(l.cfg.NegPosRatio*float64(pos))), l.cfg.MinKept))
+}
+
+// countKept counts each group's valid samples and positives into l.counts (choose then takes
+// them instead of counting again) and returns the batch's valid samples and the rule's count of
+// kept ones: NegPosRatio's every positive and negKept negatives (KeepTies may keep more), or
+// keepCount of the valid samples.
+func (l *Loss) countKept(b Batch, sh shape) (valid, kept int) {
+	groups, per := 1, sh.n
+	if l.cfg.PerImage {
+		groups, per = sh.images, sh.per
+	}
+	l.counts = grow(l.counts, groups)
+	for g := range groups {
+		v, pos := l.ks.countTargets(b.Targets[g*per:(g+1)*per], l.cfg.Background)
+		l.counts[g] = targetCount{v, pos}
+		valid += v
+		if l.rule == ruleNegPos {
+			kept += pos + l.negKept(v, pos)
+		} else {
+			kept += l.keepCount(v)
+		}
+	}
+	l.counted = true
+	return valid, kept
+}
+
 // sparse holds sparseGradient's buffers, sized for one chunk of kept rows.
 type sparse struct {
 	x, g, loss, scale []float32
@@ -864,8 +873,8 @@ type sparse struct {
 }
 
 // sparseRows decides whether ForwardBackward on softmax rows takes the sparse gradient: when the
-// rule's count (Keep, KeepRatio, or NegPosRatio's from the targets, counted here as fusedScale
-// does and kept for choose) keeps at most 1/sparseFrac of the rows.
+// rule's count (Keep, KeepRatio, or NegPosRatio's from the targets: countKept) keeps at most
+// 1/sparseFrac of the rows.
 func (l *Loss) sparseRows(b Batch, sh shape) bool {
 	cfg := &l.cfg
 	if sh.sig || sh.planar() || sh.c > sparseMaxC {
@@ -880,13 +889,7 @@ func (l *Loss) sparseRows(b Batch, sh shape) bool {
 	case ruleKeep, ruleRatio:
 		kept = groups * l.keepCount(per) // at most; every row may be valid
 	case ruleNegPos:
-		l.counts = grow(l.counts, groups)
-		for g := range groups {
-			v, pos := l.ks.countTargets(b.Targets[g*per:(g+1)*per], cfg.Background)
-			l.counts[g] = targetCount{v, pos}
-			kept += pos + min(v-pos, max(int(math.Floor(cfg.NegPosRatio*float64(pos))), cfg.MinKept))
-		}
-		l.counted = true // choose takes them instead of counting again
+		_, kept = l.countKept(b, sh)
 	default:
 		return false
 	}

@@ -76,9 +76,7 @@ type selector struct {
 	// elements >= cutAt (NaNs included), so that one compare over x tells the kept from the dropped.
 	cutAt    float32
 	cutExact bool
-	// zero, when set (len(zero) = len(x)), asks topK's next pass over x by its cut to set zero[i] =
-	// 0 where x[i] < cutAt (indicesZeroBelow); cutZeroed reports it did (topK clears zero).
-	zero      []float32
+	// cutZeroed reports that topK's last pass set zero[i] = 0 where x[i] < cutAt.
 	cutZeroed bool
 }
 
@@ -257,10 +255,11 @@ func (s *selector) radix(x []float32, k int) float32 {
 
 // topK appends to dst the indices (plus base) of the k largest elements of x in ascending order,
 // ties broken toward the lower index, or every element >= the k-th largest when keepTies is set.
-// dst must have room for them: len(x) is always enough.
-func (s *selector) topK(dst []int32, x []float32, k int, base int32, keepTies bool) []int32 {
-	zero := s.zero
-	s.cutExact, s.cutZeroed, s.zero = false, false, nil
+// dst must have room for them: len(x) is always enough. zero, when not nil (len(zero) = len(x)),
+// is a gradient that the pass writing the indices also zeroes where x[i] is below the cut, when
+// the cut is not NaN and that pass runs (indicesZeroBelow; cutZeroed reports it).
+func (s *selector) topK(dst []int32, x []float32, k int, base int32, keepTies bool, zero []float32) []int32 {
+	s.cutExact, s.cutZeroed = false, false
 	if k == 0 {
 		return dst
 	}

@@ -177,7 +177,7 @@ func TestTopFew(t *testing.T) {
 						// Two indices already in dst: topK appends after them.
 						dst := make([]int32, 2, 2+n)
 						dst[0], dst[1] = -5, -6
-						got := s.topK(dst, x, k, base, keepTies)
+						got := s.topK(dst, x, k, base, keepTies, nil)
 						if len(got) < 2 || got[0] != -5 || got[1] != -6 || !slices.Equal(got[2:], want) {
 							t.Fatalf("%s: %s n=%d k=%d keepTies=%v: topK = %v, want [-5 -6] + %v",
 								ks.name, in.name, n, k, keepTies, shortIndices(got), shortIndices(want))
@@ -252,7 +252,7 @@ func TestTopFewMisled(t *testing.T) {
 			}
 			for _, keepTies := range []bool{false, true} {
 				want := refTop(c.x, k, 0, keepTies)
-				got := s.topK(make([]int32, 0, n), c.x, k, 0, keepTies)
+				got := s.topK(make([]int32, 0, n), c.x, k, 0, keepTies, nil)
 				if !slices.Equal(got, want) {
 					t.Errorf("%s: %s keepTies=%v: topK = %v, want %v", ks.name, c.name, keepTies, shortIndices(got), shortIndices(want))
 				}
@@ -343,7 +343,7 @@ func TestTopFewLastThreshold(t *testing.T) {
 		for i, st := range steps {
 			before := s.last
 			for _, keepTies := range []bool{false, true} {
-				got := s.topK(make([]int32, 0, n), st.x, st.k, 0, keepTies)
+				got := s.topK(make([]int32, 0, n), st.x, st.k, 0, keepTies, nil)
 				if want := refTop(st.x, st.k, 0, keepTies); !slices.Equal(got, want) {
 					t.Fatalf("%s: step %d (%s) keepTies=%v: topK = %v, want %v", ks.name, i, st.name, keepTies, shortIndices(got), shortIndices(want))
 				}

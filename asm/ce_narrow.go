@@ -242,7 +242,6 @@ func narrowColumns(t tier, c int, xp reg.GPVirtual, khi, khi2 reg.Register) []re
 		copy(z, u[:])
 		return z
 	}
-	idx := func(name string, f func(l int) int) Mem { return intTable(name, f) }
 	if c == 4 {
 		Comment("rows 0..7 (vectors 0, 1) and 8..15 (2, 3): classes 0, 1 and 2, 3 of 8 rows each, then the halves joined")
 		a0, a2 := t.vec(), t.vec()
@@ -250,7 +249,7 @@ func narrowColumns(t tier, c int, xp reg.GPVirtual, khi, khi2 reg.Register) []re
 		VMOVUPS(Mem{Base: xp, Disp: 2 * B}, a2)
 		var b [2][2]reg.VecVirtual // b[half][pair]: pair 0 classes 0, 1; pair 1 classes 2, 3
 		for pair := range 2 {
-			tab := idx(fmt.Sprintf("narrow4Pair%d", pair), func(l int) int { return 4*(l%8) + 2*pair + l/8 })
+			tab := intTable(fmt.Sprintf("narrow4Pair%d", pair), func(l int) int { return 4*(l%8) + 2*pair + l/8 })
 			for half, src := range []reg.VecVirtual{a0, a2} {
 				b[half][pair] = t.vec()
 				VMOVDQU32(tab, b[half][pair])
@@ -269,10 +268,10 @@ func narrowColumns(t tier, c int, xp reg.GPVirtual, khi, khi2 reg.Register) []re
 	VMOVUPS(Mem{Base: xp, Disp: B}, a1)
 	for j := range 3 {
 		z[j] = t.vec()
-		VMOVDQU32(idx(fmt.Sprintf("narrow3Lo%d", j), func(l int) int { return (3*l + j) % 32 }), z[j])
+		VMOVDQU32(intTable(fmt.Sprintf("narrow3Lo%d", j), func(l int) int { return (3*l + j) % 32 }), z[j])
 		VPERMI2PS(a1, a0, z[j])
 		hi := t.vec()
-		VMOVDQU32(idx(fmt.Sprintf("narrow3Hi%d", j), func(l int) int { return (3*l + j) % 16 }), hi)
+		VMOVDQU32(intTable(fmt.Sprintf("narrow3Hi%d", j), func(l int) int { return (3*l + j) % 16 }), hi)
 		k := khi
 		if j == 2 {
 			k = khi2
